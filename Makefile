@@ -1,0 +1,82 @@
+# shilian — top-level Makefile.
+# The extension is built with PGXS; the gateway, the offline verifier, the
+# test driver and the private run cluster have plain targets below.
+
+EXTENSION   = shilian
+EXTVERSION  = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" shilian.control)
+
+MODULE_big  = shilian
+# extension/core/ holds the pure algorithms (no PostgreSQL headers): they are
+# linked into the extension, into shilian-verify and into the C unit tests.
+CORE_SRCS   = $(sort $(wildcard extension/core/*.c))
+OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard extension/*.c)) $(CORE_SRCS))
+DATA_built  = sql/$(EXTENSION)--$(EXTVERSION).sql
+DATA        = $(wildcard sql/$(EXTENSION)--*--*.sql)
+
+TESTS        = $(sort $(wildcard tests/regress/sql/*.sql))
+REGRESS      = $(patsubst tests/regress/sql/%.sql,%,$(TESTS))
+REGRESS_OPTS = --inputdir=tests/regress --outputdir=.tmp/regress --load-extension=$(EXTENSION)
+
+PG_CONFIG  ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
+PG_CPPFLAGS = -Iextension -Iextension/core -DSHILIAN_VERSION=\"$(EXTVERSION)\"
+PG_CFLAGS   = -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
+SHLIB_LINK  = -lcrypto
+EXTRA_CLEAN = gateway/shilian-gateway $(wildcard tests/unit/*_test) .tmp/regress
+
+# JIT bitcode needs clang; the extension gains nothing from it.
+override with_llvm = no
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# The install script is concatenated from sql/src/ in file-name order, so each
+# area (types, ledger, records, ...) edits its own file.
+sql/$(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard sql/src/*.sql)) shilian.control
+	cat $(sort $(wildcard sql/src/*.sql)) > $@
+
+# ---- gateway -------------------------------------------------------------
+GW_CC      ?= cc
+GW_CFLAGS  ?= -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -Iextension/core -I$(shell $(PG_CONFIG) --includedir)
+GW_LDLIBS   = -lcivetweb -ljansson -lpq -ljwt -lcrypto -lpthread
+GW_SRCS     = $(sort $(wildcard gateway/*.c))
+GW_HDRS     = $(wildcard gateway/*.h)
+
+gateway/shilian-gateway: $(GW_SRCS) $(GW_HDRS)
+	$(GW_CC) $(GW_CFLAGS) $(GW_EXTRA_CFLAGS) -o $@ $(GW_SRCS) $(GW_LDLIBS) $(GW_EXTRA_LDFLAGS)
+
+.PHONY: gateway deps run stop psql test bench unit
+gateway: gateway/shilian-gateway
+
+# ---- pure C: offline verifier and unit tests -------------------------------
+CORE_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -g -Wall -Wextra -Werror -Iextension/core
+CORE_HDRS   = $(wildcard extension/core/*.h)
+UNIT_SRCS   = $(sort $(wildcard tests/unit/*_test.c))
+UNIT_BINS   = $(UNIT_SRCS:.c=)
+
+tests/unit/%_test: tests/unit/%_test.c tests/unit/unit.h $(CORE_SRCS) $(CORE_HDRS)
+	$(CC) $(CORE_CFLAGS) -Itests/unit -o $@ $< $(CORE_SRCS) -lcrypto
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "# $$t"; ./$$t; done
+
+# ---- user targets ----------------------------------------------------------
+deps:
+	@tests/lib/deps.sh
+
+all: deps
+gateway/shilian-gateway: | deps
+
+run: deps all gateway
+	@tests/lib/run.sh start
+
+stop:
+	@tests/lib/run.sh stop
+
+psql:
+	@tests/lib/run.sh psql
+
+test: deps all gateway
+	@tests/lib/test.sh
+
+bench: deps all gateway
+	@tests/lib/bench.sh

@@ -1,0 +1,32 @@
+/*
+ * guc.c — every shilian.* setting, registered in one place (alphabetical),
+ * followed by MarkGUCPrefixReserved so that a misspelt shilian.* name is an
+ * error rather than a silently ignored placeholder.
+ */
+#include "shilian.h"
+
+#include "utils/guc.h"
+
+char *shilian_hash_algorithm = NULL;
+
+static bool
+CheckHashAlgorithm(char **newval, void **extra, GucSource source)
+{
+	if (pg_strcasecmp(*newval, "sha256") == 0 || pg_strcasecmp(*newval, "sm3") == 0)
+		return true;
+	GUC_check_errdetail("Valid values are \"sha256\" and \"sm3\".");
+	return false;
+}
+
+void
+ShilianDefineGucs(void)
+{
+	DefineCustomStringVariable("shilian.hash_algorithm",
+							   "Hash function for new ledger entries (sha256 or sm3).",
+							   "Each entry stores the id of the algorithm it was hashed with, "
+							   "so changing this affects new entries only.",
+							   &shilian_hash_algorithm, "sha256", PGC_SUSET, 0,
+							   CheckHashAlgorithm, NULL, NULL);
+
+	MarkGUCPrefixReserved("shilian");
+}

@@ -1,0 +1,19 @@
+/*
+ * shilian.h — declarations shared by the extension's C files: settings
+ * (GUCs) and the project's own SQLSTATE class "SL" for business-rule refusals
+ * (documented in docs/errors.md).
+ */
+#ifndef SHILIAN_H
+#define SHILIAN_H
+
+#include "postgres.h"
+
+/* Business-rule refusals: class SL, one code per rule (docs/errors.md). */
+#define SL_ERRCODE(c1, c2, c3) MAKE_SQLSTATE('S', 'L', c1, c2, c3)
+
+/* Settings, registered in guc.c. */
+extern char *shilian_hash_algorithm;
+
+extern void ShilianDefineGucs(void);
+
+#endif

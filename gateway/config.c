@@ -1,0 +1,217 @@
+/*
+ * config.c — gateway settings from defaults, a key = value file, the
+ * environment (SHILIAN_*) and command-line flags, later sources winning.
+ */
+#define _GNU_SOURCE
+#include "gateway.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+GwConfig	gw_config;
+
+typedef enum { OPT_STR, OPT_INT, OPT_LONG } OptKind;
+
+typedef struct Option
+{
+	const char *name;			/* file key; flag is --name with _ as - */
+	const char *env;
+	OptKind		kind;
+	void	   *target;
+	const char *help;
+} Option;
+
+static Option options[] = {
+	{"listen", "SHILIAN_LISTEN", OPT_STR, &gw_config.listen, "address to listen on (127.0.0.1:8080)"},
+	{"dsn", "SHILIAN_DSN", OPT_STR, &gw_config.dsn, "libpq connection string"},
+	{"threads", "SHILIAN_THREADS", OPT_INT, &gw_config.threads, "worker threads = database connections (8)"},
+	{"body_limit", "SHILIAN_BODY_LIMIT", OPT_LONG, &gw_config.body_limit, "largest request body in bytes (1048576)"},
+	{"request_timeout_ms", "SHILIAN_REQUEST_TIMEOUT_MS", OPT_INT, &gw_config.request_timeout_ms, "request timeout (30000)"},
+	{"pid_file", "SHILIAN_PID_FILE", OPT_STR, &gw_config.pid_file, "write the process id here"},
+	{"port_file", "SHILIAN_PORT_FILE", OPT_STR, &gw_config.port_file, "write the bound port here"},
+};
+#define NOPTIONS (sizeof(options) / sizeof(options[0]))
+
+static int
+SetOption(Option *opt, const char *value, const char *source)
+{
+	char	   *end;
+
+	switch (opt->kind)
+	{
+		case OPT_STR:
+			free(*(char **) opt->target);
+			*(char **) opt->target = strdup(value);
+			return 0;
+		case OPT_INT:
+		case OPT_LONG:
+			{
+				long		v;
+
+				errno = 0;
+				v = strtol(value, &end, 10);
+				if (errno != 0 || end == value || *end != '\0' || v <= 0 ||
+					(opt->kind == OPT_INT && v > 1000000))
+				{
+					fprintf(stderr, "shilian-gateway: invalid value \"%s\" for %s (from %s): expected a positive integer\n",
+							value, opt->name, source);
+					return -1;
+				}
+				if (opt->kind == OPT_INT)
+					*(int *) opt->target = (int) v;
+				else
+					*(long *) opt->target = v;
+				return 0;
+			}
+	}
+	return -1;
+}
+
+static Option *
+FindOption(const char *name)
+{
+	for (size_t i = 0; i < NOPTIONS; i++)
+	{
+		const char *a = options[i].name, *b = name;
+
+		while (*a && (*a == *b || (*a == '_' && *b == '-')))
+			a++, b++;
+		if (*a == '\0' && *b == '\0')
+			return &options[i];
+	}
+	return NULL;
+}
+
+static char *
+Trim(char *s)
+{
+	char	   *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+static int
+LoadFile(const char *path)
+{
+	FILE	   *f = fopen(path, "r");
+	char	   *line = NULL;
+	size_t		cap = 0;
+	int			lineno = 0, rc = 0;
+
+	if (f == NULL)
+	{
+		fprintf(stderr, "shilian-gateway: cannot open config file \"%s\": %s\n", path, strerror(errno));
+		return -1;
+	}
+	while (getline(&line, &cap, f) != -1)
+	{
+		char	   *s = Trim(line), *eq, *key, *val;
+		Option	   *opt;
+
+		lineno++;
+		if (*s == '\0' || *s == '#')
+			continue;
+		eq = strchr(s, '=');
+		if (eq == NULL)
+		{
+			fprintf(stderr, "shilian-gateway: %s:%d: expected key = value\n", path, lineno);
+			rc = -1;
+			break;
+		}
+		*eq = '\0';
+		key = Trim(s);
+		val = Trim(eq + 1);
+		if ((opt = FindOption(key)) == NULL)
+		{
+			fprintf(stderr, "shilian-gateway: %s:%d: unknown setting \"%s\"\n", path, lineno, key);
+			rc = -1;
+			break;
+		}
+		if (SetOption(opt, val, path) != 0)
+		{
+			rc = -1;
+			break;
+		}
+	}
+	free(line);
+	fclose(f);
+	return rc;
+}
+
+static void
+Usage(void)
+{
+	fprintf(stderr, "usage: shilian-gateway [--config FILE] [--NAME VALUE]...\n"
+			"settings (file key, environment variable, flag):\n");
+	for (size_t i = 0; i < NOPTIONS; i++)
+		fprintf(stderr, "  %-20s %-28s %s\n", options[i].name, options[i].env, options[i].help);
+}
+
+int
+gw_config_load(int argc, char **argv)
+{
+	const char *file = getenv("SHILIAN_GATEWAY_CONFIG");
+
+	gw_config.listen = strdup("127.0.0.1:8080");
+	gw_config.dsn = strdup("dbname=shilian");
+	gw_config.threads = 8;
+	gw_config.body_limit = 1048576;
+	gw_config.request_timeout_ms = 30000;
+
+	for (int i = 1; i < argc; i++)
+	{
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+		{
+			Usage();
+			exit(0);
+		}
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			file = argv[i + 1];
+	}
+	if (file != NULL && LoadFile(file) != 0)
+		return -1;
+	for (size_t i = 0; i < NOPTIONS; i++)
+	{
+		const char *v = getenv(options[i].env);
+
+		if (v != NULL && SetOption(&options[i], v, options[i].env) != 0)
+			return -1;
+	}
+	for (int i = 1; i < argc; i++)
+	{
+		Option	   *opt;
+
+		if (strcmp(argv[i], "--config") == 0)
+		{
+			i++;
+			continue;
+		}
+		if (strncmp(argv[i], "--", 2) != 0 || (opt = FindOption(argv[i] + 2)) == NULL || i + 1 >= argc)
+		{
+			fprintf(stderr, "shilian-gateway: unknown or incomplete option \"%s\"\n", argv[i]);
+			Usage();
+			return -1;
+		}
+		if (SetOption(opt, argv[++i], "command line") != 0)
+			return -1;
+	}
+	return 0;
+}
+
+void
+gw_config_free(void)
+{
+	for (size_t i = 0; i < NOPTIONS; i++)
+		if (options[i].kind == OPT_STR)
+		{
+			free(*(char **) options[i].target);
+			*(char **) options[i].target = NULL;
+		}
+}

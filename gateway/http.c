@@ -1,0 +1,114 @@
+/*
+ * http.c — JSON replies with exact lengths, the {code,message,details,hint}
+ * error body, and the SQLSTATE → HTTP status map (after PostgREST's
+ * mapSQLtoHTTP, with the project's own class SL as 422).
+ */
+#include "gateway.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const char *
+gw_status_text(int status)
+{
+	switch (status)
+	{
+		case 200: return "OK";
+		case 201: return "Created";
+		case 202: return "Accepted";
+		case 204: return "No Content";
+		case 400: return "Bad Request";
+		case 401: return "Unauthorized";
+		case 403: return "Forbidden";
+		case 404: return "Not Found";
+		case 405: return "Method Not Allowed";
+		case 409: return "Conflict";
+		case 413: return "Payload Too Large";
+		case 415: return "Unsupported Media Type";
+		case 422: return "Unprocessable Entity";
+		case 500: return "Internal Server Error";
+		case 503: return "Service Unavailable";
+		case 504: return "Gateway Timeout";
+		default: return "Unknown";
+	}
+}
+
+int
+gw_reply_json(struct mg_connection *conn, int status, json_t *body, const char *extra_headers)
+{
+	char	   *text = json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII);
+	size_t		len = text ? strlen(text) : 0;
+
+	mg_printf(conn,
+			  "HTTP/1.1 %d %s\r\n"
+			  "Content-Type: application/json; charset=utf-8\r\n"
+			  "Content-Length: %zu\r\n"
+			  "Cache-Control: no-store\r\n"
+			  "%s\r\n",
+			  status, gw_status_text(status), len + 1, extra_headers ? extra_headers : "");
+	if (text)
+		mg_write(conn, text, len);
+	mg_write(conn, "\n", 1);
+	free(text);
+	json_decref(body);
+	return status;
+}
+
+static json_t *
+StrOrNull(const char *s)
+{
+	return (s != NULL && *s != '\0') ? json_string(s) : json_null();
+}
+
+int
+gw_reply_error(struct mg_connection *conn, int status, const char *code, const char *message,
+			   const char *details, const char *hint, const char *extra_headers)
+{
+	json_t	   *body = json_object();
+
+	json_object_set_new(body, "code", json_string(code));
+	json_object_set_new(body, "message", StrOrNull(message));
+	json_object_set_new(body, "details", StrOrNull(details));
+	json_object_set_new(body, "hint", StrOrNull(hint));
+	return gw_reply_json(conn, status, body, extra_headers);
+}
+
+int
+gw_http_status_for_sqlstate(const char *s)
+{
+	if (s == NULL || strlen(s) != 5)
+		return 500;
+	if (strncmp(s, "SL", 2) == 0)
+		return 422;
+	if (strcmp(s, "23503") == 0 || strcmp(s, "23505") == 0 || strcmp(s, "40001") == 0)
+		return 409;
+	if (strcmp(s, "42501") == 0)
+		return 403;
+	if (strcmp(s, "P0001") == 0 || strncmp(s, "22", 2) == 0 || strncmp(s, "23", 2) == 0)
+		return 400;
+	if (strcmp(s, "P0002") == 0)
+		return 404;
+	if (strncmp(s, "08", 2) == 0 || strncmp(s, "53", 2) == 0 || strcmp(s, "57P01") == 0 ||
+		strcmp(s, "57P03") == 0)
+		return 503;
+	if (strcmp(s, "57014") == 0)
+		return 504;
+	if (strcmp(s, "42883") == 0 || strcmp(s, "42P01") == 0)
+		return 404;
+	return 500;
+}
+
+/* A failed query's error fields as the error body; a lost connection is 503. */
+int
+gw_reply_pg_error(struct mg_connection *conn, const PGresult *res, PGconn *db)
+{
+	const char *sqlstate = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	if (sqlstate == NULL)
+		return gw_reply_error(conn, 503, "GW503", "database unavailable",
+							  db ? PQerrorMessage(db) : NULL, "Retry later.", NULL);
+	return gw_reply_error(conn, gw_http_status_for_sqlstate(sqlstate), sqlstate,
+						  PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY),
+						  PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL),
+						  PQresultErrorField(res, PG_DIAG_MESSAGE_HINT), NULL);
+}

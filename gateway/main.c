@@ -1,0 +1,131 @@
+/*
+ * main.c — shilian-gateway: start civetweb with one catch-all JSON handler
+ * and no file serving, then wait for SIGTERM/SIGINT and stop cleanly
+ * (mg_stop lets in-flight requests finish).
+ */
+#include "gateway.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t stop_requested = 0;
+
+static void
+OnSignal(int sig)
+{
+	stop_requested = 1;
+}
+
+static int
+OnLog(const struct mg_connection *conn, const char *message)
+{
+	fprintf(stderr, "civetweb: %s\n", message);
+	return 1;
+}
+
+static int
+WriteFile(const char *path, long value)
+{
+	FILE	   *f = fopen(path, "w");
+
+	if (f == NULL)
+	{
+		fprintf(stderr, "shilian-gateway: cannot write \"%s\": %s\n", path, strerror(errno));
+		return -1;
+	}
+	fprintf(f, "%ld\n", value);
+	fclose(f);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct mg_callbacks callbacks;
+	struct mg_context *ctx;
+	struct mg_server_port ports[4];
+	char		threads[16], timeout[16];
+	struct sigaction sa;
+	sigset_t	block, waitmask;
+	int			nports;
+
+	if (gw_config_load(argc, argv) != 0)
+		return 2;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = OnSignal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	/* Block the stop signals in every thread (civetweb's inherit the mask);
+	 * main waits for them in sigsuspend, so none is lost between checks. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &block, &waitmask);
+	sigdelset(&waitmask, SIGTERM);
+	sigdelset(&waitmask, SIGINT);
+
+	json_object_seed(0);
+	mg_init_library(0);
+
+	memset(&callbacks, 0, sizeof(callbacks));
+	callbacks.init_thread = gw_thread_init;
+	callbacks.exit_thread = gw_thread_exit;
+	callbacks.log_message = OnLog;
+
+	snprintf(threads, sizeof(threads), "%d", gw_config.threads);
+	snprintf(timeout, sizeof(timeout), "%d", gw_config.request_timeout_ms);
+	{
+		const char *options[] = {
+			"listening_ports", gw_config.listen,
+			"num_threads", threads,
+			"request_timeout_ms", timeout,
+			"enable_keep_alive", "yes",
+			"max_request_size", "65536",
+			"enable_directory_listing", "no",
+			NULL
+		};
+
+		ctx = mg_start(&callbacks, NULL, options);
+	}
+	if (ctx == NULL)
+	{
+		fprintf(stderr, "shilian-gateway: cannot listen on %s\n", gw_config.listen);
+		mg_exit_library();
+		gw_config_free();
+		return 1;
+	}
+	/* One catch-all handler: every path is routed (or 404'd) as JSON. */
+	mg_set_request_handler(ctx, "**", gw_dispatch, NULL);
+
+	nports = mg_get_server_ports(ctx, 4, ports);
+	if (nports < 1)
+	{
+		fprintf(stderr, "shilian-gateway: no listening port\n");
+		mg_stop(ctx);
+		return 1;
+	}
+	if (gw_config.port_file && WriteFile(gw_config.port_file, ports[0].port) != 0)
+		stop_requested = 1;
+	if (gw_config.pid_file && WriteFile(gw_config.pid_file, (long) getpid()) != 0)
+		stop_requested = 1;
+	fprintf(stderr, "shilian-gateway %s listening on %s (port %d), %d threads\n",
+			GW_VERSION, gw_config.listen, ports[0].port, gw_config.threads);
+
+	while (!stop_requested)
+		sigsuspend(&waitmask);
+
+	fprintf(stderr, "shilian-gateway: stopping\n");
+	mg_stop(ctx);
+	mg_exit_library();
+	if (gw_config.pid_file)
+		unlink(gw_config.pid_file);
+	gw_config_free();
+	return 0;
+}

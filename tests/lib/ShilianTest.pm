@@ -1,0 +1,100 @@
+# ShilianTest — helpers for TAP and gateway tests: a PostgreSQL::Test::Cluster
+# node with the extension, a gateway process (under valgrind when
+# SHILIAN_VALGRIND=1, failing the test on any error or leak) and HTTP calls.
+package ShilianTest;
+
+use strict;
+use warnings;
+use Exporter 'import';
+use HTTP::Tiny;
+use JSON::PP;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep);
+
+our @EXPORT = qw(shilian_node start_gateway stop_gateway http_call json_body);
+
+# A started node with `CREATE EXTENSION shilian` in database postgres.
+sub shilian_node
+{
+	my ($name, %opt) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init(%opt);
+	$node->append_conf('postgresql.conf', "fsync = off\nsynchronous_commit = off\nmax_connections = 60\n");
+	$node->start;
+	$node->safe_psql('postgres', 'CREATE EXTENSION shilian');
+	return $node;
+}
+
+my $seq = 0;
+
+# Start the gateway against $node; returns a hash with url, pid, log.
+sub start_gateway
+{
+	my ($node, %opt) = @_;
+	my $dir = $PostgreSQL::Test::Utils::tmp_check;
+	$seq++;
+	my $portfile = "$dir/gateway$seq.port";
+	my $log = "$dir/gateway$seq.log";
+	my $vglog = "$dir/gateway$seq.valgrind";
+	unlink $portfile;
+	my $dsn = $opt{dsn} // 'host=' . $node->host . ' port=' . $node->port . ' dbname=postgres';
+	my @cmd = ($ENV{SHILIAN_GATEWAY}, '--listen', '127.0.0.1:0', '--port-file', $portfile,
+		'--dsn', $dsn, '--threads', $opt{threads} // 4, @{ $opt{args} // [] });
+	my $valgrind = ($ENV{SHILIAN_VALGRIND} // 0) eq '1' && !$opt{no_valgrind};
+	unshift @cmd, 'valgrind', '--quiet', '--leak-check=full', '--show-leak-kinds=definite,indirect',
+		'--errors-for-leak-kinds=definite,indirect', '--error-exitcode=99', "--log-file=$vglog"
+	  if $valgrind;
+	my $pid = fork();
+	die "fork: $!" unless defined $pid;
+	if ($pid == 0)
+	{
+		open STDOUT, '>>', $log or die;
+		open STDERR, '>>', $log or die;
+		%ENV = (%ENV, %{ $opt{env} // {} });
+		exec @cmd or die "exec: $!";
+	}
+	my $port;
+	for (1 .. 600)
+	{
+		if (-s $portfile) { open my $fh, '<', $portfile; $port = <$fh>; chomp $port; last; }
+		last if waitpid($pid, 1) == $pid;
+		usleep(50_000);
+	}
+	BAIL_OUT("gateway did not start; see $log") unless $port;
+	return { url => "http://127.0.0.1:$port", pid => $pid, log => $log, vglog => $vglog,
+		valgrind => $valgrind };
+}
+
+# SIGTERM, wait, and check the exit status (valgrind's 99 means errors/leaks).
+sub stop_gateway
+{
+	my ($gw) = @_;
+	kill 'TERM', $gw->{pid};
+	my $waited = 0;
+	while (waitpid($gw->{pid}, 1) == 0 && $waited < 600) { usleep(50_000); $waited++; }
+	my $status = $? >> 8;
+	if ($waited >= 600) { kill 'KILL', $gw->{pid}; waitpid($gw->{pid}, 0); fail('gateway stops on SIGTERM'); return; }
+	is($status, 0, 'gateway exits cleanly on SIGTERM' . ($gw->{valgrind} ? ' with no valgrind errors or leaks' : ''))
+	  or diag(slurp_file($gw->{valgrind} ? $gw->{vglog} : $gw->{log}));
+}
+
+# http_call($gw, METHOD, PATH, body => ..., headers => {...}) → HTTP::Tiny response
+sub http_call
+{
+	my ($gw, $method, $path, %opt) = @_;
+	my $ua = HTTP::Tiny->new(timeout => 60, keep_alive => 0);
+	my %req = (headers => $opt{headers} // {});
+	$req{content} = $opt{body} if defined $opt{body};
+	return $ua->request($method, $gw->{url} . $path, \%req);
+}
+
+sub json_body
+{
+	my ($res) = @_;
+	my $j = eval { JSON::PP->new->utf8->decode($res->{content}) };
+	return $j;
+}
+
+1;

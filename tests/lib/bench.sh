@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# `make bench`: run every tests/bench/*.sh against a private install and a
+# fresh cluster, and print one table. Each script prints rows as
+#   name<TAB>figure<TAB>unit<TAB>baseline<TAB>baseline-name
+# and the ratio figure/baseline is computed here, all in one run.
+. "$(dirname "$0")/common.sh"
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/shilian-bench.XXXXXX")
+chmod 755 "$T"
+trap 'cluster_stop "$T/data"; rm -rf "$T"' EXIT
+
+BINDIR=$(private_install "$T/inst")
+export PATH=$BINDIR:$PATH
+cluster_init "$T/data" "$T/sock" 5432 '127.0.0.1'
+# a benchmark cluster: realistic durability settings are for the DBA guide;
+# here both sides of every ratio run on the same settings.
+cluster_start "$T/data" "$T/postgres.log"
+export PGHOST=$T/sock PGPORT=5432 PGUSER=postgres PGDATABASE=bench
+createdb bench
+psql -qX -c 'CREATE EXTENSION shilian' >/dev/null
+export SHILIAN_TOP=$TOP SHILIAN_BENCH_TMP=$T
+
+rows=$T/rows.tsv
+: > "$rows"
+for b in "$TOP"/tests/bench/*.sh; do
+	[ "$(basename "$b")" = lib.sh ] && continue
+	say "== $(basename "$b")"
+	if ! bash "$b" >> "$rows"; then
+		say "benchmark $(basename "$b") failed"
+		exit 1
+	fi
+done
+
+printf '\n%-52s %14s %-10s %14s %-28s %8s\n' name figure unit baseline "baseline is" ratio
+printf '%s\n' "$(printf '%.0s-' $(seq 1 132))"
+while IFS=$'\t' read -r name fig unit base bname; do
+	ratio=$(awk -v a="$fig" -v b="$base" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.3f", a / b }')
+	printf '%-52s %14s %-10s %14s %-28s %8s\n' "$name" "$fig" "$unit" "$base" "$bname" "$ratio"
+done < "$rows"

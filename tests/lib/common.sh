@@ -1,0 +1,94 @@
+# Shared shell helpers for `make run`, `make test` and `make bench`:
+# a private install of the extension and a private PostgreSQL cluster, so
+# nothing here touches the system cluster or the system extension directory.
+
+set -euo pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+PG_CONFIG=${PG_CONFIG:-$(ls /usr/lib/postgresql/15/bin/pg_config 2>/dev/null || command -v pg_config)}
+SYS_BINDIR=$("$PG_CONFIG" --bindir)
+SYS_SHAREDIR=$("$PG_CONFIG" --sharedir)
+SYS_PKGLIBDIR=$("$PG_CONFIG" --pkglibdir)
+
+say() { printf '%s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Run a command as the cluster owner: PostgreSQL refuses to run as root, so
+# root runs the server (and the TAP tests that start servers) as `postgres`.
+as_pg() {
+	if [ "$(id -u)" = 0 ]; then
+		runuser -u postgres -- env PATH="$PATH" "$@"
+	else
+		"$@"
+	fi
+}
+
+# The directory for server-owned files must be reachable by the postgres user.
+pg_can_reach() {
+	[ "$(id -u)" != 0 ] && return 0
+	runuser -u postgres -- test -w "$1" 2>/dev/null || runuser -u postgres -- test -x "$1" 2>/dev/null
+}
+
+# private_install DEST: a relocated copy of the server binaries with symlinks
+# to the system's libraries and share files, plus this build of shilian.
+# PostgreSQL finds share/ and lib/ relative to its own binary, so the copy
+# loads our extension without `make install` into the system.
+private_install() {
+	local dest=$1 bindir libdir sharedir
+	bindir=$dest${SYS_BINDIR}
+	libdir=$dest${SYS_PKGLIBDIR}
+	sharedir=$dest${SYS_SHAREDIR}
+	rm -rf "$dest"
+	mkdir -p "$bindir" "$libdir" "$sharedir/extension"
+	cp -a "$SYS_BINDIR"/. "$bindir"/
+	local f
+	for f in "$SYS_PKGLIBDIR"/*; do
+		case $(basename "$f") in shilian*|bitcode) continue ;; esac
+		ln -s "$f" "$libdir"/
+	done
+	for f in "$SYS_SHAREDIR"/*; do
+		[ "$(basename "$f")" = extension ] && continue
+		ln -s "$f" "$sharedir"/
+	done
+	for f in "$SYS_SHAREDIR"/extension/*; do
+		case $(basename "$f") in shilian*) continue ;; esac
+		ln -s "$f" "$sharedir/extension"/
+	done
+	make -s -C "$TOP" install DESTDIR="$dest" >/dev/null
+	chmod -R a+rX "$dest"
+	echo "$bindir"
+}
+
+# cluster_init DATADIR SOCKDIR PORT LISTEN
+cluster_init() {
+	local data=$1 sock=$2 port=$3 listen=$4
+	mkdir -p "$data" "$sock"
+	[ "$(id -u)" = 0 ] && chown postgres: "$data" "$sock"
+	chmod 700 "$data"
+	as_pg initdb -D "$data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
+	cat >> "$data/postgresql.conf" <<CONF
+# shilian private cluster
+port = $port
+listen_addresses = '$listen'
+unix_socket_directories = '$sock'
+max_connections = 100
+shared_buffers = 256MB
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+log_min_messages = warning
+max_prepared_transactions = 0
+CONF
+}
+
+cluster_start() {
+	local data=$1 log=$2
+	touch "$log"; [ "$(id -u)" = 0 ] && chown postgres: "$log"
+	as_pg pg_ctl -D "$data" -l "$log" -w -t 60 start >/dev/null
+}
+
+cluster_stop() {
+	local data=$1
+	[ -f "$data/postmaster.pid" ] || return 0
+	as_pg pg_ctl -D "$data" -m fast -w -t 60 stop >/dev/null 2>&1 || true
+}

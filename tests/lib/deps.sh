@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# `make deps`: install the Debian packages the build, run and tests need.
+# Idempotent and silent when everything is already there.
+set -euo pipefail
+
+PKGS="make gcc postgresql-15 postgresql-server-dev-15 postgresql-contrib
+libpq-dev libcivetweb-dev libjansson-dev libjwt-dev libssl-dev openssl
+libipc-run-perl libjson-pp-perl curl jq wrk valgrind util-linux"
+
+missing=""
+for p in $PKGS; do
+	st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+	[ "$st" = installed ] || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "missing packages:$missing" >&2
+	echo "run as root: apt-get install -y$missing" >&2
+	exit 1
+fi
+echo "installing:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+# The postgresql-common package would create a system cluster; we use our own.
+mkdir -p /etc/postgresql-common
+if [ ! -f /etc/postgresql-common/createcluster.conf ] || ! grep -q '^create_main_cluster' /etc/postgresql-common/createcluster.conf; then
+	echo 'create_main_cluster = false' >> /etc/postgresql-common/createcluster.conf
+fi
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# `make run` / `make stop` / `make psql`: a private cluster under .run/ with
+# the extension, a demo province and the gateway on 127.0.0.1:8080.
+# Settings (environment): SHILIAN_PGPORT (54329), SHILIAN_LISTEN (127.0.0.1:8080).
+. "$(dirname "$0")/common.sh"
+
+RUN=$TOP/.run
+PGPORT=${SHILIAN_PGPORT:-54329}
+LISTEN=${SHILIAN_LISTEN:-127.0.0.1:8080}
+DB=shilian
+
+# Server-owned files live under .run/ unless the postgres user cannot reach
+# the project folder (a clone under /root, say): then under /var/tmp.
+server_base() {
+	if pg_can_reach "$TOP"; then echo "$RUN"; else
+		echo "/var/tmp/shilian-run-$(echo "$TOP" | md5sum | cut -c1-12)"
+	fi
+}
+
+start() {
+	mkdir -p "$RUN"
+	local base; base=$(server_base)
+	mkdir -p "$base"; chmod 755 "$base"
+	local bindir; bindir=$(private_install "$base/install")
+	export PATH=$bindir:$PATH
+	local data=$base/data sock=$base/sock
+	if [ ! -f "$data/PG_VERSION" ]; then
+		say "creating the private cluster in $data"
+		cluster_init "$data" "$sock" "$PGPORT" ''
+	fi
+	if ! as_pg pg_ctl -D "$data" status >/dev/null 2>&1; then
+		cluster_start "$data" "$base/postgres.log"
+	fi
+	export PGHOST=$sock PGPORT PGUSER=postgres
+	psql -qAtX -d postgres -c "select 1 from pg_database where datname = '$DB'" | grep -q 1 ||
+		createdb "$DB"
+	# While the version number stays the same, a changed install script means
+	# a re-created extension (and a reloaded demo); otherwise data is kept.
+	local sum; sum=$(cat "$TOP"/sql/shilian--*.sql | md5sum | cut -c1-32)
+	if [ "$(cat "$RUN/extension.md5" 2>/dev/null)" != "$sum" ]; then
+		psql -qX -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
+set client_min_messages = warning;
+drop extension if exists shilian cascade;
+create extension shilian;
+SQL
+		echo "$sum" > "$RUN/extension.md5"
+		say "extension (re)created from this build"
+	fi
+	psql -qX -v ON_ERROR_STOP=1 -d "$DB" -f "$TOP/tests/demo/province.sql" >/dev/null
+	# Gateway: restart so it runs the binary just built.
+	stop_gateway
+	"$TOP/gateway/shilian-gateway" --listen "$LISTEN" \
+		--dsn "host=$sock port=$PGPORT dbname=$DB user=postgres" \
+		--pid-file "$RUN/gateway.pid" >>"$RUN/gateway.log" 2>&1 &
+	local i
+	for i in $(seq 1 50); do
+		curl -fs "http://$LISTEN/healthz" >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	curl -fs "http://$LISTEN/healthz" >/dev/null || die "gateway did not start; see $RUN/gateway.log"
+	cat > "$RUN/env" <<ENV
+PGHOST=$sock
+PGPORT=$PGPORT
+PGDATABASE=$DB
+PGUSER=postgres
+SHILIAN_URL=http://$LISTEN
+export PGHOST PGPORT PGDATABASE PGUSER SHILIAN_URL
+ENV
+	cat <<MSG
+
+shilian is running.
+  gateway   http://$LISTEN   (log: .run/gateway.log)
+  database  $DB on $sock port $PGPORT   (make psql)
+  settings  source .run/env
+
+Try:
+  curl -s http://$LISTEN/healthz
+  curl -s http://$LISTEN/v1/version
+  curl -s http://$LISTEN/v1/no-such-route     # JSON 404
+  source .run/env && psql -c "select shilian.version()"
+
+Stop everything with: make stop
+MSG
+}
+
+stop_gateway() {
+	local pidf=$RUN/gateway.pid
+	if [ -f "$pidf" ]; then
+		local pid; pid=$(cat "$pidf")
+		if kill -0 "$pid" 2>/dev/null; then
+			kill -TERM "$pid"
+			for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+			kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+		fi
+		rm -f "$pidf"
+	fi
+}
+
+stop() {
+	stop_gateway
+	local base; base=$(server_base)
+	[ -d "$base/data" ] && cluster_stop "$base/data"
+	say "stopped"
+}
+
+psql_shell() {
+	[ -f "$RUN/env" ] || die "nothing is running: make run first"
+	. "$RUN/env"
+	exec "$(server_base)/install$SYS_BINDIR/psql"
+}
+
+case ${1:-} in
+	start) start ;;
+	stop) stop ;;
+	psql) psql_shell ;;
+	*) die "usage: run.sh start|stop|psql" ;;
+esac

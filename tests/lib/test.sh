@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# `make test`: every suite against a private install and a temporary cluster
+# (never .run/): C unit tests, pg_regress, TAP tests (prove) and gateway tests
+# over real HTTP. Prints a summary; non-zero exit on any failure.
+. "$(dirname "$0")/common.sh"
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/shilian-test.XXXXXX")
+chmod 755 "$T"
+cleanup() {
+	cluster_stop "$T/data"
+	if [ "${SHILIAN_KEEP_TMP:-0}" = 1 ]; then say "kept $T"; else rm -rf "$T"; fi
+}
+trap cleanup EXIT
+
+declare -A RESULT
+failed=0
+record() { RESULT[$1]=$2; [ "$2" = ok ] || failed=1; }
+
+say "== private install in $T"
+BINDIR=$(private_install "$T/inst")
+export PATH=$BINDIR:$PATH
+
+say "== C unit tests"
+if make -s -C "$TOP" unit; then record unit ok; else record unit FAILED; fi
+
+say "== pg_regress"
+cluster_init "$T/data" "$T/sock" 5432 ''
+cluster_start "$T/data" "$T/postgres.log"
+mkdir -p "$TOP/.tmp/regress"
+if make -s -C "$TOP" installcheck PGHOST="$T/sock" PGPORT=5432 PGUSER=postgres; then
+	record regress ok
+else
+	record regress FAILED
+	[ -f "$TOP/.tmp/regress/regression.diffs" ] && cat "$TOP/.tmp/regress/regression.diffs"
+fi
+cluster_stop "$T/data"
+
+# TAP and gateway tests start their own clusters (PostgreSQL::Test::Cluster)
+# from the private install; as root they run as the postgres user.
+say "== TAP and gateway tests (prove)"
+mkdir -p "$T/tap"; [ "$(id -u)" = 0 ] && chown postgres: "$T/tap"
+PERL5LIB="$($PG_CONFIG --pkglibdir)/pgxs/src/test/perl:$TOP/tests/lib${PERL5LIB:+:$PERL5LIB}"
+suites=$(ls "$TOP"/tests/t/*.pl "$TOP"/tests/gateway/*.pl 2>/dev/null || true)
+if [ -n "$suites" ]; then
+	if (cd "$T/tap" && as_pg env PERL5LIB="$PERL5LIB" TESTDIR="$T/tap" \
+		PG_REGRESS="$($PG_CONFIG --pkglibdir)/pgxs/src/test/regress/pg_regress" \
+		SHILIAN_TOP="$TOP" SHILIAN_GATEWAY="$TOP/gateway/shilian-gateway" \
+		SHILIAN_VALGRIND="${SHILIAN_VALGRIND:-1}" \
+		prove --timer $suites); then
+		record prove ok
+	else
+		record prove FAILED
+		for l in "$T"/tap/tmp_check/log/*; do [ -f "$l" ] && { echo "--- $l"; tail -n 40 "$l"; }; done
+	fi
+fi
+
+say ""
+say "== summary"
+for k in unit regress prove; do
+	[ -n "${RESULT[$k]:-}" ] && say "  $k: ${RESULT[$k]}"
+done
+exit $failed
