@@ -8,6 +8,8 @@
 #include "utils/guc.h"
 
 char *shilian_hash_algorithm = NULL;
+bool		shilian_license_strict = false;
+bool		shilian_uscc_lenient = false;
 
 static bool
 CheckHashAlgorithm(char **newval, void **extra, GucSource source)
@@ -27,6 +29,19 @@ ShilianDefineGucs(void)
 							   "so changing this affects new entries only.",
 							   &shilian_hash_algorithm, "sha256", PGC_SUSET, 0,
 							   CheckHashAlgorithm, NULL, NULL);
+
+	DefineCustomBoolVariable("shilian.license_strict",
+							 "Refuse licence numbers whose check digit fails ISO/IEC 7064 MOD 11,10.",
+							 "No official check-digit algorithm is published, so by default a "
+							 "mismatch is accepted and license_check_ok() reports it.",
+							 &shilian_license_strict, false, PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("shilian.uscc_lenient",
+							 "Accept unified social credit codes that fail only the check character.",
+							 "Some early pilot codes do; uscc_is_strict() tells them apart.",
+							 &shilian_uscc_lenient, false, PGC_USERSET, 0,
+							 NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("shilian");
 }

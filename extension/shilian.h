@@ -13,6 +13,8 @@
 
 /* Settings, registered in guc.c. */
 extern char *shilian_hash_algorithm;
+extern bool shilian_license_strict;
+extern bool shilian_uscc_lenient;
 
 extern void ShilianDefineGucs(void);
 
