@@ -9,6 +9,7 @@
 
 char *shilian_hash_algorithm = NULL;
 bool		shilian_license_strict = false;
+char *shilian_operator_id = NULL;
 bool		shilian_uscc_lenient = false;
 
 static bool
@@ -17,6 +18,21 @@ CheckHashAlgorithm(char **newval, void **extra, GucSource source)
 	if (pg_strcasecmp(*newval, "sha256") == 0 || pg_strcasecmp(*newval, "sm3") == 0)
 		return true;
 	GUC_check_errdetail("Valid values are \"sha256\" and \"sm3\".");
+	return false;
+}
+
+/* Empty (no acting operator) or the id of an operator: digits only. */
+static bool
+CheckOperatorId(char **newval, void **extra, GucSource source)
+{
+	const char *s = *newval;
+	size_t		n = s ? strlen(s) : 0;
+
+	if (n == 0)
+		return true;
+	if (n <= 18 && strspn(s, "0123456789") == n && s[0] != '0')
+		return true;
+	GUC_check_errdetail("The acting operator is the positive integer id of an operator, or empty for none.");
 	return false;
 }
 
@@ -36,6 +52,12 @@ ShilianDefineGucs(void)
 							 "mismatch is accepted and license_check_ok() reports it.",
 							 &shilian_license_strict, false, PGC_USERSET, 0,
 							 NULL, NULL, NULL);
+
+	DefineCustomStringVariable("shilian.operator_id",
+							   "The operator this session or transaction acts for.",
+							   "When set, every record function refuses to record for another operator.",
+							   &shilian_operator_id, "", PGC_USERSET, 0,
+							   CheckOperatorId, NULL, NULL);
 
 	DefineCustomBoolVariable("shilian.uscc_lenient",
 							 "Accept unified social credit codes that fail only the check character.",

@@ -14,6 +14,7 @@
 /* Settings, registered in guc.c. */
 extern char *shilian_hash_algorithm;
 extern bool shilian_license_strict;
+extern char *shilian_operator_id;
 extern bool shilian_uscc_lenient;
 
 extern void ShilianDefineGucs(void);

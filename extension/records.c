@@ -1,0 +1,962 @@
+/*
+ * records.c — the trace records: batch_create, inspect, ship, receive,
+ * reject, receive_first_entry, transform and consume. Each function checks
+ * the acting operator, runs every rule of validate.c before it writes, writes
+ * with one or two cached statements and appends exactly one ledger entry
+ * through RecordToLedger, all in the caller's transaction.
+ */
+#include "records.h"
+
+#include "catalog/pg_type.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+
+#include "ledger.h"
+
+/* ---- the one call point into the ledger -------------------------------- */
+
+int64
+RecordToLedger(int64 operator_id, const char *kind, Jsonb *body)
+{
+	return LedgerAppend(operator_id, kind, body, 0);
+}
+
+/* ---- shared lookups ---------------------------------------------------- */
+
+typedef struct SlBatch
+{
+	int64		id;
+	TraceCode	code;
+	int64		owner;
+	int64		product;
+	Qty			qty;
+	Qty			left;
+	DateADT		produced;
+	bool		has_expiry;
+	DateADT		expires;
+	char	   *category;
+} SlBatch;
+
+/*
+ * The batch row, locked FOR UPDATE: concurrent records against one batch
+ * serialize here, and only on that batch.
+ */
+static SlStmt batch_lock_stmt = {
+	"SELECT b.id, b.owner_id, b.product_id, b.qty, b.qty_left, b.produced_on, b.expires_on, p.category"
+	" FROM shilian.batch b JOIN shilian.product p ON p.id = b.product_id"
+	" WHERE b.trace_code OPERATOR(shilian.=) $1 FOR UPDATE OF b",
+	1, {"shilian.trace_code"}
+};
+
+static void
+BatchFill(SlBatch *b, TraceCode code, int row)
+{
+	bool		isnull;
+
+	b->code = code;
+	b->id = DatumGetInt64(SlGet(row, 1, NULL));
+	b->owner = DatumGetInt64(SlGet(row, 2, NULL));
+	b->product = DatumGetInt64(SlGet(row, 3, NULL));
+	b->qty = DatumGetQty(SlGet(row, 4, NULL));
+	b->left = DatumGetQty(SlGet(row, 5, NULL));
+	b->produced = DatumGetDateADT(SlGet(row, 6, NULL));
+	b->expires = DatumGetDateADT(SlGet(row, 7, &isnull));
+	b->has_expiry = !isnull;
+	b->category = TextDatumGetCString(SlGet(row, 8, NULL));
+}
+
+static void
+BatchLock(TraceCode code, SlBatch *b)
+{
+	Datum		v[1] = {TraceCodeGetDatum(code)};
+
+	SlExec(&batch_lock_stmt, v, NULL, 1);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(SL_UNKNOWN_BATCH),
+				 errmsg("unknown batch: no batch has trace code %s", TraceCodeToCString(code))));
+	BatchFill(b, code, 0);
+}
+
+/* The operator a record is for: the argument, else the acting operator, else the default. */
+static int64
+ActorFor(FunctionCallInfo fcinfo, int argno, int64 otherwise)
+{
+	int64		acting;
+
+	if (!PG_ARGISNULL(argno))
+		return PG_GETARG_INT64(argno);
+	acting = RecordActingOperator();
+	return acting != 0 ? acting : otherwise;
+}
+
+static DateADT
+TimestampDate(TimestampTz ts)
+{
+	return DatumGetDateADT(DirectFunctionCall1(timestamptz_date, TimestampTzGetDatum(ts)));
+}
+
+/* The 6-digit GB/T 2260 region of a station (county code + 3 digits). */
+static text *
+RegionOf(const char *station)
+{
+	return cstring_to_text_with_len(station, 6);
+}
+
+static Jsonb *
+JsonbResult(int row, int col)
+{
+	return DatumGetJsonbP(SlGet(row, col, NULL));
+}
+
+static const char *const incoming_keys[] = {"inspector", NULL};
+
+/* result of an incoming inspection document: "pass" unless it says "fail". */
+static text *
+InspectionResult(Jsonb *doc)
+{
+	JsonbValue	k;
+	JsonbValue *v;
+
+	k.type = jbvString;
+	k.val.string.val = "result";
+	k.val.string.len = 6;
+	v = findJsonbValueFromContainer(&doc->root, JB_FOBJECT, &k);
+	if (v == NULL)
+		return cstring_to_text("pass");
+	if (v->type == jbvString &&
+		((v->val.string.len == 4 && memcmp(v->val.string.val, "pass", 4) == 0) ||
+		 (v->val.string.len == 4 && memcmp(v->val.string.val, "fail", 4) == 0)))
+		return cstring_to_text_with_len(v->val.string.val, 4);
+	ereport(ERROR,
+			(errcode(SL_DOCUMENT_INCOMPLETE),
+			 errmsg("document incomplete: inspection result must be \"pass\" or \"fail\"")));
+	pg_unreachable();
+}
+
+/* ---- batch_create ------------------------------------------------------- */
+
+static SlStmt product_stmt = {
+	"SELECT shelf_life_days, category FROM shilian.product WHERE id = $1",
+	1, {"bigint"}
+};
+
+static void
+ProductLookup(int64 product, bool *has_shelf, int32 *shelf)
+{
+	Datum		v[1] = {Int64GetDatum(product)};
+	bool		isnull;
+
+	SlExec(&product_stmt, v, NULL, 1);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(SL_UNKNOWN_PRODUCT),
+				 errmsg("unknown product: product %lld is not registered", (long long) product),
+				 errhint("Register the product with product_register first.")));
+	*shelf = DatumGetInt32(SlGet(0, 1, &isnull));
+	*has_shelf = !isnull;
+}
+
+static SlStmt batch_insert_stmt = {
+	"INSERT INTO shilian.batch (trace_code, owner_id, product_id, qty, qty_left, produced_on,"
+	" expires_on, lot, origin, certificate, supplier)"
+	" VALUES (shilian.trace_code_next($1), $2, $3, $4, $4, $5, $6, $7, $8, $9, $10)"
+	" RETURNING id, trace_code, to_jsonb(batch.*)",
+	10, {"text", "bigint", "bigint", "shilian.qty", "date", "date", "text", "text", "jsonb", "jsonb"}
+};
+
+/* batch_create(owner, product, qty, produced_on, lot, expires_on, certificate) → trace_code */
+PG_FUNCTION_INFO_V1(sl_batch_create);
+Datum
+sl_batch_create(PG_FUNCTION_ARGS)
+{
+	int64		owner;
+	int64		product;
+	Qty			q;
+	DateADT		produced;
+	DateADT		expires = 0;
+	bool		has_expiry;
+	int32		shelf;
+	SlOperatorInfo op;
+	Datum		v[10];
+	char		n[11] = "          ";
+	TraceCode	code;
+
+	RecordRequire(fcinfo, 0, "owner");
+	RecordRequire(fcinfo, 1, "product");
+	RecordRequire(fcinfo, 2, "qty");
+	RecordRequire(fcinfo, 3, "produced_on");
+	owner = PG_GETARG_INT64(0);
+	product = PG_GETARG_INT64(1);
+	q = PG_GETARG_QTY(2);
+	produced = PG_GETARG_DATEADT(3);
+	RecordCheckActor(owner, "create a batch");
+
+	SPI_connect();
+	ValidateOperatorActive(owner, "owner", &op);
+	ProductLookup(product, &has_expiry, &shelf);
+	ValidatePositive(q, "the batch quantity");
+	ValidateNotFuture(produced);
+	if (!PG_ARGISNULL(5))
+	{
+		expires = PG_GETARG_DATEADT(5);
+		has_expiry = true;
+		ValidateDateOrder("production date", produced, "expiry date", expires);
+	}
+	else if (has_expiry)
+		expires = produced + shelf;
+	if (!PG_ARGISNULL(6))
+		ValidateDocument(PG_GETARG_JSONB_P(6), "certificate", (const char *const[]) {NULL});
+
+	v[0] = PointerGetDatum(RegionOf(op.station));
+	v[1] = Int64GetDatum(owner);
+	v[2] = Int64GetDatum(product);
+	v[3] = QtyGetDatum(q);
+	v[4] = DateADTGetDatum(produced);
+	v[5] = DateADTGetDatum(expires);
+	n[5] = has_expiry ? ' ' : 'n';
+	v[6] = PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4);
+	n[6] = PG_ARGISNULL(4) ? 'n' : ' ';
+	v[7] = CStringGetTextDatum("produced");
+	v[8] = PG_ARGISNULL(6) ? (Datum) 0 : PG_GETARG_DATUM(6);
+	n[8] = PG_ARGISNULL(6) ? 'n' : ' ';
+	v[9] = (Datum) 0;
+	n[9] = 'n';
+	SlExec(&batch_insert_stmt, v, n, 0);
+	code = DatumGetTraceCode(SlGet(0, 2, NULL));
+	RecordToLedger(owner, "batch_create", JsonbResult(0, 3));
+	SPI_finish();
+	PG_RETURN_TRACE_CODE(code);
+}
+
+/* ---- inspect ------------------------------------------------------------ */
+
+static SlStmt inspect_stmt = {
+	"WITH i AS (INSERT INTO shilian.inspection (batch_id, operator_id, kind, result, report, inspected_at)"
+	"  VALUES ($1, $2, $3, $4, $5, $6) RETURNING *),"
+	" c AS (UPDATE shilian.batch SET certificate = jsonb_build_object("
+	"    'certificate_no', $5->'certificate_no', 'inspection_id', (SELECT id FROM i))"
+	"  WHERE id = $1 AND $3 = 'release' AND $4 = 'pass' AND certificate IS NULL)"
+	" SELECT id, to_jsonb(i.*) FROM i",
+	6, {"bigint", "bigint", "text", "text", "jsonb", "timestamptz"}
+};
+
+static const char *const release_keys[] = {"certificate_no", "inspector", NULL};
+static const char *const sampling_keys[] = {"agency", "report_no", NULL};
+
+/* inspect(code, kind, result, report, inspected_at, operator) → inspection id */
+PG_FUNCTION_INFO_V1(sl_inspect);
+Datum
+sl_inspect(PG_FUNCTION_ARGS)
+{
+	TraceCode	code;
+	char	   *kind;
+	char	   *result;
+	Jsonb	   *report;
+	TimestampTz at;
+	SlBatch		b;
+	int64		actor;
+	int64		id;
+	Datum		v[6];
+	const char *const *keys;
+
+	RecordRequire(fcinfo, 0, "code");
+	RecordRequire(fcinfo, 1, "kind");
+	RecordRequire(fcinfo, 2, "result");
+	RecordRequire(fcinfo, 3, "report");
+	RecordRequire(fcinfo, 4, "inspected_at");
+	code = PG_GETARG_TRACE_CODE(0);
+	kind = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	result = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	report = PG_GETARG_JSONB_P(3);
+	at = PG_GETARG_TIMESTAMPTZ(4);
+
+	if (strcmp(kind, "release") == 0)
+		keys = release_keys;
+	else if (strcmp(kind, "incoming") == 0)
+		keys = incoming_keys;
+	else if (strcmp(kind, "sampling") == 0)
+		keys = sampling_keys;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown inspection kind \"%s\"", kind),
+				 errhint("Use \"release\" (出厂检验), \"incoming\" (进货查验) or \"sampling\".")));
+	if (strcmp(result, "pass") != 0 && strcmp(result, "fail") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown inspection result \"%s\"", result),
+				 errhint("Use \"pass\" or \"fail\".")));
+
+	SPI_connect();
+	BatchLock(code, &b);
+	actor = ActorFor(fcinfo, 5, b.owner);
+	RecordCheckActor(actor, "inspect a batch");
+	ValidateOperatorActive(actor, "operator", NULL);
+	ValidateOwner(code, b.owner, actor, "operator");
+	ValidateDateOrder("production date", b.produced, "inspection date", TimestampDate(at));
+	ValidateDocument(report, "inspection report", keys);
+
+	v[0] = Int64GetDatum(b.id);
+	v[1] = Int64GetDatum(actor);
+	v[2] = CStringGetTextDatum(kind);
+	v[3] = CStringGetTextDatum(result);
+	v[4] = JsonbPGetDatum(report);
+	v[5] = TimestampTzGetDatum(at);
+	SlExec(&inspect_stmt, v, NULL, 0);
+	id = DatumGetInt64(SlGet(0, 1, NULL));
+	RecordToLedger(actor, "inspect", JsonbResult(0, 2));
+	SPI_finish();
+	PG_RETURN_INT64(id);
+}
+
+/* ---- ship --------------------------------------------------------------- */
+
+static SlStmt ship_stmt = {
+	"WITH l AS (INSERT INTO shilian.link (kind, from_batch, seller_id, buyer_id, qty_shipped,"
+	"   shipped_on, seller_licence)"
+	"  VALUES ('ship', $1, $2, $3, $4, $5, $6) RETURNING *),"
+	" u AS (UPDATE shilian.batch SET qty_left = $7 WHERE id = $1)"
+	" SELECT id, to_jsonb(l.*) FROM l",
+	7, {"bigint", "bigint", "bigint", "shilian.qty", "date", "shilian.license_no", "shilian.qty"}
+};
+
+/* ship(code, buyer, qty, shipped_on, seller) → link id (a pending link: the buyer's receipt draft) */
+PG_FUNCTION_INFO_V1(sl_ship);
+Datum
+sl_ship(PG_FUNCTION_ARGS)
+{
+	TraceCode	code;
+	int64		buyer;
+	Qty			q;
+	DateADT		shipped;
+	SlBatch		b;
+	int64		seller;
+	SlOperatorInfo sinfo;
+	LicenseNo	lic = 0;
+	Datum		v[7];
+	char		n[8] = "       ";
+	int64		id;
+
+	RecordRequire(fcinfo, 0, "code");
+	RecordRequire(fcinfo, 1, "buyer");
+	RecordRequire(fcinfo, 2, "qty");
+	RecordRequire(fcinfo, 3, "shipped_on");
+	code = PG_GETARG_TRACE_CODE(0);
+	buyer = PG_GETARG_INT64(1);
+	q = PG_GETARG_QTY(2);
+	shipped = PG_GETARG_DATEADT(3);
+
+	SPI_connect();
+	BatchLock(code, &b);
+	seller = ActorFor(fcinfo, 4, b.owner);
+	RecordCheckActor(seller, "ship");
+	ValidateOperatorActive(seller, "seller", &sinfo);
+	ValidateOperatorActive(buyer, "buyer", NULL);
+	ValidateOwner(code, b.owner, seller, "seller");
+	if (buyer == seller)
+		ereport(ERROR,
+				(errcode(SL_SELF_LINK),
+				 errmsg("self-link: seller %lld cannot ship batch %s to itself",
+						(long long) seller, TraceCodeToCString(code)),
+				 errhint("Record processing or repacking with transform.")));
+	ValidatePositive(q, "the shipped quantity");
+	ValidateDimension(code, b.qty, q);
+	ValidateDateOrder("production date", b.produced, "ship date", shipped);
+	ValidateNotExpired(code, b.has_expiry, b.expires, "ship date", shipped);
+	if (!sinfo.farm)
+		lic = ValidateLicence(seller, b.category, shipped);
+	ValidateBalance(code, b.left, q);
+
+	v[0] = Int64GetDatum(b.id);
+	v[1] = Int64GetDatum(seller);
+	v[2] = Int64GetDatum(buyer);
+	v[3] = QtyGetDatum(q);
+	v[4] = DateADTGetDatum(shipped);
+	v[5] = LicenseNoGetDatum(lic);
+	n[5] = sinfo.farm ? 'n' : ' ';
+	v[6] = QtyGetDatum(QtySub(b.left, q));
+	SlExec(&ship_stmt, v, n, 0);
+	id = DatumGetInt64(SlGet(0, 1, NULL));
+	RecordToLedger(seller, "ship", JsonbResult(0, 2));
+	SPI_finish();
+	PG_RETURN_INT64(id);
+}
+
+/* ---- receive and reject ------------------------------------------------- */
+
+typedef struct SlPending
+{
+	int64		id;
+	int64		from_batch;
+	int64		seller;
+	int64		buyer;
+	Qty			shipped_qty;
+	DateADT		shipped;
+	char	   *status;
+	TraceCode	from_code;
+	bool		has_expiry;
+	DateADT		expires;
+	int64		product;
+	bool		has_licence;
+	LicenseNo	licence;
+} SlPending;
+
+static SlStmt link_lock_stmt = {
+	"SELECT l.from_batch, l.seller_id, l.buyer_id, l.qty_shipped, l.shipped_on, l.status,"
+	" b.trace_code, b.expires_on, b.product_id, l.seller_licence"
+	" FROM shilian.link l JOIN shilian.batch b ON b.id = l.from_batch"
+	" WHERE l.id = $1 AND l.kind = 'ship' FOR UPDATE OF l",
+	1, {"bigint"}
+};
+
+/* Lock a sale's link (a receipt and a rejection of one link serialize here). */
+static void
+LinkLock(int64 id, SlPending *p)
+{
+	Datum		v[1] = {Int64GetDatum(id)};
+	bool		isnull;
+
+	SlExec(&link_lock_stmt, v, NULL, 1);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(SL_UNKNOWN_LINK),
+				 errmsg("unknown link: no sale has link id %lld", (long long) id)));
+	p->id = id;
+	p->from_batch = DatumGetInt64(SlGet(0, 1, NULL));
+	p->seller = DatumGetInt64(SlGet(0, 2, NULL));
+	p->buyer = DatumGetInt64(SlGet(0, 3, NULL));
+	p->shipped_qty = DatumGetQty(SlGet(0, 4, NULL));
+	p->shipped = DatumGetDateADT(SlGet(0, 5, NULL));
+	p->status = TextDatumGetCString(SlGet(0, 6, NULL));
+	p->from_code = DatumGetTraceCode(SlGet(0, 7, NULL));
+	p->expires = DatumGetDateADT(SlGet(0, 8, &isnull));
+	p->has_expiry = !isnull;
+	p->product = DatumGetInt64(SlGet(0, 9, NULL));
+	p->licence = DatumGetLicenseNo(SlGet(0, 10, &isnull));
+	p->has_licence = !isnull;
+}
+
+static void
+ValidatePending(SlPending *p)
+{
+	if (strcmp(p->status, "pending") != 0)
+		ereport(ERROR,
+				(errcode(SL_LINK_NOT_PENDING),
+				 errmsg("link not pending: link %lld is already %s", (long long) p->id, p->status),
+				 errdetail("A sale is received or rejected once.")));
+}
+
+/*
+ * The new batch is pre-filled from the seller's batch (product, production
+ * date, lot, expiry, certificate) and the sale (seller's licence); the part
+ * not accepted goes back to the seller's batch (qty_left), where the seller
+ * records what becomes of it (consume ... 'destroyed', or a new sale).
+ */
+static SlStmt receive_stmt = {
+	"WITH nb AS (INSERT INTO shilian.batch (trace_code, owner_id, product_id, qty, qty_left,"
+	"   produced_on, expires_on, lot, origin, supplier_licence, certificate)"
+	"  SELECT shilian.trace_code_next($2), $3, s.product_id, $4, $4, s.produced_on, s.expires_on,"
+	"   s.lot, 'received', $5, s.certificate FROM shilian.batch s WHERE s.id = $1"
+	"  RETURNING *),"
+	" ul AS (UPDATE shilian.link SET to_batch = (SELECT id FROM nb), qty_accepted = $4,"
+	"   received_at = $6, status = 'received', reject_reason = $7 WHERE id = $8 RETURNING *),"
+	" back AS (UPDATE shilian.batch SET qty_left = qty_left OPERATOR(shilian.+) $9 WHERE id = $1 AND $9 IS NOT NULL),"
+	" ins AS (INSERT INTO shilian.inspection (batch_id, operator_id, kind, result, report, link_id, inspected_at)"
+	"  SELECT nb.id, $3, 'incoming', $10, $11, $8, $6 FROM nb RETURNING id)"
+	" SELECT nb.trace_code, jsonb_build_object('link', to_jsonb(ul.*), 'batch', to_jsonb(nb.*),"
+	"   'inspection_id', ins.id) FROM nb, ul, ins",
+	11, {"bigint", "text", "bigint", "shilian.qty", "shilian.license_no", "timestamptz", "text",
+		"bigint", "shilian.qty", "text", "jsonb"}
+};
+
+/* Receipt into a batch the buyer already holds (commingled stock). */
+static SlStmt receive_into_stmt = {
+	"WITH nb AS (UPDATE shilian.batch SET qty = qty OPERATOR(shilian.+) $4, qty_left = qty_left OPERATOR(shilian.+) $4"
+	"  WHERE id = $2 RETURNING *),"
+	" ul AS (UPDATE shilian.link SET to_batch = $2, qty_accepted = $4,"
+	"   received_at = $6, status = 'received', reject_reason = $7 WHERE id = $8 RETURNING *),"
+	" back AS (UPDATE shilian.batch SET qty_left = qty_left OPERATOR(shilian.+) $9 WHERE id = $1 AND $9 IS NOT NULL),"
+	" ins AS (INSERT INTO shilian.inspection (batch_id, operator_id, kind, result, report, link_id, inspected_at)"
+	"  VALUES ($2, $3, 'incoming', $10, $11, $8, $6) RETURNING id)"
+	" SELECT nb.trace_code, jsonb_build_object('link', to_jsonb(ul.*), 'batch', to_jsonb(nb.*),"
+	"   'inspection_id', ins.id) FROM nb, ul, ins",
+	11, {"bigint", "bigint", "bigint", "shilian.qty", "shilian.license_no", "timestamptz", "text",
+		"bigint", "shilian.qty", "text", "jsonb"}
+};
+
+/* receive(link, qty, inspection, received_at, reject_reason, into) → the buyer's trace_code */
+PG_FUNCTION_INFO_V1(sl_receive);
+Datum
+sl_receive(PG_FUNCTION_ARGS)
+{
+	int64		link;
+	Qty			q;
+	Jsonb	   *inspection;
+	TimestampTz at;
+	DateADT		day;
+	SlPending	p;
+	SlOperatorInfo binfo;
+	int			cmp;
+	Datum		v[11];
+	char		n[12] = "           ";
+	TraceCode	code;
+
+	RecordRequire(fcinfo, 0, "link");
+	RecordRequire(fcinfo, 1, "qty");
+	RecordRequire(fcinfo, 2, "inspection");
+	RecordRequire(fcinfo, 3, "received_at");
+	link = PG_GETARG_INT64(0);
+	q = PG_GETARG_QTY(1);
+	inspection = PG_GETARG_JSONB_P(2);
+	at = PG_GETARG_TIMESTAMPTZ(3);
+	day = TimestampDate(at);
+
+	SPI_connect();
+	LinkLock(link, &p);
+	RecordCheckActor(p.buyer, "receive");
+	ValidatePending(&p);
+	ValidateOperatorActive(p.seller, "seller", NULL);
+	ValidateOperatorActive(p.buyer, "buyer", &binfo);
+	ValidatePositive(q, "the accepted quantity");
+	ValidateDimension(p.from_code, p.shipped_qty, q);
+	cmp = QtyCompare(q, p.shipped_qty);
+	if (cmp > 0)
+		ereport(ERROR,
+				(errcode(SL_ACCEPTED_OVER_SHIPPED),
+				 errmsg("accepted over shipped: link %lld shipped %s, %s accepted",
+						(long long) link, QtyToCString(p.shipped_qty), QtyToCString(q))));
+	if (cmp < 0 && PG_ARGISNULL(4))
+		ereport(ERROR,
+				(errcode(SL_DOCUMENT_INCOMPLETE),
+				 errmsg("document incomplete: accepting %s of %s shipped needs a reject_reason",
+						QtyToCString(q), QtyToCString(p.shipped_qty))));
+	ValidateDateOrder("ship date", p.shipped, "receipt date", day);
+	ValidateNotExpired(p.from_code, p.has_expiry, p.expires, "receipt date", day);
+	ValidateDocument(inspection, "incoming inspection", incoming_keys);
+
+	v[0] = Int64GetDatum(p.from_batch);
+	v[2] = Int64GetDatum(p.buyer);
+	v[3] = QtyGetDatum(q);
+	v[4] = LicenseNoGetDatum(p.licence);
+	n[4] = p.has_licence ? ' ' : 'n';
+	v[5] = TimestampTzGetDatum(at);
+	v[6] = PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4);
+	n[6] = PG_ARGISNULL(4) ? 'n' : ' ';
+	v[7] = Int64GetDatum(link);
+	v[8] = QtyGetDatum(QtySub(p.shipped_qty, q));
+	n[8] = cmp < 0 ? ' ' : 'n';
+	v[9] = PointerGetDatum(InspectionResult(inspection));
+	v[10] = JsonbPGetDatum(inspection);
+
+	if (PG_ARGISNULL(5))
+	{
+		v[1] = PointerGetDatum(RegionOf(binfo.station));
+		SlExec(&receive_stmt, v, n, 0);
+	}
+	else
+	{
+		TraceCode	into = PG_GETARG_TRACE_CODE(5);
+		SlBatch		t;
+
+		BatchLock(into, &t);
+		ValidateOwner(into, t.owner, p.buyer, "buyer");
+		if (t.product != p.product)
+			ereport(ERROR,
+					(errcode(SL_PRODUCT_MISMATCH),
+					 errmsg("product mismatch: batch %s holds product %lld, the sale is of product %lld",
+							TraceCodeToCString(into), (long long) t.product, (long long) p.product)));
+		ValidateDimension(into, t.qty, q);
+		ValidateAcyclic(p.from_batch, p.from_code, t.id, into);
+		v[1] = Int64GetDatum(t.id);
+		SlExec(&receive_into_stmt, v, n, 0);
+	}
+	code = DatumGetTraceCode(SlGet(0, 1, NULL));
+	RecordToLedger(p.buyer, "receive", JsonbResult(0, 2));
+	SPI_finish();
+	PG_RETURN_TRACE_CODE(code);
+}
+
+static SlStmt reject_stmt = {
+	"WITH ul AS (UPDATE shilian.link SET received_at = $2, status = 'rejected', reject_reason = $3"
+	"  WHERE id = $1 RETURNING *),"
+	" back AS (UPDATE shilian.batch SET qty_left = qty_left OPERATOR(shilian.+) $5 WHERE id = $4)"
+	" SELECT to_jsonb(ul.*) FROM ul",
+	5, {"bigint", "timestamptz", "text", "bigint", "shilian.qty"}
+};
+
+/* reject(link, reason, rejected_at): the buyer refuses a whole sale; the quantity returns to the seller's batch. */
+PG_FUNCTION_INFO_V1(sl_reject);
+Datum
+sl_reject(PG_FUNCTION_ARGS)
+{
+	int64		link;
+	TimestampTz at;
+	SlPending	p;
+	Datum		v[5];
+
+	RecordRequire(fcinfo, 0, "link");
+	RecordRequire(fcinfo, 1, "reason");
+	RecordRequire(fcinfo, 2, "rejected_at");
+	link = PG_GETARG_INT64(0);
+	at = PG_GETARG_TIMESTAMPTZ(2);
+
+	SPI_connect();
+	LinkLock(link, &p);
+	RecordCheckActor(p.buyer, "reject");
+	ValidatePending(&p);
+	ValidateOperatorActive(p.buyer, "buyer", NULL);
+	ValidateDateOrder("ship date", p.shipped, "rejection date", TimestampDate(at));
+
+	v[0] = Int64GetDatum(link);
+	v[1] = TimestampTzGetDatum(at);
+	v[2] = PG_GETARG_DATUM(1);
+	v[3] = Int64GetDatum(p.from_batch);
+	v[4] = QtyGetDatum(p.shipped_qty);
+	SlExec(&reject_stmt, v, NULL, 0);
+	RecordToLedger(p.buyer, "reject", JsonbResult(0, 1));
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/* ---- receive_first_entry ------------------------------------------------ */
+
+static const char *const supplier_keys[] = {"name", "contact", NULL};
+
+static SlStmt first_entry_stmt = {
+	"WITH nb AS (INSERT INTO shilian.batch (trace_code, owner_id, product_id, qty, qty_left,"
+	"   produced_on, expires_on, lot, origin, supplier, certificate)"
+	"  VALUES (shilian.trace_code_next($1), $2, $3, $4, $4, $5, $6, $7, 'first_entry', $8, $9)"
+	"  RETURNING *),"
+	" ins AS (INSERT INTO shilian.inspection (batch_id, operator_id, kind, result, report, inspected_at)"
+	"  SELECT nb.id, $2, 'incoming', $10, $11, $12 FROM nb RETURNING id)"
+	" SELECT nb.trace_code, jsonb_build_object('batch', to_jsonb(nb.*), 'inspection_id', ins.id)"
+	" FROM nb, ins",
+	12, {"text", "bigint", "bigint", "shilian.qty", "date", "date", "text", "jsonb", "jsonb",
+		"text", "jsonb", "timestamptz"}
+};
+
+/*
+ * receive_first_entry(buyer, product, qty, supplier, inspection, produced_on,
+ * received_at, lot, certificate) → trace_code: goods from a supplier without
+ * records of its own (a farmer at a market); the supplier's identity is kept
+ * on the batch.
+ */
+PG_FUNCTION_INFO_V1(sl_receive_first_entry);
+Datum
+sl_receive_first_entry(PG_FUNCTION_ARGS)
+{
+	int64		buyer;
+	int64		product;
+	Qty			q;
+	Jsonb	   *supplier;
+	Jsonb	   *inspection;
+	DateADT		produced;
+	TimestampTz at;
+	DateADT		day;
+	bool		has_expiry;
+	int32		shelf;
+	DateADT		expires = 0;
+	SlOperatorInfo binfo;
+	Datum		v[12];
+	char		n[13] = "            ";
+	TraceCode	code;
+
+	RecordRequire(fcinfo, 0, "buyer");
+	RecordRequire(fcinfo, 1, "product");
+	RecordRequire(fcinfo, 2, "qty");
+	RecordRequire(fcinfo, 3, "supplier");
+	RecordRequire(fcinfo, 4, "inspection");
+	RecordRequire(fcinfo, 5, "produced_on");
+	RecordRequire(fcinfo, 6, "received_at");
+	buyer = PG_GETARG_INT64(0);
+	product = PG_GETARG_INT64(1);
+	q = PG_GETARG_QTY(2);
+	supplier = PG_GETARG_JSONB_P(3);
+	inspection = PG_GETARG_JSONB_P(4);
+	produced = PG_GETARG_DATEADT(5);
+	at = PG_GETARG_TIMESTAMPTZ(6);
+	day = TimestampDate(at);
+	RecordCheckActor(buyer, "receive");
+
+	SPI_connect();
+	ValidateOperatorActive(buyer, "buyer", &binfo);
+	ProductLookup(product, &has_expiry, &shelf);
+	ValidatePositive(q, "the received quantity");
+	ValidateDocument(supplier, "supplier", supplier_keys);
+	ValidateDocument(inspection, "incoming inspection", incoming_keys);
+	ValidateDateOrder("production date", produced, "receipt date", day);
+	if (has_expiry)
+	{
+		expires = produced + shelf;
+		if (day > expires)
+			ereport(ERROR,
+					(errcode(SL_BATCH_EXPIRED),
+					 errmsg("batch expired: goods produced on %s expired on %s, receipt date is %s",
+							DateText(produced), DateText(expires), DateText(day))));
+	}
+	if (!PG_ARGISNULL(8))
+		ValidateDocument(PG_GETARG_JSONB_P(8), "certificate", (const char *const[]) {NULL});
+
+	v[0] = PointerGetDatum(RegionOf(binfo.station));
+	v[1] = Int64GetDatum(buyer);
+	v[2] = Int64GetDatum(product);
+	v[3] = QtyGetDatum(q);
+	v[4] = DateADTGetDatum(produced);
+	v[5] = DateADTGetDatum(expires);
+	n[5] = has_expiry ? ' ' : 'n';
+	v[6] = PG_ARGISNULL(7) ? (Datum) 0 : PG_GETARG_DATUM(7);
+	n[6] = PG_ARGISNULL(7) ? 'n' : ' ';
+	v[7] = JsonbPGetDatum(supplier);
+	v[8] = PG_ARGISNULL(8) ? (Datum) 0 : PG_GETARG_DATUM(8);
+	n[8] = PG_ARGISNULL(8) ? 'n' : ' ';
+	v[9] = PointerGetDatum(InspectionResult(inspection));
+	v[10] = JsonbPGetDatum(inspection);
+	v[11] = TimestampTzGetDatum(at);
+	SlExec(&first_entry_stmt, v, n, 0);
+	code = DatumGetTraceCode(SlGet(0, 1, NULL));
+	RecordToLedger(buyer, "receive_first_entry", JsonbResult(0, 2));
+	SPI_finish();
+	PG_RETURN_TRACE_CODE(code);
+}
+
+/* ---- transform ---------------------------------------------------------- */
+
+/* Inputs locked in id order, so two transforms sharing inputs cannot deadlock. */
+static SlStmt inputs_lock_stmt = {
+	"SELECT b.id, b.owner_id, b.product_id, b.qty, b.qty_left, b.produced_on, b.expires_on,"
+	" p.category, b.trace_code"
+	" FROM shilian.batch b JOIN shilian.product p ON p.id = b.product_id"
+	" WHERE b.trace_code OPERATOR(shilian.=) ANY ($1) ORDER BY b.id FOR UPDATE OF b",
+	1, {"shilian.trace_code[]"}
+};
+
+static SlStmt transform_stmt = {
+	"WITH nb AS (INSERT INTO shilian.batch (trace_code, owner_id, product_id, qty, qty_left,"
+	"   produced_on, expires_on, lot, origin)"
+	"  VALUES (shilian.trace_code_next($1), $2, $3, $4, $4, $5, $6, $7, 'transformed') RETURNING *),"
+	" li AS (INSERT INTO shilian.link (kind, from_batch, to_batch, seller_id, buyer_id, qty_shipped,"
+	"   qty_accepted, shipped_on, received_at, status)"
+	"  SELECT 'transform', u.id, nb.id, $2, $2, u.q, u.q, $5, $10, 'received'"
+	"  FROM nb, unnest($8::bigint[], $9::shilian.qty[]) AS u(id, q) RETURNING *),"
+	" ub AS (UPDATE shilian.batch b SET qty_left = u.l FROM unnest($8::bigint[], $11::shilian.qty[]) AS u(id, l)"
+	"  WHERE b.id = u.id)"
+	" SELECT nb.trace_code, jsonb_build_object('batch', to_jsonb(nb.*),"
+	"   'inputs', (SELECT jsonb_agg(to_jsonb(li.*) ORDER BY li.from_batch) FROM li))"
+	" FROM nb",
+	11, {"text", "bigint", "bigint", "shilian.qty", "date", "date", "text", "bigint[]",
+		"shilian.qty[]", "timestamptz", "shilian.qty[]"}
+};
+
+/*
+ * transform(inputs, qtys, product, qty, produced_on, lot, expires_on,
+ * operator) → trace_code: processing or mixing several input batches into
+ * one new batch; each input quantity leaves that input's balance.
+ */
+PG_FUNCTION_INFO_V1(sl_transform);
+Datum
+sl_transform(PG_FUNCTION_ARGS)
+{
+	ArrayType  *codes_a;
+	ArrayType  *qtys_a;
+	Datum	   *codes;
+	Datum	   *qtys;
+	bool	   *cnulls;
+	bool	   *qnulls;
+	int			ncodes;
+	int			nqtys;
+	int64		product;
+	Qty			out;
+	DateADT		produced;
+	int64		actor;
+	SlOperatorInfo op;
+	bool		has_expiry;
+	int32		shelf;
+	DateADT		expires = 0;
+	SlBatch    *in;
+	Datum	   *ids;
+	Datum	   *used;
+	Datum	   *lefts;
+	Oid			qtyoid;
+	Datum		v[11];
+	char		n[12] = "           ";
+	TraceCode	code;
+
+	RecordRequire(fcinfo, 0, "inputs");
+	RecordRequire(fcinfo, 1, "qtys");
+	RecordRequire(fcinfo, 2, "product");
+	RecordRequire(fcinfo, 3, "qty");
+	RecordRequire(fcinfo, 4, "produced_on");
+	codes_a = PG_GETARG_ARRAYTYPE_P(0);
+	qtys_a = PG_GETARG_ARRAYTYPE_P(1);
+	product = PG_GETARG_INT64(2);
+	out = PG_GETARG_QTY(3);
+	produced = PG_GETARG_DATEADT(4);
+	qtyoid = ARR_ELEMTYPE(qtys_a);
+
+	deconstruct_array(codes_a, ARR_ELEMTYPE(codes_a), 8, true, TYPALIGN_DOUBLE, &codes, &cnulls, &ncodes);
+	deconstruct_array(qtys_a, qtyoid, 8, true, TYPALIGN_DOUBLE, &qtys, &qnulls, &nqtys);
+	if (ncodes == 0 || ncodes != nqtys)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("inputs and qtys must be non-empty arrays of the same length"),
+				 errdetail("There are %d inputs and %d quantities.", ncodes, nqtys)));
+	for (int i = 0; i < ncodes; i++)
+	{
+		if (cnulls[i] || qnulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("argument %s must not contain nulls", cnulls[i] ? "inputs" : "qtys")));
+		for (int j = 0; j < i; j++)
+			if (codes[j] == codes[i])
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("input batch %s is listed twice",
+								TraceCodeToCString(DatumGetTraceCode(codes[i])))));
+	}
+
+	SPI_connect();
+	v[0] = PG_GETARG_DATUM(0);
+	SlExec(&inputs_lock_stmt, v, NULL, 0);
+	in = palloc0_array(SlBatch, ncodes);
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		TraceCode	c = DatumGetTraceCode(SlGet(r, 9, NULL));
+
+		for (int i = 0; i < ncodes; i++)
+			if (DatumGetTraceCode(codes[i]) == c)
+				BatchFill(&in[i], c, r);
+	}
+	for (int i = 0; i < ncodes; i++)
+		if (in[i].id == 0)
+			ereport(ERROR,
+					(errcode(SL_UNKNOWN_BATCH),
+					 errmsg("unknown batch: no batch has trace code %s",
+							TraceCodeToCString(DatumGetTraceCode(codes[i])))));
+
+	actor = ActorFor(fcinfo, 7, in[0].owner);
+	RecordCheckActor(actor, "transform");
+	ValidateOperatorActive(actor, "operator", &op);
+	ProductLookup(product, &has_expiry, &shelf);
+	ValidatePositive(out, "the output quantity");
+	ValidateNotFuture(produced);
+	if (!PG_ARGISNULL(6))
+	{
+		expires = PG_GETARG_DATEADT(6);
+		has_expiry = true;
+		ValidateDateOrder("production date", produced, "expiry date", expires);
+	}
+	else if (has_expiry)
+		expires = produced + shelf;
+
+	ids = palloc_array(Datum, ncodes);
+	used = palloc_array(Datum, ncodes);
+	lefts = palloc_array(Datum, ncodes);
+	for (int i = 0; i < ncodes; i++)
+	{
+		SlBatch    *b = &in[i];
+		Qty			q = DatumGetQty(qtys[i]);
+
+		ValidateOwner(b->code, b->owner, actor, "operator");
+		ValidatePositive(q, "an input quantity");
+		ValidateDimension(b->code, b->qty, q);
+		ValidateDateOrder("input production date", b->produced, "production date", produced);
+		ValidateNotExpired(b->code, b->has_expiry, b->expires, "production date", produced);
+		ValidateBalance(b->code, b->left, q);
+		ids[i] = Int64GetDatum(b->id);
+		used[i] = QtyGetDatum(q);
+		lefts[i] = QtyGetDatum(QtySub(b->left, q));
+	}
+
+	v[0] = PointerGetDatum(RegionOf(op.station));
+	v[1] = Int64GetDatum(actor);
+	v[2] = Int64GetDatum(product);
+	v[3] = QtyGetDatum(out);
+	v[4] = DateADTGetDatum(produced);
+	v[5] = DateADTGetDatum(expires);
+	n[5] = has_expiry ? ' ' : 'n';
+	v[6] = PG_ARGISNULL(5) ? (Datum) 0 : PG_GETARG_DATUM(5);
+	n[6] = PG_ARGISNULL(5) ? 'n' : ' ';
+	v[7] = PointerGetDatum(construct_array(ids, ncodes, INT8OID, 8, true, TYPALIGN_DOUBLE));
+	v[8] = PointerGetDatum(construct_array(used, ncodes, qtyoid, 8, true, TYPALIGN_DOUBLE));
+	v[9] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	v[10] = PointerGetDatum(construct_array(lefts, ncodes, qtyoid, 8, true, TYPALIGN_DOUBLE));
+	SlExec(&transform_stmt, v, n, 0);
+	code = DatumGetTraceCode(SlGet(0, 1, NULL));
+	RecordToLedger(actor, "transform", JsonbResult(0, 2));
+	SPI_finish();
+	PG_RETURN_TRACE_CODE(code);
+}
+
+/* ---- consume ------------------------------------------------------------ */
+
+static SlStmt consume_stmt = {
+	"WITH c AS (INSERT INTO shilian.consumption (batch_id, operator_id, qty, kind, at, note)"
+	"  VALUES ($1, $2, $3, $4, $5, $6) RETURNING *),"
+	" u AS (UPDATE shilian.batch SET qty_left = $7 WHERE id = $1)"
+	" SELECT id, to_jsonb(c.*) FROM c",
+	7, {"bigint", "bigint", "shilian.qty", "text", "timestamptz", "text", "shilian.qty"}
+};
+
+/* consume(code, qty, kind, at, note, operator) → consumption id */
+PG_FUNCTION_INFO_V1(sl_consume);
+Datum
+sl_consume(PG_FUNCTION_ARGS)
+{
+	TraceCode	code;
+	Qty			q;
+	char	   *kind;
+	TimestampTz at;
+	DateADT		day;
+	SlBatch		b;
+	int64		actor;
+	Datum		v[7];
+	char		n[8] = "       ";
+	int64		id;
+
+	RecordRequire(fcinfo, 0, "code");
+	RecordRequire(fcinfo, 1, "qty");
+	RecordRequire(fcinfo, 2, "kind");
+	RecordRequire(fcinfo, 3, "at");
+	code = PG_GETARG_TRACE_CODE(0);
+	q = PG_GETARG_QTY(1);
+	kind = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	at = PG_GETARG_TIMESTAMPTZ(3);
+	day = TimestampDate(at);
+	if (strcmp(kind, "served") != 0 && strcmp(kind, "retail_sold") != 0 &&
+		strcmp(kind, "destroyed") != 0 && strcmp(kind, "sample_kept") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown consumption kind \"%s\"", kind),
+				 errhint("Use \"served\", \"retail_sold\", \"destroyed\" or \"sample_kept\".")));
+
+	SPI_connect();
+	BatchLock(code, &b);
+	actor = ActorFor(fcinfo, 5, b.owner);
+	RecordCheckActor(actor, "consume");
+	ValidateOperatorActive(actor, "operator", NULL);
+	ValidateOwner(code, b.owner, actor, "operator");
+	ValidatePositive(q, "the consumed quantity");
+	ValidateDimension(code, b.qty, q);
+	ValidateDateOrder("production date", b.produced, "consumption date", day);
+	/* expired food may still be destroyed or kept as a sample, never served or sold */
+	if (strcmp(kind, "served") == 0 || strcmp(kind, "retail_sold") == 0)
+		ValidateNotExpired(code, b.has_expiry, b.expires, "consumption date", day);
+	ValidateBalance(code, b.left, q);
+
+	v[0] = Int64GetDatum(b.id);
+	v[1] = Int64GetDatum(actor);
+	v[2] = QtyGetDatum(q);
+	v[3] = CStringGetTextDatum(kind);
+	v[4] = TimestampTzGetDatum(at);
+	v[5] = PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4);
+	n[5] = PG_ARGISNULL(4) ? 'n' : ' ';
+	v[6] = QtyGetDatum(QtySub(b.left, q));
+	SlExec(&consume_stmt, v, n, 0);
+	id = DatumGetInt64(SlGet(0, 1, NULL));
+	RecordToLedger(actor, "consume", JsonbResult(0, 2));
+	SPI_finish();
+	PG_RETURN_INT64(id);
+}

@@ -1,0 +1,419 @@
+-- shilian install script, part 20: the registry (jurisdictions, operators,
+-- licences, products) and the trace records (batches, links, inspections,
+-- consumption). Every write goes through a C function (extension/records.c)
+-- that validates before it writes and appends one ledger entry; the tables
+-- are plain so that trace/recall (links by index in both directions) and
+-- row-level security can build on them.
+
+-- GB/T 2260 divisions (province 370000, city 370100, county 370102) and the
+-- supervision stations below counties (county code + 3 digits, 370102001).
+-- ancestors holds every code from the province down to this one, so a
+-- regulator's subtree is "jurisdiction code = ANY (ancestors)" (GIN-indexed).
+CREATE TABLE jurisdiction (
+	code        text PRIMARY KEY CHECK (code ~ '^[1-9][0-9]{5}([0-9]{3})?$'),
+	name        text NOT NULL CHECK (name <> ''),
+	level       text NOT NULL CHECK (level IN ('province', 'city', 'county', 'station')),
+	parent      text REFERENCES jurisdiction (code),
+	ancestors   text[] NOT NULL,
+	CHECK ((level = 'province') = (parent IS NULL)),
+	CHECK (ancestors[cardinality(ancestors)] = code)
+);
+CREATE INDEX jurisdiction_parent_idx ON jurisdiction (parent);
+CREATE INDEX jurisdiction_ancestors_idx ON jurisdiction USING gin (ancestors);
+COMMENT ON TABLE jurisdiction IS
+	'GB/T 2260 divisions (province, city, county) and supervision stations below counties; ancestors lists the path from the province.';
+
+-- Operators: enterprises by USCC, small vendors and workshops by the number
+-- of their registration card. status: registered -> active -> suspended
+-- (and back to active); only active operators record.
+CREATE TABLE operator (
+	id                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	uscc              uscc UNIQUE,
+	reg_card          text UNIQUE CHECK (reg_card <> ''),
+	name              text NOT NULL CHECK (name <> ''),
+	address           text NOT NULL CHECK (address <> ''),
+	contact           text NOT NULL CHECK (contact <> ''),
+	segment           text NOT NULL
+		CHECK (segment IN ('production', 'circulation', 'catering', 'special_food')),
+	kinds             text[] NOT NULL CHECK (cardinality(kinds) > 0 AND kinds <@ ARRAY[
+		'farm', 'processor', 'wholesaler', 'retailer', 'market_vendor', 'market',
+		'restaurant', 'school_canteen', 'collective_meal', 'central_kitchen',
+		'unit_canteen', 'workshop', 'importer', 'cold_storage', 'special_food_maker']),
+	station           text NOT NULL REFERENCES jurisdiction (code),
+	status            text NOT NULL DEFAULT 'registered'
+		CHECK (status IN ('registered', 'active', 'suspended')),
+	own_system        boolean NOT NULL DEFAULT false,
+	regulator_contact text,
+	status_reason     text,
+	registered_at     timestamptz NOT NULL DEFAULT now(),
+	activated_at      timestamptz,
+	suspended_at      timestamptz,
+	CHECK (uscc IS NOT NULL OR reg_card IS NOT NULL)
+);
+CREATE INDEX operator_station_idx ON operator (station);
+COMMENT ON TABLE operator IS
+	'Food operators: USCC or registration card, segment, kinds, home supervision station, status registered/active/suspended.';
+
+-- Licences: SC (production) or JY (business) numbers with a validity period
+-- and the key categories they cover.
+CREATE TABLE licence (
+	id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	licence_no  license_no NOT NULL UNIQUE,
+	operator_id bigint NOT NULL REFERENCES operator (id),
+	scope       text[] NOT NULL CHECK (cardinality(scope) > 0 AND scope <@ ARRAY[
+		'vegetables', 'fruit', 'aquatic', 'grain', 'meat', 'dairy', 'edible_oil',
+		'alcohol', 'health_food', 'infant_formula', 'other']),
+	valid_from  date NOT NULL,
+	valid_to    date NOT NULL,
+	added_at    timestamptz NOT NULL DEFAULT now(),
+	CHECK (valid_from <= valid_to)
+);
+CREATE INDEX licence_operator_idx ON licence (operator_id, valid_to);
+COMMENT ON TABLE licence IS
+	'Food production (SC) and business (JY) licences: holder, scope of categories, validity period.';
+
+-- Products: the ten key categories or other; shelf life in days (NULL: none).
+-- edible_agricultural marks primary products (食用农产品), whose incoming
+-- records need only name, quantity, date and supplier.
+CREATE TABLE product (
+	id                  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	name                text NOT NULL CHECK (name <> ''),
+	category            text NOT NULL CHECK (category IN (
+		'vegetables', 'fruit', 'aquatic', 'grain', 'meat', 'dairy', 'edible_oil',
+		'alcohol', 'health_food', 'infant_formula', 'other')),
+	spec                text,
+	gtin                text UNIQUE CHECK (gtin ~ '^[0-9]{8}([0-9]{4,6})?$'),
+	shelf_life_days     integer CHECK (shelf_life_days > 0),
+	edible_agricultural boolean NOT NULL DEFAULT false,
+	owner_id            bigint REFERENCES operator (id),
+	registered_at       timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE product IS
+	'Products: name, key category, specification, optional GTIN, shelf life in days, whether an edible agricultural product.';
+
+-- Batches: one lot held by one operator. qty_left is what is still on hand
+-- (qty minus shipments, processing inputs and consumption), kept by the
+-- record functions under a row lock: it is the mass balance.
+CREATE TABLE batch (
+	id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	trace_code       trace_code NOT NULL UNIQUE,
+	owner_id         bigint NOT NULL REFERENCES operator (id),
+	product_id       bigint NOT NULL REFERENCES product (id),
+	qty              qty NOT NULL,
+	qty_left         qty NOT NULL,
+	produced_on      date NOT NULL,
+	expires_on       date,
+	lot              text,
+	origin           text NOT NULL
+		CHECK (origin IN ('produced', 'received', 'transformed', 'first_entry')),
+	supplier         jsonb CHECK (jsonb_typeof(supplier) = 'object'),
+	supplier_licence license_no,
+	certificate      jsonb CHECK (jsonb_typeof(certificate) = 'object'),
+	created_at       timestamptz NOT NULL DEFAULT now(),
+	CHECK (expires_on IS NULL OR expires_on >= produced_on),
+	CHECK ((origin = 'first_entry') = (supplier IS NOT NULL))
+);
+CREATE INDEX batch_owner_idx ON batch (owner_id, created_at);
+CREATE INDEX batch_product_idx ON batch (product_id);
+COMMENT ON TABLE batch IS
+	'Lots: trace code, holder, product, quantity and quantity left on hand, dates, origin (produced/received/transformed/first_entry), supplier data pre-filled on receipt.';
+
+-- Links: "qty_accepted of batch from_batch became part of batch to_batch".
+-- A sale (kind ship) starts pending with to_batch NULL: it is the buyer's
+-- receipt draft; the receipt sets to_batch and status received, or status
+-- rejected. A processing step (kind transform) is written received.
+CREATE TABLE link (
+	id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	kind           text NOT NULL CHECK (kind IN ('ship', 'transform')),
+	from_batch     bigint NOT NULL REFERENCES batch (id),
+	to_batch       bigint REFERENCES batch (id),
+	seller_id      bigint NOT NULL REFERENCES operator (id),
+	buyer_id       bigint NOT NULL REFERENCES operator (id),
+	qty_shipped    qty NOT NULL,
+	qty_accepted   qty,
+	shipped_on     date NOT NULL,
+	received_at    timestamptz,
+	status         text NOT NULL DEFAULT 'pending'
+		CHECK (status IN ('pending', 'received', 'rejected')),
+	reject_reason  text,
+	seller_licence license_no,
+	created_at     timestamptz NOT NULL DEFAULT now(),
+	CHECK (from_batch <> to_batch),
+	CHECK ((status = 'received') = (to_batch IS NOT NULL)),
+	CHECK (status = 'pending' OR received_at IS NOT NULL)
+);
+CREATE INDEX link_from_idx ON link (from_batch);
+CREATE INDEX link_to_idx ON link (to_batch);
+CREATE INDEX link_buyer_pending_idx ON link (buyer_id) WHERE status = 'pending';
+CREATE INDEX link_seller_idx ON link (seller_id, shipped_on);
+COMMENT ON TABLE link IS
+	'Trace links between batches: sales (pending until received or rejected) and processing inputs; indexed by from_batch and to_batch for walks in both directions.';
+
+-- Inspections: release (出厂检验), incoming (进货查验, one per receipt) and
+-- sampling; the report document is checked for its required keys.
+CREATE TABLE inspection (
+	id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	batch_id     bigint NOT NULL REFERENCES batch (id),
+	operator_id  bigint NOT NULL REFERENCES operator (id),
+	kind         text NOT NULL CHECK (kind IN ('release', 'incoming', 'sampling')),
+	result       text NOT NULL CHECK (result IN ('pass', 'fail')),
+	report       jsonb NOT NULL CHECK (jsonb_typeof(report) = 'object'),
+	link_id      bigint REFERENCES link (id),
+	inspected_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX inspection_batch_idx ON inspection (batch_id);
+COMMENT ON TABLE inspection IS
+	'Inspection records: release (出厂检验), incoming (进货查验) and sampling, with a report document.';
+
+-- Consumption: what leaves the chain (served, sold at retail, destroyed,
+-- kept as a sample).
+CREATE TABLE consumption (
+	id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	batch_id    bigint NOT NULL REFERENCES batch (id),
+	operator_id bigint NOT NULL REFERENCES operator (id),
+	qty         qty NOT NULL,
+	kind        text NOT NULL CHECK (kind IN ('served', 'retail_sold', 'destroyed', 'sample_kept')),
+	at          timestamptz NOT NULL DEFAULT now(),
+	note        text
+);
+CREATE INDEX consumption_batch_idx ON consumption (batch_id);
+COMMENT ON TABLE consumption IS
+	'Quantities leaving the chain: served in a canteen, sold at retail, destroyed, kept as a sample.';
+
+SELECT pg_catalog.pg_extension_config_dump('jurisdiction', '');
+SELECT pg_catalog.pg_extension_config_dump('operator', '');
+SELECT pg_catalog.pg_extension_config_dump('licence', '');
+SELECT pg_catalog.pg_extension_config_dump('product', '');
+SELECT pg_catalog.pg_extension_config_dump('batch', '');
+SELECT pg_catalog.pg_extension_config_dump('link', '');
+SELECT pg_catalog.pg_extension_config_dump('inspection', '');
+SELECT pg_catalog.pg_extension_config_dump('consumption', '');
+-- the identity sequences too, so that a restored database goes on numbering
+-- after the restored rows
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('shilian.operator', 'id')::regclass, '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('shilian.licence', 'id')::regclass, '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('shilian.product', 'id')::regclass, '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('shilian.batch', 'id')::regclass, '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('shilian.link', 'id')::regclass, '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('shilian.inspection', 'id')::regclass, '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('shilian.consumption', 'id')::regclass, '');
+
+-- ---- registry functions (extension/registry.c) -----------------------------
+
+CREATE FUNCTION jurisdiction_add(code text, name text) RETURNS text
+	AS 'MODULE_PATHNAME', 'sl_jurisdiction_add'
+	LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION jurisdiction_add(text, text) IS
+	'Add a GB/T 2260 division (6 digits) or supervision station (county code + 3 digits); level and parent follow from the code.';
+
+CREATE FUNCTION operator_register(name text, segment text, kinds text[], station text,
+		address text, contact text, uscc uscc DEFAULT NULL, reg_card text DEFAULT NULL,
+		own_system boolean DEFAULT false, regulator_contact text DEFAULT NULL) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'sl_operator_register'
+	LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION operator_register(text, text, text[], text, text, text, uscc, text, boolean, text) IS
+	'Register an operator (status registered) at its home supervision station, by USCC or registration card; returns its id.';
+
+CREATE FUNCTION operator_activate(id bigint) RETURNS void
+	AS 'MODULE_PATHNAME', 'sl_operator_activate'
+	LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION operator_activate(bigint) IS
+	'Activate a registered or suspended operator: only active operators record.';
+
+CREATE FUNCTION operator_suspend(id bigint, reason text) RETURNS void
+	AS 'MODULE_PATHNAME', 'sl_operator_suspend'
+	LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION operator_suspend(bigint, text) IS
+	'Suspend an operator with a reason: it can no longer ship, receive or record until activated again.';
+
+CREATE FUNCTION licence_add(operator bigint, licence_no license_no, scope text[],
+		valid_from date, valid_to date) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'sl_licence_add'
+	LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION licence_add(bigint, license_no, text[], date, date) IS
+	'Record an operator''s SC/JY licence with the categories it covers and its validity period; returns the licence id.';
+
+CREATE FUNCTION product_register(name text, category text, shelf_life_days integer DEFAULT NULL,
+		spec text DEFAULT NULL, gtin text DEFAULT NULL, edible_agricultural boolean DEFAULT false,
+		owner bigint DEFAULT NULL) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'sl_product_register'
+	LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION product_register(text, text, integer, text, text, boolean, bigint) IS
+	'Register a product: name, key category or other, shelf life in days, specification, optional GTIN; returns its id.';
+
+-- ---- record functions (extension/records.c) --------------------------------
+
+CREATE FUNCTION batch_create(owner bigint, product bigint, qty qty,
+		produced_on date DEFAULT current_date, lot text DEFAULT NULL,
+		expires_on date DEFAULT NULL, certificate jsonb DEFAULT NULL) RETURNS trace_code
+	AS 'MODULE_PATHNAME', 'sl_batch_create'
+	LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION batch_create(bigint, bigint, qty, date, text, date, jsonb) IS
+	'Record a produced or harvested batch; expiry defaults to production date + shelf life; returns its new trace code.';
+
+CREATE FUNCTION inspect(code trace_code, kind text, result text, report jsonb,
+		inspected_at timestamptz DEFAULT now(), operator bigint DEFAULT NULL) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'sl_inspect'
+	LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION inspect(trace_code, text, text, jsonb, timestamptz, bigint) IS
+	'Record an inspection of a batch: release (出厂检验, report needs certificate_no and inspector), incoming (进货查验, inspector) or sampling (agency, report_no); result pass or fail.';
+
+CREATE FUNCTION ship(code trace_code, buyer bigint, qty qty,
+		shipped_on date DEFAULT current_date, seller bigint DEFAULT NULL) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'sl_ship'
+	LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ship(trace_code, bigint, qty, date, bigint) IS
+	'Record a sale of part of a batch to a buyer after every link rule passes; returns the pending link id, which is the buyer''s receipt draft.';
+
+CREATE FUNCTION receive(link bigint, qty qty, inspection jsonb,
+		received_at timestamptz DEFAULT now(), reject_reason text DEFAULT NULL,
+		into_batch trace_code DEFAULT NULL) RETURNS trace_code
+	AS 'MODULE_PATHNAME', 'sl_receive'
+	LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION receive(bigint, qty, jsonb, timestamptz, text, trace_code) IS
+	'Confirm a pending sale: creates the buyer''s batch pre-filled from the seller''s (or adds to the buyer''s batch into_batch) and its incoming inspection; a smaller quantity needs reject_reason and the rest returns to the seller''s batch.';
+
+CREATE FUNCTION reject(link bigint, reason text, rejected_at timestamptz DEFAULT now()) RETURNS void
+	AS 'MODULE_PATHNAME', 'sl_reject'
+	LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION reject(bigint, text, timestamptz) IS
+	'Refuse a whole pending sale with a reason; the shipped quantity returns to the seller''s batch.';
+
+CREATE FUNCTION receive_first_entry(buyer bigint, product bigint, qty qty, supplier jsonb,
+		inspection jsonb, produced_on date DEFAULT current_date,
+		received_at timestamptz DEFAULT now(), lot text DEFAULT NULL,
+		certificate jsonb DEFAULT NULL) RETURNS trace_code
+	AS 'MODULE_PATHNAME', 'sl_receive_first_entry'
+	LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION receive_first_entry(bigint, bigint, qty, jsonb, jsonb, date, timestamptz, text, jsonb) IS
+	'First entry into the chain of goods from a supplier without records (a farmer at a market): supplier needs name and contact; returns the new batch''s trace code.';
+
+CREATE FUNCTION transform(inputs trace_code[], qtys qty[], product bigint, qty qty,
+		produced_on date DEFAULT current_date, lot text DEFAULT NULL,
+		expires_on date DEFAULT NULL, operator bigint DEFAULT NULL) RETURNS trace_code
+	AS 'MODULE_PATHNAME', 'sl_transform'
+	LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION transform(trace_code[], qty[], bigint, qty, date, text, date, bigint) IS
+	'Processing or mixing: the given quantities of the input batches become one new batch of product; returns its trace code.';
+
+CREATE FUNCTION consume(code trace_code, qty qty, kind text, at timestamptz DEFAULT now(),
+		note text DEFAULT NULL, operator bigint DEFAULT NULL) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'sl_consume'
+	LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION consume(trace_code, qty, text, timestamptz, text, bigint) IS
+	'Record quantity leaving the chain: served (canteen), retail_sold, destroyed or sample_kept; returns the consumption id.';
+
+-- ---- reading: receipt drafts and record completeness -----------------------
+
+-- The buyer's receipt drafts: every pending sale to it, with the fields its
+-- incoming record needs already filled from the seller's data.
+CREATE FUNCTION receipt_drafts(buyer bigint)
+	RETURNS TABLE (link bigint, from_code trace_code, seller bigint, seller_name text,
+		seller_address text, seller_contact text, seller_licence license_no, product bigint,
+		product_name text, spec text, category text, qty qty, shipped_on date,
+		produced_on date, expires_on date, lot text, certificate jsonb)
+	LANGUAGE sql STABLE STRICT PARALLEL SAFE
+	BEGIN ATOMIC
+	SELECT l.id, b.trace_code, l.seller_id, o.name, o.address, o.contact, l.seller_licence,
+		p.id, p.name, p.spec, p.category, l.qty_shipped, l.shipped_on,
+		b.produced_on, b.expires_on, b.lot, b.certificate
+	  FROM shilian.link l
+	  JOIN shilian.batch b ON b.id = l.from_batch
+	  JOIN shilian.product p ON p.id = b.product_id
+	  JOIN shilian.operator o ON o.id = l.seller_id
+	 WHERE l.buyer_id = receipt_drafts.buyer AND l.status = 'pending' AND l.kind = 'ship'
+	 ORDER BY l.id;
+	END;
+COMMENT ON FUNCTION receipt_drafts(bigint) IS
+	'Pending sales to a buyer, pre-filled from the seller''s batch and licence: what receive() will record.';
+
+-- Which fields the law requires are missing from a record (Food Safety Law
+-- arts. 50, 51, 53, 65), and how long the record must be kept: six months past
+-- the end of shelf life, or two years from the record date without one.
+--   kind 'incoming' (id: an incoming inspection, i.e. a receipt or first
+--     entry): name, spec, quantity, production date or lot, shelf life,
+--     purchase date, supplier name, address, contact, supplier licence,
+--     certificate; an edible agricultural product needs only name,
+--     quantity, purchase date and supplier name.
+--   kind 'release' or 'sale' (id: a sale link): name, spec, quantity,
+--     production date or lot, shelf life, inspection certificate number,
+--     sale date, buyer name, address, contact.
+-- A product without shelf life (shelf_life_days NULL, no expiry) records
+-- "none" as its shelf life.
+CREATE FUNCTION record_completeness(kind text, id bigint,
+		OUT complete boolean, OUT missing text[], OUT retain_until date)
+	LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+	AS $$
+DECLARE
+	f jsonb;
+	need text[];
+	agri boolean;
+	rec_date date;
+	expiry date;
+BEGIN
+	IF kind = 'incoming' THEN
+		SELECT jsonb_build_object(
+				'name', p.name, 'spec', p.spec, 'quantity', b_qty.q,
+				'production_date_or_lot', coalesce(b.produced_on::text, b.lot),
+				'shelf_life', coalesce(p.shelf_life_days::text, b.expires_on::text, 'none'),
+				'purchase_date', i.inspected_at::date,
+				'supplier_name', coalesce(o.name, b.supplier->>'name'),
+				'supplier_address', coalesce(o.address, b.supplier->>'address'),
+				'supplier_contact', coalesce(o.contact, b.supplier->>'contact'),
+				'supplier_licence', coalesce(b.supplier_licence::text, b.supplier->>'licence'),
+				'certificate', coalesce(b.certificate, i.report->'certificate')),
+			p.edible_agricultural, i.inspected_at::date, b.expires_on
+		  INTO f, agri, rec_date, expiry
+		  FROM shilian.inspection i
+		  JOIN shilian.batch b ON b.id = i.batch_id
+		  JOIN shilian.product p ON p.id = b.product_id
+		  LEFT JOIN shilian.link l ON l.id = i.link_id
+		  LEFT JOIN shilian.operator o ON o.id = l.seller_id
+		  CROSS JOIN LATERAL (SELECT coalesce(l.qty_accepted, b.qty)::text AS q) b_qty
+		 WHERE i.id = record_completeness.id AND i.kind = 'incoming';
+		IF NOT FOUND THEN
+			RAISE EXCEPTION USING ERRCODE = 'SLR22',
+				MESSAGE = format('unknown record: no incoming inspection has id %s', id);
+		END IF;
+		need := CASE WHEN agri
+			THEN ARRAY['name', 'quantity', 'purchase_date', 'supplier_name']
+			ELSE ARRAY['name', 'spec', 'quantity', 'production_date_or_lot', 'shelf_life',
+				'purchase_date', 'supplier_name', 'supplier_address', 'supplier_contact',
+				'supplier_licence', 'certificate'] END;
+	ELSIF kind IN ('release', 'sale') THEN
+		SELECT jsonb_build_object(
+				'name', p.name, 'spec', p.spec, 'quantity', l.qty_shipped::text,
+				'production_date_or_lot', coalesce(b.produced_on::text, b.lot),
+				'shelf_life', coalesce(p.shelf_life_days::text, b.expires_on::text, 'none'),
+				'certificate_no', b.certificate->>'certificate_no',
+				'sale_date', l.shipped_on,
+				'buyer_name', o.name, 'buyer_address', o.address, 'buyer_contact', o.contact),
+			l.shipped_on, b.expires_on
+		  INTO f, rec_date, expiry
+		  FROM shilian.link l
+		  JOIN shilian.batch b ON b.id = l.from_batch
+		  JOIN shilian.product p ON p.id = b.product_id
+		  JOIN shilian.operator o ON o.id = l.buyer_id
+		 WHERE l.id = record_completeness.id AND l.kind = 'ship';
+		IF NOT FOUND THEN
+			RAISE EXCEPTION USING ERRCODE = 'SLR22',
+				MESSAGE = format('unknown record: no sale has link id %s', id);
+		END IF;
+		need := ARRAY['name', 'spec', 'quantity', 'production_date_or_lot', 'shelf_life',
+			'certificate_no', 'sale_date', 'buyer_name', 'buyer_address', 'buyer_contact'];
+	ELSE
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = format('unknown record kind "%s"', kind),
+			HINT = 'Use "incoming", "release" or "sale".';
+	END IF;
+	SELECT coalesce(array_agg(k ORDER BY o), '{}')
+	  INTO missing
+	  FROM unnest(need) WITH ORDINALITY AS n(k, o)
+	 WHERE f->k IS NULL OR f->k = 'null'::jsonb OR f->>k = '';
+	complete := cardinality(missing) = 0;
+	retain_until := CASE WHEN expiry IS NOT NULL THEN (expiry + interval '6 months')::date
+		ELSE (rec_date + interval '2 years')::date END;
+END;
+$$;
+COMMENT ON FUNCTION record_completeness(text, bigint) IS
+	'Which legally required fields a record lacks (kind incoming: an incoming inspection id; release/sale: a sale link id) and the date until which it must be kept.';
