@@ -7,8 +7,11 @@
 
 #include "utils/guc.h"
 
+char *shilian_client = NULL;
 char *shilian_hash_algorithm = NULL;
+char *shilian_jurisdiction = NULL;
 bool		shilian_license_strict = false;
+char *shilian_operator_id = NULL;
 bool		shilian_uscc_lenient = false;
 
 static bool
@@ -23,6 +26,15 @@ CheckHashAlgorithm(char **newval, void **extra, GucSource source)
 void
 ShilianDefineGucs(void)
 {
+	/*
+	 * Request context, set per transaction by the gateway with
+	 * set_config(..., true) (the PostgREST pattern) and read by the
+	 * row-level security policies and the write functions.
+	 */
+	DefineCustomStringVariable("shilian.client",
+							   "API client (system) on whose behalf this transaction runs.",
+							   NULL, &shilian_client, "", PGC_USERSET, 0, NULL, NULL, NULL);
+
 	DefineCustomStringVariable("shilian.hash_algorithm",
 							   "Hash function for new ledger entries (sha256 or sm3).",
 							   "Each entry stores the id of the algorithm it was hashed with, "
@@ -30,12 +42,20 @@ ShilianDefineGucs(void)
 							   &shilian_hash_algorithm, "sha256", PGC_SUSET, 0,
 							   CheckHashAlgorithm, NULL, NULL);
 
+	DefineCustomStringVariable("shilian.jurisdiction",
+							   "Jurisdiction code of the regulator on whose behalf this transaction runs.",
+							   NULL, &shilian_jurisdiction, "", PGC_USERSET, 0, NULL, NULL, NULL);
+
 	DefineCustomBoolVariable("shilian.license_strict",
 							 "Refuse licence numbers whose check digit fails ISO/IEC 7064 MOD 11,10.",
 							 "No official check-digit algorithm is published, so by default a "
 							 "mismatch is accepted and license_check_ok() reports it.",
 							 &shilian_license_strict, false, PGC_USERSET, 0,
 							 NULL, NULL, NULL);
+
+	DefineCustomStringVariable("shilian.operator_id",
+							   "Operator on whose behalf this transaction runs.",
+							   NULL, &shilian_operator_id, "", PGC_USERSET, 0, NULL, NULL, NULL);
 
 	DefineCustomBoolVariable("shilian.uscc_lenient",
 							 "Accept unified social credit codes that fail only the check character.",
