@@ -7,7 +7,9 @@
 
 #include "utils/guc.h"
 
+char *shilian_client = NULL;
 char *shilian_hash_algorithm = NULL;
+char *shilian_jurisdiction = NULL;
 bool		shilian_license_strict = false;
 char *shilian_operator_id = NULL;
 bool		shilian_uscc_lenient = false;
@@ -39,12 +41,25 @@ CheckOperatorId(char **newval, void **extra, GucSource source)
 void
 ShilianDefineGucs(void)
 {
+	/*
+	 * Request context, set per transaction by the gateway with
+	 * set_config(..., true) (the PostgREST pattern) and read by the
+	 * row-level security policies and the write functions.
+	 */
+	DefineCustomStringVariable("shilian.client",
+							   "API client (system) on whose behalf this transaction runs.",
+							   NULL, &shilian_client, "", PGC_USERSET, 0, NULL, NULL, NULL);
+
 	DefineCustomStringVariable("shilian.hash_algorithm",
 							   "Hash function for new ledger entries (sha256 or sm3).",
 							   "Each entry stores the id of the algorithm it was hashed with, "
 							   "so changing this affects new entries only.",
 							   &shilian_hash_algorithm, "sha256", PGC_SUSET, 0,
 							   CheckHashAlgorithm, NULL, NULL);
+
+	DefineCustomStringVariable("shilian.jurisdiction",
+							   "Jurisdiction code of the regulator on whose behalf this transaction runs.",
+							   NULL, &shilian_jurisdiction, "", PGC_USERSET, 0, NULL, NULL, NULL);
 
 	DefineCustomBoolVariable("shilian.license_strict",
 							 "Refuse licence numbers whose check digit fails ISO/IEC 7064 MOD 11,10.",
@@ -54,7 +69,7 @@ ShilianDefineGucs(void)
 							 NULL, NULL, NULL);
 
 	DefineCustomStringVariable("shilian.operator_id",
-							   "The operator this session or transaction acts for.",
+							   "Operator on whose behalf this transaction runs.",
 							   "When set, every record function refuses to record for another operator.",
 							   &shilian_operator_id, "", PGC_USERSET, 0,
 							   CheckOperatorId, NULL, NULL);
