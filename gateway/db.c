@@ -15,7 +15,13 @@ gw_thread_init(const struct mg_context *ctx, int thread_type)
 	/* thread_type 1 = worker; only workers talk to the database */
 	if (thread_type != 1)
 		return NULL;
-	return calloc(1, sizeof(GwThread));
+	{
+		GwThread   *t = calloc(1, sizeof(GwThread));
+
+		if (t != NULL)
+			t->prepared = calloc(gw_nroutes, 1);
+		return t;
+	}
 }
 
 void
@@ -27,6 +33,7 @@ gw_thread_exit(const struct mg_context *ctx, int thread_type, void *user)
 		return;
 	if (t->db != NULL)
 		PQfinish(t->db);
+	free(t->prepared);
 	free(t);
 }
 
@@ -46,6 +53,8 @@ gw_db(struct mg_connection *conn)
 		PQfinish(t->db);
 		t->db = NULL;
 	}
+	/* statements prepared on the old connection are gone with it */
+	memset(t->prepared, 0, gw_nroutes);
 	t->db = PQconnectdb(gw_config.dsn);
 	if (PQstatus(t->db) != CONNECTION_OK)
 	{
@@ -85,32 +94,44 @@ gw_exec_first(struct mg_connection *conn, PGconn **dbp, const char *sql, int npa
 	return NULL;
 }
 
-static void
-Rollback(PGconn *db)
+void
+gw_tx_rollback(PGconn *db)
 {
-	PQclear(PQexec(db, "ROLLBACK"));
+	if (db != NULL && PQstatus(db) == CONNECTION_OK && PQtransactionStatus(db) != PQTRANS_IDLE)
+		PQclear(PQexec(db, "ROLLBACK"));
 }
 
-PGresult *
-gw_call(GwRequest *req, const char *sql, int nparams, const char *const *params, int *status)
+static int
+Fail(GwRequest *req, PGconn *db, PGresult *res)
+{
+	int			status = gw_reply_pg_error(req->conn, res, db);
+
+	PQclear(res);
+	gw_tx_rollback(db);
+	return status;
+}
+
+int
+gw_tx_begin(GwRequest *req, PGconn **db)
 {
 	const char *method = req->ri->request_method;
 	bool		readonly = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+	PGresult   *res = gw_exec_first(req->conn, db, readonly ? "BEGIN READ ONLY" : "BEGIN", 0, NULL);
+
+	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK)
+		return Fail(req, *db, res);
+	PQclear(res);
+	return 0;
+}
+
+/* Role and settings are transaction-local: nothing leaks to the next request. */
+int
+gw_tx_set_role(GwRequest *req, PGconn *db)
+{
 	char		timeout[24];
 	const char *ctx[5];
-	PGconn	   *db;
 	PGresult   *res;
 
-	res = gw_exec_first(req->conn, &db, readonly ? "BEGIN READ ONLY" : "BEGIN", 0, NULL);
-	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK)
-	{
-		*status = gw_reply_pg_error(req->conn, res, db);
-		PQclear(res);
-		return NULL;
-	}
-	PQclear(res);
-
-	/* Role and settings are transaction-local: nothing leaks to the next request. */
 	snprintf(timeout, sizeof(timeout), "%d", gw_config.request_timeout_ms);
 	ctx[0] = req->auth.role;
 	ctx[1] = req->auth.operator_id;
@@ -125,29 +146,73 @@ gw_call(GwRequest *req, const char *sql, int nparams, const char *const *params,
 					   "set_config('statement_timeout', $5, true)",
 					   5, NULL, ctx, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		goto fail;
+		return Fail(req, db, res);
 	PQclear(res);
+	return 0;
+}
 
-	res = PQexecParams(db, sql, nparams, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK && PQresultStatus(res) != PGRES_COMMAND_OK)
-		goto fail;
+/* Run a statement; route_index >= 0 prepares it once per connection. */
+PGresult *
+gw_tx_exec(GwRequest *req, PGconn *db, int route_index, const char *sql, int nparams,
+		   const char *const *params, int *status)
+{
+	GwThread   *t = mg_get_thread_pointer(req->conn);
+	PGresult   *res;
+
+	if (route_index >= 0 && t != NULL)
 	{
-		PGresult   *commit = PQexec(db, "COMMIT");
+		char		name[16];
 
-		if (PQresultStatus(commit) != PGRES_COMMAND_OK)
+		snprintf(name, sizeof(name), "gw%d", route_index);
+		if (!t->prepared[route_index])
 		{
+			res = PQprepare(db, name, sql, nparams, NULL);
+			if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			{
+				*status = Fail(req, db, res);
+				return NULL;
+			}
 			PQclear(res);
-			res = commit;
-			goto fail;
+			t->prepared[route_index] = 1;
 		}
-		PQclear(commit);
+		res = PQexecPrepared(db, name, nparams, params, NULL, NULL, 0);
+	}
+	else
+		res = PQexecParams(db, sql, nparams, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK && PQresultStatus(res) != PGRES_COMMAND_OK)
+	{
+		*status = Fail(req, db, res);
+		return NULL;
 	}
 	return res;
+}
 
-fail:
-	*status = gw_reply_pg_error(req->conn, res, db);
+int
+gw_tx_commit(GwRequest *req, PGconn *db)
+{
+	PGresult   *res = PQexec(db, "COMMIT");
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		return Fail(req, db, res);
 	PQclear(res);
-	if (PQstatus(db) == CONNECTION_OK && PQtransactionStatus(db) != PQTRANS_IDLE)
-		Rollback(db);
-	return NULL;
+	return 0;
+}
+
+PGresult *
+gw_call(GwRequest *req, const char *sql, int nparams, const char *const *params, int *status)
+{
+	PGconn	   *db = NULL;
+	PGresult   *res;
+
+	if ((*status = gw_tx_begin(req, &db)) != 0 || (*status = gw_tx_set_role(req, db)) != 0)
+		return NULL;
+	res = gw_tx_exec(req, db, -1, sql, nparams, params, status);
+	if (res == NULL)
+		return NULL;
+	if ((*status = gw_tx_commit(req, db)) != 0)
+	{
+		PQclear(res);
+		return NULL;
+	}
+	return res;
 }
