@@ -5,6 +5,7 @@
  * one operator cannot record for another even with the other's batch code.
  */
 #include "records.h"
+#include "security.h"
 
 #include "utils/builtins.h"
 #include "utils/datetime.h"
@@ -21,18 +22,14 @@ RecordActingOperator(void)
 	return pg_strtoint64(s);
 }
 
+/*
+ * The rule per calling role (operator, system client, regulator, admin)
+ * lives in security.c, next to the row-level security it mirrors.
+ */
 void
 RecordCheckActor(int64 operator_id, const char *action)
 {
-	int64		acting = RecordActingOperator();
-
-	if (acting != 0 && acting != operator_id)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("acting operator %lld may not %s for operator %lld",
-						(long long) acting, action, (long long) operator_id),
-				 errdetail("The setting shilian.operator_id names the operator this transaction acts for."),
-				 errhint("Record only for the operator named by shilian.operator_id.")));
+	SecurityCheckWrite(operator_id, action);
 }
 
 void

@@ -5,6 +5,7 @@
  * jurisdiction tree and the product catalogue are reference data.
  */
 #include "records.h"
+#include "security.h"
 
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -174,6 +175,7 @@ sl_operator_register(PG_FUNCTION_ARGS)
 				 errmsg("unknown segment \"%s\"", segment),
 				 errhint("Use \"production\", \"circulation\", \"catering\" or \"special_food\".")));
 	station = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	SecurityCheckStation(station, "register an operator");
 
 	SPI_connect();
 	v[0] = PG_GETARG_DATUM(3);

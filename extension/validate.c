@@ -5,6 +5,7 @@
  * index each; the caller has already locked the rows whose balance it checks.
  */
 #include "records.h"
+#include "security.h"
 
 #include "utils/builtins.h"
 #include "miscadmin.h"
@@ -76,6 +77,13 @@ ValidateStatusActive(int64 id, const char *role, const char *status)
 void
 ValidateOwner(TraceCode code, int64 owner, int64 actor, const char *role)
 {
+	/* only an admin learns who holds it: the holder may be someone's customer */
+	if (owner != actor && SecurityCaller() != SL_CALLER_ADMIN)
+		ereport(ERROR,
+				(errcode(SL_FOREIGN_BATCH),
+				 errmsg("foreign batch: batch %s is not held by %s %lld",
+						TraceCodeToCString(code), role, (long long) actor),
+				 errdetail("Only the holder of a batch records what happens to it.")));
 	if (owner != actor)
 		ereport(ERROR,
 				(errcode(SL_FOREIGN_BATCH),

@@ -313,6 +313,9 @@ CREATE FUNCTION receipt_drafts(buyer bigint)
 		product_name text, spec text, category text, qty qty, shipped_on date,
 		produced_on date, expires_on date, lot text, certificate jsonb)
 	LANGUAGE sql STABLE STRICT PARALLEL SAFE
+	-- definer rights: the buyer sees these fields of the seller's batch, not
+	-- the batch row (docs/security.md); require_see admits only the buyer
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 	BEGIN ATOMIC
 	SELECT l.id, b.trace_code, l.seller_id, o.name, o.address, o.contact, l.seller_licence,
 		p.id, p.name, p.spec, p.category, l.qty_shipped, l.shipped_on,
@@ -322,6 +325,7 @@ CREATE FUNCTION receipt_drafts(buyer bigint)
 	  JOIN shilian.product p ON p.id = b.product_id
 	  JOIN shilian.operator o ON o.id = l.seller_id
 	 WHERE l.buyer_id = receipt_drafts.buyer AND l.status = 'pending' AND l.kind = 'ship'
+	   AND shilian.require_see(receipt_drafts.buyer)
 	 ORDER BY l.id;
 	END;
 COMMENT ON FUNCTION receipt_drafts(bigint) IS

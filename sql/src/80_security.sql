@@ -1,0 +1,299 @@
+-- shilian install script, part 80: who sees what (docs/security.md).
+-- Runs after every part that creates tables. Row-level security on every
+-- table whose rows belong to an operator, one policy per role, keyed on the
+-- request settings read through current_operator(), current_client() and
+-- current_jurisdiction() (part 15). Tables are granted SELECT only: every
+-- write goes through a record function that runs with definer rights
+-- (its validation must see rows the caller may not) and checks the caller
+-- in C (RecordCheckActor -> security.c).
+
+-- ---- system clients and the operators they upload for --------------------
+
+CREATE TABLE api_client (
+	client      text PRIMARY KEY CHECK (client ~ '^[A-Za-z0-9._-]{1,64}$'),
+	name        text NOT NULL CHECK (name <> ''),
+	active      boolean NOT NULL DEFAULT true,
+	created_at  timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE api_client IS
+	'External systems (ERP, market and canteen sub-systems) that call as shilian_system with shilian.client set to client.';
+
+CREATE TABLE api_client_operator (
+	client      text NOT NULL REFERENCES api_client (client) ON DELETE CASCADE,
+	operator_id bigint NOT NULL REFERENCES operator (id),
+	bound_at    timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (client, operator_id)
+);
+CREATE INDEX api_client_operator_operator_idx ON api_client_operator (operator_id);
+COMMENT ON TABLE api_client_operator IS
+	'Which operators a system client sees and records for.';
+
+SELECT pg_catalog.pg_extension_config_dump('api_client', '');
+SELECT pg_catalog.pg_extension_config_dump('api_client_operator', '');
+
+CREATE FUNCTION api_client_add(client text, name text) RETURNS void
+	LANGUAGE sql VOLATILE STRICT
+	SET search_path = pg_catalog, pg_temp
+	BEGIN ATOMIC
+	INSERT INTO shilian.api_client (client, name) VALUES (api_client_add.client, api_client_add.name);
+	END;
+COMMENT ON FUNCTION api_client_add(text, text) IS
+	'Admin: register a system client (its id is what shilian.client is set to for its requests).';
+
+CREATE FUNCTION api_client_bind(client text, operator bigint) RETURNS void
+	LANGUAGE sql VOLATILE STRICT
+	SET search_path = pg_catalog, pg_temp
+	BEGIN ATOMIC
+	INSERT INTO shilian.api_client_operator (client, operator_id)
+	VALUES (api_client_bind.client, api_client_bind.operator) ON CONFLICT DO NOTHING;
+	END;
+COMMENT ON FUNCTION api_client_bind(text, bigint) IS
+	'Admin: let a system client see and record for an operator.';
+
+CREATE FUNCTION api_client_unbind(client text, operator bigint) RETURNS void
+	LANGUAGE sql VOLATILE STRICT
+	SET search_path = pg_catalog, pg_temp
+	BEGIN ATOMIC
+	DELETE FROM shilian.api_client_operator b
+	 WHERE b.client = api_client_unbind.client AND b.operator_id = api_client_unbind.operator;
+	END;
+COMMENT ON FUNCTION api_client_unbind(text, bigint) IS
+	'Admin: withdraw a system client''s right to an operator.';
+
+-- ---- the sets the policies test membership in -----------------------------
+-- Plain STABLE SQL, inlined into the policies (no SECURITY DEFINER, no SET),
+-- so the planner sees through them and picks a semi-join or an index probe.
+
+-- The regulator's subtree: every jurisdiction whose ancestors (province ...
+-- itself, kept by jurisdiction_add) include shilian.jurisdiction. GIN index
+-- jurisdiction_ancestors_idx serves the @>; a county has tens of stations,
+-- a province a few thousand, so this side is always small.
+CREATE FUNCTION subtree_stations() RETURNS SETOF text
+	LANGUAGE sql STABLE PARALLEL SAFE
+	AS $$
+	SELECT j.code FROM shilian.jurisdiction j
+	 WHERE j.ancestors @> ARRAY[shilian.current_jurisdiction()]
+	$$;
+COMMENT ON FUNCTION subtree_stations() IS
+	'Codes of the jurisdictions at or below shilian.jurisdiction (empty when unset).';
+
+CREATE FUNCTION subtree_operators() RETURNS SETOF bigint
+	LANGUAGE sql STABLE PARALLEL SAFE
+	AS $$
+	SELECT o.id FROM shilian.operator o
+	 WHERE o.station IN (SELECT s FROM shilian.subtree_stations() AS s)
+	$$;
+COMMENT ON FUNCTION subtree_operators() IS
+	'Ids of the operators whose home station lies at or below shilian.jurisdiction.';
+
+CREATE FUNCTION client_operators() RETURNS SETOF bigint
+	LANGUAGE sql STABLE PARALLEL SAFE
+	AS $$
+	SELECT b.operator_id FROM shilian.api_client_operator b
+	  JOIN shilian.api_client c ON c.client = b.client
+	 WHERE b.client = shilian.current_client() AND c.active
+	$$;
+COMMENT ON FUNCTION client_operators() IS
+	'Ids of the operators bound to the active system client named by shilian.client.';
+
+-- The buyer side of links is searched by every operator's policy (the
+-- existing index covers only pending sales).
+CREATE INDEX link_buyer_idx ON link (buyer_id);
+
+-- ---- table privileges -------------------------------------------------------
+-- SELECT only, filtered by the policies below; nothing for shilian_public
+-- (it reads public_trace only) nor for the gateway login role itself.
+
+GRANT SELECT ON jurisdiction, operator, licence, product, batch, link, inspection,
+	consumption, ledger, ledger_leaf, merkle_node, checkpoint, api_client, api_client_operator
+	TO shilian_operator, shilian_regulator, shilian_system, shilian_admin;
+GRANT SELECT ON ledger_maintenance TO shilian_admin;
+GRANT INSERT, UPDATE, DELETE ON api_client, api_client_operator TO shilian_admin;
+
+-- ---- row-level security -----------------------------------------------------
+-- Not FORCEd: the table owner (the superuser who ran CREATE EXTENSION) is
+-- the definer of the record functions, whose validation must see every row;
+-- no request ever runs as the owner. jurisdiction, merkle_node and
+-- checkpoint belong to nobody (published reference data and tree heads);
+-- idempotency_key (part 90) is granted to the gateway and admin only.
+
+ALTER TABLE operator ENABLE ROW LEVEL SECURITY;
+ALTER TABLE licence ENABLE ROW LEVEL SECURITY;
+ALTER TABLE product ENABLE ROW LEVEL SECURITY;
+ALTER TABLE batch ENABLE ROW LEVEL SECURITY;
+ALTER TABLE link ENABLE ROW LEVEL SECURITY;
+ALTER TABLE inspection ENABLE ROW LEVEL SECURITY;
+ALTER TABLE consumption ENABLE ROW LEVEL SECURITY;
+ALTER TABLE ledger ENABLE ROW LEVEL SECURITY;
+ALTER TABLE ledger_leaf ENABLE ROW LEVEL SECURITY;
+ALTER TABLE ledger_maintenance ENABLE ROW LEVEL SECURITY;
+ALTER TABLE api_client ENABLE ROW LEVEL SECURITY;
+ALTER TABLE api_client_operator ENABLE ROW LEVEL SECURITY;
+
+-- Admin sees every row of every table it is granted.
+DO $admin$
+DECLARE
+	t text;
+BEGIN
+	FOREACH t IN ARRAY ARRAY['operator', 'licence', 'product', 'batch', 'link', 'inspection',
+							 'consumption', 'ledger', 'ledger_leaf', 'ledger_maintenance',
+							 'api_client', 'api_client_operator']
+	LOOP
+		EXECUTE format('CREATE POLICY %I ON shilian.%I TO shilian_admin USING (true) WITH CHECK (true)',
+					   t || '_admin', t);
+	END LOOP;
+END
+$admin$;
+
+-- Rows owned by one operator through one column: its own, its bound
+-- operators' (system), its subtree's (regulator).
+DO $owned$
+DECLARE
+	t text[];
+BEGIN
+	FOREACH t SLICE 1 IN ARRAY ARRAY[
+		['batch', 'owner_id'], ['inspection', 'operator_id'], ['consumption', 'operator_id'],
+		['ledger', 'operator_id'], ['ledger_leaf', 'operator_id']]
+	LOOP
+		EXECUTE format('CREATE POLICY %I ON shilian.%I FOR SELECT TO shilian_operator'
+					   ' USING (%I = shilian.current_operator())', t[1] || '_operator', t[1], t[2]);
+		EXECUTE format('CREATE POLICY %I ON shilian.%I FOR SELECT TO shilian_system'
+					   ' USING (%I IN (SELECT c FROM shilian.client_operators() AS c))',
+					   t[1] || '_system', t[1], t[2]);
+		EXECUTE format('CREATE POLICY %I ON shilian.%I FOR SELECT TO shilian_regulator'
+					   ' USING (%I IN (SELECT s FROM shilian.subtree_operators() AS s))',
+					   t[1] || '_regulator', t[1], t[2]);
+	END LOOP;
+END
+$owned$;
+
+-- Links: the ones the operator is party to, as seller or buyer — never its
+-- counterparties' other links.
+CREATE POLICY link_operator ON link FOR SELECT TO shilian_operator
+	USING (seller_id = shilian.current_operator() OR buyer_id = shilian.current_operator());
+CREATE POLICY link_system ON link FOR SELECT TO shilian_system
+	USING (seller_id IN (SELECT c FROM shilian.client_operators() AS c)
+		OR buyer_id IN (SELECT c FROM shilian.client_operators() AS c));
+CREATE POLICY link_regulator ON link FOR SELECT TO shilian_regulator
+	USING (seller_id IN (SELECT s FROM shilian.subtree_operators() AS s)
+		OR buyer_id IN (SELECT s FROM shilian.subtree_operators() AS s));
+
+-- Operators: its own row, and the rows of its counterparties (the parties
+-- of the links it sees: the link policy above does the filtering), whose
+-- name, address, contact and licence its records must carry. A regulator:
+-- the operators at home in its subtree.
+CREATE POLICY operator_operator ON operator FOR SELECT TO shilian_operator
+	USING (id = shilian.current_operator()
+		OR id IN (SELECT l.seller_id FROM shilian.link l UNION ALL SELECT l.buyer_id FROM shilian.link l));
+CREATE POLICY operator_system ON operator FOR SELECT TO shilian_system
+	USING (id IN (SELECT c FROM shilian.client_operators() AS c)
+		OR id IN (SELECT l.seller_id FROM shilian.link l UNION ALL SELECT l.buyer_id FROM shilian.link l));
+CREATE POLICY operator_regulator ON operator FOR SELECT TO shilian_regulator
+	USING (station IN (SELECT s FROM shilian.subtree_stations() AS s));
+
+-- Licences: of the operators it sees (itself and its counterparties).
+CREATE POLICY licence_operator ON licence FOR SELECT TO shilian_operator
+	USING (operator_id IN (SELECT o.id FROM shilian.operator o));
+CREATE POLICY licence_system ON licence FOR SELECT TO shilian_system
+	USING (operator_id IN (SELECT o.id FROM shilian.operator o));
+CREATE POLICY licence_regulator ON licence FOR SELECT TO shilian_regulator
+	USING (operator_id IN (SELECT s FROM shilian.subtree_operators() AS s));
+
+-- Products: the shared catalogue (no owner), its own, and those of the
+-- batches it sees (a received batch keeps the seller's product).
+CREATE POLICY product_operator ON product FOR SELECT TO shilian_operator
+	USING (owner_id IS NULL OR owner_id = shilian.current_operator()
+		OR id IN (SELECT b.product_id FROM shilian.batch b));
+CREATE POLICY product_system ON product FOR SELECT TO shilian_system
+	USING (owner_id IS NULL OR owner_id IN (SELECT c FROM shilian.client_operators() AS c)
+		OR id IN (SELECT b.product_id FROM shilian.batch b));
+CREATE POLICY product_regulator ON product FOR SELECT TO shilian_regulator
+	USING (owner_id IS NULL OR owner_id IN (SELECT s FROM shilian.subtree_operators() AS s)
+		OR id IN (SELECT b.product_id FROM shilian.batch b));
+
+-- System clients: their own client row and bindings; an operator sees which
+-- clients are bound to it, a regulator the bindings in its subtree.
+CREATE POLICY api_client_system ON api_client FOR SELECT TO shilian_system
+	USING (client = shilian.current_client());
+CREATE POLICY api_client_operator_system ON api_client_operator FOR SELECT TO shilian_system
+	USING (client = shilian.current_client());
+CREATE POLICY api_client_operator_operator ON api_client_operator FOR SELECT TO shilian_operator
+	USING (operator_id = shilian.current_operator());
+CREATE POLICY api_client_operator_regulator ON api_client_operator FOR SELECT TO shilian_regulator
+	USING (operator_id IN (SELECT s FROM shilian.subtree_operators() AS s));
+
+-- ---- functions: definer rights and who may call what -----------------------
+-- The record functions validate across operators (the buyer's status, the
+-- whole batch graph for cycles, the ledger chain), so they run as the
+-- owner with a fixed search_path; security.c checks the caller in each.
+
+ALTER FUNCTION jurisdiction_add(text, text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION operator_register(text, text, text[], text, text, text, uscc, text, boolean, text)
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION operator_activate(bigint) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION operator_suspend(bigint, text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION licence_add(bigint, license_no, text[], date, date)
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION product_register(text, text, integer, text, text, boolean, bigint)
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION batch_create(bigint, bigint, qty, date, text, date, jsonb)
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION inspect(trace_code, text, text, jsonb, timestamptz, bigint)
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION ship(trace_code, bigint, qty, date, bigint)
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION receive(bigint, qty, jsonb, timestamptz, text, trace_code)
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION reject(bigint, text, timestamptz) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION receive_first_entry(bigint, bigint, qty, jsonb, jsonb, date, timestamptz, text, jsonb)
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION transform(trace_code[], qty[], bigint, qty, date, text, date, bigint)
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION consume(trace_code, qty, text, timestamptz, text, bigint)
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+-- Functions that read or write records: no EXECUTE for PUBLIC; each role
+-- gets what its users call. Pure functions (types, hash, ledger_canonical)
+-- and the context helpers stay callable by everyone: they read no rows.
+REVOKE ALL ON FUNCTION
+	jurisdiction_add(text, text),
+	operator_register(text, text, text[], text, text, text, uscc, text, boolean, text),
+	operator_activate(bigint), operator_suspend(bigint, text),
+	licence_add(bigint, license_no, text[], date, date),
+	product_register(text, text, integer, text, text, boolean, bigint),
+	batch_create(bigint, bigint, qty, date, text, date, jsonb),
+	inspect(trace_code, text, text, jsonb, timestamptz, bigint),
+	ship(trace_code, bigint, qty, date, bigint),
+	receive(bigint, qty, jsonb, timestamptz, text, trace_code),
+	reject(bigint, text, timestamptz),
+	receive_first_entry(bigint, bigint, qty, jsonb, jsonb, date, timestamptz, text, jsonb),
+	transform(trace_code[], qty[], bigint, qty, date, text, date, bigint),
+	consume(trace_code, qty, text, timestamptz, text, bigint),
+	receipt_drafts(bigint), record_completeness(text, bigint), chain_verify(bigint),
+	api_client_add(text, text), api_client_bind(text, bigint), api_client_unbind(text, bigint)
+	FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION jurisdiction_add(text, text),
+	api_client_add(text, text), api_client_bind(text, bigint), api_client_unbind(text, bigint)
+	TO shilian_admin;
+GRANT EXECUTE ON FUNCTION
+	operator_register(text, text, text[], text, text, text, uscc, text, boolean, text),
+	operator_activate(bigint), operator_suspend(bigint, text)
+	TO shilian_regulator, shilian_admin;
+GRANT EXECUTE ON FUNCTION
+	licence_add(bigint, license_no, text[], date, date)
+	TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;
+GRANT EXECUTE ON FUNCTION
+	product_register(text, text, integer, text, text, boolean, bigint),
+	batch_create(bigint, bigint, qty, date, text, date, jsonb),
+	inspect(trace_code, text, text, jsonb, timestamptz, bigint),
+	ship(trace_code, bigint, qty, date, bigint),
+	receive(bigint, qty, jsonb, timestamptz, text, trace_code),
+	reject(bigint, text, timestamptz),
+	receive_first_entry(bigint, bigint, qty, jsonb, jsonb, date, timestamptz, text, jsonb),
+	transform(trace_code[], qty[], bigint, qty, date, text, date, bigint),
+	consume(trace_code, qty, text, timestamptz, text, bigint)
+	TO shilian_operator, shilian_system, shilian_admin;
+GRANT EXECUTE ON FUNCTION
+	receipt_drafts(bigint), record_completeness(text, bigint), chain_verify(bigint)
+	TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;
