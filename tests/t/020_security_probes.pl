@@ -1,0 +1,300 @@
+# Security probes (issue 7, docs/security.md "The promise"): each probe runs
+# as the gateway does — logged in as shilian_gateway, BEGIN, one SELECT of
+# set_config('role', ...) and the shilian.* settings with is_local, the
+# call, COMMIT — and asserts a denial (no rows, or the error it must get)
+# or, for the positive cases, exactly what the role must see. Probe names
+# start with the promise row they prove (O1..., R1..., S1..., P1..., A1...).
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use ShilianTest;
+
+my $node = shilian_node('security');
+
+# The fixture, written as the superuser that ran CREATE EXTENSION.
+# Counties 370102 (A, D) and 370112 (F, B, C). F sells to A and to B;
+# B sells to C; A sells to D. So A and B share a supplier, and F's sale to B
+# is "a counterparty's other customer" for A.
+$node->safe_psql('postgres', q{
+	SELECT shilian.jurisdiction_add('370000', '山东省');
+	SELECT shilian.jurisdiction_add('370100', '济南市');
+	SELECT shilian.jurisdiction_add('370102', '历下区');
+	SELECT shilian.jurisdiction_add('370112', '历城区');
+	SELECT shilian.jurisdiction_add('370102001', '泉城路所');
+	SELECT shilian.jurisdiction_add('370112001', '洪家楼所');
+	SELECT shilian.operator_register('F farm', 'production', '{farm}', '370112001', 'addr F', 'tel F', reg_card => 'CARD-F');
+	SELECT shilian.operator_register('A wholesaler', 'circulation', '{wholesaler}', '370102001', 'addr A', 'tel A', reg_card => 'CARD-A');
+	SELECT shilian.operator_register('B wholesaler', 'circulation', '{wholesaler}', '370112001', 'addr B', 'tel B', reg_card => 'CARD-B');
+	SELECT shilian.operator_register('C retailer', 'circulation', '{retailer}', '370112001', 'addr C', 'tel C', reg_card => 'CARD-C');
+	SELECT shilian.operator_register('D retailer', 'circulation', '{retailer}', '370102001', 'addr D', 'tel D', reg_card => 'CARD-D');
+	SELECT shilian.operator_activate(id) FROM shilian.operator ORDER BY id;
+	SELECT shilian.licence_add(2, 'JY13701020000018', '{vegetables,other}', '2020-01-01', '2099-12-31');
+	SELECT shilian.licence_add(3, 'JY23701020000049', '{vegetables,other}', '2020-01-01', '2099-12-31');
+	SELECT shilian.licence_add(5, 'JY33701020000056', '{vegetables}', '2020-01-01', '2099-12-31');
+	SELECT shilian.product_register('cabbage', 'vegetables', shelf_life_days => 30);
+	SELECT shilian.product_register('B pickles', 'other', shelf_life_days => 300, owner => 3);
+	CREATE TABLE fx (name text PRIMARY KEY, v text);
+	INSERT INTO fx SELECT 'f1', shilian.batch_create(1, 1, '1 t', current_date - 2);
+	INSERT INTO fx SELECT 'l_fa', shilian.ship((SELECT v FROM fx WHERE name = 'f1')::shilian.trace_code, 2, '300 kg');
+	INSERT INTO fx SELECT 'a1', shilian.receive((SELECT v FROM fx WHERE name = 'l_fa')::bigint, '300 kg', '{"inspector": "a"}');
+	INSERT INTO fx SELECT 'l_fb', shilian.ship((SELECT v FROM fx WHERE name = 'f1')::shilian.trace_code, 3, '300 kg');
+	INSERT INTO fx SELECT 'b1', shilian.receive((SELECT v FROM fx WHERE name = 'l_fb')::bigint, '300 kg', '{"inspector": "b"}');
+	INSERT INTO fx SELECT 'l_bc', shilian.ship((SELECT v FROM fx WHERE name = 'b1')::shilian.trace_code, 4, '100 kg');
+	INSERT INTO fx SELECT 'c1', shilian.receive((SELECT v FROM fx WHERE name = 'l_bc')::bigint, '100 kg', '{"inspector": "c"}');
+	INSERT INTO fx SELECT 'l_ad', shilian.ship((SELECT v FROM fx WHERE name = 'a1')::shilian.trace_code, 5, '50 kg');
+	INSERT INTO fx SELECT 'd1', shilian.receive((SELECT v FROM fx WHERE name = 'l_ad')::bigint, '50 kg', '{"inspector": "d"}');
+	-- pending sales: B -> C (C's draft), F -> A (A's draft)
+	INSERT INTO fx SELECT 'l_bc2', shilian.ship((SELECT v FROM fx WHERE name = 'b1')::shilian.trace_code, 4, '20 kg');
+	INSERT INTO fx SELECT 'l_fa2', shilian.ship((SELECT v FROM fx WHERE name = 'f1')::shilian.trace_code, 2, '10 kg');
+	INSERT INTO fx SELECT 'b2', shilian.batch_create(3, 2, '10 kg', current_date - 1);
+	INSERT INTO fx SELECT 'cons_c', shilian.consume((SELECT v FROM fx WHERE name = 'c1')::shilian.trace_code, '10 kg', 'retail_sold');
+	INSERT INTO fx SELECT 'insp_c', (SELECT max(id) FROM shilian.inspection WHERE operator_id = 4);
+	INSERT INTO fx SELECT 'insp_a', (SELECT max(id) FROM shilian.inspection WHERE operator_id = 2);
+	SELECT shilian.api_client_add('erp-a', 'A''s ERP');
+	SELECT shilian.api_client_bind('erp-a', 2);
+	SELECT shilian.api_client_add('erp-b', 'B''s ERP');
+	SELECT shilian.api_client_bind('erp-b', 3);
+});
+my %fx = map { split /\|/ } split /\n/, $node->safe_psql('postgres', 'SELECT name || \'|\' || v FROM fx');
+my ($F, $A, $B, $C, $D) = (1, 2, 3, 4, 5);
+
+# ---- running as the gateway does --------------------------------------------
+
+my $n_deny = 0;
+my $n_see = 0;
+
+sub q_lit { my $s = shift // ''; $s =~ s/'/''/g; return "'$s'"; }
+
+# Run $sql in a request transaction for $who = {role, op, jur, client};
+# returns (stdout, stderr).
+sub request
+{
+	my ($who, $sql) = @_;
+	my $pre = sprintf("\\set VERBOSITY verbose\nBEGIN;\nSELECT set_config('role', %s, true), "
+		  . "set_config('shilian.operator_id', %s, true), set_config('shilian.jurisdiction', %s, true), "
+		  . "set_config('shilian.client', %s, true) \\g /dev/null\n",
+		q_lit($who->{role}), q_lit($who->{op}), q_lit($who->{jur}), q_lit($who->{client}));
+	my ($rc, $out, $err) = $node->psql('postgres', "$pre$sql;\nCOMMIT;\n",
+		extra_params => [ '-U', 'shilian_gateway', '-v', 'ON_ERROR_STOP=1' ]);
+	return ($out, $err);
+}
+
+# Denial by emptiness: $sql (a count) must return 0 and raise nothing.
+sub deny_rows
+{
+	my ($who, $sql, $name) = @_;
+	my ($out, $err) = request($who, $sql);
+	$n_deny++;
+	ok($out eq '0' && $err eq '', "DENY $name") or diag("got '$out' / $err");
+}
+
+# Denial by error: $sql must fail with SQLSTATE $code, and the message must
+# not contain any of @$secret (ids or names the caller may not learn).
+sub deny_error
+{
+	my ($who, $sql, $code, $name, $secret) = @_;
+	my ($out, $err) = request($who, $sql);
+	$n_deny++;
+	my $ok = $err =~ /ERROR:\s+$code:/;
+	for my $s (@{ $secret // [] }) { $ok = 0 if $err =~ /\Q$s\E/; }
+	ok($ok, "DENY $name") or diag("got '$out' / $err");
+}
+
+# Positive: $sql as $who must return what $admin_sql returns as the superuser.
+sub see_as_admin
+{
+	my ($who, $sql, $admin_sql, $name) = @_;
+	my $want = $node->safe_psql('postgres', $admin_sql);
+	my ($out, $err) = request($who, $sql);
+	$n_see++;
+	is("$out$err", $want, "SEE $name");
+}
+
+# Positive: $sql must return exactly $want.
+sub see
+{
+	my ($who, $sql, $want, $name) = @_;
+	my ($out, $err) = request($who, $sql);
+	$n_see++;
+	is("$out$err", $want, "SEE $name");
+}
+
+my $opA = { role => 'shilian_operator', op => $A };
+my $opD = { role => 'shilian_operator', op => $D };
+my $opC = { role => 'shilian_operator', op => $C };
+my $opNone = { role => 'shilian_operator' };
+my $reg102 = { role => 'shilian_regulator', jur => '370102' };
+my $reg102st = { role => 'shilian_regulator', jur => '370102001' };
+my $reg100 = { role => 'shilian_regulator', jur => '370100' };
+my $regNone = { role => 'shilian_regulator' };
+my $sysA = { role => 'shilian_system', client => 'erp-a' };
+my $sysNone = { role => 'shilian_system', client => 'no-such-client' };
+my $public = { role => 'shilian_public' };
+my $admin = { role => 'shilian_admin' };
+my $report_in = q('{"inspector": "x"}');
+
+# ---- O: an operator ----------------------------------------------------------
+
+# O1 own rows
+see($opA, "SELECT count(*) FROM shilian.batch", '1', 'O1 operator A lists exactly its one batch');
+see($opA, "SELECT string_agg(id::text, ',' ORDER BY id) FROM shilian.link",
+	join(',', sort { $a <=> $b } @fx{qw(l_fa l_ad l_fa2)}), 'O1 operator A sees exactly its links as buyer and seller');
+see($opA, "SELECT count(*) > 0 AND bool_and(operator_id = $A) FROM shilian.ledger", 't', 'O1 operator A sees its own ledger entries only');
+see($opA, "SELECT count(*) FROM shilian.inspection", '1', 'O1 operator A sees its incoming inspection');
+see($opA, "SELECT string_agg(licence_no::text, ',' ORDER BY id) FROM shilian.licence",
+	'JY13701020000018,JY33701020000056', 'O1 operator A sees its licence and its customer D\'s');
+see($opA, "SELECT count(*) FROM shilian.receipt_drafts($A)", '1', 'O1 operator A reads its receipt draft');
+see_as_admin($opA, "SELECT * FROM shilian.record_completeness('sale', $fx{l_ad})",
+	"SELECT * FROM shilian.record_completeness('sale', $fx{l_ad})",
+	'O1 operator A checks its sale record, with its buyer\'s name, address and contact (as the superuser sees it)');
+see_as_admin($opA, "SELECT * FROM shilian.record_completeness('incoming', $fx{insp_a})",
+	"SELECT * FROM shilian.record_completeness('incoming', $fx{insp_a})",
+	'O1 operator A checks its incoming record, with its supplier\'s name, address and contact (as the superuser sees it)');
+see($opA, "SELECT ok AND entries > 0 FROM shilian.chain_verify($A)", 't', 'O1 operator A verifies its own chain');
+see($opA, "SELECT shilian.ship('$fx{a1}', $D, '1 kg') > 0", 't', 'O1 operator A ships its own batch');
+# O2 counterparties: name and licence, nothing else
+see($opA, "SELECT string_agg(name, ',' ORDER BY id) FROM shilian.operator", 'F farm,A wholesaler,D retailer',
+	'O2 operator A sees itself and its counterparties F and D');
+deny_rows($opA, "SELECT count(*) FROM shilian.batch WHERE owner_id IN ($F, $D)", 'O2 operator A reads its counterparties\' batches');
+deny_rows($opA, "SELECT count(*) FROM shilian.link WHERE id IN ($fx{l_fb}, $fx{l_bc})", 'O2 operator A reads its supplier F\'s sale to B (a counterparty\'s other customer)');
+deny_rows($opA, "SELECT count(*) FROM shilian.ledger WHERE operator_id IN ($F, $D)", 'O2 operator A reads its counterparties\' ledgers');
+deny_rows($opA, "SELECT count(*) FROM shilian.operator WHERE id IN ($B, $C)", 'O2 operator A reads B and C (not its counterparties)');
+# O3 another operator's records: plain SELECT
+deny_rows($opA, "SELECT count(*) FROM shilian.batch WHERE owner_id = $B", 'O3 operator A reads B\'s batches');
+deny_rows($opA, "SELECT count(*) FROM shilian.batch WHERE trace_code OPERATOR(shilian.=) '$fx{b1}'", 'O3 operator A reads B\'s batch by its trace code');
+deny_rows($opA, "SELECT count(*) FROM shilian.link WHERE seller_id = $B OR buyer_id = $B", 'O3 operator A reads B\'s links with C');
+deny_rows($opA, "SELECT count(*) FROM shilian.ledger WHERE operator_id = $B", 'O3 operator A reads B\'s ledger');
+deny_rows($opA, "SELECT count(*) FROM shilian.inspection WHERE operator_id IN ($B, $C)", 'O3 operator A reads B\'s and C\'s inspections');
+deny_rows($opA, "SELECT count(*) FROM shilian.consumption", 'O3 operator A reads C\'s consumption');
+deny_rows($opA, "SELECT count(*) FROM shilian.licence WHERE operator_id = $B", 'O3 operator A reads B\'s licence');
+deny_rows($opA, "SELECT count(*) FROM shilian.product WHERE owner_id = $B", 'O3 operator A reads B\'s own product');
+deny_rows($opA, "SELECT count(*) FROM shilian.api_client_operator WHERE operator_id <> $A", 'O3 operator A reads which systems serve others');
+# O3 through every API function that takes an id
+deny_error($opA, "SELECT * FROM shilian.receipt_drafts($C)", '42501', 'O3 operator A reads C\'s receipt drafts (B\'s pending sale)', ['B wholesaler']);
+deny_error($opA, "SELECT * FROM shilian.receipt_drafts($B)", '42501', 'O3 operator A reads B\'s receipt drafts');
+deny_error($opA, "SELECT * FROM shilian.record_completeness('sale', $fx{l_bc})", 'SLR22', 'O3 operator A reads B\'s sale record to C', ['C retailer']);
+deny_error($opA, "SELECT * FROM shilian.record_completeness('incoming', $fx{insp_c})", 'SLR22', 'O3 operator A reads C\'s incoming record');
+deny_rows($opA, "SELECT coalesce(sum(entries), 0) FROM shilian.chain_verify($B)", 'O3 operator A verifies (reads) B\'s chain');
+deny_rows($opA, "SELECT count(*) FROM shilian.chain_verify() WHERE operator <> $A", 'O3 operator A verifies every chain: only its own is there');
+see($opA, "SELECT shilian.may_see($B)", 'f', 'O3 may_see(B) is false for operator A');
+# O4 writing for another operator
+deny_error($opA, "SELECT shilian.ship('$fx{b1}', $A, '1 kg')", 'SLR04', 'O4 operator A ships B\'s batch (with its trace code)', ["operator $B"]);
+deny_error($opA, "SELECT shilian.ship('$fx{b1}', $A, '1 kg', seller => $B)", '42501', 'O4 operator A ships B\'s batch naming B as seller', ["operator $B"]);
+deny_error($opA, "SELECT shilian.consume('$fx{c1}', '1 kg', 'destroyed')", 'SLR04', 'O4 operator A consumes C\'s batch', ["operator $C"]);
+deny_error($opA, "SELECT shilian.inspect('$fx{b1}', 'incoming', 'fail', $report_in)", 'SLR04', 'O4 operator A inspects B\'s batch');
+deny_error($opA, "SELECT shilian.transform(ARRAY['$fx{b1}']::shilian.trace_code[], ARRAY['1 kg']::shilian.qty[], 1, '1 kg')",
+	'SLR04', 'O4 operator A transforms B\'s batch');
+deny_error($opA, "SELECT shilian.receive($fx{l_bc2}, '20 kg', $report_in)", '42501', 'O4 operator A receives B\'s sale to C', ["operator $C"]);
+deny_error($opA, "SELECT shilian.reject($fx{l_bc2}, 'no')", '42501', 'O4 operator A rejects B\'s sale to C');
+deny_error($opA, "SELECT shilian.batch_create($B, 1, '1 kg')", '42501', 'O4 operator A creates a batch for B');
+deny_error($opA, "SELECT shilian.receive_first_entry($B, 1, '1 kg', '{\"name\": \"x\", \"contact\": \"y\"}', $report_in)",
+	'42501', 'O4 operator A records a first entry for B');
+deny_error($opA, "SELECT shilian.licence_add($B, 'JY13701020000025', '{vegetables}', '2020-01-01', '2030-01-01')",
+	'42501', 'O4 operator A adds a licence to B');
+deny_error($opA, "SELECT shilian.product_register('x', 'other', owner => $B)", '42501', 'O4 operator A registers a product for B');
+deny_error($opA, "SELECT shilian.operator_suspend($B, 'x')", '42501', 'O4 operator A suspends B (no EXECUTE)');
+deny_error($opA, "SELECT shilian.operator_register('x', 'circulation', '{retailer}', '370102001', 'a', 'c', reg_card => 'X-1')",
+	'42501', 'O4 operator A registers an operator (no EXECUTE)');
+deny_error($opA, "SELECT shilian.ledger_append($B, 'x', '{}')", '42501', 'O4 operator A appends to B\'s chain (no EXECUTE)');
+deny_error($opA, "INSERT INTO shilian.batch (trace_code, owner_id, product_id, qty, qty_left, produced_on, origin)"
+	. " SELECT trace_code, owner_id, product_id, qty, qty_left, produced_on, origin FROM shilian.batch", '42501',
+	'O4 operator A writes a table directly');
+deny_error($opA, "UPDATE shilian.link SET buyer_id = $A", '42501', 'O4 operator A rewrites links directly');
+# O5 no acting operator: nothing
+deny_rows($opNone, "SELECT count(*) FROM shilian.batch", 'O5 the operator role without shilian.operator_id reads batches');
+deny_error($opNone, "SELECT shilian.ship('$fx{a1}', $D, '1 kg')", '42501', 'O5 the operator role without shilian.operator_id ships');
+
+# ---- R: a regulator ----------------------------------------------------------
+
+see($reg102, "SELECT string_agg(name, ',' ORDER BY id) FROM shilian.operator", 'A wholesaler,D retailer',
+	'R1 county 370102 sees its operators A and D');
+see($reg102, "SELECT count(*) FROM shilian.batch", '2', 'R1 county 370102 sees the batches of A and D');
+see_as_admin($reg102, "SELECT string_agg(id::text, ',' ORDER BY id) FROM shilian.link",
+	"SELECT string_agg(id::text, ',' ORDER BY id) FROM shilian.link WHERE seller_id IN ($A, $D) OR buyer_id IN ($A, $D)",
+	'R1 county 370102 sees exactly the links its operators are party to');
+see($reg102, "SELECT count(DISTINCT operator_id) FROM shilian.ledger", '2', 'R1 county 370102 sees the ledgers of A and D');
+see($reg102, "SELECT count(*) FROM shilian.receipt_drafts($A)", '1', 'R1 county 370102 reads A\'s receipt drafts');
+see($reg102st, "SELECT count(*) FROM shilian.operator", '2', 'R1 station 370102001 sees its operators');
+see($reg100, "SELECT count(*) FROM shilian.operator", '5', 'R1 city 370100 sees the operators of both counties');
+see($reg100, "SELECT count(*) FROM shilian.batch", '6', 'R1 city 370100 sees every batch below it');
+see($reg102, "SELECT shilian.operator_suspend($D, 'probe'), shilian.operator_activate($D)", '|',
+	'R1 county 370102 suspends and reactivates its operator D');
+deny_rows($reg102, "SELECT count(*) FROM shilian.batch WHERE owner_id IN ($F, $B, $C)", 'R2 county 370102 reads county 370112\'s batches');
+deny_rows($reg102, "SELECT count(*) FROM shilian.operator WHERE station LIKE '370112%'", 'R2 county 370102 reads county 370112\'s operators');
+deny_rows($reg102, "SELECT count(*) FROM shilian.link WHERE id IN ($fx{l_fb}, $fx{l_bc}, $fx{l_bc2})", 'R2 county 370102 reads links between 370112 operators');
+deny_rows($reg102, "SELECT count(*) FROM shilian.ledger WHERE operator_id IN ($F, $B, $C)", 'R2 county 370102 reads county 370112\'s ledgers');
+deny_rows($reg102, "SELECT count(*) FROM shilian.inspection WHERE operator_id IN ($B, $C)", 'R2 county 370102 reads county 370112\'s inspections');
+deny_rows($reg102, "SELECT count(*) FROM shilian.consumption", 'R2 county 370102 reads county 370112\'s consumption');
+deny_rows($reg102, "SELECT count(*) FROM shilian.licence WHERE operator_id = $B", 'R2 county 370102 reads county 370112\'s licences');
+deny_rows($reg102, "SELECT count(*) FROM shilian.product WHERE owner_id = $B", 'R2 county 370102 reads county 370112\'s products');
+deny_error($reg102, "SELECT * FROM shilian.receipt_drafts($C)", '42501', 'R2 county 370102 reads C\'s receipt drafts');
+deny_error($reg102, "SELECT * FROM shilian.record_completeness('sale', $fx{l_bc})", 'SLR22', 'R2 county 370102 reads B\'s sale record');
+deny_rows($reg102, "SELECT coalesce(sum(entries), 0) FROM shilian.chain_verify($B)", 'R2 county 370102 reads B\'s chain');
+deny_error($reg102, "SELECT shilian.operator_suspend($B, 'x')", '42501', 'R2 county 370102 suspends B of county 370112');
+deny_error($reg102, "SELECT shilian.licence_add($B, 'JY13701020000025', '{vegetables}', '2020-01-01', '2030-01-01')",
+	'42501', 'R2 county 370102 licenses B of county 370112');
+deny_error($reg102, "SELECT shilian.operator_register('x', 'circulation', '{retailer}', '370112001', 'a', 'c', reg_card => 'X-2')",
+	'42501', 'R2 county 370102 registers an operator in county 370112');
+deny_error($reg102, "SELECT shilian.ship('$fx{a1}', $D, '1 kg')", '42501', 'R3 a regulator ships (no EXECUTE)');
+deny_error($reg102, "SELECT shilian.consume('$fx{a1}', '1 kg', 'destroyed', operator => $A)", '42501', 'R3 a regulator records for an operator (no EXECUTE)');
+deny_rows($regNone, "SELECT count(*) FROM shilian.operator", 'R4 the regulator role without shilian.jurisdiction reads operators');
+
+# ---- S: a system client ------------------------------------------------------
+
+see($sysA, "SELECT count(*) FROM shilian.batch", '1', 'S1 client erp-a sees the batch of its operator A');
+see_as_admin($sysA, "SELECT string_agg(id::text, ',' ORDER BY id) FROM shilian.link",
+	"SELECT string_agg(id::text, ',' ORDER BY id) FROM shilian.link WHERE $A IN (seller_id, buyer_id)",
+	'S1 client erp-a sees exactly A\'s links');
+see($sysA, "SELECT shilian.ship('$fx{a1}', $D, '1 kg') > 0", 't', 'S1 client erp-a ships for A');
+see($sysA, "SELECT count(*) FROM shilian.receipt_drafts($A)", '1', 'S1 client erp-a reads A\'s receipt drafts');
+deny_error($sysA, "SELECT shilian.batch_create($B, 1, '1 kg')", '42501', 'S2 client erp-a creates a batch for B (not bound)');
+deny_error($sysA, "SELECT shilian.ship('$fx{b1}', $C, '1 kg')", '42501', 'S2 client erp-a ships B\'s batch');
+deny_error({ %$sysA, op => $B }, "SELECT shilian.ship('$fx{b1}', $C, '1 kg')", '42501', 'S2 client erp-a naming B as acting operator ships B\'s batch');
+deny_error($sysA, "SELECT shilian.receive($fx{l_bc2}, '20 kg', $report_in)", '42501', 'S2 client erp-a receives for C');
+deny_error($sysA, "SELECT shilian.licence_add($B, 'JY13701020000025', '{vegetables}', '2020-01-01', '2030-01-01')", '42501', 'S2 client erp-a licenses B');
+deny_error($sysA, "SELECT * FROM shilian.receipt_drafts($C)", '42501', 'S2 client erp-a reads C\'s receipt drafts');
+deny_rows($sysA, "SELECT count(*) FROM shilian.batch WHERE owner_id <> $A", 'S2 client erp-a reads other operators\' batches');
+deny_rows($sysA, "SELECT count(*) FROM shilian.link WHERE $A NOT IN (seller_id, buyer_id)", 'S2 client erp-a reads other operators\' links');
+deny_rows($sysA, "SELECT count(*) FROM shilian.api_client WHERE client <> 'erp-a'", 'S2 client erp-a reads other clients');
+deny_error($sysNone, "SELECT shilian.batch_create($A, 1, '1 kg')", '42501', 'S3 an unknown client creates a batch');
+deny_rows($sysNone, "SELECT count(*) FROM shilian.batch", 'S3 an unknown client reads batches');
+
+# ---- P: the public -----------------------------------------------------------
+
+my @tables = split /\n/, $node->safe_psql('postgres',
+	"SELECT tablename FROM pg_tables WHERE schemaname = 'shilian' AND tablename <> 'fx' ORDER BY 1");
+for my $t (@tables)
+{
+	deny_error($public, "SELECT count(*) FROM shilian.$t", '42501', "P1 public reads table $t directly");
+}
+for my $f ("shilian.receipt_drafts($A)", "shilian.record_completeness('sale', $fx{l_ad})",
+	"shilian.chain_verify($A)", "shilian.ship('$fx{a1}', $D, '1 kg')", "shilian.batch_create($A, 1, '1 kg')")
+{
+	deny_error($public, "SELECT * FROM $f", '42501', "P1 public calls $f");
+}
+deny_error({ role => 'none' }, "SELECT count(*) FROM shilian.batch", '42501', 'P2 the gateway login role reads batches without a role');
+see($public, "SELECT shilian.version() <> ''", 't', 'P3 public may call version() (reads no rows)');
+
+# ---- A: admin ----------------------------------------------------------------
+
+see($admin, "SELECT count(*) FROM shilian.batch", '6', 'A1 admin sees every batch');
+see($admin, "SELECT count(*) FROM shilian.link", '8', 'A1 admin sees every link');
+
+# ---- definer-rights functions: each has a fixed search_path ------------------
+
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+	 WHERE n.nspname = 'shilian' AND p.prosecdef
+	   AND NOT coalesce(p.proconfig, '{}') @> ARRAY['search_path=pg_catalog, pg_temp']}), '0',
+	'every SECURITY DEFINER function has search_path = pg_catalog, pg_temp');
+is($node->safe_psql('postgres', q{
+	SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+	 WHERE n.nspname = 'shilian' AND c.relkind IN ('r', 'p') AND NOT c.relrowsecurity
+	   AND c.relname NOT IN ('jurisdiction', 'merkle_node', 'checkpoint', 'idempotency_key', 'fx')}), '',
+	'row-level security is on for every table whose rows belong to someone');
+
+note("trace functions (trace_forward/backward, public_trace) are not in this branch yet: no probes for them");
+note("security probes: $n_deny denials, $n_see positive cases");
+done_testing();
