@@ -56,6 +56,13 @@ UNIT_BINS   = $(UNIT_SRCS:.c=)
 tests/unit/%_test: tests/unit/%_test.c tests/unit/unit.h $(CORE_SRCS) $(CORE_HDRS)
 	$(CC) $(CORE_CFLAGS) -Itests/unit -o $@ $< $(CORE_SRCS) -lcrypto
 
+# The RFC 6962 vectors become a C include, so the unit test needs no JSON parser.
+.tmp/unit/rfc6962_vectors.inc: tests/data/rfc6962-vectors.json tests/unit/rfc6962_vectors.jq
+	@mkdir -p $(dir $@)
+	jq -r -f tests/unit/rfc6962_vectors.jq $< > $@
+tests/unit/merkle_test: .tmp/unit/rfc6962_vectors.inc
+tests/unit/merkle_test: CORE_CFLAGS += -I.tmp/unit
+
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "# $$t"; ./$$t; done
 
