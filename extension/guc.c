@@ -8,6 +8,7 @@
 #include "utils/guc.h"
 
 char *shilian_hash_algorithm = NULL;
+bool shilian_ledger_maintenance = false;
 
 static bool
 CheckHashAlgorithm(char **newval, void **extra, GucSource source)
@@ -27,6 +28,13 @@ ShilianDefineGucs(void)
 							   "so changing this affects new entries only.",
 							   &shilian_hash_algorithm, "sha256", PGC_SUSET, 0,
 							   CheckHashAlgorithm, NULL, NULL);
+
+	DefineCustomBoolVariable("shilian.ledger_maintenance",
+							 "Allow DROP and ALTER of the ledger tables (superusers only).",
+							 "Every such command is recorded in shilian.ledger_maintenance and "
+							 "appended to the ledger (operator 0); see docs/ledger-format.md.",
+							 &shilian_ledger_maintenance, false, PGC_SUSET, 0,
+							 NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("shilian");
 }

@@ -13,6 +13,7 @@
 
 /* Settings, registered in guc.c. */
 extern char *shilian_hash_algorithm;
+extern bool shilian_ledger_maintenance;
 
 extern void ShilianDefineGucs(void);
 

@@ -111,3 +111,172 @@ CREATE FUNCTION chain_verify(operator bigint DEFAULT NULL,
 	LANGUAGE C STABLE PARALLEL SAFE ROWS 1;
 COMMENT ON FUNCTION chain_verify(bigint) IS
 	'Recompute every hash of one operator''s chain (NULL: all chains) and check sequence continuity and checkpointed tails; one row per operator.';
+
+-- ---- Merkle log ---------------------------------------------------------------
+
+CREATE FUNCTION checkpoint(OUT tree_size bigint, OUT root bytea, OUT created_at timestamptz)
+	AS 'MODULE_PATHNAME', 'shilian_checkpoint'
+	LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION checkpoint() IS
+	'Add every committed entry not yet in the Merkle log as leaves (in entry id order) and publish the new tree head; waits for appends in flight.';
+REVOKE ALL ON FUNCTION checkpoint() FROM PUBLIC;
+
+CREATE FUNCTION inclusion_proof(entry bigint, tree_size bigint DEFAULT NULL) RETURNS jsonb
+	AS 'MODULE_PATHNAME', 'shilian_inclusion_proof'
+	LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION inclusion_proof(bigint, bigint) IS
+	'RFC 9162 inclusion proof of a ledger entry in the log of tree_size leaves (NULL: the latest checkpoint).';
+
+CREATE FUNCTION consistency_proof(old_size bigint, new_size bigint DEFAULT NULL) RETURNS jsonb
+	AS 'MODULE_PATHNAME', 'shilian_consistency_proof'
+	LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION consistency_proof(bigint, bigint) IS
+	'RFC 9162 consistency proof that the log of old_size leaves is a prefix of the log of new_size leaves (NULL: the latest checkpoint).';
+
+CREATE FUNCTION verify_inclusion(leaf_index bigint, tree_size bigint, entry_hash bytea, path bytea[],
+	root bytea, algorithm text DEFAULT 'sha256') RETURNS boolean
+	AS 'MODULE_PATHNAME', 'shilian_verify_inclusion'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION verify_inclusion(bigint, bigint, bytea, bytea[], bytea, text) IS
+	'Check an RFC 9162 inclusion proof of an entry hash (leaf = H(0x00 || entry_hash)) against a root.';
+
+CREATE FUNCTION verify_inclusion(proof jsonb) RETURNS boolean
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+	RETURN shilian.verify_inclusion((proof->>'leaf_index')::bigint, (proof->>'tree_size')::bigint,
+		decode(proof->>'entry_hash', 'hex'),
+		ARRAY(SELECT decode(p, 'hex') FROM jsonb_array_elements_text(proof->'path') WITH ORDINALITY AS e(p, i) ORDER BY i),
+		decode(proof->>'root', 'hex'), proof->>'alg');
+COMMENT ON FUNCTION verify_inclusion(jsonb) IS
+	'Check an inclusion proof as returned by inclusion_proof().';
+
+CREATE FUNCTION verify_consistency(old_size bigint, new_size bigint, old_root bytea, new_root bytea,
+	path bytea[], algorithm text DEFAULT 'sha256') RETURNS boolean
+	AS 'MODULE_PATHNAME', 'shilian_verify_consistency'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION verify_consistency(bigint, bigint, bytea, bytea, bytea[], text) IS
+	'Check an RFC 9162 consistency proof between two tree heads.';
+
+CREATE FUNCTION verify_consistency(proof jsonb) RETURNS boolean
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+	RETURN shilian.verify_consistency((proof->>'old_size')::bigint, (proof->>'new_size')::bigint,
+		decode(proof->>'old_root', 'hex'), decode(proof->>'new_root', 'hex'),
+		ARRAY(SELECT decode(p, 'hex') FROM jsonb_array_elements_text(proof->'path') WITH ORDINALITY AS e(p, i) ORDER BY i),
+		proof->>'alg');
+COMMENT ON FUNCTION verify_consistency(jsonb) IS
+	'Check a consistency proof as returned by consistency_proof().';
+
+CREATE FUNCTION log_verify(OUT tree_size bigint, OUT ok boolean, OUT first_bad_leaf bigint, OUT reason text)
+	AS 'MODULE_PATHNAME', 'shilian_log_verify'
+	LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION log_verify() IS
+	'Rebuild the Merkle log from the ledger''s entry hashes and compare with every published checkpoint root.';
+
+-- ---- protection ---------------------------------------------------------------
+-- Insert-only for everyone: privileges are revoked above, and this trigger
+-- refuses UPDATE, DELETE and TRUNCATE even to the owner. A superuser can still
+-- bypass it (session_replication_role = replica); chain_verify, log_verify
+-- and shilian-verify detect what such a change did.
+
+CREATE FUNCTION ledger_refuse_change() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog
+	AS $$
+BEGIN
+	RAISE EXCEPTION USING
+		ERRCODE = 'SLL30',
+		MESSAGE = format('%s on shilian.%s is not allowed', lower(TG_OP), TG_TABLE_NAME),
+		DETAIL = 'Ledger tables are insert-only.',
+		HINT = 'A correction is a new entry: shilian.ledger_append(operator, kind, body, supersedes => entry id).';
+END
+$$;
+COMMENT ON FUNCTION ledger_refuse_change() IS
+	'Trigger function refusing UPDATE, DELETE and TRUNCATE on the ledger tables (SQLSTATE SLL30).';
+
+CREATE TRIGGER ledger_insert_only BEFORE UPDATE OR DELETE OR TRUNCATE ON ledger
+	FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
+CREATE TRIGGER ledger_insert_only BEFORE UPDATE OR DELETE OR TRUNCATE ON ledger_leaf
+	FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
+CREATE TRIGGER ledger_insert_only BEFORE UPDATE OR DELETE OR TRUNCATE ON merkle_node
+	FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
+CREATE TRIGGER ledger_insert_only BEFORE UPDATE OR DELETE OR TRUNCATE ON checkpoint
+	FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
+CREATE TRIGGER ledger_insert_only BEFORE UPDATE OR DELETE OR TRUNCATE ON ledger_maintenance
+	FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
+
+-- DROP and ALTER of ledger tables (and of their triggers, rules and sequence)
+-- only with shilian.ledger_maintenance = on, which only a superuser can set;
+-- each such command is recorded twice: in ledger_maintenance and as a ledger
+-- entry of operator 0, the platform's own chain.
+CREATE FUNCTION ledger_guard_ddl() RETURNS event_trigger
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog
+	AS $$
+DECLARE
+	protected CONSTANT text[] := ARRAY['ledger', 'ledger_leaf', 'merkle_node', 'checkpoint',
+		'ledger_maintenance', 'ledger_id_seq'];
+	hits text[] := '{}';
+	r record;
+BEGIN
+	IF TG_EVENT = 'ddl_command_start' THEN
+		-- DROP EXTENSION drops this trigger too, so it is caught before it runs;
+		-- the target is only visible in the query text here.
+		IF current_query() ~* '\mshilian\M' THEN
+			hits := hits || 'extension shilian'::text;
+		END IF;
+	ELSIF TG_EVENT = 'sql_drop' THEN
+		FOR r IN SELECT * FROM pg_event_trigger_dropped_objects() LOOP
+			IF r.schema_name = 'shilian' AND r.object_type IN ('table', 'sequence') AND r.object_name = ANY (protected)
+			   OR r.object_type IN ('trigger', 'rule') AND r.object_identity ~ ' on shilian\.' AND
+				  split_part(r.object_identity, ' on shilian.', 2) = ANY (protected) THEN
+				hits := hits || r.object_identity;
+			END IF;
+		END LOOP;
+	ELSE
+		FOR r IN SELECT * FROM pg_event_trigger_ddl_commands() LOOP
+			IF r.classid = 'pg_class'::regclass AND r.schema_name = 'shilian'
+				 AND (SELECT relname FROM pg_class WHERE oid = r.objid) = ANY (protected)
+			   OR r.classid = 'pg_trigger'::regclass AND r.object_identity ~ ' on shilian\.' AND
+				  split_part(r.object_identity, ' on shilian.', 2) = ANY (protected)
+			   OR r.classid = 'pg_rewrite'::regclass AND r.object_identity ~ ' on shilian\.' AND
+				  split_part(r.object_identity, ' on shilian.', 2) = ANY (protected) THEN
+				hits := hits || r.object_identity;
+			END IF;
+		END LOOP;
+	END IF;
+	IF cardinality(hits) = 0 THEN
+		RETURN;
+	END IF;
+	IF NOT (coalesce(current_setting('shilian.ledger_maintenance', true), 'off')::boolean
+			AND current_setting('is_superuser')::boolean) THEN
+		RAISE EXCEPTION USING
+			ERRCODE = 'SLL31',
+			MESSAGE = format('%s of ledger objects is not allowed', lower(TG_TAG)),
+			DETAIL = format('The command touches %s.', array_to_string(hits, ', ')),
+			HINT = 'A superuser can SET shilian.ledger_maintenance = on for the maintenance; it is recorded.';
+	END IF;
+	IF to_regclass('shilian.ledger_maintenance') IS NOT NULL THEN
+		INSERT INTO shilian.ledger_maintenance (command, object, query)
+			VALUES (TG_TAG, array_to_string(hits, ', '), current_query());
+	END IF;
+	IF to_regclass('shilian.ledger') IS NOT NULL
+	   AND to_regprocedure('shilian.ledger_append(bigint,text,jsonb,bigint)') IS NOT NULL THEN
+		PERFORM shilian.ledger_append(0, 'ledger_maintenance',
+			jsonb_build_object('command', TG_TAG, 'objects', to_jsonb(hits), 'role', session_user::text));
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION ledger_guard_ddl() IS
+	'Event trigger function: DROP/ALTER of ledger objects only in recorded maintenance mode (SQLSTATE SLL31).';
+
+CREATE EVENT TRIGGER shilian_ledger_guard_drop ON sql_drop
+	EXECUTE FUNCTION ledger_guard_ddl();
+CREATE EVENT TRIGGER shilian_ledger_guard_alter ON ddl_command_end
+	WHEN TAG IN ('ALTER TABLE', 'ALTER SEQUENCE', 'CREATE TRIGGER', 'ALTER TRIGGER', 'CREATE RULE')
+	EXECUTE FUNCTION ledger_guard_ddl();
+CREATE EVENT TRIGGER shilian_ledger_guard_extension ON ddl_command_start
+	WHEN TAG IN ('DROP EXTENSION')
+	EXECUTE FUNCTION ledger_guard_ddl();
+-- fire even under session_replication_role = replica
+ALTER EVENT TRIGGER shilian_ledger_guard_drop ENABLE ALWAYS;
+ALTER EVENT TRIGGER shilian_ledger_guard_extension ENABLE ALWAYS;
+ALTER EVENT TRIGGER shilian_ledger_guard_alter ENABLE ALWAYS;
