@@ -280,3 +280,54 @@ CREATE EVENT TRIGGER shilian_ledger_guard_extension ON ddl_command_start
 ALTER EVENT TRIGGER shilian_ledger_guard_drop ENABLE ALWAYS;
 ALTER EVENT TRIGGER shilian_ledger_guard_extension ENABLE ALWAYS;
 ALTER EVENT TRIGGER shilian_ledger_guard_alter ENABLE ALWAYS;
+
+-- ---- export for the offline verifier ----------------------------------------------
+
+CREATE FUNCTION ledger_export(operator bigint) RETURNS SETOF text
+	LANGUAGE sql STABLE STRICT PARALLEL SAFE
+	SET search_path = pg_catalog
+	AS $$
+	WITH head AS (
+		SELECT * FROM shilian.checkpoint ORDER BY tree_size DESC LIMIT 1
+	), lines AS (
+		SELECT 0 AS part, 0::bigint AS ord,
+			jsonb_build_object('type', 'header', 'format', 'shilian-ledger-export/1',
+				'operator', $1::text, 'exported_at', now())::text AS line
+		UNION ALL
+		SELECT 1, l.seq, jsonb_build_object(
+			'type', 'entry',
+			'id', l.id::text,
+			'operator_id', l.operator_id::text,
+			'seq', l.seq::text,
+			'alg', CASE l.alg WHEN 1 THEN 'sha256' WHEN 2 THEN 'sm3' ELSE l.alg::text END,
+			'kind', l.kind,
+			'recorded_at', l.recorded_at,
+			'recorded_at_us', (extract(epoch FROM l.recorded_at) * 1000000)::bigint::text,
+			'supersedes', l.supersedes::text,
+			'body_canonical', encode(l.body, 'hex'),
+			'prev_hash', encode(l.prev_hash, 'hex'),
+			'hash', encode(l.hash, 'hex'),
+			'leaf_index', f.leaf_index::text,
+			'inclusion', CASE WHEN f.leaf_index < h.tree_size
+				THEN shilian.inclusion_proof(l.id, h.tree_size)->'path' END)::text
+		FROM shilian.ledger l
+		LEFT JOIN shilian.ledger_leaf f ON f.entry_id = l.id
+		LEFT JOIN head h ON true
+		WHERE l.operator_id = $1
+		UNION ALL
+		SELECT 2, 0, jsonb_build_object('type', 'checkpoint', 'tree_size', h.tree_size::text,
+			'root', encode(h.root, 'hex'),
+			'alg', CASE h.alg WHEN 1 THEN 'sha256' WHEN 2 THEN 'sm3' ELSE h.alg::text END,
+			'created_at', h.created_at)::text
+		FROM head h
+		UNION ALL
+		SELECT 3, c.tree_size, jsonb_build_object('type', 'consistency', 'old_size', c.tree_size::text,
+			'new_size', h.tree_size::text, 'old_root', encode(c.root, 'hex'),
+			'path', shilian.consistency_proof(c.tree_size, h.tree_size)->'path')::text
+		FROM shilian.checkpoint c, head h
+		WHERE c.tree_size > 0 AND c.tree_size < h.tree_size
+	)
+	SELECT line FROM lines ORDER BY part, ord
+$$;
+COMMENT ON FUNCTION ledger_export(bigint) IS
+	'JSON lines for shilian-verify: a header, the operator''s entries with inclusion proofs, the latest checkpoint, and consistency proofs from every earlier checkpoint.';
