@@ -650,31 +650,26 @@ PathArg(ArrayType *arr, uint8_t proof[][SL_DIGEST_LEN], int *count)
 	return true;
 }
 
-/* verify_inclusion(leaf_index, tree_size, entry_hash, path, root, algorithm) → boolean */
+/* verify_inclusion(leaf_index, tree_size, leaf_hash, path, root, algorithm) → boolean */
 PG_FUNCTION_INFO_V1(shilian_verify_inclusion);
 Datum
 shilian_verify_inclusion(PG_FUNCTION_ARGS)
 {
 	int64		index = PG_GETARG_INT64(0);
 	int64		size = PG_GETARG_INT64(1);
-	uint8_t		ehash[SL_DIGEST_LEN],
-				root[SL_DIGEST_LEN],
-				leaf[SL_DIGEST_LEN];
+	uint8_t		leaf[SL_DIGEST_LEN],
+				root[SL_DIGEST_LEN];
 	uint8_t		proof[SL_MERKLE_MAX_PROOF][SL_DIGEST_LEN];
 	int			count;
 	SlHasher   *h = NewHasher(AlgArg(PG_GETARG_TEXT_PP(5)));
 	bool		ok;
 
-	if (index < 0 || size < 0 || !Hash32Arg(PG_GETARG_BYTEA_PP(2), ehash) ||
+	if (index < 0 || size < 0 || !Hash32Arg(PG_GETARG_BYTEA_PP(2), leaf) ||
 		!PathArg(PG_GETARG_ARRAYTYPE_P(3), proof, &count) || !Hash32Arg(PG_GETARG_BYTEA_PP(4), root))
 		ok = false;
 	else
-	{
-		if (sl_merkle_leaf(h, ehash, SL_DIGEST_LEN, leaf) != 0)
-			HashFailed(h);
 		ok = sl_merkle_verify_inclusion(h, (uint64_t) index, (uint64_t) size, leaf,
 										(const uint8_t (*)[SL_DIGEST_LEN]) proof, count, root) == NULL;
-	}
 	FreeHasher(h);
 	PG_RETURN_BOOL(ok);
 }

@@ -133,21 +133,21 @@ CREATE FUNCTION consistency_proof(old_size bigint, new_size bigint DEFAULT NULL)
 COMMENT ON FUNCTION consistency_proof(bigint, bigint) IS
 	'RFC 9162 consistency proof that the log of old_size leaves is a prefix of the log of new_size leaves (NULL: the latest checkpoint).';
 
-CREATE FUNCTION verify_inclusion(leaf_index bigint, tree_size bigint, entry_hash bytea, path bytea[],
+CREATE FUNCTION verify_inclusion(leaf_index bigint, tree_size bigint, leaf_hash bytea, path bytea[],
 	root bytea, algorithm text DEFAULT 'sha256') RETURNS boolean
 	AS 'MODULE_PATHNAME', 'shilian_verify_inclusion'
 	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION verify_inclusion(bigint, bigint, bytea, bytea[], bytea, text) IS
-	'Check an RFC 9162 inclusion proof of an entry hash (leaf = H(0x00 || entry_hash)) against a root.';
+	'Check an RFC 9162 inclusion proof of a leaf hash against a root; a ledger entry''s leaf hash is H(0x00 || entry hash).';
 
 CREATE FUNCTION verify_inclusion(proof jsonb) RETURNS boolean
 	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 	RETURN shilian.verify_inclusion((proof->>'leaf_index')::bigint, (proof->>'tree_size')::bigint,
-		decode(proof->>'entry_hash', 'hex'),
+		shilian.hash('\x00'::bytea || decode(proof->>'entry_hash', 'hex'), proof->>'alg'),
 		ARRAY(SELECT decode(p, 'hex') FROM jsonb_array_elements_text(proof->'path') WITH ORDINALITY AS e(p, i) ORDER BY i),
 		decode(proof->>'root', 'hex'), proof->>'alg');
 COMMENT ON FUNCTION verify_inclusion(jsonb) IS
-	'Check an inclusion proof as returned by inclusion_proof().';
+	'Check an inclusion proof as returned by inclusion_proof() (its entry_hash is hashed into the leaf).';
 
 CREATE FUNCTION verify_consistency(old_size bigint, new_size bigint, old_root bytea, new_root bytea,
 	path bytea[], algorithm text DEFAULT 'sha256') RETURNS boolean
