@@ -129,6 +129,7 @@ main(int argc, char **argv)
 	size_t		nentries = 0,
 				entcap = 0;
 	json_t	   *cons = NULL;
+	json_t	   *ckhead = NULL;
 	SlDigestCtx *ctx = sl_digest_new();
 	SlBuf		scratch;
 	size_t		in_tree = 0;
@@ -284,6 +285,11 @@ main(int argc, char **argv)
 			have_ck = 1;
 			json_decref(o);
 		}
+		else if (strcmp(type, "checkpointed_head") == 0)
+		{
+			json_decref(ckhead);
+			ckhead = o;
+		}
 		else if (strcmp(type, "consistency") == 0)
 		{
 			int64_t		m;
@@ -338,6 +344,41 @@ main(int argc, char **argv)
 	else if (nentries > 0 && entries[0].has_leaf)
 		Fail("entries carry leaf indices but the export has no checkpoint");
 
+	/*
+	 * The chain must reach the last entry the tree holds for this operator:
+	 * that entry's inclusion proves it was published, so an export that
+	 * stops before it lost its tail.
+	 */
+	if (ckhead != NULL)
+	{
+		SlHasher	h = {ctx, tree_alg};
+		int64_t		hseq,
+					hleaf;
+		uint8_t		hhash[SL_DIGEST_LEN],
+					leaf[SL_DIGEST_LEN];
+		uint8_t		proof[SL_MERKLE_MAX_PROOF][SL_DIGEST_LEN];
+		int			count;
+		const char *why;
+
+		if (!have_ck || GetI64(ckhead, "seq", &hseq, 0, NULL) || GetI64(ckhead, "leaf_index", &hleaf, 0, NULL) ||
+			GetHash(ckhead, "entry_hash", hhash) || GetPath(json_object_get(ckhead, "inclusion"), proof, &count))
+			Fail("malformed checkpointed_head line");
+		if (sl_merkle_leaf(&h, hhash, SL_DIGEST_LEN, leaf) != 0)
+			Fail("hashing failed");
+		why = sl_merkle_verify_inclusion(&h, (uint64_t) hleaf, (uint64_t) tree_size, leaf,
+										 (const uint8_t (*)[SL_DIGEST_LEN]) proof, count, root);
+		if (why != NULL)
+			Fail("operator %" PRId64 ": the checkpointed head (seq %" PRId64 ") is not in tree %" PRId64 ": %s",
+				 operator_id, hseq, tree_size, why);
+		if (hseq > (int64_t) nentries)
+			Fail("operator %" PRId64 ": tree %" PRId64 " holds seq %" PRId64 " (leaf %" PRId64
+				 ") but the chain ends at seq %zu: its tail was removed",
+				 operator_id, tree_size, hseq, hleaf, nentries);
+		if (hseq < 1 || memcmp(entries[hseq - 1].hash, hhash, SL_DIGEST_LEN) != 0)
+			Fail("operator %" PRId64 " seq %" PRId64 ": differs from the entry the tree holds at leaf %" PRId64,
+				 operator_id, hseq, hleaf);
+	}
+
 	if (old_size >= 0)
 	{
 		SlHasher	h = {ctx, tree_alg};
@@ -374,6 +415,7 @@ main(int argc, char **argv)
 		json_decref(entries[i].inclusion);
 	free(entries);
 	json_decref(cons);
+	json_decref(ckhead);
 	free(scratch.data);
 	sl_digest_free(ctx);
 	return 0;

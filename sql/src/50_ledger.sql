@@ -321,6 +321,17 @@ CREATE FUNCTION ledger_export(operator bigint) RETURNS SETOF text
 			'created_at', h.created_at)::text
 		FROM head h
 		UNION ALL
+		-- the operator's last checkpointed entry, as the tree recorded it: an
+		-- export whose chain stops short of it has lost its tail
+		SELECT 2, 1, jsonb_build_object('type', 'checkpointed_head', 'seq', f.seq::text,
+			'entry_id', f.entry_id::text, 'leaf_index', f.leaf_index::text,
+			'entry_hash', encode(f.hash, 'hex'),
+			'inclusion', shilian.inclusion_proof(f.entry_id, h.tree_size)->'path')::text
+		FROM head h, LATERAL (
+			SELECT * FROM shilian.ledger_leaf lf
+			WHERE lf.operator_id = $1 AND lf.leaf_index < h.tree_size
+			ORDER BY lf.seq DESC LIMIT 1) f
+		UNION ALL
 		SELECT 3, c.tree_size, jsonb_build_object('type', 'consistency', 'old_size', c.tree_size::text,
 			'new_size', h.tree_size::text, 'old_root', encode(c.root, 'hex'),
 			'path', shilian.consistency_proof(c.tree_size, h.tree_size)->'path')::text
@@ -330,4 +341,4 @@ CREATE FUNCTION ledger_export(operator bigint) RETURNS SETOF text
 	SELECT line FROM lines ORDER BY part, ord
 $$;
 COMMENT ON FUNCTION ledger_export(bigint) IS
-	'JSON lines for shilian-verify: a header, the operator''s entries with inclusion proofs, the latest checkpoint, and consistency proofs from every earlier checkpoint.';
+	'JSON lines for shilian-verify: a header, the operator''s entries with inclusion proofs, the latest checkpoint, the operator''s last checkpointed entry, and consistency proofs from every earlier checkpoint.';
