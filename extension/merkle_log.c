@@ -95,9 +95,12 @@ typedef struct Head
 	TimestampTz created_at;
 } Head;
 
-/* Inside SPI. */
+/*
+ * Inside SPI. fresh: read with a new snapshot (checkpoint(), after its lock
+ * wait: the statement's snapshot predates the checkpoint it waited for).
+ */
 static void
-LatestHead(Head *head)
+LatestHead(Head *head, bool fresh)
 {
 	HeapTuple	t;
 	TupleDesc	d;
@@ -106,7 +109,7 @@ LatestHead(Head *head)
 
 	memset(head, 0, sizeof(*head));
 	if (SPI_execute("SELECT tree_size, alg, last_entry_id, root, frontier, created_at "
-					"FROM shilian.checkpoint ORDER BY tree_size DESC LIMIT 1", true, 1) != SPI_OK_SELECT)
+					"FROM shilian.checkpoint ORDER BY tree_size DESC LIMIT 1", !fresh, 1) != SPI_OK_SELECT)
 		elog(ERROR, "checkpoint lookup failed");
 	if (SPI_processed == 0)
 	{
@@ -236,7 +239,7 @@ shilian_checkpoint(PG_FUNCTION_ARGS)
 	 */
 	LockRelationOid(LedgerRelid("ledger"), ShareRowExclusiveLock);
 
-	LatestHead(&head);
+	LatestHead(&head, true);
 	h = NewHasher(head.exists ? head.alg : LedgerCurrentAlg());
 	size = head.tree_size;
 	last_id = head.last_entry_id;
@@ -470,7 +473,7 @@ RootOf(LogReader *r, int64 n, uint8_t *out)
 static void
 CheckSize(Head *head, int64 n, const char *what)
 {
-	LatestHead(head);
+	LatestHead(head, false);
 	if (n < 0 || n > head->tree_size)
 		ereport(ERROR,
 				(errcode(SL_ERRCODE('L', '2', '2')),
@@ -510,7 +513,7 @@ shilian_inclusion_proof(PG_FUNCTION_ARGS)
 	a = Int64GetDatum(entry);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	LatestHead(&head);
+	LatestHead(&head, false);
 	n = PG_ARGISNULL(1) ? head.tree_size : PG_GETARG_INT64(1);
 	CheckSize(&head, n, "tree size");
 	if (SPI_execute_with_args("SELECT leaf_index, hash FROM shilian.ledger_leaf WHERE entry_id = $1",
@@ -577,7 +580,7 @@ shilian_consistency_proof(PG_FUNCTION_ARGS)
 	m = PG_GETARG_INT64(0);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	LatestHead(&head);
+	LatestHead(&head, false);
 	n = PG_ARGISNULL(1) ? head.tree_size : PG_GETARG_INT64(1);
 	CheckSize(&head, n, "new tree size");
 	CheckSize(&head, m, "old tree size");
@@ -728,7 +731,7 @@ shilian_log_verify(PG_FUNCTION_ARGS)
 		elog(ERROR, "return type must be a row type");
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	LatestHead(&head);
+	LatestHead(&head, false);
 	h = NewHasher(head.exists ? head.alg : LedgerCurrentAlg());
 
 	if (SPI_execute("SELECT tree_size, root FROM shilian.checkpoint ORDER BY tree_size", true, 0) != SPI_OK_SELECT)
