@@ -283,8 +283,8 @@ ALTER EVENT TRIGGER shilian_ledger_guard_alter ENABLE ALWAYS;
 
 -- ---- export for the offline verifier ----------------------------------------------
 
-CREATE FUNCTION ledger_export(operator bigint) RETURNS SETOF text
-	LANGUAGE sql STABLE STRICT PARALLEL SAFE
+CREATE FUNCTION ledger_export(operator bigint, old_size bigint DEFAULT NULL) RETURNS SETOF text
+	LANGUAGE sql STABLE PARALLEL SAFE
 	SET search_path = pg_catalog
 	AS $$
 	WITH head AS (
@@ -332,13 +332,13 @@ CREATE FUNCTION ledger_export(operator bigint) RETURNS SETOF text
 			WHERE lf.operator_id = $1 AND lf.leaf_index < h.tree_size
 			ORDER BY lf.seq DESC LIMIT 1) f
 		UNION ALL
-		SELECT 3, c.tree_size, jsonb_build_object('type', 'consistency', 'old_size', c.tree_size::text,
-			'new_size', h.tree_size::text, 'old_root', encode(c.root, 'hex'),
-			'path', shilian.consistency_proof(c.tree_size, h.tree_size)->'path')::text
-		FROM shilian.checkpoint c, head h
-		WHERE c.tree_size > 0 AND c.tree_size < h.tree_size
+		SELECT 3, c.size, jsonb_build_object('type', 'consistency', 'old_size', c.size::text,
+			'new_size', h.tree_size::text,
+			'path', shilian.consistency_proof(c.size, h.tree_size)->'path')::text
+		FROM head h, (SELECT tree_size FROM shilian.checkpoint UNION SELECT $2) AS c(size)
+		WHERE c.size > 0 AND c.size < h.tree_size
 	)
 	SELECT line FROM lines ORDER BY part, ord
 $$;
-COMMENT ON FUNCTION ledger_export(bigint) IS
-	'JSON lines for shilian-verify: a header, the operator''s entries with inclusion proofs, the latest checkpoint, the operator''s last checkpointed entry, and consistency proofs from every earlier checkpoint.';
+COMMENT ON FUNCTION ledger_export(bigint, bigint) IS
+	'JSON lines for shilian-verify: a header, the operator''s entries with inclusion proofs, the latest checkpoint, the operator''s last checkpointed entry, and consistency proofs from every earlier checkpoint and from old_size.';
