@@ -10,6 +10,7 @@
 char *shilian_client = NULL;
 char *shilian_hash_algorithm = NULL;
 char *shilian_jurisdiction = NULL;
+bool		shilian_ledger_maintenance = false;
 bool		shilian_license_strict = false;
 char *shilian_operator_id = NULL;
 bool		shilian_uscc_lenient = false;
@@ -60,6 +61,13 @@ ShilianDefineGucs(void)
 	DefineCustomStringVariable("shilian.jurisdiction",
 							   "Jurisdiction code of the regulator on whose behalf this transaction runs.",
 							   NULL, &shilian_jurisdiction, "", PGC_USERSET, 0, NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("shilian.ledger_maintenance",
+							 "Allow DROP and ALTER of the ledger tables (superusers only).",
+							 "Every such command is recorded in shilian.ledger_maintenance and "
+							 "appended to the ledger (operator 0); see docs/ledger-format.md.",
+							 &shilian_ledger_maintenance, false, PGC_SUSET, 0,
+							 NULL, NULL, NULL);
 
 	DefineCustomBoolVariable("shilian.license_strict",
 							 "Refuse licence numbers whose check digit fails ISO/IEC 7064 MOD 11,10.",

@@ -15,6 +15,7 @@
 extern char *shilian_client;
 extern char *shilian_hash_algorithm;
 extern char *shilian_jurisdiction;
+extern bool shilian_ledger_maintenance;
 extern bool shilian_license_strict;
 extern char *shilian_operator_id;
 extern bool shilian_uscc_lenient;
