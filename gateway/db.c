@@ -198,21 +198,123 @@ gw_tx_commit(GwRequest *req, PGconn *db)
 	return 0;
 }
 
+/*
+ * One unit of work in one round trip (libpq pipeline mode): BEGIN, the role
+ * and settings, the statement (prepared on first use when route_index >= 0),
+ * COMMIT, Sync. After an error the server skips the rest up to the Sync, and
+ * the failed transaction is rolled back. A connection found broken before
+ * BEGIN succeeded (server restart while idle) is re-made and the whole
+ * pipeline sent once more: nothing of it can have run.
+ */
+PGresult *
+gw_call_route(GwRequest *req, int route_index, const char *sql, int nparams,
+			  const char *const *params, int *status)
+{
+	const char *method = req->ri->request_method;
+	bool		readonly = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+	GwThread   *t = mg_get_thread_pointer(req->conn);
+	char		timeout[24], name[16];
+	const char *ctx[5];
+
+	snprintf(timeout, sizeof(timeout), "%d", gw_config.request_timeout_ms);
+	snprintf(name, sizeof(name), "gw%d", route_index);
+	ctx[0] = req->auth.role;
+	ctx[1] = req->auth.operator_id;
+	ctx[2] = req->auth.jurisdiction;
+	ctx[3] = req->auth.client;
+	ctx[4] = timeout;
+
+	for (int attempt = 0; attempt < 2; attempt++)
+	{
+		PGconn	   *db = gw_db(req->conn);
+		bool		prepare, begun = false;
+		int			ncmds, stmt_at;
+		PGresult   *first_err = NULL, *stmt_res = NULL, *r;
+
+		if (db == NULL)
+			break;
+		prepare = route_index >= 0 && t != NULL && !t->prepared[route_index];
+		if (!PQenterPipelineMode(db))
+			break;
+		PQsendQueryParams(db, readonly ? "BEGIN READ ONLY" : "BEGIN", 0, NULL, NULL, NULL, NULL, 0);
+		PQsendQueryParams(db,
+						  "select set_config('role', $1, true), "
+						  "set_config('shilian.operator_id', $2, true), "
+						  "set_config('shilian.jurisdiction', $3, true), "
+						  "set_config('shilian.client', $4, true), "
+						  "set_config('statement_timeout', $5, true)",
+						  5, NULL, ctx, NULL, NULL, 0);
+		if (prepare)
+			PQsendPrepare(db, name, sql, nparams, NULL);
+		if (route_index >= 0)
+			PQsendQueryPrepared(db, name, nparams, params, NULL, NULL, 0);
+		else
+			PQsendQueryParams(db, sql, nparams, NULL, params, NULL, NULL, 0);
+		PQsendQueryParams(db, "COMMIT", 0, NULL, NULL, NULL, NULL, 0);
+		PQpipelineSync(db);
+
+		ncmds = prepare ? 5 : 4;
+		stmt_at = prepare ? 3 : 2;
+		for (int i = 0; i < ncmds; i++)
+		{
+			ExecStatusType st;
+
+			r = PQgetResult(db);
+			if (r == NULL)
+				break;			/* connection lost */
+			st = PQresultStatus(r);
+			if (i == 0 && st == PGRES_COMMAND_OK)
+				begun = true;
+			if (prepare && i == 2 && st == PGRES_COMMAND_OK)
+				t->prepared[route_index] = 1;
+			if (st == PGRES_FATAL_ERROR && first_err == NULL)
+				first_err = r;
+			else if (i == stmt_at && (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK))
+				stmt_res = r;
+			else
+				PQclear(r);
+			/* each command's results end with a NULL */
+			while ((r = PQgetResult(db)) != NULL && PQresultStatus(r) != PGRES_PIPELINE_SYNC)
+				PQclear(r);
+			if (r != NULL)
+			{
+				PQclear(r);		/* the Sync came early: nothing more to read */
+				break;
+			}
+		}
+		/* drain up to and including the Sync */
+		while ((r = PQgetResult(db)) != NULL)
+		{
+			bool		sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+
+			PQclear(r);
+			if (sync)
+				break;
+		}
+		PQexitPipelineMode(db);
+
+		if (PQstatus(db) != CONNECTION_OK && !begun && attempt == 0)
+		{
+			PQclear(first_err);
+			PQclear(stmt_res);
+			continue;			/* broken before anything ran: reconnect and resend */
+		}
+		if (first_err != NULL || stmt_res == NULL)
+		{
+			*status = gw_reply_pg_error(req->conn, first_err, db);
+			PQclear(first_err);
+			PQclear(stmt_res);
+			gw_tx_rollback(db);
+			return NULL;
+		}
+		return stmt_res;
+	}
+	*status = gw_reply_pg_error(req->conn, NULL, NULL);
+	return NULL;
+}
+
 PGresult *
 gw_call(GwRequest *req, const char *sql, int nparams, const char *const *params, int *status)
 {
-	PGconn	   *db = NULL;
-	PGresult   *res;
-
-	if ((*status = gw_tx_begin(req, &db)) != 0 || (*status = gw_tx_set_role(req, db)) != 0)
-		return NULL;
-	res = gw_tx_exec(req, db, -1, sql, nparams, params, status);
-	if (res == NULL)
-		return NULL;
-	if ((*status = gw_tx_commit(req, db)) != 0)
-	{
-		PQclear(res);
-		return NULL;
-	}
-	return res;
+	return gw_call_route(req, -1, sql, nparams, params, status);
 }

@@ -137,6 +137,10 @@ PGresult   *gw_exec_first(struct mg_connection *conn, PGconn **dbp, const char *
 PGresult   *gw_call(GwRequest *req, const char *sql, int nparams, const char *const *params,
 					int *status);
 
+/* gw_call for a route's own statement, prepared once per connection. */
+PGresult   *gw_call_route(GwRequest *req, int route_index, const char *sql, int nparams,
+						  const char *const *params, int *status);
+
 /* The steps of gw_call, for handlers that need more in one transaction. */
 int			gw_tx_begin(GwRequest *req, PGconn **db);
 int			gw_tx_set_role(GwRequest *req, PGconn *db);

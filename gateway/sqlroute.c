@@ -93,6 +93,21 @@ gw_sql_route(GwRequest *req)
 	if (strcmp(req->ri->request_method, "POST") == 0)
 		idem_key = mg_get_header(req->conn, "Idempotency-Key");
 
+	if (idem_key == NULL)
+	{
+		/* the common case: one round trip */
+		res = gw_call_route(req, req->route_index, req->route->sql, n, (const char *const *) params,
+							&status);
+		if (res == NULL)
+			goto done;
+		if (PQntuples(res) < 1 || PQgetisnull(res, 0, 0))
+			status = gw_reply_error(req->conn, 404, "GW404", "not found", req->ri->local_uri, NULL, NULL);
+		else
+			status = SendValue(req, ok_status, PQgetvalue(res, 0, 0), NULL);
+		PQclear(res);
+		goto done;
+	}
+
 	if ((status = gw_tx_begin(req, &db)) != 0)
 		goto done;
 
