@@ -69,6 +69,7 @@ typedef int (*GwHandler) (struct GwRequest *req);
 #define GW_NOAUTH	0x04		/* infrastructure route: no token, no role */
 #define GW_CREATED	0x08		/* success is 201 Created */
 #define GW_CSV		0x10		/* the SQL returns text/csv, not JSON */
+#define GW_NDJSON	0x20		/* the SQL returns JSON lines */
 
 typedef struct GwRoute
 {
@@ -103,10 +104,17 @@ typedef struct GwRequest
 	size_t		raw_len;
 } GwRequest;
 
-/* routes.c */
+/* api.c: the route table */
 extern const GwRoute gw_routes[];
 extern const size_t gw_nroutes;
+
+/* routes.c: the dispatcher and the handlers of infrastructure routes */
 int			gw_dispatch(struct mg_connection *conn, void *cbdata);
+int			gw_healthz_route(GwRequest *req);
+int			gw_version_route(GwRequest *req);
+int			gw_session_route(GwRequest *req);
+int			gw_metrics_route(GwRequest *req);
+int			gw_openapi_route(GwRequest *req);
 
 /* auth.c: 0 and auth filled, or an HTTP status after replying. */
 int			gw_authenticate(GwRequest *req);

@@ -1,8 +1,8 @@
 /*
- * routes.c — the route table and the dispatcher. civetweb hands every
+ * routes.c — the dispatcher and the infrastructure routes' handlers. civetweb hands every
  * request to gw_dispatch (one catch-all handler, so no path ever reaches
- * civetweb's file serving); the table maps method + path pattern to a
- * handler, and anything else gets a JSON 404, or 405 with Allow. The
+ * civetweb's file serving); the table (api.c) maps method + path pattern to
+ * a handler, and anything else gets a JSON 404, or 405 with Allow. The
  * dispatcher authenticates, reads and checks the JSON body, calls the
  * handler, and records metrics and one log line.
  */
@@ -14,8 +14,8 @@
 #include <time.h>
 
 /* GET /healthz: 200 when the database answers a query, 503 otherwise. */
-static int
-HandleHealthz(GwRequest *req)
+int
+gw_healthz_route(GwRequest *req)
 {
 	PGconn	   *db;
 	PGresult   *res = gw_exec_first(req->conn, &db, "select 1", 0, NULL);
@@ -28,8 +28,8 @@ HandleHealthz(GwRequest *req)
 }
 
 /* GET /v1/version: the gateway's, the loaded library's and the SQL script's. */
-static int
-HandleVersion(GwRequest *req)
+int
+gw_version_route(GwRequest *req)
 {
 	int			status;
 	PGresult   *res = gw_call(req,
@@ -52,8 +52,8 @@ HandleVersion(GwRequest *req)
 }
 
 /* GET /v1/session: who the database thinks the caller is (role and settings). */
-static int
-HandleSession(GwRequest *req)
+int
+gw_session_route(GwRequest *req)
 {
 	int			status;
 	PGresult   *res = gw_call(req,
@@ -73,38 +73,18 @@ HandleSession(GwRequest *req)
 	return gw_reply_json(req->conn, 200, body, NULL);
 }
 
-/* POST /v1/hash {data_hex, algorithm}: the ledger's hash of some bytes. */
-static const GwField hash_fields[] = {
-	{"data_hex", GW_STRING, true, "the bytes to hash, hex-encoded"},
-	{"algorithm", GW_STRING, false, "sha256 (default) or sm3"},
-	{NULL}
-};
-static const char *const hash_args[] = {"body:data_hex", "body:algorithm", NULL};
-
-static int
-HandleMetrics(GwRequest *req)
+int
+gw_metrics_route(GwRequest *req)
 {
 	return gw_metrics_reply(req->conn);
 }
 
-static int
-HandleOpenapi(GwRequest *req)
+int
+gw_openapi_route(GwRequest *req)
 {
 	return gw_openapi_reply(req->conn);
 }
 
-const GwRoute gw_routes[] = {
-	{"GET", "/healthz", HandleHealthz, GW_NOAUTH, "Liveness and database check"},
-	{"GET", "/metrics", HandleMetrics, GW_NOAUTH, "Prometheus metrics"},
-	{"GET", "/openapi.json", HandleOpenapi, GW_NOAUTH, "This API description (OpenAPI 3.1)"},
-	{"GET", "/v1/version", HandleVersion, GW_PUBLIC, "Versions of the gateway, library and extension"},
-	{"GET", "/v1/session", HandleSession, 0, "The caller's role and settings as the database sees them"},
-	{"POST", "/v1/hash", gw_sql_route, GW_PUBLIC | GW_JSON, "Hash bytes with the ledger's hash function",
-		hash_fields, NULL,
-		"select json_build_object('algorithm', coalesce($2, 'sha256'), 'digest_hex', "
-		"encode(shilian.hash(decode($1, 'hex'), coalesce($2, 'sha256')), 'hex'))", hash_args},
-};
-const size_t gw_nroutes = sizeof(gw_routes) / sizeof(gw_routes[0]);
 
 /*
  * Match path against pattern, capturing {name} segments into req->params.

@@ -14,6 +14,8 @@
 
 #define GW_MAX_ARGS 24
 
+static int	SendValue(GwRequest *req, int status, const char *value, const char *extra);
+
 /* Text for a JSON body value as a bound parameter; NULL for null/absent. */
 static char *
 JsonParam(json_t *v)
@@ -70,11 +72,24 @@ FreeParams(char **params, int n)
 		free(params[i]);
 }
 
+/* A list's second column, content_range, becomes the Content-Range header. */
+static int
+SendResult(GwRequest *req, int status, PGresult *res)
+{
+	char		hdr[128] = "";
+
+	if (PQnfields(res) > 1 && strcmp(PQfname(res, 1), "content_range") == 0 && !PQgetisnull(res, 0, 1))
+		snprintf(hdr, sizeof(hdr), "Content-Range: %s\r\n", PQgetvalue(res, 0, 1));
+	return SendValue(req, status, PQgetvalue(res, 0, 0), hdr[0] ? hdr : NULL);
+}
+
 static int
 SendValue(GwRequest *req, int status, const char *value, const char *extra)
 {
 	if (req->route->flags & GW_CSV)
 		return gw_reply_text(req->conn, status, "text/csv; charset=utf-8", value, strlen(value), extra);
+	if (req->route->flags & GW_NDJSON)
+		return gw_reply_text(req->conn, status, "application/x-ndjson", value, strlen(value), extra);
 	return gw_reply_text(req->conn, status, "application/json; charset=utf-8", value, strlen(value), extra);
 }
 
@@ -103,7 +118,7 @@ gw_sql_route(GwRequest *req)
 		if (PQntuples(res) < 1 || PQgetisnull(res, 0, 0))
 			status = gw_reply_error(req->conn, 404, "GW404", "not found", req->ri->local_uri, NULL, NULL);
 		else
-			status = SendValue(req, ok_status, PQgetvalue(res, 0, 0), NULL);
+			status = SendResult(req, ok_status, res);
 		PQclear(res);
 		goto done;
 	}
@@ -188,7 +203,7 @@ gw_sql_route(GwRequest *req)
 		PQclear(res);
 		goto done;
 	}
-	status = SendValue(req, ok_status, PQgetvalue(res, 0, 0), NULL);
+	status = SendResult(req, ok_status, res);
 	PQclear(res);
 
 done:

@@ -1,0 +1,325 @@
+/*
+ * api.c — the route table: every REST route, who may call it, its JSON body
+ * schema and, for SQL routes, the one statement it runs with where each $n
+ * comes from. The rules live in the extension; these statements only call
+ * its functions and shape the JSON. Ids and trace codes go out as strings.
+ */
+#include "gateway.h"
+
+#define ACTING "nullif(current_setting('shilian.operator_id'), '')::bigint"
+#define LIMIT(n) "least(greatest(coalesce(" n "::int, 100), 0), 1000)"
+#define OFFSET(n) "greatest(coalesce(" n "::int, 0), 0)"
+
+/* ---- infrastructure ---------------------------------------------------- */
+
+static const GwField hash_fields[] = {
+	{"data_hex", GW_STRING, true, "the bytes to hash, hex-encoded"},
+	{"algorithm", GW_STRING, false, "sha256 (default) or sm3"},
+	{NULL}
+};
+static const char *const hash_args[] = {"body:data_hex", "body:algorithm", NULL};
+
+/* ---- registry ------------------------------------------------------------ */
+
+static const GwField operator_fields[] = {
+	{"name", GW_STRING, true, "registered name"},
+	{"segment", GW_STRING, true, "production, circulation, catering or special_food"},
+	{"kinds", GW_ARRAY, true, "e.g. [\"wholesaler\"], [\"school_canteen\"]"},
+	{"station", GW_STRING, true, "home supervision station (jurisdiction code)"},
+	{"address", GW_STRING, true, NULL},
+	{"contact", GW_STRING, true, NULL},
+	{"uscc", GW_STRING, false, "unified social credit code (enterprises)"},
+	{"reg_card", GW_STRING, false, "registration card number (small vendors)"},
+	{"own_system", GW_BOOLEAN, false, "runs its own traceability system"},
+	{"regulator_contact", GW_STRING, false, NULL},
+	{NULL}
+};
+static const char *const operator_args[] = {
+	"body:name", "body:segment", "body:kinds", "body:station", "body:address", "body:contact",
+	"body:uscc", "body:reg_card", "body:own_system", "body:regulator_contact", NULL
+};
+
+static const char *const path0[] = {"path:0", NULL};
+static const char *const operator_list_args[] = {
+	"query:status", "query:segment", "query:station", "query:limit", "query:offset", NULL
+};
+
+static const GwField licence_fields[] = {
+	{"operator", GW_ANY, false, "operator id (default: the acting operator)"},
+	{"licence_no", GW_STRING, true, "SC or JY + 14 digits"},
+	{"scope", GW_ARRAY, true, "categories covered"},
+	{"valid_from", GW_STRING, true, "date"},
+	{"valid_to", GW_STRING, true, "date"},
+	{NULL}
+};
+static const char *const licence_args[] = {
+	"body:operator", "body:licence_no", "body:scope", "body:valid_from", "body:valid_to", NULL
+};
+
+static const GwField product_fields[] = {
+	{"name", GW_STRING, true, NULL},
+	{"category", GW_STRING, true, "one of the ten key categories or other"},
+	{"shelf_life_days", GW_INTEGER, false, NULL},
+	{"spec", GW_STRING, false, "specification"},
+	{"gtin", GW_STRING, false, "GTIN-8/12/13/14"},
+	{"edible_agricultural", GW_BOOLEAN, false, NULL},
+	{"owner", GW_ANY, false, "operator id (default: the acting operator)"},
+	{NULL}
+};
+static const char *const product_args[] = {
+	"body:name", "body:category", "body:shelf_life_days", "body:spec", "body:gtin",
+	"body:edible_agricultural", "body:owner", NULL
+};
+
+/* ---- records ------------------------------------------------------------- */
+
+static const GwField batch_fields[] = {
+	{"owner", GW_ANY, false, "operator id (default: the acting operator)"},
+	{"product", GW_ANY, true, "product id"},
+	{"qty", GW_STRING, true, "quantity with unit, e.g. \"500 kg\""},
+	{"produced_on", GW_STRING, false, "date (default today)"},
+	{"lot", GW_STRING, false, NULL},
+	{"expires_on", GW_STRING, false, "date"},
+	{"certificate", GW_OBJECT, false, "certificate or inspection report"},
+	{NULL}
+};
+static const char *const batch_args[] = {
+	"body:owner", "body:product", "body:qty", "body:produced_on", "body:lot", "body:expires_on",
+	"body:certificate", NULL
+};
+static const char *const page_args[] = {"query:limit", "query:offset", NULL};
+
+static const GwField inspect_fields[] = {
+	{"code", GW_STRING, true, "trace code"},
+	{"kind", GW_STRING, true, "release (出厂检验), incoming (进货查验) or sampling"},
+	{"result", GW_STRING, true, "pass or fail"},
+	{"report", GW_OBJECT, true, "the inspection report"},
+	{"inspected_at", GW_STRING, false, "timestamp (default now)"},
+	{"operator", GW_ANY, false, "operator id (default: the acting operator)"},
+	{NULL}
+};
+static const char *const inspect_args[] = {
+	"body:code", "body:kind", "body:result", "body:report", "body:inspected_at", "body:operator", NULL
+};
+
+static const GwField ship_fields[] = {
+	{"code", GW_STRING, true, "trace code of the batch sold"},
+	{"buyer", GW_ANY, true, "buyer operator id"},
+	{"qty", GW_STRING, true, "quantity with unit"},
+	{"shipped_on", GW_STRING, false, "date (default today)"},
+	{"seller", GW_ANY, false, "operator id (default: the acting operator)"},
+	{NULL}
+};
+static const char *const ship_args[] = {
+	"body:code", "body:buyer", "body:qty", "body:shipped_on", "body:seller", NULL
+};
+
+static const GwField receive_fields[] = {
+	{"link", GW_ANY, true, "the pending shipment (link id)"},
+	{"qty", GW_STRING, true, "accepted quantity"},
+	{"inspection", GW_OBJECT, true, "incoming inspection record (进货查验)"},
+	{"received_at", GW_STRING, false, "timestamp (default now)"},
+	{"reject_reason", GW_STRING, false, "why less than shipped was accepted"},
+	{"into_batch", GW_STRING, false, "an existing batch of the buyer to add to"},
+	{NULL}
+};
+static const char *const receive_args[] = {
+	"body:link", "body:qty", "body:inspection", "body:received_at", "body:reject_reason",
+	"body:into_batch", NULL
+};
+
+static const GwField reject_fields[] = {
+	{"reason", GW_STRING, true, NULL},
+	{"rejected_at", GW_STRING, false, "timestamp (default now)"},
+	{NULL}
+};
+static const char *const reject_args[] = {"path:0", "body:reason", "body:rejected_at", NULL};
+
+static const GwField first_entry_fields[] = {
+	{"buyer", GW_ANY, false, "operator id (default: the acting operator)"},
+	{"product", GW_ANY, true, "product id"},
+	{"qty", GW_STRING, true, "quantity with unit"},
+	{"supplier", GW_OBJECT, true, "the supplier's identity (name, address, contact, ...)"},
+	{"inspection", GW_OBJECT, true, "incoming inspection record"},
+	{"produced_on", GW_STRING, false, "date (default today)"},
+	{"received_at", GW_STRING, false, "timestamp (default now)"},
+	{"lot", GW_STRING, false, NULL},
+	{"certificate", GW_OBJECT, false, NULL},
+	{NULL}
+};
+static const char *const first_entry_args[] = {
+	"body:buyer", "body:product", "body:qty", "body:supplier", "body:inspection",
+	"body:produced_on", "body:received_at", "body:lot", "body:certificate", NULL
+};
+
+static const GwField transform_fields[] = {
+	{"inputs", GW_ARRAY, true, "trace codes of the input batches"},
+	{"qtys", GW_ARRAY, true, "quantity taken from each input"},
+	{"product", GW_ANY, true, "product id of the output"},
+	{"qty", GW_STRING, true, "output quantity"},
+	{"produced_on", GW_STRING, false, "date (default today)"},
+	{"lot", GW_STRING, false, NULL},
+	{"expires_on", GW_STRING, false, "date"},
+	{"operator", GW_ANY, false, "operator id (default: the acting operator)"},
+	{NULL}
+};
+static const char *const transform_args[] = {
+	"body:inputs", "body:qtys", "body:product", "body:qty", "body:produced_on", "body:lot",
+	"body:expires_on", "body:operator", NULL
+};
+
+static const GwField consume_fields[] = {
+	{"code", GW_STRING, true, "trace code"},
+	{"qty", GW_STRING, true, "quantity with unit"},
+	{"kind", GW_STRING, true, "served, retail_sold, destroyed or sample_kept"},
+	{"at", GW_STRING, false, "timestamp (default now)"},
+	{"note", GW_STRING, false, NULL},
+	{"operator", GW_ANY, false, "operator id (default: the acting operator)"},
+	{NULL}
+};
+static const char *const consume_args[] = {
+	"body:code", "body:qty", "body:kind", "body:at", "body:note", "body:operator", NULL
+};
+
+static const char *const completeness_args[] = {"path:0", "path:1", NULL};
+
+/* ---- ledger -------------------------------------------------------------- */
+
+static const char *const verify_args[] = {"query:operator", NULL};
+static const char *const inclusion_args[] = {"query:entry", "query:tree_size", NULL};
+static const char *const consistency_args[] = {"query:old_size", "query:new_size", NULL};
+static const char *const export_args[] = {"query:operator", "query:old_size", NULL};
+
+static const char *const regulators[] = {"regulator", "admin", NULL};
+
+const GwRoute gw_routes[] = {
+	{"GET", "/healthz", gw_healthz_route, GW_NOAUTH, "Liveness and database check"},
+	{"GET", "/metrics", gw_metrics_route, GW_NOAUTH, "Prometheus metrics"},
+	{"GET", "/openapi.json", gw_openapi_route, GW_NOAUTH, "This API description (OpenAPI 3.1)"},
+	{"GET", "/v1/version", gw_version_route, GW_PUBLIC, "Versions of the gateway, library and extension"},
+	{"GET", "/v1/session", gw_session_route, 0, "The caller's role and settings as the database sees them"},
+	{"POST", "/v1/hash", gw_sql_route, GW_PUBLIC | GW_JSON, "Hash bytes with the ledger's hash function",
+		hash_fields, NULL,
+		"select json_build_object('algorithm', coalesce($2, 'sha256'), 'digest_hex', "
+		"encode(shilian.hash(decode($1, 'hex'), coalesce($2, 'sha256')), 'hex'))", hash_args},
+
+	/* registry */
+	{"POST", "/v1/operators", gw_sql_route, GW_JSON | GW_CREATED, "Register an operator (operator_register)",
+		operator_fields, NULL,
+		"select json_build_object('id', shilian.operator_register(name => $1, segment => $2, "
+		"kinds => array(select jsonb_array_elements_text($3::jsonb)), station => $4, address => $5, "
+		"contact => $6, uscc => $7::shilian.uscc, reg_card => $8, own_system => coalesce($9::boolean, false), "
+		"regulator_contact => $10)::text)", operator_args},
+	{"POST", "/v1/operators/{id}/activate", gw_sql_route, 0, "Activate a registered operator (operator_activate)",
+		NULL, regulators,
+		"select json_build_object('id', $1::bigint::text, 'status', 'active') "
+		"from (select shilian.operator_activate($1::bigint)) a", path0},
+	{"GET", "/v1/operators/{id}", gw_sql_route, 0, "One operator",
+		NULL, NULL,
+		"select jsonb_set(to_jsonb(o), '{id}', to_jsonb(o.id::text)) from shilian.operator o "
+		"where o.id = $1::bigint", path0},
+	{"GET", "/v1/operators", gw_sql_route, 0, "Operators, filtered by status, segment, station; limit/offset",
+		NULL, NULL,
+		"with f as (select o.* from shilian.operator o where ($1::text is null or o.status = $1) "
+		"and ($2::text is null or o.segment = $2) and ($3::text is null or o.station = $3)), "
+		"p as (select * from f order by id limit " LIMIT("$4") " offset " OFFSET("$5") ") "
+		"select coalesce((select jsonb_agg(jsonb_set(to_jsonb(p), '{id}', to_jsonb(p.id::text)) order by p.id) from p), '[]'), "
+		"case when (select count(*) from p) = 0 then '*/' || (select count(*) from f) "
+		"else " OFFSET("$5") " || '-' || (" OFFSET("$5") " + (select count(*) from p) - 1) || '/' || (select count(*) from f) end "
+		"as content_range", operator_list_args},
+	{"POST", "/v1/licences", gw_sql_route, GW_JSON | GW_CREATED, "Add a licence (licence_add)",
+		licence_fields, NULL,
+		"select json_build_object('id', shilian.licence_add(coalesce($1::bigint, " ACTING "), "
+		"$2::shilian.license_no, array(select jsonb_array_elements_text($3::jsonb)), $4::date, $5::date)::text)",
+		licence_args},
+	{"POST", "/v1/products", gw_sql_route, GW_JSON | GW_CREATED, "Register a product (product_register)",
+		product_fields, NULL,
+		"select json_build_object('id', shilian.product_register(name => $1, category => $2, "
+		"shelf_life_days => $3::int, spec => $4, gtin => $5, edible_agricultural => coalesce($6::boolean, false), "
+		"owner => coalesce($7::bigint, " ACTING "))::text)", product_args},
+
+	/* records */
+	{"POST", "/v1/batches", gw_sql_route, GW_JSON | GW_CREATED, "Create a batch: production, harvest, import (batch_create)",
+		batch_fields, NULL,
+		"select json_build_object('trace_code', shilian.batch_create(owner => coalesce($1::bigint, " ACTING "), "
+		"product => $2::bigint, qty => $3::shilian.qty, produced_on => coalesce($4::date, current_date), "
+		"lot => $5, expires_on => $6::date, certificate => $7::jsonb)::text)", batch_args},
+	{"GET", "/v1/batches/{code}", gw_sql_route, 0, "One batch by trace code",
+		NULL, NULL,
+		"select to_jsonb(b) || jsonb_build_object('id', b.id::text, 'trace_code', b.trace_code::text, "
+		"'product_name', p.name, 'category', p.category) "
+		"from shilian.batch b join shilian.product p on p.id = b.product_id "
+		"where b.trace_code = $1::shilian.trace_code", path0},
+	{"GET", "/v1/batches", gw_sql_route, 0, "The acting operator's batches, newest first; limit/offset",
+		NULL, NULL,
+		"with f as (select b.* from shilian.batch b where b.owner_id = " ACTING "), "
+		"p as (select * from f order by created_at desc, id desc limit " LIMIT("$1") " offset " OFFSET("$2") ") "
+		"select coalesce((select jsonb_agg(to_jsonb(p) || jsonb_build_object('id', p.id::text, "
+		"'trace_code', p.trace_code::text) order by p.created_at desc, p.id desc) from p), '[]'), "
+		"case when (select count(*) from p) = 0 then '*/' || (select count(*) from f) "
+		"else " OFFSET("$2") " || '-' || (" OFFSET("$2") " + (select count(*) from p) - 1) || '/' || (select count(*) from f) end "
+		"as content_range", page_args},
+	{"POST", "/v1/inspections", gw_sql_route, GW_JSON | GW_CREATED, "Record an inspection (inspect)",
+		inspect_fields, NULL,
+		"select json_build_object('id', shilian.inspect($1::shilian.trace_code, $2, $3, $4::jsonb, "
+		"coalesce($5::timestamptz, now()), coalesce($6::bigint, " ACTING "))::text)", inspect_args},
+	{"POST", "/v1/shipments", gw_sql_route, GW_JSON | GW_CREATED, "Record a sale; the buyer gets a receipt draft (ship)",
+		ship_fields, NULL,
+		"select json_build_object('link', shilian.ship($1::shilian.trace_code, $2::bigint, $3::shilian.qty, "
+		"coalesce($4::date, current_date), coalesce($5::bigint, " ACTING "))::text)", ship_args},
+	{"GET", "/v1/shipments/inbox", gw_sql_route, 0, "The acting operator's receipt drafts (pending shipments to it)",
+		NULL, NULL,
+		"select coalesce(jsonb_agg(to_jsonb(d) || jsonb_build_object('link', d.link::text, "
+		"'from_code', d.from_code::text) order by d.link), '[]') "
+		"from shilian.receipt_drafts(" ACTING ") d", NULL},
+	{"POST", "/v1/shipments/{link}/reject", gw_sql_route, GW_JSON, "Refuse a whole shipment (reject)",
+		reject_fields, NULL,
+		"select json_build_object('link', $1::bigint::text, 'status', 'rejected') "
+		"from (select shilian.reject($1::bigint, $2, coalesce($3::timestamptz, now()))) r", reject_args},
+	{"POST", "/v1/receipts", gw_sql_route, GW_JSON | GW_CREATED, "Confirm a receipt; creates the buyer's batch (receive)",
+		receive_fields, NULL,
+		"select json_build_object('trace_code', shilian.receive($1::bigint, $2::shilian.qty, $3::jsonb, "
+		"coalesce($4::timestamptz, now()), $5, $6::shilian.trace_code)::text)", receive_args},
+	{"POST", "/v1/receipts/first-entry", gw_sql_route, GW_JSON | GW_CREATED,
+		"Receive from a supplier without records, e.g. a farmer (receive_first_entry)",
+		first_entry_fields, NULL,
+		"select json_build_object('trace_code', shilian.receive_first_entry(coalesce($1::bigint, " ACTING "), "
+		"$2::bigint, $3::shilian.qty, $4::jsonb, $5::jsonb, coalesce($6::date, current_date), "
+		"coalesce($7::timestamptz, now()), $8, $9::jsonb)::text)", first_entry_args},
+	{"POST", "/v1/transformations", gw_sql_route, GW_JSON | GW_CREATED, "Process inputs into one output batch (transform)",
+		transform_fields, NULL,
+		"select json_build_object('trace_code', shilian.transform("
+		"array(select jsonb_array_elements_text($1::jsonb))::shilian.trace_code[], "
+		"array(select jsonb_array_elements_text($2::jsonb))::shilian.qty[], $3::bigint, $4::shilian.qty, "
+		"coalesce($5::date, current_date), $6, $7::date, coalesce($8::bigint, " ACTING "))::text)", transform_args},
+	{"POST", "/v1/consumptions", gw_sql_route, GW_JSON | GW_CREATED,
+		"Record use: served, sold at retail, destroyed, sample kept (consume)",
+		consume_fields, NULL,
+		"select json_build_object('id', shilian.consume($1::shilian.trace_code, $2::shilian.qty, $3, "
+		"coalesce($4::timestamptz, now()), $5, coalesce($6::bigint, " ACTING "))::text)", consume_args},
+	{"GET", "/v1/records/{kind}/{id}/completeness", gw_sql_route, 0,
+		"Which legally required fields a record lacks, and its retention date (record_completeness)",
+		NULL, NULL,
+		"select to_jsonb(c) from shilian.record_completeness($1, $2::bigint) c", completeness_args},
+
+	/* ledger */
+	{"GET", "/v1/ledger/verify", gw_sql_route, 0, "Recompute hash chains (chain_verify); operator= for one",
+		NULL, NULL,
+		"select coalesce(jsonb_agg(jsonb_build_object('operator', v.operator::text, 'entries', v.entries, "
+		"'ok', v.ok, 'first_bad_seq', v.first_bad_seq, 'reason', v.reason) order by v.operator), '[]') "
+		"from shilian.chain_verify($1::bigint) v", verify_args},
+	{"POST", "/v1/ledger/checkpoint", gw_sql_route, GW_CREATED, "Sign off a Merkle checkpoint (checkpoint)",
+		NULL, regulators,
+		"select json_build_object('tree_size', c.tree_size, 'root', encode(c.root, 'hex'), "
+		"'created_at', c.created_at) from shilian.checkpoint() c", NULL},
+	{"GET", "/v1/ledger/proofs/inclusion", gw_sql_route, 0, "RFC 9162 inclusion proof of an entry (entry=, tree_size=)",
+		NULL, NULL, "select shilian.inclusion_proof($1::bigint, $2::bigint)", inclusion_args},
+	{"GET", "/v1/ledger/proofs/consistency", gw_sql_route, 0, "RFC 9162 consistency proof (old_size=, new_size=)",
+		NULL, NULL, "select shilian.consistency_proof($1::bigint, $2::bigint)", consistency_args},
+	{"GET", "/v1/ledger/export", gw_sql_route, GW_NDJSON,
+		"An operator's chain with checkpoint and proofs, as JSON lines for shilian-verify (operator=, old_size=)",
+		NULL, NULL,
+		"select string_agg(l, E'\\n') || E'\\n' from shilian.ledger_export($1::bigint, $2::bigint) l",
+		export_args},
+};
+const size_t gw_nroutes = sizeof(gw_routes) / sizeof(gw_routes[0]);
