@@ -12,6 +12,15 @@ my $gw = start_gateway($node);
 my @implemented = (
 	[ get => '/healthz' ], [ get => '/metrics' ], [ get => '/openapi.json' ],
 	[ get => '/v1/version' ], [ get => '/v1/session' ], [ post => '/v1/hash' ],
+	[ post => '/v1/operators' ], [ post => '/v1/operators/{id}/activate' ], [ get => '/v1/operators/{id}' ],
+	[ get => '/v1/operators' ], [ post => '/v1/licences' ], [ post => '/v1/products' ],
+	[ post => '/v1/batches' ], [ get => '/v1/batches/{code}' ], [ get => '/v1/batches' ],
+	[ post => '/v1/inspections' ], [ post => '/v1/shipments' ], [ get => '/v1/shipments/inbox' ],
+	[ post => '/v1/shipments/{link}/reject' ], [ post => '/v1/receipts' ], [ post => '/v1/receipts/first-entry' ],
+	[ post => '/v1/transformations' ], [ post => '/v1/consumptions' ],
+	[ get => '/v1/records/{kind}/{id}/completeness' ],
+	[ get => '/v1/ledger/verify' ], [ post => '/v1/ledger/checkpoint' ], [ get => '/v1/ledger/proofs/inclusion' ],
+	[ get => '/v1/ledger/proofs/consistency' ], [ get => '/v1/ledger/export' ],
 );
 
 my $r = http_call($gw, 'GET', '/openapi.json');
@@ -27,6 +36,9 @@ my $hash = $doc->{paths}{'/v1/hash'}{post}{requestBody}{content}{'application/js
 is_deeply($hash->{required}, ['data_hex'], 'openapi: /v1/hash requires data_hex');
 ok(!$hash->{additionalProperties}, 'openapi: unknown fields are not allowed');
 is_deeply($doc->{paths}{'/v1/version'}{get}{security}, [], 'openapi: public routes need no token');
+is(scalar(map { keys %$_ } values %{ $doc->{paths} }), scalar @implemented, 'openapi describes no route beyond these');
+is_deeply([ map { $_->{name} } @{ $doc->{paths}{'/v1/records/{kind}/{id}/completeness'}{get}{parameters} } ],
+	[ 'kind', 'id' ], 'openapi: path parameters in order');
 
 http_call($gw, 'GET', '/healthz') for 1 .. 3;
 http_call($gw, 'GET', '/nope');
