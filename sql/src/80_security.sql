@@ -254,6 +254,13 @@ ALTER FUNCTION consume(trace_code, qty, text, timestamptz, text, bigint)
 -- directly; with definer rights shilian_admin (a cron job) runs it without
 -- being a superuser.
 ALTER FUNCTION checkpoint() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+-- A proof needs the hashes of neighbouring leaves, which belong to other
+-- operators; the Merkle log is public to every role like a CT log (a proof
+-- holds the entry id, leaf index, hashes and root: no operator, no body, no
+-- count per operator), so the proof functions read it with definer rights.
+-- ledger and ledger_leaf rows themselves stay behind their policies.
+ALTER FUNCTION inclusion_proof(bigint, bigint) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION consistency_proof(bigint, bigint) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
 -- Functions that read or write records: no EXECUTE for PUBLIC; each role
 -- gets what its users call. The invoker-rights readers (record_completeness,
