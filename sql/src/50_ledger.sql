@@ -81,6 +81,11 @@ SELECT pg_catalog.pg_extension_config_dump('checkpoint', '');
 SELECT pg_catalog.pg_extension_config_dump('ledger_maintenance', '');
 
 REVOKE ALL ON ledger, ledger_leaf, merkle_node, checkpoint, ledger_maintenance FROM PUBLIC;
+-- Row-level security is switched on here, before the DDL guard below exists;
+-- the policies per role are in part 80 (docs/security.md).
+ALTER TABLE ledger ENABLE ROW LEVEL SECURITY;
+ALTER TABLE ledger_leaf ENABLE ROW LEVEL SECURITY;
+ALTER TABLE ledger_maintenance ENABLE ROW LEVEL SECURITY;
 
 -- ---- append and verify ------------------------------------------------------
 

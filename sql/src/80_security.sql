@@ -124,9 +124,8 @@ ALTER TABLE batch ENABLE ROW LEVEL SECURITY;
 ALTER TABLE link ENABLE ROW LEVEL SECURITY;
 ALTER TABLE inspection ENABLE ROW LEVEL SECURITY;
 ALTER TABLE consumption ENABLE ROW LEVEL SECURITY;
-ALTER TABLE ledger ENABLE ROW LEVEL SECURITY;
-ALTER TABLE ledger_leaf ENABLE ROW LEVEL SECURITY;
-ALTER TABLE ledger_maintenance ENABLE ROW LEVEL SECURITY;
+-- ledger, ledger_leaf, ledger_maintenance: enabled in part 50, before its
+-- DDL guard (which refuses ALTER TABLE on ledger tables).
 ALTER TABLE api_client ENABLE ROW LEVEL SECURITY;
 ALTER TABLE api_client_operator ENABLE ROW LEVEL SECURITY;
 
@@ -251,10 +250,24 @@ ALTER FUNCTION transform(trace_code[], qty[], bigint, qty, date, text, date, big
 	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION consume(trace_code, qty, text, timestamptz, text, bigint)
 	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+-- checkpoint() writes the Merkle log tables, which no role may write
+-- directly; with definer rights shilian_admin (a cron job) runs it without
+-- being a superuser.
+ALTER FUNCTION checkpoint() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+-- A proof needs the hashes of neighbouring leaves, which belong to other
+-- operators; the Merkle log is public to every role like a CT log (a proof
+-- holds the entry id, leaf index, hashes and root: no operator, no body, no
+-- count per operator), so the proof functions read it with definer rights.
+-- ledger and ledger_leaf rows themselves stay behind their policies.
+ALTER FUNCTION inclusion_proof(bigint, bigint) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION consistency_proof(bigint, bigint) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
 -- Functions that read or write records: no EXECUTE for PUBLIC; each role
--- gets what its users call. Pure functions (types, hash, ledger_canonical)
--- and the context helpers stay callable by everyone: they read no rows.
+-- gets what its users call. The invoker-rights readers (record_completeness,
+-- chain_verify, proofs, ledger_export) see what the policies let the caller
+-- see; log_verify rebuilds the whole log, so only an admin can. Pure
+-- functions (types, hash, ledger_canonical, verify_*) and the context
+-- helpers stay callable by everyone: they read no rows.
 REVOKE ALL ON FUNCTION
 	jurisdiction_add(text, text),
 	operator_register(text, text, text[], text, text, text, uscc, text, boolean, text),
@@ -270,10 +283,12 @@ REVOKE ALL ON FUNCTION
 	transform(trace_code[], qty[], bigint, qty, date, text, date, bigint),
 	consume(trace_code, qty, text, timestamptz, text, bigint),
 	receipt_drafts(bigint), record_completeness(text, bigint), chain_verify(bigint),
+	inclusion_proof(bigint, bigint), consistency_proof(bigint, bigint), log_verify(),
+	ledger_export(bigint, bigint),
 	api_client_add(text, text), api_client_bind(text, bigint), api_client_unbind(text, bigint)
 	FROM PUBLIC;
 
-GRANT EXECUTE ON FUNCTION jurisdiction_add(text, text),
+GRANT EXECUTE ON FUNCTION jurisdiction_add(text, text), checkpoint(), log_verify(),
 	api_client_add(text, text), api_client_bind(text, bigint), api_client_unbind(text, bigint)
 	TO shilian_admin;
 GRANT EXECUTE ON FUNCTION
@@ -295,5 +310,6 @@ GRANT EXECUTE ON FUNCTION
 	consume(trace_code, qty, text, timestamptz, text, bigint)
 	TO shilian_operator, shilian_system, shilian_admin;
 GRANT EXECUTE ON FUNCTION
-	receipt_drafts(bigint), record_completeness(text, bigint), chain_verify(bigint)
+	receipt_drafts(bigint), record_completeness(text, bigint), chain_verify(bigint),
+	inclusion_proof(bigint, bigint), consistency_proof(bigint, bigint), ledger_export(bigint, bigint)
 	TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;
