@@ -191,6 +191,7 @@ static const char *const consistency_args[] = {"query:old_size", "query:new_size
 static const char *const export_args[] = {"query:operator", "query:old_size", NULL};
 
 static const char *const regulators[] = {"regulator", "admin", NULL};
+static const char *const admins[] = {"admin", NULL};
 
 const GwRoute gw_routes[] = {
 	{"GET", "/healthz", gw_healthz_route, GW_NOAUTH, "Liveness and database check"},
@@ -308,8 +309,8 @@ const GwRoute gw_routes[] = {
 		"select coalesce(jsonb_agg(jsonb_build_object('operator', v.operator::text, 'entries', v.entries, "
 		"'ok', v.ok, 'first_bad_seq', v.first_bad_seq, 'reason', v.reason) order by v.operator), '[]') "
 		"from shilian.chain_verify($1::bigint) v", verify_args},
-	{"POST", "/v1/ledger/checkpoint", gw_sql_route, GW_CREATED, "Sign off a Merkle checkpoint (checkpoint)",
-		NULL, regulators,
+	{"POST", "/v1/ledger/checkpoint", gw_sql_route, GW_CREATED, "Sign off a Merkle checkpoint (checkpoint; platform admins)",
+		NULL, admins,
 		"select json_build_object('tree_size', c.tree_size, 'root', encode(c.root, 'hex'), "
 		"'created_at', c.created_at) from shilian.checkpoint() c", NULL},
 	{"GET", "/v1/ledger/proofs/inclusion", gw_sql_route, 0, "RFC 9162 inclusion proof of an entry (entry=, tree_size=)",

@@ -143,7 +143,8 @@ gw_tx_set_role(GwRequest *req, PGconn *db)
 					   "set_config('shilian.operator_id', $2, true), "
 					   "set_config('shilian.jurisdiction', $3, true), "
 					   "set_config('shilian.client', $4, true), "
-					   "set_config('statement_timeout', $5, true)",
+					   "set_config('statement_timeout', $5, true), "
+					   "set_config('search_path', 'pg_catalog, shilian', true)",
 					   5, NULL, ctx, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return Fail(req, db, res);
@@ -242,7 +243,8 @@ gw_call_route(GwRequest *req, int route_index, const char *sql, int nparams,
 						  "set_config('shilian.operator_id', $2, true), "
 						  "set_config('shilian.jurisdiction', $3, true), "
 						  "set_config('shilian.client', $4, true), "
-						  "set_config('statement_timeout', $5, true)",
+						  "set_config('statement_timeout', $5, true), "
+						  "set_config('search_path', 'pg_catalog, shilian', true)",
 						  5, NULL, ctx, NULL, NULL, 0);
 		if (prepare)
 			PQsendPrepare(db, name, sql, nparams, NULL);

@@ -94,8 +94,6 @@ gw_http_status_for_sqlstate(const char *s)
 		return 503;
 	if (strcmp(s, "57014") == 0)
 		return 504;
-	if (strcmp(s, "42883") == 0 || strcmp(s, "42P01") == 0)
-		return 404;
 	return 500;
 }
 

@@ -22,7 +22,7 @@ is($v->{library}, $v->{extension}, 'library and install script agree');
 like($v->{extension}, qr/^\d+\.\d+\.\d+$/, 'extension version looks like x.y.z');
 
 for my $path ('/nope', '/v1', '/v1/version/extra', '/../../etc/passwd', '/%2e%2e/%2e%2e/etc/passwd',
-	'/v1/batches/1%27%3Bdrop%20table%20x%3B--')
+	'/v1/nothing/1%27%3Bdrop%20table%20x%3B--')
 {
 	$r = http_call($gw, 'GET', $path);
 	is($r->{status}, 404, "unknown path $path is 404");
