@@ -9,13 +9,25 @@
 
 #include <math.h>
 
+#include "access/genam.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "executor/tuptable.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
+#include "utils/acl.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/rls.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "trace.h"
@@ -120,6 +132,129 @@ TraceExec(SlStmt *stmt, Datum *values)
 	return rc;
 }
 
+
+/* ---- direct index scans ---------------------------------------------------
+ *
+ * Without row-level security on link and batch (the platform's own walks,
+ * regulators with BYPASSRLS), the walk reads link_from_idx / link_to_idx and
+ * batch_pkey directly: one index probe per batch, in id order, with no
+ * executor, no SPI tuple copies and no per-level plan. Under row-level
+ * security it uses the SPI queries above, so that policies apply.
+ */
+typedef struct TraceRels
+{
+	Relation	link;
+	Relation	link_idx;		/* link_from_idx forward, link_to_idx backward */
+	Relation	batch;
+	Relation	batch_idx;		/* batch_pkey */
+	AttrNumber	l_id,
+				l_from,
+				l_to,
+				l_qty,
+				l_status,
+				l_received;
+	AttrNumber	b_code,
+				b_owner,
+				b_qty,
+				b_left;
+} TraceRels;
+
+typedef struct TraceIdIdx
+{
+	int64		id;
+	int32		idx;
+} TraceIdIdx;
+
+static int
+IdIdxOrder(const void *a, const void *b)
+{
+	int64		x = ((const TraceIdIdx *) a)->id;
+	int64		y = ((const TraceIdIdx *) b)->id;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+static Oid
+TraceRelid(Oid nsp, const char *name)
+{
+	Oid			relid = get_relname_relid(name, nsp);
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "relation shilian.%s is missing", name);
+	return relid;
+}
+
+static AttrNumber
+TraceAttnum(Relation rel, const char *name)
+{
+	AttrNumber	a = get_attnum(RelationGetRelid(rel), name);
+
+	if (a == InvalidAttrNumber)
+		elog(ERROR, "column %s of %s is missing", name, RelationGetRelationName(rel));
+	return a;
+}
+
+/*
+ * Open the relations for direct scans, or return false when row-level
+ * security applies to either table for the current user. SELECT privilege
+ * is checked as a query would.
+ */
+static bool
+TraceRelsOpen(TraceRels *r, bool forward)
+{
+	Oid			nsp = get_namespace_oid("shilian", false);
+	Oid			link = TraceRelid(nsp, "link");
+	Oid			batch = TraceRelid(nsp, "batch");
+	AclResult	acl;
+
+	if (check_enable_rls(link, InvalidOid, false) == RLS_ENABLED ||
+		check_enable_rls(batch, InvalidOid, false) == RLS_ENABLED)
+		return false;
+	acl = pg_class_aclcheck(link, GetUserId(), ACL_SELECT);
+	if (acl != ACLCHECK_OK)
+		aclcheck_error(acl, OBJECT_TABLE, "link");
+	acl = pg_class_aclcheck(batch, GetUserId(), ACL_SELECT);
+	if (acl != ACLCHECK_OK)
+		aclcheck_error(acl, OBJECT_TABLE, "batch");
+
+	r->link = table_open(link, AccessShareLock);
+	r->link_idx = index_open(TraceRelid(nsp, forward ? "link_from_idx" : "link_to_idx"), AccessShareLock);
+	r->batch = table_open(batch, AccessShareLock);
+	r->batch_idx = index_open(TraceRelid(nsp, "batch_pkey"), AccessShareLock);
+	r->l_id = TraceAttnum(r->link, "id");
+	r->l_from = TraceAttnum(r->link, forward ? "from_batch" : "to_batch");
+	r->l_to = TraceAttnum(r->link, forward ? "to_batch" : "from_batch");
+	r->l_qty = TraceAttnum(r->link, "qty_accepted");
+	r->l_status = TraceAttnum(r->link, "status");
+	r->l_received = TraceAttnum(r->link, "received_at");
+	r->b_code = TraceAttnum(r->batch, "trace_code");
+	r->b_owner = TraceAttnum(r->batch, "owner_id");
+	r->b_qty = TraceAttnum(r->batch, "qty");
+	r->b_left = TraceAttnum(r->batch, "qty_left");
+	return true;
+}
+
+static void
+TraceRelsClose(TraceRels *r)
+{
+	index_close(r->batch_idx, AccessShareLock);
+	table_close(r->batch, AccessShareLock);
+	index_close(r->link_idx, AccessShareLock);
+	table_close(r->link, AccessShareLock);
+}
+
+/* status = 'received' */
+static bool
+IsReceived(Datum status)
+{
+	text	   *t = DatumGetTextPP(status);
+	bool		yes = VARSIZE_ANY_EXHDR(t) == 8 && memcmp(VARDATA_ANY(t), "received", 8) == 0;
+
+	if ((Pointer) t != DatumGetPointer(status))
+		pfree(t);
+	return yes;
+}
+
 static void
 TraceLimitError(int64 limit, const char *what)
 {
@@ -171,6 +306,31 @@ NodeFind(HTAB *hash, int64 id)
 	return e->idx;
 }
 
+
+/* One walked link u -> v (v's id): v added at depth + 1 if new, the edge kept. */
+static inline void
+TraceAddEdge(TraceWalk *w, HTAB *hash, TraceEdge **edges, int64 *nedges, int64 *edge_cap,
+			 int64 max_edges, int32 depth, int32 u, int64 link, int64 vid, Qty q)
+{
+	int32		v = NodeAdd(w, hash, vid, depth + 1, link);
+
+	/* first reached by: the lowest depth, then the lowest link id */
+	if (w->nodes[v].depth == depth + 1 && link < w->nodes[v].via_link)
+		w->nodes[v].via_link = link;
+	if (*nedges >= max_edges)
+		TraceLimitError(max_edges, "links");
+	if (*nedges == *edge_cap)
+	{
+		*edge_cap *= 2;
+		*edges = repalloc_huge(*edges, sizeof(TraceEdge) * *edge_cap);
+	}
+	(*edges)[*nedges].u = u;
+	(*edges)[*nedges].v = v;
+	(*edges)[*nedges].link = link;
+	(*edges)[*nedges].q = q;
+	(*nedges)++;
+}
+
 /* Fill code, owner, qty, qty_left of nodes [from, to) by one query. */
 static void
 NodesLoad(TraceWalk *w, HTAB *hash, int32 from, int32 to)
@@ -197,6 +357,50 @@ NodesLoad(TraceWalk *w, HTAB *hash, int32 from, int32 to)
 	}
 	SPI_freetuptable(SPI_tuptable);
 	pfree(ids);
+}
+
+
+/* Fill code, owner, qty, qty_left of nodes [from, to) by index probes in id order. */
+static void
+NodesLoadDirect(TraceWalk *w, TraceRels *r, int32 from, int32 to)
+{
+	int32		n = to - from;
+	TraceIdIdx *order;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	ScanKeyData key;
+
+	if (n <= 0)
+		return;
+	order = palloc(sizeof(TraceIdIdx) * n);
+	for (int32 i = 0; i < n; i++)
+	{
+		order[i].id = w->nodes[from + i].id;
+		order[i].idx = from + i;
+	}
+	qsort(order, n, sizeof(TraceIdIdx), IdIdxOrder);
+	slot = table_slot_create(r->batch, NULL);
+	scan = index_beginscan(r->batch, r->batch_idx, GetActiveSnapshot(), 1, 0);
+	for (int32 i = 0; i < n; i++)
+	{
+		TraceNode  *node = &w->nodes[order[i].idx];
+		bool		isnull;
+
+		if ((i & 1023) == 1023)
+			CHECK_FOR_INTERRUPTS();
+		ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(order[i].id));
+		index_rescan(scan, &key, 1, NULL, 0);
+		if (!index_getnext_slot(scan, ForwardScanDirection, slot))
+			elog(ERROR, "trace walk lost batch %lld", (long long) order[i].id);
+		node->code = DatumGetTraceCode(slot_getattr(slot, r->b_code, &isnull));
+		node->owner = DatumGetInt64(slot_getattr(slot, r->b_owner, &isnull));
+		node->qty = DatumGetQty(slot_getattr(slot, r->b_qty, &isnull));
+		node->qty_left = DatumGetQty(slot_getattr(slot, r->b_left, &isnull));
+		node->on_hand = node->qty_left;
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	pfree(order);
 }
 
 /* a / b for two quantities of one dimension (0 when b is not positive). */
@@ -335,6 +539,12 @@ TraceWalkRun(TraceWalk *w, TraceCode root, bool forward, int max_depth, Timestam
 				level_to,
 				depth = 0;
 	Datum		arg;
+	TraceRels	rels = {0};
+	bool		direct;
+	IndexScanDesc scan = NULL;
+	TupleTableSlot *slot = NULL;
+	TraceIdIdx *order = NULL;
+	int32		order_cap = 0;
 
 	memset(w, 0, sizeof(*w));
 	w->forward = forward;
@@ -361,54 +571,98 @@ TraceWalkRun(TraceWalk *w, TraceCode root, bool forward, int max_depth, Timestam
 
 	level_from = 0;
 	level_to = 1;
+	direct = TraceRelsOpen(&rels, forward);
+	if (direct)
+	{
+		slot = table_slot_create(rels.link, NULL);
+		scan = index_beginscan(rels.link, rels.link_idx, GetActiveSnapshot(), 1, 0);
+		order = palloc(sizeof(TraceIdIdx) * 1024);
+		order_cap = 1024;
+	}
 	while (level_from < level_to && (max_depth < 0 || depth < max_depth))
 	{
-		int64	   *ids = palloc(sizeof(int64) * (level_to - level_from));
-		Datum		args[2];
-
 		CHECK_FOR_INTERRUPTS();
-		for (int32 i = level_from; i < level_to; i++)
-			ids[i - level_from] = w->nodes[i].id;
-		args[0] = PointerGetDatum(IdArray(ids, level_to - level_from));
-		args[1] = TimestampTzGetDatum(as_of);
-		TraceExec(level, args);
-		pfree(ids);
-		pfree(DatumGetPointer(args[0]));
-
-		for (uint64 r = 0; r < SPI_processed; r++)
+		if (direct)
 		{
-			int64		link = DatumGetInt64(SlGet(r, 1, NULL));
-			int64		vid = DatumGetInt64(SlGet(r, 3, NULL));
-			int32		u,
-						v;
+			int32		n = level_to - level_from;
 
-			if ((r & 1023) == 1023)
-				CHECK_FOR_INTERRUPTS();
-			u = NodeFind(hash, DatumGetInt64(SlGet(r, 2, NULL)));
-			v = NodeAdd(w, hash, vid, depth + 1, link);
-			/* first reached by: the lowest depth, then the lowest link id */
-			if (w->nodes[v].depth == depth + 1 && link < w->nodes[v].via_link)
-				w->nodes[v].via_link = link;
-			if (nedges >= max_edges)
-				TraceLimitError(max_edges, "links");
-			if (nedges == edge_cap)
+			/* probe the frontier in id order: neighbouring index and heap pages */
+			if (n > order_cap)
 			{
-				edge_cap *= 2;
-				edges = repalloc_huge(edges, sizeof(TraceEdge) * edge_cap);
+				order_cap = Max(n, order_cap * 2);
+				order = repalloc_huge(order, sizeof(TraceIdIdx) * order_cap);
 			}
-			edges[nedges].u = u;
-			edges[nedges].v = v;
-			edges[nedges].link = link;
-			edges[nedges].q = DatumGetQty(SlGet(r, 4, NULL));
-			nedges++;
+			for (int32 i = 0; i < n; i++)
+			{
+				order[i].id = w->nodes[level_from + i].id;
+				order[i].idx = level_from + i;
+			}
+			qsort(order, n, sizeof(TraceIdIdx), IdIdxOrder);
+			for (int32 i = 0; i < n; i++)
+			{
+				ScanKeyData key;
+
+				if ((i & 255) == 255)
+					CHECK_FOR_INTERRUPTS();
+				ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(order[i].id));
+				index_rescan(scan, &key, 1, NULL, 0);
+				while (index_getnext_slot(scan, ForwardScanDirection, slot))
+				{
+					bool		isnull;
+					Datum		d;
+
+					d = slot_getattr(slot, rels.l_status, &isnull);
+					if (isnull || !IsReceived(d))
+						continue;
+					d = slot_getattr(slot, rels.l_received, &isnull);
+					if (isnull || DatumGetTimestampTz(d) > as_of)
+						continue;
+					TraceAddEdge(w, hash, &edges, &nedges, &edge_cap, max_edges, depth, order[i].idx,
+								 DatumGetInt64(slot_getattr(slot, rels.l_id, &isnull)),
+								 DatumGetInt64(slot_getattr(slot, rels.l_to, &isnull)),
+								 DatumGetQty(slot_getattr(slot, rels.l_qty, &isnull)));
+				}
+			}
 		}
-		SPI_freetuptable(SPI_tuptable);
+		else
+		{
+			int64	   *ids = palloc(sizeof(int64) * (level_to - level_from));
+			Datum		args[2];
+
+			for (int32 i = level_from; i < level_to; i++)
+				ids[i - level_from] = w->nodes[i].id;
+			args[0] = PointerGetDatum(IdArray(ids, level_to - level_from));
+			args[1] = TimestampTzGetDatum(as_of);
+			TraceExec(level, args);
+			pfree(ids);
+			pfree(DatumGetPointer(args[0]));
+			for (uint64 r = 0; r < SPI_processed; r++)
+			{
+				if ((r & 1023) == 1023)
+					CHECK_FOR_INTERRUPTS();
+				TraceAddEdge(w, hash, &edges, &nedges, &edge_cap, max_edges, depth,
+							 NodeFind(hash, DatumGetInt64(SlGet(r, 2, NULL))),
+							 DatumGetInt64(SlGet(r, 1, NULL)),
+							 DatumGetInt64(SlGet(r, 3, NULL)),
+							 DatumGetQty(SlGet(r, 4, NULL)));
+			}
+			SPI_freetuptable(SPI_tuptable);
+		}
 		level_from = level_to;
 		level_to = w->n;
 		depth++;
 	}
-	/* the reached batches' rows, in one scan over ids in order (the root's is loaded) */
-	NodesLoad(w, hash, 1, w->n);
+	/* the reached batches' rows, in id order (the root's is loaded) */
+	if (direct)
+	{
+		index_endscan(scan);
+		ExecDropSingleTupleTableSlot(slot);
+		pfree(order);
+		NodesLoadDirect(w, &rels, 1, w->n);
+		TraceRelsClose(&rels);
+	}
+	else
+		NodesLoad(w, hash, 1, w->n);
 
 	TracePropagate(w, edges, nedges);
 	if (as_of < GetCurrentTransactionStartTimestamp())

@@ -213,6 +213,36 @@ for my $shape (sort keys %shapes)
 }
 note("$checks walks compared");
 
+# Under row-level security the walk reads through SQL, so policies apply: a
+# role that sees only even-numbered links gets what WITH RECURSIVE gets as
+# that role, which differs from the full walk.
+$node->safe_psql('postgres', q{
+	CREATE ROLE walker;
+	GRANT USAGE ON SCHEMA shilian TO walker;
+	GRANT SELECT ON shilian.link, shilian.batch TO walker;
+	ALTER TABLE shilian.link ENABLE ROW LEVEL SECURITY;
+	CREATE POLICY even_links ON shilian.link FOR SELECT TO walker USING (id % 2 = 0);
+});
+for my $dir ('forward', 'backward')
+{
+	my ($from, $to) = $dir eq 'forward' ? ('from_batch', 'to_batch') : ('to_batch', 'from_batch');
+	my $root = $dir eq 'forward' ? 1 : 200;
+	my $walk = qq{SELECT string_agg(b.id || ':' || t.depth, ',' ORDER BY b.id)
+		FROM shilian.trace_$dir((SELECT trace_code FROM shilian.batch WHERE id = $root)) t
+		JOIN shilian.batch b ON b.trace_code OPERATOR(shilian.=) t.batch};
+	my $ref = qq{WITH RECURSIVE r(id, d) AS (SELECT ${root}::bigint, 0
+		UNION SELECT l.$to, r.d + 1 FROM r JOIN shilian.link l ON l.$from = r.id AND l.status = 'received')
+		SELECT string_agg(id || ':' || d, ',' ORDER BY id) FROM (SELECT id, min(d) d FROM r GROUP BY id) x};
+	my $as_walker = $node->safe_psql('postgres', "SET ROLE walker; $walk");
+	is($as_walker, $node->safe_psql('postgres', "SET ROLE walker; $ref"),
+		"$dir walk under row-level security = WITH RECURSIVE as the same role");
+	isnt($as_walker, $node->safe_psql('postgres', $walk), "$dir: the policy hid part of the graph");
+}
+$node->safe_psql('postgres', q{
+	DROP POLICY even_links ON shilian.link;
+	ALTER TABLE shilian.link DISABLE ROW LEVEL SECURITY;
+});
+
 # recall_open notifies listeners on channel shilian_recall with the recall id.
 my ($rc, $stdout, $stderr) = $node->psql('postgres', q{
 	LISTEN shilian_recall;
