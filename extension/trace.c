@@ -307,6 +307,57 @@ NodeFind(HTAB *hash, int64 id)
 }
 
 
+
+/*
+ * Probe an int8 btree for every key of keys[0 .. n) (sorted, distinct),
+ * calling visit for each visible heap row. Keys close to the previous one
+ * are reached by reading on along the leaf level instead of descending from
+ * the root again: a reached set is often dense in id order (lots of one
+ * line, one tier), and a descent costs more than a few leaf entries.
+ */
+#define TRACE_PROBE_GAP		48	/* ids ahead worth reading on for */
+
+typedef void (*TraceVisit) (TupleTableSlot *slot, int32 idx, void *arg);
+
+static void
+TraceProbeSorted(IndexScanDesc scan, TupleTableSlot *slot, const TraceIdIdx *keys, int32 n,
+				 TraceVisit visit, void *arg)
+{
+	int32		i = 0;
+	bool		descend = true;
+	ScanKeyData key;
+
+	while (i < n)
+	{
+		ItemPointer tid;
+		int64		k;
+		bool		isnull;
+
+		if (descend)
+		{
+			CHECK_FOR_INTERRUPTS();
+			ScanKeyInit(&key, 1, BTGreaterEqualStrategyNumber, F_INT8GE, Int64GetDatum(keys[i].id));
+			index_rescan(scan, &key, 1, NULL, 0);
+			descend = false;
+		}
+		tid = index_getnext_tid(scan, ForwardScanDirection);
+		if (tid == NULL)
+			break;				/* no entry at or past the remaining keys */
+		k = DatumGetInt64(index_getattr(scan->xs_itup, 1, scan->xs_itupdesc, &isnull));
+		while (i < n && keys[i].id < k)
+			i++;
+		if (i >= n)
+			break;
+		if (keys[i].id == k)
+		{
+			if (index_fetch_heap(scan, slot))
+				visit(slot, keys[i].idx, arg);
+		}
+		else if (keys[i].id - k > TRACE_PROBE_GAP)
+			descend = true;
+	}
+}
+
 /* One walked link u -> v (v's id): v added at depth + 1 if new, the edge kept. */
 static inline void
 TraceAddEdge(TraceWalk *w, HTAB *hash, TraceEdge **edges, int64 *nedges, int64 *edge_cap,
@@ -360,6 +411,62 @@ NodesLoad(TraceWalk *w, HTAB *hash, int32 from, int32 to)
 }
 
 
+
+typedef struct TraceLinkArg
+{
+	TraceWalk  *w;
+	HTAB	   *hash;
+	TraceRels  *rels;
+	TraceEdge **edges;
+	int64	   *nedges;
+	int64	   *edge_cap;
+	int64		max_edges;
+	TimestampTz as_of;
+	int32		depth;
+} TraceLinkArg;
+
+/* A link row of the frontier batch idx: walked if received by as_of. */
+static void
+TraceLinkVisit(TupleTableSlot *slot, int32 idx, void *arg)
+{
+	TraceLinkArg *la = arg;
+	TraceRels  *r = la->rels;
+	bool		isnull;
+	Datum		d;
+
+	d = slot_getattr(slot, r->l_status, &isnull);
+	if (isnull || !IsReceived(d))
+		return;
+	d = slot_getattr(slot, r->l_received, &isnull);
+	if (isnull || DatumGetTimestampTz(d) > la->as_of)
+		return;
+	TraceAddEdge(la->w, la->hash, la->edges, la->nedges, la->edge_cap, la->max_edges, la->depth, idx,
+				 DatumGetInt64(slot_getattr(slot, r->l_id, &isnull)),
+				 DatumGetInt64(slot_getattr(slot, r->l_to, &isnull)),
+				 DatumGetQty(slot_getattr(slot, r->l_qty, &isnull)));
+}
+
+typedef struct TraceLoadArg
+{
+	TraceWalk  *w;
+	TraceRels  *r;
+} TraceLoadArg;
+
+static void
+TraceLoadVisit(TupleTableSlot *slot, int32 idx, void *arg)
+{
+	TraceLoadArg *la = arg;
+	TraceNode  *node = &la->w->nodes[idx];
+	bool		isnull;
+
+	node->code = DatumGetTraceCode(slot_getattr(slot, la->r->b_code, &isnull));
+	node->owner = DatumGetInt64(slot_getattr(slot, la->r->b_owner, &isnull));
+	node->qty = DatumGetQty(slot_getattr(slot, la->r->b_qty, &isnull));
+	node->qty_left = DatumGetQty(slot_getattr(slot, la->r->b_left, &isnull));
+	node->on_hand = node->qty_left;
+	node->loaded = true;
+}
+
 /* Fill code, owner, qty, qty_left of nodes [from, to) by index probes in id order. */
 static void
 NodesLoadDirect(TraceWalk *w, TraceRels *r, int32 from, int32 to)
@@ -368,7 +475,6 @@ NodesLoadDirect(TraceWalk *w, TraceRels *r, int32 from, int32 to)
 	TraceIdIdx *order;
 	IndexScanDesc scan;
 	TupleTableSlot *slot;
-	ScanKeyData key;
 
 	if (n <= 0)
 		return;
@@ -381,25 +487,17 @@ NodesLoadDirect(TraceWalk *w, TraceRels *r, int32 from, int32 to)
 	qsort(order, n, sizeof(TraceIdIdx), IdIdxOrder);
 	slot = table_slot_create(r->batch, NULL);
 	scan = index_beginscan(r->batch, r->batch_idx, GetActiveSnapshot(), 1, 0);
-	for (int32 i = 0; i < n; i++)
+	scan->xs_want_itup = true;
 	{
-		TraceNode  *node = &w->nodes[order[i].idx];
-		bool		isnull;
+		TraceLoadArg la = {w, r};
 
-		if ((i & 1023) == 1023)
-			CHECK_FOR_INTERRUPTS();
-		ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(order[i].id));
-		index_rescan(scan, &key, 1, NULL, 0);
-		if (!index_getnext_slot(scan, ForwardScanDirection, slot))
-			elog(ERROR, "trace walk lost batch %lld", (long long) order[i].id);
-		node->code = DatumGetTraceCode(slot_getattr(slot, r->b_code, &isnull));
-		node->owner = DatumGetInt64(slot_getattr(slot, r->b_owner, &isnull));
-		node->qty = DatumGetQty(slot_getattr(slot, r->b_qty, &isnull));
-		node->qty_left = DatumGetQty(slot_getattr(slot, r->b_left, &isnull));
-		node->on_hand = node->qty_left;
+		TraceProbeSorted(scan, slot, order, n, TraceLoadVisit, &la);
 	}
 	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
+	for (int32 i = 0; i < n; i++)
+		if (!w->nodes[order[i].idx].loaded)
+			elog(ERROR, "trace walk lost batch %lld", (long long) order[i].id);
 	pfree(order);
 }
 
@@ -545,8 +643,16 @@ TraceWalkRun(TraceWalk *w, TraceCode root, bool forward, int max_depth, Timestam
 	TupleTableSlot *slot = NULL;
 	TraceIdIdx *order = NULL;
 	int32		order_cap = 0;
+	TraceLinkArg la;
 
 	memset(w, 0, sizeof(*w));
+	la.w = w;
+	la.rels = &rels;
+	la.edges = &edges;
+	la.nedges = &nedges;
+	la.edge_cap = &edge_cap;
+	la.max_edges = max_edges;
+	la.as_of = as_of;
 	w->forward = forward;
 	w->cap = 1024;
 	/* the nodes outlive SPI_finish; edges, hash and query results do not */
@@ -557,6 +663,7 @@ TraceWalkRun(TraceWalk *w, TraceCode root, bool forward, int max_depth, Timestam
 	ctl.entrysize = sizeof(TraceHashEntry);
 	ctl.hcxt = CurrentMemoryContext;
 	hash = hash_create("shilian trace", 1024, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	la.hash = hash;
 
 	arg = TraceCodeGetDatum(root);
 	TraceExec(&root_stmt, &arg);
@@ -576,6 +683,7 @@ TraceWalkRun(TraceWalk *w, TraceCode root, bool forward, int max_depth, Timestam
 	{
 		slot = table_slot_create(rels.link, NULL);
 		scan = index_beginscan(rels.link, rels.link_idx, GetActiveSnapshot(), 1, 0);
+		scan->xs_want_itup = true;
 		order = palloc(sizeof(TraceIdIdx) * 1024);
 		order_cap = 1024;
 	}
@@ -598,31 +706,8 @@ TraceWalkRun(TraceWalk *w, TraceCode root, bool forward, int max_depth, Timestam
 				order[i].idx = level_from + i;
 			}
 			qsort(order, n, sizeof(TraceIdIdx), IdIdxOrder);
-			for (int32 i = 0; i < n; i++)
-			{
-				ScanKeyData key;
-
-				if ((i & 255) == 255)
-					CHECK_FOR_INTERRUPTS();
-				ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(order[i].id));
-				index_rescan(scan, &key, 1, NULL, 0);
-				while (index_getnext_slot(scan, ForwardScanDirection, slot))
-				{
-					bool		isnull;
-					Datum		d;
-
-					d = slot_getattr(slot, rels.l_status, &isnull);
-					if (isnull || !IsReceived(d))
-						continue;
-					d = slot_getattr(slot, rels.l_received, &isnull);
-					if (isnull || DatumGetTimestampTz(d) > as_of)
-						continue;
-					TraceAddEdge(w, hash, &edges, &nedges, &edge_cap, max_edges, depth, order[i].idx,
-								 DatumGetInt64(slot_getattr(slot, rels.l_id, &isnull)),
-								 DatumGetInt64(slot_getattr(slot, rels.l_to, &isnull)),
-								 DatumGetQty(slot_getattr(slot, rels.l_qty, &isnull)));
-				}
-			}
+			la.depth = depth;
+			TraceProbeSorted(scan, slot, order, n, TraceLinkVisit, &la);
 		}
 		else
 		{

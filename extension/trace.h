@@ -28,6 +28,7 @@ typedef struct TraceNode
 	int64		via_link;		/* first reached by (0 for the root) */
 	double		share;			/* see TracePropagate in trace.c */
 	Qty			reached;		/* qty_reached */
+	bool		loaded;			/* the batch row was read */
 } TraceNode;
 
 typedef struct TraceWalk

@@ -171,7 +171,7 @@ CREATE TABLE recall_target (
 	trace_code    trace_code NOT NULL,
 	operator_id   bigint NOT NULL REFERENCES operator (id),
 	depth         integer NOT NULL,
-	via_link      bigint REFERENCES link (id),
+	via_link      bigint,				-- no FK: link is to be partitioned by time
 	qty_exposed   qty NOT NULL,
 	qty_on_hand   qty NOT NULL,
 	notified_at   timestamptz NOT NULL DEFAULT now(),

@@ -3,8 +3,10 @@
 # 1,000,000 batches and about 3,000,000 links at SHILIAN_BENCH_SCALE=1, with
 # ingredient hubs and the carry-over shape). For each start lot and
 # direction: the C walk (depth, first link and quantities) against, in the
-# same run, the set-form WITH RECURSIVE ... UNION without depth and the
-# depth-carrying form (UNION over (batch, depth), min depth per batch). Times
+# same run, the set-form WITH RECURSIVE ... UNION without depth and two
+# depth-carrying forms: UNION over (batch, depth) with the least depth per
+# batch, and path enumeration (UNION ALL with the path, hub and carry-over
+# lots only; it explodes on diamonds, so it is bounded by a timeout). Times
 # are the best of 3 runs measured inside the server (no client overhead);
 # ratio = C time / SQL time. recall_open on the widest walk, in ms.
 set -euo pipefail
@@ -14,6 +16,7 @@ SCALE=${SHILIAN_BENCH_SCALE:-1}
 SEED=${SHILIAN_BENCH_SEED:-20261129}
 # the depth-carrying SQL can take minutes on the carry-over shape: bounded
 SQL_TIMEOUT=${SHILIAN_BENCH_SQL_TIMEOUT:-60s}
+PATH_TIMEOUT=${SHILIAN_BENCH_PATH_TIMEOUT:-30s}
 
 t0=$(now_ns)
 psql -qAtX -v scale="$SCALE" -v seed="$SEED" -f "$(dirname "$0")/trace_graph.sql" >/dev/null
@@ -51,14 +54,14 @@ SQL
 read -r nf np nw < <(psql -qAtX -F ' ' -c "select round(200000 * $SCALE)::bigint, round(150000 * $SCALE / 75)::bigint * 75, round(250000 * $SCALE)::bigint")
 declare -A LOT=(
 	[farm-hub]=1
-	[farm]=$((nf / 2 + 17))
+	[carry-over-farm]=$((nf / 2 + 17))  # an ingredient lot of 6 runs on a residue-carrying line
 	[wholesaler]=$((nf + np + nw / 3 + 11))
 	[retail]=$((nf + np + nw + 12345 % (nb - nf - np - nw) + 1))
 )
 
 widest_code=""
 widest_n=0
-for name in farm-hub farm wholesaler retail; do
+for name in farm-hub carry-over-farm wholesaler retail; do
 	id=${LOT[$name]}
 	code=$(psql -qAtX -c "select trace_code from shilian.batch where id = $id")
 	for dir in forward backward; do
@@ -76,7 +79,18 @@ for name in farm-hub farm wholesaler retail; do
 		if [ -n "$depth_ms" ]; then
 			row "trace $dir $name lot ($n batches): C vs depth SQL" "$c_ms" ms "$depth_ms" "WITH RECURSIVE (id, depth)"
 		else
-			row "trace $dir $name lot ($n batches): C vs depth SQL" "$c_ms" ms ">${SQL_TIMEOUT%s}000" "WITH RECURSIVE (id, depth) timed out"
+			row "trace $dir $name lot ($n batches): C vs depth SQL" "$c_ms" ms "${SQL_TIMEOUT%s}000" "(id, depth) TIMED OUT at"
+		fi
+		if [ "$name" = farm-hub ] || [ "$name" = carry-over-farm ]; then
+			path_ms=$(psql -qAtX -c "set statement_timeout = '$PATH_TIMEOUT'; select bench_ms(\$q\$with recursive r(id, d, path) as (select $id::bigint, 0, array[$id::bigint]
+				union all select l.$to, r.d + 1, r.path || l.$to from r join shilian.link l on l.$from = r.id
+				 and l.status = 'received' and l.received_at <= now())
+				select count(*) from (select id, min(d) from r group by id) x\$q\$, 1)")
+			if [ -n "$path_ms" ]; then
+				row "trace $dir $name lot ($n batches): C vs path SQL" "$c_ms" ms "$path_ms" "WITH RECURSIVE paths"
+			else
+				row "trace $dir $name lot ($n batches): C vs path SQL" "$c_ms" ms "${PATH_TIMEOUT%s}000" "paths TIMED OUT at"
+			fi
 		fi
 		if [ "$n" -gt "$widest_n" ]; then widest_n=$n; widest_code=$code; widest_dir=$dir; fi
 	done

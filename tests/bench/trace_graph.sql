@@ -7,11 +7,14 @@
 -- Tiers (batch ids in this order):
 --   farm lots        20%   ids 1 ..            (lots 1..100*scale are ingredient hubs)
 --   processor lots   15%   on lines of 75 lots; 95% of the lots carry residue
---                          of the previous lot on the same line (carry-over)
+--                          of the previous lot on the same line (carry-over);
+--                          plants of 8 lines share intermediate products
 --   wholesaler lots  25%
 --   retail/canteen   40%
--- Links: farm -> processor 4 per processor lot (near farms) plus each hub
--- to 300 processor lots; carry-over; processor -> wholesaler 3 per lot;
+-- Links: farm -> processor 4 per processor lot (near farms; an ingredient
+-- lot feeds 6 consecutive runs of a line) plus each hub to 20 processor lots;
+-- intermediate products: half the processor lots take one input from an
+-- earlier lot on an earlier line of the same plant; carry-over; processor -> wholesaler 3 per lot;
 -- farm -> wholesaler 1.2 per lot (fresh produce); wholesaler -> retail 3 per lot.
 
 \set ON_ERROR_STOP 1
@@ -47,15 +50,27 @@ INSERT INTO shilian.link (kind, from_batch, to_batch, seller_id, buyer_id, qty_s
 SELECT e.kind, e.f, e.t, 1, 1, q.q, q.q, '2026-01-02', '2026-01-02 10:00+08', 'received'
   FROM tier t
  CROSS JOIN LATERAL (
-	-- farm -> processor: 4 inputs from farms near the processor lot's position
+	-- farm -> processor: 4 inputs from farms near the processor lot's
+	-- position; an ingredient lot lasts 6 consecutive runs of a line, so a
+	-- line's lots are reached both directly and through the residue chain
 	SELECT 'transform' AS kind,
-		   1 + (j * t.nf / t.np + abs(hashint8extended(j * 8 + k, t.seed)) % 2000) % t.nf AS f,
+		   1 + (j * t.nf / t.np + abs(hashint8extended(((j + 2 * k) / 6) * 8 + k, t.seed)) % 2000) % t.nf AS f,
 		   t.nf + 1 + j AS t
 	  FROM generate_series(0, t.np - 1) j, generate_series(1, 4) k
 	UNION ALL
-	-- ingredient hubs: each of the first lots feeds 300 processor lots anywhere
+	-- ingredient hubs: each of the first lots feeds 20 processor lots anywhere
 	SELECT 'transform', h, t.nf + 1 + abs(hashint8extended(h * 1000 + m, t.seed + 1)) % t.np
-	  FROM generate_series(1, t.nhub) h, generate_series(1, 300) m
+	  FROM generate_series(1, t.nhub) h, generate_series(1, 20) m
+	UNION ALL
+	-- intermediate products inside a plant (8 lines of 75 lots): half the lots
+	-- use a lot made a little earlier on an earlier line of the same plant
+	SELECT 'transform', t.nf + 1 + j - 75 * (1 + abs(hashint8extended(j, t.seed + 7)) % 7)
+			- 1 - abs(hashint8extended(j, t.seed + 8)) % 3,
+		   t.nf + 1 + j
+	  FROM generate_series(0, t.np - 1) j
+	 WHERE abs(hashint8extended(j, t.seed + 9)) % 2 = 0
+	   AND j - 75 * (1 + abs(hashint8extended(j, t.seed + 7)) % 7) - 1
+			- abs(hashint8extended(j, t.seed + 8)) % 3 >= (j / 600) * 600
 	UNION ALL
 	-- carry-over: residue of the previous lot on the same line (95%)
 	SELECT 'transform', t.nf + j, t.nf + 1 + j
