@@ -165,14 +165,13 @@ typedef struct TraceIdIdx
 	int32		idx;
 } TraceIdIdx;
 
-static int
-IdIdxOrder(const void *a, const void *b)
-{
-	int64		x = ((const TraceIdIdx *) a)->id;
-	int64		y = ((const TraceIdIdx *) b)->id;
-
-	return x < y ? -1 : x > y ? 1 : 0;
-}
+/* an inlined sort by id (lib/sort_template.h): the frontier is sorted every level */
+#define ST_SORT TraceSortIds
+#define ST_ELEMENT_TYPE TraceIdIdx
+#define ST_COMPARE(a, b) ((a)->id < (b)->id ? -1 : (a)->id > (b)->id ? 1 : 0)
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
 
 static Oid
 TraceRelid(Oid nsp, const char *name)
@@ -315,7 +314,7 @@ NodeFind(HTAB *hash, int64 id)
  * the root again: a reached set is often dense in id order (lots of one
  * line, one tier), and a descent costs more than a few leaf entries.
  */
-#define TRACE_PROBE_GAP		48	/* ids ahead worth reading on for */
+#define TRACE_PROBE_GAP		24	/* ids ahead worth reading on for */
 
 typedef void (*TraceVisit) (TupleTableSlot *slot, int32 idx, void *arg);
 
@@ -484,7 +483,7 @@ NodesLoadDirect(TraceWalk *w, TraceRels *r, int32 from, int32 to)
 		order[i].id = w->nodes[from + i].id;
 		order[i].idx = from + i;
 	}
-	qsort(order, n, sizeof(TraceIdIdx), IdIdxOrder);
+	TraceSortIds(order, n);
 	slot = table_slot_create(r->batch, NULL);
 	scan = index_beginscan(r->batch, r->batch_idx, GetActiveSnapshot(), 1, 0);
 	scan->xs_want_itup = true;
@@ -609,19 +608,6 @@ TraceOnHandAsOf(TraceWalk *w, HTAB *hash, TimestampTz as_of)
 	pfree(ids);
 }
 
-static int
-NodeOrder(const void *a, const void *b)
-{
-	const TraceNode *x = a;
-	const TraceNode *y = b;
-
-	if (x->depth != y->depth)
-		return x->depth < y->depth ? -1 : 1;
-	if (x->code != y->code)
-		return x->code < y->code ? -1 : 1;
-	return 0;
-}
-
 void
 TraceWalkRun(TraceWalk *w, TraceCode root, bool forward, int max_depth, TimestampTz as_of,
 			 MemoryContext result_cxt)
@@ -705,7 +691,7 @@ TraceWalkRun(TraceWalk *w, TraceCode root, bool forward, int max_depth, Timestam
 				order[i].id = w->nodes[level_from + i].id;
 				order[i].idx = level_from + i;
 			}
-			qsort(order, n, sizeof(TraceIdIdx), IdIdxOrder);
+			TraceSortIds(order, n);
 			la.depth = depth;
 			TraceProbeSorted(scan, slot, order, n, TraceLinkVisit, &la);
 		}
@@ -760,7 +746,6 @@ TraceWalkRun(TraceWalk *w, TraceCode root, bool forward, int max_depth, Timestam
 
 		n->reached = QtyFromMilli(QtyGetDimension(unit), (int64) llround(m));
 	}
-	qsort(w->nodes, w->n, sizeof(TraceNode), NodeOrder);
 	pfree(edges);
 	hash_destroy(hash);
 }

@@ -34,7 +34,7 @@ typedef struct TraceNode
 typedef struct TraceWalk
 {
 	bool		forward;
-	int32		n;				/* nodes[0 .. n) after the walk: sorted by depth, code */
+	int32		n;				/* nodes[0 .. n): in the order reached, so by depth */
 	int32		cap;
 	TraceNode  *nodes;
 } TraceWalk;
