@@ -7,7 +7,10 @@
 
 #include "utils/guc.h"
 
+char *shilian_client = NULL;
 char *shilian_hash_algorithm = NULL;
+char *shilian_jurisdiction = NULL;
+bool		shilian_ledger_maintenance = false;
 bool		shilian_license_strict = false;
 char *shilian_operator_id = NULL;
 int			shilian_trace_max_batches = 1000000;
@@ -40,12 +43,32 @@ CheckOperatorId(char **newval, void **extra, GucSource source)
 void
 ShilianDefineGucs(void)
 {
+	/*
+	 * Request context, set per transaction by the gateway with
+	 * set_config(..., true) (the PostgREST pattern) and read by the
+	 * row-level security policies and the write functions.
+	 */
+	DefineCustomStringVariable("shilian.client",
+							   "API client (system) on whose behalf this transaction runs.",
+							   NULL, &shilian_client, "", PGC_USERSET, 0, NULL, NULL, NULL);
+
 	DefineCustomStringVariable("shilian.hash_algorithm",
 							   "Hash function for new ledger entries (sha256 or sm3).",
 							   "Each entry stores the id of the algorithm it was hashed with, "
 							   "so changing this affects new entries only.",
 							   &shilian_hash_algorithm, "sha256", PGC_SUSET, 0,
 							   CheckHashAlgorithm, NULL, NULL);
+
+	DefineCustomStringVariable("shilian.jurisdiction",
+							   "Jurisdiction code of the regulator on whose behalf this transaction runs.",
+							   NULL, &shilian_jurisdiction, "", PGC_USERSET, 0, NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("shilian.ledger_maintenance",
+							 "Allow DROP and ALTER of the ledger tables (superusers only).",
+							 "Every such command is recorded in shilian.ledger_maintenance and "
+							 "appended to the ledger (operator 0); see docs/ledger-format.md.",
+							 &shilian_ledger_maintenance, false, PGC_SUSET, 0,
+							 NULL, NULL, NULL);
 
 	DefineCustomBoolVariable("shilian.license_strict",
 							 "Refuse licence numbers whose check digit fails ISO/IEC 7064 MOD 11,10.",
@@ -55,7 +78,7 @@ ShilianDefineGucs(void)
 							 NULL, NULL, NULL);
 
 	DefineCustomStringVariable("shilian.operator_id",
-							   "The operator this session or transaction acts for.",
+							   "Operator on whose behalf this transaction runs.",
 							   "When set, every record function refuses to record for another operator.",
 							   &shilian_operator_id, "", PGC_USERSET, 0,
 							   CheckOperatorId, NULL, NULL);

@@ -32,7 +32,11 @@ LiteralTrim(const char *str, int *len)
 int
 LiteralCharCount(const char *s, int len)
 {
-	return pg_mbstrlen_with_len(s, len);
+	/* the common case, plain ASCII, without the multibyte machinery */
+	for (int i = 0; i < len; i++)
+		if (IS_HIGHBIT_SET(s[i]))
+			return pg_mbstrlen_with_len(s, len);
+	return len;
 }
 
 int

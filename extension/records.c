@@ -37,6 +37,9 @@ typedef struct SlBatch
 	bool		has_expiry;
 	DateADT		expires;
 	char	   *category;
+	/* the owner, read with the batch: usually the operator acting */
+	char	   *owner_status;
+	SlOperatorInfo owner_info;
 } SlBatch;
 
 /*
@@ -44,8 +47,10 @@ typedef struct SlBatch
  * serialize here, and only on that batch.
  */
 static SlStmt batch_lock_stmt = {
-	"SELECT b.id, b.owner_id, b.product_id, b.qty, b.qty_left, b.produced_on, b.expires_on, p.category"
+	"SELECT b.id, b.owner_id, b.product_id, b.qty, b.qty_left, b.produced_on, b.expires_on, p.category,"
+	" o.status, 'farm' = ANY (o.kinds), o.station"
 	" FROM shilian.batch b JOIN shilian.product p ON p.id = b.product_id"
+	" JOIN shilian.operator o ON o.id = b.owner_id"
 	" WHERE b.trace_code OPERATOR(shilian.=) $1 FOR UPDATE OF b",
 	1, {"shilian.trace_code"}
 };
@@ -65,6 +70,27 @@ BatchFill(SlBatch *b, TraceCode code, int row)
 	b->expires = DatumGetDateADT(SlGet(row, 7, &isnull));
 	b->has_expiry = !isnull;
 	b->category = TextDatumGetCString(SlGet(row, 8, NULL));
+	b->owner_status = TextDatumGetCString(SlGet(row, 9, NULL));
+	b->owner_info.id = b->owner;
+	b->owner_info.farm = DatumGetBool(SlGet(row, 10, NULL));
+	b->owner_info.station = TextDatumGetCString(SlGet(row, 11, NULL));
+}
+
+/*
+ * The acting operator is registered and active: read with the batch when it
+ * is the batch's owner (one probe fewer), looked up otherwise.
+ */
+static void
+ActorActive(SlBatch *b, int64 actor, const char *role, SlOperatorInfo *info)
+{
+	if (actor == b->owner)
+	{
+		ValidateStatusActive(actor, role, b->owner_status);
+		if (info)
+			*info = b->owner_info;
+	}
+	else
+		ValidateOperatorActive(actor, role, info);
 }
 
 static void
@@ -294,7 +320,7 @@ sl_inspect(PG_FUNCTION_ARGS)
 	BatchLock(code, &b);
 	actor = ActorFor(fcinfo, 5, b.owner);
 	RecordCheckActor(actor, "inspect a batch");
-	ValidateOperatorActive(actor, "operator", NULL);
+	ActorActive(&b, actor, "operator", NULL);
 	ValidateOwner(code, b.owner, actor, "operator");
 	ValidateDateOrder("production date", b.produced, "inspection date", TimestampDate(at));
 	ValidateDocument(report, "inspection report", keys);
@@ -353,7 +379,7 @@ sl_ship(PG_FUNCTION_ARGS)
 	BatchLock(code, &b);
 	seller = ActorFor(fcinfo, 4, b.owner);
 	RecordCheckActor(seller, "ship");
-	ValidateOperatorActive(seller, "seller", &sinfo);
+	ActorActive(&b, seller, "seller", &sinfo);
 	ValidateOperatorActive(buyer, "buyer", NULL);
 	ValidateOwner(code, b.owner, seller, "seller");
 	if (buyer == seller)
@@ -402,12 +428,16 @@ typedef struct SlPending
 	int64		product;
 	bool		has_licence;
 	LicenseNo	licence;
+	char	   *seller_status;
+	char	   *buyer_status;
+	char	   *buyer_station;
 } SlPending;
 
 static SlStmt link_lock_stmt = {
 	"SELECT l.from_batch, l.seller_id, l.buyer_id, l.qty_shipped, l.shipped_on, l.status,"
-	" b.trace_code, b.expires_on, b.product_id, l.seller_licence"
+	" b.trace_code, b.expires_on, b.product_id, l.seller_licence, s.status, u.status, u.station"
 	" FROM shilian.link l JOIN shilian.batch b ON b.id = l.from_batch"
+	" JOIN shilian.operator s ON s.id = l.seller_id JOIN shilian.operator u ON u.id = l.buyer_id"
 	" WHERE l.id = $1 AND l.kind = 'ship' FOR UPDATE OF l",
 	1, {"bigint"}
 };
@@ -437,6 +467,9 @@ LinkLock(int64 id, SlPending *p)
 	p->product = DatumGetInt64(SlGet(0, 9, NULL));
 	p->licence = DatumGetLicenseNo(SlGet(0, 10, &isnull));
 	p->has_licence = !isnull;
+	p->seller_status = TextDatumGetCString(SlGet(0, 11, NULL));
+	p->buyer_status = TextDatumGetCString(SlGet(0, 12, NULL));
+	p->buyer_station = TextDatumGetCString(SlGet(0, 13, NULL));
 }
 
 static void
@@ -498,7 +531,6 @@ sl_receive(PG_FUNCTION_ARGS)
 	TimestampTz at;
 	DateADT		day;
 	SlPending	p;
-	SlOperatorInfo binfo;
 	int			cmp;
 	Datum		v[11];
 	char		n[12] = "           ";
@@ -518,8 +550,8 @@ sl_receive(PG_FUNCTION_ARGS)
 	LinkLock(link, &p);
 	RecordCheckActor(p.buyer, "receive");
 	ValidatePending(&p);
-	ValidateOperatorActive(p.seller, "seller", NULL);
-	ValidateOperatorActive(p.buyer, "buyer", &binfo);
+	ValidateStatusActive(p.seller, "seller", p.seller_status);
+	ValidateStatusActive(p.buyer, "buyer", p.buyer_status);
 	ValidatePositive(q, "the accepted quantity");
 	ValidateDimension(p.from_code, p.shipped_qty, q);
 	cmp = QtyCompare(q, p.shipped_qty);
@@ -553,7 +585,7 @@ sl_receive(PG_FUNCTION_ARGS)
 
 	if (PG_ARGISNULL(5))
 	{
-		v[1] = PointerGetDatum(RegionOf(binfo.station));
+		v[1] = PointerGetDatum(RegionOf(p.buyer_station));
 		SlExec(&receive_stmt, v, n, 0);
 	}
 	else
@@ -607,7 +639,7 @@ sl_reject(PG_FUNCTION_ARGS)
 	LinkLock(link, &p);
 	RecordCheckActor(p.buyer, "reject");
 	ValidatePending(&p);
-	ValidateOperatorActive(p.buyer, "buyer", NULL);
+	ValidateStatusActive(p.buyer, "buyer", p.buyer_status);
 	ValidateDateOrder("ship date", p.shipped, "rejection date", TimestampDate(at));
 
 	v[0] = Int64GetDatum(link);
@@ -727,8 +759,9 @@ sl_receive_first_entry(PG_FUNCTION_ARGS)
 /* Inputs locked in id order, so two transforms sharing inputs cannot deadlock. */
 static SlStmt inputs_lock_stmt = {
 	"SELECT b.id, b.owner_id, b.product_id, b.qty, b.qty_left, b.produced_on, b.expires_on,"
-	" p.category, b.trace_code"
+	" p.category, o.status, 'farm' = ANY (o.kinds), o.station, b.trace_code"
 	" FROM shilian.batch b JOIN shilian.product p ON p.id = b.product_id"
+	" JOIN shilian.operator o ON o.id = b.owner_id"
 	" WHERE b.trace_code OPERATOR(shilian.=) ANY ($1) ORDER BY b.id FOR UPDATE OF b",
 	1, {"shilian.trace_code[]"}
 };
@@ -823,7 +856,7 @@ sl_transform(PG_FUNCTION_ARGS)
 	in = palloc0_array(SlBatch, ncodes);
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
-		TraceCode	c = DatumGetTraceCode(SlGet(r, 9, NULL));
+		TraceCode	c = DatumGetTraceCode(SlGet(r, 12, NULL));
 
 		for (int i = 0; i < ncodes; i++)
 			if (DatumGetTraceCode(codes[i]) == c)
@@ -838,7 +871,7 @@ sl_transform(PG_FUNCTION_ARGS)
 
 	actor = ActorFor(fcinfo, 7, in[0].owner);
 	RecordCheckActor(actor, "transform");
-	ValidateOperatorActive(actor, "operator", &op);
+	ActorActive(&in[0], actor, "operator", &op);
 	ProductLookup(product, &has_expiry, &shelf);
 	ValidatePositive(out, "the output quantity");
 	ValidateNotFuture(produced);
@@ -936,7 +969,7 @@ sl_consume(PG_FUNCTION_ARGS)
 	BatchLock(code, &b);
 	actor = ActorFor(fcinfo, 5, b.owner);
 	RecordCheckActor(actor, "consume");
-	ValidateOperatorActive(actor, "operator", NULL);
+	ActorActive(&b, actor, "operator", NULL);
 	ValidateOwner(code, b.owner, actor, "operator");
 	ValidatePositive(q, "the consumed quantity");
 	ValidateDimension(code, b.qty, q);

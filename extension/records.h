@@ -84,6 +84,8 @@ typedef struct SlOperatorInfo
 
 /* Registered (SL R01) and active (SL R02); role names it in the message. */
 extern void ValidateOperatorActive(int64 id, const char *role, SlOperatorInfo *info);
+/* The same with the status already read (joined to a locked row). */
+extern void ValidateStatusActive(int64 id, const char *role, const char *status);
 /* Registered (SL R01), any status. */
 extern void ValidateOperatorExists(int64 id, const char *role);
 extern void ValidateOwner(TraceCode code, int64 owner, int64 actor, const char *role);

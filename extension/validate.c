@@ -59,6 +59,12 @@ ValidateOperatorActive(int64 id, const char *role, SlOperatorInfo *info)
 
 	if (!LookupOperator(id, &status, info))
 		RefuseUnknownOperator(id, role);
+	ValidateStatusActive(id, role, status);
+}
+
+void
+ValidateStatusActive(int64 id, const char *role, const char *status)
+{
 	if (strcmp(status, "active") != 0)
 		ereport(ERROR,
 				(errcode(SL_OPERATOR_NOT_ACTIVE),

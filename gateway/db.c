@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 void *
 gw_thread_init(const struct mg_context *ctx, int thread_type)
@@ -81,5 +82,72 @@ gw_exec_first(struct mg_connection *conn, PGconn **dbp, const char *sql, int npa
 		PQclear(res);
 		/* broken connection: gw_db() reconnects on the next round */
 	}
+	return NULL;
+}
+
+static void
+Rollback(PGconn *db)
+{
+	PQclear(PQexec(db, "ROLLBACK"));
+}
+
+PGresult *
+gw_call(GwRequest *req, const char *sql, int nparams, const char *const *params, int *status)
+{
+	const char *method = req->ri->request_method;
+	bool		readonly = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+	char		timeout[24];
+	const char *ctx[5];
+	PGconn	   *db;
+	PGresult   *res;
+
+	res = gw_exec_first(req->conn, &db, readonly ? "BEGIN READ ONLY" : "BEGIN", 0, NULL);
+	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK)
+	{
+		*status = gw_reply_pg_error(req->conn, res, db);
+		PQclear(res);
+		return NULL;
+	}
+	PQclear(res);
+
+	/* Role and settings are transaction-local: nothing leaks to the next request. */
+	snprintf(timeout, sizeof(timeout), "%d", gw_config.request_timeout_ms);
+	ctx[0] = req->auth.role;
+	ctx[1] = req->auth.operator_id;
+	ctx[2] = req->auth.jurisdiction;
+	ctx[3] = req->auth.client;
+	ctx[4] = timeout;
+	res = PQexecParams(db,
+					   "select set_config('role', $1, true), "
+					   "set_config('shilian.operator_id', $2, true), "
+					   "set_config('shilian.jurisdiction', $3, true), "
+					   "set_config('shilian.client', $4, true), "
+					   "set_config('statement_timeout', $5, true)",
+					   5, NULL, ctx, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		goto fail;
+	PQclear(res);
+
+	res = PQexecParams(db, sql, nparams, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK && PQresultStatus(res) != PGRES_COMMAND_OK)
+		goto fail;
+	{
+		PGresult   *commit = PQexec(db, "COMMIT");
+
+		if (PQresultStatus(commit) != PGRES_COMMAND_OK)
+		{
+			PQclear(res);
+			res = commit;
+			goto fail;
+		}
+		PQclear(commit);
+	}
+	return res;
+
+fail:
+	*status = gw_reply_pg_error(req->conn, res, db);
+	PQclear(res);
+	if (PQstatus(db) == CONNECTION_OK && PQtransactionStatus(db) != PQTRANS_IDLE)
+		Rollback(db);
 	return NULL;
 }

@@ -33,6 +33,13 @@ gw_status_text(int status)
 	}
 }
 
+/* A reply to HEAD has the headers of GET and no body. */
+static bool
+IsHead(struct mg_connection *conn)
+{
+	return strcmp(mg_get_request_info(conn)->request_method, "HEAD") == 0;
+}
+
 int
 gw_reply_json(struct mg_connection *conn, int status, json_t *body, const char *extra_headers)
 {
@@ -46,9 +53,12 @@ gw_reply_json(struct mg_connection *conn, int status, json_t *body, const char *
 			  "Cache-Control: no-store\r\n"
 			  "%s\r\n",
 			  status, gw_status_text(status), len + 1, extra_headers ? extra_headers : "");
-	if (text)
-		mg_write(conn, text, len);
-	mg_write(conn, "\n", 1);
+	if (!IsHead(conn))
+	{
+		if (text)
+			mg_write(conn, text, len);
+		mg_write(conn, "\n", 1);
+	}
 	free(text);
 	json_decref(body);
 	return status;
@@ -111,4 +121,20 @@ gw_reply_pg_error(struct mg_connection *conn, const PGresult *res, PGconn *db)
 						  PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY),
 						  PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL),
 						  PQresultErrorField(res, PG_DIAG_MESSAGE_HINT), NULL);
+}
+
+int
+gw_reply_text(struct mg_connection *conn, int status, const char *content_type, const char *text,
+			  size_t len, const char *extra_headers)
+{
+	mg_printf(conn,
+			  "HTTP/1.1 %d %s\r\n"
+			  "Content-Type: %s\r\n"
+			  "Content-Length: %zu\r\n"
+			  "Cache-Control: no-store\r\n"
+			  "%s\r\n",
+			  status, gw_status_text(status), content_type, len, extra_headers ? extra_headers : "");
+	if (len > 0 && !IsHead(conn))
+		mg_write(conn, text, len);
+	return status;
 }

@@ -7,31 +7,40 @@
 
 const char	sl_uscc_charset[32] = "0123456789ABCDEFGHJKLMNPQRTUWXY";
 
+/* value + 1 of each character of the set, 0 for every other byte */
+static const unsigned char uscc_value_plus1[256] = {
+	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8,
+	['8'] = 9, ['9'] = 10, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15,
+	['F'] = 16, ['G'] = 17, ['H'] = 18, ['J'] = 19, ['K'] = 20, ['L'] = 21, ['M'] = 22,
+	['N'] = 23, ['P'] = 24, ['Q'] = 25, ['R'] = 26, ['T'] = 27, ['U'] = 28, ['W'] = 29,
+	['X'] = 30, ['Y'] = 31
+};
+
 int
 sl_uscc_char_value(int c)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	for (int v = 10; v < 31; v++)
-		if (sl_uscc_charset[v] == c)
-			return v;
-	return -1;
+	if (c < 0 || c > 255)
+		return -1;
+	return (int) uscc_value_plus1[c] - 1;
 }
+
+/* 3^(i-1) mod 31 for i = 1..17 (GB 32100-2015, table 3) */
+static const unsigned char uscc_weights[SL_USCC_LEN - 1] = {
+	1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28
+};
 
 char
 sl_uscc_check_char(const char *first17)
 {
-	int			weight = 1;		/* 3^(i-1) mod 31 */
 	int			sum = 0;
 
 	for (int i = 0; i < SL_USCC_LEN - 1; i++)
 	{
-		int			v = sl_uscc_char_value((unsigned char) first17[i]);
+		int			v = (int) uscc_value_plus1[(unsigned char) first17[i]] - 1;
 
 		if (v < 0)
 			return 0;
-		sum += v * weight;
-		weight = weight * 3 % 31;
+		sum += v * uscc_weights[i];
 	}
 	return sl_uscc_charset[(31 - sum % 31) % 31];
 }

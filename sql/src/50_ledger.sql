@@ -111,3 +111,234 @@ CREATE FUNCTION chain_verify(operator bigint DEFAULT NULL,
 	LANGUAGE C STABLE PARALLEL SAFE ROWS 1;
 COMMENT ON FUNCTION chain_verify(bigint) IS
 	'Recompute every hash of one operator''s chain (NULL: all chains) and check sequence continuity and checkpointed tails; one row per operator.';
+
+-- ---- Merkle log ---------------------------------------------------------------
+
+CREATE FUNCTION checkpoint(OUT tree_size bigint, OUT root bytea, OUT created_at timestamptz)
+	AS 'MODULE_PATHNAME', 'shilian_checkpoint'
+	LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION checkpoint() IS
+	'Add every committed entry not yet in the Merkle log as leaves (in entry id order) and publish the new tree head; waits for appends in flight.';
+REVOKE ALL ON FUNCTION checkpoint() FROM PUBLIC;
+
+CREATE FUNCTION inclusion_proof(entry bigint, tree_size bigint DEFAULT NULL) RETURNS jsonb
+	AS 'MODULE_PATHNAME', 'shilian_inclusion_proof'
+	LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION inclusion_proof(bigint, bigint) IS
+	'RFC 9162 inclusion proof of a ledger entry in the log of tree_size leaves (NULL: the latest checkpoint).';
+
+CREATE FUNCTION consistency_proof(old_size bigint, new_size bigint DEFAULT NULL) RETURNS jsonb
+	AS 'MODULE_PATHNAME', 'shilian_consistency_proof'
+	LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION consistency_proof(bigint, bigint) IS
+	'RFC 9162 consistency proof that the log of old_size leaves is a prefix of the log of new_size leaves (NULL: the latest checkpoint).';
+
+CREATE FUNCTION verify_inclusion(leaf_index bigint, tree_size bigint, leaf_hash bytea, path bytea[],
+	root bytea, algorithm text DEFAULT 'sha256') RETURNS boolean
+	AS 'MODULE_PATHNAME', 'shilian_verify_inclusion'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION verify_inclusion(bigint, bigint, bytea, bytea[], bytea, text) IS
+	'Check an RFC 9162 inclusion proof of a leaf hash against a root; a ledger entry''s leaf hash is H(0x00 || entry hash).';
+
+CREATE FUNCTION verify_inclusion(proof jsonb) RETURNS boolean
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+	RETURN shilian.verify_inclusion((proof->>'leaf_index')::bigint, (proof->>'tree_size')::bigint,
+		shilian.hash('\x00'::bytea || decode(proof->>'entry_hash', 'hex'), proof->>'alg'),
+		ARRAY(SELECT decode(p, 'hex') FROM jsonb_array_elements_text(proof->'path') WITH ORDINALITY AS e(p, i) ORDER BY i),
+		decode(proof->>'root', 'hex'), proof->>'alg');
+COMMENT ON FUNCTION verify_inclusion(jsonb) IS
+	'Check an inclusion proof as returned by inclusion_proof() (its entry_hash is hashed into the leaf).';
+
+CREATE FUNCTION verify_consistency(old_size bigint, new_size bigint, old_root bytea, new_root bytea,
+	path bytea[], algorithm text DEFAULT 'sha256') RETURNS boolean
+	AS 'MODULE_PATHNAME', 'shilian_verify_consistency'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION verify_consistency(bigint, bigint, bytea, bytea, bytea[], text) IS
+	'Check an RFC 9162 consistency proof between two tree heads.';
+
+CREATE FUNCTION verify_consistency(proof jsonb) RETURNS boolean
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+	RETURN shilian.verify_consistency((proof->>'old_size')::bigint, (proof->>'new_size')::bigint,
+		decode(proof->>'old_root', 'hex'), decode(proof->>'new_root', 'hex'),
+		ARRAY(SELECT decode(p, 'hex') FROM jsonb_array_elements_text(proof->'path') WITH ORDINALITY AS e(p, i) ORDER BY i),
+		proof->>'alg');
+COMMENT ON FUNCTION verify_consistency(jsonb) IS
+	'Check a consistency proof as returned by consistency_proof().';
+
+CREATE FUNCTION log_verify(OUT tree_size bigint, OUT ok boolean, OUT first_bad_leaf bigint, OUT reason text)
+	AS 'MODULE_PATHNAME', 'shilian_log_verify'
+	LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION log_verify() IS
+	'Rebuild the Merkle log from the ledger''s entry hashes and compare with every published checkpoint root.';
+
+-- ---- protection ---------------------------------------------------------------
+-- Insert-only for everyone: privileges are revoked above, and this trigger
+-- refuses UPDATE, DELETE and TRUNCATE even to the owner. A superuser can still
+-- bypass it (session_replication_role = replica); chain_verify, log_verify
+-- and shilian-verify detect what such a change did.
+
+CREATE FUNCTION ledger_refuse_change() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog
+	AS $$
+BEGIN
+	RAISE EXCEPTION USING
+		ERRCODE = 'SLL30',
+		MESSAGE = format('%s on shilian.%s is not allowed', lower(TG_OP), TG_TABLE_NAME),
+		DETAIL = 'Ledger tables are insert-only.',
+		HINT = 'A correction is a new entry: shilian.ledger_append(operator, kind, body, supersedes => entry id).';
+END
+$$;
+COMMENT ON FUNCTION ledger_refuse_change() IS
+	'Trigger function refusing UPDATE, DELETE and TRUNCATE on the ledger tables (SQLSTATE SLL30).';
+
+CREATE TRIGGER ledger_insert_only BEFORE UPDATE OR DELETE OR TRUNCATE ON ledger
+	FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
+CREATE TRIGGER ledger_insert_only BEFORE UPDATE OR DELETE OR TRUNCATE ON ledger_leaf
+	FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
+CREATE TRIGGER ledger_insert_only BEFORE UPDATE OR DELETE OR TRUNCATE ON merkle_node
+	FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
+CREATE TRIGGER ledger_insert_only BEFORE UPDATE OR DELETE OR TRUNCATE ON checkpoint
+	FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
+CREATE TRIGGER ledger_insert_only BEFORE UPDATE OR DELETE OR TRUNCATE ON ledger_maintenance
+	FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
+
+-- DROP and ALTER of ledger tables (and of their triggers, rules and sequence)
+-- only with shilian.ledger_maintenance = on, which only a superuser can set;
+-- each such command is recorded twice: in ledger_maintenance and as a ledger
+-- entry of operator 0, the platform's own chain.
+CREATE FUNCTION ledger_guard_ddl() RETURNS event_trigger
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog
+	AS $$
+DECLARE
+	protected CONSTANT text[] := ARRAY['ledger', 'ledger_leaf', 'merkle_node', 'checkpoint',
+		'ledger_maintenance', 'ledger_id_seq'];
+	hits text[] := '{}';
+	r record;
+BEGIN
+	IF TG_EVENT = 'ddl_command_start' THEN
+		-- DROP EXTENSION drops this trigger too, so it is caught before it runs;
+		-- the target is only visible in the query text here.
+		IF current_query() ~* '\mshilian\M' THEN
+			hits := hits || 'extension shilian'::text;
+		END IF;
+	ELSIF TG_EVENT = 'sql_drop' THEN
+		FOR r IN SELECT * FROM pg_event_trigger_dropped_objects() LOOP
+			IF r.schema_name = 'shilian' AND r.object_type IN ('table', 'sequence') AND r.object_name = ANY (protected)
+			   OR r.object_type IN ('trigger', 'rule') AND r.object_identity ~ ' on shilian\.' AND
+				  split_part(r.object_identity, ' on shilian.', 2) = ANY (protected) THEN
+				hits := hits || r.object_identity;
+			END IF;
+		END LOOP;
+	ELSE
+		FOR r IN SELECT * FROM pg_event_trigger_ddl_commands() LOOP
+			IF r.classid = 'pg_class'::regclass AND r.schema_name = 'shilian'
+				 AND (SELECT relname FROM pg_class WHERE oid = r.objid) = ANY (protected)
+			   OR r.classid = 'pg_trigger'::regclass AND r.object_identity ~ ' on shilian\.' AND
+				  split_part(r.object_identity, ' on shilian.', 2) = ANY (protected)
+			   OR r.classid = 'pg_rewrite'::regclass AND r.object_identity ~ ' on shilian\.' AND
+				  split_part(r.object_identity, ' on shilian.', 2) = ANY (protected) THEN
+				hits := hits || r.object_identity;
+			END IF;
+		END LOOP;
+	END IF;
+	IF cardinality(hits) = 0 THEN
+		RETURN;
+	END IF;
+	IF NOT (coalesce(current_setting('shilian.ledger_maintenance', true), 'off')::boolean
+			AND current_setting('is_superuser')::boolean) THEN
+		RAISE EXCEPTION USING
+			ERRCODE = 'SLL31',
+			MESSAGE = format('%s of ledger objects is not allowed', lower(TG_TAG)),
+			DETAIL = format('The command touches %s.', array_to_string(hits, ', ')),
+			HINT = 'A superuser can SET shilian.ledger_maintenance = on for the maintenance; it is recorded.';
+	END IF;
+	IF to_regclass('shilian.ledger_maintenance') IS NOT NULL THEN
+		INSERT INTO shilian.ledger_maintenance (command, object, query)
+			VALUES (TG_TAG, array_to_string(hits, ', '), current_query());
+	END IF;
+	IF to_regclass('shilian.ledger') IS NOT NULL
+	   AND to_regprocedure('shilian.ledger_append(bigint,text,jsonb,bigint)') IS NOT NULL THEN
+		PERFORM shilian.ledger_append(0, 'ledger_maintenance',
+			jsonb_build_object('command', TG_TAG, 'objects', to_jsonb(hits), 'role', session_user::text));
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION ledger_guard_ddl() IS
+	'Event trigger function: DROP/ALTER of ledger objects only in recorded maintenance mode (SQLSTATE SLL31).';
+
+CREATE EVENT TRIGGER shilian_ledger_guard_drop ON sql_drop
+	EXECUTE FUNCTION ledger_guard_ddl();
+CREATE EVENT TRIGGER shilian_ledger_guard_alter ON ddl_command_end
+	WHEN TAG IN ('ALTER TABLE', 'ALTER SEQUENCE', 'CREATE TRIGGER', 'ALTER TRIGGER', 'CREATE RULE')
+	EXECUTE FUNCTION ledger_guard_ddl();
+CREATE EVENT TRIGGER shilian_ledger_guard_extension ON ddl_command_start
+	WHEN TAG IN ('DROP EXTENSION')
+	EXECUTE FUNCTION ledger_guard_ddl();
+-- fire even under session_replication_role = replica
+ALTER EVENT TRIGGER shilian_ledger_guard_drop ENABLE ALWAYS;
+ALTER EVENT TRIGGER shilian_ledger_guard_extension ENABLE ALWAYS;
+ALTER EVENT TRIGGER shilian_ledger_guard_alter ENABLE ALWAYS;
+
+-- ---- export for the offline verifier ----------------------------------------------
+
+CREATE FUNCTION ledger_export(operator bigint, old_size bigint DEFAULT NULL) RETURNS SETOF text
+	LANGUAGE sql STABLE PARALLEL SAFE
+	SET search_path = pg_catalog
+	AS $$
+	WITH head AS (
+		SELECT * FROM shilian.checkpoint ORDER BY tree_size DESC LIMIT 1
+	), lines AS (
+		SELECT 0 AS part, 0::bigint AS ord,
+			jsonb_build_object('type', 'header', 'format', 'shilian-ledger-export/1',
+				'operator', $1::text, 'exported_at', now())::text AS line
+		UNION ALL
+		SELECT 1, l.seq, jsonb_build_object(
+			'type', 'entry',
+			'id', l.id::text,
+			'operator_id', l.operator_id::text,
+			'seq', l.seq::text,
+			'alg', CASE l.alg WHEN 1 THEN 'sha256' WHEN 2 THEN 'sm3' ELSE l.alg::text END,
+			'kind', l.kind,
+			'recorded_at', l.recorded_at,
+			'recorded_at_us', (extract(epoch FROM l.recorded_at) * 1000000)::bigint::text,
+			'supersedes', l.supersedes::text,
+			'body_canonical', encode(l.body, 'hex'),
+			'prev_hash', encode(l.prev_hash, 'hex'),
+			'hash', encode(l.hash, 'hex'),
+			'leaf_index', f.leaf_index::text,
+			'inclusion', CASE WHEN f.leaf_index < h.tree_size
+				THEN shilian.inclusion_proof(l.id, h.tree_size)->'path' END)::text
+		FROM shilian.ledger l
+		LEFT JOIN shilian.ledger_leaf f ON f.entry_id = l.id
+		LEFT JOIN head h ON true
+		WHERE l.operator_id = $1
+		UNION ALL
+		SELECT 2, 0, jsonb_build_object('type', 'checkpoint', 'tree_size', h.tree_size::text,
+			'root', encode(h.root, 'hex'),
+			'alg', CASE h.alg WHEN 1 THEN 'sha256' WHEN 2 THEN 'sm3' ELSE h.alg::text END,
+			'created_at', h.created_at)::text
+		FROM head h
+		UNION ALL
+		-- the operator's last checkpointed entry, as the tree recorded it: an
+		-- export whose chain stops short of it has lost its tail
+		SELECT 2, 1, jsonb_build_object('type', 'checkpointed_head', 'seq', f.seq::text,
+			'entry_id', f.entry_id::text, 'leaf_index', f.leaf_index::text,
+			'entry_hash', encode(f.hash, 'hex'),
+			'inclusion', shilian.inclusion_proof(f.entry_id, h.tree_size)->'path')::text
+		FROM head h, LATERAL (
+			SELECT * FROM shilian.ledger_leaf lf
+			WHERE lf.operator_id = $1 AND lf.leaf_index < h.tree_size
+			ORDER BY lf.seq DESC LIMIT 1) f
+		UNION ALL
+		SELECT 3, c.size, jsonb_build_object('type', 'consistency', 'old_size', c.size::text,
+			'new_size', h.tree_size::text,
+			'path', shilian.consistency_proof(c.size, h.tree_size)->'path')::text
+		FROM head h, (SELECT tree_size FROM shilian.checkpoint UNION SELECT $2) AS c(size)
+		WHERE c.size > 0 AND c.size < h.tree_size
+	)
+	SELECT line FROM lines ORDER BY part, ord
+$$;
+COMMENT ON FUNCTION ledger_export(bigint, bigint) IS
+	'JSON lines for shilian-verify: a header, the operator''s entries with inclusion proofs, the latest checkpoint, the operator''s last checkpointed entry, and consistency proofs from every earlier checkpoint and from old_size.';

@@ -49,19 +49,20 @@ END;
 $$;
 SQL
 
-# Start lots: a hub farm lot (id 1), an ordinary farm lot, a wholesaler lot, a
+# Start lots: a hub farm lot (id 1), the first processor lot of a plant (its
+# residue and intermediates carry through the plant), a wholesaler lot, a
 # retail lot (ids from the tier sizes of trace_graph.sql).
 read -r nf np nw < <(psql -qAtX -F ' ' -c "select round(200000 * $SCALE)::bigint, round(150000 * $SCALE / 75)::bigint * 75, round(250000 * $SCALE)::bigint")
 declare -A LOT=(
 	[farm-hub]=1
-	[carry-over-farm]=$((nf / 2 + 17))  # an ingredient lot of 6 runs on a residue-carrying line
+	[carry-over]=$((nf + 1 + 600 * (np / 1200)))  # first lot of the first line of a plant in the middle
 	[wholesaler]=$((nf + np + nw / 3 + 11))
 	[retail]=$((nf + np + nw + 12345 % (nb - nf - np - nw) + 1))
 )
 
 widest_code=""
 widest_n=0
-for name in farm-hub carry-over-farm wholesaler retail; do
+for name in farm-hub carry-over wholesaler retail; do
 	id=${LOT[$name]}
 	code=$(psql -qAtX -c "select trace_code from shilian.batch where id = $id")
 	for dir in forward backward; do
@@ -81,7 +82,7 @@ for name in farm-hub carry-over-farm wholesaler retail; do
 		else
 			row "trace $dir $name lot ($n batches): C vs depth SQL" "$c_ms" ms "${SQL_TIMEOUT%s}000" "(id, depth) TIMED OUT at"
 		fi
-		if [ "$name" = farm-hub ] || [ "$name" = carry-over-farm ]; then
+		if [ "$name" = farm-hub ] || [ "$name" = carry-over ]; then
 			path_ms=$(psql -qAtX -c "set statement_timeout = '$PATH_TIMEOUT'; select bench_ms(\$q\$with recursive r(id, d, path) as (select $id::bigint, 0, array[$id::bigint]
 				union all select l.$to, r.d + 1, r.path || l.$to from r join shilian.link l on l.$from = r.id
 				 and l.status = 'received' and l.received_at <= now())

@@ -13,8 +13,8 @@
 --   retail/canteen   40%
 -- Links: farm -> processor 4 per processor lot (near farms; an ingredient
 -- lot feeds 6 consecutive runs of a line) plus each hub to 20 processor lots;
--- intermediate products: half the processor lots take one input from an
--- earlier lot on an earlier line of the same plant; carry-over; processor -> wholesaler 3 per lot;
+-- intermediate products: each processor lot takes two inputs from earlier
+-- lots on earlier lines of the same plant; carry-over; processor -> wholesaler 3 per lot;
 -- farm -> wholesaler 1.2 per lot (fresh produce); wholesaler -> retail 3 per lot.
 
 \set ON_ERROR_STOP 1
@@ -62,15 +62,14 @@ SELECT e.kind, e.f, e.t, 1, 1, q.q, q.q, '2026-01-02', '2026-01-02 10:00+08', 'r
 	SELECT 'transform', h, t.nf + 1 + abs(hashint8extended(h * 1000 + m, t.seed + 1)) % t.np
 	  FROM generate_series(1, t.nhub) h, generate_series(1, 20) m
 	UNION ALL
-	-- intermediate products inside a plant (8 lines of 75 lots): half the lots
-	-- use a lot made a little earlier on an earlier line of the same plant
-	SELECT 'transform', t.nf + 1 + j - 75 * (1 + abs(hashint8extended(j, t.seed + 7)) % 7)
-			- 1 - abs(hashint8extended(j, t.seed + 8)) % 3,
+	-- intermediate products inside a plant (8 lines of 75 lots): every lot
+	-- uses two lots made a little earlier on earlier lines of the same plant
+	SELECT 'transform', t.nf + 1 + j - 75 * (1 + abs(hashint8extended(j * 2 + k, t.seed + 7)) % 7)
+			- 1 - abs(hashint8extended(j * 2 + k, t.seed + 8)) % 3,
 		   t.nf + 1 + j
-	  FROM generate_series(0, t.np - 1) j
-	 WHERE abs(hashint8extended(j, t.seed + 9)) % 2 = 0
-	   AND j - 75 * (1 + abs(hashint8extended(j, t.seed + 7)) % 7) - 1
-			- abs(hashint8extended(j, t.seed + 8)) % 3 >= (j / 600) * 600
+	  FROM generate_series(0, t.np - 1) j, generate_series(0, 1) k
+	 WHERE j - 75 * (1 + abs(hashint8extended(j * 2 + k, t.seed + 7)) % 7) - 1
+			- abs(hashint8extended(j * 2 + k, t.seed + 8)) % 3 >= (j / 600) * 600
 	UNION ALL
 	-- carry-over: residue of the previous lot on the same line (95%)
 	SELECT 'transform', t.nf + j, t.nf + 1 + j

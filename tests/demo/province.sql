@@ -2,6 +2,12 @@
 -- platform adds its part here so that a newcomer sees it working.
 SELECT 'demo: shilian ' || shilian.version() AS loaded;
 
+-- Identifier and quantity types (docs/types.md): checked literals.
+SELECT '91350100M000100Y43'::shilian.uscc AS uscc,
+       'SC11834020305037'::shilian.license_no AS licence,
+       '370102000000000012'::shilian.trace_code AS trace_code,
+       '2 斤'::shilian.qty AS qty;
+
 -- ---- trace and recall (docs/trace.md) ----------------------------------------
 -- A small chain, made once: a farm's cabbage lot sold to a wholesaler, split
 -- to a market vendor and a dumpling maker, whose dumplings go to a school

@@ -60,6 +60,25 @@ main(void)
 	CHECK(sl_uscc_check_char("914403001922038217") == '6', "uscc 914403001922038217 should end in 6");
 	CHECK(sl_uscc_check_char("914403001922O38216") == 0, "uscc with O has no check character");
 	CHECK(strlen(sl_uscc_charset) == 31, "uscc charset has 31 characters");
+	/* against a direct transcription of the formula, on unit vectors */
+	{
+		int			all = 1,
+					w = 1;
+
+		for (int i = 0; i < 17; i++)
+		{
+			for (int v = 1; v < 31; v++)
+			{
+				memset(buf, '0', 17);
+				buf[i] = sl_uscc_charset[v];
+				buf[17] = '\0';
+				if (sl_uscc_check_char(buf) != sl_uscc_charset[(31 - v * w % 31) % 31])
+					all = 0;
+			}
+			w = w * 3 % 31;
+		}
+		CHECK(all, "uscc check character is (31 - sum(value * 3^(i-1) mod 31) mod 31) mod 31");
+	}
 	for (int v = 0; v < 31; v++)
 		if (sl_uscc_char_value(sl_uscc_charset[v]) != v)
 			CHECK(0, "uscc value of %c", sl_uscc_charset[v]);
