@@ -1,8 +1,9 @@
 /*
  * trace.c — the forward and backward walk over the batch graph (links), in
- * C: breadth-first with one SPI query per level (the whole frontier as one
- * bigint[] through link_from_idx / link_to_idx), each batch visited once (a
- * hash table keyed by batch id), then the quantity shares propagated over the
+ * C: breadth-first, one level at a time, the frontier probed in id order
+ * through link_from_idx / link_to_idx (directly, or by one SPI query per
+ * level where row-level security applies), each batch visited once (a hash
+ * table keyed by batch id), then the quantity shares propagated over the
  * reached sub-graph in topological order. docs/trace.md states the rules.
  */
 #include "records.h"
@@ -15,12 +16,12 @@
 #include "access/tableam.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "executor/tuptable.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/hsearch.h"
 #include "utils/acl.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -39,7 +40,20 @@ typedef struct TraceHashEntry
 {
 	int64		id;				/* batch id: the key */
 	int32		idx;			/* index into TraceWalk.nodes */
+	char		status;			/* simplehash's */
 } TraceHashEntry;
+
+/* batch id -> node: an open-addressing table inlined for int64 keys */
+#define SH_PREFIX TraceHash
+#define SH_ELEMENT_TYPE TraceHashEntry
+#define SH_KEY_TYPE int64
+#define SH_KEY id
+#define SH_HASH_KEY(tb, key) murmurhash32((uint32) ((uint64) (key) ^ ((uint64) (key) >> 32)))
+#define SH_EQUAL(tb, a, b) ((a) == (b))
+#define SH_SCOPE static inline
+#define SH_DEFINE
+#define SH_DECLARE
+#include "lib/simplehash.h"
 
 typedef struct TraceEdge
 {
@@ -272,12 +286,12 @@ IdArray(int64 *ids, int n)
 }
 
 static int32
-NodeAdd(TraceWalk *w, HTAB *hash, int64 id, int depth, int64 via)
+NodeAdd(TraceWalk *w, TraceHash_hash *hash, int64 id, int depth, int64 via)
 {
 	TraceHashEntry *e;
 	bool		found;
 
-	e = hash_search(hash, &id, HASH_ENTER, &found);
+	e = TraceHash_insert(hash, id, &found);
 	if (found)
 		return e->idx;
 	if (w->n >= shilian_trace_max_batches)
@@ -296,9 +310,9 @@ NodeAdd(TraceWalk *w, HTAB *hash, int64 id, int depth, int64 via)
 }
 
 static int32
-NodeFind(HTAB *hash, int64 id)
+NodeFind(TraceHash_hash *hash, int64 id)
 {
-	TraceHashEntry *e = hash_search(hash, &id, HASH_FIND, NULL);
+	TraceHashEntry *e = TraceHash_lookup(hash, id);
 
 	if (e == NULL)
 		elog(ERROR, "trace walk lost batch %lld", (long long) id);
@@ -359,7 +373,7 @@ TraceProbeSorted(IndexScanDesc scan, TupleTableSlot *slot, const TraceIdIdx *key
 
 /* One walked link u -> v (v's id): v added at depth + 1 if new, the edge kept. */
 static inline void
-TraceAddEdge(TraceWalk *w, HTAB *hash, TraceEdge **edges, int64 *nedges, int64 *edge_cap,
+TraceAddEdge(TraceWalk *w, TraceHash_hash *hash, TraceEdge **edges, int64 *nedges, int64 *edge_cap,
 			 int64 max_edges, int32 depth, int32 u, int64 link, int64 vid, Qty q)
 {
 	int32		v = NodeAdd(w, hash, vid, depth + 1, link);
@@ -383,7 +397,7 @@ TraceAddEdge(TraceWalk *w, HTAB *hash, TraceEdge **edges, int64 *nedges, int64 *
 
 /* Fill code, owner, qty, qty_left of nodes [from, to) by one query. */
 static void
-NodesLoad(TraceWalk *w, HTAB *hash, int32 from, int32 to)
+NodesLoad(TraceWalk *w, TraceHash_hash *hash, int32 from, int32 to)
 {
 	int64	   *ids;
 	Datum		arg;
@@ -414,7 +428,7 @@ NodesLoad(TraceWalk *w, HTAB *hash, int32 from, int32 to)
 typedef struct TraceLinkArg
 {
 	TraceWalk  *w;
-	HTAB	   *hash;
+	TraceHash_hash *hash;
 	TraceRels  *rels;
 	TraceEdge **edges;
 	int64	   *nedges;
@@ -577,7 +591,7 @@ TracePropagate(TraceWalk *w, TraceEdge *edges, int64 nedges)
 
 /* On hand as of a past moment, for every reached batch: one query. */
 static void
-TraceOnHandAsOf(TraceWalk *w, HTAB *hash, TimestampTz as_of)
+TraceOnHandAsOf(TraceWalk *w, TraceHash_hash *hash, TimestampTz as_of)
 {
 	int64	   *ids = palloc(sizeof(int64) * w->n);
 	Datum		args[2];
@@ -612,8 +626,7 @@ void
 TraceWalkRun(TraceWalk *w, TraceCode root, bool forward, int max_depth, TimestampTz as_of,
 			 MemoryContext result_cxt)
 {
-	HASHCTL		ctl;
-	HTAB	   *hash;
+	TraceHash_hash *hash;
 	SlStmt	   *level = forward ? &forward_level_stmt : &backward_level_stmt;
 	int64		max_edges = (int64) shilian_trace_max_batches * TRACE_LINKS_PER_BATCH;
 	int64		nedges = 0,
@@ -645,10 +658,7 @@ TraceWalkRun(TraceWalk *w, TraceCode root, bool forward, int max_depth, Timestam
 	w->nodes = MemoryContextAllocExtended(result_cxt, sizeof(TraceNode) * w->cap, MCXT_ALLOC_HUGE);
 	edges = palloc_extended(sizeof(TraceEdge) * edge_cap, MCXT_ALLOC_HUGE);
 
-	ctl.keysize = sizeof(int64);
-	ctl.entrysize = sizeof(TraceHashEntry);
-	ctl.hcxt = CurrentMemoryContext;
-	hash = hash_create("shilian trace", 1024, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	hash = TraceHash_create(CurrentMemoryContext, 1024, NULL);
 	la.hash = hash;
 
 	arg = TraceCodeGetDatum(root);
@@ -747,7 +757,7 @@ TraceWalkRun(TraceWalk *w, TraceCode root, bool forward, int max_depth, Timestam
 		n->reached = QtyFromMilli(QtyGetDimension(unit), (int64) llround(m));
 	}
 	pfree(edges);
-	hash_destroy(hash);
+	TraceHash_destroy(hash);
 }
 
 /* The text of a node's status: origin, on_hand or depleted. */

@@ -178,8 +178,9 @@ SELECT l.label, t.depth, t.qty_reached, t.qty_on_hand, t.status
  ORDER BY t.depth, l.label;
 SELECT l.label, t.depth FROM shilian.trace_backward(:'cd', 2) t JOIN lot l ON l.code = t.batch ORDER BY 2, 1;
 
--- The same answers with index scans forced off (the walk plans its own
--- queries; the answer does not depend on the plan).
+-- The same answers with index scans forced off in the planner: the walk
+-- probes the link indexes itself (or, under row-level security, runs its
+-- own generic-plan queries), so planner settings do not change it.
 SET enable_indexscan = off;
 SET enable_bitmapscan = off;
 SELECT count(*), string_agg(t.qty_reached::text, ',' ORDER BY t.batch)
