@@ -13,6 +13,7 @@ char *shilian_jurisdiction = NULL;
 bool		shilian_ledger_maintenance = false;
 bool		shilian_license_strict = false;
 char *shilian_operator_id = NULL;
+int			shilian_trace_max_batches = 1000000;
 bool		shilian_uscc_lenient = false;
 
 static bool
@@ -81,6 +82,13 @@ ShilianDefineGucs(void)
 							   "When set, every record function refuses to record for another operator.",
 							   &shilian_operator_id, "", PGC_USERSET, 0,
 							   CheckOperatorId, NULL, NULL);
+
+	DefineCustomIntVariable("shilian.trace_max_batches",
+							"Most batches one trace or recall walk may reach.",
+							"The walk keeps every reached batch (and up to 8 links per batch) in "
+							"memory; past this bound it stops with SQLSTATE SLT01 instead.",
+							&shilian_trace_max_batches, 1000000, 1, 100000000, PGC_USERSET, 0,
+							NULL, NULL, NULL);
 
 	DefineCustomBoolVariable("shilian.uscc_lenient",
 							 "Accept unified social credit codes that fail only the check character.",

@@ -1,0 +1,836 @@
+/*
+ * trace.c — the forward and backward walk over the batch graph (links), in
+ * C: breadth-first, one level at a time, the frontier probed in id order
+ * through link_from_idx / link_to_idx (directly, or by one SPI query per
+ * level where row-level security applies), each batch visited once (a hash
+ * table keyed by batch id), then the quantity shares propagated over the
+ * reached sub-graph in topological order. docs/trace.md states the rules.
+ */
+#include "records.h"
+
+#include <math.h>
+
+#include "access/genam.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/tuptable.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/acl.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/rls.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "trace.h"
+
+/* The links the walk may hold per batch it may hold (shilian.trace_max_batches). */
+#define TRACE_LINKS_PER_BATCH	8
+
+typedef struct TraceHashEntry
+{
+	int64		id;				/* batch id: the key */
+	int32		idx;			/* index into TraceWalk.nodes */
+	char		status;			/* simplehash's */
+} TraceHashEntry;
+
+/* batch id -> node: an open-addressing table inlined for int64 keys */
+#define SH_PREFIX TraceHash
+#define SH_ELEMENT_TYPE TraceHashEntry
+#define SH_KEY_TYPE int64
+#define SH_KEY id
+#define SH_HASH_KEY(tb, key) murmurhash32((uint32) ((uint64) (key) ^ ((uint64) (key) >> 32)))
+#define SH_EQUAL(tb, a, b) ((a) == (b))
+#define SH_SCOPE static inline
+#define SH_DEFINE
+#define SH_DECLARE
+#include "lib/simplehash.h"
+
+typedef struct TraceEdge
+{
+	int32		u;				/* walked from (node index) */
+	int32		v;				/* walked to */
+	int64		link;
+	Qty			q;				/* qty_accepted: in the source batch's unit */
+} TraceEdge;
+
+/* One level's links in walk direction, before the new batches are looked up. */
+static SlStmt forward_level_stmt = {
+	"SELECT l.id, l.from_batch, l.to_batch, l.qty_accepted FROM shilian.link l"
+	" WHERE l.from_batch = ANY ($1) AND l.status = 'received' AND l.received_at <= $2",
+	2, {"bigint[]", "timestamptz"}
+};
+
+static SlStmt backward_level_stmt = {
+	"SELECT l.id, l.to_batch, l.from_batch, l.qty_accepted FROM shilian.link l"
+	" WHERE l.to_batch = ANY ($1) AND l.status = 'received' AND l.received_at <= $2",
+	2, {"bigint[]", "timestamptz"}
+};
+
+static SlStmt batches_stmt = {
+	"SELECT b.id, b.trace_code, b.owner_id, b.qty, b.qty_left FROM shilian.batch b"
+	" WHERE b.id = ANY ($1)",
+	1, {"bigint[]"}
+};
+
+static SlStmt root_stmt = {
+	"SELECT b.id, b.trace_code, b.owner_id, b.qty, b.qty_left FROM shilian.batch b"
+	" WHERE b.trace_code OPERATOR(shilian.=) $1",
+	1, {"shilian.trace_code"}
+};
+
+/*
+ * On hand as of a past moment: what the records after that moment changed in
+ * qty_left, per batch, to be added back (docs/trace.md, "on hand").
+ *  - a sale or processing input removes qty_shipped on shipped_on and gives
+ *    back what was not accepted (all of it if rejected) at received_at;
+ *  - consumption removes its quantity at its time;
+ *  - a receipt into an existing batch adds qty_accepted at received_at.
+ */
+static SlStmt as_of_stmt = {
+	"SELECT l.from_batch,"
+	"  (CASE l.status WHEN 'received' THEN l.qty_accepted WHEN 'pending' THEN l.qty_shipped"
+	"    ELSE l.qty_shipped OPERATOR(shilian.-) l.qty_shipped END)"
+	"  OPERATOR(shilian.-) (CASE WHEN l.shipped_on <= $2::date THEN l.qty_shipped"
+	"    ELSE l.qty_shipped OPERATOR(shilian.-) l.qty_shipped END)"
+	"  OPERATOR(shilian.+) (CASE WHEN l.status <> 'pending' AND l.received_at <= $2"
+	"    THEN l.qty_shipped OPERATOR(shilian.-) coalesce(l.qty_accepted, l.qty_shipped OPERATOR(shilian.-) l.qty_shipped)"
+	"    ELSE l.qty_shipped OPERATOR(shilian.-) l.qty_shipped END)"
+	" FROM shilian.link l WHERE l.from_batch = ANY ($1) AND (l.shipped_on > $2::date OR l.received_at > $2)"
+	" UNION ALL"
+	" SELECT c.batch_id, c.qty FROM shilian.consumption c WHERE c.batch_id = ANY ($1) AND c.at > $2"
+	" UNION ALL"
+	" SELECT l.to_batch, OPERATOR(shilian.-) l.qty_accepted FROM shilian.link l"
+	" WHERE l.to_batch = ANY ($1) AND l.status = 'received' AND l.received_at > $2",
+	2, {"bigint[]", "timestamptz"}
+};
+
+/*
+ * Run a walk statement. Prepared once per backend with a generic plan: a
+ * custom plan would be re-planned for every level, and the planner's
+ * selectivity estimate of "= ANY (array)" costs time per array element.
+ */
+static int
+TraceExec(SlStmt *stmt, Datum *values)
+{
+	int			rc;
+
+	if (stmt->plan == NULL)
+	{
+		Oid			types[lengthof(stmt->argtypes)];
+		SPIPlanPtr	plan;
+
+		for (int i = 0; i < stmt->nargs; i++)
+			types[i] = SlTypeOid(stmt->argtypes[i]);
+		plan = SPI_prepare_cursor(stmt->sql, stmt->nargs, types, CURSOR_OPT_GENERIC_PLAN);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare_cursor failed (%s) for: %s",
+				 SPI_result_code_string(SPI_result), stmt->sql);
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		stmt->plan = plan;
+	}
+	rc = SPI_execute_plan(stmt->plan, values, NULL, true, 0);
+	if (rc < 0)
+		elog(ERROR, "SPI_execute_plan failed (%s) for: %s",
+			 SPI_result_code_string(rc), stmt->sql);
+	return rc;
+}
+
+
+/* ---- direct index scans ---------------------------------------------------
+ *
+ * Without row-level security on link and batch (the platform's own walks,
+ * regulators with BYPASSRLS), the walk reads link_from_idx / link_to_idx and
+ * batch_pkey directly: one index probe per batch, in id order, with no
+ * executor, no SPI tuple copies and no per-level plan. Under row-level
+ * security it uses the SPI queries above, so that policies apply.
+ */
+typedef struct TraceRels
+{
+	Relation	link;
+	Relation	link_idx;		/* link_from_idx forward, link_to_idx backward */
+	Relation	batch;
+	Relation	batch_idx;		/* batch_pkey */
+	AttrNumber	l_id,
+				l_from,
+				l_to,
+				l_qty,
+				l_status,
+				l_received;
+	AttrNumber	b_code,
+				b_owner,
+				b_qty,
+				b_left;
+} TraceRels;
+
+typedef struct TraceIdIdx
+{
+	int64		id;
+	int32		idx;
+} TraceIdIdx;
+
+/* an inlined sort by id (lib/sort_template.h): the frontier is sorted every level */
+#define ST_SORT TraceSortIds
+#define ST_ELEMENT_TYPE TraceIdIdx
+#define ST_COMPARE(a, b) ((a)->id < (b)->id ? -1 : (a)->id > (b)->id ? 1 : 0)
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+static Oid
+TraceRelid(Oid nsp, const char *name)
+{
+	Oid			relid = get_relname_relid(name, nsp);
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "relation shilian.%s is missing", name);
+	return relid;
+}
+
+static AttrNumber
+TraceAttnum(Relation rel, const char *name)
+{
+	AttrNumber	a = get_attnum(RelationGetRelid(rel), name);
+
+	if (a == InvalidAttrNumber)
+		elog(ERROR, "column %s of %s is missing", name, RelationGetRelationName(rel));
+	return a;
+}
+
+/*
+ * Open the relations for direct scans, or return false when row-level
+ * security applies to either table for the current user. SELECT privilege
+ * is checked as a query would.
+ */
+static bool
+TraceRelsOpen(TraceRels *r, bool forward)
+{
+	Oid			nsp = get_namespace_oid("shilian", false);
+	Oid			link = TraceRelid(nsp, "link");
+	Oid			batch = TraceRelid(nsp, "batch");
+	AclResult	acl;
+
+	if (check_enable_rls(link, InvalidOid, false) == RLS_ENABLED ||
+		check_enable_rls(batch, InvalidOid, false) == RLS_ENABLED)
+		return false;
+	acl = pg_class_aclcheck(link, GetUserId(), ACL_SELECT);
+	if (acl != ACLCHECK_OK)
+		aclcheck_error(acl, OBJECT_TABLE, "link");
+	acl = pg_class_aclcheck(batch, GetUserId(), ACL_SELECT);
+	if (acl != ACLCHECK_OK)
+		aclcheck_error(acl, OBJECT_TABLE, "batch");
+
+	r->link = table_open(link, AccessShareLock);
+	r->link_idx = index_open(TraceRelid(nsp, forward ? "link_from_idx" : "link_to_idx"), AccessShareLock);
+	r->batch = table_open(batch, AccessShareLock);
+	r->batch_idx = index_open(TraceRelid(nsp, "batch_pkey"), AccessShareLock);
+	r->l_id = TraceAttnum(r->link, "id");
+	r->l_from = TraceAttnum(r->link, forward ? "from_batch" : "to_batch");
+	r->l_to = TraceAttnum(r->link, forward ? "to_batch" : "from_batch");
+	r->l_qty = TraceAttnum(r->link, "qty_accepted");
+	r->l_status = TraceAttnum(r->link, "status");
+	r->l_received = TraceAttnum(r->link, "received_at");
+	r->b_code = TraceAttnum(r->batch, "trace_code");
+	r->b_owner = TraceAttnum(r->batch, "owner_id");
+	r->b_qty = TraceAttnum(r->batch, "qty");
+	r->b_left = TraceAttnum(r->batch, "qty_left");
+	return true;
+}
+
+static void
+TraceRelsClose(TraceRels *r)
+{
+	index_close(r->batch_idx, AccessShareLock);
+	table_close(r->batch, AccessShareLock);
+	index_close(r->link_idx, AccessShareLock);
+	table_close(r->link, AccessShareLock);
+}
+
+/* status = 'received' */
+static bool
+IsReceived(Datum status)
+{
+	text	   *t = DatumGetTextPP(status);
+	bool		yes = VARSIZE_ANY_EXHDR(t) == 8 && memcmp(VARDATA_ANY(t), "received", 8) == 0;
+
+	if ((Pointer) t != DatumGetPointer(status))
+		pfree(t);
+	return yes;
+}
+
+static void
+TraceLimitError(int64 limit, const char *what)
+{
+	ereport(ERROR,
+			(errcode(SL_TRACE_TOO_LARGE),
+			 errmsg("trace reaches more than %lld %s", (long long) limit, what),
+			 errdetail("The walk holds every reached batch and link in memory, bounded by shilian.trace_max_batches (%d) batches and %d links per batch.",
+					   shilian_trace_max_batches, TRACE_LINKS_PER_BATCH),
+			 errhint("Bound the walk with max_depth, or raise shilian.trace_max_batches.")));
+}
+
+static ArrayType *
+IdArray(int64 *ids, int n)
+{
+	return construct_array((Datum *) ids, n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+}
+
+static int32
+NodeAdd(TraceWalk *w, TraceHash_hash *hash, int64 id, int depth, int64 via)
+{
+	TraceHashEntry *e;
+	bool		found;
+
+	e = TraceHash_insert(hash, id, &found);
+	if (found)
+		return e->idx;
+	if (w->n >= shilian_trace_max_batches)
+		TraceLimitError(shilian_trace_max_batches, "batches");
+	if (w->n == w->cap)
+	{
+		w->cap *= 2;
+		w->nodes = repalloc_huge(w->nodes, sizeof(TraceNode) * w->cap);
+	}
+	e->idx = w->n;
+	memset(&w->nodes[w->n], 0, sizeof(TraceNode));
+	w->nodes[w->n].id = id;
+	w->nodes[w->n].depth = depth;
+	w->nodes[w->n].via_link = via;
+	return w->n++;
+}
+
+static int32
+NodeFind(TraceHash_hash *hash, int64 id)
+{
+	TraceHashEntry *e = TraceHash_lookup(hash, id);
+
+	if (e == NULL)
+		elog(ERROR, "trace walk lost batch %lld", (long long) id);
+	return e->idx;
+}
+
+
+
+/*
+ * Probe an int8 btree for every key of keys[0 .. n) (sorted, distinct),
+ * calling visit for each visible heap row. Keys close to the previous one
+ * are reached by reading on along the leaf level instead of descending from
+ * the root again: a reached set is often dense in id order (lots of one
+ * line, one tier), and a descent costs more than a few leaf entries.
+ */
+#define TRACE_PROBE_GAP		24	/* ids ahead worth reading on for */
+
+typedef void (*TraceVisit) (TupleTableSlot *slot, int32 idx, void *arg);
+
+static void
+TraceProbeSorted(IndexScanDesc scan, TupleTableSlot *slot, const TraceIdIdx *keys, int32 n,
+				 TraceVisit visit, void *arg)
+{
+	int32		i = 0;
+	bool		descend = true;
+	ScanKeyData key;
+
+	while (i < n)
+	{
+		ItemPointer tid;
+		int64		k;
+		bool		isnull;
+
+		if (descend)
+		{
+			CHECK_FOR_INTERRUPTS();
+			ScanKeyInit(&key, 1, BTGreaterEqualStrategyNumber, F_INT8GE, Int64GetDatum(keys[i].id));
+			index_rescan(scan, &key, 1, NULL, 0);
+			descend = false;
+		}
+		tid = index_getnext_tid(scan, ForwardScanDirection);
+		if (tid == NULL)
+			break;				/* no entry at or past the remaining keys */
+		k = DatumGetInt64(index_getattr(scan->xs_itup, 1, scan->xs_itupdesc, &isnull));
+		while (i < n && keys[i].id < k)
+			i++;
+		if (i >= n)
+			break;
+		if (keys[i].id == k)
+		{
+			if (index_fetch_heap(scan, slot))
+				visit(slot, keys[i].idx, arg);
+		}
+		else if (keys[i].id - k > TRACE_PROBE_GAP)
+			descend = true;
+	}
+}
+
+/* One walked link u -> v (v's id): v added at depth + 1 if new, the edge kept. */
+static inline void
+TraceAddEdge(TraceWalk *w, TraceHash_hash *hash, TraceEdge **edges, int64 *nedges, int64 *edge_cap,
+			 int64 max_edges, int32 depth, int32 u, int64 link, int64 vid, Qty q)
+{
+	int32		v = NodeAdd(w, hash, vid, depth + 1, link);
+
+	/* first reached by: the lowest depth, then the lowest link id */
+	if (w->nodes[v].depth == depth + 1 && link < w->nodes[v].via_link)
+		w->nodes[v].via_link = link;
+	if (*nedges >= max_edges)
+		TraceLimitError(max_edges, "links");
+	if (*nedges == *edge_cap)
+	{
+		*edge_cap *= 2;
+		*edges = repalloc_huge(*edges, sizeof(TraceEdge) * *edge_cap);
+	}
+	(*edges)[*nedges].u = u;
+	(*edges)[*nedges].v = v;
+	(*edges)[*nedges].link = link;
+	(*edges)[*nedges].q = q;
+	(*nedges)++;
+}
+
+/* Fill code, owner, qty, qty_left of nodes [from, to) by one query. */
+static void
+NodesLoad(TraceWalk *w, TraceHash_hash *hash, int32 from, int32 to)
+{
+	int64	   *ids;
+	Datum		arg;
+
+	if (from >= to)
+		return;
+	ids = palloc(sizeof(int64) * (to - from));
+	for (int32 i = from; i < to; i++)
+		ids[i - from] = w->nodes[i].id;
+	arg = PointerGetDatum(IdArray(ids, to - from));
+	TraceExec(&batches_stmt, &arg);
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		TraceNode  *n = &w->nodes[NodeFind(hash, DatumGetInt64(SlGet(r, 1, NULL)))];
+
+		n->code = DatumGetTraceCode(SlGet(r, 2, NULL));
+		n->owner = DatumGetInt64(SlGet(r, 3, NULL));
+		n->qty = DatumGetQty(SlGet(r, 4, NULL));
+		n->qty_left = DatumGetQty(SlGet(r, 5, NULL));
+		n->on_hand = n->qty_left;
+	}
+	SPI_freetuptable(SPI_tuptable);
+	pfree(ids);
+}
+
+
+
+typedef struct TraceLinkArg
+{
+	TraceWalk  *w;
+	TraceHash_hash *hash;
+	TraceRels  *rels;
+	TraceEdge **edges;
+	int64	   *nedges;
+	int64	   *edge_cap;
+	int64		max_edges;
+	TimestampTz as_of;
+	int32		depth;
+} TraceLinkArg;
+
+/* A link row of the frontier batch idx: walked if received by as_of. */
+static void
+TraceLinkVisit(TupleTableSlot *slot, int32 idx, void *arg)
+{
+	TraceLinkArg *la = arg;
+	TraceRels  *r = la->rels;
+	bool		isnull;
+	Datum		d;
+
+	d = slot_getattr(slot, r->l_status, &isnull);
+	if (isnull || !IsReceived(d))
+		return;
+	d = slot_getattr(slot, r->l_received, &isnull);
+	if (isnull || DatumGetTimestampTz(d) > la->as_of)
+		return;
+	TraceAddEdge(la->w, la->hash, la->edges, la->nedges, la->edge_cap, la->max_edges, la->depth, idx,
+				 DatumGetInt64(slot_getattr(slot, r->l_id, &isnull)),
+				 DatumGetInt64(slot_getattr(slot, r->l_to, &isnull)),
+				 DatumGetQty(slot_getattr(slot, r->l_qty, &isnull)));
+}
+
+typedef struct TraceLoadArg
+{
+	TraceWalk  *w;
+	TraceRels  *r;
+} TraceLoadArg;
+
+static void
+TraceLoadVisit(TupleTableSlot *slot, int32 idx, void *arg)
+{
+	TraceLoadArg *la = arg;
+	TraceNode  *node = &la->w->nodes[idx];
+	bool		isnull;
+
+	node->code = DatumGetTraceCode(slot_getattr(slot, la->r->b_code, &isnull));
+	node->owner = DatumGetInt64(slot_getattr(slot, la->r->b_owner, &isnull));
+	node->qty = DatumGetQty(slot_getattr(slot, la->r->b_qty, &isnull));
+	node->qty_left = DatumGetQty(slot_getattr(slot, la->r->b_left, &isnull));
+	node->on_hand = node->qty_left;
+	node->loaded = true;
+}
+
+/* Fill code, owner, qty, qty_left of nodes [from, to) by index probes in id order. */
+static void
+NodesLoadDirect(TraceWalk *w, TraceRels *r, int32 from, int32 to)
+{
+	int32		n = to - from;
+	TraceIdIdx *order;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+
+	if (n <= 0)
+		return;
+	order = palloc(sizeof(TraceIdIdx) * n);
+	for (int32 i = 0; i < n; i++)
+	{
+		order[i].id = w->nodes[from + i].id;
+		order[i].idx = from + i;
+	}
+	TraceSortIds(order, n);
+	slot = table_slot_create(r->batch, NULL);
+	scan = index_beginscan(r->batch, r->batch_idx, GetActiveSnapshot(), 1, 0);
+	scan->xs_want_itup = true;
+	{
+		TraceLoadArg la = {w, r};
+
+		TraceProbeSorted(scan, slot, order, n, TraceLoadVisit, &la);
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	for (int32 i = 0; i < n; i++)
+		if (!w->nodes[order[i].idx].loaded)
+			elog(ERROR, "trace walk lost batch %lld", (long long) order[i].id);
+	pfree(order);
+}
+
+/* a / b for two quantities of one dimension (0 when b is not positive). */
+static double
+QtyShare(Qty a, Qty b)
+{
+	int64		bm = QtyMilli(b);
+
+	if (bm <= 0)
+		return 0.0;
+	return (double) QtyMilli(a) / (double) bm;
+}
+
+/*
+ * Propagate the shares in topological order of the reached sub-graph (Kahn):
+ * a batch's share is final once every reached link into it has been summed,
+ * so a batch reached by several paths gets the sum over all of them.
+ *   forward:  share(v) += share(u) * q / qty(u)   (fraction of the suspect lot in v)
+ *   backward: share(v) += share(u) * q / qty(v)   (fraction of v that went into the suspect lot)
+ */
+static void
+TracePropagate(TraceWalk *w, TraceEdge *edges, int64 nedges)
+{
+	int32	   *indeg = palloc0(sizeof(int32) * w->n);
+	int64	   *start = palloc0(sizeof(int64) * (w->n + 1));
+	int64	   *order = palloc(sizeof(int64) * Max(nedges, 1));
+	int32	   *queue = palloc(sizeof(int32) * w->n);
+	int32		head = 0,
+				tail = 0;
+
+	/* edges grouped by u (counting sort) */
+	for (int64 e = 0; e < nedges; e++)
+	{
+		start[edges[e].u + 1]++;
+		indeg[edges[e].v]++;
+	}
+	for (int32 i = 0; i < w->n; i++)
+		start[i + 1] += start[i];
+	{
+		int64	   *fill = palloc(sizeof(int64) * w->n);
+
+		memcpy(fill, start, sizeof(int64) * w->n);
+		for (int64 e = 0; e < nedges; e++)
+			order[fill[edges[e].u]++] = e;
+		pfree(fill);
+	}
+
+	w->nodes[0].share = 1.0;
+	for (int32 i = 0; i < w->n; i++)
+		if (indeg[i] == 0)
+			queue[tail++] = i;
+	while (head < tail)
+	{
+		int32		u = queue[head++];
+
+		if ((head & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+		for (int64 k = start[u]; k < start[u + 1]; k++)
+		{
+			TraceEdge  *e = &edges[order[k]];
+			TraceNode  *from = &w->nodes[u];
+			TraceNode  *to = &w->nodes[e->v];
+
+			to->share += from->share * QtyShare(e->q, w->forward ? from->qty : to->qty);
+			if (--indeg[e->v] == 0)
+				queue[tail++] = e->v;
+		}
+	}
+	/* the graph is acyclic (records refuse cycles), so every batch was reached */
+	if (tail != w->n)
+		elog(ERROR, "trace found a cycle in the batch graph");
+	pfree(indeg);
+	pfree(start);
+	pfree(order);
+	pfree(queue);
+}
+
+/* On hand as of a past moment, for every reached batch: one query. */
+static void
+TraceOnHandAsOf(TraceWalk *w, TraceHash_hash *hash, TimestampTz as_of)
+{
+	int64	   *ids = palloc(sizeof(int64) * w->n);
+	Datum		args[2];
+
+	for (int32 i = 0; i < w->n; i++)
+		ids[i] = w->nodes[i].id;
+	args[0] = PointerGetDatum(IdArray(ids, w->n));
+	args[1] = TimestampTzGetDatum(as_of);
+	TraceExec(&as_of_stmt, args);
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		TraceNode  *n = &w->nodes[NodeFind(hash, DatumGetInt64(SlGet(r, 1, NULL)))];
+		Qty			d = DatumGetQty(SlGet(r, 2, NULL));
+
+		if (QtySameDimension(n->on_hand, d))
+			n->on_hand = QtyAdd(n->on_hand, d);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	for (int32 i = 0; i < w->n; i++)
+	{
+		TraceNode  *n = &w->nodes[i];
+
+		if (QtyMilli(n->on_hand) < 0)
+			n->on_hand = QtyZero(QtyGetDimension(n->on_hand));
+		if (QtyMilli(n->on_hand) > QtyMilli(n->qty))
+			n->on_hand = n->qty;
+	}
+	pfree(ids);
+}
+
+void
+TraceWalkRun(TraceWalk *w, TraceCode root, bool forward, int max_depth, TimestampTz as_of,
+			 MemoryContext result_cxt)
+{
+	TraceHash_hash *hash;
+	SlStmt	   *level = forward ? &forward_level_stmt : &backward_level_stmt;
+	int64		max_edges = (int64) shilian_trace_max_batches * TRACE_LINKS_PER_BATCH;
+	int64		nedges = 0,
+				edge_cap = 1024;
+	TraceEdge  *edges;
+	int32		level_from,
+				level_to,
+				depth = 0;
+	Datum		arg;
+	TraceRels	rels = {0};
+	bool		direct;
+	IndexScanDesc scan = NULL;
+	TupleTableSlot *slot = NULL;
+	TraceIdIdx *order = NULL;
+	int32		order_cap = 0;
+	TraceLinkArg la;
+
+	memset(w, 0, sizeof(*w));
+	la.w = w;
+	la.rels = &rels;
+	la.edges = &edges;
+	la.nedges = &nedges;
+	la.edge_cap = &edge_cap;
+	la.max_edges = max_edges;
+	la.as_of = as_of;
+	w->forward = forward;
+	w->cap = 1024;
+	/* the nodes outlive SPI_finish; edges, hash and query results do not */
+	w->nodes = MemoryContextAllocExtended(result_cxt, sizeof(TraceNode) * w->cap, MCXT_ALLOC_HUGE);
+	edges = palloc_extended(sizeof(TraceEdge) * edge_cap, MCXT_ALLOC_HUGE);
+
+	hash = TraceHash_create(CurrentMemoryContext, 1024, NULL);
+	la.hash = hash;
+
+	arg = TraceCodeGetDatum(root);
+	TraceExec(&root_stmt, &arg);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(SL_UNKNOWN_BATCH),
+				 errmsg("unknown batch %s", TraceCodeToCString(root)),
+				 errdetail("No batch has this trace code.")));
+	NodeAdd(w, hash, DatumGetInt64(SlGet(0, 1, NULL)), 0, 0);
+	SPI_freetuptable(SPI_tuptable);
+	NodesLoad(w, hash, 0, 1);
+
+	level_from = 0;
+	level_to = 1;
+	direct = TraceRelsOpen(&rels, forward);
+	if (direct)
+	{
+		slot = table_slot_create(rels.link, NULL);
+		scan = index_beginscan(rels.link, rels.link_idx, GetActiveSnapshot(), 1, 0);
+		scan->xs_want_itup = true;
+		order = palloc(sizeof(TraceIdIdx) * 1024);
+		order_cap = 1024;
+	}
+	while (level_from < level_to && (max_depth < 0 || depth < max_depth))
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (direct)
+		{
+			int32		n = level_to - level_from;
+
+			/* probe the frontier in id order: neighbouring index and heap pages */
+			if (n > order_cap)
+			{
+				order_cap = Max(n, order_cap * 2);
+				order = repalloc_huge(order, sizeof(TraceIdIdx) * order_cap);
+			}
+			for (int32 i = 0; i < n; i++)
+			{
+				order[i].id = w->nodes[level_from + i].id;
+				order[i].idx = level_from + i;
+			}
+			TraceSortIds(order, n);
+			la.depth = depth;
+			TraceProbeSorted(scan, slot, order, n, TraceLinkVisit, &la);
+		}
+		else
+		{
+			int64	   *ids = palloc(sizeof(int64) * (level_to - level_from));
+			Datum		args[2];
+
+			for (int32 i = level_from; i < level_to; i++)
+				ids[i - level_from] = w->nodes[i].id;
+			args[0] = PointerGetDatum(IdArray(ids, level_to - level_from));
+			args[1] = TimestampTzGetDatum(as_of);
+			TraceExec(level, args);
+			pfree(ids);
+			pfree(DatumGetPointer(args[0]));
+			for (uint64 r = 0; r < SPI_processed; r++)
+			{
+				if ((r & 1023) == 1023)
+					CHECK_FOR_INTERRUPTS();
+				TraceAddEdge(w, hash, &edges, &nedges, &edge_cap, max_edges, depth,
+							 NodeFind(hash, DatumGetInt64(SlGet(r, 2, NULL))),
+							 DatumGetInt64(SlGet(r, 1, NULL)),
+							 DatumGetInt64(SlGet(r, 3, NULL)),
+							 DatumGetQty(SlGet(r, 4, NULL)));
+			}
+			SPI_freetuptable(SPI_tuptable);
+		}
+		level_from = level_to;
+		level_to = w->n;
+		depth++;
+	}
+	/* the reached batches' rows, in id order (the root's is loaded) */
+	if (direct)
+	{
+		index_endscan(scan);
+		ExecDropSingleTupleTableSlot(slot);
+		pfree(order);
+		NodesLoadDirect(w, &rels, 1, w->n);
+		TraceRelsClose(&rels);
+	}
+	else
+		NodesLoad(w, hash, 1, w->n);
+
+	TracePropagate(w, edges, nedges);
+	if (as_of < GetCurrentTransactionStartTimestamp())
+		TraceOnHandAsOf(w, hash, as_of);
+	for (int32 i = 0; i < w->n; i++)
+	{
+		TraceNode  *n = &w->nodes[i];
+		Qty			unit = forward ? w->nodes[0].qty : n->qty;
+		double		m = n->share * (double) QtyMilli(unit);
+
+		n->reached = QtyFromMilli(QtyGetDimension(unit), (int64) llround(m));
+	}
+	pfree(edges);
+	TraceHash_destroy(hash);
+}
+
+/* The text of a node's status: origin, on_hand or depleted. */
+const char *
+TraceNodeStatus(const TraceNode *n)
+{
+	if (n->depth == 0)
+		return "origin";
+	return QtyMilli(n->on_hand) > 0 ? "on_hand" : "depleted";
+}
+
+static Datum
+TraceSrf(FunctionCallInfo fcinfo, bool forward)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	TraceCode	root;
+	int			max_depth = -1;
+	TimestampTz as_of;
+	TraceWalk	w;
+	MemoryContext caller_cxt;
+
+	RecordRequire(fcinfo, 0, "code");
+	root = PG_GETARG_TRACE_CODE(0);
+	if (!PG_ARGISNULL(1))
+	{
+		max_depth = PG_GETARG_INT32(1);
+		if (max_depth < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("max_depth must not be negative"),
+					 errhint("Pass NULL for a walk without a depth bound.")));
+	}
+	as_of = PG_ARGISNULL(2) ? GetCurrentTransactionStartTimestamp() : PG_GETARG_TIMESTAMPTZ(2);
+
+	InitMaterializedSRF(fcinfo, 0);
+	caller_cxt = CurrentMemoryContext;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	TraceWalkRun(&w, root, forward, max_depth, as_of, caller_cxt);
+	SPI_finish();
+
+	for (int32 i = 0; i < w.n; i++)
+	{
+		TraceNode  *n = &w.nodes[i];
+		Datum		values[7];
+		bool		nulls[7] = {false};
+
+		values[0] = TraceCodeGetDatum(n->code);
+		values[1] = Int64GetDatum(n->owner);
+		values[2] = Int32GetDatum(n->depth);
+		values[3] = Int64GetDatum(n->via_link);
+		nulls[3] = n->depth == 0;
+		values[4] = QtyGetDatum(n->reached);
+		values[5] = QtyGetDatum(n->on_hand);
+		values[6] = CStringGetTextDatum(TraceNodeStatus(n));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	pfree(w.nodes);
+	return (Datum) 0;
+}
+
+/* trace_forward(code, max_depth, as_of): every batch downstream of code. */
+PG_FUNCTION_INFO_V1(sl_trace_forward);
+Datum
+sl_trace_forward(PG_FUNCTION_ARGS)
+{
+	return TraceSrf(fcinfo, true);
+}
+
+/* trace_backward(code, max_depth, as_of): every batch upstream of code. */
+PG_FUNCTION_INFO_V1(sl_trace_backward);
+Datum
+sl_trace_backward(PG_FUNCTION_ARGS)
+{
+	return TraceSrf(fcinfo, false);
+}

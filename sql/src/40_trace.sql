@@ -1,0 +1,487 @@
+-- shilian install script, part 40: trace and recall (docs/trace.md). The
+-- walks are C (extension/trace.c); the recall case is a table of targets
+-- materialized from one walk, driven to closing by acknowledgements, each step
+-- appended to the ledger.
+
+-- ---- trace ------------------------------------------------------------------
+
+CREATE FUNCTION trace_forward(code trace_code, max_depth integer DEFAULT NULL,
+		as_of timestamptz DEFAULT now())
+	RETURNS TABLE (batch trace_code, holder bigint, depth integer, via_link bigint,
+		qty_reached qty, qty_on_hand qty, status text)
+	AS 'MODULE_PATHNAME', 'sl_trace_forward'
+	LANGUAGE C STABLE PARALLEL SAFE ROWS 100;
+COMMENT ON FUNCTION trace_forward(trace_code, integer, timestamptz) IS
+	'Every batch downstream of a batch over links received by as_of: holder, depth, first link, quantity of the suspect lot that reached it (in the suspect lot''s unit) and quantity on hand; each batch once.';
+
+CREATE FUNCTION trace_backward(code trace_code, max_depth integer DEFAULT NULL,
+		as_of timestamptz DEFAULT now())
+	RETURNS TABLE (batch trace_code, holder bigint, depth integer, via_link bigint,
+		qty_reached qty, qty_on_hand qty, status text)
+	AS 'MODULE_PATHNAME', 'sl_trace_backward'
+	LANGUAGE C STABLE PARALLEL SAFE ROWS 100;
+COMMENT ON FUNCTION trace_backward(trace_code, integer, timestamptz) IS
+	'Every batch upstream of a batch over links received by as_of: holder, depth, first link, quantity of that source lot that went into the given lot (in the source''s unit) and quantity on hand; each batch once.';
+
+-- direction 'forward' or 'backward'; anything else is refused (22023).
+CREATE FUNCTION trace_walk(code trace_code, direction text, max_depth integer DEFAULT NULL,
+		as_of timestamptz DEFAULT now())
+	RETURNS TABLE (batch trace_code, holder bigint, depth integer, via_link bigint,
+		qty_reached qty, qty_on_hand qty, status text)
+	LANGUAGE plpgsql STABLE PARALLEL SAFE ROWS 100
+	AS $$
+BEGIN
+	IF direction = 'forward' THEN
+		RETURN QUERY SELECT * FROM shilian.trace_forward(code, max_depth, as_of);
+	ELSIF direction = 'backward' THEN
+		RETURN QUERY SELECT * FROM shilian.trace_backward(code, max_depth, as_of);
+	ELSE
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = format('unknown trace direction "%s"', direction),
+			HINT = 'Use "forward" or "backward".';
+	END IF;
+END;
+$$;
+COMMENT ON FUNCTION trace_walk(trace_code, text, integer, timestamptz) IS
+	'trace_forward or trace_backward by direction (''forward'' or ''backward'').';
+
+CREATE FUNCTION trace_graph(code trace_code, direction text DEFAULT 'forward',
+		max_depth integer DEFAULT NULL)
+	RETURNS jsonb
+	LANGUAGE sql STABLE PARALLEL SAFE
+	BEGIN ATOMIC
+	WITH t AS (
+		SELECT w.*, b.id, b.product_id, p.name AS product, o.name AS holder_name
+		  FROM shilian.trace_walk(code, direction, max_depth) w
+		  JOIN shilian.batch b ON b.trace_code OPERATOR(shilian.=) w.batch
+		  JOIN shilian.product p ON p.id = b.product_id
+		  JOIN shilian.operator o ON o.id = w.holder)
+	SELECT jsonb_build_object(
+		'root', code, 'direction', direction,
+		'nodes', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+				'batch', t.batch, 'holder', t.holder::text, 'holder_name', t.holder_name,
+				'product', t.product, 'depth', t.depth, 'via_link', t.via_link::text,
+				'qty_reached', t.qty_reached, 'qty_on_hand', t.qty_on_hand, 'status', t.status)
+				ORDER BY t.depth, t.batch), '[]') FROM t),
+		'edges', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+				'link', l.id::text, 'kind', l.kind, 'from', f.batch, 'to', d.batch,
+				'qty', l.qty_accepted, 'received_at', l.received_at)
+				ORDER BY l.id), '[]')
+			FROM shilian.link l JOIN t f ON f.id = l.from_batch JOIN t d ON d.id = l.to_batch
+			WHERE l.status = 'received' AND l.received_at <= now()));
+	END;
+COMMENT ON FUNCTION trace_graph(trace_code, text, integer) IS
+	'The traced sub-graph for drawing: {root, direction, nodes: [batch, holder, product, depth, quantities, status], edges: [link, kind, from, to, qty]}.';
+
+-- The consumer's view: the custody chain of this batch only (backward along
+-- sales, to the lot where it was produced, processed or first entered the
+-- chain), the producer and its licence, the region of origin and the
+-- inspection results along the chain; no quantities, prices, customers or
+-- sibling branches. SECURITY DEFINER so that the public role needs only
+-- EXECUTE on this function.
+CREATE FUNCTION public_trace(code trace_code) RETURNS jsonb
+	LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SECURITY DEFINER
+	SET search_path = pg_catalog, shilian
+	AS $$
+DECLARE
+	root shilian.batch;
+	origin_batch bigint;
+	result jsonb;
+BEGIN
+	SELECT * INTO root FROM shilian.batch b WHERE b.trace_code OPERATOR(shilian.=) code;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLR03',
+			MESSAGE = format('unknown batch %s', code),
+			DETAIL = 'No batch has this trace code.';
+	END IF;
+	-- each row: a lot of the chain and the sale it came in by (the earliest
+	-- receipt of a sale, for a lot created by a receipt), followed upstream
+	WITH RECURSIVE chain AS (
+		SELECT b.id, b.owner_id, 0 AS step,
+			CASE WHEN b.origin = 'received' THEN (SELECT l.id FROM shilian.link l
+				WHERE l.to_batch = b.id AND l.kind = 'ship' AND l.status = 'received'
+				ORDER BY l.received_at, l.id LIMIT 1) END AS in_link
+		  FROM shilian.batch b WHERE b.id = root.id
+		UNION ALL
+		SELECT s.id, s.owner_id, c.step + 1,
+			CASE WHEN s.origin = 'received' THEN (SELECT l2.id FROM shilian.link l2
+				WHERE l2.to_batch = s.id AND l2.kind = 'ship' AND l2.status = 'received'
+				ORDER BY l2.received_at, l2.id LIMIT 1) END
+		  FROM chain c JOIN shilian.link l ON l.id = c.in_link
+		  JOIN shilian.batch s ON s.id = l.from_batch
+		 WHERE c.step < 1000
+	)
+	SELECT jsonb_build_object(
+		'code', code,
+		'product', (SELECT jsonb_strip_nulls(jsonb_build_object('name', p.name, 'category', p.category,
+				'spec', p.spec, 'gtin', p.gtin))
+			FROM shilian.product p WHERE p.id = root.product_id),
+		'produced_on', root.produced_on, 'expires_on', root.expires_on,
+		'producer', (SELECT jsonb_build_object('name', o.name,
+				'licence', (SELECT lc.licence_no FROM shilian.licence lc
+					WHERE lc.operator_id = o.id ORDER BY lc.valid_to DESC, lc.id LIMIT 1),
+				'origin', ob.origin)
+			FROM chain c JOIN shilian.batch ob ON ob.id = c.id JOIN shilian.operator o ON o.id = c.owner_id
+			ORDER BY c.step DESC LIMIT 1),
+		'origin_region', (SELECT jsonb_build_object('code', j.code, 'name', j.name)
+			FROM chain c JOIN shilian.operator o ON o.id = c.owner_id
+			JOIN shilian.jurisdiction j ON j.code = left(o.station, 6)
+			ORDER BY c.step DESC LIMIT 1),
+		'custody', (SELECT jsonb_agg(jsonb_build_object('step', mx.n - c.step, 'holder', o.name,
+				'segment', o.segment, 'region', left(o.station, 6),
+				'received_on', (SELECT l.received_at::date FROM shilian.link l WHERE l.id = c.in_link))
+				ORDER BY c.step DESC)
+			FROM chain c JOIN shilian.operator o ON o.id = c.owner_id
+			CROSS JOIN (SELECT max(step) AS n FROM chain) mx),
+		'inspections', (SELECT coalesce(jsonb_agg(jsonb_build_object('kind', i.kind, 'result', i.result,
+				'on', i.inspected_at::date, 'by', o.name) ORDER BY i.inspected_at, i.id), '[]')
+			FROM chain c JOIN shilian.inspection i ON i.batch_id = c.id
+			JOIN shilian.operator o ON o.id = i.operator_id))
+	  INTO result;
+	RETURN result;
+END;
+$$;
+COMMENT ON FUNCTION public_trace(trace_code) IS
+	'The consumer view of a code: product, producer and licence, region of origin, custody chain of this lot and its inspection results; no quantities, prices or other customers.';
+
+-- ---- recall -----------------------------------------------------------------
+
+CREATE TABLE recall (
+	id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	batch_id      bigint NOT NULL REFERENCES batch (id),
+	trace_code    trace_code NOT NULL,
+	direction     text NOT NULL CHECK (direction IN ('forward', 'backward')),
+	reason        text NOT NULL CHECK (reason <> ''),
+	opened_by     bigint NOT NULL,		-- the acting operator, 0 for the platform (a regulator)
+	opened_at     timestamptz NOT NULL DEFAULT now(),
+	status        text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed')),
+	closed_at     timestamptz,
+	close_reason  text,
+	forced        boolean NOT NULL DEFAULT false,
+	CHECK ((status = 'closed') = (closed_at IS NOT NULL)),
+	CHECK (NOT forced OR close_reason IS NOT NULL)
+);
+CREATE INDEX recall_batch_idx ON recall (batch_id);
+COMMENT ON TABLE recall IS
+	'Recall cases: the suspect lot, direction, reason, who opened it, open or closed (forced closings keep their reason).';
+
+CREATE TABLE recall_target (
+	recall_id     bigint NOT NULL REFERENCES recall (id),
+	batch_id      bigint NOT NULL REFERENCES batch (id),
+	trace_code    trace_code NOT NULL,
+	operator_id   bigint NOT NULL REFERENCES operator (id),
+	depth         integer NOT NULL,
+	via_link      bigint,				-- no FK: link is to be partitioned by time
+	qty_exposed   qty NOT NULL,
+	qty_on_hand   qty NOT NULL,
+	notified_at   timestamptz NOT NULL DEFAULT now(),
+	disposition   text CHECK (disposition IN ('withdrawn', 'destroyed', 'returned',
+		'not_received', 'already_consumed')),
+	qty_recovered qty,
+	acked_at      timestamptz,
+	ack_ledger_id bigint,
+	PRIMARY KEY (recall_id, batch_id),
+	CHECK ((disposition IS NULL) = (acked_at IS NULL))
+);
+CREATE INDEX recall_target_operator_idx ON recall_target (operator_id, recall_id);
+COMMENT ON TABLE recall_target IS
+	'One row per affected lot of a recall: holder, exposed and on-hand quantity at opening, and the holder''s acknowledgement (disposition, quantity recovered).';
+
+SELECT pg_catalog.pg_extension_config_dump('recall', '');
+SELECT pg_catalog.pg_extension_config_dump('recall_target', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('shilian.recall', 'id')::regclass, '');
+
+-- The ledger chain a recall step by the platform is appended to: the acting
+-- operator (shilian.operator_id) when set, else 0, the platform's own chain.
+CREATE FUNCTION recall_actor() RETURNS bigint
+	LANGUAGE sql STABLE PARALLEL SAFE
+	RETURN coalesce(nullif(current_setting('shilian.operator_id', true), '')::bigint, 0);
+COMMENT ON FUNCTION recall_actor() IS
+	'The ledger chain for recall steps taken by the platform: shilian.operator_id when set, else 0 (the platform).';
+
+CREATE FUNCTION recall_open(code trace_code, reason text, direction text DEFAULT 'forward')
+	RETURNS bigint
+	LANGUAGE plpgsql VOLATILE
+	AS $$
+DECLARE
+	rid bigint;
+	root bigint;
+	n bigint;
+	holders bigint;
+BEGIN
+	IF code IS NULL OR reason IS NULL OR reason = '' THEN
+		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed',
+			MESSAGE = 'recall needs a trace code and a reason';
+	END IF;
+	IF direction IS NULL OR direction NOT IN ('forward', 'backward') THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = format('unknown trace direction "%s"', direction),
+			HINT = 'Use "forward" or "backward".';
+	END IF;
+	SELECT b.id INTO root FROM shilian.batch b WHERE b.trace_code OPERATOR(shilian.=) code;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLR03',
+			MESSAGE = format('unknown batch %s', code),
+			DETAIL = 'No batch has this trace code.';
+	END IF;
+	INSERT INTO shilian.recall (batch_id, trace_code, direction, reason, opened_by)
+	VALUES (root, code, direction, reason, shilian.recall_actor())
+	RETURNING id INTO rid;
+	INSERT INTO shilian.recall_target (recall_id, batch_id, trace_code, operator_id, depth,
+		via_link, qty_exposed, qty_on_hand)
+	SELECT rid, b.id, w.batch, w.holder, w.depth, w.via_link, w.qty_reached, w.qty_on_hand
+	  FROM shilian.trace_walk(code, direction) w
+	  JOIN shilian.batch b ON b.trace_code OPERATOR(shilian.=) w.batch;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	SELECT count(DISTINCT operator_id) INTO holders FROM shilian.recall_target WHERE recall_id = rid;
+	PERFORM shilian.ledger_append(shilian.recall_actor(), 'recall_open', jsonb_build_object(
+		'recall', rid::text, 'batch', code, 'direction', direction, 'reason', reason,
+		'targets', n, 'holders', holders));
+	PERFORM pg_notify('shilian_recall', rid::text);
+	RETURN rid;
+END;
+$$;
+COMMENT ON FUNCTION recall_open(trace_code, text, text) IS
+	'Open a recall of a lot: records the case, materializes every affected lot (holder, exposed and on-hand quantity) as a target, appends recall_open to the ledger and sends NOTIFY shilian_recall with the recall id; returns the id.';
+
+-- The open recall id, or an error: unknown (SLT10), closed (SLT11).
+CREATE FUNCTION recall_require_open(id bigint) RETURNS shilian.recall
+	LANGUAGE plpgsql VOLATILE
+	AS $$
+DECLARE
+	r shilian.recall;
+BEGIN
+	SELECT * INTO r FROM shilian.recall WHERE recall.id = recall_require_open.id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLT10', MESSAGE = format('unknown recall %s', id);
+	END IF;
+	IF r.status = 'closed' THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLT11', MESSAGE = format('recall %s is closed', id),
+			HINT = 'Open a new recall for further action.';
+	END IF;
+	RETURN r;
+END;
+$$;
+COMMENT ON FUNCTION recall_require_open(bigint) IS
+	'Lock and return an open recall; SLT10 if unknown, SLT11 if closed.';
+
+CREATE FUNCTION recall_targets(id bigint)
+	RETURNS TABLE (batch trace_code, holder bigint, holder_name text, depth integer,
+		via_link bigint, qty_exposed qty, qty_on_hand qty, disposition text,
+		qty_recovered qty, acked_at timestamptz)
+	LANGUAGE sql STABLE STRICT PARALLEL SAFE
+	BEGIN ATOMIC
+	SELECT t.trace_code, t.operator_id, o.name, t.depth, t.via_link, t.qty_exposed,
+		t.qty_on_hand, t.disposition, t.qty_recovered, t.acked_at
+	  FROM shilian.recall_target t JOIN shilian.operator o ON o.id = t.operator_id
+	 WHERE t.recall_id = recall_targets.id
+	 ORDER BY t.depth, t.trace_code;
+	END;
+COMMENT ON FUNCTION recall_targets(bigint) IS
+	'The affected lots of a recall with holders, quantities at opening and acknowledgements.';
+
+CREATE FUNCTION recall_ack(id bigint, operator bigint, disposition text,
+		qty_recovered qty DEFAULT NULL, batch trace_code DEFAULT NULL)
+	RETURNS integer
+	LANGUAGE plpgsql VOLATILE
+	AS $$
+DECLARE
+	r shilian.recall;
+	t shilian.recall_target;
+	n integer;
+	entry bigint;
+	acting bigint := nullif(current_setting('shilian.operator_id', true), '')::bigint;
+BEGIN
+	IF id IS NULL OR operator IS NULL OR disposition IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed',
+			MESSAGE = 'recall_ack needs a recall, an operator and a disposition';
+	END IF;
+	IF acting IS NOT NULL AND acting <> recall_ack.operator THEN
+		RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
+			MESSAGE = format('acting operator %s may not acknowledge a recall for operator %s', acting, recall_ack.operator),
+			DETAIL = 'The setting shilian.operator_id names the operator this transaction acts for.';
+	END IF;
+	IF disposition NOT IN ('withdrawn', 'destroyed', 'returned', 'not_received', 'already_consumed') THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLT14',
+			MESSAGE = format('unknown recall disposition "%s"', disposition),
+			HINT = 'Use withdrawn, destroyed, returned, not_received or already_consumed.';
+	END IF;
+	r := shilian.recall_require_open(id);
+	SELECT count(*) INTO n FROM shilian.recall_target rt
+	 WHERE rt.recall_id = id AND rt.operator_id = recall_ack.operator
+	   AND (batch IS NULL OR rt.trace_code OPERATOR(shilian.=) batch);
+	IF n = 0 THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLT12',
+			MESSAGE = format('operator %s holds no target of recall %s', recall_ack.operator, id)
+				|| CASE WHEN batch IS NULL THEN '' ELSE format(' in batch %s', batch) END,
+			HINT = 'recall_targets() lists the lots and holders of a recall.';
+	END IF;
+	SELECT count(*) INTO n FROM shilian.recall_target rt
+	 WHERE rt.recall_id = id AND rt.operator_id = recall_ack.operator AND rt.acked_at IS NULL
+	   AND (batch IS NULL OR rt.trace_code OPERATOR(shilian.=) batch);
+	IF n = 0 THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLT13',
+			MESSAGE = format('operator %s has already acknowledged recall %s', recall_ack.operator, id)
+				|| CASE WHEN batch IS NULL THEN '' ELSE format(' for batch %s', batch) END;
+	END IF;
+	IF qty_recovered IS NOT NULL THEN
+		IF n > 1 THEN
+			RAISE EXCEPTION USING ERRCODE = 'SLT15',
+				MESSAGE = format('operator %s holds %s outstanding lots of recall %s: name the batch the recovered quantity is for', recall_ack.operator, n, id),
+				HINT = 'Acknowledge each lot with its batch code.';
+		END IF;
+		SELECT * INTO t FROM shilian.recall_target rt
+		 WHERE rt.recall_id = id AND rt.operator_id = recall_ack.operator AND rt.acked_at IS NULL
+		   AND (batch IS NULL OR rt.trace_code OPERATOR(shilian.=) batch);
+		IF shilian.qty_dimension(qty_recovered) <> shilian.qty_dimension(t.qty_on_hand) THEN
+			RAISE EXCEPTION USING ERRCODE = 'SLT16',
+				MESSAGE = format('recovered quantity %s is a %s, lot %s is counted in %s', qty_recovered,
+					shilian.qty_dimension(qty_recovered), t.trace_code, shilian.qty_dimension(t.qty_on_hand));
+		END IF;
+		IF qty_recovered OPERATOR(shilian.<) (t.qty_on_hand OPERATOR(shilian.-) t.qty_on_hand)
+		   OR qty_recovered OPERATOR(shilian.>) t.qty_on_hand THEN
+			RAISE EXCEPTION USING ERRCODE = 'SLT16',
+				MESSAGE = format('recovered quantity %s is outside 0 .. %s, what lot %s had on hand when the recall opened',
+					qty_recovered, t.qty_on_hand, t.trace_code);
+		END IF;
+	END IF;
+	entry := shilian.ledger_append(recall_ack.operator, 'recall_ack', jsonb_build_object(
+		'recall', id::text, 'disposition', disposition, 'qty_recovered', qty_recovered::text,
+		'batches', (SELECT jsonb_agg(rt.trace_code ORDER BY rt.trace_code) FROM shilian.recall_target rt
+			WHERE rt.recall_id = id AND rt.operator_id = recall_ack.operator AND rt.acked_at IS NULL
+			  AND (batch IS NULL OR rt.trace_code OPERATOR(shilian.=) batch))));
+	UPDATE shilian.recall_target rt
+	   SET disposition = recall_ack.disposition, qty_recovered = recall_ack.qty_recovered,
+		   acked_at = now(), ack_ledger_id = entry
+	 WHERE rt.recall_id = id AND rt.operator_id = recall_ack.operator AND rt.acked_at IS NULL
+	   AND (batch IS NULL OR rt.trace_code OPERATOR(shilian.=) batch);
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END;
+$$;
+COMMENT ON FUNCTION recall_ack(bigint, bigint, text, qty, trace_code) IS
+	'A holder acknowledges its outstanding lots of a recall (or the one named by batch): disposition withdrawn, destroyed, returned, not_received or already_consumed, with the quantity recovered; appends recall_ack to its ledger chain; returns the lots acknowledged.';
+
+CREATE FUNCTION recall_status(id bigint,
+		OUT status text, OUT targets bigint, OUT acknowledged bigint, OUT outstanding bigint,
+		OUT holders bigint, OUT holders_outstanding bigint,
+		OUT on_hand_outstanding qty[], OUT recovered qty[])
+	LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+	AS $$
+BEGIN
+	SELECT r.status INTO status FROM shilian.recall r WHERE r.id = recall_status.id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLT10', MESSAGE = format('unknown recall %s', id);
+	END IF;
+	SELECT count(*), count(t.acked_at), count(*) - count(t.acked_at),
+		   count(DISTINCT t.operator_id), count(DISTINCT t.operator_id) FILTER (WHERE t.acked_at IS NULL)
+	  INTO targets, acknowledged, outstanding, holders, holders_outstanding
+	  FROM shilian.recall_target t WHERE t.recall_id = recall_status.id;
+	-- quantities of different dimensions cannot be added: one sum per dimension
+	SELECT array_agg(s ORDER BY d) INTO on_hand_outstanding FROM (
+		SELECT shilian.qty_dimension(t.qty_on_hand) d, shilian.sum(t.qty_on_hand) s
+		  FROM shilian.recall_target t WHERE t.recall_id = recall_status.id AND t.acked_at IS NULL
+		 GROUP BY 1) x;
+	SELECT array_agg(s ORDER BY d) INTO recovered FROM (
+		SELECT shilian.qty_dimension(t.qty_recovered) d, shilian.sum(t.qty_recovered) s
+		  FROM shilian.recall_target t WHERE t.recall_id = recall_status.id AND t.qty_recovered IS NOT NULL
+		 GROUP BY 1) x;
+END;
+$$;
+COMMENT ON FUNCTION recall_status(bigint) IS
+	'Progress of a recall: open/closed, targets acknowledged and outstanding, holders outstanding, on-hand quantity outstanding and quantity recovered (one sum per dimension).';
+
+CREATE FUNCTION recall_close(id bigint, force_reason text DEFAULT NULL) RETURNS void
+	LANGUAGE plpgsql VOLATILE
+	AS $$
+DECLARE
+	r shilian.recall;
+	n bigint;
+BEGIN
+	IF id IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed', MESSAGE = 'recall_close needs a recall id';
+	END IF;
+	r := shilian.recall_require_open(id);
+	SELECT count(*) INTO n FROM shilian.recall_target t WHERE t.recall_id = id AND t.acked_at IS NULL;
+	IF n > 0 AND (force_reason IS NULL OR force_reason = '') THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLT17',
+			MESSAGE = format('recall %s has %s outstanding targets', id, n),
+			DETAIL = 'Every holder must acknowledge its lots before the recall closes.',
+			HINT = 'Wait for recall_ack from the holders, or close with force_reason.';
+	END IF;
+	UPDATE shilian.recall SET status = 'closed', closed_at = now(),
+		close_reason = nullif(force_reason, ''), forced = n > 0
+	 WHERE recall.id = recall_close.id;
+	PERFORM shilian.ledger_append(shilian.recall_actor(), 'recall_close', jsonb_build_object(
+		'recall', id::text, 'outstanding', n, 'forced', n > 0, 'reason', nullif(force_reason, '')));
+END;
+$$;
+COMMENT ON FUNCTION recall_close(bigint, text) IS
+	'Close a recall; refused (SLT17) while targets are outstanding unless force_reason is given; appends recall_close to the ledger.';
+
+-- One CSV field (RFC 4180): quoted when it holds a comma, quote or line break.
+CREATE FUNCTION csv_field(v text) RETURNS text
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	RETURN CASE WHEN v IS NULL THEN ''
+		WHEN v ~ '[",\r\n]' THEN '"' || replace(v, '"', '""') || '"' ELSE v END;
+COMMENT ON FUNCTION csv_field(text) IS 'A value as one RFC 4180 CSV field (empty for NULL).';
+
+CREATE FUNCTION recall_export(id bigint) RETURNS text
+	LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+	AS $$
+DECLARE
+	out text;
+BEGIN
+	PERFORM 1 FROM shilian.recall r WHERE r.id = recall_export.id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLT10', MESSAGE = format('unknown recall %s', id);
+	END IF;
+	SELECT 'traceability_lot_code,product_description,quantity,unit_of_measure,'
+		|| 'location_name,location_address,operator_id,date_received,date_shipped,'
+		|| 'reference_document,immediate_previous_source,subsequent_recipients,'
+		|| 'qty_exposed,qty_on_hand,depth,disposition' || E'\r\n'
+		|| coalesce(string_agg(concat_ws(',',
+			shilian.csv_field(t.trace_code::text),
+			shilian.csv_field(concat_ws(' ', p.name, p.spec)),
+			shilian.csv_field(split_part(b.qty::text, ' ', 1)),
+			shilian.csv_field(split_part(b.qty::text, ' ', 2)),
+			shilian.csv_field(o.name),
+			shilian.csv_field(o.address),
+			t.operator_id::text,
+			shilian.csv_field(to_char(rin.received_at, 'YYYY-MM-DD')),
+			shilian.csv_field(sh.dates),
+			shilian.csv_field(coalesce('link ' || rin.id, b.lot, 'batch ' || b.trace_code::text)
+				|| coalesce('; certificate ' || (b.certificate->>'certificate_no'), '')),
+			shilian.csv_field(CASE b.origin
+				WHEN 'received' THEN so.name || ' (' || sb.trace_code::text || ')'
+				WHEN 'first_entry' THEN b.supplier->>'name'
+				WHEN 'transformed' THEN (SELECT 'inputs: ' || string_agg(ib.trace_code::text, '; ' ORDER BY ib.trace_code)
+					FROM shilian.link il JOIN shilian.batch ib ON ib.id = il.from_batch
+					WHERE il.to_batch = b.id AND il.kind = 'transform') END),
+			shilian.csv_field(sh.recipients),
+			shilian.csv_field(t.qty_exposed::text),
+			shilian.csv_field(t.qty_on_hand::text),
+			t.depth::text,
+			shilian.csv_field(t.disposition)), E'\r\n' ORDER BY t.trace_code) || E'\r\n', '')
+	  INTO out
+	  FROM shilian.recall_target t
+	  JOIN shilian.batch b ON b.id = t.batch_id
+	  JOIN shilian.product p ON p.id = b.product_id
+	  JOIN shilian.operator o ON o.id = t.operator_id
+	  -- how the lot came in: the earliest receipt of a sale (NULL: produced here)
+	  LEFT JOIN LATERAL (SELECT l.* FROM shilian.link l
+		WHERE l.to_batch = b.id AND l.kind = 'ship' AND l.status = 'received'
+		ORDER BY l.received_at, l.id LIMIT 1) rin ON true
+	  LEFT JOIN shilian.batch sb ON sb.id = rin.from_batch
+	  LEFT JOIN shilian.operator so ON so.id = rin.seller_id
+	  -- where it went: every shipment out (not rejected), buyer and date
+	  LEFT JOIN LATERAL (SELECT string_agg(DISTINCT bo.name, '; ') AS recipients,
+			string_agg(DISTINCT l.shipped_on::text, '; ') AS dates
+		FROM shilian.link l JOIN shilian.operator bo ON bo.id = l.buyer_id
+		WHERE l.from_batch = b.id AND l.status <> 'rejected') sh ON true
+	 WHERE t.recall_id = recall_export.id;
+	RETURN out;
+END;
+$$;
+COMMENT ON FUNCTION recall_export(bigint) IS
+	'FSMA 204 style sortable CSV (RFC 4180, CRLF) of every affected lot of a recall: lot code, product, quantity and unit, location, receipt and shipment dates, reference document, previous source, recipients, exposed and on-hand quantity.';

@@ -1,0 +1,280 @@
+# trace_forward / trace_backward against reference answers on random DAGs of
+# several shapes (seeded, so a failure reproduces): the set of reached
+# batches against a set-form WITH RECURSIVE query, each batch's depth against
+# the shortest distance from a depth-carrying WITH RECURSIVE query, and each
+# qty_reached against the apportioning rule of docs/trace.md computed here in
+# Perl; both directions, with and without max_depth. Pending and rejected
+# links are mixed in and must never count. Then: NOTIFY on recall_open, and
+# statement_timeout cancelling a long walk mid-way.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use PostgreSQL::Test::Utils;
+use Test::More;
+use ShilianTest;
+use Time::HiRes qw(time);
+
+my $node = shilian_node('trace');
+my $seed = $ENV{SHILIAN_TRACE_SEED} // 20261129;
+srand($seed);
+note("seed $seed");
+
+$node->safe_psql('postgres', q{
+	INSERT INTO shilian.jurisdiction (code, name, level, parent, ancestors)
+	VALUES ('370000', '山东省', 'province', NULL, '{370000}');
+	INSERT INTO shilian.operator (reg_card, name, address, contact, segment, kinds, station, status)
+	VALUES ('DAG-1', 'dag operator', 'x', 'x', 'production', '{farm}', '370000', 'active');
+	INSERT INTO shilian.product (name, category) VALUES ('dag product', 'other');
+});
+
+# Shapes: each returns (n, [[from, to, qty_kg, status], ...]) with from < to
+# (node numbers 1..n are batch ids), so id order is a topological order.
+sub rnd { my ($a, $b) = @_; return $a + int(rand($b - $a + 1)); }
+
+sub status_mix { my $r = rand(); return $r < 0.05 ? 'pending' : $r < 0.08 ? 'rejected' : 'received'; }
+
+my %shapes = (
+	# tiers farm -> processor -> wholesaler -> retailer with fan-out and fan-in
+	tiers => sub {
+		my @tier = (40, 30, 30, 100);
+		my (@first, $n, @e);
+		$n = 0;
+		for my $t (@tier) { push @first, $n + 1; $n += $t; }
+		for my $t (1 .. $#tier)
+		{
+			for my $v ($first[$t] .. $first[$t] + $tier[$t] - 1)
+			{
+				for (1 .. rnd(1, 4))
+				{
+					my $u = $first[$t - 1] + int(rand($tier[$t - 1]));
+					push @e, [ $u, $v, rnd(1, 50), status_mix() ];
+				}
+			}
+		}
+		return ($n, \@e);
+	},
+	# any earlier node may feed any later one
+	random => sub {
+		my $n = 250;
+		my @e;
+		for my $v (2 .. $n) { for (1 .. rnd(0, 4)) { push @e, [ 1 + int(rand($v - 1)), $v, rnd(1, 50), status_mix() ]; } }
+		return ($n, \@e);
+	},
+	# a lattice of diamonds: every node feeds the next two of the next row
+	diamonds => sub {
+		my ($w, $h) = (12, 20);
+		my @e;
+		for my $r (0 .. $h - 2)
+		{
+			for my $c (0 .. $w - 1)
+			{
+				my $u = $r * $w + $c + 1;
+				push @e, [ $u, ($r + 1) * $w + $c + 1, rnd(1, 50), status_mix() ];
+				push @e, [ $u, ($r + 1) * $w + ($c + 1) % $w + 1, rnd(1, 50), status_mix() ] if $w > 1;
+			}
+		}
+		return ($w * $h, \@e);
+	},
+	# production lines where each lot carries residue of the previous one,
+	# each lot shipped on to a few customers' lots
+	carryover => sub {
+		my ($lines, $lots) = (4, 40);
+		my (@e, @lot);
+		my $n = 0;
+		for my $l (1 .. $lines) { for my $k (1 .. $lots) { push @{ $lot[$l] }, ++$n; } }
+		for my $l (1 .. $lines)
+		{
+			for my $k (1 .. $lots - 1)
+			{
+				push @e, [ $lot[$l][ $k - 1 ], $lot[$l][$k], rnd(1, 5), 'received' ] if rand() < 0.95;
+			}
+		}
+		my $first_cust = $n + 1;
+		$n += 150;
+		for my $l (1 .. $lines)
+		{
+			for my $k (0 .. $lots - 1)
+			{
+				for (1 .. rnd(1, 3)) { push @e, [ $lot[$l][$k], $first_cust + int(rand(150)), rnd(1, 20), status_mix() ]; }
+			}
+		}
+		return ($n, \@e);
+	},
+);
+
+my $checks = 0;
+for my $shape (sort keys %shapes)
+{
+	my ($n, $edges) = $shapes{$shape}->();
+	# a lot's quantity: what it ships plus some left over
+	my @qty = (0) x ($n + 1);
+	$qty[ $_->[0] ] += $_->[2] for @$edges;
+	$qty[$_] += rnd(1, 30) for 1 .. $n;
+	my $qtys = join(',', @qty[ 1 .. $n ]);
+	my ($ef, $et, $eq, $es) = map { my $i = $_; join(',', map { $i == 3 ? "'$_->[$i]'" : $_->[$i] } @$edges) } 0 .. 3;
+	$node->safe_psql('postgres', qq{
+		TRUNCATE shilian.link, shilian.batch, shilian.recall, shilian.recall_target RESTART IDENTITY CASCADE;
+		INSERT INTO shilian.batch (trace_code, owner_id, product_id, qty, qty_left, produced_on, origin)
+		SELECT shilian.trace_code_next('370000'), 1, 1, shilian.qty(q, 'kg'), shilian.qty(q, 'kg'), '2026-01-01', 'produced'
+		  FROM unnest(ARRAY[$qtys]::numeric[]) WITH ORDINALITY AS t(q, i) ORDER BY i;
+		INSERT INTO shilian.link (kind, from_batch, to_batch, seller_id, buyer_id, qty_shipped, qty_accepted,
+			shipped_on, received_at, status)
+		SELECT 'ship', f, CASE WHEN s = 'received' THEN t END, 1, 1, shilian.qty(q, 'kg'),
+			CASE WHEN s = 'received' THEN shilian.qty(q, 'kg') END, '2026-01-02',
+			CASE WHEN s <> 'pending' THEN timestamptz '2026-01-02 10:00+08' END, s
+		  FROM unnest(ARRAY[$ef]::bigint[], ARRAY[$et]::bigint[], ARRAY[$eq]::numeric[], ARRAY[$es]::text[]) AS u(f, t, q, s);
+		ANALYZE shilian.batch; ANALYZE shilian.link;
+	});
+
+	# adjacency over received links only
+	my (%out, %in);
+	for my $e (@$edges)
+	{
+		next unless $e->[3] eq 'received';
+		push @{ $out{ $e->[0] } }, $e;
+		push @{ $in{ $e->[1] } }, $e;
+	}
+
+	for my $dir ('forward', 'backward')
+	{
+		my $fwd = $dir eq 'forward';
+		my @roots = map { 1 + int(rand($n)) } 1 .. 4;
+		# a root with something to reach in this direction
+		push @roots, ($fwd ? $edges->[0][0] : $edges->[-1][1]);
+		for my $root (@roots)
+		{
+			for my $maxd (undef, 1, 3)
+			{
+				# expected: BFS distances, then shares in topological order
+				my %dist = ($root => 0);
+				my @queue = ($root);
+				while (@queue)
+				{
+					my $u = shift @queue;
+					next if defined $maxd && $dist{$u} >= $maxd;
+					for my $e (@{ ($fwd ? $out{$u} : $in{$u}) // [] })
+					{
+						my $v = $fwd ? $e->[1] : $e->[0];
+						next if exists $dist{$v};
+						$dist{$v} = $dist{$u} + 1;
+						push @queue, $v;
+					}
+				}
+				my %val = ($root => $qty[$root]);
+				my @order = sort { $fwd ? $a <=> $b : $b <=> $a } keys %dist;
+				for my $u (@order)
+				{
+					next if defined $maxd && $dist{$u} >= $maxd;
+					for my $e (@{ ($fwd ? $out{$u} : $in{$u}) // [] })
+					{
+						my $v = $fwd ? $e->[1] : $e->[0];
+						# forward: share of the root's quantity; backward: of the source lot
+						$val{$v} += $fwd ? $val{$u} * $e->[2] / $qty[$u] : $val{$u} / $qty[$u] * $e->[2];
+					}
+				}
+				my $md = defined $maxd ? $maxd : 'NULL';
+				my $got = $node->safe_psql('postgres', qq{
+					SELECT b.id || ':' || t.depth || ':' || shilian.qty_in(t.qty_reached, 'kg')
+					  FROM shilian.trace_$dir((SELECT trace_code FROM shilian.batch WHERE id = $root), $md) t
+					  JOIN shilian.batch b ON b.trace_code OPERATOR(shilian.=) t.batch ORDER BY b.id});
+				my ($from, $to) = $fwd ? ('from_batch', 'to_batch') : ('to_batch', 'from_batch');
+				my $depth_cond = defined $maxd ? "WHERE r.d < $maxd" : '';
+				my $ref = $node->safe_psql('postgres', qq{
+					WITH RECURSIVE r(id, d) AS (SELECT ${root}::bigint, 0
+						UNION SELECT l.$to, r.d + 1 FROM r JOIN shilian.link l ON l.$from = r.id
+						 AND l.status = 'received' $depth_cond)
+					SELECT id || ':' || min(d) FROM r GROUP BY id ORDER BY id});
+				my $set = $node->safe_psql('postgres', qq{
+					WITH RECURSIVE r(id) AS (SELECT ${root}::bigint
+						UNION SELECT l.$to FROM r JOIN shilian.link l ON l.$from = r.id AND l.status = 'received')
+					SELECT string_agg(id::text, ',' ORDER BY id) FROM r});
+				my (@gid, @gdepth, $qty_ok);
+				$qty_ok = 1;
+				for my $line (split /\n/, $got)
+				{
+					my ($id, $d, $q) = split /:/, $line;
+					push @gid, $id;
+					push @gdepth, "$id:$d";
+					if (abs($q - $val{$id}) > 0.002)
+					{
+						$qty_ok = 0;
+						diag("$shape $dir root $root max $md batch $id: qty_reached $q, expected $val{$id}");
+					}
+				}
+				my $label = "$shape $dir from $root, max_depth $md";
+				is(join("\n", @gdepth), $ref, "$label: batches and depths = WITH RECURSIVE");
+				is(join(',', @gid), $set, "$label: same set as the set-form WITH RECURSIVE") unless defined $maxd;
+				ok($qty_ok, "$label: qty_reached by the apportioning rule");
+				$checks++;
+			}
+		}
+	}
+}
+note("$checks walks compared");
+
+# Under row-level security the walk reads through SQL, so policies apply: a
+# role that sees only even-numbered links gets what WITH RECURSIVE gets as
+# that role, which differs from the full walk.
+$node->safe_psql('postgres', q{
+	CREATE ROLE walker;
+	GRANT USAGE ON SCHEMA shilian TO walker;
+	GRANT SELECT ON shilian.link, shilian.batch TO walker;
+	ALTER TABLE shilian.link ENABLE ROW LEVEL SECURITY;
+	CREATE POLICY even_links ON shilian.link FOR SELECT TO walker USING (id % 2 = 0);
+});
+for my $dir ('forward', 'backward')
+{
+	my ($from, $to) = $dir eq 'forward' ? ('from_batch', 'to_batch') : ('to_batch', 'from_batch');
+	my $root = $dir eq 'forward' ? 1 : 200;
+	my $walk = qq{SELECT string_agg(b.id || ':' || t.depth, ',' ORDER BY b.id)
+		FROM shilian.trace_$dir((SELECT trace_code FROM shilian.batch WHERE id = $root)) t
+		JOIN shilian.batch b ON b.trace_code OPERATOR(shilian.=) t.batch};
+	my $ref = qq{WITH RECURSIVE r(id, d) AS (SELECT ${root}::bigint, 0
+		UNION SELECT l.$to, r.d + 1 FROM r JOIN shilian.link l ON l.$from = r.id AND l.status = 'received')
+		SELECT string_agg(id || ':' || d, ',' ORDER BY id) FROM (SELECT id, min(d) d FROM r GROUP BY id) x};
+	my $as_walker = $node->safe_psql('postgres', "SET ROLE walker; $walk");
+	is($as_walker, $node->safe_psql('postgres', "SET ROLE walker; $ref"),
+		"$dir walk under row-level security = WITH RECURSIVE as the same role");
+	isnt($as_walker, $node->safe_psql('postgres', $walk), "$dir: the policy hid part of the graph");
+}
+$node->safe_psql('postgres', q{
+	DROP POLICY even_links ON shilian.link;
+	ALTER TABLE shilian.link DISABLE ROW LEVEL SECURITY;
+});
+
+# recall_open notifies listeners on channel shilian_recall with the recall id.
+my ($rc, $stdout, $stderr) = $node->psql('postgres', q{
+	LISTEN shilian_recall;
+	SELECT shilian.recall_open((SELECT trace_code FROM shilian.batch WHERE id = 1), 'test');
+	SELECT 1;});
+like($stdout, qr/Asynchronous notification "shilian_recall" with payload "1" received/,
+	'recall_open sends NOTIFY shilian_recall with the recall id');
+
+# Cancellation mid-walk: a 100,000-lot chain is 100,000 levels of the walk;
+# statement_timeout stops it long before the end.
+$node->safe_psql('postgres', q{
+	TRUNCATE shilian.link, shilian.batch, shilian.recall, shilian.recall_target RESTART IDENTITY CASCADE;
+	INSERT INTO shilian.batch (trace_code, owner_id, product_id, qty, qty_left, produced_on, origin)
+	SELECT shilian.trace_code_next('370000'), 1, 1, '1 kg', '1 kg', '2026-01-01', 'produced'
+	  FROM generate_series(1, 100000);
+	INSERT INTO shilian.link (kind, from_batch, to_batch, seller_id, buyer_id, qty_shipped, qty_accepted,
+		shipped_on, received_at, status)
+	SELECT 'ship', i, i + 1, 1, 1, '1 kg', '1 kg', '2026-01-02', '2026-01-02 10:00+08', 'received'
+	  FROM generate_series(1, 99999) i;
+	ANALYZE shilian.batch; ANALYZE shilian.link;
+});
+my $t0 = time();
+($rc, $stdout, $stderr) = $node->psql('postgres', q{
+	SET statement_timeout = '100ms';
+	SELECT count(*) FROM shilian.trace_forward((SELECT trace_code FROM shilian.batch WHERE id = 1));});
+my $elapsed = time() - $t0;
+like($stderr, qr/canceling statement due to statement timeout/, 'statement_timeout cancels the walk');
+cmp_ok($elapsed, '<', 5, "the walk stopped soon after the timeout (${elapsed}s)");
+# and the whole chain is reachable without the timeout (at depth 29999)
+is($node->safe_psql('postgres', q{SELECT count(*) || ' ' || max(depth)
+	FROM shilian.trace_forward((SELECT trace_code FROM shilian.batch WHERE id = 1))}),
+	'100000 99999', 'the chain walks to the end without a timeout');
+
+$node->stop;
+done_testing();
