@@ -183,6 +183,37 @@ static const char *const consume_args[] = {
 
 static const char *const completeness_args[] = {"path:0", "path:1", NULL};
 
+/* ---- trace and recall ------------------------------------------------------ */
+
+#define TRACE_ROWS(fn) \
+	"select coalesce(jsonb_agg(jsonb_build_object('batch', t.batch::text, 'holder', t.holder::text, " \
+	"'depth', t.depth, 'via_link', t.via_link::text, 'qty_reached', t.qty_reached::text, " \
+	"'qty_on_hand', t.qty_on_hand::text, 'status', t.status)), '[]') " \
+	"from shilian." fn "($1::shilian.trace_code, $2::int, coalesce($3::timestamptz, now())) t"
+static const char *const trace_args[] = {"path:0", "query:max_depth", "query:as_of", NULL};
+static const char *const graph_args[] = {"path:0", "query:direction", "query:max_depth", NULL};
+
+static const GwField recall_fields[] = {
+	{"code", GW_STRING, true, "trace code of the suspect lot"},
+	{"reason", GW_STRING, true, NULL},
+	{"direction", GW_STRING, false, "forward (default: where it went) or backward (its sources)"},
+	{NULL}
+};
+static const char *const recall_args[] = {"body:code", "body:reason", "body:direction", NULL};
+static const GwField ack_fields[] = {
+	{"operator", GW_ANY, false, "holder (default: the acting operator)"},
+	{"disposition", GW_STRING, true, "withdrawn, destroyed, returned, not_received or already_consumed"},
+	{"qty_recovered", GW_STRING, false, "quantity with unit"},
+	{"batch", GW_STRING, false, "the lot, when the holder has several"},
+	{NULL}
+};
+static const char *const ack_args[] = {"path:0", "body:operator", "body:disposition", "body:qty_recovered", "body:batch", NULL};
+static const GwField close_fields[] = {
+	{"force_reason", GW_STRING, false, "close with targets outstanding, for this reason"},
+	{NULL}
+};
+static const char *const close_args[] = {"path:0", "body:force_reason", NULL};
+
 /* ---- ledger -------------------------------------------------------------- */
 
 static const char *const verify_args[] = {"query:operator", NULL};
@@ -302,6 +333,40 @@ const GwRoute gw_routes[] = {
 		"Which legally required fields a record lacks, and its retention date (record_completeness)",
 		NULL, NULL,
 		"select to_jsonb(c) from shilian.record_completeness($1, $2::bigint) c", completeness_args},
+
+	/* trace and recall */
+	{"GET", "/v1/trace/{code}/forward", gw_sql_route, 0,
+		"Every batch the lot reached, with the share of it and what is on hand (trace_forward; max_depth=, as_of=)",
+		NULL, NULL, TRACE_ROWS("trace_forward"), trace_args},
+	{"GET", "/v1/trace/{code}/backward", gw_sql_route, 0,
+		"Every source of the lot (trace_backward; max_depth=, as_of=)",
+		NULL, NULL, TRACE_ROWS("trace_backward"), trace_args},
+	{"GET", "/v1/trace/{code}/graph", gw_sql_route, 0, "Nodes and edges for drawing (trace_graph; direction=, max_depth=)",
+		NULL, NULL, "select shilian.trace_graph($1::shilian.trace_code, coalesce($2, 'forward'), $3::int)", graph_args},
+	{"GET", "/v1/public/trace/{code}", gw_sql_route, GW_PUBLIC,
+		"The consumer view of a code on a package: product, producer, origin, inspections, custody (public_trace)",
+		NULL, NULL, "select shilian.public_trace($1::shilian.trace_code)", path0},
+	{"POST", "/v1/recalls", gw_sql_route, GW_JSON | GW_CREATED, "Open a recall; every holder is a target (recall_open)",
+		recall_fields, regulators,
+		"select json_build_object('id', shilian.recall_open($1::shilian.trace_code, $2, coalesce($3, 'forward'))::text)",
+		recall_args},
+	{"GET", "/v1/recalls/{id}", gw_sql_route, 0, "Counts and quantities outstanding (recall_status)",
+		NULL, NULL, "select to_jsonb(s) from shilian.recall_status($1::bigint) s where s.status is not null", path0},
+	{"GET", "/v1/recalls/{id}/targets", gw_sql_route, 0, "Affected lots and holders, as the caller may see them (recall_targets)",
+		NULL, NULL,
+		"select coalesce(jsonb_agg(to_jsonb(t) || jsonb_build_object('batch', t.batch::text, 'holder', t.holder::text, "
+		"'via_link', t.via_link::text) order by t.depth, t.batch), '[]') from shilian.recall_targets($1::bigint) t",
+		path0},
+	{"POST", "/v1/recalls/{id}/ack", gw_sql_route, GW_JSON, "A holder's action on a recall (recall_ack)",
+		ack_fields, NULL,
+		"select json_build_object('acknowledged', shilian.recall_ack($1::bigint, coalesce($2::bigint, " ACTING "), $3, "
+		"$4::shilian.qty, $5::shilian.trace_code))", ack_args},
+	{"POST", "/v1/recalls/{id}/close", gw_sql_route, GW_JSON, "Close a recall; refused while targets are outstanding unless forced (recall_close)",
+		close_fields, regulators,
+		"select json_build_object('id', $1::bigint::text, 'status', 'closed') "
+		"from (select shilian.recall_close($1::bigint, $2)) c", close_args},
+	{"GET", "/v1/recalls/{id}/export", gw_sql_route, GW_CSV, "Every affected lot as a sortable CSV, FSMA 204 style (recall_export)",
+		NULL, NULL, "select shilian.recall_export($1::bigint)", path0},
 
 	/* ledger */
 	{"GET", "/v1/ledger/verify", gw_sql_route, 0, "Recompute hash chains (chain_verify); operator= for one",

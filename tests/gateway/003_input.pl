@@ -9,7 +9,8 @@ use Test::More;
 use ShilianTest;
 
 my $node = shilian_node('gw_input');
-my $gw = start_gateway($node, args => [ '--body-limit', '4096' ]);
+# A short request timeout: the raw-socket probes below leave requests unfinished.
+my $gw = start_gateway($node, args => [ '--body-limit', '4096', '--request-timeout-ms', '3000' ]);
 
 sub post
 {
