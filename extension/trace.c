@@ -82,6 +82,17 @@ static SlStmt batches_stmt = {
 	1, {"bigint[]"}
 };
 
+/*
+ * Lots the caller reached through a link it may see but whose rows row-level
+ * security hides (a counterparty's lot, a lot across a regulator's border):
+ * code, holder and size from a definer-rights lookup that checks the link
+ * (part 85); they are reported without what is on hand.
+ */
+static SlStmt hidden_stmt = {
+	"SELECT e.id, e.trace_code, e.owner_id, e.qty FROM shilian.trace_link_end($1) e",
+	1, {"bigint[]"}
+};
+
 static SlStmt root_stmt = {
 	"SELECT b.id, b.trace_code, b.owner_id, b.qty, b.qty_left FROM shilian.batch b"
 	" WHERE b.trace_code OPERATOR(shilian.=) $1",
@@ -418,8 +429,40 @@ NodesLoad(TraceWalk *w, TraceHash_hash *hash, int32 from, int32 to)
 		n->qty = DatumGetQty(SlGet(r, 4, NULL));
 		n->qty_left = DatumGetQty(SlGet(r, 5, NULL));
 		n->on_hand = n->qty_left;
+		n->loaded = true;
 	}
 	SPI_freetuptable(SPI_tuptable);
+
+	/* the rows row-level security hid: the lots at the far end of a visible link */
+	{
+		int32		nhidden = 0;
+
+		for (int32 i = from; i < to; i++)
+			if (!w->nodes[i].loaded)
+				ids[nhidden++] = w->nodes[i].id;
+		if (nhidden > 0)
+		{
+			pfree(DatumGetPointer(arg));
+			arg = PointerGetDatum(IdArray(ids, nhidden));
+			TraceExec(&hidden_stmt, &arg);
+			for (uint64 r = 0; r < SPI_processed; r++)
+			{
+				TraceNode  *n = &w->nodes[NodeFind(hash, DatumGetInt64(SlGet(r, 1, NULL)))];
+
+				n->code = DatumGetTraceCode(SlGet(r, 2, NULL));
+				n->owner = DatumGetInt64(SlGet(r, 3, NULL));
+				n->qty = DatumGetQty(SlGet(r, 4, NULL));
+				n->qty_left = n->qty;
+				n->on_hand = n->qty;
+				n->loaded = true;
+				n->hidden = true;
+			}
+			SPI_freetuptable(SPI_tuptable);
+			for (int32 i = from; i < to; i++)
+				if (!w->nodes[i].loaded)
+					elog(ERROR, "trace walk lost batch %lld", (long long) w->nodes[i].id);
+		}
+	}
 	pfree(ids);
 }
 
@@ -766,6 +809,8 @@ TraceNodeStatus(const TraceNode *n)
 {
 	if (n->depth == 0)
 		return "origin";
+	if (n->hidden)
+		return "other_holder";
 	return QtyMilli(n->on_hand) > 0 ? "on_hand" : "depleted";
 }
 
@@ -812,6 +857,7 @@ TraceSrf(FunctionCallInfo fcinfo, bool forward)
 		nulls[3] = n->depth == 0;
 		values[4] = QtyGetDatum(n->reached);
 		values[5] = QtyGetDatum(n->on_hand);
+		nulls[5] = n->hidden;	/* another holder's stock is not the caller's to see */
 		values[6] = CStringGetTextDatum(TraceNodeStatus(n));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}

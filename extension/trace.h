@@ -29,6 +29,7 @@ typedef struct TraceNode
 	double		share;			/* see TracePropagate in trace.c */
 	Qty			reached;		/* qty_reached */
 	bool		loaded;			/* the batch row was read */
+	bool		hidden;			/* another holder's lot the caller may not read */
 } TraceNode;
 
 typedef struct TraceWalk

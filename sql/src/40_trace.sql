@@ -153,6 +153,8 @@ CREATE TABLE recall (
 	direction     text NOT NULL CHECK (direction IN ('forward', 'backward')),
 	reason        text NOT NULL CHECK (reason <> ''),
 	opened_by     bigint NOT NULL,		-- the acting operator, 0 for the platform (a regulator)
+	-- the regulator's jurisdiction at opening: its subtree follows the recall (part 85)
+	opened_jurisdiction text DEFAULT shilian.current_jurisdiction(),
 	opened_at     timestamptz NOT NULL DEFAULT now(),
 	status        text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed')),
 	closed_at     timestamptz,
@@ -186,6 +188,66 @@ CREATE TABLE recall_target (
 CREATE INDEX recall_target_operator_idx ON recall_target (operator_id, recall_id);
 COMMENT ON TABLE recall_target IS
 	'One row per affected lot of a recall: holder, exposed and on-hand quantity at opening, and the holder''s acknowledgement (disposition, quantity recovered).';
+
+-- Who follows a recall (used by recall_targets below and by the security
+-- part 85): the platform admin, or a regulator at or above the jurisdiction
+-- that opened it.
+COMMENT ON COLUMN recall.opened_jurisdiction IS
+	'Jurisdiction of the regulator that opened the recall (shilian.jurisdiction at opening); its subtree''s regulators follow the recall.';
+
+-- Whether the calling regulator's jurisdiction is the given one or above it.
+CREATE FUNCTION jurisdiction_covers(code text) RETURNS boolean
+	LANGUAGE sql STABLE PARALLEL SAFE
+	RETURN shilian.current_jurisdiction() IS NOT NULL AND code IS NOT NULL
+		AND EXISTS (SELECT 1 FROM shilian.jurisdiction j
+					 WHERE j.code = jurisdiction_covers.code
+					   AND shilian.current_jurisdiction() = ANY (j.ancestors));
+COMMENT ON FUNCTION jurisdiction_covers(text) IS
+	'True when the regulator of this transaction (shilian.jurisdiction) is at or above the given jurisdiction.';
+
+-- Where a recall was opened, for the recall_target policy (read with definer
+-- rights: the recall policy reads recall_target, and policies may not loop).
+CREATE FUNCTION recall_opened_in(recall bigint) RETURNS text
+	LANGUAGE sql STABLE STRICT SECURITY DEFINER PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	RETURN (SELECT r.opened_jurisdiction FROM shilian.recall r WHERE r.id = recall_opened_in.recall);
+COMMENT ON FUNCTION recall_opened_in(bigint) IS
+	'The jurisdiction that opened a recall (for the row-level security policy of recall_target).';
+
+-- The guard of the steps that follow a whole recall (close, export): the
+-- platform admin, or a regulator at or above the jurisdiction that opened it.
+-- Inside definer-rights code the current user is the owner, so the caller is
+-- judged from the role the request switched to (the role setting) and, for
+-- a bare session, from whether the session user is a superuser.
+CREATE FUNCTION recall_follows(recall bigint) RETURNS boolean
+	LANGUAGE sql STABLE STRICT
+	SET search_path = pg_catalog, pg_temp
+	RETURN current_setting('role') = 'shilian_admin'
+		OR (current_setting('role') = 'none'
+			AND EXISTS (SELECT 1 FROM pg_roles WHERE rolname = session_user AND rolsuper))
+		OR (current_setting('role') = 'shilian_regulator'
+			AND shilian.jurisdiction_covers(shilian.recall_opened_in(recall)));
+COMMENT ON FUNCTION recall_follows(bigint) IS
+	'Whether the caller follows the whole recall: the platform admin, or a regulator at or above the jurisdiction that opened it.';
+
+CREATE FUNCTION recall_require_follower(recall bigint) RETURNS void
+	LANGUAGE plpgsql STABLE STRICT
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	opened text := shilian.recall_opened_in(recall);
+BEGIN
+	IF shilian.recall_follows(recall) THEN
+		RETURN;
+	END IF;
+	RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
+		MESSAGE = format('recall %s is followed by the jurisdiction that opened it', recall),
+		DETAIL = format('It was opened by %s.', coalesce(opened, 'the platform')),
+		HINT = 'A regulator at or above that jurisdiction, or the platform admin, closes and exports it.';
+END
+$$;
+COMMENT ON FUNCTION recall_require_follower(bigint) IS
+	'Error 42501 unless the caller is the platform admin or a regulator at or above the jurisdiction that opened the recall.';
 
 SELECT pg_catalog.pg_extension_config_dump('recall', '');
 SELECT pg_catalog.pg_extension_config_dump('recall_target', '');
@@ -275,6 +337,7 @@ CREATE FUNCTION recall_targets(id bigint)
 		t.qty_on_hand, t.disposition, t.qty_recovered, t.acked_at
 	  FROM shilian.recall_target t JOIN shilian.operator o ON o.id = t.operator_id
 	 WHERE t.recall_id = recall_targets.id
+	   AND (shilian.recall_follows(t.recall_id) OR shilian.may_see(t.operator_id))
 	 ORDER BY t.depth, t.trace_code;
 	END;
 COMMENT ON FUNCTION recall_targets(bigint) IS
@@ -401,6 +464,8 @@ BEGIN
 	IF id IS NULL THEN
 		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed', MESSAGE = 'recall_close needs a recall id';
 	END IF;
+	-- who may close: part 85
+	PERFORM shilian.recall_require_follower(id);
 	r := shilian.recall_require_open(id);
 	SELECT count(*) INTO n FROM shilian.recall_target t WHERE t.recall_id = id AND t.acked_at IS NULL;
 	IF n > 0 AND (force_reason IS NULL OR force_reason = '') THEN
@@ -432,6 +497,8 @@ CREATE FUNCTION recall_export(id bigint) RETURNS text
 DECLARE
 	out text;
 BEGIN
+	-- who may export: part 85 (the export spans every holder)
+	PERFORM shilian.recall_require_follower(id);
 	PERFORM 1 FROM shilian.recall r WHERE r.id = recall_export.id;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION USING ERRCODE = 'SLT10', MESSAGE = format('unknown recall %s', id);

@@ -10,30 +10,31 @@
 -- steps, and the regulator that opened a recall (or one above it) sees all
 -- of its targets across borders.
 
-ALTER TABLE recall ADD COLUMN opened_jurisdiction text DEFAULT shilian.current_jurisdiction();
-COMMENT ON COLUMN recall.opened_jurisdiction IS
-	'Jurisdiction of the regulator that opened the recall (shilian.jurisdiction at opening); its subtree''s regulators follow the recall.';
-
--- Whether the calling regulator's jurisdiction is the given one or above it.
-CREATE FUNCTION jurisdiction_covers(code text) RETURNS boolean
-	LANGUAGE sql STABLE PARALLEL SAFE
-	RETURN shilian.current_jurisdiction() IS NOT NULL AND code IS NOT NULL
-		AND EXISTS (SELECT 1 FROM shilian.jurisdiction j
-					 WHERE j.code = jurisdiction_covers.code
-					   AND shilian.current_jurisdiction() = ANY (j.ancestors));
-COMMENT ON FUNCTION jurisdiction_covers(text) IS
-	'True when the regulator of this transaction (shilian.jurisdiction) is at or above the given jurisdiction.';
-
 -- ---- trace ----------------------------------------------------------------------
--- A link names two batches; whoever may see the link may see both ends (the
--- seller's lot on a receipt, the buyer's lot on a sale), and nothing beyond:
--- the link policies decide which links that is. The trace walk reaches
--- batches only through links, so every lot it reaches is one its caller may
--- see, and an operator's walk ends one step up and one step down.
-CREATE POLICY batch_link_end ON batch FOR SELECT
-	TO shilian_operator, shilian_system, shilian_regulator
-	USING (EXISTS (SELECT 1 FROM shilian.link l WHERE l.from_batch = batch.id)
-		OR EXISTS (SELECT 1 FROM shilian.link l WHERE l.to_batch = batch.id));
+-- The walk reads links and batches as the caller, so it reaches batches only
+-- through links its caller may see; a lot at the far end of such a link that
+-- row-level security hides (a counterparty's, or across a regulator's border)
+-- is looked up here, by code, holder and size only, and reported without its
+-- stock on hand (status other_holder). An operator's walk thus ends one step
+-- up and one step down, naming its neighbours' lots, never reading them.
+CREATE FUNCTION trace_link_end(ids bigint[])
+	RETURNS TABLE (id bigint, trace_code trace_code, owner_id bigint, qty qty)
+	LANGUAGE sql STABLE STRICT SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT b.id, b.trace_code, b.owner_id, b.qty
+	  FROM shilian.batch b
+	 WHERE b.id = ANY (ids)
+	   AND EXISTS (SELECT 1 FROM shilian.link l
+				    WHERE (l.from_batch = b.id OR l.to_batch = b.id)
+					  AND (shilian.may_see(l.seller_id) OR shilian.may_see(l.buyer_id)))
+$$;
+COMMENT ON FUNCTION trace_link_end(bigint[]) IS
+	'For the trace walk: code, holder and size of the lots at the far end of links the caller may see (definer rights; nothing else of them).';
+REVOKE ALL ON FUNCTION trace_link_end(bigint[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION trace_link_end(bigint[])
+	TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;
+
 REVOKE ALL ON FUNCTION trace_forward(trace_code, integer, timestamptz),
 	trace_backward(trace_code, integer, timestamptz),
 	trace_walk(trace_code, text, integer, timestamptz),
@@ -65,9 +66,7 @@ CREATE POLICY recall_regulator ON recall FOR SELECT TO shilian_regulator
 					  AND t.operator_id IN (SELECT s FROM shilian.subtree_operators() AS s)));
 CREATE POLICY recall_target_regulator ON recall_target FOR SELECT TO shilian_regulator
 	USING (operator_id IN (SELECT s FROM shilian.subtree_operators() AS s)
-		OR EXISTS (SELECT 1 FROM shilian.recall r
-					WHERE r.id = recall_target.recall_id
-					  AND shilian.jurisdiction_covers(r.opened_jurisdiction)));
+		OR shilian.jurisdiction_covers(shilian.recall_opened_in(recall_id)));
 
 -- An operator or a system client: the recalls it holds lots of, and only
 -- its own targets (never the other holders).
@@ -89,54 +88,46 @@ CREATE POLICY recall_system ON recall FOR SELECT TO shilian_system
 ALTER FUNCTION recall_open(trace_code, text, text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION recall_ack(bigint, bigint, text, qty, trace_code) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION recall_close(bigint, text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION recall_export(bigint) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+-- targets: definer rights with the filter in the function (a holder sees its
+-- own lots, a regulator its subtree's holders, a follower every holder).
+ALTER FUNCTION recall_targets(bigint) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 REVOKE ALL ON FUNCTION recall_open(trace_code, text, text), recall_ack(bigint, bigint, text, qty, trace_code),
 	recall_close(bigint, text), recall_targets(bigint), recall_status(bigint), recall_export(bigint)
 	FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION recall_open(trace_code, text, text), recall_close(bigint, text)
+GRANT EXECUTE ON FUNCTION recall_open(trace_code, text, text), recall_close(bigint, text),
+	recall_export(bigint)
 	TO shilian_regulator, shilian_admin;
 GRANT EXECUTE ON FUNCTION recall_ack(bigint, bigint, text, qty, trace_code),
-	recall_targets(bigint), recall_status(bigint), recall_export(bigint)
+	recall_targets(bigint), recall_status(bigint)
 	TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;
 
--- The guard of the definer-rights steps, from the request settings (inside
--- a definer function the role is the owner's, so the settings are what
--- identify the caller): a regulator closes only recalls of its subtree and
--- acknowledges only for holders it may see or recalls it follows; an
--- operator acknowledges only for itself (recall_ack checks that too).
-CREATE FUNCTION recall_guard() RETURNS trigger
+-- The guard of acknowledgements (definer rights), from the request settings:
+-- an operator acknowledges only for itself (recall_ack checks that too); a
+-- regulator only for holders it may see or for recalls it follows.
+CREATE FUNCTION recall_ack_guard() RETURNS trigger
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	j text := shilian.current_jurisdiction();
 	op bigint := shilian.current_operator();
-	opened text;
 BEGIN
-	IF TG_TABLE_NAME = 'recall' THEN
-		IF j IS NOT NULL AND NOT shilian.jurisdiction_covers(NEW.opened_jurisdiction) THEN
-			RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
-				MESSAGE = format('regulator of %s may not close recall %s', j, NEW.id),
-				DETAIL = format('The recall was opened by %s.', coalesce(NEW.opened_jurisdiction, 'the platform')),
-				HINT = 'A recall is closed by the jurisdiction that opened it or one above it.';
-		END IF;
-	ELSE
-		IF op IS NOT NULL AND op <> NEW.operator_id THEN
-			RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
-				MESSAGE = format('acting operator %s may not acknowledge for operator %s', op, NEW.operator_id);
-		END IF;
-		SELECT r.opened_jurisdiction INTO opened FROM shilian.recall r WHERE r.id = NEW.recall_id;
-		IF op IS NULL AND j IS NOT NULL AND NOT shilian.jurisdiction_covers(opened)
-		   AND NOT EXISTS (SELECT 1 FROM shilian.operator o
-							JOIN shilian.jurisdiction s ON s.code = o.station
-						   WHERE o.id = NEW.operator_id AND j = ANY (s.ancestors)) THEN
-			RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
-				MESSAGE = format('regulator of %s may not acknowledge recall %s for operator %s', j, NEW.recall_id, NEW.operator_id);
-		END IF;
+	IF op IS NOT NULL AND op <> NEW.operator_id THEN
+		RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
+			MESSAGE = format('acting operator %s may not acknowledge for operator %s', op, NEW.operator_id);
+	END IF;
+	IF op IS NULL AND j IS NOT NULL
+	   AND NOT shilian.jurisdiction_covers(shilian.recall_opened_in(NEW.recall_id))
+	   AND NOT EXISTS (SELECT 1 FROM shilian.operator o
+						JOIN shilian.jurisdiction s ON s.code = o.station
+					   WHERE o.id = NEW.operator_id AND j = ANY (s.ancestors)) THEN
+		RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
+			MESSAGE = format('regulator of %s may not acknowledge recall %s for operator %s', j, NEW.recall_id, NEW.operator_id);
 	END IF;
 	RETURN NEW;
 END
 $$;
-COMMENT ON FUNCTION recall_guard() IS
-	'Trigger: who may close a recall or acknowledge a target, judged from the request settings.';
-CREATE TRIGGER recall_guard BEFORE UPDATE ON recall FOR EACH ROW EXECUTE FUNCTION recall_guard();
-CREATE TRIGGER recall_target_guard BEFORE UPDATE ON recall_target FOR EACH ROW EXECUTE FUNCTION recall_guard();
+COMMENT ON FUNCTION recall_ack_guard() IS
+	'Trigger: who may acknowledge a recall target, judged from the request settings.';
+CREATE TRIGGER recall_ack_guard BEFORE UPDATE ON recall_target FOR EACH ROW EXECUTE FUNCTION recall_ack_guard();
