@@ -54,6 +54,10 @@ static Oid	cached_ledger = InvalidOid;
 static Oid	cached_seq = InvalidOid;
 static Oid	cached_pkey = InvalidOid;
 static Oid	cached_opseq = InvalidOid;
+static Oid	cached_leaf = InvalidOid;
+static Oid	cached_leaf_opseq = InvalidOid;
+static AttrNumber leaf_op_attnum,
+			leaf_seq_attnum;
 static SPIPlanPtr plan_insert = NULL;
 
 enum
@@ -111,6 +115,12 @@ RefreshCache(void)
 	cached_seq = LedgerRelid("ledger_id_seq");
 	cached_pkey = LedgerRelid("ledger_pkey");
 	cached_opseq = LedgerRelid("ledger_operator_seq_key");
+	cached_leaf = LedgerRelid("ledger_leaf");
+	cached_leaf_opseq = LedgerRelid("ledger_leaf_operator_seq");
+	leaf_op_attnum = get_attnum(cached_leaf, "operator_id");
+	leaf_seq_attnum = get_attnum(cached_leaf, "seq");
+	if (leaf_op_attnum == InvalidAttrNumber || leaf_seq_attnum == InvalidAttrNumber)
+		elog(ERROR, "shilian.ledger_leaf lacks operator_id or seq");
 	for (int i = 0; i < NCOLS; i++)
 	{
 		col_attnum[i] = get_attnum(ledger, col_names[i]);
@@ -609,6 +619,7 @@ typedef enum BadRank
 typedef struct OpState
 {
 	int64		op;				/* hash key */
+	char		status;			/* simplehash */
 	int64		entries;
 	int64		next_seq;
 	int64		bad_seq;		/* PG_INT64_MAX while the chain is good */
@@ -621,9 +632,34 @@ typedef struct OpState
 	Pend	   *pend;
 } OpState;
 
+/* A 64-bit finalizer (splitmix64): operator ids are often dense. */
+static inline uint32
+OpHash(int64 k)
+{
+	uint64		x = (uint64) k;
+
+	x ^= x >> 30;
+	x *= UINT64CONST(0xbf58476d1ce4e5b9);
+	x ^= x >> 27;
+	x *= UINT64CONST(0x94d049bb133111eb);
+	x ^= x >> 31;
+	return (uint32) x;
+}
+
+#define SH_PREFIX opstate
+#define SH_ELEMENT_TYPE OpState
+#define SH_KEY_TYPE int64
+#define SH_KEY op
+#define SH_HASH_KEY(tb, key) OpHash(key)
+#define SH_EQUAL(tb, a, b) ((a) == (b))
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
 typedef struct VerifyCtx
 {
-	HTAB	   *ops;
+	opstate_hash *ops;
 	MemoryContext cxt;			/* for reasons and pending lists */
 } VerifyCtx;
 
@@ -631,7 +667,7 @@ static OpState *
 OpGet(VerifyCtx *vc, int64 op)
 {
 	bool		found;
-	OpState    *st = hash_search(vc->ops, &op, HASH_ENTER, &found);
+	OpState    *st = opstate_insert(vc->ops, op, &found);
 
 	if (!found)
 	{
@@ -778,11 +814,9 @@ shilian_chain_verify(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	bool		all = PG_ARGISNULL(0);
 	int64		only = all ? 0 : PG_GETARG_INT64(0);
-	HASHCTL		hctl;
 	VerifyCtx	vc;
 	SlDigestCtx *ctx;
 	SlBuf		scratch;
-	Datum		arg = Int64GetDatum(only);
 	MemoryContext batchcxt,
 				oldcxt;
 	Relation	rel;
@@ -791,7 +825,7 @@ shilian_chain_verify(PG_FUNCTION_ARGS)
 	bool	   *nulls;
 	HeapTuple	t;
 	int			batch = 0;
-	HASH_SEQ_STATUS hs;
+	opstate_iterator it;
 	OpState    *st;
 
 	InitMaterializedSRF(fcinfo, 0);
@@ -803,36 +837,55 @@ shilian_chain_verify(PG_FUNCTION_ARGS)
 	LedgerBufInit(&scratch);
 
 	vc.cxt = CurrentMemoryContext;
-	memset(&hctl, 0, sizeof(hctl));
-	hctl.keysize = sizeof(int64);
-	hctl.entrysize = sizeof(OpState);
-	hctl.hcxt = CurrentMemoryContext;
-	vc.ops = hash_create("shilian chain_verify", 1024, &hctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	vc.ops = opstate_create(CurrentMemoryContext, 1024, NULL);
 	if (!all)
 		(void) OpGet(&vc, only);
 
-	/* the last checkpointed seq of each chain: a chain may not end before it */
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	/*
+	 * The last checkpointed seq of each chain: a chain may not end before
+	 * it. ledger_leaf is read directly (a GROUP BY through the executor cost
+	 * more than the hashing).
+	 */
 	{
-		Oid			t1[1] = {INT8OID};
-		SPIPlanPtr	p = SPI_prepare(all ? "SELECT operator_id, max(seq) FROM shilian.ledger_leaf GROUP BY 1"
-									: "SELECT operator_id, max(seq) FROM shilian.ledger_leaf WHERE operator_id = $1 GROUP BY 1",
-									all ? 0 : 1, t1);
+		Relation	leaf = table_open(cached_leaf, AccessShareLock);
+		TupleDesc	ld = RelationGetDescr(leaf);
 
-		if (p == NULL || SPI_execute_plan(p, all ? NULL : &arg, NULL, true, 0) != SPI_OK_SELECT)
-			elog(ERROR, "ledger_leaf lookup failed");
-		for (uint64 i = 0; i < SPI_processed; i++)
+		if (all)
 		{
-			bool		isnull;
-			MemoryContext spicxt = MemoryContextSwitchTo(vc.cxt);
+			TableScanDesc scan = table_beginscan(leaf, GetActiveSnapshot(), 0, NULL);
 
-			st = OpGet(&vc, DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull)));
-			st->checkpointed = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
-			MemoryContextSwitchTo(spicxt);
+			while ((t = heap_getnext(scan, ForwardScanDirection)) != NULL)
+			{
+				bool		n1,
+							n2;
+				int64		op = DatumGetInt64(heap_getattr(t, leaf_op_attnum, ld, &n1));
+				int64		seq = DatumGetInt64(heap_getattr(t, leaf_seq_attnum, ld, &n2));
+
+				st = OpGet(&vc, op);
+				if (seq > st->checkpointed)
+					st->checkpointed = seq;
+			}
+			table_endscan(scan);
 		}
+		else
+		{
+			Relation	idx = index_open(cached_leaf_opseq, AccessShareLock);
+			ScanKeyData key;
+			SysScanDesc scan;
+
+			ScanKeyInit(&key, leaf_op_attnum, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(only));
+			scan = systable_beginscan_ordered(leaf, idx, GetActiveSnapshot(), 1, &key);
+			if ((t = systable_getnext_ordered(scan, BackwardScanDirection)) != NULL)
+			{
+				bool		n;
+
+				OpGet(&vc, only)->checkpointed = DatumGetInt64(heap_getattr(t, leaf_seq_attnum, ld, &n));
+			}
+			systable_endscan_ordered(scan);
+			index_close(idx, AccessShareLock);
+		}
+		table_close(leaf, AccessShareLock);
 	}
-	SPI_finish();
 
 	rel = table_open(cached_ledger, AccessShareLock);
 	desc = RelationGetDescr(rel);
@@ -888,8 +941,8 @@ shilian_chain_verify(PG_FUNCTION_ARGS)
 	table_close(rel, AccessShareLock);
 	sl_digest_free(ctx);
 
-	hash_seq_init(&hs, vc.ops);
-	while ((st = hash_seq_search(&hs)) != NULL)
+	opstate_start_iterate(vc.ops, &it);
+	while ((st = opstate_iterate(vc.ops, &it)) != NULL)
 	{
 		Datum		out[5];
 		bool		n[5] = {false, false, false, false, false};

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The ledger: append overhead at 8 clients (a realistic record insert with and
+# without its ledger entry, over many operators and over 8 busy ones),
+# checkpoint time for 100k new leaves, and chain_verify throughput against
+# `openssl speed -evp sha256` at the mean entry size, all in one run.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+T=${SHILIAN_BENCH_TMP:-/tmp}/ledger-bench
+mkdir -p "$T"
+SECS=${SHILIAN_BENCH_SECONDS:-8}
+
+psql -qAtX -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+CREATE TABLE bench_record (
+	id bigserial PRIMARY KEY,
+	operator_id bigint NOT NULL,
+	code text NOT NULL UNIQUE,
+	body jsonb NOT NULL,
+	created_at timestamptz NOT NULL DEFAULT now());
+CREATE INDEX ON bench_record (operator_id);
+SQL
+
+# The record: what batch_create writes (a row with three indexes and a jsonb
+# body); the ledger variant appends that body to the operator's chain in the
+# same transaction.
+body='{"product": "菠菜 spinach", "spec": "500 g bag", "qty": 120.5, "unit": "kg", "lot": "L20261129-07", "produced": "2026-11-28", "shelf_life_days": 5, "inspection": {"result": "pass", "report": "R-3701-889"}}'
+for ops in 100000 8; do
+	cat > "$T/plain_$ops.sql" <<SQL
+\set op random(1, $ops)
+INSERT INTO bench_record (operator_id, code, body) VALUES (:op, md5(random()::text), '$body');
+SQL
+	cat > "$T/ledger_$ops.sql" <<SQL
+\set op random(1, $ops)
+WITH r AS (INSERT INTO bench_record (operator_id, code, body) VALUES (:op, md5(random()::text), '$body') RETURNING operator_id, body)
+SELECT shilian.ledger_append(operator_id, 'batch_create', body) FROM r;
+SQL
+done
+tps() { pgbench -n -M prepared -c 8 -j 2 -T "$SECS" -f "$1" 2>/dev/null | awk '/^tps/ { printf "%.0f", $3 }'; }
+best() { local a b; a=$(tps "$1"); b=$(tps "$1"); awk -v a="$a" -v b="$b" 'BEGIN { print (a > b ? a : b) }'; }
+
+# warm both tables up, then alternate so that load from elsewhere hits both sides
+tps "$T/ledger_100000.sql" >/dev/null
+for ops in 100000 8; do
+	p1=$(tps "$T/plain_$ops.sql"); l1=$(tps "$T/ledger_$ops.sql")
+	p2=$(tps "$T/plain_$ops.sql"); l2=$(tps "$T/ledger_$ops.sql")
+	plain=$(awk -v a="$p1" -v b="$p2" 'BEGIN { print (a > b ? a : b) }')
+	ledger=$(awk -v a="$l1" -v b="$l2" 'BEGIN { print (a > b ? a : b) }')
+	if [ "$ops" = 8 ]; then what="8 busy operators"; else what="100k operators"; fi
+	row "ledger append, 8 clients, $what" "$ledger" "records/s" "$plain" "same records, no ledger"
+done
+
+# Top the log up to 1M entries over 10k operators, publish them, then time
+# a checkpoint of exactly 100k new leaves.
+have=$(psql -qAtX -c "SELECT count(*) FROM shilian.ledger")
+if [ "$have" -lt 900000 ]; then
+	psql -qAtX -c "SELECT count(shilian.ledger_append(i % 10000, 'batch_create', jsonb_build_object('n', i, 'lot', 'L' || i, 'qty', i * 0.25)))
+		FROM generate_series(1, 900000 - $have) i" >/dev/null
+fi
+psql -qAtX -c "SELECT shilian.checkpoint()" >/dev/null
+psql -qAtX -c "SELECT count(shilian.ledger_append(i % 10000, 'inspect', jsonb_build_object('n', i, 'result', 'pass')))
+	FROM generate_series(1, 100000) i" >/dev/null
+total=$(psql -qAtX -c "SELECT count(*) FROM shilian.ledger")
+s=$(sql_seconds "SELECT shilian.checkpoint()")
+row "checkpoint, 100k new leaves (log of $((total / 1000))k)" "$s" "s" "0" "-"
+
+# chain_verify over everything, one backend.
+psql -qAtX -c "VACUUM ANALYZE shilian.ledger" >/dev/null
+s=$(best_of 3 "SELECT count(*) FROM shilian.chain_verify() WHERE NOT ok")
+bytes=$(psql -qAtX -c "SELECT sum(1 + 5 * 12 + 5 + 4 + octet_length(kind) + 4 + length(body) + 32) FROM shilian.ledger")
+mean=$(awk -v b="$bytes" -v n="$total" 'BEGIN { printf "%.0f", b / n }')
+eps=$(awk -v n="$total" -v s="$s" 'BEGIN { printf "%.0f", n / s }')
+mbs=$(awk -v b="$bytes" -v s="$s" 'BEGIN { printf "%.1f", b / s / 1e6 }')
+read -r evp_n evp_mbs < <(openssl speed -seconds 2 -bytes "$mean" -evp sha256 2>&1 |
+	awk -v m="$mean" '/^Doing/ { for (i = 1; i <= NF; i++) if ($i == "in") { n = $(i - 2); t = $(i + 1); sub(/s$/, "", t); printf "%.0f %.1f\n", n / t, n * m / t / 1e6; exit } }')
+row "chain_verify, 1 core (${total} entries)" "$eps" "entries/s" "$evp_n" "openssl sha256 ${mean} B/s"
+row "chain_verify, 1 core, hashed bytes" "$mbs" "MB/s" "$evp_mbs" "openssl sha256 ${mean} B MB/s"
+
+psql -qAtX -c "DROP TABLE bench_record" >/dev/null
