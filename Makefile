@@ -36,7 +36,7 @@ sql/$(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard sql/src/*.sql)) shilian.c
 
 # ---- gateway -------------------------------------------------------------
 GW_CC      ?= cc
-GW_CFLAGS  ?= -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -Iextension/core -I$(shell $(PG_CONFIG) --includedir)
+GW_CFLAGS  ?= -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Iextension/core -I$(shell $(PG_CONFIG) --includedir)
 GW_LDLIBS   = -lcivetweb -ljansson -lpq -ljwt -lcrypto -lpthread
 GW_SRCS     = $(sort $(wildcard gateway/*.c))
 GW_HDRS     = $(wildcard gateway/*.h)

@@ -31,6 +31,8 @@ static Option options[] = {
 	{"request_timeout_ms", "SHILIAN_REQUEST_TIMEOUT_MS", OPT_INT, &gw_config.request_timeout_ms, "request timeout (30000)"},
 	{"pid_file", "SHILIAN_PID_FILE", OPT_STR, &gw_config.pid_file, "write the process id here"},
 	{"port_file", "SHILIAN_PORT_FILE", OPT_STR, &gw_config.port_file, "write the bound port here"},
+	{"jwt_secret", "SHILIAN_JWT_SECRET", OPT_STR, &gw_config.jwt_secret, "HS256 key for bearer tokens"},
+	{"jwt_secret_file", "SHILIAN_JWT_SECRET_FILE", OPT_STR, &gw_config.jwt_secret_file, "file holding the HS256 key"},
 };
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
 
@@ -201,6 +203,29 @@ gw_config_load(int argc, char **argv)
 		}
 		if (SetOption(opt, argv[++i], "command line") != 0)
 			return -1;
+	}
+	if (gw_config.jwt_secret_file != NULL && gw_config.jwt_secret == NULL)
+	{
+		FILE	   *f = fopen(gw_config.jwt_secret_file, "r");
+		char	   *line = NULL;
+		size_t		cap = 0;
+
+		if (f == NULL || getline(&line, &cap, f) < 0)
+		{
+			fprintf(stderr, "shilian-gateway: cannot read jwt_secret_file \"%s\"\n", gw_config.jwt_secret_file);
+			if (f)
+				fclose(f);
+			free(line);
+			return -1;
+		}
+		fclose(f);
+		gw_config.jwt_secret = strdup(Trim(line));
+		free(line);
+	}
+	if (gw_config.jwt_secret != NULL && strlen(gw_config.jwt_secret) < 32)
+	{
+		fprintf(stderr, "shilian-gateway: jwt_secret must be at least 32 characters (HS256 wants a 256-bit key)\n");
+		return -1;
 	}
 	return 0;
 }

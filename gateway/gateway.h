@@ -1,8 +1,8 @@
 /*
  * gateway.h — the REST gateway's shared declarations: configuration, the
- * per-request context, the per-thread database connection and reply helpers.
- * The gateway is thin: every rule lives in the extension; this only maps
- * HTTP to SQL calls with bound parameters and SQL errors back to HTTP.
+ * per-request context, routes, the per-thread database connection and reply
+ * helpers. The gateway is thin: every rule lives in the extension; this only
+ * maps HTTP to SQL calls with bound parameters and SQL errors back to HTTP.
  */
 #ifndef SHILIAN_GATEWAY_H
 #define SHILIAN_GATEWAY_H
@@ -15,6 +15,8 @@
 #include <libpq-fe.h>
 
 #define GW_VERSION "0.1.0"
+#define GW_MAX_PARAMS 4
+#define GW_PARAM_LEN 256
 
 typedef struct GwConfig
 {
@@ -25,6 +27,8 @@ typedef struct GwConfig
 	int			request_timeout_ms;
 	char	   *pid_file;
 	char	   *port_file;		/* the bound port is written here (tests) */
+	char	   *jwt_secret;		/* HS256 key; unset = no bearer tokens accepted */
+	char	   *jwt_secret_file;	/* or read the key from this file */
 } GwConfig;
 
 extern GwConfig gw_config;
@@ -33,10 +37,89 @@ extern GwConfig gw_config;
 int			gw_config_load(int argc, char **argv);
 void		gw_config_free(void);
 
+/* Who is calling, from a verified token (auth.c). */
+typedef struct GwAuth
+{
+	bool		authenticated;
+	char		role[64];		/* database role, e.g. shilian_operator */
+	char		operator_id[32];
+	char		jurisdiction[32];
+	char		client[64];
+} GwAuth;
+
+/* JSON body field types for a route's schema. */
+typedef enum GwFieldType
+{
+	GW_STRING, GW_INTEGER, GW_NUMBER, GW_BOOLEAN, GW_OBJECT, GW_ARRAY, GW_ANY
+} GwFieldType;
+
+typedef struct GwField
+{
+	const char *name;
+	GwFieldType type;
+	bool		required;
+	const char *description;
+} GwField;
+
+struct GwRequest;
+typedef int (*GwHandler) (struct GwRequest *req);
+
+#define GW_PUBLIC	0x01		/* no token needed (runs as shilian_public) */
+#define GW_JSON		0x02		/* takes a JSON object body */
+#define GW_NOAUTH	0x04		/* infrastructure route: no token, no role */
+#define GW_CREATED	0x08		/* success is 201 Created */
+#define GW_CSV		0x10		/* the SQL returns text/csv, not JSON */
+
+typedef struct GwRoute
+{
+	const char *method;
+	const char *pattern;		/* "/v1/batches/{code}" */
+	GwHandler	handler;
+	unsigned	flags;
+	const char *summary;
+	const GwField *fields;		/* JSON body schema, NULL-name terminated */
+	const char *const *roles;	/* roles allowed (NULL = any authenticated) */
+	/*
+	 * SQL routes (handler gw_sql_route): one statement returning one value,
+	 * json/jsonb (or text for GW_CSV); NULL means 404. args name the source
+	 * of each $n in order: "path:N" (Nth path parameter), "body:NAME"
+	 * (a body field; objects/arrays as JSON text), "query:NAME".
+	 */
+	const char *sql;
+	const char *const *args;
+} GwRoute;
+
+typedef struct GwRequest
+{
+	struct mg_connection *conn;
+	const struct mg_request_info *ri;
+	const GwRoute *route;
+	int			route_index;
+	int			nparams;
+	char		params[GW_MAX_PARAMS][GW_PARAM_LEN];
+	GwAuth		auth;
+	json_t	   *body;			/* parsed body (GW_JSON routes), owned here */
+	char	   *raw_body;		/* the body as read, owned here */
+	size_t		raw_len;
+} GwRequest;
+
+/* routes.c */
+extern const GwRoute gw_routes[];
+extern const size_t gw_nroutes;
+int			gw_dispatch(struct mg_connection *conn, void *cbdata);
+
+/* auth.c: 0 and auth filled, or an HTTP status after replying. */
+int			gw_authenticate(GwRequest *req);
+
+/* request.c: body reading and schema checks; 0 or HTTP status after replying. */
+int			gw_read_json_body(GwRequest *req);
+const char *gw_query_param(GwRequest *req, const char *name, char *buf, size_t buflen);
+
 /* db.c: one PGconn per worker thread, (re)connected lazily. */
 typedef struct GwThread
 {
 	PGconn	   *db;
+	unsigned char *prepared;	/* per route: prepared on this connection */
 } GwThread;
 
 void	   *gw_thread_init(const struct mg_context *ctx, int thread_type);
@@ -45,9 +128,35 @@ PGconn	   *gw_db(struct mg_connection *conn);
 PGresult   *gw_exec_first(struct mg_connection *conn, PGconn **dbp, const char *sql,
 						  int nparams, const char *const *params);
 
+/*
+ * Run one SQL call for the request in its own transaction, as the caller's
+ * role and with its shilian.* settings (the PostgREST pattern). On success
+ * returns the call's result (caller PQclears); on failure replies with the
+ * error and returns NULL with *status set.
+ */
+PGresult   *gw_call(GwRequest *req, const char *sql, int nparams, const char *const *params,
+					int *status);
+
+/* gw_call for a route's own statement, prepared once per connection. */
+PGresult   *gw_call_route(GwRequest *req, int route_index, const char *sql, int nparams,
+						  const char *const *params, int *status);
+
+/* The steps of gw_call, for handlers that need more in one transaction. */
+int			gw_tx_begin(GwRequest *req, PGconn **db);
+int			gw_tx_set_role(GwRequest *req, PGconn *db);
+PGresult   *gw_tx_exec(GwRequest *req, PGconn *db, int route_index, const char *sql,
+					   int nparams, const char *const *params, int *status);
+int			gw_tx_commit(GwRequest *req, PGconn *db);
+void		gw_tx_rollback(PGconn *db);
+
+/* sqlroute.c: the generic handler of SQL routes (with Idempotency-Key). */
+int			gw_sql_route(GwRequest *req);
+
 /* http.c: replies always carry an exact Content-Length (keep-alive). */
 int			gw_reply_json(struct mg_connection *conn, int status, json_t *body,
 						  const char *extra_headers);
+int			gw_reply_text(struct mg_connection *conn, int status, const char *content_type,
+						  const char *text, size_t len, const char *extra_headers);
 int			gw_reply_error(struct mg_connection *conn, int status, const char *code,
 						   const char *message, const char *details, const char *hint,
 						   const char *extra_headers);
@@ -55,7 +164,14 @@ int			gw_reply_pg_error(struct mg_connection *conn, const PGresult *res, PGconn 
 int			gw_http_status_for_sqlstate(const char *sqlstate);
 const char *gw_status_text(int status);
 
-/* routes.c */
-int			gw_dispatch(struct mg_connection *conn, void *cbdata);
+/* metrics.c */
+void		gw_metrics_init(size_t nroutes);
+void		gw_metrics_begin(void);
+void		gw_metrics_end(int route_index, int status, double ms);
+void		gw_metrics_free(void);
+int			gw_metrics_reply(struct mg_connection *conn);
+
+/* openapi.c */
+int			gw_openapi_reply(struct mg_connection *conn);
 
 #endif

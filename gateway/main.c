@@ -73,6 +73,7 @@ main(int argc, char **argv)
 
 	json_object_seed(0);
 	mg_init_library(0);
+	gw_metrics_init(gw_nroutes);
 
 	memset(&callbacks, 0, sizeof(callbacks));
 	callbacks.init_thread = gw_thread_init;
@@ -89,6 +90,7 @@ main(int argc, char **argv)
 			"enable_keep_alive", "yes",
 			"max_request_size", "65536",
 			"enable_directory_listing", "no",
+			"tcp_nodelay", "1",
 			NULL
 		};
 
@@ -124,6 +126,7 @@ main(int argc, char **argv)
 	fprintf(stderr, "shilian-gateway: stopping\n");
 	mg_stop(ctx);
 	mg_exit_library();
+	gw_metrics_free();
 	if (gw_config.pid_file)
 		unlink(gw_config.pid_file);
 	gw_config_free();

@@ -1,77 +1,146 @@
 /*
  * routes.c — the route table and the dispatcher. civetweb hands every
  * request to gw_dispatch (one catch-all handler, so no path ever reaches
- * civetweb's file serving); the table maps method + path to a handler, and
- * anything else gets a JSON 404 or 405 with Allow.
+ * civetweb's file serving); the table maps method + path pattern to a
+ * handler, and anything else gets a JSON 404, or 405 with Allow. The
+ * dispatcher authenticates, reads and checks the JSON body, calls the
+ * handler, and records metrics and one log line.
  */
 #include "gateway.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-typedef int (*GwHandler) (struct mg_connection *conn);
-
-typedef struct Route
-{
-	const char *method;
-	const char *path;
-	GwHandler	handler;
-} Route;
-
 /* GET /healthz: 200 when the database answers a query, 503 otherwise. */
 static int
-HandleHealthz(struct mg_connection *conn)
+HandleHealthz(GwRequest *req)
 {
 	PGconn	   *db;
-	PGresult   *res = gw_exec_first(conn, &db, "select 1", 0, NULL);
-	json_t	   *body;
-	bool		up;
+	PGresult   *res = gw_exec_first(req->conn, &db, "select 1", 0, NULL);
+	bool		up = res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK;
 
-	up = res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK;
 	PQclear(res);
-	body = json_pack("{s:s, s:s}", "status", up ? "ok" : "unavailable",
-					 "database", up ? "up" : "down");
-	return gw_reply_json(conn, up ? 200 : 503, body, NULL);
+	return gw_reply_json(req->conn, up ? 200 : 503,
+						 json_pack("{s:s, s:s}", "status", up ? "ok" : "unavailable",
+								   "database", up ? "up" : "down"), NULL);
 }
 
 /* GET /v1/version: the gateway's, the loaded library's and the SQL script's. */
 static int
-HandleVersion(struct mg_connection *conn)
+HandleVersion(GwRequest *req)
 {
-	PGconn	   *db;
-	PGresult   *res;
-	json_t	   *body;
 	int			status;
+	PGresult   *res = gw_call(req,
+							  "select shilian.version(), extversion from pg_extension where extname = $1",
+							  1, (const char *[]) {"shilian"}, &status);
+	json_t	   *body;
 
-	res = gw_exec_first(conn, &db,
-						"select shilian.version(), extversion from pg_extension where extname = $1",
-						1, (const char *[]) {"shilian"});
 	if (res == NULL)
-		return gw_reply_pg_error(conn, NULL, db);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-	{
-		status = gw_reply_pg_error(conn, res, db);
-		PQclear(res);
 		return status;
-	}
 	if (PQntuples(res) != 1)
 	{
 		PQclear(res);
-		return gw_reply_error(conn, 503, "GW503", "the shilian extension is not installed",
+		return gw_reply_error(req->conn, 503, "GW503", "the shilian extension is not installed",
 							  NULL, "Run CREATE EXTENSION shilian in the database.", NULL);
 	}
 	body = json_pack("{s:s, s:s, s:s}", "gateway", GW_VERSION,
 					 "library", PQgetvalue(res, 0, 0), "extension", PQgetvalue(res, 0, 1));
 	PQclear(res);
-	return gw_reply_json(conn, 200, body, NULL);
+	return gw_reply_json(req->conn, 200, body, NULL);
 }
 
-static const Route routes[] = {
-	{"GET", "/healthz", HandleHealthz},
-	{"GET", "/v1/version", HandleVersion},
+/* GET /v1/session: who the database thinks the caller is (role and settings). */
+static int
+HandleSession(GwRequest *req)
+{
+	int			status;
+	PGresult   *res = gw_call(req,
+							  "select current_user, current_setting('shilian.operator_id'), "
+							  "current_setting('shilian.jurisdiction'), current_setting('shilian.client'), "
+							  "current_setting('transaction_read_only')",
+							  0, NULL, &status);
+	json_t	   *body;
+
+	if (res == NULL)
+		return status;
+	body = json_pack("{s:s, s:s, s:s, s:s, s:b}", "role", PQgetvalue(res, 0, 0),
+					 "operator_id", PQgetvalue(res, 0, 1), "jurisdiction", PQgetvalue(res, 0, 2),
+					 "client", PQgetvalue(res, 0, 3),
+					 "read_only", strcmp(PQgetvalue(res, 0, 4), "on") == 0);
+	PQclear(res);
+	return gw_reply_json(req->conn, 200, body, NULL);
+}
+
+/* POST /v1/hash {data_hex, algorithm}: the ledger's hash of some bytes. */
+static const GwField hash_fields[] = {
+	{"data_hex", GW_STRING, true, "the bytes to hash, hex-encoded"},
+	{"algorithm", GW_STRING, false, "sha256 (default) or sm3"},
+	{NULL}
 };
-#define NROUTES (sizeof(routes) / sizeof(routes[0]))
+static const char *const hash_args[] = {"body:data_hex", "body:algorithm", NULL};
+
+static int
+HandleMetrics(GwRequest *req)
+{
+	return gw_metrics_reply(req->conn);
+}
+
+static int
+HandleOpenapi(GwRequest *req)
+{
+	return gw_openapi_reply(req->conn);
+}
+
+const GwRoute gw_routes[] = {
+	{"GET", "/healthz", HandleHealthz, GW_NOAUTH, "Liveness and database check"},
+	{"GET", "/metrics", HandleMetrics, GW_NOAUTH, "Prometheus metrics"},
+	{"GET", "/openapi.json", HandleOpenapi, GW_NOAUTH, "This API description (OpenAPI 3.1)"},
+	{"GET", "/v1/version", HandleVersion, GW_PUBLIC, "Versions of the gateway, library and extension"},
+	{"GET", "/v1/session", HandleSession, 0, "The caller's role and settings as the database sees them"},
+	{"POST", "/v1/hash", gw_sql_route, GW_PUBLIC | GW_JSON, "Hash bytes with the ledger's hash function",
+		hash_fields, NULL,
+		"select json_build_object('algorithm', coalesce($2, 'sha256'), 'digest_hex', "
+		"encode(shilian.hash(decode($1, 'hex'), coalesce($2, 'sha256')), 'hex'))", hash_args},
+};
+const size_t gw_nroutes = sizeof(gw_routes) / sizeof(gw_routes[0]);
+
+/*
+ * Match path against pattern, capturing {name} segments into req->params.
+ * Returns 1 on match, 0 on no match, -1 if a parameter is too long.
+ */
+static int
+MatchPattern(const char *pattern, const char *path, GwRequest *req)
+{
+	const char *p = pattern, *s = path;
+
+	req->nparams = 0;
+	while (*p && *s)
+	{
+		if (*p == '{')
+		{
+			const char *pend = strchr(p, '}');
+			const char *send = strchr(s, '/');
+			size_t		len = send ? (size_t) (send - s) : strlen(s);
+
+			if (pend == NULL || len == 0 || req->nparams >= GW_MAX_PARAMS)
+				return 0;
+			if (len >= GW_PARAM_LEN)
+				return -1;
+			memcpy(req->params[req->nparams], s, len);
+			req->params[req->nparams][len] = '\0';
+			req->nparams++;
+			p = pend + 1;
+			s += len;
+			continue;
+		}
+		if (*p != *s)
+			return 0;
+		p++, s++;
+	}
+	return *p == '\0' && *s == '\0';
+}
 
 static double
 NowMs(void)
@@ -85,27 +154,49 @@ NowMs(void)
 int
 gw_dispatch(struct mg_connection *conn, void *cbdata)
 {
-	const struct mg_request_info *ri = mg_get_request_info(conn);
-	const char *method = ri->request_method;
-	const char *path = ri->local_uri ? ri->local_uri : "";
+	GwRequest	req;
+	const char *method, *path;
 	double		start = NowMs();
 	char		allow[128] = "";
-	int			status = 0;
+	int			status = 0, route_index = -1;
 
-	for (size_t i = 0; i < NROUTES; i++)
+	memset(&req, 0, sizeof(req));
+	req.conn = conn;
+	req.ri = mg_get_request_info(conn);
+	method = req.ri->request_method;
+	path = req.ri->local_uri ? req.ri->local_uri : "";
+	gw_metrics_begin();
+
+	for (size_t i = 0; i < gw_nroutes && status == 0; i++)
 	{
-		if (strcmp(routes[i].path, path) != 0)
+		int			m = MatchPattern(gw_routes[i].pattern, path, &req);
+
+		if (m < 0)
+			status = gw_reply_error(conn, 404, "GW404", "path parameter too long", NULL, NULL, NULL);
+		if (m <= 0)
 			continue;
-		if (strcmp(routes[i].method, method) == 0 ||
-			(strcmp(method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0))
+		if (strcmp(gw_routes[i].method, method) == 0 ||
+			(strcmp(method, "HEAD") == 0 && strcmp(gw_routes[i].method, "GET") == 0))
 		{
-			status = routes[i].handler(conn);
+			route_index = (int) i;
+			req.route = &gw_routes[i];
+			req.route_index = route_index;
 			break;
 		}
 		snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow), "%s%s",
-				 allow[0] ? ", " : "", routes[i].method);
+				 allow[0] ? ", " : "", gw_routes[i].method);
 	}
-	if (status == 0 && allow[0] != '\0')
+
+	if (status == 0 && req.route != NULL)
+	{
+		if (!(req.route->flags & GW_NOAUTH))
+			status = gw_authenticate(&req);
+		if (status == 0 && (req.route->flags & GW_JSON))
+			status = gw_read_json_body(&req);
+		if (status == 0)
+			status = req.route->handler(&req);
+	}
+	else if (status == 0 && allow[0] != '\0')
 	{
 		char		hdr[160];
 
@@ -117,6 +208,13 @@ gw_dispatch(struct mg_connection *conn, void *cbdata)
 		status = gw_reply_error(conn, 404, "GW404", "no such route", path,
 								"See /openapi.json for the routes.", NULL);
 
-	fprintf(stderr, "%s %s %d %.1fms\n", method, path, status, NowMs() - start);
+	json_decref(req.body);
+	free(req.raw_body);
+	{
+		double		ms = NowMs() - start;
+
+		gw_metrics_end(route_index, status, ms);
+		fprintf(stderr, "%s %s %d %.1fms\n", method, path, status, ms);
+	}
 	return status;
 }

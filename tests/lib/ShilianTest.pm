@@ -6,14 +6,20 @@ package ShilianTest;
 use strict;
 use warnings;
 use Exporter 'import';
+use Digest::SHA qw(hmac_sha256 hmac_sha512);
 use HTTP::Tiny;
+use IO::Socket::INET;
 use JSON::PP;
+use MIME::Base64 qw(encode_base64url);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep);
 
-our @EXPORT = qw(shilian_node start_gateway stop_gateway http_call json_body);
+our @EXPORT = qw(shilian_node start_gateway stop_gateway http_call json_body make_jwt raw_http $JWT_SECRET);
+
+# The HS256 key the test gateways are started with.
+our $JWT_SECRET = 'test-secret-0123456789abcdef-0123456789';
 
 # A started node with `CREATE EXTENSION shilian` in database postgres.
 sub shilian_node
@@ -41,7 +47,8 @@ sub start_gateway
 	unlink $portfile;
 	my $dsn = $opt{dsn} // 'host=' . $node->host . ' port=' . $node->port . ' dbname=postgres';
 	my @cmd = ($ENV{SHILIAN_GATEWAY}, '--listen', '127.0.0.1:0', '--port-file', $portfile,
-		'--dsn', $dsn, '--threads', $opt{threads} // 4, @{ $opt{args} // [] });
+		'--dsn', $dsn, '--threads', $opt{threads} // 4, '--jwt-secret', $JWT_SECRET,
+		@{ $opt{args} // [] });
 	my $valgrind = ($ENV{SHILIAN_VALGRIND} // 0) eq '1' && !$opt{no_valgrind};
 	unshift @cmd, 'valgrind', '--quiet', '--leak-check=full', '--show-leak-kinds=definite,indirect',
 		'--errors-for-leak-kinds=definite,indirect', '--error-exitcode=99', "--log-file=$vglog"
@@ -88,6 +95,38 @@ sub http_call
 	my %req = (headers => $opt{headers} // {});
 	$req{content} = $opt{body} if defined $opt{body};
 	return $ua->request($method, $gw->{url} . $path, \%req);
+}
+
+# make_jwt(\%claims, alg => 'HS256', key => ..., header => {...}): a signed token;
+# alg 'none' gives an unsigned one. exp defaults to an hour from now.
+sub make_jwt
+{
+	my ($claims, %opt) = @_;
+	my $alg = $opt{alg} // 'HS256';
+	my $key = $opt{key} // $JWT_SECRET;
+	my %c = (exp => time() + 3600, %$claims);
+	delete $c{exp} if exists $claims->{exp} && !defined $claims->{exp};
+	my $json = JSON::PP->new->canonical;
+	my $h = encode_base64url($json->encode({ alg => $alg, typ => 'JWT', %{ $opt{header} // {} } }));
+	my $p = encode_base64url($json->encode(\%c));
+	my $sig = $alg eq 'HS256' ? hmac_sha256("$h.$p", $key)
+	  : $alg eq 'HS512' ? hmac_sha512("$h.$p", $key) : '';
+	return "$h.$p." . encode_base64url($sig);
+}
+
+# raw_http($gw, $text): send bytes as they are, return (status, whole reply).
+sub raw_http
+{
+	my ($gw, $text) = @_;
+	my ($port) = $gw->{url} =~ /:(\d+)$/;
+	my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Proto => 'tcp', Timeout => 30)
+	  or die "connect: $!";
+	print $s $text;
+	local $/;
+	my $reply = <$s> // '';
+	close $s;
+	my ($status) = $reply =~ m{^HTTP/1\.[01] (\d+)};
+	return ($status // 0, $reply);
 }
 
 sub json_body
