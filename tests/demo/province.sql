@@ -75,3 +75,14 @@ END;
 $demo$;
 SELECT 'demo: recall ' || id || ' open, ' || (shilian.recall_status(id)).outstanding || ' lots outstanding' AS trace
   FROM shilian.recall ORDER BY id LIMIT 1;
+
+-- ---- ledger (docs/ledger-format.md) ---------------------------------------------
+-- Every record above is an entry in its operator's hash chain; publish a
+-- Merkle tree head over them and verify every chain. Try:
+--   SELECT * FROM shilian.chain_verify();
+--   SELECT shilian.verify_inclusion(shilian.inclusion_proof(min(id))) FROM shilian.ledger;
+--   and `shilian-verify` on `psql -Atc "select shilian.ledger_export(<operator>)"`.
+SELECT 'demo: checkpoint of ' || tree_size || ' entries, root ' || encode(root, 'hex') AS ledger
+  FROM shilian.checkpoint();
+SELECT 'demo: ' || count(*) || ' chains verified, all ok = ' || bool_and(ok) AS ledger
+  FROM shilian.chain_verify();
