@@ -523,6 +523,12 @@ static SlStmt receive_into_stmt = {
 		"bigint", "shilian.qty", "text", "jsonb"}
 };
 
+/* Serializes receipts into existing batches ("SL", "RC": the two-key advisory lock space). */
+static SlStmt cycle_lock_stmt = {
+	"SELECT pg_catalog.pg_advisory_xact_lock(21324, 21059)",
+	0, {NULL}
+};
+
 /* receive(link, qty, inspection, received_at, reject_reason, into) → the buyer's trace_code */
 PG_FUNCTION_INFO_V1(sl_receive);
 Datum
@@ -604,6 +610,12 @@ sl_receive(PG_FUNCTION_ARGS)
 					 errmsg("product mismatch: batch %s holds product %lld, the sale is of product %lld",
 							TraceCodeToCString(into), (long long) t.product, (long long) p.product)));
 		ValidateDimension(into, t.qty, q);
+		/*
+		 * Only a receipt into an existing batch can close a cycle (every
+		 * other record links to a new batch), so these receipts take turns:
+		 * two of them cannot each miss the link the other is adding.
+		 */
+		SlExec(&cycle_lock_stmt, NULL, NULL, 0);
 		ValidateAcyclic(p.from_batch, p.from_code, t.id, into);
 		v[1] = Int64GetDatum(t.id);
 		SlExec(&receive_into_stmt, v, n, 0);
