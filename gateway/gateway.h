@@ -66,6 +66,9 @@ typedef int (*GwHandler) (struct GwRequest *req);
 
 #define GW_PUBLIC	0x01		/* no token needed (runs as shilian_public) */
 #define GW_JSON		0x02		/* takes a JSON object body */
+#define GW_NOAUTH	0x04		/* infrastructure route: no token, no role */
+#define GW_CREATED	0x08		/* success is 201 Created */
+#define GW_CSV		0x10		/* the SQL returns text/csv, not JSON */
 
 typedef struct GwRoute
 {
@@ -76,6 +79,14 @@ typedef struct GwRoute
 	const char *summary;
 	const GwField *fields;		/* JSON body schema, NULL-name terminated */
 	const char *const *roles;	/* roles allowed (NULL = any authenticated) */
+	/*
+	 * SQL routes (handler gw_sql_route): one statement returning one value,
+	 * json/jsonb (or text for GW_CSV); NULL means 404. args name the source
+	 * of each $n in order: "path:N" (Nth path parameter), "body:NAME"
+	 * (a body field; objects/arrays as JSON text), "query:NAME".
+	 */
+	const char *sql;
+	const char *const *args;
 } GwRoute;
 
 typedef struct GwRequest
@@ -83,6 +94,7 @@ typedef struct GwRequest
 	struct mg_connection *conn;
 	const struct mg_request_info *ri;
 	const GwRoute *route;
+	int			route_index;
 	int			nparams;
 	char		params[GW_MAX_PARAMS][GW_PARAM_LEN];
 	GwAuth		auth;
@@ -107,6 +119,7 @@ const char *gw_query_param(GwRequest *req, const char *name, char *buf, size_t b
 typedef struct GwThread
 {
 	PGconn	   *db;
+	unsigned char *prepared;	/* per route: prepared on this connection */
 } GwThread;
 
 void	   *gw_thread_init(const struct mg_context *ctx, int thread_type);
@@ -123,6 +136,21 @@ PGresult   *gw_exec_first(struct mg_connection *conn, PGconn **dbp, const char *
  */
 PGresult   *gw_call(GwRequest *req, const char *sql, int nparams, const char *const *params,
 					int *status);
+
+/* gw_call for a route's own statement, prepared once per connection. */
+PGresult   *gw_call_route(GwRequest *req, int route_index, const char *sql, int nparams,
+						  const char *const *params, int *status);
+
+/* The steps of gw_call, for handlers that need more in one transaction. */
+int			gw_tx_begin(GwRequest *req, PGconn **db);
+int			gw_tx_set_role(GwRequest *req, PGconn *db);
+PGresult   *gw_tx_exec(GwRequest *req, PGconn *db, int route_index, const char *sql,
+					   int nparams, const char *const *params, int *status);
+int			gw_tx_commit(GwRequest *req, PGconn *db);
+void		gw_tx_rollback(PGconn *db);
+
+/* sqlroute.c: the generic handler of SQL routes (with Idempotency-Key). */
+int			gw_sql_route(GwRequest *req);
 
 /* http.c: replies always carry an exact Content-Length (keep-alive). */
 int			gw_reply_json(struct mg_connection *conn, int status, json_t *body,

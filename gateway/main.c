@@ -90,6 +90,7 @@ main(int argc, char **argv)
 			"enable_keep_alive", "yes",
 			"max_request_size", "65536",
 			"enable_directory_listing", "no",
+			"tcp_nodelay", "1",
 			NULL
 		};
 

@@ -13,8 +13,6 @@
 #include <string.h>
 #include <time.h>
 
-#define GW_NOAUTH 0x04			/* infrastructure route: no token, no role */
-
 /* GET /healthz: 200 when the database answers a query, 503 otherwise. */
 static int
 HandleHealthz(GwRequest *req)
@@ -81,26 +79,7 @@ static const GwField hash_fields[] = {
 	{"algorithm", GW_STRING, false, "sha256 (default) or sm3"},
 	{NULL}
 };
-
-static int
-HandleHash(GwRequest *req)
-{
-	json_t	   *alg = json_object_get(req->body, "algorithm");
-	const char *params[2] = {
-		json_string_value(json_object_get(req->body, "data_hex")),
-		json_is_string(alg) ? json_string_value(alg) : "sha256"
-	};
-	int			status;
-	PGresult   *res = gw_call(req, "select encode(shilian.hash(decode($1, 'hex'), $2), 'hex')",
-							  2, params, &status);
-	json_t	   *body;
-
-	if (res == NULL)
-		return status;
-	body = json_pack("{s:s, s:s}", "algorithm", params[1], "digest_hex", PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return gw_reply_json(req->conn, 200, body, NULL);
-}
+static const char *const hash_args[] = {"body:data_hex", "body:algorithm", NULL};
 
 static int
 HandleMetrics(GwRequest *req)
@@ -120,7 +99,10 @@ const GwRoute gw_routes[] = {
 	{"GET", "/openapi.json", HandleOpenapi, GW_NOAUTH, "This API description (OpenAPI 3.1)"},
 	{"GET", "/v1/version", HandleVersion, GW_PUBLIC, "Versions of the gateway, library and extension"},
 	{"GET", "/v1/session", HandleSession, 0, "The caller's role and settings as the database sees them"},
-	{"POST", "/v1/hash", HandleHash, GW_PUBLIC | GW_JSON, "Hash bytes with the ledger's hash function", hash_fields},
+	{"POST", "/v1/hash", gw_sql_route, GW_PUBLIC | GW_JSON, "Hash bytes with the ledger's hash function",
+		hash_fields, NULL,
+		"select json_build_object('algorithm', coalesce($2, 'sha256'), 'digest_hex', "
+		"encode(shilian.hash(decode($1, 'hex'), coalesce($2, 'sha256')), 'hex'))", hash_args},
 };
 const size_t gw_nroutes = sizeof(gw_routes) / sizeof(gw_routes[0]);
 
@@ -198,6 +180,7 @@ gw_dispatch(struct mg_connection *conn, void *cbdata)
 		{
 			route_index = (int) i;
 			req.route = &gw_routes[i];
+			req.route_index = route_index;
 			break;
 		}
 		snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow), "%s%s",

@@ -25,4 +25,4 @@ END
 $roles$;
 
 GRANT USAGE ON SCHEMA shilian
-	TO shilian_operator, shilian_regulator, shilian_system, shilian_public, shilian_admin;
+	TO shilian_operator, shilian_regulator, shilian_system, shilian_public, shilian_admin, shilian_gateway;

@@ -1,0 +1,198 @@
+/*
+ * sqlroute.c — the one handler behind every SQL route: gather the route's
+ * parameters (path, body fields, query) as bound text parameters, run its
+ * statement in the caller's transaction, and send the JSON (or CSV) value
+ * the statement returns as it is. POSTs with an Idempotency-Key claim the key
+ * in the same transaction and store the response before COMMIT, so a retry
+ * replays the first response.
+ */
+#include "gateway.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GW_MAX_ARGS 24
+
+/* Text for a JSON body value as a bound parameter; NULL for null/absent. */
+static char *
+JsonParam(json_t *v)
+{
+	if (v == NULL || json_is_null(v))
+		return NULL;
+	if (json_is_string(v))
+		return strdup(json_string_value(v));
+	if (json_is_true(v))
+		return strdup("true");
+	if (json_is_false(v))
+		return strdup("false");
+	return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+/* Fill params from the route's arg sources; returns the count or -1 (replied). */
+static int
+GatherParams(GwRequest *req, char **params, int *status)
+{
+	const char *const *args = req->route->args;
+	int			n = 0;
+
+	for (; args && args[n]; n++)
+	{
+		const char *a = args[n];
+
+		if (n >= GW_MAX_ARGS)
+			break;
+		params[n] = NULL;
+		if (strncmp(a, "path:", 5) == 0)
+		{
+			int			i = atoi(a + 5);
+
+			if (i < req->nparams)
+				params[n] = strdup(req->params[i]);
+		}
+		else if (strncmp(a, "body:", 5) == 0)
+			params[n] = JsonParam(req->body ? json_object_get(req->body, a + 5) : NULL);
+		else if (strncmp(a, "query:", 6) == 0)
+		{
+			char		buf[1024];
+
+			if (gw_query_param(req, a + 6, buf, sizeof(buf)) != NULL)
+				params[n] = strdup(buf);
+		}
+	}
+	return n;
+}
+
+static void
+FreeParams(char **params, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(params[i]);
+}
+
+static int
+SendValue(GwRequest *req, int status, const char *value, const char *extra)
+{
+	if (req->route->flags & GW_CSV)
+		return gw_reply_text(req->conn, status, "text/csv; charset=utf-8", value, strlen(value), extra);
+	return gw_reply_text(req->conn, status, "application/json; charset=utf-8", value, strlen(value), extra);
+}
+
+int
+gw_sql_route(GwRequest *req)
+{
+	char	   *params[GW_MAX_ARGS];
+	int			n, status = 0, ok_status = (req->route->flags & GW_CREATED) ? 201 : 200;
+	const char *idem_key = NULL;
+	char		principal[256];
+	char	   *fingerprint = NULL;
+	PGconn	   *db = NULL;
+	PGresult   *res;
+
+	n = GatherParams(req, params, &status);
+	if (strcmp(req->ri->request_method, "POST") == 0)
+		idem_key = mg_get_header(req->conn, "Idempotency-Key");
+
+	if (idem_key == NULL)
+	{
+		/* the common case: one round trip */
+		res = gw_call_route(req, req->route_index, req->route->sql, n, (const char *const *) params,
+							&status);
+		if (res == NULL)
+			goto done;
+		if (PQntuples(res) < 1 || PQgetisnull(res, 0, 0))
+			status = gw_reply_error(req->conn, 404, "GW404", "not found", req->ri->local_uri, NULL, NULL);
+		else
+			status = SendValue(req, ok_status, PQgetvalue(res, 0, 0), NULL);
+		PQclear(res);
+		goto done;
+	}
+
+	if ((status = gw_tx_begin(req, &db)) != 0)
+		goto done;
+
+	if (idem_key != NULL)
+	{
+		size_t		flen = strlen(req->ri->local_uri) + req->raw_len + 16;
+		const char *cparams[3];
+
+		snprintf(principal, sizeof(principal), "%s|%s|%s|%s", req->auth.role, req->auth.operator_id,
+				 req->auth.client, req->auth.jurisdiction);
+		fingerprint = malloc(flen);
+		snprintf(fingerprint, flen, "POST %s\n%.*s", req->ri->local_uri, (int) req->raw_len,
+				 req->raw_body ? req->raw_body : "");
+		cparams[0] = principal;
+		cparams[1] = idem_key;
+		cparams[2] = fingerprint;
+		res = gw_tx_exec(req, db, -1,
+						 "select claimed, same_request, status, response "
+						 "from shilian.idempotency_claim($1, $2, $3)", 3, cparams, &status);
+		if (res == NULL)
+			goto done;
+		if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+		{
+			/* a replay: the first request committed with this key */
+			if (strcmp(PQgetvalue(res, 0, 1), "t") != 0)
+				status = gw_reply_error(req->conn, 422, "GW422",
+										"Idempotency-Key reused with a different request", idem_key,
+										"Use a new key for a new request.", NULL);
+			else
+				status = SendValue(req, atoi(PQgetvalue(res, 0, 2)), PQgetvalue(res, 0, 3),
+								   "Idempotent-Replayed: true\r\n");
+			PQclear(res);
+			gw_tx_rollback(db);
+			goto done;
+		}
+		PQclear(res);
+	}
+
+	if ((status = gw_tx_set_role(req, db)) != 0)
+		goto done;
+	res = gw_tx_exec(req, db, req->route_index, req->route->sql, n, (const char *const *) params, &status);
+	if (res == NULL)
+		goto done;
+	if (PQntuples(res) < 1 || PQgetisnull(res, 0, 0))
+	{
+		PQclear(res);
+		gw_tx_rollback(db);
+		status = gw_reply_error(req->conn, 404, "GW404", "not found", req->ri->local_uri, NULL, NULL);
+		goto done;
+	}
+	if (idem_key != NULL)
+	{
+		char		st[8];
+		const char *sparams[4] = {principal, idem_key, st, PQgetvalue(res, 0, 0)};
+		PGresult   *r2;
+
+		snprintf(st, sizeof(st), "%d", ok_status);
+		/*
+		 * Back to the gateway's own role, which alone may store responses
+		 * (a statement of its own: privileges are checked before it runs).
+		 */
+		r2 = gw_tx_exec(req, db, -1, "select set_config('role', 'none', true)", 0, NULL, &status);
+		if (r2 != NULL)
+		{
+			PQclear(r2);
+			r2 = gw_tx_exec(req, db, -1, "select shilian.idempotency_store($1, $2, $3::int, $4)",
+							4, sparams, &status);
+		}
+		if (r2 == NULL)
+		{
+			PQclear(res);
+			goto done;
+		}
+		PQclear(r2);
+	}
+	if ((status = gw_tx_commit(req, db)) != 0)
+	{
+		PQclear(res);
+		goto done;
+	}
+	status = SendValue(req, ok_status, PQgetvalue(res, 0, 0), NULL);
+	PQclear(res);
+
+done:
+	free(fingerprint);
+	FreeParams(params, n);
+	return status;
+}

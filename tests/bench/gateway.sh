@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Gateway throughput against pgbench running the same SQL transaction
+# (BEGIN READ ONLY; set_config role and settings; the query; COMMIT) over the
+# same number of connections, in the same run; p99 latency from wrk and the
+# gateway's peak resident memory under that load.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+CONNS=${SHILIAN_BENCH_CONNS:-16}
+SECS=${SHILIAN_BENCH_SECS:-10}
+T=$SHILIAN_BENCH_TMP
+SECRET=bench-secret-0123456789abcdef-0123456789
+
+b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
+jwt() {
+	local h p s
+	h=$(printf '{"alg":"HS256","typ":"JWT"}' | b64url)
+	p=$(printf '%s' "$1" | b64url)
+	s=$(printf '%s.%s' "$h" "$p" | openssl dgst -sha256 -hmac "$SECRET" -binary | b64url)
+	echo "$h.$p.$s"
+}
+TOKEN=$(jwt "{\"role\":\"operator\",\"operator_id\":1,\"exp\":$(($(date +%s) + 3600))}")
+
+"$SHILIAN_TOP/gateway/shilian-gateway" --listen 127.0.0.1:0 --port-file "$T/gw.port" \
+	--threads "$CONNS" --jwt-secret "$SECRET" \
+	--dsn "host=$PGHOST port=$PGPORT dbname=$PGDATABASE user=shilian_gateway" 2>/dev/null &
+GW=$!
+trap 'kill $GW 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do [ -s "$T/gw.port" ] && break; sleep 0.05; done
+URL=http://127.0.0.1:$(cat "$T/gw.port")
+
+# bench_route NAME PATH SQL: wrk on the route vs pgbench on its transaction.
+bench_route() {
+	local name=$1 path=$2 sql=$3 out rps p99 tps hwm
+	curl -fs -H "Authorization: Bearer $TOKEN" "$URL$path" >/dev/null
+	out=$(wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -H "Authorization: Bearer $TOKEN" "$URL$path")
+	rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")
+	p99=$(awk '$1 == "99%" { v = $2; if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v) } else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 } printf "%.2f", v }' <<<"$out")
+	hwm=$(awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$GW/status")
+	cat > "$T/pgb.sql" <<SQL
+BEGIN READ ONLY;
+select set_config('role', 'shilian_operator', true), set_config('shilian.operator_id', '1', true), set_config('shilian.jurisdiction', '', true), set_config('shilian.client', '', true), set_config('statement_timeout', '30000', true);
+$sql;
+COMMIT;
+SQL
+	tps=$(pgbench -n -U shilian_gateway -c "$CONNS" -j 2 -T "$SECS" -M prepared -f "$T/pgb.sql" "$PGDATABASE" 2>/dev/null |
+		awk '/^tps = / { printf "%.0f", $3 }')
+	row "gateway $name, $CONNS conns" "$rps" "req/s" "$tps" "pgbench, same SQL"
+	row "gateway $name p99 latency" "$p99" "ms" "20" "target p99"
+	row "gateway peak resident memory ($name)" "$hwm" "MB" "64" "target"
+}
+
+bench_route "GET /v1/session" /v1/session \
+	"select current_user, current_setting('shilian.operator_id'), current_setting('shilian.jurisdiction'), current_setting('shilian.client'), current_setting('transaction_read_only')"
