@@ -263,7 +263,8 @@ COMMENT ON FUNCTION recall_actor() IS
 
 CREATE FUNCTION recall_open(code trace_code, reason text, direction text DEFAULT 'forward')
 	RETURNS bigint
-	LANGUAGE plpgsql VOLATILE
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, shilian
 	AS $$
 DECLARE
 	rid bigint;
@@ -309,6 +310,7 @@ COMMENT ON FUNCTION recall_open(trace_code, text, text) IS
 -- The open recall id, or an error: unknown (SLT10), closed (SLT11).
 CREATE FUNCTION recall_require_open(id bigint) RETURNS shilian.recall
 	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, shilian
 	AS $$
 DECLARE
 	r shilian.recall;
@@ -331,7 +333,8 @@ CREATE FUNCTION recall_targets(id bigint)
 	RETURNS TABLE (batch trace_code, holder bigint, holder_name text, depth integer,
 		via_link bigint, qty_exposed qty, qty_on_hand qty, disposition text,
 		qty_recovered qty, acked_at timestamptz)
-	LANGUAGE sql STABLE STRICT PARALLEL SAFE
+	LANGUAGE sql STABLE STRICT PARALLEL SAFE SECURITY DEFINER
+	SET search_path = pg_catalog, shilian
 	BEGIN ATOMIC
 	SELECT t.trace_code, t.operator_id, o.name, t.depth, t.via_link, t.qty_exposed,
 		t.qty_on_hand, t.disposition, t.qty_recovered, t.acked_at
@@ -346,7 +349,8 @@ COMMENT ON FUNCTION recall_targets(bigint) IS
 CREATE FUNCTION recall_ack(id bigint, operator bigint, disposition text,
 		qty_recovered qty DEFAULT NULL, batch trace_code DEFAULT NULL)
 	RETURNS integer
-	LANGUAGE plpgsql VOLATILE
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, shilian
 	AS $$
 DECLARE
 	r shilian.recall;
@@ -429,7 +433,8 @@ CREATE FUNCTION recall_status(id bigint,
 		OUT status text, OUT targets bigint, OUT acknowledged bigint, OUT outstanding bigint,
 		OUT holders bigint, OUT holders_outstanding bigint,
 		OUT on_hand_outstanding qty[], OUT recovered qty[])
-	LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+	LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SECURITY DEFINER
+	SET search_path = pg_catalog, shilian
 	AS $$
 BEGIN
 	SELECT r.status INTO status FROM shilian.recall r WHERE r.id = recall_status.id;
@@ -455,7 +460,8 @@ COMMENT ON FUNCTION recall_status(bigint) IS
 	'Progress of a recall: open/closed, targets acknowledged and outstanding, holders outstanding, on-hand quantity outstanding and quantity recovered (one sum per dimension).';
 
 CREATE FUNCTION recall_close(id bigint, force_reason text DEFAULT NULL) RETURNS void
-	LANGUAGE plpgsql VOLATILE
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, shilian
 	AS $$
 DECLARE
 	r shilian.recall;
@@ -492,7 +498,8 @@ CREATE FUNCTION csv_field(v text) RETURNS text
 COMMENT ON FUNCTION csv_field(text) IS 'A value as one RFC 4180 CSV field (empty for NULL).';
 
 CREATE FUNCTION recall_export(id bigint) RETURNS text
-	LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+	LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SECURITY DEFINER
+	SET search_path = pg_catalog, shilian
 	AS $$
 DECLARE
 	out text;
@@ -552,3 +559,23 @@ END;
 $$;
 COMMENT ON FUNCTION recall_export(bigint) IS
 	'FSMA 204 style sortable CSV (RFC 4180, CRLF) of every affected lot of a recall: lot code, product, quantity and unit, location, receipt and shipment dates, reference document, previous source, recipients, exposed and on-hand quantity.';
+
+-- ---- privileges ------------------------------------------------------------
+-- A recall must see the whole graph whoever opens it, and appends to the
+-- ledger (ledger_append is not granted to PUBLIC): the recall functions run
+-- as the extension's owner (SECURITY DEFINER, fixed search_path) and are
+-- granted by role. Regulators open, follow, export and close recalls;
+-- operators and external systems acknowledge for the acting operator
+-- (shilian.operator_id); the public has public_trace only. The walks keep
+-- the caller's rights and row-level security.
+REVOKE ALL ON FUNCTION recall_open(trace_code, text, text), recall_require_open(bigint),
+	recall_targets(bigint), recall_ack(bigint, bigint, text, qty, trace_code),
+	recall_status(bigint), recall_close(bigint, text), recall_export(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION recall_open(trace_code, text, text), recall_targets(bigint),
+	recall_status(bigint), recall_close(bigint, text), recall_export(bigint)
+	TO shilian_regulator, shilian_admin;
+GRANT EXECUTE ON FUNCTION recall_ack(bigint, bigint, text, qty, trace_code)
+	TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;
+REVOKE ALL ON FUNCTION public_trace(trace_code) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION public_trace(trace_code)
+	TO shilian_public, shilian_operator, shilian_regulator, shilian_system, shilian_admin;

@@ -165,6 +165,12 @@ SELECT shilian.receive(:l_proc_canteen, '1000 pcs', '{"inspector": "吴十", "co
 SELECT shilian.consume(:'dumplings_canteen', '600 pcs', 'served', '2026-11-05 12:00+08') > 0 AS ok;
 SELECT shilian.consume(:'dumplings_canteen', '20 pcs', 'sample_kept', '2026-11-05 12:00+08',
 	note => '留样 48 小时') > 0 AS ok;
+-- The gateway names the acting operator per transaction: the canteen records
+-- for itself (the operator argument defaults to it).
+BEGIN;
+SELECT set_config('shilian.operator_id', :'canteen', true);
+SELECT shilian.consume(:'dumplings_canteen', '5 pcs', 'destroyed', '2026-11-05 13:00+08', '掉落') > 0 AS ok;
+COMMIT;
 SELECT qty, qty_left, supplier_licence, certificate->>'certificate_no' AS certificate
   FROM shilian.batch WHERE trace_code = :'dumplings_canteen';
 
@@ -305,6 +311,13 @@ SELECT shilian.consume(:'cabbage_vendor', '1 kg', 'retail_sold', '2026-11-12 08:
 SELECT pg_temp.unchanged();
 -- expired licence: the vendor's licence ended on 2025-12-31
 SELECT shilian.ship(:'cabbage_vendor', :canteen, '1 kg', '2026-11-04');
+\echo :LAST_ERROR_SQLSTATE
+SELECT pg_temp.unchanged();
+-- no licence: a farm sells its edible agricultural products without one, but
+-- not pork (a product that is not marked edible agricultural)
+SELECT shilian.batch_create(:farm, :pork, '50 kg', '2026-11-05') AS pork_farm \gset
+SELECT pg_temp.snapshot();
+SELECT shilian.ship(:'pork_farm', :canteen, '10 kg', '2026-11-05');
 \echo :LAST_ERROR_SQLSTATE
 SELECT pg_temp.unchanged();
 -- licence scope mismatch: the mill's licence covers grain, not meat

@@ -304,6 +304,25 @@ SELECT status, forced, close_reason FROM shilian.recall WHERE id = :rb;
 SELECT pg_temp.fails(format('SELECT * FROM shilian.recall_status(-1)'));
 SELECT pg_temp.fails(format('SELECT shilian.recall_open(%L, ''x'', ''up'')', :'cd'));
 
+-- Privileges: the public has public_trace only; a regulator opens and
+-- closes recalls (the functions run as the extension's owner, so the walk
+-- sees the whole graph and the steps reach the ledger); an operator may
+-- acknowledge but not open one.
+SET ROLE shilian_public;
+SELECT shilian.public_trace(:'cd')->'producer'->>'name' AS public_view;
+SELECT shilian.recall_open(:'cd', 'x');
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+SET ROLE shilian_operator;
+SELECT shilian.recall_open(:'cd', 'x');
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+SET ROLE shilian_regulator;
+SELECT shilian.recall_open(:'cd', '监管抽检', 'backward') AS rr \gset
+SELECT count(*) AS targets FROM shilian.recall_targets(:rr);
+SELECT shilian.recall_close(:rr, '演练');
+RESET ROLE;
+
 -- Every recall step appended one ledger entry (opens and closes on the
 -- platform chain 0, acks on each holder's chain), and the chains verify.
 SELECT kind, count(*) FROM shilian.ledger WHERE kind LIKE 'recall%' GROUP BY kind ORDER BY kind;
