@@ -62,7 +62,10 @@ COMMENT ON FUNCTION api_client_unbind(text, bigint) IS
 
 -- ---- the sets the policies test membership in -----------------------------
 -- Plain STABLE SQL, inlined into the policies (no SECURITY DEFINER, no SET),
--- so the planner sees through them and picks a semi-join or an index probe.
+-- so the planner sees through them. A policy's sub-select stays a subplan
+-- (it is not pulled up into a join), so the small side is built once per
+-- query: the stations of the subtree as an array (an index probe on
+-- operator_station_idx), then the operator ids hashed for the big tables.
 
 -- The regulator's subtree: every jurisdiction whose ancestors (province ...
 -- itself, kept by jurisdiction_add) include shilian.jurisdiction. GIN index
@@ -81,7 +84,7 @@ CREATE FUNCTION subtree_operators() RETURNS SETOF bigint
 	LANGUAGE sql STABLE PARALLEL SAFE
 	AS $$
 	SELECT o.id FROM shilian.operator o
-	 WHERE o.station IN (SELECT s FROM shilian.subtree_stations() AS s)
+	 WHERE o.station = ANY (ARRAY(SELECT s FROM shilian.subtree_stations() AS s))
 	$$;
 COMMENT ON FUNCTION subtree_operators() IS
 	'Ids of the operators whose home station lies at or below shilian.jurisdiction.';
@@ -188,7 +191,7 @@ CREATE POLICY operator_system ON operator FOR SELECT TO shilian_system
 	USING (id IN (SELECT c FROM shilian.client_operators() AS c)
 		OR id IN (SELECT l.seller_id FROM shilian.link l UNION ALL SELECT l.buyer_id FROM shilian.link l));
 CREATE POLICY operator_regulator ON operator FOR SELECT TO shilian_regulator
-	USING (station IN (SELECT s FROM shilian.subtree_stations() AS s));
+	USING (station = ANY (ARRAY(SELECT s FROM shilian.subtree_stations() AS s)));
 
 -- Licences: of the operators it sees (itself and its counterparties).
 CREATE POLICY licence_operator ON licence FOR SELECT TO shilian_operator
