@@ -176,6 +176,7 @@ deny_error($opA, "SELECT * FROM shilian.receipt_drafts($C)", '42501', 'O3 operat
 deny_error($opA, "SELECT * FROM shilian.receipt_drafts($B)", '42501', 'O3 operator A reads B\'s receipt drafts');
 deny_error($opA, "SELECT * FROM shilian.record_completeness('sale', $fx{l_bc})", 'SLR22', 'O3 operator A reads B\'s sale record to C', ['C retailer']);
 deny_error($opA, "SELECT * FROM shilian.record_completeness('incoming', $fx{insp_c})", 'SLR22', 'O3 operator A reads C\'s incoming record');
+deny_error($opD, "SELECT * FROM shilian.record_completeness('sale', $fx{l_ad})", 'SLR22', 'O3 buyer D reads its seller A\'s sales record');
 deny_rows($opA, "SELECT coalesce(sum(entries), 0) FROM shilian.chain_verify($B)", 'O3 operator A verifies (reads) B\'s chain');
 deny_rows($opA, "SELECT count(*) FROM shilian.chain_verify() WHERE operator <> $A", 'O3 operator A verifies every chain: only its own is there');
 see($opA, "SELECT shilian.may_see($B)", 'f', 'O3 may_see(B) is false for operator A');
@@ -216,6 +217,12 @@ see_as_admin($reg102, "SELECT string_agg(id::text, ',' ORDER BY id) FROM shilian
 	'R1 county 370102 sees exactly the links its operators are party to');
 see($reg102, "SELECT count(DISTINCT operator_id) FROM shilian.ledger", '2', 'R1 county 370102 sees the ledgers of A and D');
 see($reg102, "SELECT count(*) FROM shilian.receipt_drafts($A)", '1', 'R1 county 370102 reads A\'s receipt drafts');
+see_as_admin($reg102, "SELECT * FROM shilian.record_completeness('incoming', $fx{insp_a})",
+	"SELECT * FROM shilian.record_completeness('incoming', $fx{insp_a})",
+	'R1 county 370102 checks A\'s incoming record from F across the border (as the superuser sees it)');
+see_as_admin($reg102, "SELECT * FROM shilian.record_completeness('sale', $fx{l_ad})",
+	"SELECT * FROM shilian.record_completeness('sale', $fx{l_ad})",
+	'R1 county 370102 checks A\'s sale record');
 see($reg102st, "SELECT count(*) FROM shilian.operator", '2', 'R1 station 370102001 sees its operators');
 see($reg100, "SELECT count(*) FROM shilian.operator", '5', 'R1 city 370100 sees the operators of both counties');
 see($reg100, "SELECT count(*) FROM shilian.batch", '6', 'R1 city 370100 sees every batch below it');
@@ -305,8 +312,9 @@ deny_error($opA, "SELECT * FROM shilian.checkpoint()", '42501', 'L2 operator A p
 is($node->safe_psql('postgres', q{
 	SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 	 WHERE n.nspname = 'shilian' AND p.prosecdef
-	   AND NOT coalesce(p.proconfig, '{}') @> ARRAY['search_path=pg_catalog, pg_temp']}), '0',
-	'every SECURITY DEFINER function has search_path = pg_catalog, pg_temp');
+	   AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c
+						WHERE c LIKE 'search\_path=pg\_catalog%' AND c LIKE '%pg\_temp')}), '0',
+	'every SECURITY DEFINER function fixes search_path from pg_catalog to pg_temp (temp objects last)');
 is($node->safe_psql('postgres', q{
 	SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 	 WHERE n.nspname = 'shilian' AND c.relkind IN ('r', 'p') AND NOT c.relrowsecurity
