@@ -247,6 +247,11 @@ deny_error($reg102, "SELECT shilian.operator_register('x', 'circulation', '{reta
 deny_error($reg102, "SELECT shilian.ship('$fx{a1}', $D, '1 kg')", '42501', 'R3 a regulator ships (no EXECUTE)');
 deny_error($reg102, "SELECT shilian.consume('$fx{a1}', '1 kg', 'destroyed', operator => $A)", '42501', 'R3 a regulator records for an operator (no EXECUTE)');
 deny_rows($regNone, "SELECT count(*) FROM shilian.operator", 'R4 the regulator role without shilian.jurisdiction reads operators');
+# (after the counts above: these add rows)
+see($reg102, "SELECT shilian.licence_add($D, 'JY13701020000025', '{fruit}', '2020-01-01', '2030-01-01') > 0", 't',
+	'R1 county 370102 licenses its operator D');
+see($reg102st, "SELECT shilian.operator_register('E shop', 'circulation', '{retailer}', '370102001', 'a', 'c', reg_card => 'X-3') > 0", 't',
+	'R1 station 370102001 registers an operator at its station');
 
 # ---- S: a system client ------------------------------------------------------
 
