@@ -37,6 +37,7 @@ typedef struct SlBatch
 	bool		has_expiry;
 	DateADT		expires;
 	char	   *category;
+	bool		agricultural;	/* an edible agricultural product (食用农产品) */
 	/* the owner, read with the batch: usually the operator acting */
 	char	   *owner_status;
 	SlOperatorInfo owner_info;
@@ -48,7 +49,7 @@ typedef struct SlBatch
  */
 static SlStmt batch_lock_stmt = {
 	"SELECT b.id, b.owner_id, b.product_id, b.qty, b.qty_left, b.produced_on, b.expires_on, p.category,"
-	" o.status, 'farm' = ANY (o.kinds), o.station"
+	" o.status, 'farm' = ANY (o.kinds), o.station, p.edible_agricultural"
 	" FROM shilian.batch b JOIN shilian.product p ON p.id = b.product_id"
 	" JOIN shilian.operator o ON o.id = b.owner_id"
 	" WHERE b.trace_code OPERATOR(shilian.=) $1 FOR UPDATE OF b",
@@ -74,6 +75,7 @@ BatchFill(SlBatch *b, TraceCode code, int row)
 	b->owner_info.id = b->owner;
 	b->owner_info.farm = DatumGetBool(SlGet(row, 10, NULL));
 	b->owner_info.station = TextDatumGetCString(SlGet(row, 11, NULL));
+	b->agricultural = DatumGetBool(SlGet(row, 12, NULL));
 }
 
 /*
@@ -392,7 +394,8 @@ sl_ship(PG_FUNCTION_ARGS)
 	ValidateDimension(code, b.qty, q);
 	ValidateDateOrder("production date", b.produced, "ship date", shipped);
 	ValidateNotExpired(code, b.has_expiry, b.expires, "ship date", shipped);
-	if (!sinfo.farm)
+	/* a farm selling its own edible agricultural products needs no licence (art. 35) */
+	if (!(sinfo.farm && b.agricultural))
 		lic = ValidateLicence(seller, b.category, shipped);
 	ValidateBalance(code, b.left, q);
 
@@ -402,7 +405,7 @@ sl_ship(PG_FUNCTION_ARGS)
 	v[3] = QtyGetDatum(q);
 	v[4] = DateADTGetDatum(shipped);
 	v[5] = LicenseNoGetDatum(lic);
-	n[5] = sinfo.farm ? 'n' : ' ';
+	n[5] = (sinfo.farm && b.agricultural) ? 'n' : ' ';
 	v[6] = QtyGetDatum(QtySub(b.left, q));
 	SlExec(&ship_stmt, v, n, 0);
 	id = DatumGetInt64(SlGet(0, 1, NULL));
@@ -520,6 +523,12 @@ static SlStmt receive_into_stmt = {
 		"bigint", "shilian.qty", "text", "jsonb"}
 };
 
+/* Serializes receipts into existing batches ("SL", "RC": the two-key advisory lock space). */
+static SlStmt cycle_lock_stmt = {
+	"SELECT pg_catalog.pg_advisory_xact_lock(21324, 21059)",
+	0, {NULL}
+};
+
 /* receive(link, qty, inspection, received_at, reject_reason, into) → the buyer's trace_code */
 PG_FUNCTION_INFO_V1(sl_receive);
 Datum
@@ -601,6 +610,12 @@ sl_receive(PG_FUNCTION_ARGS)
 					 errmsg("product mismatch: batch %s holds product %lld, the sale is of product %lld",
 							TraceCodeToCString(into), (long long) t.product, (long long) p.product)));
 		ValidateDimension(into, t.qty, q);
+		/*
+		 * Only a receipt into an existing batch can close a cycle (every
+		 * other record links to a new batch), so these receipts take turns:
+		 * two of them cannot each miss the link the other is adding.
+		 */
+		SlExec(&cycle_lock_stmt, NULL, NULL, 0);
 		ValidateAcyclic(p.from_batch, p.from_code, t.id, into);
 		v[1] = Int64GetDatum(t.id);
 		SlExec(&receive_into_stmt, v, n, 0);
@@ -759,7 +774,7 @@ sl_receive_first_entry(PG_FUNCTION_ARGS)
 /* Inputs locked in id order, so two transforms sharing inputs cannot deadlock. */
 static SlStmt inputs_lock_stmt = {
 	"SELECT b.id, b.owner_id, b.product_id, b.qty, b.qty_left, b.produced_on, b.expires_on,"
-	" p.category, o.status, 'farm' = ANY (o.kinds), o.station, b.trace_code"
+	" p.category, o.status, 'farm' = ANY (o.kinds), o.station, p.edible_agricultural, b.trace_code"
 	" FROM shilian.batch b JOIN shilian.product p ON p.id = b.product_id"
 	" JOIN shilian.operator o ON o.id = b.owner_id"
 	" WHERE b.trace_code OPERATOR(shilian.=) ANY ($1) ORDER BY b.id FOR UPDATE OF b",
@@ -856,7 +871,7 @@ sl_transform(PG_FUNCTION_ARGS)
 	in = palloc0_array(SlBatch, ncodes);
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
-		TraceCode	c = DatumGetTraceCode(SlGet(r, 12, NULL));
+		TraceCode	c = DatumGetTraceCode(SlGet(r, 13, NULL));
 
 		for (int i = 0; i < ncodes; i++)
 			if (DatumGetTraceCode(codes[i]) == c)

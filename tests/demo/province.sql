@@ -7,3 +7,138 @@ SELECT '91350100M000100Y43'::shilian.uscc AS uscc,
        'SC11834020305037'::shilian.license_no AS licence,
        '370102000000000012'::shilian.trace_code AS trace_code,
        '2 斤'::shilian.qty AS qty;
+
+-- Registry and trace records (docs/sql-reference.md): Shandong 370000 with
+-- two cities, four counties and their supervision stations, eleven operators
+-- across the four segments, licences, products in key categories and a chain
+-- farm -> wholesaler -> market vendor, and -> processor (with flour from a
+-- mill) -> school canteen and central kitchen; milk to a collective-meal
+-- unit; one sale still pending (a receipt draft). Dates are relative to today
+-- so that the batches are live. Loaded once: the farm's USCC is the marker.
+DO $demo$
+DECLARE
+	d0 date := current_date - 6;
+	farm bigint; wholesaler bigint; vendor bigint; processor bigint; mill bigint;
+	market bigint; canteen bigint; kitchen bigint; babyshop bigint; dairy bigint;
+	meals bigint; seafood bigint;
+	cabbage bigint; flour bigint; dumplings bigint; milk bigint; formula bigint;
+	b_cabbage shilian.trace_code; b_cabbage_wh shilian.trace_code; b_flour shilian.trace_code;
+	b_flour_p shilian.trace_code; b_cabbage_p shilian.trace_code; b_dumplings shilian.trace_code;
+	b_canteen shilian.trace_code; b_milk shilian.trace_code; b_meals shilian.trace_code;
+	l bigint;
+BEGIN
+	-- the types' operators (uscc =, qty +) for this transaction only
+	PERFORM set_config('search_path', 'shilian, public', true);
+	IF EXISTS (SELECT 1 FROM shilian.operator WHERE uscc = '93370112MA3D001010') THEN
+		RAISE NOTICE 'demo records already loaded';
+		RETURN;
+	END IF;
+
+	PERFORM shilian.jurisdiction_add(c, n)
+	   FROM (VALUES ('370000', '山东省'), ('370100', '济南市'), ('370200', '青岛市'),
+			('370102', '历下区'), ('370112', '历城区'), ('370202', '市南区'), ('370211', '黄岛区'),
+			('370102001', '历下区泉城路市场监管所'), ('370112001', '历城区洪家楼市场监管所'),
+			('370202001', '市南区八大关市场监管所'), ('370211001', '黄岛区辛安市场监管所')) v(c, n)
+	  WHERE NOT EXISTS (SELECT 1 FROM shilian.jurisdiction j WHERE j.code = v.c);
+
+	farm := shilian.operator_register('历城绿源蔬菜专业合作社', 'production', '{farm}', '370112001',
+		'济南市历城区港沟街道', '0531-88100101', uscc => '93370112MA3D001010');
+	wholesaler := shilian.operator_register('济南泉城农产品批发市场有限公司', 'circulation', '{wholesaler,market}',
+		'370102001', '济南市历下区泉城路1号', '0531-88100102', uscc => '91370102MA3D00102R',
+		own_system => true, regulator_contact => '泉城路所 张三 0531-86000001');
+	vendor := shilian.operator_register('王五蔬菜摊', 'circulation', '{market_vendor}', '370102001',
+		'济南市历下区泉城路农贸市场A12', '13800100103', reg_card => 'LX370102-0103');
+	processor := shilian.operator_register('济南鲁味食品有限公司', 'production', '{processor}', '370112001',
+		'济南市历城区工业北路8号', '0531-88100104', uscc => '91370112MA3D00104F', own_system => true);
+	mill := shilian.operator_register('青岛黄岛面粉有限公司', 'production', '{processor}', '370211001',
+		'青岛市黄岛区辛安街道面粉路2号', '0532-88100105', uscc => '91370211MA3D001059');
+	market := shilian.operator_register('青岛市南惠民超市', 'circulation', '{retailer}', '370202001',
+		'青岛市市南区香港中路10号', '0532-88100106', uscc => '91370202MA3D00106B');
+	canteen := shilian.operator_register('历下实验小学食堂', 'catering', '{school_canteen}', '370102001',
+		'济南市历下区文化东路5号', '0531-88100107', uscc => '12370102MB2D00107A',
+		regulator_contact => '泉城路所 李四 0531-86000002');
+	kitchen := shilian.operator_register('青岛黄岛中央厨房有限公司', 'catering', '{central_kitchen}', '370211001',
+		'青岛市黄岛区长江路3号', '0532-88100108', uscc => '91370211MA3D00108J');
+	babyshop := shilian.operator_register('青岛市南母婴用品店', 'special_food', '{retailer}', '370202001',
+		'青岛市市南区东海西路6号', '0532-88100109', uscc => '91370202MA3D00109L');
+	dairy := shilian.operator_register('历城牧场乳业有限公司', 'production', '{farm,processor}', '370112001',
+		'济南市历城区柳埠街道', '0531-88100110', uscc => '91370112MA3D001104');
+	meals := shilian.operator_register('济南团餐配送有限公司', 'catering', '{collective_meal}', '370102001',
+		'济南市历下区经十路20号', '0531-88100111', uscc => '91370102MA3D00111P');
+	seafood := shilian.operator_register('市南海鲜小馆', 'catering', '{restaurant}', '370202001',
+		'青岛市市南区大学路7号', '13800100112', reg_card => 'XC370202-0112');
+	-- everyone but the seafood restaurant has been activated by its station
+	PERFORM shilian.operator_activate(id) FROM shilian.operator
+	  WHERE id IN (farm, wholesaler, vendor, processor, mill, market, canteen, kitchen, babyshop, dairy, meals);
+
+	PERFORM shilian.licence_add(wholesaler, 'JY13701020001019', '{vegetables,fruit,aquatic,grain,meat}', d0 - 700, d0 + 1100);
+	PERFORM shilian.licence_add(processor, 'SC10437011201042', '{vegetables,grain,meat}', d0 - 400, d0 + 1400);
+	PERFORM shilian.licence_add(mill, 'SC10537021101054', '{grain}', d0 - 900, d0 + 900);
+	PERFORM shilian.licence_add(market, 'JY13702020001062', '{vegetables,fruit,meat,dairy,grain,edible_oil,alcohol}', d0 - 300, d0 + 1500);
+	PERFORM shilian.licence_add(canteen, 'JY33701020001073', '{vegetables,grain,meat,dairy}', d0 - 500, d0 + 1300);
+	PERFORM shilian.licence_add(kitchen, 'JY23702110001089', '{vegetables,grain,meat}', d0 - 200, d0 + 1600);
+	PERFORM shilian.licence_add(babyshop, 'JY13702020001095', '{infant_formula,health_food}', d0 - 100, d0 + 1700);
+	PERFORM shilian.licence_add(dairy, 'SC11337011201104', '{dairy}', d0 - 800, d0 + 1000);
+	PERFORM shilian.licence_add(meals, 'JY13701020001117', '{vegetables,grain,meat,dairy}', d0 - 600, d0 + 1200);
+
+	cabbage := shilian.product_register('大白菜', 'vegetables', 10, '散装', edible_agricultural => true);
+	flour := shilian.product_register('小麦粉', 'grain', 180, '25kg/袋', gtin => '6901234567892', owner => mill);
+	dumplings := shilian.product_register('白菜猪肉水饺', 'meat', 90, '1kg/袋', owner => processor);
+	milk := shilian.product_register('巴氏杀菌鲜牛奶', 'dairy', 7, '1L/瓶', owner => dairy);
+	formula := shilian.product_register('婴儿配方奶粉(0-6月龄)', 'infant_formula', 540, '800g/罐');
+
+	-- farm -> wholesaler -> market vendor (who also buys from a farmer without records)
+	b_cabbage := shilian.batch_create(farm, cabbage, '2 t', d0, 'LY-' || to_char(d0, 'MMDD'));
+	l := shilian.ship(b_cabbage, wholesaler, '800 kg', d0 + 1);
+	b_cabbage_wh := shilian.receive(l, '800 kg', '{"inspector": "李建", "rapid_test": "农残速测合格"}', (d0 + 1) + time '15:00');
+	l := shilian.ship(b_cabbage_wh, vendor, '60 kg', d0 + 2);
+	PERFORM shilian.receive(l, '55 kg', '{"inspector": "王五"}', (d0 + 2) + time '06:00', reject_reason => '5 kg 萎蔫退回');
+	PERFORM shilian.consume(shilian.receive_first_entry(vendor, cabbage, '30 kg',
+		'{"name": "赵六", "contact": "13900100109", "address": "历城区港沟村"}',
+		'{"inspector": "王五", "rapid_test": "农残速测合格"}', d0 + 2, (d0 + 2) + time '05:30'),
+		'20 kg', 'retail_sold', (d0 + 2) + time '18:00');
+
+	-- mill -> processor; wholesaler -> processor; dumplings from cabbage and flour
+	b_flour := shilian.batch_create(mill, flour, '5 t', d0 - 10, 'MF-' || to_char(d0 - 10, 'MMDD'));
+	PERFORM shilian.inspect(b_flour, 'release', 'pass',
+		'{"certificate_no": "HD-QC-0001", "inspector": "钱七", "items": {"moisture": "13.2%", "ash": "0.62%"}}',
+		(d0 - 9) + time '09:00');
+	l := shilian.ship(b_flour, processor, '1 t', d0 + 1);
+	b_flour_p := shilian.receive(l, '1 t', '{"inspector": "孙八"}', (d0 + 2) + time '09:00');
+	l := shilian.ship(b_cabbage_wh, processor, '400 kg', d0 + 2);
+	b_cabbage_p := shilian.receive(l, '400 kg', '{"inspector": "孙八"}', (d0 + 2) + time '10:00');
+	b_dumplings := shilian.transform(ARRAY[b_cabbage_p, b_flour_p], ARRAY['350 kg', '300 kg']::shilian.qty[],
+		dumplings, '6000 pcs', d0 + 3, 'SJ-' || to_char(d0 + 3, 'MMDD'));
+	PERFORM shilian.inspect(b_dumplings, 'release', 'pass',
+		'{"certificate_no": "LW-QC-0001", "inspector": "周九"}', (d0 + 3) + time '17:00');
+
+	-- processor -> school canteen (served, sample kept) and -> central kitchen (partly rejected)
+	l := shilian.ship(b_dumplings, canteen, '1500 pcs', d0 + 4);
+	b_canteen := shilian.receive(l, '1500 pcs', '{"inspector": "吴十", "cold_chain": "-18C"}', (d0 + 4) + time '08:00');
+	PERFORM shilian.consume(b_canteen, '1000 pcs', 'served', (d0 + 4) + time '12:00');
+	PERFORM shilian.consume(b_canteen, '20 pcs', 'sample_kept', (d0 + 4) + time '12:00', '留样 48 小时');
+	l := shilian.ship(b_dumplings, kitchen, '2000 pcs', d0 + 4);
+	PERFORM shilian.receive(l, '1950 pcs', '{"inspector": "郑一"}', (d0 + 5) + time '07:00',
+		reject_reason => '50 pcs 包装破损退回');
+	-- still pending: the supermarket's receipt draft (see receipt_drafts)
+	PERFORM shilian.ship(b_dumplings, market, '1000 pcs', d0 + 5);
+
+	-- dairy -> collective-meal unit
+	b_milk := shilian.batch_create(dairy, milk, '3000 L', current_date - 1, 'RY-' || to_char(current_date - 1, 'MMDD'));
+	PERFORM shilian.inspect(b_milk, 'release', 'pass',
+		'{"certificate_no": "RY-QC-0001", "inspector": "冯二"}', (current_date - 1) + time '06:00');
+	l := shilian.ship(b_milk, meals, '500 L', current_date - 1);
+	b_meals := shilian.receive(l, '500 L', '{"inspector": "陈三"}', (current_date - 1) + time '10:00');
+	PERFORM shilian.consume(b_meals, '300 L', 'served', (current_date - 1) + time '12:00');
+
+	-- the baby shop's formula came from outside the province: a first entry with its importer's licence
+	PERFORM shilian.receive_first_entry(babyshop, formula, '120 pcs',
+		'{"name": "上海某进口贸易有限公司", "contact": "021-60000000", "address": "上海市浦东新区", "licence": "JY13101150000000"}',
+		'{"inspector": "褚四", "certificate": "入境货物检验检疫证明 3100000000"}', current_date - 30, (current_date - 3) + time '10:00',
+		certificate => '{"certificate_no": "3100000000"}');
+END
+$demo$;
+
+SELECT o.name AS holder, p.name AS product, b.origin, b.qty, b.qty_left, b.expires_on
+  FROM shilian.batch b JOIN shilian.operator o ON o.id = b.owner_id JOIN shilian.product p ON p.id = b.product_id
+ WHERE o.station LIKE '37%' ORDER BY b.id;

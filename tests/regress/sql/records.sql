@@ -307,6 +307,13 @@ SELECT pg_temp.unchanged();
 SELECT shilian.ship(:'cabbage_vendor', :canteen, '1 kg', '2026-11-04');
 \echo :LAST_ERROR_SQLSTATE
 SELECT pg_temp.unchanged();
+-- no licence: a farm sells its edible agricultural products without one, but
+-- not pork (a product that is not marked edible agricultural)
+SELECT shilian.batch_create(:farm, :pork, '50 kg', '2026-11-05') AS pork_farm \gset
+SELECT pg_temp.snapshot();
+SELECT shilian.ship(:'pork_farm', :canteen, '10 kg', '2026-11-05');
+\echo :LAST_ERROR_SQLSTATE
+SELECT pg_temp.unchanged();
 -- licence scope mismatch: the mill's licence covers grain, not meat
 SELECT shilian.batch_create(:mill, :pork, '100 kg', '2026-11-05') AS pork_mill \gset
 SELECT pg_temp.snapshot();

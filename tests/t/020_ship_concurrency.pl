@@ -49,7 +49,7 @@ $node->safe_psql('postgres', q{
 # 8 clients x 25 shipments of 1 kg = 200 kg wanted from 100 kg.
 $node->pgbench("$conn --no-vacuum --client=8 --jobs=8 --transactions=25", 0,
 	[qr{processed: 200/200}], [qr{^$}], '8 sessions ship 1 kg each, 200 times, at once',
-	{ '010_ship_1kg' => q{
+	{ '020_ship_1kg' => q{
 		INSERT INTO outcome SELECT 'fixed', try_ship(1, 2 + :client_id, '1 kg');
 	} }, 'postgres');
 
@@ -69,7 +69,7 @@ is($node->safe_psql('postgres', q{SELECT count(*) FROM shilian.ledger WHERE kind
 # and always equals the batch less what was shipped.
 $node->pgbench("$conn --no-vacuum --client=8 --jobs=8 --transactions=40", 0,
 	[qr{processed: 320/320}], [qr{^$}], '8 sessions ship random quantities at once',
-	{ '010_ship_random' => q{
+	{ '020_ship_random' => q{
 		\set g random(1, 5000)
 		INSERT INTO outcome SELECT 'random', try_ship(2, 2 + :client_id, (:g || ' g')::shilian.qty);
 	} }, 'postgres');
@@ -91,7 +91,7 @@ my $link = $node->safe_psql('postgres', q{
 my $batches = $node->safe_psql('postgres', 'SELECT count(*) FROM shilian.batch');
 $node->pgbench("$conn --no-vacuum --client=8 --jobs=8 --transactions=1", 0,
 	[qr{processed: 8/8}], [qr{^$}], '8 sessions receive the same sale at once',
-	{ '010_receive' => "INSERT INTO outcome SELECT 'receive', try_receive($link);" }, 'postgres');
+	{ '020_receive' => "INSERT INTO outcome SELECT 'receive', try_receive($link);" }, 'postgres');
 is($node->safe_psql('postgres', q{SELECT count(*) FILTER (WHERE ok) || '/' || count(*) FROM outcome WHERE what = 'receive'}),
 	'1/8', 'exactly one of 8 concurrent receipts of one sale succeeds');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM shilian.batch'), $batches + 1,
