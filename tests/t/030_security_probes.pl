@@ -33,7 +33,7 @@ $node->safe_psql('postgres', q{
 	SELECT shilian.licence_add(2, 'JY13701020000018', '{vegetables,other}', '2020-01-01', '2099-12-31');
 	SELECT shilian.licence_add(3, 'JY23701020000049', '{vegetables,other}', '2020-01-01', '2099-12-31');
 	SELECT shilian.licence_add(5, 'JY33701020000056', '{vegetables}', '2020-01-01', '2099-12-31');
-	SELECT shilian.product_register('cabbage', 'vegetables', shelf_life_days => 30);
+	SELECT shilian.product_register('cabbage', 'vegetables', shelf_life_days => 30, edible_agricultural => true);
 	SELECT shilian.product_register('B pickles', 'other', shelf_life_days => 300, owner => 3);
 	CREATE TABLE fx (name text PRIMARY KEY, v text);
 	INSERT INTO fx SELECT 'f1', shilian.batch_create(1, 1, '1 t', current_date - 2);
