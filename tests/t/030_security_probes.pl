@@ -193,7 +193,9 @@ deny_error($opA, "SELECT shilian.batch_create($B, 1, '1 kg')", '42501', 'O4 oper
 deny_error($opA, "SELECT shilian.receive_first_entry($B, 1, '1 kg', '{\"name\": \"x\", \"contact\": \"y\"}', $report_in)",
 	'42501', 'O4 operator A records a first entry for B');
 deny_error($opA, "SELECT shilian.licence_add($B, 'JY13701020000025', '{vegetables}', '2020-01-01', '2030-01-01')",
-	'42501', 'O4 operator A adds a licence to B');
+	'42501', 'O4 operator A adds a licence to B (no EXECUTE)');
+deny_error($opA, "SELECT shilian.licence_add($A, 'JY13701020000025', '{meat}', '2020-01-01', '2030-01-01')",
+	'42501', 'O4 operator A adds a licence to itself (regulators issue licences)');
 deny_error($opA, "SELECT shilian.product_register('x', 'other', owner => $B)", '42501', 'O4 operator A registers a product for B');
 deny_error($opA, "SELECT shilian.operator_suspend($B, 'x')", '42501', 'O4 operator A suspends B (no EXECUTE)');
 deny_error($opA, "SELECT shilian.operator_register('x', 'circulation', '{retailer}', '370102001', 'a', 'c', reg_card => 'X-1')",
