@@ -269,6 +269,11 @@ deny_error({ %$sysA, op => $B }, "SELECT shilian.ship('$fx{b1}', $C, '1 kg')", '
 deny_error($sysA, "SELECT shilian.receive($fx{l_bc2}, '20 kg', $report_in)", '42501', 'S2 client erp-a receives for C');
 deny_error($sysA, "SELECT shilian.licence_add($B, 'JY13701020000025', '{vegetables}', '2020-01-01', '2030-01-01')", '42501', 'S2 client erp-a licenses B');
 deny_error($sysA, "SELECT * FROM shilian.receipt_drafts($C)", '42501', 'S2 client erp-a reads C\'s receipt drafts');
+deny_error($sysA, "SELECT * FROM shilian.record_completeness('sale', $fx{l_bc})", 'SLR22', 'S2 client erp-a reads B\'s sale record');
+deny_rows($sysA, "SELECT coalesce(sum(entries), 0) FROM shilian.chain_verify($B)", 'S2 client erp-a reads B\'s chain');
+deny_rows($sysA, "SELECT count(*) FROM shilian.ledger_export($B) AS l WHERE l::jsonb->>'type' = 'entry'",
+	'S2 client erp-a exports B\'s chain');
+deny_rows($sysA, "SELECT count(*) FROM shilian.operator WHERE id IN ($B, $C)", 'S2 client erp-a reads B and C');
 deny_rows($sysA, "SELECT count(*) FROM shilian.batch WHERE owner_id <> $A", 'S2 client erp-a reads other operators\' batches');
 deny_rows($sysA, "SELECT count(*) FROM shilian.link WHERE $A NOT IN (seller_id, buyer_id)", 'S2 client erp-a reads other operators\' links');
 deny_rows($sysA, "SELECT count(*) FROM shilian.api_client WHERE client <> 'erp-a'", 'S2 client erp-a reads other clients');
