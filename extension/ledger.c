@@ -6,8 +6,14 @@
  */
 #include "shilian.h"
 
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/tableam.h"
 #include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
 #include "access/xact.h"
+#include "catalog/indexing.h"
 #include "catalog/pg_class.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
@@ -20,6 +26,8 @@
 #include "storage/lmgr.h"
 #include "storage/lock.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
 #include "utils/hsearch.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -38,12 +46,29 @@
 /* Advisory lock space of per-operator chain locks (field4 of the lock tag). */
 #define LEDGER_LOCK_SPACE 0x534C
 
+/*
+ * Per-backend cache of the ledger's relation, index and column numbers,
+ * rebuilt when the extension is (re)created under us.
+ */
 static Oid	cached_ledger = InvalidOid;
 static Oid	cached_seq = InvalidOid;
-static Oid	cached_owner = InvalidOid;
-static SPIPlanPtr plan_last = NULL;
+static Oid	cached_pkey = InvalidOid;
+static Oid	cached_opseq = InvalidOid;
+static Oid	cached_leaf = InvalidOid;
+static Oid	cached_leaf_opseq = InvalidOid;
+static AttrNumber leaf_op_attnum,
+			leaf_seq_attnum;
 static SPIPlanPtr plan_insert = NULL;
-static SPIPlanPtr plan_superseded = NULL;
+
+enum
+{
+	COL_ID, COL_OPERATOR, COL_SEQ, COL_KIND, COL_BODY, COL_ALG, COL_PREV, COL_HASH,
+	COL_SUPERSEDES, COL_RECORDED, NCOLS
+};
+static const char *const col_names[NCOLS] = {
+	"id", "operator_id", "seq", "kind", "body", "alg", "prev_hash", "hash", "supersedes", "recorded_at"
+};
+static AttrNumber col_attnum[NCOLS];
 
 static void *
 PallocGrow(void *old, size_t newcap)
@@ -79,54 +104,112 @@ LedgerRelid(const char *name)
 	return relid;
 }
 
-static SPIPlanPtr
-Prepare(const char *sql, int nargs, Oid *types)
-{
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
-
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql, SPI_result_code_string(SPI_result));
-	SPI_keepplan(plan);
-	return plan;
-}
-
-/* (Re)build the cached plans when the extension was (re)created under us. */
 static void
-PreparePlans(void)
+RefreshCache(void)
 {
 	Oid			ledger = LedgerRelid("ledger");
 
-	if (ledger == cached_ledger && plan_insert != NULL)
+	if (ledger == cached_ledger)
 		return;
-	if (plan_last)
-		SPI_freeplan(plan_last);
-	if (plan_insert)
-		SPI_freeplan(plan_insert);
-	if (plan_superseded)
-		SPI_freeplan(plan_superseded);
-	plan_last = plan_insert = plan_superseded = NULL;
-	{
-		Oid			t1[1] = {INT8OID};
-		Oid			t10[10] = {INT8OID, INT8OID, INT8OID, TEXTOID, BYTEAOID, INT2OID,
-		BYTEAOID, BYTEAOID, INT8OID, TIMESTAMPTZOID};
-
-		plan_last = Prepare("SELECT seq, hash FROM shilian.ledger WHERE operator_id = $1 "
-							"ORDER BY seq DESC LIMIT 1", 1, t1);
-		plan_insert = Prepare("INSERT INTO shilian.ledger (id, operator_id, seq, kind, body, alg, "
-							  "prev_hash, hash, supersedes, recorded_at) "
-							  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)", 10, t10);
-		plan_superseded = Prepare("SELECT operator_id FROM shilian.ledger WHERE id = $1", 1, t1);
-	}
+	cached_ledger = InvalidOid;
 	cached_seq = LedgerRelid("ledger_id_seq");
+	cached_pkey = LedgerRelid("ledger_pkey");
+	cached_opseq = LedgerRelid("ledger_operator_seq_key");
+	cached_leaf = LedgerRelid("ledger_leaf");
+	cached_leaf_opseq = LedgerRelid("ledger_leaf_operator_seq");
+	leaf_op_attnum = get_attnum(cached_leaf, "operator_id");
+	leaf_seq_attnum = get_attnum(cached_leaf, "seq");
+	if (leaf_op_attnum == InvalidAttrNumber || leaf_seq_attnum == InvalidAttrNumber)
+		elog(ERROR, "shilian.ledger_leaf lacks operator_id or seq");
+	for (int i = 0; i < NCOLS; i++)
 	{
-		HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(ledger));
-
-		if (!HeapTupleIsValid(tup))
-			elog(ERROR, "cache lookup failed for relation %u", ledger);
-		cached_owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-		ReleaseSysCache(tup);
+		col_attnum[i] = get_attnum(ledger, col_names[i]);
+		if (col_attnum[i] == InvalidAttrNumber)
+			elog(ERROR, "column shilian.ledger.%s does not exist", col_names[i]);
+	}
+	if (plan_insert != NULL)
+	{
+		SPI_freeplan(plan_insert);
+		plan_insert = NULL;
 	}
 	cached_ledger = ledger;
+}
+
+/*
+ * The slow path, for a ledger table that got insert triggers, index
+ * expressions or partitions in maintenance: a plain INSERT through SPI.
+ */
+static void
+InsertViaSpi(Datum *v, bool *isnull)
+{
+	Datum		args[NCOLS];
+	char		nulls[NCOLS];
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (plan_insert == NULL)
+	{
+		Oid			types[NCOLS] = {INT8OID, INT8OID, INT8OID, TEXTOID, BYTEAOID, INT2OID,
+		BYTEAOID, BYTEAOID, INT8OID, TIMESTAMPTZOID};
+
+		plan_insert = SPI_prepare("INSERT INTO shilian.ledger (id, operator_id, seq, kind, body, alg, "
+								  "prev_hash, hash, supersedes, recorded_at) "
+								  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)", NCOLS, types);
+		if (plan_insert == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan_insert);
+	}
+	for (int i = 0; i < NCOLS; i++)
+	{
+		args[i] = v[col_attnum[i] - 1];
+		nulls[i] = isnull[col_attnum[i] - 1] ? 'n' : ' ';
+	}
+	if (SPI_execute_plan(plan_insert, args, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "ledger insert failed");
+	SPI_finish();
+}
+
+/*
+ * Insert the entry. The usual case skips the executor: a heap insert plus
+ * the index entries, as the catalogs do; the ledger has no insert trigger and
+ * plain-column indexes only. Anything else added in maintenance takes the
+ * SPI path, which honours it.
+ */
+static void
+InsertEntry(Relation rel, Datum *v, bool *isnull)
+{
+	CatalogIndexState indstate;
+	bool		simple = rel->rd_rel->relkind == RELKIND_RELATION &&
+		(rel->trigdesc == NULL || (!rel->trigdesc->trig_insert_before_row &&
+								   !rel->trigdesc->trig_insert_after_row &&
+								   !rel->trigdesc->trig_insert_instead_row &&
+								   !rel->trigdesc->trig_insert_after_statement &&
+								   !rel->trigdesc->trig_insert_before_statement));
+
+	if (simple)
+	{
+		indstate = CatalogOpenIndexes(rel);
+		for (int i = 0; i < indstate->ri_NumIndices && simple; i++)
+		{
+			IndexInfo  *ii = indstate->ri_IndexRelationInfo[i];
+
+			simple = ii->ii_Expressions == NIL && ii->ii_Predicate == NIL &&
+				ii->ii_ExclusionOps == NULL &&
+				indstate->ri_IndexRelationDescs[i]->rd_index->indimmediate;
+		}
+		if (simple)
+		{
+			HeapTuple	tup = heap_form_tuple(RelationGetDescr(rel), v, isnull);
+
+			CatalogTupleInsertWithInfo(rel, tup, indstate);
+			heap_freetuple(tup);
+		}
+		CatalogCloseIndexes(indstate);
+	}
+	if (!simple)
+		InsertViaSpi(v, isnull);
+	/* later appends in this transaction must see this entry */
+	CommandCounterIncrement();
 }
 
 SlDigestAlg
@@ -301,8 +384,6 @@ LedgerAppend(int64 operator_id, const char *kind, Jsonb *body, int64 supersedes)
 {
 	static SlDigestCtx *ctx = NULL;
 	static SlBuf scratch;
-	Oid			save_user;
-	int			save_sec;
 	SlBuf		canon;
 	SlEntry		e;
 	uint8_t		prev[SL_DIGEST_LEN];
@@ -311,6 +392,10 @@ LedgerAppend(int64 operator_id, const char *kind, Jsonb *body, int64 supersedes)
 	int64		seq;
 	TimestampTz now;
 	SlDigestAlg alg = LedgerCurrentAlg();
+	Relation	rel;
+	TupleDesc	desc;
+	Datum	   *v;
+	bool	   *isnull;
 
 	if (kind == NULL || kind[0] == '\0')
 		ereport(ERROR,
@@ -332,36 +417,39 @@ LedgerAppend(int64 operator_id, const char *kind, Jsonb *body, int64 supersedes)
 			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 		sl_buf_init(&scratch, PallocGrow);
 	}
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	PreparePlans();
+	RefreshCache();
 
 	/*
 	 * The table lock first: checkpoint() takes a lock that conflicts with it,
 	 * so no entry id can be allocated while a checkpoint assigns leaves. Then
 	 * the operator's chain lock, then the id: within one chain ids grow with
-	 * seq, and the lock is held to the end of the transaction.
+	 * seq, and both locks are held to the end of the transaction.
 	 */
-	LockRelationOid(cached_ledger, RowExclusiveLock);
+	rel = table_open(cached_ledger, RowExclusiveLock);
 	LockOperatorChain(operator_id);
-
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(cached_owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
 
 	if (supersedes > 0)
 	{
-		Datum		arg = Int64GetDatum(supersedes);
-		bool		isnull;
-		int64		owner_op;
+		ScanKeyData key;
+		SysScanDesc scan;
+		HeapTuple	t;
+		bool		null;
+		int64		owner_op = 0;
+		bool		found;
+		Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
 
-		if (SPI_execute_plan(plan_superseded, &arg, NULL, true, 1) != SPI_OK_SELECT)
-			elog(ERROR, "ledger lookup failed");
-		if (SPI_processed == 0)
+		ScanKeyInit(&key, col_attnum[COL_ID], BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(supersedes));
+		scan = systable_beginscan(rel, cached_pkey, true, snap, 1, &key);
+		t = systable_getnext(scan);
+		found = HeapTupleIsValid(t);
+		if (found)
+			owner_op = DatumGetInt64(heap_getattr(t, col_attnum[COL_OPERATOR], RelationGetDescr(rel), &null));
+		systable_endscan(scan);
+		UnregisterSnapshot(snap);
+		if (!found)
 			ereport(ERROR,
 					(errcode(SL_ERRCODE('L', '0', '3')),
 					 errmsg("superseded entry %lld does not exist", (long long) supersedes)));
-		owner_op = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		if (owner_op != operator_id)
 			ereport(ERROR,
 					(errcode(SL_ERRCODE('L', '0', '4')),
@@ -371,27 +459,40 @@ LedgerAppend(int64 operator_id, const char *kind, Jsonb *body, int64 supersedes)
 
 	id = nextval_internal(cached_seq, false);
 
-	/* the newest committed head, even under REPEATABLE READ */
+	/*
+	 * The chain head: the highest seq of this operator. Not through the
+	 * statement's snapshot, which may predate the commit of the previous
+	 * lock holder (and under REPEATABLE READ does): with the chain lock held
+	 * no other transaction can be writing this chain, so a dirty snapshot
+	 * (committed rows plus our own, no aborted ones) sees exactly the chain
+	 * as it stands, without the cost of a new MVCC snapshot.
+	 */
 	{
-		Datum		arg = Int64GetDatum(operator_id);
+		Relation	idx = index_open(cached_opseq, AccessShareLock);
+		ScanKeyData key;
+		SysScanDesc scan;
+		HeapTuple	t;
+		SnapshotData dirty;
+		Snapshot	snap = &dirty;
 
-		if (SPI_execute_snapshot(plan_last, &arg, NULL, GetLatestSnapshot(), InvalidSnapshot,
-								 true, false, 1) != SPI_OK_SELECT)
-			elog(ERROR, "ledger head lookup failed");
-		if (SPI_processed == 0)
+		InitDirtySnapshot(dirty);
+
+		ScanKeyInit(&key, col_attnum[COL_OPERATOR], BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(operator_id));
+		scan = systable_beginscan_ordered(rel, idx, snap, 1, &key);
+		t = systable_getnext_ordered(scan, BackwardScanDirection);
+		if (!HeapTupleIsValid(t))
 		{
 			seq = 1;
 			memcpy(prev, sl_genesis_hash, SL_DIGEST_LEN);
 		}
 		else
 		{
-			bool		isnull;
-			HeapTuple	t = SPI_tuptable->vals[0];
+			bool		null;
 			bytea	   *h;
 
-			seq = DatumGetInt64(SPI_getbinval(t, SPI_tuptable->tupdesc, 1, &isnull)) + 1;
-			h = DatumGetByteaPP(SPI_getbinval(t, SPI_tuptable->tupdesc, 2, &isnull));
-			if (VARSIZE_ANY_EXHDR(h) != SL_DIGEST_LEN)
+			seq = DatumGetInt64(heap_getattr(t, col_attnum[COL_SEQ], RelationGetDescr(rel), &null)) + 1;
+			h = DatumGetByteaPP(heap_getattr(t, col_attnum[COL_HASH], RelationGetDescr(rel), &null));
+			if (null || VARSIZE_ANY_EXHDR(h) != SL_DIGEST_LEN)
 				ereport(ERROR,
 						(errcode(SL_ERRCODE('L', '1', '0')),
 						 errmsg("ledger chain of operator %lld is damaged", (long long) operator_id),
@@ -400,6 +501,8 @@ LedgerAppend(int64 operator_id, const char *kind, Jsonb *body, int64 supersedes)
 						 errhint("Run shilian.chain_verify(%lld).", (long long) operator_id)));
 			memcpy(prev, VARDATA_ANY(h), SL_DIGEST_LEN);
 		}
+		systable_endscan_ordered(scan);
+		index_close(idx, AccessShareLock);
 	}
 
 	now = GetCurrentTimestamp();
@@ -420,28 +523,26 @@ LedgerAppend(int64 operator_id, const char *kind, Jsonb *body, int64 supersedes)
 				 errmsg("could not compute %s digest", sl_digest_name(alg)),
 				 errdetail("OpenSSL refused the operation; is the SM3 provider available?")));
 
-	{
-		Datum		v[10];
-		char		n[10] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
-
-		v[0] = Int64GetDatum(id);
-		v[1] = Int64GetDatum(operator_id);
-		v[2] = Int64GetDatum(seq);
-		v[3] = PointerGetDatum(cstring_to_text(kind));
-		v[4] = PointerGetDatum(LedgerBytea(canon.data, canon.len));
-		v[5] = Int16GetDatum((int16) alg);
-		v[6] = PointerGetDatum(LedgerBytea(prev, SL_DIGEST_LEN));
-		v[7] = PointerGetDatum(LedgerBytea(hash, SL_DIGEST_LEN));
-		v[8] = Int64GetDatum(supersedes);
-		if (supersedes == 0)
-			n[8] = 'n';
-		v[9] = TimestampTzGetDatum(now);
-		if (SPI_execute_plan(plan_insert, v, n, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "ledger insert failed");
-	}
-
-	SetUserIdAndSecContext(save_user, save_sec);
-	SPI_finish();
+	desc = RelationGetDescr(rel);
+	v = palloc0(sizeof(Datum) * desc->natts);
+	isnull = palloc(sizeof(bool) * desc->natts);
+	for (int i = 0; i < desc->natts; i++)
+		isnull[i] = true;		/* columns added in maintenance stay null */
+#define SETCOL(c, d) (v[col_attnum[c] - 1] = (d), isnull[col_attnum[c] - 1] = false)
+	SETCOL(COL_ID, Int64GetDatum(id));
+	SETCOL(COL_OPERATOR, Int64GetDatum(operator_id));
+	SETCOL(COL_SEQ, Int64GetDatum(seq));
+	SETCOL(COL_KIND, PointerGetDatum(cstring_to_text(kind)));
+	SETCOL(COL_BODY, PointerGetDatum(LedgerBytea(canon.data, canon.len)));
+	SETCOL(COL_ALG, Int16GetDatum((int16) alg));
+	SETCOL(COL_PREV, PointerGetDatum(LedgerBytea(prev, SL_DIGEST_LEN)));
+	SETCOL(COL_HASH, PointerGetDatum(LedgerBytea(hash, SL_DIGEST_LEN)));
+	if (supersedes != 0)
+		SETCOL(COL_SUPERSEDES, Int64GetDatum(supersedes));
+	SETCOL(COL_RECORDED, TimestampTzGetDatum(now));
+#undef SETCOL
+	InsertEntry(rel, v, isnull);
+	table_close(rel, NoLock);
 	return id;
 }
 
@@ -499,73 +600,215 @@ shilian_ledger_body(PG_FUNCTION_ARGS)
 
 /* ---- chain_verify ---------------------------------------------------------- */
 
-typedef struct TailEntry
+/*
+ * Every entry's hash is checked on its own (it covers the stored prev_hash),
+ * so entries can be read in physical order, at sequential-scan speed. The
+ * links between them are checked per operator as its entries arrive: one in
+ * seq order links at once; one that arrives early waits in a short pending
+ * list (heap order is nearly seq order within a chain). The first bad
+ * position of a chain is the smallest seq at which any check fails.
+ */
+typedef struct Pend
 {
-	int64		operator_id;
-	int64		max_seq;
-	bool		seen;
-} TailEntry;
-
-typedef struct ChainState
-{
-	int64		op;
-	int64		entries;
-	int64		expect;
-	bool		ok;
-	int64		first_bad;
-	char	   *reason;
+	int64		seq;
 	uint8_t		prev[SL_DIGEST_LEN];
-} ChainState;
+	uint8_t		hash[SL_DIGEST_LEN];
+} Pend;
 
-static void
-ChainBad(ChainState *s, int64 seq, char *reason)
+/* At one seq, report the failure an in-order walk would meet first. */
+typedef enum BadRank
 {
-	if (!s->ok)
-		return;
-	s->ok = false;
-	s->first_bad = seq;
-	s->reason = reason;
+	BAD_GAP, BAD_DUPLICATE, BAD_LENGTH, BAD_LINK, BAD_ALG, BAD_HASH, BAD_TAIL
+} BadRank;
+
+typedef struct OpState
+{
+	int64		op;				/* hash key */
+	char		status;			/* simplehash */
+	int64		entries;
+	int64		next_seq;
+	int64		bad_seq;		/* PG_INT64_MAX while the chain is good */
+	int			bad_rank;		/* which check failed there (BadRank) */
+	char	   *reason;
+	int64		checkpointed;	/* highest seq in ledger_leaf, 0 if none */
+	uint8_t		last[SL_DIGEST_LEN];
+	int			npend,
+				cappend;
+	Pend	   *pend;
+} OpState;
+
+/* A 64-bit finalizer (splitmix64): operator ids are often dense. */
+static inline uint32
+OpHash(int64 k)
+{
+	uint64		x = (uint64) k;
+
+	x ^= x >> 30;
+	x *= UINT64CONST(0xbf58476d1ce4e5b9);
+	x ^= x >> 27;
+	x *= UINT64CONST(0x94d049bb133111eb);
+	x ^= x >> 31;
+	return (uint32) x;
 }
 
-static void
-ChainEmit(ReturnSetInfo *rsinfo, ChainState *s, HTAB *tails)
-{
-	Datum		v[5];
-	bool		n[5] = {false, false, false, false, false};
+#define SH_PREFIX opstate
+#define SH_ELEMENT_TYPE OpState
+#define SH_KEY_TYPE int64
+#define SH_KEY op
+#define SH_HASH_KEY(tb, key) OpHash(key)
+#define SH_EQUAL(tb, a, b) ((a) == (b))
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
 
-	if (tails != NULL)
+typedef struct VerifyCtx
+{
+	opstate_hash *ops;
+	MemoryContext cxt;			/* for reasons and pending lists */
+} VerifyCtx;
+
+static OpState *
+OpGet(VerifyCtx *vc, int64 op)
+{
+	bool		found;
+	OpState    *st = opstate_insert(vc->ops, op, &found);
+
+	if (!found)
 	{
-		TailEntry  *t = hash_search(tails, &s->op, HASH_FIND, NULL);
-
-		if (t != NULL)
-		{
-			t->seen = true;
-			if (t->max_seq > s->expect - 1)
-				ChainBad(s, s->expect,
-						 psprintf("chain ends at seq %lld but seq %lld was checkpointed",
-								  (long long) (s->expect - 1), (long long) t->max_seq));
-		}
+		st->entries = 0;
+		st->next_seq = 1;
+		st->bad_seq = PG_INT64_MAX;
+		st->bad_rank = 0;
+		st->reason = NULL;
+		st->checkpointed = 0;
+		memcpy(st->last, sl_genesis_hash, SL_DIGEST_LEN);
+		st->npend = st->cappend = 0;
+		st->pend = NULL;
 	}
-	v[0] = Int64GetDatum(s->op);
-	v[1] = Int64GetDatum(s->entries);
-	v[2] = BoolGetDatum(s->ok);
-	v[3] = Int64GetDatum(s->first_bad);
-	n[3] = s->ok;
-	v[4] = s->ok ? (Datum) 0 : CStringGetTextDatum(s->reason);
-	n[4] = s->ok;
-	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, n);
+	return st;
 }
 
 static void
-ChainReset(ChainState *s, int64 op)
+OpBad(VerifyCtx *vc, OpState *st, int64 seq, BadRank rank, const char *fmt, int64 a, int64 b)
 {
-	s->op = op;
-	s->entries = 0;
-	s->expect = 1;
-	s->ok = true;
-	s->first_bad = 0;
-	s->reason = NULL;
-	memcpy(s->prev, sl_genesis_hash, SL_DIGEST_LEN);
+	if (seq > st->bad_seq || (seq == st->bad_seq && (int) rank >= st->bad_rank))
+		return;
+	st->bad_seq = seq;
+	st->bad_rank = (int) rank;
+	st->reason = MemoryContextStrdup(vc->cxt, psprintf(fmt, (long long) a, (long long) b));
+}
+
+static void
+OpLink(VerifyCtx *vc, OpState *st, int64 seq, const uint8_t *prev, const uint8_t *hash)
+{
+	if (memcmp(prev, st->last, SL_DIGEST_LEN) != 0)
+	{
+		if (seq == 1)
+			OpBad(vc, st, 1, BAD_LINK, "prev_hash of seq %lld is not the genesis value", 1, 0);
+		else
+			OpBad(vc, st, seq, BAD_LINK, "prev_hash does not match the hash of seq %lld", seq - 1, 0);
+	}
+	memcpy(st->last, hash, SL_DIGEST_LEN);
+	st->next_seq = seq + 1;
+}
+
+static void
+OpEntry(VerifyCtx *vc, OpState *st, int64 seq, const uint8_t *prev, const uint8_t *hash)
+{
+	if (seq < st->next_seq)
+	{
+		OpBad(vc, st, seq, BAD_DUPLICATE, "seq %lld appears more than once", seq, 0);
+		return;
+	}
+	if (seq > st->next_seq)
+	{
+		for (int i = 0; i < st->npend; i++)
+			if (st->pend[i].seq == seq)
+			{
+				OpBad(vc, st, seq, BAD_DUPLICATE, "seq %lld appears more than once", seq, 0);
+				return;
+			}
+		if (st->npend == st->cappend)
+		{
+			st->cappend = st->cappend ? 2 * st->cappend : 8;
+			st->pend = st->pend ? repalloc(st->pend, sizeof(Pend) * st->cappend)
+				: MemoryContextAlloc(vc->cxt, sizeof(Pend) * st->cappend);
+		}
+		st->pend[st->npend].seq = seq;
+		memcpy(st->pend[st->npend].prev, prev, SL_DIGEST_LEN);
+		memcpy(st->pend[st->npend].hash, hash, SL_DIGEST_LEN);
+		st->npend++;
+		return;
+	}
+	OpLink(vc, st, seq, prev, hash);
+	/* entries that arrived early and are now next */
+	for (int i = 0; i < st->npend;)
+	{
+		if (st->pend[i].seq == st->next_seq)
+		{
+			Pend		p = st->pend[i];
+
+			st->pend[i] = st->pend[--st->npend];
+			OpLink(vc, st, p.seq, p.prev, p.hash);
+			i = 0;
+		}
+		else
+			i++;
+	}
+}
+
+/* One entry: its own hash, then its place in the chain. */
+static void
+VerifyTuple(VerifyCtx *vc, HeapTuple t, TupleDesc desc, Datum *v, bool *nulls,
+			SlDigestCtx *ctx, SlBuf *scratch)
+{
+	SlEntry		e;
+	uint8_t		h[SL_DIGEST_LEN];
+	bytea	   *kind,
+			   *body,
+			   *prevb,
+			   *hashb;
+	OpState    *st;
+
+	heap_deform_tuple(t, desc, v, nulls);
+	e.operator_id = DatumGetInt64(v[col_attnum[COL_OPERATOR] - 1]);
+	st = OpGet(vc, e.operator_id);
+	st->entries++;
+	e.id = DatumGetInt64(v[col_attnum[COL_ID] - 1]);
+	e.seq = DatumGetInt64(v[col_attnum[COL_SEQ] - 1]);
+	if (e.seq > st->bad_seq)
+		return;					/* a smaller position is already reported */
+	e.alg = (uint8_t) DatumGetInt16(v[col_attnum[COL_ALG] - 1]);
+	kind = DatumGetByteaPP(v[col_attnum[COL_KIND] - 1]);
+	e.kind = VARDATA_ANY(kind);
+	e.kind_len = VARSIZE_ANY_EXHDR(kind);
+	e.recorded_at = DatumGetTimestampTz(v[col_attnum[COL_RECORDED] - 1]) + UNIX_TO_PG_USECS;
+	e.supersedes = nulls[col_attnum[COL_SUPERSEDES] - 1] ? 0 : DatumGetInt64(v[col_attnum[COL_SUPERSEDES] - 1]);
+	body = DatumGetByteaPP(v[col_attnum[COL_BODY] - 1]);
+	e.body = (const uint8_t *) VARDATA_ANY(body);
+	e.body_len = VARSIZE_ANY_EXHDR(body);
+	prevb = DatumGetByteaPP(v[col_attnum[COL_PREV] - 1]);
+	hashb = DatumGetByteaPP(v[col_attnum[COL_HASH] - 1]);
+	e.prev_hash = (const uint8_t *) VARDATA_ANY(prevb);
+
+	if (VARSIZE_ANY_EXHDR(prevb) != SL_DIGEST_LEN || VARSIZE_ANY_EXHDR(hashb) != SL_DIGEST_LEN)
+	{
+		OpBad(vc, st, e.seq, BAD_LENGTH, "prev_hash or hash of seq %lld is not 32 bytes long", e.seq, 0);
+		return;
+	}
+	if (e.alg != SL_DIGEST_SHA256 && e.alg != SL_DIGEST_SM3)
+		OpBad(vc, st, e.seq, BAD_ALG, "unknown hash algorithm id %lld", e.alg, 0);
+	else
+	{
+		if (sl_entry_hash(ctx, scratch, &e, h) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+					 errmsg("could not compute %s digest", sl_digest_name((SlDigestAlg) e.alg))));
+		if (memcmp(h, VARDATA_ANY(hashb), SL_DIGEST_LEN) != 0)
+			OpBad(vc, st, e.seq, BAD_HASH, "hash does not match the entry's recomputed hash", 0, 0);
+	}
+	OpEntry(vc, st, e.seq, e.prev_hash, (const uint8_t *) VARDATA_ANY(hashb));
 }
 
 /* chain_verify(operator_id) → (operator, entries, ok, first_bad_seq, reason) */
@@ -576,189 +819,160 @@ shilian_chain_verify(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	bool		all = PG_ARGISNULL(0);
 	int64		only = all ? 0 : PG_GETARG_INT64(0);
-	HTAB	   *tails;
-	HASHCTL		hctl;
+	VerifyCtx	vc;
 	SlDigestCtx *ctx;
 	SlBuf		scratch;
-	SPIPlanPtr	plan;
-	Portal		portal;
-	ChainState	s;
-	bool		have = false;
-	Datum		arg = Int64GetDatum(only);
 	MemoryContext batchcxt,
 				oldcxt;
+	Relation	rel;
+	TupleDesc	desc;
+	Datum	   *v;
+	bool	   *nulls;
+	HeapTuple	t;
+	int			batch = 0;
+	opstate_iterator it;
+	OpState    *st;
 
 	InitMaterializedSRF(fcinfo, 0);
+	RefreshCache();
 
 	ctx = sl_digest_new();
 	if (ctx == NULL)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	LedgerBufInit(&scratch);
 
-	memset(&hctl, 0, sizeof(hctl));
-	hctl.keysize = sizeof(int64);
-	hctl.entrysize = sizeof(TailEntry);
-	hctl.hcxt = CurrentMemoryContext;
-	tails = hash_create("shilian checkpointed tails", 1024, &hctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	vc.cxt = CurrentMemoryContext;
+	vc.ops = opstate_create(CurrentMemoryContext, 1024, NULL);
+	if (!all)
+		(void) OpGet(&vc, only);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-
-	/* the last checkpointed seq of each chain: a chain may not end before it */
+	/*
+	 * The last checkpointed seq of each chain: a chain may not end before
+	 * it. ledger_leaf is read directly (a GROUP BY through the executor cost
+	 * more than the hashing).
+	 */
 	{
-		Oid			t1[1] = {INT8OID};
-		SPIPlanPtr	p = SPI_prepare(all ? "SELECT operator_id, max(seq) FROM shilian.ledger_leaf GROUP BY 1"
-									: "SELECT operator_id, max(seq) FROM shilian.ledger_leaf WHERE operator_id = $1 GROUP BY 1",
-									all ? 0 : 1, t1);
+		Relation	leaf = table_open(cached_leaf, AccessShareLock);
+		TupleDesc	ld = RelationGetDescr(leaf);
 
-		if (p == NULL || SPI_execute_plan(p, all ? NULL : &arg, NULL, true, 0) != SPI_OK_SELECT)
-			elog(ERROR, "ledger_leaf lookup failed");
-		for (uint64 i = 0; i < SPI_processed; i++)
+		if (all)
 		{
-			bool		isnull;
-			int64		op = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-			TailEntry  *t = hash_search(tails, &op, HASH_ENTER, NULL);
+			TableScanDesc scan = table_beginscan(leaf, GetActiveSnapshot(), 0, NULL);
 
-			t->max_seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
-			t->seen = false;
+			while ((t = heap_getnext(scan, ForwardScanDirection)) != NULL)
+			{
+				bool		n1,
+							n2;
+				int64		op = DatumGetInt64(heap_getattr(t, leaf_op_attnum, ld, &n1));
+				int64		seq = DatumGetInt64(heap_getattr(t, leaf_seq_attnum, ld, &n2));
+
+				st = OpGet(&vc, op);
+				if (seq > st->checkpointed)
+					st->checkpointed = seq;
+			}
+			table_endscan(scan);
 		}
-		SPI_freetuptable(SPI_tuptable);
+		else
+		{
+			Relation	idx = index_open(cached_leaf_opseq, AccessShareLock);
+			ScanKeyData key;
+			SysScanDesc scan;
+
+			ScanKeyInit(&key, leaf_op_attnum, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(only));
+			scan = systable_beginscan_ordered(leaf, idx, GetActiveSnapshot(), 1, &key);
+			if ((t = systable_getnext_ordered(scan, BackwardScanDirection)) != NULL)
+			{
+				bool		n;
+
+				OpGet(&vc, only)->checkpointed = DatumGetInt64(heap_getattr(t, leaf_seq_attnum, ld, &n));
+			}
+			systable_endscan_ordered(scan);
+			index_close(idx, AccessShareLock);
+		}
+		table_close(leaf, AccessShareLock);
 	}
 
-	{
-		Oid			t1[1] = {INT8OID};
-		const char *cols = "SELECT id, operator_id, seq, alg, kind, recorded_at, supersedes, body, prev_hash, hash "
-			"FROM shilian.ledger ";
-
-		plan = SPI_prepare(psprintf("%s%s", cols, all ? "ORDER BY operator_id, seq"
-									: "WHERE operator_id = $1 ORDER BY seq"),
-						   all ? 0 : 1, t1);
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		portal = SPI_cursor_open(NULL, plan, all ? NULL : &arg, NULL, true);
-	}
-
+	rel = table_open(cached_ledger, AccessShareLock);
+	desc = RelationGetDescr(rel);
+	v = palloc(sizeof(Datum) * desc->natts);
+	nulls = palloc(sizeof(bool) * desc->natts);
+	/* per-entry garbage (detoasted values, psprintf) goes to batchcxt; scan state must not */
 	batchcxt = AllocSetContextCreate(CurrentMemoryContext, "chain_verify batch", ALLOCSET_DEFAULT_SIZES);
-	ChainReset(&s, only);
-	for (;;)
+	oldcxt = CurrentMemoryContext;
+	if (all)
 	{
-		SPITupleTable *tt;
-		uint64		nrows;
+		/* everything: the heap in physical order */
+		TableScanDesc scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
 
-		SPI_cursor_fetch(portal, true, 20000);
-		tt = SPI_tuptable;
-		nrows = SPI_processed;
-		if (nrows == 0)
-			break;
-		oldcxt = MemoryContextSwitchTo(batchcxt);
-		for (uint64 i = 0; i < nrows; i++)
+		while ((t = heap_getnext(scan, ForwardScanDirection)) != NULL)
 		{
-			HeapTuple	t = tt->vals[i];
-			TupleDesc	d = tt->tupdesc;
-			bool		nulls[10];
-			Datum		v[10];
-			SlEntry		e;
-			uint8_t		h[SL_DIGEST_LEN];
-			bytea	   *kind,
-					   *body,
-					   *prevb,
-					   *hashb;
-
-			heap_deform_tuple(t, d, v, nulls);
-			e.operator_id = DatumGetInt64(v[1]);
-			if (!have || e.operator_id != s.op)
+			MemoryContextSwitchTo(batchcxt);
+			VerifyTuple(&vc, t, desc, v, nulls, ctx, &scratch);
+			MemoryContextSwitchTo(oldcxt);
+			if (++batch == 10000)
 			{
-				if (have)
-					ChainEmit(rsinfo, &s, tails);
-				ChainReset(&s, e.operator_id);
-				have = true;
+				MemoryContextReset(batchcxt);
+				batch = 0;
+				CHECK_FOR_INTERRUPTS();
 			}
-			s.entries++;
-			if (!s.ok)
-				continue;
-			e.id = DatumGetInt64(v[0]);
-			e.seq = DatumGetInt64(v[2]);
-			e.alg = (uint8_t) DatumGetInt16(v[3]);
-			kind = DatumGetByteaPP(v[4]);
-			e.kind = VARDATA_ANY(kind);
-			e.kind_len = VARSIZE_ANY_EXHDR(kind);
-			e.recorded_at = DatumGetTimestampTz(v[5]) + UNIX_TO_PG_USECS;
-			e.supersedes = nulls[6] ? 0 : DatumGetInt64(v[6]);
-			body = DatumGetByteaPP(v[7]);
-			e.body = (const uint8_t *) VARDATA_ANY(body);
-			e.body_len = VARSIZE_ANY_EXHDR(body);
-			prevb = DatumGetByteaPP(v[8]);
-			hashb = DatumGetByteaPP(v[9]);
-			e.prev_hash = (const uint8_t *) VARDATA_ANY(prevb);
-
-			if (e.seq != s.expect)
-			{
-				if (e.seq > s.expect)
-					ChainBad(&s, s.expect, psprintf("sequence gap: seq %lld is missing, next is seq %lld",
-													(long long) s.expect, (long long) e.seq));
-				else
-					ChainBad(&s, e.seq, psprintf("seq %lld appears more than once", (long long) e.seq));
-				continue;
-			}
-			s.expect++;
-			if (VARSIZE_ANY_EXHDR(prevb) != SL_DIGEST_LEN || VARSIZE_ANY_EXHDR(hashb) != SL_DIGEST_LEN)
-			{
-				ChainBad(&s, e.seq, pstrdup("prev_hash or hash is not 32 bytes long"));
-				continue;
-			}
-			if (memcmp(e.prev_hash, s.prev, SL_DIGEST_LEN) != 0)
-			{
-				ChainBad(&s, e.seq, e.seq == 1 ? pstrdup("prev_hash of seq 1 is not the genesis value")
-						 : psprintf("prev_hash does not match the hash of seq %lld", (long long) (e.seq - 1)));
-				continue;
-			}
-			if (e.alg != SL_DIGEST_SHA256 && e.alg != SL_DIGEST_SM3)
-			{
-				ChainBad(&s, e.seq, psprintf("unknown hash algorithm id %d", (int) e.alg));
-				continue;
-			}
-			if (sl_entry_hash(ctx, &scratch, &e, h) != 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
-						 errmsg("could not compute %s digest", sl_digest_name((SlDigestAlg) e.alg))));
-			if (memcmp(h, VARDATA_ANY(hashb), SL_DIGEST_LEN) != 0)
-			{
-				ChainBad(&s, e.seq, pstrdup("hash does not match the entry's recomputed hash"));
-				continue;
-			}
-			memcpy(s.prev, h, SL_DIGEST_LEN);
 		}
-		MemoryContextSwitchTo(oldcxt);
-		/* reasons live in the function's context, batch values do not */
-		if (!s.ok && s.reason != NULL)
-			s.reason = MemoryContextStrdup(CurrentMemoryContext, s.reason);
-		MemoryContextReset(batchcxt);
-		SPI_freetuptable(tt);
+		table_endscan(scan);
 	}
-	SPI_cursor_close(portal);
-
-	if (have)
-		ChainEmit(rsinfo, &s, tails);
-	else if (!all)
+	else
 	{
-		ChainReset(&s, only);
-		ChainEmit(rsinfo, &s, tails);
-	}
-	/* chains that were checkpointed but have no entry left at all */
-	{
-		HASH_SEQ_STATUS hs;
-		TailEntry  *t;
+		/* one chain: its entries through the (operator_id, seq) index */
+		Relation	idx = index_open(cached_opseq, AccessShareLock);
+		ScanKeyData key;
+		SysScanDesc scan;
 
-		hash_seq_init(&hs, tails);
-		while ((t = hash_seq_search(&hs)) != NULL)
+		ScanKeyInit(&key, col_attnum[COL_OPERATOR], BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(only));
+		scan = systable_beginscan_ordered(rel, idx, GetActiveSnapshot(), 1, &key);
+		while ((t = systable_getnext_ordered(scan, ForwardScanDirection)) != NULL)
 		{
-			if (t->seen)
-				continue;
-			ChainReset(&s, t->operator_id);
-			ChainEmit(rsinfo, &s, tails);
+			MemoryContextSwitchTo(batchcxt);
+			VerifyTuple(&vc, t, desc, v, nulls, ctx, &scratch);
+			MemoryContextSwitchTo(oldcxt);
+			if (++batch == 10000)
+			{
+				MemoryContextReset(batchcxt);
+				batch = 0;
+				CHECK_FOR_INTERRUPTS();
+			}
 		}
+		systable_endscan_ordered(scan);
+		index_close(idx, AccessShareLock);
 	}
-	SPI_finish();
+	MemoryContextDelete(batchcxt);
+	table_close(rel, AccessShareLock);
 	sl_digest_free(ctx);
+
+	opstate_start_iterate(vc.ops, &it);
+	while ((st = opstate_iterate(vc.ops, &it)) != NULL)
+	{
+		Datum		out[5];
+		bool		n[5] = {false, false, false, false, false};
+		bool		ok;
+
+		if (st->npend > 0)
+		{
+			int64		m = PG_INT64_MAX;
+
+			for (int i = 0; i < st->npend; i++)
+				m = Min(m, st->pend[i].seq);
+			OpBad(&vc, st, st->next_seq, BAD_GAP, "sequence gap: seq %lld is missing, next is seq %lld", st->next_seq, m);
+		}
+		if (st->checkpointed > st->next_seq - 1)
+			OpBad(&vc, st, st->next_seq, BAD_TAIL, "chain ends at seq %lld but seq %lld was checkpointed",
+				  st->next_seq - 1, st->checkpointed);
+		ok = st->bad_seq == PG_INT64_MAX;
+		out[0] = Int64GetDatum(st->op);
+		out[1] = Int64GetDatum(st->entries);
+		out[2] = BoolGetDatum(ok);
+		out[3] = Int64GetDatum(st->bad_seq);
+		n[3] = ok;
+		out[4] = ok ? (Datum) 0 : CStringGetTextDatum(st->reason);
+		n[4] = ok;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, n);
+	}
 	return (Datum) 0;
 }

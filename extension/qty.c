@@ -502,7 +502,7 @@ qty_ratio(PG_FUNCTION_ARGS)
 										DirectFunctionCall1(int8_numeric, Int64GetDatum(QtyMilli(b)))));
 }
 
-/* btree support */
+/* btree support: -1, 0, 1 within a dimension; an error across dimensions */
 PG_FUNCTION_INFO_V1(qty_cmp);
 Datum
 qty_cmp(PG_FUNCTION_ARGS)
@@ -526,7 +526,7 @@ QTY_CMP_FN(qty_le, <=)
 QTY_CMP_FN(qty_gt, >)
 QTY_CMP_FN(qty_ge, >=)
 
-/* min() and max() support */
+/* min() support: the smaller of two quantities of one dimension */
 PG_FUNCTION_INFO_V1(qty_smaller);
 Datum
 qty_smaller(PG_FUNCTION_ARGS)
@@ -537,6 +537,7 @@ qty_smaller(PG_FUNCTION_ARGS)
 	PG_RETURN_QTY(QtyCompare(a, b) <= 0 ? a : b);
 }
 
+/* max() support: the larger of two quantities of one dimension */
 PG_FUNCTION_INFO_V1(qty_larger);
 Datum
 qty_larger(PG_FUNCTION_ARGS)

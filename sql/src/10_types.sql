@@ -404,12 +404,14 @@ CREATE SEQUENCE trace_code_serial MINVALUE 1 MAXVALUE 99999999999 NO CYCLE;
 COMMENT ON SEQUENCE trace_code_serial IS
 	'Serials of trace_code_next(): one sequence for all jurisdictions, so a serial is never reused (11 digits).';
 SELECT pg_catalog.pg_extension_config_dump('trace_code_serial', '');
+-- Those who create batches draw serials; regulators and the public do not.
+GRANT USAGE ON SEQUENCE trace_code_serial TO shilian_operator, shilian_system, shilian_admin;
 
 CREATE FUNCTION trace_code_next(jurisdiction text) RETURNS trace_code
 	AS 'MODULE_PATHNAME', 'trace_code_next'
 	LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 COMMENT ON FUNCTION trace_code_next(text) IS
-	'A new trace code for a 6-digit GB/T 2260 jurisdiction code, serial from shilian.trace_code_serial (the caller needs USAGE on it).';
+	'A new trace code for a 6-digit GB/T 2260 jurisdiction code, serial from shilian.trace_code_serial (USAGE granted to shilian_operator, shilian_system and shilian_admin).';
 CREATE FUNCTION trace_code_region(trace_code) RETURNS text
 	AS 'MODULE_PATHNAME', 'trace_code_region'
 	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;

@@ -113,7 +113,7 @@ CREATE FUNCTION chain_verify(operator bigint DEFAULT NULL,
 	OUT operator bigint, OUT entries bigint, OUT ok boolean, OUT first_bad_seq bigint, OUT reason text)
 	RETURNS SETOF record
 	AS 'MODULE_PATHNAME', 'shilian_chain_verify'
-	LANGUAGE C STABLE PARALLEL SAFE ROWS 1;
+	LANGUAGE C STABLE PARALLEL SAFE ROWS 1 SECURITY DEFINER;
 COMMENT ON FUNCTION chain_verify(bigint) IS
 	'Recompute every hash of one operator''s chain (NULL: all chains) and check sequence continuity and checkpointed tails; one row per operator.';
 
@@ -121,20 +121,20 @@ COMMENT ON FUNCTION chain_verify(bigint) IS
 
 CREATE FUNCTION checkpoint(OUT tree_size bigint, OUT root bytea, OUT created_at timestamptz)
 	AS 'MODULE_PATHNAME', 'shilian_checkpoint'
-	LANGUAGE C VOLATILE PARALLEL UNSAFE;
+	LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER;
 COMMENT ON FUNCTION checkpoint() IS
 	'Add every committed entry not yet in the Merkle log as leaves (in entry id order) and publish the new tree head; waits for appends in flight.';
 REVOKE ALL ON FUNCTION checkpoint() FROM PUBLIC;
 
 CREATE FUNCTION inclusion_proof(entry bigint, tree_size bigint DEFAULT NULL) RETURNS jsonb
 	AS 'MODULE_PATHNAME', 'shilian_inclusion_proof'
-	LANGUAGE C STABLE PARALLEL SAFE;
+	LANGUAGE C STABLE PARALLEL SAFE SECURITY DEFINER;
 COMMENT ON FUNCTION inclusion_proof(bigint, bigint) IS
 	'RFC 9162 inclusion proof of a ledger entry in the log of tree_size leaves (NULL: the latest checkpoint).';
 
 CREATE FUNCTION consistency_proof(old_size bigint, new_size bigint DEFAULT NULL) RETURNS jsonb
 	AS 'MODULE_PATHNAME', 'shilian_consistency_proof'
-	LANGUAGE C STABLE PARALLEL SAFE;
+	LANGUAGE C STABLE PARALLEL SAFE SECURITY DEFINER;
 COMMENT ON FUNCTION consistency_proof(bigint, bigint) IS
 	'RFC 9162 consistency proof that the log of old_size leaves is a prefix of the log of new_size leaves (NULL: the latest checkpoint).';
 
@@ -172,7 +172,7 @@ COMMENT ON FUNCTION verify_consistency(jsonb) IS
 
 CREATE FUNCTION log_verify(OUT tree_size bigint, OUT ok boolean, OUT first_bad_leaf bigint, OUT reason text)
 	AS 'MODULE_PATHNAME', 'shilian_log_verify'
-	LANGUAGE C STABLE PARALLEL SAFE;
+	LANGUAGE C STABLE PARALLEL SAFE SECURITY DEFINER;
 COMMENT ON FUNCTION log_verify() IS
 	'Rebuild the Merkle log from the ledger''s entry hashes and compare with every published checkpoint root.';
 
@@ -289,7 +289,7 @@ ALTER EVENT TRIGGER shilian_ledger_guard_alter ENABLE ALWAYS;
 -- ---- export for the offline verifier ----------------------------------------------
 
 CREATE FUNCTION ledger_export(operator bigint, old_size bigint DEFAULT NULL) RETURNS SETOF text
-	LANGUAGE sql STABLE PARALLEL SAFE
+	LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
 	SET search_path = pg_catalog
 	AS $$
 	WITH head AS (
@@ -347,3 +347,18 @@ CREATE FUNCTION ledger_export(operator bigint, old_size bigint DEFAULT NULL) RET
 $$;
 COMMENT ON FUNCTION ledger_export(bigint, bigint) IS
 	'JSON lines for shilian-verify: a header, the operator''s entries with inclusion proofs, the latest checkpoint, the operator''s last checkpointed entry, and consistency proofs from every earlier checkpoint and from old_size.';
+
+-- ---- who may call what ----------------------------------------------------------
+-- The functions that read or extend the log run as the extension owner
+-- (SECURITY DEFINER, schema-qualified inside) and are granted by role:
+-- proofs and tree heads reveal only hashes; verification and export are for
+-- regulators and administrators; checkpoints for administrators (a cron job).
+-- Record functions append through LedgerAppend() in C.
+REVOKE ALL ON FUNCTION chain_verify(bigint), log_verify(), checkpoint(), ledger_export(bigint, bigint),
+	inclusion_proof(bigint, bigint), consistency_proof(bigint, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION inclusion_proof(bigint, bigint), consistency_proof(bigint, bigint)
+	TO shilian_operator, shilian_regulator, shilian_system, shilian_public, shilian_admin;
+GRANT EXECUTE ON FUNCTION chain_verify(bigint), log_verify(), ledger_export(bigint, bigint)
+	TO shilian_regulator, shilian_admin;
+GRANT EXECUTE ON FUNCTION checkpoint() TO shilian_admin;
+GRANT SELECT ON checkpoint TO shilian_operator, shilian_regulator, shilian_system, shilian_public, shilian_admin;

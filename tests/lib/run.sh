@@ -40,6 +40,8 @@ start() {
 	if [ "$(cat "$RUN/extension.md5" 2>/dev/null)" != "$sum" ]; then
 		psql -qX -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
 set client_min_messages = warning;
+-- dropping the ledger is maintenance (docs/ledger-format.md, Protection)
+set shilian.ledger_maintenance = on;
 drop extension if exists shilian cascade;
 create extension shilian;
 SQL

@@ -95,5 +95,16 @@ is($node->safe_psql('postgres',
 	"$a_id,$b_id", 'after the wait both are leaves, the late commit first (id order)');
 is($node->safe_psql('postgres', 'SELECT ok FROM shilian.log_verify()'), 't', 'log still verifies');
 
+# REPEATABLE READ: a transaction whose snapshot predates another session's
+# append still links to that entry instead of forking the chain.
+my $rr = $node->background_psql('postgres');
+$rr->query_safe("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM shilian.ledger;");
+$node->safe_psql('postgres', "SELECT shilian.ledger_append(9, 'first', '{}')");
+$rr->query_safe("SELECT shilian.ledger_append(9, 'second', '{}'); COMMIT;");
+$rr->quit;
+is($node->safe_psql('postgres', "SELECT string_agg(seq || ':' || kind, ',' ORDER BY seq) FROM shilian.ledger WHERE operator_id = 9"),
+	'1:first,2:second', 'an append at REPEATABLE READ links to the entry committed after its snapshot');
+is($node->safe_psql('postgres', 'SELECT ok FROM shilian.chain_verify(9)'), 't', 'and the chain verifies');
+
 $node->stop;
 done_testing();

@@ -5,7 +5,8 @@
 # with a message naming a rule, that every accepted value round-trips text →
 # value → text → value and through binary send/recv (COPY BINARY), and, for
 # the three identifiers, that the server accepts exactly the literals an
-# independent Perl implementation of the rules accepts.
+# independent Perl implementation of the rules accepts. The GS1 Digital Link
+# parser gets 50,000 mutated URIs the same way.
 use strict;
 use warnings;
 use utf8;
@@ -279,6 +280,66 @@ is($node->safe_psql('postgres', 'set shilian.uscc_lenient = on; select count(*) 
 fuzz_pass('license_no', 'license_no (strict)', 'set shilian.license_strict = on;', sub { license_ok($_[0], 1) });
 is($node->safe_psql('postgres', 'select count(*) from acc_license_no where not shilian.license_check_ok(v)'), '0',
 	'license_no (strict): every accepted number passes license_check_ok');
+
+# The GS1 Digital Link parser: 50,000 mutated URIs. Refusals are 22P02 with
+# the rule named; every accepted URI gives a GTIN-14 and a lot that
+# gs1_digital_link() turns back into a URI that parses to the same pair.
+{
+	my @seeds = ('https://id.gs1.org/01/09506000134352/10/ABC123', 'http://example.com/res/01/96385074/10/A%2FB',
+		'https://id.gs1.org/01/036000291452', 'https://id.gs1.org/01/4006381333931/22/1/10/L%2F1/21/S?x=1#f',
+		'https://id.gs1.org/gtin/6901234567892/lot/X-1', 'HTTPS://shop.example.cn/01/9436465792104/10/%E4%B8%AD');
+	my @uris = @seeds;
+	push @uris, mutate($seeds[ int rand @seeds ]) while @uris < 50_000;
+	my $copy = "COPY lits (typ, id, lit) FROM STDIN;\n";
+	$copy .= "gs1\t$_\t" . copy_escape($uris[$_]) . "\n" for 0 .. $#uris;
+	$copy .= "\\.\n";
+	$node->safe_psql('postgres', encode_utf8($copy));
+	my $res = $node->safe_psql('postgres', q{
+CREATE FUNCTION fuzz_gs1(OUT tried int, OUT accepted int, OUT refused int, OUT mismatched int, OUT unexpected text[])
+LANGUAGE plpgsql AS $$
+DECLARE
+	r record;
+	g text; l text; g2 text; l2 text; link text;
+	ok bool;
+BEGIN
+	tried := 0; accepted := 0; refused := 0; mismatched := 0; unexpected := '{}';
+	FOR r IN SELECT id, lit FROM lits WHERE typ = 'gs1' ORDER BY id LOOP
+		tried := tried + 1;
+		BEGIN
+			SELECT p.gtin, p.lot INTO g, l FROM shilian.gs1_parse_digital_link(r.lit) p;
+			ok := true;
+		EXCEPTION
+			WHEN invalid_text_representation THEN
+				ok := false;
+				IF SQLERRM !~ '^invalid (GS1 Digital Link URI|check digit for GTIN|length for GTIN|character at position [0-9]+ for GTIN|length for GS1 lot|character at position [0-9]+ for GS1 lot): ' THEN
+					unexpected := unexpected || (SQLSTATE || ' ' || SQLERRM);
+				END IF;
+			WHEN OTHERS THEN
+				ok := NULL;
+				unexpected := unexpected || (SQLSTATE || ' ' || SQLERRM);
+		END;
+		IF ok THEN
+			accepted := accepted + 1;
+			link := shilian.gs1_digital_link(g, l);
+			SELECT p.gtin, p.lot INTO g2, l2 FROM shilian.gs1_parse_digital_link(link) p;
+			IF g !~ '^[0-9]{14}$' OR NOT shilian.gtin_check_ok(g) OR g2 IS DISTINCT FROM g OR l2 IS DISTINCT FROM l THEN
+				mismatched := mismatched + 1;
+			END IF;
+		ELSIF ok IS NOT NULL THEN
+			refused := refused + 1;
+		END IF;
+	END LOOP;
+END $$;
+select tried, accepted, refused, mismatched, array_length(unexpected, 1), array_to_string(unexpected[1:5], E'\n') from fuzz_gs1();
+});
+	my ($tried, $accepted, $refused, $mismatched, $nunexpected, $examples) = split /\|/, $res, 6;
+	note("gs1 digital link: tried $tried, accepted $accepted, refused $refused");
+	is($accepted + $refused, 50_000, 'gs1: every URI accepted or refused with 22P02');
+	is($nunexpected || 0, 0, 'gs1: every refusal names a rule') or diag($examples);
+	cmp_ok($accepted, '>=', 1000, 'gs1: enough URIs accepted');
+	is($mismatched, 0, 'gs1: parse → build → parse gives the same GTIN-14 and lot');
+	is($node->safe_psql('postgres', 'select 1'), '1', 'gs1: the server still answers');
+}
 
 # Hand-made binary input: wrong version bytes and out-of-range payloads are
 # refused by recv (22P03), never stored.

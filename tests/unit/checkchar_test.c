@@ -142,7 +142,10 @@ main(void)
 			char		code[6],
 						mut[6];
 
-			snprintf(code, sizeof(code), "%04d", x);
+			code[0] = (char) ('0' + x / 1000);
+			code[1] = (char) ('0' + x / 100 % 10);
+			code[2] = (char) ('0' + x / 10 % 10);
+			code[3] = (char) ('0' + x % 10);
 			code[4] = sl_damm_check_digit(code, 4);
 			code[5] = '\0';
 			for (int i = 0; i < 5; i++)

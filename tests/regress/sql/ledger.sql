@@ -173,14 +173,27 @@ DROP TRIGGER ledger_insert_only ON shilian.checkpoint;
 \echo :LAST_ERROR_SQLSTATE
 CREATE RULE keep AS ON DELETE TO shilian.ledger DO INSTEAD NOTHING;
 \echo :LAST_ERROR_SQLSTATE
+-- dropping the extension would drop the ledger: refused as well
+DROP EXTENSION shilian;
+\echo :LAST_ERROR_SQLSTATE
 -- ... which only a superuser can set
-CREATE ROLE ledger_intruder;
+CREATE ROLE ledger_intruder IN ROLE shilian_regulator;
 SET ROLE ledger_intruder;
 SET shilian.ledger_maintenance = on;
+-- appending directly, reading or changing the tables: not for this role
 SELECT shilian.ledger_append(1, 'x', '{}');
 \echo :LAST_ERROR_SQLSTATE
 SELECT count(*) FROM shilian.ledger;
 \echo :LAST_ERROR_SQLSTATE
+DELETE FROM shilian.checkpoint;
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.checkpoint();
+\echo :LAST_ERROR_SQLSTATE
+-- but a regulator verifies chains and the log, and anyone reads tree heads and proofs
+SELECT count(*) FILTER (WHERE ok) = count(*) AS chains_ok FROM shilian.chain_verify();
+SELECT ok FROM shilian.log_verify();
+SELECT shilian.verify_inclusion(shilian.inclusion_proof(:e303)) AS proof_ok;
+SELECT count(*) > 0 AS sees_tree_heads FROM shilian.checkpoint;
 RESET ROLE;
 DROP ROLE ledger_intruder;
 -- In maintenance mode the change goes through and is recorded twice.

@@ -165,6 +165,12 @@ SELECT shilian.receive(:l_proc_canteen, '1000 pcs', '{"inspector": "吴十", "co
 SELECT shilian.consume(:'dumplings_canteen', '600 pcs', 'served', '2026-11-05 12:00+08') > 0 AS ok;
 SELECT shilian.consume(:'dumplings_canteen', '20 pcs', 'sample_kept', '2026-11-05 12:00+08',
 	note => '留样 48 小时') > 0 AS ok;
+-- The gateway names the acting operator per transaction: the canteen records
+-- for itself (the operator argument defaults to it).
+BEGIN;
+SELECT set_config('shilian.operator_id', :'canteen', true);
+SELECT shilian.consume(:'dumplings_canteen', '5 pcs', 'destroyed', '2026-11-05 13:00+08', '掉落') > 0 AS ok;
+COMMIT;
 SELECT qty, qty_left, supplier_licence, certificate->>'certificate_no' AS certificate
   FROM shilian.batch WHERE trace_code = :'dumplings_canteen';
 

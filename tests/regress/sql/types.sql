@@ -184,6 +184,14 @@ SELECT trace_code_next('37010');
 \echo :LAST_ERROR_SQLSTATE
 SELECT trace_code_next('37010x');
 \echo :LAST_ERROR_SQLSTATE
+-- operators, systems and admins draw serials; the public and regulators do not
+SET ROLE shilian_operator;
+SELECT trace_code_region(trace_code_next('370102')) AS operator_issues;
+RESET ROLE;
+SET ROLE shilian_public;
+SELECT trace_code_next('370102');
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
 -- every single-digit change of an issued code is refused (Damm)
 SELECT count(*) AS mutants, count(*) FILTER (WHERE ok) AS accepted
   FROM (SELECT overlay(c placing d::text from i for 1) AS m
