@@ -264,6 +264,15 @@ ALTER FUNCTION checkpoint() SECURITY DEFINER SET search_path = pg_catalog, pg_te
 -- ledger and ledger_leaf rows themselves stay behind their policies.
 ALTER FUNCTION inclusion_proof(bigint, bigint) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION consistency_proof(bigint, bigint) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+-- chain_verify, log_verify and ledger_export run with definer rights (part
+-- 50; chain_verify checks its caller in C, ledger_export with require_see):
+-- fix their search_path so that pg_temp comes last.
+ALTER FUNCTION chain_verify(bigint) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION log_verify() SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION ledger_export(bigint, bigint) SET search_path = pg_catalog, pg_temp;
+-- The public reads no table directly (docs/security.md, P1); tree heads
+-- reach it through the proof functions.
+REVOKE SELECT ON checkpoint FROM shilian_public;
 
 -- Functions that read or write records: no EXECUTE for PUBLIC; each role
 -- gets what its users call. The invoker-rights readers (record_completeness,

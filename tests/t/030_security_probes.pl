@@ -177,8 +177,8 @@ deny_error($opA, "SELECT * FROM shilian.receipt_drafts($B)", '42501', 'O3 operat
 deny_error($opA, "SELECT * FROM shilian.record_completeness('sale', $fx{l_bc})", 'SLR22', 'O3 operator A reads B\'s sale record to C', ['C retailer']);
 deny_error($opA, "SELECT * FROM shilian.record_completeness('incoming', $fx{insp_c})", 'SLR22', 'O3 operator A reads C\'s incoming record');
 deny_error($opD, "SELECT * FROM shilian.record_completeness('sale', $fx{l_ad})", 'SLR22', 'O3 buyer D reads its seller A\'s sales record');
-deny_rows($opA, "SELECT coalesce(sum(entries), 0) FROM shilian.chain_verify($B)", 'O3 operator A verifies (reads) B\'s chain');
-deny_rows($opA, "SELECT count(*) FROM shilian.chain_verify() WHERE operator <> $A", 'O3 operator A verifies every chain: only its own is there');
+deny_error($opA, "SELECT * FROM shilian.chain_verify($B)", '42501', 'O3 operator A verifies (reads) B\'s chain');
+deny_error($opA, "SELECT * FROM shilian.chain_verify()", '42501', 'O3 operator A verifies every chain');
 see($opA, "SELECT shilian.may_see($B)", 'f', 'O3 may_see(B) is false for operator A');
 # O4 writing for another operator
 deny_error($opA, "SELECT shilian.ship('$fx{b1}', $A, '1 kg')", 'SLR04', 'O4 operator A ships B\'s batch (with its trace code)', ["operator $B"]);
@@ -240,7 +240,10 @@ deny_rows($reg102, "SELECT count(*) FROM shilian.licence WHERE operator_id = $B"
 deny_rows($reg102, "SELECT count(*) FROM shilian.product WHERE owner_id = $B", 'R2 county 370102 reads county 370112\'s products');
 deny_error($reg102, "SELECT * FROM shilian.receipt_drafts($C)", '42501', 'R2 county 370102 reads C\'s receipt drafts');
 deny_error($reg102, "SELECT * FROM shilian.record_completeness('sale', $fx{l_bc})", 'SLR22', 'R2 county 370102 reads B\'s sale record');
-deny_rows($reg102, "SELECT coalesce(sum(entries), 0) FROM shilian.chain_verify($B)", 'R2 county 370102 reads B\'s chain');
+deny_error($reg102, "SELECT * FROM shilian.chain_verify($B)", '42501', 'R2 county 370102 reads B\'s chain');
+deny_error($reg102, "SELECT * FROM shilian.chain_verify()", '42501', 'R2 county 370102 verifies every chain (admin only)');
+see($reg102, "SELECT bool_and(v.ok) AND count(*) = 2 FROM shilian.operator o, shilian.chain_verify(o.id) v", 't',
+	'R1 county 370102 verifies the chains of its operators one by one');
 deny_error($reg102, "SELECT shilian.operator_suspend($B, 'x')", '42501', 'R2 county 370102 suspends B of county 370112');
 deny_error($reg102, "SELECT shilian.licence_add($B, 'JY13701020000025', '{vegetables}', '2020-01-01', '2030-01-01')",
 	'42501', 'R2 county 370102 licenses B of county 370112');
@@ -270,9 +273,8 @@ deny_error($sysA, "SELECT shilian.receive($fx{l_bc2}, '20 kg', $report_in)", '42
 deny_error($sysA, "SELECT shilian.licence_add($B, 'JY13701020000025', '{vegetables}', '2020-01-01', '2030-01-01')", '42501', 'S2 client erp-a licenses B');
 deny_error($sysA, "SELECT * FROM shilian.receipt_drafts($C)", '42501', 'S2 client erp-a reads C\'s receipt drafts');
 deny_error($sysA, "SELECT * FROM shilian.record_completeness('sale', $fx{l_bc})", 'SLR22', 'S2 client erp-a reads B\'s sale record');
-deny_rows($sysA, "SELECT coalesce(sum(entries), 0) FROM shilian.chain_verify($B)", 'S2 client erp-a reads B\'s chain');
-deny_rows($sysA, "SELECT count(*) FROM shilian.ledger_export($B) AS l WHERE l::jsonb->>'type' = 'entry'",
-	'S2 client erp-a exports B\'s chain');
+deny_error($sysA, "SELECT * FROM shilian.chain_verify($B)", '42501', 'S2 client erp-a reads B\'s chain');
+deny_error($sysA, "SELECT count(*) FROM shilian.ledger_export($B)", '42501', 'S2 client erp-a exports B\'s chain');
 deny_rows($sysA, "SELECT count(*) FROM shilian.operator WHERE id IN ($B, $C)", 'S2 client erp-a reads B and C');
 deny_rows($sysA, "SELECT count(*) FROM shilian.batch WHERE owner_id <> $A", 'S2 client erp-a reads other operators\' batches');
 deny_rows($sysA, "SELECT count(*) FROM shilian.link WHERE $A NOT IN (seller_id, buyer_id)", 'S2 client erp-a reads other operators\' links');
@@ -312,10 +314,10 @@ see($opA, "SELECT count(*) > 0 FROM shilian.ledger_export($A) AS l WHERE l::json
 see($opA, "SELECT string_agg(k, ',' ORDER BY k) FROM jsonb_object_keys(shilian.inclusion_proof($entryB)) AS k",
 	'alg,entry,entry_hash,leaf_index,path,root,tree_size',
 	'L2 operator A\'s proof of B\'s entry holds hashes only: no operator, body or sequence number');
-deny_rows($opA, "SELECT count(*) FROM shilian.ledger_export($B) AS l WHERE l::jsonb->>'type' = 'entry'",
-	'L2 operator A exports B\'s chain');
-deny_rows($reg102, "SELECT count(*) FROM shilian.ledger_export($B) AS l WHERE l::jsonb->>'type' = 'entry'",
-	'L2 county 370102 exports B\'s chain');
+deny_error($opA, "SELECT count(*) FROM shilian.ledger_export($B)", '42501', 'L2 operator A exports B\'s chain');
+deny_error($reg102, "SELECT count(*) FROM shilian.ledger_export($B)", '42501', 'L2 county 370102 exports B\'s chain');
+see($admin, "SELECT bool_and(ok) AND count(*) = (SELECT count(DISTINCT operator_id) FROM shilian.ledger) FROM shilian.chain_verify()",
+	't', 'A1 admin verifies every chain at once');
 deny_error($opA, "SELECT * FROM shilian.log_verify()", '42501', 'L2 operator A rebuilds the whole log (no EXECUTE)');
 deny_error($opA, "SELECT * FROM shilian.checkpoint()", '42501', 'L2 operator A publishes a checkpoint (no EXECUTE)');
 
