@@ -48,6 +48,7 @@ typedef struct SlStmt
 	int			nargs;
 	const char *argtypes[12];
 	SPIPlanPtr	plan;
+	uint64		generation;		/* of the type catalog it was prepared against */
 } SlStmt;
 
 /* Run a cached statement; nulls as for SPI_execute_plan (NULL: none null). */

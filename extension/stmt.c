@@ -7,6 +7,22 @@
 
 #include "parser/parse_type.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/syscache.h"
+
+/*
+ * Kept plans name the extension's types by OID. When types change (DROP and
+ * CREATE EXTENSION in one session, say) the plans are prepared again: the
+ * plan cache alone would re-plan with the dropped types' OIDs.
+ */
+static uint64 plan_generation = 1;
+static bool inval_registered = false;
+
+static void
+TypesChanged(Datum arg, int cacheid, uint32 hashvalue)
+{
+	plan_generation++;
+}
 
 /* The OID of a SQL type name such as "bigint" or "shilian.qty[]". */
 Oid
@@ -24,6 +40,16 @@ SlExec(SlStmt *stmt, Datum *values, const char *nulls, long count)
 {
 	int			rc;
 
+	if (!inval_registered)
+	{
+		CacheRegisterSyscacheCallback(TYPEOID, TypesChanged, (Datum) 0);
+		inval_registered = true;
+	}
+	if (stmt->plan != NULL && stmt->generation != plan_generation)
+	{
+		SPI_freeplan(stmt->plan);
+		stmt->plan = NULL;
+	}
 	if (stmt->plan == NULL)
 	{
 		Oid			types[lengthof(stmt->argtypes)];
@@ -39,6 +65,7 @@ SlExec(SlStmt *stmt, Datum *values, const char *nulls, long count)
 		if (SPI_keepplan(plan) != 0)
 			elog(ERROR, "SPI_keepplan failed");
 		stmt->plan = plan;
+		stmt->generation = plan_generation;
 	}
 	rc = SPI_execute_plan(stmt->plan, values, nulls, false, count);
 	if (rc < 0)

@@ -97,5 +97,26 @@ is($node->safe_psql('postgres', q{SELECT count(*) FILTER (WHERE ok) || '/' || co
 is($node->safe_psql('postgres', 'SELECT count(*) FROM shilian.batch'), $batches + 1,
 	'and exactly one batch is created for it');
 
+# The kept statements survive DROP and CREATE EXTENSION in one session (the
+# types get new OIDs): the record functions prepare them again.
+is($node->safe_psql('postgres', q{
+	SET client_min_messages = warning;
+	SELECT shilian.product_register('before', 'other') > 0;
+	SELECT shilian.batch_create(1, 1, '1 kg') IS NOT NULL;
+	SET shilian.ledger_maintenance = on;
+	DROP EXTENSION shilian CASCADE;
+	RESET shilian.ledger_maintenance;
+	CREATE EXTENSION shilian;
+	SELECT shilian.jurisdiction_add('370000', '山东省');
+	SELECT shilian.jurisdiction_add('370100', '济南市');
+	SELECT shilian.jurisdiction_add('370102', '历下区');
+	SELECT shilian.jurisdiction_add('370102001', '泉城路所');
+	SELECT shilian.operator_activate(shilian.operator_register('again', 'production', '{farm}',
+		'370102001', 'a', 'c', reg_card => 'AGAIN'));
+	SELECT shilian.batch_create(1, shilian.product_register('after', 'vegetables', edible_agricultural => true),
+		'2 kg') IS NOT NULL;
+}), "t\nt\n370000\n370100\n370102\n370102001\n\nt",
+	'record functions work after DROP and CREATE EXTENSION in the same session');
+
 $node->stop;
 done_testing();
