@@ -201,6 +201,8 @@ deny_error($opA, "SELECT shilian.operator_suspend($B, 'x')", '42501', 'O4 operat
 deny_error($opA, "SELECT shilian.operator_register('x', 'circulation', '{retailer}', '370102001', 'a', 'c', reg_card => 'X-1')",
 	'42501', 'O4 operator A registers an operator (no EXECUTE)');
 deny_error($opA, "SELECT shilian.ledger_append($B, 'x', '{}')", '42501', 'O4 operator A appends to B\'s chain (no EXECUTE)');
+deny_error($opA, "SELECT shilian.jurisdiction_add('370103', 'x')", '42501', 'O4 operator A adds a jurisdiction (no EXECUTE)');
+deny_error($reg102, "SELECT shilian.jurisdiction_add('370102002', 'x')", '42501', 'R3 a regulator adds a jurisdiction (admin only)');
 deny_error($opA, "INSERT INTO shilian.batch (trace_code, owner_id, product_id, qty, qty_left, produced_on, origin)"
 	. " SELECT trace_code, owner_id, product_id, qty, qty_left, produced_on, origin FROM shilian.batch", '42501',
 	'O4 operator A writes a table directly');
@@ -279,6 +281,9 @@ deny_rows($sysA, "SELECT count(*) FROM shilian.operator WHERE id IN ($B, $C)", '
 deny_rows($sysA, "SELECT count(*) FROM shilian.batch WHERE owner_id <> $A", 'S2 client erp-a reads other operators\' batches');
 deny_rows($sysA, "SELECT count(*) FROM shilian.link WHERE $A NOT IN (seller_id, buyer_id)", 'S2 client erp-a reads other operators\' links');
 deny_rows($sysA, "SELECT count(*) FROM shilian.api_client WHERE client <> 'erp-a'", 'S2 client erp-a reads other clients');
+deny_error($sysA, "SELECT shilian.api_client_bind('erp-a', $B)", '42501', 'S2 client erp-a binds itself to B (no EXECUTE)');
+deny_error($sysA, "INSERT INTO shilian.api_client_operator (client, operator_id) VALUES ('erp-a', $B)", '42501',
+	'S2 client erp-a binds itself to B by INSERT');
 deny_error($sysNone, "SELECT shilian.batch_create($A, 1, '1 kg')", '42501', 'S3 an unknown client creates a batch');
 deny_rows($sysNone, "SELECT count(*) FROM shilian.batch", 'S3 an unknown client reads batches');
 
