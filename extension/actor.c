@@ -1,8 +1,9 @@
 /*
  * actor.c — the acting operator. Every write function checks, through
- * RecordCheckActor only, that the operator it records for is the one named by
- * the per-transaction setting shilian.operator_id (when that is set), so that
- * one operator cannot record for another even with the other's batch code.
+ * RecordCheckActor only, that the caller may record for the operator: the one
+ * named by shilian.operator_id for an operator, a bound operator for a system
+ * client (security.c), so that one operator cannot record for another even
+ * with the other's batch code.
  */
 #include "records.h"
 #include "security.h"

@@ -42,6 +42,7 @@
 #include "canon.h"
 #include "ledger.h"
 #include "ledger_internal.h"
+#include "security.h"
 
 /* Advisory lock space of per-operator chain locks (field4 of the lock tag). */
 #define LEDGER_LOCK_SPACE 0x534C
@@ -832,6 +833,18 @@ shilian_chain_verify(PG_FUNCTION_ARGS)
 	int			batch = 0;
 	opstate_iterator it;
 	OpState    *st;
+
+	/*
+	 * The chains are read below the executor, where row-level security does
+	 * not reach: one chain only for a caller that may see its operator, all
+	 * chains only for an admin (security.c, docs/security.md).
+	 */
+	if (all ? SecurityCaller() != SL_CALLER_ADMIN : !SecurityMaySee(only))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for the chain of %s",
+						all ? "every operator" : psprintf("operator %lld", (long long) only)),
+				 errdetail("An operator verifies its own chain, a system client its bound operators', a regulator those in its jurisdiction; only an admin verifies every chain at once.")));
 
 	InitMaterializedSRF(fcinfo, 0);
 	RefreshCache();

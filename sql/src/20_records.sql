@@ -347,6 +347,9 @@ COMMENT ON FUNCTION receipt_drafts(bigint) IS
 CREATE FUNCTION record_completeness(kind text, id bigint,
 		OUT complete boolean, OUT missing text[], OUT retain_until date)
 	LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+	-- definer rights: the record names its counterparty, which a regulator
+	-- across the border cannot see; may_see admits the record's owner only
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE
 	f jsonb;
@@ -374,7 +377,7 @@ BEGIN
 		  LEFT JOIN shilian.link l ON l.id = i.link_id
 		  LEFT JOIN shilian.operator o ON o.id = l.seller_id
 		  CROSS JOIN LATERAL (SELECT coalesce(l.qty_accepted, b.qty)::text AS q) b_qty
-		 WHERE i.id = record_completeness.id AND i.kind = 'incoming';
+		 WHERE i.id = record_completeness.id AND i.kind = 'incoming' AND shilian.may_see(i.operator_id);
 		IF NOT FOUND THEN
 			RAISE EXCEPTION USING ERRCODE = 'SLR22',
 				MESSAGE = format('unknown record: no incoming inspection has id %s', id);
@@ -398,7 +401,7 @@ BEGIN
 		  JOIN shilian.batch b ON b.id = l.from_batch
 		  JOIN shilian.product p ON p.id = b.product_id
 		  JOIN shilian.operator o ON o.id = l.buyer_id
-		 WHERE l.id = record_completeness.id AND l.kind = 'ship';
+		 WHERE l.id = record_completeness.id AND l.kind = 'ship' AND shilian.may_see(l.seller_id);
 		IF NOT FOUND THEN
 			RAISE EXCEPTION USING ERRCODE = 'SLR22',
 				MESSAGE = format('unknown record: no sale has link id %s', id);

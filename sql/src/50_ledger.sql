@@ -343,7 +343,8 @@ CREATE FUNCTION ledger_export(operator bigint, old_size bigint DEFAULT NULL) RET
 		FROM head h, (SELECT tree_size FROM shilian.checkpoint UNION SELECT $2) AS c(size)
 		WHERE c.size > 0 AND c.size < h.tree_size
 	)
-	SELECT line FROM lines ORDER BY part, ord
+	-- definer rights: only for a caller that may see the operator (part 15)
+	SELECT line FROM lines WHERE shilian.require_see($1) ORDER BY part, ord
 $$;
 COMMENT ON FUNCTION ledger_export(bigint, bigint) IS
 	'JSON lines for shilian-verify: a header, the operator''s entries with inclusion proofs, the latest checkpoint, the operator''s last checkpointed entry, and consistency proofs from every earlier checkpoint and from old_size.';

@@ -62,7 +62,10 @@ COMMENT ON FUNCTION api_client_unbind(text, bigint) IS
 
 -- ---- the sets the policies test membership in -----------------------------
 -- Plain STABLE SQL, inlined into the policies (no SECURITY DEFINER, no SET),
--- so the planner sees through them and picks a semi-join or an index probe.
+-- so the planner sees through them. A policy's sub-select stays a subplan
+-- (it is not pulled up into a join), so the small side is built once per
+-- query: the stations of the subtree as an array (an index probe on
+-- operator_station_idx), then the operator ids hashed for the big tables.
 
 -- The regulator's subtree: every jurisdiction whose ancestors (province ...
 -- itself, kept by jurisdiction_add) include shilian.jurisdiction. GIN index
@@ -81,7 +84,7 @@ CREATE FUNCTION subtree_operators() RETURNS SETOF bigint
 	LANGUAGE sql STABLE PARALLEL SAFE
 	AS $$
 	SELECT o.id FROM shilian.operator o
-	 WHERE o.station IN (SELECT s FROM shilian.subtree_stations() AS s)
+	 WHERE o.station = ANY (ARRAY(SELECT s FROM shilian.subtree_stations() AS s))
 	$$;
 COMMENT ON FUNCTION subtree_operators() IS
 	'Ids of the operators whose home station lies at or below shilian.jurisdiction.';
@@ -188,7 +191,7 @@ CREATE POLICY operator_system ON operator FOR SELECT TO shilian_system
 	USING (id IN (SELECT c FROM shilian.client_operators() AS c)
 		OR id IN (SELECT l.seller_id FROM shilian.link l UNION ALL SELECT l.buyer_id FROM shilian.link l));
 CREATE POLICY operator_regulator ON operator FOR SELECT TO shilian_regulator
-	USING (station IN (SELECT s FROM shilian.subtree_stations() AS s));
+	USING (station = ANY (ARRAY(SELECT s FROM shilian.subtree_stations() AS s)));
 
 -- Licences: of the operators it sees (itself and its counterparties).
 CREATE POLICY licence_operator ON licence FOR SELECT TO shilian_operator
@@ -261,6 +264,15 @@ ALTER FUNCTION checkpoint() SECURITY DEFINER SET search_path = pg_catalog, pg_te
 -- ledger and ledger_leaf rows themselves stay behind their policies.
 ALTER FUNCTION inclusion_proof(bigint, bigint) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION consistency_proof(bigint, bigint) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+-- chain_verify, log_verify and ledger_export run with definer rights (part
+-- 50; chain_verify checks its caller in C, ledger_export with require_see):
+-- fix their search_path so that pg_temp comes last.
+ALTER FUNCTION chain_verify(bigint) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION log_verify() SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION ledger_export(bigint, bigint) SET search_path = pg_catalog, pg_temp;
+-- The public reads no table directly (docs/security.md, P1); tree heads
+-- reach it through the proof functions.
+REVOKE SELECT ON checkpoint FROM shilian_public;
 
 -- Functions that read or write records: no EXECUTE for PUBLIC; each role
 -- gets what its users call. The invoker-rights readers (record_completeness,
@@ -295,9 +307,11 @@ GRANT EXECUTE ON FUNCTION
 	operator_register(text, text, text[], text, text, text, uscc, text, boolean, text),
 	operator_activate(bigint), operator_suspend(bigint, text)
 	TO shilian_regulator, shilian_admin;
+-- Licences are issued by regulators: an operator that could add its own
+-- would pass the licence rule of ship() with a number it made up.
 GRANT EXECUTE ON FUNCTION
 	licence_add(bigint, license_no, text[], date, date)
-	TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;
+	TO shilian_regulator, shilian_admin;
 GRANT EXECUTE ON FUNCTION
 	product_register(text, text, integer, text, text, boolean, bigint),
 	batch_create(bigint, bigint, qty, date, text, date, jsonb),

@@ -180,7 +180,8 @@ DROP EXTENSION shilian;
 CREATE ROLE ledger_intruder IN ROLE shilian_regulator;
 SET ROLE ledger_intruder;
 SET shilian.ledger_maintenance = on;
--- appending directly, reading or changing the tables: not for this role
+-- appending directly or changing the tables: not for this role; reading
+-- shows no row (row-level security: no jurisdiction set, docs/security.md)
 SELECT shilian.ledger_append(1, 'x', '{}');
 \echo :LAST_ERROR_SQLSTATE
 SELECT count(*) FROM shilian.ledger;
@@ -189,8 +190,10 @@ DELETE FROM shilian.checkpoint;
 \echo :LAST_ERROR_SQLSTATE
 SELECT shilian.checkpoint();
 \echo :LAST_ERROR_SQLSTATE
--- but a regulator verifies chains and the log, and anyone reads tree heads and proofs
+-- but a regulator verifies the log, and anyone reads tree heads and proofs;
+-- every chain at once is for an admin (a regulator verifies its operators' chains)
 SELECT count(*) FILTER (WHERE ok) = count(*) AS chains_ok FROM shilian.chain_verify();
+\echo :LAST_ERROR_SQLSTATE
 SELECT ok FROM shilian.log_verify();
 SELECT shilian.verify_inclusion(shilian.inclusion_proof(:e303)) AS proof_ok;
 SELECT count(*) > 0 AS sees_tree_heads FROM shilian.checkpoint;
