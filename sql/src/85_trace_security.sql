@@ -89,6 +89,7 @@ ALTER FUNCTION recall_open(trace_code, text, text) SECURITY DEFINER SET search_p
 ALTER FUNCTION recall_ack(bigint, bigint, text, qty, trace_code) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION recall_close(bigint, text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION recall_export(bigint) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION recall_status(bigint) SET search_path = pg_catalog, pg_temp;
 -- targets: definer rights with the filter in the function (a holder sees its
 -- own lots, a regulator its subtree's holders, a follower every holder).
 ALTER FUNCTION recall_targets(bigint) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;

@@ -77,9 +77,13 @@ $j = call($regulator, 'GET', '/v1/operators?status=active&offset=5');
 is($j->{headers}{'content-range'}, '*/3', 'Content-Range past the end');
 
 # ---- licences and products ------------------------------------------------
-expect(call($tok{wholesaler}, 'POST', '/v1/licences', { licence_no => 'JY13701020000018',
+# Licences come from the licence register: a regulator records them (an
+# operator adding its own could invent one to pass the sale's licence check).
+$j = expect(call($tok{wholesaler}, 'POST', '/v1/licences', { licence_no => 'JY13701020000018',
+	scope => ['vegetables'], valid_from => '2024-01-01', valid_to => '2030-12-31' }), 403, 'an operator cannot add its own licence');
+expect(call($regulator, 'POST', '/v1/licences', { operator => $op{wholesaler}, licence_no => 'JY13701020000018',
 	scope => ['vegetables', 'grain'], valid_from => '2024-01-01', valid_to => '2030-12-31' }), 201, 'wholesaler licence');
-expect(call($tok{canteen}, 'POST', '/v1/licences', { licence_no => 'JY33701020000056',
+expect(call($regulator, 'POST', '/v1/licences', { operator => $op{canteen}, licence_no => 'JY33701020000056',
 	scope => ['vegetables'], valid_from => '2024-01-01', valid_to => '2030-12-31' }), 201, 'canteen licence');
 my $cabbage = expect(call($tok{farm}, 'POST', '/v1/products', { name => '大白菜', category => 'vegetables',
 	shelf_life_days => 10, edible_agricultural => JSON::PP::true }), 201, 'farm product')->{id};

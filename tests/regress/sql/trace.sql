@@ -317,10 +317,18 @@ SET ROLE shilian_operator;
 SELECT shilian.recall_open(:'cd', 'x');
 \echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
+-- A regulator acts for its jurisdiction (the gateway sets it per request);
+-- another province's regulator may not close the recall (part 85).
 SET ROLE shilian_regulator;
+SET shilian.jurisdiction = '330000';
 SELECT shilian.recall_open(:'cd', '监管抽检', 'backward') AS rr \gset
 SELECT count(*) AS targets FROM shilian.recall_targets(:rr);
+SET shilian.jurisdiction = '370000';
 SELECT shilian.recall_close(:rr, '演练');
+\echo :LAST_ERROR_SQLSTATE
+SET shilian.jurisdiction = '330000';
+SELECT shilian.recall_close(:rr, '演练');
+RESET shilian.jurisdiction;
 RESET ROLE;
 
 -- Every recall step appended one ledger entry (opens and closes on the
