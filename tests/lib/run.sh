@@ -49,10 +49,13 @@ SQL
 		say "extension (re)created from this build"
 	fi
 	psql -qX -v ON_ERROR_STOP=1 -d "$DB" -f "$TOP/tests/demo/province.sql" >/dev/null
-	# Gateway: restart so it runs the binary just built.
+	# Gateway: restart so it runs the binary just built. It logs in as
+	# shilian_gateway and signs tokens with a secret made once for this folder.
 	stop_gateway
+	[ -s "$RUN/jwt_secret" ] || { openssl rand -hex 32 > "$RUN/jwt_secret"; chmod 600 "$RUN/jwt_secret"; }
 	"$TOP/gateway/shilian-gateway" --listen "$LISTEN" \
-		--dsn "host=$sock port=$PGPORT dbname=$DB user=postgres" \
+		--dsn "host=$sock port=$PGPORT dbname=$DB user=shilian_gateway" \
+		--jwt-secret-file "$RUN/jwt_secret" \
 		--pid-file "$RUN/gateway.pid" >>"$RUN/gateway.log" 2>&1 &
 	local i
 	for i in $(seq 1 50); do
@@ -67,6 +70,8 @@ PGDATABASE=$DB
 PGUSER=postgres
 SHILIAN_URL=http://$LISTEN
 export PGHOST PGPORT PGDATABASE PGUSER SHILIAN_URL
+# Demo tokens (30 days), signed with .run/jwt_secret:
+$(demo_tokens)
 ENV
 	cat <<MSG
 
@@ -83,6 +88,28 @@ Try:
 
 Stop everything with: make stop
 MSG
+}
+
+# An HS256 JWT for the claims in $1, signed with .run/jwt_secret.
+jwt() {
+	local h p s key
+	key=$(cat "$RUN/jwt_secret")
+	h=$(printf '{"alg":"HS256","typ":"JWT"}' | openssl base64 -A | tr '+/' '-_' | tr -d '=')
+	p=$(printf '%s' "$1" | openssl base64 -A | tr '+/' '-_' | tr -d '=')
+	s=$(printf '%s.%s' "$h" "$p" | openssl dgst -sha256 -hmac "$key" -binary | openssl base64 -A | tr '+/' '-_' | tr -d '=')
+	echo "$h.$p.$s"
+}
+
+# SHILIAN_TOKEN_<NAME>=... lines for the demo's regulator and operators
+# (tests/demo/province.sql lists them in shilian.demo_account).
+demo_tokens() {
+	local exp name role op jur
+	exp=$(($(date +%s) + 30 * 86400))
+	psql -qAtX -F ' ' -d "$DB" -c "select name, role, coalesce(operator_id::text, ''), coalesce(jurisdiction, '') from shilian_demo.account order by name" 2>/dev/null |
+	while read -r name role op jur; do
+		echo "SHILIAN_TOKEN_${name^^}=$(jwt "{\"role\":\"$role\",\"operator_id\":\"$op\",\"jurisdiction\":\"$jur\",\"exp\":$exp}")"
+		echo "export SHILIAN_TOKEN_${name^^}"
+	done
 }
 
 stop_gateway() {
