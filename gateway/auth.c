@@ -4,7 +4,8 @@
  * is checked here too, so a token with "alg": "none" or any other algorithm
  * is refused, and so is one without a future "exp". Claims: role, operator_id,
  * jurisdiction, client. The role claim names one of the platform's roles; the
- * database role is shilian_<role>.
+ * database role is shilian_<role>. System clients may instead send an API key
+ * (X-API-Key), which the database checks against the hash it keeps.
  */
 #include "gateway.h"
 
@@ -50,10 +51,54 @@ ClaimText(json_t *claims, const char *name, char *dst, size_t dstlen)
 	return false;
 }
 
+/*
+ * X-API-Key: a system client's key, checked by the database (which keeps
+ * only its hash) as the gateway's own login role, before any role switch.
+ */
+static int
+AuthenticateApiKey(GwRequest *req, const char *key)
+{
+	PGconn	   *db;
+	PGresult   *res;
+	int			status = 0;
+
+	if (strlen(key) > 200)
+		return Unauthorized(req, "invalid API key", NULL);
+	res = gw_exec_first(req->conn, &db, "select shilian.api_client_authenticate($1)", 1,
+						(const char *[]) {key});
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
+		status = gw_reply_pg_error(req->conn, res, db);
+	else if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0) ||
+			 PQgetlength(res, 0, 0) >= (int) sizeof(req->auth.client))
+		status = gw_reply_error(req->conn, 401, "GW401", "invalid API key", NULL,
+								"The key is wrong, revoked, or its client is inactive.",
+								"WWW-Authenticate: Bearer realm=\"shilian\", error=\"invalid_token\"\r\n");
+	else
+	{
+		strcpy(req->auth.client, PQgetvalue(res, 0, 0));
+		strcpy(req->auth.role, "shilian_system");
+		req->auth.authenticated = true;
+	}
+	PQclear(res);
+	if (status == 0 && req->route->roles != NULL)
+	{
+		for (int i = 0;; i++)
+		{
+			if (req->route->roles[i] == NULL)
+				return gw_reply_error(req->conn, 403, "GW403", "this route is not open to your role",
+									  "system", NULL, NULL);
+			if (strcmp(req->route->roles[i], "system") == 0)
+				break;
+		}
+	}
+	return status;
+}
+
 int
 gw_authenticate(GwRequest *req)
 {
 	const char *hdr = mg_get_header(req->conn, "Authorization");
+	const char *apikey = mg_get_header(req->conn, "X-API-Key");
 	const char *token;
 	jwt_t	   *jwt = NULL;
 	char	   *grants;
@@ -63,6 +108,13 @@ gw_authenticate(GwRequest *req)
 	int			rc;
 
 	memset(&req->auth, 0, sizeof(req->auth));
+	if (apikey != NULL)
+	{
+		if (hdr != NULL)
+			return gw_reply_error(req->conn, 400, "GW400", "send a bearer token or an API key, not both",
+								  NULL, NULL, NULL);
+		return AuthenticateApiKey(req, apikey);
+	}
 	if (hdr == NULL)
 	{
 		if (req->route->flags & GW_PUBLIC)

@@ -11,20 +11,24 @@ trap 'cluster_stop "$T/data"; rm -rf "$T"' EXIT
 
 BINDIR=$(private_install "$T/inst")
 export PATH=$BINDIR:$PATH
-cluster_init "$T/data" "$T/sock" 5432 '127.0.0.1'
+cluster_init "$T/data" "$T/sock" 5432 ''
 # a benchmark cluster: realistic durability settings are for the DBA guide;
 # here both sides of every ratio run on the same settings.
 cluster_start "$T/data" "$T/postgres.log"
-export PGHOST=$T/sock PGPORT=5432 PGUSER=postgres PGDATABASE=bench
-createdb bench
-psql -qX -c 'CREATE EXTENSION shilian' >/dev/null
+export PGHOST=$T/sock PGPORT=5432 PGUSER=postgres
 export SHILIAN_TOP=$TOP SHILIAN_BENCH_TMP=$T
 
 rows=$T/rows.tsv
 : > "$rows"
 for b in "$TOP"/tests/bench/*.sh; do
 	[ "$(basename "$b")" = lib.sh ] && continue
+	# SHILIAN_BENCH=gateway,trace runs only those scripts
+	if [ -n "${SHILIAN_BENCH:-}" ] && ! [[ ",$SHILIAN_BENCH," == *",$(basename "$b" .sh),"* ]]; then continue; fi
 	say "== $(basename "$b")"
+	# each script gets a fresh database of its own
+	export PGDATABASE=bench_$(basename "$b" .sh)
+	createdb "$PGDATABASE"
+	psql -qX -c 'CREATE EXTENSION shilian' >/dev/null
 	if ! bash "$b" >> "$rows"; then
 		say "benchmark $(basename "$b") failed"
 		exit 1

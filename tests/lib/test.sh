@@ -42,7 +42,8 @@ mkdir -p "$T/tap"; [ "$(id -u)" = 0 ] && chown postgres: "$T/tap"
 PERL5LIB="$($PG_CONFIG --pkglibdir)/pgxs/src/test/perl:$TOP/tests/lib${PERL5LIB:+:$PERL5LIB}"
 suites=$(ls "$TOP"/tests/t/*.pl "$TOP"/tests/gateway/*.pl 2>/dev/null || true)
 if [ -n "$suites" ]; then
-	if (cd "$T/tap" && as_pg env PERL5LIB="$PERL5LIB" TESTDIR="$T/tap" \
+	# PGCTLTIMEOUT: pg_ctl waits longer on a loaded machine before giving up.
+	if (cd "$T/tap" && as_pg env PERL5LIB="$PERL5LIB" TESTDIR="$T/tap" PGCTLTIMEOUT=180 \
 		PG_REGRESS="$($PG_CONFIG --pkglibdir)/pgxs/src/test/regress/pg_regress" \
 		SHILIAN_TOP="$TOP" SHILIAN_GATEWAY="$TOP/gateway/shilian-gateway" \
 		SHILIAN_VALGRIND="${SHILIAN_VALGRIND:-1}" \
