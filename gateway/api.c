@@ -279,6 +279,7 @@ const GwRoute gw_routes[] = {
 	{"GET", "/v1/batches/{code}", gw_sql_route, 0, "One batch by trace code",
 		NULL, NULL,
 		"select to_jsonb(b) || jsonb_build_object('id', b.id::text, 'trace_code', b.trace_code::text, "
+		"'owner_id', b.owner_id::text, 'product_id', b.product_id::text, "
 		"'product_name', p.name, 'category', p.category) "
 		"from shilian.batch b join shilian.product p on p.id = b.product_id "
 		"where b.trace_code = $1::shilian.trace_code", path0},
@@ -287,7 +288,8 @@ const GwRoute gw_routes[] = {
 		"with f as (select b.* from shilian.batch b where b.owner_id = " ACTING "), "
 		"p as (select * from f order by created_at desc, id desc limit " LIMIT("$1") " offset " OFFSET("$2") ") "
 		"select coalesce((select jsonb_agg(to_jsonb(p) || jsonb_build_object('id', p.id::text, "
-		"'trace_code', p.trace_code::text) order by p.created_at desc, p.id desc) from p), '[]'), "
+		"'trace_code', p.trace_code::text, 'owner_id', p.owner_id::text, 'product_id', p.product_id::text) "
+		"order by p.created_at desc, p.id desc) from p), '[]'), "
 		"case when (select count(*) from p) = 0 then '*/' || (select count(*) from f) "
 		"else " OFFSET("$2") " || '-' || (" OFFSET("$2") " + (select count(*) from p) - 1) || '/' || (select count(*) from f) end "
 		"as content_range", page_args},

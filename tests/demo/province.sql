@@ -162,7 +162,10 @@ BEGIN
 	IF lot IS NULL OR EXISTS (SELECT 1 FROM shilian.recall r WHERE r.trace_code OPERATOR(shilian.=) lot) THEN
 		RETURN;
 	END IF;
+	-- opened by the provincial regulator (its jurisdiction follows the recall)
+	PERFORM set_config('shilian.jurisdiction', '370000', true);
 	rid := shilian.recall_open(lot, '演示：大白菜农残快检超标');
+	PERFORM set_config('shilian.jurisdiction', '', true);
 	SELECT o.id INTO canteen FROM shilian.operator o
 	 WHERE o.uscc OPERATOR(shilian.=) '12370102MB2D00107A'::shilian.uscc;
 	PERFORM shilian.recall_ack(rid, canteen, 'destroyed', t.qty_on_hand)
@@ -208,3 +211,29 @@ SELECT 'demo: checkpoint of ' || tree_size || ' entries, root ' || encode(root, 
   FROM shilian.checkpoint();
 SELECT 'demo: ' || count(*) || ' chains verified, all ok = ' || bool_and(ok) AS ledger
   FROM shilian.chain_verify();
+
+-- ---- demo accounts -------------------------------------------------------------
+-- Who `make run` makes REST tokens for (.run/env: SHILIAN_TOKEN_<NAME>). Kept
+-- outside the extension, in schema shilian_demo; refreshed on every load.
+CREATE SCHEMA IF NOT EXISTS shilian_demo;
+CREATE TABLE IF NOT EXISTS shilian_demo.account (
+	name         text PRIMARY KEY,
+	role         text NOT NULL,
+	operator_id  bigint,
+	jurisdiction text,
+	note         text
+);
+INSERT INTO shilian_demo.account AS a (name, role, operator_id, jurisdiction, note)
+SELECT v.name, v.role, o.id, v.jurisdiction, v.note
+  FROM (VALUES
+	('farm', 'operator', '历城绿源蔬菜专业合作社', NULL, 'the cabbage farm'),
+	('wholesaler', 'operator', '济南泉城农产品批发市场有限公司', NULL, 'the wholesale market'),
+	('supermarket', 'operator', '青岛市南惠民超市', NULL, 'has a receipt draft waiting'),
+	('canteen', 'operator', '历下实验小学食堂', NULL, 'school canteen (10+3)'),
+	('regulator', 'regulator', NULL, '370000', 'provincial regulator, opened the demo recall'),
+	('county', 'regulator', NULL, '370112', 'Licheng county regulator'),
+	('admin', 'admin', NULL, NULL, 'platform admin')) AS v (name, role, opname, jurisdiction, note)
+  LEFT JOIN shilian.operator o ON o.name = v.opname
+ON CONFLICT (name) DO UPDATE SET role = excluded.role, operator_id = excluded.operator_id,
+	jurisdiction = excluded.jurisdiction, note = excluded.note;
+SELECT 'demo: ' || count(*) || ' accounts with REST tokens in .run/env' AS accounts FROM shilian_demo.account;

@@ -73,6 +73,9 @@ export PGHOST PGPORT PGDATABASE PGUSER SHILIAN_URL
 # Demo tokens (30 days), signed with .run/jwt_secret:
 $(demo_tokens)
 ENV
+	local public_code recall_code
+	public_code=$(psql -qAtX -d "$DB" -c "select b.trace_code from shilian.batch b join shilian.operator o on o.id = b.owner_id where 'school_canteen' = any (o.kinds) order by b.id limit 1")
+	recall_code=$(psql -qAtX -d "$DB" -c "select trace_code from shilian.recall order by id limit 1")
 	cat <<MSG
 
 shilian is running.
@@ -80,11 +83,14 @@ shilian is running.
   database  $DB on $sock port $PGPORT   (make psql)
   settings  source .run/env
 
-Try:
-  curl -s http://$LISTEN/healthz
-  curl -s http://$LISTEN/v1/version
-  curl -s http://$LISTEN/v1/no-such-route     # JSON 404
-  source .run/env && psql -c "select shilian.version()"
+Try (tokens for the demo accounts are in .run/env):
+  source .run/env
+  curl -s \$SHILIAN_URL/healthz
+  curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_FARM" "\$SHILIAN_URL/v1/batches?limit=2"
+  curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_SUPERMARKET" \$SHILIAN_URL/v1/shipments/inbox   # a receipt draft pre-filled from the sale
+  curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_REGULATOR" \$SHILIAN_URL/v1/recalls/1   # the demo recall
+  curl -s \$SHILIAN_URL/v1/public/trace/$public_code   # what a consumer sees, no token
+  psql -c "select * from shilian.trace_forward('$recall_code')"
 
 Stop everything with: make stop
 MSG
@@ -105,8 +111,8 @@ jwt() {
 demo_tokens() {
 	local exp name role op jur
 	exp=$(($(date +%s) + 30 * 86400))
-	psql -qAtX -F ' ' -d "$DB" -c "select name, role, coalesce(operator_id::text, ''), coalesce(jurisdiction, '') from shilian_demo.account order by name" 2>/dev/null |
-	while read -r name role op jur; do
+	psql -qAtX -F '|' -d "$DB" -c "select name, role, coalesce(operator_id::text, ''), coalesce(jurisdiction, '') from shilian_demo.account order by name" 2>/dev/null |
+	while IFS='|' read -r name role op jur; do
 		echo "SHILIAN_TOKEN_${name^^}=$(jwt "{\"role\":\"$role\",\"operator_id\":\"$op\",\"jurisdiction\":\"$jur\",\"exp\":$exp}")"
 		echo "export SHILIAN_TOKEN_${name^^}"
 	done
