@@ -34,6 +34,17 @@ sub shilian_node
 }
 
 my $seq = 0;
+my %running;	# gateways started and not yet stopped, by pid
+
+# A test that dies still stops its gateways (no process is left behind).
+END
+{
+	for my $pid (keys %running)
+	{
+		kill 'KILL', $pid;
+		waitpid($pid, 0);
+	}
+}
 
 # Start the gateway against $node; returns a hash with url, pid, log.
 sub start_gateway
@@ -69,6 +80,7 @@ sub start_gateway
 		last if waitpid($pid, 1) == $pid;
 		usleep(50_000);
 	}
+	$running{$pid} = 1;
 	BAIL_OUT("gateway did not start; see $log") unless $port;
 	return { url => "http://127.0.0.1:$port", pid => $pid, log => $log, vglog => $vglog,
 		valgrind => $valgrind };
@@ -82,6 +94,7 @@ sub stop_gateway
 	my $waited = 0;
 	while (waitpid($gw->{pid}, 1) == 0 && $waited < 600) { usleep(50_000); $waited++; }
 	my $status = $? >> 8;
+	delete $running{ $gw->{pid} };
 	if ($waited >= 600) { kill 'KILL', $gw->{pid}; waitpid($gw->{pid}, 0); fail('gateway stops on SIGTERM'); return; }
 	is($status, 0, 'gateway exits cleanly on SIGTERM' . ($gw->{valgrind} ? ' with no valgrind errors or leaks' : ''))
 	  or diag(slurp_file($gw->{valgrind} ? $gw->{vglog} : $gw->{log}));
