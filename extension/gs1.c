@@ -14,6 +14,7 @@
 
 #include "checkchar.h"
 #include "types.h"
+#include "canon.h"
 
 #define GS1_LOT_MAX 20
 
@@ -75,17 +76,6 @@ IsUnreserved(unsigned char c)
 		c == '-' || c == '.' || c == '_' || c == '~';
 }
 
-static int
-HexValue(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /*
  * Percent-decode a path segment (RFC 3986); NULL if an escape is malformed,
@@ -107,8 +97,8 @@ PercentDecode(const char *s)
 
 			if (i + 2 >= len)
 				return NULL;
-			hi = HexValue(s[i + 1]);
-			lo = hi < 0 ? -1 : HexValue(s[i + 2]);
+			hi = sl_hex_value(s[i + 1]);
+			lo = hi < 0 ? -1 : sl_hex_value(s[i + 2]);
 			if (lo < 0 || (hi == 0 && lo == 0))
 				return NULL;
 			appendStringInfoChar(&buf, (char) (hi * 16 + lo));

@@ -479,8 +479,8 @@ sl_hex(const uint8_t *p, size_t n, char *out)
 	out[2 * n] = 0;
 }
 
-static int
-HexVal(char c)
+int
+sl_hex_value(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -498,8 +498,8 @@ sl_unhex(const char *s, size_t slen, uint8_t *out, size_t n)
 		return -1;
 	for (size_t i = 0; i < n; i++)
 	{
-		int			hi = HexVal(s[2 * i]),
-					lo = HexVal(s[2 * i + 1]);
+		int			hi = sl_hex_value(s[2 * i]),
+					lo = sl_hex_value(s[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return -1;

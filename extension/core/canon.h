@@ -106,5 +106,7 @@ int			sl_canon_to_json(const uint8_t *p, size_t len, SlBuf *out);
 void		sl_hex(const uint8_t *p, size_t n, char *out);
 /* Parse exactly 2n hex digits into out; 0 on success. */
 int			sl_unhex(const char *s, size_t slen, uint8_t *out, size_t n);
+/* The value of one hex digit (either case), or -1. */
+int			sl_hex_value(char c);
 
 #endif
