@@ -76,5 +76,32 @@ SQL
 b=$(psql -qAtX -c "SELECT count(*) FROM shilian.batch b JOIN shilian.operator o ON o.id = b.owner_id WHERE o.station LIKE '3701%'")
 [ "$a" = "$b" ] || { echo "security bench: RLS listing saw $a batches, expected $b" >&2; exit 1; }
 
+# trace_forward: each batch k sold to batches 2k and 2k+1 (a binary fan-out
+# over all 200,000), walked by the provincial regulator, who sees every link
+# and batch, so both sides walk the same graph: RLS on (the walk reads
+# through SQL, one query per level) against the superuser (index scans).
+psql -qAtX -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+INSERT INTO shilian.link (kind, from_batch, to_batch, seller_id, buyer_id, qty_shipped, qty_accepted,
+	shipped_on, received_at, status)
+SELECT 'ship', f.id, t.id, f.owner_id, t.owner_id, '1 kg', '1 kg', current_date, now(), 'received'
+  FROM shilian.batch f JOIN shilian.batch t ON t.id IN (2 * f.id, 2 * f.id + 1)
+ WHERE f.owner_id <> t.owner_id;
+ANALYZE shilian.link;
+SQL
+ROOT=$(psql -qAtX -c "SELECT trace_code FROM shilian.batch ORDER BY id LIMIT 1")
+cat > "$T/trace_rls.sql" <<EOF2
+BEGIN;
+SELECT set_config('role', 'shilian_regulator', true), set_config('shilian.jurisdiction', '370000', true);
+SELECT count(*) FROM shilian.trace_forward('$ROOT');
+COMMIT;
+EOF2
+cat > "$T/trace_super.sql" <<EOF2
+SELECT count(*) FROM shilian.trace_forward('$ROOT');
+EOF2
+a=$(psql -qAtX -c "SET role shilian_regulator; SET shilian.jurisdiction = '370000'; SELECT count(*) FROM shilian.trace_forward('$ROOT')" | tail -1)
+b=$(psql -qAtX -c "SELECT count(*) FROM shilian.trace_forward('$ROOT')")
+[ "$a" = "$b" ] || { echo "security bench: trace under RLS reached $a batches, superuser $b" >&2; exit 1; }
+row "security: province regulator trace_forward ($b batches), RLS" "$(lat "$T/trace_rls.sql")" "ms" "$(lat "$T/trace_super.sql")" "superuser, RLS bypassed"
+
 row "security: city regulator lists its 50k of 200k batches, RLS" "$(lat "$T/rls.sql")" "ms" "$(lat "$T/super.sql")" "superuser, subtree by hand"
 row "security: county regulator, first page of 50 batches, RLS" "$(lat "$T/rls_page.sql")" "ms" "$(lat "$T/super_page.sql")" "superuser, subtree by hand"
