@@ -1,0 +1,280 @@
+-- shilian install script, part 70: bulk upload (docs/integration.md).
+-- import_ndjson applies one record per line by calling the record function
+-- its kind names, each line in its own subtransaction, and keeps a report
+-- per line (accepted with the new id or trace code, or refused with SQLSTATE
+-- and message). The record functions check the caller themselves
+-- (RecordCheckActor reads the outer role and the request settings), so the
+-- upload runs with definer rights only to write its own report tables.
+
+CREATE TABLE import_job (
+	id              bigserial PRIMARY KEY,
+	role_name       text NOT NULL,		-- the calling role (shilian_system, shilian_operator, ...)
+	operator_id     bigint,				-- shilian.operator_id of the caller
+	client          text,				-- shilian.client of the caller
+	jurisdiction    text,				-- shilian.jurisdiction of the caller
+	mode            text NOT NULL CHECK (mode IN ('all_or_nothing', 'apply_valid')),
+	idempotency_key text CHECK (length(idempotency_key) BETWEEN 1 AND 200),
+	principal       text NOT NULL,		-- role|operator|client|jurisdiction: scope of the key
+	body_hash       bytea NOT NULL,		-- sha256 of the upload
+	total           integer NOT NULL DEFAULT 0,
+	done            integer NOT NULL DEFAULT 0,
+	accepted        integer NOT NULL DEFAULT 0,
+	refused         integer NOT NULL DEFAULT 0,
+	status          text NOT NULL DEFAULT 'running'
+	                CHECK (status IN ('running', 'applied', 'rolled_back')),
+	created_at      timestamptz NOT NULL DEFAULT now(),
+	finished_at     timestamptz
+);
+CREATE UNIQUE INDEX import_job_key_idx ON import_job (principal, idempotency_key)
+	WHERE idempotency_key IS NOT NULL;
+CREATE INDEX import_job_client_idx ON import_job (client) WHERE client IS NOT NULL;
+CREATE INDEX import_job_operator_idx ON import_job (operator_id) WHERE operator_id IS NOT NULL;
+COMMENT ON TABLE import_job IS
+	'Bulk uploads (import_ndjson): who uploaded, mode, idempotency key, line counts and outcome.';
+
+CREATE TABLE import_line (
+	job_id      bigint NOT NULL REFERENCES import_job (id) ON DELETE CASCADE,
+	line_no     integer NOT NULL,
+	kind        text,
+	status      text NOT NULL CHECK (status IN ('accepted', 'refused', 'rolled_back')),
+	result      text,		-- accepted: the new id or trace code
+	sqlstate    text,		-- refused: the SQLSTATE
+	message     text,		-- refused: the message
+	detail      text,		-- refused: the detail, if any
+	PRIMARY KEY (job_id, line_no)
+);
+COMMENT ON TABLE import_line IS
+	'Per-line report of a bulk upload: accepted with the new id or trace code, refused with SQLSTATE and message, or rolled_back (valid, but an all_or_nothing upload had a refused line).';
+
+SELECT pg_catalog.pg_extension_config_dump('import_job', '');
+SELECT pg_catalog.pg_extension_config_dump('import_line', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('shilian.import_job', 'id')::regclass, '');
+
+-- The record function behind each kind, and the line fields renamed because
+-- "kind" names the record kind itself.
+CREATE FUNCTION import_kind_function(kind text) RETURNS regprocedure
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+RETURN CASE kind
+	WHEN 'operator' THEN 'shilian.operator_register(text,text,text[],text,text,text,shilian.uscc,text,boolean,text)'
+	WHEN 'licence' THEN 'shilian.licence_add(bigint,shilian.license_no,text[],date,date)'
+	WHEN 'product' THEN 'shilian.product_register(text,text,integer,text,text,boolean,bigint)'
+	WHEN 'batch' THEN 'shilian.batch_create(bigint,bigint,shilian.qty,date,text,date,jsonb)'
+	WHEN 'inspection' THEN 'shilian.inspect(shilian.trace_code,text,text,jsonb,timestamptz,bigint)'
+	WHEN 'ship' THEN 'shilian.ship(shilian.trace_code,bigint,shilian.qty,date,bigint)'
+	WHEN 'receive' THEN 'shilian.receive(bigint,shilian.qty,jsonb,timestamptz,text,shilian.trace_code)'
+	WHEN 'transform' THEN 'shilian.transform(shilian.trace_code[],shilian.qty[],bigint,shilian.qty,date,text,date,bigint)'
+	WHEN 'consume' THEN 'shilian.consume(shilian.trace_code,shilian.qty,text,timestamptz,text,bigint)'
+	END::regprocedure;
+COMMENT ON FUNCTION import_kind_function(text) IS
+	'The record function an NDJSON line of the given kind calls (operator, licence, product, batch, inspection, ship, receive, transform, consume), or NULL for an unknown kind.';
+
+-- The SELECT that applies one line: the record function called with named
+-- arguments, each taken from the line ($1) by its field name and cast to the
+-- parameter's type. Field and argument names come from the catalogue (checked
+-- against the function's parameter names), never from the line itself.
+CREATE FUNCTION import_line_call(kind text, line jsonb) RETURNS text
+	LANGUAGE plpgsql STABLE STRICT
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	fn regprocedure := shilian.import_kind_function(kind);
+	p pg_proc;
+	field text;
+	arg text;
+	typ oid;
+	args text[] := '{}';
+	i int;
+	renamed text := CASE kind WHEN 'inspection' THEN 'inspection_kind'
+	                          WHEN 'consume' THEN 'consumption_kind' END;
+BEGIN
+	IF fn IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = format('unknown record kind "%s"', kind),
+			HINT = 'Use operator, licence, product, batch, inspection, ship, receive, transform or consume.';
+	END IF;
+	SELECT * INTO p FROM pg_proc WHERE oid = fn;
+	-- every field must name a parameter
+	FOR field IN SELECT k FROM jsonb_object_keys(line) k WHERE k <> 'kind' ORDER BY k LOOP
+		arg := CASE WHEN field = renamed THEN 'kind' ELSE field END;
+		IF arg = 'kind' AND field <> renamed OR NOT (arg = ANY (p.proargnames)) THEN
+			RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+				MESSAGE = format('unknown field "%s" for kind %s', field, kind),
+				HINT = format('The fields of %s are the parameters of %s.', kind, fn::text);
+		END IF;
+	END LOOP;
+	FOR i IN 1 .. p.pronargs LOOP
+		arg := p.proargnames[i];
+		field := CASE WHEN arg = 'kind' THEN renamed ELSE arg END;
+		typ := p.proargtypes[i - 1];
+		IF line -> field IS NULL OR jsonb_typeof(line -> field) = 'null' THEN
+			IF i <= p.pronargs - p.pronargdefaults THEN
+				RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+					MESSAGE = format('missing field "%s" for kind %s', field, kind);
+			END IF;
+			CONTINUE;
+		END IF;
+		args := args || CASE
+			WHEN typ = 'jsonb'::regtype THEN format('%I => $1 -> %L', arg, field)
+			WHEN (SELECT t.typcategory = 'A' FROM pg_type t WHERE t.oid = typ) THEN
+				format('%I => ARRAY(SELECT jsonb_array_elements_text($1 -> %L))::%s',
+					arg, field, format_type(typ, NULL))
+			ELSE format('%I => ($1 ->> %L)::%s', arg, field, format_type(typ, NULL))
+			END;
+	END LOOP;
+	RETURN format('SELECT %s(%s)::text', fn::oid::regproc::text, array_to_string(args, ', '));
+END
+$$;
+COMMENT ON FUNCTION import_line_call(text, jsonb) IS
+	'The statement that applies one NDJSON line (the line is its parameter $1); refuses an unknown kind, an unknown field or a missing required field with 22023.';
+
+CREATE FUNCTION import_ndjson(body text, mode text DEFAULT 'apply_valid',
+		idempotency_key text DEFAULT NULL) RETURNS bigint
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	caller text := CASE WHEN current_setting('role') = 'none' THEN session_user::text
+	                    ELSE current_setting('role') END;
+	who text := concat_ws('|', caller, shilian.current_operator(),
+	                            shilian.current_client(), shilian.current_jurisdiction());
+	h bytea;
+	job bigint;
+	old shilian.import_job;
+	lines text[];
+	n int;
+	i int;
+	raw text;
+	rec jsonb;
+	k text;
+	res text;
+	st text;
+	msg text;
+	det text;
+	kinds text[] := '{}';
+	statuses text[] := '{}';
+	results text[] := '{}';
+	states text[] := '{}';
+	msgs text[] := '{}';
+	dets text[] := '{}';
+	nums int[] := '{}';
+	nacc int := 0;
+	nref int := 0;
+	rolled boolean := false;
+BEGIN
+	IF body IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed', MESSAGE = 'the upload body is null';
+	END IF;
+	IF mode IS NULL OR mode NOT IN ('all_or_nothing', 'apply_valid') THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = format('unknown import mode "%s"', mode),
+			HINT = 'Use all_or_nothing or apply_valid.';
+	END IF;
+	h := sha256(convert_to(body, 'UTF8'));
+	lines := regexp_split_to_array(body, E'\n');
+	-- a final newline does not start another line
+	IF lines[cardinality(lines)] = '' THEN
+		lines := lines[1 : cardinality(lines) - 1];
+	END IF;
+
+	INSERT INTO shilian.import_job AS j (role_name, operator_id, client, jurisdiction, mode,
+			idempotency_key, principal, body_hash)
+	VALUES (caller, shilian.current_operator(), shilian.current_client(),
+			shilian.current_jurisdiction(), import_ndjson.mode, import_ndjson.idempotency_key,
+			who, h)
+	ON CONFLICT (principal, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+	RETURNING j.id INTO job;
+	IF job IS NULL THEN
+		-- the key was used before by this caller: the first upload's job, nothing applied
+		SELECT * INTO old FROM shilian.import_job j
+		 WHERE j.principal = who AND j.idempotency_key = import_ndjson.idempotency_key;
+		IF old.body_hash <> h OR old.mode <> import_ndjson.mode THEN
+			RAISE EXCEPTION USING ERRCODE = 'SLI01',
+				MESSAGE = format('idempotency key "%s" was used for another upload', idempotency_key),
+				DETAIL = format('Import job %s was made with this key from a different body or mode.', old.id),
+				HINT = 'Use a new key for a new upload.';
+		END IF;
+		RETURN old.id;
+	END IF;
+
+	BEGIN	-- every line's effects, undone together for a refused all_or_nothing upload
+		FOR i IN 1 .. coalesce(cardinality(lines), 0) LOOP
+			raw := rtrim(lines[i], E'\r');
+			CONTINUE WHEN btrim(raw, E' \t') = '';
+			rec := NULL; k := NULL; res := NULL; st := NULL; msg := NULL; det := NULL;
+			BEGIN
+				rec := raw::jsonb;
+				IF jsonb_typeof(rec) <> 'object' THEN
+					RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+						MESSAGE = format('a line must be a JSON object, not %s', jsonb_typeof(rec));
+				END IF;
+				k := rec ->> 'kind';
+				IF k IS NULL THEN
+					RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+						MESSAGE = 'missing field "kind"';
+				END IF;
+				EXECUTE shilian.import_line_call(k, rec) INTO res USING rec;
+				nacc := nacc + 1;
+			EXCEPTION WHEN OTHERS THEN
+				GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
+					det = PG_EXCEPTION_DETAIL;
+				nref := nref + 1;
+			END;
+			nums := nums || i;
+			kinds := kinds || k;
+			statuses := statuses || CASE WHEN st IS NULL THEN 'accepted' ELSE 'refused' END;
+			results := results || res;
+			states := states || st;
+			msgs := msgs || msg;
+			dets := dets || nullif(det, '');
+		END LOOP;
+		IF nref > 0 AND mode = 'all_or_nothing' THEN
+			RAISE EXCEPTION USING ERRCODE = 'SLI02', MESSAGE = 'import rolled back';
+		END IF;
+	EXCEPTION WHEN SQLSTATE 'SLI02' THEN
+		rolled := true;
+	END;
+
+	INSERT INTO shilian.import_line (job_id, line_no, kind, status, result, sqlstate, message, detail)
+	SELECT job, u.n, u.k,
+	       CASE WHEN rolled AND u.s = 'accepted' THEN 'rolled_back' ELSE u.s END,
+	       CASE WHEN rolled THEN NULL ELSE u.r END, u.st, u.m, u.d
+	  FROM unnest(nums, kinds, statuses, results, states, msgs, dets) AS u(n, k, s, r, st, m, d);
+	n := cardinality(nums);
+	UPDATE shilian.import_job j
+	   SET total = n, done = n, accepted = CASE WHEN rolled THEN 0 ELSE nacc END, refused = nref,
+	       status = CASE WHEN rolled THEN 'rolled_back' ELSE 'applied' END, finished_at = clock_timestamp()
+	 WHERE j.id = job;
+	RETURN job;
+END
+$$;
+COMMENT ON FUNCTION import_ndjson(text, text, text) IS
+	'Bulk upload: one record per line (JSON object with a kind and the record function''s arguments by name), each applied in its own subtransaction with the caller''s rights; mode apply_valid keeps the valid lines, all_or_nothing applies none if any is refused. A repeated idempotency key returns the first job and applies nothing. Returns the import job id; the per-line report is in import_line.';
+
+CREATE FUNCTION import_status(id bigint) RETURNS jsonb
+	LANGUAGE sql STABLE STRICT
+	SET search_path = pg_catalog, pg_temp
+RETURN (SELECT jsonb_build_object('id', j.id::text, 'mode', j.mode, 'status', j.status,
+		'total', j.total, 'done', j.done, 'accepted', j.accepted, 'refused', j.refused,
+		'idempotency_key', j.idempotency_key, 'created_at', j.created_at, 'finished_at', j.finished_at)
+	FROM shilian.import_job j WHERE j.id = import_status.id);
+COMMENT ON FUNCTION import_status(bigint) IS
+	'An import job the caller may see, as JSON with its counts (total, done, accepted, refused) and status; NULL if unknown or not visible.';
+
+CREATE FUNCTION import_lines(id bigint, status text DEFAULT NULL) RETURNS jsonb
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+RETURN (SELECT coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object('line', l.line_no, 'kind', l.kind,
+		'status', l.status, 'result', l.result, 'sqlstate', l.sqlstate, 'message', l.message,
+		'detail', l.detail)) ORDER BY l.line_no), '[]')
+	FROM shilian.import_line l
+	WHERE l.job_id = import_lines.id AND (import_lines.status IS NULL OR l.status = import_lines.status));
+COMMENT ON FUNCTION import_lines(bigint, text) IS
+	'The per-line report of an import job the caller may see, as a JSON array in line order, optionally only the lines of one status (accepted, refused, rolled_back).';
+
+REVOKE ALL ON FUNCTION import_ndjson(text, text, text), import_line_call(text, jsonb),
+	import_status(bigint), import_lines(bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION import_ndjson(text, text, text), import_status(bigint),
+	import_lines(bigint, text)
+	TO shilian_operator, shilian_regulator, shilian_system, shilian_admin;
