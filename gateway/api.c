@@ -221,6 +221,12 @@ static const char *const inclusion_args[] = {"query:entry", "query:tree_size", N
 static const char *const consistency_args[] = {"query:old_size", "query:new_size", NULL};
 static const char *const export_args[] = {"query:operator", "query:old_size", NULL};
 
+/* ---- bulk upload ----------------------------------------------------------- */
+
+static const char *const import_args[] = {"raw", "query:mode", "header:Idempotency-Key", NULL};
+static const char *const import_get_args[] = {"path:0", NULL};
+static const char *const import_lines_args[] = {"path:0", "query:status", NULL};
+
 static const char *const regulators[] = {"regulator", "admin", NULL};
 static const char *const admins[] = {"admin", NULL};
 
@@ -384,6 +390,18 @@ const GwRoute gw_routes[] = {
 		NULL, NULL, "select shilian.inclusion_proof($1::bigint, $2::bigint)", inclusion_args},
 	{"GET", "/v1/ledger/proofs/consistency", gw_sql_route, 0, "RFC 9162 consistency proof (old_size=, new_size=)",
 		NULL, NULL, "select shilian.consistency_proof($1::bigint, $2::bigint)", consistency_args},
+	/* bulk upload */
+	{"POST", "/v1/import", gw_sql_route, GW_NDJSON_BODY | GW_CREATED,
+		"Bulk upload: one record per line, each applied or refused on its own (import_ndjson; mode=, Idempotency-Key)",
+		NULL, NULL, "select shilian.import_upload($1, coalesce($2, 'apply_valid'), $3)", import_args},
+	{"GET", "/v1/import/{id}", gw_sql_route, 0, "An upload's status and counts total/done/accepted/refused (import_status)",
+		NULL, NULL, "select shilian.import_status($1::bigint)", import_get_args},
+	{"GET", "/v1/import/{id}/lines", gw_sql_route, 0,
+		"An upload's per-line report: accepted with the new id, refused with SQLSTATE and message (import_lines; status=)",
+		NULL, NULL,
+		"select shilian.import_lines($1::bigint, $2) where shilian.import_status($1::bigint) is not null",
+		import_lines_args},
+
 	{"GET", "/v1/ledger/export", gw_sql_route, GW_NDJSON,
 		"An operator's chain with checkpoint and proofs, as JSON lines for shilian-verify (operator=, old_size=)",
 		NULL, NULL,

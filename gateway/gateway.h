@@ -24,6 +24,7 @@ typedef struct GwConfig
 	char	   *dsn;			/* libpq connection string */
 	int			threads;		/* civetweb worker threads = DB connections */
 	long		body_limit;		/* bytes; larger bodies get 413 unread */
+	long		import_body_limit;	/* the same for /v1/import uploads */
 	int			request_timeout_ms;
 	char	   *pid_file;
 	char	   *port_file;		/* the bound port is written here (tests) */
@@ -70,6 +71,7 @@ typedef int (*GwHandler) (struct GwRequest *req);
 #define GW_CREATED	0x08		/* success is 201 Created */
 #define GW_CSV		0x10		/* the SQL returns text/csv, not JSON */
 #define GW_NDJSON	0x20		/* the SQL returns JSON lines */
+#define GW_NDJSON_BODY	0x40	/* takes an application/x-ndjson body (import_body_limit) */
 
 typedef struct GwRoute
 {
@@ -84,7 +86,8 @@ typedef struct GwRoute
 	 * SQL routes (handler gw_sql_route): one statement returning one value,
 	 * json/jsonb (or text for GW_CSV); NULL means 404. args name the source
 	 * of each $n in order: "path:N" (Nth path parameter), "body:NAME"
-	 * (a body field; objects/arrays as JSON text), "query:NAME".
+	 * (a body field; objects/arrays as JSON text), "query:NAME",
+	 * "header:NAME" (a request header), "raw" (the whole GW_NDJSON_BODY body).
 	 */
 	const char *sql;
 	const char *const *args;
@@ -121,6 +124,7 @@ int			gw_authenticate(GwRequest *req);
 
 /* request.c: body reading and schema checks; 0 or HTTP status after replying. */
 int			gw_read_json_body(GwRequest *req);
+int			gw_read_ndjson_body(GwRequest *req);
 const char *gw_query_param(GwRequest *req, const char *name, char *buf, size_t buflen);
 
 /* db.c: one PGconn per worker thread, (re)connected lazily. */

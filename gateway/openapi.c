@@ -70,6 +70,12 @@ Operation(const GwRoute *r)
 									  "properties", props, "required", required,
 									  "additionalProperties", 0));
 	}
+	if (r->flags & GW_NDJSON_BODY)
+		json_object_set_new(op, "requestBody",
+							json_pack("{s:b, s:{s:{s:{s:s, s:s}}}}", "required", 1, "content",
+									  "application/x-ndjson", "schema", "type", "string",
+									  "description", "one JSON object per line, each with a kind "
+									  "(docs/integration.md)"));
 	json_object_set_new(responses, "200", json_pack("{s:s}", "description", "success"));
 	json_object_set_new(responses, "default",
 						json_pack("{s:s, s:{s:{s:{s:s}}}}", "description", "error",

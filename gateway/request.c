@@ -92,30 +92,29 @@ CheckFields(GwRequest *req)
 	return 0;
 }
 
-int
-gw_read_json_body(GwRequest *req)
+/*
+ * Read the body, at most limit bytes: refused before reading when
+ * Content-Length says more, or as soon as a chunked body passes the limit.
+ * 0, or the HTTP status after replying.
+ */
+static int
+ReadBody(GwRequest *req, long body_limit, const char *hint)
 {
-	const char *ctype = mg_get_header(req->conn, "Content-Type");
 	long long	clen = req->ri->content_length;
 	size_t		cap, got = 0, limit;
-	json_error_t err;
 	int			n;
 
-	if (ctype == NULL || strncasecmp(ctype, "application/json", 16) != 0 ||
-		(ctype[16] != '\0' && ctype[16] != ';' && ctype[16] != ' '))
-		return gw_reply_error(req->conn, 415, "GW415", "unsupported media type",
-							  ctype ? ctype : "no Content-Type", "Send Content-Type: application/json.", NULL);
 	/* Refuse before reading: the unread body makes the connection unusable. */
-	if (clen > gw_config.body_limit)
+	if (clen > body_limit)
 	{
 		char		details[96];
 
-		snprintf(details, sizeof(details), "%lld bytes; the limit is %ld", clen, gw_config.body_limit);
+		snprintf(details, sizeof(details), "%lld bytes; the limit is %ld", clen, body_limit);
 		return gw_reply_error(req->conn, 413, "GW413", "request body too large", details,
-							  "Split the request, or use /v1/import for bulk data.", "Connection: close\r\n");
+							  hint, "Connection: close\r\n");
 	}
 	/* Unknown length (chunked): grow up to one byte past the limit. */
-	limit = (size_t) gw_config.body_limit;
+	limit = (size_t) body_limit;
 	cap = clen >= 0 ? (size_t) clen : (limit < 65536 ? limit + 1 : 65536);
 	req->raw_body = malloc(cap + 1);
 	if (req->raw_body == NULL)
@@ -125,7 +124,7 @@ gw_read_json_body(GwRequest *req)
 		got += (size_t) n;
 		if (clen < 0 && got > limit)
 			return gw_reply_error(req->conn, 413, "GW413", "request body too large", NULL,
-								  "Split the request, or use /v1/import for bulk data.", "Connection: close\r\n");
+								  hint, "Connection: close\r\n");
 		if (got == cap && clen < 0)
 		{
 			char	   *bigger;
@@ -140,8 +139,33 @@ gw_read_json_body(GwRequest *req)
 		return gw_reply_error(req->conn, 400, "GW400", "truncated request body", NULL, NULL, "Connection: close\r\n");
 	req->raw_body[got] = '\0';
 	req->raw_len = got;
+	return 0;
+}
 
-	req->body = json_loadb(req->raw_body, got, JSON_REJECT_DUPLICATES, &err);
+/* Whether the Content-Type header is the media type (parameters allowed). */
+static bool
+MediaTypeIs(const char *ctype, const char *type)
+{
+	size_t		len = strlen(type);
+
+	return ctype != NULL && strncasecmp(ctype, type, len) == 0 &&
+		(ctype[len] == '\0' || ctype[len] == ';' || ctype[len] == ' ');
+}
+
+int
+gw_read_json_body(GwRequest *req)
+{
+	const char *ctype = mg_get_header(req->conn, "Content-Type");
+	json_error_t err;
+	int			status;
+
+	if (!MediaTypeIs(ctype, "application/json"))
+		return gw_reply_error(req->conn, 415, "GW415", "unsupported media type",
+							  ctype ? ctype : "no Content-Type", "Send Content-Type: application/json.", NULL);
+	if ((status = ReadBody(req, gw_config.body_limit,
+						   "Split the request, or use /v1/import for bulk data.")) != 0)
+		return status;
+	req->body = json_loadb(req->raw_body, req->raw_len, JSON_REJECT_DUPLICATES, &err);
 	if (req->body == NULL)
 	{
 		char		details[300];
@@ -153,6 +177,36 @@ gw_read_json_body(GwRequest *req)
 	if (!json_is_object(req->body))
 		return gw_reply_error(req->conn, 400, "GW400", "the request body must be a JSON object", NULL, NULL, NULL);
 	return CheckFields(req);
+}
+
+/*
+ * The body of a bulk upload (/v1/import): application/x-ndjson, up to
+ * import_body_limit bytes, kept as read in req->raw_body. It goes to the
+ * database as one text parameter, so a NUL byte (which would cut it short)
+ * is refused here; the encoding is checked by the server (22021).
+ */
+int
+gw_read_ndjson_body(GwRequest *req)
+{
+	const char *ctype = mg_get_header(req->conn, "Content-Type");
+	int			status;
+
+	if (!MediaTypeIs(ctype, "application/x-ndjson"))
+		return gw_reply_error(req->conn, 415, "GW415", "unsupported media type",
+							  ctype ? ctype : "no Content-Type", "Send Content-Type: application/x-ndjson.", NULL);
+	if ((status = ReadBody(req, gw_config.import_body_limit,
+						   "Split the upload into several (see import_body_limit).")) != 0)
+		return status;
+	if (memchr(req->raw_body, '\0', req->raw_len) != NULL)
+	{
+		char		details[64];
+
+		snprintf(details, sizeof(details), "at byte %zu",
+				 (size_t) ((char *) memchr(req->raw_body, '\0', req->raw_len) - req->raw_body));
+		return gw_reply_error(req->conn, 400, "GW400", "NUL byte in the upload", details,
+							  "Send UTF-8 text, one JSON object per line.", NULL);
+	}
+	return 0;
 }
 
 /* A query-string parameter (URL-decoded) or NULL. */

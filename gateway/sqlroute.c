@@ -54,6 +54,15 @@ GatherParams(GwRequest *req, char **params, int *status)
 		}
 		else if (strncmp(a, "body:", 5) == 0)
 			params[n] = JsonParam(req->body ? json_object_get(req->body, a + 5) : NULL);
+		else if (strncmp(a, "header:", 7) == 0)
+		{
+			const char *h = mg_get_header(req->conn, a + 7);
+
+			if (h != NULL)
+				params[n] = strdup(h);
+		}
+		else if (strcmp(a, "raw") == 0 && req->raw_body != NULL)
+			params[n] = strdup(req->raw_body);
 		else if (strncmp(a, "query:", 6) == 0)
 		{
 			char		buf[1024];

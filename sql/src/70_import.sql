@@ -278,3 +278,22 @@ REVOKE ALL ON FUNCTION import_ndjson(text, text, text), import_line_call(text, j
 GRANT EXECUTE ON FUNCTION import_ndjson(text, text, text), import_status(bigint),
 	import_lines(bigint, text)
 	TO shilian_operator, shilian_regulator, shilian_system, shilian_admin;
+
+-- The gateway's POST /v1/import: the upload, answered with the job's status
+-- (a statement of its own, so that it sees the job import_ndjson wrote).
+CREATE FUNCTION import_upload(body text, mode text DEFAULT 'apply_valid',
+		idempotency_key text DEFAULT NULL) RETURNS jsonb
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	job bigint := shilian.import_ndjson(body, mode, idempotency_key);
+BEGIN
+	RETURN shilian.import_status(job);
+END
+$$;
+COMMENT ON FUNCTION import_upload(text, text, text) IS
+	'import_ndjson answered as import_status (the job with its counts): what POST /v1/import returns.';
+REVOKE ALL ON FUNCTION import_upload(text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION import_upload(text, text, text)
+	TO shilian_operator, shilian_regulator, shilian_system, shilian_admin;

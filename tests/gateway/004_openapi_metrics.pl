@@ -25,6 +25,7 @@ my @implemented = (
 	[ get => '/v1/public/trace/{code}' ], [ post => '/v1/recalls' ], [ get => '/v1/recalls/{id}' ],
 	[ get => '/v1/recalls/{id}/targets' ], [ post => '/v1/recalls/{id}/ack' ], [ post => '/v1/recalls/{id}/close' ],
 	[ get => '/v1/recalls/{id}/export' ],
+	[ post => '/v1/import' ], [ get => '/v1/import/{id}' ], [ get => '/v1/import/{id}/lines' ],
 );
 
 my $r = http_call($gw, 'GET', '/openapi.json');
@@ -38,6 +39,8 @@ for my $route (@implemented)
 }
 my $hash = $doc->{paths}{'/v1/hash'}{post}{requestBody}{content}{'application/json'}{schema};
 is_deeply($hash->{required}, ['data_hex'], 'openapi: /v1/hash requires data_hex');
+ok($doc->{paths}{'/v1/import'}{post}{requestBody}{content}{'application/x-ndjson'},
+	'openapi: /v1/import takes application/x-ndjson');
 ok(!$hash->{additionalProperties}, 'openapi: unknown fields are not allowed');
 is_deeply($doc->{paths}{'/v1/version'}{get}{security}, [], 'openapi: public routes need no token');
 is(scalar(map { keys %$_ } values %{ $doc->{paths} }), scalar @implemented, 'openapi describes no route beyond these');

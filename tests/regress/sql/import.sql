@@ -112,6 +112,8 @@ SELECT total, accepted, refused, status FROM shilian.import_job WHERE id = :job2
 SELECT shilian.import_ndjson(string_agg(line, E'\n' ORDER BY n), 'all_or_nothing') AS job3
   FROM upload WHERE n IN (1, 10) \gset
 SELECT total, accepted, refused, status FROM shilian.import_job WHERE id = :job3;
+-- import_upload (POST /v1/import) answers with the job's status
+SELECT shilian.import_upload(line) - 'id' - 'created_at' - 'finished_at' AS answer FROM upload WHERE n = 10;
 SELECT pg_temp.state() = :'before' AS unchanged;
 
 -- ---- idempotency key ---------------------------------------------------------
