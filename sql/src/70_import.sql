@@ -53,7 +53,7 @@ SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('sh
 -- The record function behind each kind, and the line fields renamed because
 -- "kind" names the record kind itself.
 CREATE FUNCTION import_kind_function(kind text) RETURNS regprocedure
-	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+	LANGUAGE sql STABLE STRICT PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp
 RETURN CASE kind
 	WHEN 'operator' THEN 'shilian.operator_register(text,text,text[],text,text,text,shilian.uscc,text,boolean,text)'
@@ -253,7 +253,7 @@ COMMENT ON FUNCTION import_ndjson(text, text, text) IS
 	'Bulk upload: one record per line (JSON object with a kind and the record function''s arguments by name), each applied in its own subtransaction with the caller''s rights; mode apply_valid keeps the valid lines, all_or_nothing applies none if any is refused. A repeated idempotency key returns the first job and applies nothing. Returns the import job id; the per-line report is in import_line.';
 
 CREATE FUNCTION import_status(id bigint) RETURNS jsonb
-	LANGUAGE sql STABLE STRICT
+	LANGUAGE sql STABLE STRICT PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp
 RETURN (SELECT jsonb_build_object('id', j.id::text, 'mode', j.mode, 'status', j.status,
 		'total', j.total, 'done', j.done, 'accepted', j.accepted, 'refused', j.refused,
@@ -263,7 +263,7 @@ COMMENT ON FUNCTION import_status(bigint) IS
 	'An import job the caller may see, as JSON with its counts (total, done, accepted, refused) and status; NULL if unknown or not visible.';
 
 CREATE FUNCTION import_lines(id bigint, status text DEFAULT NULL) RETURNS jsonb
-	LANGUAGE sql STABLE
+	LANGUAGE sql STABLE PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp
 RETURN (SELECT coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object('line', l.line_no, 'kind', l.kind,
 		'status', l.status, 'result', l.result, 'sqlstate', l.sqlstate, 'message', l.message,
