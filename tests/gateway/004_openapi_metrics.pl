@@ -25,6 +25,7 @@ my @implemented = (
 	[ get => '/v1/public/trace/{code}' ], [ post => '/v1/recalls' ], [ get => '/v1/recalls/{id}' ],
 	[ get => '/v1/recalls/{id}/targets' ], [ post => '/v1/recalls/{id}/ack' ], [ post => '/v1/recalls/{id}/close' ],
 	[ get => '/v1/recalls/{id}/export' ],
+	[ get => '/v1/regulator/jurisdictions/{code}/stats' ], [ get => '/v1/regulator/jurisdictions/{code}/inactive' ],
 );
 
 my $r = http_call($gw, 'GET', '/openapi.json');
