@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS="make gcc postgresql-15 postgresql-server-dev-15 postgresql-contrib
 libpq-dev libcivetweb-dev libjansson-dev libjwt-dev libssl-dev openssl
-libipc-run-perl libjson-pp-perl curl jq wrk valgrind util-linux"
+perl libipc-run-perl libjson-pp-perl curl jq wrk valgrind util-linux"
 
 missing=""
 for p in $PKGS; do
@@ -22,9 +22,7 @@ fi
 echo "installing:$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >/dev/null
-# The postgresql-common package would create a system cluster; we use our own.
-mkdir -p /etc/postgresql-common
-if [ ! -f /etc/postgresql-common/createcluster.conf ] || ! grep -q '^create_main_cluster' /etc/postgresql-common/createcluster.conf; then
-	echo 'create_main_cluster = false' >> /etc/postgresql-common/createcluster.conf
-fi
-apt-get install -y -qq --no-install-recommends $missing >/dev/null
+# Debian may create and start a system cluster on 5432; ours never use it
+# (private socket directories, port 54329 or no TCP at all).
+apt-get install -y -qq --no-install-recommends \
+	-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold $missing >/dev/null

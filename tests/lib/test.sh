@@ -20,6 +20,10 @@ say "== private install in $T"
 BINDIR=$(private_install "$T/inst")
 export PATH=$BINDIR:$PATH
 
+# tests/lib/test.sh FILE.pl ...: only those TAP/gateway files (no unit, no regress).
+ONLY="$*"
+
+if [ -z "$ONLY" ]; then
 say "== C unit tests"
 if make -s -C "$TOP" unit; then record unit ok; else record unit FAILED; fi
 
@@ -34,13 +38,18 @@ else
 	[ -f "$TOP/.tmp/regress/regression.diffs" ] && cat "$TOP/.tmp/regress/regression.diffs"
 fi
 cluster_stop "$T/data"
+fi
 
 # TAP and gateway tests start their own clusters (PostgreSQL::Test::Cluster)
 # from the private install; as root they run as the postgres user.
 say "== TAP and gateway tests (prove)"
 mkdir -p "$T/tap"; [ "$(id -u)" = 0 ] && chown postgres: "$T/tap"
 PERL5LIB="$($PG_CONFIG --pkglibdir)/pgxs/src/test/perl:$TOP/tests/lib${PERL5LIB:+:$PERL5LIB}"
-suites=$(ls "$TOP"/tests/t/*.pl "$TOP"/tests/gateway/*.pl 2>/dev/null || true)
+if [ -n "$ONLY" ]; then
+	suites=$(for f in $ONLY; do readlink -f "$f"; done)
+else
+	suites=$(ls "$TOP"/tests/t/*.pl "$TOP"/tests/gateway/*.pl 2>/dev/null || true)
+fi
 if [ -n "$suites" ]; then
 	# PGCTLTIMEOUT: pg_ctl waits longer on a loaded machine before giving up.
 	if (cd "$T/tap" && as_pg env PERL5LIB="$PERL5LIB" TESTDIR="$T/tap" PGCTLTIMEOUT=180 \
