@@ -120,6 +120,8 @@ CREATE FUNCTION jurisdiction_stats(code text, period daterange)
 		licensed bigint, registered bigint, activated bigint, registration_rate numeric,
 		operators bigint, active_operators bigint, activity_rate numeric)
 	LANGUAGE sql STABLE STRICT
+	-- the license_no = operator is shilian's, whatever the caller's path
+	SET search_path = pg_catalog, shilian, pg_temp
 	AS $$
 	WITH asked AS (
 		SELECT shilian.regulator_require_subtree(jurisdiction_stats.code) AS code
@@ -170,6 +172,7 @@ CREATE FUNCTION inactive_operators(code text, since date)
 	RETURNS TABLE (id bigint, name text, station text, segment text, status text,
 		contact text, last_record date, regulator_contact text)
 	LANGUAGE sql STABLE STRICT
+	SET search_path = pg_catalog, shilian, pg_temp
 	AS $$
 	WITH asked AS (
 		SELECT shilian.regulator_require_subtree(inactive_operators.code) AS code

@@ -198,11 +198,16 @@ SELECT set_config('shilian.jurisdiction', '', false) IS NOT NULL AS set;
 SELECT * FROM shilian.jurisdiction_stats('350102', '[2026-03-01,2026-03-31]');
 \echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
--- The platform admin asks about any jurisdiction, with no setting.
+-- The platform admin asks about any jurisdiction, with no setting; the
+-- functions do not depend on the caller's search_path (shilian's license_no
+-- operators are found without it).
+SET search_path = public;
 SET ROLE shilian_admin;
 SELECT jurisdiction, total, licensed, registered, activated, operators, active_operators
   FROM shilian.jurisdiction_stats('350000', '[2026-03-01,2026-03-31]') WHERE total;
+SELECT count(*) AS inactive FROM shilian.inactive_operators('350000', '2026-03-01');
 RESET ROLE;
+SET search_path = public, shilian;
 -- Operators and the public may not call the regulator functions, nor read the roll.
 SET ROLE shilian_operator;
 SELECT set_config('shilian.operator_id', :'a', false) IS NOT NULL AS set;
