@@ -125,6 +125,9 @@ CREATE FUNCTION jurisdiction_stats(code text, period daterange)
 	AS $$
 	WITH asked AS (
 		SELECT shilian.regulator_require_subtree(jurisdiction_stats.code) AS code
+	), stations AS (
+		-- the asked jurisdiction's subtree (an index probe on ancestors)
+		SELECT j.code, j.ancestors FROM shilian.jurisdiction j, asked a WHERE a.code = ANY (j.ancestors)
 	), parts AS (
 		-- each child jurisdiction, and the asked one itself as the total
 		SELECT j.code, j.name, false AS total FROM shilian.jurisdiction j, asked a
@@ -132,29 +135,34 @@ CREATE FUNCTION jurisdiction_stats(code text, period daterange)
 		UNION ALL
 		SELECT j.code, j.name, true FROM shilian.jurisdiction j, asked a WHERE j.code = a.code
 	), roll AS (
-		SELECT r.station, r.licence_no, o.status
+		-- the roll counted once per station, then summed up the tree below
+		SELECT r.station, count(*) AS licensed, count(o.status) AS registered,
+			count(*) FILTER (WHERE o.status = 'active') AS activated
 		  FROM shilian.operator_roll r
 		  LEFT JOIN shilian.licence li ON li.licence_no = r.licence_no
 		  LEFT JOIN shilian.operator o ON o.id = li.operator_id
+		 WHERE r.station = ANY (ARRAY(SELECT s.code FROM stations s))
+		 GROUP BY r.station
 	), active AS (
 		SELECT DISTINCT e.operator_id FROM shilian.record_events() e
 		 WHERE e.on_date <@ jurisdiction_stats.period
 	), ops AS (
-		SELECT o.station, (a.operator_id IS NOT NULL) AS active
+		SELECT o.station, count(*) AS operators, count(a.operator_id) AS active_operators
 		  FROM shilian.operator o LEFT JOIN active a ON a.operator_id = o.id
+		 WHERE o.station = ANY (ARRAY(SELECT s.code FROM stations s))
+		 GROUP BY o.station
 	), fig AS (
 		SELECT p.code, p.name, p.total,
-			(SELECT count(*) FROM roll r JOIN shilian.jurisdiction s ON s.code = r.station
-			  WHERE p.code = ANY (s.ancestors)) AS licensed,
-			(SELECT count(*) FROM roll r JOIN shilian.jurisdiction s ON s.code = r.station
-			  WHERE p.code = ANY (s.ancestors) AND r.status IS NOT NULL) AS registered,
-			(SELECT count(*) FROM roll r JOIN shilian.jurisdiction s ON s.code = r.station
-			  WHERE p.code = ANY (s.ancestors) AND r.status = 'active') AS activated,
-			(SELECT count(*) FROM ops o JOIN shilian.jurisdiction s ON s.code = o.station
-			  WHERE p.code = ANY (s.ancestors)) AS operators,
-			(SELECT count(*) FROM ops o JOIN shilian.jurisdiction s ON s.code = o.station
-			  WHERE p.code = ANY (s.ancestors) AND o.active) AS active_operators
+			coalesce(sum(r.licensed), 0)::bigint AS licensed,
+			coalesce(sum(r.registered), 0)::bigint AS registered,
+			coalesce(sum(r.activated), 0)::bigint AS activated,
+			coalesce(sum(o.operators), 0)::bigint AS operators,
+			coalesce(sum(o.active_operators), 0)::bigint AS active_operators
 		  FROM parts p
+		  LEFT JOIN stations s ON p.code = ANY (s.ancestors)
+		  LEFT JOIN roll r ON r.station = s.code
+		  LEFT JOIN ops o ON o.station = s.code
+		 GROUP BY p.code, p.name, p.total
 	)
 	SELECT f.code, f.name, f.total, f.licensed, f.registered, f.activated,
 		round(f.registered::numeric / nullif(f.licensed, 0), 4),
