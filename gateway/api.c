@@ -226,6 +226,10 @@ static const char *const export_args[] = {"query:operator", "query:old_size", NU
 static const char *const import_args[] = {"raw", "query:mode", "header:Idempotency-Key", NULL};
 static const char *const import_get_args[] = {"path:0", NULL};
 static const char *const import_lines_args[] = {"path:0", "query:status", NULL};
+/* ---- regulator ------------------------------------------------------------ */
+
+static const char *const stats_args[] = {"path:0", "query:from", "query:to", NULL};
+static const char *const inactive_args[] = {"path:0", "query:since", NULL};
 
 static const char *const regulators[] = {"regulator", "admin", NULL};
 static const char *const admins[] = {"admin", NULL};
@@ -375,6 +379,21 @@ const GwRoute gw_routes[] = {
 		"from (select shilian.recall_close($1::bigint, $2)) c", close_args},
 	{"GET", "/v1/recalls/{id}/export", gw_sql_route, GW_CSV, "Every affected lot as a sortable CSV, FSMA 204 style (recall_export)",
 		NULL, NULL, "select shilian.recall_export($1::bigint)", path0},
+
+	/* regulator */
+	{"GET", "/v1/regulator/jurisdictions/{code}/stats", gw_sql_route, 0,
+		"Licensed, registered, activated, registration rate, active operators and activity rate per child "
+		"jurisdiction and in total (jurisdiction_stats; from=, to= inclusive dates, open when left out)",
+		NULL, regulators,
+		"select coalesce(jsonb_agg(to_jsonb(s) order by s.total, s.jurisdiction), '[]') "
+		"from shilian.jurisdiction_stats($1, daterange($2::date, $3::date, '[]')) s", stats_args},
+	{"GET", "/v1/regulator/jurisdictions/{code}/inactive", gw_sql_route, 0,
+		"Operators with no record since a date, with their regulator contact "
+		"(inactive_operators; since= defaults to 30 days ago)",
+		NULL, regulators,
+		"select coalesce(jsonb_agg(to_jsonb(i) || jsonb_build_object('id', i.id::text) "
+		"order by i.station, i.id), '[]') "
+		"from shilian.inactive_operators($1, coalesce($2::date, current_date - 30)) i", inactive_args},
 
 	/* ledger */
 	{"GET", "/v1/ledger/verify", gw_sql_route, 0, "Recompute hash chains (chain_verify); operator= for one",

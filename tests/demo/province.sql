@@ -201,6 +201,19 @@ END
 $$;
 SELECT 'demo: ledger ' || entries || ' entries, chain ok = ' || ok AS ledger FROM shilian.chain_verify(900001);
 
+-- ---- the operator roll (docs/regulator.md) -------------------------------------
+-- The licences the regulator knows of from the licence register: two held by
+-- operators on the platform, two by businesses not registered yet. Try:
+--   SELECT * FROM shilian.jurisdiction_stats('370000', daterange(current_date - 30, current_date, '[]'));
+--   SELECT * FROM shilian.inactive_operators('370000', current_date - 7);
+INSERT INTO shilian.operator_roll (licence_no, name, station, segment, kinds) VALUES
+	('JY13701020001019', '济南泉城农产品批发市场有限公司', '370102001', 'circulation', '{wholesaler,market}'),
+	('SC10437011201042', '济南鲁味食品有限公司', '370112001', 'production', '{processor}'),
+	('JY13701120000015', '历城港沟饭店', '370112001', 'catering', '{restaurant}'),
+	('JY13702020000018', '市南八大关便利店', '370202001', 'circulation', '{retailer}')
+ON CONFLICT (licence_no) DO NOTHING;
+SELECT 'demo: ' || count(*) || ' licences on the operator roll' AS roll FROM shilian.operator_roll;
+
 -- ---- ledger (docs/ledger-format.md) ---------------------------------------------
 -- Every record above is an entry in its operator's hash chain; publish a
 -- Merkle tree head over them and verify every chain. Try:

@@ -26,6 +26,7 @@ my @implemented = (
 	[ get => '/v1/recalls/{id}/targets' ], [ post => '/v1/recalls/{id}/ack' ], [ post => '/v1/recalls/{id}/close' ],
 	[ get => '/v1/recalls/{id}/export' ],
 	[ post => '/v1/import' ], [ get => '/v1/import/{id}' ], [ get => '/v1/import/{id}/lines' ],
+	[ get => '/v1/regulator/jurisdictions/{code}/stats' ], [ get => '/v1/regulator/jurisdictions/{code}/inactive' ],
 );
 
 my $r = http_call($gw, 'GET', '/openapi.json');
