@@ -113,66 +113,8 @@ $$;
 COMMENT ON FUNCTION regulator_require_subtree(text) IS
 	'Returns the code when the caller is the platform admin or a regulator at or above that jurisdiction; error SLR19 for an unknown code, 42501 otherwise.';
 
--- ---- jurisdiction_stats -----------------------------------------------------
-
-CREATE FUNCTION jurisdiction_stats(code text, period daterange)
-	RETURNS TABLE (jurisdiction text, name text, total boolean,
-		licensed bigint, registered bigint, activated bigint, registration_rate numeric,
-		operators bigint, active_operators bigint, activity_rate numeric)
-	LANGUAGE sql STABLE STRICT
-	-- the license_no = operator is shilian's, whatever the caller's path
-	SET search_path = pg_catalog, shilian, pg_temp
-	AS $$
-	WITH asked AS (
-		SELECT shilian.regulator_require_subtree(jurisdiction_stats.code) AS code
-	), stations AS (
-		-- the asked jurisdiction's subtree (an index probe on ancestors)
-		SELECT j.code, j.ancestors FROM shilian.jurisdiction j, asked a WHERE a.code = ANY (j.ancestors)
-	), parts AS (
-		-- each child jurisdiction, and the asked one itself as the total
-		SELECT j.code, j.name, false AS total FROM shilian.jurisdiction j, asked a
-		 WHERE j.parent = a.code
-		UNION ALL
-		SELECT j.code, j.name, true FROM shilian.jurisdiction j, asked a WHERE j.code = a.code
-	), roll AS (
-		-- the roll counted once per station, then summed up the tree below
-		SELECT r.station, count(*) AS licensed, count(o.status) AS registered,
-			count(*) FILTER (WHERE o.status = 'active') AS activated
-		  FROM shilian.operator_roll r
-		  LEFT JOIN shilian.licence li ON li.licence_no = r.licence_no
-		  LEFT JOIN shilian.operator o ON o.id = li.operator_id
-		 WHERE r.station = ANY (ARRAY(SELECT s.code FROM stations s))
-		 GROUP BY r.station
-	), active AS (
-		SELECT DISTINCT e.operator_id FROM shilian.record_events() e
-		 WHERE e.on_date <@ jurisdiction_stats.period
-	), ops AS (
-		SELECT o.station, count(*) AS operators, count(a.operator_id) AS active_operators
-		  FROM shilian.operator o LEFT JOIN active a ON a.operator_id = o.id
-		 WHERE o.station = ANY (ARRAY(SELECT s.code FROM stations s))
-		 GROUP BY o.station
-	), fig AS (
-		SELECT p.code, p.name, p.total,
-			coalesce(sum(r.licensed), 0)::bigint AS licensed,
-			coalesce(sum(r.registered), 0)::bigint AS registered,
-			coalesce(sum(r.activated), 0)::bigint AS activated,
-			coalesce(sum(o.operators), 0)::bigint AS operators,
-			coalesce(sum(o.active_operators), 0)::bigint AS active_operators
-		  FROM parts p
-		  LEFT JOIN stations s ON p.code = ANY (s.ancestors)
-		  LEFT JOIN roll r ON r.station = s.code
-		  LEFT JOIN ops o ON o.station = s.code
-		 GROUP BY p.code, p.name, p.total
-	)
-	SELECT f.code, f.name, f.total, f.licensed, f.registered, f.activated,
-		round(f.registered::numeric / nullif(f.licensed, 0), 4),
-		f.operators, f.active_operators,
-		round(f.active_operators::numeric / nullif(f.operators, 0), 4)
-	  FROM fig f
-	 ORDER BY f.total, f.code
-	$$;
-COMMENT ON FUNCTION jurisdiction_stats(text, daterange) IS
-	'Per child jurisdiction and in total (total true): licences on the roll, of them registered and activated on the platform, registration rate; operators on the platform, of them active (a record in the period), activity rate. Regulators: own subtree only (42501).';
+-- jurisdiction_stats, segment_stats and monthly_report: part 64, after the
+-- counters (part 58) they read.
 
 -- ---- inactive_operators -----------------------------------------------------
 
@@ -185,8 +127,9 @@ CREATE FUNCTION inactive_operators(code text, since date)
 	WITH asked AS (
 		SELECT shilian.regulator_require_subtree(inactive_operators.code) AS code
 	), last AS (
-		SELECT e.operator_id, max(e.on_date) AS last_record
-		  FROM shilian.record_events() e GROUP BY e.operator_id
+		-- from the counters (part 58), not the records
+		SELECT d.operator_id, max(d.day) AS last_record
+		  FROM shilian.operator_day d WHERE d.records > 0 GROUP BY d.operator_id
 	)
 	SELECT o.id, o.name, o.station, o.segment, o.status, o.contact, l.last_record, o.regulator_contact
 	  FROM shilian.operator o

@@ -23,7 +23,7 @@ GRANT EXECUTE ON FUNCTION record_events(), regulator_require_subtree(text),
 	jurisdiction_stats(text, daterange), inactive_operators(text, date)
 	TO shilian_regulator, shilian_admin;
 
--- The counters (part 62): written only by the record functions' commit-time
+-- The counters (part 58): written only by the record functions' commit-time
 -- flush, which runs as the table's owner; a regulator reads the rows of the
 -- operators at home in its subtree, the admin all of them and rebuilds them.
 GRANT SELECT ON operator_day TO shilian_regulator, shilian_admin;

@@ -1,4 +1,4 @@
--- shilian install script, part 62: the per-operator, per-day record counters
+-- shilian install script, part 58: the per-operator, per-day record counters
 -- that the regulator figures read (docs/regulator.md, "Counters"). Every
 -- record function counts its record through RecordToLedger (extension/
 -- records.c, activity.c): the counts of a transaction reach operator_day in

@@ -1,0 +1,342 @@
+-- shilian install script, part 64: the regulator's assessment figures
+-- (docs/regulator.md): jurisdiction_stats and segment_stats per child
+-- jurisdiction or segment, and the monthly report with ranks, month-on-month
+-- change and targets. Everything is counted once per (station, segment) of
+-- the asked subtree by station_figures, from the roll, the operators and
+-- the per-day counters (operator_day, part 58), never from the records;
+-- with the caller's rights, so row-level security applies to every row.
+
+-- ---- assessment targets -----------------------------------------------------
+-- The targets the province sets (configurable data, no rows by default):
+-- a row for a jurisdiction applies to it and everything below it that has no
+-- row of its own; a row for the province gives the standard targets, rows
+-- for the national food-safety demonstration cities (demonstration = true)
+-- their higher ones. docs/regulator.md lists the values the demo uses.
+CREATE TABLE assessment_target (
+	code              text PRIMARY KEY REFERENCES jurisdiction (code),
+	demonstration     boolean NOT NULL DEFAULT false,
+	registration_rate numeric NOT NULL CHECK (registration_rate BETWEEN 0 AND 1),
+	activity_rate     numeric NOT NULL CHECK (activity_rate BETWEEN 0 AND 1),
+	coverage_rate     numeric NOT NULL CHECK (coverage_rate BETWEEN 0 AND 1),
+	upload_rate       numeric NOT NULL CHECK (upload_rate BETWEEN 0 AND 1)
+);
+COMMENT ON TABLE assessment_target IS
+	'Targets of the four assessment figures for a jurisdiction and everything below it without a row of its own; demonstration marks a national food-safety demonstration city (higher targets).';
+SELECT pg_catalog.pg_extension_config_dump('assessment_target', '');
+
+-- ---- the ten key categories and the three catering kinds --------------------
+
+CREATE FUNCTION key_categories() RETURNS text[]
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	RETURN ARRAY['vegetables', 'fruit', 'aquatic', 'grain', 'meat', 'dairy', 'edible_oil',
+		'alcohol', 'health_food', 'infant_formula'];
+COMMENT ON FUNCTION key_categories() IS
+	'The ten key categories of the "10 + 3" priority (licence scope values).';
+CREATE FUNCTION key_catering_kinds() RETURNS text[]
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	RETURN ARRAY['school_canteen', 'collective_meal', 'central_kitchen'];
+COMMENT ON FUNCTION key_catering_kinds() IS
+	'The three catering kinds of the "10 + 3" priority: school canteens, collective-meal delivery units, central kitchens.';
+
+-- ---- station_figures ----------------------------------------------------------
+-- The raw counts per (station, segment) of code's subtree for period: the
+-- roll (licensed, registered, activated) and the operators at home there
+-- (of any status; active ones for the 10+3 and own-system figures).
+CREATE FUNCTION station_figures(code text, period daterange)
+	RETURNS TABLE (station text, segment text,
+		licensed bigint, registered bigint, activated bigint,
+		operators bigint, active_operators bigint,
+		key_operators bigint, key_covered bigint,
+		own_system_operators bigint, own_system_uploading bigint,
+		receipts bigint, receipts_complete bigint)
+	LANGUAGE plpgsql STABLE STRICT
+	-- the license_no = operator is shilian's, whatever the caller's path
+	SET search_path = pg_catalog, shilian, pg_temp
+	AS $$
+#variable_conflict use_column
+BEGIN
+	-- first, whatever the plan below would read: 42501 or SLR19, never zeros
+	PERFORM shilian.regulator_require_subtree(station_figures.code);
+	RETURN QUERY
+	WITH stations AS (
+		-- the asked jurisdiction's subtree (an index probe on ancestors)
+		SELECT j.code FROM shilian.jurisdiction j WHERE station_figures.code = ANY (j.ancestors)
+	), roll AS (
+		SELECT r.station, r.segment, count(*) AS licensed, count(o.status) AS registered,
+			count(*) FILTER (WHERE o.status = 'active') AS activated
+		  FROM shilian.operator_roll r
+		  LEFT JOIN shilian.licence li ON li.licence_no = r.licence_no
+		  LEFT JOIN shilian.operator o ON o.id = li.operator_id
+		 WHERE r.station = ANY (ARRAY(SELECT s.code FROM stations s))
+		 GROUP BY r.station, r.segment
+	), act AS (
+		-- the period's counters, per operator
+		SELECT d.operator_id, sum(d.via_client) AS via_client, sum(d.receipts) AS receipts,
+			sum(d.receipts_complete) AS receipts_complete
+		  FROM shilian.operator_day d
+		 WHERE d.day <@ station_figures.period AND d.records > 0
+		 GROUP BY d.operator_id
+	), unreceived AS (
+		-- buyers of a sale shipped in the period that is still pending
+		SELECT DISTINCT l.buyer_id FROM shilian.link l
+		 WHERE l.status = 'pending' AND l.kind = 'ship' AND l.shipped_on <@ station_figures.period
+	), keyed AS (
+		-- operators dealing in a key category (a licence's scope) or of a key catering kind
+		SELECT DISTINCT li.operator_id FROM shilian.licence li
+		 WHERE li.scope && shilian.key_categories()
+	), ops AS (
+		SELECT o.station, o.segment, count(*) AS operators, count(a.operator_id) AS active_operators,
+			count(*) FILTER (WHERE o.status = 'active' AND k.key) AS key_operators,
+			count(*) FILTER (WHERE o.status = 'active' AND k.key AND a.operator_id IS NOT NULL
+				AND u.buyer_id IS NULL) AS key_covered,
+			count(*) FILTER (WHERE o.status = 'active' AND o.own_system) AS own_system_operators,
+			count(*) FILTER (WHERE o.status = 'active' AND o.own_system AND a.via_client > 0) AS own_system_uploading,
+			coalesce(sum(a.receipts), 0) AS receipts, coalesce(sum(a.receipts_complete), 0) AS receipts_complete
+		  FROM shilian.operator o
+		  LEFT JOIN act a ON a.operator_id = o.id
+		  LEFT JOIN unreceived u ON u.buyer_id = o.id
+		  LEFT JOIN keyed ky ON ky.operator_id = o.id
+		  CROSS JOIN LATERAL (SELECT ky.operator_id IS NOT NULL OR o.kinds && shilian.key_catering_kinds() AS key) k
+		 WHERE o.station = ANY (ARRAY(SELECT s.code FROM stations s))
+		 GROUP BY o.station, o.segment
+	)
+	SELECT coalesce(r.station, o.station), coalesce(r.segment, o.segment),
+		coalesce(r.licensed, 0), coalesce(r.registered, 0), coalesce(r.activated, 0),
+		coalesce(o.operators, 0), coalesce(o.active_operators, 0),
+		coalesce(o.key_operators, 0), coalesce(o.key_covered, 0),
+		coalesce(o.own_system_operators, 0), coalesce(o.own_system_uploading, 0),
+		coalesce(o.receipts, 0)::bigint, coalesce(o.receipts_complete, 0)::bigint
+	  FROM roll r FULL JOIN ops o ON o.station = r.station AND o.segment = r.segment;
+END
+$$;
+COMMENT ON FUNCTION station_figures(text, daterange) IS
+	'Raw counts per (station, segment) of the jurisdiction''s subtree for the period, from the roll, the operators and operator_day; what jurisdiction_stats, segment_stats and monthly_report sum up. Regulators: own subtree only (42501).';
+
+-- A share rounded to 4 places; NULL when nothing to divide by.
+CREATE FUNCTION share(part bigint, whole bigint) RETURNS numeric
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	RETURN round(part::numeric / nullif(whole, 0), 4);
+COMMENT ON FUNCTION share(bigint, bigint) IS 'part ÷ whole rounded to 4 places, NULL when whole is 0.';
+
+-- ---- jurisdiction_stats -------------------------------------------------------
+
+CREATE FUNCTION jurisdiction_stats(code text, period daterange)
+	RETURNS TABLE (jurisdiction text, name text, total boolean,
+		licensed bigint, registered bigint, activated bigint, registration_rate numeric,
+		operators bigint, active_operators bigint, activity_rate numeric,
+		key_operators bigint, key_covered bigint, coverage_rate numeric,
+		own_system_operators bigint, own_system_uploading bigint, upload_rate numeric,
+		receipts bigint, receipts_complete bigint, completeness_rate numeric)
+	LANGUAGE plpgsql STABLE STRICT
+	SET search_path = pg_catalog, shilian, pg_temp
+	AS $$
+#variable_conflict use_column
+BEGIN
+	-- first, whatever the plan below would read: 42501 or SLR19, never zeros
+	PERFORM shilian.regulator_require_subtree(jurisdiction_stats.code);
+	RETURN QUERY
+	WITH f AS (
+		SELECT f.* FROM shilian.station_figures(jurisdiction_stats.code, jurisdiction_stats.period) f
+	), parts AS (
+		-- each child jurisdiction, and the asked one itself as the total
+		SELECT j.code, j.name, false AS total FROM shilian.jurisdiction j WHERE j.parent = jurisdiction_stats.code
+		UNION ALL
+		SELECT j.code, j.name, true FROM shilian.jurisdiction j WHERE j.code = jurisdiction_stats.code
+	), fig AS (
+		SELECT p.code, p.name, p.total,
+			coalesce(sum(f.licensed), 0)::bigint AS licensed,
+			coalesce(sum(f.registered), 0)::bigint AS registered,
+			coalesce(sum(f.activated), 0)::bigint AS activated,
+			coalesce(sum(f.operators), 0)::bigint AS operators,
+			coalesce(sum(f.active_operators), 0)::bigint AS active_operators,
+			coalesce(sum(f.key_operators), 0)::bigint AS key_operators,
+			coalesce(sum(f.key_covered), 0)::bigint AS key_covered,
+			coalesce(sum(f.own_system_operators), 0)::bigint AS own_system_operators,
+			coalesce(sum(f.own_system_uploading), 0)::bigint AS own_system_uploading,
+			coalesce(sum(f.receipts), 0)::bigint AS receipts,
+			coalesce(sum(f.receipts_complete), 0)::bigint AS receipts_complete
+		  FROM parts p
+		  LEFT JOIN shilian.jurisdiction s ON p.code = ANY (s.ancestors)
+			AND s.code IN (SELECT f.station FROM f)
+		  LEFT JOIN f ON f.station = s.code
+		 GROUP BY p.code, p.name, p.total
+	)
+	SELECT f.code, f.name, f.total, f.licensed, f.registered, f.activated,
+		shilian.share(f.registered, f.licensed), f.operators, f.active_operators,
+		shilian.share(f.active_operators, f.operators),
+		f.key_operators, f.key_covered, shilian.share(f.key_covered, f.key_operators),
+		f.own_system_operators, f.own_system_uploading, shilian.share(f.own_system_uploading, f.own_system_operators),
+		f.receipts, f.receipts_complete, shilian.share(f.receipts_complete, f.receipts)
+	  FROM fig f
+	 ORDER BY f.total, f.code;
+END
+$$;
+COMMENT ON FUNCTION jurisdiction_stats(text, daterange) IS
+	'Per child jurisdiction and in total (total true): licences on the roll, registered, activated, registration rate; operators, active in the period, activity rate; 10+3 operators, covered, coverage rate; own-system operators, uploading, upload rate; receipts, complete, completeness rate. Regulators: own subtree only (42501).';
+
+-- ---- segment_stats --------------------------------------------------------------
+
+CREATE FUNCTION segment_stats(code text, period daterange)
+	RETURNS TABLE (segment text,
+		licensed bigint, registered bigint, activated bigint, registration_rate numeric,
+		operators bigint, active_operators bigint, activity_rate numeric,
+		key_operators bigint, key_covered bigint, coverage_rate numeric,
+		own_system_operators bigint, own_system_uploading bigint, upload_rate numeric,
+		receipts bigint, receipts_complete bigint, completeness_rate numeric)
+	LANGUAGE plpgsql STABLE STRICT
+	SET search_path = pg_catalog, shilian, pg_temp
+	AS $$
+#variable_conflict use_column
+BEGIN
+	-- first, whatever the plan below would read: 42501 or SLR19, never zeros
+	PERFORM shilian.regulator_require_subtree(segment_stats.code);
+	RETURN QUERY
+	WITH g AS (
+		SELECT s.segment,
+			coalesce(sum(f.licensed), 0)::bigint AS licensed,
+			coalesce(sum(f.registered), 0)::bigint AS registered,
+			coalesce(sum(f.activated), 0)::bigint AS activated,
+			coalesce(sum(f.operators), 0)::bigint AS operators,
+			coalesce(sum(f.active_operators), 0)::bigint AS active_operators,
+			coalesce(sum(f.key_operators), 0)::bigint AS key_operators,
+			coalesce(sum(f.key_covered), 0)::bigint AS key_covered,
+			coalesce(sum(f.own_system_operators), 0)::bigint AS own_system_operators,
+			coalesce(sum(f.own_system_uploading), 0)::bigint AS own_system_uploading,
+			coalesce(sum(f.receipts), 0)::bigint AS receipts,
+			coalesce(sum(f.receipts_complete), 0)::bigint AS receipts_complete
+		  FROM unnest(ARRAY['production', 'circulation', 'catering', 'special_food']) WITH ORDINALITY AS s(segment, o)
+		  LEFT JOIN shilian.station_figures(segment_stats.code, segment_stats.period) f ON f.segment = s.segment
+		 GROUP BY s.segment, s.o
+		 ORDER BY s.o
+	)
+	SELECT g.segment, g.licensed, g.registered, g.activated, shilian.share(g.registered, g.licensed),
+		g.operators, g.active_operators, shilian.share(g.active_operators, g.operators),
+		g.key_operators, g.key_covered, shilian.share(g.key_covered, g.key_operators),
+		g.own_system_operators, g.own_system_uploading, shilian.share(g.own_system_uploading, g.own_system_operators),
+		g.receipts, g.receipts_complete, shilian.share(g.receipts_complete, g.receipts)
+	  FROM g;
+END
+$$;
+COMMENT ON FUNCTION segment_stats(text, daterange) IS
+	'The figures of jurisdiction_stats for the whole subtree of the jurisdiction, one row per supervision segment (production, circulation, catering, special_food). Regulators: own subtree only (42501).';
+
+-- ---- monthly_report -----------------------------------------------------------------
+-- The four assessment figures for month (any day in it) and the month before,
+-- for code and every city and county under it: value, previous value,
+-- change, rank among the siblings in the report (1 = best; ties share a
+-- rank), the target that applies and whether it is met.
+
+CREATE FUNCTION monthly_report_rows(month date, code text)
+	RETURNS TABLE (jurisdiction text, name text, level text, parent text, total boolean,
+		demonstration boolean, figure text, value numeric, previous numeric, change numeric,
+		rank bigint, target numeric, met boolean)
+	LANGUAGE plpgsql STABLE STRICT
+	SET search_path = pg_catalog, shilian, pg_temp
+	AS $$
+#variable_conflict use_column
+BEGIN
+	-- first, whatever the plan below would read: 42501 or SLR19, never zeros
+	PERFORM shilian.regulator_require_subtree(monthly_report_rows.code);
+	RETURN QUERY
+	WITH m AS (
+		SELECT date_trunc('month', monthly_report_rows.month)::date AS first
+	), per AS (
+		SELECT 'this' AS which, daterange(m.first, (m.first + interval '1 month')::date) AS period FROM m
+		UNION ALL
+		SELECT 'prev', daterange((m.first - interval '1 month')::date, m.first) FROM m
+	), f AS (
+		SELECT p.which, f.* FROM per p, LATERAL shilian.station_figures(monthly_report_rows.code, p.period) f
+	), rows AS (
+		-- the asked jurisdiction and the cities and counties below it
+		SELECT j.code, j.name, j.level, j.parent, j.code = monthly_report_rows.code AS total
+		  FROM shilian.jurisdiction j
+		 WHERE monthly_report_rows.code = ANY (j.ancestors)
+		   AND (j.code = monthly_report_rows.code OR j.level IN ('city', 'county'))
+	), sums AS (
+		SELECT r.code, p.which,
+			shilian.share(coalesce(sum(f.registered), 0)::bigint, coalesce(sum(f.licensed), 0)::bigint) AS registration_rate,
+			shilian.share(coalesce(sum(f.active_operators), 0)::bigint, coalesce(sum(f.operators), 0)::bigint) AS activity_rate,
+			shilian.share(coalesce(sum(f.key_covered), 0)::bigint, coalesce(sum(f.key_operators), 0)::bigint) AS coverage_rate,
+			shilian.share(coalesce(sum(f.own_system_uploading), 0)::bigint,
+				coalesce(sum(f.own_system_operators), 0)::bigint) AS upload_rate
+		  FROM rows r CROSS JOIN (VALUES ('this'), ('prev')) p(which)
+		  LEFT JOIN shilian.jurisdiction s ON r.code = ANY (s.ancestors) AND s.level = 'station'
+		  LEFT JOIN f ON f.station = s.code AND f.which = p.which
+		 GROUP BY r.code, p.which
+	), tgt AS (
+		-- the nearest row of assessment_target at or above each jurisdiction
+		SELECT r.code, t.*
+		  FROM rows r JOIN shilian.jurisdiction j ON j.code = r.code
+		  LEFT JOIN LATERAL (
+			SELECT t.demonstration, t.registration_rate, t.activity_rate, t.coverage_rate, t.upload_rate
+			  FROM shilian.assessment_target t
+			 WHERE t.code = ANY (j.ancestors)
+			 ORDER BY array_position(j.ancestors, t.code) DESC LIMIT 1) t ON true
+	), fig AS (
+		SELECT r.code, r.name, r.level, r.parent, r.total, coalesce(t.demonstration, false) AS demonstration,
+			x.figure, x.ord, x.value, x.previous, x.target
+		  FROM rows r
+		  JOIN sums a ON a.code = r.code AND a.which = 'this'
+		  JOIN sums b ON b.code = r.code AND b.which = 'prev'
+		  LEFT JOIN tgt t ON t.code = r.code
+		  CROSS JOIN LATERAL (VALUES
+			('registration_rate', 1, a.registration_rate, b.registration_rate, t.registration_rate),
+			('activity_rate', 2, a.activity_rate, b.activity_rate, t.activity_rate),
+			('coverage_rate', 3, a.coverage_rate, b.coverage_rate, t.coverage_rate),
+			('upload_rate', 4, a.upload_rate, b.upload_rate, t.upload_rate)) x(figure, ord, value, previous, target)
+	)
+	SELECT f.code, f.name, f.level, f.parent, f.total, f.demonstration, f.figure, f.value, f.previous,
+		f.value - f.previous,
+		CASE WHEN NOT f.total AND f.value IS NOT NULL
+			THEN rank() OVER (PARTITION BY f.parent, f.figure, f.total ORDER BY f.value DESC NULLS LAST) END,
+		f.target, f.value >= f.target
+	  FROM fig f
+	 ORDER BY f.total DESC, f.level, f.code, f.ord;
+END
+$$;
+COMMENT ON FUNCTION monthly_report_rows(date, text) IS
+	'The monthly report as rows: per jurisdiction (the asked one, then its cities and counties) and figure, the month''s value, the previous month''s, the change, rank among siblings, target and whether met. Regulators: own subtree only (42501).';
+
+CREATE FUNCTION monthly_report(month date, code text) RETURNS jsonb
+	LANGUAGE sql STABLE STRICT
+	SET search_path = pg_catalog, shilian, pg_temp
+	AS $$
+	WITH r AS (
+		SELECT * FROM shilian.monthly_report_rows(monthly_report.month, monthly_report.code)
+	), j AS (
+		SELECT r.jurisdiction, r.name, r.level, r.parent, r.total, r.demonstration,
+			jsonb_object_agg(r.figure, jsonb_build_object('value', r.value, 'previous', r.previous,
+				'change', r.change, 'rank', r.rank, 'target', r.target, 'met', r.met)) AS figures
+		  FROM r GROUP BY 1, 2, 3, 4, 5, 6
+	)
+	SELECT jsonb_build_object(
+		'month', to_char(monthly_report.month, 'YYYY-MM'),
+		'previous_month', to_char(monthly_report.month - interval '1 month', 'YYYY-MM'),
+		'jurisdiction', monthly_report.code,
+		'figures', jsonb_build_array('registration_rate', 'activity_rate', 'coverage_rate', 'upload_rate'),
+		'total', (SELECT to_jsonb(j) - 'total' FROM j WHERE j.total),
+		'cities', coalesce((SELECT jsonb_agg(to_jsonb(j) - 'total' ORDER BY j.jurisdiction)
+			FROM j WHERE NOT j.total AND j.level = 'city'), '[]'),
+		'counties', coalesce((SELECT jsonb_agg(to_jsonb(j) - 'total' ORDER BY j.jurisdiction)
+			FROM j WHERE NOT j.total AND j.level = 'county'), '[]'))
+	$$;
+COMMENT ON FUNCTION monthly_report(date, text) IS
+	'The four assessment figures (registration, activity, 10+3 coverage, own-system upload rate) of the month for the jurisdiction and each city and county under it, with previous month, change, rank among siblings, target and demonstration-city flag, as one JSON document. Regulators: own subtree only (42501).';
+
+-- The same as CSV (RFC 4180, header line, one line per jurisdiction and
+-- figure), for the gateway's text/csv form.
+CREATE FUNCTION monthly_report_csv(month date, code text) RETURNS text
+	LANGUAGE sql STABLE STRICT
+	SET search_path = pg_catalog, shilian, pg_temp
+	AS $$
+	SELECT 'month,jurisdiction,name,level,parent,demonstration,figure,value,previous,change,rank,target,met' || E'\r\n'
+		|| coalesce(string_agg(concat_ws(',', to_char(monthly_report_csv.month, 'YYYY-MM'), r.jurisdiction,
+			'"' || replace(r.name, '"', '""') || '"', r.level, coalesce(r.parent, ''), r.demonstration,
+			r.figure, coalesce(r.value::text, ''), coalesce(r.previous::text, ''), coalesce(r.change::text, ''),
+			coalesce(r.rank::text, ''), coalesce(r.target::text, ''), coalesce(r.met::text, '')) || E'\r\n',
+			'' ORDER BY r.total DESC, r.level, r.jurisdiction,
+			array_position(ARRAY['registration_rate', 'activity_rate', 'coverage_rate', 'upload_rate'], r.figure)), '')
+	  FROM shilian.monthly_report_rows(monthly_report_csv.month, monthly_report_csv.code) r
+	$$;
+COMMENT ON FUNCTION monthly_report_csv(date, text) IS
+	'monthly_report as CSV with a header line: month, jurisdiction, name, level, parent, demonstration, figure, value, previous, change, rank, target, met. Regulators: own subtree only (42501).';
