@@ -331,7 +331,7 @@ CREATE FUNCTION monthly_report_csv(month date, code text) RETURNS text
 	AS $$
 	SELECT 'month,jurisdiction,name,level,parent,demonstration,figure,value,previous,change,rank,target,met' || E'\r\n'
 		|| coalesce(string_agg(concat_ws(',', to_char(monthly_report_csv.month, 'YYYY-MM'), r.jurisdiction,
-			'"' || replace(r.name, '"', '""') || '"', r.level, coalesce(r.parent, ''), r.demonstration,
+			'"' || replace(r.name, '"', '""') || '"', r.level, coalesce(r.parent, ''), r.demonstration::text,
 			r.figure, coalesce(r.value::text, ''), coalesce(r.previous::text, ''), coalesce(r.change::text, ''),
 			coalesce(r.rank::text, ''), coalesce(r.target::text, ''), coalesce(r.met::text, '')) || E'\r\n',
 			'' ORDER BY r.total DESC, r.level, r.jurisdiction,

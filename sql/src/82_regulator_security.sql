@@ -34,3 +34,16 @@ CREATE POLICY operator_day_regulator ON operator_day FOR SELECT TO shilian_regul
 REVOKE ALL ON FUNCTION operator_day_rebuild(), incoming_complete(bigint[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION operator_day_rebuild() TO shilian_admin;
 GRANT EXECUTE ON FUNCTION incoming_complete(bigint[]) TO shilian_regulator, shilian_admin;
+
+-- The figures (part 64): regulators and the admin; the targets are the
+-- admin's to set and every regulator's to read.
+REVOKE ALL ON FUNCTION station_figures(text, daterange), segment_stats(text, daterange),
+	monthly_report_rows(date, text), monthly_report(date, text), monthly_report_csv(date, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION station_figures(text, daterange), segment_stats(text, daterange),
+	monthly_report_rows(date, text), monthly_report(date, text), monthly_report_csv(date, text)
+	TO shilian_regulator, shilian_admin;
+GRANT SELECT ON assessment_target TO shilian_regulator, shilian_admin;
+GRANT INSERT, UPDATE, DELETE ON assessment_target TO shilian_admin;
+ALTER TABLE assessment_target ENABLE ROW LEVEL SECURITY;
+CREATE POLICY assessment_target_admin ON assessment_target TO shilian_admin USING (true) WITH CHECK (true);
+CREATE POLICY assessment_target_regulator ON assessment_target FOR SELECT TO shilian_regulator USING (true);
