@@ -230,6 +230,7 @@ static const char *const import_lines_args[] = {"path:0", "query:status", NULL};
 
 static const char *const stats_args[] = {"path:0", "query:from", "query:to", NULL};
 static const char *const inactive_args[] = {"path:0", "query:since", NULL};
+static const char *const report_args[] = {"path:0", "query:month", NULL};
 
 static const char *const regulators[] = {"regulator", "admin", NULL};
 static const char *const admins[] = {"admin", NULL};
@@ -382,11 +383,19 @@ const GwRoute gw_routes[] = {
 
 	/* regulator */
 	{"GET", "/v1/regulator/jurisdictions/{code}/stats", gw_sql_route, 0,
-		"Licensed, registered, activated, registration rate, active operators and activity rate per child "
+		"Registration, activity, 10+3 coverage, own-system upload and receipt completeness figures per child "
 		"jurisdiction and in total (jurisdiction_stats; from=, to= inclusive dates, open when left out)",
 		NULL, regulators,
 		"select coalesce(jsonb_agg(to_jsonb(s) order by s.total, s.jurisdiction), '[]') "
 		"from shilian.jurisdiction_stats($1, daterange($2::date, $3::date, '[]')) s", stats_args},
+	{"GET", "/v1/regulator/jurisdictions/{code}/segments", gw_sql_route, 0,
+		"The figures of the stats route for the whole subtree, one row per supervision segment "
+		"(segment_stats; from=, to= inclusive dates)",
+		NULL, regulators,
+		"select coalesce(jsonb_agg(to_jsonb(s) - 'n' order by s.n), '[]') "
+		"from shilian.segment_stats($1, daterange($2::date, $3::date, '[]')) with ordinality s(segment, licensed, registered, activated, registration_rate, operators, "
+		"active_operators, activity_rate, key_operators, key_covered, coverage_rate, own_system_operators, "
+		"own_system_uploading, upload_rate, receipts, receipts_complete, completeness_rate, n)", stats_args},
 	{"GET", "/v1/regulator/jurisdictions/{code}/inactive", gw_sql_route, 0,
 		"Operators with no record since a date, with their regulator contact "
 		"(inactive_operators; since= defaults to 30 days ago)",
@@ -394,6 +403,17 @@ const GwRoute gw_routes[] = {
 		"select coalesce(jsonb_agg(to_jsonb(i) || jsonb_build_object('id', i.id::text) "
 		"order by i.station, i.id), '[]') "
 		"from shilian.inactive_operators($1, coalesce($2::date, current_date - 30)) i", inactive_args},
+	{"GET", "/v1/regulator/jurisdictions/{code}/monthly-report", gw_sql_route, 0,
+		"The four assessment figures per city and county with rank, month-on-month change and target "
+		"(monthly_report; month=YYYY-MM, the previous month when left out; Accept: text/csv for CSV)",
+		NULL, regulators,
+		"select shilian.monthly_report(coalesce(($2 || '-01')::date, "
+		"(date_trunc('month', current_date) - interval '1 month')::date), $1)", report_args},
+	{"GET", "/v1/regulator/jurisdictions/{code}/monthly-report.csv", gw_sql_route, GW_CSV,
+		"The monthly report as CSV, one line per jurisdiction and figure (monthly_report_csv; month=YYYY-MM)",
+		NULL, regulators,
+		"select shilian.monthly_report_csv(coalesce(($2 || '-01')::date, "
+		"(date_trunc('month', current_date) - interval '1 month')::date), $1)", report_args},
 
 	/* ledger */
 	{"GET", "/v1/ledger/verify", gw_sql_route, 0, "Recompute hash chains (chain_verify); operator= for one",

@@ -167,6 +167,33 @@ gw_dispatch(struct mg_connection *conn, void *cbdata)
 				 allow[0] ? ", " : "", gw_routes[i].method);
 	}
 
+	/*
+	 * Content negotiation: a JSON route whose twin "PATTERN.csv" is a CSV
+	 * route answers as the twin when the client's Accept asks for text/csv.
+	 */
+	if (status == 0 && req.route != NULL && !(req.route->flags & GW_CSV))
+	{
+		const char *accept = mg_get_header(conn, "Accept");
+
+		if (accept != NULL && strstr(accept, "text/csv") != NULL)
+		{
+			for (size_t i = 0; i < gw_nroutes; i++)
+			{
+				size_t		plen = strlen(req.route->pattern);
+
+				if ((gw_routes[i].flags & GW_CSV) && strcmp(gw_routes[i].method, req.route->method) == 0 &&
+					strncmp(gw_routes[i].pattern, req.route->pattern, plen) == 0 &&
+					strcmp(gw_routes[i].pattern + plen, ".csv") == 0)
+				{
+					route_index = (int) i;
+					req.route = &gw_routes[i];
+					req.route_index = route_index;
+					break;
+				}
+			}
+		}
+	}
+
 	if (status == 0 && req.route != NULL)
 	{
 		if (!(req.route->flags & GW_NOAUTH))

@@ -27,6 +27,9 @@ my @implemented = (
 	[ get => '/v1/recalls/{id}/export' ],
 	[ post => '/v1/import' ], [ get => '/v1/import/{id}' ], [ get => '/v1/import/{id}/lines' ],
 	[ get => '/v1/regulator/jurisdictions/{code}/stats' ], [ get => '/v1/regulator/jurisdictions/{code}/inactive' ],
+	[ get => '/v1/regulator/jurisdictions/{code}/segments' ],
+	[ get => '/v1/regulator/jurisdictions/{code}/monthly-report' ],
+	[ get => '/v1/regulator/jurisdictions/{code}/monthly-report.csv' ],
 );
 
 my $r = http_call($gw, 'GET', '/openapi.json');

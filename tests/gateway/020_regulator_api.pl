@@ -1,5 +1,6 @@
-# The regulator routes over real HTTP: jurisdiction_stats and
-# inactive_operators for a province, a city and a county regulator and the
+# The regulator routes over real HTTP: jurisdiction_stats, segment_stats,
+# inactive_operators and the monthly report (JSON and CSV) for a province, a
+# city and a county regulator and the
 # platform admin; a county regulator is refused its city and neighbour
 # (403, the function's 42501), an operator the routes themselves (403), an
 # unknown jurisdiction is 422 (SLR19). Figures (docs/regulator.md), by hand:
@@ -19,6 +20,7 @@ use utf8;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use JSON::PP;
+use Encode qw(decode);
 use ShilianTest;
 
 my $node = shilian_node('gw_regulator');
@@ -130,6 +132,92 @@ is($r->{status}, 422, 'an unknown jurisdiction: 422');
 is($r->{json}{code}, 'SLR19', 'SLR19');
 is(call('city', '/v1/regulator/jurisdictions/370100/stats?from=yesterday-ish')->{status}, 400,
 	'a malformed date: 400');
+
+# ---- segment_stats ----------------------------------------------------------------------
+# March, 济南 by segment: circulation roll 3 (泉城批发, 历下超市, 洪家楼超市), registered
+# and activated W, R = 2; operators W, R, N = 3, active W = 1; the 10+3 operators W and
+# R (vegetables licences), covered W (R recorded in February only). production: F alone,
+# no licence, active. catering: roll 2, nobody registered.
+$r = call('city', "/v1/regulator/jurisdictions/370100/segments?$march");
+is($r->{status}, 200, 'segments: 200');
+is_deeply([ map { $_->{segment} } @{ $r->{json} } ], [qw(production circulation catering special_food)],
+	'one row per segment, in order');
+my ($circ) = grep { $_->{segment} eq 'circulation' } @{ $r->{json} };
+is_deeply([ @$circ{qw(licensed registered activated operators active_operators key_operators key_covered)} ],
+	[ 3, 2, 2, 3, 1, 2, 1 ], 'circulation: 3 licensed, 2 registered, 3 operators, 1 active, 10+3 2, covered 1');
+is($circ->{coverage_rate} + 0, 0.5, 'circulation 10+3 coverage 1/2');
+is(call('lixia', "/v1/regulator/jurisdictions/370100/segments?$march")->{status}, 403,
+	'segments: a county regulator may not ask about its city');
+
+# ---- monthly report ------------------------------------------------------------------------
+# Targets: the province standard, 济南 a demonstration city (higher targets).
+$node->safe_psql('postgres', q{
+	insert into shilian.assessment_target values ('370000', false, 0.90, 0.80, 0.95, 0.80),
+		('370100', true, 0.98, 0.90, 1.00, 0.95);
+});
+# March against February, 济南: registration 历下 2/4 = 0.5 (#1), 历城 0/1 = 0 (#2), city
+# 2/5 = 0.4, unchanged; activity 历下 1/3 both months (change 0, #2), 历城 1/1 against
+# 0/1 (+1, #1), city 2/4 = 0.5 against 1/4 = 0.25 (+0.25); 10+3 coverage 历下 1/2 both
+# months (W in March, R in February), 历城 none (NULL, no rank), city 0.5; no own-system
+# operator: upload rate NULL.
+$r = call('city', '/v1/regulator/jurisdictions/370100/monthly-report?month=2026-03');
+is($r->{status}, 200, 'monthly report: 200');
+is($r->{headers}{'content-type'}, 'application/json; charset=utf-8', 'as JSON');
+my $rep = $r->{json};
+is_deeply([ $rep->{month}, $rep->{previous_month}, $rep->{jurisdiction} ], [ '2026-03', '2026-02', '370100' ],
+	'the month, the month before, the jurisdiction');
+is_deeply($rep->{cities}, [], 'a city\'s report has no cities');
+is_deeply([ map { $_->{jurisdiction} } @{ $rep->{counties} } ], [ '370102', '370112' ], 'its two counties');
+my ($lx, $lc) = @{ $rep->{counties} };
+is($lx->{figures}{registration_rate}{rank}, 1, '历下 ranks first for registration');
+is($lc->{figures}{activity_rate}{rank}, 1, '历城 ranks first for activity');
+is($lc->{figures}{activity_rate}{change} + 0, 1, '历城 activity +1 on February');
+is($lx->{figures}{activity_rate}{change} + 0, 0, '历下 activity unchanged');
+is($lc->{figures}{coverage_rate}{value}, undef, '历城 has no 10+3 operator: no coverage value');
+is($lc->{figures}{coverage_rate}{rank}, undef, '... and no rank');
+my $tot = $rep->{total};
+ok($tot->{demonstration} && $lx->{demonstration}, '济南 and its counties are flagged demonstration');
+is($tot->{figures}{activity_rate}{value} + 0, 0.5, 'city activity 2/4');
+is($tot->{figures}{activity_rate}{change} + 0, 0.25, '+0.25 on February');
+is($tot->{figures}{registration_rate}{target} + 0, 0.98, 'the demonstration target applies');
+ok(!$tot->{figures}{registration_rate}{met}, 'and is not met');
+is($tot->{figures}{upload_rate}{value}, undef, 'no own-system operator: no upload rate');
+
+# The CSV form: by Accept or by the .csv path, the same document.
+my $csv = http_call($gw, 'GET', '/v1/regulator/jurisdictions/370100/monthly-report?month=2026-03',
+	headers => { Authorization => "Bearer $tok{city}", Accept => 'text/csv' });
+is($csv->{status}, 200, 'Accept: text/csv: 200');
+is($csv->{headers}{'content-type'}, 'text/csv; charset=utf-8', 'as CSV');
+my @lines = split /\r\n/, $csv->{content};
+is($lines[0], 'month,jurisdiction,name,level,parent,demonstration,figure,value,previous,change,rank,target,met',
+	'a header line');
+is(scalar @lines, 13, 'and a line per jurisdiction and figure: 3 x 4');
+like(decode('UTF-8', $csv->{content}), qr/^2026-03,370112,"历城区",county,370100,true,activity_rate,1\.0000,0\.0000,1\.0000,1,0\.90,true\r$/m,
+	'历城 activity: value, previous, change, rank, target, met');
+my $csv2 = http_call($gw, 'GET', '/v1/regulator/jurisdictions/370100/monthly-report.csv?month=2026-03',
+	headers => { Authorization => "Bearer $tok{city}" });
+is($csv2->{status}, 200, '.csv path: 200');
+is($csv2->{content}, $csv->{content}, 'the same CSV as with Accept');
+
+# Who may ask: a county regulator its own county only.
+$r = call('lixia', '/v1/regulator/jurisdictions/370102/monthly-report?month=2026-03');
+is($r->{status}, 200, 'a county regulator: its own county');
+is_deeply([ scalar @{ $r->{json}{counties} }, $r->{json}{total}{jurisdiction} ], [ 0, '370102' ],
+	'the county\'s own row');
+$r = call('lixia', '/v1/regulator/jurisdictions/370112/monthly-report?month=2026-03');
+is($r->{status}, 403, 'not the neighbouring county');
+is($r->{json}{code}, '42501', 'the error carries 42501');
+$csv = http_call($gw, 'GET', '/v1/regulator/jurisdictions/370112/monthly-report.csv?month=2026-03',
+	headers => { Authorization => "Bearer $tok{lixia}" });
+is($csv->{status}, 403, 'nor its CSV');
+is(call('lixia', '/v1/regulator/jurisdictions/370100/monthly-report?month=2026-03')->{status}, 403,
+	'nor its city');
+is(call('wholesaler', '/v1/regulator/jurisdictions/370102/monthly-report?month=2026-03')->{status}, 403,
+	'operators may not ask');
+is(call('city', '/v1/regulator/jurisdictions/370100/monthly-report?month=March')->{status}, 400,
+	'a malformed month: 400');
+is(call('province', '/v1/regulator/jurisdictions/379999/monthly-report?month=2026-03')->{status}, 422,
+	'an unknown jurisdiction: 422');
 
 stop_gateway($gw);
 $node->stop;
