@@ -90,7 +90,10 @@ BEGIN
 	-- farm -> wholesaler -> market vendor (who also buys from a farmer without records)
 	b_cabbage := shilian.batch_create(farm, cabbage, '2 t', d0, 'LY-' || to_char(d0, 'MMDD'));
 	l := shilian.ship(b_cabbage, wholesaler, '800 kg', d0 + 1);
+	-- the wholesale market's own system uploads its receipts (a system client)
+	PERFORM set_config('shilian.client', 'quancheng-wms', true);
 	b_cabbage_wh := shilian.receive(l, '800 kg', '{"inspector": "李建", "rapid_test": "农残速测合格"}', (d0 + 1) + time '15:00');
+	PERFORM set_config('shilian.client', '', true);
 	l := shilian.ship(b_cabbage_wh, vendor, '60 kg', d0 + 2);
 	PERFORM shilian.receive(l, '55 kg', '{"inspector": "王五"}', (d0 + 2) + time '06:00', reject_reason => '5 kg 萎蔫退回');
 	PERFORM shilian.consume(shilian.receive_first_entry(vendor, cabbage, '30 kg',
@@ -213,6 +216,15 @@ INSERT INTO shilian.operator_roll (licence_no, name, station, segment, kinds) VA
 	('JY13702020000018', '市南八大关便利店', '370202001', 'circulation', '{retailer}')
 ON CONFLICT (licence_no) DO NOTHING;
 SELECT 'demo: ' || count(*) || ' licences on the operator roll' AS roll FROM shilian.operator_roll;
+
+-- ---- assessment targets (docs/regulator.md) -----------------------------------
+-- The province's standard targets, and Jinan's higher ones as a national
+-- food-safety demonstration city. Try:
+--   SELECT shilian.monthly_report(current_date, '370000');
+INSERT INTO shilian.assessment_target VALUES
+	('370000', false, 0.90, 0.80, 0.95, 0.80),
+	('370100', true, 0.98, 0.90, 1.00, 0.95)
+ON CONFLICT (code) DO NOTHING;
 
 -- ---- ledger (docs/ledger-format.md) ---------------------------------------------
 -- Every record above is an entry in its operator's hash chain; publish a
