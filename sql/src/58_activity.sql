@@ -37,6 +37,23 @@ COMMENT ON COLUMN operator_day.via_client IS 'Of the records, those whose ledger
 
 SELECT pg_catalog.pg_extension_config_dump('operator_day', '');
 
+-- The same per calendar month (month: its first day), kept in the same
+-- statement: what the figures of a whole month read (700,000 rows a month
+-- for a province rather than 2 million operator-days to group).
+CREATE TABLE operator_month (
+	operator_id       bigint NOT NULL,
+	month             date NOT NULL CHECK (extract(day FROM month) = 1),
+	records           integer NOT NULL DEFAULT 0,
+	receipts          integer NOT NULL DEFAULT 0,
+	receipts_complete integer NOT NULL DEFAULT 0,
+	via_client        integer NOT NULL DEFAULT 0,
+	PRIMARY KEY (operator_id, month)
+);
+CREATE INDEX operator_month_month_idx ON operator_month (month);
+COMMENT ON TABLE operator_month IS
+	'operator_day summed per calendar month (month = its first day): records, receipts, complete receipts, records through a client, import or EPCIS.';
+SELECT pg_catalog.pg_extension_config_dump('operator_month', '');
+
 -- Whether an incoming record is complete by the rule of
 -- record_completeness('incoming', id) (part 20), from the fields that can be
 -- missing (name, quantity, dates and shelf life always have a value):
@@ -161,8 +178,14 @@ BEGIN
 	 GROUP BY e.operator_id, e.day
 	HAVING sum(e.n) FILTER (WHERE e.k <> 'receipts_complete' AND e.k <> 'via_client') > 0;
 	GET DIAGNOSTICS n = ROW_COUNT;
+	LOCK TABLE shilian.operator_month IN ACCESS EXCLUSIVE MODE;
+	TRUNCATE shilian.operator_month;
+	INSERT INTO shilian.operator_month (operator_id, month, records, receipts, receipts_complete, via_client)
+	SELECT d.operator_id, date_trunc('month', d.day)::date, sum(d.records), sum(d.receipts),
+		sum(d.receipts_complete), sum(d.via_client)
+	  FROM shilian.operator_day d GROUP BY 1, 2;
 	RETURN n;
 END
 $$;
 COMMENT ON FUNCTION operator_day_rebuild() IS
-	'Admin: recount shilian.operator_day from the record tables and the ledger''s sources (after a load with shilian.activity_counters off); returns the (operator, day) rows written.';
+	'Admin: recount shilian.operator_day (and operator_month) from the record tables and the ledger''s sources (after a load with shilian.activity_counters off); returns the (operator, day) rows written.';

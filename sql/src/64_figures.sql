@@ -54,51 +54,63 @@ CREATE FUNCTION station_figures(code text, period daterange)
 	SET search_path = pg_catalog, shilian, pg_temp
 	AS $$
 #variable_conflict use_column
+DECLARE
+	stations text[];
+	whole_month boolean;
 BEGIN
 	-- first, whatever the plan below would read: 42501 or SLR19, never zeros
 	PERFORM shilian.regulator_require_subtree(station_figures.code);
+	-- the subtree's stations as a value, so that the plan is made for its size
+	-- (index probes for a county, hash joins for a province)
+	stations := ARRAY(SELECT j.code FROM shilian.jurisdiction j WHERE station_figures.code = ANY (j.ancestors));
+	-- a whole calendar month reads operator_month, any other period operator_day
+	whole_month := NOT isempty(period) AND NOT lower_inf(period) AND NOT upper_inf(period)
+		AND lower(period) = date_trunc('month', lower(period))::date
+		AND upper(period) = (lower(period) + interval '1 month')::date;
 	RETURN QUERY
-	WITH stations AS (
-		-- the asked jurisdiction's subtree (an index probe on ancestors)
-		SELECT j.code FROM shilian.jurisdiction j WHERE station_figures.code = ANY (j.ancestors)
+	WITH ops AS (
+		SELECT o.id, o.station, o.segment, o.status, o.own_system, o.kinds
+		  FROM shilian.operator o WHERE o.station = ANY (stations)
+	), act AS (
+		-- the period's counters, per operator
+		SELECT m.operator_id, m.via_client::bigint AS via_client, m.receipts::bigint AS receipts,
+			m.receipts_complete::bigint AS receipts_complete
+		  FROM shilian.operator_month m
+		 WHERE whole_month AND m.month = lower(period) AND m.records > 0
+		UNION ALL
+		SELECT d.operator_id, sum(d.via_client), sum(d.receipts), sum(d.receipts_complete)
+		  FROM shilian.operator_day d
+		 WHERE NOT whole_month AND d.day <@ period AND d.records > 0
+		 GROUP BY d.operator_id
+	), per_op AS (
+		SELECT o.station, o.segment, o.status = 'active' AS active_status, o.own_system,
+			a.operator_id IS NOT NULL AS recorded, coalesce(a.via_client, 0) AS via_client,
+			coalesce(a.receipts, 0) AS receipts, coalesce(a.receipts_complete, 0) AS receipts_complete,
+			-- dealing in a key category (a licence's scope) or of a key catering kind
+			(o.kinds && shilian.key_catering_kinds()
+				OR EXISTS (SELECT 1 FROM shilian.licence li
+							WHERE li.operator_id = o.id AND li.scope && shilian.key_categories())) AS key,
+			-- a sale to it shipped in the period still pending
+			EXISTS (SELECT 1 FROM shilian.link l
+					 WHERE l.buyer_id = o.id AND l.status = 'pending' AND l.kind = 'ship'
+					   AND l.shipped_on <@ period) AS unreceived
+		  FROM ops o LEFT JOIN act a ON a.operator_id = o.id
+	), opsum AS (
+		SELECT p.station, p.segment, count(*) AS operators, count(*) FILTER (WHERE p.recorded) AS active_operators,
+			count(*) FILTER (WHERE p.active_status AND p.key) AS key_operators,
+			count(*) FILTER (WHERE p.active_status AND p.key AND p.recorded AND NOT p.unreceived) AS key_covered,
+			count(*) FILTER (WHERE p.active_status AND p.own_system) AS own_system_operators,
+			count(*) FILTER (WHERE p.active_status AND p.own_system AND p.via_client > 0) AS own_system_uploading,
+			sum(p.receipts) AS receipts, sum(p.receipts_complete) AS receipts_complete
+		  FROM per_op p GROUP BY p.station, p.segment
 	), roll AS (
 		SELECT r.station, r.segment, count(*) AS licensed, count(o.status) AS registered,
 			count(*) FILTER (WHERE o.status = 'active') AS activated
 		  FROM shilian.operator_roll r
 		  LEFT JOIN shilian.licence li ON li.licence_no = r.licence_no
 		  LEFT JOIN shilian.operator o ON o.id = li.operator_id
-		 WHERE r.station = ANY (ARRAY(SELECT s.code FROM stations s))
+		 WHERE r.station = ANY (stations)
 		 GROUP BY r.station, r.segment
-	), act AS (
-		-- the period's counters, per operator
-		SELECT d.operator_id, sum(d.via_client) AS via_client, sum(d.receipts) AS receipts,
-			sum(d.receipts_complete) AS receipts_complete
-		  FROM shilian.operator_day d
-		 WHERE d.day <@ station_figures.period AND d.records > 0
-		 GROUP BY d.operator_id
-	), unreceived AS (
-		-- buyers of a sale shipped in the period that is still pending
-		SELECT DISTINCT l.buyer_id FROM shilian.link l
-		 WHERE l.status = 'pending' AND l.kind = 'ship' AND l.shipped_on <@ station_figures.period
-	), keyed AS (
-		-- operators dealing in a key category (a licence's scope) or of a key catering kind
-		SELECT DISTINCT li.operator_id FROM shilian.licence li
-		 WHERE li.scope && shilian.key_categories()
-	), ops AS (
-		SELECT o.station, o.segment, count(*) AS operators, count(a.operator_id) AS active_operators,
-			count(*) FILTER (WHERE o.status = 'active' AND k.key) AS key_operators,
-			count(*) FILTER (WHERE o.status = 'active' AND k.key AND a.operator_id IS NOT NULL
-				AND u.buyer_id IS NULL) AS key_covered,
-			count(*) FILTER (WHERE o.status = 'active' AND o.own_system) AS own_system_operators,
-			count(*) FILTER (WHERE o.status = 'active' AND o.own_system AND a.via_client > 0) AS own_system_uploading,
-			coalesce(sum(a.receipts), 0) AS receipts, coalesce(sum(a.receipts_complete), 0) AS receipts_complete
-		  FROM shilian.operator o
-		  LEFT JOIN act a ON a.operator_id = o.id
-		  LEFT JOIN unreceived u ON u.buyer_id = o.id
-		  LEFT JOIN keyed ky ON ky.operator_id = o.id
-		  CROSS JOIN LATERAL (SELECT ky.operator_id IS NOT NULL OR o.kinds && shilian.key_catering_kinds() AS key) k
-		 WHERE o.station = ANY (ARRAY(SELECT s.code FROM stations s))
-		 GROUP BY o.station, o.segment
 	)
 	SELECT coalesce(r.station, o.station), coalesce(r.segment, o.segment),
 		coalesce(r.licensed, 0), coalesce(r.registered, 0), coalesce(r.activated, 0),
@@ -106,7 +118,7 @@ BEGIN
 		coalesce(o.key_operators, 0), coalesce(o.key_covered, 0),
 		coalesce(o.own_system_operators, 0), coalesce(o.own_system_uploading, 0),
 		coalesce(o.receipts, 0)::bigint, coalesce(o.receipts_complete, 0)::bigint
-	  FROM roll r FULL JOIN ops o ON o.station = r.station AND o.segment = r.segment;
+	  FROM roll r FULL JOIN opsum o ON o.station = r.station AND o.segment = r.segment;
 END
 $$;
 COMMENT ON FUNCTION station_figures(text, daterange) IS

@@ -31,6 +31,11 @@ ALTER TABLE operator_day ENABLE ROW LEVEL SECURITY;
 CREATE POLICY operator_day_admin ON operator_day FOR SELECT TO shilian_admin USING (true);
 CREATE POLICY operator_day_regulator ON operator_day FOR SELECT TO shilian_regulator
 	USING (operator_id IN (SELECT s FROM shilian.subtree_operators() AS s));
+GRANT SELECT ON operator_month TO shilian_regulator, shilian_admin;
+ALTER TABLE operator_month ENABLE ROW LEVEL SECURITY;
+CREATE POLICY operator_month_admin ON operator_month FOR SELECT TO shilian_admin USING (true);
+CREATE POLICY operator_month_regulator ON operator_month FOR SELECT TO shilian_regulator
+	USING (operator_id IN (SELECT s FROM shilian.subtree_operators() AS s));
 REVOKE ALL ON FUNCTION operator_day_rebuild(), incoming_complete(bigint[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION operator_day_rebuild() TO shilian_admin;
 GRANT EXECUTE ON FUNCTION incoming_complete(bigint[]) TO shilian_regulator, shilian_admin;

@@ -173,6 +173,22 @@ SELECT set_config('shilian.channel', 'fax', true);
 CREATE TEMP TABLE counted AS
 	SELECT d.* FROM shilian.operator_day d JOIN shilian.operator o ON o.id = d.operator_id
 	 WHERE o.station LIKE '45%';
+-- operator_month, kept at commit too, holds the same per calendar month: F in
+-- February and March, P W K S M in March.
+SELECT count(*) AS month_differences FROM (
+	(SELECT m.operator_id, m.month, m.records, m.receipts, m.receipts_complete, m.via_client
+	   FROM shilian.operator_month m JOIN shilian.operator o ON o.id = m.operator_id WHERE o.station LIKE '45%'
+	 EXCEPT
+	 SELECT operator_id, date_trunc('month', day)::date, sum(records), sum(receipts), sum(receipts_complete), sum(via_client)
+	   FROM counted GROUP BY 1, 2)
+	UNION ALL
+	(SELECT operator_id, date_trunc('month', day)::date, sum(records), sum(receipts), sum(receipts_complete), sum(via_client)
+	   FROM counted GROUP BY 1, 2
+	 EXCEPT
+	 SELECT m.operator_id, m.month, m.records, m.receipts, m.receipts_complete, m.via_client
+	   FROM shilian.operator_month m JOIN shilian.operator o ON o.id = m.operator_id WHERE o.station LIKE '45%')) x;
+SELECT count(*) AS months FROM shilian.operator_month m JOIN shilian.operator o ON o.id = m.operator_id
+ WHERE o.station LIKE '45%';
 SELECT shilian.operator_day_rebuild() > 0 AS rebuilt;
 SELECT count(*) AS differences FROM (
 	(SELECT * FROM counted
@@ -238,6 +254,14 @@ SELECT * FROM shilian.jurisdiction_stats('450100', '[2026-03-01,2026-03-31]');
 SELECT jurisdiction, active_operators, activity_rate, key_covered, coverage_rate,
 	own_system_uploading, upload_rate, receipts, completeness_rate
   FROM shilian.jurisdiction_stats('450100', '[2026-02-01,2026-02-28]');
+
+-- A period that is not a calendar month is read from operator_day: the
+-- first ten days of March. 兴宁: F P W K active (4/5), all four 10+3
+-- operators covered, W uploading (1/2), receipts W 2 + K 1 = 3, 2 complete;
+-- 青秀: M recorded on 03-12 only: 0/2 active, C not covered, no receipts.
+SELECT jurisdiction, active_operators, activity_rate, key_covered, coverage_rate,
+	own_system_uploading, upload_rate, receipts, receipts_complete
+  FROM shilian.jurisdiction_stats('450100', '[2026-03-01,2026-03-10]');
 
 -- Per segment, for the province in March:
 -- production:   roll F P 2/2/2 1.0000; ops F P 2, active 2 1.0000; 10+3 2, covered 2
