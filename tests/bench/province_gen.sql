@@ -453,8 +453,14 @@ ANALYZE batch; ANALYZE link; ANALYZE inspection; ANALYZE consumption;
 -- counted as arriving through a client, as the gateway would have.
 SELECT CASE WHEN to_regprocedure('shilian.operator_day_rebuild()') IS NOT NULL THEN 'counters' END AS step \gset
 \if :{?step}
+-- the recount joins millions of rows: room to hash them, and both cores
+SET work_mem = '1GB';
+SET max_parallel_workers_per_gather = 2;
 SELECT shilian.operator_day_rebuild() AS operator_days;
 UPDATE operator_day d SET via_client = d.records
   FROM operator o WHERE o.id = d.operator_id AND o.own_system AND pg_temp.u(o.id, 51) < 0.9;
-ANALYZE operator_day;
+UPDATE operator_month m SET via_client = m.records
+  FROM operator o WHERE o.id = m.operator_id AND o.own_system AND pg_temp.u(o.id, 51) < 0.9;
+VACUUM ANALYZE operator_day;
+VACUUM ANALYZE operator_month;
 \endif
