@@ -173,7 +173,12 @@ BEGIN
 		 GROUP BY 1, 2
 		UNION ALL
 		SELECT g.operator_id, g.on_date, 'via_client', count(*)
-		  FROM shilian.ledger g WHERE g.source IS NOT NULL AND g.on_date IS NOT NULL GROUP BY 1, 2
+		  FROM shilian.ledger g
+		 WHERE g.source IS NOT NULL AND g.on_date IS NOT NULL
+		   -- the record kinds (the registry's entries are not counted)
+		   AND g.kind IN ('batch_create', 'inspect', 'ship', 'receive', 'receive_first_entry', 'reject',
+				'transform', 'consume')
+		 GROUP BY 1, 2
 	  ) e
 	 GROUP BY e.operator_id, e.day
 	HAVING sum(e.n) FILTER (WHERE e.k <> 'receipts_complete' AND e.k <> 'via_client') > 0;

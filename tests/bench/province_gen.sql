@@ -23,9 +23,9 @@
 --  * the ledger: no ledger entries are written for these records, so
 --    chain_verify has nothing to check and no entry carries a source; the
 --    counters are filled by operator_day_rebuild() from the record tables,
---    and via_client (records that arrived through an operator's own system)
---    is then set for the own-system operators that upload (90% of them),
---    as the gateway would have recorded it;
+--    and via_client (records that arrived through an operator's own system,
+--    in operator_day and operator_month) is then set for the own-system
+--    operators that upload (90% of them), as the gateway would have;
 --  * foreign-key and trigger work during the load (session_replication_role
 --    = replica) and the secondary indexes, which are dropped and rebuilt
 --    around the load.
