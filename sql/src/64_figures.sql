@@ -42,7 +42,7 @@ COMMENT ON FUNCTION key_catering_kinds() IS
 -- The raw counts per (station, segment) of code's subtree for period: the
 -- roll (licensed, registered, activated) and the operators at home there
 -- (of any status; active ones for the 10+3 and own-system figures).
-CREATE FUNCTION station_figures(code text, period daterange)
+CREATE FUNCTION station_figures(code text, period daterange, with_roll boolean DEFAULT true)
 	RETURNS TABLE (station text, segment text,
 		licensed bigint, registered bigint, activated bigint,
 		operators bigint, active_operators bigint,
@@ -50,51 +50,72 @@ CREATE FUNCTION station_figures(code text, period daterange)
 		own_system_operators bigint, own_system_uploading bigint,
 		receipts bigint, receipts_complete bigint)
 	LANGUAGE plpgsql STABLE STRICT
-	-- the license_no = operator is shilian's, whatever the caller's path
+	-- the license_no = operator is shilian's, whatever the caller's path;
+	-- room to hash a province's million operators in memory
 	SET search_path = pg_catalog, shilian, pg_temp
+	SET work_mem = '256MB'
 	AS $$
 #variable_conflict use_column
 DECLARE
 	stations text[];
+	everything boolean;
+	big boolean;
 	whole_month boolean;
 BEGIN
 	-- first, whatever the plan below would read: 42501 or SLR19, never zeros
 	PERFORM shilian.regulator_require_subtree(station_figures.code);
 	-- the subtree's stations as a value, so that the plan is made for its size
-	-- (index probes for a county, hash joins for a province)
+	-- (index probes for a county, hash joins for a province); the only
+	-- province of the database is every station: no filter at all
 	stations := ARRAY(SELECT j.code FROM shilian.jurisdiction j WHERE station_figures.code = ANY (j.ancestors));
+	everything := (SELECT j.level = 'province' FROM shilian.jurisdiction j WHERE j.code = station_figures.code)
+		AND NOT EXISTS (SELECT 1 FROM shilian.jurisdiction j WHERE j.level = 'province' AND j.code <> station_figures.code);
+	big := everything OR cardinality(stations) > 200;
 	-- a whole calendar month reads operator_month, any other period operator_day
 	whole_month := NOT isempty(period) AND NOT lower_inf(period) AND NOT upper_inf(period)
 		AND lower(period) = date_trunc('month', lower(period))::date
 		AND upper(period) = (lower(period) + interval '1 month')::date;
-	RETURN QUERY
-	WITH ops AS (
-		SELECT o.id, o.station, o.segment, o.status, o.own_system, o.kinds
-		  FROM shilian.operator o WHERE o.station = ANY (stations)
-	), act AS (
-		-- the period's counters, per operator
+	-- planned on every call with the values above (EXECUTE), so that the
+	-- branches for the other size of subtree and period fold away
+	RETURN QUERY EXECUTE '
+	WITH act AS (
+		-- the period''s counters, per operator
 		SELECT m.operator_id, m.via_client::bigint AS via_client, m.receipts::bigint AS receipts,
 			m.receipts_complete::bigint AS receipts_complete
 		  FROM shilian.operator_month m
-		 WHERE whole_month AND m.month = lower(period) AND m.records > 0
+		 WHERE $4 AND m.month = lower($2) AND m.records > 0
+		   AND ($6 OR m.operator_id IN (SELECT o.id FROM shilian.operator o WHERE o.station = ANY ($1)))
 		UNION ALL
 		SELECT d.operator_id, sum(d.via_client), sum(d.receipts), sum(d.receipts_complete)
 		  FROM shilian.operator_day d
-		 WHERE NOT whole_month AND d.day <@ period AND d.records > 0
+		 WHERE NOT $4 AND d.day <@ $2 AND d.records > 0
+		   AND ($6 OR d.operator_id IN (SELECT o.id FROM shilian.operator o WHERE o.station = ANY ($1)))
 		 GROUP BY d.operator_id
 	), per_op AS (
-		SELECT o.station, o.segment, o.status = 'active' AS active_status, o.own_system,
+		SELECT o.station, o.segment, o.status = ''active'' AS active_status, o.own_system,
 			a.operator_id IS NOT NULL AS recorded, coalesce(a.via_client, 0) AS via_client,
 			coalesce(a.receipts, 0) AS receipts, coalesce(a.receipts_complete, 0) AS receipts_complete,
-			-- dealing in a key category (a licence's scope) or of a key catering kind
+			-- dealing in a key category (a licence''s scope) or of a key catering kind;
+			-- a big subtree hashes the holders once (IN), a small one probes
+			-- the index per operator (EXISTS)
 			(o.kinds && shilian.key_catering_kinds()
-				OR EXISTS (SELECT 1 FROM shilian.licence li
-							WHERE li.operator_id = o.id AND li.scope && shilian.key_categories())) AS key,
+				OR CASE WHEN $6
+					THEN o.id IN (SELECT li.operator_id FROM shilian.licence li
+								   WHERE li.scope && shilian.key_categories())
+					ELSE EXISTS (SELECT 1 FROM shilian.licence li
+								  WHERE li.operator_id = o.id AND li.scope && shilian.key_categories()) END) AS key,
 			-- a sale to it shipped in the period still pending
-			EXISTS (SELECT 1 FROM shilian.link l
-					 WHERE l.buyer_id = o.id AND l.status = 'pending' AND l.kind = 'ship'
-					   AND l.shipped_on <@ period) AS unreceived
-		  FROM ops o LEFT JOIN act a ON a.operator_id = o.id
+			CASE WHEN $6
+				THEN o.id IN (SELECT l.buyer_id FROM shilian.link l
+							   WHERE l.status = ''pending'' AND l.kind = ''ship'' AND l.shipped_on <@ $2)
+				ELSE EXISTS (SELECT 1 FROM shilian.link l
+							  WHERE l.buyer_id = o.id AND l.status = ''pending'' AND l.kind = ''ship''
+								AND l.shipped_on <@ $2) END AS unreceived
+		  FROM shilian.operator o
+		  LEFT JOIN act a ON a.operator_id = o.id
+		 WHERE $5 OR o.station = ANY ($1)
+		-- not pulled up: each row''s expressions above are computed once
+		OFFSET 0
 	), opsum AS (
 		SELECT p.station, p.segment, count(*) AS operators, count(*) FILTER (WHERE p.recorded) AS active_operators,
 			count(*) FILTER (WHERE p.active_status AND p.key) AS key_operators,
@@ -104,12 +125,13 @@ BEGIN
 			sum(p.receipts) AS receipts, sum(p.receipts_complete) AS receipts_complete
 		  FROM per_op p GROUP BY p.station, p.segment
 	), roll AS (
+		-- the roll does not depend on the period: with_roll false skips it
 		SELECT r.station, r.segment, count(*) AS licensed, count(o.status) AS registered,
-			count(*) FILTER (WHERE o.status = 'active') AS activated
+			count(*) FILTER (WHERE o.status = ''active'') AS activated
 		  FROM shilian.operator_roll r
 		  LEFT JOIN shilian.licence li ON li.licence_no = r.licence_no
 		  LEFT JOIN shilian.operator o ON o.id = li.operator_id
-		 WHERE r.station = ANY (stations)
+		 WHERE $3 AND ($5 OR r.station = ANY ($1))
 		 GROUP BY r.station, r.segment
 	)
 	SELECT coalesce(r.station, o.station), coalesce(r.segment, o.segment),
@@ -118,11 +140,12 @@ BEGIN
 		coalesce(o.key_operators, 0), coalesce(o.key_covered, 0),
 		coalesce(o.own_system_operators, 0), coalesce(o.own_system_uploading, 0),
 		coalesce(o.receipts, 0)::bigint, coalesce(o.receipts_complete, 0)::bigint
-	  FROM roll r FULL JOIN opsum o ON o.station = r.station AND o.segment = r.segment;
+	  FROM roll r FULL JOIN opsum o ON o.station = r.station AND o.segment = r.segment'
+	USING stations, period, with_roll, whole_month, everything, big;
 END
 $$;
-COMMENT ON FUNCTION station_figures(text, daterange) IS
-	'Raw counts per (station, segment) of the jurisdiction''s subtree for the period, from the roll, the operators and operator_day; what jurisdiction_stats, segment_stats and monthly_report sum up. Regulators: own subtree only (42501).';
+COMMENT ON FUNCTION station_figures(text, daterange, boolean) IS
+	'Raw counts per (station, segment) of the jurisdiction''s subtree for the period, from the roll (unless with_roll is false: zeros), the operators and operator_day / operator_month; what jurisdiction_stats, segment_stats and monthly_report sum up. Regulators: own subtree only (42501).';
 
 -- A share rounded to 4 places; NULL when nothing to divide by.
 CREATE FUNCTION share(part bigint, whole bigint) RETURNS numeric
@@ -257,7 +280,7 @@ BEGIN
 		UNION ALL
 		SELECT 'prev', daterange((m.first - interval '1 month')::date, m.first) FROM m
 	), f AS (
-		SELECT p.which, f.* FROM per p, LATERAL shilian.station_figures(monthly_report_rows.code, p.period) f
+		SELECT p.which, f.* FROM per p, LATERAL shilian.station_figures(monthly_report_rows.code, p.period, p.which = 'this') f
 	), rows AS (
 		-- the asked jurisdiction and the cities and counties below it
 		SELECT j.code, j.name, j.level, j.parent, j.code = monthly_report_rows.code AS total
@@ -292,7 +315,8 @@ BEGIN
 		  JOIN sums b ON b.code = r.code AND b.which = 'prev'
 		  LEFT JOIN tgt t ON t.code = r.code
 		  CROSS JOIN LATERAL (VALUES
-			('registration_rate', 1, a.registration_rate, b.registration_rate, t.registration_rate),
+			-- the roll is not dated: last month's registration rate is taken as this month's
+			('registration_rate', 1, a.registration_rate, a.registration_rate, t.registration_rate),
 			('activity_rate', 2, a.activity_rate, b.activity_rate, t.activity_rate),
 			('coverage_rate', 3, a.coverage_rate, b.coverage_rate, t.coverage_rate),
 			('upload_rate', 4, a.upload_rate, b.upload_rate, t.upload_rate)) x(figure, ord, value, previous, target)

@@ -42,9 +42,9 @@ GRANT EXECUTE ON FUNCTION incoming_complete(bigint[]) TO shilian_regulator, shil
 
 -- The figures (part 64): regulators and the admin; the targets are the
 -- admin's to set and every regulator's to read.
-REVOKE ALL ON FUNCTION station_figures(text, daterange), segment_stats(text, daterange),
+REVOKE ALL ON FUNCTION station_figures(text, daterange, boolean), segment_stats(text, daterange),
 	monthly_report_rows(date, text), monthly_report(date, text), monthly_report_csv(date, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION station_figures(text, daterange), segment_stats(text, daterange),
+GRANT EXECUTE ON FUNCTION station_figures(text, daterange, boolean), segment_stats(text, daterange),
 	monthly_report_rows(date, text), monthly_report(date, text), monthly_report_csv(date, text)
 	TO shilian_regulator, shilian_admin;
 GRANT SELECT ON assessment_target TO shilian_regulator, shilian_admin;
