@@ -1,4 +1,4 @@
--- figures: the per-operator per-day counters (operator_day) kept by the
+-- regulator_figures: the per-operator per-day counters (operator_day) kept by the
 -- record functions, the sources of records, and the regulator's assessment
 -- figures read from them: jurisdiction_stats' 10+3 coverage, own-system
 -- upload rate and completeness rate, segment_stats and monthly_report
