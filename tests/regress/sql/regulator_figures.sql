@@ -143,10 +143,24 @@ EXCEPTION WHEN division_by_zero THEN
 	NULL;
 END $$;
 
+-- A bulk import applies each line in a subtransaction: P's upload of a
+-- sampling inspection (applied) and an oversized sale (refused, its line
+-- rolled back) counts one record; an all_or_nothing upload with a refused
+-- line counts nothing.
+SELECT shilian.import_ndjson(
+	'{"kind": "inspection", "code": "' || :'b1' || '", "inspection_kind": "sampling", "result": "pass", "report": {"agency": "广西食检院", "report_no": "S-7"}, "inspected_at": "2026-03-25 09:00+08"}' || E'\n' ||
+	'{"kind": "ship", "code": "' || :'b1' || '", "buyer": ' || :w || ', "qty": "1 t", "shipped_on": "2026-03-25"}' || E'\n') AS job \gset
+SELECT status, accepted, refused FROM shilian.import_job WHERE id = :job;
+SELECT shilian.import_ndjson(
+	'{"kind": "inspection", "code": "' || :'b1' || '", "inspection_kind": "sampling", "result": "pass", "report": {"agency": "广西食检院", "report_no": "S-8"}, "inspected_at": "2026-03-26 09:00+08"}' || E'\n' ||
+	'{"kind": "ship", "code": "' || :'b1' || '", "buyer": ' || :w || ', "qty": "1 t", "shipped_on": "2026-03-26"}' || E'\n',
+	'all_or_nothing') AS job \gset
+SELECT status, accepted, refused FROM shilian.import_job WHERE id = :job;
+
 -- By hand, per operator and day:
 --   F 02-20 batch (via client); 03-02 batch; 03-03, 03-04, 03-05, 03-06 one
 --     sale each; 03-20 two sampling inspections.
---   P 03-02 batch; 03-03 sale.
+--   P 03-02 batch; 03-03 sale; 03-25 the imported sampling inspection.
 --   W 03-03 receipt (via import, complete: greens are agricultural);
 --     03-04 receipt (meatballs without certificate: incomplete); 03-10 sale.
 --   K 03-05 receipt (complete); 03-06 consumption.
@@ -160,7 +174,8 @@ SELECT o.reg_card, d.day, d.records, d.batches, d.inspections, d.shipments, d.re
 SELECT o.reg_card, g.kind, g.source, g.on_date
   FROM shilian.ledger g JOIN shilian.operator o ON o.id = g.operator_id
  WHERE o.station LIKE '45%' AND g.source IS NOT NULL ORDER BY g.id;
--- The other 15 of the 18 records were typed in: no source.
+-- The other 16 of the 19 records were typed in or imported before the import
+-- set a channel: no source.
 SELECT count(*) AS typed_in FROM shilian.ledger g JOIN shilian.operator o ON o.id = g.operator_id
  WHERE o.station LIKE '45%' AND g.source IS NULL
    AND g.kind NOT IN ('operator_register', 'operator_activate', 'licence_add');
