@@ -67,36 +67,64 @@ ActivityKindOf(const char *kind)
 
 /* ---- the flush ------------------------------------------------------------ */
 
-/* The columns after operator_id and day: records, one per kind, via_client. */
-#define ACT_NCOUNTS 9
+/*
+ * The counts of one (operator, day): records, one per kind, via_client, and
+ * receipts_complete (filled at flush).
+ */
+#define ACT_NCOUNTS 10
+#define ACT_VIA (1 + ACT_NONE)
+#define ACT_COMPLETE (2 + ACT_NONE)
 
-static SlStmt flush_stmt = {
-	"WITH c AS (SELECT c.operator_id, c.on_date, count(*) AS n FROM shilian.incoming_complete($12) c"
-	"  WHERE c.complete GROUP BY 1, 2),"
-	" u AS (SELECT u.*, coalesce(c.n, 0)::integer AS receipts_complete"
-	"  FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-	"   AS u (operator_id, day, records, batches, inspections, shipments, receipts, rejections,"
-	"    transforms, consumptions, via_client)"
-	"  LEFT JOIN c ON c.operator_id = u.operator_id AND c.on_date = u.day),"
-	" m AS (INSERT INTO shilian.operator_month AS m (operator_id, month, records, receipts,"
-	"   receipts_complete, via_client)"
-	"  SELECT u.operator_id, date_trunc('month', u.day)::date, sum(u.records), sum(u.receipts),"
-	"   sum(u.receipts_complete), sum(u.via_client) FROM u GROUP BY 1, 2"
-	"  ON CONFLICT (operator_id, month) DO UPDATE SET records = m.records + excluded.records,"
-	"   receipts = m.receipts + excluded.receipts,"
-	"   receipts_complete = m.receipts_complete + excluded.receipts_complete,"
-	"   via_client = m.via_client + excluded.via_client)"
-	" INSERT INTO shilian.operator_day AS d (operator_id, day, records, batches, inspections,"
-	"  shipments, receipts, rejections, transforms, consumptions, via_client, receipts_complete)"
-	" SELECT * FROM u"
+/*
+ * One plain upsert per (operator, day) and one per (operator, month), with
+ * scalar parameters: a plan prepared once per backend (stmt.c) and the
+ * cheapest statement PostgreSQL runs. A transaction of one record (the
+ * gateway's case) costs these two statements; a bulk import of one
+ * operator's records on one day costs the same two.
+ */
+static SlStmt day_stmt = {
+	"INSERT INTO shilian.operator_day AS d (operator_id, day, records, batches, inspections, shipments,"
+	"  receipts, rejections, transforms, consumptions, via_client, receipts_complete)"
+	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
 	" ON CONFLICT (operator_id, day) DO UPDATE SET records = d.records + excluded.records,"
-	"  receipts_complete = d.receipts_complete + excluded.receipts_complete,"
 	"  batches = d.batches + excluded.batches, inspections = d.inspections + excluded.inspections,"
 	"  shipments = d.shipments + excluded.shipments, receipts = d.receipts + excluded.receipts,"
 	"  rejections = d.rejections + excluded.rejections, transforms = d.transforms + excluded.transforms,"
-	"  consumptions = d.consumptions + excluded.consumptions, via_client = d.via_client + excluded.via_client",
-	12, {"bigint[]", "date[]", "integer[]", "integer[]", "integer[]", "integer[]", "integer[]",
-		"integer[]", "integer[]", "integer[]", "integer[]", "bigint[]"}
+	"  consumptions = d.consumptions + excluded.consumptions, via_client = d.via_client + excluded.via_client,"
+	"  receipts_complete = d.receipts_complete + excluded.receipts_complete",
+	12, {"bigint", "date", "integer", "integer", "integer", "integer", "integer", "integer", "integer",
+		"integer", "integer", "integer"}
+};
+
+static SlStmt month_stmt = {
+	"INSERT INTO shilian.operator_month AS m (operator_id, month, records, receipts, receipts_complete, via_client)"
+	" VALUES ($1, date_trunc('month', $2)::date, $3, $4, $5, $6)"
+	" ON CONFLICT (operator_id, month) DO UPDATE SET records = m.records + excluded.records,"
+	"  receipts = m.receipts + excluded.receipts, receipts_complete = m.receipts_complete + excluded.receipts_complete,"
+	"  via_client = m.via_client + excluded.via_client",
+	6, {"bigint", "date", "integer", "integer", "integer", "integer"}
+};
+
+/*
+ * The transaction's receipts that are complete, per (operator, day): the
+ * rule of record_completeness('incoming', id) (incoming_fields_complete,
+ * inlined), run only when the transaction made receipts.
+ */
+static SlStmt complete_stmt = {
+	"SELECT i.operator_id, i.inspected_at::date, count(*)::integer"
+	" FROM shilian.inspection i"
+	" JOIN shilian.batch b ON b.id = i.batch_id"
+	" JOIN shilian.product p ON p.id = b.product_id"
+	" LEFT JOIN shilian.link l ON l.id = i.link_id"
+	" LEFT JOIN shilian.operator o ON o.id = l.seller_id"
+	" WHERE i.id = ANY ($1) AND i.kind = 'incoming'"
+	"  AND shilian.incoming_fields_complete(p.edible_agricultural, p.spec,"
+	"   coalesce(o.name, b.supplier->>'name'), coalesce(o.address, b.supplier->>'address'),"
+	"   coalesce(o.contact, b.supplier->>'contact'),"
+	"   coalesce(b.supplier_licence::text, b.supplier->>'licence'),"
+	"   coalesce(b.certificate, i.report->'certificate'))"
+	" GROUP BY 1, 2",
+	1, {"bigint[]"}
 };
 
 typedef struct ActKey
@@ -142,14 +170,8 @@ ActivityFlush(void)
 	HTAB	   *sums;
 	HASH_SEQ_STATUS it;
 	ActSum	   *s;
-	long		nrows;
-	Datum	   *ops;
-	Datum	   *days;
-	Datum	   *counts[ACT_NCOUNTS];
 	Datum	   *incoming;
 	int			nincoming = 0;
-	Datum		v[12];
-	int			r = 0;
 	Oid			save_user;
 	int			save_sec;
 
@@ -177,30 +199,10 @@ ActivityFlush(void)
 		s->c[0] += log[i].n;
 		s->c[1 + log[i].kind] += log[i].n;
 		if (log[i].via_client)
-			s->c[ACT_NCOUNTS - 1] += log[i].n;
+			s->c[ACT_VIA] += log[i].n;
 		if (log[i].incoming != 0)
 			incoming[nincoming++] = Int64GetDatum(log[i].incoming);
 	}
-
-	nrows = hash_get_num_entries(sums);
-	ops = palloc_array(Datum, nrows);
-	days = palloc_array(Datum, nrows);
-	for (int c = 0; c < ACT_NCOUNTS; c++)
-		counts[c] = palloc_array(Datum, nrows);
-	hash_seq_init(&it, sums);
-	while ((s = hash_seq_search(&it)) != NULL)
-	{
-		ops[r] = Int64GetDatum(s->key.operator_id);
-		days[r] = DateADTGetDatum(s->key.day);
-		for (int c = 0; c < ACT_NCOUNTS; c++)
-			counts[c][r] = Int32GetDatum(s->c[c]);
-		r++;
-	}
-	v[0] = PointerGetDatum(construct_array(ops, nrows, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	v[1] = PointerGetDatum(construct_array(days, nrows, DATEOID, 4, true, TYPALIGN_INT));
-	for (int c = 0; c < ACT_NCOUNTS; c++)
-		v[2 + c] = PointerGetDatum(construct_array(counts[c], nrows, INT4OID, 4, true, TYPALIGN_INT));
-	v[11] = PointerGetDatum(construct_array(incoming, nincoming, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 
 	/* as the table's owner: operators and systems hold no privilege on it */
 	GetUserIdAndSecContext(&save_user, &save_sec);
@@ -209,7 +211,46 @@ ActivityFlush(void)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	PushActiveSnapshot(GetTransactionSnapshot());
-	SlExec(&flush_stmt, v, NULL, 0);
+
+	if (nincoming > 0)
+	{
+		Datum		ids = PointerGetDatum(construct_array(incoming, nincoming, INT8OID, 8,
+														  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+
+		SlExec(&complete_stmt, &ids, NULL, 0);
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			ActKey		k;
+
+			memset(&k, 0, sizeof(k));
+			k.operator_id = DatumGetInt64(SlGet(r, 1, NULL));
+			k.day = DatumGetDateADT(SlGet(r, 2, NULL));
+			s = hash_search(sums, &k, HASH_FIND, NULL);
+			if (s != NULL)
+				s->c[ACT_COMPLETE] += DatumGetInt32(SlGet(r, 3, NULL));
+		}
+	}
+
+	hash_seq_init(&it, sums);
+	while ((s = hash_seq_search(&it)) != NULL)
+	{
+		Datum		v[12];
+		Datum		m[6];
+
+		v[0] = Int64GetDatum(s->key.operator_id);
+		v[1] = DateADTGetDatum(s->key.day);
+		for (int c = 0; c < ACT_NCOUNTS; c++)
+			v[2 + c] = Int32GetDatum(s->c[c]);
+		SlExec(&day_stmt, v, NULL, 0);
+		m[0] = v[0];
+		m[1] = v[1];
+		m[2] = Int32GetDatum(s->c[0]);
+		m[3] = Int32GetDatum(s->c[1 + ACT_RECEIPTS]);
+		m[4] = Int32GetDatum(s->c[ACT_COMPLETE]);
+		m[5] = Int32GetDatum(s->c[ACT_VIA]);
+		SlExec(&month_stmt, m, NULL, 0);
+	}
+
 	PopActiveSnapshot();
 	SPI_finish();
 	SetUserIdAndSecContext(save_user, save_sec);
