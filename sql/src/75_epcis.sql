@@ -58,6 +58,11 @@ CREATE INDEX epcis_event_parties_idx ON epcis_event USING gin (parties);
 COMMENT ON TABLE epcis_event IS
 	'Captured EPCIS events: eventID (unique), hash, type, eventTime, bizStep, classes, the operators concerned, the records each made and the event itself.';
 
+-- EPCIS names a lot by GTIN and lot number, and every shipping, inspecting,
+-- destroying and transformation event looks up the operator's batch by them:
+-- without this index the lookup reads every batch of the product.
+CREATE INDEX batch_owner_lot_idx ON batch (owner_id, product_id, lot) WHERE lot IS NOT NULL;
+
 SELECT pg_catalog.pg_extension_config_dump('epcis_capture_job', '');
 SELECT pg_catalog.pg_extension_config_dump('epcis_event', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('shilian.epcis_capture_job', 'id')::regclass, '');
