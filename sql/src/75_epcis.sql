@@ -258,7 +258,7 @@ COMMENT ON FUNCTION epcis_qty(jsonb, int, text) IS
 
 -- The quantityList elements of an event field as (product, lot, qty, class).
 CREATE FUNCTION epcis_quantities(ev jsonb, idx int, field text)
-	RETURNS TABLE (product bigint, lot text, qty qty, epc_class text)
+	RETURNS TABLE (product bigint, lot text, qty qty, epc_class text, keys text[])
 	LANGUAGE plpgsql STABLE
 	SET search_path = pg_catalog, pg_temp
 AS $$
@@ -295,13 +295,14 @@ BEGIN
 		lot := c.lot;
 		qty := shilian.epcis_qty(q, idx, f);
 		epc_class := q ->> 'epcClass';
+		keys := ARRAY[shilian.gs1_digital_link(c.gtin, c.lot), shilian.gs1_digital_link(c.gtin)];
 		RETURN NEXT;
 		k := k + 1;
 	END LOOP;
 END
 $$;
 COMMENT ON FUNCTION epcis_quantities(jsonb, int, text) IS
-	'The quantityElements of an event list field as product (by GTIN), lot, qty and class; refuses with SLE01/SLE03/SLE04 (internal).';
+	'The quantityElements of an event list field as product (by GTIN), lot, qty, class and its Digital Link keys (with and without lot); refuses with SLE01/SLE03/SLE04 (internal).';
 
 -- The operator's newest batch of a product and lot.
 CREATE FUNCTION epcis_batch(op bigint, product bigint, lot text, idx int, epc_class text)
@@ -368,6 +369,33 @@ $$;
 COMMENT ON FUNCTION epcis_list_party(jsonb, int, text, text) IS
 	'The operator a sourceList or destinationList names (owning_party before possessing_party before location); checks the CBV types (internal).';
 
+-- The lot's expiry from the event's ilmd (CBV master data): itemExpirationDate,
+-- else bestBeforeDate; NULL when neither is given.
+CREATE FUNCTION epcis_expiry(ev jsonb, idx int) RETURNS date
+	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	f text := CASE WHEN ev #> '{ilmd,cbvmda:itemExpirationDate}' IS NOT NULL THEN 'cbvmda:itemExpirationDate'
+	               ELSE 'cbvmda:bestBeforeDate' END;
+BEGIN
+	IF ev #> ARRAY['ilmd', f] IS NULL THEN
+		RETURN NULL;
+	END IF;
+	IF ev #>> ARRAY['ilmd', f] !~ '^\d{4}-\d{2}-\d{2}$' THEN
+		PERFORM shilian.epcis_refuse('SLE01', idx, 'ilmd/' || f,
+			format('invalid %s "%s"', f, ev #>> ARRAY['ilmd', f]), 'Write the date as YYYY-MM-DD.');
+	END IF;
+	RETURN (ev #>> ARRAY['ilmd', f])::date;
+EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format THEN
+	PERFORM shilian.epcis_refuse('SLE01', idx, 'ilmd/' || f,
+		format('invalid %s "%s"', f, ev #>> ARRAY['ilmd', f]), 'The date is out of range.');
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION epcis_expiry(jsonb, int) IS
+	'The expiry date an event''s ilmd gives (cbvmda:itemExpirationDate, else cbvmda:bestBeforeDate), NULL if none; SLE01 naming the event for a malformed date (internal).';
+
 -- Apply one event: check its fields and vocabulary, call the record functions,
 -- keep it in epcis_event.
 CREATE FUNCTION epcis_apply_event(job bigint, idx int, ev jsonb) RETURNS void
@@ -428,7 +456,12 @@ BEGIN
 			format('invalid eventTime "%s"', ev ->> 'eventTime'),
 			'Write an ISO 8601 date-time with its offset, e.g. 2026-11-20T08:00:00+08:00.');
 	END IF;
-	t := (ev ->> 'eventTime')::timestamptz;
+	BEGIN
+		t := (ev ->> 'eventTime')::timestamptz;
+	EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format THEN
+		PERFORM shilian.epcis_refuse('SLE01', idx, 'eventTime',
+			format('invalid eventTime "%s"', ev ->> 'eventTime'), 'The date or time is out of range.');
+	END;
 	local_day := ((t AT TIME ZONE 'UTC') + tz::interval)::date;
 	IF typ = 'ObjectEvent' THEN
 		act := ev ->> 'action';
@@ -496,7 +529,7 @@ BEGIN
 		FOR q IN SELECT * FROM shilian.epcis_quantities(ev, idx, 'inputQuantityList') LOOP
 			inputs := inputs || shilian.epcis_batch(op, q.product, q.lot, idx, q.epc_class);
 			qtys := qtys || q.qty;
-			anyc := anyc || shilian.epcis_class_keys(q.epc_class);
+			anyc := anyc || q.keys;
 		END LOOP;
 		SELECT count(*) INTO n FROM jsonb_array_elements(ev -> 'outputQuantityList');
 		IF n <> 1 THEN
@@ -505,17 +538,17 @@ BEGIN
 				'Split a transformation with several outputs into one event per output lot.');
 		END IF;
 		SELECT * INTO outp FROM shilian.epcis_quantities(ev, idx, 'outputQuantityList');
-		anyc := anyc || shilian.epcis_class_keys(outp.epc_class);
-		expires := coalesce(ev #>> '{ilmd,cbvmda:itemExpirationDate}', ev #>> '{ilmd,cbvmda:bestBeforeDate}')::date;
+		anyc := anyc || outp.keys;
+		expires := shilian.epcis_expiry(ev, idx);
 		code := shilian.transform(inputs, qtys, outp.product, outp.qty, local_day, outp.lot, expires, op);
 		batches := batches || code::text;
 	ELSIF act = 'ADD' AND step = 'commissioning' THEN
-		expires := coalesce(ev #>> '{ilmd,cbvmda:itemExpirationDate}', ev #>> '{ilmd,cbvmda:bestBeforeDate}')::date;
+		expires := shilian.epcis_expiry(ev, idx);
 		FOR q IN SELECT * FROM shilian.epcis_quantities(ev, idx, 'quantityList') LOOP
 			code := shilian.batch_create(op, q.product, q.qty, local_day, q.lot, expires,
 				ev -> 'shilian:certificate');
 			batches := batches || code::text;
-			classes := classes || shilian.epcis_class_keys(q.epc_class);
+			classes := classes || q.keys;
 		END LOOP;
 	ELSIF act = 'OBSERVE' AND step = 'shipping' THEN
 		-- the seller: sourceList owning party if given, else the acting operator
@@ -530,7 +563,7 @@ BEGIN
 			code := shilian.epcis_batch(op, q.product, q.lot, idx, q.epc_class);
 			lnk := shilian.ship(code, other, q.qty, local_day, op);
 			links := links || lnk::text;
-			classes := classes || shilian.epcis_class_keys(q.epc_class);
+			classes := classes || q.keys;
 		END LOOP;
 	ELSIF act = 'OBSERVE' AND step IN ('receiving', 'accepting') THEN
 		-- the seller from sourceList; the buyer is the acting operator
@@ -557,14 +590,14 @@ BEGIN
 				ev ->> 'shilian:rejectReason');
 			links := links || lnk::text;
 			batches := batches || code::text;
-			classes := classes || shilian.epcis_class_keys(q.epc_class);
+			classes := classes || q.keys;
 		END LOOP;
 	ELSIF act IN ('OBSERVE', 'DELETE') AND step IN ('destroying', 'retail_selling') THEN
 		FOR q IN SELECT * FROM shilian.epcis_quantities(ev, idx, 'quantityList') LOOP
 			code := shilian.epcis_batch(op, q.product, q.lot, idx, q.epc_class);
 			consumptions := consumptions || shilian.consume(code, q.qty,
 				CASE step WHEN 'destroying' THEN 'destroyed' ELSE 'retail_sold' END, t, eid, op)::text;
-			classes := classes || shilian.epcis_class_keys(q.epc_class);
+			classes := classes || q.keys;
 		END LOOP;
 	ELSIF act = 'OBSERVE' AND step = 'inspecting' THEN
 		IF disp IS NULL OR disp NOT IN ('conformant', 'non_conformant') THEN
@@ -576,7 +609,7 @@ BEGIN
 			inspections := inspections || shilian.inspect(code, coalesce(ev ->> 'shilian:inspectionKind', 'release'),
 				CASE disp WHEN 'conformant' THEN 'pass' ELSE 'fail' END,
 				coalesce(ev -> 'shilian:report', '{}'), t, op)::text;
-			classes := classes || shilian.epcis_class_keys(q.epc_class);
+			classes := classes || q.keys;
 		END LOOP;
 	ELSE
 		PERFORM shilian.epcis_refuse('SLE05', idx, 'bizStep',

@@ -83,8 +83,18 @@ SELECT shilian.epcis_party('urn:shilian:operator:2'), shilian.epcis_party('urn:s
 SELECT shilian.epcis_party('urn:shilian:operator:99');
 \echo :LAST_ERROR_SQLSTATE
 
--- capture sets shilian.channel to epcis for its records, and only for them
+-- capture sets shilian.channel to epcis for its records, and only for them:
+-- a trigger notes the channel of every batch as it is written
 SELECT proname, proconfig FROM pg_proc WHERE proname = 'epcis_capture';
+CREATE TABLE public.batch_channel (trace_code text, channel text);
+GRANT INSERT ON public.batch_channel TO PUBLIC;
+CREATE FUNCTION public.note_channel() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO public.batch_channel VALUES (NEW.trace_code::text, current_setting('shilian.channel'));
+	RETURN NEW;
+END
+$$;
+CREATE TRIGGER note_channel AFTER INSERT ON shilian.batch FOR EACH ROW EXECUTE FUNCTION public.note_channel();
 
 -- ---- the round trip: four documents, each by the operator it concerns ------------
 SET ROLE shilian_operator;
@@ -98,6 +108,8 @@ SELECT shilian.epcis_capture(:'d4') AS job4;
 RESET ROLE;
 SELECT set_config('shilian.operator_id', '', false);
 
+-- every batch so far was made through EPCIS; a direct call is not
+SELECT trace_code, channel FROM public.batch_channel ORDER BY trace_code;
 -- what each event made
 SELECT e.event_index, e.type, e.action, e.biz_step, e.disposition, e.parties, e.records, e.event_time
   FROM shilian.epcis_event e ORDER BY e.id;
@@ -183,6 +195,9 @@ SELECT shilian.epcis_capture(jsonb_set(:'d1'::jsonb, '{epcisBody,eventList}', $$
 SELECT event_index, biz_step, records FROM shilian.epcis_event WHERE job_id = 5 ORDER BY event_index;
 SELECT batch_id, kind, result FROM shilian.inspection ORDER BY id DESC LIMIT 1;
 SELECT batch_id, operator_id, qty, kind, note FROM shilian.consumption ORDER BY id;
+SELECT shilian.batch_create(1, 1, '1 kg', '2026-11-20', 'DIRECT-1') AS direct_batch;
+SELECT b.lot, c.channel FROM public.batch_channel c JOIN shilian.batch b ON b.trace_code::text = c.trace_code
+ WHERE b.lot = 'DIRECT-1';
 
 -- ---- refusals: each names the event and field, and writes nothing --------------------
 SELECT pg_temp.state() AS before \gset
@@ -207,6 +222,11 @@ SELECT shilian.epcis_capture(pg_temp.fresh(:'d1'::jsonb, 'r-108') #- '{epcisBody
 SELECT shilian.epcis_capture(pg_temp.fresh(:'d1'::jsonb, 'r-109') #- '{epcisBody,eventList,0,type}');
 \echo :LAST_ERROR_SQLSTATE
 SELECT shilian.epcis_capture(jsonb_set(pg_temp.fresh(:'d1'::jsonb, 'r-110'), '{epcisBody,eventList,0,eventTimeZoneOffset}', '"+8"'));
+\echo :LAST_ERROR_SQLSTATE
+-- dates out of range, in eventTime and in the ilmd
+SELECT shilian.epcis_capture(jsonb_set(pg_temp.fresh(:'d1'::jsonb, 'r-130'), '{epcisBody,eventList,0,eventTime}', '"2026-13-45T07:00:00+08:00"'));
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_capture(jsonb_set(pg_temp.fresh(:'d1'::jsonb, 'r-131'), '{epcisBody,eventList,0,ilmd,cbvmda:itemExpirationDate}', '"2026-02-30"'));
 \echo :LAST_ERROR_SQLSTATE
 -- vocabulary: a misspelt bizStep or disposition, an unknown action or source type
 SELECT shilian.epcis_capture(jsonb_set(:'d2'::jsonb, '{epcisBody,eventList,0,bizStep}', '"shiping"'));
