@@ -136,6 +136,12 @@ is_deeply(event_ids(call('processor', 'GET', '/epcis/events')->{json}), [ @id[1 
 	'the processor sees its own: not the farm\'s commissioning');
 is_deeply(event_ids(call('restaurant', 'GET', '/epcis/events')->{json}), [], 'an unrelated operator sees none');
 is_deeply(event_ids(call('licheng', 'GET', '/epcis/events')->{json}), \@id, 'the county regulator sees its subtree');
+my $key = (split /\n/, $node->safe_psql('postgres', q{
+	select shilian.api_client_add('sauce-erp', '鲁味 ERP');
+	select shilian.api_client_bind('sauce-erp', 2);
+	select shilian.api_client_key_new('sauce-erp')}))[-1];
+my $sys = http_call($gw, 'GET', '/epcis/events', headers => { 'X-API-Key' => $key });
+is_deeply(event_ids(json_body($sys)), [ @id[1 .. 3] ], 'a system client sees the events of its bound operator');
 is_deeply(event_ids(call('admin', 'GET', '/epcis/events?EQ_bizStep=shipping|urn:epcglobal:cbv:bizstep:receiving')->{json}),
 	[ @id[1, 2] ], 'EQ_bizStep with two values in two spellings');
 is_deeply(event_ids(call('admin', 'GET', '/epcis/events?GE_eventTime=2026-11-21T01:00:00Z&LT_eventTime='
