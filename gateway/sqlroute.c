@@ -102,15 +102,15 @@ ResultStatus(PGresult *res, int ok_status)
 
 /* Append one header line to a malloc'd buffer. */
 static void
-AddHeader(char **buf, const char *name, const char *v1, const char *v2, const char *v3)
+AddHeader(char **buf, const char *name, const char *value)
 {
 	size_t		old = *buf ? strlen(*buf) : 0;
-	size_t		len = old + strlen(name) + strlen(v1) + strlen(v2) + strlen(v3) + 5;
+	size_t		len = old + strlen(name) + strlen(value) + 5;
 	char	   *b = realloc(*buf, len);
 
 	if (b == NULL)
 		return;
-	snprintf(b + old, len - old, "%s: %s%s%s\r\n", name, v1, v2, v3);
+	snprintf(b + old, len - old, "%s: %s\r\n", name, value);
 	*buf = b;
 }
 
@@ -141,7 +141,7 @@ AddNextLink(GwRequest *req, char **buf, const char *token)
 		p += plen + (end ? 1 : 0);
 	}
 	snprintf(link + n, len - n, "nextPageToken=%s>; rel=\"next\"", token);
-	AddHeader(buf, "Link", link, "", "");
+	AddHeader(buf, "Link", link);
 	free(link);
 }
 
@@ -153,9 +153,9 @@ SendResult(GwRequest *req, int status, PGresult *res)
 	int			c;
 
 	if ((c = Column(res, "content_range")) > 0)
-		AddHeader(&hdr, "Content-Range", PQgetvalue(res, 0, c), "", "");
+		AddHeader(&hdr, "Content-Range", PQgetvalue(res, 0, c));
 	if ((c = Column(res, "location")) > 0)
-		AddHeader(&hdr, "Location", PQgetvalue(res, 0, c), "", "");
+		AddHeader(&hdr, "Location", PQgetvalue(res, 0, c));
 	if ((c = Column(res, "next_page_token")) > 0)
 		AddNextLink(req, &hdr, PQgetvalue(res, 0, c));
 	status = SendValue(req, ResultStatus(res, status), PQgetvalue(res, 0, 0), hdr);
