@@ -65,8 +65,8 @@ ShilianDefineGucs(void)
 
 	DefineCustomStringVariable("shilian.channel",
 							   "Bulk channel a record arrives through (import or epcis), empty for none.",
-							   "Set with set_config(..., true) by the import and EPCIS functions around "
-							   "their work; stored as the source of each ledger entry.",
+							   "Set by the import and capture functions around the records they make "
+							   "(epcis_capture sets epcis); stored as the source of each ledger entry.",
 							   &shilian_channel, "", PGC_USERSET, 0, CheckChannel, NULL, NULL);
 
 	/*

@@ -45,6 +45,7 @@ my %sql = (
 	STATION => q{select code from shilian.jurisdiction where level = 'station' order by code limit 1},
 	# the month of yesterday: the demo's latest records fall in it
 	MONTH => q{select to_char(current_date - 1, 'YYYY-MM')},
+	EPCIS_TIME => q{select to_char(current_date - 1, 'YYYY-MM-DD') || 'T08:00:00+08:00'},
 );
 $var{$_} = $node->safe_psql('postgres', $sql{$_}) for keys %sql;
 my $key = $node->safe_psql('postgres', q{
