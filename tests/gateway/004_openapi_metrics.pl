@@ -27,6 +27,9 @@ my @implemented = (
 	[ get => '/v1/recalls/{id}/export' ],
 	[ post => '/v1/import' ], [ get => '/v1/import/{id}' ], [ get => '/v1/import/{id}/lines' ],
 	[ get => '/v1/regulator/jurisdictions/{code}/stats' ], [ get => '/v1/regulator/jurisdictions/{code}/inactive' ],
+	[ get => '/v1/regulator/jurisdictions/{code}/broken-chain' ], [ get => '/v1/regulator/jurisdictions/{code}/findings' ],
+	[ get => '/v1/regulator/jurisdictions/{code}/spot-check' ], [ get => '/v1/regulator/jurisdictions/{code}/alerts' ],
+	[ post => '/v1/regulator/alerts/{id}/ack' ],
 );
 
 my $r = http_call($gw, 'GET', '/openapi.json');
