@@ -7,6 +7,8 @@
 
 #include "utils/guc.h"
 
+bool		shilian_activity_counters = true;
+char *shilian_channel = NULL;
 char *shilian_client = NULL;
 char *shilian_hash_algorithm = NULL;
 char *shilian_jurisdiction = NULL;
@@ -15,6 +17,16 @@ bool		shilian_license_strict = false;
 char *shilian_operator_id = NULL;
 int			shilian_trace_max_batches = 1000000;
 bool		shilian_uscc_lenient = false;
+
+/* Empty (typed in directly or through the REST routes) or a bulk channel. */
+static bool
+CheckChannel(char **newval, void **extra, GucSource source)
+{
+	if ((*newval)[0] == '\0' || strcmp(*newval, "import") == 0 || strcmp(*newval, "epcis") == 0)
+		return true;
+	GUC_check_errdetail("Valid values are \"\" (none), \"import\" and \"epcis\".");
+	return false;
+}
 
 static bool
 CheckHashAlgorithm(char **newval, void **extra, GucSource source)
@@ -43,6 +55,20 @@ CheckOperatorId(char **newval, void **extra, GucSource source)
 void
 ShilianDefineGucs(void)
 {
+	DefineCustomBoolVariable("shilian.activity_counters",
+							 "Count every record in shilian.operator_day (superusers only).",
+							 "Off only to measure what the counters cost, or for a bulk load "
+							 "followed by operator_day_rebuild(): records made while it is off "
+							 "are missing from the regulator figures until then.",
+							 &shilian_activity_counters, true, PGC_SUSET, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomStringVariable("shilian.channel",
+							   "Bulk channel a record arrives through (import or epcis), empty for none.",
+							   "Set with set_config(..., true) by the import and EPCIS functions around "
+							   "their work; stored as the source of each ledger entry.",
+							   &shilian_channel, "", PGC_USERSET, 0, CheckChannel, NULL, NULL);
+
 	/*
 	 * Request context, set per transaction by the gateway with
 	 * set_config(..., true) (the PostgREST pattern) and read by the

@@ -64,12 +64,16 @@ static SPIPlanPtr plan_insert = NULL;
 enum
 {
 	COL_ID, COL_OPERATOR, COL_SEQ, COL_KIND, COL_BODY, COL_ALG, COL_PREV, COL_HASH,
-	COL_SUPERSEDES, COL_RECORDED, NCOLS
+	COL_SUPERSEDES, COL_RECORDED, COL_SOURCE, COL_ON_DATE, NCOLS
 };
 static const char *const col_names[NCOLS] = {
-	"id", "operator_id", "seq", "kind", "body", "alg", "prev_hash", "hash", "supersedes", "recorded_at"
+	"id", "operator_id", "seq", "kind", "body", "alg", "prev_hash", "hash", "supersedes", "recorded_at",
+	"source", "on_date"
 };
 static AttrNumber col_attnum[NCOLS];
+
+static int64 LedgerAppendEntry(int64 operator_id, const char *kind, Jsonb *body, int64 supersedes,
+							   const char *source, const DateADT *on_date);
 
 static void *
 PallocGrow(void *old, size_t newcap)
@@ -151,11 +155,11 @@ InsertViaSpi(Datum *v, bool *isnull)
 	if (plan_insert == NULL)
 	{
 		Oid			types[NCOLS] = {INT8OID, INT8OID, INT8OID, TEXTOID, BYTEAOID, INT2OID,
-		BYTEAOID, BYTEAOID, INT8OID, TIMESTAMPTZOID};
+		BYTEAOID, BYTEAOID, INT8OID, TIMESTAMPTZOID, TEXTOID, DATEOID};
 
 		plan_insert = SPI_prepare("INSERT INTO shilian.ledger (id, operator_id, seq, kind, body, alg, "
-								  "prev_hash, hash, supersedes, recorded_at) "
-								  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)", NCOLS, types);
+								  "prev_hash, hash, supersedes, recorded_at, source, on_date) "
+								  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)", NCOLS, types);
 		if (plan_insert == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 		SPI_keepplan(plan_insert);
@@ -383,6 +387,23 @@ LedgerBytea(const void *p, size_t n)
 int64
 LedgerAppend(int64 operator_id, const char *kind, Jsonb *body, int64 supersedes)
 {
+	return LedgerAppendEntry(operator_id, kind, body, supersedes, NULL, NULL);
+}
+
+int64
+LedgerAppendRecord(int64 operator_id, const char *kind, Jsonb *body, const char *source, DateADT on_date)
+{
+	return LedgerAppendEntry(operator_id, kind, body, 0, source, &on_date);
+}
+
+/*
+ * source and on_date (may be NULL) go to columns outside the hashed entry:
+ * where the record came from and the date of the event it records.
+ */
+static int64
+LedgerAppendEntry(int64 operator_id, const char *kind, Jsonb *body, int64 supersedes,
+				  const char *source, const DateADT *on_date)
+{
 	static SlDigestCtx *ctx = NULL;
 	static SlBuf scratch;
 	SlBuf		canon;
@@ -541,6 +562,10 @@ LedgerAppend(int64 operator_id, const char *kind, Jsonb *body, int64 supersedes)
 	if (supersedes != 0)
 		SETCOL(COL_SUPERSEDES, Int64GetDatum(supersedes));
 	SETCOL(COL_RECORDED, TimestampTzGetDatum(now));
+	if (source != NULL)
+		SETCOL(COL_SOURCE, PointerGetDatum(cstring_to_text(source)));
+	if (on_date != NULL)
+		SETCOL(COL_ON_DATE, DateADTGetDatum(*on_date));
 #undef SETCOL
 	InsertEntry(rel, v, isnull);
 	table_close(rel, NoLock);

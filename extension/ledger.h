@@ -8,6 +8,7 @@
 
 #include "postgres.h"
 
+#include "utils/date.h"
 #include "utils/jsonb.h"
 
 /*
@@ -17,5 +18,13 @@
  * until the caller's transaction ends.
  */
 extern int64 LedgerAppend(int64 operator_id, const char *kind, Jsonb *body, int64 supersedes);
+
+/*
+ * The same for a record function's entry: source (NULL: typed in directly)
+ * and on_date (the date of the event recorded) are stored beside the entry,
+ * outside what is hashed.
+ */
+extern int64 LedgerAppendRecord(int64 operator_id, const char *kind, Jsonb *body,
+								const char *source, DateADT on_date);
 
 #endif

@@ -13,14 +13,54 @@
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
+#include "activity.h"
 #include "ledger.h"
 
 /* ---- the one call point into the ledger -------------------------------- */
 
-int64
-RecordToLedger(int64 operator_id, const char *kind, Jsonb *body)
+/*
+ * Where the record in hand came from, NULL when typed in directly (an app on
+ * an operator's login, psql): "CHANNEL" or "CHANNEL:CLIENT" where CHANNEL is
+ * shilian.channel (import, epcis; set by those functions around their work)
+ * or "api" when only shilian.client (the system client the gateway
+ * authenticated by X-API-Key) is set.
+ */
+const char *
+RecordSource(void)
 {
-	return LedgerAppend(operator_id, kind, body, 0);
+	const char *channel = shilian_channel != NULL ? shilian_channel : "";
+	const char *client = shilian_client != NULL ? shilian_client : "";
+
+	if (channel[0] == '\0' && client[0] == '\0')
+		return NULL;
+	if (client[0] == '\0')
+		return channel;
+	return psprintf("%s:%s", channel[0] != '\0' ? channel : "api", client);
+}
+
+/*
+ * Appends the record's ledger entry (with its source and event date beside
+ * it) and counts it in shilian.operator_day (activity.c).
+ */
+int64
+RecordToLedger(int64 operator_id, const char *kind, DateADT day, Jsonb *body)
+{
+	const char *source = RecordSource();
+	int64		id = LedgerAppendRecord(operator_id, kind, body, source, day);
+	ActivityKind act = ActivityKindOf(kind);
+	int64		incoming = 0;
+
+	/* a receipt's body names its incoming inspection, checked at commit */
+	if (act == ACT_RECEIPTS)
+	{
+		JsonbValue	v;
+
+		if (getKeyJsonValueFromContainer(&body->root, "inspection_id", strlen("inspection_id"), &v) != NULL
+			&& v.type == jbvNumeric)
+			incoming = DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(v.val.numeric)));
+	}
+	ActivityCount(operator_id, day, act, source != NULL, incoming);
+	return id;
 }
 
 /* ---- shared lookups ---------------------------------------------------- */
@@ -254,7 +294,7 @@ sl_batch_create(PG_FUNCTION_ARGS)
 	n[9] = 'n';
 	SlExec(&batch_insert_stmt, v, n, 0);
 	code = DatumGetTraceCode(SlGet(0, 2, NULL));
-	RecordToLedger(owner, "batch_create", JsonbResult(0, 3));
+	RecordToLedger(owner, "batch_create", produced, JsonbResult(0, 3));
 	SPI_finish();
 	PG_RETURN_TRACE_CODE(code);
 }
@@ -335,7 +375,7 @@ sl_inspect(PG_FUNCTION_ARGS)
 	v[5] = TimestampTzGetDatum(at);
 	SlExec(&inspect_stmt, v, NULL, 0);
 	id = DatumGetInt64(SlGet(0, 1, NULL));
-	RecordToLedger(actor, "inspect", JsonbResult(0, 2));
+	RecordToLedger(actor, "inspect", TimestampDate(at), JsonbResult(0, 2));
 	SPI_finish();
 	PG_RETURN_INT64(id);
 }
@@ -409,7 +449,7 @@ sl_ship(PG_FUNCTION_ARGS)
 	v[6] = QtyGetDatum(QtySub(b.left, q));
 	SlExec(&ship_stmt, v, n, 0);
 	id = DatumGetInt64(SlGet(0, 1, NULL));
-	RecordToLedger(seller, "ship", JsonbResult(0, 2));
+	RecordToLedger(seller, "ship", shipped, JsonbResult(0, 2));
 	SPI_finish();
 	PG_RETURN_INT64(id);
 }
@@ -621,7 +661,7 @@ sl_receive(PG_FUNCTION_ARGS)
 		SlExec(&receive_into_stmt, v, n, 0);
 	}
 	code = DatumGetTraceCode(SlGet(0, 1, NULL));
-	RecordToLedger(p.buyer, "receive", JsonbResult(0, 2));
+	RecordToLedger(p.buyer, "receive", day, JsonbResult(0, 2));
 	SPI_finish();
 	PG_RETURN_TRACE_CODE(code);
 }
@@ -663,7 +703,7 @@ sl_reject(PG_FUNCTION_ARGS)
 	v[3] = Int64GetDatum(p.from_batch);
 	v[4] = QtyGetDatum(p.shipped_qty);
 	SlExec(&reject_stmt, v, NULL, 0);
-	RecordToLedger(p.buyer, "reject", JsonbResult(0, 1));
+	RecordToLedger(p.buyer, "reject", TimestampDate(at), JsonbResult(0, 1));
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -764,7 +804,7 @@ sl_receive_first_entry(PG_FUNCTION_ARGS)
 	v[11] = TimestampTzGetDatum(at);
 	SlExec(&first_entry_stmt, v, n, 0);
 	code = DatumGetTraceCode(SlGet(0, 1, NULL));
-	RecordToLedger(buyer, "receive_first_entry", JsonbResult(0, 2));
+	RecordToLedger(buyer, "receive_first_entry", day, JsonbResult(0, 2));
 	SPI_finish();
 	PG_RETURN_TRACE_CODE(code);
 }
@@ -933,7 +973,7 @@ sl_transform(PG_FUNCTION_ARGS)
 	v[10] = PointerGetDatum(construct_array(lefts, ncodes, qtyoid, 8, true, TYPALIGN_DOUBLE));
 	SlExec(&transform_stmt, v, n, 0);
 	code = DatumGetTraceCode(SlGet(0, 1, NULL));
-	RecordToLedger(actor, "transform", JsonbResult(0, 2));
+	RecordToLedger(actor, "transform", produced, JsonbResult(0, 2));
 	SPI_finish();
 	PG_RETURN_TRACE_CODE(code);
 }
@@ -1004,7 +1044,7 @@ sl_consume(PG_FUNCTION_ARGS)
 	v[6] = QtyGetDatum(QtySub(b.left, q));
 	SlExec(&consume_stmt, v, n, 0);
 	id = DatumGetInt64(SlGet(0, 1, NULL));
-	RecordToLedger(actor, "consume", JsonbResult(0, 2));
+	RecordToLedger(actor, "consume", day, JsonbResult(0, 2));
 	SPI_finish();
 	PG_RETURN_INT64(id);
 }

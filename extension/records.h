@@ -65,8 +65,14 @@ extern Oid	SlTypeOid(const char *name);
 extern int64 RecordActingOperator(void);
 extern void RecordCheckActor(int64 operator_id, const char *action);
 
-/* The one call point into the ledger for every record function. */
-extern int64 RecordToLedger(int64 operator_id, const char *kind, Jsonb *body);
+/*
+ * The one call point into the ledger for every record function: appends the
+ * entry and counts the record for operator_id on day, the date of the event
+ * it records (shilian.operator_day; registry entries are not counted).
+ */
+extern int64 RecordToLedger(int64 operator_id, const char *kind, DateADT day, Jsonb *body);
+/* Where the record came from (shilian.channel, shilian.client); NULL: typed in. */
+extern const char *RecordSource(void);
 
 /* Refuse a NULL argument (22004) naming it. */
 extern void RecordRequire(FunctionCallInfo fcinfo, int argno, const char *name);

@@ -12,6 +12,8 @@
 #define SL_ERRCODE(c1, c2, c3) MAKE_SQLSTATE('S', 'L', c1, c2, c3)
 
 /* Settings, registered in guc.c. */
+extern bool shilian_activity_counters;
+extern char *shilian_channel;
 extern char *shilian_client;
 extern char *shilian_hash_algorithm;
 extern char *shilian_jurisdiction;

@@ -17,6 +17,11 @@ CREATE TABLE ledger (
 	hash		bytea NOT NULL,
 	supersedes	bigint,
 	recorded_at	timestamptz NOT NULL,
+	-- outside the hashed entry: where a record came from (NULL: typed in
+	-- directly; api:CLIENT, import[:CLIENT], epcis[:CLIENT]) and the date of
+	-- the event it records; NULL both for entries not made by a record function
+	source		text,
+	on_date		date,
 	-- the last line of defence against a forked chain
 	CONSTRAINT ledger_operator_seq_key UNIQUE (operator_id, seq)
 );
@@ -24,6 +29,10 @@ COMMENT ON TABLE ledger IS
 	'Insert-only ledger: one hash-chained entry per record, per operator chain (docs/ledger-format.md).';
 COMMENT ON COLUMN ledger.body IS
 	'The record body in the canonical encoding that is hashed; ledger_body() renders it as jsonb.';
+COMMENT ON COLUMN ledger.source IS
+	'Not hashed: how a record arrived (NULL typed in directly; api:CLIENT, import, import:CLIENT, epcis, epcis:CLIENT).';
+COMMENT ON COLUMN ledger.on_date IS
+	'Not hashed: the date of the event a record function recorded (the day it counts on in operator_day).';
 COMMENT ON COLUMN ledger.alg IS '1 = SHA-256, 2 = SM3 (shilian.hash_algorithm when appended).';
 CREATE SEQUENCE ledger_id_seq AS bigint OWNED BY ledger.id;
 

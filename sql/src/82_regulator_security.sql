@@ -22,3 +22,15 @@ GRANT EXECUTE ON FUNCTION roll_import(regclass) TO shilian_admin;
 GRANT EXECUTE ON FUNCTION record_events(), regulator_require_subtree(text),
 	jurisdiction_stats(text, daterange), inactive_operators(text, date)
 	TO shilian_regulator, shilian_admin;
+
+-- The counters (part 62): written only by the record functions' commit-time
+-- flush, which runs as the table's owner; a regulator reads the rows of the
+-- operators at home in its subtree, the admin all of them and rebuilds them.
+GRANT SELECT ON operator_day TO shilian_regulator, shilian_admin;
+ALTER TABLE operator_day ENABLE ROW LEVEL SECURITY;
+CREATE POLICY operator_day_admin ON operator_day FOR SELECT TO shilian_admin USING (true);
+CREATE POLICY operator_day_regulator ON operator_day FOR SELECT TO shilian_regulator
+	USING (operator_id IN (SELECT s FROM shilian.subtree_operators() AS s));
+REVOKE ALL ON FUNCTION operator_day_rebuild(), incoming_complete(bigint[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION operator_day_rebuild() TO shilian_admin;
+GRANT EXECUTE ON FUNCTION incoming_complete(bigint[]) TO shilian_regulator, shilian_admin;

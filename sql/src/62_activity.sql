@@ -1,0 +1,168 @@
+-- shilian install script, part 62: the per-operator, per-day record counters
+-- that the regulator figures read (docs/regulator.md, "Counters"). Every
+-- record function counts its record through RecordToLedger (extension/
+-- records.c, activity.c): the counts of a transaction reach operator_day in
+-- one upsert per (operator, day) just before it commits, and a record undone
+-- by a rolled-back savepoint or transaction is never counted.
+-- operator_day_rebuild() recounts everything from the record tables.
+
+CREATE TABLE operator_day (
+	operator_id       bigint NOT NULL,
+	day               date NOT NULL,
+	records           integer NOT NULL DEFAULT 0,
+	batches           integer NOT NULL DEFAULT 0,
+	inspections       integer NOT NULL DEFAULT 0,
+	shipments         integer NOT NULL DEFAULT 0,
+	receipts          integer NOT NULL DEFAULT 0,
+	receipts_complete integer NOT NULL DEFAULT 0,
+	rejections        integer NOT NULL DEFAULT 0,
+	transforms        integer NOT NULL DEFAULT 0,
+	consumptions      integer NOT NULL DEFAULT 0,
+	via_client        integer NOT NULL DEFAULT 0,
+	PRIMARY KEY (operator_id, day)
+);
+CREATE INDEX operator_day_day_idx ON operator_day (day);
+COMMENT ON TABLE operator_day IS
+	'Records per operator per event date, kept by the record functions at commit (docs/regulator.md): all records, by kind, complete receipts, those that came through a client, import or EPCIS.';
+COMMENT ON COLUMN operator_day.records IS 'Every record: the sum of the kind columns (receipts_complete and via_client are subsets).';
+COMMENT ON COLUMN operator_day.batches IS 'batch_create: batches produced or harvested (dated produced_on).';
+COMMENT ON COLUMN operator_day.inspections IS 'inspect: release, sampling and stand-alone incoming inspections (dated inspected_at).';
+COMMENT ON COLUMN operator_day.shipments IS 'ship: sales (dated shipped_on), counted for the seller.';
+COMMENT ON COLUMN operator_day.receipts IS 'receive and receive_first_entry: receipts with their incoming inspection (dated received_at), for the buyer.';
+COMMENT ON COLUMN operator_day.receipts_complete IS 'Of the receipts, those whose incoming record has every field record_completeness() requires.';
+COMMENT ON COLUMN operator_day.rejections IS 'reject: sales refused whole (dated rejected_at), for the buyer.';
+COMMENT ON COLUMN operator_day.transforms IS 'transform: processing steps (dated produced_on).';
+COMMENT ON COLUMN operator_day.consumptions IS 'consume: served, sold at retail, destroyed, kept as a sample (dated at).';
+COMMENT ON COLUMN operator_day.via_client IS 'Of the records, those whose ledger entry has a source: through a system client (X-API-Key), import or EPCIS.';
+
+SELECT pg_catalog.pg_extension_config_dump('operator_day', '');
+
+-- Whether an incoming record is complete by the rule of
+-- record_completeness('incoming', id) (part 20), from the fields that can be
+-- missing (name, quantity, dates and shelf life always have a value):
+-- inlined into set-based queries, for the counters (at commit, for the
+-- receipts of the transaction) and the rebuild. The regress suite checks
+-- that it agrees with record_completeness() on every incoming record.
+CREATE FUNCTION incoming_fields_complete(agricultural boolean, spec text, supplier_name text,
+		supplier_address text, supplier_contact text, supplier_licence text, certificate jsonb)
+	RETURNS boolean
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	AS $$
+	SELECT coalesce(supplier_name, '') <> ''
+		AND (coalesce(agricultural, false) OR (
+			coalesce(spec, '') <> '' AND coalesce(supplier_address, '') <> ''
+			AND coalesce(supplier_contact, '') <> '' AND coalesce(supplier_licence, '') <> ''
+			AND certificate IS NOT NULL AND certificate <> 'null'::jsonb AND certificate <> '""'::jsonb))
+	$$;
+COMMENT ON FUNCTION incoming_fields_complete(boolean, text, text, text, text, text, jsonb) IS
+	'The completeness rule of an incoming record (record_completeness) on the fields that can be missing; agricultural products need only the supplier name.';
+
+-- The incoming inspections with these ids: inspecting operator, date, complete.
+CREATE FUNCTION incoming_complete(ids bigint[])
+	RETURNS TABLE (id bigint, operator_id bigint, on_date date, complete boolean)
+	LANGUAGE sql STABLE STRICT PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT i.id, i.operator_id, i.inspected_at::date,
+		shilian.incoming_fields_complete(p.edible_agricultural, p.spec, coalesce(o.name, b.supplier->>'name'),
+			coalesce(o.address, b.supplier->>'address'), coalesce(o.contact, b.supplier->>'contact'),
+			coalesce(b.supplier_licence::text, b.supplier->>'licence'), coalesce(b.certificate, i.report->'certificate'))
+	  FROM shilian.inspection i
+	  JOIN shilian.batch b ON b.id = i.batch_id
+	  JOIN shilian.product p ON p.id = b.product_id
+	  LEFT JOIN shilian.link l ON l.id = i.link_id
+	  LEFT JOIN shilian.operator o ON o.id = l.seller_id
+	 WHERE i.id = ANY (ids) AND i.kind = 'incoming'
+	$$;
+COMMENT ON FUNCTION incoming_complete(bigint[]) IS
+	'For a few incoming inspections by id: the inspecting operator, the date, and whether record_completeness() would call the record complete.';
+
+-- Recount operator_day from the record tables (and via_client from the
+-- ledger's source column): for a DBA after a bulk load with the counters
+-- off, and for the demo-data generator. Waits for (and holds off) every
+-- committing transaction's counter flush, so none is lost or counted twice.
+-- Dates come from timestamps in the session's TimeZone, as the record
+-- functions' do.
+CREATE FUNCTION operator_day_rebuild() RETURNS bigint
+	LANGUAGE plpgsql VOLATILE
+	-- definer rights: truncates the table and reads every record and ledger
+	-- row whatever the caller (EXECUTE: shilian_admin)
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	n bigint;
+BEGIN
+	LOCK TABLE shilian.operator_day IN ACCESS EXCLUSIVE MODE;
+	TRUNCATE shilian.operator_day;
+	INSERT INTO shilian.operator_day (operator_id, day, records, batches, inspections, shipments,
+			receipts, receipts_complete, rejections, transforms, consumptions, via_client)
+	SELECT e.operator_id, e.day,
+		sum(e.n) FILTER (WHERE e.k <> 'receipts_complete' AND e.k <> 'via_client'),
+		coalesce(sum(e.n) FILTER (WHERE e.k = 'batches'), 0),
+		coalesce(sum(e.n) FILTER (WHERE e.k = 'inspections'), 0),
+		coalesce(sum(e.n) FILTER (WHERE e.k = 'shipments'), 0),
+		coalesce(sum(e.n) FILTER (WHERE e.k = 'receipts'), 0),
+		coalesce(sum(e.n) FILTER (WHERE e.k = 'receipts_complete'), 0),
+		coalesce(sum(e.n) FILTER (WHERE e.k = 'rejections'), 0),
+		coalesce(sum(e.n) FILTER (WHERE e.k = 'transforms'), 0),
+		coalesce(sum(e.n) FILTER (WHERE e.k = 'consumptions'), 0),
+		coalesce(sum(e.n) FILTER (WHERE e.k = 'via_client'), 0)
+	  FROM (
+		SELECT b.owner_id AS operator_id, b.produced_on AS day,
+			CASE b.origin WHEN 'produced' THEN 'batches' ELSE 'transforms' END AS k, count(*) AS n
+		  FROM shilian.batch b WHERE b.origin IN ('produced', 'transformed') GROUP BY 1, 2, 3
+		UNION ALL
+		SELECT l.seller_id, l.shipped_on, 'shipments', count(*)
+		  FROM shilian.link l WHERE l.kind = 'ship' GROUP BY 1, 2
+		UNION ALL
+		SELECT l.buyer_id, l.received_at::date, 'rejections', count(*)
+		  FROM shilian.link l WHERE l.kind = 'ship' AND l.status = 'rejected' GROUP BY 1, 2
+		UNION ALL
+		SELECT c.operator_id, c.at::date, 'consumptions', count(*)
+		  FROM shilian.consumption c GROUP BY 1, 2
+		UNION ALL
+		-- inspections: a receipt's incoming inspection names its sale's link;
+		-- a first entry's is the first inspection of its first-entry batch;
+		-- the rest were recorded with inspect()
+		SELECT r.operator_id, r.day, CASE WHEN r.receipt THEN 'receipts' ELSE 'inspections' END, count(*)
+		  FROM (SELECT i.operator_id, i.inspected_at::date AS day, i.link_id IS NOT NULL AS receipt
+				  FROM shilian.inspection i
+				 WHERE i.link_id IS NOT NULL
+					OR i.batch_id NOT IN (SELECT b.id FROM shilian.batch b WHERE b.origin = 'first_entry')
+				UNION ALL
+				SELECT f.operator_id, f.inspected_at::date, f.rn = 1
+				  FROM (SELECT i.operator_id, i.inspected_at, i.kind,
+							row_number() OVER (PARTITION BY i.batch_id ORDER BY i.id) AS rn
+						  FROM shilian.inspection i JOIN shilian.batch b ON b.id = i.batch_id
+						 WHERE b.origin = 'first_entry' AND i.link_id IS NULL) f) r
+		 GROUP BY 1, 2, 3
+		UNION ALL
+		SELECT c.operator_id, c.day, 'receipts_complete', count(*)
+		  FROM (SELECT i.operator_id, i.inspected_at::date AS day, i.id, i.batch_id, b.origin,
+					shilian.incoming_fields_complete(p.edible_agricultural, p.spec,
+						coalesce(o.name, b.supplier->>'name'), coalesce(o.address, b.supplier->>'address'),
+						coalesce(o.contact, b.supplier->>'contact'),
+						coalesce(b.supplier_licence::text, b.supplier->>'licence'),
+						coalesce(b.certificate, i.report->'certificate')) AS complete
+				  FROM shilian.inspection i
+				  JOIN shilian.batch b ON b.id = i.batch_id
+				  JOIN shilian.product p ON p.id = b.product_id
+				  LEFT JOIN shilian.link l ON l.id = i.link_id
+				  LEFT JOIN shilian.operator o ON o.id = l.seller_id
+				 WHERE i.kind = 'incoming' AND (i.link_id IS NOT NULL OR b.origin = 'first_entry')) c
+		 WHERE c.complete
+		   AND (c.origin <> 'first_entry' OR c.id = (SELECT min(f.id) FROM shilian.inspection f
+													  WHERE f.batch_id = c.batch_id))
+		 GROUP BY 1, 2
+		UNION ALL
+		SELECT g.operator_id, g.on_date, 'via_client', count(*)
+		  FROM shilian.ledger g WHERE g.source IS NOT NULL AND g.on_date IS NOT NULL GROUP BY 1, 2
+	  ) e
+	 GROUP BY e.operator_id, e.day
+	HAVING sum(e.n) FILTER (WHERE e.k <> 'receipts_complete' AND e.k <> 'via_client') > 0;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION operator_day_rebuild() IS
+	'Admin: recount shilian.operator_day from the record tables and the ledger''s sources (after a load with shilian.activity_counters off); returns the (operator, day) rows written.';
