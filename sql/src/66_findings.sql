@@ -2,6 +2,10 @@
 -- (docs/regulator.md, "Findings"): broken chains, violations of the
 -- record-keeping articles, the quarterly spot-check sample and alerts.
 --
+-- The scans' plans are costed high (generic plans over arrays of unknown
+-- size): "SET jit = off" keeps a second of JIT compilation out of calls that
+-- take a fraction of it.
+--
 -- The findings read across borders (a receipt names a supplier registered in
 -- another county; a pending sale comes from a seller elsewhere), so the
 -- public functions run with definer rights, check the caller with
@@ -15,7 +19,14 @@
 -- ---- indexes the scans use -----------------------------------------------------
 -- Pending sales by date: the shipments never received (a small share of all
 -- links, so a small index).
-CREATE INDEX link_pending_shipped_idx ON link (shipped_on) WHERE status = 'pending' AND kind = 'ship';
+-- The index carries the buyer and the link id, so that the pending sales of
+-- a subtree are picked from it alone (an index-only scan) before any link
+-- row is read.
+CREATE INDEX link_pending_shipped_idx ON link (shipped_on) INCLUDE (buyer_id, id)
+	WHERE status = 'pending' AND kind = 'ship';
+-- The operators of a subtree with what the scans need of them, from the
+-- index alone (an index-only scan by station).
+CREATE INDEX operator_station_cover_idx ON operator (station) INCLUDE (id, segment, kinds);
 -- First entries that name a supplier's licence or USCC: the only ones that
 -- can point at an operator on the platform.
 CREATE INDEX batch_first_entry_named_idx ON batch (owner_id)
@@ -52,15 +63,14 @@ $$;
 COMMENT ON FUNCTION try_uscc(text) IS
 	'The text as a uscc, or NULL when it is not a valid unified social credit code.';
 
--- The operators at home in a jurisdiction's subtree.
-CREATE FUNCTION findings_subtree_operators(code text) RETURNS bigint[]
+-- The jurisdiction codes of a subtree (the asked one and every one below;
+-- operators have stations among them): an index probe on ancestors.
+CREATE FUNCTION findings_subtree(code text) RETURNS text[]
 	LANGUAGE sql STABLE STRICT PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp
-	RETURN ARRAY(SELECT o.id FROM shilian.operator o
-				  WHERE o.station = ANY (ARRAY(SELECT j.code FROM shilian.jurisdiction j
-												WHERE j.ancestors @> ARRAY[findings_subtree_operators.code])));
-COMMENT ON FUNCTION findings_subtree_operators(text) IS
-	'Ids of the operators whose home station lies at or below the jurisdiction (no access check: internal).';
+	RETURN ARRAY(SELECT j.code FROM shilian.jurisdiction j WHERE j.ancestors @> ARRAY[findings_subtree.code]);
+COMMENT ON FUNCTION findings_subtree(text) IS
+	'Codes of the jurisdictions at or below the given one (no access check: internal).';
 
 -- ---- broken chains ---------------------------------------------------------------
 -- One row per (operator, kind) with every evidence row counted and the first
@@ -78,13 +88,36 @@ COMMENT ON FUNCTION findings_subtree_operators(text) IS
 --                         although it produces nothing (segment not production,
 --                         no farm/processor/workshop/special_food_maker/importer
 --                         kind) and never received that product.
-CREATE FUNCTION findings_broken_chain(ops bigint[], period daterange, pending_days integer, as_of date)
+CREATE FUNCTION findings_broken_chain(stations text[], ops bigint[], period daterange, pending_days integer,
+		as_of date)
 	RETURNS TABLE (operator bigint, kind text, records bigint, first_on date, last_on date, evidence jsonb)
 	LANGUAGE sql STABLE
 	SET search_path = pg_catalog, shilian, pg_temp
+	SET jit = off
 	AS $$
-	WITH o AS (
-		SELECT DISTINCT u.id FROM unnest(ops) AS u(id)
+	WITH o AS MATERIALIZED (
+		-- the operators examined: at home at one of the stations, or named
+		-- (callers give one or the other; "x IS NOT NULL" gates each branch
+		-- off as a whole: an index scan on "= ANY (NULL)" reads the index)
+		SELECT so.id, so.kinds, so.segment FROM shilian.operator so
+		 WHERE stations IS NOT NULL AND so.station = ANY (stations)
+		UNION ALL
+		SELECT so.id, so.kinds, so.segment FROM shilian.operator so WHERE ops IS NOT NULL AND so.id = ANY (ops)
+	), pending AS MATERIALIZED (
+		-- the sales to the examined operators pending since before the
+		-- grace, from link_pending_shipped_idx alone
+		SELECT l.id, o.kinds
+		  FROM shilian.link l JOIN o ON o.id = l.buyer_id
+		 WHERE l.status = 'pending' AND l.kind = 'ship'
+		   AND l.shipped_on <= as_of - pending_days AND l.shipped_on <@ period
+	), made AS MATERIALIZED (
+		-- lots that sellers which produce nothing made themselves: few, found
+		-- by one probe per such operator (materialized, so that the sales
+		-- from them are looked up per lot, never by scanning all sales)
+		SELECT b.id, b.owner_id, b.product_id, b.trace_code
+		  FROM o JOIN shilian.batch b ON b.owner_id = o.id AND b.origin = 'produced'
+		 WHERE o.segment <> 'production'
+		   AND NOT o.kinds && ARRAY['farm', 'processor', 'workshop', 'special_food_maker', 'importer']
 	), ev AS (
 		SELECT b.owner_id AS operator, 'unlinked_receipt' AS kind, i.inspected_at::date AS on_date, b.id AS ref,
 			jsonb_build_object('trace_code', b.trace_code::text, 'received_on', i.inspected_at::date,
@@ -104,35 +137,28 @@ CREATE FUNCTION findings_broken_chain(ops bigint[], period daterange, pending_da
 		UNION ALL
 		SELECT l.buyer_id,
 			CASE WHEN p.category <> 'other'
-					OR bo.kinds && ARRAY['school_canteen', 'collective_meal', 'central_kitchen']
+					OR pd.kinds && ARRAY['school_canteen', 'collective_meal', 'central_kitchen']
 				THEN 'missing_receipt_10_3' ELSE 'unreceived_shipment' END,
 			l.shipped_on, l.id,
 			jsonb_build_object('link', l.id::text, 'trace_code', fb.trace_code::text,
 				'seller', l.seller_id::text, 'seller_name', so.name, 'product', p.name,
 				'category', p.category, 'qty', l.qty_shipped::text, 'shipped_on', l.shipped_on,
 				'days_pending', as_of - l.shipped_on)
-		  FROM shilian.link l
-		  JOIN o ON o.id = l.buyer_id
-		  JOIN shilian.operator bo ON bo.id = l.buyer_id
+		  FROM pending pd
+		  JOIN shilian.link l ON l.id = pd.id
 		  JOIN shilian.operator so ON so.id = l.seller_id
 		  JOIN shilian.batch fb ON fb.id = l.from_batch
 		  JOIN shilian.product p ON p.id = fb.product_id
-		 WHERE l.status = 'pending' AND l.kind = 'ship'
-		   AND l.shipped_on <= as_of - pending_days AND l.shipped_on <@ period
 		UNION ALL
-		SELECT so.id, 'sale_without_source', l.shipped_on, l.id,
-			jsonb_build_object('link', l.id::text, 'trace_code', b.trace_code::text, 'product', p.name,
+		SELECT m.owner_id, 'sale_without_source', l.shipped_on, l.id,
+			jsonb_build_object('link', l.id::text, 'trace_code', m.trace_code::text, 'product', p.name,
 				'qty', l.qty_shipped::text, 'shipped_on', l.shipped_on, 'buyer', l.buyer_id::text)
-		  FROM o
-		  JOIN shilian.operator so ON so.id = o.id
-		  JOIN shilian.batch b ON b.owner_id = so.id AND b.origin = 'produced'
-		  JOIN shilian.link l ON l.from_batch = b.id AND l.kind = 'ship'
-		  JOIN shilian.product p ON p.id = b.product_id
-		 WHERE so.segment <> 'production'
-		   AND NOT so.kinds && ARRAY['farm', 'processor', 'workshop', 'special_food_maker', 'importer']
-		   AND l.shipped_on <@ period
+		  FROM made m
+		  JOIN shilian.link l ON l.from_batch = m.id AND l.kind = 'ship'
+		  JOIN shilian.product p ON p.id = m.product_id
+		 WHERE l.shipped_on <@ period
 		   AND NOT EXISTS (SELECT 1 FROM shilian.batch r
-							WHERE r.owner_id = so.id AND r.product_id = b.product_id
+							WHERE r.owner_id = m.owner_id AND r.product_id = m.product_id
 							  AND r.origin IN ('received', 'first_entry'))
 	), num AS (
 		SELECT ev.*, row_number() OVER (PARTITION BY ev.operator, ev.kind ORDER BY ev.on_date, ev.ref) AS rn
@@ -143,61 +169,78 @@ CREATE FUNCTION findings_broken_chain(ops bigint[], period daterange, pending_da
 	  FROM num n
 	 GROUP BY n.operator, n.kind
 	$$;
-COMMENT ON FUNCTION findings_broken_chain(bigint[], daterange, integer, date) IS
-	'Internal scan behind broken_chain: per operator of the array and kind of break, the evidence in the period (no access check).';
+COMMENT ON FUNCTION findings_broken_chain(text[], bigint[], daterange, integer, date) IS
+	'Internal scan behind broken_chain: per operator (at home at one of the stations, or named in ops) and kind of break, the evidence in the period (no access check).';
 
 -- ---- violations of the record-keeping articles ---------------------------------
 -- The article strings are the contract (docs/regulator.md); a finding that
 -- lasted three months or more (first to last evidence) is serious under the
 -- implementing regulations art. 67(1)(1), which the article then names too.
-CREATE FUNCTION findings_compliance(ops bigint[], period daterange)
+CREATE FUNCTION findings_compliance(stations text[], ops bigint[], period daterange)
 	RETURNS TABLE (operator bigint, kind text, article text, serious boolean, records bigint,
 		first_on date, last_on date, evidence jsonb)
 	LANGUAGE sql STABLE
 	SET search_path = pg_catalog, shilian, pg_temp
+	SET jit = off
 	AS $$
-	WITH o AS (
-		SELECT DISTINCT u.id FROM unnest(ops) AS u(id)
-	), rcpt AS (
-		-- every receipt in the period: confirmed sales and first entries
-		SELECT l.buyer_id AS operator, l.received_at::date AS on_date, l.id AS link, tb.id AS batch,
-			tb.trace_code, fb.expires_on,
-			EXISTS (SELECT 1 FROM shilian.inspection i
-					 WHERE i.batch_id = l.to_batch AND i.link_id = l.id AND i.kind = 'incoming') AS inspected
-		  FROM o
-		  JOIN shilian.link l ON l.buyer_id = o.id
-		  JOIN shilian.batch tb ON tb.id = l.to_batch
-		  JOIN shilian.batch fb ON fb.id = l.from_batch
-		 WHERE l.status = 'received' AND l.kind = 'ship' AND l.received_at::date <@ period
+	WITH o AS MATERIALIZED (
+		-- the operators examined: at home at one of the stations, or named
+		-- (callers give one or the other; "x IS NOT NULL" gates each branch
+		-- off as a whole: an index scan on "= ANY (NULL)" reads the index)
+		SELECT so.id, so.kinds, so.segment FROM shilian.operator so
+		 WHERE stations IS NOT NULL AND so.station = ANY (stations)
 		UNION ALL
-		SELECT b.owner_id, coalesce(i.inspected_at, b.created_at)::date, NULL, b.id, b.trace_code, b.expires_on,
-			i.id IS NOT NULL
-		  FROM o
-		  JOIN shilian.batch b ON b.owner_id = o.id
-		  LEFT JOIN LATERAL (SELECT i.id, i.inspected_at FROM shilian.inspection i
-							  WHERE i.batch_id = b.id AND i.kind = 'incoming' ORDER BY i.id LIMIT 1) i ON true
-		 WHERE b.origin = 'first_entry' AND coalesce(i.inspected_at, b.created_at)::date <@ period
-	), lic AS (
-		-- operators holding licences, all expired before some date: the last valid day
+		SELECT so.id, so.kinds, so.segment FROM shilian.operator so WHERE ops IS NOT NULL AND so.id = ANY (ops)
+	), rcpt AS (
+		-- every receipt in the period, operator by operator (OFFSET 0 keeps
+		-- each a nested loop over the operator's index entries): confirmed
+		-- sales (with the expiry of the lot shipped) and first entries
+		SELECT o.id AS operator, r.on_date, r.link, r.batch, r.expires_on, r.inspected
+		  FROM o CROSS JOIN LATERAL (
+			SELECT l.received_at::date AS on_date, l.id AS link, l.to_batch AS batch,
+				(SELECT fb.expires_on FROM shilian.batch fb WHERE fb.id = l.from_batch) AS expires_on,
+				EXISTS (SELECT 1 FROM shilian.inspection i
+						 WHERE i.batch_id = l.to_batch AND i.link_id = l.id AND i.kind = 'incoming') AS inspected
+			  FROM shilian.link l
+			 WHERE l.buyer_id = o.id AND l.status = 'received' AND l.kind = 'ship'
+			   AND l.received_at::date <@ period
+			OFFSET 0) r
+		UNION ALL
+		SELECT o.id, r.on_date, NULL, r.batch, r.expires_on, r.inspected
+		  FROM o CROSS JOIN LATERAL (
+			SELECT coalesce(i.inspected_at, b.created_at)::date AS on_date, b.id AS batch, b.expires_on,
+				i.id IS NOT NULL AS inspected
+			  FROM shilian.batch b
+			  LEFT JOIN LATERAL (SELECT i.id, i.inspected_at FROM shilian.inspection i
+								  WHERE i.batch_id = b.id AND i.kind = 'incoming' ORDER BY i.id LIMIT 1) i ON true
+			 WHERE b.owner_id = o.id AND b.origin = 'first_entry'
+			   AND coalesce(i.inspected_at, b.created_at)::date <@ period
+			OFFSET 0) r
+	), lic AS MATERIALIZED (
+		-- operators whose every licence ended before today (and before the
+		-- end of the period): their last valid day
 		SELECT li.operator_id, max(li.valid_to) AS valid_to
 		  FROM o JOIN shilian.licence li ON li.operator_id = o.id
 		 GROUP BY li.operator_id
+		HAVING max(li.valid_to) < current_date
+		   AND (upper(period) IS NULL OR max(li.valid_to) < upper(period))
 	), ev AS (
 		SELECT r.operator, 'missing_incoming_inspection' AS kind, r.on_date, r.batch AS ref,
-			jsonb_build_object('link', r.link::text, 'trace_code', r.trace_code::text, 'received_on', r.on_date) AS e
-		  FROM rcpt r
+			jsonb_build_object('link', r.link::text, 'trace_code', tb.trace_code::text, 'received_on', r.on_date) AS e
+		  FROM rcpt r JOIN shilian.batch tb ON tb.id = r.batch
 		 WHERE NOT r.inspected
 		UNION ALL
 		SELECT r.operator, 'expired_product_receipt', r.on_date, r.batch,
-			jsonb_build_object('link', r.link::text, 'trace_code', r.trace_code::text, 'received_on', r.on_date,
+			jsonb_build_object('link', r.link::text, 'trace_code', tb.trace_code::text, 'received_on', r.on_date,
 				'expires_on', r.expires_on)
-		  FROM rcpt r
+		  FROM rcpt r JOIN shilian.batch tb ON tb.id = r.batch
 		 WHERE r.on_date > r.expires_on
 		UNION ALL
 		SELECT r.operator, 'wholesaler_without_sales_records', r.on_date, r.batch,
-			jsonb_build_object('link', r.link::text, 'trace_code', r.trace_code::text, 'received_on', r.on_date)
+			jsonb_build_object('link', r.link::text, 'trace_code', tb.trace_code::text, 'received_on', r.on_date)
 		  FROM rcpt r
-		  JOIN shilian.operator w ON w.id = r.operator
+		  JOIN o w ON w.id = r.operator
+		  JOIN shilian.batch tb ON tb.id = r.batch
 		 WHERE w.kinds @> ARRAY['wholesaler']
 		   AND NOT EXISTS (SELECT 1 FROM shilian.link s
 							WHERE s.seller_id = w.id AND s.kind = 'ship' AND s.shipped_on <@ period)
@@ -207,20 +250,25 @@ CREATE FUNCTION findings_compliance(ops bigint[], period daterange)
 				'on', x.on_date, 'licence_valid_to', x.valid_to)
 		  FROM (
 			SELECT lic.operator_id AS operator, 'sale' AS record, s.shipped_on AS on_date, s.id AS ref,
-				s.id AS link, b.trace_code, lic.valid_to
-			  FROM lic
-			  JOIN shilian.link s ON s.seller_id = lic.operator_id AND s.kind = 'ship' AND s.shipped_on > lic.valid_to
-			  JOIN shilian.batch b ON b.id = s.from_batch
-			 WHERE s.shipped_on <@ period
+				s.id AS link, s.trace_code, lic.valid_to
+			  FROM lic CROSS JOIN LATERAL (
+				SELECT s.id, s.shipped_on, b.trace_code
+				  FROM shilian.link s JOIN shilian.batch b ON b.id = s.from_batch
+				 WHERE s.seller_id = lic.operator_id AND s.kind = 'ship' AND s.shipped_on > lic.valid_to
+				   AND s.shipped_on <@ period
+				OFFSET 0) s
 			UNION ALL
-			SELECT lic.operator_id, 'receipt', r.on_date, r.batch, r.link, r.trace_code, lic.valid_to
+			SELECT lic.operator_id, 'receipt', r.on_date, r.batch, r.link, tb.trace_code, lic.valid_to
 			  FROM lic JOIN rcpt r ON r.operator = lic.operator_id AND r.on_date > lic.valid_to
+			  JOIN shilian.batch tb ON tb.id = r.batch
 			UNION ALL
 			SELECT lic.operator_id, 'production', b.produced_on, b.id, NULL, b.trace_code, lic.valid_to
-			  FROM lic
-			  JOIN shilian.batch b ON b.owner_id = lic.operator_id
-			 WHERE b.origin IN ('produced', 'transformed') AND b.produced_on > lic.valid_to
-			   AND b.produced_on <@ period
+			  FROM lic CROSS JOIN LATERAL (
+				SELECT b.id, b.produced_on, b.trace_code
+				  FROM shilian.batch b
+				 WHERE b.owner_id = lic.operator_id AND b.origin IN ('produced', 'transformed')
+				   AND b.produced_on > lic.valid_to AND b.produced_on <@ period
+				OFFSET 0) b
 		  ) x
 	), num AS (
 		SELECT ev.*, row_number() OVER (PARTITION BY ev.operator, ev.kind ORDER BY ev.on_date, ev.ref) AS rn
@@ -243,8 +291,8 @@ CREATE FUNCTION findings_compliance(ops bigint[], period daterange)
 		a.records, a.first_on, a.last_on, a.evidence
 	  FROM agg a
 	$$;
-COMMENT ON FUNCTION findings_compliance(bigint[], daterange) IS
-	'Internal scan behind compliance_findings: per operator of the array and kind of violation, the article and the evidence in the period (no access check).';
+COMMENT ON FUNCTION findings_compliance(text[], bigint[], daterange) IS
+	'Internal scan behind compliance_findings: per operator (at home at one of the stations, or named in ops) and kind of violation, the article and the evidence in the period (no access check).';
 
 -- ---- the public functions --------------------------------------------------------
 
@@ -253,6 +301,7 @@ CREATE FUNCTION broken_chain(code text, period daterange, pending_days integer D
 		first_on date, last_on date, evidence jsonb)
 	LANGUAGE plpgsql STABLE STRICT SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
+	SET jit = off
 	AS $$
 BEGIN
 	PERFORM shilian.regulator_require_subtree(code);
@@ -262,7 +311,7 @@ BEGIN
 	END IF;
 	RETURN QUERY
 	SELECT f.operator, o.name, o.station, f.kind, f.records, f.first_on, f.last_on, f.evidence
-	  FROM shilian.findings_broken_chain(shilian.findings_subtree_operators(code), period, pending_days,
+	  FROM shilian.findings_broken_chain(shilian.findings_subtree(code), NULL, period, pending_days,
 			current_date) f
 	  JOIN shilian.operator o ON o.id = f.operator
 	 ORDER BY o.station, f.operator, f.kind;
@@ -276,13 +325,14 @@ CREATE FUNCTION compliance_findings(code text, period daterange DEFAULT '(,)')
 		records bigint, first_on date, last_on date, evidence jsonb)
 	LANGUAGE plpgsql STABLE STRICT SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
+	SET jit = off
 	AS $$
 BEGIN
 	PERFORM shilian.regulator_require_subtree(code);
 	RETURN QUERY
 	SELECT f.operator, o.name, o.station, f.kind, f.article, f.serious, f.records, f.first_on, f.last_on,
 		f.evidence
-	  FROM shilian.findings_compliance(shilian.findings_subtree_operators(code), period) f
+	  FROM shilian.findings_compliance(shilian.findings_subtree(code), NULL, period) f
 	  JOIN shilian.operator o ON o.id = f.operator
 	 ORDER BY o.station, f.operator, f.kind;
 END
@@ -309,6 +359,7 @@ CREATE FUNCTION findings_spot_pick(code text, n integer, seed bigint)
 	RETURNS TABLE (operator bigint, stratum text, segment text, stratum_size bigint, stratum_sample bigint)
 	LANGUAGE sql STABLE STRICT
 	SET search_path = pg_catalog, pg_temp
+	SET jit = off
 	AS $$
 	WITH depth AS (
 		SELECT cardinality(j.ancestors) AS d FROM shilian.jurisdiction j WHERE j.code = findings_spot_pick.code
@@ -317,7 +368,7 @@ CREATE FUNCTION findings_spot_pick(code text, n integer, seed bigint)
 		  FROM shilian.operator o
 		  JOIN shilian.jurisdiction s ON s.code = o.station
 		  CROSS JOIN depth
-		 WHERE o.id = ANY (shilian.findings_subtree_operators(findings_spot_pick.code))
+		 WHERE o.station = ANY (shilian.findings_subtree(findings_spot_pick.code))
 		   AND o.status <> 'suspended'
 	), strata AS (
 		SELECT p.stratum, p.segment, count(*) AS size,
@@ -350,6 +401,7 @@ CREATE FUNCTION spot_check_sample(code text, quarter text, n integer, seed bigin
 		checked bigint, complete bigint, completeness numeric, findings jsonb)
 	LANGUAGE plpgsql STABLE STRICT SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
+	SET jit = off
 	AS $$
 DECLARE
 	q_start date;
@@ -377,10 +429,10 @@ BEGIN
 		SELECT f.operator, jsonb_agg(jsonb_build_object('source', f.source, 'kind', f.kind, 'article', f.article,
 				'records', f.records) ORDER BY f.source, f.kind) AS findings
 		  FROM (SELECT b.operator, 'broken_chain' AS source, b.kind, NULL::text AS article, b.records
-				  FROM picked, shilian.findings_broken_chain(picked.ids, q, 3, current_date) b
+				  FROM picked, shilian.findings_broken_chain(NULL, picked.ids, q, 3, current_date) b
 				UNION ALL
 				SELECT c.operator, 'compliance', c.kind, c.article, c.records
-				  FROM picked, shilian.findings_compliance(picked.ids, q) c) f
+				  FROM picked, shilian.findings_compliance(NULL, picked.ids, q) c) f
 		 GROUP BY f.operator
 	)
 	SELECT p.operator, o.name, o.station, o.segment, p.stratum, p.stratum_size, p.stratum_sample,
@@ -469,9 +521,10 @@ SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('sh
 CREATE FUNCTION alerts_scan(as_of date DEFAULT current_date) RETURNS integer
 	LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
 	SET search_path = pg_catalog, shilian, pg_temp
+	SET jit = off
 	AS $$
 DECLARE
-	ops bigint[] := ARRAY(SELECT o.id FROM shilian.operator o);
+	everywhere text[] := ARRAY(SELECT j.code FROM shilian.jurisdiction j WHERE j.level = 'station');
 	win daterange := daterange(as_of - 29, as_of, '[]');
 	raised integer;
 BEGIN
@@ -490,13 +543,13 @@ BEGIN
 		SELECT 'broken_chain', b.operator, b.kind,
 			jsonb_build_object('finding', b.kind, 'records', b.records, 'first_on', b.first_on,
 				'last_on', b.last_on, 'evidence', jsonb_path_query_array(b.evidence, '$[0 to 9]'))
-		  FROM shilian.findings_broken_chain(ops, win, 3, as_of) b
+		  FROM shilian.findings_broken_chain(everywhere, NULL, win, 3, as_of) b
 		UNION ALL
 		SELECT 'compliance', c.operator, c.kind,
 			jsonb_build_object('finding', c.kind, 'article', c.article, 'records', c.records,
 				'first_on', c.first_on, 'last_on', c.last_on,
 				'evidence', jsonb_path_query_array(c.evidence, '$[0 to 9]'))
-		  FROM shilian.findings_compliance(ops, win) c
+		  FROM shilian.findings_compliance(everywhere, NULL, win) c
 		UNION ALL
 		SELECT 'inactive_30d', o.id, '',
 			jsonb_build_object('last_record', (SELECT max(e.on_date) FROM shilian.record_events() e
