@@ -551,13 +551,16 @@ BEGIN
 				'evidence', jsonb_path_query_array(c.evidence, '$[0 to 9]'))
 		  FROM shilian.findings_compliance(everywhere, NULL, win) c
 		UNION ALL
+		-- from the per-operator-per-day counters (part 62), one index probe
+		-- per active operator rather than a scan of every record
 		SELECT 'inactive_30d', o.id, '',
-			jsonb_build_object('last_record', (SELECT max(e.on_date) FROM shilian.record_events() e
-												WHERE e.operator_id = o.id AND e.on_date <= as_of),
+			jsonb_build_object('last_record', (SELECT max(d.day) FROM shilian.operator_day d
+												WHERE d.operator_id = o.id AND d.day <= as_of AND d.records > 0),
 				'since', as_of - 29)
 		  FROM shilian.operator o
 		 WHERE o.status = 'active' AND o.activated_at::date <= as_of - 30
-		   AND o.id NOT IN (SELECT e.operator_id FROM shilian.record_events() e WHERE e.on_date <@ win)
+		   AND NOT EXISTS (SELECT 1 FROM shilian.operator_day d
+							WHERE d.operator_id = o.id AND d.day BETWEEN as_of - 29 AND as_of AND d.records > 0)
 	), ins AS (
 		INSERT INTO shilian.alert AS a (kind, operator_id, jurisdiction, subject, detail)
 		SELECT c.kind, c.operator_id, o.station, c.subject, c.detail
