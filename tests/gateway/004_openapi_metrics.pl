@@ -30,6 +30,10 @@ my @implemented = (
 	[ get => '/v1/regulator/jurisdictions/{code}/broken-chain' ], [ get => '/v1/regulator/jurisdictions/{code}/findings' ],
 	[ get => '/v1/regulator/jurisdictions/{code}/spot-check' ], [ get => '/v1/regulator/jurisdictions/{code}/alerts' ],
 	[ post => '/v1/regulator/alerts/{id}/ack' ],
+	[ get => '/v1/admin/clients' ], [ post => '/v1/admin/clients' ], [ get => '/v1/admin/clients/{client}' ],
+	[ patch => '/v1/admin/clients/{client}' ], [ post => '/v1/admin/clients/{client}/operators' ],
+	[ delete => '/v1/admin/clients/{client}/operators/{id}' ], [ post => '/v1/admin/clients/{client}/keys' ],
+	[ delete => '/v1/admin/clients/{client}/keys/{key_id}' ],
 );
 
 my $r = http_call($gw, 'GET', '/openapi.json');
