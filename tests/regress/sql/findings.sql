@@ -2,8 +2,17 @@
 -- alerts (docs/regulator.md, "Findings") on a small province of its own
 -- (36xxxx) where every finding is built on purpose and said so in a
 -- comment, next to clean operators that must yield none; and who may ask.
+-- It runs in a database of its own, dropped at the end: alerts_scan looks at
+-- every operator, and the record functions write ledger entries and take
+-- ids that the regress files after this one must not see.
 
 SET client_min_messages = warning;
+SELECT current_database() AS regress_db \gset
+DROP DATABASE IF EXISTS shilian_findings;
+CREATE DATABASE shilian_findings;
+\c shilian_findings
+SET client_min_messages = warning;
+CREATE EXTENSION shilian;
 SET timezone = 'Asia/Shanghai';
 SET datestyle = ISO, YMD;
 SET search_path = public, shilian;
@@ -333,3 +342,6 @@ SELECT shilian.alerts_scan();
 \echo :LAST_ERROR_SQLSTATE
 SELECT set_config('shilian.operator_id', '', false) IS NOT NULL AS reset;
 RESET ROLE;
+
+\c :regress_db
+DROP DATABASE shilian_findings;
