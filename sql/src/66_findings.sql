@@ -12,14 +12,14 @@
 -- regulator_require_subtree first (SLR19, 42501) and then read only the
 -- operators at home in the asked subtree; the evidence holds what the
 -- operator's own records hold (the counterparty's id and name, as its
--- receipt drafts show them). The scans themselves are plain SQL over an
--- array of operator ids, shared by broken_chain, compliance_findings,
--- spot_check_sample and alerts_scan, and granted to nobody.
+-- receipt drafts show them). The scans themselves are plain SQL over the
+-- operators at home at a set of stations (or named by id), shared by
+-- broken_chain, compliance_findings, spot_check_sample and alerts_scan, and
+-- granted to nobody.
 
 -- ---- indexes the scans use -----------------------------------------------------
 -- Pending sales by date: the shipments never received (a small share of all
--- links, so a small index).
--- The index carries the buyer and the link id, so that the pending sales of
+-- links, so a small index). The index carries the buyer and the link id, so that the pending sales of
 -- a subtree are picked from it alone (an index-only scan) before any link
 -- row is read.
 CREATE INDEX link_pending_shipped_idx ON link (shipped_on) INCLUDE (buyer_id, id)
@@ -36,9 +36,11 @@ CREATE INDEX batch_first_entry_named_idx ON batch (owner_id)
 CREATE INDEX batch_produced_owner_idx ON batch (owner_id, product_id) WHERE origin = 'produced';
 
 -- A supplier document is free text: a malformed licence or USCC in it is no
--- match rather than an error.
+-- match rather than an error. STABLE: the input rules follow settings
+-- (shilian.uscc_lenient); PARALLEL RESTRICTED: the exception block is a
+-- subtransaction, which parallel workers cannot start.
 CREATE FUNCTION try_license_no(t text) RETURNS license_no
-	LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+	LANGUAGE plpgsql STABLE STRICT PARALLEL RESTRICTED
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 BEGIN
@@ -51,7 +53,7 @@ COMMENT ON FUNCTION try_license_no(text) IS
 	'The text as a license_no, or NULL when it is not a valid licence number.';
 
 CREATE FUNCTION try_uscc(t text) RETURNS uscc
-	LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+	LANGUAGE plpgsql STABLE STRICT PARALLEL RESTRICTED
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 BEGIN
