@@ -241,6 +241,9 @@ static const char *const epcis_events_args[] = {
 static const char *const stats_args[] = {"path:0", "query:from", "query:to", NULL};
 static const char *const inactive_args[] = {"path:0", "query:since", NULL};
 static const char *const report_args[] = {"path:0", "query:month", NULL};
+static const char *const broken_args[] = {"path:0", "query:from", "query:to", "query:pending_days", NULL};
+static const char *const spot_args[] = {"path:0", "query:quarter", "query:n", "query:seed", NULL};
+static const char *const alerts_args[] = {"path:0", "query:all", NULL};
 
 /* ---- system clients (admins) ---------------------------------------------- */
 
@@ -447,6 +450,37 @@ const GwRoute gw_routes[] = {
 		NULL, regulators,
 		"select shilian.monthly_report_csv(coalesce(($2 || '-01')::date, "
 		"(date_trunc('month', current_date) - interval '1 month')::date), $1)", report_args},
+	{"GET", "/v1/regulator/jurisdictions/{code}/broken-chain", gw_sql_route, 0,
+		"Operators with a broken chain in the period, one row per operator and kind with the evidence "
+		"(broken_chain; from=, to= inclusive dates, pending_days= grace, default 3)",
+		NULL, regulators,
+		"select coalesce(jsonb_agg(to_jsonb(b) || jsonb_build_object('operator', b.operator::text) "
+		"order by b.station, b.operator, b.kind), '[]') "
+		"from shilian.broken_chain($1, daterange($2::date, $3::date, '[]'), coalesce($4::int, 3)) b", broken_args},
+	{"GET", "/v1/regulator/jurisdictions/{code}/findings", gw_sql_route, 0,
+		"Violations of the record-keeping articles, each with its article and evidence "
+		"(compliance_findings; from=, to= inclusive dates, open when left out)",
+		NULL, regulators,
+		"select coalesce(jsonb_agg(to_jsonb(c) || jsonb_build_object('operator', c.operator::text) "
+		"order by c.station, c.operator, c.kind), '[]') "
+		"from shilian.compliance_findings($1, daterange($2::date, $3::date, '[]')) c", stats_args},
+	{"GET", "/v1/regulator/jurisdictions/{code}/spot-check", gw_sql_route, 0,
+		"A reproducible stratified sample of operators with timeliness, completeness and findings "
+		"(spot_check_sample; quarter=YYYYQn default this quarter, n= default 10, seed= default 0)",
+		NULL, regulators,
+		"select coalesce(jsonb_agg(to_jsonb(s) || jsonb_build_object('operator', s.operator::text) "
+		"order by s.stratum, s.segment, s.operator), '[]') "
+		"from shilian.spot_check_sample($1, coalesce($2, to_char(current_date, 'YYYY\"Q\"Q')), "
+		"coalesce($3::int, 10), coalesce($4::bigint, 0)) s", spot_args},
+	{"GET", "/v1/regulator/jurisdictions/{code}/alerts", gw_sql_route, 0,
+		"Open alerts of the jurisdiction's operators, newest first (alerts; all=true to include acknowledged ones)",
+		NULL, regulators,
+		"select coalesce(jsonb_agg(to_jsonb(a) || jsonb_build_object('id', a.id::text, "
+		"'operator_id', a.operator_id::text) order by a.raised_at desc, a.id desc), '[]') "
+		"from shilian.alerts($1, coalesce($2::boolean, false)) a", alerts_args},
+	{"POST", "/v1/regulator/alerts/{id}/ack", gw_sql_route, 0, "Acknowledge an alert (alert_ack)",
+		NULL, regulators,
+		"select json_build_object('id', $1::bigint::text, 'acknowledged_at', shilian.alert_ack($1::bigint))", path0},
 
 	/* system clients (admins); api_client_info is VOLATILE to see the change before it */
 	{"GET", "/v1/admin/clients", gw_sql_route, 0,

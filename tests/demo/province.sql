@@ -281,6 +281,55 @@ END
 $demo$;
 SELECT 'demo: ' || count(*) || ' EPCIS events captured' AS epcis FROM shilian.epcis_event;
 
+-- ---- findings and alerts (docs/regulator.md, "Findings") ------------------------
+-- Broken chains and a violation to act on, and the alerts raised for them:
+-- the wholesale market's cabbage sale to the school canteen four days ago is
+-- still not received (a missing 10+3 receipt); the Licheng processor took
+-- flour as a first entry from a supplier naming the mill's licence (the mill
+-- is on the platform: an unlinked receipt); a new Licheng wholesaler buys
+-- from farmers and records no sales, and its licence ends in 20 days. Try:
+--   SELECT * FROM shilian.broken_chain('370000', daterange(current_date - 30, current_date, '[]'));
+--   SELECT * FROM shilian.compliance_findings('370112');
+--   SELECT * FROM shilian.spot_check_sample('370100', to_char(current_date, 'YYYY"Q"Q'), 5, 1);
+--   SELECT * FROM shilian.alerts('370000');   (LISTEN shilian_alert; SELECT shilian.alerts_scan();)
+DO $demo$
+DECLARE
+	d0 date := current_date - 6;
+	wholesaler bigint; canteen bigint; processor bigint; lc bigint;
+	cabbage bigint; flour bigint;
+	lot shilian.trace_code;
+BEGIN
+	PERFORM set_config('search_path', 'shilian, public', true);
+	IF EXISTS (SELECT 1 FROM shilian.operator WHERE reg_card = 'LC370112-0201') THEN
+		RETURN;
+	END IF;
+	SELECT id INTO wholesaler FROM shilian.operator WHERE uscc = '91370102MA3D00102R';
+	SELECT id INTO canteen FROM shilian.operator WHERE uscc = '12370102MB2D00107A';
+	SELECT id INTO processor FROM shilian.operator WHERE uscc = '91370112MA3D00104F';
+	SELECT id INTO cabbage FROM shilian.product WHERE name = '大白菜' ORDER BY id LIMIT 1;
+	SELECT id INTO flour FROM shilian.product WHERE name = '小麦粉' ORDER BY id LIMIT 1;
+	SELECT b.trace_code INTO lot FROM shilian.batch b
+	 WHERE b.owner_id = wholesaler AND b.product_id = cabbage AND b.origin = 'received' ORDER BY b.id LIMIT 1;
+	PERFORM shilian.ship(lot, canteen, '30 kg', d0 + 2);
+	PERFORM shilian.receive_first_entry(processor, flour, '500 kg',
+		'{"name": "黄岛面粉", "contact": "0532-88100105", "licence": "SC10537021101054"}',
+		'{"inspector": "孙八"}', d0, (d0 + 4) + time '09:00', certificate => '{"certificate_no": "HD-QC-0002"}');
+	lc := shilian.operator_register('历城港沟蔬菜批发部', 'circulation', '{wholesaler}', '370112001',
+		'济南市历城区港沟街道农贸市场', '13800100201', reg_card => 'LC370112-0201',
+		regulator_contact => '洪家楼所 王五 0531-86000003');
+	PERFORM shilian.operator_activate(lc);
+	PERFORM shilian.licence_add(lc, 'JY13701120000201', '{vegetables,fruit}', d0 - 300, current_date + 20);
+	PERFORM shilian.receive_first_entry(lc, cabbage, '200 kg',
+		'{"name": "刘七", "contact": "13900100211", "address": "历城区港沟村"}', '{"inspector": "刘八"}',
+		current_date, now());
+	PERFORM shilian.receive_first_entry(lc, cabbage, '150 kg',
+		'{"name": "孙九", "contact": "13900100212", "address": "历城区柳埠村"}', '{"inspector": "刘八"}',
+		current_date, now());
+END
+$demo$;
+SELECT 'demo: ' || shilian.alerts_scan() || ' new alerts' AS alerts;
+SELECT 'demo: ' || count(*) || ' open alerts' AS alerts FROM shilian.alert WHERE acknowledged_at IS NULL;
+
 -- ---- ledger (docs/ledger-format.md) ---------------------------------------------
 -- Every record above is an entry in its operator's hash chain; publish a
 -- Merkle tree head over them and verify every chain. Try:
