@@ -423,6 +423,8 @@ CheckActor(IChunk *c, int64 op, int action)
 	hash_search(c->actors, &k, HASH_ENTER, &found);
 }
 
+static void Flush(IChunk *c);
+
 /* ---- line fields (as import_line_call reads them) ------------------------- */
 
 static const char *const ship_fields[] = {"code", "buyer", "qty", "shipped_on", "seller", NULL};
@@ -644,6 +646,8 @@ ReceiveLine(IChunk *c, ILine *ln)
 					 errmsg("bad line reference: line %lld of this upload is not an accepted ship line",
 							(long long) n),
 					 errdetail("link_ref names an earlier line of the same upload whose sale is received.")));
+		if (l->id == 0)
+			Flush(c);			/* the sale is written: its id names it from here on */
 		link = l->id;
 	}
 	else
