@@ -25,6 +25,7 @@ typedef struct GwConfig
 	int			threads;		/* civetweb worker threads = DB connections */
 	long		body_limit;		/* bytes; larger bodies get 413 unread */
 	long		import_body_limit;	/* the same for /v1/import uploads */
+	long		import_line_limit;	/* longest line of an upload; longer ones are refused */
 	int			request_timeout_ms;
 	char	   *pid_file;
 	char	   *port_file;		/* the bound port is written here (tests) */
@@ -72,6 +73,7 @@ typedef int (*GwHandler) (struct GwRequest *req);
 #define GW_CSV		0x10		/* the SQL returns text/csv, not JSON */
 #define GW_NDJSON	0x20		/* the SQL returns JSON lines */
 #define GW_NDJSON_BODY	0x40	/* takes an application/x-ndjson body (import_body_limit) */
+#define GW_STREAM	0x80		/* the handler reads the body itself, in chunks */
 
 typedef struct GwRoute
 {
@@ -160,6 +162,9 @@ PGresult   *gw_tx_exec(GwRequest *req, PGconn *db, int route_index, const char *
 					   int nparams, const char *const *params, int *status);
 int			gw_tx_commit(GwRequest *req, PGconn *db);
 void		gw_tx_rollback(PGconn *db);
+
+/* import.c: POST /v1/import, the body streamed to the database with COPY. */
+int			gw_import_route(GwRequest *req);
 
 /* sqlroute.c: the generic handler of SQL routes (with Idempotency-Key). */
 int			gw_sql_route(GwRequest *req);
