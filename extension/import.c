@@ -162,6 +162,15 @@ typedef struct IChunk
 	List	   *dirty;			/* IBatch * with a changed balance */
 } IChunk;
 
+/* line number → link id of the accepted ship lines of this call, for link_ref across chunks */
+typedef struct IShipRef
+{
+	int64		line_no;
+	int64		link;
+} IShipRef;
+static HTAB *ship_refs = NULL;
+static int64 current_job = 0;
+
 static Oid	qty_typ,
 			trace_code_typ,
 			license_typ;
@@ -425,6 +434,30 @@ CheckActor(IChunk *c, int64 op, int action)
 
 static void Flush(IChunk *c);
 
+static SlStmt ship_ref_stmt = {
+	"SELECT result::bigint FROM shilian.import_line WHERE job_id = $1 AND line_no = $2"
+	" AND kind = 'ship' AND status = 'accepted'",
+	2, {"bigint", "integer"}
+};
+
+static int64
+ShipRefLink(int64 line_no)
+{
+	bool		found;
+	IShipRef   *r;
+
+	if (ship_refs != NULL && (r = hash_search(ship_refs, &line_no, HASH_FIND, &found)) != NULL)
+		return r->link;
+	if (line_no < 1 || line_no > PG_INT32_MAX)
+		return 0;
+	{
+		Datum		v[2] = {Int64GetDatum(current_job), Int32GetDatum((int32) line_no)};
+
+		SlExec(&ship_ref_stmt, v, NULL, 1);
+	}
+	return SPI_processed == 1 ? DatumGetInt64(SlGet(0, 1, NULL)) : 0;
+}
+
 /* ---- line fields (as import_line_call reads them) ------------------------- */
 
 static const char *const ship_fields[] = {"code", "buyer", "qty", "shipped_on", "seller", NULL};
@@ -602,6 +635,24 @@ ShipLine(IChunk *c, ILine *ln, int idx)
 	c->nship++;
 }
 
+/* The rules of sl_receive after the actor check, in its order. */
+static int
+ReceiveChecks(ILink *l, int64 link, Qty q, ILine *ln, IOperator *sop, IOperator *bop, DateADT day)
+{
+	int			cmp;
+
+	ValidateLinkPending(link, l->status);
+	ValidateStatusActive(l->seller, "seller", sop->status);
+	ValidateStatusActive(l->buyer, "buyer", bop->status);
+	ValidatePositive(q, "the accepted quantity");
+	ValidateDimension(l->from->code, l->shipped_qty, q);
+	cmp = ValidateAccepted(link, l->shipped_qty, q, ln->reason != (Datum) 0);
+	ValidateDateOrder("ship date", l->shipped, "receipt date", day);
+	ValidateNotExpired(l->from->code, l->from->has_expiry, l->from->expires, "receipt date", day);
+	ValidateDocument(ln->inspection, "incoming inspection", record_incoming_keys);
+	return cmp;
+}
+
 static void
 ReceiveLine(IChunk *c, ILine *ln)
 {
@@ -615,7 +666,7 @@ ReceiveLine(IChunk *c, ILine *ln)
 			   *bop;
 	SlOperatorInfo binfo;
 	DateADT		day;
-	int			cmp;
+	volatile int cmp;
 
 	CheckFields(rec, "receive", receive_fields, receive_required);
 	s = FieldText(rec, "link");
@@ -641,14 +692,20 @@ ReceiveLine(IChunk *c, ILine *ln)
 
 		l = hash_search(c->links, &key, HASH_FIND, &found);
 		if (l == NULL)
+		{
+			/* a ship line of an earlier chunk: its link by the report or this call's map */
+			int64		id = ShipRefLink(n);
+
+			if (id != 0)
+				l = LinkGet(c, id);
+		}
+		if (l == NULL || !l->found)
 			ereport(ERROR,
 					(errcode(SL_BAD_LINE_REF),
 					 errmsg("bad line reference: line %lld of this upload is not an accepted ship line",
 							(long long) n),
 					 errdetail("link_ref names an earlier line of the same upload whose sale is received.")));
-		if (l->id == 0)
-			Flush(c);			/* the sale is written: its id names it from here on */
-		link = l->id;
+		link = l->id;			/* 0 for a sale of this chunk not written yet */
 	}
 	else
 	{
@@ -671,16 +728,29 @@ ReceiveLine(IChunk *c, ILine *ln)
 	}
 	binfo = bop->info;
 	CheckActor(c, l->buyer, 1);
-	/* a sale made by this upload has no id yet: its messages name the line's link when written */
-	ValidateLinkPending(link, l->status);
-	ValidateStatusActive(l->seller, "seller", sop->status);
-	ValidateStatusActive(l->buyer, "buyer", bop->status);
-	ValidatePositive(q, "the accepted quantity");
-	ValidateDimension(l->from->code, l->shipped_qty, q);
-	cmp = ValidateAccepted(link, l->shipped_qty, q, ln->reason != (Datum) 0);
-	ValidateDateOrder("ship date", l->shipped, "receipt date", day);
-	ValidateNotExpired(l->from->code, l->from->has_expiry, l->from->expires, "receipt date", day);
-	ValidateDocument(ln->inspection, "incoming inspection", record_incoming_keys);
+	if (l->id != 0)
+		cmp = ReceiveChecks(l, link, q, ln, sop, bop, day);
+	else
+	{
+		/*
+		 * A sale of this chunk not written yet: checked as it is; only if a
+		 * rule refuses is it written first, so the message names its id.
+		 */
+		MemoryContext cx = CurrentMemoryContext;
+
+		PG_TRY();
+		{
+			cmp = ReceiveChecks(l, 0, q, ln, sop, bop, day);
+		}
+		PG_CATCH();
+		{
+			MemoryContextSwitchTo(cx);
+			FlushErrorState();
+			Flush(c);
+			cmp = ReceiveChecks(l, l->id, q, ln, sop, bop, day);
+		}
+		PG_END_TRY();
+	}
 
 	/* accepted */
 	l->status = "received";
@@ -814,6 +884,12 @@ Flush(IChunk *c)
 			ILine	   *ln = ships[i];
 
 			ln->made->id = DatumGetInt64(SlGet(i, 1, NULL));
+			{
+				int64		k = ln->line_no;
+				IShipRef   *r = hash_search(ship_refs, &k, HASH_ENTER, NULL);
+
+				r->link = ln->made->id;
+			}
 			ln->result = psprintf("%lld", (long long) ln->made->id);
 			ln->ledger_body = DatumGetJsonbPCopy(SlGet(i, 2, NULL));
 		}
@@ -1289,6 +1365,16 @@ sl_import_apply(PG_FUNCTION_ARGS)
 		(void) set_config_option("shilian.channel", "import", PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_LOCAL, true, 0, false);
 	cxt = AllocSetContextCreate(caller, "import chunk", ALLOCSET_DEFAULT_SIZES);
+	current_job = job;
+	{
+		HASHCTL		ctl;
+
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(int64);
+		ctl.entrysize = sizeof(IShipRef);
+		ctl.hcxt = caller;
+		ship_refs = hash_create("import ship lines", 1024, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
 	if (all)
 	{
 		/* every line's effects, undone together if one is refused; the report stays */
@@ -1339,6 +1425,7 @@ sl_import_apply(PG_FUNCTION_ARGS)
 			SlExec(&rolled_stmt, v, NULL, 0);
 			SlExec(&finish_stmt, f, NULL, 0);
 			MemoryContextDelete(cxt);
+			ship_refs = NULL;
 			SPI_finish();
 			PG_RETURN_INT32(0);
 		}
@@ -1355,6 +1442,7 @@ sl_import_apply(PG_FUNCTION_ARGS)
 		SlExec(&finish_stmt, f, NULL, 0);
 	}
 	MemoryContextDelete(cxt);
+	ship_refs = NULL;
 	SPI_finish();
 	PG_RETURN_INT32(left);
 }
