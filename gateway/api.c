@@ -230,6 +230,29 @@ static const char *const import_lines_args[] = {"path:0", "query:status", NULL};
 static const char *const stats_args[] = {"path:0", "query:from", "query:to", NULL};
 static const char *const inactive_args[] = {"path:0", "query:since", NULL};
 
+/* ---- system clients (admins) ---------------------------------------------- */
+
+static const GwField client_fields[] = {
+	{"client", GW_STRING, true, "client id: 1-64 letters, digits, '.', '_' or '-'; what X-API-Key callers act as"},
+	{"name", GW_STRING, true, NULL},
+	{"kind", GW_STRING, false, "own_system (an enterprise's own system, 自建系统), market, canteen or other (default)"},
+	{NULL}
+};
+static const char *const client_add_args[] = {"body:client", "body:name", "body:kind", NULL};
+static const GwField client_patch_fields[] = {
+	{"name", GW_STRING, false, NULL},
+	{"kind", GW_STRING, false, "own_system, market, canteen or other"},
+	{"active", GW_BOOLEAN, false, "false switches the client off: its keys are refused at once"},
+	{NULL}
+};
+static const char *const client_patch_args[] = {"path:0", "body:name", "body:kind", "body:active", NULL};
+static const GwField client_bind_fields[] = {
+	{"operator", GW_ANY, true, "operator id the client may see and record for"},
+	{NULL}
+};
+static const char *const client_bind_args[] = {"path:0", "body:operator", NULL};
+static const char *const path01[] = {"path:0", "path:1", NULL};
+
 static const char *const regulators[] = {"regulator", "admin", NULL};
 static const char *const admins[] = {"admin", NULL};
 
@@ -393,6 +416,40 @@ const GwRoute gw_routes[] = {
 		"select coalesce(jsonb_agg(to_jsonb(i) || jsonb_build_object('id', i.id::text) "
 		"order by i.station, i.id), '[]') "
 		"from shilian.inactive_operators($1, coalesce($2::date, current_date - 30)) i", inactive_args},
+
+	/* system clients (admins); api_client_info is VOLATILE to see the change before it */
+	{"GET", "/v1/admin/clients", gw_sql_route, 0,
+		"Every system client with kind, active flag, bound operators and keys by public id (api_clients)",
+		NULL, admins, "select shilian.api_clients()", NULL},
+	{"POST", "/v1/admin/clients", gw_sql_route, GW_JSON | GW_CREATED,
+		"Register a system client: an enterprise's own system, a market or canteen sub-system (api_client_add)",
+		client_fields, admins,
+		"select shilian.api_client_info($1) from (select shilian.api_client_add($1, $2, coalesce($3, 'other'))) a",
+		client_add_args},
+	{"GET", "/v1/admin/clients/{client}", gw_sql_route, 0, "One system client (api_client_info)",
+		NULL, admins, "select shilian.api_client_info($1)", path0},
+	{"PATCH", "/v1/admin/clients/{client}", gw_sql_route, GW_JSON,
+		"Rename a system client, change its kind or switch it off or on (api_client_update)",
+		client_patch_fields, admins, "select shilian.api_client_update($1, $2, $3, $4::boolean)",
+		client_patch_args},
+	{"POST", "/v1/admin/clients/{client}/operators", gw_sql_route, GW_JSON,
+		"Let a system client see and record for an operator (api_client_bind)",
+		client_bind_fields, admins,
+		"select shilian.api_client_info($1) from (select shilian.api_client_bind($1, $2::bigint)) a",
+		client_bind_args},
+	{"DELETE", "/v1/admin/clients/{client}/operators/{id}", gw_sql_route, 0,
+		"Withdraw a system client's right to an operator (api_client_unbind)",
+		NULL, admins,
+		"select shilian.api_client_info($1) from (select shilian.api_client_unbind($1, $2::bigint)) a",
+		path01},
+	{"POST", "/v1/admin/clients/{client}/keys", gw_sql_route, GW_CREATED,
+		"Make an API key for a system client; the key is in this reply only (api_client_key_new)",
+		NULL, admins,
+		"select json_build_object('client', $1::text, 'key_id', split_part(k, '_', 2), 'key', k) "
+		"from shilian.api_client_key_new($1) k", path0},
+	{"DELETE", "/v1/admin/clients/{client}/keys/{key_id}", gw_sql_route, 0,
+		"Revoke one API key of a system client (api_client_key_revoke)",
+		NULL, admins, "select shilian.api_client_key_revoke($1, $2)", path01},
 
 	/* ledger */
 	{"GET", "/v1/ledger/verify", gw_sql_route, 0, "Recompute hash chains (chain_verify); operator= for one",

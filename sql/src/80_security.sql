@@ -12,11 +12,16 @@
 CREATE TABLE api_client (
 	client      text PRIMARY KEY CHECK (client ~ '^[A-Za-z0-9._-]{1,64}$'),
 	name        text NOT NULL CHECK (name <> ''),
+	-- own_system: an enterprise's own traceability system (自建系统), the
+	-- numerator of the regulator's self-built upload rate; market and canteen:
+	-- the platform's market and canteen sub-systems
+	kind        text NOT NULL DEFAULT 'other'
+		CHECK (kind IN ('own_system', 'market', 'canteen', 'other')),
 	active      boolean NOT NULL DEFAULT true,
 	created_at  timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE api_client IS
-	'External systems (ERP, market and canteen sub-systems) that call as shilian_system with shilian.client set to client.';
+	'External systems (enterprise own systems, market and canteen sub-systems) that call as shilian_system with shilian.client set to client.';
 
 CREATE TABLE api_client_operator (
 	client      text NOT NULL REFERENCES api_client (client) ON DELETE CASCADE,
@@ -31,34 +36,68 @@ COMMENT ON TABLE api_client_operator IS
 SELECT pg_catalog.pg_extension_config_dump('api_client', '');
 SELECT pg_catalog.pg_extension_config_dump('api_client_operator', '');
 
-CREATE FUNCTION api_client_add(client text, name text) RETURNS void
-	LANGUAGE sql VOLATILE STRICT
+CREATE FUNCTION api_client_add(client text, name text, kind text DEFAULT 'other') RETURNS void
+	LANGUAGE plpgsql VOLATILE STRICT
 	SET search_path = pg_catalog, pg_temp
-	BEGIN ATOMIC
-	INSERT INTO shilian.api_client (client, name) VALUES (api_client_add.client, api_client_add.name);
-	END;
-COMMENT ON FUNCTION api_client_add(text, text) IS
-	'Admin: register a system client (its id is what shilian.client is set to for its requests).';
+	AS $$
+BEGIN
+	IF client !~ '^[A-Za-z0-9._-]{1,64}$' THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = format('invalid system client id "%s"', client),
+			HINT = 'Use 1 to 64 letters, digits, dots, underscores or hyphens.';
+	END IF;
+	IF kind NOT IN ('own_system', 'market', 'canteen', 'other') THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = format('unknown system client kind "%s"', kind),
+			HINT = 'Use own_system, market, canteen or other.';
+	END IF;
+	IF btrim(name) = '' THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = 'a system client needs a name';
+	END IF;
+	INSERT INTO shilian.api_client (client, name, kind)
+	VALUES (api_client_add.client, api_client_add.name, api_client_add.kind);
+END
+$$;
+COMMENT ON FUNCTION api_client_add(text, text, text) IS
+	'Admin: register a system client (its id is what shilian.client is set to for its requests) of kind own_system, market, canteen or other.';
 
 CREATE FUNCTION api_client_bind(client text, operator bigint) RETURNS void
-	LANGUAGE sql VOLATILE STRICT
+	LANGUAGE plpgsql VOLATILE STRICT
 	SET search_path = pg_catalog, pg_temp
-	BEGIN ATOMIC
+	AS $$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM shilian.api_client c WHERE c.client = api_client_bind.client) THEN
+		RAISE EXCEPTION USING ERRCODE = 'no_data_found',
+			MESSAGE = format('unknown system client "%s"', client),
+			HINT = 'Register it with shilian.api_client_add first.';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM shilian.operator o WHERE o.id = api_client_bind.operator) THEN
+		RAISE EXCEPTION USING ERRCODE = 'no_data_found',
+			MESSAGE = format('unknown operator %s', operator);
+	END IF;
 	INSERT INTO shilian.api_client_operator (client, operator_id)
 	VALUES (api_client_bind.client, api_client_bind.operator) ON CONFLICT DO NOTHING;
-	END;
+END
+$$;
 COMMENT ON FUNCTION api_client_bind(text, bigint) IS
-	'Admin: let a system client see and record for an operator.';
+	'Admin: let a system client see and record for an operator (P0002 for an unknown client or operator; binding twice is harmless).';
 
 CREATE FUNCTION api_client_unbind(client text, operator bigint) RETURNS void
-	LANGUAGE sql VOLATILE STRICT
+	LANGUAGE plpgsql VOLATILE STRICT
 	SET search_path = pg_catalog, pg_temp
-	BEGIN ATOMIC
+	AS $$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM shilian.api_client c WHERE c.client = api_client_unbind.client) THEN
+		RAISE EXCEPTION USING ERRCODE = 'no_data_found',
+			MESSAGE = format('unknown system client "%s"', client);
+	END IF;
 	DELETE FROM shilian.api_client_operator b
 	 WHERE b.client = api_client_unbind.client AND b.operator_id = api_client_unbind.operator;
-	END;
+END
+$$;
 COMMENT ON FUNCTION api_client_unbind(text, bigint) IS
-	'Admin: withdraw a system client''s right to an operator.';
+	'Admin: withdraw a system client''s right to an operator (P0002 for an unknown client; unbinding an operator not bound is harmless).';
 
 -- ---- the sets the policies test membership in -----------------------------
 -- Plain STABLE SQL, inlined into the policies (no SECURITY DEFINER, no SET),
@@ -297,11 +336,11 @@ REVOKE ALL ON FUNCTION
 	receipt_drafts(bigint), record_completeness(text, bigint), chain_verify(bigint),
 	inclusion_proof(bigint, bigint), consistency_proof(bigint, bigint), log_verify(),
 	ledger_export(bigint, bigint),
-	api_client_add(text, text), api_client_bind(text, bigint), api_client_unbind(text, bigint)
+	api_client_add(text, text, text), api_client_bind(text, bigint), api_client_unbind(text, bigint)
 	FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION jurisdiction_add(text, text), checkpoint(), log_verify(),
-	api_client_add(text, text), api_client_bind(text, bigint), api_client_unbind(text, bigint)
+	api_client_add(text, text, text), api_client_bind(text, bigint), api_client_unbind(text, bigint)
 	TO shilian_admin;
 GRANT EXECUTE ON FUNCTION
 	operator_register(text, text, text[], text, text, text, uscc, text, boolean, text),

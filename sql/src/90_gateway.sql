@@ -96,7 +96,7 @@ DECLARE
 	key text := 'sl_' || id || '_' || secret;
 BEGIN
 	IF NOT EXISTS (SELECT 1 FROM shilian.api_client c WHERE c.client = api_client_key_new.client) THEN
-		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+		RAISE EXCEPTION USING ERRCODE = 'no_data_found',
 			MESSAGE = format('unknown system client "%s"', client),
 			HINT = 'Register it with shilian.api_client_add first.';
 	END IF;
@@ -141,3 +141,100 @@ GRANT EXECUTE ON FUNCTION api_client_authenticate(text) TO shilian_gateway;
 ALTER TABLE api_client_key ENABLE ROW LEVEL SECURITY;
 CREATE POLICY api_client_key_admin ON api_client_key TO shilian_admin USING (true);
 GRANT SELECT (key_id, client, created_at, revoked_at) ON api_client_key TO shilian_admin;
+
+-- ---- managing system clients (admins; REST under /v1/admin/clients) ---------
+-- Invoker rights: the platform admin reads api_client and api_client_operator
+-- through its policies and the key table's public columns (never key_hash).
+
+GRANT SELECT (key_id, client, created_at, revoked_at) ON api_client_key TO shilian_admin;
+
+-- One client as a document: id, name, kind, active, when registered, the
+-- operators it is bound to and its keys by public id (NULL: no such client).
+-- VOLATILE, so that it takes a fresh snapshot: the REST routes call it in the
+-- statement that has just bound, unbound or registered (read-only otherwise).
+CREATE FUNCTION api_client_info(client text) RETURNS jsonb
+	LANGUAGE sql VOLATILE STRICT
+	SET search_path = pg_catalog, pg_temp
+	BEGIN ATOMIC
+	SELECT jsonb_build_object(
+			'client', c.client, 'name', c.name, 'kind', c.kind, 'active', c.active,
+			'created_at', c.created_at,
+			'operators', coalesce((SELECT jsonb_agg(b.operator_id::text ORDER BY b.operator_id)
+									 FROM shilian.api_client_operator b WHERE b.client = c.client), '[]'),
+			'keys', coalesce((SELECT jsonb_agg(jsonb_build_object('key_id', k.key_id,
+									 'created_at', k.created_at, 'revoked_at', k.revoked_at)
+									 ORDER BY k.created_at, k.key_id)
+								FROM shilian.api_client_key k WHERE k.client = c.client), '[]'))
+	  FROM shilian.api_client c
+	 WHERE c.client = api_client_info.client;
+	END;
+COMMENT ON FUNCTION api_client_info(text) IS
+	'Admin: a system client as jsonb (client, name, kind, active, created_at, bound operators, keys by public id with revocation); NULL when unknown.';
+
+CREATE FUNCTION api_clients() RETURNS jsonb
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	BEGIN ATOMIC
+	SELECT coalesce(jsonb_agg(shilian.api_client_info(c.client) ORDER BY c.client), '[]')
+	  FROM shilian.api_client c;
+	END;
+COMMENT ON FUNCTION api_clients() IS
+	'Admin: every system client as api_client_info documents, ordered by client id.';
+
+-- Change a client's name, kind or active flag (NULL: keep). Switching a
+-- client off refuses its keys at once (api_client_authenticate checks it).
+CREATE FUNCTION api_client_update(client text, name text DEFAULT NULL, kind text DEFAULT NULL,
+		active boolean DEFAULT NULL) RETURNS jsonb
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	IF kind IS NOT NULL AND kind NOT IN ('own_system', 'market', 'canteen', 'other') THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = format('unknown system client kind "%s"', kind),
+			HINT = 'Use own_system, market, canteen or other.';
+	END IF;
+	IF name IS NOT NULL AND btrim(name) = '' THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = 'a system client needs a name';
+	END IF;
+	UPDATE shilian.api_client c
+	   SET name = coalesce(api_client_update.name, c.name),
+		   kind = coalesce(api_client_update.kind, c.kind),
+		   active = coalesce(api_client_update.active, c.active)
+	 WHERE c.client = api_client_update.client;
+	IF NOT FOUND THEN
+		RETURN NULL;
+	END IF;
+	RETURN shilian.api_client_info(client);
+END
+$$;
+COMMENT ON FUNCTION api_client_update(text, text, text, boolean) IS
+	'Admin: change a system client''s name, kind or active flag (NULL keeps the value); returns api_client_info, NULL when unknown.';
+
+-- Revoke one key of one client: the key document, NULL when the client has
+-- no such key (already revoked keys answer with their revocation time).
+CREATE FUNCTION api_client_key_revoke(client text, key_id text) RETURNS jsonb
+	LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	r record;
+BEGIN
+	UPDATE shilian.api_client_key k SET revoked_at = coalesce(k.revoked_at, now())
+	 WHERE k.client = api_client_key_revoke.client AND k.key_id = api_client_key_revoke.key_id
+	RETURNING k.key_id, k.client, k.created_at, k.revoked_at INTO r;
+	IF NOT FOUND THEN
+		RETURN NULL;
+	END IF;
+	RETURN jsonb_build_object('client', r.client, 'key_id', r.key_id,
+							  'created_at', r.created_at, 'revoked_at', r.revoked_at);
+END
+$$;
+COMMENT ON FUNCTION api_client_key_revoke(text, text) IS
+	'Admin: revoke key key_id of a system client; returns the key document, NULL when the client has no such key.';
+
+REVOKE ALL ON FUNCTION api_client_info(text), api_clients(),
+	api_client_update(text, text, text, boolean), api_client_key_revoke(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api_client_info(text), api_clients(),
+	api_client_update(text, text, text, boolean), api_client_key_revoke(text, text) TO shilian_admin;

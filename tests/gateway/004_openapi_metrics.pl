@@ -27,6 +27,10 @@ my @implemented = (
 	[ get => '/v1/recalls/{id}/export' ],
 	[ post => '/v1/import' ], [ get => '/v1/import/{id}' ], [ get => '/v1/import/{id}/lines' ],
 	[ get => '/v1/regulator/jurisdictions/{code}/stats' ], [ get => '/v1/regulator/jurisdictions/{code}/inactive' ],
+	[ get => '/v1/admin/clients' ], [ post => '/v1/admin/clients' ], [ get => '/v1/admin/clients/{client}' ],
+	[ patch => '/v1/admin/clients/{client}' ], [ post => '/v1/admin/clients/{client}/operators' ],
+	[ delete => '/v1/admin/clients/{client}/operators/{id}' ], [ post => '/v1/admin/clients/{client}/keys' ],
+	[ delete => '/v1/admin/clients/{client}/keys/{key_id}' ],
 );
 
 my $r = http_call($gw, 'GET', '/openapi.json');

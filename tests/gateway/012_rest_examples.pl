@@ -111,7 +111,7 @@ while (my ($req, $res) = splice @blocks, 0, 2)
 {
 	my ($head, $body) = split /\n\n/, $req, 2;
 	my ($reqline, @hdrs) = split /\n/, $head;
-	my ($method, $path) = $reqline =~ /^(GET|POST|HEAD|DELETE) (\S+) HTTP\/1\.1$/
+	my ($method, $path) = $reqline =~ /^(GET|POST|HEAD|DELETE|PATCH|PUT) (\S+) HTTP\/1\.1$/
 	  or BAIL_OUT("not a request line in docs/rest.md: $reqline");
 	my %h = map { my ($k, $v) = /^([^:]+):\s*(.*)$/; ($k => Encode::encode_utf8(subst($v))) } @hdrs;
 	my ($rhead, $rbody) = split /\n\n/, $res, 2;
