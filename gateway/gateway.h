@@ -26,6 +26,7 @@ typedef struct GwConfig
 	long		body_limit;		/* bytes; larger bodies get 413 unread */
 	long		import_body_limit;	/* the same for /v1/import uploads */
 	long		import_line_limit;	/* longest line of an upload; longer ones are refused */
+	int			import_chunk_lines;	/* lines applied per committed transaction (progress) */
 	int			request_timeout_ms;
 	char	   *pid_file;
 	char	   *port_file;		/* the bound port is written here (tests) */

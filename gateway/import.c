@@ -11,6 +11,9 @@
  * shows the total; import_apply then runs in chunks of IMPORT_CHUNK lines,
  * each its own transaction, so done/accepted/refused grow visibly while a
  * large upload runs (all_or_nothing: one transaction, visible at the end).
+ * A text/csv upload of one kind (?kind= or Import-Kind) is the same: each
+ * record becomes the JSON line of its kind, with the header's column names
+ * as fields.
  */
 #include "gateway.h"
 
@@ -20,7 +23,6 @@
 #include <strings.h>
 
 #define READ_CHUNK 65536
-#define IMPORT_CHUNK "20000"
 
 typedef struct Stream
 {
@@ -35,7 +37,40 @@ typedef struct Stream
 	char	   *copybuf;		/* COPY text of one row */
 	size_t		copycap;
 	bool		failed;
+	/* CSV (text/csv): one kind, a header row, records that may span lines */
+	const struct CsvKind *csv;
+	char	  **columns;		/* of the header, NULL until read */
+	int			ncolumns;
+	char	   *rec;			/* the record being gathered */
+	size_t		reclen;
+	size_t		reccap;
+	long		rec_line;		/* its first line, 0 when none is open */
+	char		header_error[512];
 } Stream;
+
+/* The columns of a CSV upload per kind: the record function's parameters by line field name. */
+typedef struct CsvKind
+{
+	const char *kind;
+	const char *required;		/* comma-separated */
+	const char *optional;
+} CsvKind;
+
+static const CsvKind csv_kinds[] = {
+	{"operator", "name,segment,kinds,station,address,contact", "uscc,reg_card,own_system,regulator_contact"},
+	{"licence", "operator,licence_no,scope,valid_from,valid_to", ""},
+	{"product", "name,category", "shelf_life_days,spec,gtin,edible_agricultural,owner"},
+	{"batch", "owner,product,qty", "produced_on,lot,expires_on,certificate"},
+	{"inspection", "code,inspection_kind,result,report", "inspected_at,operator"},
+	{"ship", "code,buyer,qty", "shipped_on,seller"},
+	{"receive", "qty,inspection", "link,link_ref,received_at,reject_reason,into_batch"},
+	{"transform", "inputs,qtys,product,qty", "produced_on,lot,expires_on,operator"},
+	{"consume", "code,qty,consumption_kind", "at,note,operator"},
+	{NULL, NULL, NULL}
+};
+
+/* Columns whose cells are JSON (documents and arrays); the others are strings. */
+static const char *const json_columns = ",kinds,scope,report,inspection,certificate,inputs,qtys,";
 
 /* Whether s[0..n) is well-formed UTF-8 (no overlongs, surrogates or > U+10FFFF). */
 static bool
@@ -131,12 +166,12 @@ CopyField(Stream *st, size_t *at, const char *v, size_t n, bool last)
 }
 
 static bool
-SendRow(Stream *st, const char *body, size_t n, const char *state, const char *msg)
+SendRowAt(Stream *st, long line_no, const char *body, size_t n, const char *state, const char *msg)
 {
 	char		num[24];
 	size_t		at = 0;
 
-	snprintf(num, sizeof(num), "%ld", st->line_no);
+	snprintf(num, sizeof(num), "%ld", line_no);
 	if (!CopyField(st, &at, num, strlen(num), false) ||
 		!CopyField(st, &at, body, n, false) ||
 		!CopyField(st, &at, state, state ? strlen(state) : 0, false) ||
@@ -144,6 +179,15 @@ SendRow(Stream *st, const char *body, size_t n, const char *state, const char *m
 		return false;
 	return PQputCopyData(st->db, st->copybuf, (int) at) == 1;
 }
+
+static bool
+SendRow(Stream *st, const char *body, size_t n, const char *state, const char *msg)
+{
+	return SendRowAt(st, st->line_no, body, n, state, msg);
+}
+
+static bool CsvLine(Stream *st, const char *line, size_t n, const char *state, const char *msg,
+					bool final);
 
 /* A line is complete (final: the body ended without a newline after it). */
 static bool
@@ -159,7 +203,23 @@ EndLine(Stream *st, bool final)
 		n--;
 	for (size_t i = 0; i < n && blank; i++)
 		blank = st->line[i] == ' ' || st->line[i] == '\t' || st->line[i] == '\r';
-	if (st->too_long)
+	if (st->csv != NULL)
+	{
+		const char *state = NULL;
+
+		msg[0] = '\0';
+		if (st->too_long)
+			snprintf(msg, sizeof(msg), "line %ld is %zu bytes long, over the limit of %ld bytes",
+					 st->line_no, st->line_bytes, gw_config.import_line_limit), state = "54000";
+		else if (memchr(st->line, '\0', n) != NULL)
+			snprintf(msg, sizeof(msg), "line %ld contains a NUL byte at byte %zu", st->line_no,
+					 (size_t) ((char *) memchr(st->line, '\0', n) - st->line) + 1), state = "22021";
+		else if (!Utf8Valid((const unsigned char *) st->line, n))
+			snprintf(msg, sizeof(msg), "line %ld is not valid UTF-8", st->line_no), state = "22021";
+		ok = (blank && st->rec_line == 0 && state == NULL) ? true :
+			CsvLine(st, st->line, n, state, msg, final);
+	}
+	else if (st->too_long)
 	{
 		snprintf(msg, sizeof(msg), "line %ld is %zu bytes long, over the limit of %ld bytes",
 				 st->line_no, st->line_bytes, gw_config.import_line_limit);
@@ -189,6 +249,290 @@ EndLine(Stream *st, bool final)
 	st->line_bytes = 0;
 	st->too_long = false;
 	return ok;
+}
+
+/* Whether name is in the comma-separated list. */
+static bool
+InList(const char *list, const char *name)
+{
+	size_t		n = strlen(name);
+
+	for (const char *p = list; *p;)
+	{
+		const char *e = strchr(p, ',');
+		size_t		len = e ? (size_t) (e - p) : strlen(p);
+
+		if (len == n && strncmp(p, name, n) == 0)
+			return true;
+		if (e == NULL)
+			break;
+		p = e + 1;
+	}
+	return false;
+}
+
+/* Split a CSV record (RFC 4180: "" inside quotes) into cells; returns the count or -1. */
+static int
+CsvSplit(const char *rec, size_t n, char ***cells_out)
+{
+	char	  **cells = NULL;
+	int			ncells = 0;
+	size_t		i = 0;
+
+	for (;;)
+	{
+		char	   *cell = malloc(n + 1);
+		size_t		len = 0;
+		char	  **more;
+
+		if (cell == NULL)
+			goto fail;
+		if (i < n && rec[i] == '"')
+		{
+			i++;
+			for (;;)
+			{
+				if (i >= n)
+				{
+					free(cell);
+					goto fail;	/* unterminated quote */
+				}
+				if (rec[i] == '"')
+				{
+					if (i + 1 < n && rec[i + 1] == '"')
+					{
+						cell[len++] = '"';
+						i += 2;
+						continue;
+					}
+					i++;
+					break;
+				}
+				cell[len++] = rec[i++];
+			}
+			if (i < n && rec[i] != ',')
+			{
+				free(cell);
+				goto fail;		/* text after the closing quote */
+			}
+		}
+		else
+			while (i < n && rec[i] != ',')
+				cell[len++] = rec[i++];
+		cell[len] = '\0';
+		more = realloc(cells, sizeof(char *) * (ncells + 1));
+		if (more == NULL)
+		{
+			free(cell);
+			goto fail;
+		}
+		cells = more;
+		cells[ncells++] = cell;
+		if (i >= n)
+			break;
+		i++;					/* the comma */
+	}
+	*cells_out = cells;
+	return ncells;
+fail:
+	for (int k = 0; k < ncells; k++)
+		free(cells[k]);
+	free(cells);
+	return -1;
+}
+
+static void
+FreeCells(char **cells, int n)
+{
+	for (int k = 0; k < n; k++)
+		free(cells[k]);
+	free(cells);
+}
+
+/* The header row: the kind's required columns all there, no column it does not take. */
+static void
+CsvHeader(Stream *st, char **cells, int n)
+{
+	const CsvKind *k = st->csv;
+	char		missing[256] = "",
+				unknown[256] = "";
+	char		req[256];
+	char	   *save = NULL;
+
+	for (int i = 0; i < n; i++)
+		if (!InList(k->required, cells[i]) && !InList(k->optional, cells[i]))
+			snprintf(unknown + strlen(unknown), sizeof(unknown) - strlen(unknown), "%s%s",
+					 unknown[0] ? ", " : "", cells[i]);
+	snprintf(req, sizeof(req), "%s", k->required);
+	for (char *c = strtok_r(req, ",", &save); c; c = strtok_r(NULL, ",", &save))
+	{
+		bool		have = false;
+
+		for (int i = 0; i < n && !have; i++)
+			have = strcmp(cells[i], c) == 0;
+		if (!have)
+			snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing), "%s%s",
+					 missing[0] ? ", " : "", c);
+	}
+	if (strcmp(k->kind, "receive") == 0)
+	{
+		bool		link = false;
+
+		for (int i = 0; i < n; i++)
+			link = link || strcmp(cells[i], "link") == 0 || strcmp(cells[i], "link_ref") == 0;
+		if (!link)
+			snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing), "%s%s",
+					 missing[0] ? ", " : "", "link (or link_ref)");
+	}
+	if (missing[0] || unknown[0])
+	{
+		snprintf(st->header_error, sizeof(st->header_error), "%s%s%s%s%s",
+				 missing[0] ? "missing columns: " : "", missing,
+				 missing[0] && unknown[0] ? "; " : "",
+				 unknown[0] ? "unknown columns: " : "", unknown);
+		return;
+	}
+	st->columns = cells;
+	st->ncolumns = n;
+}
+
+/* A complete CSV record: the header, or a row sent as the JSON line of its kind. */
+static bool
+CsvRecord(Stream *st, long line_no, const char *rec, size_t n)
+{
+	char	  **cells;
+	int			ncells = CsvSplit(rec, n, &cells);
+	char		msg[200];
+	json_t	   *obj;
+	char	   *text;
+	bool		ok;
+
+	if (ncells < 0)
+	{
+		snprintf(msg, sizeof(msg), "line %ld is not a CSV record: a quote is not closed or text follows it",
+				 line_no);
+		return st->columns ? SendRowAt(st, line_no, NULL, 0, "22P04", msg) :
+			(snprintf(st->header_error, sizeof(st->header_error), "%s", msg), true);
+	}
+	if (st->columns == NULL)
+	{
+		CsvHeader(st, cells, ncells);
+		if (st->columns == NULL)
+			FreeCells(cells, ncells);
+		return true;
+	}
+	if (ncells != st->ncolumns)
+	{
+		snprintf(msg, sizeof(msg), "line %ld has %d fields, the header has %d", line_no, ncells,
+				 st->ncolumns);
+		FreeCells(cells, ncells);
+		return SendRowAt(st, line_no, NULL, 0, "22P04", msg);
+	}
+	obj = json_object();
+	json_object_set_new(obj, "kind", json_string(st->csv->kind));
+	for (int i = 0; i < ncells; i++)
+	{
+		char		pat[80];
+		json_t	   *v;
+
+		if (cells[i][0] == '\0')
+			continue;			/* an empty cell: the parameter's default */
+		snprintf(pat, sizeof(pat), ",%s,", st->columns[i]);
+		if (strstr(json_columns, pat) != NULL)
+		{
+			json_error_t err;
+
+			v = json_loads(cells[i], JSON_DECODE_ANY, &err);
+			if (v == NULL)
+			{
+				snprintf(msg, sizeof(msg), "line %ld: column %s is not JSON: %s", line_no,
+						 st->columns[i], err.text);
+				json_decref(obj);
+				FreeCells(cells, ncells);
+				return SendRowAt(st, line_no, NULL, 0, "22P02", msg);
+			}
+		}
+		else
+			v = json_string(cells[i]);
+		json_object_set_new(obj, st->columns[i], v);
+	}
+	text = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	ok = text != NULL && SendRowAt(st, line_no, text, strlen(text), NULL, NULL);
+	free(text);
+	json_decref(obj);
+	FreeCells(cells, ncells);
+	return ok;
+}
+
+/*
+ * A physical line of a CSV upload: added to the open record, which is
+ * complete when its quotes balance (a quoted cell may hold newlines).
+ */
+static bool
+CsvLine(Stream *st, const char *line, size_t n, const char *state, const char *msg, bool final)
+{
+	size_t		quotes = 0;
+
+	if (st->header_error[0])
+		return true;
+	if (st->rec_line == 0)
+	{
+		st->rec_line = st->line_no;
+		st->reclen = 0;
+	}
+	if (state != NULL)
+	{
+		long		at = st->rec_line;
+
+		st->rec_line = 0;
+		if (st->columns == NULL)
+		{
+			snprintf(st->header_error, sizeof(st->header_error), "%s", msg);
+			return true;
+		}
+		return SendRowAt(st, at, NULL, 0, state, msg);
+	}
+	if (st->reclen + n + 1 > (size_t) gw_config.import_line_limit)
+	{
+		char		m[160];
+		long		at = st->rec_line;
+
+		snprintf(m, sizeof(m), "the record of line %ld is over the limit of %ld bytes", at,
+				 gw_config.import_line_limit);
+		st->rec_line = 0;
+		return SendRowAt(st, at, NULL, 0, "54000", m);
+	}
+	if (st->reclen + n + 1 > st->reccap)
+	{
+		size_t		cap = (st->reclen + n + 1) * 2;
+		char	   *b = realloc(st->rec, cap);
+
+		if (b == NULL)
+			return false;
+		st->rec = b;
+		st->reccap = cap;
+	}
+	if (st->reclen > 0)
+		st->rec[st->reclen++] = '\n';
+	memcpy(st->rec + st->reclen, line, n);
+	st->reclen += n;
+	for (size_t i = 0; i < st->reclen; i++)
+		quotes += st->rec[i] == '"';
+	if (quotes % 2 == 1 && !final)
+		return true;			/* a quoted cell goes on */
+	{
+		long		at = st->rec_line;
+
+		st->rec_line = 0;
+		if (quotes % 2 == 1)
+		{
+			char		m[160];
+
+			snprintf(m, sizeof(m), "line %ld is cut off: the upload ends inside a quoted cell", at);
+			return SendRowAt(st, at, NULL, 0, "SLI04", m);
+		}
+		return CsvRecord(st, at, st->rec, st->reclen);
+	}
 }
 
 /* Feed a chunk of the body: cut lines, send the complete ones. */
@@ -288,9 +632,27 @@ gw_import_route(GwRequest *req)
 	char		id[32];
 
 	memset(&st, 0, sizeof(st));
-	if (!MediaTypeIs(ctype, "application/x-ndjson"))
+	if (MediaTypeIs(ctype, "text/csv"))
+	{
+		char		kind[32] = "";
+		const char *h = mg_get_header(req->conn, "Import-Kind");
+
+		if (gw_query_param(req, "kind", kind, sizeof(kind)) == NULL && h != NULL)
+			snprintf(kind, sizeof(kind), "%s", h);
+		for (const CsvKind *k = csv_kinds; k->kind && st.csv == NULL; k++)
+			if (strcmp(k->kind, kind) == 0)
+				st.csv = k;
+		if (st.csv == NULL)
+			return gw_reply_error(req->conn, 400, "22023",
+								  kind[0] ? "unknown record kind for a CSV upload" : "a CSV upload needs its kind",
+								  kind[0] ? kind : "no kind= parameter and no Import-Kind header",
+								  "Name the kind with ?kind= or the Import-Kind header: operator, licence, product, "
+								  "batch, inspection, ship, receive, transform or consume.", "Connection: close\r\n");
+	}
+	else if (!MediaTypeIs(ctype, "application/x-ndjson"))
 		return gw_reply_error(req->conn, 415, "GW415", "unsupported media type",
-							  ctype ? ctype : "no Content-Type", "Send Content-Type: application/x-ndjson.", NULL);
+							  ctype ? ctype : "no Content-Type",
+							  "Send Content-Type: application/x-ndjson, or text/csv with ?kind=.", NULL);
 	if (clen > gw_config.import_body_limit)
 	{
 		char		details[96];
@@ -334,6 +696,8 @@ gw_import_route(GwRequest *req)
 		}
 		if (!Feed(&st, buf, (size_t) n))
 			st.failed = true;
+		if (st.header_error[0])
+			break;
 	}
 	if (!st.failed && clen >= 0 && (long long) total != clen)
 	{
@@ -345,8 +709,25 @@ gw_import_route(GwRequest *req)
 								"Send the upload again (with the same Idempotency-Key).", "Connection: close\r\n");
 		goto done;
 	}
-	if (!st.failed && (st.len > 0 || st.too_long))
+	if (!st.failed && !st.header_error[0] && (st.len > 0 || st.too_long))
 		st.failed = !EndLine(&st, true);
+	if (!st.failed && st.csv != NULL && st.rec_line != 0 && !st.header_error[0])
+		st.failed = !CsvLine(&st, "", 0, NULL, NULL, true);
+	if (!st.failed && st.csv != NULL && st.columns == NULL && !st.header_error[0])
+		snprintf(st.header_error, sizeof(st.header_error), "the upload has no header row");
+	if (st.header_error[0])
+	{
+		char		what[64];
+
+		PQputCopyEnd(db, "bad CSV header");
+		PQclear(PQgetResult(db));
+		gw_tx_rollback(db);
+		snprintf(what, sizeof(what), "bad CSV header for kind %s", st.csv->kind);
+		status = gw_reply_error(req->conn, 400, "22023", what, st.header_error,
+								"The first row names the columns: the parameters of the kind's record function "
+								"(docs/integration.md).", "Connection: close\r\n");
+		goto done;
+	}
 	if (st.failed || PQputCopyEnd(db, NULL) != 1)
 	{
 		PQputCopyEnd(db, "gateway could not send the upload");
@@ -384,7 +765,10 @@ gw_import_route(GwRequest *req)
 	if (!replayed)
 	{
 		bool		all = strcmp(mode, "all_or_nothing") == 0;
-		const char *p[2] = {id, all ? NULL : IMPORT_CHUNK};
+		char		chunk[16];
+		const char *p[2] = {id, all ? NULL : chunk};
+
+		snprintf(chunk, sizeof(chunk), "%d", gw_config.import_chunk_lines > 0 ? gw_config.import_chunk_lines : 20000);
 
 		for (;;)
 		{
@@ -409,6 +793,9 @@ gw_import_route(GwRequest *req)
 						   replayed ? "Idempotent-Replayed: true\r\n" : NULL);
 
 done:
+	if (st.columns)
+		FreeCells(st.columns, st.ncolumns);
+	free(st.rec);
 	free(buf);
 	free(st.line);
 	free(st.copybuf);
