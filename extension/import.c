@@ -89,6 +89,12 @@ typedef struct ILink
 	LicenseNo	licence;
 } ILink;
 
+typedef struct IBatchId
+{
+	int64		id;
+	IBatch	   *batch;
+} IBatchId;
+
 typedef struct IOperator
 {
 	int64		id;
@@ -152,6 +158,7 @@ typedef struct IChunk
 	ILine	   *lines;
 	int			n;
 	HTAB	   *batches;
+	HTAB	   *batch_ids;		/* id → IBatch *, of the batches read */
 	HTAB	   *links;
 	HTAB	   *operators;
 	HTAB	   *licences;
@@ -201,6 +208,7 @@ static void
 CachesReset(IChunk *c)
 {
 	c->batches = NewHash("import batches", sizeof(TraceCode), sizeof(IBatch));
+	c->batch_ids = NewHash("import batch ids", sizeof(int64), sizeof(IBatchId));
 	c->links = NewHash("import links", sizeof(int64), sizeof(ILink));
 	c->operators = NewHash("import operators", sizeof(int64), sizeof(IOperator));
 	c->licences = NewHash("import licences", sizeof(ILicenceKey), sizeof(ILicence));
@@ -213,14 +221,11 @@ CachesReset(IChunk *c)
 	" FROM shilian.batch b JOIN shilian.product p ON p.id = b.product_id" \
 	" JOIN shilian.operator o ON o.id = b.owner_id"
 
+/* Batches by trace code or id, locked in id order (so concurrent imports cannot deadlock). */
 static SlStmt batches_stmt = {
-	"SELECT " BATCH_COLS " WHERE b.trace_code OPERATOR(shilian.=) ANY ($1) ORDER BY b.id FOR UPDATE OF b",
-	1, {"shilian.trace_code[]"}
-};
-
-static SlStmt batch_by_id_stmt = {
-	"SELECT " BATCH_COLS " WHERE b.id = $1 FOR UPDATE OF b",
-	1, {"bigint"}
+	"SELECT " BATCH_COLS " WHERE b.trace_code OPERATOR(shilian.=) ANY ($1) OR b.id = ANY ($2)"
+	" ORDER BY b.id FOR UPDATE OF b",
+	2, {"shilian.trace_code[]", "bigint[]"}
 };
 
 static IBatch *
@@ -228,8 +233,12 @@ BatchFromRow(IChunk *c, int row)
 {
 	bool		isnull;
 	TraceCode	code = DatumGetTraceCode(SlGet(row, 13, NULL));
-	IBatch	   *b = hash_search(c->batches, &code, HASH_ENTER, NULL);
+	bool		found;
+	IBatch	   *b = hash_search(c->batches, &code, HASH_ENTER, &found);
+	IBatchId   *bi;
 
+	if (found && b->found)
+		return b;				/* read before: its balance may have moved since */
 	b->found = true;
 	b->dirty = false;
 	b->id = DatumGetInt64(SlGet(row, 1, NULL));
@@ -250,7 +259,36 @@ BatchFromRow(IChunk *c, int row)
 	b->lot = isnull ? (Datum) 0 : PointerGetDatum(DatumGetTextPCopy(b->lot));
 	b->certificate = SlGet(row, 15, &isnull);
 	b->certificate = isnull ? (Datum) 0 : PointerGetDatum(DatumGetJsonbPCopy(b->certificate));
+	bi = hash_search(c->batch_ids, &b->id, HASH_ENTER, NULL);
+	bi->batch = b;
 	return b;
+}
+
+/*
+ * Read and lock the batches named by code or id that are not read yet; a
+ * code no batch has is remembered as such.
+ */
+static void
+BatchesLoad(IChunk *c, Datum *codes, int ncodes, Datum *ids, int nids)
+{
+	Datum		v[2];
+
+	if (ncodes + nids == 0)
+		return;
+	v[0] = PointerGetDatum(construct_array(codes, ncodes, trace_code_typ, 8, true, TYPALIGN_DOUBLE));
+	v[1] = PointerGetDatum(construct_array(ids, nids, INT8OID, 8, true, TYPALIGN_DOUBLE));
+	SlExec(&batches_stmt, v, NULL, 0);
+	for (uint64 r = 0; r < SPI_processed; r++)
+		BatchFromRow(c, (int) r);
+	for (int i = 0; i < ncodes; i++)
+	{
+		TraceCode	code = DatumGetTraceCode(codes[i]);
+		bool		found;
+		IBatch	   *b = hash_search(c->batches, &code, HASH_ENTER, &found);
+
+		if (!found)
+			b->found = false;
+	}
 }
 
 /* The batch by trace code, read (and locked) on first use in the chunk. */
@@ -259,41 +297,28 @@ BatchGet(IChunk *c, TraceCode code)
 {
 	bool		found;
 	IBatch	   *b = hash_search(c->batches, &code, HASH_FIND, &found);
+	Datum		one = TraceCodeGetDatum(code);
 
 	if (b != NULL)
 		return b;
-	{
-		Datum		v[1];
-		Datum		one = TraceCodeGetDatum(code);
-
-		v[0] = PointerGetDatum(construct_array(&one, 1, trace_code_typ, 8, true, TYPALIGN_DOUBLE));
-		SlExec(&batches_stmt, v, NULL, 0);
-	}
-	if (SPI_processed == 1)
-		return BatchFromRow(c, 0);
-	b = hash_search(c->batches, &code, HASH_ENTER, NULL);
-	b->found = false;
-	return b;
+	BatchesLoad(c, &one, 1, NULL, 0);
+	return hash_search(c->batches, &code, HASH_FIND, &found);
 }
 
 static IBatch *
 BatchGetById(IChunk *c, int64 id)
 {
-	Datum		v[1] = {Int64GetDatum(id)};
-	HASH_SEQ_STATUS st;
-	IBatch	   *b;
+	bool		found;
+	IBatchId   *bi = hash_search(c->batch_ids, &id, HASH_FIND, &found);
+	Datum		one = Int64GetDatum(id);
 
-	hash_seq_init(&st, c->batches);
-	while ((b = hash_seq_search(&st)) != NULL)
-		if (b->found && b->id == id)
-		{
-			hash_seq_term(&st);
-			return b;
-		}
-	SlExec(&batch_by_id_stmt, v, NULL, 1);
-	if (SPI_processed != 1)
+	if (bi != NULL)
+		return bi->batch;
+	BatchesLoad(c, NULL, 0, &one, 1);
+	bi = hash_search(c->batch_ids, &id, HASH_FIND, &found);
+	if (bi == NULL)
 		elog(ERROR, "batch %lld of a sale vanished", (long long) id);
-	return BatchFromRow(c, 0);
+	return bi->batch;
 }
 
 static SlStmt links_stmt = {
@@ -303,14 +328,18 @@ static SlStmt links_stmt = {
 	1, {"bigint[]"}
 };
 
+/*
+ * Read and lock the sales by id, then the batches they come from together
+ * with the batches named by codes (one statement, in id order).
+ */
 static void
-LinksLoad(IChunk *c, Datum *ids, int n)
+LinksLoad(IChunk *c, Datum *ids, int n, Datum *codes, int ncodes)
 {
 	Datum		v[1];
 	uint64		rows;
 	SPITupleTable *tt;
 
-	if (n == 0)
+	if (n + ncodes == 0)
 		return;
 	v[0] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
 	SlExec(&links_stmt, v, NULL, 0);
@@ -323,7 +352,6 @@ LinksLoad(IChunk *c, Datum *ids, int n)
 		ILink	   *l;
 		int64		from;
 
-		/* BatchGetById below runs statements: the links' rows are read first */
 		SPI_tuptable = tt;
 		SPI_processed = rows;
 		id = DatumGetInt64(SlGet(r, 1, NULL));
@@ -342,17 +370,39 @@ LinksLoad(IChunk *c, Datum *ids, int n)
 		l->from_id = from;
 		l->from = NULL;			/* read below */
 	}
-	/* the sellers' batches: read after the links (the order receive locks them in) */
+	/* ids no sale has: remembered as such */
+	for (int i = 0; i < n; i++)
+	{
+		int64		id = DatumGetInt64(ids[i]);
+		bool		found;
+		ILink	   *l = hash_search(c->links, &id, HASH_ENTER, &found);
+
+		if (!found)
+			l->found = false;
+	}
+	/* the sellers' batches: read after the links (the order receive locks them in), in id order */
 	{
 		HASH_SEQ_STATUS st;
 		ILink	   *l;
 		List	   *todo = NIL;
 		ListCell   *lc;
+		Datum	   *bids;
+		int			nb = 0;
 
 		hash_seq_init(&st, c->links);
 		while ((l = hash_seq_search(&st)) != NULL)
 			if (l->found && l->from == NULL)
 				todo = lappend(todo, l);
+		bids = palloc_array(Datum, Max(list_length(todo), 1));
+		foreach(lc, todo)
+		{
+			bool		found;
+
+			l = lfirst(lc);
+			if (hash_search(c->batch_ids, &l->from_id, HASH_FIND, &found) == NULL)
+				bids[nb++] = Int64GetDatum(l->from_id);
+		}
+		BatchesLoad(c, codes, ncodes, bids, nb);
 		foreach(lc, todo)
 		{
 			l = lfirst(lc);
@@ -372,12 +422,9 @@ LinkGet(IChunk *c, int64 id)
 	{
 		Datum		one = Int64GetDatum(id);
 
-		LinksLoad(c, &one, 1);
+		LinksLoad(c, &one, 1, NULL, 0);
 	}
-	l = hash_search(c->links, &id, HASH_ENTER, &found);
-	if (!found)
-		l->found = false;
-	return l;
+	return hash_search(c->links, &id, HASH_FIND, &found);
 }
 
 /* ValidateOperatorActive, with the operator row read once per chunk. */
@@ -1068,7 +1115,8 @@ Line(IChunk *c, ILine *ln, int idx, const char *body, const char *pre_state,
 	}
 	PG_TRY();
 	{
-		Jsonb	   *rec = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(body)));
+		Jsonb	   *rec = ln->rec ? ln->rec :
+			DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(body)));
 		const char *k;
 
 		ln->rec = rec;
@@ -1230,6 +1278,56 @@ Report(int64 job, IReport *rs, int n)
 }
 
 /*
+ * Before any line runs: parse the lines and read (and lock) at once the
+ * sales the receipts name and the batches the sales and the ship lines
+ * name, links first, then batches, each in id order, as one receive takes
+ * its locks. A line that does not parse is left for Line() to refuse.
+ */
+static void
+Prefetch(IChunk *c, char **bodies, char **states, MemoryContext cxt)
+{
+	Datum	   *codes = palloc_array(Datum, Max(c->n, 1));
+	Datum	   *links = palloc_array(Datum, Max(c->n, 1));
+	int			ncodes = 0,
+				nlinks = 0;
+
+	for (int i = 0; i < c->n; i++)
+	{
+		ILine	   *ln = &c->lines[i];
+
+		if (states[i] != NULL || bodies[i] == NULL)
+			continue;
+		PG_TRY();
+		{
+			Jsonb	   *rec = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(bodies[i])));
+			char	   *k;
+			char	   *v;
+
+			ln->rec = rec;
+			if (JB_ROOT_IS_OBJECT(rec) && !JB_ROOT_IS_SCALAR(rec) && (k = FieldText(rec, "kind")) != NULL)
+			{
+				if (strcmp(k, "ship") == 0 && (v = FieldText(rec, "code")) != NULL)
+					codes[ncodes++] = Cast(v, trace_code_typ);
+				else if (strcmp(k, "receive") == 0 && (v = FieldText(rec, "link")) != NULL)
+					links[nlinks++] = Cast(v, INT8OID);
+			}
+		}
+		PG_CATCH();
+		{
+			ErrorData  *e;
+
+			MemoryContextSwitchTo(cxt);
+			e = CopyErrorData();
+			if (!IsRefusal(e))
+				PG_RE_THROW();
+			FlushErrorState();
+		}
+		PG_END_TRY();
+	}
+	LinksLoad(c, links, nlinks, codes, ncodes);
+}
+
+/*
  * Apply one chunk of staged lines; returns the number of lines taken and
  * whether any was refused.
  */
@@ -1272,6 +1370,7 @@ Chunk(int64 job, int limit, bool *any_refused, MemoryContext cxt, List **deferre
 			c.lines[i].recv_idx = -1;
 		}
 		SPI_freetuptable(tt);
+		Prefetch(&c, bodies, states, cxt);
 		for (int i = 0; i < c.n; i++)
 		{
 			Line(&c, &c.lines[i], i, bodies[i] ? bodies[i] : "", states[i], msgs[i], cxt);
@@ -1336,6 +1435,7 @@ sl_import_apply(PG_FUNCTION_ARGS)
 	int			taken = 0;
 	int			left = 0;
 	List	   *deferred = NIL;
+	int			nest;
 	MemoryContext cxt;
 	MemoryContext caller = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -1360,10 +1460,14 @@ sl_import_apply(PG_FUNCTION_ARGS)
 		PG_RETURN_INT32(0);
 	}
 	all = strcmp(mode, "all_or_nothing") == 0;
-	/* the import's work is stamped as such where the ledger reads a channel */
+	/*
+	 * The import's work is stamped as such where the ledger reads a channel
+	 * (shilian.channel), for this call only.
+	 */
+	nest = NewGUCNestLevel();
 	if (GetConfigOption("shilian.channel", true, false) != NULL)
 		(void) set_config_option("shilian.channel", "import", PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_LOCAL, true, 0, false);
+								 GUC_ACTION_SAVE, true, 0, false);
 	cxt = AllocSetContextCreate(caller, "import chunk", ALLOCSET_DEFAULT_SIZES);
 	current_job = job;
 	{
@@ -1426,6 +1530,7 @@ sl_import_apply(PG_FUNCTION_ARGS)
 			SlExec(&finish_stmt, f, NULL, 0);
 			MemoryContextDelete(cxt);
 			ship_refs = NULL;
+			AtEOXact_GUC(true, nest);
 			SPI_finish();
 			PG_RETURN_INT32(0);
 		}
@@ -1443,6 +1548,7 @@ sl_import_apply(PG_FUNCTION_ARGS)
 	}
 	MemoryContextDelete(cxt);
 	ship_refs = NULL;
+	AtEOXact_GUC(true, nest);
 	SPI_finish();
 	PG_RETURN_INT32(left);
 }

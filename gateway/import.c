@@ -667,6 +667,14 @@ gw_import_route(GwRequest *req)
 	/* ---- stage: COPY the lines as they arrive, then make the job; commit ---- */
 	if ((status = gw_tx_begin(req, &db)) != 0 || (status = gw_tx_set_role(req, db)) != 0)
 		return status;
+	/*
+	 * The COPY lasts as long as the client sends: each read is bounded by
+	 * request_timeout_ms (civetweb), the statement is not.
+	 */
+	res = PQexec(db, "select set_config('statement_timeout', '0', true)");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return Fail(req, db, res);
+	PQclear(res);
 	res = PQexec(db, "create temporary table shilian_import_lines (line_no integer, body text, "
 				 "sqlstate text, message text) on commit drop");
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
@@ -770,17 +778,35 @@ gw_import_route(GwRequest *req)
 
 		snprintf(chunk, sizeof(chunk), "%d", gw_config.import_chunk_lines > 0 ? gw_config.import_chunk_lines : 20000);
 
-		for (;;)
+		if (all)
 		{
-			char	   *left = CallValue(req, "select shilian.import_apply($1::bigint, $2::int)", 2, p, &status);
-
-			if (left == NULL)
+			/* one transaction, as long as it takes: it is undone whole if a line is refused */
+			if ((status = gw_tx_begin(req, &db)) != 0 || (status = gw_tx_set_role(req, db)) != 0)
 				goto done;
-			n = atoi(left);
-			free(left);
-			if (n <= 0)
-				break;
+			res = gw_tx_exec(req, db, -1, "select set_config('statement_timeout', '0', true)", 0, NULL, &status);
+			if (res == NULL)
+				goto done;
+			PQclear(res);
+			res = gw_tx_exec(req, db, -1, "select shilian.import_apply($1::bigint, null)", 1, p, &status);
+			if (res == NULL)
+				goto done;
+			PQclear(res);
+			if ((status = gw_tx_commit(req, db)) != 0)
+				goto done;
 		}
+		else
+			for (;;)
+			{
+				char	   *left = CallValue(req, "select shilian.import_apply($1::bigint, $2::int)", 2, p,
+											 &status);
+
+				if (left == NULL)
+					goto done;
+				n = atoi(left);
+				free(left);
+				if (n <= 0)
+					break;
+			}
 	}
 	{
 		const char *p[1] = {id};
