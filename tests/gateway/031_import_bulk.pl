@@ -183,6 +183,15 @@ is($node->safe_psql('postgres', q{select count(*) from shilian.chain_verify(NULL
 is($node->safe_psql('postgres', qq{select count(*) from shilian.ledger where kind in ('ship', 'receive')
 	and recorded_at >= (select created_at from shilian.import_job where id = $job)}), 2 * $pairs,
 	'one ledger entry per applied line');
+is($node->safe_psql('postgres', qq{
+	with b as materialized (select operator_id, seq, case kind when 'ship' then shilian.ledger_body(body) ->> 'id'
+			else shilian.ledger_body(body) -> 'batch' ->> 'trace_code' end as k, kind
+		from shilian.ledger where kind in ('ship', 'receive')),
+	e as (select i.line_no, b.operator_id, b.seq from shilian.import_line i join b on b.kind = i.kind and b.k = i.result
+		where i.job_id = $job and i.status = 'accepted')
+	select count(*) || ' ' || bool_and(ok) from (select line_no > coalesce(lag(line_no) over w, 0) as ok
+		from e window w as (partition by operator_id order by seq)) t}), 2 * $pairs . ' true',
+	'each operator\'s chain holds its entries in the order of the lines');
 open my $sfh, '<', $seen; my @obs = <$sfh>; close $sfh;
 ok((grep { /^running (\d+) (\d+)$/ && $1 > 0 && $1 < $2 } @obs),
 	'another session saw the job running with part of the lines done') or diag(join '', @obs[0 .. 5]);

@@ -148,6 +148,26 @@ SELECT l.status, l.qty_accepted, b.owner_id = :wh AS buyer_holds
   FROM shilian.link l JOIN shilian.batch b ON b.id = l.to_batch
  WHERE l.id = (SELECT result::bigint FROM shilian.import_line WHERE job_id = :job2 AND line_no = 1);
 
+-- ---- the ledger entries of the imports ---------------------------------------------
+-- each accepted ship or receive line has its entry, with the body the record
+-- function writes (the new link; the received link, the new batch and the
+-- inspection), and each operator's chain holds them in line order
+CREATE TEMP TABLE entries AS
+SELECT i.job_id, i.line_no, i.kind, e.operator_id, e.seq, shilian.ledger_body(e.body) AS body
+  FROM shilian.import_line i
+  JOIN shilian.ledger e ON e.kind = i.kind AND (
+       (i.kind = 'ship' AND shilian.ledger_body(e.body) ->> 'id' = i.result)
+    OR (i.kind = 'receive' AND shilian.ledger_body(e.body) -> 'batch' ->> 'trace_code' = i.result))
+ WHERE i.job_id IN (:job, :job2) AND i.status = 'accepted' AND i.kind IN ('ship', 'receive');
+SELECT (SELECT count(*) FROM shilian.import_line WHERE job_id IN (:job, :job2) AND status = 'accepted'
+         AND kind IN ('ship', 'receive')) AS lines, count(*) AS entries FROM entries;
+SELECT kind, array_agg(DISTINCT k ORDER BY k) AS body_keys, array_agg(DISTINCT body ->> 'status') AS ship_status,
+       array_agg(DISTINCT body -> 'link' ->> 'status') AS receive_link_status
+  FROM entries, jsonb_object_keys(body) k GROUP BY kind ORDER BY kind;
+SELECT bool_and(ok) AS chains_in_line_order FROM (
+	SELECT (job_id, line_no) > lag((job_id, line_no)) OVER w OR lag(line_no) OVER w IS NULL AS ok
+	  FROM entries WINDOW w AS (PARTITION BY operator_id ORDER BY seq)) t;
+
 -- ---- all_or_nothing through the set-based path -----------------------------------
 SELECT count(*) AS links_before FROM shilian.link \gset
 SELECT shilian.import_ndjson(string_agg(line, E'\n' ORDER BY n), 'all_or_nothing') AS job3
