@@ -1425,9 +1425,9 @@ PG_FUNCTION_INFO_V1(sl_import_apply);
 Datum
 sl_import_apply(PG_FUNCTION_ARGS)
 {
-	int64		job = PG_GETARG_INT64(0);
+	int64		job;
 	int			max_lines = PG_ARGISNULL(1) ? -1 : PG_GETARG_INT32(1);
-	Datum		v[1] = {Int64GetDatum(job)};
+	Datum		v[1];
 	char	   *mode;
 	char	   *status;
 	bool		all;
@@ -1440,10 +1440,13 @@ sl_import_apply(PG_FUNCTION_ARGS)
 	MemoryContext caller = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
 
+	RecordRequire(fcinfo, 0, "job");
+	job = PG_GETARG_INT64(0);
 	if (max_lines == 0 || max_lines < -1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max_lines must be positive or null")));
+	v[0] = Int64GetDatum(job);
 	SPI_connect();
 	Types();
 	SlExec(&job_stmt, v, NULL, 1);

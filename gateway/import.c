@@ -643,7 +643,7 @@ gw_import_route(GwRequest *req)
 			if (strcmp(k->kind, kind) == 0)
 				st.csv = k;
 		if (st.csv == NULL)
-			return gw_reply_error(req->conn, 400, "22023",
+			return gw_reply_error(req->conn, 400, "GW400",
 								  kind[0] ? "unknown record kind for a CSV upload" : "a CSV upload needs its kind",
 								  kind[0] ? kind : "no kind= parameter and no Import-Kind header",
 								  "Name the kind with ?kind= or the Import-Kind header: operator, licence, product, "
@@ -731,7 +731,7 @@ gw_import_route(GwRequest *req)
 		PQclear(PQgetResult(db));
 		gw_tx_rollback(db);
 		snprintf(what, sizeof(what), "bad CSV header for kind %s", st.csv->kind);
-		status = gw_reply_error(req->conn, 400, "22023", what, st.header_error,
+		status = gw_reply_error(req->conn, 400, "GW400", what, st.header_error,
 								"The first row names the columns: the parameters of the kind's record function "
 								"(docs/integration.md).", "Connection: close\r\n");
 		goto done;
