@@ -840,30 +840,30 @@ static SlStmt balance_stmt = {
 /*
  * The receipts of the chunk, as receive_stmt writes one: the buyer's new
  * batch pre-filled from the seller's, the link received, the incoming
- * inspection. Rows are matched by ordinality (ids follow insertion order).
+ * inspection. The new batches' ids are drawn first (in line order), so
+ * every part is matched by id, with plain joins the planner estimates well.
  */
 static SlStmt receive_many_stmt = {
-	"WITH d AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::shilian.qty[],"
+	"WITH d AS MATERIALIZED (SELECT u.*, nextval('shilian.batch_id_seq'::regclass) AS nid"
+	"  FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::shilian.qty[],"
 	"   $5::date[], $6::date[], $7::text[], $8::shilian.license_no[], $9::jsonb[], $10::bigint[],"
 	"   $11::timestamptz[], $12::text[], $13::text[], $14::jsonb[])"
-	"   WITH ORDINALITY AS d(region, buyer, product, q, produced, expires, lot, lic, cert, link, at,"
+	"   WITH ORDINALITY AS u(region, buyer, product, q, produced, expires, lot, lic, cert, link, at,"
 	"   reason, res, insp, o)),"
-	" nb AS (INSERT INTO shilian.batch (trace_code, owner_id, product_id, qty, qty_left,"
-	"   produced_on, expires_on, lot, origin, supplier_licence, certificate)"
-	"  SELECT shilian.trace_code_next(d.region), d.buyer, d.product, d.q, d.q, d.produced, d.expires,"
-	"   d.lot, 'received', d.lic, d.cert FROM d ORDER BY d.o"
+	" nb AS (INSERT INTO shilian.batch (id, trace_code, owner_id, product_id, qty, qty_left,"
+	"   produced_on, expires_on, lot, origin, supplier_licence, certificate) OVERRIDING SYSTEM VALUE"
+	"  SELECT d.nid, shilian.trace_code_next(d.region), d.buyer, d.product, d.q, d.q, d.produced, d.expires,"
+	"   d.lot, 'received', d.lic, d.cert FROM d"
 	"  RETURNING id, trace_code, to_jsonb(batch.*) AS j),"
-	" nbo AS (SELECT nb.*, row_number() OVER (ORDER BY nb.id) AS o FROM nb),"
-	" nd AS (SELECT d.*, nbo.id AS nid, nbo.trace_code, nbo.j FROM d JOIN nbo USING (o)),"
-	" ul AS (UPDATE shilian.link l SET to_batch = nd.nid, qty_accepted = nd.q, received_at = nd.at,"
-	"   status = 'received', reject_reason = nd.reason FROM nd WHERE l.id = nd.link"
-	"  RETURNING nd.o, to_jsonb(l.*) AS j),"
+	" ul AS (UPDATE shilian.link l SET to_batch = d.nid, qty_accepted = d.q, received_at = d.at,"
+	"   status = 'received', reject_reason = d.reason FROM d WHERE l.id = d.link"
+	"  RETURNING d.nid, to_jsonb(l.*) AS j),"
 	" ins AS (INSERT INTO shilian.inspection (batch_id, operator_id, kind, result, report, link_id,"
 	"   inspected_at)"
-	"  SELECT nd.nid, nd.buyer, 'incoming', nd.res, nd.insp, nd.link, nd.at FROM nd ORDER BY nd.o"
+	"  SELECT d.nid, d.buyer, 'incoming', d.res, d.insp, d.link, d.at FROM d"
 	"  RETURNING id, batch_id)"
-	" SELECT nd.o, nd.trace_code, jsonb_build_object('link', ul.j, 'batch', nd.j, 'inspection_id', ins.id)"
-	" FROM nd JOIN ul USING (o) JOIN ins ON ins.batch_id = nd.nid ORDER BY nd.o",
+	" SELECT d.o, nb.trace_code, jsonb_build_object('link', ul.j, 'batch', nb.j, 'inspection_id', ins.id)"
+	" FROM d JOIN nb ON nb.id = d.nid JOIN ul ON ul.nid = d.nid JOIN ins ON ins.batch_id = d.nid ORDER BY d.o",
 	14, {"text[]", "bigint[]", "bigint[]", "shilian.qty[]", "date[]", "date[]", "text[]",
 		"shilian.license_no[]", "jsonb[]", "bigint[]", "timestamptz[]", "text[]", "text[]", "jsonb[]"}
 };

@@ -85,6 +85,13 @@ SlExec(SlStmt *stmt, Datum *values, const char *nulls, long count)
 	nest = NewGUCNestLevel();
 	(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
+	/*
+	 * Nor are they worth compiling: the set-based import's statements over
+	 * arrays of thousands of rows have costs past jit_above_cost, and JIT
+	 * with inlining and optimisation took longer than running them.
+	 */
+	(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 	rc = SPI_execute_plan(stmt->plan, values, nulls, false, count);
 	AtEOXact_GUC(true, nest);
 	if (rc < 0)
