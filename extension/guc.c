@@ -7,6 +7,7 @@
 
 #include "utils/guc.h"
 
+char *shilian_channel = NULL;
 char *shilian_client = NULL;
 char *shilian_hash_algorithm = NULL;
 char *shilian_jurisdiction = NULL;
@@ -48,6 +49,12 @@ ShilianDefineGucs(void)
 	 * set_config(..., true) (the PostgREST pattern) and read by the
 	 * row-level security policies and the write functions.
 	 */
+	DefineCustomStringVariable("shilian.channel",
+							   "Channel through which this transaction records (e.g. epcis).",
+							   "Set by the capture functions around the records they make "
+							   "(epcis_capture sets epcis); empty for direct calls.",
+							   &shilian_channel, "", PGC_USERSET, 0, NULL, NULL, NULL);
+
 	DefineCustomStringVariable("shilian.client",
 							   "API client (system) on whose behalf this transaction runs.",
 							   NULL, &shilian_client, "", PGC_USERSET, 0, NULL, NULL, NULL);

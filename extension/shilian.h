@@ -12,6 +12,7 @@
 #define SL_ERRCODE(c1, c2, c3) MAKE_SQLSTATE('S', 'L', c1, c2, c3)
 
 /* Settings, registered in guc.c. */
+extern char *shilian_channel;
 extern char *shilian_client;
 extern char *shilian_hash_algorithm;
 extern char *shilian_jurisdiction;

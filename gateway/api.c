@@ -225,6 +225,16 @@ static const char *const export_args[] = {"query:operator", "query:old_size", NU
 
 static const char *const import_get_args[] = {"path:0", NULL};
 static const char *const import_lines_args[] = {"path:0", "query:status", NULL};
+/* ---- GS1 EPCIS 2.0 ----------------------------------------------------------- */
+
+static const char *const epcis_capture_args[] = {"raw", NULL};
+static const char *const epcis_events_args[] = {
+	"query:GE_eventTime", "query:LT_eventTime", "query:EQ_bizStep", "query:MATCH_epcClass",
+	"query:MATCH_anyEPCClass", "query:perPage", "query:nextPageToken", NULL
+};
+/* a list parameter: values separated by "|" (the EPCIS REST binding's form) */
+#define EPCIS_LIST(n) "string_to_array(" n ", '|')"
+
 /* ---- regulator ------------------------------------------------------------ */
 
 static const char *const stats_args[] = {"path:0", "query:from", "query:to", NULL};
@@ -477,6 +487,23 @@ const GwRoute gw_routes[] = {
 		NULL, NULL,
 		"select shilian.import_lines($1::bigint, $2) where shilian.import_status($1::bigint) is not null",
 		import_lines_args},
+
+	/* GS1 EPCIS 2.0 */
+	{"POST", "/epcis/capture", gw_sql_route, GW_LDJSON_BODY | GW_ACCEPTED,
+		"Capture an EPCISDocument: every event recorded through the record functions, all or nothing "
+		"(epcis_capture); 202 with the job's Location, or the error with the failed job's captureID",
+		NULL, NULL,
+		"select s.body, s.location, s.error_sqlstate from shilian.epcis_capture_submit($1::jsonb) s",
+		epcis_capture_args},
+	{"GET", "/epcis/capture/{id}", gw_sql_route, 0, "An EPCIS capture job: running, success, errors (epcis_capture_status)",
+		NULL, NULL, "select shilian.epcis_capture_status($1::bigint)", path0},
+	{"GET", "/epcis/events", gw_sql_route, 0,
+		"Captured events the caller may see as an EPCISQueryDocument (epcis_events; GE_eventTime, LT_eventTime, "
+		"EQ_bizStep, MATCH_epcClass, MATCH_anyEPCClass, perPage, nextPageToken; Link rel=next)",
+		NULL, NULL,
+		"select d - 'shilian:nextPageToken', d ->> 'shilian:nextPageToken' as next_page_token "
+		"from shilian.epcis_events($1::timestamptz, $2::timestamptz, " EPCIS_LIST("$3") ", "
+		EPCIS_LIST("$4") ", " EPCIS_LIST("$5") ", $6::int, $7) d", epcis_events_args},
 
 	{"GET", "/v1/ledger/export", gw_sql_route, GW_NDJSON,
 		"An operator's chain with checkpoint and proofs, as JSON lines for shilian-verify (operator=, old_size=)",

@@ -74,7 +74,9 @@ typedef int (*GwHandler) (struct GwRequest *req);
 #define GW_CSV		0x10		/* the SQL returns text/csv, not JSON */
 #define GW_NDJSON	0x20		/* the SQL returns JSON lines */
 #define GW_NDJSON_BODY	0x40	/* takes an application/x-ndjson body (import_body_limit) */
-#define GW_STREAM	0x80		/* the handler reads the body itself, in chunks */
+#define GW_ACCEPTED	0x80		/* success is 202 Accepted */
+#define GW_LDJSON_BODY	0x100	/* takes a JSON(-LD) document kept raw (import_body_limit) */
+#define GW_STREAM	0x200		/* the handler reads the body itself, in chunks */
 
 typedef struct GwRoute
 {
@@ -90,7 +92,12 @@ typedef struct GwRoute
 	 * json/jsonb (or text for GW_CSV); NULL means 404. args name the source
 	 * of each $n in order: "path:N" (Nth path parameter), "body:NAME"
 	 * (a body field; objects/arrays as JSON text), "query:NAME",
-	 * "header:NAME" (a request header), "raw" (the whole GW_NDJSON_BODY body).
+	 * "header:NAME" (a request header), "raw" (the whole GW_NDJSON_BODY or
+	 * GW_LDJSON_BODY body). Columns after the first, by name, shape the
+	 * reply: content_range (Content-Range header), location (Location
+	 * header), next_page_token (Link header with rel="next": this request's
+	 * URI with nextPageToken set), error_sqlstate (when not null the value is
+	 * an error body the statement recorded, sent with that SQLSTATE's status).
 	 */
 	const char *sql;
 	const char *const *args;
@@ -128,6 +135,7 @@ int			gw_authenticate(GwRequest *req);
 /* request.c: body reading and schema checks; 0 or HTTP status after replying. */
 int			gw_read_json_body(GwRequest *req);
 int			gw_read_ndjson_body(GwRequest *req);
+int			gw_read_ldjson_body(GwRequest *req);
 const char *gw_query_param(GwRequest *req, const char *name, char *buf, size_t buflen);
 
 /* db.c: one PGconn per worker thread, (re)connected lazily. */

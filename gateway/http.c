@@ -120,32 +120,28 @@ int
 gw_reply_text(struct mg_connection *conn, int status, const char *content_type, const char *text,
 			  size_t len, const char *extra_headers)
 {
-	char		head[1024];
+	const char *fmt = "HTTP/1.1 %d %s\r\n"
+		"Content-Type: %s\r\n"
+		"Content-Length: %zu\r\n"
+		"Cache-Control: no-store\r\n"
+		"%s\r\n";
 	int			hlen;
 	char	   *buf;
 	size_t		blen;
 
 	if (IsHead(conn))
 		len = 0;
-	hlen = snprintf(head, sizeof(head),
-					"HTTP/1.1 %d %s\r\n"
-					"Content-Type: %s\r\n"
-					"Content-Length: %zu\r\n"
-					"Cache-Control: no-store\r\n"
-					"%s\r\n",
-					status, gw_status_text(status), content_type, len, extra_headers ? extra_headers : "");
-	if (hlen < 0 || (size_t) hlen >= sizeof(head))
-		hlen = (int) strlen(head);
-	blen = (size_t) hlen + len;
-	buf = malloc(blen);
-	if (buf == NULL)
-	{
-		mg_write(conn, head, (size_t) hlen);
-		if (len)
-			mg_write(conn, text, len);
+	if (extra_headers == NULL)
+		extra_headers = "";
+	/* headers (a Link header can be long) and body in one buffer */
+	hlen = snprintf(NULL, 0, fmt, status, gw_status_text(status), content_type, len, extra_headers);
+	if (hlen < 0)
 		return status;
-	}
-	memcpy(buf, head, (size_t) hlen);
+	blen = (size_t) hlen + len;
+	buf = malloc(blen + 1);
+	if (buf == NULL)
+		return status;
+	snprintf(buf, (size_t) hlen + 1, fmt, status, gw_status_text(status), content_type, len, extra_headers);
 	if (len)
 		memcpy(buf + hlen, text, len);
 	mg_write(conn, buf, blen);

@@ -76,7 +76,17 @@ Operation(const GwRoute *r)
 									  "application/x-ndjson", "schema", "type", "string",
 									  "description", "one JSON object per line, each with a kind "
 									  "(docs/integration.md)"));
-	json_object_set_new(responses, "200", json_pack("{s:s}", "description", "success"));
+	if (r->flags & GW_LDJSON_BODY)
+	{
+		json_t	   *doc = json_pack("{s:{s:s, s:s}}", "schema", "type", "object", "description",
+									"a GS1 EPCIS 2.0 EPCISDocument (docs/integration.md)");
+
+		json_object_set_new(op, "requestBody",
+							json_pack("{s:b, s:{s:O, s:o}}", "required", 1, "content",
+									  "application/ld+json", doc, "application/json", doc));
+	}
+	json_object_set_new(responses, (r->flags & GW_CREATED) ? "201" : (r->flags & GW_ACCEPTED) ? "202" : "200",
+						json_pack("{s:s}", "description", "success"));
 	json_object_set_new(responses, "default",
 						json_pack("{s:s, s:{s:{s:{s:s}}}}", "description", "error",
 								  "content", "application/json", "schema", "$ref",

@@ -221,3 +221,28 @@ gw_query_param(GwRequest *req, const char *name, char *buf, size_t buflen)
 		return NULL;
 	return buf;
 }
+
+/*
+ * A JSON-LD document kept as read (EPCIS capture): application/ld+json or
+ * application/json, up to import_body_limit bytes; the database parses it
+ * (jsonb), so a NUL byte, which would cut the text parameter short, is
+ * refused here.
+ */
+int
+gw_read_ldjson_body(GwRequest *req)
+{
+	const char *ctype = mg_get_header(req->conn, "Content-Type");
+	int			status;
+
+	if (!MediaTypeIs(ctype, "application/ld+json") && !MediaTypeIs(ctype, "application/json"))
+		return gw_reply_error(req->conn, 415, "GW415", "unsupported media type",
+							  ctype ? ctype : "no Content-Type",
+							  "Send Content-Type: application/ld+json or application/json.", NULL);
+	if ((status = ReadBody(req, gw_config.import_body_limit,
+						   "Split the document into several (see import_body_limit).")) != 0)
+		return status;
+	if (memchr(req->raw_body, '\0', req->raw_len) != NULL)
+		return gw_reply_error(req->conn, 400, "GW400", "NUL byte in the document", NULL,
+							  "Send one JSON document, UTF-8.", NULL);
+	return 0;
+}

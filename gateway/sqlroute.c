@@ -81,15 +81,86 @@ FreeParams(char **params, int n)
 		free(params[i]);
 }
 
-/* A list's second column, content_range, becomes the Content-Range header. */
+/* The column of a result named name, or -1. */
+static int
+Column(PGresult *res, const char *name)
+{
+	for (int i = 1; i < PQnfields(res); i++)
+		if (strcmp(PQfname(res, i), name) == 0 && !PQgetisnull(res, 0, i))
+			return i;
+	return -1;
+}
+
+/* The reply's status: the route's, or for a recorded error its SQLSTATE's. */
+static int
+ResultStatus(PGresult *res, int ok_status)
+{
+	int			c = Column(res, "error_sqlstate");
+
+	return c < 0 ? ok_status : gw_http_status_for_sqlstate(PQgetvalue(res, 0, c));
+}
+
+/* Append one header line to a malloc'd buffer. */
+static void
+AddHeader(char **buf, const char *name, const char *value)
+{
+	size_t		old = *buf ? strlen(*buf) : 0;
+	size_t		len = old + strlen(name) + strlen(value) + 5;
+	char	   *b = realloc(*buf, len);
+
+	if (b == NULL)
+		return;
+	snprintf(b + old, len - old, "%s: %s\r\n", name, value);
+	*buf = b;
+}
+
+/*
+ * The next page of a list: this request's URI and query with nextPageToken
+ * replaced, as a Link header with rel="next" (RFC 8288, the EPCIS 2.0 REST
+ * binding's paging).
+ */
+static void
+AddNextLink(GwRequest *req, char **buf, const char *token)
+{
+	const char *qs = req->ri->query_string ? req->ri->query_string : "";
+	size_t		len = strlen(req->ri->local_uri) + strlen(qs) + strlen(token) + 64;
+	char	   *link = malloc(len);
+	size_t		n;
+	const char *p = qs;
+
+	if (link == NULL)
+		return;
+	n = (size_t) snprintf(link, len, "<%s?", req->ri->local_uri);
+	while (*p)
+	{
+		const char *end = strchr(p, '&');
+		size_t		plen = end ? (size_t) (end - p) : strlen(p);
+
+		if (!(plen >= 14 && strncmp(p, "nextPageToken=", 14) == 0) && plen > 0)
+			n += (size_t) snprintf(link + n, len - n, "%.*s&", (int) plen, p);
+		p += plen + (end ? 1 : 0);
+	}
+	snprintf(link + n, len - n, "nextPageToken=%s>; rel=\"next\"", token);
+	AddHeader(buf, "Link", link);
+	free(link);
+}
+
+/* A list's content_range becomes Content-Range, location Location, next_page_token Link. */
 static int
 SendResult(GwRequest *req, int status, PGresult *res)
 {
-	char		hdr[128] = "";
+	char	   *hdr = NULL;
+	int			c;
 
-	if (PQnfields(res) > 1 && strcmp(PQfname(res, 1), "content_range") == 0 && !PQgetisnull(res, 0, 1))
-		snprintf(hdr, sizeof(hdr), "Content-Range: %s\r\n", PQgetvalue(res, 0, 1));
-	return SendValue(req, status, PQgetvalue(res, 0, 0), hdr[0] ? hdr : NULL);
+	if ((c = Column(res, "content_range")) > 0)
+		AddHeader(&hdr, "Content-Range", PQgetvalue(res, 0, c));
+	if ((c = Column(res, "location")) > 0)
+		AddHeader(&hdr, "Location", PQgetvalue(res, 0, c));
+	if ((c = Column(res, "next_page_token")) > 0)
+		AddNextLink(req, &hdr, PQgetvalue(res, 0, c));
+	status = SendValue(req, ResultStatus(res, status), PQgetvalue(res, 0, 0), hdr);
+	free(hdr);
+	return status;
 }
 
 static int
@@ -106,7 +177,8 @@ int
 gw_sql_route(GwRequest *req)
 {
 	char	   *params[GW_MAX_ARGS];
-	int			n, status = 0, ok_status = (req->route->flags & GW_CREATED) ? 201 : 200;
+	int			n, status = 0;
+	int			ok_status = (req->route->flags & GW_CREATED) ? 201 : (req->route->flags & GW_ACCEPTED) ? 202 : 200;
 	const char *idem_key = NULL;
 	char		principal[256];
 	char	   *fingerprint = NULL;
@@ -188,7 +260,7 @@ gw_sql_route(GwRequest *req)
 		const char *sparams[4] = {principal, idem_key, st, PQgetvalue(res, 0, 0)};
 		PGresult   *r2;
 
-		snprintf(st, sizeof(st), "%d", ok_status);
+		snprintf(st, sizeof(st), "%d", ResultStatus(res, ok_status));
 		/*
 		 * Back to the gateway's own role, which alone may store responses
 		 * (a statement of its own: privileges are checked before it runs).

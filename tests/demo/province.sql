@@ -214,6 +214,61 @@ INSERT INTO shilian.operator_roll (licence_no, name, station, segment, kinds) VA
 ON CONFLICT (licence_no) DO NOTHING;
 SELECT 'demo: ' || count(*) || ' licences on the operator roll' AS roll FROM shilian.operator_roll;
 
+-- ---- GS1 EPCIS 2.0 (docs/integration.md) ------------------------------------------
+-- The farm's own system speaks EPCIS: it commissions a lot of tomatoes (GTIN
+-- 6970000000017) and ships part of it to the wholesale market, whose system
+-- captures the receipt; the records are made by epcis_capture. Try:
+--   SELECT jsonb_pretty(shilian.epcis_events(eq_biz_step => '{shipping,receiving}'));
+DO $demo$
+DECLARE
+	d0 date := current_date - 6;
+	farm bigint;
+	wh bigint;
+	lot text := 'FQ-' || to_char(current_date - 5, 'MMDD');
+	ctx jsonb := '["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld", {"shilian": "urn:shilian:epcis:"}]';
+BEGIN
+	IF EXISTS (SELECT 1 FROM shilian.epcis_event) THEN
+		RETURN;
+	END IF;
+	SELECT id INTO farm FROM shilian.operator WHERE name = '历城绿源蔬菜专业合作社';
+	SELECT id INTO wh FROM shilian.operator WHERE name = '济南泉城农产品批发市场有限公司';
+	IF NOT EXISTS (SELECT 1 FROM shilian.product WHERE gtin = '6970000000017') THEN
+		PERFORM shilian.product_register('番茄', 'vegetables', 15, '散装', gtin => '6970000000017',
+			edible_agricultural => true);
+	END IF;
+	PERFORM shilian.epcis_capture(jsonb_build_object('@context', ctx, 'type', 'EPCISDocument',
+		'schemaVersion', '2.0', 'creationDate', to_char(d0 + 2, 'YYYY-MM-DD') || 'T10:00:00+08:00',
+		'epcisBody', jsonb_build_object('eventList', jsonb_build_array(
+			jsonb_build_object('eventID', 'urn:uuid:9d3f0c2a-7b1e-4e6f-8a21-0000000d0001',
+				'type', 'ObjectEvent', 'action', 'ADD', 'bizStep', 'commissioning', 'disposition', 'active',
+				'eventTime', to_char(d0 + 1, 'YYYY-MM-DD') || 'T08:00:00+08:00', 'eventTimeZoneOffset', '+08:00',
+				'bizLocation', jsonb_build_object('id', 'urn:shilian:operator:' || farm),
+				'quantityList', jsonb_build_array(jsonb_build_object(
+					'epcClass', 'urn:epc:class:lgtin:6970000.000001.' || lot, 'quantity', 1000, 'uom', 'KGM'))),
+			jsonb_build_object('eventID', 'urn:uuid:9d3f0c2a-7b1e-4e6f-8a21-0000000d0002',
+				'type', 'ObjectEvent', 'action', 'OBSERVE', 'bizStep', 'shipping', 'disposition', 'in_transit',
+				'eventTime', to_char(d0 + 2, 'YYYY-MM-DD') || 'T09:00:00+08:00', 'eventTimeZoneOffset', '+08:00',
+				'bizLocation', jsonb_build_object('id', 'urn:shilian:operator:' || farm),
+				'quantityList', jsonb_build_array(jsonb_build_object(
+					'epcClass', 'https://id.gs1.org/01/06970000000017/10/' || lot, 'quantity', 300, 'uom', 'KGM')),
+				'destinationList', jsonb_build_array(jsonb_build_object(
+					'type', 'owning_party', 'destination', 'urn:shilian:operator:' || wh)))))));
+	PERFORM shilian.epcis_capture(jsonb_build_object('@context', ctx, 'type', 'EPCISDocument',
+		'schemaVersion', '2.0', 'creationDate', to_char(d0 + 2, 'YYYY-MM-DD') || 'T16:00:00+08:00',
+		'epcisBody', jsonb_build_object('eventList', jsonb_build_array(
+			jsonb_build_object('eventID', 'urn:uuid:9d3f0c2a-7b1e-4e6f-8a21-0000000d0003',
+				'type', 'ObjectEvent', 'action', 'OBSERVE', 'bizStep', 'receiving', 'disposition', 'in_progress',
+				'eventTime', to_char(d0 + 2, 'YYYY-MM-DD') || 'T15:00:00+08:00', 'eventTimeZoneOffset', '+08:00',
+				'bizLocation', jsonb_build_object('id', 'urn:shilian:operator:' || wh),
+				'quantityList', jsonb_build_array(jsonb_build_object(
+					'epcClass', 'urn:epc:class:lgtin:6970000.000001.' || lot, 'quantity', 300, 'uom', 'KGM')),
+				'sourceList', jsonb_build_array(jsonb_build_object(
+					'type', 'owning_party', 'source', 'urn:shilian:operator:' || farm)),
+				'shilian:inspection', jsonb_build_object('inspector', '李建', 'rapid_test', '农残速测合格'))))));
+END
+$demo$;
+SELECT 'demo: ' || count(*) || ' EPCIS events captured' AS epcis FROM shilian.epcis_event;
+
 -- ---- ledger (docs/ledger-format.md) ---------------------------------------------
 -- Every record above is an entry in its operator's hash chain; publish a
 -- Merkle tree head over them and verify every chain. Try:

@@ -27,6 +27,7 @@ my @implemented = (
 	[ get => '/v1/recalls/{id}/export' ],
 	[ post => '/v1/import' ], [ get => '/v1/import/{id}' ], [ get => '/v1/import/{id}/lines' ],
 	[ get => '/v1/regulator/jurisdictions/{code}/stats' ], [ get => '/v1/regulator/jurisdictions/{code}/inactive' ],
+	[ post => '/epcis/capture' ], [ get => '/epcis/capture/{id}' ], [ get => '/epcis/events' ],
 	[ get => '/v1/admin/clients' ], [ post => '/v1/admin/clients' ], [ get => '/v1/admin/clients/{client}' ],
 	[ patch => '/v1/admin/clients/{client}' ], [ post => '/v1/admin/clients/{client}/operators' ],
 	[ delete => '/v1/admin/clients/{client}/operators/{id}' ], [ post => '/v1/admin/clients/{client}/keys' ],
@@ -47,6 +48,11 @@ is_deeply($hash->{required}, ['data_hex'], 'openapi: /v1/hash requires data_hex'
 ok($doc->{paths}{'/v1/import'}{post}{requestBody}{content}{'application/x-ndjson'},
 	'openapi: /v1/import takes application/x-ndjson');
 ok(!$hash->{additionalProperties}, 'openapi: unknown fields are not allowed');
+my $capture = $doc->{paths}{'/epcis/capture'}{post};
+ok($capture->{requestBody}{content}{'application/ld+json'} && $capture->{requestBody}{content}{'application/json'},
+	'openapi: /epcis/capture takes application/ld+json and application/json');
+ok($capture->{responses}{202} && !$capture->{responses}{200}, 'openapi: /epcis/capture answers 202 Accepted');
+ok($doc->{paths}{'/v1/batches'}{post}{responses}{201}, 'openapi: a create route answers 201 Created');
 is_deeply($doc->{paths}{'/v1/version'}{get}{security}, [], 'openapi: public routes need no token');
 is(scalar(map { keys %$_ } values %{ $doc->{paths} }), scalar @implemented, 'openapi describes no route beyond these');
 is_deeply([ map { $_->{name} } @{ $doc->{paths}{'/v1/records/{kind}/{id}/completeness'}{get}{parameters} } ],

@@ -43,6 +43,7 @@ my %sql = (
 	FARM_ENTRY => q{select min(l.id) from shilian.ledger l join shilian_demo.account a on a.operator_id = l.operator_id
 		where a.name = 'farm'},
 	STATION => q{select code from shilian.jurisdiction where level = 'station' order by code limit 1},
+	EPCIS_TIME => q{select to_char(current_date - 1, 'YYYY-MM-DD') || 'T08:00:00+08:00'},
 );
 $var{$_} = $node->safe_psql('postgres', $sql{$_}) for keys %sql;
 my $key = $node->safe_psql('postgres', q{

@@ -15,7 +15,7 @@ my $counts = q{SELECT (SELECT count(*) FROM shilian.operator) || ' ' || (SELECT 
 my ($ret, $out, $err) = $node->psql('postgres', undef, extra_params => ['-v', 'ON_ERROR_STOP=1', '-f', $demo]);
 is($ret, 0, 'the demo province loads') or diag($err);
 my $first = $node->safe_psql('postgres', $counts);
-like($first, qr/^12 13 10 \d+$/, 'twelve operators, thirteen batches, ten links (eight sales, two processing inputs)');
+like($first, qr/^12 15 11 \d+$/, 'twelve operators, fifteen batches, eleven links (nine sales, two processing inputs; two batches and a sale by EPCIS)');
 
 ($ret, $out, $err) = $node->psql('postgres', undef, extra_params => ['-v', 'ON_ERROR_STOP=1', '-f', $demo]);
 is($ret, 0, 'loading it again succeeds') or diag($err);

@@ -1,0 +1,28 @@
+-- shilian install script, part 89: who sees which EPCIS events and capture
+-- jobs (part 75). An event is visible as the records it made are: to the
+-- operators concerned (parties: the owner, or seller and buyer of a sale),
+-- to the system clients bound to one of them, to the regulators of one of
+-- them; an admin sees all. A capture job is visible to whoever captured it,
+-- as an import job is (part 88). Only epcis_capture writes them.
+
+GRANT SELECT ON epcis_capture_job, epcis_event
+	TO shilian_operator, shilian_regulator, shilian_system, shilian_admin;
+
+ALTER TABLE epcis_capture_job ENABLE ROW LEVEL SECURITY;
+ALTER TABLE epcis_event ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY epcis_capture_job_admin ON epcis_capture_job FOR SELECT TO shilian_admin USING (true);
+CREATE POLICY epcis_capture_job_operator ON epcis_capture_job FOR SELECT TO shilian_operator
+	USING (role_name = 'shilian_operator' AND operator_id = shilian.current_operator());
+CREATE POLICY epcis_capture_job_system ON epcis_capture_job FOR SELECT TO shilian_system
+	USING (role_name = 'shilian_system' AND client = shilian.current_client());
+CREATE POLICY epcis_capture_job_regulator ON epcis_capture_job FOR SELECT TO shilian_regulator
+	USING (role_name = 'shilian_regulator' AND jurisdiction = shilian.current_jurisdiction());
+
+CREATE POLICY epcis_event_admin ON epcis_event FOR SELECT TO shilian_admin USING (true);
+CREATE POLICY epcis_event_operator ON epcis_event FOR SELECT TO shilian_operator
+	USING (parties @> ARRAY[shilian.current_operator()]);
+CREATE POLICY epcis_event_system ON epcis_event FOR SELECT TO shilian_system
+	USING (parties && ARRAY(SELECT c FROM shilian.client_operators() AS c));
+CREATE POLICY epcis_event_regulator ON epcis_event FOR SELECT TO shilian_regulator
+	USING (parties && ARRAY(SELECT s FROM shilian.subtree_operators() AS s));

@@ -1,0 +1,290 @@
+-- epcis: GS1 EPCIS 2.0 capture and query (epcis_capture, epcis_events,
+-- docs/integration.md "EPCIS 2.0"). Runs in a database of its own so that
+-- the records it makes do not shift the ids the other files expect.
+-- The four documents under tests/epcis/ make a chain (commissioning,
+-- shipping, receiving, transformation) that the trace walks; each bad
+-- document is refused with its SQLSTATE, names the event and field, and
+-- leaves nothing behind.
+
+SET client_min_messages = warning;
+SELECT current_database() AS regress_db \gset
+CREATE DATABASE shilian_epcis_test;
+\c shilian_epcis_test
+SET client_min_messages = warning;
+CREATE EXTENSION shilian;
+SET timezone = 'Asia/Shanghai';
+SET datestyle = ISO, YMD;
+SET search_path = public, shilian;
+\set VERBOSITY default
+\set SHOW_CONTEXT never
+
+\set d1 `cat tests/epcis/01_commissioning.jsonld`
+\set d2 `cat tests/epcis/02_shipping.jsonld`
+\set d3 `cat tests/epcis/03_receiving.jsonld`
+\set d4 `cat tests/epcis/04_transformation.jsonld`
+
+-- What capture may write: equal before and after means nothing written.
+CREATE FUNCTION pg_temp.state() RETURNS text LANGUAGE sql AS $$
+	SELECT concat_ws(' ',
+		(SELECT count(*) FROM shilian.batch), (SELECT count(*) FROM shilian.link),
+		(SELECT count(*) FROM shilian.inspection), (SELECT count(*) FROM shilian.consumption),
+		(SELECT count(*) FROM shilian.ledger), (SELECT count(*) FROM shilian.epcis_event),
+		(SELECT count(*) FROM shilian.epcis_capture_job),
+		(SELECT md5(string_agg(concat_ws(',', id, qty_left), ';' ORDER BY id)) FROM shilian.batch))
+$$;
+GRANT EXECUTE ON FUNCTION pg_temp.state() TO PUBLIC;
+-- the eventIDs of a query document, in order
+CREATE FUNCTION pg_temp.ids(d jsonb) RETURNS jsonb LANGUAGE sql AS $$
+	SELECT jsonb_path_query_array(d, '$.epcisBody.queryResults.resultsBody.eventList[*].eventID')
+$$;
+-- a document's first event with another eventID (so that it is not a repeat)
+CREATE FUNCTION pg_temp.fresh(d jsonb, id text) RETURNS jsonb LANGUAGE sql AS $$
+	SELECT jsonb_set(d, '{epcisBody,eventList,0,eventID}', to_jsonb('urn:uuid:' || id))
+$$;
+
+-- the registry: farm (1) and processor (2) at a Licheng station
+SELECT shilian.jurisdiction_add(c, n) FROM (VALUES ('370000', '山东省'), ('370100', '济南市'),
+	('370112', '历城区'), ('370112001', '洪家楼所'), ('370200', '青岛市'), ('370202', '市南区'),
+	('370202001', '八大关所')) v(c, n);
+SELECT shilian.operator_register('历城绿源蔬菜专业合作社', 'production', '{farm}', '370112001',
+	'济南市历城区港沟街道', '0531-88100101', uscc => '93370112MA3D001010') AS farm;
+SELECT shilian.operator_register('济南鲁味食品有限公司', 'production', '{processor}', '370112001',
+	'济南市历城区工业北路8号', '0531-88100104', reg_card => 'LC-0002') AS processor;
+SELECT shilian.operator_register('市南海鲜小馆', 'catering', '{restaurant}', '370202001',
+	'青岛市市南区大学路7号', '13800100112', reg_card => 'XC370202-0112') AS restaurant;
+SELECT shilian.operator_activate(id) FROM shilian.operator ORDER BY id;
+SELECT shilian.product_register('番茄', 'vegetables', 15, '散装', gtin => '6970000000017',
+	edible_agricultural => true) AS tomatoes;
+SELECT shilian.product_register('番茄酱', 'other', 365, '500g/瓶', gtin => '6970000000024', owner => 2) AS sauce;
+
+-- ---- vocabulary and identifiers ---------------------------------------------------
+-- CBV terms in their three spellings; misspelt ones are NULL
+SELECT t, shilian.epcis_cbv('bizStep', t) FROM unnest(ARRAY['shipping',
+	'https://ref.gs1.org/cbv/BizStep-receiving', 'urn:epcglobal:cbv:bizstep:void_shipping', 'shiping',
+	'https://ref.gs1.org/cbv/Disp-in_transit', 'urn:epcglobal:cbv:bizstep:Shipping']) t;
+SELECT shilian.epcis_cbv('disposition', 'in_transit'), shilian.epcis_cbv('disposition', 'urn:epcglobal:cbv:disp:non_conformant'),
+	shilian.epcis_cbv('sourceDestType', 'https://ref.gs1.org/cbv/SDT-owning_party'),
+	shilian.epcis_cbv('sourceDestType', 'owner');
+SELECT u, shilian.epcis_uom_unit(u) FROM unnest(ARRAY['KGM', 'GRM', 'TNE', 'LTR', 'MLT', 'H87', 'EA', 'C62', 'KGS', 'kgm']) u;
+-- an LGTIN and a Digital Link name the same GTIN-14 and lot
+SELECT * FROM shilian.epcis_class_parse('urn:epc:class:lgtin:6970000.000001.FQ-1120');
+SELECT * FROM shilian.epcis_class_parse('https://id.gs1.org/01/06970000000017/10/FQ-1120');
+SELECT shilian.epcis_class_keys('urn:epc:class:lgtin:6970000.000001.FQ-1120'),
+	shilian.epcis_class_keys('https://id.gs1.org/01/6970000000017'),
+	shilian.epcis_class_keys('urn:example:other');
+-- malformed: 22P02 (company prefix + item reference not 13 digits; bad check digit)
+SELECT * FROM shilian.epcis_class_parse('urn:epc:class:lgtin:6970000.0001.FQ');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM shilian.epcis_class_parse('https://id.gs1.org/01/06970000000018/10/FQ');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_party('urn:shilian:operator:2'), shilian.epcis_party('urn:shilian:uscc:93370112MA3D001010'),
+	shilian.epcis_party('urn:epc:id:sgln:0614141.07346.1234');
+-- an operator that does not exist: SLE04
+SELECT shilian.epcis_party('urn:shilian:operator:99');
+\echo :LAST_ERROR_SQLSTATE
+
+-- capture sets shilian.channel to epcis for its records, and only for them:
+-- a trigger notes the channel of every batch as it is written
+SELECT proname, proconfig FROM pg_proc WHERE proname = 'epcis_capture';
+CREATE TABLE public.batch_channel (trace_code text, channel text);
+GRANT INSERT ON public.batch_channel TO PUBLIC;
+CREATE FUNCTION public.note_channel() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO public.batch_channel VALUES (NEW.trace_code::text, current_setting('shilian.channel'));
+	RETURN NEW;
+END
+$$;
+CREATE TRIGGER note_channel AFTER INSERT ON shilian.batch FOR EACH ROW EXECUTE FUNCTION public.note_channel();
+
+-- ---- the round trip: four documents, each by the operator it concerns ------------
+SET ROLE shilian_operator;
+SELECT set_config('shilian.operator_id', '1', false);
+SELECT shilian.epcis_capture(:'d1') AS job1;
+SELECT shilian.epcis_capture(:'d2') AS job2;
+SELECT current_setting('shilian.channel') = '' AS channel_restored;
+SELECT set_config('shilian.operator_id', '2', false);
+SELECT shilian.epcis_capture(:'d3') AS job3;
+SELECT shilian.epcis_capture(:'d4') AS job4;
+RESET ROLE;
+SELECT set_config('shilian.operator_id', '', false);
+
+-- every batch so far was made through EPCIS; a direct call is not
+SELECT trace_code, channel FROM public.batch_channel ORDER BY trace_code;
+-- what each event made
+SELECT e.event_index, e.type, e.action, e.biz_step, e.disposition, e.parties, e.records, e.event_time
+  FROM shilian.epcis_event e ORDER BY e.id;
+SELECT b.id, b.owner_id, p.name, b.lot, b.qty, b.qty_left, b.produced_on, b.expires_on, b.origin
+  FROM shilian.batch b JOIN shilian.product p ON p.id = b.product_id ORDER BY b.id;
+SELECT id, kind, from_batch, to_batch, seller_id, buyer_id, qty_shipped, qty_accepted, status FROM shilian.link ORDER BY id;
+SELECT batch_id, kind, result, report FROM shilian.inspection ORDER BY id;
+-- the trace across them: the farm's lot reached the processor's and the sauce
+SELECT t.depth, b.owner_id, p.name, t.qty_reached
+  FROM shilian.trace_forward((SELECT trace_code FROM shilian.batch WHERE id = 1)) t
+  JOIN shilian.batch b ON b.trace_code = t.batch JOIN shilian.product p ON p.id = b.product_id
+ ORDER BY t.depth, b.id;
+SELECT t.depth, b.owner_id, p.name
+  FROM shilian.trace_backward((SELECT trace_code FROM shilian.batch WHERE id = 3)) t
+  JOIN shilian.batch b ON b.trace_code = t.batch JOIN shilian.product p ON p.id = b.product_id
+ ORDER BY t.depth, b.id;
+SELECT jsonb_pretty(shilian.epcis_capture_status(1) - 'createdAt' - 'finishedAt');
+
+-- ---- query ---------------------------------------------------------------------
+-- all four, in eventTime order, as an EPCISQueryDocument
+SELECT d ->> 'type' AS type, d ->> 'schemaVersion' AS version, d -> '@context' ->> 0 AS context,
+	d #>> '{epcisBody,queryResults,queryName}' AS query,
+	pg_temp.ids(d) AS ids,
+	d ? 'shilian:nextPageToken' AS more
+  FROM shilian.epcis_events() d;
+-- every returned event keeps its required fields and gets a recordTime
+SELECT e ->> 'type', e ? 'eventTime' AND e ? 'eventTimeZoneOffset' AND e ? 'recordTime' AS required,
+	e ->> 'action', e ->> 'bizStep'
+  FROM shilian.epcis_events() d, jsonb_array_elements(d #> '{epcisBody,queryResults,resultsBody,eventList}') e;
+-- filters: time window, bizStep in any spelling, class with and without lot
+SELECT pg_temp.ids(shilian.epcis_events(ge_event_time => '2026-11-21 00:00+08',
+	lt_event_time => '2026-11-22 00:00+08')) AS day_21;
+SELECT pg_temp.ids(shilian.epcis_events(eq_biz_step => ARRAY['urn:epcglobal:cbv:bizstep:shipping', 'receiving'])) AS ship_or_receive;
+SELECT pg_temp.ids(shilian.epcis_events(match_epc_class => ARRAY['https://id.gs1.org/01/06970000000017'])) AS tomatoes_any_lot;
+SELECT pg_temp.ids(shilian.epcis_events(match_epc_class => ARRAY['urn:epc:class:lgtin:6970000.000002.FQJ-1122'])) AS sauce_in_quantitylist;
+SELECT pg_temp.ids(shilian.epcis_events(match_any_epc_class => ARRAY['urn:epc:class:lgtin:6970000.000002.FQJ-1122'])) AS sauce_anywhere;
+-- pages of three: the token leads to the fourth, the last page has none
+SELECT d ->> 'shilian:nextPageToken' AS token FROM shilian.epcis_events(per_page => 3) d \gset
+SELECT pg_temp.ids(shilian.epcis_events(per_page => 3)) AS page1;
+SELECT pg_temp.ids(d) AS page2, d ? 'shilian:nextPageToken' AS more
+  FROM shilian.epcis_events(per_page => 3, next_page_token => :'token') d;
+-- what each operator may see: its own records' events (the farm: not the sauce)
+SET ROLE shilian_operator;
+SELECT set_config('shilian.operator_id', '1', false);
+SELECT pg_temp.ids(shilian.epcis_events()) AS farm_sees;
+SELECT count(*) AS farm_jobs FROM shilian.epcis_capture_job;
+SELECT set_config('shilian.operator_id', '3', false);
+SELECT pg_temp.ids(shilian.epcis_events()) AS restaurant_sees;
+SELECT shilian.epcis_capture_status(1) IS NULL AS others_job_hidden;
+RESET ROLE;
+SELECT set_config('shilian.operator_id', '', false);
+SET ROLE shilian_regulator;
+SELECT set_config('shilian.jurisdiction', '370202', false);
+SELECT pg_temp.ids(shilian.epcis_events()) AS qingdao_sees;
+SELECT set_config('shilian.jurisdiction', '370112', false);
+SELECT jsonb_array_length(shilian.epcis_events() #> '{epcisBody,queryResults,resultsBody,eventList}') AS licheng_sees;
+RESET ROLE;
+SELECT set_config('shilian.jurisdiction', '', false);
+-- bad query parameters: 22023
+SELECT shilian.epcis_events(per_page => 0);
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_events(eq_biz_step => ARRAY['shiping']);
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_events(next_page_token => 'zz');
+\echo :LAST_ERROR_SQLSTATE
+
+-- ---- more mappings: inspecting, destroying, retail_selling ------------------------
+SELECT shilian.epcis_capture(jsonb_set(:'d1'::jsonb, '{epcisBody,eventList}', $$[
+	{"eventID": "urn:uuid:5b0a9c1e-3f2d-4c7a-9e51-000000000005", "type": "ObjectEvent", "action": "OBSERVE",
+	 "bizStep": "inspecting", "disposition": "conformant", "eventTime": "2026-11-22T16:00:00+08:00",
+	 "eventTimeZoneOffset": "+08:00", "bizLocation": {"id": "urn:shilian:operator:2"},
+	 "quantityList": [{"epcClass": "urn:epc:class:lgtin:6970000.000002.FQJ-1122", "quantity": 2, "uom": "H87"}],
+	 "shilian:report": {"certificate_no": "LW-QC-1122", "inspector": "周九"}},
+	{"eventID": "urn:uuid:5b0a9c1e-3f2d-4c7a-9e51-000000000006", "type": "ObjectEvent", "action": "OBSERVE",
+	 "bizStep": "destroying", "disposition": "destroyed", "eventTime": "2026-11-22T17:00:00+08:00",
+	 "eventTimeZoneOffset": "+08:00", "bizLocation": {"id": "urn:shilian:operator:2"},
+	 "quantityList": [{"epcClass": "urn:epc:class:lgtin:6970000.000001.FQ-1120", "quantity": 20, "uom": "KGM"}]},
+	{"eventID": "urn:uuid:5b0a9c1e-3f2d-4c7a-9e51-000000000007", "type": "ObjectEvent", "action": "OBSERVE",
+	 "bizStep": "retail_selling", "eventTime": "2026-11-22T18:00:00+08:00",
+	 "eventTimeZoneOffset": "+08:00", "bizLocation": {"id": "urn:shilian:operator:1"},
+	 "quantityList": [{"epcClass": "urn:epc:class:lgtin:6970000.000001.FQ-1120", "quantity": 500, "uom": "GRM"}]}
+	]$$::jsonb)) AS job5;
+SELECT event_index, biz_step, records FROM shilian.epcis_event WHERE job_id = 5 ORDER BY event_index;
+SELECT batch_id, kind, result FROM shilian.inspection ORDER BY id DESC LIMIT 1;
+SELECT batch_id, operator_id, qty, kind, note FROM shilian.consumption ORDER BY id;
+SELECT shilian.batch_create(1, 1, '1 kg', '2026-11-20', 'DIRECT-1') AS direct_batch;
+SELECT b.lot, c.channel FROM public.batch_channel c JOIN shilian.batch b ON b.trace_code::text = c.trace_code
+ WHERE b.lot = 'DIRECT-1';
+
+-- ---- refusals: each names the event and field, and writes nothing --------------------
+SELECT pg_temp.state() AS before \gset
+-- the document: required fields
+SELECT shilian.epcis_capture(pg_temp.fresh(:'d1'::jsonb, 'r-101') - '@context');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_capture(jsonb_set(pg_temp.fresh(:'d1'::jsonb, 'r-102'), '{type}', '"EPCISQueryDocument"'));
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_capture(pg_temp.fresh(:'d1'::jsonb, 'r-103') - 'schemaVersion');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_capture(pg_temp.fresh(:'d1'::jsonb, 'r-104') - 'creationDate');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_capture(pg_temp.fresh(:'d1'::jsonb, 'r-105') #- '{epcisBody,eventList}');
+\echo :LAST_ERROR_SQLSTATE
+-- an event: required fields
+SELECT shilian.epcis_capture(pg_temp.fresh(:'d1'::jsonb, 'r-106') #- '{epcisBody,eventList,0,eventTime}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_capture(pg_temp.fresh(:'d1'::jsonb, 'r-107') #- '{epcisBody,eventList,0,eventTimeZoneOffset}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_capture(pg_temp.fresh(:'d1'::jsonb, 'r-108') #- '{epcisBody,eventList,0,action}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_capture(pg_temp.fresh(:'d1'::jsonb, 'r-109') #- '{epcisBody,eventList,0,type}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_capture(jsonb_set(pg_temp.fresh(:'d1'::jsonb, 'r-110'), '{epcisBody,eventList,0,eventTimeZoneOffset}', '"+8"'));
+\echo :LAST_ERROR_SQLSTATE
+-- dates out of range, in eventTime and in the ilmd
+SELECT shilian.epcis_capture(jsonb_set(pg_temp.fresh(:'d1'::jsonb, 'r-130'), '{epcisBody,eventList,0,eventTime}', '"2026-13-45T07:00:00+08:00"'));
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_capture(jsonb_set(pg_temp.fresh(:'d1'::jsonb, 'r-131'), '{epcisBody,eventList,0,ilmd,cbvmda:itemExpirationDate}', '"2026-02-30"'));
+\echo :LAST_ERROR_SQLSTATE
+-- vocabulary: a misspelt bizStep or disposition, an unknown action or source type
+SELECT shilian.epcis_capture(jsonb_set(:'d2'::jsonb, '{epcisBody,eventList,0,bizStep}', '"shiping"'));
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_capture(jsonb_set(:'d2'::jsonb, '{epcisBody,eventList,0,disposition}', '"urn:epcglobal:cbv:disp:in_transport"'));
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_capture(jsonb_set(pg_temp.fresh(:'d1'::jsonb, 'r-111'), '{epcisBody,eventList,0,action}', '"CREATE"'));
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_capture(jsonb_set(jsonb_set(:'d2'::jsonb, '{epcisBody,eventList,0,eventID}', '"urn:uuid:x-9"'),
+	'{epcisBody,eventList,0,destinationList,0,type}', '"buyer"'));
+\echo :LAST_ERROR_SQLSTATE
+-- units and identifiers: an unknown uom, an unknown GTIN, a class without lot, an unknown party
+SELECT shilian.epcis_capture(jsonb_set(pg_temp.fresh(:'d1'::jsonb, 'r-112'), '{epcisBody,eventList,0,quantityList,0,uom}', '"KGS"'));
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_capture(jsonb_set(pg_temp.fresh(:'d1'::jsonb, 'r-113'), '{epcisBody,eventList,0,quantityList,0,epcClass}',
+	'"urn:epc:class:lgtin:6970000.000003.X1"'));
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_capture(jsonb_set(pg_temp.fresh(:'d1'::jsonb, 'r-114'), '{epcisBody,eventList,0,quantityList,0,epcClass}',
+	'"https://id.gs1.org/01/06970000000017"'));
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_capture(jsonb_set(pg_temp.fresh(:'d1'::jsonb, 'r-115'), '{epcisBody,eventList,0,bizLocation,id}', '"urn:shilian:operator:99"'));
+\echo :LAST_ERROR_SQLSTATE
+-- the same eventID again: 23505 naming the job that captured it
+SELECT shilian.epcis_capture(:'d1');
+\echo :LAST_ERROR_SQLSTATE
+-- unsupported: instance-level epcList, an AggregationEvent, shipping without a buyer
+SELECT shilian.epcis_capture(jsonb_set(pg_temp.fresh(:'d1'::jsonb, 'r-116'), '{epcisBody,eventList,0,epcList}', '["urn:epc:id:sgtin:6970000.000001.1"]'));
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_capture(jsonb_set(pg_temp.fresh(:'d1'::jsonb, 'r-117'), '{epcisBody,eventList,0,type}', '"AggregationEvent"'));
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_capture(jsonb_set(:'d2'::jsonb, '{epcisBody,eventList,0,eventID}', '"urn:uuid:x-10"') #- '{epcisBody,eventList,0,destinationList}');
+\echo :LAST_ERROR_SQLSTATE
+-- no pending shipment to receive; a record function's own refusal (more than the lot has)
+SELECT shilian.epcis_capture(jsonb_set(:'d3'::jsonb, '{epcisBody,eventList,0,eventID}', '"urn:uuid:x-11"'));
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_capture(jsonb_set(jsonb_set(:'d2'::jsonb, '{epcisBody,eventList,0,eventID}', '"urn:uuid:x-12"'),
+	'{epcisBody,eventList,0,quantityList,0,quantity}', '5000'));
+\echo :LAST_ERROR_SQLSTATE
+-- all or nothing: a good event before a bad one is not kept
+SELECT shilian.epcis_capture(jsonb_set(pg_temp.fresh(:'d1'::jsonb, 'r-118'), '{epcisBody,eventList}',
+	jsonb_build_array(jsonb_set(:'d1'::jsonb #> '{epcisBody,eventList,0}', '{eventID}', '"urn:uuid:x-13"'),
+		jsonb_set(:'d1'::jsonb #> '{epcisBody,eventList,0}', '{bizStep}', '"comissioning"'))));
+\echo :LAST_ERROR_SQLSTATE
+-- an operator capturing for another one: 42501
+SET ROLE shilian_operator;
+SELECT set_config('shilian.operator_id', '2', false);
+SELECT shilian.epcis_capture(jsonb_set(pg_temp.fresh(:'d1'::jsonb, 'r-119'), '{epcisBody,eventList,0,eventID}', '"urn:uuid:x-14"'));
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+SELECT set_config('shilian.operator_id', '', false);
+SELECT pg_temp.state() = :'before' AS nothing_written;
+
+-- epcis_capture_submit (POST /epcis/capture) keeps a refused document as a failed job
+SELECT body - 'captureID' AS body, location, error_sqlstate
+  FROM shilian.epcis_capture_submit(jsonb_set(:'d2'::jsonb, '{epcisBody,eventList,0,bizStep}', '"shiping"'));
+SELECT jsonb_pretty(shilian.epcis_capture_status(max(id)) - 'createdAt' - 'finishedAt') FROM shilian.epcis_capture_job;
+SELECT count(*) AS events_of_failed_jobs FROM shilian.epcis_event e JOIN shilian.epcis_capture_job j ON j.id = e.job_id
+ WHERE NOT j.success;
+
+\c :regress_db
+DROP DATABASE shilian_epcis_test;
