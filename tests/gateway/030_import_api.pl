@@ -3,7 +3,9 @@
 # bad lines are reported with their SQLSTATEs and the rest are applied. In
 # all_or_nothing mode the same upload applies nothing; a retry with the same
 # Idempotency-Key creates nothing new; the job and its report are visible to
-# the client that uploaded only. Body checks: media type, size limit, NUL.
+# the client that uploaded only. Body checks: media type, size limit, an
+# unknown mode; lines that cannot be records (not UTF-8, a NUL, over
+# import_line_limit, cut off at the end) are refused one by one.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
