@@ -77,7 +77,6 @@ typedef struct ILink
 	int64		key;			/* hash key: link id, or -line number for a ship line */
 	bool		found;
 	int64		id;				/* 0 until the ship line is written */
-	int			ship_idx;		/* index into the chunk's lines of the ship line, or -1 */
 	IBatch	   *from;			/* the seller's batch (NULL until read) */
 	int64		from_id;
 	int64		seller;
@@ -147,7 +146,6 @@ typedef struct ILine
 	Datum		reason;			/* text or 0 */
 	Jsonb	   *inspection;
 	char	   *buyer_station;
-	int			recv_idx;		/* index among the chunk's receipts */
 	/* ledger */
 	int64		ledger_op;
 	Jsonb	   *ledger_body;
@@ -358,7 +356,6 @@ LinksLoad(IChunk *c, Datum *ids, int n, Datum *codes, int ncodes)
 		l = hash_search(c->links, &id, HASH_ENTER, NULL);
 		l->found = true;
 		l->id = id;
-		l->ship_idx = -1;
 		from = DatumGetInt64(SlGet(r, 2, NULL));
 		l->seller = DatumGetInt64(SlGet(r, 3, NULL));
 		l->buyer = DatumGetInt64(SlGet(r, 4, NULL));
@@ -606,7 +603,7 @@ CheckFields(Jsonb *rec, const char *kind, const char *const *fields, int require
 /* ---- validation of one line, in sl_ship's and sl_receive's order ------------- */
 
 static void
-ShipLine(IChunk *c, ILine *ln, int idx)
+ShipLine(IChunk *c, ILine *ln)
 {
 	Jsonb	   *rec = ln->rec;
 	char	   *s;
@@ -668,7 +665,6 @@ ShipLine(IChunk *c, ILine *ln, int idx)
 	made = hash_search(c->links, &key, HASH_ENTER, NULL);
 	made->found = true;
 	made->id = 0;
-	made->ship_idx = idx;
 	made->from = b;
 	made->seller = ln->seller;
 	made->buyer = ln->buyer;
@@ -816,7 +812,7 @@ ReceiveLine(IChunk *c, ILine *ln)
 	ln->q = q;
 	ln->buyer_station = binfo.station;
 	ln->ledger_op = l->buyer;
-	ln->recv_idx = c->nrecv++;
+	c->nrecv++;
 }
 
 /* ---- writes ------------------------------------------------------------------- */
@@ -1098,7 +1094,7 @@ KindName(Jsonb *rec)
 
 /* Parse, classify and (for ship and receive) validate one line; refusals are recorded. */
 static void
-Line(IChunk *c, ILine *ln, int idx, const char *body, const char *pre_state,
+Line(IChunk *c, ILine *ln, const char *body, const char *pre_state,
 	 const char *pre_msg, MemoryContext linecxt)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
@@ -1142,7 +1138,7 @@ Line(IChunk *c, ILine *ln, int idx, const char *body, const char *pre_state,
 		else
 			ln->kind = LK_OTHER;
 		if (ln->kind == LK_SHIP)
-			ShipLine(c, ln, idx);
+			ShipLine(c, ln);
 		else if (ln->kind == LK_RECEIVE)
 			ReceiveLine(c, ln);
 	}
@@ -1367,13 +1363,12 @@ Chunk(int64 job, int limit, bool *any_refused, MemoryContext cxt, List **deferre
 			states[i] = isnull ? NULL : TextDatumGetCString(d);
 			d = SPI_getbinval(tt->vals[i], tt->tupdesc, 4, &isnull);
 			msgs[i] = isnull ? NULL : TextDatumGetCString(d);
-			c.lines[i].recv_idx = -1;
 		}
 		SPI_freetuptable(tt);
 		Prefetch(&c, bodies, states, cxt);
 		for (int i = 0; i < c.n; i++)
 		{
-			Line(&c, &c.lines[i], i, bodies[i] ? bodies[i] : "", states[i], msgs[i], cxt);
+			Line(&c, &c.lines[i], bodies[i] ? bodies[i] : "", states[i], msgs[i], cxt);
 			if (c.lines[i].refused)
 				*any_refused = true;
 			last = c.lines[i].line_no;
