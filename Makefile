@@ -25,6 +25,9 @@ EXTRA_CLEAN = shilian-verify gateway/shilian-gateway $(wildcard tests/unit/*_tes
 
 # JIT bitcode needs clang; the extension gains nothing from it.
 override with_llvm = no
+# Rebuild what includes a changed header (.deps/*.Po, gcc -MMD): without it
+# a changed struct in a header leaves stale objects behind.
+override autodepend = yes
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)

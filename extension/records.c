@@ -160,7 +160,7 @@ ActorFor(FunctionCallInfo fcinfo, int argno, int64 otherwise)
 	return acting != 0 ? acting : otherwise;
 }
 
-static DateADT
+DateADT
 TimestampDate(TimestampTz ts)
 {
 	return DatumGetDateADT(DirectFunctionCall1(timestamptz_date, TimestampTzGetDatum(ts)));
@@ -179,11 +179,11 @@ JsonbResult(int row, int col)
 	return DatumGetJsonbP(SlGet(row, col, NULL));
 }
 
-static const char *const incoming_keys[] = {"inspector", NULL};
+const char *const record_incoming_keys[] = {"inspector", NULL};
 
 /* result of an incoming inspection document: "pass" unless it says "fail". */
-static text *
-InspectionResult(Jsonb *doc)
+text *
+RecordInspectionResult(Jsonb *doc)
 {
 	JsonbValue	k;
 	JsonbValue *v;
@@ -344,7 +344,7 @@ sl_inspect(PG_FUNCTION_ARGS)
 	if (strcmp(kind, "release") == 0)
 		keys = release_keys;
 	else if (strcmp(kind, "incoming") == 0)
-		keys = incoming_keys;
+		keys = record_incoming_keys;
 	else if (strcmp(kind, "sampling") == 0)
 		keys = sampling_keys;
 	else
@@ -424,12 +424,7 @@ sl_ship(PG_FUNCTION_ARGS)
 	ActorActive(&b, seller, "seller", &sinfo);
 	ValidateOperatorActive(buyer, "buyer", NULL);
 	ValidateOwner(code, b.owner, seller, "seller");
-	if (buyer == seller)
-		ereport(ERROR,
-				(errcode(SL_SELF_LINK),
-				 errmsg("self-link: seller %lld cannot ship batch %s to itself",
-						(long long) seller, TraceCodeToCString(code)),
-				 errhint("Record processing or repacking with transform.")));
+	ValidateNotSelfShip(code, seller, buyer);
 	ValidatePositive(q, "the shipped quantity");
 	ValidateDimension(code, b.qty, q);
 	ValidateDateOrder("production date", b.produced, "ship date", shipped);
@@ -518,11 +513,7 @@ LinkLock(int64 id, SlPending *p)
 static void
 ValidatePending(SlPending *p)
 {
-	if (strcmp(p->status, "pending") != 0)
-		ereport(ERROR,
-				(errcode(SL_LINK_NOT_PENDING),
-				 errmsg("link not pending: link %lld is already %s", (long long) p->id, p->status),
-				 errdetail("A sale is received or rejected once.")));
+	ValidateLinkPending(p->id, p->status);
 }
 
 /*
@@ -603,20 +594,10 @@ sl_receive(PG_FUNCTION_ARGS)
 	ValidateStatusActive(p.buyer, "buyer", p.buyer_status);
 	ValidatePositive(q, "the accepted quantity");
 	ValidateDimension(p.from_code, p.shipped_qty, q);
-	cmp = QtyCompare(q, p.shipped_qty);
-	if (cmp > 0)
-		ereport(ERROR,
-				(errcode(SL_ACCEPTED_OVER_SHIPPED),
-				 errmsg("accepted over shipped: link %lld shipped %s, %s accepted",
-						(long long) link, QtyToCString(p.shipped_qty), QtyToCString(q))));
-	if (cmp < 0 && PG_ARGISNULL(4))
-		ereport(ERROR,
-				(errcode(SL_DOCUMENT_INCOMPLETE),
-				 errmsg("document incomplete: accepting %s of %s shipped needs a reject_reason",
-						QtyToCString(q), QtyToCString(p.shipped_qty))));
+	cmp = ValidateAccepted(link, p.shipped_qty, q, !PG_ARGISNULL(4));
 	ValidateDateOrder("ship date", p.shipped, "receipt date", day);
 	ValidateNotExpired(p.from_code, p.has_expiry, p.expires, "receipt date", day);
-	ValidateDocument(inspection, "incoming inspection", incoming_keys);
+	ValidateDocument(inspection, "incoming inspection", record_incoming_keys);
 
 	v[0] = Int64GetDatum(p.from_batch);
 	v[2] = Int64GetDatum(p.buyer);
@@ -629,7 +610,7 @@ sl_receive(PG_FUNCTION_ARGS)
 	v[7] = Int64GetDatum(link);
 	v[8] = QtyGetDatum(QtySub(p.shipped_qty, q));
 	n[8] = cmp < 0 ? ' ' : 'n';
-	v[9] = PointerGetDatum(InspectionResult(inspection));
+	v[9] = PointerGetDatum(RecordInspectionResult(inspection));
 	v[10] = JsonbPGetDatum(inspection);
 
 	if (PG_ARGISNULL(5))
@@ -773,7 +754,7 @@ sl_receive_first_entry(PG_FUNCTION_ARGS)
 	ProductLookup(product, &has_expiry, &shelf);
 	ValidatePositive(q, "the received quantity");
 	ValidateDocument(supplier, "supplier", supplier_keys);
-	ValidateDocument(inspection, "incoming inspection", incoming_keys);
+	ValidateDocument(inspection, "incoming inspection", record_incoming_keys);
 	ValidateDateOrder("production date", produced, "receipt date", day);
 	if (has_expiry)
 	{
@@ -799,7 +780,7 @@ sl_receive_first_entry(PG_FUNCTION_ARGS)
 	v[7] = JsonbPGetDatum(supplier);
 	v[8] = PG_ARGISNULL(8) ? (Datum) 0 : PG_GETARG_DATUM(8);
 	n[8] = PG_ARGISNULL(8) ? 'n' : ' ';
-	v[9] = PointerGetDatum(InspectionResult(inspection));
+	v[9] = PointerGetDatum(RecordInspectionResult(inspection));
 	v[10] = JsonbPGetDatum(inspection);
 	v[11] = TimestampTzGetDatum(at);
 	SlExec(&first_entry_stmt, v, n, 0);

@@ -46,7 +46,7 @@ typedef struct SlStmt
 {
 	const char *sql;
 	int			nargs;
-	const char *argtypes[12];
+	const char *argtypes[16];
 	SPIPlanPtr	plan;
 	uint64		generation;		/* of the type catalog it was prepared against */
 } SlStmt;
@@ -71,6 +71,8 @@ extern void RecordCheckActor(int64 operator_id, const char *action);
  * it records (shilian.operator_day; registry entries are not counted).
  */
 extern int64 RecordToLedger(int64 operator_id, const char *kind, DateADT day, Jsonb *body);
+/* The date of a timestamp in the session time zone: a record's event date. */
+extern DateADT TimestampDate(TimestampTz ts);
 /* Where the record came from (shilian.channel, shilian.client); NULL: typed in. */
 extern const char *RecordSource(void);
 
@@ -110,6 +112,23 @@ extern LicenseNo ValidateLicence(int64 seller, const char *category, DateADT on)
 /* Adding from_batch -> to_batch keeps the batch graph acyclic (SL R11, R12). */
 extern void ValidateAcyclic(int64 from_batch, TraceCode from_code,
 							int64 to_batch, TraceCode to_code);
+/* The operator row (status, farm, station); false if not registered. */
+extern bool ValidateLookupOperator(int64 id, char **status, SlOperatorInfo *info);
+/* Refuse an operator id that is not registered (SL R01). */
+extern void RefuseUnknownOperator(int64 id, const char *role);
+/* A sale not yet received or rejected (SL R13). */
+extern void ValidateLinkPending(int64 link, const char *status);
+/* A sale to the seller itself (SL R11). */
+extern void ValidateNotSelfShip(TraceCode code, int64 seller, int64 buyer);
+/*
+ * Accepted quantity against shipped (SL R17), and less than shipped only
+ * with a reject_reason (SL R15); returns the comparison (-1, 0).
+ */
+extern int	ValidateAccepted(int64 link, Qty shipped, Qty accepted, bool has_reason);
+/* The incoming inspection document's keys, and its result ("pass" unless "fail"). */
+extern const char *const record_incoming_keys[];
+extern text *RecordInspectionResult(Jsonb *doc);
+
 /* A JSON object (SL R15) with every listed key present and not null. */
 extern void ValidateDocument(Jsonb *doc, const char *docname, const char *const *keys);
 

@@ -16,8 +16,8 @@ static SlStmt operator_stmt = {
 	1, {"bigint"}
 };
 
-static bool
-LookupOperator(int64 id, char **status, SlOperatorInfo *info)
+bool
+ValidateLookupOperator(int64 id, char **status, SlOperatorInfo *info)
 {
 	Datum		v[1] = {Int64GetDatum(id)};
 	bool		isnull;
@@ -35,7 +35,7 @@ LookupOperator(int64 id, char **status, SlOperatorInfo *info)
 	return true;
 }
 
-static void
+void
 RefuseUnknownOperator(int64 id, const char *role)
 {
 	ereport(ERROR,
@@ -49,7 +49,7 @@ ValidateOperatorExists(int64 id, const char *role)
 {
 	char	   *status;
 
-	if (!LookupOperator(id, &status, NULL))
+	if (!ValidateLookupOperator(id, &status, NULL))
 		RefuseUnknownOperator(id, role);
 }
 
@@ -58,7 +58,7 @@ ValidateOperatorActive(int64 id, const char *role, SlOperatorInfo *info)
 {
 	char	   *status;
 
-	if (!LookupOperator(id, &status, info))
+	if (!ValidateLookupOperator(id, &status, info))
 		RefuseUnknownOperator(id, role);
 	ValidateStatusActive(id, role, status);
 }
@@ -300,4 +300,43 @@ ValidateDocument(Jsonb *doc, const char *docname, const char *const *keys)
 				(errcode(SL_DOCUMENT_INCOMPLETE),
 				 errmsg("document incomplete: %s lacks %s", docname, missing.data),
 				 errdetail("Required keys must be present and not null or empty.")));
+}
+
+void
+ValidateLinkPending(int64 link, const char *status)
+{
+	if (strcmp(status, "pending") != 0)
+		ereport(ERROR,
+				(errcode(SL_LINK_NOT_PENDING),
+				 errmsg("link not pending: link %lld is already %s", (long long) link, status),
+				 errdetail("A sale is received or rejected once.")));
+}
+
+void
+ValidateNotSelfShip(TraceCode code, int64 seller, int64 buyer)
+{
+	if (buyer == seller)
+		ereport(ERROR,
+				(errcode(SL_SELF_LINK),
+				 errmsg("self-link: seller %lld cannot ship batch %s to itself",
+						(long long) seller, TraceCodeToCString(code)),
+				 errhint("Record processing or repacking with transform.")));
+}
+
+int
+ValidateAccepted(int64 link, Qty shipped, Qty accepted, bool has_reason)
+{
+	int			cmp = QtyCompare(accepted, shipped);
+
+	if (cmp > 0)
+		ereport(ERROR,
+				(errcode(SL_ACCEPTED_OVER_SHIPPED),
+				 errmsg("accepted over shipped: link %lld shipped %s, %s accepted",
+						(long long) link, QtyToCString(shipped), QtyToCString(accepted))));
+	if (cmp < 0 && !has_reason)
+		ereport(ERROR,
+				(errcode(SL_DOCUMENT_INCOMPLETE),
+				 errmsg("document incomplete: accepting %s of %s shipped needs a reject_reason",
+						QtyToCString(accepted), QtyToCString(shipped))));
+	return cmp;
 }

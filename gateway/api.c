@@ -223,7 +223,6 @@ static const char *const export_args[] = {"query:operator", "query:old_size", NU
 
 /* ---- bulk upload ----------------------------------------------------------- */
 
-static const char *const import_args[] = {"raw", "query:mode", "header:Idempotency-Key", NULL};
 static const char *const import_get_args[] = {"path:0", NULL};
 static const char *const import_lines_args[] = {"path:0", "query:status", NULL};
 /* ---- GS1 EPCIS 2.0 ----------------------------------------------------------- */
@@ -531,9 +530,10 @@ const GwRoute gw_routes[] = {
 	{"GET", "/v1/ledger/proofs/consistency", gw_sql_route, 0, "RFC 9162 consistency proof (old_size=, new_size=)",
 		NULL, NULL, "select shilian.consistency_proof($1::bigint, $2::bigint)", consistency_args},
 	/* bulk upload */
-	{"POST", "/v1/import", gw_sql_route, GW_NDJSON_BODY | GW_CREATED,
-		"Bulk upload: one record per line, each applied or refused on its own (import_ndjson; mode=, Idempotency-Key)",
-		NULL, NULL, "select shilian.import_upload($1, coalesce($2, 'apply_valid'), $3)", import_args},
+	{"POST", "/v1/import", gw_import_route, GW_NDJSON_BODY | GW_STREAM | GW_CREATED,
+		"Bulk upload, streamed: one record per line, each applied or refused on its own "
+		"(COPY into staging, import_apply in committed chunks; mode=, Idempotency-Key)",
+		NULL, NULL, NULL, NULL},
 	{"GET", "/v1/import/{id}", gw_sql_route, 0, "An upload's status and counts total/done/accepted/refused (import_status)",
 		NULL, NULL, "select shilian.import_status($1::bigint)", import_get_args},
 	{"GET", "/v1/import/{id}/lines", gw_sql_route, 0,

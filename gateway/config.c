@@ -29,6 +29,8 @@ static Option options[] = {
 	{"threads", "SHILIAN_THREADS", OPT_INT, &gw_config.threads, "worker threads = database connections (8)"},
 	{"body_limit", "SHILIAN_BODY_LIMIT", OPT_LONG, &gw_config.body_limit, "largest request body in bytes (1048576)"},
 	{"import_body_limit", "SHILIAN_IMPORT_BODY_LIMIT", OPT_LONG, &gw_config.import_body_limit, "largest /v1/import upload in bytes (67108864)"},
+	{"import_line_limit", "SHILIAN_IMPORT_LINE_LIMIT", OPT_LONG, &gw_config.import_line_limit, "longest line of a /v1/import upload in bytes (1048576)"},
+	{"import_chunk_lines", "SHILIAN_IMPORT_CHUNK_LINES", OPT_INT, &gw_config.import_chunk_lines, "lines of an upload applied per committed transaction (20000)"},
 	{"request_timeout_ms", "SHILIAN_REQUEST_TIMEOUT_MS", OPT_INT, &gw_config.request_timeout_ms, "request timeout (30000)"},
 	{"pid_file", "SHILIAN_PID_FILE", OPT_STR, &gw_config.pid_file, "write the process id here"},
 	{"port_file", "SHILIAN_PORT_FILE", OPT_STR, &gw_config.port_file, "write the bound port here"},
@@ -167,6 +169,8 @@ gw_config_load(int argc, char **argv)
 	gw_config.threads = 8;
 	gw_config.body_limit = 1048576;
 	gw_config.import_body_limit = 67108864;
+	gw_config.import_line_limit = 1048576;
+	gw_config.import_chunk_lines = 20000;
 	gw_config.request_timeout_ms = 30000;
 
 	for (int i = 1; i < argc; i++)

@@ -25,6 +25,8 @@ typedef struct GwConfig
 	int			threads;		/* civetweb worker threads = DB connections */
 	long		body_limit;		/* bytes; larger bodies get 413 unread */
 	long		import_body_limit;	/* the same for /v1/import uploads */
+	long		import_line_limit;	/* longest line of an upload; longer ones are refused */
+	int			import_chunk_lines;	/* lines applied per committed transaction (progress) */
 	int			request_timeout_ms;
 	char	   *pid_file;
 	char	   *port_file;		/* the bound port is written here (tests) */
@@ -74,6 +76,7 @@ typedef int (*GwHandler) (struct GwRequest *req);
 #define GW_NDJSON_BODY	0x40	/* takes an application/x-ndjson body (import_body_limit) */
 #define GW_ACCEPTED	0x80		/* success is 202 Accepted */
 #define GW_LDJSON_BODY	0x100	/* takes a JSON(-LD) document kept raw (import_body_limit) */
+#define GW_STREAM	0x200		/* the handler reads the body itself, in chunks */
 
 typedef struct GwRoute
 {
@@ -168,6 +171,9 @@ PGresult   *gw_tx_exec(GwRequest *req, PGconn *db, int route_index, const char *
 					   int nparams, const char *const *params, int *status);
 int			gw_tx_commit(GwRequest *req, PGconn *db);
 void		gw_tx_rollback(PGconn *db);
+
+/* import.c: POST /v1/import, the body streamed to the database with COPY. */
+int			gw_import_route(GwRequest *req);
 
 /* sqlroute.c: the generic handler of SQL routes (with Idempotency-Key). */
 int			gw_sql_route(GwRequest *req);

@@ -200,7 +200,7 @@ gw_dispatch(struct mg_connection *conn, void *cbdata)
 			status = gw_authenticate(&req);
 		if (status == 0 && (req.route->flags & GW_JSON))
 			status = gw_read_json_body(&req);
-		if (status == 0 && (req.route->flags & GW_NDJSON_BODY))
+		if (status == 0 && (req.route->flags & GW_NDJSON_BODY) && !(req.route->flags & GW_STREAM))
 			status = gw_read_ndjson_body(&req);
 		if (status == 0 && (req.route->flags & GW_LDJSON_BODY))
 			status = gw_read_ldjson_body(&req);

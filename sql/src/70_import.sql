@@ -128,9 +128,53 @@ $$;
 COMMENT ON FUNCTION import_line_call(text, jsonb) IS
 	'The statement that applies one NDJSON line (the line is its parameter $1); refuses an unknown kind, an unknown field or a missing required field with 22023.';
 
-CREATE FUNCTION import_ndjson(body text, mode text DEFAULT 'apply_valid',
-		idempotency_key text DEFAULT NULL) RETURNS bigint
-	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+-- Staged lines of a job not applied yet: filled by import_ndjson (the body
+-- split into lines) or by the gateway (COPY of a streamed upload), emptied by
+-- import_apply as it goes. A line refused while loading (too long, not
+-- UTF-8, cut off, a CSV row of the wrong shape) comes with its SQLSTATE and
+-- message instead of a body. Unlogged: a crash loses only unapplied lines
+-- of running jobs (their status stays running; upload again with a new key).
+CREATE UNLOGGED TABLE import_stage (
+	job_id   bigint NOT NULL REFERENCES import_job (id) ON DELETE CASCADE,
+	line_no  integer NOT NULL,
+	body     text,
+	sqlstate text CHECK (sqlstate ~ '^[0-9A-Z]{5}$'),
+	message  text,
+	PRIMARY KEY (job_id, line_no),
+	CHECK ((body IS NULL) = (sqlstate IS NOT NULL))
+);
+COMMENT ON TABLE import_stage IS
+	'Lines of running bulk uploads not applied yet (import_apply takes them in line order); a line refused while loading carries its SQLSTATE and message instead of a body.';
+
+-- One line through its record function (the path of every kind import_apply
+-- does not validate itself): the checks of import_line_call, then the call.
+CREATE FUNCTION import_line_exec(line jsonb) RETURNS text
+	LANGUAGE plpgsql VOLATILE STRICT
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	res text;
+BEGIN
+	EXECUTE shilian.import_line_call(line ->> 'kind', line) INTO res USING line;
+	RETURN res;
+END
+$$;
+COMMENT ON FUNCTION import_line_exec(jsonb) IS
+	'Apply one NDJSON line (a JSON object with its kind) by calling the record function of its kind; returns the new id or trace code (internal, not granted).';
+
+CREATE FUNCTION import_apply(job bigint, max_lines integer DEFAULT NULL) RETURNS integer
+	AS 'MODULE_PATHNAME', 'sl_import_apply'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION import_apply(bigint, integer) IS
+	'Apply up to max_lines (all when null) staged lines of a running import job in line order, set-based: ship and receive lines validated in memory by the record functions'' rules and written a chunk at a time, other kinds through their record function; returns the lines still staged. An all_or_nothing job is applied whole and rolled back if any line is refused.';
+
+-- A new job for the caller, or the job an earlier upload with the same
+-- idempotency key made (replayed = true), refused with SLI01 if that one had
+-- another body or mode.
+CREATE FUNCTION import_open(mode text, idempotency_key text, body_hash bytea, total integer,
+		OUT job bigint, OUT replayed boolean)
+	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
@@ -139,118 +183,112 @@ DECLARE
 	                    ELSE current_setting('role') END;
 	who text := concat_ws('|', caller, shilian.current_operator(),
 	                            shilian.current_client(), shilian.current_jurisdiction());
-	h bytea;
-	job bigint;
 	old shilian.import_job;
-	lines text[];
-	n int;
-	i int;
-	raw text;
-	rec jsonb;
-	k text;
-	res text;
-	st text;
-	msg text;
-	det text;
-	kinds text[] := '{}';
-	statuses text[] := '{}';
-	results text[] := '{}';
-	states text[] := '{}';
-	msgs text[] := '{}';
-	dets text[] := '{}';
-	nums int[] := '{}';
-	nacc int := 0;
-	nref int := 0;
-	rolled boolean := false;
 BEGIN
-	IF body IS NULL THEN
-		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed', MESSAGE = 'the upload body is null';
-	END IF;
 	IF mode IS NULL OR mode NOT IN ('all_or_nothing', 'apply_valid') THEN
 		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
 			MESSAGE = format('unknown import mode "%s"', mode),
 			HINT = 'Use all_or_nothing or apply_valid.';
 	END IF;
-	h := sha256(convert_to(body, 'UTF8'));
-	lines := regexp_split_to_array(body, E'\n');
-	-- a final newline does not start another line
-	IF lines[cardinality(lines)] = '' THEN
-		lines := lines[1 : cardinality(lines) - 1];
-	END IF;
-
+	replayed := false;
 	INSERT INTO shilian.import_job AS j (role_name, operator_id, client, jurisdiction, mode,
-			idempotency_key, principal, body_hash)
+			idempotency_key, principal, body_hash, total)
 	VALUES (caller, shilian.current_operator(), shilian.current_client(),
-			shilian.current_jurisdiction(), import_ndjson.mode, import_ndjson.idempotency_key,
-			who, h)
+			shilian.current_jurisdiction(), import_open.mode, import_open.idempotency_key,
+			who, import_open.body_hash, import_open.total)
 	ON CONFLICT (principal, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 	RETURNING j.id INTO job;
 	IF job IS NULL THEN
-		-- the key was used before by this caller: the first upload's job, nothing applied
 		SELECT * INTO old FROM shilian.import_job j
-		 WHERE j.principal = who AND j.idempotency_key = import_ndjson.idempotency_key;
-		IF old.body_hash <> h OR old.mode <> import_ndjson.mode THEN
+		 WHERE j.principal = who AND j.idempotency_key = import_open.idempotency_key;
+		IF old.body_hash <> import_open.body_hash OR old.mode <> import_open.mode THEN
 			RAISE EXCEPTION USING ERRCODE = 'SLI01',
 				MESSAGE = format('idempotency key "%s" was used for another upload', idempotency_key),
 				DETAIL = format('Import job %s was made with this key from a different body or mode.', old.id),
 				HINT = 'Use a new key for a new upload.';
 		END IF;
-		RETURN old.id;
+		job := old.id;
+		replayed := true;
 	END IF;
+END
+$$;
+COMMENT ON FUNCTION import_open(text, text, bytea, integer) IS
+	'A new import job for the caller (internal), or the earlier job of the same idempotency key with replayed true; SLI01 if that job had another body or mode.';
 
-	BEGIN	-- every line's effects, undone together for a refused all_or_nothing upload
-		FOR i IN 1 .. coalesce(cardinality(lines), 0) LOOP
-			raw := rtrim(lines[i], E'\r');
-			CONTINUE WHEN btrim(raw, E' \t') = '';
-			rec := NULL; k := NULL; res := NULL; st := NULL; msg := NULL; det := NULL;
-			BEGIN
-				rec := raw::jsonb;
-				IF jsonb_typeof(rec) <> 'object' THEN
-					RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-						MESSAGE = format('a line must be a JSON object, not %s', jsonb_typeof(rec));
-				END IF;
-				k := rec ->> 'kind';
-				IF k IS NULL THEN
-					RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-						MESSAGE = 'missing field "kind"';
-				END IF;
-				EXECUTE shilian.import_line_call(k, rec) INTO res USING rec;
-				nacc := nacc + 1;
-			EXCEPTION WHEN OTHERS THEN
-				GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
-					det = PG_EXCEPTION_DETAIL;
-				nref := nref + 1;
-			END;
-			nums := nums || i;
-			kinds := kinds || k;
-			statuses := statuses || CASE WHEN st IS NULL THEN 'accepted' ELSE 'refused' END;
-			results := results || res;
-			states := states || st;
-			msgs := msgs || msg;
-			dets := dets || nullif(det, '');
-		END LOOP;
-		IF nref > 0 AND mode = 'all_or_nothing' THEN
-			RAISE EXCEPTION USING ERRCODE = 'SLI02', MESSAGE = 'import rolled back';
-		END IF;
-	EXCEPTION WHEN SQLSTATE 'SLI02' THEN
-		rolled := true;
-	END;
+-- The hash an upload is known by for its idempotency key: SHA-256 over its
+-- non-blank lines as staged, each as line number, tab, text (or SQLSTATE for
+-- a line refused while loading) and a newline.
+CREATE FUNCTION import_hash(line_nos integer[], bodies text[], states text[]) RETURNS bytea
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+RETURN (SELECT sha256(convert_to(coalesce(string_agg(u.n || E'\t' || coalesce(u.b, u.s) || E'\n', ''
+		ORDER BY u.n), ''), 'UTF8'))
+	FROM unnest(line_nos, bodies, states) AS u(n, b, s));
+COMMENT ON FUNCTION import_hash(integer[], text[], text[]) IS
+	'SHA-256 of staged upload lines (line number, tab, text or SQLSTATE, newline, in line order): what an idempotency key is checked against.';
 
-	INSERT INTO shilian.import_line (job_id, line_no, kind, status, result, sqlstate, message, detail)
-	SELECT job, u.n, u.k,
-	       CASE WHEN rolled AND u.s = 'accepted' THEN 'rolled_back' ELSE u.s END,
-	       CASE WHEN rolled THEN NULL ELSE u.r END, u.st, u.m, u.d
-	  FROM unnest(nums, kinds, statuses, results, states, msgs, dets) AS u(n, k, s, r, st, m, d);
-	n := cardinality(nums);
-	UPDATE shilian.import_job j
-	   SET total = n, done = n, accepted = CASE WHEN rolled THEN 0 ELSE nacc END, refused = nref,
-	       status = CASE WHEN rolled THEN 'rolled_back' ELSE 'applied' END, finished_at = clock_timestamp()
-	 WHERE j.id = job;
-	RETURN job;
+CREATE FUNCTION import_ndjson(body text, mode text DEFAULT 'apply_valid',
+		idempotency_key text DEFAULT NULL) RETURNS bigint
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	o record;
+	nums int[];
+	bodies text[];
+BEGIN
+	IF body IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed', MESSAGE = 'the upload body is null';
+	END IF;
+	-- lines split at \n, a \r before it ignored, blank lines skipped (but counted)
+	SELECT coalesce(array_agg(l.n ORDER BY l.n), '{}'), coalesce(array_agg(l.t ORDER BY l.n), '{}')
+	  INTO nums, bodies
+	  FROM (SELECT n::int, rtrim(t, E'\r') AS t
+	          FROM regexp_split_to_table(body, E'\n') WITH ORDINALITY AS x(t, n)) l
+	 WHERE btrim(l.t, E' \t\r') <> '';
+	o := shilian.import_open(mode, idempotency_key,
+		shilian.import_hash(nums, bodies, array_fill(NULL::text, ARRAY[cardinality(nums)])),
+		cardinality(nums));
+	IF o.replayed THEN
+		RETURN o.job;
+	END IF;
+	INSERT INTO shilian.import_stage (job_id, line_no, body)
+	SELECT o.job, u.n, u.t FROM unnest(nums, bodies) AS u(n, t);
+	PERFORM shilian.import_apply(o.job, NULL);
+	RETURN o.job;
 END
 $$;
 COMMENT ON FUNCTION import_ndjson(text, text, text) IS
-	'Bulk upload: one record per line (JSON object with a kind and the record function''s arguments by name), each applied in its own subtransaction with the caller''s rights; mode apply_valid keeps the valid lines, all_or_nothing applies none if any is refused. A repeated idempotency key returns the first job and applies nothing. Returns the import job id; the per-line report is in import_line.';
+	'Bulk upload: one record per line (JSON object with a kind and the record function''s arguments by name), staged and applied set-based by import_apply with the caller''s rights; mode apply_valid keeps the valid lines, all_or_nothing applies none if any is refused. A repeated idempotency key returns the first job and applies nothing. Returns the import job id; the per-line report is in import_line.';
+
+-- The gateway's streamed upload: the lines it COPYed into the session's
+-- temporary table pg_temp.shilian_import_lines (line_no, body, sqlstate,
+-- message) become a job's staged lines; answered as import_status plus
+-- "replayed". The lines are applied afterwards by import_apply, in chunks
+-- that commit (progress) for apply_valid, at once for all_or_nothing.
+CREATE FUNCTION import_stage_lines(mode text DEFAULT 'apply_valid',
+		idempotency_key text DEFAULT NULL) RETURNS jsonb
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	o record;
+	h bytea;
+	n int;
+BEGIN
+	SELECT shilian.import_hash(array_agg(l.line_no ORDER BY l.line_no), array_agg(l.body ORDER BY l.line_no),
+			array_agg(l.sqlstate ORDER BY l.line_no)), count(*)
+	  INTO h, n FROM pg_temp.shilian_import_lines l;
+	o := shilian.import_open(mode, idempotency_key, h, n);
+	IF NOT o.replayed THEN
+		INSERT INTO shilian.import_stage (job_id, line_no, body, sqlstate, message)
+		SELECT o.job, l.line_no, l.body, l.sqlstate, l.message FROM pg_temp.shilian_import_lines l;
+	END IF;
+	RETURN shilian.import_status(o.job) || jsonb_build_object('replayed', o.replayed);
+END
+$$;
+COMMENT ON FUNCTION import_stage_lines(text, text) IS
+	'Stage the lines of a streamed upload (the session''s temporary table shilian_import_lines, filled by COPY) as a new import job, or answer the earlier job of the same idempotency key; returns the job as import_status with replayed.';
 
 CREATE FUNCTION import_status(id bigint) RETURNS jsonb
 	LANGUAGE sql STABLE STRICT PARALLEL SAFE
@@ -274,9 +312,11 @@ COMMENT ON FUNCTION import_lines(bigint, text) IS
 	'The per-line report of an import job the caller may see, as a JSON array in line order, optionally only the lines of one status (accepted, refused, rolled_back).';
 
 REVOKE ALL ON FUNCTION import_ndjson(text, text, text), import_line_call(text, jsonb),
-	import_status(bigint), import_lines(bigint, text) FROM PUBLIC;
+	import_status(bigint), import_lines(bigint, text), import_line_exec(jsonb),
+	import_apply(bigint, integer), import_open(text, text, bytea, integer),
+	import_hash(integer[], text[], text[]), import_stage_lines(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION import_ndjson(text, text, text), import_status(bigint),
-	import_lines(bigint, text)
+	import_lines(bigint, text), import_stage_lines(text, text), import_apply(bigint, integer)
 	TO shilian_operator, shilian_regulator, shilian_system, shilian_admin;
 
 -- The gateway's POST /v1/import: the upload, answered with the job's status

@@ -21,3 +21,7 @@ CREATE POLICY import_job_regulator ON import_job FOR SELECT TO shilian_regulator
 CREATE POLICY import_line_visible ON import_line FOR SELECT
 	TO shilian_operator, shilian_regulator, shilian_system, shilian_admin
 	USING (job_id IN (SELECT j.id FROM shilian.import_job j));
+
+-- Staged lines: no role reads or writes them; only the import functions
+-- (definer rights) do, so row-level security is on with no policy.
+ALTER TABLE import_stage ENABLE ROW LEVEL SECURITY;

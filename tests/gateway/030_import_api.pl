@@ -3,7 +3,9 @@
 # bad lines are reported with their SQLSTATEs and the rest are applied. In
 # all_or_nothing mode the same upload applies nothing; a retry with the same
 # Idempotency-Key creates nothing new; the job and its report are visible to
-# the client that uploaded only. Body checks: media type, size limit, NUL.
+# the client that uploaded only. Body checks: media type, size limit, an
+# unknown mode; lines that cannot be records (not UTF-8, a NUL, over
+# import_line_limit, cut off at the end) are refused one by one.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -38,7 +40,7 @@ my ($farm, $wh, $cabbage, $a, $link, $key1, $key2, $unknown) = split ' ', (split
 
 my $gw = start_gateway($node,
 	dsn => 'host=' . $node->host . ' port=' . $node->port . ' dbname=postgres user=shilian_gateway',
-	args => [ '--import-body-limit', '8192' ]);
+	args => [ '--import-body-limit', '8192', '--import-line-limit', '2048' ]);
 
 sub upload
 {
@@ -156,13 +158,26 @@ $r = upload($key1, $small, undef, 'Content-Type' => 'application/json');
 is_deeply([ $r->{status}, $r->{json}{code} ], [ 415, 'GW415' ], 'another media type: 415');
 $r = upload($key1, $small x 200);
 is_deeply([ $r->{status}, $r->{json}{code} ], [ 413, 'GW413' ], 'over import_body_limit: 413');
-$r = upload($key1, "$small\0$small");
-is_deeply([ $r->{status}, $r->{json}{code} ], [ 400, 'GW400' ], 'a NUL byte: 400');
-$r = upload($key1, "\xff\xfe$small");
-is_deeply([ $r->{status}, $r->{json}{code} ], [ 400, '22021' ], 'not UTF-8: 400 (22021)');
 $r = upload($key1, $small, '?mode=best_effort');
 is_deeply([ $r->{status}, $r->{json}{code} ], [ 400, '22023' ], 'an unknown mode: 400 (22023)');
 is(state(), $before, 'refused uploads wrote nothing');
+
+# ---- lines that cannot be records: refused one by one, the rest applied ------
+my $ok1 = $json->encode({ kind => 'batch', owner => 0 + $farm, product => 0 + $cabbage, qty => '1 kg', lot => 'S1' });
+my $ok2 = $json->encode({ kind => 'batch', owner => 0 + $farm, product => 0 + $cabbage, qty => '2 kg', lot => 'S2' });
+$r = upload($key1, "$ok1\n\xff\xfe$small\0$ok2\n" . ('{"kind": "batch", "lot": "' . ('x' x 3000) . '"}') . "\n\n$ok2\n"
+	. '{"kind": "ship", "code": "' . $a . '", "buyer": ');
+is($r->{status}, 201, 'an upload with bad lines: 201');
+is_deeply([ @{ $r->{json} }{qw(total accepted refused)} ], [ 6, 2, 4 ], 'six lines (the blank one skipped), two applied');
+my %why = map { $_->{line} => "$_->{sqlstate} $_->{message}" } @{ get($key1, "/v1/import/$r->{json}{id}/lines?status=refused")->{json} };
+is_deeply(\%why, {
+	2 => '22021 line 2 is not valid UTF-8',
+	3 => '22021 line 3 contains a NUL byte at byte 1',
+	4 => '54000 line 4 is 3028 bytes long, over the limit of 2048 bytes',
+	7 => 'SLI04 line 7 is cut off: the upload ends inside it' },
+	'each bad line refused with its own SQLSTATE and message: encoding, NUL, length, cut off');
+is($node->safe_psql('postgres', q{select count(*) from shilian.batch where lot in ('S1', 'S2')}), '2',
+	'the good lines around them were applied');
 
 stop_gateway($gw);
 $node->stop;

@@ -160,7 +160,7 @@ SELECT status, accepted, refused FROM shilian.import_job WHERE id = :job;
 -- By hand, per operator and day:
 --   F 02-20 batch (via client); 03-02 batch; 03-03, 03-04, 03-05, 03-06 one
 --     sale each; 03-20 two sampling inspections.
---   P 03-02 batch; 03-03 sale; 03-25 the imported sampling inspection.
+--   P 03-02 batch; 03-03 sale; 03-25 the imported sampling inspection (via import).
 --   W 03-03 receipt (via import, complete: greens are agricultural);
 --     03-04 receipt (meatballs without certificate: incomplete); 03-10 sale.
 --   K 03-05 receipt (complete); 03-06 consumption.
@@ -174,8 +174,7 @@ SELECT o.reg_card, d.day, d.records, d.batches, d.inspections, d.shipments, d.re
 SELECT o.reg_card, g.kind, g.source, g.on_date
   FROM shilian.ledger g JOIN shilian.operator o ON o.id = g.operator_id
  WHERE o.station LIKE '45%' AND g.source IS NOT NULL ORDER BY g.id;
--- The other 16 of the 19 records were typed in or imported before the import
--- set a channel: no source.
+-- The other 15 of the 19 records were typed in: no source.
 SELECT count(*) AS typed_in FROM shilian.ledger g JOIN shilian.operator o ON o.id = g.operator_id
  WHERE o.station LIKE '45%' AND g.source IS NULL
    AND g.kind NOT IN ('operator_register', 'operator_activate', 'licence_add');

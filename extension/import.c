@@ -1,0 +1,1555 @@
+/*
+ * import.c — the set-based apply of a bulk upload (docs/integration.md).
+ *
+ * import_apply(job, max_lines) takes the staged lines of a job
+ * (shilian.import_stage, filled by COPY or by import_ndjson) in line order,
+ * a chunk at a time, and for every line either accepts it or refuses it with
+ * the SQLSTATE and message the single-record function would raise.
+ *
+ * ship and receive lines are validated here, in memory, by the very rule
+ * functions of validate.c that sl_ship and sl_receive call, in the same
+ * order, against the batches and links of the chunk read once (locked FOR
+ * UPDATE, so no per-line lock and no per-line subtransaction); what earlier
+ * lines did (balances, sales now received, sales made by earlier lines) is
+ * kept in memory. Valid lines are written with one statement per kind per
+ * chunk, then one ledger entry per line through RecordToLedger, in line
+ * order, so each operator's chain follows the upload. Every other kind (and
+ * a receipt into an existing batch) is applied by its record function in a
+ * subtransaction, as import_ndjson always did, after the queued writes.
+ *
+ * A refusal raised by a rule is caught without a subtransaction: the rules
+ * raise after their lookups have finished (no executor, buffer or lock is
+ * held at that point), and only refusal classes are caught (SL, 22, 42501);
+ * anything else is re-thrown and fails the call.
+ */
+#include "records.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/timestamp.h"
+
+#include "ledger.h"
+
+/* Lines per chunk: one batch/link read, one write per kind, one report insert. */
+#define IMPORT_CHUNK 5000
+
+/* The referencing field of a receipt: the line number of a ship line of the same upload. */
+#define SL_BAD_LINE_REF SL_ERRCODE('I', '0', '3')
+
+typedef enum LineKind
+{
+	LK_NONE, LK_SHIP, LK_RECEIVE, LK_OTHER
+} LineKind;
+
+/* A batch as the chunk sees it: read once, balance kept in memory. */
+typedef struct IBatch
+{
+	TraceCode	code;			/* hash key */
+	bool		found;
+	int64		id;
+	int64		owner;
+	int64		product;
+	Qty			qty;
+	Qty			left;
+	bool		dirty;			/* left changed: written at flush */
+	DateADT		produced;
+	bool		has_expiry;
+	DateADT		expires;
+	char	   *category;
+	bool		agricultural;
+	char	   *owner_status;
+	SlOperatorInfo owner_info;
+	Datum		lot;			/* text or 0 */
+	Datum		certificate;	/* jsonb or 0 */
+} IBatch;
+
+/* A sale: an existing link (by id) or one made by a ship line of this upload. */
+typedef struct ILink
+{
+	int64		key;			/* hash key: link id, or -line number for a ship line */
+	bool		found;
+	int64		id;				/* 0 until the ship line is written */
+	IBatch	   *from;			/* the seller's batch (NULL until read) */
+	int64		from_id;
+	int64		seller;
+	int64		buyer;
+	Qty			shipped_qty;
+	DateADT		shipped;
+	char	   *status;
+	bool		has_licence;
+	LicenseNo	licence;
+} ILink;
+
+typedef struct IBatchId
+{
+	int64		id;
+	IBatch	   *batch;
+} IBatchId;
+
+typedef struct IOperator
+{
+	int64		id;
+	bool		found;
+	char	   *status;
+	SlOperatorInfo info;
+} IOperator;
+
+typedef struct ILicenceKey
+{
+	int64		seller;
+	DateADT		on;
+	char		category[64];
+} ILicenceKey;
+
+typedef struct ILicence
+{
+	ILicenceKey key;
+	LicenseNo	licence;
+} ILicence;
+
+typedef struct IActorKey
+{
+	int64		op;
+	int			action;			/* 0 ship, 1 receive */
+} IActorKey;
+
+/* One line of the chunk and what became of it. */
+typedef struct ILine
+{
+	int			line_no;
+	LineKind	kind;
+	char	   *kind_name;
+	Jsonb	   *rec;
+	bool		refused;
+	ErrorData  *err;
+	char	   *result;
+	/* ship */
+	IBatch	   *batch;
+	int64		seller;
+	int64		buyer;
+	Qty			q;
+	DateADT		shipped;
+	bool		has_licence;
+	LicenseNo	licence;
+	ILink	   *made;			/* the sale this ship line made */
+	/* receive */
+	ILink	   *link;
+	TimestampTz at;
+	Datum		reason;			/* text or 0 */
+	Jsonb	   *inspection;
+	char	   *buyer_station;
+	/* ledger */
+	int64		ledger_op;
+	Jsonb	   *ledger_body;
+} ILine;
+
+typedef struct IChunk
+{
+	ILine	   *lines;
+	int			n;
+	HTAB	   *batches;
+	HTAB	   *batch_ids;		/* id → IBatch *, of the batches read */
+	HTAB	   *links;
+	HTAB	   *operators;
+	HTAB	   *licences;
+	HTAB	   *actors;
+	List	   *pending;		/* ILine * queued for the flush, in line order */
+	int			nship;
+	int			nrecv;
+	List	   *dirty;			/* IBatch * with a changed balance */
+} IChunk;
+
+/* line number → link id of the accepted ship lines of this call, for link_ref across chunks */
+typedef struct IShipRef
+{
+	int64		line_no;
+	int64		link;
+} IShipRef;
+static HTAB *ship_refs = NULL;
+static int64 current_job = 0;
+
+static Oid	qty_typ,
+			trace_code_typ,
+			license_typ;
+
+static void
+Types(void)
+{
+	qty_typ = SlTypeOid("shilian.qty");
+	trace_code_typ = SlTypeOid("shilian.trace_code");
+	license_typ = SlTypeOid("shilian.license_no");
+}
+
+/* ---- caches --------------------------------------------------------------- */
+
+static HTAB *
+NewHash(const char *name, Size keysize, Size entrysize)
+{
+	HASHCTL		ctl;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = keysize;
+	ctl.entrysize = entrysize;
+	ctl.hcxt = CurrentMemoryContext;
+	return hash_create(name, 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+static void
+CachesReset(IChunk *c)
+{
+	c->batches = NewHash("import batches", sizeof(TraceCode), sizeof(IBatch));
+	c->batch_ids = NewHash("import batch ids", sizeof(int64), sizeof(IBatchId));
+	c->links = NewHash("import links", sizeof(int64), sizeof(ILink));
+	c->operators = NewHash("import operators", sizeof(int64), sizeof(IOperator));
+	c->licences = NewHash("import licences", sizeof(ILicenceKey), sizeof(ILicence));
+	c->actors = NewHash("import actors", sizeof(IActorKey), sizeof(IActorKey));
+}
+
+#define BATCH_COLS \
+	"b.id, b.owner_id, b.product_id, b.qty, b.qty_left, b.produced_on, b.expires_on, p.category," \
+	" o.status, 'farm' = ANY (o.kinds), o.station, p.edible_agricultural, b.trace_code, b.lot, b.certificate" \
+	" FROM shilian.batch b JOIN shilian.product p ON p.id = b.product_id" \
+	" JOIN shilian.operator o ON o.id = b.owner_id"
+
+/* Batches by trace code or id, locked in id order (so concurrent imports cannot deadlock). */
+static SlStmt batches_stmt = {
+	"SELECT " BATCH_COLS " WHERE b.trace_code OPERATOR(shilian.=) ANY ($1) OR b.id = ANY ($2)"
+	" ORDER BY b.id FOR UPDATE OF b",
+	2, {"shilian.trace_code[]", "bigint[]"}
+};
+
+static IBatch *
+BatchFromRow(IChunk *c, int row)
+{
+	bool		isnull;
+	TraceCode	code = DatumGetTraceCode(SlGet(row, 13, NULL));
+	bool		found;
+	IBatch	   *b = hash_search(c->batches, &code, HASH_ENTER, &found);
+	IBatchId   *bi;
+
+	if (found && b->found)
+		return b;				/* read before: its balance may have moved since */
+	b->found = true;
+	b->dirty = false;
+	b->id = DatumGetInt64(SlGet(row, 1, NULL));
+	b->owner = DatumGetInt64(SlGet(row, 2, NULL));
+	b->product = DatumGetInt64(SlGet(row, 3, NULL));
+	b->qty = DatumGetQty(SlGet(row, 4, NULL));
+	b->left = DatumGetQty(SlGet(row, 5, NULL));
+	b->produced = DatumGetDateADT(SlGet(row, 6, NULL));
+	b->expires = DatumGetDateADT(SlGet(row, 7, &isnull));
+	b->has_expiry = !isnull;
+	b->category = TextDatumGetCString(SlGet(row, 8, NULL));
+	b->owner_status = TextDatumGetCString(SlGet(row, 9, NULL));
+	b->owner_info.id = b->owner;
+	b->owner_info.farm = DatumGetBool(SlGet(row, 10, NULL));
+	b->owner_info.station = TextDatumGetCString(SlGet(row, 11, NULL));
+	b->agricultural = DatumGetBool(SlGet(row, 12, NULL));
+	b->lot = SlGet(row, 14, &isnull);
+	b->lot = isnull ? (Datum) 0 : PointerGetDatum(DatumGetTextPCopy(b->lot));
+	b->certificate = SlGet(row, 15, &isnull);
+	b->certificate = isnull ? (Datum) 0 : PointerGetDatum(DatumGetJsonbPCopy(b->certificate));
+	bi = hash_search(c->batch_ids, &b->id, HASH_ENTER, NULL);
+	bi->batch = b;
+	return b;
+}
+
+/*
+ * Read and lock the batches named by code or id that are not read yet; a
+ * code no batch has is remembered as such.
+ */
+static void
+BatchesLoad(IChunk *c, Datum *codes, int ncodes, Datum *ids, int nids)
+{
+	Datum		v[2];
+
+	if (ncodes + nids == 0)
+		return;
+	v[0] = PointerGetDatum(construct_array(codes, ncodes, trace_code_typ, 8, true, TYPALIGN_DOUBLE));
+	v[1] = PointerGetDatum(construct_array(ids, nids, INT8OID, 8, true, TYPALIGN_DOUBLE));
+	SlExec(&batches_stmt, v, NULL, 0);
+	for (uint64 r = 0; r < SPI_processed; r++)
+		BatchFromRow(c, (int) r);
+	for (int i = 0; i < ncodes; i++)
+	{
+		TraceCode	code = DatumGetTraceCode(codes[i]);
+		bool		found;
+		IBatch	   *b = hash_search(c->batches, &code, HASH_ENTER, &found);
+
+		if (!found)
+			b->found = false;
+	}
+}
+
+/* The batch by trace code, read (and locked) on first use in the chunk. */
+static IBatch *
+BatchGet(IChunk *c, TraceCode code)
+{
+	bool		found;
+	IBatch	   *b = hash_search(c->batches, &code, HASH_FIND, &found);
+	Datum		one = TraceCodeGetDatum(code);
+
+	if (b != NULL)
+		return b;
+	BatchesLoad(c, &one, 1, NULL, 0);
+	return hash_search(c->batches, &code, HASH_FIND, &found);
+}
+
+static IBatch *
+BatchGetById(IChunk *c, int64 id)
+{
+	bool		found;
+	IBatchId   *bi = hash_search(c->batch_ids, &id, HASH_FIND, &found);
+	Datum		one = Int64GetDatum(id);
+
+	if (bi != NULL)
+		return bi->batch;
+	BatchesLoad(c, NULL, 0, &one, 1);
+	bi = hash_search(c->batch_ids, &id, HASH_FIND, &found);
+	if (bi == NULL)
+		elog(ERROR, "batch %lld of a sale vanished", (long long) id);
+	return bi->batch;
+}
+
+static SlStmt links_stmt = {
+	"SELECT l.id, l.from_batch, l.seller_id, l.buyer_id, l.qty_shipped, l.shipped_on, l.status,"
+	" l.seller_licence FROM shilian.link l"
+	" WHERE l.id = ANY ($1) AND l.kind = 'ship' ORDER BY l.id FOR UPDATE OF l",
+	1, {"bigint[]"}
+};
+
+/*
+ * Read and lock the sales by id, then the batches they come from together
+ * with the batches named by codes (one statement, in id order).
+ */
+static void
+LinksLoad(IChunk *c, Datum *ids, int n, Datum *codes, int ncodes)
+{
+	Datum		v[1];
+	uint64		rows;
+	SPITupleTable *tt;
+
+	if (n + ncodes == 0)
+		return;
+	v[0] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
+	SlExec(&links_stmt, v, NULL, 0);
+	rows = SPI_processed;
+	tt = SPI_tuptable;
+	for (uint64 r = 0; r < rows; r++)
+	{
+		bool		isnull;
+		int64		id;
+		ILink	   *l;
+		int64		from;
+
+		SPI_tuptable = tt;
+		SPI_processed = rows;
+		id = DatumGetInt64(SlGet(r, 1, NULL));
+		l = hash_search(c->links, &id, HASH_ENTER, NULL);
+		l->found = true;
+		l->id = id;
+		from = DatumGetInt64(SlGet(r, 2, NULL));
+		l->seller = DatumGetInt64(SlGet(r, 3, NULL));
+		l->buyer = DatumGetInt64(SlGet(r, 4, NULL));
+		l->shipped_qty = DatumGetQty(SlGet(r, 5, NULL));
+		l->shipped = DatumGetDateADT(SlGet(r, 6, NULL));
+		l->status = TextDatumGetCString(SlGet(r, 7, NULL));
+		l->licence = DatumGetLicenseNo(SlGet(r, 8, &isnull));
+		l->has_licence = !isnull;
+		l->from_id = from;
+		l->from = NULL;			/* read below */
+	}
+	/* ids no sale has: remembered as such */
+	for (int i = 0; i < n; i++)
+	{
+		int64		id = DatumGetInt64(ids[i]);
+		bool		found;
+		ILink	   *l = hash_search(c->links, &id, HASH_ENTER, &found);
+
+		if (!found)
+			l->found = false;
+	}
+	/* the sellers' batches: read after the links (the order receive locks them in), in id order */
+	{
+		HASH_SEQ_STATUS st;
+		ILink	   *l;
+		List	   *todo = NIL;
+		ListCell   *lc;
+		Datum	   *bids;
+		int			nb = 0;
+
+		hash_seq_init(&st, c->links);
+		while ((l = hash_seq_search(&st)) != NULL)
+			if (l->found && l->from == NULL)
+				todo = lappend(todo, l);
+		bids = palloc_array(Datum, Max(list_length(todo), 1));
+		foreach(lc, todo)
+		{
+			bool		found;
+
+			l = lfirst(lc);
+			if (hash_search(c->batch_ids, &l->from_id, HASH_FIND, &found) == NULL)
+				bids[nb++] = Int64GetDatum(l->from_id);
+		}
+		BatchesLoad(c, codes, ncodes, bids, nb);
+		foreach(lc, todo)
+		{
+			l = lfirst(lc);
+			l->from = BatchGetById(c, l->from_id);
+		}
+	}
+}
+
+static ILink *
+LinkGet(IChunk *c, int64 id)
+{
+	bool		found;
+	ILink	   *l = hash_search(c->links, &id, HASH_FIND, &found);
+
+	if (l != NULL)
+		return l;
+	{
+		Datum		one = Int64GetDatum(id);
+
+		LinksLoad(c, &one, 1, NULL, 0);
+	}
+	return hash_search(c->links, &id, HASH_FIND, &found);
+}
+
+/* ValidateOperatorActive, with the operator row read once per chunk. */
+static void
+OperatorActive(IChunk *c, int64 id, const char *role, SlOperatorInfo *info)
+{
+	bool		found;
+	IOperator  *o = hash_search(c->operators, &id, HASH_ENTER, &found);
+
+	if (!found)
+		o->found = ValidateLookupOperator(id, &o->status, &o->info);
+	if (!o->found)
+		RefuseUnknownOperator(id, role);
+	ValidateStatusActive(id, role, o->status);
+	if (info)
+		*info = o->info;
+}
+
+static LicenseNo
+LicenceFor(IChunk *c, int64 seller, const char *category, DateADT on)
+{
+	ILicenceKey k;
+	bool		found;
+	ILicence   *l;
+
+	memset(&k, 0, sizeof(k));
+	k.seller = seller;
+	k.on = on;
+	strlcpy(k.category, category, sizeof(k.category));
+	l = hash_search(c->licences, &k, HASH_FIND, &found);
+	if (l != NULL)
+		return l->licence;
+	{
+		LicenseNo	lic = ValidateLicence(seller, category, on);
+
+		l = hash_search(c->licences, &k, HASH_ENTER, &found);
+		l->licence = lic;
+		return lic;
+	}
+}
+
+static void
+CheckActor(IChunk *c, int64 op, int action)
+{
+	IActorKey	k = {op, action};
+	bool		found;
+
+	hash_search(c->actors, &k, HASH_FIND, &found);
+	if (found)
+		return;
+	RecordCheckActor(op, action == 0 ? "ship" : "receive");
+	hash_search(c->actors, &k, HASH_ENTER, &found);
+}
+
+static void Flush(IChunk *c);
+
+static SlStmt ship_ref_stmt = {
+	"SELECT result::bigint FROM shilian.import_line WHERE job_id = $1 AND line_no = $2"
+	" AND kind = 'ship' AND status = 'accepted'",
+	2, {"bigint", "integer"}
+};
+
+static int64
+ShipRefLink(int64 line_no)
+{
+	bool		found;
+	IShipRef   *r;
+
+	if (ship_refs != NULL && (r = hash_search(ship_refs, &line_no, HASH_FIND, &found)) != NULL)
+		return r->link;
+	if (line_no < 1 || line_no > PG_INT32_MAX)
+		return 0;
+	{
+		Datum		v[2] = {Int64GetDatum(current_job), Int32GetDatum((int32) line_no)};
+
+		SlExec(&ship_ref_stmt, v, NULL, 1);
+	}
+	return SPI_processed == 1 ? DatumGetInt64(SlGet(0, 1, NULL)) : 0;
+}
+
+/* ---- line fields (as import_line_call reads them) ------------------------- */
+
+static const char *const ship_fields[] = {"code", "buyer", "qty", "shipped_on", "seller", NULL};
+static const int ship_required = 3;
+static const char *const receive_fields[] = {"link", "qty", "inspection", "received_at",
+"reject_reason", "into_batch", "link_ref", NULL};
+static const int receive_required = 3;
+
+/* $1 ->> field: NULL for absent or JSON null. */
+static char *
+FieldText(Jsonb *rec, const char *field)
+{
+	JsonbValue	k;
+	JsonbValue *v;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) field;
+	k.val.string.len = strlen(field);
+	v = findJsonbValueFromContainer(&rec->root, JB_FOBJECT, &k);
+	if (v == NULL || v->type == jbvNull)
+		return NULL;
+	if (v->type == jbvString)
+		return pnstrdup(v->val.string.val, v->val.string.len);
+	if (v->type == jbvNumeric)
+		return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+	if (v->type == jbvBool)
+		return pstrdup(v->val.boolean ? "true" : "false");
+	return JsonbToCString(NULL, v->val.binary.data, v->val.binary.len);
+}
+
+/* $1 -> field as jsonb: NULL for absent or JSON null. */
+static Jsonb *
+FieldJsonb(Jsonb *rec, const char *field)
+{
+	JsonbValue	k;
+	JsonbValue *v;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) field;
+	k.val.string.len = strlen(field);
+	v = findJsonbValueFromContainer(&rec->root, JB_FOBJECT, &k);
+	if (v == NULL || v->type == jbvNull)
+		return NULL;
+	return JsonbValueToJsonb(v);
+}
+
+static Datum
+Cast(const char *text, Oid typ)
+{
+	Oid			in,
+				ioparam;
+
+	getTypeInputInfo(typ, &in, &ioparam);
+	return OidInputFunctionCall(in, (char *) text, ioparam, -1);
+}
+
+/*
+ * The checks import_line_call makes before a call: every field names a
+ * parameter (in key order), every required parameter is there (in parameter
+ * order). link_ref stands in for link.
+ */
+static void
+CheckFields(Jsonb *rec, const char *kind, const char *const *fields, int required)
+{
+	JsonbIterator *it = JsonbIteratorInit(&rec->root);
+	JsonbValue	v;
+	JsonbIteratorToken r;
+	List	   *keys = NIL;
+	ListCell   *lc;
+
+	while ((r = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		if (r == WJB_KEY)
+			keys = lappend(keys, pnstrdup(v.val.string.val, v.val.string.len));
+	list_sort(keys, (list_sort_comparator) pg_qsort_strcmp);
+	foreach(lc, keys)
+	{
+		char	   *k = lfirst(lc);
+		bool		ok = strcmp(k, "kind") == 0;
+
+		for (int i = 0; !ok && fields[i]; i++)
+			ok = strcmp(k, fields[i]) == 0;
+		if (!ok)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown field \"%s\" for kind %s", k, kind)));
+	}
+	for (int i = 0; i < required; i++)
+	{
+		if (FieldText(rec, fields[i]) != NULL)
+			continue;
+		if (strcmp(fields[i], "link") == 0 && FieldText(rec, "link_ref") != NULL)
+			continue;
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("missing field \"%s\" for kind %s", fields[i], kind)));
+	}
+}
+
+/* ---- validation of one line, in sl_ship's and sl_receive's order ------------- */
+
+static void
+ShipLine(IChunk *c, ILine *ln)
+{
+	Jsonb	   *rec = ln->rec;
+	char	   *s;
+	TraceCode	code;
+	IBatch	   *b;
+	SlOperatorInfo sinfo;
+	ILink	   *made;
+	int64		key;
+
+	CheckFields(rec, "ship", ship_fields, ship_required);
+	code = DatumGetTraceCode(Cast(FieldText(rec, "code"), trace_code_typ));
+	ln->buyer = DatumGetInt64(Cast(FieldText(rec, "buyer"), INT8OID));
+	ln->q = DatumGetQty(Cast(FieldText(rec, "qty"), qty_typ));
+	s = FieldText(rec, "shipped_on");
+	ln->shipped = s ? DatumGetDateADT(Cast(s, DATEOID)) : GetSQLCurrentDate();
+	s = FieldText(rec, "seller");
+	ln->seller = s ? DatumGetInt64(Cast(s, INT8OID)) : 0;
+
+	b = BatchGet(c, code);
+	if (!b->found)
+		ereport(ERROR,
+				(errcode(SL_UNKNOWN_BATCH),
+				 errmsg("unknown batch: no batch has trace code %s", TraceCodeToCString(code))));
+	if (ln->seller == 0)
+	{
+		int64		acting = RecordActingOperator();
+
+		ln->seller = acting != 0 ? acting : b->owner;
+	}
+	CheckActor(c, ln->seller, 0);
+	if (ln->seller == b->owner)
+	{
+		ValidateStatusActive(ln->seller, "seller", b->owner_status);
+		sinfo = b->owner_info;
+	}
+	else
+		OperatorActive(c, ln->seller, "seller", &sinfo);
+	OperatorActive(c, ln->buyer, "buyer", NULL);
+	ValidateOwner(code, b->owner, ln->seller, "seller");
+	ValidateNotSelfShip(code, ln->seller, ln->buyer);
+	ValidatePositive(ln->q, "the shipped quantity");
+	ValidateDimension(code, b->qty, ln->q);
+	ValidateDateOrder("production date", b->produced, "ship date", ln->shipped);
+	ValidateNotExpired(code, b->has_expiry, b->expires, "ship date", ln->shipped);
+	ln->has_licence = !(sinfo.farm && b->agricultural);
+	if (ln->has_licence)
+		ln->licence = LicenceFor(c, ln->seller, b->category, ln->shipped);
+	ValidateBalance(code, b->left, ln->q);
+
+	/* accepted: the balance and the sale it makes, for later lines */
+	b->left = QtySub(b->left, ln->q);
+	if (!b->dirty)
+	{
+		b->dirty = true;
+		c->dirty = lappend(c->dirty, b);
+	}
+	ln->batch = b;
+	key = -(int64) ln->line_no;
+	made = hash_search(c->links, &key, HASH_ENTER, NULL);
+	made->found = true;
+	made->id = 0;
+	made->from = b;
+	made->seller = ln->seller;
+	made->buyer = ln->buyer;
+	made->shipped_qty = ln->q;
+	made->shipped = ln->shipped;
+	made->status = "pending";
+	made->has_licence = ln->has_licence;
+	made->licence = ln->licence;
+	ln->made = made;
+	ln->ledger_op = ln->seller;
+	c->nship++;
+}
+
+/* The rules of sl_receive after the actor check, in its order. */
+static int
+ReceiveChecks(ILink *l, int64 link, Qty q, ILine *ln, IOperator *sop, IOperator *bop, DateADT day)
+{
+	int			cmp;
+
+	ValidateLinkPending(link, l->status);
+	ValidateStatusActive(l->seller, "seller", sop->status);
+	ValidateStatusActive(l->buyer, "buyer", bop->status);
+	ValidatePositive(q, "the accepted quantity");
+	ValidateDimension(l->from->code, l->shipped_qty, q);
+	cmp = ValidateAccepted(link, l->shipped_qty, q, ln->reason != (Datum) 0);
+	ValidateDateOrder("ship date", l->shipped, "receipt date", day);
+	ValidateNotExpired(l->from->code, l->from->has_expiry, l->from->expires, "receipt date", day);
+	ValidateDocument(ln->inspection, "incoming inspection", record_incoming_keys);
+	return cmp;
+}
+
+static void
+ReceiveLine(IChunk *c, ILine *ln)
+{
+	Jsonb	   *rec = ln->rec;
+	char	   *s;
+	char	   *ref;
+	int64		link;
+	Qty			q;
+	ILink	   *l;
+	IOperator  *sop,
+			   *bop;
+	SlOperatorInfo binfo;
+	DateADT		day;
+	volatile int cmp;
+
+	CheckFields(rec, "receive", receive_fields, receive_required);
+	s = FieldText(rec, "link");
+	ref = FieldText(rec, "link_ref");
+	if (s != NULL && ref != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("fields \"link\" and \"link_ref\" exclude each other")));
+	link = s ? DatumGetInt64(Cast(s, INT8OID)) : 0;
+	q = DatumGetQty(Cast(FieldText(rec, "qty"), qty_typ));
+	ln->inspection = FieldJsonb(rec, "inspection");
+	s = FieldText(rec, "received_at");
+	ln->at = s ? DatumGetTimestampTz(Cast(s, TIMESTAMPTZOID)) : GetCurrentTransactionStartTimestamp();
+	s = FieldText(rec, "reject_reason");
+	ln->reason = s ? CStringGetTextDatum(s) : (Datum) 0;
+	day = DatumGetDateADT(DirectFunctionCall1(timestamptz_date, TimestampTzGetDatum(ln->at)));
+
+	if (ref != NULL)
+	{
+		int64		n = DatumGetInt32(Cast(ref, INT4OID));
+		int64		key = -n;
+		bool		found;
+
+		l = hash_search(c->links, &key, HASH_FIND, &found);
+		if (l == NULL)
+		{
+			/* a ship line of an earlier chunk: its link by the report or this call's map */
+			int64		id = ShipRefLink(n);
+
+			if (id != 0)
+				l = LinkGet(c, id);
+		}
+		if (l == NULL || !l->found)
+			ereport(ERROR,
+					(errcode(SL_BAD_LINE_REF),
+					 errmsg("bad line reference: line %lld of this upload is not an accepted ship line",
+							(long long) n),
+					 errdetail("link_ref names an earlier line of the same upload whose sale is received.")));
+		link = l->id;			/* 0 for a sale of this chunk not written yet */
+	}
+	else
+	{
+		l = LinkGet(c, link);
+		if (!l->found)
+			ereport(ERROR,
+					(errcode(SL_UNKNOWN_LINK),
+					 errmsg("unknown link: no sale has link id %lld", (long long) link)));
+	}
+	/* the operators as the link's join reads them */
+	{
+		bool		found;
+
+		sop = hash_search(c->operators, &l->seller, HASH_ENTER, &found);
+		if (!found)
+			sop->found = ValidateLookupOperator(l->seller, &sop->status, &sop->info);
+		bop = hash_search(c->operators, &l->buyer, HASH_ENTER, &found);
+		if (!found)
+			bop->found = ValidateLookupOperator(l->buyer, &bop->status, &bop->info);
+	}
+	binfo = bop->info;
+	CheckActor(c, l->buyer, 1);
+	if (l->id != 0)
+		cmp = ReceiveChecks(l, link, q, ln, sop, bop, day);
+	else
+	{
+		/*
+		 * A sale of this chunk not written yet: checked as it is; only if a
+		 * rule refuses is it written first, so the message names its id.
+		 */
+		MemoryContext cx = CurrentMemoryContext;
+
+		PG_TRY();
+		{
+			cmp = ReceiveChecks(l, 0, q, ln, sop, bop, day);
+		}
+		PG_CATCH();
+		{
+			MemoryContextSwitchTo(cx);
+			FlushErrorState();
+			Flush(c);
+			cmp = ReceiveChecks(l, l->id, q, ln, sop, bop, day);
+		}
+		PG_END_TRY();
+	}
+
+	/* accepted */
+	l->status = "received";
+	if (cmp < 0)
+	{
+		IBatch	   *b = l->from;
+
+		b->left = QtyAdd(b->left, QtySub(l->shipped_qty, q));
+		if (!b->dirty)
+		{
+			b->dirty = true;
+			c->dirty = lappend(c->dirty, b);
+		}
+	}
+	ln->link = l;
+	ln->q = q;
+	ln->buyer_station = binfo.station;
+	ln->ledger_op = l->buyer;
+	c->nrecv++;
+}
+
+/* ---- writes ------------------------------------------------------------------- */
+
+static SlStmt ship_many_stmt = {
+	"WITH l AS (INSERT INTO shilian.link (kind, from_batch, seller_id, buyer_id, qty_shipped,"
+	"   shipped_on, seller_licence)"
+	"  SELECT 'ship', d.b, d.s, d.u, d.q, d.d, d.l"
+	"  FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::shilian.qty[], $5::date[],"
+	"   $6::shilian.license_no[]) WITH ORDINALITY AS d(b, s, u, q, d, l, o) ORDER BY d.o RETURNING *)"
+	" SELECT id, to_jsonb(l.*) FROM l ORDER BY id",
+	6, {"bigint[]", "bigint[]", "bigint[]", "shilian.qty[]", "date[]", "shilian.license_no[]"}
+};
+
+static SlStmt balance_stmt = {
+	"UPDATE shilian.batch b SET qty_left = u.l FROM unnest($1::bigint[], $2::shilian.qty[]) AS u(id, l)"
+	" WHERE b.id = u.id",
+	2, {"bigint[]", "shilian.qty[]"}
+};
+
+/*
+ * The receipts of the chunk, as receive_stmt writes one: the buyer's new
+ * batch pre-filled from the seller's, the link received, the incoming
+ * inspection. The new batches' ids are drawn first (in line order), so
+ * every part is matched by id, with plain joins the planner estimates well.
+ */
+static SlStmt receive_many_stmt = {
+	"WITH d AS MATERIALIZED (SELECT u.*, nextval('shilian.batch_id_seq'::regclass) AS nid"
+	"  FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::shilian.qty[],"
+	"   $5::date[], $6::date[], $7::text[], $8::shilian.license_no[], $9::jsonb[], $10::bigint[],"
+	"   $11::timestamptz[], $12::text[], $13::text[], $14::jsonb[])"
+	"   WITH ORDINALITY AS u(region, buyer, product, q, produced, expires, lot, lic, cert, link, at,"
+	"   reason, res, insp, o)),"
+	" nb AS (INSERT INTO shilian.batch (id, trace_code, owner_id, product_id, qty, qty_left,"
+	"   produced_on, expires_on, lot, origin, supplier_licence, certificate) OVERRIDING SYSTEM VALUE"
+	"  SELECT d.nid, shilian.trace_code_next(d.region), d.buyer, d.product, d.q, d.q, d.produced, d.expires,"
+	"   d.lot, 'received', d.lic, d.cert FROM d"
+	"  RETURNING id, trace_code, to_jsonb(batch.*) AS j),"
+	" ul AS (UPDATE shilian.link l SET to_batch = d.nid, qty_accepted = d.q, received_at = d.at,"
+	"   status = 'received', reject_reason = d.reason FROM d WHERE l.id = d.link"
+	"  RETURNING d.nid, to_jsonb(l.*) AS j),"
+	" ins AS (INSERT INTO shilian.inspection (batch_id, operator_id, kind, result, report, link_id,"
+	"   inspected_at)"
+	"  SELECT d.nid, d.buyer, 'incoming', d.res, d.insp, d.link, d.at FROM d"
+	"  RETURNING id, batch_id)"
+	" SELECT d.o, nb.trace_code, jsonb_build_object('link', ul.j, 'batch', nb.j, 'inspection_id', ins.id)"
+	" FROM d JOIN nb ON nb.id = d.nid JOIN ul ON ul.nid = d.nid JOIN ins ON ins.batch_id = d.nid ORDER BY d.o",
+	14, {"text[]", "bigint[]", "bigint[]", "shilian.qty[]", "date[]", "date[]", "text[]",
+		"shilian.license_no[]", "jsonb[]", "bigint[]", "timestamptz[]", "text[]", "text[]", "jsonb[]"}
+};
+
+static Datum
+ArrayOf(Datum *d, bool *nulls, int n, Oid typ)
+{
+	int16		len;
+	bool		byval;
+	char		align;
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+
+	get_typlenbyvalalign(typ, &len, &byval, &align);
+	return PointerGetDatum(construct_md_array(d, nulls, 1, dims, lbs, typ, len, byval, align));
+}
+
+/* Write the queued lines: sales, balances, receipts, then the ledger in line order. */
+static void
+Flush(IChunk *c)
+{
+	int			ns = c->nship,
+				nr = c->nrecv;
+	ListCell   *lc;
+
+	if (list_length(c->pending) == 0 && c->dirty == NIL)
+		return;
+	if (ns > 0)
+	{
+		Datum	   *a[6];
+		bool	   *lnull = palloc0_array(bool, ns);
+		Datum		v[6];
+		int			i = 0;
+		ILine	  **ships = palloc_array(ILine *, ns);
+
+		for (int k = 0; k < 6; k++)
+			a[k] = palloc_array(Datum, ns);
+		foreach(lc, c->pending)
+		{
+			ILine	   *ln = lfirst(lc);
+
+			if (ln->kind != LK_SHIP)
+				continue;
+			ships[i] = ln;
+			a[0][i] = Int64GetDatum(ln->batch->id);
+			a[1][i] = Int64GetDatum(ln->seller);
+			a[2][i] = Int64GetDatum(ln->buyer);
+			a[3][i] = QtyGetDatum(ln->q);
+			a[4][i] = DateADTGetDatum(ln->shipped);
+			a[5][i] = LicenseNoGetDatum(ln->licence);
+			lnull[i] = !ln->has_licence;
+			i++;
+		}
+		v[0] = ArrayOf(a[0], NULL, ns, INT8OID);
+		v[1] = ArrayOf(a[1], NULL, ns, INT8OID);
+		v[2] = ArrayOf(a[2], NULL, ns, INT8OID);
+		v[3] = ArrayOf(a[3], NULL, ns, qty_typ);
+		v[4] = ArrayOf(a[4], NULL, ns, DATEOID);
+		v[5] = ArrayOf(a[5], lnull, ns, license_typ);
+		SlExec(&ship_many_stmt, v, NULL, 0);
+		if (SPI_processed != (uint64) ns)
+			elog(ERROR, "import wrote %llu sales of %d", (unsigned long long) SPI_processed, ns);
+		for (i = 0; i < ns; i++)
+		{
+			ILine	   *ln = ships[i];
+
+			ln->made->id = DatumGetInt64(SlGet(i, 1, NULL));
+			{
+				int64		k = ln->line_no;
+				IShipRef   *r = hash_search(ship_refs, &k, HASH_ENTER, NULL);
+
+				r->link = ln->made->id;
+			}
+			ln->result = psprintf("%lld", (long long) ln->made->id);
+			ln->ledger_body = DatumGetJsonbPCopy(SlGet(i, 2, NULL));
+		}
+	}
+	if (c->dirty != NIL)
+	{
+		int			nd = list_length(c->dirty);
+		Datum	   *ids = palloc_array(Datum, nd);
+		Datum	   *lefts = palloc_array(Datum, nd);
+		Datum		v[2];
+		int			i = 0;
+
+		foreach(lc, c->dirty)
+		{
+			IBatch	   *b = lfirst(lc);
+
+			ids[i] = Int64GetDatum(b->id);
+			lefts[i] = QtyGetDatum(b->left);
+			b->dirty = false;
+			i++;
+		}
+		v[0] = ArrayOf(ids, NULL, nd, INT8OID);
+		v[1] = ArrayOf(lefts, NULL, nd, qty_typ);
+		SlExec(&balance_stmt, v, NULL, 0);
+		c->dirty = NIL;
+	}
+	if (nr > 0)
+	{
+		Datum	   *a[14];
+		bool	   *n[14];
+		Datum		v[14];
+		Oid			typs[14] = {TEXTOID, INT8OID, INT8OID, qty_typ, DATEOID, DATEOID, TEXTOID,
+		license_typ, JSONBOID, INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, JSONBOID};
+		ILine	  **recvs = palloc_array(ILine *, nr);
+		int			i = 0;
+
+		for (int k = 0; k < 14; k++)
+		{
+			a[k] = palloc0_array(Datum, nr);
+			n[k] = palloc0_array(bool, nr);
+		}
+		foreach(lc, c->pending)
+		{
+			ILine	   *ln = lfirst(lc);
+			ILink	   *l;
+			IBatch	   *s;
+
+			if (ln->kind != LK_RECEIVE)
+				continue;
+			l = ln->link;
+			s = l->from;
+			recvs[i] = ln;
+			a[0][i] = PointerGetDatum(cstring_to_text_with_len(ln->buyer_station, 6));
+			a[1][i] = Int64GetDatum(l->buyer);
+			a[2][i] = Int64GetDatum(s->product);
+			a[3][i] = QtyGetDatum(ln->q);
+			a[4][i] = DateADTGetDatum(s->produced);
+			a[5][i] = DateADTGetDatum(s->expires);
+			n[5][i] = !s->has_expiry;
+			a[6][i] = s->lot;
+			n[6][i] = s->lot == (Datum) 0;
+			a[7][i] = LicenseNoGetDatum(l->licence);
+			n[7][i] = !l->has_licence;
+			a[8][i] = s->certificate;
+			n[8][i] = s->certificate == (Datum) 0;
+			a[9][i] = Int64GetDatum(l->id);
+			a[10][i] = TimestampTzGetDatum(ln->at);
+			a[11][i] = ln->reason;
+			n[11][i] = ln->reason == (Datum) 0;
+			a[12][i] = PointerGetDatum(RecordInspectionResult(ln->inspection));
+			a[13][i] = JsonbPGetDatum(ln->inspection);
+			i++;
+		}
+		for (int k = 0; k < 14; k++)
+			v[k] = ArrayOf(a[k], n[k], nr, typs[k]);
+		SlExec(&receive_many_stmt, v, NULL, 0);
+		if (SPI_processed != (uint64) nr)
+			elog(ERROR, "import wrote %llu receipts of %d", (unsigned long long) SPI_processed, nr);
+		for (i = 0; i < nr; i++)
+		{
+			ILine	   *ln = recvs[i];
+
+			ln->result = TraceCodeToCString(DatumGetTraceCode(SlGet(i, 2, NULL)));
+			ln->ledger_body = DatumGetJsonbPCopy(SlGet(i, 3, NULL));
+		}
+	}
+	/* the ledger, in line order: each operator's chain follows the upload */
+	foreach(lc, c->pending)
+	{
+		ILine	   *ln = lfirst(lc);
+
+		if (ln->kind == LK_SHIP)
+			RecordToLedger(ln->ledger_op, "ship", ln->shipped, ln->ledger_body);
+		else
+			RecordToLedger(ln->ledger_op, "receive", TimestampDate(ln->at), ln->ledger_body);
+	}
+	c->pending = NIL;
+	c->nship = c->nrecv = 0;
+}
+
+/* ---- the other kinds: the record function, in a subtransaction --------------- */
+
+static SlStmt other_stmt = {
+	"SELECT shilian.import_line_exec($1)",
+	1, {"jsonb"}
+};
+
+static void
+OtherLine(IChunk *c, ILine *ln, MemoryContext linecxt)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+
+	Flush(c);
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(linecxt);
+	PG_TRY();
+	{
+		Datum		v[1] = {JsonbPGetDatum(ln->rec)};
+		bool		isnull;
+		Datum		r;
+
+		SlExec(&other_stmt, v, NULL, 1);
+		r = SlGet(0, 1, &isnull);
+		MemoryContextSwitchTo(linecxt);
+		ln->result = isnull ? NULL : TextDatumGetCString(r);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(linecxt);
+		ln->err = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		ln->refused = true;
+	}
+	PG_END_TRY();
+	/* the record function may have changed any batch, link or operator */
+	CachesReset(c);
+}
+
+/* Whether a caught error is a refusal of the line (else it fails the import). */
+static bool
+IsRefusal(ErrorData *e)
+{
+	int			cls = ERRCODE_TO_CATEGORY(e->sqlerrcode);
+
+	return cls == ERRCODE_TO_CATEGORY(SL_ERRCODE('R', '0', '0')) ||
+		cls == ERRCODE_DATA_EXCEPTION ||
+		e->sqlerrcode == ERRCODE_INSUFFICIENT_PRIVILEGE;
+}
+
+static const char *
+KindName(Jsonb *rec)
+{
+	return FieldText(rec, "kind");
+}
+
+/* Parse, classify and (for ship and receive) validate one line; refusals are recorded. */
+static void
+Line(IChunk *c, ILine *ln, const char *body, const char *pre_state,
+	 const char *pre_msg, MemoryContext linecxt)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+
+	if (pre_state != NULL)
+	{
+		/* refused while loading (over-long line, bad encoding, truncated body, CSV shape) */
+		ln->refused = true;
+		ln->err = palloc0(sizeof(ErrorData));
+		ln->err->sqlerrcode = MAKE_SQLSTATE(pre_state[0], pre_state[1], pre_state[2], pre_state[3],
+											pre_state[4]);
+		ln->err->message = pstrdup(pre_msg ? pre_msg : "refused while loading");
+		return;
+	}
+	PG_TRY();
+	{
+		Jsonb	   *rec = ln->rec ? ln->rec :
+			DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(body)));
+		const char *k;
+
+		ln->rec = rec;
+		if (!JB_ROOT_IS_OBJECT(rec) || JB_ROOT_IS_SCALAR(rec))
+		{
+			const char *t = JB_ROOT_IS_ARRAY(rec) && !JB_ROOT_IS_SCALAR(rec) ? "array" :
+				TextDatumGetCString(DirectFunctionCall1(jsonb_typeof, JsonbPGetDatum(rec)));
+
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("a line must be a JSON object, not %s", t)));
+		}
+		k = KindName(rec);
+		if (k == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("missing field \"kind\"")));
+		ln->kind_name = pstrdup(k);
+		if (strcmp(k, "ship") == 0)
+			ln->kind = LK_SHIP;
+		else if (strcmp(k, "receive") == 0 && FieldText(rec, "into_batch") == NULL)
+			ln->kind = LK_RECEIVE;
+		else
+			ln->kind = LK_OTHER;
+		if (ln->kind == LK_SHIP)
+			ShipLine(c, ln);
+		else if (ln->kind == LK_RECEIVE)
+			ReceiveLine(c, ln);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+
+		MemoryContextSwitchTo(linecxt);
+		e = CopyErrorData();
+		if (!IsRefusal(e))
+		{
+			MemoryContextSwitchTo(oldcxt);
+			PG_RE_THROW();
+		}
+		FlushErrorState();
+		ln->err = e;
+		ln->refused = true;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcxt);
+	if (ln->refused)
+		return;
+	if (ln->kind == LK_OTHER)
+		OtherLine(c, ln, linecxt);
+	else
+		c->pending = lappend(c->pending, ln);
+}
+
+/* ---- import_apply ------------------------------------------------------------------ */
+
+static SlStmt job_stmt = {
+	"SELECT mode, status FROM shilian.import_job WHERE id = $1 AND principal = concat_ws('|',"
+	" CASE WHEN current_setting('role') = 'none' THEN session_user::text ELSE current_setting('role') END,"
+	" shilian.current_operator(), shilian.current_client(), shilian.current_jurisdiction()) FOR UPDATE",
+	1, {"bigint"}
+};
+
+static SlStmt stage_stmt = {
+	"SELECT line_no, body, sqlstate, message FROM shilian.import_stage WHERE job_id = $1"
+	" ORDER BY line_no LIMIT $2",
+	2, {"bigint", "integer"}
+};
+
+static SlStmt unstage_stmt = {
+	"DELETE FROM shilian.import_stage WHERE job_id = $1 AND line_no <= $2",
+	2, {"bigint", "integer"}
+};
+
+static SlStmt left_stmt = {
+	"SELECT count(*)::integer FROM shilian.import_stage WHERE job_id = $1",
+	1, {"bigint"}
+};
+
+static SlStmt report_stmt = {
+	"WITH r AS (INSERT INTO shilian.import_line (job_id, line_no, kind, status, result, sqlstate,"
+	"   message, detail)"
+	"  SELECT $1, u.n, u.k, CASE WHEN u.st IS NULL THEN 'accepted' ELSE 'refused' END, u.r, u.st, u.m,"
+	"   nullif(u.d, '')"
+	"  FROM unnest($2::integer[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])"
+	"   AS u(n, k, r, st, m, d) RETURNING status)"
+	" UPDATE shilian.import_job j SET done = done + (SELECT count(*) FROM r),"
+	"  accepted = accepted + (SELECT count(*) FROM r WHERE status = 'accepted'),"
+	"  refused = refused + (SELECT count(*) FROM r WHERE status = 'refused')"
+	" WHERE j.id = $1",
+	7, {"bigint", "integer[]", "text[]", "text[]", "text[]", "text[]", "text[]"}
+};
+
+static SlStmt finish_stmt = {
+	"UPDATE shilian.import_job SET status = $2, finished_at = clock_timestamp(),"
+	" accepted = CASE WHEN $2 = 'rolled_back' THEN 0 ELSE accepted END WHERE id = $1",
+	2, {"bigint", "text"}
+};
+
+static SlStmt rolled_stmt = {
+	"UPDATE shilian.import_line SET status = 'rolled_back', result = NULL"
+	" WHERE job_id = $1 AND status = 'accepted'",
+	1, {"bigint"}
+};
+
+/* A line's report, kept past the chunk for an all_or_nothing job. */
+typedef struct IReport
+{
+	int			line_no;
+	char	   *kind;
+	char	   *result;
+	char	   *sqlstate;
+	char	   *message;
+	char	   *detail;
+} IReport;
+
+static void
+ReportOf(ILine *ln, IReport *r)
+{
+	r->line_no = ln->line_no;
+	r->kind = ln->kind_name ? pstrdup(ln->kind_name) : NULL;
+	r->result = ln->refused || ln->result == NULL ? NULL : pstrdup(ln->result);
+	r->sqlstate = ln->refused ? pstrdup(unpack_sql_state(ln->err->sqlerrcode)) : NULL;
+	r->message = ln->refused ? pstrdup(ln->err->message ? ln->err->message : "") : NULL;
+	r->detail = ln->refused && ln->err->detail ? pstrdup(ln->err->detail) : NULL;
+}
+
+/* The report of some lines; counts added to the job. */
+static void
+Report(int64 job, IReport *rs, int n)
+{
+	Datum	   *a[6];
+	bool	   *nl[6];
+	Datum		v[7];
+	Oid			typs[6] = {INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+
+	for (int k = 0; k < 6; k++)
+	{
+		a[k] = palloc0_array(Datum, n);
+		nl[k] = palloc0_array(bool, n);
+	}
+	for (int i = 0; i < n; i++)
+	{
+		IReport    *r = &rs[i];
+		char	   *f[6] = {NULL, r->kind, r->result, r->sqlstate, r->message, r->detail};
+
+		a[0][i] = Int32GetDatum(r->line_no);
+		for (int k = 1; k < 6; k++)
+		{
+			nl[k][i] = f[k] == NULL;
+			if (f[k])
+				a[k][i] = CStringGetTextDatum(f[k]);
+		}
+	}
+	v[0] = Int64GetDatum(job);
+	for (int k = 0; k < 6; k++)
+		v[k + 1] = ArrayOf(a[k], nl[k], n, typs[k]);
+	SlExec(&report_stmt, v, NULL, 0);
+}
+
+/*
+ * Before any line runs: parse the lines and read (and lock) at once the
+ * sales the receipts name and the batches the sales and the ship lines
+ * name, links first, then batches, each in id order, as one receive takes
+ * its locks. A line that does not parse is left for Line() to refuse.
+ */
+static void
+Prefetch(IChunk *c, char **bodies, char **states, MemoryContext cxt)
+{
+	Datum	   *codes = palloc_array(Datum, Max(c->n, 1));
+	Datum	   *links = palloc_array(Datum, Max(c->n, 1));
+	int			ncodes = 0,
+				nlinks = 0;
+
+	for (int i = 0; i < c->n; i++)
+	{
+		ILine	   *ln = &c->lines[i];
+
+		if (states[i] != NULL || bodies[i] == NULL)
+			continue;
+		PG_TRY();
+		{
+			Jsonb	   *rec = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(bodies[i])));
+			char	   *k;
+			char	   *v;
+
+			ln->rec = rec;
+			if (JB_ROOT_IS_OBJECT(rec) && !JB_ROOT_IS_SCALAR(rec) && (k = FieldText(rec, "kind")) != NULL)
+			{
+				if (strcmp(k, "ship") == 0 && (v = FieldText(rec, "code")) != NULL)
+					codes[ncodes++] = Cast(v, trace_code_typ);
+				else if (strcmp(k, "receive") == 0 && (v = FieldText(rec, "link")) != NULL)
+					links[nlinks++] = Cast(v, INT8OID);
+			}
+		}
+		PG_CATCH();
+		{
+			ErrorData  *e;
+
+			MemoryContextSwitchTo(cxt);
+			e = CopyErrorData();
+			if (!IsRefusal(e))
+				PG_RE_THROW();
+			FlushErrorState();
+		}
+		PG_END_TRY();
+	}
+	LinksLoad(c, links, nlinks, codes, ncodes);
+}
+
+/*
+ * Apply one chunk of staged lines; returns the number of lines taken and
+ * whether any was refused.
+ */
+static int
+Chunk(int64 job, int limit, bool *any_refused, MemoryContext cxt, List **deferred,
+	  MemoryContext keep)
+{
+	Datum		v[2] = {Int64GetDatum(job), Int32GetDatum(limit)};
+	IChunk		c;
+	SPITupleTable *tt;
+	uint64		rows;
+	int			last = 0;
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+
+	memset(&c, 0, sizeof(c));
+	CachesReset(&c);
+	SlExec(&stage_stmt, v, NULL, 0);
+	rows = SPI_processed;
+	tt = SPI_tuptable;
+	c.n = (int) rows;
+	c.lines = palloc0_array(ILine, Max(c.n, 1));
+	/* the staged text, and the batches and links named, read before any line runs */
+	{
+		char	  **bodies = palloc_array(char *, c.n);
+		char	  **states = palloc_array(char *, c.n);
+		char	  **msgs = palloc_array(char *, c.n);
+
+		for (int i = 0; i < c.n; i++)
+		{
+			bool		isnull;
+			Datum		d;
+
+			c.lines[i].line_no = DatumGetInt32(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
+			d = SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull);
+			bodies[i] = isnull ? NULL : TextDatumGetCString(d);
+			d = SPI_getbinval(tt->vals[i], tt->tupdesc, 3, &isnull);
+			states[i] = isnull ? NULL : TextDatumGetCString(d);
+			d = SPI_getbinval(tt->vals[i], tt->tupdesc, 4, &isnull);
+			msgs[i] = isnull ? NULL : TextDatumGetCString(d);
+		}
+		SPI_freetuptable(tt);
+		Prefetch(&c, bodies, states, cxt);
+		for (int i = 0; i < c.n; i++)
+		{
+			Line(&c, &c.lines[i], bodies[i] ? bodies[i] : "", states[i], msgs[i], cxt);
+			if (c.lines[i].refused)
+				*any_refused = true;
+			last = c.lines[i].line_no;
+		}
+	}
+	Flush(&c);
+	if (c.n > 0)
+	{
+		Datum		u[2] = {Int64GetDatum(job), Int32GetDatum(last)};
+
+		if (deferred == NULL)
+		{
+			IReport    *rs = palloc_array(IReport, c.n);
+
+			for (int i = 0; i < c.n; i++)
+				ReportOf(&c.lines[i], &rs[i]);
+			Report(job, rs, c.n);
+		}
+		else
+		{
+			MemoryContext o2 = MemoryContextSwitchTo(keep);
+
+			for (int i = 0; i < c.n; i++)
+			{
+				IReport    *r = palloc(sizeof(IReport));
+
+				ReportOf(&c.lines[i], r);
+				*deferred = lappend(*deferred, r);
+			}
+			MemoryContextSwitchTo(o2);
+		}
+		SlExec(&unstage_stmt, u, NULL, 0);
+	}
+	MemoryContextSwitchTo(old);
+	return c.n;
+}
+
+/*
+ * import_apply(job, max_lines) → lines still staged: applies up to max_lines
+ * (all when NULL) staged lines of the job. An all_or_nothing job is applied
+ * whole in one call and rolled back if any line is refused.
+ */
+static SlStmt unstage_all_stmt = {
+	"DELETE FROM shilian.import_stage WHERE job_id = $1",
+	1, {"bigint"}
+};
+
+PG_FUNCTION_INFO_V1(sl_import_apply);
+Datum
+sl_import_apply(PG_FUNCTION_ARGS)
+{
+	int64		job;
+	int			max_lines = PG_ARGISNULL(1) ? -1 : PG_GETARG_INT32(1);
+	Datum		v[1];
+	char	   *mode;
+	char	   *status;
+	bool		all;
+	bool		refused = false;
+	int			taken = 0;
+	int			left = 0;
+	List	   *deferred = NIL;
+	int			nest;
+	MemoryContext cxt;
+	MemoryContext caller = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+
+	RecordRequire(fcinfo, 0, "job");
+	job = PG_GETARG_INT64(0);
+	if (max_lines == 0 || max_lines < -1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_lines must be positive or null")));
+	v[0] = Int64GetDatum(job);
+	SPI_connect();
+	Types();
+	SlExec(&job_stmt, v, NULL, 1);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("import job %lld does not exist", (long long) job),
+				 errdetail("A job is applied by the caller that uploaded it.")));
+	mode = TextDatumGetCString(SlGet(0, 1, NULL));
+	status = TextDatumGetCString(SlGet(0, 2, NULL));
+	if (strcmp(status, "running") != 0)
+	{
+		SPI_finish();
+		PG_RETURN_INT32(0);
+	}
+	all = strcmp(mode, "all_or_nothing") == 0;
+	/*
+	 * The import's work is stamped as such where the ledger reads a channel
+	 * (shilian.channel), for this call only.
+	 */
+	nest = NewGUCNestLevel();
+	if (GetConfigOption("shilian.channel", true, false) != NULL)
+		(void) set_config_option("shilian.channel", "import", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	cxt = AllocSetContextCreate(caller, "import chunk", ALLOCSET_DEFAULT_SIZES);
+	current_job = job;
+	{
+		HASHCTL		ctl;
+
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(int64);
+		ctl.entrysize = sizeof(IShipRef);
+		ctl.hcxt = caller;
+		ship_refs = hash_create("import ship lines", 1024, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	if (all)
+	{
+		/* every line's effects, undone together if one is refused; the report stays */
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(caller);
+	}
+	for (;;)
+	{
+		int			want = IMPORT_CHUNK;
+		int			n;
+
+		if (!all && max_lines > 0)
+			want = Min(want, max_lines - taken);
+		if (want <= 0)
+			break;
+		n = Chunk(job, want, &refused, cxt, all ? &deferred : NULL, caller);
+		MemoryContextReset(cxt);
+		taken += n;
+		if (n < want)
+			break;
+	}
+	if (all)
+	{
+		if (refused)
+			RollbackAndReleaseCurrentSubTransaction();
+		else
+			ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(caller);
+		CurrentResourceOwner = owner;
+		if (refused)
+			SlExec(&unstage_all_stmt, v, NULL, 0);
+		/* the report, in chunks */
+		{
+			int			n = list_length(deferred);
+			IReport    *rs = palloc_array(IReport, Max(n, 1));
+			int			i = 0;
+			ListCell   *lc;
+
+			foreach(lc, deferred)
+				rs[i++] = *(IReport *) lfirst(lc);
+			for (i = 0; i < n; i += IMPORT_CHUNK)
+				Report(job, rs + i, Min(IMPORT_CHUNK, n - i));
+		}
+		if (refused)
+		{
+			Datum		f[2] = {Int64GetDatum(job), CStringGetTextDatum("rolled_back")};
+
+			SlExec(&rolled_stmt, v, NULL, 0);
+			SlExec(&finish_stmt, f, NULL, 0);
+			MemoryContextDelete(cxt);
+			ship_refs = NULL;
+			AtEOXact_GUC(true, nest);
+			SPI_finish();
+			PG_RETURN_INT32(0);
+		}
+	}
+	else
+	{
+		SlExec(&left_stmt, v, NULL, 1);
+		left = DatumGetInt32(SlGet(0, 1, NULL));
+	}
+	if (left == 0)
+	{
+		Datum		f[2] = {Int64GetDatum(job), CStringGetTextDatum("applied")};
+
+		SlExec(&finish_stmt, f, NULL, 0);
+	}
+	MemoryContextDelete(cxt);
+	ship_refs = NULL;
+	AtEOXact_GUC(true, nest);
+	SPI_finish();
+	PG_RETURN_INT32(left);
+}

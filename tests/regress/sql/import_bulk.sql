@@ -1,0 +1,193 @@
+-- import_bulk: the set-based path of import_apply gives every refused line
+-- exactly the SQLSTATE and message the single-record function gives for the
+-- same input in the same state, for every refusal of ship and receive (and
+-- the kinds it passes to their record function); the chains still verify;
+-- receive lines name sales of the same upload with link_ref.
+SET client_min_messages = warning;
+SELECT current_database() AS regress_db \gset
+CREATE DATABASE shilian_import_bulk_test;
+\c shilian_import_bulk_test
+SET client_min_messages = warning;
+CREATE EXTENSION shilian;
+SET timezone = 'Asia/Shanghai';
+SET datestyle = ISO, YMD;
+SET search_path = public, shilian;
+\set VERBOSITY default
+
+SELECT shilian.jurisdiction_add(c, n) IS NOT NULL AS ok FROM (VALUES ('370000', '山东省'),
+	('370100', '济南市'), ('370112', '历城区'), ('370112001', '洪家楼所')) v(c, n);
+SELECT shilian.operator_register('加工厂', 'production', '{processor}', '370112001', 'a', '1', reg_card => 'B-1') AS mill \gset
+SELECT shilian.operator_register('批发商', 'circulation', '{wholesaler}', '370112001', 'b', '2', reg_card => 'B-2') AS wh \gset
+SELECT shilian.operator_register('未激活', 'circulation', '{retailer}', '370112001', 'c', '3', reg_card => 'B-3') AS dormant \gset
+SELECT shilian.operator_register('无证', 'production', '{processor}', '370112001', 'd', '4', reg_card => 'B-4') AS nolic \gset
+SELECT shilian.operator_register('错范围', 'production', '{processor}', '370112001', 'e', '5', reg_card => 'B-5') AS scope \gset
+SELECT count(shilian.operator_activate(o)) FROM unnest(ARRAY[:mill, :wh, :nolic, :scope]::bigint[]) o;
+SELECT shilian.licence_add(:mill, 'JY13701020000018', '{grain}', '2020-01-01', '2099-12-31') > 0 AS ok;
+SELECT shilian.licence_add(:scope, 'JY13701020000026', '{dairy}', '2020-01-01', '2099-12-31') > 0 AS ok;
+SELECT shilian.product_register('面粉', 'grain', shelf_life_days => 180) AS flour \gset
+SELECT shilian.product_register('牛奶', 'dairy', shelf_life_days => 7) AS milk \gset
+SELECT shilian.batch_create(:mill, :flour, '1 t', current_date - 10)::text AS a \gset
+SELECT shilian.batch_create(:mill, :milk, '100 L', current_date - 30, expires_on => current_date - 20)::text AS old \gset
+SELECT shilian.batch_create(:nolic, :flour, '1 t', current_date - 10)::text AS nl \gset
+SELECT shilian.batch_create(:scope, :flour, '1 t', current_date - 10)::text AS sc \gset
+SELECT shilian.batch_create(:wh, :milk, '10 L', current_date - 1)::text AS whmilk \gset
+SELECT shilian.ship(:'a', :wh, '100 kg', current_date - 1) AS l1 \gset
+SELECT shilian.ship(:'a', :wh, '100 kg', current_date - 1) AS l2 \gset
+SELECT shilian.ship(:'a', :wh, '100 kg', current_date - 1) AS l3 \gset
+SELECT shilian.receive(:l3, '100 kg', '{"inspector": "王五"}', now()) IS NOT NULL AS received;
+SELECT shilian.trace_code_next('370112')::text AS nobatch \gset
+
+-- One line per refusal of ship and receive, valid lines between them, and
+-- lines of other kinds (applied by their record function).
+CREATE TEMP TABLE upload (n int, line text);
+INSERT INTO upload VALUES
+ (1, format('{"kind": "ship", "code": "%s", "buyer": %s, "qty": "10 kg"}', :'a', :wh)),
+ (2, format('{"kind": "ship", "code": "%s", "buyer": 999999, "qty": "1 kg"}', :'a')),                 -- SLR01
+ (3, format('{"kind": "ship", "code": "%s", "buyer": %s, "qty": "1 kg"}', :'a', :dormant)),           -- SLR02
+ (4, format('{"kind": "ship", "code": "%s", "buyer": %s, "qty": "1 kg"}', :'nobatch', :wh)),          -- SLR03
+ (5, format('{"kind": "ship", "code": "%s", "buyer": %s, "qty": "1 kg", "seller": %s}', :'a', :wh, :nolic)), -- SLR04
+ (6, format('{"kind": "ship", "code": "%s", "buyer": %s, "qty": "691 kg"}', :'a', :wh)),              -- SLR05 (690 kg left after line 1)
+ (7, format('{"kind": "ship", "code": "%s", "buyer": %s, "qty": "1 L"}', :'a', :wh)),                 -- SLR06
+ (8, format('{"kind": "ship", "code": "%s", "buyer": %s, "qty": "1 kg", "shipped_on": "2000-01-01"}', :'a', :wh)), -- SLR07
+ (9, format('{"kind": "ship", "code": "%s", "buyer": %s, "qty": "1 L"}', :'old', :wh)),               -- SLR08
+ (10, format('{"kind": "ship", "code": "%s", "buyer": %s, "qty": "1 kg"}', :'nl', :wh)),              -- SLR09
+ (11, format('{"kind": "ship", "code": "%s", "buyer": %s, "qty": "1 kg"}', :'sc', :wh)),              -- SLR10
+ (12, format('{"kind": "ship", "code": "%s", "buyer": %s, "qty": "1 kg"}', :'a', :mill)),             -- SLR11
+ (13, format('{"kind": "ship", "code": "%s", "buyer": %s, "qty": "0 kg"}', :'a', :wh)),               -- SLR16
+ (14, format('{"kind": "receive", "link": %s, "qty": "100 kg", "inspection": {"inspector": "李四"}}', :l3)),  -- SLR13
+ (15, '{"kind": "receive", "link": 999999, "qty": "1 kg", "inspection": {"inspector": "李四"}}'),      -- SLR14
+ (16, format('{"kind": "receive", "link": %s, "qty": "100 kg", "inspection": {"by": "李四"}}', :l1)),  -- SLR15
+ (17, format('{"kind": "receive", "link": %s, "qty": "90 kg", "inspection": {"inspector": "李四"}}', :l1)), -- SLR15 (no reason)
+ (18, format('{"kind": "receive", "link": %s, "qty": "200 kg", "inspection": {"inspector": "李四"}}', :l1)), -- SLR17
+ (19, format('{"kind": "receive", "link": %s, "qty": "-1 kg", "inspection": {"inspector": "李四"}}', :l1)), -- SLR16
+ (20, format('{"kind": "receive", "link": %s, "qty": "1 L", "inspection": {"inspector": "李四"}}', :l1)),   -- SLR06
+ (21, format('{"kind": "receive", "link": %s, "qty": "100 kg", "inspection": {"inspector": "李四"}, "received_at": "2000-01-01"}', :l1)), -- SLR07
+ (22, format('{"kind": "receive", "link": %s, "qty": "90 kg", "inspection": {"inspector": "李四"}, "reject_reason": "damp"}', :l1)),
+ (23, format('{"kind": "receive", "link": %s, "qty": "90 kg", "inspection": {"inspector": "李四"}, "reject_reason": "damp"}', :l1)), -- SLR13 (line 22)
+ (24, format('{"kind": "receive", "link": %s, "qty": "100 kg", "inspection": {"inspector": "李四"}, "into_batch": "%s"}', :l2, :'whmilk')), -- SLR21 (record function)
+ (25, format('{"kind": "batch", "owner": %s, "product": 999999, "qty": "1 kg"}', :mill)),            -- SLR18 (record function)
+ (26, format('{"kind": "ship", "code": "%s", "buyer": %s, "qty": "10 kgs"}', :'a', :wh)),             -- 22P02 literal
+ (27, '{"kind": "ship", "code": '),                                                                    -- 22P02 JSON
+ (28, format('{"kind": "ship", "code": "%s", "qty": "1 kg"}', :'a')),                                 -- 22023 missing
+ (29, format('{"kind": "ship", "code": "%s", "buyer": %s, "qty": "1 kg", "colour": 1}', :'a', :wh)),  -- 22023 unknown field
+ (30, '"ship"'),                                                                                       -- 22023 not an object
+ (31, '{"code": 1}'),                                                                                  -- 22023 no kind
+ (32, '{"kind": "harvest"}'),                                                                          -- 22023 unknown kind
+ (33, format('{"kind": "ship", "code": "%s", "buyer": %s, "qty": "5 kg"}', :'a', :wh)),
+ (34, format('{"kind": "consume", "code": "%s", "qty": "1 kg", "consumption_kind": "sample_kept"}', :'a')),
+ (35, format('{"kind": "ship", "code": "%s", "buyer": %s, "qty": "900 kg"}', :'a', :wh));            -- SLR05 (after 1, 33, 34)
+
+-- The single-record path over the same lines in the same state (each line
+-- through its record function in a subtransaction, as import_ndjson did),
+-- undone afterwards; its outcome comes back in the exception's detail.
+CREATE FUNCTION pg_temp.single_path() RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+	out jsonb := '{}';
+	r record;
+	rec jsonb;
+	st text;
+	msg text;
+BEGIN
+	BEGIN
+		FOR r IN SELECT * FROM upload ORDER BY n LOOP
+			BEGIN
+				rec := r.line::jsonb;
+				IF jsonb_typeof(rec) <> 'object' THEN
+					RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+						MESSAGE = format('a line must be a JSON object, not %s', jsonb_typeof(rec));
+				END IF;
+				IF rec ->> 'kind' IS NULL THEN
+					RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value', MESSAGE = 'missing field "kind"';
+				END IF;
+				PERFORM shilian.import_line_exec(rec);
+				out := out || jsonb_build_object(r.n::text, 'accepted');
+			EXCEPTION WHEN OTHERS THEN
+				GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+				out := out || jsonb_build_object(r.n::text, st || ' ' || msg);
+			END;
+		END LOOP;
+		RAISE EXCEPTION 'undo' USING DETAIL = out::text;
+	EXCEPTION WHEN raise_exception THEN
+		GET STACKED DIAGNOSTICS msg = PG_EXCEPTION_DETAIL;
+		RETURN msg::jsonb;
+	END;
+END
+$$;
+SELECT pg_temp.single_path() AS single \gset
+SELECT shilian.import_ndjson(string_agg(line, E'\n' ORDER BY n)) AS job FROM upload \gset
+
+-- every line: the set-based outcome equals the single-record one
+SELECT l.line_no, l.kind, coalesce(l.sqlstate, 'ok') AS sqlstate,
+       coalesce(l.sqlstate || ' ' || l.message, l.status) = (:'single'::jsonb ->> l.line_no::text) AS same
+  FROM shilian.import_line l WHERE l.job_id = :job ORDER BY l.line_no;
+SELECT l.line_no, l.sqlstate, l.message FROM shilian.import_line l
+ WHERE l.job_id = :job AND l.status = 'refused' ORDER BY l.line_no;
+SELECT total, done, accepted, refused, status FROM shilian.import_job WHERE id = :job;
+-- balances as the lines left them: 1 t less 300 (before), 10, 5, 1 kg, plus 10 kg not accepted (694 kg)
+SELECT qty_left FROM shilian.batch WHERE trace_code = :'a'::shilian.trace_code;
+-- a ledger entry per applied record, every chain verifies
+SELECT count(*) FILTER (WHERE NOT ok) AS bad_chains FROM shilian.chain_verify(NULL);
+SELECT kind, count(*) FROM shilian.ledger WHERE recorded_at >= (SELECT created_at FROM shilian.import_job WHERE id = :job)
+ GROUP BY kind ORDER BY kind;
+
+-- ---- line references ----------------------------------------------------------
+CREATE TEMP TABLE refs (n int, line text);
+INSERT INTO refs VALUES
+ (1, format('{"kind": "ship", "code": "%s", "buyer": %s, "qty": "20 kg"}', :'a', :wh)),
+ (2, format('{"kind": "ship", "code": "%s", "buyer": %s, "qty": "2 t"}', :'a', :wh)),
+ (3, '{"kind": "receive", "link_ref": 1, "qty": "20 kg", "inspection": {"inspector": "李四"}}'),
+ (4, '{"kind": "receive", "link_ref": 2, "qty": "1 kg", "inspection": {"inspector": "李四"}}'),
+ (5, '{"kind": "receive", "link_ref": 3, "qty": "1 kg", "inspection": {"inspector": "李四"}}'),
+ (6, '{"kind": "receive", "link_ref": 1, "qty": "20 kg", "inspection": {"inspector": "李四"}}'),
+ (7, format('{"kind": "receive", "link_ref": 1, "link": %s, "qty": "20 kg", "inspection": {"inspector": "李四"}}', :l2));
+SELECT shilian.import_ndjson(string_agg(line, E'\n' ORDER BY n)) AS job2 FROM refs \gset
+-- line 3 receives the sale of line 1; 2 was refused and 3 is no ship line (SLI03);
+-- 6 receives line 1's sale again (SLR13); 7 names both link and link_ref
+SELECT line_no, status, sqlstate, message FROM shilian.import_line WHERE job_id = :job2 ORDER BY line_no;
+SELECT l.status, l.qty_accepted, b.owner_id = :wh AS buyer_holds
+  FROM shilian.link l JOIN shilian.batch b ON b.id = l.to_batch
+ WHERE l.id = (SELECT result::bigint FROM shilian.import_line WHERE job_id = :job2 AND line_no = 1);
+
+-- ---- the ledger entries of the imports ---------------------------------------------
+-- each accepted ship or receive line has its entry, with the body the record
+-- function writes (the new link; the received link, the new batch and the
+-- inspection), and each operator's chain holds them in line order
+CREATE TEMP TABLE entries AS
+SELECT i.job_id, i.line_no, i.kind, e.operator_id, e.seq, shilian.ledger_body(e.body) AS body
+  FROM shilian.import_line i
+  JOIN shilian.ledger e ON e.kind = i.kind AND (
+       (i.kind = 'ship' AND shilian.ledger_body(e.body) ->> 'id' = i.result)
+    OR (i.kind = 'receive' AND shilian.ledger_body(e.body) -> 'batch' ->> 'trace_code' = i.result))
+ WHERE i.job_id IN (:job, :job2) AND i.status = 'accepted' AND i.kind IN ('ship', 'receive');
+SELECT (SELECT count(*) FROM shilian.import_line WHERE job_id IN (:job, :job2) AND status = 'accepted'
+         AND kind IN ('ship', 'receive')) AS lines, count(*) AS entries FROM entries;
+SELECT kind, array_agg(DISTINCT k ORDER BY k) AS body_keys, array_agg(DISTINCT body ->> 'status') AS ship_status,
+       array_agg(DISTINCT body -> 'link' ->> 'status') AS receive_link_status
+  FROM entries, jsonb_object_keys(body) k GROUP BY kind ORDER BY kind;
+SELECT bool_and(ok) AS chains_in_line_order FROM (
+	SELECT (job_id, line_no) > lag((job_id, line_no)) OVER w OR lag(line_no) OVER w IS NULL AS ok
+	  FROM entries WINDOW w AS (PARTITION BY operator_id ORDER BY seq)) t;
+
+-- ---- all_or_nothing through the set-based path -----------------------------------
+SELECT count(*) AS links_before FROM shilian.link \gset
+SELECT shilian.import_ndjson(string_agg(line, E'\n' ORDER BY n), 'all_or_nothing') AS job3
+  FROM upload WHERE n IN (1, 2, 33) \gset
+SELECT status, accepted, refused FROM shilian.import_job WHERE id = :job3;
+SELECT count(*) = :links_before AS nothing_written FROM shilian.link;
+SELECT line_no, status FROM shilian.import_line WHERE job_id = :job3 ORDER BY line_no;
+SELECT count(*) FILTER (WHERE NOT ok) AS bad_chains FROM shilian.chain_verify(NULL);
+
+-- import_apply in chunks: progress committed per call (the gateway's loop)
+SELECT (shilian.import_open('apply_valid', NULL, '\x00', 3)).job AS job4 \gset
+INSERT INTO shilian.import_stage (job_id, line_no, body, sqlstate, message) VALUES
+ (:job4, 1, format('{"kind": "ship", "code": "%s", "buyer": %s, "qty": "1 kg"}', :'a', :wh), NULL, NULL),
+ (:job4, 2, NULL, '22021', 'line 2 is not valid UTF-8'),
+ (:job4, 3, format('{"kind": "ship", "code": "%s", "buyer": %s, "qty": "1 kg"}', :'a', :wh), NULL, NULL);
+SELECT shilian.import_apply(:job4, 2) AS left;
+SELECT status, total, done, accepted, refused FROM shilian.import_job WHERE id = :job4;
+SELECT shilian.import_apply(:job4, 2) AS left;
+SELECT status, total, done, accepted, refused FROM shilian.import_job WHERE id = :job4;
+SELECT line_no, status, sqlstate, message FROM shilian.import_line WHERE job_id = :job4 ORDER BY line_no;
+
+\c :regress_db
+DROP DATABASE shilian_import_bulk_test;
