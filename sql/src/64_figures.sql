@@ -42,7 +42,7 @@ COMMENT ON FUNCTION key_catering_kinds() IS
 -- The raw counts per (station, segment) of code's subtree for period: the
 -- roll (licensed, registered, activated) and the operators at home there
 -- (of any status; active ones for the 10+3 and own-system figures).
-CREATE FUNCTION station_figures(code text, period daterange, with_roll boolean DEFAULT true)
+CREATE FUNCTION station_figures_scan(code text, period daterange, with_roll boolean DEFAULT true)
 	RETURNS TABLE (station text, segment text,
 		licensed bigint, registered bigint, activated bigint,
 		operators bigint, active_operators bigint,
@@ -63,13 +63,13 @@ DECLARE
 	whole_month boolean;
 BEGIN
 	-- first, whatever the plan below would read: 42501 or SLR19, never zeros
-	PERFORM shilian.regulator_require_subtree(station_figures.code);
+	PERFORM shilian.regulator_require_subtree(station_figures_scan.code);
 	-- the subtree's stations as a value, so that the plan is made for its size
 	-- (index probes for a county, hash joins for a province); the only
 	-- province of the database is every station: no filter at all
-	stations := ARRAY(SELECT j.code FROM shilian.jurisdiction j WHERE station_figures.code = ANY (j.ancestors));
-	everything := (SELECT j.level = 'province' FROM shilian.jurisdiction j WHERE j.code = station_figures.code)
-		AND NOT EXISTS (SELECT 1 FROM shilian.jurisdiction j WHERE j.level = 'province' AND j.code <> station_figures.code);
+	stations := ARRAY(SELECT j.code FROM shilian.jurisdiction j WHERE station_figures_scan.code = ANY (j.ancestors));
+	everything := (SELECT j.level = 'province' FROM shilian.jurisdiction j WHERE j.code = station_figures_scan.code)
+		AND NOT EXISTS (SELECT 1 FROM shilian.jurisdiction j WHERE j.level = 'province' AND j.code <> station_figures_scan.code);
 	big := everything OR cardinality(stations) > 200;
 	-- a whole calendar month reads operator_month, any other period operator_day
 	whole_month := NOT isempty(period) AND NOT lower_inf(period) AND NOT upper_inf(period)
@@ -144,8 +144,115 @@ BEGIN
 	USING stations, period, with_roll, whole_month, everything, big;
 END
 $$;
+COMMENT ON FUNCTION station_figures_scan(text, daterange, boolean) IS
+	'station_figures counted from the roll, the operators and operator_day / operator_month with the caller''s rights (any period); station_figures reads the rollups instead for a calendar month. Regulators: own subtree only (42501).';
+
+-- The same for one calendar month from the rollups (part 62): a few rows per
+-- station. Definer rights, after the subtree check: the rollups are read
+-- for the asked subtree's stations only, and a regulator's registered and
+-- activated counts keep to what row-level security lets it see (a roll
+-- licence whose holder is at home outside the regulator's own subtree
+-- counts as not registered for it, as in station_figures_scan).
+CREATE FUNCTION station_figures_month(code text, month date, with_roll boolean DEFAULT true)
+	RETURNS TABLE (station text, segment text,
+		licensed bigint, registered bigint, activated bigint,
+		operators bigint, active_operators bigint,
+		key_operators bigint, key_covered bigint,
+		own_system_operators bigint, own_system_uploading bigint,
+		receipts bigint, receipts_complete bigint)
+	LANGUAGE plpgsql STABLE STRICT
+	SECURITY DEFINER SET search_path = pg_catalog, shilian, pg_temp
+	AS $$
+#variable_conflict use_column
+DECLARE
+	stations text[];
+	seen text[];
+	first date := date_trunc('month', station_figures_month.month)::date;
+BEGIN
+	-- first, whatever the plan below would read: 42501 or SLR19, never zeros
+	PERFORM shilian.regulator_require_subtree(station_figures_month.code);
+	stations := ARRAY(SELECT j.code FROM shilian.jurisdiction j WHERE station_figures_month.code = ANY (j.ancestors));
+	-- the home stations of the licence holders the caller may see (NULL: all)
+	IF current_setting('role') = 'shilian_regulator' THEN
+		seen := ARRAY(SELECT s FROM shilian.subtree_stations() AS s);
+	END IF;
+	-- planned with the values (EXECUTE): hashed station sets for a province
+	RETURN QUERY EXECUTE '
+	WITH st AS (
+		SELECT DISTINCT unnest($1) AS station
+	), r AS (
+		SELECT r.station, r.segment, sum(r.licensed)::bigint AS licensed,
+			coalesce(sum(r.registered) FILTER (WHERE $2 IS NULL OR r.holder_station = ANY ($2)), 0)::bigint AS registered,
+			coalesce(sum(r.activated) FILTER (WHERE $2 IS NULL OR r.holder_station = ANY ($2)), 0)::bigint AS activated
+		  FROM shilian.roll_station r JOIN st ON st.station = r.station
+		 WHERE $4
+		 GROUP BY r.station, r.segment
+	), o AS (
+		SELECT o.* FROM shilian.operator_station o JOIN st ON st.station = o.station
+	), m AS (
+		SELECT m.* FROM shilian.station_month m JOIN st ON st.station = m.station WHERE m.month = $3
+	), p AS (
+		-- of the active 10+3 operators that recorded in the month, those
+		-- with a sale to them shipped in the month still pending
+		SELECT o.station, o.segment, count(*) AS n
+		  FROM shilian.operator o JOIN st ON st.station = o.station
+		 WHERE o.id IN (SELECT l.buyer_id FROM shilian.link l
+						 WHERE l.status = ''pending'' AND l.kind = ''ship''
+						   AND l.shipped_on >= $3 AND l.shipped_on < ($3 + interval ''1 month'')::date)
+		   AND o.status = ''active''
+		   AND EXISTS (SELECT 1 FROM shilian.operator_month om
+						WHERE om.operator_id = o.id AND om.month = $3 AND om.records > 0)
+		   AND shilian.operator_is_key(o.id, o.kinds)
+		 GROUP BY o.station, o.segment
+	)
+	SELECT coalesce(r.station, o.station), coalesce(r.segment, o.segment),
+		coalesce(r.licensed, 0), coalesce(r.registered, 0), coalesce(r.activated, 0),
+		coalesce(o.operators, 0), coalesce(m.active_operators, 0),
+		coalesce(o.key_operators, 0), coalesce(m.key_recorded, 0) - coalesce(p.n, 0),
+		coalesce(o.own_system_operators, 0), coalesce(m.own_system_uploading, 0),
+		coalesce(m.receipts, 0), coalesce(m.receipts_complete, 0)
+	  FROM r FULL JOIN o ON o.station = r.station AND o.segment = r.segment
+	  LEFT JOIN m ON m.station = coalesce(r.station, o.station) AND m.segment = coalesce(r.segment, o.segment)
+	  LEFT JOIN p ON p.station = coalesce(r.station, o.station) AND p.segment = coalesce(r.segment, o.segment)'
+	USING stations, seen, first, with_roll;
+END
+$$;
+COMMENT ON FUNCTION station_figures_month(text, date, boolean) IS
+	'station_figures for the calendar month holding month, read from the rollups roll_station, operator_station and station_month (part 62) and the month''s pending sales. Regulators: own subtree only (42501).';
+
+-- The raw counts per (station, segment) of code's subtree for period: from
+-- the rollups for a calendar month, counted from the operators and the
+-- per-day counters for any other period.
+CREATE FUNCTION station_figures(code text, period daterange, with_roll boolean DEFAULT true)
+	RETURNS TABLE (station text, segment text,
+		licensed bigint, registered bigint, activated bigint,
+		operators bigint, active_operators bigint,
+		key_operators bigint, key_covered bigint,
+		own_system_operators bigint, own_system_uploading bigint,
+		receipts bigint, receipts_complete bigint)
+	LANGUAGE plpgsql STABLE STRICT
+	SET search_path = pg_catalog, shilian, pg_temp
+	AS $$
+#variable_conflict use_column
+BEGIN
+	-- a whole calendar month reads the per-station rollups
+	-- (station_figures_month), any other period counts operators
+	-- (station_figures_scan); both check the subtree again, and so does
+	-- this function, before either, so that the error names the function
+	-- that was called:
+	-- first, whatever the plan below would read: 42501 or SLR19, never zeros
+	PERFORM shilian.regulator_require_subtree(station_figures.code);
+	IF NOT isempty(period) AND NOT lower_inf(period) AND NOT upper_inf(period)
+		AND lower(period) = date_trunc('month', lower(period))::date
+		AND upper(period) = (lower(period) + interval '1 month')::date THEN
+		RETURN QUERY SELECT * FROM shilian.station_figures_month(station_figures.code, lower(period), with_roll);
+	ELSE
+		RETURN QUERY SELECT * FROM shilian.station_figures_scan(station_figures.code, period, with_roll);
+	END IF;
+END
+$$;
 COMMENT ON FUNCTION station_figures(text, daterange, boolean) IS
-	'Raw counts per (station, segment) of the jurisdiction''s subtree for the period, from the roll (unless with_roll is false: zeros), the operators and operator_day / operator_month; what jurisdiction_stats, segment_stats and monthly_report sum up. Regulators: own subtree only (42501).';
+	'Raw counts per (station, segment) of the jurisdiction''s subtree for the period, from the roll (unless with_roll is false: zeros), the operators and the counters (the per-station rollups for a calendar month); what jurisdiction_stats, segment_stats and monthly_report sum up. Regulators: own subtree only (42501).';
 
 -- A share rounded to 4 places; NULL when nothing to divide by.
 CREATE FUNCTION share(part bigint, whole bigint) RETURNS numeric

@@ -52,3 +52,20 @@ GRANT INSERT, UPDATE, DELETE ON assessment_target TO shilian_admin;
 ALTER TABLE assessment_target ENABLE ROW LEVEL SECURITY;
 CREATE POLICY assessment_target_admin ON assessment_target TO shilian_admin USING (true) WITH CHECK (true);
 CREATE POLICY assessment_target_regulator ON assessment_target FOR SELECT TO shilian_regulator USING (true);
+
+-- The rollups (part 62): written by their triggers and recounts as the
+-- owner, read by station_figures_month with definer rights after the
+-- subtree check; the admin reads them and rebuilds them, nobody else
+-- touches them directly.
+REVOKE ALL ON FUNCTION station_figures_scan(text, daterange, boolean), station_figures_month(text, date, boolean),
+	rollup_recount(text[]), rollup_rebuild(), operator_is_key(bigint, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION station_figures_scan(text, daterange, boolean), station_figures_month(text, date, boolean)
+	TO shilian_regulator, shilian_admin;
+GRANT EXECUTE ON FUNCTION rollup_rebuild() TO shilian_admin;
+GRANT SELECT ON roll_station, operator_station, station_month TO shilian_admin;
+ALTER TABLE roll_station ENABLE ROW LEVEL SECURITY;
+ALTER TABLE operator_station ENABLE ROW LEVEL SECURITY;
+ALTER TABLE station_month ENABLE ROW LEVEL SECURITY;
+CREATE POLICY roll_station_admin ON roll_station FOR SELECT TO shilian_admin USING (true);
+CREATE POLICY operator_station_admin ON operator_station FOR SELECT TO shilian_admin USING (true);
+CREATE POLICY station_month_admin ON station_month FOR SELECT TO shilian_admin USING (true);
