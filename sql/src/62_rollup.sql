@@ -71,13 +71,16 @@ COMMENT ON FUNCTION rollup_lock() IS
 
 -- Whether an operator counts for the 10+3 figures: of a key catering kind,
 -- or holding a licence whose scope has one of the ten key categories.
+-- (A function with a sub-select is never inlined: the queries over many
+-- operators write it out.)
 CREATE FUNCTION operator_is_key(id bigint, kinds text[]) RETURNS boolean
 	LANGUAGE sql STABLE PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
-	SELECT kinds && shilian.key_catering_kinds()
+	SELECT kinds OPERATOR(pg_catalog.&&) shilian.key_catering_kinds()
 		OR EXISTS (SELECT 1 FROM shilian.licence li
-					WHERE li.operator_id = operator_is_key.id AND li.scope && shilian.key_categories())
+					WHERE li.operator_id OPERATOR(pg_catalog.=) operator_is_key.id
+					  AND li.scope OPERATOR(pg_catalog.&&) shilian.key_categories())
 	$$;
 COMMENT ON FUNCTION operator_is_key(bigint, text[]) IS
 	'The operator deals in a key category (a licence scope) or is a school canteen, collective-meal unit or central kitchen (the 10+3 rule).';
@@ -114,7 +117,9 @@ BEGIN
 	 GROUP BY 1, 2, 3;
 	INSERT INTO shilian.operator_station (station, segment, operators, key_operators, own_system_operators)
 	SELECT o.station, o.segment, count(*),
-		count(*) FILTER (WHERE o.status = 'active' AND shilian.operator_is_key(o.id, o.kinds)),
+		count(*) FILTER (WHERE o.status = 'active' AND (o.kinds && shilian.key_catering_kinds()
+			OR EXISTS (SELECT 1 FROM shilian.licence li
+						WHERE li.operator_id = o.id AND li.scope && shilian.key_categories()))),
 		count(*) FILTER (WHERE o.status = 'active' AND o.own_system)
 	  FROM shilian.operator o
 	 WHERE everything OR o.station = ANY (stations)
@@ -122,7 +127,9 @@ BEGIN
 	INSERT INTO shilian.station_month (station, segment, month, active_operators, key_recorded,
 			own_system_uploading, receipts, receipts_complete)
 	SELECT o.station, o.segment, m.month, count(*),
-		count(*) FILTER (WHERE o.status = 'active' AND shilian.operator_is_key(o.id, o.kinds)),
+		count(*) FILTER (WHERE o.status = 'active' AND (o.kinds && shilian.key_catering_kinds()
+			OR EXISTS (SELECT 1 FROM shilian.licence li
+						WHERE li.operator_id = o.id AND li.scope && shilian.key_categories()))),
 		count(*) FILTER (WHERE o.status = 'active' AND o.own_system AND m.via_client > 0),
 		sum(m.receipts), sum(m.receipts_complete)
 	  FROM shilian.operator o

@@ -202,7 +202,10 @@ BEGIN
 		   AND o.status = ''active''
 		   AND EXISTS (SELECT 1 FROM shilian.operator_month om
 						WHERE om.operator_id = o.id AND om.month = $3 AND om.records > 0)
-		   AND shilian.operator_is_key(o.id, o.kinds)
+		   -- operator_is_key, written out (a function with a sub-select is not inlined)
+		   AND (o.kinds && shilian.key_catering_kinds()
+				OR EXISTS (SELECT 1 FROM shilian.licence li
+							WHERE li.operator_id = o.id AND li.scope && shilian.key_categories()))
 		 GROUP BY o.station, o.segment
 	)
 	SELECT coalesce(r.station, o.station), coalesce(r.segment, o.segment),
