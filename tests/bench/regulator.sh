@@ -94,6 +94,19 @@ s=$(best_of 3 "BEGIN; SET LOCAL ROLE shilian_regulator; SET LOCAL shilian.jurisd
 	SELECT count(*) FROM shilian.jurisdiction_stats('370000', '$month'); COMMIT")
 row "jurisdiction_stats 370000 as its regulator (RLS)" "$(awk -v s="$s" 'BEGIN { printf "%.0f", s * 1000 }')" "ms" "1000" "issue 9 target (1 s)"
 
+# what the rollups cost (sql/src/62_rollup.sql): a full recount (after a
+# bulk load or a restore), and one registry change (an operator suspended
+# and reinstated, rolled back), which recounts its station in the trigger;
+# the baseline is the same change with the rollup triggers off
+s=$(best_of 1 "SELECT shilian.rollup_rebuild()")
+row "rollup_rebuild, $nops operators" "$(awk -v s="$s" 'BEGIN { printf "%.1f", s }')" "s" "$gen_s" "province_gen (s)"
+one=$(psql -qAtX -c "SELECT id FROM shilian.operator WHERE status = 'active' ORDER BY id LIMIT 1")
+chg="SELECT shilian.operator_suspend($one, 'bench'); SELECT shilian.operator_activate($one)"
+s_on=$(best_of 5 "BEGIN; $chg; ROLLBACK")
+s_off=$(best_of 5 "BEGIN; SET LOCAL session_replication_role = replica; $chg; ROLLBACK")
+row "operator suspend + reinstate, rollups kept" "$(awk -v s="$s_on" 'BEGIN { printf "%.2f", s * 1000 }')" "ms" \
+	"$(awk -v s="$s_off" 'BEGIN { printf "%.2f", s * 1000 }')" "without the rollup triggers"
+
 # counters' cost: pgbench transactions of one batch_create each
 psql -qAtX -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
 CREATE TABLE bench_op AS
