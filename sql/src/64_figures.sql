@@ -194,11 +194,18 @@ BEGIN
 	), p AS (
 		-- of the active 10+3 operators that recorded in the month, those
 		-- with a sale to them shipped in the month still pending
+		-- (a big subtree joins the month''s pending buyers, a small one
+		-- probes link_buyer_pending_idx per operator of the subtree)
 		SELECT o.station, o.segment, count(*) AS n
 		  FROM shilian.operator o JOIN st ON st.station = o.station
-		 WHERE o.id IN (SELECT l.buyer_id FROM shilian.link l
-						 WHERE l.status = ''pending'' AND l.kind = ''ship''
-						   AND l.shipped_on >= $3 AND l.shipped_on < ($3 + interval ''1 month'')::date)
+		 WHERE ' || CASE WHEN cardinality(stations) > 200 THEN
+			'o.id IN (SELECT l.buyer_id FROM shilian.link l
+					   WHERE l.status = ''pending'' AND l.kind = ''ship''
+						 AND l.shipped_on >= $3 AND l.shipped_on < ($3 + interval ''1 month'')::date)'
+		ELSE
+			'CASE WHEN true THEN EXISTS (SELECT 1 FROM shilian.link l
+					  WHERE l.buyer_id = o.id AND l.status = ''pending'' AND l.kind = ''ship''
+						AND l.shipped_on >= $3 AND l.shipped_on < ($3 + interval ''1 month'')::date) END' END || '
 		   AND o.status = ''active''
 		   AND EXISTS (SELECT 1 FROM shilian.operator_month om
 						WHERE om.operator_id = o.id AND om.month = $3 AND om.records > 0)
