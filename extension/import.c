@@ -1020,14 +1020,29 @@ Flush(IChunk *c)
 		}
 	}
 	/* the ledger, in line order: each operator's chain follows the upload */
-	foreach(lc, c->pending)
 	{
-		ILine	   *ln = lfirst(lc);
+		LedgerNewEntry *es = palloc_array(LedgerNewEntry, list_length(c->pending));
+		int			i = 0;
 
-		if (ln->kind == LK_SHIP)
-			RecordToLedger(ln->ledger_op, "ship", ln->shipped, ln->ledger_body);
-		else
-			RecordToLedger(ln->ledger_op, "receive", TimestampDate(ln->at), ln->ledger_body);
+		foreach(lc, c->pending)
+		{
+			ILine	   *ln = lfirst(lc);
+			LedgerNewEntry *e = &es[i++];
+
+			e->operator_id = ln->ledger_op;
+			e->body = ln->ledger_body;
+			if (ln->kind == LK_SHIP)
+			{
+				e->kind = "ship";
+				e->on_date = ln->shipped;
+			}
+			else
+			{
+				e->kind = "receive";
+				e->on_date = TimestampDate(ln->at);
+			}
+		}
+		RecordsToLedger(es, i);
 	}
 	c->pending = NIL;
 	c->nship = c->nrecv = 0;
