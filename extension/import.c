@@ -12,8 +12,10 @@
  * UPDATE, so no per-line lock and no per-line subtransaction); what earlier
  * lines did (balances, sales now received, sales made by earlier lines) is
  * kept in memory. Valid lines are written with one statement per kind per
- * chunk, then one ledger entry per line through RecordToLedger, in line
- * order, so each operator's chain follows the upload. Every other kind (and
+ * chunk, then one ledger entry per line, the chunk's entries appended at
+ * once in line order through RecordsToLedger (exactly what one
+ * RecordToLedger call per line appends), so each operator's chain follows
+ * the upload. Every other kind (and
  * a receipt into an existing batch) is applied by its record function in a
  * subtransaction, as import_ndjson always did, after the queued writes.
  *
