@@ -15,9 +15,9 @@
  * chunk, then one ledger entry per line, the chunk's entries appended at
  * once in line order through RecordsToLedger (exactly what one
  * RecordToLedger call per line appends), so each operator's chain follows
- * the upload. Every other kind (and
- * a receipt into an existing batch) is applied by its record function in a
- * subtransaction, as import_ndjson always did, after the queued writes.
+ * the upload. Every other kind (and a receipt into an existing batch) is
+ * applied by its record function in a subtransaction, as import_ndjson
+ * always did, after the queued writes.
  *
  * A refusal raised by a rule is caught without a subtransaction: the rules
  * raise after their lookups have finished (no executor, buffer or lock is
