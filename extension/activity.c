@@ -76,14 +76,20 @@ ActivityKindOf(const char *kind)
 #define ACT_COMPLETE (2 + ACT_NONE)
 
 /*
- * One plain upsert per (operator, day) and one per (operator, month), with
- * scalar parameters: a plan prepared once per backend (stmt.c) and the
- * cheapest statement PostgreSQL runs. A transaction of one record (the
- * gateway's case) costs these two statements; a bulk import of one
- * operator's records on one day costs the same two.
+ * The writes of one (operator, day), in one statement with scalar
+ * parameters, prepared once per backend (stmt.c): the upsert of its
+ * operator_day row, and of its operator_month row from the same parameters
+ * (a data-modifying CTE: one executor start, one SPI call per (operator, day)
+ * rather than one per table). A transaction of one record (the gateway's
+ * case) costs this one statement; a bulk import of one operator's records on
+ * one day the same one. A further table kept from the same counts is one
+ * more CTE here, taking its values from these parameters.
+ *   $1 operator, $2 day, $3 records, $4..$10 the kinds (ActivityKind order),
+ *   $11 via_client, $12 receipts_complete.
  */
-static SlStmt day_stmt = {
-	"INSERT INTO shilian.operator_day AS d (operator_id, day, records, batches, inspections, shipments,"
+static SlStmt counts_stmt = {
+	"WITH d AS ("
+	" INSERT INTO shilian.operator_day AS d (operator_id, day, records, batches, inspections, shipments,"
 	"  receipts, rejections, transforms, consumptions, via_client, receipts_complete)"
 	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
 	" ON CONFLICT (operator_id, day) DO UPDATE SET records = d.records + excluded.records,"
@@ -91,18 +97,14 @@ static SlStmt day_stmt = {
 	"  shipments = d.shipments + excluded.shipments, receipts = d.receipts + excluded.receipts,"
 	"  rejections = d.rejections + excluded.rejections, transforms = d.transforms + excluded.transforms,"
 	"  consumptions = d.consumptions + excluded.consumptions, via_client = d.via_client + excluded.via_client,"
-	"  receipts_complete = d.receipts_complete + excluded.receipts_complete",
-	12, {"bigint", "date", "integer", "integer", "integer", "integer", "integer", "integer", "integer",
-		"integer", "integer", "integer"}
-};
-
-static SlStmt month_stmt = {
-	"INSERT INTO shilian.operator_month AS m (operator_id, month, records, receipts, receipts_complete, via_client)"
-	" VALUES ($1, date_trunc('month', $2)::date, $3, $4, $5, $6)"
+	"  receipts_complete = d.receipts_complete + excluded.receipts_complete)"
+	" INSERT INTO shilian.operator_month AS m (operator_id, month, records, receipts, receipts_complete, via_client)"
+	" VALUES ($1, date_trunc('month', $2)::date, $3, $7, $12, $11)"
 	" ON CONFLICT (operator_id, month) DO UPDATE SET records = m.records + excluded.records,"
 	"  receipts = m.receipts + excluded.receipts, receipts_complete = m.receipts_complete + excluded.receipts_complete,"
 	"  via_client = m.via_client + excluded.via_client",
-	6, {"bigint", "date", "integer", "integer", "integer", "integer"}
+	12, {"bigint", "date", "integer", "integer", "integer", "integer", "integer", "integer", "integer",
+		"integer", "integer", "integer"}
 };
 
 /*
@@ -235,20 +237,12 @@ ActivityFlush(void)
 	while ((s = hash_seq_search(&it)) != NULL)
 	{
 		Datum		v[12];
-		Datum		m[6];
 
 		v[0] = Int64GetDatum(s->key.operator_id);
 		v[1] = DateADTGetDatum(s->key.day);
 		for (int c = 0; c < ACT_NCOUNTS; c++)
 			v[2 + c] = Int32GetDatum(s->c[c]);
-		SlExec(&day_stmt, v, NULL, 0);
-		m[0] = v[0];
-		m[1] = v[1];
-		m[2] = Int32GetDatum(s->c[0]);
-		m[3] = Int32GetDatum(s->c[1 + ACT_RECEIPTS]);
-		m[4] = Int32GetDatum(s->c[ACT_COMPLETE]);
-		m[5] = Int32GetDatum(s->c[ACT_VIA]);
-		SlExec(&month_stmt, m, NULL, 0);
+		SlExec(&counts_stmt, v, NULL, 0);
 	}
 
 	PopActiveSnapshot();

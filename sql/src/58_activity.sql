@@ -20,7 +20,11 @@ CREATE TABLE operator_day (
 	consumptions      integer NOT NULL DEFAULT 0,
 	via_client        integer NOT NULL DEFAULT 0,
 	PRIMARY KEY (operator_id, day)
-);
+)
+-- room on every page for the next versions of its rows: a commit's upsert
+-- is then a HOT update (no new entries in either index). Measured on the
+-- demo province: without it 3 of 4 counter updates were not HOT.
+WITH (fillfactor = 70);
 CREATE INDEX operator_day_day_idx ON operator_day (day);
 COMMENT ON TABLE operator_day IS
 	'Records per operator per event date, kept by the record functions at commit (docs/regulator.md): all records, by kind, complete receipts, those that came through a client, import or EPCIS.';
@@ -48,7 +52,8 @@ CREATE TABLE operator_month (
 	receipts_complete integer NOT NULL DEFAULT 0,
 	via_client        integer NOT NULL DEFAULT 0,
 	PRIMARY KEY (operator_id, month)
-);
+)
+WITH (fillfactor = 70);
 CREATE INDEX operator_month_month_idx ON operator_month (month);
 COMMENT ON TABLE operator_month IS
 	'operator_day summed per calendar month (month = its first day): records, receipts, complete receipts, records through a client, import or EPCIS.';
