@@ -35,6 +35,21 @@ CREATE INDEX batch_first_entry_named_idx ON batch (owner_id)
 -- is no producer shows up here.
 CREATE INDEX batch_produced_owner_idx ON batch (owner_id, product_id) WHERE origin = 'produced';
 
+-- The receipts of compliance_findings, from indexes alone (index-only scans;
+-- the visibility map autovacuum keeps): confirmed sales by buyer with the
+-- date, the link, the lots on both sides; incoming inspections by lot, in
+-- record order, with the sale they name and the date (whether a receipt has
+-- its inspection, and a first entry's first one); first entries by holder
+-- with their expiry. Measured at scale 0.2 (203,168 operators, 370100):
+-- compliance_findings 0.90 s -> 0.35 s, no longer reading a heap page per
+-- receipt for the link and the inspection.
+CREATE INDEX link_received_buyer_idx ON link (buyer_id) INCLUDE (received_at, id, to_batch, from_batch)
+	WHERE status = 'received' AND kind = 'ship';
+CREATE INDEX inspection_incoming_idx ON inspection (batch_id, id) INCLUDE (link_id, inspected_at)
+	WHERE kind = 'incoming';
+CREATE INDEX batch_first_entry_owner_idx ON batch (owner_id) INCLUDE (id, expires_on, created_at)
+	WHERE origin = 'first_entry';
+
 -- A supplier document is free text: a malformed licence or USCC in it is no
 -- match rather than an error. STABLE: the input rules follow settings
 -- (shilian.uscc_lenient); PARALLEL RESTRICTED: the exception block is a
