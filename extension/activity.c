@@ -1,8 +1,9 @@
 /*
  * activity.c — the per-operator, per-day record counters (shilian.operator_day).
  * Every record is counted here by RecordToLedger; the counts wait in a
- * transaction-local log and reach the table in one INSERT ... ON CONFLICT DO
- * UPDATE per (operator, day) just before the transaction commits, so a record
+ * transaction-local log and are added to the table (and to operator_month)
+ * once per (operator, day) just before the transaction commits, in place when
+ * the row exists (see "The writes of one (operator, day)" below), so a record
  * costs a few memory writes, and a bulk import of thousands of records for one
  * operator updates its row once rather than thousands of times.
  *
@@ -524,9 +525,9 @@ ActivityFlush(void)
 	 * sums when its key is coarser than (operator, day), so that each of its
 	 * rows is written once per flush), through CounterAdd or its statement.
 	 */
-	UnregisterSnapshot(snap);
 	CounterTableClose(&month_t);
 	CounterTableClose(&day_t);
+	UnregisterSnapshot(snap);
 
 	if (spi)
 		SPI_finish();
