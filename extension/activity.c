@@ -301,6 +301,9 @@ CounterAdd(CounterTable *t, Snapshot snap, int64 operator_id, DateADT key, const
 			Datum		iv[INDEX_MAX_KEYS];
 			bool		in[INDEX_MAX_KEYS];
 
+			/* as ExecInsertIndexTuples: an index still being built concurrently takes no entries yet */
+			if (!t->infos[i]->ii_ReadyForInserts)
+				continue;
 			FormIndexDatum(t->infos[i], ns, NULL, iv, in);
 			index_insert(t->indexes[i], iv, in, &tup->t_self, t->rel,
 						 t->indexes[i]->rd_index->indisunique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
