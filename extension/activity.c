@@ -1,8 +1,9 @@
 /*
  * activity.c — the per-operator, per-day record counters (shilian.operator_day).
  * Every record is counted here by RecordToLedger; the counts wait in a
- * transaction-local log and reach the table in one INSERT ... ON CONFLICT DO
- * UPDATE per (operator, day) just before the transaction commits, so a record
+ * transaction-local log and are added to the table (and to operator_month)
+ * once per (operator, day) just before the transaction commits, in place when
+ * the row exists (see "The writes of one (operator, day)" below), so a record
  * costs a few memory writes, and a bulk import of thousands of records for one
  * operator updates its row once rather than thousands of times.
  *
@@ -14,15 +15,26 @@
  */
 #include "shilian.h"
 
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "common/int.h"
+#include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
+#include "utils/datetime.h"
+#include "utils/fmgroids.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
@@ -76,11 +88,24 @@ ActivityKindOf(const char *kind)
 #define ACT_COMPLETE (2 + ACT_NONE)
 
 /*
- * One plain upsert per (operator, day) and one per (operator, month), with
- * scalar parameters: a plan prepared once per backend (stmt.c) and the
- * cheapest statement PostgreSQL runs. A transaction of one record (the
- * gateway's case) costs these two statements; a bulk import of one
- * operator's records on one day costs the same two.
+ * The writes of one (operator, day). Nearly always its rows exist (the
+ * first record of an operator on a day inserts them, every later one adds
+ * to them), and then each is updated in place of the executor: an index
+ * probe on the primary key and heap_update (CounterAdd, below), a HOT
+ * update when the page has room (the tables' fillfactor leaves it), so a
+ * commit costs two probes and two tuple versions, not two planned
+ * statements. Whenever that path cannot be sure (no row yet, a concurrent
+ * update, a trigger or an expression or partial index on the table, an
+ * isolation level above read committed), the same counts go through the
+ * plain upserts below, which are exact in every case. A further table kept
+ * from the same counts is one more CounterTable and statement, added in
+ * ActivityFlush beside these two.
+ *
+ * The upserts: scalar parameters, a plan prepared once per backend (stmt.c).
+ *   day:   $1 operator, $2 day, $3 records, $4..$10 the kinds (ActivityKind
+ *          order), $11 via_client, $12 receipts_complete.
+ *   month: $1 operator, $2 day, $3 records, $4 receipts, $5 receipts_complete,
+ *          $6 via_client.
  */
 static SlStmt day_stmt = {
 	"INSERT INTO shilian.operator_day AS d (operator_id, day, records, batches, inspections, shipments,"
@@ -104,6 +129,206 @@ static SlStmt month_stmt = {
 	"  via_client = m.via_client + excluded.via_client",
 	6, {"bigint", "date", "integer", "integer", "integer", "integer"}
 };
+
+/* The day table's columns in the order of the counts (ActSum.c). */
+static const char *const day_columns[] = {
+	"records", "batches", "inspections", "shipments", "receipts", "rejections", "transforms",
+	"consumptions", "via_client", "receipts_complete"
+};
+static const char *const month_columns[] = {"records", "receipts", "receipts_complete", "via_client"};
+
+/*
+ * A counters table opened for one flush: keyed by a primary key of
+ * (bigint, date), with integer columns to add to. fast is false when the
+ * in-place path must not be used for it (see above).
+ */
+typedef struct CounterTable
+{
+	Relation	rel;
+	Relation	pk;
+	bool		fast;
+	int			ncols;
+	AttrNumber	att[ACT_NCOUNTS];
+	Relation   *indexes;		/* every index of the table, for non-HOT updates */
+	IndexInfo **infos;
+	int			nindexes;
+	TupleTableSlot *slot;
+	IndexScanDesc scan;
+} CounterTable;
+
+static void
+CounterTableOpen(CounterTable *t, const char *name, const char *const *columns, int ncols)
+{
+	Oid			relid = get_relname_relid(name, get_namespace_oid("shilian", false));
+	Oid			pkoid;
+	List	   *ixs;
+	ListCell   *lc;
+	int			i = 0;
+
+	memset(t, 0, sizeof(*t));
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation shilian.%s does not exist", name),
+				 errhint("Is the shilian extension installed?")));
+	t->rel = table_open(relid, RowExclusiveLock);
+	t->ncols = ncols;
+	t->fast = !IsolationUsesXactSnapshot() && t->rel->trigdesc == NULL
+		&& t->rel->rd_rel->relkind == RELKIND_RELATION;
+	for (int c = 0; c < ncols && t->fast; c++)
+	{
+		t->att[c] = get_attnum(relid, columns[c]);
+		if (t->att[c] == InvalidAttrNumber
+			|| TupleDescAttr(RelationGetDescr(t->rel), t->att[c] - 1)->atttypid != INT4OID)
+			t->fast = false;
+	}
+	pkoid = RelationGetPrimaryKeyIndex(t->rel);
+	if (!OidIsValid(pkoid))
+		t->fast = false;
+	if (!t->fast)
+		return;
+	ixs = RelationGetIndexList(t->rel);
+	t->indexes = palloc_array(Relation, list_length(ixs));
+	t->infos = palloc_array(IndexInfo *, list_length(ixs));
+	foreach(lc, ixs)
+	{
+		Relation	ix = index_open(lfirst_oid(lc), RowExclusiveLock);
+
+		t->indexes[i] = ix;
+		t->infos[i] = BuildIndexInfo(ix);
+		t->nindexes = ++i;
+		if (t->infos[i - 1]->ii_Expressions != NIL || t->infos[i - 1]->ii_Predicate != NIL
+			|| t->infos[i - 1]->ii_ExclusionOps != NULL || !ix->rd_index->indimmediate)
+			t->fast = false;
+		if (lfirst_oid(lc) == pkoid)
+			t->pk = ix;
+	}
+	list_free(ixs);
+	if (t->pk == NULL || IndexRelationGetNumberOfKeyAttributes(t->pk) != 2
+		|| TupleDescAttr(RelationGetDescr(t->rel), t->pk->rd_index->indkey.values[0] - 1)->atttypid != INT8OID
+		|| TupleDescAttr(RelationGetDescr(t->rel), t->pk->rd_index->indkey.values[1] - 1)->atttypid != DATEOID)
+		t->fast = false;
+}
+
+static void
+CounterTableClose(CounterTable *t)
+{
+	if (t->scan != NULL)
+		index_endscan(t->scan);
+	if (t->slot != NULL)
+		ExecDropSingleTupleTableSlot(t->slot);
+	for (int i = 0; i < t->nindexes; i++)
+		index_close(t->indexes[i], NoLock);
+	table_close(t->rel, NoLock);
+}
+
+/*
+ * Add adds[] to the row (operator_id, key) of t in place, as the latest
+ * committed (or this transaction's) version seen by snap. False when there
+ * is no such row or it was updated concurrently (nothing is written then:
+ * the caller runs the upsert).
+ */
+static bool
+CounterAdd(CounterTable *t, Snapshot snap, int64 operator_id, DateADT key, const int32 *adds)
+{
+	ScanKeyData sk[2];
+	HeapTuple	old;
+	HeapTuple	tup;
+	bool		should_free;
+	Datum		values[ACT_NCOUNTS];
+	bool		isnull[ACT_NCOUNTS];
+	Datum	   *nv;
+	bool	   *nn;
+	bool	   *repl;
+	int			natts = RelationGetDescr(t->rel)->natts;
+	TM_Result	res;
+	TM_FailureData tmfd;
+	LockTupleMode lockmode;
+	bool		found;
+
+	if (!t->fast)
+		return false;
+	ScanKeyInit(&sk[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(operator_id));
+	ScanKeyInit(&sk[1], 2, BTEqualStrategyNumber, F_DATE_EQ, DateADTGetDatum(key));
+	if (t->slot == NULL)
+	{
+		t->slot = table_slot_create(t->rel, NULL);
+		t->scan = index_beginscan(t->rel, t->pk, snap, 2, 0);
+	}
+	index_rescan(t->scan, sk, 2, NULL, 0);
+	found = index_getnext_slot(t->scan, ForwardScanDirection, t->slot);
+	if (!found)
+		return false;
+	for (int c = 0; c < t->ncols; c++)
+	{
+		int32		v = DatumGetInt32(slot_getattr(t->slot, t->att[c], &isnull[c]));
+
+		if (isnull[c])
+			return false;
+		if (pg_add_s32_overflow(v, adds[c], &v))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("integer out of range")));
+		values[c] = Int32GetDatum(v);
+	}
+	nv = palloc0_array(Datum, natts);
+	nn = palloc0_array(bool, natts);
+	repl = palloc0_array(bool, natts);
+	for (int c = 0; c < t->ncols; c++)
+	{
+		nv[t->att[c] - 1] = values[c];
+		repl[t->att[c] - 1] = true;
+	}
+	old = ExecFetchSlotHeapTuple(t->slot, false, &should_free);
+	tup = heap_modify_tuple(old, RelationGetDescr(t->rel), nv, nn, repl);
+	res = heap_update(t->rel, &t->slot->tts_tid, tup, GetCurrentCommandId(true), InvalidSnapshot, true,
+					  &tmfd, &lockmode);
+	if (should_free)
+		heap_freetuple(old);
+	ExecClearTuple(t->slot);
+	if (res != TM_Ok)
+	{
+		heap_freetuple(tup);
+		return false;
+	}
+	if (!HeapTupleIsHeapOnly(tup))
+	{
+		TupleTableSlot *ns = MakeSingleTupleTableSlot(RelationGetDescr(t->rel), &TTSOpsHeapTuple);
+
+		ExecStoreHeapTuple(tup, ns, false);
+		for (int i = 0; i < t->nindexes; i++)
+		{
+			Datum		iv[INDEX_MAX_KEYS];
+			bool		in[INDEX_MAX_KEYS];
+
+			/* as ExecInsertIndexTuples: an index still being built concurrently takes no entries yet */
+			if (!t->infos[i]->ii_ReadyForInserts)
+				continue;
+			FormIndexDatum(t->infos[i], ns, NULL, iv, in);
+			index_insert(t->indexes[i], iv, in, &tup->t_self, t->rel,
+						 t->indexes[i]->rd_index->indisunique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
+						 false, t->infos[i]);
+		}
+		ExecDropSingleTupleTableSlot(ns);
+	}
+	heap_freetuple(tup);
+	pfree(nv);
+	pfree(nn);
+	pfree(repl);
+	return true;
+}
+
+/* The first day of the month of day (date_trunc('month', day)::date). */
+static DateADT
+MonthOf(DateADT day)
+{
+	int			y,
+				m,
+				d;
+
+	j2date(day + POSTGRES_EPOCH_JDATE, &y, &m, &d);
+	return date2j(y, m, 1) - POSTGRES_EPOCH_JDATE;
+}
 
 /*
  * The transaction's receipts that are complete, per (operator, day): the
@@ -174,6 +399,11 @@ ActivityFlush(void)
 	int			nincoming = 0;
 	Oid			save_user;
 	int			save_sec;
+	bool		spi = false;
+	CounterTable day_t;
+	CounterTable month_t;
+	Snapshot	snap;
+	HTAB	   *months;
 
 	/* taken first: nothing below may count twice */
 	act_log = NULL;
@@ -184,6 +414,8 @@ ActivityFlush(void)
 	ctl.hcxt = CurrentMemoryContext;
 	sums = hash_create("shilian operator_day flush", Max(len, 8), &ctl,
 					   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	months = hash_create("shilian operator_month flush", 8, &ctl,
+						 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	incoming = palloc_array(Datum, len);
 	for (int i = 0; i < len; i++)
 	{
@@ -208,8 +440,6 @@ ActivityFlush(void)
 	GetUserIdAndSecContext(&save_user, &save_sec);
 	SetUserIdAndSecContext(CountersOwner(),
 						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
 	PushActiveSnapshot(GetTransactionSnapshot());
 
 	if (nincoming > 0)
@@ -217,6 +447,9 @@ ActivityFlush(void)
 		Datum		ids = PointerGetDatum(construct_array(incoming, nincoming, INT8OID, 8,
 														  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		spi = true;
 		SlExec(&complete_stmt, &ids, NULL, 0);
 		for (uint64 r = 0; r < SPI_processed; r++)
 		{
@@ -231,29 +464,79 @@ ActivityFlush(void)
 		}
 	}
 
+	/*
+	 * The tables are opened (and locked) before the snapshot is taken: a
+	 * rebuild that holds them is over, and seen, by then.
+	 */
+	CounterTableOpen(&day_t, "operator_day", day_columns, lengthof(day_columns));
+	CounterTableOpen(&month_t, "operator_month", month_columns, lengthof(month_columns));
+	/* what this transaction wrote before is seen (and its rows are not touched twice at one command id) */
+	CommandCounterIncrement();
+	snap = RegisterSnapshot(GetLatestSnapshot());
 	hash_seq_init(&it, sums);
 	while ((s = hash_seq_search(&it)) != NULL)
 	{
-		Datum		v[12];
-		Datum		m[6];
+		bool		finite = !DATE_NOT_FINITE(s->key.day);
+		ActKey		mk;
+		ActSum	   *m;
+		bool		found;
 
-		v[0] = Int64GetDatum(s->key.operator_id);
-		v[1] = DateADTGetDatum(s->key.day);
-		for (int c = 0; c < ACT_NCOUNTS; c++)
-			v[2 + c] = Int32GetDatum(s->c[c]);
-		SlExec(&day_stmt, v, NULL, 0);
-		m[0] = v[0];
-		m[1] = v[1];
-		m[2] = Int32GetDatum(s->c[0]);
-		m[3] = Int32GetDatum(s->c[1 + ACT_RECEIPTS]);
-		m[4] = Int32GetDatum(s->c[ACT_COMPLETE]);
-		m[5] = Int32GetDatum(s->c[ACT_VIA]);
-		SlExec(&month_stmt, m, NULL, 0);
+		if (!finite || !CounterAdd(&day_t, snap, s->key.operator_id, s->key.day, s->c))
+		{
+			Datum		v[12];
+
+			v[0] = Int64GetDatum(s->key.operator_id);
+			v[1] = DateADTGetDatum(s->key.day);
+			for (int c = 0; c < ACT_NCOUNTS; c++)
+				v[2 + c] = Int32GetDatum(s->c[c]);
+			if (!spi && SPI_connect() != SPI_OK_CONNECT)
+				elog(ERROR, "SPI_connect failed");
+			spi = true;
+			SlExec(&day_stmt, v, NULL, 0);
+		}
+		/* summed per month first: each month row is written once per flush */
+		memset(&mk, 0, sizeof(mk));
+		mk.operator_id = s->key.operator_id;
+		mk.day = finite ? MonthOf(s->key.day) : s->key.day;
+		m = hash_search(months, &mk, HASH_ENTER, &found);
+		if (!found)
+			memset(m->c, 0, sizeof(m->c));
+		m->c[0] += s->c[0];
+		m->c[1] += s->c[1 + ACT_RECEIPTS];
+		m->c[2] += s->c[ACT_COMPLETE];
+		m->c[3] += s->c[ACT_VIA];
 	}
+	hash_seq_init(&it, months);
+	while ((s = hash_seq_search(&it)) != NULL)
+	{
+		if (DATE_NOT_FINITE(s->key.day) || !CounterAdd(&month_t, snap, s->key.operator_id, s->key.day, s->c))
+		{
+			Datum		v[6];
 
+			v[0] = Int64GetDatum(s->key.operator_id);
+			v[1] = DateADTGetDatum(s->key.day);
+			for (int c = 0; c < 4; c++)
+				v[2 + c] = Int32GetDatum(s->c[c]);
+			if (!spi && SPI_connect() != SPI_OK_CONNECT)
+				elog(ERROR, "SPI_connect failed");
+			spi = true;
+			SlExec(&month_stmt, v, NULL, 0);
+		}
+	}
+	/*
+	 * A further table kept from the same counts: a loop like these (its own
+	 * sums when its key is coarser than (operator, day), so that each of its
+	 * rows is written once per flush), through CounterAdd or its statement.
+	 */
+	CounterTableClose(&month_t);
+	CounterTableClose(&day_t);
+	UnregisterSnapshot(snap);
+
+	if (spi)
+		SPI_finish();
 	PopActiveSnapshot();
-	SPI_finish();
 	SetUserIdAndSecContext(save_user, save_sec);
+	hash_destroy(months);
 	hash_destroy(sums);
 }
 

@@ -12,10 +12,12 @@
  * UPDATE, so no per-line lock and no per-line subtransaction); what earlier
  * lines did (balances, sales now received, sales made by earlier lines) is
  * kept in memory. Valid lines are written with one statement per kind per
- * chunk, then one ledger entry per line through RecordToLedger, in line
- * order, so each operator's chain follows the upload. Every other kind (and
- * a receipt into an existing batch) is applied by its record function in a
- * subtransaction, as import_ndjson always did, after the queued writes.
+ * chunk, then one ledger entry per line, the chunk's entries appended at
+ * once in line order through RecordsToLedger (exactly what one
+ * RecordToLedger call per line appends), so each operator's chain follows
+ * the upload. Every other kind (and a receipt into an existing batch) is
+ * applied by its record function in a subtransaction, as import_ndjson
+ * always did, after the queued writes.
  *
  * A refusal raised by a rule is caught without a subtransaction: the rules
  * raise after their lookups have finished (no executor, buffer or lock is
@@ -1020,14 +1022,29 @@ Flush(IChunk *c)
 		}
 	}
 	/* the ledger, in line order: each operator's chain follows the upload */
-	foreach(lc, c->pending)
 	{
-		ILine	   *ln = lfirst(lc);
+		LedgerNewEntry *es = palloc_array(LedgerNewEntry, list_length(c->pending));
+		int			i = 0;
 
-		if (ln->kind == LK_SHIP)
-			RecordToLedger(ln->ledger_op, "ship", ln->shipped, ln->ledger_body);
-		else
-			RecordToLedger(ln->ledger_op, "receive", TimestampDate(ln->at), ln->ledger_body);
+		foreach(lc, c->pending)
+		{
+			ILine	   *ln = lfirst(lc);
+			LedgerNewEntry *e = &es[i++];
+
+			e->operator_id = ln->ledger_op;
+			e->body = ln->ledger_body;
+			if (ln->kind == LK_SHIP)
+			{
+				e->kind = "ship";
+				e->on_date = ln->shipped;
+			}
+			else
+			{
+				e->kind = "receive";
+				e->on_date = TimestampDate(ln->at);
+			}
+		}
+		RecordsToLedger(es, i);
 	}
 	c->pending = NIL;
 	c->nship = c->nrecv = 0;

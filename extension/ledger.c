@@ -19,6 +19,7 @@
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
@@ -175,15 +176,15 @@ InsertViaSpi(Datum *v, bool *isnull)
 }
 
 /*
- * Insert the entry. The usual case skips the executor: a heap insert plus
- * the index entries, as the catalogs do; the ledger has no insert trigger and
- * plain-column indexes only. Anything else added in maintenance takes the
- * SPI path, which honours it.
+ * Whether entries can skip the executor: a heap insert plus the index
+ * entries, as the catalogs do. True for the ledger as installed (no insert
+ * trigger, plain-column indexes only); anything added in maintenance makes it
+ * false, and the entries take the SPI path, which honours it. When true,
+ * *indstate holds the opened indexes (CatalogCloseIndexes when done).
  */
-static void
-InsertEntry(Relation rel, Datum *v, bool *isnull)
+static bool
+InsertIsSimple(Relation rel, CatalogIndexState *indstate)
 {
-	CatalogIndexState indstate;
 	bool		simple = rel->rd_rel->relkind == RELKIND_RELATION &&
 		(rel->trigdesc == NULL || (!rel->trigdesc->trig_insert_before_row &&
 								   !rel->trigdesc->trig_insert_after_row &&
@@ -191,27 +192,37 @@ InsertEntry(Relation rel, Datum *v, bool *isnull)
 								   !rel->trigdesc->trig_insert_after_statement &&
 								   !rel->trigdesc->trig_insert_before_statement));
 
-	if (simple)
+	if (!simple)
+		return false;
+	*indstate = CatalogOpenIndexes(rel);
+	for (int i = 0; i < (*indstate)->ri_NumIndices && simple; i++)
 	{
-		indstate = CatalogOpenIndexes(rel);
-		for (int i = 0; i < indstate->ri_NumIndices && simple; i++)
-		{
-			IndexInfo  *ii = indstate->ri_IndexRelationInfo[i];
+		IndexInfo  *ii = (*indstate)->ri_IndexRelationInfo[i];
 
-			simple = ii->ii_Expressions == NIL && ii->ii_Predicate == NIL &&
-				ii->ii_ExclusionOps == NULL &&
-				indstate->ri_IndexRelationDescs[i]->rd_index->indimmediate;
-		}
-		if (simple)
-		{
-			HeapTuple	tup = heap_form_tuple(RelationGetDescr(rel), v, isnull);
-
-			CatalogTupleInsertWithInfo(rel, tup, indstate);
-			heap_freetuple(tup);
-		}
-		CatalogCloseIndexes(indstate);
+		simple = ii->ii_Expressions == NIL && ii->ii_Predicate == NIL &&
+			ii->ii_ExclusionOps == NULL &&
+			(*indstate)->ri_IndexRelationDescs[i]->rd_index->indimmediate;
 	}
 	if (!simple)
+		CatalogCloseIndexes(*indstate);
+	return simple;
+}
+
+/* Insert one entry (the unique index on (operator_id, seq) is checked either way). */
+static void
+InsertEntry(Relation rel, Datum *v, bool *isnull)
+{
+	CatalogIndexState indstate;
+
+	if (InsertIsSimple(rel, &indstate))
+	{
+		HeapTuple	tup = heap_form_tuple(RelationGetDescr(rel), v, isnull);
+
+		CatalogTupleInsertWithInfo(rel, tup, indstate);
+		heap_freetuple(tup);
+		CatalogCloseIndexes(indstate);
+	}
+	else
 		InsertViaSpi(v, isnull);
 	/* later appends in this transaction must see this entry */
 	CommandCounterIncrement();
@@ -396,6 +407,128 @@ LedgerAppendRecord(int64 operator_id, const char *kind, Jsonb *body, const char 
 	return LedgerAppendEntry(operator_id, kind, body, 0, source, &on_date);
 }
 
+/* The backend's digest context and hash-input scratch buffer, made on first use. */
+static SlDigestCtx *append_ctx = NULL;
+static SlBuf append_scratch;
+
+static void
+AppendCtxInit(void)
+{
+	if (append_ctx != NULL)
+		return;
+	append_ctx = sl_digest_new();
+	if (append_ctx == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	sl_buf_init(&append_scratch, PallocGrow);
+}
+
+static void
+CheckKind(const char *kind)
+{
+	if (kind == NULL || kind[0] == '\0')
+		ereport(ERROR,
+				(errcode(SL_ERRCODE('L', '0', '2')),
+				 errmsg("ledger entry kind must not be empty")));
+}
+
+/*
+ * The chain head: the highest seq of this operator and its hash (seq 0 and
+ * the genesis value for an empty chain). Not through the statement's
+ * snapshot, which may predate the commit of the previous lock holder (and
+ * under REPEATABLE READ does): with the chain lock held no other transaction
+ * can be writing this chain, so a dirty snapshot (committed rows plus our
+ * own, no aborted ones) sees exactly the chain as it stands, without the cost
+ * of a new MVCC snapshot.
+ */
+static void
+ChainHead(Relation rel, int64 operator_id, int64 *seq, uint8_t *prev)
+{
+	Relation	idx = index_open(cached_opseq, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	t;
+	SnapshotData dirty;
+
+	InitDirtySnapshot(dirty);
+	ScanKeyInit(&key, col_attnum[COL_OPERATOR], BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(operator_id));
+	scan = systable_beginscan_ordered(rel, idx, &dirty, 1, &key);
+	t = systable_getnext_ordered(scan, BackwardScanDirection);
+	if (!HeapTupleIsValid(t))
+	{
+		*seq = 0;
+		memcpy(prev, sl_genesis_hash, SL_DIGEST_LEN);
+	}
+	else
+	{
+		bool		null;
+		bytea	   *h;
+
+		*seq = DatumGetInt64(heap_getattr(t, col_attnum[COL_SEQ], RelationGetDescr(rel), &null));
+		h = DatumGetByteaPP(heap_getattr(t, col_attnum[COL_HASH], RelationGetDescr(rel), &null));
+		if (null || VARSIZE_ANY_EXHDR(h) != SL_DIGEST_LEN)
+			ereport(ERROR,
+					(errcode(SL_ERRCODE('L', '1', '0')),
+					 errmsg("ledger chain of operator %lld is damaged", (long long) operator_id),
+					 errdetail("The hash of entry seq %lld is not %d bytes long.",
+							   (long long) *seq, SL_DIGEST_LEN),
+					 errhint("Run shilian.chain_verify(%lld).", (long long) operator_id)));
+		memcpy(prev, VARDATA_ANY(h), SL_DIGEST_LEN);
+	}
+	systable_endscan_ordered(scan);
+	index_close(idx, AccessShareLock);
+}
+
+/*
+ * Hash one entry (id, seq and prev fixed by the caller, recorded now) and
+ * fill the row's columns; v and isnull are sized for the relation.
+ */
+static void
+EntryRow(TupleDesc desc, SlDigestAlg alg, int64 id, int64 operator_id, int64 seq, const char *kind,
+		 const SlBuf *canon, const uint8_t *prev, int64 supersedes, const char *source,
+		 const DateADT *on_date, uint8_t *hash, Datum *v, bool *isnull)
+{
+	SlEntry		e;
+	TimestampTz now = GetCurrentTimestamp();
+
+	e.id = id;
+	e.operator_id = operator_id;
+	e.seq = seq;
+	e.alg = (uint8_t) alg;
+	e.kind = kind;
+	e.kind_len = strlen(kind);
+	e.recorded_at = now + UNIX_TO_PG_USECS;
+	e.supersedes = supersedes;
+	e.body = canon->data;
+	e.body_len = canon->len;
+	e.prev_hash = prev;
+	if (sl_entry_hash(append_ctx, &append_scratch, &e, hash) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+				 errmsg("could not compute %s digest", sl_digest_name(alg)),
+				 errdetail("OpenSSL refused the operation; is the SM3 provider available?")));
+
+	memset(v, 0, sizeof(Datum) * desc->natts);
+	for (int i = 0; i < desc->natts; i++)
+		isnull[i] = true;		/* columns added in maintenance stay null */
+#define SETCOL(c, d) (v[col_attnum[c] - 1] = (d), isnull[col_attnum[c] - 1] = false)
+	SETCOL(COL_ID, Int64GetDatum(id));
+	SETCOL(COL_OPERATOR, Int64GetDatum(operator_id));
+	SETCOL(COL_SEQ, Int64GetDatum(seq));
+	SETCOL(COL_KIND, PointerGetDatum(cstring_to_text(kind)));
+	SETCOL(COL_BODY, PointerGetDatum(LedgerBytea(canon->data, canon->len)));
+	SETCOL(COL_ALG, Int16GetDatum((int16) alg));
+	SETCOL(COL_PREV, PointerGetDatum(LedgerBytea(prev, SL_DIGEST_LEN)));
+	SETCOL(COL_HASH, PointerGetDatum(LedgerBytea(hash, SL_DIGEST_LEN)));
+	if (supersedes != 0)
+		SETCOL(COL_SUPERSEDES, Int64GetDatum(supersedes));
+	SETCOL(COL_RECORDED, TimestampTzGetDatum(now));
+	if (source != NULL)
+		SETCOL(COL_SOURCE, PointerGetDatum(cstring_to_text(source)));
+	if (on_date != NULL)
+		SETCOL(COL_ON_DATE, DateADTGetDatum(*on_date));
+#undef SETCOL
+}
+
 /*
  * source and on_date (may be NULL) go to columns outside the hashed entry:
  * where the record came from and the date of the event it records.
@@ -404,25 +537,18 @@ static int64
 LedgerAppendEntry(int64 operator_id, const char *kind, Jsonb *body, int64 supersedes,
 				  const char *source, const DateADT *on_date)
 {
-	static SlDigestCtx *ctx = NULL;
-	static SlBuf scratch;
 	SlBuf		canon;
-	SlEntry		e;
 	uint8_t		prev[SL_DIGEST_LEN];
 	uint8_t		hash[SL_DIGEST_LEN];
 	int64		id;
 	int64		seq;
-	TimestampTz now;
 	SlDigestAlg alg = LedgerCurrentAlg();
 	Relation	rel;
 	TupleDesc	desc;
 	Datum	   *v;
 	bool	   *isnull;
 
-	if (kind == NULL || kind[0] == '\0')
-		ereport(ERROR,
-				(errcode(SL_ERRCODE('L', '0', '2')),
-				 errmsg("ledger entry kind must not be empty")));
+	CheckKind(kind);
 	if (supersedes < 0)
 		ereport(ERROR,
 				(errcode(SL_ERRCODE('L', '0', '3')),
@@ -432,13 +558,7 @@ LedgerAppendEntry(int64 operator_id, const char *kind, Jsonb *body, int64 supers
 	LedgerBufInit(&canon);
 	LedgerCanonicalBody(body, &canon);
 
-	if (ctx == NULL)
-	{
-		ctx = sl_digest_new();
-		if (ctx == NULL)
-			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-		sl_buf_init(&scratch, PallocGrow);
-	}
+	AppendCtxInit();
 	RefreshCache();
 
 	/*
@@ -480,96 +600,130 @@ LedgerAppendEntry(int64 operator_id, const char *kind, Jsonb *body, int64 supers
 	}
 
 	id = nextval_internal(cached_seq, false);
-
-	/*
-	 * The chain head: the highest seq of this operator. Not through the
-	 * statement's snapshot, which may predate the commit of the previous
-	 * lock holder (and under REPEATABLE READ does): with the chain lock held
-	 * no other transaction can be writing this chain, so a dirty snapshot
-	 * (committed rows plus our own, no aborted ones) sees exactly the chain
-	 * as it stands, without the cost of a new MVCC snapshot.
-	 */
-	{
-		Relation	idx = index_open(cached_opseq, AccessShareLock);
-		ScanKeyData key;
-		SysScanDesc scan;
-		HeapTuple	t;
-		SnapshotData dirty;
-		Snapshot	snap = &dirty;
-
-		InitDirtySnapshot(dirty);
-
-		ScanKeyInit(&key, col_attnum[COL_OPERATOR], BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(operator_id));
-		scan = systable_beginscan_ordered(rel, idx, snap, 1, &key);
-		t = systable_getnext_ordered(scan, BackwardScanDirection);
-		if (!HeapTupleIsValid(t))
-		{
-			seq = 1;
-			memcpy(prev, sl_genesis_hash, SL_DIGEST_LEN);
-		}
-		else
-		{
-			bool		null;
-			bytea	   *h;
-
-			seq = DatumGetInt64(heap_getattr(t, col_attnum[COL_SEQ], RelationGetDescr(rel), &null)) + 1;
-			h = DatumGetByteaPP(heap_getattr(t, col_attnum[COL_HASH], RelationGetDescr(rel), &null));
-			if (null || VARSIZE_ANY_EXHDR(h) != SL_DIGEST_LEN)
-				ereport(ERROR,
-						(errcode(SL_ERRCODE('L', '1', '0')),
-						 errmsg("ledger chain of operator %lld is damaged", (long long) operator_id),
-						 errdetail("The hash of entry seq %lld is not %d bytes long.",
-								   (long long) (seq - 1), SL_DIGEST_LEN),
-						 errhint("Run shilian.chain_verify(%lld).", (long long) operator_id)));
-			memcpy(prev, VARDATA_ANY(h), SL_DIGEST_LEN);
-		}
-		systable_endscan_ordered(scan);
-		index_close(idx, AccessShareLock);
-	}
-
-	now = GetCurrentTimestamp();
-	e.id = id;
-	e.operator_id = operator_id;
-	e.seq = seq;
-	e.alg = (uint8_t) alg;
-	e.kind = kind;
-	e.kind_len = strlen(kind);
-	e.recorded_at = now + UNIX_TO_PG_USECS;
-	e.supersedes = supersedes;
-	e.body = canon.data;
-	e.body_len = canon.len;
-	e.prev_hash = prev;
-	if (sl_entry_hash(ctx, &scratch, &e, hash) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
-				 errmsg("could not compute %s digest", sl_digest_name(alg)),
-				 errdetail("OpenSSL refused the operation; is the SM3 provider available?")));
+	ChainHead(rel, operator_id, &seq, prev);
+	seq++;
 
 	desc = RelationGetDescr(rel);
-	v = palloc0(sizeof(Datum) * desc->natts);
+	v = palloc(sizeof(Datum) * desc->natts);
 	isnull = palloc(sizeof(bool) * desc->natts);
-	for (int i = 0; i < desc->natts; i++)
-		isnull[i] = true;		/* columns added in maintenance stay null */
-#define SETCOL(c, d) (v[col_attnum[c] - 1] = (d), isnull[col_attnum[c] - 1] = false)
-	SETCOL(COL_ID, Int64GetDatum(id));
-	SETCOL(COL_OPERATOR, Int64GetDatum(operator_id));
-	SETCOL(COL_SEQ, Int64GetDatum(seq));
-	SETCOL(COL_KIND, PointerGetDatum(cstring_to_text(kind)));
-	SETCOL(COL_BODY, PointerGetDatum(LedgerBytea(canon.data, canon.len)));
-	SETCOL(COL_ALG, Int16GetDatum((int16) alg));
-	SETCOL(COL_PREV, PointerGetDatum(LedgerBytea(prev, SL_DIGEST_LEN)));
-	SETCOL(COL_HASH, PointerGetDatum(LedgerBytea(hash, SL_DIGEST_LEN)));
-	if (supersedes != 0)
-		SETCOL(COL_SUPERSEDES, Int64GetDatum(supersedes));
-	SETCOL(COL_RECORDED, TimestampTzGetDatum(now));
-	if (source != NULL)
-		SETCOL(COL_SOURCE, PointerGetDatum(cstring_to_text(source)));
-	if (on_date != NULL)
-		SETCOL(COL_ON_DATE, DateADTGetDatum(*on_date));
-#undef SETCOL
+	EntryRow(desc, alg, id, operator_id, seq, kind, &canon, prev, supersedes, source, on_date,
+			 hash, v, isnull);
 	InsertEntry(rel, v, isnull);
 	table_close(rel, NoLock);
 	return id;
+}
+
+/* A chain's head as a batch append moves it: per operator, in memory. */
+typedef struct BatchHead
+{
+	int64		operator_id;	/* hash key */
+	int64		seq;
+	uint8_t		hash[SL_DIGEST_LEN];
+} BatchHead;
+
+/* Rows of a batch append written per heap_multi_insert call. */
+#define LEDGER_MULTI_INSERT 1000
+
+/*
+ * Append n record entries in array order, as n calls of LedgerAppendRecord
+ * in that order would: the same locks taken in the same order (the table,
+ * then each operator's chain lock at its first entry), ids drawn in array
+ * order, each chain's seq and prev_hash continuing from its head, the same
+ * bodies and hashes. What it saves: the chain head is read once per
+ * operator (and then kept in memory), the rows go in with heap_multi_insert
+ * a thousand at a time (each index entry still inserted and checked, so the
+ * unique (operator_id, seq) key still guards against a fork), and one
+ * command counter increment ends the whole batch.
+ */
+void
+LedgerAppendRecords(LedgerNewEntry *entries, int n, const char *source)
+{
+	SlDigestAlg alg = LedgerCurrentAlg();
+	SlBuf	   *canon;
+	HTAB	   *heads;
+	HASHCTL		ctl;
+	Relation	rel;
+	TupleDesc	desc;
+	CatalogIndexState indstate;
+	bool		simple;
+	TupleTableSlot **slots = NULL;
+	int			nslots = 0;
+	Datum	   *v;
+	bool	   *isnull;
+
+	if (n <= 0)
+		return;
+	canon = palloc_array(SlBuf, n);
+	for (int i = 0; i < n; i++)
+	{
+		CheckKind(entries[i].kind);
+		LedgerBufInit(&canon[i]);
+		LedgerCanonicalBody(entries[i].body, &canon[i]);
+	}
+	AppendCtxInit();
+	RefreshCache();
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = sizeof(BatchHead);
+	ctl.hcxt = CurrentMemoryContext;
+	heads = hash_create("shilian ledger batch heads", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	rel = table_open(cached_ledger, RowExclusiveLock);
+	desc = RelationGetDescr(rel);
+	simple = InsertIsSimple(rel, &indstate);
+	if (simple)
+	{
+		slots = palloc_array(TupleTableSlot *, Min(n, LEDGER_MULTI_INSERT));
+		for (int i = 0; i < Min(n, LEDGER_MULTI_INSERT); i++)
+			slots[i] = MakeSingleTupleTableSlot(desc, &TTSOpsHeapTuple);
+	}
+	v = palloc(sizeof(Datum) * desc->natts);
+	isnull = palloc(sizeof(bool) * desc->natts);
+
+	for (int i = 0; i < n; i++)
+	{
+		LedgerNewEntry *en = &entries[i];
+		bool		found;
+		BatchHead  *h = hash_search(heads, &en->operator_id, HASH_ENTER, &found);
+		int64		id;
+		uint8_t		hash[SL_DIGEST_LEN];
+
+		if (!found)
+			LockOperatorChain(en->operator_id);
+		id = nextval_internal(cached_seq, false);
+		if (!found)
+			ChainHead(rel, en->operator_id, &h->seq, h->hash);
+		h->seq++;
+		EntryRow(desc, alg, id, en->operator_id, h->seq, en->kind, &canon[i], h->hash, 0, source,
+				 &en->on_date, hash, v, isnull);
+		memcpy(h->hash, hash, SL_DIGEST_LEN);
+		en->id = id;
+		if (!simple)
+		{
+			InsertViaSpi(v, isnull);
+			continue;
+		}
+		ExecClearTuple(slots[nslots]);
+		ExecStoreHeapTuple(heap_form_tuple(desc, v, isnull), slots[nslots], true);
+		if (++nslots == LEDGER_MULTI_INSERT || i == n - 1)
+		{
+			CatalogTuplesMultiInsertWithInfo(rel, slots, nslots, indstate);
+			for (int k = 0; k < nslots; k++)
+				ExecClearTuple(slots[k]);
+			nslots = 0;
+		}
+	}
+	if (simple)
+	{
+		for (int i = 0; i < Min(n, LEDGER_MULTI_INSERT); i++)
+			ExecDropSingleTupleTableSlot(slots[i]);
+		CatalogCloseIndexes(indstate);
+	}
+	/* later appends in this transaction must see these entries */
+	CommandCounterIncrement();
+	table_close(rel, NoLock);
+	hash_destroy(heads);
 }
 
 /* ledger_append(operator_id, kind, body, supersedes) → entry id */

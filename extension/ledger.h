@@ -27,4 +27,22 @@ extern int64 LedgerAppend(int64 operator_id, const char *kind, Jsonb *body, int6
 extern int64 LedgerAppendRecord(int64 operator_id, const char *kind, Jsonb *body,
 								const char *source, DateADT on_date);
 
+/* One record entry of a batch append; id is set by the append. */
+typedef struct LedgerNewEntry
+{
+	int64		operator_id;
+	const char *kind;
+	Jsonb	   *body;
+	DateADT		on_date;
+	int64		id;
+} LedgerNewEntry;
+
+/*
+ * Append n record entries (all from source) in array order: exactly what n
+ * calls of LedgerAppendRecord in that order append (ids, seqs, bodies,
+ * hashes, locks), with each chain head read once and the rows written in
+ * multi-row inserts.
+ */
+extern void LedgerAppendRecords(LedgerNewEntry *entries, int n, const char *source);
+
 #endif

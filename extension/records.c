@@ -39,18 +39,15 @@ RecordSource(void)
 }
 
 /*
- * Appends the record's ledger entry (with its source and event date beside
- * it) and counts it in shilian.operator_day (activity.c).
+ * Counts one record in shilian.operator_day (activity.c); a receipt's body
+ * names its incoming inspection, checked for completeness at commit.
  */
-int64
-RecordToLedger(int64 operator_id, const char *kind, DateADT day, Jsonb *body)
+static void
+RecordCount(int64 operator_id, const char *kind, DateADT day, Jsonb *body, bool via_client)
 {
-	const char *source = RecordSource();
-	int64		id = LedgerAppendRecord(operator_id, kind, body, source, day);
 	ActivityKind act = ActivityKindOf(kind);
 	int64		incoming = 0;
 
-	/* a receipt's body names its incoming inspection, checked at commit */
 	if (act == ACT_RECEIPTS)
 	{
 		JsonbValue	v;
@@ -59,8 +56,37 @@ RecordToLedger(int64 operator_id, const char *kind, DateADT day, Jsonb *body)
 			&& v.type == jbvNumeric)
 			incoming = DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(v.val.numeric)));
 	}
-	ActivityCount(operator_id, day, act, source != NULL, incoming);
+	ActivityCount(operator_id, day, act, via_client, incoming);
+}
+
+/*
+ * Appends the record's ledger entry (with its source and event date beside
+ * it) and counts it in shilian.operator_day (activity.c).
+ */
+int64
+RecordToLedger(int64 operator_id, const char *kind, DateADT day, Jsonb *body)
+{
+	const char *source = RecordSource();
+	int64		id = LedgerAppendRecord(operator_id, kind, body, source, day);
+
+	RecordCount(operator_id, kind, day, body, source != NULL);
 	return id;
+}
+
+/*
+ * The batch variant, for the bulk import: n records in array order, each
+ * appended and counted exactly as RecordToLedger(operator_id, kind, on_date,
+ * body) would, one after the other (LedgerAppendRecords); sets each id.
+ */
+void
+RecordsToLedger(LedgerNewEntry *records, int n)
+{
+	const char *source = RecordSource();
+
+	LedgerAppendRecords(records, n, source);
+	for (int i = 0; i < n; i++)
+		RecordCount(records[i].operator_id, records[i].kind, records[i].on_date, records[i].body,
+					source != NULL);
 }
 
 /* ---- shared lookups ---------------------------------------------------- */

@@ -13,6 +13,7 @@
 #include "utils/date.h"
 #include "utils/jsonb.h"
 
+#include "ledger.h"
 #include "types.h"
 
 /* Business-rule refusals of the registry and the trace records. */
@@ -71,6 +72,11 @@ extern void RecordCheckActor(int64 operator_id, const char *action);
  * it records (shilian.operator_day; registry entries are not counted).
  */
 extern int64 RecordToLedger(int64 operator_id, const char *kind, DateADT day, Jsonb *body);
+/*
+ * The same for n records at once, in array order (the bulk import): the
+ * entries, ids, seqs and counts of n RecordToLedger calls in that order.
+ */
+extern void RecordsToLedger(LedgerNewEntry *records, int n);
 /* The date of a timestamp in the session time zone: a record's event date. */
 extern DateADT TimestampDate(TimestampTz ts);
 /* Where the record came from (shilian.channel, shilian.client); NULL: typed in. */

@@ -134,6 +134,8 @@ int			gw_authenticate(GwRequest *req);
 
 /* request.c: body reading and schema checks; 0 or HTTP status after replying. */
 int			gw_read_json_body(GwRequest *req);
+/* Whether a Content-Type header value is the media type (parameters allowed). */
+bool		gw_media_type_is(const char *ctype, const char *type);
 int			gw_read_ndjson_body(GwRequest *req);
 int			gw_read_ldjson_body(GwRequest *req);
 const char *gw_query_param(GwRequest *req, const char *name, char *buf, size_t buflen);

@@ -603,15 +603,6 @@ CallValue(GwRequest *req, const char *sql, int n, const char *const *params, int
 	return v;
 }
 
-static bool
-MediaTypeIs(const char *ctype, const char *type)
-{
-	size_t		len = strlen(type);
-
-	return ctype != NULL && strncasecmp(ctype, type, len) == 0 &&
-		(ctype[len] == '\0' || ctype[len] == ';' || ctype[len] == ' ');
-}
-
 int
 gw_import_route(GwRequest *req)
 {
@@ -632,7 +623,7 @@ gw_import_route(GwRequest *req)
 	char		id[32];
 
 	memset(&st, 0, sizeof(st));
-	if (MediaTypeIs(ctype, "text/csv"))
+	if (gw_media_type_is(ctype, "text/csv"))
 	{
 		char		kind[32] = "";
 		const char *h = mg_get_header(req->conn, "Import-Kind");
@@ -649,7 +640,7 @@ gw_import_route(GwRequest *req)
 								  "Name the kind with ?kind= or the Import-Kind header: operator, licence, product, "
 								  "batch, inspection, ship, receive, transform or consume.", "Connection: close\r\n");
 	}
-	else if (!MediaTypeIs(ctype, "application/x-ndjson"))
+	else if (!gw_media_type_is(ctype, "application/x-ndjson"))
 		return gw_reply_error(req->conn, 415, "GW415", "unsupported media type",
 							  ctype ? ctype : "no Content-Type",
 							  "Send Content-Type: application/x-ndjson, or text/csv with ?kind=.", NULL);

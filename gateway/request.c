@@ -143,8 +143,8 @@ ReadBody(GwRequest *req, long body_limit, const char *hint)
 }
 
 /* Whether the Content-Type header is the media type (parameters allowed). */
-static bool
-MediaTypeIs(const char *ctype, const char *type)
+bool
+gw_media_type_is(const char *ctype, const char *type)
 {
 	size_t		len = strlen(type);
 
@@ -159,7 +159,7 @@ gw_read_json_body(GwRequest *req)
 	json_error_t err;
 	int			status;
 
-	if (!MediaTypeIs(ctype, "application/json"))
+	if (!gw_media_type_is(ctype, "application/json"))
 		return gw_reply_error(req->conn, 415, "GW415", "unsupported media type",
 							  ctype ? ctype : "no Content-Type", "Send Content-Type: application/json.", NULL);
 	if ((status = ReadBody(req, gw_config.body_limit,
@@ -191,7 +191,7 @@ gw_read_ndjson_body(GwRequest *req)
 	const char *ctype = mg_get_header(req->conn, "Content-Type");
 	int			status;
 
-	if (!MediaTypeIs(ctype, "application/x-ndjson"))
+	if (!gw_media_type_is(ctype, "application/x-ndjson"))
 		return gw_reply_error(req->conn, 415, "GW415", "unsupported media type",
 							  ctype ? ctype : "no Content-Type", "Send Content-Type: application/x-ndjson.", NULL);
 	if ((status = ReadBody(req, gw_config.import_body_limit,
@@ -234,7 +234,7 @@ gw_read_ldjson_body(GwRequest *req)
 	const char *ctype = mg_get_header(req->conn, "Content-Type");
 	int			status;
 
-	if (!MediaTypeIs(ctype, "application/ld+json") && !MediaTypeIs(ctype, "application/json"))
+	if (!gw_media_type_is(ctype, "application/ld+json") && !gw_media_type_is(ctype, "application/json"))
 		return gw_reply_error(req->conn, 415, "GW415", "unsupported media type",
 							  ctype ? ctype : "no Content-Type",
 							  "Send Content-Type: application/ld+json or application/json.", NULL);

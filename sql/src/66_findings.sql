@@ -35,6 +35,21 @@ CREATE INDEX batch_first_entry_named_idx ON batch (owner_id)
 -- is no producer shows up here.
 CREATE INDEX batch_produced_owner_idx ON batch (owner_id, product_id) WHERE origin = 'produced';
 
+-- The receipts of compliance_findings, from indexes alone (index-only scans;
+-- the visibility map autovacuum keeps): confirmed sales by buyer with the
+-- date, the link, the lots on both sides; incoming inspections by lot, in
+-- record order, with the sale they name and the date (whether a receipt has
+-- its inspection, and a first entry's first one); first entries by holder
+-- with their expiry. Measured at scale 0.2 (203,168 operators, 370100):
+-- compliance_findings 0.90 s -> 0.35 s, no longer reading a heap page per
+-- receipt for the link and the inspection.
+CREATE INDEX link_received_buyer_idx ON link (buyer_id) INCLUDE (received_at, id, to_batch, from_batch)
+	WHERE status = 'received' AND kind = 'ship';
+CREATE INDEX inspection_incoming_idx ON inspection (batch_id, id) INCLUDE (link_id, inspected_at)
+	WHERE kind = 'incoming';
+CREATE INDEX batch_first_entry_owner_idx ON batch (owner_id) INCLUDE (id, expires_on, created_at)
+	WHERE origin = 'first_entry';
+
 -- A supplier document is free text: a malformed licence or USCC in it is no
 -- match rather than an error. STABLE: the input rules follow settings
 -- (shilian.uscc_lenient); PARALLEL RESTRICTED: the exception block is a
@@ -227,22 +242,29 @@ CREATE FUNCTION findings_compliance(stations text[], ops bigint[], period datera
 		HAVING max(li.valid_to) < current_date
 		   AND (upper(period) IS NULL OR max(li.valid_to) < upper(period))
 	), ev AS (
+		-- (the lot received, a foreign key, is looked up per evidence row: a
+		-- scalar subquery is an index probe whatever the planner expects of
+		-- the CTE's size)
 		SELECT r.operator, 'missing_incoming_inspection' AS kind, r.on_date, r.batch AS ref,
-			jsonb_build_object('link', r.link::text, 'trace_code', tb.trace_code::text, 'received_on', r.on_date) AS e
-		  FROM rcpt r JOIN shilian.batch tb ON tb.id = r.batch
+			jsonb_build_object('link', r.link::text,
+				'trace_code', (SELECT tb.trace_code FROM shilian.batch tb WHERE tb.id = r.batch)::text,
+				'received_on', r.on_date) AS e
+		  FROM rcpt r
 		 WHERE NOT r.inspected
 		UNION ALL
 		SELECT r.operator, 'expired_product_receipt', r.on_date, r.batch,
-			jsonb_build_object('link', r.link::text, 'trace_code', tb.trace_code::text, 'received_on', r.on_date,
-				'expires_on', r.expires_on)
-		  FROM rcpt r JOIN shilian.batch tb ON tb.id = r.batch
+			jsonb_build_object('link', r.link::text,
+				'trace_code', (SELECT tb.trace_code FROM shilian.batch tb WHERE tb.id = r.batch)::text,
+				'received_on', r.on_date, 'expires_on', r.expires_on)
+		  FROM rcpt r
 		 WHERE r.on_date > r.expires_on
 		UNION ALL
 		SELECT r.operator, 'wholesaler_without_sales_records', r.on_date, r.batch,
-			jsonb_build_object('link', r.link::text, 'trace_code', tb.trace_code::text, 'received_on', r.on_date)
+			jsonb_build_object('link', r.link::text,
+				'trace_code', (SELECT tb.trace_code FROM shilian.batch tb WHERE tb.id = r.batch)::text,
+				'received_on', r.on_date)
 		  FROM rcpt r
 		  JOIN o w ON w.id = r.operator
-		  JOIN shilian.batch tb ON tb.id = r.batch
 		 WHERE w.kinds @> ARRAY['wholesaler']
 		   AND NOT EXISTS (SELECT 1 FROM shilian.link s
 							WHERE s.seller_id = w.id AND s.kind = 'ship' AND s.shipped_on <@ period)
@@ -260,9 +282,9 @@ CREATE FUNCTION findings_compliance(stations text[], ops bigint[], period datera
 				   AND s.shipped_on <@ period
 				OFFSET 0) s
 			UNION ALL
-			SELECT lic.operator_id, 'receipt', r.on_date, r.batch, r.link, tb.trace_code, lic.valid_to
+			SELECT lic.operator_id, 'receipt', r.on_date, r.batch, r.link,
+				(SELECT tb.trace_code FROM shilian.batch tb WHERE tb.id = r.batch), lic.valid_to
 			  FROM lic JOIN rcpt r ON r.operator = lic.operator_id AND r.on_date > lic.valid_to
-			  JOIN shilian.batch tb ON tb.id = r.batch
 			UNION ALL
 			SELECT lic.operator_id, 'production', b.produced_on, b.id, NULL, b.trace_code, lic.valid_to
 			  FROM lic CROSS JOIN LATERAL (

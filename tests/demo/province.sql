@@ -366,3 +366,11 @@ SELECT v.name, v.role, o.id, v.jurisdiction, v.note
 ON CONFLICT (name) DO UPDATE SET role = excluded.role, operator_id = excluded.operator_id,
 	jurisdiction = excluded.jurisdiction, note = excluded.note;
 SELECT 'demo: ' || count(*) || ' accounts with REST tokens in .run/env' AS accounts FROM shilian_demo.account;
+
+-- The wholesale market's own traceability system (自建系统), a system client
+-- of kind own_system bound to it: GET /v1/admin/clients lists it, and an
+-- admin makes it a key with POST /v1/admin/clients/quancheng-erp/keys.
+SELECT shilian.api_client_add('quancheng-erp', '泉城批发市场自建追溯系统', 'own_system')
+ WHERE NOT EXISTS (SELECT 1 FROM shilian.api_client c WHERE c.client = 'quancheng-erp');
+SELECT shilian.api_client_bind('quancheng-erp', o.id)
+  FROM shilian.operator o WHERE o.name = '济南泉城农产品批发市场有限公司';

@@ -35,18 +35,19 @@ start() {
 	psql -qAtX -d postgres -c "select 1 from pg_database where datname = '$DB'" | grep -q 1 ||
 		createdb "$DB"
 	# While the version number stays the same, a changed install script means
-	# a re-created extension (and a reloaded demo); otherwise data is kept.
+	# a re-created database (and a reloaded demo); otherwise data is kept. The
+	# database goes rather than the extension: the library just built may not
+	# fit the old schema that a DROP EXTENSION's ledger guard would write to.
 	local sum; sum=$(cat "$TOP"/sql/shilian--*.sql | md5sum | cut -c1-32)
 	if [ "$(cat "$RUN/extension.md5" 2>/dev/null)" != "$sum" ]; then
+		dropdb --if-exists "$DB"
+		createdb "$DB"
 		psql -qX -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
 set client_min_messages = warning;
--- dropping the ledger is maintenance (docs/ledger-format.md, Protection)
-set shilian.ledger_maintenance = on;
-drop extension if exists shilian cascade;
 create extension shilian;
 SQL
 		echo "$sum" > "$RUN/extension.md5"
-		say "extension (re)created from this build"
+		say "database and extension (re)created from this build"
 	fi
 	psql -qX -v ON_ERROR_STOP=1 -d "$DB" -f "$TOP/tests/demo/province.sql" >/dev/null
 	# Gateway: restart so it runs the binary just built. It logs in as
@@ -76,6 +77,7 @@ ENV
 	local public_code recall_code
 	public_code=$(psql -qAtX -d "$DB" -c "select b.trace_code from shilian.batch b join shilian.operator o on o.id = b.owner_id where 'school_canteen' = any (o.kinds) order by b.id limit 1")
 	recall_code=$(psql -qAtX -d "$DB" -c "select trace_code from shilian.recall order by id limit 1")
+	local month; month=$(date +%Y-%m)
 	cat <<MSG
 
 shilian is running.
@@ -91,6 +93,16 @@ Try (tokens for the demo accounts are in .run/env):
   curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_REGULATOR" \$SHILIAN_URL/v1/recalls/1   # the demo recall
   curl -s \$SHILIAN_URL/v1/public/trace/$public_code   # what a consumer sees, no token
   psql -c "select * from shilian.trace_forward('$recall_code')"
+Regulators (figures, findings, alerts; docs/regulator.md):
+  curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_REGULATOR" \$SHILIAN_URL/v1/regulator/jurisdictions/370000/stats
+  curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_REGULATOR" "\$SHILIAN_URL/v1/regulator/jurisdictions/370000/monthly-report.csv?month=$month"
+  curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_COUNTY" \$SHILIAN_URL/v1/regulator/jurisdictions/370112/broken-chain
+  curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_COUNTY" \$SHILIAN_URL/v1/regulator/jurisdictions/370112/alerts
+Integration (docs/integration.md):
+  curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_REGULATOR" "\$SHILIAN_URL/epcis/events?perPage=2"   # GS1 EPCIS 2.0
+  curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_ADMIN" \$SHILIAN_URL/v1/admin/clients   # system clients
+  printf '%s\n' '{"kind":"batch","owner":'\$(psql -qAtc "select operator_id from shilian_demo.account where name='farm'")',"product":1,"qty":"50 kg"}' |
+    curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_FARM" -H 'Content-Type: application/x-ndjson' --data-binary @- \$SHILIAN_URL/v1/import
 
 Stop everything with: make stop
 MSG

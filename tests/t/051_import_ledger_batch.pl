@@ -1,0 +1,158 @@
+# The bulk import appends its ledger entries in batches (LedgerAppendRecords
+# through RecordsToLedger). This proves the batch appends exactly what one
+# RecordToLedger call per record appends: two databases get the same setup
+# and the same lines, database a through import_apply in chunks of 7 lines
+# (sales received across chunk boundaries, a consume line applied by its
+# record function between them, refused lines), database b by calling the
+# single-record function of every line a accepted, one by one, in line
+# order. Every ledger entry then has the same id, operator, seq, kind,
+# algorithm, source, event date and body (the rows' created_at timestamps
+# aside), every record returns the same id or trace code, the per-operator
+# counters are the same, and every chain verifies (chain_verify recomputes
+# each hash and each prev_hash link). A chunk holds the advisory chain lock
+# of every operator it appended for until its transaction ends.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use ShilianTest;
+
+my $node = shilian_node('import_ledger_batch');
+
+my $setup = q{
+	SET client_min_messages = warning;
+	SELECT shilian.jurisdiction_add(c, n) FROM (VALUES ('370000', '山东省'), ('370100', '济南市'),
+		('370102', '历下区'), ('370102001', '泉城路所')) v(c, n);
+	SELECT shilian.operator_register('operator ' || i, CASE WHEN i <= 3 THEN 'production' ELSE 'circulation' END,
+		CASE WHEN i <= 3 THEN '{processor}'::text[] ELSE '{wholesaler}' END, '370102001',
+		'address ' || i, 'contact ' || i, reg_card => 'CARD-' || i) FROM generate_series(1, 6) i;
+	SELECT shilian.operator_activate(id) FROM shilian.operator ORDER BY id;
+	SELECT shilian.licence_add(i, ('JY1370102' || lpad(i::text, 6, '0') || '0')::shilian.license_no,
+		'{vegetables}', '2020-01-01', '2099-12-31') FROM generate_series(1, 3) i;
+	SELECT shilian.product_register('大白菜', 'vegetables', 30);
+	CREATE TABLE b AS SELECT i, s, shilian.batch_create(s, 1, '1 t', current_date - 2)::text AS code
+		FROM generate_series(1, 6) i, LATERAL (SELECT 1 + (i - 1) % 3 AS s) x ORDER BY i;
+	-- sale g: 1 kg of seller 1 + g % 3's batch to buyer 4 + (g * 7) % 3, received after sale g + 1
+	-- (every fifth with 0.5 kg accepted and a reason); a consume line after sale 9, an over-balance
+	-- sale after sale 13, a receipt naming that refused line after it
+	CREATE TABLE lines AS
+	SELECT row_number() OVER (ORDER BY k)::int AS n, line FROM (
+		SELECT 2 * g AS k, json_build_object('kind', 'ship', 'code', b.code, 'buyer', 4 + (g * 7) % 3,
+			'qty', '1 kg', 'shipped_on', current_date - 1)::text AS line
+		  FROM generate_series(1, 24) g JOIN b ON b.i = 1 + g % 6
+		UNION ALL
+		SELECT 2 * g + 3, json_build_object('kind', 'receive', 'link_ref', NULL, 'g', g,
+			'qty', CASE WHEN g % 5 = 0 THEN '0.5 kg' ELSE '1 kg' END,
+			'reject_reason', CASE WHEN g % 5 = 0 THEN 'half spoilt' END,
+			'inspection', json_build_object('inspector', 'tap ' || g),
+			'received_at', (current_date - 1)::text || ' 12:00:00+08')::text
+		  FROM generate_series(1, 24) g
+		UNION ALL
+		SELECT 19, json_build_object('kind', 'consume', 'code', (SELECT code FROM b WHERE i = 2),
+			'qty', '3 kg', 'consumption_kind', 'sample_kept', 'at', (current_date - 1)::text || ' 18:00:00+08')::text
+		UNION ALL
+		SELECT 27, json_build_object('kind', 'ship', 'code', (SELECT code FROM b WHERE i = 3),
+			'buyer', 5, 'qty', '2 t')::text
+		UNION ALL
+		SELECT 28, json_build_object('kind', 'receive', 'link_ref', 'refused', 'qty', '1 kg',
+			'inspection', json_build_object('inspector', 'tap'))::text) l;
+	-- link_ref: the line number of the sale named (g, or the refused sale), nulls dropped
+	UPDATE lines l SET line = (jsonb_strip_nulls(l.line::jsonb) - 'g' || jsonb_build_object('link_ref',
+		CASE WHEN l.line::jsonb ->> 'link_ref' = 'refused'
+			THEN (SELECT s.n FROM lines s WHERE s.line::jsonb ->> 'qty' = '2 t')
+			ELSE (SELECT s.n FROM lines s WHERE s.line::jsonb ->> 'kind' = 'ship'
+				AND s.line::jsonb ->> 'qty' = '1 kg'
+				ORDER BY s.n OFFSET (l.line::jsonb ->> 'g')::int - 1 LIMIT 1) END))::text
+	 WHERE l.line::jsonb ->> 'kind' = 'receive';
+};
+
+for my $db ('a', 'b')
+{
+	$node->safe_psql('postgres', "CREATE DATABASE $db");
+	$node->safe_psql($db, 'CREATE EXTENSION shilian');
+	$node->safe_psql($db, $setup);
+}
+is($node->safe_psql('a', 'SELECT count(*) FROM lines'), '51', '51 lines');
+
+# a: staged and applied 7 lines at a time, each call its own transaction
+my $job = $node->safe_psql('a', q{
+	SELECT (shilian.import_open('apply_valid', NULL, '\x00', (SELECT count(*)::int FROM lines))).job});
+$node->safe_psql('a', "INSERT INTO shilian.import_stage (job_id, line_no, body) SELECT $job, n, line FROM lines");
+# the first chunk: every operator it appended for is chain-locked until commit
+is($node->safe_psql('a', qq{
+	BEGIN;
+	SELECT max(id) AS m FROM shilian.ledger \\gset
+	SELECT shilian.import_apply($job, 7) > 0 AS more;
+	SELECT (SELECT count(DISTINCT operator_id) FROM shilian.ledger WHERE id > :m) AS ops,
+		(SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()
+			AND objsubid = 21324 AND mode = 'ExclusiveLock' AND granted) AS locks;
+	COMMIT;
+}), "t\n6|6", 'the first chunk appended for 6 operators and holds their 6 chain locks');
+my $calls = 1;
+for (;;)
+{
+	$calls++;
+	last if $node->safe_psql('a', "SELECT shilian.import_apply($job, 7)") eq '0';
+	die 'import_apply does not finish' if $calls > 20;
+}
+is($calls, 8, 'applied in 8 calls of 7 lines');
+is($node->safe_psql('a', qq{SELECT status, accepted, refused FROM shilian.import_job WHERE id = $job}),
+	'applied|49|2', '49 lines accepted, the over-balance sale and its receipt refused');
+is($node->safe_psql('a', qq{SELECT string_agg(line_no || ' ' || sqlstate, ', ' ORDER BY line_no)
+	FROM shilian.import_line WHERE job_id = $job AND status = 'refused'}), '27 SLR05, 28 SLI03',
+	'the refusals');
+
+# b: the single-record function of every line a accepted, in line order, as the import channel
+my $accepted = $node->safe_psql('a', qq{SELECT string_agg(format('(%s, %L)', line_no, result), ', '
+	ORDER BY line_no) FROM shilian.import_line WHERE job_id = $job AND status = 'accepted'});
+$node->safe_psql('b', qq{
+	CREATE TABLE acc (n int, result text);
+	INSERT INTO acc VALUES $accepted;
+	CREATE TABLE res (n int, result text);
+	SET shilian.channel = 'import';
+	DO \$\$
+	DECLARE
+		r record;
+		j jsonb;
+	BEGIN
+		FOR r IN SELECT l.n, l.line::jsonb AS j FROM lines l JOIN acc USING (n) ORDER BY l.n LOOP
+			j := r.j;
+			IF j ? 'link_ref' THEN
+				j := j - 'link_ref' || jsonb_build_object('link',
+					(SELECT result::bigint FROM res WHERE n = (r.j ->> 'link_ref')::int));
+			END IF;
+			INSERT INTO res VALUES (r.n, shilian.import_line_exec(j));
+		END LOOP;
+	END
+	\$\$;
+});
+is($node->safe_psql('b', q{SELECT count(*) FROM res JOIN acc USING (n) WHERE res.result IS NOT DISTINCT FROM acc.result}),
+	'49', 'every record got the same link id or trace code one by one as in the import');
+
+# the ledgers, entry by entry: everything but the times the rows were made
+# (created_at, registered_at, activated_at, added_at: the clock of each database)
+my $ledger = q{
+	SELECT count(*) || E'\n' || string_agg(concat_ws('|', id, operator_id, seq, kind, alg, supersedes, source, on_date,
+		regexp_replace(shilian.ledger_body(body)::text, '"(created|registered|activated|added)_at": "[^"]*"', '"\1_at": "T"', 'g')),
+		E'\n' ORDER BY id)
+	FROM shilian.ledger};
+my $la = $node->safe_psql('a', $ledger);
+my $lb = $node->safe_psql('b', $ledger);
+is($la, $lb, 'the same ledger entries: ids, operators, seqs, kinds, sources, dates and bodies');
+like($la, qr/^\d+\n/, 'ledger listed');
+is($node->safe_psql('a', q{SELECT count(*) FROM shilian.ledger WHERE source = 'import'}), '49',
+	'one import entry per accepted line');
+like($la, qr/\|receive\|1\|import\|/, 'receipts are in the comparison');
+for my $db ('a', 'b')
+{
+	is($node->safe_psql($db, q{SELECT count(*) || ' ' || count(*) FILTER (WHERE ok) FROM shilian.chain_verify(NULL)}),
+		'6 6', "$db: every chain verifies (hashes recomputed, prev_hash links, seqs without gaps)");
+}
+my $counters = q{SELECT string_agg(d::text, E'\n' ORDER BY operator_id, day) FROM shilian.operator_day d};
+is($node->safe_psql('a', $counters), $node->safe_psql('b', $counters),
+	'the same per-operator, per-day counters (records, shipments, receipts, complete receipts, via_client)');
+like($node->safe_psql('a', $counters), qr/^\(4,[-0-9]+,8,0,0,0,8,/m, 'counters listed: buyer 4 received 8 sales');
+
+$node->stop;
+done_testing();
