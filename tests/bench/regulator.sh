@@ -89,6 +89,14 @@ for j in 370000 370100; do
 	s=$(best_of 3 "SELECT length(shilian.monthly_report('2026-03-01', '$j')::text)")
 	row "monthly_report 2026-03, $j" "$(awk -v s="$s" 'BEGIN { printf "%.0f", s * 1000 }')" "ms" "1000" "issue 9 target (1 s)"
 done
+# findings for one city on the same province (tests/bench/findings.sh runs
+# them on a smaller one in its own database)
+psql -qAtX -c 'VACUUM ANALYZE shilian.link' -c 'VACUUM ANALYZE shilian.inspection' \
+	-c 'VACUUM ANALYZE shilian.batch' >/dev/null
+for f in broken_chain compliance_findings; do
+	s=$(best_of 3 "SELECT count(*) FROM shilian.$f('370100', '[2026-02-15,2026-03-16]')")
+	row "$f city 370100, $nops operators" "$(awk -v s="$s" 'BEGIN { printf "%.0f", s * 1000 }')" "ms" "1000" "issue 9 target (1 s)"
+done
 # the province regulator, under row-level security
 s=$(best_of 3 "BEGIN; SET LOCAL ROLE shilian_regulator; SET LOCAL shilian.jurisdiction = '370000';
 	SELECT count(*) FROM shilian.jurisdiction_stats('370000', '$month'); COMMIT")
