@@ -24,6 +24,7 @@
 #include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "common/int.h"
 #include "executor/tuptable.h"
@@ -147,6 +148,15 @@ typedef struct CounterTable
 	Relation	rel;
 	Relation	pk;
 	bool		fast;
+	/*
+	 * operator_month carries the rollup's row triggers (62_rollup.sql):
+	 * rollup_ins, and rollup_upd, which fires only when records turns
+	 * positive, receipts or receipts_complete change, or via_client turns
+	 * positive. An update in place is taken only when none of these holds,
+	 * i.e. when the trigger would not have fired; every other change goes
+	 * through the upsert, which fires it.
+	 */
+	bool		rollup_guard;
 	int			ncols;
 	AttrNumber	att[ACT_NCOUNTS];
 	Relation   *indexes;		/* every index of the table, for non-HOT updates */
@@ -173,8 +183,24 @@ CounterTableOpen(CounterTable *t, const char *name, const char *const *columns, 
 				 errhint("Is the shilian extension installed?")));
 	t->rel = table_open(relid, RowExclusiveLock);
 	t->ncols = ncols;
-	t->fast = !IsolationUsesXactSnapshot() && t->rel->trigdesc == NULL
-		&& t->rel->rd_rel->relkind == RELKIND_RELATION;
+	t->fast = !IsolationUsesXactSnapshot() && t->rel->rd_rel->relkind == RELKIND_RELATION;
+	if (t->rel->trigdesc != NULL)
+	{
+		/* only the rollup's own row triggers on operator_month are understood */
+		const TriggerDesc *td = t->rel->trigdesc;
+
+		t->rollup_guard = strcmp(name, "operator_month") == 0 && ncols == 4;
+		for (int k = 0; k < td->numtriggers && t->rollup_guard; k++)
+		{
+			const Trigger *tg = &td->triggers[k];
+
+			if (!(strcmp(tg->tgname, "rollup_ins") == 0 || strcmp(tg->tgname, "rollup_upd") == 0)
+				|| !TRIGGER_FOR_ROW(tg->tgtype) || !TRIGGER_FOR_AFTER(tg->tgtype))
+				t->rollup_guard = false;
+		}
+		if (!t->rollup_guard)
+			t->fast = false;
+	}
 	for (int c = 0; c < ncols && t->fast; c++)
 	{
 		t->att[c] = get_attnum(relid, columns[c]);
@@ -270,6 +296,15 @@ CounterAdd(CounterTable *t, Snapshot snap, int64 operator_id, DateADT key, const
 					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 					 errmsg("integer out of range")));
 		values[c] = Int32GetDatum(v);
+	}
+	/* month columns: records, receipts, receipts_complete, via_client */
+	if (t->rollup_guard)
+	{
+		int32		old_records = DatumGetInt32(values[0]) - adds[0];
+		int32		old_via = DatumGetInt32(values[3]) - adds[3];
+
+		if (old_records <= 0 || adds[1] != 0 || adds[2] != 0 || (old_via <= 0 && adds[3] != 0))
+			return false;		/* rollup_upd would fire: the upsert runs it */
 	}
 	nv = palloc0_array(Datum, natts);
 	nn = palloc0_array(bool, natts);

@@ -293,6 +293,9 @@ COMMENT ON FUNCTION rollup_month_flushed() IS
 
 CREATE TRIGGER rollup_ins AFTER INSERT ON operator_month
 	FOR EACH ROW EXECUTE FUNCTION rollup_month_flushed();
+-- extension/activity.c updates operator_month rows in place, without
+-- triggers, only when this WHEN clause is false (CounterAdd's rollup_guard
+-- mirrors it): change both together.
 CREATE TRIGGER rollup_upd AFTER UPDATE ON operator_month
 	FOR EACH ROW
 	WHEN ((OLD.records > 0) IS DISTINCT FROM (NEW.records > 0)
