@@ -512,9 +512,9 @@ static const char *const receive_fields[] = {"link", "qty", "inspection", "recei
 "reject_reason", "into_batch", "link_ref", NULL};
 static const int receive_required = 3;
 
-/* $1 ->> field: NULL for absent or JSON null. */
-static char *
-FieldText(Jsonb *rec, const char *field)
+/* The value of key field in the object rec: NULL for absent or JSON null. */
+static JsonbValue *
+FieldValue(Jsonb *rec, const char *field)
 {
 	JsonbValue	k;
 	JsonbValue *v;
@@ -523,7 +523,16 @@ FieldText(Jsonb *rec, const char *field)
 	k.val.string.val = (char *) field;
 	k.val.string.len = strlen(field);
 	v = findJsonbValueFromContainer(&rec->root, JB_FOBJECT, &k);
-	if (v == NULL || v->type == jbvNull)
+	return (v == NULL || v->type == jbvNull) ? NULL : v;
+}
+
+/* $1 ->> field: NULL for absent or JSON null. */
+static char *
+FieldText(Jsonb *rec, const char *field)
+{
+	JsonbValue *v = FieldValue(rec, field);
+
+	if (v == NULL)
 		return NULL;
 	if (v->type == jbvString)
 		return pnstrdup(v->val.string.val, v->val.string.len);
@@ -538,16 +547,9 @@ FieldText(Jsonb *rec, const char *field)
 static Jsonb *
 FieldJsonb(Jsonb *rec, const char *field)
 {
-	JsonbValue	k;
-	JsonbValue *v;
+	JsonbValue *v = FieldValue(rec, field);
 
-	k.type = jbvString;
-	k.val.string.val = (char *) field;
-	k.val.string.len = strlen(field);
-	v = findJsonbValueFromContainer(&rec->root, JB_FOBJECT, &k);
-	if (v == NULL || v->type == jbvNull)
-		return NULL;
-	return JsonbValueToJsonb(v);
+	return v == NULL ? NULL : JsonbValueToJsonb(v);
 }
 
 static Datum
