@@ -10,8 +10,14 @@ MODULE_big  = shilian
 # linked into the extension, into shilian-verify and into the C unit tests.
 CORE_SRCS   = $(sort $(wildcard extension/core/*.c))
 OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard extension/*.c)) $(CORE_SRCS))
-DATA_built  = sql/$(EXTENSION)--$(EXTVERSION).sql
-DATA        = $(wildcard sql/$(EXTENSION)--*--*.sql)
+# The current install script is built from sql/src/; each upgrade script
+# sql/shilian--A--B.sql from the parts in sql/update/A--B/. Released install
+# scripts (sql/shilian--0.1.0.sql, ...) are checked in and never edited: a
+# database installed at that version upgrades from it (docs/development.md).
+UPDATE_DIRS = $(sort $(wildcard sql/update/*--*))
+UPDATE_SQL  = $(patsubst sql/update/%,sql/$(EXTENSION)--%.sql,$(UPDATE_DIRS))
+DATA_built  = sql/$(EXTENSION)--$(EXTVERSION).sql $(UPDATE_SQL)
+DATA        = $(filter-out sql/$(EXTENSION)--$(EXTVERSION).sql $(UPDATE_SQL),$(wildcard sql/$(EXTENSION)--*.sql))
 
 TESTS        = $(sort $(wildcard tests/regress/sql/*.sql))
 REGRESS      = $(patsubst tests/regress/sql/%.sql,%,$(TESTS))
@@ -37,14 +43,18 @@ include $(PGXS)
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard sql/src/*.sql)) shilian.control
 	cat $(sort $(wildcard sql/src/*.sql)) > $@
 
+.SECONDEXPANSION:
+$(UPDATE_SQL): sql/$(EXTENSION)--%.sql: $$(sort $$(wildcard sql/update/%/*.sql))
+	cat $(sort $(wildcard sql/update/$*/*.sql)) > $@
+
 # ---- gateway -------------------------------------------------------------
 GW_CC      ?= cc
-GW_CFLAGS  ?= -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Iextension/core -I$(shell $(PG_CONFIG) --includedir)
+GW_CFLAGS  ?= -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Iextension/core -I$(shell $(PG_CONFIG) --includedir) -DGW_VERSION=\"$(EXTVERSION)\"
 GW_LDLIBS   = -lcivetweb -ljansson -lpq -ljwt -lcrypto -lpthread
 GW_SRCS     = $(sort $(wildcard gateway/*.c))
 GW_HDRS     = $(wildcard gateway/*.h)
 
-gateway/shilian-gateway: $(GW_SRCS) $(GW_HDRS)
+gateway/shilian-gateway: $(GW_SRCS) $(GW_HDRS) shilian.control
 	$(GW_CC) $(GW_CFLAGS) $(GW_EXTRA_CFLAGS) -o $@ $(GW_SRCS) $(GW_LDLIBS) $(GW_EXTRA_LDFLAGS)
 
 .PHONY: gateway deps run stop psql test bench unit

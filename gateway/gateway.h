@@ -14,7 +14,10 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
-#define GW_VERSION "0.1.0"
+/* the extension's version, from shilian.control (Makefile) */
+#ifndef GW_VERSION
+#error "GW_VERSION must be defined by the Makefile"
+#endif
 #define GW_MAX_PARAMS 4
 #define GW_PARAM_LEN 256
 

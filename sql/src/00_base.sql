@@ -8,7 +8,7 @@ CREATE FUNCTION version() RETURNS text
 	AS 'MODULE_PATHNAME', 'shilian_version'
 	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION shilian.version() IS
-	'Version of the loaded shilian library (for example 0.1.0).';
+	'Version of the loaded shilian library (for example 0.2.0).';
 
 CREATE FUNCTION hash(data bytea, algorithm text DEFAULT 'sha256') RETURNS bytea
 	AS 'MODULE_PATHNAME', 'shilian_hash'

@@ -17,7 +17,8 @@ like($r->{headers}{'content-type'}, qr{^application/json}, 'healthz is JSON');
 $r = http_call($gw, 'GET', '/v1/version');
 is($r->{status}, 200, 'version is 200');
 my $v = json_body($r);
-is($v->{gateway}, '0.1.0', 'gateway version');
+my ($control_version) = do { open my $fh, '<', "$ENV{SHILIAN_TOP}/shilian.control" or die; join('', <$fh>) } =~ /default_version = '([^']+)'/;
+is($v->{gateway}, $control_version, 'gateway version is the extension version of shilian.control');
 is($v->{library}, $v->{extension}, 'library and install script agree');
 like($v->{extension}, qr/^\d+\.\d+\.\d+$/, 'extension version looks like x.y.z');
 
