@@ -482,7 +482,7 @@ ActivityFlush(void)
 		Datum		ids = PointerGetDatum(construct_array(incoming, nincoming, INT8OID, 8,
 														  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 
-		if (SPI_connect() != SPI_OK_CONNECT)
+		if (SlSpiConnect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
 		spi = true;
 		SlExec(&complete_stmt, &ids, NULL, 0);
@@ -524,7 +524,7 @@ ActivityFlush(void)
 			v[1] = DateADTGetDatum(s->key.day);
 			for (int c = 0; c < ACT_NCOUNTS; c++)
 				v[2 + c] = Int32GetDatum(s->c[c]);
-			if (!spi && SPI_connect() != SPI_OK_CONNECT)
+			if (!spi && SlSpiConnect() != SPI_OK_CONNECT)
 				elog(ERROR, "SPI_connect failed");
 			spi = true;
 			SlExec(&day_stmt, v, NULL, 0);
@@ -552,7 +552,7 @@ ActivityFlush(void)
 			v[1] = DateADTGetDatum(s->key.day);
 			for (int c = 0; c < 4; c++)
 				v[2 + c] = Int32GetDatum(s->c[c]);
-			if (!spi && SPI_connect() != SPI_OK_CONNECT)
+			if (!spi && SlSpiConnect() != SPI_OK_CONNECT)
 				elog(ERROR, "SPI_connect failed");
 			spi = true;
 			SlExec(&month_stmt, v, NULL, 0);

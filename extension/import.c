@@ -1464,7 +1464,7 @@ sl_import_apply(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max_lines must be positive or null")));
 	v[0] = Int64GetDatum(job);
-	SPI_connect();
+	SlSpiConnect();
 	Types();
 	SlExec(&job_stmt, v, NULL, 1);
 	if (SPI_processed == 0)

@@ -99,8 +99,12 @@ LedgerBufInit(SlBuf *b)
 Oid
 LedgerRelid(const char *name)
 {
-	Oid			nsp = get_namespace_oid("shilian", false);
-	Oid			relid = get_relname_relid(name, nsp);
+	Oid			nsp;
+	Oid			relid;
+
+	SlCheckSchemaVersion();
+	nsp = get_namespace_oid("shilian", false);
+	relid = get_relname_relid(name, nsp);
 
 	if (!OidIsValid(relid))
 		ereport(ERROR,
@@ -151,7 +155,7 @@ InsertViaSpi(Datum *v, bool *isnull)
 	Datum		args[NCOLS];
 	char		nulls[NCOLS];
 
-	if (SPI_connect() != SPI_OK_CONNECT)
+	if (SlSpiConnect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (plan_insert == NULL)
 	{

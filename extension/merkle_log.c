@@ -227,7 +227,7 @@ shilian_checkpoint(PG_FUNCTION_ARGS)
 				 errmsg("checkpoint() must run at READ COMMITTED isolation"),
 				 errdetail("Under REPEATABLE READ or SERIALIZABLE its snapshot could miss entries committed while it waited for its lock.")));
 
-	if (SPI_connect() != SPI_OK_CONNECT)
+	if (SlSpiConnect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
 	/*
@@ -511,7 +511,7 @@ shilian_inclusion_proof(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	entry = PG_GETARG_INT64(0);
 	a = Int64GetDatum(entry);
-	if (SPI_connect() != SPI_OK_CONNECT)
+	if (SlSpiConnect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	LatestHead(&head, false);
 	n = PG_ARGISNULL(1) ? head.tree_size : PG_GETARG_INT64(1);
@@ -578,7 +578,7 @@ shilian_consistency_proof(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	m = PG_GETARG_INT64(0);
-	if (SPI_connect() != SPI_OK_CONNECT)
+	if (SlSpiConnect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	LatestHead(&head, false);
 	n = PG_ARGISNULL(1) ? head.tree_size : PG_GETARG_INT64(1);
@@ -729,7 +729,7 @@ shilian_log_verify(PG_FUNCTION_ARGS)
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
-	if (SPI_connect() != SPI_OK_CONNECT)
+	if (SlSpiConnect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	LatestHead(&head, false);
 	h = NewHasher(head.exists ? head.alg : LedgerCurrentAlg());

@@ -288,7 +288,7 @@ sl_batch_create(PG_FUNCTION_ARGS)
 	produced = PG_GETARG_DATEADT(3);
 	RecordCheckActor(owner, "create a batch");
 
-	SPI_connect();
+	SlSpiConnect();
 	ValidateOperatorActive(owner, "owner", &op);
 	ProductLookup(product, &has_expiry, &shelf);
 	ValidatePositive(q, "the batch quantity");
@@ -384,7 +384,7 @@ sl_inspect(PG_FUNCTION_ARGS)
 				 errmsg("unknown inspection result \"%s\"", result),
 				 errhint("Use \"pass\" or \"fail\".")));
 
-	SPI_connect();
+	SlSpiConnect();
 	BatchLock(code, &b);
 	actor = ActorFor(fcinfo, 5, b.owner);
 	RecordCheckActor(actor, "inspect a batch");
@@ -443,7 +443,7 @@ sl_ship(PG_FUNCTION_ARGS)
 	q = PG_GETARG_QTY(2);
 	shipped = PG_GETARG_DATEADT(3);
 
-	SPI_connect();
+	SlSpiConnect();
 	BatchLock(code, &b);
 	seller = ActorFor(fcinfo, 4, b.owner);
 	RecordCheckActor(seller, "ship");
@@ -612,7 +612,7 @@ sl_receive(PG_FUNCTION_ARGS)
 	at = PG_GETARG_TIMESTAMPTZ(3);
 	day = TimestampDate(at);
 
-	SPI_connect();
+	SlSpiConnect();
 	LinkLock(link, &p);
 	RecordCheckActor(p.buyer, "receive");
 	ValidatePending(&p);
@@ -697,7 +697,7 @@ sl_reject(PG_FUNCTION_ARGS)
 	link = PG_GETARG_INT64(0);
 	at = PG_GETARG_TIMESTAMPTZ(2);
 
-	SPI_connect();
+	SlSpiConnect();
 	LinkLock(link, &p);
 	RecordCheckActor(p.buyer, "reject");
 	ValidatePending(&p);
@@ -775,7 +775,7 @@ sl_receive_first_entry(PG_FUNCTION_ARGS)
 	day = TimestampDate(at);
 	RecordCheckActor(buyer, "receive");
 
-	SPI_connect();
+	SlSpiConnect();
 	ValidateOperatorActive(buyer, "buyer", &binfo);
 	ProductLookup(product, &has_expiry, &shelf);
 	ValidatePositive(q, "the received quantity");
@@ -912,7 +912,7 @@ sl_transform(PG_FUNCTION_ARGS)
 								TraceCodeToCString(DatumGetTraceCode(codes[i])))));
 	}
 
-	SPI_connect();
+	SlSpiConnect();
 	v[0] = PG_GETARG_DATUM(0);
 	SlExec(&inputs_lock_stmt, v, NULL, 0);
 	in = palloc0_array(SlBatch, ncodes);
@@ -1027,7 +1027,7 @@ sl_consume(PG_FUNCTION_ARGS)
 				 errmsg("unknown consumption kind \"%s\"", kind),
 				 errhint("Use \"served\", \"retail_sold\", \"destroyed\" or \"sample_kept\".")));
 
-	SPI_connect();
+	SlSpiConnect();
 	BatchLock(code, &b);
 	actor = ActorFor(fcinfo, 5, b.owner);
 	RecordCheckActor(actor, "consume");

@@ -54,7 +54,7 @@ sl_jurisdiction_add(PG_FUNCTION_ARGS)
 				 errmsg("invalid jurisdiction code \"%s\"", code),
 				 errdetail("A GB/T 2260 division has six digits; a supervision station has its county's six digits and three more.")));
 
-	SPI_connect();
+	SlSpiConnect();
 	v[0] = PG_GETARG_DATUM(0);
 	v[1] = PG_GETARG_DATUM(1);
 	if (len == 9)
@@ -177,7 +177,7 @@ sl_operator_register(PG_FUNCTION_ARGS)
 	station = text_to_cstring(PG_GETARG_TEXT_PP(3));
 	SecurityCheckStation(station, "register an operator");
 
-	SPI_connect();
+	SlSpiConnect();
 	v[0] = PG_GETARG_DATUM(3);
 	SlExec(&station_stmt, v, NULL, 1);
 	if (SPI_processed == 0 || strcmp(TextDatumGetCString(SlGet(0, 1, NULL)), "station") != 0)
@@ -221,7 +221,7 @@ SetStatus(FunctionCallInfo fcinfo, const char *to, const char *kind)
 	char		n[4] = "   ";
 
 	RecordCheckActor(id, kind);
-	SPI_connect();
+	SlSpiConnect();
 	v[0] = Int64GetDatum(id);
 	SlExec(&operator_status_stmt, v, NULL, 1);
 	if (SPI_processed == 0)
@@ -317,7 +317,7 @@ sl_licence_add(PG_FUNCTION_ARGS)
 	}
 	RecordCheckActor(op, "add a licence");
 
-	SPI_connect();
+	SlSpiConnect();
 	ValidateOperatorExists(op, "operator");
 	ValidateDateOrder("valid_from", PG_GETARG_DATEADT(3), "valid_to", PG_GETARG_DATEADT(4));
 	for (int i = 0; i < 5; i++)
@@ -372,7 +372,7 @@ sl_product_register(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(6))
 		RecordCheckActor(PG_GETARG_INT64(6), "register a product");
 
-	SPI_connect();
+	SlSpiConnect();
 	if (!PG_ARGISNULL(6))
 		ValidateOperatorExists(PG_GETARG_INT64(6), "owner");
 	for (int i = 0; i < 7; i++)

@@ -69,7 +69,7 @@ Exists(SlStmt *stmt, Datum a, Datum b)
 	Datum		v[2] = {a, b};
 	bool		found;
 
-	SPI_connect();
+	SlSpiConnect();
 	SlExec(stmt, v, NULL, 1);
 	found = DatumGetBool(SlGet(0, 1, NULL));
 	SPI_finish();

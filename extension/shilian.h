@@ -25,4 +25,8 @@ extern bool shilian_uscc_lenient;
 
 extern void ShilianDefineGucs(void);
 
+/* The installed schema's version is the library's (schema_version.c). */
+extern void SlCheckSchemaVersion(void);
+extern int	SlSpiConnect(void);
+
 #endif

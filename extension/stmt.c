@@ -42,6 +42,7 @@ SlExec(SlStmt *stmt, Datum *values, const char *nulls, long count)
 	int			rc;
 	int			nest;
 
+	SlCheckSchemaVersion();
 	if (!inval_registered)
 	{
 		CacheRegisterSyscacheCallback(TYPEOID, TypesChanged, (Datum) 0);

@@ -201,7 +201,10 @@ typedef struct TraceIdIdx
 static Oid
 TraceRelid(Oid nsp, const char *name)
 {
-	Oid			relid = get_relname_relid(name, nsp);
+	Oid			relid;
+
+	SlCheckSchemaVersion();
+	relid = get_relname_relid(name, nsp);
 
 	if (!OidIsValid(relid))
 		elog(ERROR, "relation shilian.%s is missing", name);
@@ -839,7 +842,7 @@ TraceSrf(FunctionCallInfo fcinfo, bool forward)
 
 	InitMaterializedSRF(fcinfo, 0);
 	caller_cxt = CurrentMemoryContext;
-	if (SPI_connect() != SPI_OK_CONNECT)
+	if (SlSpiConnect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	TraceWalkRun(&w, root, forward, max_depth, as_of, caller_cxt);
 	SPI_finish();

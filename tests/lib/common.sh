@@ -59,6 +59,24 @@ private_install() {
 	echo "$bindir"
 }
 
+# release_install VERSION DEST: a private install (as private_install) of a
+# released version, built from the commit sql/update/RELEASES names for it,
+# for the upgrade test. Needs the clone's history (a full `git clone`).
+release_install() {
+	local version=$1 dest=$2 commit src
+	commit=$(awk -v v="$version" '$1 == v { print $2 }' "$TOP/sql/update/RELEASES")
+	[ -n "$commit" ] || die "sql/update/RELEASES names no commit for $version"
+	git -C "$TOP" cat-file -e "$commit^{commit}" 2>/dev/null ||
+		die "commit $commit of release $version is not in this clone (the upgrade test needs the history: git fetch --unshallow)"
+	src=$dest.src
+	rm -rf "$src"; mkdir -p "$src"
+	git -C "$TOP" archive "$commit" | tar -x -C "$src"
+	make -s -C "$src" all >/dev/null 2>&1 || die "building release $version failed (in $src)"
+	# the release's own helpers make the install from the release's tree
+	chmod -R a+rX "$src"
+	bash -c '. "$1/tests/lib/common.sh" && private_install "$2"' _ "$src" "$dest"
+}
+
 # cluster_init DATADIR SOCKDIR PORT LISTEN
 cluster_init() {
 	local data=$1 sock=$2 port=$3 listen=$4

@@ -19,6 +19,13 @@ record() { RESULT[$1]=$2; [ "$2" = ok ] || failed=1; }
 say "== private install in $T"
 BINDIR=$(private_install "$T/inst")
 export PATH=$BINDIR:$PATH
+# Each released version, for the upgrade test (tests/t/070_upgrade.pl).
+RELEASED=$(awk '!/^#/ && NF { print $1 }' "$TOP/sql/update/RELEASES")
+RELEASE_BINDIRS=""
+for v in $RELEASED; do
+	say "== release $v (for the upgrade test)"
+	RELEASE_BINDIRS="$RELEASE_BINDIRS $v=$(release_install "$v" "$T/inst-$v")=$T/inst-$v.src"
+done
 
 # tests/lib/test.sh FILE.pl ...: only those TAP/gateway files (no unit, no regress).
 ONLY="$*"
@@ -55,7 +62,8 @@ if [ -n "$suites" ]; then
 	if (cd "$T/tap" && as_pg env PERL5LIB="$PERL5LIB" TESTDIR="$T/tap" PGCTLTIMEOUT=180 \
 		PG_REGRESS="$($PG_CONFIG --pkglibdir)/pgxs/src/test/regress/pg_regress" \
 		SHILIAN_TOP="$TOP" SHILIAN_GATEWAY="$TOP/gateway/shilian-gateway" \
-		SHILIAN_VALGRIND="${SHILIAN_VALGRIND:-1}" \
+		SHILIAN_VALGRIND="${SHILIAN_VALGRIND:-1}" SHILIAN_RELEASES="$RELEASE_BINDIRS" \
+		SHILIAN_BINDIR="$BINDIR" \
 		prove --timer $suites); then
 		record prove ok
 	else

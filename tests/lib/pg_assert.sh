@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# pg_assert.sh: print the bin directory of an assert-enabled PostgreSQL 15,
+# building it first when the cache has none for the installed server's
+# version. The build is Debian's own source package (apt-get source, with a
+# deb-src entry added when missing) configured with --enable-cassert and
+# --enable-debug, which also turns on CLOBBER_FREED_MEMORY and
+# MEMORY_CONTEXT_CHECKING. It is kept outside the clone
+# (SHILIAN_ASSERT_CACHE, default /var/cache/shilian) keyed by the version, so
+# only the first run on a machine pays for it (about 15 minutes on 2 cores).
+set -euo pipefail
+
+say() { printf '%s\n' "$*" >&2; }
+CACHE=${SHILIAN_ASSERT_CACHE:-/var/cache/shilian}
+version=$(dpkg-query -W -f='${Version}' postgresql-15)
+dest=$CACHE/pg15-assert-$version
+if [ -x "$dest/bin/pg_config" ] && [ -f "$dest/.complete" ]; then
+	echo "$dest/bin"
+	exit 0
+fi
+[ "$(id -u)" = 0 ] || { say "building the assert-enabled server needs root (apt-get) once; run as root"; exit 1; }
+
+export DEBIAN_FRONTEND=noninteractive
+if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ && ! grep -qs '^deb-src' /etc/apt/sources.list; then
+	say "adding deb-src entries for Debian's source packages"
+	sed -e 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources \
+		> /etc/apt/sources.list.d/shilian-deb-src.sources
+fi
+apt-get update -qq >/dev/null
+# What configure below needs; the release tarball carries the generated
+# parser files, so no bison or flex.
+apt-get install -y -qq --no-install-recommends dpkg-dev gcc make perl \
+	libipc-run-perl zlib1g-dev libssl-dev pkg-config >/dev/null
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/pg-assert.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+chmod 755 "$work"
+say "fetching the source of postgresql-15 $version"
+(cd "$work" && apt-get source -qq "postgresql-15=$version" >/dev/null 2>&1 ||
+	apt-get source -qq postgresql-15 >/dev/null)
+src=$(find "$work" -maxdepth 1 -type d -name 'postgresql-15*' | head -1)
+[ -n "$src" ] || { say "apt-get source postgresql-15 gave no source tree"; exit 1; }
+# .complete marks a finished install: a build cut short is redone.
+rm -rf "$dest"
+say "building an assert-enabled PostgreSQL in $dest (first run on this machine only)"
+(cd "$src" && ./configure -q --prefix="$dest" --enable-cassert --enable-debug \
+	--enable-tap-tests --without-icu --without-readline --with-openssl \
+	CFLAGS='-O2 -g' >/dev/null &&
+	make -s -j"$(nproc)" world-bin >/dev/null 2>&1 &&
+	make -s install-world-bin >/dev/null 2>&1)
+touch "$dest/.complete"
+echo "$dest/bin"
