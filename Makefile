@@ -58,7 +58,7 @@ GW_HDRS     = $(wildcard gateway/*.h) extension/core/jsonlimit.h
 gateway/shilian-gateway: $(GW_SRCS) $(GW_HDRS) shilian.control
 	$(GW_CC) $(GW_CFLAGS) $(GW_EXTRA_CFLAGS) -o $@ $(GW_SRCS) $(GW_LDLIBS) $(GW_EXTRA_LDFLAGS)
 
-.PHONY: gateway deps run stop psql test bench unit
+.PHONY: gateway deps run stop psql test test-assert bench unit
 gateway: gateway/shilian-gateway
 
 # ---- pure C: offline verifier and unit tests -------------------------------
@@ -107,6 +107,11 @@ psql:
 
 test: deps all gateway
 	@tests/lib/test.sh
+
+# every suite again on an assert-enabled server built from Debian's source
+# package (cached outside the clone; the first run builds it)
+test-assert: deps
+	@tests/lib/test_assert.sh
 
 bench: deps all gateway
 	@tests/lib/bench.sh

@@ -11,12 +11,15 @@ set -euo pipefail
 
 say() { printf '%s\n' "$*" >&2; }
 CACHE=${SHILIAN_ASSERT_CACHE:-/var/cache/shilian}
-version=$(dpkg-query -W -f='${Version}' postgresql-15)
-dest=$CACHE/pg15-assert-$version
-if [ -x "$dest/bin/pg_config" ] && [ -f "$dest/.complete" ]; then
-	echo "$dest/bin"
-	exit 0
-fi
+installed=$(dpkg-query -W -f='${Version}' postgresql-15)
+# A cached build of the installed version, else of any 15.x (the assert
+# build runs its own server binaries, so a minor version apart is fine).
+for d in "$CACHE/pg15-assert-$installed" $(ls -d "$CACHE"/pg15-assert-* 2>/dev/null | sort -V -r); do
+	if [ -x "$d/bin/pg_config" ] && [ -f "$d/.complete" ]; then
+		echo "$d/bin"
+		exit 0
+	fi
+done
 [ "$(id -u)" = 0 ] || { say "building the assert-enabled server needs root (apt-get) once; run as root"; exit 1; }
 
 export DEBIAN_FRONTEND=noninteractive
@@ -34,14 +37,23 @@ apt-get install -y -qq --no-install-recommends dpkg-dev gcc make perl \
 work=$(mktemp -d "${TMPDIR:-/tmp}/pg-assert.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 chmod 755 "$work"
-say "fetching the source of postgresql-15 $version"
-(cd "$work" && apt-get source -qq "postgresql-15=$version" >/dev/null 2>&1 ||
-	apt-get source -qq postgresql-15 >/dev/null)
+# The installed version's source first; a mirror may lack it (security
+# updates), then the newest source it has.
+version=""
+for v in "$installed" $(apt-cache showsrc postgresql-15 | awk '/^Version:/ { print $2 }' | sort -V -r); do
+	if (cd "$work" && apt-get source -qq "postgresql-15=$v" >/dev/null 2>&1); then
+		version=$v
+		break
+	fi
+	rm -rf "${work:?}"/*
+done
+[ -n "$version" ] || { say "apt-get source postgresql-15 found no source package"; exit 1; }
 src=$(find "$work" -maxdepth 1 -type d -name 'postgresql-15*' | head -1)
 [ -n "$src" ] || { say "apt-get source postgresql-15 gave no source tree"; exit 1; }
+dest=$CACHE/pg15-assert-$version
 # .complete marks a finished install: a build cut short is redone.
 rm -rf "$dest"
-say "building an assert-enabled PostgreSQL in $dest (first run on this machine only)"
+say "building an assert-enabled PostgreSQL $version in $dest (first run on this machine only)"
 (cd "$src" && ./configure -q --prefix="$dest" --enable-cassert --enable-debug \
 	--enable-tap-tests --without-icu --without-readline --with-openssl \
 	CFLAGS='-O2 -g' >/dev/null &&

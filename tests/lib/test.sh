@@ -19,13 +19,6 @@ record() { RESULT[$1]=$2; [ "$2" = ok ] || failed=1; }
 say "== private install in $T"
 BINDIR=$(private_install "$T/inst")
 export PATH=$BINDIR:$PATH
-# Each released version, for the upgrade test (tests/t/070_upgrade.pl).
-RELEASED=$(awk '!/^#/ && NF { print $1 }' "$TOP/sql/update/RELEASES")
-RELEASE_BINDIRS=""
-for v in $RELEASED; do
-	say "== release $v (for the upgrade test)"
-	RELEASE_BINDIRS="$RELEASE_BINDIRS $v=$(release_install "$v" "$T/inst-$v")=$T/inst-$v.src"
-done
 
 # tests/lib/test.sh FILE.pl ...: only those TAP/gateway files (no unit, no regress).
 ONLY="$*"
@@ -36,6 +29,8 @@ if make -s -C "$TOP" unit; then record unit ok; else record unit FAILED; fi
 
 say "== pg_regress"
 cluster_init "$T/data" "$T/sock" 5432 ''
+# SHILIAN_PG_CONF: extra server settings for the regress run (make test-assert)
+[ -n "${SHILIAN_PG_CONF:-}" ] && printf '%s\n' "$SHILIAN_PG_CONF" >> "$T/data/postgresql.conf"
 cluster_start "$T/data" "$T/postgres.log"
 mkdir -p "$TOP/.tmp/regress"
 if make -s -C "$TOP" installcheck PGHOST="$T/sock" PGPORT=5432 PGUSER=postgres; then
@@ -46,6 +41,20 @@ else
 fi
 cluster_stop "$T/data"
 fi
+
+# SHILIAN_REGRESS_ONLY=1: unit and regress only (make test-assert's second pass)
+if [ "${SHILIAN_REGRESS_ONLY:-0}" = 1 ]; then
+	for k in unit regress; do say "  $k: ${RESULT[$k]:-not run}"; done
+	exit $failed
+fi
+
+# Each released version, for the upgrade test (tests/t/070_upgrade.pl).
+RELEASED=$(awk '!/^#/ && NF { print $1 }' "$TOP/sql/update/RELEASES")
+RELEASE_BINDIRS=""
+for v in $RELEASED; do
+	say "== release $v (for the upgrade test)"
+	RELEASE_BINDIRS="$RELEASE_BINDIRS $v=$(release_install "$v" "$T/inst-$v")=$T/inst-$v.src"
+done
 
 # TAP and gateway tests start their own clusters (PostgreSQL::Test::Cluster)
 # from the private install; as root they run as the postgres user.
