@@ -108,6 +108,45 @@ psql:
 test: deps all gateway
 	@tests/lib/test.sh
 
+# ---- fuzzing (libFuzzer, clang from Debian) --------------------------------
+# Harnesses in tests/fuzz/, seed corpora in tests/fuzz/corpus/NAME/. `make
+# fuzz` builds each with ASan and UBSan and runs it FUZZ_RUNS times over a
+# working copy of its corpus in .tmp/fuzz/ (new finds stay there; `make
+# fuzz-merge` minimises them into the checked-in corpus).
+FUZZ_CC     ?= clang
+FUZZ_CFLAGS  = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -g -O1 \
+	-Wall -Wno-unused-parameter -Wno-ignored-attributes -Iextension -Iextension/core
+FUZZ_RUNS   ?= 200000
+FUZZ_PGLIB   = $(shell $(PG_CONFIG) --pkglibdir)
+FUZZ_SERVER  = -I$(shell $(PG_CONFIG) --includedir-server)
+FUZZ_TYPES_SRCS = tests/fuzz/fuzz_types.c tests/fuzz/pg_stub.c extension/uscc.c extension/license_no.c \
+	extension/trace_code.c extension/qty.c extension/literal.c extension/core/checkchar.c
+FUZZ_TARGETS = types json canon
+
+.tmp/fuzz/fuzz_types: $(FUZZ_TYPES_SRCS) tests/fuzz/pg_stub.h extension/types.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SERVER) -o $@ $(FUZZ_TYPES_SRCS) \
+		$(FUZZ_PGLIB)/libpgcommon.a $(FUZZ_PGLIB)/libpgport.a
+.tmp/fuzz/fuzz_json: tests/fuzz/fuzz_json.c extension/core/jsonlimit.c extension/core/jsonlimit.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_json.c extension/core/jsonlimit.c -ljansson
+.tmp/fuzz/fuzz_canon: tests/fuzz/fuzz_canon.c $(CORE_SRCS) $(CORE_HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_canon.c $(CORE_SRCS) -lcrypto
+
+.PHONY: fuzz fuzz-merge
+fuzz: deps $(addprefix .tmp/fuzz/fuzz_,$(FUZZ_TARGETS))
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		mkdir -p .tmp/fuzz/corpus/$$t; cp -n tests/fuzz/corpus/$$t/* .tmp/fuzz/corpus/$$t/ 2>/dev/null || true; \
+		printf '%-8s ' $$t; \
+		.tmp/fuzz/fuzz_$$t -runs=$(FUZZ_RUNS) -print_final_stats=1 .tmp/fuzz/corpus/$$t > .tmp/fuzz/$$t.log 2>&1 \
+			|| { echo FAILED; tail -40 .tmp/fuzz/$$t.log; exit 1; }; \
+		grep -E '^stat::number_of_executed_units' .tmp/fuzz/$$t.log | sed 's/.*: /executions: /'; \
+	done
+
+fuzz-merge: $(addprefix .tmp/fuzz/fuzz_,$(FUZZ_TARGETS))
+	@for t in $(FUZZ_TARGETS); do .tmp/fuzz/fuzz_$$t -merge=1 tests/fuzz/corpus/$$t .tmp/fuzz/corpus/$$t; done
+
 # every suite again on an assert-enabled server built from Debian's source
 # package (cached outside the clone; the first run builds it)
 test-assert: deps
