@@ -226,10 +226,6 @@ gw_edge_http_error(struct mg_connection *conn, int status, const char *msg)
 							"This API speaks HTTP/1.1 only: send the request without Upgrade."), 0;
 	switch (status)
 	{
-		case 413:				/* civetweb: the request line and headers overflow max_request_size */
-			FramingError(conn, 431, "GW431", "request header fields too large",
-						 "the request line and headers are over 65536 bytes", "Send shorter headers.");
-			break;
 		case 411:				/* civetweb: Content-Length is not a number */
 			FramingError(conn, 400, "GW400", "invalid Content-Length", NULL,
 						 "Content-Length is a number of bytes, digits only.");
