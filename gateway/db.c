@@ -8,6 +8,7 @@
  * down and recovers by itself. /healthz checks the database on a connection
  * of its own, so it answers even when every pool connection is busy.
  */
+#define _GNU_SOURCE
 #include "gateway.h"
 
 #include <errno.h>
@@ -16,6 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+/* worker stack wanted: the deepest accepted JSON (~28 KiB measured) and a request */
+#define GW_MIN_STACK (64 * 1024)
 
 static struct
 {
@@ -75,6 +79,27 @@ gw_db_pool_free(void)
 void *
 gw_thread_init(const struct mg_context *ctx, int thread_type)
 {
+	/*
+	 * civetweb 1.15 sets every thread's stack at build time (Debian: 100
+	 * KiB), with no option. The deepest JSON the gateway accepts (64
+	 * levels) needs about 28 KiB to parse, serialize and copy; say so at
+	 * start (the master thread has the workers' stack size) if a build
+	 * leaves much less.
+	 */
+	if (thread_type == 0)
+	{
+		pthread_attr_t attr;
+		size_t		size = 0;
+
+		if (pthread_getattr_np(pthread_self(), &attr) == 0)
+		{
+			pthread_attr_getstacksize(&attr, &size);
+			pthread_attr_destroy(&attr);
+		}
+		if (size > 0 && size < GW_MIN_STACK)
+			fprintf(stderr, "shilian-gateway: warning: civetweb threads have %zu KiB stacks, under the %d KiB "
+					"that the deepest accepted JSON plus a request need\n", size / 1024, GW_MIN_STACK / 1024);
+	}
 	/* thread_type 1 = worker; only workers talk to the database */
 	if (thread_type != 1)
 		return NULL;

@@ -100,6 +100,16 @@ like(json_body($r)->{message}, qr/wrong type/, '64 levels in all: parsed, refuse
 $r = http_call($gw, 'POST', '/v1/hash', body => '{"data_hex":' . nest(64) . '}',
 	headers => { 'Content-Type' => 'application/json' });
 like(json_body($r)->{message}, qr/nested too deeply/, '65 levels in all: too deep');
+# The deepest accepted document goes all the way: parsed, re-serialized as a
+# parameter, stored and sent back (the worst case a worker's stack sees).
+$r = http_call($gw, 'POST', '/v1/batches',
+	body => qq({"owner":$farm,"product":$cabbage,"qty":"1 kg","certificate":{"a":) . nest(62) . '}}',
+	headers => { 'Content-Type' => 'application/json', Authorization => "Bearer $token" });
+is($r->{status}, 201, 'a certificate nested to the 64-level limit: the batch is made') or diag($r->{content});
+$r = http_call($gw, 'GET', '/v1/batches/' . (json_body($r) // {})->{trace_code},
+	headers => { Authorization => "Bearer $token" });
+is($r->{content} =~ tr/[//, 62, 'and read back whole');
+still_up('64 levels accepted');
 
 # In uploads: the line (parsed by the extension) and the CSV cell (by the
 # gateway) are refused with 54000, the other lines are applied.
