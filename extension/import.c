@@ -38,6 +38,7 @@
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
 
+#include "jsonlimit.h"
 #include "ledger.h"
 
 /* Lines per chunk: one batch/link read, one write per kind, one report insert. */
@@ -1385,6 +1386,18 @@ Chunk(int64 job, int limit, bool *any_refused, MemoryContext cxt, List **deferre
 			states[i] = isnull ? NULL : TextDatumGetCString(d);
 			d = SPI_getbinval(tt->vals[i], tt->tupdesc, 4, &isnull);
 			msgs[i] = isnull ? NULL : TextDatumGetCString(d);
+			/*
+			 * The platform's JSON limits (jsonlimit.h) before jsonb_in sees
+			 * the line: a line nested too deeply is refused like an
+			 * over-long one, and never fails the whole upload.
+			 */
+			if (states[i] == NULL && bodies[i] != NULL &&
+				sl_json_check(bodies[i], strlen(bodies[i]), SL_JSON_MAX_DEPTH, 0) != SL_JSON_OK)
+			{
+				states[i] = "54000";
+				msgs[i] = psprintf("line %d: JSON nested too deeply: more than %d levels of nested arrays and objects",
+								   c.lines[i].line_no, SL_JSON_MAX_DEPTH);
+			}
 		}
 		SPI_freetuptable(tt);
 		Prefetch(&c, bodies, states, cxt);

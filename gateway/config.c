@@ -26,7 +26,7 @@ typedef struct Option
 static Option options[] = {
 	{"listen", "SHILIAN_LISTEN", OPT_STR, &gw_config.listen, "address to listen on (127.0.0.1:8080)"},
 	{"dsn", "SHILIAN_DSN", OPT_STR, &gw_config.dsn, "libpq connection string"},
-	{"threads", "SHILIAN_THREADS", OPT_INT, &gw_config.threads, "worker threads = database connections (8)"},
+	{"threads", "SHILIAN_THREADS", OPT_INT, &gw_config.threads, "worker threads: connections served at once (128)"},
 	{"body_limit", "SHILIAN_BODY_LIMIT", OPT_LONG, &gw_config.body_limit, "largest request body in bytes (1048576)"},
 	{"import_body_limit", "SHILIAN_IMPORT_BODY_LIMIT", OPT_LONG, &gw_config.import_body_limit, "largest /v1/import upload in bytes (67108864)"},
 	{"import_line_limit", "SHILIAN_IMPORT_LINE_LIMIT", OPT_LONG, &gw_config.import_line_limit, "longest line of a /v1/import upload in bytes (1048576)"},
@@ -36,6 +36,11 @@ static Option options[] = {
 	{"port_file", "SHILIAN_PORT_FILE", OPT_STR, &gw_config.port_file, "write the bound port here"},
 	{"jwt_secret", "SHILIAN_JWT_SECRET", OPT_STR, &gw_config.jwt_secret, "HS256 key for bearer tokens"},
 	{"jwt_secret_file", "SHILIAN_JWT_SECRET_FILE", OPT_STR, &gw_config.jwt_secret_file, "file holding the HS256 key"},
+	{"db_pool_size", "SHILIAN_DB_POOL_SIZE", OPT_INT, &gw_config.db_pool_size, "database connections shared by the workers (8)"},
+	{"db_pool_wait_ms", "SHILIAN_DB_POOL_WAIT_MS", OPT_INT, &gw_config.db_pool_wait_ms, "longest wait for a free database connection, then 503 (5000)"},
+	{"header_timeout_ms", "SHILIAN_HEADER_TIMEOUT_MS", OPT_INT, &gw_config.header_timeout_ms, "deadline for a request's line and headers, then 408 (10000)"},
+	{"client_connections", "SHILIAN_CLIENT_CONNECTIONS", OPT_INT, &gw_config.client_connections, "connections at once from one client address (32)"},
+	{"query_limit", "SHILIAN_QUERY_LIMIT", OPT_LONG, &gw_config.query_limit, "longest query string in bytes, then 414 (4096)"},
 };
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
 
@@ -166,7 +171,12 @@ gw_config_load(int argc, char **argv)
 
 	gw_config.listen = strdup("127.0.0.1:8080");
 	gw_config.dsn = strdup("dbname=shilian");
-	gw_config.threads = 8;
+	gw_config.threads = 128;
+	gw_config.db_pool_size = 8;
+	gw_config.db_pool_wait_ms = 5000;
+	gw_config.header_timeout_ms = 10000;
+	gw_config.client_connections = 32;
+	gw_config.query_limit = 4096;
 	gw_config.body_limit = 1048576;
 	gw_config.import_body_limit = 67108864;
 	gw_config.import_line_limit = 1048576;

@@ -1,69 +1,280 @@
 /*
- * db.c — one PGconn per civetweb worker thread. Connections are made on
- * first use and re-made when the server has gone away, so the gateway
- * answers 503 while the database is down and recovers by itself.
+ * db.c — a small pool of PGconns shared by the worker threads. There are
+ * many more workers than connections (a slow client holds a worker, never
+ * a connection): a request takes a connection on its first query and gives
+ * it back when it ends; one that waits longer than db_pool_wait_ms gets 503
+ * with Retry-After. Connections are made on first use and re-made when the
+ * server has gone away, so the gateway answers 503 while the database is
+ * down and recovers by itself. /healthz checks the database on a connection
+ * of its own, so it answers even when every pool connection is busy.
  */
+#define _GNU_SOURCE
 #include "gateway.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+/* worker stack wanted: the deepest accepted JSON (~28 KiB measured) and a request */
+#define GW_MIN_STACK (64 * 1024)
+
+static struct
+{
+	pthread_mutex_t lock;
+	pthread_cond_t	freed;
+	GwPoolConn *conns;
+	int			size;
+	int			in_use;
+	int			waiting;
+} pool = {PTHREAD_MUTEX_INITIALIZER};
+
+/* /healthz's own connection */
+static struct
+{
+	pthread_mutex_t lock;
+	PGconn	   *db;
+} health = {PTHREAD_MUTEX_INITIALIZER};
+
+int
+gw_db_pool_init(void)
+{
+	pthread_condattr_t attr;
+
+	pool.size = gw_config.db_pool_size;
+	pool.conns = calloc((size_t) pool.size, sizeof(GwPoolConn));
+	if (pool.conns == NULL)
+		return -1;
+	for (int i = 0; i < pool.size; i++)
+		if ((pool.conns[i].prepared = calloc(gw_nroutes, 1)) == NULL)
+			return -1;
+	/* waits are measured on the monotonic clock: a clock step cannot stretch them */
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&pool.freed, &attr);
+	pthread_condattr_destroy(&attr);
+	return 0;
+}
+
+void
+gw_db_pool_free(void)
+{
+	for (int i = 0; i < pool.size && pool.conns != NULL; i++)
+	{
+		if (pool.conns[i].db != NULL)
+			PQfinish(pool.conns[i].db);
+		free(pool.conns[i].prepared);
+	}
+	free(pool.conns);
+	pool.conns = NULL;
+	if (health.db != NULL)
+		PQfinish(health.db);
+	health.db = NULL;
+	pool.size = 0;
+	pthread_cond_destroy(&pool.freed);
+}
 
 void *
 gw_thread_init(const struct mg_context *ctx, int thread_type)
 {
+	/*
+	 * civetweb 1.15 sets every thread's stack at build time (Debian: 100
+	 * KiB), with no option. The deepest JSON the gateway accepts (64
+	 * levels) needs about 28 KiB to parse, serialize and copy; say so at
+	 * start (the master thread has the workers' stack size) if a build
+	 * leaves much less.
+	 */
+	if (thread_type == 0)
+	{
+		pthread_attr_t attr;
+		size_t		size = 0;
+
+		if (pthread_getattr_np(pthread_self(), &attr) == 0)
+		{
+			pthread_attr_getstacksize(&attr, &size);
+			pthread_attr_destroy(&attr);
+		}
+		if (size > 0 && size < GW_MIN_STACK)
+			fprintf(stderr, "shilian-gateway: warning: civetweb threads have %zu KiB stacks, under the %d KiB "
+					"that the deepest accepted JSON plus a request need\n", size / 1024, GW_MIN_STACK / 1024);
+	}
 	/* thread_type 1 = worker; only workers talk to the database */
 	if (thread_type != 1)
 		return NULL;
-	{
-		GwThread   *t = calloc(1, sizeof(GwThread));
-
-		if (t != NULL)
-			t->prepared = calloc(gw_nroutes, 1);
-		return t;
-	}
+	return calloc(1, sizeof(GwThread));
 }
 
 void
 gw_thread_exit(const struct mg_context *ctx, int thread_type, void *user)
 {
-	GwThread   *t = user;
-
-	if (t == NULL)
-		return;
-	if (t->db != NULL)
-		PQfinish(t->db);
-	free(t->prepared);
-	free(t);
+	free(user);
 }
 
-/* The thread's connection, ready for a query, or NULL if none can be made. */
+/* A free pool connection, waiting up to db_pool_wait_ms; NULL when none came. */
+static GwPoolConn *
+Acquire(void)
+{
+	struct timespec deadline;
+	GwPoolConn *c = NULL;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += gw_config.db_pool_wait_ms / 1000;
+	deadline.tv_nsec += (long) (gw_config.db_pool_wait_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L)
+		deadline.tv_sec++, deadline.tv_nsec -= 1000000000L;
+
+	pthread_mutex_lock(&pool.lock);
+	pool.waiting++;
+	for (;;)
+	{
+		for (int i = 0; i < pool.size && c == NULL; i++)
+			if (!pool.conns[i].busy)
+				c = &pool.conns[i];
+		if (c != NULL || pthread_cond_timedwait(&pool.freed, &pool.lock, &deadline) == ETIMEDOUT)
+			break;
+	}
+	if (c == NULL)				/* one last look: a release may have come with the timeout */
+		for (int i = 0; i < pool.size && c == NULL; i++)
+			if (!pool.conns[i].busy)
+				c = &pool.conns[i];
+	pool.waiting--;
+	if (c != NULL)
+	{
+		c->busy = true;
+		pool.in_use++;
+	}
+	pthread_mutex_unlock(&pool.lock);
+	return c;
+}
+
+/*
+ * The request's connection, ready for a query, or NULL if none can be had
+ * (the pool stayed busy: pool_timed_out is set; or the database is down).
+ */
 PGconn *
 gw_db(struct mg_connection *conn)
 {
 	GwThread   *t = mg_get_thread_pointer(conn);
+	GwPoolConn *c;
 
 	if (t == NULL)
 		return NULL;
-	if (t->db != NULL && PQstatus(t->db) == CONNECTION_OK &&
-		PQtransactionStatus(t->db) == PQTRANS_IDLE)
-		return t->db;
-	if (t->db != NULL)
+	t->pool_timed_out = false;
+	if (t->held == NULL && (t->held = Acquire()) == NULL)
 	{
-		PQfinish(t->db);
-		t->db = NULL;
-	}
-	/* statements prepared on the old connection are gone with it */
-	memset(t->prepared, 0, gw_nroutes);
-	t->db = PQconnectdb(gw_config.dsn);
-	if (PQstatus(t->db) != CONNECTION_OK)
-	{
-		fprintf(stderr, "shilian-gateway: database connection failed: %s", PQerrorMessage(t->db));
-		PQfinish(t->db);
-		t->db = NULL;
+		t->pool_timed_out = true;
 		return NULL;
 	}
-	return t->db;
+	c = t->held;
+	if (c->db != NULL && PQstatus(c->db) == CONNECTION_OK &&
+		PQtransactionStatus(c->db) == PQTRANS_IDLE)
+		return c->db;
+	if (c->db != NULL)
+	{
+		PQfinish(c->db);
+		c->db = NULL;
+	}
+	/* statements prepared on the old connection are gone with it */
+	memset(c->prepared, 0, gw_nroutes);
+	c->db = PQconnectdb(gw_config.dsn);
+	if (PQstatus(c->db) != CONNECTION_OK)
+	{
+		fprintf(stderr, "shilian-gateway: database connection failed: %s", PQerrorMessage(c->db));
+		PQfinish(c->db);
+		c->db = NULL;
+		return NULL;
+	}
+	return c->db;
+}
+
+/*
+ * Give the request's connection back (the dispatcher, once per request). A
+ * connection left inside a transaction or a COPY is rolled back, or closed
+ * when that fails, so the next request starts clean.
+ */
+void
+gw_db_release(struct mg_connection *conn)
+{
+	GwThread   *t = mg_get_thread_pointer(conn);
+	GwPoolConn *c = t ? t->held : NULL;
+
+	if (c == NULL)
+		return;
+	t->held = NULL;
+	if (c->db != NULL && PQstatus(c->db) == CONNECTION_OK &&
+		PQtransactionStatus(c->db) == PQTRANS_INTRANS)
+		PQclear(PQexec(c->db, "ROLLBACK"));
+	if (c->db != NULL && (PQstatus(c->db) != CONNECTION_OK ||
+						  PQtransactionStatus(c->db) != PQTRANS_IDLE))
+	{
+		PQfinish(c->db);
+		c->db = NULL;
+		memset(c->prepared, 0, gw_nroutes);
+	}
+	pthread_mutex_lock(&pool.lock);
+	c->busy = false;
+	pool.in_use--;
+	pthread_cond_signal(&pool.freed);
+	pthread_mutex_unlock(&pool.lock);
+}
+
+/* The prepared-statement flags of the request's connection (NULL if it holds none). */
+static unsigned char *
+Prepared(struct mg_connection *conn)
+{
+	GwThread   *t = mg_get_thread_pointer(conn);
+
+	return (t != NULL && t->held != NULL) ? t->held->prepared : NULL;
+}
+
+/* Pool connections held by requests, and requests waiting for one (/metrics). */
+void
+gw_db_pool_stats(int *in_use, int *waiting)
+{
+	pthread_mutex_lock(&pool.lock);
+	*in_use = pool.in_use;
+	*waiting = pool.waiting;
+	pthread_mutex_unlock(&pool.lock);
+}
+
+/*
+ * The database's state for /healthz, from a connection used by nothing
+ * else: a busy pool never makes the health check wait. While one check is
+ * under way (a slow or unreachable server), others answer its last result.
+ */
+bool
+gw_db_health(void)
+{
+	static bool up;
+	PGconn	   *db;
+	bool		result = false;
+
+	if (pthread_mutex_trylock(&health.lock) != 0)
+		return __atomic_load_n(&up, __ATOMIC_ACQUIRE);
+	db = health.db;
+	for (int attempt = 0; attempt < 2; attempt++)
+	{
+		PGresult   *res;
+
+		if (db == NULL || PQstatus(db) != CONNECTION_OK)
+		{
+			if (db != NULL)
+				PQfinish(db);
+			db = PQconnectdb(gw_config.dsn);
+		}
+		res = PQstatus(db) == CONNECTION_OK ? PQexec(db, "select 1") : NULL;
+		result = res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK;
+		PQclear(res);
+		if (result || PQstatus(db) == CONNECTION_OK)
+			break;
+		/* broken while idle (server restart): made again once */
+	}
+	health.db = db;
+	__atomic_store_n(&up, result, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&health.lock);
+	return result;
 }
 
 /*
@@ -157,15 +368,15 @@ PGresult *
 gw_tx_exec(GwRequest *req, PGconn *db, int route_index, const char *sql, int nparams,
 		   const char *const *params, int *status)
 {
-	GwThread   *t = mg_get_thread_pointer(req->conn);
+	unsigned char *prepared = Prepared(req->conn);
 	PGresult   *res;
 
-	if (route_index >= 0 && t != NULL)
+	if (route_index >= 0 && prepared != NULL)
 	{
 		char		name[16];
 
 		snprintf(name, sizeof(name), "gw%d", route_index);
-		if (!t->prepared[route_index])
+		if (!prepared[route_index])
 		{
 			res = PQprepare(db, name, sql, nparams, NULL);
 			if (PQresultStatus(res) != PGRES_COMMAND_OK)
@@ -174,7 +385,7 @@ gw_tx_exec(GwRequest *req, PGconn *db, int route_index, const char *sql, int npa
 				return NULL;
 			}
 			PQclear(res);
-			t->prepared[route_index] = 1;
+			prepared[route_index] = 1;
 		}
 		res = PQexecPrepared(db, name, nparams, params, NULL, NULL, 0);
 	}
@@ -213,7 +424,6 @@ gw_call_route(GwRequest *req, int route_index, const char *sql, int nparams,
 {
 	const char *method = req->ri->request_method;
 	bool		readonly = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-	GwThread   *t = mg_get_thread_pointer(req->conn);
 	char		timeout[24], name[16];
 	const char *ctx[5];
 
@@ -228,13 +438,14 @@ gw_call_route(GwRequest *req, int route_index, const char *sql, int nparams,
 	for (int attempt = 0; attempt < 2; attempt++)
 	{
 		PGconn	   *db = gw_db(req->conn);
+		unsigned char *prepared = Prepared(req->conn);
 		bool		prepare, begun = false;
 		int			ncmds, stmt_at;
 		PGresult   *first_err = NULL, *stmt_res = NULL, *r;
 
 		if (db == NULL)
 			break;
-		prepare = route_index >= 0 && t != NULL && !t->prepared[route_index];
+		prepare = route_index >= 0 && prepared != NULL && !prepared[route_index];
 		if (!PQenterPipelineMode(db))
 			break;
 		PQsendQueryParams(db, readonly ? "BEGIN READ ONLY" : "BEGIN", 0, NULL, NULL, NULL, NULL, 0);
@@ -268,7 +479,7 @@ gw_call_route(GwRequest *req, int route_index, const char *sql, int nparams,
 			if (i == 0 && st == PGRES_COMMAND_OK)
 				begun = true;
 			if (prepare && i == 2 && st == PGRES_COMMAND_OK)
-				t->prepared[route_index] = 1;
+				prepared[route_index] = 1;
 			if (st == PGRES_FATAL_ERROR && first_err == NULL)
 				first_err = r;
 			else if (i == stmt_at && (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK))

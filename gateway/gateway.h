@@ -14,6 +14,8 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include "jsonlimit.h"
+
 /* the extension's version, from shilian.control (Makefile) */
 #ifndef GW_VERSION
 #error "GW_VERSION must be defined by the Makefile"
@@ -25,7 +27,7 @@ typedef struct GwConfig
 {
 	char	   *listen;			/* host:port; port 0 picks a free one */
 	char	   *dsn;			/* libpq connection string */
-	int			threads;		/* civetweb worker threads = DB connections */
+	int			threads;		/* civetweb worker threads (connections served at once) */
 	long		body_limit;		/* bytes; larger bodies get 413 unread */
 	long		import_body_limit;	/* the same for /v1/import uploads */
 	long		import_line_limit;	/* longest line of an upload; longer ones are refused */
@@ -35,6 +37,11 @@ typedef struct GwConfig
 	char	   *port_file;		/* the bound port is written here (tests) */
 	char	   *jwt_secret;		/* HS256 key; unset = no bearer tokens accepted */
 	char	   *jwt_secret_file;	/* or read the key from this file */
+	int			db_pool_size;	/* PGconns shared by the worker threads */
+	int			db_pool_wait_ms;	/* longest wait for a free one, then 503 */
+	int			header_timeout_ms;	/* whole-request deadline for the request headers */
+	int			client_connections;	/* connections at once from one client address */
+	long		query_limit;	/* longest query string in bytes; longer is 414 */
 } GwConfig;
 
 extern GwConfig gw_config;
@@ -143,16 +150,33 @@ int			gw_read_ndjson_body(GwRequest *req);
 int			gw_read_ldjson_body(GwRequest *req);
 const char *gw_query_param(GwRequest *req, const char *name, char *buf, size_t buflen);
 
-/* db.c: one PGconn per worker thread, (re)connected lazily. */
-typedef struct GwThread
+/*
+ * db.c: a small pool of PGconns shared by the (many more) worker threads.
+ * A request takes one on its first gw_db() and gives it back when the
+ * dispatcher ends (gw_db_release); statements are prepared per connection.
+ */
+typedef struct GwPoolConn
 {
 	PGconn	   *db;
 	unsigned char *prepared;	/* per route: prepared on this connection */
+	bool		busy;
+} GwPoolConn;
+
+typedef struct GwThread
+{
+	GwPoolConn *held;			/* the pool connection of the current request */
+	bool		pool_timed_out; /* the last gw_db() found none free in time */
 } GwThread;
 
+int			gw_db_pool_init(void);
+void		gw_db_pool_free(void);
 void	   *gw_thread_init(const struct mg_context *ctx, int thread_type);
 void		gw_thread_exit(const struct mg_context *ctx, int thread_type, void *user);
 PGconn	   *gw_db(struct mg_connection *conn);
+void		gw_db_release(struct mg_connection *conn);
+/* /healthz: the database's state, from a connection of its own. */
+bool		gw_db_health(void);
+void		gw_db_pool_stats(int *in_use, int *waiting);
 PGresult   *gw_exec_first(struct mg_connection *conn, PGconn **dbp, const char *sql,
 						  int nparams, const char *const *params);
 
@@ -176,6 +200,33 @@ PGresult   *gw_tx_exec(GwRequest *req, PGconn *db, int route_index, const char *
 					   int nparams, const char *const *params, int *status);
 int			gw_tx_commit(GwRequest *req, PGconn *db);
 void		gw_tx_rollback(PGconn *db);
+
+/* jsonin.c: every JSON text the gateway parses, checked for depth and size first. */
+typedef struct GwJsonError
+{
+	int			status;			/* 400 malformed or too deep, 413 too large */
+	SlJsonLimit limit;			/* the limit passed, or SL_JSON_OK when the parser refused */
+	json_error_t parse;			/* jansson's error when the parser refused */
+	char		message[64];
+	char		details[256];
+} GwJsonError;
+
+int			gw_json_limit(const char *text, size_t len, size_t max_size, GwJsonError *err);
+json_t	   *gw_json_load(const char *text, size_t len, size_t flags, size_t max_size,
+						 GwJsonError *err);
+int			gw_reply_json_refused(struct mg_connection *conn, const GwJsonError *err,
+								  const char *what, const char *hint);
+
+/* edge.c: HTTP framing checks, civetweb's own errors as JSON, per-address connection caps. */
+int			gw_edge_check(GwRequest *req);
+int			gw_edge_http_error(struct mg_connection *conn, int status, const char *msg);
+int			gw_edge_init_connection(const struct mg_connection *conn, void **conn_data);
+void		gw_edge_connection_close(const struct mg_connection *conn);
+void		gw_edge_request_done(void);
+void		gw_edge_defer_accept(int port, int seconds);
+void		gw_edge_free(void);
+/* civetweb's keep_alive_timeout_ms: the next request on a connection must arrive within it */
+#define GW_KEEP_ALIVE_TIMEOUT_MS 500
 
 /* import.c: POST /v1/import, the body streamed to the database with COPY. */
 int			gw_import_route(GwRequest *req);

@@ -5,6 +5,7 @@
  */
 #include "gateway.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,13 +23,19 @@ gw_status_text(int status)
 		case 403: return "Forbidden";
 		case 404: return "Not Found";
 		case 405: return "Method Not Allowed";
+		case 408: return "Request Timeout";
 		case 409: return "Conflict";
+		case 411: return "Length Required";
 		case 413: return "Payload Too Large";
+		case 414: return "URI Too Long";
 		case 415: return "Unsupported Media Type";
 		case 422: return "Unprocessable Entity";
+		case 429: return "Too Many Requests";
+		case 431: return "Request Header Fields Too Large";
 		case 500: return "Internal Server Error";
 		case 503: return "Service Unavailable";
 		case 504: return "Gateway Timeout";
+		case 505: return "HTTP Version Not Supported";
 		default: return "Unknown";
 	}
 }
@@ -37,7 +44,10 @@ gw_status_text(int status)
 static bool
 IsHead(struct mg_connection *conn)
 {
-	return strcmp(mg_get_request_info(conn)->request_method, "HEAD") == 0;
+	const struct mg_request_info *ri = mg_get_request_info(conn);
+
+	/* civetweb's own errors can come before the request line was read */
+	return ri != NULL && ri->request_method != NULL && strcmp(ri->request_method, "HEAD") == 0;
 }
 
 int
@@ -104,8 +114,21 @@ gw_reply_pg_error(struct mg_connection *conn, const PGresult *res, PGconn *db)
 	const char *sqlstate = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
 	if (sqlstate == NULL)
+	{
+		GwThread   *t = mg_get_thread_pointer(conn);
+
+		if (t != NULL && t->pool_timed_out)
+		{
+			char		details[96];
+
+			snprintf(details, sizeof(details), "all %d database connections stayed busy for %d ms",
+					 gw_config.db_pool_size, gw_config.db_pool_wait_ms);
+			return gw_reply_error(conn, 503, "GW503", "no database connection free", details,
+								  "Retry after the number of seconds in Retry-After.", "Retry-After: 1\r\n");
+		}
 		return gw_reply_error(conn, 503, "GW503", "database unavailable",
-							  db ? PQerrorMessage(db) : NULL, "Retry later.", NULL);
+							  db ? PQerrorMessage(db) : NULL, "Retry later.", "Retry-After: 5\r\n");
+	}
 	return gw_reply_error(conn, gw_http_status_for_sqlstate(sqlstate), sqlstate,
 						  PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY),
 						  PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL),
@@ -133,6 +156,9 @@ gw_reply_text(struct mg_connection *conn, int status, const char *content_type, 
 		len = 0;
 	if (extra_headers == NULL)
 		extra_headers = "";
+	/* a reply that says so closes the connection (civetweb would keep it) */
+	if (strstr(extra_headers, "Connection: close") != NULL)
+		mg_disable_connection_keep_alive(conn);
 	/* headers (a Link header can be long) and body in one buffer */
 	hlen = snprintf(NULL, 0, fmt, status, gw_status_text(status), content_type, len, extra_headers);
 	if (hlen < 0)

@@ -118,15 +118,16 @@ Utf8Valid(const unsigned char *s, size_t n)
 static bool
 CutOff(const char *s, size_t n)
 {
-	json_error_t err;
-	json_t	   *v = json_loadb(s, n, JSON_DECODE_ANY, &err);
+	GwJsonError err;
+	json_t	   *v = gw_json_load(s, n, JSON_DECODE_ANY, 0, &err);
 
 	if (v != NULL)
 	{
 		json_decref(v);
 		return false;
 	}
-	return err.position >= (int) n;
+	/* too deep to parse here: the database refuses the line for that */
+	return err.limit == SL_JSON_OK && err.parse.position >= (int) n;
 }
 
 /* Append one COPY text field (escaped) or \N. */
@@ -440,16 +441,20 @@ CsvRecord(Stream *st, long line_no, const char *rec, size_t n)
 		snprintf(pat, sizeof(pat), ",%s,", st->columns[i]);
 		if (strstr(json_columns, pat) != NULL)
 		{
-			json_error_t err;
+			GwJsonError err;
 
-			v = json_loads(cells[i], JSON_DECODE_ANY, &err);
+			v = gw_json_load(cells[i], strlen(cells[i]), JSON_DECODE_ANY, 0, &err);
 			if (v == NULL)
 			{
-				snprintf(msg, sizeof(msg), "line %ld: column %s is not JSON: %s", line_no,
-						 st->columns[i], err.text);
+				if (err.limit != SL_JSON_OK)
+					snprintf(msg, sizeof(msg), "line %ld: column %.40s: %.40s (%.80s)", line_no,
+							 st->columns[i], err.message, err.details);
+				else
+					snprintf(msg, sizeof(msg), "line %ld: column %s is not JSON: %s", line_no,
+							 st->columns[i], err.parse.text);
 				json_decref(obj);
 				FreeCells(cells, ncells);
-				return SendRowAt(st, line_no, NULL, 0, "22P02", msg);
+				return SendRowAt(st, line_no, NULL, 0, err.limit != SL_JSON_OK ? "54000" : "22P02", msg);
 			}
 		}
 		else
@@ -752,7 +757,8 @@ gw_import_route(GwRequest *req)
 	if ((status = gw_tx_commit(req, db)) != 0)
 		goto done;
 	{
-		json_t	   *j = json_loads(staged, 0, NULL);
+		GwJsonError err;
+		json_t	   *j = gw_json_load(staged, strlen(staged), 0, 0, &err);
 
 		replayed = json_is_true(json_object_get(j, "replayed"));
 		snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(j, "id")) ?

@@ -49,7 +49,7 @@ main(int argc, char **argv)
 	struct mg_callbacks callbacks;
 	struct mg_context *ctx;
 	struct mg_server_port ports[4];
-	char		threads[16], timeout[16];
+	char		threads[16], timeout[16], keepalive[16];
 	struct sigaction sa;
 	sigset_t	block, waitmask;
 	int			nports;
@@ -74,19 +74,35 @@ main(int argc, char **argv)
 	json_object_seed(0);
 	mg_init_library(0);
 	gw_metrics_init(gw_nroutes);
+	if (gw_db_pool_init() != 0)
+	{
+		fprintf(stderr, "shilian-gateway: out of memory\n");
+		return 1;
+	}
 
 	memset(&callbacks, 0, sizeof(callbacks));
 	callbacks.init_thread = gw_thread_init;
 	callbacks.exit_thread = gw_thread_exit;
 	callbacks.log_message = OnLog;
+	callbacks.http_error = gw_edge_http_error;
+	callbacks.init_connection = gw_edge_init_connection;
+	callbacks.connection_close = gw_edge_connection_close;
 
 	snprintf(threads, sizeof(threads), "%d", gw_config.threads);
-	snprintf(timeout, sizeof(timeout), "%d", gw_config.request_timeout_ms);
+	/*
+	 * civetweb's request_timeout_ms is a deadline for the whole request
+	 * line and headers (from when the worker starts waiting) and bounds each
+	 * body read: the header deadline, unless request_timeout_ms is shorter.
+	 */
+	snprintf(timeout, sizeof(timeout), "%d", gw_config.header_timeout_ms < gw_config.request_timeout_ms ?
+			 gw_config.header_timeout_ms : gw_config.request_timeout_ms);
+	snprintf(keepalive, sizeof(keepalive), "%d", GW_KEEP_ALIVE_TIMEOUT_MS);
 	{
 		const char *options[] = {
 			"listening_ports", gw_config.listen,
 			"num_threads", threads,
 			"request_timeout_ms", timeout,
+			"keep_alive_timeout_ms", keepalive,
 			"enable_keep_alive", "yes",
 			"max_request_size", "65536",
 			"enable_directory_listing", "no",
@@ -100,6 +116,7 @@ main(int argc, char **argv)
 	{
 		fprintf(stderr, "shilian-gateway: cannot listen on %s\n", gw_config.listen);
 		mg_exit_library();
+		gw_db_pool_free();
 		gw_config_free();
 		return 1;
 	}
@@ -113,12 +130,15 @@ main(int argc, char **argv)
 		mg_stop(ctx);
 		return 1;
 	}
+	/* a connection that sends nothing waits in the kernel, not in a worker */
+	for (int i = 0; i < nports; i++)
+		gw_edge_defer_accept(ports[i].port, (gw_config.header_timeout_ms + 999) / 1000);
 	if (gw_config.port_file && WriteFile(gw_config.port_file, ports[0].port) != 0)
 		stop_requested = 1;
 	if (gw_config.pid_file && WriteFile(gw_config.pid_file, (long) getpid()) != 0)
 		stop_requested = 1;
-	fprintf(stderr, "shilian-gateway %s listening on %s (port %d), %d threads\n",
-			GW_VERSION, gw_config.listen, ports[0].port, gw_config.threads);
+	fprintf(stderr, "shilian-gateway %s listening on %s (port %d), %d threads, %d database connections\n",
+			GW_VERSION, gw_config.listen, ports[0].port, gw_config.threads, gw_config.db_pool_size);
 
 	while (!stop_requested)
 		sigsuspend(&waitmask);
@@ -127,6 +147,8 @@ main(int argc, char **argv)
 	mg_stop(ctx);
 	mg_exit_library();
 	gw_metrics_free();
+	gw_db_pool_free();
+	gw_edge_free();
 	if (gw_config.pid_file)
 		unlink(gw_config.pid_file);
 	gw_config_free();

@@ -147,12 +147,23 @@ gw_metrics_reply(struct mg_connection *conn)
 		Put(&b, "shilian_http_request_duration_seconds_count{method=\"%s\",route=\"%s\"} %lu\n",
 			method, route, count);
 	}
-	/* this request itself is in flight */
-	Put(&b, "# HELP shilian_db_connections_in_use Requests in flight, each holding its thread's connection.\n"
-		"# TYPE shilian_db_connections_in_use gauge\nshilian_db_connections_in_use %ld\n",
-		atomic_load(&in_flight));
-	Put(&b, "# HELP shilian_db_connections_max Worker threads, each with one database connection.\n"
-		"# TYPE shilian_db_connections_max gauge\nshilian_db_connections_max %d\n", gw_config.threads);
+	{
+		int			in_use, waiting;
+
+		gw_db_pool_stats(&in_use, &waiting);
+		Put(&b, "# HELP shilian_db_connections_in_use Pool connections held by requests.\n"
+			"# TYPE shilian_db_connections_in_use gauge\nshilian_db_connections_in_use %d\n", in_use);
+		Put(&b, "# HELP shilian_db_connections_max Pool size (db_pool_size).\n"
+			"# TYPE shilian_db_connections_max gauge\nshilian_db_connections_max %d\n", gw_config.db_pool_size);
+		Put(&b, "# HELP shilian_db_pool_waiting Requests waiting for a pool connection.\n"
+			"# TYPE shilian_db_pool_waiting gauge\nshilian_db_pool_waiting %d\n", waiting);
+		/* this request itself is in flight */
+		Put(&b, "# HELP shilian_http_requests_in_flight Requests being handled.\n"
+			"# TYPE shilian_http_requests_in_flight gauge\nshilian_http_requests_in_flight %ld\n",
+			atomic_load(&in_flight));
+		Put(&b, "# HELP shilian_http_threads Worker threads (connections served at once).\n"
+			"# TYPE shilian_http_threads gauge\nshilian_http_threads %d\n", gw_config.threads);
+	}
 	Put(&b, "# HELP shilian_http_server_errors_total Replies with status 500 or more.\n"
 		"# TYPE shilian_http_server_errors_total counter\nshilian_http_server_errors_total %lu\n",
 		atomic_load(&errors_total));

@@ -156,7 +156,7 @@ int
 gw_read_json_body(GwRequest *req)
 {
 	const char *ctype = mg_get_header(req->conn, "Content-Type");
-	json_error_t err;
+	GwJsonError err;
 	int			status;
 
 	if (!gw_media_type_is(ctype, "application/json"))
@@ -165,15 +165,12 @@ gw_read_json_body(GwRequest *req)
 	if ((status = ReadBody(req, gw_config.body_limit,
 						   "Split the request, or use /v1/import for bulk data.")) != 0)
 		return status;
-	req->body = json_loadb(req->raw_body, req->raw_len, JSON_REJECT_DUPLICATES, &err);
+	req->body = gw_json_load(req->raw_body, req->raw_len, JSON_REJECT_DUPLICATES,
+							 (size_t) gw_config.body_limit, &err);
 	if (req->body == NULL)
-	{
-		char		details[300];
-
-		snprintf(details, sizeof(details), "%s (line %d, column %d)", err.text, err.line, err.column);
-		return gw_reply_error(req->conn, 400, "GW400", "malformed JSON body", details,
-							  "Send one JSON object, UTF-8, with no duplicate keys.", NULL);
-	}
+		return gw_reply_json_refused(req->conn, &err, "body",
+									 err.limit == SL_JSON_OK ? "Send one JSON object, UTF-8, with no duplicate keys." :
+									 "Send a flatter document.");
 	if (!json_is_object(req->body))
 		return gw_reply_error(req->conn, 400, "GW400", "the request body must be a JSON object", NULL, NULL, NULL);
 	return CheckFields(req);
@@ -209,15 +206,27 @@ gw_read_ndjson_body(GwRequest *req)
 	return 0;
 }
 
-/* A query-string parameter (URL-decoded) or NULL. */
+/*
+ * A query-string parameter (URL-decoded), or NULL when absent. A value that
+ * does not fit buf is never dropped as if absent (the filter would vanish):
+ * it comes back as "", which no parameter accepts as a valid value. The
+ * dispatcher has already refused query strings over query_limit (414).
+ */
 const char *
 gw_query_param(GwRequest *req, const char *name, char *buf, size_t buflen)
 {
 	const char *qs = req->ri->query_string;
+	int			n;
 
 	if (qs == NULL)
 		return NULL;
-	if (mg_get_var(qs, strlen(qs), name, buf, buflen) < 0)
+	n = mg_get_var(qs, strlen(qs), name, buf, buflen);
+	if (n == -2 && buflen > 0)
+	{
+		buf[0] = '\0';
+		return buf;
+	}
+	if (n < 0)
 		return NULL;
 	return buf;
 }
@@ -244,5 +253,12 @@ gw_read_ldjson_body(GwRequest *req)
 	if (memchr(req->raw_body, '\0', req->raw_len) != NULL)
 		return gw_reply_error(req->conn, 400, "GW400", "NUL byte in the document", NULL,
 							  "Send one JSON document, UTF-8.", NULL);
+	/* the database parses it, but within the same limits as any JSON we take */
+	{
+		GwJsonError err;
+
+		if (gw_json_limit(req->raw_body, req->raw_len, (size_t) gw_config.import_body_limit, &err) != 0)
+			return gw_reply_json_refused(req->conn, &err, "document", "Send a flatter document.");
+	}
 	return 0;
 }

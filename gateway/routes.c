@@ -13,15 +13,16 @@
 #include <string.h>
 #include <time.h>
 
-/* GET /healthz: 200 when the database answers a query, 503 otherwise. */
+/*
+ * GET /healthz: 200 when the database answers, 503 otherwise. It needs no
+ * pool connection (gw_db_health keeps one of its own), so it answers while
+ * every pool connection is busy.
+ */
 int
 gw_healthz_route(GwRequest *req)
 {
-	PGconn	   *db;
-	PGresult   *res = gw_exec_first(req->conn, &db, "select 1", 0, NULL);
-	bool		up = res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK;
+	bool		up = gw_db_health();
 
-	PQclear(res);
 	return gw_reply_json(req->conn, up ? 200 : 503,
 						 json_pack("{s:s, s:s}", "status", up ? "ok" : "unavailable",
 								   "database", up ? "up" : "down"), NULL);
@@ -147,6 +148,9 @@ gw_dispatch(struct mg_connection *conn, void *cbdata)
 	path = req.ri->local_uri ? req.ri->local_uri : "";
 	gw_metrics_begin();
 
+	/* framing, upgrades, query length and the per-address cap, before any route */
+	status = gw_edge_check(&req);
+
 	for (size_t i = 0; i < gw_nroutes && status == 0; i++)
 	{
 		int			m = MatchPattern(gw_routes[i].pattern, path, &req);
@@ -219,6 +223,9 @@ gw_dispatch(struct mg_connection *conn, void *cbdata)
 		status = gw_reply_error(conn, 404, "GW404", "no such route", path,
 								"See /openapi.json for the routes.", NULL);
 
+	/* the pool connection goes back before the next request on this connection */
+	gw_db_release(conn);
+	gw_edge_request_done();
 	json_decref(req.body);
 	free(req.raw_body);
 	{

@@ -63,12 +63,16 @@ GatherParams(GwRequest *req, char **params, int *status)
 		}
 		else if (strcmp(a, "raw") == 0 && req->raw_body != NULL)
 			params[n] = strdup(req->raw_body);
-		else if (strncmp(a, "query:", 6) == 0)
+		else if (strncmp(a, "query:", 6) == 0 && req->ri->query_string != NULL)
 		{
-			char		buf[1024];
+			/* a decoded value is never longer than the query string: nothing is cut */
+			size_t		len = strlen(req->ri->query_string) + 1;
+			char	   *buf = malloc(len);
 
-			if (gw_query_param(req, a + 6, buf, sizeof(buf)) != NULL)
-				params[n] = strdup(buf);
+			if (buf != NULL && gw_query_param(req, a + 6, buf, len) != NULL)
+				params[n] = buf;
+			else
+				free(buf);
 		}
 	}
 	return n;

@@ -7,7 +7,7 @@ use Test::More;
 use ShilianTest;
 
 my $node = shilian_node('gw_meta');
-my $gw = start_gateway($node);
+my $gw = start_gateway($node, args => [ '--db-pool-size', '3' ]);
 
 my @implemented = (
 	[ get => '/healthz' ], [ get => '/metrics' ], [ get => '/openapi.json' ],
@@ -80,9 +80,13 @@ my $m = $r->{content};
 like($m, qr/^shilian_http_requests_total\{method="GET",route="\/healthz",status="200"\} 3$/m, 'metrics: 3 healthz requests counted');
 like($m, qr/^shilian_http_requests_total\{method="",route="unmatched",status="404"\} 1$/m, 'metrics: the 404 counted as unmatched');
 like($m, qr/^shilian_http_request_duration_seconds_bucket\{method="GET",route="\/healthz",le="\+Inf"\} 3$/m, 'metrics: latency histogram');
-my ($in_use) = $m =~ /^shilian_db_connections_in_use (\d+)$/m;
-ok(defined $in_use && $in_use >= 1 && $in_use <= 4, 'metrics: requests in flight, this one included, within the pool');
-like($m, qr/^shilian_db_connections_max 4$/m, 'metrics: pool size');
+my ($in_flight) = $m =~ /^shilian_http_requests_in_flight (\d+)$/m;
+ok(defined $in_flight && $in_flight >= 1 && $in_flight <= 4, 'metrics: requests in flight, this one included, within the threads');
+# /metrics holds no pool connection, and nothing else runs now
+like($m, qr/^shilian_db_connections_in_use 0$/m, 'metrics: pool connections in use');
+like($m, qr/^shilian_db_connections_max 3$/m, 'metrics: pool size (db_pool_size)');
+like($m, qr/^shilian_db_pool_waiting 0$/m, 'metrics: nobody waits for the pool');
+like($m, qr/^shilian_http_threads 4$/m, 'metrics: worker threads');
 like($m, qr/^shilian_http_server_errors_total 0$/m, 'metrics: no server errors');
 
 stop_gateway($gw);
