@@ -121,7 +121,10 @@ FUZZ_PGLIB   = $(shell $(PG_CONFIG) --pkglibdir)
 FUZZ_SERVER  = -I$(shell $(PG_CONFIG) --includedir-server)
 FUZZ_TYPES_SRCS = tests/fuzz/fuzz_types.c tests/fuzz/pg_stub.c extension/uscc.c extension/license_no.c \
 	extension/trace_code.c extension/qty.c extension/literal.c extension/core/checkchar.c
-FUZZ_TARGETS = types json canon
+FUZZ_TARGETS = types json canon http
+# the gateway logs every refused database connection (there is none here)
+FUZZ_OPTS_http = -close_fd_mask=2
+FUZZ_HTTP_SRCS = tests/fuzz/fuzz_http.c tests/fuzz/mg_stub.c $(filter-out gateway/main.c,$(GW_SRCS))
 
 .tmp/fuzz/fuzz_types: $(FUZZ_TYPES_SRCS) tests/fuzz/pg_stub.h extension/types.h
 	@mkdir -p $(dir $@)
@@ -134,12 +137,17 @@ FUZZ_TARGETS = types json canon
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_canon.c $(CORE_SRCS) -lcrypto
 
+.tmp/fuzz/fuzz_http: $(FUZZ_HTTP_SRCS) tests/fuzz/mg_stub.h $(GW_HDRS) shilian.control
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Igateway -Itests/fuzz -I$(shell $(PG_CONFIG) --includedir) \
+		-DGW_VERSION=\"$(EXTVERSION)\" -o $@ $(FUZZ_HTTP_SRCS) $(GW_LDLIBS:-lcivetweb=)
+
 .PHONY: fuzz fuzz-merge
 fuzz: deps $(addprefix .tmp/fuzz/fuzz_,$(FUZZ_TARGETS))
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		mkdir -p .tmp/fuzz/corpus/$$t; cp -n tests/fuzz/corpus/$$t/* .tmp/fuzz/corpus/$$t/ 2>/dev/null || true; \
 		printf '%-8s ' $$t; \
-		.tmp/fuzz/fuzz_$$t -runs=$(FUZZ_RUNS) -print_final_stats=1 .tmp/fuzz/corpus/$$t > .tmp/fuzz/$$t.log 2>&1 \
+		.tmp/fuzz/fuzz_$$t $(FUZZ_OPTS_$$t) -runs=$(FUZZ_RUNS) -print_final_stats=1 .tmp/fuzz/corpus/$$t > .tmp/fuzz/$$t.log 2>&1 \
 			|| { echo FAILED; tail -40 .tmp/fuzz/$$t.log; exit 1; }; \
 		grep -E '^stat::number_of_executed_units' .tmp/fuzz/$$t.log | sed 's/.*: /executions: /'; \
 	done

@@ -38,25 +38,31 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/pg-assert.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 chmod 755 "$work"
 # The installed version's source first; a mirror may lack it (security
-# updates), then the newest source it has.
+# updates), then the newest source it has. Only the upstream tarball of the
+# source package is built: Debian's patches point the module directory at
+# the system's /usr/lib/postgresql/15/lib, where an install would overwrite
+# the packaged server's modules.
 version=""
 for v in "$installed" $(apt-cache showsrc postgresql-15 | awk '/^Version:/ { print $2 }' | sort -V -r); do
-	if (cd "$work" && apt-get source -qq "postgresql-15=$v" >/dev/null 2>&1); then
+	if (cd "$work" && apt-get source -qq --download-only "postgresql-15=$v" >/dev/null 2>&1); then
 		version=$v
 		break
 	fi
 	rm -rf "${work:?}"/*
 done
 [ -n "$version" ] || { say "apt-get source postgresql-15 found no source package"; exit 1; }
+orig=$(ls "$work"/postgresql-15_*.orig.tar.* | head -1)
+tar -xf "$orig" -C "$work"
 src=$(find "$work" -maxdepth 1 -type d -name 'postgresql-15*' | head -1)
-[ -n "$src" ] || { say "apt-get source postgresql-15 gave no source tree"; exit 1; }
+[ -n "$src" ] || { say "the source package of postgresql-15 has no upstream tree"; exit 1; }
 dest=$CACHE/pg15-assert-$version
 # .complete marks a finished install: a build cut short is redone.
 rm -rf "$dest"
 say "building an assert-enabled PostgreSQL $version in $dest (first run on this machine only)"
 (cd "$src" && ./configure -q --prefix="$dest" --enable-cassert --enable-debug \
 	--enable-tap-tests --without-icu --without-readline --with-openssl \
-	CFLAGS='-O2 -g' >/dev/null &&
+	CFLAGS='-O2 -g' >/dev/null 2>&1 &&
+	[ "$(printf 'p:\n\t@echo $(pkglibdir)\n' | make -s -C src -f Makefile -f - p)" = "$dest/lib/postgresql" ] &&
 	make -s -j"$(nproc)" world-bin >/dev/null 2>&1 &&
 	make -s install-world-bin >/dev/null 2>&1)
 touch "$dest/.complete"
