@@ -96,6 +96,14 @@ LedgerBufInit(SlBuf *b)
 	sl_buf_init(b, PallocGrowLocal);
 }
 
+void
+LedgerBufInitIn(SlBuf *b, MemoryContext cxt, size_t initial)
+{
+	sl_buf_init(b, PallocGrowLocal);
+	b->data = MemoryContextAlloc(cxt, Max(initial, 64));
+	b->cap = Max(initial, 64);
+}
+
 Oid
 LedgerRelid(const char *name)
 {
@@ -407,19 +415,21 @@ LedgerAppendRecord(int64 operator_id, const char *kind, Jsonb *body, const char 
 	return LedgerAppendEntry(operator_id, kind, body, 0, source, &on_date);
 }
 
-/* The backend's digest context and hash-input scratch buffer, made on first use. */
-static SlDigestCtx *append_ctx = NULL;
+/*
+ * The backend's hash-input scratch buffer for appends, made on first use in
+ * TopMemoryContext (PallocGrow) and kept: appends run in many different
+ * caller contexts, none of which may own it.
+ */
+static bool append_scratch_made = false;
 static SlBuf append_scratch;
 
 static void
 AppendCtxInit(void)
 {
-	if (append_ctx != NULL)
+	if (append_scratch_made)
 		return;
-	append_ctx = sl_digest_new();
-	if (append_ctx == NULL)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	sl_buf_init(&append_scratch, PallocGrow);
+	append_scratch_made = true;
 }
 
 static void
@@ -501,7 +511,7 @@ EntryRow(TupleDesc desc, SlDigestAlg alg, int64 id, int64 operator_id, int64 seq
 	e.body = canon->data;
 	e.body_len = canon->len;
 	e.prev_hash = prev;
-	if (sl_entry_hash(append_ctx, &append_scratch, &e, hash) != 0)
+	if (sl_entry_hash(LedgerDigestCtx(), &append_scratch, &e, hash) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
 				 errmsg("could not compute %s digest", sl_digest_name(alg)),
@@ -1028,10 +1038,14 @@ shilian_chain_verify(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	RefreshCache();
 
-	ctx = sl_digest_new();
-	if (ctx == NULL)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	LedgerBufInit(&scratch);
+	ctx = LedgerDigestCtx();
+	/*
+	 * The scratch buffer lives as long as this call, across every reset of
+	 * batchcxt below: it is owned by the function's context from its first
+	 * byte (a first allocation made lazily while batchcxt was current would
+	 * be freed by the reset and then reused).
+	 */
+	LedgerBufInitIn(&scratch, CurrentMemoryContext, 8192);
 
 	vc.cxt = CurrentMemoryContext;
 	vc.ops = opstate_create(CurrentMemoryContext, 1024, NULL);
@@ -1136,7 +1150,7 @@ shilian_chain_verify(PG_FUNCTION_ARGS)
 	}
 	MemoryContextDelete(batchcxt);
 	table_close(rel, AccessShareLock);
-	sl_digest_free(ctx);
+	pfree(scratch.data);
 
 	opstate_start_iterate(vc.ops, &it);
 	while ((st = opstate_iterate(vc.ops, &it)) != NULL)
