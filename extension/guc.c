@@ -5,9 +5,13 @@
  */
 #include "shilian.h"
 
+#include "miscadmin.h"
+#include "storage/proc.h"
 #include "utils/guc.h"
 
 bool		shilian_activity_counters = true;
+bool		shilian_allow_drop = false;
+LocalTransactionId shilian_allow_drop_lxid = InvalidLocalTransactionId;
 char *shilian_channel = NULL;
 char *shilian_client = NULL;
 char *shilian_hash_algorithm = NULL;
@@ -17,6 +21,35 @@ bool		shilian_license_strict = false;
 char *shilian_operator_id = NULL;
 int			shilian_trace_max_batches = 1000000;
 bool		shilian_uscc_lenient = false;
+
+/*
+ * shilian.allow_drop is a decision for one transaction, never a standing
+ * default: on only from SET / SET LOCAL / set_config (not from a file,
+ * ALTER SYSTEM, ALTER DATABASE/ROLE SET or connection options).
+ */
+static bool
+CheckAllowDrop(bool *newval, void **extra, GucSource source)
+{
+	if (!*newval || source == PGC_S_SESSION)
+		return true;
+	GUC_check_errdetail("shilian.allow_drop can only be switched on with SET LOCAL in the transaction that drops the extension.");
+	return false;
+}
+
+/* Remember the transaction that switched it on (ledger_guard.c compares). */
+static void
+AssignAllowDrop(bool newval, void *extra)
+{
+	if (newval && MyProc != NULL)
+		shilian_allow_drop_lxid =
+#if PG_VERSION_NUM >= 170000
+			MyProc->vxid.lxid;
+#else
+			MyProc->lxid;
+#endif
+	else if (!newval)
+		shilian_allow_drop_lxid = InvalidLocalTransactionId;
+}
 
 /* Empty (typed in directly or through the REST routes) or a bulk channel. */
 static bool
@@ -62,6 +95,14 @@ ShilianDefineGucs(void)
 							 "are missing from the regulator figures until then.",
 							 &shilian_activity_counters, true, PGC_SUSET, 0,
 							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("shilian.allow_drop",
+							 "Allow DROP EXTENSION shilian, which drops the ledger (superusers only).",
+							 "Counts only in the transaction that set it: "
+							 "BEGIN; SET LOCAL shilian.allow_drop = on; DROP EXTENSION shilian; COMMIT.",
+							 &shilian_allow_drop, false, PGC_SUSET,
+							 GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE | GUC_DISALLOW_IN_AUTO_FILE,
+							 CheckAllowDrop, AssignAllowDrop, NULL);
 
 	DefineCustomStringVariable("shilian.channel",
 							   "Bulk channel a record arrives through (import or epcis), empty for none.",
