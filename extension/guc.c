@@ -5,13 +5,10 @@
  */
 #include "shilian.h"
 
-#include "miscadmin.h"
-#include "storage/proc.h"
 #include "utils/guc.h"
 
 bool		shilian_activity_counters = true;
 bool		shilian_allow_drop = false;
-LocalTransactionId shilian_allow_drop_lxid = InvalidLocalTransactionId;
 char *shilian_channel = NULL;
 char *shilian_client = NULL;
 char *shilian_hash_algorithm = NULL;
@@ -25,7 +22,8 @@ bool		shilian_uscc_lenient = false;
 /*
  * shilian.allow_drop is a decision for one transaction, never a standing
  * default: on only from SET / SET LOCAL / set_config (not from a file,
- * ALTER SYSTEM, ALTER DATABASE/ROLE SET or connection options).
+ * ALTER SYSTEM, ALTER DATABASE/ROLE SET or connection options); the guard
+ * (ledger_guard.c) counts it only in the transaction that set it.
  */
 static bool
 CheckAllowDrop(bool *newval, void **extra, GucSource source)
@@ -34,21 +32,6 @@ CheckAllowDrop(bool *newval, void **extra, GucSource source)
 		return true;
 	GUC_check_errdetail("shilian.allow_drop can only be switched on with SET LOCAL in the transaction that drops the extension.");
 	return false;
-}
-
-/* Remember the transaction that switched it on (ledger_guard.c compares). */
-static void
-AssignAllowDrop(bool newval, void *extra)
-{
-	if (newval && MyProc != NULL)
-		shilian_allow_drop_lxid =
-#if PG_VERSION_NUM >= 170000
-			MyProc->vxid.lxid;
-#else
-			MyProc->lxid;
-#endif
-	else if (!newval)
-		shilian_allow_drop_lxid = InvalidLocalTransactionId;
 }
 
 /* Empty (typed in directly or through the REST routes) or a bulk channel. */
@@ -102,7 +85,7 @@ ShilianDefineGucs(void)
 							 "BEGIN; SET LOCAL shilian.allow_drop = on; DROP EXTENSION shilian; COMMIT.",
 							 &shilian_allow_drop, false, PGC_SUSET,
 							 GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE | GUC_DISALLOW_IN_AUTO_FILE,
-							 CheckAllowDrop, AssignAllowDrop, NULL);
+							 CheckAllowDrop, NULL, NULL);
 
 	DefineCustomStringVariable("shilian.channel",
 							   "Bulk channel a record arrives through (import or epcis), empty for none.",

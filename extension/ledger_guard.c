@@ -28,10 +28,11 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
-#include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
+#include "utils/guc_tables.h"
 #include "utils/lsyscache.h"
 
 /* The schema and owner of an extension (pg_extension has no syscache in PG15). */
@@ -54,17 +55,35 @@ ExtensionRow(Oid ext, Oid *nsp, Oid *owner)
 	table_close(rel, AccessShareLock);
 }
 
-/* shilian.allow_drop counts only in the transaction that set it (guc.c). */
+/*
+ * shilian.allow_drop counts only in the transaction that set it. A value set
+ * in this transaction has an entry on the setting's GUC stack, which COMMIT
+ * and ROLLBACK pop; a session SET of an earlier transaction has none, also
+ * when the library was loaded after it (the placeholder's stack is replayed
+ * onto the new variable, its plain value is not stacked).
+ */
 static bool
 DropAllowed(void)
 {
-	return shilian_allow_drop && superuser() && MyProc != NULL &&
-		shilian_allow_drop_lxid ==
-#if PG_VERSION_NUM >= 170000
-		MyProc->vxid.lxid;
+	struct config_generic **vars;
+	int			n;
+	bool		here = false;
+
+	if (!shilian_allow_drop || !superuser())
+		return false;
+#if PG_VERSION_NUM >= 160000
+	vars = get_guc_variables(&n);
 #else
-		MyProc->lxid;
+	vars = get_guc_variables();
+	n = GetNumConfigOptions();
 #endif
+	for (int i = 0; i < n; i++)
+		if (strcmp(vars[i]->name, "shilian.allow_drop") == 0)
+		{
+			here = vars[i]->stack != NULL;
+			break;
+		}
+	return here;
 }
 
 /*

@@ -14,7 +14,6 @@
 /* Settings, registered in guc.c. */
 extern bool shilian_activity_counters;
 extern bool shilian_allow_drop;
-extern LocalTransactionId shilian_allow_drop_lxid;	/* the transaction that set it */
 extern char *shilian_channel;
 extern char *shilian_client;
 extern char *shilian_hash_algorithm;

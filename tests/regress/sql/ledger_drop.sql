@@ -60,6 +60,13 @@ SET shilian.allow_drop = on;
 DROP EXTENSION shilian;
 \echo :LAST_ERROR_SQLSTATE
 RESET shilian.allow_drop;
+-- nor in a new session, where the value is set before the library is loaded
+-- (by the guard itself, at the DROP) and carried over to the setting
+\c shilian_ledger_drop
+SET shilian.allow_drop = on;
+DROP EXTENSION shilian;
+\echo :LAST_ERROR_SQLSTATE
+RESET shilian.allow_drop;
 -- never a standing default
 ALTER DATABASE shilian_ledger_drop SET shilian.allow_drop = on;
 \echo :LAST_ERROR_SQLSTATE
@@ -87,6 +94,8 @@ SELECT count(*) AS schema_members FROM pg_depend
 DROP TABLE shilian.scratch;
 
 -- ---- DROP EXTENSION, allowed: everything goes, the schema included ---------------
+-- (in a new session: the library is first loaded by the guard, in the drop)
+\c shilian_ledger_drop
 SELECT count(*) > 0 AS has_event_triggers FROM pg_event_trigger WHERE evtname LIKE 'shilian%';
 BEGIN;
 SET LOCAL shilian.allow_drop = on;
