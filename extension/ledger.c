@@ -214,6 +214,10 @@ InsertViaSpi(Datum *v, bool *isnull)
  * use and again after every relcache invalidation of the ledger (a trigger,
  * constraint, default or column added in maintenance invalidates it), always
  * after the table lock is taken, so a change committed before it is seen.
+ * Row-level security is not among the checks, on either path's behalf: the
+ * entries are written by the extension's own code as the table's owner (the
+ * record functions are SECURITY DEFINER, ledger_append is granted to no
+ * role), whose inserts row-level security does not filter.
  */
 static bool write_path_defaults = false;	/* an unset column has a default */
 static bool relcache_callback_registered = false;
