@@ -8,6 +8,7 @@
 #include "utils/guc.h"
 
 bool		shilian_activity_counters = true;
+bool		shilian_allow_drop = false;
 char *shilian_channel = NULL;
 char *shilian_client = NULL;
 char *shilian_hash_algorithm = NULL;
@@ -17,6 +18,21 @@ bool		shilian_license_strict = false;
 char *shilian_operator_id = NULL;
 int			shilian_trace_max_batches = 1000000;
 bool		shilian_uscc_lenient = false;
+
+/*
+ * shilian.allow_drop is a decision for one transaction, never a standing
+ * default: on only from SET / SET LOCAL / set_config (not from a file,
+ * ALTER SYSTEM, ALTER DATABASE/ROLE SET or connection options); the guard
+ * (ledger_guard.c) counts it only in the transaction that set it.
+ */
+static bool
+CheckAllowDrop(bool *newval, void **extra, GucSource source)
+{
+	if (!*newval || source == PGC_S_SESSION)
+		return true;
+	GUC_check_errdetail("shilian.allow_drop can only be switched on with SET LOCAL in the transaction that drops the extension.");
+	return false;
+}
 
 /* Empty (typed in directly or through the REST routes) or a bulk channel. */
 static bool
@@ -62,6 +78,14 @@ ShilianDefineGucs(void)
 							 "are missing from the regulator figures until then.",
 							 &shilian_activity_counters, true, PGC_SUSET, 0,
 							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("shilian.allow_drop",
+							 "Allow DROP EXTENSION shilian, which drops the ledger (superusers only).",
+							 "Counts only in the transaction that set it: "
+							 "BEGIN; SET LOCAL shilian.allow_drop = on; DROP EXTENSION shilian; COMMIT.",
+							 &shilian_allow_drop, false, PGC_SUSET,
+							 GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE | GUC_DISALLOW_IN_AUTO_FILE,
+							 CheckAllowDrop, NULL, NULL);
 
 	DefineCustomStringVariable("shilian.channel",
 							   "Bulk channel a record arrives through (import or epcis), empty for none.",

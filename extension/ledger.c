@@ -18,8 +18,13 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
+#include "executor/executor.h"
+#include "executor/nodeModifyTable.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
+#include "optimizer/optimizer.h"
+#include "rewrite/rewriteHandler.h"
+#include "utils/inval.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
@@ -62,6 +67,16 @@ static AttrNumber leaf_op_attnum,
 			leaf_seq_attnum;
 static SPIPlanPtr plan_insert = NULL;
 
+/* How entries are written (see WritePathFor); PATH_UNKNOWN until decided. */
+typedef enum WritePath
+{
+	PATH_UNKNOWN,
+	PATH_FAST,
+	PATH_SPI
+} WritePath;
+
+static WritePath write_path = PATH_UNKNOWN;
+
 enum
 {
 	COL_ID, COL_OPERATOR, COL_SEQ, COL_KIND, COL_BODY, COL_ALG, COL_PREV, COL_HASH,
@@ -94,6 +109,14 @@ void
 LedgerBufInit(SlBuf *b)
 {
 	sl_buf_init(b, PallocGrowLocal);
+}
+
+void
+LedgerBufInitIn(SlBuf *b, MemoryContext cxt, size_t initial)
+{
+	sl_buf_init(b, PallocGrowLocal);
+	b->data = MemoryContextAlloc(cxt, Max(initial, 64));
+	b->cap = Max(initial, 64);
 }
 
 Oid
@@ -142,12 +165,13 @@ RefreshCache(void)
 		SPI_freeplan(plan_insert);
 		plan_insert = NULL;
 	}
+	write_path = PATH_UNKNOWN;
 	cached_ledger = ledger;
 }
 
 /*
- * The slow path, for a ledger table that got insert triggers, index
- * expressions or partitions in maintenance: a plain INSERT through SPI.
+ * The slow path, for a ledger table that got insert triggers, rules or
+ * partitions in maintenance: a plain INSERT through SPI.
  */
 static void
 InsertViaSpi(Datum *v, bool *isnull)
@@ -180,51 +204,212 @@ InsertViaSpi(Datum *v, bool *isnull)
 }
 
 /*
- * Whether entries can skip the executor: a heap insert plus the index
- * entries, as the catalogs do. True for the ledger as installed (no insert
- * trigger, plain-column indexes only); anything added in maintenance makes it
- * false, and the entries take the SPI path, which honours it. When true,
- * *indstate holds the opened indexes (CatalogCloseIndexes when done).
+ * The fast path skips the planner, not the executor's guarantees: it calls
+ * the executor's own insert routines directly, as COPY and logical
+ * replication's apply worker do. Columns the ledger code does not set (added
+ * in maintenance) get their defaults (build_column_default), stored generated
+ * columns are computed (ExecComputeStoredGenerated), NOT NULL and CHECK
+ * constraints are checked (ExecConstraints), and every index is maintained
+ * and checked, expression, partial and exclusion ones included
+ * (ExecInsertIndexTuples). What it does not run -- triggers of any kind
+ * (deferred unique and foreign keys are triggers too), rules, a partitioned
+ * or partition ledger, a domain-typed column left to its type -- sends the
+ * entries through the SPI INSERT above instead. The choice is made at first
+ * use and again after every relcache invalidation of the ledger (a trigger,
+ * constraint, default or column added in maintenance invalidates it), always
+ * after the table lock is taken, so a change committed before it is seen.
+ * Row-level security is not among the checks, on either path's behalf: the
+ * entries are written by the extension's own code as the table's owner (the
+ * record functions are SECURITY DEFINER, ledger_append is granted to no
+ * role), whose inserts row-level security does not filter.
  */
-static bool
-InsertIsSimple(Relation rel, CatalogIndexState *indstate)
+static bool write_path_defaults = false;	/* an unset column has a default */
+static bool relcache_callback_registered = false;
+
+static void
+LedgerRelcacheCallback(Datum arg, Oid relid)
 {
-	bool		simple = rel->rd_rel->relkind == RELKIND_RELATION &&
-		(rel->trigdesc == NULL || (!rel->trigdesc->trig_insert_before_row &&
-								   !rel->trigdesc->trig_insert_after_row &&
-								   !rel->trigdesc->trig_insert_instead_row &&
-								   !rel->trigdesc->trig_insert_after_statement &&
-								   !rel->trigdesc->trig_insert_before_statement));
+	if (relid == InvalidOid || relid == cached_ledger)
+		write_path = PATH_UNKNOWN;
+}
 
-	if (!simple)
-		return false;
-	*indstate = CatalogOpenIndexes(rel);
-	for (int i = 0; i < (*indstate)->ri_NumIndices && simple; i++)
+/* A column the ledger code fills (the columns of the installed table). */
+static bool
+OwnColumn(AttrNumber attnum)
+{
+	for (int i = 0; i < NCOLS; i++)
+		if (col_attnum[i] == attnum)
+			return true;
+	return false;
+}
+
+static WritePath
+WritePathFor(Relation rel)
+{
+	TriggerDesc *td = rel->trigdesc;
+	TupleDesc	desc = RelationGetDescr(rel);
+
+	if (!relcache_callback_registered)
 	{
-		IndexInfo  *ii = (*indstate)->ri_IndexRelationInfo[i];
-
-		simple = ii->ii_Expressions == NIL && ii->ii_Predicate == NIL &&
-			ii->ii_ExclusionOps == NULL &&
-			(*indstate)->ri_IndexRelationDescs[i]->rd_index->indimmediate;
+		CacheRegisterRelcacheCallback(LedgerRelcacheCallback, (Datum) 0);
+		relcache_callback_registered = true;
 	}
-	if (!simple)
-		CatalogCloseIndexes(*indstate);
-	return simple;
+	if (write_path != PATH_UNKNOWN)
+		return write_path;
+	write_path_defaults = false;
+	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relispartition ||
+		rel->rd_rules != NULL ||
+		(td != NULL && (td->trig_insert_before_row || td->trig_insert_after_row ||
+						td->trig_insert_instead_row || td->trig_insert_before_statement ||
+						td->trig_insert_after_statement || td->trig_insert_new_table)))
+	{
+		write_path = PATH_SPI;
+		return write_path;
+	}
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped || att->attgenerated || OwnColumn(att->attnum))
+			continue;
+		if (att->atthasdef || att->attidentity)
+			write_path_defaults = true;
+		else if (get_typtype(att->atttypid) == TYPTYPE_DOMAIN)
+		{
+			/* a NULL there is the rewriter's to coerce and check */
+			write_path = PATH_SPI;
+			return write_path;
+		}
+	}
+	write_path = PATH_FAST;
+	return write_path;
+}
+
+/* The executor state of one fast-path write (one append, or one batch). */
+typedef struct LedgerWriter
+{
+	Relation	rel;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	CommandId	cid;
+	int			ndefaults;
+	AttrNumber *defattnum;
+	ExprState **defexpr;
+	bool		generated;
+} LedgerWriter;
+
+static void
+WriterBegin(LedgerWriter *w, Relation rel)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	MemoryContext old;
+
+	w->rel = rel;
+	w->estate = CreateExecutorState();
+	w->cid = GetCurrentCommandId(true);
+	w->estate->es_output_cid = w->cid;
+	old = MemoryContextSwitchTo(w->estate->es_query_cxt);
+	w->rri = makeNode(ResultRelInfo);
+	/* range table index 0: not part of a query; error details then name no columns by privilege */
+	InitResultRelInfo(w->rri, rel, 0, NULL, 0);
+	ExecOpenIndices(w->rri, false);
+	w->generated = desc->constr != NULL && desc->constr->has_generated_stored;
+	w->ndefaults = 0;
+	w->defattnum = NULL;
+	w->defexpr = NULL;
+	if (write_path_defaults)
+	{
+		w->defattnum = palloc(sizeof(AttrNumber) * desc->natts);
+		w->defexpr = palloc(sizeof(ExprState *) * desc->natts);
+		for (int i = 0; i < desc->natts; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, i);
+			Node	   *def;
+
+			if (att->attisdropped || att->attgenerated || OwnColumn(att->attnum))
+				continue;
+			def = build_column_default(rel, att->attnum);
+			if (def == NULL)
+				continue;
+			w->defattnum[w->ndefaults] = att->attnum;
+			w->defexpr[w->ndefaults] = ExecInitExpr(expression_planner((Expr *) def), NULL);
+			w->ndefaults++;
+		}
+	}
+	MemoryContextSwitchTo(old);
+}
+
+static void
+WriterEnd(LedgerWriter *w)
+{
+	ExecCloseIndices(w->rri);
+	FreeExecutorState(w->estate);
+}
+
+/*
+ * One row into slot, as INSERT would make it: the values, the defaults of
+ * the unset columns, generated columns, then NOT NULL and CHECK constraints.
+ * The slot owns its values afterwards (materialized), so it may wait for a
+ * multi-row insert.
+ */
+static void
+WriterFill(LedgerWriter *w, TupleTableSlot *slot, Datum *v, bool *isnull)
+{
+	TupleDesc	desc = RelationGetDescr(w->rel);
+	ExprContext *econtext = GetPerTupleExprContext(w->estate);
+
+	ExecClearTuple(slot);
+	memcpy(slot->tts_values, v, sizeof(Datum) * desc->natts);
+	memcpy(slot->tts_isnull, isnull, sizeof(bool) * desc->natts);
+	for (int i = 0; i < w->ndefaults; i++)
+	{
+		AttrNumber	a = w->defattnum[i] - 1;
+
+		slot->tts_values[a] = ExecEvalExpr(w->defexpr[i], econtext, &slot->tts_isnull[a]);
+	}
+	ExecStoreVirtualTuple(slot);
+	if (w->generated)
+		ExecComputeStoredGenerated(w->rri, w->estate, slot, CMD_INSERT);
+	if (desc->constr != NULL)
+		ExecConstraints(w->rri, slot, w->estate);
+	ExecMaterializeSlot(slot);
+	ResetPerTupleExprContext(w->estate);
+}
+
+/* The index entries of rows just written (each checked: unique, exclusion). */
+static void
+WriterIndex(LedgerWriter *w, TupleTableSlot *slot)
+{
+	List	   *recheck;
+
+	if (w->rri->ri_NumIndices == 0)
+		return;
+#if PG_VERSION_NUM >= 160000
+	recheck = ExecInsertIndexTuples(w->rri, slot, w->estate, false, false, NULL, NIL, false);
+#else
+	recheck = ExecInsertIndexTuples(w->rri, slot, w->estate, false, false, NULL, NIL);
+#endif
+	/* deferred checks come with a trigger, which sends writes to the SPI path */
+	if (recheck != NIL)
+		elog(ERROR, "shilian.ledger has a deferred index constraint but no recheck trigger");
+	ResetPerTupleExprContext(w->estate);
 }
 
 /* Insert one entry (the unique index on (operator_id, seq) is checked either way). */
 static void
 InsertEntry(Relation rel, Datum *v, bool *isnull)
 {
-	CatalogIndexState indstate;
-
-	if (InsertIsSimple(rel, &indstate))
+	if (WritePathFor(rel) == PATH_FAST)
 	{
-		HeapTuple	tup = heap_form_tuple(RelationGetDescr(rel), v, isnull);
+		LedgerWriter w;
+		TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), table_slot_callbacks(rel));
 
-		CatalogTupleInsertWithInfo(rel, tup, indstate);
-		heap_freetuple(tup);
-		CatalogCloseIndexes(indstate);
+		WriterBegin(&w, rel);
+		WriterFill(&w, slot, v, isnull);
+		table_tuple_insert(rel, slot, w.cid, 0, NULL);
+		WriterIndex(&w, slot);
+		WriterEnd(&w);
+		ExecDropSingleTupleTableSlot(slot);
 	}
 	else
 		InsertViaSpi(v, isnull);
@@ -411,19 +596,21 @@ LedgerAppendRecord(int64 operator_id, const char *kind, Jsonb *body, const char 
 	return LedgerAppendEntry(operator_id, kind, body, 0, source, &on_date);
 }
 
-/* The backend's digest context and hash-input scratch buffer, made on first use. */
-static SlDigestCtx *append_ctx = NULL;
+/*
+ * The backend's hash-input scratch buffer for appends, made on first use in
+ * TopMemoryContext (PallocGrow) and kept: appends run in many different
+ * caller contexts, none of which may own it.
+ */
+static bool append_scratch_made = false;
 static SlBuf append_scratch;
 
 static void
 AppendCtxInit(void)
 {
-	if (append_ctx != NULL)
+	if (append_scratch_made)
 		return;
-	append_ctx = sl_digest_new();
-	if (append_ctx == NULL)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	sl_buf_init(&append_scratch, PallocGrow);
+	append_scratch_made = true;
 }
 
 static void
@@ -505,7 +692,7 @@ EntryRow(TupleDesc desc, SlDigestAlg alg, int64 id, int64 operator_id, int64 seq
 	e.body = canon->data;
 	e.body_len = canon->len;
 	e.prev_hash = prev;
-	if (sl_entry_hash(append_ctx, &append_scratch, &e, hash) != 0)
+	if (sl_entry_hash(LedgerDigestCtx(), &append_scratch, &e, hash) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
 				 errmsg("could not compute %s digest", sl_digest_name(alg)),
@@ -648,7 +835,7 @@ LedgerAppendRecords(LedgerNewEntry *entries, int n, const char *source)
 	HASHCTL		ctl;
 	Relation	rel;
 	TupleDesc	desc;
-	CatalogIndexState indstate;
+	LedgerWriter w;
 	bool		simple;
 	TupleTableSlot **slots = NULL;
 	int			nslots = 0;
@@ -675,12 +862,13 @@ LedgerAppendRecords(LedgerNewEntry *entries, int n, const char *source)
 
 	rel = table_open(cached_ledger, RowExclusiveLock);
 	desc = RelationGetDescr(rel);
-	simple = InsertIsSimple(rel, &indstate);
+	simple = WritePathFor(rel) == PATH_FAST;
 	if (simple)
 	{
+		WriterBegin(&w, rel);
 		slots = palloc_array(TupleTableSlot *, Min(n, LEDGER_MULTI_INSERT));
 		for (int i = 0; i < Min(n, LEDGER_MULTI_INSERT); i++)
-			slots[i] = MakeSingleTupleTableSlot(desc, &TTSOpsHeapTuple);
+			slots[i] = MakeSingleTupleTableSlot(desc, table_slot_callbacks(rel));
 	}
 	v = palloc(sizeof(Datum) * desc->natts);
 	isnull = palloc(sizeof(bool) * desc->natts);
@@ -708,13 +896,15 @@ LedgerAppendRecords(LedgerNewEntry *entries, int n, const char *source)
 			InsertViaSpi(v, isnull);
 			continue;
 		}
-		ExecClearTuple(slots[nslots]);
-		ExecStoreHeapTuple(heap_form_tuple(desc, v, isnull), slots[nslots], true);
+		WriterFill(&w, slots[nslots], v, isnull);
 		if (++nslots == LEDGER_MULTI_INSERT || i == n - 1)
 		{
-			CatalogTuplesMultiInsertWithInfo(rel, slots, nslots, indstate);
+			table_multi_insert(rel, slots, nslots, w.cid, 0, NULL);
 			for (int k = 0; k < nslots; k++)
+			{
+				WriterIndex(&w, slots[k]);
 				ExecClearTuple(slots[k]);
+			}
 			nslots = 0;
 		}
 	}
@@ -722,7 +912,7 @@ LedgerAppendRecords(LedgerNewEntry *entries, int n, const char *source)
 	{
 		for (int i = 0; i < Min(n, LEDGER_MULTI_INSERT); i++)
 			ExecDropSingleTupleTableSlot(slots[i]);
-		CatalogCloseIndexes(indstate);
+		WriterEnd(&w);
 	}
 	/* later appends in this transaction must see these entries */
 	CommandCounterIncrement();
@@ -1032,10 +1222,14 @@ shilian_chain_verify(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	RefreshCache();
 
-	ctx = sl_digest_new();
-	if (ctx == NULL)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	LedgerBufInit(&scratch);
+	ctx = LedgerDigestCtx();
+	/*
+	 * The scratch buffer lives as long as this call, across every reset of
+	 * batchcxt below: it is owned by the function's context from its first
+	 * byte (a first allocation made lazily while batchcxt was current would
+	 * be freed by the reset and then reused).
+	 */
+	LedgerBufInitIn(&scratch, CurrentMemoryContext, 8192);
 
 	vc.cxt = CurrentMemoryContext;
 	vc.ops = opstate_create(CurrentMemoryContext, 1024, NULL);
@@ -1140,7 +1334,7 @@ shilian_chain_verify(PG_FUNCTION_ARGS)
 	}
 	MemoryContextDelete(batchcxt);
 	table_close(rel, AccessShareLock);
-	sl_digest_free(ctx);
+	pfree(scratch.data);
 
 	opstate_start_iterate(vc.ops, &it);
 	while ((st = opstate_iterate(vc.ops, &it)) != NULL)

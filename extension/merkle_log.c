@@ -29,23 +29,19 @@
 #define NODE_STRIDE 4
 #define CHECKPOINT_BATCH 10000
 
-static SlHasher *
-NewHasher(SlDigestAlg alg)
+/*
+ * A hasher over the backend's digest context (hash.c): nothing to free, so
+ * no error between here and the end of the caller can leak an OpenSSL
+ * context. The struct lives in the caller's frame.
+ */
+static SlHasher
+MakeHasher(SlDigestAlg alg)
 {
-	SlHasher   *h = palloc(sizeof(SlHasher));
+	SlHasher	h;
 
-	h->alg = alg;
-	h->ctx = sl_digest_new();
-	if (h->ctx == NULL)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	h.alg = alg;
+	h.ctx = LedgerDigestCtx();
 	return h;
-}
-
-static void
-FreeHasher(SlHasher *h)
-{
-	sl_digest_free(h->ctx);
-	pfree(h);
 }
 
 static void
@@ -198,7 +194,8 @@ Datum
 shilian_checkpoint(PG_FUNCTION_ARGS)
 {
 	Head		head;
-	SlHasher   *h;
+	SlHasher	hasher;
+	SlHasher   *h = &hasher;
 	Pending    *p;
 	Portal		portal;
 	SPIPlanPtr	plan;
@@ -240,7 +237,7 @@ shilian_checkpoint(PG_FUNCTION_ARGS)
 	LockRelationOid(LedgerRelid("ledger"), ShareRowExclusiveLock);
 
 	LatestHead(&head, true);
-	h = NewHasher(head.exists ? head.alg : LedgerCurrentAlg());
+	hasher = MakeHasher(head.exists ? head.alg : LedgerCurrentAlg());
 	size = head.tree_size;
 	last_id = head.last_entry_id;
 
@@ -332,7 +329,6 @@ shilian_checkpoint(PG_FUNCTION_ARGS)
 								  "VALUES ($1, $2, $3, $4, $5, $6)", 6, ct, cv, NULL, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "checkpoint insert failed");
 	}
-	FreeHasher(h);
 	SPI_finish();
 
 	out[0] = Int64GetDatum(size);
@@ -506,6 +502,9 @@ shilian_inclusion_proof(PG_FUNCTION_ARGS)
 	Oid			t1[1] = {INT8OID};
 	Datum		a;
 	Datum		result;
+	SlHasher	hasher;
+	MemoryContext fncxt = CurrentMemoryContext,
+				spicxt;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
@@ -538,12 +537,14 @@ shilian_inclusion_proof(PG_FUNCTION_ARGS)
 				 errmsg("ledger entry %lld is not in the tree of size %lld", (long long) entry, (long long) n),
 				 errdetail("Its leaf index is %lld.", (long long) leaf_index)));
 
-	r.h = NULL;
-	ReaderInit(&r, NewHasher(head.alg));
+	hasher = MakeHasher(head.alg);
+	ReaderInit(&r, &hasher);
 	if (sl_merkle_inclusion_proof(r.h, ReadNode, &r, (uint64_t) leaf_index, (uint64_t) n, proof, &count) != 0)
 		LogDamaged("The inclusion proof could not be assembled.");
 	RootOf(&r, n, root);
 
+	/* the result belongs to the caller: built there, before SPI_finish frees SPI's memory */
+	spicxt = MemoryContextSwitchTo(fncxt);
 	initStringInfo(&s);
 	appendStringInfo(&s, "{\"entry\": %lld, \"leaf_index\": %lld, \"tree_size\": %lld, \"alg\": \"%s\", \"entry_hash\": ",
 					 (long long) entry, (long long) leaf_index, (long long) n, sl_digest_name(head.alg));
@@ -553,9 +554,10 @@ shilian_inclusion_proof(PG_FUNCTION_ARGS)
 	appendStringInfoString(&s, ", \"path\": ");
 	PathAppend(&s, proof, count);
 	appendStringInfoChar(&s, '}');
-	FreeHasher(r.h);
-	SPI_finish();
 	result = JsonbFromText(&s);
+	pfree(s.data);
+	MemoryContextSwitchTo(spicxt);
+	SPI_finish();
 	PG_RETURN_DATUM(result);
 }
 
@@ -574,6 +576,9 @@ shilian_consistency_proof(PG_FUNCTION_ARGS)
 	int			count;
 	StringInfoData s;
 	Datum		result;
+	SlHasher	hasher;
+	MemoryContext fncxt = CurrentMemoryContext,
+				spicxt;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
@@ -588,11 +593,14 @@ shilian_consistency_proof(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(SL_ERRCODE('L', '2', '2')),
 				 errmsg("old tree size %lld is larger than new tree size %lld", (long long) m, (long long) n)));
-	ReaderInit(&r, NewHasher(head.alg));
+	hasher = MakeHasher(head.alg);
+	ReaderInit(&r, &hasher);
 	if (sl_merkle_consistency_proof(r.h, ReadNode, &r, (uint64_t) m, (uint64_t) n, proof, &count) != 0)
 		LogDamaged("The consistency proof could not be assembled.");
 	RootOf(&r, m, r1);
 	RootOf(&r, n, r2);
+	/* the result belongs to the caller: built there, before SPI_finish frees SPI's memory */
+	spicxt = MemoryContextSwitchTo(fncxt);
 	initStringInfo(&s);
 	appendStringInfo(&s, "{\"old_size\": %lld, \"new_size\": %lld, \"alg\": \"%s\", \"old_root\": ",
 					 (long long) m, (long long) n, sl_digest_name(head.alg));
@@ -602,9 +610,10 @@ shilian_consistency_proof(PG_FUNCTION_ARGS)
 	appendStringInfoString(&s, ", \"path\": ");
 	PathAppend(&s, proof, count);
 	appendStringInfoChar(&s, '}');
-	FreeHasher(r.h);
-	SPI_finish();
 	result = JsonbFromText(&s);
+	pfree(s.data);
+	MemoryContextSwitchTo(spicxt);
+	SPI_finish();
 	PG_RETURN_DATUM(result);
 }
 
@@ -664,7 +673,8 @@ shilian_verify_inclusion(PG_FUNCTION_ARGS)
 				root[SL_DIGEST_LEN];
 	uint8_t		proof[SL_MERKLE_MAX_PROOF][SL_DIGEST_LEN];
 	int			count;
-	SlHasher   *h = NewHasher(AlgArg(PG_GETARG_TEXT_PP(5)));
+	SlHasher	hasher = MakeHasher(AlgArg(PG_GETARG_TEXT_PP(5)));
+	SlHasher   *h = &hasher;
 	bool		ok;
 
 	if (index < 0 || size < 0 || !Hash32Arg(PG_GETARG_BYTEA_PP(2), leaf) ||
@@ -673,7 +683,6 @@ shilian_verify_inclusion(PG_FUNCTION_ARGS)
 	else
 		ok = sl_merkle_verify_inclusion(h, (uint64_t) index, (uint64_t) size, leaf,
 										(const uint8_t (*)[SL_DIGEST_LEN]) proof, count, root) == NULL;
-	FreeHasher(h);
 	PG_RETURN_BOOL(ok);
 }
 
@@ -688,7 +697,8 @@ shilian_verify_consistency(PG_FUNCTION_ARGS)
 				r2[SL_DIGEST_LEN];
 	uint8_t		proof[SL_MERKLE_MAX_PROOF][SL_DIGEST_LEN];
 	int			count;
-	SlHasher   *h = NewHasher(AlgArg(PG_GETARG_TEXT_PP(5)));
+	SlHasher	hasher = MakeHasher(AlgArg(PG_GETARG_TEXT_PP(5)));
+	SlHasher   *h = &hasher;
 	bool		ok;
 
 	if (m < 0 || n < 0 || !Hash32Arg(PG_GETARG_BYTEA_PP(2), r1) || !Hash32Arg(PG_GETARG_BYTEA_PP(3), r2) ||
@@ -697,7 +707,6 @@ shilian_verify_consistency(PG_FUNCTION_ARGS)
 	else
 		ok = sl_merkle_verify_consistency(h, (uint64_t) m, (uint64_t) n, r1, r2,
 										  (const uint8_t (*)[SL_DIGEST_LEN]) proof, count) == NULL;
-	FreeHasher(h);
 	PG_RETURN_BOOL(ok);
 }
 
@@ -710,7 +719,8 @@ shilian_log_verify(PG_FUNCTION_ARGS)
 {
 	TupleDesc	tupdesc;
 	Head		head;
-	SlHasher   *h;
+	SlHasher	hasher;
+	SlHasher   *h = &hasher;
 	SlFrontier	f;
 	Portal		portal;
 	int64		nck = 0,
@@ -732,7 +742,7 @@ shilian_log_verify(PG_FUNCTION_ARGS)
 	if (SlSpiConnect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	LatestHead(&head, false);
-	h = NewHasher(head.exists ? head.alg : LedgerCurrentAlg());
+	hasher = MakeHasher(head.exists ? head.alg : LedgerCurrentAlg());
 
 	if (SPI_execute("SELECT tree_size, root FROM shilian.checkpoint ORDER BY tree_size", true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "checkpoint lookup failed");
@@ -854,7 +864,6 @@ shilian_log_verify(PG_FUNCTION_ARGS)
 		LOG_BAD(head.tree_size, "ledger_leaf holds %lld leaves beyond the latest checkpoint",
 				(long long) (expect - head.tree_size));
 #undef LOG_BAD
-	FreeHasher(h);
 	SPI_finish();
 
 	out[0] = Int64GetDatum(head.tree_size);

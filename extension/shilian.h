@@ -13,6 +13,7 @@
 
 /* Settings, registered in guc.c. */
 extern bool shilian_activity_counters;
+extern bool shilian_allow_drop;
 extern char *shilian_channel;
 extern char *shilian_client;
 extern char *shilian_hash_algorithm;

@@ -268,6 +268,8 @@ ValidateAcyclic(int64 from_batch, TraceCode from_code, int64 to_batch, TraceCode
 			*p = next;
 			queue = lappend(queue, p);
 		}
+		/* each probe's rows are read: SPI would otherwise keep every result to SPI_finish */
+		SPI_freetuptable(SPI_tuptable);
 	}
 	hash_destroy(seen);
 }

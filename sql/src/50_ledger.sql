@@ -220,7 +220,9 @@ CREATE TRIGGER ledger_insert_only BEFORE UPDATE OR DELETE OR TRUNCATE ON ledger_
 -- DROP and ALTER of ledger tables (and of their triggers, rules and sequence)
 -- only with shilian.ledger_maintenance = on, which only a superuser can set;
 -- each such command is recorded twice: in ledger_maintenance and as a ledger
--- entry of operator 0, the platform's own chain.
+-- entry of operator 0, the platform's own chain. The objects are known by
+-- identity here (pg_event_trigger_dropped_objects, pg_event_trigger_ddl_commands),
+-- whatever the query text says, so dynamic SQL in a DO block is caught too.
 CREATE FUNCTION ledger_guard_ddl() RETURNS event_trigger
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog
@@ -231,13 +233,7 @@ DECLARE
 	hits text[] := '{}';
 	r record;
 BEGIN
-	IF TG_EVENT = 'ddl_command_start' THEN
-		-- DROP EXTENSION drops this trigger too, so it is caught before it runs;
-		-- the target is only visible in the query text here.
-		IF current_query() ~* '\mshilian\M' THEN
-			hits := hits || 'extension shilian'::text;
-		END IF;
-	ELSIF TG_EVENT = 'sql_drop' THEN
+	IF TG_EVENT = 'sql_drop' THEN
 		FOR r IN SELECT * FROM pg_event_trigger_dropped_objects() LOOP
 			IF r.schema_name = 'shilian' AND r.object_type IN ('table', 'sequence') AND r.object_name = ANY (protected)
 			   OR r.object_type IN ('trigger', 'rule') AND r.object_identity ~ ' on shilian\.' AND
@@ -282,14 +278,25 @@ $$;
 COMMENT ON FUNCTION ledger_guard_ddl() IS
 	'Event trigger function: DROP/ALTER of ledger objects only in recorded maintenance mode (SQLSTATE SLL31).';
 
+-- DROP EXTENSION shilian, DROP SCHEMA shilian and DROP OWNED BY the owner
+-- would drop the triggers above with everything else: they are refused before
+-- they run, from the command's parse tree (C, ledger_guard.c), unless a
+-- superuser set shilian.allow_drop in the same transaction; DROP EXTENSION
+-- then takes the schema with it (docs/install.md#uninstalling).
+CREATE FUNCTION ledger_guard_drop() RETURNS event_trigger
+	AS 'MODULE_PATHNAME', 'shilian_ledger_guard_drop'
+	LANGUAGE C;
+COMMENT ON FUNCTION ledger_guard_drop() IS
+	'Event trigger function: DROP EXTENSION shilian (or its schema, or its owner''s objects) only with shilian.allow_drop set in the transaction (SQLSTATE SLL31).';
+
 CREATE EVENT TRIGGER shilian_ledger_guard_drop ON sql_drop
 	EXECUTE FUNCTION ledger_guard_ddl();
 CREATE EVENT TRIGGER shilian_ledger_guard_alter ON ddl_command_end
 	WHEN TAG IN ('ALTER TABLE', 'ALTER SEQUENCE', 'CREATE TRIGGER', 'ALTER TRIGGER', 'CREATE RULE')
 	EXECUTE FUNCTION ledger_guard_ddl();
 CREATE EVENT TRIGGER shilian_ledger_guard_extension ON ddl_command_start
-	WHEN TAG IN ('DROP EXTENSION')
-	EXECUTE FUNCTION ledger_guard_ddl();
+	WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA', 'DROP OWNED')
+	EXECUTE FUNCTION ledger_guard_drop();
 -- fire even under session_replication_role = replica
 ALTER EVENT TRIGGER shilian_ledger_guard_drop ENABLE ALWAYS;
 ALTER EVENT TRIGGER shilian_ledger_guard_extension ENABLE ALWAYS;

@@ -103,9 +103,10 @@ is($node->safe_psql('postgres', q{
 	SET client_min_messages = warning;
 	SELECT shilian.product_register('before', 'other') > 0;
 	SELECT shilian.batch_create(1, 1, '1 kg') IS NOT NULL;
-	SET shilian.ledger_maintenance = on;
+	BEGIN;
+	SET LOCAL shilian.allow_drop = on;
 	DROP EXTENSION shilian CASCADE;
-	RESET shilian.ledger_maintenance;
+	COMMIT;
 	CREATE EXTENSION shilian;
 	SELECT shilian.jurisdiction_add('370000', '山东省');
 	SELECT shilian.jurisdiction_add('370100', '济南市');

@@ -1,0 +1,179 @@
+/*
+ * ledger_guard.c — the part of the ledger's DDL guard that looks at a command
+ * before it runs (ddl_command_start). DROP EXTENSION shilian, DROP SCHEMA
+ * shilian and DROP OWNED BY the extension's owner would drop the event
+ * triggers that guard the ledger together with the ledger, leaving nothing
+ * to refuse them at sql_drop. Their targets are read from the parse tree and
+ * resolved to objects (the extension, its schema, its owner), never matched in
+ * the query text: a DO block's dynamic SQL hides the name from the text, and
+ * an unrelated statement may mention it. The rest of the guard (DROP and
+ * ALTER of single ledger objects, at sql_drop and ddl_command_end, where the
+ * objects' identities are known) is ledger_guard_ddl() in sql/src/50_ledger.sql.
+ */
+#include "shilian.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/dependency.h"
+#include "catalog/indexing.h"
+#include "catalog/namespace.h"
+#include "catalog/objectaddress.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_namespace.h"
+#include "commands/event_trigger.h"
+#include "commands/extension.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
+#include "utils/guc_tables.h"
+#include "utils/lsyscache.h"
+
+/* The schema and owner of an extension (pg_extension has no syscache in PG15). */
+static void
+ExtensionRow(Oid ext, Oid *nsp, Oid *owner)
+{
+	Relation	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	t;
+
+	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(ext));
+	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
+	t = systable_getnext(scan);
+	if (!HeapTupleIsValid(t))
+		elog(ERROR, "extension %u has no pg_extension row", ext);
+	*nsp = ((Form_pg_extension) GETSTRUCT(t))->extnamespace;
+	*owner = ((Form_pg_extension) GETSTRUCT(t))->extowner;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+}
+
+/*
+ * shilian.allow_drop counts only in the transaction that set it. A value set
+ * in this transaction has an entry on the setting's GUC stack, which COMMIT
+ * and ROLLBACK pop; a session SET of an earlier transaction has none, also
+ * when the library was loaded after it (the placeholder's stack is replayed
+ * onto the new variable, its plain value is not stacked).
+ */
+static bool
+DropAllowed(void)
+{
+	struct config_generic **vars;
+	int			n;
+	bool		here = false;
+
+	if (!shilian_allow_drop || !superuser())
+		return false;
+#if PG_VERSION_NUM >= 160000
+	vars = get_guc_variables(&n);
+#else
+	vars = get_guc_variables();
+	n = GetNumConfigOptions();
+#endif
+	for (int i = 0; i < n; i++)
+		if (strcmp(vars[i]->name, "shilian.allow_drop") == 0)
+		{
+			here = vars[i]->stack != NULL;
+			break;
+		}
+	return here;
+}
+
+/*
+ * The schema goes with the extension: CREATE EXTENSION made it (the control
+ * file names it) before the extension existed, so it is no member and DROP
+ * EXTENSION alone would leave it behind. Made a member here, in the dropping
+ * transaction only (ALTER EXTENSION ADD SCHEMA refuses the extension's own
+ * schema because of the dependency loop it makes, which the drop that
+ * follows removes); if the drop fails, the rollback takes this back too.
+ * Objects that others put in the schema still stop a DROP EXTENSION without
+ * CASCADE, as they would a DROP SCHEMA.
+ */
+static void
+AdoptSchema(Oid ext, Oid nsp)
+{
+	ObjectAddress schema,
+				extension;
+
+	if (getExtensionOfObject(NamespaceRelationId, nsp) == ext)
+		return;
+	ObjectAddressSet(schema, NamespaceRelationId, nsp);
+	ObjectAddressSet(extension, ExtensionRelationId, ext);
+	recordDependencyOn(&schema, &extension, DEPENDENCY_EXTENSION);
+	CommandCounterIncrement();
+}
+
+/* ledger_guard_drop(): event trigger at ddl_command_start of DROP EXTENSION, DROP SCHEMA, DROP OWNED */
+PG_FUNCTION_INFO_V1(shilian_ledger_guard_drop);
+Datum
+shilian_ledger_guard_drop(PG_FUNCTION_ARGS)
+{
+	EventTriggerData *trigdata;
+	Node	   *tree;
+	Oid			ext = get_extension_oid("shilian", true);
+	Oid			nsp,
+				owner;
+	StringInfoData hits;
+	ListCell   *lc;
+	bool		drops_extension = false;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		elog(ERROR, "ledger_guard_drop() must be fired as an event trigger");
+	trigdata = (EventTriggerData *) fcinfo->context;
+	tree = trigdata->parsetree;
+	if (!OidIsValid(ext))
+		PG_RETURN_VOID();
+	ExtensionRow(ext, &nsp, &owner);
+	initStringInfo(&hits);
+
+	if (IsA(tree, DropStmt) && ((DropStmt *) tree)->removeType == OBJECT_EXTENSION)
+	{
+		foreach(lc, ((DropStmt *) tree)->objects)
+			if (get_extension_oid(strVal(lfirst(lc)), true) == ext)
+			{
+				appendStringInfoString(&hits, "extension shilian");
+				drops_extension = true;
+			}
+	}
+	else if (IsA(tree, DropStmt) && ((DropStmt *) tree)->removeType == OBJECT_SCHEMA)
+	{
+		foreach(lc, ((DropStmt *) tree)->objects)
+		{
+			Oid			s = get_namespace_oid(strVal(lfirst(lc)), true);
+
+			if (OidIsValid(s) && (s == nsp || getExtensionOfObject(NamespaceRelationId, s) == ext))
+				appendStringInfo(&hits, "%sschema %s", hits.len > 0 ? ", " : "",
+								 quote_identifier(strVal(lfirst(lc))));
+		}
+	}
+	else if (IsA(tree, DropOwnedStmt))
+	{
+		foreach(lc, ((DropOwnedStmt *) tree)->roles)
+			if (get_rolespec_oid(lfirst(lc), true) == owner)
+				appendStringInfo(&hits, "%sthe objects of role %s, owner of extension shilian",
+								 hits.len > 0 ? ", " : "",
+								 quote_identifier(GetUserNameFromId(owner, false)));
+	}
+	if (hits.len == 0)
+		PG_RETURN_VOID();
+
+	if (!DropAllowed())
+		ereport(ERROR,
+				(errcode(SL_ERRCODE('L', '3', '1')),
+				 errmsg("%s would drop the ledger", GetCommandTagName(trigdata->tag)),
+				 errdetail("The command drops %s, with the ledger tables and the event triggers that guard them.",
+						   hits.data),
+				 errhint("To remove shilian with its ledger, a superuser runs in one transaction: "
+						 "BEGIN; SET LOCAL shilian.allow_drop = on; DROP EXTENSION shilian; COMMIT; "
+						 "(export the chains with ledger_export() first if they must be kept).")));
+	if (drops_extension)
+		AdoptSchema(ext, nsp);
+	PG_RETURN_VOID();
+}
