@@ -26,6 +26,7 @@ gw_status_text(int status)
 		case 413: return "Payload Too Large";
 		case 415: return "Unsupported Media Type";
 		case 422: return "Unprocessable Entity";
+		case 429: return "Too Many Requests";
 		case 500: return "Internal Server Error";
 		case 503: return "Service Unavailable";
 		case 504: return "Gateway Timeout";
