@@ -41,7 +41,7 @@ static Option options[] = {
 	{"jwt_claim_role", "SHILIAN_JWT_CLAIM_ROLE", OPT_STR, &gw_config.jwt_claim_role, "role claim of JWKS tokens (role)"},
 	{"jwt_claim_operator", "SHILIAN_JWT_CLAIM_OPERATOR", OPT_STR, &gw_config.jwt_claim_operator, "operator claim of JWKS tokens (operator_id)"},
 	{"jwt_claim_jurisdiction", "SHILIAN_JWT_CLAIM_JURISDICTION", OPT_STR, &gw_config.jwt_claim_jurisdiction, "jurisdiction claim of JWKS tokens (jurisdiction)"},
-	{"apikey_fail_threshold", "SHILIAN_APIKEY_FAIL_THRESHOLD", OPT_INT, &gw_config.apikey_fail_threshold, "failed API keys per address before backoff (5)"},
+	{"apikey_fail_threshold", "SHILIAN_APIKEY_FAIL_THRESHOLD", OPT_INT, &gw_config.apikey_fail_threshold, "failed API keys per address before backoff (10)"},
 	{"apikey_backoff_ms", "SHILIAN_APIKEY_BACKOFF_MS", OPT_INT, &gw_config.apikey_backoff_ms, "first backoff after failed API keys, doubling (1000)"},
 	{"apikey_backoff_max_ms", "SHILIAN_APIKEY_BACKOFF_MAX_MS", OPT_INT, &gw_config.apikey_backoff_max_ms, "longest backoff after failed API keys (300000)"},
 	{"public_rate_limit", "SHILIAN_PUBLIC_RATE_LIMIT", OPT_INT, &gw_config.public_rate_limit, "public lookups per address per window (60)"},
@@ -186,7 +186,7 @@ gw_config_load(int argc, char **argv)
 	gw_config.jwt_claim_role = strdup("role");
 	gw_config.jwt_claim_operator = strdup("operator_id");
 	gw_config.jwt_claim_jurisdiction = strdup("jurisdiction");
-	gw_config.apikey_fail_threshold = 5;
+	gw_config.apikey_fail_threshold = 10;
 	gw_config.apikey_backoff_ms = 1000;
 	gw_config.apikey_backoff_max_ms = 300000;
 	gw_config.public_rate_limit = 60;
