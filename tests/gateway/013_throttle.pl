@@ -21,8 +21,8 @@ my $key = $node->safe_psql('postgres', q{
 $key = (split /\n/, $key)[-1];
 
 my $gw = start_gateway($node, threads => 2, args => [
-	'--apikey-fail-threshold', '3', '--apikey-backoff-ms', '2000', '--apikey-backoff-max-ms', '8000',
-	'--public-rate-limit', '3', '--public-rate-window-ms', '3000' ]);
+	'--apikey-fail-threshold', '3', '--apikey-backoff-ms', '3000', '--apikey-backoff-max-ms', '12000',
+	'--public-rate-limit', '3', '--public-rate-window-ms', '5000' ]);
 
 sub from
 {
@@ -51,25 +51,25 @@ for my $i (1 .. 3)
 {
 	is(from('127.0.0.1', '/v1/session', 'X-API-Key' => $bad)->{status}, 401, "bad key $i from 127.0.0.1: 401");
 }
-throttled(from('127.0.0.1', '/v1/session', 'X-API-Key' => $bad), 2, 'a 4th bad key at once');
-throttled(from('127.0.0.1', '/v1/session', 'X-API-Key' => $key), 2, 'even a good key from that address, while it waits');
+throttled(from('127.0.0.1', '/v1/session', 'X-API-Key' => $bad), 3, 'a 4th bad key at once');
+throttled(from('127.0.0.1', '/v1/session', 'X-API-Key' => $key), 3, 'even a good key from that address, while it waits');
 is(from('127.0.0.2', '/v1/session', 'X-API-Key' => $key)->{status}, 200, 'a good key from 127.0.0.2: 200');
 is(from('127.0.0.2', '/v1/session', 'X-API-Key' => $bad)->{status}, 401, 'a bad key from 127.0.0.2 is its own first failure: 401');
 is(from('127.0.0.1', '/v1/session', Authorization => 'Bearer ' . make_jwt({ role => 'admin' }))->{status}, 200,
 	'bearer tokens from 127.0.0.1 are not held back');
 
-sleep 2.2;
+sleep 3.2;
 is(from('127.0.0.1', '/v1/session', 'X-API-Key' => $key)->{status}, 200, 'after Retry-After the good key works again');
 # the success forgot the failures: three more before the backoff, which then doubles
 for my $i (1 .. 3)
 {
 	is(from('127.0.0.1', '/v1/session', 'X-API-Key' => $bad)->{status}, 401, "after the success, bad key $i: 401");
 }
-throttled(from('127.0.0.1', '/v1/session', 'X-API-Key' => $bad), 2, 'backoff again after the 3rd');
-sleep 2.2;
+throttled(from('127.0.0.1', '/v1/session', 'X-API-Key' => $bad), 3, 'backoff again after the 3rd');
+sleep 3.2;
 is(from('127.0.0.1', '/v1/session', 'X-API-Key' => $bad)->{status}, 401, 'the next bad key is checked (401)');
-my $ra = throttled(from('127.0.0.1', '/v1/session', 'X-API-Key' => $bad), 4, 'and the backoff doubles');
-cmp_ok($ra, '>=', 3, 'to about 4 s');
+my $ra = throttled(from('127.0.0.1', '/v1/session', 'X-API-Key' => $bad), 6, 'and the backoff doubles');
+cmp_ok($ra, '>=', 4, 'to about 6 s');
 
 # ---- the public lookup ---------------------------------------------------------
 my $code = '/v1/public/trace/370112000000000000';
@@ -78,11 +78,11 @@ for my $i (1 .. 3)
 {
 	isnt(from('127.0.0.1', $code)->{status}, 429, "public lookup $i from 127.0.0.1: answered");
 }
-throttled(from('127.0.0.1', $code), 3, 'the 4th public lookup in the window');
+throttled(from('127.0.0.1', $code), 5, 'the 4th public lookup in the window');
 isnt(from('127.0.0.2', $code)->{status}, 429, 'a lookup from 127.0.0.2: answered');
 is(from('127.0.0.1', '/v1/version')->{status}, 200, 'other public routes are not limited');
 is(http_call($gw, 'GET', '/healthz')->{status}, 200, '/healthz answers');
-sleep(3.2 - (time() - $start)) if time() - $start < 3.2;
+sleep(5.2 - (time() - $start)) if time() - $start < 5.2;
 isnt(from('127.0.0.1', $code)->{status}, 429, 'after the window, lookups from 127.0.0.1 are answered again');
 
 stop_gateway($gw);
