@@ -5,6 +5,10 @@
  */
 #include "shilian.h"
 
+#include "access/parallel.h"
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/guc.h"
 
 bool		shilian_activity_counters = true;
@@ -18,6 +22,41 @@ bool		shilian_license_strict = false;
 char *shilian_operator_id = NULL;
 int			shilian_trace_max_batches = 1000000;
 bool		shilian_uscc_lenient = false;
+
+/* True while the extension itself sets shilian.channel (ShilianSetOwnChannel). */
+static bool own_channel = false;
+
+/*
+ * The provenance settings (shilian.channel, shilian.client) become the
+ * source of ledger entries, so a session may not claim them: a non-empty
+ * value is taken only from the gateway (its login role, shilian_gateway or a
+ * member, sets them per transaction after authenticating the caller), from
+ * the extension's own work (the import, epcis_capture's SET clause, which
+ * runs as the superuser owning it), from a superuser session, or from the
+ * server's configuration. Anyone else gets SLS01 (docs/security.md).
+ */
+static bool
+CheckProvenance(const char *name, const char *value, GucSource source)
+{
+	Oid			gateway;
+
+	if (value[0] == '\0' || source <= PGC_S_GLOBAL || own_channel || InitializingParallelWorker)
+		return true;
+	/* no catalog to ask (session_preload_libraries, say): refuse */
+	if (IsTransactionState())
+	{
+		if (superuser() || superuser_arg(GetSessionUserId()))
+			return true;
+		gateway = get_role_oid("shilian_gateway", true);
+		if (OidIsValid(gateway) && is_member_of_role(GetSessionUserId(), gateway))
+			return true;
+	}
+	GUC_check_errcode(SL_ERRCODE('S', '0', '1'));
+	GUC_check_errmsg("%s is set only by the gateway and by shilian's own functions", name);
+	GUC_check_errdetail("It becomes the source of ledger entries; a session may not claim one.");
+	GUC_check_errhint("System clients authenticate at the gateway (X-API-Key); import and epcis_capture set their channel themselves.");
+	return false;
+}
 
 /*
  * shilian.allow_drop is a decision for one transaction, never a standing
@@ -38,10 +77,39 @@ CheckAllowDrop(bool *newval, void **extra, GucSource source)
 static bool
 CheckChannel(char **newval, void **extra, GucSource source)
 {
-	if ((*newval)[0] == '\0' || strcmp(*newval, "import") == 0 || strcmp(*newval, "epcis") == 0)
-		return true;
-	GUC_check_errdetail("Valid values are \"\" (none), \"import\" and \"epcis\".");
-	return false;
+	if ((*newval)[0] != '\0' && strcmp(*newval, "import") != 0 && strcmp(*newval, "epcis") != 0)
+	{
+		GUC_check_errdetail("Valid values are \"\" (none), \"import\" and \"epcis\".");
+		return false;
+	}
+	return CheckProvenance("shilian.channel", *newval, source);
+}
+
+/* The system client the gateway authenticated, or empty. */
+static bool
+CheckClient(char **newval, void **extra, GucSource source)
+{
+	return CheckProvenance("shilian.client", *newval, source);
+}
+
+/*
+ * Set shilian.channel for the extension's own work, saved at the caller's
+ * GUC nest level (NewGUCNestLevel/AtEOXact_GUC restore it), whoever calls.
+ */
+void
+ShilianSetOwnChannel(const char *channel)
+{
+	own_channel = true;
+	PG_TRY();
+	{
+		(void) set_config_option("shilian.channel", channel, PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	}
+	PG_FINALLY();
+	{
+		own_channel = false;
+	}
+	PG_END_TRY();
 }
 
 static bool
@@ -100,7 +168,8 @@ ShilianDefineGucs(void)
 	 */
 	DefineCustomStringVariable("shilian.client",
 							   "API client (system) on whose behalf this transaction runs.",
-							   NULL, &shilian_client, "", PGC_USERSET, 0, NULL, NULL, NULL);
+							   "Set by the gateway for requests with an API key; stored in the source of each ledger entry.",
+							   &shilian_client, "", PGC_USERSET, 0, CheckClient, NULL, NULL);
 
 	DefineCustomStringVariable("shilian.hash_algorithm",
 							   "Hash function for new ledger entries (sha256 or sm3).",

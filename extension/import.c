@@ -1499,8 +1499,7 @@ sl_import_apply(PG_FUNCTION_ARGS)
 	 */
 	nest = NewGUCNestLevel();
 	if (GetConfigOption("shilian.channel", true, false) != NULL)
-		(void) set_config_option("shilian.channel", "import", PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
+		ShilianSetOwnChannel("import");
 	cxt = AllocSetContextCreate(caller, "import chunk", ALLOCSET_DEFAULT_SIZES);
 	current_job = job;
 	{

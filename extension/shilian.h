@@ -25,6 +25,8 @@ extern int	shilian_trace_max_batches;
 extern bool shilian_uscc_lenient;
 
 extern void ShilianDefineGucs(void);
+/* Set shilian.channel for the extension's own work (the import), at the caller's nest level. */
+extern void ShilianSetOwnChannel(const char *channel);
 
 /* The installed schema's version is the library's (schema_version.c). */
 extern void SlCheckSchemaVersion(void);

@@ -1,11 +1,15 @@
 /*
- * auth.c — bearer-token authentication. Tokens are JWTs signed with HS256
- * and the configured secret (libjwt verifies the signature); the algorithm
- * is checked here too, so a token with "alg": "none" or any other algorithm
- * is refused, and so is one without a future "exp". Claims: role, operator_id,
- * jurisdiction, client. The role claim names one of the platform's roles; the
- * database role is shilian_<role>. System clients may instead send an API key
- * (X-API-Key), which the database checks against the hash it keeps.
+ * auth.c — who is calling. A bearer token is a JWT: HS256 signed with the
+ * gateway's own secret (minted by `shilian-gateway token`), or RS256/ES256
+ * from an identity provider whose keys are in the JWKS file, picked by kid.
+ * Before libjwt (and jansson inside it) sees a token, its parts are decoded
+ * here and held to the JSON limits, so no token can drive a parser deep.
+ * The algorithm must be the one of its key (never "none", never HS256 under
+ * a JWKS kid); exp, nbf, iat and (when configured) aud are checked. System
+ * clients may instead send an API key (X-API-Key), checked by the database;
+ * failed keys back off per address (ratelimit.c). Provenance (the client)
+ * comes only from an API key or a system token made with the gateway's own
+ * secret: any other token naming a client is refused.
  */
 #include "gateway.h"
 
@@ -16,15 +20,116 @@
 #include <strings.h>
 #include <time.h>
 
+#include "jsonlimit.h"
+
 static const char *const known_roles[] = {"operator", "regulator", "system", "admin", "public", NULL};
+
+/* Longest Authorization header read; a real token is well under 2 KB. */
+#define AUTH_HEADER_MAX 8192
+/* Clock skew allowed for nbf and iat, in seconds. */
+#define CLOCK_SKEW 30
+/* Routes under this prefix are the public lookup, throttled per address. */
+#define PUBLIC_LOOKUP_PREFIX "/v1/public/"
 
 #define BEARER_CHALLENGE(err) "WWW-Authenticate: Bearer realm=\"shilian\", error=\"" err "\"\r\n"
 
 static int
-Unauthorized(GwRequest *req, const char *message, const char *hint)
+Unauthorized(GwRequest *req, const char *message, const char *details, const char *hint)
 {
-	return gw_reply_error(req->conn, 401, "GW401", message, NULL, hint,
+	return gw_reply_error(req->conn, 401, "GW401", message, details, hint,
 						  BEARER_CHALLENGE("invalid_token"));
+}
+
+static int
+Throttled(GwRequest *req, int seconds, const char *message, const char *hint)
+{
+	char		hdr[64], details[64];
+
+	snprintf(hdr, sizeof(hdr), "Retry-After: %d\r\n", seconds);
+	snprintf(details, sizeof(details), "retry after %d s", seconds);
+	return gw_reply_error(req->conn, 429, "GW429", message, details, hint, hdr);
+}
+
+unsigned char *
+gw_base64url_decode(const char *src, size_t len, size_t *outlen)
+{
+	unsigned char *out;
+	unsigned	acc = 0;
+	int			bits = 0;
+	size_t		n = 0;
+
+	if (len % 4 == 1)
+		return NULL;
+	out = malloc(len * 3 / 4 + 2);
+	if (out == NULL)
+		return NULL;
+	for (size_t i = 0; i < len; i++)
+	{
+		char		c = src[i];
+		int			v;
+
+		if (c >= 'A' && c <= 'Z')
+			v = c - 'A';
+		else if (c >= 'a' && c <= 'z')
+			v = c - 'a' + 26;
+		else if (c >= '0' && c <= '9')
+			v = c - '0' + 52;
+		else if (c == '-')
+			v = 62;
+		else if (c == '_')
+			v = 63;
+		else
+		{
+			free(out);
+			return NULL;
+		}
+		acc = (acc << 6) | (unsigned) v;
+		bits += 6;
+		if (bits >= 8)
+		{
+			bits -= 8;
+			out[n++] = (unsigned char) (acc >> bits);
+			acc &= (1u << bits) - 1;
+		}
+	}
+	out[n] = '\0';
+	*outlen = n;
+	return out;
+}
+
+/*
+ * One part of the token decoded and parsed as a JSON object, after the
+ * nesting and size limits; NULL with *why set otherwise.
+ */
+static json_t *
+TokenPart(const char *text, size_t len, const char **why)
+{
+	size_t		n;
+	unsigned char *bytes = gw_base64url_decode(text, len, &n);
+	SlJsonLimit lim;
+	json_t	   *v;
+
+	if (bytes == NULL)
+	{
+		*why = "not base64url";
+		return NULL;
+	}
+	lim = sl_json_check((const char *) bytes, n, SL_JSON_MAX_DEPTH, AUTH_HEADER_MAX);
+	if (lim != SL_JSON_OK)
+	{
+		free(bytes);
+		*why = sl_json_limit_message(lim);
+		return NULL;
+	}
+	v = json_loadb((const char *) bytes, n, JSON_REJECT_DUPLICATES, NULL);
+	free(bytes);
+	if (!json_is_object(v))
+	{
+		json_decref(v);
+		*why = "not a JSON object (or a duplicate key)";
+		return NULL;
+	}
+	return v;
 }
 
 /* Copy a string or integer claim into dst; false if present with another type or too long. */
@@ -51,46 +156,262 @@ ClaimText(json_t *claims, const char *name, char *dst, size_t dstlen)
 	return false;
 }
 
+/* 0 when the route is open to the role, else the status after replying 403. */
+static int
+CheckRouteRole(GwRequest *req, const char *role)
+{
+	if (req->route->roles == NULL)
+		return 0;
+	for (int i = 0; req->route->roles[i] != NULL; i++)
+		if (strcmp(req->route->roles[i], role) == 0)
+			return 0;
+	return gw_reply_error(req->conn, 403, "GW403", "this route is not open to your role", role, NULL, NULL);
+}
+
 /*
  * X-API-Key: a system client's key, checked by the database (which keeps
  * only its hash) as the gateway's own login role, before any role switch.
+ * Repeated failures from one address make it wait (429), doubling each time.
  */
 static int
 AuthenticateApiKey(GwRequest *req, const char *key)
 {
+	const char *addr = req->ri->remote_addr;
 	PGconn	   *db;
 	PGresult   *res;
-	int			status = 0;
+	int			status = 0, wait;
 
+	if ((wait = gw_ratelimit_apikey_wait(addr)) > 0)
+		return Throttled(req, wait, "too many failed API keys from this address",
+						 "Wait for Retry-After seconds, then send a valid key.");
 	if (strlen(key) > 200)
-		return Unauthorized(req, "invalid API key", NULL);
+	{
+		gw_ratelimit_apikey_result(addr, false);
+		return Unauthorized(req, "invalid API key", NULL, NULL);
+	}
 	res = gw_exec_first(req->conn, &db, "select shilian.api_client_authenticate($1)", 1,
 						(const char *[]) {key});
 	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
 		status = gw_reply_pg_error(req->conn, res, db);
 	else if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0) ||
 			 PQgetlength(res, 0, 0) >= (int) sizeof(req->auth.client))
-		status = gw_reply_error(req->conn, 401, "GW401", "invalid API key", NULL,
-								"The key is wrong, revoked, or its client is inactive.",
-								"WWW-Authenticate: Bearer realm=\"shilian\", error=\"invalid_token\"\r\n");
+	{
+		gw_ratelimit_apikey_result(addr, false);
+		status = Unauthorized(req, "invalid API key", NULL,
+							  "The key is wrong, revoked, or its client is inactive.");
+	}
 	else
 	{
+		gw_ratelimit_apikey_result(addr, true);
 		strcpy(req->auth.client, PQgetvalue(res, 0, 0));
 		strcpy(req->auth.role, "shilian_system");
 		req->auth.authenticated = true;
 	}
 	PQclear(res);
-	if (status == 0 && req->route->roles != NULL)
+	if (status == 0)
+		status = CheckRouteRole(req, "system");
+	return status;
+}
+
+/* A NumericDate claim: absent (true, *present false), a number, or refused. */
+static bool
+TimeClaim(json_t *claims, const char *name, double *value, bool *present)
+{
+	json_t	   *v = json_object_get(claims, name);
+
+	*present = v != NULL;
+	if (v == NULL)
+		return true;
+	if (!json_is_number(v))
+		return false;
+	*value = json_number_value(v);
+	return true;
+}
+
+/* aud: one string or an array of strings, one of which must be the audience. */
+static bool
+AudienceMatches(json_t *aud, const char *audience)
+{
+	if (json_is_string(aud))
+		return strcmp(json_string_value(aud), audience) == 0;
+	if (json_is_array(aud))
 	{
-		for (int i = 0;; i++)
-		{
-			if (req->route->roles[i] == NULL)
-				return gw_reply_error(req->conn, 403, "GW403", "this route is not open to your role",
-									  "system", NULL, NULL);
-			if (strcmp(req->route->roles[i], "system") == 0)
-				break;
-		}
+		size_t		i;
+		json_t	   *v;
+
+		json_array_foreach(aud, i, v)
+			if (json_is_string(v) && strcmp(json_string_value(v), audience) == 0)
+			return true;
 	}
+	return false;
+}
+
+/* exp, nbf, iat and aud; 0 or the status after replying. */
+static int
+CheckTimes(GwRequest *req, json_t *claims)
+{
+	double		now = (double) time(NULL), exp = 0, nbf = 0, iat = 0;
+	bool		has_exp, has_nbf, has_iat;
+	char		details[96];
+
+	if (!TimeClaim(claims, "exp", &exp, &has_exp) || !TimeClaim(claims, "nbf", &nbf, &has_nbf) ||
+		!TimeClaim(claims, "iat", &iat, &has_iat))
+		return Unauthorized(req, "invalid token claims", NULL,
+							"exp, nbf and iat are numbers of seconds since 1970 (NumericDate).");
+	if (!has_exp)
+		return Unauthorized(req, "token has no exp claim", NULL, "Get a token that expires.");
+	if (exp <= now)
+		return Unauthorized(req, "token expired", NULL, "Get a new token.");
+	if (has_nbf && nbf > now + CLOCK_SKEW)
+	{
+		snprintf(details, sizeof(details), "nbf is %.0f s ahead of the gateway's clock", nbf - now);
+		return Unauthorized(req, "token not valid yet", details,
+							"Use the token from its nbf time on; check the issuer's clock.");
+	}
+	if (has_iat && iat > now + CLOCK_SKEW)
+	{
+		snprintf(details, sizeof(details), "iat is %.0f s ahead of the gateway's clock", iat - now);
+		return Unauthorized(req, "token issued in the future", details,
+							"Check the issuer's clock (30 s of skew are allowed).");
+	}
+	if (gw_config.jwt_audience != NULL)
+	{
+		json_t	   *aud = json_object_get(claims, "aud");
+
+		if (aud == NULL)
+			return Unauthorized(req, "token has no aud claim", gw_config.jwt_audience,
+								"This gateway accepts only tokens issued for its audience.");
+		if (!AudienceMatches(aud, gw_config.jwt_audience))
+			return Unauthorized(req, "token is for another audience", gw_config.jwt_audience,
+								"This gateway accepts only tokens issued for its audience.");
+	}
+	return 0;
+}
+
+/*
+ * Verify the token and fill req->auth from its claims; 0 or the status
+ * after replying.
+ */
+static int
+AuthenticateBearer(GwRequest *req, const char *token)
+{
+	const char *dot1 = strchr(token, '.');
+	const char *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
+	const char *why = NULL, *alg, *kid;
+	json_t	   *header = NULL, *claims = NULL;
+	const GwJwk *jwk = NULL;
+	const unsigned char *key;
+	int			keylen, expected, status = 0, rc;
+	const char *claim_role = "role", *claim_operator = "operator_id", *claim_jurisdiction = "jurisdiction";
+	jwt_t	   *jwt = NULL;
+	char		role[32];
+
+	if (dot2 == NULL || strchr(dot2 + 1, '.') != NULL)
+		return Unauthorized(req, "invalid token", "a JWT has three parts separated by dots", NULL);
+	if ((header = TokenPart(token, (size_t) (dot1 - token), &why)) == NULL)
+		return Unauthorized(req, "invalid token header", why, NULL);
+	if ((claims = TokenPart(dot1 + 1, (size_t) (dot2 - dot1 - 1), &why)) == NULL)
+	{
+		status = Unauthorized(req, "invalid token payload", why, NULL);
+		goto done;
+	}
+	alg = json_string_value(json_object_get(header, "alg"));
+	kid = json_string_value(json_object_get(header, "kid"));
+	if (alg == NULL || strcmp(alg, "none") == 0)
+	{
+		status = Unauthorized(req, "invalid token algorithm", alg ? alg : "no alg",
+							  "Unsigned tokens are refused.");
+		goto done;
+	}
+	if (json_object_get(header, "kid") != NULL)
+	{
+		/* identity provider: the kid names the key, the key the algorithm */
+		if (kid == NULL || (jwk = gw_jwks_find(kid)) == NULL)
+		{
+			status = Unauthorized(req, "unknown token key id", kid,
+								  gw_config.jwks_file ? "The kid is not in the gateway's JWKS file."
+								  : "This gateway has no JWKS file (jwks_file).");
+			goto done;
+		}
+		expected = jwk->alg;
+		if (strcmp(alg, jwt_alg_str((jwt_alg_t) expected)) != 0)
+		{
+			status = Unauthorized(req, "token algorithm does not match its key", alg,
+								  jwk->alg == JWT_ALG_RS256 ? "This key signs RS256." : "This key signs ES256.");
+			goto done;
+		}
+		key = (const unsigned char *) jwk->pem;
+		keylen = (int) strlen(jwk->pem);
+		claim_role = gw_config.jwt_claim_role;
+		claim_operator = gw_config.jwt_claim_operator;
+		claim_jurisdiction = gw_config.jwt_claim_jurisdiction;
+	}
+	else
+	{
+		expected = JWT_ALG_HS256;
+		if (strcmp(alg, "HS256") != 0)
+		{
+			status = Unauthorized(req, "invalid token algorithm", alg,
+								  "Tokens are HS256 with the gateway's secret, or RS256/ES256 with a kid from its JWKS.");
+			goto done;
+		}
+		if (gw_config.jwt_secret == NULL)
+		{
+			status = Unauthorized(req, "bearer tokens are not configured on this gateway", NULL,
+								  "Set jwt_secret in the gateway configuration.");
+			goto done;
+		}
+		key = (const unsigned char *) gw_config.jwt_secret;
+		keylen = (int) strlen(gw_config.jwt_secret);
+	}
+
+	rc = jwt_decode(&jwt, token, key, keylen);
+	if (rc != 0 || jwt == NULL || jwt_get_alg(jwt) != (jwt_alg_t) expected)
+	{
+		status = Unauthorized(req, "invalid token", NULL, "The signature or the format is wrong.");
+		goto done;
+	}
+	if ((status = CheckTimes(req, claims)) != 0)
+		goto done;
+	if (!ClaimText(claims, claim_role, role, sizeof(role)) ||
+		!ClaimText(claims, claim_operator, req->auth.operator_id, sizeof(req->auth.operator_id)) ||
+		!ClaimText(claims, claim_jurisdiction, req->auth.jurisdiction, sizeof(req->auth.jurisdiction)) ||
+		(jwk == NULL && !ClaimText(claims, "client", req->auth.client, sizeof(req->auth.client))))
+	{
+		status = Unauthorized(req, "invalid token claims", NULL,
+							  "role, operator, jurisdiction and client claims are strings or integers.");
+		goto done;
+	}
+	for (int i = 0;; i++)
+	{
+		if (known_roles[i] == NULL)
+		{
+			status = gw_reply_error(req->conn, 403, "GW403", "unknown role in token", role,
+									"The role claim is one of operator, regulator, system, admin, public.", NULL);
+			goto done;
+		}
+		if (strcmp(role, known_roles[i]) == 0)
+			break;
+	}
+	/*
+	 * The client is provenance (the source of ledger entries): only a system
+	 * token from the gateway's own secret may name one, never a person's.
+	 */
+	if (req->auth.client[0] != '\0' && strcmp(role, "system") != 0)
+	{
+		req->auth.client[0] = '\0';
+		status = Unauthorized(req, "the client claim is only for system tokens", role,
+							  "A system client authenticates with its API key (X-API-Key).");
+		goto done;
+	}
+	snprintf(req->auth.role, sizeof(req->auth.role), "shilian_%s", role);
+	req->auth.authenticated = true;
+	status = CheckRouteRole(req, role);
+done:
+	if (jwt != NULL)
+		jwt_free(jwt);
+	json_decref(header);
+	json_decref(claims);
 	return status;
 }
 
@@ -100,14 +421,16 @@ gw_authenticate(GwRequest *req)
 	const char *hdr = mg_get_header(req->conn, "Authorization");
 	const char *apikey = mg_get_header(req->conn, "X-API-Key");
 	const char *token;
-	jwt_t	   *jwt = NULL;
-	char	   *grants;
-	json_t	   *claims;
-	json_t	   *exp;
-	char		role[32];
-	int			rc;
 
 	memset(&req->auth, 0, sizeof(req->auth));
+	if (strncmp(req->route->pattern, PUBLIC_LOOKUP_PREFIX, strlen(PUBLIC_LOOKUP_PREFIX)) == 0)
+	{
+		int			wait = gw_ratelimit_public(req->ri->remote_addr);
+
+		if (wait > 0)
+			return Throttled(req, wait, "too many public lookups from this address",
+							 "Wait for Retry-After seconds.");
+	}
 	if (apikey != NULL)
 	{
 		if (hdr != NULL)
@@ -126,78 +449,13 @@ gw_authenticate(GwRequest *req)
 							  "Send Authorization: Bearer <token>.",
 							  "WWW-Authenticate: Bearer realm=\"shilian\"\r\n");
 	}
+	if (strlen(hdr) > AUTH_HEADER_MAX)
+		return Unauthorized(req, "authorization header too long", NULL,
+							"A token is at most 8192 bytes.");
 	if (strncasecmp(hdr, "Bearer ", 7) != 0)
-		return Unauthorized(req, "unsupported authorization scheme", "Use Bearer tokens.");
+		return Unauthorized(req, "unsupported authorization scheme", NULL, "Use Bearer tokens.");
 	token = hdr + 7;
 	while (*token == ' ')
 		token++;
-	if (gw_config.jwt_secret == NULL)
-		return Unauthorized(req, "bearer tokens are not configured on this gateway",
-							"Set jwt_secret in the gateway configuration.");
-
-	rc = jwt_decode(&jwt, token, (const unsigned char *) gw_config.jwt_secret,
-					(int) strlen(gw_config.jwt_secret));
-	if (rc != 0 || jwt == NULL)
-	{
-		if (jwt)
-			jwt_free(jwt);
-		return Unauthorized(req, "invalid token", "The signature or the format is wrong.");
-	}
-	if (jwt_get_alg(jwt) != JWT_ALG_HS256)
-	{
-		jwt_free(jwt);
-		return Unauthorized(req, "invalid token algorithm", "Only HS256 tokens are accepted.");
-	}
-	grants = jwt_get_grants_json(jwt, NULL);
-	jwt_free(jwt);
-	claims = grants ? json_loads(grants, JSON_REJECT_DUPLICATES, NULL) : NULL;
-	free(grants);
-	if (!json_is_object(claims))
-	{
-		json_decref(claims);
-		return Unauthorized(req, "invalid token claims", NULL);
-	}
-
-	exp = json_object_get(claims, "exp");
-	if (!json_is_integer(exp) || json_integer_value(exp) <= (json_int_t) time(NULL))
-	{
-		bool		has_exp = json_is_integer(exp);
-
-		json_decref(claims);
-		return Unauthorized(req, has_exp ? "token expired" : "token has no exp claim",
-							"Get a new token.");
-	}
-	if (!ClaimText(claims, "role", role, sizeof(role)) ||
-		!ClaimText(claims, "operator_id", req->auth.operator_id, sizeof(req->auth.operator_id)) ||
-		!ClaimText(claims, "jurisdiction", req->auth.jurisdiction, sizeof(req->auth.jurisdiction)) ||
-		!ClaimText(claims, "client", req->auth.client, sizeof(req->auth.client)))
-	{
-		json_decref(claims);
-		return Unauthorized(req, "invalid token claims", "role, operator_id, jurisdiction and client are strings or integers.");
-	}
-	json_decref(claims);
-
-	for (int i = 0;; i++)
-	{
-		if (known_roles[i] == NULL)
-			return gw_reply_error(req->conn, 403, "GW403", "unknown role in token", role,
-								  "The role claim is one of operator, regulator, system, admin, public.", NULL);
-		if (strcmp(role, known_roles[i]) == 0)
-			break;
-	}
-	snprintf(req->auth.role, sizeof(req->auth.role), "shilian_%s", role);
-	req->auth.authenticated = true;
-
-	if (req->route->roles != NULL)
-	{
-		for (int i = 0;; i++)
-		{
-			if (req->route->roles[i] == NULL)
-				return gw_reply_error(req->conn, 403, "GW403", "this route is not open to your role",
-									  role, NULL, NULL);
-			if (strcmp(req->route->roles[i], role) == 0)
-				break;
-		}
-	}
-	return 0;
+	return AuthenticateBearer(req, token);
 }

@@ -41,6 +41,16 @@ static Option options[] = {
 	{"header_timeout_ms", "SHILIAN_HEADER_TIMEOUT_MS", OPT_INT, &gw_config.header_timeout_ms, "deadline for a request's line and headers, then 408 (10000)"},
 	{"client_connections", "SHILIAN_CLIENT_CONNECTIONS", OPT_INT, &gw_config.client_connections, "connections at once from one client address (32)"},
 	{"query_limit", "SHILIAN_QUERY_LIMIT", OPT_LONG, &gw_config.query_limit, "longest query string in bytes, then 414 (4096)"},
+	{"jwt_audience", "SHILIAN_JWT_AUDIENCE", OPT_STR, &gw_config.jwt_audience, "when set, tokens must carry this aud"},
+	{"jwks_file", "SHILIAN_JWKS_FILE", OPT_STR, &gw_config.jwks_file, "identity provider's public keys (JWKS, RS256/ES256)"},
+	{"jwt_claim_role", "SHILIAN_JWT_CLAIM_ROLE", OPT_STR, &gw_config.jwt_claim_role, "role claim of JWKS tokens (role)"},
+	{"jwt_claim_operator", "SHILIAN_JWT_CLAIM_OPERATOR", OPT_STR, &gw_config.jwt_claim_operator, "operator claim of JWKS tokens (operator_id)"},
+	{"jwt_claim_jurisdiction", "SHILIAN_JWT_CLAIM_JURISDICTION", OPT_STR, &gw_config.jwt_claim_jurisdiction, "jurisdiction claim of JWKS tokens (jurisdiction)"},
+	{"apikey_fail_threshold", "SHILIAN_APIKEY_FAIL_THRESHOLD", OPT_INT, &gw_config.apikey_fail_threshold, "failed API keys per address before backoff (10)"},
+	{"apikey_backoff_ms", "SHILIAN_APIKEY_BACKOFF_MS", OPT_INT, &gw_config.apikey_backoff_ms, "first backoff after failed API keys, doubling (1000)"},
+	{"apikey_backoff_max_ms", "SHILIAN_APIKEY_BACKOFF_MAX_MS", OPT_INT, &gw_config.apikey_backoff_max_ms, "longest backoff after failed API keys (300000)"},
+	{"public_rate_limit", "SHILIAN_PUBLIC_RATE_LIMIT", OPT_INT, &gw_config.public_rate_limit, "public lookups per address per window (60)"},
+	{"public_rate_window_ms", "SHILIAN_PUBLIC_RATE_WINDOW_MS", OPT_INT, &gw_config.public_rate_window_ms, "window of public_rate_limit (60000)"},
 };
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
 
@@ -159,9 +169,10 @@ static void
 Usage(void)
 {
 	fprintf(stderr, "usage: shilian-gateway [--config FILE] [--NAME VALUE]...\n"
+			"       shilian-gateway token --role ROLE --expires DURATION|TIME [options] (token --help)\n"
 			"settings (file key, environment variable, flag):\n");
 	for (size_t i = 0; i < NOPTIONS; i++)
-		fprintf(stderr, "  %-20s %-28s %s\n", options[i].name, options[i].env, options[i].help);
+		fprintf(stderr, "  %-23s %-31s %s\n", options[i].name, options[i].env, options[i].help);
 }
 
 int
@@ -182,6 +193,14 @@ gw_config_load(int argc, char **argv)
 	gw_config.import_line_limit = 1048576;
 	gw_config.import_chunk_lines = 20000;
 	gw_config.request_timeout_ms = 30000;
+	gw_config.jwt_claim_role = strdup("role");
+	gw_config.jwt_claim_operator = strdup("operator_id");
+	gw_config.jwt_claim_jurisdiction = strdup("jurisdiction");
+	gw_config.apikey_fail_threshold = 10;
+	gw_config.apikey_backoff_ms = 1000;
+	gw_config.apikey_backoff_max_ms = 300000;
+	gw_config.public_rate_limit = 60;
+	gw_config.public_rate_window_ms = 60000;
 
 	for (int i = 1; i < argc; i++)
 	{
@@ -243,12 +262,20 @@ gw_config_load(int argc, char **argv)
 		fprintf(stderr, "shilian-gateway: jwt_secret must be at least 32 characters (HS256 wants a 256-bit key)\n");
 		return -1;
 	}
+	if (gw_config.apikey_backoff_max_ms < gw_config.apikey_backoff_ms)
+	{
+		fprintf(stderr, "shilian-gateway: apikey_backoff_max_ms must be at least apikey_backoff_ms\n");
+		return -1;
+	}
+	if (gw_config.jwks_file != NULL && gw_jwks_load(gw_config.jwks_file) != 0)
+		return -1;
 	return 0;
 }
 
 void
 gw_config_free(void)
 {
+	gw_jwks_free();
 	for (size_t i = 0; i < NOPTIONS; i++)
 		if (options[i].kind == OPT_STR)
 		{

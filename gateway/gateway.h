@@ -42,6 +42,17 @@ typedef struct GwConfig
 	int			header_timeout_ms;	/* whole-request deadline for the request headers */
 	int			client_connections;	/* connections at once from one client address */
 	long		query_limit;	/* longest query string in bytes; longer is 414 */
+	/* identity and throttling (auth.c, jwks.c, ratelimit.c) */
+	char	   *jwt_audience;	/* when set, every token's aud must name it */
+	char	   *jwks_file;		/* identity provider's public keys (RS256/ES256) */
+	char	   *jwt_claim_role;	/* claim names in identity-provider tokens */
+	char	   *jwt_claim_operator;
+	char	   *jwt_claim_jurisdiction;
+	int			apikey_fail_threshold;	/* failed API keys per address before backoff */
+	int			apikey_backoff_ms;	/* first backoff; doubles with each further failure */
+	int			apikey_backoff_max_ms;
+	int			public_rate_limit;	/* public lookups per address per window */
+	int			public_rate_window_ms;
 } GwConfig;
 
 extern GwConfig gw_config;
@@ -141,6 +152,27 @@ int			gw_openapi_route(GwRequest *req);
 
 /* auth.c: 0 and auth filled, or an HTTP status after replying. */
 int			gw_authenticate(GwRequest *req);
+/* Decode base64url (no padding) into a new NUL-terminated buffer; NULL if malformed. */
+unsigned char *gw_base64url_decode(const char *src, size_t len, size_t *outlen);
+
+/* jwks.c: the identity provider's public keys, read once at start. */
+typedef struct GwJwk
+{
+	char	   *kid;
+	int			alg;			/* jwt_alg_t: JWT_ALG_RS256 or JWT_ALG_ES256 */
+	char	   *pem;			/* SubjectPublicKeyInfo PEM, as libjwt wants it */
+} GwJwk;
+int			gw_jwks_load(const char *path);	/* 0, or -1 after a message on stderr */
+const GwJwk *gw_jwks_find(const char *kid);
+void		gw_jwks_free(void);
+
+/* ratelimit.c: per-address throttles; each returns seconds to wait, 0 = go. */
+int			gw_ratelimit_apikey_wait(const char *addr);
+void		gw_ratelimit_apikey_result(const char *addr, bool ok);
+int			gw_ratelimit_public(const char *addr);
+
+/* token.c: `shilian-gateway token ...` prints a signed HS256 token; exit code. */
+int			gw_token_main(int argc, char **argv);
 
 /* request.c: body reading and schema checks; 0 or HTTP status after replying. */
 int			gw_read_json_body(GwRequest *req);

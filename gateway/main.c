@@ -54,6 +54,8 @@ main(int argc, char **argv)
 	sigset_t	block, waitmask;
 	int			nports;
 
+	if (argc > 1 && strcmp(argv[1], "token") == 0)
+		return gw_token_main(argc - 1, argv + 1);
 	if (gw_config_load(argc, argv) != 0)
 		return 2;
 

@@ -11,15 +11,11 @@ SECS=${SHILIAN_BENCH_SECS:-10}
 T=$SHILIAN_BENCH_TMP
 SECRET=bench-secret-0123456789abcdef-0123456789
 
-b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
-jwt() {
-	local h p s
-	h=$(printf '{"alg":"HS256","typ":"JWT"}' | b64url)
-	p=$(printf '%s' "$1" | b64url)
-	s=$(printf '%s.%s' "$h" "$p" | openssl dgst -sha256 -hmac "$SECRET" -binary | b64url)
-	echo "$h.$p.$s"
+# operator_token ID: an hour's operator token, minted as a DBA would.
+operator_token() {
+	"$SHILIAN_TOP/gateway/shilian-gateway" token --role operator --operator "$1" --expires 1h --jwt-secret "$SECRET"
 }
-TOKEN=$(jwt "{\"role\":\"operator\",\"operator_id\":1,\"exp\":$(($(date +%s) + 3600))}")
+TOKEN=$(operator_token 1)
 
 "$SHILIAN_TOP/gateway/shilian-gateway" --listen 127.0.0.1:0 --port-file "$T/gw.port" \
 	--threads "$CONNS" --jwt-secret "$SECRET" \
@@ -66,7 +62,7 @@ SQL
 CODE=$(psql -qAtX -c "select trace_code from shilian.batch limit 1")
 FARM=$(psql -qAtX -c "select id from shilian.operator where reg_card = 'BENCH-FARM'")
 BUYER=$(psql -qAtX -c "select id from shilian.operator where reg_card = 'BENCH-BUYER'")
-TOKEN=$(jwt "{\"role\":\"operator\",\"operator_id\":$FARM,\"exp\":$(($(date +%s) + 3600))}")
+TOKEN=$(operator_token "$FARM")
 
 bench_route "GET /v1/session" /v1/session \
 	"select current_user, current_setting('shilian.operator_id'), current_setting('shilian.jurisdiction'), current_setting('shilian.client'), current_setting('transaction_read_only')"

@@ -108,24 +108,16 @@ Stop everything with: make stop
 MSG
 }
 
-# An HS256 JWT for the claims in $1, signed with .run/jwt_secret.
-jwt() {
-	local h p s key
-	key=$(cat "$RUN/jwt_secret")
-	h=$(printf '{"alg":"HS256","typ":"JWT"}' | openssl base64 -A | tr '+/' '-_' | tr -d '=')
-	p=$(printf '%s' "$1" | openssl base64 -A | tr '+/' '-_' | tr -d '=')
-	s=$(printf '%s.%s' "$h" "$p" | openssl dgst -sha256 -hmac "$key" -binary | openssl base64 -A | tr '+/' '-_' | tr -d '=')
-	echo "$h.$p.$s"
-}
-
 # SHILIAN_TOKEN_<NAME>=... lines for the demo's regulator and operators
-# (tests/demo/province.sql lists them in shilian.demo_account).
+# (tests/demo/province.sql lists them in shilian.demo_account), minted by
+# `shilian-gateway token` with .run/jwt_secret, as docs/install.md tells a DBA.
 demo_tokens() {
-	local exp name role op jur
-	exp=$(($(date +%s) + 30 * 86400))
+	local name role op jur
 	psql -qAtX -F '|' -d "$DB" -c "select name, role, coalesce(operator_id::text, ''), coalesce(jurisdiction, '') from shilian_demo.account order by name" 2>/dev/null |
 	while IFS='|' read -r name role op jur; do
-		echo "SHILIAN_TOKEN_${name^^}=$(jwt "{\"role\":\"$role\",\"operator_id\":\"$op\",\"jurisdiction\":\"$jur\",\"exp\":$exp}")"
+		echo "SHILIAN_TOKEN_${name^^}=$("$TOP/gateway/shilian-gateway" token --role "$role" \
+			${op:+--operator "$op"} ${jur:+--jurisdiction "$jur"} --expires 30d \
+			--jwt-secret-file "$RUN/jwt_secret")"
 		echo "export SHILIAN_TOKEN_${name^^}"
 	done
 }
