@@ -67,7 +67,7 @@ typedef struct IBatch
 /* A sale: an existing link (by id) or one made by a ship line of this upload. */
 typedef struct ILink
 {
-	int64		key;			/* hash key: link id, or -line number for a ship line */
+	int64		key;			/* hash key: link id (links), or a ship line's number (made) */
 	bool		found;
 	int64		id;				/* 0 until the ship line is written */
 	IBatch	   *from;			/* the seller's batch (NULL until read) */
@@ -146,7 +146,9 @@ typedef struct IChunk
 	int			n;
 	HTAB	   *batches;
 	HTAB	   *batch_ids;		/* id → IBatch *, of the batches read */
-	HTAB	   *links;
+	HTAB	   *links;			/* sales by link id */
+	HTAB	   *made;			/* sales made by ship lines of the chunk, by line number */
+	ILink	   *named;			/* the sale the receive line in hand names */
 	HTAB	   *operators;
 	HTAB	   *licences;
 	HTAB	   *actors;
@@ -197,6 +199,8 @@ CachesReset(IChunk *c)
 	c->batches = NewHash("import batches", sizeof(TraceCode), sizeof(IBatch));
 	c->batch_ids = NewHash("import batch ids", sizeof(int64), sizeof(IBatchId));
 	c->links = NewHash("import links", sizeof(int64), sizeof(ILink));
+	c->made = NewHash("import sales made", sizeof(int64), sizeof(ILink));
+	c->named = NULL;
 	c->operators = NewHash("import operators", sizeof(int64), sizeof(IOperator));
 	c->licences = NewHash("import licences", sizeof(ILicenceKey), sizeof(ILicence));
 	c->actors = NewHash("import actors", sizeof(IActorKey), sizeof(IActorKey));
@@ -469,22 +473,15 @@ ChunkMayAct(SlLookup *self, int64 op, const char *action, SlRefusal *r)
 	return true;
 }
 
-/* A sale by key: a link id, or -(line number) for a ship line of this chunk. */
-static ILink *
-LinkByKey(IChunk *c, int64 key)
-{
-	bool		found;
-
-	if (key < 0)
-		return hash_search(c->links, &key, HASH_FIND, &found);
-	return LinkGet(c, key);
-}
-
+/*
+ * The sale the receive line in hand names: ReceiveLine resolves its link
+ * (or link_ref, to a ship line of the upload) before the rules run.
+ */
 static bool
 ChunkSale(SlLookup *self, int64 key, SlSale *p)
 {
 	IChunk	   *c = (IChunk *) self;
-	ILink	   *l = LinkByKey(c, key);
+	ILink	   *l = c->named;
 	IOperator  *so,
 			   *bo;
 	SlBatch    *b;
@@ -812,7 +809,6 @@ ShipLine(IChunk *c, ILine *ln)
 	SlRefusal	r;
 	IBatch	   *b;
 	ILink	   *made;
-	int64		key;
 
 	if (!RecordShipCheck(&c->lookup, sh, &r))
 	{
@@ -823,8 +819,11 @@ ShipLine(IChunk *c, ILine *ln)
 	b = BatchGet(c, sh->code);
 	b->b.left = QtySub(b->b.left, sh->q);
 	MarkDirty(c, b);
-	key = -(int64) ln->line_no;
-	made = hash_search(c->links, &key, HASH_ENTER, NULL);
+	{
+		int64		line = ln->line_no;
+
+		made = hash_search(c->made, &line, HASH_ENTER, NULL);
+	}
 	made->found = true;
 	made->id = 0;
 	made->from = b;
@@ -851,20 +850,16 @@ ReceiveLine(IChunk *c, ILine *ln)
 	if (ln->has_ref)
 	{
 		int64		n = ln->ref;
-		int64		key = -n;
 		bool		found;
 
-		l = hash_search(c->links, &key, HASH_FIND, &found);
+		l = hash_search(c->made, &n, HASH_FIND, &found);
 		if (l == NULL)
 		{
 			/* a ship line of an earlier chunk: its link by the report or this call's map */
 			int64		id = ShipRefLink(n);
 
 			if (id != 0)
-			{
 				l = LinkGet(c, id);
-				key = id;
-			}
 		}
 		if (l == NULL || !l->found)
 		{
@@ -875,30 +870,28 @@ ReceiveLine(IChunk *c, ILine *ln)
 			Refused(ln, &r);
 			return;
 		}
-		rv->link = key;
+		rv->link = l->id;		/* 0 for a sale of this chunk not written yet */
 	}
+	else
+		l = LinkGet(c, rv->link);
+	c->named = l;
 	if (!RecordReceiveCheck(&c->lookup, rv, &r))
 	{
 		/*
 		 * A sale of this chunk not written yet is checked as it is; only if
 		 * a rule refuses is it written first, so the message names its id.
 		 */
-		if (rv->link < 0 && rv->sale.id == 0)
+		if (l->found && l->id == 0)
 		{
 			Flush(c);
-			if (!RecordReceiveCheck(&c->lookup, rv, &r))
-			{
-				Refused(ln, &r);
-				return;
-			}
-			elog(ERROR, "the rules of receive disagree once the sale is written");
+			if (RecordReceiveCheck(&c->lookup, rv, &r))
+				elog(ERROR, "the rules of receive disagree once the sale is written");
 		}
 		Refused(ln, &r);
 		return;
 	}
 
 	/* accepted */
-	l = LinkByKey(c, rv->link);
 	l->status = "received";
 	if (rv->cmp < 0)
 	{

@@ -102,6 +102,12 @@ SELECT (SELECT count(*) FROM shilian.link) - links AS new_links,
   FROM before;
 SELECT count(*) FILTER (WHERE NOT ok) AS bad_chains FROM shilian.chain_verify(NULL);
 
+-- a receipt naming link -1 is refused as receive(-1, ...) refuses it, not
+-- taken for the sale that line 1 of the same upload makes
+SELECT shilian.import_ndjson(format(E'{"kind": "ship", "code": "%s", "buyer": %s, "qty": "1 kg", "shipped_on": "2024-02-03"}\n'
+	'{"kind": "receive", "link": -1, "qty": "1 kg", "inspection": {"inspector": "李四"}}', :'a', :wh)) AS job \gset
+SELECT line_no, status, sqlstate, message FROM shilian.import_line WHERE job_id = :job ORDER BY line_no;
+
 -- ---- other errors fail the whole import ----------------------------------------
 TRUNCATE before;
 INSERT INTO before
