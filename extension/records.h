@@ -149,8 +149,7 @@ extern void ValidateNotExpired(TraceCode code, bool has_expiry, DateADT expires_
 							   const char *when_name, DateADT when);
 extern bool CheckNotExpired(TraceCode code, bool has_expiry, DateADT expires_on,
 							const char *when_name, DateADT when, SlRefusal *r);
-/* Seller's licence valid on the date and covering the category; returns its number. */
-extern LicenseNo ValidateLicence(int64 seller, const char *category, DateADT on);
+/* Seller's licence valid on the date and covering the category; *lic its number. */
 extern bool CheckLicence(int64 seller, const char *category, DateADT on, LicenseNo *lic,
 						 SlRefusal *r);
 /* Adding from_batch -> to_batch keeps the batch graph acyclic (SL R11, R12). */
@@ -158,14 +157,12 @@ extern void ValidateAcyclic(int64 from_batch, TraceCode from_code,
 							int64 to_batch, TraceCode to_code);
 /* The operator row (status, farm, station); false if not registered. */
 extern bool ValidateLookupOperator(int64 id, char **status, SlOperatorInfo *info);
-/* Refuse an operator id that is not registered (SL R01). */
-extern void RefuseUnknownOperator(int64 id, const char *role);
+/* found: the operator is registered (else SL R01). */
 extern bool CheckKnownOperator(bool found, int64 id, const char *role, SlRefusal *r);
 /* A sale not yet received or rejected (SL R13). */
 extern void ValidateLinkPending(int64 link, const char *status);
 extern bool CheckLinkPending(int64 link, const char *status, SlRefusal *r);
 /* A sale to the seller itself (SL R11). */
-extern void ValidateNotSelfShip(TraceCode code, int64 seller, int64 buyer);
 extern bool CheckNotSelfShip(TraceCode code, int64 seller, int64 buyer, SlRefusal *r);
 /*
  * Accepted quantity against shipped (SL R17), and less than shipped only

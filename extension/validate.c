@@ -95,21 +95,14 @@ CheckKnownOperator(bool found, int64 id, const char *role, SlRefusal *r)
 }
 
 void
-RefuseUnknownOperator(int64 id, const char *role)
-{
-	SlRefusal	r;
-
-	CheckKnownOperator(false, id, role, &r);
-	RecordRaise(&r);
-}
-
-void
 ValidateOperatorExists(int64 id, const char *role)
 {
 	char	   *status;
 
-	if (!ValidateLookupOperator(id, &status, NULL))
-		RefuseUnknownOperator(id, role);
+	SlRefusal	r;
+
+	if (!CheckKnownOperator(ValidateLookupOperator(id, &status, NULL), id, role, &r))
+		RecordRaise(&r);
 }
 
 void
@@ -117,8 +110,10 @@ ValidateOperatorActive(int64 id, const char *role, SlOperatorInfo *info)
 {
 	char	   *status;
 
-	if (!ValidateLookupOperator(id, &status, info))
-		RefuseUnknownOperator(id, role);
+	SlRefusal	r;
+
+	if (!CheckKnownOperator(ValidateLookupOperator(id, &status, info), id, role, &r))
+		RecordRaise(&r);
 	ValidateStatusActive(id, role, status);
 }
 
@@ -329,17 +324,6 @@ CheckLicence(int64 seller, const char *category, DateADT on, LicenseNo *lic, SlR
 				  TextDatumGetCString(SlGet(0, 4, NULL)), category);
 }
 
-LicenseNo
-ValidateLicence(int64 seller, const char *category, DateADT on)
-{
-	SlRefusal	r;
-	LicenseNo	l = 0;
-
-	if (!CheckLicence(seller, category, on, &l, &r))
-		RecordRaise(&r);
-	return l;
-}
-
 static SlStmt successors_stmt = {
 	"SELECT to_batch FROM shilian.link WHERE from_batch = $1 AND to_batch IS NOT NULL",
 	1, {"bigint"}
@@ -468,15 +452,6 @@ CheckNotSelfShip(TraceCode code, int64 seller, int64 buyer, SlRefusal *r)
 	return Refuse(r, SL_SELF_LINK, NULL, "Record processing or repacking with transform.",
 				  "self-link: seller %lld cannot ship batch %s to itself",
 				  (long long) seller, TraceCodeToCString(code));
-}
-
-void
-ValidateNotSelfShip(TraceCode code, int64 seller, int64 buyer)
-{
-	SlRefusal	r;
-
-	if (!CheckNotSelfShip(code, seller, buyer, &r))
-		RecordRaise(&r);
 }
 
 bool
