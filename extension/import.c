@@ -22,7 +22,7 @@
  * receipt into an existing batch) is applied by its record function in a
  * subtransaction of its own, after the queued writes.
  *
- * Only refusals (RecordIsRefusal: SL*, 22*, 23*, 42501) refuse a line, and
+ * Only refusals (RecordIsRefusal: SLR*, SLI*, 22*, 23*, 42501) refuse a line, and
  * only after the subtransaction they were raised in is rolled back;
  * anything else (a cancel, out of memory, a serialization failure) fails the
  * call. Nothing is caught and continued past otherwise.

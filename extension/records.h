@@ -111,9 +111,10 @@ extern bool Refuse(SlRefusal *r, int sqlerrcode, const char *detail, const char 
 extern void RecordRaise(const SlRefusal *r) pg_attribute_noreturn();
 /*
  * Whether an error caught while applying one line of an upload refuses that
- * line (business rules SL*, data exceptions 22*, integrity constraints 23*,
- * 42501): anything else (cancel, out of memory, serialization failure,
- * deadlock, internal error) fails the whole call.
+ * line (business rules SLR*, the upload's own SLI*, data exceptions 22*,
+ * integrity constraints 23*, 42501): anything else (cancel, out of memory,
+ * serialization failure, deadlock, a damaged ledger, an internal error)
+ * fails the whole call.
  */
 extern bool RecordIsRefusal(int sqlerrcode);
 

@@ -50,12 +50,17 @@ RecordRaise(const SlRefusal *r)
 	pg_unreachable();
 }
 
+/* The first three characters of a SQLSTATE: class and area ("SLR"). */
+#define SQLSTATE_AREA(code) ((code) & ((1 << 18) - 1))
+
 bool
 RecordIsRefusal(int sqlerrcode)
 {
 	int			cls = ERRCODE_TO_CATEGORY(sqlerrcode);
 
-	return cls == ERRCODE_TO_CATEGORY(SL_ERRCODE('R', '0', '0')) ||
+	/* not the ledger's (a damaged chain) or the install's (SLL, SLX) */
+	return SQLSTATE_AREA(sqlerrcode) == SQLSTATE_AREA(SL_ERRCODE('R', '0', '0')) ||
+		SQLSTATE_AREA(sqlerrcode) == SQLSTATE_AREA(SL_ERRCODE('I', '0', '0')) ||
 		cls == ERRCODE_DATA_EXCEPTION ||
 		cls == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION ||
 		sqlerrcode == ERRCODE_INSUFFICIENT_PRIVILEGE;

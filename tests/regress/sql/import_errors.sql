@@ -34,6 +34,8 @@ BEGIN
 		RAISE EXCEPTION 'consumption refused after its write' USING ERRCODE = 'check_violation';
 	WHEN 'serialize' THEN
 		RAISE EXCEPTION 'simulated serialization failure' USING ERRCODE = 'serialization_failure';
+	WHEN 'damaged' THEN
+		RAISE EXCEPTION 'simulated damaged chain' USING ERRCODE = 'SLL10';
 	WHEN 'sleep' THEN
 		PERFORM pg_sleep(60);
 	ELSE
@@ -121,6 +123,10 @@ SELECT pg_temp.outcome(format(E'{"kind": "ship", "code": "%s", "buyer": %s, "qty
 	'{"kind": "consume", "code": "%s", "qty": "1 kg", "consumption_kind": "destroyed", "note": "serialize"}',
 	:'a', :wh, :'a', :wh, :'a'), mode) AS outcome
   FROM unnest(ARRAY['apply_valid', 'all_or_nothing']) mode;
+-- nor is an error of the ledger's class (not a business rule of the line)
+SELECT pg_temp.outcome(format(E'{"kind": "ship", "code": "%s", "buyer": %s, "qty": "1 kg", "shipped_on": "2024-02-03"}\n'
+	'{"kind": "consume", "code": "%s", "qty": "1 kg", "consumption_kind": "destroyed", "note": "damaged"}',
+	:'a', :wh, :'a')) AS outcome;
 -- the same upload without the failing line: refused line reported, job kept
 SELECT pg_temp.outcome(format(E'{"kind": "ship", "code": "%s", "buyer": %s, "qty": "9 t"}', :'a', :wh)) AS outcome;
 -- a statement timeout (cancel) during a line's write fails the import
