@@ -131,30 +131,6 @@ RecordBatchFill(SlBatch *b, TraceCode code, int row)
 	b->certificate = isnull ? (Datum) 0 : PointerGetDatum(DatumGetJsonbPCopy(d));
 }
 
-/*
- * The acting operator is registered and active: read with the batch when it
- * is the batch's owner (one probe fewer), looked up otherwise.
- */
-static bool
-CheckActorActive(SlLookup *lk, SlBatch *b, int64 actor, const char *role, SlOperatorInfo *info,
-				 SlRefusal *r)
-{
-	char	   *status;
-	SlOperatorInfo oi;
-
-	if (actor == b->owner)
-	{
-		if (info)
-			*info = b->owner_info;
-		return CheckStatusActive(actor, role, b->owner_status, r);
-	}
-	if (!CheckKnownOperator(lk->operator_row(lk, actor, &status, &oi), actor, role, r))
-		return false;
-	if (info)
-		*info = oi;
-	return CheckStatusActive(actor, role, status, r);
-}
-
 /* Registered (SL R01) and active (SL R02), through the lookup. */
 static bool
 CheckOperatorActive(SlLookup *lk, int64 id, const char *role, SlOperatorInfo *info, SlRefusal *r)
@@ -167,6 +143,21 @@ CheckOperatorActive(SlLookup *lk, int64 id, const char *role, SlOperatorInfo *in
 	if (info)
 		*info = oi;
 	return CheckStatusActive(id, role, status, r);
+}
+
+/*
+ * The acting operator is registered and active: read with the batch when it
+ * is the batch's owner (one probe fewer), looked up otherwise.
+ */
+static bool
+CheckActorActive(SlLookup *lk, SlBatch *b, int64 actor, const char *role, SlOperatorInfo *info,
+				 SlRefusal *r)
+{
+	if (actor != b->owner)
+		return CheckOperatorActive(lk, actor, role, info, r);
+	if (info)
+		*info = b->owner_info;
+	return CheckStatusActive(actor, role, b->owner_status, r);
 }
 
 static bool
