@@ -33,6 +33,12 @@ RecordCheckActor(int64 operator_id, const char *action)
 	SecurityCheckWrite(operator_id, action);
 }
 
+bool
+RecordMayAct(int64 operator_id, const char *action, SlRefusal *r)
+{
+	return SecurityMayWrite(operator_id, action, r);
+}
+
 void
 RecordRequire(FunctionCallInfo fcinfo, int argno, const char *name)
 {

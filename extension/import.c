@@ -6,23 +6,26 @@
  * a chunk at a time, and for every line either accepts it or refuses it with
  * the SQLSTATE and message the single-record function would raise.
  *
- * ship and receive lines are validated here, in memory, by the very rule
- * functions of validate.c that sl_ship and sl_receive call, in the same
- * order, against the batches and links of the chunk read once (locked FOR
- * UPDATE, so no per-line lock and no per-line subtransaction); what earlier
- * lines did (balances, sales now received, sales made by earlier lines) is
- * kept in memory. Valid lines are written with one statement per kind per
- * chunk, then one ledger entry per line, the chunk's entries appended at
- * once in line order through RecordsToLedger (exactly what one
- * RecordToLedger call per line appends), so each operator's chain follows
- * the upload. Every other kind (and a receipt into an existing batch) is
- * applied by its record function in a subtransaction, as import_ndjson
- * always did, after the queued writes.
+ * A chunk's lines are parsed first (JSON, fields, literals) in one
+ * subtransaction: a line that does not parse rolls it back (nothing is
+ * written in it) and is refused, and the lines after it are parsed in the
+ * next one. ship and receive lines are then checked by the very rule
+ * functions ship() and receive() run (RecordShipCheck, RecordReceiveCheck in
+ * records.c), which report a refusal without throwing, against the chunk's
+ * caches: the batches and sales the chunk names, read and locked once (so no
+ * per-line lock and no per-line subtransaction), and what earlier lines did
+ * (balances, sales now received, sales made by earlier lines). Valid lines
+ * are written with one statement per kind per chunk, then one ledger entry
+ * per line, the chunk's entries appended at once in line order through
+ * RecordsToLedger (exactly what one RecordToLedger call per line appends),
+ * so each operator's chain follows the upload. Every other kind (and a
+ * receipt into an existing batch) is applied by its record function in a
+ * subtransaction of its own, after the queued writes.
  *
- * A refusal raised by a rule is caught without a subtransaction: the rules
- * raise after their lookups have finished (no executor, buffer or lock is
- * held at that point), and only refusal classes are caught (SL, 22, 42501);
- * anything else is re-thrown and fails the call.
+ * Only refusals (RecordIsRefusal: SLR*, SLI*, 22*, 23*, 42501) refuse a line, and
+ * only after the subtransaction they were raised in is rolled back;
+ * anything else (a cancel, out of memory, a serialization failure) fails the
+ * call. Nothing is caught and continued past otherwise.
  */
 #include "records.h"
 
@@ -57,27 +60,14 @@ typedef struct IBatch
 {
 	TraceCode	code;			/* hash key */
 	bool		found;
-	int64		id;
-	int64		owner;
-	int64		product;
-	Qty			qty;
-	Qty			left;
-	bool		dirty;			/* left changed: written at flush */
-	DateADT		produced;
-	bool		has_expiry;
-	DateADT		expires;
-	char	   *category;
-	bool		agricultural;
-	char	   *owner_status;
-	SlOperatorInfo owner_info;
-	Datum		lot;			/* text or 0 */
-	Datum		certificate;	/* jsonb or 0 */
+	bool		dirty;			/* b.left changed: written at flush */
+	SlBatch		b;
 } IBatch;
 
 /* A sale: an existing link (by id) or one made by a ship line of this upload. */
 typedef struct ILink
 {
-	int64		key;			/* hash key: link id, or -line number for a ship line */
+	int64		key;			/* hash key: link id (links), or a ship line's number (made) */
 	bool		found;
 	int64		id;				/* 0 until the ship line is written */
 	IBatch	   *from;			/* the seller's batch (NULL until read) */
@@ -132,35 +122,33 @@ typedef struct ILine
 	char	   *kind_name;
 	Jsonb	   *rec;
 	bool		refused;
-	ErrorData  *err;
+	SlRefusal	err;
 	char	   *result;
 	/* ship */
-	IBatch	   *batch;
-	int64		seller;
-	int64		buyer;
-	Qty			q;
-	DateADT		shipped;
-	bool		has_licence;
-	LicenseNo	licence;
+	SlShip		ship;
 	ILink	   *made;			/* the sale this ship line made */
 	/* receive */
-	ILink	   *link;
-	TimestampTz at;
+	SlReceive	recv;
+	bool		has_ref;
+	int64		ref;			/* link_ref: the line number of a ship line */
 	Datum		reason;			/* text or 0 */
-	Jsonb	   *inspection;
-	char	   *buyer_station;
+	ILink	   *link;
 	/* ledger */
 	int64		ledger_op;
 	Jsonb	   *ledger_body;
 } ILine;
 
+/* The chunk: its lines, and its caches behind the rules' lookup (first member). */
 typedef struct IChunk
 {
+	SlLookup	lookup;
 	ILine	   *lines;
 	int			n;
 	HTAB	   *batches;
 	HTAB	   *batch_ids;		/* id → IBatch *, of the batches read */
-	HTAB	   *links;
+	HTAB	   *links;			/* sales by link id */
+	HTAB	   *made;			/* sales made by ship lines of the chunk, by line number */
+	ILink	   *named;			/* the sale the receive line in hand names */
 	HTAB	   *operators;
 	HTAB	   *licences;
 	HTAB	   *actors;
@@ -211,58 +199,37 @@ CachesReset(IChunk *c)
 	c->batches = NewHash("import batches", sizeof(TraceCode), sizeof(IBatch));
 	c->batch_ids = NewHash("import batch ids", sizeof(int64), sizeof(IBatchId));
 	c->links = NewHash("import links", sizeof(int64), sizeof(ILink));
+	c->made = NewHash("import sales made", sizeof(int64), sizeof(ILink));
+	c->named = NULL;
 	c->operators = NewHash("import operators", sizeof(int64), sizeof(IOperator));
 	c->licences = NewHash("import licences", sizeof(ILicenceKey), sizeof(ILicence));
 	c->actors = NewHash("import actors", sizeof(IActorKey), sizeof(IActorKey));
 }
 
-#define BATCH_COLS \
-	"b.id, b.owner_id, b.product_id, b.qty, b.qty_left, b.produced_on, b.expires_on, p.category," \
-	" o.status, 'farm' = ANY (o.kinds), o.station, p.edible_agricultural, b.trace_code, b.lot, b.certificate" \
-	" FROM shilian.batch b JOIN shilian.product p ON p.id = b.product_id" \
-	" JOIN shilian.operator o ON o.id = b.owner_id"
-
 /* Batches by trace code or id, locked in id order (so concurrent imports cannot deadlock). */
 static SlStmt batches_stmt = {
-	"SELECT " BATCH_COLS " WHERE b.trace_code OPERATOR(shilian.=) ANY ($1) OR b.id = ANY ($2)"
+	"SELECT " SL_BATCH_COLS ", b.trace_code" SL_BATCH_FROM
+	" WHERE b.trace_code OPERATOR(shilian.=) ANY ($1) OR b.id = ANY ($2)"
 	" ORDER BY b.id FOR UPDATE OF b",
 	2, {"shilian.trace_code[]", "bigint[]"}
 };
 
-static IBatch *
-BatchFromRow(IChunk *c, int row)
+/* Row row of batches_stmt into the cache, unless read before (its balance may have moved since). */
+static void
+BatchCache(IChunk *c, int row)
 {
-	bool		isnull;
-	TraceCode	code = DatumGetTraceCode(SlGet(row, 13, NULL));
+	TraceCode	code = DatumGetTraceCode(SlGet(row, 15, NULL));
 	bool		found;
 	IBatch	   *b = hash_search(c->batches, &code, HASH_ENTER, &found);
 	IBatchId   *bi;
 
 	if (found && b->found)
-		return b;				/* read before: its balance may have moved since */
+		return;
 	b->found = true;
 	b->dirty = false;
-	b->id = DatumGetInt64(SlGet(row, 1, NULL));
-	b->owner = DatumGetInt64(SlGet(row, 2, NULL));
-	b->product = DatumGetInt64(SlGet(row, 3, NULL));
-	b->qty = DatumGetQty(SlGet(row, 4, NULL));
-	b->left = DatumGetQty(SlGet(row, 5, NULL));
-	b->produced = DatumGetDateADT(SlGet(row, 6, NULL));
-	b->expires = DatumGetDateADT(SlGet(row, 7, &isnull));
-	b->has_expiry = !isnull;
-	b->category = TextDatumGetCString(SlGet(row, 8, NULL));
-	b->owner_status = TextDatumGetCString(SlGet(row, 9, NULL));
-	b->owner_info.id = b->owner;
-	b->owner_info.farm = DatumGetBool(SlGet(row, 10, NULL));
-	b->owner_info.station = TextDatumGetCString(SlGet(row, 11, NULL));
-	b->agricultural = DatumGetBool(SlGet(row, 12, NULL));
-	b->lot = SlGet(row, 14, &isnull);
-	b->lot = isnull ? (Datum) 0 : PointerGetDatum(DatumGetTextPCopy(b->lot));
-	b->certificate = SlGet(row, 15, &isnull);
-	b->certificate = isnull ? (Datum) 0 : PointerGetDatum(DatumGetJsonbPCopy(b->certificate));
-	bi = hash_search(c->batch_ids, &b->id, HASH_ENTER, NULL);
+	RecordBatchFill(&b->b, code, row);
+	bi = hash_search(c->batch_ids, &b->b.id, HASH_ENTER, NULL);
 	bi->batch = b;
-	return b;
 }
 
 /*
@@ -280,7 +247,7 @@ BatchesLoad(IChunk *c, Datum *codes, int ncodes, Datum *ids, int nids)
 	v[1] = PointerGetDatum(construct_array(ids, nids, INT8OID, 8, true, TYPALIGN_DOUBLE));
 	SlExec(&batches_stmt, v, NULL, 0);
 	for (uint64 r = 0; r < SPI_processed; r++)
-		BatchFromRow(c, (int) r);
+		BatchCache(c, (int) r);
 	for (int i = 0; i < ncodes; i++)
 	{
 		TraceCode	code = DatumGetTraceCode(codes[i]);
@@ -427,25 +394,47 @@ LinkGet(IChunk *c, int64 id)
 	return hash_search(c->links, &id, HASH_FIND, &found);
 }
 
-/* ValidateOperatorActive, with the operator row read once per chunk. */
-static void
-OperatorActive(IChunk *c, int64 id, const char *role, SlOperatorInfo *info)
+/* ---- the rules' lookup over the chunk's caches ------------------------------ */
+
+static SlBatch *
+ChunkBatch(SlLookup *self, TraceCode code)
+{
+	IBatch	   *b = BatchGet((IChunk *) self, code);
+
+	return b->found ? &b->b : NULL;
+}
+
+/* The operator row, read once per chunk. */
+static IOperator *
+OperatorGet(IChunk *c, int64 id)
 {
 	bool		found;
 	IOperator  *o = hash_search(c->operators, &id, HASH_ENTER, &found);
 
 	if (!found)
 		o->found = ValidateLookupOperator(id, &o->status, &o->info);
-	if (!o->found)
-		RefuseUnknownOperator(id, role);
-	ValidateStatusActive(id, role, o->status);
-	if (info)
-		*info = o->info;
+	return o;
 }
 
-static LicenseNo
-LicenceFor(IChunk *c, int64 seller, const char *category, DateADT on)
+static bool
+ChunkOperator(SlLookup *self, int64 id, char **status, SlOperatorInfo *info)
 {
+	IOperator  *o = OperatorGet((IChunk *) self, id);
+
+	if (!o->found)
+		return false;
+	*status = o->status;
+	if (info)
+		*info = o->info;
+	return true;
+}
+
+/* A licence found valid is kept for the chunk; a refusal is looked up again (its message). */
+static bool
+ChunkLicence(SlLookup *self, int64 seller, const char *category, DateADT on, LicenseNo *lic,
+			 SlRefusal *r)
+{
+	IChunk	   *c = (IChunk *) self;
 	ILicenceKey k;
 	bool		found;
 	ILicence   *l;
@@ -456,28 +445,75 @@ LicenceFor(IChunk *c, int64 seller, const char *category, DateADT on)
 	strlcpy(k.category, category, sizeof(k.category));
 	l = hash_search(c->licences, &k, HASH_FIND, &found);
 	if (l != NULL)
-		return l->licence;
 	{
-		LicenseNo	lic = ValidateLicence(seller, category, on);
-
-		l = hash_search(c->licences, &k, HASH_ENTER, &found);
-		l->licence = lic;
-		return lic;
+		*lic = l->licence;
+		return true;
 	}
+	if (!CheckLicence(seller, category, on, lic, r))
+		return false;
+	l = hash_search(c->licences, &k, HASH_ENTER, &found);
+	l->licence = *lic;
+	return true;
 }
 
-static void
-CheckActor(IChunk *c, int64 op, int action)
+/* The actor check passed once is not asked again in the chunk. */
+static bool
+ChunkMayAct(SlLookup *self, int64 op, const char *action, SlRefusal *r)
 {
-	IActorKey	k = {op, action};
+	IChunk	   *c = (IChunk *) self;
+	IActorKey	k = {op, strcmp(action, "ship") == 0 ? 0 : 1};
 	bool		found;
 
 	hash_search(c->actors, &k, HASH_FIND, &found);
 	if (found)
-		return;
-	RecordCheckActor(op, action == 0 ? "ship" : "receive");
+		return true;
+	if (!RecordMayAct(op, action, r))
+		return false;
 	hash_search(c->actors, &k, HASH_ENTER, &found);
+	return true;
 }
+
+/*
+ * The sale the receive line in hand names: ReceiveLine resolves its link
+ * (or link_ref, to a ship line of the upload) before the rules run.
+ */
+static bool
+ChunkSale(SlLookup *self, int64 key, SlSale *p)
+{
+	IChunk	   *c = (IChunk *) self;
+	ILink	   *l = c->named;
+	IOperator  *so,
+			   *bo;
+	SlBatch    *b;
+
+	if (l == NULL || !l->found)
+		return false;
+	/* the operators as the link's join reads them */
+	so = OperatorGet(c, l->seller);
+	bo = OperatorGet(c, l->buyer);
+	if (!so->found || !bo->found)
+		elog(ERROR, "the parties of sale %lld are not registered", (long long) l->id);
+	b = &l->from->b;
+	p->id = l->id;
+	p->from_batch = b->id;
+	p->from_code = b->code;
+	p->seller = l->seller;
+	p->buyer = l->buyer;
+	p->shipped_qty = l->shipped_qty;
+	p->shipped = l->shipped;
+	p->status = l->status;
+	p->has_expiry = b->has_expiry;
+	p->expires = b->expires;
+	p->product = b->product;
+	p->has_licence = l->has_licence;
+	p->licence = l->licence;
+	p->seller_status = so->status;
+	p->buyer_status = bo->status;
+	p->buyer_station = bo->info.station;
+	return true;
+}
+
+static const SlLookup chunk_lookup = {ChunkBatch, ChunkOperator, ChunkLicence, ChunkMayAct, ChunkSale};
 
 static void Flush(IChunk *c);
 
@@ -605,116 +641,39 @@ CheckFields(Jsonb *rec, const char *kind, const char *const *fields, int require
 	}
 }
 
-/* ---- validation of one line, in sl_ship's and sl_receive's order ------------- */
+/* ---- parsing (throws: run in a subtransaction by ParseFrom) ----------------- */
+
+static const char *
+KindName(Jsonb *rec)
+{
+	return FieldText(rec, "kind");
+}
 
 static void
-ShipLine(IChunk *c, ILine *ln)
+ParseShip(ILine *ln)
 {
 	Jsonb	   *rec = ln->rec;
+	SlShip	   *sh = &ln->ship;
 	char	   *s;
-	TraceCode	code;
-	IBatch	   *b;
-	SlOperatorInfo sinfo;
-	ILink	   *made;
-	int64		key;
 
 	CheckFields(rec, "ship", ship_fields, ship_required);
-	code = DatumGetTraceCode(Cast(FieldText(rec, "code"), trace_code_typ));
-	ln->buyer = DatumGetInt64(Cast(FieldText(rec, "buyer"), INT8OID));
-	ln->q = DatumGetQty(Cast(FieldText(rec, "qty"), qty_typ));
+	sh->code = DatumGetTraceCode(Cast(FieldText(rec, "code"), trace_code_typ));
+	sh->buyer = DatumGetInt64(Cast(FieldText(rec, "buyer"), INT8OID));
+	sh->q = DatumGetQty(Cast(FieldText(rec, "qty"), qty_typ));
 	s = FieldText(rec, "shipped_on");
-	ln->shipped = s ? DatumGetDateADT(Cast(s, DATEOID)) : GetSQLCurrentDate();
+	sh->shipped = s ? DatumGetDateADT(Cast(s, DATEOID)) : GetSQLCurrentDate();
 	s = FieldText(rec, "seller");
-	ln->seller = s ? DatumGetInt64(Cast(s, INT8OID)) : 0;
-
-	b = BatchGet(c, code);
-	if (!b->found)
-		ereport(ERROR,
-				(errcode(SL_UNKNOWN_BATCH),
-				 errmsg("unknown batch: no batch has trace code %s", TraceCodeToCString(code))));
-	if (ln->seller == 0)
-	{
-		int64		acting = RecordActingOperator();
-
-		ln->seller = acting != 0 ? acting : b->owner;
-	}
-	CheckActor(c, ln->seller, 0);
-	if (ln->seller == b->owner)
-	{
-		ValidateStatusActive(ln->seller, "seller", b->owner_status);
-		sinfo = b->owner_info;
-	}
-	else
-		OperatorActive(c, ln->seller, "seller", &sinfo);
-	OperatorActive(c, ln->buyer, "buyer", NULL);
-	ValidateOwner(code, b->owner, ln->seller, "seller");
-	ValidateNotSelfShip(code, ln->seller, ln->buyer);
-	ValidatePositive(ln->q, "the shipped quantity");
-	ValidateDimension(code, b->qty, ln->q);
-	ValidateDateOrder("production date", b->produced, "ship date", ln->shipped);
-	ValidateNotExpired(code, b->has_expiry, b->expires, "ship date", ln->shipped);
-	ln->has_licence = !(sinfo.farm && b->agricultural);
-	if (ln->has_licence)
-		ln->licence = LicenceFor(c, ln->seller, b->category, ln->shipped);
-	ValidateBalance(code, b->left, ln->q);
-
-	/* accepted: the balance and the sale it makes, for later lines */
-	b->left = QtySub(b->left, ln->q);
-	if (!b->dirty)
-	{
-		b->dirty = true;
-		c->dirty = lappend(c->dirty, b);
-	}
-	ln->batch = b;
-	key = -(int64) ln->line_no;
-	made = hash_search(c->links, &key, HASH_ENTER, NULL);
-	made->found = true;
-	made->id = 0;
-	made->from = b;
-	made->seller = ln->seller;
-	made->buyer = ln->buyer;
-	made->shipped_qty = ln->q;
-	made->shipped = ln->shipped;
-	made->status = "pending";
-	made->has_licence = ln->has_licence;
-	made->licence = ln->licence;
-	ln->made = made;
-	ln->ledger_op = ln->seller;
-	c->nship++;
-}
-
-/* The rules of sl_receive after the actor check, in its order. */
-static int
-ReceiveChecks(ILink *l, int64 link, Qty q, ILine *ln, IOperator *sop, IOperator *bop, DateADT day)
-{
-	int			cmp;
-
-	ValidateLinkPending(link, l->status);
-	ValidateStatusActive(l->seller, "seller", sop->status);
-	ValidateStatusActive(l->buyer, "buyer", bop->status);
-	ValidatePositive(q, "the accepted quantity");
-	ValidateDimension(l->from->code, l->shipped_qty, q);
-	cmp = ValidateAccepted(link, l->shipped_qty, q, ln->reason != (Datum) 0);
-	ValidateDateOrder("ship date", l->shipped, "receipt date", day);
-	ValidateNotExpired(l->from->code, l->from->has_expiry, l->from->expires, "receipt date", day);
-	ValidateDocument(ln->inspection, "incoming inspection", record_incoming_keys);
-	return cmp;
+	sh->has_seller = s != NULL;
+	sh->seller = s ? DatumGetInt64(Cast(s, INT8OID)) : 0;
 }
 
 static void
-ReceiveLine(IChunk *c, ILine *ln)
+ParseReceive(ILine *ln)
 {
 	Jsonb	   *rec = ln->rec;
+	SlReceive  *rv = &ln->recv;
 	char	   *s;
 	char	   *ref;
-	int64		link;
-	Qty			q;
-	ILink	   *l;
-	IOperator  *sop,
-			   *bop;
-	SlOperatorInfo binfo;
-	DateADT		day;
-	volatile int cmp;
 
 	CheckFields(rec, "receive", receive_fields, receive_required);
 	s = FieldText(rec, "link");
@@ -723,22 +682,177 @@ ReceiveLine(IChunk *c, ILine *ln)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("fields \"link\" and \"link_ref\" exclude each other")));
-	link = s ? DatumGetInt64(Cast(s, INT8OID)) : 0;
-	q = DatumGetQty(Cast(FieldText(rec, "qty"), qty_typ));
-	ln->inspection = FieldJsonb(rec, "inspection");
+	rv->link = s ? DatumGetInt64(Cast(s, INT8OID)) : 0;
+	rv->q = DatumGetQty(Cast(FieldText(rec, "qty"), qty_typ));
+	rv->inspection = FieldJsonb(rec, "inspection");
 	s = FieldText(rec, "received_at");
-	ln->at = s ? DatumGetTimestampTz(Cast(s, TIMESTAMPTZOID)) : GetCurrentTransactionStartTimestamp();
+	rv->at = s ? DatumGetTimestampTz(Cast(s, TIMESTAMPTZOID)) : GetCurrentTransactionStartTimestamp();
 	s = FieldText(rec, "reject_reason");
 	ln->reason = s ? CStringGetTextDatum(s) : (Datum) 0;
-	day = DatumGetDateADT(DirectFunctionCall1(timestamptz_date, TimestampTzGetDatum(ln->at)));
+	rv->has_reason = s != NULL;
+	ln->has_ref = ref != NULL;
+	if (ln->has_ref)
+		ln->ref = DatumGetInt32(Cast(ref, INT4OID));
+}
 
-	if (ref != NULL)
+/* The line's JSON, kind and (for ship and receive) fields and literals. */
+static void
+ParseLine(ILine *ln, const char *body)
+{
+	Jsonb	   *rec = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(body)));
+	const char *k;
+
+	ln->rec = rec;
+	if (!JB_ROOT_IS_OBJECT(rec) || JB_ROOT_IS_SCALAR(rec))
 	{
-		int64		n = DatumGetInt32(Cast(ref, INT4OID));
-		int64		key = -n;
+		const char *t = JB_ROOT_IS_ARRAY(rec) && !JB_ROOT_IS_SCALAR(rec) ? "array" :
+			TextDatumGetCString(DirectFunctionCall1(jsonb_typeof, JsonbPGetDatum(rec)));
+
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a line must be a JSON object, not %s", t)));
+	}
+	k = KindName(rec);
+	if (k == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("missing field \"kind\"")));
+	ln->kind_name = pstrdup(k);
+	if (strcmp(k, "ship") == 0)
+		ln->kind = LK_SHIP;
+	else if (strcmp(k, "receive") == 0 && FieldText(rec, "into_batch") == NULL)
+		ln->kind = LK_RECEIVE;
+	else
+		ln->kind = LK_OTHER;
+	if (ln->kind == LK_SHIP)
+		ParseShip(ln);
+	else if (ln->kind == LK_RECEIVE)
+		ParseReceive(ln);
+}
+
+static void
+RefuseLine(ILine *ln, int sqlerrcode, const char *message, const char *detail)
+{
+	ln->refused = true;
+	ln->err.sqlerrcode = sqlerrcode;
+	ln->err.message = pstrdup(message ? message : "");
+	ln->err.detail = detail ? pstrdup(detail) : NULL;
+	ln->err.hint = NULL;
+}
+
+/*
+ * Parse the lines from `from` on in one subtransaction (nothing is written
+ * in it, so it takes no transaction id), up to the first that does not
+ * parse: that line is refused once the subtransaction is rolled back, or,
+ * for an error that is no refusal, the error is thrown on. Returns the line
+ * to go on from. What the lines parsed lives in cxt, which the rollback
+ * leaves alone.
+ */
+static int
+ParseFrom(IChunk *c, int from, char **bodies, MemoryContext cxt)
+{
+	volatile int i = from;
+	MemoryContext old = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	ErrorData  *volatile e = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		for (; i < c->n; i++)
+			if (!c->lines[i].refused)
+				ParseLine(&c->lines[i], bodies[i] ? bodies[i] : "");
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		e = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(old);
+	CurrentResourceOwner = owner;
+	if (e == NULL)
+		return c->n;
+	if (!RecordIsRefusal(e->sqlerrcode))
+		ReThrowError(e);
+	RefuseLine(&c->lines[i], e->sqlerrcode, e->message, e->detail);
+	return i + 1;
+}
+
+/* ---- the rules of one line, and what an accepted line changes ------------- */
+
+static void
+Refused(ILine *ln, SlRefusal *r)
+{
+	ln->refused = true;
+	ln->err = *r;
+}
+
+static void
+MarkDirty(IChunk *c, IBatch *b)
+{
+	if (!b->dirty)
+	{
+		b->dirty = true;
+		c->dirty = lappend(c->dirty, b);
+	}
+}
+
+static void
+ShipLine(IChunk *c, ILine *ln)
+{
+	SlShip	   *sh = &ln->ship;
+	SlRefusal	r;
+	IBatch	   *b;
+	ILink	   *made;
+
+	if (!RecordShipCheck(&c->lookup, sh, &r))
+	{
+		Refused(ln, &r);
+		return;
+	}
+	/* accepted: the balance and the sale it makes, for later lines */
+	b = BatchGet(c, sh->code);
+	b->b.left = QtySub(b->b.left, sh->q);
+	MarkDirty(c, b);
+	{
+		int64		line = ln->line_no;
+
+		made = hash_search(c->made, &line, HASH_ENTER, NULL);
+	}
+	made->found = true;
+	made->id = 0;
+	made->from = b;
+	made->from_id = b->b.id;
+	made->seller = sh->seller;
+	made->buyer = sh->buyer;
+	made->shipped_qty = sh->q;
+	made->shipped = sh->shipped;
+	made->status = "pending";
+	made->has_licence = sh->has_licence;
+	made->licence = sh->licence;
+	ln->made = made;
+	ln->ledger_op = sh->seller;
+	c->nship++;
+}
+
+static void
+ReceiveLine(IChunk *c, ILine *ln)
+{
+	SlReceive  *rv = &ln->recv;
+	SlRefusal	r;
+	ILink	   *l;
+
+	if (ln->has_ref)
+	{
+		int64		n = ln->ref;
 		bool		found;
 
-		l = hash_search(c->links, &key, HASH_FIND, &found);
+		l = hash_search(c->made, &n, HASH_FIND, &found);
 		if (l == NULL)
 		{
 			/* a ship line of an earlier chunk: its link by the report or this call's map */
@@ -748,74 +862,45 @@ ReceiveLine(IChunk *c, ILine *ln)
 				l = LinkGet(c, id);
 		}
 		if (l == NULL || !l->found)
-			ereport(ERROR,
-					(errcode(SL_BAD_LINE_REF),
-					 errmsg("bad line reference: line %lld of this upload is not an accepted ship line",
-							(long long) n),
-					 errdetail("link_ref names an earlier line of the same upload whose sale is received.")));
-		link = l->id;			/* 0 for a sale of this chunk not written yet */
+		{
+			Refuse(&r, SL_BAD_LINE_REF,
+				   "link_ref names an earlier line of the same upload whose sale is received.", NULL,
+				   "bad line reference: line %lld of this upload is not an accepted ship line",
+				   (long long) n);
+			Refused(ln, &r);
+			return;
+		}
+		rv->link = l->id;		/* 0 for a sale of this chunk not written yet */
 	}
 	else
-	{
-		l = LinkGet(c, link);
-		if (!l->found)
-			ereport(ERROR,
-					(errcode(SL_UNKNOWN_LINK),
-					 errmsg("unknown link: no sale has link id %lld", (long long) link)));
-	}
-	/* the operators as the link's join reads them */
-	{
-		bool		found;
-
-		sop = hash_search(c->operators, &l->seller, HASH_ENTER, &found);
-		if (!found)
-			sop->found = ValidateLookupOperator(l->seller, &sop->status, &sop->info);
-		bop = hash_search(c->operators, &l->buyer, HASH_ENTER, &found);
-		if (!found)
-			bop->found = ValidateLookupOperator(l->buyer, &bop->status, &bop->info);
-	}
-	binfo = bop->info;
-	CheckActor(c, l->buyer, 1);
-	if (l->id != 0)
-		cmp = ReceiveChecks(l, link, q, ln, sop, bop, day);
-	else
+		l = LinkGet(c, rv->link);
+	c->named = l;
+	if (!RecordReceiveCheck(&c->lookup, rv, &r))
 	{
 		/*
-		 * A sale of this chunk not written yet: checked as it is; only if a
-		 * rule refuses is it written first, so the message names its id.
+		 * A sale of this chunk not written yet is checked as it is; only if
+		 * a rule refuses is it written first, so the message names its id.
 		 */
-		MemoryContext cx = CurrentMemoryContext;
-
-		PG_TRY();
+		if (l->found && l->id == 0)
 		{
-			cmp = ReceiveChecks(l, 0, q, ln, sop, bop, day);
-		}
-		PG_CATCH();
-		{
-			MemoryContextSwitchTo(cx);
-			FlushErrorState();
 			Flush(c);
-			cmp = ReceiveChecks(l, l->id, q, ln, sop, bop, day);
+			if (RecordReceiveCheck(&c->lookup, rv, &r))
+				elog(ERROR, "the rules of receive disagree once the sale is written");
 		}
-		PG_END_TRY();
+		Refused(ln, &r);
+		return;
 	}
 
 	/* accepted */
 	l->status = "received";
-	if (cmp < 0)
+	if (rv->cmp < 0)
 	{
 		IBatch	   *b = l->from;
 
-		b->left = QtyAdd(b->left, QtySub(l->shipped_qty, q));
-		if (!b->dirty)
-		{
-			b->dirty = true;
-			c->dirty = lappend(c->dirty, b);
-		}
+		b->b.left = QtyAdd(b->b.left, QtySub(l->shipped_qty, rv->q));
+		MarkDirty(c, b);
 	}
 	ln->link = l;
-	ln->q = q;
-	ln->buyer_station = binfo.station;
 	ln->ledger_op = l->buyer;
 	c->nrecv++;
 }
@@ -909,13 +994,13 @@ Flush(IChunk *c)
 			if (ln->kind != LK_SHIP)
 				continue;
 			ships[i] = ln;
-			a[0][i] = Int64GetDatum(ln->batch->id);
-			a[1][i] = Int64GetDatum(ln->seller);
-			a[2][i] = Int64GetDatum(ln->buyer);
-			a[3][i] = QtyGetDatum(ln->q);
-			a[4][i] = DateADTGetDatum(ln->shipped);
-			a[5][i] = LicenseNoGetDatum(ln->licence);
-			lnull[i] = !ln->has_licence;
+			a[0][i] = Int64GetDatum(ln->ship.batch->id);
+			a[1][i] = Int64GetDatum(ln->ship.seller);
+			a[2][i] = Int64GetDatum(ln->ship.buyer);
+			a[3][i] = QtyGetDatum(ln->ship.q);
+			a[4][i] = DateADTGetDatum(ln->ship.shipped);
+			a[5][i] = LicenseNoGetDatum(ln->ship.licence);
+			lnull[i] = !ln->ship.has_licence;
 			i++;
 		}
 		v[0] = ArrayOf(a[0], NULL, ns, INT8OID);
@@ -954,8 +1039,8 @@ Flush(IChunk *c)
 		{
 			IBatch	   *b = lfirst(lc);
 
-			ids[i] = Int64GetDatum(b->id);
-			lefts[i] = QtyGetDatum(b->left);
+			ids[i] = Int64GetDatum(b->b.id);
+			lefts[i] = QtyGetDatum(b->b.left);
 			b->dirty = false;
 			i++;
 		}
@@ -983,17 +1068,17 @@ Flush(IChunk *c)
 		{
 			ILine	   *ln = lfirst(lc);
 			ILink	   *l;
-			IBatch	   *s;
+			SlBatch    *s;
 
 			if (ln->kind != LK_RECEIVE)
 				continue;
 			l = ln->link;
-			s = l->from;
+			s = &l->from->b;
 			recvs[i] = ln;
-			a[0][i] = PointerGetDatum(cstring_to_text_with_len(ln->buyer_station, 6));
+			a[0][i] = PointerGetDatum(cstring_to_text_with_len(ln->recv.sale.buyer_station, 6));
 			a[1][i] = Int64GetDatum(l->buyer);
 			a[2][i] = Int64GetDatum(s->product);
-			a[3][i] = QtyGetDatum(ln->q);
+			a[3][i] = QtyGetDatum(ln->recv.q);
 			a[4][i] = DateADTGetDatum(s->produced);
 			a[5][i] = DateADTGetDatum(s->expires);
 			n[5][i] = !s->has_expiry;
@@ -1004,11 +1089,11 @@ Flush(IChunk *c)
 			a[8][i] = s->certificate;
 			n[8][i] = s->certificate == (Datum) 0;
 			a[9][i] = Int64GetDatum(l->id);
-			a[10][i] = TimestampTzGetDatum(ln->at);
+			a[10][i] = TimestampTzGetDatum(ln->recv.at);
 			a[11][i] = ln->reason;
 			n[11][i] = ln->reason == (Datum) 0;
-			a[12][i] = PointerGetDatum(RecordInspectionResult(ln->inspection));
-			a[13][i] = JsonbPGetDatum(ln->inspection);
+			a[12][i] = PointerGetDatum(RecordInspectionResult(ln->recv.inspection));
+			a[13][i] = JsonbPGetDatum(ln->recv.inspection);
 			i++;
 		}
 		for (int k = 0; k < 14; k++)
@@ -1039,12 +1124,12 @@ Flush(IChunk *c)
 			if (ln->kind == LK_SHIP)
 			{
 				e->kind = "ship";
-				e->on_date = ln->shipped;
+				e->on_date = ln->ship.shipped;
 			}
 			else
 			{
 				e->kind = "receive";
-				e->on_date = TimestampDate(ln->at);
+				e->on_date = ln->recv.day;
 			}
 		}
 		RecordsToLedger(es, i);
@@ -1065,6 +1150,7 @@ OtherLine(IChunk *c, ILine *ln, MemoryContext linecxt)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
+	ErrorData  *volatile e = NULL;
 
 	Flush(c);
 	BeginInternalSubTransaction(NULL);
@@ -1080,113 +1166,44 @@ OtherLine(IChunk *c, ILine *ln, MemoryContext linecxt)
 		MemoryContextSwitchTo(linecxt);
 		ln->result = isnull ? NULL : TextDatumGetCString(r);
 		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
 	}
 	PG_CATCH();
 	{
 		MemoryContextSwitchTo(linecxt);
-		ln->err = CopyErrorData();
+		e = CopyErrorData();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-		ln->refused = true;
 	}
 	PG_END_TRY();
+	MemoryContextSwitchTo(oldcxt);
+	CurrentResourceOwner = oldowner;
+	if (e != NULL)
+	{
+		/* rolled back: the line left nothing behind; only a refusal refuses it */
+		if (!RecordIsRefusal(e->sqlerrcode))
+			ReThrowError(e);
+		RefuseLine(ln, e->sqlerrcode, e->message, e->detail);
+	}
 	/* the record function may have changed any batch, link or operator */
 	CachesReset(c);
 }
 
-/* Whether a caught error is a refusal of the line (else it fails the import). */
-static bool
-IsRefusal(ErrorData *e)
-{
-	int			cls = ERRCODE_TO_CATEGORY(e->sqlerrcode);
-
-	return cls == ERRCODE_TO_CATEGORY(SL_ERRCODE('R', '0', '0')) ||
-		cls == ERRCODE_DATA_EXCEPTION ||
-		e->sqlerrcode == ERRCODE_INSUFFICIENT_PRIVILEGE;
-}
-
-static const char *
-KindName(Jsonb *rec)
-{
-	return FieldText(rec, "kind");
-}
-
-/* Parse, classify and (for ship and receive) validate one line; refusals are recorded. */
+/* Check (ship, receive) or apply (the other kinds) one parsed line; refusals are recorded. */
 static void
-Line(IChunk *c, ILine *ln, const char *body, const char *pre_state,
-	 const char *pre_msg, MemoryContext linecxt)
+Line(IChunk *c, ILine *ln, MemoryContext linecxt)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
-
-	if (pre_state != NULL)
-	{
-		/* refused while loading (over-long line, bad encoding, truncated body, CSV shape) */
-		ln->refused = true;
-		ln->err = palloc0(sizeof(ErrorData));
-		ln->err->sqlerrcode = MAKE_SQLSTATE(pre_state[0], pre_state[1], pre_state[2], pre_state[3],
-											pre_state[4]);
-		ln->err->message = pstrdup(pre_msg ? pre_msg : "refused while loading");
-		return;
-	}
-	PG_TRY();
-	{
-		Jsonb	   *rec = ln->rec ? ln->rec :
-			DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(body)));
-		const char *k;
-
-		ln->rec = rec;
-		if (!JB_ROOT_IS_OBJECT(rec) || JB_ROOT_IS_SCALAR(rec))
-		{
-			const char *t = JB_ROOT_IS_ARRAY(rec) && !JB_ROOT_IS_SCALAR(rec) ? "array" :
-				TextDatumGetCString(DirectFunctionCall1(jsonb_typeof, JsonbPGetDatum(rec)));
-
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("a line must be a JSON object, not %s", t)));
-		}
-		k = KindName(rec);
-		if (k == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("missing field \"kind\"")));
-		ln->kind_name = pstrdup(k);
-		if (strcmp(k, "ship") == 0)
-			ln->kind = LK_SHIP;
-		else if (strcmp(k, "receive") == 0 && FieldText(rec, "into_batch") == NULL)
-			ln->kind = LK_RECEIVE;
-		else
-			ln->kind = LK_OTHER;
-		if (ln->kind == LK_SHIP)
-			ShipLine(c, ln);
-		else if (ln->kind == LK_RECEIVE)
-			ReceiveLine(c, ln);
-	}
-	PG_CATCH();
-	{
-		ErrorData  *e;
-
-		MemoryContextSwitchTo(linecxt);
-		e = CopyErrorData();
-		if (!IsRefusal(e))
-		{
-			MemoryContextSwitchTo(oldcxt);
-			PG_RE_THROW();
-		}
-		FlushErrorState();
-		ln->err = e;
-		ln->refused = true;
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(oldcxt);
 	if (ln->refused)
 		return;
 	if (ln->kind == LK_OTHER)
+	{
 		OtherLine(c, ln, linecxt);
+		return;
+	}
+	if (ln->kind == LK_SHIP)
+		ShipLine(c, ln);
 	else
+		ReceiveLine(c, ln);
+	if (!ln->refused)
 		c->pending = lappend(c->pending, ln);
 }
 
@@ -1258,9 +1275,9 @@ ReportOf(ILine *ln, IReport *r)
 	r->line_no = ln->line_no;
 	r->kind = ln->kind_name ? pstrdup(ln->kind_name) : NULL;
 	r->result = ln->refused || ln->result == NULL ? NULL : pstrdup(ln->result);
-	r->sqlstate = ln->refused ? pstrdup(unpack_sql_state(ln->err->sqlerrcode)) : NULL;
-	r->message = ln->refused ? pstrdup(ln->err->message ? ln->err->message : "") : NULL;
-	r->detail = ln->refused && ln->err->detail ? pstrdup(ln->err->detail) : NULL;
+	r->sqlstate = ln->refused ? pstrdup(unpack_sql_state(ln->err.sqlerrcode)) : NULL;
+	r->message = ln->refused ? pstrdup(ln->err.message ? ln->err.message : "") : NULL;
+	r->detail = ln->refused && ln->err.detail ? pstrdup(ln->err.detail) : NULL;
 }
 
 /* The report of some lines; counts added to the job. */
@@ -1297,51 +1314,31 @@ Report(int64 job, IReport *rs, int n)
 }
 
 /*
- * Before any line runs: parse the lines and read (and lock) at once the
- * sales the receipts name and the batches the sales and the ship lines
- * name, links first, then batches, each in id order, as one receive takes
- * its locks. A line that does not parse is left for Line() to refuse.
+ * Before any line runs: parse the lines (ParseFrom) and read (and lock) at
+ * once the sales the receipts name and the batches the sales and the ship
+ * lines name, links first, then batches, each in id order, as one receive
+ * takes its locks.
  */
 static void
-Prefetch(IChunk *c, char **bodies, char **states, MemoryContext cxt)
+Prefetch(IChunk *c, char **bodies, MemoryContext cxt)
 {
 	Datum	   *codes = palloc_array(Datum, Max(c->n, 1));
 	Datum	   *links = palloc_array(Datum, Max(c->n, 1));
 	int			ncodes = 0,
 				nlinks = 0;
 
+	for (int from = 0; from < c->n;)
+		from = ParseFrom(c, from, bodies, cxt);
 	for (int i = 0; i < c->n; i++)
 	{
 		ILine	   *ln = &c->lines[i];
 
-		if (states[i] != NULL || bodies[i] == NULL)
+		if (ln->refused)
 			continue;
-		PG_TRY();
-		{
-			Jsonb	   *rec = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(bodies[i])));
-			char	   *k;
-			char	   *v;
-
-			ln->rec = rec;
-			if (JB_ROOT_IS_OBJECT(rec) && !JB_ROOT_IS_SCALAR(rec) && (k = FieldText(rec, "kind")) != NULL)
-			{
-				if (strcmp(k, "ship") == 0 && (v = FieldText(rec, "code")) != NULL)
-					codes[ncodes++] = Cast(v, trace_code_typ);
-				else if (strcmp(k, "receive") == 0 && (v = FieldText(rec, "link")) != NULL)
-					links[nlinks++] = Cast(v, INT8OID);
-			}
-		}
-		PG_CATCH();
-		{
-			ErrorData  *e;
-
-			MemoryContextSwitchTo(cxt);
-			e = CopyErrorData();
-			if (!IsRefusal(e))
-				PG_RE_THROW();
-			FlushErrorState();
-		}
-		PG_END_TRY();
+		if (ln->kind == LK_SHIP)
+			codes[ncodes++] = TraceCodeGetDatum(ln->ship.code);
+		else if (ln->kind == LK_RECEIVE && !ln->has_ref)
+			links[nlinks++] = Int64GetDatum(ln->recv.link);
 	}
 	LinksLoad(c, links, nlinks, codes, ncodes);
 }
@@ -1362,6 +1359,7 @@ Chunk(int64 job, int limit, bool *any_refused, MemoryContext cxt, List **deferre
 	MemoryContext old = MemoryContextSwitchTo(cxt);
 
 	memset(&c, 0, sizeof(c));
+	c.lookup = chunk_lookup;
 	CachesReset(&c);
 	SlExec(&stage_stmt, v, NULL, 0);
 	rows = SPI_processed;
@@ -1400,10 +1398,16 @@ Chunk(int64 job, int limit, bool *any_refused, MemoryContext cxt, List **deferre
 			}
 		}
 		SPI_freetuptable(tt);
-		Prefetch(&c, bodies, states, cxt);
+		/* refused while loading (over-long line, bad encoding, truncated body, CSV shape) */
+		for (int i = 0; i < c.n; i++)
+			if (states[i] != NULL)
+				RefuseLine(&c.lines[i],
+						   MAKE_SQLSTATE(states[i][0], states[i][1], states[i][2], states[i][3], states[i][4]),
+						   msgs[i] ? msgs[i] : "refused while loading", NULL);
+		Prefetch(&c, bodies, cxt);
 		for (int i = 0; i < c.n; i++)
 		{
-			Line(&c, &c.lines[i], bodies[i] ? bodies[i] : "", states[i], msgs[i], cxt);
+			Line(&c, &c.lines[i], cxt);
 			if (c.lines[i].refused)
 				*any_refused = true;
 			last = c.lines[i].line_no;
@@ -1441,6 +1445,59 @@ Chunk(int64 job, int limit, bool *any_refused, MemoryContext cxt, List **deferre
 	return c.n;
 }
 
+/* Chunks until max_lines (-1: all) are taken or none is left. */
+static void
+Chunks(int64 job, int max_lines, bool all, bool *refused, MemoryContext cxt, List **deferred,
+	   MemoryContext keep)
+{
+	int			taken = 0;
+
+	for (;;)
+	{
+		int			want = IMPORT_CHUNK;
+		int			n;
+
+		if (!all && max_lines > 0)
+			want = Min(want, max_lines - taken);
+		if (want <= 0)
+			break;
+		n = Chunk(job, want, refused, cxt, deferred, keep);
+		MemoryContextReset(cxt);
+		taken += n;
+		if (n < want)
+			break;
+	}
+}
+
+/*
+ * All chunks of an all_or_nothing job, inside its subtransaction. An error
+ * that refuses no line fails the call: the subtransaction is rolled back
+ * first, so a caller's own exception block (a savepoint) rolls back its own.
+ */
+static void
+ChunksAll(int64 job, bool *refused, MemoryContext cxt, List **deferred, MemoryContext caller,
+		  ResourceOwner owner)
+{
+	PG_TRY();
+	{
+		Chunks(job, -1, true, refused, cxt, deferred, caller);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+
+		MemoryContextSwitchTo(caller);
+		e = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(caller);
+		CurrentResourceOwner = owner;
+		ship_refs = NULL;
+		ReThrowError(e);
+	}
+	PG_END_TRY();
+}
+
 /*
  * import_apply(job, max_lines) → lines still staged: applies up to max_lines
  * (all when NULL) staged lines of the job. An all_or_nothing job is applied
@@ -1462,7 +1519,6 @@ sl_import_apply(PG_FUNCTION_ARGS)
 	char	   *status;
 	bool		all;
 	bool		refused = false;
-	int			taken = 0;
 	int			left = 0;
 	List	   *deferred = NIL;
 	int			nest;
@@ -1517,21 +1573,10 @@ sl_import_apply(PG_FUNCTION_ARGS)
 		BeginInternalSubTransaction(NULL);
 		MemoryContextSwitchTo(caller);
 	}
-	for (;;)
-	{
-		int			want = IMPORT_CHUNK;
-		int			n;
-
-		if (!all && max_lines > 0)
-			want = Min(want, max_lines - taken);
-		if (want <= 0)
-			break;
-		n = Chunk(job, want, &refused, cxt, all ? &deferred : NULL, caller);
-		MemoryContextReset(cxt);
-		taken += n;
-		if (n < want)
-			break;
-	}
+	if (all)
+		ChunksAll(job, &refused, cxt, &deferred, caller, owner);
+	else
+		Chunks(job, max_lines, false, &refused, cxt, NULL, caller);
 	if (all)
 	{
 		if (refused)

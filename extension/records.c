@@ -3,7 +3,10 @@
  * reject, receive_first_entry, transform and consume. Each function checks
  * the acting operator, runs every rule of validate.c before it writes, writes
  * with one or two cached statements and appends exactly one ledger entry
- * through RecordToLedger, all in the caller's transaction.
+ * through RecordToLedger, all in the caller's transaction. The rules of ship
+ * and receive, in their order, are RecordShipCheck and RecordReceiveCheck,
+ * which read rows through an SlLookup: here one locking statement per row
+ * (sql_lookup), in the bulk import its chunk's caches (import.c).
  */
 #include "records.h"
 
@@ -91,41 +94,21 @@ RecordsToLedger(LedgerNewEntry *records, int n)
 
 /* ---- shared lookups ---------------------------------------------------- */
 
-typedef struct SlBatch
-{
-	int64		id;
-	TraceCode	code;
-	int64		owner;
-	int64		product;
-	Qty			qty;
-	Qty			left;
-	DateADT		produced;
-	bool		has_expiry;
-	DateADT		expires;
-	char	   *category;
-	bool		agricultural;	/* an edible agricultural product (食用农产品) */
-	/* the owner, read with the batch: usually the operator acting */
-	char	   *owner_status;
-	SlOperatorInfo owner_info;
-} SlBatch;
-
 /*
  * The batch row, locked FOR UPDATE: concurrent records against one batch
  * serialize here, and only on that batch.
  */
 static SlStmt batch_lock_stmt = {
-	"SELECT b.id, b.owner_id, b.product_id, b.qty, b.qty_left, b.produced_on, b.expires_on, p.category,"
-	" o.status, 'farm' = ANY (o.kinds), o.station, p.edible_agricultural"
-	" FROM shilian.batch b JOIN shilian.product p ON p.id = b.product_id"
-	" JOIN shilian.operator o ON o.id = b.owner_id"
+	"SELECT " SL_BATCH_COLS SL_BATCH_FROM
 	" WHERE b.trace_code OPERATOR(shilian.=) $1 FOR UPDATE OF b",
 	1, {"shilian.trace_code"}
 };
 
-static void
-BatchFill(SlBatch *b, TraceCode code, int row)
+void
+RecordBatchFill(SlBatch *b, TraceCode code, int row)
 {
 	bool		isnull;
+	Datum		d;
 
 	b->code = code;
 	b->id = DatumGetInt64(SlGet(row, 1, NULL));
@@ -142,36 +125,107 @@ BatchFill(SlBatch *b, TraceCode code, int row)
 	b->owner_info.farm = DatumGetBool(SlGet(row, 10, NULL));
 	b->owner_info.station = TextDatumGetCString(SlGet(row, 11, NULL));
 	b->agricultural = DatumGetBool(SlGet(row, 12, NULL));
+	d = SlGet(row, 13, &isnull);
+	b->lot = isnull ? (Datum) 0 : PointerGetDatum(DatumGetTextPCopy(d));
+	d = SlGet(row, 14, &isnull);
+	b->certificate = isnull ? (Datum) 0 : PointerGetDatum(DatumGetJsonbPCopy(d));
+}
+
+/* Registered (SL R01) and active (SL R02), through the lookup. */
+static bool
+CheckOperatorActive(SlLookup *lk, int64 id, const char *role, SlOperatorInfo *info, SlRefusal *r)
+{
+	char	   *status;
+	SlOperatorInfo oi;
+
+	if (!CheckKnownOperator(lk->operator_row(lk, id, &status, &oi), id, role, r))
+		return false;
+	if (info)
+		*info = oi;
+	return CheckStatusActive(id, role, status, r);
 }
 
 /*
  * The acting operator is registered and active: read with the batch when it
  * is the batch's owner (one probe fewer), looked up otherwise.
  */
-static void
-ActorActive(SlBatch *b, int64 actor, const char *role, SlOperatorInfo *info)
+static bool
+CheckActorActive(SlLookup *lk, SlBatch *b, int64 actor, const char *role, SlOperatorInfo *info,
+				 SlRefusal *r)
 {
-	if (actor == b->owner)
-	{
-		ValidateStatusActive(actor, role, b->owner_status);
-		if (info)
-			*info = b->owner_info;
-	}
-	else
-		ValidateOperatorActive(actor, role, info);
+	if (actor != b->owner)
+		return CheckOperatorActive(lk, actor, role, info, r);
+	if (info)
+		*info = b->owner_info;
+	return CheckStatusActive(actor, role, b->owner_status, r);
 }
+
+static bool
+CheckBatchKnown(SlBatch *b, TraceCode code, SlRefusal *r)
+{
+	if (b != NULL)
+		return true;
+	return Refuse(r, SL_UNKNOWN_BATCH, NULL, NULL,
+				  "unknown batch: no batch has trace code %s", TraceCodeToCString(code));
+}
+
+/* ---- the record functions' lookup: one locking statement per row -------- */
+
+static SlBatch *
+SqlBatch(SlLookup *self, TraceCode code)
+{
+	Datum		v[1] = {TraceCodeGetDatum(code)};
+	SlBatch    *b;
+
+	SlExec(&batch_lock_stmt, v, NULL, 1);
+	if (SPI_processed == 0)
+		return NULL;
+	b = palloc0_object(SlBatch);
+	RecordBatchFill(b, code, 0);
+	return b;
+}
+
+static bool
+SqlOperator(SlLookup *self, int64 id, char **status, SlOperatorInfo *info)
+{
+	return ValidateLookupOperator(id, status, info);
+}
+
+static bool
+SqlLicence(SlLookup *self, int64 seller, const char *category, DateADT on, LicenseNo *lic,
+		   SlRefusal *r)
+{
+	return CheckLicence(seller, category, on, lic, r);
+}
+
+static bool
+SqlMayAct(SlLookup *self, int64 operator_id, const char *action, SlRefusal *r)
+{
+	return RecordMayAct(operator_id, action, r);
+}
+
+static bool SqlSale(SlLookup *self, int64 key, SlSale *p);
+
+static SlLookup sql_lookup = {SqlBatch, SqlOperator, SqlLicence, SqlMayAct, SqlSale};
 
 static void
 BatchLock(TraceCode code, SlBatch *b)
 {
-	Datum		v[1] = {TraceCodeGetDatum(code)};
+	SlBatch    *found = SqlBatch(&sql_lookup, code);
+	SlRefusal	r;
 
-	SlExec(&batch_lock_stmt, v, NULL, 1);
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(SL_UNKNOWN_BATCH),
-				 errmsg("unknown batch: no batch has trace code %s", TraceCodeToCString(code))));
-	BatchFill(b, code, 0);
+	if (!CheckBatchKnown(found, code, &r))
+		RecordRaise(&r);
+	*b = *found;
+}
+
+static void
+ActorActive(SlBatch *b, int64 actor, const char *role, SlOperatorInfo *info)
+{
+	SlRefusal	r;
+
+	if (!CheckActorActive(&sql_lookup, b, actor, role, info, &r))
+		RecordRaise(&r);
 }
 
 /* The operator a record is for: the argument, else the acting operator, else the default. */
@@ -417,19 +471,53 @@ static SlStmt ship_stmt = {
 	7, {"bigint", "bigint", "bigint", "shilian.qty", "date", "shilian.license_no", "shilian.qty"}
 };
 
+/*
+ * The rules of a sale, in their order (the bulk import gives a refused line
+ * the very refusal ship() raises): the batch, the seller (the argument, else
+ * the acting operator, else the holder) may record, both parties active, the
+ * seller holds the batch, no sale to itself, quantity, unit, dates, licence
+ * (a farm selling its own edible agricultural products needs none, Food
+ * Safety Law art. 35), and last the balance.
+ */
+bool
+RecordShipCheck(SlLookup *lk, SlShip *s, SlRefusal *r)
+{
+	SlBatch    *b = lk->batch(lk, s->code);
+	SlOperatorInfo sinfo;
+
+	if (!CheckBatchKnown(b, s->code, r))
+		return false;
+	if (!s->has_seller)
+	{
+		int64		acting = RecordActingOperator();
+
+		s->seller = acting != 0 ? acting : b->owner;
+	}
+	s->batch = b;
+	if (!lk->may_act(lk, s->seller, "ship", r) ||
+		!CheckActorActive(lk, b, s->seller, "seller", &sinfo, r) ||
+		!CheckOperatorActive(lk, s->buyer, "buyer", NULL, r) ||
+		!CheckOwner(s->code, b->owner, s->seller, "seller", r) ||
+		!CheckNotSelfShip(s->code, s->seller, s->buyer, r) ||
+		!CheckPositive(s->q, "the shipped quantity", r) ||
+		!CheckDimension(s->code, b->qty, s->q, r) ||
+		!CheckDateOrder("production date", b->produced, "ship date", s->shipped, r) ||
+		!CheckNotExpired(s->code, b->has_expiry, b->expires, "ship date", s->shipped, r))
+		return false;
+	s->has_licence = !(sinfo.farm && b->agricultural);
+	s->licence = 0;
+	if (s->has_licence && !lk->licence(lk, s->seller, b->category, s->shipped, &s->licence, r))
+		return false;
+	return CheckBalance(s->code, b->left, s->q, r);
+}
+
 /* ship(code, buyer, qty, shipped_on, seller) → link id (a pending link: the buyer's receipt draft) */
 PG_FUNCTION_INFO_V1(sl_ship);
 Datum
 sl_ship(PG_FUNCTION_ARGS)
 {
-	TraceCode	code;
-	int64		buyer;
-	Qty			q;
-	DateADT		shipped;
-	SlBatch		b;
-	int64		seller;
-	SlOperatorInfo sinfo;
-	LicenseNo	lic = 0;
+	SlShip		s;
+	SlRefusal	r;
 	Datum		v[7];
 	char		n[8] = "       ";
 	int64		id;
@@ -438,64 +526,34 @@ sl_ship(PG_FUNCTION_ARGS)
 	RecordRequire(fcinfo, 1, "buyer");
 	RecordRequire(fcinfo, 2, "qty");
 	RecordRequire(fcinfo, 3, "shipped_on");
-	code = PG_GETARG_TRACE_CODE(0);
-	buyer = PG_GETARG_INT64(1);
-	q = PG_GETARG_QTY(2);
-	shipped = PG_GETARG_DATEADT(3);
+	memset(&s, 0, sizeof(s));
+	s.code = PG_GETARG_TRACE_CODE(0);
+	s.buyer = PG_GETARG_INT64(1);
+	s.q = PG_GETARG_QTY(2);
+	s.shipped = PG_GETARG_DATEADT(3);
+	s.has_seller = !PG_ARGISNULL(4);
+	s.seller = s.has_seller ? PG_GETARG_INT64(4) : 0;
 
 	SlSpiConnect();
-	BatchLock(code, &b);
-	seller = ActorFor(fcinfo, 4, b.owner);
-	RecordCheckActor(seller, "ship");
-	ActorActive(&b, seller, "seller", &sinfo);
-	ValidateOperatorActive(buyer, "buyer", NULL);
-	ValidateOwner(code, b.owner, seller, "seller");
-	ValidateNotSelfShip(code, seller, buyer);
-	ValidatePositive(q, "the shipped quantity");
-	ValidateDimension(code, b.qty, q);
-	ValidateDateOrder("production date", b.produced, "ship date", shipped);
-	ValidateNotExpired(code, b.has_expiry, b.expires, "ship date", shipped);
-	/* a farm selling its own edible agricultural products needs no licence (art. 35) */
-	if (!(sinfo.farm && b.agricultural))
-		lic = ValidateLicence(seller, b.category, shipped);
-	ValidateBalance(code, b.left, q);
+	if (!RecordShipCheck(&sql_lookup, &s, &r))
+		RecordRaise(&r);
 
-	v[0] = Int64GetDatum(b.id);
-	v[1] = Int64GetDatum(seller);
-	v[2] = Int64GetDatum(buyer);
-	v[3] = QtyGetDatum(q);
-	v[4] = DateADTGetDatum(shipped);
-	v[5] = LicenseNoGetDatum(lic);
-	n[5] = (sinfo.farm && b.agricultural) ? 'n' : ' ';
-	v[6] = QtyGetDatum(QtySub(b.left, q));
+	v[0] = Int64GetDatum(s.batch->id);
+	v[1] = Int64GetDatum(s.seller);
+	v[2] = Int64GetDatum(s.buyer);
+	v[3] = QtyGetDatum(s.q);
+	v[4] = DateADTGetDatum(s.shipped);
+	v[5] = LicenseNoGetDatum(s.licence);
+	n[5] = s.has_licence ? ' ' : 'n';
+	v[6] = QtyGetDatum(QtySub(s.batch->left, s.q));
 	SlExec(&ship_stmt, v, n, 0);
 	id = DatumGetInt64(SlGet(0, 1, NULL));
-	RecordToLedger(seller, "ship", shipped, JsonbResult(0, 2));
+	RecordToLedger(s.seller, "ship", s.shipped, JsonbResult(0, 2));
 	SPI_finish();
 	PG_RETURN_INT64(id);
 }
 
 /* ---- receive and reject ------------------------------------------------- */
-
-typedef struct SlPending
-{
-	int64		id;
-	int64		from_batch;
-	int64		seller;
-	int64		buyer;
-	Qty			shipped_qty;
-	DateADT		shipped;
-	char	   *status;
-	TraceCode	from_code;
-	bool		has_expiry;
-	DateADT		expires;
-	int64		product;
-	bool		has_licence;
-	LicenseNo	licence;
-	char	   *seller_status;
-	char	   *buyer_status;
-	char	   *buyer_station;
-} SlPending;
 
 static SlStmt link_lock_stmt = {
 	"SELECT l.from_batch, l.seller_id, l.buyer_id, l.qty_shipped, l.shipped_on, l.status,"
@@ -507,17 +565,15 @@ static SlStmt link_lock_stmt = {
 };
 
 /* Lock a sale's link (a receipt and a rejection of one link serialize here). */
-static void
-LinkLock(int64 id, SlPending *p)
+static bool
+SqlSale(SlLookup *self, int64 id, SlSale *p)
 {
 	Datum		v[1] = {Int64GetDatum(id)};
 	bool		isnull;
 
 	SlExec(&link_lock_stmt, v, NULL, 1);
 	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(SL_UNKNOWN_LINK),
-				 errmsg("unknown link: no sale has link id %lld", (long long) id)));
+		return false;
 	p->id = id;
 	p->from_batch = DatumGetInt64(SlGet(0, 1, NULL));
 	p->seller = DatumGetInt64(SlGet(0, 2, NULL));
@@ -534,12 +590,49 @@ LinkLock(int64 id, SlPending *p)
 	p->seller_status = TextDatumGetCString(SlGet(0, 11, NULL));
 	p->buyer_status = TextDatumGetCString(SlGet(0, 12, NULL));
 	p->buyer_station = TextDatumGetCString(SlGet(0, 13, NULL));
+	return true;
+}
+
+static bool
+CheckSale(bool found, int64 id, SlRefusal *r)
+{
+	if (found)
+		return true;
+	return Refuse(r, SL_UNKNOWN_LINK, NULL, NULL, "unknown link: no sale has link id %lld", (long long) id);
 }
 
 static void
-ValidatePending(SlPending *p)
+LinkLock(int64 id, SlSale *p)
 {
-	ValidateLinkPending(p->id, p->status);
+	SlRefusal	r;
+
+	if (!CheckSale(SqlSale(&sql_lookup, id, p), id, &r))
+		RecordRaise(&r);
+}
+
+/*
+ * The rules of a receipt, in their order: the sale, the buyer may record,
+ * the sale still pending, both parties active, quantity, unit, accepted
+ * against shipped, dates, expiry, the incoming inspection document.
+ */
+bool
+RecordReceiveCheck(SlLookup *lk, SlReceive *s, SlRefusal *r)
+{
+	SlSale	   *p = &s->sale;
+
+	s->day = TimestampDate(s->at);
+	if (!CheckSale(lk->sale(lk, s->link, p), s->link, r))
+		return false;
+	return lk->may_act(lk, p->buyer, "receive", r) &&
+		CheckLinkPending(p->id, p->status, r) &&
+		CheckStatusActive(p->seller, "seller", p->seller_status, r) &&
+		CheckStatusActive(p->buyer, "buyer", p->buyer_status, r) &&
+		CheckPositive(s->q, "the accepted quantity", r) &&
+		CheckDimension(p->from_code, p->shipped_qty, s->q, r) &&
+		CheckAccepted(p->id, p->shipped_qty, s->q, s->has_reason, &s->cmp, r) &&
+		CheckDateOrder("ship date", p->shipped, "receipt date", s->day, r) &&
+		CheckNotExpired(p->from_code, p->has_expiry, p->expires, "receipt date", s->day, r) &&
+		CheckDocument(s->inspection, "incoming inspection", record_incoming_keys, r);
 }
 
 /*
@@ -596,7 +689,9 @@ sl_receive(PG_FUNCTION_ARGS)
 	Jsonb	   *inspection;
 	TimestampTz at;
 	DateADT		day;
-	SlPending	p;
+	SlReceive	s;
+	SlSale	   *pp = &s.sale;
+	SlRefusal	r;
 	int			cmp;
 	Datum		v[11];
 	char		n[12] = "           ";
@@ -610,38 +705,36 @@ sl_receive(PG_FUNCTION_ARGS)
 	q = PG_GETARG_QTY(1);
 	inspection = PG_GETARG_JSONB_P(2);
 	at = PG_GETARG_TIMESTAMPTZ(3);
-	day = TimestampDate(at);
 
 	SlSpiConnect();
-	LinkLock(link, &p);
-	RecordCheckActor(p.buyer, "receive");
-	ValidatePending(&p);
-	ValidateStatusActive(p.seller, "seller", p.seller_status);
-	ValidateStatusActive(p.buyer, "buyer", p.buyer_status);
-	ValidatePositive(q, "the accepted quantity");
-	ValidateDimension(p.from_code, p.shipped_qty, q);
-	cmp = ValidateAccepted(link, p.shipped_qty, q, !PG_ARGISNULL(4));
-	ValidateDateOrder("ship date", p.shipped, "receipt date", day);
-	ValidateNotExpired(p.from_code, p.has_expiry, p.expires, "receipt date", day);
-	ValidateDocument(inspection, "incoming inspection", record_incoming_keys);
+	memset(&s, 0, sizeof(s));
+	s.link = link;
+	s.q = q;
+	s.inspection = inspection;
+	s.at = at;
+	s.has_reason = !PG_ARGISNULL(4);
+	if (!RecordReceiveCheck(&sql_lookup, &s, &r))
+		RecordRaise(&r);
+	day = s.day;
+	cmp = s.cmp;
 
-	v[0] = Int64GetDatum(p.from_batch);
-	v[2] = Int64GetDatum(p.buyer);
+	v[0] = Int64GetDatum(pp->from_batch);
+	v[2] = Int64GetDatum(pp->buyer);
 	v[3] = QtyGetDatum(q);
-	v[4] = LicenseNoGetDatum(p.licence);
-	n[4] = p.has_licence ? ' ' : 'n';
+	v[4] = LicenseNoGetDatum(pp->licence);
+	n[4] = pp->has_licence ? ' ' : 'n';
 	v[5] = TimestampTzGetDatum(at);
 	v[6] = PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4);
 	n[6] = PG_ARGISNULL(4) ? 'n' : ' ';
 	v[7] = Int64GetDatum(link);
-	v[8] = QtyGetDatum(QtySub(p.shipped_qty, q));
+	v[8] = QtyGetDatum(QtySub(pp->shipped_qty, q));
 	n[8] = cmp < 0 ? ' ' : 'n';
 	v[9] = PointerGetDatum(RecordInspectionResult(inspection));
 	v[10] = JsonbPGetDatum(inspection);
 
 	if (PG_ARGISNULL(5))
 	{
-		v[1] = PointerGetDatum(RegionOf(p.buyer_station));
+		v[1] = PointerGetDatum(RegionOf(pp->buyer_station));
 		SlExec(&receive_stmt, v, n, 0);
 	}
 	else
@@ -650,12 +743,12 @@ sl_receive(PG_FUNCTION_ARGS)
 		SlBatch		t;
 
 		BatchLock(into, &t);
-		ValidateOwner(into, t.owner, p.buyer, "buyer");
-		if (t.product != p.product)
+		ValidateOwner(into, t.owner, pp->buyer, "buyer");
+		if (t.product != pp->product)
 			ereport(ERROR,
 					(errcode(SL_PRODUCT_MISMATCH),
 					 errmsg("product mismatch: batch %s holds product %lld, the sale is of product %lld",
-							TraceCodeToCString(into), (long long) t.product, (long long) p.product)));
+							TraceCodeToCString(into), (long long) t.product, (long long) pp->product)));
 		ValidateDimension(into, t.qty, q);
 		/*
 		 * Only a receipt into an existing batch can close a cycle (every
@@ -663,12 +756,12 @@ sl_receive(PG_FUNCTION_ARGS)
 		 * two of them cannot each miss the link the other is adding.
 		 */
 		SlExec(&cycle_lock_stmt, NULL, NULL, 0);
-		ValidateAcyclic(p.from_batch, p.from_code, t.id, into);
+		ValidateAcyclic(pp->from_batch, pp->from_code, t.id, into);
 		v[1] = Int64GetDatum(t.id);
 		SlExec(&receive_into_stmt, v, n, 0);
 	}
 	code = DatumGetTraceCode(SlGet(0, 1, NULL));
-	RecordToLedger(p.buyer, "receive", day, JsonbResult(0, 2));
+	RecordToLedger(pp->buyer, "receive", day, JsonbResult(0, 2));
 	SPI_finish();
 	PG_RETURN_TRACE_CODE(code);
 }
@@ -688,7 +781,7 @@ sl_reject(PG_FUNCTION_ARGS)
 {
 	int64		link;
 	TimestampTz at;
-	SlPending	p;
+	SlSale		p;
 	Datum		v[5];
 
 	RecordRequire(fcinfo, 0, "link");
@@ -700,7 +793,7 @@ sl_reject(PG_FUNCTION_ARGS)
 	SlSpiConnect();
 	LinkLock(link, &p);
 	RecordCheckActor(p.buyer, "reject");
-	ValidatePending(&p);
+	ValidateLinkPending(p.id, p.status);
 	ValidateStatusActive(p.buyer, "buyer", p.buyer_status);
 	ValidateDateOrder("ship date", p.shipped, "rejection date", TimestampDate(at));
 
@@ -820,10 +913,7 @@ sl_receive_first_entry(PG_FUNCTION_ARGS)
 
 /* Inputs locked in id order, so two transforms sharing inputs cannot deadlock. */
 static SlStmt inputs_lock_stmt = {
-	"SELECT b.id, b.owner_id, b.product_id, b.qty, b.qty_left, b.produced_on, b.expires_on,"
-	" p.category, o.status, 'farm' = ANY (o.kinds), o.station, p.edible_agricultural, b.trace_code"
-	" FROM shilian.batch b JOIN shilian.product p ON p.id = b.product_id"
-	" JOIN shilian.operator o ON o.id = b.owner_id"
+	"SELECT " SL_BATCH_COLS ", b.trace_code" SL_BATCH_FROM
 	" WHERE b.trace_code OPERATOR(shilian.=) ANY ($1) ORDER BY b.id FOR UPDATE OF b",
 	1, {"shilian.trace_code[]"}
 };
@@ -918,11 +1008,11 @@ sl_transform(PG_FUNCTION_ARGS)
 	in = palloc0_array(SlBatch, ncodes);
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
-		TraceCode	c = DatumGetTraceCode(SlGet(r, 13, NULL));
+		TraceCode	c = DatumGetTraceCode(SlGet(r, 15, NULL));
 
 		for (int i = 0; i < ncodes; i++)
 			if (DatumGetTraceCode(codes[i]) == c)
-				BatchFill(&in[i], c, r);
+				RecordBatchFill(&in[i], c, r);
 	}
 	for (int i = 0; i < ncodes; i++)
 		if (in[i].id == 0)

@@ -88,7 +88,35 @@ extern void RecordRequire(FunctionCallInfo fcinfo, int argno, const char *name);
 /* Text for messages. */
 extern char *DateText(DateADT d);
 
-/* ---- validation rules (validate.c); each ereports its own SQLSTATE ------ */
+/* ---- validation rules (validate.c) ------------------------------------- */
+
+/*
+ * A refusal of a rule, reported without throwing: the record functions raise
+ * it (RecordRaise), the bulk import records it against the line. Each Check*
+ * function returns true when the rule holds, else false with *r filled: the
+ * SQLSTATE (class SL, area R, or 42501) and the message the rule gives.
+ */
+typedef struct SlRefusal
+{
+	int			sqlerrcode;
+	char	   *message;
+	char	   *detail;			/* or NULL */
+	char	   *hint;			/* or NULL */
+} SlRefusal;
+
+/* Fill *r (detail and hint may be NULL); returns false, for "return Refuse(...)". */
+extern bool Refuse(SlRefusal *r, int sqlerrcode, const char *detail, const char *hint,
+				   const char *fmt,...) pg_attribute_printf(5, 6);
+/* ereport(ERROR) the refusal, exactly as the rule used to raise it. */
+extern void RecordRaise(const SlRefusal *r) pg_attribute_noreturn();
+/*
+ * Whether an error caught while applying one line of an upload refuses that
+ * line (business rules SLR*, the upload's own SLI*, data exceptions 22*,
+ * integrity constraints 23*, 42501): anything else (cancel, out of memory,
+ * serialization failure, deadlock, a damaged ledger, an internal error)
+ * fails the whole call.
+ */
+extern bool RecordIsRefusal(int sqlerrcode);
 
 typedef struct SlOperatorInfo
 {
@@ -101,41 +129,171 @@ typedef struct SlOperatorInfo
 extern void ValidateOperatorActive(int64 id, const char *role, SlOperatorInfo *info);
 /* The same with the status already read (joined to a locked row). */
 extern void ValidateStatusActive(int64 id, const char *role, const char *status);
+extern bool CheckStatusActive(int64 id, const char *role, const char *status, SlRefusal *r);
 /* Registered (SL R01), any status. */
 extern void ValidateOperatorExists(int64 id, const char *role);
 extern void ValidateOwner(TraceCode code, int64 owner, int64 actor, const char *role);
+extern bool CheckOwner(TraceCode code, int64 owner, int64 actor, const char *role, SlRefusal *r);
 extern void ValidatePositive(Qty q, const char *what);
+extern bool CheckPositive(Qty q, const char *what, SlRefusal *r);
 extern void ValidateDimension(TraceCode code, Qty batch_qty, Qty q);
+extern bool CheckDimension(TraceCode code, Qty batch_qty, Qty q, SlRefusal *r);
 extern void ValidateBalance(TraceCode code, Qty left, Qty want);
+extern bool CheckBalance(TraceCode code, Qty left, Qty want, SlRefusal *r);
 extern void ValidateDateOrder(const char *earlier_name, DateADT earlier,
 							  const char *later_name, DateADT later);
+extern bool CheckDateOrder(const char *earlier_name, DateADT earlier,
+						   const char *later_name, DateADT later, SlRefusal *r);
 /* A batch is not produced after today (SL R07). */
 extern void ValidateNotFuture(DateADT produced);
 extern void ValidateNotExpired(TraceCode code, bool has_expiry, DateADT expires_on,
 							   const char *when_name, DateADT when);
-/* Seller's licence valid on the date and covering the category; returns its number. */
-extern LicenseNo ValidateLicence(int64 seller, const char *category, DateADT on);
+extern bool CheckNotExpired(TraceCode code, bool has_expiry, DateADT expires_on,
+							const char *when_name, DateADT when, SlRefusal *r);
+/* Seller's licence valid on the date and covering the category; *lic its number. */
+extern bool CheckLicence(int64 seller, const char *category, DateADT on, LicenseNo *lic,
+						 SlRefusal *r);
 /* Adding from_batch -> to_batch keeps the batch graph acyclic (SL R11, R12). */
 extern void ValidateAcyclic(int64 from_batch, TraceCode from_code,
 							int64 to_batch, TraceCode to_code);
 /* The operator row (status, farm, station); false if not registered. */
 extern bool ValidateLookupOperator(int64 id, char **status, SlOperatorInfo *info);
-/* Refuse an operator id that is not registered (SL R01). */
-extern void RefuseUnknownOperator(int64 id, const char *role);
+/* found: the operator is registered (else SL R01). */
+extern bool CheckKnownOperator(bool found, int64 id, const char *role, SlRefusal *r);
 /* A sale not yet received or rejected (SL R13). */
 extern void ValidateLinkPending(int64 link, const char *status);
+extern bool CheckLinkPending(int64 link, const char *status, SlRefusal *r);
 /* A sale to the seller itself (SL R11). */
-extern void ValidateNotSelfShip(TraceCode code, int64 seller, int64 buyer);
+extern bool CheckNotSelfShip(TraceCode code, int64 seller, int64 buyer, SlRefusal *r);
 /*
  * Accepted quantity against shipped (SL R17), and less than shipped only
- * with a reject_reason (SL R15); returns the comparison (-1, 0).
+ * with a reject_reason (SL R15); *cmp is the comparison (-1, 0).
  */
-extern int	ValidateAccepted(int64 link, Qty shipped, Qty accepted, bool has_reason);
+extern bool CheckAccepted(int64 link, Qty shipped, Qty accepted, bool has_reason, int *cmp,
+						  SlRefusal *r);
 /* The incoming inspection document's keys, and its result ("pass" unless "fail"). */
 extern const char *const record_incoming_keys[];
 extern text *RecordInspectionResult(Jsonb *doc);
 
 /* A JSON object (SL R15) with every listed key present and not null. */
 extern void ValidateDocument(Jsonb *doc, const char *docname, const char *const *keys);
+extern bool CheckDocument(Jsonb *doc, const char *docname, const char *const *keys,
+						  SlRefusal *r);
+/* RecordCheckActor without throwing (42501). */
+extern bool RecordMayAct(int64 operator_id, const char *action, SlRefusal *r);
+
+/* ---- the rules of ship and receive, over a row-lookup interface ----------- */
+
+/*
+ * A batch as the rules read it, with its owner's row (usually the operator
+ * acting) and what a receipt copies from it (lot, certificate).
+ */
+typedef struct SlBatch
+{
+	int64		id;
+	TraceCode	code;
+	int64		owner;
+	int64		product;
+	Qty			qty;
+	Qty			left;
+	DateADT		produced;
+	bool		has_expiry;
+	DateADT		expires;
+	char	   *category;
+	bool		agricultural;	/* an edible agricultural product (食用农产品) */
+	char	   *owner_status;
+	SlOperatorInfo owner_info;
+	Datum		lot;			/* text, or 0 when null */
+	Datum		certificate;	/* jsonb, or 0 when null */
+} SlBatch;
+
+/*
+ * The select list and joins RecordBatchFill reads (columns 1-14), for every
+ * statement that reads batches: "SELECT " SL_BATCH_COLS [", more"] SL_BATCH_FROM ...
+ */
+#define SL_BATCH_COLS \
+	"b.id, b.owner_id, b.product_id, b.qty, b.qty_left, b.produced_on, b.expires_on, p.category," \
+	" o.status, 'farm' = ANY (o.kinds), o.station, p.edible_agricultural, b.lot, b.certificate"
+#define SL_BATCH_FROM \
+	" FROM shilian.batch b JOIN shilian.product p ON p.id = b.product_id" \
+	" JOIN shilian.operator o ON o.id = b.owner_id"
+/* Fill *b from row row of the last SPI result (SL_BATCH_COLS), copied into the current context. */
+extern void RecordBatchFill(SlBatch *b, TraceCode code, int row);
+
+/* A sale (a pending link or not) as a receipt's rules read it. */
+typedef struct SlSale
+{
+	int64		id;				/* 0: a sale of the same upload not written yet */
+	int64		from_batch;
+	TraceCode	from_code;
+	int64		seller;
+	int64		buyer;
+	Qty			shipped_qty;
+	DateADT		shipped;
+	const char *status;
+	bool		has_expiry;
+	DateADT		expires;
+	int64		product;
+	bool		has_licence;
+	LicenseNo	licence;
+	const char *seller_status;
+	const char *buyer_status;
+	const char *buyer_station;
+} SlSale;
+
+/*
+ * Where the rules read rows: the record functions read (and lock) them with
+ * one statement each (records.c); the bulk import from its chunk's caches,
+ * which also hold what earlier lines of the upload changed (import.c).
+ */
+typedef struct SlLookup SlLookup;
+struct SlLookup
+{
+	/* The batch with this trace code, locked; NULL when there is none. */
+	SlBatch    *(*batch) (SlLookup *self, TraceCode code);
+	/* The operator's row; false when not registered. */
+	bool		(*operator_row) (SlLookup *self, int64 id, char **status, SlOperatorInfo *info);
+	/* CheckLicence. */
+	bool		(*licence) (SlLookup *self, int64 seller, const char *category, DateADT on,
+							LicenseNo *lic, SlRefusal *r);
+	/* RecordMayAct. */
+	bool		(*may_act) (SlLookup *self, int64 operator_id, const char *action, SlRefusal *r);
+	/* The sale (link of kind ship) named by key, locked; false when there is none. */
+	bool		(*sale) (SlLookup *self, int64 key, SlSale *sale);
+};
+
+/* ship(): the line's values, and what the rules found. */
+typedef struct SlShip
+{
+	TraceCode	code;
+	int64		buyer;
+	Qty			q;
+	DateADT		shipped;
+	bool		has_seller;		/* else the acting operator, else the batch's owner */
+	int64		seller;			/* set to the seller the rules found */
+	/* out, when accepted */
+	SlBatch    *batch;
+	bool		has_licence;	/* false: a farm selling its own produce */
+	LicenseNo	licence;
+} SlShip;
+
+/* receive() into a new batch: the line's values, and what the rules found. */
+typedef struct SlReceive
+{
+	int64		link;			/* the key the lookup's sale() takes */
+	Qty			q;
+	Jsonb	   *inspection;
+	TimestampTz at;
+	bool		has_reason;
+	/* out, when accepted */
+	SlSale		sale;
+	DateADT		day;
+	int			cmp;			/* accepted against shipped: -1 or 0 */
+} SlReceive;
+
+/* Every rule of ship() in its order; true when the sale may be written. */
+extern bool RecordShipCheck(SlLookup *lk, SlShip *s, SlRefusal *r);
+/* Every rule of receive() (into a new batch) in its order. */
+extern bool RecordReceiveCheck(SlLookup *lk, SlReceive *s, SlRefusal *r);
 
 #endif

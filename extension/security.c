@@ -110,21 +110,19 @@ OversightAction(const char *action)
 		strcmp(action, "add a licence") == 0;
 }
 
-static void
-Deny(const char *who, const char *action, const char *detail)
+static bool
+Deny(SlRefusal *r, const char *who, const char *action, const char *detail)
 {
 	/*
 	 * The message never names the operator refused: a caller probing ids
 	 * (links, batches) must not learn who is party to them.
 	 */
-	ereport(ERROR,
-			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("%s may not %s for this operator", who, action),
-			 errdetail("%s", detail)));
+	return Refuse(r, ERRCODE_INSUFFICIENT_PRIVILEGE, detail, NULL,
+				  "%s may not %s for this operator", who, action);
 }
 
-void
-SecurityCheckWrite(int64 operator_id, const char *action)
+bool
+SecurityMayWrite(int64 operator_id, const char *action, SlRefusal *r)
 {
 	int64		acting = RecordActingOperator();
 
@@ -133,48 +131,56 @@ SecurityCheckWrite(int64 operator_id, const char *action)
 		case SL_CALLER_ADMIN:
 			/* as before roles existed: the setting, when set, still binds */
 			if (acting != 0 && acting != operator_id)
-				ereport(ERROR,
-						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-						 errmsg("acting operator %lld may not %s for operator %lld",
-								(long long) acting, action, (long long) operator_id),
-						 errdetail("The setting shilian.operator_id names the operator this transaction acts for."),
-						 errhint("Record only for the operator named by shilian.operator_id.")));
-			return;
+				return Refuse(r, ERRCODE_INSUFFICIENT_PRIVILEGE,
+							  "The setting shilian.operator_id names the operator this transaction acts for.",
+							  "Record only for the operator named by shilian.operator_id.",
+							  "acting operator %lld may not %s for operator %lld",
+							  (long long) acting, action, (long long) operator_id);
+			return true;
 		case SL_CALLER_OPERATOR:
 			if (acting == 0)
-				Deny("an operator without shilian.operator_id", action,
+				return Deny(r, "an operator without shilian.operator_id", action,
 					 "The role shilian_operator records only for the operator named by shilian.operator_id.");
 			if (acting != operator_id)
-				Deny(psprintf("acting operator %lld", (long long) acting), action,
+				return Deny(r, psprintf("acting operator %lld", (long long) acting), action,
 					 "An operator records only for itself.");
-			return;
+			return true;
 		case SL_CALLER_SYSTEM:
 			if (acting != 0 && acting != operator_id)
-				Deny(psprintf("acting operator %lld", (long long) acting), action,
+				return Deny(r, psprintf("acting operator %lld", (long long) acting), action,
 					 "The setting shilian.operator_id names the operator this transaction acts for.");
 			if (!Bound(operator_id))
-				Deny(Setting(shilian_client)
+				return Deny(r, Setting(shilian_client)
 					 ? psprintf("client \"%s\"", shilian_client)
 					 : "a system client without shilian.client",
 					 action,
 					 "A system client records only for the operators bound to it (api_client_operator).");
-			return;
+			return true;
 		case SL_CALLER_REGULATOR:
 			if (!OversightAction(action))
-				Deny("a regulator", action,
+				return Deny(r, "a regulator", action,
 					 "Regulators activate, suspend and license operators; the operators record for themselves.");
 			if (!Oversees(operator_id))
-				Deny(Setting(shilian_jurisdiction)
+				return Deny(r, Setting(shilian_jurisdiction)
 					 ? psprintf("the regulator of %s", shilian_jurisdiction)
 					 : "a regulator without shilian.jurisdiction",
 					 action,
 					 "A regulator acts only for operators whose home station lies in its jurisdiction.");
-			return;
+			return true;
 		case SL_CALLER_NONE:
 			break;
 	}
-	Deny("this role", action,
+	return Deny(r, "this role", action,
 		 "Only the roles shilian_operator, shilian_system, shilian_regulator and shilian_admin record.");
+}
+
+void
+SecurityCheckWrite(int64 operator_id, const char *action)
+{
+	SlRefusal	r;
+
+	if (!SecurityMayWrite(operator_id, action, &r))
+		RecordRaise(&r);
 }
 
 void

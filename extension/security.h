@@ -29,6 +29,9 @@ extern SlCaller SecurityCaller(void);
  * action in the message.
  */
 extern void SecurityCheckWrite(int64 operator_id, const char *action);
+struct SlRefusal;
+/* The same without throwing: false with the refusal in *r (records.h). */
+extern bool SecurityMayWrite(int64 operator_id, const char *action, struct SlRefusal *r);
 
 /* Refuse (42501) unless the caller may register an operator at station. */
 extern void SecurityCheckStation(const char *station, const char *action);

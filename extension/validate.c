@@ -1,8 +1,11 @@
 /*
  * validate.c — the rules a record must pass before anything is written, each
  * refusing with its own SQLSTATE (class SL, area R) and a message that names
- * the rule and the values. Lookups are cached SPI statements that probe one
- * index each; the caller has already locked the rows whose balance it checks.
+ * the rule and the values. A rule reports its refusal without throwing
+ * (Check*, an SlRefusal), so the bulk import records it against the line and
+ * goes on with nothing to undo; the record functions raise it (Validate*).
+ * Lookups are cached SPI statements that probe one index each; the caller
+ * has already locked the rows whose balance it checks.
  */
 #include "records.h"
 #include "security.h"
@@ -10,6 +13,58 @@
 #include "utils/builtins.h"
 #include "miscadmin.h"
 #include "utils/hsearch.h"
+
+bool
+Refuse(SlRefusal *r, int sqlerrcode, const char *detail, const char *hint, const char *fmt,...)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (;;)
+	{
+		va_list		args;
+		int			needed;
+
+		va_start(args, fmt);
+		needed = appendStringInfoVA(&buf, fmt, args);
+		va_end(args);
+		if (needed == 0)
+			break;
+		enlargeStringInfo(&buf, needed);
+	}
+	r->sqlerrcode = sqlerrcode;
+	r->message = buf.data;
+	r->detail = detail ? pstrdup(detail) : NULL;
+	r->hint = hint ? pstrdup(hint) : NULL;
+	return false;
+}
+
+void
+RecordRaise(const SlRefusal *r)
+{
+	ereport(ERROR,
+			(errcode(r->sqlerrcode),
+			 errmsg_internal("%s", r->message),
+			 r->detail ? errdetail_internal("%s", r->detail) : 0,
+			 r->hint ? errhint("%s", r->hint) : 0));
+	pg_unreachable();
+}
+
+/* The first three characters of a SQLSTATE: class and area ("SLR"). */
+#define SQLSTATE_AREA(code) ((code) & ((1 << 18) - 1))
+
+bool
+RecordIsRefusal(int sqlerrcode)
+{
+	int			cls = ERRCODE_TO_CATEGORY(sqlerrcode);
+
+	/* not the ledger's (a damaged chain) or the install's (SLL, SLX) */
+	return SQLSTATE_AREA(sqlerrcode) == SQLSTATE_AREA(SL_ERRCODE('R', '0', '0')) ||
+		SQLSTATE_AREA(sqlerrcode) == SQLSTATE_AREA(SL_ERRCODE('I', '0', '0')) ||
+		cls == ERRCODE_DATA_EXCEPTION ||
+		cls == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION ||
+		sqlerrcode == ERRCODE_INSUFFICIENT_PRIVILEGE;
+}
 
 static SlStmt operator_stmt = {
 	"SELECT status, 'farm' = ANY (kinds), station FROM shilian.operator WHERE id = $1",
@@ -35,13 +90,13 @@ ValidateLookupOperator(int64 id, char **status, SlOperatorInfo *info)
 	return true;
 }
 
-void
-RefuseUnknownOperator(int64 id, const char *role)
+bool
+CheckKnownOperator(bool found, int64 id, const char *role, SlRefusal *r)
 {
-	ereport(ERROR,
-			(errcode(SL_UNKNOWN_OPERATOR),
-			 errmsg("unknown operator: %s %lld is not registered", role, (long long) id),
-			 errhint("Register the operator with operator_register first.")));
+	if (found)
+		return true;
+	return Refuse(r, SL_UNKNOWN_OPERATOR, NULL, "Register the operator with operator_register first.",
+				  "unknown operator: %s %lld is not registered", role, (long long) id);
 }
 
 void
@@ -49,8 +104,10 @@ ValidateOperatorExists(int64 id, const char *role)
 {
 	char	   *status;
 
-	if (!ValidateLookupOperator(id, &status, NULL))
-		RefuseUnknownOperator(id, role);
+	SlRefusal	r;
+
+	if (!CheckKnownOperator(ValidateLookupOperator(id, &status, NULL), id, role, &r))
+		RecordRaise(&r);
 }
 
 void
@@ -58,82 +115,137 @@ ValidateOperatorActive(int64 id, const char *role, SlOperatorInfo *info)
 {
 	char	   *status;
 
-	if (!ValidateLookupOperator(id, &status, info))
-		RefuseUnknownOperator(id, role);
+	SlRefusal	r;
+
+	if (!CheckKnownOperator(ValidateLookupOperator(id, &status, info), id, role, &r))
+		RecordRaise(&r);
 	ValidateStatusActive(id, role, status);
+}
+
+bool
+CheckStatusActive(int64 id, const char *role, const char *status, SlRefusal *r)
+{
+	if (strcmp(status, "active") == 0)
+		return true;
+	return Refuse(r, SL_OPERATOR_NOT_ACTIVE,
+				  "Only active operators record sales, receipts, processing and consumption.",
+				  "A registered operator is activated with operator_activate.",
+				  "operator not active: %s %lld is %s", role, (long long) id, status);
 }
 
 void
 ValidateStatusActive(int64 id, const char *role, const char *status)
 {
-	if (strcmp(status, "active") != 0)
-		ereport(ERROR,
-				(errcode(SL_OPERATOR_NOT_ACTIVE),
-				 errmsg("operator not active: %s %lld is %s", role, (long long) id, status),
-				 errdetail("Only active operators record sales, receipts, processing and consumption."),
-				 errhint("A registered operator is activated with operator_activate.")));
+	SlRefusal	r;
+
+	if (!CheckStatusActive(id, role, status, &r))
+		RecordRaise(&r);
+}
+
+bool
+CheckOwner(TraceCode code, int64 owner, int64 actor, const char *role, SlRefusal *r)
+{
+	if (owner == actor)
+		return true;
+	/* only an admin learns who holds it: the holder may be someone's customer */
+	if (SecurityCaller() != SL_CALLER_ADMIN)
+		return Refuse(r, SL_FOREIGN_BATCH, "Only the holder of a batch records what happens to it.", NULL,
+					  "foreign batch: batch %s is not held by %s %lld",
+					  TraceCodeToCString(code), role, (long long) actor);
+	return Refuse(r, SL_FOREIGN_BATCH, "Only the holder of a batch records what happens to it.", NULL,
+				  "foreign batch: batch %s belongs to operator %lld, not to %s %lld",
+				  TraceCodeToCString(code), (long long) owner, role, (long long) actor);
 }
 
 void
 ValidateOwner(TraceCode code, int64 owner, int64 actor, const char *role)
 {
-	/* only an admin learns who holds it: the holder may be someone's customer */
-	if (owner != actor && SecurityCaller() != SL_CALLER_ADMIN)
-		ereport(ERROR,
-				(errcode(SL_FOREIGN_BATCH),
-				 errmsg("foreign batch: batch %s is not held by %s %lld",
-						TraceCodeToCString(code), role, (long long) actor),
-				 errdetail("Only the holder of a batch records what happens to it.")));
-	if (owner != actor)
-		ereport(ERROR,
-				(errcode(SL_FOREIGN_BATCH),
-				 errmsg("foreign batch: batch %s belongs to operator %lld, not to %s %lld",
-						TraceCodeToCString(code), (long long) owner, role, (long long) actor),
-				 errdetail("Only the holder of a batch records what happens to it.")));
+	SlRefusal	r;
+
+	if (!CheckOwner(code, owner, actor, role, &r))
+		RecordRaise(&r);
+}
+
+bool
+CheckPositive(Qty q, const char *what, SlRefusal *r)
+{
+	if (QtyMilli(q) > 0)
+		return true;
+	return Refuse(r, SL_QTY_NOT_POSITIVE, NULL, NULL,
+				  "quantity not positive: %s is %s", what, QtyToCString(q));
 }
 
 void
 ValidatePositive(Qty q, const char *what)
 {
-	if (QtyMilli(q) <= 0)
-		ereport(ERROR,
-				(errcode(SL_QTY_NOT_POSITIVE),
-				 errmsg("quantity not positive: %s is %s", what, QtyToCString(q))));
+	SlRefusal	r;
+
+	if (!CheckPositive(q, what, &r))
+		RecordRaise(&r);
+}
+
+bool
+CheckDimension(TraceCode code, Qty batch_qty, Qty q, SlRefusal *r)
+{
+	if (QtySameDimension(batch_qty, q))
+		return true;
+	return Refuse(r, SL_DIMENSION_MISMATCH, NULL,
+				  "Give the quantity in a unit of the batch's dimension (g/kg/t, mL/L or pcs).",
+				  "unit dimension mismatch: batch %s is measured in %s (%s), %s is a %s",
+				  TraceCodeToCString(code),
+				  QtyDimensionName(QtyGetDimension(batch_qty)), QtyToCString(batch_qty),
+				  QtyToCString(q), QtyDimensionName(QtyGetDimension(q)));
 }
 
 void
 ValidateDimension(TraceCode code, Qty batch_qty, Qty q)
 {
-	if (!QtySameDimension(batch_qty, q))
-		ereport(ERROR,
-				(errcode(SL_DIMENSION_MISMATCH),
-				 errmsg("unit dimension mismatch: batch %s is measured in %s (%s), %s is a %s",
-						TraceCodeToCString(code),
-						QtyDimensionName(QtyGetDimension(batch_qty)), QtyToCString(batch_qty),
-						QtyToCString(q), QtyDimensionName(QtyGetDimension(q))),
-				 errhint("Give the quantity in a unit of the batch's dimension (g/kg/t, mL/L or pcs).")));
+	SlRefusal	r;
+
+	if (!CheckDimension(code, batch_qty, q, &r))
+		RecordRaise(&r);
+}
+
+bool
+CheckBalance(TraceCode code, Qty left, Qty want, SlRefusal *r)
+{
+	if (QtyCompare(want, left) <= 0)
+		return true;
+	return Refuse(r, SL_OVER_BALANCE,
+				  "What is left is the batch's quantity less earlier shipments, processing and consumption.",
+				  NULL,
+				  "quantity over balance: batch %s has %s left, %s requested",
+				  TraceCodeToCString(code), QtyToCString(left), QtyToCString(want));
 }
 
 void
 ValidateBalance(TraceCode code, Qty left, Qty want)
 {
-	if (QtyCompare(want, left) > 0)
-		ereport(ERROR,
-				(errcode(SL_OVER_BALANCE),
-				 errmsg("quantity over balance: batch %s has %s left, %s requested",
-						TraceCodeToCString(code), QtyToCString(left), QtyToCString(want)),
-				 errdetail("What is left is the batch's quantity less earlier shipments, processing and consumption.")));
+	SlRefusal	r;
+
+	if (!CheckBalance(code, left, want, &r))
+		RecordRaise(&r);
+}
+
+bool
+CheckDateOrder(const char *earlier_name, DateADT earlier,
+			   const char *later_name, DateADT later, SlRefusal *r)
+{
+	if (later >= earlier)
+		return true;
+	return Refuse(r, SL_DATES_OUT_OF_ORDER, NULL, NULL,
+				  "dates out of order: %s %s is before %s %s",
+				  later_name, DateText(later), earlier_name, DateText(earlier));
 }
 
 void
 ValidateDateOrder(const char *earlier_name, DateADT earlier,
 				  const char *later_name, DateADT later)
 {
-	if (later < earlier)
-		ereport(ERROR,
-				(errcode(SL_DATES_OUT_OF_ORDER),
-				 errmsg("dates out of order: %s %s is before %s %s",
-						later_name, DateText(later), earlier_name, DateText(earlier))));
+	SlRefusal	r;
+
+	if (!CheckDateOrder(earlier_name, earlier, later_name, later, &r))
+		RecordRaise(&r);
 }
 
 void
@@ -145,16 +257,27 @@ ValidateNotFuture(DateADT produced)
 				 errmsg("dates out of order: production date %s is in the future", DateText(produced))));
 }
 
+bool
+CheckNotExpired(TraceCode code, bool has_expiry, DateADT expires_on,
+				const char *when_name, DateADT when, SlRefusal *r)
+{
+	if (!has_expiry || when <= expires_on)
+		return true;
+	return Refuse(r, SL_BATCH_EXPIRED,
+				  "Food past its expiry date may not be received, shipped, processed or served (Food Safety Law art. 34).",
+				  NULL,
+				  "batch expired: batch %s expired on %s, %s is %s",
+				  TraceCodeToCString(code), DateText(expires_on), when_name, DateText(when));
+}
+
 void
 ValidateNotExpired(TraceCode code, bool has_expiry, DateADT expires_on,
 				   const char *when_name, DateADT when)
 {
-	if (has_expiry && when > expires_on)
-		ereport(ERROR,
-				(errcode(SL_BATCH_EXPIRED),
-				 errmsg("batch expired: batch %s expired on %s, %s is %s",
-						TraceCodeToCString(code), DateText(expires_on), when_name, DateText(when)),
-				 errdetail("Food past its expiry date may not be received, shipped, processed or served (Food Safety Law art. 34).")));
+	SlRefusal	r;
+
+	if (!CheckNotExpired(code, has_expiry, expires_on, when_name, when, &r))
+		RecordRaise(&r);
 }
 
 static SlStmt licence_ok_stmt = {
@@ -172,8 +295,8 @@ static SlStmt licence_why_stmt = {
 	2, {"bigint", "date"}
 };
 
-LicenseNo
-ValidateLicence(int64 seller, const char *category, DateADT on)
+bool
+CheckLicence(int64 seller, const char *category, DateADT on, LicenseNo *lic, SlRefusal *r)
 {
 	Datum		v[3] = {Int64GetDatum(seller), DateADTGetDatum(on), CStringGetTextDatum(category)};
 	LicenseNo	l;
@@ -182,29 +305,28 @@ ValidateLicence(int64 seller, const char *category, DateADT on)
 
 	SlExec(&licence_ok_stmt, v, NULL, 1);
 	if (SPI_processed == 1)
-		return DatumGetLicenseNo(SlGet(0, 1, NULL));
+	{
+		*lic = DatumGetLicenseNo(SlGet(0, 1, NULL));
+		return true;
+	}
 
 	SlExec(&licence_why_stmt, v, NULL, 1);
 	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(SL_NO_VALID_LICENCE),
-				 errmsg("no valid licence: seller %lld holds no licence", (long long) seller),
-				 errhint("Add the seller's food production or business licence with licence_add.")));
+		return Refuse(r, SL_NO_VALID_LICENCE, NULL,
+					  "Add the seller's food production or business licence with licence_add.",
+					  "no valid licence: seller %lld holds no licence", (long long) seller);
 	l = DatumGetLicenseNo(SlGet(0, 1, NULL));
 	from = DatumGetDateADT(SlGet(0, 2, NULL));
 	to = DatumGetDateADT(SlGet(0, 3, NULL));
 	if (on < from || on > to)
-		ereport(ERROR,
-				(errcode(SL_NO_VALID_LICENCE),
-				 errmsg("no valid licence: licence %s of seller %lld is valid from %s to %s, not on %s",
-						LicenseNoToCString(l), (long long) seller, DateText(from), DateText(to), DateText(on)),
-				 errhint("Renew the licence and add the new one with licence_add.")));
-	ereport(ERROR,
-			(errcode(SL_LICENCE_SCOPE),
-			 errmsg("licence scope mismatch: licence %s of seller %lld covers %s, not %s",
-					LicenseNoToCString(l), (long long) seller,
-					TextDatumGetCString(SlGet(0, 4, NULL)), category)));
-	pg_unreachable();
+		return Refuse(r, SL_NO_VALID_LICENCE, NULL,
+					  "Renew the licence and add the new one with licence_add.",
+					  "no valid licence: licence %s of seller %lld is valid from %s to %s, not on %s",
+					  LicenseNoToCString(l), (long long) seller, DateText(from), DateText(to), DateText(on));
+	return Refuse(r, SL_LICENCE_SCOPE, NULL, NULL,
+				  "licence scope mismatch: licence %s of seller %lld covers %s, not %s",
+				  LicenseNoToCString(l), (long long) seller,
+				  TextDatumGetCString(SlGet(0, 4, NULL)), category);
 }
 
 static SlStmt successors_stmt = {
@@ -274,15 +396,14 @@ ValidateAcyclic(int64 from_batch, TraceCode from_code, int64 to_batch, TraceCode
 	hash_destroy(seen);
 }
 
-void
-ValidateDocument(Jsonb *doc, const char *docname, const char *const *keys)
+bool
+CheckDocument(Jsonb *doc, const char *docname, const char *const *keys, SlRefusal *r)
 {
 	StringInfoData missing;
 
 	if (!JB_ROOT_IS_OBJECT(doc) || JB_ROOT_IS_SCALAR(doc))
-		ereport(ERROR,
-				(errcode(SL_DOCUMENT_INCOMPLETE),
-				 errmsg("document incomplete: %s must be a JSON object", docname)));
+		return Refuse(r, SL_DOCUMENT_INCOMPLETE, NULL, NULL,
+					  "document incomplete: %s must be a JSON object", docname);
 	initStringInfo(&missing);
 	for (int i = 0; keys[i] != NULL; i++)
 	{
@@ -298,47 +419,59 @@ ValidateDocument(Jsonb *doc, const char *docname, const char *const *keys)
 			appendStringInfo(&missing, "%s%s", missing.len ? ", " : "", keys[i]);
 	}
 	if (missing.len > 0)
-		ereport(ERROR,
-				(errcode(SL_DOCUMENT_INCOMPLETE),
-				 errmsg("document incomplete: %s lacks %s", docname, missing.data),
-				 errdetail("Required keys must be present and not null or empty.")));
+		return Refuse(r, SL_DOCUMENT_INCOMPLETE, "Required keys must be present and not null or empty.", NULL,
+					  "document incomplete: %s lacks %s", docname, missing.data);
+	return true;
+}
+
+void
+ValidateDocument(Jsonb *doc, const char *docname, const char *const *keys)
+{
+	SlRefusal	r;
+
+	if (!CheckDocument(doc, docname, keys, &r))
+		RecordRaise(&r);
+}
+
+bool
+CheckLinkPending(int64 link, const char *status, SlRefusal *r)
+{
+	if (strcmp(status, "pending") == 0)
+		return true;
+	return Refuse(r, SL_LINK_NOT_PENDING, "A sale is received or rejected once.", NULL,
+				  "link not pending: link %lld is already %s", (long long) link, status);
 }
 
 void
 ValidateLinkPending(int64 link, const char *status)
 {
-	if (strcmp(status, "pending") != 0)
-		ereport(ERROR,
-				(errcode(SL_LINK_NOT_PENDING),
-				 errmsg("link not pending: link %lld is already %s", (long long) link, status),
-				 errdetail("A sale is received or rejected once.")));
+	SlRefusal	r;
+
+	if (!CheckLinkPending(link, status, &r))
+		RecordRaise(&r);
 }
 
-void
-ValidateNotSelfShip(TraceCode code, int64 seller, int64 buyer)
+bool
+CheckNotSelfShip(TraceCode code, int64 seller, int64 buyer, SlRefusal *r)
 {
-	if (buyer == seller)
-		ereport(ERROR,
-				(errcode(SL_SELF_LINK),
-				 errmsg("self-link: seller %lld cannot ship batch %s to itself",
-						(long long) seller, TraceCodeToCString(code)),
-				 errhint("Record processing or repacking with transform.")));
+	if (buyer != seller)
+		return true;
+	return Refuse(r, SL_SELF_LINK, NULL, "Record processing or repacking with transform.",
+				  "self-link: seller %lld cannot ship batch %s to itself",
+				  (long long) seller, TraceCodeToCString(code));
 }
 
-int
-ValidateAccepted(int64 link, Qty shipped, Qty accepted, bool has_reason)
+bool
+CheckAccepted(int64 link, Qty shipped, Qty accepted, bool has_reason, int *cmp, SlRefusal *r)
 {
-	int			cmp = QtyCompare(accepted, shipped);
-
-	if (cmp > 0)
-		ereport(ERROR,
-				(errcode(SL_ACCEPTED_OVER_SHIPPED),
-				 errmsg("accepted over shipped: link %lld shipped %s, %s accepted",
-						(long long) link, QtyToCString(shipped), QtyToCString(accepted))));
-	if (cmp < 0 && !has_reason)
-		ereport(ERROR,
-				(errcode(SL_DOCUMENT_INCOMPLETE),
-				 errmsg("document incomplete: accepting %s of %s shipped needs a reject_reason",
-						QtyToCString(accepted), QtyToCString(shipped))));
-	return cmp;
+	*cmp = QtyCompare(accepted, shipped);
+	if (*cmp > 0)
+		return Refuse(r, SL_ACCEPTED_OVER_SHIPPED, NULL, NULL,
+					  "accepted over shipped: link %lld shipped %s, %s accepted",
+					  (long long) link, QtyToCString(shipped), QtyToCString(accepted));
+	if (*cmp < 0 && !has_reason)
+		return Refuse(r, SL_DOCUMENT_INCOMPLETE, NULL, NULL,
+					  "document incomplete: accepting %s of %s shipped needs a reject_reason",
+					  QtyToCString(accepted), QtyToCString(shipped));
+	return true;
 }
