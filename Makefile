@@ -162,3 +162,56 @@ test-assert: deps
 
 bench: deps all gateway
 	@tests/lib/bench.sh
+
+# ---- install, packages and the package test (docs/install.md) --------------
+# `make install` installs the extension (PGXS, into the server's directories
+# whatever prefix says) and the gateway's files below. prefix moves only the
+# gateway's files (default /usr/local, /usr for packages); DESTDIR stages all.
+GW_PREFIX   = $(if $(filter command line,$(origin prefix)),$(prefix),/usr/local)
+GW_BINDIR  ?= $(GW_PREFIX)/bin
+GW_MANDIR  ?= $(GW_PREFIX)/share/man
+GW_DOCDIR  ?= $(GW_PREFIX)/share/doc/shilian
+GW_UNITDIR ?= $(GW_PREFIX)/lib/systemd/system
+GW_CONFDIR ?= /etc/shilian
+GW_DIST     = gateway/dist
+
+.PHONY: install-gateway uninstall-gateway deb test-packages
+install: install-gateway
+uninstall: uninstall-gateway
+
+# The example config goes to $(GW_CONFDIR)/gateway.conf only where there is
+# none yet (an edited config is never overwritten); it is always in the docs.
+install-gateway: gateway/shilian-gateway shilian-verify
+	install -d '$(DESTDIR)$(GW_BINDIR)' '$(DESTDIR)$(GW_MANDIR)/man1' '$(DESTDIR)$(GW_MANDIR)/man8' \
+		'$(DESTDIR)$(GW_UNITDIR)' '$(DESTDIR)$(GW_CONFDIR)' '$(DESTDIR)$(GW_DOCDIR)'
+	install -m 755 gateway/shilian-gateway shilian-verify '$(DESTDIR)$(GW_BINDIR)/'
+	install -m 644 $(GW_DIST)/shilian-gateway.8 '$(DESTDIR)$(GW_MANDIR)/man8/'
+	install -m 644 $(GW_DIST)/shilian-verify.1 '$(DESTDIR)$(GW_MANDIR)/man1/'
+	sed -e 's|@bindir@|$(GW_BINDIR)|g' -e 's|@confdir@|$(GW_CONFDIR)|g' $(GW_DIST)/shilian-gateway.service.in \
+		> '$(DESTDIR)$(GW_UNITDIR)/shilian-gateway.service'
+	chmod 644 '$(DESTDIR)$(GW_UNITDIR)/shilian-gateway.service'
+	install -m 644 $(GW_DIST)/gateway.conf '$(DESTDIR)$(GW_DOCDIR)/gateway.conf.example'
+	install -m 644 docs/install.md '$(DESTDIR)$(GW_DOCDIR)/'
+	[ -e '$(DESTDIR)$(GW_CONFDIR)/gateway.conf' ] || install -m 644 $(GW_DIST)/gateway.conf '$(DESTDIR)$(GW_CONFDIR)/gateway.conf'
+
+# The config and its directory stay (they may hold edits and the secret).
+uninstall-gateway:
+	rm -f '$(DESTDIR)$(GW_BINDIR)/shilian-gateway' '$(DESTDIR)$(GW_BINDIR)/shilian-verify' \
+		'$(DESTDIR)$(GW_MANDIR)/man8/shilian-gateway.8' '$(DESTDIR)$(GW_MANDIR)/man1/shilian-verify.1' \
+		'$(DESTDIR)$(GW_UNITDIR)/shilian-gateway.service' \
+		'$(DESTDIR)$(GW_DOCDIR)/gateway.conf.example' '$(DESTDIR)$(GW_DOCDIR)/install.md'
+
+# Debian packages postgresql-15-shilian and shilian-gateway in .tmp/deb/,
+# built with dpkg-deb from one staged `make install` (no network, no root).
+deb: deps all gateway
+	$(GW_DIST)/deb/build.sh $(EXTVERSION) .tmp/deb
+
+# Installs both packages on this machine (root), runs them against a cluster
+# made with pg_createcluster, then removes everything (tests/packages/).
+test-packages: deb
+	tests/packages/deb_test.sh .tmp/deb
+
+# Quiet builds: no command lines unless V=1 (errors and warnings still show).
+ifneq ($(V),1)
+.SILENT:
+endif

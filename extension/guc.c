@@ -215,5 +215,10 @@ ShilianDefineGucs(void)
 							 &shilian_uscc_lenient, false, PGC_USERSET, 0,
 							 NULL, NULL, NULL);
 
+	/* PostgreSQL 15 reserves the prefix; before it, placeholders only warned. */
+#if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("shilian");
+#else
+	EmitWarningsOnPlaceholders("shilian");
+#endif
 }

@@ -28,6 +28,19 @@ start() {
 		say "creating the private cluster in $data"
 		cluster_init "$data" "$sock" "$PGPORT" ''
 	fi
+	# pg_cron, when installed, runs the scheduled jobs of the demo database
+	# (docs/install.md); a cluster made before gets it on its next start.
+	local cron=0
+	[ -f "$SYS_PKGLIBDIR/pg_cron.so" ] && cron=1
+	if [ "$cron" = 1 ] && ! grep -q "^shared_preload_libraries = 'pg_cron'" "$data/postgresql.conf"; then
+		cat >> "$data/postgresql.conf" <<CONF
+# pg_cron for the scheduled jobs (docs/install.md)
+shared_preload_libraries = 'pg_cron'
+cron.database_name = '$DB'
+cron.host = '$sock'
+CONF
+		as_pg pg_ctl -D "$data" status >/dev/null 2>&1 && as_pg pg_ctl -D "$data" -m fast -w stop >/dev/null
+	fi
 	if ! as_pg pg_ctl -D "$data" status >/dev/null 2>&1; then
 		cluster_start "$data" "$base/postgres.log"
 	fi
@@ -40,16 +53,25 @@ start() {
 	# fit the old schema that a DROP EXTENSION's ledger guard would write to.
 	local sum; sum=$(cat "$TOP"/sql/shilian--*.sql | md5sum | cut -c1-32)
 	if [ "$(cat "$RUN/extension.md5" 2>/dev/null)" != "$sum" ]; then
-		dropdb --if-exists "$DB"
+		dropdb --if-exists --force "$DB"	# --force: pg_cron's launcher stays connected
 		createdb "$DB"
 		psql -qX -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
 set client_min_messages = warning;
 create extension shilian;
 SQL
+		# DROP DATABASE stopped pg_cron's scheduler for good: start it again
+		[ "$cron" = 1 ] && as_pg pg_ctl -D "$data" -l "$base/postgres.log" -m fast -w restart >/dev/null
 		echo "$sum" > "$RUN/extension.md5"
 		say "database and extension (re)created from this build"
 	fi
-	psql -qX -v ON_ERROR_STOP=1 -d "$DB" -f "$TOP/tests/demo/province.sql" >/dev/null
+	PGOPTIONS='-c client_min_messages=warning' psql -qX -v ON_ERROR_STOP=1 -d "$DB" \
+		-f "$TOP/tests/demo/province.sql" >/dev/null
+	local schedule="  (pg_cron is not installed: run the commands of  select * from shilian.job_plan()  by hand)"
+	if [ "$cron" = 1 ]; then
+		schedule=$(PGOPTIONS='-c client_min_messages=warning' psql -qAtX -v ON_ERROR_STOP=1 -d "$DB" -F '  ' \
+			-c "create extension if not exists pg_cron" \
+			-c "select format('  %-26s %-12s %s', jobname, schedule, command) from shilian.schedule_jobs() order by jobname")
+	fi
 	# Gateway: restart so it runs the binary just built. It logs in as
 	# shilian_gateway and signs tokens with a secret made once for this folder.
 	stop_gateway
@@ -98,6 +120,8 @@ Regulators (figures, findings, alerts; docs/regulator.md):
   curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_REGULATOR" "\$SHILIAN_URL/v1/regulator/jurisdictions/370000/monthly-report.csv?month=$month"
   curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_COUNTY" \$SHILIAN_URL/v1/regulator/jurisdictions/370112/broken-chain
   curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_COUNTY" \$SHILIAN_URL/v1/regulator/jurisdictions/370112/alerts
+Scheduled jobs (pg_cron, UTC; docs/install.md; psql -c "select * from cron.job_run_details"):
+$schedule
 Integration (docs/integration.md):
   curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_REGULATOR" "\$SHILIAN_URL/epcis/events?perPage=2"   # GS1 EPCIS 2.0
   curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_ADMIN" \$SHILIAN_URL/v1/admin/clients   # system clients
