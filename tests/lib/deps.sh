@@ -5,7 +5,8 @@ set -euo pipefail
 
 PKGS="make gcc postgresql-15 postgresql-server-dev-15 postgresql-contrib
 libpq-dev libcivetweb-dev libjansson-dev libjwt-dev libssl-dev openssl
-perl libipc-run-perl libjson-pp-perl curl jq wrk valgrind util-linux python3-jsonschema"
+perl libipc-run-perl libjson-pp-perl curl jq wrk valgrind util-linux python3-jsonschema
+faketime"
 
 missing=""
 for p in $PKGS; do
