@@ -124,7 +124,7 @@ static SlStmt day_stmt = {
 
 static SlStmt month_stmt = {
 	"INSERT INTO shilian.operator_month AS m (operator_id, month, records, receipts, receipts_complete, via_client)"
-	" VALUES ($1, date_trunc('month', $2)::date, $3, $4, $5, $6)"
+	" VALUES ($1, date_trunc('month', $2::timestamp)::date, $3, $4, $5, $6)"
 	" ON CONFLICT (operator_id, month) DO UPDATE SET records = m.records + excluded.records,"
 	"  receipts = m.receipts + excluded.receipts, receipts_complete = m.receipts_complete + excluded.receipts_complete,"
 	"  via_client = m.via_client + excluded.via_client",
@@ -371,7 +371,7 @@ MonthOf(DateADT day)
  * inlined), run only when the transaction made receipts.
  */
 static SlStmt complete_stmt = {
-	"SELECT i.operator_id, i.inspected_at::date, count(*)::integer"
+	"SELECT i.operator_id, shilian.platform_date(i.inspected_at), count(*)::integer"
 	" FROM shilian.inspection i"
 	" JOIN shilian.batch b ON b.id = i.batch_id"
 	" JOIN shilian.product p ON p.id = b.product_id"

@@ -622,7 +622,7 @@ ShipLine(IChunk *c, ILine *ln)
 	ln->buyer = DatumGetInt64(Cast(FieldText(rec, "buyer"), INT8OID));
 	ln->q = DatumGetQty(Cast(FieldText(rec, "qty"), qty_typ));
 	s = FieldText(rec, "shipped_on");
-	ln->shipped = s ? DatumGetDateADT(Cast(s, DATEOID)) : GetSQLCurrentDate();
+	ln->shipped = s ? DatumGetDateADT(Cast(s, DATEOID)) : PlatformToday();
 	s = FieldText(rec, "seller");
 	ln->seller = s ? DatumGetInt64(Cast(s, INT8OID)) : 0;
 
@@ -729,7 +729,7 @@ ReceiveLine(IChunk *c, ILine *ln)
 	ln->at = s ? DatumGetTimestampTz(Cast(s, TIMESTAMPTZOID)) : GetCurrentTransactionStartTimestamp();
 	s = FieldText(rec, "reject_reason");
 	ln->reason = s ? CStringGetTextDatum(s) : (Datum) 0;
-	day = DatumGetDateADT(DirectFunctionCall1(timestamptz_date, TimestampTzGetDatum(ln->at)));
+	day = TimestampDate(ln->at);
 
 	if (ref != NULL)
 	{
