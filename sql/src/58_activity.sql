@@ -191,13 +191,11 @@ BEGIN
 	GET DIAGNOSTICS n = ROW_COUNT;
 	LOCK TABLE shilian.operator_month IN ACCESS EXCLUSIVE MODE;
 	TRUNCATE shilian.operator_month;
-	-- without the rollup's row triggers (part 62): one recount after
-	ALTER TABLE shilian.operator_month DISABLE TRIGGER USER;
+	-- the rollups (part 62): one recount after
 	INSERT INTO shilian.operator_month (operator_id, month, records, receipts, receipts_complete, via_client)
 	SELECT d.operator_id, date_trunc('month', d.day::timestamp)::date, sum(d.records), sum(d.receipts),
 		sum(d.receipts_complete), sum(d.via_client)
 	  FROM shilian.operator_day d GROUP BY 1, 2;
-	ALTER TABLE shilian.operator_month ENABLE TRIGGER USER;
 	PERFORM shilian.rollup_recount(NULL);
 	RETURN n;
 END

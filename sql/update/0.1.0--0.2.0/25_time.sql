@@ -29,9 +29,11 @@ CREATE AGGREGATE max(qty) (
 COMMENT ON AGGREGATE max(qty) IS 'The largest quantity (one dimension; an error if they mix).';
 
 
+
 -- part 25 (sql/src/00_base.sql and every file deriving a date from a timestamp):
 -- one platform time zone (shilian.timezone): platform_date()/platform_today(),
 -- and the functions that took a day from a timestamp in the session's TimeZone.
+-- (operator_day_rebuild also loses its DISABLE/ENABLE TRIGGER of operator_month.)
 
 -- sql/src/00_base.sql
 CREATE FUNCTION platform_date(ts timestamptz) RETURNS date
@@ -380,13 +382,11 @@ BEGIN
 	GET DIAGNOSTICS n = ROW_COUNT;
 	LOCK TABLE shilian.operator_month IN ACCESS EXCLUSIVE MODE;
 	TRUNCATE shilian.operator_month;
-	-- without the rollup's row triggers (part 62): one recount after
-	ALTER TABLE shilian.operator_month DISABLE TRIGGER USER;
+	-- the rollups (part 62): one recount after
 	INSERT INTO shilian.operator_month (operator_id, month, records, receipts, receipts_complete, via_client)
 	SELECT d.operator_id, date_trunc('month', d.day::timestamp)::date, sum(d.records), sum(d.receipts),
 		sum(d.receipts_complete), sum(d.via_client)
 	  FROM shilian.operator_day d GROUP BY 1, 2;
-	ALTER TABLE shilian.operator_month ENABLE TRIGGER USER;
 	PERFORM shilian.rollup_recount(NULL);
 	RETURN n;
 END
@@ -1300,3 +1300,9 @@ ALTER FUNCTION transform(trace_code[], qty[], bigint, qty, date, text, date, big
 	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION public_trace(trace_code) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION recall_export(bigint) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+-- part 25 (sql/src/62_rollup.sql): the counter flush adds the station rollup
+-- itself, in key order, so no row trigger of operator_month runs at commit.
+DROP TRIGGER rollup_ins ON operator_month;
+DROP TRIGGER rollup_upd ON operator_month;
+DROP FUNCTION rollup_month_flushed();
