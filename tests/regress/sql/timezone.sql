@@ -76,6 +76,14 @@ SELECT o.name, d.day, d.records, d.batches, d.inspections, d.shipments, d.receip
  WHERE d.operator_id IN (:farm, :wh) ORDER BY o.name, d.day;
 SELECT o.name, m.month, m.records, m.receipts FROM shilian.operator_month m JOIN shilian.operator o ON o.id = m.operator_id
  WHERE m.operator_id IN (:farm, :wh) ORDER BY o.name, m.month;
+-- the figures: the station rollup's months, and the regulator's monthly
+-- figures of March and of April read from this session (the wholesaler was
+-- active in both; its receipt was in March)
+SELECT month, segment, active_operators, receipts FROM shilian.station_month
+ WHERE station = '460105001' ORDER BY month, segment;
+SELECT lower(p) AS month_from, s.active_operators, s.receipts
+  FROM (VALUES (daterange('2026-03-01', '2026-04-01')), (daterange('2026-04-01', '2026-05-01'))) v(p),
+	LATERAL shilian.jurisdiction_stats('460105', p) s WHERE s.total ORDER BY 1;
 -- the counters rebuilt from the record tables in yet another session zone are the same
 CREATE TEMP TABLE live AS SELECT * FROM shilian.operator_day WHERE operator_id IN (:farm, :wh);
 CREATE TEMP TABLE live_month AS SELECT * FROM shilian.operator_month WHERE operator_id IN (:farm, :wh);
