@@ -7,6 +7,14 @@
  * costs a few memory writes, and a bulk import of thousands of records for one
  * operator updates its row once rather than thousands of times.
  *
+ * The flush runs at XACT_EVENT_PRE_COMMIT, after the deferred triggers, so
+ * it fires no trigger of its own: it writes the rows in one global order
+ * (operator_day by (operator, day), then operator_month by (operator,
+ * month), then station_month by (month, station, segment)), so that two
+ * committing transactions never wait for each other in a cycle, and it adds
+ * the station rollup's change itself (station_month, part 62) rather than
+ * through row triggers that ran once per row in hash order.
+ *
  * Subtransactions: each log entry carries the id of the subtransaction that
  * made it. Subtransaction ids grow in start order, so when a subtransaction
  * aborts, the entries it and its children made are exactly the tail of the
@@ -27,6 +35,7 @@
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "common/int.h"
+#include "executor/executor.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "utils/array.h"
@@ -96,17 +105,21 @@ ActivityKindOf(const char *kind)
  * update when the page has room (the tables' fillfactor leaves it), so a
  * commit costs two probes and two tuple versions, not two planned
  * statements. Whenever that path cannot be sure (no row yet, a concurrent
- * update, a trigger or an expression or partial index on the table, an
- * isolation level above read committed), the same counts go through the
- * plain upserts below, which are exact in every case. A further table kept
+ * update, a trigger, a stored generated column, an expression, partial,
+ * exclusion or deferrable index on the table, an isolation level above read
+ * committed), the same counts go through the plain upserts below, which are
+ * exact in every case. CHECK and NOT NULL constraints are checked on the
+ * new row version with the executor's ExecConstraints, as an UPDATE would.
+ * What a table has is read from its relcache entry each time a flush opens
+ * it, so an ALTER TABLE (a relcache invalidation) is seen by the next flush. A further table kept
  * from the same counts is one more CounterTable and statement, added in
  * ActivityFlush beside these two.
  *
  * The upserts: scalar parameters, a plan prepared once per backend (stmt.c).
  *   day:   $1 operator, $2 day, $3 records, $4..$10 the kinds (ActivityKind
  *          order), $11 via_client, $12 receipts_complete.
- *   month: $1 operator, $2 day, $3 records, $4 receipts, $5 receipts_complete,
- *          $6 via_client.
+ *   month: $1 operator, $2 month (its first day), $3 records, $4 receipts,
+ *          $5 receipts_complete, $6 via_client; returns the row's new counts.
  */
 static SlStmt day_stmt = {
 	"INSERT INTO shilian.operator_day AS d (operator_id, day, records, batches, inspections, shipments,"
@@ -124,10 +137,11 @@ static SlStmt day_stmt = {
 
 static SlStmt month_stmt = {
 	"INSERT INTO shilian.operator_month AS m (operator_id, month, records, receipts, receipts_complete, via_client)"
-	" VALUES ($1, date_trunc('month', $2)::date, $3, $4, $5, $6)"
+	" VALUES ($1, $2, $3, $4, $5, $6)"
 	" ON CONFLICT (operator_id, month) DO UPDATE SET records = m.records + excluded.records,"
 	"  receipts = m.receipts + excluded.receipts, receipts_complete = m.receipts_complete + excluded.receipts_complete,"
-	"  via_client = m.via_client + excluded.via_client",
+	"  via_client = m.via_client + excluded.via_client"
+	" RETURNING m.records, m.receipts, m.receipts_complete, m.via_client",
 	6, {"bigint", "date", "integer", "integer", "integer", "integer"}
 };
 
@@ -148,15 +162,10 @@ typedef struct CounterTable
 	Relation	rel;
 	Relation	pk;
 	bool		fast;
-	/*
-	 * operator_month carries the rollup's row triggers (62_rollup.sql):
-	 * rollup_ins, and rollup_upd, which fires only when records turns
-	 * positive, receipts or receipts_complete change, or via_client turns
-	 * positive. An update in place is taken only when none of these holds,
-	 * i.e. when the trigger would not have fired; every other change goes
-	 * through the upsert, which fires it.
-	 */
-	bool		rollup_guard;
+	/* for ExecConstraints (CHECK, NOT NULL) on the new row version, if any */
+	EState	   *estate;
+	ResultRelInfo *rri;
+	TupleTableSlot *newslot;
 	int			ncols;
 	AttrNumber	att[ACT_NCOUNTS];
 	Relation   *indexes;		/* every index of the table, for non-HOT updates */
@@ -184,23 +193,11 @@ CounterTableOpen(CounterTable *t, const char *name, const char *const *columns, 
 	t->rel = table_open(relid, RowExclusiveLock);
 	t->ncols = ncols;
 	t->fast = !IsolationUsesXactSnapshot() && t->rel->rd_rel->relkind == RELKIND_RELATION;
+	/* a trigger would not run, nor a stored generated column be recomputed */
 	if (t->rel->trigdesc != NULL)
-	{
-		/* only the rollup's own row triggers on operator_month are understood */
-		const TriggerDesc *td = t->rel->trigdesc;
-
-		t->rollup_guard = strcmp(name, "operator_month") == 0 && ncols == 4;
-		for (int k = 0; k < td->numtriggers && t->rollup_guard; k++)
-		{
-			const Trigger *tg = &td->triggers[k];
-
-			if (!(strcmp(tg->tgname, "rollup_ins") == 0 || strcmp(tg->tgname, "rollup_upd") == 0)
-				|| !TRIGGER_FOR_ROW(tg->tgtype) || !TRIGGER_FOR_AFTER(tg->tgtype))
-				t->rollup_guard = false;
-		}
-		if (!t->rollup_guard)
-			t->fast = false;
-	}
+		t->fast = false;
+	if (RelationGetDescr(t->rel)->constr != NULL && RelationGetDescr(t->rel)->constr->has_generated_stored)
+		t->fast = false;
 	for (int c = 0; c < ncols && t->fast; c++)
 	{
 		t->att[c] = get_attnum(relid, columns[c]);
@@ -234,6 +231,15 @@ CounterTableOpen(CounterTable *t, const char *name, const char *const *columns, 
 		|| TupleDescAttr(RelationGetDescr(t->rel), t->pk->rd_index->indkey.values[0] - 1)->atttypid != INT8OID
 		|| TupleDescAttr(RelationGetDescr(t->rel), t->pk->rd_index->indkey.values[1] - 1)->atttypid != DATEOID)
 		t->fast = false;
+	/* CHECK and NOT NULL: checked by the executor's routine, as an UPDATE does */
+	if (t->fast && RelationGetDescr(t->rel)->constr != NULL)
+	{
+		t->estate = CreateExecutorState();
+		t->rri = makeNode(ResultRelInfo);
+		/* not in a range table: ExecConstraints then reports the row without column filtering */
+		InitResultRelInfo(t->rri, t->rel, 0, NULL, 0);
+		t->newslot = MakeSingleTupleTableSlot(RelationGetDescr(t->rel), &TTSOpsHeapTuple);
+	}
 }
 
 static void
@@ -243,6 +249,10 @@ CounterTableClose(CounterTable *t)
 		index_endscan(t->scan);
 	if (t->slot != NULL)
 		ExecDropSingleTupleTableSlot(t->slot);
+	if (t->newslot != NULL)
+		ExecDropSingleTupleTableSlot(t->newslot);
+	if (t->estate != NULL)
+		FreeExecutorState(t->estate);
 	for (int i = 0; i < t->nindexes; i++)
 		index_close(t->indexes[i], NoLock);
 	table_close(t->rel, NoLock);
@@ -250,12 +260,12 @@ CounterTableClose(CounterTable *t)
 
 /*
  * Add adds[] to the row (operator_id, key) of t in place, as the latest
- * committed (or this transaction's) version seen by snap. False when there
- * is no such row or it was updated concurrently (nothing is written then:
- * the caller runs the upsert).
+ * committed (or this transaction's) version seen by snap; newv[] receives
+ * the row's new counts. False when there is no such row or it was updated
+ * concurrently (nothing is written then: the caller runs the upsert).
  */
 static bool
-CounterAdd(CounterTable *t, Snapshot snap, int64 operator_id, DateADT key, const int32 *adds)
+CounterAdd(CounterTable *t, Snapshot snap, int64 operator_id, DateADT key, const int32 *adds, int32 *newv)
 {
 	ScanKeyData sk[2];
 	HeapTuple	old;
@@ -296,15 +306,7 @@ CounterAdd(CounterTable *t, Snapshot snap, int64 operator_id, DateADT key, const
 					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 					 errmsg("integer out of range")));
 		values[c] = Int32GetDatum(v);
-	}
-	/* month columns: records, receipts, receipts_complete, via_client */
-	if (t->rollup_guard)
-	{
-		int32		old_records = DatumGetInt32(values[0]) - adds[0];
-		int32		old_via = DatumGetInt32(values[3]) - adds[3];
-
-		if (old_records <= 0 || adds[1] != 0 || adds[2] != 0 || (old_via <= 0 && adds[3] != 0))
-			return false;		/* rollup_upd would fire: the upsert runs it */
+		newv[c] = v;
 	}
 	nv = palloc0_array(Datum, natts);
 	nn = palloc0_array(bool, natts);
@@ -316,6 +318,13 @@ CounterAdd(CounterTable *t, Snapshot snap, int64 operator_id, DateADT key, const
 	}
 	old = ExecFetchSlotHeapTuple(t->slot, false, &should_free);
 	tup = heap_modify_tuple(old, RelationGetDescr(t->rel), nv, nn, repl);
+	if (t->rri != NULL)
+	{
+		ExecStoreHeapTuple(tup, t->newslot, false);
+		ExecConstraints(t->rri, t->newslot, t->estate);
+		ExecClearTuple(t->newslot);
+		ResetPerTupleExprContext(t->estate);
+	}
 	res = heap_update(t->rel, &t->slot->tts_tid, tup, GetCurrentCommandId(true), InvalidSnapshot, true,
 					  &tmfd, &lockmode);
 	if (should_free)
@@ -371,7 +380,7 @@ MonthOf(DateADT day)
  * inlined), run only when the transaction made receipts.
  */
 static SlStmt complete_stmt = {
-	"SELECT i.operator_id, i.inspected_at::date, count(*)::integer"
+	"SELECT i.operator_id, shilian.platform_date(i.inspected_at), count(*)::integer"
 	" FROM shilian.inspection i"
 	" JOIN shilian.batch b ON b.id = i.batch_id"
 	" JOIN shilian.product p ON p.id = b.product_id"
@@ -398,6 +407,95 @@ typedef struct ActSum
 	ActKey		key;
 	int32		c[ACT_NCOUNTS];
 } ActSum;
+
+/* The flush's one order: by operator, then day (or month). */
+static int
+ActSumCmp(const void *a, const void *b)
+{
+	const ActKey *x = &((const ActSum *) a)->key;
+	const ActKey *y = &((const ActSum *) b)->key;
+
+	if (x->operator_id != y->operator_id)
+		return x->operator_id < y->operator_id ? -1 : 1;
+	if (x->day != y->day)
+		return x->day < y->day ? -1 : 1;
+	return 0;
+}
+
+/* The entries of a hash table of ActSum, sorted (in CurrentMemoryContext). */
+static ActSum *
+ActSumsSorted(HTAB *h, int *n)
+{
+	long		count = hash_get_num_entries(h);
+	ActSum	   *arr = palloc_array(ActSum, Max(count, 1));
+	HASH_SEQ_STATUS it;
+	ActSum	   *s;
+	int			i = 0;
+
+	hash_seq_init(&it, h);
+	while ((s = hash_seq_search(&it)) != NULL)
+		arr[i++] = *s;
+	qsort(arr, i, sizeof(ActSum), ActSumCmp);
+	*n = i;
+	return arr;
+}
+
+/*
+ * The station rollup (station_month, 62_rollup.sql) of the operator-months
+ * the flush wrote: each operator-month contributes, at its operator's home
+ * station and segment, one active operator when it has records (one 10+3
+ * operator when the operator is active and key, one uploading own-system
+ * operator when active, own-system and via_client > 0), and its receipts
+ * and complete receipts. The flush knows each row's counts before and after
+ * its addition, so it adds the difference itself: per (month, station,
+ * segment), in that order, under the rollup lock held shared (recounts hold
+ * it exclusively). $1 operators, $2 months, $3..$6 the changes of the
+ * records (0/1), uploading (0/1), receipts and complete receipts terms.
+ */
+static SlStmt rollup_lock_stmt = {
+	"SELECT pg_catalog.pg_advisory_xact_lock_shared(shilian.rollup_lock())", 0, {NULL}
+};
+static SlStmt rollup_stmt = {
+	"INSERT INTO shilian.station_month AS s (station, segment, month, active_operators, key_recorded,"
+	"  own_system_uploading, receipts, receipts_complete)"
+	" SELECT o.station, o.segment, d.month, sum(d.rec),"
+	"  sum(CASE WHEN o.status = 'active' AND shilian.operator_is_key(o.id, o.kinds) THEN d.rec ELSE 0 END),"
+	"  sum(CASE WHEN o.status = 'active' AND o.own_system THEN d.up ELSE 0 END), sum(d.rc), sum(d.rcc)"
+	" FROM unnest($1::bigint[], $2::date[], $3::integer[], $4::integer[], $5::integer[], $6::integer[])"
+	"   AS d (operator_id, month, rec, up, rc, rcc)"
+	" JOIN shilian.operator o ON o.id = d.operator_id"
+	" GROUP BY o.station, o.segment, d.month"
+	" ORDER BY d.month, o.station, o.segment"
+	" ON CONFLICT (month, station, segment) DO UPDATE SET"
+	"  active_operators = s.active_operators + excluded.active_operators,"
+	"  key_recorded = s.key_recorded + excluded.key_recorded,"
+	"  own_system_uploading = s.own_system_uploading + excluded.own_system_uploading,"
+	"  receipts = s.receipts + excluded.receipts,"
+	"  receipts_complete = s.receipts_complete + excluded.receipts_complete",
+	6, {"bigint[]", "date[]", "integer[]", "integer[]", "integer[]", "integer[]"}
+};
+
+/*
+ * The change of one operator-month's rollup terms (rec, up, rc, rcc) when
+ * its counts (records, receipts, receipts_complete, via_client) went from
+ * newv - adds (all 0: no row) to newv. True when anything changed.
+ */
+static bool
+RollupDelta(const int32 *newv, const int32 *adds, int32 *d)
+{
+	int32		o_records = newv[0] - adds[0];
+	int32		o_rc = newv[1] - adds[1];
+	int32		o_rcc = newv[2] - adds[2];
+	int32		o_via = newv[3] - adds[3];
+	bool		was = o_records > 0;
+	bool		is = newv[0] > 0;
+
+	d[0] = (int32) is - (int32) was;
+	d[1] = (int32) (is && newv[3] > 0) - (int32) (was && o_via > 0);
+	d[2] = (is ? newv[1] : 0) - (was ? o_rc : 0);
+	d[3] = (is ? newv[2] : 0) - (was ? o_rcc : 0);
+	return d[0] != 0 || d[1] != 0 || d[2] != 0 || d[3] != 0;
+}
 
 /* The owner of shilian.operator_day: the flush writes as it (operators may not). */
 static Oid
@@ -428,8 +526,11 @@ ActivityFlush(void)
 	int			len = act_len;
 	HASHCTL		ctl;
 	HTAB	   *sums;
-	HASH_SEQ_STATUS it;
 	ActSum	   *s;
+	ActSum	   *days;
+	ActSum	   *mons;
+	int			ndays;
+	int			nmons;
 	Datum	   *incoming;
 	int			nincoming = 0;
 	Oid			save_user;
@@ -439,6 +540,10 @@ ActivityFlush(void)
 	CounterTable month_t;
 	Snapshot	snap;
 	HTAB	   *months;
+	Datum	   *r_op;
+	Datum	   *r_month;
+	Datum	   *r_d[4];
+	int			nroll = 0;
 
 	/* taken first: nothing below may count twice */
 	act_log = NULL;
@@ -499,6 +604,28 @@ ActivityFlush(void)
 		}
 	}
 
+	/* the (operator, day) rows in order, and their months summed, in order */
+	days = ActSumsSorted(sums, &ndays);
+	for (int i = 0; i < ndays; i++)
+	{
+		ActKey		mk;
+		ActSum	   *m;
+		bool		found;
+
+		s = &days[i];
+		memset(&mk, 0, sizeof(mk));
+		mk.operator_id = s->key.operator_id;
+		mk.day = DATE_NOT_FINITE(s->key.day) ? s->key.day : MonthOf(s->key.day);
+		m = hash_search(months, &mk, HASH_ENTER, &found);
+		if (!found)
+			memset(m->c, 0, sizeof(m->c));
+		m->c[0] += s->c[0];
+		m->c[1] += s->c[1 + ACT_RECEIPTS];
+		m->c[2] += s->c[ACT_COMPLETE];
+		m->c[3] += s->c[ACT_VIA];
+	}
+	mons = ActSumsSorted(months, &nmons);
+
 	/*
 	 * The tables are opened (and locked) before the snapshot is taken: a
 	 * rebuild that holds them is over, and seen, by then.
@@ -508,15 +635,12 @@ ActivityFlush(void)
 	/* what this transaction wrote before is seen (and its rows are not touched twice at one command id) */
 	CommandCounterIncrement();
 	snap = RegisterSnapshot(GetLatestSnapshot());
-	hash_seq_init(&it, sums);
-	while ((s = hash_seq_search(&it)) != NULL)
+	for (int i = 0; i < ndays; i++)
 	{
-		bool		finite = !DATE_NOT_FINITE(s->key.day);
-		ActKey		mk;
-		ActSum	   *m;
-		bool		found;
+		int32		newv[ACT_NCOUNTS];
 
-		if (!finite || !CounterAdd(&day_t, snap, s->key.operator_id, s->key.day, s->c))
+		s = &days[i];
+		if (DATE_NOT_FINITE(s->key.day) || !CounterAdd(&day_t, snap, s->key.operator_id, s->key.day, s->c, newv))
 		{
 			Datum		v[12];
 
@@ -529,22 +653,18 @@ ActivityFlush(void)
 			spi = true;
 			SlExec(&day_stmt, v, NULL, 0);
 		}
-		/* summed per month first: each month row is written once per flush */
-		memset(&mk, 0, sizeof(mk));
-		mk.operator_id = s->key.operator_id;
-		mk.day = finite ? MonthOf(s->key.day) : s->key.day;
-		m = hash_search(months, &mk, HASH_ENTER, &found);
-		if (!found)
-			memset(m->c, 0, sizeof(m->c));
-		m->c[0] += s->c[0];
-		m->c[1] += s->c[1 + ACT_RECEIPTS];
-		m->c[2] += s->c[ACT_COMPLETE];
-		m->c[3] += s->c[ACT_VIA];
 	}
-	hash_seq_init(&it, months);
-	while ((s = hash_seq_search(&it)) != NULL)
+	r_op = palloc_array(Datum, Max(nmons, 1));
+	r_month = palloc_array(Datum, Max(nmons, 1));
+	for (int c = 0; c < 4; c++)
+		r_d[c] = palloc_array(Datum, Max(nmons, 1));
+	for (int i = 0; i < nmons; i++)
 	{
-		if (DATE_NOT_FINITE(s->key.day) || !CounterAdd(&month_t, snap, s->key.operator_id, s->key.day, s->c))
+		int32		newv[ACT_NCOUNTS];
+		int32		d[4];
+
+		s = &mons[i];
+		if (DATE_NOT_FINITE(s->key.day) || !CounterAdd(&month_t, snap, s->key.operator_id, s->key.day, s->c, newv))
 		{
 			Datum		v[6];
 
@@ -556,16 +676,45 @@ ActivityFlush(void)
 				elog(ERROR, "SPI_connect failed");
 			spi = true;
 			SlExec(&month_stmt, v, NULL, 0);
+			if (SPI_processed != 1)
+				elog(ERROR, "operator_month upsert returned " UINT64_FORMAT " rows", SPI_processed);
+			for (int c = 0; c < 4; c++)
+				newv[c] = DatumGetInt32(SlGet(0, 1 + c, NULL));
+		}
+		/* the station rollup's part of this operator-month (its month is a first day) */
+		if (!DATE_NOT_FINITE(s->key.day) && RollupDelta(newv, s->c, d))
+		{
+			r_op[nroll] = Int64GetDatum(s->key.operator_id);
+			r_month[nroll] = DateADTGetDatum(s->key.day);
+			for (int c = 0; c < 4; c++)
+				r_d[c][nroll] = Int32GetDatum(d[c]);
+			nroll++;
 		}
 	}
-	/*
-	 * A further table kept from the same counts: a loop like these (its own
-	 * sums when its key is coarser than (operator, day), so that each of its
-	 * rows is written once per flush), through CounterAdd or its statement.
-	 */
 	CounterTableClose(&month_t);
 	CounterTableClose(&day_t);
 	UnregisterSnapshot(snap);
+
+	if (nroll > 0)
+	{
+		Datum		v[6];
+
+		v[0] = PointerGetDatum(construct_array(r_op, nroll, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		v[1] = PointerGetDatum(construct_array(r_month, nroll, DATEOID, 4, true, TYPALIGN_INT));
+		for (int c = 0; c < 4; c++)
+			v[2 + c] = PointerGetDatum(construct_array(r_d[c], nroll, INT4OID, 4, true, TYPALIGN_INT));
+		if (!spi && SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		spi = true;
+		SlExec(&rollup_lock_stmt, NULL, NULL, 0);
+		SlExec(&rollup_stmt, v, NULL, 0);
+	}
+	/*
+	 * A further table kept from the same counts: a loop like these (its own
+	 * sorted sums when its key is coarser than (operator, day), so that each
+	 * of its rows is written once per flush, in key order), through
+	 * CounterAdd or its statement.
+	 */
 
 	if (spi)
 		SPI_finish();

@@ -11,6 +11,8 @@
 #include "utils/acl.h"
 #include "utils/guc.h"
 
+#include "platform_date.h"
+
 bool		shilian_activity_counters = true;
 bool		shilian_allow_drop = false;
 char *shilian_channel = NULL;
@@ -20,6 +22,7 @@ char *shilian_jurisdiction = NULL;
 bool		shilian_ledger_maintenance = false;
 bool		shilian_license_strict = false;
 char *shilian_operator_id = NULL;
+char *shilian_timezone = NULL;
 int			shilian_trace_max_batches = 1000000;
 bool		shilian_uscc_lenient = false;
 
@@ -201,6 +204,14 @@ ShilianDefineGucs(void)
 							   "When set, every record function refuses to record for another operator.",
 							   &shilian_operator_id, "", PGC_USERSET, 0,
 							   CheckOperatorId, NULL, NULL);
+
+	DefineCustomStringVariable("shilian.timezone",
+							   "Time zone of the platform's days (record dates, counters, months, exports).",
+							   "Every date derived from a timestamp is the day in this zone, whatever "
+							   "the session's TimeZone (docs/install.md); superusers set it per "
+							   "database or server, never per request.",
+							   &shilian_timezone, "Asia/Shanghai", PGC_SUSET, 0,
+							   PlatformTimezoneCheck, PlatformTimezoneAssign, NULL);
 
 	DefineCustomIntVariable("shilian.trace_max_batches",
 							"Most batches one trace or recall walk may reach.",

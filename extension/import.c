@@ -661,7 +661,7 @@ ParseShip(ILine *ln)
 	sh->buyer = DatumGetInt64(Cast(FieldText(rec, "buyer"), INT8OID));
 	sh->q = DatumGetQty(Cast(FieldText(rec, "qty"), qty_typ));
 	s = FieldText(rec, "shipped_on");
-	sh->shipped = s ? DatumGetDateADT(Cast(s, DATEOID)) : GetSQLCurrentDate();
+	sh->shipped = s ? DatumGetDateADT(Cast(s, DATEOID)) : PlatformToday();
 	s = FieldText(rec, "seller");
 	sh->has_seller = s != NULL;
 	sh->seller = s ? DatumGetInt64(Cast(s, INT8OID)) : 0;

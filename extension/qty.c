@@ -1,8 +1,9 @@
 /*
  * qty.c — the qty type: an exact quantity with a unit (mass, volume or
  * count), stored in 8 bytes as thousandths of the base unit (g, mL, pcs)
- * with the dimension in the low 2 bits. Arithmetic and comparison are exact
- * integer operations that refuse to mix dimensions or overflow.
+ * with the dimension in the low 2 bits. Arithmetic and aggregates are exact
+ * integer operations that refuse to mix dimensions or overflow; comparison
+ * is a total order (dimension, then amount) so that sorting never fails.
  */
 #include "shilian.h"
 
@@ -136,6 +137,27 @@ QtyCompare(Qty a, Qty b)
 {
 	QtyCheckDimensions(a, b, "compare");
 	return a < b ? -1 : (a > b ? 1 : 0);
+}
+
+/*
+ * The total order of the btree class: by dimension (mass < volume < count),
+ * then by amount in the base unit. It never raises, so sorts, ANALYZE,
+ * DISTINCT, merge joins and indexes work on a column that mixes units; the
+ * business rules that must not mix dimensions call QtyCompare instead.
+ */
+int
+QtyCompareTotal(Qty a, Qty b)
+{
+	QtyDimension da = QtyGetDimension(a);
+	QtyDimension db = QtyGetDimension(b);
+	int64		ma,
+				mb;
+
+	if (da != db)
+		return da < db ? -1 : 1;
+	ma = QtyMilli(a);
+	mb = QtyMilli(b);
+	return ma < mb ? -1 : (ma > mb ? 1 : 0);
 }
 
 Qty
@@ -502,12 +524,12 @@ qty_ratio(PG_FUNCTION_ARGS)
 										DirectFunctionCall1(int8_numeric, Int64GetDatum(QtyMilli(b)))));
 }
 
-/* btree support: -1, 0, 1 within a dimension; an error across dimensions */
+/* btree support: -1, 0, 1 in the total order (dimension, then amount) */
 PG_FUNCTION_INFO_V1(qty_cmp);
 Datum
 qty_cmp(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT32(QtyCompare(PG_GETARG_QTY(0), PG_GETARG_QTY(1)));
+	PG_RETURN_INT32(QtyCompareTotal(PG_GETARG_QTY(0), PG_GETARG_QTY(1)));
 }
 
 #define QTY_CMP_FN(name, op) \
@@ -515,10 +537,14 @@ qty_cmp(PG_FUNCTION_ARGS)
 	Datum \
 	name(PG_FUNCTION_ARGS) \
 	{ \
-		PG_RETURN_BOOL(QtyCompare(PG_GETARG_QTY(0), PG_GETARG_QTY(1)) op 0); \
+		PG_RETURN_BOOL(QtyCompareTotal(PG_GETARG_QTY(0), PG_GETARG_QTY(1)) op 0); \
 	}
 
-/* The six comparison operators' functions (each refuses mixed dimensions). */
+/*
+ * The six comparison operators' functions: the btree class's members, so
+ * they follow its total order (a mass is below every volume; quantities of
+ * two dimensions are never equal) and agree with an index scan.
+ */
 QTY_CMP_FN(qty_eq, ==)
 QTY_CMP_FN(qty_ne, !=)
 QTY_CMP_FN(qty_lt, <)

@@ -240,12 +240,6 @@ ActorFor(FunctionCallInfo fcinfo, int argno, int64 otherwise)
 	return acting != 0 ? acting : otherwise;
 }
 
-DateADT
-TimestampDate(TimestampTz ts)
-{
-	return DatumGetDateADT(DirectFunctionCall1(timestamptz_date, TimestampTzGetDatum(ts)));
-}
-
 /* The 6-digit GB/T 2260 region of a station (county code + 3 digits). */
 static text *
 RegionOf(const char *station)

@@ -14,6 +14,7 @@
 #include "utils/jsonb.h"
 
 #include "ledger.h"
+#include "platform_date.h"
 #include "types.h"
 
 /* Business-rule refusals of the registry and the trace records. */
@@ -77,8 +78,6 @@ extern int64 RecordToLedger(int64 operator_id, const char *kind, DateADT day, Js
  * entries, ids, seqs and counts of n RecordToLedger calls in that order.
  */
 extern void RecordsToLedger(LedgerNewEntry *records, int n);
-/* The date of a timestamp in the session time zone: a record's event date. */
-extern DateADT TimestampDate(TimestampTz ts);
 /* Where the record came from (shilian.channel, shilian.client); NULL: typed in. */
 extern const char *RecordSource(void);
 

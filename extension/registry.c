@@ -192,7 +192,7 @@ sl_operator_register(PG_FUNCTION_ARGS)
 	}
 	SlExec(&operator_insert_stmt, v, n, 0);
 	id = DatumGetInt64(SlGet(0, 1, NULL));
-	RecordToLedger(id, "operator_register", GetSQLCurrentDate(), DatumGetJsonbP(SlGet(0, 2, NULL)));
+	RecordToLedger(id, "operator_register", PlatformToday(), DatumGetJsonbP(SlGet(0, 2, NULL)));
 	SPI_finish();
 	PG_RETURN_INT64(id);
 }
@@ -237,7 +237,7 @@ SetStatus(FunctionCallInfo fcinfo, const char *to, const char *kind)
 	v[2] = PG_NARGS() > 1 ? PG_GETARG_DATUM(1) : (Datum) 0;
 	n[2] = PG_NARGS() > 1 ? ' ' : 'n';
 	SlExec(&operator_set_status_stmt, v, n, 0);
-	RecordToLedger(id, kind, GetSQLCurrentDate(), DatumGetJsonbP(SlGet(0, 1, NULL)));
+	RecordToLedger(id, kind, PlatformToday(), DatumGetJsonbP(SlGet(0, 1, NULL)));
 	SPI_finish();
 }
 
@@ -324,7 +324,7 @@ sl_licence_add(PG_FUNCTION_ARGS)
 		v[i] = PG_GETARG_DATUM(i);
 	SlExec(&licence_insert_stmt, v, NULL, 0);
 	id = DatumGetInt64(SlGet(0, 1, NULL));
-	RecordToLedger(op, "licence_add", GetSQLCurrentDate(), DatumGetJsonbP(SlGet(0, 2, NULL)));
+	RecordToLedger(op, "licence_add", PlatformToday(), DatumGetJsonbP(SlGet(0, 2, NULL)));
 	SPI_finish();
 	PG_RETURN_INT64(id);
 }

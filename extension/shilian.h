@@ -22,6 +22,7 @@ extern bool shilian_ledger_maintenance;
 extern bool shilian_license_strict;
 extern char *shilian_operator_id;
 extern int	shilian_trace_max_batches;
+extern char *shilian_timezone;
 extern bool shilian_uscc_lenient;
 
 extern void ShilianDefineGucs(void);

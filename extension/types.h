@@ -129,6 +129,8 @@ extern Qty	QtyZero(QtyDimension d);
 extern bool QtySameDimension(Qty a, Qty b);
 /* -1, 0, 1; ereport 22023 if the dimensions differ. */
 extern int	QtyCompare(Qty a, Qty b);
+/* -1, 0, 1 by (dimension, amount): the btree order, never raises. */
+extern int	QtyCompareTotal(Qty a, Qty b);
 /* ereport 22023 if the dimensions differ, 22003 on overflow. */
 extern Qty	QtyAdd(Qty a, Qty b);
 extern Qty	QtySub(Qty a, Qty b);

@@ -251,7 +251,7 @@ ValidateDateOrder(const char *earlier_name, DateADT earlier,
 void
 ValidateNotFuture(DateADT produced)
 {
-	if (produced > GetSQLCurrentDate())
+	if (produced > PlatformToday())
 		ereport(ERROR,
 				(errcode(SL_DATES_OUT_OF_ORDER),
 				 errmsg("dates out of order: production date %s is in the future", DateText(produced))));

@@ -320,7 +320,7 @@ const GwRoute gw_routes[] = {
 	{"POST", "/v1/batches", gw_sql_route, GW_JSON | GW_CREATED, "Create a batch: production, harvest, import (batch_create)",
 		batch_fields, NULL,
 		"select json_build_object('trace_code', shilian.batch_create(owner => coalesce($1::bigint, " ACTING "), "
-		"product => $2::bigint, qty => $3::shilian.qty, produced_on => coalesce($4::date, current_date), "
+		"product => $2::bigint, qty => $3::shilian.qty, produced_on => coalesce($4::date, shilian.platform_today()), "
 		"lot => $5, expires_on => $6::date, certificate => $7::jsonb)::text)", batch_args},
 	{"GET", "/v1/batches/{code}", gw_sql_route, 0, "One batch by trace code",
 		NULL, NULL,
@@ -346,7 +346,7 @@ const GwRoute gw_routes[] = {
 	{"POST", "/v1/shipments", gw_sql_route, GW_JSON | GW_CREATED, "Record a sale; the buyer gets a receipt draft (ship)",
 		ship_fields, NULL,
 		"select json_build_object('link', shilian.ship($1::shilian.trace_code, $2::bigint, $3::shilian.qty, "
-		"coalesce($4::date, current_date), coalesce($5::bigint, " ACTING "))::text)", ship_args},
+		"coalesce($4::date, shilian.platform_today()), coalesce($5::bigint, " ACTING "))::text)", ship_args},
 	{"GET", "/v1/shipments/inbox", gw_sql_route, 0, "The acting operator's receipt drafts (pending shipments to it)",
 		NULL, NULL,
 		"select coalesce(jsonb_agg(to_jsonb(d) || jsonb_build_object('link', d.link::text, "
@@ -364,14 +364,14 @@ const GwRoute gw_routes[] = {
 		"Receive from a supplier without records, e.g. a farmer (receive_first_entry)",
 		first_entry_fields, NULL,
 		"select json_build_object('trace_code', shilian.receive_first_entry(coalesce($1::bigint, " ACTING "), "
-		"$2::bigint, $3::shilian.qty, $4::jsonb, $5::jsonb, coalesce($6::date, current_date), "
+		"$2::bigint, $3::shilian.qty, $4::jsonb, $5::jsonb, coalesce($6::date, shilian.platform_today()), "
 		"coalesce($7::timestamptz, now()), $8, $9::jsonb)::text)", first_entry_args},
 	{"POST", "/v1/transformations", gw_sql_route, GW_JSON | GW_CREATED, "Process inputs into one output batch (transform)",
 		transform_fields, NULL,
 		"select json_build_object('trace_code', shilian.transform("
 		"array(select jsonb_array_elements_text($1::jsonb))::shilian.trace_code[], "
 		"array(select jsonb_array_elements_text($2::jsonb))::shilian.qty[], $3::bigint, $4::shilian.qty, "
-		"coalesce($5::date, current_date), $6, $7::date, coalesce($8::bigint, " ACTING "))::text)", transform_args},
+		"coalesce($5::date, shilian.platform_today()), $6, $7::date, coalesce($8::bigint, " ACTING "))::text)", transform_args},
 	{"POST", "/v1/consumptions", gw_sql_route, GW_JSON | GW_CREATED,
 		"Record use: served, sold at retail, destroyed, sample kept (consume)",
 		consume_fields, NULL,
@@ -437,18 +437,18 @@ const GwRoute gw_routes[] = {
 		NULL, regulators,
 		"select coalesce(jsonb_agg(to_jsonb(i) || jsonb_build_object('id', i.id::text) "
 		"order by i.station, i.id), '[]') "
-		"from shilian.inactive_operators($1, coalesce($2::date, current_date - 30)) i", inactive_args},
+		"from shilian.inactive_operators($1, coalesce($2::date, shilian.platform_today() - 30)) i", inactive_args},
 	{"GET", "/v1/regulator/jurisdictions/{code}/monthly-report", gw_sql_route, 0,
 		"The four assessment figures per city and county with rank, month-on-month change and target "
 		"(monthly_report; month=YYYY-MM, the previous month when left out; Accept: text/csv for CSV)",
 		NULL, regulators,
 		"select shilian.monthly_report(coalesce(($2 || '-01')::date, "
-		"(date_trunc('month', current_date) - interval '1 month')::date), $1)", report_args},
+		"(date_trunc('month', shilian.platform_today()::timestamp) - interval '1 month')::date), $1)", report_args},
 	{"GET", "/v1/regulator/jurisdictions/{code}/monthly-report.csv", gw_sql_route, GW_CSV,
 		"The monthly report as CSV, one line per jurisdiction and figure (monthly_report_csv; month=YYYY-MM)",
 		NULL, regulators,
 		"select shilian.monthly_report_csv(coalesce(($2 || '-01')::date, "
-		"(date_trunc('month', current_date) - interval '1 month')::date), $1)", report_args},
+		"(date_trunc('month', shilian.platform_today()::timestamp) - interval '1 month')::date), $1)", report_args},
 	{"GET", "/v1/regulator/jurisdictions/{code}/broken-chain", gw_sql_route, 0,
 		"Operators with a broken chain in the period, one row per operator and kind with the evidence "
 		"(broken_chain; from=, to= inclusive dates, pending_days= grace, default 3)",
@@ -469,7 +469,7 @@ const GwRoute gw_routes[] = {
 		NULL, regulators,
 		"select coalesce(jsonb_agg(to_jsonb(s) || jsonb_build_object('operator', s.operator::text) "
 		"order by s.stratum, s.segment, s.operator), '[]') "
-		"from shilian.spot_check_sample($1, coalesce($2, to_char(current_date, 'YYYY\"Q\"Q')), "
+		"from shilian.spot_check_sample($1, coalesce($2, to_char(shilian.platform_today(), 'YYYY\"Q\"Q')), "
 		"coalesce($3::int, 10), coalesce($4::bigint, 0)) s", spot_args},
 	{"GET", "/v1/regulator/jurisdictions/{code}/alerts", gw_sql_route, 0,
 		"Open alerts of the jurisdiction's operators, newest first (alerts; all=true to include acknowledged ones)",

@@ -473,27 +473,27 @@ COMMENT ON FUNCTION qty_send(qty) IS 'qty binary output: format version byte 1, 
 CREATE FUNCTION qty_eq(qty, qty) RETURNS bool
 	AS 'MODULE_PATHNAME', 'qty_eq'
 	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION qty_eq(qty, qty) IS 'qty equal.';
+COMMENT ON FUNCTION qty_eq(qty, qty) IS 'qty equal (same dimension and amount; a mass never equals a volume).';
 CREATE FUNCTION qty_ne(qty, qty) RETURNS bool
 	AS 'MODULE_PATHNAME', 'qty_ne'
 	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION qty_ne(qty, qty) IS 'qty not equal.';
+COMMENT ON FUNCTION qty_ne(qty, qty) IS 'qty not equal (true for quantities of two dimensions).';
 CREATE FUNCTION qty_lt(qty, qty) RETURNS bool
 	AS 'MODULE_PATHNAME', 'qty_lt'
 	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION qty_lt(qty, qty) IS 'qty less than (same dimension only).';
+COMMENT ON FUNCTION qty_lt(qty, qty) IS 'qty less than in the btree order (dimension mass < volume < count, then amount).';
 CREATE FUNCTION qty_le(qty, qty) RETURNS bool
 	AS 'MODULE_PATHNAME', 'qty_le'
 	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION qty_le(qty, qty) IS 'qty less than or equal (same dimension only).';
+COMMENT ON FUNCTION qty_le(qty, qty) IS 'qty less than or equal in the btree order (dimension mass < volume < count, then amount).';
 CREATE FUNCTION qty_gt(qty, qty) RETURNS bool
 	AS 'MODULE_PATHNAME', 'qty_gt'
 	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION qty_gt(qty, qty) IS 'qty greater than (same dimension only).';
+COMMENT ON FUNCTION qty_gt(qty, qty) IS 'qty greater than in the btree order (dimension mass < volume < count, then amount).';
 CREATE FUNCTION qty_ge(qty, qty) RETURNS bool
 	AS 'MODULE_PATHNAME', 'qty_ge'
 	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION qty_ge(qty, qty) IS 'qty greater than or equal (same dimension only).';
+COMMENT ON FUNCTION qty_ge(qty, qty) IS 'qty greater than or equal in the btree order (dimension mass < volume < count, then amount).';
 
 CREATE OPERATOR = (
 	LEFTARG = qty, RIGHTARG = qty, FUNCTION = qty_eq,
@@ -501,42 +501,42 @@ CREATE OPERATOR = (
 	RESTRICT = eqsel, JOIN = eqjoinsel,
 	HASHES, MERGES
 );
-COMMENT ON OPERATOR = (qty, qty) IS 'qty equal';
+COMMENT ON OPERATOR = (qty, qty) IS 'qty equal (false across dimensions)';
 CREATE OPERATOR <> (
 	LEFTARG = qty, RIGHTARG = qty, FUNCTION = qty_ne,
 	COMMUTATOR = <>, NEGATOR = =,
 	RESTRICT = neqsel, JOIN = neqjoinsel
 );
-COMMENT ON OPERATOR <> (qty, qty) IS 'qty not equal';
+COMMENT ON OPERATOR <> (qty, qty) IS 'qty not equal (true across dimensions)';
 CREATE OPERATOR < (
 	LEFTARG = qty, RIGHTARG = qty, FUNCTION = qty_lt,
 	COMMUTATOR = >, NEGATOR = >=,
 	RESTRICT = scalarltsel, JOIN = scalarltjoinsel
 );
-COMMENT ON OPERATOR < (qty, qty) IS 'qty less than (same dimension only)';
+COMMENT ON OPERATOR < (qty, qty) IS 'qty less than in the btree order (mass < volume < count, then amount)';
 CREATE OPERATOR <= (
 	LEFTARG = qty, RIGHTARG = qty, FUNCTION = qty_le,
 	COMMUTATOR = >=, NEGATOR = >,
 	RESTRICT = scalarlesel, JOIN = scalarlejoinsel
 );
-COMMENT ON OPERATOR <= (qty, qty) IS 'qty less than or equal (same dimension only)';
+COMMENT ON OPERATOR <= (qty, qty) IS 'qty less than or equal in the btree order (mass < volume < count, then amount)';
 CREATE OPERATOR > (
 	LEFTARG = qty, RIGHTARG = qty, FUNCTION = qty_gt,
 	COMMUTATOR = <, NEGATOR = <=,
 	RESTRICT = scalargtsel, JOIN = scalargtjoinsel
 );
-COMMENT ON OPERATOR > (qty, qty) IS 'qty greater than (same dimension only)';
+COMMENT ON OPERATOR > (qty, qty) IS 'qty greater than in the btree order (mass < volume < count, then amount)';
 CREATE OPERATOR >= (
 	LEFTARG = qty, RIGHTARG = qty, FUNCTION = qty_ge,
 	COMMUTATOR = <=, NEGATOR = <,
 	RESTRICT = scalargesel, JOIN = scalargejoinsel
 );
-COMMENT ON OPERATOR >= (qty, qty) IS 'qty greater than or equal (same dimension only)';
+COMMENT ON OPERATOR >= (qty, qty) IS 'qty greater than or equal in the btree order (mass < volume < count, then amount)';
 
 CREATE FUNCTION qty_cmp(qty, qty) RETURNS integer
 	AS 'MODULE_PATHNAME', 'qty_cmp'
 	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION qty_cmp(qty, qty) IS 'btree support: -1, 0 or 1 for quantities of one dimension; an error across dimensions.';
+COMMENT ON FUNCTION qty_cmp(qty, qty) IS 'btree support: -1, 0 or 1 in the total order by dimension (mass < volume < count), then amount in the base unit; never an error.';
 CREATE FUNCTION qty_hash(qty) RETURNS integer
 	AS 'hashint8'
 	LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
@@ -550,7 +550,7 @@ CREATE OPERATOR CLASS qty_ops
 	DEFAULT FOR TYPE qty USING btree AS
 		OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >,
 		FUNCTION 1 qty_cmp(qty, qty);
-COMMENT ON OPERATOR CLASS qty_ops USING btree IS 'B-tree support for qty within one dimension (comparing a mass with a volume is an error).';
+COMMENT ON OPERATOR CLASS qty_ops USING btree IS 'B-tree support for qty: a total order by dimension (mass < volume < count), then amount, so columns mixing units sort, index and analyze.';
 CREATE OPERATOR CLASS qty_ops
 	DEFAULT FOR TYPE qty USING hash AS
 		OPERATOR 1 =,
@@ -630,11 +630,13 @@ CREATE AGGREGATE sum(qty) (
 	SFUNC = qty_add, STYPE = qty, COMBINEFUNC = qty_add, PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE sum(qty) IS 'Exact sum of quantities of one dimension (an error if they mix); NULL for no rows.';
+-- min and max refuse mixed dimensions like sum; without a SORTOP the planner
+-- never answers them from the btree order (which would not refuse).
 CREATE AGGREGATE min(qty) (
-	SFUNC = qty_smaller, STYPE = qty, COMBINEFUNC = qty_smaller, SORTOP = <, PARALLEL = SAFE
+	SFUNC = qty_smaller, STYPE = qty, COMBINEFUNC = qty_smaller, PARALLEL = SAFE
 );
-COMMENT ON AGGREGATE min(qty) IS 'The smallest quantity (one dimension).';
+COMMENT ON AGGREGATE min(qty) IS 'The smallest quantity (one dimension; an error if they mix).';
 CREATE AGGREGATE max(qty) (
-	SFUNC = qty_larger, STYPE = qty, COMBINEFUNC = qty_larger, SORTOP = >, PARALLEL = SAFE
+	SFUNC = qty_larger, STYPE = qty, COMBINEFUNC = qty_larger, PARALLEL = SAFE
 );
-COMMENT ON AGGREGATE max(qty) IS 'The largest quantity (one dimension).';
+COMMENT ON AGGREGATE max(qty) IS 'The largest quantity (one dimension; an error if they mix).';

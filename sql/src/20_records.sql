@@ -244,7 +244,7 @@ COMMENT ON FUNCTION product_register(text, text, integer, text, text, boolean, b
 -- ---- record functions (extension/records.c) --------------------------------
 
 CREATE FUNCTION batch_create(owner bigint, product bigint, qty qty,
-		produced_on date DEFAULT current_date, lot text DEFAULT NULL,
+		produced_on date DEFAULT shilian.platform_today(), lot text DEFAULT NULL,
 		expires_on date DEFAULT NULL, certificate jsonb DEFAULT NULL) RETURNS trace_code
 	AS 'MODULE_PATHNAME', 'sl_batch_create'
 	LANGUAGE C VOLATILE;
@@ -259,7 +259,7 @@ COMMENT ON FUNCTION inspect(trace_code, text, text, jsonb, timestamptz, bigint) 
 	'Record an inspection of a batch: release (出厂检验, report needs certificate_no and inspector), incoming (进货查验, inspector) or sampling (agency, report_no); result pass or fail.';
 
 CREATE FUNCTION ship(code trace_code, buyer bigint, qty qty,
-		shipped_on date DEFAULT current_date, seller bigint DEFAULT NULL) RETURNS bigint
+		shipped_on date DEFAULT shilian.platform_today(), seller bigint DEFAULT NULL) RETURNS bigint
 	AS 'MODULE_PATHNAME', 'sl_ship'
 	LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ship(trace_code, bigint, qty, date, bigint) IS
@@ -280,7 +280,7 @@ COMMENT ON FUNCTION reject(bigint, text, timestamptz) IS
 	'Refuse a whole pending sale with a reason; the shipped quantity returns to the seller''s batch.';
 
 CREATE FUNCTION receive_first_entry(buyer bigint, product bigint, qty qty, supplier jsonb,
-		inspection jsonb, produced_on date DEFAULT current_date,
+		inspection jsonb, produced_on date DEFAULT shilian.platform_today(),
 		received_at timestamptz DEFAULT now(), lot text DEFAULT NULL,
 		certificate jsonb DEFAULT NULL) RETURNS trace_code
 	AS 'MODULE_PATHNAME', 'sl_receive_first_entry'
@@ -289,7 +289,7 @@ COMMENT ON FUNCTION receive_first_entry(bigint, bigint, qty, jsonb, jsonb, date,
 	'First entry into the chain of goods from a supplier without records (a farmer at a market): supplier needs name and contact; returns the new batch''s trace code.';
 
 CREATE FUNCTION transform(inputs trace_code[], qtys qty[], product bigint, qty qty,
-		produced_on date DEFAULT current_date, lot text DEFAULT NULL,
+		produced_on date DEFAULT shilian.platform_today(), lot text DEFAULT NULL,
 		expires_on date DEFAULT NULL, operator bigint DEFAULT NULL) RETURNS trace_code
 	AS 'MODULE_PATHNAME', 'sl_transform'
 	LANGUAGE C VOLATILE;
@@ -363,13 +363,13 @@ BEGIN
 				'name', p.name, 'spec', p.spec, 'quantity', b_qty.q,
 				'production_date_or_lot', coalesce(b.produced_on::text, b.lot),
 				'shelf_life', coalesce(p.shelf_life_days::text, b.expires_on::text, 'none'),
-				'purchase_date', i.inspected_at::date,
+				'purchase_date', shilian.platform_date(i.inspected_at),
 				'supplier_name', coalesce(o.name, b.supplier->>'name'),
 				'supplier_address', coalesce(o.address, b.supplier->>'address'),
 				'supplier_contact', coalesce(o.contact, b.supplier->>'contact'),
 				'supplier_licence', coalesce(b.supplier_licence::text, b.supplier->>'licence'),
 				'certificate', coalesce(b.certificate, i.report->'certificate')),
-			p.edible_agricultural, i.inspected_at::date, b.expires_on
+			p.edible_agricultural, shilian.platform_date(i.inspected_at), b.expires_on
 		  INTO f, agri, rec_date, expiry
 		  FROM shilian.inspection i
 		  JOIN shilian.batch b ON b.id = i.batch_id

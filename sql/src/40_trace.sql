@@ -129,12 +129,12 @@ BEGIN
 			ORDER BY c.step DESC LIMIT 1),
 		'custody', (SELECT jsonb_agg(jsonb_build_object('step', mx.n - c.step, 'holder', o.name,
 				'segment', o.segment, 'region', left(o.station, 6),
-				'received_on', (SELECT l.received_at::date FROM shilian.link l WHERE l.id = c.in_link))
+				'received_on', (SELECT shilian.platform_date(l.received_at) FROM shilian.link l WHERE l.id = c.in_link))
 				ORDER BY c.step DESC)
 			FROM chain c JOIN shilian.operator o ON o.id = c.owner_id
 			CROSS JOIN (SELECT max(step) AS n FROM chain) mx),
 		'inspections', (SELECT coalesce(jsonb_agg(jsonb_build_object('kind', i.kind, 'result', i.result,
-				'on', i.inspected_at::date, 'by', o.name) ORDER BY i.inspected_at, i.id), '[]')
+				'on', shilian.platform_date(i.inspected_at), 'by', o.name) ORDER BY i.inspected_at, i.id), '[]')
 			FROM chain c JOIN shilian.inspection i ON i.batch_id = c.id
 			JOIN shilian.operator o ON o.id = i.operator_id))
 	  INTO result;
@@ -522,7 +522,7 @@ BEGIN
 			shilian.csv_field(o.name),
 			shilian.csv_field(o.address),
 			t.operator_id::text,
-			shilian.csv_field(to_char(rin.received_at, 'YYYY-MM-DD')),
+			shilian.csv_field(to_char(shilian.platform_date(rin.received_at), 'YYYY-MM-DD')),
 			shilian.csv_field(sh.dates),
 			shilian.csv_field(coalesce('link ' || rin.id, b.lot, 'batch ' || b.trace_code::text)
 				|| coalesce('; certificate ' || (b.certificate->>'certificate_no'), '')),
@@ -550,7 +550,7 @@ BEGIN
 	  LEFT JOIN shilian.operator so ON so.id = rin.seller_id
 	  -- where it went: every shipment out (not rejected), buyer and date
 	  LEFT JOIN LATERAL (SELECT string_agg(DISTINCT bo.name, '; ') AS recipients,
-			string_agg(DISTINCT l.shipped_on::text, '; ') AS dates
+			string_agg(DISTINCT to_char(l.shipped_on, 'YYYY-MM-DD'), '; ') AS dates
 		FROM shilian.link l JOIN shilian.operator bo ON bo.id = l.buyer_id
 		WHERE l.from_batch = b.id AND l.status <> 'rejected') sh ON true
 	 WHERE t.recall_id = recall_export.id;

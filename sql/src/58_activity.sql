@@ -86,7 +86,7 @@ CREATE FUNCTION incoming_complete(ids bigint[])
 	LANGUAGE sql STABLE STRICT PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
-	SELECT i.id, i.operator_id, i.inspected_at::date,
+	SELECT i.id, i.operator_id, shilian.platform_date(i.inspected_at),
 		shilian.incoming_fields_complete(p.edible_agricultural, p.spec, coalesce(o.name, b.supplier->>'name'),
 			coalesce(o.address, b.supplier->>'address'), coalesce(o.contact, b.supplier->>'contact'),
 			coalesce(b.supplier_licence::text, b.supplier->>'licence'), coalesce(b.certificate, i.report->'certificate'))
@@ -104,8 +104,8 @@ COMMENT ON FUNCTION incoming_complete(bigint[]) IS
 -- ledger's source column): for a DBA after a bulk load with the counters
 -- off, and for the demo-data generator. Waits for (and holds off) every
 -- committing transaction's counter flush, so none is lost or counted twice.
--- Dates come from timestamps in the session's TimeZone, as the record
--- functions' do.
+-- Dates come from timestamps as platform days (shilian.platform_date), as the
+-- record functions' do, whatever the session's TimeZone.
 CREATE FUNCTION operator_day_rebuild() RETURNS bigint
 	LANGUAGE plpgsql VOLATILE
 	-- definer rights: truncates the table and reads every record and ledger
@@ -138,22 +138,22 @@ BEGIN
 		SELECT l.seller_id, l.shipped_on, 'shipments', count(*)
 		  FROM shilian.link l WHERE l.kind = 'ship' GROUP BY 1, 2
 		UNION ALL
-		SELECT l.buyer_id, l.received_at::date, 'rejections', count(*)
+		SELECT l.buyer_id, shilian.platform_date(l.received_at), 'rejections', count(*)
 		  FROM shilian.link l WHERE l.kind = 'ship' AND l.status = 'rejected' GROUP BY 1, 2
 		UNION ALL
-		SELECT c.operator_id, c.at::date, 'consumptions', count(*)
+		SELECT c.operator_id, shilian.platform_date(c.at), 'consumptions', count(*)
 		  FROM shilian.consumption c GROUP BY 1, 2
 		UNION ALL
 		-- inspections: a receipt's incoming inspection names its sale's link;
 		-- a first entry's is the first inspection of its first-entry batch;
 		-- the rest were recorded with inspect()
 		SELECT r.operator_id, r.day, CASE WHEN r.receipt THEN 'receipts' ELSE 'inspections' END, count(*)
-		  FROM (SELECT i.operator_id, i.inspected_at::date AS day, i.link_id IS NOT NULL AS receipt
+		  FROM (SELECT i.operator_id, shilian.platform_date(i.inspected_at) AS day, i.link_id IS NOT NULL AS receipt
 				  FROM shilian.inspection i
 				 WHERE i.link_id IS NOT NULL
 					OR i.batch_id NOT IN (SELECT b.id FROM shilian.batch b WHERE b.origin = 'first_entry')
 				UNION ALL
-				SELECT f.operator_id, f.inspected_at::date, f.rn = 1
+				SELECT f.operator_id, shilian.platform_date(f.inspected_at), f.rn = 1
 				  FROM (SELECT i.operator_id, i.inspected_at, i.kind,
 							row_number() OVER (PARTITION BY i.batch_id ORDER BY i.id) AS rn
 						  FROM shilian.inspection i JOIN shilian.batch b ON b.id = i.batch_id
@@ -161,7 +161,7 @@ BEGIN
 		 GROUP BY 1, 2, 3
 		UNION ALL
 		SELECT c.operator_id, c.day, 'receipts_complete', count(*)
-		  FROM (SELECT i.operator_id, i.inspected_at::date AS day, i.id, i.batch_id, b.origin,
+		  FROM (SELECT i.operator_id, shilian.platform_date(i.inspected_at) AS day, i.id, i.batch_id, b.origin,
 					shilian.incoming_fields_complete(p.edible_agricultural, p.spec,
 						coalesce(o.name, b.supplier->>'name'), coalesce(o.address, b.supplier->>'address'),
 						coalesce(o.contact, b.supplier->>'contact'),
@@ -191,13 +191,11 @@ BEGIN
 	GET DIAGNOSTICS n = ROW_COUNT;
 	LOCK TABLE shilian.operator_month IN ACCESS EXCLUSIVE MODE;
 	TRUNCATE shilian.operator_month;
-	-- without the rollup's row triggers (part 62): one recount after
-	ALTER TABLE shilian.operator_month DISABLE TRIGGER USER;
+	-- the rollups (part 62): one recount after
 	INSERT INTO shilian.operator_month (operator_id, month, records, receipts, receipts_complete, via_client)
-	SELECT d.operator_id, date_trunc('month', d.day)::date, sum(d.records), sum(d.receipts),
+	SELECT d.operator_id, date_trunc('month', d.day::timestamp)::date, sum(d.records), sum(d.receipts),
 		sum(d.receipts_complete), sum(d.via_client)
 	  FROM shilian.operator_day d GROUP BY 1, 2;
-	ALTER TABLE shilian.operator_month ENABLE TRIGGER USER;
 	PERFORM shilian.rollup_recount(NULL);
 	RETURN n;
 END

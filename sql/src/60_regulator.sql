@@ -79,9 +79,9 @@ CREATE FUNCTION record_events() RETURNS TABLE (operator_id bigint, on_date date)
 	UNION ALL
 	SELECT l.seller_id, l.shipped_on FROM shilian.link l WHERE l.kind = 'ship'
 	UNION ALL
-	SELECT i.operator_id, i.inspected_at::date FROM shilian.inspection i
+	SELECT i.operator_id, shilian.platform_date(i.inspected_at) FROM shilian.inspection i
 	UNION ALL
-	SELECT c.operator_id, c.at::date FROM shilian.consumption c
+	SELECT c.operator_id, shilian.platform_date(c.at) FROM shilian.consumption c
 	$$;
 COMMENT ON FUNCTION record_events() IS
 	'Every record as (operator, event date): batches produced or transformed, sales, inspections (receipts included), consumption; as the caller may see them.';

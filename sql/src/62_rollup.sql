@@ -15,9 +15,9 @@
 -- Kept two ways. The registry side (the roll, licences, operators) changes
 -- rarely: a statement-level trigger recounts every station the statement
 -- touched (rollup_recount), a few hundred rows each. The records side
--- changes with every record: the counter flush writes operator_month, and
--- row triggers on operator_month add the change of the operator-month's
--- contribution (a first record in a month adds one active operator). The
+-- changes with every record: the counter flush writes operator_month and
+-- adds the change of each operator-month's contribution to station_month
+-- (a first record in a month adds one active operator). The
 -- recounts hold rollup_lock() exclusively and the flush's additions hold it
 -- shared, so an addition is never lost under a concurrent recount: a
 -- recount waits for the committing flushes and sees their rows, a flush
@@ -249,57 +249,9 @@ COMMENT ON FUNCTION rollup_roll_truncated() IS 'Statement trigger of TRUNCATE op
 CREATE TRIGGER rollup_truncate AFTER TRUNCATE ON operator_roll
 	FOR EACH STATEMENT EXECUTE FUNCTION rollup_roll_truncated();
 
--- ---- the records side: the counter flush's rows ---------------------------------
--- The counter flush (extension/activity.c) upserts operator_month once per
--- (operator, day) of a committing transaction. A row trigger adds the
--- change of the operator-month's contribution to station_month; it fires
--- only when that can change (a new operator-month, a receipt, the first
--- record through a client), not on every record.
-CREATE FUNCTION rollup_month_flushed() RETURNS trigger
-	LANGUAGE plpgsql VOLATILE
-	SECURITY DEFINER SET search_path = pg_catalog, shilian, pg_temp
-	AS $$
-DECLARE
-	o_rec integer := 0; o_via integer := 0; o_rc integer := 0; o_rcc integer := 0;
-BEGIN
-	IF TG_OP = 'UPDATE' AND OLD.records > 0 THEN
-		o_rec := 1; o_via := OLD.via_client; o_rc := OLD.receipts; o_rcc := OLD.receipts_complete;
-	END IF;
-	PERFORM pg_advisory_xact_lock_shared(shilian.rollup_lock());
-	INSERT INTO shilian.station_month AS s (station, segment, month, active_operators, key_recorded,
-			own_system_uploading, receipts, receipts_complete)
-	SELECT o.station, o.segment, NEW.month,
-		d.rec,
-		CASE WHEN o.status = 'active' AND shilian.operator_is_key(o.id, o.kinds) THEN d.rec ELSE 0 END,
-		CASE WHEN o.status = 'active' AND o.own_system THEN d.up ELSE 0 END,
-		d.rc, d.rcc
-	  FROM shilian.operator o,
-		LATERAL (SELECT (NEW.records > 0)::integer - o_rec AS rec,
-				(NEW.records > 0 AND NEW.via_client > 0)::integer - (o_rec > 0 AND o_via > 0)::integer AS up,
-				CASE WHEN NEW.records > 0 THEN NEW.receipts ELSE 0 END - o_rc AS rc,
-				CASE WHEN NEW.records > 0 THEN NEW.receipts_complete ELSE 0 END - o_rcc AS rcc) d
-	 WHERE o.id = NEW.operator_id
-	ON CONFLICT (month, station, segment) DO UPDATE SET
-		active_operators = s.active_operators + excluded.active_operators,
-		key_recorded = s.key_recorded + excluded.key_recorded,
-		own_system_uploading = s.own_system_uploading + excluded.own_system_uploading,
-		receipts = s.receipts + excluded.receipts,
-		receipts_complete = s.receipts_complete + excluded.receipts_complete;
-	RETURN NULL;
-END
-$$;
-COMMENT ON FUNCTION rollup_month_flushed() IS
-	'Row trigger of operator_month (the counter flush): adds the change of the operator-month''s contribution to station_month.';
-
-CREATE TRIGGER rollup_ins AFTER INSERT ON operator_month
-	FOR EACH ROW EXECUTE FUNCTION rollup_month_flushed();
--- extension/activity.c updates operator_month rows in place, without
--- triggers, only when this WHEN clause is false (CounterAdd's rollup_guard
--- mirrors it): change both together.
-CREATE TRIGGER rollup_upd AFTER UPDATE ON operator_month
-	FOR EACH ROW
-	WHEN ((OLD.records > 0) IS DISTINCT FROM (NEW.records > 0)
-		OR OLD.receipts IS DISTINCT FROM NEW.receipts
-		OR OLD.receipts_complete IS DISTINCT FROM NEW.receipts_complete
-		OR (OLD.via_client > 0) IS DISTINCT FROM (NEW.via_client > 0))
-	EXECUTE FUNCTION rollup_month_flushed();
+-- ---- the records side: the counter flush's additions ----------------------------
+-- The counter flush (extension/activity.c) adds the change of each
+-- operator-month's contribution to station_month itself, in (month, station,
+-- segment) order under rollup_lock() held shared, right after it writes
+-- operator_month: no trigger runs at commit, and two committing transactions
+-- lock station_month rows in the same order (no deadlock).

@@ -73,7 +73,7 @@ BEGIN
 	big := everything OR cardinality(stations) > 200;
 	-- a whole calendar month reads operator_month, any other period operator_day
 	whole_month := NOT isempty(period) AND NOT lower_inf(period) AND NOT upper_inf(period)
-		AND lower(period) = date_trunc('month', lower(period))::date
+		AND lower(period) = date_trunc('month', lower(period)::timestamp)::date
 		AND upper(period) = (lower(period) + interval '1 month')::date;
 	-- planned on every call with the values above (EXECUTE), so that the
 	-- branches for the other size of subtree and period fold away
@@ -167,7 +167,7 @@ CREATE FUNCTION station_figures_month(code text, month date, with_roll boolean D
 DECLARE
 	stations text[];
 	seen text[];
-	first date := date_trunc('month', station_figures_month.month)::date;
+	first date := date_trunc('month', station_figures_month.month::timestamp)::date;
 BEGIN
 	-- first, whatever the plan below would read: 42501 or SLR19, never zeros
 	PERFORM shilian.regulator_require_subtree(station_figures_month.code);
@@ -253,7 +253,7 @@ BEGIN
 	-- first, whatever the plan below would read: 42501 or SLR19, never zeros
 	PERFORM shilian.regulator_require_subtree(station_figures.code);
 	IF NOT isempty(period) AND NOT lower_inf(period) AND NOT upper_inf(period)
-		AND lower(period) = date_trunc('month', lower(period))::date
+		AND lower(period) = date_trunc('month', lower(period)::timestamp)::date
 		AND upper(period) = (lower(period) + interval '1 month')::date THEN
 		RETURN QUERY SELECT * FROM shilian.station_figures_month(station_figures.code, lower(period), with_roll);
 	ELSE
@@ -391,7 +391,7 @@ BEGIN
 	PERFORM shilian.regulator_require_subtree(monthly_report_rows.code);
 	RETURN QUERY
 	WITH m AS (
-		SELECT date_trunc('month', monthly_report_rows.month)::date AS first
+		SELECT date_trunc('month', monthly_report_rows.month::timestamp)::date AS first
 	), per AS (
 		SELECT 'this' AS which, daterange(m.first, (m.first + interval '1 month')::date) AS period FROM m
 		UNION ALL

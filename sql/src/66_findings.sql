@@ -136,8 +136,8 @@ CREATE FUNCTION findings_broken_chain(stations text[], ops bigint[], period date
 		 WHERE o.segment <> 'production'
 		   AND NOT o.kinds && ARRAY['farm', 'processor', 'workshop', 'special_food_maker', 'importer']
 	), ev AS (
-		SELECT b.owner_id AS operator, 'unlinked_receipt' AS kind, i.inspected_at::date AS on_date, b.id AS ref,
-			jsonb_build_object('trace_code', b.trace_code::text, 'received_on', i.inspected_at::date,
+		SELECT b.owner_id AS operator, 'unlinked_receipt' AS kind, shilian.platform_date(i.inspected_at) AS on_date, b.id AS ref,
+			jsonb_build_object('trace_code', b.trace_code::text, 'received_on', shilian.platform_date(i.inspected_at),
 				'supplier_name', b.supplier->>'name',
 				'supplier_licence', coalesce(b.supplier_licence::text, b.supplier->>'licence'),
 				'supplier_uscc', b.supplier->>'uscc',
@@ -149,7 +149,7 @@ CREATE FUNCTION findings_broken_chain(stations text[], ops bigint[], period date
 				 ON li.licence_no = coalesce(b.supplier_licence, shilian.try_license_no(b.supplier->>'licence'))
 		  LEFT JOIN shilian.operator su ON su.uscc = shilian.try_uscc(b.supplier->>'uscc')
 		 WHERE b.origin = 'first_entry' AND (b.supplier_licence IS NOT NULL OR b.supplier ?| ARRAY['licence', 'uscc'])
-		   AND i.inspected_at::date <@ period
+		   AND shilian.platform_date(i.inspected_at) <@ period
 		   AND coalesce(li.operator_id, su.id) <> b.owner_id
 		UNION ALL
 		SELECT l.buyer_id,
@@ -214,24 +214,24 @@ CREATE FUNCTION findings_compliance(stations text[], ops bigint[], period datera
 		-- sales (with the expiry of the lot shipped) and first entries
 		SELECT o.id AS operator, r.on_date, r.link, r.batch, r.expires_on, r.inspected
 		  FROM o CROSS JOIN LATERAL (
-			SELECT l.received_at::date AS on_date, l.id AS link, l.to_batch AS batch,
+			SELECT shilian.platform_date(l.received_at) AS on_date, l.id AS link, l.to_batch AS batch,
 				(SELECT fb.expires_on FROM shilian.batch fb WHERE fb.id = l.from_batch) AS expires_on,
 				EXISTS (SELECT 1 FROM shilian.inspection i
 						 WHERE i.batch_id = l.to_batch AND i.link_id = l.id AND i.kind = 'incoming') AS inspected
 			  FROM shilian.link l
 			 WHERE l.buyer_id = o.id AND l.status = 'received' AND l.kind = 'ship'
-			   AND l.received_at::date <@ period
+			   AND shilian.platform_date(l.received_at) <@ period
 			OFFSET 0) r
 		UNION ALL
 		SELECT o.id, r.on_date, NULL, r.batch, r.expires_on, r.inspected
 		  FROM o CROSS JOIN LATERAL (
-			SELECT coalesce(i.inspected_at, b.created_at)::date AS on_date, b.id AS batch, b.expires_on,
+			SELECT shilian.platform_date(coalesce(i.inspected_at, b.created_at)) AS on_date, b.id AS batch, b.expires_on,
 				i.id IS NOT NULL AS inspected
 			  FROM shilian.batch b
 			  LEFT JOIN LATERAL (SELECT i.id, i.inspected_at FROM shilian.inspection i
 								  WHERE i.batch_id = b.id AND i.kind = 'incoming' ORDER BY i.id LIMIT 1) i ON true
 			 WHERE b.owner_id = o.id AND b.origin = 'first_entry'
-			   AND coalesce(i.inspected_at, b.created_at)::date <@ period
+			   AND shilian.platform_date(coalesce(i.inspected_at, b.created_at)) <@ period
 			OFFSET 0) r
 	), lic AS MATERIALIZED (
 		-- operators whose every licence ended before today (and before the
@@ -239,7 +239,7 @@ CREATE FUNCTION findings_compliance(stations text[], ops bigint[], period datera
 		SELECT li.operator_id, max(li.valid_to) AS valid_to
 		  FROM o JOIN shilian.licence li ON li.operator_id = o.id
 		 GROUP BY li.operator_id
-		HAVING max(li.valid_to) < current_date
+		HAVING max(li.valid_to) < shilian.platform_today()
 		   AND (upper(period) IS NULL OR max(li.valid_to) < upper(period))
 	), ev AS (
 		-- (the lot received, a foreign key, is looked up per evidence row: a
@@ -336,7 +336,7 @@ BEGIN
 	RETURN QUERY
 	SELECT f.operator, o.name, o.station, f.kind, f.records, f.first_on, f.last_on, f.evidence
 	  FROM shilian.findings_broken_chain(shilian.findings_subtree(code), NULL, period, pending_days,
-			current_date) f
+			shilian.platform_today()) f
 	  JOIN shilian.operator o ON o.id = f.operator
 	 ORDER BY o.station, f.operator, f.kind;
 END
@@ -453,7 +453,7 @@ BEGIN
 		SELECT f.operator, jsonb_agg(jsonb_build_object('source', f.source, 'kind', f.kind, 'article', f.article,
 				'records', f.records) ORDER BY f.source, f.kind) AS findings
 		  FROM (SELECT b.operator, 'broken_chain' AS source, b.kind, NULL::text AS article, b.records
-				  FROM picked, shilian.findings_broken_chain(NULL, picked.ids, q, 3, current_date) b
+				  FROM picked, shilian.findings_broken_chain(NULL, picked.ids, q, 3, shilian.platform_today()) b
 				UNION ALL
 				SELECT c.operator, 'compliance', c.kind, c.article, c.records
 				  FROM picked, shilian.findings_compliance(NULL, picked.ids, q) c) f
@@ -468,18 +468,18 @@ BEGIN
 	  LEFT JOIN fnd ON fnd.operator = p.operator
 	  CROSS JOIN LATERAL (
 		SELECT count(*) AS records, count(*) FILTER (WHERE w.written <= w.event + 1) AS timely
-		  FROM (SELECT b.produced_on AS event, b.created_at::date AS written
+		  FROM (SELECT b.produced_on AS event, shilian.platform_date(b.created_at) AS written
 				  FROM shilian.batch b
 				 WHERE b.owner_id = p.operator AND b.origin IN ('produced', 'transformed') AND b.produced_on <@ q
 				UNION ALL
-				SELECT l.shipped_on, l.created_at::date
+				SELECT l.shipped_on, shilian.platform_date(l.created_at)
 				  FROM shilian.link l
 				 WHERE l.seller_id = p.operator AND l.kind = 'ship' AND l.shipped_on <@ q
 				UNION ALL
-				SELECT r.event, b.created_at::date
+				SELECT r.event, shilian.platform_date(b.created_at)
 				  FROM shilian.batch b
 				  CROSS JOIN LATERAL (
-					SELECT min(i.inspected_at)::date AS event FROM shilian.inspection i
+					SELECT shilian.platform_date(min(i.inspected_at)) AS event FROM shilian.inspection i
 					 WHERE i.batch_id = b.id AND i.kind = 'incoming') r
 				 WHERE b.owner_id = p.operator AND b.origin IN ('received', 'first_entry') AND r.event <@ q) w
 	  ) t
@@ -490,7 +490,7 @@ BEGIN
 				  FROM shilian.batch b
 				  JOIN shilian.inspection i ON i.batch_id = b.id
 				 WHERE b.owner_id = p.operator AND i.operator_id = p.operator AND i.kind = 'incoming'
-				   AND i.inspected_at::date <@ q
+				   AND shilian.platform_date(i.inspected_at) <@ q
 				UNION ALL
 				SELECT 'sale', l.id
 				  FROM shilian.link l
@@ -542,7 +542,7 @@ SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('sh
 --                     as_of, with no record dated in the 30 days up to as_of
 --                     (subject: empty).
 -- Returns the number of alerts raised.
-CREATE FUNCTION alerts_scan(as_of date DEFAULT current_date) RETURNS integer
+CREATE FUNCTION alerts_scan(as_of date DEFAULT shilian.platform_today()) RETURNS integer
 	LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
 	SET search_path = pg_catalog, shilian, pg_temp
 	SET jit = off
@@ -582,7 +582,7 @@ BEGIN
 												WHERE d.operator_id = o.id AND d.day <= as_of AND d.records > 0),
 				'since', as_of - 29)
 		  FROM shilian.operator o
-		 WHERE o.status = 'active' AND o.activated_at::date <= as_of - 30
+		 WHERE o.status = 'active' AND shilian.platform_date(o.activated_at) <= as_of - 30
 		   AND NOT EXISTS (SELECT 1 FROM shilian.operator_day d
 							WHERE d.operator_id = o.id AND d.day BETWEEN as_of - 29 AND as_of AND d.records > 0)
 	), ins AS (

@@ -462,7 +462,8 @@ BEGIN
 		PERFORM shilian.epcis_refuse('SLE01', idx, 'eventTime',
 			format('invalid eventTime "%s"', ev ->> 'eventTime'), 'The date or time is out of range.');
 	END;
-	local_day := ((t AT TIME ZONE 'UTC') + tz::interval)::date;
+	-- the platform's day of the event (shilian.timezone), as for every record
+	local_day := shilian.platform_date(t);
 	IF typ = 'ObjectEvent' THEN
 		act := ev ->> 'action';
 		IF act IS NULL THEN

@@ -41,10 +41,10 @@ CREATE FUNCTION monthly_report_publish(month date DEFAULT NULL) RETURNS integer
 	AS $$
 DECLARE
 	first date := date_trunc('month', coalesce(monthly_report_publish.month,
-		(date_trunc('month', current_date) - interval '1 month')::date))::date;
+		(date_trunc('month', shilian.platform_today()) - interval '1 month')::date))::date;
 	issued integer;
 BEGIN
-	IF first + interval '1 month' > current_date THEN
+	IF first + interval '1 month' > shilian.platform_today() THEN
 		RAISE EXCEPTION USING ERRCODE = 'SLX04',
 			MESSAGE = format('month not ended: %s runs until %s', to_char(first, 'YYYY-MM'),
 				(first + interval '1 month' - interval '1 day')::date),

@@ -10,7 +10,6 @@ use warnings;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use JSON::PP;
-use POSIX qw(strftime);
 use ShilianTest;
 
 my $node = shilian_node('gw_records');
@@ -25,7 +24,6 @@ $node->safe_psql('postgres', q{
 my $gw = start_gateway($node,
 	dsn => 'host=' . $node->host . ' port=' . $node->port . ' dbname=postgres user=shilian_gateway');
 
-my $today = strftime('%Y-%m-%d', localtime);
 my $regulator = make_jwt({ role => 'regulator', jurisdiction => '370000' });
 
 sub call

@@ -28,6 +28,8 @@ sub shilian_node
 	my $node = PostgreSQL::Test::Cluster->new($name);
 	$node->init(%opt);
 	$node->append_conf('postgresql.conf', "fsync = off\nsynchronous_commit = off\nmax_connections = 60\n");
+	# UTC on purpose: the platform's days (shilian.timezone) must not follow it
+	$node->append_conf('postgresql.conf', "timezone = 'UTC'\n");
 	$node->start;
 	$node->safe_psql('postgres', 'CREATE EXTENSION shilian');
 	return $node;

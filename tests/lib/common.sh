@@ -96,6 +96,7 @@ synchronous_commit = off
 full_page_writes = off
 log_min_messages = warning
 max_prepared_transactions = 0
+timezone = 'UTC'
 CONF
 }
 

@@ -27,5 +27,29 @@ is($node->safe_psql('postgres', q{
 is($node->safe_psql('postgres', q{SELECT bool_and(v.ok) FROM shilian.operator o, LATERAL shilian.chain_verify(o.id) v}),
 	't', 'every operator chain verifies');
 
+# The demo mixes units (mass, volume, pieces) in batch, link and consumption
+# and spans several cities: ANALYZE of every table of the schema succeeds on
+# it (the qty btree order is total) and leaves statistics for the qty columns.
+is($node->safe_psql('postgres', q{
+	SELECT (SELECT count(DISTINCT shilian.qty_dimension(qty)) FROM shilian.batch) || ' '
+		|| (SELECT count(DISTINCT shilian.qty_dimension(qty_shipped)) FROM shilian.link) || ' '
+		|| (SELECT count(DISTINCT shilian.qty_dimension(qty)) FROM shilian.consumption) || ' '
+		|| (SELECT count(DISTINCT left(station, 4)) FROM shilian.operator)}),
+	'3 3 3 2', 'the demo mixes mass, volume and pieces (in each of batch, link and consumption) and two cities');
+my @tables = split /\n/, $node->safe_psql('postgres', q{
+	SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+	 WHERE n.nspname = 'shilian' AND c.relkind IN ('r', 'p') ORDER BY 1});
+ok(@tables > 20, 'the schema\'s tables are listed');
+for my $t (@tables)
+{
+	($ret, $out, $err) = $node->psql('postgres', "ANALYZE shilian.$t");
+	is($ret, 0, "ANALYZE shilian.$t succeeds") or diag($err);
+}
+is($node->safe_psql('postgres', q{
+	SELECT string_agg(tablename || '.' || attname, ' ' ORDER BY tablename, attname) FROM pg_stats
+	 WHERE schemaname = 'shilian' AND (tablename, attname) IN (('batch', 'qty'), ('batch', 'qty_left'),
+		('link', 'qty_shipped'), ('consumption', 'qty'))}),
+	'batch.qty batch.qty_left consumption.qty link.qty_shipped', 'pg_stats covers the qty columns');
+
 $node->stop;
 done_testing();

@@ -26,14 +26,16 @@ SELECT shilian.licence_add(:mill, 'JY13701020000018', '{grain}', '2020-01-01', '
 SELECT shilian.licence_add(:scope, 'JY13701020000026', '{dairy}', '2020-01-01', '2099-12-31') > 0 AS ok;
 SELECT shilian.product_register('面粉', 'grain', shelf_life_days => 180) AS flour \gset
 SELECT shilian.product_register('牛奶', 'dairy', shelf_life_days => 7) AS milk \gset
-SELECT shilian.batch_create(:mill, :flour, '1 t', current_date - 10)::text AS a \gset
-SELECT shilian.batch_create(:mill, :milk, '100 L', current_date - 30, expires_on => current_date - 20)::text AS old \gset
+-- Dates that reach the messages are fixed and in the past (the output holds on
+-- any day); 'a' keeps until 2099 so that lines without a date ship it today.
+SELECT shilian.batch_create(:mill, :flour, '1 t', '2026-01-10', expires_on => '2099-12-31')::text AS a \gset
+SELECT shilian.batch_create(:mill, :milk, '100 L', '2020-01-01', expires_on => '2020-01-11')::text AS old \gset
 SELECT shilian.batch_create(:nolic, :flour, '1 t', current_date - 10)::text AS nl \gset
 SELECT shilian.batch_create(:scope, :flour, '1 t', current_date - 10)::text AS sc \gset
 SELECT shilian.batch_create(:wh, :milk, '10 L', current_date - 1)::text AS whmilk \gset
-SELECT shilian.ship(:'a', :wh, '100 kg', current_date - 1) AS l1 \gset
-SELECT shilian.ship(:'a', :wh, '100 kg', current_date - 1) AS l2 \gset
-SELECT shilian.ship(:'a', :wh, '100 kg', current_date - 1) AS l3 \gset
+SELECT shilian.ship(:'a', :wh, '100 kg', '2026-01-11') AS l1 \gset
+SELECT shilian.ship(:'a', :wh, '100 kg', '2026-01-11') AS l2 \gset
+SELECT shilian.ship(:'a', :wh, '100 kg', '2026-01-11') AS l3 \gset
 SELECT shilian.receive(:l3, '100 kg', '{"inspector": "王五"}', now()) IS NOT NULL AS received;
 SELECT shilian.trace_code_next('370112')::text AS nobatch \gset
 
@@ -49,7 +51,7 @@ INSERT INTO upload VALUES
  (6, format('{"kind": "ship", "code": "%s", "buyer": %s, "qty": "691 kg"}', :'a', :wh)),              -- SLR05 (690 kg left after line 1)
  (7, format('{"kind": "ship", "code": "%s", "buyer": %s, "qty": "1 L"}', :'a', :wh)),                 -- SLR06
  (8, format('{"kind": "ship", "code": "%s", "buyer": %s, "qty": "1 kg", "shipped_on": "2000-01-01"}', :'a', :wh)), -- SLR07
- (9, format('{"kind": "ship", "code": "%s", "buyer": %s, "qty": "1 L"}', :'old', :wh)),               -- SLR08
+ (9, format('{"kind": "ship", "code": "%s", "buyer": %s, "qty": "1 L", "shipped_on": "2020-02-01"}', :'old', :wh)), -- SLR08
  (10, format('{"kind": "ship", "code": "%s", "buyer": %s, "qty": "1 kg"}', :'nl', :wh)),              -- SLR09
  (11, format('{"kind": "ship", "code": "%s", "buyer": %s, "qty": "1 kg"}', :'sc', :wh)),              -- SLR10
  (12, format('{"kind": "ship", "code": "%s", "buyer": %s, "qty": "1 kg"}', :'a', :mill)),             -- SLR11

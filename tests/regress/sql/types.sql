@@ -270,15 +270,42 @@ SELECT '1 kg'::qty > '999 g'::qty AS gt, '1 L'::qty <= '1000 mL'::qty AS le, '2 
 SELECT sum(x), min(x), max(x) FROM (VALUES ('1 kg'::qty), ('250 g'), ('3 斤')) v(x);
 SELECT sum(x) IS NULL AS empty_sum FROM (SELECT '1 kg'::qty AS x WHERE false) s;
 
--- Mixing dimensions is an error (22023), for arithmetic and comparison alike.
+-- Mixing dimensions is an error (22023) in arithmetic and aggregates.
 SELECT '1 kg'::qty + '1 L'::qty;
-\echo :LAST_ERROR_SQLSTATE
-SELECT '1 kg'::qty < '1 L'::qty;
-\echo :LAST_ERROR_SQLSTATE
-SELECT '1 kg'::qty = '1 pcs'::qty;
 \echo :LAST_ERROR_SQLSTATE
 SELECT sum(x) FROM (VALUES ('1 kg'::qty), ('1 L')) v(x);
 \echo :LAST_ERROR_SQLSTATE
+SELECT min(x) FROM (VALUES ('1 kg'::qty), ('1 L')) v(x);
+\echo :LAST_ERROR_SQLSTATE
+SELECT max(x) FROM (VALUES ('1 pcs'::qty), ('1 L')) v(x);
+\echo :LAST_ERROR_SQLSTATE
+-- Comparison is the btree's total order and never raises: by dimension
+-- (mass < volume < count), then by amount; two dimensions are never equal.
+SELECT '1 kg'::qty < '1 L'::qty AS mass_below_volume, '1 t'::qty < '1 mL'::qty AS any_mass_below_any_volume,
+       '1 L'::qty < '1 pcs'::qty AS volume_below_count, '1 kg'::qty = '1000 mL'::qty AS kg_is_not_litre,
+       '1 kg'::qty <> '1 pcs'::qty AS ne, '1 pcs'::qty >= '1000 t'::qty AS ge, qty_cmp('-5 L', '1 g') AS cmp;
+-- a column mixing units sorts, deduplicates, merge-joins, analyzes and indexes
+CREATE TEMP TABLE mixed (q qty);
+INSERT INTO mixed SELECT (ARRAY[qty(i, 'kg'), qty(i, 'L'), qty(i, 'pcs'), qty(i * 1000, 'g')])[1 + (i + 20) % 4]
+  FROM generate_series(-20, 200) i;
+INSERT INTO mixed VALUES ('3 kg'), ('3000 g'), ('6 斤');  -- each equal to a row above
+SELECT string_agg(q::text, ' ' ORDER BY q) AS sorted FROM (SELECT DISTINCT q FROM mixed WHERE abs(qty_in(q, CASE qty_dimension(q)
+	WHEN 'mass' THEN 'kg' WHEN 'volume' THEN 'L' ELSE 'pcs' END)) <= 4) s;
+SELECT count(DISTINCT q) AS distinct_n, count(*) AS n FROM mixed;
+ANALYZE mixed;
+SELECT histogram_bounds IS NOT NULL AS has_histogram FROM pg_stats WHERE tablename = 'mixed' AND attname = 'q';
+SET enable_hashjoin = off; SET enable_nestloop = off;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM mixed a JOIN mixed b ON a.q = b.q;
+SELECT count(*) AS merge_join FROM mixed a JOIN mixed b ON a.q = b.q;
+RESET enable_hashjoin; RESET enable_nestloop;
+SELECT count(*) FILTER (WHERE q < '0 L') AS below_zero_litre, count(*) FILTER (WHERE q BETWEEN '0 L' AND '1000 L') AS litres
+  FROM mixed;
+CREATE INDEX mixed_q ON mixed (q);
+SET enable_seqscan = off;
+SELECT count(*) AS below_zero_litre FROM mixed WHERE q < '0 L';
+SELECT count(*) AS litres FROM mixed WHERE q BETWEEN '0 L' AND '1000 L';
+EXPLAIN (COSTS OFF) SELECT count(*) FROM mixed WHERE q BETWEEN '0 L' AND '1000 L';
+RESET enable_seqscan;
 SELECT qty_in('1 kg', 'L');
 \echo :LAST_ERROR_SQLSTATE
 SELECT '1 kg'::qty / '1 L'::qty;
