@@ -74,6 +74,14 @@ main(int argc, char **argv)
 	json_object_seed(0);
 	mg_init_library(0);
 	gw_metrics_init(gw_nroutes);
+	if (gw_upload_pool_start() != 0)
+	{
+		fprintf(stderr, "shilian-gateway: cannot start the upload pool\n");
+		mg_exit_library();
+		gw_metrics_free();
+		gw_config_free();
+		return 1;
+	}
 
 	memset(&callbacks, 0, sizeof(callbacks));
 	callbacks.init_thread = gw_thread_init;
@@ -99,6 +107,7 @@ main(int argc, char **argv)
 	if (ctx == NULL)
 	{
 		fprintf(stderr, "shilian-gateway: cannot listen on %s\n", gw_config.listen);
+		gw_upload_pool_stop();
 		mg_exit_library();
 		gw_config_free();
 		return 1;
@@ -111,6 +120,7 @@ main(int argc, char **argv)
 	{
 		fprintf(stderr, "shilian-gateway: no listening port\n");
 		mg_stop(ctx);
+		gw_upload_pool_stop();
 		return 1;
 	}
 	if (gw_config.port_file && WriteFile(gw_config.port_file, ports[0].port) != 0)
@@ -119,12 +129,18 @@ main(int argc, char **argv)
 		stop_requested = 1;
 	fprintf(stderr, "shilian-gateway %s listening on %s (port %d), %d threads\n",
 			GW_VERSION, gw_config.listen, ports[0].port, gw_config.threads);
+	/* import jobs nobody runs (a gateway killed mid-apply) are taken up now and every import_sweep_ms */
+	if (gw_import_jobs_start() != 0)
+		stop_requested = 1;
 
 	while (!stop_requested)
 		sigsuspend(&waitmask);
 
 	fprintf(stderr, "shilian-gateway: stopping\n");
+	/* uploads being applied stop after their current step, their jobs left for the next gateway */
+	gw_import_jobs_stop();
 	mg_stop(ctx);
+	gw_upload_pool_stop();
 	mg_exit_library();
 	gw_metrics_free();
 	if (gw_config.pid_file)
