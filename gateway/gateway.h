@@ -200,7 +200,7 @@ GwUpload   *gw_upload_acquire(bool *busy);
 PGconn	   *gw_upload_db(GwUpload *u);
 void		gw_upload_release(GwUpload *u);
 /* The body clock: mg_read under the time limit and minimum rate (-1 once over, see gw_upload_too_slow). */
-void		gw_upload_clock_start(GwUpload *u);
+void		gw_upload_clock_start(GwUpload *u, struct mg_connection *conn);
 void		gw_upload_clock_stop(GwUpload *u);
 int			gw_upload_read(GwUpload *u, struct mg_connection *conn, char *buf, size_t len);
 bool		gw_upload_too_slow(GwUpload *u, char *why, size_t whylen);

@@ -779,7 +779,7 @@ gw_import_route(GwRequest *req)
 							  "Retry-After: 5\r\nConnection: close\r\n");
 	}
 	db = gw_upload_db(up);
-	gw_upload_clock_start(up);
+	gw_upload_clock_start(up, req->conn);
 
 	/*
 	 * ---- stage: COPY the lines as they arrive, in one transaction that

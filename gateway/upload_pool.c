@@ -5,21 +5,23 @@
  * worker blocked), and the clock that holds each upload's body to
  * upload_time_limit_ms and to upload_min_rate bytes/s after
  * upload_rate_grace_ms. civetweb's mg_read blocks until it has the length
- * asked for, however slowly the bytes trickle in, so a watcher thread wakes
- * a worker stuck in mg_read past its deadline with a signal (its poll()
- * returns EINTR and mg_read returns), and the upload ends with 408.
+ * asked for, however slowly the bytes trickle in, and civetweb gives no
+ * handle on the socket; so a watcher thread finds the client's socket of an
+ * upload stuck in mg_read past its deadline (by its addresses, among the
+ * process's descriptors) and shuts its reading side: mg_read returns at
+ * once, the upload ends with 408, and nothing more is read from that client.
  */
 #include "gateway.h"
 
+#include <dirent.h>
+#include <netdb.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
-/* The signal that wakes a worker out of mg_read; its handler does nothing. */
-#define WAKE_SIGNAL SIGUSR2
 #define WATCH_TICK_MS 100
 
 struct GwUpload
@@ -30,7 +32,10 @@ struct GwUpload
 	bool		clock_on;
 	bool		in_read;		/* the worker is in mg_read */
 	bool		expired;		/* over the time limit or under the minimum rate */
-	pthread_t	worker;
+	bool		shut;			/* the client's socket is shut for reading */
+	char		peer[48];		/* the client's address and port, and the server's port */
+	int			peer_port;
+	int			server_port;
 	double		start_ms;
 	long long	bytes;
 };
@@ -78,9 +83,36 @@ Over(const GwUpload *u, double now)
 	return elapsed > (double) gw_config.upload_time_limit_ms || elapsed > allowed;
 }
 
-static void
-OnWake(int sig)
+/* The descriptor of the client's connection of an upload: its peer and local ports and address. */
+static int
+ClientSocket(const GwUpload *u)
 {
+	DIR		   *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int			found = -1;
+
+	while (d != NULL && found < 0 && (e = readdir(d)) != NULL)
+	{
+		struct sockaddr_storage peer, self;
+		socklen_t	plen = sizeof(peer), slen = sizeof(self);
+		char		host[64], port[16], lport[16];
+		int			fd;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		fd = atoi(e->d_name);
+		if (getpeername(fd, (struct sockaddr *) &peer, &plen) != 0 ||
+			getsockname(fd, (struct sockaddr *) &self, &slen) != 0 ||
+			getnameinfo((struct sockaddr *) &peer, plen, host, sizeof(host), port, sizeof(port),
+						NI_NUMERICHOST | NI_NUMERICSERV) != 0 ||
+			getnameinfo((struct sockaddr *) &self, slen, NULL, 0, lport, sizeof(lport), NI_NUMERICSERV) != 0)
+			continue;
+		if (strcmp(host, u->peer) == 0 && atoi(port) == u->peer_port && atoi(lport) == u->server_port)
+			found = fd;
+	}
+	if (d != NULL)
+		closedir(d);
+	return found;
 }
 
 static void *
@@ -96,10 +128,19 @@ Watch(void *arg)
 		{
 			GwUpload   *u = &slots[i];
 
-			if (u->in_use && u->clock_on && u->in_read && Over(u, now))
+			/*
+			 * Under pool_lock the worker stays in (or just out of) mg_read,
+			 * so the connection and its descriptor are still the upload's.
+			 */
+			if (u->in_use && u->clock_on && u->in_read && !u->shut && Over(u, now))
 			{
+				int			fd = ClientSocket(u);
+
 				u->expired = true;
-				pthread_kill(u->worker, WAKE_SIGNAL);	/* again each tick until it is out */
+				u->shut = true;
+				if (fd < 0 || shutdown(fd, SHUT_RD) != 0)
+					fprintf(stderr, "shilian-gateway: cannot stop reading the slow upload from %s:%d\n",
+							u->peer, u->peer_port);
 			}
 		}
 		clock_gettime(CLOCK_REALTIME, &until);
@@ -115,13 +156,6 @@ Watch(void *arg)
 int
 gw_upload_pool_start(void)
 {
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = OnWake;		/* no SA_RESTART: the blocked poll() returns EINTR */
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(WAKE_SIGNAL, &sa, NULL) != 0)
-		return -1;
 	nslots = gw_config.upload_pool_size;
 	slots = calloc((size_t) nslots, sizeof(GwUpload));
 	if (slots == NULL)
@@ -248,10 +282,15 @@ gw_upload_release(GwUpload *u)
 }
 
 void
-gw_upload_clock_start(GwUpload *u)
+gw_upload_clock_start(GwUpload *u, struct mg_connection *conn)
 {
+	const struct mg_request_info *ri = mg_get_request_info(conn);
+
 	pthread_mutex_lock(&pool_lock);
-	u->worker = pthread_self();
+	snprintf(u->peer, sizeof(u->peer), "%s", ri->remote_addr);
+	u->peer_port = ri->remote_port;
+	u->server_port = ri->server_port;
+	u->shut = false;
 	u->start_ms = NowMs();
 	u->bytes = 0;
 	u->expired = false;
