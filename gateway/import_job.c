@@ -234,7 +234,11 @@ SweepOnce(void)
 		}
 		if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) == 0)
 		{
-			if (PQresultStatus(res) != PGRES_TUPLES_OK)
+			const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+			/* quiet where the extension is not (yet) installed */
+			if (PQresultStatus(res) != PGRES_TUPLES_OK &&
+				(state == NULL || (strcmp(state, "42883") != 0 && strcmp(state, "3F000") != 0)))
 				fprintf(stderr, "shilian-gateway: import sweep: %s", PQerrorMessage(db));
 			PQclear(res);
 			gw_upload_release(u);
