@@ -199,6 +199,7 @@ void		gw_upload_pool_stop(void);
 GwUpload   *gw_upload_acquire(bool *busy);
 PGconn	   *gw_upload_db(GwUpload *u);
 void		gw_upload_release(GwUpload *u);
+void		gw_upload_release_ex(GwUpload *u, bool close);
 /* The body clock: mg_read under the time limit and minimum rate (-1 once over, see gw_upload_too_slow). */
 void		gw_upload_clock_start(GwUpload *u, struct mg_connection *conn);
 void		gw_upload_clock_stop(GwUpload *u);

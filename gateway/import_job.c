@@ -241,7 +241,8 @@ SweepOnce(void)
 				(state == NULL || (strcmp(state, "42883") != 0 && strcmp(state, "3F000") != 0)))
 				fprintf(stderr, "shilian-gateway: import sweep: %s", PQerrorMessage(db));
 			PQclear(res);
-			gw_upload_release(u);
+			/* nothing to do: no connection is kept idle for the sweep's sake */
+			gw_upload_release_ex(u, true);
 			return;
 		}
 		memset(&who, 0, sizeof(who));

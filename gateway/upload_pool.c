@@ -265,10 +265,17 @@ gw_upload_db(GwUpload *u)
 void
 gw_upload_release(GwUpload *u)
 {
+	gw_upload_release_ex(u, false);
+}
+
+/* close: the connection is not kept for the next upload (a sweep that found nothing to do) */
+void
+gw_upload_release_ex(GwUpload *u, bool close)
+{
 	if (u == NULL)
 		return;
 	/* a connection left inside a transaction (or broken) is not handed on */
-	if (u->db != NULL && (PQstatus(u->db) != CONNECTION_OK ||
+	if (u->db != NULL && (close || PQstatus(u->db) != CONNECTION_OK ||
 						  PQtransactionStatus(u->db) != PQTRANS_IDLE))
 	{
 		PQfinish(u->db);
