@@ -3,7 +3,9 @@
 # a chunked upload of 5,000 lines dropped after 3,000 (raw socket) applies
 # nothing, its job ends failed with the reason, and the retry with the same
 # Idempotency-Key is applied; the same with a body cut short of its
-# Content-Length; a client sending too slowly (chunked or not) or past the
+# Content-Length; a retry while another gateway's session still runs the
+# job of the key gets 409 SLI05 (and the job shows interrupted, never
+# running, once that session is gone); a client sending too slowly (chunked or not) or past the
 # time limit gets 408 GW408 with its transaction rolled back (nothing open
 # in pg_stat_activity); with the upload pool full of slow uploads, another
 # upload gets 503 with Retry-After at once while /healthz and a batch read
@@ -153,7 +155,41 @@ is_deeply([ $r->{status}, $r->{headers}{'idempotent-replayed'}, $r->{json}{id} ]
 	'a further retry replays the applied job');
 is(links(), $before + 5000, 'and applies nothing');
 
+# ---- the job of the key still being applied by somebody: 409 SLI05 -----------------------
+# a job made running by hand, with a lease held by another gateway's session (its lock)
+my $busy = upload($lines[0] . "\n", 'Idempotency-Key' => 'busy')->{json}{id};
+$node->safe_psql('postgres', qq{update shilian.import_job set status = 'running', finished_at = null,
+	lease_holder = 'another gateway', lease_until = now() + interval '1 hour' where id = $busy});
+my $holder = fork();
+if ($holder == 0)
+{
+	exec('psql', '-XAtq', '-h', $node->host, '-p', $node->port, '-d', 'postgres',
+		'-c', "select pg_advisory_lock(21321, $busy)", '-c', 'select pg_sleep(4)');
+}
+is(wait_for_locked($busy), 1, 'another session holds the job\'s lock');
+$r = http_call($gw, 'GET', "/v1/import/$busy", headers => { 'X-API-Key' => $key });
+is(json_body($r)->{status}, 'running', 'GET: running while its gateway holds it');
+$r = upload($lines[0] . "\n", 'Idempotency-Key' => 'busy');
+is_deeply([ $r->{status}, $r->{json}{code}, $r->{headers}{'retry-after'} ], [ 409, 'SLI05', 5 ],
+	'a retry while the job of the key is being applied: 409 SLI05 with Retry-After');
+waitpid($holder, 0);
+$r = http_call($gw, 'GET', "/v1/import/$busy", headers => { 'X-API-Key' => $key });
+is(json_body($r)->{status}, 'interrupted', 'once that session is gone: interrupted, not running');
+
+sub wait_for_locked
+{
+	my ($id) = @_;
+	for (1 .. 100)
+	{
+		return 1 if $node->safe_psql('postgres', qq{select count(*) from pg_locks
+			where locktype = 'advisory' and classid = 21321 and objid = $id and granted}) eq '1';
+		usleep(50_000);
+	}
+	return 0;
+}
+
 # ---- slow clients: 408, the transaction rolled back ---------------------------------
+$before = links();
 # send $text a few bytes at a time, $per_s bytes a second, until the gateway answers
 sub trickle
 {
@@ -198,7 +234,7 @@ like($reply, qr{^HTTP/1\.1 408 .*over the time limit of 8000 ms}s,
 	'a body fast enough but longer than upload_time_limit_ms: 408');
 cmp_ok($took, '>=', 7.5, 'at the time limit');
 is(open_tx(), 0, 'no transaction left open');
-is(links(), $before + 5000, 'the slow uploads applied nothing');
+is(links(), $before, 'the slow uploads applied nothing');
 
 # ---- the upload pool full of slow uploads: ordinary requests still answer ------------------
 my @slow = map { my $x = connect_gw(); print $x head("held-$_", length $body); $x->blocking(0); $x } 1 .. 2;
