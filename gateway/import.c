@@ -652,11 +652,23 @@ Cut(GwRequest *req, PGconn *db, const char *mode, const char *key, long lines, i
 
 	CopyAbandon(db, "the upload did not arrive whole");
 	snprintf(nlines, sizeof(nlines), "%ld", lines);
-	job = CallValue(req, db, "select shilian.import_cut($1, $2, $3::integer, $4) ->> 'id'", 4, p, &st);
+	job = CallValue(req, db, "select j ->> 'id' || ' ' || (j ->> 'status') "
+					"from shilian.import_cut($1, $2, $3::integer, $4) j", 4, p, &st);
 	mg_disable_connection_keep_alive(req->conn);	/* the rest of the body is never read */
 	if (job == NULL)
 		return st;
-	snprintf(details, sizeof(details), "Nothing was staged or applied; import job %s is failed: %s.", job, reason);
+	{
+		char	   *sp = strchr(job, ' ');
+
+		if (sp != NULL)
+			*sp++ = '\0';
+		if (sp != NULL && strcmp(sp, "failed") == 0)
+			snprintf(details, sizeof(details), "Nothing was staged or applied; import job %s is failed: %s.",
+					 job, reason);
+		else
+			snprintf(details, sizeof(details), "Nothing was staged or applied (%s); import job %s of this "
+					 "Idempotency-Key is unchanged (%s).", reason, job, sp ? sp : "");
+	}
 	free(job);
 	return gw_reply_error(req->conn, status, code, message, details,
 						  "Send the whole upload again with the same Idempotency-Key.", "Connection: close\r\n");

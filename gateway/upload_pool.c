@@ -241,8 +241,11 @@ gw_upload_acquire(bool *busy)
 		*busy = true;
 		return NULL;
 	}
-	/* made or re-made outside the lock: a slow connect holds no other upload */
-	if (u->db != NULL && (PQstatus(u->db) != CONNECTION_OK ||
+	/*
+	 * made or re-made outside the lock: a slow connect holds no other upload;
+	 * PQconsumeInput notices an idle connection the server closed (restart)
+	 */
+	if (u->db != NULL && (PQconsumeInput(u->db) == 0 || PQstatus(u->db) != CONNECTION_OK ||
 						  PQtransactionStatus(u->db) != PQTRANS_IDLE))
 	{
 		PQfinish(u->db);
