@@ -31,6 +31,12 @@ static Option options[] = {
 	{"import_body_limit", "SHILIAN_IMPORT_BODY_LIMIT", OPT_LONG, &gw_config.import_body_limit, "largest /v1/import upload in bytes (67108864)"},
 	{"import_line_limit", "SHILIAN_IMPORT_LINE_LIMIT", OPT_LONG, &gw_config.import_line_limit, "longest line of a /v1/import upload in bytes (1048576)"},
 	{"import_chunk_lines", "SHILIAN_IMPORT_CHUNK_LINES", OPT_INT, &gw_config.import_chunk_lines, "lines of an upload applied per committed transaction (20000)"},
+	{"upload_pool_size", "SHILIAN_UPLOAD_POOL_SIZE", OPT_INT, &gw_config.upload_pool_size, "database connections of /v1/import uploads, apart from the workers' (3)"},
+	{"upload_time_limit_ms", "SHILIAN_UPLOAD_TIME_LIMIT_MS", OPT_LONG, &gw_config.upload_time_limit_ms, "longest an upload's body may take to arrive (600000)"},
+	{"upload_min_rate", "SHILIAN_UPLOAD_MIN_RATE", OPT_LONG, &gw_config.upload_min_rate, "bytes/s an upload's body must average after the grace (10240)"},
+	{"upload_rate_grace_ms", "SHILIAN_UPLOAD_RATE_GRACE_MS", OPT_INT, &gw_config.upload_rate_grace_ms, "time before the minimum rate applies (10000)"},
+	{"upload_apply_timeout_ms", "SHILIAN_UPLOAD_APPLY_TIMEOUT_MS", OPT_LONG, &gw_config.upload_apply_timeout_ms, "statement timeout of one apply step of an upload (300000)"},
+	{"import_sweep_ms", "SHILIAN_IMPORT_SWEEP_MS", OPT_INT, &gw_config.import_sweep_ms, "how often import jobs nobody runs are taken up (10000)"},
 	{"request_timeout_ms", "SHILIAN_REQUEST_TIMEOUT_MS", OPT_INT, &gw_config.request_timeout_ms, "request timeout (30000)"},
 	{"pid_file", "SHILIAN_PID_FILE", OPT_STR, &gw_config.pid_file, "write the process id here"},
 	{"port_file", "SHILIAN_PORT_FILE", OPT_STR, &gw_config.port_file, "write the bound port here"},
@@ -201,6 +207,12 @@ gw_config_load(int argc, char **argv)
 	gw_config.apikey_backoff_max_ms = 300000;
 	gw_config.public_rate_limit = 60;
 	gw_config.public_rate_window_ms = 60000;
+	gw_config.upload_pool_size = 3;
+	gw_config.upload_time_limit_ms = 600000;
+	gw_config.upload_min_rate = 10240;
+	gw_config.upload_rate_grace_ms = 10000;
+	gw_config.upload_apply_timeout_ms = 300000;
+	gw_config.import_sweep_ms = 10000;
 
 	for (int i = 1; i < argc; i++)
 	{

@@ -32,6 +32,12 @@ typedef struct GwConfig
 	long		import_body_limit;	/* the same for /v1/import uploads */
 	long		import_line_limit;	/* longest line of an upload; longer ones are refused */
 	int			import_chunk_lines;	/* lines applied per committed transaction (progress) */
+	int			upload_pool_size;	/* database connections of uploads, apart from the workers' */
+	long		upload_time_limit_ms;	/* longest an upload's body may take to arrive */
+	long		upload_min_rate;	/* bytes/s an upload's body must average after the grace */
+	int			upload_rate_grace_ms;	/* before the minimum rate applies */
+	long		upload_apply_timeout_ms;	/* statement timeout of one apply step */
+	int			import_sweep_ms;	/* how often jobs nobody runs are taken up */
 	int			request_timeout_ms;
 	char	   *pid_file;
 	char	   *port_file;		/* the bound port is written here (tests) */
@@ -262,6 +268,49 @@ void		gw_edge_free(void);
 
 /* import.c: POST /v1/import, the body streamed to the database with COPY. */
 int			gw_import_route(GwRequest *req);
+
+/*
+ * upload_pool.c: the database connections of uploads, a bounded pool apart
+ * from the workers' (upload_pool_size), and the clock that holds an upload's
+ * body to upload_time_limit_ms and upload_min_rate.
+ */
+typedef struct GwUpload GwUpload;
+
+int			gw_upload_pool_start(void);
+void		gw_upload_pool_stop(void);
+/* A free upload connection, ready; NULL when all are busy (*busy) or the database is down. */
+GwUpload   *gw_upload_acquire(bool *busy);
+PGconn	   *gw_upload_db(GwUpload *u);
+void		gw_upload_release(GwUpload *u);
+void		gw_upload_release_ex(GwUpload *u, bool close);
+/* The body clock: mg_read under the time limit and minimum rate (-1 once over, see gw_upload_too_slow). */
+void		gw_upload_clock_start(GwUpload *u, struct mg_connection *conn);
+void		gw_upload_clock_stop(GwUpload *u);
+int			gw_upload_read(GwUpload *u, struct mg_connection *conn, char *buf, size_t len);
+bool		gw_upload_too_slow(GwUpload *u, char *why, size_t whylen);
+
+/*
+ * import_job.c: an import job's life on an upload connection: its lease,
+ * the apply in steps, and the sweep that takes up jobs nobody runs.
+ */
+typedef enum GwJobEnd
+{
+	GW_JOB_DONE,				/* no longer running: applied or rolled back */
+	GW_JOB_FAILED,				/* failed (import_fail): *err says why */
+	GW_JOB_LEFT,				/* let go while running (stopping, transient error): resumed later */
+	GW_JOB_LOST					/* the database connection broke: resumed later */
+} GwJobEnd;
+
+extern const char *gw_job_holder;
+int			gw_import_jobs_start(void);
+void		gw_import_jobs_stop(void);
+bool		gw_import_stopping(void);
+int			gw_job_lease_ms(void);
+/* Transaction-local role and settings of the caller on an upload connection. */
+PGresult   *gw_job_set_principal(PGconn *db, const GwAuth *who, int timeout_ms);
+GwJobEnd	gw_job_run(PGconn *db, const GwAuth *who, const char *job, bool all_or_nothing,
+					   PGresult **err);
+void		gw_job_release(PGconn *db, const char *job);
 
 /* sqlroute.c: the generic handler of SQL routes (with Idempotency-Key). */
 int			gw_sql_route(GwRequest *req);

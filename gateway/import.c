@@ -1,19 +1,23 @@
 /*
  * import.c — POST /v1/import: the upload is streamed, never held whole. The
- * body is read from civetweb in chunks and cut into lines here; each line
- * goes to the database at once with COPY FROM STDIN into the session's
- * temporary table shilian_import_lines, and only the line being cut is kept
- * (up to import_line_limit). A line that cannot be a record — longer than
- * import_line_limit, not UTF-8, with a NUL byte, or cut off at the end of
- * the body — is sent as a refused line (SQLSTATE and message) and reported
- * like any other. Then import_stage_lines makes the job (or finds the one of
- * the same Idempotency-Key) and the staging commits, so GET /v1/import/{id}
- * shows the total; import_apply then runs in chunks of IMPORT_CHUNK lines,
- * each its own transaction, so done/accepted/refused grow visibly while a
- * large upload runs (all_or_nothing: one transaction, visible at the end).
- * A text/csv upload of one kind (?kind= or Import-Kind) is the same: each
- * record becomes the JSON line of its kind, with the header's column names
- * as fields.
+ * body is read from civetweb in pieces, under the upload's time limit and
+ * minimum rate (upload_pool.c), and cut into lines here; each line goes to
+ * the database at once with COPY FROM STDIN into the session's temporary
+ * table shilian_import_lines, on a connection of the upload pool, and only
+ * the line being cut is kept (up to import_line_limit). The upload is all or
+ * nothing at the transport level: the staging transaction commits only once
+ * the whole body is in (the chunked terminator seen, or Content-Length bytes
+ * read); a body cut short or too slow rolls it back, and the job records the
+ * failure (import_cut), so a retry with the same key starts afresh. A line
+ * that cannot be a record (longer than import_line_limit, not UTF-8, with a
+ * NUL byte, or a last line that ends inside a JSON value) is sent as a
+ * refused line (SQLSTATE and message) and reported like any other. Then
+ * import_stage_lines makes the job (or finds the one of the same
+ * Idempotency-Key), the gateway takes its lease, and the staging commits;
+ * import_job.c applies it in committed steps under the lease. A text/csv
+ * upload of one kind (?kind= or Import-Kind) is the same: each record
+ * becomes the JSON line of its kind, with the header's column names as
+ * fields.
  */
 #include "gateway.h"
 
@@ -584,6 +588,7 @@ Feed(Stream *st, const char *buf, size_t n)
 	return true;
 }
 
+/* A failed statement on the upload connection: the error as the reply, the transaction rolled back. */
 static int
 Fail(GwRequest *req, PGconn *db, PGresult *res)
 {
@@ -594,18 +599,131 @@ Fail(GwRequest *req, PGconn *db, PGresult *res)
 	return status;
 }
 
-/* One statement returning one value, in a transaction of its own as the caller. */
-static char *
-CallValue(GwRequest *req, const char *sql, int n, const char *const *params, int *status)
+/* Give up the COPY of an upload: the staging transaction is rolled back. */
+static void
+CopyAbandon(PGconn *db, const char *why)
 {
-	PGresult   *res = gw_call(req, sql, n, params, status);
+	PGresult   *r;
+
+	PQputCopyEnd(db, why);
+	while ((r = PQgetResult(db)) != NULL)
+		PQclear(r);
+	gw_tx_rollback(db);
+}
+
+/* One statement as the caller, in a transaction of its own on the upload connection: its one value. */
+static char *
+CallValue(GwRequest *req, PGconn *db, const char *sql, int n, const char *const *params, int *status)
+{
+	PGresult   *res = PQexec(db, "BEGIN");
 	char	   *v;
 
-	if (res == NULL)
-		return NULL;
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		return (*status = Fail(req, db, res)), NULL;
+	PQclear(res);
+	res = gw_job_set_principal(db, &req->auth, gw_config.request_timeout_ms);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return (*status = Fail(req, db, res)), NULL;
+	PQclear(res);
+	res = PQexecParams(db, sql, n, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		return (*status = Fail(req, db, res)), NULL;
 	v = strdup(PQgetisnull(res, 0, 0) ? "" : PQgetvalue(res, 0, 0));
 	PQclear(res);
+	res = PQexec(db, "COMMIT");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+	{
+		free(v);
+		return (*status = Fail(req, db, res)), NULL;
+	}
+	PQclear(res);
 	return v;
+}
+
+/*
+ * The body did not arrive whole (the connection ended before the chunked
+ * terminator or Content-Length bytes, or the client was too slow): nothing
+ * is staged, the COPY is rolled back, and the job records the failure with
+ * its reason (import_cut), so that a retry with the same key starts afresh.
+ */
+static int
+Cut(GwRequest *req, PGconn *db, const char *mode, const char *key, long lines, int status,
+	const char *code, const char *message, const char *reason)
+{
+	char		nlines[24], details[700];
+	const char *p[4] = {mode, key, nlines, reason};
+	char	   *job;
+	int			st = 0;
+
+	CopyAbandon(db, "the upload did not arrive whole");
+	snprintf(nlines, sizeof(nlines), "%ld", lines);
+	job = CallValue(req, db, "select j ->> 'id' || ' ' || (j ->> 'status') "
+					"from shilian.import_cut($1, $2, $3::integer, $4) j", 4, p, &st);
+	mg_disable_connection_keep_alive(req->conn);	/* the rest of the body is never read */
+	if (job == NULL)
+		return st;
+	{
+		char	   *sp = strchr(job, ' ');
+
+		if (sp != NULL)
+			*sp++ = '\0';
+		if (sp != NULL && strcmp(sp, "failed") == 0)
+			snprintf(details, sizeof(details), "Nothing was staged or applied; import job %s is failed: %s.",
+					 job, reason);
+		else
+			snprintf(details, sizeof(details), "Nothing was staged or applied (%s); import job %s of this "
+					 "Idempotency-Key is unchanged (%s).", reason, job, sp ? sp : "");
+	}
+	free(job);
+	return gw_reply_error(req->conn, status, code, message, details,
+						  "Send the whole upload again with the same Idempotency-Key.", "Connection: close\r\n");
+}
+
+/* SLI05 (the upload of this key is still being applied): 409, to be retried later. */
+static int
+Busy(GwRequest *req, PGconn *db, PGresult *res)
+{
+	int			status = gw_reply_error(req->conn, 409, "SLI05",
+										PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY),
+										PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL),
+										PQresultErrorField(res, PG_DIAG_MESSAGE_HINT), "Retry-After: 5\r\n");
+
+	PQclear(res);
+	gw_tx_rollback(db);
+	return status;
+}
+
+static bool
+IsBusy(PGresult *res)
+{
+	const char *s = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	return s != NULL && strcmp(s, "SLI05") == 0;
+}
+
+/* How a job's apply ended when it did not finish: the reply, with the job named. */
+static int
+JobEndReply(GwRequest *req, GwJobEnd end, const char *job, PGresult *err)
+{
+	char		details[600];
+	const char *state = err ? PQresultErrorField(err, PG_DIAG_SQLSTATE) : NULL;
+
+	if (end == GW_JOB_FAILED && state != NULL)
+	{
+		snprintf(details, sizeof(details), "Import job %s is failed: %s%s%s", job,
+				 PQresultErrorField(err, PG_DIAG_MESSAGE_DETAIL) ? PQresultErrorField(err, PG_DIAG_MESSAGE_DETAIL) : "",
+				 PQresultErrorField(err, PG_DIAG_MESSAGE_DETAIL) ? " " : "",
+				 "Its staged lines are removed; what it applied stays.");
+		return gw_reply_error(req->conn, gw_http_status_for_sqlstate(state), state,
+							  PQresultErrorField(err, PG_DIAG_MESSAGE_PRIMARY), details,
+							  "Retry with the same Idempotency-Key to apply the lines not applied yet.", NULL);
+	}
+	snprintf(details, sizeof(details), "Import job %s is not finished: %s; a gateway resumes it from its "
+			 "staged lines (GET /v1/import/%s shows it).", job,
+			 end == GW_JOB_LOST ? "the database connection was lost while applying it" :
+			 state != NULL ? PQresultErrorField(err, PG_DIAG_MESSAGE_PRIMARY) : "the gateway is stopping", job);
+	return gw_reply_error(req->conn, 503, "GW503", "the upload is not applied yet", details,
+						  "Wait for the job, or retry with the same Idempotency-Key.", "Retry-After: 5\r\n");
 }
 
 int
@@ -614,17 +732,20 @@ gw_import_route(GwRequest *req)
 	const char *ctype = mg_get_header(req->conn, "Content-Type");
 	const char *key = mg_get_header(req->conn, "Idempotency-Key");
 	long long	clen = req->ri->content_length;
+	bool		chunked = clen < 0;	/* civetweb: -1 only for a chunked body */
 	char		mode[32] = "apply_valid";
 	char	   *buf = NULL;
 	char	   *staged = NULL;
 	char	   *final = NULL;
 	Stream		st;
+	GwUpload   *up = NULL;
 	PGconn	   *db = NULL;
 	PGresult   *res;
 	size_t		total = 0;
 	int			status = 0,
-				n;
-	bool		replayed;
+				n = 0;
+	bool		replayed,
+				busy;
 	char		id[32];
 
 	memset(&st, 0, sizeof(st));
@@ -654,45 +775,78 @@ gw_import_route(GwRequest *req)
 		char		details[96];
 
 		snprintf(details, sizeof(details), "%lld bytes; the limit is %ld", clen, gw_config.import_body_limit);
+		mg_disable_connection_keep_alive(req->conn);
 		return gw_reply_error(req->conn, 413, "GW413", "request body too large", details,
 							  "Split the upload into several (see import_body_limit).", "Connection: close\r\n");
 	}
 	if (gw_query_param(req, "mode", mode, sizeof(mode)) == NULL)
 		strcpy(mode, "apply_valid");
 
-	/* ---- stage: COPY the lines as they arrive, then make the job; commit ---- */
-	if ((status = gw_tx_begin(req, &db)) != 0 || (status = gw_tx_set_role(req, db)) != 0)
-		return status;
+	/* ---- an upload connection, or 503 at once: an upload never waits for one ---- */
+	up = gw_upload_acquire(&busy);
+	if (up == NULL)
+	{
+		char		details[96];
+
+		snprintf(details, sizeof(details), "upload_pool_size is %d", gw_config.upload_pool_size);
+		mg_disable_connection_keep_alive(req->conn);
+		return gw_reply_error(req->conn, 503, "GW503",
+							  busy ? "all upload connections are busy" : "database unavailable",
+							  busy ? details : NULL, "Retry after the Retry-After delay.",
+							  "Retry-After: 5\r\nConnection: close\r\n");
+	}
+	db = gw_upload_db(up);
+	gw_upload_clock_start(up, req->conn);
+
 	/*
-	 * The COPY lasts as long as the client sends: each read is bounded by
-	 * request_timeout_ms (civetweb), the statement is not.
+	 * ---- stage: COPY the lines as they arrive, in one transaction that
+	 * commits only once the whole body is in (chunked terminator seen, or
+	 * Content-Length bytes read); the statements may last as long as the
+	 * upload's time limit, no longer ----
 	 */
-	res = PQexec(db, "select set_config('statement_timeout', '0', true)");
+	res = PQexec(db, "BEGIN");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+	{
+		status = Fail(req, db, res);
+		goto done;
+	}
+	PQclear(res);
+	res = gw_job_set_principal(db, &req->auth,
+							   gw_config.upload_time_limit_ms + 60000 > 2000000000L ? 2000000000 :
+							   (int) (gw_config.upload_time_limit_ms + 60000));
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		return Fail(req, db, res);
+	{
+		status = Fail(req, db, res);
+		goto done;
+	}
 	PQclear(res);
 	res = PQexec(db, "create temporary table shilian_import_lines (line_no integer, body text, "
 				 "sqlstate text, message text) on commit drop");
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		return Fail(req, db, res);
+	{
+		status = Fail(req, db, res);
+		goto done;
+	}
 	PQclear(res);
 	res = PQexec(db, "copy shilian_import_lines from stdin");
 	if (PQresultStatus(res) != PGRES_COPY_IN)
-		return Fail(req, db, res);
+	{
+		status = Fail(req, db, res);
+		goto done;
+	}
 	PQclear(res);
 	st.req = req;
 	st.db = db;
 	buf = malloc(READ_CHUNK);
 	if (buf == NULL)
 		st.failed = true;
-	while (!st.failed && (n = mg_read(req->conn, buf, READ_CHUNK)) > 0)
+	while (!st.failed && (n = gw_upload_read(up, req->conn, buf, READ_CHUNK)) > 0)
 	{
 		total += (size_t) n;
 		if ((long) total > gw_config.import_body_limit)
 		{
-			PQputCopyEnd(db, "upload over import_body_limit");
-			PQclear(PQgetResult(db));
-			gw_tx_rollback(db);
+			CopyAbandon(db, "upload over import_body_limit");
+			mg_disable_connection_keep_alive(req->conn);
 			status = gw_reply_error(req->conn, 413, "GW413", "request body too large", NULL,
 									"Split the upload into several (see import_body_limit).",
 									"Connection: close\r\n");
@@ -703,14 +857,27 @@ gw_import_route(GwRequest *req)
 		if (st.header_error[0])
 			break;
 	}
-	if (!st.failed && clen >= 0 && (long long) total != clen)
+	gw_upload_clock_stop(up);
+	/* mg_read gives 0 only at the end: after the chunked terminator, or at Content-Length */
+	if (!st.failed && !st.header_error[0] && (n != 0 || (!chunked && (long long) total != clen)))
 	{
-		PQputCopyEnd(db, "truncated request body");
-		PQclear(PQgetResult(db));
-		gw_tx_rollback(db);
-		status = gw_reply_error(req->conn, 400, "GW400", "truncated request body",
-								"The connection ended before Content-Length bytes arrived; nothing was staged.",
-								"Send the upload again (with the same Idempotency-Key).", "Connection: close\r\n");
+		char		why[300], reason[500];
+
+		if (gw_upload_too_slow(up, why, sizeof(why)))
+		{
+			snprintf(reason, sizeof(reason), "the upload was too slow: %s", why);
+			status = Cut(req, db, mode, key, st.line_no, 408, "GW408", "upload too slow", reason);
+		}
+		else
+		{
+			if (chunked)
+				snprintf(reason, sizeof(reason), "the upload was cut off: the connection ended after %zu bytes "
+						 "(%ld lines), before the chunked body's terminator", total, st.line_no);
+			else
+				snprintf(reason, sizeof(reason), "the upload was cut off: the connection ended after %zu of "
+						 "the %lld bytes of its Content-Length (%ld lines)", total, clen, st.line_no);
+			status = Cut(req, db, mode, key, st.line_no, 400, "GW400", "truncated request body", reason);
+		}
 		goto done;
 	}
 	if (!st.failed && !st.header_error[0] && (st.len > 0 || st.too_long))
@@ -723,9 +890,8 @@ gw_import_route(GwRequest *req)
 	{
 		char		what[64];
 
-		PQputCopyEnd(db, "bad CSV header");
-		PQclear(PQgetResult(db));
-		gw_tx_rollback(db);
+		CopyAbandon(db, "bad CSV header");
+		mg_disable_connection_keep_alive(req->conn);
 		snprintf(what, sizeof(what), "bad CSV header for kind %s", st.csv->kind);
 		status = gw_reply_error(req->conn, 400, "GW400", what, st.header_error,
 								"The first row names the columns: the parameters of the kind's record function "
@@ -736,6 +902,9 @@ gw_import_route(GwRequest *req)
 	{
 		PQputCopyEnd(db, "gateway could not send the upload");
 		status = Fail(req, db, PQgetResult(db));
+		while ((res = PQgetResult(db)) != NULL)
+			PQclear(res);
+		gw_tx_rollback(db);
 		goto done;
 	}
 	res = PQgetResult(db);
@@ -745,17 +914,20 @@ gw_import_route(GwRequest *req)
 		goto done;
 	}
 	PQclear(res);
+	while ((res = PQgetResult(db)) != NULL)
+		PQclear(res);
 	{
 		const char *p[2] = {mode, key};
 
-		res = gw_tx_exec(req, db, -1, "select shilian.import_stage_lines($1, $2)", 2, p, &status);
-		if (res == NULL)
+		res = PQexecParams(db, "select shilian.import_stage_lines($1, $2)", 2, NULL, p, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		{
+			status = IsBusy(res) ? Busy(req, db, res) : Fail(req, db, res);
 			goto done;
+		}
 		staged = strdup(PQgetvalue(res, 0, 0));
 		PQclear(res);
 	}
-	if ((status = gw_tx_commit(req, db)) != 0)
-		goto done;
 	{
 		GwJsonError err;
 		json_t	   *j = gw_json_load(staged, strlen(staged), 0, 0, &err);
@@ -765,50 +937,55 @@ gw_import_route(GwRequest *req)
 				 json_string_value(json_object_get(j, "id")) : "0");
 		json_decref(j);
 	}
-
-	/* ---- apply in chunks, each committed: progress visible meanwhile ---- */
 	if (!replayed)
 	{
-		bool		all = strcmp(mode, "all_or_nothing") == 0;
-		char		chunk[16];
-		const char *p[2] = {id, all ? NULL : chunk};
+		/* the lease and the job's lock, before the staging commits: the job is never seen unheld */
+		char		lease[16];
+		const char *p[3] = {id, gw_job_holder, lease};
 
-		snprintf(chunk, sizeof(chunk), "%d", gw_config.import_chunk_lines > 0 ? gw_config.import_chunk_lines : 20000);
-
-		if (all)
+		snprintf(lease, sizeof(lease), "%d", gw_job_lease_ms());
+		/* as the gateway itself (the lease is the gateway's, not the caller's) */
+		res = PQexec(db, "select set_config('role', 'none', true)");
+		if (PQresultStatus(res) == PGRES_TUPLES_OK)
 		{
-			/* one transaction, as long as it takes: it is undone whole if a line is refused */
-			if ((status = gw_tx_begin(req, &db)) != 0 || (status = gw_tx_set_role(req, db)) != 0)
-				goto done;
-			res = gw_tx_exec(req, db, -1, "select set_config('statement_timeout', '0', true)", 0, NULL, &status);
-			if (res == NULL)
-				goto done;
 			PQclear(res);
-			res = gw_tx_exec(req, db, -1, "select shilian.import_apply($1::bigint, null)", 1, p, &status);
-			if (res == NULL)
-				goto done;
-			PQclear(res);
-			if ((status = gw_tx_commit(req, db)) != 0)
-				goto done;
+			res = PQexecParams(db, "select shilian.import_lease($1::bigint, $2, $3::integer)", 3, NULL, p,
+							   NULL, NULL, 0);
 		}
-		else
-			for (;;)
-			{
-				char	   *left = CallValue(req, "select shilian.import_apply($1::bigint, $2::int)", 2, p,
-											 &status);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		{
+			status = IsBusy(res) ? Busy(req, db, res) : Fail(req, db, res);
+			goto done;
+		}
+		PQclear(res);
+	}
+	res = PQexec(db, "COMMIT");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+	{
+		status = Fail(req, db, res);
+		goto done;
+	}
+	PQclear(res);
 
-				if (left == NULL)
-					goto done;
-				n = atoi(left);
-				free(left);
-				if (n <= 0)
-					break;
-			}
+	/* ---- apply in steps, each committed, under the job's lease ---- */
+	if (!replayed)
+	{
+		PGresult   *err = NULL;
+		GwJobEnd	end = gw_job_run(db, &req->auth, id, strcmp(mode, "all_or_nothing") == 0, &err);
+
+		if (end != GW_JOB_LOST)
+			gw_job_release(db, id);
+		if (end != GW_JOB_DONE)
+		{
+			status = JobEndReply(req, end, id, err);
+			PQclear(err);
+			goto done;
+		}
 	}
 	{
 		const char *p[1] = {id};
 
-		final = CallValue(req, "select shilian.import_status($1::bigint) - 'replayed'", 1, p, &status);
+		final = CallValue(req, db, "select shilian.import_status($1::bigint)", 1, p, &status);
 		if (final == NULL)
 			goto done;
 	}
@@ -816,6 +993,7 @@ gw_import_route(GwRequest *req)
 						   replayed ? "Idempotent-Replayed: true\r\n" : NULL);
 
 done:
+	gw_upload_release(up);
 	if (st.columns)
 		FreeCells(st.columns, st.ncolumns);
 	free(st.rec);

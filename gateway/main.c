@@ -81,6 +81,15 @@ main(int argc, char **argv)
 		fprintf(stderr, "shilian-gateway: out of memory\n");
 		return 1;
 	}
+	if (gw_upload_pool_start() != 0)
+	{
+		fprintf(stderr, "shilian-gateway: cannot start the upload pool\n");
+		mg_exit_library();
+		gw_metrics_free();
+		gw_db_pool_free();
+		gw_config_free();
+		return 1;
+	}
 
 	memset(&callbacks, 0, sizeof(callbacks));
 	callbacks.init_thread = gw_thread_init;
@@ -117,6 +126,7 @@ main(int argc, char **argv)
 	if (ctx == NULL)
 	{
 		fprintf(stderr, "shilian-gateway: cannot listen on %s\n", gw_config.listen);
+		gw_upload_pool_stop();
 		mg_exit_library();
 		gw_db_pool_free();
 		gw_config_free();
@@ -130,6 +140,7 @@ main(int argc, char **argv)
 	{
 		fprintf(stderr, "shilian-gateway: no listening port\n");
 		mg_stop(ctx);
+		gw_upload_pool_stop();
 		return 1;
 	}
 	/* a connection that sends nothing waits in the kernel, not in a worker */
@@ -139,14 +150,21 @@ main(int argc, char **argv)
 		stop_requested = 1;
 	if (gw_config.pid_file && WriteFile(gw_config.pid_file, (long) getpid()) != 0)
 		stop_requested = 1;
-	fprintf(stderr, "shilian-gateway %s listening on %s (port %d), %d threads, %d database connections\n",
-			GW_VERSION, gw_config.listen, ports[0].port, gw_config.threads, gw_config.db_pool_size);
+	fprintf(stderr, "shilian-gateway %s listening on %s (port %d), %d threads, %d database connections, %d for uploads\n",
+			GW_VERSION, gw_config.listen, ports[0].port, gw_config.threads, gw_config.db_pool_size,
+			gw_config.upload_pool_size);
+	/* import jobs nobody runs (a gateway killed mid-apply) are taken up now and every import_sweep_ms */
+	if (gw_import_jobs_start() != 0)
+		stop_requested = 1;
 
 	while (!stop_requested)
 		sigsuspend(&waitmask);
 
 	fprintf(stderr, "shilian-gateway: stopping\n");
+	/* uploads being applied stop after their current step, their jobs left for the next gateway */
+	gw_import_jobs_stop();
 	mg_stop(ctx);
+	gw_upload_pool_stop();
 	mg_exit_library();
 	gw_metrics_free();
 	gw_db_pool_free();

@@ -41,6 +41,7 @@ my %running;	# gateways started and not yet stopped, by pid
 # A test that dies still stops its gateways (no process is left behind).
 END
 {
+	local $?;	# a gateway a test killed itself is reaped here: keep the test's exit status
 	for my $pid (keys %running)
 	{
 		kill 'KILL', $pid;
