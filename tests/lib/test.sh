@@ -28,7 +28,7 @@ say "== C unit tests"
 if make -s -C "$TOP" unit; then record unit ok; else record unit FAILED; fi
 
 say "== pg_regress"
-cluster_init "$T/data" "$T/sock" 5432 ''
+cluster_init "$T/data" "$T/sock" 5432 '' throwaway
 # SHILIAN_PG_CONF: extra server settings for the regress run (make test-assert)
 [ -n "${SHILIAN_PG_CONF:-}" ] && printf '%s\n' "$SHILIAN_PG_CONF" >> "$T/data/postgresql.conf"
 cluster_start "$T/data" "$T/postgres.log"
