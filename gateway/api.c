@@ -334,16 +334,21 @@ const GwRoute gw_routes[] = {
 	/*
 	 * Paged by key: after= is the id of the last row of the page before, so
 	 * a page reads its rows from batch_owner_idx and no further, at any
-	 * table size. The total is counted only on Prefer: count=exact
-	 * (PostgREST's convention); the count's subquery is an InitPlan, run
-	 * only when the CASE asks for it.
+	 * table size. The key condition is one row comparison with the key
+	 * from scalar subqueries (the first page's key is "after everything"):
+	 * a plain parameter to the planner, so under row-level security, where
+	 * only leakproof conditions may go into the index scan, it stays an
+	 * index condition in a generic plan too. The total is counted only on
+	 * Prefer: count=exact (PostgREST's convention); the count's subquery is
+	 * an InitPlan, run only when the CASE asks for it.
 	 */
 	{"GET", "/v1/batches", gw_sql_route, 0,
 		"The acting operator's batches, newest first; limit=, after= (keyset cursor, Link rel=next), "
 		"total in Content-Range only with Prefer: count=exact",
 		NULL, NULL,
 		"with f as not materialized (select b.* from shilian.batch b where b.owner_id = " ACTING " "
-		"and ($2::bigint is null or (b.created_at, b.id) < (shilian.batch_cursor($2::bigint), $2::bigint))), "
+		"and (b.created_at, b.id) < ((select coalesce(shilian.batch_cursor($2::bigint), 'infinity'::timestamptz)), "
+		"(select coalesce($2::bigint, 9223372036854775807)))), "
 		"p as (select * from f order by created_at desc, id desc limit " LIMIT("$1") " offset " OFFSET("$3") ") "
 		"select coalesce((select jsonb_agg(to_jsonb(p) || jsonb_build_object('id', p.id::text, "
 		"'trace_code', p.trace_code::text, 'owner_id', p.owner_id::text, 'product_id', p.product_id::text) "
