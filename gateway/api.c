@@ -87,7 +87,7 @@ static const char *const batch_args[] = {
 	"body:owner", "body:product", "body:qty", "body:produced_on", "body:lot", "body:expires_on",
 	"body:certificate", NULL
 };
-static const char *const page_args[] = {"query:limit", "query:offset", NULL};
+static const char *const page_args[] = {"query:limit", "query:after", "query:offset", "header:Prefer", NULL};
 
 static const GwField inspect_fields[] = {
 	{"code", GW_STRING, true, "trace code"},
@@ -190,6 +190,7 @@ static const char *const completeness_args[] = {"path:0", "path:1", NULL};
 	"'depth', t.depth, 'via_link', t.via_link::text, 'qty_reached', t.qty_reached::text, " \
 	"'qty_on_hand', t.qty_on_hand::text, 'status', t.status)), '[]') " \
 	"from shilian." fn "($1::shilian.trace_code, $2::int, coalesce($3::timestamptz, now())) t"
+static const char *const public_trace_args[] = {"path:0", "query:t", NULL};
 static const char *const trace_args[] = {"path:0", "query:max_depth", "query:as_of", NULL};
 static const char *const graph_args[] = {"path:0", "query:direction", "query:max_depth", NULL};
 
@@ -326,19 +327,38 @@ const GwRoute gw_routes[] = {
 		NULL, NULL,
 		"select to_jsonb(b) || jsonb_build_object('id', b.id::text, 'trace_code', b.trace_code::text, "
 		"'owner_id', b.owner_id::text, 'product_id', b.product_id::text, "
-		"'product_name', p.name, 'category', p.category) "
+		"'product_name', p.name, 'category', p.category, "
+		"'public_token', shilian.public_token(b.trace_code), 'public_path', shilian.public_path(b.trace_code)) "
 		"from shilian.batch b join shilian.product p on p.id = b.product_id "
 		"where b.trace_code = $1::shilian.trace_code", path0},
-	{"GET", "/v1/batches", gw_sql_route, 0, "The acting operator's batches, newest first; limit/offset",
+	/*
+	 * Paged by key: after= is the id of the last row of the page before, so
+	 * a page reads its rows from batch_owner_idx and no further, at any
+	 * table size. The key condition is one row comparison with the key
+	 * from scalar subqueries (the first page's key is "after everything"):
+	 * a plain parameter to the planner, so under row-level security, where
+	 * only leakproof conditions may go into the index scan, it stays an
+	 * index condition in a generic plan too. The total is counted only on
+	 * Prefer: count=exact (PostgREST's convention); the count's subquery is
+	 * an InitPlan, run only when the CASE asks for it.
+	 */
+	{"GET", "/v1/batches", gw_sql_route, 0,
+		"The acting operator's batches, newest first; limit=, after= (keyset cursor, Link rel=next), "
+		"total in Content-Range only with Prefer: count=exact",
 		NULL, NULL,
-		"with f as (select b.* from shilian.batch b where b.owner_id = " ACTING "), "
-		"p as (select * from f order by created_at desc, id desc limit " LIMIT("$1") " offset " OFFSET("$2") ") "
+		"with f as not materialized (select b.* from shilian.batch b where b.owner_id = " ACTING " "
+		"and (b.created_at, b.id) < ((select coalesce(shilian.batch_cursor($2::bigint), 'infinity'::timestamptz)), "
+		"(select coalesce($2::bigint, 9223372036854775807)))), "
+		"p as (select * from f order by created_at desc, id desc limit " LIMIT("$1") " offset " OFFSET("$3") ") "
 		"select coalesce((select jsonb_agg(to_jsonb(p) || jsonb_build_object('id', p.id::text, "
 		"'trace_code', p.trace_code::text, 'owner_id', p.owner_id::text, 'product_id', p.product_id::text) "
 		"order by p.created_at desc, p.id desc) from p), '[]'), "
-		"case when (select count(*) from p) = 0 then '*/' || (select count(*) from f) "
-		"else " OFFSET("$2") " || '-' || (" OFFSET("$2") " + (select count(*) from p) - 1) || '/' || (select count(*) from f) end "
-		"as content_range", page_args},
+		"case when (select count(*) from p) = 0 then '*' "
+		"else " OFFSET("$3") " || '-' || (" OFFSET("$3") " + (select count(*) from p) - 1) end || '/' || "
+		"case when $4 ~* '(^|[,;[:space:]])count=exact([,;[:space:]]|$)' then (select count(*) from f)::text "
+		"else '*' end as content_range, "
+		"case when (select count(*) from p) = " LIMIT("$1") " and " LIMIT("$1") " > 0 then "
+		"(select p.id from p order by p.created_at, p.id limit 1)::text end as next_after", page_args},
 	{"POST", "/v1/inspections", gw_sql_route, GW_JSON | GW_CREATED, "Record an inspection (inspect)",
 		inspect_fields, NULL,
 		"select json_build_object('id', shilian.inspect($1::shilian.trace_code, $2, $3, $4::jsonb, "
@@ -392,8 +412,9 @@ const GwRoute gw_routes[] = {
 	{"GET", "/v1/trace/{code}/graph", gw_sql_route, 0, "Nodes and edges for drawing (trace_graph; direction=, max_depth=)",
 		NULL, NULL, "select shilian.trace_graph($1::shilian.trace_code, coalesce($2, 'forward'), $3::int)", graph_args},
 	{"GET", "/v1/public/trace/{code}", gw_sql_route, GW_PUBLIC,
-		"The consumer view of a code on a package: product, producer, origin, inspections, custody (public_trace)",
-		NULL, NULL, "select shilian.public_trace($1::shilian.trace_code)", path0},
+		"The consumer view of a code on a package with its token t= (printed with the code): product, producer, "
+		"origin, inspections, custody; 404 SLP01 alike for a wrong token and an unknown code (public_trace)",
+		NULL, NULL, "select shilian.public_trace($1::shilian.trace_code, $2)", public_trace_args},
 	{"POST", "/v1/recalls", gw_sql_route, GW_JSON | GW_CREATED, "Open a recall; every holder is a target (recall_open)",
 		recall_fields, regulators,
 		"select json_build_object('id', shilian.recall_open($1::shilian.trace_code, $2, coalesce($3, 'forward'))::text)",

@@ -123,7 +123,8 @@ typedef struct GwRoute
 	 * GW_LDJSON_BODY body). Columns after the first, by name, shape the
 	 * reply: content_range (Content-Range header), location (Location
 	 * header), next_page_token (Link header with rel="next": this request's
-	 * URI with nextPageToken set), error_sqlstate (when not null the value is
+	 * URI with nextPageToken set), next_after (the same with after set: a
+	 * keyset page's cursor), error_sqlstate (when not null the value is
 	 * an error body the statement recorded, sent with that SQLSTATE's status).
 	 */
 	const char *sql;

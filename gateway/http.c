@@ -89,6 +89,9 @@ gw_http_status_for_sqlstate(const char *s)
 {
 	if (s == NULL || strlen(s) != 5)
 		return 500;
+	/* the public trace's refusal: no lot for this code and token (a 404, never an oracle) */
+	if (strcmp(s, "SLP01") == 0)
+		return 404;
 	if (strncmp(s, "SL", 2) == 0)
 		return 422;
 	if (strcmp(s, "23503") == 0 || strcmp(s, "23505") == 0 || strcmp(s, "40001") == 0)

@@ -21,6 +21,40 @@ SchemaType(GwFieldType t)
 	}
 }
 
+/* What some query and header parameters mean; the others are named only. */
+static const struct
+{
+	const char *name;
+	const char *description;
+}			param_docs[] = {
+	{"after", "keyset cursor: the id of the last row of the page before (the Link rel=next of a full page carries it)"},
+	{"limit", "rows per page (default 100, at most 1000)"},
+	{"offset", "rows to skip; reads every skipped row, so prefer after"},
+	{"Prefer", "count=exact: count the total into Content-Range (PostgREST's convention); otherwise the total is *"},
+	{"t", "the lot's public token, printed with the code (QR / Digital Link)"},
+};
+
+/* The query and header parameters of a route, from its argument sources. */
+static void
+ArgParams(const GwRoute *r, json_t *params)
+{
+	for (const char *const *a = r->args; a && *a; a++)
+	{
+		const char *in = strncmp(*a, "query:", 6) == 0 ? "query" : strncmp(*a, "header:", 7) == 0 ? "header" : NULL;
+		const char *name;
+		json_t	   *param;
+
+		if (in == NULL)
+			continue;
+		name = strchr(*a, ':') + 1;
+		param = json_pack("{s:s, s:s, s:{s:s}}", "name", name, "in", in, "schema", "type", "string");
+		for (size_t i = 0; i < sizeof(param_docs) / sizeof(param_docs[0]); i++)
+			if (strcmp(param_docs[i].name, name) == 0)
+				json_object_set_new(param, "description", json_string(param_docs[i].description));
+		json_array_append_new(params, param);
+	}
+}
+
 static json_t *
 Operation(const GwRoute *r)
 {
@@ -42,6 +76,7 @@ Operation(const GwRoute *r)
 										"in", "path", "required", 1, "schema", "type", "string"));
 		p = end + 1;
 	}
+	ArgParams(r, params);
 	if (json_array_size(params) > 0)
 		json_object_set_new(op, "parameters", params);
 	else

@@ -119,15 +119,16 @@ AddHeader(char **buf, const char *name, const char *value)
 }
 
 /*
- * The next page of a list: this request's URI and query with nextPageToken
- * replaced, as a Link header with rel="next" (RFC 8288, the EPCIS 2.0 REST
- * binding's paging).
+ * The next page of a list: this request's URI and query with the paging
+ * parameter (nextPageToken for EPCIS, after for keyset pages) replaced, as a
+ * Link header with rel="next" (RFC 8288, the EPCIS 2.0 REST binding's paging).
  */
 static void
-AddNextLink(GwRequest *req, char **buf, const char *token)
+AddNextLink(GwRequest *req, char **buf, const char *param, const char *token)
 {
 	const char *qs = req->ri->query_string ? req->ri->query_string : "";
-	size_t		len = strlen(req->ri->local_uri) + strlen(qs) + strlen(token) + 64;
+	size_t		plen0 = strlen(param);
+	size_t		len = strlen(req->ri->local_uri) + strlen(qs) + strlen(token) + plen0 + 64;
 	char	   *link = malloc(len);
 	size_t		n;
 	const char *p = qs;
@@ -140,16 +141,19 @@ AddNextLink(GwRequest *req, char **buf, const char *token)
 		const char *end = strchr(p, '&');
 		size_t		plen = end ? (size_t) (end - p) : strlen(p);
 
-		if (!(plen >= 14 && strncmp(p, "nextPageToken=", 14) == 0) && plen > 0)
+		if (!(plen > plen0 && strncmp(p, param, plen0) == 0 && p[plen0] == '=') && plen > 0)
 			n += (size_t) snprintf(link + n, len - n, "%.*s&", (int) plen, p);
 		p += plen + (end ? 1 : 0);
 	}
-	snprintf(link + n, len - n, "nextPageToken=%s>; rel=\"next\"", token);
+	snprintf(link + n, len - n, "%s=%s>; rel=\"next\"", param, token);
 	AddHeader(buf, "Link", link);
 	free(link);
 }
 
-/* A list's content_range becomes Content-Range, location Location, next_page_token Link. */
+/*
+ * A list's content_range becomes Content-Range, location Location,
+ * next_page_token and next_after a Link to the next page.
+ */
 static int
 SendResult(GwRequest *req, int status, PGresult *res)
 {
@@ -161,7 +165,9 @@ SendResult(GwRequest *req, int status, PGresult *res)
 	if ((c = Column(res, "location")) > 0)
 		AddHeader(&hdr, "Location", PQgetvalue(res, 0, c));
 	if ((c = Column(res, "next_page_token")) > 0)
-		AddNextLink(req, &hdr, PQgetvalue(res, 0, c));
+		AddNextLink(req, &hdr, "nextPageToken", PQgetvalue(res, 0, c));
+	if ((c = Column(res, "next_after")) > 0)
+		AddNextLink(req, &hdr, "after", PQgetvalue(res, 0, c));
 	status = SendValue(req, ResultStatus(res, status), PQgetvalue(res, 0, 0), hdr);
 	free(hdr);
 	return status;

@@ -113,10 +113,37 @@ CREATE TABLE batch (
 	CHECK (expires_on IS NULL OR expires_on >= produced_on),
 	CHECK ((origin = 'first_entry') = (supplier IS NOT NULL))
 );
-CREATE INDEX batch_owner_idx ON batch (owner_id, created_at);
+-- (owner, created_at, id): an operator's batches newest first, paged by key
+-- (GET /v1/batches?after=), read as far as the page and no further
+CREATE INDEX batch_owner_idx ON batch (owner_id, created_at, id);
 CREATE INDEX batch_product_idx ON batch (product_id);
 COMMENT ON TABLE batch IS
 	'Lots: trace code, holder, product, quantity and quantity left on hand, dates, origin (produced/received/transformed/first_entry), supplier data pre-filled on receipt.';
+
+-- The key of a page of the acting operator's batches (newest first): the
+-- creation time of its batch with the given id, the last row of the page
+-- before. Read with the caller's rights; a batch that is not the acting
+-- operator's is no cursor (SLP02), so a page never starts in another's rows.
+CREATE FUNCTION batch_cursor(after bigint) RETURNS timestamptz
+	LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	at timestamptz;
+BEGIN
+	SELECT b.created_at INTO at FROM shilian.batch b
+	 WHERE b.id = batch_cursor.after AND b.owner_id = shilian.current_operator();
+	IF NOT FOUND THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLP02',
+			MESSAGE = format('unknown page cursor %s', after),
+			DETAIL = 'A cursor is the id of the last batch of the page before, one of the acting operator''s batches.',
+			HINT = 'Follow the Link rel="next" of the page before, or leave "after" out for the first page.';
+	END IF;
+	RETURN at;
+END;
+$$;
+COMMENT ON FUNCTION batch_cursor(bigint) IS
+	'The creation time of the acting operator''s batch with this id, the key a page of its batches continues after (GET /v1/batches?after=); SLP02 if it is not one of its batches.';
 
 -- Links: "qty_accepted of batch from_batch became part of batch to_batch".
 -- A sale (kind ship) starts pending with to_batch NULL: it is the buyer's

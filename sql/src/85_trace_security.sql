@@ -44,10 +44,8 @@ GRANT EXECUTE ON FUNCTION trace_forward(trace_code, integer, timestamptz),
 	trace_walk(trace_code, text, integer, timestamptz),
 	trace_graph(trace_code, text, integer)
 	TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;
--- public_trace is the consumer view: definer rights, nothing private in it;
--- like every definer function, with nothing but pg_catalog on its path.
-ALTER FUNCTION public_trace(trace_code) SET search_path = pg_catalog, pg_temp;
-GRANT EXECUTE ON FUNCTION public_trace(trace_code) TO shilian_public;
+-- public_trace is the consumer view: definer rights, nothing private in it,
+-- nothing without the lot's token (part 40).
 
 -- ---- recall tables ------------------------------------------------------------
 GRANT SELECT ON recall, recall_target TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;

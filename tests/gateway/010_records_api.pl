@@ -101,9 +101,11 @@ is($j->{code}, 'GW404', 'because row-level security hides the row (not an error)
 $j = expect(call($tok{farm}, 'GET', '/v1/batches/12345'), 400, 'a malformed trace code in the path');
 is($j->{code}, '22P02', 'malformed trace code: 22P02');
 expect(call($tok{farm}, 'GET', '/v1/batches/1%27%3Bdrop%20table%20shilian.batch%3B--'), 400, 'SQL text in the path is just a bad literal');
-$j = call($tok{farm}, 'GET', '/v1/batches');
+$j = call($tok{farm}, 'GET', '/v1/batches', undef, Prefer => 'count=exact');
 is($j->{status}, 200, 'list own batches');
-is($j->{headers}{'content-range'}, '0-0/1', 'one batch');
+is($j->{headers}{'content-range'}, '0-0/1', 'one batch (counted on Prefer: count=exact)');
+is(call($tok{farm}, 'GET', '/v1/batches')->{headers}{'content-range'}, '0-0/*',
+	'without Prefer: count=exact the total is not counted');
 
 # ---- sale → receipt draft → receipt ------------------------------------------
 my $sale = { code => $code, buyer => $op{wholesaler}, qty => '200 kg' };

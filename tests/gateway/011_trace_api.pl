@@ -1,7 +1,7 @@
 # Trace, public trace and recall over real HTTP, as each role sees them:
 # a regulator traces its whole subtree, an operator one step up and down, a
-# county regulator up to its border; anyone reads the consumer view without
-# a token; a county regulator opens a recall that crosses into the next
+# county regulator up to its border; anyone reads the consumer view with the
+# lot's public token (no login), and nothing without it; a county regulator opens a recall that crosses into the next
 # county, holders acknowledge their own lots only, closing is refused while
 # lots are outstanding and to other jurisdictions, and the FSMA-style CSV
 # lists every affected lot.
@@ -107,15 +107,36 @@ is($r->{status}, 422, 'a lot two steps away is invisible: an unknown batch');
 is($r->{json}{code}, 'SLR03', 'SLR03, the same as a lot that does not exist');
 is(call('farm', 'GET', '/v1/trace/123/forward')->{status}, 400, 'a malformed trace code: 400');
 
-# ---- the consumer view, no token ----------------------------------------------------
-$r = call(undef, 'GET', "/v1/public/trace/$c3");
-is($r->{status}, 200, 'public trace without a token');
+# ---- the consumer view, no login, the lot's public token ------------------------------
+# The holder reads its lot's token and the page's path (printed in the QR).
+$r = call('retailer', 'GET', "/v1/batches/$c3");
+my $t3 = $r->{json}{public_token};
+like($t3, qr/^[0-9a-hjkmnp-tv-z]{10}$/, 'the holder\'s batch read carries the public token');
+is($r->{json}{public_path}, "/v1/public/trace/$c3?t=$t3", 'and the public page\'s path with it');
+$r = call(undef, 'GET', "/v1/public/trace/$c3?t=$t3");
+is($r->{status}, 200, 'public trace with the lot\'s token, no login');
 like($r->{content}, qr/大白菜/, 'names the product');
 unlike($r->{content}, qr/\bkg\b/, 'shows no quantities');
 my @custody = map { $_->{holder} } @{ $r->{json}{custody} // [] };
 # (the JSON is decoded to characters; this file's literals are UTF-8 bytes)
-is_deeply(\@custody, [ map { Encode::decode_utf8($_) } '绿源合作社', '泉城批发', '历下超市' ],
-	'the chain of custody of this lot, farm to shelf');
+is_deeply(\@custody, [ Encode::decode_utf8('绿源合作社'), undef, Encode::decode_utf8('历下超市') ],
+	'the chain of custody of this lot, farm to shelf: producer and final seller named, the wholesaler not');
+is_deeply([ map { $_->{segment} . ' ' . $_->{region} } @{ $r->{json}{custody} } ],
+	[ 'production 370112', 'circulation 370102', 'circulation 370102' ], 'every holder by segment and region');
+unlike($r->{content}, qr/泉城批发/, 'the wholesaler\'s name appears nowhere on the page');
+# Without the token, with another lot's, or for a code no lot has: one answer.
+my $c1t = call('farm', 'GET', "/v1/batches/$c1")->{json}{public_token};
+my %seen;
+for my $try ([ $c3, '' ], [ $c3, '?t=' ], [ $c3, "?t=$c1t" ], [ $c3, '?t=' . ('0' x 10) ], [ $c1, "?t=$t3" ])
+{
+	my $x = call(undef, 'GET', "/v1/public/trace/$try->[0]$try->[1]");
+	(my $body = $x->{content}) =~ s/$try->[0]/CODE/g;
+	$seen{"$x->{status} $body"}++;
+}
+is(scalar keys %seen, 1, 'no token, an empty one, another lot\'s, a wrong one: all the same reply');
+my ($one) = keys %seen;
+like($one, qr/^404 .*"code":\s*"SLP01"/s, 'a 404 with SLP01');
+is(call('wholesaler', 'GET', "/v1/batches/$c3")->{status}, 404, 'another operator gets no token (the row is hidden)');
 my $has_qty;
 my $walk;
 $walk = sub { my $v = shift; if (ref $v eq 'HASH') { for (keys %$v) { $has_qty = 1 if /qty|quantity|price/; $walk->($v->{$_}) } } elsif (ref $v eq 'ARRAY') { $walk->($_) for @$v } };
@@ -139,6 +160,11 @@ $r = call('lixia', 'GET', "/v1/recalls/$rid/targets");
 is(join(' ', sort map { $_->{batch} } @{ $r->{json} }), join(' ', sort $c2, $c3), 'the next county sees its own holders\' lots');
 $r = call('licheng', 'GET', "/v1/recalls/$rid");
 is($r->{json}{outstanding}, 3, 'three lots outstanding');
+is($r->{json}{holders}, 3, 'held by three operators');
+$r = call('retailer', 'GET', "/v1/recalls/$rid");
+is_deeply([ @{ $r->{json} }{qw(targets outstanding holders)} ], [ 1, 1, 1 ],
+	'a holder reads the recall\'s figures over its own lot only, not the other holders\'');
+is_deeply($r->{json}{on_hand_outstanding}, ['40 kg'], 'and only its own quantity on hand');
 
 $r = call('retailer', 'POST', "/v1/recalls/$rid/ack", { operator => $wholesaler, disposition => 'withdrawn' });
 is($r->{status}, 403, 'a holder cannot acknowledge for another');

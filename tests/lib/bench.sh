@@ -11,7 +11,7 @@ trap 'cluster_stop "$T/data"; rm -rf "$T"' EXIT
 
 BINDIR=$(private_install "$T/inst")
 export PATH=$BINDIR:$PATH
-cluster_init "$T/data" "$T/sock" 5432 ''
+cluster_init "$T/data" "$T/sock" 5432 '' throwaway
 # a benchmark cluster: realistic durability settings are for the DBA guide;
 # here both sides of every ratio run on the same settings.
 cluster_start "$T/data" "$T/postgres.log"

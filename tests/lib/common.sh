@@ -77,9 +77,12 @@ release_install() {
 	bash -c '. "$1/tests/lib/common.sh" && private_install "$2"' _ "$src" "$dest"
 }
 
-# cluster_init DATADIR SOCKDIR PORT LISTEN
+# cluster_init DATADIR SOCKDIR PORT LISTEN [throwaway]
+# Durable by default (fsync, synchronous_commit, full_page_writes on: the
+# `make run` cluster); only a throwaway test or bench cluster, whose data
+# nobody keeps, passes `throwaway` to turn them off.
 cluster_init() {
-	local data=$1 sock=$2 port=$3 listen=$4
+	local data=$1 sock=$2 port=$3 listen=$4 kind=${5:-durable}
 	mkdir -p "$data" "$sock"
 	[ "$(id -u)" = 0 ] && chown postgres: "$data" "$sock"
 	chmod 700 "$data"
@@ -91,13 +94,30 @@ listen_addresses = '$listen'
 unix_socket_directories = '$sock'
 max_connections = 100
 shared_buffers = 256MB
-fsync = off
-synchronous_commit = off
-full_page_writes = off
 log_min_messages = warning
 max_prepared_transactions = 0
 timezone = 'UTC'
 CONF
+	if [ "$kind" = throwaway ]; then
+		cat >> "$data/postgresql.conf" <<CONF
+# throwaway cluster: speed over durability
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+CONF
+	fi
+}
+
+# cluster_durable DATADIR: whether the cluster's configuration keeps what it
+# acknowledged (none of fsync, synchronous_commit, full_page_writes is off,
+# counting the last setting of each).
+cluster_durable() {
+	local conf=$1/postgresql.conf k v
+	for k in fsync synchronous_commit full_page_writes; do
+		v=$(sed -n "s/^[[:space:]]*$k[[:space:]]*=[[:space:]]*\([a-z]*\).*/\1/p" "$conf" | tail -n 1)
+		[ "$v" = off ] && return 1
+	done
+	return 0
 }
 
 cluster_start() {

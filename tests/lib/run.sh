@@ -28,6 +28,14 @@ start() {
 		say "creating the private cluster in $data"
 		cluster_init "$data" "$sock" "$PGPORT" ''
 	fi
+	# A cluster made when `make run` turned durability off gets it back on
+	# (the last setting wins), and a running one restarts to apply it.
+	if ! cluster_durable "$data"; then
+		say "turning fsync, synchronous_commit and full_page_writes on in $data"
+		printf '%s\n' '# durable: nothing acknowledged is lost' 'fsync = on' \
+			'synchronous_commit = on' 'full_page_writes = on' | as_pg tee -a "$data/postgresql.conf" >/dev/null
+		as_pg pg_ctl -D "$data" status >/dev/null 2>&1 && cluster_stop "$data"
+	fi
 	# pg_cron, when installed, runs the scheduled jobs of the demo database
 	# (docs/install.md); a cluster made before gets it on its next start.
 	local cron=0
@@ -96,8 +104,8 @@ export PGHOST PGPORT PGDATABASE PGUSER SHILIAN_URL
 # Demo tokens (30 days), signed with .run/jwt_secret:
 $(demo_tokens)
 ENV
-	local public_code recall_code
-	public_code=$(psql -qAtX -d "$DB" -c "select b.trace_code from shilian.batch b join shilian.operator o on o.id = b.owner_id where 'school_canteen' = any (o.kinds) order by b.id limit 1")
+	local public_path recall_code
+	public_path=$(psql -qAtX -d "$DB" -c "select shilian.public_path(b.trace_code) from shilian.batch b join shilian.operator o on o.id = b.owner_id where 'school_canteen' = any (o.kinds) order by b.id limit 1")
 	recall_code=$(psql -qAtX -d "$DB" -c "select trace_code from shilian.recall order by id limit 1")
 	local month; month=$(date +%Y-%m)
 	cat <<MSG
@@ -113,7 +121,7 @@ Try (tokens for the demo accounts are in .run/env):
   curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_FARM" "\$SHILIAN_URL/v1/batches?limit=2"
   curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_SUPERMARKET" \$SHILIAN_URL/v1/shipments/inbox   # a receipt draft pre-filled from the sale
   curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_REGULATOR" \$SHILIAN_URL/v1/recalls/1   # the demo recall
-  curl -s \$SHILIAN_URL/v1/public/trace/$public_code   # what a consumer sees, no token
+  curl -s "\$SHILIAN_URL$public_path"   # what a consumer sees: no login, the lot's public token (t=) from its QR code
   psql -c "select * from shilian.trace_forward('$recall_code')"
 Regulators (figures, findings, alerts; docs/regulator.md):
   curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_REGULATOR" \$SHILIAN_URL/v1/regulator/jurisdictions/370000/stats

@@ -29,7 +29,7 @@ say "== C unit tests"
 if make -s -C "$TOP" unit; then record unit ok; else record unit FAILED; fi
 
 say "== pg_regress"
-cluster_init "$T/data" "$T/sock" 5432 ''
+cluster_init "$T/data" "$T/sock" 5432 '' throwaway
 # SHILIAN_PG_CONF: extra server settings for the regress run (make test-assert)
 [ -n "${SHILIAN_PG_CONF:-}" ] && printf '%s\n' "$SHILIAN_PG_CONF" >> "$T/data/postgresql.conf"
 cluster_start "$T/data" "$T/postgres.log"
@@ -50,7 +50,7 @@ FAKE_LIB=$(dpkg -L libfaketime 2>/dev/null | grep '/faketime/libfaketime\.so\.1$
 [ -n "$FAKE_LIB" ] || die "libfaketime not found (make deps installs faketime)"
 FAKE_DAY=$(date -u -d '+18 months' +%F)
 FAKE_OFFSET=$(( $(date -d '+18 months' +%s) - $(date +%s) ))
-cluster_init "$T/data-faketime" "$T/sock" 5432 ''
+cluster_init "$T/data-faketime" "$T/sock" 5432 '' throwaway
 mkdir -p "$TOP/.tmp/regress-faketime"
 touch "$T/postgres-faketime.log"; [ "$(id -u)" = 0 ] && chown postgres: "$T/postgres-faketime.log"
 as_pg env LD_PRELOAD="$FAKE_LIB" FAKETIME="+$FAKE_OFFSET" FAKETIME_DONT_FAKE_MONOTONIC=1 \

@@ -1,8 +1,9 @@
 # pg_dump and restore of the identifier and quantity types: values survive
 # in both the plain and the custom formats, the trace code
 # sequence keeps its position (no serial is issued twice after a restore),
-# and codes accepted under shilian.uscc_lenient restore only with the
-# setting on, as docs/types.md says.
+# codes accepted under shilian.uscc_lenient restore only with the
+# setting on, as docs/types.md says, and the public tokens printed before
+# the dump stay valid after the restore (docs/security.md#public-access).
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -23,6 +24,9 @@ SELECT i, (ARRAY['914403001922038216', '91440300708461136T', '91350100M000100Y43
 });
 my $before = $node->safe_psql('postgres', 'select string_agg(held::text, E\'\n\' order by id) from held');
 my $last = $node->safe_psql('postgres', 'select max(c::text) from held');
+# the public tokens of the held codes (the key is read as the superuser)
+my $tokens_sql = 'select string_agg(shilian.lot_token(shilian.lot_secret(), c), \',\' order by id) from held';
+my $tokens = $node->safe_psql('postgres', $tokens_sql);
 
 for my $format ('p', 'c')
 {
@@ -46,6 +50,10 @@ for my $format ('p', 'c')
 	cmp_ok($next, 'gt', $last, "-F $format: the restored sequence issues codes after the last one ($next > $last)");
 	is($node->safe_psql($db, "select count(*) from held where c OPERATOR(shilian.=) '$next'"), '0',
 		"-F $format: the new code is none of the restored ones");
+	# the restore's CREATE EXTENSION drew a key of its own; the restored, older one is in use
+	is($node->safe_psql($db, 'select count(*) from shilian.public_secret'), '2',
+		"-F $format: the public-token key is restored next to the one CREATE EXTENSION drew");
+	is($node->safe_psql($db, $tokens_sql), $tokens, "-F $format: printed public tokens stay valid");
 }
 
 # A code accepted under shilian.uscc_lenient: the dump restores only with the setting on.

@@ -221,10 +221,50 @@ SELECT e->>'kind' AS kind, lf.label AS "from", lt.label AS "to", e->>'qty' AS qt
 -- The consumer view of CD: custody P -> canteen (the lot was made at P);
 -- no quantities, no other customers (R, W1, W2 do not appear: the dumplings'
 -- ingredients are not this lot's custody chain).
-SELECT jsonb_pretty(shilian.public_trace(:'cd') - 'code');
-SELECT shilian.public_trace(:'cd')::text ~ '(qty| kg|pcs|文新超市|杭州|龙井|菜农)' AS leaks;
--- The consumer view of RA: made by the farm, custody farm -> W1 -> retailer.
-SELECT jsonb_pretty(shilian.public_trace(:'ra') - 'code');
+-- The page asks for the lot's token, printed with the code (public_token).
+SELECT shilian.public_token(:'cd') AS cd_token, shilian.public_token(:'ra') AS ra_token \gset
+SELECT :'cd_token' ~ '^[0-9a-hjkmnp-tv-z]{10}$' AS token_format,
+       :'cd_token' = shilian.public_token(:'cd') AS token_stable,
+       :'cd_token' <> :'ra_token' AS tokens_differ;
+SELECT jsonb_pretty(shilian.public_trace(:'cd', :'cd_token') - 'code');
+SELECT shilian.public_trace(:'cd', :'cd_token')::text ~ '(qty| kg|pcs|文新超市|杭州|龙井|菜农)' AS leaks;
+-- The consumer view of RA: made by the farm, custody farm -> W1 -> retailer;
+-- only the farm (producer) and the retailer (final seller) are named, the
+-- wholesaler W1 between them by region and segment only.
+SELECT jsonb_pretty(shilian.public_trace(:'ra', :'ra_token') - 'code');
+SELECT shilian.public_trace(:'ra', :'ra_token')::text LIKE '%' || o.name || '%' AS w1_named
+  FROM shilian.operator o WHERE o.id = :w1;
+-- The token is read in any case, with Crockford's look-alikes (O for 0).
+SELECT shilian.public_trace(:'cd', upper(:'cd_token'))->>'code' = :'cd' AS upper_case_ok,
+       shilian.public_trace(:'cd', translate(:'cd_token', '01', 'OI'))->>'code' = :'cd' AS lookalikes_ok;
+-- A missing token, a wrong one, another lot's, a token one character off
+-- and a code no lot has are one and the same refusal (SLP01, the code in the
+-- message is the only difference): nothing tells which codes exist.
+SELECT pg_temp.fails(format('SELECT shilian.public_trace(%L)', :'cd'));
+SELECT pg_temp.fails(format('SELECT shilian.public_trace(%L, NULL)', :'cd'));
+SELECT pg_temp.fails(format('SELECT shilian.public_trace(%L, %L)', :'cd', :'ra_token'));
+SELECT pg_temp.fails(format('SELECT shilian.public_trace(%L, %L)', :'cd',
+	overlay(:'cd_token' placing CASE WHEN left(:'cd_token', 1) = 'a' THEN 'b' ELSE 'a' END from 1)));
+SELECT pg_temp.fails(format('SELECT shilian.public_trace(%L, %L)', :'cd', :'cd_token' || 'x'));
+SELECT regexp_replace(pg_temp.fails(format('SELECT shilian.public_trace(shilian.trace_code_next(''330106''), %L)',
+	:'cd_token')), '[0-9]{18}', 'NEW');
+-- a NULL code is no code (as for a STRICT function)
+SELECT shilian.public_trace(NULL, :'cd_token') IS NULL AS null_code;
+-- The token of a lot goes to those who may see it: its holder, not another
+-- operator (told the batch is unknown, as for a code no batch has).
+SET ROLE shilian_operator;
+SET shilian.operator_id = :'c';
+SELECT shilian.public_token(:'cd') = :'cd_token' AS holder_gets_token,
+       shilian.public_path(:'cd') = '/v1/public/trace/' || :'cd' || '?t=' || :'cd_token' AS holder_gets_path;
+\set VERBOSITY sqlstate
+SELECT shilian.public_token(:'ra');
+SELECT shilian.public_token(shilian.trace_code_next('330106'));
+-- the secret is no one's to read, nor the function that reads it
+SELECT * FROM shilian.public_secret;
+SELECT shilian.lot_secret();
+\set VERBOSITY default
+RESET shilian.operator_id;
+RESET ROLE;
 
 -- ---- recall ----------------------------------------------------------------
 -- Open a forward recall of S: 7 targets (S, A, B, PA, RA, D, CD) with the
@@ -264,6 +304,26 @@ SELECT shilian.recall_ack(:rc, :p, 'returned', '1200 pcs', :'d');
 -- closing with targets outstanding (S, A, B) is refused ...
 SELECT pg_temp.fails(format('SELECT shilian.recall_close(%s)', :rc));
 SELECT * FROM shilian.recall_status(:rc);
+-- The aggregates for a holder cover its own lots only: the retailer R sees
+-- its one lot (RA, withdrawn), not how many holders or how much is still out
+-- elsewhere; the clean farm G, which holds no lot of it, is told the recall
+-- is unknown (SLT10), as for a recall that does not exist. A regulator
+-- keeps the whole view (the figures above).
+SET ROLE shilian_operator;
+SET shilian.operator_id = :'r';
+SELECT * FROM shilian.recall_status(:rc);
+SET shilian.operator_id = :'p';
+SELECT * FROM shilian.recall_status(:rc);
+SET shilian.operator_id = :'g';
+\set VERBOSITY sqlstate
+SELECT * FROM shilian.recall_status(:rc);
+\set VERBOSITY default
+RESET shilian.operator_id;
+SET ROLE shilian_regulator;
+SET shilian.jurisdiction = '330000';
+SELECT targets, holders, outstanding FROM shilian.recall_status(:rc);
+RESET shilian.jurisdiction;
+RESET ROLE;
 -- ... until every holder has acknowledged
 SELECT shilian.recall_ack(:rc, :f, 'withdrawn', '350 kg');
 SELECT shilian.recall_ack(:rc, :w1, 'returned', '50 kg');
@@ -309,7 +369,9 @@ SELECT pg_temp.fails(format('SELECT shilian.recall_open(%L, ''x'', ''up'')', :'c
 -- sees the whole graph and the steps reach the ledger); an operator may
 -- acknowledge but not open one.
 SET ROLE shilian_public;
-SELECT shilian.public_trace(:'cd')->'producer'->>'name' AS public_view;
+SELECT shilian.public_trace(:'cd', :'cd_token')->'producer'->>'name' AS public_view;
+SELECT shilian.public_token(:'cd');
+\echo :LAST_ERROR_SQLSTATE
 SELECT shilian.recall_open(:'cd', 'x');
 \echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
