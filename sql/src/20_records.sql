@@ -233,6 +233,10 @@ CREATE FUNCTION jurisdiction_add(code text, name text) RETURNS text
 COMMENT ON FUNCTION jurisdiction_add(text, text) IS
 	'Add a GB/T 2260 division (6 digits) or supervision station (county code + 3 digits); level and parent follow from the code.';
 
+ALTER FUNCTION jurisdiction_add(text, text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION jurisdiction_add(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION jurisdiction_add(text, text) TO shilian_admin;
+
 CREATE FUNCTION operator_register(name text, segment text, kinds text[], station text,
 		address text, contact text, uscc uscc DEFAULT NULL, reg_card text DEFAULT NULL,
 		own_system boolean DEFAULT false, regulator_contact text DEFAULT NULL) RETURNS bigint
@@ -240,18 +244,28 @@ CREATE FUNCTION operator_register(name text, segment text, kinds text[], station
 	LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION operator_register(text, text, text[], text, text, text, uscc, text, boolean, text) IS
 	'Register an operator (status registered) at its home supervision station, by USCC or registration card; returns its id.';
+ALTER FUNCTION operator_register(text, text, text[], text, text, text, uscc, text, boolean, text)
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION operator_register(text, text, text[], text, text, text, uscc, text, boolean, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION operator_register(text, text, text[], text, text, text, uscc, text, boolean, text) TO shilian_regulator, shilian_admin;
 
 CREATE FUNCTION operator_activate(id bigint) RETURNS void
 	AS 'MODULE_PATHNAME', 'sl_operator_activate'
 	LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION operator_activate(bigint) IS
 	'Activate a registered or suspended operator: only active operators record.';
+ALTER FUNCTION operator_activate(bigint) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION operator_activate(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION operator_activate(bigint) TO shilian_regulator, shilian_admin;
 
 CREATE FUNCTION operator_suspend(id bigint, reason text) RETURNS void
 	AS 'MODULE_PATHNAME', 'sl_operator_suspend'
 	LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION operator_suspend(bigint, text) IS
 	'Suspend an operator with a reason: it can no longer ship, receive or record until activated again.';
+ALTER FUNCTION operator_suspend(bigint, text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION operator_suspend(bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION operator_suspend(bigint, text) TO shilian_regulator, shilian_admin;
 
 CREATE FUNCTION licence_add(operator bigint, licence_no license_no, scope text[],
 		valid_from date, valid_to date) RETURNS bigint
@@ -259,6 +273,10 @@ CREATE FUNCTION licence_add(operator bigint, licence_no license_no, scope text[]
 	LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION licence_add(bigint, license_no, text[], date, date) IS
 	'Record an operator''s SC/JY licence with the categories it covers and its validity period; returns the licence id.';
+ALTER FUNCTION licence_add(bigint, license_no, text[], date, date)
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION licence_add(bigint, license_no, text[], date, date) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION licence_add(bigint, license_no, text[], date, date) TO shilian_regulator, shilian_admin;
 
 CREATE FUNCTION product_register(name text, category text, shelf_life_days integer DEFAULT NULL,
 		spec text DEFAULT NULL, gtin text DEFAULT NULL, edible_agricultural boolean DEFAULT false,
@@ -267,6 +285,10 @@ CREATE FUNCTION product_register(name text, category text, shelf_life_days integ
 	LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION product_register(text, text, integer, text, text, boolean, bigint) IS
 	'Register a product: name, key category or other, shelf life in days, specification, optional GTIN; returns its id.';
+ALTER FUNCTION product_register(text, text, integer, text, text, boolean, bigint)
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION product_register(text, text, integer, text, text, boolean, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION product_register(text, text, integer, text, text, boolean, bigint) TO shilian_operator, shilian_system, shilian_admin;
 
 -- ---- record functions (extension/records.c) --------------------------------
 
@@ -277,6 +299,10 @@ CREATE FUNCTION batch_create(owner bigint, product bigint, qty qty,
 	LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION batch_create(bigint, bigint, qty, date, text, date, jsonb) IS
 	'Record a produced or harvested batch; expiry defaults to production date + shelf life; returns its new trace code.';
+ALTER FUNCTION batch_create(bigint, bigint, qty, date, text, date, jsonb)
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION batch_create(bigint, bigint, qty, date, text, date, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION batch_create(bigint, bigint, qty, date, text, date, jsonb) TO shilian_operator, shilian_system, shilian_admin;
 
 CREATE FUNCTION inspect(code trace_code, kind text, result text, report jsonb,
 		inspected_at timestamptz DEFAULT now(), operator bigint DEFAULT NULL) RETURNS bigint
@@ -284,6 +310,10 @@ CREATE FUNCTION inspect(code trace_code, kind text, result text, report jsonb,
 	LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION inspect(trace_code, text, text, jsonb, timestamptz, bigint) IS
 	'Record an inspection of a batch: release (出厂检验, report needs certificate_no and inspector), incoming (进货查验, inspector) or sampling (agency, report_no); result pass or fail.';
+ALTER FUNCTION inspect(trace_code, text, text, jsonb, timestamptz, bigint)
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION inspect(trace_code, text, text, jsonb, timestamptz, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION inspect(trace_code, text, text, jsonb, timestamptz, bigint) TO shilian_operator, shilian_system, shilian_admin;
 
 CREATE FUNCTION ship(code trace_code, buyer bigint, qty qty,
 		shipped_on date DEFAULT shilian.platform_today(), seller bigint DEFAULT NULL) RETURNS bigint
@@ -291,6 +321,10 @@ CREATE FUNCTION ship(code trace_code, buyer bigint, qty qty,
 	LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ship(trace_code, bigint, qty, date, bigint) IS
 	'Record a sale of part of a batch to a buyer after every link rule passes; returns the pending link id, which is the buyer''s receipt draft.';
+ALTER FUNCTION ship(trace_code, bigint, qty, date, bigint)
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION ship(trace_code, bigint, qty, date, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ship(trace_code, bigint, qty, date, bigint) TO shilian_operator, shilian_system, shilian_admin;
 
 CREATE FUNCTION receive(link bigint, qty qty, inspection jsonb,
 		received_at timestamptz DEFAULT now(), reject_reason text DEFAULT NULL,
@@ -299,12 +333,19 @@ CREATE FUNCTION receive(link bigint, qty qty, inspection jsonb,
 	LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION receive(bigint, qty, jsonb, timestamptz, text, trace_code) IS
 	'Confirm a pending sale: creates the buyer''s batch pre-filled from the seller''s (or adds to the buyer''s batch into_batch) and its incoming inspection; a smaller quantity needs reject_reason and the rest returns to the seller''s batch.';
+ALTER FUNCTION receive(bigint, qty, jsonb, timestamptz, text, trace_code)
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION receive(bigint, qty, jsonb, timestamptz, text, trace_code) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION receive(bigint, qty, jsonb, timestamptz, text, trace_code) TO shilian_operator, shilian_system, shilian_admin;
 
 CREATE FUNCTION reject(link bigint, reason text, rejected_at timestamptz DEFAULT now()) RETURNS void
 	AS 'MODULE_PATHNAME', 'sl_reject'
 	LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION reject(bigint, text, timestamptz) IS
 	'Refuse a whole pending sale with a reason; the shipped quantity returns to the seller''s batch.';
+ALTER FUNCTION reject(bigint, text, timestamptz) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION reject(bigint, text, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION reject(bigint, text, timestamptz) TO shilian_operator, shilian_system, shilian_admin;
 
 CREATE FUNCTION receive_first_entry(buyer bigint, product bigint, qty qty, supplier jsonb,
 		inspection jsonb, produced_on date DEFAULT shilian.platform_today(),
@@ -314,6 +355,10 @@ CREATE FUNCTION receive_first_entry(buyer bigint, product bigint, qty qty, suppl
 	LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION receive_first_entry(bigint, bigint, qty, jsonb, jsonb, date, timestamptz, text, jsonb) IS
 	'First entry into the chain of goods from a supplier without records (a farmer at a market): supplier needs name and contact; returns the new batch''s trace code.';
+ALTER FUNCTION receive_first_entry(bigint, bigint, qty, jsonb, jsonb, date, timestamptz, text, jsonb)
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION receive_first_entry(bigint, bigint, qty, jsonb, jsonb, date, timestamptz, text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION receive_first_entry(bigint, bigint, qty, jsonb, jsonb, date, timestamptz, text, jsonb) TO shilian_operator, shilian_system, shilian_admin;
 
 CREATE FUNCTION transform(inputs trace_code[], qtys qty[], product bigint, qty qty,
 		produced_on date DEFAULT shilian.platform_today(), lot text DEFAULT NULL,
@@ -322,6 +367,10 @@ CREATE FUNCTION transform(inputs trace_code[], qtys qty[], product bigint, qty q
 	LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION transform(trace_code[], qty[], bigint, qty, date, text, date, bigint) IS
 	'Processing or mixing: the given quantities of the input batches become one new batch of product; returns its trace code.';
+ALTER FUNCTION transform(trace_code[], qty[], bigint, qty, date, text, date, bigint)
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION transform(trace_code[], qty[], bigint, qty, date, text, date, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION transform(trace_code[], qty[], bigint, qty, date, text, date, bigint) TO shilian_operator, shilian_system, shilian_admin;
 
 CREATE FUNCTION consume(code trace_code, qty qty, kind text, at timestamptz DEFAULT now(),
 		note text DEFAULT NULL, operator bigint DEFAULT NULL) RETURNS bigint
@@ -329,6 +378,10 @@ CREATE FUNCTION consume(code trace_code, qty qty, kind text, at timestamptz DEFA
 	LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION consume(trace_code, qty, text, timestamptz, text, bigint) IS
 	'Record quantity leaving the chain: served (canteen), retail_sold, destroyed or sample_kept; returns the consumption id.';
+ALTER FUNCTION consume(trace_code, qty, text, timestamptz, text, bigint)
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION consume(trace_code, qty, text, timestamptz, text, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION consume(trace_code, qty, text, timestamptz, text, bigint) TO shilian_operator, shilian_system, shilian_admin;
 
 -- ---- reading: receipt drafts and record completeness -----------------------
 
@@ -357,6 +410,8 @@ CREATE FUNCTION receipt_drafts(buyer bigint)
 	END;
 COMMENT ON FUNCTION receipt_drafts(bigint) IS
 	'Pending sales to a buyer, pre-filled from the seller''s batch and licence: what receive() will record.';
+REVOKE ALL ON FUNCTION receipt_drafts(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION receipt_drafts(bigint) TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;
 
 -- Which fields the law requires are missing from a record (Food Safety Law
 -- arts. 50, 51, 53, 65), and how long the record must be kept: six months past
@@ -451,3 +506,5 @@ END;
 $$;
 COMMENT ON FUNCTION record_completeness(text, bigint) IS
 	'Which legally required fields a record lacks (kind incoming: an incoming inspection id; release/sale: a sale link id) and the date until which it must be kept.';
+REVOKE ALL ON FUNCTION record_completeness(text, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION record_completeness(text, bigint) TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;

@@ -13,6 +13,8 @@ CREATE FUNCTION trace_forward(code trace_code, max_depth integer DEFAULT NULL,
 	LANGUAGE C STABLE PARALLEL SAFE ROWS 100;
 COMMENT ON FUNCTION trace_forward(trace_code, integer, timestamptz) IS
 	'Every batch downstream of a batch over links received by as_of: holder, depth, first link, quantity of the suspect lot that reached it (in the suspect lot''s unit) and quantity on hand; each batch once.';
+REVOKE ALL ON FUNCTION trace_forward(trace_code, integer, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION trace_forward(trace_code, integer, timestamptz) TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;
 
 CREATE FUNCTION trace_backward(code trace_code, max_depth integer DEFAULT NULL,
 		as_of timestamptz DEFAULT now())
@@ -22,6 +24,8 @@ CREATE FUNCTION trace_backward(code trace_code, max_depth integer DEFAULT NULL,
 	LANGUAGE C STABLE PARALLEL SAFE ROWS 100;
 COMMENT ON FUNCTION trace_backward(trace_code, integer, timestamptz) IS
 	'Every batch upstream of a batch over links received by as_of: holder, depth, first link, quantity of that source lot that went into the given lot (in the source''s unit) and quantity on hand; each batch once.';
+REVOKE ALL ON FUNCTION trace_backward(trace_code, integer, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION trace_backward(trace_code, integer, timestamptz) TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;
 
 -- direction 'forward' or 'backward'; anything else is refused (22023).
 CREATE FUNCTION trace_walk(code trace_code, direction text, max_depth integer DEFAULT NULL,
@@ -44,6 +48,8 @@ END;
 $$;
 COMMENT ON FUNCTION trace_walk(trace_code, text, integer, timestamptz) IS
 	'trace_forward or trace_backward by direction (''forward'' or ''backward'').';
+REVOKE ALL ON FUNCTION trace_walk(trace_code, text, integer, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION trace_walk(trace_code, text, integer, timestamptz) TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;
 
 CREATE FUNCTION trace_graph(code trace_code, direction text DEFAULT 'forward',
 		max_depth integer DEFAULT NULL)
@@ -72,6 +78,8 @@ CREATE FUNCTION trace_graph(code trace_code, direction text DEFAULT 'forward',
 	END;
 COMMENT ON FUNCTION trace_graph(trace_code, text, integer) IS
 	'The traced sub-graph for drawing: {root, direction, nodes: [batch, holder, product, depth, quantities, status], edges: [link, kind, from, to, qty]}.';
+REVOKE ALL ON FUNCTION trace_graph(trace_code, text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION trace_graph(trace_code, text, integer) TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;
 
 -- ---- public access ------------------------------------------------------------
 -- The code on a package is public and its format is guessable (region,
@@ -101,24 +109,26 @@ CREATE FUNCTION lot_secret_new() RETURNS bytea
 	LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION lot_secret_new() IS
 	'32 bytes from the server''s strong random source (pg_strong_random): a new key for public_secret.';
+REVOKE ALL ON FUNCTION lot_secret_new() FROM PUBLIC;
 CREATE FUNCTION lot_token(secret bytea, code trace_code) RETURNS text
 	AS 'MODULE_PATHNAME', 'sl_lot_token_sql'
 	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION lot_token(bytea, trace_code) IS
 	'The public token of a code under a key: HMAC-SHA256(key, ''shilian-lot-token-v1'' 0x00 code), first 50 bits as 10 lower-case Crockford base32 characters.';
+REVOKE ALL ON FUNCTION lot_token(bytea, trace_code) FROM PUBLIC;
 CREATE FUNCTION lot_token_ok(secret bytea, code trace_code, token text) RETURNS boolean
 	AS 'MODULE_PATHNAME', 'sl_lot_token_ok_sql'
 	LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION lot_token_ok(bytea, trace_code, text) IS
 	'Whether a token (any case) is the code''s under a key, compared in constant time; false for NULLs.';
+REVOKE ALL ON FUNCTION lot_token_ok(bytea, trace_code, text) FROM PUBLIC;
 CREATE FUNCTION lot_secret() RETURNS bytea
 	LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 	RETURN (SELECT s.secret FROM shilian.public_secret s ORDER BY s.created_at, s.secret LIMIT 1);
 COMMENT ON FUNCTION lot_secret() IS
 	'The key of the public tokens in use (the oldest row of public_secret); executable by no role.';
-REVOKE ALL ON FUNCTION lot_secret_new(), lot_token(bytea, trace_code),
-	lot_token_ok(bytea, trace_code, text), lot_secret() FROM PUBLIC;
+REVOKE ALL ON FUNCTION lot_secret() FROM PUBLIC;
 INSERT INTO public_secret (secret) VALUES (shilian.lot_secret_new());
 
 -- The token of a lot, for whom may see the lot: its holder, a system client
@@ -142,6 +152,8 @@ END;
 $$;
 COMMENT ON FUNCTION public_token(trace_code) IS
 	'The public token of a lot, to print with its code (QR / Digital Link): for the lot''s holder and those who may see it; SLR03 for anyone else, as for an unknown code.';
+REVOKE ALL ON FUNCTION public_token(trace_code) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION public_token(trace_code) TO shilian_operator, shilian_regulator, shilian_system, shilian_admin;
 
 -- Where the consumer's page of a lot is, relative to the gateway:
 -- /v1/public/trace/<code>?t=<token>.
@@ -150,6 +162,8 @@ CREATE FUNCTION public_path(code trace_code) RETURNS text
 	RETURN '/v1/public/trace/' || code::text || '?t=' || shilian.public_token(code);
 COMMENT ON FUNCTION public_path(trace_code) IS
 	'The path of a lot''s public trace page on the gateway, with its token: /v1/public/trace/<code>?t=<token> (public_token''s rules).';
+REVOKE ALL ON FUNCTION public_path(trace_code) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION public_path(trace_code) TO shilian_operator, shilian_regulator, shilian_system, shilian_admin;
 
 -- The consumer's view: the custody chain of this batch only (backward along
 -- sales, to the lot where it was produced, processed or first entered the
@@ -237,6 +251,8 @@ END;
 $$;
 COMMENT ON FUNCTION public_trace(trace_code, text) IS
 	'The consumer view of a code with its token: product, producer and licence, region of origin, custody chain of this lot (holders between producer and final seller by region and segment only) and its inspection results; no quantities, prices or other customers. SLP01 for a wrong or missing token as for an unknown code.';
+REVOKE ALL ON FUNCTION public_trace(trace_code, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION public_trace(trace_code, text) TO shilian_public, shilian_operator, shilian_regulator, shilian_system, shilian_admin;
 
 -- ---- recall -----------------------------------------------------------------
 
@@ -400,6 +416,13 @@ END;
 $$;
 COMMENT ON FUNCTION recall_open(trace_code, text, text) IS
 	'Open a recall of a lot: records the case, materializes every affected lot (holder, exposed and on-hand quantity) as a target, appends recall_open to the ledger and sends NOTIFY shilian_recall with the recall id; returns the id.';
+REVOKE ALL ON FUNCTION recall_open(trace_code, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION recall_open(trace_code, text, text) TO shilian_regulator, shilian_admin;
+
+-- ---- recall steps ----------------------------------------------------------------
+-- Definer rights: the walk and the targets span every jurisdiction, and
+-- each step appends to the ledger.
+ALTER FUNCTION recall_open(trace_code, text, text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
 -- The open recall id, or an error: unknown (SLT10), closed (SLT11).
 CREATE FUNCTION recall_require_open(id bigint) RETURNS shilian.recall
@@ -422,6 +445,7 @@ END;
 $$;
 COMMENT ON FUNCTION recall_require_open(bigint) IS
 	'Lock and return an open recall; SLT10 if unknown, SLT11 if closed.';
+REVOKE ALL ON FUNCTION recall_require_open(bigint) FROM PUBLIC;
 
 CREATE FUNCTION recall_targets(id bigint)
 	RETURNS TABLE (batch trace_code, holder bigint, holder_name text, depth integer,
@@ -439,6 +463,12 @@ CREATE FUNCTION recall_targets(id bigint)
 	END;
 COMMENT ON FUNCTION recall_targets(bigint) IS
 	'The affected lots of a recall with holders, quantities at opening and acknowledgements.';
+REVOKE ALL ON FUNCTION recall_targets(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION recall_targets(bigint) TO shilian_regulator, shilian_admin;
+-- targets: definer rights with the filter in the function (a holder sees its
+-- own lots, a regulator its subtree's holders, a follower every holder).
+ALTER FUNCTION recall_targets(bigint) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+GRANT EXECUTE ON FUNCTION recall_targets(bigint) TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;
 
 CREATE FUNCTION recall_ack(id bigint, operator bigint, disposition text,
 		qty_recovered qty DEFAULT NULL, batch trace_code DEFAULT NULL)
@@ -522,6 +552,9 @@ END;
 $$;
 COMMENT ON FUNCTION recall_ack(bigint, bigint, text, qty, trace_code) IS
 	'A holder acknowledges its outstanding lots of a recall (or the one named by batch): disposition withdrawn, destroyed, returned, not_received or already_consumed, with the quantity recovered; appends recall_ack to its ledger chain; returns the lots acknowledged.';
+REVOKE ALL ON FUNCTION recall_ack(bigint, bigint, text, qty, trace_code) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION recall_ack(bigint, bigint, text, qty, trace_code) TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;
+ALTER FUNCTION recall_ack(bigint, bigint, text, qty, trace_code) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
 -- The aggregates of a recall span its holders: a follower (part 85) and any
 -- regulator read them over every target; an operator or a system client
@@ -563,6 +596,10 @@ END;
 $$;
 COMMENT ON FUNCTION recall_status(bigint) IS
 	'Progress of a recall: open/closed, targets acknowledged and outstanding, holders outstanding, on-hand quantity outstanding and quantity recovered (one sum per dimension); for an operator or a system client, over its own lots only.';
+REVOKE ALL ON FUNCTION recall_status(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION recall_status(bigint) TO shilian_regulator, shilian_admin;
+ALTER FUNCTION recall_status(bigint) SET search_path = pg_catalog, pg_temp;
+GRANT EXECUTE ON FUNCTION recall_status(bigint) TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;
 
 CREATE FUNCTION recall_close(id bigint, force_reason text DEFAULT NULL) RETURNS void
 	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -594,6 +631,9 @@ END;
 $$;
 COMMENT ON FUNCTION recall_close(bigint, text) IS
 	'Close a recall; refused (SLT17) while targets are outstanding unless force_reason is given; appends recall_close to the ledger.';
+REVOKE ALL ON FUNCTION recall_close(bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION recall_close(bigint, text) TO shilian_regulator, shilian_admin;
+ALTER FUNCTION recall_close(bigint, text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
 -- One CSV field (RFC 4180): quoted when it holds a comma, quote or line break.
 CREATE FUNCTION csv_field(v text) RETURNS text
@@ -664,26 +704,6 @@ END;
 $$;
 COMMENT ON FUNCTION recall_export(bigint) IS
 	'FSMA 204 style sortable CSV (RFC 4180, CRLF) of every affected lot of a recall: lot code, product, quantity and unit, location, receipt and shipment dates, reference document, previous source, recipients, exposed and on-hand quantity.';
-
--- ---- privileges ------------------------------------------------------------
--- A recall must see the whole graph whoever opens it, and appends to the
--- ledger (ledger_append is not granted to PUBLIC): the recall functions run
--- as the extension's owner (SECURITY DEFINER, fixed search_path) and are
--- granted by role. Regulators open, follow, export and close recalls;
--- operators and external systems acknowledge for the acting operator
--- (shilian.operator_id); the public has public_trace only. The walks keep
--- the caller's rights and row-level security.
-REVOKE ALL ON FUNCTION recall_open(trace_code, text, text), recall_require_open(bigint),
-	recall_targets(bigint), recall_ack(bigint, bigint, text, qty, trace_code),
-	recall_status(bigint), recall_close(bigint, text), recall_export(bigint) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION recall_open(trace_code, text, text), recall_targets(bigint),
-	recall_status(bigint), recall_close(bigint, text), recall_export(bigint)
-	TO shilian_regulator, shilian_admin;
-GRANT EXECUTE ON FUNCTION recall_ack(bigint, bigint, text, qty, trace_code)
-	TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;
-REVOKE ALL ON FUNCTION public_trace(trace_code, text), public_token(trace_code), public_path(trace_code)
-	FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION public_trace(trace_code, text)
-	TO shilian_public, shilian_operator, shilian_regulator, shilian_system, shilian_admin;
-GRANT EXECUTE ON FUNCTION public_token(trace_code), public_path(trace_code)
-	TO shilian_operator, shilian_regulator, shilian_system, shilian_admin;
+REVOKE ALL ON FUNCTION recall_export(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION recall_export(bigint) TO shilian_regulator, shilian_admin;
+ALTER FUNCTION recall_export(bigint) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;

@@ -125,6 +125,13 @@ CREATE FUNCTION chain_verify(operator bigint DEFAULT NULL,
 	LANGUAGE C STABLE PARALLEL SAFE ROWS 1 SECURITY DEFINER;
 COMMENT ON FUNCTION chain_verify(bigint) IS
 	'Recompute every hash of one operator''s chain (NULL: all chains) and check sequence continuity and checkpointed tails; one row per operator.';
+REVOKE ALL ON FUNCTION chain_verify(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION chain_verify(bigint) TO shilian_regulator, shilian_admin;
+-- chain_verify, log_verify and ledger_export run with definer rights (part
+-- 50; chain_verify checks its caller in C, ledger_export with require_see):
+-- fix their search_path so that pg_temp comes last.
+ALTER FUNCTION chain_verify(bigint) SET search_path = pg_catalog, pg_temp;
+GRANT EXECUTE ON FUNCTION chain_verify(bigint) TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;
 
 -- ---- Merkle log ---------------------------------------------------------------
 
@@ -134,18 +141,36 @@ CREATE FUNCTION checkpoint(OUT tree_size bigint, OUT root bytea, OUT created_at 
 COMMENT ON FUNCTION checkpoint() IS
 	'Add every committed entry not yet in the Merkle log as leaves (in entry id order) and publish the new tree head; waits for appends in flight.';
 REVOKE ALL ON FUNCTION checkpoint() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION checkpoint() TO shilian_admin;
+-- checkpoint() writes the Merkle log tables, which no role may write
+-- directly; with definer rights shilian_admin (a cron job) runs it without
+-- being a superuser.
+ALTER FUNCTION checkpoint() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION inclusion_proof(entry bigint, tree_size bigint DEFAULT NULL) RETURNS jsonb
 	AS 'MODULE_PATHNAME', 'shilian_inclusion_proof'
 	LANGUAGE C STABLE PARALLEL SAFE SECURITY DEFINER;
 COMMENT ON FUNCTION inclusion_proof(bigint, bigint) IS
 	'RFC 9162 inclusion proof of a ledger entry in the log of tree_size leaves (NULL: the latest checkpoint).';
+REVOKE ALL ON FUNCTION inclusion_proof(bigint, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION inclusion_proof(bigint, bigint) TO shilian_operator, shilian_regulator, shilian_system, shilian_public, shilian_admin;
+-- A proof needs the hashes of neighbouring leaves, which belong to other
+-- operators; the Merkle log is public to every role like a CT log (a proof
+-- holds the entry id, leaf index, hashes and root: no operator, no body, no
+-- count per operator), so the proof functions read it with definer rights.
+-- ledger and ledger_leaf rows themselves stay behind their policies.
+ALTER FUNCTION inclusion_proof(bigint, bigint) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+GRANT EXECUTE ON FUNCTION inclusion_proof(bigint, bigint) TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;
 
 CREATE FUNCTION consistency_proof(old_size bigint, new_size bigint DEFAULT NULL) RETURNS jsonb
 	AS 'MODULE_PATHNAME', 'shilian_consistency_proof'
 	LANGUAGE C STABLE PARALLEL SAFE SECURITY DEFINER;
 COMMENT ON FUNCTION consistency_proof(bigint, bigint) IS
 	'RFC 9162 consistency proof that the log of old_size leaves is a prefix of the log of new_size leaves (NULL: the latest checkpoint).';
+REVOKE ALL ON FUNCTION consistency_proof(bigint, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION consistency_proof(bigint, bigint) TO shilian_operator, shilian_regulator, shilian_system, shilian_public, shilian_admin;
+ALTER FUNCTION consistency_proof(bigint, bigint) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+GRANT EXECUTE ON FUNCTION consistency_proof(bigint, bigint) TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;
 
 CREATE FUNCTION verify_inclusion(leaf_index bigint, tree_size bigint, leaf_hash bytea, path bytea[],
 	root bytea, algorithm text DEFAULT 'sha256') RETURNS boolean
@@ -184,6 +209,10 @@ CREATE FUNCTION log_verify(OUT tree_size bigint, OUT ok boolean, OUT first_bad_l
 	LANGUAGE C STABLE PARALLEL SAFE SECURITY DEFINER;
 COMMENT ON FUNCTION log_verify() IS
 	'Rebuild the Merkle log from the ledger''s entry hashes and compare with every published checkpoint root.';
+REVOKE ALL ON FUNCTION log_verify() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION log_verify() TO shilian_regulator, shilian_admin;
+ALTER FUNCTION log_verify() SET search_path = pg_catalog, pg_temp;
+GRANT EXECUTE ON FUNCTION log_verify() TO shilian_admin;
 
 -- ---- protection ---------------------------------------------------------------
 -- Insert-only for everyone: privileges are revoked above, and this trigger
@@ -364,18 +393,8 @@ CREATE FUNCTION ledger_export(operator bigint, old_size bigint DEFAULT NULL) RET
 $$;
 COMMENT ON FUNCTION ledger_export(bigint, bigint) IS
 	'JSON lines for shilian-verify: a header, the operator''s entries with inclusion proofs, the latest checkpoint, the operator''s last checkpointed entry, and consistency proofs from every earlier checkpoint and from old_size.';
-
--- ---- who may call what ----------------------------------------------------------
--- The functions that read or extend the log run as the extension owner
--- (SECURITY DEFINER, schema-qualified inside) and are granted by role:
--- proofs and tree heads reveal only hashes; verification and export are for
--- regulators and administrators; checkpoints for administrators (a cron job).
--- Record functions append through LedgerAppend() in C.
-REVOKE ALL ON FUNCTION chain_verify(bigint), log_verify(), checkpoint(), ledger_export(bigint, bigint),
-	inclusion_proof(bigint, bigint), consistency_proof(bigint, bigint) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION inclusion_proof(bigint, bigint), consistency_proof(bigint, bigint)
-	TO shilian_operator, shilian_regulator, shilian_system, shilian_public, shilian_admin;
-GRANT EXECUTE ON FUNCTION chain_verify(bigint), log_verify(), ledger_export(bigint, bigint)
-	TO shilian_regulator, shilian_admin;
-GRANT EXECUTE ON FUNCTION checkpoint() TO shilian_admin;
+REVOKE ALL ON FUNCTION ledger_export(bigint, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ledger_export(bigint, bigint) TO shilian_regulator, shilian_admin;
+ALTER FUNCTION ledger_export(bigint, bigint) SET search_path = pg_catalog, pg_temp;
+GRANT EXECUTE ON FUNCTION ledger_export(bigint, bigint) TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;
 GRANT SELECT ON checkpoint TO shilian_operator, shilian_regulator, shilian_system, shilian_public, shilian_admin;

@@ -99,6 +99,8 @@ CREATE FUNCTION incoming_complete(ids bigint[])
 	$$;
 COMMENT ON FUNCTION incoming_complete(bigint[]) IS
 	'For a few incoming inspections by id: the inspecting operator, the date, and whether record_completeness() would call the record complete.';
+REVOKE ALL ON FUNCTION incoming_complete(bigint[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION incoming_complete(bigint[]) TO shilian_regulator, shilian_admin;
 
 -- Recount operator_day from the record tables (and via_client from the
 -- ledger's source column): for a DBA after a bulk load with the counters
@@ -202,3 +204,5 @@ END
 $$;
 COMMENT ON FUNCTION operator_day_rebuild() IS
 	'Admin: recount shilian.operator_day (and operator_month and the rollups of part 62) from the record tables and the ledger''s sources (after a load with shilian.activity_counters off); returns the (operator, day) rows written.';
+REVOKE ALL ON FUNCTION operator_day_rebuild() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION operator_day_rebuild() TO shilian_admin;

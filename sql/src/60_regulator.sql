@@ -63,6 +63,8 @@ END
 $$;
 COMMENT ON FUNCTION roll_import(regclass) IS
 	'Admin: load or refresh the operator roll from a staging table shaped like operator_roll_stage (licence_no, name, station, segment, kinds); returns the rows loaded.';
+REVOKE ALL ON FUNCTION roll_import(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION roll_import(regclass) TO shilian_admin;
 
 -- ---- records in time --------------------------------------------------------
 -- Every record an operator made, by the date of the event it records:
@@ -85,6 +87,8 @@ CREATE FUNCTION record_events() RETURNS TABLE (operator_id bigint, on_date date)
 	$$;
 COMMENT ON FUNCTION record_events() IS
 	'Every record as (operator, event date): batches produced or transformed, sales, inspections (receipts included), consumption; as the caller may see them.';
+REVOKE ALL ON FUNCTION record_events() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION record_events() TO shilian_regulator, shilian_admin;
 
 -- ---- who may ask about a jurisdiction ---------------------------------------
 
@@ -112,6 +116,8 @@ END
 $$;
 COMMENT ON FUNCTION regulator_require_subtree(text) IS
 	'Returns the code when the caller is the platform admin or a regulator at or above that jurisdiction; error SLR19 for an unknown code, 42501 otherwise.';
+REVOKE ALL ON FUNCTION regulator_require_subtree(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION regulator_require_subtree(text) TO shilian_regulator, shilian_admin;
 
 -- jurisdiction_stats, segment_stats and monthly_report: part 64, after the
 -- counters (part 58) they read.
@@ -143,3 +149,5 @@ CREATE FUNCTION inactive_operators(code text, since date)
 	$$;
 COMMENT ON FUNCTION inactive_operators(text, date) IS
 	'Registered or active operators at home in the jurisdiction''s subtree with no record dated on or after since: last record date (NULL: never) and the regulator contact. Regulators: own subtree only (42501).';
+REVOKE ALL ON FUNCTION inactive_operators(text, date) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION inactive_operators(text, date) TO shilian_regulator, shilian_admin;

@@ -84,6 +84,7 @@ CREATE FUNCTION operator_is_key(id bigint, kinds text[]) RETURNS boolean
 	$$;
 COMMENT ON FUNCTION operator_is_key(bigint, text[]) IS
 	'The operator deals in a key category (a licence scope) or is a school canteen, collective-meal unit or central kitchen (the 10+3 rule).';
+REVOKE ALL ON FUNCTION operator_is_key(bigint, text[]) FROM PUBLIC;
 
 -- Recount the rollups of these stations (all of them when stations is NULL)
 -- from the roll, licences, operators and operator_month.
@@ -140,6 +141,7 @@ END
 $$;
 COMMENT ON FUNCTION rollup_recount(text[]) IS
 	'Recount roll_station, operator_station and station_month for these stations (NULL: all) from the roll, licences, operators and operator_month.';
+REVOKE ALL ON FUNCTION rollup_recount(text[]) FROM PUBLIC;
 
 CREATE FUNCTION rollup_rebuild() RETURNS bigint
 	LANGUAGE plpgsql VOLATILE
@@ -153,6 +155,8 @@ END
 $$;
 COMMENT ON FUNCTION rollup_rebuild() IS
 	'Admin: recount every rollup of the regulator figures (roll_station, operator_station, station_month) from the roll, licences, operators and operator_month; returns the rows written.';
+REVOKE ALL ON FUNCTION rollup_rebuild() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rollup_rebuild() TO shilian_admin;
 
 -- ---- the registry side: statement triggers ------------------------------------
 -- One function for the three tables and the three events (a trigger with

@@ -146,6 +146,8 @@ END
 $$;
 COMMENT ON FUNCTION station_figures_scan(text, daterange, boolean) IS
 	'station_figures counted from the roll, the operators and operator_day / operator_month with the caller''s rights (any period); station_figures reads the rollups instead for a calendar month. Regulators: own subtree only (42501).';
+REVOKE ALL ON FUNCTION station_figures_scan(text, daterange, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION station_figures_scan(text, daterange, boolean) TO shilian_regulator, shilian_admin;
 
 -- The same for one calendar month from the rollups (part 62): a few rows per
 -- station. Definer rights, after the subtree check: the rollups are read
@@ -229,6 +231,8 @@ END
 $$;
 COMMENT ON FUNCTION station_figures_month(text, date, boolean) IS
 	'station_figures for the calendar month holding month, read from the rollups roll_station, operator_station and station_month (part 62) and the month''s pending sales. Regulators: own subtree only (42501).';
+REVOKE ALL ON FUNCTION station_figures_month(text, date, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION station_figures_month(text, date, boolean) TO shilian_regulator, shilian_admin;
 
 -- The raw counts per (station, segment) of code's subtree for period: from
 -- the rollups for a calendar month, counted from the operators and the
@@ -263,6 +267,8 @@ END
 $$;
 COMMENT ON FUNCTION station_figures(text, daterange, boolean) IS
 	'Raw counts per (station, segment) of the jurisdiction''s subtree for the period, from the roll (unless with_roll is false: zeros), the operators and the counters (the per-station rollups for a calendar month); what jurisdiction_stats, segment_stats and monthly_report sum up. Regulators: own subtree only (42501).';
+REVOKE ALL ON FUNCTION station_figures(text, daterange, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION station_figures(text, daterange, boolean) TO shilian_regulator, shilian_admin;
 
 -- A share rounded to 4 places; NULL when nothing to divide by.
 CREATE FUNCTION share(part bigint, whole bigint) RETURNS numeric
@@ -325,6 +331,8 @@ END
 $$;
 COMMENT ON FUNCTION jurisdiction_stats(text, daterange) IS
 	'Per child jurisdiction and in total (total true): licences on the roll, registered, activated, registration rate; operators, active in the period, activity rate; 10+3 operators, covered, coverage rate; own-system operators, uploading, upload rate; receipts, complete, completeness rate. Regulators: own subtree only (42501).';
+REVOKE ALL ON FUNCTION jurisdiction_stats(text, daterange) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION jurisdiction_stats(text, daterange) TO shilian_regulator, shilian_admin;
 
 -- ---- segment_stats --------------------------------------------------------------
 
@@ -371,6 +379,8 @@ END
 $$;
 COMMENT ON FUNCTION segment_stats(text, daterange) IS
 	'The figures of jurisdiction_stats for the whole subtree of the jurisdiction, one row per supervision segment (production, circulation, catering, special_food). Regulators: own subtree only (42501).';
+REVOKE ALL ON FUNCTION segment_stats(text, daterange) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION segment_stats(text, daterange) TO shilian_regulator, shilian_admin;
 
 -- ---- monthly_report -----------------------------------------------------------------
 -- The four assessment figures for month (any day in it) and the month before,
@@ -449,6 +459,8 @@ END
 $$;
 COMMENT ON FUNCTION monthly_report_rows(date, text) IS
 	'The monthly report as rows: per jurisdiction (the asked one, then its cities and counties) and figure, the month''s value, the previous month''s, the change, rank among siblings, target and whether met. Regulators: own subtree only (42501).';
+REVOKE ALL ON FUNCTION monthly_report_rows(date, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION monthly_report_rows(date, text) TO shilian_regulator, shilian_admin;
 
 CREATE FUNCTION monthly_report(month date, code text) RETURNS jsonb
 	LANGUAGE sql STABLE STRICT
@@ -475,6 +487,8 @@ CREATE FUNCTION monthly_report(month date, code text) RETURNS jsonb
 	$$;
 COMMENT ON FUNCTION monthly_report(date, text) IS
 	'The four assessment figures (registration, activity, 10+3 coverage, own-system upload rate) of the month for the jurisdiction and each city and county under it, with previous month, change, rank among siblings, target and demonstration-city flag, as one JSON document. Regulators: own subtree only (42501).';
+REVOKE ALL ON FUNCTION monthly_report(date, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION monthly_report(date, text) TO shilian_regulator, shilian_admin;
 
 -- The same as CSV (RFC 4180, header line, one line per jurisdiction and
 -- figure), for the gateway's text/csv form.
@@ -493,3 +507,5 @@ CREATE FUNCTION monthly_report_csv(month date, code text) RETURNS text
 	$$;
 COMMENT ON FUNCTION monthly_report_csv(date, text) IS
 	'monthly_report as CSV with a header line: month, jurisdiction, name, level, parent, demonstration, figure, value, previous, change, rank, target, met. Regulators: own subtree only (42501).';
+REVOKE ALL ON FUNCTION monthly_report_csv(date, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION monthly_report_csv(date, text) TO shilian_regulator, shilian_admin;

@@ -66,6 +66,7 @@ END
 $$;
 COMMENT ON FUNCTION try_license_no(text) IS
 	'The text as a license_no, or NULL when it is not a valid licence number.';
+REVOKE ALL ON FUNCTION try_license_no(text) FROM PUBLIC;
 
 CREATE FUNCTION try_uscc(t text) RETURNS uscc
 	LANGUAGE plpgsql STABLE STRICT PARALLEL RESTRICTED
@@ -79,6 +80,7 @@ END
 $$;
 COMMENT ON FUNCTION try_uscc(text) IS
 	'The text as a uscc, or NULL when it is not a valid unified social credit code.';
+REVOKE ALL ON FUNCTION try_uscc(text) FROM PUBLIC;
 
 -- The jurisdiction codes of a subtree (the asked one and every one below;
 -- operators have stations among them): an index probe on ancestors.
@@ -88,6 +90,7 @@ CREATE FUNCTION findings_subtree(code text) RETURNS text[]
 	RETURN ARRAY(SELECT j.code FROM shilian.jurisdiction j WHERE j.ancestors @> ARRAY[findings_subtree.code]);
 COMMENT ON FUNCTION findings_subtree(text) IS
 	'Codes of the jurisdictions at or below the given one (no access check: internal).';
+REVOKE ALL ON FUNCTION findings_subtree(text) FROM PUBLIC;
 
 -- ---- broken chains ---------------------------------------------------------------
 -- One row per (operator, kind) with every evidence row counted and the first
@@ -188,6 +191,7 @@ CREATE FUNCTION findings_broken_chain(stations text[], ops bigint[], period date
 	$$;
 COMMENT ON FUNCTION findings_broken_chain(text[], bigint[], daterange, integer, date) IS
 	'Internal scan behind broken_chain: per operator (at home at one of the stations, or named in ops) and kind of break, the evidence in the period (no access check).';
+REVOKE ALL ON FUNCTION findings_broken_chain(text[], bigint[], daterange, integer, date) FROM PUBLIC;
 
 -- ---- violations of the record-keeping articles ---------------------------------
 -- The article strings are the contract (docs/regulator.md); a finding that
@@ -317,6 +321,7 @@ CREATE FUNCTION findings_compliance(stations text[], ops bigint[], period datera
 	$$;
 COMMENT ON FUNCTION findings_compliance(text[], bigint[], daterange) IS
 	'Internal scan behind compliance_findings: per operator (at home at one of the stations, or named in ops) and kind of violation, the article and the evidence in the period (no access check).';
+REVOKE ALL ON FUNCTION findings_compliance(text[], bigint[], daterange) FROM PUBLIC;
 
 -- ---- the public functions --------------------------------------------------------
 
@@ -343,6 +348,8 @@ END
 $$;
 COMMENT ON FUNCTION broken_chain(text, daterange, integer) IS
 	'Operators at home in the jurisdiction with a broken chain in the period: unlinked_receipt, unreceived_shipment, missing_receipt_10_3, sale_without_source (pending_days: grace before a sale counts as never received); one row per operator and kind with the evidence. Regulators: own subtree only (42501).';
+REVOKE ALL ON FUNCTION broken_chain(text, daterange, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION broken_chain(text, daterange, integer) TO shilian_regulator, shilian_admin;
 
 CREATE FUNCTION compliance_findings(code text, period daterange DEFAULT '(,)')
 	RETURNS TABLE (operator bigint, name text, station text, kind text, article text, serious boolean,
@@ -363,6 +370,8 @@ END
 $$;
 COMMENT ON FUNCTION compliance_findings(text, daterange) IS
 	'Operators at home in the jurisdiction violating the record-keeping articles (missing_incoming_inspection, wholesaler_without_sales_records, expired_licence_trading, expired_product_receipt), each with its article and evidence; period defaults to all records. Regulators: own subtree only (42501).';
+REVOKE ALL ON FUNCTION compliance_findings(text, daterange) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION compliance_findings(text, daterange) TO shilian_regulator, shilian_admin;
 
 -- ---- the quarterly spot check ------------------------------------------------------
 -- Population: the operators at home in the subtree that are not suspended.
@@ -418,6 +427,7 @@ CREATE FUNCTION findings_spot_pick(code text, n integer, seed bigint)
 	$$;
 COMMENT ON FUNCTION findings_spot_pick(text, integer, bigint) IS
 	'Internal draw behind spot_check_sample: n operators of the subtree, stratified by jurisdiction below code and segment, proportional allocation by largest remainder, ranked by hashint8extended(id, seed) (no access check).';
+REVOKE ALL ON FUNCTION findings_spot_pick(text, integer, bigint) FROM PUBLIC;
 
 CREATE FUNCTION spot_check_sample(code text, quarter text, n integer, seed bigint)
 	RETURNS TABLE (operator bigint, name text, station text, segment text, stratum text,
@@ -501,6 +511,8 @@ END
 $$;
 COMMENT ON FUNCTION spot_check_sample(text, text, integer, bigint) IS
 	'Quarterly spot check: a reproducible sample of n operators (seed) stratified by jurisdiction and segment with proportional allocation, each with timeliness, completeness and its findings in the quarter (YYYYQn). Regulators: own subtree only (42501).';
+REVOKE ALL ON FUNCTION spot_check_sample(text, text, integer, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION spot_check_sample(text, text, integer, bigint) TO shilian_regulator, shilian_admin;
 
 -- ---- alerts ------------------------------------------------------------------------
 -- What an app pushes to the regulator on duty (and the operator concerned):
@@ -602,6 +614,8 @@ END
 $$;
 COMMENT ON FUNCTION alerts_scan(date) IS
 	'Admin (a daily job): raise the alerts holding on as_of (licence_expiring within 30 days, broken_chain and compliance over the last 30 days, inactive_30d) that are not open already; NOTIFY shilian_alert per new alert; returns how many.';
+REVOKE ALL ON FUNCTION alerts_scan(date) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION alerts_scan(date) TO shilian_admin;
 
 -- Alerts at home in a jurisdiction's subtree, open ones only unless asked.
 CREATE FUNCTION alerts(code text, include_acknowledged boolean DEFAULT false)
@@ -621,6 +635,8 @@ END
 $$;
 COMMENT ON FUNCTION alerts(text, boolean) IS
 	'Alerts of the operators at home in the jurisdiction, newest first; open ones only unless include_acknowledged. Regulators: own subtree only (42501).';
+REVOKE ALL ON FUNCTION alerts(text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION alerts(text, boolean) TO shilian_regulator, shilian_admin;
 
 CREATE FUNCTION alert_ack(id bigint) RETURNS timestamptz
 	LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
@@ -650,3 +666,5 @@ END
 $$;
 COMMENT ON FUNCTION alert_ack(bigint) IS
 	'Acknowledge an open alert (a regulator at or above its station, or the admin); SLF01 unknown, SLF02 already acknowledged, 42501 outside the caller''s subtree.';
+REVOKE ALL ON FUNCTION alert_ack(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION alert_ack(bigint) TO shilian_regulator, shilian_admin;

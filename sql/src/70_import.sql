@@ -130,6 +130,7 @@ END
 $$;
 COMMENT ON FUNCTION import_line_call(text, jsonb) IS
 	'The statement that applies one NDJSON line (the line is its parameter $1); refuses an unknown kind, an unknown field or a missing required field with 22023.';
+REVOKE ALL ON FUNCTION import_line_call(text, jsonb) FROM PUBLIC;
 
 -- Staged lines of a job not applied yet: filled by import_ndjson (the body
 -- split into lines) or by the gateway (COPY of a streamed upload), emptied by
@@ -196,6 +197,8 @@ END
 $$;
 COMMENT ON FUNCTION import_job_lock(bigint, text) IS
 	'The advisory lock a session holds while it runs a gateway import job: held (by any session), take (for this session) or release (internal).';
+REVOKE ALL ON FUNCTION import_job_lock(bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION import_job_lock(bigint, text) TO shilian_operator, shilian_regulator, shilian_system, shilian_admin;
 
 -- Whether somebody runs a running job: its caller (no lease: from SQL), or a
 -- gateway whose lease holds and whose session holds the job's lock.
@@ -206,6 +209,8 @@ RETURN job.status = 'running' AND (job.lease_holder IS NULL
 	OR (job.lease_until >= clock_timestamp() AND shilian.import_job_lock(job.id, 'held')));
 COMMENT ON FUNCTION import_job_running(import_job) IS
 	'Whether a running import job is being run: by its SQL caller (no lease), or by a gateway whose lease holds and whose session holds the job''s lock; false for a job nobody runs (internal).';
+REVOKE ALL ON FUNCTION import_job_running(import_job) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION import_job_running(import_job) TO shilian_operator, shilian_regulator, shilian_system, shilian_admin;
 
 -- The caller an import job is kept for: role|operator|client|jurisdiction.
 CREATE FUNCTION import_principal() RETURNS text
@@ -216,6 +221,8 @@ RETURN concat_ws('|', CASE WHEN current_setting('role') = 'none' THEN session_us
 	shilian.current_operator(), shilian.current_client(), shilian.current_jurisdiction());
 COMMENT ON FUNCTION import_principal() IS
 	'The caller an import job and its idempotency key belong to: role, operator, client and jurisdiction joined by | (internal).';
+REVOKE ALL ON FUNCTION import_principal() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION import_principal() TO shilian_operator, shilian_regulator, shilian_system, shilian_admin;
 
 -- One line through its record function (the path of every kind import_apply
 -- does not validate itself): the checks of import_line_call, then the call.
@@ -232,6 +239,7 @@ END
 $$;
 COMMENT ON FUNCTION import_line_exec(jsonb) IS
 	'Apply one NDJSON line (a JSON object with its kind) by calling the record function of its kind; returns the new id or trace code (internal, not granted).';
+REVOKE ALL ON FUNCTION import_line_exec(jsonb) FROM PUBLIC;
 
 CREATE FUNCTION import_apply(job bigint, max_lines integer DEFAULT NULL) RETURNS integer
 	AS 'MODULE_PATHNAME', 'sl_import_apply'
@@ -239,6 +247,8 @@ CREATE FUNCTION import_apply(job bigint, max_lines integer DEFAULT NULL) RETURNS
 	SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION import_apply(bigint, integer) IS
 	'Apply up to max_lines (all when null) staged lines of a running import job in line order, set-based: ship and receive lines validated in memory by the record functions'' rules and written a chunk at a time, other kinds through their record function; returns the lines still staged. An all_or_nothing job is applied whole and rolled back if any line is refused.';
+REVOKE ALL ON FUNCTION import_apply(bigint, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION import_apply(bigint, integer) TO shilian_operator, shilian_regulator, shilian_system, shilian_admin;
 
 -- A new job for the caller, or the job an earlier upload with the same
 -- idempotency key made: replayed = true when that one was applied or rolled
@@ -310,6 +320,7 @@ END
 $$;
 COMMENT ON FUNCTION import_open(text, text, bytea, integer) IS
 	'A new import job for the caller (internal), or the earlier job of the same idempotency key: replayed true when it was applied or rolled back, SLI01 if it had another body or mode, SLI05 while it is still being applied; a failed job, or one nobody runs, is taken up again for the lines not applied yet.';
+REVOKE ALL ON FUNCTION import_open(text, text, bytea, integer) FROM PUBLIC;
 
 -- The hash an upload is known by for its idempotency key: SHA-256 over its
 -- non-blank lines as staged, each as line number, tab, text (or SQLSTATE for
@@ -322,6 +333,7 @@ RETURN (SELECT sha256(convert_to(coalesce(string_agg(u.n || E'\t' || coalesce(u.
 	FROM unnest(line_nos, bodies, states) AS u(n, b, s));
 COMMENT ON FUNCTION import_hash(integer[], text[], text[]) IS
 	'SHA-256 of staged upload lines (line number, tab, text or SQLSTATE, newline, in line order): what an idempotency key is checked against.';
+REVOKE ALL ON FUNCTION import_hash(integer[], text[], text[]) FROM PUBLIC;
 
 CREATE FUNCTION import_ndjson(body text, mode text DEFAULT 'apply_valid',
 		idempotency_key text DEFAULT NULL) RETURNS bigint
@@ -358,6 +370,8 @@ END
 $$;
 COMMENT ON FUNCTION import_ndjson(text, text, text) IS
 	'Bulk upload: one record per line (JSON object with a kind and the record function''s arguments by name), staged and applied set-based by import_apply with the caller''s rights; mode apply_valid keeps the valid lines, all_or_nothing applies none if any is refused. A repeated idempotency key returns the first job and applies nothing. Returns the import job id; the per-line report is in import_line.';
+REVOKE ALL ON FUNCTION import_ndjson(text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION import_ndjson(text, text, text) TO shilian_operator, shilian_regulator, shilian_system, shilian_admin;
 
 -- The gateway's streamed upload: the lines it COPYed into the session's
 -- temporary table pg_temp.shilian_import_lines (line_no, body, sqlstate,
@@ -388,6 +402,8 @@ END
 $$;
 COMMENT ON FUNCTION import_stage_lines(text, text) IS
 	'Stage the lines of a streamed upload (the session''s temporary table shilian_import_lines, filled by COPY) as a new import job, or answer the earlier job of the same idempotency key; returns the job as import_status with replayed.';
+REVOKE ALL ON FUNCTION import_stage_lines(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION import_stage_lines(text, text) TO shilian_operator, shilian_regulator, shilian_system, shilian_admin;
 
 -- A running job nobody runs (its gateway stopped) shows as interrupted until
 -- a gateway takes it up (import_claim) or a retry with its key does.
@@ -403,6 +419,8 @@ RETURN (SELECT jsonb_build_object('id', j.id::text, 'mode', j.mode,
 	FROM shilian.import_job j WHERE j.id = import_status.id);
 COMMENT ON FUNCTION import_status(bigint) IS
 	'An import job the caller may see, as JSON with its counts (total, done, accepted, refused), status (running, interrupted when nobody runs it, applied, rolled_back, failed) and the failure reason; NULL if unknown or not visible.';
+REVOKE ALL ON FUNCTION import_status(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION import_status(bigint) TO shilian_operator, shilian_regulator, shilian_system, shilian_admin;
 
 CREATE FUNCTION import_lines(id bigint, status text DEFAULT NULL) RETURNS jsonb
 	LANGUAGE sql STABLE PARALLEL SAFE
@@ -414,6 +432,8 @@ RETURN (SELECT coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object('line', l
 	WHERE l.job_id = import_lines.id AND (import_lines.status IS NULL OR l.status = import_lines.status));
 COMMENT ON FUNCTION import_lines(bigint, text) IS
 	'The per-line report of an import job the caller may see, as a JSON array in line order, optionally only the lines of one status (accepted, refused, rolled_back).';
+REVOKE ALL ON FUNCTION import_lines(bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION import_lines(bigint, text) TO shilian_operator, shilian_regulator, shilian_system, shilian_admin;
 
 -- ---- the gateway's side of a job's life ------------------------------------------
 -- An upload whose body did not arrive whole (the connection ended before the
@@ -460,8 +480,7 @@ $$;
 COMMENT ON FUNCTION import_cut(text, text, integer, text) IS
 	'The gateway''s record of an upload whose body did not arrive whole: a failed job with the reason and the lines received (or the failed job of the same idempotency key, updated), nothing staged; returns the job as import_status.';
 REVOKE ALL ON FUNCTION import_cut(text, text, integer, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION import_cut(text, text, integer, text)
-	TO shilian_operator, shilian_regulator, shilian_system, shilian_admin;
+GRANT EXECUTE ON FUNCTION import_cut(text, text, integer, text) TO shilian_operator, shilian_regulator, shilian_system, shilian_admin;
 
 -- The lease of a running job, taken or renewed by the gateway that applies
 -- it (holder), for lease_ms from now, with the job's lock for this session;
@@ -494,6 +513,8 @@ END
 $$;
 COMMENT ON FUNCTION import_lease(bigint, text, integer) IS
 	'Gateway only: take or renew the lease of a running import job for lease_ms milliseconds, with the job''s lock for this session; SLI05 if another gateway runs it.';
+REVOKE ALL ON FUNCTION import_lease(bigint, text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION import_lease(bigint, text, integer) TO shilian_gateway, shilian_admin;
 
 -- The gateway lets go of a job: its lock, and the lease of a job it stopped
 -- running before the end (lapsed at once, so another gateway takes it up).
@@ -509,6 +530,8 @@ END
 $$;
 COMMENT ON FUNCTION import_release(bigint, text) IS
 	'Gateway only: release an import job''s lock; a job left running gets its lease lapsed so that another gateway resumes it.';
+REVOKE ALL ON FUNCTION import_release(bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION import_release(bigint, text) TO shilian_gateway, shilian_admin;
 
 -- A job that cannot go on (an error that is not transient): failed with the
 -- reason, its staged lines removed. What it applied stays, and a retry with
@@ -528,6 +551,8 @@ END
 $$;
 COMMENT ON FUNCTION import_fail(bigint, text, text) IS
 	'Gateway only: fail a running import job the holder runs, with the reason, removing its staged lines (what it applied stays; a retry with the same key applies the rest).';
+REVOKE ALL ON FUNCTION import_fail(bigint, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION import_fail(bigint, text, text) TO shilian_gateway, shilian_admin;
 
 -- A gateway's sweep (at start and every import_sweep_ms): the first running
 -- job nobody runs, taken for holder with its lock and a lease of lease_ms,
@@ -575,22 +600,8 @@ END
 $$;
 COMMENT ON FUNCTION import_claim(text, integer) IS
 	'Gateway only: take up the first running import job nobody runs (lease lapsed or lock free) for holder, with its lock and a lease of lease_ms; returns it with the caller it runs as. A job whose staged lines were lost is failed instead.';
-
-REVOKE ALL ON FUNCTION import_job_lock(bigint, text), import_job_running(import_job), import_principal(),
-	import_lease(bigint, text, integer), import_release(bigint, text), import_fail(bigint, text, text),
-	import_claim(text, integer) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION import_job_lock(bigint, text), import_job_running(import_job), import_principal()
-	TO shilian_operator, shilian_regulator, shilian_system, shilian_admin;
-GRANT EXECUTE ON FUNCTION import_lease(bigint, text, integer), import_release(bigint, text),
-	import_fail(bigint, text, text), import_claim(text, integer) TO shilian_gateway, shilian_admin;
-
-REVOKE ALL ON FUNCTION import_ndjson(text, text, text), import_line_call(text, jsonb),
-	import_status(bigint), import_lines(bigint, text), import_line_exec(jsonb),
-	import_apply(bigint, integer), import_open(text, text, bytea, integer),
-	import_hash(integer[], text[], text[]), import_stage_lines(text, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION import_ndjson(text, text, text), import_status(bigint),
-	import_lines(bigint, text), import_stage_lines(text, text), import_apply(bigint, integer)
-	TO shilian_operator, shilian_regulator, shilian_system, shilian_admin;
+REVOKE ALL ON FUNCTION import_claim(text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION import_claim(text, integer) TO shilian_gateway, shilian_admin;
 
 -- The gateway's POST /v1/import: the upload, answered with the job's status
 -- (a statement of its own, so that it sees the job import_ndjson wrote).
@@ -608,5 +619,4 @@ $$;
 COMMENT ON FUNCTION import_upload(text, text, text) IS
 	'import_ndjson answered as import_status (the job with its counts): what POST /v1/import returns.';
 REVOKE ALL ON FUNCTION import_upload(text, text, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION import_upload(text, text, text)
-	TO shilian_operator, shilian_regulator, shilian_system, shilian_admin;
+GRANT EXECUTE ON FUNCTION import_upload(text, text, text) TO shilian_operator, shilian_regulator, shilian_system, shilian_admin;

@@ -204,6 +204,7 @@ END
 $$;
 COMMENT ON FUNCTION epcis_party(text, int, text) IS
 	'The operator a party URI names (urn:shilian:operator:<id> or urn:shilian:uscc:<USCC>); NULL for other URIs, SLE04 if no operator matches (naming the event and field when given).';
+REVOKE ALL ON FUNCTION epcis_party(text, int, text) FROM PUBLIC;
 
 -- ---- capture -----------------------------------------------------------------
 
@@ -303,6 +304,7 @@ END
 $$;
 COMMENT ON FUNCTION epcis_quantities(jsonb, int, text) IS
 	'The quantityElements of an event list field as product (by GTIN), lot, qty, class and its Digital Link keys (with and without lot); refuses with SLE01/SLE03/SLE04 (internal).';
+REVOKE ALL ON FUNCTION epcis_quantities(jsonb, int, text) FROM PUBLIC;
 
 -- The operator's newest batch of a product and lot.
 CREATE FUNCTION epcis_batch(op bigint, product bigint, lot text, idx int, epc_class text)
@@ -326,6 +328,7 @@ END
 $$;
 COMMENT ON FUNCTION epcis_batch(bigint, bigint, text, int, text) IS
 	'The newest batch an operator holds of a product and lot, or SLE06 naming the event (internal).';
+REVOKE ALL ON FUNCTION epcis_batch(bigint, bigint, text, int, text) FROM PUBLIC;
 
 -- The first party of a sourceList/destinationList by type preference.
 CREATE FUNCTION epcis_list_party(ev jsonb, idx int, field text, key text) RETURNS bigint
@@ -368,6 +371,7 @@ END
 $$;
 COMMENT ON FUNCTION epcis_list_party(jsonb, int, text, text) IS
 	'The operator a sourceList or destinationList names (owning_party before possessing_party before location); checks the CBV types (internal).';
+REVOKE ALL ON FUNCTION epcis_list_party(jsonb, int, text, text) FROM PUBLIC;
 
 -- The lot's expiry from the event's ilmd (CBV master data): itemExpirationDate,
 -- else bestBeforeDate; NULL when neither is given.
@@ -634,6 +638,7 @@ END
 $$;
 COMMENT ON FUNCTION epcis_apply_event(bigint, int, jsonb) IS
 	'Validate one EPCIS event and record it through the record functions (internal to epcis_capture).';
+REVOKE ALL ON FUNCTION epcis_apply_event(bigint, int, jsonb) FROM PUBLIC;
 
 CREATE FUNCTION epcis_capture(doc jsonb) RETURNS bigint
 	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -695,6 +700,8 @@ END
 $$;
 COMMENT ON FUNCTION epcis_capture(jsonb) IS
 	'Capture a GS1 EPCIS 2.0 EPCISDocument: validate it and record every event through the record functions (ADD commissioning -> batch_create, OBSERVE shipping -> ship, receiving/accepting -> receive, inspecting -> inspect, destroying -> consume, TransformationEvent -> transform), all or nothing; returns the capture job id. Refusals: SLE01-SLE06, 23505 for a repeated eventID, and those of the record functions.';
+REVOKE ALL ON FUNCTION epcis_capture(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION epcis_capture(jsonb) TO shilian_operator, shilian_system, shilian_admin;
 
 -- What GET /epcis/capture/{id} answers: the job as the standard's EPCISCaptureJob.
 CREATE FUNCTION epcis_capture_status(id bigint) RETURNS jsonb
@@ -711,6 +718,8 @@ RETURN (SELECT jsonb_build_object('captureID', j.id::text, 'createdAt', j.create
 	FROM shilian.epcis_capture_job j WHERE j.id = epcis_capture_status.id);
 COMMENT ON FUNCTION epcis_capture_status(bigint) IS
 	'An EPCIS capture job the caller may see, as an EPCISCaptureJob (captureID, createdAt, finishedAt, running, success, captureErrorBehaviour rollback, errors); NULL if unknown or not visible.';
+REVOKE ALL ON FUNCTION epcis_capture_status(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION epcis_capture_status(bigint) TO shilian_operator, shilian_regulator, shilian_system, shilian_admin;
 
 -- What POST /epcis/capture runs: epcis_capture in a subtransaction; a refused
 -- document is kept as a failed job (its events roll back) and answered as an
@@ -751,6 +760,8 @@ END
 $$;
 COMMENT ON FUNCTION epcis_capture_submit(jsonb) IS
 	'epcis_capture for POST /epcis/capture: the capture job (body), its Location, and for a refused document the error (kept as a failed job, nothing else written).';
+REVOKE ALL ON FUNCTION epcis_capture_submit(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION epcis_capture_submit(jsonb) TO shilian_operator, shilian_system, shilian_admin;
 
 -- ---- query ------------------------------------------------------------------------
 
@@ -840,14 +851,5 @@ END
 $$;
 COMMENT ON FUNCTION epcis_events(timestamptz, timestamptz, text[], text[], text[], int, text) IS
 	'SimpleEventQuery over the captured EPCIS events the caller may see: GE_eventTime, LT_eventTime, EQ_bizStep, MATCH_epcClass, MATCH_anyEPCClass (a class without lot matches every lot), perPage (30, at most 1000) and nextPageToken; returns an EPCISQueryDocument, ordered by eventTime, with shilian:nextPageToken when there is a next page.';
-
-REVOKE ALL ON FUNCTION epcis_capture(jsonb), epcis_capture_submit(jsonb), epcis_capture_status(bigint),
-	epcis_events(timestamptz, timestamptz, text[], text[], text[], int, text),
-	epcis_apply_event(bigint, int, jsonb), epcis_quantities(jsonb, int, text),
-	epcis_batch(bigint, bigint, text, int, text), epcis_list_party(jsonb, int, text, text),
-	epcis_party(text, int, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION epcis_capture(jsonb), epcis_capture_submit(jsonb)
-	TO shilian_operator, shilian_system, shilian_admin;
-GRANT EXECUTE ON FUNCTION epcis_capture_status(bigint),
-	epcis_events(timestamptz, timestamptz, text[], text[], text[], int, text)
-	TO shilian_operator, shilian_regulator, shilian_system, shilian_admin;
+REVOKE ALL ON FUNCTION epcis_events(timestamptz, timestamptz, text[], text[], text[], int, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION epcis_events(timestamptz, timestamptz, text[], text[], text[], int, text) TO shilian_operator, shilian_regulator, shilian_system, shilian_admin;

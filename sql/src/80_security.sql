@@ -5,7 +5,10 @@
 -- current_jurisdiction() (part 15). Tables are granted SELECT only: every
 -- write goes through a record function that runs with definer rights
 -- (its validation must see rows the caller may not) and checks the caller
--- in C (RecordCheckActor -> security.c).
+-- in C (RecordCheckActor -> security.c). Each function's own rights
+-- (SECURITY DEFINER, search_path, REVOKE/GRANT EXECUTE) stand next to its
+-- CREATE FUNCTION, wherever it is defined, so that a function reads whole
+-- and an upgrade step is a readable diff.
 
 -- ---- system clients and the operators they upload for --------------------
 
@@ -61,6 +64,8 @@ END
 $$;
 COMMENT ON FUNCTION api_client_add(text, text, text) IS
 	'Admin: register a system client (its id is what shilian.client is set to for its requests) of kind own_system, market, canteen or other.';
+REVOKE ALL ON FUNCTION api_client_add(text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api_client_add(text, text, text) TO shilian_admin;
 
 CREATE FUNCTION api_client_bind(client text, operator bigint) RETURNS void
 	LANGUAGE plpgsql VOLATILE STRICT
@@ -82,6 +87,8 @@ END
 $$;
 COMMENT ON FUNCTION api_client_bind(text, bigint) IS
 	'Admin: let a system client see and record for an operator (P0002 for an unknown client or operator; binding twice is harmless).';
+REVOKE ALL ON FUNCTION api_client_bind(text, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api_client_bind(text, bigint) TO shilian_admin;
 
 CREATE FUNCTION api_client_unbind(client text, operator bigint) RETURNS void
 	LANGUAGE plpgsql VOLATILE STRICT
@@ -98,6 +105,8 @@ END
 $$;
 COMMENT ON FUNCTION api_client_unbind(text, bigint) IS
 	'Admin: withdraw a system client''s right to an operator (P0002 for an unknown client; unbinding an operator not bound is harmless).';
+REVOKE ALL ON FUNCTION api_client_unbind(text, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api_client_unbind(text, bigint) TO shilian_admin;
 
 -- ---- the sets the policies test membership in -----------------------------
 -- Plain STABLE SQL, inlined into the policies (no SECURITY DEFINER, no SET),
@@ -263,106 +272,6 @@ CREATE POLICY api_client_operator_operator ON api_client_operator FOR SELECT TO 
 CREATE POLICY api_client_operator_regulator ON api_client_operator FOR SELECT TO shilian_regulator
 	USING (operator_id IN (SELECT s FROM shilian.subtree_operators() AS s));
 
--- ---- functions: definer rights and who may call what -----------------------
--- The record functions validate across operators (the buyer's status, the
--- whole batch graph for cycles, the ledger chain), so they run as the
--- owner with a fixed search_path; security.c checks the caller in each.
-
-ALTER FUNCTION jurisdiction_add(text, text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION operator_register(text, text, text[], text, text, text, uscc, text, boolean, text)
-	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION operator_activate(bigint) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION operator_suspend(bigint, text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION licence_add(bigint, license_no, text[], date, date)
-	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION product_register(text, text, integer, text, text, boolean, bigint)
-	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION batch_create(bigint, bigint, qty, date, text, date, jsonb)
-	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION inspect(trace_code, text, text, jsonb, timestamptz, bigint)
-	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION ship(trace_code, bigint, qty, date, bigint)
-	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION receive(bigint, qty, jsonb, timestamptz, text, trace_code)
-	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION reject(bigint, text, timestamptz) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION receive_first_entry(bigint, bigint, qty, jsonb, jsonb, date, timestamptz, text, jsonb)
-	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION transform(trace_code[], qty[], bigint, qty, date, text, date, bigint)
-	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION consume(trace_code, qty, text, timestamptz, text, bigint)
-	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
--- checkpoint() writes the Merkle log tables, which no role may write
--- directly; with definer rights shilian_admin (a cron job) runs it without
--- being a superuser.
-ALTER FUNCTION checkpoint() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
--- A proof needs the hashes of neighbouring leaves, which belong to other
--- operators; the Merkle log is public to every role like a CT log (a proof
--- holds the entry id, leaf index, hashes and root: no operator, no body, no
--- count per operator), so the proof functions read it with definer rights.
--- ledger and ledger_leaf rows themselves stay behind their policies.
-ALTER FUNCTION inclusion_proof(bigint, bigint) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION consistency_proof(bigint, bigint) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
--- chain_verify, log_verify and ledger_export run with definer rights (part
--- 50; chain_verify checks its caller in C, ledger_export with require_see):
--- fix their search_path so that pg_temp comes last.
-ALTER FUNCTION chain_verify(bigint) SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION log_verify() SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION ledger_export(bigint, bigint) SET search_path = pg_catalog, pg_temp;
 -- The public reads no table directly (docs/security.md, P1); tree heads
 -- reach it through the proof functions.
 REVOKE SELECT ON checkpoint FROM shilian_public;
-
--- Functions that read or write records: no EXECUTE for PUBLIC; each role
--- gets what its users call. The invoker-rights readers (record_completeness,
--- chain_verify, proofs, ledger_export) see what the policies let the caller
--- see; log_verify rebuilds the whole log, so only an admin can. Pure
--- functions (types, hash, ledger_canonical, verify_*) and the context
--- helpers stay callable by everyone: they read no rows.
-REVOKE ALL ON FUNCTION
-	jurisdiction_add(text, text),
-	operator_register(text, text, text[], text, text, text, uscc, text, boolean, text),
-	operator_activate(bigint), operator_suspend(bigint, text),
-	licence_add(bigint, license_no, text[], date, date),
-	product_register(text, text, integer, text, text, boolean, bigint),
-	batch_create(bigint, bigint, qty, date, text, date, jsonb),
-	inspect(trace_code, text, text, jsonb, timestamptz, bigint),
-	ship(trace_code, bigint, qty, date, bigint),
-	receive(bigint, qty, jsonb, timestamptz, text, trace_code),
-	reject(bigint, text, timestamptz),
-	receive_first_entry(bigint, bigint, qty, jsonb, jsonb, date, timestamptz, text, jsonb),
-	transform(trace_code[], qty[], bigint, qty, date, text, date, bigint),
-	consume(trace_code, qty, text, timestamptz, text, bigint),
-	receipt_drafts(bigint), record_completeness(text, bigint), chain_verify(bigint),
-	inclusion_proof(bigint, bigint), consistency_proof(bigint, bigint), log_verify(),
-	ledger_export(bigint, bigint),
-	api_client_add(text, text, text), api_client_bind(text, bigint), api_client_unbind(text, bigint)
-	FROM PUBLIC;
-
-GRANT EXECUTE ON FUNCTION jurisdiction_add(text, text), checkpoint(), log_verify(),
-	api_client_add(text, text, text), api_client_bind(text, bigint), api_client_unbind(text, bigint)
-	TO shilian_admin;
-GRANT EXECUTE ON FUNCTION
-	operator_register(text, text, text[], text, text, text, uscc, text, boolean, text),
-	operator_activate(bigint), operator_suspend(bigint, text)
-	TO shilian_regulator, shilian_admin;
--- Licences are issued by regulators: an operator that could add its own
--- would pass the licence rule of ship() with a number it made up.
-GRANT EXECUTE ON FUNCTION
-	licence_add(bigint, license_no, text[], date, date)
-	TO shilian_regulator, shilian_admin;
-GRANT EXECUTE ON FUNCTION
-	product_register(text, text, integer, text, text, boolean, bigint),
-	batch_create(bigint, bigint, qty, date, text, date, jsonb),
-	inspect(trace_code, text, text, jsonb, timestamptz, bigint),
-	ship(trace_code, bigint, qty, date, bigint),
-	receive(bigint, qty, jsonb, timestamptz, text, trace_code),
-	reject(bigint, text, timestamptz),
-	receive_first_entry(bigint, bigint, qty, jsonb, jsonb, date, timestamptz, text, jsonb),
-	transform(trace_code[], qty[], bigint, qty, date, text, date, bigint),
-	consume(trace_code, qty, text, timestamptz, text, bigint)
-	TO shilian_operator, shilian_system, shilian_admin;
-GRANT EXECUTE ON FUNCTION
-	receipt_drafts(bigint), record_completeness(text, bigint), chain_verify(bigint),
-	inclusion_proof(bigint, bigint), consistency_proof(bigint, bigint), ledger_export(bigint, bigint)
-	TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;

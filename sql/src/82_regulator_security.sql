@@ -16,13 +16,6 @@ CREATE POLICY operator_roll_stage_admin ON operator_roll_stage TO shilian_admin 
 CREATE POLICY operator_roll_regulator ON operator_roll FOR SELECT TO shilian_regulator
 	USING (station = ANY (ARRAY(SELECT s FROM shilian.subtree_stations() AS s)));
 
-REVOKE ALL ON FUNCTION roll_import(regclass), record_events(), regulator_require_subtree(text),
-	jurisdiction_stats(text, daterange), inactive_operators(text, date) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION roll_import(regclass) TO shilian_admin;
-GRANT EXECUTE ON FUNCTION record_events(), regulator_require_subtree(text),
-	jurisdiction_stats(text, daterange), inactive_operators(text, date)
-	TO shilian_regulator, shilian_admin;
-
 -- The counters (part 58): written only by the record functions' commit-time
 -- flush, which runs as the table's owner; a regulator reads the rows of the
 -- operators at home in its subtree, the admin all of them and rebuilds them.
@@ -36,32 +29,11 @@ ALTER TABLE operator_month ENABLE ROW LEVEL SECURITY;
 CREATE POLICY operator_month_admin ON operator_month FOR SELECT TO shilian_admin USING (true);
 CREATE POLICY operator_month_regulator ON operator_month FOR SELECT TO shilian_regulator
 	USING (operator_id IN (SELECT s FROM shilian.subtree_operators() AS s));
-REVOKE ALL ON FUNCTION operator_day_rebuild(), incoming_complete(bigint[]) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION operator_day_rebuild() TO shilian_admin;
-GRANT EXECUTE ON FUNCTION incoming_complete(bigint[]) TO shilian_regulator, shilian_admin;
-
--- The figures (part 64): regulators and the admin; the targets are the
--- admin's to set and every regulator's to read.
-REVOKE ALL ON FUNCTION station_figures(text, daterange, boolean), segment_stats(text, daterange),
-	monthly_report_rows(date, text), monthly_report(date, text), monthly_report_csv(date, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION station_figures(text, daterange, boolean), segment_stats(text, daterange),
-	monthly_report_rows(date, text), monthly_report(date, text), monthly_report_csv(date, text)
-	TO shilian_regulator, shilian_admin;
 GRANT SELECT ON assessment_target TO shilian_regulator, shilian_admin;
 GRANT INSERT, UPDATE, DELETE ON assessment_target TO shilian_admin;
 ALTER TABLE assessment_target ENABLE ROW LEVEL SECURITY;
 CREATE POLICY assessment_target_admin ON assessment_target TO shilian_admin USING (true) WITH CHECK (true);
 CREATE POLICY assessment_target_regulator ON assessment_target FOR SELECT TO shilian_regulator USING (true);
-
--- The rollups (part 62): written by their triggers and recounts as the
--- owner, read by station_figures_month with definer rights after the
--- subtree check; the admin reads them and rebuilds them, nobody else
--- touches them directly.
-REVOKE ALL ON FUNCTION station_figures_scan(text, daterange, boolean), station_figures_month(text, date, boolean),
-	rollup_recount(text[]), rollup_rebuild(), operator_is_key(bigint, text[]) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION station_figures_scan(text, daterange, boolean), station_figures_month(text, date, boolean)
-	TO shilian_regulator, shilian_admin;
-GRANT EXECUTE ON FUNCTION rollup_rebuild() TO shilian_admin;
 GRANT SELECT ON roll_station, operator_station, station_month TO shilian_admin;
 ALTER TABLE roll_station ENABLE ROW LEVEL SECURITY;
 ALTER TABLE operator_station ENABLE ROW LEVEL SECURITY;

@@ -32,18 +32,7 @@ $$;
 COMMENT ON FUNCTION trace_link_end(bigint[]) IS
 	'For the trace walk: code, holder and size of the lots at the far end of links the caller may see (definer rights; nothing else of them).';
 REVOKE ALL ON FUNCTION trace_link_end(bigint[]) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION trace_link_end(bigint[])
-	TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;
-
-REVOKE ALL ON FUNCTION trace_forward(trace_code, integer, timestamptz),
-	trace_backward(trace_code, integer, timestamptz),
-	trace_walk(trace_code, text, integer, timestamptz),
-	trace_graph(trace_code, text, integer) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION trace_forward(trace_code, integer, timestamptz),
-	trace_backward(trace_code, integer, timestamptz),
-	trace_walk(trace_code, text, integer, timestamptz),
-	trace_graph(trace_code, text, integer)
-	TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;
+GRANT EXECUTE ON FUNCTION trace_link_end(bigint[]) TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;
 -- public_trace is the consumer view: definer rights, nothing private in it,
 -- nothing without the lot's token (part 40).
 
@@ -79,27 +68,6 @@ CREATE POLICY recall_system ON recall FOR SELECT TO shilian_system
 	USING (EXISTS (SELECT 1 FROM shilian.recall_target t
 					WHERE t.recall_id = recall.id
 					  AND t.operator_id IN (SELECT c FROM shilian.client_operators() AS c)));
-
--- ---- recall steps ----------------------------------------------------------------
--- Definer rights: the walk and the targets span every jurisdiction, and
--- each step appends to the ledger.
-ALTER FUNCTION recall_open(trace_code, text, text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION recall_ack(bigint, bigint, text, qty, trace_code) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION recall_close(bigint, text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION recall_export(bigint) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION recall_status(bigint) SET search_path = pg_catalog, pg_temp;
--- targets: definer rights with the filter in the function (a holder sees its
--- own lots, a regulator its subtree's holders, a follower every holder).
-ALTER FUNCTION recall_targets(bigint) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-REVOKE ALL ON FUNCTION recall_open(trace_code, text, text), recall_ack(bigint, bigint, text, qty, trace_code),
-	recall_close(bigint, text), recall_targets(bigint), recall_status(bigint), recall_export(bigint)
-	FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION recall_open(trace_code, text, text), recall_close(bigint, text),
-	recall_export(bigint)
-	TO shilian_regulator, shilian_admin;
-GRANT EXECUTE ON FUNCTION recall_ack(bigint, bigint, text, qty, trace_code),
-	recall_targets(bigint), recall_status(bigint)
-	TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;
 
 -- The guard of acknowledgements (definer rights), from the request settings:
 -- an operator acknowledges only for itself (recall_ack checks that too); a

@@ -12,16 +12,3 @@ CREATE POLICY alert_regulator ON alert FOR SELECT TO shilian_regulator
 	USING (jurisdiction = ANY (ARRAY(SELECT s FROM shilian.subtree_stations() AS s)));
 CREATE POLICY alert_operator ON alert FOR SELECT TO shilian_operator
 	USING (operator_id = shilian.current_operator());
-
-REVOKE ALL ON FUNCTION try_license_no(text), try_uscc(text), findings_subtree(text),
-	findings_broken_chain(text[], bigint[], daterange, integer, date),
-	findings_compliance(text[], bigint[], daterange),
-	findings_spot_pick(text, integer, bigint),
-	broken_chain(text, daterange, integer), compliance_findings(text, daterange),
-	spot_check_sample(text, text, integer, bigint), alerts_scan(date), alerts(text, boolean),
-	alert_ack(bigint)
-	FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION broken_chain(text, daterange, integer), compliance_findings(text, daterange),
-	spot_check_sample(text, text, integer, bigint), alerts(text, boolean), alert_ack(bigint)
-	TO shilian_regulator, shilian_admin;
-GRANT EXECUTE ON FUNCTION alerts_scan(date) TO shilian_admin;

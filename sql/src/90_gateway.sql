@@ -39,6 +39,8 @@ END
 $$;
 COMMENT ON FUNCTION idempotency_claim(text, text, text) IS
 	'Gateway only: claim an idempotency key for a request, or return the stored response of the first request with that key.';
+REVOKE ALL ON FUNCTION idempotency_claim(text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION idempotency_claim(text, text, text) TO shilian_gateway;
 
 CREATE FUNCTION idempotency_store(principal text, key text, status int, response text)
 	RETURNS void
@@ -50,6 +52,8 @@ AS $$
 $$;
 COMMENT ON FUNCTION idempotency_store(text, text, int, text) IS
 	'Gateway only: store the response of the request that claimed an idempotency key.';
+REVOKE ALL ON FUNCTION idempotency_store(text, text, int, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION idempotency_store(text, text, int, text) TO shilian_gateway;
 
 CREATE FUNCTION idempotency_prune(older_than interval DEFAULT '24 hours') RETURNS bigint
 	LANGUAGE sql VOLATILE STRICT
@@ -60,11 +64,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION idempotency_prune(interval) IS
 	'Delete idempotency keys older than the given age (default 24 hours); returns how many. Run it from cron.';
-
-REVOKE ALL ON FUNCTION idempotency_claim(text, text, text), idempotency_store(text, text, int, text),
-	idempotency_prune(interval) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION idempotency_claim(text, text, text), idempotency_store(text, text, int, text)
-	TO shilian_gateway;
+REVOKE ALL ON FUNCTION idempotency_prune(interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION idempotency_prune(interval) TO shilian_admin;
 GRANT SELECT, INSERT, UPDATE ON idempotency_key TO shilian_gateway;
 GRANT DELETE ON idempotency_key TO shilian_admin;
@@ -107,6 +107,8 @@ END
 $$;
 COMMENT ON FUNCTION api_client_key_new(text) IS
 	'Admin: make an API key for a system client and return it; it is shown this once (only its hash is kept).';
+REVOKE ALL ON FUNCTION api_client_key_new(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api_client_key_new(text) TO shilian_admin;
 
 CREATE FUNCTION api_client_key_revoke(key_id text) RETURNS boolean
 	LANGUAGE sql VOLATILE STRICT SECURITY DEFINER
@@ -118,6 +120,8 @@ AS $$
 $$;
 COMMENT ON FUNCTION api_client_key_revoke(text) IS
 	'Admin: revoke an API key by its public id (the part after sl_); true if it was live.';
+REVOKE ALL ON FUNCTION api_client_key_revoke(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api_client_key_revoke(text) TO shilian_admin;
 
 -- The gateway's check of an X-API-Key: the client id, or NULL for a wrong,
 -- revoked or malformed key or an inactive client.
@@ -132,10 +136,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION api_client_authenticate(text) IS
 	'Gateway only: the system client an API key belongs to, or NULL (wrong, revoked, malformed key or inactive client).';
-
-REVOKE ALL ON FUNCTION api_client_key_new(text), api_client_key_revoke(text),
-	api_client_authenticate(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION api_client_key_new(text), api_client_key_revoke(text) TO shilian_admin;
+REVOKE ALL ON FUNCTION api_client_authenticate(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api_client_authenticate(text) TO shilian_gateway;
 -- admins list keys (ids and dates, never keys); RLS like the other tables
 ALTER TABLE api_client_key ENABLE ROW LEVEL SECURITY;
@@ -170,6 +171,8 @@ CREATE FUNCTION api_client_info(client text) RETURNS jsonb
 	END;
 COMMENT ON FUNCTION api_client_info(text) IS
 	'Admin: a system client as jsonb (client, name, kind, active, created_at, bound operators, keys by public id with revocation); NULL when unknown.';
+REVOKE ALL ON FUNCTION api_client_info(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api_client_info(text) TO shilian_admin;
 
 CREATE FUNCTION api_clients() RETURNS jsonb
 	LANGUAGE sql STABLE
@@ -180,6 +183,8 @@ CREATE FUNCTION api_clients() RETURNS jsonb
 	END;
 COMMENT ON FUNCTION api_clients() IS
 	'Admin: every system client as api_client_info documents, ordered by client id.';
+REVOKE ALL ON FUNCTION api_clients() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api_clients() TO shilian_admin;
 
 -- Change a client's name, kind or active flag (NULL: keep). Switching a
 -- client off refuses its keys at once (api_client_authenticate checks it).
@@ -211,6 +216,8 @@ END
 $$;
 COMMENT ON FUNCTION api_client_update(text, text, text, boolean) IS
 	'Admin: change a system client''s name, kind or active flag (NULL keeps the value); returns api_client_info, NULL when unknown.';
+REVOKE ALL ON FUNCTION api_client_update(text, text, text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api_client_update(text, text, text, boolean) TO shilian_admin;
 
 -- Revoke one key of one client: the key document, NULL when the client has
 -- no such key (already revoked keys answer with their revocation time).
@@ -233,8 +240,5 @@ END
 $$;
 COMMENT ON FUNCTION api_client_key_revoke(text, text) IS
 	'Admin: revoke key key_id of a system client; returns the key document, NULL when the client has no such key.';
-
-REVOKE ALL ON FUNCTION api_client_info(text), api_clients(),
-	api_client_update(text, text, text, boolean), api_client_key_revoke(text, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION api_client_info(text), api_clients(),
-	api_client_update(text, text, text, boolean), api_client_key_revoke(text, text) TO shilian_admin;
+REVOKE ALL ON FUNCTION api_client_key_revoke(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api_client_key_revoke(text, text) TO shilian_admin;
