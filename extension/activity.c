@@ -703,7 +703,7 @@ ActivityFlush(void)
 		v[1] = PointerGetDatum(construct_array(r_month, nroll, DATEOID, 4, true, TYPALIGN_INT));
 		for (int c = 0; c < 4; c++)
 			v[2 + c] = PointerGetDatum(construct_array(r_d[c], nroll, INT4OID, 4, true, TYPALIGN_INT));
-		if (!spi && SPI_connect() != SPI_OK_CONNECT)
+		if (!spi && SlSpiConnect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
 		spi = true;
 		SlExec(&rollup_lock_stmt, NULL, NULL, 0);
