@@ -81,8 +81,8 @@ SetOption(Option *opt, const char *value, const char *source)
 				if (errno != 0 || end == value || *end != '\0' || v <= 0 ||
 					(opt->kind == OPT_INT && v > 1000000))
 				{
-					fprintf(stderr, "shilian-gateway: invalid value \"%s\" for %s (from %s): expected a positive integer\n",
-							value, opt->name, source);
+					fprintf(stderr, "shilian-gateway: invalid value \"%s\" for %s (from %s): expected a positive integer%s\n",
+							value, opt->name, source, opt->kind == OPT_INT ? " up to 1000000" : "");
 					return -1;
 				}
 				if (opt->kind == OPT_INT)

@@ -26,9 +26,15 @@ make -s -C "$B" PG_CONFIG="$APG_CONFIG" all gateway >/dev/null
 
 failed=0
 say "== make test on the assert-enabled server"
-PG_CONFIG="$APG_CONFIG" SHILIAN_VALGRIND=0 "$B/tests/lib/test.sh" || failed=1
+PG_CONFIG="$APG_CONFIG" SHILIAN_VALGRIND=0 SHILIAN_NO_FAKETIME=1 "$B/tests/lib/test.sh" || failed=1
 
-say "== pg_regress with debug_discard_caches = 1"
-PG_CONFIG="$APG_CONFIG" SHILIAN_REGRESS_ONLY=1 SHILIAN_PG_CONF="debug_discard_caches = 1" \
-	"$B/tests/lib/test.sh" || failed=1
+# With every cache entry rebuilt on each use a CREATE EXTENSION takes minutes,
+# and most regress files create their own database and extension: the pass
+# runs the files that work in pg_regress's one database, which between them
+# call every SQL-callable C function of the records, trace, ledger, figures
+# and type paths (measured: the whole suite would take over an hour on 2 cores).
+DISCARD_REGRESS=${SHILIAN_DISCARD_REGRESS:-"base types merkle records trace regulator rollup"}
+say "== pg_regress with debug_discard_caches = 1: $DISCARD_REGRESS"
+PG_CONFIG="$APG_CONFIG" SHILIAN_REGRESS_ONLY=1 SHILIAN_NO_FAKETIME=1 SHILIAN_PG_CONF="debug_discard_caches = 1" \
+	SHILIAN_REGRESS="$DISCARD_REGRESS" "$B/tests/lib/test.sh" || failed=1
 exit $failed
