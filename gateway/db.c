@@ -339,28 +339,40 @@ gw_tx_begin(GwRequest *req, PGconn **db)
 int
 gw_tx_set_role(GwRequest *req, PGconn *db)
 {
-	char		timeout[24];
-	const char *ctx[5];
-	PGresult   *res;
+	PGresult   *res = gw_set_principal(db, &req->auth, gw_config.request_timeout_ms);
 
-	snprintf(timeout, sizeof(timeout), "%d", gw_config.request_timeout_ms);
-	ctx[0] = req->auth.role;
-	ctx[1] = req->auth.operator_id;
-	ctx[2] = req->auth.jurisdiction;
-	ctx[3] = req->auth.client;
-	ctx[4] = timeout;
-	res = PQexecParams(db,
-					   "select set_config('role', $1, true), "
-					   "set_config('shilian.operator_id', $2, true), "
-					   "set_config('shilian.jurisdiction', $3, true), "
-					   "set_config('shilian.client', $4, true), "
-					   "set_config('statement_timeout', $5, true), "
-					   "set_config('search_path', 'pg_catalog, shilian', true)",
-					   5, NULL, ctx, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return Fail(req, db, res);
 	PQclear(res);
 	return 0;
+}
+
+/*
+ * The one statement that makes a transaction the caller's: role, request
+ * settings, statement timeout and search_path, all transaction-local. Used
+ * for every request (gw_tx_set_role) and for import jobs on the upload
+ * connections, for a request or for the caller a job was made by.
+ */
+PGresult *
+gw_set_principal(PGconn *db, const GwAuth *who, int timeout_ms)
+{
+	char		timeout[24];
+	const char *p[5];
+
+	snprintf(timeout, sizeof(timeout), "%d", timeout_ms);
+	p[0] = who->role;
+	p[1] = who->operator_id;
+	p[2] = who->jurisdiction;
+	p[3] = who->client;
+	p[4] = timeout;
+	return PQexecParams(db,
+						"select set_config('role', $1, true), "
+						"set_config('shilian.operator_id', $2, true), "
+						"set_config('shilian.jurisdiction', $3, true), "
+						"set_config('shilian.client', $4, true), "
+						"set_config('statement_timeout', $5, true), "
+						"set_config('search_path', 'pg_catalog, shilian', true)",
+						5, NULL, p, NULL, NULL, 0);
 }
 
 /* Run a statement; route_index >= 0 prepares it once per connection. */

@@ -307,8 +307,8 @@ int			gw_import_jobs_start(void);
 void		gw_import_jobs_stop(void);
 bool		gw_import_stopping(void);
 int			gw_job_lease_ms(void);
-/* Transaction-local role and settings of the caller on an upload connection. */
-PGresult   *gw_job_set_principal(PGconn *db, const GwAuth *who, int timeout_ms);
+/* The statement that makes a transaction the caller's (db.c): role, settings, timeout. */
+PGresult   *gw_set_principal(PGconn *db, const GwAuth *who, int timeout_ms);
 GwJobEnd	gw_job_run(PGconn *db, const GwAuth *who, const char *job, bool all_or_nothing,
 					   PGresult **err);
 void		gw_job_release(PGconn *db, const char *job);

@@ -621,7 +621,7 @@ CallValue(GwRequest *req, PGconn *db, const char *sql, int n, const char *const 
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		return (*status = Fail(req, db, res)), NULL;
 	PQclear(res);
-	res = gw_job_set_principal(db, &req->auth, gw_config.request_timeout_ms);
+	res = gw_set_principal(db, &req->auth, gw_config.request_timeout_ms);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return (*status = Fail(req, db, res)), NULL;
 	PQclear(res);
@@ -811,7 +811,7 @@ gw_import_route(GwRequest *req)
 		goto done;
 	}
 	PQclear(res);
-	res = gw_job_set_principal(db, &req->auth,
+	res = gw_set_principal(db, &req->auth,
 							   gw_config.upload_time_limit_ms + 60000 > 2000000000L ? 2000000000 :
 							   (int) (gw_config.upload_time_limit_ms + 60000));
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)

@@ -46,33 +46,6 @@ gw_job_lease_ms(void)
 	return ms > 2000000000L ? 2000000000 : (int) ms;
 }
 
-/*
- * The caller's role and request settings, transaction-local, as
- * gw_tx_set_role sets them for a request on a worker's connection; here on
- * an upload connection, for a request or for the caller a job was made by.
- */
-PGresult *
-gw_job_set_principal(PGconn *db, const GwAuth *who, int timeout_ms)
-{
-	char		timeout[24];
-	const char *p[5];
-
-	snprintf(timeout, sizeof(timeout), "%d", timeout_ms);
-	p[0] = who->role;
-	p[1] = who->operator_id;
-	p[2] = who->jurisdiction;
-	p[3] = who->client;
-	p[4] = timeout;
-	return PQexecParams(db,
-						"select set_config('role', $1, true), "
-						"set_config('shilian.operator_id', $2, true), "
-						"set_config('shilian.jurisdiction', $3, true), "
-						"set_config('shilian.client', $4, true), "
-						"set_config('statement_timeout', $5, true), "
-						"set_config('search_path', 'pg_catalog, shilian', true)",
-						5, NULL, p, NULL, NULL, 0);
-}
-
 static bool
 Ok(PGresult *res)
 {
@@ -160,7 +133,7 @@ gw_job_run(PGconn *db, const GwAuth *who, const char *job, bool all_or_nothing, 
 		if (!Ok(res))
 			return StepFailed(db, job, res, err);
 		PQclear(res);
-		res = gw_job_set_principal(db, who, timeout);
+		res = gw_set_principal(db, who, timeout);
 		if (!Ok(res))
 			return StepFailed(db, job, res, err);
 		PQclear(res);
