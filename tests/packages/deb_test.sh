@@ -179,17 +179,10 @@ out=$(curl -s -w ' %{http_code}' "http://127.0.0.1:$GWPORT/healthz")
 check "GET /healthz: 200, database up" test "$out" = '{"status":"ok","database":"up"} 200' ||
 	sed 's/^/#   /' "$TMP/gateway.log"
 check "GET /metrics counts the request" bash -c "curl -fs http://127.0.0.1:$GWPORT/metrics | grep -q 'healthz'"
-b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
-jwt() {
-	local h p s
-	h=$(printf '{"alg":"HS256","typ":"JWT"}' | b64url)
-	p=$(printf '%s' "$1" | b64url)
-	s=$(printf '%s.%s' "$h" "$p" | openssl dgst -sha256 -hmac "$(cat /etc/shilian/jwt_secret)" -binary | b64url)
-	echo "$h.$p.$s"
-}
-token=$(jwt "{\"role\":\"admin\",\"exp\":$(($(date +%s) + 600))}")
+# the first admin token as docs/install.md mints it ("First token")
+token=$(shilian-gateway token --config /etc/shilian/gateway.conf --role admin --expires 10m)
 out=$(curl -s -H "Authorization: Bearer $token" "http://127.0.0.1:$GWPORT/v1/version")
-check "GET /v1/version as admin with a token signed by /etc/shilian/jwt_secret" \
+check "GET /v1/version as admin with the token of shilian-gateway token --config /etc/shilian/gateway.conf" \
 	test "$out" = "{\"gateway\":\"$pkgver\",\"library\":\"$pkgver\",\"extension\":\"$pkgver\"}"
 kill -TERM "$GWPID"
 wait "$GWPID"
@@ -204,15 +197,18 @@ unsched=""
 if out=$(psql_pg -d "$DB" -At 2>&1 <<SQL
 SET client_min_messages = warning;
 $unsched
-SET shilian.ledger_maintenance = on;
+BEGIN;
+SET LOCAL shilian.allow_drop = on;
 DROP EXTENSION shilian;
-DROP SCHEMA shilian;
+COMMIT;
 SQL
 ); then
-	ok "unschedule_jobs, DROP EXTENSION shilian, DROP SCHEMA shilian"
+	ok "unschedule_jobs, then SET LOCAL shilian.allow_drop and DROP EXTENSION shilian in one transaction"
 else
 	nok "the documented DROP EXTENSION" "$out"
 fi
+check "the schema shilian went with the extension" \
+	test "$(psql_pg -d "$DB" -At -c "SELECT count(*) FROM pg_namespace WHERE nspname = 'shilian'")" = 0
 if [ "$CRON" = 1 ]; then
 	check "no pg_cron job is left" test "$(psql_pg -d "$DB" -At -c 'SELECT count(*) FROM cron.job')" = 0
 fi
