@@ -29,6 +29,12 @@ for (grep { length } split /\s+/, ($ENV{SHILIAN_RELEASES} // ''))
 BAIL_OUT('no released version was installed for the upgrade test (tests/lib/test.sh builds them from sql/update/RELEASES)')
 	unless %release_bin;
 my $new_bin = $ENV{SHILIAN_BINDIR} or BAIL_OUT('SHILIAN_BINDIR is not set');
+# The 0.1.0 library parses its proofs after SPI_finish (issue 15, fixed in
+# 0.2.0): on an assert-enabled server (CLOBBER_FREED_MEMORY) its
+# inclusion_proof fails, so the release cannot be exercised there. make test
+# runs this test on Debian's server; make test-assert skips it.
+plan skip_all => 'released 0.1.0 library misuses freed memory; on an assert-enabled server it cannot take the proofs the test compares'
+	if `$new_bin/pg_config --configure` =~ /--enable-cassert/;
 (my $new_install = $new_bin) =~ s{/bin/?$}{};
 
 # pg_dump --binary-upgrade lists the extension's members one by one; the OIDs
@@ -73,8 +79,7 @@ for my $version (sort keys %release_bin)
 	my ($size1, $root1) = split / /, $cp1;
 	# more entries after the first checkpoint, then a second one, so a
 	# consistency proof spans two tree heads
-	# (a record function, as an operator writes: the 0.1.0 library's direct
-	# ledger_append misreads its body under an assert-enabled server)
+	# (a record function, as an operator writes)
 	$node->safe_psql('postgres', q{
 		SELECT shilian.batch_create(o.id, p.id, '10 kg', current_date - 2) IS NOT NULL
 		FROM shilian.operator o JOIN shilian.product p ON p.owner_id = o.id
