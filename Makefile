@@ -38,6 +38,9 @@ override autodepend = yes
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# The version is compiled in (-DSHILIAN_VERSION): a bump rebuilds what uses it.
+extension/shilian.o extension/schema_version.o: shilian.control
+
 # The install script is concatenated from sql/src/ in file-name order, so each
 # area (types, ledger, records, ...) edits its own file.
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard sql/src/*.sql)) shilian.control

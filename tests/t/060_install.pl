@@ -17,6 +17,7 @@ use ShilianTest;
 
 my $top = $ENV{SHILIAN_TOP} or die 'SHILIAN_TOP is not set';
 my $install_md = slurp_file("$top/docs/install.md");
+my ($version) = slurp_file("$top/shilian.control") =~ /default_version = '([^']+)'/;
 
 my $node = PostgreSQL::Test::Cluster->new('install');
 $node->init;
@@ -102,7 +103,7 @@ is($node->safe_psql('app', q{
 	SELECT set_config('shilian.operator_id', '42', true), set_config('shilian.jurisdiction', '370102', true),
 		set_config('shilian.client', 'erp', true), shilian.version(),
 		current_setting('shilian.operator_id'), current_setting('shilian.jurisdiction')}),
-	'42|370102|erp|0.2.0|42|370102',
+	"42|370102|erp|$version|42|370102",
 	'the request settings the gateway sets before the library loads are registered settings, kept when it loads');
 
 # With session_preload_libraries (docs/install.md) the prefix holds from the first statement.

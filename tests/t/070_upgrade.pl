@@ -32,9 +32,8 @@ my $new_bin = $ENV{SHILIAN_BINDIR} or BAIL_OUT('SHILIAN_BINDIR is not set');
 # The 0.1.0 library parses its proofs after SPI_finish (issue 15, fixed in
 # 0.2.0): on an assert-enabled server (CLOBBER_FREED_MEMORY) its
 # inclusion_proof fails, so the release cannot be exercised there. make test
-# runs this test on Debian's server; make test-assert skips it.
-plan skip_all => 'released 0.1.0 library misuses freed memory; on an assert-enabled server it cannot take the proofs the test compares'
-	if `$new_bin/pg_config --configure` =~ /--enable-cassert/;
+# runs this test on Debian's server; make test-assert skips that release.
+my $assert_server = `$new_bin/pg_config --configure` =~ /--enable-cassert/;
 (my $new_install = $new_bin) =~ s{/bin/?$}{};
 
 # pg_dump --binary-upgrade lists the extension's members one by one; the OIDs
@@ -60,6 +59,11 @@ sub schema_of
 
 for my $version (sort keys %release_bin)
 {
+	if ($assert_server && $version eq '0.1.0')
+	{
+		note('0.1.0 skipped: its library misuses freed memory; on an assert-enabled server it cannot take the proofs the test compares');
+		next;
+	}
 	(my $old_install = $release_bin{$version}) =~ s{/bin/?$}{};
 	my $node = PostgreSQL::Test::Cluster->new("upgrade_$version", install_path => $old_install);
 	$node->init;
