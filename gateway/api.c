@@ -3,8 +3,167 @@
  * schema and, for SQL routes, the one statement it runs with where each $n
  * comes from. The rules live in the extension; these statements only call
  * its functions and shape the JSON. Ids and trace codes go out as strings.
+ *
+ * The table is also the API's contract: /openapi.json (openapi.c), the
+ * dispatcher's parameter checks (request.c) and docs/rest.md's route table
+ * (checked by tests/gateway/061_rest_doc_routes.pl) all come from it.
+ * A row is
+ *
+ *   {METHOD, PATTERN, handler, flags, summary, body fields, roles, sql, args,
+ *    .op = "camelCaseOperationId",      unique; required
+ *    .params = p_xxx,                   path, query and header parameters
+ *    .response = "SchemaName",          a schema of schemas.c, or a media type
+ *                                       ("text/csv", "text/plain", "application/x-ndjson")
+ *    .location = "/v1/things/{id}"}     a 201's Location, {name} from the reply body
+ *
+ * Parameters are declared with PATH(), QUERY() and HEADER() below, each
+ * with its type (GW_STRING, GW_INTEGER, GW_BOOLEAN, GW_ID, GW_DATE,
+ * GW_DATETIME) and its rules after the description as designated
+ * initializers (.pattern = POSIX ERE also used as the OpenAPI pattern,
+ * .values = an enum, .has_min/.min, .has_max/.max, .required). Every path
+ * parameter of the pattern is declared in order; a query parameter a route
+ * does not declare is refused with 400 GW400 naming it, and so is a value
+ * that breaks its declaration. A route's "query:NAME" argument reads the
+ * validated value. A route with limit= and offset= also pages by the Range
+ * header (206 Partial Content, 416).
  */
 #include "gateway.h"
+
+/* ---- declared parameters (see the comment at the top) ---------------------- */
+
+#define PATH(n, t, d, ...) {.name = (n), .in = GW_IN_PATH, .type = (t), .required = true, .description = (d), __VA_ARGS__}
+#define QUERY(n, t, d, ...) {.name = (n), .in = GW_IN_QUERY, .type = (t), .description = (d), __VA_ARGS__}
+#define HEADER(n, t, d, ...) {.name = (n), .in = GW_IN_HEADER, .type = (t), .description = (d), __VA_ARGS__}
+#define MIN(n) .has_min = true, .min = (n)
+#define RANGE(a, b) .has_min = true, .min = (a), .has_max = true, .max = (b)
+
+#define P_ID(n) PATH(n, GW_ID, "id (digits)")
+#define P_CODE PATH("code", GW_STRING, "trace code (追溯码)")
+#define P_JURISDICTION PATH("code", GW_STRING, "jurisdiction code (the regulator's own or one below it)")
+#define Q_LIMIT QUERY("limit", GW_INTEGER, "rows per page (default 100, at most 1000)", RANGE(0, 1000))
+#define Q_OFFSET QUERY("offset", GW_INTEGER, "rows to skip; reads every skipped row, so prefer after", \
+	RANGE(0, 2147483647))
+#define Q_FROM QUERY("from", GW_DATE, "first day of the period (inclusive; open when left out)")
+#define Q_TO QUERY("to", GW_DATE, "last day of the period (inclusive; open when left out)")
+#define Q_OPERATOR QUERY("operator", GW_ID, "one operator's chain only")
+
+static const char *const operator_status_values[] = {"registered", "active", "suspended", NULL};
+static const char *const segment_values[] = {"production", "circulation", "catering", "special_food", NULL};
+static const char *const direction_values[] = {"forward", "backward", NULL};
+static const char *const line_status_values[] = {"accepted", "refused", "rolled_back", NULL};
+static const char *const import_mode_values[] = {"apply_valid", "all_or_nothing", NULL};
+static const char *const import_kind_values[] = {
+	"operator", "licence", "product", "batch", "inspection", "ship", "receive", "transform", "consume", NULL
+};
+static const char *const record_kind_values[] = {"incoming", "release", "sale", NULL};
+
+static const GwParam p_id[] = {P_ID("id"), {NULL}};
+static const GwParam p_code[] = {P_CODE, {NULL}};
+static const GwParam p_link[] = {P_ID("link"), {NULL}};
+static const GwParam p_client[] = {PATH("client", GW_STRING, "client id", .pattern = "^[A-Za-z0-9._-]{1,64}$"), {NULL}};
+static const GwParam p_client_id[] = {
+	PATH("client", GW_STRING, "client id", .pattern = "^[A-Za-z0-9._-]{1,64}$"), P_ID("id"), {NULL}
+};
+static const GwParam p_client_key[] = {
+	PATH("client", GW_STRING, "client id", .pattern = "^[A-Za-z0-9._-]{1,64}$"),
+	PATH("key_id", GW_STRING, "the key's public id"), {NULL}
+};
+static const GwParam p_operators[] = {
+	QUERY("status", GW_STRING, "only operators of this status", .values = operator_status_values),
+	QUERY("segment", GW_STRING, "only operators of this supervision segment", .values = segment_values),
+	QUERY("station", GW_STRING, "only operators of this home station (jurisdiction code)"),
+	Q_LIMIT, Q_OFFSET, {NULL}
+};
+static const GwParam p_batches[] = {
+	Q_LIMIT,
+	QUERY("after", GW_ID, "keyset cursor: the id of the last row of the page before (the Link rel=next of a full page carries it)"),
+	Q_OFFSET,
+	HEADER("Prefer", GW_STRING, "count=exact: count the total into Content-Range (PostgREST's convention); otherwise the total is *"),
+	{NULL}
+};
+static const GwParam p_completeness[] = {
+	PATH("kind", GW_STRING, "incoming (id: an incoming inspection), release or sale (id: a sale link)",
+		 .values = record_kind_values),
+	P_ID("id"), {NULL}
+};
+static const GwParam p_trace[] = {
+	P_CODE,
+	QUERY("max_depth", GW_INTEGER, "steps to follow at most (default: all)", RANGE(0, 1000)),
+	QUERY("as_of", GW_DATETIME, "the chain as it stood then (default now)"),
+	{NULL}
+};
+static const GwParam p_graph[] = {
+	P_CODE,
+	QUERY("direction", GW_STRING, "forward (default) or backward", .values = direction_values),
+	QUERY("max_depth", GW_INTEGER, "steps to follow at most (default: all)", RANGE(0, 1000)),
+	{NULL}
+};
+static const GwParam p_public_trace[] = {
+	P_CODE,
+	QUERY("t", GW_STRING, "the lot's public token, printed with the code (QR / Digital Link)", .required = true),
+	{NULL}
+};
+static const GwParam p_period[] = {P_JURISDICTION, Q_FROM, Q_TO, {NULL}};
+static const GwParam p_inactive[] = {
+	P_JURISDICTION, QUERY("since", GW_DATE, "no record since this day (default 30 days ago)"), {NULL}
+};
+static const GwParam p_report[] = {
+	P_JURISDICTION,
+	QUERY("month", GW_STRING, "YYYY-MM (default the previous month)", .pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$"),
+	{NULL}
+};
+static const GwParam p_broken[] = {
+	P_JURISDICTION, Q_FROM, Q_TO,
+	QUERY("pending_days", GW_INTEGER, "days a shipment may stay unreceived (default 3)", RANGE(0, 3650)),
+	{NULL}
+};
+static const GwParam p_spot[] = {
+	P_JURISDICTION,
+	QUERY("quarter", GW_STRING, "YYYYQn (default this quarter)", .pattern = "^[0-9]{4}Q[1-4]$"),
+	QUERY("n", GW_INTEGER, "operators in the sample (default 10)", RANGE(0, 10000)),
+	QUERY("seed", GW_INTEGER, "seed of the draw (default 0)", RANGE(0, 2147483647)),
+	{NULL}
+};
+static const GwParam p_alerts[] = {
+	P_JURISDICTION, QUERY("all", GW_BOOLEAN, "true: acknowledged alerts too"), {NULL}
+};
+static const GwParam p_verify[] = {Q_OPERATOR, {NULL}};
+static const GwParam p_inclusion[] = {
+	QUERY("entry", GW_ID, "the ledger entry", .required = true),
+	QUERY("tree_size", GW_ID, "the log size (default: the latest checkpoint)"),
+	{NULL}
+};
+static const GwParam p_consistency[] = {
+	QUERY("old_size", GW_ID, "the earlier log size", .required = true),
+	QUERY("new_size", GW_ID, "the later log size (default: the latest checkpoint)"),
+	{NULL}
+};
+static const GwParam p_export[] = {
+	QUERY("operator", GW_ID, "the operator whose chain to export", .required = true),
+	QUERY("old_size", GW_ID, "a log size the verifier trusts: adds a consistency proof from it"),
+	{NULL}
+};
+static const GwParam p_import[] = {
+	QUERY("mode", GW_STRING, "apply_valid (default: keep the valid lines) or all_or_nothing",
+		  .values = import_mode_values),
+	QUERY("kind", GW_STRING, "the record kind of a text/csv upload (or the Import-Kind header)",
+		  .values = import_kind_values),
+	HEADER("Idempotency-Key", GW_STRING, "a retry with the same key answers the first job"),
+	{NULL}
+};
+static const GwParam p_import_lines[] = {
+	P_ID("id"), QUERY("status", GW_STRING, "only lines of this status", .values = line_status_values), {NULL}
+};
+static const GwParam p_epcis_events[] = {
+	QUERY("GE_eventTime", GW_DATETIME, "events at or after this time"),
+	QUERY("LT_eventTime", GW_DATETIME, "events before this time"),
+	QUERY("EQ_bizStep", GW_STRING, "business steps, separated by |"),
+	QUERY("MATCH_epcClass", GW_STRING, "EPC classes (LGTIN URIs), separated by |"),
+	QUERY("MATCH_anyEPCClass", GW_STRING, "EPC classes in any role, separated by |"),
+	QUERY("perPage", GW_INTEGER, "events per page", RANGE(1, 1000)),
+	QUERY("nextPageToken", GW_STRING, "the token of the Link rel=next"),
+	{NULL}
+};
 
 #define ACTING "nullif(current_setting('shilian.operator_id'), '')::bigint"
 #define LIMIT(n) "least(greatest(coalesce(" n "::int, 100), 0), 1000)"
@@ -217,6 +376,11 @@ static const char *const close_args[] = {"path:0", "body:force_reason", NULL};
 
 /* ---- ledger -------------------------------------------------------------- */
 
+/* a proof with its sizes, indexes and entry id as strings, as the ledger export has them */
+#define PROOF(fn) \
+	"select (select jsonb_object_agg(k, case when jsonb_typeof(v) = 'number' then to_jsonb(v #>> '{}') else v end) " \
+	"from jsonb_each(p) e(k, v)) from shilian." fn "($1::bigint, $2::bigint) p"
+
 static const char *const verify_args[] = {"query:operator", NULL};
 static const char *const inclusion_args[] = {"query:entry", "query:tree_size", NULL};
 static const char *const consistency_args[] = {"query:old_size", "query:new_size", NULL};
@@ -272,15 +436,21 @@ static const char *const regulators[] = {"regulator", "admin", NULL};
 static const char *const admins[] = {"admin", NULL};
 
 const GwRoute gw_routes[] = {
-	{"GET", "/healthz", gw_healthz_route, GW_NOAUTH, "Liveness and database check"},
-	{"GET", "/metrics", gw_metrics_route, GW_NOAUTH, "Prometheus metrics"},
-	{"GET", "/openapi.json", gw_openapi_route, GW_NOAUTH, "This API description (OpenAPI 3.1)"},
-	{"GET", "/v1/version", gw_version_route, GW_PUBLIC, "Versions of the gateway, library and extension"},
-	{"GET", "/v1/session", gw_session_route, 0, "The caller's role and settings as the database sees them"},
+	{"GET", "/healthz", gw_healthz_route, GW_NOAUTH, "Liveness and database check",
+		.op = "getHealth", .response = "Health"},
+	{"GET", "/metrics", gw_metrics_route, GW_NOAUTH, "Prometheus metrics",
+		.op = "getMetrics", .response = "text/plain"},
+	{"GET", "/openapi.json", gw_openapi_route, GW_NOAUTH, "This API description (OpenAPI 3.1)",
+		.op = "getOpenApi", .response = "OpenApiDocument"},
+	{"GET", "/v1/version", gw_version_route, GW_PUBLIC, "Versions of the gateway, library and extension",
+		.op = "getVersion", .response = "Version"},
+	{"GET", "/v1/session", gw_session_route, 0, "The caller's role and settings as the database sees them",
+		.op = "getSession", .response = "Session"},
 	{"POST", "/v1/hash", gw_sql_route, GW_PUBLIC | GW_JSON, "Hash bytes with the ledger's hash function",
 		hash_fields, NULL,
 		"select json_build_object('algorithm', coalesce($2, 'sha256'), 'digest_hex', "
-		"encode(shilian.hash(decode($1, 'hex'), coalesce($2, 'sha256')), 'hex'))", hash_args},
+		"encode(shilian.hash(decode($1, 'hex'), coalesce($2, 'sha256')), 'hex'))", hash_args,
+		.op = "hashBytes", .response = "Digest"},
 
 	/* registry */
 	{"POST", "/v1/operators", gw_sql_route, GW_JSON | GW_CREATED, "Register an operator (operator_register)",
@@ -288,15 +458,18 @@ const GwRoute gw_routes[] = {
 		"select json_build_object('id', shilian.operator_register(name => $1, segment => $2, "
 		"kinds => array(select jsonb_array_elements_text($3::jsonb)), station => $4, address => $5, "
 		"contact => $6, uscc => $7::shilian.uscc, reg_card => $8, own_system => coalesce($9::boolean, false), "
-		"regulator_contact => $10)::text)", operator_args},
+		"regulator_contact => $10)::text)", operator_args,
+		.op = "registerOperator", .response = "Created", .location = "/v1/operators/{id}"},
 	{"POST", "/v1/operators/{id}/activate", gw_sql_route, 0, "Activate a registered operator (operator_activate)",
 		NULL, regulators,
 		"select json_build_object('id', $1::bigint::text, 'status', 'active') "
-		"from (select shilian.operator_activate($1::bigint)) a", path0},
+		"from (select shilian.operator_activate($1::bigint)) a", path0,
+		.op = "activateOperator", .params = p_id, .response = "StatusChange"},
 	{"GET", "/v1/operators/{id}", gw_sql_route, 0, "One operator",
 		NULL, NULL,
 		"select jsonb_set(to_jsonb(o), '{id}', to_jsonb(o.id::text)) from shilian.operator o "
-		"where o.id = $1::bigint", path0},
+		"where o.id = $1::bigint", path0,
+		.op = "getOperator", .params = p_id, .response = "Operator"},
 	{"GET", "/v1/operators", gw_sql_route, 0, "Operators, filtered by status, segment, station; limit/offset",
 		NULL, NULL,
 		"with f as (select o.* from shilian.operator o where ($1::text is null or o.status = $1) "
@@ -305,24 +478,28 @@ const GwRoute gw_routes[] = {
 		"select coalesce((select jsonb_agg(jsonb_set(to_jsonb(p), '{id}', to_jsonb(p.id::text)) order by p.id) from p), '[]'), "
 		"case when (select count(*) from p) = 0 then '*/' || (select count(*) from f) "
 		"else " OFFSET("$5") " || '-' || (" OFFSET("$5") " + (select count(*) from p) - 1) || '/' || (select count(*) from f) end "
-		"as content_range", operator_list_args},
+		"as content_range", operator_list_args,
+		.op = "listOperators", .params = p_operators, .response = "OperatorList"},
 	{"POST", "/v1/licences", gw_sql_route, GW_JSON | GW_CREATED, "Add a licence (licence_add)",
 		licence_fields, NULL,
 		"select json_build_object('id', shilian.licence_add(coalesce($1::bigint, " ACTING "), "
 		"$2::shilian.license_no, array(select jsonb_array_elements_text($3::jsonb)), $4::date, $5::date)::text)",
-		licence_args},
+		licence_args,
+		.op = "addLicence", .response = "Created", .location = "/v1/licences/{id}"},
 	{"POST", "/v1/products", gw_sql_route, GW_JSON | GW_CREATED, "Register a product (product_register)",
 		product_fields, NULL,
 		"select json_build_object('id', shilian.product_register(name => $1, category => $2, "
 		"shelf_life_days => $3::int, spec => $4, gtin => $5, edible_agricultural => coalesce($6::boolean, false), "
-		"owner => coalesce($7::bigint, " ACTING "))::text)", product_args},
+		"owner => coalesce($7::bigint, " ACTING "))::text)", product_args,
+		.op = "registerProduct", .response = "Created", .location = "/v1/products/{id}"},
 
 	/* records */
 	{"POST", "/v1/batches", gw_sql_route, GW_JSON | GW_CREATED, "Create a batch: production, harvest, import (batch_create)",
 		batch_fields, NULL,
 		"select json_build_object('trace_code', shilian.batch_create(owner => coalesce($1::bigint, " ACTING "), "
 		"product => $2::bigint, qty => $3::shilian.qty, produced_on => coalesce($4::date, shilian.platform_today()), "
-		"lot => $5, expires_on => $6::date, certificate => $7::jsonb)::text)", batch_args},
+		"lot => $5, expires_on => $6::date, certificate => $7::jsonb)::text)", batch_args,
+		.op = "createBatch", .response = "CreatedBatch", .location = "/v1/batches/{trace_code}"},
 	{"GET", "/v1/batches/{code}", gw_sql_route, 0, "One batch by trace code",
 		NULL, NULL,
 		"select to_jsonb(b) || jsonb_build_object('id', b.id::text, 'trace_code', b.trace_code::text, "
@@ -330,7 +507,8 @@ const GwRoute gw_routes[] = {
 		"'product_name', p.name, 'category', p.category, "
 		"'public_token', shilian.public_token(b.trace_code), 'public_path', shilian.public_path(b.trace_code)) "
 		"from shilian.batch b join shilian.product p on p.id = b.product_id "
-		"where b.trace_code = $1::shilian.trace_code", path0},
+		"where b.trace_code = $1::shilian.trace_code", path0,
+		.op = "getBatch", .params = p_code, .response = "Batch"},
 	/*
 	 * Paged by key: after= is the id of the last row of the page before, so
 	 * a page reads its rows from batch_owner_idx and no further, at any
@@ -358,84 +536,134 @@ const GwRoute gw_routes[] = {
 		"case when $4 ~* '(^|[,;[:space:]])count=exact([,;[:space:]]|$)' then (select count(*) from f)::text "
 		"else '*' end as content_range, "
 		"case when (select count(*) from p) = " LIMIT("$1") " and " LIMIT("$1") " > 0 then "
-		"(select p.id from p order by p.created_at, p.id limit 1)::text end as next_after", page_args},
+		"(select p.id from p order by p.created_at, p.id limit 1)::text end as next_after", page_args,
+		.op = "listBatches", .params = p_batches, .response = "BatchList"},
 	{"POST", "/v1/inspections", gw_sql_route, GW_JSON | GW_CREATED, "Record an inspection (inspect)",
 		inspect_fields, NULL,
 		"select json_build_object('id', shilian.inspect($1::shilian.trace_code, $2, $3, $4::jsonb, "
-		"coalesce($5::timestamptz, now()), coalesce($6::bigint, " ACTING "))::text)", inspect_args},
+		"coalesce($5::timestamptz, now()), coalesce($6::bigint, " ACTING "))::text)", inspect_args,
+		.op = "recordInspection", .response = "Created", .location = "/v1/inspections/{id}"},
 	{"POST", "/v1/shipments", gw_sql_route, GW_JSON | GW_CREATED, "Record a sale; the buyer gets a receipt draft (ship)",
 		ship_fields, NULL,
 		"select json_build_object('link', shilian.ship($1::shilian.trace_code, $2::bigint, $3::shilian.qty, "
-		"coalesce($4::date, shilian.platform_today()), coalesce($5::bigint, " ACTING "))::text)", ship_args},
+		"coalesce($4::date, shilian.platform_today()), coalesce($5::bigint, " ACTING "))::text)", ship_args,
+		.op = "shipBatch", .response = "CreatedLink", .location = "/v1/shipments/{link}"},
 	{"GET", "/v1/shipments/inbox", gw_sql_route, 0, "The acting operator's receipt drafts (pending shipments to it)",
 		NULL, NULL,
 		"select coalesce(jsonb_agg(to_jsonb(d) || jsonb_build_object('link', d.link::text, "
-		"'from_code', d.from_code::text) order by d.link), '[]') "
-		"from shilian.receipt_drafts(" ACTING ") d", NULL},
+		"'from_code', d.from_code::text, 'seller', d.seller::text, 'product', d.product::text) order by d.link), '[]') "
+		"from shilian.receipt_drafts(" ACTING ") d", NULL,
+		.op = "listInbox", .response = "ReceiptDraftList"},
 	{"POST", "/v1/shipments/{link}/reject", gw_sql_route, GW_JSON, "Refuse a whole shipment (reject)",
 		reject_fields, NULL,
 		"select json_build_object('link', $1::bigint::text, 'status', 'rejected') "
-		"from (select shilian.reject($1::bigint, $2, coalesce($3::timestamptz, now()))) r", reject_args},
+		"from (select shilian.reject($1::bigint, $2, coalesce($3::timestamptz, now()))) r", reject_args,
+		.op = "rejectShipment", .params = p_link, .response = "LinkStatus"},
 	{"POST", "/v1/receipts", gw_sql_route, GW_JSON | GW_CREATED, "Confirm a receipt; creates the buyer's batch (receive)",
 		receive_fields, NULL,
 		"select json_build_object('trace_code', shilian.receive($1::bigint, $2::shilian.qty, $3::jsonb, "
-		"coalesce($4::timestamptz, now()), $5, $6::shilian.trace_code)::text)", receive_args},
+		"coalesce($4::timestamptz, now()), $5, $6::shilian.trace_code)::text)", receive_args,
+		.op = "receiveShipment", .response = "CreatedBatch", .location = "/v1/batches/{trace_code}"},
 	{"POST", "/v1/receipts/first-entry", gw_sql_route, GW_JSON | GW_CREATED,
 		"Receive from a supplier without records, e.g. a farmer (receive_first_entry)",
 		first_entry_fields, NULL,
 		"select json_build_object('trace_code', shilian.receive_first_entry(coalesce($1::bigint, " ACTING "), "
 		"$2::bigint, $3::shilian.qty, $4::jsonb, $5::jsonb, coalesce($6::date, shilian.platform_today()), "
-		"coalesce($7::timestamptz, now()), $8, $9::jsonb)::text)", first_entry_args},
+		"coalesce($7::timestamptz, now()), $8, $9::jsonb)::text)", first_entry_args,
+		.op = "receiveFirstEntry", .response = "CreatedBatch", .location = "/v1/batches/{trace_code}"},
 	{"POST", "/v1/transformations", gw_sql_route, GW_JSON | GW_CREATED, "Process inputs into one output batch (transform)",
 		transform_fields, NULL,
 		"select json_build_object('trace_code', shilian.transform("
 		"array(select jsonb_array_elements_text($1::jsonb))::shilian.trace_code[], "
 		"array(select jsonb_array_elements_text($2::jsonb))::shilian.qty[], $3::bigint, $4::shilian.qty, "
-		"coalesce($5::date, shilian.platform_today()), $6, $7::date, coalesce($8::bigint, " ACTING "))::text)", transform_args},
+		"coalesce($5::date, shilian.platform_today()), $6, $7::date, coalesce($8::bigint, " ACTING "))::text)", transform_args,
+		.op = "transformBatches", .response = "CreatedBatch", .location = "/v1/batches/{trace_code}"},
 	{"POST", "/v1/consumptions", gw_sql_route, GW_JSON | GW_CREATED,
 		"Record use: served, sold at retail, destroyed, sample kept (consume)",
 		consume_fields, NULL,
 		"select json_build_object('id', shilian.consume($1::shilian.trace_code, $2::shilian.qty, $3, "
-		"coalesce($4::timestamptz, now()), $5, coalesce($6::bigint, " ACTING "))::text)", consume_args},
+		"coalesce($4::timestamptz, now()), $5, coalesce($6::bigint, " ACTING "))::text)", consume_args,
+		.op = "recordConsumption", .response = "Created", .location = "/v1/consumptions/{id}"},
 	{"GET", "/v1/records/{kind}/{id}/completeness", gw_sql_route, 0,
 		"Which legally required fields a record lacks, and its retention date (record_completeness)",
 		NULL, NULL,
-		"select to_jsonb(c) from shilian.record_completeness($1, $2::bigint) c", completeness_args},
+		"select to_jsonb(c) from shilian.record_completeness($1, $2::bigint) c", completeness_args,
+		.op = "getRecordCompleteness", .params = p_completeness, .response = "Completeness"},
+
+	/* one record by id: what a 201's Location names (as RLS allows) */
+	{"GET", "/v1/licences/{id}", gw_sql_route, 0, "One licence",
+		NULL, NULL,
+		"select to_jsonb(l) || jsonb_build_object('id', l.id::text, 'operator_id', l.operator_id::text) "
+		"from shilian.licence l where l.id = $1::bigint", path0,
+		.op = "getLicence", .params = p_id, .response = "Licence"},
+	{"GET", "/v1/products/{id}", gw_sql_route, 0, "One product",
+		NULL, NULL,
+		"select to_jsonb(p) || jsonb_build_object('id', p.id::text, 'owner_id', p.owner_id::text) "
+		"from shilian.product p where p.id = $1::bigint", path0,
+		.op = "getProduct", .params = p_id, .response = "Product"},
+	{"GET", "/v1/inspections/{id}", gw_sql_route, 0, "One inspection",
+		NULL, NULL,
+		"select to_jsonb(i) || jsonb_build_object('id', i.id::text, 'batch_id', i.batch_id::text, "
+		"'operator_id', i.operator_id::text, 'link_id', i.link_id::text) "
+		"from shilian.inspection i where i.id = $1::bigint", path0,
+		.op = "getInspection", .params = p_id, .response = "Inspection"},
+	{"GET", "/v1/shipments/{link}", gw_sql_route, 0, "One shipment (link): sale, receipt or rejection",
+		NULL, NULL,
+		"select to_jsonb(l) || jsonb_build_object('id', l.id::text, 'from_batch', l.from_batch::text, "
+		"'to_batch', l.to_batch::text, 'seller_id', l.seller_id::text, 'buyer_id', l.buyer_id::text) "
+		"from shilian.link l where l.id = $1::bigint", path0,
+		.op = "getShipment", .params = p_link, .response = "Shipment"},
+	{"GET", "/v1/consumptions/{id}", gw_sql_route, 0, "One consumption",
+		NULL, NULL,
+		"select to_jsonb(c) || jsonb_build_object('id', c.id::text, 'batch_id', c.batch_id::text, "
+		"'operator_id', c.operator_id::text) "
+		"from shilian.consumption c where c.id = $1::bigint", path0,
+		.op = "getConsumption", .params = p_id, .response = "Consumption"},
 
 	/* trace and recall */
 	{"GET", "/v1/trace/{code}/forward", gw_sql_route, 0,
 		"Every batch the lot reached, with the share of it and what is on hand (trace_forward; max_depth=, as_of=)",
-		NULL, NULL, TRACE_ROWS("trace_forward"), trace_args},
+		NULL, NULL, TRACE_ROWS("trace_forward"), trace_args,
+		.op = "traceForward", .params = p_trace, .response = "TraceRowList"},
 	{"GET", "/v1/trace/{code}/backward", gw_sql_route, 0,
 		"Every source of the lot (trace_backward; max_depth=, as_of=)",
-		NULL, NULL, TRACE_ROWS("trace_backward"), trace_args},
+		NULL, NULL, TRACE_ROWS("trace_backward"), trace_args,
+		.op = "traceBackward", .params = p_trace, .response = "TraceRowList"},
 	{"GET", "/v1/trace/{code}/graph", gw_sql_route, 0, "Nodes and edges for drawing (trace_graph; direction=, max_depth=)",
-		NULL, NULL, "select shilian.trace_graph($1::shilian.trace_code, coalesce($2, 'forward'), $3::int)", graph_args},
+		NULL, NULL, "select shilian.trace_graph($1::shilian.trace_code, coalesce($2, 'forward'), $3::int)", graph_args,
+		.op = "traceGraph", .params = p_graph, .response = "TraceGraph"},
 	{"GET", "/v1/public/trace/{code}", gw_sql_route, GW_PUBLIC,
 		"The consumer view of a code on a package with its token t= (printed with the code): product, producer, "
 		"origin, inspections, custody; 404 SLP01 alike for a wrong token and an unknown code (public_trace)",
-		NULL, NULL, "select shilian.public_trace($1::shilian.trace_code, $2)", public_trace_args},
+		NULL, NULL, "select shilian.public_trace($1::shilian.trace_code, $2)", public_trace_args,
+		.op = "getPublicTrace", .params = p_public_trace, .response = "PublicTrace"},
 	{"POST", "/v1/recalls", gw_sql_route, GW_JSON | GW_CREATED, "Open a recall; every holder is a target (recall_open)",
 		recall_fields, regulators,
 		"select json_build_object('id', shilian.recall_open($1::shilian.trace_code, $2, coalesce($3, 'forward'))::text)",
-		recall_args},
+		recall_args,
+		.op = "openRecall", .response = "Created", .location = "/v1/recalls/{id}"},
 	{"GET", "/v1/recalls/{id}", gw_sql_route, 0, "Counts and quantities outstanding (recall_status)",
-		NULL, NULL, "select to_jsonb(s) from shilian.recall_status($1::bigint) s where s.status is not null", path0},
+		NULL, NULL, "select to_jsonb(s) from shilian.recall_status($1::bigint) s where s.status is not null", path0,
+		.op = "getRecall", .params = p_id, .response = "RecallStatus"},
 	{"GET", "/v1/recalls/{id}/targets", gw_sql_route, 0, "Affected lots and holders, as the caller may see them (recall_targets)",
 		NULL, NULL,
 		"select coalesce(jsonb_agg(to_jsonb(t) || jsonb_build_object('batch', t.batch::text, 'holder', t.holder::text, "
 		"'via_link', t.via_link::text) order by t.depth, t.batch), '[]') from shilian.recall_targets($1::bigint) t",
-		path0},
+		path0,
+		.op = "listRecallTargets", .params = p_id, .response = "RecallTargetList"},
 	{"POST", "/v1/recalls/{id}/ack", gw_sql_route, GW_JSON, "A holder's action on a recall (recall_ack)",
 		ack_fields, NULL,
 		"select json_build_object('acknowledged', shilian.recall_ack($1::bigint, coalesce($2::bigint, " ACTING "), $3, "
-		"$4::shilian.qty, $5::shilian.trace_code))", ack_args},
+		"$4::shilian.qty, $5::shilian.trace_code))", ack_args,
+		.op = "acknowledgeRecall", .params = p_id, .response = "Acknowledged"},
 	{"POST", "/v1/recalls/{id}/close", gw_sql_route, GW_JSON, "Close a recall; refused while targets are outstanding unless forced (recall_close)",
 		close_fields, regulators,
 		"select json_build_object('id', $1::bigint::text, 'status', 'closed') "
-		"from (select shilian.recall_close($1::bigint, $2)) c", close_args},
+		"from (select shilian.recall_close($1::bigint, $2)) c", close_args,
+		.op = "closeRecall", .params = p_id, .response = "StatusChange"},
 	{"GET", "/v1/recalls/{id}/export", gw_sql_route, GW_CSV, "Every affected lot as a sortable CSV, FSMA 204 style (recall_export)",
-		NULL, NULL, "select shilian.recall_export($1::bigint)", path0},
+		NULL, NULL, "select shilian.recall_export($1::bigint)", path0,
+		.op = "exportRecall", .params = p_id, .response = "text/csv"},
 
 	/* regulator */
 	{"GET", "/v1/regulator/jurisdictions/{code}/stats", gw_sql_route, 0,
@@ -443,7 +671,8 @@ const GwRoute gw_routes[] = {
 		"jurisdiction and in total (jurisdiction_stats; from=, to= inclusive dates, open when left out)",
 		NULL, regulators,
 		"select coalesce(jsonb_agg(to_jsonb(s) order by s.total, s.jurisdiction), '[]') "
-		"from shilian.jurisdiction_stats($1, daterange($2::date, $3::date, '[]')) s", stats_args},
+		"from shilian.jurisdiction_stats($1, daterange($2::date, $3::date, '[]')) s", stats_args,
+		.op = "getJurisdictionStats", .params = p_period, .response = "FigureRows"},
 	{"GET", "/v1/regulator/jurisdictions/{code}/segments", gw_sql_route, 0,
 		"The figures of the stats route for the whole subtree, one row per supervision segment "
 		"(segment_stats; from=, to= inclusive dates)",
@@ -451,39 +680,45 @@ const GwRoute gw_routes[] = {
 		"select coalesce(jsonb_agg(to_jsonb(s) - 'n' order by s.n), '[]') "
 		"from shilian.segment_stats($1, daterange($2::date, $3::date, '[]')) with ordinality s(segment, licensed, registered, activated, registration_rate, operators, "
 		"active_operators, activity_rate, key_operators, key_covered, coverage_rate, own_system_operators, "
-		"own_system_uploading, upload_rate, receipts, receipts_complete, completeness_rate, n)", stats_args},
+		"own_system_uploading, upload_rate, receipts, receipts_complete, completeness_rate, n)", stats_args,
+		.op = "getSegmentStats", .params = p_period, .response = "FigureRows"},
 	{"GET", "/v1/regulator/jurisdictions/{code}/inactive", gw_sql_route, 0,
 		"Operators with no record since a date, with their regulator contact "
 		"(inactive_operators; since= defaults to 30 days ago)",
 		NULL, regulators,
 		"select coalesce(jsonb_agg(to_jsonb(i) || jsonb_build_object('id', i.id::text) "
 		"order by i.station, i.id), '[]') "
-		"from shilian.inactive_operators($1, coalesce($2::date, shilian.platform_today() - 30)) i", inactive_args},
+		"from shilian.inactive_operators($1, coalesce($2::date, shilian.platform_today() - 30)) i", inactive_args,
+		.op = "listInactiveOperators", .params = p_inactive, .response = "FigureRows"},
 	{"GET", "/v1/regulator/jurisdictions/{code}/monthly-report", gw_sql_route, 0,
 		"The four assessment figures per city and county with rank, month-on-month change and target "
 		"(monthly_report; month=YYYY-MM, the previous month when left out; Accept: text/csv for CSV)",
 		NULL, regulators,
 		"select shilian.monthly_report(coalesce(($2 || '-01')::date, "
-		"(date_trunc('month', shilian.platform_today()::timestamp) - interval '1 month')::date), $1)", report_args},
+		"(date_trunc('month', shilian.platform_today()::timestamp) - interval '1 month')::date), $1)", report_args,
+		.op = "getMonthlyReport", .params = p_report, .response = "MonthlyReport"},
 	{"GET", "/v1/regulator/jurisdictions/{code}/monthly-report.csv", gw_sql_route, GW_CSV,
 		"The monthly report as CSV, one line per jurisdiction and figure (monthly_report_csv; month=YYYY-MM)",
 		NULL, regulators,
 		"select shilian.monthly_report_csv(coalesce(($2 || '-01')::date, "
-		"(date_trunc('month', shilian.platform_today()::timestamp) - interval '1 month')::date), $1)", report_args},
+		"(date_trunc('month', shilian.platform_today()::timestamp) - interval '1 month')::date), $1)", report_args,
+		.op = "getMonthlyReportCsv", .params = p_report, .response = "text/csv"},
 	{"GET", "/v1/regulator/jurisdictions/{code}/broken-chain", gw_sql_route, 0,
 		"Operators with a broken chain in the period, one row per operator and kind with the evidence "
 		"(broken_chain; from=, to= inclusive dates, pending_days= grace, default 3)",
 		NULL, regulators,
 		"select coalesce(jsonb_agg(to_jsonb(b) || jsonb_build_object('operator', b.operator::text) "
 		"order by b.station, b.operator, b.kind), '[]') "
-		"from shilian.broken_chain($1, daterange($2::date, $3::date, '[]'), coalesce($4::int, 3)) b", broken_args},
+		"from shilian.broken_chain($1, daterange($2::date, $3::date, '[]'), coalesce($4::int, 3)) b", broken_args,
+		.op = "listBrokenChain", .params = p_broken, .response = "FigureRows"},
 	{"GET", "/v1/regulator/jurisdictions/{code}/findings", gw_sql_route, 0,
 		"Violations of the record-keeping articles, each with its article and evidence "
 		"(compliance_findings; from=, to= inclusive dates, open when left out)",
 		NULL, regulators,
 		"select coalesce(jsonb_agg(to_jsonb(c) || jsonb_build_object('operator', c.operator::text) "
 		"order by c.station, c.operator, c.kind), '[]') "
-		"from shilian.compliance_findings($1, daterange($2::date, $3::date, '[]')) c", stats_args},
+		"from shilian.compliance_findings($1, daterange($2::date, $3::date, '[]')) c", stats_args,
+		.op = "listFindings", .params = p_period, .response = "FigureRows"},
 	{"GET", "/v1/regulator/jurisdictions/{code}/spot-check", gw_sql_route, 0,
 		"A reproducible stratified sample of operators with timeliness, completeness and findings "
 		"(spot_check_sample; quarter=YYYYQn default this quarter, n= default 10, seed= default 0)",
@@ -491,77 +726,95 @@ const GwRoute gw_routes[] = {
 		"select coalesce(jsonb_agg(to_jsonb(s) || jsonb_build_object('operator', s.operator::text) "
 		"order by s.stratum, s.segment, s.operator), '[]') "
 		"from shilian.spot_check_sample($1, coalesce($2, to_char(shilian.platform_today(), 'YYYY\"Q\"Q')), "
-		"coalesce($3::int, 10), coalesce($4::bigint, 0)) s", spot_args},
+		"coalesce($3::int, 10), coalesce($4::bigint, 0)) s", spot_args,
+		.op = "getSpotCheck", .params = p_spot, .response = "FigureRows"},
 	{"GET", "/v1/regulator/jurisdictions/{code}/alerts", gw_sql_route, 0,
 		"Open alerts of the jurisdiction's operators, newest first (alerts; all=true to include acknowledged ones)",
 		NULL, regulators,
 		"select coalesce(jsonb_agg(to_jsonb(a) || jsonb_build_object('id', a.id::text, "
 		"'operator_id', a.operator_id::text) order by a.raised_at desc, a.id desc), '[]') "
-		"from shilian.alerts($1, coalesce($2::boolean, false)) a", alerts_args},
+		"from shilian.alerts($1, coalesce($2::boolean, false)) a", alerts_args,
+		.op = "listAlerts", .params = p_alerts, .response = "FigureRows"},
 	{"POST", "/v1/regulator/alerts/{id}/ack", gw_sql_route, 0, "Acknowledge an alert (alert_ack)",
 		NULL, regulators,
-		"select json_build_object('id', $1::bigint::text, 'acknowledged_at', shilian.alert_ack($1::bigint))", path0},
+		"select json_build_object('id', $1::bigint::text, 'acknowledged_at', shilian.alert_ack($1::bigint))", path0,
+		.op = "acknowledgeAlert", .params = p_id, .response = "AlertAck"},
 
 	/* system clients (admins); api_client_info is VOLATILE to see the change before it */
 	{"GET", "/v1/admin/clients", gw_sql_route, 0,
 		"Every system client with kind, active flag, bound operators and keys by public id (api_clients)",
-		NULL, admins, "select shilian.api_clients()", NULL},
+		NULL, admins, "select shilian.api_clients()", NULL,
+		.op = "listClients", .response = "ClientList"},
 	{"POST", "/v1/admin/clients", gw_sql_route, GW_JSON | GW_CREATED,
 		"Register a system client: an enterprise's own system, a market or canteen sub-system (api_client_add)",
 		client_fields, admins,
 		"select shilian.api_client_info($1) from (select shilian.api_client_add($1, $2, coalesce($3, 'other'))) a",
-		client_add_args},
+		client_add_args,
+		.op = "addClient", .response = "Client", .location = "/v1/admin/clients/{client}"},
 	{"GET", "/v1/admin/clients/{client}", gw_sql_route, 0, "One system client (api_client_info)",
-		NULL, admins, "select shilian.api_client_info($1)", path0},
+		NULL, admins, "select shilian.api_client_info($1)", path0,
+		.op = "getClient", .params = p_client, .response = "Client"},
 	{"PATCH", "/v1/admin/clients/{client}", gw_sql_route, GW_JSON,
 		"Rename a system client, change its kind or switch it off or on (api_client_update)",
 		client_patch_fields, admins, "select shilian.api_client_update($1, $2, $3, $4::boolean)",
-		client_patch_args},
+		client_patch_args,
+		.op = "updateClient", .params = p_client, .response = "Client"},
 	{"POST", "/v1/admin/clients/{client}/operators", gw_sql_route, GW_JSON,
 		"Let a system client see and record for an operator (api_client_bind)",
 		client_bind_fields, admins,
 		"select shilian.api_client_info($1) from (select shilian.api_client_bind($1, $2::bigint)) a",
-		client_bind_args},
+		client_bind_args,
+		.op = "bindClientOperator", .params = p_client, .response = "Client"},
 	{"DELETE", "/v1/admin/clients/{client}/operators/{id}", gw_sql_route, 0,
 		"Withdraw a system client's right to an operator (api_client_unbind)",
 		NULL, admins,
 		"select shilian.api_client_info($1) from (select shilian.api_client_unbind($1, $2::bigint)) a",
-		path01},
+		path01,
+		.op = "unbindClientOperator", .params = p_client_id, .response = "Client"},
 	{"POST", "/v1/admin/clients/{client}/keys", gw_sql_route, GW_CREATED,
 		"Make an API key for a system client; the key is in this reply only (api_client_key_new)",
 		NULL, admins,
 		"select json_build_object('client', $1::text, 'key_id', split_part(k, '_', 2), 'key', k) "
-		"from shilian.api_client_key_new($1) k", path0},
+		"from shilian.api_client_key_new($1) k", path0,
+		.op = "createClientKey", .params = p_client, .response = "ClientKey", .location = "/v1/admin/clients/{client}"},
 	{"DELETE", "/v1/admin/clients/{client}/keys/{key_id}", gw_sql_route, 0,
 		"Revoke one API key of a system client (api_client_key_revoke)",
-		NULL, admins, "select shilian.api_client_key_revoke($1, $2)", path01},
+		NULL, admins, "select shilian.api_client_key_revoke($1, $2)", path01,
+		.op = "revokeClientKey", .params = p_client_key, .response = "ClientKeyRevoked"},
 
 	/* ledger */
 	{"GET", "/v1/ledger/verify", gw_sql_route, 0, "Recompute hash chains (chain_verify); operator= for one",
 		NULL, NULL,
 		"select coalesce(jsonb_agg(jsonb_build_object('operator', v.operator::text, 'entries', v.entries, "
 		"'ok', v.ok, 'first_bad_seq', v.first_bad_seq, 'reason', v.reason) order by v.operator), '[]') "
-		"from shilian.chain_verify($1::bigint) v", verify_args},
+		"from shilian.chain_verify($1::bigint) v", verify_args,
+		.op = "verifyLedger", .params = p_verify, .response = "ChainVerifyList"},
 	{"POST", "/v1/ledger/checkpoint", gw_sql_route, GW_CREATED, "Sign off a Merkle checkpoint (checkpoint; platform admins)",
 		NULL, admins,
-		"select json_build_object('tree_size', c.tree_size, 'root', encode(c.root, 'hex'), "
-		"'created_at', c.created_at) from shilian.checkpoint() c", NULL},
+		"select json_build_object('tree_size', c.tree_size::text, 'root', encode(c.root, 'hex'), "
+		"'created_at', c.created_at) from shilian.checkpoint() c", NULL,
+		.op = "createCheckpoint", .response = "Checkpoint", .location = "/v1/ledger/proofs/consistency?old_size={tree_size}"},
 	{"GET", "/v1/ledger/proofs/inclusion", gw_sql_route, 0, "RFC 9162 inclusion proof of an entry (entry=, tree_size=)",
-		NULL, NULL, "select shilian.inclusion_proof($1::bigint, $2::bigint)", inclusion_args},
+		NULL, NULL, PROOF("inclusion_proof"), inclusion_args,
+		.op = "getInclusionProof", .params = p_inclusion, .response = "Proof"},
 	{"GET", "/v1/ledger/proofs/consistency", gw_sql_route, 0, "RFC 9162 consistency proof (old_size=, new_size=)",
-		NULL, NULL, "select shilian.consistency_proof($1::bigint, $2::bigint)", consistency_args},
+		NULL, NULL, PROOF("consistency_proof"), consistency_args,
+		.op = "getConsistencyProof", .params = p_consistency, .response = "Proof"},
 	/* bulk upload */
 	{"POST", "/v1/import", gw_import_route, GW_NDJSON_BODY | GW_STREAM | GW_CREATED,
 		"Bulk upload, streamed: one record per line, each applied or refused on its own "
 		"(COPY into staging, import_apply in committed chunks; mode=, Idempotency-Key)",
-		NULL, NULL, NULL, NULL},
+		NULL, NULL, NULL, NULL,
+		.op = "importRecords", .params = p_import, .response = "ImportJob", .location = "/v1/import/{id}"},
 	{"GET", "/v1/import/{id}", gw_sql_route, 0, "An upload's status and counts total/done/accepted/refused (import_status)",
-		NULL, NULL, "select shilian.import_status($1::bigint)", import_get_args},
+		NULL, NULL, "select shilian.import_status($1::bigint)", import_get_args,
+		.op = "getImport", .params = p_id, .response = "ImportJob"},
 	{"GET", "/v1/import/{id}/lines", gw_sql_route, 0,
 		"An upload's per-line report: accepted with the new id, refused with SQLSTATE and message (import_lines; status=)",
 		NULL, NULL,
 		"select shilian.import_lines($1::bigint, $2) where shilian.import_status($1::bigint) is not null",
-		import_lines_args},
+		import_lines_args,
+		.op = "listImportLines", .params = p_import_lines, .response = "ImportLineList"},
 
 	/* GS1 EPCIS 2.0 */
 	{"POST", "/epcis/capture", gw_sql_route, GW_LDJSON_BODY | GW_ACCEPTED,
@@ -569,21 +822,25 @@ const GwRoute gw_routes[] = {
 		"(epcis_capture); 202 with the job's Location, or the error with the failed job's captureID",
 		NULL, NULL,
 		"select s.body, s.location, s.error_sqlstate from shilian.epcis_capture_submit($1::jsonb) s",
-		epcis_capture_args},
+		epcis_capture_args,
+		.op = "captureEpcis", .response = "EpcisCaptureJob"},
 	{"GET", "/epcis/capture/{id}", gw_sql_route, 0, "An EPCIS capture job: running, success, errors (epcis_capture_status)",
-		NULL, NULL, "select shilian.epcis_capture_status($1::bigint)", path0},
+		NULL, NULL, "select shilian.epcis_capture_status($1::bigint)", path0,
+		.op = "getEpcisCapture", .params = p_id, .response = "EpcisCaptureJob"},
 	{"GET", "/epcis/events", gw_sql_route, 0,
 		"Captured events the caller may see as an EPCISQueryDocument (epcis_events; GE_eventTime, LT_eventTime, "
 		"EQ_bizStep, MATCH_epcClass, MATCH_anyEPCClass, perPage, nextPageToken; Link rel=next)",
 		NULL, NULL,
 		"select d - 'shilian:nextPageToken', d ->> 'shilian:nextPageToken' as next_page_token "
 		"from shilian.epcis_events($1::timestamptz, $2::timestamptz, " EPCIS_LIST("$3") ", "
-		EPCIS_LIST("$4") ", " EPCIS_LIST("$5") ", $6::int, $7) d", epcis_events_args},
+		EPCIS_LIST("$4") ", " EPCIS_LIST("$5") ", $6::int, $7) d", epcis_events_args,
+		.op = "queryEpcisEvents", .params = p_epcis_events, .response = "EpcisQueryDocument"},
 
 	{"GET", "/v1/ledger/export", gw_sql_route, GW_NDJSON,
 		"An operator's chain with checkpoint and proofs, as JSON lines for shilian-verify (operator=, old_size=)",
 		NULL, NULL,
 		"select string_agg(l, E'\\n') || E'\\n' from shilian.ledger_export($1::bigint, $2::bigint) l",
-		export_args},
+		export_args,
+		.op = "exportLedger", .params = p_export, .response = "application/x-ndjson"},
 };
 const size_t gw_nroutes = sizeof(gw_routes) / sizeof(gw_routes[0]);

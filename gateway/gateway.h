@@ -80,7 +80,10 @@ typedef struct GwAuth
 /* JSON body field types for a route's schema. */
 typedef enum GwFieldType
 {
-	GW_STRING, GW_INTEGER, GW_NUMBER, GW_BOOLEAN, GW_OBJECT, GW_ARRAY, GW_ANY
+	GW_STRING, GW_INTEGER, GW_NUMBER, GW_BOOLEAN, GW_OBJECT, GW_ARRAY, GW_ANY,
+	GW_ID,						/* an id: a string of digits (an integer is taken too) */
+	GW_DATE,					/* a string YYYY-MM-DD */
+	GW_DATETIME					/* a string, RFC 3339 timestamp with an offset or Z */
 } GwFieldType;
 
 typedef struct GwField
@@ -90,6 +93,33 @@ typedef struct GwField
 	bool		required;
 	const char *description;
 } GwField;
+
+/*
+ * A declared path, query or header parameter of a route (api.c). The
+ * dispatcher validates every query parameter against the declarations
+ * before the handler runs (unknown ones refused), and /openapi.json
+ * describes them from the same declarations.
+ */
+typedef enum GwParamIn
+{
+	GW_IN_QUERY, GW_IN_PATH, GW_IN_HEADER
+} GwParamIn;
+
+typedef struct GwParam
+{
+	const char *name;
+	GwParamIn	in;
+	GwFieldType type;			/* GW_STRING, GW_INTEGER, GW_BOOLEAN, GW_ID, GW_DATE, GW_DATETIME */
+	bool		required;
+	const char *description;
+	const char *pattern;		/* anchored POSIX ERE (also the OpenAPI pattern), or NULL */
+	const char *const *values;	/* the allowed values (enum), NULL-terminated, or NULL */
+	bool		has_min, has_max;	/* GW_INTEGER bounds */
+	long long	min, max;
+} GwParam;
+
+/* path parameter values at most this long; the query parameters of a route at most this many */
+#define GW_MAX_QUERY 16
 
 struct GwRequest;
 typedef int (*GwHandler) (struct GwRequest *req);
@@ -129,6 +159,18 @@ typedef struct GwRoute
 	 */
 	const char *sql;
 	const char *const *args;
+	/*
+	 * The contract (designated initializers after the positional fields):
+	 * .op the unique camelCase operationId; .params the path, query and
+	 * header parameters, NULL-name terminated; .response the name of the
+	 * success body's schema in schemas.c ("" for none); .location for a
+	 * 201, the Location template: "{name}" is replaced by that field of the
+	 * reply body.
+	 */
+	const char *op;
+	const GwParam *params;
+	const char *response;
+	const char *location;
 } GwRoute;
 
 typedef struct GwRequest
@@ -143,6 +185,10 @@ typedef struct GwRequest
 	json_t	   *body;			/* parsed body (GW_JSON routes), owned here */
 	char	   *raw_body;		/* the body as read, owned here */
 	size_t		raw_len;
+	/* validated query parameters, by index in route->params (NULL = absent), owned here */
+	char	   *query[GW_MAX_QUERY];
+	/* a Range: items request (PostgREST): first and last item, or -1 */
+	long long	range_first, range_last;
 } GwRequest;
 
 /* api.c: the route table */
@@ -188,6 +234,16 @@ bool		gw_media_type_is(const char *ctype, const char *type);
 int			gw_read_ndjson_body(GwRequest *req);
 int			gw_read_ldjson_body(GwRequest *req);
 const char *gw_query_param(GwRequest *req, const char *name, char *buf, size_t buflen);
+/* Check the query string against the route's declared parameters; 0 or HTTP status after replying. */
+int			gw_check_query(GwRequest *req);
+/* A validated query parameter's value, or NULL when absent. */
+const char *gw_query_value(const GwRequest *req, const char *name);
+/* A Range request header on a paged list route (Range-Unit: items); 0 or status after replying. */
+int			gw_check_range(GwRequest *req);
+bool		gw_valid_date(const char *s);
+bool		gw_valid_datetime(const char *s);
+/* The rule a declared parameter's value breaks, or NULL when it is valid. */
+const char *gw_param_rule(const GwParam *p, const char *value, char *buf, size_t len);
 
 /*
  * db.c: a small pool of PGconns shared by the (many more) worker threads.
@@ -337,5 +393,14 @@ int			gw_metrics_reply(struct mg_connection *conn);
 
 /* openapi.c */
 int			gw_openapi_reply(struct mg_connection *conn);
+json_t	   *gw_openapi_document(void);
+/* schemas.c: every named schema of request and reply bodies, one JSON object */
+extern const char gw_schemas_json[];
+/* http.c: the one serialisation of every JSON body */
+char	   *gw_json_text(const json_t *body);
+size_t		gw_json_compact(char *text, bool keep_lines);
+/* An error under /epcis as RFC 7807 problem details (takes the error object). */
+int			gw_reply_problem(struct mg_connection *conn, int status, json_t *err, const char *extra_headers);
+bool		gw_is_epcis(struct mg_connection *conn);
 
 #endif

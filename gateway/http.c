@@ -18,6 +18,7 @@ gw_status_text(int status)
 		case 201: return "Created";
 		case 202: return "Accepted";
 		case 204: return "No Content";
+		case 206: return "Partial Content";
 		case 400: return "Bad Request";
 		case 401: return "Unauthorized";
 		case 403: return "Forbidden";
@@ -29,6 +30,7 @@ gw_status_text(int status)
 		case 413: return "Payload Too Large";
 		case 414: return "URI Too Long";
 		case 415: return "Unsupported Media Type";
+		case 416: return "Range Not Satisfiable";
 		case 422: return "Unprocessable Entity";
 		case 429: return "Too Many Requests";
 		case 431: return "Request Header Fields Too Large";
@@ -50,19 +52,124 @@ IsHead(struct mg_connection *conn)
 	return ri != NULL && ri->request_method != NULL && strcmp(ri->request_method, "HEAD") == 0;
 }
 
-int
-gw_reply_json(struct mg_connection *conn, int status, json_t *body, const char *extra_headers)
+/*
+ * The one serialisation of every JSON body the gateway sends (its own and
+ * the values SQL routes return): compact, one flag set. Caller frees.
+ */
+char *
+gw_json_text(const json_t *body)
 {
-	char	   *text = json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII);
+	return json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+/*
+ * The same spacing for a JSON text made elsewhere (a SQL route's value,
+ * whose json and jsonb output differ): whitespace outside strings removed
+ * in place, so numbers and strings stay exactly as they were. Newlines stay
+ * when keep_lines (JSON lines). Returns the new length.
+ */
+size_t
+gw_json_compact(char *text, bool keep_lines)
+{
+	size_t		o = 0;
+	bool		in_string = false;
+
+	for (size_t i = 0; text[i]; i++)
+	{
+		char		c = text[i];
+
+		if (in_string)
+		{
+			text[o++] = c;
+			if (c == '\\' && text[i + 1])
+				text[o++] = text[++i];
+			else if (c == '"')
+				in_string = false;
+			continue;
+		}
+		if (c == '"')
+			in_string = true;
+		else if (c == ' ' || c == '\t' || c == '\r' || (c == '\n' && !keep_lines))
+			continue;
+		text[o++] = c;
+	}
+	text[o] = '\0';
+	return o;
+}
+
+static int
+ReplyJsonAs(struct mg_connection *conn, int status, const char *content_type, json_t *body,
+			const char *extra_headers)
+{
+	char	   *text = gw_json_text(body);
 	size_t		len = text ? strlen(text) : 0;
 
-	if (text != NULL)
-		text[len] = '\0';
-	status = gw_reply_text(conn, status, "application/json; charset=utf-8", text ? text : "", len,
-						   extra_headers);
+	status = gw_reply_text(conn, status, content_type, text ? text : "", len, extra_headers);
 	free(text);
 	json_decref(body);
 	return status;
+}
+
+int
+gw_reply_json(struct mg_connection *conn, int status, json_t *body, const char *extra_headers)
+{
+	return ReplyJsonAs(conn, status, "application/json; charset=utf-8", body, extra_headers);
+}
+
+/* Whether the request is under /epcis, whose errors are RFC 7807 problem details. */
+bool
+gw_is_epcis(struct mg_connection *conn)
+{
+	const struct mg_request_info *ri = mg_get_request_info(conn);
+
+	return ri != NULL && ri->local_uri != NULL && strncmp(ri->local_uri, "/epcis", 6) == 0 &&
+		(ri->local_uri[6] == '\0' || ri->local_uri[6] == '/');
+}
+
+/* The EPCIS 2.0 REST binding's exception type for an HTTP status. */
+static const char *
+EpcisType(struct mg_connection *conn, int status)
+{
+	const struct mg_request_info *ri = mg_get_request_info(conn);
+
+	switch (status)
+	{
+		case 400:
+			return ri && ri->request_method && strcmp(ri->request_method, "POST") != 0 ?
+				"epcisException:QueryParameterException" : "epcisException:ValidationException";
+		case 401:
+		case 403: return "epcisException:SecurityException";
+		case 404: return "epcisException:NoSuchResourceException";
+		case 413: return "epcisException:CaptureLimitExceededException";
+		case 409:
+		case 415:
+		case 422: return "epcisException:ValidationException";
+		default: return status >= 500 || status == 429 ? "epcisException:ImplementationException" :
+				"epcisException:ValidationException";
+	}
+}
+
+/*
+ * An error as an RFC 7807 problem document (application/problem+json):
+ * type, title (the message), status, detail, instance (the request path),
+ * with the stable code and the hint as extension members. Takes err, the
+ * {code,message,details,hint,...} object; other members stay.
+ */
+int
+gw_reply_problem(struct mg_connection *conn, int status, json_t *err, const char *extra_headers)
+{
+	const struct mg_request_info *ri = mg_get_request_info(conn);
+	json_t	   *doc = json_pack("{s:s, s:O, s:i, s:O, s:s}", "type", EpcisType(conn, status),
+								"title", json_object_get(err, "message") ? json_object_get(err, "message") : json_null(),
+								"status", status,
+								"detail", json_object_get(err, "details") ? json_object_get(err, "details") : json_null(),
+								"instance", ri && ri->local_uri ? ri->local_uri : "");
+
+	json_object_del(err, "message");
+	json_object_del(err, "details");
+	json_object_update_missing(doc, err);
+	json_decref(err);
+	return ReplyJsonAs(conn, status, "application/problem+json; charset=utf-8", doc, extra_headers);
 }
 
 static json_t *
@@ -81,6 +188,8 @@ gw_reply_error(struct mg_connection *conn, int status, const char *code, const c
 	json_object_set_new(body, "message", StrOrNull(message));
 	json_object_set_new(body, "details", StrOrNull(details));
 	json_object_set_new(body, "hint", StrOrNull(hint));
+	if (gw_is_epcis(conn))
+		return gw_reply_problem(conn, status, body, extra_headers);
 	return gw_reply_json(conn, status, body, extra_headers);
 }
 

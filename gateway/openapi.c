@@ -1,58 +1,101 @@
 /*
- * openapi.c — /openapi.json (OpenAPI 3.1) generated from the route table, so
- * every implemented route is described and none is described that is not.
+ * openapi.c — /openapi.json (OpenAPI 3.1) generated from the route table,
+ * so every implemented route is described and none is described that is
+ * not: its operationId, path/query/header parameters with their rules (the
+ * same declarations the dispatcher validates against), request body and
+ * media types, success reply with its schema (schemas.c) and every error
+ * reply with the error schema.
  */
 #include "gateway.h"
 
 #include <string.h>
 
-static const char *
-SchemaType(GwFieldType t)
+static json_t *
+FieldSchema(GwFieldType t)
 {
 	switch (t)
 	{
-		case GW_STRING: return "string";
-		case GW_INTEGER: return "integer";
-		case GW_NUMBER: return "number";
-		case GW_BOOLEAN: return "boolean";
-		case GW_OBJECT: return "object";
-		case GW_ARRAY: return "array";
-		default: return NULL;
+		case GW_STRING: return json_pack("{s:s}", "type", "string");
+		case GW_INTEGER: return json_pack("{s:s}", "type", "integer");
+		case GW_NUMBER: return json_pack("{s:s}", "type", "number");
+		case GW_BOOLEAN: return json_pack("{s:s}", "type", "boolean");
+		case GW_OBJECT: return json_pack("{s:s}", "type", "object");
+		case GW_ARRAY: return json_pack("{s:s}", "type", "array");
+		case GW_ID:
+			/* a string of digits; an integer is taken too (older clients) */
+			return json_pack("{s:[s,s], s:s, s:i}", "type", "string", "integer", "pattern", "^[0-9]+$",
+							 "minimum", 0);
+		case GW_DATE: return json_pack("{s:s, s:s}", "type", "string", "format", "date");
+		case GW_DATETIME: return json_pack("{s:s, s:s}", "type", "string", "format", "date-time");
+		default: return json_object();
 	}
 }
 
-/* What some query and header parameters mean; the others are named only. */
-static const struct
+static json_t *
+ParamSchema(const GwParam *p)
 {
-	const char *name;
-	const char *description;
-}			param_docs[] = {
-	{"after", "keyset cursor: the id of the last row of the page before (the Link rel=next of a full page carries it)"},
-	{"limit", "rows per page (default 100, at most 1000)"},
-	{"offset", "rows to skip; reads every skipped row, so prefer after"},
-	{"Prefer", "count=exact: count the total into Content-Range (PostgREST's convention); otherwise the total is *"},
-	{"t", "the lot's public token, printed with the code (QR / Digital Link)"},
-};
+	json_t	   *schema;
 
-/* The query and header parameters of a route, from its argument sources. */
-static void
-ArgParams(const GwRoute *r, json_t *params)
-{
-	for (const char *const *a = r->args; a && *a; a++)
+	if (p->type == GW_ID)
+		schema = json_pack("{s:s, s:s}", "type", "string", "pattern", "^[0-9]+$");
+	else
+		schema = FieldSchema(p->type);
+	if (p->pattern)
+		json_object_set_new(schema, "pattern", json_string(p->pattern));
+	if (p->values)
 	{
-		const char *in = strncmp(*a, "query:", 6) == 0 ? "query" : strncmp(*a, "header:", 7) == 0 ? "header" : NULL;
-		const char *name;
-		json_t	   *param;
+		json_t	   *e = json_array();
 
-		if (in == NULL)
-			continue;
-		name = strchr(*a, ':') + 1;
-		param = json_pack("{s:s, s:s, s:{s:s}}", "name", name, "in", in, "schema", "type", "string");
-		for (size_t i = 0; i < sizeof(param_docs) / sizeof(param_docs[0]); i++)
-			if (strcmp(param_docs[i].name, name) == 0)
-				json_object_set_new(param, "description", json_string(param_docs[i].description));
-		json_array_append_new(params, param);
+		for (const char *const *v = p->values; *v; v++)
+			json_array_append_new(e, json_string(*v));
+		json_object_set_new(schema, "enum", e);
 	}
+	if (p->has_min)
+		json_object_set_new(schema, "minimum", json_integer(p->min));
+	if (p->has_max)
+		json_object_set_new(schema, "maximum", json_integer(p->max));
+	return schema;
+}
+
+static const char *
+InName(GwParamIn in)
+{
+	return in == GW_IN_PATH ? "path" : in == GW_IN_HEADER ? "header" : "query";
+}
+
+static bool
+Paged(const GwRoute *r)
+{
+	bool		limit = false, offset = false;
+
+	for (const GwParam *p = r->params; p && p->name; p++)
+	{
+		limit = limit || (p->in == GW_IN_QUERY && strcmp(p->name, "limit") == 0);
+		offset = offset || (p->in == GW_IN_QUERY && strcmp(p->name, "offset") == 0);
+	}
+	return limit && offset;
+}
+
+static json_t *
+Ref(const char *kind, const char *name)
+{
+	return json_pack("{s:s+++}", "$ref", "#/components/", kind, "/", name);
+}
+
+/* The success reply: a schema of schemas.c as JSON, or a media type's text. */
+static json_t *
+Success(const GwRoute *r, const char *description)
+{
+	json_t	   *content = json_object();
+	json_t	   *reply = json_pack("{s:s}", "description", description);
+	const char *resp = r->response ? r->response : "";
+
+	if (strchr(resp, '/') != NULL)
+		json_object_set_new(content, resp, json_pack("{s:{s:s}}", "schema", "type", "string"));
+	else if (resp[0])
+		json_object_set_new(content, "application/json", json_pack("{s:o}", "schema", Ref("schemas", resp)));
+	json_object_set_new(reply, "content", content);
+	return reply;
 }
 
 static json_t *
@@ -61,26 +104,29 @@ Operation(const GwRoute *r)
 	json_t	   *op = json_object();
 	json_t	   *params = json_array();
 	json_t	   *responses = json_object();
-	const char *p = r->pattern;
+	bool		epcis = strncmp(r->pattern, "/epcis", 6) == 0;
+	const char *err = epcis ? "Problem" : "Error";
+	int			ok = (r->flags & GW_CREATED) ? 201 : (r->flags & GW_ACCEPTED) ? 202 : 200;
+	char		code[8];
 
+	json_object_set_new(op, "operationId", json_string(r->op ? r->op : ""));
 	json_object_set_new(op, "summary", json_string(r->summary ? r->summary : ""));
-	json_object_set_new(op, "operationId", json_sprintf("%s %s", r->method, r->pattern));
-	while ((p = strchr(p, '{')) != NULL)
+	json_object_set_new(op, "description", json_string(r->summary ? r->summary : ""));
+	for (const GwParam *p = r->params; p && p->name; p++)
 	{
-		const char *end = strchr(p, '}');
+		json_t	   *param = json_pack("{s:s, s:s, s:b, s:o}", "name", p->name, "in", InName(p->in),
+									  "required", p->in == GW_IN_PATH || p->required, "schema", ParamSchema(p));
 
-		if (end == NULL)
-			break;
-		json_array_append_new(params,
-							  json_pack("{s:s%, s:s, s:b, s:{s:s}}", "name", p + 1, (size_t) (end - p - 1),
-										"in", "path", "required", 1, "schema", "type", "string"));
-		p = end + 1;
+		if (p->description)
+			json_object_set_new(param, "description", json_string(p->description));
+		json_array_append_new(params, param);
 	}
-	ArgParams(r, params);
 	if (json_array_size(params) > 0)
 		json_object_set_new(op, "parameters", params);
 	else
 		json_decref(params);
+
+	/* the request body and its media types */
 	if (r->flags & GW_JSON)
 	{
 		json_t	   *props = json_object();
@@ -88,11 +134,8 @@ Operation(const GwRoute *r)
 
 		for (const GwField *f = r->fields; f && f->name; f++)
 		{
-			json_t	   *schema = json_object();
-			const char *t = SchemaType(f->type);
+			json_t	   *schema = FieldSchema(f->type);
 
-			if (t)
-				json_object_set_new(schema, "type", json_string(t));
 			if (f->description)
 				json_object_set_new(schema, "description", json_string(f->description));
 			json_object_set_new(props, f->name, schema);
@@ -107,10 +150,13 @@ Operation(const GwRoute *r)
 	}
 	if (r->flags & GW_NDJSON_BODY)
 		json_object_set_new(op, "requestBody",
-							json_pack("{s:b, s:{s:{s:{s:s, s:s}}}}", "required", 1, "content",
+							json_pack("{s:b, s:{s:{s:{s:s, s:s}}, s:{s:{s:s, s:s}}}}", "required", 1, "content",
 									  "application/x-ndjson", "schema", "type", "string",
 									  "description", "one JSON object per line, each with a kind "
-									  "(docs/integration.md)"));
+									  "(docs/integration.md)",
+									  "text/csv", "schema", "type", "string",
+									  "description", "one record per line of the kind named by kind= or "
+									  "the Import-Kind header, a header line first (docs/integration.md)"));
 	if (r->flags & GW_LDJSON_BODY)
 	{
 		json_t	   *doc = json_pack("{s:{s:s, s:s}}", "schema", "type", "object", "description",
@@ -120,24 +166,63 @@ Operation(const GwRoute *r)
 							json_pack("{s:b, s:{s:O, s:o}}", "required", 1, "content",
 									  "application/ld+json", doc, "application/json", doc));
 	}
-	json_object_set_new(responses, (r->flags & GW_CREATED) ? "201" : (r->flags & GW_ACCEPTED) ? "202" : "200",
-						json_pack("{s:s}", "description", "success"));
-	json_object_set_new(responses, "default",
-						json_pack("{s:s, s:{s:{s:{s:s}}}}", "description", "error",
-								  "content", "application/json", "schema", "$ref",
-								  "#/components/schemas/Error"));
+
+	/* replies: success, partial pages, every error with the error schema */
+	snprintf(code, sizeof(code), "%d", ok);
+	json_object_set_new(responses, code, Success(r, ok == 201 ? "created" : ok == 202 ? "accepted" : "success"));
+	if (r->location)
+		json_object_set_new(json_object_get(responses, code), "headers",
+							json_pack("{s:{s:s, s:{s:s}}}", "Location", "description", "the new resource",
+									  "schema", "type", "string"));
+	if (Paged(r))
+	{
+		json_t	   *partial = Success(r, "a page of the list (Range: items)");
+
+		json_object_set_new(partial, "headers",
+							json_pack("{s:{s:s, s:{s:s}}}", "Content-Range", "description",
+									  "FIRST-LAST/TOTAL (TOTAL * when not counted)", "schema", "type", "string"));
+		json_object_set_new(responses, "206", partial);
+		json_object_set_new(responses, "416", Ref("responses", err));
+	}
+	json_object_set_new(responses, "400", Ref("responses", err));
+	if (!(r->flags & (GW_PUBLIC | GW_NOAUTH)))
+	{
+		json_object_set_new(responses, "401", Ref("responses", err));
+		json_object_set_new(responses, "403", Ref("responses", err));
+	}
+	json_object_set_new(responses, "404", Ref("responses", err));
+	if (r->flags & (GW_JSON | GW_NDJSON_BODY | GW_LDJSON_BODY))
+	{
+		json_object_set_new(responses, "413", Ref("responses", err));
+		json_object_set_new(responses, "415", Ref("responses", err));
+	}
+	if (!(r->flags & GW_NOAUTH))
+	{
+		json_object_set_new(responses, "409", Ref("responses", err));
+		json_object_set_new(responses, "422", Ref("responses", err));
+		json_object_set_new(responses, "429", Ref("responses", err));
+	}
+	json_object_set_new(responses, "503", Ref("responses", err));
+	json_object_set_new(responses, "default", Ref("responses", err));
 	json_object_set_new(op, "responses", responses);
-	if (r->flags & GW_PUBLIC)
+	if (r->flags & (GW_PUBLIC | GW_NOAUTH))
 		json_object_set_new(op, "security", json_array());
 	return op;
 }
 
-int
-gw_openapi_reply(struct mg_connection *conn)
+/* The whole document; NULL when the schemas do not parse (a build error). */
+json_t *
+gw_openapi_document(void)
 {
 	json_t	   *paths = json_object();
+	json_t	   *schemas = json_loads(gw_schemas_json, 0, NULL);
 	json_t	   *doc;
 
+	if (schemas == NULL)
+	{
+		json_decref(paths);
+		return NULL;
+	}
 	for (size_t i = 0; i < gw_nroutes; i++)
 	{
 		const GwRoute *r = &gw_routes[i];
@@ -155,18 +240,36 @@ gw_openapi_reply(struct mg_connection *conn)
 		method[k] = '\0';
 		json_object_set_new(item, method, Operation(r));
 	}
-	doc = json_pack("{s:s, s:{s:s, s:s, s:s}, s:o, s:{s:{s:{s:s, s:s, s:s}}, s:{s:{s:s, s:{s:{s:s}, s:{s:s}, s:{s:[s,s]}, s:{s:[s,s]}}, s:[s,s]}}}, s:[{s:[]}]}",
+	doc = json_pack("{s:s, s:{s:s, s:s, s:s}, s:[{s:s, s:s}], s:o, "
+					"s:{s:{s:{s:s, s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:s}}, s:o, "
+					"s:{s:{s:s, s:{s:{s:{s:s}}}}, s:{s:s, s:{s:{s:{s:s}}}}}}, s:[{s:[]}, {s:[]}]}",
 					"openapi", "3.1.0",
 					"info", "title", "shilian REST API", "version", GW_VERSION,
-					"description", "Food-safety traceability (食链). Errors are {code,message,details,hint}.",
+					"description", "Food-safety traceability (食链): the REST gateway of the shilian "
+					"PostgreSQL extension (docs/rest.md). Ids are strings of digits. Errors are "
+					"{code,message,details,hint}; under /epcis RFC 7807 problem details.",
+					"servers", "url", "http://127.0.0.1:8080", "description", "the gateway's default listen address",
 					"paths", paths,
-					"components", "securitySchemes", "bearer", "type", "http", "scheme", "bearer",
-					"bearerFormat", "JWT",
-					"schemas", "Error", "type", "object", "properties",
-					"code", "type", "string", "message", "type", "string",
-					"details", "type", "string", "null", "hint", "type", "string", "null",
-					"required", "code", "message",
-					"security", "bearer");
+					"components", "securitySchemes",
+					"bearer", "type", "http", "scheme", "bearer", "bearerFormat", "JWT",
+					"description", "a signed token (HS256, or RS256/ES256 of the identity provider)",
+					"apiKey", "type", "apiKey", "in", "header", "name", "X-API-Key",
+					"description", "a system client's API key (docs/rest.md#authentication)",
+					"schemas", schemas,
+					"responses",
+					"Error", "description", "the error, with its stable code (docs/errors.md)",
+					"content", "application/json", "schema", "$ref", "#/components/schemas/Error",
+					"Problem", "description", "RFC 7807 problem details, with the stable code",
+					"content", "application/problem+json", "schema", "$ref", "#/components/schemas/Problem",
+					"security", "bearer", "apiKey");
+	return doc;
+}
+
+int
+gw_openapi_reply(struct mg_connection *conn)
+{
+	json_t	   *doc = gw_openapi_document();
+
 	if (doc == NULL)
 		return gw_reply_error(conn, 500, "GW500", "could not build the OpenAPI document", NULL, NULL, NULL);
 	return gw_reply_json(conn, 200, doc, NULL);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <regex.h>
 
 static const char *
 TypeName(GwFieldType t)
@@ -260,5 +261,302 @@ gw_read_ldjson_body(GwRequest *req)
 		if (gw_json_limit(req->raw_body, req->raw_len, (size_t) gw_config.import_body_limit, &err) != 0)
 			return gw_reply_json_refused(req->conn, &err, "document", "Send a flatter document.");
 	}
+	return 0;
+}
+
+/* ---- declared parameters ---------------------------------------------------- */
+
+static bool
+AllDigits(const char *s, size_t max)
+{
+	size_t		n = strspn(s, "0123456789");
+
+	return n > 0 && n <= max && s[n] == '\0';
+}
+
+/* YYYY-MM-DD, a real day of the proleptic Gregorian calendar. */
+bool
+gw_valid_date(const char *s)
+{
+	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int			y, m, d;
+
+	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-' ||
+		strspn(s, "0123456789") != 4 || strspn(s + 5, "0123456789") != 2 || strspn(s + 8, "0123456789") != 2)
+		return false;
+	y = atoi(s), m = atoi(s + 5), d = atoi(s + 8);
+	if (y < 1 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
+		return false;
+	return !(m == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0));
+}
+
+/* RFC 3339 date-time: date "T" HH:MM:SS[.frac] then "Z" or +HH:MM / -HH:MM. */
+bool
+gw_valid_datetime(const char *s)
+{
+	char		date[11];
+	const char *t;
+
+	if (strlen(s) < 20)
+		return false;
+	memcpy(date, s, 10);
+	date[10] = '\0';
+	if (!gw_valid_date(date) || (s[10] != 'T' && s[10] != 't'))
+		return false;
+	t = s + 11;
+	if (strspn(t, "0123456789") != 2 || t[2] != ':' || strspn(t + 3, "0123456789") != 2 || t[5] != ':' ||
+		strspn(t + 6, "0123456789") != 2 || atoi(t) > 23 || atoi(t + 3) > 59 || atoi(t + 6) > 60)
+		return false;
+	t += 8;
+	if (*t == '.')
+	{
+		size_t		n = strspn(t + 1, "0123456789");
+
+		if (n == 0)
+			return false;
+		t += 1 + n;
+	}
+	if (strcmp(t, "Z") == 0 || strcmp(t, "z") == 0)
+		return true;
+	return (t[0] == '+' || t[0] == '-') && strspn(t + 1, "0123456789") == 2 && t[3] == ':' &&
+		strspn(t + 4, "0123456789") == 2 && t[6] == '\0' && atoi(t + 1) <= 23 && atoi(t + 4) <= 59;
+}
+
+/* Whether value matches an anchored POSIX extended regular expression. */
+static bool
+Matches(const char *pattern, const char *value)
+{
+	regex_t		re;
+	bool		ok;
+
+	if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
+		return false;
+	ok = regexec(&re, value, 0, NULL, 0) == 0;
+	regfree(&re);
+	return ok;
+}
+
+const char *
+gw_param_rule(const GwParam *p, const char *v, char *buf, size_t len)
+{
+	switch (p->type)
+	{
+		case GW_INTEGER:
+			{
+				const char *digits = (v[0] == '-') ? v + 1 : v;
+				long long	n;
+
+				if (!AllDigits(digits, 18))
+				{
+					snprintf(buf, len, "must be an integer");
+					return buf;
+				}
+				n = strtoll(v, NULL, 10);
+				if ((p->has_min && n < p->min) || (p->has_max && n > p->max))
+				{
+					if (p->has_min && p->has_max)
+						snprintf(buf, len, "must be an integer from %lld to %lld", p->min, p->max);
+					else if (p->has_min)
+						snprintf(buf, len, "must be an integer of at least %lld", p->min);
+					else
+						snprintf(buf, len, "must be an integer of at most %lld", p->max);
+					return buf;
+				}
+				break;
+			}
+		case GW_ID:
+			if (!AllDigits(v, 19) || (strlen(v) == 19 && strcmp(v, "9223372036854775807") > 0))
+				return "must be an id: digits";
+			break;
+		case GW_BOOLEAN:
+			if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0)
+				return "must be true or false";
+			break;
+		case GW_DATE:
+			if (!gw_valid_date(v))
+				return "must be a date YYYY-MM-DD";
+			break;
+		case GW_DATETIME:
+			if (!gw_valid_datetime(v))
+				return "must be an RFC 3339 timestamp with an offset or Z, e.g. 2026-03-01T08:00:00+08:00";
+			break;
+		default:
+			break;
+	}
+	if (p->values != NULL)
+	{
+		bool		found = false;
+
+		for (const char *const *e = p->values; *e; e++)
+			found = found || strcmp(*e, v) == 0;
+		if (!found)
+		{
+			size_t		used = (size_t) snprintf(buf, len, "must be one of");
+
+			for (const char *const *e = p->values; *e && used < len; e++)
+				used += (size_t) snprintf(buf + used, len - used, "%s %s", e == p->values ? "" : ",", *e);
+			return buf;
+		}
+	}
+	if (p->pattern != NULL && !Matches(p->pattern, v))
+	{
+		snprintf(buf, len, "must match %s", p->pattern);
+		return buf;
+	}
+	return NULL;
+}
+
+static int
+ParamRefused(GwRequest *req, const char *message, const char *name, const char *rule)
+{
+	char		details[512];
+
+	snprintf(details, sizeof(details), "%s%s%s", name, rule ? ": " : "", rule ? rule : "");
+	return gw_reply_error(req->conn, 400, "GW400", message, details,
+						  "See this route's parameters in /openapi.json.", NULL);
+}
+
+/*
+ * Every query parameter must be declared by the route and valid by its
+ * declaration; the values are kept (decoded) in req->query for the handler.
+ * Path parameters are checked by their declarations too.
+ */
+int
+gw_check_query(GwRequest *req)
+{
+	const GwParam *params = req->route->params;
+	const char *qs = req->ri->query_string;
+	char		rule[256];
+	int			pathi = 0;
+
+	for (int i = 0; params && params[i].name; i++)
+	{
+		if (params[i].in != GW_IN_PATH)
+			continue;
+		if (pathi < req->nparams)
+		{
+			const char *why = gw_param_rule(&params[i], req->params[pathi], rule, sizeof(rule));
+
+			if (why != NULL)
+				return ParamRefused(req, "invalid path parameter", params[i].name, why);
+		}
+		pathi++;
+	}
+	while (qs != NULL && *qs)
+	{
+		const char *end = strchr(qs, '&');
+		size_t		plen = end ? (size_t) (end - qs) : strlen(qs);
+		const char *eq = memchr(qs, '=', plen);
+		size_t		nlen = eq ? (size_t) (eq - qs) : plen;
+		char	   *name = malloc(nlen + 1), *value = malloc(plen + 1);
+		int			idx = -1, status = 0;
+
+		if (name == NULL || value == NULL)
+		{
+			free(name), free(value);
+			return gw_reply_error(req->conn, 503, "GW503", "out of memory", NULL, NULL, NULL);
+		}
+		mg_url_decode(qs, (int) nlen, name, (int) nlen + 1, 1);
+		if (eq)
+			mg_url_decode(eq + 1, (int) (plen - nlen - 1), value, (int) plen + 1, 1);
+		else
+			value[0] = '\0';
+		for (int i = 0; params && params[i].name && i < GW_MAX_QUERY; i++)
+			if (params[i].in == GW_IN_QUERY && strcmp(params[i].name, name) == 0)
+				idx = i;
+		if (plen == 0)
+			;					/* "a=1&&b=2": an empty piece is nothing */
+		else if (idx < 0)
+			status = ParamRefused(req, "unknown query parameter", name, NULL);
+		else if (req->query[idx] != NULL)
+			status = ParamRefused(req, "query parameter given twice", name, NULL);
+		else
+		{
+			const char *why = gw_param_rule(&params[idx], value, rule, sizeof(rule));
+
+			if (why != NULL)
+				status = ParamRefused(req, "invalid query parameter", name, why);
+			else
+			{
+				req->query[idx] = value;
+				value = NULL;
+			}
+		}
+		free(name);
+		free(value);
+		if (status != 0)
+			return status;
+		qs += plen + (end ? 1 : 0);
+	}
+	for (int i = 0; params && params[i].name && i < GW_MAX_QUERY; i++)
+		if (params[i].in == GW_IN_QUERY && params[i].required && req->query[i] == NULL)
+			return ParamRefused(req, "missing required query parameter", params[i].name, NULL);
+	return 0;
+}
+
+const char *
+gw_query_value(const GwRequest *req, const char *name)
+{
+	const GwParam *params = req->route ? req->route->params : NULL;
+
+	for (int i = 0; params && params[i].name && i < GW_MAX_QUERY; i++)
+		if (params[i].in == GW_IN_QUERY && strcmp(params[i].name, name) == 0)
+			return req->query[i];
+	return NULL;
+}
+
+static int
+QueryIndex(const GwRequest *req, const char *name)
+{
+	const GwParam *params = req->route->params;
+
+	for (int i = 0; params && params[i].name && i < GW_MAX_QUERY; i++)
+		if (params[i].in == GW_IN_QUERY && strcmp(params[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+/*
+ * PostgREST's paging by header: "Range: 0-24" (or "items=0-24") with
+ * "Range-Unit: items" (or none) on a route with limit= and offset= sets
+ * them; the reply is 206 Partial Content with Content-Range, and 416 when
+ * the first item is past the end. Another Range-Unit is ignored (RFC 9110).
+ */
+int
+gw_check_range(GwRequest *req)
+{
+	const char *range = mg_get_header(req->conn, "Range");
+	const char *unit = mg_get_header(req->conn, "Range-Unit");
+	int			li, oi;
+	long long	first, last = -1;
+	char	   *end;
+	char		num[32];
+
+	req->range_first = req->range_last = -1;
+	if (range == NULL || (unit != NULL && strcasecmp(unit, "items") != 0) || strcmp(req->ri->request_method, "GET") != 0)
+		return 0;
+	li = QueryIndex(req, "limit");
+	oi = QueryIndex(req, "offset");
+	if (li < 0 || oi < 0)
+		return 0;
+	if (strncasecmp(range, "items=", 6) == 0)
+		range += 6;
+	first = strtoll(range, &end, 10);
+	if (end == range || range[0] == '-' || *end != '-' ||
+		(end[1] != '\0' && ((last = strtoll(end + 1, &end, 10)) < first || *end != '\0')))
+		return gw_reply_error(req->conn, 416, "GW416", "range not satisfiable", range,
+							  "Send Range: FIRST-LAST (items, from 0), e.g. Range: 0-24.",
+							  "Content-Range: */*\r\n");
+	if (req->query[li] != NULL || req->query[oi] != NULL)
+		return gw_reply_error(req->conn, 400, "GW400", "Range with limit or offset", NULL,
+							  "Page with the Range header or with limit=/offset=, not both.", NULL);
+	if (last < 0 || last - first + 1 > 1000)
+		last = first + 999;		/* the most rows a page has (limit) */
+	snprintf(num, sizeof(num), "%lld", first);
+	req->query[oi] = strdup(num);
+	snprintf(num, sizeof(num), "%lld", last - first + 1);
+	req->query[li] = strdup(num);
+	req->range_first = first;
+	req->range_last = last;
 	return 0;
 }

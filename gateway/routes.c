@@ -142,6 +142,7 @@ gw_dispatch(struct mg_connection *conn, void *cbdata)
 	int			status = 0, route_index = -1;
 
 	memset(&req, 0, sizeof(req));
+	req.range_first = req.range_last = -1;
 	req.conn = conn;
 	req.ri = mg_get_request_info(conn);
 	method = req.ri->request_method;
@@ -202,6 +203,10 @@ gw_dispatch(struct mg_connection *conn, void *cbdata)
 	{
 		if (!(req.route->flags & GW_NOAUTH))
 			status = gw_authenticate(&req);
+		if (status == 0)
+			status = gw_check_query(&req);
+		if (status == 0)
+			status = gw_check_range(&req);
 		if (status == 0 && (req.route->flags & GW_JSON))
 			status = gw_read_json_body(&req);
 		if (status == 0 && (req.route->flags & GW_NDJSON_BODY) && !(req.route->flags & GW_STREAM))
@@ -228,6 +233,8 @@ gw_dispatch(struct mg_connection *conn, void *cbdata)
 	gw_edge_request_done();
 	json_decref(req.body);
 	free(req.raw_body);
+	for (int i = 0; i < GW_MAX_QUERY; i++)
+		free(req.query[i]);
 	{
 		double		ms = NowMs() - start;
 

@@ -63,16 +63,13 @@ GatherParams(GwRequest *req, char **params, int *status)
 		}
 		else if (strcmp(a, "raw") == 0 && req->raw_body != NULL)
 			params[n] = strdup(req->raw_body);
-		else if (strncmp(a, "query:", 6) == 0 && req->ri->query_string != NULL)
+		else if (strncmp(a, "query:", 6) == 0)
 		{
-			/* a decoded value is never longer than the query string: nothing is cut */
-			size_t		len = strlen(req->ri->query_string) + 1;
-			char	   *buf = malloc(len);
+			/* validated by the dispatcher against the route's declaration */
+			const char *v = gw_query_value(req, a + 6);
 
-			if (buf != NULL && gw_query_param(req, a + 6, buf, len) != NULL)
-				params[n] = buf;
-			else
-				free(buf);
+			if (v != NULL)
+				params[n] = strdup(v);
 		}
 	}
 	return n;
@@ -168,19 +165,107 @@ SendResult(GwRequest *req, int status, PGresult *res)
 		AddNextLink(req, &hdr, "nextPageToken", PQgetvalue(res, 0, c));
 	if ((c = Column(res, "next_after")) > 0)
 		AddNextLink(req, &hdr, "after", PQgetvalue(res, 0, c));
-	status = SendValue(req, ResultStatus(res, status), PQgetvalue(res, 0, 0), hdr);
+	status = ResultStatus(res, status);
+	if (req->range_first >= 0 && status == 200 && (c = Column(res, "content_range")) > 0)
+	{
+		/* a Range request (PostgREST): 206, or 416 past the end, or 200 when it is everything */
+		const char *cr = PQgetvalue(res, 0, c);
+		const char *slash = strchr(cr, '/');
+		long long	total = slash && slash[1] != '*' ? atoll(slash + 1) : -1;
+
+		if (cr[0] == '*' && req->range_first > 0)
+		{
+			char		h[96];
+
+			snprintf(h, sizeof(h), "Content-Range: %s\r\n", cr);
+			free(hdr);
+			return gw_reply_error(req->conn, 416, "GW416", "range not satisfiable", cr,
+								  "The first item asked for is past the end of the list.", h);
+		}
+		if (!(req->range_first == 0 && total >= 0 && cr[0] != '*' &&
+			  atoll(strchr(cr, '-') ? strchr(cr, '-') + 1 : "0") == total - 1))
+			status = 206;
+	}
+	status = SendValue(req, status, PQgetvalue(res, 0, 0), hdr);
 	free(hdr);
 	return status;
 }
 
+/* A 201's Location: the route's template with {name} from the reply body. */
+static void
+AddLocation(GwRequest *req, char **hdr, const char *value)
+{
+	const char *t = req->route->location;
+	json_t	   *body = json_loads(value, JSON_DECODE_ANY, NULL);
+	char		loc[512];
+	size_t		n = 0;
+
+	while (*t && n < sizeof(loc) - 1)
+	{
+		const char *end = *t == '{' ? strchr(t, '}') : NULL;
+
+		if (end != NULL)
+		{
+			char		name[64];
+			json_t	   *v;
+
+			snprintf(name, sizeof(name), "%.*s", (int) (end - t - 1), t + 1);
+			v = json_object_get(body, name);
+			if (json_is_string(v))
+				n += (size_t) snprintf(loc + n, sizeof(loc) - n, "%s", json_string_value(v));
+			else if (json_is_integer(v))
+				n += (size_t) snprintf(loc + n, sizeof(loc) - n, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+			t = end + 1;
+		}
+		else
+			loc[n++] = *t++;
+	}
+	loc[n < sizeof(loc) ? n : sizeof(loc) - 1] = '\0';
+	json_decref(body);
+	AddHeader(hdr, "Location", loc);
+}
+
+/*
+ * Send a route's value: CSV and JSON lines as they are, JSON with the one
+ * spacing (gw_json_compact); a 201 with its Location; an error under /epcis
+ * as RFC 7807 problem details.
+ */
 static int
 SendValue(GwRequest *req, int status, const char *value, const char *extra)
 {
+	char	   *text, *hdr = NULL;
+	size_t		len;
+
 	if (req->route->flags & GW_CSV)
 		return gw_reply_text(req->conn, status, "text/csv; charset=utf-8", value, strlen(value), extra);
+	if ((text = strdup(value)) == NULL)
+		return gw_reply_error(req->conn, 503, "GW503", "out of memory", NULL, NULL, NULL);
+	len = gw_json_compact(text, (req->route->flags & GW_NDJSON) != 0);
 	if (req->route->flags & GW_NDJSON)
-		return gw_reply_text(req->conn, status, "application/x-ndjson", value, strlen(value), extra);
-	return gw_reply_text(req->conn, status, "application/json; charset=utf-8", value, strlen(value), extra);
+		status = gw_reply_text(req->conn, status, "application/x-ndjson", text, len, extra);
+	else if (status >= 400 && gw_is_epcis(req->conn))
+	{
+		json_t	   *err = json_loads(text, 0, NULL);
+
+		status = json_is_object(err) ? gw_reply_problem(req->conn, status, err, extra) :
+			gw_reply_text(req->conn, status, "application/json; charset=utf-8", text, len, extra);
+		if (!json_is_object(err))
+			json_decref(err);
+	}
+	else
+	{
+		if (status == 201 && req->route->location != NULL &&
+			(extra == NULL || strstr(extra, "Location:") == NULL))
+		{
+			hdr = extra ? strdup(extra) : NULL;
+			AddLocation(req, &hdr, text);
+			extra = hdr;
+		}
+		status = gw_reply_text(req->conn, status, "application/json; charset=utf-8", text, len, extra);
+	}
+	free(hdr);
+	free(text);
+	return status;
 }
 
 int

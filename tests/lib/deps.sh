@@ -13,7 +13,24 @@ for p in $PKGS; do
 	st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
 	[ "$st" = installed ] || missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
+# node and npm: Debian's npm package, unless a node with npm is there already
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
+
+# The API contract tools (tests/gateway/060_openapi_client.pl): an OpenAPI
+# linter and a client generator from the npm registry, pinned by
+# tests/node/package-lock.json, installed into tests/node/node_modules.
+node_tools() {
+	local dir
+	dir="$(cd "$(dirname "$0")/../node" && pwd)"
+	[ -f "$dir/node_modules/.package-lock.json" ] && [ "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ] && return 0
+	echo "installing the API contract tools into $dir (npm ci)" >&2
+	(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+}
+
+if [ -z "$missing" ]; then
+	node_tools
+	exit 0
+fi
 
 if [ "$(id -u)" != 0 ]; then
 	echo "missing packages:$missing" >&2
@@ -27,3 +44,4 @@ apt-get update -qq >/dev/null
 # (private socket directories, port 54329 or no TCP at all).
 apt-get install -y -qq --no-install-recommends \
 	-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold $missing >/dev/null
+node_tools
