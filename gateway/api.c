@@ -100,7 +100,7 @@ static const GwParam p_graph[] = {
 };
 static const GwParam p_public_trace[] = {
 	P_CODE,
-	QUERY("t", GW_STRING, "the lot's public token, printed with the code (QR / Digital Link)", .required = true),
+	QUERY("t", GW_STRING, "the lot's public token, printed with the code (QR / Digital Link); without it, or with a wrong one, the reply is 404 SLP01 as for an unknown code"),
 	{NULL}
 };
 static const GwParam p_period[] = {P_JURISDICTION, Q_FROM, Q_TO, {NULL}};
@@ -114,7 +114,7 @@ static const GwParam p_report[] = {
 };
 static const GwParam p_broken[] = {
 	P_JURISDICTION, Q_FROM, Q_TO,
-	QUERY("pending_days", GW_INTEGER, "days a shipment may stay unreceived (default 3)", RANGE(0, 3650)),
+	QUERY("pending_days", GW_INTEGER, "days a shipment may stay unreceived (default 3)", RANGE(0, 2147483647)),
 	{NULL}
 };
 static const GwParam p_spot[] = {

@@ -412,8 +412,11 @@ ParamRefused(GwRequest *req, const char *message, const char *name, const char *
 	char		details[512];
 
 	snprintf(details, sizeof(details), "%s%s%s", name, rule ? ": " : "", rule ? rule : "");
+	/* refused before the body was read: the connection cannot carry another request */
 	return gw_reply_error(req->conn, 400, "GW400", message, details,
-						  "See this route's parameters in /openapi.json.", NULL);
+						  "See this route's parameters in /openapi.json.",
+						  req->ri->content_length > 0 || mg_get_header(req->conn, "Transfer-Encoding") ?
+						  "Connection: close\r\n" : NULL);
 }
 
 /*

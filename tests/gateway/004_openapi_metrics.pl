@@ -38,6 +38,8 @@ my @implemented = (
 	[ patch => '/v1/admin/clients/{client}' ], [ post => '/v1/admin/clients/{client}/operators' ],
 	[ delete => '/v1/admin/clients/{client}/operators/{id}' ], [ post => '/v1/admin/clients/{client}/keys' ],
 	[ delete => '/v1/admin/clients/{client}/keys/{key_id}' ],
+	[ get => '/v1/licences/{id}' ], [ get => '/v1/products/{id}' ], [ get => '/v1/inspections/{id}' ],
+	[ get => '/v1/shipments/{link}' ], [ get => '/v1/consumptions/{id}' ],
 );
 
 my $r = http_call($gw, 'GET', '/openapi.json');

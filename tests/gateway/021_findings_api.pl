@@ -142,7 +142,9 @@ is_deeply([ map { $_->{operator} } @{ $again->{json} } ], [ map { $_->{operator}
 	'the same seed draws the same sample');
 $res = call('city', 'GET', '/v1/regulator/jurisdictions/370100/spot-check?quarter=2026Q7');
 is($res->{status}, 400, 'a malformed quarter: 400');
-is($res->{json}{code}, '22023', 'the error carries 22023');
+# declared in the route table (quarter: YYYYQn): refused by the gateway, naming the parameter
+is($res->{json}{code}, 'GW400', 'the error carries GW400');
+like($res->{json}{details}, qr/^quarter: must match/, 'naming the parameter and its rule');
 is(call('lixia', 'GET', '/v1/regulator/jurisdictions/370100/spot-check?quarter=2026Q1')->{status}, 403,
 	'a county regulator may not sample its city');
 

@@ -159,7 +159,9 @@ is_deeply([ $r->{status}, $r->{json}{code} ], [ 415, 'GW415' ], 'another media t
 $r = upload($key1, $small x 200);
 is_deeply([ $r->{status}, $r->{json}{code} ], [ 413, 'GW413' ], 'over import_body_limit: 413');
 $r = upload($key1, $small, '?mode=best_effort');
-is_deeply([ $r->{status}, $r->{json}{code} ], [ 400, '22023' ], 'an unknown mode: 400 (22023)');
+# mode= is declared in the route table: the gateway refuses it, naming the parameter
+is_deeply([ $r->{status}, $r->{json}{code}, $r->{json}{details} ],
+	[ 400, 'GW400', 'mode: must be one of apply_valid, all_or_nothing' ], 'an unknown mode: 400 (GW400)');
 is(state(), $before, 'refused uploads wrote nothing');
 
 # ---- lines that cannot be records: refused one by one, the rest applied ------

@@ -204,18 +204,29 @@ for my $c (@bad)
 	my $r = call('farm', 'POST', '/epcis/capture', doc_with($change));
 	is($r->{status}, $status, "$name: $status") or diag($r->{content});
 	is($r->{json}{code}, $code, "$name: code $code");
-	like($r->{json}{message}, $msg, "$name: message");
-	ok(exists $r->{json}{details} && exists $r->{json}{hint}, "$name: the error keys");
+	# RFC 7807 problem details, as the EPCIS 2.0 REST binding specifies
+	like($r->{headers}{'content-type'}, qr{^application/problem\+json}, "$name: application/problem+json");
+	like($r->{json}{title}, $msg, "$name: title (the message)");
+	is($r->{json}{status}, $status, "$name: status");
+	is($r->{json}{instance}, '/epcis/capture', "$name: instance");
+	like($r->{json}{type}, qr/^epcisException:(Validation|Security)Exception$/, "$name: an EPCIS exception type");
+	ok(exists $r->{json}{detail} && exists $r->{json}{hint}, "$name: the problem keys");
 	my $job = call('farm', 'GET', $r->{headers}{location} // '/none')->{json};
 	ok($job && !$job->{success} && $job->{errors}[0]{code} eq $code, "$name: kept as a failed job with the error");
 }
-like(call('farm', 'POST', '/epcis/capture', doc_with(sub { delete $_[1]{eventTime} }))->{json}{details},
+like(call('farm', 'POST', '/epcis/capture', doc_with(sub { delete $_[1]{eventTime} }))->{json}{detail},
 	qr{^At /epcisBody/eventList/0/eventTime\.$}, 'details name the field');
 my $r = call('farm', 'POST', '/epcis/capture', '{"type": "EPCISDocument",');
 is($r->{status}, 400, 'not JSON: 400');
 is($r->{json}{code}, '22P02', 'not JSON: 22P02');
 $r = call('farm', 'POST', '/epcis/capture', $docs[0], 'text/plain');
 is($r->{status}, 415, 'another media type: 415');
+is_deeply([ @{ $r->{json} }{qw(type status code)} ], [ 'epcisException:ValidationException', 415, 'GW415' ],
+	'a gateway error under /epcis is a problem document too');
+$r = call('farm', 'GET', '/epcis/events?perPage=0');
+is_deeply([ $r->{status}, @{ $r->{json} }{qw(type code detail)} ],
+	[ 400, 'epcisException:QueryParameterException', 'GW400', 'perPage: must be an integer from 1 to 1000' ],
+	'a query parameter out of range: QueryParameterException naming it');
 $r = call('processor', 'POST', '/epcis/capture', doc_with(sub { }));
 is($r->{status}, 403, "capturing at another operator's location: 403");
 is(state(), $before, 'nothing written by the refused documents');

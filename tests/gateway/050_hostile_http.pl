@@ -63,8 +63,19 @@ sub refused
 	is($r->{status}, $status, "$name: $status") or diag($r->{content});
 	my $e = json_body($r) // {};
 	like($e->{code} // '', $code_re, "$name: code");
-	like($e->{message} // '', $msg_re, "$name: message");
-	ok(exists $e->{details} && exists $e->{hint}, "$name: four error keys");
+	if ($name =~ m{ /epcis/})
+	{
+		# under /epcis: RFC 7807 problem details (title = the message, detail = the details)
+		like($r->{headers}{'content-type'}, qr{^application/problem\+json}, "$name: a problem document");
+		like($e->{title} // '', $msg_re, "$name: title");
+		ok(exists $e->{detail} && exists $e->{hint} && $e->{status} == $status && exists $e->{instance},
+			"$name: the problem keys");
+	}
+	else
+	{
+		like($e->{message} // '', $msg_re, "$name: message");
+		ok(exists $e->{details} && exists $e->{hint}, "$name: four error keys");
+	}
 	still_up($name);
 }
 
