@@ -394,6 +394,8 @@ int			gw_metrics_reply(struct mg_connection *conn);
 /* openapi.c */
 int			gw_openapi_reply(struct mg_connection *conn);
 json_t	   *gw_openapi_document(void);
+/* The route table declares every route's contract (api.c); 0, or -1 after messages. */
+int			gw_routes_check(void);
 /* schemas.c: every named schema of request and reply bodies, one JSON object */
 extern const char gw_schemas_json[];
 /* http.c: the one serialisation of every JSON body */

@@ -58,6 +58,8 @@ main(int argc, char **argv)
 		return gw_token_main(argc - 1, argv + 1);
 	if (gw_config_load(argc, argv) != 0)
 		return 2;
+	if (gw_routes_check() != 0)
+		return 2;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = OnSignal;

@@ -8,6 +8,7 @@
  */
 #include "gateway.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static json_t *
@@ -273,4 +274,74 @@ gw_openapi_reply(struct mg_connection *conn)
 	if (doc == NULL)
 		return gw_reply_error(conn, 500, "GW500", "could not build the OpenAPI document", NULL, NULL, NULL);
 	return gw_reply_json(conn, 200, doc, NULL);
+}
+
+/*
+ * The route table's contract, checked once at start (main.c): every route
+ * has a unique camelCase operationId and a response; every {name} of its
+ * pattern is declared, in order, as a path parameter and nothing else is;
+ * every "query:NAME" argument is a declared query parameter; at most
+ * GW_MAX_QUERY parameters. A route added without its declarations stops the
+ * gateway with a message naming it, so it cannot go out undescribed.
+ * Returns 0, or -1 after messages on stderr.
+ */
+int
+gw_routes_check(void)
+{
+	int			bad = 0;
+
+	for (size_t i = 0; i < gw_nroutes; i++)
+	{
+		const GwRoute *r = &gw_routes[i];
+		const char *p = r->pattern;
+		const GwParam *param = r->params;
+		int			n = 0;
+
+#define ROUTE_BAD(...) do { fprintf(stderr, "shilian-gateway: route %s %s: ", r->method, r->pattern); \
+		fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); bad = 1; } while (0)
+		if (r->op == NULL || r->op[0] < 'a' || r->op[0] > 'z' || strspn(r->op, "abcdefghijklmnopqrstuvwxyz"
+																	"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") != strlen(r->op))
+			ROUTE_BAD("no camelCase .op (operationId)");
+		for (size_t k = 0; k < i && r->op; k++)
+			if (gw_routes[k].op && strcmp(gw_routes[k].op, r->op) == 0)
+				ROUTE_BAD("operationId %s is also %s %s's", r->op, gw_routes[k].method, gw_routes[k].pattern);
+		if (r->response == NULL)
+			ROUTE_BAD("no .response (a schema of schemas.c or a media type)");
+		while ((p = strchr(p, '{')) != NULL)
+		{
+			const char *end = strchr(p, '}');
+
+			while (param && param->name && param->in != GW_IN_PATH)
+				param++;
+			if (end == NULL || param == NULL || param->name == NULL ||
+				strncmp(param->name, p + 1, (size_t) (end - p - 1)) != 0 || param->name[end - p - 1] != '\0')
+				ROUTE_BAD("path parameter %d is not declared in .params in order", n);
+			else
+				param++;
+			n++;
+			p = end ? end + 1 : p + 1;
+		}
+		while (param && param->name && param->in != GW_IN_PATH)
+			param++;
+		if (param && param->name)
+			ROUTE_BAD("path parameter %s is not in the pattern", param->name);
+		n = 0;
+		for (const GwParam *q = r->params; q && q->name; q++)
+			n++;
+		if (n > GW_MAX_QUERY)
+			ROUTE_BAD("more than %d parameters", GW_MAX_QUERY);
+		for (const char *const *a = r->args; a && *a; a++)
+		{
+			bool		found = false;
+
+			if (strncmp(*a, "query:", 6) != 0)
+				continue;
+			for (const GwParam *q = r->params; q && q->name; q++)
+				found = found || (q->in == GW_IN_QUERY && strcmp(q->name, *a + 6) == 0);
+			if (!found)
+				ROUTE_BAD("argument %s is not a declared query parameter", *a);
+		}
+#undef ROUTE_BAD
+	}
+	return bad ? -1 : 0;
 }
