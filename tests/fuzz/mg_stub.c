@@ -125,3 +125,28 @@ mg_get_var(const char *data, size_t data_len, const char *name, char *dst, size_
 	}
 	return -1;
 }
+
+/* civetweb's URL decoding: %XX, and + as a space in a form; -1 when dst is too small. */
+int
+mg_url_decode(const char *src, int src_len, char *dst, int dst_len, int is_form_url_encoded)
+{
+	int			i, j;
+
+	for (i = j = 0; i < src_len && j < dst_len - 1; i++, j++)
+	{
+		if (src[i] == '%' && i + 2 < src_len && strchr("0123456789abcdefABCDEF", src[i + 1]) &&
+			strchr("0123456789abcdefABCDEF", src[i + 2]))
+		{
+			char		hex[3] = {src[i + 1], src[i + 2], 0};
+
+			dst[j] = (char) strtol(hex, NULL, 16);
+			i += 2;
+		}
+		else if (is_form_url_encoded && src[i] == '+')
+			dst[j] = ' ';
+		else
+			dst[j] = src[i];
+	}
+	dst[j] = '\0';
+	return i >= src_len ? j : -1;
+}
