@@ -204,11 +204,11 @@ static const char *const operator_list_args[] = {
 };
 
 static const GwField licence_fields[] = {
-	{"operator", GW_ANY, false, "operator id (default: the acting operator)"},
+	{"operator", GW_ID, false, "operator id (default: the acting operator)"},
 	{"licence_no", GW_STRING, true, "SC or JY + 14 digits"},
 	{"scope", GW_ARRAY, true, "categories covered"},
-	{"valid_from", GW_STRING, true, "date"},
-	{"valid_to", GW_STRING, true, "date"},
+	{"valid_from", GW_DATE, true, "date"},
+	{"valid_to", GW_DATE, true, "date"},
 	{NULL}
 };
 static const char *const licence_args[] = {
@@ -222,7 +222,7 @@ static const GwField product_fields[] = {
 	{"spec", GW_STRING, false, "specification"},
 	{"gtin", GW_STRING, false, "GTIN-8/12/13/14"},
 	{"edible_agricultural", GW_BOOLEAN, false, NULL},
-	{"owner", GW_ANY, false, "operator id (default: the acting operator)"},
+	{"owner", GW_ID, false, "operator id (default: the acting operator)"},
 	{NULL}
 };
 static const char *const product_args[] = {
@@ -233,12 +233,12 @@ static const char *const product_args[] = {
 /* ---- records ------------------------------------------------------------- */
 
 static const GwField batch_fields[] = {
-	{"owner", GW_ANY, false, "operator id (default: the acting operator)"},
-	{"product", GW_ANY, true, "product id"},
+	{"owner", GW_ID, false, "operator id (default: the acting operator)"},
+	{"product", GW_ID, true, "product id"},
 	{"qty", GW_STRING, true, "quantity with unit, e.g. \"500 kg\""},
-	{"produced_on", GW_STRING, false, "date (default today)"},
+	{"produced_on", GW_DATE, false, "date (default today)"},
 	{"lot", GW_STRING, false, NULL},
-	{"expires_on", GW_STRING, false, "date"},
+	{"expires_on", GW_DATE, false, "date"},
 	{"certificate", GW_OBJECT, false, "certificate or inspection report"},
 	{NULL}
 };
@@ -253,8 +253,8 @@ static const GwField inspect_fields[] = {
 	{"kind", GW_STRING, true, "release (出厂检验), incoming (进货查验) or sampling"},
 	{"result", GW_STRING, true, "pass or fail"},
 	{"report", GW_OBJECT, true, "the inspection report"},
-	{"inspected_at", GW_STRING, false, "timestamp (default now)"},
-	{"operator", GW_ANY, false, "operator id (default: the acting operator)"},
+	{"inspected_at", GW_DATETIME, false, "timestamp (default now)"},
+	{"operator", GW_ID, false, "operator id (default: the acting operator)"},
 	{NULL}
 };
 static const char *const inspect_args[] = {
@@ -263,10 +263,10 @@ static const char *const inspect_args[] = {
 
 static const GwField ship_fields[] = {
 	{"code", GW_STRING, true, "trace code of the batch sold"},
-	{"buyer", GW_ANY, true, "buyer operator id"},
+	{"buyer", GW_ID, true, "buyer operator id"},
 	{"qty", GW_STRING, true, "quantity with unit"},
-	{"shipped_on", GW_STRING, false, "date (default today)"},
-	{"seller", GW_ANY, false, "operator id (default: the acting operator)"},
+	{"shipped_on", GW_DATE, false, "date (default today)"},
+	{"seller", GW_ID, false, "operator id (default: the acting operator)"},
 	{NULL}
 };
 static const char *const ship_args[] = {
@@ -274,10 +274,10 @@ static const char *const ship_args[] = {
 };
 
 static const GwField receive_fields[] = {
-	{"link", GW_ANY, true, "the pending shipment (link id)"},
+	{"link", GW_ID, true, "the pending shipment (link id)"},
 	{"qty", GW_STRING, true, "accepted quantity"},
 	{"inspection", GW_OBJECT, true, "incoming inspection record (进货查验)"},
-	{"received_at", GW_STRING, false, "timestamp (default now)"},
+	{"received_at", GW_DATETIME, false, "timestamp (default now)"},
 	{"reject_reason", GW_STRING, false, "why less than shipped was accepted"},
 	{"into_batch", GW_STRING, false, "an existing batch of the buyer to add to"},
 	{NULL}
@@ -289,19 +289,19 @@ static const char *const receive_args[] = {
 
 static const GwField reject_fields[] = {
 	{"reason", GW_STRING, true, NULL},
-	{"rejected_at", GW_STRING, false, "timestamp (default now)"},
+	{"rejected_at", GW_DATETIME, false, "timestamp (default now)"},
 	{NULL}
 };
 static const char *const reject_args[] = {"path:0", "body:reason", "body:rejected_at", NULL};
 
 static const GwField first_entry_fields[] = {
-	{"buyer", GW_ANY, false, "operator id (default: the acting operator)"},
-	{"product", GW_ANY, true, "product id"},
+	{"buyer", GW_ID, false, "operator id (default: the acting operator)"},
+	{"product", GW_ID, true, "product id"},
 	{"qty", GW_STRING, true, "quantity with unit"},
 	{"supplier", GW_OBJECT, true, "the supplier's identity (name, address, contact, ...)"},
 	{"inspection", GW_OBJECT, true, "incoming inspection record"},
-	{"produced_on", GW_STRING, false, "date (default today)"},
-	{"received_at", GW_STRING, false, "timestamp (default now)"},
+	{"produced_on", GW_DATE, false, "date (default today)"},
+	{"received_at", GW_DATETIME, false, "timestamp (default now)"},
 	{"lot", GW_STRING, false, NULL},
 	{"certificate", GW_OBJECT, false, NULL},
 	{NULL}
@@ -314,12 +314,12 @@ static const char *const first_entry_args[] = {
 static const GwField transform_fields[] = {
 	{"inputs", GW_ARRAY, true, "trace codes of the input batches"},
 	{"qtys", GW_ARRAY, true, "quantity taken from each input"},
-	{"product", GW_ANY, true, "product id of the output"},
+	{"product", GW_ID, true, "product id of the output"},
 	{"qty", GW_STRING, true, "output quantity"},
-	{"produced_on", GW_STRING, false, "date (default today)"},
+	{"produced_on", GW_DATE, false, "date (default today)"},
 	{"lot", GW_STRING, false, NULL},
-	{"expires_on", GW_STRING, false, "date"},
-	{"operator", GW_ANY, false, "operator id (default: the acting operator)"},
+	{"expires_on", GW_DATE, false, "date"},
+	{"operator", GW_ID, false, "operator id (default: the acting operator)"},
 	{NULL}
 };
 static const char *const transform_args[] = {
@@ -331,9 +331,9 @@ static const GwField consume_fields[] = {
 	{"code", GW_STRING, true, "trace code"},
 	{"qty", GW_STRING, true, "quantity with unit"},
 	{"kind", GW_STRING, true, "served, retail_sold, destroyed or sample_kept"},
-	{"at", GW_STRING, false, "timestamp (default now)"},
+	{"at", GW_DATETIME, false, "timestamp (default now)"},
 	{"note", GW_STRING, false, NULL},
-	{"operator", GW_ANY, false, "operator id (default: the acting operator)"},
+	{"operator", GW_ID, false, "operator id (default: the acting operator)"},
 	{NULL}
 };
 static const char *const consume_args[] = {
@@ -361,7 +361,7 @@ static const GwField recall_fields[] = {
 };
 static const char *const recall_args[] = {"body:code", "body:reason", "body:direction", NULL};
 static const GwField ack_fields[] = {
-	{"operator", GW_ANY, false, "holder (default: the acting operator)"},
+	{"operator", GW_ID, false, "holder (default: the acting operator)"},
 	{"disposition", GW_STRING, true, "withdrawn, destroyed, returned, not_received or already_consumed"},
 	{"qty_recovered", GW_STRING, false, "quantity with unit"},
 	{"batch", GW_STRING, false, "the lot, when the holder has several"},
@@ -426,7 +426,7 @@ static const GwField client_patch_fields[] = {
 };
 static const char *const client_patch_args[] = {"path:0", "body:name", "body:kind", "body:active", NULL};
 static const GwField client_bind_fields[] = {
-	{"operator", GW_ANY, true, "operator id the client may see and record for"},
+	{"operator", GW_ID, true, "operator id the client may see and record for"},
 	{NULL}
 };
 static const char *const client_bind_args[] = {"path:0", "body:operator", NULL};

@@ -22,6 +22,9 @@ TypeName(GwFieldType t)
 		case GW_BOOLEAN: return "boolean";
 		case GW_OBJECT: return "object";
 		case GW_ARRAY: return "array";
+		case GW_ID: return "an id: a string of digits";
+		case GW_DATE: return "a date string YYYY-MM-DD";
+		case GW_DATETIME: return "a timestamp string";
 		default: return "any";
 	}
 }
@@ -37,6 +40,15 @@ TypeMatches(GwFieldType t, json_t *v)
 		case GW_BOOLEAN: return json_is_boolean(v);
 		case GW_OBJECT: return json_is_object(v);
 		case GW_ARRAY: return json_is_array(v);
+		case GW_ID:
+			/* the documented form is a string of digits; a number is taken too */
+			return (json_is_string(v) && json_string_length(v) > 0 && json_string_length(v) <= 19 &&
+					strspn(json_string_value(v), "0123456789") == json_string_length(v)) ||
+				(json_is_integer(v) && json_integer_value(v) >= 0);
+		case GW_DATE:
+		case GW_DATETIME:
+			/* the text is parsed strictly where it is used */
+			return json_is_string(v);
 		default: return true;
 	}
 }

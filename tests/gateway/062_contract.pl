@@ -108,6 +108,13 @@ like($proof->{content}, qr/"leaf_index":"\d+"/, 'inclusion proof: leaf_index is 
 is($node->safe_psql('postgres', "select shilian.verify_inclusion('" . $proof->{content} . "'::jsonb)"), 't',
 	'the proof with strings still verifies');
 
+# ids in bodies: a string of digits (or a number, for older clients), nothing else
+$r = call($tok{farm}, 'POST', '/v1/batches', { product => 'abc', qty => '1 kg' });
+is_deeply([ $r->{status}, $r->{json}{code}, $r->{json}{details} ],
+	[ 400, 'GW400', 'product (expected an id: a string of digits)' ], 'an id that is not digits: 400 naming the field');
+is(call($tok{farm}, 'POST', '/v1/batches', { product => 0 + $product, qty => '1 kg', produced_on => '2025-06-01' })->{status},
+	201, 'an id as a number is still taken');
+
 # ---- one spacing ------------------------------------------------------------------------
 for my $p ('/v1/version', "/v1/operators/$op{farm}", "/v1/batches/$code", '/v1/operators?limit=2',
 	"/v1/trace/$code/forward", "/v1/trace/$code/graph")
@@ -177,6 +184,10 @@ is($doc->{components}{securitySchemes}{apiKey}{name}, 'X-API-Key', 'openapi: the
 is($doc->{paths}{'/epcis/events'}{get}{responses}{400}{'$ref'}, '#/components/responses/Problem',
 	'openapi: /epcis errors are problem documents');
 ok($doc->{paths}{'/v1/import'}{post}{requestBody}{content}{'text/csv'}, 'openapi: /v1/import takes text/csv');
+is_deeply($doc->{paths}{'/v1/batches'}{post}{requestBody}{content}{'application/json'}{schema}{properties}{product}{type},
+	[ 'string', 'integer' ], 'openapi: a body id is typed (digits string, or integer)');
+is($doc->{paths}{'/v1/batches'}{post}{requestBody}{content}{'application/json'}{schema}{properties}{produced_on}{format},
+	'date', 'openapi: a body date has format date');
 my %ops;
 $ops{ $_->{operationId} }++ for map { values %$_ } values %{ $doc->{paths} };
 is(scalar(grep { $ops{$_} > 1 || !/^[a-z][A-Za-z0-9]*$/ } keys %ops), 0, 'openapi: operationIds unique and camelCase');
