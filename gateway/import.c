@@ -989,8 +989,15 @@ gw_import_route(GwRequest *req)
 		if (final == NULL)
 			goto done;
 	}
-	status = gw_reply_text(req->conn, 201, "application/json; charset=utf-8", final, strlen(final),
-						   replayed ? "Idempotent-Replayed: true\r\n" : NULL);
+	{
+		/* the contract: Location on a 201, the one JSON spacing (h-contract) */
+		char		hdr[128];
+
+		snprintf(hdr, sizeof(hdr), "Location: /v1/import/%s\r\n%s", id,
+				 replayed ? "Idempotent-Replayed: true\r\n" : "");
+		status = gw_reply_text(req->conn, 201, "application/json; charset=utf-8", final,
+							   gw_json_compact(final, false), hdr);
+	}
 
 done:
 	gw_upload_release(up);

@@ -94,6 +94,8 @@ my %bad = (10 => 'SLR05', 11 => 'SLR03', 12 => '22P02', 13 => '22P02', 14 => '22
 my $before = state();
 my $r = upload($key1, $body, '?mode=all_or_nothing');
 is($r->{status}, 201, 'all_or_nothing upload: 201');
+is($r->{headers}{location}, "/v1/import/$r->{json}{id}", 'the 201 names the job in Location');
+unlike($r->{content}, qr/[:,] /, 'the job in the one JSON spacing');
 is($r->{json}{status}, 'rolled_back', 'a refused line rolls the upload back');
 is_deeply([ @{ $r->{json} }{qw(total done accepted refused)} ], [ 20, 20, 0, 5 ], 'counts: 20 lines, none applied, 5 refused');
 is(state(), $before, 'all_or_nothing wrote no record');
