@@ -247,10 +247,13 @@ SendValue(GwRequest *req, int status, const char *value, const char *extra)
 	{
 		json_t	   *err = json_loads(text, 0, NULL);
 
-		status = json_is_object(err) ? gw_reply_problem(req->conn, status, err, extra) :
-			gw_reply_text(req->conn, status, "application/json; charset=utf-8", text, len, extra);
-		if (!json_is_object(err))
+		if (json_is_object(err))
+			status = gw_reply_problem(req->conn, status, err, extra);	/* takes err */
+		else
+		{
 			json_decref(err);
+			status = gw_reply_text(req->conn, status, "application/json; charset=utf-8", text, len, extra);
+		}
 	}
 	else
 	{
