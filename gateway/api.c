@@ -225,6 +225,8 @@ static const char *const export_args[] = {"query:operator", "query:old_size", NU
 /* ---- bulk upload ----------------------------------------------------------- */
 
 static const char *const import_get_args[] = {"path:0", NULL};
+/* GET /v1/import: query parameters limit (1-1000, default 50) and offset (0 or more, default 0) */
+static const char *const import_list_args[] = {"query:limit", "query:offset", NULL};
 static const char *const import_lines_args[] = {"path:0", "query:status", NULL};
 /* ---- GS1 EPCIS 2.0 ----------------------------------------------------------- */
 
@@ -551,12 +553,19 @@ const GwRoute gw_routes[] = {
 	{"GET", "/v1/ledger/proofs/consistency", gw_sql_route, 0, "RFC 9162 consistency proof (old_size=, new_size=)",
 		NULL, NULL, "select shilian.consistency_proof($1::bigint, $2::bigint)", consistency_args},
 	/* bulk upload */
-	{"POST", "/v1/import", gw_import_route, GW_NDJSON_BODY | GW_STREAM | GW_CREATED,
-		"Bulk upload, streamed: one record per line, each applied or refused on its own "
+	{"POST", "/v1/import", gw_import_route, GW_NDJSON_BODY | GW_STREAM | GW_ACCEPTED,
+		"Bulk upload, streamed: one record per line, each applied or refused on its own; 202 with "
+		"Location once staged, applied in the background (Prefer: wait: 201 when applied) "
 		"(COPY into staging, import_apply in committed chunks; mode=, Idempotency-Key)",
 		NULL, NULL, NULL, NULL},
-	{"GET", "/v1/import/{id}", gw_sql_route, 0, "An upload's status and counts total/done/accepted/refused (import_status)",
-		NULL, NULL, "select shilian.import_status($1::bigint)", import_get_args},
+	{"GET", "/v1/import", gw_sql_route, 0,
+		"The caller's uploads, newest first, each as import_status (import_jobs; limit=, offset=)",
+		NULL, NULL, "select shilian.import_jobs(coalesce($1::integer, 50), coalesce($2::integer, 0))",
+		import_list_args},
+	{"GET", "/v1/import/{id}", gw_sql_route, 0,
+		"An upload's progress: status, counts total/done/accepted/refused, times, and its first refused "
+		"lines' errors (import_progress)",
+		NULL, NULL, "select shilian.import_progress($1::bigint)", import_get_args},
 	{"GET", "/v1/import/{id}/lines", gw_sql_route, 0,
 		"An upload's per-line report: accepted with the new id, refused with SQLSTATE and message (import_lines; status=)",
 		NULL, NULL,

@@ -71,7 +71,7 @@ sub upload
 {
 	my ($body, %h) = @_;
 	my $r = http_call($gw, 'POST', '/v1/import' . (delete $h{query} // ''), body => $body,
-		headers => { 'X-API-Key' => $key, 'Content-Type' => 'application/x-ndjson', %h });
+		headers => { 'X-API-Key' => $key, 'Content-Type' => 'application/x-ndjson', Prefer => 'wait', %h });
 	$r->{json} = json_body($r);
 	return $r;
 }
@@ -210,7 +210,7 @@ sub csv
 {
 	my ($kind, $text) = @_;
 	my $r = http_call($gw, 'POST', "/v1/import?kind=$kind", body => $text,
-		headers => { 'X-API-Key' => $key, 'Content-Type' => 'text/csv' });
+		headers => { 'X-API-Key' => $key, 'Content-Type' => 'text/csv', Prefer => 'wait' });
 	$r->{json} = json_body($r);
 	return $r;
 }
