@@ -111,7 +111,7 @@ my @bad = (
 	[ SLR17 => sub { receipt(link => 0 + $p1, qty => '200 kg') } ],
 	[ SLR16 => sub { receipt(link => 0 + $p1, qty => '-1 kg') } ],
 	[ SLR06 => sub { receipt(link => 0 + $p1, qty => '1 L') } ],
-	[ SLR07 => sub { receipt(link => 0 + $p1, qty => '100 kg', received_at => '2000-01-01 12:00+08') } ],
+	[ SLR07 => sub { receipt(link => 0 + $p1, qty => '100 kg', received_at => '2000-01-01T12:00:00+08:00') } ],
 	[ '42501' => sub { ship(code => $outb, buyer => 0 + $b1, qty => '1 kg') } ],
 	[ '22P02' => sub { '{"kind": "ship", "code": ' } ],
 	[ '22P02' => sub { ship(code => $a1, buyer => 0 + $b1, qty => '10 kgs') } ],
