@@ -370,8 +370,11 @@ gw_import_jobs_start(void)
 	runners = calloc((size_t) want, sizeof(pthread_t));
 	if (runners == NULL)
 		return -1;
+	/* under the lock: a request may hand a job over while the runners start */
+	pthread_mutex_lock(&sweep_lock);
 	while (nrunners < want && pthread_create(&runners[nrunners], NULL, Runner, NULL) == 0)
 		nrunners++;
+	pthread_mutex_unlock(&sweep_lock);
 	if (nrunners < want)
 		return -1;
 	sweeping = pthread_create(&sweeper, NULL, Sweep, NULL) == 0;

@@ -125,6 +125,41 @@ is(get($other_key, "/v1/import/$job/lines")->{status}, 404, "nor its lines");
 is_deeply(get($other_key, '/v1/import')->{json}, [], 'nor listed');
 is(http_call($gw, 'GET', '/v1/import')->{status}, 401, 'without credentials: 401');
 
+# ---- a gateway stopped after the 202, mid-apply: the job is not lost ---------------------------
+# Its runner lets the job go after the current step; the next gateway's sweep
+# resumes it from the staged lines, with exact counts.
+my $n2 = 40_000;
+my $body2 = join('', map { $json->encode({ kind => 'ship', code => $code, buyer => 0 + $b, qty => '1 g' }) . "\n" }
+	1 .. $n2);
+$links0 = $node->safe_psql('postgres', 'select count(*) from shilian.link');
+$r = http_call($gw, 'POST', '/v1/import', body => $body2,
+	headers => { 'X-API-Key' => $key, 'Content-Type' => 'application/x-ndjson', 'Idempotency-Key' => 'stop-1' });
+is($r->{status}, 202, 'a second upload: 202');
+my $job2 = (json_body($r) // {})->{id};
+my $done2 = 0;
+for (1 .. 6000)
+{
+	$done2 = $node->safe_psql('postgres', "select done from shilian.import_job where id = $job2");
+	last if $done2 > 0;
+	usleep(10_000);
+}
+stop_gateway($gw);
+my ($st2, $d2) = split ' ', $node->safe_psql('postgres',
+	"select concat_ws(' ', shilian.import_status($job2) ->> 'status', done) from shilian.import_job where id = $job2");
+ok(($st2 eq 'interrupted' && $d2 < $n2) || $st2 eq 'applied', "the gateway stopped with the job $st2 at $d2 of $n2");
+$gw = start_gateway($node,
+	dsn => 'host=' . $node->host . ' port=' . $node->port . ' dbname=postgres user=shilian_gateway',
+	args => [ '--import-chunk-lines', '5000', '--import-sweep-ms', '500' ]);
+for (1 .. 1200)
+{
+	$last = get($key, "/v1/import/$job2")->{json};
+	last if ($last->{status} // '') eq 'applied';
+	usleep(100_000);
+}
+is_deeply([ @{$last}{qw(status total done accepted refused)} ], [ 'applied', $n2, $n2, $n2, 0 ],
+	'the next gateway resumed it: applied, exact counts');
+is($node->safe_psql('postgres', 'select count(*) from shilian.link') - $links0, $n2, 'each line recorded once');
+
 stop_gateway($gw);
 $node->stop;
 done_testing();
