@@ -22,7 +22,7 @@
  * receipt into an existing batch) is applied by its record function in a
  * subtransaction of its own, after the queued writes.
  *
- * Only refusals (RecordIsRefusal: SLR*, SLI*, 22*, 23*, 42501) refuse a line, and
+ * Only refusals (RecordIsRefusal: SLR*, SLI*, SLD*, 22*, 23*, 42501) refuse a line, and
  * only after the subtransaction they were raised in is rolled back;
  * anything else (a cancel, out of memory, a serialization failure) fails the
  * call. Nothing is caught and continued past otherwise.
@@ -43,6 +43,7 @@
 
 #include "jsonlimit.h"
 #include "ledger.h"
+#include "strict_input.h"
 
 /* Lines per chunk: one batch/link read, one write per kind, one report insert. */
 #define IMPORT_CHUNK 5000
@@ -661,7 +662,7 @@ ParseShip(ILine *ln)
 	sh->buyer = DatumGetInt64(Cast(FieldText(rec, "buyer"), INT8OID));
 	sh->q = DatumGetQty(Cast(FieldText(rec, "qty"), qty_typ));
 	s = FieldText(rec, "shipped_on");
-	sh->shipped = s ? DatumGetDateADT(Cast(s, DATEOID)) : PlatformToday();
+	sh->shipped = s ? SlStrictDate(s, "shipped_on") : PlatformToday();
 	s = FieldText(rec, "seller");
 	sh->has_seller = s != NULL;
 	sh->seller = s ? DatumGetInt64(Cast(s, INT8OID)) : 0;
@@ -686,7 +687,7 @@ ParseReceive(ILine *ln)
 	rv->q = DatumGetQty(Cast(FieldText(rec, "qty"), qty_typ));
 	rv->inspection = FieldJsonb(rec, "inspection");
 	s = FieldText(rec, "received_at");
-	rv->at = s ? DatumGetTimestampTz(Cast(s, TIMESTAMPTZOID)) : GetCurrentTransactionStartTimestamp();
+	rv->at = s ? SlStrictTimestamptz(s, "received_at") : GetCurrentTransactionStartTimestamp();
 	s = FieldText(rec, "reject_reason");
 	ln->reason = s ? CStringGetTextDatum(s) : (Datum) 0;
 	rv->has_reason = s != NULL;

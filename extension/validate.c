@@ -61,6 +61,7 @@ RecordIsRefusal(int sqlerrcode)
 	/* not the ledger's (a damaged chain) or the install's (SLL, SLX) */
 	return SQLSTATE_AREA(sqlerrcode) == SQLSTATE_AREA(SL_ERRCODE('R', '0', '0')) ||
 		SQLSTATE_AREA(sqlerrcode) == SQLSTATE_AREA(SL_ERRCODE('I', '0', '0')) ||
+		SQLSTATE_AREA(sqlerrcode) == SQLSTATE_AREA(SL_ERRCODE('D', '0', '0')) ||	/* a date or timestamp */
 		cls == ERRCODE_DATA_EXCEPTION ||
 		cls == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION ||
 		sqlerrcode == ERRCODE_INSUFFICIENT_PRIVILEGE;

@@ -149,7 +149,12 @@ static const GwParam p_import[] = {
 	QUERY("kind", GW_STRING, "the record kind of a text/csv upload (or the Import-Kind header)",
 		  .values = import_kind_values),
 	HEADER("Idempotency-Key", GW_STRING, "a retry with the same key answers the first job"),
+	HEADER("Prefer", GW_STRING, "wait (or wait=N): answer 201 when the upload is applied instead of 202 once it is staged"),
 	{NULL}
+};
+static const GwParam p_import_list[] = {
+	QUERY("limit", GW_INTEGER, "jobs per page (default 50)", RANGE(0, 1000)),
+	Q_OFFSET, {NULL}
 };
 static const GwParam p_import_lines[] = {
 	P_ID("id"), QUERY("status", GW_STRING, "only lines of this status", .values = line_status_values), {NULL}
@@ -348,7 +353,7 @@ static const char *const completeness_args[] = {"path:0", "path:1", NULL};
 	"select coalesce(jsonb_agg(jsonb_build_object('batch', t.batch::text, 'holder', t.holder::text, " \
 	"'depth', t.depth, 'via_link', t.via_link::text, 'qty_reached', t.qty_reached::text, " \
 	"'qty_on_hand', t.qty_on_hand::text, 'status', t.status)), '[]') " \
-	"from shilian." fn "($1::shilian.trace_code, $2::int, coalesce($3::timestamptz, now())) t"
+	"from shilian." fn "($1::shilian.trace_code, $2::int, coalesce(shilian.strict_timestamptz($3, 'as_of'), now())) t"
 static const char *const public_trace_args[] = {"path:0", "query:t", NULL};
 static const char *const trace_args[] = {"path:0", "query:max_depth", "query:as_of", NULL};
 static const char *const graph_args[] = {"path:0", "query:direction", "query:max_depth", NULL};
@@ -389,6 +394,8 @@ static const char *const export_args[] = {"query:operator", "query:old_size", NU
 /* ---- bulk upload ----------------------------------------------------------- */
 
 static const char *const import_get_args[] = {"path:0", NULL};
+/* GET /v1/import: query parameters limit (1-1000, default 50) and offset (0 or more, default 0) */
+static const char *const import_list_args[] = {"query:limit", "query:offset", NULL};
 static const char *const import_lines_args[] = {"path:0", "query:status", NULL};
 /* ---- GS1 EPCIS 2.0 ----------------------------------------------------------- */
 
@@ -483,7 +490,7 @@ const GwRoute gw_routes[] = {
 	{"POST", "/v1/licences", gw_sql_route, GW_JSON | GW_CREATED, "Add a licence (licence_add)",
 		licence_fields, NULL,
 		"select json_build_object('id', shilian.licence_add(coalesce($1::bigint, " ACTING "), "
-		"$2::shilian.license_no, array(select jsonb_array_elements_text($3::jsonb)), $4::date, $5::date)::text)",
+		"$2::shilian.license_no, array(select jsonb_array_elements_text($3::jsonb)), shilian.strict_date($4, 'valid_from'), shilian.strict_date($5, 'valid_to'))::text)",
 		licence_args,
 		.op = "addLicence", .response = "Created", .location = "/v1/licences/{id}"},
 	{"POST", "/v1/products", gw_sql_route, GW_JSON | GW_CREATED, "Register a product (product_register)",
@@ -497,8 +504,8 @@ const GwRoute gw_routes[] = {
 	{"POST", "/v1/batches", gw_sql_route, GW_JSON | GW_CREATED, "Create a batch: production, harvest, import (batch_create)",
 		batch_fields, NULL,
 		"select json_build_object('trace_code', shilian.batch_create(owner => coalesce($1::bigint, " ACTING "), "
-		"product => $2::bigint, qty => $3::shilian.qty, produced_on => coalesce($4::date, shilian.platform_today()), "
-		"lot => $5, expires_on => $6::date, certificate => $7::jsonb)::text)", batch_args,
+		"product => $2::bigint, qty => $3::shilian.qty, produced_on => coalesce(shilian.strict_date($4, 'produced_on'), shilian.platform_today()), "
+		"lot => $5, expires_on => shilian.strict_date($6, 'expires_on'), certificate => $7::jsonb)::text)", batch_args,
 		.op = "createBatch", .response = "CreatedBatch", .location = "/v1/batches/{trace_code}"},
 	{"GET", "/v1/batches/{code}", gw_sql_route, 0, "One batch by trace code",
 		NULL, NULL,
@@ -541,12 +548,12 @@ const GwRoute gw_routes[] = {
 	{"POST", "/v1/inspections", gw_sql_route, GW_JSON | GW_CREATED, "Record an inspection (inspect)",
 		inspect_fields, NULL,
 		"select json_build_object('id', shilian.inspect($1::shilian.trace_code, $2, $3, $4::jsonb, "
-		"coalesce($5::timestamptz, now()), coalesce($6::bigint, " ACTING "))::text)", inspect_args,
+		"coalesce(shilian.strict_timestamptz($5, 'inspected_at'), now()), coalesce($6::bigint, " ACTING "))::text)", inspect_args,
 		.op = "recordInspection", .response = "Created", .location = "/v1/inspections/{id}"},
 	{"POST", "/v1/shipments", gw_sql_route, GW_JSON | GW_CREATED, "Record a sale; the buyer gets a receipt draft (ship)",
 		ship_fields, NULL,
 		"select json_build_object('link', shilian.ship($1::shilian.trace_code, $2::bigint, $3::shilian.qty, "
-		"coalesce($4::date, shilian.platform_today()), coalesce($5::bigint, " ACTING "))::text)", ship_args,
+		"coalesce(shilian.strict_date($4, 'shipped_on'), shilian.platform_today()), coalesce($5::bigint, " ACTING "))::text)", ship_args,
 		.op = "shipBatch", .response = "CreatedLink", .location = "/v1/shipments/{link}"},
 	{"GET", "/v1/shipments/inbox", gw_sql_route, 0, "The acting operator's receipt drafts (pending shipments to it)",
 		NULL, NULL,
@@ -557,32 +564,32 @@ const GwRoute gw_routes[] = {
 	{"POST", "/v1/shipments/{link}/reject", gw_sql_route, GW_JSON, "Refuse a whole shipment (reject)",
 		reject_fields, NULL,
 		"select json_build_object('link', $1::bigint::text, 'status', 'rejected') "
-		"from (select shilian.reject($1::bigint, $2, coalesce($3::timestamptz, now()))) r", reject_args,
+		"from (select shilian.reject($1::bigint, $2, coalesce(shilian.strict_timestamptz($3, 'rejected_at'), now()))) r", reject_args,
 		.op = "rejectShipment", .params = p_link, .response = "LinkStatus"},
 	{"POST", "/v1/receipts", gw_sql_route, GW_JSON | GW_CREATED, "Confirm a receipt; creates the buyer's batch (receive)",
 		receive_fields, NULL,
 		"select json_build_object('trace_code', shilian.receive($1::bigint, $2::shilian.qty, $3::jsonb, "
-		"coalesce($4::timestamptz, now()), $5, $6::shilian.trace_code)::text)", receive_args,
+		"coalesce(shilian.strict_timestamptz($4, 'received_at'), now()), $5, $6::shilian.trace_code)::text)", receive_args,
 		.op = "receiveShipment", .response = "CreatedBatch", .location = "/v1/batches/{trace_code}"},
 	{"POST", "/v1/receipts/first-entry", gw_sql_route, GW_JSON | GW_CREATED,
 		"Receive from a supplier without records, e.g. a farmer (receive_first_entry)",
 		first_entry_fields, NULL,
 		"select json_build_object('trace_code', shilian.receive_first_entry(coalesce($1::bigint, " ACTING "), "
-		"$2::bigint, $3::shilian.qty, $4::jsonb, $5::jsonb, coalesce($6::date, shilian.platform_today()), "
-		"coalesce($7::timestamptz, now()), $8, $9::jsonb)::text)", first_entry_args,
+		"$2::bigint, $3::shilian.qty, $4::jsonb, $5::jsonb, coalesce(shilian.strict_date($6, 'produced_on'), shilian.platform_today()), "
+		"coalesce(shilian.strict_timestamptz($7, 'received_at'), now()), $8, $9::jsonb)::text)", first_entry_args,
 		.op = "receiveFirstEntry", .response = "CreatedBatch", .location = "/v1/batches/{trace_code}"},
 	{"POST", "/v1/transformations", gw_sql_route, GW_JSON | GW_CREATED, "Process inputs into one output batch (transform)",
 		transform_fields, NULL,
 		"select json_build_object('trace_code', shilian.transform("
 		"array(select jsonb_array_elements_text($1::jsonb))::shilian.trace_code[], "
 		"array(select jsonb_array_elements_text($2::jsonb))::shilian.qty[], $3::bigint, $4::shilian.qty, "
-		"coalesce($5::date, shilian.platform_today()), $6, $7::date, coalesce($8::bigint, " ACTING "))::text)", transform_args,
+		"coalesce(shilian.strict_date($5, 'produced_on'), shilian.platform_today()), $6, shilian.strict_date($7, 'expires_on'), coalesce($8::bigint, " ACTING "))::text)", transform_args,
 		.op = "transformBatches", .response = "CreatedBatch", .location = "/v1/batches/{trace_code}"},
 	{"POST", "/v1/consumptions", gw_sql_route, GW_JSON | GW_CREATED,
 		"Record use: served, sold at retail, destroyed, sample kept (consume)",
 		consume_fields, NULL,
 		"select json_build_object('id', shilian.consume($1::shilian.trace_code, $2::shilian.qty, $3, "
-		"coalesce($4::timestamptz, now()), $5, coalesce($6::bigint, " ACTING "))::text)", consume_args,
+		"coalesce(shilian.strict_timestamptz($4, 'at'), now()), $5, coalesce($6::bigint, " ACTING "))::text)", consume_args,
 		.op = "recordConsumption", .response = "Created", .location = "/v1/consumptions/{id}"},
 	{"GET", "/v1/records/{kind}/{id}/completeness", gw_sql_route, 0,
 		"Which legally required fields a record lacks, and its retention date (record_completeness)",
@@ -671,14 +678,14 @@ const GwRoute gw_routes[] = {
 		"jurisdiction and in total (jurisdiction_stats; from=, to= inclusive dates, open when left out)",
 		NULL, regulators,
 		"select coalesce(jsonb_agg(to_jsonb(s) order by s.total, s.jurisdiction), '[]') "
-		"from shilian.jurisdiction_stats($1, daterange($2::date, $3::date, '[]')) s", stats_args,
+		"from shilian.jurisdiction_stats($1, daterange(shilian.strict_date($2, 'from'), shilian.strict_date($3, 'to'), '[]')) s", stats_args,
 		.op = "getJurisdictionStats", .params = p_period, .response = "FigureRows"},
 	{"GET", "/v1/regulator/jurisdictions/{code}/segments", gw_sql_route, 0,
 		"The figures of the stats route for the whole subtree, one row per supervision segment "
 		"(segment_stats; from=, to= inclusive dates)",
 		NULL, regulators,
 		"select coalesce(jsonb_agg(to_jsonb(s) - 'n' order by s.n), '[]') "
-		"from shilian.segment_stats($1, daterange($2::date, $3::date, '[]')) with ordinality s(segment, licensed, registered, activated, registration_rate, operators, "
+		"from shilian.segment_stats($1, daterange(shilian.strict_date($2, 'from'), shilian.strict_date($3, 'to'), '[]')) with ordinality s(segment, licensed, registered, activated, registration_rate, operators, "
 		"active_operators, activity_rate, key_operators, key_covered, coverage_rate, own_system_operators, "
 		"own_system_uploading, upload_rate, receipts, receipts_complete, completeness_rate, n)", stats_args,
 		.op = "getSegmentStats", .params = p_period, .response = "FigureRows"},
@@ -688,19 +695,19 @@ const GwRoute gw_routes[] = {
 		NULL, regulators,
 		"select coalesce(jsonb_agg(to_jsonb(i) || jsonb_build_object('id', i.id::text) "
 		"order by i.station, i.id), '[]') "
-		"from shilian.inactive_operators($1, coalesce($2::date, shilian.platform_today() - 30)) i", inactive_args,
+		"from shilian.inactive_operators($1, coalesce(shilian.strict_date($2, 'since'), shilian.platform_today() - 30)) i", inactive_args,
 		.op = "listInactiveOperators", .params = p_inactive, .response = "FigureRows"},
 	{"GET", "/v1/regulator/jurisdictions/{code}/monthly-report", gw_sql_route, 0,
 		"The four assessment figures per city and county with rank, month-on-month change and target "
 		"(monthly_report; month=YYYY-MM, the previous month when left out; Accept: text/csv for CSV)",
 		NULL, regulators,
-		"select shilian.monthly_report(coalesce(($2 || '-01')::date, "
+		"select shilian.monthly_report(coalesce(shilian.strict_date($2 || '-01', 'month'), "
 		"(date_trunc('month', shilian.platform_today()::timestamp) - interval '1 month')::date), $1)", report_args,
 		.op = "getMonthlyReport", .params = p_report, .response = "MonthlyReport"},
 	{"GET", "/v1/regulator/jurisdictions/{code}/monthly-report.csv", gw_sql_route, GW_CSV,
 		"The monthly report as CSV, one line per jurisdiction and figure (monthly_report_csv; month=YYYY-MM)",
 		NULL, regulators,
-		"select shilian.monthly_report_csv(coalesce(($2 || '-01')::date, "
+		"select shilian.monthly_report_csv(coalesce(shilian.strict_date($2 || '-01', 'month'), "
 		"(date_trunc('month', shilian.platform_today()::timestamp) - interval '1 month')::date), $1)", report_args,
 		.op = "getMonthlyReportCsv", .params = p_report, .response = "text/csv"},
 	{"GET", "/v1/regulator/jurisdictions/{code}/broken-chain", gw_sql_route, 0,
@@ -709,7 +716,7 @@ const GwRoute gw_routes[] = {
 		NULL, regulators,
 		"select coalesce(jsonb_agg(to_jsonb(b) || jsonb_build_object('operator', b.operator::text) "
 		"order by b.station, b.operator, b.kind), '[]') "
-		"from shilian.broken_chain($1, daterange($2::date, $3::date, '[]'), coalesce($4::int, 3)) b", broken_args,
+		"from shilian.broken_chain($1, daterange(shilian.strict_date($2, 'from'), shilian.strict_date($3, 'to'), '[]'), coalesce($4::int, 3)) b", broken_args,
 		.op = "listBrokenChain", .params = p_broken, .response = "FigureRows"},
 	{"GET", "/v1/regulator/jurisdictions/{code}/findings", gw_sql_route, 0,
 		"Violations of the record-keeping articles, each with its article and evidence "
@@ -717,7 +724,7 @@ const GwRoute gw_routes[] = {
 		NULL, regulators,
 		"select coalesce(jsonb_agg(to_jsonb(c) || jsonb_build_object('operator', c.operator::text) "
 		"order by c.station, c.operator, c.kind), '[]') "
-		"from shilian.compliance_findings($1, daterange($2::date, $3::date, '[]')) c", stats_args,
+		"from shilian.compliance_findings($1, daterange(shilian.strict_date($2, 'from'), shilian.strict_date($3, 'to'), '[]')) c", stats_args,
 		.op = "listFindings", .params = p_period, .response = "FigureRows"},
 	{"GET", "/v1/regulator/jurisdictions/{code}/spot-check", gw_sql_route, 0,
 		"A reproducible stratified sample of operators with timeliness, completeness and findings "
@@ -801,13 +808,21 @@ const GwRoute gw_routes[] = {
 		NULL, NULL, PROOF("consistency_proof"), consistency_args,
 		.op = "getConsistencyProof", .params = p_consistency, .response = "Proof"},
 	/* bulk upload */
-	{"POST", "/v1/import", gw_import_route, GW_NDJSON_BODY | GW_STREAM | GW_CREATED,
-		"Bulk upload, streamed: one record per line, each applied or refused on its own "
+	{"POST", "/v1/import", gw_import_route, GW_NDJSON_BODY | GW_STREAM | GW_ACCEPTED,
+		"Bulk upload, streamed: one record per line, each applied or refused on its own; 202 with "
+		"Location once staged, applied in the background (Prefer: wait: 201 when applied) "
 		"(COPY into staging, import_apply in committed chunks; mode=, Idempotency-Key)",
 		NULL, NULL, NULL, NULL,
 		.op = "importRecords", .params = p_import, .response = "ImportJob", .location = "/v1/import/{id}"},
-	{"GET", "/v1/import/{id}", gw_sql_route, 0, "An upload's status and counts total/done/accepted/refused (import_status)",
-		NULL, NULL, "select shilian.import_status($1::bigint)", import_get_args,
+	{"GET", "/v1/import", gw_sql_route, 0,
+		"The caller's uploads, newest first, each as import_status (import_jobs; limit=, offset=)",
+		NULL, NULL, "select shilian.import_jobs(coalesce($1::integer, 50), coalesce($2::integer, 0))",
+		import_list_args,
+		.op = "listImports", .params = p_import_list, .response = "ImportJobList"},
+	{"GET", "/v1/import/{id}", gw_sql_route, 0,
+		"An upload's progress: status, counts total/done/accepted/refused, times, and its first refused "
+		"lines' errors (import_progress)",
+		NULL, NULL, "select shilian.import_progress($1::bigint)", import_get_args,
 		.op = "getImport", .params = p_id, .response = "ImportJob"},
 	{"GET", "/v1/import/{id}/lines", gw_sql_route, 0,
 		"An upload's per-line report: accepted with the new id, refused with SQLSTATE and message (import_lines; status=)",
@@ -832,7 +847,7 @@ const GwRoute gw_routes[] = {
 		"EQ_bizStep, MATCH_epcClass, MATCH_anyEPCClass, perPage, nextPageToken; Link rel=next)",
 		NULL, NULL,
 		"select d - 'shilian:nextPageToken', d ->> 'shilian:nextPageToken' as next_page_token "
-		"from shilian.epcis_events($1::timestamptz, $2::timestamptz, " EPCIS_LIST("$3") ", "
+		"from shilian.epcis_events(shilian.strict_timestamptz($1, 'GE_eventTime'), shilian.strict_timestamptz($2, 'LT_eventTime'), " EPCIS_LIST("$3") ", "
 		EPCIS_LIST("$4") ", " EPCIS_LIST("$5") ", $6::int, $7) d", epcis_events_args,
 		.op = "queryEpcisEvents", .params = p_epcis_events, .response = "EpcisQueryDocument"},
 

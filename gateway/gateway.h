@@ -368,6 +368,8 @@ PGresult   *gw_set_principal(PGconn *db, const GwAuth *who, int timeout_ms);
 GwJobEnd	gw_job_run(PGconn *db, const GwAuth *who, const char *job, bool all_or_nothing,
 					   PGresult **err);
 void		gw_job_release(PGconn *db, const char *job);
+/* h-import: an upload answered 202, staged and leased, applied in the background on its connection */
+void		gw_job_hand_over(GwUpload *up, const GwAuth *who, const char *job, bool all_or_nothing);
 
 /* sqlroute.c: the generic handler of SQL routes (with Idempotency-Key). */
 int			gw_sql_route(GwRequest *req);

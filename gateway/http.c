@@ -201,6 +201,9 @@ gw_http_status_for_sqlstate(const char *s)
 	/* the public trace's refusal: no lot for this code and token (a 404, never an oracle) */
 	if (strcmp(s, "SLP01") == 0)
 		return 404;
+	/* malformed input, as 22* is: a date or timestamp not in its strict form, a bad page of jobs */
+	if (strncmp(s, "SLD", 3) == 0 || strcmp(s, "SLI06") == 0)
+		return 400;
 	if (strncmp(s, "SL", 2) == 0)
 		return 422;
 	if (strcmp(s, "23503") == 0 || strcmp(s, "23505") == 0 || strcmp(s, "40001") == 0)

@@ -14,7 +14,9 @@
  * refused line (SQLSTATE and message) and reported like any other. Then
  * import_stage_lines makes the job (or finds the one of the same
  * Idempotency-Key), the gateway takes its lease, and the staging commits;
- * import_job.c applies it in committed steps under the lease. A text/csv
+ * the reply is 202 with the job's Location and import_job.c applies it in
+ * the background, in committed steps under the lease (with Prefer: wait it
+ * applies it first and answers 201 with the job's status). A text/csv
  * upload of one kind (?kind= or Import-Kind) is the same: each record
  * becomes the JSON line of its kind, with the header's column names as
  * fields.
@@ -726,6 +728,27 @@ JobEndReply(GwRequest *req, GwJobEnd end, const char *job, PGresult *err)
 						  "Wait for the job, or retry with the same Idempotency-Key.", "Retry-After: 5\r\n");
 }
 
+/*
+ * Prefer: wait (RFC 7240; also wait=N): the synchronous upload, answered
+ * when applied. The header may name several preferences, comma-separated.
+ */
+static bool
+PreferWait(const char *prefer)
+{
+	for (const char *p = prefer; p && *p;)
+	{
+		size_t		n;
+
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		n = strcspn(p, ",;= \t");
+		if (n == 4 && strncasecmp(p, "wait", 4) == 0)
+			return true;
+		p += strcspn(p, ",");
+	}
+	return false;
+}
+
 int
 gw_import_route(GwRequest *req)
 {
@@ -746,6 +769,8 @@ gw_import_route(GwRequest *req)
 				n = 0;
 	bool		replayed,
 				busy;
+	bool		wait = PreferWait(mg_get_header(req->conn, "Prefer"));
+	long		total_lines = 0;
 	char		id[32];
 
 	memset(&st, 0, sizeof(st));
@@ -933,6 +958,7 @@ gw_import_route(GwRequest *req)
 		json_t	   *j = gw_json_load(staged, strlen(staged), 0, 0, &err);
 
 		replayed = json_is_true(json_object_get(j, "replayed"));
+		total_lines = (long) json_integer_value(json_object_get(j, "total"));
 		snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(j, "id")) ?
 				 json_string_value(json_object_get(j, "id")) : "0");
 		json_decref(j);
@@ -967,7 +993,25 @@ gw_import_route(GwRequest *req)
 	}
 	PQclear(res);
 
-	/* ---- apply in steps, each committed, under the job's lease ---- */
+	/*
+	 * ---- without Prefer: wait, 202 now: the job is staged and committed,
+	 * leased by this gateway with its lock on the upload connection, which a
+	 * runner takes over to apply it in the background ----
+	 */
+	if (!replayed && !wait)
+	{
+		char		body[200], headers[120];
+
+		snprintf(body, sizeof(body), "{\"id\":\"%s\",\"status\":\"running\",\"mode\":\"%s\",\"total\":%ld}",
+				 id, mode, total_lines);
+		snprintf(headers, sizeof(headers), "Location: /v1/import/%s\r\n", id);
+		status = gw_reply_text(req->conn, 202, "application/json; charset=utf-8", body, strlen(body), headers);
+		gw_job_hand_over(up, &req->auth, id, strcmp(mode, "all_or_nothing") == 0);
+		up = NULL;
+		goto done;
+	}
+
+	/* ---- Prefer: wait: apply in steps, each committed, under the job's lease ---- */
 	if (!replayed)
 	{
 		PGresult   *err = NULL;
@@ -990,17 +1034,18 @@ gw_import_route(GwRequest *req)
 			goto done;
 	}
 	{
-		/* the contract: Location on a 201, the one JSON spacing (h-contract) */
-		char		hdr[128];
+		/* Location on the 201, the one JSON spacing (docs/rest.md) */
+		char		headers[200];
 
-		snprintf(hdr, sizeof(hdr), "Location: /v1/import/%s\r\n%s", id,
-				 replayed ? "Idempotent-Replayed: true\r\n" : "");
+		snprintf(headers, sizeof(headers), "Location: /v1/import/%s\r\n%s%s", id,
+				 wait ? "Preference-Applied: wait\r\n" : "", replayed ? "Idempotent-Replayed: true\r\n" : "");
 		status = gw_reply_text(req->conn, 201, "application/json; charset=utf-8", final,
-							   gw_json_compact(final, false), hdr);
+							   gw_json_compact(final, false), headers);
 	}
 
 done:
-	gw_upload_release(up);
+	if (up != NULL)
+		gw_upload_release(up);
 	if (st.columns)
 		FreeCells(st.columns, st.ncolumns);
 	free(st.rec);

@@ -9,7 +9,8 @@
  * gateway was killed or stopped, or met a transient error) is taken up by
  * the sweep of any gateway, at start and every import_sweep_ms
  * (import_claim), and resumed from its staged lines, or failed when they
- * were lost. docs/integration.md has the states.
+ * were lost. An upload answered 202 is handed over to a runner thread that
+ * applies it in the background. docs/integration.md has the states.
  */
 #include "gateway.h"
 
@@ -262,13 +263,120 @@ Sweep(void *arg)
 	return NULL;
 }
 
+/*
+ * Jobs answered 202 (POST /v1/import without Prefer: wait): each is handed
+ * over, staged and leased, with the upload connection that holds its lock,
+ * and a runner applies it in the background. There are as many runners as
+ * upload connections, so a handed job never waits behind another.
+ */
+typedef struct Handed
+{
+	struct Handed *next;
+	GwUpload   *up;
+	GwAuth		who;
+	char		job[32];
+	bool		all;
+} Handed;
+
+static Handed *handed_head, *handed_tail;
+static pthread_cond_t handed_cond = PTHREAD_COND_INITIALIZER;
+static pthread_t *runners;
+static int	nrunners;
+
+/* A handed job nobody will run here: its lease and lock let go, for the sweep of any gateway. */
+static void
+LetGo(Handed *h)
+{
+	gw_job_release(gw_upload_db(h->up), h->job);
+	gw_upload_release(h->up);
+	free(h);
+}
+
+static void *
+Runner(void *arg)
+{
+	(void) arg;
+	for (;;)
+	{
+		Handed	   *h;
+		PGresult   *err = NULL;
+		GwJobEnd	end;
+
+		pthread_mutex_lock(&sweep_lock);
+		while (!stopping && handed_head == NULL)
+			pthread_cond_wait(&handed_cond, &sweep_lock);
+		if (stopping)
+		{
+			pthread_mutex_unlock(&sweep_lock);
+			return NULL;
+		}
+		h = handed_head;
+		handed_head = h->next;
+		if (handed_head == NULL)
+			handed_tail = NULL;
+		pthread_mutex_unlock(&sweep_lock);
+
+		end = gw_job_run(gw_upload_db(h->up), &h->who, h->job, h->all, &err);
+		if (end != GW_JOB_DONE)
+			fprintf(stderr, "shilian-gateway: import job %s: %s%s%s\n", h->job, EndName(end), err ? ": " : "",
+					err ? PQresultErrorField(err, PG_DIAG_MESSAGE_PRIMARY) : "");
+		PQclear(err);
+		if (end != GW_JOB_LOST)
+			gw_job_release(gw_upload_db(h->up), h->job);
+		gw_upload_release(h->up);
+		free(h);
+	}
+}
+
+void
+gw_job_hand_over(GwUpload *up, const GwAuth *who, const char *job, bool all_or_nothing)
+{
+	Handed	   *h = calloc(1, sizeof(Handed));
+
+	if (h == NULL)
+	{
+		gw_job_release(gw_upload_db(up), job);
+		gw_upload_release(up);
+		return;
+	}
+	h->up = up;
+	h->who = *who;
+	snprintf(h->job, sizeof(h->job), "%s", job);
+	h->all = all_or_nothing;
+	pthread_mutex_lock(&sweep_lock);
+	if (stopping || nrunners == 0)
+	{
+		pthread_mutex_unlock(&sweep_lock);
+		LetGo(h);
+		return;
+	}
+	if (handed_tail)
+		handed_tail->next = h;
+	else
+		handed_head = h;
+	handed_tail = h;
+	pthread_cond_signal(&handed_cond);
+	pthread_mutex_unlock(&sweep_lock);
+}
+
 int
 gw_import_jobs_start(void)
 {
 	char		host[64] = "localhost";
+	int			want = gw_config.upload_pool_size > 0 ? gw_config.upload_pool_size : 1;
 
 	gethostname(host, sizeof(host) - 1);
 	snprintf(holder, sizeof(holder), "gateway %s:%ld started %ld", host, (long) getpid(), (long) time(NULL));
+	runners = calloc((size_t) want, sizeof(pthread_t));
+	if (runners == NULL)
+		return -1;
+	/* under the lock: a request may hand a job over while the runners start */
+	pthread_mutex_lock(&sweep_lock);
+	while (nrunners < want && pthread_create(&runners[nrunners], NULL, Runner, NULL) == 0)
+		nrunners++;
+	pthread_mutex_unlock(&sweep_lock);
+	if (nrunners < want)
+		return -1;
 	sweeping = pthread_create(&sweeper, NULL, Sweep, NULL) == 0;
 	return sweeping ? 0 : -1;
 }
@@ -280,8 +388,25 @@ gw_import_jobs_stop(void)
 	pthread_mutex_lock(&sweep_lock);
 	__atomic_store_n(&stopping, true, __ATOMIC_SEQ_CST);
 	pthread_cond_signal(&sweep_cond);
+	pthread_cond_broadcast(&handed_cond);
 	pthread_mutex_unlock(&sweep_lock);
 	if (sweeping)
 		pthread_join(sweeper, NULL);
 	sweeping = false;
+	/* the runners stop after their job's current step; jobs not begun are let go */
+	for (int i = 0; i < nrunners; i++)
+		pthread_join(runners[i], NULL);
+	pthread_mutex_lock(&sweep_lock);
+	nrunners = 0;
+	while (handed_head != NULL)
+	{
+		Handed	   *h = handed_head;
+
+		handed_head = h->next;
+		LetGo(h);
+	}
+	handed_tail = NULL;
+	pthread_mutex_unlock(&sweep_lock);
+	free(runners);
+	runners = NULL;
 }

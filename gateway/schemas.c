@@ -304,12 +304,18 @@ const char gw_schemas_json[] = SCHEMAS({
 		"properties": {"tree_size": {"$ref": "#/components/schemas/Id"}, "root": {"type": "string"}}
 	},
 	"ImportJob": {
-		"type": "object", "description": "an import job with its counts (import_status)",
+		"type": "object", "description": "an import job with its progress (import_progress): counts, times, the first refused lines' errors",
 		"properties": {"id": {"$ref": "#/components/schemas/Id"}, "status": {"type": "string"},
-			"total": {"type": "integer"}, "done": {"type": "integer"}, "accepted": {"type": "integer"},
-			"refused": {"type": "integer"}},
+			"mode": {"type": "string"},
+			"total": {"type": ["integer", "null"]}, "done": {"type": ["integer", "null"]}, "accepted": {"type": ["integer", "null"]},
+			"refused": {"type": ["integer", "null"]},
+			"created_at": {"$ref": "#/components/schemas/NullableTimestamp"},
+			"finished_at": {"$ref": "#/components/schemas/NullableTimestamp"},
+			"failure": {"type": ["string", "null"]},
+			"errors": {"type": ["array", "null"], "items": {"type": "object"}}},
 		"required": ["id", "status"]
 	},
+	"ImportJobList": {"type": "array", "items": {"$ref": "#/components/schemas/ImportJob"}},
 	"ImportLine": {
 		"type": "object",
 		"properties": {"line": {"type": "integer"}, "kind": {"type": ["string", "null"]},

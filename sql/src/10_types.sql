@@ -640,3 +640,20 @@ CREATE AGGREGATE max(qty) (
 	SFUNC = qty_larger, STYPE = qty, COMBINEFUNC = qty_larger, PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE max(qty) IS 'The largest quantity (one dimension; an error if they mix).';
+
+-- ---- strict dates and timestamps (extension/core/strictdate.c) -------------------
+-- The one reading of user text as a date or timestamptz: YYYY-MM-DD only;
+-- RFC 3339 with Z or ±HH:MM only (never read in the session's zone).
+-- Bulk import, the record functions' JSON lines, EPCIS capture and the
+-- gateway's SQL all go through these (SLD01-SLD05 naming the field).
+CREATE FUNCTION strict_date(value text, field text DEFAULT NULL) RETURNS date
+	LANGUAGE C IMMUTABLE PARALLEL SAFE
+	AS 'MODULE_PATHNAME', 'sl_strict_date';
+COMMENT ON FUNCTION strict_date(text, text) IS
+	'value as a date, only in the form YYYY-MM-DD with a real day (SLD01 otherwise, SLD02 for no such day, e.g. 2026-02-30); field names the input in the message; NULL gives NULL.';
+
+CREATE FUNCTION strict_timestamptz(value text, field text DEFAULT NULL) RETURNS timestamptz
+	LANGUAGE C IMMUTABLE PARALLEL SAFE
+	AS 'MODULE_PATHNAME', 'sl_strict_timestamptz';
+COMMENT ON FUNCTION strict_timestamptz(text, text) IS
+	'value as a timestamptz, only as an RFC 3339 date-time with Z or ±HH:MM (SLD03 not RFC 3339, SLD04 no offset, SLD05 a field out of range); never read in the session''s TimeZone; field names the input in the message; NULL gives NULL.';

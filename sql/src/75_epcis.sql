@@ -386,14 +386,12 @@ BEGIN
 	IF ev #> ARRAY['ilmd', f] IS NULL THEN
 		RETURN NULL;
 	END IF;
-	IF ev #>> ARRAY['ilmd', f] !~ '^\d{4}-\d{2}-\d{2}$' THEN
-		PERFORM shilian.epcis_refuse('SLE01', idx, 'ilmd/' || f,
-			format('invalid %s "%s"', f, ev #>> ARRAY['ilmd', f]), 'Write the date as YYYY-MM-DD.');
-	END IF;
-	RETURN (ev #>> ARRAY['ilmd', f])::date;
-EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format THEN
+	-- the one strict reading of dates (strict_date): YYYY-MM-DD with a real day
+	RETURN shilian.strict_date(ev #>> ARRAY['ilmd', f], f);
+EXCEPTION WHEN SQLSTATE 'SLD01' OR SQLSTATE 'SLD02' THEN
 	PERFORM shilian.epcis_refuse('SLE01', idx, 'ilmd/' || f,
-		format('invalid %s "%s"', f, ev #>> ARRAY['ilmd', f]), 'The date is out of range.');
+		format('invalid %s "%s"', f, ev #>> ARRAY['ilmd', f]),
+		CASE SQLSTATE WHEN 'SLD02' THEN 'The date is out of range.' ELSE 'Write the date as YYYY-MM-DD.' END);
 	RETURN NULL;
 END
 $$;
@@ -455,16 +453,14 @@ BEGIN
 		PERFORM shilian.epcis_refuse('SLE01', idx, 'eventTimeZoneOffset',
 			format('invalid eventTimeZoneOffset "%s"', tz), 'Write it as +hh:mm or -hh:mm, e.g. +08:00.');
 	END IF;
-	IF ev ->> 'eventTime' !~ '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$' THEN
+	-- the one strict reading of timestamps (strict_timestamptz): RFC 3339 with its offset
+	BEGIN
+		t := shilian.strict_timestamptz(ev ->> 'eventTime', 'eventTime');
+	EXCEPTION WHEN SQLSTATE 'SLD03' OR SQLSTATE 'SLD04' OR SQLSTATE 'SLD05' THEN
 		PERFORM shilian.epcis_refuse('SLE01', idx, 'eventTime',
 			format('invalid eventTime "%s"', ev ->> 'eventTime'),
-			'Write an ISO 8601 date-time with its offset, e.g. 2026-11-20T08:00:00+08:00.');
-	END IF;
-	BEGIN
-		t := (ev ->> 'eventTime')::timestamptz;
-	EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format THEN
-		PERFORM shilian.epcis_refuse('SLE01', idx, 'eventTime',
-			format('invalid eventTime "%s"', ev ->> 'eventTime'), 'The date or time is out of range.');
+			CASE SQLSTATE WHEN 'SLD05' THEN 'The date or time is out of range.'
+			ELSE 'Write an RFC 3339 date-time with its offset, e.g. 2026-11-20T08:00:00+08:00.' END);
 	END;
 	-- the platform's day of the event (shilian.timezone), as for every record
 	local_day := shilian.platform_date(t);
@@ -670,11 +666,17 @@ BEGIN
 		RAISE EXCEPTION USING ERRCODE = 'SLE01',
 			MESSAGE = format('invalid EPCIS document: schemaVersion %s is not 2.x', doc -> 'schemaVersion');
 	END IF;
-	IF jsonb_typeof(doc -> 'creationDate') IS DISTINCT FROM 'string'
-	   OR doc ->> 'creationDate' !~ '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$' THEN
+	-- the one strict reading of timestamps (strict_timestamptz): RFC 3339 with its offset
+	BEGIN
+		IF jsonb_typeof(doc -> 'creationDate') IS DISTINCT FROM 'string'
+		   OR shilian.strict_timestamptz(doc ->> 'creationDate', 'creationDate') IS NULL THEN
+			RAISE EXCEPTION USING ERRCODE = 'SLD03';
+		END IF;
+	EXCEPTION WHEN SQLSTATE 'SLD03' OR SQLSTATE 'SLD04' OR SQLSTATE 'SLD05' THEN
 		RAISE EXCEPTION USING ERRCODE = 'SLE01',
-			MESSAGE = format('invalid EPCIS document: creationDate %s is not an ISO 8601 date-time', doc -> 'creationDate');
-	END IF;
+			MESSAGE = format('invalid EPCIS document: creationDate %s is not an RFC 3339 date-time with its offset',
+				doc -> 'creationDate');
+	END;
 	IF jsonb_typeof(doc #> '{epcisBody,eventList}') IS DISTINCT FROM 'array' THEN
 		RAISE EXCEPTION USING ERRCODE = 'SLE01',
 			MESSAGE = 'invalid EPCIS document: missing field "epcisBody.eventList"';

@@ -25,7 +25,7 @@ my @implemented = (
 	[ get => '/v1/public/trace/{code}' ], [ post => '/v1/recalls' ], [ get => '/v1/recalls/{id}' ],
 	[ get => '/v1/recalls/{id}/targets' ], [ post => '/v1/recalls/{id}/ack' ], [ post => '/v1/recalls/{id}/close' ],
 	[ get => '/v1/recalls/{id}/export' ],
-	[ post => '/v1/import' ], [ get => '/v1/import/{id}' ], [ get => '/v1/import/{id}/lines' ],
+	[ post => '/v1/import' ], [ get => '/v1/import' ], [ get => '/v1/import/{id}' ], [ get => '/v1/import/{id}/lines' ],
 	[ get => '/v1/regulator/jurisdictions/{code}/stats' ], [ get => '/v1/regulator/jurisdictions/{code}/inactive' ],
 	[ get => '/v1/regulator/jurisdictions/{code}/segments' ],
 	[ get => '/v1/regulator/jurisdictions/{code}/monthly-report' ],
@@ -55,6 +55,7 @@ my $hash = $doc->{paths}{'/v1/hash'}{post}{requestBody}{content}{'application/js
 is_deeply($hash->{required}, ['data_hex'], 'openapi: /v1/hash requires data_hex');
 ok($doc->{paths}{'/v1/import'}{post}{requestBody}{content}{'application/x-ndjson'},
 	'openapi: /v1/import takes application/x-ndjson');
+ok($doc->{paths}{'/v1/import'}{post}{responses}{202}, 'openapi: /v1/import answers 202 Accepted');
 ok(!$hash->{additionalProperties}, 'openapi: unknown fields are not allowed');
 my $capture = $doc->{paths}{'/epcis/capture'}{post};
 ok($capture->{requestBody}{content}{'application/ld+json'} && $capture->{requestBody}{content}{'application/json'},

@@ -46,7 +46,7 @@ sub upload
 {
 	my ($key, $body, $query, %h) = @_;
 	my $r = http_call($gw, 'POST', '/v1/import' . ($query // ''), body => $body,
-		headers => { 'X-API-Key' => $key, 'Content-Type' => 'application/x-ndjson', %h });
+		headers => { 'X-API-Key' => $key, 'Content-Type' => 'application/x-ndjson', Prefer => 'wait', %h });
 	$r->{json} = json_body($r);
 	return $r;
 }

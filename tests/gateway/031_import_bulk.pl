@@ -71,7 +71,7 @@ sub upload
 {
 	my ($body, %h) = @_;
 	my $r = http_call($gw, 'POST', '/v1/import' . (delete $h{query} // ''), body => $body,
-		headers => { 'X-API-Key' => $key, 'Content-Type' => 'application/x-ndjson', %h });
+		headers => { 'X-API-Key' => $key, 'Content-Type' => 'application/x-ndjson', Prefer => 'wait', %h });
 	$r->{json} = json_body($r);
 	return $r;
 }
@@ -111,7 +111,7 @@ my @bad = (
 	[ SLR17 => sub { receipt(link => 0 + $p1, qty => '200 kg') } ],
 	[ SLR16 => sub { receipt(link => 0 + $p1, qty => '-1 kg') } ],
 	[ SLR06 => sub { receipt(link => 0 + $p1, qty => '1 L') } ],
-	[ SLR07 => sub { receipt(link => 0 + $p1, qty => '100 kg', received_at => '2000-01-01 12:00+08') } ],
+	[ SLR07 => sub { receipt(link => 0 + $p1, qty => '100 kg', received_at => '2000-01-01T12:00:00+08:00') } ],
 	[ '42501' => sub { ship(code => $outb, buyer => 0 + $b1, qty => '1 kg') } ],
 	[ '22P02' => sub { '{"kind": "ship", "code": ' } ],
 	[ '22P02' => sub { ship(code => $a1, buyer => 0 + $b1, qty => '10 kgs') } ],
@@ -210,7 +210,7 @@ sub csv
 {
 	my ($kind, $text) = @_;
 	my $r = http_call($gw, 'POST', "/v1/import?kind=$kind", body => $text,
-		headers => { 'X-API-Key' => $key, 'Content-Type' => 'text/csv' });
+		headers => { 'X-API-Key' => $key, 'Content-Type' => 'text/csv', Prefer => 'wait' });
 	$r->{json} = json_body($r);
 	return $r;
 }

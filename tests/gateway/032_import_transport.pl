@@ -80,7 +80,7 @@ sub upload
 {
 	my ($data, %h) = @_;
 	my $r = http_call($gw, 'POST', '/v1/import', body => $data,
-		headers => { 'X-API-Key' => $key, 'Content-Type' => 'application/x-ndjson', %h });
+		headers => { 'X-API-Key' => $key, 'Content-Type' => 'application/x-ndjson', Prefer => 'wait', %h });
 	$r->{json} = json_body($r);
 	return $r;
 }
@@ -97,6 +97,7 @@ sub head
 	my ($idem, $len) = @_;
 	return "POST /v1/import HTTP/1.1\r\nHost: x\r\nX-API-Key: $key\r\nContent-Type: application/x-ndjson\r\n"
 	  . "Idempotency-Key: $idem\r\n"
+	  . "Prefer: wait\r\n"
 	  . (defined $len ? "Content-Length: $len\r\n" : "Transfer-Encoding: chunked\r\n") . "\r\n";
 }
 

@@ -130,7 +130,7 @@ for my $depth (1_000, 200_000)
 	$r = http_call($gw, 'POST', '/v1/import',
 		body => join("\n", $ok, qq({"kind":"batch","owner":$farm,"product":$cabbage,"qty":"1 kg","certificate":)
 			  . nest($depth) . '}', nest($depth), $ok) . "\n",
-		headers => { 'Content-Type' => 'application/x-ndjson', Authorization => "Bearer $token" });
+		headers => { 'Content-Type' => 'application/x-ndjson', Authorization => "Bearer $token", Prefer => 'wait' });
 	is($r->{status}, 201, "NDJSON upload with $depth-level lines: 201") or diag($r->{content});
 	my $job = json_body($r) // {};
 	is_deeply([ $job->{accepted}, $job->{refused} ], [ 2, 2 ], "NDJSON, $depth levels: 2 applied, 2 refused");
@@ -143,7 +143,7 @@ for my $depth (1_000, 200_000)
 	my $cell = nest($depth);
 	$r = http_call($gw, 'POST', '/v1/import?kind=batch',
 		body => "owner,product,qty,certificate\n$farm,$cabbage,1 kg,\n$farm,$cabbage,1 kg,\"$cell\"\n",
-		headers => { 'Content-Type' => 'text/csv', Authorization => "Bearer $token" });
+		headers => { 'Content-Type' => 'text/csv', Authorization => "Bearer $token", Prefer => 'wait' });
 	is($r->{status}, 201, "CSV upload with a $depth-level cell: 201") or diag($r->{content});
 	$job = json_body($r) // {};
 	is_deeply([ $job->{accepted}, $job->{refused} ], [ 1, 1 ], "CSV, $depth levels: 1 applied, 1 refused");

@@ -134,7 +134,8 @@ Integration (docs/integration.md):
   curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_REGULATOR" "\$SHILIAN_URL/epcis/events?perPage=2"   # GS1 EPCIS 2.0
   curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_ADMIN" \$SHILIAN_URL/v1/admin/clients   # system clients
   printf '%s\n' '{"kind":"batch","owner":'\$(psql -qAtc "select operator_id from shilian_demo.account where name='farm'")',"product":1,"qty":"50 kg"}' |
-    curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_FARM" -H 'Content-Type: application/x-ndjson' --data-binary @- \$SHILIAN_URL/v1/import
+    curl -s -i -H "Authorization: Bearer \$SHILIAN_TOKEN_FARM" -H 'Content-Type: application/x-ndjson' --data-binary @- \$SHILIAN_URL/v1/import   # 202 + Location
+  curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_FARM" \$SHILIAN_URL/v1/import   # the farm's uploads, newest first, with progress
 
 Stop everything with: make stop
 MSG

@@ -46,11 +46,11 @@ my $setup = q{
 			'qty', CASE WHEN g % 5 = 0 THEN '0.5 kg' ELSE '1 kg' END,
 			'reject_reason', CASE WHEN g % 5 = 0 THEN 'half spoilt' END,
 			'inspection', json_build_object('inspector', 'tap ' || g),
-			'received_at', (current_date - 1)::text || ' 12:00:00+08')::text
+			'received_at', (current_date - 1)::text || 'T12:00:00+08:00')::text
 		  FROM generate_series(1, 24) g
 		UNION ALL
 		SELECT 19, json_build_object('kind', 'consume', 'code', (SELECT code FROM b WHERE i = 2),
-			'qty', '3 kg', 'consumption_kind', 'sample_kept', 'at', (current_date - 1)::text || ' 18:00:00+08')::text
+			'qty', '3 kg', 'consumption_kind', 'sample_kept', 'at', (current_date - 1)::text || 'T18:00:00+08:00')::text
 		UNION ALL
 		SELECT 27, json_build_object('kind', 'ship', 'code', (SELECT code FROM b WHERE i = 3),
 			'buyer', 5, 'qty', '2 t')::text

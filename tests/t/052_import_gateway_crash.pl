@@ -46,7 +46,7 @@ sub upload
 {
 	my ($gw, $k) = @_;
 	my $r = http_call($gw, 'POST', '/v1/import', body => $body,
-		headers => { 'X-API-Key' => $key, 'Content-Type' => 'application/x-ndjson', 'Idempotency-Key' => $k });
+		headers => { 'X-API-Key' => $key, 'Content-Type' => 'application/x-ndjson', 'Idempotency-Key' => $k, Prefer => 'wait' });
 	$r->{json} = json_body($r);
 	return $r;
 }

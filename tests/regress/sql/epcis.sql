@@ -286,5 +286,17 @@ SELECT jsonb_pretty(shilian.epcis_capture_status(max(id)) - 'createdAt' - 'finis
 SELECT count(*) AS events_of_failed_jobs FROM shilian.epcis_event e JOIN shilian.epcis_capture_job j ON j.id = e.job_id
  WHERE NOT j.success;
 
+-- strict forms (strict_timestamptz, strict_date), refused like the dates out of
+-- range above: an eventTime without its offset or its seconds, a creationDate
+-- without its offset, an ilmd date not in YYYY-MM-DD
+SELECT shilian.epcis_capture(jsonb_set(pg_temp.fresh(:'d1'::jsonb, 'r-132'), '{epcisBody,eventList,0,eventTime}', '"2026-11-20T07:00:00"'));
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_capture(jsonb_set(pg_temp.fresh(:'d1'::jsonb, 'r-133'), '{epcisBody,eventList,0,eventTime}', '"2026-11-20T07:00+08:00"'));
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_capture(jsonb_set(pg_temp.fresh(:'d1'::jsonb, 'r-134'), '{creationDate}', '"2026-11-20 07:30:00"'));
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_capture(jsonb_set(pg_temp.fresh(:'d1'::jsonb, 'r-135'), '{epcisBody,eventList,0,ilmd,cbvmda:itemExpirationDate}', '"2026-12-5"'));
+\echo :LAST_ERROR_SQLSTATE
+
 \c :regress_db
 DROP DATABASE shilian_epcis_test;

@@ -63,7 +63,7 @@ INSERT INTO upload VALUES
  (18, format('{"kind": "receive", "link": %s, "qty": "200 kg", "inspection": {"inspector": "李四"}}', :l1)), -- SLR17
  (19, format('{"kind": "receive", "link": %s, "qty": "-1 kg", "inspection": {"inspector": "李四"}}', :l1)), -- SLR16
  (20, format('{"kind": "receive", "link": %s, "qty": "1 L", "inspection": {"inspector": "李四"}}', :l1)),   -- SLR06
- (21, format('{"kind": "receive", "link": %s, "qty": "100 kg", "inspection": {"inspector": "李四"}, "received_at": "2000-01-01"}', :l1)), -- SLR07
+ (21, format('{"kind": "receive", "link": %s, "qty": "100 kg", "inspection": {"inspector": "李四"}, "received_at": "2000-01-01T00:00:00+08:00"}', :l1)), -- SLR07
  (22, format('{"kind": "receive", "link": %s, "qty": "90 kg", "inspection": {"inspector": "李四"}, "reject_reason": "damp"}', :l1)),
  (23, format('{"kind": "receive", "link": %s, "qty": "90 kg", "inspection": {"inspector": "李四"}, "reject_reason": "damp"}', :l1)), -- SLR13 (line 22)
  (24, format('{"kind": "receive", "link": %s, "qty": "100 kg", "inspection": {"inspector": "李四"}, "into_batch": "%s"}', :l2, :'whmilk')), -- SLR21 (record function)

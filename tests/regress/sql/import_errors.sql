@@ -82,12 +82,12 @@ SELECT (SELECT count(*) FROM shilian.link) AS links, (SELECT count(*) FROM shili
 CREATE TEMP TABLE upload (n int, line text);
 INSERT INTO upload VALUES
  (1, format('{"kind": "ship", "code": "%s", "buyer": %s, "qty": "10 kg", "shipped_on": "2024-02-01"}', :'a', :wh)),
- (2, format('{"kind": "consume", "code": "%s", "qty": "1 kg", "consumption_kind": "destroyed", "at": "2024-02-01 10:00+08", "note": "refuse after write"}', :'a')),
+ (2, format('{"kind": "consume", "code": "%s", "qty": "1 kg", "consumption_kind": "destroyed", "at": "2024-02-01T10:00:00+08:00", "note": "refuse after write"}', :'a')),
  (3, format('{"kind": "ship", "code": "%s", "buyer": %s, "qty": "2 t", "shipped_on": "2024-02-01"}', :'a', :wh)),
  (4, '{"kind": "ship", "code": '),
- (5, format('{"kind": "consume", "code": "%s", "qty": "2 kg", "consumption_kind": "destroyed", "at": "2024-02-01 10:00+08", "note": "fine"}', :'a')),
- (6, '{"kind": "receive", "link_ref": 1, "qty": "10 kg", "inspection": {"inspector": "李四"}, "received_at": "2024-02-02 09:00+08"}'),
- (7, '{"kind": "receive", "link_ref": 1, "qty": "10 kg", "inspection": {"inspector": "李四"}, "received_at": "2024-02-02 09:00+08"}'),
+ (5, format('{"kind": "consume", "code": "%s", "qty": "2 kg", "consumption_kind": "destroyed", "at": "2024-02-01T10:00:00+08:00", "note": "fine"}', :'a')),
+ (6, '{"kind": "receive", "link_ref": 1, "qty": "10 kg", "inspection": {"inspector": "李四"}, "received_at": "2024-02-02T09:00:00+08:00"}'),
+ (7, '{"kind": "receive", "link_ref": 1, "qty": "10 kg", "inspection": {"inspector": "李四"}, "received_at": "2024-02-02T09:00:00+08:00"}'),
  (8, format('{"kind": "ship", "code": "%s", "buyer": %s, "qty": "3 kgs"}', :'a', :wh)),
  (9, format('{"kind": "ship", "code": "%s", "buyer": %s, "qty": "5 kg", "shipped_on": "2024-02-03"}', :'a', :wh));
 SELECT shilian.import_ndjson(string_agg(line, E'\n' ORDER BY n)) AS job FROM upload \gset

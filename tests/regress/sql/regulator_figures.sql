@@ -148,11 +148,11 @@ END $$;
 -- rolled back) counts one record; an all_or_nothing upload with a refused
 -- line counts nothing.
 SELECT shilian.import_ndjson(
-	'{"kind": "inspection", "code": "' || :'b1' || '", "inspection_kind": "sampling", "result": "pass", "report": {"agency": "广西食检院", "report_no": "S-7"}, "inspected_at": "2026-03-25 09:00+08"}' || E'\n' ||
+	'{"kind": "inspection", "code": "' || :'b1' || '", "inspection_kind": "sampling", "result": "pass", "report": {"agency": "广西食检院", "report_no": "S-7"}, "inspected_at": "2026-03-25T09:00:00+08:00"}' || E'\n' ||
 	'{"kind": "ship", "code": "' || :'b1' || '", "buyer": ' || :w || ', "qty": "1 t", "shipped_on": "2026-03-25"}' || E'\n') AS job \gset
 SELECT status, accepted, refused FROM shilian.import_job WHERE id = :job;
 SELECT shilian.import_ndjson(
-	'{"kind": "inspection", "code": "' || :'b1' || '", "inspection_kind": "sampling", "result": "pass", "report": {"agency": "广西食检院", "report_no": "S-8"}, "inspected_at": "2026-03-26 09:00+08"}' || E'\n' ||
+	'{"kind": "inspection", "code": "' || :'b1' || '", "inspection_kind": "sampling", "result": "pass", "report": {"agency": "广西食检院", "report_no": "S-8"}, "inspected_at": "2026-03-26T09:00:00+08:00"}' || E'\n' ||
 	'{"kind": "ship", "code": "' || :'b1' || '", "buyer": ' || :w || ', "qty": "1 t", "shipped_on": "2026-03-26"}' || E'\n',
 	'all_or_nothing') AS job \gset
 SELECT status, accepted, refused FROM shilian.import_job WHERE id = :job;
