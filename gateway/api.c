@@ -411,6 +411,14 @@ const GwRoute gw_routes[] = {
 		NULL, NULL, TRACE_ROWS("trace_backward"), trace_args},
 	{"GET", "/v1/trace/{code}/graph", gw_sql_route, 0, "Nodes and edges for drawing (trace_graph; direction=, max_depth=)",
 		NULL, NULL, "select shilian.trace_graph($1::shilian.trace_code, coalesce($2, 'forward'), $3::int)", graph_args},
+	/* h-pages: labels (lot_label, lot_labels; labels.c); /v1/labels.svg query: date=YYYY-MM-DD */
+	{"GET", "/v1/batches/{code}/label.svg", gw_label_route, 0,
+		"A 40x30 mm label: QR code of the lot's Digital Link with its token, trace code, product line (lot_label)",
+		NULL, NULL},
+	{"GET", "/v1/batches/{code}/label.png", gw_label_route, 0,
+		"The label as a 203 dpi PNG: QR code and trace code (lot_label)", NULL, NULL},
+	{"GET", "/v1/labels.svg", gw_label_sheet_route, 0,
+		"A sheet of the labels of the acting operator's lots of a day (lot_labels; date=YYYY-MM-DD)", NULL, NULL},
 	{"GET", "/v1/public/trace/{code}", gw_sql_route, GW_PUBLIC,
 		"The consumer view of a code on a package with its token t= (printed with the code): product, producer, "
 		"origin, inspections, custody; 404 SLP01 alike for a wrong token and an unknown code (public_trace)",
@@ -436,6 +444,13 @@ const GwRoute gw_routes[] = {
 		"from (select shilian.recall_close($1::bigint, $2)) c", close_args},
 	{"GET", "/v1/recalls/{id}/export", gw_sql_route, GW_CSV, "Every affected lot as a sortable CSV, FSMA 204 style (recall_export)",
 		NULL, NULL, "select shilian.recall_export($1::bigint)", path0},
+	/* h-pages: the recall graph (recall_graph; pictures.c) */
+	{"GET", "/v1/recalls/{id}/graph.svg", gw_recall_graph_route, 0,
+		"The recall as a graph: holders grouped by region, lots coloured by state, links with quantities (recall_graph)",
+		NULL, regulators},
+	{"GET", "/v1/recalls/{id}/graph.html", gw_recall_graph_route, 0,
+		"The recall graph in a page with the table of affected lots (recall_graph)",
+		NULL, regulators},
 
 	/* regulator */
 	{"GET", "/v1/regulator/jurisdictions/{code}/stats", gw_sql_route, 0,
@@ -501,6 +516,13 @@ const GwRoute gw_routes[] = {
 	{"POST", "/v1/regulator/alerts/{id}/ack", gw_sql_route, 0, "Acknowledge an alert (alert_ack)",
 		NULL, regulators,
 		"select json_build_object('id', $1::bigint::text, 'acknowledged_at', shilian.alert_ack($1::bigint))", path0},
+	/* h-pages: the monthly report's charts (monthly_report; pictures.c); query: month=YYYY-MM */
+	{"GET", "/v1/regulator/jurisdictions/{code}/monthly-report.svg", gw_report_chart_route, 0,
+		"The four assessment figures per child jurisdiction as bar charts with targets (monthly_report; month=YYYY-MM)",
+		NULL, regulators},
+	{"GET", "/v1/regulator/jurisdictions/{code}/monthly-report.html", gw_report_chart_route, 0,
+		"The monthly report's charts and figures in a page (monthly_report; month=YYYY-MM)",
+		NULL, regulators},
 
 	/* system clients (admins); api_client_info is VOLATILE to see the change before it */
 	{"GET", "/v1/admin/clients", gw_sql_route, 0,
@@ -585,5 +607,19 @@ const GwRoute gw_routes[] = {
 		NULL, NULL,
 		"select string_agg(l, E'\\n') || E'\\n' from shilian.ledger_export($1::bigint, $2::bigint) l",
 		export_args},
+
+	/*
+	 * h-pages: the GS1 Digital Link resolver and the consumer page (pages.c):
+	 * page, public trace JSON or linkset by Accept; linkType=; query: t=
+	 * (the lot's token), lang=en, linkType=gs1:pip|gs1:traceability|gs1:recallStatus|linkset
+	 */
+	{"GET", "/01/{gtin}/10/{lot}", gw_page_route, GW_PUBLIC,
+		"GS1 Digital Link of a lot (public_lot, public_trace): the consumer page, JSON or linkset by Accept"},
+	{"GET", "/01/{gtin}/10/{lot}/21/{serial}", gw_page_route, GW_PUBLIC,
+		"GS1 Digital Link of a serialised item: its lot's page (public_lot, public_trace)"},
+	{"GET", "/01/{gtin}/21/{serial}", gw_page_route, GW_PUBLIC,
+		"GS1 Digital Link with a serial, the lot's trace code (public_lot, public_trace)"},
+	{"GET", "/t/{code}", gw_page_route, GW_PUBLIC,
+		"The consumer page of a trace code (public_trace): page, JSON or linkset by Accept"},
 };
 const size_t gw_nroutes = sizeof(gw_routes) / sizeof(gw_routes[0]);
