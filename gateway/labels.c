@@ -16,8 +16,8 @@
 /*
  * Level Q restores 25 % of the code words: a label on a food package is
  * scuffed, wet, folded round a bag or printed by a worn thermal head, and
- * the URI (about 80 characters) still fits version 6 (41 modules), 0.5 mm
- * a module at the 24 mm the label gives the symbol — above the 0.33 mm
+ * the URI (about 80 characters) still fits version 6 (41 modules), 0.46 mm
+ * a module at the 22.4 mm the label gives the symbol — above the 0.33 mm
  * minimum GS1 sets for QR codes on consumer packages. H would push it to
  * version 8 and smaller modules for little gain.
  */
@@ -25,9 +25,12 @@
 #define QR_QUIET 4				/* modules of white around the symbol (ISO/IEC 18004) */
 
 /* The label in SVG user units of 0.1 mm. */
+#define STR_(x) #x
+#define STR(x) STR_(x)
 #define LABEL_W 400
 #define LABEL_H 300
-#define QR_BOX 240				/* the symbol with its quiet zone, a square at the top left */
+#define QR_BOX 224				/* the symbol with its quiet zone, a square at the top left */
+#define TEXT_X 232				/* the product line's column, right of the symbol */
 
 /* PNG: 203 dpi = 7992 pixels per metre; 40 × 30 mm = 320 × 240 pixels. */
 #define LABEL_PX_W 320
@@ -121,12 +124,12 @@ LabelSvg(GwBuf *b, const Label *l, int ox, int oy)
 		return false;
 	/* the product line: name in up to three lines of six characters, then spec, lot, dates */
 	gw_buf_puts(b, "<g font-family=\"'Noto Sans CJK SC','Source Han Sans SC','PingFang SC',sans-serif\" fill=\"#000\">");
-	for (int line = 0; line < 3 && l->product[pos] != '\0'; line++, y += 34)
+	for (int line = 0; line < 3 && l->product[pos] != '\0'; line++, y += 32)
 	{
 		size_t		start = pos;
 		size_t		n = Utf8Take(l->product, &pos, 6);
 
-		gw_buf_printf(b, "<text x=\"250\" y=\"%d\" font-size=\"30\" font-weight=\"700\">", y);
+		gw_buf_printf(b, "<text x=\"" STR(TEXT_X) "\" y=\"%d\" font-size=\"28\" font-weight=\"700\">", y);
 		gw_buf_escn(b, l->product + start, n);
 		if (line == 2 && l->product[pos] != '\0')
 			gw_buf_puts(b, "…");
@@ -134,31 +137,31 @@ LabelSvg(GwBuf *b, const Label *l, int ox, int oy)
 	}
 	if (l->spec != NULL)
 	{
-		gw_buf_printf(b, "<text x=\"250\" y=\"%d\" font-size=\"24\">", y);
+		gw_buf_printf(b, "<text x=\"" STR(TEXT_X) "\" y=\"%d\" font-size=\"22\">", y);
 		gw_buf_esc(b, l->spec);
 		gw_buf_puts(b, "</text>");
-		y += 30;
+		y += 27;
 	}
 	if (l->lot != NULL)
 	{
-		gw_buf_printf(b, "<text x=\"250\" y=\"%d\" font-size=\"22\">批号 ", y);
+		gw_buf_printf(b, "<text x=\"" STR(TEXT_X) "\" y=\"%d\" font-size=\"19\">批号 ", y);
 		gw_buf_esc(b, l->lot);
 		gw_buf_puts(b, "</text>");
-		y += 28;
+		y += 25;
 	}
-	gw_buf_printf(b, "<text x=\"250\" y=\"%d\" font-size=\"22\">生产 ", y);
+	gw_buf_printf(b, "<text x=\"" STR(TEXT_X) "\" y=\"%d\" font-size=\"19\">生产 ", y);
 	gw_buf_esc(b, l->produced_on);
 	gw_buf_puts(b, "</text>");
-	y += 28;
+	y += 25;
 	if (l->expires_on != NULL)
 	{
-		gw_buf_printf(b, "<text x=\"250\" y=\"%d\" font-size=\"22\">保质至 ", y);
+		gw_buf_printf(b, "<text x=\"" STR(TEXT_X) "\" y=\"%d\" font-size=\"19\">保质至 ", y);
 		gw_buf_esc(b, l->expires_on);
 		gw_buf_puts(b, "</text>");
 	}
 	/* the trace code, human-readable under the symbol, in groups of 6 */
-	gw_buf_puts(b, "<text class=\"code\" x=\"200\" y=\"285\" text-anchor=\"middle\" font-size=\"34\" "
-				"font-family=\"'DejaVu Sans Mono',monospace\" letter-spacing=\"1\">");
+	gw_buf_puts(b, "<text class=\"code\" x=\"200\" y=\"274\" text-anchor=\"middle\" font-size=\"30\" "
+				"font-family=\"'DejaVu Sans Mono',monospace\">");
 	gw_buf_escn(b, l->code, 6);
 	gw_buf_puts(b, " ");
 	gw_buf_escn(b, l->code + 6, 6);

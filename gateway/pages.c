@@ -285,7 +285,7 @@ static void
 PageStart(GwBuf *b, const Page *pg, const char *title)
 {
 	gw_buf_printf(b, "<!DOCTYPE html>\n<html lang=\"%s\"><head><meta charset=\"utf-8\">"
-				  "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+				  "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><link rel=\"icon\" href=\"data:,\">"
 				  "<meta name=\"referrer\" content=\"no-referrer\"><title>", pg->en ? "en" : "zh-CN");
 	gw_buf_esc(b, title);
 	gw_buf_printf(b, "</title><style>%s</style></head><body>", gw_page_css());

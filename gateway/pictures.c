@@ -263,7 +263,7 @@ RecallPage(GwBuf *b, json_t *g)
 	size_t		i;
 
 	gw_buf_puts(b, "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
-				"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>");
+				"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><link rel=\"icon\" href=\"data:,\"><title>");
 	gw_buf_esc(b, "召回 recall ");
 	gw_buf_esc(b, Str(r, "id"));
 	gw_buf_printf(b, "</title><style>%s main{max-width:none}</style></head><body><main>", gw_page_css());
@@ -455,7 +455,7 @@ ReportPage(GwBuf *b, json_t *report, const char *code, const char *month)
 	json_t	   *total = json_object_get(report, "total");
 
 	gw_buf_puts(b, "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
-				"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>");
+				"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><link rel=\"icon\" href=\"data:,\"><title>");
 	gw_buf_esc(b, Str(total, "name"));
 	gw_buf_puts(b, " ");
 	gw_buf_esc(b, Str(report, "month"));
