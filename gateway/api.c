@@ -619,6 +619,8 @@ const GwRoute gw_routes[] = {
 		"GS1 Digital Link of a serialised item: its lot's page (public_lot, public_trace)"},
 	{"GET", "/01/{gtin}/21/{serial}", gw_page_route, GW_PUBLIC,
 		"GS1 Digital Link with a serial, the lot's trace code (public_lot, public_trace)"},
+	{"GET", "/01/{gtin}", gw_page_route, GW_PUBLIC,
+		"A GTIN alone names no lot: the 404 page that says a lot or serial is needed (public_lot)"},
 	{"GET", "/t/{code}", gw_page_route, GW_PUBLIC,
 		"The consumer page of a trace code (public_trace): page, JSON or linkset by Accept"},
 };

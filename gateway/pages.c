@@ -589,7 +589,7 @@ gw_page_route(GwRequest *req)
 	}
 	else
 	{
-		/* /01/{gtin}/10/{lot}, /01/{gtin}/21/{serial}, /01/{gtin}/10/{lot}/21/{serial} */
+		/* /01/{gtin}/10/{lot}, /01/{gtin}/21/{serial}, /01/{gtin}/10/{lot}/21/{serial}; /01/{gtin} names no lot */
 		bool		has_lot = strstr(pattern, "/10/") != NULL;
 		bool		has_serial = strstr(pattern, "/21/") != NULL;
 		const char *p[4] = {req->params[0], has_lot ? req->params[1] : NULL,

@@ -143,6 +143,9 @@ is(http_call($gw, 'GET', "/01/06901234567892/10/$lot?t=aaaaaaaaaa")->{status}, 4
 is(http_call($gw, 'GET', "/01/06901234567892/10/$lot")->{status}, 404, 'no token: 404');
 is(http_call($gw, 'GET', "/01/06901234567892/10/NOSUCHLOT?t=$flour_token")->{status}, 404, 'an unknown lot: 404');
 is(http_call($gw, 'GET', "/01/06901234567893/10/$lot?t=$flour_token")->{status}, 400, 'a bad GTIN check digit: 400');
+my $gtin_only = http_call($gw, 'GET', "/01/06901234567892?t=$flour_token");
+is($gtin_only->{status}, 404, 'a GTIN alone names no lot: 404');
+like($gtin_only->{headers}{'content-type'}, qr{^text/html}, '... as a page');
 my $err = http_call($gw, 'GET', "/t/12345?t=$flour_token", headers => { Accept => 'application/json' });
 is($err->{status}, 400, 'a malformed trace code asked as JSON: 400');
 is(json_body($err)->{code}, '22P02', '... with the SQLSTATE as /v1/public/trace has it');
