@@ -449,7 +449,7 @@ ChildRows(json_t *report)
 }
 
 static void
-ReportPage(GwBuf *b, json_t *report, const char *code, const char *month)
+ReportPage(GwBuf *b, json_t *report, const char *code)
 {
 	json_t	   *rows = ChildRows(report);
 	json_t	   *total = json_object_get(report, "total");
@@ -502,7 +502,6 @@ ReportPage(GwBuf *b, json_t *report, const char *code, const char *month)
 			gw_buf_puts(b, "</tr>");
 		}
 	}
-	(void) month;
 	gw_buf_puts(b, "</tbody></table></section></main></body></html>\n");
 }
 
@@ -535,10 +534,10 @@ gw_report_chart_route(GwRequest *req)
 	if (report == NULL)
 		return gw_reply_error(req->conn, 500, "GW500", "the report could not be read", NULL, NULL, NULL);
 	if (html)
-		ReportPage(&b, report, req->params[0], month);
+		ReportPage(&b, report, req->params[0]);
 	else
 	{
-		int			h = 0;
+		int			h;
 
 		gw_buf_puts(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
 		h = 4 * (50 + (int) json_array_size(ChildRows(report)) * BAR_ROW + 30);
