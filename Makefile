@@ -53,7 +53,7 @@ $(UPDATE_SQL): sql/$(EXTENSION)--%.sql: $$(sort $$(wildcard sql/update/%/*.sql))
 # ---- gateway -------------------------------------------------------------
 GW_CC      ?= cc
 GW_CFLAGS  ?= -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Iextension/core -I$(shell $(PG_CONFIG) --includedir) -DGW_VERSION=\"$(EXTVERSION)\"
-GW_LDLIBS   = -lcivetweb -ljansson -lpq -ljwt -lcrypto -lpthread
+GW_LDLIBS   = -lcivetweb -ljansson -lpq -ljwt -lcrypto -lpthread -lqrencode -lpng
 # The gateway links the pure core files it needs (JSON limits).
 GW_SRCS     = $(sort $(wildcard gateway/*.c)) extension/core/jsonlimit.c
 GW_HDRS     = $(wildcard gateway/*.h) extension/core/jsonlimit.h
@@ -72,6 +72,10 @@ UNIT_BINS   = $(UNIT_SRCS:.c=)
 
 tests/unit/%_test: tests/unit/%_test.c tests/unit/unit.h $(CORE_SRCS) $(CORE_HDRS)
 	$(CC) $(CORE_CFLAGS) -Itests/unit -o $@ $< $(CORE_SRCS) -lcrypto
+
+# The gateway's escaping (gateway/htmlbuf.c) is pure C too: tested alone.
+tests/unit/htmlbuf_test: tests/unit/htmlbuf_test.c tests/unit/unit.h gateway/htmlbuf.c gateway/htmlbuf.h
+	$(CC) $(CORE_CFLAGS) -Itests/unit -Igateway -o $@ $< gateway/htmlbuf.c
 
 # The RFC 6962 vectors become a C include, so the unit test needs no JSON parser.
 .tmp/unit/rfc6962_vectors.inc: tests/data/rfc6962-vectors.json tests/unit/rfc6962_vectors.jq

@@ -103,6 +103,22 @@ static const GwParam p_public_trace[] = {
 	QUERY("t", GW_STRING, "the lot's public token, printed with the code (QR / Digital Link); without it, or with a wrong one, the reply is 404 SLP01 as for an unknown code"),
 	{NULL}
 };
+static const GwParam p_label_sheet[] = {
+	QUERY("date", GW_DATE, "the day whose lots are printed (YYYY-MM-DD)", .required = true), {NULL}
+};
+#define Q_TOKEN QUERY("t", GW_STRING, "the lot's public token, printed with the code (QR / Digital Link)")
+#define Q_LANG QUERY("lang", GW_STRING, "en for the English page (Chinese by default)", .values = lang_values)
+#define Q_LINKTYPE QUERY("linkType", GW_STRING, "a GS1 link type (gs1:pip, gs1:traceability, gs1:recallStatus): 307 to " \
+	"that link; linkset or all: the linkset; another type: the default link, as the Digital Link resolver standard says")
+#define P_GTIN PATH("gtin", GW_STRING, "GTIN-8, -12, -13 or -14 (digits)")
+#define P_LOT PATH("lot", GW_STRING, "the lot or batch number (AI 10)")
+#define P_SERIAL PATH("serial", GW_STRING, "the serial (AI 21): the lot's trace code")
+static const char *const lang_values[] = {"zh", "en", NULL};
+static const GwParam p_dl_lot[] = {P_GTIN, P_LOT, Q_TOKEN, Q_LANG, Q_LINKTYPE, {NULL}};
+static const GwParam p_dl_lot_serial[] = {P_GTIN, P_LOT, P_SERIAL, Q_TOKEN, Q_LANG, Q_LINKTYPE, {NULL}};
+static const GwParam p_dl_serial[] = {P_GTIN, P_SERIAL, Q_TOKEN, Q_LANG, Q_LINKTYPE, {NULL}};
+static const GwParam p_dl_gtin[] = {P_GTIN, Q_TOKEN, Q_LANG, Q_LINKTYPE, {NULL}};
+static const GwParam p_dl_code[] = {P_CODE, Q_TOKEN, Q_LANG, Q_LINKTYPE, {NULL}};
 static const GwParam p_period[] = {P_JURISDICTION, Q_FROM, Q_TO, {NULL}};
 static const GwParam p_inactive[] = {
 	P_JURISDICTION, QUERY("since", GW_DATE, "no record since this day (default 30 days ago)"), {NULL}
@@ -639,6 +655,17 @@ const GwRoute gw_routes[] = {
 	{"GET", "/v1/trace/{code}/graph", gw_sql_route, 0, "Nodes and edges for drawing (trace_graph; direction=, max_depth=)",
 		NULL, NULL, "select shilian.trace_graph($1::shilian.trace_code, coalesce($2, 'forward'), $3::int)", graph_args,
 		.op = "traceGraph", .params = p_graph, .response = "TraceGraph"},
+	/* labels (lot_label, lot_labels; labels.c) */
+	{"GET", "/v1/batches/{code}/label.svg", gw_label_route, 0,
+		"A 40x30 mm label: QR code of the lot's Digital Link with its token, trace code, product line (lot_label)",
+		NULL, NULL,
+		.op = "getLabelSvg", .params = p_code, .response = "image/svg+xml"},
+	{"GET", "/v1/batches/{code}/label.png", gw_label_route, 0,
+		"The label as a 203 dpi PNG: QR code and trace code (lot_label)", NULL, NULL,
+		.op = "getLabelPng", .params = p_code, .response = "image/png"},
+	{"GET", "/v1/labels.svg", gw_label_sheet_route, 0,
+		"A sheet of the labels of the acting operator's lots of a day (lot_labels; date=YYYY-MM-DD)", NULL, NULL,
+		.op = "getLabelSheet", .params = p_label_sheet, .response = "image/svg+xml"},
 	{"GET", "/v1/public/trace/{code}", gw_sql_route, GW_PUBLIC,
 		"The consumer view of a code on a package with its token t= (printed with the code): product, producer, "
 		"origin, inspections, custody; 404 SLP01 alike for a wrong token and an unknown code (public_trace)",
@@ -671,6 +698,15 @@ const GwRoute gw_routes[] = {
 	{"GET", "/v1/recalls/{id}/export", gw_sql_route, GW_CSV, "Every affected lot as a sortable CSV, FSMA 204 style (recall_export)",
 		NULL, NULL, "select shilian.recall_export($1::bigint)", path0,
 		.op = "exportRecall", .params = p_id, .response = "text/csv"},
+	/* the recall graph (recall_graph; pictures.c) */
+	{"GET", "/v1/recalls/{id}/graph.svg", gw_recall_graph_route, 0,
+		"The recall as a graph: holders grouped by region, lots coloured by state, links with quantities (recall_graph)",
+		NULL, regulators,
+		.op = "getRecallGraphSvg", .params = p_id, .response = "image/svg+xml"},
+	{"GET", "/v1/recalls/{id}/graph.html", gw_recall_graph_route, 0,
+		"The recall graph in a page with the table of affected lots (recall_graph)",
+		NULL, regulators,
+		.op = "getRecallGraphPage", .params = p_id, .response = "text/html"},
 
 	/* regulator */
 	{"GET", "/v1/regulator/jurisdictions/{code}/stats", gw_sql_route, 0,
@@ -746,6 +782,15 @@ const GwRoute gw_routes[] = {
 		NULL, regulators,
 		"select json_build_object('id', $1::bigint::text, 'acknowledged_at', shilian.alert_ack($1::bigint))", path0,
 		.op = "acknowledgeAlert", .params = p_id, .response = "AlertAck"},
+	/* the monthly report's charts (monthly_report; pictures.c) */
+	{"GET", "/v1/regulator/jurisdictions/{code}/monthly-report.svg", gw_report_chart_route, 0,
+		"The four assessment figures per child jurisdiction as bar charts with targets (monthly_report; month=YYYY-MM)",
+		NULL, regulators,
+		.op = "getMonthlyReportChart", .params = p_report, .response = "image/svg+xml"},
+	{"GET", "/v1/regulator/jurisdictions/{code}/monthly-report.html", gw_report_chart_route, 0,
+		"The monthly report's charts and figures in a page (monthly_report; month=YYYY-MM)",
+		NULL, regulators,
+		.op = "getMonthlyReportPage", .params = p_report, .response = "text/html"},
 
 	/* system clients (admins); api_client_info is VOLATILE to see the change before it */
 	{"GET", "/v1/admin/clients", gw_sql_route, 0,
@@ -857,5 +902,25 @@ const GwRoute gw_routes[] = {
 		"select string_agg(l, E'\\n') || E'\\n' from shilian.ledger_export($1::bigint, $2::bigint) l",
 		export_args,
 		.op = "exportLedger", .params = p_export, .response = "application/x-ndjson"},
+
+	/*
+	 * the GS1 Digital Link resolver and the consumer page (pages.c): page,
+	 * public trace JSON or linkset by Accept; linkType= answers a 307
+	 */
+	{"GET", "/01/{gtin}/10/{lot}", gw_page_route, GW_PUBLIC,
+		"GS1 Digital Link of a lot (public_lot, public_trace): the consumer page, JSON or linkset by Accept",
+		.op = "resolveLot", .params = p_dl_lot, .response = "text/html"},
+	{"GET", "/01/{gtin}/10/{lot}/21/{serial}", gw_page_route, GW_PUBLIC,
+		"GS1 Digital Link of a serialised item: its lot's page (public_lot, public_trace)",
+		.op = "resolveLotSerial", .params = p_dl_lot_serial, .response = "text/html"},
+	{"GET", "/01/{gtin}/21/{serial}", gw_page_route, GW_PUBLIC,
+		"GS1 Digital Link with a serial, the lot's trace code (public_lot, public_trace)",
+		.op = "resolveSerial", .params = p_dl_serial, .response = "text/html"},
+	{"GET", "/01/{gtin}", gw_page_route, GW_PUBLIC,
+		"A GTIN alone names no lot: the 404 page that says a lot or serial is needed (public_lot)",
+		.op = "resolveGtin", .params = p_dl_gtin, .response = "text/html"},
+	{"GET", "/t/{code}", gw_page_route, GW_PUBLIC,
+		"The consumer page of a trace code (public_trace): page, JSON or linkset by Accept",
+		.op = "resolveTraceCode", .params = p_dl_code, .response = "text/html"},
 };
 const size_t gw_nroutes = sizeof(gw_routes) / sizeof(gw_routes[0]);

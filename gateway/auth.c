@@ -423,7 +423,9 @@ gw_authenticate(GwRequest *req)
 	const char *token;
 
 	memset(&req->auth, 0, sizeof(req->auth));
-	if (strncmp(req->route->pattern, PUBLIC_LOOKUP_PREFIX, strlen(PUBLIC_LOOKUP_PREFIX)) == 0)
+	/* the Digital Link resolver (/01/..., /t/...) is the same lookup (pages.c) */
+	if (strncmp(req->route->pattern, PUBLIC_LOOKUP_PREFIX, strlen(PUBLIC_LOOKUP_PREFIX)) == 0 ||
+		strncmp(req->route->pattern, "/01/", 4) == 0 || strncmp(req->route->pattern, "/t/", 3) == 0)
 	{
 		int			wait = gw_ratelimit_public(req->ri->remote_addr);
 

@@ -57,6 +57,8 @@ static Option options[] = {
 	{"apikey_backoff_max_ms", "SHILIAN_APIKEY_BACKOFF_MAX_MS", OPT_INT, &gw_config.apikey_backoff_max_ms, "longest backoff after failed API keys (300000)"},
 	{"public_rate_limit", "SHILIAN_PUBLIC_RATE_LIMIT", OPT_INT, &gw_config.public_rate_limit, "public lookups per address per window (60)"},
 	{"public_rate_window_ms", "SHILIAN_PUBLIC_RATE_WINDOW_MS", OPT_INT, &gw_config.public_rate_window_ms, "window of public_rate_limit (60000)"},
+	/* h-pages: labels and the resolver */
+	{"public_base_url", "SHILIAN_PUBLIC_BASE_URL", OPT_STR, &gw_config.public_base_url, "scheme and host the labels' QR codes point to (http://<Host header>)"},
 };
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
 

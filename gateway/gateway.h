@@ -59,6 +59,7 @@ typedef struct GwConfig
 	int			apikey_backoff_max_ms;
 	int			public_rate_limit;	/* public lookups per address per window */
 	int			public_rate_window_ms;
+	char	   *public_base_url;	/* h-pages: what label QR codes point to; NULL = from Host */
 } GwConfig;
 
 extern GwConfig gw_config;
@@ -406,5 +407,28 @@ size_t		gw_json_compact(char *text, bool keep_lines);
 /* An error under /epcis as RFC 7807 problem details (takes the error object). */
 int			gw_reply_problem(struct mg_connection *conn, int status, json_t *err, const char *extra_headers);
 bool		gw_is_epcis(struct mg_connection *conn);
+
+/*
+ * h-pages: pages.c, labels.c, pictures.c — the Digital Link resolver and the
+ * consumer page, printable labels with QR codes, the regulator's recall graph
+ * and report charts (docs/pages.md). HTML and SVG are built in a GwBuf
+ * (htmlbuf.h) where every database value goes through gw_buf_esc.
+ */
+struct GwBuf;
+int			gw_page_route(GwRequest *req);
+int			gw_label_route(GwRequest *req);
+int			gw_label_sheet_route(GwRequest *req);
+int			gw_recall_graph_route(GwRequest *req);
+int			gw_report_chart_route(GwRequest *req);
+/* One read statement as the caller: the result; or NULL with *err the failed
+ * result (caller PQclears) for an SQL error, or NULL, *err NULL and *status
+ * after the reply for a failure of the database itself. */
+PGresult   *gw_page_query(GwRequest *req, const char *sql, int nparams, const char *const *params,
+						  PGresult **err, int *status);
+/* public_base_url, or http:// and the Host header */
+void		gw_public_base(GwRequest *req, char *buf, size_t len);
+int			gw_reply_html(GwRequest *req, int status, struct GwBuf *page, const char *extra_headers);
+int			gw_page_error(GwRequest *req, bool en, int status, const char *what, const char *hint);
+const char *gw_page_css(void);
 
 #endif

@@ -19,6 +19,7 @@ gw_status_text(int status)
 		case 202: return "Accepted";
 		case 204: return "No Content";
 		case 206: return "Partial Content";
+		case 307: return "Temporary Redirect";
 		case 400: return "Bad Request";
 		case 401: return "Unauthorized";
 		case 403: return "Forbidden";
@@ -261,8 +262,9 @@ gw_reply_text(struct mg_connection *conn, int status, const char *content_type, 
 	const char *fmt = "HTTP/1.1 %d %s\r\n"
 		"Content-Type: %s\r\n"
 		"Content-Length: %zu\r\n"
-		"Cache-Control: no-store\r\n"
+		"%s"
 		"%s\r\n";
+	const char *cache = "Cache-Control: no-store\r\n";
 	int			hlen;
 	char	   *buf;
 	size_t		blen;
@@ -271,18 +273,21 @@ gw_reply_text(struct mg_connection *conn, int status, const char *content_type, 
 		len = 0;
 	if (extra_headers == NULL)
 		extra_headers = "";
+	/* no-store unless the reply says otherwise (the consumer page, pages.c) */
+	if (strstr(extra_headers, "Cache-Control:") != NULL)
+		cache = "";
 	/* a reply that says so closes the connection (civetweb would keep it) */
 	if (strstr(extra_headers, "Connection: close") != NULL)
 		mg_disable_connection_keep_alive(conn);
 	/* headers (a Link header can be long) and body in one buffer */
-	hlen = snprintf(NULL, 0, fmt, status, gw_status_text(status), content_type, len, extra_headers);
+	hlen = snprintf(NULL, 0, fmt, status, gw_status_text(status), content_type, len, cache, extra_headers);
 	if (hlen < 0)
 		return status;
 	blen = (size_t) hlen + len;
 	buf = malloc(blen + 1);
 	if (buf == NULL)
 		return status;
-	snprintf(buf, (size_t) hlen + 1, fmt, status, gw_status_text(status), content_type, len, extra_headers);
+	snprintf(buf, (size_t) hlen + 1, fmt, status, gw_status_text(status), content_type, len, cache, extra_headers);
 	if (len)
 		memcpy(buf + hlen, text, len);
 	mg_write(conn, buf, blen);

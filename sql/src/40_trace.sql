@@ -165,6 +165,22 @@ COMMENT ON FUNCTION public_path(trace_code) IS
 REVOKE ALL ON FUNCTION public_path(trace_code) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION public_path(trace_code) TO shilian_operator, shilian_regulator, shilian_system, shilian_admin;
 
+-- The public trace's one refusal (SLP01, a 404 at the gateway), the same for
+-- a wrong or missing token and for a code or Digital Link no lot has.
+CREATE FUNCTION public_refuse(code text) RETURNS void
+	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	RAISE EXCEPTION USING ERRCODE = 'SLP01',
+		MESSAGE = format('no public trace for %s with this token', code),
+		DETAIL = 'Either no lot has this code or the token is not the one printed with it.',
+		HINT = 'Scan the QR code on the package, or type the code and the token printed next to it.';
+END;
+$$;
+COMMENT ON FUNCTION public_refuse(text) IS
+	'Raise SLP01 (no public trace for this code with this token): the one refusal of public_trace and public_lot.';
+
 -- The consumer's view: the custody chain of this batch only (backward along
 -- sales, to the lot where it was produced, processed or first entered the
 -- chain), the producer and its licence, the region of origin and the
@@ -190,10 +206,7 @@ BEGIN
 		SELECT * INTO root FROM shilian.batch b WHERE b.trace_code OPERATOR(shilian.=) code;
 	END IF;
 	IF root.id IS NULL THEN
-		RAISE EXCEPTION USING ERRCODE = 'SLP01',
-			MESSAGE = format('no public trace for %s with this token', code),
-			DETAIL = 'Either no lot has this code or the token is not the one printed with it.',
-			HINT = 'Scan the QR code on the package, or type the code and the token printed next to it.';
+		PERFORM shilian.public_refuse(code::text);
 	END IF;
 	-- each row: a lot of the chain and the sale it came in by (the earliest
 	-- receipt of a sale, for a lot created by a receipt), followed upstream
@@ -232,6 +245,7 @@ BEGIN
 		-- holder) by name, the holders between them by region and segment
 		'custody', (SELECT jsonb_agg(jsonb_build_object('step', mx.n - c.step,
 				'segment', o.segment, 'region', left(o.station, 6),
+				'region_name', (SELECT j.name FROM shilian.jurisdiction j WHERE j.code = left(o.station, 6)),
 				'received_on', (SELECT shilian.platform_date(l.received_at) FROM shilian.link l WHERE l.id = c.in_link))
 				|| CASE WHEN c.step IN (0, mx.n) THEN jsonb_build_object('holder', o.name) ELSE '{}' END
 				ORDER BY c.step DESC)
@@ -244,13 +258,15 @@ BEGIN
 				ORDER BY i.inspected_at, i.id), '[]')
 			FROM chain c JOIN shilian.inspection i ON i.batch_id = c.id
 			JOIN shilian.operator o ON o.id = i.operator_id
-			CROSS JOIN (SELECT max(step) AS n FROM chain) mx))
+			CROSS JOIN (SELECT max(step) AS n FROM chain) mx),
+		-- open recalls of this lot or of any lot it was made from (part 87)
+		'recalls', shilian.public_recalls(root.id))
 	  INTO result;
 	RETURN result;
 END;
 $$;
 COMMENT ON FUNCTION public_trace(trace_code, text) IS
-	'The consumer view of a code with its token: product, producer and licence, region of origin, custody chain of this lot (holders between producer and final seller by region and segment only) and its inspection results; no quantities, prices or other customers. SLP01 for a wrong or missing token as for an unknown code.';
+	'The consumer view of a code with its token: product, producer and licence, region of origin, custody chain of this lot (holders between producer and final seller by region and segment only), its inspection results and the open recalls of it or its inputs (public_recalls); no quantities, prices or other customers. SLP01 for a wrong or missing token as for an unknown code.';
 REVOKE ALL ON FUNCTION public_trace(trace_code, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION public_trace(trace_code, text) TO shilian_public, shilian_operator, shilian_regulator, shilian_system, shilian_admin;
 

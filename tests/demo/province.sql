@@ -374,3 +374,13 @@ SELECT shilian.api_client_add('quancheng-erp', '泉城批发市场自建追溯�
  WHERE NOT EXISTS (SELECT 1 FROM shilian.api_client c WHERE c.client = 'quancheng-erp');
 SELECT shilian.api_client_bind('quancheng-erp', o.id)
   FROM shilian.operator o WHERE o.name = '济南泉城农产品批发市场有限公司';
+
+-- ---- pages and labels (docs/pages.md) -------------------------------------------
+-- What the labels' QR codes carry: the mill's flour by its GS1 Digital Link
+-- (a GTIN and a lot number), a lot of the demo recall by its trace code; the
+-- gateway answers both with the consumer page (make run prints the URLs).
+SELECT 'demo: consumer page ' || shilian.public_link(b.trace_code) AS page
+  FROM shilian.batch b JOIN shilian.product p ON p.id = b.product_id
+ WHERE p.gtin = '6901234567892' AND b.origin = 'produced' ORDER BY b.id LIMIT 1;
+SELECT 'demo: recall warning on ' || shilian.public_link(t.trace_code) AS page
+  FROM shilian.recall_target t ORDER BY t.recall_id, t.depth DESC, t.trace_code LIMIT 1;

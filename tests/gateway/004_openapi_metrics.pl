@@ -40,6 +40,12 @@ my @implemented = (
 	[ delete => '/v1/admin/clients/{client}/keys/{key_id}' ],
 	[ get => '/v1/licences/{id}' ], [ get => '/v1/products/{id}' ], [ get => '/v1/inspections/{id}' ],
 	[ get => '/v1/shipments/{link}' ], [ get => '/v1/consumptions/{id}' ],
+	# pages, labels and pictures (tests/gateway/060_pages.pl)
+	[ get => '/01/{gtin}/10/{lot}' ], [ get => '/01/{gtin}/10/{lot}/21/{serial}' ], [ get => '/01/{gtin}/21/{serial}' ],
+	[ get => '/01/{gtin}' ], [ get => '/t/{code}' ], [ get => '/v1/batches/{code}/label.svg' ], [ get => '/v1/batches/{code}/label.png' ],
+	[ get => '/v1/labels.svg' ], [ get => '/v1/recalls/{id}/graph.svg' ], [ get => '/v1/recalls/{id}/graph.html' ],
+	[ get => '/v1/regulator/jurisdictions/{code}/monthly-report.svg' ],
+	[ get => '/v1/regulator/jurisdictions/{code}/monthly-report.html' ],
 );
 
 my $r = http_call($gw, 'GET', '/openapi.json');

@@ -46,6 +46,20 @@ my %sql = (
 	# the month of yesterday: the demo's latest records fall in it
 	MONTH => q{select to_char(current_date - 1, 'YYYY-MM')},
 	EPCIS_TIME => q{select to_char(current_date - 1, 'YYYY-MM-DD') || 'T08:00:00+08:00'},
+	# pages: the mill's flour lot (a GTIN and a lot number) and the farm's lot with their tokens
+	FLOUR_CODE => q{select b.trace_code from shilian.batch b join shilian.product p on p.id = b.product_id
+		where p.gtin = '6901234567892' and b.origin = 'produced' order by b.id limit 1},
+	FLOUR_GTIN => q{select '0' || gtin from shilian.product where gtin = '6901234567892'},
+	FLOUR_LOTNO => q{select b.lot from shilian.batch b join shilian.product p on p.id = b.product_id
+		where p.gtin = '6901234567892' and b.origin = 'produced' order by b.id limit 1},
+	FLOUR_TOKEN => q{select shilian.public_token(b.trace_code) from shilian.batch b join shilian.product p on p.id = b.product_id
+		where p.gtin = '6901234567892' and b.origin = 'produced' order by b.id limit 1},
+	FARM_LOT_TOKEN => q{select shilian.public_token(b.trace_code) from shilian.batch b join shilian_demo.account a
+		on a.operator_id = b.owner_id where a.name = 'farm' and b.origin = 'produced' order by b.id limit 1},
+	FARM_DAY => q{select b.produced_on from shilian.batch b join shilian_demo.account a
+		on a.operator_id = b.owner_id where a.name = 'farm' and b.origin = 'produced' order by b.id limit 1},
+	CANTEEN_LOT_TOKEN => q{select shilian.public_token(b.trace_code) from shilian.batch b join shilian_demo.account a
+		on a.operator_id = b.owner_id where a.name = 'canteen' order by b.id limit 1},
 );
 $var{$_} = $node->safe_psql('postgres', $sql{$_}) for keys %sql;
 my $key = $node->safe_psql('postgres', q{

@@ -107,6 +107,13 @@ ENV
 	local public_path recall_code
 	public_path=$(psql -qAtX -d "$DB" -c "select shilian.public_path(b.trace_code) from shilian.batch b join shilian.operator o on o.id = b.owner_id where 'school_canteen' = any (o.kinds) order by b.id limit 1")
 	recall_code=$(psql -qAtX -d "$DB" -c "select trace_code from shilian.recall order by id limit 1")
+	# the consumer pages (docs/pages.md): the mill's flour by its GS1 Digital
+	# Link, the canteen's recalled lot; the farm's label
+	local flour_link canteen_link farm_lot farm_link
+	flour_link=$(psql -qAtX -d "$DB" -c "select shilian.public_link(b.trace_code) from shilian.batch b join shilian.product p on p.id = b.product_id where p.gtin = '6901234567892' and b.origin = 'produced' order by b.id limit 1")
+	canteen_link=$(psql -qAtX -d "$DB" -c "select shilian.public_link(b.trace_code) from shilian.batch b join shilian.operator o on o.id = b.owner_id where 'school_canteen' = any (o.kinds) order by b.id limit 1")
+	farm_lot=$(psql -qAtX -d "$DB" -c "select b.trace_code from shilian.batch b join shilian_demo.account a on a.operator_id = b.owner_id where a.name = 'farm' and b.origin = 'produced' order by b.id limit 1")
+	farm_link=$(psql -qAtX -d "$DB" -c "select shilian.public_link('$farm_lot')")
 	local month; month=$(date +%Y-%m)
 	cat <<MSG
 
@@ -123,6 +130,13 @@ Try (tokens for the demo accounts are in .run/env):
   curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_REGULATOR" \$SHILIAN_URL/v1/recalls/1   # the demo recall
   curl -s "\$SHILIAN_URL$public_path"   # what a consumer sees: no login, the lot's public token (t=) from its QR code
   psql -c "select * from shilian.trace_forward('$recall_code')"
+Pages and labels (docs/pages.md; open the pages in a browser):
+  http://$LISTEN$flour_link   # a lot's consumer page, by the GS1 Digital Link its label carries
+  http://$LISTEN$canteen_link&lang=en   # a lot of the demo recall: the warning (English)
+  http://$LISTEN$farm_link   # the farm's lot (the demo recall's suspect lot), whose label is:
+  curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_FARM" -o label.png \$SHILIAN_URL/v1/batches/$farm_lot/label.png   # (also label.svg); zbarimg label.png gives the URI above
+  curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_REGULATOR" -o recall.html \$SHILIAN_URL/v1/recalls/1/graph.html   # the recall graph
+  curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_REGULATOR" -o report.html "\$SHILIAN_URL/v1/regulator/jurisdictions/370000/monthly-report.html?month=$month"
 Regulators (figures, findings, alerts; docs/regulator.md):
   curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_REGULATOR" \$SHILIAN_URL/v1/regulator/jurisdictions/370000/stats
   curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_REGULATOR" "\$SHILIAN_URL/v1/regulator/jurisdictions/370000/monthly-report.csv?month=$month"

@@ -93,6 +93,8 @@ done
 # from the private install; as root they run as the postgres user.
 say "== TAP and gateway tests (prove)"
 mkdir -p "$T/tap"; [ "$(id -u)" = 0 ] && chown postgres: "$T/tap"
+# the browser tests keep their screenshots here (tests/gateway/060_pages.pl)
+mkdir -p "$TOP/.tmp/pages"; [ "$(id -u)" = 0 ] && chown -R postgres: "$TOP/.tmp/pages"
 PERL5LIB="$($PG_CONFIG --pkglibdir)/pgxs/src/test/perl:$TOP/tests/lib${PERL5LIB:+:$PERL5LIB}"
 if [ -n "$ONLY" ]; then
 	suites=$(for f in $ONLY; do readlink -f "$f"; done)
