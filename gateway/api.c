@@ -169,7 +169,7 @@ static const GwParam p_import[] = {
 	{NULL}
 };
 static const GwParam p_import_list[] = {
-	QUERY("limit", GW_INTEGER, "jobs per page (default 50)", RANGE(0, 1000)),
+	QUERY("limit", GW_INTEGER, "jobs per page (default 50)", RANGE(1, 1000)),
 	Q_OFFSET, {NULL}
 };
 static const GwParam p_import_lines[] = {

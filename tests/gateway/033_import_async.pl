@@ -115,9 +115,9 @@ is_deeply([ map { $_->{id} } @{ $r->{json} } ], [ $wait->{id}, $job ], "the call
 is_deeply([ map { $_->{id} } @{ get($key, '/v1/import?limit=1')->{json} } ], [ $wait->{id} ], 'limit=1');
 is_deeply([ map { $_->{id} } @{ get($key, '/v1/import?limit=1&offset=1')->{json} } ], [ $job ], 'offset=1');
 $r = get($key, '/v1/import?limit=0');
-is_deeply([ $r->{status}, $r->{json}{code} ], [ 400, 'SLI06' ], 'limit=0: 400 SLI06');
+is_deeply([ $r->{status}, $r->{json}{code} ], [ 400, 'GW400' ], 'limit=0: 400 GW400 (the declared range; SLI06 in SQL)');
 $r = get($key, '/v1/import?offset=-1');
-is_deeply([ $r->{status}, $r->{json}{code} ], [ 400, 'SLI06' ], 'offset=-1: 400 SLI06');
+is_deeply([ $r->{status}, $r->{json}{code} ], [ 400, 'GW400' ], 'offset=-1: 400 GW400 (the declared range)');
 
 # ---- another client sees none of them -----------------------------------------------------
 is(get($other_key, "/v1/import/$job")->{status}, 404, "another client's job: 404");
