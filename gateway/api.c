@@ -268,7 +268,24 @@ static const GwField client_bind_fields[] = {
 static const char *const client_bind_args[] = {"path:0", "body:operator", NULL};
 static const char *const path01[] = {"path:0", "path:1", NULL};
 
+/* ---- client bindings (operators, regulators, admins) ------------------------ */
+
+static const GwField binding_fields[] = {
+	{"client", GW_STRING, true, "the system client's id (a market's or canteen's sub-system, an enterprise's own system)"},
+	{"operator", GW_ANY, false, "operator id (default: the acting operator)"},
+	{NULL}
+};
+static const char *const binding_args[] = {"body:client", "body:operator", NULL};
+static const char *const bindings_list_args[] = {"query:operator", NULL};
+#define BINDING_ROW(b) \
+	"jsonb_build_object('client', " b ".client, 'name', " b ".name, 'kind', " b ".kind, " \
+	"'operator', " b ".operator::text, 'bound_at', " b ".bound_at, 'bound_by', " b ".bound_by, " \
+	"'ledger_id', " b ".ledger_id::text)"
+
 static const char *const regulators[] = {"regulator", "admin", NULL};
+/* lists of one operator's own records: the roles that act for an operator (GW403 for the rest) */
+static const char *const acting_roles[] = {"operator", "system", NULL};
+static const char *const binders[] = {"operator", "regulator", "admin", NULL};
 static const char *const admins[] = {"admin", NULL};
 
 const GwRoute gw_routes[] = {
@@ -318,7 +335,7 @@ const GwRoute gw_routes[] = {
 		"owner => coalesce($7::bigint, " ACTING "))::text)", product_args},
 
 	/* records */
-	{"POST", "/v1/batches", gw_sql_route, GW_JSON | GW_CREATED, "Create a batch: production, harvest, import (batch_create)",
+	{"POST", "/v1/batches", gw_sql_route, GW_JSON | GW_CREATED | GW_ACTING, "Create a batch: production, harvest, import (batch_create)",
 		batch_fields, NULL,
 		"select json_build_object('trace_code', shilian.batch_create(owner => coalesce($1::bigint, " ACTING "), "
 		"product => $2::bigint, qty => $3::shilian.qty, produced_on => coalesce($4::date, shilian.platform_today()), "
@@ -342,10 +359,10 @@ const GwRoute gw_routes[] = {
 	 * Prefer: count=exact (PostgREST's convention); the count's subquery is
 	 * an InitPlan, run only when the CASE asks for it.
 	 */
-	{"GET", "/v1/batches", gw_sql_route, 0,
+	{"GET", "/v1/batches", gw_sql_route, GW_ACTING,
 		"The acting operator's batches, newest first; limit=, after= (keyset cursor, Link rel=next), "
 		"total in Content-Range only with Prefer: count=exact",
-		NULL, NULL,
+		NULL, acting_roles,
 		"with f as not materialized (select b.* from shilian.batch b where b.owner_id = " ACTING " "
 		"and (b.created_at, b.id) < ((select coalesce(shilian.batch_cursor($2::bigint), 'infinity'::timestamptz)), "
 		"(select coalesce($2::bigint, 9223372036854775807)))), "
@@ -359,40 +376,40 @@ const GwRoute gw_routes[] = {
 		"else '*' end as content_range, "
 		"case when (select count(*) from p) = " LIMIT("$1") " and " LIMIT("$1") " > 0 then "
 		"(select p.id from p order by p.created_at, p.id limit 1)::text end as next_after", page_args},
-	{"POST", "/v1/inspections", gw_sql_route, GW_JSON | GW_CREATED, "Record an inspection (inspect)",
+	{"POST", "/v1/inspections", gw_sql_route, GW_JSON | GW_CREATED | GW_ACTING, "Record an inspection (inspect)",
 		inspect_fields, NULL,
 		"select json_build_object('id', shilian.inspect($1::shilian.trace_code, $2, $3, $4::jsonb, "
 		"coalesce($5::timestamptz, now()), coalesce($6::bigint, " ACTING "))::text)", inspect_args},
-	{"POST", "/v1/shipments", gw_sql_route, GW_JSON | GW_CREATED, "Record a sale; the buyer gets a receipt draft (ship)",
+	{"POST", "/v1/shipments", gw_sql_route, GW_JSON | GW_CREATED | GW_ACTING, "Record a sale; the buyer gets a receipt draft (ship)",
 		ship_fields, NULL,
 		"select json_build_object('link', shilian.ship($1::shilian.trace_code, $2::bigint, $3::shilian.qty, "
 		"coalesce($4::date, shilian.platform_today()), coalesce($5::bigint, " ACTING "))::text)", ship_args},
-	{"GET", "/v1/shipments/inbox", gw_sql_route, 0, "The acting operator's receipt drafts (pending shipments to it)",
-		NULL, NULL,
+	{"GET", "/v1/shipments/inbox", gw_sql_route, GW_ACTING, "The acting operator's receipt drafts (pending shipments to it)",
+		NULL, acting_roles,
 		"select coalesce(jsonb_agg(to_jsonb(d) || jsonb_build_object('link', d.link::text, "
 		"'from_code', d.from_code::text) order by d.link), '[]') "
 		"from shilian.receipt_drafts(" ACTING ") d", NULL},
-	{"POST", "/v1/shipments/{link}/reject", gw_sql_route, GW_JSON, "Refuse a whole shipment (reject)",
+	{"POST", "/v1/shipments/{link}/reject", gw_sql_route, GW_JSON | GW_ACTING, "Refuse a whole shipment (reject)",
 		reject_fields, NULL,
 		"select json_build_object('link', $1::bigint::text, 'status', 'rejected') "
 		"from (select shilian.reject($1::bigint, $2, coalesce($3::timestamptz, now()))) r", reject_args},
-	{"POST", "/v1/receipts", gw_sql_route, GW_JSON | GW_CREATED, "Confirm a receipt; creates the buyer's batch (receive)",
+	{"POST", "/v1/receipts", gw_sql_route, GW_JSON | GW_CREATED | GW_ACTING, "Confirm a receipt; creates the buyer's batch (receive)",
 		receive_fields, NULL,
 		"select json_build_object('trace_code', shilian.receive($1::bigint, $2::shilian.qty, $3::jsonb, "
 		"coalesce($4::timestamptz, now()), $5, $6::shilian.trace_code)::text)", receive_args},
-	{"POST", "/v1/receipts/first-entry", gw_sql_route, GW_JSON | GW_CREATED,
+	{"POST", "/v1/receipts/first-entry", gw_sql_route, GW_JSON | GW_CREATED | GW_ACTING,
 		"Receive from a supplier without records, e.g. a farmer (receive_first_entry)",
 		first_entry_fields, NULL,
 		"select json_build_object('trace_code', shilian.receive_first_entry(coalesce($1::bigint, " ACTING "), "
 		"$2::bigint, $3::shilian.qty, $4::jsonb, $5::jsonb, coalesce($6::date, shilian.platform_today()), "
 		"coalesce($7::timestamptz, now()), $8, $9::jsonb)::text)", first_entry_args},
-	{"POST", "/v1/transformations", gw_sql_route, GW_JSON | GW_CREATED, "Process inputs into one output batch (transform)",
+	{"POST", "/v1/transformations", gw_sql_route, GW_JSON | GW_CREATED | GW_ACTING, "Process inputs into one output batch (transform)",
 		transform_fields, NULL,
 		"select json_build_object('trace_code', shilian.transform("
 		"array(select jsonb_array_elements_text($1::jsonb))::shilian.trace_code[], "
 		"array(select jsonb_array_elements_text($2::jsonb))::shilian.qty[], $3::bigint, $4::shilian.qty, "
 		"coalesce($5::date, shilian.platform_today()), $6, $7::date, coalesce($8::bigint, " ACTING "))::text)", transform_args},
-	{"POST", "/v1/consumptions", gw_sql_route, GW_JSON | GW_CREATED,
+	{"POST", "/v1/consumptions", gw_sql_route, GW_JSON | GW_CREATED | GW_ACTING,
 		"Record use: served, sold at retail, destroyed, sample kept (consume)",
 		consume_fields, NULL,
 		"select json_build_object('id', shilian.consume($1::shilian.trace_code, $2::shilian.qty, $3, "
@@ -426,7 +443,7 @@ const GwRoute gw_routes[] = {
 		"select coalesce(jsonb_agg(to_jsonb(t) || jsonb_build_object('batch', t.batch::text, 'holder', t.holder::text, "
 		"'via_link', t.via_link::text) order by t.depth, t.batch), '[]') from shilian.recall_targets($1::bigint) t",
 		path0},
-	{"POST", "/v1/recalls/{id}/ack", gw_sql_route, GW_JSON, "A holder's action on a recall (recall_ack)",
+	{"POST", "/v1/recalls/{id}/ack", gw_sql_route, GW_JSON | GW_ACTING, "A holder's action on a recall (recall_ack)",
 		ack_fields, NULL,
 		"select json_build_object('acknowledged', shilian.recall_ack($1::bigint, coalesce($2::bigint, " ACTING "), $3, "
 		"$4::shilian.qty, $5::shilian.trace_code))", ack_args},
@@ -535,6 +552,24 @@ const GwRoute gw_routes[] = {
 	{"DELETE", "/v1/admin/clients/{client}/keys/{key_id}", gw_sql_route, 0,
 		"Revoke one API key of a system client (api_client_key_revoke)",
 		NULL, admins, "select shilian.api_client_key_revoke($1, $2)", path01},
+
+	/* client bindings: who acts for an operator (operator, regulator of its jurisdiction, admin) */
+	{"GET", "/v1/client-bindings", gw_sql_route, 0,
+		"The system client bindings the caller may see: an operator its own, a regulator its jurisdiction's, "
+		"a system client its own (api_client_bindings; operator= for one operator)",
+		NULL, NULL,
+		"select coalesce(jsonb_agg(" BINDING_ROW("b") " order by b.operator, b.client), '[]') "
+		"from shilian.api_client_bindings($1::bigint) b", bindings_list_args},
+	{"POST", "/v1/client-bindings", gw_sql_route, GW_JSON | GW_CREATED,
+		"Bind a system client to an operator, recorded on the operator's ledger chain (api_client_bind)",
+		binding_fields, binders,
+		"select " BINDING_ROW("b") " from (select shilian.api_client_bind($1, coalesce($2::bigint, " ACTING "))) a, "
+		"shilian.api_client_bindings(coalesce($2::bigint, " ACTING ")) b where b.client = $1", binding_args},
+	{"DELETE", "/v1/client-bindings/{client}/{operator}", gw_sql_route, 0,
+		"Withdraw a system client's binding to an operator, recorded on its ledger chain (api_client_unbind)",
+		NULL, binders,
+		"select json_build_object('client', $1::text, 'operator', $2::bigint::text, 'bound', false) "
+		"from (select shilian.api_client_unbind($1, $2::bigint)) a", path01},
 
 	/* ledger */
 	{"GET", "/v1/ledger/verify", gw_sql_route, 0, "Recompute hash chains (chain_verify); operator= for one",

@@ -104,6 +104,7 @@ typedef int (*GwHandler) (struct GwRequest *req);
 #define GW_ACCEPTED	0x80		/* success is 202 Accepted */
 #define GW_LDJSON_BODY	0x100	/* takes a JSON(-LD) document kept raw (import_body_limit) */
 #define GW_STREAM	0x200		/* the handler reads the body itself, in chunks */
+#define GW_ACTING	0x400		/* acts for an operator: a system client bound to several names it (auth.c) */
 
 typedef struct GwRoute
 {
