@@ -38,6 +38,8 @@ my @implemented = (
 	[ patch => '/v1/admin/clients/{client}' ], [ post => '/v1/admin/clients/{client}/operators' ],
 	[ delete => '/v1/admin/clients/{client}/operators/{id}' ], [ post => '/v1/admin/clients/{client}/keys' ],
 	[ delete => '/v1/admin/clients/{client}/keys/{key_id}' ],
+	[ get => '/v1/client-bindings' ], [ post => '/v1/client-bindings' ],
+	[ delete => '/v1/client-bindings/{client}/{operator}' ],
 );
 
 my $r = http_call($gw, 'GET', '/openapi.json');
