@@ -32,6 +32,7 @@ my $out = $node->safe_psql('postgres', q{
 	select shilian.operator_activate(id) from shilian.operator order by id;
 	select shilian.licence_add(1, 'JY13701020000018', '{vegetables}', '2020-01-01', '2099-12-31');
 	select shilian.product_register('大白菜', 'vegetables', shelf_life_days => 10, edible_agricultural => true);
+	select shilian.product_register('番茄', 'vegetables', 15, '散装', gtin => '6970000000017', edible_agricultural => true);
 	create temp table lot as select shilian.batch_create(1, 1, '1000 kg', date '2026-11-01') as code;
 	select shilian.ship(code, b, '100 kg', date '2026-11-02') from lot, generate_series(2, 6) b;
 	select shilian.api_client_add('market-qc', '泉城路市场系统', 'market');
@@ -132,6 +133,26 @@ my $r = http_call($gw, 'POST', "/v1/import?operator=$V1",
 is($r->{status}, 201, 'the market uploads for vendor 1') or diag($r->{content});
 is(json_body($r)->{accepted}, 1, 'and the line is accepted');
 is($node->safe_psql('postgres', "select operator_id from shilian.consumption"), "$V1", 'as vendor 1\'s record');
+
+# an EPCIS capture for one vendor: the event names no party, the acting vendor is it
+sub commission
+{
+	my ($n, $qs) = @_;
+	my $doc = { '@context' => [ 'https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld' ],
+		type => 'EPCISDocument', schemaVersion => '2.0', creationDate => '2026-11-20T07:30:00.000+08:00',
+		epcisBody => { eventList => [ { eventID => "urn:uuid:0a0a0a0a-0000-4000-8000-00000000000$n",
+			type => 'ObjectEvent', eventTime => '2026-11-20T07:00:00.000+08:00', eventTimeZoneOffset => '+08:00',
+			action => 'ADD', bizStep => 'commissioning', disposition => 'active',
+			quantityList => [ { epcClass => "urn:epc:class:lgtin:6970000.000001.MK-$n", quantity => 20, uom => 'KGM' } ] } ] } };
+	my $r = http_call($gw, 'POST', "/epcis/capture$qs", body => encode_json($doc),
+		headers => { 'X-API-Key' => $market, 'Content-Type' => 'application/ld+json' });
+	$r->{json} = json_body($r);
+	return $r;
+}
+$r = commission(1, "?operator=$V3");
+is($r->{status}, 202, 'the market captures an EPCIS event for vendor 3') or diag($r->{content});
+is($node->safe_psql('postgres', "select owner_id from shilian.batch where lot = 'MK-1'"), "$V3", 'vendor 3\'s new lot');
+expect(commission(2, "?operator=$V4"), 403, 'GW403', 'not for vendor 4');
 
 # ---- refused -------------------------------------------------------------------
 expect(call($mk, 'GET', "/v1/shipments/inbox?operator=$V4"), 403, 'GW403', 'vendor 4 never bound it: refused');
