@@ -119,6 +119,18 @@ static const GwParam p_dl_lot_serial[] = {P_GTIN, P_LOT, P_SERIAL, Q_TOKEN, Q_LA
 static const GwParam p_dl_serial[] = {P_GTIN, P_SERIAL, Q_TOKEN, Q_LANG, Q_LINKTYPE, {NULL}};
 static const GwParam p_dl_gtin[] = {P_GTIN, Q_TOKEN, Q_LANG, Q_LINKTYPE, {NULL}};
 static const GwParam p_dl_code[] = {P_CODE, Q_TOKEN, Q_LANG, Q_LINKTYPE, {NULL}};
+const GwParam gw_acting_params[] = {
+	QUERY("operator", GW_ID, "the operator this request acts for: needed by a system client bound to several operators "
+		  "(400 SLA01 without it), checked against its bindings (403 GW403); an operator's own token may name only itself"),
+	HEADER("X-Shilian-Operator", GW_ID, "the acting operator, as the operator query parameter (the two must agree)"),
+	{NULL}
+};
+static const GwParam p_bindings[] = {
+	QUERY("operator", GW_ID, "only the bindings of this operator (for an operator: itself)"), {NULL}
+};
+static const GwParam p_binding[] = {
+	PATH("client", GW_STRING, "client id", .pattern = "^[A-Za-z0-9._-]{1,64}$"), P_ID("operator"), {NULL}
+};
 static const GwParam p_period[] = {P_JURISDICTION, Q_FROM, Q_TO, {NULL}};
 static const GwParam p_inactive[] = {
 	P_JURISDICTION, QUERY("since", GW_DATE, "no record since this day (default 30 days ago)"), {NULL}
@@ -455,7 +467,24 @@ static const GwField client_bind_fields[] = {
 static const char *const client_bind_args[] = {"path:0", "body:operator", NULL};
 static const char *const path01[] = {"path:0", "path:1", NULL};
 
+/* ---- client bindings (operators, regulators, admins) ------------------------ */
+
+static const GwField binding_fields[] = {
+	{"client", GW_STRING, true, "the system client's id (a market's or canteen's sub-system, an enterprise's own system)"},
+	{"operator", GW_ANY, false, "operator id (default: the acting operator)"},
+	{NULL}
+};
+static const char *const binding_args[] = {"body:client", "body:operator", NULL};
+static const char *const bindings_list_args[] = {"query:operator", NULL};
+#define BINDING_ROW(b) \
+	"jsonb_build_object('client', " b ".client, 'name', " b ".name, 'kind', " b ".kind, " \
+	"'operator', " b ".operator::text, 'bound_at', " b ".bound_at, 'bound_by', " b ".bound_by, " \
+	"'ledger_id', " b ".ledger_id::text)"
+
 static const char *const regulators[] = {"regulator", "admin", NULL};
+/* lists of one operator's own records: the roles that act for an operator (GW403 for the rest) */
+static const char *const acting_roles[] = {"operator", "system", NULL};
+static const char *const binders[] = {"operator", "regulator", "admin", NULL};
 static const char *const admins[] = {"admin", NULL};
 
 const GwRoute gw_routes[] = {
@@ -517,7 +546,7 @@ const GwRoute gw_routes[] = {
 		.op = "registerProduct", .response = "Created", .location = "/v1/products/{id}"},
 
 	/* records */
-	{"POST", "/v1/batches", gw_sql_route, GW_JSON | GW_CREATED, "Create a batch: production, harvest, import (batch_create)",
+	{"POST", "/v1/batches", gw_sql_route, GW_JSON | GW_CREATED | GW_ACTING, "Create a batch: production, harvest, import (batch_create)",
 		batch_fields, NULL,
 		"select json_build_object('trace_code', shilian.batch_create(owner => coalesce($1::bigint, " ACTING "), "
 		"product => $2::bigint, qty => $3::shilian.qty, produced_on => coalesce(shilian.strict_date($4, 'produced_on'), shilian.platform_today()), "
@@ -543,10 +572,10 @@ const GwRoute gw_routes[] = {
 	 * Prefer: count=exact (PostgREST's convention); the count's subquery is
 	 * an InitPlan, run only when the CASE asks for it.
 	 */
-	{"GET", "/v1/batches", gw_sql_route, 0,
+	{"GET", "/v1/batches", gw_sql_route, GW_ACTING,
 		"The acting operator's batches, newest first; limit=, after= (keyset cursor, Link rel=next), "
 		"total in Content-Range only with Prefer: count=exact",
-		NULL, NULL,
+		NULL, acting_roles,
 		"with f as not materialized (select b.* from shilian.batch b where b.owner_id = " ACTING " "
 		"and (b.created_at, b.id) < ((select coalesce(shilian.batch_cursor($2::bigint), 'infinity'::timestamptz)), "
 		"(select coalesce($2::bigint, 9223372036854775807)))), "
@@ -561,47 +590,47 @@ const GwRoute gw_routes[] = {
 		"case when (select count(*) from p) = " LIMIT("$1") " and " LIMIT("$1") " > 0 then "
 		"(select p.id from p order by p.created_at, p.id limit 1)::text end as next_after", page_args,
 		.op = "listBatches", .params = p_batches, .response = "BatchList"},
-	{"POST", "/v1/inspections", gw_sql_route, GW_JSON | GW_CREATED, "Record an inspection (inspect)",
+	{"POST", "/v1/inspections", gw_sql_route, GW_JSON | GW_CREATED | GW_ACTING, "Record an inspection (inspect)",
 		inspect_fields, NULL,
 		"select json_build_object('id', shilian.inspect($1::shilian.trace_code, $2, $3, $4::jsonb, "
 		"coalesce(shilian.strict_timestamptz($5, 'inspected_at'), now()), coalesce($6::bigint, " ACTING "))::text)", inspect_args,
 		.op = "recordInspection", .response = "Created", .location = "/v1/inspections/{id}"},
-	{"POST", "/v1/shipments", gw_sql_route, GW_JSON | GW_CREATED, "Record a sale; the buyer gets a receipt draft (ship)",
+	{"POST", "/v1/shipments", gw_sql_route, GW_JSON | GW_CREATED | GW_ACTING, "Record a sale; the buyer gets a receipt draft (ship)",
 		ship_fields, NULL,
 		"select json_build_object('link', shilian.ship($1::shilian.trace_code, $2::bigint, $3::shilian.qty, "
 		"coalesce(shilian.strict_date($4, 'shipped_on'), shilian.platform_today()), coalesce($5::bigint, " ACTING "))::text)", ship_args,
 		.op = "shipBatch", .response = "CreatedLink", .location = "/v1/shipments/{link}"},
-	{"GET", "/v1/shipments/inbox", gw_sql_route, 0, "The acting operator's receipt drafts (pending shipments to it)",
-		NULL, NULL,
+	{"GET", "/v1/shipments/inbox", gw_sql_route, GW_ACTING, "The acting operator's receipt drafts (pending shipments to it)",
+		NULL, acting_roles,
 		"select coalesce(jsonb_agg(to_jsonb(d) || jsonb_build_object('link', d.link::text, "
 		"'from_code', d.from_code::text, 'seller', d.seller::text, 'product', d.product::text) order by d.link), '[]') "
 		"from shilian.receipt_drafts(" ACTING ") d", NULL,
 		.op = "listInbox", .response = "ReceiptDraftList"},
-	{"POST", "/v1/shipments/{link}/reject", gw_sql_route, GW_JSON, "Refuse a whole shipment (reject)",
+	{"POST", "/v1/shipments/{link}/reject", gw_sql_route, GW_JSON | GW_ACTING, "Refuse a whole shipment (reject)",
 		reject_fields, NULL,
 		"select json_build_object('link', $1::bigint::text, 'status', 'rejected') "
 		"from (select shilian.reject($1::bigint, $2, coalesce(shilian.strict_timestamptz($3, 'rejected_at'), now()))) r", reject_args,
 		.op = "rejectShipment", .params = p_link, .response = "LinkStatus"},
-	{"POST", "/v1/receipts", gw_sql_route, GW_JSON | GW_CREATED, "Confirm a receipt; creates the buyer's batch (receive)",
+	{"POST", "/v1/receipts", gw_sql_route, GW_JSON | GW_CREATED | GW_ACTING, "Confirm a receipt; creates the buyer's batch (receive)",
 		receive_fields, NULL,
 		"select json_build_object('trace_code', shilian.receive($1::bigint, $2::shilian.qty, $3::jsonb, "
 		"coalesce(shilian.strict_timestamptz($4, 'received_at'), now()), $5, $6::shilian.trace_code)::text)", receive_args,
 		.op = "receiveShipment", .response = "CreatedBatch", .location = "/v1/batches/{trace_code}"},
-	{"POST", "/v1/receipts/first-entry", gw_sql_route, GW_JSON | GW_CREATED,
+	{"POST", "/v1/receipts/first-entry", gw_sql_route, GW_JSON | GW_CREATED | GW_ACTING,
 		"Receive from a supplier without records, e.g. a farmer (receive_first_entry)",
 		first_entry_fields, NULL,
 		"select json_build_object('trace_code', shilian.receive_first_entry(coalesce($1::bigint, " ACTING "), "
 		"$2::bigint, $3::shilian.qty, $4::jsonb, $5::jsonb, coalesce(shilian.strict_date($6, 'produced_on'), shilian.platform_today()), "
 		"coalesce(shilian.strict_timestamptz($7, 'received_at'), now()), $8, $9::jsonb)::text)", first_entry_args,
 		.op = "receiveFirstEntry", .response = "CreatedBatch", .location = "/v1/batches/{trace_code}"},
-	{"POST", "/v1/transformations", gw_sql_route, GW_JSON | GW_CREATED, "Process inputs into one output batch (transform)",
+	{"POST", "/v1/transformations", gw_sql_route, GW_JSON | GW_CREATED | GW_ACTING, "Process inputs into one output batch (transform)",
 		transform_fields, NULL,
 		"select json_build_object('trace_code', shilian.transform("
 		"array(select jsonb_array_elements_text($1::jsonb))::shilian.trace_code[], "
 		"array(select jsonb_array_elements_text($2::jsonb))::shilian.qty[], $3::bigint, $4::shilian.qty, "
 		"coalesce(shilian.strict_date($5, 'produced_on'), shilian.platform_today()), $6, shilian.strict_date($7, 'expires_on'), coalesce($8::bigint, " ACTING "))::text)", transform_args,
 		.op = "transformBatches", .response = "CreatedBatch", .location = "/v1/batches/{trace_code}"},
-	{"POST", "/v1/consumptions", gw_sql_route, GW_JSON | GW_CREATED,
+	{"POST", "/v1/consumptions", gw_sql_route, GW_JSON | GW_CREATED | GW_ACTING,
 		"Record use: served, sold at retail, destroyed, sample kept (consume)",
 		consume_fields, NULL,
 		"select json_build_object('id', shilian.consume($1::shilian.trace_code, $2::shilian.qty, $3, "
@@ -685,7 +714,7 @@ const GwRoute gw_routes[] = {
 		"'via_link', t.via_link::text) order by t.depth, t.batch), '[]') from shilian.recall_targets($1::bigint) t",
 		path0,
 		.op = "listRecallTargets", .params = p_id, .response = "RecallTargetList"},
-	{"POST", "/v1/recalls/{id}/ack", gw_sql_route, GW_JSON, "A holder's action on a recall (recall_ack)",
+	{"POST", "/v1/recalls/{id}/ack", gw_sql_route, GW_JSON | GW_ACTING, "A holder's action on a recall (recall_ack)",
 		ack_fields, NULL,
 		"select json_build_object('acknowledged', shilian.recall_ack($1::bigint, coalesce($2::bigint, " ACTING "), $3, "
 		"$4::shilian.qty, $5::shilian.trace_code))", ack_args,
@@ -833,6 +862,27 @@ const GwRoute gw_routes[] = {
 		"Revoke one API key of a system client (api_client_key_revoke)",
 		NULL, admins, "select shilian.api_client_key_revoke($1, $2)", path01,
 		.op = "revokeClientKey", .params = p_client_key, .response = "ClientKeyRevoked"},
+
+	/* client bindings: who acts for an operator (operator, regulator of its jurisdiction, admin) */
+	{"GET", "/v1/client-bindings", gw_sql_route, 0,
+		"The system client bindings the caller may see: an operator its own, a regulator its jurisdiction's, "
+		"a system client its own (api_client_bindings; operator= for one operator)",
+		NULL, NULL,
+		"select coalesce(jsonb_agg(" BINDING_ROW("b") " order by b.operator, b.client), '[]') "
+		"from shilian.api_client_bindings($1::bigint) b", bindings_list_args,
+		.op = "listClientBindings", .params = p_bindings, .response = "ClientBindingList"},
+	{"POST", "/v1/client-bindings", gw_sql_route, GW_JSON | GW_CREATED,
+		"Bind a system client to an operator, recorded on the operator's ledger chain (api_client_bind)",
+		binding_fields, binders,
+		"select " BINDING_ROW("b") " from (select shilian.api_client_bind($1, coalesce($2::bigint, " ACTING "))) a, "
+		"shilian.api_client_bindings(coalesce($2::bigint, " ACTING ")) b where b.client = $1", binding_args,
+		.op = "createClientBinding", .response = "ClientBinding", .location = "/v1/client-bindings?operator={operator}"},
+	{"DELETE", "/v1/client-bindings/{client}/{operator}", gw_sql_route, 0,
+		"Withdraw a system client's binding to an operator, recorded on its ledger chain (api_client_unbind)",
+		NULL, binders,
+		"select json_build_object('client', $1::text, 'operator', $2::bigint::text, 'bound', false) "
+		"from (select shilian.api_client_unbind($1, $2::bigint)) a", path01,
+		.op = "deleteClientBinding", .params = p_binding, .response = "ClientUnbound"},
 
 	/* ledger */
 	{"GET", "/v1/ledger/verify", gw_sql_route, 0, "Recompute hash chains (chain_verify); operator= for one",

@@ -9,7 +9,10 @@
  * clients may instead send an API key (X-API-Key), checked by the database;
  * failed keys back off per address (ratelimit.c). Provenance (the client)
  * comes only from an API key or a system token made with the gateway's own
- * secret: any other token naming a client is refused.
+ * secret: any other token naming a client is refused. A system client acts
+ * for one of the operators bound to it, named by ?operator= or the header
+ * X-Shilian-Operator (ResolveActing); the database checks the binding again
+ * when the request's settings are made (set_acting_operator).
  */
 #include "gateway.h"
 
@@ -415,12 +418,107 @@ done:
 	return status;
 }
 
+/* An operator id as the acting operator: 1 to 18 digits, no leading zero (shilian.operator_id). */
+static bool
+OperatorIdValid(const char *s)
+{
+	size_t		n = strlen(s);
+
+	return n >= 1 && n <= 18 && strspn(s, "0123456789") == n && s[0] != '0';
+}
+
+/*
+ * The operator a request acts for. Named by the query parameter operator or
+ * the header X-Shilian-Operator (both: they must agree). An operator's token
+ * names its operator: naming another is refused. A system client acts for a
+ * bound operator (api_client_acting): the named one, else its only binding;
+ * a route that acts for an operator (GW_ACTING) needs one, so a client bound
+ * to several must name it (400 SLA01) and one bound to none is refused.
+ * Regulators and admins are not operators: the parameter is left to the
+ * route (the operator a ledger route is asked about).
+ */
+static int
+ResolveActing(GwRequest *req)
+{
+	const char *hdr = mg_get_header(req->conn, "X-Shilian-Operator");
+	char		qbuf[64], details[160];
+	const char *q = gw_query_param(req, "operator", qbuf, sizeof(qbuf));
+	const char *named = q != NULL ? q : hdr;
+	bool		system = strcmp(req->auth.role, "shilian_system") == 0;
+	PGconn	   *db;
+	PGresult   *res;
+	int			status = 0;
+	long long	bindings;
+
+	if (!system && strcmp(req->auth.role, "shilian_operator") != 0)
+		return 0;
+	if (q != NULL && hdr != NULL && strcmp(q, hdr) != 0)
+		return gw_reply_error(req->conn, 400, "GW400", "the operator parameter and X-Shilian-Operator differ",
+							  NULL, "Name the acting operator once.", NULL);
+	if (named != NULL && !OperatorIdValid(named))
+		return gw_reply_error(req->conn, 400, "GW400", "invalid acting operator", named,
+							  "operator (or X-Shilian-Operator) is an operator id: digits, no leading zero.", NULL);
+	if (!system)
+	{
+		if (named != NULL && strcmp(named, req->auth.operator_id) != 0)
+			return gw_reply_error(req->conn, 403, "GW403", "an operator acts only for itself", named,
+								  "Leave out operator, or name the operator of your token.", NULL);
+		return 0;
+	}
+	/* a system token may name its operator: the request may then act only for it */
+	if (req->auth.operator_id[0] != '\0')
+	{
+		if (named != NULL && strcmp(named, req->auth.operator_id) != 0)
+			return gw_reply_error(req->conn, 403, "GW403", "this token acts for another operator", named,
+								  "Leave out operator, or name the operator of your token.", NULL);
+		named = req->auth.operator_id;
+	}
+	if (req->auth.client[0] == '\0')
+	{
+		if (named != NULL || (req->route->flags & GW_ACTING))
+			return gw_reply_error(req->conn, 403, "GW403", "a system token without a client acts for no operator",
+								  NULL, "A system client authenticates with its API key (X-API-Key).", NULL);
+		return 0;
+	}
+	res = gw_exec_first(req->conn, &db, "select acting, bindings from shilian.api_client_acting($1, $2::bigint)",
+						2, (const char *[]) {req->auth.client, named});
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+	{
+		status = gw_reply_pg_error(req->conn, res, db);
+		PQclear(res);
+		return status;
+	}
+	bindings = atoll(PQgetvalue(res, 0, 1));
+	if (!PQgetisnull(res, 0, 0))
+		snprintf(req->auth.operator_id, sizeof(req->auth.operator_id), "%s", PQgetvalue(res, 0, 0));
+	else if (named != NULL)
+	{
+		snprintf(details, sizeof(details), "client \"%s\", operator %s", req->auth.client, named);
+		status = gw_reply_error(req->conn, 403, "GW403", "this system client is not bound to the operator",
+								details, "The operator, or a regulator of its jurisdiction, binds the client "
+								"(POST /v1/client-bindings).", NULL);
+	}
+	else if ((req->route->flags & GW_ACTING) && bindings == 0)
+		status = gw_reply_error(req->conn, 403, "GW403", "this system client is bound to no operator",
+								req->auth.client, "The operator, or a regulator of its jurisdiction, binds the client "
+								"(POST /v1/client-bindings).", NULL);
+	else if (req->route->flags & GW_ACTING)
+	{
+		snprintf(details, sizeof(details), "client \"%s\" is bound to %lld operators", req->auth.client, bindings);
+		status = gw_reply_error(req->conn, 400, "SLA01", "name the operator this request acts for", details,
+								"Send ?operator=<operator id> or the header X-Shilian-Operator.", NULL);
+	}
+	PQclear(res);
+	return status;
+}
+
 int
 gw_authenticate(GwRequest *req)
 {
 	const char *hdr = mg_get_header(req->conn, "Authorization");
 	const char *apikey = mg_get_header(req->conn, "X-API-Key");
 	const char *token;
+	int			status;
 
 	memset(&req->auth, 0, sizeof(req->auth));
 	/* the Digital Link resolver (/01/..., /t/...) is the same lookup (pages.c) */
@@ -438,7 +536,8 @@ gw_authenticate(GwRequest *req)
 		if (hdr != NULL)
 			return gw_reply_error(req->conn, 400, "GW400", "send a bearer token or an API key, not both",
 								  NULL, NULL, NULL);
-		return AuthenticateApiKey(req, apikey);
+		status = AuthenticateApiKey(req, apikey);
+		return status != 0 ? status : ResolveActing(req);
 	}
 	if (hdr == NULL)
 	{
@@ -459,5 +558,6 @@ gw_authenticate(GwRequest *req)
 	token = hdr + 7;
 	while (*token == ' ')
 		token++;
-	return AuthenticateBearer(req, token);
+	status = AuthenticateBearer(req, token);
+	return status != 0 ? status : ResolveActing(req);
 }

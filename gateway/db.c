@@ -348,6 +348,21 @@ gw_tx_set_role(GwRequest *req, PGconn *db)
 }
 
 /*
+ * The statement that makes a transaction the caller's ($1 role, $2 acting
+ * operator, $3 jurisdiction, $4 client, $5 statement timeout), evaluated
+ * left to right: the acting operator is set last of the request settings by
+ * set_acting_operator, which refuses (SLA02) a system client an operator not
+ * bound to it, so the database checks what auth.c chose.
+ */
+#define PRINCIPAL_SQL \
+	"select set_config('role', $1, true), " \
+	"set_config('shilian.jurisdiction', $3, true), " \
+	"set_config('shilian.client', $4, true), " \
+	"shilian.set_acting_operator($2), " \
+	"set_config('statement_timeout', $5, true), " \
+	"set_config('search_path', 'pg_catalog, shilian', true)"
+
+/*
  * The one statement that makes a transaction the caller's: role, request
  * settings, statement timeout and search_path, all transaction-local. Used
  * for every request (gw_tx_set_role) and for import jobs on the upload
@@ -365,14 +380,7 @@ gw_set_principal(PGconn *db, const GwAuth *who, int timeout_ms)
 	p[2] = who->jurisdiction;
 	p[3] = who->client;
 	p[4] = timeout;
-	return PQexecParams(db,
-						"select set_config('role', $1, true), "
-						"set_config('shilian.operator_id', $2, true), "
-						"set_config('shilian.jurisdiction', $3, true), "
-						"set_config('shilian.client', $4, true), "
-						"set_config('statement_timeout', $5, true), "
-						"set_config('search_path', 'pg_catalog, shilian', true)",
-						5, NULL, p, NULL, NULL, 0);
+	return PQexecParams(db, PRINCIPAL_SQL, 5, NULL, p, NULL, NULL, 0);
 }
 
 /* Run a statement; route_index >= 0 prepares it once per connection. */
@@ -461,14 +469,7 @@ gw_call_route(GwRequest *req, int route_index, const char *sql, int nparams,
 		if (!PQenterPipelineMode(db))
 			break;
 		PQsendQueryParams(db, readonly ? "BEGIN READ ONLY" : "BEGIN", 0, NULL, NULL, NULL, NULL, 0);
-		PQsendQueryParams(db,
-						  "select set_config('role', $1, true), "
-						  "set_config('shilian.operator_id', $2, true), "
-						  "set_config('shilian.jurisdiction', $3, true), "
-						  "set_config('shilian.client', $4, true), "
-						  "set_config('statement_timeout', $5, true), "
-						  "set_config('search_path', 'pg_catalog, shilian', true)",
-						  5, NULL, ctx, NULL, NULL, 0);
+		PQsendQueryParams(db, PRINCIPAL_SQL, 5, NULL, ctx, NULL, NULL, 0);
 		if (prepare)
 			PQsendPrepare(db, name, sql, nparams, NULL);
 		if (route_index >= 0)

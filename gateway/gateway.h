@@ -135,6 +135,7 @@ typedef int (*GwHandler) (struct GwRequest *req);
 #define GW_ACCEPTED	0x80		/* success is 202 Accepted */
 #define GW_LDJSON_BODY	0x100	/* takes a JSON(-LD) document kept raw (import_body_limit) */
 #define GW_STREAM	0x200		/* the handler reads the body itself, in chunks */
+#define GW_ACTING	0x400		/* acts for an operator: a system client bound to several names it (auth.c) */
 
 typedef struct GwRoute
 {
@@ -194,6 +195,13 @@ typedef struct GwRequest
 
 /* api.c: the route table */
 extern const GwRoute gw_routes[];
+/*
+ * The parameters every authenticated route takes besides its own: the
+ * acting operator as the query parameter operator (first) or the header
+ * X-Shilian-Operator (auth.c ResolveActing; docs/rest.md "The acting
+ * operator"). A route that declares operator itself means its own.
+ */
+extern const GwParam gw_acting_params[];
 extern const size_t gw_nroutes;
 
 /* routes.c: the dispatcher and the handlers of infrastructure routes */

@@ -205,6 +205,11 @@ gw_http_status_for_sqlstate(const char *s)
 	/* malformed input, as 22* is: a date or timestamp not in its strict form, a bad page of jobs */
 	if (strncmp(s, "SLD", 3) == 0 || strcmp(s, "SLI06") == 0)
 		return 400;
+	/* acting for an operator: not named (400), not bound, not the binder (403) */
+	if (strcmp(s, "SLA01") == 0)
+		return 400;
+	if (strcmp(s, "SLA02") == 0 || strcmp(s, "SLA03") == 0)
+		return 403;
 	if (strncmp(s, "SL", 2) == 0)
 		return 422;
 	if (strcmp(s, "23503") == 0 || strcmp(s, "23505") == 0 || strcmp(s, "40001") == 0)

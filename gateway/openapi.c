@@ -122,6 +122,17 @@ Operation(const GwRoute *r)
 			json_object_set_new(param, "description", json_string(p->description));
 		json_array_append_new(params, param);
 	}
+	if (!(r->flags & (GW_PUBLIC | GW_NOAUTH)))
+	{
+		bool		own = false;
+
+		for (const GwParam *p = r->params; p && p->name; p++)
+			own |= strcmp(p->name, gw_acting_params[0].name) == 0;
+		for (const GwParam *p = gw_acting_params; p->name && !own; p++)
+			json_array_append_new(params, json_pack("{s:s, s:s, s:b, s:o, s:s}", "name", p->name, "in", InName(p->in),
+													"required", false, "schema", ParamSchema(p),
+													"description", p->description));
+	}
 	if (json_array_size(params) > 0)
 		json_object_set_new(op, "parameters", params);
 	else

@@ -443,6 +443,9 @@ gw_check_query(GwRequest *req)
 	const char *qs = req->ri->query_string;
 	char		rule[256];
 	int			pathi = 0;
+	bool		acting_named = false;
+	/* operator= (the acting operator) is common to every authenticated route: gw_acting_params */
+	bool		acting_common = !(req->route->flags & (GW_PUBLIC | GW_NOAUTH));
 
 	for (int i = 0; params && params[i].name; i++)
 	{
@@ -481,6 +484,17 @@ gw_check_query(GwRequest *req)
 				idx = i;
 		if (plen == 0)
 			;					/* "a=1&&b=2": an empty piece is nothing */
+		else if (idx < 0 && acting_common && strcmp(name, gw_acting_params[0].name) == 0)
+		{
+			/* read by the authentication (ResolveActing), checked here as declared */
+			const char *why = gw_param_rule(&gw_acting_params[0], value, rule, sizeof(rule));
+
+			if (acting_named)
+				status = ParamRefused(req, "query parameter given twice", name, NULL);
+			else if (why != NULL)
+				status = ParamRefused(req, "invalid query parameter", name, why);
+			acting_named = true;
+		}
 		else if (idx < 0)
 			status = ParamRefused(req, "unknown query parameter", name, NULL);
 		else if (req->query[idx] != NULL)

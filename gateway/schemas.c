@@ -292,6 +292,20 @@ const char gw_schemas_json[] = SCHEMAS({
 			"ok": {"type": "boolean"}, "first_bad_seq": {"type": ["integer", "null"]}, "reason": {"type": ["string", "null"]}},
 		"required": ["operator", "entries", "ok"]
 	},
+	"ClientBinding": {
+		"type": "object", "description": "a system client bound to an operator it acts for (api_client_bindings)",
+		"properties": {"client": {"type": "string"}, "name": {"type": ["string", "null"]}, "kind": {"type": ["string", "null"]},
+			"operator": {"$ref": "#/components/schemas/Id"},
+			"bound_at": {"$ref": "#/components/schemas/NullableTimestamp"},
+			"bound_by": {"type": ["string", "null"]}, "ledger_id": {"$ref": "#/components/schemas/NullableId"}},
+		"required": ["client", "operator"]
+	},
+	"ClientBindingList": {"type": "array", "items": {"$ref": "#/components/schemas/ClientBinding"}},
+	"ClientUnbound": {
+		"type": "object",
+		"properties": {"client": {"type": "string"}, "operator": {"$ref": "#/components/schemas/Id"}, "bound": {"type": "boolean"}},
+		"required": ["client", "operator", "bound"]
+	},
 	"ChainVerifyList": {"type": "array", "items": {"$ref": "#/components/schemas/ChainVerify"}},
 	"Checkpoint": {
 		"type": "object",

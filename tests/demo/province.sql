@@ -384,3 +384,49 @@ SELECT 'demo: consumer page ' || shilian.public_link(b.trace_code) AS page
  WHERE p.gtin = '6901234567892' AND b.origin = 'produced' ORDER BY b.id LIMIT 1;
 SELECT 'demo: recall warning on ' || shilian.public_link(t.trace_code) AS page
   FROM shilian.recall_target t ORDER BY t.recall_id, t.depth DESC, t.trace_code LIMIT 1;
+
+-- ---- systems acting for their operators (issue 17) ------------------------------
+-- The Quancheng road farmers' market runs a market sub-system (市场子系统) for
+-- its stalls: the vegetable stall 王五蔬菜摊 signed up to it itself (as the
+-- operator, like POST /v1/client-bindings with its token), and the Licheng
+-- county regulator bound the Ganggou wholesale stall. Each grant is a
+-- client_bind entry on the stall's own ledger chain. The Lixia schools'
+-- canteen sub-system (食堂子系统) is registered, not yet bound. The market
+-- system, bound to two operators, names the one each request acts for:
+-- GET /v1/shipments/inbox?operator=<id> with its X-API-Key (docs/integration.md).
+SELECT shilian.api_client_add('quancheng-market', '泉城路农贸市场子系统', 'market')
+ WHERE NOT EXISTS (SELECT 1 FROM shilian.api_client c WHERE c.client = 'quancheng-market');
+SELECT shilian.api_client_add('lixia-canteens', '历下区学校食堂子系统', 'canteen')
+ WHERE NOT EXISTS (SELECT 1 FROM shilian.api_client c WHERE c.client = 'lixia-canteens');
+DO $bind$
+DECLARE
+	stall bigint := (SELECT id FROM shilian.operator WHERE name = '王五蔬菜摊');
+	ganggou bigint := (SELECT id FROM shilian.operator WHERE name = '历城港沟蔬菜批发部');
+BEGIN
+	-- as the request of each granter would run: role and settings, local to this transaction
+	PERFORM set_config('role', 'shilian_operator', true), set_config('shilian.operator_id', stall::text, true);
+	PERFORM shilian.api_client_bind('quancheng-market', stall);
+	PERFORM set_config('role', 'shilian_regulator', true), set_config('shilian.operator_id', '', true),
+		set_config('shilian.jurisdiction', '370112', true);
+	PERFORM shilian.api_client_bind('quancheng-market', ganggou);
+	PERFORM set_config('role', 'none', true), set_config('shilian.jurisdiction', '', true);
+END
+$bind$;
+INSERT INTO shilian_demo.account AS a (name, role, operator_id, jurisdiction, note)
+SELECT 'stall', 'operator', o.id, NULL, 'market stall, bound the market sub-system quancheng-market'
+  FROM shilian.operator o WHERE o.name = '王五蔬菜摊'
+ON CONFLICT (name) DO UPDATE SET role = excluded.role, operator_id = excluded.operator_id,
+	jurisdiction = excluded.jurisdiction, note = excluded.note;
+SELECT 'demo: system client ' || b.client || ' acts for ' || string_agg(b.name || ' (' || b.operator || ', bound by ' || b.bound_by || ')', ', ' ORDER BY b.operator) AS bindings
+  FROM (SELECT x.client, o.name, x.operator, x.bound_by FROM shilian.api_client_bindings() x
+		  JOIN shilian.operator o ON o.id = x.operator WHERE x.client = 'quancheng-market') b
+ GROUP BY b.client;
+-- The bindings are ledger entries too: a tree head over them, so that the
+-- published log covers every entry (docs/install.md's restore check).
+DO $head$
+BEGIN
+	IF (SELECT count(*) FROM shilian.ledger) > (SELECT coalesce(max(tree_size), 0) FROM shilian.checkpoint) THEN
+		PERFORM shilian.checkpoint();
+	END IF;
+END
+$head$;

@@ -39,9 +39,22 @@ is($s->{role}, 'shilian_regulator', 'regulator token: role');
 is($s->{jurisdiction}, '370102', 'regulator token: jurisdiction');
 is($s->{operator_id}, '', 'the previous request\'s operator_id did not leak');
 
-$r = session(make_jwt({ role => 'system', client => 'erp-7', operator_id => '9' }));
+# A system token's operator must be bound to its client (issue 17): bind one.
+my $bound = $node->safe_psql('postgres', q{
+	set client_min_messages = warning;
+	select shilian.jurisdiction_add('370000', '山东省');
+	select shilian.jurisdiction_add('370100', '济南市');
+	select shilian.jurisdiction_add('370102', '历下区');
+	select shilian.jurisdiction_add('370102001', '泉城路所');
+	select shilian.api_client_add('erp-7', 'ERP 7');
+	select shilian.api_client_bind('erp-7', shilian.operator_register('甲', 'circulation', '{retailer}', '370102001', 'a', '1', reg_card => 'R-1'));
+	select operator_id from shilian.api_client_operator});
+$bound = (split /\n/, $bound)[-1];
+$r = session(make_jwt({ role => 'system', client => 'erp-7', operator_id => "$bound" }));
 $s = json_body($r);
-is_deeply([ @$s{qw(role client operator_id)} ], [ 'shilian_system', 'erp-7', '9' ], 'system token: role, client, operator (string claim)');
+is_deeply([ @$s{qw(role client operator_id)} ], [ 'shilian_system', 'erp-7', $bound ], 'system token: role, client, operator (string claim)');
+$r = session(make_jwt({ role => 'system', client => 'erp-7', operator_id => '999' }));
+is($r->{status}, 403, 'a system token naming an operator not bound to its client: 403');
 
 # The login role itself is back after the request (the role was SET LOCAL).
 is($node->safe_psql('postgres', q{select count(*) from pg_stat_activity where usename = 'shilian_gateway'}), '1',

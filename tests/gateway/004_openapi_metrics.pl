@@ -46,6 +46,8 @@ my @implemented = (
 	[ get => '/v1/labels.svg' ], [ get => '/v1/recalls/{id}/graph.svg' ], [ get => '/v1/recalls/{id}/graph.html' ],
 	[ get => '/v1/regulator/jurisdictions/{code}/monthly-report.svg' ],
 	[ get => '/v1/regulator/jurisdictions/{code}/monthly-report.html' ],
+	[ get => '/v1/client-bindings' ], [ post => '/v1/client-bindings' ],
+	[ delete => '/v1/client-bindings/{client}/{operator}' ],
 );
 
 my $r = http_call($gw, 'GET', '/openapi.json');

@@ -67,6 +67,9 @@ my $key = $node->safe_psql('postgres', q{
 	select shilian.api_client_bind('demo-erp', operator_id) from shilian_demo.account where name = 'farm';
 	select shilian.api_client_key_new('demo-erp')});
 $var{API_KEY} = (split /\n/, $key)[-1];
+# the demo's market sub-system, bound to two stalls (docs/rest.md "Systems acting for operators")
+$var{MARKET_KEY} = $node->safe_psql('postgres', q{select shilian.api_client_key_new('quancheng-market')});
+$var{GANGGOU_ID} = $node->safe_psql('postgres', q{select id from shilian.operator where name = '历城港沟蔬菜批发部'});
 
 sub subst
 {
