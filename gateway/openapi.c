@@ -129,9 +129,7 @@ Operation(const GwRoute *r)
 		for (const GwParam *p = r->params; p && p->name; p++)
 			own |= strcmp(p->name, gw_acting_params[0].name) == 0;
 		for (const GwParam *p = gw_acting_params; p->name && !own; p++)
-			json_array_append_new(params, json_pack("{s:s, s:s, s:b, s:o, s:s}", "name", p->name, "in", InName(p->in),
-													"required", false, "schema", ParamSchema(p),
-													"description", p->description));
+			json_array_append_new(params, Ref("parameters", p->name));
 	}
 	if (json_array_size(params) > 0)
 		json_object_set_new(op, "parameters", params);
@@ -229,6 +227,7 @@ gw_openapi_document(void)
 	json_t	   *paths = json_object();
 	json_t	   *schemas = json_loads(gw_schemas_json, 0, NULL);
 	json_t	   *doc;
+	json_t	   *acting;
 
 	if (schemas == NULL)
 	{
@@ -252,8 +251,13 @@ gw_openapi_document(void)
 		method[k] = '\0';
 		json_object_set_new(item, method, Operation(r));
 	}
+	acting = json_object();
+	for (const GwParam *p = gw_acting_params; p->name; p++)
+		json_object_set_new(acting, p->name, json_pack("{s:s, s:s, s:b, s:o, s:s}", "name", p->name, "in", InName(p->in),
+													   "required", false, "schema", ParamSchema(p),
+													   "description", p->description));
 	doc = json_pack("{s:s, s:{s:s, s:s, s:s}, s:[{s:s, s:s}], s:o, "
-					"s:{s:{s:{s:s, s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:s}}, s:o, "
+					"s:{s:{s:{s:s, s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:s}}, s:o, s:o, "
 					"s:{s:{s:s, s:{s:{s:{s:s}}}}, s:{s:s, s:{s:{s:{s:s}}}}}}, s:[{s:[]}, {s:[]}]}",
 					"openapi", "3.1.0",
 					"info", "title", "shilian REST API", "version", GW_VERSION,
@@ -268,6 +272,7 @@ gw_openapi_document(void)
 					"apiKey", "type", "apiKey", "in", "header", "name", "X-API-Key",
 					"description", "a system client's API key (docs/rest.md#authentication)",
 					"schemas", schemas,
+					"parameters", acting,
 					"responses",
 					"Error", "description", "the error, with its stable code (docs/errors.md)",
 					"content", "application/json", "schema", "$ref", "#/components/schemas/Error",

@@ -129,7 +129,7 @@ expect(call($mk, 'GET', "/v1/trace/$v1lot/backward?operator=$V4"), 403, 'GW403',
 my $r = http_call($gw, 'POST', "/v1/import?operator=$V1",
 	body => encode_json({ kind => 'consume', code => $v1lot, qty => '5 kg', consumption_kind => 'retail_sold',
 		at => '2026-11-03T09:00:00+08:00' }) . "\n",
-	headers => { 'X-API-Key' => $market, 'Content-Type' => 'application/x-ndjson' });
+	headers => { 'X-API-Key' => $market, 'Content-Type' => 'application/x-ndjson', Prefer => 'wait' });
 is($r->{status}, 201, 'the market uploads for vendor 1') or diag($r->{content});
 is(json_body($r)->{accepted}, 1, 'and the line is accepted');
 is($node->safe_psql('postgres', "select operator_id from shilian.consumption"), "$V1", 'as vendor 1\'s record');
