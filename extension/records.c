@@ -462,7 +462,7 @@ static SlStmt ship_stmt = {
 	"  VALUES ('ship', $1, $2, $3, $4, $5, $6) RETURNING *),"
 	" u AS (UPDATE shilian.batch SET qty_left = $7 WHERE id = $1)"
 	" SELECT id, to_jsonb(l.*) FROM l",
-	7, {"bigint", "bigint", "bigint", "shilian.qty", "date", "shilian.license_no", "shilian.qty"}
+	7, {"bigint", "bigint", "bigint", "shilian.qty", "date", "shilian.licence_no", "shilian.qty"}
 };
 
 /*
@@ -648,7 +648,7 @@ static SlStmt receive_stmt = {
 	"  SELECT nb.id, $3, 'incoming', $10, $11, $8, $6 FROM nb RETURNING id)"
 	" SELECT nb.trace_code, jsonb_build_object('link', to_jsonb(ul.*), 'batch', to_jsonb(nb.*),"
 	"   'inspection_id', ins.id) FROM nb, ul, ins",
-	11, {"bigint", "text", "bigint", "shilian.qty", "shilian.license_no", "timestamptz", "text",
+	11, {"bigint", "text", "bigint", "shilian.qty", "shilian.licence_no", "timestamptz", "text",
 		"bigint", "shilian.qty", "text", "jsonb"}
 };
 
@@ -663,7 +663,7 @@ static SlStmt receive_into_stmt = {
 	"  VALUES ($2, $3, 'incoming', $10, $11, $8, $6) RETURNING id)"
 	" SELECT nb.trace_code, jsonb_build_object('link', to_jsonb(ul.*), 'batch', to_jsonb(nb.*),"
 	"   'inspection_id', ins.id) FROM nb, ul, ins",
-	11, {"bigint", "bigint", "bigint", "shilian.qty", "shilian.license_no", "timestamptz", "text",
+	11, {"bigint", "bigint", "bigint", "shilian.qty", "shilian.licence_no", "timestamptz", "text",
 		"bigint", "shilian.qty", "text", "jsonb"}
 };
 
@@ -768,7 +768,7 @@ static SlStmt reject_stmt = {
 	5, {"bigint", "timestamptz", "text", "bigint", "shilian.qty"}
 };
 
-/* reject(link, reason, rejected_at): the buyer refuses a whole sale; the quantity returns to the seller's batch. */
+/* reject(link, reject_reason, rejected_at): the buyer refuses a whole sale; the quantity returns to the seller's batch. */
 PG_FUNCTION_INFO_V1(sl_reject);
 Datum
 sl_reject(PG_FUNCTION_ARGS)
@@ -779,7 +779,7 @@ sl_reject(PG_FUNCTION_ARGS)
 	Datum		v[5];
 
 	RecordRequire(fcinfo, 0, "link");
-	RecordRequire(fcinfo, 1, "reason");
+	RecordRequire(fcinfo, 1, "reject_reason");
 	RecordRequire(fcinfo, 2, "rejected_at");
 	link = PG_GETARG_INT64(0);
 	at = PG_GETARG_TIMESTAMPTZ(2);
@@ -1072,14 +1072,14 @@ sl_transform(PG_FUNCTION_ARGS)
 /* ---- consume ------------------------------------------------------------ */
 
 static SlStmt consume_stmt = {
-	"WITH c AS (INSERT INTO shilian.consumption (batch_id, operator_id, qty, kind, at, note)"
+	"WITH c AS (INSERT INTO shilian.consumption (batch_id, operator_id, qty, kind, consumed_at, note)"
 	"  VALUES ($1, $2, $3, $4, $5, $6) RETURNING *),"
 	" u AS (UPDATE shilian.batch SET qty_left = $7 WHERE id = $1)"
 	" SELECT id, to_jsonb(c.*) FROM c",
 	7, {"bigint", "bigint", "shilian.qty", "text", "timestamptz", "text", "shilian.qty"}
 };
 
-/* consume(code, qty, kind, at, note, operator) → consumption id */
+/* consume(code, qty, kind, consumed_at, note, operator) → consumption id */
 PG_FUNCTION_INFO_V1(sl_consume);
 Datum
 sl_consume(PG_FUNCTION_ARGS)
@@ -1098,7 +1098,7 @@ sl_consume(PG_FUNCTION_ARGS)
 	RecordRequire(fcinfo, 0, "code");
 	RecordRequire(fcinfo, 1, "qty");
 	RecordRequire(fcinfo, 2, "kind");
-	RecordRequire(fcinfo, 3, "at");
+	RecordRequire(fcinfo, 3, "consumed_at");
 	code = PG_GETARG_TRACE_CODE(0);
 	q = PG_GETARG_QTY(1);
 	kind = text_to_cstring(PG_GETARG_TEXT_PP(2));

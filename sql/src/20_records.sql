@@ -58,7 +58,7 @@ COMMENT ON TABLE operator IS
 -- and the key categories they cover.
 CREATE TABLE licence (
 	id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-	licence_no  license_no NOT NULL UNIQUE,
+	licence_no  licence_no NOT NULL UNIQUE,
 	operator_id bigint NOT NULL REFERENCES operator (id),
 	scope       text[] NOT NULL CHECK (cardinality(scope) > 0 AND scope <@ ARRAY[
 		'vegetables', 'fruit', 'aquatic', 'grain', 'meat', 'dairy', 'edible_oil',
@@ -107,7 +107,7 @@ CREATE TABLE batch (
 	origin           text NOT NULL
 		CHECK (origin IN ('produced', 'received', 'transformed', 'first_entry')),
 	supplier         jsonb CHECK (jsonb_typeof(supplier) = 'object'),
-	supplier_licence license_no,
+	supplier_licence licence_no,
 	certificate      jsonb CHECK (jsonb_typeof(certificate) = 'object'),
 	created_at       timestamptz NOT NULL DEFAULT now(),
 	CHECK (expires_on IS NULL OR expires_on >= produced_on),
@@ -163,7 +163,7 @@ CREATE TABLE link (
 	status         text NOT NULL DEFAULT 'pending'
 		CHECK (status IN ('pending', 'received', 'rejected')),
 	reject_reason  text,
-	seller_licence license_no,
+	seller_licence licence_no,
 	created_at     timestamptz NOT NULL DEFAULT now(),
 	CHECK (from_batch <> to_batch),
 	CHECK ((status = 'received') = (to_batch IS NOT NULL)),
@@ -200,7 +200,7 @@ CREATE TABLE consumption (
 	operator_id bigint NOT NULL REFERENCES operator (id),
 	qty         qty NOT NULL,
 	kind        text NOT NULL CHECK (kind IN ('served', 'retail_sold', 'destroyed', 'sample_kept')),
-	at          timestamptz NOT NULL DEFAULT now(),
+	consumed_at timestamptz NOT NULL DEFAULT now(),
 	note        text
 );
 CREATE INDEX consumption_batch_idx ON consumption (batch_id);
@@ -267,16 +267,16 @@ ALTER FUNCTION operator_suspend(bigint, text) SECURITY DEFINER SET search_path =
 REVOKE ALL ON FUNCTION operator_suspend(bigint, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION operator_suspend(bigint, text) TO shilian_regulator, shilian_admin;
 
-CREATE FUNCTION licence_add(operator bigint, licence_no license_no, scope text[],
+CREATE FUNCTION licence_add(operator bigint, licence_no licence_no, scope text[],
 		valid_from date, valid_to date) RETURNS bigint
 	AS 'MODULE_PATHNAME', 'sl_licence_add'
 	LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION licence_add(bigint, license_no, text[], date, date) IS
+COMMENT ON FUNCTION licence_add(bigint, licence_no, text[], date, date) IS
 	'Record an operator''s SC/JY licence with the categories it covers and its validity period; returns the licence id.';
-ALTER FUNCTION licence_add(bigint, license_no, text[], date, date)
+ALTER FUNCTION licence_add(bigint, licence_no, text[], date, date)
 	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-REVOKE ALL ON FUNCTION licence_add(bigint, license_no, text[], date, date) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION licence_add(bigint, license_no, text[], date, date) TO shilian_regulator, shilian_admin;
+REVOKE ALL ON FUNCTION licence_add(bigint, licence_no, text[], date, date) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION licence_add(bigint, licence_no, text[], date, date) TO shilian_regulator, shilian_admin;
 
 CREATE FUNCTION product_register(name text, category text, shelf_life_days integer DEFAULT NULL,
 		spec text DEFAULT NULL, gtin text DEFAULT NULL, edible_agricultural boolean DEFAULT false,
@@ -338,7 +338,7 @@ ALTER FUNCTION receive(bigint, qty, jsonb, timestamptz, text, trace_code)
 REVOKE ALL ON FUNCTION receive(bigint, qty, jsonb, timestamptz, text, trace_code) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION receive(bigint, qty, jsonb, timestamptz, text, trace_code) TO shilian_operator, shilian_system, shilian_admin;
 
-CREATE FUNCTION reject(link bigint, reason text, rejected_at timestamptz DEFAULT now()) RETURNS void
+CREATE FUNCTION reject(link bigint, reject_reason text, rejected_at timestamptz DEFAULT now()) RETURNS void
 	AS 'MODULE_PATHNAME', 'sl_reject'
 	LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION reject(bigint, text, timestamptz) IS
@@ -372,7 +372,7 @@ ALTER FUNCTION transform(trace_code[], qty[], bigint, qty, date, text, date, big
 REVOKE ALL ON FUNCTION transform(trace_code[], qty[], bigint, qty, date, text, date, bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION transform(trace_code[], qty[], bigint, qty, date, text, date, bigint) TO shilian_operator, shilian_system, shilian_admin;
 
-CREATE FUNCTION consume(code trace_code, qty qty, kind text, at timestamptz DEFAULT now(),
+CREATE FUNCTION consume(code trace_code, qty qty, kind text, consumed_at timestamptz DEFAULT now(),
 		note text DEFAULT NULL, operator bigint DEFAULT NULL) RETURNS bigint
 	AS 'MODULE_PATHNAME', 'sl_consume'
 	LANGUAGE C VOLATILE;
@@ -389,7 +389,7 @@ GRANT EXECUTE ON FUNCTION consume(trace_code, qty, text, timestamptz, text, bigi
 -- incoming record needs already filled from the seller's data.
 CREATE FUNCTION receipt_drafts(buyer bigint)
 	RETURNS TABLE (link bigint, from_code trace_code, seller bigint, seller_name text,
-		seller_address text, seller_contact text, seller_licence license_no, product bigint,
+		seller_address text, seller_contact text, seller_licence licence_no, product bigint,
 		product_name text, spec text, category text, qty qty, shipped_on date,
 		produced_on date, expires_on date, lot text, certificate jsonb)
 	LANGUAGE sql STABLE STRICT PARALLEL SAFE
