@@ -668,3 +668,15 @@ CREATE AGGREGATE max(qty) (
 	SFUNC = qty_larger, STYPE = qty, COMBINEFUNC = qty_larger, PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE max(qty) IS 'The largest quantity (one dimension; an error if they mix).';
+
+-- ---- implicit casts from plain values ----------------------------------------
+-- So that array literals need no casts: transform(ARRAY['37...', '37...'],
+-- ARRAY['2 kg', '1 kg'], ...) builds text[] (and ARRAY[370102...] bigint[]),
+-- which reach trace_code[] and qty[] only through an implicit element cast.
+-- Through the types' input functions: every check of the input applies.
+CREATE CAST (text AS trace_code) WITH INOUT AS IMPLICIT;
+COMMENT ON CAST (text AS trace_code) IS 'A trace code from its 18 digits as text (trace_code input; implicit, for array literals).';
+CREATE CAST (bigint AS trace_code) WITH INOUT AS IMPLICIT;
+COMMENT ON CAST (bigint AS trace_code) IS 'A trace code from its 18 digits as a number (trace_code input; implicit, for array literals).';
+CREATE CAST (text AS qty) WITH INOUT AS IMPLICIT;
+COMMENT ON CAST (text AS qty) IS 'A quantity from its text, e.g. ''2.5 kg'' (qty input; implicit, for array literals).';

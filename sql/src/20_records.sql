@@ -415,15 +415,19 @@ GRANT EXECUTE ON FUNCTION receipt_drafts(bigint) TO shilian_operator, shilian_sy
 
 -- Which fields the law requires are missing from a record (Food Safety Law
 -- arts. 50, 51, 53, 65), and how long the record must be kept: six months past
--- the end of shelf life, or two years from the record date without one.
---   kind 'incoming' (id: an incoming inspection, i.e. a receipt or first
---     entry): name, spec, quantity, production date or lot, shelf life,
---     purchase date, supplier name, address, contact, supplier licence,
---     certificate; an edible agricultural product needs only name,
---     quantity, purchase date and supplier name.
---   kind 'release' or 'sale' (id: a sale link): name, spec, quantity,
---     production date or lot, shelf life, inspection certificate number,
---     sale date, buyer name, address, contact.
+-- the end of shelf life, or two years from the record date without one. The
+-- id is always the id of the record the kind names:
+--   kind 'receipt' (id: the link of the received sale) and 'first_entry'
+--     (id: the first-entry batch): the incoming record (进货查验记录): name,
+--     spec, quantity, production date or lot, shelf life, purchase date,
+--     supplier name, address, contact, supplier licence, certificate; an
+--     edible agricultural product needs only name, quantity, purchase date
+--     and supplier name.
+--   kind 'sale' or 'release' (id: the link of the sale): name, spec,
+--     quantity, production date or lot, shelf life, inspection certificate
+--     number, sale date, buyer name, address, contact.
+--   kind 'incoming' (id: the incoming inspection): the 0.2.0 form of the
+--     incoming record, deprecated (a WARNING; removed in 0.4.0).
 -- A product without shelf life (shelf_life_days NULL, no expiry) records
 -- "none" as its shelf life.
 CREATE FUNCTION record_completeness(kind text, id bigint,
@@ -439,8 +443,26 @@ DECLARE
 	agri boolean;
 	rec_date date;
 	expiry date;
+	insp bigint;
 BEGIN
+	-- the incoming record of a receipt or a first entry is kept with its
+	-- incoming inspection: find it, then read it as the 0.2.0 kind did
 	IF kind = 'incoming' THEN
+		RAISE WARNING USING ERRCODE = 'warning_deprecated_feature',
+			MESSAGE = 'record_completeness kind "incoming" (an inspection id) is deprecated and will be removed in 0.4.0',
+			HINT = 'Use kind "receipt" with the link id of the sale, or "first_entry" with the batch id.';
+		insp := id;
+	ELSIF kind = 'receipt' THEN
+		SELECT i.id INTO insp FROM shilian.inspection i
+		 WHERE i.link_id = record_completeness.id AND i.kind = 'incoming'
+		 ORDER BY i.id LIMIT 1;
+	ELSIF kind = 'first_entry' THEN
+		SELECT i.id INTO insp FROM shilian.inspection i
+		  JOIN shilian.batch b ON b.id = i.batch_id
+		 WHERE b.id = record_completeness.id AND b.origin = 'first_entry' AND i.kind = 'incoming'
+		 ORDER BY i.id LIMIT 1;
+	END IF;
+	IF kind IN ('incoming', 'receipt', 'first_entry') THEN
 		SELECT jsonb_build_object(
 				'name', p.name, 'spec', p.spec, 'quantity', b_qty.q,
 				'production_date_or_lot', coalesce(b.produced_on::text, b.lot),
@@ -459,10 +481,12 @@ BEGIN
 		  LEFT JOIN shilian.link l ON l.id = i.link_id
 		  LEFT JOIN shilian.operator o ON o.id = l.seller_id
 		  CROSS JOIN LATERAL (SELECT coalesce(l.qty_accepted, b.qty)::text AS q) b_qty
-		 WHERE i.id = record_completeness.id AND i.kind = 'incoming' AND shilian.may_see(i.operator_id);
+		 WHERE i.id = insp AND i.kind = 'incoming' AND shilian.may_see(i.operator_id);
 		IF NOT FOUND THEN
 			RAISE EXCEPTION USING ERRCODE = 'SLR22',
-				MESSAGE = format('unknown record: no incoming inspection has id %s', id);
+				MESSAGE = format('unknown record: no %s has id %s', CASE kind
+					WHEN 'incoming' THEN 'incoming inspection' WHEN 'receipt' THEN 'receipt (link)'
+					ELSE 'first-entry batch' END, id);
 		END IF;
 		need := CASE WHEN agri
 			THEN ARRAY['name', 'quantity', 'purchase_date', 'supplier_name']
@@ -493,7 +517,7 @@ BEGIN
 	ELSE
 		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
 			MESSAGE = format('unknown record kind "%s"', kind),
-			HINT = 'Use "incoming", "release" or "sale".';
+			HINT = 'Use "receipt" (link id), "first_entry" (batch id), "sale" or "release" (link id).';
 	END IF;
 	SELECT coalesce(array_agg(k ORDER BY o), '{}')
 	  INTO missing
@@ -505,6 +529,6 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION record_completeness(text, bigint) IS
-	'Which legally required fields a record lacks (kind incoming: an incoming inspection id; release/sale: a sale link id) and the date until which it must be kept.';
+	'Which legally required fields a record lacks and the date until which it must be kept; id is the id of the record kind names: receipt (the link of the received sale), first_entry (the batch), sale or release (the link of the sale); incoming (an inspection id) is deprecated.';
 REVOKE ALL ON FUNCTION record_completeness(text, bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION record_completeness(text, bigint) TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;

@@ -218,7 +218,8 @@ SELECT count(*) AS rows FROM counted;
 -- every incoming record of the database.
 SELECT count(*) AS incoming, count(*) FILTER (WHERE c.complete = (rc).complete) AS agree
   FROM shilian.incoming_complete(ARRAY(SELECT i.id FROM shilian.inspection i WHERE i.kind = 'incoming')) c,
-	LATERAL (SELECT shilian.record_completeness('incoming', c.id) AS rc) z;
+	LATERAL (SELECT shilian.record_completeness(CASE WHEN i.link_id IS NULL THEN 'first_entry' ELSE 'receipt' END,
+		coalesce(i.link_id, i.batch_id)) AS rc FROM shilian.inspection i WHERE i.id = c.id) z;
 
 -- With the counters off (superuser only) a record is not counted ...
 SET shilian.activity_counters = off;
