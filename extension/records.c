@@ -912,14 +912,27 @@ static SlStmt inputs_lock_stmt = {
 	1, {"shilian.trace_code[]"}
 };
 
+/*
+ * The time a transform's links carry, the event's own (docs/trace.md): the
+ * start of its production day in the platform time zone, or when the last
+ * of its inputs arrived (received) if later, never after now. So a
+ * back-dated transform is in trace_forward(..., as_of) from its day on.
+ * sql/update/0.2.0--0.3.0/30_sqlnames.sql backfills 0.2.0 links by this rule.
+ */
+#define SL_TRANSFORM_AT(produced_on, input_ids, now) \
+	"SELECT LEAST(" now ", GREATEST((" produced_on "::date::timestamp AT TIME ZONE" \
+	" pg_catalog.current_setting('shilian.timezone')), (SELECT max(il.received_at)" \
+	" FROM shilian.link il WHERE il.to_batch = ANY (" input_ids "::bigint[]) AND il.status = 'received')))"
+
 static SlStmt transform_stmt = {
 	"WITH nb AS (INSERT INTO shilian.batch (trace_code, owner_id, product_id, qty, qty_left,"
 	"   produced_on, expires_on, lot, origin)"
 	"  VALUES (shilian.trace_code_next($1), $2, $3, $4, $4, $5, $6, $7, 'transformed') RETURNING *),"
 	" li AS (INSERT INTO shilian.link (kind, from_batch, to_batch, seller_id, buyer_id, qty_shipped,"
 	"   qty_accepted, shipped_on, received_at, status)"
-	"  SELECT 'transform', u.id, nb.id, $2, $2, u.q, u.q, $5, $10, 'received'"
-	"  FROM nb, unnest($8::bigint[], $9::shilian.qty[]) AS u(id, q) RETURNING *),"
+	"  SELECT 'transform', u.id, nb.id, $2, $2, u.q, u.q, $5, at.t, 'received'"
+	"  FROM nb, unnest($8::bigint[], $9::shilian.qty[]) AS u(id, q), (" SL_TRANSFORM_AT("$5", "$8", "$10") ") AS at(t)"
+	"  RETURNING *),"
 	" ub AS (UPDATE shilian.batch b SET qty_left = u.l FROM unnest($8::bigint[], $11::shilian.qty[]) AS u(id, l)"
 	"  WHERE b.id = u.id)"
 	" SELECT nb.trace_code, jsonb_build_object('batch', to_jsonb(nb.*),"
