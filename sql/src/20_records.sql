@@ -448,7 +448,7 @@ BEGIN
 	-- the incoming record of a receipt or a first entry is kept with its
 	-- incoming inspection: find it, then read it as the 0.2.0 kind did
 	IF kind = 'incoming' THEN
-		RAISE WARNING USING ERRCODE = 'warning_deprecated_feature',
+		RAISE WARNING USING ERRCODE = '01P01',
 			MESSAGE = 'record_completeness kind "incoming" (an inspection id) is deprecated and will be removed in 0.4.0',
 			HINT = 'Use kind "receipt" with the link id of the sale, or "first_entry" with the batch id.';
 		insp := id;

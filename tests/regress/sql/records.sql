@@ -222,7 +222,7 @@ SELECT shilian.licence_add(:processor, 'JY13701020000067', '{alcohol}', '2024-01
 SELECT shilian.batch_create(:processor, :liquor, '200 L', '2026-06-01') AS liquor_proc \gset
 SELECT shilian.ship(:'liquor_proc', :canteen, '10 L', '2026-11-06') AS l_liquor \gset
 SELECT * FROM shilian.record_completeness('sale', :l_liquor);
-SELECT shilian.record_completeness('receipt', 1);
+SELECT shilian.record_completeness('purchase', 1);
 \echo :LAST_ERROR_SQLSTATE
 
 -- ---- refusals: each with its SQLSTATE, and nothing written ------------------
