@@ -61,7 +61,7 @@ COMMENT ON TABLE operator_month IS
 SELECT pg_catalog.pg_extension_config_dump('operator_month', '');
 
 -- Whether an incoming record is complete by the rule of
--- record_completeness('incoming', id) (part 20), from the fields that can be
+-- record_completeness('receipt' or 'first_entry', id) (part 20), from the fields that can be
 -- missing (name, quantity, dates and shelf life always have a value):
 -- inlined into set-based queries, for the counters (at commit, for the
 -- receipts of the transaction) and the rebuild. The regress suite checks

@@ -496,7 +496,8 @@ BEGIN
 	  CROSS JOIN LATERAL (
 		SELECT count(*) AS checked,
 			count(*) FILTER (WHERE (shilian.record_completeness(x.kind, x.id)).complete) AS complete
-		  FROM (SELECT 'incoming' AS kind, i.id
+		  FROM (SELECT CASE WHEN i.link_id IS NULL THEN 'first_entry' ELSE 'receipt' END AS kind,
+					coalesce(i.link_id, b.id) AS id
 				  FROM shilian.batch b
 				  JOIN shilian.inspection i ON i.batch_id = b.id
 				 WHERE b.owner_id = p.operator AND i.operator_id = p.operator AND i.kind = 'incoming'

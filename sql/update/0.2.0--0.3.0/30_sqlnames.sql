@@ -575,6 +575,92 @@ COMMENT ON FUNCTION record_completeness(text, bigint) IS
 REVOKE ALL ON FUNCTION record_completeness(text, bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION record_completeness(text, bigint) TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;
 
+CREATE OR REPLACE FUNCTION spot_check_sample(code text, quarter text, n integer, seed bigint)
+	RETURNS TABLE (operator bigint, name text, station text, segment text, stratum text,
+		stratum_size bigint, stratum_sample bigint, records bigint, timely bigint, timeliness numeric,
+		checked bigint, complete bigint, completeness numeric, findings jsonb)
+	LANGUAGE plpgsql STABLE STRICT SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	SET jit = off
+	AS $$
+DECLARE
+	q_start date;
+	q daterange;
+BEGIN
+	PERFORM shilian.regulator_require_subtree(code);
+	IF quarter !~ '^[0-9]{4}Q[1-4]$' THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = format('invalid quarter "%s"', quarter),
+			HINT = 'Give the quarter as YYYYQn, e.g. 2026Q4.';
+	END IF;
+	IF n < 0 THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = format('sample size must not be negative: %s', n);
+	END IF;
+	q_start := make_date(left(quarter, 4)::integer, (right(quarter, 1)::integer - 1) * 3 + 1, 1);
+	q := daterange(q_start, (q_start + interval '3 months')::date, '[)');
+
+	RETURN QUERY
+	WITH pick AS MATERIALIZED (
+		SELECT * FROM shilian.findings_spot_pick(code, n, seed)
+	), picked AS (
+		SELECT ARRAY(SELECT p.operator FROM pick p) AS ids
+	), fnd AS (
+		SELECT f.operator, jsonb_agg(jsonb_build_object('source', f.source, 'kind', f.kind, 'article', f.article,
+				'records', f.records) ORDER BY f.source, f.kind) AS findings
+		  FROM (SELECT b.operator, 'broken_chain' AS source, b.kind, NULL::text AS article, b.records
+				  FROM picked, shilian.findings_broken_chain(NULL, picked.ids, q, 3, shilian.platform_today()) b
+				UNION ALL
+				SELECT c.operator, 'compliance', c.kind, c.article, c.records
+				  FROM picked, shilian.findings_compliance(NULL, picked.ids, q) c) f
+		 GROUP BY f.operator
+	)
+	SELECT p.operator, o.name, o.station, o.segment, p.stratum, p.stratum_size, p.stratum_sample,
+		t.records, t.timely, round(t.timely::numeric / nullif(t.records, 0), 4),
+		c.checked, c.complete, round(c.complete::numeric / nullif(c.checked, 0), 4),
+		coalesce(fnd.findings, '[]')
+	  FROM pick p
+	  JOIN shilian.operator o ON o.id = p.operator
+	  LEFT JOIN fnd ON fnd.operator = p.operator
+	  CROSS JOIN LATERAL (
+		SELECT count(*) AS records, count(*) FILTER (WHERE w.written <= w.event + 1) AS timely
+		  FROM (SELECT b.produced_on AS event, shilian.platform_date(b.created_at) AS written
+				  FROM shilian.batch b
+				 WHERE b.owner_id = p.operator AND b.origin IN ('produced', 'transformed') AND b.produced_on <@ q
+				UNION ALL
+				SELECT l.shipped_on, shilian.platform_date(l.created_at)
+				  FROM shilian.link l
+				 WHERE l.seller_id = p.operator AND l.kind = 'ship' AND l.shipped_on <@ q
+				UNION ALL
+				SELECT r.event, shilian.platform_date(b.created_at)
+				  FROM shilian.batch b
+				  CROSS JOIN LATERAL (
+					SELECT shilian.platform_date(min(i.inspected_at)) AS event FROM shilian.inspection i
+					 WHERE i.batch_id = b.id AND i.kind = 'incoming') r
+				 WHERE b.owner_id = p.operator AND b.origin IN ('received', 'first_entry') AND r.event <@ q) w
+	  ) t
+	  CROSS JOIN LATERAL (
+		SELECT count(*) AS checked,
+			count(*) FILTER (WHERE (shilian.record_completeness(x.kind, x.id)).complete) AS complete
+		  FROM (SELECT CASE WHEN i.link_id IS NULL THEN 'first_entry' ELSE 'receipt' END AS kind,
+					coalesce(i.link_id, b.id) AS id
+				  FROM shilian.batch b
+				  JOIN shilian.inspection i ON i.batch_id = b.id
+				 WHERE b.owner_id = p.operator AND i.operator_id = p.operator AND i.kind = 'incoming'
+				   AND shilian.platform_date(i.inspected_at) <@ q
+				UNION ALL
+				SELECT 'sale', l.id
+				  FROM shilian.link l
+				 WHERE l.seller_id = p.operator AND l.kind = 'ship' AND l.shipped_on <@ q) x
+	  ) c
+	 ORDER BY p.stratum, o.segment, p.operator;
+END
+$$;
+COMMENT ON FUNCTION spot_check_sample(text, text, integer, bigint) IS
+	'Quarterly spot check: a reproducible sample of n operators (seed) stratified by jurisdiction and segment with proportional allocation, each with timeliness, completeness and its findings in the quarter (YYYYQn). Regulators: own subtree only (42501).';
+REVOKE ALL ON FUNCTION spot_check_sample(text, text, integer, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION spot_check_sample(text, text, integer, bigint) TO shilian_regulator, shilian_admin;
+
 
 -- ---- transform with plain array literals ---------------------------------------
 CREATE CAST (text AS trace_code) WITH INOUT AS IMPLICIT;
