@@ -262,6 +262,7 @@ COMMENT ON FUNCTION import_kind_function(text) IS
 
 -- ---- *_at timestamptz, one name per parameter ---------------------------------------
 ALTER TABLE consumption RENAME COLUMN at TO consumed_at;
+COMMENT ON COLUMN operator_day.consumptions IS 'consume: served, sold at retail, destroyed, kept as a sample (dated consumed_at).';
 
 CREATE OR REPLACE FUNCTION operator_day_rebuild() RETURNS bigint
 	LANGUAGE plpgsql VOLATILE
