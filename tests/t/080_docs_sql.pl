@@ -62,7 +62,8 @@ for my $page (@pages)
 	{
 		my @bad = grep { !/^(setup|error|fresh)$/ } @{ $b->{words} };
 		ok(!@bad, "docs/$name.md:$b->{line}: known fence words") or diag("unknown: @bad");
-		push @{ has($b, 'fresh') ? $fresh_blocks{$name} : $demo_blocks{$name} }, $b;
+		if (has($b, 'fresh')) { push @{ $fresh_blocks{$name} }, $b; }
+		else { push @{ $demo_blocks{$name} }, $b; }
 		$count++;
 	}
 }
