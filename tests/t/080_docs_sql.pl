@@ -117,12 +117,39 @@ my ($ret, $out, $err) = $node->psql('demo', undef,
 	extra_params => ['-v', 'ON_ERROR_STOP=1', '-f', "$top/tests/demo/province.sql"]);
 is($ret, 0, 'the demo province loads in database demo') or diag($err);
 
+# files the examples write (the recall export) land here
+chdir $tmp or die $!;
 for my $name (sort keys %demo_blocks)
 {
 	my $db = "docs_$name";
 	$db =~ s/-/_/g;
 	$node->safe_psql('postgres', qq{CREATE DATABASE "$db" TEMPLATE demo});
 	check_page($node, $db, $name, $demo_blocks{$name});
+}
+
+# docs/trace.md's export is a file a spreadsheet opens: UTF-8 with a byte
+# order mark, the header, CRLF line ends (real ones, not the two characters
+# COPY's text format would write), every row of the header's 16 fields
+# (RFC 4180 quoting), one row per target of the recall.
+{
+	open my $fh, '<:raw', "$tmp/recall.csv" or die "docs/trace.md wrote no recall.csv: $!";
+	my $csv = do { local $/; <$fh> };
+	like($csv, qr/^\xEF\xBB\xBFtraceability_lot_code,product_description,/, 'recall.csv: BOM and header');
+	unlike($csv, qr/\\r\\n/, 'recall.csv: no escaped line ends');
+	$csv =~ s/^\xEF\xBB\xBF//;
+	$csv =~ s/\n\z// if $csv =~ /\r\n\n\z/;	# psql's own line end after the value
+	like($csv, qr/\r\n\z/, 'recall.csv: CRLF after the last row');
+	# RFC 4180 fields: quoted (quotes doubled) or bare
+	my (@rows, @row);
+	while ($csv =~ /\G(?:"((?:[^"]|"")*)"|([^,"\r\n]*))(,|\r\n)/gc)
+	{
+		push @row, defined $1 ? $1 =~ s/""/"/gr : $2;
+		if ($3 ne ',') { push @rows, [@row]; @row = (); }
+	}
+	is(pos($csv) // 0, length($csv), 'recall.csv: every field is RFC 4180');
+	is_deeply([ grep { @$_ != 16 } @rows ], [], 'recall.csv: 16 fields in every row');
+	my $targets = $node->safe_psql('docs_trace', 'SELECT count(*) FROM shilian.recall_target WHERE recall_id = (SELECT min(id) FROM shilian.recall)');
+	is(scalar(@rows) - 1, $targets, "recall.csv: one row per target ($targets)");
 }
 $node->stop;
 
