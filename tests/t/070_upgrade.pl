@@ -140,6 +140,7 @@ for my $version (sort keys %release_bin)
 	is($node->safe_psql('postgres', q{SELECT count(*) FROM shilian.licence WHERE licence_no OPERATOR(shilian.=) licence_no::text::shilian.license_no}),
 		$node->safe_psql('postgres', 'SELECT count(*) FROM shilian.licence'), "$version: and the 0.2.0 type name reads them");
 	like($node->safe_psql('postgres', q{
+		LOAD 'shilian';   -- shilian.timezone is the library's setting
 		SELECT count(*) || ' ' || count(*) FILTER (WHERE l.received_at = LEAST(l.created_at,
 				GREATEST(b.produced_on::timestamp AT TIME ZONE current_setting('shilian.timezone'),
 					(SELECT max(il.received_at) FROM shilian.link tl JOIN shilian.link il ON il.to_batch = tl.from_batch

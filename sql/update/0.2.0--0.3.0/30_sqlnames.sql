@@ -676,6 +676,9 @@ COMMENT ON CAST (text AS qty) IS 'A quantity from its text, e.g. ''2.5 kg'' (qty
 -- A transform's links carry the event's time (extension/records.c,
 -- SL_TRANSFORM_AT): the start of the production day in the platform time
 -- zone, or the arrival of the last input if later, never after the entry.
+-- shilian.timezone is the library's setting: call into the library first, so
+-- that it is loaded in this backend whatever ran before.
+SELECT shilian.platform_today() IS NOT NULL AS library_loaded;
 WITH t AS (
 	SELECT l.to_batch,
 		GREATEST((b.produced_on::timestamp AT TIME ZONE pg_catalog.current_setting('shilian.timezone')),
