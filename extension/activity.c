@@ -376,7 +376,7 @@ MonthOf(DateADT day)
 
 /*
  * The transaction's receipts that are complete, per (operator, day): the
- * rule of record_completeness('incoming', id) (incoming_fields_complete,
+ * rule of record_completeness('receipt', id) (incoming_fields_complete,
  * inlined), run only when the transaction made receipts.
  */
 static SlStmt complete_stmt = {

@@ -20,7 +20,8 @@ char *shilian_client = NULL;
 char *shilian_hash_algorithm = NULL;
 char *shilian_jurisdiction = NULL;
 bool		shilian_ledger_maintenance = false;
-bool		shilian_license_strict = false;
+bool		shilian_licence_strict = false;
+bool		shilian_license_strict_deprecated = false;
 char *shilian_operator_id = NULL;
 char *shilian_timezone = NULL;
 int			shilian_trace_max_batches = 1000000;
@@ -124,6 +125,22 @@ CheckHashAlgorithm(char **newval, void **extra, GucSource source)
 	return false;
 }
 
+/*
+ * shilian.license_strict is the 0.2.0 spelling of shilian.licence_strict,
+ * kept one version: setting it still works and warns. The value at start-up
+ * (the boot value) passes silently so that loading the library says nothing.
+ */
+static bool
+LicenseStrictDeprecatedCheck(bool *newval, void **extra, GucSource source)
+{
+	if (source != PGC_S_DEFAULT)
+		ereport(WARNING,
+				(errcode(ERRCODE_WARNING_DEPRECATED_FEATURE),
+				 errmsg("shilian.license_strict is deprecated and will be removed in 0.4.0"),
+				 errhint("Use shilian.licence_strict.")));
+	return true;
+}
+
 /* Empty (no acting operator) or the id of an operator: digits only. */
 static bool
 CheckOperatorId(char **newval, void **extra, GucSource source)
@@ -192,12 +209,20 @@ ShilianDefineGucs(void)
 							 &shilian_ledger_maintenance, false, PGC_SUSET, 0,
 							 NULL, NULL, NULL);
 
-	DefineCustomBoolVariable("shilian.license_strict",
+	DefineCustomBoolVariable("shilian.licence_strict",
 							 "Refuse licence numbers whose check digit fails ISO/IEC 7064 MOD 11,10.",
 							 "No official check-digit algorithm is published, so by default a "
-							 "mismatch is accepted and license_check_ok() reports it.",
-							 &shilian_license_strict, false, PGC_USERSET, 0,
+							 "mismatch is accepted and licence_check_ok() reports it.",
+							 &shilian_licence_strict, false, PGC_USERSET, 0,
 							 NULL, NULL, NULL);
+
+	/* The 0.2.0 spelling, accepted for one version (docs/development.md). */
+	DefineCustomBoolVariable("shilian.license_strict",
+							 "DEPRECATED: use shilian.licence_strict (removed in 0.4.0).",
+							 "While on, licence numbers are checked strictly whatever "
+							 "shilian.licence_strict says.",
+							 &shilian_license_strict_deprecated, false, PGC_USERSET, 0,
+							 LicenseStrictDeprecatedCheck, NULL, NULL);
 
 	DefineCustomStringVariable("shilian.operator_id",
 							   "Operator on whose behalf this transaction runs.",

@@ -170,14 +170,14 @@ static int64 current_job = 0;
 
 static Oid	qty_typ,
 			trace_code_typ,
-			license_typ;
+			licence_typ;
 
 static void
 Types(void)
 {
 	qty_typ = SlTypeOid("shilian.qty");
 	trace_code_typ = SlTypeOid("shilian.trace_code");
-	license_typ = SlTypeOid("shilian.license_no");
+	licence_typ = SlTypeOid("shilian.licence_no");
 }
 
 /* ---- caches --------------------------------------------------------------- */
@@ -913,9 +913,9 @@ static SlStmt ship_many_stmt = {
 	"   shipped_on, seller_licence)"
 	"  SELECT 'ship', d.b, d.s, d.u, d.q, d.d, d.l"
 	"  FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::shilian.qty[], $5::date[],"
-	"   $6::shilian.license_no[]) WITH ORDINALITY AS d(b, s, u, q, d, l, o) ORDER BY d.o RETURNING *)"
+	"   $6::shilian.licence_no[]) WITH ORDINALITY AS d(b, s, u, q, d, l, o) ORDER BY d.o RETURNING *)"
 	" SELECT id, to_jsonb(l.*) FROM l ORDER BY id",
-	6, {"bigint[]", "bigint[]", "bigint[]", "shilian.qty[]", "date[]", "shilian.license_no[]"}
+	6, {"bigint[]", "bigint[]", "bigint[]", "shilian.qty[]", "date[]", "shilian.licence_no[]"}
 };
 
 static SlStmt balance_stmt = {
@@ -933,7 +933,7 @@ static SlStmt balance_stmt = {
 static SlStmt receive_many_stmt = {
 	"WITH d AS MATERIALIZED (SELECT u.*, nextval('shilian.batch_id_seq'::regclass) AS nid"
 	"  FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::shilian.qty[],"
-	"   $5::date[], $6::date[], $7::text[], $8::shilian.license_no[], $9::jsonb[], $10::bigint[],"
+	"   $5::date[], $6::date[], $7::text[], $8::shilian.licence_no[], $9::jsonb[], $10::bigint[],"
 	"   $11::timestamptz[], $12::text[], $13::text[], $14::jsonb[])"
 	"   WITH ORDINALITY AS u(region, buyer, product, q, produced, expires, lot, lic, cert, link, at,"
 	"   reason, res, insp, o)),"
@@ -952,7 +952,7 @@ static SlStmt receive_many_stmt = {
 	" SELECT d.o, nb.trace_code, jsonb_build_object('link', ul.j, 'batch', nb.j, 'inspection_id', ins.id)"
 	" FROM d JOIN nb ON nb.id = d.nid JOIN ul ON ul.nid = d.nid JOIN ins ON ins.batch_id = d.nid ORDER BY d.o",
 	14, {"text[]", "bigint[]", "bigint[]", "shilian.qty[]", "date[]", "date[]", "text[]",
-		"shilian.license_no[]", "jsonb[]", "bigint[]", "timestamptz[]", "text[]", "text[]", "jsonb[]"}
+		"shilian.licence_no[]", "jsonb[]", "bigint[]", "timestamptz[]", "text[]", "text[]", "jsonb[]"}
 };
 
 static Datum
@@ -1009,7 +1009,7 @@ Flush(IChunk *c)
 		v[2] = ArrayOf(a[2], NULL, ns, INT8OID);
 		v[3] = ArrayOf(a[3], NULL, ns, qty_typ);
 		v[4] = ArrayOf(a[4], NULL, ns, DATEOID);
-		v[5] = ArrayOf(a[5], lnull, ns, license_typ);
+		v[5] = ArrayOf(a[5], lnull, ns, licence_typ);
 		SlExec(&ship_many_stmt, v, NULL, 0);
 		if (SPI_processed != (uint64) ns)
 			elog(ERROR, "import wrote %llu sales of %d", (unsigned long long) SPI_processed, ns);
@@ -1056,7 +1056,7 @@ Flush(IChunk *c)
 		bool	   *n[14];
 		Datum		v[14];
 		Oid			typs[14] = {TEXTOID, INT8OID, INT8OID, qty_typ, DATEOID, DATEOID, TEXTOID,
-		license_typ, JSONBOID, INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, JSONBOID};
+		licence_typ, JSONBOID, INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, JSONBOID};
 		ILine	  **recvs = palloc_array(ILine *, nr);
 		int			i = 0;
 

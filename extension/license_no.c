@@ -88,7 +88,7 @@ LicenseParse(const char *str, bool strict)
 	if (kind == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("invalid prefix for license_no: \"%s\"", str),
+				 errmsg("invalid prefix for licence_no: \"%s\"", str),
 				 errdetail("A licence number starts with SC (food production), JY (food business) or a registration card prefix (TF, XCY, XZF).")));
 	k = &license_kinds[kind];
 
@@ -96,7 +96,7 @@ LicenseParse(const char *str, bool strict)
 	if (nchars != LICENSE_DIGITS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("invalid length for license_no: \"%s\"", str),
+				 errmsg("invalid length for licence_no: \"%s\"", str),
 				 errdetail("A %s number has 14 digits after the prefix; this one has %d characters.",
 						   k->prefix, nchars)));
 
@@ -107,7 +107,7 @@ LicenseParse(const char *str, bool strict)
 		if (c < '0' || c > '9')
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-					 errmsg("invalid character at position %d for license_no: \"%s\"", plen + i + 1, str),
+					 errmsg("invalid character at position %d for licence_no: \"%s\"", plen + i + 1, str),
 					 errdetail("\"%s\" is not a digit; the prefix is followed by 14 digits.",
 							   LiteralCharAt(s, plen + i))));
 		digits = digits * 10 + (c - '0');
@@ -116,15 +116,15 @@ LicenseParse(const char *str, bool strict)
 	if (k->first_digits && strchr(k->first_digits, s[plen]) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("invalid character at position %d for license_no: \"%s\"", plen + 1, str),
+				 errmsg("invalid character at position %d for licence_no: \"%s\"", plen + 1, str),
 				 errdetail("%s", k->first_digit_rule)));
 
 	expected = sl_mod11_10_check_digit(s + plen, LICENSE_DIGITS - 1);
 	if (strict && expected != s[plen + LICENSE_DIGITS - 1])
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("invalid check digit for license_no: \"%s\", should be %c", str, expected),
-				 errhint("No official algorithm is published; shilian.license_strict = off accepts the number and license_check_ok() reports the mismatch.")));
+				 errmsg("invalid check digit for licence_no: \"%s\", should be %c", str, expected),
+				 errhint("No official algorithm is published; shilian.licence_strict = off accepts the number and licence_check_ok() reports the mismatch.")));
 
 	return kind * LICENSE_KIND_BASE + digits;
 }
@@ -132,7 +132,7 @@ LicenseParse(const char *str, bool strict)
 LicenseNo
 LicenseNoFromCString(const char *str)
 {
-	return LicenseParse(str, shilian_license_strict);
+	return LicenseParse(str, shilian_licence_strict || shilian_license_strict_deprecated);
 }
 
 char *
@@ -150,7 +150,7 @@ LicenseNoKind(LicenseNo l)
 	int			kind = LicenseKindOf(l);
 
 	if (kind <= 0 || kind >= LICENSE_NKINDS)
-		elog(ERROR, "corrupt license_no value " INT64_FORMAT, l);
+		elog(ERROR, "corrupt licence_no value " INT64_FORMAT, l);
 	return license_kinds[kind].prefix;
 }
 
@@ -182,7 +182,7 @@ license_no_recv(PG_FUNCTION_ARGS)
 	if (version != LICENSE_SEND_VERSION)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("unsupported license_no binary format version %d", version),
+				 errmsg("unsupported licence_no binary format version %d", version),
 				 errdetail("This library reads version %d.", LICENSE_SEND_VERSION)));
 	PG_RETURN_LICENSE_NO(LicenseNoFromCString(pq_getmsgtext(buf, buf->len - buf->cursor, &nbytes)));
 }

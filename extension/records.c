@@ -462,7 +462,7 @@ static SlStmt ship_stmt = {
 	"  VALUES ('ship', $1, $2, $3, $4, $5, $6) RETURNING *),"
 	" u AS (UPDATE shilian.batch SET qty_left = $7 WHERE id = $1)"
 	" SELECT id, to_jsonb(l.*) FROM l",
-	7, {"bigint", "bigint", "bigint", "shilian.qty", "date", "shilian.license_no", "shilian.qty"}
+	7, {"bigint", "bigint", "bigint", "shilian.qty", "date", "shilian.licence_no", "shilian.qty"}
 };
 
 /*
@@ -648,7 +648,7 @@ static SlStmt receive_stmt = {
 	"  SELECT nb.id, $3, 'incoming', $10, $11, $8, $6 FROM nb RETURNING id)"
 	" SELECT nb.trace_code, jsonb_build_object('link', to_jsonb(ul.*), 'batch', to_jsonb(nb.*),"
 	"   'inspection_id', ins.id) FROM nb, ul, ins",
-	11, {"bigint", "text", "bigint", "shilian.qty", "shilian.license_no", "timestamptz", "text",
+	11, {"bigint", "text", "bigint", "shilian.qty", "shilian.licence_no", "timestamptz", "text",
 		"bigint", "shilian.qty", "text", "jsonb"}
 };
 
@@ -663,7 +663,7 @@ static SlStmt receive_into_stmt = {
 	"  VALUES ($2, $3, 'incoming', $10, $11, $8, $6) RETURNING id)"
 	" SELECT nb.trace_code, jsonb_build_object('link', to_jsonb(ul.*), 'batch', to_jsonb(nb.*),"
 	"   'inspection_id', ins.id) FROM nb, ul, ins",
-	11, {"bigint", "bigint", "bigint", "shilian.qty", "shilian.license_no", "timestamptz", "text",
+	11, {"bigint", "bigint", "bigint", "shilian.qty", "shilian.licence_no", "timestamptz", "text",
 		"bigint", "shilian.qty", "text", "jsonb"}
 };
 
@@ -768,7 +768,7 @@ static SlStmt reject_stmt = {
 	5, {"bigint", "timestamptz", "text", "bigint", "shilian.qty"}
 };
 
-/* reject(link, reason, rejected_at): the buyer refuses a whole sale; the quantity returns to the seller's batch. */
+/* reject(link, reject_reason, rejected_at): the buyer refuses a whole sale; the quantity returns to the seller's batch. */
 PG_FUNCTION_INFO_V1(sl_reject);
 Datum
 sl_reject(PG_FUNCTION_ARGS)
@@ -779,7 +779,7 @@ sl_reject(PG_FUNCTION_ARGS)
 	Datum		v[5];
 
 	RecordRequire(fcinfo, 0, "link");
-	RecordRequire(fcinfo, 1, "reason");
+	RecordRequire(fcinfo, 1, "reject_reason");
 	RecordRequire(fcinfo, 2, "rejected_at");
 	link = PG_GETARG_INT64(0);
 	at = PG_GETARG_TIMESTAMPTZ(2);
@@ -912,14 +912,27 @@ static SlStmt inputs_lock_stmt = {
 	1, {"shilian.trace_code[]"}
 };
 
+/*
+ * The time a transform's links carry, the event's own (docs/trace.md): the
+ * start of its production day in the platform time zone, or when the last
+ * of its inputs arrived (received) if later, never after now. So a
+ * back-dated transform is in trace_forward(..., as_of) from its day on.
+ * sql/update/0.2.0--0.3.0/30_sqlnames.sql backfills 0.2.0 links by this rule.
+ */
+#define SL_TRANSFORM_AT(produced_on, input_ids, now) \
+	"SELECT LEAST(" now ", GREATEST((" produced_on "::date::timestamp AT TIME ZONE" \
+	" pg_catalog.current_setting('shilian.timezone')), (SELECT max(il.received_at)" \
+	" FROM shilian.link il WHERE il.to_batch = ANY (" input_ids "::bigint[]) AND il.status = 'received')))"
+
 static SlStmt transform_stmt = {
 	"WITH nb AS (INSERT INTO shilian.batch (trace_code, owner_id, product_id, qty, qty_left,"
 	"   produced_on, expires_on, lot, origin)"
 	"  VALUES (shilian.trace_code_next($1), $2, $3, $4, $4, $5, $6, $7, 'transformed') RETURNING *),"
 	" li AS (INSERT INTO shilian.link (kind, from_batch, to_batch, seller_id, buyer_id, qty_shipped,"
 	"   qty_accepted, shipped_on, received_at, status)"
-	"  SELECT 'transform', u.id, nb.id, $2, $2, u.q, u.q, $5, $10, 'received'"
-	"  FROM nb, unnest($8::bigint[], $9::shilian.qty[]) AS u(id, q) RETURNING *),"
+	"  SELECT 'transform', u.id, nb.id, $2, $2, u.q, u.q, $5, at.t, 'received'"
+	"  FROM nb, unnest($8::bigint[], $9::shilian.qty[]) AS u(id, q), (" SL_TRANSFORM_AT("$5", "$8", "$10") ") AS at(t)"
+	"  RETURNING *),"
 	" ub AS (UPDATE shilian.batch b SET qty_left = u.l FROM unnest($8::bigint[], $11::shilian.qty[]) AS u(id, l)"
 	"  WHERE b.id = u.id)"
 	" SELECT nb.trace_code, jsonb_build_object('batch', to_jsonb(nb.*),"
@@ -1072,14 +1085,14 @@ sl_transform(PG_FUNCTION_ARGS)
 /* ---- consume ------------------------------------------------------------ */
 
 static SlStmt consume_stmt = {
-	"WITH c AS (INSERT INTO shilian.consumption (batch_id, operator_id, qty, kind, at, note)"
+	"WITH c AS (INSERT INTO shilian.consumption (batch_id, operator_id, qty, kind, consumed_at, note)"
 	"  VALUES ($1, $2, $3, $4, $5, $6) RETURNING *),"
 	" u AS (UPDATE shilian.batch SET qty_left = $7 WHERE id = $1)"
 	" SELECT id, to_jsonb(c.*) FROM c",
 	7, {"bigint", "bigint", "shilian.qty", "text", "timestamptz", "text", "shilian.qty"}
 };
 
-/* consume(code, qty, kind, at, note, operator) → consumption id */
+/* consume(code, qty, kind, consumed_at, note, operator) → consumption id */
 PG_FUNCTION_INFO_V1(sl_consume);
 Datum
 sl_consume(PG_FUNCTION_ARGS)
@@ -1098,7 +1111,7 @@ sl_consume(PG_FUNCTION_ARGS)
 	RecordRequire(fcinfo, 0, "code");
 	RecordRequire(fcinfo, 1, "qty");
 	RecordRequire(fcinfo, 2, "kind");
-	RecordRequire(fcinfo, 3, "at");
+	RecordRequire(fcinfo, 3, "consumed_at");
 	code = PG_GETARG_TRACE_CODE(0);
 	q = PG_GETARG_QTY(1);
 	kind = text_to_cstring(PG_GETARG_TEXT_PP(2));

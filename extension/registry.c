@@ -282,7 +282,7 @@ ValidateCategory(const char *c)
 static SlStmt licence_insert_stmt = {
 	"INSERT INTO shilian.licence (operator_id, licence_no, scope, valid_from, valid_to)"
 	" VALUES ($1, $2, $3, $4, $5) RETURNING id, to_jsonb(licence.*)",
-	5, {"bigint", "shilian.license_no", "text[]", "date", "date"}
+	5, {"bigint", "shilian.licence_no", "text[]", "date", "date"}
 };
 
 /* licence_add(operator, licence_no, scope, valid_from, valid_to) → licence id */

@@ -118,7 +118,7 @@ static SlStmt as_of_stmt = {
 	"    ELSE l.qty_shipped OPERATOR(shilian.-) l.qty_shipped END)"
 	" FROM shilian.link l WHERE l.from_batch = ANY ($1) AND (l.shipped_on > shilian.platform_date($2) OR l.received_at > $2)"
 	" UNION ALL"
-	" SELECT c.batch_id, c.qty FROM shilian.consumption c WHERE c.batch_id = ANY ($1) AND c.at > $2"
+	" SELECT c.batch_id, c.qty FROM shilian.consumption c WHERE c.batch_id = ANY ($1) AND c.consumed_at > $2"
 	" UNION ALL"
 	" SELECT l.to_batch, OPERATOR(shilian.-) l.qty_accepted FROM shilian.link l"
 	" WHERE l.to_batch = ANY ($1) AND l.status = 'received' AND l.received_at > $2",

@@ -1,6 +1,6 @@
 /*
  * types.h — the C side of the identifier and quantity types (uscc,
- * license_no, trace_code, qty) for the other C files of the extension: the
+ * licence_no, trace_code, qty) for the other C files of the extension: the
  * in-memory representations, Datum conversions and the helpers that parse,
  * print and do arithmetic with the same checks the SQL functions make.
  * docs/types.md describes the formats.
@@ -35,7 +35,7 @@ extern Uscc *UsccFromCString(const char *str);
 extern char *UsccToCString(const Uscc *u);
 extern int	UsccCompare(const Uscc *a, const Uscc *b);
 
-/* ---- license_no: SC/JY licence or registration card number -------------- */
+/* ---- licence_no: SC/JY licence or registration card number -------------- */
 
 /*
  * int64, passed by value: kind * 10^14 + the 14 digits after the prefix,
@@ -49,7 +49,7 @@ typedef int64 LicenseNo;
 #define PG_GETARG_LICENSE_NO(n)		DatumGetLicenseNo(PG_GETARG_DATUM(n))
 #define PG_RETURN_LICENSE_NO(x)		return LicenseNoGetDatum(x)
 
-/* Parse as license_no input does (honours shilian.license_strict). */
+/* Parse as licence_no input does (honours shilian.licence_strict). */
 extern LicenseNo LicenseNoFromCString(const char *str);
 /* The canonical text (prefix + 14 digits), palloc'd. */
 extern char *LicenseNoToCString(LicenseNo l);

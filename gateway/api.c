@@ -535,7 +535,7 @@ const GwRoute gw_routes[] = {
 	{"POST", "/v1/licences", gw_sql_route, GW_JSON | GW_CREATED, "Add a licence (licence_add)",
 		licence_fields, NULL,
 		"select json_build_object('id', shilian.licence_add(coalesce($1::bigint, " ACTING "), "
-		"$2::shilian.license_no, array(select jsonb_array_elements_text($3::jsonb)), shilian.strict_date($4, 'valid_from'), shilian.strict_date($5, 'valid_to'))::text)",
+		"$2::shilian.licence_no, array(select jsonb_array_elements_text($3::jsonb)), shilian.strict_date($4, 'valid_from'), shilian.strict_date($5, 'valid_to'))::text)",
 		licence_args,
 		.op = "addLicence", .response = "Created", .location = "/v1/licences/{id}"},
 	{"POST", "/v1/products", gw_sql_route, GW_JSON | GW_CREATED, "Register a product (product_register)",

@@ -71,7 +71,7 @@ static const CsvKind csv_kinds[] = {
 	{"ship", "code,buyer,qty", "shipped_on,seller"},
 	{"receive", "qty,inspection", "link,link_ref,received_at,reject_reason,into_batch"},
 	{"transform", "inputs,qtys,product,qty", "produced_on,lot,expires_on,operator"},
-	{"consume", "code,qty,consumption_kind", "at,note,operator"},
+	{"consume", "code,qty,consumption_kind", "consumed_at,at,note,operator"},	/* at: 0.2.0, deprecated */
 	{NULL, NULL, NULL}
 };
 

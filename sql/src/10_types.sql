@@ -1,6 +1,6 @@
 -- shilian install script, part 10: identifier and quantity types
--- (docs/types.md). uscc, license_no, trace_code and qty; GS1 keys and
--- Digital Link. C in extension/{uscc,license_no,trace_code,gs1,qty}.c.
+-- (docs/types.md). uscc, licence_no, trace_code and qty; GS1 keys and
+-- Digital Link. C in extension/{uscc,licence_no,trace_code,gs1,qty}.c.
 
 -- ---- uscc: unified social credit code (GB 32100-2015) ----------------------
 
@@ -135,148 +135,176 @@ CREATE FUNCTION uscc_is_strict(uscc) RETURNS boolean
 COMMENT ON FUNCTION uscc_is_strict(uscc) IS
 	'True if the check character is right; false only for codes accepted under shilian.uscc_lenient.';
 
--- ---- license_no: SC / JY licences and registration cards ------------------
+-- ---- licence_no: SC / JY licences and registration cards ------------------
 
-CREATE TYPE license_no;
+CREATE TYPE licence_no;
 
-CREATE FUNCTION license_no_in(cstring) RETURNS license_no
+CREATE FUNCTION licence_no_in(cstring) RETURNS licence_no
 	AS 'MODULE_PATHNAME', 'license_no_in'
 	LANGUAGE C STABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION license_no_out(license_no) RETURNS cstring
+CREATE FUNCTION licence_no_out(licence_no) RETURNS cstring
 	AS 'MODULE_PATHNAME', 'license_no_out'
 	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION license_no_recv(internal) RETURNS license_no
+CREATE FUNCTION licence_no_recv(internal) RETURNS licence_no
 	AS 'MODULE_PATHNAME', 'license_no_recv'
 	LANGUAGE C STABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION license_no_send(license_no) RETURNS bytea
+CREATE FUNCTION licence_no_send(licence_no) RETURNS bytea
 	AS 'MODULE_PATHNAME', 'license_no_send'
 	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
-CREATE TYPE license_no (
-	INPUT = license_no_in, OUTPUT = license_no_out, RECEIVE = license_no_recv, SEND = license_no_send,
+CREATE TYPE licence_no (
+	INPUT = licence_no_in, OUTPUT = licence_no_out, RECEIVE = licence_no_recv, SEND = licence_no_send,
 	LIKE = pg_catalog.int8
 );
-COMMENT ON TYPE license_no IS
+COMMENT ON TYPE licence_no IS
 	'Food licence number: SC (production) or JY (business) + 14 digits, or a registration card (TF, XCY, XZF + 14 digits); 8 bytes, passed by value.';
-COMMENT ON FUNCTION license_no_in(cstring) IS
-	'license_no input: trims, upper-cases the prefix, checks prefix, length, digits and kind digit; the MOD 11,10 check digit only under shilian.license_strict.';
-COMMENT ON FUNCTION license_no_out(license_no) IS 'license_no output: prefix + 14 digits.';
-COMMENT ON FUNCTION license_no_recv(internal) IS 'license_no binary input: format version byte 1, then the text; runs every check of license_no input.';
-COMMENT ON FUNCTION license_no_send(license_no) IS 'license_no binary output: format version byte 1, then the text.';
+COMMENT ON FUNCTION licence_no_in(cstring) IS
+	'licence_no input: trims, upper-cases the prefix, checks prefix, length, digits and kind digit; the MOD 11,10 check digit only under shilian.licence_strict.';
+COMMENT ON FUNCTION licence_no_out(licence_no) IS 'licence_no output: prefix + 14 digits.';
+COMMENT ON FUNCTION licence_no_recv(internal) IS 'licence_no binary input: format version byte 1, then the text; runs every check of licence_no input.';
+COMMENT ON FUNCTION licence_no_send(licence_no) IS 'licence_no binary output: format version byte 1, then the text.';
 
-CREATE FUNCTION license_no_eq(license_no, license_no) RETURNS bool
+CREATE FUNCTION licence_no_eq(licence_no, licence_no) RETURNS bool
 	AS 'int8eq'
 	LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
-COMMENT ON FUNCTION license_no_eq(license_no, license_no) IS 'license_no equal.';
-CREATE FUNCTION license_no_ne(license_no, license_no) RETURNS bool
+COMMENT ON FUNCTION licence_no_eq(licence_no, licence_no) IS 'licence_no equal.';
+CREATE FUNCTION licence_no_ne(licence_no, licence_no) RETURNS bool
 	AS 'int8ne'
 	LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
-COMMENT ON FUNCTION license_no_ne(license_no, license_no) IS 'license_no not equal.';
-CREATE FUNCTION license_no_lt(license_no, license_no) RETURNS bool
+COMMENT ON FUNCTION licence_no_ne(licence_no, licence_no) IS 'licence_no not equal.';
+CREATE FUNCTION licence_no_lt(licence_no, licence_no) RETURNS bool
 	AS 'int8lt'
 	LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
-COMMENT ON FUNCTION license_no_lt(license_no, license_no) IS 'license_no less than (in text order).';
-CREATE FUNCTION license_no_le(license_no, license_no) RETURNS bool
+COMMENT ON FUNCTION licence_no_lt(licence_no, licence_no) IS 'licence_no less than (in text order).';
+CREATE FUNCTION licence_no_le(licence_no, licence_no) RETURNS bool
 	AS 'int8le'
 	LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
-COMMENT ON FUNCTION license_no_le(license_no, license_no) IS 'license_no less than or equal (in text order).';
-CREATE FUNCTION license_no_gt(license_no, license_no) RETURNS bool
+COMMENT ON FUNCTION licence_no_le(licence_no, licence_no) IS 'licence_no less than or equal (in text order).';
+CREATE FUNCTION licence_no_gt(licence_no, licence_no) RETURNS bool
 	AS 'int8gt'
 	LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
-COMMENT ON FUNCTION license_no_gt(license_no, license_no) IS 'license_no greater than (in text order).';
-CREATE FUNCTION license_no_ge(license_no, license_no) RETURNS bool
+COMMENT ON FUNCTION licence_no_gt(licence_no, licence_no) IS 'licence_no greater than (in text order).';
+CREATE FUNCTION licence_no_ge(licence_no, licence_no) RETURNS bool
 	AS 'int8ge'
 	LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
-COMMENT ON FUNCTION license_no_ge(license_no, license_no) IS 'license_no greater than or equal (in text order).';
+COMMENT ON FUNCTION licence_no_ge(licence_no, licence_no) IS 'licence_no greater than or equal (in text order).';
 
 CREATE OPERATOR = (
-	LEFTARG = license_no, RIGHTARG = license_no, FUNCTION = license_no_eq,
+	LEFTARG = licence_no, RIGHTARG = licence_no, FUNCTION = licence_no_eq,
 	COMMUTATOR = =, NEGATOR = <>,
 	RESTRICT = eqsel, JOIN = eqjoinsel,
 	HASHES, MERGES
 );
-COMMENT ON OPERATOR = (license_no, license_no) IS 'license_no equal';
+COMMENT ON OPERATOR = (licence_no, licence_no) IS 'licence_no equal';
 CREATE OPERATOR <> (
-	LEFTARG = license_no, RIGHTARG = license_no, FUNCTION = license_no_ne,
+	LEFTARG = licence_no, RIGHTARG = licence_no, FUNCTION = licence_no_ne,
 	COMMUTATOR = <>, NEGATOR = =,
 	RESTRICT = neqsel, JOIN = neqjoinsel
 );
-COMMENT ON OPERATOR <> (license_no, license_no) IS 'license_no not equal';
+COMMENT ON OPERATOR <> (licence_no, licence_no) IS 'licence_no not equal';
 CREATE OPERATOR < (
-	LEFTARG = license_no, RIGHTARG = license_no, FUNCTION = license_no_lt,
+	LEFTARG = licence_no, RIGHTARG = licence_no, FUNCTION = licence_no_lt,
 	COMMUTATOR = >, NEGATOR = >=,
 	RESTRICT = scalarltsel, JOIN = scalarltjoinsel
 );
-COMMENT ON OPERATOR < (license_no, license_no) IS 'license_no less than (in text order)';
+COMMENT ON OPERATOR < (licence_no, licence_no) IS 'licence_no less than (in text order)';
 CREATE OPERATOR <= (
-	LEFTARG = license_no, RIGHTARG = license_no, FUNCTION = license_no_le,
+	LEFTARG = licence_no, RIGHTARG = licence_no, FUNCTION = licence_no_le,
 	COMMUTATOR = >=, NEGATOR = >,
 	RESTRICT = scalarlesel, JOIN = scalarlejoinsel
 );
-COMMENT ON OPERATOR <= (license_no, license_no) IS 'license_no less than or equal (in text order)';
+COMMENT ON OPERATOR <= (licence_no, licence_no) IS 'licence_no less than or equal (in text order)';
 CREATE OPERATOR > (
-	LEFTARG = license_no, RIGHTARG = license_no, FUNCTION = license_no_gt,
+	LEFTARG = licence_no, RIGHTARG = licence_no, FUNCTION = licence_no_gt,
 	COMMUTATOR = <, NEGATOR = <=,
 	RESTRICT = scalargtsel, JOIN = scalargtjoinsel
 );
-COMMENT ON OPERATOR > (license_no, license_no) IS 'license_no greater than (in text order)';
+COMMENT ON OPERATOR > (licence_no, licence_no) IS 'licence_no greater than (in text order)';
 CREATE OPERATOR >= (
-	LEFTARG = license_no, RIGHTARG = license_no, FUNCTION = license_no_ge,
+	LEFTARG = licence_no, RIGHTARG = licence_no, FUNCTION = licence_no_ge,
 	COMMUTATOR = <=, NEGATOR = <,
 	RESTRICT = scalargesel, JOIN = scalargejoinsel
 );
-COMMENT ON OPERATOR >= (license_no, license_no) IS 'license_no greater than or equal (in text order)';
+COMMENT ON OPERATOR >= (licence_no, licence_no) IS 'licence_no greater than or equal (in text order)';
 
-CREATE FUNCTION license_no_cmp(license_no, license_no) RETURNS integer
+CREATE FUNCTION licence_no_cmp(licence_no, licence_no) RETURNS integer
 	AS 'btint8cmp'
 	LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
-COMMENT ON FUNCTION license_no_cmp(license_no, license_no) IS 'btree support: -1, 0 or 1, in text order.';
-CREATE FUNCTION license_no_sortsupport(internal) RETURNS void
+COMMENT ON FUNCTION licence_no_cmp(licence_no, licence_no) IS 'btree support: -1, 0 or 1, in text order.';
+CREATE FUNCTION licence_no_sortsupport(internal) RETURNS void
 	AS 'btint8sortsupport'
 	LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION license_no_sortsupport(internal) IS 'btree sort support for license_no.';
-CREATE FUNCTION license_no_hash(license_no) RETURNS integer
+COMMENT ON FUNCTION licence_no_sortsupport(internal) IS 'btree sort support for licence_no.';
+CREATE FUNCTION licence_no_hash(licence_no) RETURNS integer
 	AS 'hashint8'
 	LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
-COMMENT ON FUNCTION license_no_hash(license_no) IS 'hash support: 32-bit hash of a license_no.';
-CREATE FUNCTION license_no_hash_extended(license_no, bigint) RETURNS bigint
+COMMENT ON FUNCTION licence_no_hash(licence_no) IS 'hash support: 32-bit hash of a licence_no.';
+CREATE FUNCTION licence_no_hash_extended(licence_no, bigint) RETURNS bigint
 	AS 'hashint8extended'
 	LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
-COMMENT ON FUNCTION license_no_hash_extended(license_no, bigint) IS 'hash support: seeded 64-bit hash of a license_no.';
+COMMENT ON FUNCTION licence_no_hash_extended(licence_no, bigint) IS 'hash support: seeded 64-bit hash of a licence_no.';
 
-CREATE OPERATOR CLASS license_no_ops
-	DEFAULT FOR TYPE license_no USING btree AS
+CREATE OPERATOR CLASS licence_no_ops
+	DEFAULT FOR TYPE licence_no USING btree AS
 		OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >,
-		FUNCTION 1 license_no_cmp(license_no, license_no),
-		FUNCTION 2 license_no_sortsupport(internal);
-COMMENT ON OPERATOR CLASS license_no_ops USING btree IS 'B-tree support for license_no, in text order.';
-CREATE OPERATOR CLASS license_no_ops
-	DEFAULT FOR TYPE license_no USING hash AS
+		FUNCTION 1 licence_no_cmp(licence_no, licence_no),
+		FUNCTION 2 licence_no_sortsupport(internal);
+COMMENT ON OPERATOR CLASS licence_no_ops USING btree IS 'B-tree support for licence_no, in text order.';
+CREATE OPERATOR CLASS licence_no_ops
+	DEFAULT FOR TYPE licence_no USING hash AS
 		OPERATOR 1 =,
-		FUNCTION 1 license_no_hash(license_no),
-		FUNCTION 2 license_no_hash_extended(license_no, bigint);
-COMMENT ON OPERATOR CLASS license_no_ops USING hash IS 'Hash index and hash join support for license_no.';
+		FUNCTION 1 licence_no_hash(licence_no),
+		FUNCTION 2 licence_no_hash_extended(licence_no, bigint);
+COMMENT ON OPERATOR CLASS licence_no_ops USING hash IS 'Hash index and hash join support for licence_no.';
 
-CREATE FUNCTION license_kind(license_no) RETURNS text
+CREATE FUNCTION licence_kind(licence_no) RETURNS text
 	AS 'MODULE_PATHNAME', 'license_kind'
 	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION license_kind(license_no) IS
+COMMENT ON FUNCTION licence_kind(licence_no) IS
 	'The prefix: SC (food production licence), JY (food business licence), or a registration card: TF (food vendor), XCY (small catering), XZF (food workshop).';
-CREATE FUNCTION license_category(license_no) RETURNS text
+CREATE FUNCTION licence_category(licence_no) RETURNS text
 	AS 'MODULE_PATHNAME', 'license_category'
 	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION license_category(license_no) IS
+COMMENT ON FUNCTION licence_category(licence_no) IS
 	'SC: the 3-digit category code (kind 1 food / 2 additive + 2-digit food category); JY: the business type (1 sales, 2 catering, 3 unit canteen); registration cards: NULL.';
-CREATE FUNCTION license_region(license_no) RETURNS text
+CREATE FUNCTION licence_region(licence_no) RETURNS text
 	AS 'MODULE_PATHNAME', 'license_region'
 	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION license_region(license_no) IS
+COMMENT ON FUNCTION licence_region(licence_no) IS
 	'The 6-digit region field of the issuing authority (usually, not always, a GB/T 2260 code).';
-CREATE FUNCTION license_check_ok(license_no) RETURNS boolean
+CREATE FUNCTION licence_check_ok(licence_no) RETURNS boolean
 	AS 'MODULE_PATHNAME', 'license_check_ok'
 	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION license_check_ok(license_no) IS
+COMMENT ON FUNCTION licence_check_ok(licence_no) IS
 	'True if the last digit is the ISO/IEC 7064 MOD 11,10 check digit of the 13 digits before it (no official algorithm is published; most real numbers match).';
+
+-- The 0.2.0 spelling "license", kept as deprecated aliases for one version
+-- (removed in 0.4.0; docs/development.md, deprecation policy): the type name
+-- as a domain over licence_no, so a value or a column declared license_no is a
+-- licence_no to every function and operator; the functions as wrappers.
+CREATE DOMAIN license_no AS licence_no;
+COMMENT ON DOMAIN license_no IS
+	'DEPRECATED (removed in 0.4.0): use licence_no. A domain over licence_no without constraints.';
+CREATE FUNCTION license_kind(licence_no) RETURNS text
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+	RETURN shilian.licence_kind($1);
+COMMENT ON FUNCTION license_kind(licence_no) IS
+	'DEPRECATED (removed in 0.4.0): use licence_kind.';
+CREATE FUNCTION license_category(licence_no) RETURNS text
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+	RETURN shilian.licence_category($1);
+COMMENT ON FUNCTION license_category(licence_no) IS
+	'DEPRECATED (removed in 0.4.0): use licence_category.';
+CREATE FUNCTION license_region(licence_no) RETURNS text
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+	RETURN shilian.licence_region($1);
+COMMENT ON FUNCTION license_region(licence_no) IS
+	'DEPRECATED (removed in 0.4.0): use licence_region.';
+CREATE FUNCTION license_check_ok(licence_no) RETURNS boolean
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+	RETURN shilian.licence_check_ok($1);
+COMMENT ON FUNCTION license_check_ok(licence_no) IS
+	'DEPRECATED (removed in 0.4.0): use licence_check_ok.';
 
 -- ---- trace_code: 18-digit batch code ---------------------------------------
 
@@ -657,3 +685,15 @@ CREATE FUNCTION strict_timestamptz(value text, field text DEFAULT NULL) RETURNS 
 	AS 'MODULE_PATHNAME', 'sl_strict_timestamptz';
 COMMENT ON FUNCTION strict_timestamptz(text, text) IS
 	'value as a timestamptz, only as an RFC 3339 date-time with Z or ±HH:MM (SLD03 not RFC 3339, SLD04 no offset, SLD05 a field out of range); never read in the session''s TimeZone; field names the input in the message; NULL gives NULL.';
+
+-- ---- implicit casts from plain values ----------------------------------------
+-- So that array literals need no casts: transform(ARRAY['37...', '37...'],
+-- ARRAY['2 kg', '1 kg'], ...) builds text[] (and ARRAY[370102...] bigint[]),
+-- which reach trace_code[] and qty[] only through an implicit element cast.
+-- Through the types' input functions: every check of the input applies.
+CREATE CAST (text AS trace_code) WITH INOUT AS IMPLICIT;
+COMMENT ON CAST (text AS trace_code) IS 'A trace code from its 18 digits as text (trace_code input; implicit, for array literals).';
+CREATE CAST (bigint AS trace_code) WITH INOUT AS IMPLICIT;
+COMMENT ON CAST (bigint AS trace_code) IS 'A trace code from its 18 digits as a number (trace_code input; implicit, for array literals).';
+CREATE CAST (text AS qty) WITH INOUT AS IMPLICIT;
+COMMENT ON CAST (text AS qty) IS 'A quantity from its text, e.g. ''2.5 kg'' (qty input; implicit, for array literals).';

@@ -58,7 +58,7 @@ COMMENT ON TABLE operator IS
 -- and the key categories they cover.
 CREATE TABLE licence (
 	id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-	licence_no  license_no NOT NULL UNIQUE,
+	licence_no  licence_no NOT NULL UNIQUE,
 	operator_id bigint NOT NULL REFERENCES operator (id),
 	scope       text[] NOT NULL CHECK (cardinality(scope) > 0 AND scope <@ ARRAY[
 		'vegetables', 'fruit', 'aquatic', 'grain', 'meat', 'dairy', 'edible_oil',
@@ -107,7 +107,7 @@ CREATE TABLE batch (
 	origin           text NOT NULL
 		CHECK (origin IN ('produced', 'received', 'transformed', 'first_entry')),
 	supplier         jsonb CHECK (jsonb_typeof(supplier) = 'object'),
-	supplier_licence license_no,
+	supplier_licence licence_no,
 	certificate      jsonb CHECK (jsonb_typeof(certificate) = 'object'),
 	created_at       timestamptz NOT NULL DEFAULT now(),
 	CHECK (expires_on IS NULL OR expires_on >= produced_on),
@@ -163,7 +163,7 @@ CREATE TABLE link (
 	status         text NOT NULL DEFAULT 'pending'
 		CHECK (status IN ('pending', 'received', 'rejected')),
 	reject_reason  text,
-	seller_licence license_no,
+	seller_licence licence_no,
 	created_at     timestamptz NOT NULL DEFAULT now(),
 	CHECK (from_batch <> to_batch),
 	CHECK ((status = 'received') = (to_batch IS NOT NULL)),
@@ -200,7 +200,7 @@ CREATE TABLE consumption (
 	operator_id bigint NOT NULL REFERENCES operator (id),
 	qty         qty NOT NULL,
 	kind        text NOT NULL CHECK (kind IN ('served', 'retail_sold', 'destroyed', 'sample_kept')),
-	at          timestamptz NOT NULL DEFAULT now(),
+	consumed_at timestamptz NOT NULL DEFAULT now(),
 	note        text
 );
 CREATE INDEX consumption_batch_idx ON consumption (batch_id);
@@ -267,16 +267,16 @@ ALTER FUNCTION operator_suspend(bigint, text) SECURITY DEFINER SET search_path =
 REVOKE ALL ON FUNCTION operator_suspend(bigint, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION operator_suspend(bigint, text) TO shilian_regulator, shilian_admin;
 
-CREATE FUNCTION licence_add(operator bigint, licence_no license_no, scope text[],
+CREATE FUNCTION licence_add(operator bigint, licence_no licence_no, scope text[],
 		valid_from date, valid_to date) RETURNS bigint
 	AS 'MODULE_PATHNAME', 'sl_licence_add'
 	LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION licence_add(bigint, license_no, text[], date, date) IS
+COMMENT ON FUNCTION licence_add(bigint, licence_no, text[], date, date) IS
 	'Record an operator''s SC/JY licence with the categories it covers and its validity period; returns the licence id.';
-ALTER FUNCTION licence_add(bigint, license_no, text[], date, date)
+ALTER FUNCTION licence_add(bigint, licence_no, text[], date, date)
 	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-REVOKE ALL ON FUNCTION licence_add(bigint, license_no, text[], date, date) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION licence_add(bigint, license_no, text[], date, date) TO shilian_regulator, shilian_admin;
+REVOKE ALL ON FUNCTION licence_add(bigint, licence_no, text[], date, date) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION licence_add(bigint, licence_no, text[], date, date) TO shilian_regulator, shilian_admin;
 
 CREATE FUNCTION product_register(name text, category text, shelf_life_days integer DEFAULT NULL,
 		spec text DEFAULT NULL, gtin text DEFAULT NULL, edible_agricultural boolean DEFAULT false,
@@ -338,7 +338,7 @@ ALTER FUNCTION receive(bigint, qty, jsonb, timestamptz, text, trace_code)
 REVOKE ALL ON FUNCTION receive(bigint, qty, jsonb, timestamptz, text, trace_code) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION receive(bigint, qty, jsonb, timestamptz, text, trace_code) TO shilian_operator, shilian_system, shilian_admin;
 
-CREATE FUNCTION reject(link bigint, reason text, rejected_at timestamptz DEFAULT now()) RETURNS void
+CREATE FUNCTION reject(link bigint, reject_reason text, rejected_at timestamptz DEFAULT now()) RETURNS void
 	AS 'MODULE_PATHNAME', 'sl_reject'
 	LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION reject(bigint, text, timestamptz) IS
@@ -372,7 +372,7 @@ ALTER FUNCTION transform(trace_code[], qty[], bigint, qty, date, text, date, big
 REVOKE ALL ON FUNCTION transform(trace_code[], qty[], bigint, qty, date, text, date, bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION transform(trace_code[], qty[], bigint, qty, date, text, date, bigint) TO shilian_operator, shilian_system, shilian_admin;
 
-CREATE FUNCTION consume(code trace_code, qty qty, kind text, at timestamptz DEFAULT now(),
+CREATE FUNCTION consume(code trace_code, qty qty, kind text, consumed_at timestamptz DEFAULT now(),
 		note text DEFAULT NULL, operator bigint DEFAULT NULL) RETURNS bigint
 	AS 'MODULE_PATHNAME', 'sl_consume'
 	LANGUAGE C VOLATILE;
@@ -389,7 +389,7 @@ GRANT EXECUTE ON FUNCTION consume(trace_code, qty, text, timestamptz, text, bigi
 -- incoming record needs already filled from the seller's data.
 CREATE FUNCTION receipt_drafts(buyer bigint)
 	RETURNS TABLE (link bigint, from_code trace_code, seller bigint, seller_name text,
-		seller_address text, seller_contact text, seller_licence license_no, product bigint,
+		seller_address text, seller_contact text, seller_licence licence_no, product bigint,
 		product_name text, spec text, category text, qty qty, shipped_on date,
 		produced_on date, expires_on date, lot text, certificate jsonb)
 	LANGUAGE sql STABLE STRICT PARALLEL SAFE
@@ -415,15 +415,19 @@ GRANT EXECUTE ON FUNCTION receipt_drafts(bigint) TO shilian_operator, shilian_sy
 
 -- Which fields the law requires are missing from a record (Food Safety Law
 -- arts. 50, 51, 53, 65), and how long the record must be kept: six months past
--- the end of shelf life, or two years from the record date without one.
---   kind 'incoming' (id: an incoming inspection, i.e. a receipt or first
---     entry): name, spec, quantity, production date or lot, shelf life,
---     purchase date, supplier name, address, contact, supplier licence,
---     certificate; an edible agricultural product needs only name,
---     quantity, purchase date and supplier name.
---   kind 'release' or 'sale' (id: a sale link): name, spec, quantity,
---     production date or lot, shelf life, inspection certificate number,
---     sale date, buyer name, address, contact.
+-- the end of shelf life, or two years from the record date without one. The
+-- id is always the id of the record the kind names:
+--   kind 'receipt' (id: the link of the received sale) and 'first_entry'
+--     (id: the first-entry batch): the incoming record (进货查验记录): name,
+--     spec, quantity, production date or lot, shelf life, purchase date,
+--     supplier name, address, contact, supplier licence, certificate; an
+--     edible agricultural product needs only name, quantity, purchase date
+--     and supplier name.
+--   kind 'sale' or 'release' (id: the link of the sale): name, spec,
+--     quantity, production date or lot, shelf life, inspection certificate
+--     number, sale date, buyer name, address, contact.
+--   kind 'incoming' (id: the incoming inspection): the 0.2.0 form of the
+--     incoming record, deprecated (a WARNING; removed in 0.4.0).
 -- A product without shelf life (shelf_life_days NULL, no expiry) records
 -- "none" as its shelf life.
 CREATE FUNCTION record_completeness(kind text, id bigint,
@@ -439,8 +443,26 @@ DECLARE
 	agri boolean;
 	rec_date date;
 	expiry date;
+	insp bigint;
 BEGIN
+	-- the incoming record of a receipt or a first entry is kept with its
+	-- incoming inspection: find it, then read it as the 0.2.0 kind did
 	IF kind = 'incoming' THEN
+		RAISE WARNING USING ERRCODE = '01P01',
+			MESSAGE = 'record_completeness kind "incoming" (an inspection id) is deprecated and will be removed in 0.4.0',
+			HINT = 'Use kind "receipt" with the link id of the sale, or "first_entry" with the batch id.';
+		insp := id;
+	ELSIF kind = 'receipt' THEN
+		SELECT i.id INTO insp FROM shilian.inspection i
+		 WHERE i.link_id = record_completeness.id AND i.kind = 'incoming'
+		 ORDER BY i.id LIMIT 1;
+	ELSIF kind = 'first_entry' THEN
+		SELECT i.id INTO insp FROM shilian.inspection i
+		  JOIN shilian.batch b ON b.id = i.batch_id
+		 WHERE b.id = record_completeness.id AND b.origin = 'first_entry' AND i.kind = 'incoming'
+		 ORDER BY i.id LIMIT 1;
+	END IF;
+	IF kind IN ('incoming', 'receipt', 'first_entry') THEN
 		SELECT jsonb_build_object(
 				'name', p.name, 'spec', p.spec, 'quantity', b_qty.q,
 				'production_date_or_lot', coalesce(b.produced_on::text, b.lot),
@@ -459,10 +481,12 @@ BEGIN
 		  LEFT JOIN shilian.link l ON l.id = i.link_id
 		  LEFT JOIN shilian.operator o ON o.id = l.seller_id
 		  CROSS JOIN LATERAL (SELECT coalesce(l.qty_accepted, b.qty)::text AS q) b_qty
-		 WHERE i.id = record_completeness.id AND i.kind = 'incoming' AND shilian.may_see(i.operator_id);
+		 WHERE i.id = insp AND i.kind = 'incoming' AND shilian.may_see(i.operator_id);
 		IF NOT FOUND THEN
 			RAISE EXCEPTION USING ERRCODE = 'SLR22',
-				MESSAGE = format('unknown record: no incoming inspection has id %s', id);
+				MESSAGE = format('unknown record: no %s has id %s', CASE kind
+					WHEN 'incoming' THEN 'incoming inspection' WHEN 'receipt' THEN 'receipt (link)'
+					ELSE 'first-entry batch' END, id);
 		END IF;
 		need := CASE WHEN agri
 			THEN ARRAY['name', 'quantity', 'purchase_date', 'supplier_name']
@@ -493,7 +517,7 @@ BEGIN
 	ELSE
 		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
 			MESSAGE = format('unknown record kind "%s"', kind),
-			HINT = 'Use "incoming", "release" or "sale".';
+			HINT = 'Use "receipt" (link id), "first_entry" (batch id), "sale" or "release" (link id).';
 	END IF;
 	SELECT coalesce(array_agg(k ORDER BY o), '{}')
 	  INTO missing
@@ -505,6 +529,6 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION record_completeness(text, bigint) IS
-	'Which legally required fields a record lacks (kind incoming: an incoming inspection id; release/sale: a sale link id) and the date until which it must be kept.';
+	'Which legally required fields a record lacks and the date until which it must be kept; id is the id of the record kind names: receipt (the link of the received sale), first_entry (the batch), sale or release (the link of the sale); incoming (an inspection id) is deprecated.';
 REVOKE ALL ON FUNCTION record_completeness(text, bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION record_completeness(text, bigint) TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;

@@ -51,35 +51,8 @@ COMMENT ON FUNCTION trace_walk(trace_code, text, integer, timestamptz) IS
 REVOKE ALL ON FUNCTION trace_walk(trace_code, text, integer, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION trace_walk(trace_code, text, integer, timestamptz) TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;
 
-CREATE FUNCTION trace_graph(code trace_code, direction text DEFAULT 'forward',
-		max_depth integer DEFAULT NULL)
-	RETURNS jsonb
-	LANGUAGE sql STABLE PARALLEL SAFE
-	BEGIN ATOMIC
-	WITH t AS (
-		SELECT w.*, b.id, b.product_id, p.name AS product, o.name AS holder_name
-		  FROM shilian.trace_walk(code, direction, max_depth) w
-		  JOIN shilian.batch b ON b.trace_code OPERATOR(shilian.=) w.batch
-		  JOIN shilian.product p ON p.id = b.product_id
-		  JOIN shilian.operator o ON o.id = w.holder)
-	SELECT jsonb_build_object(
-		'root', code, 'direction', direction,
-		'nodes', (SELECT coalesce(jsonb_agg(jsonb_build_object(
-				'batch', t.batch, 'holder', t.holder::text, 'holder_name', t.holder_name,
-				'product', t.product, 'depth', t.depth, 'via_link', t.via_link::text,
-				'qty_reached', t.qty_reached, 'qty_on_hand', t.qty_on_hand, 'status', t.status)
-				ORDER BY t.depth, t.batch), '[]') FROM t),
-		'edges', (SELECT coalesce(jsonb_agg(jsonb_build_object(
-				'link', l.id::text, 'kind', l.kind, 'from', f.batch, 'to', d.batch,
-				'qty', l.qty_accepted, 'received_at', l.received_at)
-				ORDER BY l.id), '[]')
-			FROM shilian.link l JOIN t f ON f.id = l.from_batch JOIN t d ON d.id = l.to_batch
-			WHERE l.status = 'received' AND l.received_at <= now()));
-	END;
-COMMENT ON FUNCTION trace_graph(trace_code, text, integer) IS
-	'The traced sub-graph for drawing: {root, direction, nodes: [batch, holder, product, depth, quantities, status], edges: [link, kind, from, to, qty]}.';
-REVOKE ALL ON FUNCTION trace_graph(trace_code, text, integer) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION trace_graph(trace_code, text, integer) TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;
+-- trace_graph, which names the far ends of links as the walk does, is in
+-- part 85 after trace_link_end.
 
 -- ---- public access ------------------------------------------------------------
 -- The code on a package is public and its format is guessable (region,
@@ -709,11 +682,13 @@ BEGIN
 		ORDER BY l.received_at, l.id LIMIT 1) rin ON true
 	  LEFT JOIN shilian.batch sb ON sb.id = rin.from_batch
 	  LEFT JOIN shilian.operator so ON so.id = rin.seller_id
-	  -- where it went: every shipment out (not rejected), buyer and date
+	  -- where it went: every sale out (not rejected) to another operator,
+	  -- buyer and date (the holder's own processing is no recipient)
 	  LEFT JOIN LATERAL (SELECT string_agg(DISTINCT bo.name, '; ') AS recipients,
 			string_agg(DISTINCT to_char(l.shipped_on, 'YYYY-MM-DD'), '; ') AS dates
 		FROM shilian.link l JOIN shilian.operator bo ON bo.id = l.buyer_id
-		WHERE l.from_batch = b.id AND l.status <> 'rejected') sh ON true
+		WHERE l.from_batch = b.id AND l.status <> 'rejected'
+		  AND l.kind = 'ship' AND l.buyer_id <> t.operator_id) sh ON true
 	 WHERE t.recall_id = recall_export.id;
 	RETURN out;
 END;

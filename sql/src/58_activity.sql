@@ -37,7 +37,7 @@ COMMENT ON COLUMN operator_day.receipts IS 'receive and receive_first_entry: rec
 COMMENT ON COLUMN operator_day.receipts_complete IS 'Of the receipts, those whose incoming record has every field record_completeness() requires.';
 COMMENT ON COLUMN operator_day.rejections IS 'reject: sales refused whole (dated rejected_at), for the buyer.';
 COMMENT ON COLUMN operator_day.transforms IS 'transform: processing steps (dated produced_on).';
-COMMENT ON COLUMN operator_day.consumptions IS 'consume: served, sold at retail, destroyed, kept as a sample (dated at).';
+COMMENT ON COLUMN operator_day.consumptions IS 'consume: served, sold at retail, destroyed, kept as a sample (dated consumed_at).';
 COMMENT ON COLUMN operator_day.via_client IS 'Of the records, those whose ledger entry has a source: through a system client (X-API-Key), import or EPCIS.';
 
 SELECT pg_catalog.pg_extension_config_dump('operator_day', '');
@@ -61,7 +61,7 @@ COMMENT ON TABLE operator_month IS
 SELECT pg_catalog.pg_extension_config_dump('operator_month', '');
 
 -- Whether an incoming record is complete by the rule of
--- record_completeness('incoming', id) (part 20), from the fields that can be
+-- record_completeness('receipt' or 'first_entry', id) (part 20), from the fields that can be
 -- missing (name, quantity, dates and shelf life always have a value):
 -- inlined into set-based queries, for the counters (at commit, for the
 -- receipts of the transaction) and the rebuild. The regress suite checks
@@ -143,7 +143,7 @@ BEGIN
 		SELECT l.buyer_id, shilian.platform_date(l.received_at), 'rejections', count(*)
 		  FROM shilian.link l WHERE l.kind = 'ship' AND l.status = 'rejected' GROUP BY 1, 2
 		UNION ALL
-		SELECT c.operator_id, shilian.platform_date(c.at), 'consumptions', count(*)
+		SELECT c.operator_id, shilian.platform_date(c.consumed_at), 'consumptions', count(*)
 		  FROM shilian.consumption c GROUP BY 1, 2
 		UNION ALL
 		-- inspections: a receipt's incoming inspection names its sale's link;

@@ -8,7 +8,7 @@
 -- ---- the operator roll ------------------------------------------------------
 
 CREATE TABLE operator_roll (
-	licence_no  license_no PRIMARY KEY,
+	licence_no  licence_no PRIMARY KEY,
 	name        text NOT NULL CHECK (name <> ''),
 	station     text NOT NULL REFERENCES jurisdiction (code),
 	segment     text NOT NULL
@@ -52,7 +52,7 @@ DECLARE
 BEGIN
 	-- source is a regclass: its text form is a quoted, existing relation
 	EXECUTE format('INSERT INTO shilian.operator_roll AS r (licence_no, name, station, segment, kinds)'
-				   ' SELECT s.licence_no::shilian.license_no, s.name, s.station, s.segment, s.kinds'
+				   ' SELECT s.licence_no::shilian.licence_no, s.name, s.station, s.segment, s.kinds'
 				   '   FROM %s AS s'
 				   ' ON CONFLICT (licence_no) DO UPDATE SET name = excluded.name,'
 				   ' station = excluded.station, segment = excluded.segment, kinds = excluded.kinds,'
@@ -70,7 +70,7 @@ GRANT EXECUTE ON FUNCTION roll_import(regclass) TO shilian_admin;
 -- Every record an operator made, by the date of the event it records:
 -- batches it produced or transformed (produced_on), sales (shipped_on),
 -- inspections including the incoming inspection of every receipt
--- (inspected_at) and consumption (at); timestamps are taken as dates in the
+-- (inspected_at) and consumption (consumed_at); timestamps are taken as dates in the
 -- session time zone. Invoker rights and inlined: the caller's row-level
 -- security applies.
 CREATE FUNCTION record_events() RETURNS TABLE (operator_id bigint, on_date date)
@@ -83,7 +83,7 @@ CREATE FUNCTION record_events() RETURNS TABLE (operator_id bigint, on_date date)
 	UNION ALL
 	SELECT i.operator_id, shilian.platform_date(i.inspected_at) FROM shilian.inspection i
 	UNION ALL
-	SELECT c.operator_id, shilian.platform_date(c.at) FROM shilian.consumption c
+	SELECT c.operator_id, shilian.platform_date(c.consumed_at) FROM shilian.consumption c
 	$$;
 COMMENT ON FUNCTION record_events() IS
 	'Every record as (operator, event date): batches produced or transformed, sales, inspections (receipts included), consumption; as the caller may see them.';

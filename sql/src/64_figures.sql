@@ -50,7 +50,7 @@ CREATE FUNCTION station_figures_scan(code text, period daterange, with_roll bool
 		own_system_operators bigint, own_system_uploading bigint,
 		receipts bigint, receipts_complete bigint)
 	LANGUAGE plpgsql STABLE STRICT
-	-- the license_no = operator is shilian's, whatever the caller's path;
+	-- the licence_no = operator is shilian's, whatever the caller's path;
 	-- room to hash a province's million operators in memory
 	SET search_path = pg_catalog, shilian, pg_temp
 	SET work_mem = '256MB'

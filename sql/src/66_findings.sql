@@ -54,19 +54,19 @@ CREATE INDEX batch_first_entry_owner_idx ON batch (owner_id) INCLUDE (id, expire
 -- match rather than an error. STABLE: the input rules follow settings
 -- (shilian.uscc_lenient); PARALLEL RESTRICTED: the exception block is a
 -- subtransaction, which parallel workers cannot start.
-CREATE FUNCTION try_license_no(t text) RETURNS license_no
+CREATE FUNCTION try_licence_no(t text) RETURNS licence_no
 	LANGUAGE plpgsql STABLE STRICT PARALLEL RESTRICTED
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 BEGIN
-	RETURN t::shilian.license_no;
+	RETURN t::shilian.licence_no;
 EXCEPTION WHEN invalid_text_representation THEN
 	RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION try_license_no(text) IS
-	'The text as a license_no, or NULL when it is not a valid licence number.';
-REVOKE ALL ON FUNCTION try_license_no(text) FROM PUBLIC;
+COMMENT ON FUNCTION try_licence_no(text) IS
+	'The text as a licence_no, or NULL when it is not a valid licence number.';
+REVOKE ALL ON FUNCTION try_licence_no(text) FROM PUBLIC;
 
 CREATE FUNCTION try_uscc(t text) RETURNS uscc
 	LANGUAGE plpgsql STABLE STRICT PARALLEL RESTRICTED
@@ -149,7 +149,7 @@ CREATE FUNCTION findings_broken_chain(stations text[], ops bigint[], period date
 		  JOIN shilian.batch b ON b.owner_id = o.id
 		  JOIN shilian.inspection i ON i.batch_id = b.id AND i.kind = 'incoming'
 		  LEFT JOIN shilian.licence li
-				 ON li.licence_no = coalesce(b.supplier_licence, shilian.try_license_no(b.supplier->>'licence'))
+				 ON li.licence_no = coalesce(b.supplier_licence, shilian.try_licence_no(b.supplier->>'licence'))
 		  LEFT JOIN shilian.operator su ON su.uscc = shilian.try_uscc(b.supplier->>'uscc')
 		 WHERE b.origin = 'first_entry' AND (b.supplier_licence IS NOT NULL OR b.supplier ?| ARRAY['licence', 'uscc'])
 		   AND shilian.platform_date(i.inspected_at) <@ period
@@ -496,7 +496,8 @@ BEGIN
 	  CROSS JOIN LATERAL (
 		SELECT count(*) AS checked,
 			count(*) FILTER (WHERE (shilian.record_completeness(x.kind, x.id)).complete) AS complete
-		  FROM (SELECT 'incoming' AS kind, i.id
+		  FROM (SELECT CASE WHEN i.link_id IS NULL THEN 'first_entry' ELSE 'receipt' END AS kind,
+					coalesce(i.link_id, b.id) AS id
 				  FROM shilian.batch b
 				  JOIN shilian.inspection i ON i.batch_id = b.id
 				 WHERE b.owner_id = p.operator AND i.operator_id = p.operator AND i.kind = 'incoming'

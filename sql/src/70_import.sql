@@ -60,7 +60,7 @@ CREATE FUNCTION import_kind_function(kind text) RETURNS regprocedure
 	SET search_path = pg_catalog, pg_temp
 RETURN CASE kind
 	WHEN 'operator' THEN 'shilian.operator_register(text,text,text[],text,text,text,shilian.uscc,text,boolean,text)'
-	WHEN 'licence' THEN 'shilian.licence_add(bigint,shilian.license_no,text[],date,date)'
+	WHEN 'licence' THEN 'shilian.licence_add(bigint,shilian.licence_no,text[],date,date)'
 	WHEN 'product' THEN 'shilian.product_register(text,text,integer,text,text,boolean,bigint)'
 	WHEN 'batch' THEN 'shilian.batch_create(bigint,bigint,shilian.qty,date,text,date,jsonb)'
 	WHEN 'inspection' THEN 'shilian.inspect(shilian.trace_code,text,text,jsonb,timestamptz,bigint)'
@@ -90,6 +90,9 @@ DECLARE
 	i int;
 	renamed text := CASE kind WHEN 'inspection' THEN 'inspection_kind'
 	                          WHEN 'consume' THEN 'consumption_kind' END;
+	-- parameters renamed in 0.3.0 whose 0.2.0 field name a line may still use
+	-- (deprecated, removed in 0.4.0): parameter -> old field
+	old_field jsonb := CASE kind WHEN 'consume' THEN '{"consumed_at": "at"}' ELSE '{}' END;
 BEGIN
 	IF fn IS NULL THEN
 		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
@@ -99,7 +102,8 @@ BEGIN
 	SELECT * INTO p FROM pg_proc WHERE oid = fn;
 	-- every field must name a parameter
 	FOR field IN SELECT k FROM jsonb_object_keys(line) k WHERE k <> 'kind' ORDER BY k LOOP
-		arg := CASE WHEN field = renamed THEN 'kind' ELSE field END;
+		arg := CASE WHEN field = renamed THEN 'kind'
+			ELSE coalesce((SELECT e.key FROM jsonb_each_text(old_field) e WHERE e.value = field), field) END;
 		IF arg = 'kind' AND field <> renamed OR NOT (arg = ANY (p.proargnames)) THEN
 			RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
 				MESSAGE = format('unknown field "%s" for kind %s', field, kind),
@@ -109,6 +113,9 @@ BEGIN
 	FOR i IN 1 .. p.pronargs LOOP
 		arg := p.proargnames[i];
 		field := CASE WHEN arg = 'kind' THEN renamed ELSE arg END;
+		IF line -> field IS NULL AND old_field ? arg THEN
+			field := old_field ->> arg;
+		END IF;
 		typ := p.proargtypes[i - 1];
 		IF line -> field IS NULL OR jsonb_typeof(line -> field) = 'null' THEN
 			IF i <= p.pronargs - p.pronargdefaults THEN

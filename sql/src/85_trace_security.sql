@@ -33,6 +33,51 @@ COMMENT ON FUNCTION trace_link_end(bigint[]) IS
 	'For the trace walk: code, holder and size of the lots at the far end of links the caller may see (definer rights; nothing else of them).';
 REVOKE ALL ON FUNCTION trace_link_end(bigint[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION trace_link_end(bigint[]) TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;
+
+-- The traced sub-graph for drawing (part 40's walk, the same nodes).
+CREATE FUNCTION trace_graph(code trace_code, direction text DEFAULT 'forward',
+		max_depth integer DEFAULT NULL)
+	RETURNS jsonb
+	LANGUAGE sql STABLE PARALLEL SAFE
+	BEGIN ATOMIC
+	-- invoker rights, as the walk: every node of the walk, with product and
+	-- holder name where the caller may read them (NULL for another holder's
+	-- lot, status other_holder); the edges are the links the caller may see
+	-- between nodes, their ends named through trace_link_end as the walk does
+	WITH t AS (
+		SELECT w.*, b.id, p.name AS product, o.name AS holder_name
+		  FROM shilian.trace_walk(code, direction, max_depth) w
+		  LEFT JOIN shilian.batch b ON b.trace_code OPERATOR(shilian.=) w.batch
+		  LEFT JOIN shilian.product p ON p.id = b.product_id
+		  LEFT JOIN shilian.operator o ON o.id = w.holder),
+	ed AS (
+		SELECT l.id, l.kind, l.from_batch, l.to_batch, l.qty_accepted, l.received_at
+		  FROM shilian.link l
+		 WHERE l.status = 'received' AND l.received_at <= now()
+		   AND (l.id IN (SELECT t.via_link FROM t)
+			OR (l.from_batch IN (SELECT t.id FROM t) AND l.to_batch IN (SELECT t.id FROM t)))),
+	ends AS (
+		SELECT e.id, e.trace_code
+		  FROM shilian.trace_link_end(ARRAY(SELECT ed.from_batch FROM ed UNION SELECT ed.to_batch FROM ed)) e)
+	SELECT jsonb_build_object(
+		'root', code, 'direction', direction,
+		'nodes', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+				'batch', t.batch, 'holder', t.holder::text, 'holder_name', t.holder_name,
+				'product', t.product, 'depth', t.depth, 'via_link', t.via_link::text,
+				'qty_reached', t.qty_reached, 'qty_on_hand', t.qty_on_hand, 'status', t.status)
+				ORDER BY t.depth, t.batch), '[]') FROM t),
+		'edges', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+				'link', ed.id::text, 'kind', ed.kind, 'from', f.trace_code, 'to', d.trace_code,
+				'qty', ed.qty_accepted, 'received_at', ed.received_at)
+				ORDER BY ed.id), '[]')
+			FROM ed JOIN ends f ON f.id = ed.from_batch JOIN ends d ON d.id = ed.to_batch
+			WHERE EXISTS (SELECT 1 FROM t WHERE t.batch OPERATOR(shilian.=) f.trace_code)
+			  AND EXISTS (SELECT 1 FROM t WHERE t.batch OPERATOR(shilian.=) d.trace_code)));
+	END;
+COMMENT ON FUNCTION trace_graph(trace_code, text, integer) IS
+	'The traced sub-graph for drawing: {root, direction, nodes: [batch, holder, product, depth, quantities, status], edges: [link, kind, from, to, qty]}; the nodes are what trace_walk returns to the same caller (product and holder_name NULL where it may not read them).';
+REVOKE ALL ON FUNCTION trace_graph(trace_code, text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION trace_graph(trace_code, text, integer) TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;
 -- public_trace is the consumer view: definer rights, nothing private in it,
 -- nothing without the lot's token (part 40).
 

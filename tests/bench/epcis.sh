@@ -22,7 +22,7 @@ SELECT i, shilian.operator_register('epcis bench operator ' || i,
 		'450102001', 'address ' || i, 'contact ' || i, reg_card => 'EPCIS-BENCH-' || i) AS id
   FROM generate_series(1, 40) i;
 SELECT count(shilian.operator_activate(id)) FROM epcis_bench_ops;
-SELECT count(shilian.licence_add(o.id, ('JY1450102' || lpad(o.i::text, 6, '0') || '0')::shilian.license_no,
+SELECT count(shilian.licence_add(o.id, ('JY1450102' || lpad(o.i::text, 6, '0') || '0')::shilian.licence_no,
 		'{grain}', '2020-01-01', '2099-12-31'))
   FROM epcis_bench_ops o WHERE o.i <= 20;
 SELECT shilian.product_register('epcis bench rice', 'grain', 365, gtin => '6970000000093') AS p \gset

@@ -27,7 +27,7 @@ SELECT i, shilian.operator_register('bench operator ' || i,
 		'440104001', 'address ' || i, 'contact ' || i, reg_card => 'BENCH-' || i) AS id
   FROM generate_series(1, 40) i;
 SELECT count(shilian.operator_activate(id)) FROM bench_ops;
-SELECT count(shilian.licence_add(o.id, ('JY1440104' || lpad(o.i::text, 6, '0') || '0')::shilian.license_no,
+SELECT count(shilian.licence_add(o.id, ('JY1440104' || lpad(o.i::text, 6, '0') || '0')::shilian.licence_no,
 		'{grain}', '2020-01-01', '2099-12-31'))
   FROM bench_ops o WHERE o.i <= 20;
 SELECT shilian.product_register('bench flour', 'grain', 180) AS p \gset

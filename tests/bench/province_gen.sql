@@ -142,7 +142,7 @@ SELECT i, station, segment, kind, cat1,
   FROM k;
 
 INSERT INTO operator_roll (licence_no, name, station, segment, kinds, imported_at)
-	SELECT e.licence_no::license_no, '经营者' || e.i, e.station, e.segment, ARRAY[e.kind], p.start - 30
+	SELECT e.licence_no::licence_no, '经营者' || e.i, e.station, e.segment, ARRAY[e.kind], p.start - 30
 	  FROM ent e, p ORDER BY e.i;
 
 INSERT INTO operator (id, reg_card, name, address, contact, segment, kinds, station, status,
@@ -157,7 +157,7 @@ INSERT INTO operator (id, reg_card, name, address, contact, segment, kinds, stat
 -- 1% of licences lapse during the period (the operators go on trading)
 INSERT INTO licence (id, licence_no, operator_id, scope, valid_from, valid_to)
 	OVERRIDING SYSTEM VALUE
-	SELECT e.i, e.licence_no::license_no, e.i,
+	SELECT e.i, e.licence_no::licence_no, e.i,
 		ARRAY[c1.category] || CASE WHEN e.cat2 IS NOT NULL THEN ARRAY[c2.category] ELSE '{}' END,
 		p.start - 700,
 		CASE WHEN pg_temp.u(e.i, 11) < 0.01 THEN p.start + pg_temp.n(e.i, 12, p.days)::int ELSE p.start + 1000 END
@@ -336,7 +336,7 @@ INSERT INTO link (id, kind, from_batch, to_batch, seller_id, buyer_id, qty_shipp
 	SELECT l, 'ship', from_batch, CASE WHEN status = 'received' THEN (SELECT np FROM p) + l END,
 		seller, buyer, (kg || ' kg')::qty, CASE WHEN status = 'received' THEN (kg || ' kg')::qty END,
 		shipped, rts, status, CASE WHEN status = 'rejected' THEN '包装破损' END,
-		seller_licence::license_no, shipped + time '07:30'
+		seller_licence::licence_no, shipped + time '07:30'
 	  FROM lk ORDER BY l;
 
 INSERT INTO batch (id, trace_code, owner_id, product_id, qty, qty_left, produced_on, expires_on, lot,
@@ -344,7 +344,7 @@ INSERT INTO batch (id, trace_code, owner_id, product_id, qty, qty_left, produced
 	OVERRIDING SYSTEM VALUE
 	SELECT rb, trace_code_next(bregion), buyer, ci * 100 + m, (kg || ' kg')::qty,
 		(CASE WHEN transformed THEN 0 ELSE kg - sold_kg - destroyed_kg - onward_kg END || ' kg')::qty,
-		produced, expires, lot, 'received', seller_licence::license_no, certificate, rts
+		produced, expires, lot, 'received', seller_licence::licence_no, certificate, rts
 	  FROM rc ORDER BY rb;
 
 INSERT INTO inspection (id, batch_id, operator_id, kind, result, report, link_id, inspected_at)
@@ -396,7 +396,7 @@ INSERT INTO link (id, kind, from_batch, to_batch, seller_id, buyer_id, qty_shipp
 
 -- ---- consumption ------------------------------------------------------------
 
-INSERT INTO consumption (id, batch_id, operator_id, qty, kind, at)
+INSERT INTO consumption (id, batch_id, operator_id, qty, kind, consumed_at)
 	OVERRIDING SYSTEM VALUE
 	SELECT id, batch_id, operator_id, qty::qty, kind, at FROM (
 		-- a kept sample of the producer's batch

@@ -2,7 +2,7 @@
 # Parsing cost of the identifier and quantity types: 1,000,000 literals cast
 # from a text column (select count(x::type)), against parsing the same
 # strings with the nearest built-in type: text input for uscc and
-# license_no, int8 for trace_code, numeric for qty (the number alone).
+# licence_no, int8 for trace_code, numeric for qty (the number alone).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -37,9 +37,9 @@ s=$(best_of 5 "$P select count(x::shilian.trace_code) from bench_trace")
 b=$(best_of 5 "$P select count(x::int8) from bench_trace")
 row "parse trace_code literal, 1 core (1M rows)" "$(rate "$s")" "literals/s" "$(rate "$b")" "int8 input, same strings"
 
-s=$(best_of 5 "$P select count(x::shilian.license_no) from bench_license")
+s=$(best_of 5 "$P select count(x::shilian.licence_no) from bench_license")
 b=$(best_of 5 "$P select count(x::cstring::text) from bench_license")
-row "parse license_no literal, 1 core (1M rows)" "$(rate "$s")" "literals/s" "$(rate "$b")" "text input, same strings"
+row "parse licence_no literal, 1 core (1M rows)" "$(rate "$s")" "literals/s" "$(rate "$b")" "text input, same strings"
 
 s=$(best_of 5 "$P select count(x::shilian.qty) from bench_qty")
 b=$(best_of 5 "$P select count(n::numeric) from bench_qty")

@@ -24,7 +24,8 @@
 #include "utils/numeric.h"
 
 /* the settings the types read */
-bool		shilian_license_strict = false;
+bool		shilian_licence_strict = false;
+bool		shilian_license_strict_deprecated = false;
 bool		shilian_uscc_lenient = false;
 
 /* ---- memory: one list of blocks per input ---------------------------------- */

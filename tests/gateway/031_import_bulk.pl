@@ -34,7 +34,7 @@ my $out = $node->safe_psql('postgres', q{
 		shilian.product_register('面粉', 'grain', shelf_life_days => 180) as flour,
 		shilian.product_register('牛奶', 'dairy', shelf_life_days => 7) as milk;
 	select shilian.operator_activate(x) from o, unnest(array[s1, s2, b1, b2, nolic, scope, outsider]) x;
-	select shilian.licence_add(x, l::shilian.license_no, '{grain}', '2020-01-01', '2099-12-31')
+	select shilian.licence_add(x, l::shilian.licence_no, '{grain}', '2020-01-01', '2099-12-31')
 	  from o, (values (1, 'JY13701020000018')) v(i, l), unnest(array[s1]) x;
 	select shilian.licence_add(s2, 'JY13701020000034', '{grain}', '2020-01-01', '2099-12-31') from o;
 	select shilian.licence_add(outsider, 'JY13701020000042', '{grain}', '2020-01-01', '2099-12-31') from o;

@@ -1,4 +1,4 @@
-# Input fuzzing of uscc, license_no, trace_code and qty (after pgvector
+# Input fuzzing of uscc, licence_no, trace_code and qty (after pgvector
 # test/t/037_inputs.pl): 100,000 mutated literals per type, fed in one COPY
 # per type and tried one by one in PL/pgSQL. Proves that the backend never
 # crashes, that every refusal is 22P02 (or 22003 for an out-of-range qty)
@@ -129,7 +129,7 @@ sub copy_escape
 # many mutants keep a correct structure).
 my %seeds = (
 	uscc => [ '914403001922038216', '91440300708461136T', '91350100M000100Y43', ' 91440300708461136t ' ],
-	license_no => [ 'SC11834020305037', 'SC12744040400094', 'JY13301080111719', 'JY23501110153674',
+	licence_no => [ 'SC11834020305037', 'SC12744040400094', 'JY13301080111719', 'JY23501110153674',
 		'XZF37010200000011', 'TF37048100000050', 'xcy37020200001236' ],
 	trace_code => [ '370102000000000012' ],
 	qty => [ '12.5 kg', '500g', '3 pcs', '2 斤', '1.5 L', '250 mL', '0.001 g', '-7 t', '999999999.999999 t',
@@ -155,14 +155,14 @@ $node->safe_psql('postgres', q{
 CREATE TABLE lits (typ text, id int, lit text, PRIMARY KEY (typ, id));
 CREATE TABLE verdict (typ text, id int, ok bool);
 CREATE TABLE acc_uscc (id int, v shilian.uscc);
-CREATE TABLE acc_license_no (id int, v shilian.license_no);
+CREATE TABLE acc_licence_no (id int, v shilian.licence_no);
 CREATE TABLE acc_trace_code (id int, v shilian.trace_code);
 CREATE TABLE acc_qty (id int, v shilian.qty);
 -- One fuzz function per type; the type names are ours, so format(%s) is safe.
 DO $do$
 DECLARE t text;
 BEGIN
-	FOREACH t IN ARRAY ARRAY['uscc', 'license_no', 'trace_code', 'qty'] LOOP
+	FOREACH t IN ARRAY ARRAY['uscc', 'licence_no', 'trace_code', 'qty'] LOOP
 		EXECUTE format($f$
 CREATE FUNCTION fuzz_%1$s(OUT tried int, OUT accepted int, OUT refused int, OUT mismatched int, OUT unexpected text[])
 LANGUAGE plpgsql AS $body$
@@ -236,12 +236,12 @@ sub fuzz_pass
 
 my %judge = (
 	uscc => sub { uscc_ok($_[0], 0) },
-	license_no => sub { license_ok($_[0], 0) },
+	licence_no => sub { license_ok($_[0], 0) },
 	trace_code => \&trace_ok,
 	qty => undef,
 );
 
-for my $type (qw(uscc license_no trace_code qty))
+for my $type (qw(uscc licence_no trace_code qty))
 {
 	my @lits;
 	my $seedlist = $seeds{$type};
@@ -273,13 +273,13 @@ for my $type (qw(uscc license_no trace_code qty))
 
 # The lenient and strict settings, on the same literals: a wrong USCC check
 # character is accepted only with shilian.uscc_lenient, a wrong licence check
-# digit refused only with shilian.license_strict; every other rule holds.
+# digit refused only with shilian.licence_strict; every other rule holds.
 fuzz_pass('uscc', 'uscc (lenient)', 'set shilian.uscc_lenient = on;', sub { uscc_ok($_[0], 1) });
 is($node->safe_psql('postgres', 'set shilian.uscc_lenient = on; select count(*) from acc_uscc where not shilian.uscc_is_strict(v)')
 	  > 0 ? 1 : 0, 1, 'uscc (lenient): some accepted codes are not strict');
-fuzz_pass('license_no', 'license_no (strict)', 'set shilian.license_strict = on;', sub { license_ok($_[0], 1) });
-is($node->safe_psql('postgres', 'select count(*) from acc_license_no where not shilian.license_check_ok(v)'), '0',
-	'license_no (strict): every accepted number passes license_check_ok');
+fuzz_pass('licence_no', 'licence_no (strict)', 'set shilian.licence_strict = on;', sub { license_ok($_[0], 1) });
+is($node->safe_psql('postgres', 'select count(*) from acc_licence_no where not shilian.licence_check_ok(v)'), '0',
+	'licence_no (strict): every accepted number passes licence_check_ok');
 
 # The GS1 Digital Link parser: 50,000 mutated URIs. Refusals are 22P02 with
 # the rule named; every accepted URI gives a GTIN-14 and a lot that
@@ -353,8 +353,8 @@ my @bad_bin = (
 	[ 'uscc', "\x02" . '914403001922038216', 'unsupported uscc binary format version 2' ],
 	[ 'uscc', "\x01" . '914403001922038217', 'invalid check character' ],
 	[ 'uscc', "\x01" . '9144030019', 'invalid length' ],
-	[ 'license_no', "\x00" . 'SC11834020305037', 'unsupported license_no binary format version 0' ],
-	[ 'license_no', "\x01" . 'SX11834020305037', 'invalid prefix' ],
+	[ 'licence_no', "\x00" . 'SC11834020305037', 'unsupported licence_no binary format version 0' ],
+	[ 'licence_no', "\x01" . 'SX11834020305037', 'invalid prefix' ],
 	[ 'trace_code', "\x01" . pack('q>', -1), 'is not an 18-digit number' ],
 	[ 'trace_code', "\x01" . pack('q>', 370102000000000018), 'invalid check digit' ],
 	[ 'trace_code', "\x09" . pack('q>', 370102000000000012), 'unsupported trace_code binary format version 9' ],

@@ -15,10 +15,10 @@ my $dir = $node->basedir;
 
 $node->safe_psql('postgres', q{
 SET search_path = shilian, public;
-CREATE TABLE public.held (id int PRIMARY KEY, u uscc, l license_no, c trace_code, q qty);
+CREATE TABLE public.held (id int PRIMARY KEY, u uscc, l licence_no, c trace_code, q qty);
 INSERT INTO public.held
 SELECT i, (ARRAY['914403001922038216', '91440300708461136T', '91350100M000100Y43'])[1 + i % 3]::uscc,
-       (ARRAY['SC11834020305037', 'JY23501110153674', 'XZF37010200000011'])[1 + i % 3]::license_no,
+       (ARRAY['SC11834020305037', 'JY23501110153674', 'XZF37010200000011'])[1 + i % 3]::licence_no,
        trace_code_next('370102'), qty(i * 0.125, (ARRAY['kg', 'L', 'pcs'])[1 + i % 3])
   FROM generate_series(1, 50) i;
 });

@@ -149,8 +149,8 @@ see($opA, "SELECT count(*) FROM shilian.receipt_drafts($A)", '1', 'O1 operator A
 see_as_admin($opA, "SELECT * FROM shilian.record_completeness('sale', $fx{l_ad})",
 	"SELECT * FROM shilian.record_completeness('sale', $fx{l_ad})",
 	'O1 operator A checks its sale record, with its buyer\'s name, address and contact (as the superuser sees it)');
-see_as_admin($opA, "SELECT * FROM shilian.record_completeness('incoming', $fx{insp_a})",
-	"SELECT * FROM shilian.record_completeness('incoming', $fx{insp_a})",
+see_as_admin($opA, "SELECT * FROM shilian.record_completeness('receipt', $fx{l_fa})",
+	"SELECT * FROM shilian.record_completeness('receipt', $fx{l_fa})",
 	'O1 operator A checks its incoming record, with its supplier\'s name, address and contact (as the superuser sees it)');
 see($opA, "SELECT ok AND entries > 0 FROM shilian.chain_verify($A)", 't', 'O1 operator A verifies its own chain');
 see($opA, "SELECT shilian.ship('$fx{a1}', $D, '1 kg') > 0", 't', 'O1 operator A ships its own batch');
@@ -176,6 +176,7 @@ deny_error($opA, "SELECT * FROM shilian.receipt_drafts($C)", '42501', 'O3 operat
 deny_error($opA, "SELECT * FROM shilian.receipt_drafts($B)", '42501', 'O3 operator A reads B\'s receipt drafts');
 deny_error($opA, "SELECT * FROM shilian.record_completeness('sale', $fx{l_bc})", 'SLR22', 'O3 operator A reads B\'s sale record to C', ['C retailer']);
 deny_error($opA, "SELECT * FROM shilian.record_completeness('incoming', $fx{insp_c})", 'SLR22', 'O3 operator A reads C\'s incoming record');
+deny_error($opA, "SELECT * FROM shilian.record_completeness('receipt', $fx{l_bc})", 'SLR22', 'O3 operator A reads C\'s incoming record by its receipt');
 deny_error($opD, "SELECT * FROM shilian.record_completeness('sale', $fx{l_ad})", 'SLR22', 'O3 buyer D reads its seller A\'s sales record');
 deny_error($opA, "SELECT * FROM shilian.chain_verify($B)", '42501', 'O3 operator A verifies (reads) B\'s chain');
 deny_error($opA, "SELECT * FROM shilian.chain_verify()", '42501', 'O3 operator A verifies every chain');
@@ -221,8 +222,8 @@ see_as_admin($reg102, "SELECT string_agg(id::text, ',' ORDER BY id) FROM shilian
 	'R1 county 370102 sees exactly the links its operators are party to');
 see($reg102, "SELECT count(DISTINCT operator_id) FROM shilian.ledger", '2', 'R1 county 370102 sees the ledgers of A and D');
 see($reg102, "SELECT count(*) FROM shilian.receipt_drafts($A)", '1', 'R1 county 370102 reads A\'s receipt drafts');
-see_as_admin($reg102, "SELECT * FROM shilian.record_completeness('incoming', $fx{insp_a})",
-	"SELECT * FROM shilian.record_completeness('incoming', $fx{insp_a})",
+see_as_admin($reg102, "SELECT * FROM shilian.record_completeness('receipt', $fx{l_fa})",
+	"SELECT * FROM shilian.record_completeness('receipt', $fx{l_fa})",
 	'R1 county 370102 checks A\'s incoming record from F across the border (as the superuser sees it)');
 see_as_admin($reg102, "SELECT * FROM shilian.record_completeness('sale', $fx{l_ad})",
 	"SELECT * FROM shilian.record_completeness('sale', $fx{l_ad})",

@@ -28,7 +28,7 @@ my $setup = q{
 		CASE WHEN i <= 3 THEN '{processor}'::text[] ELSE '{wholesaler}' END, '370102001',
 		'address ' || i, 'contact ' || i, reg_card => 'CARD-' || i) FROM generate_series(1, 6) i;
 	SELECT shilian.operator_activate(id) FROM shilian.operator ORDER BY id;
-	SELECT shilian.licence_add(i, ('JY1370102' || lpad(i::text, 6, '0') || '0')::shilian.license_no,
+	SELECT shilian.licence_add(i, ('JY1370102' || lpad(i::text, 6, '0') || '0')::shilian.licence_no,
 		'{vegetables}', '2020-01-01', '2099-12-31') FROM generate_series(1, 3) i;
 	SELECT shilian.product_register('大白菜', 'vegetables', 30);
 	CREATE TABLE b AS SELECT i, s, shilian.batch_create(s, 1, '1 t', current_date - 2)::text AS code

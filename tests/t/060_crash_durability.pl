@@ -49,7 +49,7 @@ my $setup = $node->safe_psql('postgres', q{
 	create temp table w as select i, shilian.operator_register('批发' || i, 'circulation', '{wholesaler}',
 		'370102001', '历下', '2', reg_card => 'CR-W' || i) as id from generate_series(1, 2) i;
 	select count(shilian.operator_activate(id)) from (table f union all table w) x;
-	select shilian.licence_add(w.id, l::shilian.license_no, '{vegetables}', '2024-01-01', '2030-12-31')
+	select shilian.licence_add(w.id, l::shilian.licence_no, '{vegetables}', '2024-01-01', '2030-12-31')
 	  from w join (values (1, 'JY13701020000018'), (2, 'JY13701020000026')) v(i, l) using (i);
 	select shilian.product_register('大白菜', 'vegetables', shelf_life_days => 10, edible_agricultural => true) as p \gset
 	select :p || ' ' || (select string_agg(id::text, ',' order by i) from f) || ' '

@@ -165,7 +165,7 @@ $node->safe_psql('app', 'DROP SCHEMA shilian_demo CASCADE');
 
 # ---- uninstall, as docs/install.md has it ---------------------------------------------
 # (pg_cron is not loaded here: unschedule_jobs is checked in 061_schedule.pl.)
-my ($uninstall) = $install_md =~ /^## Uninstall\n.*?```sql\n(.*?)```/ms;
+my ($uninstall) = $install_md =~ /^## Uninstall\n.*?```sql fresh\n(.*?)```/ms;
 $uninstall =~ s/^SELECT shilian.unschedule_jobs\(\);.*\n//m;
 $uninstall =~ s/ALTER DATABASE shilian /ALTER DATABASE app /;
 ($ret, $out, $err) = $node->psql('app', "SET client_min_messages = warning;\n$uninstall", on_error_stop => 1);
@@ -178,7 +178,7 @@ is(join(' ', map { my ($cat, $oid) = split /:/; $node->safe_psql('app',
 	"SELECT coalesce(pg_describe_object('pg_catalog.$cat'::regclass, $oid, 0), '$cat $oid')") } @other), '',
 	'after DROP EXTENSION and DROP SCHEMA no object made by the extension is left in any catalog');
 is(scalar(@roles), 6, 'only the six roles are left (cluster-wide, kept by DROP EXTENSION)');
-my ($drop_roles) = $install_md =~ /^## Uninstall\n.*?```sql\n.*?```.*?```sql\n(.*?)```/ms;
+my ($drop_roles) = $install_md =~ /^## Uninstall\n.*?```sql fresh\n.*?```.*?```sql fresh\n(.*?)```/ms;
 like($drop_roles, qr/^DROP ROLE /, 'docs/install.md gives the DROP ROLE statement');
 $node->safe_psql('app', $drop_roles);
 ($after, $after_counts) = snapshot();

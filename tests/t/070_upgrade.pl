@@ -132,6 +132,22 @@ for my $version (sort keys %release_bin)
 	is($node->safe_psql('postgres', "SELECT shilian.verify_consistency('$cons'::jsonb)"), 't',
 		"$version: and it verifies");
 
+	# ---- names and link times (sql/update/0.2.0--0.3.0/30_sqlnames.sql) ----
+	# the licence columns are of the renamed type, which the old name still
+	# reaches; the processing links were set to the processing's own time
+	is($node->safe_psql('postgres', q{SELECT string_agg(DISTINCT pg_typeof(licence_no)::text, ',') FROM shilian.licence}),
+		'shilian.licence_no', "$version: the licences are of type licence_no");
+	is($node->safe_psql('postgres', q{SELECT count(*) FROM shilian.licence WHERE licence_no OPERATOR(shilian.=) licence_no::text::shilian.license_no}),
+		$node->safe_psql('postgres', 'SELECT count(*) FROM shilian.licence'), "$version: and the 0.2.0 type name reads them");
+	like($node->safe_psql('postgres', q{
+		LOAD 'shilian';   -- shilian.timezone is the library's setting
+		SELECT count(*) || ' ' || count(*) FILTER (WHERE l.received_at = LEAST(l.created_at,
+				GREATEST(b.produced_on::timestamp AT TIME ZONE current_setting('shilian.timezone'),
+					(SELECT max(il.received_at) FROM shilian.link tl JOIN shilian.link il ON il.to_batch = tl.from_batch
+					  WHERE tl.to_batch = l.to_batch AND tl.kind = 'transform' AND il.status = 'received'))))
+		  FROM shilian.link l JOIN shilian.batch b ON b.id = l.to_batch WHERE l.kind = 'transform'}) =~ s/^(\d+) \1$/$1 ok/r,
+		qr/^[1-9]\d* ok$/, "$version: every processing link carries the processing's time");
+
 	# ---- the API works on the upgraded database ----
 	# (as the demo does it: the farm's cabbage, produced yesterday)
 	($ret, $out, $err) = $node->psql('postgres', q{

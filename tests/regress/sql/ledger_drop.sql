@@ -104,7 +104,7 @@ COMMIT;
 SELECT count(*) AS schemas FROM pg_namespace WHERE nspname = 'shilian';
 SELECT count(*) AS event_triggers FROM pg_event_trigger WHERE evtname LIKE 'shilian%';
 SELECT count(*) AS functions FROM pg_proc WHERE probin LIKE '%shilian%';
-SELECT count(*) AS types FROM pg_type WHERE typname IN ('qty', 'trace_code', 'uscc', 'license_no');
+SELECT count(*) AS types FROM pg_type WHERE typname IN ('qty', 'trace_code', 'uscc', 'licence_no');
 -- the roles are cluster-wide and stay (docs/install.md says how to remove them)
 SELECT count(*) AS roles FROM pg_roles WHERE rolname IN ('shilian_operator', 'shilian_regulator',
 	'shilian_system', 'shilian_public', 'shilian_admin', 'shilian_gateway');

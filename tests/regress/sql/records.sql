@@ -195,15 +195,23 @@ SELECT o.name, (shilian.chain_verify(o.id)).ok FROM shilian.operator o ORDER BY 
 -- ---- completeness and retention ---------------------------------------------
 
 -- The wholesaler's receipt: complete; kept 6 months past the cabbage's expiry.
+-- (kind receipt: the id is the link of the received sale)
+SELECT * FROM shilian.record_completeness('receipt', :l_farm_wh);
+-- The farmer's first entry: an edible agricultural product needs name,
+-- quantity, date and supplier only (kind first_entry: the id is the batch).
+SELECT * FROM shilian.record_completeness('first_entry',
+	(SELECT b.id FROM shilian.batch b WHERE b.trace_code = :'cabbage_first'));
+-- The canteen's receipt of dumplings: complete (certificate from the release inspection).
+SELECT * FROM shilian.record_completeness('receipt', :l_proc_canteen);
+-- The 0.2.0 kind incoming (an inspection id) still answers, with a
+-- deprecation warning, what kind receipt answers for that receipt.
 SELECT * FROM shilian.record_completeness('incoming',
 	(SELECT id FROM shilian.inspection WHERE link_id = :l_farm_wh));
--- The farmer's first entry: an edible agricultural product needs name,
--- quantity, date and supplier only.
-SELECT * FROM shilian.record_completeness('incoming',
-	(SELECT i.id FROM shilian.inspection i JOIN shilian.batch b ON b.id = i.batch_id WHERE b.trace_code = :'cabbage_first'));
--- The canteen's receipt of dumplings: complete (certificate from the release inspection).
-SELECT * FROM shilian.record_completeness('incoming',
-	(SELECT id FROM shilian.inspection WHERE link_id = :l_proc_canteen));
+-- The id is the record's own: a sale's link is no first entry, an
+-- inspection id is no receipt.
+SELECT * FROM shilian.record_completeness('first_entry', :l_farm_wh);
+SELECT * FROM shilian.record_completeness('receipt',
+	(SELECT max(id) + 1000 FROM shilian.link));
 -- The farm's sale of cabbage lacks a certificate number (no release inspection).
 SELECT * FROM shilian.record_completeness('sale', :l_farm_wh);
 -- The processor's sale: complete.
@@ -214,7 +222,7 @@ SELECT shilian.licence_add(:processor, 'JY13701020000067', '{alcohol}', '2024-01
 SELECT shilian.batch_create(:processor, :liquor, '200 L', '2026-06-01') AS liquor_proc \gset
 SELECT shilian.ship(:'liquor_proc', :canteen, '10 L', '2026-11-06') AS l_liquor \gset
 SELECT * FROM shilian.record_completeness('sale', :l_liquor);
-SELECT shilian.record_completeness('receipt', 1);
+SELECT shilian.record_completeness('purchase', 1);
 \echo :LAST_ERROR_SQLSTATE
 
 -- ---- refusals: each with its SQLSTATE, and nothing written ------------------

@@ -199,7 +199,7 @@ SELECT * FROM shilian.jurisdiction_stats('350102', '[2026-03-01,2026-03-31]');
 \echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 -- The platform admin asks about any jurisdiction, with no setting; the
--- functions do not depend on the caller's search_path (shilian's license_no
+-- functions do not depend on the caller's search_path (shilian's licence_no
 -- operators are found without it).
 SET search_path = public;
 SET ROLE shilian_admin;

@@ -46,7 +46,7 @@ SELECT count(*) AS licences FROM (VALUES
 	(:w, 'JY14501020000038', '{vegetables,meat}'), (:k, 'JY34501020000046', '{other}'),
 	(:r, 'JY24501020000054', '{other}'), (:c, 'JY34501030000016', '{grain}'),
 	(:s, 'JY14502020000012', '{dairy}'), (:x, 'JY14502020000020', '{fruit}')) v(o, l, sc),
-	LATERAL shilian.licence_add(o, l::license_no, sc::text[], '2025-01-01', '2029-12-31');
+	LATERAL shilian.licence_add(o, l::licence_no, sc::text[], '2025-01-01', '2029-12-31');
 
 -- The roll: the eight licences above and three not on the platform (one in
 -- 450103001, two in 450202001).
@@ -218,7 +218,8 @@ SELECT count(*) AS rows FROM counted;
 -- every incoming record of the database.
 SELECT count(*) AS incoming, count(*) FILTER (WHERE c.complete = (rc).complete) AS agree
   FROM shilian.incoming_complete(ARRAY(SELECT i.id FROM shilian.inspection i WHERE i.kind = 'incoming')) c,
-	LATERAL (SELECT shilian.record_completeness('incoming', c.id) AS rc) z;
+	LATERAL (SELECT shilian.record_completeness(CASE WHEN i.link_id IS NULL THEN 'first_entry' ELSE 'receipt' END,
+		coalesce(i.link_id, i.batch_id)) AS rc FROM shilian.inspection i WHERE i.id = c.id) z;
 
 -- With the counters off (superuser only) a record is not counted ...
 SET shilian.activity_counters = off;

@@ -68,7 +68,7 @@ SELECT count(*) AS licences FROM (VALUES
 	(:a, 'SC14601050000011', '{vegetables}'), (:b, 'SC14601050000020', '{meat}'),
 	(:c, 'JY34601060000016', '{other}'), (:d, 'JY14601060000024', '{other}'),
 	(:e, 'JY24601060000032', '{other}')) v(o, l, sc),
-	LATERAL shilian.licence_add(o, l::license_no, sc::text[], '2025-01-01', '2029-12-31');
+	LATERAL shilian.licence_add(o, l::licence_no, sc::text[], '2025-01-01', '2029-12-31');
 -- The roll: 龙华's retailer licence is on 秀英's roll (its holder moved), and
 -- one licence is not on the platform.
 INSERT INTO shilian.operator_roll (licence_no, name, station, segment, kinds) VALUES

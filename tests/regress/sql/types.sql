@@ -1,4 +1,4 @@
--- types: uscc, license_no, trace_code, qty and the GS1 functions, on the
+-- types: uscc, licence_no, trace_code, qty and the GS1 functions, on the
 -- published vectors (tests/data/identifier-vectors.json, a copy of
 -- shared/data/identifier-vectors.json), then each refusal with its SQLSTATE.
 SET search_path = shilian, public;
@@ -18,13 +18,13 @@ END $$;
 -- checks as CREATE OPERATOR CLASS in core, plus cross-type completeness).
 SELECT opc.opcname, am.amname, amvalidate(opc.oid)
   FROM pg_opclass opc JOIN pg_am am ON am.oid = opc.opcmethod
- WHERE opc.opcname IN ('uscc_ops', 'license_no_ops', 'trace_code_ops', 'qty_ops')
+ WHERE opc.opcname IN ('uscc_ops', 'licence_no_ops', 'trace_code_ops', 'qty_ops')
  ORDER BY 1, 2;
 
 -- Every type is documented (COMMENT ON), and so is every function of the area.
 SELECT t.typname, obj_description(t.oid, 'pg_type') IS NOT NULL AS commented
   FROM pg_type t
- WHERE t.typname IN ('uscc', 'license_no', 'trace_code', 'qty') ORDER BY 1;
+ WHERE t.typname IN ('uscc', 'licence_no', 'trace_code', 'qty') ORDER BY 1;
 SELECT count(*) AS uncommented_functions
   FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.classid = 'pg_proc'::regclass
   JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'shilian'
@@ -38,7 +38,7 @@ SELECT count(*) AS uncommented_operators
  WHERE obj_description(o.oid, 'pg_operator') IS NULL;
 -- pass-by-value where the value fits 8 bytes
 SELECT typname, typlen, typbyval FROM pg_type
- WHERE typname IN ('uscc', 'license_no', 'trace_code', 'qty') ORDER BY 1;
+ WHERE typname IN ('uscc', 'licence_no', 'trace_code', 'qty') ORDER BY 1;
 
 -- ============================ uscc =========================================
 
@@ -107,54 +107,54 @@ SELECT '914403001922038216'::uscc = ' 914403001922038216'::uscc AS eq,
        '914403001922038216'::uscc < '91440300708461136T'::uscc AS lt,
        '91440300708461136T'::uscc <> '914403001922038216'::uscc AS ne;
 
--- ============================ license_no ===================================
+-- ============================ licence_no ===================================
 
 -- Structurally valid vectors: accepted, canonical, fields, and the MOD 11,10
 -- check digit (all four published numbers match it).
-SELECT c AS number, c::license_no::text = c AS canonical, license_kind(c::license_no),
-       license_category(c::license_no), license_region(c::license_no), license_check_ok(c::license_no)
+SELECT c AS number, c::licence_no::text = c AS canonical, licence_kind(c::licence_no),
+       licence_category(c::licence_no), licence_region(c::licence_no), licence_check_ok(c::licence_no)
   FROM jsonb_array_elements_text((:'v')::jsonb->'licence'->'structurally_valid') AS c ORDER BY 1;
 
-SELECT c AS number, pg_temp.try(c, 'license_no') AS refusal
+SELECT c AS number, pg_temp.try(c, 'licence_no') AS refusal
   FROM jsonb_array_elements_text((:'v')::jsonb->'licence'->'structurally_invalid') AS c ORDER BY 1;
 
 -- 13 digits after SC
-SELECT 'SC1183402030503'::license_no;
+SELECT 'SC1183402030503'::licence_no;
 \echo :LAST_ERROR_SQLSTATE
 -- 13 digits after JY
-SELECT 'JY4330108011171'::license_no;
+SELECT 'JY4330108011171'::licence_no;
 \echo :LAST_ERROR_SQLSTATE
 -- unknown prefix
-SELECT 'SX11834020305037'::license_no;
+SELECT 'SX11834020305037'::licence_no;
 \echo :LAST_ERROR_SQLSTATE
 -- a letter among the digits: position named
-SELECT 'JY2350111015367A'::license_no;
+SELECT 'JY2350111015367A'::licence_no;
 \echo :LAST_ERROR_SQLSTATE
 -- JY business type 4 does not exist
-SELECT 'JY43301080111719'::license_no;
+SELECT 'JY43301080111719'::licence_no;
 \echo :LAST_ERROR_SQLSTATE
 -- SC kind 3 does not exist
-SELECT 'SC31834020305037'::license_no;
+SELECT 'SC31834020305037'::licence_no;
 \echo :LAST_ERROR_SQLSTATE
 
--- A wrong check digit is accepted by default and reported by license_check_ok();
--- shilian.license_strict refuses it naming the expected digit.
-SHOW shilian.license_strict;
-SELECT 'SC11834020305038'::license_no AS accepted, license_check_ok('SC11834020305038') AS check_ok;
-SET shilian.license_strict = on;
-SELECT 'SC11834020305038'::license_no;
+-- A wrong check digit is accepted by default and reported by licence_check_ok();
+-- shilian.licence_strict refuses it naming the expected digit.
+SHOW shilian.licence_strict;
+SELECT 'SC11834020305038'::licence_no AS accepted, licence_check_ok('SC11834020305038') AS check_ok;
+SET shilian.licence_strict = on;
+SELECT 'SC11834020305038'::licence_no;
 \echo :LAST_ERROR_SQLSTATE
-SELECT 'SC11834020305037'::license_no AS strict_ok;
-RESET shilian.license_strict;
+SELECT 'SC11834020305037'::licence_no AS strict_ok;
+RESET shilian.licence_strict;
 
 -- Registration cards (the prefix table in docs/types.md): prefix, 6-digit
 -- region, 7-digit sequence, check digit; no category. Lower case and spaces
 -- normalise.
-SELECT n::license_no AS number, license_kind(n::license_no), license_category(n::license_no) IS NULL AS no_category,
-       license_region(n::license_no), license_check_ok(n::license_no)
+SELECT n::licence_no AS number, licence_kind(n::licence_no), licence_category(n::licence_no) IS NULL AS no_category,
+       licence_region(n::licence_no), licence_check_ok(n::licence_no)
   FROM (VALUES (' xzf37010200000011 '), ('XCY37020200001236'), ('TF37048100000050')) v(n);
 -- Order is text order across kinds.
-SELECT n FROM (VALUES ('XZF37010200000011'::license_no), ('JY13301080111719'), ('SC11834020305037'),
+SELECT n FROM (VALUES ('XZF37010200000011'::licence_no), ('JY13301080111719'), ('SC11834020305037'),
                       ('TF37048100000050'), ('XCY37020200001236')) v(n) ORDER BY n;
 
 -- ============================ trace_code ===================================
@@ -340,10 +340,10 @@ SELECT qty('NaN', 'g');
 
 -- ===================== same answers with and without indexes ==============
 
-CREATE TEMP TABLE idx_t (u uscc, l license_no, c trace_code, q qty);
+CREATE TEMP TABLE idx_t (u uscc, l licence_no, c trace_code, q qty);
 INSERT INTO idx_t
 SELECT (ARRAY['914403001922038216', '91440300708461136T', '91350100M000100Y43'])[1 + i % 3]::uscc,
-       (ARRAY['SC11834020305037', 'SC12744040400094', 'JY13301080111719', 'JY23501110153674'])[1 + i % 4]::license_no,
+       (ARRAY['SC11834020305037', 'SC12744040400094', 'JY13301080111719', 'JY23501110153674'])[1 + i % 4]::licence_no,
        trace_code_next((ARRAY['370102', '370211', '370481'])[1 + i % 3]),
        qty(i, 'g')
   FROM generate_series(1, 300) i;
