@@ -460,6 +460,10 @@ BEGIN
 			WHEN (SELECT t.typcategory = 'A' FROM pg_type t WHERE t.oid = typ) THEN
 				format('%I => ARRAY(SELECT jsonb_array_elements_text($1 -> %L))::%s',
 					arg, field, format_type(typ, NULL))
+			-- dates and timestamps only in their strict forms (strict_date, strict_timestamptz)
+			WHEN typ = 'date'::regtype THEN format('%I => shilian.strict_date($1 ->> %L, %L)', arg, field, field)
+			WHEN typ = 'timestamptz'::regtype THEN
+				format('%I => shilian.strict_timestamptz($1 ->> %L, %L)', arg, field, field)
 			ELSE format('%I => ($1 ->> %L)::%s', arg, field, format_type(typ, NULL))
 			END;
 	END LOOP;
