@@ -5,10 +5,11 @@
 -- shilian.registry_time to enter changes that took effect earlier (a
 -- migration from the paper register). The history (part 63) is dated by it,
 -- so the figures of a period read the registry as it stood at the period's
--- end. Two rules keep a past period fixed: the registry's time only moves
--- forward (no change before the latest one recorded), and no change may
--- take effect inside or before a month whose report has been issued
--- (monthly_report_issue, part 92).
+-- end. Two rules keep a past period fixed: an operator's, licence's or
+-- roll row's history only grows at its end (a change before its latest
+-- version is refused, SLH04, by the history triggers of part 63), and no
+-- change may take effect inside or before a month whose report has been
+-- issued (monthly_report_issue, part 92).
 
 -- The first instant of a platform day (00:00 in shilian.timezone).
 CREATE FUNCTION platform_start(day date) RETURNS timestamptz
@@ -24,7 +25,6 @@ CREATE FUNCTION registry_now() RETURNS timestamptz
 DECLARE
 	setting text := current_setting('shilian.registry_time', true);
 	t timestamptz;
-	last timestamptz;
 	closed date;
 BEGIN
 	IF setting IS NULL OR setting = '' THEN
@@ -48,15 +48,6 @@ BEGIN
 			MESSAGE = format('registry time %s is in the future', t),
 			HINT = 'A registry change takes effect now or earlier.';
 	END IF;
-	last := greatest((SELECT max(lower(h.valid)) FROM shilian.operator_history h),
-		(SELECT max(lower(h.recorded)) FROM shilian.licence_history h),
-		(SELECT max(lower(h.recorded)) FROM shilian.operator_roll_history h));
-	IF t < last THEN
-		RAISE EXCEPTION USING ERRCODE = 'SLH04',
-			MESSAGE = format('registry time %s is before the latest registry change (%s)', t, last),
-			DETAIL = 'The registry''s time only moves forward: a change never rewrites the history before another one.',
-			HINT = 'Enter dated changes in time order.';
-	END IF;
 	closed := (SELECT max(r.month) FROM shilian.monthly_report_issue r);
 	IF closed IS NOT NULL AND t < shilian.platform_start((closed + interval '1 month')::date) THEN
 		RAISE EXCEPTION USING ERRCODE = 'SLH06',
@@ -68,4 +59,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION registry_now() IS
-	'The effective time of a registry change: now(), or shilian.registry_time when the platform admin set it (SLH01 malformed, SLH02 not the admin, SLH03 in the future, SLH04 before the latest registry change, SLH06 in or before an issued month).';
+	'The effective time of a registry change: now(), or shilian.registry_time when the platform admin set it (SLH01 malformed, SLH02 not the admin, SLH03 in the future, SLH06 in or before an issued month; the history triggers refuse a change before the object''s latest version, SLH04).';

@@ -35,8 +35,6 @@ CREATE INDEX operator_history_operator_idx ON operator_history (operator_id, low
 CREATE INDEX operator_history_valid_idx ON operator_history USING gist (valid);
 -- a station's versions (a county's operators)
 CREATE INDEX operator_history_station_idx ON operator_history (station, lower(valid));
--- the latest change (registry_now's forward-only rule)
-CREATE INDEX operator_history_lower_idx ON operator_history (lower(valid));
 COMMENT ON TABLE operator_history IS
 	'Each operator''s status, home station, segment, kinds and own-system flag with the range of time (valid) in which they held; kept by a statement trigger on operator, dated by registry_now().';
 
@@ -52,7 +50,6 @@ CREATE TABLE licence_history (
 CREATE INDEX licence_history_operator_idx ON licence_history (operator_id, lower(recorded));
 CREATE INDEX licence_history_no_idx ON licence_history (licence_no, lower(recorded));
 CREATE INDEX licence_history_recorded_idx ON licence_history USING gist (recorded);
-CREATE INDEX licence_history_lower_idx ON licence_history (lower(recorded));
 COMMENT ON TABLE licence_history IS
 	'Each licence as the platform recorded it (number, holder, scope, validity dates) with the range of time (recorded) in which it was on the platform; kept by a statement trigger on licence, dated by registry_now().';
 
@@ -67,7 +64,6 @@ CREATE TABLE operator_roll_history (
 CREATE INDEX operator_roll_history_no_idx ON operator_roll_history (licence_no, lower(recorded));
 CREATE INDEX operator_roll_history_station_idx ON operator_roll_history (station, lower(recorded));
 CREATE INDEX operator_roll_history_recorded_idx ON operator_roll_history USING gist (recorded);
-CREATE INDEX operator_roll_history_lower_idx ON operator_roll_history (lower(recorded));
 COMMENT ON TABLE operator_roll_history IS
 	'Each roll licence''s holder name, station, segment and kinds with the range of time (recorded) between the roll imports that set and changed or dropped it: the roll as of any instant; kept by statement triggers on operator_roll, dated by registry_now().';
 
@@ -112,6 +108,25 @@ COMMENT ON FUNCTION operator_history_versions(operator) IS
 	'The status versions of an operator row from its registered_at, activated_at and suspended_at (a row inserted with a status; the 0.2.0 upgrade).';
 REVOKE ALL ON FUNCTION operator_history_versions(operator) FROM PUBLIC;
 
+-- SLH04 when a change at t would fall before the latest version of what it
+-- changes (latest: the greatest start of an open version among them).
+CREATE FUNCTION history_require_forward(t timestamptz, latest timestamptz, what text) RETURNS void
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	IF latest > t THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLH04',
+			MESSAGE = format('registry time %s is before the latest change of this %s (%s)', t, what, latest),
+			DETAIL = 'The history only grows at its end: a change never rewrites what held before another one.',
+			HINT = 'Enter dated changes (shilian.registry_time) in time order.';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION history_require_forward(timestamptz, timestamptz, text) IS
+	'Error SLH04 when a registry change at t would fall before the latest version (latest) of the operator, licence or roll row it changes.';
+REVOKE ALL ON FUNCTION history_require_forward(timestamptz, timestamptz, text) FROM PUBLIC;
+
 CREATE FUNCTION operator_history_keep() RETURNS trigger
 	LANGUAGE plpgsql VOLATILE
 	SECURITY DEFINER SET search_path = pg_catalog, shilian, pg_temp
@@ -137,6 +152,8 @@ BEGIN
 		RETURN NULL;
 	END IF;
 	t := shilian.registry_now();
+	PERFORM shilian.history_require_forward(t, (SELECT max(lower(h.valid)) FROM shilian.operator_history h
+		WHERE h.operator_id = ANY (changed) AND upper_inf(h.valid)), 'operator');
 	DELETE FROM shilian.operator_history h
 	 WHERE h.operator_id = ANY (changed) AND upper_inf(h.valid) AND lower(h.valid) >= t;
 	UPDATE shilian.operator_history h SET valid = tstzrange(lower(h.valid), t)
@@ -185,6 +202,8 @@ BEGIN
 		RETURN NULL;
 	END IF;
 	t := shilian.registry_now();
+	PERFORM shilian.history_require_forward(t, (SELECT max(lower(h.recorded)) FROM shilian.licence_history h
+		WHERE h.licence_id = ANY (changed) AND upper_inf(h.recorded)), 'licence');
 	DELETE FROM shilian.licence_history h
 	 WHERE h.licence_id = ANY (changed) AND upper_inf(h.recorded) AND lower(h.recorded) >= t;
 	UPDATE shilian.licence_history h SET recorded = tstzrange(lower(h.recorded), t)
@@ -219,6 +238,8 @@ DECLARE
 BEGIN
 	IF TG_OP = 'TRUNCATE' THEN
 		t := shilian.registry_now();
+		PERFORM shilian.history_require_forward(t, (SELECT max(lower(h.recorded)) FROM shilian.operator_roll_history h
+			WHERE upper_inf(h.recorded)), 'roll');
 		DELETE FROM shilian.operator_roll_history h WHERE upper_inf(h.recorded) AND lower(h.recorded) >= t;
 		UPDATE shilian.operator_roll_history h SET recorded = tstzrange(lower(h.recorded), t)
 		 WHERE upper_inf(h.recorded);
@@ -233,6 +254,8 @@ BEGIN
 	t := shilian.registry_now();
 	-- the rows whose version ends here: deleted, or changed in what the
 	-- roll says (a re-import of the same row continues its version)
+	PERFORM shilian.history_require_forward(t, (SELECT max(lower(h.recorded)) FROM shilian.operator_roll_history h
+		JOIN old_rows o ON o.licence_no = h.licence_no WHERE upper_inf(h.recorded)), 'roll licence');
 	IF TG_OP = 'UPDATE' THEN
 		DELETE FROM shilian.operator_roll_history h
 		 USING new_rows n JOIN old_rows o ON o.licence_no = n.licence_no
