@@ -21,8 +21,16 @@
 
 -- The first instant of a platform day (00:00 in shilian.timezone).
 CREATE FUNCTION platform_start(day date) RETURNS timestamptz
-	LANGUAGE sql STABLE PARALLEL SAFE
-	RETURN (day::timestamp) AT TIME ZONE pg_catalog.current_setting('shilian.timezone');
+	LANGUAGE plpgsql STABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	-- shilian.timezone is defined when the library is loaded: load it first
+	-- (a session that has called no C function of shilian yet)
+	PERFORM shilian.platform_today();
+	RETURN (day::timestamp) AT TIME ZONE current_setting('shilian.timezone');
+END
+$$;
 COMMENT ON FUNCTION platform_start(date) IS
 	'The first instant of the platform day (00:00 in shilian.timezone): where a period of days begins and ends.';
 
