@@ -60,9 +60,11 @@ CREATE FUNCTION station_figures_scan(code text, period daterange, with_roll bool
 	-- asked subtree's stations only, and a regulator's registered and
 	-- activated keep to the holders at home in its own subtree (what
 	-- row-level security lets it see of licence and operator);
-	-- room to hash a province's million operators in memory
+	-- room to hash a province's million operators in memory; no JIT: the
+	-- plan's many expressions cost seconds to compile for a count that
+	-- takes a fraction of that
 	SECURITY DEFINER SET search_path = pg_catalog, shilian, pg_temp
-	SET work_mem = '256MB'
+	SET work_mem = '256MB' SET jit = off
 	AS $$
 #variable_conflict use_column
 DECLARE
