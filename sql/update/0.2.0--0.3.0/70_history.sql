@@ -749,3 +749,76 @@ BEGIN
 	 ORDER BY f.total DESC, f.level, f.code, f.ord;
 END
 $$;
+
+-- ---- the bulk import's line kinds first_entry and reject (part 70) -------------------
+CREATE OR REPLACE FUNCTION import_kind_function(kind text) RETURNS regprocedure
+	LANGUAGE sql STABLE STRICT PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+RETURN CASE kind
+	WHEN 'operator' THEN 'shilian.operator_register(text,text,text[],text,text,text,shilian.uscc,text,boolean,text)'
+	WHEN 'licence' THEN 'shilian.licence_add(bigint,shilian.license_no,text[],date,date)'
+	WHEN 'product' THEN 'shilian.product_register(text,text,integer,text,text,boolean,bigint)'
+	WHEN 'batch' THEN 'shilian.batch_create(bigint,bigint,shilian.qty,date,text,date,jsonb)'
+	WHEN 'inspection' THEN 'shilian.inspect(shilian.trace_code,text,text,jsonb,timestamptz,bigint)'
+	WHEN 'ship' THEN 'shilian.ship(shilian.trace_code,bigint,shilian.qty,date,bigint)'
+	WHEN 'receive' THEN 'shilian.receive(bigint,shilian.qty,jsonb,timestamptz,text,shilian.trace_code)'
+	WHEN 'transform' THEN 'shilian.transform(shilian.trace_code[],shilian.qty[],bigint,shilian.qty,date,text,date,bigint)'
+	WHEN 'consume' THEN 'shilian.consume(shilian.trace_code,shilian.qty,text,timestamptz,text,bigint)'
+	WHEN 'first_entry' THEN 'shilian.receive_first_entry(bigint,bigint,shilian.qty,jsonb,jsonb,date,timestamptz,text,jsonb)'
+	WHEN 'reject' THEN 'shilian.reject(bigint,text,timestamptz)'
+	END::regprocedure;
+COMMENT ON FUNCTION import_kind_function(text) IS
+	'The record function an NDJSON line of the given kind calls (operator, licence, product, batch, inspection, ship, receive, first_entry, reject, transform, consume), or NULL for an unknown kind.';
+
+CREATE OR REPLACE FUNCTION import_line_call(kind text, line jsonb) RETURNS text
+	LANGUAGE plpgsql STABLE STRICT
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	fn regprocedure := shilian.import_kind_function(kind);
+	p pg_proc;
+	field text;
+	arg text;
+	typ oid;
+	args text[] := '{}';
+	i int;
+	renamed text := CASE kind WHEN 'inspection' THEN 'inspection_kind'
+	                          WHEN 'consume' THEN 'consumption_kind' END;
+BEGIN
+	IF fn IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = format('unknown record kind "%s"', kind),
+			HINT = 'Use operator, licence, product, batch, inspection, ship, receive, first_entry, reject, transform or consume.';
+	END IF;
+	SELECT * INTO p FROM pg_proc WHERE oid = fn;
+	-- every field must name a parameter
+	FOR field IN SELECT k FROM jsonb_object_keys(line) k WHERE k <> 'kind' ORDER BY k LOOP
+		arg := CASE WHEN field = renamed THEN 'kind' ELSE field END;
+		IF arg = 'kind' AND field <> renamed OR NOT (arg = ANY (p.proargnames)) THEN
+			RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+				MESSAGE = format('unknown field "%s" for kind %s', field, kind),
+				HINT = format('The fields of %s are the parameters of %s.', kind, fn::text);
+		END IF;
+	END LOOP;
+	FOR i IN 1 .. p.pronargs LOOP
+		arg := p.proargnames[i];
+		field := CASE WHEN arg = 'kind' THEN renamed ELSE arg END;
+		typ := p.proargtypes[i - 1];
+		IF line -> field IS NULL OR jsonb_typeof(line -> field) = 'null' THEN
+			IF i <= p.pronargs - p.pronargdefaults THEN
+				RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+					MESSAGE = format('missing field "%s" for kind %s', field, kind);
+			END IF;
+			CONTINUE;
+		END IF;
+		args := args || CASE
+			WHEN typ = 'jsonb'::regtype THEN format('%I => $1 -> %L', arg, field)
+			WHEN (SELECT t.typcategory = 'A' FROM pg_type t WHERE t.oid = typ) THEN
+				format('%I => ARRAY(SELECT jsonb_array_elements_text($1 -> %L))::%s',
+					arg, field, format_type(typ, NULL))
+			ELSE format('%I => ($1 ->> %L)::%s', arg, field, format_type(typ, NULL))
+			END;
+	END LOOP;
+	RETURN format('SELECT %s(%s)::text', fn::oid::regproc::text, array_to_string(args, ', '));
+END
+$$;
