@@ -24,6 +24,8 @@ bool		shilian_licence_strict = false;
 bool		shilian_license_strict_deprecated = false;
 char *shilian_operator_id = NULL;
 char *shilian_timezone = NULL;
+/* h-history: the registry's effective time (shilian.registry_now()) */
+char *shilian_registry_time = NULL;
 int			shilian_trace_max_batches = 1000000;
 bool		shilian_uscc_lenient = false;
 
@@ -250,6 +252,18 @@ ShilianDefineGucs(void)
 							 "Some early pilot codes do; uscc_is_strict() tells them apart.",
 							 &shilian_uscc_lenient, false, PGC_USERSET, 0,
 							 NULL, NULL, NULL);
+
+	/*
+	 * h-history: the effective time of registry changes (docs/regulator.md,
+	 * "The registry's history"), read by shilian.registry_now(), which
+	 * checks who set it and that the registry's time only moves forward.
+	 */
+	DefineCustomStringVariable("shilian.registry_time",
+							   "Effective time of the registry changes of this session (empty: now()).",
+							   "The platform admin sets it to enter registry changes that took effect "
+							   "earlier (a migration from the paper register), in time order and after "
+							   "the last issued monthly report; registry_now() refuses anything else.",
+							   &shilian_registry_time, "", PGC_USERSET, 0, NULL, NULL, NULL);
 
 	/* PostgreSQL 15 reserves the prefix; before it, placeholders only warned. */
 #if PG_VERSION_NUM >= 150000

@@ -36,6 +36,7 @@
 #include "utils/fmgrprotos.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
+#include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
@@ -167,6 +168,22 @@ typedef struct IShipRef
 } IShipRef;
 static HTAB *ship_refs = NULL;
 static int64 current_job = 0;
+
+/*
+ * h-history: line number → trace code of the accepted lines of this call
+ * that made a batch (batch, receive, first_entry, transform), for code_ref
+ * across chunks; a line with a code_ref (or a reject line with a link_ref)
+ * starts a chunk of its own, so the line it names has been applied before
+ * it is parsed.
+ */
+typedef struct IBatchRef
+{
+	int64		line_no;
+	char		code[32];
+} IBatchRef;
+static HTAB *batch_refs = NULL;
+/* the last chunk ended early, before a line with such a reference */
+static bool chunk_cut = false;
 
 static Oid	qty_typ,
 			trace_code_typ,
@@ -696,6 +713,123 @@ ParseReceive(ILine *ln)
 		ln->ref = DatumGetInt32(Cast(ref, INT4OID));
 }
 
+/* ---- h-history: line references to batches and to sales of earlier lines ---- */
+
+static SlStmt batch_ref_stmt = {
+	"SELECT result FROM shilian.import_line WHERE job_id = $1 AND line_no = $2"
+	" AND kind IN ('batch', 'receive', 'first_entry', 'transform') AND status = 'accepted'",
+	2, {"bigint", "integer"}
+};
+
+static SlStmt ref_replace_stmt = {
+	"SELECT ($1 - $2) || jsonb_build_object($3, $4::jsonb)",
+	4, {"jsonb", "text", "text", "text"}
+};
+
+/* rec with field `from` replaced by field `to` = value (JSON text). */
+static Jsonb *
+RefReplace(Jsonb *rec, const char *from, const char *to, const char *value)
+{
+	Datum		v[4] = {JsonbPGetDatum(rec), CStringGetTextDatum(from), CStringGetTextDatum(to),
+	CStringGetTextDatum(value)};
+
+	SlExec(&ref_replace_stmt, v, NULL, 1);
+	return (Jsonb *) PG_DETOAST_DATUM_COPY(SlGet(0, 1, NULL));
+}
+
+static int64
+RefLineNo(Jsonb *rec, const char *field)
+{
+	return DatumGetInt32(Cast(FieldText(rec, field), INT4OID));
+}
+
+/*
+ * A ship, inspection or consume line may name its lot by "code_ref": N, the
+ * number of an earlier line of the same upload that made a batch (batch,
+ * receive, first_entry, transform) and was accepted; a reject line its sale
+ * by "link_ref": N, an accepted ship line. The reference becomes the field
+ * it stands for before the line is parsed (docs/integration.md).
+ */
+static Jsonb *
+ResolveRefs(Jsonb *rec, const char *kind)
+{
+	if (FieldText(rec, "code_ref") != NULL)
+	{
+		int64		n;
+		IBatchRef  *r;
+		bool		found;
+		char	   *code = NULL;
+
+		if (strcmp(kind, "ship") != 0 && strcmp(kind, "inspection") != 0 && strcmp(kind, "consume") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown field \"code_ref\" for kind %s", kind),
+					 errhint("code_ref names the lot of a ship, inspection or consume line.")));
+		if (FieldText(rec, "code") != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("fields \"code\" and \"code_ref\" exclude each other")));
+		n = RefLineNo(rec, "code_ref");
+		if (batch_refs != NULL && (r = hash_search(batch_refs, &n, HASH_FIND, &found)) != NULL)
+			code = pstrdup(r->code);
+		else if (n >= 1 && n <= PG_INT32_MAX)
+		{
+			Datum		v[2] = {Int64GetDatum(current_job), Int32GetDatum((int32) n)};
+			bool		isnull;
+
+			SlExec(&batch_ref_stmt, v, NULL, 1);
+			if (SPI_processed == 1)
+			{
+				Datum		d = SlGet(0, 1, &isnull);
+
+				if (!isnull)
+					code = TextDatumGetCString(d);
+			}
+		}
+		if (code == NULL)
+			ereport(ERROR,
+					(errcode(SL_BAD_LINE_REF),
+					 errmsg("bad line reference: line %lld of this upload is not an accepted line that made a batch",
+							(long long) n),
+					 errdetail("code_ref names an earlier batch, receive, first_entry or transform line of the same upload.")));
+		{
+			StringInfoData j;
+
+			initStringInfo(&j);
+			escape_json(&j, code);
+			rec = RefReplace(rec, "code_ref", "code", j.data);
+		}
+	}
+	if (strcmp(kind, "reject") == 0 && FieldText(rec, "link_ref") != NULL)
+	{
+		int64		n;
+		int64		id;
+
+		if (FieldText(rec, "link") != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("fields \"link\" and \"link_ref\" exclude each other")));
+		n = RefLineNo(rec, "link_ref");
+		id = ShipRefLink(n);
+		if (id == 0)
+			ereport(ERROR,
+					(errcode(SL_BAD_LINE_REF),
+					 errmsg("bad line reference: line %lld of this upload is not an accepted ship line",
+							(long long) n),
+					 errdetail("link_ref names an earlier ship line of the same upload.")));
+		rec = RefReplace(rec, "link_ref", "link", psprintf(INT64_FORMAT, id));
+	}
+	return rec;
+}
+
+/* Whether a staged line refers to an earlier line by a reference resolved at parse time. */
+static bool
+HasParseRef(const char *body)
+{
+	return body != NULL && (strstr(body, "\"code_ref\"") != NULL ||
+							(strstr(body, "\"link_ref\"") != NULL && strstr(body, "\"reject\"") != NULL));
+}
+
 /* The line's JSON, kind and (for ship and receive) fields and literals. */
 static void
 ParseLine(ILine *ln, const char *body)
@@ -719,6 +853,7 @@ ParseLine(ILine *ln, const char *body)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("missing field \"kind\"")));
 	ln->kind_name = pstrdup(k);
+	rec = ln->rec = ResolveRefs(rec, k);
 	if (strcmp(k, "ship") == 0)
 		ln->kind = LK_SHIP;
 	else if (strcmp(k, "receive") == 0 && FieldText(rec, "into_batch") == NULL)
@@ -1399,6 +1534,19 @@ Chunk(int64 job, int limit, bool *any_refused, MemoryContext cxt, List **deferre
 			}
 		}
 		SPI_freetuptable(tt);
+		/*
+		 * h-history: a line that refers to an earlier line by code_ref (or a
+		 * reject line by link_ref) starts the next chunk, so that the line it
+		 * names is applied and its batch or sale known when it is parsed
+		 */
+		chunk_cut = false;
+		for (int i = 1; i < c.n; i++)
+			if (states[i] == NULL && HasParseRef(bodies[i]))
+			{
+				c.n = i;
+				chunk_cut = true;
+				break;
+			}
 		/* refused while loading (over-long line, bad encoding, truncated body, CSV shape) */
 		for (int i = 0; i < c.n; i++)
 			if (states[i] != NULL)
@@ -1415,6 +1563,22 @@ Chunk(int64 job, int limit, bool *any_refused, MemoryContext cxt, List **deferre
 		}
 	}
 	Flush(&c);
+	/* h-history: the batches this chunk's lines made, for code_ref */
+	for (int i = 0; i < c.n && batch_refs != NULL; i++)
+	{
+		ILine	   *ln = &c.lines[i];
+
+		if (!ln->refused && ln->result != NULL && ln->kind_name != NULL &&
+			strlen(ln->result) < sizeof(((IBatchRef *) NULL)->code) &&
+			(strcmp(ln->kind_name, "batch") == 0 || strcmp(ln->kind_name, "receive") == 0 ||
+			 strcmp(ln->kind_name, "first_entry") == 0 || strcmp(ln->kind_name, "transform") == 0))
+		{
+			int64		k = ln->line_no;
+			IBatchRef  *r = hash_search(batch_refs, &k, HASH_ENTER, NULL);
+
+			strlcpy(r->code, ln->result, sizeof(r->code));
+		}
+	}
 	if (c.n > 0)
 	{
 		Datum		u[2] = {Int64GetDatum(job), Int32GetDatum(last)};
@@ -1465,7 +1629,7 @@ Chunks(int64 job, int max_lines, bool all, bool *refused, MemoryContext cxt, Lis
 		n = Chunk(job, want, refused, cxt, deferred, keep);
 		MemoryContextReset(cxt);
 		taken += n;
-		if (n < want)
+		if (n == 0 || (n < want && !chunk_cut))
 			break;
 	}
 }
@@ -1494,6 +1658,7 @@ ChunksAll(int64 job, bool *refused, MemoryContext cxt, List **deferred, MemoryCo
 		MemoryContextSwitchTo(caller);
 		CurrentResourceOwner = owner;
 		ship_refs = NULL;
+		batch_refs = NULL;
 		ReThrowError(e);
 	}
 	PG_END_TRY();
@@ -1567,6 +1732,8 @@ sl_import_apply(PG_FUNCTION_ARGS)
 		ctl.entrysize = sizeof(IShipRef);
 		ctl.hcxt = caller;
 		ship_refs = hash_create("import ship lines", 1024, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		ctl.entrysize = sizeof(IBatchRef);
+		batch_refs = hash_create("import batch lines", 1024, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	}
 	if (all)
 	{
@@ -1608,6 +1775,7 @@ sl_import_apply(PG_FUNCTION_ARGS)
 			SlExec(&finish_stmt, f, NULL, 0);
 			MemoryContextDelete(cxt);
 			ship_refs = NULL;
+		batch_refs = NULL;
 			AtEOXact_GUC(true, nest);
 			SPI_finish();
 			PG_RETURN_INT32(0);
@@ -1626,6 +1794,7 @@ sl_import_apply(PG_FUNCTION_ARGS)
 	}
 	MemoryContextDelete(cxt);
 	ship_refs = NULL;
+	batch_refs = NULL;
 	AtEOXact_GUC(true, nest);
 	SPI_finish();
 	PG_RETURN_INT32(left);

@@ -204,8 +204,8 @@ static SlStmt operator_status_stmt = {
 
 static SlStmt operator_set_status_stmt = {
 	"UPDATE shilian.operator SET status = $2, status_reason = $3,"
-	" activated_at = CASE WHEN $2 = 'active' THEN now() ELSE activated_at END,"
-	" suspended_at = CASE WHEN $2 = 'suspended' THEN now() ELSE suspended_at END"
+	" activated_at = CASE WHEN $2 = 'active' THEN shilian.registry_now() ELSE activated_at END,"
+	" suspended_at = CASE WHEN $2 = 'suspended' THEN shilian.registry_now() ELSE suspended_at END"
 	" WHERE id = $1"
 	" RETURNING jsonb_build_object('operator_id', id, 'status', status, 'reason', status_reason)",
 	3, {"bigint", "text", "text"}
@@ -259,6 +259,131 @@ sl_operator_suspend(PG_FUNCTION_ARGS)
 	RecordRequire(fcinfo, 0, "id");
 	RecordRequire(fcinfo, 1, "reason");
 	SetStatus(fcinfo, "suspended", "operator_suspend");
+	PG_RETURN_VOID();
+}
+
+/* ---- operator_update ---------------------------------------------------- */
+
+static SlStmt operator_lock_stmt = {
+	"SELECT station FROM shilian.operator WHERE id = $1 FOR UPDATE",
+	1, {"bigint"}
+};
+
+/*
+ * One UPDATE: a NULL argument keeps the field; the ledger body names the
+ * fields given. The history (operator_history, part 63) follows from the
+ * statement trigger on operator.
+ */
+static SlStmt operator_update_stmt = {
+	"UPDATE shilian.operator o SET name = coalesce($2, o.name), address = coalesce($3, o.address),"
+	" contact = coalesce($4, o.contact), segment = coalesce($5, o.segment), kinds = coalesce($6, o.kinds),"
+	" station = coalesce($7, o.station), own_system = coalesce($8, o.own_system),"
+	" regulator_contact = coalesce($9, o.regulator_contact)"
+	" WHERE o.id = $1"
+	" RETURNING jsonb_strip_nulls(jsonb_build_object('operator_id', o.id, 'name', $2::text, 'address', $3::text,"
+	" 'contact', $4::text, 'segment', $5::text, 'kinds', $6::text[], 'station', $7::text,"
+	" 'own_system', $8::boolean, 'regulator_contact', $9::text))",
+	9, {"bigint", "text", "text", "text", "text", "text[]", "text", "boolean", "text"}
+};
+
+static const char *const kind_names[] = {
+	"farm", "processor", "wholesaler", "retailer", "market_vendor", "market",
+	"restaurant", "school_canteen", "collective_meal", "central_kitchen",
+	"unit_canteen", "workshop", "importer", "cold_storage", "special_food_maker", NULL
+};
+
+/*
+ * operator_update(id, name, address, contact, segment, kinds, station,
+ * own_system, regulator_contact): change the given fields (NULL: keep).
+ * The operator itself (or a system client bound to it) changes its address
+ * and contact; a regulator of its home station, or the admin, any field,
+ * a new station only inside the regulator's own subtree
+ * (docs/security.md). Errors: SLR01 unknown operator, SLH05 nothing to
+ * change, 42501, 22023 for an unknown segment or kind.
+ */
+PG_FUNCTION_INFO_V1(sl_operator_update);
+Datum
+sl_operator_update(PG_FUNCTION_ARGS)
+{
+	int64		id;
+	Datum		v[9];
+	char		n[10] = "         ";
+	bool		any = false;
+	bool		registry_fields = false;
+	SlCaller	caller = SecurityCaller();
+
+	RecordRequire(fcinfo, 0, "id");
+	id = PG_GETARG_INT64(0);
+	for (int i = 1; i < 9; i++)
+	{
+		if (PG_ARGISNULL(i))
+			continue;
+		any = true;
+		/* name, segment, kinds, station, own_system, regulator_contact */
+		if (i != 2 && i != 3)
+			registry_fields = true;
+	}
+	if (!any)
+		ereport(ERROR,
+				(errcode(SL_ERRCODE('H', '0', '5')),
+				 errmsg("nothing to change: operator_update names no field"),
+				 errhint("Give at least one of name, address, contact, segment, kinds, station, own_system, regulator_contact.")));
+	if (!PG_ARGISNULL(4) && !InList(text_to_cstring(PG_GETARG_TEXT_PP(4)), segments))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown segment \"%s\"", text_to_cstring(PG_GETARG_TEXT_PP(4))),
+				 errhint("Use \"production\", \"circulation\", \"catering\" or \"special_food\".")));
+	if (!PG_ARGISNULL(5))
+	{
+		Datum	   *k;
+		bool	   *kn;
+		int			nk;
+
+		deconstruct_array(PG_GETARG_ARRAYTYPE_P(5), TEXTOID, -1, false, TYPALIGN_INT, &k, &kn, &nk);
+		if (nk == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("an operator has at least one kind")));
+		for (int i = 0; i < nk; i++)
+			if (kn[i] || !InList(TextDatumGetCString(k[i]), kind_names))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("unknown operator kind \"%s\"", kn[i] ? "null" : TextDatumGetCString(k[i])),
+						 errhint("Use the kinds of operator_register (farm, processor, wholesaler, retailer, ...).")));
+	}
+	if (registry_fields && (caller == SL_CALLER_OPERATOR || caller == SL_CALLER_SYSTEM))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("an operator may change only its address and contact"),
+				 errdetail("Name, segment, kinds, home station, own-system flag and regulator contact are the registry's: its regulator changes them.")));
+	RecordCheckActor(id, "operator_update");
+	if (!PG_ARGISNULL(6))
+		SecurityCheckStation(text_to_cstring(PG_GETARG_TEXT_PP(6)), "move an operator");
+
+	SlSpiConnect();
+	v[0] = Int64GetDatum(id);
+	SlExec(&operator_lock_stmt, v, NULL, 1);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(SL_UNKNOWN_OPERATOR),
+				 errmsg("unknown operator: operator %lld is not registered", (long long) id)));
+	if (!PG_ARGISNULL(6))
+	{
+		SlExec(&station_stmt, &PG_GETARG_DATUM(6), NULL, 1);
+		if (SPI_processed == 0 || strcmp(TextDatumGetCString(SlGet(0, 1, NULL)), "station") != 0)
+			ereport(ERROR,
+					(errcode(SL_UNKNOWN_JURISDICTION),
+					 errmsg("unknown jurisdiction: %s is not a registered supervision station",
+							text_to_cstring(PG_GETARG_TEXT_PP(6)))));
+	}
+	for (int i = 0; i < 9; i++)
+	{
+		v[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
+		n[i] = PG_ARGISNULL(i) ? 'n' : ' ';
+	}
+	SlExec(&operator_update_stmt, v, n, 0);
+	RecordToLedger(id, "operator_update", PlatformToday(), DatumGetJsonbP(SlGet(0, 1, NULL)));
+	SPI_finish();
 	PG_RETURN_VOID();
 }
 

@@ -107,7 +107,8 @@ OversightAction(const char *action)
 {
 	return strcmp(action, "operator_activate") == 0 ||
 		strcmp(action, "operator_suspend") == 0 ||
-		strcmp(action, "add a licence") == 0;
+		strcmp(action, "add a licence") == 0 ||
+		strcmp(action, "operator_update") == 0;	/* h-history */
 }
 
 static bool

@@ -67,16 +67,19 @@ static const CsvKind csv_kinds[] = {
 	{"licence", "operator,licence_no,scope,valid_from,valid_to", ""},
 	{"product", "name,category", "shelf_life_days,spec,gtin,edible_agricultural,owner"},
 	{"batch", "owner,product,qty", "produced_on,lot,expires_on,certificate"},
-	{"inspection", "code,inspection_kind,result,report", "inspected_at,operator"},
-	{"ship", "code,buyer,qty", "shipped_on,seller"},
+	{"inspection", "inspection_kind,result,report", "code,code_ref,inspected_at,operator"},
+	{"ship", "buyer,qty", "code,code_ref,shipped_on,seller"},
 	{"receive", "qty,inspection", "link,link_ref,received_at,reject_reason,into_batch"},
 	{"transform", "inputs,qtys,product,qty", "produced_on,lot,expires_on,operator"},
-	{"consume", "code,qty,consumption_kind", "consumed_at,at,note,operator"},	/* at: 0.2.0, deprecated */
+	{"consume", "qty,consumption_kind", "code,code_ref,consumed_at,at,note,operator"},	/* at: 0.2.0, deprecated */
+	/* first entries, rejections; code_ref above (docs/integration.md) */
+	{"first_entry", "buyer,product,qty,supplier,inspection", "produced_on,received_at,lot,certificate"},
+	{"reject", "reason", "link,link_ref,rejected_at"},
 	{NULL, NULL, NULL}
 };
 
 /* Columns whose cells are JSON (documents and arrays); the others are strings. */
-static const char *const json_columns = ",kinds,scope,report,inspection,certificate,inputs,qtys,";
+static const char *const json_columns = ",kinds,scope,report,inspection,certificate,supplier,inputs,qtys,";
 
 /* Whether s[0..n) is well-formed UTF-8 (no overlongs, surrogates or > U+10FFFF). */
 static bool

@@ -45,7 +45,7 @@ CREATE TABLE operator (
 	own_system        boolean NOT NULL DEFAULT false,
 	regulator_contact text,
 	status_reason     text,
-	registered_at     timestamptz NOT NULL DEFAULT now(),
+	registered_at     timestamptz NOT NULL DEFAULT registry_now(),
 	activated_at      timestamptz,
 	suspended_at      timestamptz,
 	CHECK (uscc IS NOT NULL OR reg_card IS NOT NULL)
@@ -65,7 +65,7 @@ CREATE TABLE licence (
 		'alcohol', 'health_food', 'infant_formula', 'other']),
 	valid_from  date NOT NULL,
 	valid_to    date NOT NULL,
-	added_at    timestamptz NOT NULL DEFAULT now(),
+	added_at    timestamptz NOT NULL DEFAULT registry_now(),
 	CHECK (valid_from <= valid_to)
 );
 CREATE INDEX licence_operator_idx ON licence (operator_id, valid_to);

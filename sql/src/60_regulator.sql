@@ -17,7 +17,7 @@ CREATE TABLE operator_roll (
 		'farm', 'processor', 'wholesaler', 'retailer', 'market_vendor', 'market',
 		'restaurant', 'school_canteen', 'collective_meal', 'central_kitchen',
 		'unit_canteen', 'workshop', 'importer', 'cold_storage', 'special_food_maker']),
-	imported_at timestamptz NOT NULL DEFAULT now()
+	imported_at timestamptz NOT NULL DEFAULT registry_now()
 );
 CREATE INDEX operator_roll_station_idx ON operator_roll (station);
 COMMENT ON TABLE operator_roll IS
@@ -49,14 +49,17 @@ CREATE FUNCTION roll_import(source regclass) RETURNS bigint
 	AS $$
 DECLARE
 	n bigint;
+	-- the import's date: every row it loads or changes carries it, and the
+	-- roll's history (part 63) dates this version of the roll by it
+	t timestamptz := shilian.registry_now();
 BEGIN
 	-- source is a regclass: its text form is a quoted, existing relation
-	EXECUTE format('INSERT INTO shilian.operator_roll AS r (licence_no, name, station, segment, kinds)'
-				   ' SELECT s.licence_no::shilian.licence_no, s.name, s.station, s.segment, s.kinds'
+	EXECUTE format('INSERT INTO shilian.operator_roll AS r (licence_no, name, station, segment, kinds, imported_at)'
+				   ' SELECT s.licence_no::shilian.licence_no, s.name, s.station, s.segment, s.kinds, $1'
 				   '   FROM %s AS s'
 				   ' ON CONFLICT (licence_no) DO UPDATE SET name = excluded.name,'
 				   ' station = excluded.station, segment = excluded.segment, kinds = excluded.kinds,'
-				   ' imported_at = now()', source);
+				   ' imported_at = excluded.imported_at', source) USING t;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	RETURN n;
 END

@@ -39,9 +39,15 @@ COMMENT ON FUNCTION key_catering_kinds() IS
 	'The three catering kinds of the "10 + 3" priority: school canteens, collective-meal delivery units, central kitchens.';
 
 -- ---- station_figures ----------------------------------------------------------
--- The raw counts per (station, segment) of code's subtree for period: the
--- roll (licensed, registered, activated) and the operators at home there
--- (of any status; active ones for the 10+3 and own-system figures).
+-- The raw counts per (station, segment) of code's subtree for period, as of
+-- the period's end (docs/regulator.md, "Figures as of the period's end"):
+-- the roll, the licences and the operators as the registry's history
+-- (part 63) has them at the period's last instant (now, for a period not
+-- yet ended); activity from the counters of the records dated in the
+-- period. The operator figures count the operators that were active for at
+-- least part of the period, at the home station, segment, kinds and
+-- own-system flag they had at its end; a licence counts when it was on the
+-- platform by then and valid on a day of the period.
 CREATE FUNCTION station_figures_scan(code text, period daterange, with_roll boolean DEFAULT true)
 	RETURNS TABLE (station text, segment text,
 		licensed bigint, registered bigint, activated bigint,
@@ -50,17 +56,27 @@ CREATE FUNCTION station_figures_scan(code text, period daterange, with_roll bool
 		own_system_operators bigint, own_system_uploading bigint,
 		receipts bigint, receipts_complete bigint)
 	LANGUAGE plpgsql STABLE STRICT
-	-- the licence_no = operator is shilian's, whatever the caller's path;
-	-- room to hash a province's million operators in memory
-	SET search_path = pg_catalog, shilian, pg_temp
-	SET work_mem = '256MB'
+	-- definer rights after the subtree check: the history is read for the
+	-- asked subtree's stations only, and a regulator's registered and
+	-- activated keep to the holders at home in its own subtree (what
+	-- row-level security lets it see of licence and operator);
+	-- room to hash a province's million operators in memory; no JIT: the
+	-- plan's many expressions cost seconds to compile for a count that
+	-- takes a fraction of that
+	SECURITY DEFINER SET search_path = pg_catalog, shilian, pg_temp
+	SET work_mem = '256MB' SET jit = off
 	AS $$
 #variable_conflict use_column
 DECLARE
 	stations text[];
+	seen text[];
 	everything boolean;
 	big boolean;
 	whole_month boolean;
+	first_day date;
+	last_day date;
+	t0 timestamptz;
+	t1 timestamptz;
 BEGIN
 	-- first, whatever the plan below would read: 42501 or SLR19, never zeros
 	PERFORM shilian.regulator_require_subtree(station_figures_scan.code);
@@ -71,39 +87,82 @@ BEGIN
 	everything := (SELECT j.level = 'province' FROM shilian.jurisdiction j WHERE j.code = station_figures_scan.code)
 		AND NOT EXISTS (SELECT 1 FROM shilian.jurisdiction j WHERE j.level = 'province' AND j.code <> station_figures_scan.code);
 	big := everything OR cardinality(stations) > 200;
+	-- the home stations of the licence holders the caller may see (NULL: all)
+	IF current_setting('role') = 'shilian_regulator' THEN
+		seen := ARRAY(SELECT s FROM shilian.subtree_stations() AS s);
+	END IF;
 	-- a whole calendar month reads operator_month, any other period operator_day
 	whole_month := NOT isempty(period) AND NOT lower_inf(period) AND NOT upper_inf(period)
 		AND lower(period) = date_trunc('month', lower(period)::timestamp)::date
 		AND upper(period) = (lower(period) + interval '1 month')::date;
+	-- the period's days and instants: t0 its first instant, t1 its last one
+	-- or now, whichever is earlier (the registry as of the period's end)
+	IF NOT isempty(period) THEN
+		first_day := CASE WHEN lower_inf(period) THEN NULL ELSE lower(period) END;
+		last_day := CASE WHEN upper_inf(period) THEN NULL ELSE upper(period) - 1 END;
+	END IF;
+	t1 := least(now(), coalesce(shilian.platform_start(last_day + 1) - interval '1 microsecond', 'infinity'));
+	t0 := least(t1, coalesce(shilian.platform_start(first_day), '-infinity'));
+	IF isempty(period) THEN
+		t0 := t1;
+	END IF;
 	-- planned on every call with the values above (EXECUTE), so that the
 	-- branches for the other size of subtree and period fold away
 	RETURN QUERY EXECUTE '
-	WITH act AS (
+	WITH op AS (
+		-- the operators at home in the subtree at the period''s end
+		SELECT h.operator_id AS id, h.station, h.segment, h.kinds, h.own_system
+		  FROM shilian.operator_history h
+		 WHERE h.valid @> $7 AND ($5 OR h.station = ANY ($1))
+	), act AS (
 		-- the period''s counters, per operator
 		SELECT m.operator_id, m.via_client::bigint AS via_client, m.receipts::bigint AS receipts,
 			m.receipts_complete::bigint AS receipts_complete
 		  FROM shilian.operator_month m
 		 WHERE $4 AND m.month = lower($2) AND m.records > 0
-		   AND ($6 OR m.operator_id IN (SELECT o.id FROM shilian.operator o WHERE o.station = ANY ($1)))
+		   AND ($6 OR m.operator_id IN (SELECT o.id FROM op o))
 		UNION ALL
 		SELECT d.operator_id, sum(d.via_client), sum(d.receipts), sum(d.receipts_complete)
 		  FROM shilian.operator_day d
 		 WHERE NOT $4 AND d.day <@ $2 AND d.records > 0
-		   AND ($6 OR d.operator_id IN (SELECT o.id FROM shilian.operator o WHERE o.station = ANY ($1)))
+		   AND ($6 OR d.operator_id IN (SELECT o.id FROM op o))
 		 GROUP BY d.operator_id
 	), per_op AS (
-		SELECT o.station, o.segment, o.status = ''active'' AS active_status, o.own_system,
+		SELECT o.station, o.segment, o.own_system,
+			-- active for at least part of the period
+			CASE WHEN $6
+				THEN o.id IN (SELECT a.operator_id FROM shilian.operator_history a
+							   WHERE a.status = ''active'' AND a.valid && tstzrange($8, $7, ''[]''))
+				ELSE EXISTS (SELECT 1 FROM shilian.operator_history a
+							  WHERE a.operator_id = o.id AND a.status = ''active''
+								AND a.valid && tstzrange($8, $7, ''[]'')) END AS active_part,
 			a.operator_id IS NOT NULL AS recorded, coalesce(a.via_client, 0) AS via_client,
 			coalesce(a.receipts, 0) AS receipts, coalesce(a.receipts_complete, 0) AS receipts_complete,
-			-- dealing in a key category (a licence''s scope) or of a key catering kind;
-			-- a big subtree hashes the holders once (IN), a small one probes
-			-- the index per operator (EXISTS)
+			-- 10+3: of a key catering kind; or holding a licence valid in
+			-- the period whose scope has a key category; or, holding no
+			-- licence valid in the period, producing edible agricultural
+			-- products of a key category (a lot made with batch_create by
+			-- the period''s end). A big subtree hashes the holders once
+			-- (IN), a small one probes the indexes per operator (EXISTS)
 			(o.kinds && shilian.key_catering_kinds()
 				OR CASE WHEN $6
-					THEN o.id IN (SELECT li.operator_id FROM shilian.licence li
-								   WHERE li.scope && shilian.key_categories())
-					ELSE EXISTS (SELECT 1 FROM shilian.licence li
-								  WHERE li.operator_id = o.id AND li.scope && shilian.key_categories()) END) AS key,
+					THEN o.id IN (SELECT li.operator_id FROM shilian.licence_history li
+								   WHERE li.recorded @> $7 AND li.scope && shilian.key_categories()
+									 AND ($10 IS NULL OR li.valid_from <= $10) AND ($9 IS NULL OR li.valid_to >= $9))
+					ELSE EXISTS (SELECT 1 FROM shilian.licence_history li
+								  WHERE li.operator_id = o.id AND li.recorded @> $7 AND li.scope && shilian.key_categories()
+									AND ($10 IS NULL OR li.valid_from <= $10) AND ($9 IS NULL OR li.valid_to >= $9)) END
+				OR (CASE WHEN $6
+					THEN o.id NOT IN (SELECT li.operator_id FROM shilian.licence_history li
+									   WHERE li.recorded @> $7
+										 AND ($10 IS NULL OR li.valid_from <= $10) AND ($9 IS NULL OR li.valid_to >= $9))
+					ELSE NOT EXISTS (SELECT 1 FROM shilian.licence_history li
+									  WHERE li.operator_id = o.id AND li.recorded @> $7
+										AND ($10 IS NULL OR li.valid_from <= $10) AND ($9 IS NULL OR li.valid_to >= $9)) END
+					AND EXISTS (SELECT 1 FROM shilian.batch b JOIN shilian.product p ON p.id = b.product_id
+								 WHERE b.owner_id = o.id AND b.origin = ''produced'' AND p.edible_agricultural
+								   AND p.category = ANY (shilian.key_categories())
+								   AND ($10 IS NULL OR b.produced_on <= $10)))) AS key,
 			-- a sale to it shipped in the period still pending
 			CASE WHEN $6
 				THEN o.id IN (SELECT l.buyer_id FROM shilian.link l
@@ -111,27 +170,31 @@ BEGIN
 				ELSE EXISTS (SELECT 1 FROM shilian.link l
 							  WHERE l.buyer_id = o.id AND l.status = ''pending'' AND l.kind = ''ship''
 								AND l.shipped_on <@ $2) END AS unreceived
-		  FROM shilian.operator o
+		  FROM op o
 		  LEFT JOIN act a ON a.operator_id = o.id
-		 WHERE $5 OR o.station = ANY ($1)
 		-- not pulled up: each row''s expressions above are computed once
 		OFFSET 0
 	), opsum AS (
-		SELECT p.station, p.segment, count(*) AS operators, count(*) FILTER (WHERE p.recorded) AS active_operators,
-			count(*) FILTER (WHERE p.active_status AND p.key) AS key_operators,
-			count(*) FILTER (WHERE p.active_status AND p.key AND p.recorded AND NOT p.unreceived) AS key_covered,
-			count(*) FILTER (WHERE p.active_status AND p.own_system) AS own_system_operators,
-			count(*) FILTER (WHERE p.active_status AND p.own_system AND p.via_client > 0) AS own_system_uploading,
+		SELECT p.station, p.segment, count(*) FILTER (WHERE p.active_part) AS operators,
+			count(*) FILTER (WHERE p.active_part AND p.recorded) AS active_operators,
+			count(*) FILTER (WHERE p.active_part AND p.key) AS key_operators,
+			count(*) FILTER (WHERE p.active_part AND p.key AND p.recorded AND NOT p.unreceived) AS key_covered,
+			count(*) FILTER (WHERE p.active_part AND p.own_system) AS own_system_operators,
+			count(*) FILTER (WHERE p.active_part AND p.own_system AND p.via_client > 0) AS own_system_uploading,
 			sum(p.receipts) AS receipts, sum(p.receipts_complete) AS receipts_complete
 		  FROM per_op p GROUP BY p.station, p.segment
 	), roll AS (
-		-- the roll does not depend on the period: with_roll false skips it
+		-- the roll as of the period''s end; a licence counts as registered
+		-- when the platform had recorded it by then, valid in the period,
+		-- for an operator registered then (activated: active then)
 		SELECT r.station, r.segment, count(*) AS licensed, count(o.status) AS registered,
 			count(*) FILTER (WHERE o.status = ''active'') AS activated
-		  FROM shilian.operator_roll r
-		  LEFT JOIN shilian.licence li ON li.licence_no = r.licence_no
-		  LEFT JOIN shilian.operator o ON o.id = li.operator_id
-		 WHERE $3 AND ($5 OR r.station = ANY ($1))
+		  FROM shilian.operator_roll_history r
+		  LEFT JOIN shilian.licence_history li ON li.licence_no = r.licence_no AND li.recorded @> $7
+			AND ($10 IS NULL OR li.valid_from <= $10) AND ($9 IS NULL OR li.valid_to >= $9)
+		  LEFT JOIN shilian.operator_history o ON o.operator_id = li.operator_id AND o.valid @> $7
+			AND ($11 IS NULL OR o.station = ANY ($11))
+		 WHERE $3 AND r.recorded @> $7 AND ($5 OR r.station = ANY ($1))
 		 GROUP BY r.station, r.segment
 	)
 	SELECT coalesce(r.station, o.station), coalesce(r.segment, o.segment),
@@ -141,11 +204,11 @@ BEGIN
 		coalesce(o.own_system_operators, 0), coalesce(o.own_system_uploading, 0),
 		coalesce(o.receipts, 0)::bigint, coalesce(o.receipts_complete, 0)::bigint
 	  FROM roll r FULL JOIN opsum o ON o.station = r.station AND o.segment = r.segment'
-	USING stations, period, with_roll, whole_month, everything, big;
+	USING stations, period, with_roll, whole_month, everything, big, t1, t0, first_day, last_day, seen;
 END
 $$;
 COMMENT ON FUNCTION station_figures_scan(text, daterange, boolean) IS
-	'station_figures counted from the roll, the operators and operator_day / operator_month with the caller''s rights (any period); station_figures reads the rollups instead for a calendar month. Regulators: own subtree only (42501).';
+	'The raw counts per (station, segment) of the subtree for the period, as of the period''s end (now for a period not ended): the roll, licences and operators from the registry''s history, activity from operator_day / operator_month; operator figures over the operators active for part of the period. Regulators: own subtree only (42501).';
 REVOKE ALL ON FUNCTION station_figures_scan(text, daterange, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION station_figures_scan(text, daterange, boolean) TO shilian_regulator, shilian_admin;
 
@@ -230,13 +293,16 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION station_figures_month(text, date, boolean) IS
-	'station_figures for the calendar month holding month, read from the rollups roll_station, operator_station and station_month (part 62) and the month''s pending sales. Regulators: own subtree only (42501).';
+	'The per-station counts of a calendar month by the registry as it is now (the definitions before 0.3.0), read from the rollups roll_station, operator_station and station_month (part 62) and the month''s pending sales; the figures read station_figures_scan (as of the period''s end). Regulators: own subtree only (42501).';
 REVOKE ALL ON FUNCTION station_figures_month(text, date, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION station_figures_month(text, date, boolean) TO shilian_regulator, shilian_admin;
 
--- The raw counts per (station, segment) of code's subtree for period: from
--- the rollups for a calendar month, counted from the operators and the
--- per-day counters for any other period.
+-- The raw counts per (station, segment) of code's subtree for period, as of
+-- the period's end: what jurisdiction_stats, segment_stats and
+-- monthly_report sum up. Every period is counted from the registry's
+-- history (station_figures_scan): the per-station rollups
+-- (station_figures_month) hold the registry as it is now, and the figures
+-- of a period read it as it was at the period's end.
 CREATE FUNCTION station_figures(code text, period daterange, with_roll boolean DEFAULT true)
 	RETURNS TABLE (station text, segment text,
 		licensed bigint, registered bigint, activated bigint,
@@ -249,24 +315,13 @@ CREATE FUNCTION station_figures(code text, period daterange, with_roll boolean D
 	AS $$
 #variable_conflict use_column
 BEGIN
-	-- a whole calendar month reads the per-station rollups
-	-- (station_figures_month), any other period counts operators
-	-- (station_figures_scan); both check the subtree again, and so does
-	-- this function, before either, so that the error names the function
-	-- that was called:
 	-- first, whatever the plan below would read: 42501 or SLR19, never zeros
 	PERFORM shilian.regulator_require_subtree(station_figures.code);
-	IF NOT isempty(period) AND NOT lower_inf(period) AND NOT upper_inf(period)
-		AND lower(period) = date_trunc('month', lower(period)::timestamp)::date
-		AND upper(period) = (lower(period) + interval '1 month')::date THEN
-		RETURN QUERY SELECT * FROM shilian.station_figures_month(station_figures.code, lower(period), with_roll);
-	ELSE
-		RETURN QUERY SELECT * FROM shilian.station_figures_scan(station_figures.code, period, with_roll);
-	END IF;
+	RETURN QUERY SELECT * FROM shilian.station_figures_scan(station_figures.code, period, with_roll);
 END
 $$;
 COMMENT ON FUNCTION station_figures(text, daterange, boolean) IS
-	'Raw counts per (station, segment) of the jurisdiction''s subtree for the period, from the roll (unless with_roll is false: zeros), the operators and the counters (the per-station rollups for a calendar month); what jurisdiction_stats, segment_stats and monthly_report sum up. Regulators: own subtree only (42501).';
+	'Raw counts per (station, segment) of the jurisdiction''s subtree for the period, as of the period''s end (now for a period not ended), from the registry''s history (unless with_roll is false: no roll) and the counters; what jurisdiction_stats, segment_stats and monthly_report sum up. Regulators: own subtree only (42501).';
 REVOKE ALL ON FUNCTION station_figures(text, daterange, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION station_figures(text, daterange, boolean) TO shilian_regulator, shilian_admin;
 
@@ -407,7 +462,7 @@ BEGIN
 		UNION ALL
 		SELECT 'prev', daterange((m.first - interval '1 month')::date, m.first) FROM m
 	), f AS (
-		SELECT p.which, f.* FROM per p, LATERAL shilian.station_figures(monthly_report_rows.code, p.period, p.which = 'this') f
+		SELECT p.which, f.* FROM per p, LATERAL shilian.station_figures(monthly_report_rows.code, p.period) f
 	), rows AS (
 		-- the asked jurisdiction and the cities and counties below it
 		SELECT j.code, j.name, j.level, j.parent, j.code = monthly_report_rows.code AS total
@@ -442,8 +497,8 @@ BEGIN
 		  JOIN sums b ON b.code = r.code AND b.which = 'prev'
 		  LEFT JOIN tgt t ON t.code = r.code
 		  CROSS JOIN LATERAL (VALUES
-			-- the roll is not dated: last month's registration rate is taken as this month's
-			('registration_rate', 1, a.registration_rate, a.registration_rate, t.registration_rate),
+			-- every figure as of its month's end: the registration rate moves too
+			('registration_rate', 1, a.registration_rate, b.registration_rate, t.registration_rate),
 			('activity_rate', 2, a.activity_rate, b.activity_rate, t.activity_rate),
 			('coverage_rate', 3, a.coverage_rate, b.coverage_rate, t.coverage_rate),
 			('upload_rate', 4, a.upload_rate, b.upload_rate, t.upload_rate)) x(figure, ord, value, previous, target)

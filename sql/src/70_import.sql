@@ -68,9 +68,11 @@ RETURN CASE kind
 	WHEN 'receive' THEN 'shilian.receive(bigint,shilian.qty,jsonb,timestamptz,text,shilian.trace_code)'
 	WHEN 'transform' THEN 'shilian.transform(shilian.trace_code[],shilian.qty[],bigint,shilian.qty,date,text,date,bigint)'
 	WHEN 'consume' THEN 'shilian.consume(shilian.trace_code,shilian.qty,text,timestamptz,text,bigint)'
+	WHEN 'first_entry' THEN 'shilian.receive_first_entry(bigint,bigint,shilian.qty,jsonb,jsonb,date,timestamptz,text,jsonb)'
+	WHEN 'reject' THEN 'shilian.reject(bigint,text,timestamptz)'
 	END::regprocedure;
 COMMENT ON FUNCTION import_kind_function(text) IS
-	'The record function an NDJSON line of the given kind calls (operator, licence, product, batch, inspection, ship, receive, transform, consume), or NULL for an unknown kind.';
+	'The record function an NDJSON line of the given kind calls (operator, licence, product, batch, inspection, ship, receive, first_entry, reject, transform, consume), or NULL for an unknown kind.';
 
 -- The SELECT that applies one line: the record function called with named
 -- arguments, each taken from the line ($1) by its field name and cast to the
@@ -97,7 +99,7 @@ BEGIN
 	IF fn IS NULL THEN
 		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
 			MESSAGE = format('unknown record kind "%s"', kind),
-			HINT = 'Use operator, licence, product, batch, inspection, ship, receive, transform or consume.';
+			HINT = 'Use operator, licence, product, batch, inspection, ship, receive, first_entry, reject, transform or consume.';
 	END IF;
 	SELECT * INTO p FROM pg_proc WHERE oid = fn;
 	-- every field must name a parameter

@@ -53,6 +53,15 @@ CREATE FUNCTION pg_temp.n(i bigint, seed bigint, k bigint) RETURNS bigint
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE
 	AS $$ SELECT floor(pg_temp.u(i, seed) * k)::bigint $$;
 
+-- registered_on(i, start): the day operator i registered, spread over the
+-- 120 days before start (the last ones 10 days before it), so that the
+-- registration rate as of each month's end rises month over month (the
+-- roll was imported 150 days before start); activation follows within 10
+-- days
+CREATE FUNCTION pg_temp.registered_on(i bigint, start date) RETURNS date
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	AS $$ SELECT start - 120 + pg_temp.n(i, 10, 110)::int $$;
+
 CREATE TEMP TABLE p (scale float8, start date, days int, ne bigint, np bigint, nfe bigint);
 INSERT INTO p SELECT :scale, :'start'::date, :days,
 	round(1200000 * :scale), round(1700000 * :scale), round(300000 * :scale);
@@ -142,7 +151,7 @@ SELECT i, station, segment, kind, cat1,
   FROM k;
 
 INSERT INTO operator_roll (licence_no, name, station, segment, kinds, imported_at)
-	SELECT e.licence_no::licence_no, '经营者' || e.i, e.station, e.segment, ARRAY[e.kind], p.start - 30
+	SELECT e.licence_no::licence_no, '经营者' || e.i, e.station, e.segment, ARRAY[e.kind], p.start - 150
 	  FROM ent e, p ORDER BY e.i;
 
 INSERT INTO operator (id, reg_card, name, address, contact, segment, kinds, station, status,
@@ -150,17 +159,19 @@ INSERT INTO operator (id, reg_card, name, address, contact, segment, kinds, stat
 	OVERRIDING SYSTEM VALUE
 	SELECT e.i, 'RC' || e.i, '经营者' || e.i, '地址' || e.i, '1380000' || lpad((e.i % 10000)::text, 4, '0'),
 		e.segment, ARRAY[e.kind], e.station, CASE WHEN e.activated THEN 'active' ELSE 'registered' END,
-		e.own_system, '监管员' || right(e.station, 5), p.start - 60 + pg_temp.n(e.i, 10, 50)::int,
-		CASE WHEN e.activated THEN p.start - 10 + pg_temp.n(e.i, 10, 20)::int END
+		e.own_system, '监管员' || right(e.station, 5), pg_temp.registered_on(e.i, p.start),
+		CASE WHEN e.activated THEN pg_temp.registered_on(e.i, p.start) + pg_temp.n(e.i, 13, 10)::int END
 	  FROM ent e, p WHERE e.registered ORDER BY e.i;
 
--- 1% of licences lapse during the period (the operators go on trading)
-INSERT INTO licence (id, licence_no, operator_id, scope, valid_from, valid_to)
+-- 1% of licences lapse during the period (the operators go on trading);
+-- each recorded on the platform when its holder registered
+INSERT INTO licence (id, licence_no, operator_id, scope, valid_from, valid_to, added_at)
 	OVERRIDING SYSTEM VALUE
 	SELECT e.i, e.licence_no::licence_no, e.i,
 		ARRAY[c1.category] || CASE WHEN e.cat2 IS NOT NULL THEN ARRAY[c2.category] ELSE '{}' END,
 		p.start - 700,
-		CASE WHEN pg_temp.u(e.i, 11) < 0.01 THEN p.start + pg_temp.n(e.i, 12, p.days)::int ELSE p.start + 1000 END
+		CASE WHEN pg_temp.u(e.i, 11) < 0.01 THEN p.start + pg_temp.n(e.i, 12, p.days)::int ELSE p.start + 1000 END,
+		pg_temp.registered_on(e.i, p.start)
 	  FROM ent e CROSS JOIN p JOIN cat c1 ON c1.ci = e.cat1 LEFT JOIN cat c2 ON c2.ci = e.cat2
 	 WHERE e.registered ORDER BY e.i;
 
@@ -442,6 +453,23 @@ SELECT setval(pg_get_serial_sequence('shilian.batch', 'id'), (SELECT max(id) FRO
 SELECT setval(pg_get_serial_sequence('shilian.link', 'id'), (SELECT max(id) FROM link));
 SELECT setval(pg_get_serial_sequence('shilian.inspection', 'id'), (SELECT max(id) FROM inspection));
 SELECT setval(pg_get_serial_sequence('shilian.consumption', 'id'), (SELECT max(id) FROM consumption));
+
+-- the registry's history (0.3.0, sql/src/63_history.sql; its triggers did
+-- not fire under session_replication_role = replica): each operator's
+-- versions from its time stamps, each licence and roll row from theirs
+SELECT CASE WHEN to_regclass('shilian.operator_history') IS NOT NULL THEN 'history' END AS history \gset
+\if :{?history}
+INSERT INTO operator_history (operator_id, valid, status, station, segment, kinds, own_system)
+SELECT o.id, v.valid, v.status, o.station, o.segment, o.kinds, o.own_system
+  FROM operator o, LATERAL operator_history_versions(o) v;
+INSERT INTO licence_history (licence_id, licence_no, operator_id, scope, valid_from, valid_to, recorded)
+SELECT li.id, li.licence_no, li.operator_id, li.scope, li.valid_from, li.valid_to, tstzrange(li.added_at, NULL)
+  FROM licence li;
+INSERT INTO operator_roll_history (licence_no, name, station, segment, kinds, recorded)
+SELECT r.licence_no, r.name, r.station, r.segment, r.kinds, tstzrange(r.imported_at, NULL)
+  FROM operator_roll r;
+ANALYZE operator_history; ANALYZE licence_history; ANALYZE operator_roll_history;
+\endif
 
 ANALYZE jurisdiction; ANALYZE operator_roll; ANALYZE operator; ANALYZE licence; ANALYZE product;
 ANALYZE batch; ANALYZE link; ANALYZE inspection; ANALYZE consumption;

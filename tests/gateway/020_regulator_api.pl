@@ -27,6 +27,9 @@ my $node = shilian_node('gw_regulator');
 my $ids = $node->safe_psql('postgres', q{
 	set client_min_messages = warning;
 	set timezone = 'Asia/Shanghai';
+	-- the registry as of 2026-01-01 (the admin's dated entry): the figures of
+	-- a month read the registry as it stood at the month's end
+	set shilian.registry_time = '2026-01-01 00:00+08';
 	select shilian.jurisdiction_add('370000', '山东省');
 	select shilian.jurisdiction_add('370100', '济南市');
 	select shilian.jurisdiction_add('370102', '历下区');
@@ -88,18 +91,20 @@ my $r = call('city', "/v1/regulator/jurisdictions/370100/stats?$march");
 is($r->{status}, 200, 'city regulator: stats of its city');
 is(scalar @{ $r->{json} }, 3, 'two counties and the total');
 my $lixia = row($r, '370102');
-is_deeply([ @$lixia{qw(licensed registered activated operators active_operators)} ], [ 4, 2, 2, 3, 1 ],
-	'历下: 4 licensed, 2 registered and activated, 3 operators, 1 active in March');
+# (the activity rate counts the operators active for part of the period: the
+# newcomer, registered but never activated, is not one of them)
+is_deeply([ @$lixia{qw(licensed registered activated operators active_operators)} ], [ 4, 2, 2, 2, 1 ],
+	'历下: 4 licensed, 2 registered and activated, 2 operators active in March, 1 recorded');
 is($lixia->{registration_rate} + 0, 0.5, '历下: registration rate 2/4');
-is($lixia->{activity_rate} + 0, 0.3333, '历下: activity rate 1/3');
+is($lixia->{activity_rate} + 0, 0.5, '历下: activity rate 1/2');
 my $licheng = row($r, '370112');
 is_deeply([ @$licheng{qw(licensed registered operators active_operators)} ], [ 1, 0, 1, 1 ],
 	'历城: its one licence is not on the platform; the farm (no licence) is active');
 my $total = row($r, '370100');
 ok($total->{total} && !$lixia->{total}, 'the total row is marked');
-is_deeply([ @$total{qw(licensed registered operators active_operators)} ], [ 5, 2, 4, 2 ], 'total: 5, 2, 4, 2');
+is_deeply([ @$total{qw(licensed registered operators active_operators)} ], [ 5, 2, 3, 2 ], 'total: 5, 2, 3, 2');
 is($total->{registration_rate} + 0, 0.4, 'total registration rate 2/5');
-is($total->{activity_rate} + 0, 0.5, 'total activity rate 2/4');
+is($total->{activity_rate} + 0, 0.6667, 'total activity rate 2/3');
 
 $r = call('city', '/v1/regulator/jurisdictions/370100/stats?from=2026-02-01&to=2026-02-28');
 is(row($r, '370100')->{active_operators}, 1, 'February: only the retailer recorded');
@@ -137,14 +142,19 @@ is(call('city', '/v1/regulator/jurisdictions/370100/stats?from=yesterday-ish')->
 # March, 济南 by segment: circulation roll 3 (泉城批发, 历下超市, 洪家楼超市), registered
 # and activated W, R = 2; operators W, R, N = 3, active W = 1; the 10+3 operators W and
 # R (vegetables licences), covered W (R recorded in February only). production: F alone,
-# no licence, active. catering: roll 2, nobody registered.
+# no licence, active, and a 10+3 operator by its products (it harvests 大白菜, an
+# edible agricultural product of a key category). catering: roll 2, nobody
+# registered. The newcomer N is not counted: never active.
 $r = call('city', "/v1/regulator/jurisdictions/370100/segments?$march");
 is($r->{status}, 200, 'segments: 200');
 is_deeply([ map { $_->{segment} } @{ $r->{json} } ], [qw(production circulation catering special_food)],
 	'one row per segment, in order');
 my ($circ) = grep { $_->{segment} eq 'circulation' } @{ $r->{json} };
 is_deeply([ @$circ{qw(licensed registered activated operators active_operators key_operators key_covered)} ],
-	[ 3, 2, 2, 3, 1, 2, 1 ], 'circulation: 3 licensed, 2 registered, 3 operators, 1 active, 10+3 2, covered 1');
+	[ 3, 2, 2, 2, 1, 2, 1 ], 'circulation: 3 licensed, 2 registered, 2 operators, 1 active, 10+3 2, covered 1');
+my ($prod) = grep { $_->{segment} eq 'production' } @{ $r->{json} };
+is_deeply([ @$prod{qw(operators active_operators key_operators key_covered)} ], [ 1, 1, 1, 1 ],
+	'production: the licence-less farm counts for 10+3 by what it harvests, covered');
 is($circ->{coverage_rate} + 0, 0.5, 'circulation 10+3 coverage 1/2');
 is(call('lixia', "/v1/regulator/jurisdictions/370100/segments?$march")->{status}, 403,
 	'segments: a county regulator may not ask about its city');
@@ -156,10 +166,11 @@ $node->safe_psql('postgres', q{
 		('370100', true, 0.98, 0.90, 1.00, 0.95);
 });
 # March against February, 济南: registration 历下 2/4 = 0.5 (#1), 历城 0/1 = 0 (#2), city
-# 2/5 = 0.4, unchanged; activity 历下 1/3 both months (change 0, #2), 历城 1/1 against
-# 0/1 (+1, #1), city 2/4 = 0.5 against 1/4 = 0.25 (+0.25); 10+3 coverage 历下 1/2 both
-# months (W in March, R in February), 历城 none (NULL, no rank), city 0.5; no own-system
-# operator: upload rate NULL.
+# 2/5 = 0.4, unchanged (the registry is the same at both months' ends); activity over
+# the operators active in the month: 历下 1/2 both months (change 0, #2), 历城 1/1
+# against 0/1 (+1, #1), city 2/3 = 0.6667 against 1/3 = 0.3333 (+0.3334); 10+3
+# coverage 历下 1/2 both months (W in March, R in February), 历城 1/1 in March (the
+# farm, by its products), city 2/3; no own-system operator: upload rate NULL.
 $r = call('city', '/v1/regulator/jurisdictions/370100/monthly-report?month=2026-03');
 is($r->{status}, 200, 'monthly report: 200');
 is($r->{headers}{'content-type'}, 'application/json; charset=utf-8', 'as JSON');
@@ -173,12 +184,12 @@ is($lx->{figures}{registration_rate}{rank}, 1, '历下 ranks first for registrat
 is($lc->{figures}{activity_rate}{rank}, 1, '历城 ranks first for activity');
 is($lc->{figures}{activity_rate}{change} + 0, 1, '历城 activity +1 on February');
 is($lx->{figures}{activity_rate}{change} + 0, 0, '历下 activity unchanged');
-is($lc->{figures}{coverage_rate}{value}, undef, '历城 has no 10+3 operator: no coverage value');
-is($lc->{figures}{coverage_rate}{rank}, undef, '... and no rank');
+is($lc->{figures}{coverage_rate}{value} + 0, 1, '历城: the farm is its 10+3 operator, covered');
+is($lc->{figures}{coverage_rate}{rank}, 1, '... and ranks first');
 my $tot = $rep->{total};
 ok($tot->{demonstration} && $lx->{demonstration}, '济南 and its counties are flagged demonstration');
-is($tot->{figures}{activity_rate}{value} + 0, 0.5, 'city activity 2/4');
-is($tot->{figures}{activity_rate}{change} + 0, 0.25, '+0.25 on February');
+is($tot->{figures}{activity_rate}{value} + 0, 0.6667, 'city activity 2/3');
+is($tot->{figures}{activity_rate}{change} + 0, 0.3334, '+0.3334 on February');
 is($tot->{figures}{registration_rate}{target} + 0, 0.98, 'the demonstration target applies');
 ok(!$tot->{figures}{registration_rate}{met}, 'and is not met');
 is($tot->{figures}{upload_rate}{value}, undef, 'no own-system operator: no upload rate');

@@ -116,6 +116,42 @@ SELECT total, accepted, refused, status FROM shilian.import_job WHERE id = :job3
 SELECT shilian.import_upload(line) - 'id' - 'created_at' - 'finished_at' AS answer FROM upload WHERE n = 10;
 SELECT pg_temp.state() = :'before' AS unchanged;
 
+-- ---- first entries, rejections and references to earlier lines (issue 25) -----
+-- A first entry (a receipt from a supplier with no records) and a
+-- rejection are line kinds too; a ship, inspection or consume line names
+-- the lot an earlier line made by "code_ref", a reject line the sale an
+-- earlier ship line made by "link_ref". Line 1 harvests, line 2 ships
+-- what line 1 made, line 3 refuses it; line 4 is a first entry, line 5
+-- inspects its lot and line 6 sells from it; line 7 names a refused
+-- line, line 8 a line that made no batch, line 9 gives both code and
+-- code_ref, line 10 puts code_ref on a kind without a lot, line 11 rejects
+-- a sale line 4 did not make.
+CREATE TEMP TABLE refs (n int, line text);
+GRANT SELECT ON refs TO PUBLIC;
+INSERT INTO refs VALUES
+ (1, '{"kind": "batch", "owner": ' || :farm || ', "product": ' || :cabbage || ', "qty": "300 kg", "produced_on": "2026-11-03", "lot": "LY-1103"}'),
+ (2, '{"kind": "ship", "code_ref": 1, "buyer": ' || :wholesaler || ', "qty": "100 kg", "shipped_on": "2026-11-03"}'),
+ (3, '{"kind": "reject", "link_ref": 2, "reason": "叶片发黄", "rejected_at": "2026-11-04 08:00+08"}'),
+ (4, '{"kind": "first_entry", "buyer": ' || :wholesaler || ', "product": ' || :cabbage || ', "qty": "40 kg", "supplier": {"name": "赵农", "contact": "13900000001"}, "inspection": {"inspector": "李四"}, "produced_on": "2026-11-03", "received_at": "2026-11-03 07:00+08"}'),
+ (5, '{"kind": "inspection", "code_ref": 4, "inspection_kind": "sampling", "result": "pass", "report": {"agency": "济南食检", "report_no": "R-1"}, "inspected_at": "2026-11-03 09:00+08"}'),
+ (6, '{"kind": "ship", "code_ref": 4, "buyer": ' || :farm || ', "qty": "10 kg", "shipped_on": "2026-11-03"}'),
+ (7, '{"kind": "consume", "code_ref": 8, "qty": "1 kg", "consumption_kind": "destroyed"}'),
+ (8, '{"kind": "consume", "code_ref": 3, "qty": "1 kg", "consumption_kind": "destroyed"}'),
+ (9, '{"kind": "consume", "code": "' || :'a' || '", "code_ref": 1, "qty": "1 kg", "consumption_kind": "destroyed"}'),
+ (10, '{"kind": "receive", "code_ref": 1, "qty": "1 kg", "inspection": {}}'),
+ (11, '{"kind": "reject", "link_ref": 4, "reason": "x"}');
+SELECT shilian.import_ndjson(string_agg(line, E'\n' ORDER BY n)) AS jobr FROM refs \gset
+SELECT line_no, kind, status, sqlstate, message FROM shilian.import_line WHERE job_id = :jobr ORDER BY line_no;
+-- line 2 shipped from line 1's lot and line 3 rejected that sale: the lot
+-- has its 300 kg again; line 6 shipped from line 4's first entry
+SELECT b.qty_left, l.status, l.reject_reason
+  FROM shilian.import_line r1 JOIN shilian.batch b ON b.trace_code::text = r1.result
+  JOIN shilian.link l ON l.from_batch = b.id
+ WHERE r1.job_id = :jobr AND r1.line_no = 1;
+SELECT b.origin, b.qty_left, (SELECT count(*) FROM shilian.inspection i WHERE i.batch_id = b.id) AS inspections
+  FROM shilian.import_line r4 JOIN shilian.batch b ON b.trace_code::text = r4.result
+ WHERE r4.job_id = :jobr AND r4.line_no = 4;
+
 -- ---- idempotency key ---------------------------------------------------------
 SELECT shilian.import_ndjson(line, 'apply_valid', 'upload-2026-11-02') AS job4
   FROM upload WHERE n = 1 \gset

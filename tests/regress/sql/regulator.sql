@@ -7,6 +7,10 @@ SET client_min_messages = warning;
 SET timezone = 'Asia/Shanghai';
 SET datestyle = ISO, YMD;
 SET search_path = public, shilian;
+-- Registry changes in this file take effect on 2026-01-01 (the admin's dated
+-- entry, shilian.registry_time): the figures of a month read the registry as
+-- it stood at the month's end (docs/regulator.md), and the records are of 2026.
+SET shilian.registry_time = '2026-01-01 00:00+08';
 \set VERBOSITY default
 
 -- The province: two cities; Fuzhou has two counties, Xiamen one; one
@@ -138,22 +142,25 @@ SELECT shilian.receive_first_entry(:x, :greens, '30 kg', :'farmer', :'insp',
 -- ---- jurisdiction_stats ----------------------------------------------------------
 -- March 2026. Active in March: P, A (350102), F (350103); B (February) and
 -- X (April) are not.
+-- The operator figures count the operators active for part of the month
+-- (0.3.0): C, never activated, and S, suspended (its registry changes take
+-- effect on 2026-01-01, so for all of 2026), are not among them.
 -- 350100 福州: licensed 6 + 3 = 9; registered A, B, C, P + F = 5;
 --   activated A, B, P + F = 4 (C is registered only); rate 5/9 = 0.5556;
---   operators A, B, C, P, V + F, S = 7; active P, A, F = 3; 3/7 = 0.4286.
+--   operators A, B, P, V + F = 5; active P, A, F = 3; 3/5 = 0.6000.
 -- 350200 厦门: licensed 2; registered X = 1; activated 1; rate 1/2 = 0.5000;
 --   operators X = 1; active 0; 0/1 = 0.0000.
 -- 350000 total: licensed 11; registered 6; activated 5; 6/11 = 0.5455;
---   operators 8; active 3; 3/8 = 0.3750.
+--   operators 6; active 3; 3/6 = 0.5000.
 SELECT * FROM shilian.jurisdiction_stats('350000', '[2026-03-01,2026-03-31]');
 -- One city: its counties.
 -- 350102 鼓楼: licensed 6; registered A, B, C, P = 4; activated A, B, P = 3;
---   4/6 = 0.6667; operators A, B, C, P, V = 5; active P, A = 2; 2/5 = 0.4000.
+--   4/6 = 0.6667; operators A, B, P, V = 4; active P, A = 2; 2/4 = 0.5000.
 -- 350103 台江: licensed 3; registered F = 1; activated 1; 1/3 = 0.3333;
---   operators F, S = 2; active F = 1; 1/2 = 0.5000.
+--   operators F = 1; active F = 1; 1/1 = 1.0000.
 -- total 350100 as above.
 SELECT * FROM shilian.jurisdiction_stats('350100', '[2026-03-01,2026-03-31]');
--- February: only B is active. Province: 1/8 = 0.1250; 福州 1/7 = 0.1429;
+-- February: only B recorded. Province: 1/6 = 0.1667; 福州 1/5 = 0.2000;
 -- 厦门 0/1. The roll figures do not depend on the period.
 SELECT jurisdiction, total, licensed, registered, active_operators, activity_rate
   FROM shilian.jurisdiction_stats('350000', '[2026-02-01,2026-03-01)');

@@ -9,6 +9,10 @@ SET client_min_messages = warning;
 SET timezone = 'Asia/Shanghai';
 SET datestyle = ISO, YMD;
 SET search_path = public, shilian;
+-- Registry changes in this file take effect on 2026-01-01 (the admin's dated
+-- entry, shilian.registry_time): the figures of a month read the registry as
+-- it stood at the month's end (docs/regulator.md), and the records are of 2026.
+SET shilian.registry_time = '2026-01-01 00:00+08';
 \set VERBOSITY default
 
 -- The province: 南宁 (two counties) and 柳州 (one), a station in each county.
@@ -259,8 +263,10 @@ RESET ROLE;
 -- 450102    5   5  5  1.0000       | 5  4  0.8000    | 4  4  1.0000  | 2  1 0.5000 | 3  2  0.6667
 -- 450103    2   1  1  0.5000       | 2  1  0.5000    | 1  0  0.0000  | 1  0 0.0000 | 1  1  1.0000
 -- 450100    7   6  6  0.8571       | 7  5  0.7143    | 5  4  0.8000  | 3  1 0.3333 | 4  3  0.7500
--- 450200    4   2  1  0.5000       | 2  1  0.5000    | 1  1  1.0000  | 0  0 NULL   | 1  1  1.0000
--- 450000   11   8  7  0.7273       | 9  6  0.6667    | 6  5  0.8333  | 3  1 0.3333 | 5  4  0.8000
+-- 450200    4   2  1  0.5000       | 1  1  1.0000    | 1  1  1.0000  | 0  0 NULL   | 1  1  1.0000
+-- 450000   11   8  7  0.7273       | 8  6  0.7500    | 6  5  0.8333  | 3  1 0.3333 | 5  4  0.8000
+-- (ops: the operators active for part of the month; X in 450202001, never
+-- activated, is not one of them since 0.3.0)
 SELECT * FROM shilian.jurisdiction_stats('450000', '[2026-03-01,2026-03-31]');
 SELECT * FROM shilian.jurisdiction_stats('450100', '[2026-03-01,2026-03-31]');
 -- February: F alone is active and covered, and uploads (its client).
@@ -300,17 +306,18 @@ INSERT INTO shilian.assessment_target VALUES
 -- March against February (the figures above). Ranks among siblings, 1 best,
 -- none where the value is NULL; change = value - previous (rounded values).
 -- 450000 total: registration 0.7273 (Feb the same, change 0, not met: 0.90),
---   activity 0.6667 (0.1111, +0.5556), coverage 0.8333 (0.1667, +0.6666),
+--   activity 0.7500 (0.1250, +0.6250), coverage 0.8333 (0.1667, +0.6666),
 --   upload 0.3333 (0.3333, 0): no target met.
--- Cities: registration 南宁 0.8571 #1, 柳州 0.5000 #2; activity 南宁 0.7143
---   (+0.5714) #1, 柳州 0.5000 (+0.5000) #2; coverage 柳州 1.0000 (+1.0000) #1
+-- Cities: registration 南宁 0.8571 #1, 柳州 0.5000 #2; activity 柳州 1.0000
+--   (+1.0000) #1, 南宁 0.7143 (+0.5714) #2; coverage 柳州 1.0000 (+1.0000) #1
 --   (met: 0.95), 南宁 0.8000 (0.2000, +0.6000) #2; upload 南宁 0.3333 #1, 柳州
 --   NULL (no own-system operator: no rank, met NULL).
 -- Counties: 兴宁 450102 vs 青秀 450103 in 南宁 (demonstration targets):
 --   registration 1.0000 #1 (met 0.98) / 0.5000 #2; activity 0.8000 (0.2000,
 --   +0.6000) #1 / 0.5000 (0, +0.5000) #2; coverage 1.0000 (0.2500, +0.7500) #1
 --   (met 1.00) / 0.0000 (0, 0) #2; upload 0.5000 (0.5000, 0) #1 / 0.0000 #2.
---   城中 450202 alone in 柳州: #1 everywhere it has a value; coverage met.
+--   城中 450202 alone in 柳州: #1 everywhere it has a value; coverage and
+--   activity (1/1: S, the only operator active there) met.
 SELECT jurisdiction, name, level, parent, total, demonstration, figure, value, previous, change, rank, target, met
   FROM shilian.monthly_report_rows('2026-03-15', '450000');
 -- The JSON document: the total and each city and county with its four figures.

@@ -11,6 +11,10 @@ SET client_min_messages = warning;
 SET timezone = 'Asia/Shanghai';
 SET datestyle = ISO, YMD;
 SET search_path = public, shilian;
+-- Registry changes in this file take effect on 2026-01-01 (the admin's dated
+-- entry, shilian.registry_time): the figures of a month read the registry as
+-- it stood at the month's end (docs/regulator.md), and the records are of 2026.
+SET shilian.registry_time = '2026-01-01 00:00+08';
 
 -- Rows of the rollups that differ from a recount (all-zero rows left by the
 -- flush's additions count as absent). Recounts in a rolled-back
@@ -40,9 +44,17 @@ BEGIN
 	RETURN n;
 END $$;
 -- Rows where the month's figures from the rollups and from the operators differ.
+-- Since 0.3.0 the figures are counted as of the month's end from the
+-- registry's history (station_figures_scan) and count only the operators
+-- active for part of the month, while the rollups hold the registry as it
+-- is now: the columns both define alike are compared, the roll's (every
+-- change of this file takes effect on 2026-01-01, before the months asked,
+-- and every licence is valid through them) and the receipts.
 CREATE FUNCTION pg_temp.figures_diff(code text, month date) RETURNS bigint LANGUAGE sql AS $$
-	WITH a AS (SELECT * FROM shilian.station_figures_month(code, month)),
-		b AS (SELECT * FROM shilian.station_figures_scan(code,
+	WITH a AS (SELECT station, segment, licensed, registered, activated, receipts, receipts_complete
+				 FROM shilian.station_figures_month(code, month)),
+		b AS (SELECT station, segment, licensed, registered, activated, receipts, receipts_complete
+				FROM shilian.station_figures_scan(code,
 				daterange(month, (month + interval '1 month')::date)))
 	SELECT count(*) FROM ((TABLE a EXCEPT ALL TABLE b) UNION ALL (TABLE b EXCEPT ALL TABLE a)) d
 $$;

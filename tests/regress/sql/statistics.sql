@@ -18,6 +18,10 @@ SET timezone = 'America/New_York';
 \o
 \set ECHO all
 SET search_path = public, shilian;
+-- Registry changes in this file take effect on 2026-01-01 (the admin's dated
+-- entry, shilian.registry_time): the figures of a month read the registry as
+-- it stood at the month's end (docs/regulator.md), and the records are of 2026.
+SET shilian.registry_time = '2026-01-01 00:00+08';
 
 -- the whole demo loaded (its last parts: EPCIS events, findings' operator)
 SELECT (SELECT count(*) FROM shilian.operator) AS operators, (SELECT count(*) FROM shilian.epcis_event) AS epcis_events;

@@ -13,6 +13,10 @@ SET client_min_messages = warning;
 CREATE EXTENSION shilian;
 SET datestyle = ISO, YMD;
 SET search_path = public, shilian;
+-- Registry changes in this file take effect on 2026-01-01 (the admin's dated
+-- entry, shilian.registry_time): the figures of a month read the registry as
+-- it stood at the month's end (docs/regulator.md), and the records are of 2026.
+SET shilian.registry_time = '2026-01-01 00:00+08';
 \set VERBOSITY default
 
 -- the function every derivation goes through
