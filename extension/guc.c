@@ -25,6 +25,7 @@ char *shilian_operator_id = NULL;
 char *shilian_timezone = NULL;
 int			shilian_trace_max_batches = 1000000;
 bool		shilian_uscc_lenient = false;
+bool		shilian_webhook_allow_http = false;
 
 /* True while the extension itself sets shilian.channel (ShilianSetOwnChannel). */
 static bool own_channel = false;
@@ -224,6 +225,13 @@ ShilianDefineGucs(void)
 							 "Accept unified social credit codes that fail only the check character.",
 							 "Some early pilot codes do; uscc_is_strict() tells them apart.",
 							 &shilian_uscc_lenient, false, PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("shilian.webhook_allow_http",
+							 "Accept plain http webhook URLs to a loopback host (superusers only).",
+							 "For tests and a receiver on the database's own machine; every other "
+							 "webhook URL must be https (docs/webhooks.md).",
+							 &shilian_webhook_allow_http, false, PGC_SUSET, 0,
 							 NULL, NULL, NULL);
 
 	/* PostgreSQL 15 reserves the prefix; before it, placeholders only warned. */
