@@ -6,7 +6,8 @@ set -euo pipefail
 PKGS="make gcc postgresql-15 postgresql-server-dev-15 postgresql-contrib
 libpq-dev libcivetweb-dev libjansson-dev libjwt-dev libssl-dev openssl
 perl libipc-run-perl libjson-pp-perl curl jq wrk valgrind util-linux python3-jsonschema
-clang libclang-rt-14-dev postgresql-15-cron dpkg-dev binutils faketime"
+clang libclang-rt-14-dev postgresql-15-cron dpkg-dev binutils faketime
+libcurl4-openssl-dev"
 
 missing=""
 for p in $PKGS; do
