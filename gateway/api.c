@@ -268,6 +268,21 @@ static const GwField client_bind_fields[] = {
 static const char *const client_bind_args[] = {"path:0", "body:operator", NULL};
 static const char *const path01[] = {"path:0", "path:1", NULL};
 
+/* ---- webhooks (h-webhooks; docs/webhooks.md) -------------------------------- */
+
+static const GwField webhook_fields[] = {
+	{"url", GW_STRING, true, "https URL the events are POSTed to"},
+	{"kinds", GW_ARRAY, true, "operator: recall, receipt_draft, import_refused; jurisdiction: alert"},
+	{"operator", GW_ANY, false, "owner operator id (default: the acting operator)"},
+	{"jurisdiction", GW_STRING, false, "owner jurisdiction (default for a regulator: its own)"},
+	{NULL}
+};
+static const char *const webhook_args[] = {"body:url", "body:kinds", "body:operator", "body:jurisdiction", NULL};
+/* query parameters: all (boolean) */
+static const char *const webhook_list_args[] = {"query:all", NULL};
+/* query parameters: status (pending|delivered|dead|cancelled), limit (1..1000), before (delivery id) */
+static const char *const webhook_log_args[] = {"path:0", "query:status", "query:limit", "query:before", NULL};
+
 static const char *const regulators[] = {"regulator", "admin", NULL};
 static const char *const admins[] = {"admin", NULL};
 
@@ -585,5 +600,29 @@ const GwRoute gw_routes[] = {
 		NULL, NULL,
 		"select string_agg(l, E'\\n') || E'\\n' from shilian.ledger_export($1::bigint, $2::bigint) l",
 		export_args},
+	/* webhooks (h-webhooks; docs/webhooks.md) */
+	{"GET", "/v1/webhooks", gw_sql_route, 0,
+		"The webhook subscriptions the caller may see, with pending/delivered/dead counts (webhook_subscriptions; all=true with removed ones)",
+		NULL, NULL, "select shilian.webhook_subscriptions(coalesce($1::boolean, false))", webhook_list_args},
+	{"POST", "/v1/webhooks", gw_sql_route, GW_JSON | GW_CREATED,
+		"Subscribe a URL to event kinds of an operator or a jurisdiction; the signing secret is in this reply only (webhook_subscribe)",
+		webhook_fields, NULL,
+		"select shilian.webhook_subscribe($1, array(select jsonb_array_elements_text($2::jsonb)), $3::bigint, $4)",
+		webhook_args},
+	{"GET", "/v1/webhooks/{id}", gw_sql_route, 0, "One webhook subscription (webhook_subscriptions)",
+		NULL, NULL,
+		"select e from jsonb_array_elements(shilian.webhook_subscriptions(true)) e where e ->> 'id' = $1::bigint::text",
+		path0},
+	{"DELETE", "/v1/webhooks/{id}", gw_sql_route, 0,
+		"Remove a webhook subscription: pending deliveries cancelled, the log kept (webhook_unsubscribe)",
+		NULL, NULL, "select shilian.webhook_unsubscribe($1::bigint)", path0},
+	{"GET", "/v1/webhooks/{id}/deliveries", gw_sql_route, 0,
+		"A subscription's delivery log, newest first: body, status, attempts with HTTP status or error "
+		"(webhook_deliveries; status=, limit=, before=)",
+		NULL, NULL,
+		"select shilian.webhook_deliveries($1::bigint, $2, coalesce($3::int, 100), $4::bigint)", webhook_log_args},
+	{"POST", "/v1/webhooks/deliveries/{id}/redeliver", gw_sql_route, 0,
+		"Send a dead delivery again, same event id (webhook_redeliver)",
+		NULL, NULL, "select shilian.webhook_redeliver($1::bigint)", path0},
 };
 const size_t gw_nroutes = sizeof(gw_routes) / sizeof(gw_routes[0]);

@@ -92,6 +92,9 @@ gw_http_status_for_sqlstate(const char *s)
 	/* the public trace's refusal: no lot for this code and token (a 404, never an oracle) */
 	if (strcmp(s, "SLP01") == 0)
 		return 404;
+	/* an unknown (or invisible) webhook subscription or delivery */
+	if (strcmp(s, "SLW04") == 0 || strcmp(s, "SLW05") == 0)
+		return 404;
 	if (strncmp(s, "SL", 2) == 0)
 		return 422;
 	if (strcmp(s, "23503") == 0 || strcmp(s, "23505") == 0 || strcmp(s, "40001") == 0)
