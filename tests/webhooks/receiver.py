@@ -6,7 +6,7 @@ word for word), answers as told, and appends one JSON line per request to
 the log: path, event id, attempt number (per event), whether the signature
 verified, the status it answered, the body, and when it arrived.
 
-  receiver.py --port-file F --log L [--secrets S] [--fail-first N]
+  receiver.py [--port P] [--port-file F] --log L [--secrets S] [--fail-first N]
               [--timeout-every M --hang SECONDS]
 
 --secrets: a JSON file {"/path": "whsec_..."} read on each request (the
@@ -19,6 +19,7 @@ import argparse
 import hashlib
 import hmac
 import json
+import os
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -39,7 +40,8 @@ def verify(secret: str, header: str, body: bytes, tolerance: int = 300) -> bool:
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--port-file", required=True)
+    ap.add_argument("--port-file")
+    ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--log", required=True)
     ap.add_argument("--secrets")
     ap.add_argument("--fail-first", type=int, default=0)
@@ -114,12 +116,12 @@ def main():
                 return
             self.reply(status)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
-    with open(args.port_file + ".tmp", "w") as f:
-        f.write(str(server.server_address[1]))
-    import os
-    os.rename(args.port_file + ".tmp", args.port_file)
+    if args.port_file:
+        with open(args.port_file + ".tmp", "w") as f:
+            f.write(str(server.server_address[1]))
+        os.rename(args.port_file + ".tmp", args.port_file)
     server.serve_forever()
 
 
