@@ -200,6 +200,9 @@ install-gateway: gateway/shilian-gateway shilian-verify deliver/shilian-deliver
 	sed -e 's|@bindir@|$(GW_BINDIR)|g' -e 's|@confdir@|$(GW_CONFDIR)|g' $(GW_DIST)/shilian-gateway.service.in \
 		> '$(DESTDIR)$(GW_UNITDIR)/shilian-gateway.service'
 	chmod 644 '$(DESTDIR)$(GW_UNITDIR)/shilian-gateway.service'
+	sed -e 's|@bindir@|$(GW_BINDIR)|g' -e 's|@confdir@|$(GW_CONFDIR)|g' $(GW_DIST)/shilian-deliver.service.in \
+		> '$(DESTDIR)$(GW_UNITDIR)/shilian-deliver.service'
+	chmod 644 '$(DESTDIR)$(GW_UNITDIR)/shilian-deliver.service'
 	install -m 644 $(GW_DIST)/gateway.conf '$(DESTDIR)$(GW_DOCDIR)/gateway.conf.example'
 	install -m 644 docs/install.md '$(DESTDIR)$(GW_DOCDIR)/'
 	[ -e '$(DESTDIR)$(GW_CONFDIR)/gateway.conf' ] || install -m 644 $(GW_DIST)/gateway.conf '$(DESTDIR)$(GW_CONFDIR)/gateway.conf'
@@ -208,7 +211,7 @@ install-gateway: gateway/shilian-gateway shilian-verify deliver/shilian-deliver
 uninstall-gateway:
 	rm -f '$(DESTDIR)$(GW_BINDIR)/shilian-gateway' '$(DESTDIR)$(GW_BINDIR)/shilian-verify' '$(DESTDIR)$(GW_BINDIR)/shilian-deliver' \
 		'$(DESTDIR)$(GW_MANDIR)/man8/shilian-gateway.8' '$(DESTDIR)$(GW_MANDIR)/man1/shilian-verify.1' \
-		'$(DESTDIR)$(GW_UNITDIR)/shilian-gateway.service' \
+		'$(DESTDIR)$(GW_UNITDIR)/shilian-gateway.service' '$(DESTDIR)$(GW_UNITDIR)/shilian-deliver.service' \
 		'$(DESTDIR)$(GW_DOCDIR)/gateway.conf.example' '$(DESTDIR)$(GW_DOCDIR)/install.md'
 
 # Debian packages postgresql-15-shilian and shilian-gateway in .tmp/deb/,
