@@ -358,14 +358,27 @@ ALTER FUNCTION webhook_redeliver(bigint) SECURITY DEFINER;
 -- Claim up to n due deliveries, each the oldest pending one of its
 -- subscription (so a subscription's events go out one at a time, in order),
 -- leased to the worker for lease_seconds: a worker that dies leaves its
--- claims to be taken again when the lease runs out. SKIP LOCKED lets
--- workers claim side by side.
+-- claims to be taken again when the lease runs out. The heads are found one
+-- index probe per active subscription (webhook_delivery_pending_idx), then
+-- locked with SKIP LOCKED, which re-checks status and lease on the row as it
+-- is now, so workers claim side by side and never the same delivery.
 CREATE FUNCTION webhook_claim(worker text, n integer, lease_seconds integer)
 	RETURNS TABLE (delivery bigint, attempt integer, url text, secret text, event_id uuid, body text)
 	LANGUAGE plpgsql VOLATILE STRICT
 	SET search_path = pg_catalog, pg_temp
 	AS $$
+DECLARE
+	heads bigint[];
 BEGIN
+	heads := ARRAY(
+		SELECT h.id FROM shilian.webhook_subscription s
+		 CROSS JOIN LATERAL (SELECT d.id, d.next_attempt_at, d.lease_until FROM shilian.webhook_delivery d
+							  WHERE d.subscription_id = s.id AND d.status = 'pending'
+							  ORDER BY d.id LIMIT 1) h
+		 WHERE s.active AND h.next_attempt_at <= clock_timestamp()
+		   AND (h.lease_until IS NULL OR h.lease_until < clock_timestamp())
+		 ORDER BY h.next_attempt_at, h.id
+		 LIMIT greatest(n, 0) * 2);
 	RETURN QUERY
 	WITH c AS (
 		UPDATE shilian.webhook_delivery d
@@ -373,15 +386,11 @@ BEGIN
 			   lease_until = clock_timestamp() + make_interval(secs => lease_seconds)
 		 WHERE d.id IN (
 			SELECT h.id FROM shilian.webhook_delivery h
-			  JOIN shilian.webhook_subscription s ON s.id = h.subscription_id AND s.active
-			 WHERE h.status = 'pending' AND h.next_attempt_at <= clock_timestamp()
+			 WHERE h.id = ANY (heads) AND h.status = 'pending'
 			   AND (h.lease_until IS NULL OR h.lease_until < clock_timestamp())
-			   AND NOT EXISTS (SELECT 1 FROM shilian.webhook_delivery e
-								WHERE e.subscription_id = h.subscription_id AND e.status = 'pending' AND e.id < h.id)
 			 ORDER BY h.next_attempt_at, h.id
 			 LIMIT greatest(n, 0)
-			   FOR UPDATE OF h SKIP LOCKED)
-		   AND d.status = 'pending'
+			   FOR UPDATE SKIP LOCKED)
 		RETURNING d.*)
 	SELECT c.id, c.attempts, s.url, k.secret, c.event_id,
 		shilian.webhook_body(ROW(c.*)::shilian.webhook_delivery)
