@@ -147,5 +147,40 @@ is(scalar @$j, 1, 'all=true shows it, removed');
 ($st, $j) = call(admin => GET => '/v1/webhooks?all=true');
 is(scalar @$j, 2, 'the admin sees every subscription');
 
+# ---- the other outbox writers (what the worker would send: 080_webhooks.pl) ---------------
+# A bulk upload made for W with a refused line; an alert in the city; a
+# recall acknowledged and closed.
+($st, $j) = call(w => POST => '/v1/webhooks', { url => 'https://erp.example.com/w2', kinds => ['import_refused', 'recall'] });
+my $sid2 = $j->{id};
+$node->safe_psql('postgres', qq{
+	begin; set local role shilian_operator; select set_config('shilian.operator_id', '$w', true);
+	select shilian.import_ndjson('{"kind":"product","name":"W 的菜","category":"vegetables","owner":$w}' || chr(10)
+		|| '{"kind":"nonsense"}' || chr(10));
+	commit;});
+my $imp = JSON::PP->new->decode($node->safe_psql('postgres',
+	"select data from shilian.webhook_delivery where subscription_id = $sid2 and kind = 'import.refused'"));
+is_deeply([ map { $_->{line} } @{ $imp->{lines} } ], [2], 'import.refused: the refused line only, for W');
+is($imp->{operator}, $w, 'of W\'s upload');
+
+$node->safe_psql('postgres', "select shilian.licence_add($x, 'JY23701020000014', '{vegetables}', '2024-01-01', current_date + 10)");
+$node->safe_psql('postgres', 'select shilian.alerts_scan(current_date)');
+is($node->safe_psql('postgres', "select count(*) from shilian.webhook_delivery where subscription_id = $city_sid "
+	. "and kind = 'alert.raised' and data ->> 'operator' = '$x' and data ->> 'kind' = 'licence_expiring'"), 1,
+	'alert.raised reaches the city\'s subscription');
+
+my $c2 = $node->safe_psql('postgres', "select shilian.receive(l.id, '10 kg', '{\"inspector\":\"a\"}', '2026-03-04 09:00+08') "
+	. "from shilian.link l where l.buyer_id = $w and l.status = 'pending' order by l.id limit 1");
+my $rid = $node->safe_psql('postgres', "begin; set local role shilian_regulator; select set_config('shilian.jurisdiction', '370100', true) \\gset
+"
+	. "select shilian.recall_open('$code', 'test'); commit;");
+$node->safe_psql('postgres', "select shilian.recall_ack($rid, $w, 'withdrawn', '10 kg')");
+$node->safe_psql('postgres', "select shilian.recall_close($rid, 'done')");
+my @ev = map { JSON::PP->new->decode($_) } split /\n/, $node->safe_psql('postgres',
+	"select jsonb_build_object('kind', kind, 'data', data) from shilian.webhook_delivery where subscription_id = $sid2 and kind like 'recall.%' order by id");
+is_deeply([ map { $_->{kind} } @ev ], [ 'recall.opened', 'recall.updated', 'recall.updated' ], 'recall: opened, acknowledged, closed');
+is_deeply([ map { $_->{batch} } @{ $ev[0]{data}{lots} } ], [$c2], 'W\'s own lot only');
+is($ev[1]{data}{lots}[0]{disposition}, 'withdrawn', 'the acknowledgement');
+is($ev[2]{data}{status}, 'closed', 'the closing');
+
 stop_gateway($gw);
 done_testing();
