@@ -359,8 +359,9 @@ ALTER FUNCTION webhook_redeliver(bigint) SECURITY DEFINER;
 -- subscription (so a subscription's events go out one at a time, in order),
 -- leased to the worker for lease_seconds: a worker that dies leaves its
 -- claims to be taken again when the lease runs out. The heads are found one
--- index probe per active subscription (webhook_delivery_pending_idx), then
--- locked with SKIP LOCKED, which re-checks status and lease on the row as it
+-- index probe per active subscription (webhook_delivery_pending_idx), a
+-- few more than asked for (others may hold some), then locked with SKIP
+-- LOCKED, which re-checks status and lease on the row as it
 -- is now, so workers claim side by side and never the same delivery.
 CREATE FUNCTION webhook_claim(worker text, n integer, lease_seconds integer)
 	RETURNS TABLE (delivery bigint, attempt integer, url text, secret text, event_id uuid, body text)
@@ -378,7 +379,7 @@ BEGIN
 		 WHERE s.active AND h.next_attempt_at <= clock_timestamp()
 		   AND (h.lease_until IS NULL OR h.lease_until < clock_timestamp())
 		 ORDER BY h.next_attempt_at, h.id
-		 LIMIT greatest(n, 0) * 2);
+		 LIMIT greatest(n, 0) * 4 + 16);
 	RETURN QUERY
 	WITH c AS (
 		UPDATE shilian.webhook_delivery d
