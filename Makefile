@@ -27,7 +27,7 @@ PG_CONFIG  ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_co
 PG_CPPFLAGS = -Iextension -Iextension/core -DSHILIAN_VERSION=\"$(EXTVERSION)\"
 PG_CFLAGS   = -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 SHLIB_LINK  = -lcrypto
-EXTRA_CLEAN = shilian-verify gateway/shilian-gateway $(wildcard tests/unit/*_test) .tmp/regress
+EXTRA_CLEAN = shilian-verify gateway/shilian-gateway deliver/shilian-deliver $(wildcard tests/unit/*_test) .tmp/regress
 
 # JIT bitcode needs clang; the extension gains nothing from it.
 override with_llvm = no
@@ -62,7 +62,14 @@ gateway/shilian-gateway: $(GW_SRCS) $(GW_HDRS) shilian.control
 	$(GW_CC) $(GW_CFLAGS) $(GW_EXTRA_CFLAGS) -o $@ $(GW_SRCS) $(GW_LDLIBS) $(GW_EXTRA_LDFLAGS)
 
 .PHONY: gateway deps run stop psql test test-assert bench unit
-gateway: gateway/shilian-gateway
+gateway: gateway/shilian-gateway deliver/shilian-deliver
+
+# ---- webhook delivery worker (docs/webhooks.md) ------------------------------
+# A separate small program beside the gateway: libcurl, libpq, OpenSSL.
+deliver/shilian-deliver: deliver/shilian-deliver.c shilian.control
+	$(GW_CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -I$(shell $(PG_CONFIG) --includedir) \
+		-DDELIVER_VERSION=\"$(EXTVERSION)\" -o $@ deliver/shilian-deliver.c -lcurl -lpq -lcrypto -lpthread
+deliver/shilian-deliver: | deps
 
 # ---- pure C: offline verifier and unit tests -------------------------------
 CORE_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -g -Wall -Wextra -Werror -Iextension/core
@@ -188,24 +195,27 @@ uninstall: uninstall-gateway
 
 # The example config goes to $(GW_CONFDIR)/gateway.conf only where there is
 # none yet (an edited config is never overwritten); it is always in the docs.
-install-gateway: gateway/shilian-gateway shilian-verify
+install-gateway: gateway/shilian-gateway shilian-verify deliver/shilian-deliver
 	install -d '$(DESTDIR)$(GW_BINDIR)' '$(DESTDIR)$(GW_MANDIR)/man1' '$(DESTDIR)$(GW_MANDIR)/man8' \
 		'$(DESTDIR)$(GW_UNITDIR)' '$(DESTDIR)$(GW_CONFDIR)' '$(DESTDIR)$(GW_DOCDIR)'
-	install -m 755 gateway/shilian-gateway shilian-verify '$(DESTDIR)$(GW_BINDIR)/'
+	install -m 755 gateway/shilian-gateway shilian-verify deliver/shilian-deliver '$(DESTDIR)$(GW_BINDIR)/'
 	install -m 644 $(GW_DIST)/shilian-gateway.8 '$(DESTDIR)$(GW_MANDIR)/man8/'
 	install -m 644 $(GW_DIST)/shilian-verify.1 '$(DESTDIR)$(GW_MANDIR)/man1/'
 	sed -e 's|@bindir@|$(GW_BINDIR)|g' -e 's|@confdir@|$(GW_CONFDIR)|g' $(GW_DIST)/shilian-gateway.service.in \
 		> '$(DESTDIR)$(GW_UNITDIR)/shilian-gateway.service'
 	chmod 644 '$(DESTDIR)$(GW_UNITDIR)/shilian-gateway.service'
+	sed -e 's|@bindir@|$(GW_BINDIR)|g' -e 's|@confdir@|$(GW_CONFDIR)|g' $(GW_DIST)/shilian-deliver.service.in \
+		> '$(DESTDIR)$(GW_UNITDIR)/shilian-deliver.service'
+	chmod 644 '$(DESTDIR)$(GW_UNITDIR)/shilian-deliver.service'
 	install -m 644 $(GW_DIST)/gateway.conf '$(DESTDIR)$(GW_DOCDIR)/gateway.conf.example'
 	install -m 644 docs/install.md '$(DESTDIR)$(GW_DOCDIR)/'
 	[ -e '$(DESTDIR)$(GW_CONFDIR)/gateway.conf' ] || install -m 644 $(GW_DIST)/gateway.conf '$(DESTDIR)$(GW_CONFDIR)/gateway.conf'
 
 # The config and its directory stay (they may hold edits and the secret).
 uninstall-gateway:
-	rm -f '$(DESTDIR)$(GW_BINDIR)/shilian-gateway' '$(DESTDIR)$(GW_BINDIR)/shilian-verify' \
+	rm -f '$(DESTDIR)$(GW_BINDIR)/shilian-gateway' '$(DESTDIR)$(GW_BINDIR)/shilian-verify' '$(DESTDIR)$(GW_BINDIR)/shilian-deliver' \
 		'$(DESTDIR)$(GW_MANDIR)/man8/shilian-gateway.8' '$(DESTDIR)$(GW_MANDIR)/man1/shilian-verify.1' \
-		'$(DESTDIR)$(GW_UNITDIR)/shilian-gateway.service' \
+		'$(DESTDIR)$(GW_UNITDIR)/shilian-gateway.service' '$(DESTDIR)$(GW_UNITDIR)/shilian-deliver.service' \
 		'$(DESTDIR)$(GW_DOCDIR)/gateway.conf.example' '$(DESTDIR)$(GW_DOCDIR)/install.md'
 
 # Debian packages postgresql-15-shilian and shilian-gateway in .tmp/deb/,

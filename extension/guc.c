@@ -28,6 +28,7 @@ char *shilian_timezone = NULL;
 char *shilian_registry_time = NULL;
 int			shilian_trace_max_batches = 1000000;
 bool		shilian_uscc_lenient = false;
+bool		shilian_webhook_allow_http = false;
 
 /* True while the extension itself sets shilian.channel (ShilianSetOwnChannel). */
 static bool own_channel = false;
@@ -264,6 +265,13 @@ ShilianDefineGucs(void)
 							   "earlier (a migration from the paper register), in time order and after "
 							   "the last issued monthly report; registry_now() refuses anything else.",
 							   &shilian_registry_time, "", PGC_USERSET, 0, NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("shilian.webhook_allow_http",
+							 "Accept plain http webhook URLs to a loopback host (superusers only).",
+							 "For tests and a receiver on the database's own machine; every other "
+							 "webhook URL must be https (docs/webhooks.md).",
+							 &shilian_webhook_allow_http, false, PGC_SUSET, 0,
+							 NULL, NULL, NULL);
 
 	/* PostgreSQL 15 reserves the prefix; before it, placeholders only warned. */
 #if PG_VERSION_NUM >= 150000

@@ -131,6 +131,17 @@ static const GwParam p_bindings[] = {
 static const GwParam p_binding[] = {
 	PATH("client", GW_STRING, "client id", .pattern = "^[A-Za-z0-9._-]{1,64}$"), P_ID("operator"), {NULL}
 };
+static const char *const delivery_status_values[] = {"pending", "delivered", "dead", "cancelled", NULL};
+static const GwParam p_webhooks[] = {
+	QUERY("all", GW_BOOLEAN, "true: removed subscriptions too"), {NULL}
+};
+static const GwParam p_webhook_log[] = {
+	P_ID("id"),
+	QUERY("status", GW_STRING, "only deliveries of this status", .values = delivery_status_values),
+	QUERY("limit", GW_INTEGER, "deliveries per page (default 100)", RANGE(1, 1000)),
+	QUERY("before", GW_ID, "keyset cursor: deliveries with a smaller id"),
+	{NULL}
+};
 static const GwParam p_period[] = {P_JURISDICTION, Q_FROM, Q_TO, {NULL}};
 static const GwParam p_inactive[] = {
 	P_JURISDICTION, QUERY("since", GW_DATE, "no record since this day (default 30 days ago)"), {NULL}
@@ -480,6 +491,21 @@ static const char *const bindings_list_args[] = {"query:operator", NULL};
 	"jsonb_build_object('client', " b ".client, 'name', " b ".name, 'kind', " b ".kind, " \
 	"'operator', " b ".operator::text, 'bound_at', " b ".bound_at, 'bound_by', " b ".bound_by, " \
 	"'ledger_id', " b ".ledger_id::text)"
+
+/* ---- webhooks (h-webhooks; docs/webhooks.md) -------------------------------- */
+
+static const GwField webhook_fields[] = {
+	{"url", GW_STRING, true, "https URL the events are POSTed to"},
+	{"kinds", GW_ARRAY, true, "operator: recall, receipt_draft, import_refused; jurisdiction: alert"},
+	{"operator", GW_ANY, false, "owner operator id (default: the acting operator)"},
+	{"jurisdiction", GW_STRING, false, "owner jurisdiction (default for a regulator: its own)"},
+	{NULL}
+};
+static const char *const webhook_args[] = {"body:url", "body:kinds", "body:operator", "body:jurisdiction", NULL};
+/* query parameters: all (boolean) */
+static const char *const webhook_list_args[] = {"query:all", NULL};
+/* query parameters: status (pending|delivered|dead|cancelled), limit (1..1000), before (delivery id) */
+static const char *const webhook_log_args[] = {"path:0", "query:status", "query:limit", "query:before", NULL};
 
 static const char *const regulators[] = {"regulator", "admin", NULL};
 /* lists of one operator's own records: the roles that act for an operator (GW403 for the rest) */
@@ -952,6 +978,36 @@ const GwRoute gw_routes[] = {
 		"select string_agg(l, E'\\n') || E'\\n' from shilian.ledger_export($1::bigint, $2::bigint) l",
 		export_args,
 		.op = "exportLedger", .params = p_export, .response = "application/x-ndjson"},
+	/* webhooks (docs/webhooks.md) */
+	{"GET", "/v1/webhooks", gw_sql_route, 0,
+		"The webhook subscriptions the caller may see, with pending/delivered/dead counts (webhook_subscriptions; all=true with removed ones)",
+		NULL, NULL, "select shilian.webhook_subscriptions(coalesce($1::boolean, false))", webhook_list_args,
+		.op = "listWebhooks", .params = p_webhooks, .response = "WebhookList"},
+	{"POST", "/v1/webhooks", gw_sql_route, GW_JSON | GW_CREATED,
+		"Subscribe a URL to event kinds of an operator or a jurisdiction; the signing secret is in this reply only (webhook_subscribe)",
+		webhook_fields, NULL,
+		"select shilian.webhook_subscribe($1, array(select jsonb_array_elements_text($2::jsonb)), $3::bigint, $4)",
+		webhook_args,
+		.op = "createWebhook", .response = "Webhook", .location = "/v1/webhooks/{id}"},
+	{"GET", "/v1/webhooks/{id}", gw_sql_route, 0, "One webhook subscription (webhook_subscriptions)",
+		NULL, NULL,
+		"select e from jsonb_array_elements(shilian.webhook_subscriptions(true)) e where e ->> 'id' = $1::bigint::text",
+		path0,
+		.op = "getWebhook", .params = p_id, .response = "Webhook"},
+	{"DELETE", "/v1/webhooks/{id}", gw_sql_route, 0,
+		"Remove a webhook subscription: pending deliveries cancelled, the log kept (webhook_unsubscribe)",
+		NULL, NULL, "select shilian.webhook_unsubscribe($1::bigint)", path0,
+		.op = "deleteWebhook", .params = p_id, .response = "Webhook"},
+	{"GET", "/v1/webhooks/{id}/deliveries", gw_sql_route, 0,
+		"A subscription's delivery log, newest first: body, status, attempts with HTTP status or error "
+		"(webhook_deliveries; status=, limit=, before=)",
+		NULL, NULL,
+		"select shilian.webhook_deliveries($1::bigint, $2, coalesce($3::int, 100), $4::bigint)", webhook_log_args,
+		.op = "listWebhookDeliveries", .params = p_webhook_log, .response = "WebhookDeliveryList"},
+	{"POST", "/v1/webhooks/deliveries/{id}/redeliver", gw_sql_route, 0,
+		"Send a dead delivery again, same event id (webhook_redeliver)",
+		NULL, NULL, "select shilian.webhook_redeliver($1::bigint)", path0,
+		.op = "redeliverWebhookDelivery", .params = p_id, .response = "WebhookRedelivery"},
 
 	/*
 	 * the GS1 Digital Link resolver and the consumer page (pages.c): page,

@@ -5,6 +5,7 @@
  */
 #include "gateway.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -24,6 +25,13 @@ typedef struct RouteStats
 	atomic_ullong sum_us;
 } RouteStats;
 
+/* The webhook figures' own connection (as /healthz has), so /metrics never waits for the pool. */
+static struct
+{
+	pthread_mutex_t lock;
+	PGconn	   *db;
+} webhook = {PTHREAD_MUTEX_INITIALIZER, NULL};
+
 static RouteStats *stats;		/* nroutes + 1 (unmatched) */
 static size_t nstats;
 static atomic_long in_flight;
@@ -41,6 +49,8 @@ gw_metrics_free(void)
 {
 	free(stats);
 	stats = NULL;
+	PQfinish(webhook.db);
+	webhook.db = NULL;
 }
 
 void
@@ -98,6 +108,56 @@ Put(Buf *b, const char *fmt, ...)
 		b->cap = b->cap * 2 + (size_t) n;
 		b->data = realloc(b->data, b->cap);
 	}
+}
+
+/*
+ * The webhook outbox's figures (h-webhooks), from the database: the worker
+ * is a separate process (shilian-deliver), so what it did is read from the
+ * outbox it settles. Left out when the database does not answer.
+ */
+static void
+WebhookMetrics(Buf *b)
+{
+	PGresult   *res = NULL;
+
+	/* a scrape while another is reading the outbox leaves the figures out */
+	if (pthread_mutex_trylock(&webhook.lock) != 0)
+		return;
+	for (int attempt = 0; attempt < 2 && res == NULL; attempt++)
+	{
+		if (webhook.db == NULL || PQstatus(webhook.db) != CONNECTION_OK)
+		{
+			PQfinish(webhook.db);
+			webhook.db = PQconnectdb(gw_config.dsn);
+		}
+		if (PQstatus(webhook.db) != CONNECTION_OK)
+			break;
+		res = PQexec(webhook.db, "select delivered, retried, dead, pending, lag_seconds "
+					 "from shilian.webhook_metrics()");
+		if (PQresultStatus(res) != PGRES_TUPLES_OK && PQstatus(webhook.db) != CONNECTION_OK)
+		{
+			/* broken while idle (server restart): made again once */
+			PQclear(res);
+			res = NULL;
+		}
+	}
+	if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+	{
+		Put(b, "# HELP shilian_webhook_delivered_total Webhook events delivered (2xx).\n"
+			"# TYPE shilian_webhook_delivered_total counter\nshilian_webhook_delivered_total %s\n",
+			PQgetvalue(res, 0, 0));
+		Put(b, "# HELP shilian_webhook_retried_total Webhook attempts that failed (each is retried or the delivery dies).\n"
+			"# TYPE shilian_webhook_retried_total counter\nshilian_webhook_retried_total %s\n",
+			PQgetvalue(res, 0, 1));
+		Put(b, "# HELP shilian_webhook_dead Webhook deliveries dead (retries exhausted; redeliver by hand).\n"
+			"# TYPE shilian_webhook_dead gauge\nshilian_webhook_dead %s\n", PQgetvalue(res, 0, 2));
+		Put(b, "# HELP shilian_webhook_pending Webhook deliveries waiting.\n"
+			"# TYPE shilian_webhook_pending gauge\nshilian_webhook_pending %s\n", PQgetvalue(res, 0, 3));
+		Put(b, "# HELP shilian_webhook_lag_seconds Age of the oldest pending webhook event.\n"
+			"# TYPE shilian_webhook_lag_seconds gauge\nshilian_webhook_lag_seconds %s\n", PQgetvalue(res, 0, 4));
+	}
+	PQclear(res);
+	pthread_mutex_unlock(&webhook.lock);
 }
 
 int
@@ -164,6 +224,7 @@ gw_metrics_reply(struct mg_connection *conn)
 		Put(&b, "# HELP shilian_http_threads Worker threads (connections served at once).\n"
 			"# TYPE shilian_http_threads gauge\nshilian_http_threads %d\n", gw_config.threads);
 	}
+	WebhookMetrics(&b);
 	Put(&b, "# HELP shilian_http_server_errors_total Replies with status 500 or more.\n"
 		"# TYPE shilian_http_server_errors_total counter\nshilian_http_server_errors_total %lu\n",
 		atomic_load(&errors_total));

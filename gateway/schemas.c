@@ -306,6 +306,25 @@ const char gw_schemas_json[] = SCHEMAS({
 		"properties": {"client": {"type": "string"}, "operator": {"$ref": "#/components/schemas/Id"}, "bound": {"type": "boolean"}},
 		"required": ["client", "operator", "bound"]
 	},
+	"Webhook": {
+		"type": "object", "description": "a webhook subscription (webhook_subscriptions); secret only in the reply that creates it",
+		"properties": {"id": {"$ref": "#/components/schemas/Id"}, "operator": {"$ref": "#/components/schemas/NullableId"},
+			"url": {"type": "string"}, "kinds": {"type": "array", "items": {"type": "string"}}, "active": {"type": "boolean"},
+			"secret": {"type": "string"}},
+		"required": ["id"]
+	},
+	"WebhookList": {"type": "array", "items": {"$ref": "#/components/schemas/Webhook"}},
+	"WebhookDelivery": {
+		"type": "object", "description": "one delivery of an event to a subscription, with its attempts (webhook_deliveries)",
+		"properties": {"id": {"$ref": "#/components/schemas/Id"}, "event_id": {"type": "string"}, "kind": {"type": "string"},
+			"status": {"type": "string"}, "attempts": {"type": "integer"}},
+		"required": ["id"]
+	},
+	"WebhookDeliveryList": {"type": "array", "items": {"$ref": "#/components/schemas/WebhookDelivery"}},
+	"WebhookRedelivery": {
+		"type": "object", "properties": {"id": {"$ref": "#/components/schemas/Id"}, "status": {"type": "string"}},
+		"required": ["id", "status"]
+	},
 	"ChainVerifyList": {"type": "array", "items": {"$ref": "#/components/schemas/ChainVerify"}},
 	"Checkpoint": {
 		"type": "object",

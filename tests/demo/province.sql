@@ -430,3 +430,29 @@ BEGIN
 	END IF;
 END
 $head$;
+
+-- ---- webhooks (docs/webhooks.md) -------------------------------------------------
+-- The wholesale market subscribes to its recalls and receipt drafts, the
+-- Licheng county regulator to its alerts, at a local receiver (plain http to
+-- a loopback host, allowed here for the demo only: shilian.webhook_allow_http).
+-- `make run` starts that receiver (tests/webhooks/receiver.py, its log in
+-- .run/webhooks.log, signatures checked) and the worker shilian-deliver.
+-- psql -v webhook_url=... picks another URL. Try:
+--   curl -s -H "Authorization: Bearer $SHILIAN_TOKEN_WHOLESALER" $SHILIAN_URL/v1/webhooks
+--   psql -c "select shilian.alerts_scan()"   then   tail .run/webhooks.log
+\if :{?webhook_url}
+\else
+\set webhook_url 'http://127.0.0.1:8099/demo'
+\endif
+SET shilian.webhook_allow_http = on;
+SELECT shilian.webhook_subscribe(:'webhook_url' || '/wholesaler', '{recall,receipt_draft}', o.id) ->> 'id' AS webhook
+  FROM shilian.operator o
+ WHERE o.name = '济南泉城农产品批发市场有限公司'
+   AND NOT EXISTS (SELECT 1 FROM shilian.webhook_subscription s
+					WHERE s.operator_id = o.id AND s.url = :'webhook_url' || '/wholesaler' AND s.active);
+SELECT shilian.webhook_subscribe(:'webhook_url' || '/county', '{alert}', jurisdiction => '370112') ->> 'id' AS webhook
+ WHERE NOT EXISTS (SELECT 1 FROM shilian.webhook_subscription s
+					WHERE s.jurisdiction = '370112' AND s.url = :'webhook_url' || '/county' AND s.active);
+RESET shilian.webhook_allow_http;
+SELECT 'demo: ' || count(*) || ' webhook subscriptions under ' || :'webhook_url' AS webhooks
+  FROM shilian.webhook_subscription WHERE url LIKE :'webhook_url' || '/%' AND active;

@@ -48,6 +48,9 @@ my @implemented = (
 	[ get => '/v1/regulator/jurisdictions/{code}/monthly-report.html' ],
 	[ get => '/v1/client-bindings' ], [ post => '/v1/client-bindings' ],
 	[ delete => '/v1/client-bindings/{client}/{operator}' ],
+	[ get => '/v1/webhooks' ], [ post => '/v1/webhooks' ], [ get => '/v1/webhooks/{id}' ],
+	[ delete => '/v1/webhooks/{id}' ], [ get => '/v1/webhooks/{id}/deliveries' ],
+	[ post => '/v1/webhooks/deliveries/{id}/redeliver' ],
 );
 
 my $r = http_call($gw, 'GET', '/openapi.json');
@@ -99,6 +102,10 @@ like($m, qr/^shilian_db_connections_max 3$/m, 'metrics: pool size (db_pool_size)
 like($m, qr/^shilian_db_pool_waiting 0$/m, 'metrics: nobody waits for the pool');
 like($m, qr/^shilian_http_threads 4$/m, 'metrics: worker threads');
 like($m, qr/^shilian_http_server_errors_total 0$/m, 'metrics: no server errors');
+# the webhook outbox's figures (docs/webhooks.md), nothing sent here
+like($m, qr/^shilian_webhook_delivered_total 0$/m, 'metrics: webhook events delivered');
+like($m, qr/^shilian_webhook_pending 0$/m, 'metrics: webhook deliveries pending');
+like($m, qr/^shilian_webhook_lag_seconds 0$/m, 'metrics: webhook lag');
 
 stop_gateway($gw);
 $node->stop;

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # `make run` / `make stop` / `make psql`: a private cluster under .run/ with
 # the extension, a demo province and the gateway on 127.0.0.1:8080.
-# Settings (environment): SHILIAN_PGPORT (54329), SHILIAN_LISTEN (127.0.0.1:8080).
+# Settings (environment): SHILIAN_PGPORT (54329), SHILIAN_LISTEN (127.0.0.1:8080),
+# SHILIAN_WEBHOOK_PORT (8099: the demo webhook receiver on 127.0.0.1).
 . "$(dirname "$0")/common.sh"
 
 RUN=$TOP/.run
 PGPORT=${SHILIAN_PGPORT:-54329}
 LISTEN=${SHILIAN_LISTEN:-127.0.0.1:8080}
+WEBHOOK_PORT=${SHILIAN_WEBHOOK_PORT:-8099}
 DB=shilian
 
 # Server-owned files live under .run/ unless the postgres user cannot reach
@@ -73,7 +75,7 @@ SQL
 		say "database and extension (re)created from this build"
 	fi
 	PGOPTIONS='-c client_min_messages=warning' psql -qX -v ON_ERROR_STOP=1 -d "$DB" \
-		-f "$TOP/tests/demo/province.sql" >/dev/null
+		-v webhook_url="http://127.0.0.1:$WEBHOOK_PORT/demo" -f "$TOP/tests/demo/province.sql" >/dev/null
 	local schedule="  (pg_cron is not installed: run the commands of  select * from shilian.job_plan()  by hand)"
 	if [ "$cron" = 1 ]; then
 		schedule=$(PGOPTIONS='-c client_min_messages=warning' psql -qAtX -v ON_ERROR_STOP=1 -d "$DB" -F '  ' \
@@ -94,6 +96,7 @@ SQL
 		sleep 0.1
 	done
 	curl -fs "http://$LISTEN/healthz" >/dev/null || die "gateway did not start; see $RUN/gateway.log"
+	start_webhooks "$sock"
 	cat > "$RUN/env" <<ENV
 PGHOST=$sock
 PGPORT=$PGPORT
@@ -119,6 +122,7 @@ ENV
 
 shilian is running.
   gateway   http://$LISTEN   (log: .run/gateway.log)
+  webhooks  shilian-deliver (log: .run/deliver.log) -> receiver 127.0.0.1:$WEBHOOK_PORT (log: .run/webhooks.log)
   database  $DB on $sock port $PGPORT   (make psql)
   settings  source .run/env
 
@@ -151,6 +155,10 @@ Integration (docs/integration.md):
     curl -s -i -H "Authorization: Bearer \$SHILIAN_TOKEN_FARM" -H 'Content-Type: application/x-ndjson' --data-binary @- \$SHILIAN_URL/v1/import   # 202 + Location
   curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_FARM" \$SHILIAN_URL/v1/import   # the farm's uploads, newest first, with progress
 
+Webhooks (docs/webhooks.md): the wholesale market's and Licheng's subscriptions post to the demo receiver:
+  curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_WHOLESALER" \$SHILIAN_URL/v1/webhooks
+  psql -c "select shilian.alerts_scan()"; sleep 1; tail -n 3 .run/webhooks.log
+
 Stop everything with: make stop
 MSG
 }
@@ -169,6 +177,37 @@ demo_tokens() {
 	done
 }
 
+# The demo's webhook receiver (signatures checked with the secrets the
+# database holds for its URL) and the delivery worker, as shilian_deliver.
+start_webhooks() {
+	local sock=$1
+	stop_pid "$RUN/deliver.pid"
+	stop_pid "$RUN/receiver.pid"
+	psql -qAtX -d "$DB" -c "select coalesce(json_object_agg(regexp_replace(s.url, '^https?://[^/]*', ''), k.secret), '{}')
+		from shilian.webhook_subscription s join shilian.webhook_secret k on k.subscription_id = s.id
+		where s.active and s.url like 'http://127.0.0.1:$WEBHOOK_PORT/%'" > "$RUN/webhook_secrets.json"
+	chmod 600 "$RUN/webhook_secrets.json"
+	python3 "$TOP/tests/webhooks/receiver.py" --port "$WEBHOOK_PORT" --log "$RUN/webhooks.log" \
+		--secrets "$RUN/webhook_secrets.json" >>"$RUN/receiver.out" 2>&1 &
+	echo $! > "$RUN/receiver.pid"
+	"$TOP/deliver/shilian-deliver" --dsn "host=$sock port=$PGPORT dbname=$DB user=shilian_deliver" \
+		>>"$RUN/deliver.log" 2>&1 &
+	echo $! > "$RUN/deliver.pid"
+}
+
+stop_pid() {
+	local pidf=$1
+	if [ -f "$pidf" ]; then
+		local pid; pid=$(cat "$pidf")
+		if kill -0 "$pid" 2>/dev/null; then
+			kill -TERM "$pid"
+			for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+			kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+		fi
+		rm -f "$pidf"
+	fi
+}
+
 stop_gateway() {
 	local pidf=$RUN/gateway.pid
 	if [ -f "$pidf" ]; then
@@ -183,6 +222,8 @@ stop_gateway() {
 }
 
 stop() {
+	stop_pid "$RUN/deliver.pid"
+	stop_pid "$RUN/receiver.pid"
 	stop_gateway
 	local base; base=$(server_base)
 	[ -d "$base/data" ] && cluster_stop "$base/data"

@@ -120,6 +120,8 @@ check "the key /etc/shilian/jwt_secret is 640 root:shilian_gateway" \
 check "the key holds 64 hex digits" grep -qxE '[0-9a-f]{64}' /etc/shilian/jwt_secret
 check "shilian-gateway --help exits 0" bash -c 'shilian-gateway --help 2>/dev/null'
 check "shilian-verify --help exits 0" bash -c 'shilian-verify --help >/dev/null'
+check "shilian-deliver --help exits 0" bash -c 'shilian-deliver --help >/dev/null'
+check "the delivery worker's unit is installed" test -f /lib/systemd/system/shilian-deliver.service
 
 # ---- a fresh cluster, as docs/install.md sets one up ----------------------------
 if pg_createcluster $PGV "$CLUSTER" --port "$PORT" >"$TMP/create.log" 2>&1; then

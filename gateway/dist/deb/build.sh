@@ -65,7 +65,8 @@ shlibdeps() {
 		sed -n 's/^shlibs:Depends=//p'
 }
 EXT_DEPS=$(shlibdeps "$W/$EXT_PKG" "$W/$EXT_PKG"/usr/lib/postgresql/"$PGMAJOR"/lib/shilian.so)
-GW_DEPS=$(shlibdeps "$W/$GW_PKG" "$W/$GW_PKG"/usr/bin/shilian-gateway "$W/$GW_PKG"/usr/bin/shilian-verify)
+GW_DEPS=$(shlibdeps "$W/$GW_PKG" "$W/$GW_PKG"/usr/bin/shilian-gateway "$W/$GW_PKG"/usr/bin/shilian-verify \
+	"$W/$GW_PKG"/usr/bin/shilian-deliver)
 
 control() {
 	local root=$1 pkg=$2 depends=$3 desc=$4
