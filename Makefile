@@ -55,8 +55,8 @@ GW_CC      ?= cc
 GW_CFLAGS  ?= -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Iextension/core -I$(shell $(PG_CONFIG) --includedir) -DGW_VERSION=\"$(EXTVERSION)\"
 GW_LDLIBS   = -lcivetweb -ljansson -lpq -ljwt -lcrypto -lpthread -lqrencode -lpng
 # The gateway links the pure core files it needs (JSON limits).
-GW_SRCS     = $(sort $(wildcard gateway/*.c)) extension/core/jsonlimit.c
-GW_HDRS     = $(wildcard gateway/*.h) extension/core/jsonlimit.h
+GW_SRCS     = $(sort $(wildcard gateway/*.c)) extension/core/jsonlimit.c extension/core/strictdate.c
+GW_HDRS     = $(wildcard gateway/*.h) extension/core/jsonlimit.h extension/core/strictdate.h
 
 gateway/shilian-gateway: $(GW_SRCS) $(GW_HDRS) shilian.control
 	$(GW_CC) $(GW_CFLAGS) $(GW_EXTRA_CFLAGS) -o $@ $(GW_SRCS) $(GW_LDLIBS) $(GW_EXTRA_LDFLAGS)

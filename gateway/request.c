@@ -4,6 +4,7 @@
  * field schema) and query parameters. Every refusal names what was wrong.
  */
 #include "gateway.h"
+#include "strictdate.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -290,48 +291,18 @@ AllDigits(const char *s, size_t max)
 bool
 gw_valid_date(const char *s)
 {
-	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	int			y, m, d;
+	SlDateTime	dt;
 
-	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-' ||
-		strspn(s, "0123456789") != 4 || strspn(s + 5, "0123456789") != 2 || strspn(s + 8, "0123456789") != 2)
-		return false;
-	y = atoi(s), m = atoi(s + 5), d = atoi(s + 8);
-	if (y < 1 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
-		return false;
-	return !(m == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0));
+	return sl_date_check(s, strlen(s), &dt) == SL_DATE_OK;
 }
 
-/* RFC 3339 date-time: date "T" HH:MM:SS[.frac] then "Z" or +HH:MM / -HH:MM. */
+/* RFC 3339 date-time with its offset: the same rule as the database's (strictdate.c). */
 bool
 gw_valid_datetime(const char *s)
 {
-	char		date[11];
-	const char *t;
+	SlDateTime	dt;
 
-	if (strlen(s) < 20)
-		return false;
-	memcpy(date, s, 10);
-	date[10] = '\0';
-	if (!gw_valid_date(date) || (s[10] != 'T' && s[10] != 't'))
-		return false;
-	t = s + 11;
-	if (strspn(t, "0123456789") != 2 || t[2] != ':' || strspn(t + 3, "0123456789") != 2 || t[5] != ':' ||
-		strspn(t + 6, "0123456789") != 2 || atoi(t) > 23 || atoi(t + 3) > 59 || atoi(t + 6) > 60)
-		return false;
-	t += 8;
-	if (*t == '.')
-	{
-		size_t		n = strspn(t + 1, "0123456789");
-
-		if (n == 0)
-			return false;
-		t += 1 + n;
-	}
-	if (strcmp(t, "Z") == 0 || strcmp(t, "z") == 0)
-		return true;
-	return (t[0] == '+' || t[0] == '-') && strspn(t + 1, "0123456789") == 2 && t[3] == ':' &&
-		strspn(t + 4, "0123456789") == 2 && t[6] == '\0' && atoi(t + 1) <= 23 && atoi(t + 4) <= 59;
+	return sl_timestamp_check(s, strlen(s), &dt) == SL_DATE_OK;
 }
 
 /* Whether value matches an anchored POSIX extended regular expression. */
