@@ -74,7 +74,7 @@ static const CsvKind csv_kinds[] = {
 	{"consume", "qty,consumption_kind", "code,code_ref,consumed_at,at,note,operator"},	/* at: 0.2.0, deprecated */
 	/* first entries, rejections; code_ref above (docs/integration.md) */
 	{"first_entry", "buyer,product,qty,supplier,inspection", "produced_on,received_at,lot,certificate"},
-	{"reject", "reason", "link,link_ref,rejected_at"},
+	{"reject", "reject_reason", "link,link_ref,rejected_at"},
 	{NULL, NULL, NULL}
 };
 

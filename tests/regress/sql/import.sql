@@ -131,15 +131,15 @@ GRANT SELECT ON refs TO PUBLIC;
 INSERT INTO refs VALUES
  (1, '{"kind": "batch", "owner": ' || :farm || ', "product": ' || :cabbage || ', "qty": "300 kg", "produced_on": "2026-11-03", "lot": "LY-1103"}'),
  (2, '{"kind": "ship", "code_ref": 1, "buyer": ' || :wholesaler || ', "qty": "100 kg", "shipped_on": "2026-11-03"}'),
- (3, '{"kind": "reject", "link_ref": 2, "reason": "叶片发黄", "rejected_at": "2026-11-04 08:00+08"}'),
- (4, '{"kind": "first_entry", "buyer": ' || :wholesaler || ', "product": ' || :cabbage || ', "qty": "40 kg", "supplier": {"name": "赵农", "contact": "13900000001"}, "inspection": {"inspector": "李四"}, "produced_on": "2026-11-03", "received_at": "2026-11-03 07:00+08"}'),
+ (3, '{"kind": "reject", "link_ref": 2, "reject_reason": "叶片发黄", "rejected_at": "2026-11-04T08:00:00+08:00"}'),
+ (4, '{"kind": "first_entry", "buyer": ' || :wholesaler || ', "product": ' || :cabbage || ', "qty": "40 kg", "supplier": {"name": "赵农", "contact": "13900000001"}, "inspection": {"inspector": "李四"}, "produced_on": "2026-11-03", "received_at": "2026-11-03T07:00:00+08:00"}'),
  (5, '{"kind": "inspection", "code_ref": 4, "inspection_kind": "sampling", "result": "pass", "report": {"agency": "济南食检", "report_no": "R-1"}, "inspected_at": "2026-11-03 09:00+08"}'),
  (6, '{"kind": "ship", "code_ref": 4, "buyer": ' || :farm || ', "qty": "10 kg", "shipped_on": "2026-11-03"}'),
  (7, '{"kind": "consume", "code_ref": 8, "qty": "1 kg", "consumption_kind": "destroyed"}'),
  (8, '{"kind": "consume", "code_ref": 3, "qty": "1 kg", "consumption_kind": "destroyed"}'),
  (9, '{"kind": "consume", "code": "' || :'a' || '", "code_ref": 1, "qty": "1 kg", "consumption_kind": "destroyed"}'),
  (10, '{"kind": "receive", "code_ref": 1, "qty": "1 kg", "inspection": {}}'),
- (11, '{"kind": "reject", "link_ref": 4, "reason": "x"}');
+ (11, '{"kind": "reject", "link_ref": 4, "reject_reason": "x"}');
 SELECT shilian.import_ndjson(string_agg(line, E'\n' ORDER BY n)) AS jobr FROM refs \gset
 SELECT line_no, kind, status, sqlstate, message FROM shilian.import_line WHERE job_id = :jobr ORDER BY line_no;
 -- line 2 shipped from line 1's lot and line 3 rejected that sale: the lot

@@ -89,7 +89,7 @@ SET timezone = 'UTC';
 SELECT produced_on FROM shilian.batch WHERE trace_code = (SELECT result FROM shilian.import_line WHERE job_id = :job AND line_no = 1)::shilian.trace_code;
 SELECT shipped_on FROM shilian.link WHERE id = (SELECT result::bigint FROM shilian.import_line WHERE job_id = :job AND line_no = 7);
 SELECT received_at FROM shilian.link WHERE id = :l1;
-SELECT at FROM shilian.consumption WHERE id = (SELECT result::bigint FROM shilian.import_line WHERE job_id = :job AND line_no = 11);
+SELECT consumed_at AS at FROM shilian.consumption WHERE id = (SELECT result::bigint FROM shilian.import_line WHERE job_id = :job AND line_no = 11);
 RESET timezone;
 
 \c :regress_db
