@@ -116,7 +116,7 @@ is($j->[0]{body}{data}{link}, $link, 'the sale it announces');
 is($j->[0]{body}{id}, $j->[0]{event_id}, 'the body\'s id is the event id');
 my $did = $j->[0]{id};
 ($st, $j) = call(w => GET => "/v1/webhooks/$sid/deliveries?status=bogus");
-is("$st $j->{code}", '422 SLW06', 'an unknown status filter: SLW06');
+is("$st $j->{code}", '400 GW400', 'an unknown status filter: GW400 (the declared values; SLW06 in SQL)');
 ($st, $j) = call(w => GET => "/v1/webhooks/$sid/deliveries?status=dead");
 is_deeply($j, [], 'no dead ones');
 
