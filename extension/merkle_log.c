@@ -546,7 +546,7 @@ shilian_inclusion_proof(PG_FUNCTION_ARGS)
 	/* the result belongs to the caller: built there, before SPI_finish frees SPI's memory */
 	spicxt = MemoryContextSwitchTo(fncxt);
 	initStringInfo(&s);
-	appendStringInfo(&s, "{\"entry\": %lld, \"leaf_index\": %lld, \"tree_size\": %lld, \"alg\": \"%s\", \"entry_hash\": ",
+	appendStringInfo(&s, "{\"entry\": \"%lld\", \"leaf_index\": \"%lld\", \"tree_size\": \"%lld\", \"alg\": \"%s\", \"entry_hash\": ",
 					 (long long) entry, (long long) leaf_index, (long long) n, sl_digest_name(head.alg));
 	HexAppend(&s, ehash);
 	appendStringInfoString(&s, ", \"root\": ");
@@ -602,7 +602,7 @@ shilian_consistency_proof(PG_FUNCTION_ARGS)
 	/* the result belongs to the caller: built there, before SPI_finish frees SPI's memory */
 	spicxt = MemoryContextSwitchTo(fncxt);
 	initStringInfo(&s);
-	appendStringInfo(&s, "{\"old_size\": %lld, \"new_size\": %lld, \"alg\": \"%s\", \"old_root\": ",
+	appendStringInfo(&s, "{\"old_size\": \"%lld\", \"new_size\": \"%lld\", \"alg\": \"%s\", \"old_root\": ",
 					 (long long) m, (long long) n, sl_digest_name(head.alg));
 	HexAppend(&s, r1);
 	appendStringInfoString(&s, ", \"new_root\": ");
