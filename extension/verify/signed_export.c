@@ -21,13 +21,15 @@ PutI64(uint8_t *p, int64_t v)
 		p[i] = (uint8_t) ((uint64_t) v >> (56 - 8 * i));
 }
 
-void
-HeadRecord(int64_t op, int64_t seq, int64_t leaf, const uint8_t *hash, uint8_t *out)
+int
+HeadDigest(SlDigestAlg alg, int64_t seq, int64_t leaf, const uint8_t *hash, uint8_t *out)
 {
-	PutI64(out, op);
-	PutI64(out + 8, seq);
-	PutI64(out + 16, leaf);
-	memcpy(out + 24, hash, SL_DIGEST_LEN);
+	uint8_t		buf[16 + SL_DIGEST_LEN];
+
+	PutI64(buf, seq);
+	PutI64(buf + 8, leaf);
+	memcpy(buf + 16, hash, SL_DIGEST_LEN);
+	return sl_digest(alg, buf, sizeof(buf), out);
 }
 
 typedef struct HeadProof
@@ -37,6 +39,7 @@ typedef struct HeadProof
 				seq,
 				leaf;
 	uint8_t		hash[SL_DIGEST_LEN];
+	uint8_t		digest[SL_DIGEST_LEN];
 } HeadProof;
 
 void
@@ -121,16 +124,25 @@ CheckSigned(const SignedCheck *sc, json_t *line, const char *log_vkey, const cha
 	json_array_foreach(heads, i, v)
 	{
 		uint8_t		proof[SL_MERKLE_MAX_PROOF][SL_DIGEST_LEN];
-		uint8_t		rec[56],
+		uint8_t		rec[8 + SL_DIGEST_LEN],
 					leaf[SL_DIGEST_LEN];
 		int			count;
 
 		if (GetI64(v, "index", &hp[i].index, 0, NULL) || GetI64(v, "operator_id", &hp[i].op, 0, NULL) ||
-			GetI64(v, "seq", &hp[i].seq, 0, NULL) || GetI64(v, "leaf_index", &hp[i].leaf, 0, NULL) ||
-			GetHash(v, "entry_hash", hp[i].hash) || GetPath(json_object_get(v, "path"), proof, &count) ||
-			hp[i].index < 0 || hp[i].index >= heads_size)
+			GetPath(json_object_get(v, "path"), proof, &count) || hp[i].index < 0 || hp[i].index >= heads_size)
 			Fail("malformed heads proof in the signed_checkpoint line");
-		HeadRecord(hp[i].op, hp[i].seq, hp[i].leaf, hp[i].hash, rec);
+		if (hp[i].op == sc->operator_id)
+		{
+			/* the operator's own head: its digest is recomputed from the fields */
+			if (GetI64(v, "seq", &hp[i].seq, 0, NULL) || GetI64(v, "leaf_index", &hp[i].leaf, 0, NULL) ||
+				GetHash(v, "entry_hash", hp[i].hash) ||
+				HeadDigest(sc->alg, hp[i].seq, hp[i].leaf, hp[i].hash, hp[i].digest) != 0)
+				Fail("malformed heads proof in the signed_checkpoint line");
+		}
+		else if (GetHash(v, "head_digest", hp[i].digest))
+			Fail("malformed heads proof in the signed_checkpoint line");
+		PutI64(rec, hp[i].op);
+		memcpy(rec + 8, hp[i].digest, SL_DIGEST_LEN);
 		if (sl_merkle_leaf(&h, rec, sizeof(rec), leaf) != 0)
 			Fail("hashing failed");
 		why = sl_merkle_verify_inclusion(&h, (uint64_t) hp[i].index, (uint64_t) heads_size, leaf,

@@ -49,8 +49,8 @@ typedef struct SignedCheck
 void		CheckSigned(const SignedCheck *sc, json_t *line, const char *log_vkey,
 						const char *const *witness_vkeys, int nwitness,
 						const Head *entries, size_t nentries, char *msg, size_t msgcap);
-/* the 56 bytes a heads leaf hashes: i64(operator) i64(seq) i64(leaf) entry hash */
-void		HeadRecord(int64_t op, int64_t seq, int64_t leaf, const uint8_t *hash, uint8_t *out);
+/* a head's digest H(i64(seq) || i64(leaf index) || entry hash); 0 on success */
+int			HeadDigest(SlDigestAlg alg, int64_t seq, int64_t leaf, const uint8_t *hash, uint8_t *out);
 
 /* the subcommands beside the export check (checkpoint_cmd.c) */
 int			CmdVkey(int argc, char **argv);
