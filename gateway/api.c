@@ -221,6 +221,24 @@ static const char *const verify_args[] = {"query:operator", NULL};
 static const char *const inclusion_args[] = {"query:entry", "query:tree_size", NULL};
 static const char *const consistency_args[] = {"query:old_size", "query:new_size", NULL};
 static const char *const export_args[] = {"query:operator", "query:old_size", NULL};
+/* h-checkpoint: signed checkpoints (docs/ledger-format.md#signed-checkpoints) */
+static const GwField note_fields[] = {
+	{"note", GW_STRING, true, "the signed note: checkpoint_body(size), a blank line, signature lines"},
+	{NULL}
+};
+static const char *const note_args[] = {"body:note", NULL};
+static const GwField cosign_fields[] = {
+	{"signature", GW_STRING, true, "the witness's cosignature line, \"\u2014 <key name> <base64>\""},
+	{NULL}
+};
+static const char *const cosign_args[] = {"path:0", "body:signature", NULL};
+static const GwField refusal_fields[] = {
+	{"witness", GW_STRING, true, "the witness's key name"},
+	{"reason", GW_STRING, true, "why it refused (shilian-verify witness's FAIL line)"},
+	{"note", GW_STRING, false, "the refused signed note"},
+	{NULL}
+};
+static const char *const refusal_args[] = {"body:witness", "path:0", "body:reason", "body:note", NULL};
 
 /* ---- bulk upload ----------------------------------------------------------- */
 
@@ -544,12 +562,33 @@ const GwRoute gw_routes[] = {
 		"from shilian.chain_verify($1::bigint) v", verify_args},
 	{"POST", "/v1/ledger/checkpoint", gw_sql_route, GW_CREATED, "Sign off a Merkle checkpoint (checkpoint; platform admins)",
 		NULL, admins,
-		"select json_build_object('tree_size', c.tree_size, 'root', encode(c.root, 'hex'), "
+		"select json_build_object('tree_size', c.tree_size::text, 'root', encode(c.root, 'hex'), "
 		"'created_at', c.created_at) from shilian.checkpoint() c", NULL},
 	{"GET", "/v1/ledger/proofs/inclusion", gw_sql_route, 0, "RFC 9162 inclusion proof of an entry (entry=, tree_size=)",
 		NULL, NULL, "select shilian.inclusion_proof($1::bigint, $2::bigint)", inclusion_args},
 	{"GET", "/v1/ledger/proofs/consistency", gw_sql_route, 0, "RFC 9162 consistency proof (old_size=, new_size=)",
 		NULL, NULL, "select shilian.consistency_proof($1::bigint, $2::bigint)", consistency_args},
+	{"GET", "/v1/ledger/checkpoint", gw_sql_route, GW_PUBLIC,
+		"The latest signed checkpoint with its cosignatures (checkpoint_note_json; Accept: text/plain for the C2SP note)",
+		NULL, NULL, "select shilian.checkpoint_note_json(null), shilian.checkpoint_note(null) as text_plain", NULL},
+	{"GET", "/v1/ledger/checkpoints/{size}", gw_sql_route, GW_PUBLIC,
+		"A signed checkpoint by tree size, with its cosignatures (checkpoint_note_json; Accept: text/plain for the note)",
+		NULL, NULL, "select shilian.checkpoint_note_json($1::bigint), shilian.checkpoint_note($1::bigint) as text_plain",
+		path0},
+	{"POST", "/v1/ledger/checkpoints", gw_sql_route, GW_JSON | GW_CREATED,
+		"Store a signed checkpoint made by the signing job (checkpoint_note_store; platform admins)",
+		note_fields, admins,
+		"select json_build_object('tree_size', s::text) from shilian.checkpoint_note_store($1) s", note_args},
+	{"POST", "/v1/ledger/checkpoints/{size}/cosignatures", gw_sql_route, GW_JSON | GW_CREATED,
+		"A witness's cosignature on a signed checkpoint (checkpoint_cosign; regulators, admins)",
+		cosign_fields, regulators,
+		"select json_build_object('tree_size', $1::bigint::text, 'stored', shilian.checkpoint_cosign($1::bigint, $2))",
+		cosign_args},
+	{"POST", "/v1/ledger/checkpoints/{size}/refusals", gw_sql_route, GW_JSON | GW_CREATED,
+		"A witness refused a checkpoint: recorded and announced on shilian_alert (checkpoint_witness_refused)",
+		refusal_fields, regulators,
+		"select json_build_object('id', shilian.checkpoint_witness_refused($1, $2::bigint, $3, $4)::text)",
+		refusal_args},
 	/* bulk upload */
 	{"POST", "/v1/import", gw_import_route, GW_NDJSON_BODY | GW_STREAM | GW_CREATED,
 		"Bulk upload, streamed: one record per line, each applied or refused on its own "
