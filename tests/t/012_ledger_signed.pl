@@ -99,12 +99,13 @@ sub psql_ok
 sub sign_latest
 {
 	my ($db, $key) = @_;
-	my $body = text_value($node->safe_psql($db, 'SELECT shilian.checkpoint_to_sign()'));
-	return undef if $body eq '';
-	my ($rc, $note, $err) = run_cmd([ $verify, 'sign', '--key', "$dir/$key.pem", '--name', $origin ], $body);
-	die "sign: $note $err" if $rc;
-	my $size = $node->safe_psql($db, 'SELECT shilian.checkpoint_note_store($n$' . $note . '$n$)');
-	return ($size, $note);
+	local $ENV{SHILIAN_VERIFY} = $verify;
+	my ($rc, $size, $err) = run_cmd([ "$ENV{SHILIAN_TOP}/extension/verify/sign-checkpoint.sh",
+		'--key', "$dir/$key.pem", '--name', $origin, '-d', $node->connstr($db) ]);
+	die "sign-checkpoint.sh: $size $err" if $rc;
+	chomp $size;
+	return undef if $size eq '';
+	return ($size, text_value($node->safe_psql($db, "SELECT shilian.checkpoint_note($size)")));
 }
 
 sub export_verify
@@ -129,6 +130,7 @@ like($note, qr{^\Q$origin\E\n12\n[A-Za-z0-9+/]{43}=\nheads sha256 [A-Za-z0-9+/]{
 	'the note: origin, size, base64 root, heads line, blank line, one signature line');
 is($node->safe_psql('postgres', 'SELECT shilian.checkpoint_to_sign() IS NULL'), 't',
 	'nothing left to sign');
+is(sign_latest('postgres', 'log_ed'), undef, 'the signing job again: nothing to do');
 is(text_value($node->safe_psql('postgres', 'SELECT shilian.checkpoint_note()')), $note, 'checkpoint_note() serves it');
 my ($rc, $out) = run_cmd([ $verify, 'note', '--key', $vkey{log_ed} ], $note);
 is($out, "OK: checkpoint $origin size 12, 1 signature(s) verified\n", 'shilian-verify note verifies it');

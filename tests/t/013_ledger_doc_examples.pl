@@ -19,13 +19,15 @@ use JSON::PP;
 use Math::BigFloat;
 use MIME::Base64 qw(encode_base64 decode_base64);
 use Time::Local qw(timegm);
+use PostgreSQL::Test::Utils;
 use Test::More;
+use ShilianTest;
 
 my $top = $ENV{SHILIAN_TOP} // '.';
 my $verify = "$top/shilian-verify";
 my $generate = $ENV{SHILIAN_DOC_GENERATE};
 my $json = JSON::PP->new->utf8->canonical->allow_bignum;
-my $tmp = $generate ? '/tmp' : do { require PostgreSQL::Test::Utils; no warnings 'once'; $PostgreSQL::Test::Utils::tmp_check };
+my $tmp = $generate ? '/tmp' : $PostgreSQL::Test::Utils::tmp_check;
 
 # ---- the format, as the document defines it --------------------------------------
 
@@ -331,8 +333,7 @@ close $efh;
 ($rc, $out) = run_cmd([ $verify, "$tmp/doc-export-bad.jsonl" ]);
 is($rc, 1, 'shilian-verify: a changed seq in the documented export fails');
 
-require ShilianTest;
-my $node = ShilianTest::shilian_node('doc_examples');
+my $node = shilian_node('doc_examples');
 for my $e (@{ $chain_doc->{entries} })
 {
 	my $body = JSON::PP->new->canonical->allow_bignum->encode($e->{body});
@@ -349,6 +350,14 @@ is($node->safe_psql('postgres', 'SELECT encode(shilian.merkle_root(ARRAY['
 is($node->safe_psql('postgres', "SELECT shilian.verify_consistency(2, 3, '\\x$tree_doc->{roots}[2]{root}', '\\x$tree_doc->{roots}[3]{root}', "
 	. "ARRAY['\\x$tree_doc->{consistency}[2]{path}[0]'::bytea], 'sha256')"), 't',
 	'verify_consistency accepts the documented proof from 2 to 3');
+# the nesting rule: a value at depth 64 is accepted and verifies offline, one at 65 is refused
+my $deep = sub { my $d = shift; '{"a": ' . ('[' x ($d - 1)) . '1' . (']' x ($d - 1)) . '}' };
+is($node->safe_psql('postgres', "SELECT shilian.ledger_body(shilian.ledger_canonical('" . $deep->(64) . "'))::text = '"
+	. $deep->(64) . "'"), 't', 'a scalar at depth 64 is encoded and decodes back');
+my ($ret, undef, $err) = $node->psql('postgres', "SELECT shilian.ledger_canonical('" . $deep->(65) . "')");
+like($err, qr/nests deeper than 64 levels/, 'a scalar at depth 65 is refused (SLL01)');
+($ret, undef, $err) = $node->psql('postgres', "SELECT shilian.ledger_canonical('[1]')");
+like($err, qr/must be a jsonb object/, 'ledger_canonical takes an object only');
 $node->stop;
 
 done_testing();
