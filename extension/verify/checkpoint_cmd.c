@@ -26,6 +26,7 @@ typedef struct Opts
 	const char *proof;
 	const char *input;
 	int			cosign;
+	int			any_text;
 } Opts;
 
 static void
@@ -52,6 +53,8 @@ ParseOpts(int argc, char **argv, Opts *o)
 			o->proof = argv[++i];
 		else if (strcmp(argv[i], "--cosign") == 0)
 			o->cosign = 1;
+		else if (strcmp(argv[i], "--any-text") == 0)
+			o->any_text = 1;
 		else if (argv[i][0] == '-' && argv[i][1] != '\0')
 			Fail("usage: unknown option %s (see --help)", argv[i]);
 		else
@@ -117,8 +120,10 @@ CmdSign(int argc, char **argv)
 		n.text = in;
 		n.textlen = len;
 	}
-	if ((why = sl_checkpoint_parse(n.text, n.textlen, &ck)) != NULL)
+	if (!o.any_text && (why = sl_checkpoint_parse(n.text, n.textlen, &ck)) != NULL)
 		Fail("not a checkpoint: %s", why);
+	if (o.any_text && (n.textlen == 0 || n.text[n.textlen - 1] != '\n'))
+		Fail("a note's text ends with a newline");
 	line = sl_note_sign(&k, n.text, n.textlen, 0);
 	if (line == NULL)
 		Fail("signing failed");

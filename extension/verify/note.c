@@ -369,6 +369,44 @@ sl_note_sign(const SlNoteKey *k, const char *text, size_t textlen, uint64_t ts)
 	return line;
 }
 
+/* Well-formed UTF-8 (RFC 3629: no overlongs, no surrogates, at most U+10FFFF). */
+static int
+ValidUtf8(const unsigned char *p, size_t len)
+{
+	size_t		i = 0;
+
+	while (i < len)
+	{
+		unsigned char c = p[i];
+		int			n;
+		uint32_t	cp;
+
+		if (c < 0x80)
+		{
+			i++;
+			continue;
+		}
+		else if (c >= 0xc2 && c <= 0xdf)
+			n = 1, cp = c & 0x1f;
+		else if (c >= 0xe0 && c <= 0xef)
+			n = 2, cp = c & 0x0f;
+		else if (c >= 0xf0 && c <= 0xf4)
+			n = 3, cp = c & 0x07;
+		else
+			return 0;
+		for (int k = 1; k <= n; k++)
+		{
+			if (i + k >= len || (p[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (p[i + k] & 0x3f);
+		}
+		if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += n + 1;
+	}
+	return 1;
+}
+
 const char *
 sl_note_parse(const char *note, size_t len, SlNote *n)
 {
@@ -379,6 +417,8 @@ sl_note_parse(const char *note, size_t len, SlNote *n)
 	memset(n, 0, sizeof(*n));
 	if (len == 0 || note[len - 1] != '\n')
 		return "a note ends with a newline";
+	if (!ValidUtf8((const unsigned char *) note, len))
+		return "a note is UTF-8";
 	for (size_t i = 0; i < len; i++)
 	{
 		unsigned char c = (unsigned char) note[i];

@@ -212,7 +212,7 @@ main(int argc, char **argv)
 		{
 			printf("usage: shilian-verify [--key VKEY [--witness VKEY]...] [--old-size N --old-root HEX] [EXPORT.jsonl|-]\n"
 				   "       shilian-verify vkey --key PRIVATE --name NAME [--cosign]\n"
-				   "       shilian-verify sign --key PRIVATE --name NAME [CHECKPOINT|-]\n"
+				   "       shilian-verify sign --key PRIVATE --name NAME [--any-text] [CHECKPOINT|-]\n"
 				   "       shilian-verify note --key VKEY [--key VKEY]... [NOTE|-]\n"
 				   "       shilian-verify witness --key PRIVATE --name NAME --log-key VKEY --state FILE\n"
 				   "                              [--proof CONSISTENCY.json] [NOTE|-]\n"
