@@ -374,3 +374,9 @@ SELECT shilian.api_client_add('quancheng-erp', '泉城批发市场自建追溯�
  WHERE NOT EXISTS (SELECT 1 FROM shilian.api_client c WHERE c.client = 'quancheng-erp');
 SELECT shilian.api_client_bind('quancheng-erp', o.id)
   FROM shilian.operator o WHERE o.name = '济南泉城农产品批发市场有限公司';
+
+-- Signed checkpoints (docs/ledger-format.md#signed-checkpoints): the text of
+-- the latest checkpoint, which the platform's signing job signs outside the
+-- database (`make run` does it with a demo key made in .run/); then
+-- GET /v1/ledger/checkpoint serves the signed note to witnesses and auditors.
+SELECT 'demo: checkpoint to sign: ' || replace(rtrim(shilian.checkpoint_body(), E'\n'), E'\n', ' | ') AS signed_checkpoint;
