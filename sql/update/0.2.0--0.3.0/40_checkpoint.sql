@@ -78,7 +78,8 @@ GRANT EXECUTE ON FUNCTION log_algorithm() TO shilian_operator, shilian_regulator
 
 -- Each operator's last entry in the tree of tree_size leaves, in operator order;
 -- leaf is the heads leaf data: i64(operator) || H(i64(seq) || i64(leaf index) || entry hash).
--- Reads every leaf below tree_size (a signing job's or an export's cost).
+-- A skip scan of ledger_leaf (operator_id, seq): two index probes per
+-- operator, whatever the size of the log.
 CREATE FUNCTION checkpoint_heads(tree_size bigint,
 	OUT idx bigint, OUT operator_id bigint, OUT seq bigint, OUT leaf_index bigint, OUT entry_hash bytea, OUT leaf bytea)
 	RETURNS SETOF record
@@ -88,9 +89,17 @@ CREATE FUNCTION checkpoint_heads(tree_size bigint,
 	SELECT row_number() OVER (ORDER BY h.operator_id) - 1, h.operator_id, h.seq, h.leaf_index, h.hash,
 		int8send(h.operator_id) || shilian.hash(int8send(h.seq) || int8send(h.leaf_index) || h.hash,
 			shilian.log_algorithm())
-	  FROM (SELECT DISTINCT ON (f.operator_id) f.operator_id, f.seq, f.leaf_index, f.hash
-			  FROM shilian.ledger_leaf f WHERE f.leaf_index < $1
-			 ORDER BY f.operator_id, f.seq DESC) h
+	  FROM (WITH RECURSIVE ops(op) AS (
+				(SELECT f.operator_id FROM shilian.ledger_leaf f ORDER BY f.operator_id LIMIT 1)
+				UNION ALL
+				SELECT (SELECT f.operator_id FROM shilian.ledger_leaf f WHERE f.operator_id > ops.op
+						 ORDER BY f.operator_id LIMIT 1)
+				  FROM ops WHERE ops.op IS NOT NULL)
+			SELECT l.* FROM ops, LATERAL (
+				-- leaves follow entry ids, which grow with seq in a chain
+				SELECT f.operator_id, f.seq, f.leaf_index, f.hash FROM shilian.ledger_leaf f
+				 WHERE f.operator_id = ops.op AND f.leaf_index < $1
+				 ORDER BY f.seq DESC LIMIT 1) l) h
 	 ORDER BY h.operator_id
 $$;
 COMMENT ON FUNCTION checkpoint_heads(bigint) IS
