@@ -43,8 +43,17 @@ SELECT pg_catalog.pg_extension_config_dump('checkpoint_cosignature', '');
 SELECT pg_catalog.pg_extension_config_dump('checkpoint_refusal', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('shilian.checkpoint_refusal', 'id')::regclass, '');
 REVOKE ALL ON checkpoint_note, checkpoint_cosignature, checkpoint_refusal FROM PUBLIC;
-GRANT SELECT ON checkpoint_note, checkpoint_cosignature TO shilian_operator, shilian_regulator, shilian_system, shilian_public, shilian_admin;
+-- the public reads signed checkpoints through checkpoint_note() only, like
+-- every table; the rows are nobody's own, so every row is visible to those
+-- granted SELECT
+GRANT SELECT ON checkpoint_note, checkpoint_cosignature TO shilian_operator, shilian_regulator, shilian_system, shilian_admin;
 GRANT SELECT ON checkpoint_refusal TO shilian_regulator, shilian_admin;
+ALTER TABLE checkpoint_note ENABLE ROW LEVEL SECURITY;
+ALTER TABLE checkpoint_cosignature ENABLE ROW LEVEL SECURITY;
+ALTER TABLE checkpoint_refusal ENABLE ROW LEVEL SECURITY;
+CREATE POLICY checkpoint_note_read ON checkpoint_note FOR SELECT USING (true);
+CREATE POLICY checkpoint_cosignature_read ON checkpoint_cosignature FOR SELECT USING (true);
+CREATE POLICY checkpoint_refusal_read ON checkpoint_refusal FOR SELECT USING (true);
 -- evidence: written once, like the ledger tables
 CREATE TRIGGER ledger_insert_only BEFORE UPDATE OR DELETE OR TRUNCATE ON checkpoint_note
 	FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();

@@ -6,6 +6,7 @@
 # a value of the demo (a token, an id, a trace code). Every route of the
 # gateway must have at least one example.
 use strict;
+use File::Temp ();
 use warnings;
 use Encode ();
 use JSON::PP;
@@ -52,7 +53,7 @@ $var{$_} = $node->safe_psql('postgres', $sql{$_}) for keys %sql;
 # the signing job and the witness make them (docs/ledger-format.md), for
 # the examples of the signed-checkpoint routes.
 {
-	my $tmp = $PostgreSQL::Test::Utils::tmp_check;
+	my $tmp = File::Temp::tempdir(DIR => $PostgreSQL::Test::Utils::tmp_check);
 	my $v = "$top/shilian-verify";
 	for my $k (qw(platform witness))
 	{

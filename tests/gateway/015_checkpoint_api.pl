@@ -4,6 +4,7 @@
 # posts its cosignature and a refusal (regulators), and the REST export
 # carries the signed checkpoint that shilian-verify checks with the key.
 use strict;
+use File::Temp ();
 use warnings;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -12,7 +13,8 @@ use JSON::PP;
 use ShilianTest;
 
 my $verify = "$ENV{SHILIAN_TOP}/shilian-verify";
-my $dir = $PostgreSQL::Test::Utils::tmp_check;
+# a directory of its own: tmp_check is shared by the files of a prove run
+my $dir = File::Temp::tempdir(DIR => $PostgreSQL::Test::Utils::tmp_check);
 my $origin = 'gw.test/ledger';
 
 sub run_cmd

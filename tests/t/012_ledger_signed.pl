@@ -16,7 +16,8 @@ use Test::More;
 use ShilianTest;
 
 my $verify = "$ENV{SHILIAN_TOP}/shilian-verify";
-my $dir = $PostgreSQL::Test::Utils::tmp_check;
+# a directory of its own: tmp_check is shared by the files of a prove run
+my $dir = File::Temp::tempdir(DIR => $PostgreSQL::Test::Utils::tmp_check);
 my $origin = 'shilian.test/ledger';
 
 # a text value of psql -At that ends in a newline, as it is stored

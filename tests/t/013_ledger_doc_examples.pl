@@ -11,6 +11,7 @@
 # SHILIAN_DOC_GENERATE=1 prints the blocks from the inputs below instead
 # (how the document's examples were made; the test never uses these inputs).
 use strict;
+use File::Temp ();
 use warnings;
 use utf8;
 use B;
@@ -27,7 +28,8 @@ my $top = $ENV{SHILIAN_TOP} // '.';
 my $verify = "$top/shilian-verify";
 my $generate = $ENV{SHILIAN_DOC_GENERATE};
 my $json = JSON::PP->new->utf8->canonical->allow_bignum;
-my $tmp = $generate ? '/tmp' : $PostgreSQL::Test::Utils::tmp_check;
+# a directory of its own: tmp_check is shared by the files of a prove run
+my $tmp = File::Temp::tempdir($generate ? (TMPDIR => 1, CLEANUP => 1) : (DIR => $PostgreSQL::Test::Utils::tmp_check));
 
 # ---- the format, as the document defines it --------------------------------------
 

@@ -5,6 +5,7 @@
 # for byte (Ed25519 is deterministic). SM2 signatures verify with OpenSSL's
 # own command line (SM3, GB/T 32918 default ID), not only with our reader.
 use strict;
+use File::Temp ();
 use warnings;
 use MIME::Base64 qw(decode_base64);
 use PostgreSQL::Test::Utils;
@@ -13,7 +14,8 @@ use Test::More;
 my $top = $ENV{SHILIAN_TOP};
 my $verify = "$top/shilian-verify";
 my $data = "$top/tests/data/signed-note";
-my $dir = $PostgreSQL::Test::Utils::tmp_check;
+# a directory of its own: tmp_check is shared by the files of a prove run
+my $dir = File::Temp::tempdir(DIR => $PostgreSQL::Test::Utils::tmp_check);
 
 sub slurp
 {
