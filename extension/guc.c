@@ -20,6 +20,8 @@ char *shilian_client = NULL;
 char *shilian_hash_algorithm = NULL;
 char *shilian_jurisdiction = NULL;
 bool		shilian_ledger_maintenance = false;
+/* the origin line of the signed checkpoints */
+static char *shilian_log_origin = NULL;
 bool		shilian_licence_strict = false;
 bool		shilian_license_strict_deprecated = false;
 char *shilian_operator_id = NULL;
@@ -90,6 +92,26 @@ CheckChannel(char **newval, void **extra, GucSource source)
 		return false;
 	}
 	return CheckProvenance("shilian.channel", *newval, source);
+}
+
+/* A C2SP checkpoint origin: non-empty, no spaces, no plus, no control characters. */
+static bool
+CheckLogOrigin(char **newval, void **extra, GucSource source)
+{
+	const unsigned char *p = (const unsigned char *) *newval;
+
+	if (*p == '\0' || strlen(*newval) > 255)
+	{
+		GUC_check_errdetail("The origin has 1 to 255 bytes.");
+		return false;
+	}
+	for (; *p; p++)
+		if (*p <= 0x20 || *p == '+' || *p == 0x7f)
+		{
+			GUC_check_errdetail("The origin contains no spaces, control characters or \"+\" (c2sp.org/tlog-checkpoint).");
+			return false;
+		}
+	return true;
 }
 
 /* The system client the gateway authenticated, or empty. */
@@ -226,6 +248,13 @@ ShilianDefineGucs(void)
 							 "shilian.licence_strict says.",
 							 &shilian_license_strict_deprecated, false, PGC_USERSET, 0,
 							 LicenseStrictDeprecatedCheck, NULL, NULL);
+
+	DefineCustomStringVariable("shilian.log_origin",
+							   "Origin line of the ledger's signed checkpoints (a schema-less URL naming the log).",
+							   "Part of every checkpoint text that is signed (docs/ledger-format.md); "
+							   "set it once per database before the first checkpoint is signed.",
+							   &shilian_log_origin, "shilian.invalid/ledger", PGC_SUSET, 0,
+							   CheckLogOrigin, NULL, NULL);
 
 	DefineCustomStringVariable("shilian.operator_id",
 							   "Operator on whose behalf this transaction runs.",

@@ -451,6 +451,15 @@ static void EncodeContainer(SlBuf *out, JsonbContainer *jc, int depth);
 static void
 EncodeValue(SlBuf *out, JsonbValue *v, int depth)
 {
+	/*
+	 * v sits at depth + 1: scalars count as containers do, as in the
+	 * decoder shilian-verify uses (sl_canon_validate), so that every body
+	 * the ledger accepts verifies offline.
+	 */
+	if (depth + 1 > SL_CANON_MAX_DEPTH)
+		ereport(ERROR,
+				(errcode(SL_ERRCODE('L', '0', '1')),
+				 errmsg("ledger body nests deeper than %d levels", SL_CANON_MAX_DEPTH)));
 	switch (v->type)
 	{
 		case jbvNull:

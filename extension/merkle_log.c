@@ -546,7 +546,7 @@ shilian_inclusion_proof(PG_FUNCTION_ARGS)
 	/* the result belongs to the caller: built there, before SPI_finish frees SPI's memory */
 	spicxt = MemoryContextSwitchTo(fncxt);
 	initStringInfo(&s);
-	appendStringInfo(&s, "{\"entry\": %lld, \"leaf_index\": %lld, \"tree_size\": %lld, \"alg\": \"%s\", \"entry_hash\": ",
+	appendStringInfo(&s, "{\"entry\": \"%lld\", \"leaf_index\": \"%lld\", \"tree_size\": \"%lld\", \"alg\": \"%s\", \"entry_hash\": ",
 					 (long long) entry, (long long) leaf_index, (long long) n, sl_digest_name(head.alg));
 	HexAppend(&s, ehash);
 	appendStringInfoString(&s, ", \"root\": ");
@@ -602,7 +602,7 @@ shilian_consistency_proof(PG_FUNCTION_ARGS)
 	/* the result belongs to the caller: built there, before SPI_finish frees SPI's memory */
 	spicxt = MemoryContextSwitchTo(fncxt);
 	initStringInfo(&s);
-	appendStringInfo(&s, "{\"old_size\": %lld, \"new_size\": %lld, \"alg\": \"%s\", \"old_root\": ",
+	appendStringInfo(&s, "{\"old_size\": \"%lld\", \"new_size\": \"%lld\", \"alg\": \"%s\", \"old_root\": ",
 					 (long long) m, (long long) n, sl_digest_name(head.alg));
 	HexAppend(&s, r1);
 	appendStringInfoString(&s, ", \"new_root\": ");
@@ -873,4 +873,114 @@ shilian_log_verify(PG_FUNCTION_ARGS)
 	out[3] = ok ? (Datum) 0 : CStringGetTextDatum(reason);
 	outnull[3] = ok;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), out, outnull)));
+}
+
+/* ---- a Merkle tree over a list held in memory (the heads commitment) ------------- */
+
+/*
+ * Every complete subtree of a list's RFC 9162 tree, level by level, so that
+ * the core's range and proof functions can read them: level 0 holds the leaf
+ * hashes H(0x00 || data), level l the roots of 2^l leaves.
+ */
+typedef struct ListTree
+{
+	uint64_t	n;
+	int			levels;
+	uint8_t    *level[64];
+} ListTree;
+
+static int
+ListNode(void *arg, int level, uint64_t idx, uint8_t *out)
+{
+	ListTree   *t = arg;
+
+	if (level >= t->levels || idx >= (t->n >> level))
+		return -1;
+	memcpy(out, t->level[level] + idx * SL_DIGEST_LEN, SL_DIGEST_LEN);
+	return 0;
+}
+
+static void
+ListTreeBuild(ListTree *t, SlHasher *h, ArrayType *arr)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR), errmsg("the leaves are a one-dimensional array")));
+	deconstruct_array(arr, BYTEAOID, -1, false, 'i', &elems, &nulls, &n);
+	memset(t, 0, sizeof(*t));
+	t->n = (uint64_t) n;
+	t->level[0] = palloc((Size) n * SL_DIGEST_LEN + 1);
+	for (int i = 0; i < n; i++)
+	{
+		bytea	   *b;
+
+		if (nulls[i])
+			ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("leaf %d is null", i)));
+		b = DatumGetByteaPP(elems[i]);
+		if (sl_merkle_leaf(h, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b), t->level[0] + (Size) i * SL_DIGEST_LEN) != 0)
+			HashFailed(h);
+	}
+	t->levels = 1;
+	while ((t->n >> t->levels) > 0)
+	{
+		uint64_t	cnt = t->n >> t->levels;
+		uint8_t    *below = t->level[t->levels - 1];
+
+		t->level[t->levels] = palloc(cnt * SL_DIGEST_LEN);
+		for (uint64_t i = 0; i < cnt; i++)
+			if (sl_merkle_node(h, below + 2 * i * SL_DIGEST_LEN, below + (2 * i + 1) * SL_DIGEST_LEN,
+							   t->level[t->levels] + i * SL_DIGEST_LEN) != 0)
+				HashFailed(h);
+		t->levels++;
+	}
+}
+
+/* merkle_root(leaves bytea[], algorithm) → bytea: MTH of the list, H("") when empty */
+PG_FUNCTION_INFO_V1(shilian_merkle_root);
+Datum
+shilian_merkle_root(PG_FUNCTION_ARGS)
+{
+	SlHasher	hasher = MakeHasher(AlgArg(PG_GETARG_TEXT_PP(1)));
+	ListTree	t;
+	bytea	   *out = palloc(VARHDRSZ + SL_DIGEST_LEN);
+
+	SET_VARSIZE(out, VARHDRSZ + SL_DIGEST_LEN);
+	ListTreeBuild(&t, &hasher, PG_GETARG_ARRAYTYPE_P(0));
+	if (t.n == 0 ? sl_merkle_empty(&hasher, (uint8_t *) VARDATA(out)) != 0
+		: sl_merkle_range(&hasher, ListNode, &t, 0, t.n, (uint8_t *) VARDATA(out)) != 0)
+		HashFailed(&hasher);
+	PG_RETURN_BYTEA_P(out);
+}
+
+/* merkle_path(leaves bytea[], index, algorithm) → bytea[]: PATH(index, D[n]), innermost first */
+PG_FUNCTION_INFO_V1(shilian_merkle_path);
+Datum
+shilian_merkle_path(PG_FUNCTION_ARGS)
+{
+	SlHasher	hasher = MakeHasher(AlgArg(PG_GETARG_TEXT_PP(2)));
+	int64		index = PG_GETARG_INT64(1);
+	ListTree	t;
+	uint8_t		proof[SL_MERKLE_MAX_PROOF][SL_DIGEST_LEN];
+	int			count;
+	Datum		elems[SL_MERKLE_MAX_PROOF];
+
+	ListTreeBuild(&t, &hasher, PG_GETARG_ARRAYTYPE_P(0));
+	if (index < 0 || (uint64_t) index >= t.n)
+		ereport(ERROR,
+				(errcode(SL_ERRCODE('L', '2', '2')),
+				 errmsg("leaf %lld is outside a list of %llu", (long long) index, (unsigned long long) t.n)));
+	if (sl_merkle_inclusion_proof(&hasher, ListNode, &t, (uint64_t) index, t.n, proof, &count) != 0)
+		HashFailed(&hasher);
+	for (int i = 0; i < count; i++)
+	{
+		bytea	   *b = palloc(VARHDRSZ + SL_DIGEST_LEN);
+
+		SET_VARSIZE(b, VARHDRSZ + SL_DIGEST_LEN);
+		memcpy(VARDATA(b), proof[i], SL_DIGEST_LEN);
+		elems[i] = PointerGetDatum(b);
+	}
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, count, BYTEAOID, -1, false, 'i'));
 }

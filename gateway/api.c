@@ -142,6 +142,13 @@ static const GwParam p_webhook_log[] = {
 	QUERY("before", GW_ID, "keyset cursor: deliveries with a smaller id"),
 	{NULL}
 };
+static const GwParam p_accept_note[] = {
+	HEADER("Accept", GW_STRING, "text/plain for the signed note itself (C2SP tlog-checkpoint), else JSON"), {NULL}
+};
+static const GwParam p_note_size[] = {
+	P_ID("size"),
+	HEADER("Accept", GW_STRING, "text/plain for the signed note itself (C2SP tlog-checkpoint), else JSON"), {NULL}
+};
 static const GwParam p_period[] = {P_JURISDICTION, Q_FROM, Q_TO, {NULL}};
 static const GwParam p_inactive[] = {
 	P_JURISDICTION, QUERY("since", GW_DATE, "no record since this day (default 30 days ago)"), {NULL}
@@ -421,14 +428,28 @@ static const char *const close_args[] = {"path:0", "body:force_reason", NULL};
 /* ---- ledger -------------------------------------------------------------- */
 
 /* a proof with its sizes, indexes and entry id as strings, as the ledger export has them */
-#define PROOF(fn) \
-	"select (select jsonb_object_agg(k, case when jsonb_typeof(v) = 'number' then to_jsonb(v #>> '{}') else v end) " \
-	"from jsonb_each(p) e(k, v)) from shilian." fn "($1::bigint, $2::bigint) p"
-
 static const char *const verify_args[] = {"query:operator", NULL};
 static const char *const inclusion_args[] = {"query:entry", "query:tree_size", NULL};
 static const char *const consistency_args[] = {"query:old_size", "query:new_size", NULL};
 static const char *const export_args[] = {"query:operator", "query:old_size", NULL};
+/* h-checkpoint: signed checkpoints (docs/ledger-format.md#signed-checkpoints) */
+static const GwField note_fields[] = {
+	{"note", GW_STRING, true, "the signed note: checkpoint_body(size), a blank line, signature lines"},
+	{NULL}
+};
+static const char *const note_args[] = {"body:note", NULL};
+static const GwField cosign_fields[] = {
+	{"signature", GW_STRING, true, "the witness's cosignature line, \"\u2014 <key name> <base64>\""},
+	{NULL}
+};
+static const char *const cosign_args[] = {"path:0", "body:signature", NULL};
+static const GwField refusal_fields[] = {
+	{"witness", GW_STRING, true, "the witness's key name"},
+	{"reason", GW_STRING, true, "why it refused (shilian-verify witness's FAIL line)"},
+	{"note", GW_STRING, false, "the refused signed note"},
+	{NULL}
+};
+static const char *const refusal_args[] = {"body:witness", "path:0", "body:reason", "body:note", NULL};
 
 /* ---- bulk upload ----------------------------------------------------------- */
 
@@ -923,11 +944,40 @@ const GwRoute gw_routes[] = {
 		"'created_at', c.created_at) from shilian.checkpoint() c", NULL,
 		.op = "createCheckpoint", .response = "Checkpoint", .location = "/v1/ledger/proofs/consistency?old_size={tree_size}"},
 	{"GET", "/v1/ledger/proofs/inclusion", gw_sql_route, 0, "RFC 9162 inclusion proof of an entry (entry=, tree_size=)",
-		NULL, NULL, PROOF("inclusion_proof"), inclusion_args,
+		NULL, NULL, "select shilian.inclusion_proof($1::bigint, $2::bigint)", inclusion_args,
 		.op = "getInclusionProof", .params = p_inclusion, .response = "Proof"},
 	{"GET", "/v1/ledger/proofs/consistency", gw_sql_route, 0, "RFC 9162 consistency proof (old_size=, new_size=)",
-		NULL, NULL, PROOF("consistency_proof"), consistency_args,
+		NULL, NULL, "select shilian.consistency_proof($1::bigint, $2::bigint)", consistency_args,
 		.op = "getConsistencyProof", .params = p_consistency, .response = "Proof"},
+	{"GET", "/v1/ledger/checkpoint", gw_sql_route, GW_PUBLIC,
+		"The latest signed checkpoint with its cosignatures (checkpoint_note_json; Accept: text/plain for the C2SP note)",
+		NULL, NULL, "select shilian.checkpoint_note_json(null), shilian.checkpoint_note(null) as text_plain", NULL,
+		.op = "getSignedCheckpoint", .params = p_accept_note, .response = "SignedCheckpoint"},
+	{"GET", "/v1/ledger/checkpoints/{size}", gw_sql_route, GW_PUBLIC,
+		"A signed checkpoint by tree size, with its cosignatures (checkpoint_note_json; Accept: text/plain for the note)",
+		NULL, NULL, "select shilian.checkpoint_note_json($1::bigint), shilian.checkpoint_note($1::bigint) as text_plain",
+		path0,
+		.op = "getSignedCheckpointBySize", .params = p_note_size, .response = "SignedCheckpoint"},
+	{"POST", "/v1/ledger/checkpoints", gw_sql_route, GW_JSON | GW_CREATED,
+		"Store a signed checkpoint made by the signing job (checkpoint_note_store; platform admins)",
+		note_fields, admins,
+		"select json_build_object('tree_size', s::text) from shilian.checkpoint_note_store($1) s", note_args,
+		.op = "storeSignedCheckpoint", .response = "CheckpointStored", .location = "/v1/ledger/checkpoints/{tree_size}"},
+	{"POST", "/v1/ledger/checkpoints/{size}/cosignatures", gw_sql_route, GW_JSON | GW_CREATED,
+		"A witness's cosignature on a signed checkpoint (checkpoint_cosign; regulators, admins)",
+		cosign_fields, regulators,
+		"select json_build_object('tree_size', $1::bigint::text, 'stored', shilian.checkpoint_cosign($1::bigint, $2))",
+		cosign_args,
+		.op = "cosignCheckpoint", .params = p_note_size, .response = "CheckpointCosigned",
+		.location = "/v1/ledger/checkpoints/{tree_size}"},
+	{"POST", "/v1/ledger/checkpoints/{size}/refusals", gw_sql_route, GW_JSON | GW_CREATED,
+		"A witness refused a checkpoint: recorded and announced on shilian_alert (checkpoint_witness_refused)",
+		refusal_fields, regulators,
+		"select json_build_object('id', shilian.checkpoint_witness_refused($1, $2::bigint, $3, $4)::text, "
+		"'tree_size', $2::bigint::text)",
+		refusal_args,
+		.op = "refuseCheckpoint", .params = p_note_size, .response = "CheckpointRefused",
+		.location = "/v1/ledger/checkpoints/{tree_size}"},
 	/* bulk upload */
 	{"POST", "/v1/import", gw_import_route, GW_NDJSON_BODY | GW_STREAM | GW_ACCEPTED,
 		"Bulk upload, streamed: one record per line, each applied or refused on its own; 202 with "

@@ -157,7 +157,9 @@ typedef struct GwRoute
 	 * header), next_page_token (Link header with rel="next": this request's
 	 * URI with nextPageToken set), next_after (the same with after set: a
 	 * keyset page's cursor), error_sqlstate (when not null the value is
-	 * an error body the statement recorded, sent with that SQLSTATE's status).
+	 * an error body the statement recorded, sent with that SQLSTATE's status),
+	 * text_plain (the same resource as text/plain, sent instead when the
+	 * client's Accept asks for text/plain: a signed checkpoint note).
 	 */
 	const char *sql;
 	const char *const *args;

@@ -325,6 +325,23 @@ const char gw_schemas_json[] = SCHEMAS({
 		"type": "object", "properties": {"id": {"$ref": "#/components/schemas/Id"}, "status": {"type": "string"}},
 		"required": ["id", "status"]
 	},
+	"SignedCheckpoint": {
+		"type": ["object", "null"], "description": "a signed checkpoint (C2SP signed note) with its witnesses' cosignatures (checkpoint_note_json; docs/ledger-format.md)",
+		"properties": {"tree_size": {"$ref": "#/components/schemas/Id"}, "origin": {"type": "string"}, "root": {"type": "string"},
+			"alg": {"type": "string"}, "note": {"type": "string"}, "stored_at": {"$ref": "#/components/schemas/NullableTimestamp"},
+			"cosignatures": {"type": "array", "items": {"type": "object"}}}
+	},
+	"CheckpointStored": {
+		"type": "object", "properties": {"tree_size": {"$ref": "#/components/schemas/Id"}}, "required": ["tree_size"]
+	},
+	"CheckpointCosigned": {
+		"type": "object", "properties": {"tree_size": {"$ref": "#/components/schemas/Id"}, "stored": {"type": "boolean"}},
+		"required": ["tree_size", "stored"]
+	},
+	"CheckpointRefused": {
+		"type": "object", "properties": {"id": {"$ref": "#/components/schemas/Id"}, "tree_size": {"$ref": "#/components/schemas/Id"}},
+		"required": ["id", "tree_size"]
+	},
 	"ChainVerifyList": {"type": "array", "items": {"$ref": "#/components/schemas/ChainVerify"}},
 	"Checkpoint": {
 		"type": "object",

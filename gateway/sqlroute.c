@@ -186,7 +186,13 @@ SendResult(GwRequest *req, int status, PGresult *res)
 			  atoll(strchr(cr, '-') ? strchr(cr, '-') + 1 : "0") == total - 1))
 			status = 206;
 	}
-	status = SendValue(req, status, PQgetvalue(res, 0, 0), hdr);
+	/* text_plain: the same resource as text, for a client whose Accept asks text/plain (a signed note) */
+	if ((c = Column(res, "text_plain")) > 0 && mg_get_header(req->conn, "Accept") != NULL &&
+		strstr(mg_get_header(req->conn, "Accept"), "text/plain") != NULL)
+		status = gw_reply_text(req->conn, status, "text/plain; charset=utf-8",
+							   PQgetvalue(res, 0, c), strlen(PQgetvalue(res, 0, c)), hdr);
+	else
+		status = SendValue(req, status, PQgetvalue(res, 0, 0), hdr);
 	free(hdr);
 	return status;
 }

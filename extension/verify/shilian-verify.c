@@ -19,8 +19,10 @@
 #include "canon.h"
 #include "digest.h"
 #include "merkle.h"
+#include "note.h"
+#include "verify.h"
 
-static void
+void
 Fail(const char *fmt, ...)
 {
 	va_list		ap;
@@ -39,8 +41,46 @@ MallocGrow(void *old, size_t newcap)
 	return realloc(old, newcap);
 }
 
+char *
+ReadAll(const char *path, size_t *len)
+{
+	FILE	   *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+	char	   *buf = NULL;
+	size_t		cap = 0,
+				n = 0;
+
+	if (f == NULL)
+		return NULL;
+	for (;;)
+	{
+		size_t		got;
+
+		if (cap - n < 4096)
+		{
+			char	   *nb = realloc(buf, cap ? 2 * cap : 8192);
+
+			if (nb == NULL)
+			{
+				free(buf);
+				return NULL;
+			}
+			buf = nb;
+			cap = cap ? 2 * cap : 8192;
+		}
+		got = fread(buf + n, 1, cap - n - 1, f);
+		n += got;
+		if (got == 0)
+			break;
+	}
+	if (f != stdin)
+		fclose(f);
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
 /* int64 fields travel as JSON strings (JavaScript readers lose precision past 2^53). */
-static int
+int
 GetI64(json_t *o, const char *key, int64_t *out, int nullable, int *isnull)
 {
 	json_t	   *v = json_object_get(o, key);
@@ -68,7 +108,7 @@ GetI64(json_t *o, const char *key, int64_t *out, int nullable, int *isnull)
 	return 0;
 }
 
-static int
+int
 GetHash(json_t *o, const char *key, uint8_t *out)
 {
 	json_t	   *v = json_object_get(o, key);
@@ -78,7 +118,7 @@ GetHash(json_t *o, const char *key, uint8_t *out)
 	return sl_unhex(json_string_value(v), json_string_length(v), out, SL_DIGEST_LEN);
 }
 
-static int
+int
 GetPath(json_t *arr, uint8_t proof[][SL_DIGEST_LEN], int *count)
 {
 	size_t		i;
@@ -133,10 +173,32 @@ main(int argc, char **argv)
 	SlDigestCtx *ctx = sl_digest_new();
 	SlBuf		scratch;
 	size_t		in_tree = 0;
+	const char *log_vkey = NULL;
+	const char *witness_vkeys[16];
+	int			nwitness = 0;
+	json_t	   *cons_all = json_object();
+	json_t	   *signedck = NULL;
+	char		signed_msg[600] = "";
 
+	if (argc > 1 && strcmp(argv[1], "vkey") == 0)
+		return CmdVkey(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "sign") == 0)
+		return CmdSign(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "note") == 0)
+		return CmdNote(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "witness") == 0)
+		return CmdWitness(argc - 1, argv + 1);
 	for (int i = 1; i < argc; i++)
 	{
-		if (strcmp(argv[i], "--old-size") == 0 && i + 1 < argc)
+		if (strcmp(argv[i], "--key") == 0 && i + 1 < argc)
+			log_vkey = argv[++i];
+		else if (strcmp(argv[i], "--witness") == 0 && i + 1 < argc)
+		{
+			if (nwitness == 16)
+				Fail("usage: at most 16 --witness keys");
+			witness_vkeys[nwitness++] = argv[++i];
+		}
+		else if (strcmp(argv[i], "--old-size") == 0 && i + 1 < argc)
 		{
 			char	   *end;
 
@@ -148,7 +210,13 @@ main(int argc, char **argv)
 			old_root_hex = argv[++i];
 		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
 		{
-			printf("usage: shilian-verify [--old-size N --old-root HEX] [EXPORT.jsonl|-]\n");
+			printf("usage: shilian-verify [--key VKEY [--witness VKEY]...] [--old-size N --old-root HEX] [EXPORT.jsonl|-]\n"
+				   "       shilian-verify vkey --key PRIVATE --name NAME [--cosign]\n"
+				   "       shilian-verify sign --key PRIVATE --name NAME [--any-text] [CHECKPOINT|-]\n"
+				   "       shilian-verify note --key VKEY [--key VKEY]... [NOTE|-]\n"
+				   "       shilian-verify witness --key PRIVATE --name NAME --log-key VKEY --state FILE\n"
+				   "                              [--proof CONSISTENCY.json] [NOTE|-]\n"
+				   "(docs/ledger-format.md)\n");
 			return 0;
 		}
 		else if (argv[i][0] == '-' && argv[i][1] != '\0')
@@ -156,6 +224,8 @@ main(int argc, char **argv)
 		else
 			path = argv[i];
 	}
+	if (nwitness > 0 && log_vkey == NULL)
+		Fail("usage: --witness needs the log's --key");
 	if ((old_size >= 0) != (old_root_hex != NULL))
 		Fail("usage: --old-size and --old-root go together");
 	if (old_root_hex && sl_unhex(old_root_hex, strlen(old_root_hex), old_root, SL_DIGEST_LEN) != 0)
@@ -285,6 +355,11 @@ main(int argc, char **argv)
 			have_ck = 1;
 			json_decref(o);
 		}
+		else if (strcmp(type, "signed_checkpoint") == 0)
+		{
+			json_decref(signedck);
+			signedck = o;
+		}
 		else if (strcmp(type, "checkpointed_head") == 0)
 		{
 			json_decref(ckhead);
@@ -296,6 +371,12 @@ main(int argc, char **argv)
 
 			if (GetI64(o, "old_size", &m, 0, NULL))
 				Fail("line %ld: malformed consistency proof", lineno);
+			{
+				char		k[24];
+
+				snprintf(k, sizeof(k), "%" PRId64, m);
+				json_object_set(cons_all, k, json_object_get(o, "path"));
+			}
 			if (old_size >= 0 && m == old_size)
 			{
 				json_decref(cons);
@@ -408,13 +489,33 @@ main(int argc, char **argv)
 				 tree_size, old_size, why);
 	}
 
-	printf("OK: operator %" PRId64 ", %zu entries, chain verified, %zu included in tree %" PRId64 "%s\n",
+	if (log_vkey != NULL)
+	{
+		SignedCheck sc = {operator_id, have_ck, tree_size, root, tree_alg, cons_all, ctx};
+		Head	   *heads = malloc((nentries + 1) * sizeof(Head));
+
+		if (heads == NULL)
+			Fail("out of memory");
+		for (size_t i = 0; i < nentries; i++)
+		{
+			heads[i].seq = entries[i].seq;
+			heads[i].has_leaf = entries[i].has_leaf;
+			heads[i].leaf_index = entries[i].leaf_index;
+			memcpy(heads[i].hash, entries[i].hash, SL_DIGEST_LEN);
+		}
+		CheckSigned(&sc, signedck, log_vkey, witness_vkeys, nwitness, heads, nentries, signed_msg,
+					sizeof(signed_msg));
+		free(heads);
+	}
+	printf("OK: operator %" PRId64 ", %zu entries, chain verified, %zu included in tree %" PRId64 "%s%s\n",
 		   operator_id, nentries, in_tree, tree_size,
-		   old_size >= 0 ? ", consistent with the old root" : "");
+		   old_size >= 0 ? ", consistent with the old root" : "", signed_msg);
 	for (size_t i = 0; i < nentries; i++)
 		json_decref(entries[i].inclusion);
 	free(entries);
 	json_decref(cons);
+	json_decref(cons_all);
+	json_decref(signedck);
 	json_decref(ckhead);
 	free(scratch.data);
 	sl_digest_free(ctx);

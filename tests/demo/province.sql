@@ -456,3 +456,9 @@ SELECT shilian.webhook_subscribe(:'webhook_url' || '/county', '{alert}', jurisdi
 RESET shilian.webhook_allow_http;
 SELECT 'demo: ' || count(*) || ' webhook subscriptions under ' || :'webhook_url' AS webhooks
   FROM shilian.webhook_subscription WHERE url LIKE :'webhook_url' || '/%' AND active;
+
+-- Signed checkpoints (docs/ledger-format.md#signed-checkpoints): the text of
+-- the latest checkpoint, which the platform's signing job signs outside the
+-- database (`make run` does it with a demo key made in .run/); then
+-- GET /v1/ledger/checkpoint serves the signed note to witnesses and auditors.
+SELECT 'demo: checkpoint to sign: ' || replace(rtrim(shilian.checkpoint_body(), E'\n'), E'\n', ' | ') AS signed_checkpoint;

@@ -21,6 +21,8 @@ my @implemented = (
 	[ get => '/v1/records/{kind}/{id}/completeness' ],
 	[ get => '/v1/ledger/verify' ], [ post => '/v1/ledger/checkpoint' ], [ get => '/v1/ledger/proofs/inclusion' ],
 	[ get => '/v1/ledger/proofs/consistency' ], [ get => '/v1/ledger/export' ],
+	[ get => '/v1/ledger/checkpoint' ], [ get => '/v1/ledger/checkpoints/{size}' ], [ post => '/v1/ledger/checkpoints' ],
+	[ post => '/v1/ledger/checkpoints/{size}/cosignatures' ], [ post => '/v1/ledger/checkpoints/{size}/refusals' ],
 	[ get => '/v1/trace/{code}/forward' ], [ get => '/v1/trace/{code}/backward' ], [ get => '/v1/trace/{code}/graph' ],
 	[ get => '/v1/public/trace/{code}' ], [ post => '/v1/recalls' ], [ get => '/v1/recalls/{id}' ],
 	[ get => '/v1/recalls/{id}/targets' ], [ post => '/v1/recalls/{id}/ack' ], [ post => '/v1/recalls/{id}/close' ],

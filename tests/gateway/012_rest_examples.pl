@@ -6,6 +6,7 @@
 # a value of the demo (a token, an id, a trace code). Every route of the
 # gateway must have at least one example.
 use strict;
+use File::Temp ();
 use warnings;
 use Encode ();
 use JSON::PP;
@@ -62,6 +63,30 @@ my %sql = (
 		on a.operator_id = b.owner_id where a.name = 'canteen' order by b.id limit 1},
 );
 $var{$_} = $node->safe_psql('postgres', $sql{$_}) for keys %sql;
+# A signed checkpoint of the demo and a witness's cosignature on it, made as
+# the signing job and the witness make them (docs/ledger-format.md), for
+# the examples of the signed-checkpoint routes.
+{
+	my $tmp = File::Temp::tempdir(DIR => $PostgreSQL::Test::Utils::tmp_check);
+	my $v = "$top/shilian-verify";
+	for my $k (qw(platform witness))
+	{
+		system('openssl', 'genpkey', '-algorithm', 'ed25519', '-out', "$tmp/$k.pem") == 0 or die 'openssl genpkey';
+	}
+	my $body = $node->safe_psql('postgres', 'select shilian.checkpoint_body()');
+	$body =~ s/\n*\z/\n/;
+	my ($note, $vkey, $line);
+	IPC::Run::run([ $v, 'sign', '--key', "$tmp/platform.pem", '--name', 'shilian.invalid/ledger' ], '<', \$body, '>', \$note)
+	  or die 'sign';
+	IPC::Run::run([ $v, 'vkey', '--key', "$tmp/platform.pem", '--name', 'shilian.invalid/ledger' ], '>', \$vkey) or die 'vkey';
+	chomp $vkey;
+	IPC::Run::run([ $v, 'witness', '--key', "$tmp/witness.pem", '--name', 'bureau.example.gov.cn/witness',
+		'--log-key', $vkey, '--state', "$tmp/witness.state" ], '<', \$note, '>', \$line) or die 'witness';
+	($var{SIGNED_SIZE}) = $body =~ /\A.*\n(\d+)\n/;
+	# JSON string contents (the examples put them between quotes)
+	($var{SIGNED_NOTE} = JSON::PP->new->encode([ Encode::decode_utf8($note) ])) =~ s/\A\["|"\]\z//g;
+	($var{COSIGNATURE} = JSON::PP->new->encode([ Encode::decode_utf8($line) ])) =~ s/\A\["|"\]\z//g;
+}
 my $key = $node->safe_psql('postgres', q{
 	select shilian.api_client_add('demo-erp', '演示 ERP');
 	select shilian.api_client_bind('demo-erp', operator_id) from shilian_demo.account where name = 'farm';

@@ -76,6 +76,13 @@ SQL
 	fi
 	PGOPTIONS='-c client_min_messages=warning' psql -qX -v ON_ERROR_STOP=1 -d "$DB" \
 		-v webhook_url="http://127.0.0.1:$WEBHOOK_PORT/demo" -f "$TOP/tests/demo/province.sql" >/dev/null
+	# The demo's signed checkpoint: a platform key made here once (in .run/,
+	# never committed), and the signing job run as cron would run it
+	# (docs/ledger-format.md#the-signing-job).
+	[ -s "$RUN/ledger-key.pem" ] || { (umask 077; openssl genpkey -algorithm ed25519 -out "$RUN/ledger-key.pem"); }
+	"$TOP/shilian-verify" vkey --key "$RUN/ledger-key.pem" --name shilian.invalid/ledger > "$RUN/ledger.vkey"
+	SHILIAN_VERIFY="$TOP/shilian-verify" "$TOP/extension/verify/sign-checkpoint.sh" \
+		--key "$RUN/ledger-key.pem" --name shilian.invalid/ledger -d "$DB" >/dev/null
 	local schedule="  (pg_cron is not installed: run the commands of  select * from shilian.job_plan()  by hand)"
 	if [ "$cron" = 1 ]; then
 		schedule=$(PGOPTIONS='-c client_min_messages=warning' psql -qAtX -v ON_ERROR_STOP=1 -d "$DB" -F '  ' \
@@ -118,6 +125,7 @@ ENV
 	farm_lot=$(psql -qAtX -d "$DB" -c "select b.trace_code from shilian.batch b join shilian_demo.account a on a.operator_id = b.owner_id where a.name = 'farm' and b.origin = 'produced' order by b.id limit 1")
 	farm_link=$(psql -qAtX -d "$DB" -c "select shilian.public_link('$farm_lot')")
 	local month; month=$(date +%Y-%m)
+	local farm_id; farm_id=$(psql -qAtX -d "$DB" -c "select operator_id from shilian_demo.account where name = 'farm'")
 	cat <<MSG
 
 shilian is running.
@@ -146,6 +154,10 @@ Regulators (figures, findings, alerts; docs/regulator.md):
   curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_REGULATOR" "\$SHILIAN_URL/v1/regulator/jurisdictions/370000/monthly-report.csv?month=$month"
   curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_COUNTY" \$SHILIAN_URL/v1/regulator/jurisdictions/370112/broken-chain
   curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_COUNTY" \$SHILIAN_URL/v1/regulator/jurisdictions/370112/alerts
+Ledger (docs/ledger-format.md): the signed checkpoint, and a chain checked offline against it
+  curl -s -H 'Accept: text/plain' \$SHILIAN_URL/v1/ledger/checkpoint
+  curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_FARM" "\$SHILIAN_URL/v1/ledger/export?operator=$farm_id" > farm.jsonl
+  ./shilian-verify --key \$(cat .run/ledger.vkey) farm.jsonl
 Scheduled jobs (pg_cron, UTC; docs/install.md; psql -c "select * from cron.job_run_details"):
 $schedule
 Integration (docs/integration.md):

@@ -89,8 +89,14 @@ for my $version (sort keys %release_bin)
 		FROM shilian.operator o JOIN shilian.product p ON p.owner_id = o.id
 		WHERE o.name = '历城绿源蔬菜专业合作社' ORDER BY p.id LIMIT 1});
 	my ($size2) = split / /, $node->safe_psql('postgres', 'SELECT tree_size || \' \' || encode(root, \'hex\') FROM shilian.checkpoint()');
-	my $incl = $node->safe_psql('postgres', "SELECT shilian.inclusion_proof(3, $size1)::text");
-	my $cons = $node->safe_psql('postgres', "SELECT shilian.consistency_proof($size1, $size2)::text");
+	# 0.3.0 gives the proofs' sizes and indices as JSON strings (releases
+	# before gave numbers): compared with every number as its text
+	my $same = sub {
+		"SELECT (SELECT jsonb_object_agg(k, CASE jsonb_typeof(v) WHEN 'number' THEN to_jsonb(v #>> '{}') ELSE v END)"
+		  . " FROM jsonb_each($_[0]) AS e(k, v))::text";
+	};
+	my $incl = $node->safe_psql('postgres', $same->("shilian.inclusion_proof(3, $size1)"));
+	my $cons = $node->safe_psql('postgres', $same->("shilian.consistency_proof($size1, $size2)"));
 	my $chains = $node->safe_psql('postgres', 'SELECT string_agg(o.id || \':\' || v.ok, \',\' ORDER BY o.id) FROM shilian.operator o, LATERAL shilian.chain_verify(o.id) v');
 	my $counts = q{SELECT (SELECT count(*) FROM shilian.operator) || ' ' || (SELECT count(*) FROM shilian.batch)
 		|| ' ' || (SELECT count(*) FROM shilian.link) || ' ' || (SELECT count(*) FROM shilian.ledger)};
@@ -123,12 +129,14 @@ for my $version (sort keys %release_bin)
 	is($node->safe_psql('postgres', 'SELECT ok FROM shilian.log_verify()'), 't', "$version: the whole Merkle log verifies");
 	is($node->safe_psql('postgres', "SELECT encode(root, 'hex') FROM shilian.checkpoint WHERE tree_size = $size1"),
 		$root1, "$version: the old tree head is kept");
-	is($node->safe_psql('postgres', "SELECT shilian.inclusion_proof(3, $size1)::text"), $incl,
+	is($node->safe_psql('postgres', $same->("shilian.inclusion_proof(3, $size1)")), $incl,
 		"$version: the inclusion proof taken before the upgrade is the one given after");
 	is($node->safe_psql('postgres', "SELECT shilian.verify_inclusion('$incl'::jsonb)"), 't',
 		"$version: and it verifies");
-	is($node->safe_psql('postgres', "SELECT shilian.consistency_proof($size1, $size2)::text"), $cons,
+	is($node->safe_psql('postgres', $same->("shilian.consistency_proof($size1, $size2)")), $cons,
 		"$version: the consistency proof likewise");
+	like($node->safe_psql('postgres', "SELECT shilian.inclusion_proof(3, $size1)::text"),
+		qr/"tree_size": "$size1"/, "$version: and now carries its sizes as strings");
 	is($node->safe_psql('postgres', "SELECT shilian.verify_consistency('$cons'::jsonb)"), 't',
 		"$version: and it verifies");
 
