@@ -94,7 +94,7 @@ DECLARE
 BEGIN
 	-- source is a regclass: its text form is a quoted, existing relation
 	EXECUTE format('INSERT INTO shilian.operator_roll AS r (licence_no, name, station, segment, kinds, imported_at)'
-				   ' SELECT s.licence_no::shilian.license_no, s.name, s.station, s.segment, s.kinds, $1'
+				   ' SELECT s.licence_no::shilian.licence_no, s.name, s.station, s.segment, s.kinds, $1'
 				   '   FROM %s AS s'
 				   ' ON CONFLICT (licence_no) DO UPDATE SET name = excluded.name,'
 				   ' station = excluded.station, segment = excluded.segment, kinds = excluded.kinds,'
@@ -148,7 +148,7 @@ COMMENT ON TABLE operator_history IS
 
 CREATE TABLE licence_history (
 	licence_id  bigint NOT NULL,
-	licence_no  license_no NOT NULL,
+	licence_no  licence_no NOT NULL,
 	operator_id bigint NOT NULL,
 	scope       text[] NOT NULL,
 	valid_from  date NOT NULL,
@@ -162,7 +162,7 @@ COMMENT ON TABLE licence_history IS
 	'Each licence as the platform recorded it (number, holder, scope, validity dates) with the range of time (recorded) in which it was on the platform; kept by a statement trigger on licence, dated by registry_now().';
 
 CREATE TABLE operator_roll_history (
-	licence_no license_no NOT NULL,
+	licence_no licence_no NOT NULL,
 	name       text NOT NULL,
 	station    text NOT NULL,
 	segment    text NOT NULL,
@@ -429,7 +429,7 @@ REVOKE ALL ON FUNCTION operator_as_of(timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION operator_as_of(timestamptz) TO shilian_regulator, shilian_admin;
 
 CREATE FUNCTION licence_as_of(at timestamptz)
-	RETURNS TABLE (licence_id bigint, licence_no license_no, operator_id bigint, scope text[],
+	RETURNS TABLE (licence_id bigint, licence_no licence_no, operator_id bigint, scope text[],
 		valid_from date, valid_to date)
 	LANGUAGE sql STABLE STRICT
 	SET search_path = pg_catalog, pg_temp
@@ -444,7 +444,7 @@ REVOKE ALL ON FUNCTION licence_as_of(timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION licence_as_of(timestamptz) TO shilian_regulator, shilian_admin;
 
 CREATE FUNCTION roll_as_of(at timestamptz)
-	RETURNS TABLE (licence_no license_no, name text, station text, segment text, kinds text[])
+	RETURNS TABLE (licence_no licence_no, name text, station text, segment text, kinds text[])
 	LANGUAGE sql STABLE STRICT
 	SET search_path = pg_catalog, pg_temp
 	AS $$
@@ -756,7 +756,7 @@ CREATE OR REPLACE FUNCTION import_kind_function(kind text) RETURNS regprocedure
 	SET search_path = pg_catalog, pg_temp
 RETURN CASE kind
 	WHEN 'operator' THEN 'shilian.operator_register(text,text,text[],text,text,text,shilian.uscc,text,boolean,text)'
-	WHEN 'licence' THEN 'shilian.licence_add(bigint,shilian.license_no,text[],date,date)'
+	WHEN 'licence' THEN 'shilian.licence_add(bigint,shilian.licence_no,text[],date,date)'
 	WHEN 'product' THEN 'shilian.product_register(text,text,integer,text,text,boolean,bigint)'
 	WHEN 'batch' THEN 'shilian.batch_create(bigint,bigint,shilian.qty,date,text,date,jsonb)'
 	WHEN 'inspection' THEN 'shilian.inspect(shilian.trace_code,text,text,jsonb,timestamptz,bigint)'
@@ -784,6 +784,9 @@ DECLARE
 	i int;
 	renamed text := CASE kind WHEN 'inspection' THEN 'inspection_kind'
 	                          WHEN 'consume' THEN 'consumption_kind' END;
+	-- parameters renamed in 0.3.0 whose 0.2.0 field name a line may still use
+	-- (deprecated, removed in 0.4.0): parameter -> old field
+	old_field jsonb := CASE kind WHEN 'consume' THEN '{"consumed_at": "at"}' ELSE '{}' END;
 BEGIN
 	IF fn IS NULL THEN
 		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
@@ -793,7 +796,8 @@ BEGIN
 	SELECT * INTO p FROM pg_proc WHERE oid = fn;
 	-- every field must name a parameter
 	FOR field IN SELECT k FROM jsonb_object_keys(line) k WHERE k <> 'kind' ORDER BY k LOOP
-		arg := CASE WHEN field = renamed THEN 'kind' ELSE field END;
+		arg := CASE WHEN field = renamed THEN 'kind'
+			ELSE coalesce((SELECT e.key FROM jsonb_each_text(old_field) e WHERE e.value = field), field) END;
 		IF arg = 'kind' AND field <> renamed OR NOT (arg = ANY (p.proargnames)) THEN
 			RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
 				MESSAGE = format('unknown field "%s" for kind %s', field, kind),
@@ -803,6 +807,9 @@ BEGIN
 	FOR i IN 1 .. p.pronargs LOOP
 		arg := p.proargnames[i];
 		field := CASE WHEN arg = 'kind' THEN renamed ELSE arg END;
+		IF line -> field IS NULL AND old_field ? arg THEN
+			field := old_field ->> arg;
+		END IF;
 		typ := p.proargtypes[i - 1];
 		IF line -> field IS NULL OR jsonb_typeof(line -> field) = 'null' THEN
 			IF i <= p.pronargs - p.pronargdefaults THEN
@@ -816,6 +823,10 @@ BEGIN
 			WHEN (SELECT t.typcategory = 'A' FROM pg_type t WHERE t.oid = typ) THEN
 				format('%I => ARRAY(SELECT jsonb_array_elements_text($1 -> %L))::%s',
 					arg, field, format_type(typ, NULL))
+			-- dates and timestamps only in their strict forms (strict_date, strict_timestamptz)
+			WHEN typ = 'date'::regtype THEN format('%I => shilian.strict_date($1 ->> %L, %L)', arg, field, field)
+			WHEN typ = 'timestamptz'::regtype THEN
+				format('%I => shilian.strict_timestamptz($1 ->> %L, %L)', arg, field, field)
 			ELSE format('%I => ($1 ->> %L)::%s', arg, field, format_type(typ, NULL))
 			END;
 	END LOOP;
