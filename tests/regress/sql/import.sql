@@ -133,7 +133,7 @@ INSERT INTO refs VALUES
  (2, '{"kind": "ship", "code_ref": 1, "buyer": ' || :wholesaler || ', "qty": "100 kg", "shipped_on": "2026-11-03"}'),
  (3, '{"kind": "reject", "link_ref": 2, "reject_reason": "叶片发黄", "rejected_at": "2026-11-04T08:00:00+08:00"}'),
  (4, '{"kind": "first_entry", "buyer": ' || :wholesaler || ', "product": ' || :cabbage || ', "qty": "40 kg", "supplier": {"name": "赵农", "contact": "13900000001"}, "inspection": {"inspector": "李四"}, "produced_on": "2026-11-03", "received_at": "2026-11-03T07:00:00+08:00"}'),
- (5, '{"kind": "inspection", "code_ref": 4, "inspection_kind": "sampling", "result": "pass", "report": {"agency": "济南食检", "report_no": "R-1"}, "inspected_at": "2026-11-03 09:00+08"}'),
+ (5, '{"kind": "inspection", "code_ref": 4, "inspection_kind": "sampling", "result": "pass", "report": {"agency": "济南食检", "report_no": "R-1"}, "inspected_at": "2026-11-03T09:00:00+08:00"}'),
  (6, '{"kind": "ship", "code_ref": 4, "buyer": ' || :farm || ', "qty": "10 kg", "shipped_on": "2026-11-03"}'),
  (7, '{"kind": "consume", "code_ref": 8, "qty": "1 kg", "consumption_kind": "destroyed"}'),
  (8, '{"kind": "consume", "code_ref": 3, "qty": "1 kg", "consumption_kind": "destroyed"}'),
