@@ -214,7 +214,9 @@ check "the schema shilian went with the extension" \
 if [ "$CRON" = 1 ]; then
 	check "no pg_cron job is left" test "$(psql_pg -d "$DB" -At -c 'SELECT count(*) FROM cron.job')" = 0
 fi
-out=$(psql_pg -d postgres -At -c "DROP ROLE shilian_gateway, shilian_operator, shilian_regulator, shilian_system, shilian_public, shilian_admin" \
+# the statement as docs/install.md gives it (Uninstall), not a copy of it
+drop_roles=$(sed -n 's/^\(DROP ROLE shilian_[a-z_, ]*\);$/\1/p' "$TOP/docs/install.md" | head -n 1)
+out=$(psql_pg -d postgres -At -c "$drop_roles" \
 	-c "SELECT count(*) FROM pg_roles WHERE rolname LIKE 'shilian%'" 2>&1)
 check "the documented DROP ROLE leaves no shilian role" test "$out" = 0 || echo "#   $out"
 check "pg_dropcluster --stop $PGV $CLUSTER" pg_dropcluster --stop $PGV "$CLUSTER"
