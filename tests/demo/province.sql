@@ -17,7 +17,7 @@ SELECT '91350100M000100Y43'::shilian.uscc AS uscc,
 -- so that the batches are live. Loaded once: the farm's USCC is the marker.
 DO $demo$
 DECLARE
-	d0 date := current_date - 6;
+	d0 date := shilian.platform_today() - 6;
 	farm bigint; wholesaler bigint; vendor bigint; processor bigint; mill bigint;
 	market bigint; canteen bigint; kitchen bigint; babyshop bigint; dairy bigint;
 	meals bigint; seafood bigint;
@@ -127,17 +127,17 @@ BEGIN
 	PERFORM shilian.ship(b_dumplings, market, '1000 pcs', d0 + 5);
 
 	-- dairy -> collective-meal unit
-	b_milk := shilian.batch_create(dairy, milk, '3000 L', current_date - 1, 'RY-' || to_char(current_date - 1, 'MMDD'));
+	b_milk := shilian.batch_create(dairy, milk, '3000 L', shilian.platform_today() - 1, 'RY-' || to_char(shilian.platform_today() - 1, 'MMDD'));
 	PERFORM shilian.inspect(b_milk, 'release', 'pass',
-		'{"certificate_no": "RY-QC-0001", "inspector": "冯二"}', (current_date - 1) + time '06:00');
-	l := shilian.ship(b_milk, meals, '500 L', current_date - 1);
-	b_meals := shilian.receive(l, '500 L', '{"inspector": "陈三"}', (current_date - 1) + time '10:00');
-	PERFORM shilian.consume(b_meals, '300 L', 'served', (current_date - 1) + time '12:00');
+		'{"certificate_no": "RY-QC-0001", "inspector": "冯二"}', (shilian.platform_today() - 1) + time '06:00');
+	l := shilian.ship(b_milk, meals, '500 L', shilian.platform_today() - 1);
+	b_meals := shilian.receive(l, '500 L', '{"inspector": "陈三"}', (shilian.platform_today() - 1) + time '10:00');
+	PERFORM shilian.consume(b_meals, '300 L', 'served', (shilian.platform_today() - 1) + time '12:00');
 
 	-- the baby shop's formula came from outside the province: a first entry with its importer's licence
 	PERFORM shilian.receive_first_entry(babyshop, formula, '120 pcs',
 		'{"name": "上海某进口贸易有限公司", "contact": "021-60000000", "address": "上海市浦东新区", "licence": "JY13101150000000"}',
-		'{"inspector": "褚四", "certificate": "入境货物检验检疫证明 3100000000"}', current_date - 30, (current_date - 3) + time '10:00',
+		'{"inspector": "褚四", "certificate": "入境货物检验检疫证明 3100000000"}', shilian.platform_today() - 30, (shilian.platform_today() - 3) + time '10:00',
 		certificate => '{"certificate_no": "3100000000"}');
 END
 $demo$;
@@ -207,8 +207,8 @@ SELECT 'demo: ledger ' || entries || ' entries, chain ok = ' || ok AS ledger FRO
 -- ---- the operator roll (docs/regulator.md) -------------------------------------
 -- The licences the regulator knows of from the licence register: two held by
 -- operators on the platform, two by businesses not registered yet. Try:
---   SELECT * FROM shilian.jurisdiction_stats('370000', daterange(current_date - 30, current_date, '[]'));
---   SELECT * FROM shilian.inactive_operators('370000', current_date - 7);
+--   SELECT * FROM shilian.jurisdiction_stats('370000', daterange(shilian.platform_today() - 30, shilian.platform_today(), '[]'));
+--   SELECT * FROM shilian.inactive_operators('370000', shilian.platform_today() - 7);
 INSERT INTO shilian.operator_roll (licence_no, name, station, segment, kinds) VALUES
 	('JY13701020001019', '济南泉城农产品批发市场有限公司', '370102001', 'circulation', '{wholesaler,market}'),
 	('SC10437011201042', '济南鲁味食品有限公司', '370112001', 'production', '{processor}'),
@@ -220,7 +220,7 @@ SELECT 'demo: ' || count(*) || ' licences on the operator roll' AS roll FROM shi
 -- ---- assessment targets (docs/regulator.md) -----------------------------------
 -- The province's standard targets, and Jinan's higher ones as a national
 -- food-safety demonstration city. Try:
---   SELECT shilian.monthly_report(current_date, '370000');
+--   SELECT shilian.monthly_report(shilian.platform_today(), '370000');
 INSERT INTO shilian.assessment_target VALUES
 	('370000', false, 0.90, 0.80, 0.95, 0.80),
 	('370100', true, 0.98, 0.90, 1.00, 0.95)
@@ -233,10 +233,10 @@ ON CONFLICT (code) DO NOTHING;
 --   SELECT jsonb_pretty(shilian.epcis_events(eq_biz_step => '{shipping,receiving}'));
 DO $demo$
 DECLARE
-	d0 date := current_date - 6;
+	d0 date := shilian.platform_today() - 6;
 	farm bigint;
 	wh bigint;
-	lot text := 'FQ-' || to_char(current_date - 5, 'MMDD');
+	lot text := 'FQ-' || to_char(shilian.platform_today() - 5, 'MMDD');
 	ctx jsonb := '["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld", {"shilian": "urn:shilian:epcis:"}]';
 BEGIN
 	IF EXISTS (SELECT 1 FROM shilian.epcis_event) THEN
@@ -288,13 +288,13 @@ SELECT 'demo: ' || count(*) || ' EPCIS events captured' AS epcis FROM shilian.ep
 -- flour as a first entry from a supplier naming the mill's licence (the mill
 -- is on the platform: an unlinked receipt); a new Licheng wholesaler buys
 -- from farmers and records no sales, and its licence ends in 20 days. Try:
---   SELECT * FROM shilian.broken_chain('370000', daterange(current_date - 30, current_date, '[]'));
+--   SELECT * FROM shilian.broken_chain('370000', daterange(shilian.platform_today() - 30, shilian.platform_today(), '[]'));
 --   SELECT * FROM shilian.compliance_findings('370112');
---   SELECT * FROM shilian.spot_check_sample('370100', to_char(current_date, 'YYYY"Q"Q'), 5, 1);
+--   SELECT * FROM shilian.spot_check_sample('370100', to_char(shilian.platform_today(), 'YYYY"Q"Q'), 5, 1);
 --   SELECT * FROM shilian.alerts('370000');   (LISTEN shilian_alert; SELECT shilian.alerts_scan();)
 DO $demo$
 DECLARE
-	d0 date := current_date - 6;
+	d0 date := shilian.platform_today() - 6;
 	wholesaler bigint; canteen bigint; processor bigint; lc bigint;
 	cabbage bigint; flour bigint;
 	lot shilian.trace_code;
@@ -318,13 +318,13 @@ BEGIN
 		'济南市历城区港沟街道农贸市场', '13800100201', reg_card => 'LC370112-0201',
 		regulator_contact => '洪家楼所 王五 0531-86000003');
 	PERFORM shilian.operator_activate(lc);
-	PERFORM shilian.licence_add(lc, 'JY13701120000201', '{vegetables,fruit}', d0 - 300, current_date + 20);
+	PERFORM shilian.licence_add(lc, 'JY13701120000201', '{vegetables,fruit}', d0 - 300, shilian.platform_today() + 20);
 	PERFORM shilian.receive_first_entry(lc, cabbage, '200 kg',
 		'{"name": "刘七", "contact": "13900100211", "address": "历城区港沟村"}', '{"inspector": "刘八"}',
-		current_date, now());
+		shilian.platform_today(), now());
 	PERFORM shilian.receive_first_entry(lc, cabbage, '150 kg',
 		'{"name": "孙九", "contact": "13900100212", "address": "历城区柳埠村"}', '{"inspector": "刘八"}',
-		current_date, now());
+		shilian.platform_today(), now());
 END
 $demo$;
 SELECT 'demo: ' || shilian.alerts_scan() || ' new alerts' AS alerts;
