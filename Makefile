@@ -61,7 +61,7 @@ GW_HDRS     = $(wildcard gateway/*.h) extension/core/jsonlimit.h extension/core/
 gateway/shilian-gateway: $(GW_SRCS) $(GW_HDRS) shilian.control
 	$(GW_CC) $(GW_CFLAGS) $(GW_EXTRA_CFLAGS) -o $@ $(GW_SRCS) $(GW_LDLIBS) $(GW_EXTRA_LDFLAGS)
 
-.PHONY: gateway deps run stop psql test test-assert bench unit
+.PHONY: gateway deps run stop psql test test-ha test-assert bench unit
 gateway: gateway/shilian-gateway deliver/shilian-deliver
 
 # ---- webhook delivery worker (docs/webhooks.md) ------------------------------
@@ -121,6 +121,12 @@ psql:
 
 test: deps all gateway
 	@tests/lib/test.sh
+
+# High availability, backups and point-in-time recovery (tests/ha/, docs/operations.md):
+# pgBackRest, pg_auto_failover and the gateway across a failover. Apart from
+# `make test` (its clusters and failovers take a few minutes); .ci/run runs both.
+test-ha: deps all gateway
+	@tests/lib/test.sh tests/ha/*.pl
 
 # ---- fuzzing (libFuzzer, clang from Debian) --------------------------------
 # Harnesses in tests/fuzz/, seed corpora in tests/fuzz/corpus/NAME/. `make

@@ -7,7 +7,8 @@ PKGS="make gcc postgresql-15 postgresql-server-dev-15 postgresql-contrib
 libpq-dev libcivetweb-dev libjansson-dev libjwt-dev libssl-dev openssl
 perl libipc-run-perl libjson-pp-perl curl jq wrk valgrind util-linux python3-jsonschema
 clang libclang-rt-14-dev postgresql-15-cron dpkg-dev binutils faketime
-libqrencode-dev libpng-dev chromium zbar-tools fonts-noto-cjk nodejs libcurl4-openssl-dev"
+libqrencode-dev libpng-dev chromium zbar-tools fonts-noto-cjk nodejs libcurl4-openssl-dev
+postgresql-15-auto-failover pgbackrest"
 
 missing=""
 for p in $PKGS; do
