@@ -162,6 +162,7 @@ gw_db(struct mg_connection *conn)
 	if (t == NULL)
 		return NULL;
 	t->pool_timed_out = false;
+	t->db_error[0] = '\0';
 	if (t->held == NULL && (t->held = Acquire()) == NULL)
 	{
 		t->pool_timed_out = true;
@@ -182,6 +183,9 @@ gw_db(struct mg_connection *conn)
 	if (PQstatus(c->db) != CONNECTION_OK)
 	{
 		fprintf(stderr, "shilian-gateway: database connection failed: %s", PQerrorMessage(c->db));
+		/* the reply's details: libpq's reason, e.g. every host answered read-only */
+		snprintf(t->db_error, sizeof(t->db_error), "%s", PQerrorMessage(c->db));
+		t->db_error[strcspn(t->db_error, "\n")] = '\0';
 		PQfinish(c->db);
 		c->db = NULL;
 		return NULL;
@@ -206,13 +210,19 @@ gw_db_release(struct mg_connection *conn)
 	if (c->db != NULL && PQstatus(c->db) == CONNECTION_OK &&
 		PQtransactionStatus(c->db) == PQTRANS_INTRANS)
 		PQclear(PQexec(c->db, "ROLLBACK"));
-	if (c->db != NULL && (PQstatus(c->db) != CONNECTION_OK ||
+	/*
+	 * A connection to a server that refused a write as read-only (a standby,
+	 * or a demoted primary) is closed: the next request's connection follows
+	 * the connection string (target_session_attrs=read-write) to the primary.
+	 */
+	if (c->db != NULL && (c->discard || PQstatus(c->db) != CONNECTION_OK ||
 						  PQtransactionStatus(c->db) != PQTRANS_IDLE))
 	{
 		PQfinish(c->db);
 		c->db = NULL;
 		memset(c->prepared, 0, gw_nroutes);
 	}
+	c->discard = false;
 	pthread_mutex_lock(&pool.lock);
 	c->busy = false;
 	pool.in_use--;

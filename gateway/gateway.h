@@ -266,12 +266,14 @@ typedef struct GwPoolConn
 	PGconn	   *db;
 	unsigned char *prepared;	/* per route: prepared on this connection */
 	bool		busy;
+	bool		discard;		/* a standby's: closed when given back (GW5031) */
 } GwPoolConn;
 
 typedef struct GwThread
 {
 	GwPoolConn *held;			/* the pool connection of the current request */
 	bool		pool_timed_out; /* the last gw_db() found none free in time */
+	char		db_error[256];	/* why the last gw_db() could not connect ("" if it did) */
 } GwThread;
 
 int			gw_db_pool_init(void);

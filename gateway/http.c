@@ -251,7 +251,26 @@ gw_reply_pg_error(struct mg_connection *conn, const PGresult *res, PGconn *db)
 								  "Retry after the number of seconds in Retry-After.", "Retry-After: 1\r\n");
 		}
 		return gw_reply_error(conn, 503, "GW503", "database unavailable",
-							  db ? PQerrorMessage(db) : NULL, "Retry later.", "Retry-After: 5\r\n");
+							  db ? PQerrorMessage(db) : (t != NULL && t->db_error[0] ? t->db_error : NULL),
+							  "Retry later.", "Retry-After: 5\r\n");
+	}
+	/*
+	 * A write refused because the server is read-only: the connection went
+	 * to a standby (a connection string without target_session_attrs=
+	 * read-write) or to a primary being demoted. Not the caller's fault and
+	 * not lasting: 503 with a short Retry-After, and the connection is closed
+	 * so that the next request connects to whichever server is the primary.
+	 */
+	if (strcmp(sqlstate, "25006") == 0)
+	{
+		GwThread   *t = mg_get_thread_pointer(conn);
+
+		if (t != NULL && t->held != NULL)
+			t->held->discard = true;
+		return gw_reply_error(conn, 503, "GW5031", "no writable database server: the server is read-only",
+							  PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY),
+							  "A standby or a failover under way; retry after the number of seconds in Retry-After.",
+							  "Retry-After: 2\r\n");
 	}
 	return gw_reply_error(conn, gw_http_status_for_sqlstate(sqlstate), sqlstate,
 						  PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY),

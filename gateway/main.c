@@ -60,6 +60,25 @@ main(int argc, char **argv)
 		return 2;
 	if (gw_routes_check() != 0)
 		return 2;
+	/*
+	 * The connection string is libpq's, checked here rather than at the
+	 * first request: several hosts (host=a,b port=5432,5432) with
+	 * target_session_attrs=read-write follow the primary across a failover
+	 * (docs/operations.md).
+	 */
+	{
+		char	   *err = NULL;
+		PQconninfoOption *opts = PQconninfoParse(gw_config.dsn, &err);
+
+		if (opts == NULL)
+		{
+			fprintf(stderr, "shilian-gateway: invalid dsn: %s", err ? err : "out of memory\n");
+			PQfreemem(err);
+			gw_config_free();
+			return 2;
+		}
+		PQconninfoFree(opts);
+	}
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = OnSignal;
