@@ -138,7 +138,10 @@ BEGIN
 	IF TG_OP = 'INSERT' THEN
 		INSERT INTO shilian.operator_history (operator_id, valid, status, station, segment, kinds, own_system)
 		SELECT n.id, v.valid, v.status, n.station, n.segment, n.kinds, n.own_system
-		  FROM new_rows n, LATERAL shilian.operator_history_versions(n) v;
+		  FROM new_rows n, LATERAL shilian.operator_history_versions(n) v
+		 -- a restore that loaded the history first: it is already there
+		 WHERE NOT EXISTS (SELECT 1 FROM shilian.operator_history h
+							WHERE h.operator_id = n.id AND upper_inf(h.valid));
 		RETURN NULL;
 	END IF;
 	IF TG_OP = 'UPDATE' THEN
@@ -188,7 +191,10 @@ BEGIN
 	IF TG_OP = 'INSERT' THEN
 		INSERT INTO shilian.licence_history (licence_id, licence_no, operator_id, scope, valid_from, valid_to, recorded)
 		SELECT n.id, n.licence_no, n.operator_id, n.scope, n.valid_from, n.valid_to, tstzrange(n.added_at, NULL)
-		  FROM new_rows n;
+		  FROM new_rows n
+		 -- a restore that loaded the history first: it is already there
+		 WHERE NOT EXISTS (SELECT 1 FROM shilian.licence_history h
+							WHERE h.licence_id = n.id AND upper_inf(h.recorded));
 		RETURN NULL;
 	END IF;
 	IF TG_OP = 'UPDATE' THEN
@@ -248,7 +254,11 @@ BEGIN
 	IF TG_OP = 'INSERT' THEN
 		INSERT INTO shilian.operator_roll_history (licence_no, name, station, segment, kinds, recorded)
 		SELECT n.licence_no, n.name, n.station, n.segment, n.kinds, tstzrange(n.imported_at, NULL)
-		  FROM new_rows n;
+		  FROM new_rows n
+		 -- a restore that loaded the history first: it is already there (a
+		 -- licence back on the roll after a drop has no open version)
+		 WHERE NOT EXISTS (SELECT 1 FROM shilian.operator_roll_history h
+							WHERE h.licence_no = n.licence_no AND upper_inf(h.recorded));
 		RETURN NULL;
 	END IF;
 	t := shilian.registry_now();
@@ -291,6 +301,48 @@ CREATE TRIGGER history_del AFTER DELETE ON operator_roll REFERENCING OLD TABLE A
 	FOR EACH STATEMENT EXECUTE FUNCTION roll_history_keep();
 CREATE TRIGGER history_truncate AFTER TRUNCATE ON operator_roll
 	FOR EACH STATEMENT EXECUTE FUNCTION roll_history_keep();
+
+-- ---- a restore ---------------------------------------------------------------------------------
+-- pg_dump keeps the three history tables (pg_extension_config_dump) and the
+-- tables they follow; a restore COPYs both, in the dump's order (operator,
+-- then operator_history), and the insert triggers above open versions of
+-- their own from the restored rows' dates (registered_at, added_at,
+-- imported_at), which the dumped history then overlaps. A version inserted
+-- directly into a history table (at trigger depth 0: a restore, or the
+-- admin by hand; the triggers above insert at depth 1 or more) is the
+-- history: it replaces the versions of the same operator, licence or roll
+-- licence that overlap it. The dumped versions of one key never overlap
+-- each other, and they cover the same time from the same start as the
+-- derived ones, so after the restore the history is exactly the dumped one
+-- whichever table came first (tests/t/026_history_dump.pl).
+CREATE FUNCTION history_restore_replace() RETURNS trigger
+	LANGUAGE plpgsql VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, shilian, pg_temp
+	AS $$
+BEGIN
+	IF TG_TABLE_NAME = 'operator_history' THEN
+		DELETE FROM shilian.operator_history h
+		 WHERE h.operator_id = NEW.operator_id AND h.valid && NEW.valid;
+	ELSIF TG_TABLE_NAME = 'licence_history' THEN
+		DELETE FROM shilian.licence_history h
+		 WHERE h.licence_id = NEW.licence_id AND h.recorded && NEW.recorded;
+	ELSE
+		DELETE FROM shilian.operator_roll_history h
+		 WHERE h.licence_no = NEW.licence_no AND h.recorded && NEW.recorded;
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION history_restore_replace() IS
+	'Row trigger of the history tables for rows inserted directly (a restore): the inserted version replaces the versions of the same operator, licence or roll licence that overlap it, so a pg_dump restore leaves the dumped history exactly.';
+REVOKE ALL ON FUNCTION history_restore_replace() FROM PUBLIC;
+
+CREATE TRIGGER history_restore BEFORE INSERT ON operator_history
+	FOR EACH ROW WHEN (pg_trigger_depth() = 0) EXECUTE FUNCTION history_restore_replace();
+CREATE TRIGGER history_restore BEFORE INSERT ON licence_history
+	FOR EACH ROW WHEN (pg_trigger_depth() = 0) EXECUTE FUNCTION history_restore_replace();
+CREATE TRIGGER history_restore BEFORE INSERT ON operator_roll_history
+	FOR EACH ROW WHEN (pg_trigger_depth() = 0) EXECUTE FUNCTION history_restore_replace();
 
 -- ---- the registry as of an instant ---------------------------------------------------
 -- Invoker rights: row-level security (below) keeps a regulator to its subtree.

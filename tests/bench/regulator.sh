@@ -10,6 +10,14 @@
 # records (below).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+# a row against the one-second target (issues 9 and 25) says whether it is met
+row() {
+	local note=$5
+	if [ "$3" = ms ] && [[ "$5" == *"target (1 s)"* ]]; then
+		if [[ "$2" =~ ^[0-9.]+$ ]] && awk -v a="$2" 'BEGIN { exit !(a < 1000) }'; then note="$note: met"; else note="$note: NOT met"; fi
+	fi
+	printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$note"
+}
 
 N=1000000
 dir=${SHILIAN_BENCH_TMP:-/tmp}
@@ -102,14 +110,24 @@ for _ in $(seq 1 100); do [ -s "$dir/report-gw.port" ] && break; sleep 0.05; don
 rtoken=$("$SHILIAN_TOP/gateway/shilian-gateway" token --role regulator --jurisdiction 370000 --expires 1h --jwt-secret "$secret")
 best=""
 for _ in 1 2 3; do
-	t=$(curl -fs -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $rtoken" \
-		"http://127.0.0.1:$(cat "$dir/report-gw.port")/v1/regulator/jurisdictions/370000/monthly-report.html?month=2026-03")
+	# the page must come back whole (200, an SVG in it), else the row says so
+	page=$(curl -s -o "$dir/report.html" -w '%{http_code} %{time_total}' -H "Authorization: Bearer $rtoken" \
+		"http://127.0.0.1:$(cat "$dir/report-gw.port")/v1/regulator/jurisdictions/370000/monthly-report.html?month=2026-03" \
+		|| echo "000 0")
+	read -r code t <<< "$page"
+	if [ "$code" != 200 ] || ! grep -q '<svg' "$dir/report.html"; then
+		echo "report page: HTTP $code" >&2
+		best=failed
+		break
+	fi
 	if [ -z "$best" ] || awk -v a="$t" -v b="$best" 'BEGIN { exit !(a < b) }'; then best=$t; fi
 done
 kill "$rgw" 2>/dev/null || true
 wait "$rgw" 2>/dev/null || true
-row "report page 2026-03, 370000 (HTML, 4 SVG charts)" "$(awk -v s="$best" 'BEGIN { printf "%.0f", s * 1000 }')" "ms" \
-	"$(awk -v s="$report_s" 'BEGIN { printf "%.0f", s * 1000 }')" "monthly_report SQL alone"
+[ "$best" = failed ] || best=$(awk -v s="$best" 'BEGIN { printf "%.0f", s * 1000 }')
+row "report page 2026-03, 370000 (HTML, 4 SVG charts)" "$best" "ms" \
+	"$(awk -v s="$report_s" 'BEGIN { printf "%.0f", s * 1000 }')" \
+	"SQL alone; target (1 s)"
 
 # h-history: the figures are as of the period's end, from the registry's
 # history; the generator registers its operators over the four months
