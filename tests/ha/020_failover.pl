@@ -334,7 +334,7 @@ ok(wait_for(sub { (psql_at($port{node1}, 'select count(*) from shilian.ledger') 
 
 my $figures = sprintf("records/s (lot, sale and receipt requests answered 2xx, 8 writers, synchronous replication): %.1f\n"
 	  . "replication replay lag under that load: median %d ms, max %d ms; WAL behind: median %d bytes, max %d bytes\n"
-	  . "write outage (kill -9 of the primary node to the first 2xx): %.1f s; promotion seen at %.1f s\n",
+	  . "write outage (kill -9 of the primary node to the first 2xx of a request sent after it): %.1f s; the monitor showed the promotion by %.1f s\n",
 	$rate, $lag_ms[ $#lag_ms / 2 ] // -1, $lag_ms[-1] // -1, $lag_bytes[ $#lag_bytes / 2 ] // -1,
 	$lag_bytes[-1] // -1, $outage, $promoted_at - $kill_at);
 diag($figures);
