@@ -128,22 +128,26 @@ BEGIN
 		   AND ($6 OR d.operator_id IN (SELECT o.id FROM op o))
 		 GROUP BY d.operator_id
 	), per_op AS (
-		SELECT o.station, o.segment, o.own_system,
+		-- each operator''s flags from the registry alone, before its counters
+		-- are joined (below): the probes per operator are planned for the
+		-- subtree''s operators, not for a join estimate over the counters
+		SELECT o.id, o.station, o.segment, o.own_system,
 			-- active for at least part of the period
 			CASE WHEN $6
 				THEN o.id IN (SELECT a.operator_id FROM shilian.operator_history a
 							   WHERE a.status = ''active'' AND a.valid && tstzrange($8, $7, ''[]''))
 				ELSE EXISTS (SELECT 1 FROM shilian.operator_history a
 							  WHERE a.operator_id = o.id AND a.status = ''active''
-								AND a.valid && tstzrange($8, $7, ''[]'')) END AS active_part,
-			a.operator_id IS NOT NULL AS recorded, coalesce(a.via_client, 0) AS via_client,
-			coalesce(a.receipts, 0) AS receipts, coalesce(a.receipts_complete, 0) AS receipts_complete,
+								AND a.valid && tstzrange($8, $7, ''[]'') OFFSET 0) END AS active_part,
 			-- 10+3: of a key catering kind; or holding a licence valid in
 			-- the period whose scope has a key category; or, holding no
 			-- licence valid in the period, producing edible agricultural
 			-- products of a key category (a lot made with batch_create by
 			-- the period''s end). A big subtree hashes the holders once
-			-- (IN), a small one probes the indexes per operator (EXISTS)
+			-- (IN), a small one probes the indexes per operator (EXISTS;
+			-- OFFSET 0 keeps the planner from turning it into a hash of the
+			-- whole table, which it costs as cheaper for a few thousand
+			-- operators and which is not at a million rows)
 			(o.kinds && shilian.key_catering_kinds()
 				OR CASE WHEN $6
 					THEN o.id IN (SELECT li.operator_id FROM shilian.licence_history li
@@ -151,29 +155,38 @@ BEGIN
 									 AND ($10 IS NULL OR li.valid_from <= $10) AND ($9 IS NULL OR li.valid_to >= $9))
 					ELSE EXISTS (SELECT 1 FROM shilian.licence_history li
 								  WHERE li.operator_id = o.id AND li.recorded @> $7 AND li.scope && shilian.key_categories()
-									AND ($10 IS NULL OR li.valid_from <= $10) AND ($9 IS NULL OR li.valid_to >= $9)) END
+									AND ($10 IS NULL OR li.valid_from <= $10) AND ($9 IS NULL OR li.valid_to >= $9) OFFSET 0) END
 				OR (CASE WHEN $6
 					THEN o.id NOT IN (SELECT li.operator_id FROM shilian.licence_history li
 									   WHERE li.recorded @> $7
 										 AND ($10 IS NULL OR li.valid_from <= $10) AND ($9 IS NULL OR li.valid_to >= $9))
 					ELSE NOT EXISTS (SELECT 1 FROM shilian.licence_history li
 									  WHERE li.operator_id = o.id AND li.recorded @> $7
-										AND ($10 IS NULL OR li.valid_from <= $10) AND ($9 IS NULL OR li.valid_to >= $9)) END
-					AND EXISTS (SELECT 1 FROM shilian.batch b JOIN shilian.product p ON p.id = b.product_id
-								 WHERE b.owner_id = o.id AND b.origin = ''produced'' AND p.edible_agricultural
-								   AND p.category = ANY (shilian.key_categories())
-								   AND ($10 IS NULL OR b.produced_on <= $10)))) AS key,
+										AND ($10 IS NULL OR li.valid_from <= $10) AND ($9 IS NULL OR li.valid_to >= $9) OFFSET 0) END
+					AND CASE WHEN $6
+						THEN o.id IN (SELECT b.owner_id FROM shilian.batch b JOIN shilian.product p ON p.id = b.product_id
+									   WHERE b.origin = ''produced'' AND p.edible_agricultural
+										 AND p.category = ANY (shilian.key_categories())
+										 AND ($10 IS NULL OR b.produced_on <= $10))
+						ELSE EXISTS (SELECT 1 FROM shilian.batch b JOIN shilian.product p ON p.id = b.product_id
+									  WHERE b.owner_id = o.id AND b.origin = ''produced'' AND p.edible_agricultural
+										AND p.category = ANY (shilian.key_categories())
+										AND ($10 IS NULL OR b.produced_on <= $10) OFFSET 0) END)) AS key,
 			-- a sale to it shipped in the period still pending
 			CASE WHEN $6
 				THEN o.id IN (SELECT l.buyer_id FROM shilian.link l
 							   WHERE l.status = ''pending'' AND l.kind = ''ship'' AND l.shipped_on <@ $2)
 				ELSE EXISTS (SELECT 1 FROM shilian.link l
 							  WHERE l.buyer_id = o.id AND l.status = ''pending'' AND l.kind = ''ship''
-								AND l.shipped_on <@ $2) END AS unreceived
+								AND l.shipped_on <@ $2 OFFSET 0) END AS unreceived
 		  FROM op o
-		  LEFT JOIN act a ON a.operator_id = o.id
 		-- not pulled up: each row''s expressions above are computed once
 		OFFSET 0
+	), per_op_act AS (
+		SELECT p.*, a.operator_id IS NOT NULL AS recorded, coalesce(a.via_client, 0) AS via_client,
+			coalesce(a.receipts, 0) AS receipts, coalesce(a.receipts_complete, 0) AS receipts_complete
+		  FROM per_op p
+		  LEFT JOIN act a ON a.operator_id = p.id
 	), opsum AS (
 		SELECT p.station, p.segment, count(*) FILTER (WHERE p.active_part) AS operators,
 			count(*) FILTER (WHERE p.active_part AND p.recorded) AS active_operators,
@@ -182,7 +195,7 @@ BEGIN
 			count(*) FILTER (WHERE p.active_part AND p.own_system) AS own_system_operators,
 			count(*) FILTER (WHERE p.active_part AND p.own_system AND p.via_client > 0) AS own_system_uploading,
 			sum(p.receipts) AS receipts, sum(p.receipts_complete) AS receipts_complete
-		  FROM per_op p GROUP BY p.station, p.segment
+		  FROM per_op_act p GROUP BY p.station, p.segment
 	), roll AS (
 		-- the roll as of the period''s end; a licence counts as registered
 		-- when the platform had recorded it by then, valid in the period,

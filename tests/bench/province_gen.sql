@@ -459,6 +459,9 @@ SELECT setval(pg_get_serial_sequence('shilian.consumption', 'id'), (SELECT max(i
 -- versions from its time stamps, each licence and roll row from theirs
 SELECT CASE WHEN to_regclass('shilian.operator_history') IS NOT NULL THEN 'history' END AS history \gset
 \if :{?history}
+-- (under replica too: the rows are the history, so the history tables' own
+-- row trigger for direct inserts, a restore's, has nothing to replace)
+SET session_replication_role = replica;
 INSERT INTO operator_history (operator_id, valid, status, station, segment, kinds, own_system)
 SELECT o.id, v.valid, v.status, o.station, o.segment, o.kinds, o.own_system
   FROM operator o, LATERAL operator_history_versions(o) v;
@@ -468,6 +471,7 @@ SELECT li.id, li.licence_no, li.operator_id, li.scope, li.valid_from, li.valid_t
 INSERT INTO operator_roll_history (licence_no, name, station, segment, kinds, recorded)
 SELECT r.licence_no, r.name, r.station, r.segment, r.kinds, tstzrange(r.imported_at, NULL)
   FROM operator_roll r;
+RESET session_replication_role;
 ANALYZE operator_history; ANALYZE licence_history; ANALYZE operator_roll_history;
 \endif
 

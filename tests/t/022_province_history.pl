@@ -54,6 +54,44 @@ is($node->safe_psql('prov', q{
 		 EXCEPT SELECT id, status, station, segment, kinds, own_system FROM shilian.operator)) d}),
 	'0', 'operator_as_of(now()) is the operator table');
 
+# One definition, two plans (sql/src/64_figures.sql, station_figures_scan):
+# the province hashes the history, the licences, the lots and the pending
+# sales once, a city or county probes the indexes per operator. Both give
+# the same counts for every station, for calendar months, other ranges and
+# open periods, before and after registry changes made now (suspensions, a
+# station move, an own-system change, a licence).
+my $paths = q{
+	WITH p(p) AS (SELECT unnest(ARRAY['[2025-12-01,2025-12-31]', '[2026-02-01,2026-02-28]', '[2026-03-01,2026-03-31]',
+			'[2026-02-20,2026-03-05]', '[2026-03-01,)', '(,)']::daterange[])),
+	prov AS (SELECT p.p, f.* FROM p, LATERAL shilian.station_figures_scan('370000', p.p) f),
+	part AS (SELECT p.p, f.* FROM p, shilian.jurisdiction j, LATERAL shilian.station_figures_scan(j.code, p.p) f
+			  WHERE j.level = $$LEVEL$$)
+	SELECT (SELECT count(*) FROM prov) || ' ' || (SELECT count(*) FROM (
+		(SELECT * FROM prov EXCEPT ALL SELECT * FROM part) UNION ALL (SELECT * FROM part EXCEPT ALL SELECT * FROM prov)) d)};
+sub paths_agree
+{
+	my ($when) = @_;
+	for my $level ('county', 'city')
+	{
+		(my $q = $paths) =~ s/\$\$LEVEL\$\$/'$level'/;
+		my ($rows, $diff) = split / /, $node->safe_psql('prov', $q);
+		ok($rows > 100, "$when: the province has $rows station rows over the periods");
+		is($diff, '0', "$when: each $level's figures (index probes) are the province's (hashes) for its stations");
+	}
+}
+paths_agree('as generated');
+$node->safe_psql('prov', q{
+	SET search_path = shilian, public;
+	SELECT count(shilian.operator_suspend(o.id, 'check')) FROM (SELECT id FROM shilian.operator
+		WHERE status = 'active' ORDER BY id LIMIT 5) o;
+	SELECT shilian.operator_update(o.id, station => (SELECT j.code FROM shilian.jurisdiction j
+		WHERE j.level = 'station' AND j.code <> o.station ORDER BY j.code LIMIT 1), own_system => NOT o.own_system)
+	  FROM (SELECT id, station, own_system FROM shilian.operator WHERE status = 'active' ORDER BY id DESC LIMIT 3) o;
+	SELECT shilian.licence_add(o.id, 'SC19999990000011', '{aquatic}', '2025-01-01', '2030-12-31')
+	  FROM (SELECT id FROM shilian.operator WHERE status = 'active' ORDER BY id DESC OFFSET 10 LIMIT 1) o;
+});
+paths_agree('after registry changes');
+
 # a registration now: the past months do not move, an open period does
 my $before = $node->safe_psql('prov', $rates);
 my $open = q{SELECT registered FROM shilian.jurisdiction_stats('370000', '[2026-02-01,)') WHERE total};
