@@ -76,6 +76,7 @@ typedef struct GwAuth
 	char		operator_id[32];
 	char		jurisdiction[32];
 	char		client[64];
+	char		client_addr[64];	/* the peer's address: shilian.client_addr (registration.md) */
 } GwAuth;
 
 /* JSON body field types for a route's schema. */
