@@ -324,7 +324,7 @@ BEGIN
 		   (SELECT coalesce(jsonb_agg(c.row ORDER BY c.score DESC, c.licence_no), '[]')
 			  FROM (SELECT jsonb_build_object('licence_no', o.licence_no::text, 'name', o.name,
 							 'station', o.station, 'segment', o.segment,
-							 'holder', shilian.registration_licence_holder(o.licence_no)) AS row,
+							 'holder', shilian.registration_licence_holder(o.licence_no)::text) AS row,
 						   o.licence_no,
 						   (o.licence_no = q.licence_no)::int * 4 + (o.name = q.name)::int * 2
 						   + (strpos(o.name, q.name) > 0 OR strpos(q.name, o.name) > 0)::int
