@@ -1183,5 +1183,19 @@ const GwRoute gw_routes[] = {
 	{"GET", "/t/{code}", gw_page_route, GW_PUBLIC,
 		"The consumer page of a trace code (public_trace): page, JSON or linkset by Accept",
 		.op = "resolveTraceCode", .params = p_dl_code, .response = "text/html"},
+
+	/* the phone page for registration and activation (registration.c, docs/registration.md) */
+	{"GET", "/register", gw_registration_page_route, GW_PUBLIC,
+		"The registration page (注册): a form for phones, server-rendered, no script",
+		.op = "registrationPage", .response = "text/html"},
+	{"POST", "/register", gw_registration_page_route, GW_PUBLIC,
+		"The registration form posted (application/x-www-form-urlencoded): operator_register_request, the answer as a page",
+		.op = "submitRegistrationPage", .response = "text/html"},
+	{"GET", "/activate", gw_registration_page_route, GW_PUBLIC,
+		"The activation page (激活): licence number, the station's code, phone number",
+		.op = "activationPage", .response = "text/html"},
+	{"POST", "/activate", gw_registration_page_route, GW_PUBLIC,
+		"The activation form posted: operator_activate_with_code, the answer as a page",
+		.op = "submitActivationPage", .response = "text/html"},
 };
 const size_t gw_nroutes = sizeof(gw_routes) / sizeof(gw_routes[0]);

@@ -427,6 +427,7 @@ bool		gw_is_epcis(struct mg_connection *conn);
  */
 struct GwBuf;
 int			gw_page_route(GwRequest *req);
+int			gw_registration_page_route(GwRequest *req);
 int			gw_label_route(GwRequest *req);
 int			gw_label_sheet_route(GwRequest *req);
 int			gw_recall_graph_route(GwRequest *req);

@@ -47,6 +47,7 @@ my @implemented = (
 	[ post => '/v1/operators/{id}/activation-code' ], [ post => '/v1/activations' ],
 	[ get => '/v1/regulator/jurisdictions/{code}/registration-followup' ],
 	[ get => '/v1/regulator/jurisdictions/{code}/registration-followup.csv' ],
+	[ get => '/register' ], [ post => '/register' ], [ get => '/activate' ], [ post => '/activate' ],
 	# pages, labels and pictures (tests/gateway/060_pages.pl)
 	[ get => '/01/{gtin}/10/{lot}' ], [ get => '/01/{gtin}/10/{lot}/21/{serial}' ], [ get => '/01/{gtin}/21/{serial}' ],
 	[ get => '/01/{gtin}' ], [ get => '/t/{code}' ], [ get => '/v1/batches/{code}/label.svg' ], [ get => '/v1/batches/{code}/label.png' ],
