@@ -121,7 +121,7 @@ ActivateForm(GwRequest *req)
 	return Reply(req, 200, &b);
 }
 
-/* The form's fields, decoded, in the order of names (empty for a missing one). */
+/* The form's fields, decoded and without trailing white space, in the order of names (empty for a missing one). */
 static int
 ReadForm(GwRequest *req, const char *const *names, char values[][256])
 {
@@ -135,8 +135,15 @@ ReadForm(GwRequest *req, const char *const *names, char values[][256])
 		got += n;
 	body[got] = '\0';
 	for (int i = 0; names[i]; i++)
+	{
+		size_t		len;
+
 		if (mg_get_var(body, (size_t) got, names[i], values[i], 256) < 0)
 			values[i][0] = '\0';
+		/* a field typed on a phone may end in a space or a line break */
+		for (len = strlen(values[i]); len > 0 && strchr(" \t\r\n", values[i][len - 1]) != NULL; len--)
+			values[i][len - 1] = '\0';
+	}
 	free(body);
 	return 0;
 }

@@ -218,18 +218,17 @@ ON CONFLICT (licence_no) DO NOTHING;
 SELECT 'demo: ' || count(*) || ' licences on the operator roll' AS roll FROM shilian.operator_roll;
 
 -- ---- self-service registration and activation (docs/registration.md) ----------
--- Three market vendors on the roll have not registered. 老王 registers himself
+-- Two market vendors are added to the roll. 老王 registers himself
 -- (his licence, name and station match the roll: registered at once), the
 -- station gives him an activation code and he activates with his phone;
--- 李记 writes its name differently and waits in the station's queue; 张三's
--- restaurant has not come yet. Try:
+-- 李记 writes its name differently and waits in the station's queue (the
+-- roll's other unregistered licences are above). Try:
 --   SELECT * FROM shilian.registration_requests('370102');
 --   SELECT * FROM shilian.registration_followup('370100');
 --   curl -s -X POST $SHILIAN_URL/v1/registrations -H 'Content-Type: application/json' -d '{...}'
 INSERT INTO shilian.operator_roll (licence_no, name, station, segment, kinds) VALUES
 	('JY13701020003016', '泉城路老王菜摊', '370102001', 'circulation', '{market_vendor}'),
-	('JY13701020003024', '泉城路李记水果', '370102001', 'circulation', '{market_vendor}'),
-	('JY13701120003013', '洪家楼张三饭店', '370112001', 'catering', '{restaurant}')
+	('JY13701020003024', '泉城路李记水果', '370102001', 'circulation', '{market_vendor}')
 ON CONFLICT (licence_no) DO NOTHING;
 DO $$
 DECLARE
