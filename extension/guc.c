@@ -17,6 +17,7 @@ bool		shilian_activity_counters = true;
 bool		shilian_allow_drop = false;
 char *shilian_channel = NULL;
 char *shilian_client = NULL;
+static char *shilian_client_addr = NULL;
 char *shilian_hash_algorithm = NULL;
 char *shilian_jurisdiction = NULL;
 bool		shilian_ledger_maintenance = false;
@@ -215,6 +216,12 @@ ShilianDefineGucs(void)
 							   "API client (system) on whose behalf this transaction runs.",
 							   "Set by the gateway for requests with an API key; stored in the source of each ledger entry.",
 							   &shilian_client, "", PGC_USERSET, 0, CheckClient, NULL, NULL);
+
+	DefineCustomStringVariable("shilian.client_addr",
+							   "Network address of the client of this request.",
+							   "Set by the gateway per transaction; self-registration and activation "
+							   "attempts are throttled per address (docs/registration.md).",
+							   &shilian_client_addr, "", PGC_USERSET, 0, NULL, NULL, NULL);
 
 	DefineCustomStringVariable("shilian.hash_algorithm",
 							   "Hash function for new ledger entries (sha256 or sm3).",

@@ -146,9 +146,31 @@ InList(const char *s, const char *const *list)
  * operator_register(name, segment, kinds, station, address, contact, uscc,
  * reg_card, own_system, regulator_contact) → operator id, status registered.
  */
+static Datum OperatorRegister(FunctionCallInfo fcinfo, bool check_caller);
+
 PG_FUNCTION_INFO_V1(sl_operator_register);
 Datum
 sl_operator_register(PG_FUNCTION_ARGS)
+{
+	return OperatorRegister(fcinfo, true);
+}
+
+/*
+ * operator_register_matched(...): the same registration (same checks, same
+ * row, same ledger entry) for a self-registration that the platform has
+ * matched against the licence roll (sql/src/83_registration.sql). It does not
+ * ask who the caller is: only the extension's owner may execute it, that is
+ * the definer-rights functions of part 83 that decide the match.
+ */
+PG_FUNCTION_INFO_V1(sl_operator_register_matched);
+Datum
+sl_operator_register_matched(PG_FUNCTION_ARGS)
+{
+	return OperatorRegister(fcinfo, false);
+}
+
+static Datum
+OperatorRegister(FunctionCallInfo fcinfo, bool check_caller)
 {
 	char	   *segment;
 	char	   *station;
@@ -175,7 +197,8 @@ sl_operator_register(PG_FUNCTION_ARGS)
 				 errmsg("unknown segment \"%s\"", segment),
 				 errhint("Use \"production\", \"circulation\", \"catering\" or \"special_food\".")));
 	station = text_to_cstring(PG_GETARG_TEXT_PP(3));
-	SecurityCheckStation(station, "register an operator");
+	if (check_caller)
+		SecurityCheckStation(station, "register an operator");
 
 	SlSpiConnect();
 	v[0] = PG_GETARG_DATUM(3);
@@ -213,14 +236,15 @@ static SlStmt operator_set_status_stmt = {
 
 /* registered/suspended → active, registered/active → suspended. */
 static void
-SetStatus(FunctionCallInfo fcinfo, const char *to, const char *kind)
+SetStatus(FunctionCallInfo fcinfo, const char *to, const char *kind, bool check_caller)
 {
 	int64		id = PG_GETARG_INT64(0);
 	char	   *from;
 	Datum		v[3];
 	char		n[4] = "   ";
 
-	RecordCheckActor(id, kind);
+	if (check_caller)
+		RecordCheckActor(id, kind);
 	SlSpiConnect();
 	v[0] = Int64GetDatum(id);
 	SlExec(&operator_status_stmt, v, NULL, 1);
@@ -247,7 +271,21 @@ Datum
 sl_operator_activate(PG_FUNCTION_ARGS)
 {
 	RecordRequire(fcinfo, 0, "id");
-	SetStatus(fcinfo, "active", "operator_activate");
+	SetStatus(fcinfo, "active", "operator_activate", true);
+	PG_RETURN_VOID();
+}
+
+/*
+ * operator_activate_bound(id): the same activation for an operator that
+ * bound its identity with a valid activation code (part 83); executable by
+ * the extension's owner only, like operator_register_matched.
+ */
+PG_FUNCTION_INFO_V1(sl_operator_activate_bound);
+Datum
+sl_operator_activate_bound(PG_FUNCTION_ARGS)
+{
+	RecordRequire(fcinfo, 0, "id");
+	SetStatus(fcinfo, "active", "operator_activate", false);
 	PG_RETURN_VOID();
 }
 
@@ -258,7 +296,7 @@ sl_operator_suspend(PG_FUNCTION_ARGS)
 {
 	RecordRequire(fcinfo, 0, "id");
 	RecordRequire(fcinfo, 1, "reason");
-	SetStatus(fcinfo, "suspended", "operator_suspend");
+	SetStatus(fcinfo, "suspended", "operator_suspend", true);
 	PG_RETURN_VOID();
 }
 
@@ -411,9 +449,28 @@ static SlStmt licence_insert_stmt = {
 };
 
 /* licence_add(operator, licence_no, scope, valid_from, valid_to) → licence id */
+static Datum LicenceAdd(FunctionCallInfo fcinfo, bool check_caller);
+
 PG_FUNCTION_INFO_V1(sl_licence_add);
 Datum
 sl_licence_add(PG_FUNCTION_ARGS)
+{
+	return LicenceAdd(fcinfo, true);
+}
+
+/*
+ * licence_add_matched(...): the same for the licence of a self-registration
+ * matched against the roll or approved by its station (part 83); owner only.
+ */
+PG_FUNCTION_INFO_V1(sl_licence_add_matched);
+Datum
+sl_licence_add_matched(PG_FUNCTION_ARGS)
+{
+	return LicenceAdd(fcinfo, false);
+}
+
+static Datum
+LicenceAdd(FunctionCallInfo fcinfo, bool check_caller)
 {
 	int64		op;
 	ArrayType  *scope;
@@ -440,7 +497,8 @@ sl_licence_add(PG_FUNCTION_ARGS)
 					 errmsg("argument scope must not contain nulls")));
 		ValidateCategory(TextDatumGetCString(cats[i]));
 	}
-	RecordCheckActor(op, "add a licence");
+	if (check_caller)
+		RecordCheckActor(op, "add a licence");
 
 	SlSpiConnect();
 	ValidateOperatorExists(op, "operator");

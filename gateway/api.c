@@ -528,6 +528,62 @@ static const char *const webhook_list_args[] = {"query:all", NULL};
 /* query parameters: status (pending|delivered|dead|cancelled), limit (1..1000), before (delivery id) */
 static const char *const webhook_log_args[] = {"path:0", "query:status", "query:limit", "query:before", NULL};
 
+/* ---- self-service registration and activation (docs/registration.md) ------- */
+
+static const GwField registration_fields[] = {
+	{"name", GW_STRING, true, "the holder's name as on the licence (许可证)"},
+	{"segment", GW_STRING, true, "production, circulation, catering or special_food"},
+	{"kinds", GW_ARRAY, true, "e.g. [\"market_vendor\"]"},
+	{"station", GW_STRING, true, "home supervision station (jurisdiction code)"},
+	{"address", GW_STRING, true, NULL},
+	{"contact", GW_STRING, true, "phone number or other contact"},
+	{"licence_no", GW_STRING, true, "SC or JY + 14 digits"},
+	{"scope", GW_ARRAY, true, "categories the licence covers"},
+	{"valid_from", GW_DATE, true, "the licence's first day"},
+	{"valid_to", GW_DATE, true, "the licence's last day"},
+	{"uscc", GW_STRING, false, "unified social credit code (enterprises)"},
+	{"reg_card", GW_STRING, false, "registration card number (small vendors)"},
+	{"identity", GW_STRING, false, "phone:<number> or sub:<token subject> of the person registering"},
+	{NULL}
+};
+static const char *const registration_args[] = {
+	"body:name", "body:segment", "body:kinds", "body:station", "body:address", "body:contact",
+	"body:licence_no", "body:scope", "body:valid_from", "body:valid_to", "body:uscc", "body:reg_card",
+	"body:identity", NULL
+};
+/* an answered refusal (conflict, wrong code) as the error body with its SQLSTATE's status */
+#define REGISTRATION_REPLY(call) \
+	"select case when r ? 'error' then (r->'error') || jsonb_build_object('details', " \
+	"case when r ? 'id' then 'registration request ' || (r->>'id') end) " \
+	"else jsonb_strip_nulls(jsonb_build_object('id', r->>'id', 'status', r->>'status', " \
+	"'operator', r->>'operator', 'identity', r->>'identity')) end, " \
+	"r->'error'->>'code' as error_sqlstate from " call " r"
+static const char *const request_status_values[] = {
+	"pending", "conflict", "registered", "approved", "corrected", "refused", NULL
+};
+static const GwParam p_registrations[] = {
+	QUERY("station", GW_STRING, "jurisdiction code: the requests at home in its subtree", .required = true),
+	QUERY("status", GW_STRING, "pending (default), conflict, registered, approved, corrected or refused",
+		  .values = request_status_values),
+	{NULL}
+};
+static const char *const registrations_args[] = {"query:station", "query:status", NULL};
+static const GwField decision_fields[] = {
+	{"decision", GW_STRING, true, "approve, correct or refuse"},
+	{"reason", GW_STRING, true, NULL},
+	{"corrections", GW_OBJECT, false, "with correct: the corrected fields (name, licence_no, ...)"},
+	{NULL}
+};
+static const char *const decision_args[] = {"path:0", "body:decision", "body:reason", "body:corrections", NULL};
+static const GwField activation_fields[] = {
+	{"licence_no", GW_STRING, true, "the licence number of the registered operator"},
+	{"code", GW_STRING, true, "the one-time activation code (激活码) from the station"},
+	{"identity", GW_STRING, true, "phone:<number> or sub:<token subject> to bind"},
+	{NULL}
+};
+static const char *const activation_args[] = {"body:licence_no", "body:code", "body:identity", NULL};
+static const GwParam p_followup[] = {P_JURISDICTION, {NULL}};
+
 static const char *const regulators[] = {"regulator", "admin", NULL};
 /* lists of one operator's own records: the roles that act for an operator (GW403 for the rest) */
 static const char *const acting_roles[] = {"operator", "system", NULL};
@@ -591,6 +647,55 @@ const GwRoute gw_routes[] = {
 		"shelf_life_days => $3::int, spec => $4, gtin => $5, edible_agricultural => coalesce($6::boolean, false), "
 		"owner => coalesce($7::bigint, " ACTING "))::text)", product_args,
 		.op = "registerProduct", .response = "Created", .location = "/v1/products/{id}"},
+
+	/* self-service registration (注册) and activation (激活), docs/registration.md */
+	{"POST", "/v1/registrations", gw_sql_route, GW_PUBLIC | GW_JSON,
+		"Register oneself (operator_register_request): registered at once when licence, name and station "
+		"match the roll, else pending for the station; 409 SLQ05 for a licence already held; throttled per address",
+		registration_fields, NULL,
+		REGISTRATION_REPLY("shilian.operator_register_request(name => $1, segment => $2, "
+		"kinds => array(select jsonb_array_elements_text($3::jsonb)), station => $4, address => $5, contact => $6, "
+		"licence_no => $7, scope => array(select jsonb_array_elements_text($8::jsonb)), "
+		"valid_from => shilian.strict_date($9, 'valid_from'), valid_to => shilian.strict_date($10, 'valid_to'), "
+		"uscc => $11, reg_card => $12, identity => $13)"), registration_args,
+		.op = "requestRegistration", .response = "Registration"},
+	{"GET", "/v1/registrations", gw_sql_route, 0,
+		"The station's queue: registration requests at home in its subtree with the closest roll rows "
+		"(registration_requests)",
+		NULL, regulators,
+		"select coalesce(jsonb_agg(to_jsonb(q) || jsonb_build_object('id', q.id::text, 'operator_id', q.operator_id::text) "
+		"order by q.created_at, q.id), '[]') from shilian.registration_requests($1, coalesce($2, 'pending')) q",
+		registrations_args,
+		.op = "listRegistrations", .params = p_registrations, .response = "FigureRows"},
+	{"POST", "/v1/registrations/{id}/decision", gw_sql_route, GW_JSON,
+		"Approve, correct or refuse a registration request with a reason (registration_decide)",
+		decision_fields, regulators,
+		"select jsonb_strip_nulls(jsonb_build_object('id', d->>'id', 'status', d->>'status', 'operator', d->>'operator')) "
+		"from shilian.registration_decide($1::bigint, $2, $3, $4::jsonb) d", decision_args,
+		.op = "decideRegistration", .params = p_id, .response = "Registration"},
+	{"POST", "/v1/operators/{id}/activation-code", gw_sql_route, 0,
+		"A one-time activation code for the operator, shown once, valid 7 days (activation_code_issue)",
+		NULL, regulators,
+		"select jsonb_build_object('operator', c->>'operator', 'code', c->>'code', 'expires_at', c->'expires_at') "
+		"from shilian.activation_code_issue($1::bigint) c", path0,
+		.op = "issueActivationCode", .params = p_id, .response = "ActivationCode"},
+	{"POST", "/v1/activations", gw_sql_route, GW_PUBLIC | GW_JSON,
+		"Activate with the station's code: binds the identity and makes the operator active "
+		"(operator_activate_with_code); 403 SLQ14/SLQ15 for a wrong or expired code; throttled per address",
+		activation_fields, NULL,
+		REGISTRATION_REPLY("shilian.operator_activate_with_code($1, $2, $3)"), activation_args,
+		.op = "activateWithCode", .response = "Registration"},
+	{"GET", "/v1/regulator/jurisdictions/{code}/registration-followup", gw_sql_route, 0,
+		"Roll licences not registered, and operators registered but not active, with contacts (registration_followup)",
+		NULL, regulators,
+		"select coalesce(jsonb_agg(to_jsonb(f) || jsonb_build_object('operator_id', f.operator_id::text)), '[]') "
+		"from shilian.registration_followup($1) f", path0,
+		.op = "listRegistrationFollowup", .params = p_followup, .response = "FigureRows"},
+	{"GET", "/v1/regulator/jurisdictions/{code}/registration-followup.csv", gw_sql_route, GW_CSV,
+		"The follow-up list as CSV for the station's rounds (registration_followup_csv)",
+		NULL, regulators,
+		"select shilian.registration_followup_csv($1)", path0,
+		.op = "getRegistrationFollowupCsv", .params = p_followup, .response = "text/csv"},
 
 	/* records */
 	{"POST", "/v1/batches", gw_sql_route, GW_JSON | GW_CREATED | GW_ACTING, "Create a batch: production, harvest, import (batch_create)",
@@ -1078,5 +1183,19 @@ const GwRoute gw_routes[] = {
 	{"GET", "/t/{code}", gw_page_route, GW_PUBLIC,
 		"The consumer page of a trace code (public_trace): page, JSON or linkset by Accept",
 		.op = "resolveTraceCode", .params = p_dl_code, .response = "text/html"},
+
+	/* the phone page for registration and activation (registration.c, docs/registration.md) */
+	{"GET", "/register", gw_registration_page_route, GW_PUBLIC,
+		"The registration page (注册): a form for phones, server-rendered, no script",
+		.op = "registrationPage", .response = "text/html"},
+	{"POST", "/register", gw_registration_page_route, GW_PUBLIC,
+		"The registration form posted (application/x-www-form-urlencoded): operator_register_request, the answer as a page",
+		.op = "submitRegistrationPage", .response = "text/html"},
+	{"GET", "/activate", gw_registration_page_route, GW_PUBLIC,
+		"The activation page (激活): licence number, the station's code, phone number",
+		.op = "activationPage", .response = "text/html"},
+	{"POST", "/activate", gw_registration_page_route, GW_PUBLIC,
+		"The activation form posted: operator_activate_with_code, the answer as a page",
+		.op = "submitActivationPage", .response = "text/html"},
 };
 const size_t gw_nroutes = sizeof(gw_routes) / sizeof(gw_routes[0]);

@@ -521,6 +521,7 @@ gw_authenticate(GwRequest *req)
 	int			status;
 
 	memset(&req->auth, 0, sizeof(req->auth));
+	snprintf(req->auth.client_addr, sizeof(req->auth.client_addr), "%s", req->ri->remote_addr);
 	/* the Digital Link resolver (/01/..., /t/...) is the same lookup (pages.c) */
 	if (strncmp(req->route->pattern, PUBLIC_LOOKUP_PREFIX, strlen(PUBLIC_LOOKUP_PREFIX)) == 0 ||
 		strncmp(req->route->pattern, "/01/", 4) == 0 || strncmp(req->route->pattern, "/t/", 3) == 0)

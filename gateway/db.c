@@ -359,7 +359,8 @@ gw_tx_set_role(GwRequest *req, PGconn *db)
 
 /*
  * The statement that makes a transaction the caller's ($1 role, $2 acting
- * operator, $3 jurisdiction, $4 client, $5 statement timeout), evaluated
+ * operator, $3 jurisdiction, $4 client, $5 statement timeout, $6 the
+ * client's network address, for the registration throttle), evaluated
  * left to right: the acting operator is set last of the request settings by
  * set_acting_operator, which refuses (SLA02) a system client an operator not
  * bound to it, so the database checks what auth.c chose.
@@ -368,6 +369,7 @@ gw_tx_set_role(GwRequest *req, PGconn *db)
 	"select set_config('role', $1, true), " \
 	"set_config('shilian.jurisdiction', $3, true), " \
 	"set_config('shilian.client', $4, true), " \
+	"set_config('shilian.client_addr', $6, true), " \
 	"shilian.set_acting_operator($2), " \
 	"set_config('statement_timeout', $5, true), " \
 	"set_config('search_path', 'pg_catalog, shilian', true)"
@@ -382,7 +384,7 @@ PGresult *
 gw_set_principal(PGconn *db, const GwAuth *who, int timeout_ms)
 {
 	char		timeout[24];
-	const char *p[5];
+	const char *p[6];
 
 	snprintf(timeout, sizeof(timeout), "%d", timeout_ms);
 	p[0] = who->role;
@@ -390,7 +392,8 @@ gw_set_principal(PGconn *db, const GwAuth *who, int timeout_ms)
 	p[2] = who->jurisdiction;
 	p[3] = who->client;
 	p[4] = timeout;
-	return PQexecParams(db, PRINCIPAL_SQL, 5, NULL, p, NULL, NULL, 0);
+	p[5] = who->client_addr;
+	return PQexecParams(db, PRINCIPAL_SQL, 6, NULL, p, NULL, NULL, 0);
 }
 
 /* Run a statement; route_index >= 0 prepares it once per connection. */
@@ -455,7 +458,7 @@ gw_call_route(GwRequest *req, int route_index, const char *sql, int nparams,
 	const char *method = req->ri->request_method;
 	bool		readonly = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 	char		timeout[24], name[16];
-	const char *ctx[5];
+	const char *ctx[6];
 
 	snprintf(timeout, sizeof(timeout), "%d", gw_config.request_timeout_ms);
 	snprintf(name, sizeof(name), "gw%d", route_index);
@@ -464,6 +467,7 @@ gw_call_route(GwRequest *req, int route_index, const char *sql, int nparams,
 	ctx[2] = req->auth.jurisdiction;
 	ctx[3] = req->auth.client;
 	ctx[4] = timeout;
+	ctx[5] = req->auth.client_addr;
 
 	for (int attempt = 0; attempt < 2; attempt++)
 	{
@@ -479,7 +483,7 @@ gw_call_route(GwRequest *req, int route_index, const char *sql, int nparams,
 		if (!PQenterPipelineMode(db))
 			break;
 		PQsendQueryParams(db, readonly ? "BEGIN READ ONLY" : "BEGIN", 0, NULL, NULL, NULL, NULL, 0);
-		PQsendQueryParams(db, PRINCIPAL_SQL, 5, NULL, ctx, NULL, NULL, 0);
+		PQsendQueryParams(db, PRINCIPAL_SQL, 6, NULL, ctx, NULL, NULL, 0);
 		if (prepare)
 			PQsendPrepare(db, name, sql, nparams, NULL);
 		if (route_index >= 0)

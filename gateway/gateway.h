@@ -76,6 +76,7 @@ typedef struct GwAuth
 	char		operator_id[32];
 	char		jurisdiction[32];
 	char		client[64];
+	char		client_addr[64];	/* the peer's address: shilian.client_addr (registration.md) */
 } GwAuth;
 
 /* JSON body field types for a route's schema. */
@@ -428,6 +429,7 @@ bool		gw_is_epcis(struct mg_connection *conn);
  */
 struct GwBuf;
 int			gw_page_route(GwRequest *req);
+int			gw_registration_page_route(GwRequest *req);
 int			gw_label_route(GwRequest *req);
 int			gw_label_sheet_route(GwRequest *req);
 int			gw_recall_graph_route(GwRequest *req);

@@ -213,6 +213,16 @@ gw_http_status_for_sqlstate(const char *s)
 	/* an unknown (or invisible) webhook subscription or delivery */
 	if (strcmp(s, "SLW04") == 0 || strcmp(s, "SLW05") == 0)
 		return 404;
+	/* registration and activation (docs/registration.md) */
+	if (strcmp(s, "SLQ02") == 0)
+		return 429;
+	if (strcmp(s, "SLQ05") == 0 || strcmp(s, "SLQ10") == 0 || strcmp(s, "SLQ12") == 0 ||
+		strcmp(s, "SLQ16") == 0)
+		return 409;
+	if (strcmp(s, "SLQ09") == 0)
+		return 404;
+	if (strcmp(s, "SLQ14") == 0 || strcmp(s, "SLQ15") == 0)
+		return 403;
 	if (strncmp(s, "SL", 2) == 0)
 		return 422;
 	if (strcmp(s, "23503") == 0 || strcmp(s, "23505") == 0 || strcmp(s, "40001") == 0)

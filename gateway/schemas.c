@@ -251,6 +251,18 @@ const char gw_schemas_json[] = SCHEMAS({
 	},
 	"RecallTargetList": {"type": "array", "items": {"$ref": "#/components/schemas/RecallTarget"}},
 	"Acknowledged": {"type": "object", "properties": {"acknowledged": {}}, "required": ["acknowledged"]},
+	"Registration": {
+		"type": "object", "description": "a registration request or activation: its id, status (registered, pending, approved, corrected, refused; active) and operator",
+		"properties": {"id": {"$ref": "#/components/schemas/Id"}, "status": {"type": "string"},
+			"operator": {"$ref": "#/components/schemas/Id"}, "identity": {"type": "string"}},
+		"required": ["status"]
+	},
+	"ActivationCode": {
+		"type": "object", "description": "a one-time activation code, shown once (stored hashed)",
+		"properties": {"operator": {"$ref": "#/components/schemas/Id"}, "code": {"type": "string"},
+			"expires_at": {"$ref": "#/components/schemas/Timestamp"}},
+		"required": ["operator", "code", "expires_at"]
+	},
 	"FigureRows": {
 		"type": "array", "description": "one object per row of the regulator function (docs/regulator.md)",
 		"items": {"type": "object"}

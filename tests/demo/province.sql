@@ -217,6 +217,41 @@ INSERT INTO shilian.operator_roll (licence_no, name, station, segment, kinds) VA
 ON CONFLICT (licence_no) DO NOTHING;
 SELECT 'demo: ' || count(*) || ' licences on the operator roll' AS roll FROM shilian.operator_roll;
 
+-- ---- self-service registration and activation (docs/registration.md) ----------
+-- Two market vendors are added to the roll. 老王 registers himself
+-- (his licence, name and station match the roll: registered at once), the
+-- station gives him an activation code and he activates with his phone;
+-- 李记 writes its name differently and waits in the station's queue (the
+-- roll's other unregistered licences are above). Try:
+--   SELECT * FROM shilian.registration_requests('370102');
+--   SELECT * FROM shilian.registration_followup('370100');
+--   curl -s -X POST $SHILIAN_URL/v1/registrations -H 'Content-Type: application/json' -d '{...}'
+INSERT INTO shilian.operator_roll (licence_no, name, station, segment, kinds) VALUES
+	('JY13701020003016', '泉城路老王菜摊', '370102001', 'circulation', '{market_vendor}'),
+	('JY13701020003024', '泉城路李记水果', '370102001', 'circulation', '{market_vendor}')
+ON CONFLICT (licence_no) DO NOTHING;
+DO $$
+DECLARE
+	r jsonb;
+	code text;
+BEGIN
+	IF EXISTS (SELECT 1 FROM shilian.registration_request WHERE licence_no::text = 'JY13701020003016') THEN
+		RETURN;
+	END IF;
+	r := shilian.operator_register_request('泉城路老王菜摊', 'circulation', '{market_vendor}', '370102001',
+		'济南市历下区泉城路菜市场 A-12', '13800000016', 'JY13701020003016', '{vegetables}',
+		shilian.platform_today() - 200, shilian.platform_today() + 1600,
+		reg_card => 'LX370102-3016', identity => 'phone:13800000016');
+	code := shilian.activation_code_issue((r->>'operator')::bigint) ->> 'code';
+	PERFORM shilian.operator_activate_with_code('JY13701020003016', code, 'phone:13800000016');
+	PERFORM shilian.operator_register_request('李记水果店', 'circulation', '{market_vendor}', '370102001',
+		'济南市历下区泉城路菜市场 B-03', '13800000024', 'JY13701020003024', '{fruit}',
+		shilian.platform_today() - 100, shilian.platform_today() + 1700, reg_card => 'LX370102-3024');
+END
+$$;
+SELECT 'demo: registration requests ' || string_agg(licence_no::text || ' ' || status, ', ' ORDER BY id)
+	AS registrations FROM shilian.registration_request;
+
 -- ---- assessment targets (docs/regulator.md) -----------------------------------
 -- The province's standard targets, and Jinan's higher ones as a national
 -- food-safety demonstration city. Try:

@@ -42,6 +42,12 @@ my @implemented = (
 	[ delete => '/v1/admin/clients/{client}/keys/{key_id}' ],
 	[ get => '/v1/licences/{id}' ], [ get => '/v1/products/{id}' ], [ get => '/v1/inspections/{id}' ],
 	[ get => '/v1/shipments/{link}' ], [ get => '/v1/consumptions/{id}' ],
+	# registration and activation (tests/gateway/070_registration_api.pl)
+	[ post => '/v1/registrations' ], [ get => '/v1/registrations' ], [ post => '/v1/registrations/{id}/decision' ],
+	[ post => '/v1/operators/{id}/activation-code' ], [ post => '/v1/activations' ],
+	[ get => '/v1/regulator/jurisdictions/{code}/registration-followup' ],
+	[ get => '/v1/regulator/jurisdictions/{code}/registration-followup.csv' ],
+	[ get => '/register' ], [ post => '/register' ], [ get => '/activate' ], [ post => '/activate' ],
 	# pages, labels and pictures (tests/gateway/060_pages.pl)
 	[ get => '/01/{gtin}/10/{lot}' ], [ get => '/01/{gtin}/10/{lot}/21/{serial}' ], [ get => '/01/{gtin}/21/{serial}' ],
 	[ get => '/01/{gtin}' ], [ get => '/t/{code}' ], [ get => '/v1/batches/{code}/label.svg' ], [ get => '/v1/batches/{code}/label.png' ],

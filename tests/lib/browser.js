@@ -6,7 +6,8 @@
 //
 //   node tests/lib/browser.js OUTDIR < jobs.json > results.json
 //
-// jobs.json: [{"name": "...", "url": "...", "headers": {...}, "mobile": true}]
+// jobs.json: [{"name": "...", "url": "...", "headers": {...}, "mobile": true,
+//              "fill": {"field id": "value"}, "submit": "form id"}] (fill and submit: optional)
 // results:   [{"name", "status", "title", "lang", "text", "html", "scroll_width",
 //              "viewport_width", "console": [{"source","level","text","url"}],
 //              "screenshot"}]
@@ -98,6 +99,18 @@ async function load(job) {
 	const loaded = waitFor((m) => m.sessionId === sessionId && m.method === 'Page.loadEventFired', 60000);
 	await send('Page.navigate', { url: job.url }, sessionId);
 	await loaded;
+	// a form to fill and submit, as a person would (job.fill: {field id: value},
+	// job.submit: the form's id); the result is the page the form leads to
+	if (job.fill) {
+		const next = waitFor((m) => m.sessionId === sessionId && m.method === 'Page.loadEventFired', 60000);
+		status = null;
+		await send('Runtime.evaluate', {
+			expression: '(() => { const v = ' + JSON.stringify(job.fill) + '; for (const k in v) ' +
+				'document.getElementById(k).value = v[k]; document.getElementById(' +
+				JSON.stringify(job.submit) + ').requestSubmit(); })()',
+		}, sessionId);
+		await next;
+	}
 	// late console messages (style or CSP reports) come right after load
 	await new Promise((r) => setTimeout(r, 300));
 	const { result } = await send('Runtime.evaluate', {

@@ -15,7 +15,7 @@ my $counts = q{SELECT (SELECT count(*) FROM shilian.operator) || ' ' || (SELECT 
 my ($ret, $out, $err) = $node->psql('postgres', undef, extra_params => ['-v', 'ON_ERROR_STOP=1', '-f', $demo]);
 is($ret, 0, 'the demo province loads') or diag($err);
 my $first = $node->safe_psql('postgres', $counts);
-like($first, qr/^13 18 12 \d+$/, 'thirteen operators, eighteen batches, twelve links (ten sales, two processing inputs; two batches and a sale by EPCIS)');
+like($first, qr/^14 18 12 \d+$/, 'fourteen operators (one registered itself, docs/registration.md), eighteen batches, twelve links (ten sales, two processing inputs; two batches and a sale by EPCIS)');
 
 ($ret, $out, $err) = $node->psql('postgres', undef, extra_params => ['-v', 'ON_ERROR_STOP=1', '-f', $demo]);
 is($ret, 0, 'loading it again succeeds') or diag($err);
@@ -24,6 +24,10 @@ is($node->safe_psql('postgres', $counts), $first, 'and changes nothing');
 is($node->safe_psql('postgres', q{
 	SELECT count(*) FROM shilian.receipt_drafts((SELECT id FROM shilian.operator WHERE name = '青岛市南惠民超市'))}),
 	'1', 'the supermarket has one receipt draft');
+is($node->safe_psql('postgres', q{
+	SELECT string_agg(r.status || ':' || coalesce(o.status, '-'), ' ' ORDER BY r.id)
+	  FROM shilian.registration_request r LEFT JOIN shilian.operator o ON o.id = r.operator_id}),
+	'registered:active pending:-', 'one self-registration matched and activated, one waiting for its station');
 is($node->safe_psql('postgres', q{SELECT bool_and(v.ok) FROM shilian.operator o, LATERAL shilian.chain_verify(o.id) v}),
 	't', 'every operator chain verifies');
 

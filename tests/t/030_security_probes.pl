@@ -303,6 +303,19 @@ for my $f ("shilian.receipt_drafts($A)", "shilian.record_completeness('sale', $f
 }
 deny_error({ role => 'none' }, "SELECT count(*) FROM shilian.batch", '42501', 'P2 the gateway login role reads batches without a role');
 see($public, "SELECT shilian.version() <> ''", 't', 'P3 public may call version() (reads no rows)');
+# P4: self-registration (docs/registration.md) is the public's only way in,
+# and it registers only what the roll matches; the station's side is not its
+for my $f ("shilian.registration_requests('370102')", "shilian.registration_decide(1, 'approve', 'x')",
+	"shilian.activation_code_issue($A)", "shilian.registration_followup('370102')",
+	"shilian.operator_register_matched('x', 'circulation', '{retailer}', '370102001', 'a', 'c', reg_card => 'P4')",
+	"shilian.licence_add_matched($A, 'JY13701020003016', '{other}', '2025-01-01', '2030-12-31')",
+	"shilian.operator_activate_bound($A)")
+{
+	deny_error($public, "SELECT * FROM $f", '42501', "P4 public calls $f");
+}
+deny_error($public, "SELECT shilian.operator_register_request('x', 'circulation', '{retailer}', '370102001', 'a', 'c', "
+	. "'JY13701020003016', '{other}', '2025-01-01', '2030-12-31', reg_card => 'P4')", 'SLQ01',
+	'P4 public registers without the client address the gateway sets (SLQ01)');
 
 # ---- A: admin ----------------------------------------------------------------
 
