@@ -135,10 +135,14 @@ BEGIN
 	  FROM (
 		SELECT b.owner_id AS operator_id, b.produced_on AS day,
 			CASE b.origin WHEN 'produced' THEN 'batches' ELSE 'transforms' END AS k, count(*) AS n
-		  FROM shilian.batch b WHERE b.origin IN ('produced', 'transformed') GROUP BY 1, 2, 3
+		  FROM shilian.batch b WHERE b.origin IN ('produced', 'transformed')
+		   -- a retracted batch is not counted (part 83)
+		   AND NOT EXISTS (SELECT 1 FROM shilian.correction x
+							WHERE x.kind = 'batch' AND x.record_id = b.id AND x.action = 'retract')
+		 GROUP BY 1, 2, 3
 		UNION ALL
 		SELECT l.seller_id, l.shipped_on, 'shipments', count(*)
-		  FROM shilian.link l WHERE l.kind = 'ship' GROUP BY 1, 2
+		  FROM shilian.link l WHERE l.kind = 'ship' AND l.status <> 'retracted' GROUP BY 1, 2
 		UNION ALL
 		SELECT l.buyer_id, shilian.platform_date(l.received_at), 'rejections', count(*)
 		  FROM shilian.link l WHERE l.kind = 'ship' AND l.status = 'rejected' GROUP BY 1, 2
@@ -186,6 +190,13 @@ BEGIN
 		   -- the record kinds (the registry's entries are not counted)
 		   AND g.kind IN ('batch_create', 'inspect', 'ship', 'receive', 'receive_first_entry', 'reject',
 				'transform', 'consume')
+		   -- nor the entry of a record retracted since (part 83): the entry
+		   -- its first correction superseded
+		   AND NOT EXISTS (SELECT 1 FROM shilian.correction x
+							WHERE x.action = 'retract' AND x.operator_id = g.operator_id
+							  AND g.id = (SELECT f.supersedes FROM shilian.correction f
+										   WHERE f.kind = x.kind AND f.record_id = x.record_id
+										   ORDER BY f.id LIMIT 1))
 		 GROUP BY 1, 2
 	  ) e
 	 GROUP BY e.operator_id, e.day
