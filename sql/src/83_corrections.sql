@@ -61,6 +61,8 @@ CREATE FUNCTION correction_origin(kind text, id bigint, owner bigint, day date) 
 			AND (shilian.ledger_body(g.body) ->> 'id')::bigint = correction_origin.id
 		  ORDER BY g.id LIMIT 1))
 	$$;
+COMMENT ON FUNCTION correction_origin(text, bigint, bigint, date) IS
+	'The ledger entry that made a record (batch_create, ship or inspect in its owner''s chain): what its first correction supersedes.';
 REVOKE ALL ON FUNCTION correction_origin(text, bigint, bigint, date) FROM PUBLIC;
 
 CREATE FUNCTION correction_entry(kind text, id bigint, owner bigint, day date) RETURNS bigint
@@ -73,6 +75,8 @@ CREATE FUNCTION correction_entry(kind text, id bigint, owner bigint, day date) R
 		  ORDER BY c.id DESC LIMIT 1),
 		shilian.correction_origin(kind, id, owner, day))
 	$$;
+COMMENT ON FUNCTION correction_entry(text, bigint, bigint, date) IS
+	'The latest ledger entry of a record: its last correction''s, else the entry that made it; what the next correction supersedes.';
 REVOKE ALL ON FUNCTION correction_entry(text, bigint, bigint, date) FROM PUBLIC;
 
 -- Moves a record's count in the counters: delta (-1: retracted, or moved
@@ -111,6 +115,8 @@ BEGIN
 	PERFORM shilian.rollup_recount(ARRAY(SELECT o.station FROM shilian.operator o WHERE o.id = op));
 END
 $$;
+COMMENT ON FUNCTION correction_count(bigint, date, text, integer, boolean) IS
+	'Move a corrected or retracted record''s count in operator_day and operator_month (delta -1 or +1) and recount its station''s rollups.';
 REVOKE ALL ON FUNCTION correction_count(bigint, date, text, integer, boolean) FROM PUBLIC;
 
 -- Whether the record's entry came through a client, import or EPCIS (it was
@@ -119,6 +125,8 @@ CREATE FUNCTION correction_via(entry bigint) RETURNS boolean
 	LANGUAGE sql STABLE
 	SET search_path = pg_catalog, pg_temp
 	RETURN coalesce((SELECT g.source IS NOT NULL FROM shilian.ledger g WHERE g.id = entry), false);
+COMMENT ON FUNCTION correction_via(bigint) IS
+	'Whether a ledger entry came through a client, import or EPCIS (was counted in via_client).';
 REVOKE ALL ON FUNCTION correction_via(bigint) FROM PUBLIC;
 
 -- The refusal of an unknown or invisible record (the same for both: a
@@ -133,6 +141,9 @@ BEGIN
 		HINT = 'Correct or retract your own records (or, as a regulator, those of your jurisdiction).';
 END
 $$;
+COMMENT ON FUNCTION correction_unknown(text, bigint) IS
+	'Raise SLC02: no record of this kind with this id that the caller may correct (the same for an unknown and another''s record).';
+REVOKE ALL ON FUNCTION correction_unknown(text, bigint) FROM PUBLIC;
 
 -- Who may correct or retract the record of this owner (docs/security.md,
 -- row C1): the owner (its login, its bound system clients) and the admin
@@ -167,6 +178,8 @@ BEGIN
 	RETURN caller;
 END
 $$;
+COMMENT ON FUNCTION correction_require(text, bigint, bigint, text) IS
+	'Who may correct or retract the record of this owner (docs/security.md, C1): the owner, its bound clients, the admin; a regulator of its jurisdiction retracts only. Returns the calling role.';
 REVOKE ALL ON FUNCTION correction_require(text, bigint, bigint, text) FROM PUBLIC;
 
 CREATE FUNCTION correction_reason(reason text) RETURNS text
@@ -181,6 +194,9 @@ BEGIN
 	RETURN btrim(reason);
 END
 $$;
+COMMENT ON FUNCTION correction_reason(text) IS
+	'The reason of a correction, trimmed; SLC03 when empty.';
+REVOKE ALL ON FUNCTION correction_reason(text) FROM PUBLIC;
 
 -- Appends the correction's ledger entry and its row. old/new: the whole
 -- rows; the entry's body names the record and holds only the changed fields.
@@ -215,6 +231,8 @@ BEGIN
 	RETURN cid;
 END
 $$;
+COMMENT ON FUNCTION correction_append(text, bigint, text, bigint, text, jsonb, jsonb, text, jsonb, date) IS
+	'Append a correction''s ledger entry (superseding the record''s latest entry) and its row in correction; returns the correction id.';
 REVOKE ALL ON FUNCTION correction_append(text, bigint, text, bigint, text, jsonb, jsonb, text, jsonb, date) FROM PUBLIC;
 
 -- Refuses the retraction or correction of a record already retracted.
@@ -232,6 +250,9 @@ BEGIN
 	END IF;
 END
 $$;
+COMMENT ON FUNCTION correction_not_retracted(text, bigint) IS
+	'SLC04 when the record is retracted.';
+REVOKE ALL ON FUNCTION correction_not_retracted(text, bigint) FROM PUBLIC;
 
 -- The one apply step of both functions. action 'correct' takes the new
 -- values in changes (a JSON object of field -> value); 'retract' none.
@@ -438,6 +459,8 @@ BEGIN
 	END IF;
 END
 $$;
+COMMENT ON FUNCTION correction_apply(text, bigint, text, text, jsonb, jsonb) IS
+	'The one step of correct() and retract() (and of an EPCIS errorDeclaration): rights, rules, the record tables, the counters, the ledger entry.';
 REVOKE ALL ON FUNCTION correction_apply(text, bigint, text, text, jsonb, jsonb) FROM PUBLIC;
 
 -- A quantity from JSON: "12.5 kg" (the qty type's text), SLC07 otherwise.
@@ -452,6 +475,9 @@ BEGIN
 	RETURN (v #>> '{}')::shilian.qty;
 END
 $$;
+COMMENT ON FUNCTION correction_qty(jsonb) IS
+	'A quantity from JSON (a string such as "45 kg"); SLC07 otherwise.';
+REVOKE ALL ON FUNCTION correction_qty(jsonb) FROM PUBLIC;
 
 CREATE FUNCTION correct(kind text, id bigint, reason text, changes jsonb) RETURNS bigint
 	LANGUAGE sql VOLATILE
@@ -536,4 +562,6 @@ BEGIN
 	END IF;
 END
 $$;
+COMMENT ON FUNCTION correction_epcis(integer, jsonb) IS
+	'An EPCIS errorDeclaration: retract the records of the declared event (its eventID captured before), naming the correctiveEventIDs.';
 REVOKE ALL ON FUNCTION correction_epcis(integer, jsonb) FROM PUBLIC;
