@@ -24,6 +24,10 @@ is($node->safe_psql('postgres', $counts), $first, 'and changes nothing');
 is($node->safe_psql('postgres', q{
 	SELECT count(*) FROM shilian.receipt_drafts((SELECT id FROM shilian.operator WHERE name = '青岛市南惠民超市'))}),
 	'1', 'the supermarket has one receipt draft');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) || ' ' || min(c.new->>'qty') || ' ' || min(b.qty::text) || ' ' || min(g.kind)
+	  FROM shilian.correction c JOIN shilian.batch b ON b.id = c.record_id JOIN shilian.ledger g ON g.id = c.supersedes}),
+	'1 3200 L 3200 L batch_create', "the demo's corrected record: the milk batch, 3200 L, superseding its batch_create entry");
 is($node->safe_psql('postgres', q{SELECT bool_and(v.ok) FROM shilian.operator o, LATERAL shilian.chain_verify(o.id) v}),
 	't', 'every operator chain verifies');
 
