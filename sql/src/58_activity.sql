@@ -156,8 +156,10 @@ BEGIN
 		SELECT r.operator_id, r.day, CASE WHEN r.receipt THEN 'receipts' ELSE 'inspections' END, count(*)
 		  FROM (SELECT i.operator_id, shilian.platform_date(i.inspected_at) AS day, i.link_id IS NOT NULL AS receipt
 				  FROM shilian.inspection i
-				 WHERE i.link_id IS NOT NULL
-					OR i.batch_id NOT IN (SELECT b.id FROM shilian.batch b WHERE b.origin = 'first_entry')
+				 WHERE (i.link_id IS NOT NULL
+					OR i.batch_id NOT IN (SELECT b.id FROM shilian.batch b WHERE b.origin = 'first_entry'))
+				   -- the receipt of a sale retracted since is not counted (part 83)
+				   AND NOT EXISTS (SELECT 1 FROM shilian.link x WHERE x.id = i.link_id AND x.status = 'retracted')
 				UNION ALL
 				SELECT f.operator_id, shilian.platform_date(f.inspected_at), f.rn = 1
 				  FROM (SELECT i.operator_id, i.inspected_at, i.kind,
@@ -178,7 +180,8 @@ BEGIN
 				  JOIN shilian.product p ON p.id = b.product_id
 				  LEFT JOIN shilian.link l ON l.id = i.link_id
 				  LEFT JOIN shilian.operator o ON o.id = l.seller_id
-				 WHERE i.kind = 'incoming' AND (i.link_id IS NOT NULL OR b.origin = 'first_entry')) c
+				 WHERE i.kind = 'incoming' AND (i.link_id IS NOT NULL OR b.origin = 'first_entry')
+				   AND NOT EXISTS (SELECT 1 FROM shilian.link x WHERE x.id = i.link_id AND x.status = 'retracted')) c
 		 WHERE c.complete
 		   AND (c.origin <> 'first_entry' OR c.id = (SELECT min(f.id) FROM shilian.inspection f
 													  WHERE f.batch_id = c.batch_id))

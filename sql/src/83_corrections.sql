@@ -43,8 +43,8 @@ CREATE POLICY correction_system ON correction FOR SELECT TO shilian_system
 CREATE POLICY correction_regulator ON correction FOR SELECT TO shilian_regulator
 	USING (operator_id IN (SELECT s FROM shilian.subtree_operators() AS s));
 
--- The ledger entry that made a record (batch_create for a batch, ship for a
--- sale, inspect for an inspection) in its owner's chain, on its event date
+-- The ledger entry that made a record (batch_create for a batch, or the
+-- receive that made a received one; ship for a sale; inspect for an inspection) in its owner's chain, on its event date
 -- as first recorded; and its latest entry: its last correction, else that.
 CREATE FUNCTION correction_origin(kind text, id bigint, owner bigint, day date) RETURNS bigint
 	LANGUAGE sql STABLE
@@ -56,9 +56,10 @@ CREATE FUNCTION correction_origin(kind text, id bigint, owner bigint, day date) 
 		  ORDER BY c.id LIMIT 1),
 		(SELECT g.id FROM shilian.ledger g
 		  WHERE g.operator_id = correction_origin.owner AND g.on_date = correction_origin.day
-			AND g.kind = CASE correction_origin.kind WHEN 'batch' THEN 'batch_create'
-				WHEN 'link' THEN 'ship' ELSE 'inspect' END
-			AND (shilian.ledger_body(g.body) ->> 'id')::bigint = correction_origin.id
+			AND g.kind = ANY (CASE correction_origin.kind WHEN 'batch' THEN ARRAY['batch_create', 'receive']
+				WHEN 'link' THEN ARRAY['ship'] ELSE ARRAY['inspect'] END)
+			AND coalesce(shilian.ledger_body(g.body) #>> '{batch,id}', shilian.ledger_body(g.body) ->> 'id')::bigint
+				= correction_origin.id
 		  ORDER BY g.id LIMIT 1))
 	$$;
 COMMENT ON FUNCTION correction_origin(text, bigint, bigint, date) IS
@@ -91,24 +92,36 @@ CREATE FUNCTION correction_count(op bigint, on_day date, col text, delta integer
 	AS $$
 DECLARE
 	v integer := CASE WHEN via THEN delta ELSE 0 END;
+	-- receipts_complete is a subset of receipts, not a record of its own
+	n integer := CASE WHEN col = 'receipts_complete' THEN 0 ELSE delta END;
 BEGIN
 	IF on_day IS NULL OR delta = 0 THEN
 		RETURN;
 	END IF;
-	INSERT INTO shilian.operator_day AS d (operator_id, day, records, batches, shipments, inspections, via_client)
-	VALUES (op, on_day, greatest(delta, 0), greatest(CASE col WHEN 'batches' THEN delta ELSE 0 END, 0),
+	INSERT INTO shilian.operator_day AS d (operator_id, day, records, batches, shipments, inspections, receipts,
+		receipts_complete, via_client)
+	VALUES (op, on_day, greatest(n, 0), greatest(CASE col WHEN 'batches' THEN delta ELSE 0 END, 0),
 		greatest(CASE col WHEN 'shipments' THEN delta ELSE 0 END, 0),
-		greatest(CASE col WHEN 'inspections' THEN delta ELSE 0 END, 0), greatest(v, 0))
-	ON CONFLICT (operator_id, day) DO UPDATE SET records = d.records + delta,
+		greatest(CASE col WHEN 'inspections' THEN delta ELSE 0 END, 0),
+		greatest(CASE col WHEN 'receipts' THEN delta ELSE 0 END, 0),
+		greatest(CASE col WHEN 'receipts_complete' THEN delta ELSE 0 END, 0), greatest(v, 0))
+	ON CONFLICT (operator_id, day) DO UPDATE SET records = d.records + n,
 		batches = d.batches + CASE col WHEN 'batches' THEN delta ELSE 0 END,
 		shipments = d.shipments + CASE col WHEN 'shipments' THEN delta ELSE 0 END,
 		inspections = d.inspections + CASE col WHEN 'inspections' THEN delta ELSE 0 END,
+		receipts = d.receipts + CASE col WHEN 'receipts' THEN delta ELSE 0 END,
+		receipts_complete = d.receipts_complete + CASE col WHEN 'receipts_complete' THEN delta ELSE 0 END,
 		via_client = d.via_client + v;
 	DELETE FROM shilian.operator_day d
 	 WHERE d.operator_id = op AND d.day = on_day AND d.records <= 0;
-	INSERT INTO shilian.operator_month AS m (operator_id, month, records, via_client)
-	VALUES (op, date_trunc('month', on_day::timestamp)::date, greatest(delta, 0), greatest(v, 0))
-	ON CONFLICT (operator_id, month) DO UPDATE SET records = m.records + delta, via_client = m.via_client + v;
+	INSERT INTO shilian.operator_month AS m (operator_id, month, records, receipts, receipts_complete, via_client)
+	VALUES (op, date_trunc('month', on_day::timestamp)::date, greatest(n, 0),
+		greatest(CASE col WHEN 'receipts' THEN delta ELSE 0 END, 0),
+		greatest(CASE col WHEN 'receipts_complete' THEN delta ELSE 0 END, 0), greatest(v, 0))
+	ON CONFLICT (operator_id, month) DO UPDATE SET records = m.records + n,
+		receipts = m.receipts + CASE col WHEN 'receipts' THEN delta ELSE 0 END,
+		receipts_complete = m.receipts_complete + CASE col WHEN 'receipts_complete' THEN delta ELSE 0 END,
+		via_client = m.via_client + v;
 	DELETE FROM shilian.operator_month m
 	 WHERE m.operator_id = op AND m.month = date_trunc('month', on_day::timestamp)::date
 	   AND m.records <= 0;
@@ -254,6 +267,69 @@ COMMENT ON FUNCTION correction_not_retracted(text, bigint) IS
 	'SLC04 when the record is retracted.';
 REVOKE ALL ON FUNCTION correction_not_retracted(text, bigint) FROM PUBLIC;
 
+-- The retraction of a received sale, whole: the sale (seller's chain) and
+-- the buyer's batch its receipt made (buyer's chain) are retracted, when
+-- nothing was recorded against that batch since (it holds all it received,
+-- no sale, processing or consumption of it, no inspection but its incoming
+-- one, no other receipt into it). The quantity accepted returns to the
+-- seller's batch; the walks no longer follow the sale; the seller's
+-- shipment and the buyer's receipt are no longer counted. The caller has
+-- passed correction_require for the seller and may see the buyer.
+CREATE FUNCTION correction_receipt(l shilian.link, src shilian.batch, reason text, caller text, via boolean,
+		epcis jsonb) RETURNS bigint
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	b shilian.batch;
+	nb shilian.batch;
+	nl shilian.link;
+	day date := shilian.platform_date(l.received_at);
+	insp bigint;
+	complete boolean;
+	via_buyer boolean;
+	cid bigint;
+BEGIN
+	SELECT * INTO b FROM shilian.batch x WHERE x.id = l.to_batch FOR UPDATE;
+	SELECT min(i.id) INTO insp FROM shilian.inspection i WHERE i.link_id = l.id AND i.kind = 'incoming';
+	IF b.origin <> 'received' OR NOT (b.qty_left OPERATOR(shilian.=) b.qty)
+		OR EXISTS (SELECT 1 FROM shilian.link x WHERE x.to_batch = b.id AND x.id <> l.id)
+		OR EXISTS (SELECT 1 FROM shilian.link x WHERE x.from_batch = b.id AND x.status <> 'retracted')
+		OR EXISTS (SELECT 1 FROM shilian.consumption c WHERE c.batch_id = b.id)
+		OR EXISTS (SELECT 1 FROM shilian.inspection i WHERE i.batch_id = b.id AND i.id IS DISTINCT FROM insp) THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLC05',
+			MESSAGE = format('sale %s: the buyer''s batch %s has later records', l.id, b.trace_code),
+			HINT = 'A received sale is retracted only while the batch its receipt made is untouched; retract those records first.';
+	END IF;
+	SELECT c.complete INTO complete FROM shilian.incoming_complete(ARRAY[insp]) c;
+	via_buyer := shilian.correction_via(shilian.correction_origin('batch', b.id, l.buyer_id, day));
+	UPDATE shilian.link x SET status = 'retracted', to_batch = NULL, qty_accepted = NULL, received_at = now()
+	 WHERE x.id = l.id RETURNING * INTO nl;
+	UPDATE shilian.batch x SET qty_left = x.qty_left OPERATOR(shilian.+) l.qty_accepted WHERE x.id = src.id;
+	nb := b;
+	nb.qty_left := b.qty OPERATOR(shilian.-) b.qty;
+	UPDATE shilian.batch x SET qty_left = nb.qty_left WHERE x.id = b.id;
+	PERFORM shilian.correction_count(l.seller_id, l.shipped_on, 'shipments', -1, via);
+	PERFORM shilian.correction_count(l.buyer_id, day, 'receipts', -1, via_buyer);
+	IF complete THEN
+		PERFORM shilian.correction_count(l.buyer_id, day, 'receipts_complete', -1, false);
+	END IF;
+	-- the two chains in operator order (docs/ledger-format.md, "Appending")
+	IF l.buyer_id < l.seller_id THEN
+		PERFORM shilian.correction_append('batch', b.id, 'retract', l.buyer_id, reason, to_jsonb(b), NULL, caller, epcis, day);
+	END IF;
+	cid := shilian.correction_append('link', l.id, 'retract', l.seller_id, reason, to_jsonb(l), NULL, caller, epcis,
+		l.shipped_on);
+	IF l.buyer_id > l.seller_id THEN
+		PERFORM shilian.correction_append('batch', b.id, 'retract', l.buyer_id, reason, to_jsonb(b), NULL, caller, epcis, day);
+	END IF;
+	RETURN cid;
+END
+$$;
+COMMENT ON FUNCTION correction_receipt(shilian.link, shilian.batch, text, text, boolean, jsonb) IS
+	'Retract a received sale whole (part of retract()): the sale and the buyer''s untouched batch its receipt made, both chains, balances and counters.';
+REVOKE ALL ON FUNCTION correction_receipt(shilian.link, shilian.batch, text, text, boolean, jsonb) FROM PUBLIC;
+
 -- The one apply step of both functions. action 'correct' takes the new
 -- values in changes (a JSON object of field -> value); 'retract' none.
 CREATE FUNCTION correction_apply(kind text, id bigint, reason text, action text, changes jsonb, epcis jsonb)
@@ -375,13 +451,16 @@ BEGIN
 				MESSAGE = format('link %s is a processing input, not a sale', id),
 				HINT = 'Processing steps (transform) are not corrected in this version.';
 		END IF;
-		IF l.status <> 'pending' THEN
+		IF l.status = 'rejected' OR (l.status = 'received' AND (action = 'correct' OR NOT shilian.may_see(l.buyer_id))) THEN
 			RAISE EXCEPTION USING ERRCODE = 'SLC05',
 				MESSAGE = format('sale %s is %s: the buyer''s record depends on it', id, l.status),
-				HINT = 'Only a sale still pending (not yet received or rejected) is corrected or retracted; the buyer records a return otherwise.';
+				HINT = 'Only a sale still pending is corrected or retracted by its seller; a received sale is retracted whole by whoever answers for both seller and buyer (the admin, their regulator, a system client bound to both), else the buyer records a return.';
 		END IF;
 		SELECT * INTO src FROM shilian.batch x WHERE x.id = l.from_batch FOR UPDATE;
 		via := shilian.correction_via(shilian.correction_origin(kind, id, l.seller_id, l.shipped_on));
+		IF l.status = 'received' THEN
+			RETURN shilian.correction_receipt(l, src, r, caller, via, epcis);
+		END IF;
 		IF action = 'retract' THEN
 			nl := l;
 			UPDATE shilian.link x SET status = 'retracted', received_at = now() WHERE x.id = l.id

@@ -145,6 +145,25 @@ like($out, qr/\n\d+,番茄 散装,20,kg,七里堡市场,y,2,2025-03-04,,link 2,/
 my $lines = () = $out =~ /\r\n/g;
 is($lines, 3, 'a header and two lots: the retracted sale reaches nothing') or diag $out;
 
+# ---- a received sale: retracted whole by whoever answers for both parties ---------
+my $b_market = q1('select to_batch from shilian.link where id = 2');
+my $fwd = q{select string_agg(batch::text, ',' order by batch::text) from shilian.trace_forward((select trace_code from shilian.batch where id = 1))};
+like(q1($fwd), qr/,/, "before: the forward trace of the farm's lot reaches the market's lot");
+($out, $err) = as('op_login', $market, qq{select shilian.retract('batch', $b_market, 'x')});
+like($err, qr/SLC08: batch \S+ is received, not produced/, "the buyer's received batch is retracted through its sale: SLC08");
+($out, $err) = as('reg_login', "set shilian.jurisdiction = '370112';", q{select shilian.retract('link', 2, '串货：记录错误 (the goods went elsewhere)')});
+is($err, '', 'the regulator of both parties retracts the received sale') or diag $err;
+is(q1('select status || ' . "'|'" . ' || (to_batch is null) || ' . "'|'" . ' || (qty_accepted is null) from shilian.link where id = 2'),
+	'retracted|true|true', 'the sale is retracted, its receipt undone');
+is(q1('select qty_left from shilian.batch where id = 1'), '120 kg', "the accepted 20 kg are back on the farm's lot");
+is(q1("select qty_left from shilian.batch where id = $b_market"), '0 g', "the market's lot holds nothing");
+is(q1($fwd), q1('select trace_code from shilian.batch where id = 1'), 'the forward trace no longer walks the retracted sale');
+is(q1(qq{select string_agg(c.kind || ':' || c.operator_id || ':' || g.kind, ',' order by c.id) from shilian.correction c
+	join shilian.ledger g on g.id = c.supersedes where c.kind in ('link', 'batch') and c.record_id in (2, $b_market) and c.action = 'retract'}),
+	'link:1:ship,batch:2:receive', "two retractions in operator order: the seller's superseding its ship entry, the buyer's its receive entry");
+like(counters(), qr{ 1/2025-03-03:0,0,0,0,0 | 1/2025-03-04}, 'no shipment of the farm is counted any more') ;
+unlike(counters(), qr{^2/|\s2/}, "nor the market's receipt");
+
 # ---- inspection: corrected ------------------------------------------------------
 ($out, $err) = as('op_login', $farm, q{select shilian.correct('inspection', 1, '结果录错', '{"result": "fail", "report": {"report_no": "R-1b"}}')});
 is($err, '', 'inspection corrected') or diag $err;
@@ -171,11 +190,11 @@ is(q1(q{select string_agg(action || ':' || corrected_by, ',' order by correction
 	'correct:op_login,retract:reg_login', 'both steps of batch 2 with who took them');
 
 # ---- ledger ----------------------------------------------------------------------
-is(q1(qq{select count(*) from shilian.ledger where id > 0 and kind in ('correct', 'retract')}), 6, 'six correction entries appended');
-cmp_ok(q1('select count(*) from shilian.ledger'), '>', $entries_before + 6, 'nothing removed');
+is(q1(qq{select count(*) from shilian.ledger where id > 0 and kind in ('correct', 'retract')}), 8, 'eight correction entries appended');
+cmp_ok(q1('select count(*) from shilian.ledger'), '>', $entries_before + 8, 'nothing removed');
 is(q1(q{select bool_and(ok) and count(*) >= 2 from shilian.chain_verify()}), 't', 'every chain verifies');
 is(q1(q{select count(*) from shilian.ledger g join shilian.correction c on c.entry_id = g.id
-	where g.kind = c.action and g.supersedes is not distinct from c.supersedes and c.supersedes is not null}), '6',
+	where g.kind = c.action and g.supersedes is not distinct from c.supersedes and c.supersedes is not null}), '8',
 	'each correction row names its entry and the entry it supersedes');
 q1('select shilian.checkpoint()');
 is(q1(q{select bool_and(shilian.verify_inclusion(shilian.inclusion_proof(x))) from
