@@ -431,6 +431,12 @@ DECLARE
 	outp record;
 	n int;
 BEGIN
+	-- an error declaration (same eventID as the event it declares wrong)
+	-- retracts that event's records (part 83, correction_epcis)
+	IF jsonb_typeof(ev) = 'object' AND ev ? 'errorDeclaration' THEN
+		PERFORM shilian.correction_epcis(idx, ev);
+		RETURN;
+	END IF;
 	IF jsonb_typeof(ev) IS DISTINCT FROM 'object' THEN
 		PERFORM shilian.epcis_refuse('SLE01', idx, NULL, 'an event must be a JSON object');
 	END IF;
@@ -498,12 +504,6 @@ BEGIN
 			'Capture ObjectEvents and TransformationEvents (docs/integration.md lists the mapping).');
 	END IF;
 
-	-- an error declaration (same eventID as the event it declares wrong)
-	-- retracts that event's records (part 83, correction_epcis)
-	IF ev ? 'errorDeclaration' THEN
-		PERFORM shilian.correction_epcis(idx, ev);
-		RETURN;
-	END IF;
 	-- the eventID: a repeat of a captured one is refused
 	IF ev ? 'eventID' THEN
 		IF jsonb_typeof(ev -> 'eventID') <> 'string' OR ev ->> 'eventID' !~ '^[A-Za-z][A-Za-z0-9+.-]*:' THEN
