@@ -86,6 +86,12 @@ static const GwParam p_completeness[] = {
 		 .values = record_kind_values),
 	P_ID("id"), {NULL}
 };
+/* corrections (part 83): the record kinds correct() and retract() take */
+static const char *const correction_kind_values[] = {"batch", "link", "inspection", NULL};
+static const GwParam p_correction[] = {
+	PATH("kind", GW_STRING, "batch, link (a sale) or inspection", .values = correction_kind_values),
+	P_ID("id"), {NULL}
+};
 static const GwParam p_trace[] = {
 	P_CODE,
 	QUERY("max_depth", GW_INTEGER, "steps to follow at most (default: all)", RANGE(0, 1000)),
@@ -392,6 +398,19 @@ static const char *const consume_args[] = {
 };
 
 static const char *const completeness_args[] = {"path:0", "path:1", NULL};
+
+static const GwField correction_fields[] = {
+	{"reason", GW_STRING, true, "why the record was wrong (kept in the ledger)"},
+	{"changes", GW_OBJECT, true, "the new values: batch qty, produced_on, expires_on, lot; "
+		"link (a pending sale) qty, shipped_on; inspection result, report (keys added or replaced)"},
+	{NULL}
+};
+static const char *const correction_args[] = {"path:0", "path:1", "body:reason", "body:changes", NULL};
+static const GwField retraction_fields[] = {
+	{"reason", GW_STRING, true, "why the record should not exist (kept in the ledger)"},
+	{NULL}
+};
+static const char *const retraction_args[] = {"path:0", "path:1", "body:reason", NULL};
 
 /* ---- trace and recall ------------------------------------------------------ */
 
@@ -793,6 +812,27 @@ const GwRoute gw_routes[] = {
 		NULL, NULL,
 		"select to_jsonb(c) from shilian.record_completeness($1, $2::bigint) c", completeness_args,
 		.op = "getRecordCompleteness", .params = p_completeness, .response = "Completeness"},
+	{"POST", "/v1/records/{kind}/{id}/correction", gw_sql_route, GW_JSON | GW_CREATED | GW_ACTING,
+		"Correct a record (更正, correct): the original stays in the ledger, a correction entry supersedes it",
+		correction_fields, NULL,
+		"select json_build_object('id', shilian.correct($1, $2::bigint, $3, $4::jsonb)::text, "
+		"'kind', $1, 'record', $2::bigint::text, 'action', 'correct')", correction_args,
+		.op = "correctRecord", .params = p_correction, .response = "CorrectionCreated",
+		.location = "/v1/records/{kind}/{record}/corrections"},
+	{"POST", "/v1/records/{kind}/{id}/retraction", gw_sql_route, GW_JSON | GW_CREATED | GW_ACTING,
+		"Retract a record (撤销, retract): the original stays in the ledger, a retraction entry supersedes it",
+		retraction_fields, NULL,
+		"select json_build_object('id', shilian.retract($1, $2::bigint, $3)::text, "
+		"'kind', $1, 'record', $2::bigint::text, 'action', 'retract')", retraction_args,
+		.op = "retractRecord", .params = p_correction, .response = "CorrectionCreated",
+		.location = "/v1/records/{kind}/{record}/corrections"},
+	{"GET", "/v1/records/{kind}/{id}/corrections", gw_sql_route, 0,
+		"A record's corrections and retraction, oldest first, with its values before and after each (corrections)",
+		NULL, NULL,
+		"select coalesce(jsonb_agg(to_jsonb(c) || jsonb_build_object('correction', c.correction::text, "
+		"'entry', c.entry::text, 'supersedes', c.supersedes::text) order by c.correction), '[]') "
+		"from shilian.corrections($1, $2::bigint) c", completeness_args,
+		.op = "listRecordCorrections", .params = p_correction, .response = "CorrectionList"},
 
 	/* one record by id: what a 201's Location names (as RLS allows) */
 	{"GET", "/v1/licences/{id}", gw_sql_route, 0, "One licence",

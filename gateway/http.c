@@ -223,6 +223,9 @@ gw_http_status_for_sqlstate(const char *s)
 		return 404;
 	if (strcmp(s, "SLQ14") == 0 || strcmp(s, "SLQ15") == 0)
 		return 403;
+	/* an unknown (or invisible) record to correct or retract */
+	if (strcmp(s, "SLC02") == 0)
+		return 404;
 	if (strncmp(s, "SL", 2) == 0)
 		return 422;
 	if (strcmp(s, "23503") == 0 || strcmp(s, "23505") == 0 || strcmp(s, "40001") == 0)

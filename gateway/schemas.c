@@ -196,6 +196,29 @@ const char gw_schemas_json[] = SCHEMAS({
 		"required": ["link", "from_code", "seller", "product"]
 	},
 	"ReceiptDraftList": {"type": "array", "items": {"$ref": "#/components/schemas/ReceiptDraft"}},
+	"CorrectionCreated": {
+		"type": "object", "description": "the correction or retraction recorded (correct, retract)",
+		"properties": {"id": {"$ref": "#/components/schemas/Id"}, "kind": {"type": "string"},
+			"record": {"$ref": "#/components/schemas/Id"},
+			"action": {"type": "string", "enum": ["correct", "retract"]}},
+		"required": ["id", "kind", "record", "action"]
+	},
+	"Correction": {
+		"type": "object", "description": "one correction or retraction of a record (corrections)",
+		"properties": {
+			"correction": {"$ref": "#/components/schemas/Id"},
+			"action": {"type": "string", "enum": ["correct", "retract"]},
+			"reason": {"type": "string"},
+			"old": {"type": "object", "description": "the record before"},
+			"new": {"type": ["object", "null"], "description": "the record after (null: retracted)"},
+			"entry": {"$ref": "#/components/schemas/Id"},
+			"supersedes": {"$ref": "#/components/schemas/NullableId"},
+			"corrected_by": {"type": "string"},
+			"corrected_at": {"$ref": "#/components/schemas/Timestamp"}
+		},
+		"required": ["correction", "action", "reason", "old", "entry", "corrected_at"]
+	},
+	"CorrectionList": {"type": "array", "items": {"$ref": "#/components/schemas/Correction"}},
 	"Completeness": {
 		"type": "object",
 		"properties": {"complete": {"type": "boolean"}, "missing": {"type": "array", "items": {"type": "string"}},

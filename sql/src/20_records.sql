@@ -148,7 +148,9 @@ COMMENT ON FUNCTION batch_cursor(bigint) IS
 -- Links: "qty_accepted of batch from_batch became part of batch to_batch".
 -- A sale (kind ship) starts pending with to_batch NULL: it is the buyer's
 -- receipt draft; the receipt sets to_batch and status received, or status
--- rejected. A processing step (kind transform) is written received.
+-- rejected. A processing step (kind transform) is written received. A
+-- pending sale retracted by its seller (part 83) is status retracted, its
+-- received_at the time of the retraction.
 CREATE TABLE link (
 	id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	kind           text NOT NULL CHECK (kind IN ('ship', 'transform')),
@@ -161,7 +163,7 @@ CREATE TABLE link (
 	shipped_on     date NOT NULL,
 	received_at    timestamptz,
 	status         text NOT NULL DEFAULT 'pending'
-		CHECK (status IN ('pending', 'received', 'rejected')),
+		CHECK (status IN ('pending', 'received', 'rejected', 'retracted')),
 	reject_reason  text,
 	seller_licence licence_no,
 	created_at     timestamptz NOT NULL DEFAULT now(),

@@ -682,12 +682,12 @@ BEGIN
 		ORDER BY l.received_at, l.id LIMIT 1) rin ON true
 	  LEFT JOIN shilian.batch sb ON sb.id = rin.from_batch
 	  LEFT JOIN shilian.operator so ON so.id = rin.seller_id
-	  -- where it went: every sale out (not rejected) to another operator,
+	  -- where it went: every sale out (not rejected or retracted) to another operator,
 	  -- buyer and date (the holder's own processing is no recipient)
 	  LEFT JOIN LATERAL (SELECT string_agg(DISTINCT bo.name, '; ') AS recipients,
 			string_agg(DISTINCT to_char(l.shipped_on, 'YYYY-MM-DD'), '; ') AS dates
 		FROM shilian.link l JOIN shilian.operator bo ON bo.id = l.buyer_id
-		WHERE l.from_batch = b.id AND l.status <> 'rejected'
+		WHERE l.from_batch = b.id AND l.status NOT IN ('rejected', 'retracted')
 		  AND l.kind = 'ship' AND l.buyer_id <> t.operator_id) sh ON true
 	 WHERE t.recall_id = recall_export.id;
 	RETURN out;

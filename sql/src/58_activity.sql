@@ -135,10 +135,14 @@ BEGIN
 	  FROM (
 		SELECT b.owner_id AS operator_id, b.produced_on AS day,
 			CASE b.origin WHEN 'produced' THEN 'batches' ELSE 'transforms' END AS k, count(*) AS n
-		  FROM shilian.batch b WHERE b.origin IN ('produced', 'transformed') GROUP BY 1, 2, 3
+		  FROM shilian.batch b WHERE b.origin IN ('produced', 'transformed')
+		   -- a retracted batch is not counted (part 83)
+		   AND NOT EXISTS (SELECT 1 FROM shilian.correction x
+							WHERE x.kind = 'batch' AND x.record_id = b.id AND x.action = 'retract')
+		 GROUP BY 1, 2, 3
 		UNION ALL
 		SELECT l.seller_id, l.shipped_on, 'shipments', count(*)
-		  FROM shilian.link l WHERE l.kind = 'ship' GROUP BY 1, 2
+		  FROM shilian.link l WHERE l.kind = 'ship' AND l.status <> 'retracted' GROUP BY 1, 2
 		UNION ALL
 		SELECT l.buyer_id, shilian.platform_date(l.received_at), 'rejections', count(*)
 		  FROM shilian.link l WHERE l.kind = 'ship' AND l.status = 'rejected' GROUP BY 1, 2
@@ -152,8 +156,10 @@ BEGIN
 		SELECT r.operator_id, r.day, CASE WHEN r.receipt THEN 'receipts' ELSE 'inspections' END, count(*)
 		  FROM (SELECT i.operator_id, shilian.platform_date(i.inspected_at) AS day, i.link_id IS NOT NULL AS receipt
 				  FROM shilian.inspection i
-				 WHERE i.link_id IS NOT NULL
-					OR i.batch_id NOT IN (SELECT b.id FROM shilian.batch b WHERE b.origin = 'first_entry')
+				 WHERE (i.link_id IS NOT NULL
+					OR i.batch_id NOT IN (SELECT b.id FROM shilian.batch b WHERE b.origin = 'first_entry'))
+				   -- the receipt of a sale retracted since is not counted (part 83)
+				   AND NOT EXISTS (SELECT 1 FROM shilian.link x WHERE x.id = i.link_id AND x.status = 'retracted')
 				UNION ALL
 				SELECT f.operator_id, shilian.platform_date(f.inspected_at), f.rn = 1
 				  FROM (SELECT i.operator_id, i.inspected_at, i.kind,
@@ -174,7 +180,8 @@ BEGIN
 				  JOIN shilian.product p ON p.id = b.product_id
 				  LEFT JOIN shilian.link l ON l.id = i.link_id
 				  LEFT JOIN shilian.operator o ON o.id = l.seller_id
-				 WHERE i.kind = 'incoming' AND (i.link_id IS NOT NULL OR b.origin = 'first_entry')) c
+				 WHERE i.kind = 'incoming' AND (i.link_id IS NOT NULL OR b.origin = 'first_entry')
+				   AND NOT EXISTS (SELECT 1 FROM shilian.link x WHERE x.id = i.link_id AND x.status = 'retracted')) c
 		 WHERE c.complete
 		   AND (c.origin <> 'first_entry' OR c.id = (SELECT min(f.id) FROM shilian.inspection f
 													  WHERE f.batch_id = c.batch_id))
@@ -186,6 +193,13 @@ BEGIN
 		   -- the record kinds (the registry's entries are not counted)
 		   AND g.kind IN ('batch_create', 'inspect', 'ship', 'receive', 'receive_first_entry', 'reject',
 				'transform', 'consume')
+		   -- nor the entry of a record retracted since (part 83): the entry
+		   -- its first correction superseded
+		   AND NOT EXISTS (SELECT 1 FROM shilian.correction x
+							WHERE x.action = 'retract' AND x.operator_id = g.operator_id
+							  AND g.id = (SELECT f.supersedes FROM shilian.correction f
+										   WHERE f.kind = x.kind AND f.record_id = x.record_id
+										   ORDER BY f.id LIMIT 1))
 		 GROUP BY 1, 2
 	  ) e
 	 GROUP BY e.operator_id, e.day

@@ -431,6 +431,12 @@ DECLARE
 	outp record;
 	n int;
 BEGIN
+	-- an error declaration (same eventID as the event it declares wrong)
+	-- retracts that event's records (part 83, correction_epcis)
+	IF jsonb_typeof(ev) = 'object' AND ev ? 'errorDeclaration' THEN
+		PERFORM shilian.correction_epcis(idx, ev);
+		RETURN;
+	END IF;
 	IF jsonb_typeof(ev) IS DISTINCT FROM 'object' THEN
 		PERFORM shilian.epcis_refuse('SLE01', idx, NULL, 'an event must be a JSON object');
 	END IF;

@@ -131,6 +131,11 @@ BEGIN
 	PERFORM shilian.inspect(b_milk, 'release', 'pass',
 		'{"certificate_no": "RY-QC-0001", "inspector": "冯二"}', (shilian.platform_today() - 1) + time '06:00');
 	l := shilian.ship(b_milk, meals, '500 L', shilian.platform_today() - 1);
+	-- the dairy typed 3000 L for 3200 L: corrected (更正, docs/sql-reference.md
+	-- "Corrections"); the original entry stays in its chain, a correct entry
+	-- supersedes it. Try: SELECT * FROM shilian.corrections('batch', <the milk batch's id>);
+	PERFORM shilian.correct('batch', (SELECT b.id FROM shilian.batch b WHERE b.trace_code OPERATOR(shilian.=) b_milk),
+		'称重录入错误：实际 3200 L', '{"qty": "3200 L"}');
 	b_meals := shilian.receive(l, '500 L', '{"inspector": "陈三"}', (shilian.platform_today() - 1) + time '10:00');
 	PERFORM shilian.consume(b_meals, '300 L', 'served', (shilian.platform_today() - 1) + time '12:00');
 
