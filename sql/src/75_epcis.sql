@@ -25,6 +25,7 @@ CREATE TABLE epcis_capture_job (
 	hint         text,
 	created_at   timestamptz NOT NULL DEFAULT now(),
 	finished_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+	already_captured text[] NOT NULL DEFAULT '{}',	-- eventIDs of the document captured before (a resend)
 	CHECK (success = (sqlstate IS NULL))
 );
 CREATE INDEX epcis_capture_job_operator_idx ON epcis_capture_job (operator_id) WHERE operator_id IS NOT NULL;
@@ -205,6 +206,24 @@ $$;
 COMMENT ON FUNCTION epcis_party(text, int, text) IS
 	'The operator a party URI names (urn:shilian:operator:<id> or urn:shilian:uscc:<USCC>); NULL for other URIs, SLE04 if no operator matches (naming the event and field when given).';
 REVOKE ALL ON FUNCTION epcis_party(text, int, text) FROM PUBLIC;
+
+-- ---- event hash ID -----------------------------------------------------------
+
+-- GS1's EPCIS event hash ID (CBV 2.0 section 8.9): the canonical pre-hash
+-- string of an event (extension/core/eventhash.c) and its SHA-256 as
+-- ni:///sha-256;<hex>?ver=CBV2.0. The document's @context binds the prefixes
+-- of extension fields. Capture names an event without an eventID by it, so a
+-- resent document is recognised.
+CREATE FUNCTION epcis_event_prehash(event jsonb, context jsonb DEFAULT NULL) RETURNS text
+	LANGUAGE C IMMUTABLE PARALLEL SAFE
+	AS 'MODULE_PATHNAME', 'shilian_epcis_event_prehash';
+COMMENT ON FUNCTION epcis_event_prehash(jsonb, jsonb) IS
+	'The canonical pre-hash string of an EPCIS event (CBV 2.0 event hash ID), given the document''s @context.';
+CREATE FUNCTION epcis_event_hash(event jsonb, context jsonb DEFAULT NULL) RETURNS text
+	LANGUAGE C IMMUTABLE PARALLEL SAFE
+	AS 'MODULE_PATHNAME', 'shilian_epcis_event_hash';
+COMMENT ON FUNCTION epcis_event_hash(jsonb, jsonb) IS
+	'The EPCIS event hash ID of an event (ni:///sha-256;<hex>?ver=CBV2.0), given the document''s @context: the eventID capture assigns when an event has none.';
 
 -- ---- capture -----------------------------------------------------------------
 
@@ -647,6 +666,9 @@ DECLARE
 	job bigint;
 	n int;
 	missing text;
+	ev jsonb;
+	h text;
+	again text[] := '{}';
 BEGIN
 	IF doc IS NULL OR jsonb_typeof(doc) <> 'object' THEN
 		RAISE EXCEPTION USING ERRCODE = 'SLE01', MESSAGE = 'invalid EPCIS document: not a JSON object';
@@ -694,14 +716,33 @@ BEGIN
 		sha256(convert_to(doc::text, 'UTF8')), true, n)
 	RETURNING id INTO job;
 	FOR i IN 0 .. n - 1 LOOP
-		PERFORM shilian.epcis_apply_event(job, i, doc #> ARRAY['epcisBody', 'eventList', i::text]);
+		ev := doc #> ARRAY['epcisBody', 'eventList', i::text];
+		-- an event without an eventID is named by its event hash ID; an event
+		-- captured before under its eventID with the same hash (a resend) is
+		-- reported, not recorded again; another event under a known eventID is
+		-- refused by epcis_apply_event (23505)
+		IF jsonb_typeof(ev) = 'object' THEN
+			h := shilian.epcis_event_hash(ev, doc -> '@context');
+			IF NOT ev ? 'eventID' THEN
+				ev := ev || jsonb_build_object('eventID', h);
+			END IF;
+			IF jsonb_typeof(ev -> 'eventID') = 'string' AND EXISTS (SELECT 1 FROM shilian.epcis_event e
+			     WHERE e.event_id = ev ->> 'eventID'
+			       AND shilian.epcis_event_hash(e.event, doc -> '@context') = h) THEN
+				again := again || (ev ->> 'eventID');
+				CONTINUE;
+			END IF;
+		END IF;
+		PERFORM shilian.epcis_apply_event(job, i, ev);
 	END LOOP;
-	UPDATE shilian.epcis_capture_job SET finished_at = clock_timestamp() WHERE id = job;
+	UPDATE shilian.epcis_capture_job SET finished_at = clock_timestamp(), events = n - cardinality(again),
+		already_captured = again
+	 WHERE id = job;
 	RETURN job;
 END
 $$;
 COMMENT ON FUNCTION epcis_capture(jsonb) IS
-	'Capture a GS1 EPCIS 2.0 EPCISDocument: validate it and record every event through the record functions (ADD commissioning -> batch_create, OBSERVE shipping -> ship, receiving/accepting -> receive, inspecting -> inspect, destroying -> consume, TransformationEvent -> transform), all or nothing; returns the capture job id. Refusals: SLE01-SLE06, 23505 for a repeated eventID, and those of the record functions.';
+	'Capture a GS1 EPCIS 2.0 EPCISDocument: validate it and record every event through the record functions (ADD commissioning -> batch_create, OBSERVE shipping -> ship, receiving/accepting -> receive, inspecting -> inspect, destroying -> consume, TransformationEvent -> transform), all or nothing; an event without eventID is named by its event hash ID, an event captured before (same eventID, same hash) is reported in already_captured and not recorded again; returns the capture job id. Refusals: SLE01-SLE06, 23505 for another event under a known eventID, and those of the record functions.';
 REVOKE ALL ON FUNCTION epcis_capture(jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION epcis_capture(jsonb) TO shilian_operator, shilian_system, shilian_admin;
 
@@ -717,9 +758,11 @@ RETURN (SELECT jsonb_build_object('captureID', j.id::text, 'createdAt', j.create
 				THEN 'https://ref.gs1.org/standards/epcis/exceptions#ValidationException'
 				ELSE 'urn:shilian:sqlstate:' || j.sqlstate END,
 			'title', j.message, 'code', j.sqlstate, 'detail', j.detail, 'hint', j.hint))) END)
+		|| CASE WHEN j.success AND j.already_captured <> '{}'
+			THEN jsonb_build_object('shilian:alreadyCaptured', to_jsonb(j.already_captured)) ELSE '{}' END
 	FROM shilian.epcis_capture_job j WHERE j.id = epcis_capture_status.id);
 COMMENT ON FUNCTION epcis_capture_status(bigint) IS
-	'An EPCIS capture job the caller may see, as an EPCISCaptureJob (captureID, createdAt, finishedAt, running, success, captureErrorBehaviour rollback, errors); NULL if unknown or not visible.';
+	'An EPCIS capture job the caller may see, as an EPCISCaptureJob (captureID, createdAt, finishedAt, running, success, captureErrorBehaviour rollback, errors; shilian:alreadyCaptured lists the eventIDs of a resent document''s events that were captured before); NULL if unknown or not visible.';
 REVOKE ALL ON FUNCTION epcis_capture_status(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION epcis_capture_status(bigint) TO shilian_operator, shilian_regulator, shilian_system, shilian_admin;
 

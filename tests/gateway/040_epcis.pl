@@ -4,7 +4,9 @@
 # (filters, perPage and the Link rel="next" pages), the platform's trace runs
 # across the records they made, and every returned event is valid EPCIS 2.0.
 # Bad documents are refused with their SQLSTATE, the event and field named,
-# kept as a failed job, and write nothing else; a repeated eventID is 409.
+# kept as a failed job, and write nothing else; another event under a
+# captured eventID is 409, a resent document 202 reporting its events as
+# captured before.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -196,7 +198,8 @@ my @bad = (
 	[ 'unknown product', sub { $_[1]{quantityList}[0]{epcClass} = 'urn:epc:class:lgtin:6970000.000003.X' },
 		422, 'SLE04', qr/unknown product: no product has GTIN 06970000000031/ ],
 	[ 'unknown party', sub { $_[1]{bizLocation}{id} = 'urn:shilian:operator:42' }, 422, 'SLE04', qr/unknown party/ ],
-	[ 'duplicate eventID', sub { $_[1]{eventID} = $id[0] }, 409, '23505', qr/duplicate eventID/ ],
+	[ 'another event under a captured eventID', sub { $_[1]{eventID} = $id[0]; $_[1]{quantityList}[0]{quantity} = 1999 },
+		409, '23505', qr/duplicate eventID/ ],
 );
 for my $c (@bad)
 {
@@ -230,6 +233,13 @@ is_deeply([ $r->{status}, @{ $r->{json} }{qw(type code detail)} ],
 $r = call('processor', 'POST', '/epcis/capture', doc_with(sub { }));
 is($r->{status}, 403, "capturing at another operator's location: 403");
 is(state(), $before, 'nothing written by the refused documents');
+
+# ---- a resent document: accepted, nothing recorded again, its events reported ----
+$r = call('farm', 'POST', '/epcis/capture', $docs[0]);
+is($r->{status}, 202, 'the first document again: 202') or diag($r->{content});
+is_deeply([ @{ $r->{json} }{qw(success events)}, $r->{json}{'shilian:alreadyCaptured'} ],
+	[ JSON::PP::true, 0, [ $id[0] ] ], 'the job: success, no event recorded, the event reported as captured before');
+is(state(), $before, 'nothing recorded by the resend');
 
 stop_gateway($gw);
 $node->stop;

@@ -249,8 +249,8 @@ SELECT shilian.epcis_capture(jsonb_set(pg_temp.fresh(:'d1'::jsonb, 'r-114'), '{e
 \echo :LAST_ERROR_SQLSTATE
 SELECT shilian.epcis_capture(jsonb_set(pg_temp.fresh(:'d1'::jsonb, 'r-115'), '{epcisBody,eventList,0,bizLocation,id}', '"urn:shilian:operator:99"'));
 \echo :LAST_ERROR_SQLSTATE
--- the same eventID again: 23505 naming the job that captured it
-SELECT shilian.epcis_capture(:'d1');
+-- another event under a captured eventID (here another quantity): 23505 naming the job that captured it
+SELECT shilian.epcis_capture(jsonb_set(:'d1'::jsonb, '{epcisBody,eventList,0,quantityList,0,quantity}', '1999'));
 \echo :LAST_ERROR_SQLSTATE
 -- unsupported: instance-level epcList, an AggregationEvent, shipping without a buyer
 SELECT shilian.epcis_capture(jsonb_set(pg_temp.fresh(:'d1'::jsonb, 'r-116'), '{epcisBody,eventList,0,epcList}', '["urn:epc:id:sgtin:6970000.000001.1"]'));
@@ -278,6 +278,62 @@ SELECT shilian.epcis_capture(jsonb_set(pg_temp.fresh(:'d1'::jsonb, 'r-119'), '{e
 RESET ROLE;
 SELECT set_config('shilian.operator_id', '', false);
 SELECT pg_temp.state() = :'before' AS nothing_written;
+
+-- ---- event identity: GS1's event hash ID (CBV 2.0 section 8.9) ----------------------
+-- a published example of the reference implementation (tests/data/epcis-hash/
+-- epcisDocWithSingleEvent.jsonld): its pre-hash string and hash, from jsonb
+\set single `cat tests/data/epcis-hash/epcisDocWithSingleEvent.jsonld`
+SELECT shilian.epcis_event_prehash(:'single'::jsonb #> '{epcisBody,eventList,0}', :'single'::jsonb -> '@context');
+SELECT shilian.epcis_event_hash(:'single'::jsonb #> '{epcisBody,eventList,0}', :'single'::jsonb -> '@context')
+	= 'ni:///sha-256;ffa491b16867e34a7791a8d5389d826afc24e63a121026b6a4004ace38631b4b?ver=CBV2.0' AS published_hash;
+-- the same event written otherwise (URN vocabulary, EPC URIs as Digital Link,
+-- eventTime in UTC, members in another order, an eventID) has the same hash
+SELECT shilian.epcis_event_hash(jsonb_build_object('eventID', 'urn:uuid:x', 'type', 'ObjectEvent',
+		'eventTime', '2022-02-17T02:33:31.116Z', 'eventTimeZoneOffset', '-06:00', 'action', 'OBSERVE',
+		'bizStep', 'urn:epcglobal:cbv:bizstep:shipping', 'disposition', 'https://ref.gs1.org/cbv/Disp-in_transit',
+		'epcList', jsonb_build_array('https://id.gs1.org/01/10614141073464/21/2018', 'urn:epc:id:sgtin:0614141.107346.2017'),
+		'readPoint', jsonb_build_object('id', 'https://id.gs1.org/414/0614141073467/254/1234'),
+		'bizTransactionList', jsonb_build_array(jsonb_build_object('bizTransaction', 'http://transaction.acme.com/po/12345678',
+			'type', 'urn:epcglobal:cbv:btt:po'))))
+	= shilian.epcis_event_hash(:'single'::jsonb #> '{epcisBody,eventList,0}', :'single'::jsonb -> '@context') AS same_event_same_hash;
+SELECT shilian.epcis_event_hash(:'single'::jsonb #> '{epcisBody,eventList,0}' || '{"disposition": "in_progress"}', :'single'::jsonb -> '@context')
+	<> shilian.epcis_event_hash(:'single'::jsonb #> '{epcisBody,eventList,0}', :'single'::jsonb -> '@context') AS changed_event_other_hash;
+-- the example of docs/integration.md (numbers without trailing zeros, the time in UTC)
+SELECT shilian.epcis_event_prehash('{"type": "ObjectEvent", "action": "ADD", "bizStep": "commissioning",
+  "eventTime": "2026-11-20T07:00:00+08:00", "eventTimeZoneOffset": "+08:00",
+  "quantityList": [{"epcClass": "urn:epc:class:lgtin:6970000.000001.FQ-1120", "quantity": 2000.0, "uom": "KGM"}]}');
+SELECT shilian.epcis_event_hash('[1]'::jsonb);
+\echo :LAST_ERROR_SQLSTATE
+
+SET ROLE shilian_operator;
+SELECT set_config('shilian.operator_id', '1', false);
+-- a resent document: success, nothing recorded again, its events reported as captured before
+SELECT shilian.epcis_capture(:'d1') AS resent \gset
+SELECT jsonb_pretty(shilian.epcis_capture_status(:resent) - 'createdAt' - 'finishedAt' - 'captureID');
+-- events without an eventID are named by their hash; sending them again records nothing new
+\set noid `cat tests/epcis/01_commissioning.jsonld`
+SELECT jsonb_set(:'noid'::jsonb #- '{epcisBody,eventList,0,eventID}', '{epcisBody,eventList,0,quantityList,0,epcClass}',
+	'"urn:epc:class:lgtin:6970000.000001.HASH-1"') AS noid \gset
+SELECT jsonb_set(:'noid'::jsonb, '{epcisBody,eventList,1}', :'noid'::jsonb #> '{epcisBody,eventList,0}'
+	|| '{"quantityList": [{"epcClass": "urn:epc:class:lgtin:6970000.000001.HASH-2", "quantity": 5, "uom": "KGM"}]}') AS noid \gset
+SELECT count(*) AS batches_before FROM shilian.batch \gset
+SELECT shilian.epcis_capture(:'noid') AS first_send \gset
+SELECT count(*) - :batches_before AS new_batches FROM shilian.batch;
+SELECT event_index, event_id = shilian.epcis_event_hash(event - 'eventID', :'noid'::jsonb -> '@context') AS named_by_hash,
+	event_id LIKE 'ni:///sha-256;%?ver=CBV2.0' AS ni_uri
+  FROM shilian.epcis_event WHERE job_id = :first_send ORDER BY event_index;
+SELECT shilian.epcis_capture(:'noid') AS second_send \gset
+SELECT count(*) - :batches_before AS new_batches_after_resend FROM shilian.batch;
+SELECT (shilian.epcis_capture_status(:second_send) -> 'events')::int AS events,
+	jsonb_array_length(shilian.epcis_capture_status(:second_send) -> 'shilian:alreadyCaptured') AS already_captured;
+-- one event of them again beside a new one: only the new one is recorded
+SELECT shilian.epcis_capture(jsonb_set(:'noid'::jsonb, '{epcisBody,eventList,1,quantityList,0,epcClass}',
+	'"urn:epc:class:lgtin:6970000.000001.HASH-3"')) AS third_send \gset
+SELECT count(*) - :batches_before AS new_batches_after_third FROM shilian.batch;
+SELECT (shilian.epcis_capture_status(:third_send) -> 'events')::int AS events,
+	jsonb_array_length(shilian.epcis_capture_status(:third_send) -> 'shilian:alreadyCaptured') AS already_captured;
+RESET ROLE;
+SELECT set_config('shilian.operator_id', '', false);
 
 -- epcis_capture_submit (POST /epcis/capture) keeps a refused document as a failed job
 SELECT body - 'captureID' AS body, location, error_sqlstate
