@@ -152,3 +152,16 @@ shilian_epcis_event_hash(PG_FUNCTION_ARGS)
 	sl_eventhash_ni(d, ni);
 	PG_RETURN_TEXT_P(cstring_to_text(ni));
 }
+
+/* shilian.epcis_gs1_uri(uri text) → its constrained canonical GS1 Digital Link URI, NULL when it names no GS1 key. */
+PG_FUNCTION_INFO_V1(shilian_epcis_gs1_uri);
+Datum
+shilian_epcis_gs1_uri(PG_FUNCTION_ARGS)
+{
+	char	   *uri = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char		out[1024];
+
+	if (!sl_eventhash_dl(uri, out, sizeof out))
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(out));
+}

@@ -354,5 +354,98 @@ SELECT shilian.epcis_capture(jsonb_set(pg_temp.fresh(:'d1'::jsonb, 'r-134'), '{c
 SELECT shilian.epcis_capture(jsonb_set(pg_temp.fresh(:'d1'::jsonb, 'r-135'), '{epcisBody,eventList,0,ilmd,cbvmda:itemExpirationDate}', '"2026-12-5"'));
 \echo :LAST_ERROR_SQLSTATE
 
+-- ---- epcis_query: every SimpleEventQuery parameter, supported or refused ----------
+-- (as superuser: every event; visibility is the same RLS as epcis_events above)
+SELECT pg_temp.ids(shilian.epcis_query()) AS everything;
+SELECT pg_temp.ids(shilian.epcis_query('{"eventType": "TransformationEvent"}')) AS transformations;
+SELECT pg_temp.ids(shilian.epcis_query('{"eventType": ["ObjectEvent"], "EQ_bizStep": "shipping"}')) AS object_shipping;
+SELECT pg_temp.ids(shilian.epcis_query('{"GE_eventTime": "2026-11-21T01:00:00Z", "LT_eventTime": "2026-11-21T15:00:00+08:00"}')) AS time_window;
+SELECT jsonb_array_length(shilian.epcis_query(jsonb_build_object('GE_recordTime', to_char(now() - interval '1 hour', 'YYYY-MM-DD"T"HH24:MI:SSOF') || ':00'))
+	#> '{epcisBody,queryResults,resultsBody,eventList}') = (SELECT count(*) FROM shilian.epcis_event) AS recorded_since_an_hour_all;
+SELECT pg_temp.ids(shilian.epcis_query(jsonb_build_object('LT_recordTime', '2000-01-01T00:00:00Z'))) AS recorded_before_2000;
+SELECT pg_temp.ids(shilian.epcis_query('{"EQ_action": "ADD|DELETE", "eventType": "ObjectEvent"}')) AS add_or_delete;
+SELECT pg_temp.ids(shilian.epcis_query('{"EQ_bizStep": ["urn:epcglobal:cbv:bizstep:receiving", "https://ref.gs1.org/cbv/BizStep-inspecting"]}')) AS receiving_or_inspecting;
+SELECT pg_temp.ids(shilian.epcis_query('{"EQ_disposition": "in_transit"}')) AS in_transit;
+SELECT pg_temp.ids(shilian.epcis_query('{"EQ_readPoint": "urn:shilian:uscc:93370112MA3D001010", "EQ_bizStep": "commissioning"}')) AS at_the_farm;
+SELECT pg_temp.ids(shilian.epcis_query('{"WD_readPoint": "urn:shilian:uscc:93370112MA3D001010", "EQ_bizStep": "commissioning"}')) AS at_the_farm_wd;
+SELECT pg_temp.ids(shilian.epcis_query('{"EQ_bizLocation": "urn:shilian:operator:99"}')) AS nowhere;
+SELECT pg_temp.ids(shilian.epcis_query('{"WD_bizLocation": "urn:shilian:operator:99"}')) AS nowhere_wd;
+SELECT pg_temp.ids(shilian.epcis_query('{"EQ_transformationID": "urn:example:t1"}')) AS no_transformation_id;
+SELECT pg_temp.ids(shilian.epcis_query('{"MATCH_epc": "urn:epc:id:sgtin:6970000.000001.1"}')) AS by_serial_none;
+SELECT pg_temp.ids(shilian.epcis_query('{"MATCH_parentID": "urn:epc:id:sscc:6970000.0000000001"}')) AS by_parent_none;
+SELECT pg_temp.ids(shilian.epcis_query('{"MATCH_inputEPC": "urn:epc:idpat:sgtin:6970000.000001.*"}')) AS by_input_pattern_none;
+SELECT pg_temp.ids(shilian.epcis_query('{"MATCH_outputEPC": "https://id.gs1.org/01/06970000000024/21/1"}')) AS by_output_none;
+SELECT pg_temp.ids(shilian.epcis_query('{"MATCH_anyEPC": "urn:epc:id:sgtin:6970000.000001.1"}')) AS by_any_none;
+SELECT pg_temp.ids(shilian.epcis_query('{"MATCH_epcClass": "https://id.gs1.org/01/06970000000017", "eventType": "ObjectEvent", "EQ_bizStep": "shipping|receiving"}')) AS tomatoes_shipped_received;
+SELECT pg_temp.ids(shilian.epcis_query('{"MATCH_inputEPCClass": "urn:epc:class:lgtin:6970000.000001.FQ-1120"}')) AS tomatoes_in;
+SELECT pg_temp.ids(shilian.epcis_query('{"MATCH_outputEPCClass": "https://id.gs1.org/01/06970000000024"}')) AS sauce_out;
+SELECT pg_temp.ids(shilian.epcis_query('{"MATCH_anyEPCClass": "urn:epc:class:lgtin:6970000.000002.FQJ-1122"}')) AS sauce_anywhere;
+SELECT pg_temp.ids(shilian.epcis_query('{"EQ_eventID": "urn:uuid:5b0a9c1e-3f2d-4c7a-9e51-000000000002|urn:uuid:5b0a9c1e-3f2d-4c7a-9e51-000000000004"}')) AS two_ids;
+SELECT pg_temp.ids(shilian.epcis_query('{"EXISTS_errorDeclaration": ""}')) AS declared_errors;
+SELECT pg_temp.ids(shilian.epcis_query('{"EQ_source_owning_party": "urn:shilian:operator:1", "EQ_bizStep": "shipping"}')) AS sold_by_the_farm;
+SELECT pg_temp.ids(shilian.epcis_query('{"EQ_destination_urn:epcglobal:cbv:sdt:owning_party": "urn:shilian:operator:2"}')) AS bought_by_2;
+-- instance identifiers compare in any spelling (EPC URI, Digital Link, another domain), patterns match every serial
+SELECT shilian.epcis_query_match('["urn:epc:id:sgtin:0614141.107346.2017"]', ARRAY['https://id.gs1.org/01/10614141073464/21/2017'], '{}') AS epc_uri_as_dl,
+	shilian.epcis_query_match('"https://example.com/01/10614141073464/21/2017?x"', shilian.epcis_query_ids('{urn:epc:id:sgtin:0614141.107346.2017}'), '{}') AS dl_as_epc_uri,
+	shilian.epcis_query_match('["urn:epc:id:sgtin:0614141.107346.2018"]', '{}', ARRAY[shilian.epcis_gs1_uri('urn:epc:idpat:sgtin:0614141.107346.*') || '/']) AS under_pattern,
+	shilian.epcis_query_match('["urn:epc:id:sgtin:0614141.107347.2018"]', '{}', ARRAY[shilian.epcis_gs1_uri('urn:epc:idpat:sgtin:0614141.107346.*') || '/']) AS other_item_not;
+SELECT pg_temp.ids(shilian.epcis_query('{"EQ_bizTransaction_po": "urn:example:po:1"}')) AS by_po_none;
+-- order, limits, pages
+SELECT pg_temp.ids(shilian.epcis_query('{"orderBy": "eventTime", "eventCountLimit": "2"}')) AS latest_two;
+SELECT pg_temp.ids(shilian.epcis_query('{"orderBy": "eventTime", "orderDirection": "ASC", "eventCountLimit": 2}')) AS first_two;
+SELECT pg_temp.ids(shilian.epcis_query('{"orderBy": "recordTime", "orderDirection": "DESC", "EQ_eventID": ["urn:uuid:5b0a9c1e-3f2d-4c7a-9e51-000000000001", "urn:uuid:5b0a9c1e-3f2d-4c7a-9e51-000000000004"]}')) AS by_record_time_desc;
+SELECT pg_temp.ids(shilian.epcis_query('{"maxEventCount": "1000", "eventType": "TransformationEvent"}')) AS under_max;
+SELECT d ->> 'shilian:nextPageToken' AS tok FROM shilian.epcis_query('{"orderBy": "eventTime", "perPage": "2", "eventCountLimit": "3"}') d \gset
+SELECT pg_temp.ids(d) AS page2, d ? 'shilian:nextPageToken' AS more
+  FROM shilian.epcis_query(jsonb_build_object('orderBy', 'eventTime', 'perPage', '2', 'eventCountLimit', '3', 'nextPageToken', :'tok')) d;
+-- refused, each naming the parameter (SLE07, QueryParameterException; SLE08 QueryTooLargeException)
+SELECT shilian.epcis_query('{"GE_eventTime": "yesterday"}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_query('{"LT_recordTime": "2026-11-20"}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_query('{"EQ_bizStepp": "shipping"}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_query('{"EQ_quantity": "5"}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_query('{"eventType": "Event"}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_query('{"EQ_action": "UPDATE"}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_query('{"EQ_bizStep": "shiping"}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_query('{"EQ_disposition": "broken"}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_query('{"MATCH_epc": "urn:epc:idpat:sgtin:12.*"}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_query('{"orderBy": "bizStep"}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_query('{"orderDirection": "UP"}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_query('{"eventCountLimit": "2"}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_query('{"orderBy": "eventTime", "eventCountLimit": "2", "maxEventCount": "5"}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_query('{"maxEventCount": "0"}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_query('{"perPage": "1001"}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_query('{"nextPageToken": "zz"}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_query(jsonb_build_object('orderBy', 'recordTime', 'nextPageToken', :'tok'));
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_query('{"EQ_source_nonsense": "urn:shilian:operator:1"}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_query('{"EQ_eventID": ""}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_query('{"EQ_eventID": [1]}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_query('{"maxEventCount": "1"}');
+\echo :LAST_ERROR_SQLSTATE
+-- one event by its eventID; none
+SELECT pg_temp.ids(shilian.epcis_event_get('urn:uuid:5b0a9c1e-3f2d-4c7a-9e51-000000000003')) AS one_event;
+SELECT shilian.epcis_event_get('urn:uuid:none');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_event_types();
+
 \c :regress_db
 DROP DATABASE shilian_epcis_test;
