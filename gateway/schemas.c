@@ -380,5 +380,9 @@ const char gw_schemas_json[] = SCHEMAS({
 		"properties": {"captureID": {"type": "string"}, "running": {"type": "boolean"},
 			"success": {"type": "boolean"}, "errors": {}}
 	},
-	"EpcisQueryDocument": {"type": "object", "description": "an EPCIS 2.0 EPCISQueryDocument"}
+	"EpcisQueryDocument": {"type": "object", "description": "an EPCIS 2.0 EPCISQueryDocument"},
+	"EpcisCollection": {
+		"type": "object", "description": "an EPCIS 2.0 REST collection (the event types)",
+		"properties": {"type": {"type": "string"}, "member": {"type": "array", "items": {"type": "string"}}}
+	}
 });
