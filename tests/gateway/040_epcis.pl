@@ -132,6 +132,38 @@ SKIP:
 		. 'format_checker=jsonschema.FormatChecker())', $file, "$top/tests/epcis/query-document.schema.json"),
 		0, 'the query document validates against tests/epcis/query-document.schema.json');
 }
+# every test document, and the query document, validate against GS1's EPCIS 2.0 JSON schema
+# (tests/epcis/EPCIS-JSON-Schema.json, from github.com/gs1/EPCIS)
+SKIP:
+{
+	skip 'python3-jsonschema is not installed (make deps)', 7
+	  if system('/usr/bin/python3', '-c', 'import jsonschema') != 0;
+	my $validate = 'import json, sys, jsonschema; '
+	  . 'v = jsonschema.Draft7Validator(json.load(open(sys.argv[2])), format_checker=jsonschema.FormatChecker()); '
+	  . 'errs = list(v.iter_errors(json.load(open(sys.argv[1])))); '
+	  . '[print(list(e.path), e.message[:300], file=sys.stderr) for e in errs]; sys.exit(1 if errs else 0)';
+	my $schema = "$top/tests/epcis/EPCIS-JSON-Schema.json";
+	for my $f (qw(01_commissioning.jsonld 02_shipping.jsonld 03_receiving.jsonld 04_transformation.jsonld))
+	{
+		is(system('/usr/bin/python3', '-c', $validate, "$top/tests/epcis/$f", $schema), 0,
+			"tests/epcis/$f validates against GS1's EPCIS 2.0 JSON schema");
+	}
+	my $file = "$PostgreSQL::Test::Utils::tmp_check/epcis_query_gs1.json";
+	open my $fh, '>', $file or die $!;
+	print $fh $q->{content};
+	close $fh;
+	is(system('/usr/bin/python3', '-c', $validate, $file, $schema), 0,
+		"the query document validates against GS1's EPCIS 2.0 JSON schema");
+	# the schema has teeth: the URN form of a bizStep is not EPCIS 2.0 JSON
+	my $urn = $json->decode($docs[2]);
+	$urn->{epcisBody}{eventList}[0]{bizStep} = 'urn:epcglobal:cbv:bizstep:receiving';
+	open $fh, '>', "$file.urn" or die $!;
+	print $fh $json->encode($urn);
+	close $fh;
+	isnt(system('/usr/bin/python3', '-c', $validate . '', "$file.urn", $schema), 0,
+		'a bizStep as URN fails the schema (what tests/epcis/03_receiving.jsonld had)');
+	ok(1, 'schema checks ran');
+}
 is_deeply(event_ids(call('farm', 'GET', '/epcis/events')->{json}), [ @id[0 .. 2] ],
 	'the farm sees the events of its records: not the sauce');
 is_deeply(event_ids(call('processor', 'GET', '/epcis/events')->{json}), [ @id[1 .. 3] ],
