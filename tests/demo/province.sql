@@ -229,8 +229,13 @@ ON CONFLICT (code) DO NOTHING;
 -- ---- GS1 EPCIS 2.0 (docs/integration.md) ------------------------------------------
 -- The farm's own system speaks EPCIS: it commissions a lot of tomatoes (GTIN
 -- 6970000000017) and ships part of it to the wholesale market, whose system
--- captures the receipt; the records are made by epcis_capture. Try:
---   SELECT jsonb_pretty(shilian.epcis_events(eq_biz_step => '{shipping,receiving}'));
+-- captures the receipt; the records are made by epcis_capture. The receipt
+-- is sent as a standard client would, without an eventID: it is named by its
+-- GS1 event hash ID (ni:///sha-256;...?ver=CBV2.0), and sending the same
+-- document again records nothing new. Try:
+--   SELECT jsonb_pretty(shilian.epcis_query('{"EQ_bizStep": "shipping|receiving"}'));
+--   SELECT event_id FROM shilian.epcis_event WHERE biz_step = 'receiving';
+--   curl -s "$GW/epcis/events?EQ_bizStep=receiving&orderBy=eventTime" -H "Authorization: Bearer $TOKEN"
 DO $demo$
 DECLARE
 	d0 date := shilian.platform_today() - 6;
@@ -268,7 +273,7 @@ BEGIN
 	PERFORM shilian.epcis_capture(jsonb_build_object('@context', ctx, 'type', 'EPCISDocument',
 		'schemaVersion', '2.0', 'creationDate', to_char(d0 + 2, 'YYYY-MM-DD') || 'T16:00:00+08:00',
 		'epcisBody', jsonb_build_object('eventList', jsonb_build_array(
-			jsonb_build_object('eventID', 'urn:uuid:9d3f0c2a-7b1e-4e6f-8a21-0000000d0003',
+			jsonb_build_object(
 				'type', 'ObjectEvent', 'action', 'OBSERVE', 'bizStep', 'receiving', 'disposition', 'in_progress',
 				'eventTime', to_char(d0 + 2, 'YYYY-MM-DD') || 'T15:00:00+08:00', 'eventTimeZoneOffset', '+08:00',
 				'bizLocation', jsonb_build_object('id', 'urn:shilian:operator:' || wh),
