@@ -192,12 +192,15 @@ BEGIN
 	ELSIF uri LIKE 'urn:shilian:uscc:%' THEN
 		SELECT o.id INTO op FROM shilian.operator o
 		 WHERE o.uscc OPERATOR(shilian.=) substr(uri, 18)::shilian.uscc;
+	ELSIF shilian.epcis_gs1_uri(uri) ~ '^https://id\.gs1\.org/41[47]/' THEN
+		-- a PGLN, GLN or SGLN: GS1 master data (gs1_location)
+		op := shilian.gs1_location_operator(uri);
 	ELSE
 		RETURN NULL;
 	END IF;
 	IF op IS NULL AND idx IS NOT NULL THEN
 		PERFORM shilian.epcis_refuse('SLE04', idx, field, format('unknown party: no operator is %s', uri),
-			'Name a registered operator: urn:shilian:operator:<id> or urn:shilian:uscc:<USCC>.');
+			'Name a registered operator: urn:shilian:operator:<id>, urn:shilian:uscc:<USCC>, or a GLN/PGLN/SGLN registered with gs1_location_register.');
 	ELSIF op IS NULL THEN
 		RAISE EXCEPTION USING ERRCODE = 'SLE04',
 			MESSAGE = format('unknown party: no operator is %s', uri);
@@ -206,7 +209,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION epcis_party(text, int, text) IS
-	'The operator a party URI names (urn:shilian:operator:<id> or urn:shilian:uscc:<USCC>); NULL for other URIs, SLE04 if no operator matches (naming the event and field when given).';
+	'The operator a party URI names (urn:shilian:operator:<id>, urn:shilian:uscc:<USCC>, or a PGLN/GLN/SGLN registered in gs1_location); NULL for other URIs, SLE04 if no operator matches (naming the event and field when given).';
 REVOKE ALL ON FUNCTION epcis_party(text, int, text) FROM PUBLIC;
 
 -- ---- event hash ID -----------------------------------------------------------
@@ -1361,3 +1364,111 @@ RETURN jsonb_build_object('@context', 'https://ref.gs1.org/standards/epcis/2.0.0
 	'member', jsonb_build_array('ObjectEvent', 'AggregationEvent', 'TransactionEvent', 'TransformationEvent', 'AssociationEvent'));
 COMMENT ON FUNCTION epcis_event_types() IS
 	'The EPCIS event types as a Collection (GET /epcis/eventTypes).';
+
+-- ---- GS1 master data: an operator's GLN/PGLN and the SGLNs of its sites --------------
+
+-- A party (PGLN, or a GLN naming a party) or a location (SGLN: a GLN with an
+-- optional extension: a farm's field, a warehouse, a canteen) of an
+-- operator, by its canonical GS1 Digital Link URI (https://id.gs1.org/417/…,
+-- https://id.gs1.org/414/…[/254/…]); EPCIS sources, destinations,
+-- readPoints and bizLocations that name it resolve to the operator.
+CREATE TABLE gs1_location (
+	id           bigserial PRIMARY KEY,
+	operator_id  bigint NOT NULL REFERENCES operator (id),
+	kind         text NOT NULL CHECK (kind IN ('party', 'location')),
+	uri          text NOT NULL UNIQUE CHECK (uri ~ '^https://id\.gs1\.org/(417/[0-9]{13}|414/[0-9]{13}(/254/.+)?)$'),
+	name         text,
+	registered_by text NOT NULL,
+	created_at   timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX gs1_location_operator_idx ON gs1_location (operator_id);
+COMMENT ON TABLE gs1_location IS
+	'GS1 master data: the PGLN/GLN (kind party) and SGLNs (kind location) of operators, by canonical Digital Link URI; EPCIS parties and locations resolve through it.';
+SELECT pg_catalog.pg_extension_config_dump('gs1_location', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('shilian.gs1_location', 'id')::regclass, '');
+
+-- A GLN, PGLN or SGLN as its canonical Digital Link URI: 13 digits (a GLN,
+-- check digit validated), urn:epc:id:pgln:… / urn:epc:id:sgln:…, or a Digital
+-- Link with AI 417 or 414 (check digit validated). SLE10 otherwise.
+CREATE FUNCTION gs1_location_uri(identifier text) RETURNS text
+	LANGUAGE plpgsql IMMUTABLE STRICT
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	u text;
+	g text;
+BEGIN
+	IF identifier ~ '^[0-9]{13}$' THEN
+		g := identifier;
+		u := 'https://id.gs1.org/417/' || g;
+	ELSIF identifier ~ '^urn:epc:id:(pgln|sgln):' THEN
+		u := shilian.epcis_gs1_uri(identifier);
+	ELSIF identifier ~ '^https?://' THEN
+		u := shilian.epcis_gs1_uri(identifier);
+		g := substring(u FROM '^https://id\.gs1\.org/41[47]/([0-9]{13})');
+	END IF;
+	IF u IS NULL OR u !~ '^https://id\.gs1\.org/(417/[0-9]{13}|414/[0-9]{13}(/254/.+)?)$' THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLE10',
+			MESSAGE = format('"%s" is not a GLN, PGLN or SGLN', identifier),
+			HINT = 'Give 13 digits (a GLN), urn:epc:id:pgln:…, urn:epc:id:sgln:… or https://id.gs1.org/417/… or /414/….';
+	END IF;
+	IF g IS NOT NULL AND NOT shilian.gs1_check_ok(g) THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLE10',
+			MESSAGE = format('GLN %s: wrong check digit', g),
+			HINT = 'The 13th digit is the GS1 mod-10 check digit of the first 12.';
+	END IF;
+	RETURN u;
+END
+$$;
+COMMENT ON FUNCTION gs1_location_uri(text) IS
+	'The canonical Digital Link URI of a GLN (13 digits), PGLN or SGLN (EPC URI or Digital Link), the check digit validated; SLE10 otherwise.';
+
+-- Register a GLN/PGLN or SGLN for an operator: an admin, a regulator of the
+-- operator's jurisdiction, or the operator itself (not a system client).
+CREATE FUNCTION gs1_location_register(operator bigint, identifier text, name text DEFAULT NULL) RETURNS text
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	caller text := CASE WHEN current_setting('role') = 'none' THEN session_user::text
+	                    ELSE current_setting('role') END;
+	u text := shilian.gs1_location_uri(identifier);
+	holder bigint;
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM shilian.operator o WHERE o.id = gs1_location_register.operator) THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLE04', MESSAGE = format('unknown operator %s', operator);
+	END IF;
+	IF caller = 'shilian_system' OR NOT shilian.may_see(operator) THEN
+		RAISE EXCEPTION USING ERRCODE = '42501',
+			MESSAGE = format('may not register GS1 identifiers for operator %s', operator),
+			HINT = 'An operator registers its own; a regulator those of its jurisdiction; an admin any.';
+	END IF;
+	SELECT l.operator_id INTO holder FROM shilian.gs1_location l WHERE l.uri = u;
+	IF holder IS NOT NULL AND holder <> operator THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLE11',
+			MESSAGE = format('%s is registered to another operator', u),
+			HINT = 'A GLN names one party or location.';
+	END IF;
+	INSERT INTO shilian.gs1_location (operator_id, kind, uri, name, registered_by)
+	VALUES (operator, CASE WHEN u LIKE 'https://id.gs1.org/417/%' THEN 'party' ELSE 'location' END, u, name, caller)
+	ON CONFLICT (uri) DO UPDATE SET name = coalesce(EXCLUDED.name, shilian.gs1_location.name);
+	RETURN u;
+END
+$$;
+COMMENT ON FUNCTION gs1_location_register(bigint, text, text) IS
+	'Register a GLN/PGLN (party) or SGLN (location) of an operator by the caller (the operator itself, its regulator, an admin); returns its canonical Digital Link URI. SLE10 malformed or wrong check digit, SLE11 registered to another operator, 42501 not allowed.';
+REVOKE ALL ON FUNCTION gs1_location_register(bigint, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION gs1_location_register(bigint, text, text) TO shilian_operator, shilian_regulator, shilian_admin;
+
+-- The operator a GS1 party or location names: the registered URI, else the
+-- GLN of an SGLN with an extension (a site within a registered location).
+CREATE FUNCTION gs1_location_operator(identifier text) RETURNS bigint
+	LANGUAGE sql STABLE STRICT
+	SET search_path = pg_catalog, pg_temp
+RETURN (SELECT l.operator_id FROM shilian.gs1_location l
+	 WHERE l.uri IN (shilian.epcis_gs1_uri(gs1_location_operator.identifier),
+	                 regexp_replace(shilian.epcis_gs1_uri(gs1_location_operator.identifier), '/254/.*$', ''))
+	 ORDER BY l.uri = shilian.epcis_gs1_uri(gs1_location_operator.identifier) DESC LIMIT 1);
+COMMENT ON FUNCTION gs1_location_operator(text) IS
+	'The operator a GS1 party/location URI (PGLN, SGLN, GLN Digital Link) is registered to; NULL if none.';
+REVOKE ALL ON FUNCTION gs1_location_operator(text) FROM PUBLIC;

@@ -78,7 +78,10 @@ SELECT * FROM shilian.epcis_class_parse('urn:epc:class:lgtin:6970000.0001.FQ');
 SELECT * FROM shilian.epcis_class_parse('https://id.gs1.org/01/06970000000018/10/FQ');
 \echo :LAST_ERROR_SQLSTATE
 SELECT shilian.epcis_party('urn:shilian:operator:2'), shilian.epcis_party('urn:shilian:uscc:93370112MA3D001010'),
-	shilian.epcis_party('urn:epc:id:sgln:0614141.07346.1234');
+	shilian.epcis_party('urn:example:somewhere');
+-- a GLN/PGLN/SGLN resolves through GS1 master data (gs1_location, below): unknown, refused naming it
+SELECT shilian.epcis_party('urn:epc:id:sgln:0614141.07346.1234');
+\echo :LAST_ERROR_SQLSTATE
 -- an operator that does not exist: SLE04
 SELECT shilian.epcis_party('urn:shilian:operator:99');
 \echo :LAST_ERROR_SQLSTATE
@@ -353,6 +356,56 @@ SELECT shilian.epcis_capture(jsonb_set(pg_temp.fresh(:'d1'::jsonb, 'r-134'), '{c
 \echo :LAST_ERROR_SQLSTATE
 SELECT shilian.epcis_capture(jsonb_set(pg_temp.fresh(:'d1'::jsonb, 'r-135'), '{epcisBody,eventList,0,ilmd,cbvmda:itemExpirationDate}', '"2026-12-5"'));
 \echo :LAST_ERROR_SQLSTATE
+
+-- ---- GS1 master data: GLN/PGLN for an operator, SGLNs for its sites ----------------
+SELECT shilian.gs1_location_uri('6970000000017') AS gln, shilian.gs1_location_uri('urn:epc:id:sgln:6970000.00001.field-3') AS sgln,
+	shilian.gs1_location_uri('https://example.com/414/6970000000024') AS dl_gln;
+SELECT shilian.gs1_location_uri('6970000000014');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.gs1_location_uri('urn:epc:id:sgtin:6970000.000001.1');
+\echo :LAST_ERROR_SQLSTATE
+SET ROLE shilian_operator;
+SELECT set_config('shilian.operator_id', '1', false);
+-- the farm registers its PGLN and its field; not the processor's
+SELECT shilian.gs1_location_register(1, '6970000000017', '历城绿源蔬菜专业合作社') AS farm_pgln;
+SELECT shilian.gs1_location_register(1, 'urn:epc:id:sgln:6970000.00001.field-3', '3号地块') AS farm_field;
+SELECT shilian.gs1_location_register(1, 'https://id.gs1.org/414/6970000000017', '农场') AS farm_site;
+SELECT shilian.gs1_location_register(2, 'urn:epc:id:pgln:6970000.00002');
+\echo :LAST_ERROR_SQLSTATE
+SELECT set_config('shilian.operator_id', '2', false);
+SELECT shilian.gs1_location_register(2, 'urn:epc:id:pgln:6970000.00002', '济南鲁味食品有限公司') AS processor_pgln;
+SELECT shilian.gs1_location_register(2, '6970000000017');
+\echo :LAST_ERROR_SQLSTATE
+SELECT operator_id, kind, uri, name FROM shilian.gs1_location ORDER BY id;
+SELECT set_config('shilian.operator_id', '1', false);
+SELECT operator_id, kind, uri FROM shilian.gs1_location ORDER BY id;
+-- a standard shipping event: GS1 parties and locations, no eventID, no proprietary field
+SELECT shilian.epcis_capture(jsonb_build_object('@context', '["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]'::jsonb,
+	'type', 'EPCISDocument', 'schemaVersion', '2.0', 'creationDate', '2026-11-22T09:00:00+08:00',
+	'epcisBody', jsonb_build_object('eventList', jsonb_build_array(jsonb_build_object(
+		'type', 'ObjectEvent', 'action', 'OBSERVE', 'bizStep', 'shipping', 'disposition', 'in_transit',
+		'eventTime', '2026-11-22T08:00:00+08:00', 'eventTimeZoneOffset', '+08:00',
+		'readPoint', jsonb_build_object('id', 'urn:epc:id:sgln:6970000.00001.field-3'),
+		'bizLocation', jsonb_build_object('id', 'https://id.gs1.org/414/6970000000017'),
+		'quantityList', jsonb_build_array(jsonb_build_object('epcClass', 'urn:epc:class:lgtin:6970000.000001.FQ-1120',
+			'quantity', 10, 'uom', 'KGM')),
+		'sourceList', jsonb_build_array(jsonb_build_object('type', 'owning_party', 'source', 'urn:epc:id:pgln:6970000.00001')),
+		'destinationList', jsonb_build_array(jsonb_build_object('type', 'owning_party', 'destination', 'urn:epc:id:pgln:6970000.00002'))))))) AS gs1_job \gset
+SELECT e.event_id LIKE 'ni:///sha-256;%' AS hash_named, e.parties, l.seller_id, l.buyer_id, l.qty_shipped
+  FROM shilian.epcis_event e JOIN shilian.link l ON l.id = (e.records -> 'links' ->> 0)::bigint WHERE e.job_id = :gs1_job;
+-- an unknown GLN: refused, naming it
+SELECT shilian.epcis_capture(jsonb_build_object('@context', '["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]'::jsonb,
+	'type', 'EPCISDocument', 'schemaVersion', '2.0', 'creationDate', '2026-11-22T09:00:00+08:00',
+	'epcisBody', jsonb_build_object('eventList', jsonb_build_array(jsonb_build_object(
+		'type', 'ObjectEvent', 'action', 'OBSERVE', 'bizStep', 'shipping', 'disposition', 'in_transit',
+		'eventTime', '2026-11-22T08:30:00+08:00', 'eventTimeZoneOffset', '+08:00',
+		'bizLocation', jsonb_build_object('id', 'urn:epc:id:sgln:6970000.00001.field-3'),
+		'quantityList', jsonb_build_array(jsonb_build_object('epcClass', 'urn:epc:class:lgtin:6970000.000001.FQ-1120',
+			'quantity', 10, 'uom', 'KGM')),
+		'destinationList', jsonb_build_array(jsonb_build_object('type', 'owning_party', 'destination', 'urn:epc:id:pgln:6970000.00009')))))));
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+SELECT set_config('shilian.operator_id', '', false);
 
 -- ---- epcis_query: every SimpleEventQuery parameter, supported or refused ----------
 -- (as superuser: every event; visibility is the same RLS as epcis_events above)
