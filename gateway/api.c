@@ -287,6 +287,15 @@ static const GwField hash_fields[] = {
 };
 static const char *const hash_args[] = {"body:data_hex", "body:algorithm", NULL};
 
+/* GS1 master data: a GLN/PGLN or SGLN of an operator (gs1_location_register) */
+static const GwField gs1_location_fields[] = {
+	{"identifier", GW_STRING, true, "a GLN (13 digits), urn:epc:id:pgln:..., urn:epc:id:sgln:... or a Digital Link (AI 417/414)"},
+	{"name", GW_STRING, false, "what it names (a field, a warehouse)"},
+	{NULL}
+};
+static const char *const gs1_location_args[] = {"path:0", "body:identifier", "body:name", NULL};
+static const char *const gs1_location_roles[] = {"operator", "regulator", "admin", NULL};
+
 /* ---- registry ------------------------------------------------------------ */
 
 static const GwField operator_fields[] = {
@@ -620,6 +629,19 @@ const GwRoute gw_routes[] = {
 		"contact => $6, uscc => $7::shilian.uscc, reg_card => $8, own_system => coalesce($9::boolean, false), "
 		"regulator_contact => $10)::text)", operator_args,
 		.op = "registerOperator", .response = "Created", .location = "/v1/operators/{id}"},
+	{"POST", "/v1/operators/{id}/gs1-locations", gw_sql_route, GW_JSON | GW_CREATED,
+		"Register a GLN/PGLN or SGLN of an operator (gs1_location_register): the operator itself, its regulator, an admin",
+		gs1_location_fields, gs1_location_roles,
+		"select json_build_object('operator', $1::bigint::text, 'uri', shilian.gs1_location_register($1::bigint, $2, $3))",
+		gs1_location_args,
+		.op = "registerGs1Location", .params = p_id, .response = "Gs1Location",
+		.location = "/v1/operators/{operator}/gs1-locations"},
+	{"GET", "/v1/operators/{id}/gs1-locations", gw_sql_route, 0,
+		"The GLN/PGLN and SGLNs registered for an operator (gs1_location)",
+		NULL, NULL,
+		"select coalesce(jsonb_agg(jsonb_build_object('operator', l.operator_id::text, 'kind', l.kind, 'uri', l.uri, "
+		"'name', l.name) order by l.id), '[]') from shilian.gs1_location l where l.operator_id = $1::bigint", path0,
+		.op = "listGs1Locations", .params = p_id, .response = "Gs1LocationList"},
 	{"POST", "/v1/operators/{id}/activate", gw_sql_route, 0, "Activate a registered operator (operator_activate)",
 		NULL, regulators,
 		"select json_build_object('id', $1::bigint::text, 'status', 'active') "

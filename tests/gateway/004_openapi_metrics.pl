@@ -37,6 +37,7 @@ my @implemented = (
 	[ post => '/v1/regulator/alerts/{id}/ack' ],
 	[ post => '/epcis/capture' ], [ get => '/epcis/capture/{id}' ], [ get => '/epcis/events' ], [ get => '/epcis/events/{eventID}' ], [ get => '/epcis/eventTypes' ],
 	[ get => '/epcis/eventTypes/{eventType}/events' ],
+	[ post => '/v1/operators/{id}/gs1-locations' ], [ get => '/v1/operators/{id}/gs1-locations' ],
 	[ get => '/v1/admin/clients' ], [ post => '/v1/admin/clients' ], [ get => '/v1/admin/clients/{client}' ],
 	[ patch => '/v1/admin/clients/{client}' ], [ post => '/v1/admin/clients/{client}/operators' ],
 	[ delete => '/v1/admin/clients/{client}/operators/{id}' ], [ post => '/v1/admin/clients/{client}/keys' ],

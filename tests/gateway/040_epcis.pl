@@ -391,6 +391,18 @@ $deeptext =~ s/"PLACEHOLDER"/$nest/;
 $dr = call('farm', 'POST', '/epcis/capture', $deeptext);
 ok($dr->{status} >= 400 && $dr->{status} < 500, "an event nested 100 deep: $dr->{status}, not a 5xx");
 
+# GS1 master data over REST: the farm registers its PGLN; the processor may not; a wrong check digit is 422
+my $reg = call('farm', 'POST', '/v1/operators/1/gs1-locations', '{"identifier": "6970000000017", "name": "farm"}', 'application/json');
+is($reg->{status}, 201, 'POST /v1/operators/1/gs1-locations: 201') or diag($reg->{content});
+is_deeply($reg->{json}, { operator => '1', uri => 'https://id.gs1.org/417/6970000000017' }, 'the canonical PGLN URI');
+is($reg->{headers}{location}, '/v1/operators/1/gs1-locations', 'Location');
+is(call('processor', 'POST', '/v1/operators/1/gs1-locations', '{"identifier": "urn:epc:id:sgln:6970000.00001.x"}', 'application/json')->{status},
+	403, "another operator's GLN: 403");
+my $cd = call('farm', 'POST', '/v1/operators/1/gs1-locations', '{"identifier": "6970000000018"}', 'application/json');
+is_deeply([ $cd->{status}, $cd->{json}{code} ], [ 422, 'SLE10' ], 'a wrong check digit: 422 SLE10');
+is_deeply([ map { $_->{uri} } @{ call('licheng', 'GET', '/v1/operators/1/gs1-locations')->{json} } ],
+	[ 'https://id.gs1.org/417/6970000000017' ], 'GET /v1/operators/1/gs1-locations (the regulator)');
+
 stop_gateway($gw);
 $node->stop;
 done_testing();
