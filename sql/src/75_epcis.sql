@@ -500,17 +500,22 @@ BEGIN
 	END IF;
 	IF ev ? 'bizStep' THEN
 		step := shilian.epcis_cbv('bizStep', ev ->> 'bizStep');
-		IF step IS NULL THEN
+		-- an extension term (a URI outside the CBV) is kept as written, not refused as unknown
+		IF step IS NULL AND (jsonb_typeof(ev -> 'bizStep') <> 'string'
+		                     OR ev ->> 'bizStep' !~ '^[A-Za-z][A-Za-z0-9+.-]*:[^\s]+$'
+		                     OR ev ->> 'bizStep' ~* '^(urn:epcglobal:cbv:|https?://ref\.gs1\.org/cbv/)') THEN
 			PERFORM shilian.epcis_refuse('SLE02', idx, 'bizStep', format('unknown bizStep "%s"', ev ->> 'bizStep'),
-				'Use a CBV 2.0 business step: a bare name such as "shipping", https://ref.gs1.org/cbv/BizStep-shipping or urn:epcglobal:cbv:bizstep:shipping.');
+				'Use a CBV 2.0 business step: a bare name such as "shipping", https://ref.gs1.org/cbv/BizStep-shipping or urn:epcglobal:cbv:bizstep:shipping; or an extension term as a URI of your own.');
 		END IF;
 	END IF;
 	IF ev ? 'disposition' THEN
 		disp := shilian.epcis_cbv('disposition', ev ->> 'disposition');
-		IF disp IS NULL THEN
+		IF disp IS NULL AND (jsonb_typeof(ev -> 'disposition') <> 'string'
+		                     OR ev ->> 'disposition' !~ '^[A-Za-z][A-Za-z0-9+.-]*:[^\s]+$'
+		                     OR ev ->> 'disposition' ~* '^(urn:epcglobal:cbv:|https?://ref\.gs1\.org/cbv/)') THEN
 			PERFORM shilian.epcis_refuse('SLE02', idx, 'disposition',
 				format('unknown disposition "%s"', ev ->> 'disposition'),
-				'Use a CBV 2.0 disposition: a bare name such as "in_transit", https://ref.gs1.org/cbv/Disp-in_transit or urn:epcglobal:cbv:disp:in_transit.');
+				'Use a CBV 2.0 disposition: a bare name such as "in_transit", https://ref.gs1.org/cbv/Disp-in_transit or urn:epcglobal:cbv:disp:in_transit; or an extension term as a URI of your own.');
 		END IF;
 	END IF;
 	IF jsonb_typeof(ev -> 'epcList') = 'array' AND jsonb_array_length(ev -> 'epcList') > 0 THEN
@@ -638,7 +643,8 @@ BEGIN
 		END LOOP;
 	ELSE
 		PERFORM shilian.epcis_refuse('SLE05', idx, 'bizStep',
-			format('no record for an %s with action %s and bizStep %s', typ, coalesce(act, 'null'), coalesce(step, 'null')),
+			format('no record for an %s with action %s and bizStep %s', typ, coalesce(act, 'null'),
+				coalesce(step, ev ->> 'bizStep', 'null')),
 			'Recorded: ADD commissioning, OBSERVE shipping, OBSERVE receiving/accepting, OBSERVE inspecting, OBSERVE/DELETE destroying or retail_selling, and TransformationEvents.');
 	END IF;
 

@@ -772,3 +772,245 @@ ALTER TABLE gs1_location ENABLE ROW LEVEL SECURITY;
 CREATE POLICY gs1_location_read ON gs1_location FOR SELECT
 	TO shilian_operator, shilian_regulator, shilian_system, shilian_admin
 	USING (shilian.may_see(operator_id));
+
+-- extension bizStep/disposition URIs are kept as written, not refused as unknown
+CREATE OR REPLACE FUNCTION epcis_apply_event(job bigint, idx int, ev jsonb) RETURNS void
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	typ text;
+	act text;
+	step text;
+	disp text;
+	t timestamptz;
+	tz text;
+	local_day date;
+	eid text;
+	prior bigint;
+	op bigint;
+	other bigint;
+	q record;
+	code shilian.trace_code;
+	lnk bigint;
+	expires date;
+	batches text[] := '{}';
+	links text[] := '{}';
+	inspections text[] := '{}';
+	consumptions text[] := '{}';
+	classes text[] := '{}';
+	anyc text[] := '{}';
+	inputs shilian.trace_code[] := '{}';
+	qtys shilian.qty[] := '{}';
+	outp record;
+	n int;
+BEGIN
+	IF jsonb_typeof(ev) IS DISTINCT FROM 'object' THEN
+		PERFORM shilian.epcis_refuse('SLE01', idx, NULL, 'an event must be a JSON object');
+	END IF;
+	-- required fields of every event
+	typ := ev ->> 'type';
+	IF typ IS NULL THEN
+		PERFORM shilian.epcis_refuse('SLE01', idx, 'type', 'missing field "type"');
+	END IF;
+	IF typ NOT IN ('ObjectEvent', 'AggregationEvent', 'TransactionEvent', 'TransformationEvent', 'AssociationEvent') THEN
+		PERFORM shilian.epcis_refuse('SLE02', idx, 'type', format('unknown event type "%s"', typ));
+	END IF;
+	IF jsonb_typeof(ev -> 'eventTime') IS DISTINCT FROM 'string' THEN
+		PERFORM shilian.epcis_refuse('SLE01', idx, 'eventTime', 'missing field "eventTime"');
+	END IF;
+	IF jsonb_typeof(ev -> 'eventTimeZoneOffset') IS DISTINCT FROM 'string' THEN
+		PERFORM shilian.epcis_refuse('SLE01', idx, 'eventTimeZoneOffset', 'missing field "eventTimeZoneOffset"');
+	END IF;
+	tz := ev ->> 'eventTimeZoneOffset';
+	IF tz !~ '^[+-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00)$' THEN
+		PERFORM shilian.epcis_refuse('SLE01', idx, 'eventTimeZoneOffset',
+			format('invalid eventTimeZoneOffset "%s"', tz), 'Write it as +hh:mm or -hh:mm, e.g. +08:00.');
+	END IF;
+	-- the one strict reading of timestamps (strict_timestamptz): RFC 3339 with its offset
+	BEGIN
+		t := shilian.strict_timestamptz(ev ->> 'eventTime', 'eventTime');
+	EXCEPTION WHEN SQLSTATE 'SLD03' OR SQLSTATE 'SLD04' OR SQLSTATE 'SLD05' THEN
+		PERFORM shilian.epcis_refuse('SLE01', idx, 'eventTime',
+			format('invalid eventTime "%s"', ev ->> 'eventTime'),
+			CASE SQLSTATE WHEN 'SLD05' THEN 'The date or time is out of range.'
+			ELSE 'Write an RFC 3339 date-time with its offset, e.g. 2026-11-20T08:00:00+08:00.' END);
+	END;
+	-- the platform's day of the event (shilian.timezone), as for every record
+	local_day := shilian.platform_date(t);
+	IF typ = 'ObjectEvent' THEN
+		act := ev ->> 'action';
+		IF act IS NULL THEN
+			PERFORM shilian.epcis_refuse('SLE01', idx, 'action', 'missing field "action"');
+		END IF;
+		IF act NOT IN ('ADD', 'OBSERVE', 'DELETE') THEN
+			PERFORM shilian.epcis_refuse('SLE02', idx, 'action', format('unknown action "%s"', act),
+				'Use ADD, OBSERVE or DELETE.');
+		END IF;
+	END IF;
+	IF ev ? 'bizStep' THEN
+		step := shilian.epcis_cbv('bizStep', ev ->> 'bizStep');
+		-- an extension term (a URI outside the CBV) is kept as written, not refused as unknown
+		IF step IS NULL AND (jsonb_typeof(ev -> 'bizStep') <> 'string'
+		                     OR ev ->> 'bizStep' !~ '^[A-Za-z][A-Za-z0-9+.-]*:[^\s]+$'
+		                     OR ev ->> 'bizStep' ~* '^(urn:epcglobal:cbv:|https?://ref\.gs1\.org/cbv/)') THEN
+			PERFORM shilian.epcis_refuse('SLE02', idx, 'bizStep', format('unknown bizStep "%s"', ev ->> 'bizStep'),
+				'Use a CBV 2.0 business step: a bare name such as "shipping", https://ref.gs1.org/cbv/BizStep-shipping or urn:epcglobal:cbv:bizstep:shipping; or an extension term as a URI of your own.');
+		END IF;
+	END IF;
+	IF ev ? 'disposition' THEN
+		disp := shilian.epcis_cbv('disposition', ev ->> 'disposition');
+		IF disp IS NULL AND (jsonb_typeof(ev -> 'disposition') <> 'string'
+		                     OR ev ->> 'disposition' !~ '^[A-Za-z][A-Za-z0-9+.-]*:[^\s]+$'
+		                     OR ev ->> 'disposition' ~* '^(urn:epcglobal:cbv:|https?://ref\.gs1\.org/cbv/)') THEN
+			PERFORM shilian.epcis_refuse('SLE02', idx, 'disposition',
+				format('unknown disposition "%s"', ev ->> 'disposition'),
+				'Use a CBV 2.0 disposition: a bare name such as "in_transit", https://ref.gs1.org/cbv/Disp-in_transit or urn:epcglobal:cbv:disp:in_transit; or an extension term as a URI of your own.');
+		END IF;
+	END IF;
+	IF jsonb_typeof(ev -> 'epcList') = 'array' AND jsonb_array_length(ev -> 'epcList') > 0 THEN
+		PERFORM shilian.epcis_refuse('SLE05', idx, 'epcList', 'instance-level identifiers (epcList) are not recorded',
+			'This platform records lots: give each lot as a quantityElement (epcClass, quantity, uom).');
+	END IF;
+	IF typ NOT IN ('ObjectEvent', 'TransformationEvent') THEN
+		PERFORM shilian.epcis_refuse('SLE05', idx, 'type', format('%s is not recorded', typ),
+			'Capture ObjectEvents and TransformationEvents (docs/integration.md lists the mapping).');
+	END IF;
+
+	-- the eventID: a repeat of a captured one is refused
+	IF ev ? 'eventID' THEN
+		IF jsonb_typeof(ev -> 'eventID') <> 'string' OR ev ->> 'eventID' !~ '^[A-Za-z][A-Za-z0-9+.-]*:' THEN
+			PERFORM shilian.epcis_refuse('SLE01', idx, 'eventID', 'the eventID must be a URI');
+		END IF;
+		eid := ev ->> 'eventID';
+		SELECT e.job_id INTO prior FROM shilian.epcis_event e WHERE e.event_id = eid;
+		IF FOUND THEN
+			RAISE EXCEPTION USING ERRCODE = 'unique_violation',
+				MESSAGE = format('EPCIS event %s: duplicate eventID "%s"', idx, eid),
+				DETAIL = format('The event was captured before, by capture job %s.', prior),
+				HINT = 'An event is captured once; a correction is a new event with its own eventID.';
+		END IF;
+	ELSE
+		eid := 'urn:uuid:' || gen_random_uuid();
+	END IF;
+
+	-- the acting operator: bizLocation, else readPoint, else the caller's
+	op := coalesce(shilian.epcis_party(ev #>> '{bizLocation,id}', idx, 'bizLocation/id'),
+		shilian.epcis_party(ev #>> '{readPoint,id}', idx, 'readPoint/id'),
+		shilian.current_operator());
+	IF op IS NULL THEN
+		PERFORM shilian.epcis_refuse('SLE04', idx, 'bizLocation', 'no operator named',
+			'Set bizLocation (or readPoint) id to urn:shilian:operator:<id> or urn:shilian:uscc:<USCC>.');
+	END IF;
+	-- nothing about another operator's batches before the caller is known to be admitted
+	PERFORM shilian.require_see(op);
+
+	IF typ = 'TransformationEvent' THEN
+		FOR q IN SELECT * FROM shilian.epcis_quantities(ev, idx, 'inputQuantityList') LOOP
+			inputs := inputs || shilian.epcis_batch(op, q.product, q.lot, idx, q.epc_class);
+			qtys := qtys || q.qty;
+			anyc := anyc || q.keys;
+		END LOOP;
+		SELECT count(*) INTO n FROM jsonb_array_elements(ev -> 'outputQuantityList');
+		IF n <> 1 THEN
+			PERFORM shilian.epcis_refuse('SLE05', idx, 'outputQuantityList',
+				'a TransformationEvent is recorded with exactly one output lot',
+				'Split a transformation with several outputs into one event per output lot.');
+		END IF;
+		SELECT * INTO outp FROM shilian.epcis_quantities(ev, idx, 'outputQuantityList');
+		anyc := anyc || outp.keys;
+		expires := shilian.epcis_expiry(ev, idx);
+		code := shilian.transform(inputs, qtys, outp.product, outp.qty, local_day, outp.lot, expires, op);
+		batches := batches || code::text;
+	ELSIF act = 'ADD' AND step = 'commissioning' THEN
+		expires := shilian.epcis_expiry(ev, idx);
+		FOR q IN SELECT * FROM shilian.epcis_quantities(ev, idx, 'quantityList') LOOP
+			code := shilian.batch_create(op, q.product, q.qty, local_day, q.lot, expires,
+				ev -> 'shilian:certificate');
+			batches := batches || code::text;
+			classes := classes || q.keys;
+		END LOOP;
+	ELSIF act = 'OBSERVE' AND step = 'shipping' THEN
+		-- the seller: sourceList owning party if given, else the acting operator
+		op := coalesce(shilian.epcis_list_party(ev, idx, 'sourceList', 'source'), op);
+		PERFORM shilian.require_see(op);
+		other := shilian.epcis_list_party(ev, idx, 'destinationList', 'destination');
+		IF other IS NULL THEN
+			PERFORM shilian.epcis_refuse('SLE05', idx, 'destinationList', 'shipping needs the buyer in destinationList',
+				'Add {"type": "owning_party", "destination": "urn:shilian:operator:<id>"}.');
+		END IF;
+		FOR q IN SELECT * FROM shilian.epcis_quantities(ev, idx, 'quantityList') LOOP
+			code := shilian.epcis_batch(op, q.product, q.lot, idx, q.epc_class);
+			lnk := shilian.ship(code, other, q.qty, local_day, op);
+			links := links || lnk::text;
+			classes := classes || q.keys;
+		END LOOP;
+	ELSIF act = 'OBSERVE' AND step IN ('receiving', 'accepting') THEN
+		-- the seller from sourceList; the buyer is the acting operator
+		other := shilian.epcis_list_party(ev, idx, 'sourceList', 'source');
+		IF other IS NULL THEN
+			PERFORM shilian.epcis_refuse('SLE05', idx, 'sourceList', format('%s needs the seller in sourceList', step),
+				'Add {"type": "owning_party", "source": "urn:shilian:operator:<id>"}.');
+		END IF;
+		op := coalesce(shilian.epcis_list_party(ev, idx, 'destinationList', 'destination'), op);
+		PERFORM shilian.require_see(op);
+		FOR q IN SELECT * FROM shilian.epcis_quantities(ev, idx, 'quantityList') LOOP
+			-- the pending sale of this lot from that seller: the one of this
+			-- quantity if there is one, else the oldest
+			SELECT l.id INTO lnk FROM shilian.link l JOIN shilian.batch b ON b.id = l.from_batch
+			 WHERE l.buyer_id = op AND l.seller_id = other AND l.status = 'pending' AND l.kind = 'ship'
+			   AND b.product_id = q.product AND b.lot = q.lot
+			 ORDER BY l.qty_shipped OPERATOR(shilian.=) q.qty DESC, l.id LIMIT 1;
+			IF NOT FOUND THEN
+				PERFORM shilian.epcis_refuse('SLE06', idx, 'quantityList',
+					format('no pending shipment of %s from operator %s to operator %s', q.epc_class, other, op),
+					'Capture the seller''s shipping event first.');
+			END IF;
+			code := shilian.receive(lnk, q.qty, coalesce(ev -> 'shilian:inspection', '{}'), t,
+				ev ->> 'shilian:rejectReason');
+			links := links || lnk::text;
+			batches := batches || code::text;
+			classes := classes || q.keys;
+		END LOOP;
+	ELSIF act IN ('OBSERVE', 'DELETE') AND step IN ('destroying', 'retail_selling') THEN
+		FOR q IN SELECT * FROM shilian.epcis_quantities(ev, idx, 'quantityList') LOOP
+			code := shilian.epcis_batch(op, q.product, q.lot, idx, q.epc_class);
+			consumptions := consumptions || shilian.consume(code, q.qty,
+				CASE step WHEN 'destroying' THEN 'destroyed' ELSE 'retail_sold' END, t, eid, op)::text;
+			classes := classes || q.keys;
+		END LOOP;
+	ELSIF act = 'OBSERVE' AND step = 'inspecting' THEN
+		IF disp IS NULL OR disp NOT IN ('conformant', 'non_conformant') THEN
+			PERFORM shilian.epcis_refuse('SLE05', idx, 'disposition',
+				'inspecting needs disposition conformant or non_conformant (the result)');
+		END IF;
+		FOR q IN SELECT * FROM shilian.epcis_quantities(ev, idx, 'quantityList') LOOP
+			code := shilian.epcis_batch(op, q.product, q.lot, idx, q.epc_class);
+			inspections := inspections || shilian.inspect(code, coalesce(ev ->> 'shilian:inspectionKind', 'release'),
+				CASE disp WHEN 'conformant' THEN 'pass' ELSE 'fail' END,
+				coalesce(ev -> 'shilian:report', '{}'), t, op)::text;
+			classes := classes || q.keys;
+		END LOOP;
+	ELSE
+		PERFORM shilian.epcis_refuse('SLE05', idx, 'bizStep',
+			format('no record for an %s with action %s and bizStep %s', typ, coalesce(act, 'null'),
+				coalesce(step, ev ->> 'bizStep', 'null')),
+			'Recorded: ADD commissioning, OBSERVE shipping, OBSERVE receiving/accepting, OBSERVE inspecting, OBSERVE/DELETE destroying or retail_selling, and TransformationEvents.');
+	END IF;
+
+	IF typ = 'ObjectEvent' THEN
+		anyc := classes;
+	END IF;
+	INSERT INTO shilian.epcis_event (job_id, event_index, event_id, event_hash, type, action, event_time,
+		biz_step, disposition, epc_classes, any_classes, parties, records, event)
+	VALUES (job, idx, eid, sha256(convert_to(ev::text, 'UTF8')), typ, act, t,
+		step, disp, classes, anyc,
+		ARRAY(SELECT DISTINCT x FROM unnest(ARRAY[op, other]) x WHERE x IS NOT NULL ORDER BY 1),
+		jsonb_strip_nulls(jsonb_build_object(
+			'batches', nullif(batches, '{}'), 'links', nullif(links, '{}'),
+			'inspections', nullif(inspections, '{}'), 'consumptions', nullif(consumptions, '{}'))),
+		ev || jsonb_build_object('eventID', eid));
+END
+$$;
+COMMENT ON FUNCTION epcis_apply_event(bigint, int, jsonb) IS
+	'Validate one EPCIS event and record it through the record functions (internal to epcis_capture).';

@@ -357,6 +357,23 @@ SELECT shilian.epcis_capture(jsonb_set(pg_temp.fresh(:'d1'::jsonb, 'r-134'), '{c
 SELECT shilian.epcis_capture(jsonb_set(pg_temp.fresh(:'d1'::jsonb, 'r-135'), '{epcisBody,eventList,0,ilmd,cbvmda:itemExpirationDate}', '"2026-12-5"'));
 \echo :LAST_ERROR_SQLSTATE
 
+-- an extension disposition (a URI outside the CBV) is kept as written; an extension
+-- bizStep too, refused only because no record maps to it; a misspelt CBV URI stays unknown
+SET ROLE shilian_operator;
+SELECT set_config('shilian.operator_id', '1', false);
+SELECT shilian.epcis_capture(jsonb_set(jsonb_set(:'d2'::jsonb, '{epcisBody,eventList,0,eventID}', '"urn:uuid:ext-1"'),
+	'{epcisBody,eventList,0,disposition}', '"https://example.com/disp/washed"')) AS ext_job \gset
+SELECT biz_step, disposition, event ->> 'disposition' AS as_written FROM shilian.epcis_event WHERE job_id = :ext_job;
+SELECT pg_temp.ids(shilian.epcis_query('{"EQ_disposition": "https://example.com/disp/washed"}')) AS by_extension_disposition;
+SELECT shilian.epcis_capture(jsonb_set(jsonb_set(:'d2'::jsonb, '{epcisBody,eventList,0,eventID}', '"urn:uuid:ext-2"'),
+	'{epcisBody,eventList,0,bizStep}', '"https://example.com/bizstep/washing"'));
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_capture(jsonb_set(jsonb_set(:'d2'::jsonb, '{epcisBody,eventList,0,eventID}', '"urn:uuid:ext-3"'),
+	'{epcisBody,eventList,0,bizStep}', '"https://ref.gs1.org/cbv/BizStep-shiping"'));
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+SELECT set_config('shilian.operator_id', '', false);
+
 -- ---- GS1 master data: GLN/PGLN for an operator, SGLNs for its sites ----------------
 SELECT shilian.gs1_location_uri('6970000000017') AS gln, shilian.gs1_location_uri('urn:epc:id:sgln:6970000.00001.field-3') AS sgln,
 	shilian.gs1_location_uri('https://example.com/414/6970000000024') AS dl_gln;
