@@ -722,6 +722,8 @@ BEGIN
 	END IF;
 
 	n := jsonb_array_length(doc #> '{epcisBody,eventList}');
+	-- master data first: the events may name the GLNs it registers
+	PERFORM shilian.epcis_master_data(doc);
 	INSERT INTO shilian.epcis_capture_job (role_name, operator_id, client, jurisdiction, doc_hash, success, events)
 	VALUES (caller, shilian.current_operator(), shilian.current_client(), shilian.current_jurisdiction(),
 		sha256(convert_to(doc::text, 'UTF8')), true, n)
@@ -1478,3 +1480,62 @@ RETURN (SELECT l.operator_id FROM shilian.gs1_location l
 COMMENT ON FUNCTION gs1_location_operator(text) IS
 	'The operator a GS1 party/location URI (PGLN, SGLN, GLN Digital Link) is registered to; NULL if none.';
 REVOKE ALL ON FUNCTION gs1_location_operator(text) FROM PUBLIC;
+
+-- The GLNs of a document's master data (epcisHeader.epcisMasterData
+-- vocabularies: business locations, read points, parties): each element
+-- whose id is a GLN, PGLN or SGLN is registered for the acting operator (the
+-- caller's own, as gs1_location_register), named by its cbvmda name
+-- attribute; other elements are left alone. Internal to epcis_capture.
+CREATE FUNCTION epcis_master_data(doc jsonb) RETURNS int
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	voc jsonb;
+	el jsonb;
+	op bigint := shilian.current_operator();
+	u text;
+	holder bigint;
+	nm text;
+	n int := 0;
+BEGIN
+	IF jsonb_typeof(doc #> '{epcisHeader,epcisMasterData,vocabularyList}') IS DISTINCT FROM 'array' THEN
+		RETURN 0;
+	END IF;
+	FOR voc IN SELECT x FROM jsonb_array_elements(doc #> '{epcisHeader,epcisMasterData,vocabularyList}') x LOOP
+		FOR el IN SELECT x FROM jsonb_array_elements(CASE WHEN jsonb_typeof(voc -> 'vocabularyElementList') = 'array'
+		                                             THEN voc -> 'vocabularyElementList' ELSE '[]' END) x LOOP
+			IF jsonb_typeof(el -> 'id') IS DISTINCT FROM 'string'
+			   OR coalesce(shilian.epcis_gs1_uri(el ->> 'id'), '') !~ '^https://id\.gs1\.org/41[47]/' THEN
+				CONTINUE;
+			END IF;
+			IF op IS NULL THEN
+				RAISE EXCEPTION USING ERRCODE = 'SLE12',
+					MESSAGE = format('master data names %s but the capture acts for no operator', el ->> 'id'),
+					HINT = 'An operator registers its own GLNs (or use gs1_location_register).';
+			END IF;
+			PERFORM shilian.require_see(op);
+			u := shilian.gs1_location_uri(el ->> 'id');
+			SELECT l.operator_id INTO holder FROM shilian.gs1_location l WHERE l.uri = u;
+			IF holder IS NOT NULL AND holder <> op THEN
+				RAISE EXCEPTION USING ERRCODE = 'SLE11',
+					MESSAGE = format('%s is registered to another operator', u),
+					DETAIL = 'In epcisHeader.epcisMasterData.', HINT = 'A GLN names one party or location.';
+			END IF;
+			SELECT a ->> 'attribute' INTO nm FROM jsonb_array_elements(CASE WHEN jsonb_typeof(el -> 'attributes') = 'array'
+			                                                          THEN el -> 'attributes' ELSE '[]' END) a
+			 WHERE a ->> 'id' IN ('urn:epcglobal:cbv:mda#name', 'cbvmda:name', 'https://gs1.org/voc/name', 'name')
+			   AND jsonb_typeof(a -> 'attribute') = 'string'
+			 LIMIT 1;
+			INSERT INTO shilian.gs1_location (operator_id, kind, uri, name, registered_by)
+			VALUES (op, CASE WHEN u LIKE 'https://id.gs1.org/417/%' THEN 'party' ELSE 'location' END, u, nm, 'epcis')
+			ON CONFLICT (uri) DO UPDATE SET name = coalesce(EXCLUDED.name, shilian.gs1_location.name);
+			n := n + 1;
+		END LOOP;
+	END LOOP;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION epcis_master_data(jsonb) IS
+	'Register the GLN/PGLN/SGLN elements of an EPCISDocument''s master data for the acting operator (internal to epcis_capture); SLE10 malformed, SLE11 another operator''s, SLE12 no acting operator.';
+REVOKE ALL ON FUNCTION epcis_master_data(jsonb) FROM PUBLIC;

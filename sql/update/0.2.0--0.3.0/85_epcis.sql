@@ -1014,3 +1014,154 @@ END
 $$;
 COMMENT ON FUNCTION epcis_apply_event(bigint, int, jsonb) IS
 	'Validate one EPCIS event and record it through the record functions (internal to epcis_capture).';
+
+-- The GLNs of a document's master data (epcisHeader.epcisMasterData
+-- vocabularies: business locations, read points, parties): each element
+-- whose id is a GLN, PGLN or SGLN is registered for the acting operator (the
+-- caller's own, as gs1_location_register), named by its cbvmda name
+-- attribute; other elements are left alone. Internal to epcis_capture.
+CREATE FUNCTION epcis_master_data(doc jsonb) RETURNS int
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	voc jsonb;
+	el jsonb;
+	op bigint := shilian.current_operator();
+	u text;
+	holder bigint;
+	nm text;
+	n int := 0;
+BEGIN
+	IF jsonb_typeof(doc #> '{epcisHeader,epcisMasterData,vocabularyList}') IS DISTINCT FROM 'array' THEN
+		RETURN 0;
+	END IF;
+	FOR voc IN SELECT x FROM jsonb_array_elements(doc #> '{epcisHeader,epcisMasterData,vocabularyList}') x LOOP
+		FOR el IN SELECT x FROM jsonb_array_elements(CASE WHEN jsonb_typeof(voc -> 'vocabularyElementList') = 'array'
+		                                             THEN voc -> 'vocabularyElementList' ELSE '[]' END) x LOOP
+			IF jsonb_typeof(el -> 'id') IS DISTINCT FROM 'string'
+			   OR coalesce(shilian.epcis_gs1_uri(el ->> 'id'), '') !~ '^https://id\.gs1\.org/41[47]/' THEN
+				CONTINUE;
+			END IF;
+			IF op IS NULL THEN
+				RAISE EXCEPTION USING ERRCODE = 'SLE12',
+					MESSAGE = format('master data names %s but the capture acts for no operator', el ->> 'id'),
+					HINT = 'An operator registers its own GLNs (or use gs1_location_register).';
+			END IF;
+			PERFORM shilian.require_see(op);
+			u := shilian.gs1_location_uri(el ->> 'id');
+			SELECT l.operator_id INTO holder FROM shilian.gs1_location l WHERE l.uri = u;
+			IF holder IS NOT NULL AND holder <> op THEN
+				RAISE EXCEPTION USING ERRCODE = 'SLE11',
+					MESSAGE = format('%s is registered to another operator', u),
+					DETAIL = 'In epcisHeader.epcisMasterData.', HINT = 'A GLN names one party or location.';
+			END IF;
+			SELECT a ->> 'attribute' INTO nm FROM jsonb_array_elements(CASE WHEN jsonb_typeof(el -> 'attributes') = 'array'
+			                                                          THEN el -> 'attributes' ELSE '[]' END) a
+			 WHERE a ->> 'id' IN ('urn:epcglobal:cbv:mda#name', 'cbvmda:name', 'https://gs1.org/voc/name', 'name')
+			   AND jsonb_typeof(a -> 'attribute') = 'string'
+			 LIMIT 1;
+			INSERT INTO shilian.gs1_location (operator_id, kind, uri, name, registered_by)
+			VALUES (op, CASE WHEN u LIKE 'https://id.gs1.org/417/%' THEN 'party' ELSE 'location' END, u, nm, 'epcis')
+			ON CONFLICT (uri) DO UPDATE SET name = coalesce(EXCLUDED.name, shilian.gs1_location.name);
+			n := n + 1;
+		END LOOP;
+	END LOOP;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION epcis_master_data(jsonb) IS
+	'Register the GLN/PGLN/SGLN elements of an EPCISDocument''s master data for the acting operator (internal to epcis_capture); SLE10 malformed, SLE11 another operator''s, SLE12 no acting operator.';
+REVOKE ALL ON FUNCTION epcis_master_data(jsonb) FROM PUBLIC;
+
+-- capture registers the document's master data GLNs first (the full current body)
+CREATE OR REPLACE FUNCTION epcis_capture(doc jsonb) RETURNS bigint
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	SET shilian.channel = 'epcis'
+AS $$
+DECLARE
+	caller text := CASE WHEN current_setting('role') = 'none' THEN session_user::text
+	                    ELSE current_setting('role') END;
+	job bigint;
+	n int;
+	missing text;
+	ev jsonb;
+	h text;
+	again text[] := '{}';
+BEGIN
+	IF doc IS NULL OR jsonb_typeof(doc) <> 'object' THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLE01', MESSAGE = 'invalid EPCIS document: not a JSON object';
+	END IF;
+	SELECT f INTO missing FROM unnest(ARRAY['@context', 'type', 'schemaVersion', 'creationDate', 'epcisBody']) f
+	 WHERE NOT doc ? f LIMIT 1;
+	IF missing IS NOT NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLE01',
+			MESSAGE = format('invalid EPCIS document: missing field "%s"', missing),
+			HINT = 'An EPCISDocument has @context, type, schemaVersion, creationDate and epcisBody.eventList.';
+	END IF;
+	IF doc ->> 'type' IS DISTINCT FROM 'EPCISDocument' THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLE01',
+			MESSAGE = format('invalid EPCIS document: type is %s, not EPCISDocument', doc -> 'type');
+	END IF;
+	IF jsonb_typeof(doc -> 'schemaVersion') IS DISTINCT FROM 'string' OR doc ->> 'schemaVersion' !~ '^2\.[0-9]+$' THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLE01',
+			MESSAGE = format('invalid EPCIS document: schemaVersion %s is not 2.x', doc -> 'schemaVersion');
+	END IF;
+	-- the one strict reading of timestamps (strict_timestamptz): RFC 3339 with its offset
+	BEGIN
+		IF jsonb_typeof(doc -> 'creationDate') IS DISTINCT FROM 'string'
+		   OR shilian.strict_timestamptz(doc ->> 'creationDate', 'creationDate') IS NULL THEN
+			RAISE EXCEPTION USING ERRCODE = 'SLD03';
+		END IF;
+	EXCEPTION WHEN SQLSTATE 'SLD03' OR SQLSTATE 'SLD04' OR SQLSTATE 'SLD05' THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLE01',
+			MESSAGE = format('invalid EPCIS document: creationDate %s is not an RFC 3339 date-time with its offset',
+				doc -> 'creationDate');
+	END;
+	IF jsonb_typeof(doc #> '{epcisBody,eventList}') IS DISTINCT FROM 'array' THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLE01',
+			MESSAGE = 'invalid EPCIS document: missing field "epcisBody.eventList"';
+	END IF;
+	IF NOT (SELECT bool_and(jsonb_typeof(c) = 'string' OR jsonb_typeof(c) = 'object')
+	          FROM jsonb_array_elements(CASE WHEN jsonb_typeof(doc -> '@context') = 'array'
+	                                         THEN doc -> '@context' ELSE jsonb_build_array(doc -> '@context') END) c) THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLE01',
+			MESSAGE = 'invalid EPCIS document: @context must be a URI, an object or an array of them';
+	END IF;
+
+	n := jsonb_array_length(doc #> '{epcisBody,eventList}');
+	-- master data first: the events may name the GLNs it registers
+	PERFORM shilian.epcis_master_data(doc);
+	INSERT INTO shilian.epcis_capture_job (role_name, operator_id, client, jurisdiction, doc_hash, success, events)
+	VALUES (caller, shilian.current_operator(), shilian.current_client(), shilian.current_jurisdiction(),
+		sha256(convert_to(doc::text, 'UTF8')), true, n)
+	RETURNING id INTO job;
+	FOR i IN 0 .. n - 1 LOOP
+		ev := doc #> ARRAY['epcisBody', 'eventList', i::text];
+		-- an event without an eventID is named by its event hash ID; an event
+		-- captured before under its eventID with the same hash (a resend) is
+		-- reported, not recorded again; another event under a known eventID is
+		-- refused by epcis_apply_event (23505)
+		IF jsonb_typeof(ev) = 'object' THEN
+			h := shilian.epcis_event_hash(ev, doc -> '@context');
+			IF NOT ev ? 'eventID' THEN
+				ev := ev || jsonb_build_object('eventID', h);
+			END IF;
+			IF jsonb_typeof(ev -> 'eventID') = 'string' AND EXISTS (SELECT 1 FROM shilian.epcis_event e
+			     WHERE e.event_id = ev ->> 'eventID'
+			       AND shilian.epcis_event_hash(e.event, doc -> '@context') = h) THEN
+				again := again || (ev ->> 'eventID');
+				CONTINUE;
+			END IF;
+		END IF;
+		PERFORM shilian.epcis_apply_event(job, i, ev);
+	END LOOP;
+	UPDATE shilian.epcis_capture_job SET finished_at = clock_timestamp(), events = n - cardinality(again),
+		already_captured = again
+	 WHERE id = job;
+	RETURN job;
+END
+$$;
+COMMENT ON FUNCTION epcis_capture(jsonb) IS
+	'Capture a GS1 EPCIS 2.0 EPCISDocument: validate it and record every event through the record functions (ADD commissioning -> batch_create, OBSERVE shipping -> ship, receiving/accepting -> receive, inspecting -> inspect, destroying -> consume, TransformationEvent -> transform), all or nothing; an event without eventID is named by its event hash ID, an event captured before (same eventID, same hash) is reported in already_captured and not recorded again; returns the capture job id. Refusals: SLE01-SLE06, 23505 for another event under a known eventID, and those of the record functions.';

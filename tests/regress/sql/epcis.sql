@@ -424,6 +424,36 @@ SELECT shilian.epcis_capture(jsonb_build_object('@context', '["https://ref.gs1.o
 RESET ROLE;
 SELECT set_config('shilian.operator_id', '', false);
 
+-- GLNs registered by the document's own master data (epcisHeader.epcisMasterData), then named by its event
+SET ROLE shilian_operator;
+SELECT set_config('shilian.operator_id', '2', false);
+SELECT shilian.epcis_capture(jsonb_build_object('@context', '["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]'::jsonb,
+	'type', 'EPCISDocument', 'schemaVersion', '2.0', 'creationDate', '2026-11-23T09:00:00+08:00',
+	'epcisHeader', jsonb_build_object('epcisMasterData', jsonb_build_object('vocabularyList', jsonb_build_array(
+		jsonb_build_object('type', 'urn:epcglobal:epcis:vtype:BusinessLocation', 'vocabularyElementList', jsonb_build_array(
+			jsonb_build_object('id', 'urn:epc:id:sgln:6970000.00002.wh-1',
+				'attributes', jsonb_build_array(jsonb_build_object('id', 'urn:epcglobal:cbv:mda#name', 'attribute', '原料仓'))),
+			jsonb_build_object('id', 'urn:example:not-a-gln')))))),
+	'epcisBody', jsonb_build_object('eventList', jsonb_build_array(jsonb_build_object(
+		'type', 'ObjectEvent', 'action', 'OBSERVE', 'bizStep', 'inspecting', 'disposition', 'conformant',
+		'eventTime', '2026-11-23T08:00:00+08:00', 'eventTimeZoneOffset', '+08:00',
+		'bizLocation', jsonb_build_object('id', 'urn:epc:id:sgln:6970000.00002.wh-1'),
+		'shilian:report', jsonb_build_object('certificate_no', 'JC-2026-1123', 'inspector', '王检'),
+		'quantityList', jsonb_build_array(jsonb_build_object('epcClass', 'urn:epc:class:lgtin:6970000.000001.FQ-1120',
+			'quantity', 1, 'uom', 'KGM'))))))) AS md_job \gset
+SELECT operator_id, kind, uri, name, registered_by FROM shilian.gs1_location WHERE uri LIKE '%wh-1';
+SELECT e.parties, e.records ? 'inspections' AS inspected FROM shilian.epcis_event e WHERE e.job_id = :md_job;
+-- another operator's GLN in master data: refused, nothing registered
+SELECT shilian.epcis_capture(jsonb_build_object('@context', '["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]'::jsonb,
+	'type', 'EPCISDocument', 'schemaVersion', '2.0', 'creationDate', '2026-11-23T09:00:00+08:00',
+	'epcisHeader', jsonb_build_object('epcisMasterData', jsonb_build_object('vocabularyList', jsonb_build_array(
+		jsonb_build_object('type', 'urn:epcglobal:epcis:vtype:BusinessLocation', 'vocabularyElementList', jsonb_build_array(
+			jsonb_build_object('id', 'urn:epc:id:sgln:6970000.00001.field-3')))))),
+	'epcisBody', jsonb_build_object('eventList', '[]'::jsonb)));
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+SELECT set_config('shilian.operator_id', '', false);
+
 -- ---- epcis_query: every SimpleEventQuery parameter, supported or refused ----------
 -- (as superuser: every event; visibility is the same RLS as epcis_events above)
 SELECT pg_temp.ids(shilian.epcis_query()) AS everything;
