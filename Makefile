@@ -91,6 +91,16 @@ tests/unit/htmlbuf_test: tests/unit/htmlbuf_test.c tests/unit/unit.h gateway/htm
 tests/unit/merkle_test: .tmp/unit/rfc6962_vectors.inc
 tests/unit/merkle_test: CORE_CFLAGS += -I.tmp/unit
 
+# The EPCIS event hash examples (tests/data/epcis-hash/) likewise.
+EVENTHASH_DOCS = $(sort $(wildcard tests/data/epcis-hash/*.jsonld))
+.tmp/unit/eventhash_vectors.inc: $(EVENTHASH_DOCS) $(EVENTHASH_DOCS:.jsonld=.hashes) tests/unit/eventhash_vectors.jq
+	@mkdir -p $(dir $@)
+	@set -e; for f in $(EVENTHASH_DOCS); do b=$${f%.jsonld}; p=$$b.prehashes; [ -f $$p ] || p=/dev/null; \
+		jq -r --arg name $$(basename $$b) --rawfile hashes $$b.hashes --rawfile pre $$p \
+			-f tests/unit/eventhash_vectors.jq $$f; done > $@
+tests/unit/eventhash_test: .tmp/unit/eventhash_vectors.inc
+tests/unit/eventhash_test: CORE_CFLAGS += -I.tmp/unit
+
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "# $$t"; ./$$t; done
 

@@ -211,16 +211,74 @@ static const GwParam p_import_list[] = {
 static const GwParam p_import_lines[] = {
 	P_ID("id"), QUERY("status", GW_STRING, "only lines of this status", .values = line_status_values), {NULL}
 };
+/* SimpleEventQuery: every standard parameter epcis_query supports; others are refused as unknown */
 static const GwParam p_epcis_events[] = {
-	QUERY("GE_eventTime", GW_DATETIME, "events at or after this time"),
-	QUERY("LT_eventTime", GW_DATETIME, "events before this time"),
-	QUERY("EQ_bizStep", GW_STRING, "business steps, separated by |"),
+	QUERY("eventType", GW_STRING, "event types, separated by |"),
+	QUERY("GE_eventTime", GW_STRING, "events at or after this time (RFC 3339 with offset)"),
+	QUERY("LT_eventTime", GW_STRING, "events before this time"),
+	QUERY("GE_recordTime", GW_STRING, "events recorded at or after this time"),
+	QUERY("LT_recordTime", GW_STRING, "events recorded before this time"),
+	QUERY("EQ_action", GW_STRING, "ADD, OBSERVE, DELETE, separated by |"),
+	QUERY("EQ_bizStep", GW_STRING, "business steps (CBV term in any spelling, or an extension URI), separated by |"),
+	QUERY("EQ_disposition", GW_STRING, "dispositions, separated by |"),
+	QUERY("EQ_readPoint", GW_STRING, "read points, separated by |"),
+	QUERY("WD_readPoint", GW_STRING, "read points (no hierarchy: as EQ_readPoint)"),
+	QUERY("EQ_bizLocation", GW_STRING, "business locations, separated by |"),
+	QUERY("WD_bizLocation", GW_STRING, "business locations (no hierarchy: as EQ_bizLocation)"),
+	QUERY("EQ_transformationID", GW_STRING, "transformation ids, separated by |"),
+	QUERY("MATCH_epc", GW_STRING, "EPCs or EPC patterns in epcList/childEPCs"),
+	QUERY("MATCH_parentID", GW_STRING, "parent ids (SSCC, ...)"),
+	QUERY("MATCH_inputEPC", GW_STRING, "EPCs in inputEPCList"),
+	QUERY("MATCH_outputEPC", GW_STRING, "EPCs in outputEPCList"),
+	QUERY("MATCH_anyEPC", GW_STRING, "EPCs in any role"),
 	QUERY("MATCH_epcClass", GW_STRING, "EPC classes (LGTIN URIs), separated by |"),
+	QUERY("MATCH_inputEPCClass", GW_STRING, "EPC classes in inputQuantityList"),
+	QUERY("MATCH_outputEPCClass", GW_STRING, "EPC classes in outputQuantityList"),
 	QUERY("MATCH_anyEPCClass", GW_STRING, "EPC classes in any role, separated by |"),
-	QUERY("perPage", GW_INTEGER, "events per page", RANGE(1, 1000)),
+	QUERY("EQ_eventID", GW_STRING, "eventIDs, separated by |"),
+	QUERY("EXISTS_errorDeclaration", GW_STRING, "only events with an error declaration (no value)"),
+	QUERY("orderBy", GW_STRING, "eventTime or recordTime"),
+	QUERY("orderDirection", GW_STRING, "ASC or DESC (DESC with orderBy)"),
+	QUERY("eventCountLimit", GW_STRING, "at most this many events, the first in orderBy order"),
+	QUERY("maxEventCount", GW_STRING, "refuse (413) a query matching more events"),
+	QUERY("perPage", GW_INTEGER, "events per page (default 30)", RANGE(1, 1000)),
 	QUERY("nextPageToken", GW_STRING, "the token of the Link rel=next"),
 	{NULL}
 };
+static const GwParam p_epcis_type_events[] = {
+	PATH("eventType", GW_STRING, "ObjectEvent, AggregationEvent, TransactionEvent, TransformationEvent or AssociationEvent"),
+	QUERY("GE_eventTime", GW_STRING, "events at or after this time (RFC 3339 with offset)"),
+	QUERY("LT_eventTime", GW_STRING, "events before this time"),
+	QUERY("GE_recordTime", GW_STRING, "events recorded at or after this time"),
+	QUERY("LT_recordTime", GW_STRING, "events recorded before this time"),
+	QUERY("EQ_action", GW_STRING, "ADD, OBSERVE, DELETE, separated by |"),
+	QUERY("EQ_bizStep", GW_STRING, "business steps (CBV term in any spelling, or an extension URI), separated by |"),
+	QUERY("EQ_disposition", GW_STRING, "dispositions, separated by |"),
+	QUERY("EQ_readPoint", GW_STRING, "read points, separated by |"),
+	QUERY("WD_readPoint", GW_STRING, "read points (no hierarchy: as EQ_readPoint)"),
+	QUERY("EQ_bizLocation", GW_STRING, "business locations, separated by |"),
+	QUERY("WD_bizLocation", GW_STRING, "business locations (no hierarchy: as EQ_bizLocation)"),
+	QUERY("EQ_transformationID", GW_STRING, "transformation ids, separated by |"),
+	QUERY("MATCH_epc", GW_STRING, "EPCs or EPC patterns in epcList/childEPCs"),
+	QUERY("MATCH_parentID", GW_STRING, "parent ids (SSCC, ...)"),
+	QUERY("MATCH_inputEPC", GW_STRING, "EPCs in inputEPCList"),
+	QUERY("MATCH_outputEPC", GW_STRING, "EPCs in outputEPCList"),
+	QUERY("MATCH_anyEPC", GW_STRING, "EPCs in any role"),
+	QUERY("MATCH_epcClass", GW_STRING, "EPC classes (LGTIN URIs), separated by |"),
+	QUERY("MATCH_inputEPCClass", GW_STRING, "EPC classes in inputQuantityList"),
+	QUERY("MATCH_outputEPCClass", GW_STRING, "EPC classes in outputQuantityList"),
+	QUERY("MATCH_anyEPCClass", GW_STRING, "EPC classes in any role, separated by |"),
+	QUERY("EQ_eventID", GW_STRING, "eventIDs, separated by |"),
+	QUERY("EXISTS_errorDeclaration", GW_STRING, "only events with an error declaration (no value)"),
+	QUERY("orderBy", GW_STRING, "eventTime or recordTime"),
+	QUERY("orderDirection", GW_STRING, "ASC or DESC (DESC with orderBy)"),
+	QUERY("eventCountLimit", GW_STRING, "at most this many events, the first in orderBy order"),
+	QUERY("maxEventCount", GW_STRING, "refuse (413) a query matching more events"),
+	QUERY("perPage", GW_INTEGER, "events per page (default 30)", RANGE(1, 1000)),
+	QUERY("nextPageToken", GW_STRING, "the token of the Link rel=next"),
+	{NULL}
+};
+static const GwParam p_epcis_event[] = {PATH("eventID", GW_STRING, "the eventID (URL-encoded)"), {NULL}};
 
 #define ACTING "nullif(current_setting('shilian.operator_id'), '')::bigint"
 #define LIMIT(n) "least(greatest(coalesce(" n "::int, 100), 0), 1000)"
@@ -234,6 +292,15 @@ static const GwField hash_fields[] = {
 	{NULL}
 };
 static const char *const hash_args[] = {"body:data_hex", "body:algorithm", NULL};
+
+/* GS1 master data: a GLN/PGLN or SGLN of an operator (gs1_location_register) */
+static const GwField gs1_location_fields[] = {
+	{"identifier", GW_STRING, true, "a GLN (13 digits), urn:epc:id:pgln:..., urn:epc:id:sgln:... or a Digital Link (AI 417/414)"},
+	{"name", GW_STRING, false, "what it names (a field, a warehouse)"},
+	{NULL}
+};
+static const char *const gs1_location_args[] = {"path:0", "body:identifier", "body:name", NULL};
+static const char *const gs1_location_roles[] = {"operator", "regulator", "admin", NULL};
 
 /* ---- registry ------------------------------------------------------------ */
 
@@ -480,11 +547,14 @@ static const char *const import_lines_args[] = {"path:0", "query:status", NULL};
 
 static const char *const epcis_capture_args[] = {"raw", NULL};
 static const char *const epcis_events_args[] = {
-	"query:GE_eventTime", "query:LT_eventTime", "query:EQ_bizStep", "query:MATCH_epcClass",
-	"query:MATCH_anyEPCClass", "query:perPage", "query:nextPageToken", NULL
+	"query:eventType", "query:GE_eventTime", "query:LT_eventTime", "query:GE_recordTime", "query:LT_recordTime", "query:EQ_action", "query:EQ_bizStep", "query:EQ_disposition", "query:EQ_readPoint", "query:WD_readPoint", "query:EQ_bizLocation", "query:WD_bizLocation", "query:EQ_transformationID", "query:MATCH_epc", "query:MATCH_parentID", "query:MATCH_inputEPC", "query:MATCH_outputEPC", "query:MATCH_anyEPC", "query:MATCH_epcClass", "query:MATCH_inputEPCClass", "query:MATCH_outputEPCClass", "query:MATCH_anyEPCClass", "query:EQ_eventID", "query:EXISTS_errorDeclaration", "query:orderBy", "query:orderDirection", "query:eventCountLimit", "query:maxEventCount", "query:perPage", "query:nextPageToken", NULL
 };
-/* a list parameter: values separated by "|" (the EPCIS REST binding's form) */
-#define EPCIS_LIST(n) "string_to_array(" n ", '|')"
+static const char *const epcis_type_events_args[] = {
+	"path:0", "query:GE_eventTime", "query:LT_eventTime", "query:GE_recordTime", "query:LT_recordTime", "query:EQ_action", "query:EQ_bizStep", "query:EQ_disposition", "query:EQ_readPoint", "query:WD_readPoint", "query:EQ_bizLocation", "query:WD_bizLocation", "query:EQ_transformationID", "query:MATCH_epc", "query:MATCH_parentID", "query:MATCH_inputEPC", "query:MATCH_outputEPC", "query:MATCH_anyEPC", "query:MATCH_epcClass", "query:MATCH_inputEPCClass", "query:MATCH_outputEPCClass", "query:MATCH_anyEPCClass", "query:EQ_eventID", "query:EXISTS_errorDeclaration", "query:orderBy", "query:orderDirection", "query:eventCountLimit", "query:maxEventCount", "query:perPage", "query:nextPageToken", NULL
+};
+/* the query parameters as epcis_query's object (absent ones left out) */
+#define EPCIS_QUERY_OBJECT "jsonb_strip_nulls(jsonb_build_object('eventType', $1::text, 'GE_eventTime', $2::text, 'LT_eventTime', $3::text, 'GE_recordTime', $4::text, 'LT_recordTime', $5::text, 'EQ_action', $6::text, 'EQ_bizStep', $7::text, 'EQ_disposition', $8::text, 'EQ_readPoint', $9::text, 'WD_readPoint', $10::text, 'EQ_bizLocation', $11::text, 'WD_bizLocation', $12::text, 'EQ_transformationID', $13::text, 'MATCH_epc', $14::text, 'MATCH_parentID', $15::text, 'MATCH_inputEPC', $16::text, 'MATCH_outputEPC', $17::text, 'MATCH_anyEPC', $18::text, 'MATCH_epcClass', $19::text, 'MATCH_inputEPCClass', $20::text, 'MATCH_outputEPCClass', $21::text, 'MATCH_anyEPCClass', $22::text, 'EQ_eventID', $23::text, 'EXISTS_errorDeclaration', $24::text, 'orderBy', $25::text, 'orderDirection', $26::text, 'eventCountLimit', $27::text, 'maxEventCount', $28::text, 'perPage', $29::text, 'nextPageToken', $30::text))"
+
 
 /* ---- regulator ------------------------------------------------------------ */
 
@@ -634,6 +704,19 @@ const GwRoute gw_routes[] = {
 		"contact => $6, uscc => $7::shilian.uscc, reg_card => $8, own_system => coalesce($9::boolean, false), "
 		"regulator_contact => $10)::text)", operator_args,
 		.op = "registerOperator", .response = "Created", .location = "/v1/operators/{id}"},
+	{"POST", "/v1/operators/{id}/gs1-locations", gw_sql_route, GW_JSON | GW_CREATED,
+		"Register a GLN/PGLN or SGLN of an operator (gs1_location_register): the operator itself, its regulator, an admin",
+		gs1_location_fields, gs1_location_roles,
+		"select json_build_object('operator', $1::bigint::text, 'uri', shilian.gs1_location_register($1::bigint, $2, $3))",
+		gs1_location_args,
+		.op = "registerGs1Location", .params = p_id, .response = "Gs1Location",
+		.location = "/v1/operators/{operator}/gs1-locations"},
+	{"GET", "/v1/operators/{id}/gs1-locations", gw_sql_route, 0,
+		"The GLN/PGLN and SGLNs registered for an operator (gs1_location)",
+		NULL, NULL,
+		"select coalesce(jsonb_agg(jsonb_build_object('operator', l.operator_id::text, 'kind', l.kind, 'uri', l.uri, "
+		"'name', l.name) order by l.id), '[]') from shilian.gs1_location l where l.operator_id = $1::bigint", path0,
+		.op = "listGs1Locations", .params = p_id, .response = "Gs1LocationList"},
 	{"POST", "/v1/operators/{id}/activate", gw_sql_route, 0, "Activate a registered operator (operator_activate)",
 		NULL, regulators,
 		"select json_build_object('id', $1::bigint::text, 'status', 'active') "
@@ -1159,13 +1242,25 @@ const GwRoute gw_routes[] = {
 		NULL, NULL, "select shilian.epcis_capture_status($1::bigint)", path0,
 		.op = "getEpcisCapture", .params = p_id, .response = "EpcisCaptureJob"},
 	{"GET", "/epcis/events", gw_sql_route, 0,
-		"Captured events the caller may see as an EPCISQueryDocument (epcis_events; GE_eventTime, LT_eventTime, "
-		"EQ_bizStep, MATCH_epcClass, MATCH_anyEPCClass, perPage, nextPageToken; Link rel=next)",
+		"Captured events the caller may see as an EPCISQueryDocument (epcis_query: every SimpleEventQuery "
+		"parameter, an unknown or malformed one a QueryParameterException; Link rel=next)",
 		NULL, NULL,
 		"select d - 'shilian:nextPageToken', d ->> 'shilian:nextPageToken' as next_page_token "
-		"from shilian.epcis_events(shilian.strict_timestamptz($1, 'GE_eventTime'), shilian.strict_timestamptz($2, 'LT_eventTime'), " EPCIS_LIST("$3") ", "
-		EPCIS_LIST("$4") ", " EPCIS_LIST("$5") ", $6::int, $7) d", epcis_events_args,
+		"from shilian.epcis_query(" EPCIS_QUERY_OBJECT ") d", epcis_events_args,
 		.op = "queryEpcisEvents", .params = p_epcis_events, .response = "EpcisQueryDocument"},
+	{"GET", "/epcis/events/{eventID}", gw_sql_route, GW_PATH_REST,
+		"One captured event by its eventID, as an EPCISQueryDocument (epcis_event_get); 404 when unknown or not visible",
+		NULL, NULL, "select shilian.epcis_event_get($1)", path0,
+		.op = "getEpcisEvent", .params = p_epcis_event, .response = "EpcisQueryDocument"},
+	{"GET", "/epcis/eventTypes", gw_sql_route, 0, "The EPCIS event types (epcis_event_types)",
+		NULL, NULL, "select shilian.epcis_event_types()", NULL,
+		.op = "listEpcisEventTypes", .response = "EpcisCollection"},
+	{"GET", "/epcis/eventTypes/{eventType}/events", gw_sql_route, 0,
+		"The captured events of one type, with the query parameters of /epcis/events (epcis_query)",
+		NULL, NULL,
+		"select d - 'shilian:nextPageToken', d ->> 'shilian:nextPageToken' as next_page_token "
+		"from shilian.epcis_query(" EPCIS_QUERY_OBJECT ") d", epcis_type_events_args,
+		.op = "queryEpcisEventsOfType", .params = p_epcis_type_events, .response = "EpcisQueryDocument"},
 
 	{"GET", "/v1/ledger/export", gw_sql_route, GW_NDJSON,
 		"An operator's chain with checkpoint and proofs, as JSON lines for shilian-verify (operator=, old_size=)",

@@ -121,7 +121,7 @@ typedef struct GwParam
 } GwParam;
 
 /* path parameter values at most this long; the query parameters of a route at most this many */
-#define GW_MAX_QUERY 16
+#define GW_MAX_QUERY 32
 
 struct GwRequest;
 typedef int (*GwHandler) (struct GwRequest *req);
@@ -137,6 +137,7 @@ typedef int (*GwHandler) (struct GwRequest *req);
 #define GW_LDJSON_BODY	0x100	/* takes a JSON(-LD) document kept raw (import_body_limit) */
 #define GW_STREAM	0x200		/* the handler reads the body itself, in chunks */
 #define GW_ACTING	0x400		/* acts for an operator: a system client bound to several names it (auth.c) */
+#define GW_PATH_REST	0x800	/* the last path parameter takes the rest of the path, slashes too (an EPCIS eventID) */
 
 typedef struct GwRoute
 {

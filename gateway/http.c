@@ -141,7 +141,9 @@ EpcisType(struct mg_connection *conn, int status)
 		case 401:
 		case 403: return "epcisException:SecurityException";
 		case 404: return "epcisException:NoSuchResourceException";
-		case 413: return "epcisException:CaptureLimitExceededException";
+		case 413:
+			return ri && ri->request_method && strcmp(ri->request_method, "POST") != 0 ?
+				"epcisException:QueryTooLargeException" : "epcisException:CaptureLimitExceededException";
 		case 409:
 		case 415:
 		case 422: return "epcisException:ValidationException";
@@ -226,6 +228,13 @@ gw_http_status_for_sqlstate(const char *s)
 	/* an unknown (or invisible) record to correct or retract */
 	if (strcmp(s, "SLC02") == 0)
 		return 404;
+	/* EPCIS query: a bad parameter (QueryParameterException), too many events (QueryTooLargeException), no such event */
+	if (strcmp(s, "SLE07") == 0)
+		return 400;
+	if (strcmp(s, "SLE08") == 0)
+		return 413;
+	if (strcmp(s, "SLE09") == 0)
+		return 404;
 	if (strncmp(s, "SL", 2) == 0)
 		return 422;
 	if (strcmp(s, "23503") == 0 || strcmp(s, "23505") == 0 || strcmp(s, "40001") == 0)
@@ -302,9 +311,11 @@ gw_reply_text(struct mg_connection *conn, int status, const char *content_type, 
 	const char *fmt = "HTTP/1.1 %d %s\r\n"
 		"Content-Type: %s\r\n"
 		"Content-Length: %zu\r\n"
-		"%s"
+		"%s%s"
 		"%s\r\n";
 	const char *cache = "Cache-Control: no-store\r\n";
+	/* the EPCIS 2.0 REST binding: every reply under /epcis names the versions it speaks */
+	const char *versions = gw_is_epcis(conn) ? "GS1-EPCIS-Version: 2.0.0\r\nGS1-CBV-Version: 2.0.0\r\n" : "";
 	int			hlen;
 	char	   *buf;
 	size_t		blen;
@@ -320,14 +331,14 @@ gw_reply_text(struct mg_connection *conn, int status, const char *content_type, 
 	if (strstr(extra_headers, "Connection: close") != NULL)
 		mg_disable_connection_keep_alive(conn);
 	/* headers (a Link header can be long) and body in one buffer */
-	hlen = snprintf(NULL, 0, fmt, status, gw_status_text(status), content_type, len, cache, extra_headers);
+	hlen = snprintf(NULL, 0, fmt, status, gw_status_text(status), content_type, len, cache, versions, extra_headers);
 	if (hlen < 0)
 		return status;
 	blen = (size_t) hlen + len;
 	buf = malloc(blen + 1);
 	if (buf == NULL)
 		return status;
-	snprintf(buf, (size_t) hlen + 1, fmt, status, gw_status_text(status), content_type, len, cache, extra_headers);
+	snprintf(buf, (size_t) hlen + 1, fmt, status, gw_status_text(status), content_type, len, cache, versions, extra_headers);
 	if (len)
 		memcpy(buf + hlen, text, len);
 	mg_write(conn, buf, blen);

@@ -92,7 +92,7 @@ gw_openapi_route(GwRequest *req)
  * Returns 1 on match, 0 on no match, -1 if a parameter is too long.
  */
 static int
-MatchPattern(const char *pattern, const char *path, GwRequest *req)
+MatchPattern(const char *pattern, const char *path, GwRequest *req, bool rest)
 {
 	const char *p = pattern, *s = path;
 
@@ -102,7 +102,8 @@ MatchPattern(const char *pattern, const char *path, GwRequest *req)
 		if (*p == '{')
 		{
 			const char *pend = strchr(p, '}');
-			const char *send = strchr(s, '/');
+			/* the last parameter of a GW_PATH_REST route: slashes and all (civetweb decoded %2F) */
+			const char *send = rest && pend && pend[1] == '\0' ? NULL : strchr(s, '/');
 			size_t		len = send ? (size_t) (send - s) : strlen(s);
 
 			if (pend == NULL || len == 0 || req->nparams >= GW_MAX_PARAMS)
@@ -121,6 +122,27 @@ MatchPattern(const char *pattern, const char *path, GwRequest *req)
 		p++, s++;
 	}
 	return *p == '\0' && *s == '\0';
+}
+
+/*
+ * The last parameter of a GW_PATH_REST route read again from the raw URI:
+ * civetweb's decoded local_uri has double slashes removed, which an eventID
+ * (ni:///sha-256;...) has. The pattern's text before the parameter has no
+ * escapes, so the raw URI has it at the same place.
+ */
+static void
+RawRestParam(const GwRoute *route, const char *raw, GwRequest *req)
+{
+	const char *brace = strrchr(route->pattern, '{');
+	size_t		prefix = brace ? (size_t) (brace - route->pattern) : 0;
+	size_t		len;
+
+	if (brace == NULL || strlen(raw) <= prefix || strncmp(raw, route->pattern, prefix) != 0)
+		return;
+	len = strlen(raw + prefix);
+	if (len >= GW_PARAM_LEN)
+		return;
+	mg_url_decode(raw + prefix, (int) len, req->params[req->nparams - 1], GW_PARAM_LEN, 0);
 }
 
 static double
@@ -154,7 +176,7 @@ gw_dispatch(struct mg_connection *conn, void *cbdata)
 
 	for (size_t i = 0; i < gw_nroutes && status == 0; i++)
 	{
-		int			m = MatchPattern(gw_routes[i].pattern, path, &req);
+		int			m = MatchPattern(gw_routes[i].pattern, path, &req, (gw_routes[i].flags & GW_PATH_REST) != 0);
 
 		if (m < 0)
 			status = gw_reply_error(conn, 404, "GW404", "path parameter too long", NULL, NULL, NULL);
@@ -166,6 +188,8 @@ gw_dispatch(struct mg_connection *conn, void *cbdata)
 			route_index = (int) i;
 			req.route = &gw_routes[i];
 			req.route_index = route_index;
+			if ((gw_routes[i].flags & GW_PATH_REST) != 0 && req.nparams > 0 && req.ri->local_uri_raw != NULL)
+				RawRestParam(&gw_routes[i], req.ri->local_uri_raw, &req);
 			break;
 		}
 		snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow), "%s%s",

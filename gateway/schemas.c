@@ -415,5 +415,16 @@ const char gw_schemas_json[] = SCHEMAS({
 		"properties": {"captureID": {"type": "string"}, "running": {"type": "boolean"},
 			"success": {"type": "boolean"}, "errors": {}}
 	},
-	"EpcisQueryDocument": {"type": "object", "description": "an EPCIS 2.0 EPCISQueryDocument"}
+	"EpcisQueryDocument": {"type": "object", "description": "an EPCIS 2.0 EPCISQueryDocument"},
+	"Gs1Location": {
+		"type": "object", "description": "a GS1 party (PGLN/GLN) or location (SGLN) of an operator, by canonical Digital Link URI",
+		"properties": {"operator": {"type": "string"}, "kind": {"type": "string"}, "uri": {"type": "string"},
+			"name": {"type": ["string", "null"]}},
+		"required": ["operator", "uri"]
+	},
+	"Gs1LocationList": {"type": "array", "items": {"$ref": "#/components/schemas/Gs1Location"}},
+	"EpcisCollection": {
+		"type": "object", "description": "an EPCIS 2.0 REST collection (the event types)",
+		"properties": {"type": {"type": "string"}, "member": {"type": "array", "items": {"type": "string"}}}
+	}
 });

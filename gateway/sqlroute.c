@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define GW_MAX_ARGS 24
+#define GW_MAX_ARGS 40
 
 static int	SendValue(GwRequest *req, int status, const char *value, const char *extra);
 

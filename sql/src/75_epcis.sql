@@ -25,6 +25,7 @@ CREATE TABLE epcis_capture_job (
 	hint         text,
 	created_at   timestamptz NOT NULL DEFAULT now(),
 	finished_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+	already_captured text[] NOT NULL DEFAULT '{}',	-- eventIDs of the document captured before (a resend)
 	CHECK (success = (sqlstate IS NULL))
 );
 CREATE INDEX epcis_capture_job_operator_idx ON epcis_capture_job (operator_id) WHERE operator_id IS NOT NULL;
@@ -94,16 +95,18 @@ RETURN (
 				'needs_replacement', 'no_pedigree_match', 'non_conformant', 'non_sellable_other',
 				'partially_dispensed', 'recalled', 'reserved', 'retail_sold', 'returned',
 				'sellable_accessible', 'sellable_not_accessible', 'stolen', 'unavailable', 'unknown']),
-			('SDT-', 'urn:epcglobal:cbv:sdt:', ARRAY['owning_party', 'possessing_party', 'location'])
+			('SDT-', 'urn:epcglobal:cbv:sdt:', ARRAY['owning_party', 'possessing_party', 'location']),
+			('BTT-', 'urn:epcglobal:cbv:btt:', ARRAY['bol', 'cert', 'desadv', 'inv', 'pedigree', 'po', 'poc',
+				'prodorder', 'recadv', 'rma', 'testprd', 'testres', 'upevt'])
 		) AS t(web, urn, names)
 		WHERE t.web = CASE vocabulary WHEN 'bizStep' THEN 'BizStep-' WHEN 'disposition' THEN 'Disp-'
-			WHEN 'sourceDestType' THEN 'SDT-' END
+			WHEN 'sourceDestType' THEN 'SDT-' WHEN 'bizTransactionType' THEN 'BTT-' END
 	)
 	SELECT n FROM v, unnest(v.names) n
 	 WHERE term IN (n, 'https://ref.gs1.org/cbv/' || v.web || n, v.urn || n)
 );
 COMMENT ON FUNCTION epcis_cbv(text, text) IS
-	'The CBV 2.0 short name of a bizStep, disposition or sourceDestType term given bare, as https://ref.gs1.org/cbv/… URI or as urn:epcglobal:cbv:… URN; NULL if not in the vocabulary.';
+	'The CBV 2.0 short name of a bizStep, disposition, sourceDestType or bizTransactionType term given bare, as https://ref.gs1.org/cbv/… URI or as urn:epcglobal:cbv:… URN; NULL if not in the vocabulary.';
 
 -- UN/CEFACT Recommendation 20 codes (the uom of a quantityElement) as qty units.
 CREATE FUNCTION epcis_uom_unit(uom text) RETURNS text
@@ -189,12 +192,15 @@ BEGIN
 	ELSIF uri LIKE 'urn:shilian:uscc:%' THEN
 		SELECT o.id INTO op FROM shilian.operator o
 		 WHERE o.uscc OPERATOR(shilian.=) substr(uri, 18)::shilian.uscc;
+	ELSIF shilian.epcis_gs1_uri(uri) ~ '^https://id\.gs1\.org/41[47]/' THEN
+		-- a PGLN, GLN or SGLN: GS1 master data (gs1_location)
+		op := shilian.gs1_location_operator(uri);
 	ELSE
 		RETURN NULL;
 	END IF;
 	IF op IS NULL AND idx IS NOT NULL THEN
 		PERFORM shilian.epcis_refuse('SLE04', idx, field, format('unknown party: no operator is %s', uri),
-			'Name a registered operator: urn:shilian:operator:<id> or urn:shilian:uscc:<USCC>.');
+			'Name a registered operator: urn:shilian:operator:<id>, urn:shilian:uscc:<USCC>, or a GLN/PGLN/SGLN registered with gs1_location_register.');
 	ELSIF op IS NULL THEN
 		RAISE EXCEPTION USING ERRCODE = 'SLE04',
 			MESSAGE = format('unknown party: no operator is %s', uri);
@@ -203,8 +209,26 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION epcis_party(text, int, text) IS
-	'The operator a party URI names (urn:shilian:operator:<id> or urn:shilian:uscc:<USCC>); NULL for other URIs, SLE04 if no operator matches (naming the event and field when given).';
+	'The operator a party URI names (urn:shilian:operator:<id>, urn:shilian:uscc:<USCC>, or a PGLN/GLN/SGLN registered in gs1_location); NULL for other URIs, SLE04 if no operator matches (naming the event and field when given).';
 REVOKE ALL ON FUNCTION epcis_party(text, int, text) FROM PUBLIC;
+
+-- ---- event hash ID -----------------------------------------------------------
+
+-- GS1's EPCIS event hash ID (CBV 2.0 section 8.9): the canonical pre-hash
+-- string of an event (extension/core/eventhash.c) and its SHA-256 as
+-- ni:///sha-256;<hex>?ver=CBV2.0. The document's @context binds the prefixes
+-- of extension fields. Capture names an event without an eventID by it, so a
+-- resent document is recognised.
+CREATE FUNCTION epcis_event_prehash(event jsonb, context jsonb DEFAULT NULL) RETURNS text
+	LANGUAGE C IMMUTABLE PARALLEL SAFE
+	AS 'MODULE_PATHNAME', 'shilian_epcis_event_prehash';
+COMMENT ON FUNCTION epcis_event_prehash(jsonb, jsonb) IS
+	'The canonical pre-hash string of an EPCIS event (CBV 2.0 event hash ID), given the document''s @context.';
+CREATE FUNCTION epcis_event_hash(event jsonb, context jsonb DEFAULT NULL) RETURNS text
+	LANGUAGE C IMMUTABLE PARALLEL SAFE
+	AS 'MODULE_PATHNAME', 'shilian_epcis_event_hash';
+COMMENT ON FUNCTION epcis_event_hash(jsonb, jsonb) IS
+	'The EPCIS event hash ID of an event (ni:///sha-256;<hex>?ver=CBV2.0), given the document''s @context: the eventID capture assigns when an event has none.';
 
 -- ---- capture -----------------------------------------------------------------
 
@@ -482,17 +506,22 @@ BEGIN
 	END IF;
 	IF ev ? 'bizStep' THEN
 		step := shilian.epcis_cbv('bizStep', ev ->> 'bizStep');
-		IF step IS NULL THEN
+		-- an extension term (a URI outside the CBV) is kept as written, not refused as unknown
+		IF step IS NULL AND (jsonb_typeof(ev -> 'bizStep') <> 'string'
+		                     OR ev ->> 'bizStep' !~ '^[A-Za-z][A-Za-z0-9+.-]*:[^\s]+$'
+		                     OR ev ->> 'bizStep' ~* '^(urn:epcglobal:cbv:|https?://ref\.gs1\.org/cbv/)') THEN
 			PERFORM shilian.epcis_refuse('SLE02', idx, 'bizStep', format('unknown bizStep "%s"', ev ->> 'bizStep'),
-				'Use a CBV 2.0 business step: a bare name such as "shipping", https://ref.gs1.org/cbv/BizStep-shipping or urn:epcglobal:cbv:bizstep:shipping.');
+				'Use a CBV 2.0 business step: a bare name such as "shipping", https://ref.gs1.org/cbv/BizStep-shipping or urn:epcglobal:cbv:bizstep:shipping; or an extension term as a URI of your own.');
 		END IF;
 	END IF;
 	IF ev ? 'disposition' THEN
 		disp := shilian.epcis_cbv('disposition', ev ->> 'disposition');
-		IF disp IS NULL THEN
+		IF disp IS NULL AND (jsonb_typeof(ev -> 'disposition') <> 'string'
+		                     OR ev ->> 'disposition' !~ '^[A-Za-z][A-Za-z0-9+.-]*:[^\s]+$'
+		                     OR ev ->> 'disposition' ~* '^(urn:epcglobal:cbv:|https?://ref\.gs1\.org/cbv/)') THEN
 			PERFORM shilian.epcis_refuse('SLE02', idx, 'disposition',
 				format('unknown disposition "%s"', ev ->> 'disposition'),
-				'Use a CBV 2.0 disposition: a bare name such as "in_transit", https://ref.gs1.org/cbv/Disp-in_transit or urn:epcglobal:cbv:disp:in_transit.');
+				'Use a CBV 2.0 disposition: a bare name such as "in_transit", https://ref.gs1.org/cbv/Disp-in_transit or urn:epcglobal:cbv:disp:in_transit; or an extension term as a URI of your own.');
 		END IF;
 	END IF;
 	IF jsonb_typeof(ev -> 'epcList') = 'array' AND jsonb_array_length(ev -> 'epcList') > 0 THEN
@@ -620,7 +649,8 @@ BEGIN
 		END LOOP;
 	ELSE
 		PERFORM shilian.epcis_refuse('SLE05', idx, 'bizStep',
-			format('no record for an %s with action %s and bizStep %s', typ, coalesce(act, 'null'), coalesce(step, 'null')),
+			format('no record for an %s with action %s and bizStep %s', typ, coalesce(act, 'null'),
+				coalesce(step, ev ->> 'bizStep', 'null')),
 			'Recorded: ADD commissioning, OBSERVE shipping, OBSERVE receiving/accepting, OBSERVE inspecting, OBSERVE/DELETE destroying or retail_selling, and TransformationEvents.');
 	END IF;
 
@@ -653,6 +683,9 @@ DECLARE
 	job bigint;
 	n int;
 	missing text;
+	ev jsonb;
+	h text;
+	again text[] := '{}';
 BEGIN
 	IF doc IS NULL OR jsonb_typeof(doc) <> 'object' THEN
 		RAISE EXCEPTION USING ERRCODE = 'SLE01', MESSAGE = 'invalid EPCIS document: not a JSON object';
@@ -695,19 +728,40 @@ BEGIN
 	END IF;
 
 	n := jsonb_array_length(doc #> '{epcisBody,eventList}');
+	-- master data first: the events may name the GLNs it registers
+	PERFORM shilian.epcis_master_data(doc);
 	INSERT INTO shilian.epcis_capture_job (role_name, operator_id, client, jurisdiction, doc_hash, success, events)
 	VALUES (caller, shilian.current_operator(), shilian.current_client(), shilian.current_jurisdiction(),
 		sha256(convert_to(doc::text, 'UTF8')), true, n)
 	RETURNING id INTO job;
 	FOR i IN 0 .. n - 1 LOOP
-		PERFORM shilian.epcis_apply_event(job, i, doc #> ARRAY['epcisBody', 'eventList', i::text]);
+		ev := doc #> ARRAY['epcisBody', 'eventList', i::text];
+		-- an event without an eventID is named by its event hash ID; an event
+		-- captured before under its eventID with the same hash (a resend) is
+		-- reported, not recorded again; another event under a known eventID is
+		-- refused by epcis_apply_event (23505)
+		IF jsonb_typeof(ev) = 'object' THEN
+			h := shilian.epcis_event_hash(ev, doc -> '@context');
+			IF NOT ev ? 'eventID' THEN
+				ev := ev || jsonb_build_object('eventID', h);
+			END IF;
+			IF jsonb_typeof(ev -> 'eventID') = 'string' AND EXISTS (SELECT 1 FROM shilian.epcis_event e
+			     WHERE e.event_id = ev ->> 'eventID'
+			       AND shilian.epcis_event_hash(e.event, doc -> '@context') = h) THEN
+				again := again || (ev ->> 'eventID');
+				CONTINUE;
+			END IF;
+		END IF;
+		PERFORM shilian.epcis_apply_event(job, i, ev);
 	END LOOP;
-	UPDATE shilian.epcis_capture_job SET finished_at = clock_timestamp() WHERE id = job;
+	UPDATE shilian.epcis_capture_job SET finished_at = clock_timestamp(), events = n - cardinality(again),
+		already_captured = again
+	 WHERE id = job;
 	RETURN job;
 END
 $$;
 COMMENT ON FUNCTION epcis_capture(jsonb) IS
-	'Capture a GS1 EPCIS 2.0 EPCISDocument: validate it and record every event through the record functions (ADD commissioning -> batch_create, OBSERVE shipping -> ship, receiving/accepting -> receive, inspecting -> inspect, destroying -> consume, TransformationEvent -> transform), all or nothing; returns the capture job id. Refusals: SLE01-SLE06, 23505 for a repeated eventID, and those of the record functions.';
+	'Capture a GS1 EPCIS 2.0 EPCISDocument: validate it and record every event through the record functions (ADD commissioning -> batch_create, OBSERVE shipping -> ship, receiving/accepting -> receive, inspecting -> inspect, destroying -> consume, TransformationEvent -> transform), all or nothing; an event without eventID is named by its event hash ID, an event captured before (same eventID, same hash) is reported in already_captured and not recorded again; returns the capture job id. Refusals: SLE01-SLE06, 23505 for another event under a known eventID, and those of the record functions.';
 REVOKE ALL ON FUNCTION epcis_capture(jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION epcis_capture(jsonb) TO shilian_operator, shilian_system, shilian_admin;
 
@@ -723,9 +777,11 @@ RETURN (SELECT jsonb_build_object('captureID', j.id::text, 'createdAt', j.create
 				THEN 'https://ref.gs1.org/standards/epcis/exceptions#ValidationException'
 				ELSE 'urn:shilian:sqlstate:' || j.sqlstate END,
 			'title', j.message, 'code', j.sqlstate, 'detail', j.detail, 'hint', j.hint))) END)
+		|| CASE WHEN j.success AND j.already_captured <> '{}'
+			THEN jsonb_build_object('shilian:alreadyCaptured', to_jsonb(j.already_captured)) ELSE '{}' END
 	FROM shilian.epcis_capture_job j WHERE j.id = epcis_capture_status.id);
 COMMENT ON FUNCTION epcis_capture_status(bigint) IS
-	'An EPCIS capture job the caller may see, as an EPCISCaptureJob (captureID, createdAt, finishedAt, running, success, captureErrorBehaviour rollback, errors); NULL if unknown or not visible.';
+	'An EPCIS capture job the caller may see, as an EPCISCaptureJob (captureID, createdAt, finishedAt, running, success, captureErrorBehaviour rollback, errors; shilian:alreadyCaptured lists the eventIDs of a resent document''s events that were captured before); NULL if unknown or not visible.';
 REVOKE ALL ON FUNCTION epcis_capture_status(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION epcis_capture_status(bigint) TO shilian_operator, shilian_regulator, shilian_system, shilian_admin;
 
@@ -861,3 +917,631 @@ COMMENT ON FUNCTION epcis_events(timestamptz, timestamptz, text[], text[], text[
 	'SimpleEventQuery over the captured EPCIS events the caller may see: GE_eventTime, LT_eventTime, EQ_bizStep, MATCH_epcClass, MATCH_anyEPCClass (a class without lot matches every lot), perPage (30, at most 1000) and nextPageToken; returns an EPCISQueryDocument, ordered by eventTime, with shilian:nextPageToken when there is a next page.';
 REVOKE ALL ON FUNCTION epcis_events(timestamptz, timestamptz, text[], text[], text[], int, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION epcis_events(timestamptz, timestamptz, text[], text[], text[], int, text) TO shilian_operator, shilian_regulator, shilian_system, shilian_admin;
+
+-- ---- the query interface of EPCIS 2.0 (SimpleEventQuery) --------------------------
+
+-- An identifier as its constrained canonical GS1 Digital Link URI (EPC URI,
+-- EPC class or pattern URI, Digital Link with a custom domain): the form the
+-- event hash uses, so EQ_readPoint and MATCH_epc compare any spelling alike.
+-- NULL when the text names no GS1 key.
+CREATE FUNCTION epcis_gs1_uri(uri text) RETURNS text
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+	AS 'MODULE_PATHNAME', 'shilian_epcis_gs1_uri';
+COMMENT ON FUNCTION epcis_gs1_uri(text) IS
+	'The constrained canonical GS1 Digital Link URI of an EPC URI, EPC class/pattern URI or Digital Link URI; NULL when it names no GS1 key.';
+
+-- Refuse a query parameter: SLE07, the standard's QueryParameterException.
+CREATE FUNCTION epcis_query_refuse(name text, msg text, hint text DEFAULT NULL) RETURNS void
+	LANGUAGE plpgsql IMMUTABLE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF hint IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLE07', MESSAGE = format('query parameter %s: %s', name, msg),
+			DETAIL = format('QueryParameterException: %s.', name);
+	END IF;
+	RAISE EXCEPTION USING ERRCODE = 'SLE07', MESSAGE = format('query parameter %s: %s', name, msg),
+		DETAIL = format('QueryParameterException: %s.', name), HINT = hint;
+END
+$$;
+COMMENT ON FUNCTION epcis_query_refuse(text, text, text) IS
+	'Raise SLE07 (QueryParameterException) naming a query parameter (internal to epcis_query).';
+
+-- A query parameter's values: a JSON array, or a string of values separated
+-- by "|" (the REST binding's form).
+CREATE FUNCTION epcis_query_list(params jsonb, name text) RETURNS text[]
+	LANGUAGE plpgsql IMMUTABLE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v jsonb := params -> name;
+	r text[];
+BEGIN
+	IF v IS NULL THEN
+		RETURN NULL;
+	END IF;
+	IF jsonb_typeof(v) = 'string' THEN
+		r := string_to_array(v #>> '{}', '|');
+	ELSIF jsonb_typeof(v) = 'array' AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(v) x
+	                                                 WHERE jsonb_typeof(x) <> 'string') THEN
+		r := ARRAY(SELECT jsonb_array_elements_text(v));
+	ELSE
+		PERFORM shilian.epcis_query_refuse(name, 'must be a string or an array of strings');
+	END IF;
+	IF cardinality(r) = 0 OR EXISTS (SELECT 1 FROM unnest(r) x WHERE x = '') THEN
+		PERFORM shilian.epcis_query_refuse(name, 'an empty value');
+	END IF;
+	RETURN r;
+END
+$$;
+COMMENT ON FUNCTION epcis_query_list(jsonb, text) IS
+	'The values of a query parameter (a JSON array or "a|b"); SLE07 when malformed (internal to epcis_query).';
+
+-- One value of a query parameter.
+CREATE FUNCTION epcis_query_one(params jsonb, name text) RETURNS text
+	LANGUAGE plpgsql IMMUTABLE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF params -> name IS NULL THEN
+		RETURN NULL;
+	END IF;
+	IF jsonb_typeof(params -> name) NOT IN ('string', 'number') OR params ->> name = '' THEN
+		PERFORM shilian.epcis_query_refuse(name, 'must be one value');
+	END IF;
+	RETURN params ->> name;
+END
+$$;
+COMMENT ON FUNCTION epcis_query_one(jsonb, text) IS
+	'The one value of a query parameter; SLE07 when it is not one (internal to epcis_query).';
+
+-- A timestamp parameter, strictly RFC 3339 with its offset.
+CREATE FUNCTION epcis_query_time(params jsonb, name text) RETURNS timestamptz
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v text := shilian.epcis_query_one(params, name);
+BEGIN
+	IF v IS NULL THEN
+		RETURN NULL;
+	END IF;
+	RETURN shilian.strict_timestamptz(v, name);
+EXCEPTION WHEN SQLSTATE 'SLD03' OR SQLSTATE 'SLD04' OR SQLSTATE 'SLD05' THEN
+	PERFORM shilian.epcis_query_refuse(name, format('"%s" is not an RFC 3339 date-time with its offset', v),
+		'Write e.g. 2026-11-20T08:00:00+08:00 or 2026-11-20T00:00:00Z.');
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION epcis_query_time(jsonb, text) IS
+	'A timestamp query parameter (RFC 3339 with its offset); SLE07 otherwise (internal to epcis_query).';
+
+-- A positive integer parameter.
+CREATE FUNCTION epcis_query_int(params jsonb, name text, lo int, hi int) RETURNS int
+	LANGUAGE plpgsql IMMUTABLE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v text := shilian.epcis_query_one(params, name);
+BEGIN
+	IF v IS NULL THEN
+		RETURN NULL;
+	END IF;
+	IF v !~ '^[0-9]{1,9}$' OR v::int NOT BETWEEN lo AND hi THEN
+		PERFORM shilian.epcis_query_refuse(name, format('"%s" is not an integer from %s to %s', v, lo, hi));
+	END IF;
+	RETURN v::int;
+END
+$$;
+COMMENT ON FUNCTION epcis_query_int(jsonb, text, int, int) IS
+	'An integer query parameter within its range; SLE07 otherwise (internal to epcis_query).';
+
+-- Identifiers as compared: the canonical Digital Link when there is one.
+CREATE FUNCTION epcis_query_ids(ids text[]) RETURNS text[]
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+RETURN ARRAY(SELECT coalesce(shilian.epcis_gs1_uri(i), i) FROM unnest(ids) i);
+
+-- Whether one of the identifiers of a list (jsonb array of strings, or one
+-- string) matches the query's: the same canonical identifier, or under a
+-- pattern (urn:epc:idpat:…:*, every serial of the class).
+CREATE FUNCTION epcis_query_match(ids jsonb, exact text[], prefixes text[]) RETURNS boolean
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+RETURN EXISTS (SELECT 1
+	FROM jsonb_array_elements_text(CASE jsonb_typeof(ids) WHEN 'array' THEN ids
+	                               WHEN 'string' THEN jsonb_build_array(ids) ELSE '[]' END) x,
+	     LATERAL (SELECT coalesce(shilian.epcis_gs1_uri(x), x) AS id) c
+	WHERE c.id = ANY (exact) OR EXISTS (SELECT 1 FROM unnest(prefixes) p WHERE starts_with(c.id, p)));
+
+-- The classes of quantity lists, as the keys epcis_class_keys gives (with and without lot).
+CREATE FUNCTION epcis_query_classes(lists jsonb[]) RETURNS text[]
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+RETURN ARRAY(SELECT k FROM unnest(lists) l, jsonb_array_elements(CASE WHEN jsonb_typeof(l) = 'array' THEN l ELSE '[]' END) q,
+	unnest(coalesce(shilian.epcis_class_keys(q ->> 'epcClass'), ARRAY[q ->> 'epcClass'])) k);
+
+-- The parameter names epcis_query knows.
+CREATE FUNCTION epcis_query_parameters() RETURNS text[]
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN ARRAY['eventType', 'GE_eventTime', 'LT_eventTime', 'GE_recordTime', 'LT_recordTime', 'EQ_action',
+	'EQ_bizStep', 'EQ_disposition', 'EQ_readPoint', 'WD_readPoint', 'EQ_bizLocation', 'WD_bizLocation',
+	'EQ_transformationID', 'MATCH_epc', 'MATCH_parentID', 'MATCH_inputEPC', 'MATCH_outputEPC', 'MATCH_anyEPC',
+	'MATCH_epcClass', 'MATCH_inputEPCClass', 'MATCH_outputEPCClass', 'MATCH_anyEPCClass', 'EQ_eventID',
+	'EXISTS_errorDeclaration', 'orderBy', 'orderDirection', 'eventCountLimit', 'maxEventCount', 'perPage',
+	'nextPageToken'];
+COMMENT ON FUNCTION epcis_query_parameters() IS
+	'The SimpleEventQuery parameters epcis_query supports (besides EQ_bizTransaction_<type>, EQ_source_<type>, EQ_destination_<type>).';
+
+CREATE FUNCTION epcis_query(params jsonb DEFAULT '{}') RETURNS jsonb
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	k text;
+	types text[];
+	ge_t timestamptz := shilian.epcis_query_time(params, 'GE_eventTime');
+	lt_t timestamptz := shilian.epcis_query_time(params, 'LT_eventTime');
+	ge_r timestamptz := shilian.epcis_query_time(params, 'GE_recordTime');
+	lt_r timestamptz := shilian.epcis_query_time(params, 'LT_recordTime');
+	acts text[] := shilian.epcis_query_list(params, 'EQ_action');
+	steps text[];
+	step_uris text[];
+	disps text[];
+	disp_uris text[];
+	read_points text[];
+	biz_locations text[];
+	tids text[];
+	eids text[] := shilian.epcis_query_list(params, 'EQ_eventID');
+	m_epc text[]; p_epc text[];
+	m_parent text[]; p_parent text[];
+	m_in text[]; p_in text[];
+	m_out text[]; p_out text[];
+	m_any text[]; p_any text[];
+	c_cls text[]; c_in text[]; c_out text[]; c_any text[];
+	exists_err text := params ->> 'EXISTS_errorDeclaration';	-- a Void parameter: its value, if any, is empty or true
+	party_filters jsonb := '[]';			-- [{list, field, type, ids}] from EQ_bizTransaction_/EQ_source_/EQ_destination_
+	ob text := coalesce(shilian.epcis_query_one(params, 'orderBy'), 'eventTime');
+	dir text := shilian.epcis_query_one(params, 'orderDirection');
+	d int;
+	count_limit int := shilian.epcis_query_int(params, 'eventCountLimit', 1, 1000000000);
+	max_count int := shilian.epcis_query_int(params, 'maxEventCount', 1, 1000000000);
+	n int := coalesce(shilian.epcis_query_int(params, 'perPage', 1, 1000), 30);
+	tok text := shilian.epcis_query_one(params, 'nextPageToken');
+	after_id bigint;
+	after_sk numeric;
+	parts text[];
+	evs jsonb;
+	cnt int;
+	last_id bigint;
+	total bigint;
+	next_tok text;
+	v text;
+	x text;
+BEGIN
+	IF params IS NULL OR jsonb_typeof(params) <> 'object' THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLE07', MESSAGE = 'query parameters must be a JSON object';
+	END IF;
+	-- every parameter is known or refused: never ignored
+	FOR k IN SELECT jsonb_object_keys(params) LOOP
+		IF k = ANY (shilian.epcis_query_parameters()) THEN
+			CONTINUE;
+		END IF;
+		IF k ~ '^EQ_(bizTransaction|source|destination)_.' THEN
+			x := substring(k FROM '^EQ_[a-zA-Z]+_(.*)$');
+			v := substring(k FROM '^EQ_([a-zA-Z]+)_');
+			-- the type: a CBV term (bare, Web URI or URN) or an extension URI
+			x := coalesce(shilian.epcis_cbv(CASE v WHEN 'bizTransaction' THEN 'bizTransactionType' ELSE 'sourceDestType' END, x),
+				CASE WHEN x ~ '^[A-Za-z][A-Za-z0-9+.-]*:' THEN x END);
+			IF x IS NULL THEN
+				PERFORM shilian.epcis_query_refuse(k, format('unknown %s type', v));
+			END IF;
+			party_filters := party_filters || jsonb_build_object('list', v || 'List', 'field', v, 'type', x,
+				'ids', to_jsonb(shilian.epcis_query_ids(shilian.epcis_query_list(params, k))));
+			CONTINUE;
+		END IF;
+		IF k ~ '^(EQ|GT|GE|LT|LE|MATCH|WD|EXISTS|HASATTR|EQATTR|EQ_INNER|GT_INNER|GE_INNER|LT_INNER|LE_INNER|EXISTS_INNER)_' THEN
+			PERFORM shilian.epcis_query_refuse(k, 'not supported by this repository',
+				'The supported parameters are listed in docs/integration.md ("Query").');
+		END IF;
+		PERFORM shilian.epcis_query_refuse(k, 'unknown query parameter',
+			'SimpleEventQuery parameters: eventType, GE_eventTime, EQ_bizStep, MATCH_epc, ... (docs/integration.md).');
+	END LOOP;
+
+	types := shilian.epcis_query_list(params, 'eventType');
+	SELECT min(t) INTO v FROM unnest(types) t
+	 WHERE t NOT IN ('ObjectEvent', 'AggregationEvent', 'TransactionEvent', 'TransformationEvent', 'AssociationEvent');
+	IF v IS NOT NULL THEN
+		PERFORM shilian.epcis_query_refuse('eventType', format('unknown event type "%s"', v),
+			'ObjectEvent, AggregationEvent, TransactionEvent, TransformationEvent or AssociationEvent.');
+	END IF;
+	SELECT min(a) INTO v FROM unnest(acts) a WHERE a NOT IN ('ADD', 'OBSERVE', 'DELETE');
+	IF v IS NOT NULL THEN
+		PERFORM shilian.epcis_query_refuse('EQ_action', format('unknown action "%s"', v), 'ADD, OBSERVE or DELETE.');
+	END IF;
+	-- business steps and dispositions: CBV terms in any spelling, or extension URIs as given
+	FOREACH x IN ARRAY coalesce(shilian.epcis_query_list(params, 'EQ_bizStep'), '{}') LOOP
+		v := shilian.epcis_cbv('bizStep', x);
+		IF v IS NOT NULL THEN
+			steps := coalesce(steps, '{}') || v;
+		ELSIF x ~ '^[A-Za-z][A-Za-z0-9+.-]*:' THEN
+			step_uris := coalesce(step_uris, '{}') || x;
+		ELSE
+			PERFORM shilian.epcis_query_refuse('EQ_bizStep', format('unknown bizStep "%s"', x),
+				'A CBV 2.0 business step (bare, https://ref.gs1.org/cbv/BizStep-… or urn:epcglobal:cbv:bizstep:…) or an extension URI.');
+		END IF;
+	END LOOP;
+	IF params ? 'EQ_bizStep' THEN
+		steps := coalesce(steps, '{}');
+		step_uris := coalesce(step_uris, '{}');
+	END IF;
+	FOREACH x IN ARRAY coalesce(shilian.epcis_query_list(params, 'EQ_disposition'), '{}') LOOP
+		v := shilian.epcis_cbv('disposition', x);
+		IF v IS NOT NULL THEN
+			disps := coalesce(disps, '{}') || v;
+		ELSIF x ~ '^[A-Za-z][A-Za-z0-9+.-]*:' THEN
+			disp_uris := coalesce(disp_uris, '{}') || x;
+		ELSE
+			PERFORM shilian.epcis_query_refuse('EQ_disposition', format('unknown disposition "%s"', x),
+				'A CBV 2.0 disposition (bare, https://ref.gs1.org/cbv/Disp-… or urn:epcglobal:cbv:disp:…) or an extension URI.');
+		END IF;
+	END LOOP;
+	IF params ? 'EQ_disposition' THEN
+		disps := coalesce(disps, '{}');
+		disp_uris := coalesce(disp_uris, '{}');
+	END IF;
+	-- locations: without a location hierarchy, WD_ (with descendants) is the location itself
+	read_points := shilian.epcis_query_ids(coalesce(shilian.epcis_query_list(params, 'EQ_readPoint'), '{}')
+		|| coalesce(shilian.epcis_query_list(params, 'WD_readPoint'), '{}'));
+	IF NOT (params ? 'EQ_readPoint' OR params ? 'WD_readPoint') THEN
+		read_points := NULL;
+	END IF;
+	biz_locations := shilian.epcis_query_ids(coalesce(shilian.epcis_query_list(params, 'EQ_bizLocation'), '{}')
+		|| coalesce(shilian.epcis_query_list(params, 'WD_bizLocation'), '{}'));
+	IF NOT (params ? 'EQ_bizLocation' OR params ? 'WD_bizLocation') THEN
+		biz_locations := NULL;
+	END IF;
+	IF params ? 'EQ_transformationID' THEN
+		tids := shilian.epcis_query_ids(shilian.epcis_query_list(params, 'EQ_transformationID'));
+	END IF;
+	-- instance identifiers: exact, and patterns (urn:epc:idpat:…:*) as the prefix of every serial
+	SELECT array_agg(coalesce(shilian.epcis_gs1_uri(i), i)) FILTER (WHERE i NOT LIKE 'urn:epc:idpat:%'),
+	       array_agg(shilian.epcis_gs1_uri(i) || '/') FILTER (WHERE i LIKE 'urn:epc:idpat:%')
+	  INTO m_epc, p_epc FROM unnest(shilian.epcis_query_list(params, 'MATCH_epc')) i;
+	SELECT array_agg(coalesce(shilian.epcis_gs1_uri(i), i)) FILTER (WHERE i NOT LIKE 'urn:epc:idpat:%'),
+	       array_agg(shilian.epcis_gs1_uri(i) || '/') FILTER (WHERE i LIKE 'urn:epc:idpat:%')
+	  INTO m_parent, p_parent FROM unnest(shilian.epcis_query_list(params, 'MATCH_parentID')) i;
+	SELECT array_agg(coalesce(shilian.epcis_gs1_uri(i), i)) FILTER (WHERE i NOT LIKE 'urn:epc:idpat:%'),
+	       array_agg(shilian.epcis_gs1_uri(i) || '/') FILTER (WHERE i LIKE 'urn:epc:idpat:%')
+	  INTO m_in, p_in FROM unnest(shilian.epcis_query_list(params, 'MATCH_inputEPC')) i;
+	SELECT array_agg(coalesce(shilian.epcis_gs1_uri(i), i)) FILTER (WHERE i NOT LIKE 'urn:epc:idpat:%'),
+	       array_agg(shilian.epcis_gs1_uri(i) || '/') FILTER (WHERE i LIKE 'urn:epc:idpat:%')
+	  INTO m_out, p_out FROM unnest(shilian.epcis_query_list(params, 'MATCH_outputEPC')) i;
+	SELECT array_agg(coalesce(shilian.epcis_gs1_uri(i), i)) FILTER (WHERE i NOT LIKE 'urn:epc:idpat:%'),
+	       array_agg(shilian.epcis_gs1_uri(i) || '/') FILTER (WHERE i LIKE 'urn:epc:idpat:%')
+	  INTO m_any, p_any FROM unnest(shilian.epcis_query_list(params, 'MATCH_anyEPC')) i;
+	IF EXISTS (SELECT 1 FROM unnest(ARRAY['MATCH_epc', 'MATCH_parentID', 'MATCH_inputEPC', 'MATCH_outputEPC', 'MATCH_anyEPC']) p,
+	           unnest(shilian.epcis_query_list(params, p)) i
+	            WHERE i LIKE 'urn:epc:idpat:%' AND shilian.epcis_gs1_uri(i) IS NULL) THEN
+		PERFORM shilian.epcis_query_refuse('MATCH_epc', 'a malformed EPC pattern URI',
+			'Write a pattern as urn:epc:idpat:sgtin:<company prefix>.<item reference>.*');
+	END IF;
+	-- classes: a class without a lot matches every lot of its GTIN
+	SELECT array_agg(coalesce((shilian.epcis_class_keys(c))[1], c)) INTO c_cls FROM unnest(shilian.epcis_query_list(params, 'MATCH_epcClass')) c;
+	SELECT array_agg(coalesce((shilian.epcis_class_keys(c))[1], c)) INTO c_in FROM unnest(shilian.epcis_query_list(params, 'MATCH_inputEPCClass')) c;
+	SELECT array_agg(coalesce((shilian.epcis_class_keys(c))[1], c)) INTO c_out FROM unnest(shilian.epcis_query_list(params, 'MATCH_outputEPCClass')) c;
+	SELECT array_agg(coalesce((shilian.epcis_class_keys(c))[1], c)) INTO c_any FROM unnest(shilian.epcis_query_list(params, 'MATCH_anyEPCClass')) c;
+	IF exists_err IS NOT NULL AND exists_err NOT IN ('', 'true') THEN
+		PERFORM shilian.epcis_query_refuse('EXISTS_errorDeclaration', 'takes no value');
+	END IF;
+	-- order: eventTime or recordTime; the standard's default direction with orderBy is DESC
+	IF ob NOT IN ('eventTime', 'recordTime') THEN
+		PERFORM shilian.epcis_query_refuse('orderBy', format('cannot order by "%s"', ob), 'Order by eventTime or recordTime.');
+	END IF;
+	IF dir IS NOT NULL AND dir NOT IN ('ASC', 'DESC') THEN
+		PERFORM shilian.epcis_query_refuse('orderDirection', format('"%s" is neither ASC nor DESC', dir));
+	END IF;
+	d := CASE coalesce(dir, CASE WHEN params ? 'orderBy' THEN 'DESC' ELSE 'ASC' END) WHEN 'DESC' THEN -1 ELSE 1 END;
+	IF count_limit IS NOT NULL AND NOT params ? 'orderBy' THEN
+		PERFORM shilian.epcis_query_refuse('eventCountLimit', 'needs orderBy', 'Name the order the first events are counted in.');
+	END IF;
+	IF count_limit IS NOT NULL AND max_count IS NOT NULL THEN
+		PERFORM shilian.epcis_query_refuse('eventCountLimit', 'not together with maxEventCount');
+	END IF;
+	IF tok IS NOT NULL THEN
+		BEGIN
+			parts := string_to_array(convert_from(decode(tok, 'hex'), 'UTF8'), '|');
+		EXCEPTION WHEN OTHERS THEN
+			parts := NULL;
+		END;
+		IF parts IS NULL OR cardinality(parts) <> 4 OR parts[1] <> 'v2' OR parts[2] <> ob OR parts[3] <> d::text
+		   OR parts[4] !~ '^[0-9]{1,18}$' THEN
+			PERFORM shilian.epcis_query_refuse('nextPageToken', format('invalid token "%s"', tok),
+				'Pass the token of the previous page''s Link header with the same query parameters.');
+		END IF;
+		after_id := parts[4]::bigint;
+		SELECT d * extract(epoch FROM CASE ob WHEN 'recordTime' THEN e.record_time ELSE e.event_time END)
+		  INTO after_sk FROM shilian.epcis_event e WHERE e.id = after_id;
+		IF after_sk IS NULL THEN
+			PERFORM shilian.epcis_query_refuse('nextPageToken', format('invalid token "%s"', tok),
+				'Pass the token of the previous page''s Link header with the same query parameters.');
+		END IF;
+	END IF;
+
+	WITH q AS (
+	SELECT m.id, m.sk, m.sid, row_number() OVER (ORDER BY m.sk, m.sid) AS rn
+	  FROM (SELECT e.id, d * extract(epoch FROM CASE ob WHEN 'recordTime' THEN e.record_time ELSE e.event_time END) AS sk,
+	               d * e.id AS sid
+	          FROM shilian.epcis_event e
+	         WHERE (types IS NULL OR e.type = ANY (types))
+	           AND (ge_t IS NULL OR e.event_time >= ge_t) AND (lt_t IS NULL OR e.event_time < lt_t)
+	           AND (ge_r IS NULL OR e.record_time >= ge_r) AND (lt_r IS NULL OR e.record_time < lt_r)
+	           AND (acts IS NULL OR e.action = ANY (acts))
+	           AND (steps IS NULL OR e.biz_step = ANY (steps) OR e.event ->> 'bizStep' = ANY (step_uris))
+	           AND (disps IS NULL OR e.disposition = ANY (disps) OR e.event ->> 'disposition' = ANY (disp_uris))
+	           AND (read_points IS NULL OR shilian.epcis_query_match(e.event #> '{readPoint,id}', read_points, '{}'))
+	           AND (biz_locations IS NULL OR shilian.epcis_query_match(e.event #> '{bizLocation,id}', biz_locations, '{}'))
+	           AND (tids IS NULL OR shilian.epcis_query_match(e.event -> 'transformationID', tids, '{}'))
+	           AND (eids IS NULL OR e.event_id = ANY (eids))
+	           AND (m_epc IS NULL AND p_epc IS NULL
+	                OR shilian.epcis_query_match(coalesce(e.event -> 'epcList', '[]') || coalesce(e.event -> 'childEPCs', '[]'),
+	                                             coalesce(m_epc, '{}'), coalesce(p_epc, '{}')))
+	           AND (m_parent IS NULL AND p_parent IS NULL
+	                OR shilian.epcis_query_match(e.event -> 'parentID', coalesce(m_parent, '{}'), coalesce(p_parent, '{}')))
+	           AND (m_in IS NULL AND p_in IS NULL
+	                OR shilian.epcis_query_match(e.event -> 'inputEPCList', coalesce(m_in, '{}'), coalesce(p_in, '{}')))
+	           AND (m_out IS NULL AND p_out IS NULL
+	                OR shilian.epcis_query_match(e.event -> 'outputEPCList', coalesce(m_out, '{}'), coalesce(p_out, '{}')))
+	           AND (m_any IS NULL AND p_any IS NULL
+	                OR shilian.epcis_query_match(coalesce(e.event -> 'epcList', '[]') || coalesce(e.event -> 'childEPCs', '[]')
+	                                             || coalesce(e.event -> 'inputEPCList', '[]') || coalesce(e.event -> 'outputEPCList', '[]')
+	                                             || CASE WHEN jsonb_typeof(e.event -> 'parentID') = 'string'
+	                                                     THEN jsonb_build_array(e.event -> 'parentID') ELSE '[]' END,
+	                                             coalesce(m_any, '{}'), coalesce(p_any, '{}')))
+	           AND (c_cls IS NULL OR e.epc_classes && c_cls
+	                OR shilian.epcis_query_classes(ARRAY[e.event -> 'childQuantityList']) && c_cls)
+	           AND (c_in IS NULL OR shilian.epcis_query_classes(ARRAY[e.event -> 'inputQuantityList']) && c_in)
+	           AND (c_out IS NULL OR shilian.epcis_query_classes(ARRAY[e.event -> 'outputQuantityList']) && c_out)
+	           AND (c_any IS NULL OR e.any_classes && c_any
+	                OR shilian.epcis_query_classes(ARRAY[e.event -> 'childQuantityList']) && c_any)
+	           AND (exists_err IS NULL OR e.event ? 'errorDeclaration')
+	           AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(party_filters) p
+	                            WHERE NOT EXISTS (SELECT 1 FROM jsonb_array_elements(
+	                                    CASE WHEN jsonb_typeof(e.event -> (p ->> 'list')) = 'array' THEN e.event -> (p ->> 'list') ELSE '[]' END) l
+	                                   WHERE coalesce(shilian.epcis_cbv(CASE p ->> 'field' WHEN 'bizTransaction' THEN 'bizTransactionType'
+	                                                                    ELSE 'sourceDestType' END, l ->> 'type'), l ->> 'type') = p ->> 'type'
+	                                     AND coalesce(shilian.epcis_gs1_uri(l ->> (p ->> 'field')), l ->> (p ->> 'field'))
+	                                         IN (SELECT jsonb_array_elements_text(p -> 'ids'))))) m
+	)
+	SELECT coalesce(jsonb_agg(p.ev ORDER BY p.sk, p.sid) FILTER (WHERE p.pn <= n), '[]'),
+	       count(p.id), max(p.id) FILTER (WHERE p.pn = n), (SELECT count(*) FROM q)
+	  INTO evs, cnt, last_id, total
+	  FROM (SELECT q.id, q.sk, q.sid, e.event || jsonb_build_object('recordTime', e.record_time) AS ev,
+	               row_number() OVER (ORDER BY q.sk, q.sid) AS pn
+	          FROM q JOIN shilian.epcis_event e ON e.id = q.id
+	         WHERE (count_limit IS NULL OR q.rn <= count_limit)
+	           AND (after_id IS NULL OR (q.sk, q.sid) > (after_sk, d * after_id))
+	         ORDER BY q.sk, q.sid
+	         LIMIT n + 1) p;
+	IF max_count IS NOT NULL AND total > max_count THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLE08',
+			MESSAGE = format('the query matches %s events, more than maxEventCount %s', total, max_count),
+			DETAIL = 'QueryTooLargeException.',
+			HINT = 'Narrow the query, or page through it with perPage.';
+	END IF;
+	IF cnt > n THEN
+		next_tok := encode(convert_to(concat_ws('|', 'v2', ob, d, last_id), 'UTF8'), 'hex');
+	END IF;
+	RETURN jsonb_strip_nulls(jsonb_build_object(
+		'@context', jsonb_build_array('https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld',
+			jsonb_build_object('shilian', 'urn:shilian:epcis:', 'cbvmda', 'urn:epcglobal:cbv:mda:')),
+		'type', 'EPCISQueryDocument',
+		'schemaVersion', '2.0',
+		'creationDate', now(),
+		'epcisBody', jsonb_build_object('queryResults', jsonb_build_object(
+			'queryName', 'SimpleEventQuery',
+			'resultsBody', jsonb_build_object('eventList', evs))),
+		'shilian:nextPageToken', next_tok));
+END
+$$;
+COMMENT ON FUNCTION epcis_query(jsonb) IS
+	'EPCIS 2.0 SimpleEventQuery over the captured events the caller may see: every parameter of epcis_query_parameters() (and EQ_bizTransaction_/EQ_source_/EQ_destination_<type>), each value a string ("a|b" for several) or an array; an unknown, unsupported or malformed parameter is SLE07 (QueryParameterException), more events than maxEventCount SLE08 (QueryTooLargeException). Returns an EPCISQueryDocument with shilian:nextPageToken when there is a next page.';
+GRANT EXECUTE ON FUNCTION epcis_query(jsonb) TO shilian_operator, shilian_regulator, shilian_system, shilian_admin;
+REVOKE ALL ON FUNCTION epcis_query(jsonb) FROM PUBLIC;
+
+-- One event by its eventID (GET /epcis/events/{eventID}); SLE09 when there is none the caller may see.
+CREATE FUNCTION epcis_event_get(event_id text) RETURNS jsonb
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r jsonb;
+BEGIN
+	r := shilian.epcis_query(jsonb_build_object('EQ_eventID', jsonb_build_array(event_id)));
+	IF jsonb_array_length(r #> '{epcisBody,queryResults,resultsBody,eventList}') = 0 THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLE09', MESSAGE = format('no EPCIS event "%s"', event_id),
+			DETAIL = 'NoSuchResourceException.', HINT = 'The eventID is unknown or its event is not yours to see.';
+	END IF;
+	RETURN r;
+END
+$$;
+COMMENT ON FUNCTION epcis_event_get(text) IS
+	'The captured event of an eventID as an EPCISQueryDocument (GET /epcis/events/{eventID}); SLE09 when unknown or not visible.';
+GRANT EXECUTE ON FUNCTION epcis_event_get(text) TO shilian_operator, shilian_regulator, shilian_system, shilian_admin;
+REVOKE ALL ON FUNCTION epcis_event_get(text) FROM PUBLIC;
+
+-- The event types (GET /epcis/eventTypes): every type the standard defines, as the REST binding's collection.
+CREATE FUNCTION epcis_event_types() RETURNS jsonb
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN jsonb_build_object('@context', 'https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld',
+	'type', 'Collection',
+	'member', jsonb_build_array('ObjectEvent', 'AggregationEvent', 'TransactionEvent', 'TransformationEvent', 'AssociationEvent'));
+COMMENT ON FUNCTION epcis_event_types() IS
+	'The EPCIS event types as a Collection (GET /epcis/eventTypes).';
+
+-- ---- GS1 master data: an operator's GLN/PGLN and the SGLNs of its sites --------------
+
+-- A party (PGLN, or a GLN naming a party) or a location (SGLN: a GLN with an
+-- optional extension: a farm's field, a warehouse, a canteen) of an
+-- operator, by its canonical GS1 Digital Link URI (https://id.gs1.org/417/…,
+-- https://id.gs1.org/414/…[/254/…]); EPCIS sources, destinations,
+-- readPoints and bizLocations that name it resolve to the operator.
+CREATE TABLE gs1_location (
+	id           bigserial PRIMARY KEY,
+	operator_id  bigint NOT NULL REFERENCES operator (id),
+	kind         text NOT NULL CHECK (kind IN ('party', 'location')),
+	uri          text NOT NULL UNIQUE CHECK (uri ~ '^https://id\.gs1\.org/(417/[0-9]{13}|414/[0-9]{13}(/254/.+)?)$'),
+	name         text,
+	registered_by text NOT NULL,
+	created_at   timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX gs1_location_operator_idx ON gs1_location (operator_id);
+COMMENT ON TABLE gs1_location IS
+	'GS1 master data: the PGLN/GLN (kind party) and SGLNs (kind location) of operators, by canonical Digital Link URI; EPCIS parties and locations resolve through it.';
+SELECT pg_catalog.pg_extension_config_dump('gs1_location', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('shilian.gs1_location', 'id')::regclass, '');
+
+-- A GLN, PGLN or SGLN as its canonical Digital Link URI: 13 digits (a GLN,
+-- check digit validated), urn:epc:id:pgln:… / urn:epc:id:sgln:…, or a Digital
+-- Link with AI 417 or 414 (check digit validated). SLE10 otherwise.
+CREATE FUNCTION gs1_location_uri(identifier text) RETURNS text
+	LANGUAGE plpgsql IMMUTABLE STRICT
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	u text;
+	g text;
+BEGIN
+	IF identifier ~ '^[0-9]{13}$' THEN
+		g := identifier;
+		u := 'https://id.gs1.org/417/' || g;
+	ELSIF identifier ~ '^urn:epc:id:(pgln|sgln):' THEN
+		u := shilian.epcis_gs1_uri(identifier);
+	ELSIF identifier ~ '^https?://' THEN
+		u := shilian.epcis_gs1_uri(identifier);
+		g := substring(u FROM '^https://id\.gs1\.org/41[47]/([0-9]{13})');
+	END IF;
+	IF u IS NULL OR u !~ '^https://id\.gs1\.org/(417/[0-9]{13}|414/[0-9]{13}(/254/.+)?)$' THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLE10',
+			MESSAGE = format('"%s" is not a GLN, PGLN or SGLN', identifier),
+			HINT = 'Give 13 digits (a GLN), urn:epc:id:pgln:…, urn:epc:id:sgln:… or https://id.gs1.org/417/… or /414/….';
+	END IF;
+	IF g IS NOT NULL AND NOT shilian.gs1_check_ok(g) THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLE10',
+			MESSAGE = format('GLN %s: wrong check digit', g),
+			HINT = 'The 13th digit is the GS1 mod-10 check digit of the first 12.';
+	END IF;
+	RETURN u;
+END
+$$;
+COMMENT ON FUNCTION gs1_location_uri(text) IS
+	'The canonical Digital Link URI of a GLN (13 digits), PGLN or SGLN (EPC URI or Digital Link), the check digit validated; SLE10 otherwise.';
+
+-- Register a GLN/PGLN or SGLN for an operator: an admin, a regulator of the
+-- operator's jurisdiction, or the operator itself (not a system client).
+CREATE FUNCTION gs1_location_register(operator bigint, identifier text, name text DEFAULT NULL) RETURNS text
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	caller text := CASE WHEN current_setting('role') = 'none' THEN session_user::text
+	                    ELSE current_setting('role') END;
+	u text := shilian.gs1_location_uri(identifier);
+	holder bigint;
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM shilian.operator o WHERE o.id = gs1_location_register.operator) THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLE04', MESSAGE = format('unknown operator %s', operator);
+	END IF;
+	IF caller = 'shilian_system' OR NOT shilian.may_see(operator) THEN
+		RAISE EXCEPTION USING ERRCODE = '42501',
+			MESSAGE = format('may not register GS1 identifiers for operator %s', operator),
+			HINT = 'An operator registers its own; a regulator those of its jurisdiction; an admin any.';
+	END IF;
+	SELECT l.operator_id INTO holder FROM shilian.gs1_location l WHERE l.uri = u;
+	IF holder IS NOT NULL AND holder <> operator THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLE11',
+			MESSAGE = format('%s is registered to another operator', u),
+			HINT = 'A GLN names one party or location.';
+	END IF;
+	INSERT INTO shilian.gs1_location (operator_id, kind, uri, name, registered_by)
+	VALUES (operator, CASE WHEN u LIKE 'https://id.gs1.org/417/%' THEN 'party' ELSE 'location' END, u, name, caller)
+	ON CONFLICT (uri) DO UPDATE SET name = coalesce(EXCLUDED.name, shilian.gs1_location.name);
+	RETURN u;
+END
+$$;
+COMMENT ON FUNCTION gs1_location_register(bigint, text, text) IS
+	'Register a GLN/PGLN (party) or SGLN (location) of an operator by the caller (the operator itself, its regulator, an admin); returns its canonical Digital Link URI. SLE10 malformed or wrong check digit, SLE11 registered to another operator, 42501 not allowed.';
+REVOKE ALL ON FUNCTION gs1_location_register(bigint, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION gs1_location_register(bigint, text, text) TO shilian_operator, shilian_regulator, shilian_admin;
+
+-- The operator a GS1 party or location names: the registered URI, else the
+-- GLN of an SGLN with an extension (a site within a registered location).
+CREATE FUNCTION gs1_location_operator(identifier text) RETURNS bigint
+	LANGUAGE sql STABLE STRICT
+	SET search_path = pg_catalog, pg_temp
+RETURN (SELECT l.operator_id FROM shilian.gs1_location l
+	 WHERE l.uri IN (shilian.epcis_gs1_uri(gs1_location_operator.identifier),
+	                 regexp_replace(shilian.epcis_gs1_uri(gs1_location_operator.identifier), '/254/.*$', ''))
+	 ORDER BY l.uri = shilian.epcis_gs1_uri(gs1_location_operator.identifier) DESC LIMIT 1);
+COMMENT ON FUNCTION gs1_location_operator(text) IS
+	'The operator a GS1 party/location URI (PGLN, SGLN, GLN Digital Link) is registered to; NULL if none.';
+REVOKE ALL ON FUNCTION gs1_location_operator(text) FROM PUBLIC;
+
+-- The GLNs of a document's master data (epcisHeader.epcisMasterData
+-- vocabularies: business locations, read points, parties): each element
+-- whose id is a GLN, PGLN or SGLN is registered for the acting operator (the
+-- caller's own, as gs1_location_register), named by its cbvmda name
+-- attribute; other elements are left alone. Internal to epcis_capture.
+CREATE FUNCTION epcis_master_data(doc jsonb) RETURNS int
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	voc jsonb;
+	el jsonb;
+	op bigint := shilian.current_operator();
+	u text;
+	holder bigint;
+	nm text;
+	n int := 0;
+BEGIN
+	IF jsonb_typeof(doc #> '{epcisHeader,epcisMasterData,vocabularyList}') IS DISTINCT FROM 'array' THEN
+		RETURN 0;
+	END IF;
+	FOR voc IN SELECT x FROM jsonb_array_elements(doc #> '{epcisHeader,epcisMasterData,vocabularyList}') x LOOP
+		FOR el IN SELECT x FROM jsonb_array_elements(CASE WHEN jsonb_typeof(voc -> 'vocabularyElementList') = 'array'
+		                                             THEN voc -> 'vocabularyElementList' ELSE '[]' END) x LOOP
+			IF jsonb_typeof(el -> 'id') IS DISTINCT FROM 'string'
+			   OR coalesce(shilian.epcis_gs1_uri(el ->> 'id'), '') !~ '^https://id\.gs1\.org/41[47]/' THEN
+				CONTINUE;
+			END IF;
+			IF op IS NULL THEN
+				RAISE EXCEPTION USING ERRCODE = 'SLE12',
+					MESSAGE = format('master data names %s but the capture acts for no operator', el ->> 'id'),
+					HINT = 'An operator registers its own GLNs (or use gs1_location_register).';
+			END IF;
+			PERFORM shilian.require_see(op);
+			u := shilian.gs1_location_uri(el ->> 'id');
+			SELECT l.operator_id INTO holder FROM shilian.gs1_location l WHERE l.uri = u;
+			IF holder IS NOT NULL AND holder <> op THEN
+				RAISE EXCEPTION USING ERRCODE = 'SLE11',
+					MESSAGE = format('%s is registered to another operator', u),
+					DETAIL = 'In epcisHeader.epcisMasterData.', HINT = 'A GLN names one party or location.';
+			END IF;
+			SELECT a ->> 'attribute' INTO nm FROM jsonb_array_elements(CASE WHEN jsonb_typeof(el -> 'attributes') = 'array'
+			                                                          THEN el -> 'attributes' ELSE '[]' END) a
+			 WHERE a ->> 'id' IN ('urn:epcglobal:cbv:mda#name', 'cbvmda:name', 'https://gs1.org/voc/name', 'name')
+			   AND jsonb_typeof(a -> 'attribute') = 'string'
+			 LIMIT 1;
+			INSERT INTO shilian.gs1_location (operator_id, kind, uri, name, registered_by)
+			VALUES (op, CASE WHEN u LIKE 'https://id.gs1.org/417/%' THEN 'party' ELSE 'location' END, u, nm, 'epcis')
+			ON CONFLICT (uri) DO UPDATE SET name = coalesce(EXCLUDED.name, shilian.gs1_location.name);
+			n := n + 1;
+		END LOOP;
+	END LOOP;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION epcis_master_data(jsonb) IS
+	'Register the GLN/PGLN/SGLN elements of an EPCISDocument''s master data for the acting operator (internal to epcis_capture); SLE10 malformed, SLE11 another operator''s, SLE12 no acting operator.';
+REVOKE ALL ON FUNCTION epcis_master_data(jsonb) FROM PUBLIC;

@@ -26,3 +26,11 @@ CREATE POLICY epcis_event_system ON epcis_event FOR SELECT TO shilian_system
 	USING (parties && ARRAY(SELECT c FROM shilian.client_operators() AS c));
 CREATE POLICY epcis_event_regulator ON epcis_event FOR SELECT TO shilian_regulator
 	USING (parties && ARRAY(SELECT s FROM shilian.subtree_operators() AS s));
+
+-- GS1 master data (part 75): read as the operator's records are; written only
+-- by gs1_location_register.
+GRANT SELECT ON gs1_location TO shilian_operator, shilian_regulator, shilian_system, shilian_admin;
+ALTER TABLE gs1_location ENABLE ROW LEVEL SECURITY;
+CREATE POLICY gs1_location_read ON gs1_location FOR SELECT
+	TO shilian_operator, shilian_regulator, shilian_system, shilian_admin
+	USING (shilian.may_see(operator_id));

@@ -269,8 +269,15 @@ ON CONFLICT (code) DO NOTHING;
 -- ---- GS1 EPCIS 2.0 (docs/integration.md) ------------------------------------------
 -- The farm's own system speaks EPCIS: it commissions a lot of tomatoes (GTIN
 -- 6970000000017) and ships part of it to the wholesale market, whose system
--- captures the receipt; the records are made by epcis_capture. Try:
---   SELECT jsonb_pretty(shilian.epcis_events(eq_biz_step => '{shipping,receiving}'));
+-- captures the receipt; the records are made by epcis_capture. The farm and
+-- the market are registered by GLN (gs1_location), and the shipping event
+-- names them and the farm's field only by PGLN and SGLN. The receipt
+-- is sent as a standard client would, without an eventID: it is named by its
+-- GS1 event hash ID (ni:///sha-256;...?ver=CBV2.0), and sending the same
+-- document again records nothing new. Try:
+--   SELECT jsonb_pretty(shilian.epcis_query('{"EQ_bizStep": "shipping|receiving"}'));
+--   SELECT event_id FROM shilian.epcis_event WHERE biz_step = 'receiving';
+--   curl -s "$GW/epcis/events?EQ_bizStep=receiving&orderBy=eventTime" -H "Authorization: Bearer $TOKEN"
 DO $demo$
 DECLARE
 	d0 date := shilian.platform_today() - 6;
@@ -288,6 +295,10 @@ BEGIN
 		PERFORM shilian.product_register('番茄', 'vegetables', 15, '散装', gtin => '6970000000017',
 			edible_agricultural => true);
 	END IF;
+	-- GS1 master data: the farm's PGLN and a field (SGLN), the market's PGLN
+	PERFORM shilian.gs1_location_register(farm, 'urn:epc:id:pgln:6970000.00001', '历城绿源蔬菜专业合作社');
+	PERFORM shilian.gs1_location_register(farm, 'urn:epc:id:sgln:6970000.00001.field-3', '3号地块');
+	PERFORM shilian.gs1_location_register(wh, 'urn:epc:id:pgln:6970000.00003', '济南泉城农产品批发市场');
 	PERFORM shilian.epcis_capture(jsonb_build_object('@context', ctx, 'type', 'EPCISDocument',
 		'schemaVersion', '2.0', 'creationDate', to_char(d0 + 2, 'YYYY-MM-DD') || 'T10:00:00+08:00',
 		'epcisBody', jsonb_build_object('eventList', jsonb_build_array(
@@ -297,18 +308,22 @@ BEGIN
 				'bizLocation', jsonb_build_object('id', 'urn:shilian:operator:' || farm),
 				'quantityList', jsonb_build_array(jsonb_build_object(
 					'epcClass', 'urn:epc:class:lgtin:6970000.000001.' || lot, 'quantity', 1000, 'uom', 'KGM'))),
+			-- a standard shipping event: the field's SGLN, the parties' PGLNs
 			jsonb_build_object('eventID', 'urn:uuid:9d3f0c2a-7b1e-4e6f-8a21-0000000d0002',
 				'type', 'ObjectEvent', 'action', 'OBSERVE', 'bizStep', 'shipping', 'disposition', 'in_transit',
 				'eventTime', to_char(d0 + 2, 'YYYY-MM-DD') || 'T09:00:00+08:00', 'eventTimeZoneOffset', '+08:00',
-				'bizLocation', jsonb_build_object('id', 'urn:shilian:operator:' || farm),
+				'readPoint', jsonb_build_object('id', 'urn:epc:id:sgln:6970000.00001.field-3'),
+				'bizLocation', jsonb_build_object('id', 'urn:epc:id:sgln:6970000.00001.field-3'),
 				'quantityList', jsonb_build_array(jsonb_build_object(
 					'epcClass', 'https://id.gs1.org/01/06970000000017/10/' || lot, 'quantity', 300, 'uom', 'KGM')),
+				'sourceList', jsonb_build_array(jsonb_build_object(
+					'type', 'owning_party', 'source', 'urn:epc:id:pgln:6970000.00001')),
 				'destinationList', jsonb_build_array(jsonb_build_object(
-					'type', 'owning_party', 'destination', 'urn:shilian:operator:' || wh)))))));
+					'type', 'owning_party', 'destination', 'https://id.gs1.org/417/6970000000031')))))));
 	PERFORM shilian.epcis_capture(jsonb_build_object('@context', ctx, 'type', 'EPCISDocument',
 		'schemaVersion', '2.0', 'creationDate', to_char(d0 + 2, 'YYYY-MM-DD') || 'T16:00:00+08:00',
 		'epcisBody', jsonb_build_object('eventList', jsonb_build_array(
-			jsonb_build_object('eventID', 'urn:uuid:9d3f0c2a-7b1e-4e6f-8a21-0000000d0003',
+			jsonb_build_object(
 				'type', 'ObjectEvent', 'action', 'OBSERVE', 'bizStep', 'receiving', 'disposition', 'in_progress',
 				'eventTime', to_char(d0 + 2, 'YYYY-MM-DD') || 'T15:00:00+08:00', 'eventTimeZoneOffset', '+08:00',
 				'bizLocation', jsonb_build_object('id', 'urn:shilian:operator:' || wh),

@@ -4,7 +4,9 @@
 # (filters, perPage and the Link rel="next" pages), the platform's trace runs
 # across the records they made, and every returned event is valid EPCIS 2.0.
 # Bad documents are refused with their SQLSTATE, the event and field named,
-# kept as a failed job, and write nothing else; a repeated eventID is 409.
+# kept as a failed job, and write nothing else; another event under a
+# captured eventID is 409, a resent document 202 reporting its events as
+# captured before.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -130,6 +132,38 @@ SKIP:
 		. 'format_checker=jsonschema.FormatChecker())', $file, "$top/tests/epcis/query-document.schema.json"),
 		0, 'the query document validates against tests/epcis/query-document.schema.json');
 }
+# every test document, and the query document, validate against GS1's EPCIS 2.0 JSON schema
+# (tests/epcis/EPCIS-JSON-Schema.json, from github.com/gs1/EPCIS)
+SKIP:
+{
+	skip 'python3-jsonschema is not installed (make deps)', 7
+	  if system('/usr/bin/python3', '-c', 'import jsonschema') != 0;
+	my $validate = 'import json, sys, jsonschema; '
+	  . 'v = jsonschema.Draft7Validator(json.load(open(sys.argv[2])), format_checker=jsonschema.FormatChecker()); '
+	  . 'errs = list(v.iter_errors(json.load(open(sys.argv[1])))); '
+	  . '[print(list(e.path), e.message[:300], file=sys.stderr) for e in errs]; sys.exit(1 if errs else 0)';
+	my $schema = "$top/tests/epcis/EPCIS-JSON-Schema.json";
+	for my $f (qw(01_commissioning.jsonld 02_shipping.jsonld 03_receiving.jsonld 04_transformation.jsonld))
+	{
+		is(system('/usr/bin/python3', '-c', $validate, "$top/tests/epcis/$f", $schema), 0,
+			"tests/epcis/$f validates against GS1's EPCIS 2.0 JSON schema");
+	}
+	my $file = "$PostgreSQL::Test::Utils::tmp_check/epcis_query_gs1.json";
+	open my $fh, '>', $file or die $!;
+	print $fh $q->{content};
+	close $fh;
+	is(system('/usr/bin/python3', '-c', $validate, $file, $schema), 0,
+		"the query document validates against GS1's EPCIS 2.0 JSON schema");
+	# the schema has teeth: the URN form of a bizStep is not EPCIS 2.0 JSON
+	my $urn = $json->decode($docs[2]);
+	$urn->{epcisBody}{eventList}[0]{bizStep} = 'urn:epcglobal:cbv:bizstep:receiving';
+	open $fh, '>', "$file.urn" or die $!;
+	print $fh $json->encode($urn);
+	close $fh;
+	isnt(system('/usr/bin/python3', '-c', $validate . '', "$file.urn", $schema), 0,
+		'a bizStep as URN fails the schema (what tests/epcis/03_receiving.jsonld had)');
+	ok(1, 'schema checks ran');
+}
 is_deeply(event_ids(call('farm', 'GET', '/epcis/events')->{json}), [ @id[0 .. 2] ],
 	'the farm sees the events of its records: not the sauce');
 is_deeply(event_ids(call('processor', 'GET', '/epcis/events')->{json}), [ @id[1 .. 3] ],
@@ -153,7 +187,100 @@ is_deeply(event_ids(call('admin', 'GET', '/epcis/events?MATCH_anyEPCClass=urn:ep
 	[ $id[3] ], 'MATCH_anyEPCClass finds the transformation output');
 my $bad = call('admin', 'GET', '/epcis/events?EQ_bizStep=shiping');
 is($bad->{status}, 400, 'an unknown bizStep in a query: 400');
-is($bad->{json}{code}, '22023', 'query parameter error: 22023');
+is_deeply([ @{ $bad->{json} }{qw(code type)} ], [ 'SLE07', 'epcisException:QueryParameterException' ],
+	'query parameter error: SLE07, QueryParameterException');
+
+# ---- every standard query parameter: supported (with its answer) or refused ----------
+my $farm_class = 'urn:epc:class:lgtin:6970000.000001.FQ-1120';
+my @params = (
+	[ 'eventType=TransformationEvent', [ $id[3] ] ],
+	[ 'GE_eventTime=' . uri_escape('2026-11-21T01:00:00Z') . '&LT_eventTime=' . uri_escape('2026-11-21T15:00:00+08:00'), [ $id[1] ] ],
+	[ 'GE_recordTime=' . uri_escape('2000-01-01T00:00:00Z'), \@id ],
+	[ 'LT_recordTime=' . uri_escape('2000-01-01T00:00:00Z'), [] ],
+	[ 'EQ_action=ADD', [ $id[0] ] ],
+	[ 'EQ_bizStep=' . uri_escape('https://ref.gs1.org/cbv/BizStep-receiving'), [ $id[2] ] ],
+	[ 'EQ_disposition=in_transit', [ $id[1] ] ],
+	[ 'EQ_readPoint=' . uri_escape('urn:shilian:uscc:93370112MA3D001010') . '&EQ_action=ADD', [ $id[0] ] ],
+	[ 'WD_readPoint=' . uri_escape('urn:shilian:uscc:93370112MA3D001010') . '&EQ_action=ADD', [ $id[0] ] ],
+	[ 'EQ_bizLocation=' . uri_escape('urn:shilian:operator:99'), [] ],
+	[ 'WD_bizLocation=' . uri_escape('urn:shilian:operator:99'), [] ],
+	[ 'EQ_transformationID=' . uri_escape('urn:example:t'), [] ],
+	[ 'MATCH_epc=' . uri_escape('urn:epc:id:sgtin:6970000.000001.1'), [] ],
+	[ 'MATCH_parentID=' . uri_escape('urn:epc:id:sscc:6970000.0000000001'), [] ],
+	[ 'MATCH_inputEPC=' . uri_escape('urn:epc:idpat:sgtin:6970000.000001.*'), [] ],
+	[ 'MATCH_outputEPC=' . uri_escape('urn:epc:id:sgtin:6970000.000002.1'), [] ],
+	[ 'MATCH_anyEPC=' . uri_escape('urn:epc:id:sgtin:6970000.000001.1'), [] ],
+	[ 'MATCH_epcClass=' . uri_escape($farm_class), [ @id[0 .. 2] ] ],
+	[ 'MATCH_inputEPCClass=' . uri_escape($farm_class), [ $id[3] ] ],
+	[ 'MATCH_outputEPCClass=' . uri_escape('https://id.gs1.org/01/06970000000024'), [ $id[3] ] ],
+	[ 'MATCH_anyEPCClass=' . uri_escape('urn:epc:class:lgtin:6970000.000002.FQJ-1122'), [ $id[3] ] ],
+	[ 'EQ_eventID=' . uri_escape("$id[1]|$id[3]"), [ @id[1, 3] ] ],
+	[ 'EXISTS_errorDeclaration=', [] ],
+	[ 'orderBy=eventTime', [ reverse @id ] ],
+	[ 'orderBy=recordTime&orderDirection=ASC', \@id ],
+	[ 'orderBy=eventTime&eventCountLimit=1', [ $id[3] ] ],
+	[ 'maxEventCount=4', \@id ],
+	[ 'perPage=4', \@id ],
+);
+my %tried;
+for my $c (@params)
+{
+	my ($q, $want) = @$c;
+	my $r = call('admin', 'GET', "/epcis/events?$q");
+	is($r->{status}, 200, "query $q: 200") or diag($r->{content});
+	is_deeply(event_ids($r->{json}), $want, "query $q: the events it names");
+	$tried{$_}++ for map { (split /=/, $_)[0] } split /&/, $q;
+}
+$tried{nextPageToken}++;		# the pages below
+my @refused = (
+	[ 'GE_eventTime=yesterday', 'SLE07', qr/GE_eventTime: "yesterday" is not an RFC 3339/ ],
+	[ 'eventType=Event', 'SLE07', qr/unknown event type/ ],
+	[ 'EQ_action=UPDATE', 'SLE07', qr/unknown action/ ],
+	[ 'orderBy=bizStep', 'SLE07', qr/cannot order by/ ],
+	[ 'orderDirection=UP', 'SLE07', qr/neither ASC nor DESC/ ],
+	[ 'eventCountLimit=2', 'SLE07', qr/needs orderBy/ ],
+	[ 'EQ_quantity=5', 'GW400', qr/unknown query parameter/ ],
+	[ 'EQ_bizStepp=shipping', 'GW400', qr/unknown query parameter/ ],
+	[ 'MATCH_epc=' . uri_escape('urn:epc:idpat:sgtin:1.*'), 'SLE07', qr/malformed EPC pattern/ ],
+);
+for my $c (@refused)
+{
+	my ($q, $code, $msg) = @$c;
+	my $r = call('admin', 'GET', "/epcis/events?$q");
+	is_deeply([ $r->{status}, @{ $r->{json} }{qw(type code)} ], [ 400, 'epcisException:QueryParameterException', $code ],
+		"query $q: 400 QueryParameterException $code");
+	like($r->{json}{title}, $msg, "query $q: the message names it");
+}
+my $big = call('admin', 'GET', '/epcis/events?maxEventCount=3');
+is_deeply([ $big->{status}, @{ $big->{json} }{qw(type code)} ], [ 413, 'epcisException:QueryTooLargeException', 'SLE08' ],
+	'more events than maxEventCount: 413 QueryTooLargeException');
+my @standard = qw(eventType GE_eventTime LT_eventTime GE_recordTime LT_recordTime EQ_action EQ_bizStep
+	EQ_disposition EQ_readPoint WD_readPoint EQ_bizLocation WD_bizLocation EQ_transformationID MATCH_epc
+	MATCH_parentID MATCH_inputEPC MATCH_outputEPC MATCH_anyEPC MATCH_epcClass MATCH_inputEPCClass
+	MATCH_outputEPCClass MATCH_anyEPCClass EQ_eventID EXISTS_errorDeclaration orderBy orderDirection
+	eventCountLimit maxEventCount perPage nextPageToken);
+is_deeply([ grep { !$tried{$_} } @standard ], [], 'every supported standard parameter was tried');
+
+# ---- one event, the event types, the versions ------------------------------------
+my $one = call('processor', 'GET', '/epcis/events/' . uri_escape($id[2]));
+is($one->{status}, 200, 'GET /epcis/events/{eventID}');
+is_deeply(event_ids($one->{json}), [ $id[2] ], 'the one event');
+is(call('restaurant', 'GET', '/epcis/events/' . uri_escape($id[2]))->{status}, 404, "another operator's event: 404");
+my $none = call('admin', 'GET', '/epcis/events/' . uri_escape('urn:uuid:none'));
+is_deeply([ $none->{status}, @{ $none->{json} }{qw(type code)} ], [ 404, 'epcisException:NoSuchResourceException', 'SLE09' ],
+	'an unknown eventID: 404 NoSuchResourceException');
+my $types = call('admin', 'GET', '/epcis/eventTypes');
+is_deeply($types->{json}{member}, [qw(ObjectEvent AggregationEvent TransactionEvent TransformationEvent AssociationEvent)],
+	'GET /epcis/eventTypes');
+is_deeply(event_ids(call('admin', 'GET', '/epcis/eventTypes/TransformationEvent/events')->{json}), [ $id[3] ],
+	'GET /epcis/eventTypes/{type}/events');
+is_deeply(event_ids(call('admin', 'GET', '/epcis/eventTypes/ObjectEvent/events?EQ_bizStep=shipping')->{json}), [ $id[1] ],
+	'with the query parameters');
+is(call('admin', 'GET', '/epcis/eventTypes/Event/events')->{status}, 400, 'an unknown type: 400');
+is_deeply([ @{ $types->{headers} }{qw(gs1-epcis-version gs1-cbv-version)} ], [ '2.0.0', '2.0.0' ],
+	'GS1-EPCIS-Version and GS1-CBV-Version headers');
+is($none->{headers}{'gs1-epcis-version'}, '2.0.0', 'on an error too');
+
 
 # ---- pages: perPage and the Link header with rel="next" --------------------------
 my @seen;
@@ -196,7 +323,8 @@ my @bad = (
 	[ 'unknown product', sub { $_[1]{quantityList}[0]{epcClass} = 'urn:epc:class:lgtin:6970000.000003.X' },
 		422, 'SLE04', qr/unknown product: no product has GTIN 06970000000031/ ],
 	[ 'unknown party', sub { $_[1]{bizLocation}{id} = 'urn:shilian:operator:42' }, 422, 'SLE04', qr/unknown party/ ],
-	[ 'duplicate eventID', sub { $_[1]{eventID} = $id[0] }, 409, '23505', qr/duplicate eventID/ ],
+	[ 'another event under a captured eventID', sub { $_[1]{eventID} = $id[0]; $_[1]{quantityList}[0]{quantity} = 1999 },
+		409, '23505', qr/duplicate eventID/ ],
 );
 for my $c (@bad)
 {
@@ -230,6 +358,50 @@ is_deeply([ $r->{status}, @{ $r->{json} }{qw(type code detail)} ],
 $r = call('processor', 'POST', '/epcis/capture', doc_with(sub { }));
 is($r->{status}, 403, "capturing at another operator's location: 403");
 is(state(), $before, 'nothing written by the refused documents');
+
+# ---- a resent document: accepted, nothing recorded again, its events reported ----
+$r = call('farm', 'POST', '/epcis/capture', $docs[0]);
+is($r->{status}, 202, 'the first document again: 202') or diag($r->{content});
+is_deeply([ @{ $r->{json} }{qw(success events)}, $r->{json}{'shilian:alreadyCaptured'} ],
+	[ JSON::PP::true, 0, [ $id[0] ] ], 'the job: success, no event recorded, the event reported as captured before');
+is(state(), $before, 'nothing recorded by the resend');
+
+# an event captured without eventID is named by its hash ID, found under it by path (slashes URL-encoded)
+my $noid = $json->decode($docs[0]);
+delete $noid->{epcisBody}{eventList}[0]{eventID};
+$noid->{epcisBody}{eventList}[0]{quantityList}[0]{epcClass} = 'urn:epc:class:lgtin:6970000.000001.NOID-1';
+my $cap = call('farm', 'POST', '/epcis/capture', $json->encode($noid));
+is($cap->{status}, 202, 'an event without eventID: captured') or diag($cap->{content});
+my ($hid) = $node->safe_psql('postgres', q{select event_id from shilian.epcis_event order by id desc limit 1});
+like($hid, qr{^ni:///sha-256;[0-9a-f]{64}\?ver=CBV2\.0$}, 'named by its event hash ID');
+is_deeply(event_ids(call('farm', 'GET', '/epcis/events/' . uri_escape($hid))->{json}), [ $hid ],
+	'GET /epcis/events/{hash ID}');
+is_deeply(call('farm', 'POST', '/epcis/capture', $json->encode($noid))->{json}{'shilian:alreadyCaptured'}, [ $hid ],
+	'sent again: reported as captured before');
+
+# limits answer 4xx, never 500: a document nested 200,000 deep, and an event nested 100 deep
+my $deep = '{"type": "EPCISDocument", "x": ' . ('[' x 200000) . (']' x 200000) . '}';
+my $dr = call('farm', 'POST', '/epcis/capture', $deep);
+ok($dr->{status} >= 400 && $dr->{status} < 500, "200,000 nested arrays: $dr->{status}, not a 5xx");
+my $deepev = $json->decode($docs[0]);
+$deepev->{epcisBody}{eventList}[0]{'shilian:x'} = 'PLACEHOLDER';
+my $deeptext = $json->encode($deepev);
+my $nest = ('[' x 100) . (']' x 100);
+$deeptext =~ s/"PLACEHOLDER"/$nest/;
+$dr = call('farm', 'POST', '/epcis/capture', $deeptext);
+ok($dr->{status} >= 400 && $dr->{status} < 500, "an event nested 100 deep: $dr->{status}, not a 5xx");
+
+# GS1 master data over REST: the farm registers its PGLN; the processor may not; a wrong check digit is 422
+my $reg = call('farm', 'POST', '/v1/operators/1/gs1-locations', '{"identifier": "6970000000017", "name": "farm"}', 'application/json');
+is($reg->{status}, 201, 'POST /v1/operators/1/gs1-locations: 201') or diag($reg->{content});
+is_deeply($reg->{json}, { operator => '1', uri => 'https://id.gs1.org/417/6970000000017' }, 'the canonical PGLN URI');
+is($reg->{headers}{location}, '/v1/operators/1/gs1-locations', 'Location');
+is(call('processor', 'POST', '/v1/operators/1/gs1-locations', '{"identifier": "urn:epc:id:sgln:6970000.00001.x"}', 'application/json')->{status},
+	403, "another operator's GLN: 403");
+my $cd = call('farm', 'POST', '/v1/operators/1/gs1-locations', '{"identifier": "6970000000018"}', 'application/json');
+is_deeply([ $cd->{status}, $cd->{json}{code} ], [ 422, 'SLE10' ], 'a wrong check digit: 422 SLE10');
+is_deeply([ map { $_->{uri} } @{ call('licheng', 'GET', '/v1/operators/1/gs1-locations')->{json} } ],
+	[ 'https://id.gs1.org/417/6970000000017' ], 'GET /v1/operators/1/gs1-locations (the regulator)');
 
 stop_gateway($gw);
 $node->stop;

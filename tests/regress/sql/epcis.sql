@@ -78,7 +78,10 @@ SELECT * FROM shilian.epcis_class_parse('urn:epc:class:lgtin:6970000.0001.FQ');
 SELECT * FROM shilian.epcis_class_parse('https://id.gs1.org/01/06970000000018/10/FQ');
 \echo :LAST_ERROR_SQLSTATE
 SELECT shilian.epcis_party('urn:shilian:operator:2'), shilian.epcis_party('urn:shilian:uscc:93370112MA3D001010'),
-	shilian.epcis_party('urn:epc:id:sgln:0614141.07346.1234');
+	shilian.epcis_party('urn:example:somewhere');
+-- a GLN/PGLN/SGLN resolves through GS1 master data (gs1_location, below): unknown, refused naming it
+SELECT shilian.epcis_party('urn:epc:id:sgln:0614141.07346.1234');
+\echo :LAST_ERROR_SQLSTATE
 -- an operator that does not exist: SLE04
 SELECT shilian.epcis_party('urn:shilian:operator:99');
 \echo :LAST_ERROR_SQLSTATE
@@ -249,8 +252,8 @@ SELECT shilian.epcis_capture(jsonb_set(pg_temp.fresh(:'d1'::jsonb, 'r-114'), '{e
 \echo :LAST_ERROR_SQLSTATE
 SELECT shilian.epcis_capture(jsonb_set(pg_temp.fresh(:'d1'::jsonb, 'r-115'), '{epcisBody,eventList,0,bizLocation,id}', '"urn:shilian:operator:99"'));
 \echo :LAST_ERROR_SQLSTATE
--- the same eventID again: 23505 naming the job that captured it
-SELECT shilian.epcis_capture(:'d1');
+-- another event under a captured eventID (here another quantity): 23505 naming the job that captured it
+SELECT shilian.epcis_capture(jsonb_set(:'d1'::jsonb, '{epcisBody,eventList,0,quantityList,0,quantity}', '1999'));
 \echo :LAST_ERROR_SQLSTATE
 -- unsupported: instance-level epcList, an AggregationEvent, shipping without a buyer
 SELECT shilian.epcis_capture(jsonb_set(pg_temp.fresh(:'d1'::jsonb, 'r-116'), '{epcisBody,eventList,0,epcList}', '["urn:epc:id:sgtin:6970000.000001.1"]'));
@@ -279,6 +282,62 @@ RESET ROLE;
 SELECT set_config('shilian.operator_id', '', false);
 SELECT pg_temp.state() = :'before' AS nothing_written;
 
+-- ---- event identity: GS1's event hash ID (CBV 2.0 section 8.9) ----------------------
+-- a published example of the reference implementation (tests/data/epcis-hash/
+-- epcisDocWithSingleEvent.jsonld): its pre-hash string and hash, from jsonb
+\set single `cat tests/data/epcis-hash/epcisDocWithSingleEvent.jsonld`
+SELECT shilian.epcis_event_prehash(:'single'::jsonb #> '{epcisBody,eventList,0}', :'single'::jsonb -> '@context');
+SELECT shilian.epcis_event_hash(:'single'::jsonb #> '{epcisBody,eventList,0}', :'single'::jsonb -> '@context')
+	= 'ni:///sha-256;ffa491b16867e34a7791a8d5389d826afc24e63a121026b6a4004ace38631b4b?ver=CBV2.0' AS published_hash;
+-- the same event written otherwise (URN vocabulary, EPC URIs as Digital Link,
+-- eventTime in UTC, members in another order, an eventID) has the same hash
+SELECT shilian.epcis_event_hash(jsonb_build_object('eventID', 'urn:uuid:x', 'type', 'ObjectEvent',
+		'eventTime', '2022-02-17T02:33:31.116Z', 'eventTimeZoneOffset', '-06:00', 'action', 'OBSERVE',
+		'bizStep', 'urn:epcglobal:cbv:bizstep:shipping', 'disposition', 'https://ref.gs1.org/cbv/Disp-in_transit',
+		'epcList', jsonb_build_array('https://id.gs1.org/01/10614141073464/21/2018', 'urn:epc:id:sgtin:0614141.107346.2017'),
+		'readPoint', jsonb_build_object('id', 'https://id.gs1.org/414/0614141073467/254/1234'),
+		'bizTransactionList', jsonb_build_array(jsonb_build_object('bizTransaction', 'http://transaction.acme.com/po/12345678',
+			'type', 'urn:epcglobal:cbv:btt:po'))))
+	= shilian.epcis_event_hash(:'single'::jsonb #> '{epcisBody,eventList,0}', :'single'::jsonb -> '@context') AS same_event_same_hash;
+SELECT shilian.epcis_event_hash(:'single'::jsonb #> '{epcisBody,eventList,0}' || '{"disposition": "in_progress"}', :'single'::jsonb -> '@context')
+	<> shilian.epcis_event_hash(:'single'::jsonb #> '{epcisBody,eventList,0}', :'single'::jsonb -> '@context') AS changed_event_other_hash;
+-- the example of docs/integration.md (numbers without trailing zeros, the time in UTC)
+SELECT shilian.epcis_event_prehash('{"type": "ObjectEvent", "action": "ADD", "bizStep": "commissioning",
+  "eventTime": "2026-11-20T07:00:00+08:00", "eventTimeZoneOffset": "+08:00",
+  "quantityList": [{"epcClass": "urn:epc:class:lgtin:6970000.000001.FQ-1120", "quantity": 2000.0, "uom": "KGM"}]}');
+SELECT shilian.epcis_event_hash('[1]'::jsonb);
+\echo :LAST_ERROR_SQLSTATE
+
+SET ROLE shilian_operator;
+SELECT set_config('shilian.operator_id', '1', false);
+-- a resent document: success, nothing recorded again, its events reported as captured before
+SELECT shilian.epcis_capture(:'d1') AS resent \gset
+SELECT jsonb_pretty(shilian.epcis_capture_status(:resent) - 'createdAt' - 'finishedAt' - 'captureID');
+-- events without an eventID are named by their hash; sending them again records nothing new
+\set noid `cat tests/epcis/01_commissioning.jsonld`
+SELECT jsonb_set(:'noid'::jsonb #- '{epcisBody,eventList,0,eventID}', '{epcisBody,eventList,0,quantityList,0,epcClass}',
+	'"urn:epc:class:lgtin:6970000.000001.HASH-1"') AS noid \gset
+SELECT jsonb_set(:'noid'::jsonb, '{epcisBody,eventList,1}', :'noid'::jsonb #> '{epcisBody,eventList,0}'
+	|| '{"quantityList": [{"epcClass": "urn:epc:class:lgtin:6970000.000001.HASH-2", "quantity": 5, "uom": "KGM"}]}') AS noid \gset
+SELECT count(*) AS batches_before FROM shilian.batch \gset
+SELECT shilian.epcis_capture(:'noid') AS first_send \gset
+SELECT count(*) - :batches_before AS new_batches FROM shilian.batch;
+SELECT event_index, event_id = shilian.epcis_event_hash(event - 'eventID', :'noid'::jsonb -> '@context') AS named_by_hash,
+	event_id LIKE 'ni:///sha-256;%?ver=CBV2.0' AS ni_uri
+  FROM shilian.epcis_event WHERE job_id = :first_send ORDER BY event_index;
+SELECT shilian.epcis_capture(:'noid') AS second_send \gset
+SELECT count(*) - :batches_before AS new_batches_after_resend FROM shilian.batch;
+SELECT (shilian.epcis_capture_status(:second_send) -> 'events')::int AS events,
+	jsonb_array_length(shilian.epcis_capture_status(:second_send) -> 'shilian:alreadyCaptured') AS already_captured;
+-- one event of them again beside a new one: only the new one is recorded
+SELECT shilian.epcis_capture(jsonb_set(:'noid'::jsonb, '{epcisBody,eventList,1,quantityList,0,epcClass}',
+	'"urn:epc:class:lgtin:6970000.000001.HASH-3"')) AS third_send \gset
+SELECT count(*) - :batches_before AS new_batches_after_third FROM shilian.batch;
+SELECT (shilian.epcis_capture_status(:third_send) -> 'events')::int AS events,
+	jsonb_array_length(shilian.epcis_capture_status(:third_send) -> 'shilian:alreadyCaptured') AS already_captured;
+RESET ROLE;
+SELECT set_config('shilian.operator_id', '', false);
+
 -- epcis_capture_submit (POST /epcis/capture) keeps a refused document as a failed job
 SELECT body - 'captureID' AS body, location, error_sqlstate
   FROM shilian.epcis_capture_submit(jsonb_set(:'d2'::jsonb, '{epcisBody,eventList,0,bizStep}', '"shiping"'));
@@ -297,6 +356,196 @@ SELECT shilian.epcis_capture(jsonb_set(pg_temp.fresh(:'d1'::jsonb, 'r-134'), '{c
 \echo :LAST_ERROR_SQLSTATE
 SELECT shilian.epcis_capture(jsonb_set(pg_temp.fresh(:'d1'::jsonb, 'r-135'), '{epcisBody,eventList,0,ilmd,cbvmda:itemExpirationDate}', '"2026-12-5"'));
 \echo :LAST_ERROR_SQLSTATE
+
+-- an extension disposition (a URI outside the CBV) is kept as written; an extension
+-- bizStep too, refused only because no record maps to it; a misspelt CBV URI stays unknown
+SET ROLE shilian_operator;
+SELECT set_config('shilian.operator_id', '1', false);
+SELECT shilian.epcis_capture(jsonb_set(jsonb_set(:'d2'::jsonb, '{epcisBody,eventList,0,eventID}', '"urn:uuid:ext-1"'),
+	'{epcisBody,eventList,0,disposition}', '"https://example.com/disp/washed"')) AS ext_job \gset
+SELECT biz_step, disposition, event ->> 'disposition' AS as_written FROM shilian.epcis_event WHERE job_id = :ext_job;
+SELECT pg_temp.ids(shilian.epcis_query('{"EQ_disposition": "https://example.com/disp/washed"}')) AS by_extension_disposition;
+SELECT shilian.epcis_capture(jsonb_set(jsonb_set(:'d2'::jsonb, '{epcisBody,eventList,0,eventID}', '"urn:uuid:ext-2"'),
+	'{epcisBody,eventList,0,bizStep}', '"https://example.com/bizstep/washing"'));
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_capture(jsonb_set(jsonb_set(:'d2'::jsonb, '{epcisBody,eventList,0,eventID}', '"urn:uuid:ext-3"'),
+	'{epcisBody,eventList,0,bizStep}', '"https://ref.gs1.org/cbv/BizStep-shiping"'));
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+SELECT set_config('shilian.operator_id', '', false);
+
+-- ---- GS1 master data: GLN/PGLN for an operator, SGLNs for its sites ----------------
+SELECT shilian.gs1_location_uri('6970000000017') AS gln, shilian.gs1_location_uri('urn:epc:id:sgln:6970000.00001.field-3') AS sgln,
+	shilian.gs1_location_uri('https://example.com/414/6970000000024') AS dl_gln;
+SELECT shilian.gs1_location_uri('6970000000014');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.gs1_location_uri('urn:epc:id:sgtin:6970000.000001.1');
+\echo :LAST_ERROR_SQLSTATE
+SET ROLE shilian_operator;
+SELECT set_config('shilian.operator_id', '1', false);
+-- the farm registers its PGLN and its field; not the processor's
+SELECT shilian.gs1_location_register(1, '6970000000017', '历城绿源蔬菜专业合作社') AS farm_pgln;
+SELECT shilian.gs1_location_register(1, 'urn:epc:id:sgln:6970000.00001.field-3', '3号地块') AS farm_field;
+SELECT shilian.gs1_location_register(1, 'https://id.gs1.org/414/6970000000017', '农场') AS farm_site;
+SELECT shilian.gs1_location_register(2, 'urn:epc:id:pgln:6970000.00002');
+\echo :LAST_ERROR_SQLSTATE
+SELECT set_config('shilian.operator_id', '2', false);
+SELECT shilian.gs1_location_register(2, 'urn:epc:id:pgln:6970000.00002', '济南鲁味食品有限公司') AS processor_pgln;
+SELECT shilian.gs1_location_register(2, '6970000000017');
+\echo :LAST_ERROR_SQLSTATE
+SELECT operator_id, kind, uri, name FROM shilian.gs1_location ORDER BY id;
+SELECT set_config('shilian.operator_id', '1', false);
+SELECT operator_id, kind, uri FROM shilian.gs1_location ORDER BY id;
+-- a standard shipping event: GS1 parties and locations, no eventID, no proprietary field
+SELECT shilian.epcis_capture(jsonb_build_object('@context', '["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]'::jsonb,
+	'type', 'EPCISDocument', 'schemaVersion', '2.0', 'creationDate', '2026-11-22T09:00:00+08:00',
+	'epcisBody', jsonb_build_object('eventList', jsonb_build_array(jsonb_build_object(
+		'type', 'ObjectEvent', 'action', 'OBSERVE', 'bizStep', 'shipping', 'disposition', 'in_transit',
+		'eventTime', '2026-11-22T08:00:00+08:00', 'eventTimeZoneOffset', '+08:00',
+		'readPoint', jsonb_build_object('id', 'urn:epc:id:sgln:6970000.00001.field-3'),
+		'bizLocation', jsonb_build_object('id', 'https://id.gs1.org/414/6970000000017'),
+		'quantityList', jsonb_build_array(jsonb_build_object('epcClass', 'urn:epc:class:lgtin:6970000.000001.FQ-1120',
+			'quantity', 10, 'uom', 'KGM')),
+		'sourceList', jsonb_build_array(jsonb_build_object('type', 'owning_party', 'source', 'urn:epc:id:pgln:6970000.00001')),
+		'destinationList', jsonb_build_array(jsonb_build_object('type', 'owning_party', 'destination', 'urn:epc:id:pgln:6970000.00002'))))))) AS gs1_job \gset
+SELECT e.event_id LIKE 'ni:///sha-256;%' AS hash_named, e.parties, l.seller_id, l.buyer_id, l.qty_shipped
+  FROM shilian.epcis_event e JOIN shilian.link l ON l.id = (e.records -> 'links' ->> 0)::bigint WHERE e.job_id = :gs1_job;
+-- an unknown GLN: refused, naming it
+SELECT shilian.epcis_capture(jsonb_build_object('@context', '["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]'::jsonb,
+	'type', 'EPCISDocument', 'schemaVersion', '2.0', 'creationDate', '2026-11-22T09:00:00+08:00',
+	'epcisBody', jsonb_build_object('eventList', jsonb_build_array(jsonb_build_object(
+		'type', 'ObjectEvent', 'action', 'OBSERVE', 'bizStep', 'shipping', 'disposition', 'in_transit',
+		'eventTime', '2026-11-22T08:30:00+08:00', 'eventTimeZoneOffset', '+08:00',
+		'bizLocation', jsonb_build_object('id', 'urn:epc:id:sgln:6970000.00001.field-3'),
+		'quantityList', jsonb_build_array(jsonb_build_object('epcClass', 'urn:epc:class:lgtin:6970000.000001.FQ-1120',
+			'quantity', 10, 'uom', 'KGM')),
+		'destinationList', jsonb_build_array(jsonb_build_object('type', 'owning_party', 'destination', 'urn:epc:id:pgln:6970000.00009')))))));
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+SELECT set_config('shilian.operator_id', '', false);
+
+-- GLNs registered by the document's own master data (epcisHeader.epcisMasterData), then named by its event
+SET ROLE shilian_operator;
+SELECT set_config('shilian.operator_id', '2', false);
+SELECT shilian.epcis_capture(jsonb_build_object('@context', '["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]'::jsonb,
+	'type', 'EPCISDocument', 'schemaVersion', '2.0', 'creationDate', '2026-11-23T09:00:00+08:00',
+	'epcisHeader', jsonb_build_object('epcisMasterData', jsonb_build_object('vocabularyList', jsonb_build_array(
+		jsonb_build_object('type', 'urn:epcglobal:epcis:vtype:BusinessLocation', 'vocabularyElementList', jsonb_build_array(
+			jsonb_build_object('id', 'urn:epc:id:sgln:6970000.00002.wh-1',
+				'attributes', jsonb_build_array(jsonb_build_object('id', 'urn:epcglobal:cbv:mda#name', 'attribute', '原料仓'))),
+			jsonb_build_object('id', 'urn:example:not-a-gln')))))),
+	'epcisBody', jsonb_build_object('eventList', jsonb_build_array(jsonb_build_object(
+		'type', 'ObjectEvent', 'action', 'OBSERVE', 'bizStep', 'inspecting', 'disposition', 'conformant',
+		'eventTime', '2026-11-23T08:00:00+08:00', 'eventTimeZoneOffset', '+08:00',
+		'bizLocation', jsonb_build_object('id', 'urn:epc:id:sgln:6970000.00002.wh-1'),
+		'shilian:report', jsonb_build_object('certificate_no', 'JC-2026-1123', 'inspector', '王检'),
+		'quantityList', jsonb_build_array(jsonb_build_object('epcClass', 'urn:epc:class:lgtin:6970000.000001.FQ-1120',
+			'quantity', 1, 'uom', 'KGM'))))))) AS md_job \gset
+SELECT operator_id, kind, uri, name, registered_by FROM shilian.gs1_location WHERE uri LIKE '%wh-1';
+SELECT e.parties, e.records ? 'inspections' AS inspected FROM shilian.epcis_event e WHERE e.job_id = :md_job;
+-- another operator's GLN in master data: refused, nothing registered
+SELECT shilian.epcis_capture(jsonb_build_object('@context', '["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]'::jsonb,
+	'type', 'EPCISDocument', 'schemaVersion', '2.0', 'creationDate', '2026-11-23T09:00:00+08:00',
+	'epcisHeader', jsonb_build_object('epcisMasterData', jsonb_build_object('vocabularyList', jsonb_build_array(
+		jsonb_build_object('type', 'urn:epcglobal:epcis:vtype:BusinessLocation', 'vocabularyElementList', jsonb_build_array(
+			jsonb_build_object('id', 'urn:epc:id:sgln:6970000.00001.field-3')))))),
+	'epcisBody', jsonb_build_object('eventList', '[]'::jsonb)));
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+SELECT set_config('shilian.operator_id', '', false);
+
+-- ---- epcis_query: every SimpleEventQuery parameter, supported or refused ----------
+-- (as superuser: every event; visibility is the same RLS as epcis_events above)
+SELECT pg_temp.ids(shilian.epcis_query()) AS everything;
+SELECT pg_temp.ids(shilian.epcis_query('{"eventType": "TransformationEvent"}')) AS transformations;
+SELECT pg_temp.ids(shilian.epcis_query('{"eventType": ["ObjectEvent"], "EQ_bizStep": "shipping"}')) AS object_shipping;
+SELECT pg_temp.ids(shilian.epcis_query('{"GE_eventTime": "2026-11-21T01:00:00Z", "LT_eventTime": "2026-11-21T15:00:00+08:00"}')) AS time_window;
+SELECT jsonb_array_length(shilian.epcis_query(jsonb_build_object('GE_recordTime', to_char(now() - interval '1 hour', 'YYYY-MM-DD"T"HH24:MI:SSOF') || ':00'))
+	#> '{epcisBody,queryResults,resultsBody,eventList}') = (SELECT count(*) FROM shilian.epcis_event) AS recorded_since_an_hour_all;
+SELECT pg_temp.ids(shilian.epcis_query(jsonb_build_object('LT_recordTime', '2000-01-01T00:00:00Z'))) AS recorded_before_2000;
+SELECT pg_temp.ids(shilian.epcis_query('{"EQ_action": "ADD|DELETE", "eventType": "ObjectEvent"}')) AS add_or_delete;
+SELECT pg_temp.ids(shilian.epcis_query('{"EQ_bizStep": ["urn:epcglobal:cbv:bizstep:receiving", "https://ref.gs1.org/cbv/BizStep-inspecting"]}')) AS receiving_or_inspecting;
+SELECT pg_temp.ids(shilian.epcis_query('{"EQ_disposition": "in_transit"}')) AS in_transit;
+SELECT pg_temp.ids(shilian.epcis_query('{"EQ_readPoint": "urn:shilian:uscc:93370112MA3D001010", "EQ_bizStep": "commissioning"}')) AS at_the_farm;
+SELECT pg_temp.ids(shilian.epcis_query('{"WD_readPoint": "urn:shilian:uscc:93370112MA3D001010", "EQ_bizStep": "commissioning"}')) AS at_the_farm_wd;
+SELECT pg_temp.ids(shilian.epcis_query('{"EQ_bizLocation": "urn:shilian:operator:99"}')) AS nowhere;
+SELECT pg_temp.ids(shilian.epcis_query('{"WD_bizLocation": "urn:shilian:operator:99"}')) AS nowhere_wd;
+SELECT pg_temp.ids(shilian.epcis_query('{"EQ_transformationID": "urn:example:t1"}')) AS no_transformation_id;
+SELECT pg_temp.ids(shilian.epcis_query('{"MATCH_epc": "urn:epc:id:sgtin:6970000.000001.1"}')) AS by_serial_none;
+SELECT pg_temp.ids(shilian.epcis_query('{"MATCH_parentID": "urn:epc:id:sscc:6970000.0000000001"}')) AS by_parent_none;
+SELECT pg_temp.ids(shilian.epcis_query('{"MATCH_inputEPC": "urn:epc:idpat:sgtin:6970000.000001.*"}')) AS by_input_pattern_none;
+SELECT pg_temp.ids(shilian.epcis_query('{"MATCH_outputEPC": "https://id.gs1.org/01/06970000000024/21/1"}')) AS by_output_none;
+SELECT pg_temp.ids(shilian.epcis_query('{"MATCH_anyEPC": "urn:epc:id:sgtin:6970000.000001.1"}')) AS by_any_none;
+SELECT pg_temp.ids(shilian.epcis_query('{"MATCH_epcClass": "https://id.gs1.org/01/06970000000017", "eventType": "ObjectEvent", "EQ_bizStep": "shipping|receiving"}')) AS tomatoes_shipped_received;
+SELECT pg_temp.ids(shilian.epcis_query('{"MATCH_inputEPCClass": "urn:epc:class:lgtin:6970000.000001.FQ-1120"}')) AS tomatoes_in;
+SELECT pg_temp.ids(shilian.epcis_query('{"MATCH_outputEPCClass": "https://id.gs1.org/01/06970000000024"}')) AS sauce_out;
+SELECT pg_temp.ids(shilian.epcis_query('{"MATCH_anyEPCClass": "urn:epc:class:lgtin:6970000.000002.FQJ-1122"}')) AS sauce_anywhere;
+SELECT pg_temp.ids(shilian.epcis_query('{"EQ_eventID": "urn:uuid:5b0a9c1e-3f2d-4c7a-9e51-000000000002|urn:uuid:5b0a9c1e-3f2d-4c7a-9e51-000000000004"}')) AS two_ids;
+SELECT pg_temp.ids(shilian.epcis_query('{"EXISTS_errorDeclaration": ""}')) AS declared_errors;
+SELECT pg_temp.ids(shilian.epcis_query('{"EQ_source_owning_party": "urn:shilian:operator:1", "EQ_bizStep": "shipping"}')) AS sold_by_the_farm;
+SELECT pg_temp.ids(shilian.epcis_query('{"EQ_destination_urn:epcglobal:cbv:sdt:owning_party": "urn:shilian:operator:2"}')) AS bought_by_2;
+-- instance identifiers compare in any spelling (EPC URI, Digital Link, another domain), patterns match every serial
+SELECT shilian.epcis_query_match('["urn:epc:id:sgtin:0614141.107346.2017"]', ARRAY['https://id.gs1.org/01/10614141073464/21/2017'], '{}') AS epc_uri_as_dl,
+	shilian.epcis_query_match('"https://example.com/01/10614141073464/21/2017?x"', shilian.epcis_query_ids('{urn:epc:id:sgtin:0614141.107346.2017}'), '{}') AS dl_as_epc_uri,
+	shilian.epcis_query_match('["urn:epc:id:sgtin:0614141.107346.2018"]', '{}', ARRAY[shilian.epcis_gs1_uri('urn:epc:idpat:sgtin:0614141.107346.*') || '/']) AS under_pattern,
+	shilian.epcis_query_match('["urn:epc:id:sgtin:0614141.107347.2018"]', '{}', ARRAY[shilian.epcis_gs1_uri('urn:epc:idpat:sgtin:0614141.107346.*') || '/']) AS other_item_not;
+SELECT pg_temp.ids(shilian.epcis_query('{"EQ_bizTransaction_po": "urn:example:po:1"}')) AS by_po_none;
+-- order, limits, pages
+SELECT pg_temp.ids(shilian.epcis_query('{"orderBy": "eventTime", "eventCountLimit": "2"}')) AS latest_two;
+SELECT pg_temp.ids(shilian.epcis_query('{"orderBy": "eventTime", "orderDirection": "ASC", "eventCountLimit": 2}')) AS first_two;
+SELECT pg_temp.ids(shilian.epcis_query('{"orderBy": "recordTime", "orderDirection": "DESC", "EQ_eventID": ["urn:uuid:5b0a9c1e-3f2d-4c7a-9e51-000000000001", "urn:uuid:5b0a9c1e-3f2d-4c7a-9e51-000000000004"]}')) AS by_record_time_desc;
+SELECT pg_temp.ids(shilian.epcis_query('{"maxEventCount": "1000", "eventType": "TransformationEvent"}')) AS under_max;
+SELECT d ->> 'shilian:nextPageToken' AS tok FROM shilian.epcis_query('{"orderBy": "eventTime", "perPage": "2", "eventCountLimit": "3"}') d \gset
+SELECT pg_temp.ids(d) AS page2, d ? 'shilian:nextPageToken' AS more
+  FROM shilian.epcis_query(jsonb_build_object('orderBy', 'eventTime', 'perPage', '2', 'eventCountLimit', '3', 'nextPageToken', :'tok')) d;
+-- refused, each naming the parameter (SLE07, QueryParameterException; SLE08 QueryTooLargeException)
+SELECT shilian.epcis_query('{"GE_eventTime": "yesterday"}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_query('{"LT_recordTime": "2026-11-20"}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_query('{"EQ_bizStepp": "shipping"}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_query('{"EQ_quantity": "5"}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_query('{"eventType": "Event"}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_query('{"EQ_action": "UPDATE"}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_query('{"EQ_bizStep": "shiping"}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_query('{"EQ_disposition": "broken"}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_query('{"MATCH_epc": "urn:epc:idpat:sgtin:12.*"}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_query('{"orderBy": "bizStep"}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_query('{"orderDirection": "UP"}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_query('{"eventCountLimit": "2"}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_query('{"orderBy": "eventTime", "eventCountLimit": "2", "maxEventCount": "5"}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_query('{"maxEventCount": "0"}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_query('{"perPage": "1001"}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_query('{"nextPageToken": "zz"}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_query(jsonb_build_object('orderBy', 'recordTime', 'nextPageToken', :'tok'));
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_query('{"EQ_source_nonsense": "urn:shilian:operator:1"}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_query('{"EQ_eventID": ""}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_query('{"EQ_eventID": [1]}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_query('{"maxEventCount": "1"}');
+\echo :LAST_ERROR_SQLSTATE
+-- one event by its eventID; none
+SELECT pg_temp.ids(shilian.epcis_event_get('urn:uuid:5b0a9c1e-3f2d-4c7a-9e51-000000000003')) AS one_event;
+SELECT shilian.epcis_event_get('urn:uuid:none');
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.epcis_event_types();
 
 \c :regress_db
 DROP DATABASE shilian_epcis_test;
