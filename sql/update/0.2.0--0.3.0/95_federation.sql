@@ -31,6 +31,9 @@ COMMENT ON TABLE province_peer IS
 	'Peer provinces (跨省对接): GB/T 2260 province code, the foreign server their platform is reached through, and the time limit of one call.';
 REVOKE ALL ON province_peer FROM PUBLIC;
 GRANT SELECT ON province_peer TO shilian_admin, shilian_national, shilian_regulator;
+ALTER TABLE province_peer ENABLE ROW LEVEL SECURITY;
+CREATE POLICY province_peer_read ON province_peer FOR SELECT
+	TO shilian_admin, shilian_national, shilian_regulator USING (true);
 
 -- Counterparts: the rows of the operator registry that stand for an operator
 -- of another province (the buyer of a sale going out, the seller of a sale
@@ -45,6 +48,9 @@ COMMENT ON TABLE federation_party IS
 	'Operators registered here as the counterpart of an operator of another province (province, USCC or card:registration card).';
 REVOKE ALL ON federation_party FROM PUBLIC;
 GRANT SELECT ON federation_party TO shilian_admin, shilian_national, shilian_regulator;
+ALTER TABLE federation_party ENABLE ROW LEVEL SECURITY;
+CREATE POLICY federation_party_read ON federation_party FOR SELECT
+	TO shilian_admin, shilian_national, shilian_regulator USING (true);
 
 -- The outbox: one row per sale to another province, written with the sale;
 -- its id is the sale id, the key the peer accepts it once by.
@@ -69,6 +75,9 @@ COMMENT ON TABLE federation_outbox IS
 	'Sales to buyers of other provinces (the sale id is the row id): pending until the peer has accepted them (delivered, with the peer''s link id) or refused them for good.';
 REVOKE ALL ON federation_outbox FROM PUBLIC;
 GRANT SELECT ON federation_outbox TO shilian_admin, shilian_national;
+ALTER TABLE federation_outbox ENABLE ROW LEVEL SECURITY;
+CREATE POLICY federation_outbox_read ON federation_outbox FOR SELECT
+	TO shilian_admin, shilian_national USING (true);
 
 -- The inbox: every sale accepted from another province, once per
 -- (origin, sale id), with the receipt draft it became.
@@ -84,6 +93,9 @@ COMMENT ON TABLE federation_inbox IS
 	'Sales accepted from other provinces, once per origin province and sale id, with the link that is the buyer''s receipt draft.';
 REVOKE ALL ON federation_inbox FROM PUBLIC;
 GRANT SELECT ON federation_inbox TO shilian_admin, shilian_national;
+ALTER TABLE federation_inbox ENABLE ROW LEVEL SECURITY;
+CREATE POLICY federation_inbox_read ON federation_inbox FOR SELECT
+	TO shilian_admin, shilian_national USING (true);
 
 -- ---- setup --------------------------------------------------------------------
 
@@ -638,7 +650,7 @@ BEGIN
 	qcode := ARRAY[code::text];
 	WHILE i <= cardinality(qcode) LOOP
 		IF i > 10000 THEN
-			RAISE EXCEPTION USING ERRCODE = 'SLN09',
+			RAISE EXCEPTION USING ERRCODE = 'SLN08',
 				MESSAGE = format('the national walk from %s crosses borders more than 10000 times', code),
 				HINT = 'Bound it with max_depth.';
 		END IF;
