@@ -19,6 +19,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Encode qw(decode_utf8);
+use IPC::Run;
 use Time::HiRes qw(time);
 use ShilianTest;
 
@@ -238,6 +239,15 @@ is($node{A}->safe_psql('postgres', qq{select string_agg(province, ' ' order by d
 is($node{A}->safe_psql('postgres', qq{select string_agg(depth || ' ' || qty_reached, ',' order by depth, qty_reached)
 	from shilian.trace_forward_national('$farm_lot', max_depth => 2)}), '0 1000 L,1 400 L,2 400 L',
 	'max_depth bounds the links walked across borders too');
+# as_of a moment after B's receipts and before C's: the same as in one province
+my $as_of = q{'2026-03-04 12:00+08'};
+is(decode_utf8($node{A}->safe_psql('postgres', qq{
+	select string_agg(depth || ' ' || holder_name || ' ' || qty_reached || ' ' || qty_on_hand, E'\n' order by depth, holder_name)
+	  from shilian.trace_forward_national('$farm_lot', as_of => $as_of)})),
+	decode_utf8($node{A}->safe_psql('single', qq{
+	select string_agg(t.depth || ' ' || o.name || ' ' || t.qty_reached || ' ' || t.qty_on_hand, E'\n' order by t.depth, o.name)
+	  from start, shilian.trace_forward(start.code::shilian.trace_code, as_of => $as_of) t join shilian.operator o on o.id = t.holder})),
+	'as_of crosses the border too: before the canteen\'s receipt, the same lots as in one province');
 # B's national trace from its yogurt reaches C as well
 is($node{B}->safe_psql('postgres', qq{select string_agg(province || ' ' || qty_reached, ',' order by depth, province)
 	from shilian.trace_forward_national('$b_yog')}), '110000 2000 pcs,110000 300 pcs,310000 500 pcs',
@@ -309,6 +319,25 @@ is($node{A}->safe_psql('postgres', qq{set client_min_messages = error;
 my $down_ms = (time() - $t0) * 1000;
 ok($down_ms < 10_000, 'within the time limit');
 $node{C}->start;
+# two deliverers at once: every sale once
+$node{A}->safe_psql('postgres', qq{
+	select shilian.batch_create((select id from shilian.operator where name = '牧场'),
+		(select id from shilian.product where name = '生牛乳'), '100000 L', '2026-03-06') as big \\gset
+	select count(shilian.ship_cross_border(:'big', '$u_dairy', '2 L', '2026-03-06')) from generate_series(1, 100);});
+my @h;
+for (1 .. 2)
+{
+	push @h, IPC::Run::start(['psql', '-X', '-At', '-d', $node{A}->connstr('postgres'),
+		'-c', 'select delivered from shilian.federation_deliver()'], '>', \my $o, '2>', \my $e);
+}
+$_->finish for @h;
+is($node{A}->safe_psql('postgres', q{select count(*) filter (where status = 'delivered') || ' ' || count(*) filter (where status = 'pending')
+	from shilian.federation_outbox where province = '110000'}), ($n + 101) . ' 0', 'two deliverers at once deliver every sale');
+is($node{B}->safe_psql('postgres', q{select count(*) || ' ' || count(distinct link_id) from shilian.federation_inbox where origin = '370000'}),
+	($n + 101) . ' ' . ($n + 101), 'and each one once');
+is($node{B}->safe_psql('postgres', q{select count(*) from shilian.link l join shilian.federation_party p on p.operator_id = l.seller_id
+	where p.province = '370000'}), $n + 101, 'one receipt draft per sale');
+
 diag(sprintf('measured: %.0f cross-border sales/s delivered (one connection per peer and run); national trace over three provinces %.0f ms, with one peer down %.0f ms', $rate, $trace_ms, $down_ms));
 
 done_testing();

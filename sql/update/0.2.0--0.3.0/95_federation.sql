@@ -641,9 +641,11 @@ BEGIN
 			MESSAGE = format('max_depth %s is negative', max_depth);
 	END IF;
 	national := pg_has_role(caller, 'shilian_national', 'USAGE') OR pg_has_role(caller, 'shilian_admin', 'USAGE');
-	CREATE TEMP TABLE IF NOT EXISTS federation_walk (part integer, province text, batch text, holder bigint,
-		holder_name text, depth integer, via_link bigint, amount numeric, dim text, lot_amount numeric,
-		qty_on_hand text, st text, exports text[], seq serial);
+	IF to_regclass('pg_temp.federation_walk') IS NULL THEN
+		CREATE TEMP TABLE federation_walk (part integer, province text, batch text, holder bigint,
+			holder_name text, depth integer, via_link bigint, amount numeric, dim text, lot_amount numeric,
+			qty_on_hand text, st text, exports text[], seq serial);
+	END IF;
 	TRUNCATE pg_temp.federation_walk;
 	-- the start lot's own province answers for it (here, unless it is a peer's)
 	qprov := ARRAY[coalesce(shilian.province_of_code(code::text), '')];
@@ -681,7 +683,9 @@ BEGIN
 						' qty_reached::text, qty_on_hand::text, lot_qty::text, status, exports'
 						' FROM shilian.federation_trace(' || quote_literal(qcode[i]) || ', '
 						|| coalesce((max_depth - qdepth[i])::text, 'NULL') || ', '
-						|| quote_literal(as_of::text) || '::timestamptz)', i, qprov[i];
+						|| quote_nullable(CASE WHEN isfinite(as_of)
+							THEN to_char(as_of AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+							ELSE as_of::text END) || '::timestamptz)', i, qprov[i];
 			END IF;
 		EXCEPTION WHEN OTHERS THEN
 			IF i = 1 THEN
