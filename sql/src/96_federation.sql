@@ -758,3 +758,229 @@ COMMENT ON FUNCTION trace_forward_national(trace_code, integer, timestamptz) IS
 	'Forward trace across provinces: every lot downstream of a lot in this and the peer provinces (asking each peer for its part), with trace_forward''s quantities and depth; holders and on-hand quantities only where the caller may see them (everywhere for shilian_national).';
 REVOKE ALL ON FUNCTION trace_forward_national(trace_code, integer, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION trace_forward_national(trace_code, integer, timestamptz) TO shilian_national, shilian_regulator, shilian_admin;
+
+-- ---- national recall --------------------------------------------------------------
+
+-- The parts of a recall across borders. Out: this platform's recall reached
+-- a lot sold to province `province`, whose platform opened recall
+-- `remote_recall` for it (NULL and the error while it did not answer). In:
+-- this platform's recall `recall_id` was opened for recall `remote_recall`
+-- of province `province`, from the lot `lot` that crossed.
+CREATE TABLE federation_recall (
+	recall_id     bigint NOT NULL REFERENCES recall (id),
+	direction     text NOT NULL CHECK (direction IN ('out', 'in')),
+	province      text NOT NULL CHECK (province ~ '^[1-9][0-9]0000$'),
+	lot           trace_code NOT NULL,
+	remote_recall bigint,
+	error         text,
+	at            timestamptz NOT NULL DEFAULT clock_timestamp(),
+	PRIMARY KEY (recall_id, direction, province, lot),
+	CHECK (direction = 'out' OR remote_recall IS NOT NULL)
+);
+CREATE UNIQUE INDEX federation_recall_in_idx ON federation_recall (province, remote_recall, lot) WHERE direction = 'in';
+COMMENT ON TABLE federation_recall IS
+	'The parts of recalls across borders: out (the recall a peer opened for a lot sold to it) and in (a recall opened here for a peer''s recall).';
+REVOKE ALL ON federation_recall FROM PUBLIC;
+GRANT SELECT ON federation_recall TO shilian_admin, shilian_national, shilian_regulator;
+ALTER TABLE federation_recall ENABLE ROW LEVEL SECURITY;
+CREATE POLICY federation_recall_read ON federation_recall FOR SELECT
+	TO shilian_admin, shilian_national, shilian_regulator USING (true);
+
+-- Open the parts of recall `id` in the provinces its lots were sold to (the
+-- delivered sales): each peer opens a recall for the lot that crossed, with
+-- the exposed quantities in the start lot's unit, and does the same for its
+-- own exports. A peer that does not answer keeps its error (retried by
+-- calling this again: parts already open are not opened twice).
+CREATE FUNCTION federation_recall_spread(id bigint) RETURNS integer
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	r record;
+	rr bigint;
+	msg text;
+	n integer := 0;
+	rec shilian.recall;
+	unit text;
+BEGIN
+	SELECT * INTO rec FROM shilian.recall x WHERE x.id = federation_recall_spread.id;
+	SELECT CASE shilian.qty_dimension(t.qty_exposed) WHEN 'mass' THEN 'g' WHEN 'volume' THEN 'mL' ELSE 'pcs' END
+	  INTO unit FROM shilian.recall_target t WHERE t.recall_id = rec.id ORDER BY t.depth LIMIT 1;
+	FOR r IN SELECT t.trace_code, t.depth, x.province, pp.server,
+			shilian.qty_base(t.qty_exposed) / nullif(shilian.qty_base(b.qty), 0) AS factor
+			   FROM shilian.recall_target t JOIN shilian.batch b ON b.id = t.batch_id
+			   JOIN shilian.link l ON l.from_batch = b.id
+			   JOIN shilian.federation_outbox x ON x.link_id = l.id AND x.status = 'delivered'
+			   LEFT JOIN shilian.province_peer pp ON pp.code = x.province
+			  WHERE t.recall_id = rec.id
+			  GROUP BY t.trace_code, t.depth, x.province, pp.server, t.qty_exposed, b.qty
+			  ORDER BY t.depth, t.trace_code, x.province
+	LOOP
+		CONTINUE WHEN EXISTS (SELECT 1 FROM shilian.federation_recall f WHERE f.recall_id = rec.id
+			AND f.direction = 'out' AND f.province = r.province AND f.lot OPERATOR(shilian.=) r.trace_code
+			AND f.remote_recall IS NOT NULL);
+		BEGIN
+			IF r.server IS NULL THEN
+				RAISE EXCEPTION USING ERRCODE = 'SLN05', MESSAGE = format('no peer is registered for province %s', r.province);
+			END IF;
+			EXECUTE format('SELECT r::bigint FROM %I.dblink($1, $2) AS t(r text)', shilian.federation_dblink())
+			   INTO rr
+			  USING r.server::text, 'SELECT shilian.federation_recall_accept('
+				|| quote_literal(shilian.province_of_code(rec.trace_code::text)) || ', ' || rec.id || ', '
+				|| quote_literal(r.trace_code::text) || ', ' || quote_literal(rec.reason) || ', '
+				|| r.factor || ', ' || quote_literal(unit) || ', ' || r.depth || ')::text';
+			msg := NULL;
+		EXCEPTION WHEN OTHERS THEN
+			GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+			rr := NULL;
+		END;
+		INSERT INTO shilian.federation_recall (recall_id, direction, province, lot, remote_recall, error)
+		VALUES (rec.id, 'out', r.province, r.trace_code, rr, msg)
+		ON CONFLICT (recall_id, direction, province, lot)
+		DO UPDATE SET remote_recall = EXCLUDED.remote_recall, error = EXCLUDED.error, at = EXCLUDED.at;
+		IF rr IS NOT NULL THEN
+			n := n + 1;
+		ELSE
+			RAISE WARNING USING MESSAGE = format('province %s did not open its part of recall %s: %s', r.province, rec.id, msg);
+		END IF;
+	END LOOP;
+	RETURN n;
+END;
+$$;
+COMMENT ON FUNCTION federation_recall_spread(bigint) IS
+	'Have the peers open their parts of a recall (the lots sold to them); returns how many parts opened; a peer that fails keeps its error and is asked again on the next call.';
+REVOKE ALL ON FUNCTION federation_recall_spread(bigint) FROM PUBLIC;
+
+-- On a peer: open (once) this platform's part of recall `origin_recall` of
+-- province `origin`, from its copy of the lot that crossed: recall_open of
+-- that lot, the exposed quantities scaled to the start lot's share and unit
+-- and the depths shifted, the copy itself no target (its province has it);
+-- then the parts further on. Returns the recall id here.
+CREATE FUNCTION federation_recall_accept(origin text, origin_recall bigint, code trace_code, reason text,
+		factor numeric, unit text, depth integer) RETURNS bigint
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	rid bigint;
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM shilian.province_peer p WHERE p.code = federation_recall_accept.origin) THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLN05',
+			MESSAGE = format('province %s is no registered peer of this platform', origin);
+	END IF;
+	PERFORM pg_advisory_xact_lock(hashtext('shilian_federation_recall'), hashtext(origin || ':' || origin_recall));
+	SELECT f.recall_id INTO rid FROM shilian.federation_recall f
+	 WHERE f.direction = 'in' AND f.province = federation_recall_accept.origin
+	   AND f.remote_recall = federation_recall_accept.origin_recall AND f.lot OPERATOR(shilian.=) code;
+	IF FOUND THEN
+		RETURN rid;
+	END IF;
+	rid := shilian.recall_open(code, format('%s (recall %s of province %s)', reason, origin_recall, origin));
+	DELETE FROM shilian.recall_target t WHERE t.recall_id = rid AND t.depth = 0;
+	UPDATE shilian.recall_target t
+	   SET qty_exposed = shilian.qty(round(shilian.qty_base(t.qty_exposed) * factor, 3), unit),
+		   depth = t.depth + federation_recall_accept.depth
+	 WHERE t.recall_id = rid;
+	INSERT INTO shilian.federation_recall (recall_id, direction, province, lot, remote_recall)
+	VALUES (rid, 'in', origin, code, origin_recall);
+	PERFORM shilian.federation_recall_spread(rid);
+	RETURN rid;
+END;
+$$;
+COMMENT ON FUNCTION federation_recall_accept(text, bigint, trace_code, text, numeric, text, integer) IS
+	'On a peer: open, once, this platform''s part of another province''s recall from its copy of the lot that crossed (quantities in the start lot''s share and unit), and its parts further on; returns the recall id here.';
+REVOKE ALL ON FUNCTION federation_recall_accept(text, bigint, trace_code, text, numeric, text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION federation_recall_accept(text, bigint, trace_code, text, numeric, text, integer) TO shilian_peer, shilian_admin;
+
+-- A recall of a lot reaching every province its material went to.
+CREATE FUNCTION recall_open_national(code trace_code, reason text) RETURNS bigint
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	rid bigint := shilian.recall_open(code, reason, 'forward');
+BEGIN
+	PERFORM shilian.federation_recall_spread(rid);
+	RETURN rid;
+END;
+$$;
+COMMENT ON FUNCTION recall_open_national(trace_code, text) IS
+	'Open a forward recall of a lot here and its parts in every province the lot''s material was sold to (each peer''s holders acknowledge there with recall_ack); returns the recall id here.';
+REVOKE ALL ON FUNCTION recall_open_national(trace_code, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION recall_open_national(trace_code, text) TO shilian_regulator, shilian_national, shilian_admin;
+
+-- The progress of a recall and of its parts across borders, one row per
+-- province part (the parts of the parts included, each asked of its
+-- province): targets, acknowledged, outstanding, the exposed quantities
+-- (one sum per dimension, in the start lot's unit) and the part's status
+-- (open, closed, or unreachable with the error).
+CREATE FUNCTION recall_status_national(id bigint)
+	RETURNS TABLE (province text, recall bigint, lot trace_code, targets bigint, acknowledged bigint,
+		outstanding bigint, exposed qty, status text)
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	rec shilian.recall;
+	f record;
+BEGIN
+	SELECT * INTO rec FROM shilian.recall x WHERE x.id = recall_status_national.id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLT10', MESSAGE = format('unknown recall %s', id);
+	END IF;
+	RETURN QUERY
+	SELECT coalesce((SELECT j.code FROM shilian.jurisdiction j WHERE j.level = 'province' ORDER BY j.code LIMIT 1),
+			shilian.province_of_code(rec.trace_code::text)),
+		rec.id, rec.trace_code, count(t.*), count(t.acked_at), count(t.*) - count(t.acked_at),
+		shilian.sum(t.qty_exposed), rec.status
+	  FROM shilian.recall_target t WHERE t.recall_id = rec.id;
+	FOR f IN SELECT * FROM shilian.federation_recall x WHERE x.recall_id = rec.id AND x.direction = 'out'
+			  ORDER BY x.province, x.lot
+	LOOP
+		IF f.remote_recall IS NULL THEN
+			province := f.province; recall := NULL; lot := f.lot; targets := NULL; acknowledged := NULL;
+			outstanding := NULL; exposed := NULL; status := 'unreachable: ' || f.error;
+			RETURN NEXT;
+			CONTINUE;
+		END IF;
+		BEGIN
+			RETURN QUERY EXECUTE format('SELECT t.province, t.recall, t.lot::shilian.trace_code, t.targets, t.acknowledged,'
+					' t.outstanding, t.exposed::shilian.qty, t.status FROM %I.dblink($1, $2) AS t(province text, recall bigint,'
+					' lot text, targets bigint, acknowledged bigint, outstanding bigint, exposed text, status text)',
+					shilian.federation_dblink())
+				USING (SELECT pp.server::text FROM shilian.province_peer pp WHERE pp.code = f.province),
+					'SELECT province, recall, lot::text, targets, acknowledged, outstanding, exposed::text, status'
+					|| ' FROM shilian.federation_recall_status(' || f.remote_recall || ')';
+		EXCEPTION WHEN OTHERS THEN
+			province := f.province; recall := f.remote_recall; lot := f.lot; targets := NULL; acknowledged := NULL;
+			outstanding := NULL; exposed := NULL; status := 'unreachable: ' || SQLERRM;
+			RETURN NEXT;
+		END;
+	END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION recall_status_national(bigint) IS
+	'Progress of a recall here and of its parts in other provinces (asked of each): targets, acknowledged, outstanding, exposed quantity in the start lot''s unit, status (unreachable with the error when a province does not answer).';
+REVOKE ALL ON FUNCTION recall_status_national(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION recall_status_national(bigint) TO shilian_regulator, shilian_national, shilian_admin;
+
+-- The same, for a peer asking about the part it opened here (only such
+-- recalls: another is unknown, SLT10).
+CREATE FUNCTION federation_recall_status(id bigint)
+	RETURNS TABLE (province text, recall bigint, lot trace_code, targets bigint, acknowledged bigint,
+		outstanding bigint, exposed qty, status text)
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM shilian.federation_recall f
+					WHERE f.recall_id = federation_recall_status.id AND f.direction = 'in') THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLT10', MESSAGE = format('unknown recall %s', id);
+	END IF;
+	RETURN QUERY SELECT * FROM shilian.recall_status_national(id);
+END;
+$$;
+COMMENT ON FUNCTION federation_recall_status(bigint) IS
+	'For a peer: recall_status_national of a recall opened here as part of that province''s recall.';
+REVOKE ALL ON FUNCTION federation_recall_status(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION federation_recall_status(bigint) TO shilian_peer, shilian_admin;

@@ -253,6 +253,35 @@ is($node{B}->safe_psql('postgres', qq{select string_agg(province || ' ' || qty_r
 	from shilian.trace_forward_national('$b_yog')}), '110000 2000 pcs,110000 300 pcs,310000 500 pcs',
 	'B: a national trace from the yogurt crosses into C');
 
+# ---- a national recall ----
+my $rid = $node{A}->safe_psql('postgres', qq{set client_min_messages = warning;
+	select shilian.recall_open_national('$farm_lot', '抗生素残留')});
+is($node{A}->safe_psql('postgres', qq{select string_agg(province || ' ' || targets || ' ' || outstanding || ' ' || exposed || ' ' || status, ',' order by province desc)
+	from shilian.recall_status_national($rid)}),
+	'370000 1 1 1000 L open,310000 1 1 100 L open,110000 3 3 860 L open',
+	'a recall opened in A reaches B and C (B\'s part asks C): targets and exposed quantities per province');
+my $targets_q = q{select string_agg(t.depth || ' ' || t.holder_name || ' ' || t.qty_exposed || ' ' || t.qty_on_hand, E'\n' order by t.depth, t.holder_name)
+	from shilian.recall_targets(%s) t};
+my %rid = (A => $rid);
+$rid{B} = $node{B}->safe_psql('postgres', q{select recall_id from shilian.federation_recall where direction = 'in'});
+$rid{C} = $node{C}->safe_psql('postgres', q{select recall_id from shilian.federation_recall where direction = 'in'});
+my $all = join("\n", grep { length } map { decode_utf8($node{$_}->safe_psql('postgres', sprintf($targets_q, $rid{$_}))) } qw(A B C));
+$all = join("\n", sort split /\n/, $all);
+my $single = decode_utf8($node{A}->safe_psql('single', q{set client_min_messages = warning;
+	select shilian.recall_open(code::shilian.trace_code, 'x') as r from start \gset
+	} . sprintf($targets_q, ':r')));
+is($all, join("\n", sort split /\n/, $single), 'the targets of the three parts are the lots, holders, depths and exposed quantities of the same recall in one province');
+$node{B}->safe_psql('postgres', qq{
+	select shilian.recall_ack($rid{B}, (select id from shilian.operator where name = '乳品厂'), 'withdrawn');
+	select shilian.recall_ack($rid{B}, (select id from shilian.operator where name = '便利店'), 'withdrawn');});
+$node{C}->safe_psql('postgres', qq{
+	select shilian.recall_ack($rid{C}, (select id from shilian.operator where name = '学校食堂'), 'destroyed', '400 pcs');});
+is($node{A}->safe_psql('postgres', qq{select string_agg(province || ' ' || acknowledged || ' ' || outstanding, ',' order by province desc)
+	from shilian.recall_status_national($rid)}), '370000 0 1,310000 1 0,110000 3 0',
+	'the holders acknowledge in their own provinces; A collects their acknowledgements');
+is($node{A}->safe_psql('postgres', qq{set client_min_messages = warning; select shilian.federation_recall_spread($rid)}), '0',
+	'spreading again opens nothing twice');
+
 # ---- privacy ----
 my $reg = decode_utf8 $node{A}->safe_psql('postgres', qq{
 	begin; set local role prov_reg; set local shilian.jurisdiction = '370000';
