@@ -279,8 +279,10 @@ $node{C}->safe_psql('postgres', qq{
 is($node{A}->safe_psql('postgres', qq{select string_agg(province || ' ' || acknowledged || ' ' || outstanding, ',' order by province desc)
 	from shilian.recall_status_national($rid)}), '370000 0 1,310000 1 0,110000 3 0',
 	'the holders acknowledge in their own provinces; A collects their acknowledgements');
-is($node{A}->safe_psql('postgres', qq{set client_min_messages = warning; select shilian.federation_recall_spread($rid)}), '0',
-	'spreading again opens nothing twice');
+is($node{A}->safe_psql('postgres', qq{set client_min_messages = warning; select shilian.federation_recall_spread($rid)}), '1',
+	'spreading again asks B again');
+is(join(' ', map { $node{$_}->safe_psql('postgres', 'select count(*) from shilian.recall') } qw(A B C)), '1 1 1',
+	'and opens nothing twice, in B or in C');
 
 # ---- privacy ----
 my $reg = decode_utf8 $node{A}->safe_psql('postgres', qq{
@@ -347,7 +349,17 @@ is($node{A}->safe_psql('postgres', qq{set client_min_messages = error;
 	'C down: its part is one row peer_unreachable (the lot sold to it, at that lot\'s depth), the rest as before');
 my $down_ms = (time() - $t0) * 1000;
 ok($down_ms < 10_000, 'within the time limit');
+# a recall opened while C is down: C's part waits, and catches up
+my $rid2 = $node{A}->safe_psql('postgres', qq{set client_min_messages = error;
+	select shilian.recall_open_national('$farm_lot', '复查')});
+like($node{A}->safe_psql('postgres', qq{set client_min_messages = error; select string_agg(province || ' ' || status, ',' order by province desc)
+	from shilian.recall_status_national($rid2)}), qr/^370000 open,310000 unreachable: .*,110000 open$/,
+	'a recall opened while C is down: B\'s part is open, C\'s unreachable (as B reports it)');
 $node{C}->start;
+$node{A}->safe_psql('postgres', qq{set client_min_messages = error; select shilian.federation_recall_spread($rid2)});
+is($node{A}->safe_psql('postgres', qq{select string_agg(province || ' ' || targets || ' ' || exposed || ' ' || status, ',' order by province desc)
+	from shilian.recall_status_national($rid2)}), '370000 1 1000 L open,310000 1 100 L open,110000 3 860 L open',
+	'C is back: spreading again opens its part, with the same quantities');
 # two deliverers at once: every sale once
 $node{A}->safe_psql('postgres', qq{
 	select shilian.batch_create((select id from shilian.operator where name = '牧场'),

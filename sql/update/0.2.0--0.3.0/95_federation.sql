@@ -780,8 +780,9 @@ CREATE POLICY federation_recall_read ON federation_recall FOR SELECT
 -- Open the parts of recall `id` in the provinces its lots were sold to (the
 -- delivered sales): each peer opens a recall for the lot that crossed, with
 -- the exposed quantities in the start lot's unit, and does the same for its
--- own exports. A peer that does not answer keeps its error (retried by
--- calling this again: parts already open are not opened twice).
+-- own exports. A peer that does not answer keeps its error; calling this
+-- again asks every part again (a part already open is not opened twice,
+-- and asks its own peers again), so parts further on catch up too.
 CREATE FUNCTION federation_recall_spread(id bigint) RETURNS integer
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
@@ -807,9 +808,8 @@ BEGIN
 			  GROUP BY t.trace_code, t.depth, x.province, pp.server, t.qty_exposed, b.qty
 			  ORDER BY t.depth, t.trace_code, x.province
 	LOOP
-		CONTINUE WHEN EXISTS (SELECT 1 FROM shilian.federation_recall f WHERE f.recall_id = rec.id
-			AND f.direction = 'out' AND f.province = r.province AND f.lot OPERATOR(shilian.=) r.trace_code
-			AND f.remote_recall IS NOT NULL);
+		-- asked again when open already: the peer opens nothing twice, and
+		-- asks its own peers again for the parts they did not open
 		BEGIN
 			IF r.server IS NULL THEN
 				RAISE EXCEPTION USING ERRCODE = 'SLN05', MESSAGE = format('no peer is registered for province %s', r.province);
@@ -839,7 +839,7 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION federation_recall_spread(bigint) IS
-	'Have the peers open their parts of a recall (the lots sold to them); returns how many parts opened; a peer that fails keeps its error and is asked again on the next call.';
+	'Have the peers open their parts of a recall (the lots sold to them), once each, and theirs further on; returns how many parts answered; a peer that fails keeps its error and is asked again on the next call.';
 REVOKE ALL ON FUNCTION federation_recall_spread(bigint) FROM PUBLIC;
 
 -- On a peer: open (once) this platform's part of recall `origin_recall` of
@@ -864,6 +864,7 @@ BEGIN
 	 WHERE f.direction = 'in' AND f.province = federation_recall_accept.origin
 	   AND f.remote_recall = federation_recall_accept.origin_recall AND f.lot OPERATOR(shilian.=) code;
 	IF FOUND THEN
+		PERFORM shilian.federation_recall_spread(rid);
 		RETURN rid;
 	END IF;
 	rid := shilian.recall_open(code, format('%s (recall %s of province %s)', reason, origin_recall, origin));
