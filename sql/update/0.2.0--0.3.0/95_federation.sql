@@ -764,7 +764,7 @@ CREATE TABLE federation_recall (
 	lot           trace_code NOT NULL,
 	remote_recall bigint,
 	error         text,
-	at            timestamptz NOT NULL DEFAULT clock_timestamp(),
+	asked_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
 	PRIMARY KEY (recall_id, direction, province, lot),
 	CHECK (direction = 'out' OR remote_recall IS NOT NULL)
 );
@@ -828,7 +828,8 @@ BEGIN
 		INSERT INTO shilian.federation_recall (recall_id, direction, province, lot, remote_recall, error)
 		VALUES (rec.id, 'out', r.province, r.trace_code, rr, msg)
 		ON CONFLICT (recall_id, direction, province, lot)
-		DO UPDATE SET remote_recall = EXCLUDED.remote_recall, error = EXCLUDED.error, at = EXCLUDED.at;
+		DO UPDATE SET remote_recall = coalesce(EXCLUDED.remote_recall, federation_recall.remote_recall),
+		error = EXCLUDED.error, asked_at = EXCLUDED.asked_at;
 		IF rr IS NOT NULL THEN
 			n := n + 1;
 		ELSE
