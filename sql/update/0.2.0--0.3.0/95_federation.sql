@@ -1,5 +1,6 @@
 -- shilian upgrade script 0.2.0 -> 0.3.0, part 95: federation across provinces
--- (sql/src/96_federation.sql, the same statements: every object is new).
+-- (sql/src/96_federation.sql, the same statements: every object is new), and
+-- job_plan with the federation's job (sql/src/92_schedule.sql).
 
 
 DO $roles$
@@ -254,6 +255,8 @@ DECLARE
 	key text := coalesce(party->>'uscc', 'card:' || (party->>'reg_card'));
 	id bigint;
 BEGIN
+	-- two sales naming a new counterpart at once make it once
+	PERFORM pg_advisory_xact_lock(hashtext('shilian_federation_party'), hashtext(province || ':' || key));
 	SELECT fp.operator_id INTO id FROM shilian.federation_party fp
 	 WHERE fp.province = federation_counterpart.province AND fp.party_key = key;
 	IF FOUND THEN
@@ -398,6 +401,8 @@ BEGIN
 		 WHERE i.origin = org AND i.sale_id = sid;
 		RETURN jsonb_build_object('status', 'duplicate', 'link', prior);
 	END IF;
+	-- sales of one lot accepted at once (two deliverers) make its copy once
+	PERFORM pg_advisory_xact_lock(hashtext('shilian_federation_lot'), hashtext(sale->'lot'->>'code'));
 	SELECT o.* INTO buyer FROM shilian.operator o
 	 WHERE o.uscc OPERATOR(shilian.=) (sale->>'buyer_uscc')::shilian.uscc
 	   AND NOT EXISTS (SELECT 1 FROM shilian.federation_party fp WHERE fp.operator_id = o.id);
@@ -473,7 +478,7 @@ CREATE FUNCTION federation_deliver(max_sales integer DEFAULT 1000, due_only bool
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE
-	dbl text := shilian.federation_dblink();
+	dbl text;
 	p shilian.province_peer;
 	o shilian.federation_outbox;
 	conn text;
@@ -488,6 +493,8 @@ BEGIN
 	LOOP
 		province := p.code; delivered := 0; refused := 0; error := NULL;
 		conn := 'shilian_federation_' || p.code;
+		-- only now: without a peer or a pending sale the job needs no dblink
+		dbl := coalesce(dbl, shilian.federation_dblink());
 		BEGIN
 			IF conn = ANY (coalesce(shilian.federation_connections(), '{}')) THEN
 				EXECUTE format('SELECT %I.dblink_disconnect($1)', dbl) USING conn;
@@ -885,6 +892,30 @@ COMMENT ON FUNCTION federation_recall_accept(text, bigint, trace_code, text, num
 REVOKE ALL ON FUNCTION federation_recall_accept(text, bigint, trace_code, text, numeric, text, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION federation_recall_accept(text, bigint, trace_code, text, numeric, text, integer) TO shilian_peer, shilian_admin;
 
+-- The schedule's catch-up: spread again every open recall with a part a
+-- province did not open; returns the parts that answered.
+CREATE FUNCTION federation_recall_catch_up() RETURNS integer
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	n integer := 0;
+	r bigint;
+BEGIN
+	FOR r IN SELECT DISTINCT f.recall_id FROM shilian.federation_recall f
+			   JOIN shilian.recall x ON x.id = f.recall_id AND x.status = 'open'
+			  WHERE f.direction = 'out' AND f.remote_recall IS NULL ORDER BY 1
+	LOOP
+		n := n + shilian.federation_recall_spread(r);
+	END LOOP;
+	RETURN n;
+END;
+$$;
+COMMENT ON FUNCTION federation_recall_catch_up() IS
+	'Ask the peers again for the parts of open recalls they did not open (the schedule runs it every minute); returns the parts that answered.';
+REVOKE ALL ON FUNCTION federation_recall_catch_up() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION federation_recall_catch_up() TO shilian_admin;
+
 -- A recall of a lot reaching every province its material went to.
 CREATE FUNCTION recall_open_national(code trace_code, reason text) RETURNS bigint
 	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -977,3 +1008,27 @@ COMMENT ON FUNCTION federation_recall_status(bigint) IS
 	'For a peer: recall_status_national of a recall opened here as part of that province''s recall.';
 REVOKE ALL ON FUNCTION federation_recall_status(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION federation_recall_status(bigint) TO shilian_peer, shilian_admin;
+
+-- The schedule (part 92) runs federation_deliver and federation_recall_catch_up
+-- every minute; an upgraded database gets that job_plan here.
+CREATE OR REPLACE FUNCTION job_plan(OUT jobname text, OUT schedule text, OUT command text, OUT purpose text)
+	RETURNS SETOF record
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	AS $$
+	VALUES
+		('shilian_checkpoint', '* * * * *',
+		 'SET ROLE shilian_admin; SELECT shilian.checkpoint()',
+		 'every minute: publish a Merkle tree head over the entries committed since the last one'),
+		('shilian_idempotency_prune', '17 * * * *',
+		 'SET ROLE shilian_admin; SELECT shilian.idempotency_prune()',
+		 'hourly: delete the gateway''s idempotency keys older than 24 hours'),
+		('shilian_alerts_scan', '30 18 * * *',
+		 'SET ROLE shilian_admin; SELECT shilian.alerts_scan()',
+		 'daily at 02:30 Asia/Shanghai: raise the day''s alerts and NOTIFY shilian_alert'),
+		('shilian_monthly_report', '30 0 5 * *',
+		 'SET ROLE shilian_admin; SELECT shilian.monthly_report_publish()',
+		 'on the 5th at 08:30 Asia/Shanghai: store last month''s report of every province, city and county and NOTIFY shilian_report'),
+		('shilian_federation', '* * * * *',
+		 'SET ROLE shilian_admin; SELECT count(*) FROM shilian.federation_deliver(); SELECT shilian.federation_recall_catch_up()',
+		 'every minute: send the sales to buyers of other provinces to their platforms and ask again for the recall parts a province did not open (docs/federation.md); nothing without peers')
+	$$;
