@@ -253,6 +253,13 @@ is($node{B}->safe_psql('postgres', qq{select string_agg(province || ' ' || qty_r
 	from shilian.trace_forward_national('$b_yog')}), '110000 2000 pcs,110000 300 pcs,310000 500 pcs',
 	'B: a national trace from the yogurt crosses into C');
 
+# a lot of another province, traced from A: its own province answers
+is($node{A}->safe_psql('postgres', qq{select string_agg(province || ' ' || qty_reached, ',' order by depth, province)
+	from shilian.trace_forward_national('$b_yog')}), '110000 2000 pcs,110000 300 pcs,310000 500 pcs',
+	'A: a national trace of a lot of B asks B, as B itself does');
+($ret, $out, $err) = $node{A}->psql('postgres', q{select * from shilian.trace_forward_national('440100000000000017')});
+like($err, qr/SLR03|unknown batch|invalid/, 'an unknown lot of a province without a peer is the caller\'s error');
+
 # ---- a national recall ----
 my $rid = $node{A}->safe_psql('postgres', qq{set client_min_messages = warning;
 	select shilian.recall_open_national('$farm_lot', '抗生素残留')});
