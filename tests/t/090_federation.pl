@@ -407,6 +407,13 @@ is($node{B}->safe_psql('postgres', q{select count(*) || ' ' || count(distinct li
 is($node{B}->safe_psql('postgres', q{select count(*) from shilian.link l join shilian.federation_party p on p.operator_id = l.seller_id
 	where p.province = '370000'}), $n + 101 + $extra, 'one receipt draft per sale');
 
+# a peer dropped: no new sale to its province
+$node{A}->safe_psql('postgres', q{select shilian.province_peer_drop('310000')});
+like(err_of($node{A}, qq{select shilian.ship_cross_border('$farm_lot', '$u_canteen', '1 L', '2026-03-02')}), qr/SLN04/,
+	'after province_peer_drop a sale to that province is refused (SLN04)');
+is($node{A}->safe_psql('postgres', q{select count(*) from pg_foreign_server where srvname = 'shilian_peer_310000'}), '0',
+	'and its server and user mapping are gone');
+
 diag(sprintf('measured: %.0f cross-border sales/s delivered (one connection per peer and run); national trace over three provinces %.0f ms, with one peer down %.0f ms', $rate, $trace_ms, $down_ms));
 
 done_testing();

@@ -310,7 +310,9 @@ BEGIN
 			MESSAGE = format('buyer %s belongs to this province (%s)', buyer_uscc, province),
 			HINT = 'Sell to a buyer of this platform with ship(code, buyer, qty).';
 	END IF;
-	IF NOT EXISTS (SELECT 1 FROM shilian.province_peer p WHERE p.code = province) THEN
+	-- (a dropped peer keeps its row while sales name it, not its server)
+	IF NOT EXISTS (SELECT 1 FROM shilian.province_peer p JOIN pg_catalog.pg_foreign_server fs ON fs.srvname = p.server
+					WHERE p.code = province) THEN
 		RAISE EXCEPTION USING ERRCODE = 'SLN04',
 			MESSAGE = format('no peer is registered for province %s, the province of buyer %s', province, buyer_uscc),
 			HINT = 'The admin registers the province''s platform with province_peer().';
