@@ -197,7 +197,8 @@ my $c_lot = $node{C}->safe_psql('postgres', qq{
 	select shilian.receive((select link from shilian.receipt_drafts(:k)), '500 pcs', $inspection, '2026-03-05 08:00+08') as c \\gset
 	select shilian.consume(:'c', '100 pcs', 'served', '2026-03-05 12:00+08');
 	select :'c'});
-ok($c_lot, 'C: the canteen receives the yogurt and serves 100 pcs');
+$c_lot = (split /\n/, $c_lot)[-1];
+like($c_lot, qr/^310104\d{12}$/, 'C: the canteen receives the yogurt (a lot of C) and serves 100 pcs');
 
 # ---- the same chain inside one province (a database of its own on A) ----
 $node{A}->safe_psql('postgres', 'create database single');
@@ -252,6 +253,21 @@ is(decode_utf8($node{A}->safe_psql('postgres', qq{
 is($node{B}->safe_psql('postgres', qq{select string_agg(province || ' ' || qty_reached, ',' order by depth, province)
 	from shilian.trace_forward_national('$b_yog')}), '110000 2000 pcs,110000 300 pcs,310000 500 pcs',
 	'B: a national trace from the yogurt crosses into C');
+
+# national backward trace from the canteen's lot in C: the same as in one province
+my $back_one = decode_utf8 $node{A}->safe_psql('single', q{
+	select string_agg(t.depth || ' ' || o.name || ' ' || t.qty_reached || ' ' || t.qty_on_hand || ' ' || t.status, E'\n'
+		order by t.depth, o.name)
+	  from shilian.trace_backward((select b.trace_code from shilian.batch b join shilian.operator o on o.id = b.owner_id
+			where o.name = '学校食堂')) t join shilian.operator o on o.id = t.holder});
+my $back_nat = decode_utf8 $node{C}->safe_psql('postgres', qq{
+	select string_agg(depth || ' ' || holder_name || ' ' || qty_reached || ' ' || qty_on_hand || ' ' || status, E'\n'
+		order by depth, holder_name) from shilian.trace_backward_national('$c_lot')});
+is($back_nat, $back_one, 'the national backward trace from the canteen lot in C gives the lots, depths and quantities of the same chain in one province');
+like($back_one, qr/^0 学校食堂 500 pcs 400 pcs origin\n1 乳品厂 500 pcs 1200 pcs on_hand\n2 乳品厂 100 L 0 mL depleted\n3 牧场 100 L \d+ L on_hand$/,
+	'(500 pcs of yogurt, made of 100 L of the dairy\'s milk, 100 L of the farm\'s)');
+is($node{C}->safe_psql('postgres', qq{select string_agg(province, ' ' order by depth) from shilian.trace_backward_national('$c_lot')}),
+	'310000 110000 110000 370000', 'each lot in its own province');
 
 # a lot of another province, traced from A: its own province answers
 is($node{A}->safe_psql('postgres', qq{select string_agg(province || ' ' || qty_reached, ',' order by depth, province)

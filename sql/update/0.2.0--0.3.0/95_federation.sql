@@ -609,6 +609,31 @@ COMMENT ON FUNCTION federation_trace(trace_code, integer, timestamptz) IS
 REVOKE ALL ON FUNCTION federation_trace(trace_code, integer, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION federation_trace(trace_code, integer, timestamptz) TO shilian_peer, shilian_admin;
 
+-- The same for a backward walk: exports names, for a lot that is another
+-- province's (a counterpart's copy here), that province, where the walk
+-- goes on.
+CREATE FUNCTION federation_trace_backward(code trace_code, max_depth integer DEFAULT NULL,
+		as_of timestamptz DEFAULT now())
+	RETURNS TABLE (batch trace_code, holder bigint, holder_name text, holder_uscc text,
+		product text, depth integer, via_link bigint, qty_reached qty, qty_on_hand qty,
+		lot_qty qty, status text, exports text[])
+	LANGUAGE sql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	BEGIN ATOMIC
+	SELECT t.batch, t.holder, o.name, o.uscc::text, p.name, t.depth, t.via_link, t.qty_reached,
+		t.qty_on_hand, b.qty, t.status,
+		ARRAY(SELECT fp.province FROM shilian.federation_party fp WHERE fp.operator_id = b.owner_id)
+	  FROM shilian.trace_backward(federation_trace_backward.code, federation_trace_backward.max_depth,
+			federation_trace_backward.as_of) t
+	  JOIN shilian.batch b ON b.trace_code OPERATOR(shilian.=) t.batch
+	  JOIN shilian.operator o ON o.id = t.holder
+	  JOIN shilian.product p ON p.id = b.product_id;
+	END;
+COMMENT ON FUNCTION federation_trace_backward(trace_code, integer, timestamptz) IS
+	'This platform''s part of a national backward trace: trace_backward with full rights, plus each lot''s quantity, holder name and USCC, and for a copy of another province''s lot that province.';
+REVOKE ALL ON FUNCTION federation_trace_backward(trace_code, integer, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION federation_trace_backward(trace_code, integer, timestamptz) TO shilian_peer, shilian_admin;
+
 -- A quantity in its dimension's base unit (g, mL, pcs), as a number.
 CREATE FUNCTION qty_base(q qty) RETURNS numeric
 	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
@@ -616,14 +641,15 @@ CREATE FUNCTION qty_base(q qty) RETURNS numeric
 		WHEN 'volume' THEN 'mL' ELSE 'pcs' END);
 COMMENT ON FUNCTION qty_base(qty) IS 'A quantity as a number of its dimension''s base unit (g, mL or pcs).';
 
--- The national forward walk: this province's walk, and for every reached lot
--- sold to another province that province's walk from the same lot (its
--- counterpart there), recursively, each part scaled by the share of the start
--- lot in the lot that crossed the border (the walk is linear in the start
--- lot's quantity, so the parts add up). Quantities, depth and max_depth as
--- trace_forward. A peer that does not answer within its time limit gives one
--- row, status peer_unreachable, for the lot that crossed to it.
-CREATE FUNCTION trace_forward_national(code trace_code, max_depth integer DEFAULT NULL,
+-- The national walks: this province's walk, and for every reached lot that
+-- crossed a border (forward: sold to another province; backward: a copy of
+-- another province's lot) that province's walk from the same lot,
+-- recursively, each part scaled by the share of the start lot in the lot
+-- that crossed (the walks are linear in the start lot's quantity, so the
+-- parts add up). Quantities, depth and max_depth as trace_forward and
+-- trace_backward. A peer that does not answer within its time limit gives
+-- one row, status peer_unreachable, for the lot that crossed to it.
+CREATE FUNCTION federation_walk_national(code trace_code, direction text, max_depth integer DEFAULT NULL,
 		as_of timestamptz DEFAULT now())
 	RETURNS TABLE (province text, batch trace_code, holder bigint, holder_name text,
 		depth integer, via_link bigint, qty_reached qty, qty_on_hand qty, status text)
@@ -638,6 +664,9 @@ DECLARE
 	qprov text[];
 	qcode text[];
 	qfactor numeric[] := ARRAY[1::numeric];
+	fwd boolean := direction = 'forward';
+	fn text := CASE WHEN direction = 'forward' THEN 'federation_trace' ELSE 'federation_trace_backward' END;
+	f numeric;
 	qdepth integer[] := ARRAY[0];
 	i integer := 1;
 	r record;
@@ -645,6 +674,11 @@ DECLARE
 	pv text;
 	msg text;
 BEGIN
+	IF direction IS NULL OR direction NOT IN ('forward', 'backward') THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = format('unknown trace direction "%s"', direction),
+			HINT = 'Use "forward" or "backward".';
+	END IF;
 	IF max_depth < 0 THEN
 		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
 			MESSAGE = format('max_depth %s is negative', max_depth);
@@ -674,7 +708,11 @@ BEGIN
 				SELECT i, qprov[i], t.batch::text, t.holder, t.holder_name, t.depth, t.via_link,
 					shilian.qty_base(t.qty_reached), shilian.qty_dimension(t.qty_reached),
 					shilian.qty_base(t.lot_qty), t.qty_on_hand::text, t.status, t.exports
-				  FROM shilian.federation_trace(qcode[i]::shilian.trace_code, max_depth - qdepth[i], as_of) t;
+				  FROM (SELECT * FROM shilian.federation_trace(qcode[i]::shilian.trace_code, max_depth - qdepth[i], as_of)
+						 WHERE fwd
+						UNION ALL
+						SELECT * FROM shilian.federation_trace_backward(qcode[i]::shilian.trace_code, max_depth - qdepth[i], as_of)
+						 WHERE NOT fwd) t;
 			ELSIF srv IS NULL THEN
 				RAISE EXCEPTION USING ERRCODE = 'SLN05',
 					MESSAGE = format('no peer is registered for province %s', qprov[i]);
@@ -690,7 +728,7 @@ BEGIN
 						' via_link bigint, qty_reached text, qty_on_hand text, lot_qty text, status text, exports text[])', dbl)
 				USING srv::text, 'SELECT batch::text, holder, holder_name, depth, via_link,'
 						' qty_reached::text, qty_on_hand::text, lot_qty::text, status, exports'
-						' FROM shilian.federation_trace(' || quote_literal(qcode[i]) || ', '
+						' FROM shilian.' || fn || '(' || quote_literal(qcode[i]) || ', '
 						|| coalesce((max_depth - qdepth[i])::text, 'NULL') || ', '
 						|| quote_nullable(CASE WHEN isfinite(as_of)
 							THEN to_char(as_of AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
@@ -705,26 +743,41 @@ BEGIN
 			VALUES (i, qprov[i], qcode[i], qdepth[i], 'peer_unreachable');
 			RAISE WARNING USING MESSAGE = format('province %s did not answer for lot %s: %s', qprov[i], qcode[i], msg);
 		END;
-		IF i = 1 THEN
+		IF i = 1 AND fwd THEN
 			SELECT CASE w.dim WHEN 'mass' THEN 'g' WHEN 'volume' THEN 'mL' ELSE 'pcs' END INTO unit
 			  FROM pg_temp.federation_walk w WHERE w.part = 1 AND w.depth = 0;
-		ELSE
-			-- a part's start is the lot that crossed: counted in its own province
+		ELSIF fwd THEN
+			-- forward, a part's start is the lot that crossed: counted in its own province
 			DELETE FROM pg_temp.federation_walk w WHERE w.part = i AND w.depth = 0 AND w.amount IS NOT NULL;
 			UPDATE pg_temp.federation_walk w SET amount = w.amount * qfactor[i], depth = w.depth + qdepth[i]
 			 WHERE w.part = i AND w.amount IS NOT NULL;
+		ELSIF i > 1 THEN
+			-- backward, a part's start is the lot itself (its copy was dropped in
+			-- the part before): what of it went into the start lot, over its
+			-- whole quantity here, scales the part (each figure in its own unit)
+			SELECT qfactor[i] / nullif(w.lot_amount, 0) INTO f
+			  FROM pg_temp.federation_walk w WHERE w.part = i AND w.depth = 0 AND w.amount IS NOT NULL;
+			UPDATE pg_temp.federation_walk w SET amount = w.amount * f, depth = w.depth + qdepth[i],
+				st = CASE WHEN w.st <> 'origin' THEN w.st
+					WHEN shilian.qty_base(w.qty_on_hand::shilian.qty) > 0 THEN 'on_hand' ELSE 'depleted' END
+			 WHERE w.part = i AND w.amount IS NOT NULL;
 		END IF;
-		-- queue the lots of this part that were sold across a border
-		FOR r IN SELECT w.batch, w.amount, w.lot_amount, w.depth, x.pv
+		-- queue the lots of this part that crossed a border
+		FOR r IN SELECT w.seq, w.batch, w.amount, w.lot_amount, w.depth, x.pv
 				   FROM pg_temp.federation_walk w CROSS JOIN LATERAL unnest(w.exports) x(pv)
 				  WHERE w.part = i AND w.amount IS NOT NULL AND w.lot_amount > 0
-					AND (max_depth IS NULL OR w.depth < max_depth)
+					AND (max_depth IS NULL OR w.depth < max_depth OR NOT fwd)
 				  ORDER BY w.seq, x.pv
 		LOOP
 			qprov := qprov || r.pv;
 			qcode := qcode || r.batch;
-			qfactor := qfactor || (r.amount / r.lot_amount);
+			-- forward: the share per unit of the lot; backward: how much of the lot
+			qfactor := qfactor || CASE WHEN fwd THEN r.amount / r.lot_amount ELSE r.amount END;
 			qdepth := qdepth || r.depth;
+			IF NOT fwd THEN
+				-- the copy here stands for the lot there, which its province reports
+				DELETE FROM pg_temp.federation_walk w WHERE w.seq = r.seq;
+			END IF;
 		END LOOP;
 		i := i + 1;
 	END LOOP;
@@ -734,7 +787,7 @@ BEGIN
 		CASE WHEN g.visible THEN g.holder END,
 		CASE WHEN g.visible THEN g.holder_name END,
 		g.depth, g.via_link,
-		shilian.qty(round(g.amount, 3), unit),
+		shilian.qty(round(g.amount, 3), coalesce(unit, CASE g.dim WHEN 'mass' THEN 'g' WHEN 'volume' THEN 'mL' ELSE 'pcs' END)),
 		CASE WHEN g.visible THEN g.on_hand::shilian.qty END,
 		CASE WHEN g.st = 'peer_unreachable' OR g.visible THEN g.st
 			WHEN g.local THEN 'other_holder' ELSE 'other_province' END
@@ -747,6 +800,7 @@ BEGIN
 					sum(w.amount) AS amount,
 					(array_agg(w.qty_on_hand ORDER BY w.depth, w.seq))[1] AS on_hand,
 					(array_agg(w.st ORDER BY w.depth, w.seq))[1] AS st,
+					(array_agg(w.dim ORDER BY w.depth, w.seq))[1] AS dim,
 					EXISTS (SELECT 1 FROM shilian.jurisdiction j WHERE j.code = w.province) AS local,
 					min(w.seq) AS first_seq
 				  FROM pg_temp.federation_walk w
@@ -754,10 +808,43 @@ BEGIN
 	 ORDER BY g.depth, g.first_seq;
 END;
 $$;
+COMMENT ON FUNCTION federation_walk_national(trace_code, text, integer, timestamptz) IS
+	'trace_forward_national or trace_backward_national by direction (forward or backward).';
+REVOKE ALL ON FUNCTION federation_walk_national(trace_code, text, integer, timestamptz) FROM PUBLIC;
+
+CREATE FUNCTION trace_forward_national(code trace_code, max_depth integer DEFAULT NULL,
+		as_of timestamptz DEFAULT now())
+	RETURNS TABLE (province text, batch trace_code, holder bigint, holder_name text,
+		depth integer, via_link bigint, qty_reached qty, qty_on_hand qty, status text)
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	RETURN QUERY SELECT * FROM shilian.federation_walk_national(trace_forward_national.code, 'forward',
+		trace_forward_national.max_depth, trace_forward_national.as_of);
+END;
+$$;
 COMMENT ON FUNCTION trace_forward_national(trace_code, integer, timestamptz) IS
 	'Forward trace across provinces: every lot downstream of a lot in this and the peer provinces (asking each peer for its part), with trace_forward''s quantities and depth; holders and on-hand quantities only where the caller may see them (everywhere for shilian_national).';
 REVOKE ALL ON FUNCTION trace_forward_national(trace_code, integer, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION trace_forward_national(trace_code, integer, timestamptz) TO shilian_national, shilian_regulator, shilian_admin;
+
+CREATE FUNCTION trace_backward_national(code trace_code, max_depth integer DEFAULT NULL,
+		as_of timestamptz DEFAULT now())
+	RETURNS TABLE (province text, batch trace_code, holder bigint, holder_name text,
+		depth integer, via_link bigint, qty_reached qty, qty_on_hand qty, status text)
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	RETURN QUERY SELECT * FROM shilian.federation_walk_national(trace_backward_national.code, 'backward',
+		trace_backward_national.max_depth, trace_backward_national.as_of);
+END;
+$$;
+COMMENT ON FUNCTION trace_backward_national(trace_code, integer, timestamptz) IS
+	'Backward trace across provinces: every lot upstream of a lot in this and the peer provinces (asking each peer for its part), with trace_backward''s quantities (each in the source lot''s unit) and depth; holders and on-hand quantities only where the caller may see them (everywhere for shilian_national).';
+REVOKE ALL ON FUNCTION trace_backward_national(trace_code, integer, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION trace_backward_national(trace_code, integer, timestamptz) TO shilian_national, shilian_regulator, shilian_admin;
 
 -- ---- national recall --------------------------------------------------------------
 
