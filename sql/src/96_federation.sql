@@ -9,7 +9,7 @@
 -- federation_deliver() sends it to the peer, where federation_accept() turns
 -- it, once per sale id, into the buyer's receipt draft (a pending link from
 -- the seller's lot, registered there under its own trace code). National
--- trace asks each peer for its part of the walk (federation_trace).
+-- traces (both directions) and recalls ask each peer for its part.
 
 DO $roles$
 BEGIN
