@@ -177,7 +177,7 @@ my @other = grep { !/^pg_authid:/ } @left;
 is(join(' ', map { my ($cat, $oid) = split /:/; $node->safe_psql('app',
 	"SELECT coalesce(pg_describe_object('pg_catalog.$cat'::regclass, $oid, 0), '$cat $oid')") } @other), '',
 	'after DROP EXTENSION and DROP SCHEMA no object made by the extension is left in any catalog');
-is(scalar(@roles), 7, 'only the seven roles are left (cluster-wide, kept by DROP EXTENSION)');
+is(scalar(@roles), 9, 'only the nine roles are left (cluster-wide, kept by DROP EXTENSION)');
 my ($drop_roles) = $install_md =~ /^## Uninstall\n.*?```sql fresh\n.*?```.*?```sql fresh\n(.*?)```/ms;
 like($drop_roles, qr/^DROP ROLE /, 'docs/install.md gives the DROP ROLE statement');
 $node->safe_psql('app', $drop_roles);

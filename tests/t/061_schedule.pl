@@ -40,9 +40,10 @@ my $plan = $node->safe_psql('postgres', q{SELECT string_agg(jobname || ' ' || sc
 is($plan, join("\n",
 	'shilian_alerts_scan 30 18 * * * SET ROLE shilian_admin; SELECT shilian.alerts_scan()',
 	'shilian_checkpoint * * * * * SET ROLE shilian_admin; SELECT shilian.checkpoint()',
+	'shilian_federation * * * * * SET ROLE shilian_admin; SELECT count(*) FROM shilian.federation_deliver(); SELECT shilian.federation_recall_catch_up()',
 	'shilian_idempotency_prune 17 * * * * SET ROLE shilian_admin; SELECT shilian.idempotency_prune()',
 	'shilian_monthly_report 30 0 5 * * SET ROLE shilian_admin; SELECT shilian.monthly_report_publish()'),
-	'job_plan: the checkpoint, idempotency_prune, the daily alerts_scan and the monthly report on the 5th');
+	'job_plan: the checkpoint, idempotency_prune, the daily alerts_scan, the monthly report on the 5th and the federation every minute');
 
 # ---- with pg_cron -----------------------------------------------------------------
 $node->safe_psql('postgres', 'CREATE EXTENSION pg_cron');
@@ -56,10 +57,10 @@ my $jobs = q{SELECT string_agg(jobid || ' ' || jobname || ' ' || schedule || ' '
 		|| ' ' || database || ' ' || active, E'\n' ORDER BY jobname) FROM cron.job};
 my $first = $node->safe_psql('postgres', $jobs);
 is($node->safe_psql('postgres', q{
-	SELECT count(*) = 4 AND bool_and(j.username = current_user AND j.database = 'postgres' AND j.active)
+	SELECT count(*) = 5 AND bool_and(j.username = current_user AND j.database = 'postgres' AND j.active)
 	  FROM cron.job j JOIN shilian.job_plan() p USING (jobname, schedule, command)}) . '|'
-	  . $node->safe_psql('postgres', 'SELECT count(*) FROM cron.job'), 't|4',
-	'cron.job holds exactly the four jobs, active, owned by the caller, in this database');
+	  . $node->safe_psql('postgres', 'SELECT count(*) FROM cron.job'), 't|5',
+	'cron.job holds exactly the five jobs, active, owned by the caller, in this database');
 $node->safe_psql('postgres', 'SELECT * FROM shilian.schedule_jobs()');
 is($node->safe_psql('postgres', $jobs), $first, 'run again, schedule_jobs leaves the same jobs (same ids)');
 
@@ -126,8 +127,21 @@ is($done, 'succeeded', 'pg_cron ran the checkpoint job (SET ROLE shilian_admin; 
 is($node->safe_psql('postgres', q{SELECT max(tree_size) = (SELECT count(*) FROM shilian.ledger) FROM shilian.checkpoint}), 't',
 	'and its tree head covers every ledger entry');
 
+# the federation job runs every minute too, and without peers (or dblink) does nothing, successfully
+$done = '';
+for (1 .. 150)
+{
+	$done = $node->safe_psql('postgres', q{
+		SELECT d.status FROM cron.job_run_details d JOIN cron.job j USING (jobid)
+		 WHERE j.jobname = 'shilian_federation' AND d.end_time IS NOT NULL ORDER BY d.runid DESC LIMIT 1});
+	last if $done ne '';
+	usleep(1_000_000);
+}
+is($done, 'succeeded', 'pg_cron ran the federation job and it succeeded (no peers: nothing to do)')
+  or diag($node->safe_psql('postgres', 'SELECT status, return_message FROM cron.job_run_details'));
+
 # ---- unschedule ----------------------------------------------------------------------
-is($node->safe_psql('postgres', 'SELECT shilian.unschedule_jobs()'), '4', 'unschedule_jobs removes the four jobs');
+is($node->safe_psql('postgres', 'SELECT shilian.unschedule_jobs()'), '5', 'unschedule_jobs removes the five jobs');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM cron.job'), '0', 'and none is left');
 
 done_testing();
