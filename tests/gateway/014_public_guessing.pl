@@ -83,7 +83,7 @@ like($answer, qr/^404 \{"code":"SLP01","message":"no public trace for CODE with 
 
 # ---- every demo lot's page: producer and final seller, no other name ----------------------
 my @names = split /\n/, $node->safe_psql('postgres', 'select name from shilian.operator order by length(name) desc');
-is(scalar @names, 13, 'the demo has 13 operators');
+is(scalar @names, 14, 'the demo has 14 operators');
 my $middle = 0;
 for my $code (@codes)
 {

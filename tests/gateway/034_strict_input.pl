@@ -123,7 +123,9 @@ is(call('s', 'GET', "/v1/trace/$code/forward?as_of=" . uri_escape('2026-01-07T00
 	'as_of with its offset: 200');
 $r = call('s', 'GET', '/epcis/events?GE_eventTime=2026-01-01');
 is($r->{status}, 400, 'GE_eventTime without a time: 400');
-like($r->{content}, qr/GE_eventTime: must be /, 'naming GE_eventTime and the rule');
+like($r->{content}, qr/query parameter GE_eventTime: .*is not an RFC 3339 date-time with its offset/,
+	'naming GE_eventTime and the rule');
+like($r->{content}, qr/"type":"epcisException:QueryParameterException"/, 'as the EPCIS QueryParameterException');
 
 # ---- uploads: the same rule per line ---------------------------------------------------------------
 $r = http_call($gw, 'POST', '/v1/import?kind=batch',

@@ -28,6 +28,7 @@ is($node->safe_psql('postgres', q{
 	SELECT string_agg(r.status || ':' || coalesce(o.status, '-'), ' ' ORDER BY r.id)
 	  FROM shilian.registration_request r LEFT JOIN shilian.operator o ON o.id = r.operator_id}),
 	'registered:active pending:-', 'one self-registration matched and activated, one waiting for its station');
+is($node->safe_psql('postgres', q{
 	SELECT count(*) || ' ' || min(c.new->>'qty') || ' ' || min(b.qty::text) || ' ' || min(g.kind)
 	  FROM shilian.correction c JOIN shilian.batch b ON b.id = c.record_id JOIN shilian.ledger g ON g.id = c.supersedes}),
 	'1 3200 L 3200 L batch_create', "the demo's corrected record: the milk batch, 3200 L, superseding its batch_create entry");

@@ -223,6 +223,14 @@ is(q1(qq{select action || '|' || (epcis->>'reason') || '|' || (reason ~ '0000000
 	'retract|incorrect_data|true', "the declared event's batch is retracted, naming the corrective event");
 is(q1(q{select string_agg(qty::text || '/' || qty_left::text, ',' order by id) from shilian.batch where lot = 'FQ-0306'}),
 	'50 kg/0 g,5 kg/5 kg', 'the corrective event made the corrected batch');
+($out, $err) = as('op_login', $farm, "select shilian.epcis_capture(\$j\$" . $doc->($decl, $fix) . "\$j\$)");
+is($err, '', 'the same document resent: no error') or diag $err;
+is(q1(qq{select array_to_string(already_captured, ',') from shilian.epcis_capture_job where id = (select max(id) from shilian.epcis_capture_job)}),
+	'urn:uuid:5b0a9c1e-3f2d-4c7a-9e51-0000000000c1,urn:uuid:5b0a9c1e-3f2d-4c7a-9e51-0000000000c2',
+	'both events reported as captured before');
+is(q1(qq{select count(*) from shilian.correction where kind = 'batch' and record_id = $cb}) . ' '
+	. q1(q{select count(*) from shilian.batch where lot = 'FQ-0306'}), '1 2',
+	'a resent declaration retracts nothing again and the corrective event makes no second batch');
 ($out, $err) = as('op_login', $farm, "select shilian.epcis_capture(\$j\$" . $doc->($decl =~ s/0000000000c1/0000000000c9/r) . "\$j\$)");
 like($err, qr/SLC10: EPCIS event 0: errorDeclaration for an unknown eventID/, 'declaring an unknown event: SLC10');
 same_as_rebuild('after EPCIS');

@@ -87,7 +87,15 @@ BEGIN
 		-- captured before under its eventID with the same hash (a resend) is
 		-- reported, not recorded again; another event under a known eventID is
 		-- refused by epcis_apply_event (23505)
-		IF jsonb_typeof(ev) = 'object' THEN
+		-- An error declaration repeats the declared event (its hash leaves
+		-- errorDeclaration out): it is a resend once a correction records it.
+		IF jsonb_typeof(ev) = 'object' AND ev ? 'errorDeclaration' THEN
+			IF jsonb_typeof(ev -> 'eventID') = 'string' AND EXISTS (SELECT 1 FROM shilian.correction c
+			     WHERE c.epcis ->> 'eventID' = ev ->> 'eventID') THEN
+				again := again || (ev ->> 'eventID');
+				CONTINUE;
+			END IF;
+		ELSIF jsonb_typeof(ev) = 'object' THEN
 			h := shilian.epcis_event_hash(ev, doc -> '@context');
 			IF NOT ev ? 'eventID' THEN
 				ev := ev || jsonb_build_object('eventID', h);
@@ -304,6 +312,13 @@ CREATE FUNCTION epcis_query_classes(lists jsonb[]) RETURNS text[]
 	SET search_path = pg_catalog, pg_temp
 RETURN ARRAY(SELECT k FROM unnest(lists) l, jsonb_array_elements(CASE WHEN jsonb_typeof(l) = 'array' THEN l ELSE '[]' END) q,
 	unnest(coalesce(shilian.epcis_class_keys(q ->> 'epcClass'), ARRAY[q ->> 'epcClass'])) k);
+
+COMMENT ON FUNCTION epcis_query_ids(text[]) IS
+	'Identifiers as epcis_query compares them: the canonical GS1 Digital Link URI when there is one (internal to epcis_query).';
+COMMENT ON FUNCTION epcis_query_match(jsonb, text[], text[]) IS
+	'Whether an identifier of a list matches the query''s, exactly or under an EPC pattern (internal to epcis_query).';
+COMMENT ON FUNCTION epcis_query_classes(jsonb[]) IS
+	'The EPC classes of quantity lists, with and without lot (internal to epcis_query).';
 
 -- The parameter names epcis_query knows.
 CREATE FUNCTION epcis_query_parameters() RETURNS text[]
@@ -1143,7 +1158,15 @@ BEGIN
 		-- captured before under its eventID with the same hash (a resend) is
 		-- reported, not recorded again; another event under a known eventID is
 		-- refused by epcis_apply_event (23505)
-		IF jsonb_typeof(ev) = 'object' THEN
+		-- An error declaration repeats the declared event (its hash leaves
+		-- errorDeclaration out): it is a resend once a correction records it.
+		IF jsonb_typeof(ev) = 'object' AND ev ? 'errorDeclaration' THEN
+			IF jsonb_typeof(ev -> 'eventID') = 'string' AND EXISTS (SELECT 1 FROM shilian.correction c
+			     WHERE c.epcis ->> 'eventID' = ev ->> 'eventID') THEN
+				again := again || (ev ->> 'eventID');
+				CONTINUE;
+			END IF;
+		ELSIF jsonb_typeof(ev) = 'object' THEN
 			h := shilian.epcis_event_hash(ev, doc -> '@context');
 			IF NOT ev ? 'eventID' THEN
 				ev := ev || jsonb_build_object('eventID', h);
