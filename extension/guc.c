@@ -18,6 +18,7 @@ bool		shilian_allow_drop = false;
 char *shilian_channel = NULL;
 char *shilian_client = NULL;
 static char *shilian_client_addr = NULL;
+static char *shilian_identity = NULL;
 char *shilian_hash_algorithm = NULL;
 char *shilian_jurisdiction = NULL;
 bool		shilian_ledger_maintenance = false;
@@ -113,6 +114,13 @@ CheckLogOrigin(char **newval, void **extra, GucSource source)
 			return false;
 		}
 	return true;
+}
+
+/* The login (sub:<token subject>) the gateway authenticated, or empty. */
+static bool
+CheckIdentity(char **newval, void **extra, GucSource source)
+{
+	return CheckProvenance("shilian.identity", *newval, source);
 }
 
 /* The system client the gateway authenticated, or empty. */
@@ -222,6 +230,13 @@ ShilianDefineGucs(void)
 							   "Set by the gateway per transaction; self-registration and activation "
 							   "attempts are throttled per address (docs/registration.md).",
 							   &shilian_client_addr, "", PGC_USERSET, 0, NULL, NULL, NULL);
+
+	DefineCustomStringVariable("shilian.identity",
+							   "Login (sub:<token subject>) of the person on whose behalf this transaction runs.",
+							   "Set by the gateway per transaction from a bearer token's subject; a registration "
+							   "request made with it is that login's, and its first login activates the "
+							   "operator (docs/registration.md).",
+							   &shilian_identity, "", PGC_USERSET, 0, CheckIdentity, NULL, NULL);
 
 	DefineCustomStringVariable("shilian.hash_algorithm",
 							   "Hash function for new ledger entries (sha256 or sm3).",

@@ -307,7 +307,7 @@ AuthenticateBearer(GwRequest *req, const char *token)
 	int			keylen, expected, status = 0, rc;
 	const char *claim_role = "role", *claim_operator = "operator_id", *claim_jurisdiction = "jurisdiction";
 	jwt_t	   *jwt = NULL;
-	char		role[32];
+	char		role[32], sub[sizeof(req->auth.identity) - 4];
 
 	if (dot2 == NULL || strchr(dot2 + 1, '.') != NULL)
 		return Unauthorized(req, "invalid token", "a JWT has three parts separated by dots", NULL);
@@ -379,12 +379,17 @@ AuthenticateBearer(GwRequest *req, const char *token)
 	if (!ClaimText(claims, claim_role, role, sizeof(role)) ||
 		!ClaimText(claims, claim_operator, req->auth.operator_id, sizeof(req->auth.operator_id)) ||
 		!ClaimText(claims, claim_jurisdiction, req->auth.jurisdiction, sizeof(req->auth.jurisdiction)) ||
-		(jwk == NULL && !ClaimText(claims, "client", req->auth.client, sizeof(req->auth.client))))
+		(jwk == NULL && !ClaimText(claims, "client", req->auth.client, sizeof(req->auth.client))) ||
+		!ClaimText(claims, "sub", sub, sizeof(sub)))
 	{
 		status = Unauthorized(req, "invalid token claims", NULL,
-							  "role, operator, jurisdiction and client claims are strings or integers.");
+							  "role, operator, jurisdiction and client claims are strings or integers; "
+							  "sub is at most 195 bytes.");
 		goto done;
 	}
+	/* the person's login (shilian.identity): what registration and activation bind */
+	if (sub[0] != '\0')
+		snprintf(req->auth.identity, sizeof(req->auth.identity), "sub:%s", sub);
 	for (int i = 0;; i++)
 	{
 		if (known_roles[i] == NULL)
@@ -458,6 +463,25 @@ ResolveActing(GwRequest *req)
 	if (named != NULL && !OperatorIdValid(named))
 		return gw_reply_error(req->conn, 400, "GW400", "invalid acting operator", named,
 							  "operator (or X-Shilian-Operator) is an operator id: digits, no leading zero.", NULL);
+	/*
+	 * An operator's token that names no operator (an identity provider's,
+	 * for a person): the operator its login is bound to, bound and activated
+	 * on the first login after its registration (identity_operator).
+	 */
+	if (!system && req->auth.operator_id[0] == '\0' && req->auth.identity[0] != '\0')
+	{
+		res = gw_exec_first(req->conn, &db, "select shilian.identity_operator($1)", 1,
+							(const char *[]) {req->auth.identity});
+		if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		{
+			status = gw_reply_pg_error(req->conn, res, db);
+			PQclear(res);
+			return status;
+		}
+		if (!PQgetisnull(res, 0, 0))
+			snprintf(req->auth.operator_id, sizeof(req->auth.operator_id), "%s", PQgetvalue(res, 0, 0));
+		PQclear(res);
+	}
 	if (!system)
 	{
 		if (named != NULL && strcmp(named, req->auth.operator_id) != 0)

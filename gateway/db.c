@@ -360,7 +360,8 @@ gw_tx_set_role(GwRequest *req, PGconn *db)
 /*
  * The statement that makes a transaction the caller's ($1 role, $2 acting
  * operator, $3 jurisdiction, $4 client, $5 statement timeout, $6 the
- * client's network address, for the registration throttle), evaluated
+ * client's network address, for the registration throttle, $7 the login,
+ * sub:<subject> of a bearer token, for registration), evaluated
  * left to right: the acting operator is set last of the request settings by
  * set_acting_operator, which refuses (SLA02) a system client an operator not
  * bound to it, so the database checks what auth.c chose.
@@ -370,6 +371,7 @@ gw_tx_set_role(GwRequest *req, PGconn *db)
 	"set_config('shilian.jurisdiction', $3, true), " \
 	"set_config('shilian.client', $4, true), " \
 	"set_config('shilian.client_addr', $6, true), " \
+	"set_config('shilian.identity', $7, true), " \
 	"shilian.set_acting_operator($2), " \
 	"set_config('statement_timeout', $5, true), " \
 	"set_config('search_path', 'pg_catalog, shilian', true)"
@@ -380,20 +382,30 @@ gw_tx_set_role(GwRequest *req, PGconn *db)
  * for every request (gw_tx_set_role) and for import jobs on the upload
  * connections, for a request or for the caller a job was made by.
  */
-PGresult *
-gw_set_principal(PGconn *db, const GwAuth *who, int timeout_ms)
-{
-	char		timeout[24];
-	const char *p[6];
+#define PRINCIPAL_NPARAMS 7
 
-	snprintf(timeout, sizeof(timeout), "%d", timeout_ms);
+/* PRINCIPAL_SQL's parameters for who, timeout its statement timeout (ms, as text). */
+static void
+PrincipalParams(const GwAuth *who, const char *timeout, const char *p[PRINCIPAL_NPARAMS])
+{
 	p[0] = who->role;
 	p[1] = who->operator_id;
 	p[2] = who->jurisdiction;
 	p[3] = who->client;
 	p[4] = timeout;
 	p[5] = who->client_addr;
-	return PQexecParams(db, PRINCIPAL_SQL, 6, NULL, p, NULL, NULL, 0);
+	p[6] = who->identity;
+}
+
+PGresult *
+gw_set_principal(PGconn *db, const GwAuth *who, int timeout_ms)
+{
+	char		timeout[24];
+	const char *p[PRINCIPAL_NPARAMS];
+
+	snprintf(timeout, sizeof(timeout), "%d", timeout_ms);
+	PrincipalParams(who, timeout, p);
+	return PQexecParams(db, PRINCIPAL_SQL, PRINCIPAL_NPARAMS, NULL, p, NULL, NULL, 0);
 }
 
 /* Run a statement; route_index >= 0 prepares it once per connection. */
@@ -458,16 +470,11 @@ gw_call_route(GwRequest *req, int route_index, const char *sql, int nparams,
 	const char *method = req->ri->request_method;
 	bool		readonly = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 	char		timeout[24], name[16];
-	const char *ctx[6];
+	const char *ctx[PRINCIPAL_NPARAMS];
 
 	snprintf(timeout, sizeof(timeout), "%d", gw_config.request_timeout_ms);
 	snprintf(name, sizeof(name), "gw%d", route_index);
-	ctx[0] = req->auth.role;
-	ctx[1] = req->auth.operator_id;
-	ctx[2] = req->auth.jurisdiction;
-	ctx[3] = req->auth.client;
-	ctx[4] = timeout;
-	ctx[5] = req->auth.client_addr;
+	PrincipalParams(&req->auth, timeout, ctx);
 
 	for (int attempt = 0; attempt < 2; attempt++)
 	{
@@ -483,7 +490,7 @@ gw_call_route(GwRequest *req, int route_index, const char *sql, int nparams,
 		if (!PQenterPipelineMode(db))
 			break;
 		PQsendQueryParams(db, readonly ? "BEGIN READ ONLY" : "BEGIN", 0, NULL, NULL, NULL, NULL, 0);
-		PQsendQueryParams(db, PRINCIPAL_SQL, 6, NULL, ctx, NULL, NULL, 0);
+		PQsendQueryParams(db, PRINCIPAL_SQL, PRINCIPAL_NPARAMS, NULL, ctx, NULL, NULL, 0);
 		if (prepare)
 			PQsendPrepare(db, name, sql, nparams, NULL);
 		if (route_index >= 0)

@@ -77,6 +77,7 @@ typedef struct GwAuth
 	char		jurisdiction[32];
 	char		client[64];
 	char		client_addr[64];	/* the peer's address: shilian.client_addr (registration.md) */
+	char		identity[200];	/* sub:<the bearer token's subject>: shilian.identity (registration.md) */
 } GwAuth;
 
 /* JSON body field types for a route's schema. */

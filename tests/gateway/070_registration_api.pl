@@ -167,5 +167,65 @@ like(decode('UTF-8', $r->{content}), qr/^licence_no,name,home_station,segment,st
 $r = call('licheng', 'GET', '/v1/regulator/jurisdictions/370102/registration-followup.csv');
 is($r->{status}, 403, 'not for another county');
 
+# ---- the first login (首次登录激活): a request made with a login is that login's -------------
+# An identity provider's token for a person names no operator; the request it
+# makes carries its subject as a verified identity. Once the station approves
+# the request, the first request with that token binds the login and
+# activates the operator. A roll match alone does not (the licence hangs on
+# the wall): that operator activates with the station's code, after which the
+# login it bound acts for it.
+$node->safe_psql('postgres', q{
+	delete from shilian.registration_throttle;
+	insert into shilian.operator_roll (licence_no, name, station, segment, kinds) values
+		('JY13701020003067', '泉城路钱记干货', '370102001', 'circulation', '{market_vendor}')});
+$tok{zhao} = make_jwt({ role => 'operator', sub => 'idp|zhao' });
+$tok{qian} = make_jwt({ role => 'operator', sub => 'idp|qian' });
+$tok{mallory} = make_jwt({ role => 'operator', sub => 'idp|mallory' });
+$r = call('zhao', 'GET', '/v1/session');
+is($r->{json}{operator_id}, '', 'before registering, the login acts for no operator');
+$r = call('zhao', 'POST', '/v1/registrations', request_body('泉城路赵记粮油', 'JY13701020003059', card => 'QCL-ZHAO',
+	extra => { identity => 'sub:idp|mallory' }));
+is($r->{status}, 422, "a login registers itself, not another identity");
+is($r->{json}{code}, 'SLQ04', 'SLQ04');
+$r = call('zhao', 'POST', '/v1/registrations', request_body('泉城路赵记粮油', 'JY13701020003059', card => 'QCL-ZHAO'));
+is($r->{json}{status}, 'pending', 'a stall not on the roll: the request waits for the station');
+my $zreq = $r->{json}{id};
+is($node->safe_psql('postgres', qq{select identity || ' ' || identity_verified from shilian.registration_request
+	where id = $zreq}), 'sub:idp|zhao true', 'the request keeps the token subject as a verified identity');
+$r = call('zhao', 'GET', '/v1/session');
+is($r->{json}{operator_id}, '', 'pending: still no operator');
+$r = call('lixia', 'POST', "/v1/registrations/$zreq/decision", { decision => 'approve', reason => '现场核实' });
+is($r->{json}{status}, 'approved', 'the station approves it');
+my $zhao = $r->{json}{operator};
+is($node->safe_psql('postgres', "select status from shilian.operator where id = $zhao"), 'registered', 'registered, not active yet');
+$r = call('mallory', 'GET', '/v1/session');
+is($r->{json}{operator_id}, '', 'another login does not get the operator');
+$r = call('zhao', 'GET', '/v1/session');
+is($r->{json}{operator_id}, $zhao, 'the first login acts for the approved operator');
+is($node->safe_psql('postgres', "select status from shilian.operator where id = $zhao"), 'active', 'and activated it');
+is($node->safe_psql('postgres', qq{select count(*) || ' ' || min(shilian.ledger_body(body)->>'via') from shilian.ledger
+	where operator_id = $zhao and kind = 'operator_identity_bind'}), '1 first_login', 'one binding in its chain, by the first login');
+$r = call('zhao', 'GET', '/v1/session');
+is($r->{json}{operator_id}, $zhao, 'later logins act for it too');
+is($node->safe_psql('postgres', qq{select count(*) from shilian.ledger where operator_id = $zhao and kind = 'operator_identity_bind'}),
+	'1', 'without binding again');
+$r = call('zhao', 'GET', "/v1/operators/$zhao");
+is($r->{status}, 200, 'its own row over REST');
+# matched on the roll with a login: registered, but only the code activates
+my ($r0, $a0) = split m{/}, counts();
+$r = call('qian', 'POST', '/v1/registrations', request_body('泉城路钱记干货', 'JY13701020003067', card => 'QCL-QIAN'));
+is($r->{json}{status}, 'registered', 'a login registers a stall on the roll: matched');
+my $qian = $r->{json}{operator};
+$r = call('qian', 'GET', '/v1/session');
+is($r->{json}{operator_id}, '', 'a roll match is no activation: the login acts for no operator');
+is($node->safe_psql('postgres', "select status from shilian.operator where id = $qian"), 'registered', 'still registered');
+$r = call('lixia', 'POST', "/v1/operators/$qian/activation-code");
+$r = call(undef, 'POST', '/v1/activations', { licence_no => 'JY13701020003067', code => $r->{json}{code}, identity => 'sub:idp|qian' });
+is($r->{json}{status}, 'active', "activated with the station's code, binding the login");
+$r = call('qian', 'GET', '/v1/session');
+is($r->{json}{operator_id}, $qian, 'the bound login acts for it');
+is(counts(), ($r0 + 1) . '/' . ($a0 + 1), "the county's registered and activated counts (of the roll) moved by one each");
+# (a SQL session may not claim a login: tests/t/031_provenance_settings.pl)
+
 stop_gateway($gw);
 done_testing();

@@ -45,7 +45,7 @@ sub refused
 {
 	my ($user, $sql, $name) = @_;
 	my ($out, $err) = as_user($user, $sql);
-	like($err, qr/ERROR:\s+SLS01: shilian\.(channel|client) is set only by the gateway/, "$name: SLS01") or diag $err;
+	like($err, qr/ERROR:\s+SLS01: shilian\.(channel|client|identity) is set only by the gateway/, "$name: SLS01") or diag $err;
 }
 
 # The source of the one ledger entry of the farm recording on $date
@@ -62,6 +62,8 @@ refused('op_login', q{set shilian.channel = 'epcis'}, 'operator login: SET shili
 refused('op_login', q{begin; set local shilian.channel = 'import'}, 'operator login: SET LOCAL shilian.channel');
 refused('op_login', q{select set_config('shilian.client', 'x', true)}, 'operator login: set_config shilian.client');
 refused('sys_login', q{set shilian.client = 'erp-a'}, 'system login: SET shilian.client');
+refused('op_login', q{set shilian.identity = 'sub:idp|someone'}, 'operator login: SET shilian.identity (a login, which activates on first use)');
+refused('op_login', q{select set_config('shilian.identity', 'sub:x', true)}, 'operator login: set_config shilian.identity');
 refused('sys_login', q{set role shilian_system; set shilian.client = 'erp-a'}, 'system login after SET ROLE: SET shilian.client');
 refused('op_login', q{alter role op_login set shilian.client = 'x'}, 'operator login: ALTER ROLE itself SET shilian.client');
 {

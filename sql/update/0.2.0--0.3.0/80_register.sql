@@ -44,6 +44,10 @@ CREATE TABLE registration_request (
 	contact     text NOT NULL CHECK (contact <> ''),
 	station     text NOT NULL REFERENCES jurisdiction (code),
 	identity    text CHECK (identity <> ''),
+	-- the identity is the login's own (the subject of the token the request
+	-- came with, shilian.identity), not a value typed into the form: its
+	-- first login activates the operator once registered
+	identity_verified boolean NOT NULL DEFAULT false,
 	client_addr text NOT NULL,
 	status      text NOT NULL
 		CHECK (status IN ('registered', 'pending', 'approved', 'corrected', 'refused', 'conflict')),
@@ -212,6 +216,8 @@ CREATE FUNCTION operator_register_request(name text, segment text, kinds text[],
 	AS $$
 DECLARE
 	addr text := shilian.registration_client_addr();
+	login text := nullif(current_setting('shilian.identity', true), '');
+	verified boolean := false;
 	r shilian.registration_request;
 	lic shilian.licence_no;
 	holder bigint;
@@ -235,15 +241,26 @@ BEGIN
 			MESSAGE = format('invalid identity "%s"', identity),
 			HINT = 'Give phone:<number> or sub:<token subject>.';
 	END IF;
+	-- a request made with a login (an operator's or public token) is that
+	-- login's: its identity is the token's subject, verified by the gateway
+	IF login IS NOT NULL AND current_setting('role') IN ('shilian_operator', 'shilian_public') THEN
+		IF identity IS NOT NULL AND identity <> login THEN
+			RAISE EXCEPTION USING ERRCODE = 'SLQ04',
+				MESSAGE = format('identity "%s" is not the login''s (%s)', identity, login),
+				HINT = 'A request made with a login registers that login: leave identity out.';
+		END IF;
+		identity := login;
+		verified := true;
+	END IF;
 	lic := licence_no::shilian.licence_no;       -- 22P02 naming the rule
 	IF NOT EXISTS (SELECT 1 FROM shilian.jurisdiction j WHERE j.code = station AND j.level = 'station') THEN
 		RAISE EXCEPTION USING ERRCODE = 'SLR19',
 			MESSAGE = format('unknown jurisdiction: %s is not a registered supervision station', station);
 	END IF;
 	INSERT INTO shilian.registration_request (name, uscc, reg_card, licence_no, scope, valid_from, valid_to,
-		segment, kinds, address, contact, station, identity, client_addr, status)
+		segment, kinds, address, contact, station, identity, identity_verified, client_addr, status)
 	VALUES (name, uscc::shilian.uscc, reg_card, lic, scope, valid_from, valid_to, segment, kinds, address,
-		contact, station, identity, addr, 'pending')
+		contact, station, identity, verified, addr, 'pending')
 	RETURNING * INTO r;
 
 	-- a licence already held on the platform: refused, kept for the station
@@ -275,16 +292,13 @@ BEGIN
 	IF NOT matched THEN
 		RETURN jsonb_build_object('id', r.id, 'status', 'pending');
 	END IF;
+	-- the identity is bound at activation (the station's code), not here
 	op := shilian.registration_register(r, 'registered', 'roll', 'matched the operator roll');
-	IF identity IS NOT NULL THEN
-		-- the identity is bound at activation, not here: nobody activates by asking
-		NULL;
-	END IF;
 	RETURN jsonb_build_object('id', r.id, 'status', 'registered', 'operator', op);
 END
 $$;
 COMMENT ON FUNCTION operator_register_request(text, text, text[], text, text, text, text, text[], date, date, text, text, text) IS
-	'Self-service registration (注册): registered at once when licence number, holder name and home station match the operator roll, else pending for the station; a licence or USCC already registered is a conflict (SLQ05). Throttled per client address (SLQ02). Returns {id, status, operator | error}.';
+	'Self-service registration (注册), for the login''s own identity when made with a token (shilian.identity): registered at once when licence number, holder name and home station match the operator roll, else pending for the station; a licence or USCC already registered is a conflict (SLQ05). Throttled per client address (SLQ02). Returns {id, status, operator | error}.';
 REVOKE ALL ON FUNCTION operator_register_request(text, text, text[], text, text, text, text, text[], date, date, text, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION operator_register_request(text, text, text[], text, text, text, text, text[], date, date, text, text, text)
 	TO shilian_public, shilian_operator, shilian_system, shilian_regulator, shilian_admin;
@@ -460,6 +474,27 @@ COMMENT ON FUNCTION activation_code_issue(bigint, interval) IS
 REVOKE ALL ON FUNCTION activation_code_issue(bigint, interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION activation_code_issue(bigint, interval) TO shilian_regulator, shilian_admin;
 
+-- The one rule that binds an identity to an operator (the operator row
+-- locked by the caller, its status st): the binding, its ledger entry and
+-- the activation of a registered operator through operator_activate's path.
+CREATE FUNCTION registration_bind_identity(op bigint, ident text, st text, how jsonb) RETURNS void
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, shilian, pg_temp
+	AS $$
+BEGIN
+	INSERT INTO shilian.operator_identity (identity, operator_id) VALUES (ident, op)
+	ON CONFLICT (identity) DO NOTHING;
+	PERFORM shilian.ledger_append(op, 'operator_identity_bind', jsonb_build_object(
+		'operator_id', op, 'identity', ident) || how);
+	IF st = 'registered' THEN
+		PERFORM shilian.operator_activate_bound(op);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION registration_bind_identity(bigint, text, text, jsonb) IS
+	'Bind an identity to an operator (operator_identity), append operator_identity_bind to its chain and activate it if registered (internal to activation).';
+REVOKE ALL ON FUNCTION registration_bind_identity(bigint, text, text, jsonb) FROM PUBLIC;
+
 -- A refusal of an activation attempt is an answer, not an error, so that the
 -- attempt stays counted (throttle, wrong attempts on the code).
 CREATE FUNCTION operator_activate_with_code(licence_no text, code text, identity text)
@@ -517,14 +552,7 @@ BEGIN
 			'hint', 'The supervision station activates a suspended operator.'));
 	END IF;
 	UPDATE shilian.activation_code c SET used_at = now() WHERE c.operator_id = op;
-	IF bound IS NULL THEN
-		INSERT INTO shilian.operator_identity (identity, operator_id) VALUES (identity, op);
-	END IF;
-	PERFORM shilian.ledger_append(op, 'operator_identity_bind', jsonb_build_object(
-		'operator_id', op, 'identity', identity));
-	IF st = 'registered' THEN
-		PERFORM shilian.operator_activate_bound(op);
-	END IF;
+	PERFORM shilian.registration_bind_identity(op, identity, st, '{}');
 	RETURN jsonb_build_object('status', 'active', 'operator', op, 'identity', identity);
 END
 $$;
@@ -533,6 +561,56 @@ COMMENT ON FUNCTION operator_activate_with_code(text, text, text) IS
 REVOKE ALL ON FUNCTION operator_activate_with_code(text, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION operator_activate_with_code(text, text, text)
 	TO shilian_public, shilian_operator, shilian_system, shilian_regulator, shilian_admin;
+
+-- The operator a login acts for (the gateway asks, for an operator's token
+-- that names none): the one its identity is bound to; else, on the first
+-- login with the identity a registration request was made with (a verified
+-- one, shilian.identity of that request), the request's operator once the
+-- station approved it (approved or corrected) and not yet activated: bound
+-- and activated now. NULL otherwise (the token acts for no operator).
+-- A request matched on the roll alone does not activate this way: a
+-- licence's number and holder hang on the shop wall, so a match proves
+-- nothing about who asks; the station's code (or its decision) does.
+CREATE FUNCTION identity_operator(identity text) RETURNS bigint
+	LANGUAGE plpgsql VOLATILE
+	SECURITY DEFINER
+	SET search_path = pg_catalog, shilian, pg_temp
+	AS $$
+DECLARE
+	op bigint;
+	st text;
+BEGIN
+	IF identity IS NULL OR identity !~ '^sub:.+$' THEN
+		RETURN NULL;
+	END IF;
+	SELECT b.operator_id INTO op FROM shilian.operator_identity b WHERE b.identity = identity_operator.identity;
+	IF op IS NOT NULL THEN
+		RETURN op;
+	END IF;
+	SELECT q.operator_id INTO op FROM shilian.registration_request q
+	 WHERE q.identity = identity_operator.identity AND q.identity_verified
+	   AND q.status IN ('approved', 'corrected')
+	 ORDER BY q.id DESC LIMIT 1;
+	IF op IS NULL THEN
+		RETURN NULL;
+	END IF;
+	SELECT o.status INTO st FROM shilian.operator o WHERE o.id = op FOR UPDATE;
+	-- a concurrent first login may have bound it meanwhile
+	IF EXISTS (SELECT 1 FROM shilian.operator_identity b WHERE b.identity = identity_operator.identity) THEN
+		RETURN (SELECT b.operator_id FROM shilian.operator_identity b WHERE b.identity = identity_operator.identity);
+	END IF;
+	-- activated by someone else's code, or suspended: the station decides
+	IF st <> 'registered' THEN
+		RETURN NULL;
+	END IF;
+	PERFORM shilian.registration_bind_identity(op, identity, st, '{"via": "first_login"}');
+	RETURN op;
+END
+$$;
+COMMENT ON FUNCTION identity_operator(text) IS
+	'The operator a login (sub:<token subject>) acts for: the bound one; on the first login of the verified identity of a request the station approved, that operator, bound and activated now (激活). NULL otherwise. For the gateway.';
+REVOKE ALL ON FUNCTION identity_operator(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION identity_operator(text) TO shilian_gateway;
 
 -- ---- the station's follow-up ---------------------------------------------------------
 
