@@ -99,6 +99,40 @@ COMMENT ON FUNCTION api_client_binder(bigint) IS
 	'The caller who may bind system clients to the operator (operator, regulator:J or admin), or error SLA03.';
 REVOKE ALL ON FUNCTION api_client_binder(bigint) FROM PUBLIC;
 
+-- The one rule that binds a system client to an operator, by_whom granting
+-- it: the binding and its client_bind entry on the operator's own ledger
+-- chain (api_client_bind after its caller check; a registration request a
+-- market's client made for its vendor, part 83). Binding twice is harmless.
+CREATE FUNCTION api_client_bind_as(client text, operator bigint, by_whom text) RETURNS void
+	LANGUAGE plpgsql VOLATILE STRICT
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	entry bigint;
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM shilian.api_client c WHERE c.client = api_client_bind_as.client) THEN
+		RAISE EXCEPTION USING ERRCODE = 'no_data_found',
+			MESSAGE = format('unknown system client "%s"', client),
+			HINT = 'Register it with shilian.api_client_add first.';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM shilian.operator o WHERE o.id = api_client_bind_as.operator) THEN
+		RAISE EXCEPTION USING ERRCODE = 'no_data_found',
+			MESSAGE = format('unknown operator %s', operator);
+	END IF;
+	INSERT INTO shilian.api_client_operator (client, operator_id, bound_by)
+	VALUES (api_client_bind_as.client, api_client_bind_as.operator, by_whom) ON CONFLICT DO NOTHING;
+	IF FOUND THEN
+		entry := shilian.ledger_append(operator, 'client_bind',
+			jsonb_build_object('client', client, 'by', by_whom));
+		UPDATE shilian.api_client_operator b SET ledger_id = entry
+		 WHERE b.client = api_client_bind_as.client AND b.operator_id = api_client_bind_as.operator;
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION api_client_bind_as(text, bigint, text) IS
+	'Bind a system client to an operator as by_whom grants it, recorded as client_bind on the operator''s ledger chain (internal: api_client_bind, registration). P0002 for an unknown client or operator.';
+REVOKE ALL ON FUNCTION api_client_bind_as(text, bigint, text) FROM PUBLIC;
+
 -- Definer rights: the operator and the regulator write api_client_operator
 -- and the ledger only through here, after api_client_binder. The grant is
 -- an entry client_bind on the operator's own ledger chain.
@@ -106,27 +140,8 @@ CREATE FUNCTION api_client_bind(client text, operator bigint) RETURNS void
 	LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 	AS $$
-DECLARE
-	by_whom text := shilian.api_client_binder(operator);
-	entry bigint;
 BEGIN
-	IF NOT EXISTS (SELECT 1 FROM shilian.api_client c WHERE c.client = api_client_bind.client) THEN
-		RAISE EXCEPTION USING ERRCODE = 'no_data_found',
-			MESSAGE = format('unknown system client "%s"', client),
-			HINT = 'Register it with shilian.api_client_add first.';
-	END IF;
-	IF NOT EXISTS (SELECT 1 FROM shilian.operator o WHERE o.id = api_client_bind.operator) THEN
-		RAISE EXCEPTION USING ERRCODE = 'no_data_found',
-			MESSAGE = format('unknown operator %s', operator);
-	END IF;
-	INSERT INTO shilian.api_client_operator (client, operator_id, bound_by)
-	VALUES (api_client_bind.client, api_client_bind.operator, by_whom) ON CONFLICT DO NOTHING;
-	IF FOUND THEN
-		entry := shilian.ledger_append(operator, 'client_bind',
-			jsonb_build_object('client', client, 'by', by_whom));
-		UPDATE shilian.api_client_operator b SET ledger_id = entry
-		 WHERE b.client = api_client_bind.client AND b.operator_id = api_client_bind.operator;
-	END IF;
+	PERFORM shilian.api_client_bind_as(client, operator, shilian.api_client_binder(operator));
 END
 $$;
 COMMENT ON FUNCTION api_client_bind(text, bigint) IS

@@ -46,7 +46,8 @@ sub call
 {
 	my ($who, $method, $path, $body) = @_;
 	my %h = ('Content-Type' => 'application/json');
-	$h{Authorization} = "Bearer $tok{$who}" if $who;
+	if ($who && $who =~ /^key:(.*)/) { $h{'X-API-Key'} = $1 }
+	elsif ($who) { $h{Authorization} = "Bearer $tok{$who}" }
 	my $r = http_call($gw, $method, $path, headers => \%h,
 		defined $body ? (body => JSON::PP->new->utf8->canonical->encode($body)) : ());
 	$r->{json} = json_body($r);
@@ -225,6 +226,38 @@ is($r->{json}{status}, 'active', "activated with the station's code, binding the
 $r = call('qian', 'GET', '/v1/session');
 is($r->{json}{operator_id}, $qian, 'the bound login acts for it');
 is(counts(), ($r0 + 1) . '/' . ($a0 + 1), "the county's registered and activated counts (of the roll) moved by one each");
+# ---- a market's sub-system registers its vendors (市场代报) ---------------------------------
+# The request a system client makes binds it to the vendor once registered
+# (matched on the roll or approved), so the market records for its stalls.
+my $mkey = (split /\n/, $node->safe_psql('postgres', q{
+	set client_min_messages = warning;
+	delete from shilian.registration_throttle;
+	insert into shilian.operator_roll (licence_no, name, station, segment, kinds) values
+		('JY13701020003075', '泉城路孙记豆腐', '370102001', 'circulation', '{market_vendor}');
+	select shilian.api_client_add('market-qcl', '泉城路市场子系统');
+	select shilian.api_client_key_new('market-qcl');}))[-1];
+$r = call("key:$mkey", 'POST', '/v1/registrations', request_body('泉城路孙记豆腐', 'JY13701020003075', card => 'QCL-SUN'));
+is($r->{json}{status}, 'registered', "the market's client registers a stall on the roll");
+my $sun = $r->{json}{operator};
+is($node->safe_psql('postgres', qq{select b.bound_by || ' ' || (g.kind = 'client_bind' and g.operator_id = $sun)
+	from shilian.api_client_operator b join shilian.ledger g on g.id = b.ledger_id
+	where b.client = 'market-qcl' and b.operator_id = $sun}), 'registration:' . $r->{json}{id} . ' true',
+	"the client is bound to the stall by its request, a client_bind entry in the stall's chain");
+$r = call("key:$mkey", 'GET', "/v1/operators/$sun");
+is($r->{status}, 200, 'and sees it');
+$r = call("key:$mkey", 'POST', '/v1/registrations', request_body('泉城路周记面食', 'JY13701020003083', card => 'QCL-ZHOU'));
+is($r->{json}{status}, 'pending', 'a stall not on the roll waits for the station');
+my $zhou_req = $r->{json}{id};
+is($node->safe_psql('postgres', q{select count(*) from shilian.api_client_operator where client = 'market-qcl'}), '1',
+	'pending: no binding yet');
+$r = call('lixia', 'POST', "/v1/registrations/$zhou_req/decision", { decision => 'approve', reason => '市场出具摊位证明' });
+my $zhou = $r->{json}{operator};
+is($node->safe_psql('postgres', qq{select bound_by from shilian.api_client_operator where client = 'market-qcl' and operator_id = $zhou}),
+	"registration:$zhou_req", 'approved: bound by the request');
+$r = call(undef, 'POST', '/v1/registrations', request_body('泉城路吴记熟食', 'JY13701020003091', card => 'QCL-WU'));
+is($node->safe_psql('postgres', qq{select client is null from shilian.registration_request where id = $r->{json}{id}}), 't',
+	'a request without a client binds none');
+
 # (a SQL session may not claim a login: tests/t/031_provenance_settings.pl)
 
 stop_gateway($gw);

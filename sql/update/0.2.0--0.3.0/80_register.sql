@@ -48,6 +48,9 @@ CREATE TABLE registration_request (
 	-- came with, shilian.identity), not a value typed into the form: its
 	-- first login activates the operator once registered
 	identity_verified boolean NOT NULL DEFAULT false,
+	-- the system client (a market's or canteen sub-system) that made the
+	-- request for its vendor: bound to the operator once registered
+	client      text,
 	client_addr text NOT NULL,
 	status      text NOT NULL
 		CHECK (status IN ('registered', 'pending', 'approved', 'corrected', 'refused', 'conflict')),
@@ -190,11 +193,15 @@ BEGIN
 	PERFORM shilian.ledger_append(op, 'registration_decide', jsonb_strip_nulls(jsonb_build_object(
 		'request', r.id, 'decision', outcome, 'licence_no', r.licence_no::text, 'station', r.station,
 		'decided_by', by_whom, 'reason', why)));
+	-- a market's or canteen sub-system that registered its vendor records for it
+	IF r.client IS NOT NULL THEN
+		PERFORM shilian.api_client_bind_as(r.client, op, 'registration:' || r.id);
+	END IF;
 	RETURN op;
 END
 $$;
 COMMENT ON FUNCTION registration_register(registration_request, text, text, text) IS
-	'Register the operator and licence of a matched or approved request (operator_register_matched, licence_add_matched) and record the outcome in the request and the operator''s chain.';
+	'Register the operator and licence of a matched or approved request (operator_register_matched, licence_add_matched), record the outcome in the request and the operator''s chain, and bind the system client that made the request, if any.';
 REVOKE ALL ON FUNCTION registration_register(registration_request, text, text, text) FROM PUBLIC;
 
 -- The licence's holder on the platform, if any.
@@ -217,6 +224,7 @@ CREATE FUNCTION operator_register_request(name text, segment text, kinds text[],
 DECLARE
 	addr text := shilian.registration_client_addr();
 	login text := nullif(current_setting('shilian.identity', true), '');
+	via text := CASE WHEN current_setting('role') = 'shilian_system' THEN shilian.current_client() END;
 	verified boolean := false;
 	r shilian.registration_request;
 	lic shilian.licence_no;
@@ -258,9 +266,9 @@ BEGIN
 			MESSAGE = format('unknown jurisdiction: %s is not a registered supervision station', station);
 	END IF;
 	INSERT INTO shilian.registration_request (name, uscc, reg_card, licence_no, scope, valid_from, valid_to,
-		segment, kinds, address, contact, station, identity, identity_verified, client_addr, status)
+		segment, kinds, address, contact, station, identity, identity_verified, client, client_addr, status)
 	VALUES (name, uscc::shilian.uscc, reg_card, lic, scope, valid_from, valid_to, segment, kinds, address,
-		contact, station, identity, verified, addr, 'pending')
+		contact, station, identity, verified, via, addr, 'pending')
 	RETURNING * INTO r;
 
 	-- a licence already held on the platform: refused, kept for the station
