@@ -490,6 +490,31 @@ static const char *const public_trace_args[] = {"path:0", "query:t", NULL};
 static const char *const trace_args[] = {"path:0", "query:max_depth", "query:as_of", NULL};
 static const char *const graph_args[] = {"path:0", "query:direction", "query:max_depth", NULL};
 
+/* sales to another province and the national walks (docs/federation.md) */
+static const GwField cross_border_fields[] = {
+	{"code", GW_STRING, true, "trace code of the batch sold"},
+	{"buyer_uscc", GW_STRING, true, "the buyer's unified social credit code (统一社会信用代码), of another province"},
+	{"qty", GW_STRING, true, "quantity with unit"},
+	{"shipped_on", GW_DATE, false, "date (default today)"},
+	{"seller", GW_ID, false, "operator id (default: the acting operator)"},
+	{"buyer_name", GW_STRING, false, "the buyer's name as the seller knows it"},
+	{NULL}
+};
+static const char *const cross_border_args[] = {
+	"body:code", "body:buyer_uscc", "body:qty", "body:shipped_on", "body:seller", "body:buyer_name", NULL
+};
+#define NATIONAL_TRACE_ROWS(fn) \
+	"select coalesce(jsonb_agg(jsonb_build_object('province', t.province, 'batch', t.batch::text, " \
+	"'holder', t.holder::text, 'holder_name', t.holder_name, 'depth', t.depth, 'via_link', t.via_link::text, " \
+	"'qty_reached', t.qty_reached::text, 'qty_on_hand', t.qty_on_hand::text, 'status', t.status)), '[]') " \
+	"from shilian." fn "($1::shilian.trace_code, $2::int, coalesce(shilian.strict_timestamptz($3, 'as_of'), now())) t"
+static const GwField national_recall_fields[] = {
+	{"code", GW_STRING, true, "trace code of the suspect lot"},
+	{"reason", GW_STRING, true, NULL},
+	{NULL}
+};
+static const char *const national_recall_args[] = {"body:code", "body:reason", NULL};
+
 static const GwField recall_fields[] = {
 	{"code", GW_STRING, true, "trace code of the suspect lot"},
 	{"reason", GW_STRING, true, NULL},
@@ -854,6 +879,14 @@ const GwRoute gw_routes[] = {
 		"select json_build_object('link', shilian.ship($1::shilian.trace_code, $2::bigint, $3::shilian.qty, "
 		"coalesce(shilian.strict_date($4, 'shipped_on'), shilian.platform_today()), coalesce($5::bigint, " ACTING "))::text)", ship_args,
 		.op = "shipBatch", .response = "CreatedLink", .location = "/v1/shipments/{link}"},
+	{"POST", "/v1/shipments/cross-border", gw_sql_route, GW_JSON | GW_CREATED | GW_ACTING,
+		"Record a sale to a buyer of another province named by its USCC; its platform gets it as a receipt draft "
+		"(ship_cross_border)",
+		cross_border_fields, NULL,
+		"select json_build_object('link', shilian.ship_cross_border($1::shilian.trace_code, $2::shilian.uscc, "
+		"$3::shilian.qty, coalesce(shilian.strict_date($4, 'shipped_on'), shilian.platform_today()), "
+		"coalesce($5::bigint, " ACTING "), $6)::text)", cross_border_args,
+		.op = "shipCrossBorder", .response = "CreatedLink", .location = "/v1/shipments/{link}"},
 	{"GET", "/v1/shipments/inbox", gw_sql_route, GW_ACTING, "The acting operator's receipt drafts (pending shipments to it)",
 		NULL, acting_roles,
 		"select coalesce(jsonb_agg(to_jsonb(d) || jsonb_build_object('link', d.link::text, "
@@ -956,6 +989,14 @@ const GwRoute gw_routes[] = {
 		"Every source of the lot (trace_backward; max_depth=, as_of=)",
 		NULL, NULL, TRACE_ROWS("trace_backward"), trace_args,
 		.op = "traceBackward", .params = p_trace, .response = "TraceRowList"},
+	{"GET", "/v1/trace/{code}/national/forward", gw_sql_route, GW_READ_WRITE,
+		"Forward trace across provinces, asking each peer for its part (trace_forward_national; max_depth=, as_of=)",
+		NULL, regulators, NATIONAL_TRACE_ROWS("trace_forward_national"), trace_args,
+		.op = "traceForwardNational", .params = p_trace, .response = "NationalTraceRowList"},
+	{"GET", "/v1/trace/{code}/national/backward", gw_sql_route, GW_READ_WRITE,
+		"Backward trace across provinces (trace_backward_national; max_depth=, as_of=)",
+		NULL, regulators, NATIONAL_TRACE_ROWS("trace_backward_national"), trace_args,
+		.op = "traceBackwardNational", .params = p_trace, .response = "NationalTraceRowList"},
 	{"GET", "/v1/trace/{code}/graph", gw_sql_route, 0, "Nodes and edges for drawing (trace_graph; direction=, max_depth=)",
 		NULL, NULL, "select shilian.trace_graph($1::shilian.trace_code, coalesce($2, 'forward'), $3::int)", graph_args,
 		.op = "traceGraph", .params = p_graph, .response = "TraceGraph"},
@@ -980,6 +1021,19 @@ const GwRoute gw_routes[] = {
 		"select json_build_object('id', shilian.recall_open($1::shilian.trace_code, $2, coalesce($3, 'forward'))::text)",
 		recall_args,
 		.op = "openRecall", .response = "Created", .location = "/v1/recalls/{id}"},
+	{"POST", "/v1/recalls/national", gw_sql_route, GW_JSON | GW_CREATED,
+		"Open a forward recall here and its parts in every province the lot's material reached (recall_open_national)",
+		national_recall_fields, regulators,
+		"select json_build_object('id', shilian.recall_open_national($1::shilian.trace_code, $2)::text)",
+		national_recall_args,
+		.op = "openNationalRecall", .response = "Created", .location = "/v1/recalls/{id}/national"},
+	{"GET", "/v1/recalls/{id}/national", gw_sql_route, 0,
+		"A recall's parts across provinces: targets, acknowledgements, exposed quantities (recall_status_national)",
+		NULL, regulators,
+		"select coalesce(jsonb_agg(jsonb_build_object('province', s.province, 'recall', s.recall::text, "
+		"'lot', s.lot::text, 'targets', s.targets, 'acknowledged', s.acknowledged, 'outstanding', s.outstanding, "
+		"'exposed', s.exposed::text, 'status', s.status)), '[]') from shilian.recall_status_national($1::bigint) s",
+		path0, .op = "getNationalRecall", .params = p_id, .response = "NationalRecallStatus"},
 	{"GET", "/v1/recalls/{id}", gw_sql_route, 0, "Counts and quantities outstanding (recall_status)",
 		NULL, NULL, "select to_jsonb(s) from shilian.recall_status($1::bigint) s where s.status is not null", path0,
 		.op = "getRecall", .params = p_id, .response = "RecallStatus"},

@@ -336,7 +336,8 @@ int
 gw_tx_begin(GwRequest *req, PGconn **db)
 {
 	const char *method = req->ri->request_method;
-	bool		readonly = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+	bool		readonly = (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) &&
+		!(req->route != NULL && (req->route->flags & GW_READ_WRITE));
 	PGresult   *res = gw_exec_first(req->conn, db, readonly ? "BEGIN READ ONLY" : "BEGIN", 0, NULL);
 
 	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK)
@@ -468,7 +469,8 @@ gw_call_route(GwRequest *req, int route_index, const char *sql, int nparams,
 			  const char *const *params, int *status)
 {
 	const char *method = req->ri->request_method;
-	bool		readonly = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+	bool		readonly = (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) &&
+		!(req->route != NULL && (req->route->flags & GW_READ_WRITE));
 	char		timeout[24], name[16];
 	const char *ctx[PRINCIPAL_NPARAMS];
 

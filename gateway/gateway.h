@@ -139,6 +139,7 @@ typedef int (*GwHandler) (struct GwRequest *req);
 #define GW_STREAM	0x200		/* the handler reads the body itself, in chunks */
 #define GW_ACTING	0x400		/* acts for an operator: a system client bound to several names it (auth.c) */
 #define GW_PATH_REST	0x800	/* the last path parameter takes the rest of the path, slashes too (an EPCIS eventID) */
+#define GW_READ_WRITE	0x1000	/* a GET whose function needs a read-write transaction (the national walks' temp table) */
 
 typedef struct GwRoute
 {

@@ -239,6 +239,36 @@ const char gw_schemas_json[] = SCHEMAS({
 		"required": ["batch", "holder", "depth"]
 	},
 	"TraceRowList": {"type": "array", "items": {"$ref": "#/components/schemas/TraceRow"}},
+	"NationalTraceRow": {
+		"type": "object", "description": "a lot of the national walk, in its own province (docs/federation.md)",
+		"properties": {
+			"province": {"type": "string"},
+			"batch": {"$ref": "#/components/schemas/TraceCode"},
+			"holder": {"$ref": "#/components/schemas/NullableId"},
+			"holder_name": {"type": ["string", "null"]},
+			"depth": {"type": ["integer", "null"]},
+			"via_link": {"$ref": "#/components/schemas/NullableId"},
+			"qty_reached": {"type": ["string", "null"]},
+			"qty_on_hand": {"type": ["string", "null"]},
+			"status": {"type": ["string", "null"]}
+		},
+		"required": ["province", "batch"]
+	},
+	"NationalTraceRowList": {"type": "array", "items": {"$ref": "#/components/schemas/NationalTraceRow"}},
+	"NationalRecallPart": {
+		"type": "object", "description": "one province's part of a national recall (recall_status_national)",
+		"properties": {
+			"province": {"type": "string"},
+			"recall": {"$ref": "#/components/schemas/NullableId"},
+			"lot": {"type": ["string", "null"]},
+			"targets": {"type": ["integer", "null"]}, "acknowledged": {"type": ["integer", "null"]},
+			"outstanding": {"type": ["integer", "null"]},
+			"exposed": {"type": ["string", "null"]},
+			"status": {"type": ["string", "null"]}
+		},
+		"required": ["province", "status"]
+	},
+	"NationalRecallStatus": {"type": "array", "items": {"$ref": "#/components/schemas/NationalRecallPart"}},
 	"TraceGraph": {
 		"type": "object", "description": "nodes and edges for drawing (trace_graph, docs/trace.md)",
 		"properties": {"nodes": {"type": "array", "items": {"type": "object"}},

@@ -45,6 +45,10 @@ my @implemented = (
 	[ delete => '/v1/admin/clients/{client}/keys/{key_id}' ],
 	[ get => '/v1/licences/{id}' ], [ get => '/v1/products/{id}' ], [ get => '/v1/inspections/{id}' ],
 	[ get => '/v1/shipments/{link}' ], [ get => '/v1/consumptions/{id}' ],
+	# across provinces (tests/gateway/090_federation_api.pl)
+	[ post => '/v1/shipments/cross-border' ], [ get => '/v1/trace/{code}/national/forward' ],
+	[ get => '/v1/trace/{code}/national/backward' ], [ post => '/v1/recalls/national' ],
+	[ get => '/v1/recalls/{id}/national' ],
 	# registration and activation (tests/gateway/070_registration_api.pl)
 	[ post => '/v1/registrations' ], [ get => '/v1/registrations' ], [ post => '/v1/registrations/{id}/decision' ],
 	[ post => '/v1/operators/{id}/activation-code' ], [ post => '/v1/activations' ],
