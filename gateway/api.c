@@ -699,6 +699,8 @@ static const char *const activation_args[] = {"body:licence_no", "body:code", "b
 static const GwParam p_followup[] = {P_JURISDICTION, {NULL}};
 
 static const char *const regulators[] = {"regulator", "admin", NULL};
+/* the national walks and recalls: the provinces' regulators and the national regulator (docs/federation.md) */
+static const char *const national_walkers[] = {"regulator", "national", "admin", NULL};
 /* lists of one operator's own records: the roles that act for an operator (GW403 for the rest) */
 static const char *const acting_roles[] = {"operator", "system", NULL};
 static const char *const binders[] = {"operator", "regulator", "admin", NULL};
@@ -991,11 +993,11 @@ const GwRoute gw_routes[] = {
 		.op = "traceBackward", .params = p_trace, .response = "TraceRowList"},
 	{"GET", "/v1/trace/{code}/national/forward", gw_sql_route, GW_READ_WRITE,
 		"Forward trace across provinces, asking each peer for its part (trace_forward_national; max_depth=, as_of=)",
-		NULL, regulators, NATIONAL_TRACE_ROWS("trace_forward_national"), trace_args,
+		NULL, national_walkers, NATIONAL_TRACE_ROWS("trace_forward_national"), trace_args,
 		.op = "traceForwardNational", .params = p_trace, .response = "NationalTraceRowList"},
 	{"GET", "/v1/trace/{code}/national/backward", gw_sql_route, GW_READ_WRITE,
 		"Backward trace across provinces (trace_backward_national; max_depth=, as_of=)",
-		NULL, regulators, NATIONAL_TRACE_ROWS("trace_backward_national"), trace_args,
+		NULL, national_walkers, NATIONAL_TRACE_ROWS("trace_backward_national"), trace_args,
 		.op = "traceBackwardNational", .params = p_trace, .response = "NationalTraceRowList"},
 	{"GET", "/v1/trace/{code}/graph", gw_sql_route, 0, "Nodes and edges for drawing (trace_graph; direction=, max_depth=)",
 		NULL, NULL, "select shilian.trace_graph($1::shilian.trace_code, coalesce($2, 'forward'), $3::int)", graph_args,
@@ -1023,13 +1025,13 @@ const GwRoute gw_routes[] = {
 		.op = "openRecall", .response = "Created", .location = "/v1/recalls/{id}"},
 	{"POST", "/v1/recalls/national", gw_sql_route, GW_JSON | GW_CREATED,
 		"Open a forward recall here and its parts in every province the lot's material reached (recall_open_national)",
-		national_recall_fields, regulators,
+		national_recall_fields, national_walkers,
 		"select json_build_object('id', shilian.recall_open_national($1::shilian.trace_code, $2)::text)",
 		national_recall_args,
 		.op = "openNationalRecall", .response = "Created", .location = "/v1/recalls/{id}/national"},
 	{"GET", "/v1/recalls/{id}/national", gw_sql_route, 0,
 		"A recall's parts across provinces: targets, acknowledgements, exposed quantities (recall_status_national)",
-		NULL, regulators,
+		NULL, national_walkers,
 		"select coalesce(jsonb_agg(jsonb_build_object('province', s.province, 'recall', s.recall::text, "
 		"'lot', s.lot::text, 'targets', s.targets, 'acknowledged', s.acknowledged, 'outstanding', s.outstanding, "
 		"'exposed', s.exposed::text, 'status', s.status)), '[]') from shilian.recall_status_national($1::bigint) s",

@@ -25,7 +25,7 @@
 
 #include "jsonlimit.h"
 
-static const char *const known_roles[] = {"operator", "regulator", "system", "admin", "public", NULL};
+static const char *const known_roles[] = {"operator", "regulator", "system", "admin", "public", "national", NULL};
 
 /* Longest Authorization header read; a real token is well under 2 KB. */
 #define AUTH_HEADER_MAX 8192
@@ -395,7 +395,7 @@ AuthenticateBearer(GwRequest *req, const char *token)
 		if (known_roles[i] == NULL)
 		{
 			status = gw_reply_error(req->conn, 403, "GW403", "unknown role in token", role,
-									"The role claim is one of operator, regulator, system, admin, public.", NULL);
+									"The role claim is one of operator, regulator, system, admin, public, national.", NULL);
 			goto done;
 		}
 		if (strcmp(role, known_roles[i]) == 0)

@@ -26,6 +26,8 @@ BEGIN
 END
 $roles$;
 GRANT USAGE ON SCHEMA shilian TO shilian_peer, shilian_national;
+-- the gateway switches to it for a token whose role is national (docs/rest.md)
+GRANT shilian_national TO shilian_gateway;
 
 -- The registry of peers: one foreign server (dblink_fdw) per province, named
 -- shilian_peer_<code>, with a user mapping for the extension's owner.

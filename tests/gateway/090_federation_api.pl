@@ -77,6 +77,7 @@ my $gw = start_gateway($node{A},
 my %tok = (
 	farm => make_jwt({ role => 'operator', operator_id => $farm }),
 	reg => make_jwt({ role => 'regulator', jurisdiction => '370000' }),
+	national => make_jwt({ role => 'national' }),
 );
 sub call
 {
@@ -121,6 +122,16 @@ is(join(',', map { "$_->{province} $_->{batch} $_->{depth} $_->{qty_reached}" } 
 	"370000 $lot 0 1000 L,110000 $b_lot 1 400 L", "the farm lot here and the dairy's lot in B, with the quantity that reached it");
 my ($there) = grep { $_->{province} eq '110000' } @{ $r->{json} };
 ok(!defined $there->{holder} && !defined $there->{holder_name}, "A's regulator does not see who holds the lot in B");
+$r = call('national', 'GET', "/v1/trace/$lot/national/forward");
+is($r->{status}, 200, 'the national regulator (role national) walks it too');
+($there) = grep { $_->{province} eq '110000' } @{ $r->{json} };
+is($there->{holder_name}, '乳品厂', 'and sees who holds the lot in B');
+$r = call('national', 'GET', "/v1/shipments/inbox");
+is($r->{status}, 403, 'the national role acts for no operator');
+$r = call('national', 'GET', "/v1/batches/$lot");
+is($r->{status}, 403, 'and reads no record table (42501 → 403)');
+$r = call('national', 'GET', '/v1/operators');
+is($r->{status}, 403, 'nor the registry');
 $r = call('reg', 'GET', "/v1/trace/$b_lot/national/backward");
 is(join(',', map { "$_->{province} $_->{batch} $_->{depth}" } @{ $r->{json} }),
 	"110000 $b_lot 0,370000 $lot 1", "backward from B's lot (asked of B): back to the farm lot here");
@@ -138,6 +149,8 @@ $r = call('reg', 'GET', "/v1/recalls/$recall/national");
 is($r->{status}, 200, 'GET /v1/recalls/{id}/national: 200') or diag $r->{content};
 is(join(',', map { "$_->{province} $_->{lot} $_->{targets} $_->{outstanding} $_->{status}" } @{ $r->{json} }),
 	"370000 $lot 1 1 open,110000 $lot 1 1 open", "a part per province (each of the recalled lot), each with its targets outstanding");
+$r = call('national', 'GET', "/v1/recalls/$recall/national");
+is(join(',', map { "$_->{province} $_->{targets}" } @{ $r->{json} }), '370000 1,110000 1', 'the national regulator follows it');
 $r = call('farm', 'POST', '/v1/recalls/national', { code => $lot, reason => 'x' });
 is($r->{status}, 403, 'an operator may not open one: 403');
 
