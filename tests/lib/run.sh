@@ -167,6 +167,12 @@ Integration (docs/integration.md):
     curl -s -i -H "Authorization: Bearer \$SHILIAN_TOKEN_FARM" -H 'Content-Type: application/x-ndjson' --data-binary @- \$SHILIAN_URL/v1/import   # 202 + Location
   curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_FARM" \$SHILIAN_URL/v1/import   # the farm's uploads, newest first, with progress
 
+Self-service registration (docs/registration.md), corrections (docs/sql-reference.md), across provinces (docs/federation.md):
+  \$SHILIAN_URL/register and \$SHILIAN_URL/activate   # the phone pages: register, then activate with the station's code
+  curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_REGULATOR" "\$SHILIAN_URL/v1/registrations?station=370112"   # the request waiting for its station
+  psql -c "select kind, record_id, action, reason from shilian.correction"   # the demo's corrected milk batch (3000 L -> 3200 L)
+  curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_REGULATOR" \$SHILIAN_URL/v1/trace/$farm_lot/national/forward   # a national walk (no peer province in the demo)
+
 Webhooks (docs/webhooks.md): the wholesale market's and Licheng's subscriptions post to the demo receiver:
   curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_WHOLESALER" \$SHILIAN_URL/v1/webhooks
   psql -c "select shilian.alerts_scan()"; sleep 1; tail -n 3 .run/webhooks.log
