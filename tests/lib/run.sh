@@ -169,7 +169,7 @@ Integration (docs/integration.md):
 
 Self-service registration (docs/registration.md), corrections (docs/sql-reference.md), across provinces (docs/federation.md):
   \$SHILIAN_URL/register and \$SHILIAN_URL/activate   # the phone pages: register, then activate with the station's code
-  curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_REGULATOR" "\$SHILIAN_URL/v1/registrations?station=370112"   # the request waiting for its station
+  curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_REGULATOR" "\$SHILIAN_URL/v1/registrations?station=370102"   # the request waiting for its station (Lixia)
   psql -c "select kind, record_id, action, reason from shilian.correction"   # the demo's corrected milk batch (3000 L -> 3200 L)
   curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_REGULATOR" \$SHILIAN_URL/v1/trace/$farm_lot/national/forward   # a national walk (no peer province in the demo)
 
