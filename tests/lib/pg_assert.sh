@@ -59,11 +59,18 @@ dest=$CACHE/pg15-assert-$version
 # .complete marks a finished install: a build cut short is redone.
 rm -rf "$dest"
 say "building an assert-enabled PostgreSQL $version in $dest (first run on this machine only)"
-(cd "$src" && ./configure -q --prefix="$dest" --enable-cassert --enable-debug \
-	--enable-tap-tests --without-icu --without-readline --with-openssl \
-	CFLAGS='-O2 -g' >/dev/null 2>&1 &&
-	[ "$(printf 'p:\n\t@echo $(pkglibdir)\n' | make -s -C src -f Makefile -f - p)" = "$dest/lib/postgresql" ] &&
-	make -s -j"$(nproc)" world-bin >/dev/null 2>&1 &&
-	make -s install-world-bin >/dev/null 2>&1)
+# The build's output goes to a log, whose end is shown when a step fails.
+log=$work/build.log
+step() { say "  $1"; shift; "$@" >>"$log" 2>&1 || { say "failed: $*"; tail -n 40 "$log" >&2; exit 1; }; }
+cd "$src"
+# a make above us (make test-assert) must not pass its flags or jobserver down
+unset MAKEFLAGS MAKELEVEL MFLAGS
+step configure ./configure -q --prefix="$dest" --enable-cassert --enable-debug \
+	--enable-tap-tests --without-icu --without-readline --with-openssl CFLAGS='-O2 -g'
+libdir=$(printf 'p:\n\t@echo $(pkglibdir)\n' | make -s -C src -f Makefile -f - p)
+[ "$libdir" = "$dest/lib/postgresql" ] || { say "unexpected module directory $libdir (wanted $dest/lib/postgresql)"; exit 1; }
+step "make world-bin (-j$(nproc))" make -s -j"$(nproc)" world-bin
+step "make install-world-bin" make -s install-world-bin
+cd - >/dev/null
 touch "$dest/.complete"
 echo "$dest/bin"
