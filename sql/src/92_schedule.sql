@@ -50,6 +50,11 @@ BEGIN
 				(first + interval '1 month' - interval '1 day')::date),
 			HINT = 'Publish a month after its last day; the scheduled job publishes last month''s on the 5th.';
 	END IF;
+	-- the month and the one before it (the report's previous values) are
+	-- frozen first: the reports below, and every later figure of those
+	-- months, read their stored counts (docs/regulator.md, "Frozen months")
+	PERFORM shilian.figures_freeze((first - interval '1 month')::date);
+	PERFORM shilian.figures_freeze(first);
 	WITH up AS (
 		INSERT INTO shilian.monthly_report_issue AS r (jurisdiction, month, report)
 		SELECT j.code, first, shilian.monthly_report(first, j.code)
@@ -68,7 +73,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION monthly_report_publish(date) IS
-	'Admin (the monthly job, on the 5th): store monthly_report of the month (NULL: last month) for every province, city and county in monthly_report_issue and NOTIFY shilian_report per row stored or changed; returns how many. SLX04 for a month not ended.';
+	'Admin (the monthly job, on the 5th): freeze the month and the one before (figures_freeze), store monthly_report of the month (NULL: last month) for every province, city and county in monthly_report_issue and NOTIFY shilian_report per row stored or changed; returns how many. SLX04 for a month not ended.';
 REVOKE ALL ON FUNCTION monthly_report_publish(date) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION monthly_report_publish(date) TO shilian_admin;
 

@@ -87,15 +87,31 @@ row "province_gen: $nops operators, $nrec records" "$gen_s" "s" "300" "a few min
 
 export PGDATABASE=$PROV
 month='[2026-03-01,2026-03-31]'
+# A month not yet issued is counted from the registry's history
+# (station_figures_scan: a scan of the province's operators); issuing it
+# (monthly_report_publish, the job on the 5th) freezes it and the month
+# before, and from then on its figures sum a few stored rows per station
+# (docs/regulator.md, "Frozen months"). First the counted figures, then
+# the issue, then every figure of the issued months.
+s=$(best_of 1 "SELECT count(*) FROM shilian.jurisdiction_stats('370000', '$month')")
+row "jurisdiction_stats 370000, March counted (not issued)" "$(awk -v s="$s" 'BEGIN { printf "%.0f", s * 1000 }')" "ms" "1000" "issue 25 target (1 s)"
+s=$(best_of 1 "SELECT length(shilian.monthly_report('2026-03-01', '370100')::text)")
+row "monthly_report 2026-03, 370100 counted (not issued)" "$(awk -v s="$s" 'BEGIN { printf "%.0f", s * 1000 }')" "ms" "1000" "issue 25 target (1 s)"
+# February's job ran a month before (freezing January and February)
+psql -qAtX -c "SET ROLE shilian_admin; SELECT shilian.monthly_report_publish('2026-02-01')" >/dev/null
+s=$(best_of 1 "SET ROLE shilian_admin; SELECT shilian.monthly_report_publish('2026-03-01')")
+nrep=$(psql -qAtX -c "SELECT count(*) FROM shilian.monthly_report_issue WHERE month = '2026-03-01'")
+row "monthly_report_publish 2026-03: freeze Mar, issue $nrep reports" "$(awk -v s="$s" 'BEGIN { printf "%.1f", s }')" "s" \
+	"$gen_s" "province_gen (s); once a month"
 for j in 370000 370102; do
 	s=$(best_of 3 "SELECT count(*) FROM shilian.jurisdiction_stats('$j', '$month')")
-	row "jurisdiction_stats $j, $nops operators" "$(awk -v s="$s" 'BEGIN { printf "%.0f", s * 1000 }')" "ms" "1000" "issue 9 target (1 s)"
+	row "jurisdiction_stats $j, $nops operators (issued)" "$(awk -v s="$s" 'BEGIN { printf "%.0f", s * 1000 }')" "ms" "1000" "issue 9 target (1 s)"
 done
 s=$(best_of 3 "SELECT count(*) FROM shilian.segment_stats('370000', '$month')")
-row "segment_stats 370000" "$(awk -v s="$s" 'BEGIN { printf "%.0f", s * 1000 }')" "ms" "1000" "issue 9 target (1 s)"
+row "segment_stats 370000 (issued)" "$(awk -v s="$s" 'BEGIN { printf "%.0f", s * 1000 }')" "ms" "1000" "issue 9 target (1 s)"
 for j in 370000 370100; do
 	s=$(best_of 3 "SELECT length(shilian.monthly_report('2026-03-01', '$j')::text)")
-	row "monthly_report 2026-03, $j" "$(awk -v s="$s" 'BEGIN { printf "%.0f", s * 1000 }')" "ms" "1000" "issue 9 target (1 s)"
+	row "monthly_report 2026-03, $j (issued)" "$(awk -v s="$s" 'BEGIN { printf "%.0f", s * 1000 }')" "ms" "1000" "issue 9 target (1 s)"
 	[ "$j" = 370000 ] && report_s=$s
 done
 # the province's report page (docs/pages.md): monthly_report drawn by the
@@ -140,9 +156,9 @@ rises=$(psql -qAtX -c "SELECT count(*) FILTER (WHERE r > lag) FROM (
 	 WHERE s.total) x")
 row "registration rate rises month on month (Oct-Feb)" "$rises" "rises" "4" "as registrations happen"
 s=$(best_of 3 "SELECT count(*) FROM shilian.jurisdiction_stats('370000', '[2026-02-01,2026-02-28]')")
-row "jurisdiction_stats 370000, February (closed month)" "$(awk -v s="$s" 'BEGIN { printf "%.0f", s * 1000 }')" "ms" "1000" "issue 25 target (1 s)"
+row "jurisdiction_stats 370000, February (issued)" "$(awk -v s="$s" 'BEGIN { printf "%.0f", s * 1000 }')" "ms" "1000" "issue 25 target (1 s)"
 s=$(best_of 3 "SELECT length(shilian.monthly_report('2026-02-01', '370000')::text)")
-row "monthly_report 2026-02, 370000 (closed month)" "$(awk -v s="$s" 'BEGIN { printf "%.0f", s * 1000 }')" "ms" "1000" "issue 25 target (1 s)"
+row "monthly_report 2026-02, 370000 (issued)" "$(awk -v s="$s" 'BEGIN { printf "%.0f", s * 1000 }')" "ms" "1000" "issue 25 target (1 s)"
 # findings for one city on the same province (tests/bench/findings.sh runs
 # them on a smaller one in its own database)
 psql -qAtX -c 'VACUUM ANALYZE shilian.link' -c 'VACUUM ANALYZE shilian.inspection' \
@@ -154,7 +170,7 @@ done
 # the province regulator, under row-level security
 s=$(best_of 3 "BEGIN; SET LOCAL ROLE shilian_regulator; SET LOCAL shilian.jurisdiction = '370000';
 	SELECT count(*) FROM shilian.jurisdiction_stats('370000', '$month'); COMMIT")
-row "jurisdiction_stats 370000 as its regulator (RLS)" "$(awk -v s="$s" 'BEGIN { printf "%.0f", s * 1000 }')" "ms" "1000" "issue 9 target (1 s)"
+row "jurisdiction_stats 370000 as its regulator (RLS, issued)" "$(awk -v s="$s" 'BEGIN { printf "%.0f", s * 1000 }')" "ms" "1000" "issue 9 target (1 s)"
 
 # what the rollups cost (sql/src/62_rollup.sql): a full recount (after a
 # bulk load or a restore), and one registry change (an operator suspended

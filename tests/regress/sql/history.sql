@@ -121,6 +121,52 @@ CREATE TEMP TABLE march_stats AS
 	 WHERE j.code LIKE '53%' AND j.level <> 'station';
 CREATE TEMP TABLE march_segments AS SELECT * FROM shilian.segment_stats('530000', '[2026-03-01,2026-03-31]');
 
+-- Publishing froze March and the month before it (its report's previous
+-- values): their figures now sum the stored per-station rows, which are
+-- what a count from the history gives, for the admin and for a regulator
+-- (registered and activated only of the holders at home in its subtree).
+SELECT month FROM shilian.figures_frozen_month ORDER BY month;
+SELECT m.month, (SELECT count(*)
+		FROM ((SELECT * FROM shilian.station_figures('530000', m.month) EXCEPT ALL
+			   SELECT * FROM shilian.station_figures_scan('530000', m.month))
+			  UNION ALL
+			  (SELECT * FROM shilian.station_figures_scan('530000', m.month) EXCEPT ALL
+			   SELECT * FROM shilian.station_figures('530000', m.month))) x) AS rows_differ
+  FROM (VALUES ('[2026-02-01,2026-02-28]'::daterange), ('[2026-03-01,2026-03-31]')) m(month)
+ ORDER BY m.month;
+SELECT count(*) AS frozen_rows FROM shilian.station_figures('530000', '[2026-03-01,2026-03-31]');
+SET ROLE shilian_regulator;
+SELECT set_config('shilian.jurisdiction', '530100', false) IS NOT NULL AS set;
+SELECT count(*) AS regulator_rows_differ
+  FROM ((SELECT * FROM shilian.station_figures('530100', '[2026-03-01,2026-03-31]') EXCEPT ALL
+		 SELECT * FROM shilian.station_figures_scan('530100', '[2026-03-01,2026-03-31]'))
+		UNION ALL
+		(SELECT * FROM shilian.station_figures_scan('530100', '[2026-03-01,2026-03-31]') EXCEPT ALL
+		 SELECT * FROM shilian.station_figures('530100', '[2026-03-01,2026-03-31]'))) x;
+-- a regulator reads no frozen row directly, nor freezes
+SELECT count(*) FROM shilian.figures_frozen;
+\echo :LAST_ERROR_SQLSTATE
+SELECT shilian.figures_freeze('2026-01-01');
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+SELECT set_config('shilian.jurisdiction', '', false) IS NOT NULL AS set;
+-- The frozen rows are what the figures read: a stored row changed (rolled
+-- back) shows in March and not in April, which is counted.
+BEGIN;
+UPDATE shilian.figures_frozen SET operators = operators + 1000
+ WHERE ctid = (SELECT ctid FROM shilian.figures_frozen WHERE month = '2026-03-01' AND NOT roll LIMIT 1);
+SELECT (SELECT operators FROM shilian.jurisdiction_stats('530000', '[2026-03-01,2026-03-31]') WHERE total)
+	- (SELECT operators FROM march_stats WHERE code = '530000' AND total) AS march_shows_the_stored_rows;
+ROLLBACK;
+-- A month is frozen once (0 rows the second time); a month not ended is
+-- refused (SLX04).
+SET ROLE shilian_admin;
+SELECT shilian.figures_freeze('2026-03-15') AS frozen_again;
+\set VERBOSITY sqlstate
+SELECT shilian.figures_freeze(shilian.platform_today());
+\set VERBOSITY default
+RESET ROLE;
+
 -- Nothing may take effect in or before an issued month any more (SLH06);
 -- nor in the future (SLH03); a malformed time is SLH01.
 SET shilian.registry_time = '2026-03-20 09:00+08';
