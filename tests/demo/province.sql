@@ -261,6 +261,10 @@ SELECT 'demo: registration requests ' || string_agg(licence_no::text || ' ' || s
 -- The province's standard targets, and Jinan's higher ones as a national
 -- food-safety demonstration city. Try:
 --   SELECT shilian.monthly_report(shilian.platform_today(), '370000');
+-- Issuing last month's report (the job on the 5th) freezes its figures
+-- (docs/regulator.md#frozen-months-月报封存):
+--   SET ROLE shilian_admin; SELECT shilian.monthly_report_publish();
+--   SELECT * FROM shilian.figures_frozen_month;
 INSERT INTO shilian.assessment_target VALUES
 	('370000', false, 0.90, 0.80, 0.95, 0.80),
 	('370100', true, 0.98, 0.90, 1.00, 0.95)
