@@ -46,6 +46,22 @@ ALTER TABLE province_peer ENABLE ROW LEVEL SECURITY;
 CREATE POLICY province_peer_read ON province_peer FOR SELECT
 	TO shilian_admin, shilian_national, shilian_regulator USING (true);
 
+-- The logins the peers log in here with, each bound to its one province:
+-- what a peer login asserts (the origin of a sale it delivers, the province
+-- of a recall it spreads) must be its own (federation_peer_claim).
+CREATE TABLE province_peer_login (
+	login    name PRIMARY KEY,
+	province text NOT NULL REFERENCES province_peer (code) ON DELETE CASCADE,
+	added_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE province_peer_login IS
+	'The login role each peer province''s platform logs in here with (a member of shilian_peer), one province per login: a delivery or recall by that login may claim only that province.';
+REVOKE ALL ON province_peer_login FROM PUBLIC;
+GRANT SELECT ON province_peer_login TO shilian_admin, shilian_national;
+ALTER TABLE province_peer_login ENABLE ROW LEVEL SECURITY;
+CREATE POLICY province_peer_login_read ON province_peer_login FOR SELECT
+	TO shilian_admin, shilian_national USING (true);
+
 -- Counterparts: the rows of the operator registry that stand for an operator
 -- of another province (the buyer of a sale going out, the seller of a sale
 -- coming in), keyed by province and USCC (or registration card).
@@ -242,6 +258,8 @@ BEGIN
 			HINT = 'Deliver them first (federation_deliver).';
 	END IF;
 	EXECUTE format('DROP SERVER IF EXISTS %I CASCADE', p.server);
+	-- its logins may no longer deliver or spread a recall here
+	DELETE FROM shilian.province_peer_login l WHERE l.province = p.code;
 	-- the row stays while delivered sales name it; the server and mapping go
 	IF NOT EXISTS (SELECT 1 FROM shilian.federation_outbox o WHERE o.province = p.code) THEN
 		DELETE FROM shilian.province_peer pp WHERE pp.code = p.code;
@@ -249,9 +267,109 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION province_peer_drop(text) IS
-	'Remove a peer''s foreign server and user mapping (refused while sales to it wait for delivery).';
+	'Remove a peer''s foreign server, user mapping and login bindings (refused while sales to it wait for delivery).';
 REVOKE ALL ON FUNCTION province_peer_drop(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION province_peer_drop(text) TO shilian_admin;
+
+-- Bind the login a peer province's platform logs in here with (its user
+-- mapping there names it) to that province: a login belongs to one
+-- province; binding it again moves it. The login must be an existing login
+-- role, a member of shilian_peer and no superuser (SLN02); the province a
+-- registered peer (SLN05).
+CREATE FUNCTION province_peer_login(code text, login name) RETURNS void
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	r pg_roles;
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM shilian.province_peer p JOIN pg_foreign_server fs ON fs.srvname = p.server
+					WHERE p.code = province_peer_login.code) THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLN05',
+			MESSAGE = format('no peer is registered for province %s', code),
+			HINT = 'Register the province with province_peer() first.';
+	END IF;
+	SELECT * INTO r FROM pg_roles x WHERE x.rolname = login;
+	IF NOT FOUND OR NOT r.rolcanlogin OR r.rolsuper OR NOT pg_has_role(login, 'shilian_peer', 'MEMBER') THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLN02',
+			MESSAGE = format('"%s" is not a peer login (%s)', login,
+				CASE WHEN r.rolname IS NULL THEN 'no such role' WHEN NOT r.rolcanlogin THEN 'it cannot log in'
+					WHEN r.rolsuper THEN 'a superuser' ELSE 'not a member of shilian_peer' END),
+			HINT = 'Give each peer province a login role of its own: CREATE ROLE … LOGIN PASSWORD … IN ROLE shilian_peer.';
+	END IF;
+	INSERT INTO shilian.province_peer_login (login, province) VALUES (login, code)
+	ON CONFLICT ON CONSTRAINT province_peer_login_pkey
+	DO UPDATE SET province = EXCLUDED.province, added_at = EXCLUDED.added_at;
+END;
+$$;
+COMMENT ON FUNCTION province_peer_login(text, name) IS
+	'Bind the login role a peer province logs in here with to that province (a login belongs to one province): its deliveries and recalls may claim only that province.';
+REVOKE ALL ON FUNCTION province_peer_login(text, name) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION province_peer_login(text, name) TO shilian_admin;
+
+CREATE FUNCTION province_peer_login_drop(login name) RETURNS boolean
+	LANGUAGE sql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	BEGIN ATOMIC
+	WITH d AS (DELETE FROM shilian.province_peer_login l WHERE l.login = province_peer_login_drop.login RETURNING 1)
+	SELECT EXISTS (SELECT 1 FROM d);
+	END;
+COMMENT ON FUNCTION province_peer_login_drop(name) IS
+	'Unbind a peer login (it may no longer deliver or spread a recall here); returns whether it was bound.';
+REVOKE ALL ON FUNCTION province_peer_login_drop(name) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION province_peer_login_drop(name) TO shilian_admin;
+
+-- The province the session's login acts for, for the peers' entry points:
+-- a bound peer login's province (province_peer_login); NULL (any) for the
+-- platform's own admin or a superuser, who may replay a delivery by hand;
+-- any other login (a shilian_peer member bound to no province) SLN09. The
+-- login is session_user: SET ROLE does not change it.
+CREATE FUNCTION federation_peer_province() RETURNS text
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	bound text;
+BEGIN
+	SELECT l.province INTO bound FROM shilian.province_peer_login l WHERE l.login = session_user;
+	IF bound IS NULL AND NOT pg_has_role(session_user, 'shilian_admin', 'MEMBER') THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLN09',
+			MESSAGE = format('login %s is bound to no peer province', session_user),
+			HINT = 'The admin binds each peer province''s login with province_peer_login(code, login), docs/federation.md.';
+	END IF;
+	RETURN bound;
+END;
+$$;
+COMMENT ON FUNCTION federation_peer_province() IS
+	'The province the session''s login (session_user) is bound to as a peer login; NULL for the admin or a superuser; SLN09 for a login bound to no province.';
+REVOKE ALL ON FUNCTION federation_peer_province() FROM PUBLIC;
+
+-- The one check of what a peer asserts: province `province` (the origin of
+-- a sale, the province of a recall) must be a registered peer (SLN05) and,
+-- for a peer login, the province of that login (SLN09).
+CREATE FUNCTION federation_peer_claim(province text) RETURNS void
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	bound text;
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM shilian.province_peer p WHERE p.code = federation_peer_claim.province) THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLN05',
+			MESSAGE = format('province %s is no registered peer of this platform', province);
+	END IF;
+	bound := shilian.federation_peer_province();
+	IF bound IS DISTINCT FROM province AND bound IS NOT NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLN09',
+			MESSAGE = format('login %s is the login of province %s: it may not act for province %s',
+				session_user, bound, province),
+			HINT = 'Each peer province delivers with its own login (province_peer_login).';
+	END IF;
+END;
+$$;
+COMMENT ON FUNCTION federation_peer_claim(text) IS
+	'Check a province a peer asserts (a sale''s origin, a recall''s province): a registered peer (SLN05) and, for a peer login, its own province (SLN09).';
+REVOKE ALL ON FUNCTION federation_peer_claim(text) FROM PUBLIC;
 
 -- ---- counterparts ---------------------------------------------------------------
 
@@ -374,7 +492,8 @@ GRANT EXECUTE ON FUNCTION ship_cross_border(trace_code, uscc, qty, date, bigint,
 -- becomes the buyer's receipt draft, once per (origin, sale id). Returns
 -- {status: accepted | duplicate, link}. The sale's rules were the seller's
 -- province's; here the buyer must be registered and active (SLN07), the
--- origin a registered peer (SLN05) and the lot one of the origin's (SLN06).
+-- origin a registered peer (SLN05) and the province of the login that
+-- delivers it (SLN09), and the lot one of the origin's (SLN06).
 CREATE FUNCTION federation_accept(sale jsonb) RETURNS jsonb
 	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
@@ -397,10 +516,8 @@ BEGIN
 		RAISE EXCEPTION USING ERRCODE = 'SLN06', MESSAGE = 'malformed sale: origin, sale_id, lot.code, qty and buyer_uscc are needed';
 	END IF;
 	sid := (sale->>'sale_id')::bigint;
-	IF NOT EXISTS (SELECT 1 FROM shilian.province_peer p WHERE p.code = org) THEN
-		RAISE EXCEPTION USING ERRCODE = 'SLN05',
-			MESSAGE = format('province %s is no registered peer of this platform', org);
-	END IF;
+	-- a registered peer, and the province of the login that delivers it
+	PERFORM shilian.federation_peer_claim(org);
 	IF shilian.province_of_code(sale->'lot'->>'code') IS DISTINCT FROM org THEN
 		RAISE EXCEPTION USING ERRCODE = 'SLN06',
 			MESSAGE = format('lot %s is not a lot of province %s', sale->'lot'->>'code', org);
@@ -900,8 +1017,14 @@ DECLARE
 	n integer := 0;
 	rec shilian.recall;
 	unit text;
+	home text;
 BEGIN
 	SELECT * INTO rec FROM shilian.recall x WHERE x.id = federation_recall_spread.id;
+	-- the recall is this platform's: the peers are told this province (the
+	-- one its login there is bound to), not the province of the recalled
+	-- lot, which for a part opened here for a peer is that peer's
+	home := coalesce((SELECT j.code FROM shilian.jurisdiction j WHERE j.level = 'province' ORDER BY j.code LIMIT 1),
+		shilian.province_of_code(rec.trace_code::text));
 	SELECT CASE shilian.qty_dimension(t.qty_exposed) WHEN 'mass' THEN 'g' WHEN 'volume' THEN 'mL' ELSE 'pcs' END
 	  INTO unit FROM shilian.recall_target t WHERE t.recall_id = rec.id ORDER BY t.depth LIMIT 1;
 	FOR r IN SELECT t.trace_code, t.depth, x.province, pp.server,
@@ -923,7 +1046,7 @@ BEGIN
 			EXECUTE format('SELECT r::bigint FROM %I.dblink($1, $2) AS t(r text)', shilian.federation_dblink())
 			   INTO rr
 			  USING r.server::text, 'SELECT shilian.federation_recall_accept('
-				|| quote_literal(shilian.province_of_code(rec.trace_code::text)) || ', ' || rec.id || ', '
+				|| quote_literal(home) || ', ' || rec.id || ', '
 				|| quote_literal(r.trace_code::text) || ', ' || quote_literal(rec.reason) || ', '
 				|| r.factor || ', ' || quote_literal(unit) || ', ' || r.depth || ')::text';
 			msg := NULL;
@@ -962,10 +1085,7 @@ CREATE FUNCTION federation_recall_accept(origin text, origin_recall bigint, code
 DECLARE
 	rid bigint;
 BEGIN
-	IF NOT EXISTS (SELECT 1 FROM shilian.province_peer p WHERE p.code = federation_recall_accept.origin) THEN
-		RAISE EXCEPTION USING ERRCODE = 'SLN05',
-			MESSAGE = format('province %s is no registered peer of this platform', origin);
-	END IF;
+	PERFORM shilian.federation_peer_claim(origin);
 	PERFORM pg_advisory_xact_lock(hashtext('shilian_federation_recall'), hashtext(origin || ':' || origin_recall));
 	SELECT f.recall_id INTO rid FROM shilian.federation_recall f
 	 WHERE f.direction = 'in' AND f.province = federation_recall_accept.origin
@@ -1088,16 +1208,21 @@ REVOKE ALL ON FUNCTION recall_status_national(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION recall_status_national(bigint) TO shilian_regulator, shilian_national, shilian_admin;
 
 -- The same, for a peer asking about the part it opened here (only such
--- recalls: another is unknown, SLT10).
+-- recalls, and for a peer login only its province's: another is unknown,
+-- SLT10).
 CREATE FUNCTION federation_recall_status(id bigint)
 	RETURNS TABLE (province text, recall bigint, lot trace_code, targets bigint, acknowledged bigint,
 		outstanding bigint, exposed qty, status text)
 	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 	AS $$
+DECLARE
+	bound text := shilian.federation_peer_province();
 BEGIN
+	-- a peer login asks only about the parts opened for its own province
 	IF NOT EXISTS (SELECT 1 FROM shilian.federation_recall f
-					WHERE f.recall_id = federation_recall_status.id AND f.direction = 'in') THEN
+					WHERE f.recall_id = federation_recall_status.id AND f.direction = 'in'
+					  AND (bound IS NULL OR f.province = bound)) THEN
 		RAISE EXCEPTION USING ERRCODE = 'SLT10', MESSAGE = format('unknown recall %s', id);
 	END IF;
 	RETURN QUERY SELECT * FROM shilian.recall_status_national(id);

@@ -38,13 +38,15 @@ for my $p (qw(A B))
 	my $hba = $n->data_dir . '/pg_hba.conf';
 	my $old = slurp_file($hba);
 	open my $fh, '>', $hba or die;
-	print $fh "local all peer_login scram-sha-256\n$old";
+	print $fh "local all peer_370000,peer_110000 scram-sha-256\n$old";
 	close $fh;
 	$n->reload;
+	# the other province's login here (it logs in as peer_<its code>)
+	my $q = $p eq 'A' ? 'B' : 'A';
 	$n->safe_psql('postgres', qq{
 		set client_min_messages = warning;
 		CREATE EXTENSION dblink;
-		CREATE ROLE peer_login LOGIN PASSWORD '$pw{$p}' IN ROLE shilian_peer;});
+		CREATE ROLE peer_$prov{$q} LOGIN PASSWORD '$pw{$q}' IN ROLE shilian_peer;});
 	$node{$p} = $n;
 }
 sub conninfo { my $n = shift; return 'host=' . $n->host . ' port=' . $n->port . ' dbname=postgres'; }
@@ -52,8 +54,9 @@ for my $p (qw(A B))
 {
 	my $q = $p eq 'A' ? 'B' : 'A';
 	$node{$p}->safe_psql('postgres', qq{
-		select shilian.province_peer('$prov{$q}', '@{[conninfo($node{$q})]}', 'peer_login', '$pw{$q}',
-			name => 'province $q', time_limit => '3 seconds')});
+		select shilian.province_peer('$prov{$q}', '@{[conninfo($node{$q})]}', 'peer_$prov{$p}', '$pw{$p}',
+			name => 'province $q', time_limit => '3 seconds');
+		select shilian.province_peer_login('$prov{$q}', 'peer_$prov{$q}')});
 }
 my ($farm, $lot) = split /\|/, (split /\n/, $node{A}->safe_psql('postgres', qq{
 	set client_min_messages = warning;
