@@ -419,7 +419,50 @@ like($node{A}->safe_psql('postgres', qq{select status || ' ' || last_error from 
 $node{B}->safe_psql('postgres', q{select shilian.province_peer_login('370000', 'peer_370000')});
 is($node{A}->safe_psql('postgres', q{select province || ' ' || delivered || ' ' || pending from shilian.federation_deliver(due_only => false)}),
 	'110000 1 0', 'bound again, the sale is delivered');
-my $extra = 2;
+
+# ---- the buyer named by GLN (PGLN) and province ----
+my $gln_dairy = '6901234000016';
+$node{B}->safe_psql('postgres', qq{select shilian.gs1_location_register((select id from shilian.operator where name = '乳品厂'), '$gln_dairy')});
+my $sale5 = $node{A}->safe_psql('postgres', qq{select shilian.ship_cross_border('$op_lot', null, '3 L', '2026-03-07',
+	buyer_gln => 'urn:epc:id:pgln:6901234.00001', buyer_province => '110000')});
+is($node{A}->safe_psql('postgres', qq{select coalesce(x.buyer_uscc::text, '-') || ' ' || x.buyer_gln || ' ' || x.province
+	|| ' ' || (x.payload ? 'buyer_uscc') || ' ' || o.name || ' ' || fp.party_key || ' ' || g.uri || ' ' || g.registered_by
+	from shilian.federation_outbox x join shilian.link l on l.id = x.link_id join shilian.operator o on o.id = l.buyer_id
+	join shilian.federation_party fp on fp.operator_id = o.id join shilian.gs1_location g on g.operator_id = o.id
+	where x.id = $sale5}),
+	"- $gln_dairy 110000 false GLN $gln_dairy gln:$gln_dairy https://id.gs1.org/417/$gln_dairy federation",
+	'A: a sale to a buyer of B named by PGLN (EPC URI): the outbox and the counterpart carry its GLN');
+is($node{A}->safe_psql('postgres', q{select province || ' ' || delivered || ' ' || refused from shilian.federation_deliver()}),
+	'110000 1 0', 'A delivers it');
+is(decode_utf8($node{B}->safe_psql('postgres', qq{select count(*) || ' ' || min(d.qty::text) from shilian.receipt_drafts(
+	(select id from shilian.operator where name = '乳品厂')) d where d.from_code::text = '$op_lot' and d.qty::text = '3 L'})),
+	'1 3 L', 'B resolves the GLN to the dairy: its receipt draft');
+my %gln_refusal = (
+	"'$u_dairy', '1 L', buyer_gln => '$gln_dairy', buyer_province => '110000'" => [ 'SLN10', 'both a USCC and a GLN' ],
+	"null, '1 L'" => [ 'SLN10', 'neither a USCC nor a GLN' ],
+	"null, '1 L', buyer_gln => '$gln_dairy'" => [ 'SLN10', 'a GLN without the buyer\'s province' ],
+	"null, '1 L', buyer_gln => '$gln_dairy', buyer_province => '1100'" => [ 'SLN10', 'a GLN with a malformed province' ],
+	"null, '1 L', buyer_gln => '6901234000017', buyer_province => '110000'" => [ 'SLE10.*wrong check digit', 'a GLN with a wrong check digit' ],
+	"null, '1 L', buyer_gln => 'urn:epc:id:sgln:6901234.00001.0', buyer_province => '110000'" => [ 'SLN10.*location', 'an SGLN (a location, not a party)' ],
+	"'$u_dairy', '1 L', buyer_province => '310000'" => [ 'SLN10.*of province 110000, not 310000', 'a USCC and another province' ],
+	"null, '1 L', buyer_gln => '6901234000023', buyer_province => '440000'" => [ 'SLN04', 'a GLN of a province without a peer' ],
+	"null, '1 L', buyer_gln => '6901234000030', buyer_province => '370000'" => [ 'SLN03', 'a GLN with this province' ]);
+$node{A}->safe_psql('postgres', qq{select shilian.gs1_location_register($farm_id, '6901234000047')});
+$gln_refusal{"null, '1 L', buyer_gln => '6901234000047', buyer_province => '110000'"} = [ 'SLN03', 'the GLN of an operator of A' ];
+for my $args (sort keys %gln_refusal)
+{
+	my ($code, $what) = @{ $gln_refusal{$args} };
+	like(err_of($node{A}, qq{select shilian.ship_cross_border('$op_lot', $args, shipped_on => '2026-03-07')}), qr/$code/,
+		"A: $what is refused ($code)");
+}
+# a GLN B does not know: refused there for good, as an unknown USCC
+my $sale6 = $node{A}->safe_psql('postgres', qq{select shilian.ship_cross_border('$op_lot', null, '1 L', '2026-03-07',
+	buyer_gln => '6901234000023', buyer_province => '110000')});
+is($node{A}->safe_psql('postgres', q{select province || ' ' || delivered || ' ' || refused from shilian.federation_deliver()}),
+	'110000 0 1', 'a GLN B does not know: refused');
+like($node{A}->safe_psql('postgres', qq{select status || ' ' || last_error from shilian.federation_outbox where id = $sale6}),
+	qr/^refused buyer GLN 6901234000023 is not registered on this platform$/, 'with B\'s reason, and not retried');
+my $extra = 3;
 
 # ---- measured figures ----
 my $n = 200;
