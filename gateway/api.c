@@ -493,15 +493,20 @@ static const char *const graph_args[] = {"path:0", "query:direction", "query:max
 /* sales to another province and the national walks (docs/federation.md) */
 static const GwField cross_border_fields[] = {
 	{"code", GW_STRING, true, "trace code of the batch sold"},
-	{"buyer_uscc", GW_STRING, true, "the buyer's unified social credit code (统一社会信用代码), of another province"},
+	{"buyer_uscc", GW_STRING, false, "the buyer's unified social credit code (统一社会信用代码), of another province "
+		"(this or buyer_gln)"},
 	{"qty", GW_STRING, true, "quantity with unit"},
 	{"shipped_on", GW_DATE, false, "date (default today)"},
 	{"seller", GW_ID, false, "operator id (default: the acting operator)"},
 	{"buyer_name", GW_STRING, false, "the buyer's name as the seller knows it"},
+	{"buyer_gln", GW_STRING, false, "the buyer's GLN (PGLN: 13 digits, urn:epc:id:pgln:… or https://id.gs1.org/417/…), "
+		"instead of buyer_uscc"},
+	{"buyer_province", GW_STRING, false, "the buyer's GB/T 2260 province code (needed with buyer_gln)"},
 	{NULL}
 };
 static const char *const cross_border_args[] = {
-	"body:code", "body:buyer_uscc", "body:qty", "body:shipped_on", "body:seller", "body:buyer_name", NULL
+	"body:code", "body:buyer_uscc", "body:qty", "body:shipped_on", "body:seller", "body:buyer_name",
+	"body:buyer_gln", "body:buyer_province", NULL
 };
 #define NATIONAL_TRACE_ROWS(fn) \
 	"select coalesce(jsonb_agg(jsonb_build_object('province', t.province, 'batch', t.batch::text, " \
@@ -882,12 +887,12 @@ const GwRoute gw_routes[] = {
 		"coalesce(shilian.strict_date($4, 'shipped_on'), shilian.platform_today()), coalesce($5::bigint, " ACTING "))::text)", ship_args,
 		.op = "shipBatch", .response = "CreatedLink", .location = "/v1/shipments/{link}"},
 	{"POST", "/v1/shipments/cross-border", gw_sql_route, GW_JSON | GW_CREATED | GW_ACTING,
-		"Record a sale to a buyer of another province named by its USCC; its platform gets it as a receipt draft "
-		"(ship_cross_border)",
+		"Record a sale to a buyer of another province named by its USCC or its GLN; its platform gets it as a "
+		"receipt draft (ship_cross_border)",
 		cross_border_fields, NULL,
 		"select json_build_object('link', shilian.ship_cross_border($1::shilian.trace_code, $2::shilian.uscc, "
 		"$3::shilian.qty, coalesce(shilian.strict_date($4, 'shipped_on'), shilian.platform_today()), "
-		"coalesce($5::bigint, " ACTING "), $6)::text)", cross_border_args,
+		"coalesce($5::bigint, " ACTING "), $6, buyer_gln => $7, buyer_province => $8)::text)", cross_border_args,
 		.op = "shipCrossBorder", .response = "CreatedLink", .location = "/v1/shipments/{link}"},
 	{"GET", "/v1/shipments/inbox", gw_sql_route, GW_ACTING, "The acting operator's receipt drafts (pending shipments to it)",
 		NULL, acting_roles,

@@ -6,6 +6,9 @@
 # it) and opens a national recall whose parts it follows per province.
 # Refusals keep their codes: SLN03 for a buyer of A itself, SLN04 for a
 # province without a peer, 403 for an operator asking for a national walk.
+# The buyer named by its GLN (PGLN) with its province instead of its USCC:
+# delivered to the operator B registered that GLN for; SLN10 and SLE10 for
+# a naming that is not exactly one, lacks the province or a right check digit.
 use strict;
 use warnings;
 use utf8;
@@ -38,13 +41,15 @@ for my $p (qw(A B))
 	my $hba = $n->data_dir . '/pg_hba.conf';
 	my $old = slurp_file($hba);
 	open my $fh, '>', $hba or die;
-	print $fh "local all peer_login scram-sha-256\n$old";
+	print $fh "local all peer_370000,peer_110000 scram-sha-256\n$old";
 	close $fh;
 	$n->reload;
+	# the other province's login here (it logs in as peer_<its code>)
+	my $q = $p eq 'A' ? 'B' : 'A';
 	$n->safe_psql('postgres', qq{
 		set client_min_messages = warning;
 		CREATE EXTENSION dblink;
-		CREATE ROLE peer_login LOGIN PASSWORD '$pw{$p}' IN ROLE shilian_peer;});
+		CREATE ROLE peer_$prov{$q} LOGIN PASSWORD '$pw{$q}' IN ROLE shilian_peer;});
 	$node{$p} = $n;
 }
 sub conninfo { my $n = shift; return 'host=' . $n->host . ' port=' . $n->port . ' dbname=postgres'; }
@@ -52,8 +57,9 @@ for my $p (qw(A B))
 {
 	my $q = $p eq 'A' ? 'B' : 'A';
 	$node{$p}->safe_psql('postgres', qq{
-		select shilian.province_peer('$prov{$q}', '@{[conninfo($node{$q})]}', 'peer_login', '$pw{$q}',
-			name => 'province $q', time_limit => '3 seconds')});
+		select shilian.province_peer('$prov{$q}', '@{[conninfo($node{$q})]}', 'peer_$prov{$p}', '$pw{$p}',
+			name => 'province $q', time_limit => '3 seconds');
+		select shilian.province_peer_login('$prov{$q}', 'peer_$prov{$q}')});
 }
 my ($farm, $lot) = split /\|/, (split /\n/, $node{A}->safe_psql('postgres', qq{
 	set client_min_messages = warning;
@@ -70,7 +76,8 @@ $node{B}->safe_psql('postgres', qq{
 		('110105', '朝阳区'), ('110105001', '朝阳所')) v(c, n);
 	select shilian.operator_register('乳品厂', 'production', '{processor}', '110105001', '北京', '010-1',
 		uscc => '$u_dairy') as d \\gset
-	select shilian.operator_activate(:d);});
+	select shilian.operator_activate(:d);
+	select shilian.gs1_location_register(:d, '6901234000016', '乳品厂');});
 
 my $gw = start_gateway($node{A},
 	dsn => 'host=' . $node{A}->host . ' port=' . $node{A}->port . ' dbname=postgres user=shilian_gateway');
@@ -153,6 +160,30 @@ $r = call('national', 'GET', "/v1/recalls/$recall/national");
 is(join(',', map { "$_->{province} $_->{targets}" } @{ $r->{json} }), '370000 1,110000 1', 'the national regulator follows it');
 $r = call('farm', 'POST', '/v1/recalls/national', { code => $lot, reason => 'x' });
 is($r->{status}, 403, 'an operator may not open one: 403');
+
+# ---- the buyer named by GLN ------------------------------------------------------------------
+my $gln_lot = $node{A}->safe_psql('postgres', qq{select shilian.batch_create($farm,
+	(select id from shilian.product where name = '生牛乳'), '100 L', '2026-03-06')});
+$r = call('farm', 'POST', '/v1/shipments/cross-border',
+	{ code => $gln_lot, buyer_gln => 'urn:epc:id:pgln:6901234.00001', buyer_province => '110000', qty => '30 L',
+	  shipped_on => '2026-03-06' });
+is($r->{status}, 201, 'POST /v1/shipments/cross-border with buyer_gln (a PGLN) and buyer_province: 201') or diag $r->{content};
+is($node{A}->safe_psql('postgres', qq{select coalesce(buyer_uscc::text, '-') || ' ' || buyer_gln || ' ' || province
+	from shilian.federation_outbox where id = $r->{json}{link}}), '- 6901234000016 110000',
+	'the outbox names the buyer by its GLN (13 digits)');
+is($node{A}->safe_psql('postgres', q{select province || ' ' || delivered from shilian.federation_deliver()}), '110000 1',
+	'delivered to B');
+is($node{B}->safe_psql('postgres', qq{select qty || ' ' || from_code from shilian.receipt_drafts(
+	(select id from shilian.operator where name = '乳品厂'))}), "30 L $gln_lot",
+	'B resolved the GLN to the dairy: its receipt draft');
+for my $case ([ { buyer_uscc => $u_dairy, buyer_gln => '6901234000016', buyer_province => '110000' }, '422 SLN10', 'both USCC and GLN' ],
+	[ {}, '422 SLN10', 'neither' ],
+	[ { buyer_gln => '6901234000016' }, '422 SLN10', 'a GLN without buyer_province' ],
+	[ { buyer_gln => '6901234000017', buyer_province => '110000' }, '422 SLE10', 'a GLN with a wrong check digit' ])
+{
+	$r = call('farm', 'POST', '/v1/shipments/cross-border', { code => $gln_lot, qty => '1 L', %{ $case->[0] } });
+	is("$r->{status} $r->{json}{code}", $case->[1], "$case->[2]: $case->[1]");
+}
 
 stop_gateway($gw);
 done_testing();

@@ -64,6 +64,7 @@ CONF
 	local sum; sum=$(cat "$TOP"/sql/shilian--*.sql | md5sum | cut -c1-32)
 	if [ "$(cat "$RUN/extension.md5" 2>/dev/null)" != "$sum" ]; then
 		dropdb --if-exists --force "$DB"	# --force: pg_cron's launcher stays connected
+		dropdb --if-exists --force shilian_beijing	# the demo's neighbouring province
 		createdb "$DB"
 		psql -qX -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
 set client_min_messages = warning;
@@ -76,6 +77,10 @@ SQL
 	fi
 	PGOPTIONS='-c client_min_messages=warning' psql -qX -v ON_ERROR_STOP=1 -d "$DB" \
 		-v webhook_url="http://127.0.0.1:$WEBHOOK_PORT/demo" -f "$TOP/tests/demo/province.sql" >/dev/null
+	# the neighbouring province (Beijing, database shilian_beijing) as a peer,
+	# with a cross-border sale delivered there (docs/federation.md)
+	PGOPTIONS='-c client_min_messages=warning' psql -qX -v ON_ERROR_STOP=1 -d "$DB" \
+		-f "$TOP/tests/demo/neighbour.sql" >/dev/null
 	# The demo's signed checkpoint: a platform key made here once (in .run/,
 	# never committed), and the signing job run as cron would run it
 	# (docs/ledger-format.md#the-signing-job).
@@ -171,7 +176,9 @@ Self-service registration (docs/registration.md), corrections (docs/sql-referenc
   \$SHILIAN_URL/register and \$SHILIAN_URL/activate   # the phone pages: register, then activate with the station's code
   curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_REGULATOR" "\$SHILIAN_URL/v1/registrations?station=370102"   # the request waiting for its station (Lixia)
   psql -c "select kind, record_id, action, reason from shilian.correction"   # the demo's corrected milk batch (3000 L -> 3200 L)
-  curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_REGULATOR" \$SHILIAN_URL/v1/trace/$farm_lot/national/forward   # a national walk (no peer province in the demo)
+  curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_REGULATOR" \$SHILIAN_URL/v1/trace/$farm_lot/national/forward   # a national walk: into Beijing (110000, database shilian_beijing), holders there hidden
+  psql -c "select * from shilian.trace_forward_national('$farm_lot') where province = '110000'"   # the admin sees them; the sale named the buyer by GLN:
+  psql -c "select id, province, buyer_gln, status, remote_link from shilian.federation_outbox"
 
 Webhooks (docs/webhooks.md): the wholesale market's and Licheng's subscriptions post to the demo receiver:
   curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_WHOLESALER" \$SHILIAN_URL/v1/webhooks

@@ -1,6 +1,8 @@
 # Federation across provinces (docs/federation.md): three clusters, one per
 # province, joined by dblink over registered peers (province_peer) that log
-# in with a password as a member of shilian_peer (no superuser on the wire).
+# in with a password as a member of shilian_peer (no superuser on the wire),
+# each province with a login of its own on each peer, bound to it there
+# (province_peer_login): a login may not deliver or recall as another.
 #   A 370000 (Shandong): a dairy farm's raw milk
 #   B 110000 (Beijing):  a yogurt maker buys it across the border, makes
 #                        yogurt, sells some to a local shop and some on to
@@ -42,8 +44,12 @@ my $u_canteen = uscc('12310104MB0K00001');
 my $u_nobody = uscc('91310104MA0N00009');
 
 my %prov = (A => '370000', B => '110000', C => '310000');
-my %pw = (A => 'pw-a-Xq9', B => 'pw-b-Yr8', C => 'pw-c-Zs7');
+# the password of province P's login on the platform of Q: $pw{P}{Q}
+my %pw = map { my $p = $_; ($p => { map { ($_ => "pw-$p-to-$_-" . lc($p) x 3) } qw(A B C) }) } qw(A B C);
 my %node;
+# province P logs in on its peers as peer_<P's code>; one more login, a
+# member of shilian_peer bound to no province, for the probes
+my $peer_logins = join(',', map { "peer_$_" } sort values %prov) . ',peer_unbound';
 for my $p (qw(A B C))
 {
 	my $n = shilian_node("fed_$p");
@@ -51,13 +57,16 @@ for my $p (qw(A B C))
 	my $hba = $n->data_dir . '/pg_hba.conf';
 	my $old = slurp_file($hba);
 	open my $fh, '>', $hba or die;
-	print $fh "local all peer_login scram-sha-256\n$old";
+	print $fh "local all $peer_logins scram-sha-256\n$old";
 	close $fh;
 	$n->reload;
+	my $logins = join("\n", map { "CREATE ROLE peer_$prov{$_} LOGIN PASSWORD '$pw{$_}{$p}' IN ROLE shilian_peer;" }
+		grep { $_ ne $p } qw(A B C));
 	$n->safe_psql('postgres', qq{
 		set client_min_messages = warning;
 		CREATE EXTENSION dblink;
-		CREATE ROLE peer_login LOGIN PASSWORD '$pw{$p}' IN ROLE shilian_peer;
+		$logins
+		CREATE ROLE peer_unbound LOGIN PASSWORD 'pw-unbound' IN ROLE shilian_peer;
 		CREATE ROLE national_reg LOGIN IN ROLE shilian_national;
 		CREATE ROLE prov_reg LOGIN IN ROLE shilian_regulator;});
 	$node{$p} = $n;
@@ -68,15 +77,23 @@ for my $p (qw(A B C))
 	for my $q (grep { $_ ne $p } qw(A B C))
 	{
 		$node{$p}->safe_psql('postgres', qq{
-			select shilian.province_peer('$prov{$q}', '@{[conninfo($node{$q})]}', 'peer_login', '$pw{$q}',
-				name => 'province $q', time_limit => '3 seconds')});
+			select shilian.province_peer('$prov{$q}', '@{[conninfo($node{$q})]}', 'peer_$prov{$p}', '$pw{$p}{$q}',
+				name => 'province $q', time_limit => '3 seconds');
+			select shilian.province_peer_login('$prov{$q}', 'peer_$prov{$q}')});
 	}
 }
 is($node{A}->safe_psql('postgres', q{select string_agg(code || ' ' || server, ',' order by code) from shilian.province_peer}),
 	'110000 shilian_peer_110000,310000 shilian_peer_310000', 'A registered B and C as peers');
 is($node{A}->safe_psql('postgres', q{select count(*) from pg_user_mappings where srvname like 'shilian_peer_%'}),
 	'2', 'one user mapping per peer');
-my ($ret, $out, $err) = $node{A}->psql('postgres', q{select shilian.province_peer('110000', 'host=x user=y', 'l', 'p')});
+my ($ret, $out, $err);
+is($node{B}->safe_psql('postgres', q{select string_agg(login || ' ' || province, ',' order by login) from shilian.province_peer_login}),
+	'peer_310000 310000,peer_370000 370000', 'B bound the login of each peer to its province');
+($ret, $out, $err) = $node{B}->psql('postgres', q{select shilian.province_peer_login('370000', 'national_reg')});
+like($err, qr/not a peer login \(not a member of shilian_peer\)/, 'a login that is no member of shilian_peer cannot be bound (SLN02)');
+($ret, $out, $err) = $node{B}->psql('postgres', q{select shilian.province_peer_login('440000', 'peer_unbound')});
+like($err, qr/no peer is registered for province 440000/, 'nor bound to a province that is no peer (SLN05)');
+($ret, $out, $err) = $node{A}->psql('postgres', q{select shilian.province_peer('110000', 'host=x user=y', 'l', 'p')});
 like($err, qr/SLN02|not allowed/, 'a login inside conninfo is refused (it belongs in the user mapping)');
 
 # ---- the provinces' registries ----
@@ -324,12 +341,15 @@ is($node{A}->safe_psql('postgres', qq{
 	begin; set local role shilian_operator; set local shilian.operator_id = '1';
 	select * from shilian.trace_forward_national('$farm_lot');});
 like($err, qr/permission denied/, 'an operator may not run a national trace');
-my $peer_b = 'host=' . $node{B}->host . ' port=' . $node{B}->port . ' dbname=postgres user=peer_login';
+# a statement on B as a peer login: A's (peer_370000) unless named
+my %login_pw = (peer_370000 => $pw{A}{B}, peer_310000 => $pw{C}{B}, peer_unbound => 'pw-unbound');
 sub as_peer
 {
-	my ($sql, $password) = @_;
-	local $ENV{PGPASSWORD} = $password // $pw{B};
-	my ($stdout, $stderr) = run_command(['psql', '-X', '-At', '-d', $peer_b, '-c', $sql]);
+	my ($sql, $password, $login) = @_;
+	$login //= 'peer_370000';
+	local $ENV{PGPASSWORD} = $password // $login_pw{$login};
+	my $conn = 'host=' . $node{B}->host . ' port=' . $node{B}->port . " dbname=postgres user=$login";
+	my ($stdout, $stderr) = run_command(['psql', '-X', '-At', '-v', 'VERBOSITY=verbose', '-d', $conn, '-c', $sql]);
 	return $stdout . $stderr;
 }
 for my $probe ('select count(*) from shilian.batch', 'select count(*) from shilian.operator',
@@ -343,8 +363,26 @@ like(as_peer('select 1', 'wrong'), qr/password authentication failed/, 'the peer
 is(as_peer("select count(*) from shilian.federation_trace('$b_yog')"), '2', 'the peer login may walk (federation_trace)');
 like(as_peer(qq{select shilian.federation_accept('{"origin":"440000","sale_id":1,"lot":{"code":"$farm_lot"},"qty":"1 L","buyer_uscc":"$u_dairy"}')}),
 	qr/SLN05|no registered peer/, 'a sale from a province that is no peer of B is refused');
-like(as_peer(qq{select shilian.federation_accept('{"origin":"310000","sale_id":1,"lot":{"code":"$farm_lot"},"qty":"1 L","buyer_uscc":"$u_dairy"}')}),
-	qr/not a lot of province 310000/, 'a lot of another province than the origin is refused');
+like(as_peer(qq{select shilian.federation_accept('{"origin":"310000","sale_id":1,"lot":{"code":"$farm_lot"},"qty":"1 L","buyer_uscc":"$u_dairy"}')},
+	undef, 'peer_310000'), qr/not a lot of province 310000/, 'a lot of another province than the origin is refused');
+# a peer login acts only for its own province (province_peer_login, SLN09)
+my $b_state = q{select (select count(*) from shilian.federation_inbox) || ' ' || (select count(*) from shilian.link)
+	|| ' ' || (select count(*) from shilian.batch) || ' ' || (select count(*) from shilian.operator)
+	|| ' ' || (select count(*) from shilian.ledger) || ' ' || (select count(*) from shilian.recall)};
+my $before = $node{B}->safe_psql('postgres', $b_state);
+like(as_peer(qq{select shilian.federation_accept('{"origin":"310000","sale_id":7,"seller":{"uscc":"$u_canteen","name":"x"},"lot":{"code":"$c_lot"},"qty":"1 pcs","buyer_uscc":"$u_dairy","product":{"name":"酸奶","category":"dairy"},"shipped_on":"2026-03-05"}')}),
+	qr/SLN09.*login peer_370000 is the login of province 370000: it may not act for province 310000/,
+	'A\'s login may not deliver a sale claiming origin 310000 (SLN09)');
+like(as_peer(qq{select shilian.federation_recall_accept('310000', 1, '$c_lot', 'x', 1, 'pcs', 1)}),
+	qr/SLN09.*may not act for province 310000/, 'nor open a recall part as province 310000');
+like(as_peer(qq{select shilian.federation_accept('{"origin":"370000","sale_id":8,"seller":{"uscc":"$u_farm"},"lot":{"code":"$farm_lot"},"qty":"1 L","buyer_uscc":"$u_dairy","product":{"name":"生牛乳","category":"dairy"},"shipped_on":"2026-03-05"}')},
+	undef, 'peer_unbound'), qr/SLN09.*login peer_unbound is bound to no peer province/,
+	'a member of shilian_peer bound to no province may not deliver at all');
+is($node{B}->safe_psql('postgres', $b_state), $before, 'B: nothing was written by the refused deliveries and recall');
+like(as_peer(qq{select province || ' ' || targets from shilian.federation_recall_status($rid{B})}), qr/^110000 3\b/m,
+	'A\'s login reads the progress of the recall part B opened for A');
+like(as_peer(qq{select * from shilian.federation_recall_status($rid{B})}, undef, 'peer_310000'), qr/SLT10.*unknown recall/,
+	'C\'s login does not: the part is A\'s (SLT10, as an unknown recall)');
 # a buyer the peer does not know: refused for good, not retried
 my $sale3 = $node{A}->safe_psql('postgres', qq{select shilian.ship_cross_border('$farm_lot', '$u_nobody', '1 L', '2026-03-02')});
 is($node{A}->safe_psql('postgres', q{select refused from shilian.federation_deliver()}), '1', 'a buyer C does not know: refused');
@@ -370,7 +408,61 @@ is(as_operator($farm_id, qq{select shilian.ship_cross_border('$op_lot', '$u_dair
 	'the holder, acting for itself, may');
 is($node{A}->safe_psql('postgres', q{select province || ' ' || delivered from shilian.federation_deliver()}), '110000 1',
 	'and its sale is delivered');
-my $extra = 1;
+# B unbinds A's login: A's next sale waits (not refused) and goes once B binds it again
+$node{B}->safe_psql('postgres', q{select shilian.province_peer_login_drop('peer_370000')});
+my $sale4 = $node{A}->safe_psql('postgres', qq{select shilian.ship_cross_border('$op_lot', '$u_dairy', '5 L', '2026-03-07')});
+is($node{A}->safe_psql('postgres', q{set client_min_messages = error;
+	select province || ' ' || delivered || ' ' || refused || ' ' || pending from shilian.federation_deliver()}), '110000 0 0 1',
+	'B unbound A\'s login: A\'s sale is neither delivered nor refused');
+like($node{A}->safe_psql('postgres', qq{select status || ' ' || last_error from shilian.federation_outbox where id = $sale4}),
+	qr/^pending SLN09: login peer_370000 is bound to no peer province/, 'it waits, with B\'s reason');
+$node{B}->safe_psql('postgres', q{select shilian.province_peer_login('370000', 'peer_370000')});
+is($node{A}->safe_psql('postgres', q{select province || ' ' || delivered || ' ' || pending from shilian.federation_deliver(due_only => false)}),
+	'110000 1 0', 'bound again, the sale is delivered');
+
+# ---- the buyer named by GLN (PGLN) and province ----
+my $gln_dairy = '6901234000016';
+$node{B}->safe_psql('postgres', qq{select shilian.gs1_location_register((select id from shilian.operator where name = '乳品厂'), '$gln_dairy')});
+my $sale5 = $node{A}->safe_psql('postgres', qq{select shilian.ship_cross_border('$op_lot', null, '3 L', '2026-03-07',
+	buyer_gln => 'urn:epc:id:pgln:6901234.00001', buyer_province => '110000')});
+is($node{A}->safe_psql('postgres', qq{select coalesce(x.buyer_uscc::text, '-') || ' ' || x.buyer_gln || ' ' || x.province
+	|| ' ' || (x.payload ? 'buyer_uscc') || ' ' || o.name || ' ' || fp.party_key || ' ' || g.uri || ' ' || g.registered_by
+	from shilian.federation_outbox x join shilian.link l on l.id = x.link_id join shilian.operator o on o.id = l.buyer_id
+	join shilian.federation_party fp on fp.operator_id = o.id join shilian.gs1_location g on g.operator_id = o.id
+	where x.id = $sale5}),
+	"- $gln_dairy 110000 false GLN $gln_dairy gln:$gln_dairy https://id.gs1.org/417/$gln_dairy federation",
+	'A: a sale to a buyer of B named by PGLN (EPC URI): the outbox and the counterpart carry its GLN');
+is($node{A}->safe_psql('postgres', q{select province || ' ' || delivered || ' ' || refused from shilian.federation_deliver()}),
+	'110000 1 0', 'A delivers it');
+is(decode_utf8($node{B}->safe_psql('postgres', qq{select count(*) || ' ' || min(d.qty::text) from shilian.receipt_drafts(
+	(select id from shilian.operator where name = '乳品厂')) d where d.from_code::text = '$op_lot' and d.qty::text = '3 L'})),
+	'1 3 L', 'B resolves the GLN to the dairy: its receipt draft');
+my %gln_refusal = (
+	"'$u_dairy', '1 L', buyer_gln => '$gln_dairy', buyer_province => '110000'" => [ 'SLN10', 'both a USCC and a GLN' ],
+	"null, '1 L'" => [ 'SLN10', 'neither a USCC nor a GLN' ],
+	"null, '1 L', buyer_gln => '$gln_dairy'" => [ 'SLN10', 'a GLN without the buyer\'s province' ],
+	"null, '1 L', buyer_gln => '$gln_dairy', buyer_province => '1100'" => [ 'SLN10', 'a GLN with a malformed province' ],
+	"null, '1 L', buyer_gln => '6901234000017', buyer_province => '110000'" => [ 'SLE10.*wrong check digit', 'a GLN with a wrong check digit' ],
+	"null, '1 L', buyer_gln => 'urn:epc:id:sgln:6901234.00001.0', buyer_province => '110000'" => [ 'SLN10.*location', 'an SGLN (a location, not a party)' ],
+	"'$u_dairy', '1 L', buyer_province => '310000'" => [ 'SLN10.*of province 110000, not 310000', 'a USCC and another province' ],
+	"null, '1 L', buyer_gln => '6901234000023', buyer_province => '440000'" => [ 'SLN04', 'a GLN of a province without a peer' ],
+	"null, '1 L', buyer_gln => '6901234000030', buyer_province => '370000'" => [ 'SLN03', 'a GLN with this province' ]);
+$node{A}->safe_psql('postgres', qq{select shilian.gs1_location_register($farm_id, '6901234000047')});
+$gln_refusal{"null, '1 L', buyer_gln => '6901234000047', buyer_province => '110000'"} = [ 'SLN03', 'the GLN of an operator of A' ];
+for my $args (sort keys %gln_refusal)
+{
+	my ($code, $what) = @{ $gln_refusal{$args} };
+	like(err_of($node{A}, qq{select shilian.ship_cross_border('$op_lot', $args, shipped_on => '2026-03-07')}), qr/$code/,
+		"A: $what is refused ($code)");
+}
+# a GLN B does not know: refused there for good, as an unknown USCC
+my $sale6 = $node{A}->safe_psql('postgres', qq{select shilian.ship_cross_border('$op_lot', null, '1 L', '2026-03-07',
+	buyer_gln => '6901234000023', buyer_province => '110000')});
+is($node{A}->safe_psql('postgres', q{select province || ' ' || delivered || ' ' || refused from shilian.federation_deliver()}),
+	'110000 0 1', 'a GLN B does not know: refused');
+like($node{A}->safe_psql('postgres', qq{select status || ' ' || last_error from shilian.federation_outbox where id = $sale6}),
+	qr/^refused buyer GLN 6901234000023 is not registered on this platform$/, 'with B\'s reason, and not retried');
+my $extra = 3;
 
 # ---- measured figures ----
 my $n = 200;
