@@ -515,6 +515,26 @@ gw_read_choose(GwRequest *req)
 	return 0;
 }
 
+/*
+ * The request holds a read-pool connection that broke: give it back (closed)
+ * and leave the request to the primary. Whether it did.
+ */
+static bool
+ReadFallback(struct mg_connection *conn)
+{
+	GwThread   *t = mg_get_thread_pointer(conn);
+
+	if (t == NULL || t->held == NULL || t->held->pool != &rpool)
+		return false;
+	t->held->discard = true;
+	gw_db_release(conn);
+	__atomic_fetch_sub(&read_counts[READ_STANDBY], 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&read_counts[READ_UNAVAILABLE], 1, __ATOMIC_RELAXED);
+	t->reply_headers[0] = '\0';	/* before the reply: only the read source is there */
+	ReplyHeader(conn, "Shilian-Read-Source", "primary; reason=standby-unavailable");
+	return true;
+}
+
 /* After a committed write: its WAL position, for the client's Shilian-Min-LSN. */
 static void
 CommitLsnHeader(struct mg_connection *conn, const char *lsn)
@@ -833,6 +853,17 @@ gw_call_route(GwRequest *req, int route_index, const char *sql, int nparams,
 		}
 		PQexitPipelineMode(db);
 
+		/*
+		 * A standby lost between gw_read_choose's check and the read: the
+		 * read (GW_REPLICA routes write nothing) runs again on the primary.
+		 */
+		if (PQstatus(db) != CONNECTION_OK && ReadFallback(req->conn))
+		{
+			PQclear(first_err);
+			PQclear(stmt_res);
+			attempt = -1;		/* the primary's attempts; this happens at most once */
+			continue;
+		}
 		if (PQstatus(db) != CONNECTION_OK && !begun && attempt == 0)
 		{
 			PQclear(first_err);

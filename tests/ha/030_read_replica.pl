@@ -173,6 +173,13 @@ like(source($r), qr/^standby; lag-ms=\d+$/, 'on the standby again');
 $r = forward($gw, $lot2, 'Shilian-Min-LSN' => $lsn2);
 like(source($r), qr/^standby;/, 'and with the LSN of the write, now replayed, too');
 
+# the read pool's connections cut while idle (a standby restart): made again, no error
+$standby->safe_psql('postgres', q{select count(pg_terminate_backend(pid)) from pg_stat_activity
+	where usename = 'shilian_gateway'});
+$r = forward($gw, $lot2);
+is($r->{status}, 200, 'the read connections cut while idle: 200');
+like(source($r), qr/^standby;/, 'served by the standby on a new connection');
+
 # 6. The standby down: reads go to the primary, never a 5xx.
 $standby->stop('immediate');
 for my $g ($gw, $gw_standby_only)
