@@ -88,6 +88,11 @@ my $lot1 = json_body($r)->{trace_code};
 my $lsn1 = $r->{headers}{'shilian-commit-lsn'} // '';
 like($lsn1, qr{^[0-9A-F]+/[0-9A-F]+$}, "a write returns Shilian-Commit-LSN ($lsn1)");
 ok(!exists $r->{headers}{'shilian-read-source'}, 'a write is no replica read (no Shilian-Read-Source)');
+# a write with an Idempotency-Key (its own transaction steps) returns it too
+$r = http_call($gw, 'POST', '/v1/batches', body => encode_json({ product => $product, qty => '1 kg' }),
+	headers => { %farm, 'Idempotency-Key' => 'rr-1' });
+is($r->{status}, 201, 'a write with an Idempotency-Key: 201');
+like($r->{headers}{'shilian-commit-lsn'} // '', qr{^[0-9A-F]+/[0-9A-F]+$}, 'and its Shilian-Commit-LSN');
 $primary->wait_for_catchup($standby);
 
 # 3. Caught up: the standby serves traces and figures, and says how stale at most.
