@@ -7,6 +7,9 @@
  * server has gone away, so the gateway answers 503 while the database is
  * down and recovers by itself. /healthz checks the database on a connection
  * of its own, so it answers even when every pool connection is busy.
+ * With read_dsn a second, smaller pool reaches hot standbys: the reads of
+ * GW_REPLICA routes go there when the standby is fresh enough
+ * (gw_read_choose; docs/rest.md#reads-on-hot-standbys-只读副本).
  */
 #define _GNU_SOURCE
 #include "gateway.h"
