@@ -131,6 +131,12 @@ const GwParam gw_acting_params[] = {
 	HEADER("X-Shilian-Operator", GW_ID, "the acting operator, as the operator query parameter (the two must agree)"),
 	{NULL}
 };
+const GwParam gw_read_params[] = {
+	HEADER("Shilian-Min-LSN", GW_STRING, "read-your-own-writes: a write's Shilian-Commit-LSN; a hot standby serves "
+		   "the read only once it has replayed it, else the primary does (400 SLG03 if malformed)",
+		   .pattern = "^[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}$"),
+	{NULL}
+};
 static const GwParam p_bindings[] = {
 	QUERY("operator", GW_ID, "only the bindings of this operator (for an operator: itself)"), {NULL}
 };
@@ -988,11 +994,11 @@ const GwRoute gw_routes[] = {
 		.op = "getConsumption", .params = p_id, .response = "Consumption"},
 
 	/* trace and recall */
-	{"GET", "/v1/trace/{code}/forward", gw_sql_route, 0,
+	{"GET", "/v1/trace/{code}/forward", gw_sql_route, GW_REPLICA,
 		"Every batch the lot reached, with the share of it and what is on hand (trace_forward; max_depth=, as_of=)",
 		NULL, NULL, TRACE_ROWS("trace_forward"), trace_args,
 		.op = "traceForward", .params = p_trace, .response = "TraceRowList"},
-	{"GET", "/v1/trace/{code}/backward", gw_sql_route, 0,
+	{"GET", "/v1/trace/{code}/backward", gw_sql_route, GW_REPLICA,
 		"Every source of the lot (trace_backward; max_depth=, as_of=)",
 		NULL, NULL, TRACE_ROWS("trace_backward"), trace_args,
 		.op = "traceBackward", .params = p_trace, .response = "TraceRowList"},
@@ -1004,7 +1010,7 @@ const GwRoute gw_routes[] = {
 		"Backward trace across provinces (trace_backward_national; max_depth=, as_of=)",
 		NULL, national_walkers, NATIONAL_TRACE_ROWS("trace_backward_national"), trace_args,
 		.op = "traceBackwardNational", .params = p_trace, .response = "NationalTraceRowList"},
-	{"GET", "/v1/trace/{code}/graph", gw_sql_route, 0, "Nodes and edges for drawing (trace_graph; direction=, max_depth=)",
+	{"GET", "/v1/trace/{code}/graph", gw_sql_route, GW_REPLICA, "Nodes and edges for drawing (trace_graph; direction=, max_depth=)",
 		NULL, NULL, "select shilian.trace_graph($1::shilian.trace_code, coalesce($2, 'forward'), $3::int)", graph_args,
 		.op = "traceGraph", .params = p_graph, .response = "TraceGraph"},
 	/* labels (lot_label, lot_labels; labels.c) */
@@ -1060,7 +1066,7 @@ const GwRoute gw_routes[] = {
 		"select json_build_object('id', $1::bigint::text, 'status', 'closed') "
 		"from (select shilian.recall_close($1::bigint, $2)) c", close_args,
 		.op = "closeRecall", .params = p_id, .response = "StatusChange"},
-	{"GET", "/v1/recalls/{id}/export", gw_sql_route, GW_CSV, "Every affected lot as a sortable CSV, FSMA 204 style (recall_export)",
+	{"GET", "/v1/recalls/{id}/export", gw_sql_route, GW_CSV | GW_REPLICA, "Every affected lot as a sortable CSV, FSMA 204 style (recall_export)",
 		NULL, NULL, "select shilian.recall_export($1::bigint)", path0,
 		.op = "exportRecall", .params = p_id, .response = "text/csv"},
 	/* the recall graph (recall_graph; pictures.c) */
@@ -1074,14 +1080,14 @@ const GwRoute gw_routes[] = {
 		.op = "getRecallGraphPage", .params = p_id, .response = "text/html"},
 
 	/* regulator */
-	{"GET", "/v1/regulator/jurisdictions/{code}/stats", gw_sql_route, 0,
+	{"GET", "/v1/regulator/jurisdictions/{code}/stats", gw_sql_route, GW_REPLICA,
 		"Registration, activity, 10+3 coverage, own-system upload and receipt completeness figures per child "
 		"jurisdiction and in total (jurisdiction_stats; from=, to= inclusive dates, open when left out)",
 		NULL, regulators,
 		"select coalesce(jsonb_agg(to_jsonb(s) order by s.total, s.jurisdiction), '[]') "
 		"from shilian.jurisdiction_stats($1, daterange(shilian.strict_date($2, 'from'), shilian.strict_date($3, 'to'), '[]')) s", stats_args,
 		.op = "getJurisdictionStats", .params = p_period, .response = "FigureRows"},
-	{"GET", "/v1/regulator/jurisdictions/{code}/segments", gw_sql_route, 0,
+	{"GET", "/v1/regulator/jurisdictions/{code}/segments", gw_sql_route, GW_REPLICA,
 		"The figures of the stats route for the whole subtree, one row per supervision segment "
 		"(segment_stats; from=, to= inclusive dates)",
 		NULL, regulators,
@@ -1090,7 +1096,7 @@ const GwRoute gw_routes[] = {
 		"active_operators, activity_rate, key_operators, key_covered, coverage_rate, own_system_operators, "
 		"own_system_uploading, upload_rate, receipts, receipts_complete, completeness_rate, n)", stats_args,
 		.op = "getSegmentStats", .params = p_period, .response = "FigureRows"},
-	{"GET", "/v1/regulator/jurisdictions/{code}/inactive", gw_sql_route, 0,
+	{"GET", "/v1/regulator/jurisdictions/{code}/inactive", gw_sql_route, GW_REPLICA,
 		"Operators with no record since a date, with their regulator contact "
 		"(inactive_operators; since= defaults to 30 days ago)",
 		NULL, regulators,
@@ -1098,20 +1104,20 @@ const GwRoute gw_routes[] = {
 		"order by i.station, i.id), '[]') "
 		"from shilian.inactive_operators($1, coalesce(shilian.strict_date($2, 'since'), shilian.platform_today() - 30)) i", inactive_args,
 		.op = "listInactiveOperators", .params = p_inactive, .response = "FigureRows"},
-	{"GET", "/v1/regulator/jurisdictions/{code}/monthly-report", gw_sql_route, 0,
+	{"GET", "/v1/regulator/jurisdictions/{code}/monthly-report", gw_sql_route, GW_REPLICA,
 		"The four assessment figures per city and county with rank, month-on-month change and target "
 		"(monthly_report; month=YYYY-MM, the previous month when left out; Accept: text/csv for CSV)",
 		NULL, regulators,
 		"select shilian.monthly_report(coalesce(shilian.strict_date($2 || '-01', 'month'), "
 		"(date_trunc('month', shilian.platform_today()::timestamp) - interval '1 month')::date), $1)", report_args,
 		.op = "getMonthlyReport", .params = p_report, .response = "MonthlyReport"},
-	{"GET", "/v1/regulator/jurisdictions/{code}/monthly-report.csv", gw_sql_route, GW_CSV,
+	{"GET", "/v1/regulator/jurisdictions/{code}/monthly-report.csv", gw_sql_route, GW_CSV | GW_REPLICA,
 		"The monthly report as CSV, one line per jurisdiction and figure (monthly_report_csv; month=YYYY-MM)",
 		NULL, regulators,
 		"select shilian.monthly_report_csv(coalesce(shilian.strict_date($2 || '-01', 'month'), "
 		"(date_trunc('month', shilian.platform_today()::timestamp) - interval '1 month')::date), $1)", report_args,
 		.op = "getMonthlyReportCsv", .params = p_report, .response = "text/csv"},
-	{"GET", "/v1/regulator/jurisdictions/{code}/broken-chain", gw_sql_route, 0,
+	{"GET", "/v1/regulator/jurisdictions/{code}/broken-chain", gw_sql_route, GW_REPLICA,
 		"Operators with a broken chain in the period, one row per operator and kind with the evidence "
 		"(broken_chain; from=, to= inclusive dates, pending_days= grace, default 3)",
 		NULL, regulators,
@@ -1119,7 +1125,7 @@ const GwRoute gw_routes[] = {
 		"order by b.station, b.operator, b.kind), '[]') "
 		"from shilian.broken_chain($1, daterange(shilian.strict_date($2, 'from'), shilian.strict_date($3, 'to'), '[]'), coalesce($4::int, 3)) b", broken_args,
 		.op = "listBrokenChain", .params = p_broken, .response = "FigureRows"},
-	{"GET", "/v1/regulator/jurisdictions/{code}/findings", gw_sql_route, 0,
+	{"GET", "/v1/regulator/jurisdictions/{code}/findings", gw_sql_route, GW_REPLICA,
 		"Violations of the record-keeping articles, each with its article and evidence "
 		"(compliance_findings; from=, to= inclusive dates, open when left out)",
 		NULL, regulators,
@@ -1127,7 +1133,7 @@ const GwRoute gw_routes[] = {
 		"order by c.station, c.operator, c.kind), '[]') "
 		"from shilian.compliance_findings($1, daterange(shilian.strict_date($2, 'from'), shilian.strict_date($3, 'to'), '[]')) c", stats_args,
 		.op = "listFindings", .params = p_period, .response = "FigureRows"},
-	{"GET", "/v1/regulator/jurisdictions/{code}/spot-check", gw_sql_route, 0,
+	{"GET", "/v1/regulator/jurisdictions/{code}/spot-check", gw_sql_route, GW_REPLICA,
 		"A reproducible stratified sample of operators with timeliness, completeness and findings "
 		"(spot_check_sample; quarter=YYYYQn default this quarter, n= default 10, seed= default 0)",
 		NULL, regulators,
@@ -1323,7 +1329,7 @@ const GwRoute gw_routes[] = {
 		"from shilian.epcis_query(" EPCIS_QUERY_OBJECT ") d", epcis_type_events_args,
 		.op = "queryEpcisEventsOfType", .params = p_epcis_type_events, .response = "EpcisQueryDocument"},
 
-	{"GET", "/v1/ledger/export", gw_sql_route, GW_NDJSON,
+	{"GET", "/v1/ledger/export", gw_sql_route, GW_NDJSON | GW_REPLICA,
 		"An operator's chain with checkpoint and proofs, as JSON lines for shilian-verify (operator=, old_size=)",
 		NULL, NULL,
 		"select string_agg(l, E'\\n') || E'\\n' from shilian.ledger_export($1::bigint, $2::bigint) l",

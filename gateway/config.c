@@ -26,6 +26,9 @@ typedef struct Option
 static Option options[] = {
 	{"listen", "SHILIAN_LISTEN", OPT_STR, &gw_config.listen, "address to listen on (127.0.0.1:8080)"},
 	{"dsn", "SHILIAN_DSN", OPT_STR, &gw_config.dsn, "libpq connection string"},
+	{"read_dsn", "SHILIAN_READ_DSN", OPT_STR, &gw_config.read_dsn, "libpq connection string of hot standbys for reads of figures, traces and exports (none)"},
+	{"read_max_lag_ms", "SHILIAN_READ_MAX_LAG_MS", OPT_INT, &gw_config.read_max_lag_ms, "staleness bound of a standby read, else the primary serves it (5000)"},
+	{"read_pool_size", "SHILIAN_READ_POOL_SIZE", OPT_INT, &gw_config.read_pool_size, "database connections of the read pool (4)"},
 	{"threads", "SHILIAN_THREADS", OPT_INT, &gw_config.threads, "worker threads: connections served at once (128)"},
 	{"body_limit", "SHILIAN_BODY_LIMIT", OPT_LONG, &gw_config.body_limit, "largest request body in bytes (1048576)"},
 	{"import_body_limit", "SHILIAN_IMPORT_BODY_LIMIT", OPT_LONG, &gw_config.import_body_limit, "largest /v1/import upload in bytes (67108864)"},
@@ -191,6 +194,8 @@ gw_config_load(int argc, char **argv)
 	gw_config.listen = strdup("127.0.0.1:8080");
 	gw_config.dsn = strdup("dbname=shilian");
 	gw_config.threads = 128;
+	gw_config.read_max_lag_ms = 5000;
+	gw_config.read_pool_size = 4;
 	gw_config.db_pool_size = 8;
 	gw_config.db_pool_wait_ms = 5000;
 	gw_config.header_timeout_ms = 10000;

@@ -7,6 +7,9 @@
  * server has gone away, so the gateway answers 503 while the database is
  * down and recovers by itself. /healthz checks the database on a connection
  * of its own, so it answers even when every pool connection is busy.
+ * With read_dsn a second, smaller pool reaches hot standbys: the reads of
+ * GW_REPLICA routes go there when the standby is fresh enough
+ * (gw_read_choose; docs/rest.md#reads-on-hot-standbys-只读副本).
  */
 #define _GNU_SOURCE
 #include "gateway.h"
@@ -21,7 +24,7 @@
 /* worker stack wanted: the deepest accepted JSON (~28 KiB measured) and a request */
 #define GW_MIN_STACK (64 * 1024)
 
-static struct
+typedef struct GwPool
 {
 	pthread_mutex_t lock;
 	pthread_cond_t	freed;
@@ -29,7 +32,20 @@ static struct
 	int			size;
 	int			in_use;
 	int			waiting;
-} pool = {PTHREAD_MUTEX_INITIALIZER};
+	const char *const *dsn;		/* the gw_config setting it connects with */
+	int			wait_ms;		/* longest wait for a free connection */
+} GwPool;
+
+/* the primary's pool (dsn), and the read pool of hot standbys (read_dsn, h-replica) */
+static GwPool pool = {PTHREAD_MUTEX_INITIALIZER, .dsn = (const char *const *) &gw_config.dsn};
+static GwPool rpool = {PTHREAD_MUTEX_INITIALIZER, .dsn = (const char *const *) &gw_config.read_dsn};
+
+/* whether the gateway has a read pool (read_dsn set) */
+static bool
+HasReadPool(void)
+{
+	return gw_config.read_dsn != NULL && gw_config.read_dsn[0] != '\0';
+}
 
 /* /healthz's own connection */
 static struct
@@ -38,42 +54,87 @@ static struct
 	PGconn	   *db;
 } health = {PTHREAD_MUTEX_INITIALIZER};
 
-int
-gw_db_pool_init(void)
+static int
+PoolInit(GwPool *p, int size, int wait_ms)
 {
 	pthread_condattr_t attr;
 
-	pool.size = gw_config.db_pool_size;
-	pool.conns = calloc((size_t) pool.size, sizeof(GwPoolConn));
-	if (pool.conns == NULL)
+	p->size = size;
+	p->wait_ms = wait_ms;
+	p->conns = calloc((size_t) p->size, sizeof(GwPoolConn));
+	if (p->conns == NULL)
 		return -1;
-	for (int i = 0; i < pool.size; i++)
-		if ((pool.conns[i].prepared = calloc(gw_nroutes, 1)) == NULL)
+	for (int i = 0; i < p->size; i++)
+	{
+		p->conns[i].pool = p;
+		if ((p->conns[i].prepared = calloc(gw_nroutes, 1)) == NULL)
 			return -1;
+	}
 	/* waits are measured on the monotonic clock: a clock step cannot stretch them */
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&pool.freed, &attr);
+	pthread_cond_init(&p->freed, &attr);
 	pthread_condattr_destroy(&attr);
+	return 0;
+}
+
+static void
+PoolFree(GwPool *p)
+{
+	for (int i = 0; i < p->size && p->conns != NULL; i++)
+	{
+		if (p->conns[i].db != NULL)
+			PQfinish(p->conns[i].db);
+		free(p->conns[i].prepared);
+	}
+	if (p->conns != NULL)
+		pthread_cond_destroy(&p->freed);
+	free(p->conns);
+	p->conns = NULL;
+	p->size = 0;
+}
+
+/*
+ * The primary's WAL position, sampled on a connection of its own (as
+ * /healthz has) at most every read_max_lag_ms / 4: a standby that has
+ * replayed it has every commit acknowledged before the sample was taken.
+ */
+static struct
+{
+	pthread_mutex_t lock;		/* held while sampling (trylock: one sampler at a time) */
+	pthread_mutex_t value;		/* guards lsn and at_ms */
+	PGconn	   *db;
+	char		lsn[32];		/* "" until a sample was taken */
+	double		at_ms;			/* monotonic time the sample's query was sent */
+} lsnconn = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER};
+
+int
+gw_db_pool_init(void)
+{
+	if (PoolInit(&pool, gw_config.db_pool_size, gw_config.db_pool_wait_ms) != 0)
+		return -1;
+	/*
+	 * The read pool waits briefly: a request that finds every standby
+	 * connection busy is served by the primary rather than kept waiting.
+	 */
+	if (HasReadPool() &&
+		PoolInit(&rpool, gw_config.read_pool_size,
+				 gw_config.db_pool_wait_ms < 100 ? gw_config.db_pool_wait_ms : 100) != 0)
+		return -1;
 	return 0;
 }
 
 void
 gw_db_pool_free(void)
 {
-	for (int i = 0; i < pool.size && pool.conns != NULL; i++)
-	{
-		if (pool.conns[i].db != NULL)
-			PQfinish(pool.conns[i].db);
-		free(pool.conns[i].prepared);
-	}
-	free(pool.conns);
-	pool.conns = NULL;
+	PoolFree(&pool);
+	PoolFree(&rpool);
 	if (health.db != NULL)
 		PQfinish(health.db);
 	health.db = NULL;
-	pool.size = 0;
-	pthread_cond_destroy(&pool.freed);
+	if (lsnconn.db != NULL)
+		PQfinish(lsnconn.db);
+	lsnconn.db = NULL;
 }
 
 void *
@@ -114,38 +175,38 @@ gw_thread_exit(const struct mg_context *ctx, int thread_type, void *user)
 
 /* A free pool connection, waiting up to db_pool_wait_ms; NULL when none came. */
 static GwPoolConn *
-Acquire(void)
+Acquire(GwPool *pool)
 {
 	struct timespec deadline;
 	GwPoolConn *c = NULL;
 
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += gw_config.db_pool_wait_ms / 1000;
-	deadline.tv_nsec += (long) (gw_config.db_pool_wait_ms % 1000) * 1000000L;
+	deadline.tv_sec += pool->wait_ms / 1000;
+	deadline.tv_nsec += (long) (pool->wait_ms % 1000) * 1000000L;
 	if (deadline.tv_nsec >= 1000000000L)
 		deadline.tv_sec++, deadline.tv_nsec -= 1000000000L;
 
-	pthread_mutex_lock(&pool.lock);
-	pool.waiting++;
+	pthread_mutex_lock(&pool->lock);
+	pool->waiting++;
 	for (;;)
 	{
-		for (int i = 0; i < pool.size && c == NULL; i++)
-			if (!pool.conns[i].busy)
-				c = &pool.conns[i];
-		if (c != NULL || pthread_cond_timedwait(&pool.freed, &pool.lock, &deadline) == ETIMEDOUT)
+		for (int i = 0; i < pool->size && c == NULL; i++)
+			if (!pool->conns[i].busy)
+				c = &pool->conns[i];
+		if (c != NULL || pthread_cond_timedwait(&pool->freed, &pool->lock, &deadline) == ETIMEDOUT)
 			break;
 	}
 	if (c == NULL)				/* one last look: a release may have come with the timeout */
-		for (int i = 0; i < pool.size && c == NULL; i++)
-			if (!pool.conns[i].busy)
-				c = &pool.conns[i];
-	pool.waiting--;
+		for (int i = 0; i < pool->size && c == NULL; i++)
+			if (!pool->conns[i].busy)
+				c = &pool->conns[i];
+	pool->waiting--;
 	if (c != NULL)
 	{
 		c->busy = true;
-		pool.in_use++;
+		pool->in_use++;
 	}
-	pthread_mutex_unlock(&pool.lock);
+	pthread_mutex_unlock(&pool->lock);
 	return c;
 }
 
@@ -163,7 +224,7 @@ gw_db(struct mg_connection *conn)
 		return NULL;
 	t->pool_timed_out = false;
 	t->db_error[0] = '\0';
-	if (t->held == NULL && (t->held = Acquire()) == NULL)
+	if (t->held == NULL && (t->held = Acquire(t->want_read ? &rpool : &pool)) == NULL)
 	{
 		t->pool_timed_out = true;
 		return NULL;
@@ -179,7 +240,7 @@ gw_db(struct mg_connection *conn)
 	}
 	/* statements prepared on the old connection are gone with it */
 	memset(c->prepared, 0, gw_nroutes);
-	c->db = PQconnectdb(gw_config.dsn);
+	c->db = PQconnectdb(*c->pool->dsn);
 	if (PQstatus(c->db) != CONNECTION_OK)
 	{
 		fprintf(stderr, "shilian-gateway: database connection failed: %s", PQerrorMessage(c->db));
@@ -223,11 +284,11 @@ gw_db_release(struct mg_connection *conn)
 		memset(c->prepared, 0, gw_nroutes);
 	}
 	c->discard = false;
-	pthread_mutex_lock(&pool.lock);
+	pthread_mutex_lock(&c->pool->lock);
 	c->busy = false;
-	pool.in_use--;
-	pthread_cond_signal(&pool.freed);
-	pthread_mutex_unlock(&pool.lock);
+	c->pool->in_use--;
+	pthread_cond_signal(&c->pool->freed);
+	pthread_mutex_unlock(&c->pool->lock);
 }
 
 /* The prepared-statement flags of the request's connection (NULL if it holds none). */
@@ -247,6 +308,241 @@ gw_db_pool_stats(int *in_use, int *waiting)
 	*in_use = pool.in_use;
 	*waiting = pool.waiting;
 	pthread_mutex_unlock(&pool.lock);
+}
+
+/* ---- reads on hot standbys (h-replica; docs/operations.md#reads-on-replicas) ---- */
+
+/* where a GW_REPLICA request was served, and why not by a standby: /metrics labels */
+enum
+{
+	READ_STANDBY, READ_LAG, READ_MIN_LSN, READ_UNAVAILABLE, READ_NO_STANDBY, READ_BUSY, READ_NREASONS
+};
+static const char *const read_reasons[READ_NREASONS] = {
+	"standby", "lag", "min-lsn", "standby-unavailable", "no-standby", "standby-busy"
+};
+static unsigned long read_counts[READ_NREASONS];
+
+void
+gw_read_stats(unsigned long *counts, const char *const **reasons, int *n)
+{
+	for (int i = 0; i < READ_NREASONS; i++)
+		counts[i] = __atomic_load_n(&read_counts[i], __ATOMIC_RELAXED);
+	*reasons = read_reasons;
+	*n = HasReadPool() ? READ_NREASONS : 0;
+}
+
+static double
+MonoMs(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+void
+gw_reply_headers_reset(struct mg_connection *conn)
+{
+	GwThread   *t = mg_get_thread_pointer(conn);
+
+	if (t != NULL)
+		t->reply_headers[0] = '\0';
+}
+
+/* Add one header line to every reply of the request. */
+static void
+ReplyHeader(struct mg_connection *conn, const char *name, const char *value)
+{
+	GwThread   *t = mg_get_thread_pointer(conn);
+	size_t		n;
+
+	if (t == NULL)
+		return;
+	n = strlen(t->reply_headers);
+	snprintf(t->reply_headers + n, sizeof(t->reply_headers) - n, "%s: %s\r\n", name, value);
+}
+
+const char *
+gw_reply_headers(struct mg_connection *conn)
+{
+	GwThread   *t = mg_get_thread_pointer(conn);
+
+	return t != NULL ? t->reply_headers : "";
+}
+
+/*
+ * The primary's flushed WAL position and its age in ms, into lsn (""
+ * when none was ever had). Refreshed when older than read_max_lag_ms / 4;
+ * while another thread refreshes, the last sample is used (older, so the
+ * bound it gives is only looser). Every commit acknowledged to a client
+ * (synchronous_commit local or higher) was flushed before it returned.
+ */
+static double
+PrimaryLsn(char *lsn, size_t len)
+{
+	double		now = MonoMs(), age;
+
+	pthread_mutex_lock(&lsnconn.value);
+	age = lsnconn.lsn[0] ? now - lsnconn.at_ms : -1;
+	pthread_mutex_unlock(&lsnconn.value);
+	if ((age < 0 || age > gw_config.read_max_lag_ms / 4.0) && pthread_mutex_trylock(&lsnconn.lock) == 0)
+	{
+		for (int attempt = 0; attempt < 2; attempt++)
+		{
+			PGresult   *res;
+			double		sent;
+
+			if (lsnconn.db == NULL || PQstatus(lsnconn.db) != CONNECTION_OK)
+			{
+				if (lsnconn.db != NULL)
+					PQfinish(lsnconn.db);
+				lsnconn.db = PQconnectdb(gw_config.dsn);
+				if (PQstatus(lsnconn.db) != CONNECTION_OK)
+					break;
+			}
+			sent = MonoMs();
+			/* on a standby (a demoted primary) this fails: no sample */
+			res = PQexec(lsnconn.db, "select pg_current_wal_flush_lsn()::text");
+			if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+			{
+				pthread_mutex_lock(&lsnconn.value);
+				snprintf(lsnconn.lsn, sizeof(lsnconn.lsn), "%s", PQgetvalue(res, 0, 0));
+				lsnconn.at_ms = sent;
+				pthread_mutex_unlock(&lsnconn.value);
+			}
+			PQclear(res);
+			if (PQstatus(lsnconn.db) == CONNECTION_OK)
+				break;
+			/* broken while idle (server restart): made again once */
+		}
+		pthread_mutex_unlock(&lsnconn.lock);
+	}
+	pthread_mutex_lock(&lsnconn.value);
+	snprintf(lsn, len, "%s", lsnconn.lsn);
+	age = lsnconn.lsn[0] ? MonoMs() - lsnconn.at_ms : -1;
+	pthread_mutex_unlock(&lsnconn.value);
+	return age;
+}
+
+/* A WAL position as PostgreSQL prints pg_lsn: two hex numbers of 1-8 digits with a slash. */
+static bool
+ValidLsn(const char *s)
+{
+	size_t		a = strspn(s, "0123456789ABCDEFabcdef"), b;
+
+	if (a < 1 || a > 8 || s[a] != '/')
+		return false;
+	b = strspn(s + a + 1, "0123456789ABCDEFabcdef");
+	return b >= 1 && b <= 8 && s[a + 1 + b] == '\0';
+}
+
+/*
+ * The standby's state in one statement: whether it is one, whether it has
+ * replayed the primary's sampled position ($1) and the client's
+ * Shilian-Min-LSN ($2; null = none asked), and the age of the last commit
+ * it replayed (ms, by its clock; null when it replayed none since start).
+ */
+#define STANDBY_SQL \
+	"select pg_is_in_recovery(), pg_last_wal_replay_lsn() >= $1::pg_lsn, " \
+	"(extract(epoch from clock_timestamp() - pg_last_xact_replay_timestamp()) * 1000)::bigint, " \
+	"coalesce(pg_last_wal_replay_lsn() >= $2::pg_lsn, true)"
+
+int
+gw_read_choose(GwRequest *req)
+{
+	GwThread   *t = mg_get_thread_pointer(req->conn);
+	const char *min_lsn = mg_get_header(req->conn, "Shilian-Min-LSN");
+	char		sample[32], value[96];
+	const char *params[2];
+	double		age;
+	long long	lag = -1;
+	int			reason;
+	PGconn	   *db = NULL;
+	PGresult   *res;
+
+	if (!HasReadPool() || t == NULL || req->route == NULL || !(req->route->flags & GW_REPLICA))
+		return 0;
+	if (min_lsn != NULL && !ValidLsn(min_lsn))
+		return gw_reply_error(req->conn, 400, "SLG03", "malformed Shilian-Min-LSN", min_lsn,
+							  "Send back a write's Shilian-Commit-LSN as it came, e.g. 0/16B3748.", NULL);
+	age = PrimaryLsn(sample, sizeof(sample));
+	params[0] = sample[0] ? sample : NULL;
+	params[1] = min_lsn;
+	t->want_read = true;
+	res = gw_exec_first(req->conn, &db, STANDBY_SQL, 2, params);
+	t->want_read = false;
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		reason = t->pool_timed_out ? READ_BUSY : READ_UNAVAILABLE;
+	else if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+		reason = READ_NO_STANDBY;	/* prefer-standby found only a primary */
+	else if (strcmp(PQgetvalue(res, 0, 3), "t") != 0)
+		reason = READ_MIN_LSN;
+	else
+	{
+		/*
+		 * Two upper bounds of the staleness. Caught up with the sample: it
+		 * misses at most what was committed since the sample was taken. The
+		 * age of the last commit replayed: what it misses was committed
+		 * after that one (an idle primary makes this one grow, not the
+		 * first).
+		 */
+		bool		caught_up = !PQgetisnull(res, 0, 1) && strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+
+		if (!PQgetisnull(res, 0, 2))
+		{
+			lag = atoll(PQgetvalue(res, 0, 2));
+			if (lag < 0)
+				lag = 0;		/* clocks a little apart */
+		}
+		if (caught_up && (lag < 0 || (long long) age < lag))
+			lag = (long long) age;
+		reason = (lag < 0 || lag > gw_config.read_max_lag_ms) ? READ_LAG : READ_STANDBY;
+	}
+	PQclear(res);
+	__atomic_fetch_add(&read_counts[reason], 1, __ATOMIC_RELAXED);
+	if (reason == READ_STANDBY)
+	{
+		snprintf(value, sizeof(value), "standby; lag-ms=%lld", lag);
+		ReplyHeader(req->conn, "Shilian-Read-Source", value);
+		return 0;
+	}
+	/* the primary serves it: the read connection goes back (closed if it failed or is no standby) */
+	if (t->held != NULL)
+	{
+		if (reason == READ_UNAVAILABLE || reason == READ_NO_STANDBY)
+			t->held->discard = true;
+		gw_db_release(req->conn);
+	}
+	snprintf(value, sizeof(value), "primary; reason=%s", read_reasons[reason]);
+	ReplyHeader(req->conn, "Shilian-Read-Source", value);
+	return 0;
+}
+
+/*
+ * The request holds a read-pool connection that broke: give it back (closed)
+ * and leave the request to the primary. Whether it did.
+ */
+static bool
+ReadFallback(struct mg_connection *conn)
+{
+	GwThread   *t = mg_get_thread_pointer(conn);
+
+	if (t == NULL || t->held == NULL || t->held->pool != &rpool)
+		return false;
+	t->held->discard = true;
+	gw_db_release(conn);
+	__atomic_fetch_sub(&read_counts[READ_STANDBY], 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&read_counts[READ_UNAVAILABLE], 1, __ATOMIC_RELAXED);
+	t->reply_headers[0] = '\0';	/* before the reply: only the read source is there */
+	ReplyHeader(conn, "Shilian-Read-Source", "primary; reason=standby-unavailable");
+	return true;
+}
+
+/* After a committed write: its WAL position, for the client's Shilian-Min-LSN. */
+static void
+CommitLsnHeader(struct mg_connection *conn, const char *lsn)
+{
+	ReplyHeader(conn, "Shilian-Commit-LSN", lsn);
 }
 
 /*
@@ -449,10 +745,18 @@ int
 gw_tx_commit(GwRequest *req, PGconn *db)
 {
 	PGresult   *res = PQexec(db, "COMMIT");
+	const char *method = req->ri->request_method;
 
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		return Fail(req, db, res);
 	PQclear(res);
+	if (HasReadPool() && strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+	{
+		res = PQexec(db, "select pg_current_wal_insert_lsn()::text");
+		if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+			CommitLsnHeader(req->conn, PQgetvalue(res, 0, 0));
+		PQclear(res);
+	}
 	return 0;
 }
 
@@ -471,8 +775,9 @@ gw_call_route(GwRequest *req, int route_index, const char *sql, int nparams,
 	const char *method = req->ri->request_method;
 	bool		readonly = (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) &&
 		!(req->route != NULL && (req->route->flags & GW_READ_WRITE));
-	char		timeout[24], name[16];
+	char		timeout[24], name[16], lsn[32] = "";
 	const char *ctx[PRINCIPAL_NPARAMS];
+	bool		want_lsn = !readonly && HasReadPool();
 
 	snprintf(timeout, sizeof(timeout), "%d", gw_config.request_timeout_ms);
 	snprintf(name, sizeof(name), "gw%d", route_index);
@@ -500,9 +805,15 @@ gw_call_route(GwRequest *req, int route_index, const char *sql, int nparams,
 		else
 			PQsendQueryParams(db, sql, nparams, NULL, params, NULL, NULL, 0);
 		PQsendQueryParams(db, "COMMIT", 0, NULL, NULL, NULL, NULL, 0);
+		/*
+		 * With a read pool, a write's WAL position after its commit: the
+		 * client sends it back as Shilian-Min-LSN to read its own write.
+		 */
+		if (want_lsn)
+			PQsendQueryParams(db, "select pg_current_wal_insert_lsn()::text", 0, NULL, NULL, NULL, NULL, 0);
 		PQpipelineSync(db);
 
-		ncmds = prepare ? 5 : 4;
+		ncmds = (prepare ? 5 : 4) + (want_lsn ? 1 : 0);
 		stmt_at = prepare ? 3 : 2;
 		for (int i = 0; i < ncmds; i++)
 		{
@@ -516,6 +827,9 @@ gw_call_route(GwRequest *req, int route_index, const char *sql, int nparams,
 				begun = true;
 			if (prepare && i == 2 && st == PGRES_COMMAND_OK)
 				prepared[route_index] = 1;
+			if (want_lsn && i == stmt_at + 2 && st == PGRES_TUPLES_OK && first_err == NULL &&
+				PQntuples(r) == 1)
+				snprintf(lsn, sizeof(lsn), "%s", PQgetvalue(r, 0, 0));
 			if (st == PGRES_FATAL_ERROR && first_err == NULL)
 				first_err = r;
 			else if (i == stmt_at && (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK))
@@ -542,6 +856,17 @@ gw_call_route(GwRequest *req, int route_index, const char *sql, int nparams,
 		}
 		PQexitPipelineMode(db);
 
+		/*
+		 * A standby lost between gw_read_choose's check and the read: the
+		 * read (GW_REPLICA routes write nothing) runs again on the primary.
+		 */
+		if (PQstatus(db) != CONNECTION_OK && ReadFallback(req->conn))
+		{
+			PQclear(first_err);
+			PQclear(stmt_res);
+			attempt = -1;		/* the primary's attempts; this happens at most once */
+			continue;
+		}
 		if (PQstatus(db) != CONNECTION_OK && !begun && attempt == 0)
 		{
 			PQclear(first_err);
@@ -556,6 +881,8 @@ gw_call_route(GwRequest *req, int route_index, const char *sql, int nparams,
 			gw_tx_rollback(db);
 			return NULL;
 		}
+		if (lsn[0])
+			CommitLsnHeader(req->conn, lsn);
 		return stmt_res;
 	}
 	*status = gw_reply_pg_error(req->conn, NULL, NULL);

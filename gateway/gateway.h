@@ -27,6 +27,9 @@ typedef struct GwConfig
 {
 	char	   *listen;			/* host:port; port 0 picks a free one */
 	char	   *dsn;			/* libpq connection string */
+	char	   *read_dsn;		/* h-replica: hot standbys for GW_REPLICA reads (NULL = none) */
+	int			read_max_lag_ms;	/* staleness bound of a standby read, else the primary */
+	int			read_pool_size;	/* connections of the read pool */
 	int			threads;		/* civetweb worker threads (connections served at once) */
 	long		body_limit;		/* bytes; larger bodies get 413 unread */
 	long		import_body_limit;	/* the same for /v1/import uploads */
@@ -140,6 +143,7 @@ typedef int (*GwHandler) (struct GwRequest *req);
 #define GW_ACTING	0x400		/* acts for an operator: a system client bound to several names it (auth.c) */
 #define GW_PATH_REST	0x800	/* the last path parameter takes the rest of the path, slashes too (an EPCIS eventID) */
 #define GW_READ_WRITE	0x1000	/* a GET whose function needs a read-write transaction (the national walks' temp table) */
+#define GW_REPLICA	0x2000		/* a read (GET, gw_sql_route) a hot standby may serve (read_dsn; db.c gw_read_choose) */
 
 typedef struct GwRoute
 {
@@ -208,6 +212,8 @@ extern const GwRoute gw_routes[];
  * operator"). A route that declares operator itself means its own.
  */
 extern const GwParam gw_acting_params[];
+/* The request header of GW_REPLICA routes: read-your-own-writes (db.c gw_read_choose). */
+extern const GwParam gw_read_params[];
 extern const size_t gw_nroutes;
 
 /* routes.c: the dispatcher and the handlers of infrastructure routes */
@@ -271,6 +277,7 @@ typedef struct GwPoolConn
 	unsigned char *prepared;	/* per route: prepared on this connection */
 	bool		busy;
 	bool		discard;		/* a standby's: closed when given back (GW5031) */
+	struct GwPool *pool;		/* the pool it belongs to (the primary's or the read pool) */
 } GwPoolConn;
 
 typedef struct GwThread
@@ -278,6 +285,9 @@ typedef struct GwThread
 	GwPoolConn *held;			/* the pool connection of the current request */
 	bool		pool_timed_out; /* the last gw_db() found none free in time */
 	char		db_error[256];	/* why the last gw_db() could not connect ("" if it did) */
+	bool		want_read;		/* the next acquire is from the read pool (gw_read_choose) */
+	/* headers every reply of this request carries (Shilian-Read-Source, Shilian-Commit-LSN) */
+	char		reply_headers[192];
 } GwThread;
 
 int			gw_db_pool_init(void);
@@ -289,6 +299,20 @@ void		gw_db_release(struct mg_connection *conn);
 /* /healthz: the database's state, from a connection of its own. */
 bool		gw_db_health(void);
 void		gw_db_pool_stats(int *in_use, int *waiting);
+/*
+ * h-replica: for a GW_REPLICA route, hold a standby connection of the read
+ * pool when the standby is within read_max_lag_ms (and has replayed the
+ * client's Shilian-Min-LSN), else leave the request to the primary; either
+ * way the replies carry Shilian-Read-Source. 0, or an HTTP status after
+ * replying (a malformed Shilian-Min-LSN).
+ */
+int			gw_read_choose(GwRequest *req);
+/* Replies of this request carry no extra headers yet (the dispatcher, per request). */
+void		gw_reply_headers_reset(struct mg_connection *conn);
+/* Those headers (http.c adds them to every reply), "" for none. */
+const char *gw_reply_headers(struct mg_connection *conn);
+/* Requests of GW_REPLICA routes by where they were served (/metrics). */
+void		gw_read_stats(unsigned long *counts, const char *const **reasons, int *n);
 PGresult   *gw_exec_first(struct mg_connection *conn, PGconn **dbp, const char *sql,
 						  int nparams, const char *const *params);
 

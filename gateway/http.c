@@ -312,10 +312,12 @@ gw_reply_text(struct mg_connection *conn, int status, const char *content_type, 
 		"Content-Type: %s\r\n"
 		"Content-Length: %zu\r\n"
 		"%s%s"
-		"%s\r\n";
+		"%s%s\r\n";
 	const char *cache = "Cache-Control: no-store\r\n";
 	/* the EPCIS 2.0 REST binding: every reply under /epcis names the versions it speaks */
 	const char *versions = gw_is_epcis(conn) ? "GS1-EPCIS-Version: 2.0.0\r\nGS1-CBV-Version: 2.0.0\r\n" : "";
+	/* the request's own: Shilian-Read-Source, Shilian-Commit-LSN (db.c, h-replica) */
+	const char *own = gw_reply_headers(conn);
 	int			hlen;
 	char	   *buf;
 	size_t		blen;
@@ -331,14 +333,14 @@ gw_reply_text(struct mg_connection *conn, int status, const char *content_type, 
 	if (strstr(extra_headers, "Connection: close") != NULL)
 		mg_disable_connection_keep_alive(conn);
 	/* headers (a Link header can be long) and body in one buffer */
-	hlen = snprintf(NULL, 0, fmt, status, gw_status_text(status), content_type, len, cache, versions, extra_headers);
+	hlen = snprintf(NULL, 0, fmt, status, gw_status_text(status), content_type, len, cache, versions, extra_headers, own);
 	if (hlen < 0)
 		return status;
 	blen = (size_t) hlen + len;
 	buf = malloc(blen + 1);
 	if (buf == NULL)
 		return status;
-	snprintf(buf, (size_t) hlen + 1, fmt, status, gw_status_text(status), content_type, len, cache, versions, extra_headers);
+	snprintf(buf, (size_t) hlen + 1, fmt, status, gw_status_text(status), content_type, len, cache, versions, extra_headers, own);
 	if (len)
 		memcpy(buf + hlen, text, len);
 	mg_write(conn, buf, blen);

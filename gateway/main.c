@@ -66,13 +66,19 @@ main(int argc, char **argv)
 	 * target_session_attrs=read-write follow the primary across a failover
 	 * (docs/operations.md).
 	 */
+	for (int k = 0; k < 2; k++)
 	{
+		/* and the read pool's (h-replica): target_session_attrs=prefer-standby */
+		const char *dsn = k == 0 ? gw_config.dsn : gw_config.read_dsn;
 		char	   *err = NULL;
-		PQconninfoOption *opts = PQconninfoParse(gw_config.dsn, &err);
+		PQconninfoOption *opts;
 
-		if (opts == NULL)
+		if (dsn == NULL || (k == 1 && dsn[0] == '\0'))
+			continue;
+		if ((opts = PQconninfoParse(dsn, &err)) == NULL)
 		{
-			fprintf(stderr, "shilian-gateway: invalid dsn: %s", err ? err : "out of memory\n");
+			fprintf(stderr, "shilian-gateway: invalid %s: %s", k == 0 ? "dsn" : "read_dsn",
+					err ? err : "out of memory\n");
 			PQfreemem(err);
 			gw_config_free();
 			return 2;

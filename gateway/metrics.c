@@ -224,6 +224,24 @@ gw_metrics_reply(struct mg_connection *conn)
 		Put(&b, "# HELP shilian_http_threads Worker threads (connections served at once).\n"
 			"# TYPE shilian_http_threads gauge\nshilian_http_threads %d\n", gw_config.threads);
 	}
+	{
+		/* h-replica: GW_REPLICA requests by where they were served (only with a read pool) */
+		unsigned long counts[16];
+		const char *const *reasons;
+		int			n;
+
+		gw_read_stats(counts, &reasons, &n);
+		if (n > 0)
+			Put(&b, "# HELP shilian_read_requests_total Reads a hot standby may serve, by where they were served "
+				"(reason: why the primary served it).\n# TYPE shilian_read_requests_total counter\n");
+		for (int i = 0; i < n; i++)
+		{
+			if (i == 0)
+				Put(&b, "shilian_read_requests_total{source=\"standby\"} %lu\n", counts[i]);
+			else
+				Put(&b, "shilian_read_requests_total{source=\"primary\",reason=\"%s\"} %lu\n", reasons[i], counts[i]);
+		}
+	}
 	WebhookMetrics(&b);
 	Put(&b, "# HELP shilian_http_server_errors_total Replies with status 500 or more.\n"
 		"# TYPE shilian_http_server_errors_total counter\nshilian_http_server_errors_total %lu\n",

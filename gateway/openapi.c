@@ -131,6 +131,9 @@ Operation(const GwRoute *r)
 		for (const GwParam *p = gw_acting_params; p->name && !own; p++)
 			json_array_append_new(params, Ref("parameters", p->name));
 	}
+	if (r->flags & GW_REPLICA)
+		for (const GwParam *p = gw_read_params; p->name; p++)
+			json_array_append_new(params, Ref("parameters", p->name));
 	if (json_array_size(params) > 0)
 		json_object_set_new(op, "parameters", params);
 	else
@@ -252,6 +255,10 @@ gw_openapi_document(void)
 		json_object_set_new(item, method, Operation(r));
 	}
 	acting = json_object();
+	for (const GwParam *p = gw_read_params; p->name; p++)
+		json_object_set_new(acting, p->name, json_pack("{s:s, s:s, s:b, s:o, s:s}", "name", p->name, "in", InName(p->in),
+													   "required", false, "schema", ParamSchema(p),
+													   "description", p->description));
 	for (const GwParam *p = gw_acting_params; p->name; p++)
 		json_object_set_new(acting, p->name, json_pack("{s:s, s:s, s:b, s:o, s:s}", "name", p->name, "in", InName(p->in),
 													   "required", false, "schema", ParamSchema(p),
@@ -323,6 +330,10 @@ gw_routes_check(void)
 				ROUTE_BAD("operationId %s is also %s %s's", r->op, gw_routes[k].method, gw_routes[k].pattern);
 		if (r->response == NULL)
 			ROUTE_BAD("no .response (a schema of schemas.c or a media type)");
+		/* a standby serves only reads that write nothing (h-replica) */
+		if ((r->flags & GW_REPLICA) &&
+			(strcmp(r->method, "GET") != 0 || r->handler != gw_sql_route || (r->flags & GW_READ_WRITE)))
+			ROUTE_BAD("GW_REPLICA on a route that is not a read-only GET SQL route");
 		while ((p = strchr(p, '{')) != NULL)
 		{
 			const char *end = strchr(p, '}');

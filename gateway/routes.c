@@ -170,6 +170,7 @@ gw_dispatch(struct mg_connection *conn, void *cbdata)
 	method = req.ri->request_method;
 	path = req.ri->local_uri ? req.ri->local_uri : "";
 	gw_metrics_begin();
+	gw_reply_headers_reset(conn);
 
 	/* framing, upgrades, query length and the per-address cap, before any route */
 	status = gw_edge_check(&req);
@@ -254,6 +255,7 @@ gw_dispatch(struct mg_connection *conn, void *cbdata)
 
 	/* the pool connection goes back before the next request on this connection */
 	gw_db_release(conn);
+	gw_reply_headers_reset(conn);
 	gw_edge_request_done();
 	json_decref(req.body);
 	free(req.raw_body);

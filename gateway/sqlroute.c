@@ -290,6 +290,9 @@ gw_sql_route(GwRequest *req)
 	PGresult   *res;
 
 	n = GatherParams(req, params, &status);
+	/* a read a hot standby may serve: hold its connection, or leave it to the primary */
+	if ((status = gw_read_choose(req)) != 0)
+		goto done;
 	if (strcmp(req->ri->request_method, "POST") == 0)
 		idem_key = mg_get_header(req->conn, "Idempotency-Key");
 
