@@ -168,6 +168,14 @@ BEGIN
 						 WHERE b.origin = 'first_entry' AND i.link_id IS NULL) f) r
 		 GROUP BY 1, 2, 3
 		UNION ALL
+		-- the receipts recorded without their incoming inspection (never
+		-- complete: record_completeness lacks incoming_inspection)
+		SELECT l.buyer_id, shilian.platform_date(l.received_at), 'receipts', count(*)
+		  FROM shilian.link l
+		 WHERE l.kind = 'ship' AND l.status = 'received'
+		   AND NOT EXISTS (SELECT 1 FROM shilian.inspection i WHERE i.link_id = l.id AND i.kind = 'incoming')
+		 GROUP BY 1, 2
+		UNION ALL
 		SELECT c.operator_id, c.day, 'receipts_complete', count(*)
 		  FROM (SELECT i.operator_id, shilian.platform_date(i.inspected_at) AS day, i.id, i.batch_id, b.origin,
 					shilian.incoming_fields_complete(p.edible_agricultural, p.spec,

@@ -622,7 +622,7 @@ BEGIN
 					format('no pending shipment of %s from operator %s to operator %s', q.epc_class, other, op),
 					'Capture the seller''s shipping event first.');
 			END IF;
-			code := shilian.receive(lnk, q.qty, coalesce(ev -> 'shilian:inspection', '{}'), t,
+			code := shilian.receive(lnk, q.qty, ev -> 'shilian:inspection', t,
 				ev ->> 'shilian:rejectReason');
 			links := links || lnk::text;
 			batches := batches || code::text;
