@@ -88,9 +88,10 @@ static const GwParam p_completeness[] = {
 	P_ID("id"), {NULL}
 };
 /* corrections (part 83): the record kinds correct() and retract() take */
-static const char *const correction_kind_values[] = {"batch", "link", "inspection", NULL};
+static const char *const correction_kind_values[] = {"batch", "link", "inspection", "consumption", "transformation", NULL};
 static const GwParam p_correction[] = {
-	PATH("kind", GW_STRING, "batch, link (a sale) or inspection", .values = correction_kind_values),
+	PATH("kind", GW_STRING, "batch, link (a sale), inspection, consumption or transformation (id: its output batch)",
+		 .values = correction_kind_values),
 	P_ID("id"), {NULL}
 };
 static const GwParam p_trace[] = {
