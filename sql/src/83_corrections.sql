@@ -780,7 +780,8 @@ GRANT EXECUTE ON FUNCTION corrections(text, bigint) TO shilian_operator, shilian
 
 -- EPCIS errorDeclaration (GS1 EPCIS 2.0 §7.4.1.5): the declared event (its
 -- eventID, as captured before) was wrong; every record it made is
--- retracted (batches made by commissioning, sales made by shipping), with
+-- retracted (batches made by commissioning, sales made by shipping, the
+-- consumptions of destroying and retail selling, a transformation), with
 -- the declaration's reason and correctiveEventIDs kept in the correction
 -- rows. The corrective events are ordinary events, captured as such.
 -- Called by epcis_apply_event (part 75) for an event with errorDeclaration.
@@ -804,12 +805,11 @@ BEGIN
 			MESSAGE = format('EPCIS event %s: errorDeclaration for an unknown eventID "%s"', idx, ev ->> 'eventID'),
 			HINT = 'An error declaration repeats the eventID of an event captured before.';
 	END IF;
-	IF e.records ? 'inspections' OR e.records ? 'consumptions' OR e.type <> 'ObjectEvent'
-		OR e.biz_step IN ('receiving', 'accepting') THEN
+	IF e.records ? 'inspections' OR e.biz_step IN ('receiving', 'accepting') THEN
 		RAISE EXCEPTION USING ERRCODE = 'SLC10',
 			MESSAGE = format('EPCIS event %s: the declared event "%s" (%s) is not retracted this way', idx, e.event_id,
 				coalesce(e.biz_step, e.type)),
-			HINT = 'Error declarations retract commissioning and shipping events; correct an inspection with correct().';
+			HINT = 'Error declarations retract commissioning, shipping, destroying, retail selling and transformation events; correct an inspection with correct().';
 	END IF;
 	why := coalesce(nullif(decl ->> 'reason', ''), 'EPCIS errorDeclaration')
 		|| coalesce(' (corrective events: ' || (SELECT string_agg(c, ', ') FROM jsonb_array_elements_text(
@@ -818,9 +818,14 @@ BEGIN
 	FOR x IN SELECT jsonb_array_elements_text(coalesce(e.records -> 'links', '[]')) LOOP
 		PERFORM shilian.correction_apply('link', x::bigint, why, 'retract', NULL, decl || jsonb_build_object('eventID', e.event_id));
 	END LOOP;
+	FOR x IN SELECT jsonb_array_elements_text(coalesce(e.records -> 'consumptions', '[]')) LOOP
+		PERFORM shilian.correction_apply('consumption', x::bigint, why, 'retract', NULL, decl || jsonb_build_object('eventID', e.event_id));
+	END LOOP;
 	IF NOT e.records ? 'links' THEN
+		-- the lots it made: commissioned batches, or a transformation's output
 		FOR x IN SELECT jsonb_array_elements_text(coalesce(e.records -> 'batches', '[]')) LOOP
-			PERFORM shilian.correction_apply('batch', (SELECT b.id FROM shilian.batch b WHERE b.trace_code OPERATOR(shilian.=) x::shilian.trace_code),
+			PERFORM shilian.correction_apply(CASE e.type WHEN 'TransformationEvent' THEN 'transformation' ELSE 'batch' END,
+				(SELECT b.id FROM shilian.batch b WHERE b.trace_code OPERATOR(shilian.=) x::shilian.trace_code),
 				why, 'retract', NULL, decl || jsonb_build_object('eventID', e.event_id));
 		END LOOP;
 	END IF;

@@ -24,8 +24,8 @@ $node->safe_psql('postgres', q{
 	select shilian.operator_register('别家', 'production', '{processor}', '370112001', 'y', '2', reg_card => 'P-2');
 	select shilian.operator_activate(2);
 	select shilian.licence_add(1, 'SC10137011200027', '{vegetables,other}', '2024-01-01', '2028-12-31');
-	select shilian.product_register('番茄', 'vegetables', 30, '散装', edible_agricultural => true);
-	select shilian.product_register('番茄酱', 'other', 365, '500g/瓶', owner => 1);
+	select shilian.product_register('番茄', 'vegetables', 30, '散装', edible_agricultural => true, gtin => '6970000000017');
+	select shilian.product_register('番茄酱', 'other', 365, '500g/瓶', owner => 1, gtin => '6970000000024');
 	create role op_login login in role shilian_operator;
 });
 
@@ -169,6 +169,41 @@ like($err, qr/SLC04/, 'a retracted transformation is not corrected: SLC04');
 is(q1(q{select bool_and(ok) from shilian.chain_verify()}), 't', 'every chain verifies');
 is(q1(q{select count(*) from shilian.ledger where kind in ('consume', 'transform')}), '4',
 	'the original entries stay in the ledger');
+
+# ---- EPCIS errorDeclaration of a destroying and of a transformation event -----------
+my $ctx = '"@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"], "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2025-03-10T09:00:00+08:00"';
+my $doc = sub { return "{$ctx, \"epcisBody\": {\"eventList\": [" . join(',', @_) . ']}}' };
+my $at = '"eventTimeZoneOffset": "+08:00", "bizLocation": {"id": "urn:shilian:operator:1"}';
+my $commission = qq{{"eventID": "urn:uuid:e-1", "type": "ObjectEvent", "eventTime": "2025-03-10T07:00:00+08:00", $at,
+	"action": "ADD", "bizStep": "commissioning",
+	"quantityList": [{"epcClass": "urn:epc:class:lgtin:6970000.000001.E-1", "quantity": 100, "uom": "KGM"}]}};
+my $destroy = qq{{"eventID": "urn:uuid:e-2", "type": "ObjectEvent", "eventTime": "2025-03-10T08:00:00+08:00", $at,
+	"action": "DELETE", "bizStep": "destroying",
+	"quantityList": [{"epcClass": "urn:epc:class:lgtin:6970000.000001.E-1", "quantity": 10, "uom": "KGM"}]}};
+my $make = qq{{"eventID": "urn:uuid:e-3", "type": "TransformationEvent", "eventTime": "2025-03-10T09:00:00+08:00", $at,
+	"inputQuantityList": [{"epcClass": "urn:epc:class:lgtin:6970000.000001.E-1", "quantity": 20, "uom": "KGM"}],
+	"outputQuantityList": [{"epcClass": "urn:epc:class:lgtin:6970000.000002.ES-1", "quantity": 30, "uom": "EA"}]}};
+($out, $err) = as(1, "select shilian.epcis_capture(\$j\$" . $doc->($commission, $destroy, $make) . "\$j\$)");
+is($err, '', 'commissioning, destroying and a transformation captured') or diag $err;
+my $e1 = q1(q{select trace_code from shilian.batch where lot = 'E-1'});
+is(left_of($e1), '70 kg', 'E-1: 10 kg destroyed, 20 kg processed');
+my $decl = sub {
+	my ($ev) = @_;
+	return $ev =~ s/"type"/"errorDeclaration": {"declarationTime": "2025-03-10T12:00:00+08:00", "reason": "incorrect_data"}, "type"/r;
+};
+($out, $err) = as(1, "select shilian.epcis_capture(\$j\$" . $doc->($decl->($destroy)) . "\$j\$)");
+is($err, '', 'an errorDeclaration of the destroying event') or diag $err;
+is(left_of($e1), '80 kg', 'its consumption is retracted: 10 kg back');
+is(q1(q{select c.kind || '|' || (c.epcis ->> 'reason') || '|' || (c.epcis ->> 'eventID') from shilian.correction c
+	where c.kind = 'consumption' and c.epcis is not null}), 'consumption|incorrect_data|urn:uuid:e-2',
+	'the retraction keeps the declaration');
+($out, $err) = as(1, "select shilian.epcis_capture(\$j\$" . $doc->($decl->($make)) . "\$j\$)");
+is($err, '', 'an errorDeclaration of the transformation event') or diag $err;
+is(left_of($e1), '100 kg', 'the transformation is retracted: its input whole again');
+is(q1(q{select qty_left from shilian.batch where lot = 'ES-1'}), '0 pcs', 'its output holds nothing');
+is(q1(q{select count(*) from shilian.correction where kind = 'transformation' and epcis ->> 'eventID' = 'urn:uuid:e-3'}), '1',
+	'one transformation retraction, from the declaration');
+same_as_rebuild('after the EPCIS declarations');
 
 $node->stop;
 done_testing();

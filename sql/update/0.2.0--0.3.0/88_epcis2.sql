@@ -842,6 +842,63 @@ COMMENT ON FUNCTION correction_apply(text, bigint, text, text, jsonb, jsonb) IS
 	'The one step of correct() and retract() (and of an EPCIS errorDeclaration): rights, rules, the record tables, the counters, the ledger entry.';
 REVOKE ALL ON FUNCTION correction_apply(text, bigint, text, text, jsonb, jsonb) FROM PUBLIC;
 
+-- EPCIS errorDeclaration (GS1 EPCIS 2.0 §7.4.1.5): the declared event (its
+-- eventID, as captured before) was wrong; every record it made is
+-- retracted (batches made by commissioning, sales made by shipping, the
+-- consumptions of destroying and retail selling, a transformation), with
+-- the declaration's reason and correctiveEventIDs kept in the correction
+-- rows. The corrective events are ordinary events, captured as such.
+-- Called by epcis_apply_event (part 75) for an event with errorDeclaration.
+CREATE OR REPLACE FUNCTION correction_epcis(idx integer, ev jsonb) RETURNS void
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	decl jsonb := ev -> 'errorDeclaration';
+	e shilian.epcis_event;
+	why text;
+	x text;
+BEGIN
+	IF jsonb_typeof(decl) <> 'object' OR jsonb_typeof(decl -> 'declarationTime') <> 'string' THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLC10',
+			MESSAGE = format('EPCIS event %s: errorDeclaration needs declarationTime', idx);
+	END IF;
+	SELECT * INTO e FROM shilian.epcis_event v WHERE v.event_id = ev ->> 'eventID';
+	IF NOT FOUND THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLC10',
+			MESSAGE = format('EPCIS event %s: errorDeclaration for an unknown eventID "%s"', idx, ev ->> 'eventID'),
+			HINT = 'An error declaration repeats the eventID of an event captured before.';
+	END IF;
+	IF e.records ? 'inspections' OR e.biz_step IN ('receiving', 'accepting') THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLC10',
+			MESSAGE = format('EPCIS event %s: the declared event "%s" (%s) is not retracted this way', idx, e.event_id,
+				coalesce(e.biz_step, e.type)),
+			HINT = 'Error declarations retract commissioning, shipping, destroying, retail selling and transformation events; correct an inspection with correct().';
+	END IF;
+	why := coalesce(nullif(decl ->> 'reason', ''), 'EPCIS errorDeclaration')
+		|| coalesce(' (corrective events: ' || (SELECT string_agg(c, ', ') FROM jsonb_array_elements_text(
+			CASE jsonb_typeof(decl -> 'correctiveEventIDs') WHEN 'array' THEN decl -> 'correctiveEventIDs'
+			ELSE '[]' END) c) || ')', '');
+	FOR x IN SELECT jsonb_array_elements_text(coalesce(e.records -> 'links', '[]')) LOOP
+		PERFORM shilian.correction_apply('link', x::bigint, why, 'retract', NULL, decl || jsonb_build_object('eventID', e.event_id));
+	END LOOP;
+	FOR x IN SELECT jsonb_array_elements_text(coalesce(e.records -> 'consumptions', '[]')) LOOP
+		PERFORM shilian.correction_apply('consumption', x::bigint, why, 'retract', NULL, decl || jsonb_build_object('eventID', e.event_id));
+	END LOOP;
+	IF NOT e.records ? 'links' THEN
+		-- the lots it made: commissioned batches, or a transformation's output
+		FOR x IN SELECT jsonb_array_elements_text(coalesce(e.records -> 'batches', '[]')) LOOP
+			PERFORM shilian.correction_apply(CASE e.type WHEN 'TransformationEvent' THEN 'transformation' ELSE 'batch' END,
+				(SELECT b.id FROM shilian.batch b WHERE b.trace_code OPERATOR(shilian.=) x::shilian.trace_code),
+				why, 'retract', NULL, decl || jsonb_build_object('eventID', e.event_id));
+		END LOOP;
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION correction_epcis(integer, jsonb) IS
+	'An EPCIS errorDeclaration: retract the records of the declared event (its eventID captured before), naming the correctiveEventIDs.';
+REVOKE ALL ON FUNCTION correction_epcis(integer, jsonb) FROM PUBLIC;
+
 COMMENT ON FUNCTION correct(text, bigint, text, jsonb) IS
 	'Correct (更正) a record: kind batch (qty, produced_on, expires_on, lot), link (a pending sale: qty, shipped_on), inspection (result, report keys), consumption (qty, kind, note) or transformation (its output batch id: qty, expires_on, lot, inputs {trace code: qty}); the original stays in the ledger, a correction entry supersedes it; balances and counters follow. Returns the correction id.';
 COMMENT ON FUNCTION retract(text, bigint, text) IS
