@@ -7,6 +7,10 @@
 -- regulator's findings list it as missing_incoming_inspection); the
 -- counters' rebuild counts such receipts (never complete); an EPCIS
 -- receiving event without shilian:inspection passes none.
+-- Then corrections of consumptions and transformations (part 83) and the
+-- EPCIS error declarations of their events, and serialised items (SGTINs)
+-- commissioned by an epcList (part 75); each section below says what it
+-- carries. Functions an earlier part created are re-created here whole.
 
 -- inspection DEFAULT NULL (adding a default keeps the signature)
 CREATE OR REPLACE FUNCTION receive(link bigint, qty qty, inspection jsonb DEFAULT NULL,
