@@ -671,7 +671,8 @@ BEGIN
 		batches := batches || code::text;
 	ELSIF act = 'ADD' AND step = 'commissioning' THEN
 		expires := shilian.epcis_expiry(ev, idx);
-		IF ev ? 'quantityList' OR jsonb_typeof(ev -> 'epcList') IS DISTINCT FROM 'array' THEN
+		IF ev ? 'quantityList' OR jsonb_typeof(ev -> 'epcList') IS DISTINCT FROM 'array'
+			OR jsonb_array_length(ev -> 'epcList') = 0 THEN
 			FOR q IN SELECT * FROM shilian.epcis_quantities(ev, idx, 'quantityList') LOOP
 				code := shilian.batch_create(op, q.product, q.qty, local_day, q.lot, expires,
 					ev -> 'shilian:certificate');

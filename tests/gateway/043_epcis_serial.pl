@@ -98,6 +98,9 @@ is_deeply([ $r->{status}, $r->{json}{code} ], [ 422, 'SLE04' ], 'a GTIN no produ
 $again->{epcisBody}{eventList}[0]{epcList} = [ 'urn:epc:id:sscc:6970000.0000000001' ];
 $r = call('maker', 'POST', '/epcis/capture', $json->encode($again));
 is_deeply([ $r->{status}, $r->{json}{code} ], [ 422, 'SLE04' ], 'not an SGTIN: 422 SLE04');
+$again->{epcisBody}{eventList}[0]{epcList} = [];
+$r = call('maker', 'POST', '/epcis/capture', $json->encode($again));
+is_deeply([ $r->{status}, $r->{json}{code} ], [ 422, 'SLE01' ], 'an empty epcList and no quantityList: 422 SLE01');
 my $ship = $json->decode($doc);
 $ship->{epcisBody}{eventList}[0]{action} = 'OBSERVE';
 $ship->{epcisBody}{eventList}[0]{bizStep} = 'shipping';

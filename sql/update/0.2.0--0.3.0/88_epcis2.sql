@@ -1074,7 +1074,8 @@ BEGIN
 			classes := classes || q.keys;
 		END LOOP;$o2$, $n2$	ELSIF act = 'ADD' AND step = 'commissioning' THEN
 		expires := shilian.epcis_expiry(ev, idx);
-		IF ev ? 'quantityList' OR jsonb_typeof(ev -> 'epcList') IS DISTINCT FROM 'array' THEN
+		IF ev ? 'quantityList' OR jsonb_typeof(ev -> 'epcList') IS DISTINCT FROM 'array'
+			OR jsonb_array_length(ev -> 'epcList') = 0 THEN
 			FOR q IN SELECT * FROM shilian.epcis_quantities(ev, idx, 'quantityList') LOOP
 				code := shilian.batch_create(op, q.product, q.qty, local_day, q.lot, expires,
 					ev -> 'shilian:certificate');
