@@ -565,7 +565,7 @@ static const char *const ship_fields[] = {"code", "buyer", "qty", "shipped_on", 
 static const int ship_required = 3;
 static const char *const receive_fields[] = {"link", "qty", "inspection", "received_at",
 "reject_reason", "into_batch", "link_ref", NULL};
-static const int receive_required = 3;
+static const int receive_required = 2;	/* inspection is optional (RecordReceiveCheck) */
 
 /* The value of key field in the object rec: NULL for absent or JSON null. */
 static JsonbValue *
@@ -1062,7 +1062,7 @@ static SlStmt balance_stmt = {
 /*
  * The receipts of the chunk, as receive_stmt writes one: the buyer's new
  * batch pre-filled from the seller's, the link received, the incoming
- * inspection. The new batches' ids are drawn first (in line order), so
+ * inspection when the line has one. The new batches' ids are drawn first (in line order), so
  * every part is matched by id, with plain joins the planner estimates well.
  */
 static SlStmt receive_many_stmt = {
@@ -1082,10 +1082,10 @@ static SlStmt receive_many_stmt = {
 	"  RETURNING d.nid, to_jsonb(l.*) AS j),"
 	" ins AS (INSERT INTO shilian.inspection (batch_id, operator_id, kind, result, report, link_id,"
 	"   inspected_at)"
-	"  SELECT d.nid, d.buyer, 'incoming', d.res, d.insp, d.link, d.at FROM d"
+	"  SELECT d.nid, d.buyer, 'incoming', d.res, d.insp, d.link, d.at FROM d WHERE d.insp IS NOT NULL"
 	"  RETURNING id, batch_id)"
 	" SELECT d.o, nb.trace_code, jsonb_build_object('link', ul.j, 'batch', nb.j, 'inspection_id', ins.id)"
-	" FROM d JOIN nb ON nb.id = d.nid JOIN ul ON ul.nid = d.nid JOIN ins ON ins.batch_id = d.nid ORDER BY d.o",
+	" FROM d JOIN nb ON nb.id = d.nid JOIN ul ON ul.nid = d.nid LEFT JOIN ins ON ins.batch_id = d.nid ORDER BY d.o",
 	14, {"text[]", "bigint[]", "bigint[]", "shilian.qty[]", "date[]", "date[]", "text[]",
 		"shilian.licence_no[]", "jsonb[]", "bigint[]", "timestamptz[]", "text[]", "text[]", "jsonb[]"}
 };
@@ -1228,8 +1228,14 @@ Flush(IChunk *c)
 			a[10][i] = TimestampTzGetDatum(ln->recv.at);
 			a[11][i] = ln->reason;
 			n[11][i] = ln->reason == (Datum) 0;
-			a[12][i] = PointerGetDatum(RecordInspectionResult(ln->recv.inspection));
-			a[13][i] = JsonbPGetDatum(ln->recv.inspection);
+			/* a receipt without its incoming inspection writes none */
+			if (ln->recv.inspection != NULL)
+			{
+				a[12][i] = PointerGetDatum(RecordInspectionResult(ln->recv.inspection));
+				a[13][i] = JsonbPGetDatum(ln->recv.inspection);
+			}
+			else
+				n[12][i] = n[13][i] = true;
 			i++;
 		}
 		for (int k = 0; k < 14; k++)

@@ -281,7 +281,7 @@ typedef struct SlReceive
 {
 	int64		link;			/* the key the lookup's sale() takes */
 	Qty			q;
-	Jsonb	   *inspection;
+	Jsonb	   *inspection;	/* NULL: received without one */
 	TimestampTz at;
 	bool		has_reason;
 	/* out, when accepted */

@@ -55,7 +55,7 @@ static const char *const import_mode_values[] = {"apply_valid", "all_or_nothing"
 static const char *const import_kind_values[] = {
 	"operator", "licence", "product", "batch", "inspection", "ship", "receive", "transform", "consume", NULL
 };
-static const char *const record_kind_values[] = {"incoming", "release", "sale", NULL};
+static const char *const record_kind_values[] = {"receipt", "first_entry", "release", "sale", "incoming", NULL};
 
 static const GwParam p_id[] = {P_ID("id"), {NULL}};
 static const GwParam p_code[] = {P_CODE, {NULL}};
@@ -82,14 +82,16 @@ static const GwParam p_batches[] = {
 	{NULL}
 };
 static const GwParam p_completeness[] = {
-	PATH("kind", GW_STRING, "incoming (id: an incoming inspection), release or sale (id: a sale link)",
+	PATH("kind", GW_STRING, "receipt (id: the received sale's link), first_entry (id: the batch), release or sale "
+		 "(id: a sale link); incoming (id: an incoming inspection) is deprecated",
 		 .values = record_kind_values),
 	P_ID("id"), {NULL}
 };
 /* corrections (part 83): the record kinds correct() and retract() take */
-static const char *const correction_kind_values[] = {"batch", "link", "inspection", NULL};
+static const char *const correction_kind_values[] = {"batch", "link", "inspection", "consumption", "transformation", NULL};
 static const GwParam p_correction[] = {
-	PATH("kind", GW_STRING, "batch, link (a sale) or inspection", .values = correction_kind_values),
+	PATH("kind", GW_STRING, "batch, link (a sale), inspection, consumption or transformation (id: its output batch)",
+		 .values = correction_kind_values),
 	P_ID("id"), {NULL}
 };
 static const GwParam p_trace[] = {
@@ -406,7 +408,8 @@ static const char *const ship_args[] = {
 static const GwField receive_fields[] = {
 	{"link", GW_ID, true, "the pending shipment (link id)"},
 	{"qty", GW_STRING, true, "accepted quantity"},
-	{"inspection", GW_OBJECT, true, "incoming inspection record (进货查验)"},
+	{"inspection", GW_OBJECT, false, "incoming inspection record (进货查验; without it the receipt is recorded "
+		"but incomplete in record_completeness)"},
 	{"received_at", GW_DATETIME, false, "timestamp (default now)"},
 	{"reject_reason", GW_STRING, false, "why less than shipped was accepted"},
 	{"into_batch", GW_STRING, false, "an existing batch of the buyer to add to"},

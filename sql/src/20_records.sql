@@ -328,13 +328,13 @@ ALTER FUNCTION ship(trace_code, bigint, qty, date, bigint)
 REVOKE ALL ON FUNCTION ship(trace_code, bigint, qty, date, bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ship(trace_code, bigint, qty, date, bigint) TO shilian_operator, shilian_system, shilian_admin;
 
-CREATE FUNCTION receive(link bigint, qty qty, inspection jsonb,
+CREATE FUNCTION receive(link bigint, qty qty, inspection jsonb DEFAULT NULL,
 		received_at timestamptz DEFAULT now(), reject_reason text DEFAULT NULL,
 		into_batch trace_code DEFAULT NULL) RETURNS trace_code
 	AS 'MODULE_PATHNAME', 'sl_receive'
 	LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION receive(bigint, qty, jsonb, timestamptz, text, trace_code) IS
-	'Confirm a pending sale: creates the buyer''s batch pre-filled from the seller''s (or adds to the buyer''s batch into_batch) and its incoming inspection; a smaller quantity needs reject_reason and the rest returns to the seller''s batch.';
+	'Confirm a pending sale: creates the buyer''s batch pre-filled from the seller''s (or adds to the buyer''s batch into_batch) and its incoming inspection (optional: without one the receipt is recorded but incomplete in record_completeness); a smaller quantity needs reject_reason and the rest returns to the seller''s batch.';
 ALTER FUNCTION receive(bigint, qty, jsonb, timestamptz, text, trace_code)
 	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 REVOKE ALL ON FUNCTION receive(bigint, qty, jsonb, timestamptz, text, trace_code) FROM PUBLIC;
@@ -422,9 +422,11 @@ GRANT EXECUTE ON FUNCTION receipt_drafts(bigint) TO shilian_operator, shilian_sy
 --   kind 'receipt' (id: the link of the received sale) and 'first_entry'
 --     (id: the first-entry batch): the incoming record (进货查验记录): name,
 --     spec, quantity, production date or lot, shelf life, purchase date,
---     supplier name, address, contact, supplier licence, certificate; an
---     edible agricultural product needs only name, quantity, purchase date
---     and supplier name.
+--     supplier name, address, contact, supplier licence, certificate, and
+--     the incoming inspection itself (进货查验: receive() without one records
+--     the receipt, which then lacks incoming_inspection); an edible
+--     agricultural product needs only name, quantity, purchase date,
+--     supplier name and the incoming inspection.
 --   kind 'sale' or 'release' (id: the link of the sale): name, spec,
 --     quantity, production date or lot, shelf life, inspection certificate
 --     number, sale date, buyer name, address, contact.
@@ -465,6 +467,8 @@ BEGIN
 		 ORDER BY i.id LIMIT 1;
 	END IF;
 	IF kind IN ('incoming', 'receipt', 'first_entry') THEN
+		-- the incoming inspection, or a receipt recorded without one (its
+		-- link: the receipt date and the buyer's batch)
 		SELECT jsonb_build_object(
 				'name', p.name, 'spec', p.spec, 'quantity', b_qty.q,
 				'production_date_or_lot', coalesce(b.produced_on::text, b.lot),
@@ -474,16 +478,24 @@ BEGIN
 				'supplier_address', coalesce(o.address, b.supplier->>'address'),
 				'supplier_contact', coalesce(o.contact, b.supplier->>'contact'),
 				'supplier_licence', coalesce(b.supplier_licence::text, b.supplier->>'licence'),
-				'certificate', coalesce(b.certificate, i.report->'certificate')),
+				'certificate', coalesce(b.certificate, i.report->'certificate'),
+				'incoming_inspection', i.id),
 			p.edible_agricultural, shilian.platform_date(i.inspected_at), b.expires_on
 		  INTO f, agri, rec_date, expiry
-		  FROM shilian.inspection i
+		  FROM (SELECT x.id, x.batch_id, x.link_id, x.inspected_at, x.report, x.operator_id
+				  FROM shilian.inspection x
+				 WHERE x.id = insp AND x.kind = 'incoming'
+				UNION ALL
+				SELECT NULL, x.to_batch, x.id, x.received_at, NULL, x.buyer_id
+				  FROM shilian.link x
+				 WHERE insp IS NULL AND record_completeness.kind = 'receipt' AND x.id = record_completeness.id
+				   AND x.kind = 'ship' AND x.status = 'received') i
 		  JOIN shilian.batch b ON b.id = i.batch_id
 		  JOIN shilian.product p ON p.id = b.product_id
 		  LEFT JOIN shilian.link l ON l.id = i.link_id
 		  LEFT JOIN shilian.operator o ON o.id = l.seller_id
 		  CROSS JOIN LATERAL (SELECT coalesce(l.qty_accepted, b.qty)::text AS q) b_qty
-		 WHERE i.id = insp AND i.kind = 'incoming' AND shilian.may_see(i.operator_id);
+		 WHERE shilian.may_see(i.operator_id);
 		IF NOT FOUND THEN
 			RAISE EXCEPTION USING ERRCODE = 'SLR22',
 				MESSAGE = format('unknown record: no %s has id %s', CASE kind
@@ -491,10 +503,10 @@ BEGIN
 					ELSE 'first-entry batch' END, id);
 		END IF;
 		need := CASE WHEN agri
-			THEN ARRAY['name', 'quantity', 'purchase_date', 'supplier_name']
+			THEN ARRAY['name', 'quantity', 'purchase_date', 'supplier_name', 'incoming_inspection']
 			ELSE ARRAY['name', 'spec', 'quantity', 'production_date_or_lot', 'shelf_life',
 				'purchase_date', 'supplier_name', 'supplier_address', 'supplier_contact',
-				'supplier_licence', 'certificate'] END;
+				'supplier_licence', 'certificate', 'incoming_inspection'] END;
 	ELSIF kind IN ('release', 'sale') THEN
 		SELECT jsonb_build_object(
 				'name', p.name, 'spec', p.spec, 'quantity', l.qty_shipped::text,

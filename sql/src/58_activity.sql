@@ -136,9 +136,9 @@ BEGIN
 		SELECT b.owner_id AS operator_id, b.produced_on AS day,
 			CASE b.origin WHEN 'produced' THEN 'batches' ELSE 'transforms' END AS k, count(*) AS n
 		  FROM shilian.batch b WHERE b.origin IN ('produced', 'transformed')
-		   -- a retracted batch is not counted (part 83)
+		   -- a retracted batch or transformation is not counted (part 83)
 		   AND NOT EXISTS (SELECT 1 FROM shilian.correction x
-							WHERE x.kind = 'batch' AND x.record_id = b.id AND x.action = 'retract')
+							WHERE x.kind IN ('batch', 'transformation') AND x.record_id = b.id AND x.action = 'retract')
 		 GROUP BY 1, 2, 3
 		UNION ALL
 		SELECT l.seller_id, l.shipped_on, 'shipments', count(*)
@@ -148,7 +148,10 @@ BEGIN
 		  FROM shilian.link l WHERE l.kind = 'ship' AND l.status = 'rejected' GROUP BY 1, 2
 		UNION ALL
 		SELECT c.operator_id, shilian.platform_date(c.consumed_at), 'consumptions', count(*)
-		  FROM shilian.consumption c GROUP BY 1, 2
+		  FROM shilian.consumption c
+		 WHERE NOT EXISTS (SELECT 1 FROM shilian.correction x
+							WHERE x.kind = 'consumption' AND x.record_id = c.id AND x.action = 'retract')
+		 GROUP BY 1, 2
 		UNION ALL
 		-- inspections: a receipt's incoming inspection names its sale's link;
 		-- a first entry's is the first inspection of its first-entry batch;
@@ -167,6 +170,14 @@ BEGIN
 						  FROM shilian.inspection i JOIN shilian.batch b ON b.id = i.batch_id
 						 WHERE b.origin = 'first_entry' AND i.link_id IS NULL) f) r
 		 GROUP BY 1, 2, 3
+		UNION ALL
+		-- the receipts recorded without their incoming inspection (never
+		-- complete: record_completeness lacks incoming_inspection)
+		SELECT l.buyer_id, shilian.platform_date(l.received_at), 'receipts', count(*)
+		  FROM shilian.link l
+		 WHERE l.kind = 'ship' AND l.status = 'received'
+		   AND NOT EXISTS (SELECT 1 FROM shilian.inspection i WHERE i.link_id = l.id AND i.kind = 'incoming')
+		 GROUP BY 1, 2
 		UNION ALL
 		SELECT c.operator_id, c.day, 'receipts_complete', count(*)
 		  FROM (SELECT i.operator_id, shilian.platform_date(i.inspected_at) AS day, i.id, i.batch_id, b.origin,

@@ -64,8 +64,26 @@ COMMENT ON TABLE epcis_event IS
 -- without this index the lookup reads every batch of the product.
 CREATE INDEX batch_owner_lot_idx ON batch (owner_id, product_id, lot) WHERE lot IS NOT NULL;
 
+-- Serialised items (SGTINs) of a lot: each instance identifier of a
+-- commissioning ObjectEvent's epcList (issue 18) is recorded as a member of
+-- the batch the event made, once (GTIN and serial unique): item_batch()
+-- finds the lot of a serial, and the walks go on from it.
+CREATE TABLE batch_item (
+	id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	batch_id  bigint NOT NULL REFERENCES batch (id),
+	owner_id  bigint NOT NULL REFERENCES operator (id),	-- who commissioned it (the batch's first holder)
+	gtin      text NOT NULL CHECK (gtin ~ '^[0-9]{14}$'),
+	serial    text NOT NULL CHECK (serial <> ''),
+	UNIQUE (gtin, serial)
+);
+CREATE INDEX batch_item_batch_idx ON batch_item (batch_id);
+COMMENT ON TABLE batch_item IS
+	'Serialised items (SGTIN: GTIN-14 and serial) commissioned as members of a batch by an EPCIS commissioning event''s epcList.';
+
 SELECT pg_catalog.pg_extension_config_dump('epcis_capture_job', '');
 SELECT pg_catalog.pg_extension_config_dump('epcis_event', '');
+SELECT pg_catalog.pg_extension_config_dump('batch_item', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('shilian.batch_item', 'id')::regclass, '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('shilian.epcis_capture_job', 'id')::regclass, '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('shilian.epcis_event', 'id')::regclass, '');
 
@@ -424,6 +442,76 @@ COMMENT ON FUNCTION epcis_expiry(jsonb, int) IS
 
 -- Apply one event: check its fields and vocabulary, call the record functions,
 -- keep it in epcis_event.
+-- The SGTINs of an event's epcList, by product: GTIN-14, the serials, and
+-- the class keys; any spelling of an SGTIN (EPC URI, Digital Link) is
+-- read through its canonical Digital Link. SLE04 for another identifier or
+-- a GTIN no product has, SLE13 for a serial listed twice or commissioned
+-- before (internal).
+CREATE FUNCTION epcis_items(ev jsonb, idx int)
+	RETURNS TABLE (product bigint, gtin text, serials text[], keys text[])
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	e record;
+	prev text := NULL;
+	cur text := NULL;
+	acc text[] := '{}';
+BEGIN
+	-- in GTIN and serial order (a malformed identifier first)
+	FOR e IN SELECT * FROM (
+			SELECT x.value AS epc, (x.ordinality - 1)::int AS k,
+				regexp_match(shilian.epcis_gs1_uri(CASE jsonb_typeof(x.value) WHEN 'string' THEN x.value #>> '{}' END),
+					'^https://id\.gs1\.org/01/([0-9]{14})/21/([^/?#]+)$') AS m
+			  FROM jsonb_array_elements(ev -> 'epcList') WITH ORDINALITY x) y
+		 ORDER BY y.m[1] NULLS FIRST, y.m[2], y.k
+	LOOP
+		IF e.m IS NULL THEN
+			PERFORM shilian.epcis_refuse('SLE04', idx, 'epcList/' || e.k,
+				format('unsupported instance identifier %s', e.epc),
+				'Name serialised items by SGTIN: urn:epc:id:sgtin:<company prefix>.<item reference>.<serial> or https://id.gs1.org/01/<GTIN>/21/<serial>.');
+		END IF;
+		IF prev = e.m[1] || '/' || e.m[2] THEN
+			PERFORM shilian.epcis_refuse('SLE13', idx, 'epcList/' || e.k,
+				format('serial %s of GTIN %s is listed twice', e.m[2], e.m[1]));
+		END IF;
+		prev := e.m[1] || '/' || e.m[2];
+		IF EXISTS (SELECT 1 FROM shilian.batch_item b WHERE b.gtin = e.m[1] AND b.serial = e.m[2]) THEN
+			PERFORM shilian.epcis_refuse('SLE13', idx, 'epcList/' || e.k,
+				format('item %s/21/%s was commissioned before', shilian.gs1_digital_link(e.m[1]), e.m[2]),
+				'An item is commissioned once; ship or receive its lot.');
+		END IF;
+		IF cur IS DISTINCT FROM e.m[1] THEN
+			IF cur IS NOT NULL THEN
+				gtin := cur;
+				serials := acc;
+				RETURN NEXT;
+			END IF;
+			cur := e.m[1];
+			acc := '{}';
+			product := NULL;
+			SELECT p.id INTO product FROM shilian.product p
+			 WHERE p.gtin IN (cur, substr(cur, 2), substr(cur, 3), substr(cur, 7)) AND lpad(p.gtin, 14, '0') = cur;
+			IF product IS NULL THEN
+				PERFORM shilian.epcis_refuse('SLE04', idx, 'epcList/' || e.k,
+					format('unknown product: no product has GTIN %s', cur),
+					'Register the product with its GTIN first (product_register).');
+			END IF;
+			keys := ARRAY[shilian.gs1_digital_link(cur)];
+		END IF;
+		acc := acc || e.m[2];
+	END LOOP;
+	IF cur IS NOT NULL THEN
+		gtin := cur;
+		serials := acc;
+		RETURN NEXT;
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION epcis_items(jsonb, int) IS
+	'The SGTINs of an event''s epcList by product: GTIN-14, serials, class keys; SLE04 for other identifiers or unknown GTINs, SLE13 for a serial listed twice or commissioned before (internal).';
+REVOKE ALL ON FUNCTION epcis_items(jsonb, int) FROM PUBLIC;
+
 CREATE FUNCTION epcis_apply_event(job bigint, idx int, ev jsonb) RETURNS void
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
@@ -524,9 +612,12 @@ BEGIN
 				'Use a CBV 2.0 disposition: a bare name such as "in_transit", https://ref.gs1.org/cbv/Disp-in_transit or urn:epcglobal:cbv:disp:in_transit; or an extension term as a URI of your own.');
 		END IF;
 	END IF;
-	IF jsonb_typeof(ev -> 'epcList') = 'array' AND jsonb_array_length(ev -> 'epcList') > 0 THEN
-		PERFORM shilian.epcis_refuse('SLE05', idx, 'epcList', 'instance-level identifiers (epcList) are not recorded',
-			'This platform records lots: give each lot as a quantityElement (epcClass, quantity, uom).');
+	-- serialised items are recorded when commissioned (members of the lot made)
+	IF jsonb_typeof(ev -> 'epcList') = 'array' AND jsonb_array_length(ev -> 'epcList') > 0
+		AND (typ <> 'ObjectEvent' OR act <> 'ADD' OR step IS DISTINCT FROM 'commissioning') THEN
+		PERFORM shilian.epcis_refuse('SLE05', idx, 'epcList',
+			'instance-level identifiers (epcList) are recorded only by a commissioning event (ADD)',
+			'Commission the items (action ADD, bizStep commissioning); later events name their lot as a quantityElement (epcClass, quantity, uom).');
 	END IF;
 	IF typ NOT IN ('ObjectEvent', 'TransformationEvent') THEN
 		PERFORM shilian.epcis_refuse('SLE05', idx, 'type', format('%s is not recorded', typ),
@@ -580,9 +671,21 @@ BEGIN
 		batches := batches || code::text;
 	ELSIF act = 'ADD' AND step = 'commissioning' THEN
 		expires := shilian.epcis_expiry(ev, idx);
-		FOR q IN SELECT * FROM shilian.epcis_quantities(ev, idx, 'quantityList') LOOP
-			code := shilian.batch_create(op, q.product, q.qty, local_day, q.lot, expires,
-				ev -> 'shilian:certificate');
+		IF ev ? 'quantityList' OR jsonb_typeof(ev -> 'epcList') IS DISTINCT FROM 'array'
+			OR jsonb_array_length(ev -> 'epcList') = 0 THEN
+			FOR q IN SELECT * FROM shilian.epcis_quantities(ev, idx, 'quantityList') LOOP
+				code := shilian.batch_create(op, q.product, q.qty, local_day, q.lot, expires,
+					ev -> 'shilian:certificate');
+				batches := batches || code::text;
+				classes := classes || q.keys;
+			END LOOP;
+		END IF;
+		-- serialised items: a lot per GTIN (its lot number from ilmd), the items its members
+		FOR q IN SELECT * FROM shilian.epcis_items(ev, idx) LOOP
+			code := shilian.batch_create(op, q.product, (cardinality(q.serials) || ' pcs')::shilian.qty, local_day,
+				coalesce(ev #>> '{ilmd,cbvmda:lotNumber}', ev #>> '{ilmd,lotNumber}'), expires, ev -> 'shilian:certificate');
+			INSERT INTO shilian.batch_item (batch_id, owner_id, gtin, serial)
+			SELECT b.id, op, q.gtin, sn FROM shilian.batch b, unnest(q.serials) sn WHERE b.trace_code OPERATOR(shilian.=) code;
 			batches := batches || code::text;
 			classes := classes || q.keys;
 		END LOOP;
@@ -622,7 +725,7 @@ BEGIN
 					format('no pending shipment of %s from operator %s to operator %s', q.epc_class, other, op),
 					'Capture the seller''s shipping event first.');
 			END IF;
-			code := shilian.receive(lnk, q.qty, coalesce(ev -> 'shilian:inspection', '{}'), t,
+			code := shilian.receive(lnk, q.qty, ev -> 'shilian:inspection', t,
 				ev ->> 'shilian:rejectReason');
 			links := links || lnk::text;
 			batches := batches || code::text;
@@ -937,6 +1040,32 @@ CREATE FUNCTION epcis_gs1_uri(uri text) RETURNS text
 	AS 'MODULE_PATHNAME', 'shilian_epcis_gs1_uri';
 COMMENT ON FUNCTION epcis_gs1_uri(text) IS
 	'The constrained canonical GS1 Digital Link URI of an EPC URI, EPC class/pattern URI or Digital Link URI; NULL when it names no GS1 key.';
+
+-- The lot a serialised item (SGTIN, any spelling) was commissioned in, for
+-- whoever may see that batch's holder: where a walk by serial starts
+-- (trace_forward(item_batch(epc)) reaches every lot it went on to). SLE14
+-- for an unknown item or one the caller may not see.
+CREATE FUNCTION item_batch(epc text) RETURNS trace_code
+	LANGUAGE plpgsql STABLE STRICT
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	m text[] := regexp_match(shilian.epcis_gs1_uri(epc), '^https://id\.gs1\.org/01/([0-9]{14})/21/([^/?#]+)$');
+	code shilian.trace_code;
+BEGIN
+	SELECT b.trace_code INTO code FROM shilian.batch_item i JOIN shilian.batch b ON b.id = i.batch_id
+	 WHERE i.gtin = m[1] AND i.serial = m[2] AND shilian.may_see(b.owner_id);
+	IF code IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLE14', MESSAGE = format('unknown item "%s"', epc),
+			HINT = 'Name a serialised item commissioned by an EPCIS event: urn:epc:id:sgtin:... or https://id.gs1.org/01/<GTIN>/21/<serial>.';
+	END IF;
+	RETURN code;
+END
+$$;
+COMMENT ON FUNCTION item_batch(text) IS
+	'The batch (trace code) a serialised item (SGTIN as EPC URI or Digital Link) was commissioned in, for whoever may see its holder; SLE14 when unknown or not visible.';
+REVOKE ALL ON FUNCTION item_batch(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION item_batch(text) TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;
 
 -- Refuse a query parameter: SLE07, the standard's QueryParameterException.
 CREATE FUNCTION epcis_query_refuse(name text, msg text, hint text DEFAULT NULL) RETURNS void

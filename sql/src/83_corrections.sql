@@ -7,12 +7,13 @@
 -- counters (operator_day, operator_month, the rollups) to the corrected
 -- state, in the caller's transaction. The table correction keeps each step
 -- with the record's row before and after it, so a recall or a finding on a
--- corrected record can show both. Kinds: batch, link (a sale) and
--- inspection; codes SLC01-SLC19 (docs/errors.md).
+-- corrected record can show both. Kinds: batch, link (a sale),
+-- inspection, consumption (消费/使用) and transformation (加工, the output
+-- batch of a transform); codes SLC01-SLC19 (docs/errors.md).
 
 CREATE TABLE correction (
 	id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-	kind         text NOT NULL CHECK (kind IN ('batch', 'link', 'inspection')),
+	kind         text NOT NULL CHECK (kind IN ('batch', 'link', 'inspection', 'consumption', 'transformation')),
 	record_id    bigint NOT NULL,
 	action       text NOT NULL CHECK (action IN ('correct', 'retract')),
 	operator_id  bigint NOT NULL REFERENCES operator (id),	-- the record's owner: its chain
@@ -29,7 +30,7 @@ CREATE INDEX correction_record_idx ON correction (kind, record_id, id);
 CREATE INDEX correction_operator_idx ON correction (operator_id);
 CREATE UNIQUE INDEX correction_retract_once_idx ON correction (kind, record_id) WHERE action = 'retract';
 COMMENT ON TABLE correction IS
-	'Corrections (更正) and retractions (撤销) of batches, sales (links) and inspections: the row before and after, the reason, the ledger entry that records it and the entry it supersedes.';
+	'Corrections (更正) and retractions (撤销) of batches, sales (links), inspections, consumptions and transformations: the row before and after, the reason, the ledger entry that records it and the entry it supersedes.';
 SELECT pg_catalog.pg_extension_config_dump('correction', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('shilian.correction', 'id')::regclass, '');
 
@@ -44,7 +45,9 @@ CREATE POLICY correction_regulator ON correction FOR SELECT TO shilian_regulator
 	USING (operator_id IN (SELECT s FROM shilian.subtree_operators() AS s));
 
 -- The ledger entry that made a record (batch_create for a batch, or the
--- receive that made a received one; ship for a sale; inspect for an inspection) in its owner's chain, on its event date
+-- receive that made a received one; ship for a sale; inspect for an
+-- inspection; consume for a consumption; transform for a transformation,
+-- whose id is its output batch's) in its owner's chain, on its event date
 -- as first recorded; and its latest entry: its last correction, else that.
 CREATE FUNCTION correction_origin(kind text, id bigint, owner bigint, day date) RETURNS bigint
 	LANGUAGE sql STABLE
@@ -57,13 +60,14 @@ CREATE FUNCTION correction_origin(kind text, id bigint, owner bigint, day date) 
 		(SELECT g.id FROM shilian.ledger g
 		  WHERE g.operator_id = correction_origin.owner AND g.on_date = correction_origin.day
 			AND g.kind = ANY (CASE correction_origin.kind WHEN 'batch' THEN ARRAY['batch_create', 'receive']
-				WHEN 'link' THEN ARRAY['ship'] ELSE ARRAY['inspect'] END)
+				WHEN 'link' THEN ARRAY['ship'] WHEN 'consumption' THEN ARRAY['consume']
+				WHEN 'transformation' THEN ARRAY['transform'] ELSE ARRAY['inspect'] END)
 			AND coalesce(shilian.ledger_body(g.body) #>> '{batch,id}', shilian.ledger_body(g.body) ->> 'id')::bigint
 				= correction_origin.id
 		  ORDER BY g.id LIMIT 1))
 	$$;
 COMMENT ON FUNCTION correction_origin(text, bigint, bigint, date) IS
-	'The ledger entry that made a record (batch_create, ship or inspect in its owner''s chain): what its first correction supersedes.';
+	'The ledger entry that made a record (batch_create, ship, inspect, consume or transform in its owner''s chain): what its first correction supersedes.';
 REVOKE ALL ON FUNCTION correction_origin(text, bigint, bigint, date) FROM PUBLIC;
 
 CREATE FUNCTION correction_entry(kind text, id bigint, owner bigint, day date) RETURNS bigint
@@ -99,18 +103,22 @@ BEGIN
 		RETURN;
 	END IF;
 	INSERT INTO shilian.operator_day AS d (operator_id, day, records, batches, shipments, inspections, receipts,
-		receipts_complete, via_client)
+		receipts_complete, transforms, consumptions, via_client)
 	VALUES (op, on_day, greatest(n, 0), greatest(CASE col WHEN 'batches' THEN delta ELSE 0 END, 0),
 		greatest(CASE col WHEN 'shipments' THEN delta ELSE 0 END, 0),
 		greatest(CASE col WHEN 'inspections' THEN delta ELSE 0 END, 0),
 		greatest(CASE col WHEN 'receipts' THEN delta ELSE 0 END, 0),
-		greatest(CASE col WHEN 'receipts_complete' THEN delta ELSE 0 END, 0), greatest(v, 0))
+		greatest(CASE col WHEN 'receipts_complete' THEN delta ELSE 0 END, 0),
+		greatest(CASE col WHEN 'transforms' THEN delta ELSE 0 END, 0),
+		greatest(CASE col WHEN 'consumptions' THEN delta ELSE 0 END, 0), greatest(v, 0))
 	ON CONFLICT (operator_id, day) DO UPDATE SET records = d.records + n,
 		batches = d.batches + CASE col WHEN 'batches' THEN delta ELSE 0 END,
 		shipments = d.shipments + CASE col WHEN 'shipments' THEN delta ELSE 0 END,
 		inspections = d.inspections + CASE col WHEN 'inspections' THEN delta ELSE 0 END,
 		receipts = d.receipts + CASE col WHEN 'receipts' THEN delta ELSE 0 END,
 		receipts_complete = d.receipts_complete + CASE col WHEN 'receipts_complete' THEN delta ELSE 0 END,
+		transforms = d.transforms + CASE col WHEN 'transforms' THEN delta ELSE 0 END,
+		consumptions = d.consumptions + CASE col WHEN 'consumptions' THEN delta ELSE 0 END,
 		via_client = d.via_client + v;
 	DELETE FROM shilian.operator_day d
 	 WHERE d.operator_id = op AND d.day = on_day AND d.records <= 0;
@@ -248,6 +256,18 @@ COMMENT ON FUNCTION correction_append(text, bigint, text, bigint, text, jsonb, j
 	'Append a correction''s ledger entry (superseding the record''s latest entry) and its row in correction; returns the correction id.';
 REVOKE ALL ON FUNCTION correction_append(text, bigint, text, bigint, text, jsonb, jsonb, text, jsonb, date) FROM PUBLIC;
 
+-- Whether a record is retracted (a retracted consumption keeps its row, with
+-- nothing consumed: no later record of its batch).
+CREATE FUNCTION correction_retracted(kind text, id bigint) RETURNS boolean
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	RETURN EXISTS (SELECT 1 FROM shilian.correction c
+					WHERE c.kind = correction_retracted.kind AND c.record_id = correction_retracted.id
+					  AND c.action = 'retract');
+COMMENT ON FUNCTION correction_retracted(text, bigint) IS
+	'Whether the record of this kind and id is retracted.';
+REVOKE ALL ON FUNCTION correction_retracted(text, bigint) FROM PUBLIC;
+
 -- Refuses the retraction or correction of a record already retracted.
 CREATE FUNCTION correction_not_retracted(kind text, id bigint) RETURNS void
 	LANGUAGE plpgsql STABLE
@@ -295,7 +315,8 @@ BEGIN
 	IF b.origin <> 'received' OR NOT (b.qty_left OPERATOR(shilian.=) b.qty)
 		OR EXISTS (SELECT 1 FROM shilian.link x WHERE x.to_batch = b.id AND x.id <> l.id)
 		OR EXISTS (SELECT 1 FROM shilian.link x WHERE x.from_batch = b.id AND x.status <> 'retracted')
-		OR EXISTS (SELECT 1 FROM shilian.consumption c WHERE c.batch_id = b.id)
+		OR EXISTS (SELECT 1 FROM shilian.consumption c WHERE c.batch_id = b.id
+							AND NOT shilian.correction_retracted('consumption', c.id))
 		OR EXISTS (SELECT 1 FROM shilian.inspection i WHERE i.batch_id = b.id AND i.id IS DISTINCT FROM insp) THEN
 		RAISE EXCEPTION USING ERRCODE = 'SLC05',
 			MESSAGE = format('sale %s: the buyer''s batch %s has later records', l.id, b.trace_code),
@@ -346,22 +367,31 @@ DECLARE
 	nl shilian.link;
 	ni shilian.inspection;
 	src shilian.batch;
+	cn shilian.consumption;
+	ncn shilian.consumption;
+	on_day date;
+	ins jsonb;
+	new_ins jsonb;
+	inp record;
+	q shilian.qty;
 	allowed text[];
 	bad text;
 	used shilian.qty;
 	via boolean;
 	r text := shilian.correction_reason(reason);
 BEGIN
-	IF kind IS NULL OR kind NOT IN ('batch', 'link', 'inspection') THEN
+	IF kind IS NULL OR kind NOT IN ('batch', 'link', 'inspection', 'consumption', 'transformation') THEN
 		RAISE EXCEPTION USING ERRCODE = 'SLC01', MESSAGE = format('unknown record kind "%s"', kind),
-			HINT = 'Correct or retract a "batch", a "link" (a sale) or an "inspection".';
+			HINT = 'Correct or retract a "batch", a "link" (a sale), an "inspection", a "consumption" or a "transformation" (its output batch).';
 	END IF;
 	IF id IS NULL THEN
 		PERFORM shilian.correction_unknown(kind, id);
 	END IF;
 	IF action = 'correct' THEN
 		allowed := CASE kind WHEN 'batch' THEN ARRAY['qty', 'produced_on', 'expires_on', 'lot']
-			WHEN 'link' THEN ARRAY['qty', 'shipped_on'] ELSE ARRAY['result', 'report'] END;
+			WHEN 'link' THEN ARRAY['qty', 'shipped_on'] WHEN 'consumption' THEN ARRAY['qty', 'kind', 'note']
+			WHEN 'transformation' THEN ARRAY['qty', 'expires_on', 'lot', 'inputs']
+			ELSE ARRAY['result', 'report'] END;
 		IF changes IS NULL OR jsonb_typeof(changes) <> 'object' OR changes = '{}' THEN
 			RAISE EXCEPTION USING ERRCODE = 'SLC06', MESSAGE = 'a correction needs the new values',
 				HINT = format('Give a JSON object of the fields to change: %s.', array_to_string(allowed, ', '));
@@ -382,12 +412,13 @@ BEGIN
 		IF b.origin <> 'produced' THEN
 			RAISE EXCEPTION USING ERRCODE = 'SLC08',
 				MESSAGE = format('batch %s is %s, not produced: it is corrected through the record that made it', b.trace_code, b.origin),
-				HINT = 'Retract the sale it was received from (kind "link"); received, transformed and first-entry lots are not corrected as batches.';
+				HINT = 'Retract the sale it was received from (kind "link"), correct or retract a transformed lot as kind "transformation"; first-entry lots are not corrected as batches.';
 		END IF;
 		via := shilian.correction_via(shilian.correction_origin(kind, id, b.owner_id, b.produced_on));
 		IF action = 'retract' THEN
 			IF EXISTS (SELECT 1 FROM shilian.link x WHERE x.from_batch = b.id AND x.status <> 'retracted')
-				OR EXISTS (SELECT 1 FROM shilian.consumption c WHERE c.batch_id = b.id)
+				OR EXISTS (SELECT 1 FROM shilian.consumption c WHERE c.batch_id = b.id
+							AND NOT shilian.correction_retracted('consumption', c.id))
 				OR EXISTS (SELECT 1 FROM shilian.inspection x WHERE x.batch_id = b.id)
 				OR NOT (b.qty_left OPERATOR(shilian.=) b.qty) THEN
 				RAISE EXCEPTION USING ERRCODE = 'SLC05',
@@ -449,7 +480,7 @@ BEGIN
 		IF l.kind <> 'ship' THEN
 			RAISE EXCEPTION USING ERRCODE = 'SLC08',
 				MESSAGE = format('link %s is a processing input, not a sale', id),
-				HINT = 'Processing steps (transform) are not corrected in this version.';
+				HINT = 'A processing step is corrected or retracted as kind "transformation" (the id of its output batch).';
 		END IF;
 		IF l.status = 'rejected' OR (l.status = 'received' AND (action = 'correct' OR NOT shilian.may_see(l.buyer_id))) THEN
 			RAISE EXCEPTION USING ERRCODE = 'SLC05',
@@ -500,6 +531,160 @@ BEGIN
 		END IF;
 		RETURN shilian.correction_append(kind, id, action, l.seller_id, r, to_jsonb(l), to_jsonb(nl), caller,
 			epcis, l.shipped_on);
+
+	ELSIF kind = 'consumption' THEN
+		SELECT * INTO cn FROM shilian.consumption x WHERE x.id = correction_apply.id FOR UPDATE;
+		caller := shilian.correction_require(kind, id, cn.operator_id, action);
+		PERFORM shilian.correction_not_retracted(kind, id);
+		SELECT * INTO src FROM shilian.batch x WHERE x.id = cn.batch_id FOR UPDATE;
+		on_day := shilian.platform_date(cn.consumed_at);
+		via := shilian.correction_via(shilian.correction_origin(kind, id, cn.operator_id, on_day));
+		ncn := cn;
+		IF action = 'retract' THEN
+			-- the quantity returns to the batch; the row stays with nothing
+			-- consumed (so the walks' on hand as of a past moment adds back
+			-- nothing), the row before in correction.old and the ledger
+			ncn.qty := cn.qty OPERATOR(shilian.-) cn.qty;
+		ELSE
+			IF changes ? 'kind' THEN
+				IF changes ->> 'kind' IS NULL OR changes ->> 'kind' NOT IN ('served', 'retail_sold', 'destroyed', 'sample_kept') THEN
+					RAISE EXCEPTION USING ERRCODE = 'SLC07',
+						MESSAGE = format('unknown consumption kind %s', changes -> 'kind'),
+						HINT = 'Use "served", "retail_sold", "destroyed" or "sample_kept".';
+				END IF;
+				ncn.kind := changes ->> 'kind';
+				-- expired food may be destroyed or kept, never served or sold (consume)
+				IF ncn.kind IN ('served', 'retail_sold') AND on_day > src.expires_on THEN
+					RAISE EXCEPTION USING ERRCODE = 'SLC07',
+						MESSAGE = format('batch %s expired on %s, before the consumption on %s: not %s', src.trace_code,
+							src.expires_on, on_day, ncn.kind);
+				END IF;
+			END IF;
+			IF changes ? 'note' THEN
+				ncn.note := changes ->> 'note';
+			END IF;
+			IF changes ? 'qty' THEN
+				ncn.qty := shilian.correction_qty(changes -> 'qty');
+				IF ncn.qty OPERATOR(shilian.<=) (ncn.qty OPERATOR(shilian.-) ncn.qty) THEN
+					RAISE EXCEPTION USING ERRCODE = 'SLC07', MESSAGE = 'the consumed quantity must be positive',
+						HINT = 'Retract a consumption that did not happen.';
+				END IF;
+			END IF;
+			IF to_jsonb(ncn) = to_jsonb(cn) THEN
+				RAISE EXCEPTION USING ERRCODE = 'SLC06', MESSAGE = format('consumption %s already has these values', id);
+			END IF;
+		END IF;
+		IF (src.qty_left OPERATOR(shilian.+) cn.qty) OPERATOR(shilian.<) ncn.qty THEN
+			RAISE EXCEPTION USING ERRCODE = 'SLC07',
+				MESSAGE = format('batch %s holds %s, less than %s', src.trace_code,
+					src.qty_left OPERATOR(shilian.+) cn.qty, ncn.qty);
+		END IF;
+		UPDATE shilian.consumption x SET qty = ncn.qty, kind = ncn.kind, note = ncn.note WHERE x.id = cn.id;
+		UPDATE shilian.batch x SET qty_left = x.qty_left OPERATOR(shilian.+) cn.qty OPERATOR(shilian.-) ncn.qty
+		 WHERE x.id = src.id;
+		IF action = 'retract' THEN
+			PERFORM shilian.correction_count(cn.operator_id, on_day, 'consumptions', -1, via);
+			RETURN shilian.correction_append(kind, id, action, cn.operator_id, r, to_jsonb(cn), NULL, caller,
+				epcis, on_day);
+		END IF;
+		RETURN shilian.correction_append(kind, id, action, cn.operator_id, r, to_jsonb(cn), to_jsonb(ncn), caller,
+			epcis, on_day);
+
+	ELSIF kind = 'transformation' THEN
+		-- the id is the output batch's; the record is the batch and its input links
+		SELECT * INTO b FROM shilian.batch x WHERE x.id = correction_apply.id FOR UPDATE;
+		caller := shilian.correction_require(kind, id, b.owner_id, action);
+		PERFORM shilian.correction_not_retracted(kind, id);
+		IF b.origin <> 'transformed' THEN
+			RAISE EXCEPTION USING ERRCODE = 'SLC08',
+				MESSAGE = format('batch %s is %s, not the output of a transformation', b.trace_code, b.origin),
+				HINT = 'A produced lot is corrected as kind "batch"; a received one through the sale it came from ("link").';
+		END IF;
+		-- the inputs locked in id order, as transform() locks them
+		PERFORM 1 FROM shilian.batch x
+		 WHERE x.id IN (SELECT l2.from_batch FROM shilian.link l2 WHERE l2.to_batch = b.id AND l2.kind = 'transform')
+		 ORDER BY x.id FOR UPDATE;
+		SELECT jsonb_agg(to_jsonb(x) ORDER BY x.from_batch) INTO ins
+		  FROM shilian.link x WHERE x.to_batch = b.id AND x.kind = 'transform';
+		via := shilian.correction_via(shilian.correction_origin(kind, id, b.owner_id, b.produced_on));
+		IF action = 'retract' THEN
+			IF EXISTS (SELECT 1 FROM shilian.link x WHERE x.from_batch = b.id AND x.status <> 'retracted')
+				OR EXISTS (SELECT 1 FROM shilian.link x WHERE x.to_batch = b.id AND x.kind <> 'transform')
+				OR EXISTS (SELECT 1 FROM shilian.consumption x WHERE x.batch_id = b.id
+							AND NOT shilian.correction_retracted('consumption', x.id))
+				OR EXISTS (SELECT 1 FROM shilian.inspection x WHERE x.batch_id = b.id)
+				OR NOT (b.qty_left OPERATOR(shilian.=) b.qty) THEN
+				RAISE EXCEPTION USING ERRCODE = 'SLC05',
+					MESSAGE = format('batch %s has later records: it was shipped, processed, consumed, inspected or added to', b.trace_code),
+					HINT = 'Retract those records first, or correct the transformation instead.';
+			END IF;
+			-- every input gets back what went in; the walks no longer follow the links
+			UPDATE shilian.batch x SET qty_left = x.qty_left OPERATOR(shilian.+) l2.qty_shipped
+			  FROM shilian.link l2 WHERE l2.to_batch = b.id AND l2.kind = 'transform' AND x.id = l2.from_batch;
+			UPDATE shilian.link x SET status = 'retracted', to_batch = NULL, qty_accepted = NULL, received_at = now()
+			 WHERE x.to_batch = b.id AND x.kind = 'transform';
+			UPDATE shilian.batch x SET qty_left = b.qty OPERATOR(shilian.-) b.qty WHERE x.id = b.id;
+			PERFORM shilian.correction_count(b.owner_id, b.produced_on, 'transforms', -1, via);
+			RETURN shilian.correction_append(kind, id, action, b.owner_id, r,
+				jsonb_build_object('batch', to_jsonb(b), 'inputs', ins), NULL, caller, epcis, b.produced_on);
+		END IF;
+		nb := jsonb_populate_record(b, changes - 'qty' - 'inputs');
+		IF changes ? 'qty' THEN
+			nb.qty := shilian.correction_qty(changes -> 'qty');
+			IF nb.qty OPERATOR(shilian.<=) (nb.qty OPERATOR(shilian.-) nb.qty) THEN
+				RAISE EXCEPTION USING ERRCODE = 'SLC07', MESSAGE = 'the batch quantity must be positive';
+			END IF;
+			used := b.qty OPERATOR(shilian.-) b.qty_left;
+			IF nb.qty OPERATOR(shilian.<) used THEN
+				RAISE EXCEPTION USING ERRCODE = 'SLC07',
+					MESSAGE = format('batch %s: %s of it is already shipped, processed or consumed, more than %s', b.trace_code, used, nb.qty),
+					HINT = 'Retract or correct those records first.';
+			END IF;
+			nb.qty_left := nb.qty OPERATOR(shilian.-) used;
+		END IF;
+		IF nb.expires_on < nb.produced_on THEN
+			RAISE EXCEPTION USING ERRCODE = 'SLC07',
+				MESSAGE = format('the expiry date %s is before the production date %s', nb.expires_on, nb.produced_on);
+		END IF;
+		IF changes ? 'inputs' THEN
+			IF jsonb_typeof(changes -> 'inputs') <> 'object' OR changes -> 'inputs' = '{}' THEN
+				RAISE EXCEPTION USING ERRCODE = 'SLC07',
+					MESSAGE = 'inputs: a JSON object of input trace codes and their corrected quantities',
+					HINT = 'For example {"inputs": {"370112000000000012": "45 kg"}}.';
+			END IF;
+			FOR inp IN SELECT e.key, e.value FROM jsonb_each(changes -> 'inputs') e ORDER BY e.key LOOP
+				SELECT l2.* INTO l FROM shilian.link l2 JOIN shilian.batch x ON x.id = l2.from_batch
+				 WHERE l2.to_batch = b.id AND l2.kind = 'transform' AND x.trace_code::text = inp.key;
+				IF NOT FOUND THEN
+					RAISE EXCEPTION USING ERRCODE = 'SLC07',
+						MESSAGE = format('%s is not an input of transformation %s', inp.key, id),
+						HINT = 'Name the inputs by their trace codes; an input is added or removed by retracting the transformation and recording it again.';
+				END IF;
+				q := shilian.correction_qty(inp.value);
+				IF q OPERATOR(shilian.<=) (q OPERATOR(shilian.-) q) THEN
+					RAISE EXCEPTION USING ERRCODE = 'SLC07', MESSAGE = format('input %s: the quantity must be positive', inp.key);
+				END IF;
+				SELECT * INTO src FROM shilian.batch x WHERE x.id = l.from_batch;
+				IF (src.qty_left OPERATOR(shilian.+) l.qty_shipped) OPERATOR(shilian.<) q THEN
+					RAISE EXCEPTION USING ERRCODE = 'SLC07',
+						MESSAGE = format('batch %s holds %s, less than %s', src.trace_code,
+							src.qty_left OPERATOR(shilian.+) l.qty_shipped, q);
+				END IF;
+				UPDATE shilian.link x SET qty_shipped = q, qty_accepted = q WHERE x.id = l.id;
+				UPDATE shilian.batch x SET qty_left = x.qty_left OPERATOR(shilian.+) l.qty_shipped OPERATOR(shilian.-) q
+				 WHERE x.id = src.id;
+			END LOOP;
+		END IF;
+		SELECT jsonb_agg(to_jsonb(x) ORDER BY x.from_batch) INTO new_ins
+		  FROM shilian.link x WHERE x.to_batch = b.id AND x.kind = 'transform';
+		IF to_jsonb(nb) = to_jsonb(b) AND new_ins = ins THEN
+			RAISE EXCEPTION USING ERRCODE = 'SLC06', MESSAGE = format('transformation %s already has these values', id);
+		END IF;
+		UPDATE shilian.batch x SET qty = nb.qty, qty_left = nb.qty_left, expires_on = nb.expires_on, lot = nb.lot
+		 WHERE x.id = b.id;
+		RETURN shilian.correction_append(kind, id, action, b.owner_id, r,
+			jsonb_build_object('batch', to_jsonb(b), 'inputs', ins),
+			jsonb_build_object('batch', to_jsonb(nb), 'inputs', new_ins), caller, epcis, b.produced_on);
 
 	ELSE
 		SELECT * INTO i FROM shilian.inspection x WHERE x.id = correction_apply.id FOR UPDATE;
@@ -563,7 +748,7 @@ CREATE FUNCTION correct(kind text, id bigint, reason text, changes jsonb) RETURN
 	SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 	RETURN shilian.correction_apply(kind, id, reason, 'correct', changes, NULL);
 COMMENT ON FUNCTION correct(text, bigint, text, jsonb) IS
-	'Correct (更正) a record: kind batch (qty, produced_on, expires_on, lot), link (a pending sale: qty, shipped_on) or inspection (result, report keys); the original stays in the ledger, a correction entry supersedes it; balances and counters follow. Returns the correction id.';
+	'Correct (更正) a record: kind batch (qty, produced_on, expires_on, lot), link (a pending sale: qty, shipped_on), inspection (result, report keys), consumption (qty, kind, note) or transformation (its output batch id: qty, expires_on, lot, inputs {trace code: qty}); the original stays in the ledger, a correction entry supersedes it; balances and counters follow. Returns the correction id.';
 REVOKE ALL ON FUNCTION correct(text, bigint, text, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION correct(text, bigint, text, jsonb) TO shilian_operator, shilian_system, shilian_admin;
 
@@ -572,7 +757,7 @@ CREATE FUNCTION retract(kind text, id bigint, reason text) RETURNS bigint
 	SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 	RETURN shilian.correction_apply(kind, id, reason, 'retract', NULL, NULL);
 COMMENT ON FUNCTION retract(text, bigint, text) IS
-	'Retract (撤销) a record that should not exist: a produced batch nothing was recorded against, or a pending sale (its quantity returns to the seller''s batch); the original stays in the ledger, a retraction entry supersedes it; counters follow. Returns the correction id.';
+	'Retract (撤销) a record that should not exist: a produced batch nothing was recorded against, a pending sale (its quantity returns to the seller''s batch), a consumption (its quantity returns to the batch) or a transformation whose output nothing was recorded against (each input gets back what went in); the original stays in the ledger, a retraction entry supersedes it; counters follow. Returns the correction id.';
 REVOKE ALL ON FUNCTION retract(text, bigint, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION retract(text, bigint, text) TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;
 
@@ -589,13 +774,14 @@ CREATE FUNCTION corrections(kind text, id bigint)
 	 ORDER BY c.id;
 	END;
 COMMENT ON FUNCTION corrections(text, bigint) IS
-	'The corrections and retraction of a record (kind batch, link or inspection), oldest first, with the row before and after each: what a recall or finding on it shows beside the current values.';
+	'The corrections and retraction of a record (kind batch, link, inspection, consumption or transformation), oldest first, with the row before and after each: what a recall or finding on it shows beside the current values.';
 REVOKE ALL ON FUNCTION corrections(text, bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION corrections(text, bigint) TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;
 
 -- EPCIS errorDeclaration (GS1 EPCIS 2.0 §7.4.1.5): the declared event (its
 -- eventID, as captured before) was wrong; every record it made is
--- retracted (batches made by commissioning, sales made by shipping), with
+-- retracted (batches made by commissioning, sales made by shipping, the
+-- consumptions of destroying and retail selling, a transformation), with
 -- the declaration's reason and correctiveEventIDs kept in the correction
 -- rows. The corrective events are ordinary events, captured as such.
 -- Called by epcis_apply_event (part 75) for an event with errorDeclaration.
@@ -619,12 +805,11 @@ BEGIN
 			MESSAGE = format('EPCIS event %s: errorDeclaration for an unknown eventID "%s"', idx, ev ->> 'eventID'),
 			HINT = 'An error declaration repeats the eventID of an event captured before.';
 	END IF;
-	IF e.records ? 'inspections' OR e.records ? 'consumptions' OR e.type <> 'ObjectEvent'
-		OR e.biz_step IN ('receiving', 'accepting') THEN
+	IF e.records ? 'inspections' OR e.biz_step IN ('receiving', 'accepting') THEN
 		RAISE EXCEPTION USING ERRCODE = 'SLC10',
 			MESSAGE = format('EPCIS event %s: the declared event "%s" (%s) is not retracted this way', idx, e.event_id,
 				coalesce(e.biz_step, e.type)),
-			HINT = 'Error declarations retract commissioning and shipping events; correct an inspection with correct().';
+			HINT = 'Error declarations retract commissioning, shipping, destroying, retail selling and transformation events; correct an inspection with correct().';
 	END IF;
 	why := coalesce(nullif(decl ->> 'reason', ''), 'EPCIS errorDeclaration')
 		|| coalesce(' (corrective events: ' || (SELECT string_agg(c, ', ') FROM jsonb_array_elements_text(
@@ -633,9 +818,14 @@ BEGIN
 	FOR x IN SELECT jsonb_array_elements_text(coalesce(e.records -> 'links', '[]')) LOOP
 		PERFORM shilian.correction_apply('link', x::bigint, why, 'retract', NULL, decl || jsonb_build_object('eventID', e.event_id));
 	END LOOP;
+	FOR x IN SELECT jsonb_array_elements_text(coalesce(e.records -> 'consumptions', '[]')) LOOP
+		PERFORM shilian.correction_apply('consumption', x::bigint, why, 'retract', NULL, decl || jsonb_build_object('eventID', e.event_id));
+	END LOOP;
 	IF NOT e.records ? 'links' THEN
+		-- the lots it made: commissioned batches, or a transformation's output
 		FOR x IN SELECT jsonb_array_elements_text(coalesce(e.records -> 'batches', '[]')) LOOP
-			PERFORM shilian.correction_apply('batch', (SELECT b.id FROM shilian.batch b WHERE b.trace_code OPERATOR(shilian.=) x::shilian.trace_code),
+			PERFORM shilian.correction_apply(CASE e.type WHEN 'TransformationEvent' THEN 'transformation' ELSE 'batch' END,
+				(SELECT b.id FROM shilian.batch b WHERE b.trace_code OPERATOR(shilian.=) x::shilian.trace_code),
 				why, 'retract', NULL, decl || jsonb_build_object('eventID', e.event_id));
 		END LOOP;
 	END IF;

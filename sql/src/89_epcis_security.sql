@@ -34,3 +34,11 @@ ALTER TABLE gs1_location ENABLE ROW LEVEL SECURITY;
 CREATE POLICY gs1_location_read ON gs1_location FOR SELECT
 	TO shilian_operator, shilian_regulator, shilian_system, shilian_admin
 	USING (shilian.may_see(operator_id));
+
+-- Serialised items (part 75): read as the commissioning operator's records
+-- are; written only by epcis_capture.
+GRANT SELECT ON batch_item TO shilian_operator, shilian_regulator, shilian_system, shilian_admin;
+ALTER TABLE batch_item ENABLE ROW LEVEL SECURITY;
+CREATE POLICY batch_item_read ON batch_item FOR SELECT
+	TO shilian_operator, shilian_regulator, shilian_system, shilian_admin
+	USING (shilian.may_see(owner_id));

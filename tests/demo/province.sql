@@ -278,7 +278,11 @@ ON CONFLICT (code) DO NOTHING;
 -- names them and the farm's field only by PGLN and SGLN. The receipt
 -- is sent as a standard client would, without an eventID: it is named by its
 -- GS1 event hash ID (ni:///sha-256;...?ver=CBV2.0), and sending the same
--- document again records nothing new. Try:
+-- document again records nothing new. It names the parties by PGLN and has
+-- nothing of the platform's own, no shilian:inspection either: the receipt is
+-- recorded without its incoming inspection (进货查验), which
+-- record_completeness('receipt', link) reports and the regulator's findings
+-- list as missing_incoming_inspection. Try:
 --   SELECT jsonb_pretty(shilian.epcis_query('{"EQ_bizStep": "shipping|receiving"}'));
 --   SELECT event_id FROM shilian.epcis_event WHERE biz_step = 'receiving';
 --   curl -s "$GW/epcis/events?EQ_bizStep=receiving&orderBy=eventTime" -H "Authorization: Bearer $TOKEN"
@@ -334,8 +338,9 @@ BEGIN
 				'quantityList', jsonb_build_array(jsonb_build_object(
 					'epcClass', 'urn:epc:class:lgtin:6970000.000001.' || lot, 'quantity', 300, 'uom', 'KGM')),
 				'sourceList', jsonb_build_array(jsonb_build_object(
-					'type', 'owning_party', 'source', 'urn:shilian:operator:' || farm)),
-				'shilian:inspection', jsonb_build_object('inspector', '李建', 'rapid_test', '农残速测合格'))))));
+					'type', 'owning_party', 'source', 'urn:epc:id:pgln:6970000.00001')),
+				'destinationList', jsonb_build_array(jsonb_build_object(
+					'type', 'owning_party', 'destination', 'urn:epc:id:pgln:6970000.00003')))))));
 END
 $demo$;
 SELECT 'demo: ' || count(*) || ' EPCIS events captured' AS epcis FROM shilian.epcis_event;

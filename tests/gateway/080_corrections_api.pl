@@ -112,6 +112,20 @@ like($j->[1]{supersedes}, qr/^\d+$/, 'it supersedes an entry');
 is($j->[1]{supersedes}, $j->[0]{entry}, 'the retraction supersedes the correction');
 $j = expect(call($market, 'GET', '/v1/records/link/1/corrections'), 200, 'the buyer asks');
 is(scalar @$j, 0, "the buyer sees none of the seller's corrections");
+# ---- a consumption (消费/使用) corrected and retracted over the same routes ---------
+$j = expect(call($farm, 'POST', '/v1/consumptions', { code => $code, qty => '4 kg', kind => 'destroyed',
+	at => '2025-03-05T10:00:00+08:00' }), 201, 'a consumption');
+my $cid = $j->{id};
+expect(call($farm, 'POST', "/v1/records/consumption/$cid/correction", { reason => '称重有误', changes => { qty => '6 kg' } }),
+	201, 'the consumption corrected');
+is(expect(call($farm, 'GET', "/v1/batches/$code"), 200, 'the batch')->{qty_left}, '114 kg', 'its balance follows');
+expect(call($farm, 'POST', "/v1/records/consumption/$cid/retraction", { reason => '误录' }), 201, 'the consumption retracted');
+is(expect(call($farm, 'GET', "/v1/batches/$code"), 200, 'the batch')->{qty_left}, '120 kg', 'all of it back');
+$j = expect(call($farm, 'GET', "/v1/records/consumption/$cid/corrections"), 200, "the consumption's corrections");
+is(join(',', map { $_->{action} } @$j), 'correct,retract', 'correct then retract');
+$j = expect(call($farm, 'POST', '/v1/records/transformation/999999/retraction', { reason => 'x' }), 404,
+	'kind transformation: an unknown output batch is 404');
+
 $j = expect(call($farm, 'GET', '/v1/ledger/verify?operator=1'), 200, "the farm's chain");
 ok((ref $j eq 'ARRAY' ? $j->[0] : $j)->{ok}, 'verifies') or diag explain $j;
 

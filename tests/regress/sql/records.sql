@@ -423,7 +423,7 @@ SELECT pg_temp.unchanged();
 SELECT shilian.ship(:'cabbage_farm', :wholesaler, NULL);
 \echo :LAST_ERROR_SQLSTATE
 SELECT pg_temp.unchanged();
-SELECT shilian.receive(:l_self, '1 kg', NULL);
+SELECT shilian.receive(:l_self, NULL, '{"inspector": "孙八"}');
 \echo :LAST_ERROR_SQLSTATE
 SELECT pg_temp.unchanged();
 SELECT shilian.transform(ARRAY[:'cabbage_proc', NULL]::shilian.trace_code[], ARRAY['1 kg', '1 kg']::shilian.qty[],
@@ -481,6 +481,32 @@ SELECT status, reject_reason FROM shilian.link WHERE id = :l_self;
 SELECT shilian.ship(:'flour_mill', :processor, '100 kg', '2026-11-06') AS l_more \gset
 SELECT shilian.receive(:l_more, '100 kg', '{"inspector": "孙八"}', '2026-11-06 11:00+08', into_batch => :'flour_proc') = :'flour_proc' AS same_batch;
 SELECT qty, qty_left FROM shilian.batch WHERE trace_code = :'flour_proc';
+
+-- A receipt without its incoming inspection (进货查验, issue 18): recorded and
+-- linked like any other (the inspection is optional; when given it is
+-- complete, SLR15 above), reported lacking incoming_inspection, and no
+-- complete receipt in the counters (the rebuild agrees).
+SELECT shilian.ship(:'flour_mill', :processor, '50 kg', '2026-11-07') AS l_bare \gset
+SELECT shilian.receive(:l_bare, '50 kg', received_at => '2026-11-07 09:00+08') AS flour_bare \gset
+SELECT l.status, l.to_batch = b.id AS linked, l.qty_accepted, b.qty_left, b.origin, b.owner_id = :processor AS processors
+  FROM shilian.link l, shilian.batch b WHERE l.id = :l_bare AND b.trace_code = :'flour_bare';
+SELECT count(*) AS its_inspections FROM shilian.inspection WHERE link_id = :l_bare;
+SELECT kind, shilian.ledger_body(body) -> 'inspection_id' AS inspection_id,
+	shilian.ledger_body(body) #>> '{link,id}' = :'l_bare' AS its_link
+  FROM shilian.ledger WHERE operator_id = :processor ORDER BY id DESC LIMIT 1;
+SELECT * FROM shilian.record_completeness('receipt', :l_bare);
+SELECT receipts, receipts_complete FROM shilian.operator_day WHERE operator_id = :processor AND day = '2026-11-07';
+SELECT count(*) FILTER (WHERE t.batch = :'flour_mill') AS reaches_the_mill
+  FROM shilian.trace_backward(:'flour_bare') t;
+-- the same with an inspection: complete, counted complete
+SELECT shilian.ship(:'flour_mill', :processor, '10 kg', '2026-11-07') AS l_insp \gset
+SELECT shilian.receive(:l_insp, '10 kg', '{"inspector": "孙八"}', '2026-11-07 10:00+08') IS NOT NULL AS received;
+SELECT complete, missing FROM shilian.record_completeness('receipt', :l_insp);
+SELECT receipts, receipts_complete FROM shilian.operator_day WHERE operator_id = :processor AND day = '2026-11-07';
+CREATE TEMP TABLE live_days AS SELECT * FROM shilian.operator_day;
+SELECT shilian.operator_day_rebuild() > 0 AS rebuilt;
+SELECT count(*) AS differing FROM ((TABLE live_days EXCEPT TABLE shilian.operator_day)
+	UNION ALL (TABLE shilian.operator_day EXCEPT TABLE live_days)) x;
 
 -- The tables and their identity sequences are dumped with the extension's
 -- data (pg_extension_config_dump).
