@@ -260,6 +260,10 @@ SELECT pg_catalog.pg_extension_config_dump('figures_frozen', '');
 REVOKE ALL ON figures_frozen_month, figures_frozen FROM PUBLIC;
 -- the admin may look; the figures read them through station_figures
 GRANT SELECT ON figures_frozen_month, figures_frozen TO shilian_admin;
+ALTER TABLE figures_frozen_month ENABLE ROW LEVEL SECURITY;
+ALTER TABLE figures_frozen ENABLE ROW LEVEL SECURITY;
+CREATE POLICY figures_frozen_month_admin ON figures_frozen_month FOR SELECT TO shilian_admin USING (true);
+CREATE POLICY figures_frozen_admin ON figures_frozen FOR SELECT TO shilian_admin USING (true);
 
 -- The counts per (station, segment) of code's subtree for period, summed
 -- from station_figures_detail (frozen false: counted now) or from the frozen
