@@ -129,6 +129,10 @@ is(q1(q{select string_agg(concat_ws(' ', b.lot, l.qty_shipped), ', ' order by b.
 	'J-1201 120 L, SN-1122 2 pcs', 'two new pending sales');
 is(q1(q{select string_agg(qty_left::text, ' ' order by lot) from shilian.batch where owner_id = 1}), '80 L 1 pcs',
 	'the maker holds the rest of each lot, as before');
+my $inbox = call('shop', 'GET', '/v1/shipments/inbox');
+is($inbox->{status}, 200, "the shop's receipt drafts") or diag($inbox->{content});
+is(join(', ', map { "$_->{lot} $_->{qty}" } sort { $a->{lot} cmp $b->{lot} } @{ $inbox->{json} // [] }),
+	'J-1201 120 L, SN-1122 2 pcs', 'one pallet scan: a receipt draft for each lot on it, pre-filled');
 my $packdecl = $json->decode(doc('07_packing_sscc.jsonld'));
 $packdecl->{epcisBody}{eventList}[0]{eventID} = q1(q{select event_id from shilian.epcis_event where type = 'AggregationEvent'});
 $packdecl->{epcisBody}{eventList}[0]{errorDeclaration} = { declarationTime => '2026-11-22T10:30:00.000+08:00' };
