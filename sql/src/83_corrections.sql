@@ -805,11 +805,11 @@ BEGIN
 			MESSAGE = format('EPCIS event %s: errorDeclaration for an unknown eventID "%s"', idx, ev ->> 'eventID'),
 			HINT = 'An error declaration repeats the eventID of an event captured before.';
 	END IF;
-	IF e.records ? 'inspections' OR e.biz_step IN ('receiving', 'accepting') THEN
+	IF e.records ? 'inspections' OR e.biz_step IN ('receiving', 'accepting') OR e.type = 'AggregationEvent' THEN
 		RAISE EXCEPTION USING ERRCODE = 'SLC10',
 			MESSAGE = format('EPCIS event %s: the declared event "%s" (%s) is not retracted this way', idx, e.event_id,
 				coalesce(e.biz_step, e.type)),
-			HINT = 'Error declarations retract commissioning, shipping, destroying, retail selling and transformation events; correct an inspection with correct().';
+			HINT = 'Error declarations retract commissioning, shipping, destroying, retail selling and transformation events; correct an inspection with correct(); undo a packing with an AggregationEvent DELETE.';
 	END IF;
 	why := coalesce(nullif(decl ->> 'reason', ''), 'EPCIS errorDeclaration')
 		|| coalesce(' (corrective events: ' || (SELECT string_agg(c, ', ') FROM jsonb_array_elements_text(

@@ -42,3 +42,11 @@ ALTER TABLE batch_item ENABLE ROW LEVEL SECURITY;
 CREATE POLICY batch_item_read ON batch_item FOR SELECT
 	TO shilian_operator, shilian_regulator, shilian_system, shilian_admin
 	USING (shilian.may_see(owner_id));
+
+-- Logistic units (part 75): read as the holder's records are; written only
+-- by epcis_capture.
+GRANT SELECT ON logistic_unit TO shilian_operator, shilian_regulator, shilian_system, shilian_admin;
+ALTER TABLE logistic_unit ENABLE ROW LEVEL SECURITY;
+CREATE POLICY logistic_unit_read ON logistic_unit FOR SELECT
+	TO shilian_operator, shilian_regulator, shilian_system, shilian_admin
+	USING (shilian.may_see(owner_id));
