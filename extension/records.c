@@ -609,6 +609,7 @@ LinkLock(int64 id, SlSale *p)
  * receipt is recorded, record_completeness() reports it incomplete and the
  * regulator's findings list it (missing_incoming_inspection); a legal gap
  * is a finding, not a capture error (issue 18). Given, it is complete.
+ * The same rule for a receipt of a sale and a first entry.
  */
 static bool
 CheckIncoming(Jsonb *inspection, SlRefusal *r)
@@ -828,13 +829,13 @@ static const char *const supplier_keys[] = {"name", "contact", NULL};
 
 static SlStmt first_entry_stmt = {
 	"WITH nb AS (INSERT INTO shilian.batch (trace_code, owner_id, product_id, qty, qty_left,"
-	"   produced_on, expires_on, lot, origin, supplier, certificate)"
-	"  VALUES (shilian.trace_code_next($1), $2, $3, $4, $4, $5, $6, $7, 'first_entry', $8, $9)"
+	"   produced_on, expires_on, lot, origin, supplier, certificate, received_at)"
+	"  VALUES (shilian.trace_code_next($1), $2, $3, $4, $4, $5, $6, $7, 'first_entry', $8, $9, $12)"
 	"  RETURNING *),"
 	" ins AS (INSERT INTO shilian.inspection (batch_id, operator_id, kind, result, report, inspected_at)"
-	"  SELECT nb.id, $2, 'incoming', $10, $11, $12 FROM nb RETURNING id)"
+	"  SELECT nb.id, $2, 'incoming', $10, $11, $12 FROM nb WHERE $11 IS NOT NULL RETURNING id)"
 	" SELECT nb.trace_code, jsonb_build_object('batch', to_jsonb(nb.*), 'inspection_id', ins.id)"
-	" FROM nb, ins",
+	" FROM nb LEFT JOIN ins ON true",
 	12, {"text", "bigint", "bigint", "shilian.qty", "date", "date", "text", "jsonb", "jsonb",
 		"text", "jsonb", "timestamptz"}
 };
@@ -861,6 +862,7 @@ sl_receive_first_entry(PG_FUNCTION_ARGS)
 	int32		shelf;
 	DateADT		expires = 0;
 	SlOperatorInfo binfo;
+	SlRefusal	refusal;
 	Datum		v[12];
 	char		n[13] = "            ";
 	TraceCode	code;
@@ -869,14 +871,14 @@ sl_receive_first_entry(PG_FUNCTION_ARGS)
 	RecordRequire(fcinfo, 1, "product");
 	RecordRequire(fcinfo, 2, "qty");
 	RecordRequire(fcinfo, 3, "supplier");
-	RecordRequire(fcinfo, 4, "inspection");
 	RecordRequire(fcinfo, 5, "produced_on");
 	RecordRequire(fcinfo, 6, "received_at");
 	buyer = PG_GETARG_INT64(0);
 	product = PG_GETARG_INT64(1);
 	q = PG_GETARG_QTY(2);
 	supplier = PG_GETARG_JSONB_P(3);
-	inspection = PG_GETARG_JSONB_P(4);
+	/* optional (CheckIncoming): NULL records the first entry without one */
+	inspection = PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4);
 	produced = PG_GETARG_DATEADT(5);
 	at = PG_GETARG_TIMESTAMPTZ(6);
 	day = TimestampDate(at);
@@ -887,7 +889,8 @@ sl_receive_first_entry(PG_FUNCTION_ARGS)
 	ProductLookup(product, &has_expiry, &shelf);
 	ValidatePositive(q, "the received quantity");
 	ValidateDocument(supplier, "supplier", supplier_keys);
-	ValidateDocument(inspection, "incoming inspection", record_incoming_keys);
+	if (!CheckIncoming(inspection, &refusal))
+		RecordRaise(&refusal);
 	ValidateDateOrder("production date", produced, "receipt date", day);
 	if (has_expiry)
 	{
@@ -913,8 +916,16 @@ sl_receive_first_entry(PG_FUNCTION_ARGS)
 	v[7] = JsonbPGetDatum(supplier);
 	v[8] = PG_ARGISNULL(8) ? (Datum) 0 : PG_GETARG_DATUM(8);
 	n[8] = PG_ARGISNULL(8) ? 'n' : ' ';
-	v[9] = PointerGetDatum(RecordInspectionResult(inspection));
-	v[10] = JsonbPGetDatum(inspection);
+	if (inspection != NULL)
+	{
+		v[9] = PointerGetDatum(RecordInspectionResult(inspection));
+		v[10] = JsonbPGetDatum(inspection);
+	}
+	else
+	{
+		v[9] = v[10] = (Datum) 0;
+		n[9] = n[10] = 'n';
+	}
 	v[11] = TimestampTzGetDatum(at);
 	SlExec(&first_entry_stmt, v, n, 0);
 	code = DatumGetTraceCode(SlGet(0, 1, NULL));

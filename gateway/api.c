@@ -432,7 +432,8 @@ static const GwField first_entry_fields[] = {
 	{"product", GW_ID, true, "product id"},
 	{"qty", GW_STRING, true, "quantity with unit"},
 	{"supplier", GW_OBJECT, true, "the supplier's identity (name, address, contact, ...)"},
-	{"inspection", GW_OBJECT, true, "incoming inspection record"},
+	{"inspection", GW_OBJECT, false, "incoming inspection record (进货查验; without it the first entry is recorded "
+		"but incomplete in record_completeness)"},
 	{"produced_on", GW_DATE, false, "date (default today)"},
 	{"received_at", GW_DATETIME, false, "timestamp (default now)"},
 	{"lot", GW_STRING, false, NULL},

@@ -110,6 +110,10 @@ CREATE TABLE batch (
 	supplier_licence licence_no,
 	certificate      jsonb CHECK (jsonb_typeof(certificate) = 'object'),
 	created_at       timestamptz NOT NULL DEFAULT now(),
+	-- a first entry's receipt time (receive_first_entry's received_at): its
+	-- receipt date whether or not an incoming inspection was recorded
+	-- (issue 18); NULL for every other origin
+	received_at      timestamptz,
 	CHECK (expires_on IS NULL OR expires_on >= produced_on),
 	CHECK ((origin = 'first_entry') = (supplier IS NOT NULL))
 );
@@ -350,13 +354,13 @@ REVOKE ALL ON FUNCTION reject(bigint, text, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION reject(bigint, text, timestamptz) TO shilian_operator, shilian_system, shilian_admin;
 
 CREATE FUNCTION receive_first_entry(buyer bigint, product bigint, qty qty, supplier jsonb,
-		inspection jsonb, produced_on date DEFAULT shilian.platform_today(),
+		inspection jsonb DEFAULT NULL, produced_on date DEFAULT shilian.platform_today(),
 		received_at timestamptz DEFAULT now(), lot text DEFAULT NULL,
 		certificate jsonb DEFAULT NULL) RETURNS trace_code
 	AS 'MODULE_PATHNAME', 'sl_receive_first_entry'
 	LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION receive_first_entry(bigint, bigint, qty, jsonb, jsonb, date, timestamptz, text, jsonb) IS
-	'First entry into the chain of goods from a supplier without records (a farmer at a market): supplier needs name and contact; returns the new batch''s trace code.';
+	'First entry into the chain of goods from a supplier without records (a farmer at a market): supplier needs name and contact; the incoming inspection is optional (without one the first entry is recorded but incomplete in record_completeness); returns the new batch''s trace code.';
 ALTER FUNCTION receive_first_entry(bigint, bigint, qty, jsonb, jsonb, date, timestamptz, text, jsonb)
 	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 REVOKE ALL ON FUNCTION receive_first_entry(bigint, bigint, qty, jsonb, jsonb, date, timestamptz, text, jsonb) FROM PUBLIC;
@@ -489,7 +493,12 @@ BEGIN
 				SELECT NULL, x.to_batch, x.id, x.received_at, NULL, x.buyer_id
 				  FROM shilian.link x
 				 WHERE insp IS NULL AND record_completeness.kind = 'receipt' AND x.id = record_completeness.id
-				   AND x.kind = 'ship' AND x.status = 'received') i
+				   AND x.kind = 'ship' AND x.status = 'received'
+				UNION ALL
+				SELECT NULL, x.id, NULL, x.received_at, NULL, x.owner_id
+				  FROM shilian.batch x
+				 WHERE insp IS NULL AND record_completeness.kind = 'first_entry' AND x.id = record_completeness.id
+				   AND x.origin = 'first_entry') i
 		  JOIN shilian.batch b ON b.id = i.batch_id
 		  JOIN shilian.product p ON p.id = b.product_id
 		  LEFT JOIN shilian.link l ON l.id = i.link_id

@@ -33,7 +33,7 @@ COMMENT ON COLUMN operator_day.records IS 'Every record: the sum of the kind col
 COMMENT ON COLUMN operator_day.batches IS 'batch_create: batches produced or harvested (dated produced_on).';
 COMMENT ON COLUMN operator_day.inspections IS 'inspect: release, sampling and stand-alone incoming inspections (dated inspected_at).';
 COMMENT ON COLUMN operator_day.shipments IS 'ship: sales (dated shipped_on), counted for the seller.';
-COMMENT ON COLUMN operator_day.receipts IS 'receive and receive_first_entry: receipts with their incoming inspection (dated received_at), for the buyer.';
+COMMENT ON COLUMN operator_day.receipts IS 'receive and receive_first_entry: receipts, with or without their incoming inspection (dated received_at), for the buyer.';
 COMMENT ON COLUMN operator_day.receipts_complete IS 'Of the receipts, those whose incoming record has every field record_completeness() requires.';
 COMMENT ON COLUMN operator_day.rejections IS 'reject: sales refused whole (dated rejected_at), for the buyer.';
 COMMENT ON COLUMN operator_day.transforms IS 'transform: processing steps (dated produced_on).';
@@ -164,7 +164,7 @@ BEGIN
 				   -- the receipt of a sale retracted since is not counted (part 83)
 				   AND NOT EXISTS (SELECT 1 FROM shilian.link x WHERE x.id = i.link_id AND x.status = 'retracted')
 				UNION ALL
-				SELECT f.operator_id, shilian.platform_date(f.inspected_at), f.rn = 1
+				SELECT f.operator_id, shilian.platform_date(f.inspected_at), f.rn = 1 AND f.kind = 'incoming'
 				  FROM (SELECT i.operator_id, i.inspected_at, i.kind,
 							row_number() OVER (PARTITION BY i.batch_id ORDER BY i.id) AS rn
 						  FROM shilian.inspection i JOIN shilian.batch b ON b.id = i.batch_id
@@ -177,6 +177,13 @@ BEGIN
 		  FROM shilian.link l
 		 WHERE l.kind = 'ship' AND l.status = 'received'
 		   AND NOT EXISTS (SELECT 1 FROM shilian.inspection i WHERE i.link_id = l.id AND i.kind = 'incoming')
+		 GROUP BY 1, 2
+		UNION ALL
+		-- the first entries recorded without one, dated by their received_at
+		SELECT b.owner_id, shilian.platform_date(b.received_at), 'receipts', count(*)
+		  FROM shilian.batch b
+		 WHERE b.origin = 'first_entry'
+		   AND NOT EXISTS (SELECT 1 FROM shilian.inspection i WHERE i.batch_id = b.id AND i.kind = 'incoming')
 		 GROUP BY 1, 2
 		UNION ALL
 		SELECT c.operator_id, c.day, 'receipts_complete', count(*)

@@ -229,13 +229,13 @@ CREATE FUNCTION findings_compliance(stations text[], ops bigint[], period datera
 		UNION ALL
 		SELECT o.id, r.on_date, NULL, r.batch, r.expires_on, r.inspected
 		  FROM o CROSS JOIN LATERAL (
-			SELECT shilian.platform_date(coalesce(i.inspected_at, b.created_at)) AS on_date, b.id AS batch, b.expires_on,
+			SELECT shilian.platform_date(coalesce(b.received_at, i.inspected_at, b.created_at)) AS on_date, b.id AS batch, b.expires_on,
 				i.id IS NOT NULL AS inspected
 			  FROM shilian.batch b
 			  LEFT JOIN LATERAL (SELECT i.id, i.inspected_at FROM shilian.inspection i
 								  WHERE i.batch_id = b.id AND i.kind = 'incoming' ORDER BY i.id LIMIT 1) i ON true
 			 WHERE b.owner_id = o.id AND b.origin = 'first_entry'
-			   AND shilian.platform_date(coalesce(i.inspected_at, b.created_at)) <@ period
+			   AND shilian.platform_date(coalesce(b.received_at, i.inspected_at, b.created_at)) <@ period
 			OFFSET 0) r
 	), lic AS MATERIALIZED (
 		-- operators whose every licence ended before today (and before the

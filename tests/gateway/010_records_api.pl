@@ -165,6 +165,21 @@ expect(call($tok{farm}, 'GET', "/v1/records/nonsense/$link/completeness"), 400, 
 $j = expect(call($tok{canteen}, 'POST', '/v1/receipts/first-entry', { product => $cabbage, qty => '20 kg',
 	supplier => { name => '张大爷', contact => '13900000000' }, inspection => { inspector => '王五' } }),
 	201, 'first entry from a farmer');
+# without its incoming inspection (issue 18): recorded, incomplete; a given but
+# incomplete inspection is still refused
+$j = expect(call($tok{canteen}, 'POST', '/v1/receipts/first-entry', { product => $cabbage, qty => '5 kg',
+	supplier => { name => '张大爷', contact => '13900000000' } }), 201, 'first entry without an inspection');
+my $bare = $node->safe_psql('postgres', "select id from shilian.batch where trace_code::text = '$j->{trace_code}'");
+is($node->safe_psql('postgres', "select count(*) from shilian.inspection where batch_id = $bare"), '0',
+	'no inspection written');
+$j = expect(call($tok{canteen}, 'GET', "/v1/records/first_entry/$bare/completeness"), 200,
+	'completeness of the first entry');
+ok(!$j->{complete} && grep({ $_ eq 'incoming_inspection' } @{ $j->{missing} }),
+	'it lacks incoming_inspection') or diag explain $j;
+$j = expect(call($tok{canteen}, 'POST', '/v1/receipts/first-entry', { product => $cabbage, qty => '5 kg',
+	supplier => { name => '张大爷', contact => '13900000000' }, inspection => {} }), 422,
+	'first entry with an incomplete inspection');
+is($j->{code}, 'SLR15', 'incomplete inspection: SLR15');
 $j = expect(call($tok{wholesaler}, 'POST', '/v1/shipments', { code => $scode, buyer => $op{canteen}, qty => '10 kg' }),
 	201, 'ship salad to the canteen');
 my $link2 = $j->{link};

@@ -179,8 +179,8 @@ SELECT shilian.receive_first_entry(:v, :celery, '80 kg', :'farmer', :'insp', '20
 	'2026-03-06 05:00+08') AS v_celery \gset
 SELECT shilian.receive_first_entry(:v, :oil, '20 L', '{"name": "某油坊", "contact": "2"}', :'insp',
 	'2026-02-01', '2026-03-07 05:00+08') AS v_oil \gset
--- missing_incoming_inspection and expired_product_receipt: a first entry
--- always has its incoming inspection (receive() may leave it out: records.sql)
+-- missing_incoming_inspection and expired_product_receipt: a receipt or first entry
+-- recorded without its incoming inspection (receive() and receive_first_entry() may leave it out, records.sql)
 -- and the record functions refuse expired goods (SLR08) ...
 SELECT shilian.receive_first_entry(:k, :celery, '2 kg', :'farmer', :'insp', '2026-03-01', '2026-03-15 07:00+08');
 \echo :LAST_ERROR_SQLSTATE

@@ -207,5 +207,21 @@ SELECT l.status, l.qty_accepted, b.owner_id = :wh AS buyer_holds,
  WHERE l.id = (SELECT result::bigint FROM shilian.import_line WHERE job_id = :job5 AND line_no = 1);
 SELECT count(*) FILTER (WHERE NOT ok) AS bad_chains FROM shilian.chain_verify(NULL);
 
+-- ---- a first_entry line without its incoming inspection (issue 18) ---------------
+-- accepted as by receive_first_entry(): the batch is recorded with its
+-- receipt time, no inspection is written, and the record lacks it; an
+-- incomplete inspection is still SLR15
+SELECT shilian.import_ndjson(format('{"kind": "first_entry", "buyer": %s, "product": %s, "qty": "5 kg", '
+	'"supplier": {"name": "农户", "contact": "1"}, "produced_on": "2026-01-10", "received_at": "2026-01-12T08:00:00+08:00"}', :wh, :flour)
+	|| E'\n' || format('{"kind": "first_entry", "buyer": %s, "product": %s, "qty": "5 kg", '
+	'"supplier": {"name": "农户", "contact": "1"}, "inspection": {}, "produced_on": "2026-01-10"}', :wh, :flour)) AS job6 \gset
+SELECT line_no, kind, status, sqlstate, message FROM shilian.import_line WHERE job_id = :job6 ORDER BY line_no;
+SELECT b.origin, b.qty, b.owner_id = :wh AS buyer_holds, b.received_at = '2026-01-12 08:00+08' AS received_kept,
+	(SELECT count(*) FROM shilian.inspection i WHERE i.batch_id = b.id) AS inspections,
+	(shilian.record_completeness('first_entry', b.id)).missing
+  FROM shilian.batch b
+ WHERE b.trace_code = (SELECT result FROM shilian.import_line WHERE job_id = :job6 AND line_no = 1)::shilian.trace_code;
+SELECT count(*) FILTER (WHERE NOT ok) AS bad_chains FROM shilian.chain_verify(NULL);
+
 \c :regress_db
 DROP DATABASE shilian_import_bulk_test;

@@ -508,6 +508,43 @@ SELECT shilian.operator_day_rebuild() > 0 AS rebuilt;
 SELECT count(*) AS differing FROM ((TABLE live_days EXCEPT TABLE shilian.operator_day)
 	UNION ALL (TABLE shilian.operator_day EXCEPT TABLE live_days)) x;
 
+-- A first entry (首次进货) without its incoming inspection (issue 18), as
+-- receive() above: recorded, its receipt time kept on the batch
+-- (received_at), reported lacking incoming_inspection, counted as a receipt
+-- but not a complete one (the rebuild agrees), and listed by the
+-- regulator's findings as missing_incoming_inspection on its receipt date.
+SELECT shilian.receive_first_entry(:vendor, :cabbage, '8 kg', '{"name": "赵六", "contact": "13900000009"}',
+	produced_on => '2026-11-08', received_at => '2026-11-08 06:00+08') AS cabbage_bare \gset
+SELECT b.origin, b.qty, b.received_at = '2026-11-08 06:00+08' AS received_kept,
+	(SELECT count(*) FROM shilian.inspection i WHERE i.batch_id = b.id) AS its_inspections
+  FROM shilian.batch b WHERE b.trace_code = :'cabbage_bare';
+SELECT kind, shilian.ledger_body(body) -> 'inspection_id' AS inspection_id
+  FROM shilian.ledger WHERE operator_id = :vendor ORDER BY id DESC LIMIT 1;
+SELECT * FROM shilian.record_completeness('first_entry', (SELECT id FROM shilian.batch WHERE trace_code = :'cabbage_bare'));
+SELECT receipts, receipts_complete FROM shilian.operator_day WHERE operator_id = :vendor AND day = '2026-11-08';
+SELECT kind, records, first_on, last_on,
+	evidence @> jsonb_build_array(jsonb_build_object('trace_code', :'cabbage_bare', 'received_on', '2026-11-08')) AS lists_it
+  FROM shilian.compliance_findings((SELECT station FROM shilian.operator WHERE id = :vendor), '[2026-11-08,2026-11-08]')
+ WHERE operator = :vendor AND kind = 'missing_incoming_inspection';
+-- given but incomplete, the inspection is still refused (the rule of receive)
+SELECT shilian.receive_first_entry(:vendor, :cabbage, '8 kg', '{"name": "赵六", "contact": "13900000009"}', '{}',
+	'2026-11-08', '2026-11-08 06:00+08');
+\echo :LAST_ERROR_SQLSTATE
+-- with an inspection: complete, and counted complete
+SELECT shilian.receive_first_entry(:vendor, :cabbage, '2 kg', '{"name": "赵六", "contact": "13900000009"}',
+	'{"inspector": "王五"}', '2026-11-08', '2026-11-08 07:00+08') AS cabbage_insp \gset
+SELECT complete, missing FROM shilian.record_completeness('first_entry', (SELECT id FROM shilian.batch WHERE trace_code = :'cabbage_insp'));
+SELECT receipts, receipts_complete FROM shilian.operator_day WHERE operator_id = :vendor AND day = '2026-11-08';
+-- a later inspection of the bare first entry is an inspection, not its receipt
+SELECT shilian.inspect(:'cabbage_bare', 'sampling', 'pass', '{"agency": "区市场监管所", "report_no": "CJ-1108"}',
+	'2026-11-08 08:00+08') > 0 AS ok;
+SELECT missing FROM shilian.record_completeness('first_entry', (SELECT id FROM shilian.batch WHERE trace_code = :'cabbage_bare'));
+DROP TABLE live_days;
+CREATE TEMP TABLE live_days AS SELECT * FROM shilian.operator_day;
+SELECT shilian.operator_day_rebuild() > 0 AS rebuilt;
+SELECT count(*) AS differing FROM ((TABLE live_days EXCEPT TABLE shilian.operator_day)
+	UNION ALL (TABLE shilian.operator_day EXCEPT TABLE live_days)) x;
+
 -- The tables and their identity sequences are dumped with the extension's
 -- data (pg_extension_config_dump).
 SELECT c.relname, c.relkind FROM pg_extension e, unnest(e.extconfig) AS t(oid) JOIN pg_class c ON c.oid = t.oid
