@@ -114,7 +114,29 @@ for my $p ([ 'GET', '/epcis/queries/all-mine' ], [ 'GET', '/epcis/queries/all-mi
 $r = call('shop', 'POST', '/epcis/queries', { name => 'all-mine', query => {} });
 is($r->{status}, 201, 'another operator may use the same name for its own query') or diag($r->{content});
 is($node->safe_psql('postgres', q{select string_agg(owner || '/' || name, ' ' order by owner, name) from shilian.epcis_named_query}),
-	'operator:1/all-mine operator:1/packing operator:2/all-mine', 'each owner its own queries');
+	'operator:1/all-mine operator:1/packing operator:2/all-mine', 'each operator its own queries');
+
+# a system client bound to the maker: its own queries, not the maker's (nor the maker its)
+my $key = (split /\n/, $node->safe_psql('postgres', q{
+	select shilian.api_client_add('sauce-erp', '鲁味 ERP');
+	select shilian.api_client_bind('sauce-erp', 1);
+	select shilian.api_client_key_new('sauce-erp')}))[-1];
+sub sys_call
+{
+	my ($method, $path, $body) = @_;
+	my $r = http_call($gw, $method, $path, headers => { 'X-API-Key' => $key,
+		defined $body ? ('Content-Type' => 'application/json') : () }, defined $body ? (body => $json->encode($body)) : ());
+	$r->{json} = json_body($r);
+	return $r;
+}
+is_deeply(sys_call('GET', '/epcis/queries')->{json}, [], 'a system client bound to the maker lists none of the maker\'s');
+is(sys_call('GET', '/epcis/queries/all-mine/events')->{status}, 404, 'a system client cannot run the maker\'s query');
+$r = sys_call('POST', '/epcis/queries', { name => 'erp-packing', query => { EQ_bizStep => 'packing' } });
+is($r->{status}, 201, 'a system client creates its own') or diag($r->{content});
+$r = sys_call('GET', '/epcis/queries/erp-packing/events');
+is_deeply(events($r), events(call('maker', 'GET', '/epcis/events?EQ_bizStep=packing')),
+	'the client\'s query runs over its bound operator\'s events');
+is(call('maker', 'GET', '/epcis/queries/erp-packing')->{status}, 404, 'the maker does not see the client\'s query');
 
 # refusals at creation, nothing stored
 my $before = count_queries();
