@@ -287,6 +287,15 @@ static const GwParam p_epcis_type_events[] = {
 	{NULL}
 };
 static const GwParam p_epcis_event[] = {PATH("eventID", GW_STRING, "the eventID (URL-encoded)"), {NULL}};
+static const GwParam p_epcis_query_name[] = {
+	PATH("queryName", GW_STRING, "the named query's name", .pattern = "^[A-Za-z0-9._-]{1,64}$"), {NULL}
+};
+static const GwParam p_epcis_query_run[] = {
+	PATH("queryName", GW_STRING, "the named query's name", .pattern = "^[A-Za-z0-9._-]{1,64}$"),
+	QUERY("perPage", GW_INTEGER, "events per page (default: the query's, else 30)", RANGE(1, 1000)),
+	QUERY("nextPageToken", GW_STRING, "the token of the Link rel=next"),
+	{NULL}
+};
 
 #define ACTING "nullif(current_setting('shilian.operator_id'), '')::bigint"
 #define LIMIT(n) "least(greatest(coalesce(" n "::int, 100), 0), 1000)"
@@ -592,6 +601,14 @@ static const char *const epcis_events_args[] = {
 static const char *const epcis_type_events_args[] = {
 	"path:0", "query:GE_eventTime", "query:LT_eventTime", "query:GE_recordTime", "query:LT_recordTime", "query:EQ_action", "query:EQ_bizStep", "query:EQ_disposition", "query:EQ_readPoint", "query:WD_readPoint", "query:EQ_bizLocation", "query:WD_bizLocation", "query:EQ_transformationID", "query:MATCH_epc", "query:MATCH_parentID", "query:MATCH_inputEPC", "query:MATCH_outputEPC", "query:MATCH_anyEPC", "query:MATCH_epcClass", "query:MATCH_inputEPCClass", "query:MATCH_outputEPCClass", "query:MATCH_anyEPCClass", "query:EQ_eventID", "query:EXISTS_errorDeclaration", "query:orderBy", "query:orderDirection", "query:eventCountLimit", "query:maxEventCount", "query:perPage", "query:nextPageToken", NULL
 };
+/* named queries (EPCIS 2.0 REST binding: /queries) */
+static const GwField epcis_query_fields[] = {
+	{"name", GW_STRING, true, "1-64 letters, digits, '.', '_' or '-'"},
+	{"query", GW_OBJECT, true, "the SimpleEventQuery parameters, as for GET /epcis/events (values strings or arrays)"},
+	{NULL}
+};
+static const char *const epcis_query_create_args[] = {"body:name", "body:query", NULL};
+static const char *const epcis_query_run_args[] = {"path:0", "query:perPage", "query:nextPageToken", NULL};
 /* the query parameters as epcis_query's object (absent ones left out) */
 #define EPCIS_QUERY_OBJECT "jsonb_strip_nulls(jsonb_build_object('eventType', $1::text, 'GE_eventTime', $2::text, 'LT_eventTime', $3::text, 'GE_recordTime', $4::text, 'LT_recordTime', $5::text, 'EQ_action', $6::text, 'EQ_bizStep', $7::text, 'EQ_disposition', $8::text, 'EQ_readPoint', $9::text, 'WD_readPoint', $10::text, 'EQ_bizLocation', $11::text, 'WD_bizLocation', $12::text, 'EQ_transformationID', $13::text, 'MATCH_epc', $14::text, 'MATCH_parentID', $15::text, 'MATCH_inputEPC', $16::text, 'MATCH_outputEPC', $17::text, 'MATCH_anyEPC', $18::text, 'MATCH_epcClass', $19::text, 'MATCH_inputEPCClass', $20::text, 'MATCH_outputEPCClass', $21::text, 'MATCH_anyEPCClass', $22::text, 'EQ_eventID', $23::text, 'EXISTS_errorDeclaration', $24::text, 'orderBy', $25::text, 'orderDirection', $26::text, 'eventCountLimit', $27::text, 'maxEventCount', $28::text, 'perPage', $29::text, 'nextPageToken', $30::text))"
 
@@ -1332,6 +1349,26 @@ const GwRoute gw_routes[] = {
 		"select d - 'shilian:nextPageToken', d ->> 'shilian:nextPageToken' as next_page_token "
 		"from shilian.epcis_query(" EPCIS_QUERY_OBJECT ") d", epcis_type_events_args,
 		.op = "queryEpcisEventsOfType", .params = p_epcis_type_events, .response = "EpcisQueryDocument"},
+	{"GET", "/epcis/queries", gw_sql_route, 0, "The caller's named queries (epcis_named_queries)",
+		NULL, NULL, "select shilian.epcis_named_queries()", NULL,
+		.op = "listEpcisQueries", .response = "EpcisNamedQueryList"},
+	{"POST", "/epcis/queries", gw_sql_route, GW_JSON | GW_CREATED,
+		"Create a named query (createQuery): its parameters validated as on /epcis/events, a bad one a "
+		"QueryParameterException (epcis_named_query_create); 409 for a name taken",
+		epcis_query_fields, NULL, "select shilian.epcis_named_query_create($1, $2::jsonb)", epcis_query_create_args,
+		.op = "createEpcisQuery", .response = "EpcisNamedQuery", .location = "/epcis/queries/{name}"},
+	{"GET", "/epcis/queries/{queryName}", gw_sql_route, 0, "One of the caller's named queries (epcis_named_query_get)",
+		NULL, NULL, "select shilian.epcis_named_query_get($1)", path0,
+		.op = "getEpcisQuery", .params = p_epcis_query_name, .response = "EpcisNamedQuery"},
+	{"DELETE", "/epcis/queries/{queryName}", gw_sql_route, 0, "Delete one of the caller's named queries (epcis_named_query_delete)",
+		NULL, NULL, "select shilian.epcis_named_query_delete($1)", path0,
+		.op = "deleteEpcisQuery", .params = p_epcis_query_name, .response = "EpcisNamedQuery"},
+	{"GET", "/epcis/queries/{queryName}/events", gw_sql_route, 0,
+		"Run a named query: its events as on /epcis/events, same pages (epcis_named_query_run; Link rel=next)",
+		NULL, NULL,
+		"select d - 'shilian:nextPageToken', d ->> 'shilian:nextPageToken' as next_page_token "
+		"from shilian.epcis_named_query_run($1, $2::text, $3) d", epcis_query_run_args,
+		.op = "runEpcisQuery", .params = p_epcis_query_run, .response = "EpcisQueryDocument"},
 
 	{"GET", "/v1/ledger/export", gw_sql_route, GW_NDJSON | GW_REPLICA,
 		"An operator's chain with checkpoint and proofs, as JSON lines for shilian-verify (operator=, old_size=)",

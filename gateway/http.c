@@ -136,7 +136,9 @@ EpcisType(struct mg_connection *conn, int status)
 	switch (status)
 	{
 		case 400:
-			return ri && ri->request_method && strcmp(ri->request_method, "POST") != 0 ?
+			/* a query's parameters: on GET, and when a named query is created */
+			return ri && ri->request_method && (strcmp(ri->request_method, "POST") != 0 ||
+				(ri->local_uri && strcmp(ri->local_uri, "/epcis/queries") == 0)) ?
 				"epcisException:QueryParameterException" : "epcisException:ValidationException";
 		case 401:
 		case 403: return "epcisException:SecurityException";
@@ -233,7 +235,7 @@ gw_http_status_for_sqlstate(const char *s)
 		return 400;
 	if (strcmp(s, "SLE08") == 0)
 		return 413;
-	if (strcmp(s, "SLE09") == 0)
+	if (strcmp(s, "SLE09") == 0 || strcmp(s, "SLE19") == 0)
 		return 404;
 	if (strncmp(s, "SL", 2) == 0)
 		return 422;

@@ -453,6 +453,12 @@ const char gw_schemas_json[] = SCHEMAS({
 		"required": ["operator", "uri"]
 	},
 	"Gs1LocationList": {"type": "array", "items": {"$ref": "#/components/schemas/Gs1Location"}},
+	"EpcisNamedQuery": {
+		"type": "object", "description": "an EPCIS named query (epcis_named_query_get)",
+		"required": ["name", "query", "createdAt"],
+		"properties": {"name": {"type": "string"}, "query": {"type": "object"}, "createdAt": {"type": "string", "format": "date-time"}}
+	},
+	"EpcisNamedQueryList": {"type": "array", "items": {"$ref": "#/components/schemas/EpcisNamedQuery"}},
 	"EpcisCollection": {
 		"type": "object", "description": "an EPCIS 2.0 REST collection (the event types)",
 		"properties": {"type": {"type": "string"}, "member": {"type": "array", "items": {"type": "string"}}}

@@ -50,3 +50,13 @@ ALTER TABLE logistic_unit ENABLE ROW LEVEL SECURITY;
 CREATE POLICY logistic_unit_read ON logistic_unit FOR SELECT
 	TO shilian_operator, shilian_regulator, shilian_system, shilian_admin
 	USING (shilian.may_see(owner_id));
+
+-- Named queries (part 75): each owner reads, creates and deletes its own
+-- (epcis_query_owner()), through the invoker-rights epcis_named_query_*
+-- functions; nobody sees another's.
+GRANT SELECT, INSERT, DELETE ON epcis_named_query
+	TO shilian_operator, shilian_regulator, shilian_system, shilian_admin;
+ALTER TABLE epcis_named_query ENABLE ROW LEVEL SECURITY;
+CREATE POLICY epcis_named_query_own ON epcis_named_query
+	TO shilian_operator, shilian_regulator, shilian_system, shilian_admin
+	USING (owner = shilian.epcis_query_owner()) WITH CHECK (owner = shilian.epcis_query_owner());

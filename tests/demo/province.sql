@@ -286,6 +286,7 @@ ON CONFLICT (code) DO NOTHING;
 --   SELECT jsonb_pretty(shilian.epcis_query('{"EQ_bizStep": "shipping|receiving"}'));
 --   SELECT event_id FROM shilian.epcis_event WHERE biz_step = 'receiving';
 --   curl -s "$GW/epcis/events?EQ_bizStep=receiving&orderBy=eventTime" -H "Authorization: Bearer $TOKEN"
+-- The market keeps a named query, received-tomatoes (GET /epcis/queries as the market).
 DO $demo$
 DECLARE
 	d0 date := shilian.platform_today() - 6;
@@ -341,6 +342,14 @@ BEGIN
 					'type', 'owning_party', 'source', 'urn:epc:id:pgln:6970000.00001')),
 				'destinationList', jsonb_build_array(jsonb_build_object(
 					'type', 'owning_party', 'destination', 'urn:epc:id:pgln:6970000.00003')))))));
+	-- the market's named query (命名查询) of the tomatoes it receives, created as the
+	-- market (validated by epcis_query); GET /epcis/queries/received-tomatoes/events runs it
+	PERFORM set_config('role', 'shilian_operator', true);
+	PERFORM set_config('shilian.operator_id', wh::text, true);
+	PERFORM shilian.epcis_named_query_create('received-tomatoes',
+		'{"EQ_bizStep": "receiving", "MATCH_anyEPCClass": "https://id.gs1.org/01/06970000000017"}');
+	PERFORM set_config('shilian.operator_id', '', true);
+	PERFORM set_config('role', 'none', true);
 END
 $demo$;
 SELECT 'demo: ' || count(*) || ' EPCIS events captured' AS epcis FROM shilian.epcis_event;
