@@ -20,7 +20,8 @@ trap 'rm -rf "$B"' EXIT
 (cd "$TOP" && tar --exclude=./.git --exclude=./.tmp --exclude=./.run --exclude='*.o' \
 	--exclude='*.so' --exclude=./.deps --exclude='*/.deps' -cf - .) | tar -x -C "$B"
 # the upgrade test builds the release from the history: give the copy a view of it
-[ -d "$TOP/.git" ] && ln -s "$TOP/.git" "$B/.git"
+# (a file in a git worktree, naming the repository: linked the same way)
+[ -e "$TOP/.git" ] && ln -s "$TOP/.git" "$B/.git"
 make -s -C "$B" PG_CONFIG="$APG_CONFIG" clean >/dev/null
 make -s -C "$B" PG_CONFIG="$APG_CONFIG" all gateway >/dev/null
 
