@@ -290,6 +290,11 @@ static const GwParam p_epcis_event[] = {PATH("eventID", GW_STRING, "the eventID 
 static const GwParam p_epcis_query_name[] = {
 	PATH("queryName", GW_STRING, "the named query's name", .pattern = "^[A-Za-z0-9._-]{1,64}$"), {NULL}
 };
+static const GwParam p_epcis_subscription[] = {
+	PATH("queryName", GW_STRING, "the named query's name", .pattern = "^[A-Za-z0-9._-]{1,64}$"),
+	PATH("subscriptionID", GW_STRING, "the subscription's id"),
+	{NULL}
+};
 static const GwParam p_epcis_query_run[] = {
 	PATH("queryName", GW_STRING, "the named query's name", .pattern = "^[A-Za-z0-9._-]{1,64}$"),
 	QUERY("perPage", GW_INTEGER, "events per page (default: the query's, else 30)", RANGE(1, 1000)),
@@ -608,6 +613,19 @@ static const GwField epcis_query_fields[] = {
 	{NULL}
 };
 static const char *const epcis_query_create_args[] = {"body:name", "body:query", NULL};
+/* query subscriptions (EPCIS 2.0 REST binding: /queries/{name}/subscriptions) */
+static const GwField epcis_subscription_fields[] = {
+	{"dest", GW_STRING, true, "the URL notifications are POSTed to (https; the webhook URL rule)"},
+	{"signatureToken", GW_STRING, false, "the HMAC-SHA256 key of the notifications' Shilian-Signature (16-200 printable characters); "
+		"without it a secret is made and returned once"},
+	{"stream", GW_BOOLEAN, false, "must be true: notified of each newly captured event that matches"},
+	{"reportIfEmpty", GW_BOOLEAN, false, "scheduled subscriptions only (not offered): false or absent"},
+	{"schedule", GW_OBJECT, false, "not offered (SLE21)"},
+	{"initialRecordTime", GW_STRING, false, "not offered (SLE21)"},
+	{NULL}
+};
+static const char *const epcis_subscribe_args[] = {"path:0", "body:dest", "body:signatureToken", "body:stream",
+	"body:reportIfEmpty", "body:schedule", "body:initialRecordTime", NULL};
 static const char *const epcis_query_run_args[] = {"path:0", "query:perPage", "query:nextPageToken", NULL};
 /* the query parameters as epcis_query's object (absent ones left out) */
 #define EPCIS_QUERY_OBJECT "jsonb_strip_nulls(jsonb_build_object('eventType', $1::text, 'GE_eventTime', $2::text, 'LT_eventTime', $3::text, 'GE_recordTime', $4::text, 'LT_recordTime', $5::text, 'EQ_action', $6::text, 'EQ_bizStep', $7::text, 'EQ_disposition', $8::text, 'EQ_readPoint', $9::text, 'WD_readPoint', $10::text, 'EQ_bizLocation', $11::text, 'WD_bizLocation', $12::text, 'EQ_transformationID', $13::text, 'MATCH_epc', $14::text, 'MATCH_parentID', $15::text, 'MATCH_inputEPC', $16::text, 'MATCH_outputEPC', $17::text, 'MATCH_anyEPC', $18::text, 'MATCH_epcClass', $19::text, 'MATCH_inputEPCClass', $20::text, 'MATCH_outputEPCClass', $21::text, 'MATCH_anyEPCClass', $22::text, 'EQ_eventID', $23::text, 'EXISTS_errorDeclaration', $24::text, 'orderBy', $25::text, 'orderDirection', $26::text, 'eventCountLimit', $27::text, 'maxEventCount', $28::text, 'perPage', $29::text, 'nextPageToken', $30::text))"
@@ -1363,6 +1381,25 @@ const GwRoute gw_routes[] = {
 	{"DELETE", "/epcis/queries/{queryName}", gw_sql_route, 0, "Delete one of the caller's named queries (epcis_named_query_delete)",
 		NULL, NULL, "select shilian.epcis_named_query_delete($1)", path0,
 		.op = "deleteEpcisQuery", .params = p_epcis_query_name, .response = "EpcisNamedQuery"},
+	{"GET", "/epcis/queries/{queryName}/subscriptions", gw_sql_route, 0,
+		"The caller's active subscriptions of its named query (epcis_subscriptions)",
+		NULL, NULL, "select shilian.epcis_subscriptions($1)", path0,
+		.op = "listEpcisSubscriptions", .params = p_epcis_query_name, .response = "EpcisSubscriptionList"},
+	{"POST", "/epcis/queries/{queryName}/subscriptions", gw_sql_route, GW_JSON | GW_CREATED,
+		"Subscribe a URL to a named query (stream: each capture's new matching events POSTed as an "
+		"EPCISQueryDocument through the webhook outbox; epcis_subscribe)",
+		epcis_subscription_fields, NULL,
+		"select shilian.epcis_subscribe($1, $2, $3, $4::boolean, $5::boolean, $6::jsonb, $7)", epcis_subscribe_args,
+		.op = "createEpcisSubscription", .params = p_epcis_query_name, .response = "EpcisSubscription",
+		.location = "/epcis/queries/{queryName}/subscriptions/{subscriptionID}"},
+	{"GET", "/epcis/queries/{queryName}/subscriptions/{subscriptionID}", gw_sql_route, 0,
+		"One of the caller's subscriptions of its named query (epcis_subscription_get); 404 when unknown or another's",
+		NULL, NULL, "select shilian.epcis_subscription_get($1, $2)", path01,
+		.op = "getEpcisSubscription", .params = p_epcis_subscription, .response = "EpcisSubscription"},
+	{"DELETE", "/epcis/queries/{queryName}/subscriptions/{subscriptionID}", gw_sql_route, 0,
+		"Unsubscribe (epcis_unsubscribe): no new notification, pending ones cancelled; 404 when unknown or another's",
+		NULL, NULL, "select shilian.epcis_unsubscribe($1, $2)", path01,
+		.op = "deleteEpcisSubscription", .params = p_epcis_subscription, .response = "EpcisSubscription"},
 	{"GET", "/epcis/queries/{queryName}/events", gw_sql_route, 0,
 		"Run a named query: its events as on /epcis/events, same pages (epcis_named_query_run; Link rel=next)",
 		NULL, NULL,

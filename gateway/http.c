@@ -230,12 +230,12 @@ gw_http_status_for_sqlstate(const char *s)
 	/* an unknown (or invisible) record to correct or retract */
 	if (strcmp(s, "SLC02") == 0)
 		return 404;
-	/* EPCIS query: a bad parameter (QueryParameterException), too many events (QueryTooLargeException), no such event */
+	/* EPCIS query: a bad parameter (QueryParameterException), too many events (QueryTooLargeException), no such event, named query or subscription */
 	if (strcmp(s, "SLE07") == 0)
 		return 400;
 	if (strcmp(s, "SLE08") == 0)
 		return 413;
-	if (strcmp(s, "SLE09") == 0 || strcmp(s, "SLE19") == 0)
+	if (strcmp(s, "SLE09") == 0 || strcmp(s, "SLE19") == 0 || strcmp(s, "SLE23") == 0)
 		return 404;
 	if (strncmp(s, "SL", 2) == 0)
 		return 422;

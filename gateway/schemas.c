@@ -459,6 +459,18 @@ const char gw_schemas_json[] = SCHEMAS({
 		"properties": {"name": {"type": "string"}, "query": {"type": "object"}, "createdAt": {"type": "string", "format": "date-time"}}
 	},
 	"EpcisNamedQueryList": {"type": "array", "items": {"$ref": "#/components/schemas/EpcisNamedQuery"}},
+	"EpcisSubscription": {
+		"type": "object", "description": "an EPCIS query subscription (stream; epcis_subscription_get); secret only when subscribing without a signatureToken",
+		"required": ["subscriptionID", "queryName", "dest", "stream", "createdAt"],
+		"properties": {"subscriptionID": {"type": "string"}, "queryName": {"type": "string"}, "dest": {"type": "string"},
+			"stream": {"type": "boolean"}, "reportIfEmpty": {"type": "boolean"},
+			"createdAt": {"type": "string", "format": "date-time"},
+			"lastNotifiedAt": {"type": ["string", "null"], "format": "date-time"},
+			"active": {"type": "boolean"}, "removedAt": {"type": ["string", "null"], "format": "date-time"},
+			"pending": {"type": "integer"}, "delivered": {"type": "integer"}, "dead": {"type": "integer"},
+			"secret": {"type": "string"}}
+	},
+	"EpcisSubscriptionList": {"type": "array", "items": {"$ref": "#/components/schemas/EpcisSubscription"}},
 	"EpcisCollection": {
 		"type": "object", "description": "an EPCIS 2.0 REST collection (the event types)",
 		"properties": {"type": {"type": "string"}, "member": {"type": "array", "items": {"type": "string"}}}

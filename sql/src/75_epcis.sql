@@ -2100,13 +2100,15 @@ AS $$
 DECLARE
 	r jsonb := shilian.epcis_named_query_get(name);
 BEGIN
+	-- its subscriptions go with it (part 95)
+	PERFORM shilian.epcis_unsubscribe_all(name);
 	DELETE FROM shilian.epcis_named_query q
 	 WHERE q.owner = shilian.epcis_query_owner() AND q.name = epcis_named_query_delete.name;
 	RETURN r;
 END
 $$;
 COMMENT ON FUNCTION epcis_named_query_delete(text) IS
-	'Delete the caller''s named query and return it; SLE19 when the caller has none of that name.';
+	'Delete the caller''s named query and return it, its subscriptions removed; SLE19 when the caller has none of that name.';
 
 -- Run the caller's named query through epcis_query: its parameters, with
 -- this page's perPage and nextPageToken when given. SLE19 when there is none.

@@ -26,7 +26,9 @@ CREATE TABLE webhook_subscription (
 	created_at   timestamptz NOT NULL DEFAULT now(),
 	active       boolean NOT NULL DEFAULT true,
 	removed_at   timestamptz,
-	CHECK ((operator_id IS NULL) <> (jurisdiction IS NULL)),
+	-- an EPCIS query subscription (part 95) has its owner in epcis_subscription
+	CONSTRAINT webhook_subscription_check CHECK ((operator_id IS NULL) <> (jurisdiction IS NULL)
+		OR (operator_id IS NULL AND jurisdiction IS NULL AND kinds = '{epcis_query}')),
 	CHECK (active = (removed_at IS NULL))
 );
 CREATE INDEX webhook_subscription_operator_idx ON webhook_subscription (operator_id) WHERE active;
@@ -278,11 +280,14 @@ ALTER FUNCTION webhook_subscriptions(boolean) SECURITY DEFINER;
 CREATE FUNCTION webhook_body(d shilian.webhook_delivery) RETURNS text
 	LANGUAGE sql STABLE
 	SET search_path = pg_catalog, pg_temp
-	RETURN jsonb_build_object('id', d.event_id::text, 'kind', d.kind,
+	-- an EPCIS query subscription's notification is the EPCISQueryDocument
+	-- (or problem) itself, as the EPCIS 2.0 REST binding sends it (part 95)
+	RETURN CASE WHEN d.kind LIKE 'epcis_query.%' THEN d.data::text
+		ELSE jsonb_build_object('id', d.event_id::text, 'kind', d.kind,
 		'time', to_char(d.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-		'subscription', d.subscription_id::text, 'delivery', d.id::text, 'data', d.data)::text;
+		'subscription', d.subscription_id::text, 'delivery', d.id::text, 'data', d.data)::text END;
 COMMENT ON FUNCTION webhook_body(webhook_delivery) IS
-	'The JSON body POSTed for a delivery: id (idempotency id), kind, time (UTC), subscription, delivery and data; the same bytes on every attempt.';
+	'The JSON body POSTed for a delivery: id (idempotency id), kind, time (UTC), subscription, delivery and data; an EPCIS query notification''s data alone; the same bytes on every attempt.';
 REVOKE ALL ON FUNCTION webhook_body(webhook_delivery) FROM PUBLIC;
 
 CREATE FUNCTION webhook_deliveries(subscription bigint, status text DEFAULT NULL, max_rows integer DEFAULT 100,

@@ -526,6 +526,18 @@ SELECT shilian.webhook_subscribe(:'webhook_url' || '/wholesaler', '{recall,recei
 SELECT shilian.webhook_subscribe(:'webhook_url' || '/county', '{alert}', jurisdiction => '370112') ->> 'id' AS webhook
  WHERE NOT EXISTS (SELECT 1 FROM shilian.webhook_subscription s
 					WHERE s.jurisdiction = '370112' AND s.url = :'webhook_url' || '/county' AND s.active);
+-- The market follows its named query received-tomatoes (查询订阅, stream):
+-- each capture of a tomato receipt of its own is POSTed to /market-epcis as
+-- an EPCISQueryDocument (GET /epcis/queries/received-tomatoes/subscriptions).
+BEGIN;
+SELECT set_config('shilian.operator_id', o.id::text, true) AS market FROM shilian.operator o
+ WHERE o.name = '济南泉城农产品批发市场有限公司';
+SET LOCAL ROLE shilian_operator;
+SELECT shilian.epcis_subscribe('received-tomatoes', :'webhook_url' || '/market-epcis', stream => true) ->> 'subscriptionID'
+	AS epcis_subscription
+ WHERE NOT EXISTS (SELECT 1 FROM shilian.epcis_subscription e JOIN shilian.webhook_subscription w ON w.id = e.webhook_id
+				   WHERE e.query_name = 'received-tomatoes' AND w.url = :'webhook_url' || '/market-epcis' AND w.active);
+COMMIT;
 RESET shilian.webhook_allow_http;
 SELECT 'demo: ' || count(*) || ' webhook subscriptions under ' || :'webhook_url' AS webhooks
   FROM shilian.webhook_subscription WHERE url LIKE :'webhook_url' || '/%' AND active;

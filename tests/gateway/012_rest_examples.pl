@@ -59,6 +59,8 @@ my %sql = (
 		on a.operator_id = b.owner_id where a.name = 'farm' and b.origin = 'produced' order by b.id limit 1},
 	FARM_DAY => q{select b.produced_on from shilian.batch b join shilian_demo.account a
 		on a.operator_id = b.owner_id where a.name = 'farm' and b.origin = 'produced' order by b.id limit 1},
+	# the market's subscription to its named query received-tomatoes (the demo's)
+	EPCIS_SUBSCRIPTION => q{select min(webhook_id) from shilian.epcis_subscription where query_name = 'received-tomatoes'},
 	CANTEEN_LOT_TOKEN => q{select shilian.public_token(b.trace_code) from shilian.batch b join shilian_demo.account a
 		on a.operator_id = b.owner_id where a.name = 'canteen' order by b.id limit 1},
 );
