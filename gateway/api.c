@@ -290,6 +290,10 @@ static const GwParam p_epcis_event[] = {PATH("eventID", GW_STRING, "the eventID 
 static const GwParam p_epcis_query_name[] = {
 	PATH("queryName", GW_STRING, "the named query's name", .pattern = "^[A-Za-z0-9._-]{1,64}$"), {NULL}
 };
+static const GwParam p_item[] = {
+	PATH("epc", GW_STRING, "the item's SGTIN: urn:epc:id:sgtin:... or a GS1 Digital Link .../01/<GTIN>/21/<serial> (URL-encoded)"),
+	{NULL}
+};
 static const GwParam p_epcis_subscription[] = {
 	PATH("queryName", GW_STRING, "the named query's name", .pattern = "^[A-Za-z0-9._-]{1,64}$"),
 	PATH("subscriptionID", GW_STRING, "the subscription's id"),
@@ -1406,6 +1410,13 @@ const GwRoute gw_routes[] = {
 		"select d - 'shilian:nextPageToken', d ->> 'shilian:nextPageToken' as next_page_token "
 		"from shilian.epcis_named_query_run($1, $2::text, $3) d", epcis_query_run_args,
 		.op = "runEpcisQuery", .params = p_epcis_query_run, .response = "EpcisQueryDocument"},
+
+	/* serialised items (SGTIN) commissioned by EPCIS */
+	{"GET", "/v1/items/{epc}", gw_sql_route, GW_PATH_REST,
+		"A serialised item (SGTIN, any spelling) with the lot it was commissioned in (item_get, item_batch's rule); "
+		"404 when unknown or its lot's holder is not visible, 422 when not an SGTIN",
+		NULL, NULL, "select shilian.item_get($1)", path0,
+		.op = "getItem", .params = p_item, .response = "Item"},
 
 	{"GET", "/v1/ledger/export", gw_sql_route, GW_NDJSON | GW_REPLICA,
 		"An operator's chain with checkpoint and proofs, as JSON lines for shilian-verify (operator=, old_size=)",

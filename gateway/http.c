@@ -227,6 +227,9 @@ gw_http_status_for_sqlstate(const char *s)
 		return 404;
 	if (strcmp(s, "SLQ14") == 0 || strcmp(s, "SLQ15") == 0)
 		return 403;
+	/* an unknown (or invisible) serialised item (GET /v1/items/{epc}) */
+	if (strcmp(s, "SLE14") == 0)
+		return 404;
 	/* an unknown (or invisible) record to correct or retract */
 	if (strcmp(s, "SLC02") == 0)
 		return 404;

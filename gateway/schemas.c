@@ -459,6 +459,12 @@ const char gw_schemas_json[] = SCHEMAS({
 		"properties": {"name": {"type": "string"}, "query": {"type": "object"}, "createdAt": {"type": "string", "format": "date-time"}}
 	},
 	"EpcisNamedQueryList": {"type": "array", "items": {"$ref": "#/components/schemas/EpcisNamedQuery"}},
+	"Item": {
+		"type": "object", "description": "a serialised item (SGTIN) and its lot (item_get)",
+		"required": ["epc", "uri", "gtin", "serial", "batch"],
+		"properties": {"epc": {"type": "string"}, "uri": {"type": "string"}, "gtin": {"type": "string"},
+			"serial": {"type": "string"}, "batch": {"type": "string"}}
+	},
 	"EpcisSubscription": {
 		"type": "object", "description": "an EPCIS query subscription (stream; epcis_subscription_get); secret only when subscribing without a signatureToken",
 		"required": ["subscriptionID", "queryName", "dest", "stream", "createdAt"],

@@ -1065,8 +1065,9 @@ COMMENT ON FUNCTION epcis_gs1_uri(text) IS
 
 -- The lot a serialised item (SGTIN, any spelling) was commissioned in, for
 -- whoever may see that batch's holder: where a walk by serial starts
--- (trace_forward(item_batch(epc)) reaches every lot it went on to). SLE14
--- for an unknown item or one the caller may not see.
+-- (trace_forward(item_batch(epc)) reaches every lot it went on to). SLE24
+-- for a text that is no SGTIN, SLE14 for an unknown item or one the caller
+-- may not see.
 CREATE FUNCTION item_batch(epc text) RETURNS trace_code
 	LANGUAGE plpgsql STABLE STRICT
 	SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -1075,6 +1076,10 @@ DECLARE
 	m text[] := regexp_match(shilian.epcis_gs1_uri(epc), '^https://id\.gs1\.org/01/([0-9]{14})/21/([^/?#]+)$');
 	code shilian.trace_code;
 BEGIN
+	IF m IS NULL OR NOT shilian.gtin_check_ok(m[1]) THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLE24', MESSAGE = format('"%s" is not a serialised item (SGTIN)', left(epc, 200)),
+			HINT = 'Name it as urn:epc:id:sgtin:<company prefix>.<item reference>.<serial> or https://id.gs1.org/01/<GTIN>/21/<serial> (a valid GTIN check digit).';
+	END IF;
 	SELECT b.trace_code INTO code FROM shilian.batch_item i JOIN shilian.batch b ON b.id = i.batch_id
 	 WHERE i.gtin = m[1] AND i.serial = m[2] AND shilian.may_see(b.owner_id);
 	IF code IS NULL THEN
@@ -1085,9 +1090,23 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION item_batch(text) IS
-	'The batch (trace code) a serialised item (SGTIN as EPC URI or Digital Link) was commissioned in, for whoever may see its holder; SLE14 when unknown or not visible.';
+	'The batch (trace code) a serialised item (SGTIN as EPC URI or Digital Link) was commissioned in, for whoever may see its holder; SLE24 when the text is no SGTIN, SLE14 when unknown or not visible.';
 REVOKE ALL ON FUNCTION item_batch(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION item_batch(text) TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;
+
+-- A serialised item with its lot (GET /v1/items/{epc}): item_batch decides
+-- (the one rule: SLE24 malformed, SLE14 unknown or not visible).
+CREATE FUNCTION item_get(epc text) RETURNS jsonb
+	LANGUAGE sql STABLE STRICT
+	SET search_path = pg_catalog, pg_temp
+RETURN (SELECT jsonb_build_object('epc', epc, 'uri', u, 'gtin', m[1], 'serial', m[2],
+		'batch', shilian.item_batch(epc)::text)
+	FROM shilian.epcis_gs1_uri(epc) u,
+	     LATERAL regexp_match(u, '^https://id\.gs1\.org/01/([0-9]{14})/21/([^/?#]+)$') m);
+COMMENT ON FUNCTION item_get(text) IS
+	'A serialised item (SGTIN, any spelling) as {epc, uri (canonical Digital Link), gtin, serial, batch (its lot''s trace code)}, by item_batch''s rule: SLE24 malformed, SLE14 unknown or not visible.';
+REVOKE ALL ON FUNCTION item_get(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION item_get(text) TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;
 
 -- Refuse a query parameter: SLE07, the standard's QueryParameterException.
 CREATE FUNCTION epcis_query_refuse(name text, msg text, hint text DEFAULT NULL) RETURNS void

@@ -41,7 +41,7 @@ my @implemented = (
 	[ get => '/epcis/queries/{queryName}' ], [ delete => '/epcis/queries/{queryName}' ], [ get => '/epcis/queries/{queryName}/events' ],
 	[ get => '/epcis/queries/{queryName}/subscriptions' ], [ post => '/epcis/queries/{queryName}/subscriptions' ],
 	[ get => '/epcis/queries/{queryName}/subscriptions/{subscriptionID}' ],
-	[ delete => '/epcis/queries/{queryName}/subscriptions/{subscriptionID}' ],
+	[ delete => '/epcis/queries/{queryName}/subscriptions/{subscriptionID}' ], [ get => '/v1/items/{epc}' ],
 	[ post => '/v1/operators/{id}/gs1-locations' ], [ get => '/v1/operators/{id}/gs1-locations' ],
 	[ get => '/v1/admin/clients' ], [ post => '/v1/admin/clients' ], [ get => '/v1/admin/clients/{client}' ],
 	[ patch => '/v1/admin/clients/{client}' ], [ post => '/v1/admin/clients/{client}/operators' ],

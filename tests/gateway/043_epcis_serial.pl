@@ -110,6 +110,32 @@ is(state(), $before, 'nothing written by the refused documents');
 my ($rc, $o, $e) = $node->psql('postgres', q{select shilian.item_batch('urn:epc:id:sgtin:6970000.000002.S0099')});
 like($e, qr/unknown item/, 'item_batch of an unknown serial: SLE14 unknown item');
 
+is_deeply([ $node->psql('postgres', q{select shilian.item_batch('urn:epc:id:sscc:6970000.0000000001')}) ]->[2] =~ /SGTIN/ ? 1 : 0, 1,
+	'item_batch of something that is no SGTIN: SLE24, not an unknown item');
+
+# GET /v1/items/{epc}: the item and its lot, by item_batch's rule
+for my $epc ('urn:epc:id:sgtin:6970000.000002.S0001', 'https://example.com/01/06970000000024/21/S0001')
+{
+	$r = call('maker', 'GET', '/v1/items/' . uri_escape($epc));
+	is($r->{status}, 200, "GET /v1/items/$epc: 200") or diag($r->{content});
+	is_deeply($r->{json}, { epc => $epc, uri => 'https://id.gs1.org/01/06970000000024/21/S0001', gtin => '06970000000024',
+		serial => 'S0001', batch => $code }, "GET /v1/items/$epc: the item and its lot");
+}
+$r = call('maker', 'GET', '/v1/items/https://id.gs1.org/01/06970000000024/21/S0003');
+is_deeply([ $r->{status}, $r->{json}{batch} ], [ 200, $code ], 'a Digital Link unescaped in the path (slashes and all)');
+$r = call('shop', 'GET', '/v1/items/' . uri_escape('urn:epc:id:sgtin:6970000.000002.S0002'));
+is_deeply([ $r->{status}, $r->{json}{code} ], [ 404, 'SLE14' ],
+	'the shop, which may not see the maker\'s lot (it holds its own received one): 404 SLE14, as item_batch');
+$r = call('maker', 'GET', '/v1/items/' . uri_escape('urn:epc:id:sgtin:6970000.000002.S0099'));
+is_deeply([ $r->{status}, $r->{json}{code} ], [ 404, 'SLE14' ], 'an unknown serial: 404 SLE14');
+for my $bad ('urn:epc:id:sgtin:bogus', 'urn:epc:id:sscc:6970000.0000000001', 'https://id.gs1.org/01/06970000000025/21/S1', 'S0001')
+{
+	$r = call('maker', 'GET', '/v1/items/' . uri_escape($bad));
+	is_deeply([ $r->{status}, $r->{json}{code} ], [ 422, 'SLE24' ], "not an SGTIN ($bad): 422 SLE24") or diag($r->{content});
+}
+$r = http_call($gw, 'GET', '/v1/items/' . uri_escape('urn:epc:id:sgtin:6970000.000002.S0001'));
+is($r->{status}, 401, 'without a token: 401');
+
 stop_gateway($gw);
 $node->stop;
 done_testing();

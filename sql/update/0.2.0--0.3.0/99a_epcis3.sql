@@ -6,7 +6,9 @@
 -- sql/src/94_webhooks.sql (a webhook subscription of kind epcis_query has
 -- no operator or jurisdiction; webhook_body sends its EPCISQueryDocument as
 -- it is) and of sql/src/75_epcis.sql (deleting a named query removes its
--- subscriptions).
+-- subscriptions). Also the REST route of item_batch (GET /v1/items/{epc}):
+-- item_batch refuses a text that is no SGTIN (SLE24) apart from an unknown
+-- item (SLE14), and item_get returns the item with its lot.
 
 ALTER TABLE webhook_subscription DROP CONSTRAINT webhook_subscription_check,
 	ADD CONSTRAINT webhook_subscription_check CHECK ((operator_id IS NULL) <> (jurisdiction IS NULL)
@@ -41,6 +43,46 @@ $$;
 COMMENT ON FUNCTION epcis_named_query_delete(text) IS
 	'Delete the caller''s named query and return it, its subscriptions removed; SLE19 when the caller has none of that name.';
 
+
+CREATE OR REPLACE FUNCTION item_batch(epc text) RETURNS trace_code
+	LANGUAGE plpgsql STABLE STRICT
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	m text[] := regexp_match(shilian.epcis_gs1_uri(epc), '^https://id\.gs1\.org/01/([0-9]{14})/21/([^/?#]+)$');
+	code shilian.trace_code;
+BEGIN
+	IF m IS NULL OR NOT shilian.gtin_check_ok(m[1]) THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLE24', MESSAGE = format('"%s" is not a serialised item (SGTIN)', left(epc, 200)),
+			HINT = 'Name it as urn:epc:id:sgtin:<company prefix>.<item reference>.<serial> or https://id.gs1.org/01/<GTIN>/21/<serial> (a valid GTIN check digit).';
+	END IF;
+	SELECT b.trace_code INTO code FROM shilian.batch_item i JOIN shilian.batch b ON b.id = i.batch_id
+	 WHERE i.gtin = m[1] AND i.serial = m[2] AND shilian.may_see(b.owner_id);
+	IF code IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLE14', MESSAGE = format('unknown item "%s"', epc),
+			HINT = 'Name a serialised item commissioned by an EPCIS event: urn:epc:id:sgtin:... or https://id.gs1.org/01/<GTIN>/21/<serial>.';
+	END IF;
+	RETURN code;
+END
+$$;
+COMMENT ON FUNCTION item_batch(text) IS
+	'The batch (trace code) a serialised item (SGTIN as EPC URI or Digital Link) was commissioned in, for whoever may see its holder; SLE24 when the text is no SGTIN, SLE14 when unknown or not visible.';
+REVOKE ALL ON FUNCTION item_batch(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION item_batch(text) TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;
+
+-- A serialised item with its lot (GET /v1/items/{epc}): item_batch decides
+-- (the one rule: SLE24 malformed, SLE14 unknown or not visible).
+CREATE FUNCTION item_get(epc text) RETURNS jsonb
+	LANGUAGE sql STABLE STRICT
+	SET search_path = pg_catalog, pg_temp
+RETURN (SELECT jsonb_build_object('epc', epc, 'uri', u, 'gtin', m[1], 'serial', m[2],
+		'batch', shilian.item_batch(epc)::text)
+	FROM shilian.epcis_gs1_uri(epc) u,
+	     LATERAL regexp_match(u, '^https://id\.gs1\.org/01/([0-9]{14})/21/([^/?#]+)$') m);
+COMMENT ON FUNCTION item_get(text) IS
+	'A serialised item (SGTIN, any spelling) as {epc, uri (canonical Digital Link), gtin, serial, batch (its lot''s trace code)}, by item_batch''s rule: SLE24 malformed, SLE14 unknown or not visible.';
+REVOKE ALL ON FUNCTION item_get(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION item_get(text) TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;
 
 CREATE TABLE epcis_subscription (
 	webhook_id  bigint PRIMARY KEY REFERENCES webhook_subscription (id),
