@@ -1756,6 +1756,38 @@ COMMENT ON TABLE logistic_unit IS
 SELECT pg_catalog.pg_extension_config_dump('logistic_unit', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('shilian.logistic_unit', 'id')::regclass, '');
 
+-- Nested logistic units (cases on a pallet): an AggregationEvent ADD whose
+-- childEPCs name SSCCs packs those units, with all they hold, onto its
+-- parentID; shipping or receiving the outer unit ships or receives
+-- everything inside it, at any depth; a DELETE of the outer unit takes the
+-- inner ones off (they stay packed themselves). A unit is on one unit at
+-- most, never inside itself.
+CREATE TABLE logistic_unit_nest (
+	inner_sscc text PRIMARY KEY CHECK (inner_sscc ~ '^[0-9]{18}$'),
+	outer_sscc text NOT NULL CHECK (outer_sscc ~ '^[0-9]{18}$' AND outer_sscc <> inner_sscc),
+	owner_id   bigint NOT NULL REFERENCES operator (id),	-- who holds (or shipped) the outer unit
+	packed_at  timestamptz NOT NULL
+);
+CREATE INDEX logistic_unit_nest_outer_idx ON logistic_unit_nest (outer_sscc);
+COMMENT ON TABLE logistic_unit_nest IS
+	'SSCC logistic units packed on another (cases on a pallet) by an EPCIS AggregationEvent ADD whose childEPCs name SSCCs; shipped and received with the outer unit.';
+SELECT pg_catalog.pg_extension_config_dump('logistic_unit_nest', '');
+
+-- A unit and every unit packed on it, at any depth (itself first).
+CREATE FUNCTION epcis_unit_tree(unit text) RETURNS SETOF text
+	LANGUAGE sql STABLE STRICT
+	SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH RECURSIVE t(sscc, depth) AS (
+		SELECT unit, 0
+		UNION
+		SELECT n.inner_sscc, t.depth + 1 FROM shilian.logistic_unit_nest n JOIN t ON n.outer_sscc = t.sscc WHERE t.depth < 32)
+	SELECT sscc FROM t GROUP BY sscc ORDER BY min(depth), sscc
+$$;
+COMMENT ON FUNCTION epcis_unit_tree(text) IS
+	'An SSCC and the SSCCs packed on it at any depth (internal).';
+REVOKE ALL ON FUNCTION epcis_unit_tree(text) FROM PUBLIC;
+
 -- An SSCC in any spelling (urn:epc:id:sscc:…, a Digital Link with AI 00) as
 -- its 18 digits, the check digit validated: SLE15 otherwise, naming the
 -- event and field.
@@ -1860,9 +1892,10 @@ COMMENT ON FUNCTION epcis_pack_lot(text, bigint, bigint, qty, timestamptz, int, 
 	'Pack a quantity of a batch into an SSCC unit; SLE17 when it holds less than that plus what is packed of it already (internal).';
 REVOKE ALL ON FUNCTION epcis_pack_lot(text, bigint, bigint, qty, timestamptz, int, text) FROM PUBLIC;
 
--- An AggregationEvent: ADD packs the lots of childQuantityList and the
--- serialised items of childEPCs (by their lot, a piece each) into the unit
--- parentID; DELETE empties it. Returns the class keys of the lots.
+-- An AggregationEvent: ADD packs the lots of childQuantityList, the
+-- serialised items of childEPCs (by their lot, a piece each) and the
+-- logistic units of childEPCs (SSCCs, with all they hold) into the unit
+-- parentID; DELETE empties it (the units on it come off). Returns the class keys of the lots.
 -- SLE15 malformed SSCC, SLE16 a unit the operator does not hold (unknown,
 -- another's or in transit), SLE06 a lot or item the packer does not hold,
 -- SLE17 more than the lot holds.
@@ -1874,6 +1907,8 @@ DECLARE
 	unit text;
 	q record;
 	classes text[] := '{}';
+	found_lots boolean;
+	inner_unit text;
 BEGIN
 	IF act NOT IN ('ADD', 'DELETE') THEN
 		PERFORM shilian.epcis_refuse('SLE05', idx, 'action', format('an AggregationEvent with action %s is not recorded', act),
@@ -1891,13 +1926,17 @@ BEGIN
 			SELECT DISTINCT unnest(shilian.epcis_batch_keys(u.batch_id)) k
 			  FROM shilian.logistic_unit u WHERE u.sscc = unit AND u.owner_id = op AND u.link_id IS NULL) z;
 		DELETE FROM shilian.logistic_unit u WHERE u.sscc = unit AND u.owner_id = op AND u.link_id IS NULL;
-		IF NOT FOUND THEN
+		found_lots := FOUND;
+		-- the units packed on it come off (each keeps what it holds)
+		DELETE FROM shilian.logistic_unit_nest n WHERE n.outer_sscc = unit AND n.owner_id = op;
+		IF NOT found_lots AND NOT FOUND THEN
 			PERFORM shilian.epcis_refuse('SLE16', idx, 'parentID',
 				format('unknown logistic unit: operator %s holds nothing packed on SSCC %s', op, unit));
 		END IF;
 		RETURN classes;
 	END IF;
-	IF EXISTS (SELECT 1 FROM shilian.logistic_unit u WHERE u.sscc = unit AND (u.owner_id <> op OR u.link_id IS NOT NULL)) THEN
+	IF EXISTS (SELECT 1 FROM shilian.logistic_unit u WHERE u.sscc = unit AND (u.owner_id <> op OR u.link_id IS NOT NULL))
+	   OR EXISTS (SELECT 1 FROM shilian.logistic_unit_nest n WHERE n.outer_sscc = unit AND n.owner_id <> op) THEN
 		PERFORM shilian.epcis_refuse('SLE16', idx, 'parentID',
 			format('logistic unit %s is held by another operator or in transit', unit),
 			'Pack a unit you hold; an SSCC is packed again after its receiver unpacks it (AggregationEvent DELETE).');
@@ -1915,13 +1954,47 @@ BEGIN
 		END LOOP;
 	END IF;
 	IF jsonb_typeof(ev -> 'childEPCs') = 'array' THEN
+		-- logistic units (SSCCs) packed on this one, with all they hold:
+		-- each held by the packer, not in transit, on no other unit, and
+		-- not this unit or one it is packed on
+		FOR q IN SELECT x.value #>> '{}' AS epc, (x.ordinality - 1)::int AS k
+		           FROM jsonb_array_elements(ev -> 'childEPCs') WITH ORDINALITY x
+		          WHERE jsonb_typeof(x.value) = 'string' AND shilian.epcis_gs1_uri(x.value #>> '{}') ~ '^https://id\.gs1\.org/00/' LOOP
+			inner_unit := shilian.epcis_sscc(q.epc, idx, 'childEPCs/' || q.k);
+			PERFORM shilian.epcis_units_settle(inner_unit);
+			IF unit IN (SELECT x FROM shilian.epcis_unit_tree(inner_unit) x) THEN
+				PERFORM shilian.epcis_refuse('SLE16', idx, 'childEPCs/' || q.k,
+					format('logistic unit %s cannot be packed on %s: %s is inside it', inner_unit, unit, unit),
+					'A unit is never packed inside itself.');
+			END IF;
+			IF EXISTS (SELECT 1 FROM shilian.logistic_unit_nest n WHERE n.inner_sscc = inner_unit) THEN
+				PERFORM shilian.epcis_refuse('SLE16', idx, 'childEPCs/' || q.k,
+					format('logistic unit %s is packed on %s already', inner_unit,
+						(SELECT n.outer_sscc FROM shilian.logistic_unit_nest n WHERE n.inner_sscc = inner_unit)),
+					'Unpack it first (AggregationEvent DELETE of the unit it is on).');
+			END IF;
+			IF EXISTS (SELECT 1 FROM shilian.logistic_unit u WHERE u.sscc = inner_unit AND (u.owner_id <> op OR u.link_id IS NOT NULL))
+			   OR EXISTS (SELECT 1 FROM shilian.logistic_unit_nest n WHERE n.outer_sscc = inner_unit AND n.owner_id <> op)
+			   OR NOT (EXISTS (SELECT 1 FROM shilian.logistic_unit u WHERE u.sscc = inner_unit)
+			           OR EXISTS (SELECT 1 FROM shilian.logistic_unit_nest n WHERE n.outer_sscc = inner_unit)) THEN
+				PERFORM shilian.epcis_refuse('SLE16', idx, 'childEPCs/' || q.k,
+					format('logistic unit %s is not held by operator %s (unknown, empty, another''s or in transit)', inner_unit, op),
+					'Pack units you hold, each packed first (AggregationEvent ADD with its SSCC as parentID).');
+			END IF;
+			INSERT INTO shilian.logistic_unit_nest (inner_sscc, outer_sscc, owner_id, packed_at)
+			VALUES (inner_unit, unit, op, t);
+			classes := classes || ARRAY(SELECT DISTINCT unnest(shilian.epcis_batch_keys(u.batch_id))
+				FROM shilian.logistic_unit u WHERE u.sscc IN (SELECT shilian.epcis_unit_tree(inner_unit)));
+		END LOOP;
 		-- serialised items, by the batch that holds them (a piece each)
 		FOR q IN SELECT min(e.k) AS k, count(*) AS n, min(e.epc) AS epc, bool_and(i.id IS NOT NULL) AS known,
 		                i.batch_id, b.owner_id
 		           FROM (SELECT x.value #>> '{}' AS epc, (x.ordinality - 1)::int AS k,
 		                        regexp_match(shilian.epcis_gs1_uri(CASE jsonb_typeof(x.value) WHEN 'string' THEN x.value #>> '{}' END),
 		                            '^https://id\.gs1\.org/01/([0-9]{14})/21/([^/?#]+)$') AS m
-		                   FROM jsonb_array_elements(ev -> 'childEPCs') WITH ORDINALITY x) e
+		                   FROM jsonb_array_elements(ev -> 'childEPCs') WITH ORDINALITY x
+		                  WHERE NOT (jsonb_typeof(x.value) = 'string'
+		                             AND coalesce(shilian.epcis_gs1_uri(x.value #>> '{}') ~ '^https://id\.gs1\.org/00/', false))) e
 		           LEFT JOIN shilian.batch_item i ON i.gtin = e.m[1] AND i.serial = e.m[2]
 		           LEFT JOIN shilian.batch b ON b.id = i.batch_id
 		          GROUP BY i.batch_id, b.owner_id ORDER BY 1 LOOP
@@ -1938,11 +2011,12 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION epcis_aggregate(bigint, int, jsonb, text, timestamptz) IS
-	'Record an AggregationEvent: ADD packs the lots of childQuantityList and the items of childEPCs into the SSCC parentID, DELETE empties it; SLE15/SLE16/SLE06/SLE17 (internal to epcis_capture).';
+	'Record an AggregationEvent: ADD packs the lots of childQuantityList and the items and SSCC units of childEPCs into the SSCC parentID, DELETE empties it; SLE15/SLE16/SLE06/SLE17 (internal to epcis_capture).';
 REVOKE ALL ON FUNCTION epcis_aggregate(bigint, int, jsonb, text, timestamptz) FROM PUBLIC;
 
--- Ship every lot packed on the units of a shipping event's epcList (one
--- sale each, by ship()); SLE16 for a unit the seller holds nothing on.
+-- Ship every lot packed on the units of a shipping event's epcList, and on
+-- the units packed on them (one sale each, by ship()); SLE16 for a unit
+-- the seller holds nothing on, or one packed on another unit.
 CREATE FUNCTION epcis_ship_units(ev jsonb, idx int, op bigint, buyer bigint, day date)
 	RETURNS TABLE (link bigint, keys text[])
 	LANGUAGE plpgsql VOLATILE
@@ -1954,10 +2028,17 @@ DECLARE
 	n int;
 BEGIN
 	FOR unit IN SELECT * FROM shilian.epcis_units(ev, idx) LOOP
-		PERFORM shilian.epcis_units_settle(unit);
+		IF EXISTS (SELECT 1 FROM shilian.logistic_unit_nest x WHERE x.inner_sscc = unit) THEN
+			PERFORM shilian.epcis_refuse('SLE16', idx, 'epcList',
+				format('logistic unit %s is packed on %s: ship that unit, or unpack it first', unit,
+					(SELECT x.outer_sscc FROM shilian.logistic_unit_nest x WHERE x.inner_sscc = unit)));
+		END IF;
+		PERFORM shilian.epcis_units_settle(x) FROM shilian.epcis_unit_tree(unit) x;
 		n := 0;
+		-- every lot on the unit and on the units packed on it, at any depth
 		FOR u IN SELECT x.id, x.batch_id, x.qty, b.trace_code FROM shilian.logistic_unit x JOIN shilian.batch b ON b.id = x.batch_id
-		          WHERE x.sscc = unit AND x.owner_id = op AND x.link_id IS NULL ORDER BY x.id FOR UPDATE OF x LOOP
+		          WHERE x.sscc IN (SELECT shilian.epcis_unit_tree(unit)) AND x.owner_id = op AND x.link_id IS NULL
+		          ORDER BY x.id FOR UPDATE OF x LOOP
 			link := shilian.ship(u.trace_code, buyer, u.qty, day, op);
 			UPDATE shilian.logistic_unit x SET link_id = epcis_ship_units.link WHERE x.id = u.id;
 			keys := shilian.epcis_batch_keys(u.batch_id);
@@ -1973,11 +2054,11 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION epcis_ship_units(jsonb, int, bigint, bigint, date) IS
-	'Ship every lot packed on the SSCCs of a shipping event''s epcList to the buyer (one link per lot); SLE16 for a unit the seller holds nothing on (internal).';
+	'Ship every lot packed on the SSCCs of a shipping event''s epcList, and on the units packed on them, to the buyer (one link per lot); SLE16 for a unit the seller holds nothing on or one packed on another (internal).';
 REVOKE ALL ON FUNCTION epcis_ship_units(jsonb, int, bigint, bigint, date) FROM PUBLIC;
 
 -- Receive every pending sale shipping the units of a receiving event's
--- epcList from that seller (receive(), the inspection optional as for any
+-- epcList, and the units packed on them, from that seller (receive(), the inspection optional as for any
 -- receipt); the unit then holds the received batches. SLE16 for a unit
 -- with no pending sale from the seller to the buyer.
 CREATE FUNCTION epcis_receive_units(ev jsonb, idx int, op bigint, seller bigint, t timestamptz)
@@ -1993,7 +2074,7 @@ BEGIN
 	FOR unit IN SELECT * FROM shilian.epcis_units(ev, idx) LOOP
 		n := 0;
 		FOR u IN SELECT x.id, x.batch_id, x.link_id, l.qty_shipped FROM shilian.logistic_unit x JOIN shilian.link l ON l.id = x.link_id
-		          WHERE x.sscc = unit AND l.buyer_id = op AND l.seller_id = seller AND l.status = 'pending'
+		          WHERE x.sscc IN (SELECT shilian.epcis_unit_tree(unit)) AND l.buyer_id = op AND l.seller_id = seller AND l.status = 'pending'
 		          ORDER BY x.id FOR UPDATE OF x LOOP
 			link := u.link_id;
 			keys := shilian.epcis_batch_keys(u.batch_id);
@@ -2004,6 +2085,9 @@ BEGIN
 			n := n + 1;
 			RETURN NEXT;
 		END LOOP;
+		-- the units packed on it are the buyer's now, still packed so
+		UPDATE shilian.logistic_unit_nest x SET owner_id = op, packed_at = t
+		 WHERE n > 0 AND x.outer_sscc IN (SELECT shilian.epcis_unit_tree(unit)) AND x.owner_id = seller;
 		IF n = 0 THEN
 			PERFORM shilian.epcis_refuse('SLE16', idx, 'epcList',
 				format('unknown logistic unit: no pending shipment of SSCC %s from operator %s to operator %s', unit, seller, op),
@@ -2013,7 +2097,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION epcis_receive_units(jsonb, int, bigint, bigint, timestamptz) IS
-	'Receive every pending sale of the SSCCs of a receiving event''s epcList from the seller (inspection optional); the unit then holds the buyer''s batches; SLE16 when there is none (internal).';
+	'Receive every pending sale of the SSCCs of a receiving event''s epcList, and of the units packed on them, from the seller (inspection optional); the units then hold the buyer''s batches; SLE16 when there is none (internal).';
 REVOKE ALL ON FUNCTION epcis_receive_units(jsonb, int, bigint, bigint, timestamptz) FROM PUBLIC;
 
 -- ---- named queries (EPCIS 2.0 REST binding: /queries) -------------------------

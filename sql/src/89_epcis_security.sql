@@ -51,6 +51,14 @@ CREATE POLICY logistic_unit_read ON logistic_unit FOR SELECT
 	TO shilian_operator, shilian_regulator, shilian_system, shilian_admin
 	USING (shilian.may_see(owner_id));
 
+-- Nested logistic units (part 75): read as the holder's records are;
+-- written only by epcis_capture.
+GRANT SELECT ON logistic_unit_nest TO shilian_operator, shilian_regulator, shilian_system, shilian_admin;
+ALTER TABLE logistic_unit_nest ENABLE ROW LEVEL SECURITY;
+CREATE POLICY logistic_unit_nest_read ON logistic_unit_nest FOR SELECT
+	TO shilian_operator, shilian_regulator, shilian_system, shilian_admin
+	USING (shilian.may_see(owner_id));
+
 -- Named queries (part 75): each owner reads, creates and deletes its own
 -- (epcis_query_owner()), through the invoker-rights epcis_named_query_*
 -- functions; nobody sees another's.

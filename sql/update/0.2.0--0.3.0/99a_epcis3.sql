@@ -8,7 +8,10 @@
 -- it is) and of sql/src/75_epcis.sql (deleting a named query removes its
 -- subscriptions). Also the REST route of item_batch (GET /v1/items/{epc}):
 -- item_batch refuses a text that is no SGTIN (SLE24) apart from an unknown
--- item (SLE14), and item_get returns the item with its lot.
+-- item (SLE14), and item_get returns the item with its lot. And nested
+-- logistic units (part 75/89): the table logistic_unit_nest with its
+-- policy, epcis_unit_tree, and the full bodies of epcis_aggregate,
+-- epcis_ship_units and epcis_receive_units (part 89_aggregation made them).
 
 ALTER TABLE webhook_subscription DROP CONSTRAINT webhook_subscription_check,
 	ADD CONSTRAINT webhook_subscription_check CHECK ((operator_id IS NULL) <> (jurisdiction IS NULL)
@@ -83,6 +86,253 @@ COMMENT ON FUNCTION item_get(text) IS
 	'A serialised item (SGTIN, any spelling) as {epc, uri (canonical Digital Link), gtin, serial, batch (its lot''s trace code)}, by item_batch''s rule: SLE24 malformed, SLE14 unknown or not visible.';
 REVOKE ALL ON FUNCTION item_get(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION item_get(text) TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;
+
+-- Nested logistic units (cases on a pallet): an AggregationEvent ADD whose
+-- childEPCs name SSCCs packs those units, with all they hold, onto its
+-- parentID; shipping or receiving the outer unit ships or receives
+-- everything inside it, at any depth; a DELETE of the outer unit takes the
+-- inner ones off (they stay packed themselves). A unit is on one unit at
+-- most, never inside itself.
+CREATE TABLE logistic_unit_nest (
+	inner_sscc text PRIMARY KEY CHECK (inner_sscc ~ '^[0-9]{18}$'),
+	outer_sscc text NOT NULL CHECK (outer_sscc ~ '^[0-9]{18}$' AND outer_sscc <> inner_sscc),
+	owner_id   bigint NOT NULL REFERENCES operator (id),	-- who holds (or shipped) the outer unit
+	packed_at  timestamptz NOT NULL
+);
+CREATE INDEX logistic_unit_nest_outer_idx ON logistic_unit_nest (outer_sscc);
+COMMENT ON TABLE logistic_unit_nest IS
+	'SSCC logistic units packed on another (cases on a pallet) by an EPCIS AggregationEvent ADD whose childEPCs name SSCCs; shipped and received with the outer unit.';
+SELECT pg_catalog.pg_extension_config_dump('logistic_unit_nest', '');
+
+-- A unit and every unit packed on it, at any depth (itself first).
+CREATE FUNCTION epcis_unit_tree(unit text) RETURNS SETOF text
+	LANGUAGE sql STABLE STRICT
+	SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH RECURSIVE t(sscc, depth) AS (
+		SELECT unit, 0
+		UNION
+		SELECT n.inner_sscc, t.depth + 1 FROM shilian.logistic_unit_nest n JOIN t ON n.outer_sscc = t.sscc WHERE t.depth < 32)
+	SELECT sscc FROM t GROUP BY sscc ORDER BY min(depth), sscc
+$$;
+COMMENT ON FUNCTION epcis_unit_tree(text) IS
+	'An SSCC and the SSCCs packed on it at any depth (internal).';
+REVOKE ALL ON FUNCTION epcis_unit_tree(text) FROM PUBLIC;
+
+-- An AggregationEvent: ADD packs the lots of childQuantityList, the
+-- serialised items of childEPCs (by their lot, a piece each) and the
+-- logistic units of childEPCs (SSCCs, with all they hold) into the unit
+-- parentID; DELETE empties it (the units on it come off). Returns the class keys of the lots.
+-- SLE15 malformed SSCC, SLE16 a unit the operator does not hold (unknown,
+-- another's or in transit), SLE06 a lot or item the packer does not hold,
+-- SLE17 more than the lot holds.
+CREATE OR REPLACE FUNCTION epcis_aggregate(op bigint, idx int, ev jsonb, act text, t timestamptz) RETURNS text[]
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	unit text;
+	q record;
+	classes text[] := '{}';
+	found_lots boolean;
+	inner_unit text;
+BEGIN
+	IF act NOT IN ('ADD', 'DELETE') THEN
+		PERFORM shilian.epcis_refuse('SLE05', idx, 'action', format('an AggregationEvent with action %s is not recorded', act),
+			'Pack a logistic unit with action ADD, empty it with DELETE; ship and receive it by an ObjectEvent naming the SSCC in epcList.');
+	END IF;
+	IF jsonb_typeof(ev -> 'parentID') IS DISTINCT FROM 'string' THEN
+		PERFORM shilian.epcis_refuse('SLE01', idx, 'parentID', 'missing field "parentID"',
+			'Name the logistic unit by its SSCC.');
+	END IF;
+	unit := shilian.epcis_sscc(ev ->> 'parentID', idx, 'parentID');
+	PERFORM 1 FROM shilian.logistic_unit u WHERE u.sscc = unit FOR UPDATE;
+	PERFORM shilian.epcis_units_settle(unit);
+	IF act = 'DELETE' THEN
+		SELECT coalesce(array_agg(k ORDER BY k), '{}') INTO classes FROM (
+			SELECT DISTINCT unnest(shilian.epcis_batch_keys(u.batch_id)) k
+			  FROM shilian.logistic_unit u WHERE u.sscc = unit AND u.owner_id = op AND u.link_id IS NULL) z;
+		DELETE FROM shilian.logistic_unit u WHERE u.sscc = unit AND u.owner_id = op AND u.link_id IS NULL;
+		found_lots := FOUND;
+		-- the units packed on it come off (each keeps what it holds)
+		DELETE FROM shilian.logistic_unit_nest n WHERE n.outer_sscc = unit AND n.owner_id = op;
+		IF NOT found_lots AND NOT FOUND THEN
+			PERFORM shilian.epcis_refuse('SLE16', idx, 'parentID',
+				format('unknown logistic unit: operator %s holds nothing packed on SSCC %s', op, unit));
+		END IF;
+		RETURN classes;
+	END IF;
+	IF EXISTS (SELECT 1 FROM shilian.logistic_unit u WHERE u.sscc = unit AND (u.owner_id <> op OR u.link_id IS NOT NULL))
+	   OR EXISTS (SELECT 1 FROM shilian.logistic_unit_nest n WHERE n.outer_sscc = unit AND n.owner_id <> op) THEN
+		PERFORM shilian.epcis_refuse('SLE16', idx, 'parentID',
+			format('logistic unit %s is held by another operator or in transit', unit),
+			'Pack a unit you hold; an SSCC is packed again after its receiver unpacks it (AggregationEvent DELETE).');
+	END IF;
+	IF NOT ev ? 'childQuantityList' AND NOT ev ? 'childEPCs' THEN
+		PERFORM shilian.epcis_refuse('SLE01', idx, 'childQuantityList', 'packing needs childQuantityList or childEPCs',
+			'List the lots packed (epcClass, quantity, uom) or the serialised items (SGTINs).');
+	END IF;
+	IF ev ? 'childQuantityList' THEN
+		FOR q IN SELECT x.*, (row_number() OVER () - 1)::int AS k FROM shilian.epcis_quantities(ev, idx, 'childQuantityList') x LOOP
+			PERFORM shilian.epcis_pack_lot(unit, op,
+				(SELECT b.id FROM shilian.batch b WHERE b.trace_code OPERATOR(shilian.=) shilian.epcis_batch(op, q.product, q.lot, idx, q.epc_class)),
+				q.qty, t, idx, 'childQuantityList');
+			classes := classes || q.keys;
+		END LOOP;
+	END IF;
+	IF jsonb_typeof(ev -> 'childEPCs') = 'array' THEN
+		-- logistic units (SSCCs) packed on this one, with all they hold:
+		-- each held by the packer, not in transit, on no other unit, and
+		-- not this unit or one it is packed on
+		FOR q IN SELECT x.value #>> '{}' AS epc, (x.ordinality - 1)::int AS k
+		           FROM jsonb_array_elements(ev -> 'childEPCs') WITH ORDINALITY x
+		          WHERE jsonb_typeof(x.value) = 'string' AND shilian.epcis_gs1_uri(x.value #>> '{}') ~ '^https://id\.gs1\.org/00/' LOOP
+			inner_unit := shilian.epcis_sscc(q.epc, idx, 'childEPCs/' || q.k);
+			PERFORM shilian.epcis_units_settle(inner_unit);
+			IF unit IN (SELECT x FROM shilian.epcis_unit_tree(inner_unit) x) THEN
+				PERFORM shilian.epcis_refuse('SLE16', idx, 'childEPCs/' || q.k,
+					format('logistic unit %s cannot be packed on %s: %s is inside it', inner_unit, unit, unit),
+					'A unit is never packed inside itself.');
+			END IF;
+			IF EXISTS (SELECT 1 FROM shilian.logistic_unit_nest n WHERE n.inner_sscc = inner_unit) THEN
+				PERFORM shilian.epcis_refuse('SLE16', idx, 'childEPCs/' || q.k,
+					format('logistic unit %s is packed on %s already', inner_unit,
+						(SELECT n.outer_sscc FROM shilian.logistic_unit_nest n WHERE n.inner_sscc = inner_unit)),
+					'Unpack it first (AggregationEvent DELETE of the unit it is on).');
+			END IF;
+			IF EXISTS (SELECT 1 FROM shilian.logistic_unit u WHERE u.sscc = inner_unit AND (u.owner_id <> op OR u.link_id IS NOT NULL))
+			   OR EXISTS (SELECT 1 FROM shilian.logistic_unit_nest n WHERE n.outer_sscc = inner_unit AND n.owner_id <> op)
+			   OR NOT (EXISTS (SELECT 1 FROM shilian.logistic_unit u WHERE u.sscc = inner_unit)
+			           OR EXISTS (SELECT 1 FROM shilian.logistic_unit_nest n WHERE n.outer_sscc = inner_unit)) THEN
+				PERFORM shilian.epcis_refuse('SLE16', idx, 'childEPCs/' || q.k,
+					format('logistic unit %s is not held by operator %s (unknown, empty, another''s or in transit)', inner_unit, op),
+					'Pack units you hold, each packed first (AggregationEvent ADD with its SSCC as parentID).');
+			END IF;
+			INSERT INTO shilian.logistic_unit_nest (inner_sscc, outer_sscc, owner_id, packed_at)
+			VALUES (inner_unit, unit, op, t);
+			classes := classes || ARRAY(SELECT DISTINCT unnest(shilian.epcis_batch_keys(u.batch_id))
+				FROM shilian.logistic_unit u WHERE u.sscc IN (SELECT shilian.epcis_unit_tree(inner_unit)));
+		END LOOP;
+		-- serialised items, by the batch that holds them (a piece each)
+		FOR q IN SELECT min(e.k) AS k, count(*) AS n, min(e.epc) AS epc, bool_and(i.id IS NOT NULL) AS known,
+		                i.batch_id, b.owner_id
+		           FROM (SELECT x.value #>> '{}' AS epc, (x.ordinality - 1)::int AS k,
+		                        regexp_match(shilian.epcis_gs1_uri(CASE jsonb_typeof(x.value) WHEN 'string' THEN x.value #>> '{}' END),
+		                            '^https://id\.gs1\.org/01/([0-9]{14})/21/([^/?#]+)$') AS m
+		                   FROM jsonb_array_elements(ev -> 'childEPCs') WITH ORDINALITY x
+		                  WHERE NOT (jsonb_typeof(x.value) = 'string'
+		                             AND coalesce(shilian.epcis_gs1_uri(x.value #>> '{}') ~ '^https://id\.gs1\.org/00/', false))) e
+		           LEFT JOIN shilian.batch_item i ON i.gtin = e.m[1] AND i.serial = e.m[2]
+		           LEFT JOIN shilian.batch b ON b.id = i.batch_id
+		          GROUP BY i.batch_id, b.owner_id ORDER BY 1 LOOP
+			IF NOT q.known OR q.owner_id <> op THEN
+				PERFORM shilian.epcis_refuse('SLE06', idx, 'childEPCs/' || q.k,
+					format('no item %s held by operator %s', q.epc, op),
+					'Pack serialised items (SGTINs) commissioned in a lot the packer holds.');
+			END IF;
+			PERFORM shilian.epcis_pack_lot(unit, op, q.batch_id, (q.n || ' pcs')::shilian.qty, t, idx, 'childEPCs');
+			classes := classes || shilian.epcis_batch_keys(q.batch_id);
+		END LOOP;
+	END IF;
+	RETURN classes;
+END
+$$;
+COMMENT ON FUNCTION epcis_aggregate(bigint, int, jsonb, text, timestamptz) IS
+	'Record an AggregationEvent: ADD packs the lots of childQuantityList and the items and SSCC units of childEPCs into the SSCC parentID, DELETE empties it; SLE15/SLE16/SLE06/SLE17 (internal to epcis_capture).';
+REVOKE ALL ON FUNCTION epcis_aggregate(bigint, int, jsonb, text, timestamptz) FROM PUBLIC;
+
+-- Ship every lot packed on the units of a shipping event's epcList, and on
+-- the units packed on them (one sale each, by ship()); SLE16 for a unit
+-- the seller holds nothing on, or one packed on another unit.
+CREATE OR REPLACE FUNCTION epcis_ship_units(ev jsonb, idx int, op bigint, buyer bigint, day date)
+	RETURNS TABLE (link bigint, keys text[])
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	unit text;
+	u record;
+	n int;
+BEGIN
+	FOR unit IN SELECT * FROM shilian.epcis_units(ev, idx) LOOP
+		IF EXISTS (SELECT 1 FROM shilian.logistic_unit_nest x WHERE x.inner_sscc = unit) THEN
+			PERFORM shilian.epcis_refuse('SLE16', idx, 'epcList',
+				format('logistic unit %s is packed on %s: ship that unit, or unpack it first', unit,
+					(SELECT x.outer_sscc FROM shilian.logistic_unit_nest x WHERE x.inner_sscc = unit)));
+		END IF;
+		PERFORM shilian.epcis_units_settle(x) FROM shilian.epcis_unit_tree(unit) x;
+		n := 0;
+		-- every lot on the unit and on the units packed on it, at any depth
+		FOR u IN SELECT x.id, x.batch_id, x.qty, b.trace_code FROM shilian.logistic_unit x JOIN shilian.batch b ON b.id = x.batch_id
+		          WHERE x.sscc IN (SELECT shilian.epcis_unit_tree(unit)) AND x.owner_id = op AND x.link_id IS NULL
+		          ORDER BY x.id FOR UPDATE OF x LOOP
+			link := shilian.ship(u.trace_code, buyer, u.qty, day, op);
+			UPDATE shilian.logistic_unit x SET link_id = epcis_ship_units.link WHERE x.id = u.id;
+			keys := shilian.epcis_batch_keys(u.batch_id);
+			n := n + 1;
+			RETURN NEXT;
+		END LOOP;
+		IF n = 0 THEN
+			PERFORM shilian.epcis_refuse('SLE16', idx, 'epcList',
+				format('unknown logistic unit: operator %s holds nothing packed on SSCC %s', op, unit),
+				'Pack it first (AggregationEvent ADD with the SSCC as parentID).');
+		END IF;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION epcis_ship_units(jsonb, int, bigint, bigint, date) IS
+	'Ship every lot packed on the SSCCs of a shipping event''s epcList, and on the units packed on them, to the buyer (one link per lot); SLE16 for a unit the seller holds nothing on or one packed on another (internal).';
+REVOKE ALL ON FUNCTION epcis_ship_units(jsonb, int, bigint, bigint, date) FROM PUBLIC;
+
+-- Receive every pending sale shipping the units of a receiving event's
+-- epcList, and the units packed on them, from that seller (receive(), the inspection optional as for any
+-- receipt); the unit then holds the received batches. SLE16 for a unit
+-- with no pending sale from the seller to the buyer.
+CREATE OR REPLACE FUNCTION epcis_receive_units(ev jsonb, idx int, op bigint, seller bigint, t timestamptz)
+	RETURNS TABLE (link bigint, code trace_code, keys text[])
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	unit text;
+	u record;
+	n int;
+BEGIN
+	FOR unit IN SELECT * FROM shilian.epcis_units(ev, idx) LOOP
+		n := 0;
+		FOR u IN SELECT x.id, x.batch_id, x.link_id, l.qty_shipped FROM shilian.logistic_unit x JOIN shilian.link l ON l.id = x.link_id
+		          WHERE x.sscc IN (SELECT shilian.epcis_unit_tree(unit)) AND l.buyer_id = op AND l.seller_id = seller AND l.status = 'pending'
+		          ORDER BY x.id FOR UPDATE OF x LOOP
+			link := u.link_id;
+			keys := shilian.epcis_batch_keys(u.batch_id);
+			code := shilian.receive(u.link_id, u.qty_shipped, ev -> 'shilian:inspection', t, ev ->> 'shilian:rejectReason');
+			UPDATE shilian.logistic_unit x SET owner_id = op, link_id = NULL, packed_at = t,
+				batch_id = (SELECT b.id FROM shilian.batch b WHERE b.trace_code OPERATOR(shilian.=) epcis_receive_units.code)
+			 WHERE x.id = u.id;
+			n := n + 1;
+			RETURN NEXT;
+		END LOOP;
+		-- the units packed on it are the buyer's now, still packed so
+		UPDATE shilian.logistic_unit_nest x SET owner_id = op, packed_at = t
+		 WHERE n > 0 AND x.outer_sscc IN (SELECT shilian.epcis_unit_tree(unit)) AND x.owner_id = seller;
+		IF n = 0 THEN
+			PERFORM shilian.epcis_refuse('SLE16', idx, 'epcList',
+				format('unknown logistic unit: no pending shipment of SSCC %s from operator %s to operator %s', unit, seller, op),
+				'Capture the seller''s packing and shipping events first.');
+		END IF;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION epcis_receive_units(jsonb, int, bigint, bigint, timestamptz) IS
+	'Receive every pending sale of the SSCCs of a receiving event''s epcList, and of the units packed on them, from the seller (inspection optional); the units then hold the buyer''s batches; SLE16 when there is none (internal).';
+
+-- Nested logistic units (part 75): read as the holder's records are;
+-- written only by epcis_capture.
+GRANT SELECT ON logistic_unit_nest TO shilian_operator, shilian_regulator, shilian_system, shilian_admin;
+ALTER TABLE logistic_unit_nest ENABLE ROW LEVEL SECURITY;
+CREATE POLICY logistic_unit_nest_read ON logistic_unit_nest FOR SELECT
+	TO shilian_operator, shilian_regulator, shilian_system, shilian_admin
+	USING (shilian.may_see(owner_id));
 
 CREATE TABLE epcis_subscription (
 	webhook_id  bigint PRIMARY KEY REFERENCES webhook_subscription (id),
