@@ -2,8 +2,8 @@
 # POST /queries/{name}/subscriptions, stream), over HTTP with the delivery
 # worker and a local receiver (tests/webhooks/receiver.py, which verifies
 # every signature): a capture's events that match the subscribed query reach
-# the subscriber as one EPCISQueryDocument, signed with its signatureToken,
-# and the non-matching ones do not; another operator's subscription to a
+# the subscriber as one EPCISQueryDocument per capture, signed with its
+# signatureToken, and the non-matching ones (of the same document too) do not; another operator's subscription to a
 # query matching everything gets none of them (it may not see them); a
 # removed subscription gets nothing; another operator neither sees nor
 # removes a subscription (404 SLE23); refusals name their reason; deleting
@@ -215,6 +215,29 @@ is_deeply($doc->{epcisBody}{queryResults}{resultsBody}{eventList}, $r->{json}{ep
 	'the notified event equals the named query\'s run');
 $r = call('maker', 'GET', "/epcis/queries/packing/subscriptions/$sid");
 ok($r->{json}{lastNotifiedAt} && $r->{json}{delivered} == 1, 'get: lastNotifiedAt and one delivered');
+
+# one document, two events (an unpacking and a packing): one notification with the matching one only
+my $two = decode_json(slurp_file("$top/tests/epcis/07_packing_sscc.jsonld"));
+my $repack = $two->{epcisBody}{eventList}[0];
+delete $repack->{childEPCs};
+$repack->{childQuantityList}[0]{quantity} = 10;
+$repack->{eventTime} = '2026-11-22T09:40:00.000+08:00';
+my $unpack = { %$repack, action => 'DELETE', bizStep => 'unpacking', eventTime => '2026-11-22T09:30:00.000+08:00' };
+delete $unpack->{childQuantityList};
+$two->{epcisBody}{eventList} = [ $unpack, $repack ];
+$r = http_call($gw, 'POST', '/epcis/capture', headers => { Authorization => "Bearer $tok{maker}",
+	'Content-Type' => 'application/ld+json' }, body => $json->encode($two));
+is($r->{status}, 202, 'a document with an unpacking and a packing event captured') or diag($r->{content});
+wait_delivered('the second capture');
+@maker = grep { $_->{path} eq '/maker' } @{ requests() };
+is(scalar @maker, 2, 'the maker\'s subscription got one more notification for the whole document');
+$doc = decode_json(Encode::encode_utf8($maker[1]{body} // '{}'));
+my $repacked = $node->safe_psql('postgres',
+	"select event_id from shilian.epcis_event where biz_step = 'packing' and event_id <> '$packing_id'");
+is_deeply([ map { $_->{eventID} } @{ $doc->{epcisBody}{queryResults}{resultsBody}{eventList} // [] } ], [ $repacked ],
+	'with the packing event only, not the unpacking one');
+ok($maker[1]{sig_ok}, 'signed as well');
+is(scalar(grep { $_->{path} ne '/maker' } @{ requests() }), 0, 'still nothing for the removed subscription or the shop');
 
 # deleting the named query removes its subscriptions
 $r = call('maker', 'DELETE', '/epcis/queries/packing');

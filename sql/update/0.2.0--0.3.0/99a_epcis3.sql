@@ -2,7 +2,7 @@
 -- named queries (issue 18; h-epcis3). The same steps as
 -- sql/src/95_epcis_subscriptions.sql (the table epcis_subscription, the
 -- epcis_subscribe/_subscriptions/_subscription_get/_unsubscribe functions
--- and the outbox trigger on epcis_event), and the changed parts of
+-- and the outbox trigger on epcis_capture_job), and the changed parts of
 -- sql/src/94_webhooks.sql (a webhook subscription of kind epcis_query has
 -- no operator or jurisdiction; webhook_body sends its EPCISQueryDocument as
 -- it is) and of sql/src/75_epcis.sql (deleting a named query removes its
@@ -564,21 +564,23 @@ ALTER FUNCTION epcis_subscriptions(text) SECURITY DEFINER;
 ALTER FUNCTION epcis_unsubscribe(text, text) SECURITY DEFINER;
 ALTER FUNCTION epcis_unsubscribe_all(text) SECURITY DEFINER;
 
--- The outbox writer: events captured (one statement per event, or many) are
--- matched against every active subscription by epcis_query itself, with the
--- subscribed parameters and EQ_eventID narrowed to the new events the owner
--- may see (a query naming eventIDs keeps only those); paging and count
--- limits are a run's, not a stream's, and are left out. One notification per
--- subscription and statement, an EPCISQueryDocument with the
--- subscriptionID; a query that fails now (a GLN since removed, ...) sends an
--- RFC 7807 problem instead, and never fails the capture.
-CREATE FUNCTION webhook_on_epcis_event() RETURNS trigger
+-- The outbox writer: when a capture job finishes (epcis_capture sets its
+-- finished_at after its last event), its events are matched against every
+-- active subscription by epcis_query itself, with the subscribed parameters
+-- and EQ_eventID narrowed to the job's events the owner may see (a query
+-- naming eventIDs keeps only those); paging and count limits are a run's,
+-- not a stream's, and are left out. One notification per capture and
+-- subscription (per 1000 matching events), an EPCISQueryDocument with the
+-- subscriptionID; a query that fails now (a GLN since removed, ...) sends
+-- an RFC 7807 problem instead, and never fails the capture.
+CREATE FUNCTION webhook_on_epcis_capture() RETURNS trigger
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE
 	s record;
 	ids text[];
+	part text[];
 	p jsonb;
 	doc jsonb;
 	n bigint := 0;
@@ -589,25 +591,33 @@ BEGIN
 	FOR s IN SELECT e.webhook_id, e.owner, e.params FROM shilian.epcis_subscription e
 	           JOIN shilian.webhook_subscription w ON w.id = e.webhook_id AND w.active
 	          ORDER BY e.webhook_id LOOP
-		ids := ARRAY(SELECT r.event_id FROM new_rows r WHERE shilian.epcis_owner_sees(s.owner, r.parties) ORDER BY r.id);
+		ids := ARRAY(SELECT ev.event_id FROM new_rows j JOIN old_rows o ON o.id = j.id
+		               JOIN shilian.epcis_event ev ON ev.job_id = j.id
+		              WHERE j.success AND j.finished_at IS DISTINCT FROM o.finished_at
+		                AND shilian.epcis_owner_sees(s.owner, ev.parties)
+		              ORDER BY ev.id);
 		IF s.params ? 'EQ_eventID' THEN
-			ids := ARRAY(SELECT i FROM unnest(ids) i WHERE i = ANY (shilian.epcis_query_list(s.params, 'EQ_eventID')));
+			ids := ARRAY(SELECT i FROM unnest(ids) WITH ORDINALITY u(i, k)
+			              WHERE i = ANY (shilian.epcis_query_list(s.params, 'EQ_eventID')) ORDER BY k);
 		END IF;
-		CONTINUE WHEN cardinality(ids) = 0;
-		p := s.params - 'perPage' - 'nextPageToken' - 'maxEventCount' - 'eventCountLimit'
-			|| jsonb_build_object('EQ_eventID', to_jsonb(ids), 'perPage', '1000');
-		BEGIN
-			doc := shilian.epcis_query(p) - 'shilian:nextPageToken';
-			CONTINUE WHEN jsonb_array_length(doc #> '{epcisBody,queryResults,resultsBody,eventList}') = 0;
-			doc := jsonb_set(doc, '{epcisBody,queryResults,subscriptionID}', to_jsonb(s.webhook_id::text));
-			INSERT INTO shilian.webhook_delivery (subscription_id, kind, data) VALUES (s.webhook_id, 'epcis_query.result', doc);
-		EXCEPTION WHEN OTHERS THEN
-			INSERT INTO shilian.webhook_delivery (subscription_id, kind, data)
-			VALUES (s.webhook_id, 'epcis_query.error', jsonb_build_object(
-				'type', 'epcisException:ImplementationException', 'title', 'the subscribed query failed',
-				'status', 500, 'detail', SQLERRM, 'instance', 'urn:shilian:subscription:' || s.webhook_id));
-		END;
-		n := n + 1;
+		FOR k IN 0 .. (cardinality(ids) - 1) / 1000 LOOP
+			part := ids[k * 1000 + 1 : (k + 1) * 1000];
+			CONTINUE WHEN coalesce(cardinality(part), 0) = 0;
+			p := s.params - 'perPage' - 'nextPageToken' - 'maxEventCount' - 'eventCountLimit'
+				|| jsonb_build_object('EQ_eventID', to_jsonb(part), 'perPage', '1000');
+			BEGIN
+				doc := shilian.epcis_query(p) - 'shilian:nextPageToken';
+				CONTINUE WHEN jsonb_array_length(doc #> '{epcisBody,queryResults,resultsBody,eventList}') = 0;
+				doc := jsonb_set(doc, '{epcisBody,queryResults,subscriptionID}', to_jsonb(s.webhook_id::text));
+				INSERT INTO shilian.webhook_delivery (subscription_id, kind, data) VALUES (s.webhook_id, 'epcis_query.result', doc);
+			EXCEPTION WHEN OTHERS THEN
+				INSERT INTO shilian.webhook_delivery (subscription_id, kind, data)
+				VALUES (s.webhook_id, 'epcis_query.error', jsonb_build_object(
+					'type', 'epcisException:ImplementationException', 'title', 'the subscribed query failed',
+					'status', 500, 'detail', SQLERRM, 'instance', 'urn:shilian:subscription:' || s.webhook_id));
+			END;
+			n := n + 1;
+		END LOOP;
 	END LOOP;
 	IF n > 0 THEN
 		PERFORM pg_notify('shilian_webhook', '');
@@ -615,12 +625,12 @@ BEGIN
 	RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION webhook_on_epcis_event() IS
-	'Trigger: captured EPCIS events that match an active query subscription''s named query, and that its owner may see, become one epcis_query.result notification (an EPCISQueryDocument) per subscription and statement.';
-ALTER FUNCTION webhook_on_epcis_event() SECURITY DEFINER;
-REVOKE ALL ON FUNCTION webhook_on_epcis_event() FROM PUBLIC;
-CREATE TRIGGER webhook_outbox_ins AFTER INSERT ON epcis_event REFERENCING NEW TABLE AS new_rows
-	FOR EACH STATEMENT EXECUTE FUNCTION webhook_on_epcis_event();
+COMMENT ON FUNCTION webhook_on_epcis_capture() IS
+	'Trigger: a finished capture job''s events that match an active query subscription''s named query, and that its owner may see, become one epcis_query.result notification (an EPCISQueryDocument, up to 1000 events) per subscription.';
+ALTER FUNCTION webhook_on_epcis_capture() SECURITY DEFINER;
+REVOKE ALL ON FUNCTION webhook_on_epcis_capture() FROM PUBLIC;
+CREATE TRIGGER webhook_outbox_upd AFTER UPDATE ON epcis_capture_job REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION webhook_on_epcis_capture();
 
 -- Each owner reads its own subscriptions (the functions above are the way
 -- to change them).
