@@ -43,6 +43,7 @@ my $gw = start_gateway($node,
 my %tok = (
 	maker => make_jwt({ role => 'operator', operator_id => 1 }),
 	shop => make_jwt({ role => 'operator', operator_id => 2 }),
+	county => make_jwt({ role => 'regulator', jurisdiction => '370112' }),
 );
 my $json = JSON::PP->new->utf8->canonical;
 
@@ -115,9 +116,34 @@ like($r->{json}{secret} // '', qr/^whsec_[0-9a-f]{64}$/, 'without a signatureTok
 $r = call('shop', 'POST', '/epcis/queries/everything/subscriptions', { dest => "$base/shop", stream => JSON::PP::true });
 is($r->{status}, 201, 'the shop subscribes to its query') or diag($r->{content});
 my $shop_secret = $r->{json}{secret};
+# a system client bound to the maker and the county regulator follow queries of their own
+my $key = (split /\n/, $node->safe_psql('postgres', q{
+	select shilian.api_client_add('sauce-erp', '鲁味 ERP');
+	select shilian.api_client_bind('sauce-erp', 1);
+	select shilian.api_client_key_new('sauce-erp')}))[-1];
+sub sys_call
+{
+	my ($method, $path, $body) = @_;
+	my $r = http_call($gw, $method, $path, headers => { 'X-API-Key' => $key,
+		defined $body ? ('Content-Type' => 'application/json') : () }, defined $body ? (body => $json->encode($body)) : ());
+	$r->{json} = json_body($r);
+	return $r;
+}
+$r = sys_call('POST', '/epcis/queries', { name => 'erp-packing', query => { EQ_bizStep => 'packing' } });
+is($r->{status}, 201, 'the system client\'s named query') or diag($r->{content});
+$r = sys_call('POST', '/epcis/queries/erp-packing/subscriptions', { dest => "$base/erp", stream => JSON::PP::true });
+is($r->{status}, 201, 'the system client subscribes to it') or diag($r->{content});
+my $erp_secret = $r->{json}{secret};
+is(sys_call('GET', '/epcis/queries/packing/subscriptions')->{status}, 404,
+	'the system client does not see the maker\'s query or subscriptions (its own are its own)');
+$r = call('county', 'POST', '/epcis/queries', { name => 'county-packing', query => { EQ_bizStep => 'packing' } });
+is($r->{status}, 201, 'the county regulator\'s named query') or diag($r->{content});
+$r = call('county', 'POST', '/epcis/queries/county-packing/subscriptions', { dest => "$base/county", stream => JSON::PP::true });
+is($r->{status}, 201, 'the county regulator subscribes to it') or diag($r->{content});
+my $county_secret = $r->{json}{secret};
 {
 	open my $fh, '>', $secrets_file or die;
-	print $fh encode_json({ '/maker' => $token, '/shop' => $shop_secret });
+	print $fh encode_json({ '/maker' => $token, '/shop' => $shop_secret, '/erp' => $erp_secret, '/county' => $county_secret });
 	close $fh;
 }
 
@@ -164,7 +190,7 @@ $r = call('maker', 'POST', '/epcis/queries/nosuch/subscriptions', { dest => "$ba
 is_deeply([ $r->{status}, $r->{json}{code} ], [ 404, 'SLE19' ], 'an unknown named query: 404 SLE19');
 $r = call('maker', 'POST', '/epcis/queries/packing/subscriptions', { dest => "$base/x", stream => JSON::PP::true, extra => 1 });
 is($r->{status}, 400, 'an unknown field: 400');
-is($node->safe_psql('postgres', 'select count(*) from shilian.epcis_subscription'), 3, 'nothing stored by a refusal');
+is($node->safe_psql('postgres', 'select count(*) from shilian.epcis_subscription'), 5, 'nothing stored by a refusal');
 
 # remove the second one before the captures
 $r = call('maker', 'DELETE', "/epcis/queries/packing/subscriptions/$sid_removed");
@@ -237,7 +263,15 @@ my $repacked = $node->safe_psql('postgres',
 is_deeply([ map { $_->{eventID} } @{ $doc->{epcisBody}{queryResults}{resultsBody}{eventList} // [] } ], [ $repacked ],
 	'with the packing event only, not the unpacking one');
 ok($maker[1]{sig_ok}, 'signed as well');
-is(scalar(grep { $_->{path} ne '/maker' } @{ requests() }), 0, 'still nothing for the removed subscription or the shop');
+is(scalar(grep { $_->{path} eq '/removed' || $_->{path} eq '/shop' } @{ requests() }), 0,
+	'still nothing for the removed subscription or the shop');
+for my $who ('/erp', '/county')
+{
+	my @got = grep { $_->{path} eq $who } @{ requests() };
+	is_deeply([ map { [ map { $_->{eventID} } @{ decode_json(Encode::encode_utf8($_->{body}))->{epcisBody}{queryResults}{resultsBody}{eventList} } ] } @got ],
+		[ [ $packing_id ], [ $repacked ] ], "$who (a client bound to the maker, the maker's county regulator): the same two notifications");
+	ok(!grep({ !$_->{sig_ok} } @got), "$who: signed with its own secret");
+}
 
 # deleting the named query removes its subscriptions
 $r = call('maker', 'DELETE', '/epcis/queries/packing');
