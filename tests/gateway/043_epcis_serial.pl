@@ -5,7 +5,7 @@
 # found by its serial in any spelling (item_batch) and the walks go on from
 # its lot; MATCH_epc finds the event. An item is commissioned once (SLE13);
 # an epcList in an event other than commissioning, shipping and receiving
-# (tests/gateway/047) is refused (SLE05).
+# (tests/gateway/048) is refused (SLE05).
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;

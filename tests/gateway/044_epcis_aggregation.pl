@@ -144,7 +144,7 @@ refused('maker', $ship, 'SLE16', 'shipping a unit nothing is packed on', qr{hold
 $ship->{epcisBody}{eventList}[0]{epcList} = [ "https://id.gs1.org/00/$unit" ];
 $ship->{epcisBody}{eventList}[0]{eventID} = 'urn:uuid:0b7e3c5e-7f4a-4a52-9d57-2d0c8f1a0002';
 refused('maker', $ship, 'SLE16', 'shipping a unit in transit');
-# an item packed on the unit goes with it, not alone (items are followed: 047)
+# an item packed on the unit goes with it, not alone (items are followed: 048)
 $ship->{epcisBody}{eventList}[0]{epcList} = [ 'urn:epc:id:sgtin:6970000.000002.S0001' ];
 refused('maker', $ship, 'SLE30', 'shipping alone an item packed on the unit', qr{item not held.*S0001});
 is(q1(q{select string_agg(i.serial, ',' order by i.serial) from shilian.item_link il join shilian.batch_item i on i.id = il.item_id

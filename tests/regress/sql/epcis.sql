@@ -257,7 +257,7 @@ SELECT shilian.epcis_capture(jsonb_set(:'d1'::jsonb, '{epcisBody,eventList,0,qua
 \echo :LAST_ERROR_SQLSTATE
 -- refused: shipping by epcList a serialised item never commissioned (SLE30; items
 -- commissioned, tests/gateway/043_epcis_serial.pl, are shipped and received by
--- serial, 047_epcis_items_followed.pl; an SSCC by epcList, 044_epcis_aggregation.pl),
+-- serial, 048_epcis_items_followed.pl; an SSCC by epcList, 044_epcis_aggregation.pl),
 -- an AggregationEvent without its parentID (the logistic unit), shipping without a buyer
 SELECT shilian.epcis_capture(jsonb_set(pg_temp.fresh(:'d2'::jsonb, 'r-116'), '{epcisBody,eventList,0,epcList}', '["urn:epc:id:sgtin:6970000.000001.1"]'));
 \echo :LAST_ERROR_SQLSTATE
