@@ -102,7 +102,7 @@ is_deeply([ $r->{status}, $r->{json}{code} ], [ 422, 'SLE04' ], 'not an SGTIN: 4
 $again->{epcisBody}{eventList}[0]{epcList} = [];
 $r = call('maker', 'POST', '/epcis/capture', $json->encode($again));
 is_deeply([ $r->{status}, $r->{json}{code} ], [ 422, 'SLE01' ], 'an empty epcList and no quantityList: 422 SLE01');
-# items are followed by shipping and receiving events (047); other events name lots
+# items are followed by shipping and receiving events (048); other events name lots
 my $insp = $json->decode($doc);
 $insp->{epcisBody}{eventList}[0]{action} = 'OBSERVE';
 $insp->{epcisBody}{eventList}[0]{bizStep} = 'inspecting';
