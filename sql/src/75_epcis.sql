@@ -717,6 +717,11 @@ BEGIN
 			links := links || q.link::text;
 			classes := classes || q.keys;
 		END LOOP;
+		-- the serialised items named, one sale per lot holding them
+		FOR q IN SELECT * FROM shilian.epcis_ship_items(ev, idx, op, other, local_day) LOOP
+			links := links || q.link::text;
+			classes := classes || q.keys;
+		END LOOP;
 	ELSIF act = 'OBSERVE' AND step IN ('receiving', 'accepting') THEN
 		-- the seller from sourceList; the buyer is the acting operator
 		other := shilian.epcis_list_party(ev, idx, 'sourceList', 'source');
@@ -749,6 +754,12 @@ BEGIN
 		END IF;
 		-- every sale shipping the logistic units named from that seller
 		FOR q IN SELECT * FROM shilian.epcis_receive_units(ev, idx, op, other, t) LOOP
+			links := links || q.link::text;
+			batches := batches || q.code::text;
+			classes := classes || q.keys;
+		END LOOP;
+		-- every sale carrying the serialised items named
+		FOR q IN SELECT * FROM shilian.epcis_receive_items(ev, idx, op, other, t) LOOP
 			links := links || q.link::text;
 			batches := batches || q.code::text;
 			classes := classes || q.keys;
@@ -1063,11 +1074,13 @@ CREATE FUNCTION epcis_gs1_uri(uri text) RETURNS text
 COMMENT ON FUNCTION epcis_gs1_uri(text) IS
 	'The constrained canonical GS1 Digital Link URI of an EPC URI, EPC class/pattern URI or Digital Link URI; NULL when it names no GS1 key.';
 
--- The lot a serialised item (SGTIN, any spelling) was commissioned in, for
--- whoever may see that batch's holder: where a walk by serial starts
--- (trace_forward(item_batch(epc)) reaches every lot it went on to). SLE24
--- for a text that is no SGTIN, SLE14 for an unknown item or one the caller
--- may not see.
+-- The lot a serialised item (SGTIN, any spelling) is in, as far as the
+-- caller may see: of the lot it was commissioned in and the batches it was
+-- received into since (item_link: sales made for it by shipping events that
+-- list it), the last one whose holder the caller may see. A walk by serial
+-- starts there (trace_forward(item_batch(epc)) reaches every lot it went on
+-- to, trace_backward where it came from). SLE24 for a text that is no
+-- SGTIN, SLE14 for an unknown item or one the caller may see in no lot.
 CREATE FUNCTION item_batch(epc text) RETURNS trace_code
 	LANGUAGE plpgsql STABLE STRICT
 	SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -1080,8 +1093,15 @@ BEGIN
 		RAISE EXCEPTION USING ERRCODE = 'SLE24', MESSAGE = format('"%s" is not a serialised item (SGTIN)', left(epc, 200)),
 			HINT = 'Name it as urn:epc:id:sgtin:<company prefix>.<item reference>.<serial> or https://id.gs1.org/01/<GTIN>/21/<serial> (a valid GTIN check digit).';
 	END IF;
-	SELECT b.trace_code INTO code FROM shilian.batch_item i JOIN shilian.batch b ON b.id = i.batch_id
-	 WHERE i.gtin = m[1] AND i.serial = m[2] AND shilian.may_see(b.owner_id);
+	SELECT b.trace_code INTO code
+	  FROM shilian.batch_item i
+	 CROSS JOIN LATERAL (SELECT i.batch_id AS batch, 0::bigint AS k
+	                     UNION ALL
+	                     SELECT l.to_batch, l.id FROM shilian.item_link il JOIN shilian.link l ON l.id = il.link_id
+	                      WHERE il.item_id = i.id AND l.status = 'received') p
+	  JOIN shilian.batch b ON b.id = p.batch
+	 WHERE i.gtin = m[1] AND i.serial = m[2] AND shilian.may_see(b.owner_id)
+	 ORDER BY p.k DESC LIMIT 1;
 	IF code IS NULL THEN
 		RAISE EXCEPTION USING ERRCODE = 'SLE14', MESSAGE = format('unknown item "%s"', epc),
 			HINT = 'Name a serialised item commissioned by an EPCIS event: urn:epc:id:sgtin:... or https://id.gs1.org/01/<GTIN>/21/<serial>.';
@@ -1090,7 +1110,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION item_batch(text) IS
-	'The batch (trace code) a serialised item (SGTIN as EPC URI or Digital Link) was commissioned in, for whoever may see its holder; SLE24 when the text is no SGTIN, SLE14 when unknown or not visible.';
+	'The batch (trace code) a serialised item (SGTIN as EPC URI or Digital Link) is in, as far as the caller may see: the last of its commissioning lot and the batches it was received into whose holder the caller may see; SLE24 when the text is no SGTIN, SLE14 when unknown or not visible.';
 REVOKE ALL ON FUNCTION item_batch(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION item_batch(text) TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;
 
@@ -1753,6 +1773,12 @@ CREATE INDEX logistic_unit_batch_idx ON logistic_unit (batch_id);
 CREATE INDEX logistic_unit_link_idx ON logistic_unit (link_id) WHERE link_id IS NOT NULL;
 COMMENT ON TABLE logistic_unit IS
 	'The contents of SSCC logistic units (one row per lot in a unit): packed by an EPCIS AggregationEvent ADD, shipped (link_id) and received as the unit, emptied by an AggregationEvent DELETE.';
+-- the unit a serialised item is packed on (AggregationEvent childEPCs): it
+-- goes with the unit's sale of its lot, and is not shipped or received alone
+ALTER TABLE batch_item ADD COLUMN unit_id bigint REFERENCES logistic_unit (id) ON DELETE SET NULL;
+CREATE INDEX batch_item_unit_idx ON batch_item (unit_id) WHERE unit_id IS NOT NULL;
+COMMENT ON COLUMN batch_item.unit_id IS
+	'The logistic_unit row (SSCC and lot) the item is packed on, NULL when not packed; emptying the unit clears it.';
 SELECT pg_catalog.pg_extension_config_dump('logistic_unit', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('shilian.logistic_unit', 'id')::regclass, '');
 
@@ -1822,18 +1848,21 @@ BEGIN
 	FOR e IN SELECT x.value AS epc, (x.ordinality - 1)::int AS k
 	           FROM jsonb_array_elements(CASE jsonb_typeof(ev -> 'epcList') WHEN 'array' THEN ev -> 'epcList' ELSE '[]' END)
 	                WITH ORDINALITY x LOOP
+		-- serialised items (SGTIN) are epcis_ship_items' and epcis_receive_items'
+		CONTINUE WHEN jsonb_typeof(e.epc) = 'string'
+			AND shilian.epcis_gs1_uri(e.epc #>> '{}') ~ '^https://id\.gs1\.org/01/[0-9]{14}/21/[^/?#]+$';
 		IF jsonb_typeof(e.epc) IS DISTINCT FROM 'string'
 			OR shilian.epcis_gs1_uri(e.epc #>> '{}') !~ '^https://id\.gs1\.org/00/' THEN
 			PERFORM shilian.epcis_refuse('SLE05', idx, 'epcList/' || e.k,
-				format('only logistic units (SSCC) are shipped or received by epcList, not %s', e.epc),
-				'Name lots as quantityElements (epcClass, quantity, uom), or pack them on an SSCC (AggregationEvent) and name the SSCC.');
+				format('only logistic units (SSCC) and serialised items (SGTIN) are shipped or received by epcList, not %s', e.epc),
+				'Name lots as quantityElements (epcClass, quantity, uom), pack them on an SSCC (AggregationEvent) and name the SSCC, or name commissioned items by SGTIN.');
 		END IF;
 		RETURN NEXT shilian.epcis_sscc(e.epc #>> '{}', idx, 'epcList/' || e.k);
 	END LOOP;
 END
 $$;
 COMMENT ON FUNCTION epcis_units(jsonb, int) IS
-	'The SSCCs (18 digits) of a shipping or receiving event''s epcList; SLE05 for another identifier, SLE15 for a malformed SSCC (internal).';
+	'The SSCCs (18 digits) of a shipping or receiving event''s epcList (SGTINs skipped); SLE05 for another identifier, SLE15 for a malformed SSCC (internal).';
 REVOKE ALL ON FUNCTION epcis_units(jsonb, int) FROM PUBLIC;
 
 -- The class keys (Digital Link with and without lot) of a batch's lot.
@@ -1988,7 +2017,9 @@ BEGIN
 		END LOOP;
 		-- serialised items, by the batch that holds them (a piece each)
 		FOR q IN SELECT min(e.k) AS k, count(*) AS n, min(e.epc) AS epc, bool_and(i.id IS NOT NULL) AS known,
-		                i.batch_id, b.owner_id
+		                bool_or(i.unit_id IS NOT NULL OR EXISTS (SELECT 1 FROM shilian.item_link il JOIN shilian.link l ON l.id = il.link_id
+		                                 WHERE il.item_id = i.id AND l.status = 'pending')) AS moving,
+		                array_agg(i.id) AS items, b.id AS batch_id, b.owner_id
 		           FROM (SELECT x.value #>> '{}' AS epc, (x.ordinality - 1)::int AS k,
 		                        regexp_match(shilian.epcis_gs1_uri(CASE jsonb_typeof(x.value) WHEN 'string' THEN x.value #>> '{}' END),
 		                            '^https://id\.gs1\.org/01/([0-9]{14})/21/([^/?#]+)$') AS m
@@ -1996,14 +2027,17 @@ BEGIN
 		                  WHERE NOT (jsonb_typeof(x.value) = 'string'
 		                             AND coalesce(shilian.epcis_gs1_uri(x.value #>> '{}') ~ '^https://id\.gs1\.org/00/', false))) e
 		           LEFT JOIN shilian.batch_item i ON i.gtin = e.m[1] AND i.serial = e.m[2]
-		           LEFT JOIN shilian.batch b ON b.id = i.batch_id
-		          GROUP BY i.batch_id, b.owner_id ORDER BY 1 LOOP
-			IF NOT q.known OR q.owner_id <> op THEN
+		           -- the batch the item is in now (commissioned, or received since)
+		           LEFT JOIN shilian.batch b ON b.id = shilian.item_lot(i.id)
+		          GROUP BY b.id, b.owner_id ORDER BY 1 LOOP
+			IF NOT q.known OR q.owner_id <> op OR q.moving THEN
 				PERFORM shilian.epcis_refuse('SLE06', idx, 'childEPCs/' || q.k,
 					format('no item %s held by operator %s', q.epc, op),
-					'Pack serialised items (SGTINs) commissioned in a lot the packer holds.');
+					'Pack serialised items (SGTINs) commissioned in, or received into, a lot the packer holds (not packed on another unit, not on a sale in transit).');
 			END IF;
 			PERFORM shilian.epcis_pack_lot(unit, op, q.batch_id, (q.n || ' pcs')::shilian.qty, t, idx, 'childEPCs');
+			UPDATE shilian.batch_item i SET unit_id = (SELECT u.id FROM shilian.logistic_unit u WHERE u.sscc = unit AND u.batch_id = q.batch_id)
+			 WHERE i.id = ANY (q.items);
 			classes := classes || shilian.epcis_batch_keys(q.batch_id);
 		END LOOP;
 	END IF;
@@ -2041,6 +2075,9 @@ BEGIN
 		          ORDER BY x.id FOR UPDATE OF x LOOP
 			link := shilian.ship(u.trace_code, buyer, u.qty, day, op);
 			UPDATE shilian.logistic_unit x SET link_id = epcis_ship_units.link WHERE x.id = u.id;
+			-- the serialised items packed on it travel on the sale
+			INSERT INTO shilian.item_link (item_id, link_id)
+			SELECT i.id, epcis_ship_units.link FROM shilian.batch_item i WHERE i.unit_id = u.id;
 			keys := shilian.epcis_batch_keys(u.batch_id);
 			n := n + 1;
 			RETURN NEXT;
@@ -2099,6 +2136,154 @@ $$;
 COMMENT ON FUNCTION epcis_receive_units(jsonb, int, bigint, bigint, timestamptz) IS
 	'Receive every pending sale of the SSCCs of a receiving event''s epcList, and of the units packed on them, from the seller (inspection optional); the units then hold the buyer''s batches; SLE16 when there is none (internal).';
 REVOKE ALL ON FUNCTION epcis_receive_units(jsonb, int, bigint, bigint, timestamptz) FROM PUBLIC;
+
+-- ---- serialised items followed through sales ----------------------------------
+-- An item (batch_item) shipped by a shipping event's epcList travels on the
+-- sale made for it (item_link); once that sale is received, by whatever
+-- path (EPCIS, REST, SQL receive()), the item is in the buyer's received
+-- batch. Where an item is: the received batch of the last received sale
+-- carrying it, else the lot it was commissioned in (item_lot); a pending
+-- sale carrying it means it is in transit; a rejected or retracted one, that
+-- it stayed where it was.
+CREATE TABLE item_link (
+	item_id  bigint NOT NULL REFERENCES batch_item (id),
+	link_id  bigint NOT NULL REFERENCES link (id),
+	PRIMARY KEY (item_id, link_id)
+);
+CREATE INDEX item_link_link_idx ON item_link (link_id);
+COMMENT ON TABLE item_link IS
+	'Serialised items shipped on a sale by an EPCIS shipping event''s epcList: the item is in the sale''s received batch once the sale is received.';
+SELECT pg_catalog.pg_extension_config_dump('item_link', '');
+
+-- The batch an item is in now: the received batch of the last received sale
+-- carrying it, else the lot it was commissioned in.
+CREATE FUNCTION item_lot(item bigint) RETURNS bigint
+	LANGUAGE sql STABLE STRICT
+	SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT coalesce((SELECT l.to_batch FROM shilian.item_link il JOIN shilian.link l ON l.id = il.link_id
+	                  WHERE il.item_id = item_lot.item AND l.status = 'received'
+	                  ORDER BY l.id DESC LIMIT 1),
+	                (SELECT i.batch_id FROM shilian.batch_item i WHERE i.id = item_lot.item))
+$$;
+COMMENT ON FUNCTION item_lot(bigint) IS
+	'The batch a serialised item is in now: the received batch of the last received sale carrying it (item_link), else its commissioning lot (internal).';
+REVOKE ALL ON FUNCTION item_lot(bigint) FROM PUBLIC;
+
+-- The serialised items (SGTINs) of an event's epcList, each with its index
+-- in the list and the item recorded under it (NULL: never commissioned);
+-- SSCCs are skipped (epcis_units takes them), anything else is refused there.
+CREATE FUNCTION epcis_listed_items(ev jsonb)
+	RETURNS TABLE (k int, epc text, item bigint)
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT e.k, e.epc, i.id
+	  FROM (SELECT (x.ordinality - 1)::int AS k, x.value #>> '{}' AS epc,
+	               regexp_match(shilian.epcis_gs1_uri(x.value #>> '{}'), '^https://id\.gs1\.org/01/([0-9]{14})/21/([^/?#]+)$') AS m
+	          FROM jsonb_array_elements(CASE jsonb_typeof(ev -> 'epcList') WHEN 'array' THEN ev -> 'epcList' ELSE '[]' END)
+	               WITH ORDINALITY x
+	         WHERE jsonb_typeof(x.value) = 'string') e
+	  LEFT JOIN shilian.batch_item i ON i.gtin = e.m[1] AND i.serial = e.m[2]
+	 WHERE e.m IS NOT NULL
+$$;
+COMMENT ON FUNCTION epcis_listed_items(jsonb) IS
+	'The SGTINs of an event''s epcList with their index and the batch_item recorded for each (NULL: unknown) (internal).';
+REVOKE ALL ON FUNCTION epcis_listed_items(jsonb) FROM PUBLIC;
+
+-- Ship the serialised items of a shipping event's epcList: one sale per lot
+-- the seller holds them in (ship(), of as many pieces as items listed), each
+-- item recorded on its sale. SLE30 for an item never commissioned, listed
+-- twice, not in a lot of the seller's, or in transit.
+CREATE FUNCTION epcis_ship_items(ev jsonb, idx int, op bigint, buyer bigint, day date)
+	RETURNS TABLE (link bigint, keys text[])
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	e record;
+	g record;
+	items bigint[] := '{}';
+	lots bigint[] := '{}';
+BEGIN
+	FOR e IN SELECT x.k, x.epc, x.item, shilian.item_lot(x.item) AS lot FROM shilian.epcis_listed_items(ev) x ORDER BY x.k LOOP
+		IF e.item IS NULL
+			OR NOT EXISTS (SELECT 1 FROM shilian.batch b WHERE b.id = e.lot AND b.owner_id = op)
+			OR EXISTS (SELECT 1 FROM shilian.batch_item i WHERE i.id = e.item AND i.unit_id IS NOT NULL)
+			OR EXISTS (SELECT 1 FROM shilian.item_link il JOIN shilian.link l ON l.id = il.link_id
+			            WHERE il.item_id = e.item AND l.status = 'pending') THEN
+			PERFORM shilian.epcis_refuse('SLE30', idx, 'epcList/' || e.k,
+				format('item not held: operator %s holds no item %s free to ship (unknown, in another''s lot, packed on a logistic unit, or in transit)', op, e.epc),
+				'Ship serialised items commissioned in, or received into, a lot the seller holds; an item packed on an SSCC goes with the unit (ship the SSCC, or unpack it first); one on a sale not yet received is in transit.');
+		END IF;
+		IF e.item = ANY (items) THEN
+			PERFORM shilian.epcis_refuse('SLE30', idx, 'epcList/' || e.k, format('item %s is listed twice', e.epc));
+		END IF;
+		items := items || e.item;
+		lots := lots || e.lot;
+	END LOOP;
+	-- a sale per lot, in the order the lots first appear in the list
+	FOR g IN SELECT x.lot, b.trace_code, array_agg(x.item) AS its
+	           FROM unnest(items, lots) WITH ORDINALITY x(item, lot, k) JOIN shilian.batch b ON b.id = x.lot
+	          GROUP BY x.lot, b.trace_code ORDER BY min(x.k) LOOP
+		link := shilian.ship(g.trace_code, buyer, (cardinality(g.its) || ' pcs')::shilian.qty, day, op);
+		INSERT INTO shilian.item_link (item_id, link_id) SELECT i, epcis_ship_items.link FROM unnest(g.its) i;
+		keys := shilian.epcis_batch_keys(g.lot);
+		RETURN NEXT;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION epcis_ship_items(jsonb, int, bigint, bigint, date) IS
+	'Ship the serialised items of a shipping event''s epcList to the buyer: one sale per lot holding them, of as many pieces, each item recorded on it (item_link); SLE30 for an item the seller does not hold (internal).';
+REVOKE ALL ON FUNCTION epcis_ship_items(jsonb, int, bigint, bigint, date) FROM PUBLIC;
+
+-- Receive in full the pending sales from the seller that carry the
+-- serialised items of a receiving event's epcList (receive(), the
+-- inspection optional as for any receipt); every item of such a sale is
+-- then in the received batch, as everything on a logistic unit is. SLE31
+-- for an item on no pending sale from the seller to the receiver.
+CREATE FUNCTION epcis_receive_items(ev jsonb, idx int, op bigint, seller bigint, t timestamptz)
+	RETURNS TABLE (link bigint, code trace_code, keys text[])
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	e record;
+	g record;
+	items bigint[] := '{}';
+	sales bigint[] := '{}';
+BEGIN
+	FOR e IN SELECT x.k, x.epc, x.item,
+	                (SELECT l.id FROM shilian.item_link il JOIN shilian.link l ON l.id = il.link_id
+	                  WHERE il.item_id = x.item AND l.status = 'pending' AND l.buyer_id = op AND l.seller_id = seller) AS lnk,
+	                (SELECT u.sscc FROM shilian.batch_item i JOIN shilian.logistic_unit u ON u.id = i.unit_id WHERE i.id = x.item) AS sscc
+	           FROM shilian.epcis_listed_items(ev) x ORDER BY x.k LOOP
+		IF e.lnk IS NULL OR e.sscc IS NOT NULL THEN
+			PERFORM shilian.epcis_refuse('SLE31', idx, 'epcList/' || e.k,
+				CASE WHEN e.sscc IS NULL
+				THEN format('item not shipped: no pending shipment of item %s from operator %s to operator %s', e.epc, seller, op)
+				ELSE format('item %s is packed on logistic unit %s: receive the unit', e.epc, e.sscc) END,
+				'Capture the seller''s shipping event listing the item first; items packed on an SSCC are received with the unit.');
+		END IF;
+		IF e.item = ANY (items) THEN
+			PERFORM shilian.epcis_refuse('SLE31', idx, 'epcList/' || e.k, format('item %s is listed twice', e.epc));
+		END IF;
+		items := items || e.item;
+		sales := sales || e.lnk;
+	END LOOP;
+	FOR g IN SELECT l.id AS lnk, l.from_batch, l.qty_shipped
+	           FROM (SELECT x.lnk, min(x.k) AS k FROM unnest(sales) WITH ORDINALITY x(lnk, k) GROUP BY x.lnk) y
+	           JOIN shilian.link l ON l.id = y.lnk ORDER BY y.k LOOP
+		link := g.lnk;
+		code := shilian.receive(g.lnk, g.qty_shipped, ev -> 'shilian:inspection', t, ev ->> 'shilian:rejectReason');
+		keys := shilian.epcis_batch_keys(g.from_batch);
+		RETURN NEXT;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION epcis_receive_items(jsonb, int, bigint, bigint, timestamptz) IS
+	'Receive in full the pending sales from the seller carrying the serialised items of a receiving event''s epcList; their items are then in the received batches; SLE31 for an item on no pending sale (internal).';
+REVOKE ALL ON FUNCTION epcis_receive_items(jsonb, int, bigint, bigint, timestamptz) FROM PUBLIC;
 
 -- ---- named queries (EPCIS 2.0 REST binding: /queries) -------------------------
 -- A caller's saved SimpleEventQuery (命名查询): a name and its parameters,

@@ -43,6 +43,15 @@ CREATE POLICY batch_item_read ON batch_item FOR SELECT
 	TO shilian_operator, shilian_regulator, shilian_system, shilian_admin
 	USING (shilian.may_see(owner_id));
 
+-- Items on sales (part 75): read as the sale's parties' records are;
+-- written only by epcis_capture.
+GRANT SELECT ON item_link TO shilian_operator, shilian_regulator, shilian_system, shilian_admin;
+ALTER TABLE item_link ENABLE ROW LEVEL SECURITY;
+CREATE POLICY item_link_read ON item_link FOR SELECT
+	TO shilian_operator, shilian_regulator, shilian_system, shilian_admin
+	USING (EXISTS (SELECT 1 FROM shilian.link l
+	                WHERE l.id = item_link.link_id AND (shilian.may_see(l.seller_id) OR shilian.may_see(l.buyer_id))));
+
 -- Logistic units (part 75): read as the holder's records are; written only
 -- by epcis_capture.
 GRANT SELECT ON logistic_unit TO shilian_operator, shilian_regulator, shilian_system, shilian_admin;

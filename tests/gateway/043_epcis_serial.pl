@@ -4,7 +4,8 @@
 # number from ilmd, with the items recorded as its members; each item is
 # found by its serial in any spelling (item_batch) and the walks go on from
 # its lot; MATCH_epc finds the event. An item is commissioned once (SLE13);
-# an epcList elsewhere than in commissioning is refused (SLE05).
+# an epcList in an event other than commissioning, shipping and receiving
+# (tests/gateway/048) is refused (SLE05).
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -101,11 +102,13 @@ is_deeply([ $r->{status}, $r->{json}{code} ], [ 422, 'SLE04' ], 'not an SGTIN: 4
 $again->{epcisBody}{eventList}[0]{epcList} = [];
 $r = call('maker', 'POST', '/epcis/capture', $json->encode($again));
 is_deeply([ $r->{status}, $r->{json}{code} ], [ 422, 'SLE01' ], 'an empty epcList and no quantityList: 422 SLE01');
-my $ship = $json->decode($doc);
-$ship->{epcisBody}{eventList}[0]{action} = 'OBSERVE';
-$ship->{epcisBody}{eventList}[0]{bizStep} = 'shipping';
-$r = call('maker', 'POST', '/epcis/capture', $json->encode($ship));
-is_deeply([ $r->{status}, $r->{json}{code} ], [ 422, 'SLE05' ], 'an epcList in a shipping event: 422 SLE05');
+# items are followed by shipping and receiving events (048); other events name lots
+my $insp = $json->decode($doc);
+$insp->{epcisBody}{eventList}[0]{action} = 'OBSERVE';
+$insp->{epcisBody}{eventList}[0]{bizStep} = 'inspecting';
+$insp->{epcisBody}{eventList}[0]{disposition} = 'conformant';
+$r = call('maker', 'POST', '/epcis/capture', $json->encode($insp));
+is_deeply([ $r->{status}, $r->{json}{code} ], [ 422, 'SLE05' ], 'an epcList in an inspecting event: 422 SLE05');
 is(state(), $before, 'nothing written by the refused documents');
 my ($rc, $o, $e) = $node->psql('postgres', q{select shilian.item_batch('urn:epc:id:sgtin:6970000.000002.S0099')});
 like($e, qr/unknown item/, 'item_batch of an unknown serial: SLE14 unknown item');

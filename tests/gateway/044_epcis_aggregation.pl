@@ -144,8 +144,11 @@ refused('maker', $ship, 'SLE16', 'shipping a unit nothing is packed on', qr{hold
 $ship->{epcisBody}{eventList}[0]{epcList} = [ "https://id.gs1.org/00/$unit" ];
 $ship->{epcisBody}{eventList}[0]{eventID} = 'urn:uuid:0b7e3c5e-7f4a-4a52-9d57-2d0c8f1a0002';
 refused('maker', $ship, 'SLE16', 'shipping a unit in transit');
-$ship->{epcisBody}{eventList}[0]{epcList} = [ 'urn:epc:id:sgtin:6970000.000002.S0003' ];
-refused('maker', $ship, 'SLE05', 'shipping a serialised item by epcList', qr{only logistic units \(SSCC\)});
+# an item packed on the unit goes with it, not alone (items are followed: 048)
+$ship->{epcisBody}{eventList}[0]{epcList} = [ 'urn:epc:id:sgtin:6970000.000002.S0001' ];
+refused('maker', $ship, 'SLE30', 'shipping alone an item packed on the unit', qr{item not held.*S0001});
+is(q1(q{select string_agg(i.serial, ',' order by i.serial) from shilian.item_link il join shilian.batch_item i on i.id = il.item_id
+	join shilian.link l on l.id = il.link_id where l.status = 'pending'}), 'S0001,S0002', 'the two items packed travel on the unit\'s sale');
 
 # receiving the unit: one scan receives both sales (no incoming inspection: recorded, incomplete)
 my $recv = $json->decode(doc('09_receiving_sscc.jsonld'));
@@ -161,6 +164,9 @@ is(q1(q{select string_agg(concat_ws(' ', b.lot, l.qty_accepted, l.status, t.owne
 is(q1(q{select string_agg(concat_ws(' ', b.owner_id, b.lot, u.qty), ', ' order by b.lot)
 	from shilian.logistic_unit u join shilian.batch b on b.id = u.batch_id where u.link_id is null}),
 	'2 J-1201 120 L, 2 SN-1122 2 pcs', q{the unit now holds the shop's received batches});
+is(q1(q{select shilian.item_batch('urn:epc:id:sgtin:6970000.000002.S0001')::text = t.trace_code::text from shilian.link l
+	join shilian.batch t on t.id = l.to_batch join shilian.batch f on f.id = l.from_batch
+	where l.status = 'received' and f.lot = 'SN-1122'}), 't', 'an item packed on it is now in the shop\'s batch (item_batch)');
 is(q1(q{select count(*) from shilian.link l, shilian.record_completeness('receipt', l.id) c
 	where l.status = 'received' and 'incoming_inspection' = any(c.missing)}), 2, 'both receipts lack their incoming inspection (record_completeness)');
 my $before = state();

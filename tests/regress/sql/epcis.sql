@@ -255,9 +255,10 @@ SELECT shilian.epcis_capture(jsonb_set(pg_temp.fresh(:'d1'::jsonb, 'r-115'), '{e
 -- another event under a captured eventID (here another quantity): 23505 naming the job that captured it
 SELECT shilian.epcis_capture(jsonb_set(:'d1'::jsonb, '{epcisBody,eventList,0,quantityList,0,quantity}', '1999'));
 \echo :LAST_ERROR_SQLSTATE
--- unsupported: instance-level epcList outside commissioning (tests/gateway/043_epcis_serial.pl
--- commissions serialised items; an SSCC is shipped by epcList, 044_epcis_aggregation.pl), an
--- AggregationEvent without its parentID (the logistic unit), shipping without a buyer
+-- refused: shipping by epcList a serialised item never commissioned (SLE30; items
+-- commissioned, tests/gateway/043_epcis_serial.pl, are shipped and received by
+-- serial, 048_epcis_items_followed.pl; an SSCC by epcList, 044_epcis_aggregation.pl),
+-- an AggregationEvent without its parentID (the logistic unit), shipping without a buyer
 SELECT shilian.epcis_capture(jsonb_set(pg_temp.fresh(:'d2'::jsonb, 'r-116'), '{epcisBody,eventList,0,epcList}', '["urn:epc:id:sgtin:6970000.000001.1"]'));
 \echo :LAST_ERROR_SQLSTATE
 SELECT shilian.epcis_capture(jsonb_set(pg_temp.fresh(:'d1'::jsonb, 'r-117'), '{epcisBody,eventList,0,type}', '"AggregationEvent"'));

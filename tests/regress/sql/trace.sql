@@ -357,6 +357,22 @@ SELECT pg_temp.fails(format('SELECT shilian.recall_ack(%s, %s, ''destroyed'')', 
 -- A backward recall of CD, closed by force with outstanding targets.
 SELECT shilian.recall_open(:'cd', '食堂就餐者不适', 'backward') AS rb \gset
 SELECT count(*) AS targets, count(DISTINCT holder) AS holders FROM shilian.recall_targets(:rb);
+-- recall_target has no foreign keys (recall_open alone writes it, from
+-- its walk): every row of every recall so far names its recall, the lot
+-- with that lot's code, and the lot's holder as the walk found it; and the
+-- backward recall's targets are exactly its walk
+SELECT count(*) AS targets_checked,
+	count(*) FILTER (WHERE r.id IS NULL OR b.id IS NULL OR b.trace_code::text <> t.trace_code::text
+		OR NOT EXISTS (SELECT 1 FROM shilian.operator o WHERE o.id = t.operator_id)) AS dangling
+  FROM shilian.recall_target t
+  LEFT JOIN shilian.recall r ON r.id = t.recall_id
+  LEFT JOIN shilian.batch b ON b.id = t.batch_id;
+SELECT count(*) AS differ FROM (
+	(SELECT t.trace_code::text, t.operator_id, t.depth, t.via_link FROM shilian.recall_target t WHERE t.recall_id = :rb
+	 EXCEPT SELECT w.batch::text, w.holder, w.depth, w.via_link FROM shilian.trace_backward(:'cd') w)
+	UNION ALL
+	(SELECT w.batch::text, w.holder, w.depth, w.via_link FROM shilian.trace_backward(:'cd') w
+	 EXCEPT SELECT t.trace_code::text, t.operator_id, t.depth, t.via_link FROM shilian.recall_target t WHERE t.recall_id = :rb)) d;
 SELECT pg_temp.fails(format('SELECT shilian.recall_close(%s, '''')', :rb));
 SELECT shilian.recall_close(:rb, '监管部门决定');
 SELECT status, forced, close_reason FROM shilian.recall WHERE id = :rb;
