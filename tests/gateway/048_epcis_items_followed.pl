@@ -140,6 +140,10 @@ $r = call('shop', 'POST', '/epcis/capture', event('receiving', 'whole', 'shop', 
 is($r->{status}, 202, 'the shop receives it') or diag($r->{content});
 my $slot = q1(q{select trace_code from shilian.batch where owner_id = 3});
 is(item_as('shop', $s1), $slot, 'the shop finds the item in its batch');
+my $g = call('shop', 'GET', '/v1/items/' . $s1 =~ s/:/%3A/gr);
+is_deeply([ $g->{status}, $g->{json}{batch} ], [ 200, $slot ], 'GET /v1/items/{epc} as the shop: its batch') or diag($g->{content});
+$g = call('maker', 'GET', '/v1/items/' . $s1 =~ s/:/%3A/gr);
+is_deeply([ $g->{status}, $g->{json}{batch} ], [ 200, $lot ], 'as the maker: its own lot');
 is(item_as('whole', $s1), $wlot, 'the wholesaler, which may not see the shop\'s batch, finds it in its own');
 is(q1("select string_agg(holder::text, ',' order by depth) from shilian.trace_backward(shilian.item_batch('$s1'))"),
 	'3,2,1', 'trace backward from the item, as the platform sees it: shop, wholesaler, maker');
