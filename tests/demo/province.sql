@@ -352,6 +352,56 @@ BEGIN
 	PERFORM set_config('role', 'none', true);
 END
 $demo$;
+-- Serialised items (序列化单品) followed from maker to shop: the dairy's system
+-- commissions three gift boxes of milk, each with its own serial (SGTIN,
+-- GTIN 6970000000048), ships two of them to the supermarket by serial, and
+-- the supermarket's till scans one of them on arrival: the sale is received
+-- and both boxes are then in the supermarket's batch. Try, as the
+-- supermarket: GET /v1/items/urn%3Aepc%3Aid%3Asgtin%3A6970000.000004.M0001
+-- (its batch), and as the dairy (its own lot: it may not see the shop's).
+DO $demo$
+DECLARE
+	d0 date := shilian.platform_today() - 6;
+	dairy bigint;
+	shop bigint;
+	ctx jsonb := '["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]';
+	doc jsonb := jsonb_build_object('@context', ctx, 'type', 'EPCISDocument', 'schemaVersion', '2.0');
+BEGIN
+	IF EXISTS (SELECT 1 FROM shilian.batch_item) THEN
+		RETURN;
+	END IF;
+	SELECT id INTO dairy FROM shilian.operator WHERE name = '历城牧场乳业有限公司';
+	SELECT id INTO shop FROM shilian.operator WHERE name = '青岛市南惠民超市';
+	IF NOT EXISTS (SELECT 1 FROM shilian.product WHERE gtin = '6970000000048') THEN
+		PERFORM shilian.product_register('巴氏杀菌鲜牛奶礼盒', 'dairy', 7, '1L×2瓶/盒', gtin => '6970000000048', owner => dairy);
+	END IF;
+	PERFORM shilian.epcis_capture(doc || jsonb_build_object('creationDate', to_char(d0 + 4, 'YYYY-MM-DD') || 'T18:00:00+08:00',
+		'epcisBody', jsonb_build_object('eventList', jsonb_build_array(
+			jsonb_build_object('eventID', 'urn:uuid:9d3f0c2a-7b1e-4e6f-8a21-0000000d0011',
+				'type', 'ObjectEvent', 'action', 'ADD', 'bizStep', 'commissioning', 'disposition', 'active',
+				'eventTime', to_char(d0 + 3, 'YYYY-MM-DD') || 'T07:00:00+08:00', 'eventTimeZoneOffset', '+08:00',
+				'bizLocation', jsonb_build_object('id', 'urn:shilian:operator:' || dairy),
+				'epcList', jsonb_build_array('urn:epc:id:sgtin:6970000.000004.M0001', 'urn:epc:id:sgtin:6970000.000004.M0002',
+					'urn:epc:id:sgtin:6970000.000004.M0003'),
+				'ilmd', jsonb_build_object('cbvmda:lotNumber', 'LH-' || to_char(d0 + 3, 'MMDD'))),
+			jsonb_build_object('eventID', 'urn:uuid:9d3f0c2a-7b1e-4e6f-8a21-0000000d0012',
+				'type', 'ObjectEvent', 'action', 'OBSERVE', 'bizStep', 'shipping', 'disposition', 'in_transit',
+				'eventTime', to_char(d0 + 4, 'YYYY-MM-DD') || 'T06:00:00+08:00', 'eventTimeZoneOffset', '+08:00',
+				'bizLocation', jsonb_build_object('id', 'urn:shilian:operator:' || dairy),
+				'epcList', jsonb_build_array('urn:epc:id:sgtin:6970000.000004.M0001', 'urn:epc:id:sgtin:6970000.000004.M0002'),
+				'sourceList', jsonb_build_array(jsonb_build_object('type', 'owning_party', 'source', 'urn:shilian:operator:' || dairy)),
+				'destinationList', jsonb_build_array(jsonb_build_object('type', 'owning_party', 'destination', 'urn:shilian:operator:' || shop)))))));
+	PERFORM shilian.epcis_capture(doc || jsonb_build_object('creationDate', to_char(d0 + 4, 'YYYY-MM-DD') || 'T18:00:00+08:00',
+		'epcisBody', jsonb_build_object('eventList', jsonb_build_array(
+			jsonb_build_object('eventID', 'urn:uuid:9d3f0c2a-7b1e-4e6f-8a21-0000000d0013',
+				'type', 'ObjectEvent', 'action', 'OBSERVE', 'bizStep', 'receiving', 'disposition', 'in_progress',
+				'eventTime', to_char(d0 + 4, 'YYYY-MM-DD') || 'T14:00:00+08:00', 'eventTimeZoneOffset', '+08:00',
+				'bizLocation', jsonb_build_object('id', 'urn:shilian:operator:' || shop),
+				'epcList', jsonb_build_array('https://id.gs1.org/01/06970000000048/21/M0001'),
+				'sourceList', jsonb_build_array(jsonb_build_object('type', 'owning_party', 'source', 'urn:shilian:operator:' || dairy)),
+				'destinationList', jsonb_build_array(jsonb_build_object('type', 'owning_party', 'destination', 'urn:shilian:operator:' || shop)))))));
+END
+$demo$;
 SELECT 'demo: ' || count(*) || ' EPCIS events captured' AS epcis FROM shilian.epcis_event;
 
 -- ---- findings and alerts (docs/regulator.md, "Findings") ------------------------

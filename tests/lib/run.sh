@@ -167,6 +167,8 @@ Scheduled jobs (pg_cron, UTC; docs/install.md; psql -c "select * from cron.job_r
 $schedule
 Integration (docs/integration.md):
   curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_REGULATOR" "\$SHILIAN_URL/epcis/events?perPage=2"   # GS1 EPCIS 2.0
+  curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_SUPERMARKET" \$SHILIAN_URL/v1/items/urn:epc:id:sgtin:6970000.000004.M0002   # a milk box shipped and received by serial: in the supermarket's batch
+  curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_WHOLESALER" \$SHILIAN_URL/epcis/queries/received-tomatoes/subscriptions   # the market's EPCIS subscription (notifications in .run/webhooks.log)
   curl -s -H "Authorization: Bearer \$SHILIAN_TOKEN_ADMIN" \$SHILIAN_URL/v1/admin/clients   # system clients
   printf '%s\n' '{"kind":"batch","owner":'\$(psql -qAtc "select operator_id from shilian_demo.account where name='farm'")',"product":1,"qty":"50 kg"}' |
     curl -s -i -H "Authorization: Bearer \$SHILIAN_TOKEN_FARM" -H 'Content-Type: application/x-ndjson' --data-binary @- \$SHILIAN_URL/v1/import   # 202 + Location
