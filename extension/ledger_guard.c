@@ -187,8 +187,9 @@ shilian_ledger_guard_drop(PG_FUNCTION_ARGS)
  * ALTER TABLE commands on the partitioned ledger that take nothing away,
  * which a restore of a dump runs for every month partition made after
  * CREATE EXTENSION (pg_dump writes a partition as CREATE TABLE, then these):
- * ATTACH PARTITION of an empty table to shilian.ledger (its rows would not
- * have passed the ledger's insert trigger), and, on a partition of
+ * ATTACH PARTITION of an empty table named ledger_pYYYYMM to shilian.ledger
+ * (rows in it would not have passed the ledger's insert trigger; another name
+ * would not be known to the sql_drop guard), and, on a partition of
  * shilian.ledger, OWNER TO the ledger's owner and ADD of a PRIMARY KEY or
  * UNIQUE constraint. Decided here, at ddl_command_start, from the parse tree;
  * the ddl_command_end guard (ledger_guard_ddl) asks ledger_guard_harmless()
@@ -207,6 +208,18 @@ RelOwner(Oid relid)
 	owner = ((Form_pg_class) GETSTRUCT(t))->relowner;
 	ReleaseSysCache(t);
 	return owner;
+}
+
+/* ledger_pYYYYMM */
+static bool
+MonthPartitionName(const char *name)
+{
+	if (strlen(name) != 14 || strncmp(name, "ledger_p", 8) != 0)
+		return false;
+	for (int i = 8; i < 14; i++)
+		if (name[i] < '0' || name[i] > '9')
+			return false;
+	return true;
 }
 
 static bool
@@ -238,7 +251,9 @@ AlterHarmless(AlterTableStmt *stmt, Oid ledger, Oid owner)
 			Relation	r;
 			bool		empty;
 
-			if (!OidIsValid(part) || get_rel_relkind(part) != RELKIND_RELATION)
+			/* a month partition's name, which the sql_drop guard knows */
+			if (!OidIsValid(part) || get_rel_relkind(part) != RELKIND_RELATION ||
+				get_rel_namespace(part) != get_rel_namespace(ledger) || !MonthPartitionName(get_rel_name(part)))
 				return false;
 			r = table_open(part, AccessShareLock);
 			empty = RelationGetNumberOfBlocks(r) == 0;

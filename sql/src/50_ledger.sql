@@ -447,8 +447,8 @@ BEGIN
 			MESSAGE = format('cannot make ledger partitions %s months ahead', coalesce(months::text, 'NULL')),
 			HINT = 'Give a number of months from 0 to 24 (the current month is always made).';
 	END IF;
-	-- one caller at a time (two jobs making the same month)
-	PERFORM pg_advisory_xact_lock(0x534C, 50);
+	-- one caller at a time (two jobs making the same month); 21324 = 0x534C, the ledger's lock space
+	PERFORM pg_advisory_xact_lock(21324, 50);
 	FOR i IN 0 .. months LOOP
 		m := (first + make_interval(months => i))::date;
 		part := 'ledger_p' || to_char(m, 'YYYYMM');

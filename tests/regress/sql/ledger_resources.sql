@@ -142,6 +142,94 @@ SELECT operator, ok, first_bad_seq, reason FROM shilian.chain_verify(9);
 \c :regress_db
 DROP DATABASE shilian_ledger_resources;
 
+-- ---- month partitions (docs/operations.md#partitioning-分区) -------------------
+-- In a database of its own (the partitions' names carry the month); nothing
+-- printed depends on the date.
+CREATE DATABASE shilian_ledger_partitions;
+\c shilian_ledger_partitions
+SET client_min_messages = warning;
+CREATE EXTENSION shilian;
+RESET client_min_messages;
+-- SQLSTATE and, for a unique violation, the key that refused it
+CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	st text;
+	con text;
+BEGIN
+	EXECUTE sql;
+	RETURN 'ok';
+EXCEPTION WHEN others THEN
+	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, con = CONSTRAINT_NAME;
+	RETURN st || coalesce(' ' || nullif(con, ''), '');
+END
+$$;
+-- the current month and three ahead; again, nothing to make
+SELECT shilian.ledger_partitions_ahead() AS made;
+SELECT shilian.ledger_partitions_ahead() AS made_again;
+SELECT pg_temp.try('SELECT shilian.ledger_partitions_ahead(25)') AS too_far;
+-- each one an Asia/Shanghai month, named by it
+SELECT count(*) AS months,
+	bool_and(c.relname = 'ledger_p' || to_char(lower(b.r) AT TIME ZONE 'Asia/Shanghai', 'YYYYMM')
+		AND (lower(b.r) AT TIME ZONE 'Asia/Shanghai')::time = '00:00'
+		AND extract(day FROM lower(b.r) AT TIME ZONE 'Asia/Shanghai') = 1
+		AND upper(b.r) AT TIME ZONE 'Asia/Shanghai' = (lower(b.r) AT TIME ZONE 'Asia/Shanghai') + interval '1 month') AS asia_shanghai_months
+  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid,
+	LATERAL (SELECT tstzrange(x[1]::timestamptz, x[2]::timestamptz) AS r
+			   FROM regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \(''([^'']*)''\) TO \(''([^'']*)''\)') x) b
+ WHERE i.inhparent = 'shilian.ledger'::regclass AND c.relname <> 'ledger_default';
+-- the entries go to this month's partition, not to the default one
+SELECT shilian.ledger_append(11, 'a', '{}') > 0 AS a, shilian.ledger_append(11, 'b', '{}') > 0 AS b,
+	shilian.ledger_append(12, 'a', '{"x": 1}') > 0 AS c;
+SELECT 'ledger_p' || to_char(shilian.platform_today(), 'YYYYMM') AS part \gset
+SELECT tableoid::regclass::text = 'shilian.' || :'part' AS in_month_partition, count(*) FROM shilian.ledger GROUP BY 1;
+SELECT shilian.checkpoint() IS NOT NULL AS checkpointed;
+-- insert-only for every partition, named directly too
+SELECT pg_temp.try(format('DELETE FROM shilian.%I', :'part')) AS delete_partition;
+SELECT pg_temp.try(format('UPDATE shilian.%I SET kind = kind', :'part')) AS update_partition;
+SELECT pg_temp.try(format('TRUNCATE shilian.%I', :'part')) AS truncate_partition;
+SELECT pg_temp.try('TRUNCATE shilian.ledger_default') AS truncate_default;
+SELECT pg_temp.try('DELETE FROM shilian.ledger_chain') AS delete_chain;
+-- nor dropped, detached or changed
+SELECT pg_temp.try(format('DROP TABLE shilian.%I', :'part')) AS drop_partition;
+SELECT pg_temp.try(format('ALTER TABLE shilian.ledger DETACH PARTITION shilian.%I', :'part')) AS detach_partition;
+SELECT pg_temp.try(format('ALTER TABLE shilian.%I DISABLE TRIGGER USER', :'part')) AS disable_triggers;
+SELECT pg_temp.try(format('ALTER TABLE shilian.%I RENAME TO kept_elsewhere', :'part')) AS rename_partition;
+SELECT pg_temp.try(format('DROP TRIGGER ledger_insert_only ON shilian.%I', :'part')) AS drop_truncate_guard;
+SELECT pg_temp.try('ALTER TABLE shilian.ledger ADD COLUMN extra int') AS alter_ledger;
+-- attaching: an empty ledger_pYYYYMM only (what a restore does), nothing else
+CREATE TABLE shilian.ledger_p200001 (LIKE shilian.ledger INCLUDING ALL);
+SELECT pg_temp.try($$ALTER TABLE shilian.ledger ATTACH PARTITION shilian.ledger_p200001
+	FOR VALUES FROM ('2000-01-01 00:00+08') TO ('2000-02-01 00:00+08')$$) AS attach_empty;
+CREATE TABLE shilian.ledger_p200002 (LIKE shilian.ledger INCLUDING ALL);
+INSERT INTO shilian.ledger_p200002 SELECT id + 2000, operator_id, seq + 1, kind, body, alg, prev_hash, hash, supersedes,
+	'2000-02-10 12:00+08', source, on_date FROM shilian.ledger WHERE operator_id = 12;
+SELECT pg_temp.try($$ALTER TABLE shilian.ledger ATTACH PARTITION shilian.ledger_p200002
+	FOR VALUES FROM ('2000-02-01 00:00+08') TO ('2000-03-01 00:00+08')$$) AS attach_filled;
+CREATE TABLE shilian.other_name (LIKE shilian.ledger INCLUDING ALL);
+SELECT pg_temp.try($$ALTER TABLE shilian.ledger ATTACH PARTITION shilian.other_name
+	FOR VALUES FROM ('2000-03-01 00:00+08') TO ('2000-04-01 00:00+08')$$) AS attach_other_name;
+-- the fork defence: a second entry at a seq of a chain, written directly by
+-- the owner, in the same partition or in another month's, or an entry id
+-- used again, is refused by ledger_chain's keys
+SELECT pg_temp.try($$INSERT INTO shilian.ledger SELECT id + 1000, operator_id, seq, kind, body, alg, prev_hash, hash,
+	supersedes, recorded_at, source, on_date FROM shilian.ledger WHERE operator_id = 11 AND seq = 2$$) AS fork_same_month;
+SELECT pg_temp.try($$INSERT INTO shilian.ledger SELECT id + 1000, operator_id, seq, kind, body, alg, prev_hash, hash,
+	supersedes, recorded_at + interval '1 month', source, on_date FROM shilian.ledger WHERE operator_id = 11 AND seq = 2$$) AS fork_next_month;
+SELECT pg_temp.try($$INSERT INTO shilian.ledger SELECT id, operator_id, seq + 1, kind, body, alg, prev_hash, hash,
+	supersedes, recorded_at + interval '1 month', source, on_date FROM shilian.ledger WHERE operator_id = 11 AND seq = 2$$) AS id_again;
+-- the appends go on; every chain, the Merkle log and the proofs verify
+-- across the partitions (and the one attached)
+SELECT shilian.ledger_append(11, 'c', '{}', supersedes => (SELECT id FROM shilian.ledger WHERE operator_id = 11 AND seq = 1)) > 0 AS corrected;
+SELECT pg_temp.try($$SELECT shilian.ledger_append(12, 'c', '{}', supersedes => (SELECT id FROM shilian.ledger WHERE operator_id = 11 AND seq = 1))$$) AS other_chain;
+SELECT operator, entries, ok FROM shilian.chain_verify() ORDER BY operator;
+SELECT operator, entries, ok FROM shilian.chain_verify(11);
+SELECT (SELECT count(*) FROM shilian.ledger) AS entries, (SELECT count(*) FROM shilian.ledger_chain) AS chain_rows;
+SELECT shilian.checkpoint() IS NOT NULL AS checkpointed;
+SELECT ok FROM shilian.log_verify();
+SELECT bool_and(shilian.verify_inclusion(shilian.inclusion_proof(id))) AS proofs_ok FROM shilian.ledger;
+\c :regress_db
+DROP DATABASE shilian_ledger_partitions;
+
 -- ---- SLL05: the ledger needs a UTF8 database ---------------------------------------
 -- The canonical encoding is UTF-8; in another database encoding the body
 -- function refuses instead of hashing converted bytes. (The library's function
