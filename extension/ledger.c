@@ -61,7 +61,6 @@
  */
 static Oid	cached_ledger = InvalidOid;
 static Oid	cached_seq = InvalidOid;
-static Oid	cached_opseq = InvalidOid;	/* ledger_operator_seq (partitioned) */
 static Oid	cached_chain = InvalidOid;	/* ledger_chain */
 static Oid	cached_chain_pkey = InvalidOid;
 static Oid	cached_chain_entry = InvalidOid;
@@ -154,7 +153,6 @@ RefreshCache(void)
 		return;
 	cached_ledger = InvalidOid;
 	cached_seq = LedgerRelid("ledger_id_seq");
-	cached_opseq = LedgerRelid("ledger_operator_seq");
 	cached_chain = LedgerRelid("ledger_chain");
 	cached_chain_pkey = LedgerRelid("ledger_chain_pkey");
 	cached_chain_entry = LedgerRelid("ledger_chain_entry_id_key");
@@ -1396,31 +1394,59 @@ shilian_chain_verify(PG_FUNCTION_ARGS)
 		}
 		else
 		{
-			/* one chain: its entries through the partition's (operator_id, seq) index */
-			Oid			idxoid = part == cached_ledger ? cached_opseq : index_get_partition(rel, cached_opseq);
-			Relation	idx;
-			ScanKeyData key;
-			SysScanDesc scan;
+			/*
+			 * one chain: its entries through the partition's own
+			 * (operator_id, seq) index, <partition>_operator_seq; a
+			 * partition without one (attached in maintenance) is read whole
+			 */
+			Oid			idxoid = get_relname_relid(psprintf("%s_operator_seq", RelationGetRelationName(rel)),
+												   RelationGetNamespace(rel));
 
-			if (!OidIsValid(idxoid))
-				elog(ERROR, "partition %s has no index of shilian.ledger_operator_seq", get_rel_name(part));
-			idx = index_open(idxoid, AccessShareLock);
-			ScanKeyInit(&key, col_attnum[COL_OPERATOR], BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(only));
-			scan = systable_beginscan_ordered(rel, idx, GetActiveSnapshot(), 1, &key);
-			while ((t = systable_getnext_ordered(scan, ForwardScanDirection)) != NULL)
+			if (OidIsValid(idxoid))
 			{
-				MemoryContextSwitchTo(batchcxt);
-				VerifyTuple(&vc, t, desc, v, nulls, ctx, &scratch);
-				MemoryContextSwitchTo(oldcxt);
-				if (++batch == 10000)
+				Relation	idx = index_open(idxoid, AccessShareLock);
+				ScanKeyData key;
+				SysScanDesc scan;
+
+				ScanKeyInit(&key, col_attnum[COL_OPERATOR], BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(only));
+				scan = systable_beginscan_ordered(rel, idx, GetActiveSnapshot(), 1, &key);
+				while ((t = systable_getnext_ordered(scan, ForwardScanDirection)) != NULL)
 				{
-					MemoryContextReset(batchcxt);
-					batch = 0;
-					CHECK_FOR_INTERRUPTS();
+					MemoryContextSwitchTo(batchcxt);
+					VerifyTuple(&vc, t, desc, v, nulls, ctx, &scratch);
+					MemoryContextSwitchTo(oldcxt);
+					if (++batch == 10000)
+					{
+						MemoryContextReset(batchcxt);
+						batch = 0;
+						CHECK_FOR_INTERRUPTS();
+					}
 				}
+				systable_endscan_ordered(scan);
+				index_close(idx, AccessShareLock);
 			}
-			systable_endscan_ordered(scan);
-			index_close(idx, AccessShareLock);
+			else
+			{
+				TableScanDesc scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
+
+				while ((t = heap_getnext(scan, ForwardScanDirection)) != NULL)
+				{
+					bool		isnull;
+
+					if (DatumGetInt64(heap_getattr(t, col_attnum[COL_OPERATOR], desc, &isnull)) != only)
+						continue;
+					MemoryContextSwitchTo(batchcxt);
+					VerifyTuple(&vc, t, desc, v, nulls, ctx, &scratch);
+					MemoryContextSwitchTo(oldcxt);
+					if (++batch == 10000)
+					{
+						MemoryContextReset(batchcxt);
+						batch = 0;
+						CHECK_FOR_INTERRUPTS();
+					}
+				}
+				table_endscan(scan);
+			}
 		}
 		pfree(v);
 		pfree(nulls);

@@ -41,10 +41,8 @@ CREATE TABLE ledger (
 	-- directly; api:CLIENT, import[:CLIENT], epcis[:CLIENT]) and the date of
 	-- the event it records; NULL both for entries not made by a record function
 	source		text,
-	on_date		date,
-	CONSTRAINT ledger_pkey PRIMARY KEY (id, recorded_at)
+	on_date		date
 ) PARTITION BY RANGE (recorded_at);
-CREATE INDEX ledger_operator_seq ON ledger (operator_id, seq);
 COMMENT ON TABLE ledger IS
 	'Insert-only ledger: one hash-chained entry per record, per operator chain (docs/ledger-format.md).';
 COMMENT ON COLUMN ledger.body IS
@@ -68,6 +66,8 @@ ALTER SEQUENCE ledger_id_seq OWNED BY ledger.id;
 -- Where no month partition exists (before ledger_partitions_ahead() first
 -- runs, or past the months it made).
 CREATE TABLE ledger_default PARTITION OF ledger DEFAULT;
+ALTER TABLE ledger_default ADD CONSTRAINT ledger_default_pkey PRIMARY KEY (id, recorded_at);
+CREATE INDEX ledger_default_operator_seq ON ledger_default (operator_id, seq);
 COMMENT ON TABLE ledger_default IS
 	'Default partition of shilian.ledger: entries of months that had no partition of their own when recorded.';
 
@@ -277,6 +277,8 @@ BEGIN
 							  WHERE d.recorded_at >= lo AND d.recorded_at < hi);
 		EXECUTE format('CREATE TABLE shilian.%I PARTITION OF shilian.ledger FOR VALUES FROM (%L) TO (%L)',
 					   part, lo, hi);
+		EXECUTE format('ALTER TABLE shilian.%I ADD CONSTRAINT %I PRIMARY KEY (id, recorded_at)', part, part || '_pkey');
+		EXECUTE format('CREATE INDEX %I ON shilian.%I (operator_id, seq)', part || '_operator_seq', part);
 		EXECUTE format('CREATE TRIGGER ledger_insert_only BEFORE TRUNCATE ON shilian.%I'
 					   ' FOR EACH STATEMENT EXECUTE FUNCTION shilian.ledger_refuse_change()', part);
 		made := made + 1;
