@@ -1268,6 +1268,7 @@ shilian_chain_verify(PG_FUNCTION_ARGS)
 	List	   *leaves;
 	ListCell   *lc;
 	AttrNumber	saved_attnum[NCOLS];
+	Oid			ledger_oid;
 	opstate_iterator it;
 	OpState    *st;
 
@@ -1353,9 +1354,12 @@ shilian_chain_verify(PG_FUNCTION_ARGS)
 	 * layout and attached). The pending list of OpEntry puts entries that
 	 * come early back in seq order.
 	 */
-	parent = table_open(cached_ledger, AccessShareLock);
+	ledger_oid = cached_ledger;
+	parent = table_open(ledger_oid, AccessShareLock);
 	leaves = LedgerLeaves(parent, NIL);
 	memcpy(saved_attnum, col_attnum, sizeof(col_attnum));
+	/* col_attnum follows each partition below: an error there leaves the cache to be rebuilt */
+	cached_ledger = InvalidOid;
 	/* per-entry garbage (detoasted values, psprintf) goes to batchcxt; scan state must not */
 	batchcxt = AllocSetContextCreate(CurrentMemoryContext, "chain_verify batch", ALLOCSET_DEFAULT_SIZES);
 	oldcxt = CurrentMemoryContext;
@@ -1363,7 +1367,7 @@ shilian_chain_verify(PG_FUNCTION_ARGS)
 	{
 		Oid			part = lfirst_oid(lc);
 
-		rel = part == cached_ledger ? parent : table_open(part, AccessShareLock);
+		rel = part == ledger_oid ? parent : table_open(part, AccessShareLock);
 		desc = RelationGetDescr(rel);
 		for (int i = 0; i < NCOLS; i++)
 		{
@@ -1454,6 +1458,7 @@ shilian_chain_verify(PG_FUNCTION_ARGS)
 			table_close(rel, AccessShareLock);
 	}
 	memcpy(col_attnum, saved_attnum, sizeof(col_attnum));
+	cached_ledger = ledger_oid;
 	MemoryContextDelete(batchcxt);
 	table_close(parent, AccessShareLock);
 	pfree(scratch.data);

@@ -190,8 +190,8 @@ shilian_ledger_guard_drop(PG_FUNCTION_ARGS)
  * ATTACH PARTITION of an empty table named ledger_pYYYYMM to shilian.ledger
  * (rows in it would not have passed the ledger's insert trigger; another name
  * would not be known to the sql_drop guard), and, on a partition of
- * shilian.ledger, OWNER TO the ledger's owner and ADD of a PRIMARY KEY or
- * UNIQUE constraint. Decided here, at ddl_command_start, from the parse tree;
+ * shilian.ledger, OWNER TO the ledger's owner, ENABLE ROW LEVEL SECURITY and
+ * ADD of a PRIMARY KEY or UNIQUE constraint. Decided here, at ddl_command_start, from the parse tree;
  * the ddl_command_end guard (ledger_guard_ddl) asks ledger_guard_harmless()
  * for the verdict on the command it sees. Every ALTER TABLE resets it.
  */
@@ -266,6 +266,8 @@ AlterHarmless(AlterTableStmt *stmt, Oid ledger, Oid owner)
 			if (get_rolespec_oid(cmd->newowner, true) != owner)
 				return false;
 		}
+		else if (cmd->subtype == AT_EnableRowSecurity && IsLedgerPartition(target, ledger))
+			continue;
 		else if (cmd->subtype == AT_AddConstraint && IsLedgerPartition(target, ledger) &&
 				 IsA(cmd->def, Constraint) &&
 				 (((Constraint *) cmd->def)->contype == CONSTR_PRIMARY ||

@@ -123,6 +123,10 @@ REVOKE ALL ON ledger, ledger_default, ledger_chain, ledger_leaf, merkle_node, ch
 -- Row-level security is switched on here, before the DDL guard below exists;
 -- the policies per role are in part 80 (docs/security.md).
 ALTER TABLE ledger ENABLE ROW LEVEL SECURITY;
+-- the partitions and ledger_chain are granted to no role: with row-level
+-- security on and no policy, not even a grant made by mistake shows a row
+ALTER TABLE ledger_default ENABLE ROW LEVEL SECURITY;
+ALTER TABLE ledger_chain ENABLE ROW LEVEL SECURITY;
 ALTER TABLE ledger_leaf ENABLE ROW LEVEL SECURITY;
 ALTER TABLE ledger_maintenance ENABLE ROW LEVEL SECURITY;
 
@@ -467,6 +471,7 @@ BEGIN
 					   part, lo, hi);
 		EXECUTE format('ALTER TABLE shilian.%I ADD CONSTRAINT %I PRIMARY KEY (id, recorded_at)', part, part || '_pkey');
 		EXECUTE format('CREATE INDEX %I ON shilian.%I (operator_id, seq)', part || '_operator_seq', part);
+		EXECUTE format('ALTER TABLE shilian.%I ENABLE ROW LEVEL SECURITY', part);
 		EXECUTE format('CREATE TRIGGER ledger_insert_only BEFORE TRUNCATE ON shilian.%I'
 					   ' FOR EACH STATEMENT EXECUTE FUNCTION shilian.ledger_refuse_change()', part);
 		made := made + 1;

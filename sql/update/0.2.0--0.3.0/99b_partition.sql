@@ -91,6 +91,10 @@ SELECT pg_catalog.pg_extension_config_dump('ledger', '');
 SELECT pg_catalog.pg_extension_config_dump('ledger_default', '');
 REVOKE ALL ON ledger, ledger_default, ledger_chain FROM PUBLIC;
 ALTER TABLE ledger ENABLE ROW LEVEL SECURITY;
+-- the partitions and ledger_chain are granted to no role: with row-level
+-- security on and no policy, not even a grant made by mistake shows a row
+ALTER TABLE ledger_default ENABLE ROW LEVEL SECURITY;
+ALTER TABLE ledger_chain ENABLE ROW LEVEL SECURITY;
 GRANT SELECT ON ledger TO shilian_operator, shilian_regulator, shilian_system, shilian_admin;
 -- the policies of part 80
 CREATE POLICY ledger_admin ON ledger TO shilian_admin USING (true) WITH CHECK (true);
@@ -279,6 +283,7 @@ BEGIN
 					   part, lo, hi);
 		EXECUTE format('ALTER TABLE shilian.%I ADD CONSTRAINT %I PRIMARY KEY (id, recorded_at)', part, part || '_pkey');
 		EXECUTE format('CREATE INDEX %I ON shilian.%I (operator_id, seq)', part || '_operator_seq', part);
+		EXECUTE format('ALTER TABLE shilian.%I ENABLE ROW LEVEL SECURITY', part);
 		EXECUTE format('CREATE TRIGGER ledger_insert_only BEFORE TRUNCATE ON shilian.%I'
 					   ' FOR EACH STATEMENT EXECUTE FUNCTION shilian.ledger_refuse_change()', part);
 		made := made + 1;
