@@ -227,6 +227,17 @@ SELECT (SELECT count(*) FROM shilian.ledger) AS entries, (SELECT count(*) FROM s
 SELECT shilian.checkpoint() IS NOT NULL AS checkpointed;
 SELECT ok FROM shilian.log_verify();
 SELECT bool_and(shilian.verify_inclusion(shilian.inclusion_proof(id))) AS proofs_ok FROM shilian.ledger;
+-- the guard is about schema shilian: a role without USAGE on it changes its
+-- own tables as before
+CREATE ROLE regress_ledger_outsider;
+CREATE TABLE public.outsider_table (a int);
+ALTER TABLE public.outsider_table OWNER TO regress_ledger_outsider;
+SET ROLE regress_ledger_outsider;
+SELECT pg_temp.try('ALTER TABLE public.outsider_table ADD COLUMN b int') AS outsider_alter;
+SELECT pg_temp.try('CREATE TRIGGER t BEFORE INSERT ON public.outsider_table FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger()') AS outsider_trigger;
+SELECT pg_temp.try('DROP TABLE public.outsider_table') AS outsider_drop;
+RESET ROLE;
+DROP ROLE regress_ledger_outsider;
 \c :regress_db
 DROP DATABASE shilian_ledger_partitions;
 
