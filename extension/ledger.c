@@ -18,6 +18,8 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
+#include "catalog/partition.h"
+#include "partitioning/partdesc.h"
 #include "executor/executor.h"
 #include "executor/nodeModifyTable.h"
 #include "executor/spi.h"
@@ -59,8 +61,13 @@
  */
 static Oid	cached_ledger = InvalidOid;
 static Oid	cached_seq = InvalidOid;
-static Oid	cached_pkey = InvalidOid;
-static Oid	cached_opseq = InvalidOid;
+static Oid	cached_chain = InvalidOid;	/* ledger_chain */
+static Oid	cached_chain_pkey = InvalidOid;
+static Oid	cached_chain_entry = InvalidOid;
+static AttrNumber chain_op_attnum,
+			chain_seq_attnum,
+			chain_entry_attnum,
+			chain_hash_attnum;
 static Oid	cached_leaf = InvalidOid;
 static Oid	cached_leaf_opseq = InvalidOid;
 static AttrNumber leaf_op_attnum,
@@ -146,8 +153,16 @@ RefreshCache(void)
 		return;
 	cached_ledger = InvalidOid;
 	cached_seq = LedgerRelid("ledger_id_seq");
-	cached_pkey = LedgerRelid("ledger_pkey");
-	cached_opseq = LedgerRelid("ledger_operator_seq_key");
+	cached_chain = LedgerRelid("ledger_chain");
+	cached_chain_pkey = LedgerRelid("ledger_chain_pkey");
+	cached_chain_entry = LedgerRelid("ledger_chain_entry_id_key");
+	chain_op_attnum = get_attnum(cached_chain, "operator_id");
+	chain_seq_attnum = get_attnum(cached_chain, "seq");
+	chain_entry_attnum = get_attnum(cached_chain, "entry_id");
+	chain_hash_attnum = get_attnum(cached_chain, "hash");
+	if (chain_op_attnum == InvalidAttrNumber || chain_seq_attnum == InvalidAttrNumber ||
+		chain_entry_attnum == InvalidAttrNumber || chain_hash_attnum == InvalidAttrNumber)
+		elog(ERROR, "shilian.ledger_chain lacks operator_id, seq, entry_id or hash");
 	cached_leaf = LedgerRelid("ledger_leaf");
 	cached_leaf_opseq = LedgerRelid("ledger_leaf_operator_seq");
 	leaf_op_attnum = get_attnum(cached_leaf, "operator_id");
@@ -633,7 +648,9 @@ CheckKind(const char *kind)
 
 /*
  * The chain head: the highest seq of this operator and its hash (seq 0 and
- * the genesis value for an empty chain). Not through the statement's
+ * the genesis value for an empty chain), from ledger_chain, which the
+ * ledger's insert trigger writes in the inserting transaction (and which
+ * keeps the heads of archived months). Not through the statement's
  * snapshot, which may predate the commit of the previous lock holder (and
  * under REPEATABLE READ does): with the chain lock held no other transaction
  * can be writing this chain, so a dirty snapshot (committed rows plus our
@@ -641,16 +658,17 @@ CheckKind(const char *kind)
  * of a new MVCC snapshot.
  */
 static void
-ChainHead(Relation rel, int64 operator_id, int64 *seq, uint8_t *prev)
+ChainHead(int64 operator_id, int64 *seq, uint8_t *prev)
 {
-	Relation	idx = index_open(cached_opseq, AccessShareLock);
+	Relation	rel = table_open(cached_chain, AccessShareLock);
+	Relation	idx = index_open(cached_chain_pkey, AccessShareLock);
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	t;
 	SnapshotData dirty;
 
 	InitDirtySnapshot(dirty);
-	ScanKeyInit(&key, col_attnum[COL_OPERATOR], BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(operator_id));
+	ScanKeyInit(&key, chain_op_attnum, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(operator_id));
 	scan = systable_beginscan_ordered(rel, idx, &dirty, 1, &key);
 	t = systable_getnext_ordered(scan, BackwardScanDirection);
 	if (!HeapTupleIsValid(t))
@@ -663,8 +681,8 @@ ChainHead(Relation rel, int64 operator_id, int64 *seq, uint8_t *prev)
 		bool		null;
 		bytea	   *h;
 
-		*seq = DatumGetInt64(heap_getattr(t, col_attnum[COL_SEQ], RelationGetDescr(rel), &null));
-		h = DatumGetByteaPP(heap_getattr(t, col_attnum[COL_HASH], RelationGetDescr(rel), &null));
+		*seq = DatumGetInt64(heap_getattr(t, chain_seq_attnum, RelationGetDescr(rel), &null));
+		h = DatumGetByteaPP(heap_getattr(t, chain_hash_attnum, RelationGetDescr(rel), &null));
 		if (null || VARSIZE_ANY_EXHDR(h) != SL_DIGEST_LEN)
 			ereport(ERROR,
 					(errcode(SL_ERRCODE('L', '1', '0')),
@@ -676,6 +694,7 @@ ChainHead(Relation rel, int64 operator_id, int64 *seq, uint8_t *prev)
 	}
 	systable_endscan_ordered(scan);
 	index_close(idx, AccessShareLock);
+	table_close(rel, AccessShareLock);
 }
 
 /*
@@ -780,13 +799,17 @@ LedgerAppendEntry(int64 operator_id, const char *kind, Jsonb *body, int64 supers
 		bool		found;
 		Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
 
-		ScanKeyInit(&key, col_attnum[COL_ID], BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(supersedes));
-		scan = systable_beginscan(rel, cached_pkey, true, snap, 1, &key);
+		Relation	chain = table_open(cached_chain, AccessShareLock);
+
+		/* ledger_chain has every entry id, archived months' too */
+		ScanKeyInit(&key, chain_entry_attnum, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(supersedes));
+		scan = systable_beginscan(chain, cached_chain_entry, true, snap, 1, &key);
 		t = systable_getnext(scan);
 		found = HeapTupleIsValid(t);
 		if (found)
-			owner_op = DatumGetInt64(heap_getattr(t, col_attnum[COL_OPERATOR], RelationGetDescr(rel), &null));
+			owner_op = DatumGetInt64(heap_getattr(t, chain_op_attnum, RelationGetDescr(chain), &null));
 		systable_endscan(scan);
+		table_close(chain, AccessShareLock);
 		UnregisterSnapshot(snap);
 		if (!found)
 			ereport(ERROR,
@@ -800,7 +823,7 @@ LedgerAppendEntry(int64 operator_id, const char *kind, Jsonb *body, int64 supers
 	}
 
 	id = nextval_internal(cached_seq, false);
-	ChainHead(rel, operator_id, &seq, prev);
+	ChainHead(operator_id, &seq, prev);
 	seq++;
 
 	desc = RelationGetDescr(rel);
@@ -894,7 +917,7 @@ LedgerAppendRecords(LedgerNewEntry *entries, int n, const char *source)
 			LockOperatorChain(en->operator_id);
 		id = nextval_internal(cached_seq, false);
 		if (!found)
-			ChainHead(rel, en->operator_id, &h->seq, h->hash);
+			ChainHead(en->operator_id, &h->seq, h->hash);
 		h->seq++;
 		EntryRow(desc, alg, id, en->operator_id, h->seq, en->kind, &canon[i], h->hash, 0, source,
 				 &en->on_date, hash, v, isnull);
@@ -1194,6 +1217,34 @@ VerifyTuple(VerifyCtx *vc, HeapTuple t, TupleDesc desc, Datum *v, bool *nulls,
 	OpEntry(vc, st, e.seq, e.prev_hash, (const uint8_t *) VARDATA_ANY(hashb));
 }
 
+/*
+ * The tables that hold the ledger's rows, in the order of the partition
+ * bounds (month by month, the DEFAULT partition last): rel itself when it is
+ * not partitioned.
+ */
+static List *
+LedgerLeaves(Relation rel, List *acc)
+{
+	PartitionDesc pd;
+
+	if (rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
+		return lappend_oid(acc, RelationGetRelid(rel));
+	pd = RelationGetPartitionDesc(rel, true);
+	for (int i = 0; i < pd->nparts; i++)
+	{
+		if (pd->is_leaf[i])
+			acc = lappend_oid(acc, pd->oids[i]);
+		else
+		{
+			Relation	sub = table_open(pd->oids[i], AccessShareLock);
+
+			acc = LedgerLeaves(sub, acc);
+			table_close(sub, NoLock);
+		}
+	}
+	return acc;
+}
+
 /* chain_verify(operator_id) → (operator, entries, ok, first_bad_seq, reason) */
 PG_FUNCTION_INFO_V1(shilian_chain_verify);
 Datum
@@ -1207,12 +1258,17 @@ shilian_chain_verify(PG_FUNCTION_ARGS)
 	SlBuf		scratch;
 	MemoryContext batchcxt,
 				oldcxt;
-	Relation	rel;
+	Relation	parent,
+				rel;
 	TupleDesc	desc;
 	Datum	   *v;
 	bool	   *nulls;
 	HeapTuple	t;
 	int			batch = 0;
+	List	   *leaves;
+	ListCell   *lc;
+	AttrNumber	saved_attnum[NCOLS];
+	Oid			ledger_oid;
 	opstate_iterator it;
 	OpState    *st;
 
@@ -1291,58 +1347,120 @@ shilian_chain_verify(PG_FUNCTION_ARGS)
 		table_close(leaf, AccessShareLock);
 	}
 
-	rel = table_open(cached_ledger, AccessShareLock);
-	desc = RelationGetDescr(rel);
-	v = palloc(sizeof(Datum) * desc->natts);
-	nulls = palloc(sizeof(bool) * desc->natts);
+	/*
+	 * The ledger is partitioned by month: its partitions are read one by one
+	 * in the order of their bounds (the DEFAULT partition last), each with
+	 * its own column numbers (a partition may have been made with another
+	 * layout and attached). The pending list of OpEntry puts entries that
+	 * come early back in seq order.
+	 */
+	ledger_oid = cached_ledger;
+	parent = table_open(ledger_oid, AccessShareLock);
+	leaves = LedgerLeaves(parent, NIL);
+	memcpy(saved_attnum, col_attnum, sizeof(col_attnum));
+	/* col_attnum follows each partition below: an error there leaves the cache to be rebuilt */
+	cached_ledger = InvalidOid;
 	/* per-entry garbage (detoasted values, psprintf) goes to batchcxt; scan state must not */
 	batchcxt = AllocSetContextCreate(CurrentMemoryContext, "chain_verify batch", ALLOCSET_DEFAULT_SIZES);
 	oldcxt = CurrentMemoryContext;
-	if (all)
+	foreach(lc, leaves)
 	{
-		/* everything: the heap in physical order */
-		TableScanDesc scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
+		Oid			part = lfirst_oid(lc);
 
-		while ((t = heap_getnext(scan, ForwardScanDirection)) != NULL)
+		rel = part == ledger_oid ? parent : table_open(part, AccessShareLock);
+		desc = RelationGetDescr(rel);
+		for (int i = 0; i < NCOLS; i++)
 		{
-			MemoryContextSwitchTo(batchcxt);
-			VerifyTuple(&vc, t, desc, v, nulls, ctx, &scratch);
-			MemoryContextSwitchTo(oldcxt);
-			if (++batch == 10000)
+			col_attnum[i] = get_attnum(part, col_names[i]);
+			if (col_attnum[i] == InvalidAttrNumber)
+				elog(ERROR, "column %s.%s does not exist", get_rel_name(part), col_names[i]);
+		}
+		v = palloc(sizeof(Datum) * desc->natts);
+		nulls = palloc(sizeof(bool) * desc->natts);
+		if (all)
+		{
+			/* everything: the heap in physical order */
+			TableScanDesc scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
+
+			while ((t = heap_getnext(scan, ForwardScanDirection)) != NULL)
 			{
-				MemoryContextReset(batchcxt);
-				batch = 0;
-				CHECK_FOR_INTERRUPTS();
+				MemoryContextSwitchTo(batchcxt);
+				VerifyTuple(&vc, t, desc, v, nulls, ctx, &scratch);
+				MemoryContextSwitchTo(oldcxt);
+				if (++batch == 10000)
+				{
+					MemoryContextReset(batchcxt);
+					batch = 0;
+					CHECK_FOR_INTERRUPTS();
+				}
+			}
+			table_endscan(scan);
+		}
+		else
+		{
+			/*
+			 * one chain: its entries through the partition's own
+			 * (operator_id, seq) index, <partition>_operator_seq; a
+			 * partition without one (attached in maintenance) is read whole
+			 */
+			Oid			idxoid = get_relname_relid(psprintf("%s_operator_seq", RelationGetRelationName(rel)),
+												   RelationGetNamespace(rel));
+
+			if (OidIsValid(idxoid))
+			{
+				Relation	idx = index_open(idxoid, AccessShareLock);
+				ScanKeyData key;
+				SysScanDesc scan;
+
+				ScanKeyInit(&key, col_attnum[COL_OPERATOR], BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(only));
+				scan = systable_beginscan_ordered(rel, idx, GetActiveSnapshot(), 1, &key);
+				while ((t = systable_getnext_ordered(scan, ForwardScanDirection)) != NULL)
+				{
+					MemoryContextSwitchTo(batchcxt);
+					VerifyTuple(&vc, t, desc, v, nulls, ctx, &scratch);
+					MemoryContextSwitchTo(oldcxt);
+					if (++batch == 10000)
+					{
+						MemoryContextReset(batchcxt);
+						batch = 0;
+						CHECK_FOR_INTERRUPTS();
+					}
+				}
+				systable_endscan_ordered(scan);
+				index_close(idx, AccessShareLock);
+			}
+			else
+			{
+				TableScanDesc scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
+
+				while ((t = heap_getnext(scan, ForwardScanDirection)) != NULL)
+				{
+					bool		isnull;
+
+					if (DatumGetInt64(heap_getattr(t, col_attnum[COL_OPERATOR], desc, &isnull)) != only)
+						continue;
+					MemoryContextSwitchTo(batchcxt);
+					VerifyTuple(&vc, t, desc, v, nulls, ctx, &scratch);
+					MemoryContextSwitchTo(oldcxt);
+					if (++batch == 10000)
+					{
+						MemoryContextReset(batchcxt);
+						batch = 0;
+						CHECK_FOR_INTERRUPTS();
+					}
+				}
+				table_endscan(scan);
 			}
 		}
-		table_endscan(scan);
+		pfree(v);
+		pfree(nulls);
+		if (rel != parent)
+			table_close(rel, AccessShareLock);
 	}
-	else
-	{
-		/* one chain: its entries through the (operator_id, seq) index */
-		Relation	idx = index_open(cached_opseq, AccessShareLock);
-		ScanKeyData key;
-		SysScanDesc scan;
-
-		ScanKeyInit(&key, col_attnum[COL_OPERATOR], BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(only));
-		scan = systable_beginscan_ordered(rel, idx, GetActiveSnapshot(), 1, &key);
-		while ((t = systable_getnext_ordered(scan, ForwardScanDirection)) != NULL)
-		{
-			MemoryContextSwitchTo(batchcxt);
-			VerifyTuple(&vc, t, desc, v, nulls, ctx, &scratch);
-			MemoryContextSwitchTo(oldcxt);
-			if (++batch == 10000)
-			{
-				MemoryContextReset(batchcxt);
-				batch = 0;
-				CHECK_FOR_INTERRUPTS();
-			}
-		}
-		systable_endscan_ordered(scan);
-		index_close(idx, AccessShareLock);
-	}
+	memcpy(col_attnum, saved_attnum, sizeof(col_attnum));
+	cached_ledger = ledger_oid;
 	MemoryContextDelete(batchcxt);
-	table_close(rel, AccessShareLock);
+	table_close(parent, AccessShareLock);
 	pfree(scratch.data);
 
 	opstate_start_iterate(vc.ops, &it);

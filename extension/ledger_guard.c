@@ -20,6 +20,11 @@
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/objectaddress.h"
+#include "catalog/partition.h"
+#include "catalog/pg_class.h"
+#include "storage/bufmgr.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_namespace.h"
 #include "commands/event_trigger.h"
@@ -176,4 +181,131 @@ shilian_ledger_guard_drop(PG_FUNCTION_ARGS)
 	if (drops_extension)
 		AdoptSchema(ext, nsp);
 	PG_RETURN_VOID();
+}
+
+/*
+ * ALTER TABLE commands on the partitioned ledger that take nothing away,
+ * which a restore of a dump runs for every month partition made after
+ * CREATE EXTENSION (pg_dump writes a partition as CREATE TABLE, then these):
+ * ATTACH PARTITION of an empty table named ledger_pYYYYMM to shilian.ledger
+ * (rows in it would not have passed the ledger's insert trigger; another name
+ * would not be known to the sql_drop guard), and, on a partition of
+ * shilian.ledger, OWNER TO the ledger's owner, ENABLE ROW LEVEL SECURITY and
+ * ADD of a PRIMARY KEY or UNIQUE constraint. Decided here, at ddl_command_start, from the parse tree;
+ * the ddl_command_end guard (ledger_guard_ddl) asks ledger_guard_harmless()
+ * for the verdict on the command it sees. Every ALTER TABLE resets it.
+ */
+static bool harmless = false;
+
+static Oid
+RelOwner(Oid relid)
+{
+	HeapTuple	t = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(t))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(t))->relowner;
+	ReleaseSysCache(t);
+	return owner;
+}
+
+/* ledger_pYYYYMM */
+static bool
+MonthPartitionName(const char *name)
+{
+	if (strlen(name) != 14 || strncmp(name, "ledger_p", 8) != 0)
+		return false;
+	for (int i = 8; i < 14; i++)
+		if (name[i] < '0' || name[i] > '9')
+			return false;
+	return true;
+}
+
+static bool
+IsLedgerPartition(Oid relid, Oid ledger)
+{
+	return OidIsValid(relid) && get_rel_relispartition(relid) &&
+		get_partition_parent(relid, true) == ledger;
+}
+
+static bool
+AlterHarmless(AlterTableStmt *stmt, Oid ledger, Oid owner)
+{
+	Oid			target;
+	ListCell   *lc;
+
+	if (stmt->cmds == NIL || stmt->relation == NULL)
+		return false;
+	target = RangeVarGetRelid(stmt->relation, NoLock, true);
+	if (!OidIsValid(target))
+		return false;
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+		if (cmd->subtype == AT_AttachPartition && target == ledger)
+		{
+			PartitionCmd *pc = (PartitionCmd *) cmd->def;
+			Oid			part = RangeVarGetRelid(pc->name, NoLock, true);
+			Relation	r;
+			bool		empty;
+
+			/* a month partition's name, which the sql_drop guard knows */
+			if (!OidIsValid(part) || get_rel_relkind(part) != RELKIND_RELATION ||
+				get_rel_namespace(part) != get_rel_namespace(ledger) || !MonthPartitionName(get_rel_name(part)))
+				return false;
+			r = table_open(part, AccessShareLock);
+			empty = RelationGetNumberOfBlocks(r) == 0;
+			table_close(r, AccessShareLock);
+			if (!empty)
+				return false;
+		}
+		else if (cmd->subtype == AT_ChangeOwner && IsLedgerPartition(target, ledger))
+		{
+			if (get_rolespec_oid(cmd->newowner, true) != owner)
+				return false;
+		}
+		else if (cmd->subtype == AT_EnableRowSecurity && IsLedgerPartition(target, ledger))
+			continue;
+		else if (cmd->subtype == AT_AddConstraint && IsLedgerPartition(target, ledger) &&
+				 IsA(cmd->def, Constraint) &&
+				 (((Constraint *) cmd->def)->contype == CONSTR_PRIMARY ||
+				  ((Constraint *) cmd->def)->contype == CONSTR_UNIQUE))
+			continue;
+		else
+			return false;
+	}
+	return true;
+}
+
+PG_FUNCTION_INFO_V1(shilian_ledger_guard_alter_start);
+Datum
+shilian_ledger_guard_alter_start(PG_FUNCTION_ARGS)
+{
+	EventTriggerData *trigdata;
+	Oid			nsp;
+	Oid			ledger;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		elog(ERROR, "ledger_guard_alter_start() must be fired as an event trigger");
+	trigdata = (EventTriggerData *) fcinfo->context;
+	harmless = false;
+	nsp = get_namespace_oid("shilian", true);
+	ledger = OidIsValid(nsp) ? get_relname_relid("ledger", nsp) : InvalidOid;
+	if (OidIsValid(ledger) && IsA(trigdata->parsetree, AlterTableStmt))
+		harmless = AlterHarmless((AlterTableStmt *) trigdata->parsetree, ledger,
+								 RelOwner(ledger));
+	PG_RETURN_VOID();
+}
+
+/* Whether the ALTER TABLE now ending was found harmless at its start; once. */
+PG_FUNCTION_INFO_V1(shilian_ledger_guard_harmless);
+Datum
+shilian_ledger_guard_harmless(PG_FUNCTION_ARGS)
+{
+	bool		r = harmless;
+
+	harmless = false;
+	PG_RETURN_BOOL(r);
 }

@@ -4,10 +4,17 @@
 
 -- One row per record. The hash covers every column but leaf placement
 -- (kept in ledger_leaf, so that this table is strictly insert-only).
--- Ready for time partitioning: ids and recorded_at grow together, and
--- nothing refers to a row by its physical position.
+-- Partitioned by month of recorded_at (Asia/Shanghai months: partition
+-- ledger_pYYYYMM holds [YYYY-MM-01, next month) in Asia/Shanghai time), with a
+-- DEFAULT partition ledger_default so that an insert never fails; the months
+-- are created ahead by ledger_partitions_ahead() (a scheduled job, part 92).
+-- A partitioned table's unique keys must contain recorded_at, so the keys
+-- that make a fork impossible are kept in ledger_chain below. The indexes
+-- are each partition's own, (id, recorded_at) as its primary key and
+-- (operator_id, seq), made with it: indexes of the partitioned table would be
+-- made again by a restore's ATTACH PARTITION before the dump's own.
 CREATE TABLE ledger (
-	id			bigint PRIMARY KEY,
+	id			bigint NOT NULL,
 	operator_id	bigint NOT NULL,
 	seq			bigint NOT NULL CHECK (seq >= 1),
 	kind		text NOT NULL,
@@ -21,10 +28,8 @@ CREATE TABLE ledger (
 	-- directly; api:CLIENT, import[:CLIENT], epcis[:CLIENT]) and the date of
 	-- the event it records; NULL both for entries not made by a record function
 	source		text,
-	on_date		date,
-	-- the last line of defence against a forked chain
-	CONSTRAINT ledger_operator_seq_key UNIQUE (operator_id, seq)
-);
+	on_date		date
+) PARTITION BY RANGE (recorded_at);
 COMMENT ON TABLE ledger IS
 	'Insert-only ledger: one hash-chained entry per record, per operator chain (docs/ledger-format.md).';
 COMMENT ON COLUMN ledger.body IS
@@ -35,6 +40,30 @@ COMMENT ON COLUMN ledger.on_date IS
 	'Not hashed: the date of the event a record function recorded (the day it counts on in operator_day).';
 COMMENT ON COLUMN ledger.alg IS '1 = SHA-256, 2 = SM3 (shilian.hash_algorithm when appended).';
 CREATE SEQUENCE ledger_id_seq AS bigint OWNED BY ledger.id;
+
+-- Where no month partition exists (before ledger_partitions_ahead() first
+-- runs, or past the months it made).
+CREATE TABLE ledger_default PARTITION OF ledger DEFAULT;
+ALTER TABLE ledger_default ADD CONSTRAINT ledger_default_pkey PRIMARY KEY (id, recorded_at);
+CREATE INDEX ledger_default_operator_seq ON ledger_default (operator_id, seq);
+COMMENT ON TABLE ledger_default IS
+	'Default partition of shilian.ledger: entries of months that had no partition of their own when recorded.';
+
+-- One row per ledger entry, written by the ledger's own insert trigger (on
+-- every partition, also those made later): (operator_id, seq) is the last
+-- line of defence against a forked chain and entry_id keeps ids unique
+-- across partitions. The appends read a chain's head here (seq and hash of
+-- its last entry). Not dumped: a restore refills it as it loads the ledger.
+-- Rows stay when a month is archived, so an archived seq is never reused.
+CREATE TABLE ledger_chain (
+	operator_id	bigint NOT NULL,
+	seq			bigint NOT NULL,
+	entry_id	bigint NOT NULL CONSTRAINT ledger_chain_entry_id_key UNIQUE,
+	hash		bytea NOT NULL,
+	CONSTRAINT ledger_chain_pkey PRIMARY KEY (operator_id, seq)
+);
+COMMENT ON TABLE ledger_chain IS
+	'(operator, seq) and entry id of every ledger entry, unique across the ledger''s partitions: a forked chain or a reused id is refused; the append finds chain heads here.';
 
 -- Leaf placement in the Merkle log, assigned by checkpoint() in entry-id order.
 CREATE TABLE ledger_leaf (
@@ -83,16 +112,21 @@ COMMENT ON TABLE ledger_maintenance IS
 	'Every DROP/ALTER of a ledger table done in maintenance mode (also appended to the ledger, operator 0).';
 
 SELECT pg_catalog.pg_extension_config_dump('ledger', '');
+SELECT pg_catalog.pg_extension_config_dump('ledger_default', '');
 SELECT pg_catalog.pg_extension_config_dump('ledger_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('ledger_leaf', '');
 SELECT pg_catalog.pg_extension_config_dump('merkle_node', '');
 SELECT pg_catalog.pg_extension_config_dump('checkpoint', '');
 SELECT pg_catalog.pg_extension_config_dump('ledger_maintenance', '');
 
-REVOKE ALL ON ledger, ledger_leaf, merkle_node, checkpoint, ledger_maintenance FROM PUBLIC;
+REVOKE ALL ON ledger, ledger_default, ledger_chain, ledger_leaf, merkle_node, checkpoint, ledger_maintenance FROM PUBLIC;
 -- Row-level security is switched on here, before the DDL guard below exists;
 -- the policies per role are in part 80 (docs/security.md).
 ALTER TABLE ledger ENABLE ROW LEVEL SECURITY;
+-- the partitions and ledger_chain are granted to no role: with row-level
+-- security on and no policy, not even a grant made by mistake shows a row
+ALTER TABLE ledger_default ENABLE ROW LEVEL SECURITY;
+ALTER TABLE ledger_chain ENABLE ROW LEVEL SECURITY;
 ALTER TABLE ledger_leaf ENABLE ROW LEVEL SECURITY;
 ALTER TABLE ledger_maintenance ENABLE ROW LEVEL SECURITY;
 
@@ -237,6 +271,37 @@ COMMENT ON FUNCTION ledger_refuse_change() IS
 
 CREATE TRIGGER ledger_insert_only BEFORE UPDATE OR DELETE OR TRUNCATE ON ledger
 	FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
+-- A statement trigger of the partitioned ledger fires for statements on the
+-- ledger only; a row trigger is cloned to every partition, also to those
+-- made later, so UPDATE and DELETE of a partition named directly are
+-- refused too. TRUNCATE has no row triggers: each partition gets its own
+-- statement trigger (here, and in ledger_partitions_ahead()).
+CREATE TRIGGER ledger_insert_only_row BEFORE UPDATE OR DELETE ON ledger
+	FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();
+CREATE TRIGGER ledger_insert_only BEFORE TRUNCATE ON ledger_default
+	FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
+CREATE TRIGGER ledger_insert_only BEFORE UPDATE OR DELETE OR TRUNCATE ON ledger_chain
+	FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
+
+-- Every entry, whichever partition it goes to and however it is inserted
+-- (the append, a restore's COPY), gets its row in ledger_chain: a second
+-- entry at the same (operator, seq), or a second entry with the same id, is
+-- refused there (unique_violation on ledger_chain_pkey or
+-- ledger_chain_entry_id_key) and the insert fails.
+CREATE FUNCTION ledger_chain_link() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog
+	AS $$
+BEGIN
+	INSERT INTO shilian.ledger_chain (operator_id, seq, entry_id, hash)
+		VALUES (NEW.operator_id, NEW.seq, NEW.id, NEW.hash);
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION ledger_chain_link() IS
+	'Insert trigger of the ledger (every partition): records (operator, seq, entry id, hash) in ledger_chain, whose keys refuse a forked chain or a reused id.';
+CREATE TRIGGER ledger_chain_link BEFORE INSERT ON ledger
+	FOR EACH ROW EXECUTE FUNCTION ledger_chain_link();
 CREATE TRIGGER ledger_insert_only BEFORE UPDATE OR DELETE OR TRUNCATE ON ledger_leaf
 	FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
 CREATE TRIGGER ledger_insert_only BEFORE UPDATE OR DELETE OR TRUNCATE ON merkle_node
@@ -257,27 +322,54 @@ CREATE FUNCTION ledger_guard_ddl() RETURNS event_trigger
 	SET search_path = pg_catalog
 	AS $$
 DECLARE
-	protected CONSTANT text[] := ARRAY['ledger', 'ledger_leaf', 'merkle_node', 'checkpoint',
-		'ledger_maintenance', 'ledger_id_seq'];
+	protected CONSTANT text[] := ARRAY['ledger', 'ledger_default', 'ledger_chain', 'ledger_leaf',
+		'merkle_node', 'checkpoint', 'ledger_maintenance', 'ledger_id_seq'];
+	-- the month partitions of the ledger (ledger_partitions_ahead())
+	month CONSTANT text := '^ledger_p[0-9]{6}$';
 	hits text[] := '{}';
 	r record;
 BEGIN
 	IF TG_EVENT = 'sql_drop' THEN
 		FOR r IN SELECT * FROM pg_event_trigger_dropped_objects() LOOP
-			IF r.schema_name = 'shilian' AND r.object_type IN ('table', 'sequence') AND r.object_name = ANY (protected)
+			IF r.schema_name = 'shilian' AND r.object_type IN ('table', 'sequence')
+				 AND (r.object_name = ANY (protected) OR r.object_name ~ month)
 			   OR r.object_type IN ('trigger', 'rule') AND r.object_identity ~ ' on shilian\.' AND
-				  split_part(r.object_identity, ' on shilian.', 2) = ANY (protected) THEN
+				  (split_part(r.object_identity, ' on shilian.', 2) = ANY (protected)
+				   OR split_part(r.object_identity, ' on shilian.', 2) ~ month) THEN
 				hits := hits || r.object_identity;
 			END IF;
 		END LOOP;
 	ELSE
+		-- nothing of schema shilian: the guard has nothing to say (and a
+		-- role without USAGE on it may change its own tables)
+		IF NOT EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands() c
+					   WHERE c.schema_name = 'shilian' OR c.object_identity ~ ' on shilian\.') THEN
+			RETURN;
+		END IF;
+		-- ATTACH PARTITION of an empty table, and what a restore does to a
+		-- month partition (OWNER TO the ledger's owner, ROW LEVEL SECURITY,
+		-- ADD PRIMARY KEY): judged from the parse tree at ddl_command_start
+		-- (ledger_guard.c)
+		IF TG_TAG = 'ALTER TABLE' AND shilian.ledger_guard_harmless() THEN
+			RETURN;
+		END IF;
 		FOR r IN SELECT * FROM pg_event_trigger_ddl_commands() LOOP
 			IF r.classid = 'pg_class'::regclass AND r.schema_name = 'shilian'
-				 AND (SELECT relname FROM pg_class WHERE oid = r.objid) = ANY (protected)
+				 AND ((SELECT relname FROM pg_class WHERE oid = r.objid) = ANY (protected)
+					  OR EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = r.objid
+								 AND i.inhparent = 'shilian.ledger'::regclass))
 			   OR r.classid = 'pg_trigger'::regclass AND r.object_identity ~ ' on shilian\.' AND
-				  split_part(r.object_identity, ' on shilian.', 2) = ANY (protected)
+				  (split_part(r.object_identity, ' on shilian.', 2) = ANY (protected)
+				   OR split_part(r.object_identity, ' on shilian.', 2) ~ month)
+				  -- the TRUNCATE guard of a month partition, as made by
+				  -- ledger_partitions_ahead() and by a restore, takes nothing away
+				  AND NOT (TG_TAG = 'CREATE TRIGGER' AND split_part(r.object_identity, ' on shilian.', 2) ~ month
+						   AND EXISTS (SELECT 1 FROM pg_trigger t WHERE t.oid = r.objid
+									   AND t.tgname = 'ledger_insert_only'
+									   AND t.tgfoid = 'shilian.ledger_refuse_change()'::regprocedure))
 			   OR r.classid = 'pg_rewrite'::regclass AND r.object_identity ~ ' on shilian\.' AND
-				  split_part(r.object_identity, ' on shilian.', 2) = ANY (protected) THEN
+				  (split_part(r.object_identity, ' on shilian.', 2) = ANY (protected)
+				   OR split_part(r.object_identity, ' on shilian.', 2) ~ month) THEN
 				hits := hits || r.object_identity;
 			END IF;
 		END LOOP;
@@ -318,8 +410,23 @@ CREATE FUNCTION ledger_guard_drop() RETURNS event_trigger
 COMMENT ON FUNCTION ledger_guard_drop() IS
 	'Event trigger function: DROP EXTENSION shilian (or its schema, or its owner''s objects) only with shilian.allow_drop set in the transaction (SQLSTATE SLL31).';
 
+CREATE FUNCTION ledger_guard_alter_start() RETURNS event_trigger
+	AS 'MODULE_PATHNAME', 'shilian_ledger_guard_alter_start'
+	LANGUAGE C;
+COMMENT ON FUNCTION ledger_guard_alter_start() IS
+	'Event trigger function (ddl_command_start of ALTER TABLE): notes whether the command only attaches an empty partition to the ledger or does to a ledger partition what a restore does (owner, primary key).';
+CREATE FUNCTION ledger_guard_harmless() RETURNS boolean
+	AS 'MODULE_PATHNAME', 'shilian_ledger_guard_harmless'
+	LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ledger_guard_harmless() IS
+	'For ledger_guard_ddl(): whether the ALTER TABLE ending now was found harmless at its start (then forgotten).';
+REVOKE ALL ON FUNCTION ledger_guard_harmless() FROM PUBLIC;
+
 CREATE EVENT TRIGGER shilian_ledger_guard_drop ON sql_drop
 	EXECUTE FUNCTION ledger_guard_ddl();
+CREATE EVENT TRIGGER shilian_ledger_guard_alter_start ON ddl_command_start
+	WHEN TAG IN ('ALTER TABLE')
+	EXECUTE FUNCTION ledger_guard_alter_start();
 CREATE EVENT TRIGGER shilian_ledger_guard_alter ON ddl_command_end
 	WHEN TAG IN ('ALTER TABLE', 'ALTER SEQUENCE', 'CREATE TRIGGER', 'ALTER TRIGGER', 'CREATE RULE')
 	EXECUTE FUNCTION ledger_guard_ddl();
@@ -330,5 +437,58 @@ CREATE EVENT TRIGGER shilian_ledger_guard_extension ON ddl_command_start
 ALTER EVENT TRIGGER shilian_ledger_guard_drop ENABLE ALWAYS;
 ALTER EVENT TRIGGER shilian_ledger_guard_extension ENABLE ALWAYS;
 ALTER EVENT TRIGGER shilian_ledger_guard_alter ENABLE ALWAYS;
+ALTER EVENT TRIGGER shilian_ledger_guard_alter_start ENABLE ALWAYS;
+
+-- ---- month partitions ---------------------------------------------------------
+
+CREATE FUNCTION ledger_partitions_ahead(months integer DEFAULT 3) RETURNS integer
+	LANGUAGE plpgsql
+	-- definer rights: a partition is made by the ledger's owner; the job
+	-- runs as shilian_admin
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	first CONSTANT date := date_trunc('month', shilian.platform_today())::date;
+	m date;
+	lo timestamptz;
+	hi timestamptz;
+	part text;
+	made integer := 0;
+BEGIN
+	IF months IS NULL OR months < 0 OR months > 24 THEN
+		RAISE EXCEPTION USING
+			ERRCODE = 'SLL50',
+			MESSAGE = format('cannot make ledger partitions %s months ahead', coalesce(months::text, 'NULL')),
+			HINT = 'Give a number of months from 0 to 24 (the current month is always made).';
+	END IF;
+	-- one caller at a time (two jobs making the same month); 21324 = 0x534C, the ledger's lock space
+	PERFORM pg_advisory_xact_lock(21324, 50);
+	FOR i IN 0 .. months LOOP
+		m := (first + make_interval(months => i))::date;
+		part := 'ledger_p' || to_char(m, 'YYYYMM');
+		CONTINUE WHEN to_regclass(format('shilian.%I', part)) IS NOT NULL;
+		-- Asia/Shanghai months, whatever the session's time zone
+		lo := m::timestamp AT TIME ZONE 'Asia/Shanghai';
+		hi := (m + interval '1 month')::timestamp AT TIME ZONE 'Asia/Shanghai';
+		-- entries of the month already in the default partition stay there
+		-- (rows are never moved): the month gets no partition of its own
+		CONTINUE WHEN EXISTS (SELECT 1 FROM shilian.ledger_default d
+							  WHERE d.recorded_at >= lo AND d.recorded_at < hi);
+		EXECUTE format('CREATE TABLE shilian.%I PARTITION OF shilian.ledger FOR VALUES FROM (%L) TO (%L)',
+					   part, lo, hi);
+		EXECUTE format('ALTER TABLE shilian.%I ADD CONSTRAINT %I PRIMARY KEY (id, recorded_at)', part, part || '_pkey');
+		EXECUTE format('CREATE INDEX %I ON shilian.%I (operator_id, seq)', part || '_operator_seq', part);
+		EXECUTE format('ALTER TABLE shilian.%I ENABLE ROW LEVEL SECURITY', part);
+		EXECUTE format('CREATE TRIGGER ledger_insert_only BEFORE TRUNCATE ON shilian.%I'
+					   ' FOR EACH STATEMENT EXECUTE FUNCTION shilian.ledger_refuse_change()', part);
+		made := made + 1;
+	END LOOP;
+	RETURN made;
+END
+$$;
+COMMENT ON FUNCTION ledger_partitions_ahead(integer) IS
+	'Admin (a daily job): make the ledger''s month partitions (ledger_pYYYYMM, Asia/Shanghai months) from the current month to months ahead, skipping a month with entries in the default partition; returns how many were made. SLL50 for months outside 0..24.';
+REVOKE ALL ON FUNCTION ledger_partitions_ahead(integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ledger_partitions_ahead(integer) TO shilian_admin;
 
 GRANT SELECT ON checkpoint TO shilian_operator, shilian_regulator, shilian_system, shilian_public, shilian_admin;

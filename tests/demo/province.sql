@@ -2,6 +2,11 @@
 -- platform adds its part here so that a newcomer sees it working.
 SELECT 'demo: shilian ' || shilian.version() AS loaded;
 
+-- The ledger's month partitions (docs/operations.md#partitioning-分区): this
+-- month and three ahead, as the daily job makes them, before the demo's
+-- entries; shown with the number of entries in each.
+SELECT shilian.ledger_partitions_ahead() >= 0 AS ledger_partitions_ready;
+
 -- Identifier and quantity types (docs/types.md): checked literals.
 SELECT '91350100M000100Y43'::shilian.uscc AS uscc,
        'SC11834020305037'::shilian.licence_no AS licence,
@@ -597,3 +602,10 @@ SELECT 'demo: ' || count(*) || ' webhook subscriptions under ' || :'webhook_url'
 -- database (`make run` does it with a demo key made in .run/); then
 -- GET /v1/ledger/checkpoint serves the signed note to witnesses and auditors.
 SELECT 'demo: checkpoint to sign: ' || replace(rtrim(shilian.checkpoint_body(), E'\n'), E'\n', ' | ') AS signed_checkpoint;
+
+-- Where the demo's ledger entries are: one row per partition of the ledger.
+SELECT c.relname AS ledger_partition, count(l.id) AS entries
+  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+  LEFT JOIN shilian.ledger l ON l.tableoid = c.oid
+ WHERE i.inhparent = 'shilian.ledger'::regclass
+ GROUP BY c.relname ORDER BY c.relname;

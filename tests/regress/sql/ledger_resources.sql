@@ -46,15 +46,19 @@ SELECT shilian.verify_inclusion(shilian.inclusion_proof(id)) AS proof_ok
   FROM shilian.ledger WHERE operator_id = 7 AND seq IN (1, 10001, 20000) ORDER BY seq;
 SELECT shilian.verify_consistency(shilian.consistency_proof(12345)) AS consistent;
 
--- ---- the executor's guarantees on the fast append path ------------------------
+-- ---- the executor's guarantees on the append paths ----------------------------
 -- A column with a default, a NOT NULL column, a CHECK, a generated column and
 -- a partial expression index, added in maintenance: appends honour each one.
+-- The partitioned ledger (with its insert trigger ledger_chain_link) takes
+-- the SPI INSERT path; the unique expression index, which a partitioned
+-- table cannot have without recorded_at, is made on the partition the
+-- entries go to.
 SET shilian.ledger_maintenance = on;
 ALTER TABLE shilian.ledger ADD COLUMN note text NOT NULL DEFAULT 'set by default';
 ALTER TABLE shilian.ledger ADD CONSTRAINT kind_short CHECK (length(kind) <= 20);
 ALTER TABLE shilian.ledger ADD COLUMN kind_len int GENERATED ALWAYS AS (length(kind)) STORED;
 RESET shilian.ledger_maintenance;
-CREATE UNIQUE INDEX ledger_kind_once ON shilian.ledger (lower(kind)) WHERE operator_id = 8;
+CREATE UNIQUE INDEX ledger_kind_once ON shilian.ledger_default (lower(kind)) WHERE operator_id = 8;
 SELECT pg_temp.try($$SELECT shilian.ledger_append(8, 'first', '{"a": 1}')$$);
 -- the default and the generated value are there
 SELECT seq, kind, note, kind_len FROM shilian.ledger WHERE operator_id = 8 ORDER BY seq;
@@ -84,8 +88,8 @@ SET shilian.ledger_maintenance = on;
 SELECT pg_temp.try($$ALTER TABLE shilian.ledger ALTER COLUMN note DROP DEFAULT$$);
 RESET shilian.ledger_maintenance;
 SELECT pg_temp.try($$SELECT shilian.ledger_append(8, 'second', '{}')$$);
--- an insert trigger is something the fast path does not run: the relcache
--- invalidation sends the next append through the SPI INSERT, which fires it
+-- an insert trigger (the fast path of an unpartitioned ledger does not run one; the relcache
+-- invalidation would send the next append through the SPI INSERT) is fired
 CREATE FUNCTION pg_temp.stamp() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
 	NEW.note := NEW.note || ' (trigger)';
@@ -100,7 +104,7 @@ SELECT pg_temp.try($$SELECT shilian.ledger_append(8, repeat('k', 30), '{}')$$);
 SET shilian.ledger_maintenance = on;
 DROP TRIGGER stamp ON shilian.ledger;
 RESET shilian.ledger_maintenance;
--- and without it, the fast path again
+-- and without it again
 SELECT pg_temp.try($$SELECT shilian.ledger_append(8, repeat('k', 30), '{}')$$);
 SELECT pg_temp.try($$SELECT shilian.ledger_append(8, 'fifth', '{}')$$);
 SELECT seq, kind, note, kind_len FROM shilian.ledger WHERE operator_id = 8 ORDER BY seq;
@@ -121,7 +125,9 @@ SELECT shilian.inclusion_proof((SELECT entry_id FROM shilian.ledger_leaf WHERE l
 SELECT shilian.consistency_proof(3);
 \echo :LAST_ERROR_SQLSTATE
 -- SLL10: the head of operator 9's chain has a hash of the wrong length
+-- (the append reads the head in ledger_chain)
 UPDATE shilian.ledger SET hash = '\x00' WHERE operator_id = 9 AND seq = 3;
+UPDATE shilian.ledger_chain SET hash = '\x00' WHERE operator_id = 9 AND seq = 3;
 SELECT shilian.ledger_append(9, 'd', '{}');
 \echo :LAST_ERROR_SQLSTATE
 SELECT shilian.checkpoint();
@@ -135,6 +141,105 @@ SELECT operator, ok, first_bad_seq, reason FROM shilian.chain_verify(9);
 
 \c :regress_db
 DROP DATABASE shilian_ledger_resources;
+
+-- ---- month partitions (docs/operations.md#partitioning-分区) -------------------
+-- In a database of its own (the partitions' names carry the month); nothing
+-- printed depends on the date.
+CREATE DATABASE shilian_ledger_partitions;
+\c shilian_ledger_partitions
+SET client_min_messages = warning;
+CREATE EXTENSION shilian;
+RESET client_min_messages;
+-- SQLSTATE and, for a unique violation, the key that refused it
+CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	st text;
+	con text;
+BEGIN
+	EXECUTE sql;
+	RETURN 'ok';
+EXCEPTION WHEN others THEN
+	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, con = CONSTRAINT_NAME;
+	RETURN st || coalesce(' ' || nullif(con, ''), '');
+END
+$$;
+-- the current month and three ahead; again, nothing to make
+SELECT shilian.ledger_partitions_ahead() AS made;
+SELECT shilian.ledger_partitions_ahead() AS made_again;
+SELECT pg_temp.try('SELECT shilian.ledger_partitions_ahead(25)') AS too_far;
+-- each one an Asia/Shanghai month, named by it
+SELECT count(*) AS months,
+	bool_and(c.relname = 'ledger_p' || to_char(lower(b.r) AT TIME ZONE 'Asia/Shanghai', 'YYYYMM')
+		AND (lower(b.r) AT TIME ZONE 'Asia/Shanghai')::time = '00:00'
+		AND extract(day FROM lower(b.r) AT TIME ZONE 'Asia/Shanghai') = 1
+		AND upper(b.r) AT TIME ZONE 'Asia/Shanghai' = (lower(b.r) AT TIME ZONE 'Asia/Shanghai') + interval '1 month') AS asia_shanghai_months
+  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid,
+	LATERAL (SELECT tstzrange(x[1]::timestamptz, x[2]::timestamptz) AS r
+			   FROM regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \(''([^'']*)''\) TO \(''([^'']*)''\)') x) b
+ WHERE i.inhparent = 'shilian.ledger'::regclass AND c.relname <> 'ledger_default';
+-- the entries go to this month's partition, not to the default one
+SELECT shilian.ledger_append(11, 'a', '{}') > 0 AS a, shilian.ledger_append(11, 'b', '{}') > 0 AS b,
+	shilian.ledger_append(12, 'a', '{"x": 1}') > 0 AS c;
+SELECT 'ledger_p' || to_char(shilian.platform_today(), 'YYYYMM') AS part \gset
+SELECT tableoid::regclass::text = 'shilian.' || :'part' AS in_month_partition, count(*) FROM shilian.ledger GROUP BY 1;
+SELECT shilian.checkpoint() IS NOT NULL AS checkpointed;
+-- insert-only for every partition, named directly too
+SELECT pg_temp.try(format('DELETE FROM shilian.%I', :'part')) AS delete_partition;
+SELECT pg_temp.try(format('UPDATE shilian.%I SET kind = kind', :'part')) AS update_partition;
+SELECT pg_temp.try(format('TRUNCATE shilian.%I', :'part')) AS truncate_partition;
+SELECT pg_temp.try('TRUNCATE shilian.ledger_default') AS truncate_default;
+SELECT pg_temp.try('DELETE FROM shilian.ledger_chain') AS delete_chain;
+-- nor dropped, detached or changed
+SELECT pg_temp.try(format('DROP TABLE shilian.%I', :'part')) AS drop_partition;
+SELECT pg_temp.try(format('ALTER TABLE shilian.ledger DETACH PARTITION shilian.%I', :'part')) AS detach_partition;
+SELECT pg_temp.try(format('ALTER TABLE shilian.%I DISABLE TRIGGER USER', :'part')) AS disable_triggers;
+SELECT pg_temp.try(format('ALTER TABLE shilian.%I RENAME TO kept_elsewhere', :'part')) AS rename_partition;
+SELECT pg_temp.try(format('DROP TRIGGER ledger_insert_only ON shilian.%I', :'part')) AS drop_truncate_guard;
+SELECT pg_temp.try('ALTER TABLE shilian.ledger ADD COLUMN extra int') AS alter_ledger;
+-- attaching: an empty ledger_pYYYYMM only (what a restore does), nothing else
+CREATE TABLE shilian.ledger_p200001 (LIKE shilian.ledger INCLUDING ALL);
+SELECT pg_temp.try($$ALTER TABLE shilian.ledger ATTACH PARTITION shilian.ledger_p200001
+	FOR VALUES FROM ('2000-01-01 00:00+08') TO ('2000-02-01 00:00+08')$$) AS attach_empty;
+CREATE TABLE shilian.ledger_p200002 (LIKE shilian.ledger INCLUDING ALL);
+INSERT INTO shilian.ledger_p200002 SELECT id + 2000, operator_id, seq + 1, kind, body, alg, prev_hash, hash, supersedes,
+	'2000-02-10 12:00+08', source, on_date FROM shilian.ledger WHERE operator_id = 12;
+SELECT pg_temp.try($$ALTER TABLE shilian.ledger ATTACH PARTITION shilian.ledger_p200002
+	FOR VALUES FROM ('2000-02-01 00:00+08') TO ('2000-03-01 00:00+08')$$) AS attach_filled;
+CREATE TABLE shilian.other_name (LIKE shilian.ledger INCLUDING ALL);
+SELECT pg_temp.try($$ALTER TABLE shilian.ledger ATTACH PARTITION shilian.other_name
+	FOR VALUES FROM ('2000-03-01 00:00+08') TO ('2000-04-01 00:00+08')$$) AS attach_other_name;
+-- the fork defence: a second entry at a seq of a chain, written directly by
+-- the owner, in the same partition or in another month's, or an entry id
+-- used again, is refused by ledger_chain's keys
+SELECT pg_temp.try($$INSERT INTO shilian.ledger SELECT id + 1000, operator_id, seq, kind, body, alg, prev_hash, hash,
+	supersedes, recorded_at, source, on_date FROM shilian.ledger WHERE operator_id = 11 AND seq = 2$$) AS fork_same_month;
+SELECT pg_temp.try($$INSERT INTO shilian.ledger SELECT id + 1000, operator_id, seq, kind, body, alg, prev_hash, hash,
+	supersedes, recorded_at + interval '1 month', source, on_date FROM shilian.ledger WHERE operator_id = 11 AND seq = 2$$) AS fork_next_month;
+SELECT pg_temp.try($$INSERT INTO shilian.ledger SELECT id, operator_id, seq + 1, kind, body, alg, prev_hash, hash,
+	supersedes, recorded_at + interval '1 month', source, on_date FROM shilian.ledger WHERE operator_id = 11 AND seq = 2$$) AS id_again;
+-- the appends go on; every chain, the Merkle log and the proofs verify
+-- across the partitions (and the one attached)
+SELECT shilian.ledger_append(11, 'c', '{}', supersedes => (SELECT id FROM shilian.ledger WHERE operator_id = 11 AND seq = 1)) > 0 AS corrected;
+SELECT pg_temp.try($$SELECT shilian.ledger_append(12, 'c', '{}', supersedes => (SELECT id FROM shilian.ledger WHERE operator_id = 11 AND seq = 1))$$) AS other_chain;
+SELECT operator, entries, ok FROM shilian.chain_verify() ORDER BY operator;
+SELECT operator, entries, ok FROM shilian.chain_verify(11);
+SELECT (SELECT count(*) FROM shilian.ledger) AS entries, (SELECT count(*) FROM shilian.ledger_chain) AS chain_rows;
+SELECT shilian.checkpoint() IS NOT NULL AS checkpointed;
+SELECT ok FROM shilian.log_verify();
+SELECT bool_and(shilian.verify_inclusion(shilian.inclusion_proof(id))) AS proofs_ok FROM shilian.ledger;
+-- the guard is about schema shilian: a role without USAGE on it changes its
+-- own tables as before
+CREATE ROLE regress_ledger_outsider;
+CREATE TABLE public.outsider_table (a int);
+ALTER TABLE public.outsider_table OWNER TO regress_ledger_outsider;
+SET ROLE regress_ledger_outsider;
+SELECT pg_temp.try('ALTER TABLE public.outsider_table ADD COLUMN b int') AS outsider_alter;
+SELECT pg_temp.try('CREATE TRIGGER t BEFORE INSERT ON public.outsider_table FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger()') AS outsider_trigger;
+SELECT pg_temp.try('DROP TABLE public.outsider_table') AS outsider_drop;
+RESET ROLE;
+DROP ROLE regress_ledger_outsider;
+\c :regress_db
+DROP DATABASE shilian_ledger_partitions;
 
 -- ---- SLL05: the ledger needs a UTF8 database ---------------------------------------
 -- The canonical encoding is UTF-8; in another database encoding the body

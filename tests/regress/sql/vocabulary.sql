@@ -139,7 +139,7 @@ SELECT c.kind, c.qty, c.consumed_at FROM shilian.consumption c
 -- names are part of the ledger format (docs/ledger-format.md).
 SELECT c.relname, a.attname, format_type(a.atttypid, NULL)
   FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
- WHERE c.relnamespace = 'shilian'::regnamespace AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped
+ WHERE c.relnamespace = 'shilian'::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND a.attnum > 0 AND NOT a.attisdropped
    AND ((a.atttypid = 'timestamptz'::regtype AND a.attname !~ '_at$')
 	 OR (a.atttypid = 'date'::regtype AND a.attname !~ '_(on|from|to)$'))
  ORDER BY 1, 2;
