@@ -447,7 +447,7 @@ COMMENT ON FUNCTION epcis_expiry(jsonb, int) IS
 -- read through its canonical Digital Link. SLE04 for another identifier or
 -- a GTIN no product has, SLE13 for a serial listed twice or commissioned
 -- before (internal).
-CREATE FUNCTION epcis_items(ev jsonb, idx int)
+CREATE FUNCTION epcis_items(ev jsonb, idx int, field text DEFAULT 'epcList')
 	RETURNS TABLE (product bigint, gtin text, serials text[], keys text[])
 	LANGUAGE plpgsql STABLE
 	SET search_path = pg_catalog, pg_temp
@@ -463,21 +463,21 @@ BEGIN
 			SELECT x.value AS epc, (x.ordinality - 1)::int AS k,
 				regexp_match(shilian.epcis_gs1_uri(CASE jsonb_typeof(x.value) WHEN 'string' THEN x.value #>> '{}' END),
 					'^https://id\.gs1\.org/01/([0-9]{14})/21/([^/?#]+)$') AS m
-			  FROM jsonb_array_elements(ev -> 'epcList') WITH ORDINALITY x) y
+			  FROM jsonb_array_elements(ev -> field) WITH ORDINALITY x) y
 		 ORDER BY y.m[1] NULLS FIRST, y.m[2], y.k
 	LOOP
 		IF e.m IS NULL THEN
-			PERFORM shilian.epcis_refuse('SLE04', idx, 'epcList/' || e.k,
+			PERFORM shilian.epcis_refuse('SLE04', idx, field || '/' || e.k,
 				format('unsupported instance identifier %s', e.epc),
 				'Name serialised items by SGTIN: urn:epc:id:sgtin:<company prefix>.<item reference>.<serial> or https://id.gs1.org/01/<GTIN>/21/<serial>.');
 		END IF;
 		IF prev = e.m[1] || '/' || e.m[2] THEN
-			PERFORM shilian.epcis_refuse('SLE13', idx, 'epcList/' || e.k,
+			PERFORM shilian.epcis_refuse('SLE13', idx, field || '/' || e.k,
 				format('serial %s of GTIN %s is listed twice', e.m[2], e.m[1]));
 		END IF;
 		prev := e.m[1] || '/' || e.m[2];
 		IF EXISTS (SELECT 1 FROM shilian.batch_item b WHERE b.gtin = e.m[1] AND b.serial = e.m[2]) THEN
-			PERFORM shilian.epcis_refuse('SLE13', idx, 'epcList/' || e.k,
+			PERFORM shilian.epcis_refuse('SLE13', idx, field || '/' || e.k,
 				format('item %s/21/%s was commissioned before', shilian.gs1_digital_link(e.m[1]), e.m[2]),
 				'An item is commissioned once; ship or receive its lot.');
 		END IF;
@@ -493,7 +493,7 @@ BEGIN
 			SELECT p.id INTO product FROM shilian.product p
 			 WHERE p.gtin IN (cur, substr(cur, 2), substr(cur, 3), substr(cur, 7)) AND lpad(p.gtin, 14, '0') = cur;
 			IF product IS NULL THEN
-				PERFORM shilian.epcis_refuse('SLE04', idx, 'epcList/' || e.k,
+				PERFORM shilian.epcis_refuse('SLE04', idx, field || '/' || e.k,
 					format('unknown product: no product has GTIN %s', cur),
 					'Register the product with its GTIN first (product_register).');
 			END IF;
@@ -508,9 +508,9 @@ BEGIN
 	END IF;
 END
 $$;
-COMMENT ON FUNCTION epcis_items(jsonb, int) IS
-	'The SGTINs of an event''s epcList by product: GTIN-14, serials, class keys; SLE04 for other identifiers or unknown GTINs, SLE13 for a serial listed twice or commissioned before (internal).';
-REVOKE ALL ON FUNCTION epcis_items(jsonb, int) FROM PUBLIC;
+COMMENT ON FUNCTION epcis_items(jsonb, int, text) IS
+	'The SGTINs of an event''s epcList (or the list named by field: a transformation''s outputEPCList) by product: GTIN-14, serials, class keys; SLE04 for other identifiers or unknown GTINs, SLE13 for a serial listed twice or commissioned before (internal).';
+REVOKE ALL ON FUNCTION epcis_items(jsonb, int, text) FROM PUBLIC;
 
 CREATE FUNCTION epcis_apply_event(job bigint, idx int, ev jsonb) RETURNS void
 	LANGUAGE plpgsql VOLATILE
@@ -541,6 +541,8 @@ DECLARE
 	inputs shilian.trace_code[] := '{}';
 	qtys shilian.qty[] := '{}';
 	outp record;
+	out_gtin text;
+	out_serials text[];
 	n int;
 BEGIN
 	-- an error declaration (same eventID as the event it declares wrong)
@@ -655,22 +657,45 @@ BEGIN
 	PERFORM shilian.require_see(op);
 
 	IF typ = 'TransformationEvent' THEN
-		FOR q IN SELECT * FROM shilian.epcis_quantities(ev, idx, 'inputQuantityList') LOOP
+		-- the inputs: lots (inputQuantityList), serialised items (inputEPCList), or both
+		FOR q IN SELECT * FROM shilian.epcis_quantities(ev, idx, 'inputQuantityList')
+		          WHERE ev ? 'inputQuantityList' OR NOT (jsonb_typeof(ev -> 'inputEPCList') = 'array'
+		                                                AND jsonb_array_length(ev -> 'inputEPCList') > 0) LOOP
 			inputs := inputs || shilian.epcis_batch(op, q.product, q.lot, idx, q.epc_class);
 			qtys := qtys || q.qty;
 			anyc := anyc || q.keys;
 		END LOOP;
-		SELECT count(*) INTO n FROM jsonb_array_elements(ev -> 'outputQuantityList');
+		-- serialised inputs (inputEPCList): a piece of each lot holding them
+		FOR q IN SELECT * FROM shilian.epcis_input_items(ev, idx, op) LOOP
+			inputs := inputs || q.code;
+			qtys := qtys || q.qty;
+			anyc := anyc || q.keys;
+		END LOOP;
+		-- one output lot: a quantity (outputQuantityList) or serialised items
+		-- of one GTIN (outputEPCList), its lot number from ilmd
+		SELECT count(*) INTO n FROM jsonb_array_elements(CASE jsonb_typeof(ev -> 'outputQuantityList')
+			WHEN 'array' THEN ev -> 'outputQuantityList' ELSE '[]' END);
+		IF jsonb_typeof(ev -> 'outputEPCList') = 'array' AND jsonb_array_length(ev -> 'outputEPCList') > 0 THEN
+			SELECT count(*) + n INTO n FROM shilian.epcis_items(ev, idx, 'outputEPCList');
+		END IF;
 		IF n <> 1 THEN
 			PERFORM shilian.epcis_refuse('SLE05', idx, 'outputQuantityList',
 				'a TransformationEvent is recorded with exactly one output lot',
-				'Split a transformation with several outputs into one event per output lot.');
+				'Split a transformation with several outputs into one event per output lot; serialised outputs (outputEPCList) are one lot of one GTIN.');
 		END IF;
-		SELECT * INTO outp FROM shilian.epcis_quantities(ev, idx, 'outputQuantityList');
+		IF jsonb_typeof(ev -> 'outputQuantityList') = 'array' AND jsonb_array_length(ev -> 'outputQuantityList') > 0 THEN
+			SELECT * INTO outp FROM shilian.epcis_quantities(ev, idx, 'outputQuantityList');
+		ELSE
+			SELECT i.product, (cardinality(i.serials) || ' pcs')::shilian.qty AS qty,
+				coalesce(ev #>> '{ilmd,cbvmda:lotNumber}', ev #>> '{ilmd,lotNumber}') AS lot, i.keys
+			  INTO outp FROM shilian.epcis_items(ev, idx, 'outputEPCList') i;
+			SELECT i.gtin, i.serials INTO out_gtin, out_serials FROM shilian.epcis_items(ev, idx, 'outputEPCList') i;
+		END IF;
 		anyc := anyc || outp.keys;
 		expires := shilian.epcis_expiry(ev, idx);
 		code := shilian.transform(inputs, qtys, outp.product, outp.qty, local_day, outp.lot, expires, op);
 		batches := batches || code::text;
+		PERFORM shilian.epcis_transform_items(ev, code, out_gtin, out_serials);
 	ELSIF typ = 'AggregationEvent' THEN
 		-- packing lots or items on an SSCC logistic unit (ADD), emptying it (DELETE)
 		classes := shilian.epcis_aggregate(op, idx, ev, act, t);
@@ -2018,7 +2043,7 @@ BEGIN
 		-- serialised items, by the batch that holds them (a piece each)
 		FOR q IN SELECT min(e.k) AS k, count(*) AS n, min(e.epc) AS epc, bool_and(i.id IS NOT NULL) AS known,
 		                bool_or(i.unit_id IS NOT NULL OR EXISTS (SELECT 1 FROM shilian.item_link il JOIN shilian.link l ON l.id = il.link_id
-		                                 WHERE il.item_id = i.id AND l.status = 'pending')) AS moving,
+		                                 WHERE il.item_id = i.id AND (l.status = 'pending' OR l.kind = 'transform'))) AS moving,
 		                array_agg(i.id) AS items, b.id AS batch_id, b.owner_id
 		           FROM (SELECT x.value #>> '{}' AS epc, (x.ordinality - 1)::int AS k,
 		                        regexp_match(shilian.epcis_gs1_uri(CASE jsonb_typeof(x.value) WHEN 'string' THEN x.value #>> '{}' END),
@@ -2211,7 +2236,7 @@ BEGIN
 			OR NOT EXISTS (SELECT 1 FROM shilian.batch b WHERE b.id = e.lot AND b.owner_id = op)
 			OR EXISTS (SELECT 1 FROM shilian.batch_item i WHERE i.id = e.item AND i.unit_id IS NOT NULL)
 			OR EXISTS (SELECT 1 FROM shilian.item_link il JOIN shilian.link l ON l.id = il.link_id
-			            WHERE il.item_id = e.item AND l.status = 'pending') THEN
+			            WHERE il.item_id = e.item AND (l.status = 'pending' OR l.kind = 'transform')) THEN
 			PERFORM shilian.epcis_refuse('SLE30', idx, 'epcList/' || e.k,
 				format('item not held: operator %s holds no item %s free to ship (unknown, in another''s lot, packed on a logistic unit, or in transit)', op, e.epc),
 				'Ship serialised items commissioned in, or received into, a lot the seller holds; an item packed on an SSCC goes with the unit (ship the SSCC, or unpack it first); one on a sale not yet received is in transit.');
@@ -2284,6 +2309,78 @@ $$;
 COMMENT ON FUNCTION epcis_receive_items(jsonb, int, bigint, bigint, timestamptz) IS
 	'Receive in full the pending sales from the seller carrying the serialised items of a receiving event''s epcList; their items are then in the received batches; SLE31 for an item on no pending sale (internal).';
 REVOKE ALL ON FUNCTION epcis_receive_items(jsonb, int, bigint, bigint, timestamptz) FROM PUBLIC;
+
+-- The serialised inputs of a TransformationEvent (inputEPCList): per lot
+-- holding them, its trace code, a piece per item, its class keys and the
+-- items. SLE30 for an item the operator does not hold free to use (unknown,
+-- another's, packed on a unit, in transit, used up by a transformation) or
+-- listed twice.
+CREATE FUNCTION epcis_input_items(ev jsonb, idx int, op bigint)
+	RETURNS TABLE (code trace_code, qty qty, keys text[], items bigint[])
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	e record;
+	seen bigint[] := '{}';
+	lots bigint[] := '{}';
+BEGIN
+	FOR e IN SELECT x.value #>> '{}' AS epc, (x.ordinality - 1)::int AS k, i.id AS item, shilian.item_lot(i.id) AS lot, i.unit_id
+	           FROM jsonb_array_elements(CASE jsonb_typeof(ev -> 'inputEPCList') WHEN 'array' THEN ev -> 'inputEPCList' ELSE '[]' END)
+	                WITH ORDINALITY x
+	           LEFT JOIN LATERAL regexp_match(shilian.epcis_gs1_uri(CASE jsonb_typeof(x.value) WHEN 'string' THEN x.value #>> '{}' END),
+	                         '^https://id\.gs1\.org/01/([0-9]{14})/21/([^/?#]+)$') m ON true
+	           LEFT JOIN shilian.batch_item i ON i.gtin = m[1] AND i.serial = m[2]
+	          ORDER BY x.ordinality LOOP
+		IF e.item IS NULL OR e.unit_id IS NOT NULL
+			OR NOT EXISTS (SELECT 1 FROM shilian.batch b WHERE b.id = e.lot AND b.owner_id = op)
+			OR EXISTS (SELECT 1 FROM shilian.item_link il JOIN shilian.link l ON l.id = il.link_id
+			            WHERE il.item_id = e.item AND (l.status = 'pending' OR l.kind = 'transform')) THEN
+			PERFORM shilian.epcis_refuse('SLE30', idx, 'inputEPCList/' || e.k,
+				format('item not held: operator %s holds no item %s free to use (unknown, in another''s lot, packed on a logistic unit, in transit, or used up)', op, e.epc),
+				'A transformation''s inputEPCList names serialised items commissioned in, or received into, a lot the operator holds, each used once.');
+		END IF;
+		IF e.item = ANY (seen) THEN
+			PERFORM shilian.epcis_refuse('SLE30', idx, 'inputEPCList/' || e.k, format('item %s is listed twice', e.epc));
+		END IF;
+		seen := seen || e.item;
+		lots := lots || e.lot;
+	END LOOP;
+	RETURN QUERY
+	SELECT b.trace_code, (count(*) || ' pcs')::shilian.qty, shilian.epcis_batch_keys(x.lot), array_agg(x.item ORDER BY x.k)
+	  FROM unnest(seen, lots) WITH ORDINALITY x(item, lot, k) JOIN shilian.batch b ON b.id = x.lot
+	 GROUP BY x.lot, b.trace_code ORDER BY min(x.k);
+END
+$$;
+COMMENT ON FUNCTION epcis_input_items(jsonb, int, bigint) IS
+	'The serialised inputs of a TransformationEvent by the lots holding them (a piece each); SLE30 for an item the operator does not hold free to use (internal).';
+REVOKE ALL ON FUNCTION epcis_input_items(jsonb, int, bigint) FROM PUBLIC;
+
+-- After a TransformationEvent made batch code: its serialised inputs are
+-- recorded on the processing link from their lot (used up: they are in the
+-- output now, item_lot gives it), its serialised outputs (outp.gtin and
+-- outp.serials, from outputEPCList) as members of the output lot.
+CREATE FUNCTION epcis_transform_items(ev jsonb, code trace_code, out_gtin text, out_serials text[]) RETURNS void
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	out_id bigint := (SELECT b.id FROM shilian.batch b WHERE b.trace_code OPERATOR(shilian.=) code);
+	owner bigint := (SELECT b.owner_id FROM shilian.batch b WHERE b.id = out_id);
+BEGIN
+	INSERT INTO shilian.item_link (item_id, link_id)
+	SELECT i.id, l.id
+	  FROM jsonb_array_elements(CASE jsonb_typeof(ev -> 'inputEPCList') WHEN 'array' THEN ev -> 'inputEPCList' ELSE '[]' END) x
+	 CROSS JOIN LATERAL regexp_match(shilian.epcis_gs1_uri(x.value #>> '{}'), '^https://id\.gs1\.org/01/([0-9]{14})/21/([^/?#]+)$') m
+	  JOIN shilian.batch_item i ON i.gtin = m[1] AND i.serial = m[2]
+	  JOIN shilian.link l ON l.kind = 'transform' AND l.to_batch = out_id AND l.from_batch = shilian.item_lot(i.id);
+	INSERT INTO shilian.batch_item (batch_id, owner_id, gtin, serial)
+	SELECT out_id, owner, out_gtin, sn FROM unnest(out_serials) sn WHERE out_gtin IS NOT NULL;
+END
+$$;
+COMMENT ON FUNCTION epcis_transform_items(jsonb, trace_code, text, text[]) IS
+	'Record a TransformationEvent''s serialised inputs on its processing links (used up) and its serialised outputs as members of the output lot (internal).';
+REVOKE ALL ON FUNCTION epcis_transform_items(jsonb, trace_code, text, text[]) FROM PUBLIC;
 
 -- ---- named queries (EPCIS 2.0 REST binding: /queries) -------------------------
 -- A caller's saved SimpleEventQuery (命名查询): a name and its parameters,
