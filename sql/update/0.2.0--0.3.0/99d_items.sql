@@ -606,14 +606,15 @@ BEGIN
 				'Use a CBV 2.0 disposition: a bare name such as "in_transit", https://ref.gs1.org/cbv/Disp-in_transit or urn:epcglobal:cbv:disp:in_transit; or an extension term as a URI of your own.');
 		END IF;
 	END IF;
-	-- serialised items are recorded when commissioned (members of the lot made);
-	-- logistic units (SSCC) are shipped and received by their epcList
+	-- serialised items are recorded when commissioned (members of the lot made)
+	-- and followed by shipping and receiving events; logistic units (SSCC) are
+	-- shipped and received by their epcList
 	IF jsonb_typeof(ev -> 'epcList') = 'array' AND jsonb_array_length(ev -> 'epcList') > 0
 		AND (typ <> 'ObjectEvent' OR NOT (act = 'ADD' AND step IS NOT DISTINCT FROM 'commissioning'
 		                                  OR act = 'OBSERVE' AND step IN ('shipping', 'receiving', 'accepting'))) THEN
 		PERFORM shilian.epcis_refuse('SLE05', idx, 'epcList',
-			'instance-level identifiers (epcList) are recorded only by a commissioning event (ADD), logistic units (SSCC) by shipping and receiving events',
-			'Commission the items (action ADD, bizStep commissioning); later events name their lot as a quantityElement (epcClass, quantity, uom), or the SSCC they are packed on.');
+			'instance-level identifiers (epcList) are recorded by commissioning (ADD), shipping and receiving ObjectEvents only',
+			'Commission serialised items (action ADD, bizStep commissioning), ship and receive them or the SSCC they are packed on by epcList; other events name their lot as a quantityElement (epcClass, quantity, uom).');
 	END IF;
 	IF typ NOT IN ('ObjectEvent', 'AggregationEvent', 'TransformationEvent') THEN
 		PERFORM shilian.epcis_refuse('SLE05', idx, 'type', format('%s is not recorded', typ),
