@@ -2043,8 +2043,7 @@ BEGIN
 		END LOOP;
 		-- serialised items, by the batch that holds them (a piece each)
 		FOR q IN SELECT min(e.k) AS k, count(*) AS n, min(e.epc) AS epc, bool_and(i.id IS NOT NULL) AS known,
-		                bool_or(i.unit_id IS NOT NULL OR EXISTS (SELECT 1 FROM shilian.item_link il JOIN shilian.link l ON l.id = il.link_id
-		                                 WHERE il.item_id = i.id AND (l.status = 'pending' OR l.kind = 'transform'))) AS moving,
+		                bool_or(i.id IS NOT NULL AND NOT shilian.item_free(i.id, op)) AS moving,
 		                array_agg(i.id) AS items, b.id AS batch_id, b.owner_id
 		           FROM (SELECT x.value #>> '{}' AS epc, (x.ordinality - 1)::int AS k,
 		                        regexp_match(shilian.epcis_gs1_uri(CASE jsonb_typeof(x.value) WHEN 'string' THEN x.value #>> '{}' END),
@@ -2196,6 +2195,23 @@ COMMENT ON FUNCTION item_lot(bigint) IS
 	'The batch a serialised item is in now: the received batch of the last received sale carrying it (item_link), else its commissioning lot (internal).';
 REVOKE ALL ON FUNCTION item_lot(bigint) FROM PUBLIC;
 
+-- Whether an item is free for operator op to ship, pack or use: known, in a
+-- batch op holds (item_lot), not packed on a logistic unit, not on a sale
+-- in transit, not used up by a transformation. The one rule of
+-- epcis_ship_items, epcis_input_items and epcis_aggregate.
+CREATE FUNCTION item_free(item bigint, op bigint) RETURNS boolean
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT EXISTS (SELECT 1 FROM shilian.batch_item i JOIN shilian.batch b ON b.id = shilian.item_lot(i.id)
+	                WHERE i.id = item_free.item AND i.unit_id IS NULL AND b.owner_id = item_free.op)
+	   AND NOT EXISTS (SELECT 1 FROM shilian.item_link il JOIN shilian.link l ON l.id = il.link_id
+	                    WHERE il.item_id = item_free.item AND (l.status = 'pending' OR l.kind = 'transform'))
+$$;
+COMMENT ON FUNCTION item_free(bigint, bigint) IS
+	'Whether a serialised item is free for the operator to ship, pack or use: in a batch it holds, not packed on a unit, not in transit, not used up (internal).';
+REVOKE ALL ON FUNCTION item_free(bigint, bigint) FROM PUBLIC;
+
 -- The serialised items (SGTINs) of an event's epcList, each with its index
 -- in the list and the item recorded under it (NULL: never commissioned);
 -- SSCCs are skipped (epcis_units takes them), anything else is refused there.
@@ -2233,11 +2249,7 @@ DECLARE
 	lots bigint[] := '{}';
 BEGIN
 	FOR e IN SELECT x.k, x.epc, x.item, shilian.item_lot(x.item) AS lot FROM shilian.epcis_listed_items(ev) x ORDER BY x.k LOOP
-		IF e.item IS NULL
-			OR NOT EXISTS (SELECT 1 FROM shilian.batch b WHERE b.id = e.lot AND b.owner_id = op)
-			OR EXISTS (SELECT 1 FROM shilian.batch_item i WHERE i.id = e.item AND i.unit_id IS NOT NULL)
-			OR EXISTS (SELECT 1 FROM shilian.item_link il JOIN shilian.link l ON l.id = il.link_id
-			            WHERE il.item_id = e.item AND (l.status = 'pending' OR l.kind = 'transform')) THEN
+		IF e.item IS NULL OR NOT shilian.item_free(e.item, op) THEN
 			PERFORM shilian.epcis_refuse('SLE30', idx, 'epcList/' || e.k,
 				format('item not held: operator %s holds no item %s free to ship (unknown, in another''s lot, packed on a logistic unit, or in transit)', op, e.epc),
 				'Ship serialised items commissioned in, or received into, a lot the seller holds; an item packed on an SSCC goes with the unit (ship the SSCC, or unpack it first); one on a sale not yet received is in transit.');
@@ -2326,17 +2338,14 @@ DECLARE
 	seen bigint[] := '{}';
 	lots bigint[] := '{}';
 BEGIN
-	FOR e IN SELECT x.value #>> '{}' AS epc, (x.ordinality - 1)::int AS k, i.id AS item, shilian.item_lot(i.id) AS lot, i.unit_id
+	FOR e IN SELECT x.value #>> '{}' AS epc, (x.ordinality - 1)::int AS k, i.id AS item, shilian.item_lot(i.id) AS lot
 	           FROM jsonb_array_elements(CASE jsonb_typeof(ev -> 'inputEPCList') WHEN 'array' THEN ev -> 'inputEPCList' ELSE '[]' END)
 	                WITH ORDINALITY x
 	           LEFT JOIN LATERAL regexp_match(shilian.epcis_gs1_uri(CASE jsonb_typeof(x.value) WHEN 'string' THEN x.value #>> '{}' END),
 	                         '^https://id\.gs1\.org/01/([0-9]{14})/21/([^/?#]+)$') m ON true
 	           LEFT JOIN shilian.batch_item i ON i.gtin = m[1] AND i.serial = m[2]
 	          ORDER BY x.ordinality LOOP
-		IF e.item IS NULL OR e.unit_id IS NOT NULL
-			OR NOT EXISTS (SELECT 1 FROM shilian.batch b WHERE b.id = e.lot AND b.owner_id = op)
-			OR EXISTS (SELECT 1 FROM shilian.item_link il JOIN shilian.link l ON l.id = il.link_id
-			            WHERE il.item_id = e.item AND (l.status = 'pending' OR l.kind = 'transform')) THEN
+		IF e.item IS NULL OR NOT shilian.item_free(e.item, op) THEN
 			PERFORM shilian.epcis_refuse('SLE30', idx, 'inputEPCList/' || e.k,
 				format('item not held: operator %s holds no item %s free to use (unknown, in another''s lot, packed on a logistic unit, in transit, or used up)', op, e.epc),
 				'A transformation''s inputEPCList names serialised items commissioned in, or received into, a lot the operator holds, each used once.');
