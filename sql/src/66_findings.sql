@@ -239,12 +239,14 @@ CREATE FUNCTION findings_compliance(stations text[], ops bigint[], period datera
 			OFFSET 0) r
 	), lic AS MATERIALIZED (
 		-- operators whose every licence ended before today (and before the
-		-- end of the period): their last valid day
-		SELECT li.operator_id, max(li.valid_to) AS valid_to
-		  FROM o JOIN shilian.licence li ON li.operator_id = o.id
-		 GROUP BY li.operator_id
-		HAVING max(li.valid_to) < shilian.platform_today()
-		   AND (upper(period) IS NULL OR max(li.valid_to) < upper(period))
+		-- end of the period): their last valid day, one probe of
+		-- licence_operator_idx per operator (a join would hash every licence
+		-- of the province to keep a city's)
+		SELECT o.id AS operator_id, m.valid_to
+		  FROM o CROSS JOIN LATERAL (
+			SELECT max(li.valid_to) AS valid_to FROM shilian.licence li WHERE li.operator_id = o.id) m
+		 WHERE m.valid_to < shilian.platform_today()
+		   AND (upper(period) IS NULL OR m.valid_to < upper(period))
 	), ev AS (
 		-- (the lot received, a foreign key, is looked up per evidence row: a
 		-- scalar subquery is an index probe whatever the planner expects of
