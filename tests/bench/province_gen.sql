@@ -362,7 +362,11 @@ INSERT INTO inspection (id, batch_id, operator_id, kind, result, report, link_id
 	OVERRIDING SYSTEM VALUE
 	SELECT 2 * (SELECT np FROM p) + l, rb, buyer, 'incoming', 'pass',
 		jsonb_build_object('inspector', '验收员' || buyer % 100), l, rts
-	  FROM rc ORDER BY l;
+	  FROM rc
+	 -- 3% of the receipts are recorded without their incoming inspection
+	 -- (an EPCIS receiving event or a bulk line without it), as in a province
+	 WHERE pg_temp.u(rc.l, 61) >= 0.03
+	 ORDER BY l;
 
 -- ---- first entries: market vendors buying from farmers without records -----
 
@@ -453,6 +457,15 @@ SELECT setval(pg_get_serial_sequence('shilian.batch', 'id'), (SELECT max(id) FRO
 SELECT setval(pg_get_serial_sequence('shilian.link', 'id'), (SELECT max(id) FROM link));
 SELECT setval(pg_get_serial_sequence('shilian.inspection', 'id'), (SELECT max(id) FROM inspection));
 SELECT setval(pg_get_serial_sequence('shilian.consumption', 'id'), (SELECT max(id) FROM consumption));
+
+-- the receipts that break a rule (0.3.0, sql/src/66_findings.sql: its
+-- triggers did not fire under session_replication_role = replica), by the
+-- rule itself over every receipt
+SELECT to_regclass('shilian.receipt_exception') IS NOT NULL AS has_receipt_exception \gset
+\if :has_receipt_exception
+SELECT receipt_exception_sync(ARRAY(SELECT l.id FROM link l WHERE l.status = 'received' AND l.kind = 'ship'),
+	ARRAY(SELECT b.id FROM batch b WHERE b.origin = 'first_entry'));
+\endif
 
 -- the registry's history (0.3.0, sql/src/63_history.sql; its triggers did
 -- not fire under session_replication_role = replica): each operator's

@@ -343,5 +343,51 @@ SELECT shilian.alerts_scan();
 SELECT set_config('shilian.operator_id', '', false) IS NOT NULL AS reset;
 RESET ROLE;
 
+-- ---- receipt_exception: kept as the records are written and corrected -----------
+-- compliance_findings reads the receipts without their incoming inspection
+-- and those of expired lots from receipt_exception, which triggers keep. At
+-- every step below the table equals a recount by the rule over every
+-- receipt (receipt_exceptions over all links and batches).
+CREATE TEMP VIEW rx_disagree AS
+	SELECT count(*) AS rows_off FROM (
+		(SELECT * FROM shilian.receipt_exception
+		 EXCEPT ALL SELECT * FROM shilian.receipt_exceptions(ARRAY(SELECT id FROM shilian.link),
+																ARRAY(SELECT id FROM shilian.batch)))
+		UNION ALL
+		(SELECT * FROM shilian.receipt_exceptions(ARRAY(SELECT id FROM shilian.link), ARRAY(SELECT id FROM shilian.batch))
+		 EXCEPT ALL SELECT * FROM shilian.receipt_exception)) d;
+SELECT (SELECT count(*) FROM shilian.receipt_exception) AS kept, rows_off FROM rx_disagree;
+-- K's two legacy first entries are there: one uninspected, one of a lot
+-- expired on 03-08.
+SELECT b.trace_code = :'k_legacy' AS legacy, e.uninspected, e.expires_on, e.on_date
+  FROM shilian.receipt_exception e JOIN shilian.batch b ON b.id = e.batch_id
+ WHERE e.operator_id = :k ORDER BY e.on_date;
+-- A sale received without its inspection (receive() allows it) is kept at
+-- once, dated by its receipt in China time (01:30 UTC on 03-21 is 09:30).
+SELECT shilian.ship(:'w_sauce', :k, '2 pcs', '2026-03-20') AS l_wk2 \gset
+SELECT shilian.receive(:l_wk2, '2 pcs', NULL, '2026-03-21 01:30+00') IS NOT NULL AS received;
+SELECT uninspected, expires_on, on_date FROM shilian.receipt_exception WHERE link_id = :l_wk2;
+SELECT kind, records, first_on FROM shilian.compliance_findings('360102', '[2026-03-21,2026-03-21]');
+SELECT rows_off FROM rx_disagree;
+-- Its retraction (the seller takes the whole receipt back) removes it.
+SELECT shilian.retract('link', :l_wk2, 'wrong buyer') IS NOT NULL AS retracted;
+SELECT count(*) AS kept FROM shilian.receipt_exception WHERE link_id = :l_wk2;
+SELECT count(*) AS findings FROM shilian.compliance_findings('360102', '[2026-03-21,2026-03-21]');
+-- A sale received with its inspection is not kept.
+SELECT shilian.ship(:'w_sauce', :k, '1 pcs', '2026-03-22') AS l_wk3 \gset
+SELECT shilian.receive(:l_wk3, '1 pcs', :'insp', '2026-03-22 10:00+08') IS NOT NULL AS received;
+SELECT count(*) AS kept FROM shilian.receipt_exception WHERE link_id = :l_wk3;
+-- A later incoming inspection of K's uninspected first entry clears it; a
+-- corrected expiry (after the receipt) clears the other.
+SELECT shilian.inspect(:'k_legacy', 'incoming', 'pass', :'insp', '2026-03-11 09:00+08', :k) IS NOT NULL AS inspected;
+UPDATE shilian.batch SET expires_on = '2026-03-20' WHERE trace_code = :'k_expired';
+SELECT count(*) AS kept FROM shilian.receipt_exception WHERE operator_id = :k;
+SELECT count(*) AS findings FROM shilian.compliance_findings('360102', '[2026-03-01,2026-03-31]')
+ WHERE operator = :k AND kind IN ('missing_incoming_inspection', 'expired_product_receipt');
+-- ... and an expiry corrected back before it keeps it again.
+UPDATE shilian.batch SET expires_on = '2026-03-08' WHERE trace_code = :'k_expired';
+SELECT expires_on FROM shilian.receipt_exception WHERE operator_id = :k;
+SELECT rows_off FROM rx_disagree;
+
 \c :regress_db
 DROP DATABASE shilian_findings;
