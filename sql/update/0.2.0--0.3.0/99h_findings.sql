@@ -41,12 +41,14 @@ COMMENT ON TABLE receipt_exception IS
 
 -- The rule: which of these receipts break it, and how. links: sales (the
 -- ones not received, or transformations, give nothing); batches: first
--- entries (other batches give nothing).
+-- entries (other batches give nothing). Neither STRICT nor SET: the planner
+-- inlines it into the caller's statement (receipt_exception_sync, whose
+-- plans PL/pgSQL keeps), where a function planned at every call cost a
+-- receipt 0.85 ms; every name in it is schema-qualified.
 CREATE FUNCTION receipt_exceptions(links bigint[], batches bigint[])
 	RETURNS TABLE (operator_id bigint, batch_id bigint, link_id bigint, on_date date, uninspected boolean,
 		expires_on date)
-	LANGUAGE sql STABLE STRICT
-	SET search_path = pg_catalog, pg_temp
+	LANGUAGE sql STABLE
 	AS $$
 	SELECT r.buyer_id, r.to_batch, r.id, r.on_date, NOT r.inspected,
 		CASE WHEN r.on_date > r.expires_on THEN r.expires_on END
@@ -73,16 +75,26 @@ COMMENT ON FUNCTION receipt_exceptions(bigint[], bigint[]) IS
 REVOKE ALL ON FUNCTION receipt_exceptions(bigint[], bigint[]) FROM PUBLIC;
 
 -- Make receipt_exception agree with receipt_exceptions() for these receipts.
+-- PL/pgSQL, for its plans kept per session, and generic ones (a SQL
+-- function's statements, or a custom plan of the rule, are planned again at
+-- every call: half a millisecond a receipt's trigger would pay).
 CREATE FUNCTION receipt_exception_sync(links bigint[], batches bigint[]) RETURNS void
-	LANGUAGE sql VOLATILE STRICT SECURITY DEFINER
+	LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
+	SET plan_cache_mode = force_generic_plan
 	AS $$
-	DELETE FROM shilian.receipt_exception e WHERE e.link_id = ANY (links);
-	DELETE FROM shilian.receipt_exception e WHERE e.link_id IS NULL AND e.batch_id = ANY (batches);
+BEGIN
+	IF cardinality(links) > 0 THEN
+		DELETE FROM shilian.receipt_exception e WHERE e.link_id = ANY (links);
+	END IF;
+	IF cardinality(batches) > 0 THEN
+		DELETE FROM shilian.receipt_exception e WHERE e.link_id IS NULL AND e.batch_id = ANY (batches);
+	END IF;
 	INSERT INTO shilian.receipt_exception (operator_id, batch_id, link_id, on_date, uninspected, expires_on)
 	SELECT x.operator_id, x.batch_id, x.link_id, x.on_date, x.uninspected, x.expires_on
 	  FROM shilian.receipt_exceptions(links, batches) x;
-	$$;
+END
+$$;
 COMMENT ON FUNCTION receipt_exception_sync(bigint[], bigint[]) IS
 	'Recompute the receipt_exception rows of these sales and first entries from the records (receipt_exceptions).';
 REVOKE ALL ON FUNCTION receipt_exception_sync(bigint[], bigint[]) FROM PUBLIC;
