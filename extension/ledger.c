@@ -100,6 +100,7 @@ static bool target_default,
 static TimestampTz target_lo,
 			target_hi;
 static uint64 inval_count = 0;	/* relcache invalidations seen of those relations */
+static Oid	target_exprs_rel = InvalidOid;	/* the partition target_checks are of */
 
 /* How ledger_chain rows are written: directly, or (a changed table) by SPI. */
 typedef enum ChainPath
@@ -232,6 +233,7 @@ RefreshCache(void)
 	write_path = PATH_UNKNOWN;
 	chain_path = CHAIN_UNKNOWN;
 	target_part = InvalidOid;
+	target_exprs_rel = InvalidOid;
 	cached_ledger = ledger;
 }
 
@@ -308,6 +310,7 @@ LedgerRelcacheCallback(Datum arg, Oid relid)
 	{
 		write_path = PATH_UNKNOWN;
 		target_part = InvalidOid;
+		target_exprs_rel = InvalidOid;
 		inval_count++;
 	}
 	if (relid == InvalidOid || relid == cached_chain)
@@ -494,6 +497,57 @@ OpenTarget(Relation parent, TimestampTz ts, bool *is_default)
 	return NULL;
 }
 
+/*
+ * The CHECK constraints of the target partition (and, for the default
+ * partition, its partition constraint), compiled once per target instead of
+ * by every append's executor state (ExecRelCheck and ExecPartitionCheck
+ * build them when a ResultRelInfo has none, from the stored expression
+ * text). A context replaced on a new target is handed to the transaction,
+ * since a batch's writer may still use it until the transaction ends.
+ */
+static MemoryContext target_cxt = NULL;
+static ExprState **target_checks = NULL;
+static ExprState *target_partcheck = NULL;
+
+static void
+ShareTargetExprs(ResultRelInfo *rri, Relation part, bool partcheck)
+{
+#if PG_VERSION_NUM < 180000			/* later releases skip unenforced CHECKs there */
+	TupleConstr *constr = RelationGetDescr(part)->constr;
+
+	if (RelationGetRelid(part) != target_part)
+		return;					/* looked up again since: the executor's own */
+	if (target_exprs_rel != target_part)
+	{
+		MemoryContext old;
+
+		if (target_cxt != NULL)
+			MemoryContextSetParent(target_cxt, TopTransactionContext);
+		target_exprs_rel = InvalidOid;
+		target_cxt = AllocSetContextCreate(TopMemoryContext, "shilian ledger partition checks",
+										   ALLOCSET_SMALL_SIZES);
+		old = MemoryContextSwitchTo(target_cxt);
+		target_checks = NULL;
+		if (constr != NULL && constr->num_check > 0)
+		{
+			target_checks = palloc(sizeof(ExprState *) * constr->num_check);
+			for (int i = 0; i < constr->num_check; i++)
+				target_checks[i] = ExecInitExpr(expression_planner((Expr *) stringToNode(constr->check[i].ccbin)),
+												NULL);
+		}
+		target_partcheck = NULL;
+		if (target_default)
+			target_partcheck = ExecInitCheck((List *) expression_planner((Expr *) RelationGetPartitionQual(part)),
+											 NULL);
+		MemoryContextSwitchTo(old);
+		target_exprs_rel = target_part;
+	}
+	rri->ri_ConstraintExprs = target_checks;
+	if (partcheck && target_default)
+		rri->ri_PartitionCheckExpr = target_partcheck;
+#endif
+}
+
 /* The executor state of one fast-path write (one append, or one batch). */
 typedef struct LedgerWriter
 {
@@ -523,6 +577,7 @@ WriterBegin(LedgerWriter *w, Relation rel, Relation parent, bool partcheck)
 	w->rri = makeNode(ResultRelInfo);
 	/* range table index 0: not part of a query; error details then name no columns by privilege */
 	InitResultRelInfo(w->rri, rel, 0, NULL, 0);
+	ShareTargetExprs(w->rri, rel, partcheck);
 	ExecOpenIndices(w->rri, false);
 	w->generated = desc->constr != NULL && desc->constr->has_generated_stored;
 	w->partcheck = partcheck;
@@ -1065,13 +1120,13 @@ CheckKind(const char *kind)
 /*
  * The chain head: the highest seq of this operator and its hash (seq 0 and
  * the genesis value for an empty chain), from ledger_chain, which the
- * ledger's insert trigger writes in the inserting transaction (and which
- * keeps the heads of archived months). Not through the statement's
- * snapshot, which may predate the commit of the previous lock holder (and
- * under REPEATABLE READ does): with the chain lock held no other transaction
- * can be writing this chain, so a dirty snapshot (committed rows plus our
- * own, no aborted ones) sees exactly the chain as it stands, without the cost
- * of a new MVCC snapshot.
+ * append (or the ledger's insert trigger) writes in the inserting
+ * transaction (and which keeps the heads of archived months). Not through
+ * the statement's snapshot, which may predate the commit of the previous
+ * lock holder (and under REPEATABLE READ does): with the chain lock held
+ * no other transaction can be writing this chain, so a dirty snapshot
+ * (committed rows plus our own, no aborted ones) sees exactly the chain as
+ * it stands, without the cost of a new MVCC snapshot.
  */
 static void
 ChainHead(int64 operator_id, int64 *seq, uint8_t *prev)
