@@ -218,6 +218,12 @@ SELECT pg_temp.try($$INSERT INTO shilian.ledger SELECT id + 1000, operator_id, s
 	supersedes, recorded_at + interval '1 month', source, on_date FROM shilian.ledger WHERE operator_id = 11 AND seq = 2$$) AS fork_next_month;
 SELECT pg_temp.try($$INSERT INTO shilian.ledger SELECT id, operator_id, seq + 1, kind, body, alg, prev_hash, hash,
 	supersedes, recorded_at + interval '1 month', source, on_date FROM shilian.ledger WHERE operator_id = 11 AND seq = 2$$) AS id_again;
+-- the append's fast path writes its ledger_chain row itself, checked by the
+-- same keys: an entry id drawn again (the sequence set back by a superuser)
+-- is refused there
+SELECT setval('shilian.ledger_id_seq', (SELECT max(id) FROM shilian.ledger) - 1) > 0 AS set_back;
+SELECT pg_temp.try($$SELECT shilian.ledger_append(11, 'again', '{}')$$) AS append_id_again;
+SELECT setval('shilian.ledger_id_seq', (SELECT max(id) FROM shilian.ledger)) > 0 AS set_forward;
 -- the appends go on; every chain, the Merkle log and the proofs verify
 -- across the partitions (and the one attached)
 SELECT shilian.ledger_append(11, 'c', '{}', supersedes => (SELECT id FROM shilian.ledger WHERE operator_id = 11 AND seq = 1)) > 0 AS corrected;
