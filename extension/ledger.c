@@ -1131,8 +1131,12 @@ CheckKind(const char *kind)
 static void
 ChainHead(int64 operator_id, int64 *seq, uint8_t *prev)
 {
-	Relation	rel = table_open(cached_chain, AccessShareLock);
-	Relation	idx = index_open(cached_chain_pkey, AccessShareLock);
+	/*
+	 * RowExclusiveLock, the mode the append's write of ledger_chain takes
+	 * anyway: one lock per relation for the transaction, not two
+	 */
+	Relation	rel = table_open(cached_chain, RowExclusiveLock);
+	Relation	idx = index_open(cached_chain_pkey, RowExclusiveLock);
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	t;
@@ -1164,8 +1168,8 @@ ChainHead(int64 operator_id, int64 *seq, uint8_t *prev)
 		memcpy(prev, VARDATA_ANY(h), SL_DIGEST_LEN);
 	}
 	systable_endscan_ordered(scan);
-	index_close(idx, AccessShareLock);
-	table_close(rel, AccessShareLock);
+	index_close(idx, NoLock);
+	table_close(rel, NoLock);
 }
 
 /*
