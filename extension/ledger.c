@@ -16,8 +16,16 @@
 #include "catalog/indexing.h"
 #include "catalog/pg_class.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
+#include "commands/trigger.h"
+#include "access/attmap.h"
+#include "parser/parse_func.h"
+#include "partitioning/partbounds.h"
+#include "utils/acl.h"
+#include "utils/partcache.h"
+#include "utils/rls.h"
 #include "catalog/partition.h"
 #include "partitioning/partdesc.h"
 #include "executor/executor.h"
@@ -73,6 +81,36 @@ static Oid	cached_leaf_opseq = InvalidOid;
 static AttrNumber leaf_op_attnum,
 			leaf_seq_attnum;
 static SPIPlanPtr plan_insert = NULL;
+static SPIPlanPtr plan_chain_insert = NULL;
+static Oid	cached_chain_link_fn = InvalidOid;	/* ledger_chain_link(), the C trigger */
+
+/*
+ * The partition that entries recorded in [target_lo, target_hi) go to (a
+ * month partition, or the default one for a month without its own), found
+ * once and kept until a relcache invalidation of the ledger or of that
+ * partition; target_fast says whether it has the installed shape (see
+ * PartitionFastOk), decided when first opened.
+ */
+static Oid	target_part = InvalidOid;
+static bool target_default,
+			target_has_lo,
+			target_has_hi,
+			target_checked,
+			target_fast;
+static TimestampTz target_lo,
+			target_hi;
+static uint64 inval_count = 0;	/* relcache invalidations seen of those relations */
+static Oid	target_exprs_rel = InvalidOid;	/* the partition target_checks are of */
+
+/* How ledger_chain rows are written: directly, or (a changed table) by SPI. */
+typedef enum ChainPath
+{
+	CHAIN_UNKNOWN,
+	CHAIN_FAST,
+	CHAIN_SPI
+} ChainPath;
+
+static ChainPath chain_path = CHAIN_UNKNOWN;
 
 /* How entries are written (see WritePathFor); PATH_UNKNOWN until decided. */
 typedef enum WritePath
@@ -175,12 +213,27 @@ RefreshCache(void)
 		if (col_attnum[i] == InvalidAttrNumber)
 			elog(ERROR, "column shilian.ledger.%s does not exist", col_names[i]);
 	}
+	{
+		List	   *fn = list_make2(makeString("shilian"), makeString("ledger_chain_link"));
+
+		Oid			noargs[1] = {InvalidOid};
+
+		cached_chain_link_fn = LookupFuncName(fn, 0, noargs, true);
+	}
 	if (plan_insert != NULL)
 	{
 		SPI_freeplan(plan_insert);
 		plan_insert = NULL;
 	}
+	if (plan_chain_insert != NULL)
+	{
+		SPI_freeplan(plan_chain_insert);
+		plan_chain_insert = NULL;
+	}
 	write_path = PATH_UNKNOWN;
+	chain_path = CHAIN_UNKNOWN;
+	target_part = InvalidOid;
+	target_exprs_rel = InvalidOid;
 	cached_ledger = ledger;
 }
 
@@ -221,17 +274,26 @@ InsertViaSpi(Datum *v, bool *isnull)
 /*
  * The fast path skips the planner, not the executor's guarantees: it calls
  * the executor's own insert routines directly, as COPY and logical
- * replication's apply worker do. Columns the ledger code does not set (added
- * in maintenance) get their defaults (build_column_default), stored generated
- * columns are computed (ExecComputeStoredGenerated), NOT NULL and CHECK
- * constraints are checked (ExecConstraints), and every index is maintained
- * and checked, expression, partial and exclusion ones included
- * (ExecInsertIndexTuples). What it does not run -- triggers of any kind
- * (deferred unique and foreign keys are triggers too), rules, a partitioned
- * or partition ledger, a domain-typed column left to its type -- sends the
- * entries through the SPI INSERT above instead. The choice is made at first
- * use and again after every relcache invalidation of the ledger (a trigger,
- * constraint, default or column added in maintenance invalidates it), always
+ * replication's apply worker do. The entry goes straight into the month
+ * partition its recorded_at falls in (found from the ledger's partition
+ * bounds once per month and kept, see OpenTarget), and its ledger_chain row
+ * is written beside it (ChainPut), which is exactly what the ledger's one
+ * insert trigger, ledger_chain_link, would have done. Columns the ledger
+ * code does not set (added in maintenance) get the ledger's defaults
+ * (build_column_default), stored generated columns are computed
+ * (ExecComputeStoredGenerated), NOT NULL and CHECK constraints are checked
+ * (ExecConstraints), the default partition's partition constraint too (a
+ * month may have been attached since: ExecPartitionCheck, as tuple routing
+ * does), and every index is maintained and checked, expression, partial and
+ * exclusion ones included (ExecInsertIndexTuples); ledger_chain's keys
+ * refuse a fork or a reused id as they do under the trigger. What it does
+ * not run -- any other trigger (deferred unique and foreign keys are
+ * triggers too), rules, a ledger not range-partitioned on recorded_at, a
+ * partition whose columns differ from the ledger's, a domain-typed column
+ * left to its type -- sends the entries through the SPI INSERT above
+ * instead. The choice is made at first use and again after every relcache
+ * invalidation of the ledger or of the partition (a trigger, constraint,
+ * default, column or partition added in maintenance invalidates it), always
  * after the table lock is taken, so a change committed before it is seen.
  * Row-level security is not among the checks, on either path's behalf: the
  * entries are written by the extension's own code as the table's owner (the
@@ -244,8 +306,25 @@ static bool relcache_callback_registered = false;
 static void
 LedgerRelcacheCallback(Datum arg, Oid relid)
 {
-	if (relid == InvalidOid || relid == cached_ledger)
+	if (relid == InvalidOid || relid == cached_ledger || relid == target_part)
+	{
 		write_path = PATH_UNKNOWN;
+		target_part = InvalidOid;
+		target_exprs_rel = InvalidOid;
+		inval_count++;
+	}
+	if (relid == InvalidOid || relid == cached_chain)
+		chain_path = CHAIN_UNKNOWN;
+}
+
+static void
+RegisterCallback(void)
+{
+	if (!relcache_callback_registered)
+	{
+		CacheRegisterRelcacheCallback(LedgerRelcacheCallback, (Datum) 0);
+		relcache_callback_registered = true;
+	}
 }
 
 /* A column the ledger code fills (the columns of the installed table). */
@@ -258,29 +337,51 @@ OwnColumn(AttrNumber attnum)
 	return false;
 }
 
+/*
+ * Whether the only insert trigger of a ledger table (the ledger or one of
+ * its partitions) is ledger_chain_link as installed: BEFORE INSERT FOR EACH
+ * ROW, firing in normal operation, without arguments or WHEN condition.
+ */
+static bool
+OnlyChainLinkTrigger(TriggerDesc *td)
+{
+	int			found = 0;
+
+	if (td == NULL || !OidIsValid(cached_chain_link_fn))
+		return false;
+	for (int i = 0; i < td->numtriggers; i++)
+	{
+		Trigger    *t = &td->triggers[i];
+
+		if (!TRIGGER_FOR_INSERT(t->tgtype))
+			continue;
+		if (t->tgfoid != cached_chain_link_fn || !TRIGGER_FOR_ROW(t->tgtype) ||
+			!TRIGGER_FOR_BEFORE(t->tgtype) || t->tgnargs != 0 || t->tgqual != NULL ||
+			(t->tgenabled != TRIGGER_FIRES_ON_ORIGIN && t->tgenabled != TRIGGER_FIRES_ALWAYS))
+			return false;
+		found++;
+	}
+	return found == 1;
+}
+
 static WritePath
 WritePathFor(Relation rel)
 {
-	TriggerDesc *td = rel->trigdesc;
 	TupleDesc	desc = RelationGetDescr(rel);
+	PartitionKey key;
 
-	if (!relcache_callback_registered)
-	{
-		CacheRegisterRelcacheCallback(LedgerRelcacheCallback, (Datum) 0);
-		relcache_callback_registered = true;
-	}
+	RegisterCallback();
 	if (write_path != PATH_UNKNOWN)
 		return write_path;
 	write_path_defaults = false;
-	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relispartition ||
-		rel->rd_rules != NULL ||
-		(td != NULL && (td->trig_insert_before_row || td->trig_insert_after_row ||
-						td->trig_insert_instead_row || td->trig_insert_before_statement ||
-						td->trig_insert_after_statement || td->trig_insert_new_table)))
-	{
-		write_path = PATH_SPI;
+	write_path = PATH_SPI;
+	if (rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE || rel->rd_rel->relispartition ||
+		rel->rd_rules != NULL || !OnlyChainLinkTrigger(rel->trigdesc))
 		return write_path;
-	}
+	key = RelationGetPartitionKey(rel);
+	if (key == NULL || key->strategy != PARTITION_STRATEGY_RANGE || key->partnatts != 1 ||
+		key->partattrs[0] != col_attnum[COL_RECORDED])
+		return write_path;
 	for (int i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
@@ -290,20 +391,167 @@ WritePathFor(Relation rel)
 		if (att->atthasdef || att->attidentity)
 			write_path_defaults = true;
 		else if (get_typtype(att->atttypid) == TYPTYPE_DOMAIN)
-		{
-			/* a NULL there is the rewriter's to coerce and check */
-			write_path = PATH_SPI;
-			return write_path;
-		}
+			return write_path;	/* a NULL there is the rewriter's to coerce and check */
 	}
 	write_path = PATH_FAST;
 	return write_path;
 }
 
+/*
+ * A partition the fast path may write: a plain table with the ledger's
+ * columns in the ledger's places (no conversion map), no rules, and
+ * ledger_chain_link as its only insert trigger.
+ */
+static bool
+PartitionFastOk(Relation part, Relation parent)
+{
+	AttrMap    *map;
+
+	if (part->rd_rel->relkind != RELKIND_RELATION || part->rd_rules != NULL ||
+		!OnlyChainLinkTrigger(part->trigdesc))
+		return false;
+#if PG_VERSION_NUM >= 160000
+	map = build_attrmap_by_name_if_req(RelationGetDescr(parent), RelationGetDescr(part), false);
+#else
+	map = build_attrmap_by_name_if_req(RelationGetDescr(parent), RelationGetDescr(part));
+#endif
+	if (map != NULL)
+	{
+		free_attrmap(map);
+		return false;
+	}
+	return true;
+}
+
+/* Find the partition of ts from the ledger's bounds, as tuple routing does. */
+static void
+ResolveTarget(Relation parent, TimestampTz ts)
+{
+	PartitionKey key = RelationGetPartitionKey(parent);
+	/* as the executor's tuple routing: partitions being detached count under snapshot isolation only */
+	PartitionDesc pd = RelationGetPartitionDesc(parent, !IsolationUsesXactSnapshot());
+	PartitionBoundInfo bi = pd->boundinfo;
+	Datum		val = TimestampTzGetDatum(ts);
+	bool		equal;
+	int			off;
+	int			idx;
+
+	target_part = InvalidOid;
+	if (pd->nparts == 0 || bi == NULL)
+		return;
+	off = partition_range_datum_bsearch(key->partsupfunc, key->partcollation, bi, 1, &val, &equal);
+	idx = bi->indexes[off + 1];
+	if (idx < 0)
+		idx = bi->default_index;
+	if (idx < 0)
+		return;					/* no partition: the SPI path says so */
+	target_has_lo = off >= 0 && bi->kind[off][0] == PARTITION_RANGE_DATUM_VALUE;
+	if (target_has_lo)
+		target_lo = DatumGetTimestampTz(bi->datums[off][0]);
+	target_has_hi = off + 1 < bi->ndatums && bi->kind[off + 1][0] == PARTITION_RANGE_DATUM_VALUE;
+	if (target_has_hi)
+		target_hi = DatumGetTimestampTz(bi->datums[off + 1][0]);
+	target_default = idx == bi->default_index;
+	target_checked = false;
+	target_part = pd->oids[idx];
+}
+
+/*
+ * The partition an entry recorded at ts goes to, opened (RowExclusiveLock),
+ * or NULL for the SPI path. The ledger is locked already; locking the
+ * partition may bring invalidations in, after which it is looked up again.
+ */
+static Relation
+OpenTarget(Relation parent, TimestampTz ts, bool *is_default)
+{
+	for (int attempt = 0; attempt < 3; attempt++)
+	{
+		uint64		seen;
+		Relation	part;
+
+		if (!OidIsValid(target_part) ||
+			(target_has_lo && ts < target_lo) || (target_has_hi && ts >= target_hi))
+			ResolveTarget(parent, ts);
+		if (!OidIsValid(target_part))
+			return NULL;
+		seen = inval_count;
+		part = table_open(target_part, RowExclusiveLock);
+		if (seen != inval_count)
+		{
+			table_close(part, NoLock);	/* the lock stays; look again */
+			continue;
+		}
+		if (!target_checked)
+		{
+			target_fast = PartitionFastOk(part, parent);
+			target_checked = true;
+		}
+		if (!target_fast)
+		{
+			table_close(part, NoLock);
+			return NULL;
+		}
+		*is_default = target_default;
+		return part;
+	}
+	return NULL;
+}
+
+/*
+ * The CHECK constraints of the target partition (and, for the default
+ * partition, its partition constraint), compiled once per target instead of
+ * by every append's executor state (ExecRelCheck and ExecPartitionCheck
+ * build them when a ResultRelInfo has none, from the stored expression
+ * text). A context replaced on a new target is handed to the transaction,
+ * since a batch's writer may still use it until the transaction ends.
+ */
+static MemoryContext target_cxt = NULL;
+static ExprState **target_checks = NULL;
+static ExprState *target_partcheck = NULL;
+
+static void
+ShareTargetExprs(ResultRelInfo *rri, Relation part, bool partcheck)
+{
+#if PG_VERSION_NUM < 180000			/* later releases skip unenforced CHECKs there */
+	TupleConstr *constr = RelationGetDescr(part)->constr;
+
+	if (RelationGetRelid(part) != target_part)
+		return;					/* looked up again since: the executor's own */
+	if (target_exprs_rel != target_part)
+	{
+		MemoryContext old;
+
+		if (target_cxt != NULL)
+			MemoryContextSetParent(target_cxt, TopTransactionContext);
+		target_exprs_rel = InvalidOid;
+		target_cxt = AllocSetContextCreate(TopMemoryContext, "shilian ledger partition checks",
+										   ALLOCSET_SMALL_SIZES);
+		old = MemoryContextSwitchTo(target_cxt);
+		target_checks = NULL;
+		if (constr != NULL && constr->num_check > 0)
+		{
+			target_checks = palloc(sizeof(ExprState *) * constr->num_check);
+			for (int i = 0; i < constr->num_check; i++)
+				target_checks[i] = ExecInitExpr(expression_planner((Expr *) stringToNode(constr->check[i].ccbin)),
+												NULL);
+		}
+		target_partcheck = NULL;
+		if (target_default)
+			target_partcheck = ExecInitCheck((List *) expression_planner((Expr *) RelationGetPartitionQual(part)),
+											 NULL);
+		MemoryContextSwitchTo(old);
+		target_exprs_rel = target_part;
+	}
+	rri->ri_ConstraintExprs = target_checks;
+	if (partcheck && target_default)
+		rri->ri_PartitionCheckExpr = target_partcheck;
+#endif
+}
+
 /* The executor state of one fast-path write (one append, or one batch). */
 typedef struct LedgerWriter
 {
-	Relation	rel;
+	Relation	rel;			/* the partition written */
 	EState	   *estate;
 	ResultRelInfo *rri;
 	CommandId	cid;
@@ -311,10 +559,12 @@ typedef struct LedgerWriter
 	AttrNumber *defattnum;
 	ExprState **defexpr;
 	bool		generated;
+	bool		partcheck;		/* the default partition: check its constraint */
 } LedgerWriter;
 
+/* parent: the ledger, whose column defaults apply as in INSERT INTO shilian.ledger */
 static void
-WriterBegin(LedgerWriter *w, Relation rel)
+WriterBegin(LedgerWriter *w, Relation rel, Relation parent, bool partcheck)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 	MemoryContext old;
@@ -327,8 +577,10 @@ WriterBegin(LedgerWriter *w, Relation rel)
 	w->rri = makeNode(ResultRelInfo);
 	/* range table index 0: not part of a query; error details then name no columns by privilege */
 	InitResultRelInfo(w->rri, rel, 0, NULL, 0);
+	ShareTargetExprs(w->rri, rel, partcheck);
 	ExecOpenIndices(w->rri, false);
 	w->generated = desc->constr != NULL && desc->constr->has_generated_stored;
+	w->partcheck = partcheck;
 	w->ndefaults = 0;
 	w->defattnum = NULL;
 	w->defexpr = NULL;
@@ -343,7 +595,7 @@ WriterBegin(LedgerWriter *w, Relation rel)
 
 			if (att->attisdropped || att->attgenerated || OwnColumn(att->attnum))
 				continue;
-			def = build_column_default(rel, att->attnum);
+			def = build_column_default(parent, att->attnum);
 			if (def == NULL)
 				continue;
 			w->defattnum[w->ndefaults] = att->attnum;
@@ -387,6 +639,8 @@ WriterFill(LedgerWriter *w, TupleTableSlot *slot, Datum *v, bool *isnull)
 		ExecComputeStoredGenerated(w->rri, w->estate, slot, CMD_INSERT);
 	if (desc->constr != NULL)
 		ExecConstraints(w->rri, slot, w->estate);
+	if (w->partcheck)
+		(void) ExecPartitionCheck(w->rri, slot, w->estate, true);
 	ExecMaterializeSlot(slot);
 	ResetPerTupleExprContext(w->estate);
 }
@@ -406,30 +660,247 @@ WriterIndex(LedgerWriter *w, TupleTableSlot *slot)
 #endif
 	/* deferred checks come with a trigger, which sends writes to the SPI path */
 	if (recheck != NIL)
-		elog(ERROR, "shilian.ledger has a deferred index constraint but no recheck trigger");
+		elog(ERROR, "shilian.%s has a deferred index constraint but no recheck trigger",
+			 RelationGetRelationName(w->rel));
 	ResetPerTupleExprContext(w->estate);
 }
 
-/* Insert one entry (the unique index on (operator_id, seq) is checked either way). */
+/* ---- ledger_chain rows ---------------------------------------------------------- */
+
+/*
+ * ledger_chain is written directly (heap and index insertion, every key
+ * checked) while it has its installed shape: a plain table of its four
+ * columns without rules or insert triggers; otherwise by an SPI INSERT.
+ */
+static bool
+ChainFast(Relation chain)
+{
+	TriggerDesc *td = chain->trigdesc;
+	TupleDesc	desc = RelationGetDescr(chain);
+
+	RegisterCallback();
+	if (chain_path != CHAIN_UNKNOWN)
+		return chain_path == CHAIN_FAST;
+	chain_path = CHAIN_SPI;
+	if (chain->rd_rel->relkind != RELKIND_RELATION || chain->rd_rules != NULL ||
+		(td != NULL && (td->trig_insert_before_row || td->trig_insert_after_row ||
+						td->trig_insert_instead_row || td->trig_insert_before_statement ||
+						td->trig_insert_after_statement || td->trig_insert_new_table)))
+		return false;
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && att->attnum != chain_op_attnum && att->attnum != chain_seq_attnum &&
+			att->attnum != chain_entry_attnum && att->attnum != chain_hash_attnum)
+			return false;
+	}
+	chain_path = CHAIN_FAST;
+	return true;
+}
+
+/* Inserting ledger_chain rows: one append's, a batch's, or a trigger's. */
+typedef struct ChainWriter
+{
+	Relation	rel;
+	bool		fast;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	TupleTableSlot *slot;
+	CommandId	cid;
+} ChainWriter;
+
+/*
+ * as_caller: the rows are written for an INSERT of the caller's (the
+ * trigger), so the caller's privileges and row-level security decide, as
+ * for the INSERT the trigger used to run: a caller they would refuse is left
+ * to the SPI path, which refuses. The extension's own appends write as the
+ * ledger's owner.
+ */
+static void
+ChainBegin(ChainWriter *cw, bool as_caller)
+{
+	MemoryContext old;
+
+	cw->rel = table_open(cached_chain, RowExclusiveLock);
+	cw->fast = ChainFast(cw->rel);
+	if (cw->fast && as_caller &&
+		(pg_class_aclcheck(cached_chain, GetUserId(), ACL_INSERT) != ACLCHECK_OK ||
+		 check_enable_rls(cached_chain, InvalidOid, true) == RLS_ENABLED))
+		cw->fast = false;
+	if (!cw->fast)
+		return;
+	cw->estate = CreateExecutorState();
+	cw->cid = GetCurrentCommandId(true);
+	cw->estate->es_output_cid = cw->cid;
+	old = MemoryContextSwitchTo(cw->estate->es_query_cxt);
+	cw->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(cw->rri, cw->rel, 0, NULL, 0);
+	ExecOpenIndices(cw->rri, false);
+	cw->slot = MakeSingleTupleTableSlot(RelationGetDescr(cw->rel), table_slot_callbacks(cw->rel));
+	MemoryContextSwitchTo(old);
+}
+
+static void
+ChainPutViaSpi(Datum *v, bool *isnull)
+{
+	char		nulls[4];
+
+	if (SlSpiConnect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (plan_chain_insert == NULL)
+	{
+		Oid			types[4] = {INT8OID, INT8OID, INT8OID, BYTEAOID};
+
+		plan_chain_insert = SPI_prepare("INSERT INTO shilian.ledger_chain (operator_id, seq, entry_id, hash) "
+										"VALUES ($1, $2, $3, $4)", 4, types);
+		if (plan_chain_insert == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan_chain_insert);
+	}
+	for (int i = 0; i < 4; i++)
+		nulls[i] = isnull[i] ? 'n' : ' ';
+	if (SPI_execute_plan(plan_chain_insert, v, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "ledger_chain insert failed");
+	SPI_finish();
+}
+
+/* v, isnull: operator_id, seq, entry_id, hash */
+static void
+ChainPut(ChainWriter *cw, Datum *v, bool *isnull)
+{
+	TupleTableSlot *slot = cw->slot;
+	TupleDesc	desc;
+	List	   *recheck;
+	const AttrNumber att[4] = {chain_op_attnum, chain_seq_attnum, chain_entry_attnum, chain_hash_attnum};
+
+	if (!cw->fast)
+	{
+		ChainPutViaSpi(v, isnull);
+		return;
+	}
+	desc = RelationGetDescr(cw->rel);
+	ExecClearTuple(slot);
+	for (int i = 0; i < desc->natts; i++)
+		slot->tts_isnull[i] = true;
+	for (int i = 0; i < 4; i++)
+	{
+		slot->tts_values[att[i] - 1] = v[i];
+		slot->tts_isnull[att[i] - 1] = isnull[i];
+	}
+	ExecStoreVirtualTuple(slot);
+	if (desc->constr != NULL)
+		ExecConstraints(cw->rri, slot, cw->estate);
+	table_tuple_insert(cw->rel, slot, cw->cid, 0, NULL);
+#if PG_VERSION_NUM >= 160000
+	recheck = ExecInsertIndexTuples(cw->rri, slot, cw->estate, false, false, NULL, NIL, false);
+#else
+	recheck = ExecInsertIndexTuples(cw->rri, slot, cw->estate, false, false, NULL, NIL);
+#endif
+	if (recheck != NIL)
+		elog(ERROR, "shilian.ledger_chain has a deferred index constraint but no recheck trigger");
+	ExecClearTuple(slot);
+	ResetPerTupleExprContext(cw->estate);
+}
+
+static void
+ChainEnd(ChainWriter *cw)
+{
+	if (cw->fast)
+	{
+		ExecDropSingleTupleTableSlot(cw->slot);
+		ExecCloseIndices(cw->rri);
+		FreeExecutorState(cw->estate);
+	}
+	table_close(cw->rel, NoLock);
+}
+
+/* The ledger_chain row of a ledger row (v, isnull as the ledger's columns). */
+static void
+ChainValues(Datum *v, bool *isnull, Datum *cv, bool *cnull)
+{
+	const int	cols[4] = {COL_OPERATOR, COL_SEQ, COL_ID, COL_HASH};
+
+	for (int i = 0; i < 4; i++)
+	{
+		cv[i] = v[col_attnum[cols[i]] - 1];
+		cnull[i] = isnull[col_attnum[cols[i]] - 1];
+	}
+}
+
+/* Insert one entry (ledger_chain's keys are checked either way). */
 static void
 InsertEntry(Relation rel, Datum *v, bool *isnull)
 {
+	Relation	part = NULL;
+	bool		is_default = false;
+
 	if (WritePathFor(rel) == PATH_FAST)
+		part = OpenTarget(rel, DatumGetTimestampTz(v[col_attnum[COL_RECORDED] - 1]), &is_default);
+	if (part != NULL)
 	{
 		LedgerWriter w;
-		TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), table_slot_callbacks(rel));
+		ChainWriter cw;
+		Datum		cv[4];
+		bool		cnull[4];
+		TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(part), table_slot_callbacks(part));
 
-		WriterBegin(&w, rel);
+		/* the chain row first, as the BEFORE INSERT trigger does */
+		ChainValues(v, isnull, cv, cnull);
+		ChainBegin(&cw, false);
+		ChainPut(&cw, cv, cnull);
+		ChainEnd(&cw);
+		WriterBegin(&w, part, rel, is_default);
 		WriterFill(&w, slot, v, isnull);
-		table_tuple_insert(rel, slot, w.cid, 0, NULL);
+		table_tuple_insert(part, slot, w.cid, 0, NULL);
 		WriterIndex(&w, slot);
 		WriterEnd(&w);
 		ExecDropSingleTupleTableSlot(slot);
+		table_close(part, NoLock);
 	}
 	else
 		InsertViaSpi(v, isnull);
 	/* later appends in this transaction must see this entry */
 	CommandCounterIncrement();
+}
+
+/*
+ * ledger_chain_link(): the insert trigger of the ledger (cloned to every
+ * partition). It fires for every insert that is not an append's fast path
+ * (which writes the same row itself): an append on the SPI path, a
+ * restore's COPY into a partition, an INSERT by a superuser.
+ */
+PG_FUNCTION_INFO_V1(shilian_ledger_chain_link);
+Datum
+shilian_ledger_chain_link(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	static const char *const names[4] = {"operator_id", "seq", "id", "hash"};
+	TupleDesc	desc;
+	Datum		cv[4];
+	bool		cnull[4];
+	ChainWriter cw;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BY_INSERT(td->tg_event) ||
+		!TRIGGER_FIRED_BEFORE(td->tg_event) || !TRIGGER_FIRED_FOR_ROW(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("ledger_chain_link() must be fired BEFORE INSERT FOR EACH ROW")));
+	RefreshCache();
+	/* by name: a partition's columns may sit in other places than the ledger's */
+	desc = RelationGetDescr(td->tg_relation);
+	for (int i = 0; i < 4; i++)
+	{
+		int			a = SPI_fnumber(desc, names[i]);
+
+		if (a <= 0)
+			elog(ERROR, "shilian.%s has no column %s", RelationGetRelationName(td->tg_relation), names[i]);
+		cv[i] = heap_getattr(td->tg_trigtuple, a, desc, &cnull[i]);
+	}
+	ChainBegin(&cw, true);
+	ChainPut(&cw, cv, cnull);
+	ChainEnd(&cw);
+	return PointerGetDatum(td->tg_trigtuple);
 }
 
 SlDigestAlg
@@ -649,19 +1120,23 @@ CheckKind(const char *kind)
 /*
  * The chain head: the highest seq of this operator and its hash (seq 0 and
  * the genesis value for an empty chain), from ledger_chain, which the
- * ledger's insert trigger writes in the inserting transaction (and which
- * keeps the heads of archived months). Not through the statement's
- * snapshot, which may predate the commit of the previous lock holder (and
- * under REPEATABLE READ does): with the chain lock held no other transaction
- * can be writing this chain, so a dirty snapshot (committed rows plus our
- * own, no aborted ones) sees exactly the chain as it stands, without the cost
- * of a new MVCC snapshot.
+ * append (or the ledger's insert trigger) writes in the inserting
+ * transaction (and which keeps the heads of archived months). Not through
+ * the statement's snapshot, which may predate the commit of the previous
+ * lock holder (and under REPEATABLE READ does): with the chain lock held
+ * no other transaction can be writing this chain, so a dirty snapshot
+ * (committed rows plus our own, no aborted ones) sees exactly the chain as
+ * it stands, without the cost of a new MVCC snapshot.
  */
 static void
 ChainHead(int64 operator_id, int64 *seq, uint8_t *prev)
 {
-	Relation	rel = table_open(cached_chain, AccessShareLock);
-	Relation	idx = index_open(cached_chain_pkey, AccessShareLock);
+	/*
+	 * RowExclusiveLock, the mode the append's write of ledger_chain takes
+	 * anyway: one lock per relation for the transaction, not two
+	 */
+	Relation	rel = table_open(cached_chain, RowExclusiveLock);
+	Relation	idx = index_open(cached_chain_pkey, RowExclusiveLock);
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	t;
@@ -693,8 +1168,8 @@ ChainHead(int64 operator_id, int64 *seq, uint8_t *prev)
 		memcpy(prev, VARDATA_ANY(h), SL_DIGEST_LEN);
 	}
 	systable_endscan_ordered(scan);
-	index_close(idx, AccessShareLock);
-	table_close(rel, AccessShareLock);
+	index_close(idx, NoLock);
+	table_close(rel, NoLock);
 }
 
 /*
@@ -847,15 +1322,31 @@ typedef struct BatchHead
 /* Rows of a batch append written per heap_multi_insert call. */
 #define LEDGER_MULTI_INSERT 1000
 
+/* Write the rows waiting in slots to the writer's partition, with their index entries. */
+static void
+FlushBatch(LedgerWriter *w, TupleTableSlot **slots, int *nslots)
+{
+	if (*nslots == 0)
+		return;
+	table_multi_insert(w->rel, slots, *nslots, w->cid, 0, NULL);
+	for (int k = 0; k < *nslots; k++)
+	{
+		WriterIndex(w, slots[k]);
+		ExecClearTuple(slots[k]);
+	}
+	*nslots = 0;
+}
+
 /*
  * Append n record entries in array order, as n calls of LedgerAppendRecord
  * in that order would: the same locks taken in the same order (the table,
  * then each operator's chain lock at its first entry), ids drawn in array
  * order, each chain's seq and prev_hash continuing from its head, the same
  * bodies and hashes. What it saves: the chain head is read once per
- * operator (and then kept in memory), the rows go in with heap_multi_insert
- * a thousand at a time (each index entry still inserted and checked, so the
- * unique (operator_id, seq) key still guards against a fork), and one
+ * operator (and then kept in memory), the rows go into their month
+ * partition with heap_multi_insert a thousand at a time (each index entry
+ * still inserted and checked), each with its ledger_chain row written
+ * directly (whose keys still guard against a fork or a reused id), and one
  * command counter increment ends the whole batch.
  */
 void
@@ -868,7 +1359,11 @@ LedgerAppendRecords(LedgerNewEntry *entries, int n, const char *source)
 	Relation	rel;
 	TupleDesc	desc;
 	LedgerWriter w;
+	ChainWriter cw;
+	Datum		cv[4];
+	bool		cnull[4];
 	bool		simple;
+	Relation	part = NULL;	/* the partition the slots wait for */
 	TupleTableSlot **slots = NULL;
 	int			nslots = 0;
 	Datum	   *v;
@@ -896,12 +1391,7 @@ LedgerAppendRecords(LedgerNewEntry *entries, int n, const char *source)
 	desc = RelationGetDescr(rel);
 	simple = WritePathFor(rel) == PATH_FAST;
 	if (simple)
-	{
-		WriterBegin(&w, rel);
-		slots = palloc_array(TupleTableSlot *, Min(n, LEDGER_MULTI_INSERT));
-		for (int i = 0; i < Min(n, LEDGER_MULTI_INSERT); i++)
-			slots[i] = MakeSingleTupleTableSlot(desc, table_slot_callbacks(rel));
-	}
+		ChainBegin(&cw, false);
 	v = palloc(sizeof(Datum) * desc->natts);
 	isnull = palloc(sizeof(bool) * desc->natts);
 
@@ -912,6 +1402,8 @@ LedgerAppendRecords(LedgerNewEntry *entries, int n, const char *source)
 		BatchHead  *h = hash_search(heads, &en->operator_id, HASH_ENTER, &found);
 		int64		id;
 		uint8_t		hash[SL_DIGEST_LEN];
+		Relation	target = NULL;
+		bool		is_default = false;
 
 		if (!found)
 			LockOperatorChain(en->operator_id);
@@ -923,29 +1415,51 @@ LedgerAppendRecords(LedgerNewEntry *entries, int n, const char *source)
 				 &en->on_date, hash, v, isnull);
 		memcpy(h->hash, hash, SL_DIGEST_LEN);
 		en->id = id;
-		if (!simple)
+		if (simple)
+			target = OpenTarget(rel, DatumGetTimestampTz(v[col_attnum[COL_RECORDED] - 1]), &is_default);
+		/* a new partition (a month began): what waits goes to the one before */
+		if (part != NULL && (target == NULL || RelationGetRelid(target) != RelationGetRelid(part)))
+		{
+			FlushBatch(&w, slots, &nslots);
+			WriterEnd(&w);
+			table_close(part, NoLock);
+			part = NULL;
+		}
+		if (target == NULL)
 		{
 			InsertViaSpi(v, isnull);
 			continue;
 		}
-		WriterFill(&w, slots[nslots], v, isnull);
-		if (++nslots == LEDGER_MULTI_INSERT || i == n - 1)
+		if (part == NULL)
 		{
-			table_multi_insert(rel, slots, nslots, w.cid, 0, NULL);
-			for (int k = 0; k < nslots; k++)
+			part = target;
+			WriterBegin(&w, part, rel, is_default);
+			if (slots == NULL)
 			{
-				WriterIndex(&w, slots[k]);
-				ExecClearTuple(slots[k]);
+				slots = palloc_array(TupleTableSlot *, Min(n, LEDGER_MULTI_INSERT));
+				for (int k = 0; k < Min(n, LEDGER_MULTI_INSERT); k++)
+					slots[k] = MakeSingleTupleTableSlot(RelationGetDescr(part), table_slot_callbacks(part));
 			}
-			nslots = 0;
 		}
+		else
+			table_close(target, NoLock);	/* opened twice */
+		ChainValues(v, isnull, cv, cnull);
+		ChainPut(&cw, cv, cnull);
+		WriterFill(&w, slots[nslots], v, isnull);
+		if (++nslots == LEDGER_MULTI_INSERT)
+			FlushBatch(&w, slots, &nslots);
 	}
-	if (simple)
+	if (part != NULL)
 	{
+		FlushBatch(&w, slots, &nslots);
+		WriterEnd(&w);
+		table_close(part, NoLock);
+	}
+	if (slots != NULL)
 		for (int i = 0; i < Min(n, LEDGER_MULTI_INSERT); i++)
 			ExecDropSingleTupleTableSlot(slots[i]);
-		WriterEnd(&w);
-	}
+	if (simple)
+		ChainEnd(&cw);
 	/* later appends in this transaction must see these entries */
 	CommandCounterIncrement();
 	table_close(rel, NoLock);

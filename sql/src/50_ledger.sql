@@ -49,8 +49,9 @@ CREATE INDEX ledger_default_operator_seq ON ledger_default (operator_id, seq);
 COMMENT ON TABLE ledger_default IS
 	'Default partition of shilian.ledger: entries of months that had no partition of their own when recorded.';
 
--- One row per ledger entry, written by the ledger's own insert trigger (on
--- every partition, also those made later): (operator_id, seq) is the last
+-- One row per ledger entry, written by the append beside its entry, and by
+-- the ledger's own insert trigger (on every partition, also those made
+-- later) for any other insert: (operator_id, seq) is the last
 -- line of defence against a forked chain and entry_id keeps ids unique
 -- across partitions. The appends read a chain's head here (seq and hash of
 -- its last entry). Not dumped: a restore refills it as it loads the ledger.
@@ -287,17 +288,14 @@ CREATE TRIGGER ledger_insert_only BEFORE UPDATE OR DELETE OR TRUNCATE ON ledger_
 -- (the append, a restore's COPY), gets its row in ledger_chain: a second
 -- entry at the same (operator, seq), or a second entry with the same id, is
 -- refused there (unique_violation on ledger_chain_pkey or
--- ledger_chain_entry_id_key) and the insert fails.
+-- ledger_chain_entry_id_key) and the insert fails. The trigger is C
+-- (ledger.c), writing the row directly (heap and index insertion, every key
+-- checked); the append's fast path writes the same row itself, in the same
+-- way, and goes straight to the month partition, so the trigger fires only
+-- for the other insert paths.
 CREATE FUNCTION ledger_chain_link() RETURNS trigger
-	LANGUAGE plpgsql
-	SET search_path = pg_catalog
-	AS $$
-BEGIN
-	INSERT INTO shilian.ledger_chain (operator_id, seq, entry_id, hash)
-		VALUES (NEW.operator_id, NEW.seq, NEW.id, NEW.hash);
-	RETURN NEW;
-END
-$$;
+	AS 'MODULE_PATHNAME', 'shilian_ledger_chain_link'
+	LANGUAGE C;
 COMMENT ON FUNCTION ledger_chain_link() IS
 	'Insert trigger of the ledger (every partition): records (operator, seq, entry id, hash) in ledger_chain, whose keys refuse a forked chain or a reused id.';
 CREATE TRIGGER ledger_chain_link BEFORE INSERT ON ledger

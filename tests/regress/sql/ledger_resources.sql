@@ -49,10 +49,11 @@ SELECT shilian.verify_consistency(shilian.consistency_proof(12345)) AS consisten
 -- ---- the executor's guarantees on the append paths ----------------------------
 -- A column with a default, a NOT NULL column, a CHECK, a generated column and
 -- a partial expression index, added in maintenance: appends honour each one.
--- The partitioned ledger (with its insert trigger ledger_chain_link) takes
--- the SPI INSERT path; the unique expression index, which a partitioned
--- table cannot have without recorded_at, is made on the partition the
--- entries go to.
+-- The appends take the fast path straight into the partition the entries
+-- go to (ledger_default here), writing the ledger_chain row the insert
+-- trigger ledger_chain_link would; the unique expression index, which a
+-- partitioned table cannot have without recorded_at, is made on that
+-- partition.
 SET shilian.ledger_maintenance = on;
 ALTER TABLE shilian.ledger ADD COLUMN note text NOT NULL DEFAULT 'set by default';
 ALTER TABLE shilian.ledger ADD CONSTRAINT kind_short CHECK (length(kind) <= 20);
@@ -88,8 +89,8 @@ SET shilian.ledger_maintenance = on;
 SELECT pg_temp.try($$ALTER TABLE shilian.ledger ALTER COLUMN note DROP DEFAULT$$);
 RESET shilian.ledger_maintenance;
 SELECT pg_temp.try($$SELECT shilian.ledger_append(8, 'second', '{}')$$);
--- an insert trigger (the fast path of an unpartitioned ledger does not run one; the relcache
--- invalidation would send the next append through the SPI INSERT) is fired
+-- an insert trigger other than ledger_chain_link (the fast path does not run
+-- one; the relcache invalidation sends the next append through the SPI INSERT) is fired
 CREATE FUNCTION pg_temp.stamp() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
 	NEW.note := NEW.note || ' (trigger)';
@@ -217,6 +218,12 @@ SELECT pg_temp.try($$INSERT INTO shilian.ledger SELECT id + 1000, operator_id, s
 	supersedes, recorded_at + interval '1 month', source, on_date FROM shilian.ledger WHERE operator_id = 11 AND seq = 2$$) AS fork_next_month;
 SELECT pg_temp.try($$INSERT INTO shilian.ledger SELECT id, operator_id, seq + 1, kind, body, alg, prev_hash, hash,
 	supersedes, recorded_at + interval '1 month', source, on_date FROM shilian.ledger WHERE operator_id = 11 AND seq = 2$$) AS id_again;
+-- the append's fast path writes its ledger_chain row itself, checked by the
+-- same keys: an entry id drawn again (the sequence set back by a superuser)
+-- is refused there
+SELECT setval('shilian.ledger_id_seq', (SELECT max(id) FROM shilian.ledger) - 1) > 0 AS set_back;
+SELECT pg_temp.try($$SELECT shilian.ledger_append(11, 'again', '{}')$$) AS append_id_again;
+SELECT setval('shilian.ledger_id_seq', (SELECT max(id) FROM shilian.ledger)) > 0 AS set_forward;
 -- the appends go on; every chain, the Merkle log and the proofs verify
 -- across the partitions (and the one attached)
 SELECT shilian.ledger_append(11, 'c', '{}', supersedes => (SELECT id FROM shilian.ledger WHERE operator_id = 11 AND seq = 1)) > 0 AS corrected;
