@@ -7,6 +7,9 @@
  *
  *   psql -Atc "select * from shilian.ledger_export(42)" > op42.jsonl
  *   shilian-verify [--old-size N --old-root HEX] op42.jsonl
+ *
+ * An archived ledger month (shilian.ledger_archive_export()) is checked by
+ * the archive subcommand (archive_cmd.c).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -188,6 +191,8 @@ main(int argc, char **argv)
 		return CmdNote(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "witness") == 0)
 		return CmdWitness(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "archive") == 0)
+		return CmdArchive(argc - 1, argv + 1);
 	for (int i = 1; i < argc; i++)
 	{
 		if (strcmp(argv[i], "--key") == 0 && i + 1 < argc)
@@ -216,6 +221,7 @@ main(int argc, char **argv)
 				   "       shilian-verify note --key VKEY [--key VKEY]... [NOTE|-]\n"
 				   "       shilian-verify witness --key PRIVATE --name NAME --log-key VKEY --state FILE\n"
 				   "                              [--proof CONSISTENCY.json] [NOTE|-]\n"
+				   "       shilian-verify archive [--key VKEY] ARCHIVE.jsonl [ENTRY_ID]\n"
 				   "(docs/ledger-format.md)\n");
 			return 0;
 		}
