@@ -93,7 +93,7 @@ REVOKE ALL ON FUNCTION ledger_archive_allow(regclass) FROM PUBLIC;
 
 -- Whether a month may leave the database, and what it holds: the checks of
 -- the export and of the archive, in one place. SLL60..SLL64.
-CREATE FUNCTION ledger_archive_check(month date, tree_size bigint DEFAULT NULL,
+CREATE FUNCTION ledger_archive_check(month date, of_tree bigint DEFAULT NULL,
 	OUT month_start date, OUT partition text, OUT entries bigint, OUT first_entry_id bigint,
 	OUT last_entry_id bigint, OUT tree_size bigint, OUT root bytea, OUT alg smallint)
 	LANGUAGE plpgsql STABLE
@@ -194,7 +194,7 @@ CREATE FUNCTION ledger_archive_export(month date, tree_size bigint DEFAULT NULL)
 			jsonb_build_object('type', 'header', 'format', 'shilian-ledger-archive/1',
 				'month', to_char(c.month_start, 'YYYY-MM'), 'partition', c.partition,
 				'entries', c.entries::text, 'first_entry_id', c.first_entry_id::text,
-				'last_entry_id', c.last_entry_id::text, 'tree_size', c.tree_size::text)::text
+				'last_entry_id', c.last_entry_id::text, 'tree_size', c.tree_size::text)::text AS line
 		  FROM c
 		UNION ALL
 		SELECT 1, 0, jsonb_build_object('type', 'checkpoint', 'tree_size', c.tree_size::text,
