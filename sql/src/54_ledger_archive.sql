@@ -8,6 +8,8 @@
 -- ledger_leaf and merkle_node keep their rows: chain_verify, log_verify and
 -- the proofs of later entries go on from the archived heads.
 
+-- (ledger_chain's rows of archived months are dumped: part 99.)
+
 -- One row per archived month.
 CREATE TABLE ledger_archived (
 	month			date PRIMARY KEY CHECK (month = date_trunc('month', month)::date),

@@ -254,6 +254,23 @@ is(sql(q{SELECT string_agg(operator || ':' || ok || coalesce(':' || reason, ''),
 	FROM shilian.chain_verify()}), "0:true $farm:true $wh:true", 'chain_verify after a middle stretch is archived and new records');
 is(sql('SELECT ok FROM shilian.log_verify()'), 't', 'log_verify too');
 
+# a dump keeps the archive's bookkeeping: the restored database's chains and
+# log verify, and the next record goes on each chain (not back to seq 1)
+my $dump = "$dir/archived.dump";
+$node->command_ok([ 'pg_dump', '-Fc', '-f', $dump, '-d', $node->connstr('postgres') ], 'pg_dump -Fc');
+sql(q{CREATE DATABASE restored TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C.UTF-8'});
+$node->command_ok([ 'pg_restore', '-d', $node->connstr('restored'), $dump ], 'pg_restore into a new database');
+is($node->safe_psql('restored', q{SELECT (SELECT count(*) FROM shilian.ledger_archived) || ' '
+	|| (SELECT string_agg(operator || ':' || ok || coalesce(':' || reason, ''), ' ' ORDER BY operator) FROM shilian.chain_verify())
+	|| ' ' || (SELECT ok FROM shilian.log_verify())}), "2 0:true $farm:true $wh:true true",
+	'restored: both archived months recorded, every chain and the log verify');
+is($node->safe_psql('restored', q{SELECT count(*) FROM shilian.ledger_chain}), sql('SELECT count(*) FROM shilian.ledger_chain'),
+	'restored: ledger_chain has as many rows as before the dump');
+is($node->safe_psql('restored', qq{SELECT shilian.ledger_append($wh, 'note', '{"n": 2}') > 0;
+	SELECT l.seq = (SELECT max(seq) FROM shilian.ledger_chain WHERE operator_id = $wh) AND l.seq > 1
+	  FROM shilian.ledger l WHERE l.operator_id = $wh ORDER BY l.id DESC LIMIT 1;
+	SELECT ok FROM shilian.chain_verify($wh)}), "t\nt\nt", 'restored: the next entry goes on the chain after its archived stretches');
+
 # a live entry removed behind the guard's back is still found
 sql(qq{SET session_replication_role = replica; DELETE FROM shilian.ledger_p202304 WHERE seq = (SELECT min(seq)
 	FROM shilian.ledger_p202304 WHERE operator_id = $farm) AND operator_id = $farm});

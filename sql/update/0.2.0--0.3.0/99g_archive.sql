@@ -4,6 +4,8 @@
 -- ledger_retained_until(), ledger_archive_check(), ledger_archive_export(),
 -- ledger_archive() and ledger_archive_allow() (the C guard, ledger_guard.c).
 -- All new objects; chain_verify and log_verify (C) read ledger_archived_range.
+-- Then, as sql/src/99_ledger_chain_dump.sql, the rows of ledger_chain that
+-- pg_dump keeps.
 
 -- One row per archived month.
 CREATE TABLE ledger_archived (
@@ -289,3 +291,13 @@ COMMENT ON FUNCTION ledger_archive(date, bigint, bytea) IS
 	'Admin: detach an exported ledger month past retention (the file''s SHA-256 must match the export of that month and tree size), record it in ledger_archived and in the ledger; returns the entries archived. SLL60..SLL65.';
 REVOKE ALL ON FUNCTION ledger_archive(date, bigint, bytea) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ledger_archive(date, bigint, bytea) TO shilian_admin;
+
+-- ledger_chain is refilled by a restore as it loads the ledger's entries,
+-- except for the entries of archived months (part 54), which are no longer
+-- in the ledger: those rows are dumped (the chain heads, the entry ids of
+-- the proofs and log_verify need them). Last of the install script, as the
+-- upgrade part that adds it is last: the extension's list of dumped tables
+-- with their conditions is then the same after an upgrade.
+SELECT pg_catalog.pg_extension_config_dump('ledger_chain',
+	'WHERE EXISTS (SELECT 1 FROM shilian.ledger_archived_range r WHERE r.operator_id = ledger_chain.operator_id'
+	' AND ledger_chain.seq BETWEEN r.first_seq AND r.last_seq)');
