@@ -254,6 +254,20 @@ is(sql(q{SELECT string_agg(operator || ':' || ok || coalesce(':' || reason, ''),
 	FROM shilian.chain_verify()}), "0:true $farm:true $wh:true", 'chain_verify after a middle stretch is archived and new records');
 is(sql('SELECT ok FROM shilian.log_verify()'), 't', 'log_verify too');
 
+# an operator's export (ledger_export) lists the archived stretches of its
+# chain: shilian-verify goes on from each one's last hash, proved in the tree
+for my $op ($farm, $wh)
+{
+	my $lines = sql("SELECT * FROM shilian.ledger_export($op)");
+	is(scalar(() = $lines =~ /"type": "archived"/g), 2, "operator $op: the export names March and May as archived");
+	($rc, $out) = run_cmd([ $verify, '--key', $vkey, write_file("export$op.jsonl", "$lines\n") ]);
+	like($out, qr/^OK: operator $op, \d+ entries \(\d+ of them archived\), chain verified, .*signed/,
+		"operator $op: shilian-verify checks the export across the archived months: $out");
+	my $bad = $lines =~ s/("type": "archived".*?"last_hash": ")([0-9a-f])/$1 . ($2 eq 'a' ? 'b' : 'a')/er;
+	($rc, $out) = run_cmd([ $verify, write_file("export$op.bad.jsonl", "$bad\n") ]);
+	like($out, qr/^FAIL: /, "operator $op: another last hash of an archived stretch fails: $out");
+}
+
 # a dump keeps the archive's bookkeeping: the restored database's chains and
 # log verify, and the next record goes on each chain (not back to seq 1)
 my $dump = "$dir/archived.dump";

@@ -1,11 +1,13 @@
 -- shilian upgrade script 0.2.0 -> 0.3.0, part 99g: the retention archive of
--- ledger months (issue 22), as sql/src/54_ledger_archive.sql: the tables
--- ledger_archived and ledger_archived_range, the retention rule
--- ledger_retained_until(), ledger_archive_check(), ledger_archive_export(),
--- ledger_archive() and ledger_archive_allow() (the C guard, ledger_guard.c).
--- All new objects; chain_verify and log_verify (C) read ledger_archived_range.
--- Then, as sql/src/99_ledger_chain_dump.sql, the rows of ledger_chain that
--- pg_dump keeps.
+-- ledger months (issue 22). The same steps as sql/src/51_ledger_archived.sql
+-- (the tables ledger_archived and ledger_archived_range), the changed
+-- ledger_export() of sql/src/52_checkpoint_sign.sql (full body: it lists the
+-- archived stretches of a chain), sql/src/54_ledger_archive.sql (the retention
+-- rule ledger_retained_until(), ledger_archive_check(),
+-- ledger_archive_export(), ledger_archive() and ledger_archive_allow(), which
+-- the C guard reads, ledger_guard.c) and sql/src/99_ledger_chain_dump.sql
+-- (the rows of ledger_chain that pg_dump keeps). chain_verify and
+-- log_verify (C) read ledger_archived_range.
 
 -- One row per archived month.
 CREATE TABLE ledger_archived (
@@ -50,6 +52,116 @@ CREATE TRIGGER ledger_insert_only BEFORE UPDATE OR DELETE OR TRUNCATE ON ledger_
 	FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
 CREATE TRIGGER ledger_insert_only BEFORE UPDATE OR DELETE OR TRUNCATE ON ledger_archived_range
 	FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
+
+
+CREATE OR REPLACE FUNCTION ledger_export(operator bigint, old_size bigint DEFAULT NULL) RETURNS SETOF text
+	LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+	SET search_path = pg_catalog
+	AS $$
+	WITH head AS (
+		SELECT * FROM shilian.checkpoint ORDER BY tree_size DESC LIMIT 1
+	), signed AS (
+		SELECT n.tree_size, shilian.checkpoint_note(n.tree_size) AS note
+		  FROM shilian.checkpoint_note n ORDER BY n.tree_size DESC LIMIT 1
+	), heads AS (
+		SELECT h.* FROM signed s, shilian.checkpoint_heads(s.tree_size) h
+	), own AS (
+		SELECT * FROM heads WHERE operator_id = $1
+	), shown AS (
+		-- the operator's own head, or the two around where it would be (absent)
+		SELECT * FROM own
+		UNION ALL
+		(SELECT * FROM heads WHERE operator_id < $1 AND NOT EXISTS (SELECT 1 FROM own) ORDER BY operator_id DESC LIMIT 1)
+		UNION ALL
+		(SELECT * FROM heads WHERE operator_id > $1 AND NOT EXISTS (SELECT 1 FROM own) ORDER BY operator_id LIMIT 1)
+	), lines AS (
+		SELECT 0 AS part, 0::bigint AS ord,
+			jsonb_build_object('type', 'header', 'format', 'shilian-ledger-export/1',
+				'operator', $1::text, 'exported_at', now())::text AS line
+		UNION ALL
+		SELECT 1, l.seq, jsonb_build_object(
+			'type', 'entry',
+			'id', l.id::text,
+			'operator_id', l.operator_id::text,
+			'seq', l.seq::text,
+			'alg', CASE l.alg WHEN 1 THEN 'sha256' WHEN 2 THEN 'sm3' ELSE l.alg::text END,
+			'kind', l.kind,
+			'recorded_at', l.recorded_at,
+			'recorded_at_us', (extract(epoch FROM l.recorded_at) * 1000000)::bigint::text,
+			'supersedes', l.supersedes::text,
+			'body_canonical', encode(l.body, 'hex'),
+			'prev_hash', encode(l.prev_hash, 'hex'),
+			'hash', encode(l.hash, 'hex'),
+			'leaf_index', f.leaf_index::text,
+			'inclusion', CASE WHEN f.leaf_index < h.tree_size
+				THEN shilian.inclusion_proof(l.id, h.tree_size)->'path' END)::text
+		FROM shilian.ledger l
+		LEFT JOIN shilian.ledger_leaf f ON f.entry_id = l.id
+		LEFT JOIN head h ON true
+		WHERE l.operator_id = $1
+		UNION ALL
+		-- each stretch of the chain whose month was archived (part 54): the
+		-- chain goes on from the hash of its last entry, proved in the tree
+		SELECT 1, r.first_seq, jsonb_build_object('type', 'archived',
+			'month', to_char(r.month, 'YYYY-MM'),
+			'first_seq', r.first_seq::text, 'last_seq', r.last_seq::text,
+			'last_entry_id', c.entry_id::text, 'last_hash', encode(r.last_hash, 'hex'),
+			'leaf_index', f.leaf_index::text,
+			'inclusion', shilian.inclusion_proof(c.entry_id, h.tree_size)->'path')::text
+		FROM shilian.ledger_archived_range r
+		JOIN shilian.ledger_chain c ON c.operator_id = r.operator_id AND c.seq = r.last_seq
+		JOIN shilian.ledger_leaf f ON f.entry_id = c.entry_id
+		LEFT JOIN head h ON true
+		WHERE r.operator_id = $1
+		UNION ALL
+		SELECT 2, 0, jsonb_build_object('type', 'checkpoint', 'tree_size', h.tree_size::text,
+			'root', encode(h.root, 'hex'),
+			'alg', CASE h.alg WHEN 1 THEN 'sha256' WHEN 2 THEN 'sm3' ELSE h.alg::text END,
+			'created_at', h.created_at)::text
+		FROM head h
+		UNION ALL
+		-- the operator's last checkpointed entry, as the tree recorded it: an
+		-- export whose chain stops short of it has lost its tail
+		SELECT 2, 1, jsonb_build_object('type', 'checkpointed_head', 'seq', f.seq::text,
+			'entry_id', f.entry_id::text, 'leaf_index', f.leaf_index::text,
+			'entry_hash', encode(f.hash, 'hex'),
+			'inclusion', shilian.inclusion_proof(f.entry_id, h.tree_size)->'path')::text
+		FROM head h, LATERAL (
+			SELECT * FROM shilian.ledger_leaf lf
+			WHERE lf.operator_id = $1 AND lf.leaf_index < h.tree_size
+			ORDER BY lf.seq DESC LIMIT 1) f
+		UNION ALL
+		-- the latest signed checkpoint, and where the operator's last entry
+		-- in it is (docs/ledger-format.md#signed-checkpoints)
+		SELECT 2, 2, jsonb_build_object('type', 'signed_checkpoint', 'tree_size', s.tree_size::text,
+			'note', s.note,
+			'heads_size', (SELECT count(*) FROM heads)::text,
+			'heads', coalesce((SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+					'index', w.idx::text, 'operator_id', w.operator_id::text,
+					'seq', CASE WHEN w.operator_id = $1 THEN w.seq::text END,
+					'leaf_index', CASE WHEN w.operator_id = $1 THEN w.leaf_index::text END,
+					'entry_hash', CASE WHEN w.operator_id = $1 THEN encode(w.entry_hash, 'hex') END,
+					'head_digest', encode(substr(w.leaf, 9), 'hex'),
+					'path', to_jsonb(ARRAY(SELECT encode(p, 'hex') FROM unnest(shilian.merkle_path(
+						ARRAY(SELECT h.leaf FROM heads h ORDER BY h.idx), w.idx, shilian.log_algorithm())) p))))
+					ORDER BY w.idx) FROM shown w), '[]'))::text
+		FROM signed s
+		UNION ALL
+		SELECT 3, c.size, jsonb_build_object('type', 'consistency', 'old_size', c.size::text,
+			'new_size', h.tree_size::text,
+			'path', shilian.consistency_proof(c.size, h.tree_size)->'path')::text
+		FROM head h, (SELECT tree_size FROM shilian.checkpoint UNION SELECT $2) AS c(size)
+		WHERE c.size > 0 AND c.size < h.tree_size
+	)
+	-- definer rights: only for a caller that may see the operator (part 15)
+	SELECT line FROM lines WHERE shilian.require_see($1) ORDER BY part, ord
+$$;
+COMMENT ON FUNCTION ledger_export(bigint, bigint) IS
+	'JSON lines for shilian-verify: a header, the operator''s entries with inclusion proofs (and each archived stretch of its chain: its last hash, proved), the latest checkpoint, the operator''s last checkpointed entry, the latest signed checkpoint with the heads proof for the operator, and consistency proofs from every earlier checkpoint and from old_size.';
+REVOKE ALL ON FUNCTION ledger_export(bigint, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ledger_export(bigint, bigint) TO shilian_regulator, shilian_admin;
+ALTER FUNCTION ledger_export(bigint, bigint) SET search_path = pg_catalog, pg_temp;
+GRANT EXECUTE ON FUNCTION ledger_export(bigint, bigint) TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;
 
 -- The retention rule (食品追溯记录保存期限), written once: a record about a
 -- lot is kept until the lot's expiry date plus six months; with no shelf
@@ -292,12 +404,6 @@ COMMENT ON FUNCTION ledger_archive(date, bigint, bytea) IS
 REVOKE ALL ON FUNCTION ledger_archive(date, bigint, bytea) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ledger_archive(date, bigint, bytea) TO shilian_admin;
 
--- ledger_chain is refilled by a restore as it loads the ledger's entries,
--- except for the entries of archived months (part 54), which are no longer
--- in the ledger: those rows are dumped (the chain heads, the entry ids of
--- the proofs and log_verify need them). Last of the install script, as the
--- upgrade part that adds it is last: the extension's list of dumped tables
--- with their conditions is then the same after an upgrade.
 SELECT pg_catalog.pg_extension_config_dump('ledger_chain',
 	'WHERE EXISTS (SELECT 1 FROM shilian.ledger_archived_range r WHERE r.operator_id = ledger_chain.operator_id'
 	' AND ledger_chain.seq BETWEEN r.first_seq AND r.last_seq)');
