@@ -216,7 +216,7 @@ DECLARE
 	needed bigint;
 	keep_until date;
 	leaves bigint;
-	bad record;
+	bad bigint;
 BEGIN
 	IF $1 IS NULL THEN
 		RAISE EXCEPTION USING ERRCODE = 'SLL60', MESSAGE = 'no month given to archive';
@@ -239,11 +239,10 @@ BEGIN
 				ELSE 'Entries of a month without a partition of its own are in ledger_default, which is never archived.' END;
 	END IF;
 	-- every entry's retention (the rule above) and its place in the log
-	SELECT count(*), min(l.id), max(l.id), max(f.leaf_index) + 1, count(f.leaf_index),
-		   max(shilian.ledger_retained_until(l.kind, shilian.ledger_body(l.body), l.recorded_at))
-	  INTO entries, first_entry_id, last_entry_id, needed, leaves, keep_until
-	  FROM shilian.ledger l LEFT JOIN shilian.ledger_leaf f ON f.entry_id = l.id
-	 WHERE l.tableoid = rel;
+	EXECUTE format('SELECT count(*), min(l.id), max(l.id), max(f.leaf_index) + 1, count(f.leaf_index),'
+				   ' max(shilian.ledger_retained_until(l.kind, shilian.ledger_body(l.body), l.recorded_at))'
+				   ' FROM shilian.%I l LEFT JOIN shilian.ledger_leaf f ON f.entry_id = l.id', partition)
+	  INTO entries, first_entry_id, last_entry_id, needed, leaves, keep_until;
 	IF keep_until >= shilian.platform_today() THEN
 		RAISE EXCEPTION USING ERRCODE = 'SLL62',
 			MESSAGE = format('ledger month %s holds entries inside their retention period', to_char(m, 'YYYY-MM')),
@@ -273,14 +272,13 @@ BEGIN
 	END IF;
 	-- each operator's entries of the month are one stretch of its chain, so
 	-- that the chain goes on from the stretch's last hash once it is gone
-	SELECT l.operator_id INTO bad
-	  FROM shilian.ledger l WHERE l.tableoid = rel
-	 GROUP BY l.operator_id HAVING count(*) <> max(l.seq) - min(l.seq) + 1
-	 LIMIT 1;
-	IF FOUND THEN
+	EXECUTE format('SELECT l.operator_id FROM shilian.%I l GROUP BY l.operator_id'
+				   ' HAVING count(*) <> max(l.seq) - min(l.seq) + 1 LIMIT 1', partition)
+	  INTO bad;
+	IF bad IS NOT NULL THEN
 		RAISE EXCEPTION USING ERRCODE = 'SLL64',
 			MESSAGE = format('ledger month %s does not hold one unbroken stretch of the chain of operator %s',
-							 to_char(m, 'YYYY-MM'), bad.operator_id),
+							 to_char(m, 'YYYY-MM'), bad),
 			HINT = 'Run shilian.chain_verify() for that operator.';
 	END IF;
 	RETURN;
@@ -333,6 +331,9 @@ CREATE FUNCTION ledger_archive_export(month date, tree_size bigint DEFAULT NULL)
 			'inclusion', shilian.inclusion_proof(l.id, c.tree_size) -> 'path')::text
 		  FROM c, shilian.ledger l JOIN shilian.ledger_leaf f ON f.entry_id = l.id
 		 WHERE l.tableoid = format('shilian.%I', c.partition)::regclass
+		   -- the month's bounds, so that only its partition is read
+		   AND l.recorded_at >= (date_trunc('month', $1)::timestamp AT TIME ZONE 'Asia/Shanghai')
+		   AND l.recorded_at < ((date_trunc('month', $1) + interval '1 month')::timestamp AT TIME ZONE 'Asia/Shanghai')
 	)
 	SELECT line FROM lines ORDER BY part, ord
 $$;
@@ -361,9 +362,12 @@ BEGIN
 	END IF;
 	-- one archive at a time; 21324 = 0x534C, the ledger's lock space
 	PERFORM pg_advisory_xact_lock(21324, 54);
-	-- the month is checked and read under the lock DETACH takes anyway: no
-	-- entry arrives in it meanwhile
-	LOCK TABLE shilian.ledger IN ACCESS EXCLUSIVE MODE;
+	-- no entry arrives in the month while it is read (appends go to the
+	-- current month and wait only if the clock went back); DETACH takes
+	-- the ledger's ACCESS EXCLUSIVE lock at the end, for a moment
+	IF $1 IS NOT NULL AND to_regclass(format('shilian.%I', 'ledger_p' || to_char($1, 'YYYYMM'))) IS NOT NULL THEN
+		EXECUTE format('LOCK TABLE shilian.%I IN SHARE MODE', 'ledger_p' || to_char($1, 'YYYYMM'));
+	END IF;
 	SELECT * INTO c FROM shilian.ledger_archive_check($1, $2);
 	SELECT sha256(convert_to(string_agg(e.line, E'\n') || E'\n', 'UTF8'))
 	  INTO digest FROM shilian.ledger_archive_export($1, $2) AS e(line);
@@ -383,6 +387,8 @@ BEGIN
 			   (SELECT h.hash FROM shilian.ledger_chain h WHERE h.operator_id = l.operator_id AND h.seq = max(l.seq))
 		  FROM shilian.ledger l
 		 WHERE l.tableoid = format('shilian.%I', c.partition)::regclass
+		   AND l.recorded_at >= (c.month_start::timestamp AT TIME ZONE 'Asia/Shanghai')
+		   AND l.recorded_at < ((c.month_start + interval '1 month')::timestamp AT TIME ZONE 'Asia/Shanghai')
 		 GROUP BY l.operator_id;
 	PERFORM shilian.ledger_archive_allow(format('shilian.%I', c.partition)::regclass);
 	EXECUTE format('ALTER TABLE shilian.ledger DETACH PARTITION shilian.%I', c.partition);
