@@ -9,6 +9,10 @@
  * an unrelated statement may mention it. The rest of the guard (DROP and
  * ALTER of single ledger objects, at sql_drop and ddl_command_end, where the
  * objects' identities are known) is ledger_guard_ddl() in sql/src/50_ledger.sql.
+ * A month partition leaves the ledger only by DETACH in ledger_archive()
+ * (sql/src/54_ledger_archive.sql), which ledger_archive_allow() lets through
+ * for its own transaction; any other DETACH of a month holding entries is
+ * refused here, in maintenance mode too (SLL66).
  */
 #include "shilian.h"
 
