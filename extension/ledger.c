@@ -1541,6 +1541,14 @@ typedef enum BadRank
 	BAD_GAP, BAD_DUPLICATE, BAD_LENGTH, BAD_LINK, BAD_ALG, BAD_HASH, BAD_TAIL
 } BadRank;
 
+/* A stretch of a chain that left with an archived month (ledger_archived_range). */
+typedef struct Archived
+{
+	int64		first,
+				last;
+	uint8_t		hash[SL_DIGEST_LEN];	/* of seq last, as ledger_chain keeps it */
+} Archived;
+
 typedef struct OpState
 {
 	int64		op;				/* hash key */
@@ -1555,6 +1563,9 @@ typedef struct OpState
 	int			npend,
 				cappend;
 	Pend	   *pend;
+	int			narch,			/* archived stretches, in seq order */
+				iarch;			/* the next one to skip */
+	Archived   *arch;
 } OpState;
 
 /* A 64-bit finalizer (splitmix64): operator ids are often dense. */
@@ -1605,8 +1616,75 @@ OpGet(VerifyCtx *vc, int64 op)
 		memcpy(st->last, sl_genesis_hash, SL_DIGEST_LEN);
 		st->npend = st->cappend = 0;
 		st->pend = NULL;
+		st->narch = st->iarch = 0;
+		st->arch = NULL;
 	}
 	return st;
+}
+
+/*
+ * Archived stretches that start where the chain now stands: the walk goes on
+ * after them from the hash of their last entry (the archive file proves the
+ * stretch itself, offline).
+ */
+static void
+OpSkipArchived(OpState *st)
+{
+	while (st->iarch < st->narch && st->arch[st->iarch].first <= st->next_seq)
+	{
+		if (st->arch[st->iarch].first == st->next_seq)
+		{
+			memcpy(st->last, st->arch[st->iarch].hash, SL_DIGEST_LEN);
+			st->next_seq = st->arch[st->iarch].last + 1;
+		}
+		st->iarch++;
+	}
+}
+
+/* The archived stretches of one chain (only) or of all, from ledger_archived_range. */
+static void
+LoadArchived(VerifyCtx *vc, bool all, int64 only)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(only)};
+	int			rc;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	rc = SPI_execute_with_args("SELECT operator_id, first_seq, last_seq, last_hash FROM shilian.ledger_archived_range"
+							   " WHERE $1 IS NULL OR operator_id = $1 ORDER BY operator_id, first_seq",
+							   1, argtypes, args, all ? "n" : " ", true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading shilian.ledger_archived_range failed: %s", SPI_result_code_string(rc));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		bool		isnull;
+		OpState    *st = OpGet(vc, DatumGetInt64(SPI_getbinval(t, d, 1, &isnull)));
+		bytea	   *h = DatumGetByteaPP(SPI_getbinval(t, d, 4, &isnull));
+		Archived   *a;
+
+		if (st->narch % 8 == 0)
+			st->arch = st->arch ? repalloc(st->arch, sizeof(Archived) * (st->narch + 8))
+				: MemoryContextAlloc(vc->cxt, sizeof(Archived) * 8);
+		a = &st->arch[st->narch++];
+		a->first = DatumGetInt64(SPI_getbinval(t, d, 2, &isnull));
+		a->last = DatumGetInt64(SPI_getbinval(t, d, 3, &isnull));
+		memset(a->hash, 0, SL_DIGEST_LEN);
+		if (VARSIZE_ANY_EXHDR(h) == SL_DIGEST_LEN)
+			memcpy(a->hash, VARDATA_ANY(h), SL_DIGEST_LEN);
+	}
+	SPI_finish();
+	/* a chain whose first stretch was archived starts after it */
+	{
+		opstate_iterator it;
+		OpState    *st;
+
+		opstate_start_iterate(vc->ops, &it);
+		while ((st = opstate_iterate(vc->ops, &it)) != NULL)
+			OpSkipArchived(st);
+	}
 }
 
 static void
@@ -1631,6 +1709,7 @@ OpLink(VerifyCtx *vc, OpState *st, int64 seq, const uint8_t *prev, const uint8_t
 	}
 	memcpy(st->last, hash, SL_DIGEST_LEN);
 	st->next_seq = seq + 1;
+	OpSkipArchived(st);
 }
 
 static void
@@ -1814,6 +1893,7 @@ shilian_chain_verify(PG_FUNCTION_ARGS)
 	vc.ops = opstate_create(CurrentMemoryContext, 1024, NULL);
 	if (!all)
 		(void) OpGet(&vc, only);
+	LoadArchived(&vc, all, only);
 
 	/*
 	 * The last checkpointed seq of each chain: a chain may not end before

@@ -9,6 +9,10 @@
  * an unrelated statement may mention it. The rest of the guard (DROP and
  * ALTER of single ledger objects, at sql_drop and ddl_command_end, where the
  * objects' identities are known) is ledger_guard_ddl() in sql/src/50_ledger.sql.
+ * A month partition leaves the ledger only by DETACH in ledger_archive()
+ * (sql/src/54_ledger_archive.sql), which ledger_archive_allow() lets through
+ * for its own transaction; any other DETACH of a month holding entries is
+ * refused here, in maintenance mode too (SLL66).
  */
 #include "shilian.h"
 
@@ -23,6 +27,7 @@
 #include "catalog/partition.h"
 #include "catalog/pg_class.h"
 #include "storage/bufmgr.h"
+#include "storage/proc.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 #include "catalog/pg_extension.h"
@@ -229,6 +234,30 @@ IsLedgerPartition(Oid relid, Oid ledger)
 		get_partition_parent(relid, true) == ledger;
 }
 
+/*
+ * The one month partition ledger_archive() may detach, in the transaction
+ * that called ledger_archive_allow() (its local transaction id): no other
+ * way detaches a month partition that holds entries, not even maintenance
+ * mode (SLL66).
+ */
+static Oid	archive_relid = InvalidOid;
+static LocalTransactionId archive_lxid = InvalidLocalTransactionId;
+
+PG_FUNCTION_INFO_V1(shilian_ledger_archive_allow);
+Datum
+shilian_ledger_archive_allow(PG_FUNCTION_ARGS)
+{
+	archive_relid = PG_GETARG_OID(0);
+	archive_lxid = MyProc->lxid;
+	PG_RETURN_VOID();
+}
+
+static bool
+ArchiveAllowed(Oid part)
+{
+	return OidIsValid(part) && part == archive_relid && archive_lxid == MyProc->lxid;
+}
+
 static bool
 AlterHarmless(AlterTableStmt *stmt, Oid ledger, Oid owner)
 {
@@ -259,6 +288,13 @@ AlterHarmless(AlterTableStmt *stmt, Oid ledger, Oid owner)
 			empty = RelationGetNumberOfBlocks(r) == 0;
 			table_close(r, AccessShareLock);
 			if (!empty)
+				return false;
+		}
+		else if (cmd->subtype == AT_DetachPartition && target == ledger)
+		{
+			PartitionCmd *pc = (PartitionCmd *) cmd->def;
+
+			if (pc->concurrent || !ArchiveAllowed(RangeVarGetRelid(pc->name, NoLock, true)))
 				return false;
 		}
 		else if (cmd->subtype == AT_ChangeOwner && IsLedgerPartition(target, ledger))
@@ -294,8 +330,45 @@ shilian_ledger_guard_alter_start(PG_FUNCTION_ARGS)
 	nsp = get_namespace_oid("shilian", true);
 	ledger = OidIsValid(nsp) ? get_relname_relid("ledger", nsp) : InvalidOid;
 	if (OidIsValid(ledger) && IsA(trigdata->parsetree, AlterTableStmt))
-		harmless = AlterHarmless((AlterTableStmt *) trigdata->parsetree, ledger,
-								 RelOwner(ledger));
+	{
+		AlterTableStmt *stmt = (AlterTableStmt *) trigdata->parsetree;
+		ListCell   *lc;
+
+		harmless = AlterHarmless(stmt, ledger, RelOwner(ledger));
+		/*
+		 * A month that holds entries leaves the ledger only through
+		 * ledger_archive() (retention, docs/operations.md): also in
+		 * maintenance mode, where the guard at command end would let a
+		 * DETACH through.
+		 */
+		if (!harmless && stmt->relation != NULL &&
+			RangeVarGetRelid(stmt->relation, NoLock, true) == ledger)
+			foreach(lc, stmt->cmds)
+			{
+				AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+				Oid			part;
+				const char *maint = GetConfigOption("shilian.ledger_maintenance", true, false);
+				bool		on = false;
+
+				if (cmd->subtype != AT_DetachPartition)
+					continue;
+				part = RangeVarGetRelid(((PartitionCmd *) cmd->def)->name, NoLock, true);
+				if (OidIsValid(part) && get_rel_relkind(part) == RELKIND_RELATION && !ArchiveAllowed(part))
+				{
+					Relation	r = table_open(part, AccessShareLock);
+					bool		empty = RelationGetNumberOfBlocks(r) == 0;
+
+					table_close(r, AccessShareLock);
+					if (!empty && maint != NULL && parse_bool(maint, &on) && on)
+						ereport(ERROR,
+								(errcode(SL_ERRCODE('L', '6', '6')),
+								 errmsg("a month partition of the ledger that holds entries is detached only by shilian.ledger_archive()"),
+								 errdetail("Partition %s holds entries; maintenance mode does not detach them.",
+										   get_rel_name(part)),
+								 errhint("Once every entry of the month is past its retention date: export it with ledger_archive_export(), check the file with shilian-verify archive, then call ledger_archive().")));
+				}
+			}
+	}
 	PG_RETURN_VOID();
 }
 

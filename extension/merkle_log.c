@@ -761,9 +761,20 @@ shilian_log_verify(PG_FUNCTION_ARGS)
 
 	sl_frontier_init(&f);
 	{
-		SPIPlanPtr	plan = SPI_prepare("SELECT f.leaf_index, f.entry_id, f.hash, l.hash, l.operator_id, l.seq, "
+		/*
+		 * an entry of an archived month is no longer in the ledger: its
+		 * hash is the one ledger_chain keeps, inside an archived stretch of
+		 * its chain (ledger_archived_range); the archive file holds the rest
+		 */
+		SPIPlanPtr	plan = SPI_prepare("SELECT f.leaf_index, f.entry_id, f.hash, coalesce(l.hash, a.hash), "
+									   "coalesce(l.operator_id, a.operator_id), coalesce(l.seq, a.seq), "
 									   "f.operator_id, f.seq FROM shilian.ledger_leaf f "
-									   "LEFT JOIN shilian.ledger l ON l.id = f.entry_id ORDER BY f.leaf_index", 0, NULL);
+									   "LEFT JOIN shilian.ledger l ON l.id = f.entry_id "
+									   "LEFT JOIN LATERAL (SELECT c.hash, c.operator_id, c.seq FROM shilian.ledger_chain c "
+									   "JOIN shilian.ledger_archived_range r ON r.operator_id = c.operator_id "
+									   "AND c.seq BETWEEN r.first_seq AND r.last_seq "
+									   "WHERE l.id IS NULL AND c.entry_id = f.entry_id) a ON true "
+									   "ORDER BY f.leaf_index", 0, NULL);
 
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));

@@ -7,6 +7,9 @@
  *
  *   psql -Atc "select * from shilian.ledger_export(42)" > op42.jsonl
  *   shilian-verify [--old-size N --old-root HEX] op42.jsonl
+ *
+ * An archived ledger month (shilian.ledger_archive_export()) is checked by
+ * the archive subcommand (archive_cmd.c).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -141,6 +144,7 @@ typedef struct Entry
 				seq,
 				leaf_index;
 	int			has_leaf;
+	int			archived;		/* inside an archived stretch, before its last entry: no hash here */
 	uint8_t		hash[SL_DIGEST_LEN];	/* recomputed */
 	json_t	   *inclusion;
 } Entry;
@@ -173,12 +177,14 @@ main(int argc, char **argv)
 	SlDigestCtx *ctx = sl_digest_new();
 	SlBuf		scratch;
 	size_t		in_tree = 0;
+	int64_t		narchived = 0;
 	const char *log_vkey = NULL;
 	const char *witness_vkeys[16];
 	int			nwitness = 0;
 	json_t	   *cons_all = json_object();
 	json_t	   *signedck = NULL;
 	char		signed_msg[600] = "";
+	char		archived_msg[64] = "";
 
 	if (argc > 1 && strcmp(argv[1], "vkey") == 0)
 		return CmdVkey(argc - 1, argv + 1);
@@ -188,6 +194,8 @@ main(int argc, char **argv)
 		return CmdNote(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "witness") == 0)
 		return CmdWitness(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "archive") == 0)
+		return CmdArchive(argc - 1, argv + 1);
 	for (int i = 1; i < argc; i++)
 	{
 		if (strcmp(argv[i], "--key") == 0 && i + 1 < argc)
@@ -216,6 +224,7 @@ main(int argc, char **argv)
 				   "       shilian-verify note --key VKEY [--key VKEY]... [NOTE|-]\n"
 				   "       shilian-verify witness --key PRIVATE --name NAME --log-key VKEY --state FILE\n"
 				   "                              [--proof CONSISTENCY.json] [NOTE|-]\n"
+				   "       shilian-verify archive [--key VKEY] ARCHIVE.jsonl [ENTRY_ID]\n"
 				   "(docs/ledger-format.md)\n");
 			return 0;
 		}
@@ -345,6 +354,56 @@ main(int argc, char **argv)
 			entries[nentries++] = x;
 			json_decref(o);
 		}
+		else if (strcmp(type, "archived") == 0)
+		{
+			/*
+			 * a stretch of the chain whose month was archived (its own file
+			 * proves each entry, shilian-verify archive): the chain goes on
+			 * from the hash of its last entry, which the tree holds
+			 */
+			int64_t		first,
+						last,
+						leaf;
+			uint8_t		lh[SL_DIGEST_LEN];
+
+			if (!have_header)
+				Fail("line %ld: an archived stretch before the header", lineno);
+			if (GetI64(o, "first_seq", &first, 0, NULL) || GetI64(o, "last_seq", &last, 0, NULL) ||
+				GetI64(o, "leaf_index", &leaf, 0, NULL) || GetHash(o, "last_hash", lh) || last < first)
+				Fail("line %ld: malformed archived stretch", lineno);
+			if (first != expect_seq)
+				Fail("operator %" PRId64 ": the archived stretch seq %" PRId64 "..%" PRId64 " does not follow seq %" PRId64,
+					 operator_id, first, last, expect_seq - 1);
+			for (int64_t q = first; q <= last; q++)
+			{
+				Entry		x;
+
+				memset(&x, 0, sizeof(x));
+				x.seq = q;
+				x.has_leaf = 1;
+				x.leaf_index = leaf;
+				x.archived = q < last;
+				if (q == last)
+				{
+					memcpy(x.hash, lh, SL_DIGEST_LEN);
+					x.inclusion = json_incref(json_object_get(o, "inclusion"));
+				}
+				if (nentries == entcap)
+				{
+					entcap = entcap ? 2 * entcap : 64;
+					while (entcap < nentries + 1)
+						entcap *= 2;
+					entries = realloc(entries, entcap * sizeof(Entry));
+					if (entries == NULL)
+						Fail("out of memory");
+				}
+				entries[nentries++] = x;
+			}
+			memcpy(prev, lh, SL_DIGEST_LEN);
+			expect_seq = last + 1;
+			narchived += last - first + 1;
+			json_decref(o);
+		}
 		else if (strcmp(type, "checkpoint") == 0)
 		{
 			const char *alg = json_string_value(json_object_get(o, "alg"));
@@ -406,7 +465,7 @@ main(int argc, char **argv)
 			int			count;
 			const char *why;
 
-			if (!entries[i].has_leaf)
+			if (!entries[i].has_leaf || entries[i].archived)
 				continue;
 			if (entries[i].leaf_index >= tree_size)
 				continue;		/* placed after the exported head */
@@ -507,8 +566,10 @@ main(int argc, char **argv)
 					sizeof(signed_msg));
 		free(heads);
 	}
-	printf("OK: operator %" PRId64 ", %zu entries, chain verified, %zu included in tree %" PRId64 "%s%s\n",
-		   operator_id, nentries, in_tree, tree_size,
+	if (narchived > 0)
+		snprintf(archived_msg, sizeof(archived_msg), " (%" PRId64 " of them archived)", narchived);
+	printf("OK: operator %" PRId64 ", %zu entries%s, chain verified, %zu included in tree %" PRId64 "%s%s\n",
+		   operator_id, nentries, archived_msg, in_tree, tree_size,
 		   old_size >= 0 ? ", consistent with the old root" : "", signed_msg);
 	for (size_t i = 0; i < nentries; i++)
 		json_decref(entries[i].inclusion);

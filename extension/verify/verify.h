@@ -57,5 +57,7 @@ int			CmdVkey(int argc, char **argv);
 int			CmdSign(int argc, char **argv);
 int			CmdNote(int argc, char **argv);
 int			CmdWitness(int argc, char **argv);
+/* an archived ledger month (archive_cmd.c) */
+int			CmdArchive(int argc, char **argv);
 
 #endif

@@ -54,7 +54,8 @@ COMMENT ON TABLE ledger_default IS
 -- later) for any other insert: (operator_id, seq) is the last
 -- line of defence against a forked chain and entry_id keeps ids unique
 -- across partitions. The appends read a chain's head here (seq and hash of
--- its last entry). Not dumped: a restore refills it as it loads the ledger.
+-- its last entry). A restore refills it as it loads the ledger; only the rows
+-- of archived months are dumped (part 99).
 -- Rows stay when a month is archived, so an archived seq is never reused.
 CREATE TABLE ledger_chain (
 	operator_id	bigint NOT NULL,

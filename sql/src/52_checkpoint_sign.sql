@@ -360,6 +360,20 @@ CREATE FUNCTION ledger_export(operator bigint, old_size bigint DEFAULT NULL) RET
 		LEFT JOIN head h ON true
 		WHERE l.operator_id = $1
 		UNION ALL
+		-- each stretch of the chain whose month was archived (part 54): the
+		-- chain goes on from the hash of its last entry, proved in the tree
+		SELECT 1, r.first_seq, jsonb_build_object('type', 'archived',
+			'month', to_char(r.month, 'YYYY-MM'),
+			'first_seq', r.first_seq::text, 'last_seq', r.last_seq::text,
+			'last_entry_id', c.entry_id::text, 'last_hash', encode(r.last_hash, 'hex'),
+			'leaf_index', f.leaf_index::text,
+			'inclusion', shilian.inclusion_proof(c.entry_id, h.tree_size)->'path')::text
+		FROM shilian.ledger_archived_range r
+		JOIN shilian.ledger_chain c ON c.operator_id = r.operator_id AND c.seq = r.last_seq
+		JOIN shilian.ledger_leaf f ON f.entry_id = c.entry_id
+		LEFT JOIN head h ON true
+		WHERE r.operator_id = $1
+		UNION ALL
 		SELECT 2, 0, jsonb_build_object('type', 'checkpoint', 'tree_size', h.tree_size::text,
 			'root', encode(h.root, 'hex'),
 			'alg', CASE h.alg WHEN 1 THEN 'sha256' WHEN 2 THEN 'sm3' ELSE h.alg::text END,
@@ -403,7 +417,7 @@ CREATE FUNCTION ledger_export(operator bigint, old_size bigint DEFAULT NULL) RET
 	SELECT line FROM lines WHERE shilian.require_see($1) ORDER BY part, ord
 $$;
 COMMENT ON FUNCTION ledger_export(bigint, bigint) IS
-	'JSON lines for shilian-verify: a header, the operator''s entries with inclusion proofs, the latest checkpoint, the operator''s last checkpointed entry, the latest signed checkpoint with the heads proof for the operator, and consistency proofs from every earlier checkpoint and from old_size.';
+	'JSON lines for shilian-verify: a header, the operator''s entries with inclusion proofs (and each archived stretch of its chain: its last hash, proved), the latest checkpoint, the operator''s last checkpointed entry, the latest signed checkpoint with the heads proof for the operator, and consistency proofs from every earlier checkpoint and from old_size.';
 REVOKE ALL ON FUNCTION ledger_export(bigint, bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ledger_export(bigint, bigint) TO shilian_regulator, shilian_admin;
 ALTER FUNCTION ledger_export(bigint, bigint) SET search_path = pg_catalog, pg_temp;
