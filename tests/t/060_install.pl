@@ -179,7 +179,7 @@ is($node->safe_psql('restored', q{SELECT (SELECT count(*) FROM shilian.ledger_ch
 # receipt_exception is derived and not dumped: the triggers refill it as the
 # restore loads batches, links and inspections (the demo has receipts
 # without their incoming inspection)
-my $rx = q{SELECT count(*) || ':' || coalesce(string_agg(concat_ws('/', b.trace_code, l.id IS NOT NULL, e.on_date,
+my $rx = q{SELECT count(*) || ':' || coalesce(string_agg(concat_ws('/', b.trace_code, l.id IS NOT NULL, e.received_on,
 		e.uninspected, e.expires_on), ',' ORDER BY b.trace_code), '')
 	  FROM shilian.receipt_exception e JOIN shilian.batch b ON b.id = e.batch_id
 	  LEFT JOIN shilian.link l ON l.id = e.link_id};

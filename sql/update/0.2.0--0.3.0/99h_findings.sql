@@ -25,15 +25,15 @@ CREATE TABLE receipt_exception (
 	operator_id bigint NOT NULL,
 	batch_id    bigint NOT NULL,
 	link_id     bigint,
-	on_date     date NOT NULL,
+	received_on date NOT NULL,
 	uninspected boolean NOT NULL,
 	expires_on  date,
 	CHECK (uninspected OR expires_on IS NOT NULL)
 );
 CREATE UNIQUE INDEX receipt_exception_link_key ON receipt_exception (link_id) WHERE link_id IS NOT NULL;
 CREATE UNIQUE INDEX receipt_exception_first_entry_key ON receipt_exception (batch_id) WHERE link_id IS NULL;
-CREATE INDEX receipt_exception_operator_idx ON receipt_exception (operator_id, on_date);
-CREATE INDEX receipt_exception_on_date_idx ON receipt_exception (on_date);
+CREATE INDEX receipt_exception_operator_idx ON receipt_exception (operator_id, received_on);
+CREATE INDEX receipt_exception_received_on_idx ON receipt_exception (received_on);
 -- read only by the findings (definer rights); no role reads it directly
 ALTER TABLE receipt_exception ENABLE ROW LEVEL SECURITY;
 COMMENT ON TABLE receipt_exception IS
@@ -46,7 +46,7 @@ COMMENT ON TABLE receipt_exception IS
 -- plans PL/pgSQL keeps), where a function planned at every call cost a
 -- receipt 0.85 ms; every name in it is schema-qualified.
 CREATE FUNCTION receipt_exceptions(links bigint[], batches bigint[])
-	RETURNS TABLE (operator_id bigint, batch_id bigint, link_id bigint, on_date date, uninspected boolean,
+	RETURNS TABLE (operator_id bigint, batch_id bigint, link_id bigint, received_on date, uninspected boolean,
 		expires_on date)
 	LANGUAGE sql STABLE
 	AS $$
@@ -90,8 +90,8 @@ BEGIN
 	IF cardinality(batches) > 0 THEN
 		DELETE FROM shilian.receipt_exception e WHERE e.link_id IS NULL AND e.batch_id = ANY (batches);
 	END IF;
-	INSERT INTO shilian.receipt_exception (operator_id, batch_id, link_id, on_date, uninspected, expires_on)
-	SELECT x.operator_id, x.batch_id, x.link_id, x.on_date, x.uninspected, x.expires_on
+	INSERT INTO shilian.receipt_exception (operator_id, batch_id, link_id, received_on, uninspected, expires_on)
+	SELECT x.operator_id, x.batch_id, x.link_id, x.received_on, x.uninspected, x.expires_on
 	  FROM shilian.receipt_exceptions(links, batches) x;
 END
 $$;
@@ -216,10 +216,10 @@ CREATE OR REPLACE FUNCTION findings_compliance(stations text[], ops bigint[], pe
 	), ex AS (
 		-- the receipts in the period without their inspection or of expired
 		-- lots, as receipt_exception keeps them
-		SELECT e.operator_id AS operator, e.on_date, e.link_id AS link, e.batch_id AS batch, e.uninspected,
+		SELECT e.operator_id AS operator, e.received_on AS on_date, e.link_id AS link, e.batch_id AS batch, e.uninspected,
 			e.expires_on
 		  FROM o JOIN shilian.receipt_exception e ON e.operator_id = o.id
-		 WHERE e.on_date <@ period
+		 WHERE e.received_on <@ period
 	), ev AS (
 		-- (the lot received, a foreign key, is looked up per evidence row: a
 		-- scalar subquery is an index probe whatever the planner expects of

@@ -359,14 +359,14 @@ CREATE TEMP VIEW rx_disagree AS
 SELECT (SELECT count(*) FROM shilian.receipt_exception) AS kept, rows_off FROM rx_disagree;
 -- K's two legacy first entries are there: one uninspected, one of a lot
 -- expired on 03-08.
-SELECT b.trace_code = :'k_legacy' AS legacy, e.uninspected, e.expires_on, e.on_date
+SELECT b.trace_code = :'k_legacy' AS legacy, e.uninspected, e.expires_on, e.received_on
   FROM shilian.receipt_exception e JOIN shilian.batch b ON b.id = e.batch_id
- WHERE e.operator_id = :k ORDER BY e.on_date;
+ WHERE e.operator_id = :k ORDER BY e.received_on;
 -- A sale received without its inspection (receive() allows it) is kept at
 -- once, dated by its receipt in China time (01:30 UTC on 03-21 is 09:30).
 SELECT shilian.ship(:'w_sauce', :k, '2 pcs', '2026-03-20') AS l_wk2 \gset
 SELECT shilian.receive(:l_wk2, '2 pcs', NULL, '2026-03-21 01:30+00') IS NOT NULL AS received;
-SELECT uninspected, expires_on, on_date FROM shilian.receipt_exception WHERE link_id = :l_wk2;
+SELECT uninspected, expires_on, received_on FROM shilian.receipt_exception WHERE link_id = :l_wk2;
 SELECT kind, records, first_on FROM shilian.compliance_findings('360102', '[2026-03-21,2026-03-21]');
 SELECT rows_off FROM rx_disagree;
 -- Its retraction (the seller takes the whole receipt back) removes it.
