@@ -166,6 +166,24 @@ like($shape[0], qr/^consumption_default:t:-:_batch_idx=btree \(batch_id\);_pkey=
 ok((grep { /^inspection_default:t:-:_batch_idx=btree \(batch_id\);_incoming_idx=btree \(batch_id, id\) INCLUDE \(link_id, inspected_at\) WHERE \(kind = 'incoming'::text\);_pkey=btree \(id, inspected_at\)$/ } @shape),
 	'inspection: primary key (id, inspected_at), the batch and incoming-inspection indexes');
 
+# a table partitioned by a date column (as the counters would be): date
+# bounds, and the default partition's storage options copied too
+is(q1(q{set client_min_messages = warning;
+	create table shilian.t_day (k bigint not null, d date not null, n integer not null) partition by range (d);
+	create table shilian.t_day_default partition of shilian.t_day default with (fillfactor = 70);
+	alter table shilian.t_day_default add constraint t_day_default_pkey primary key (k, d);
+	create index t_day_default_d_idx on shilian.t_day_default (d);
+	select shilian.partition_month_make('shilian.t_day', '2026-03-01'),
+		(select pg_get_expr(c.relpartbound, c.oid) || ' ' || array_to_string(c.reloptions, ',') from pg_class c
+		  where c.relname = 't_day_p202603'),
+		(select string_agg(c.relname, ',' order by c.relname) from pg_index i join pg_class c on c.oid = i.indexrelid
+		  where i.indrelid = 'shilian.t_day_p202603'::regclass);
+	drop table shilian.t_day}),
+	"t|FOR VALUES FROM ('2026-03-01') TO ('2026-04-01') fillfactor=70|t_day_p202603_d_idx,t_day_p202603_pkey",
+	'a date-partitioned table: the month in dates, with the template\'s options, key and index');
+my ($rcx, $ox, $ex) = $node->psql('postgres', q{select shilian.partition_month_make('shilian.inspection', '2026-03-15')});
+like($ex, qr/not the first day of a month/, 'partition_month_make refuses a day that does not start a month');
+
 # ---- dump and restore ----------------------------------------------------------------
 my $parts = q{select string_agg(c.relname || ':' || coalesce(n.n, 0), ',' order by c.relname)
 	  from pg_inherits i join pg_class c on c.oid = i.inhrelid
