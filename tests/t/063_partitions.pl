@@ -173,13 +173,13 @@ is(q1(q{set client_min_messages = warning;
 	create table shilian.t_day_default partition of shilian.t_day default with (fillfactor = 70);
 	alter table shilian.t_day_default add constraint t_day_default_pkey primary key (k, d);
 	create index t_day_default_d_idx on shilian.t_day_default (d);
-	select shilian.partition_month_make('shilian.t_day', '2026-03-01'),
-		(select pg_get_expr(c.relpartbound, c.oid) || ' ' || array_to_string(c.reloptions, ',') from pg_class c
+	select shilian.partition_month_make('shilian.t_day', '2026-03-01');
+	select (select pg_get_expr(c.relpartbound, c.oid) || ' ' || array_to_string(c.reloptions, ',') from pg_class c
 		  where c.relname = 't_day_p202603'),
 		(select string_agg(c.relname, ',' order by c.relname) from pg_index i join pg_class c on c.oid = i.indexrelid
 		  where i.indrelid = 'shilian.t_day_p202603'::regclass);
 	drop table shilian.t_day}),
-	"t|FOR VALUES FROM ('2026-03-01') TO ('2026-04-01') fillfactor=70|t_day_p202603_d_idx,t_day_p202603_pkey",
+	"t\nFOR VALUES FROM ('2026-03-01') TO ('2026-04-01') fillfactor=70|t_day_p202603_d_idx,t_day_p202603_pkey",
 	'a date-partitioned table: the month in dates, with the template\'s options, key and index');
 my ($rcx, $ox, $ex) = $node->psql('postgres', q{select shilian.partition_month_make('shilian.inspection', '2026-03-15')});
 like($ex, qr/not the first day of a month/, 'partition_month_make refuses a day that does not start a month');
