@@ -115,22 +115,32 @@ ActivityKindOf(const char *kind)
  * from the same counts is one more CounterTable and statement, added in
  * ActivityFlush beside these two.
  *
- * The upserts: scalar parameters, a plan prepared once per backend (stmt.c).
+ * operator_day is partitioned by month (part 58): the in-place path applies
+ * to plain tables only (operator_month), so its counts always go through
+ * its statement, an update or else an insert (no key of the partitioned
+ * table for ON CONFLICT DO UPDATE), retried when another transaction
+ * inserted the row first.
+ *
+ * The statements: scalar parameters, a plan prepared once per backend (stmt.c).
  *   day:   $1 operator, $2 day, $3 records, $4..$10 the kinds (ActivityKind
- *          order), $11 via_client, $12 receipts_complete.
+ *          order), $11 via_client, $12 receipts_complete; returns 1 when a
+ *          row was updated or inserted, 0 when it must be run again.
  *   month: $1 operator, $2 month (its first day), $3 records, $4 receipts,
  *          $5 receipts_complete, $6 via_client; returns the row's new counts.
  */
 static SlStmt day_stmt = {
-	"INSERT INTO shilian.operator_day AS d (operator_id, day, records, batches, inspections, shipments,"
+	"WITH u AS (UPDATE shilian.operator_day d SET records = d.records + $3,"
+	"  batches = d.batches + $4, inspections = d.inspections + $5,"
+	"  shipments = d.shipments + $6, receipts = d.receipts + $7,"
+	"  rejections = d.rejections + $8, transforms = d.transforms + $9,"
+	"  consumptions = d.consumptions + $10, via_client = d.via_client + $11,"
+	"  receipts_complete = d.receipts_complete + $12"
+	"  WHERE d.operator_id = $1 AND d.day = $2 RETURNING 1),"
+	" i AS (INSERT INTO shilian.operator_day (operator_id, day, records, batches, inspections, shipments,"
 	"  receipts, rejections, transforms, consumptions, via_client, receipts_complete)"
-	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-	" ON CONFLICT (operator_id, day) DO UPDATE SET records = d.records + excluded.records,"
-	"  batches = d.batches + excluded.batches, inspections = d.inspections + excluded.inspections,"
-	"  shipments = d.shipments + excluded.shipments, receipts = d.receipts + excluded.receipts,"
-	"  rejections = d.rejections + excluded.rejections, transforms = d.transforms + excluded.transforms,"
-	"  consumptions = d.consumptions + excluded.consumptions, via_client = d.via_client + excluded.via_client,"
-	"  receipts_complete = d.receipts_complete + excluded.receipts_complete",
+	"  SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 WHERE NOT EXISTS (SELECT 1 FROM u)"
+	"  ON CONFLICT DO NOTHING RETURNING 1)"
+	" SELECT (SELECT count(*) FROM u) + (SELECT count(*) FROM i)",
 	12, {"bigint", "date", "integer", "integer", "integer", "integer", "integer", "integer", "integer",
 		"integer", "integer", "integer"}
 };
@@ -651,7 +661,26 @@ ActivityFlush(void)
 			if (!spi && SlSpiConnect() != SPI_OK_CONNECT)
 				elog(ERROR, "SPI_connect failed");
 			spi = true;
-			SlExec(&day_stmt, v, NULL, 0);
+			/*
+			 * operator_day is partitioned, its key each partition's own: no
+			 * ON CONFLICT DO UPDATE. The update finds the row, or the insert
+			 * makes it; neither when another transaction inserted it after
+			 * this statement's snapshot (the insert waited for it to commit):
+			 * then again, with a new snapshot that sees it. At repeatable
+			 * read the insert itself fails with a serialization failure.
+			 */
+			for (int attempt = 0;; attempt++)
+			{
+				bool		isnull;
+
+				SlExec(&day_stmt, v, NULL, 0);
+				if (SPI_processed == 1 && DatumGetInt64(SlGet(0, 1, &isnull)) == 1)
+					break;
+				if (attempt >= 3)
+					elog(ERROR, "operator_day: no row updated or inserted for operator " INT64_FORMAT " after %d attempts",
+						 s->key.operator_id, attempt + 1);
+				CommandCounterIncrement();
+			}
 		}
 	}
 	r_op = palloc_array(Datum, Max(nmons, 1));

@@ -2,7 +2,7 @@
 -- grow without bound (docs/operations.md, "Partitioning"). The ledger's are
 -- made by ledger_partitions_ahead() (part 50, with the ledger's own guard);
 -- every other partitioned table of schema shilian (inspection, consumption:
--- part 20) is partitioned by RANGE of one column by Asia/Shanghai month and
+-- part 20; operator_day: part 58) is partitioned by RANGE of one column by Asia/Shanghai month and
 -- has a DEFAULT partition named <table>_default, which is the template of its
 -- month partitions <table>_pYYYYMM: each gets the default partition's primary
 -- and unique keys, indexes, storage options, row-level security and
@@ -134,6 +134,6 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION partitions_ahead(integer) IS
-	'Admin (the daily job): make the month partitions (Asia/Shanghai months) of every partitioned table, the ledger''s (ledger_partitions_ahead) and inspection''s and consumption''s (<table>_pYYYYMM, copies of <table>_default), from the current month to months ahead, skipping a month with rows in a default partition; returns how many were made. SLL50 for months outside 0..24.';
+	'Admin (the daily job): make the month partitions (Asia/Shanghai months) of every partitioned table, the ledger''s (ledger_partitions_ahead) and those of inspection, consumption and operator_day (<table>_pYYYYMM, copies of <table>_default), from the current month to months ahead, skipping a month with rows in a default partition; returns how many were made. SLL50 for months outside 0..24.';
 REVOKE ALL ON FUNCTION partitions_ahead(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION partitions_ahead(integer) TO shilian_admin;

@@ -1,10 +1,12 @@
-# Inspections and consumption partitioned by Asia/Shanghai month (issue 22,
-# parts 20 and 54): a record lands in the partition of its Beijing month
+# Inspections and consumption partitioned by Asia/Shanghai month, the
+# counters (operator_day) by month of their day (issue 22, parts 20, 54 and
+# 58): a record lands in the partition of its Beijing month
 # whatever the session's time zone (2026-01-31 23:30 +08 is January,
 # 2026-01-31 16:30 UTC is February), a month without a partition goes to the
 # default partition, and a month with rows in the default partition gets no
 # partition of its own; partitions_ahead() makes this month and the next
-# three of every partitioned table (ledger, inspection, consumption), each a
+# three of every partitioned table (ledger, inspection, consumption,
+# operator_day), each a
 # copy of its default partition's keys, indexes and row-level security, and
 # makes nothing the second time; lookups by id, corrections and the
 # operators' row-level security work across partitions; a pg_dump/pg_restore
@@ -55,8 +57,10 @@ is(q1(q{select shilian.partition_month_make('shilian.inspection', '2026-01-01'),
 		shilian.partition_month_make('shilian.inspection', '2026-02-01'),
 		shilian.partition_month_make('shilian.consumption', '2026-01-01'),
 		shilian.partition_month_make('shilian.consumption', '2026-02-01'),
-		shilian.partition_month_make('shilian.consumption', '2026-02-01')}),
-	't|t|t|t|f', 'month partitions made (the second time: nothing)');
+		shilian.partition_month_make('shilian.consumption', '2026-02-01'),
+		shilian.partition_month_make('shilian.operator_day', '2026-01-01'),
+		shilian.partition_month_make('shilian.operator_day', '2026-02-01')}),
+	't|t|t|t|f|t|t', 'month partitions made (the second time: nothing)');
 is(q1(q{select string_agg(pg_get_expr(c.relpartbound, c.oid), ' ') from pg_class c
 		where c.relname = 'inspection_p202601'}),
 	q{FOR VALUES FROM ('2025-12-31 16:00:00+00') TO ('2026-01-31 16:00:00+00')},
@@ -109,11 +113,15 @@ is($err, '', 'a consumption in a month partition corrected') or diag $err;
 is($err, '', 'a consumption in a month partition retracted') or diag $err;
 is(q1("select qty_left from shilian.batch where trace_code::text = '$code'"), '93 pcs',
 	'the batch balance follows (100 - 4 - 3)');
+my $days = q{select string_agg(day || ':' || inspections || ',' || consumptions || ':' || tableoid::regclass, ' ' order by day)
+	  from shilian.operator_day where operator_id = 1 and (inspections > 0 or consumptions > 0)};
+is(q1($days), '2025-12-20:1,0:shilian.operator_day_default 2025-12-21:0,1:shilian.operator_day_default '
+	. '2026-01-31:2,0:shilian.operator_day_p202601 2026-02-01:1,1:shilian.operator_day_p202602',
+	'the counters (operator_day, partitioned by month of day) count on the Beijing days, corrections followed');
 q1('select shilian.operator_day_rebuild()');
-is(q1(q{select string_agg(day || ':' || inspections || ',' || consumptions, ' ' order by day) from shilian.operator_day
-		where operator_id = 1 and (inspections > 0 or consumptions > 0)}),
-	'2025-12-20:1,0 2025-12-21:0,1 2026-01-31:2,0 2026-02-01:1,1',
-	'the counters recount the partitioned records on their Beijing days');
+is(q1($days), '2025-12-20:1,0:shilian.operator_day_default 2025-12-21:0,1:shilian.operator_day_default '
+	. '2026-01-31:2,0:shilian.operator_day_p202601 2026-02-01:1,1:shilian.operator_day_p202602',
+	'and equal a recount from the partitioned records');
 
 # ---- row-level security: through the partitioned tables only ---------------------
 ($out, $err) = as(2, q{select count(*) from shilian.inspection; select count(*) from shilian.consumption});
@@ -130,14 +138,14 @@ like($err, qr/permission denied for table consumption_default/, 'the default par
 # are in ledger_default, which keeps them)
 my $missing = q{select coalesce(string_agg(n, ',' order by n), 'none') from (
 		select t || '_p' || to_char(date_trunc('month', shilian.platform_today()) + make_interval(months => i), 'YYYYMM') as n
-		  from unnest(array['consumption', 'inspection', 'ledger']) t, generate_series(0, 3) i
+		  from unnest(array['consumption', 'inspection', 'ledger', 'operator_day']) t, generate_series(0, 3) i
 		 where t <> 'ledger' or i > 0) x
 	 where to_regclass('shilian.' || n) is null};
 isnt(q1($missing), 'none', 'before: the months ahead do not exist');
 my ($rc, $made, $e2) = $node->psql('postgres', 'select shilian.partitions_ahead()', extra_params => [ '-U', 'admin_login' ]);
 is($e2, '', 'partitions_ahead() as shilian_admin (the daily job)');
-cmp_ok($made, '>=', 11, 'it made the months of the ledger, inspection and consumption');
-is(q1($missing), 'none', 'this month and the three ahead exist for inspection and consumption, the three ahead for the ledger');
+cmp_ok($made, '>=', 15, 'it made the months of the ledger, inspection, consumption and operator_day');
+is(q1($missing), 'none', 'this month and the three ahead exist for inspection, consumption and operator_day, the three ahead for the ledger');
 ($rc, $made, $e2) = $node->psql('postgres', 'select shilian.partitions_ahead()', extra_params => [ '-U', 'admin_login' ]);
 is($made, '0', 'the second time it makes nothing (idempotent)');
 ($rc, $out, $e2) = $node->psql('postgres', 'select shilian.partitions_ahead(25)', extra_params => [ '-U', 'admin_login' ]);
@@ -190,6 +198,8 @@ my $parts = q{select string_agg(c.relname || ':' || coalesce(n.n, 0), ',' order 
 	  left join (select tableoid, count(*) as n from shilian.inspection group by 1
 				 union all select tableoid, count(*) from shilian.consumption group by 1) n on n.tableoid = c.oid
 	 where i.inhparent in ('shilian.inspection'::regclass, 'shilian.consumption'::regclass)};
+my $day_parts = q{select string_agg(tableoid::regclass || '/' || operator_id || '/' || day || '/' || records, ' ' order by operator_id, day)
+	  from shilian.operator_day};
 my $rows = q{select (select string_agg(format('%s/%s/%s/%s', id, tableoid::regclass, inspected_at, result), ' ' order by id) from shilian.inspection)
 	|| ' ' || (select string_agg(format('%s/%s/%s/%s', id, tableoid::regclass, consumed_at, qty), ' ' order by id) from shilian.consumption)};
 my $dump = $node->basedir . '/partitions.dump';
@@ -199,6 +209,7 @@ $node->command_ok([ 'pg_restore', '--exit-on-error', '-d', $node->connstr('resto
 	'pg_restore into a new database, without an error');
 is(q1($parts, 'restored'), q1($parts), 'the same partitions of inspection and consumption with the same rows');
 is(q1($rows, 'restored'), q1($rows), 'the same rows, ids and times');
+is(q1($day_parts, 'restored'), q1($day_parts), 'operator_day: the same rows in the same partitions');
 is(q1(q{select count(*) from pg_policy where polrelid in ('shilian.inspection'::regclass, 'shilian.consumption'::regclass)}, 'restored'),
 	'8', 'the policies are there');
 is(q1($shape, 'restored'), q1($shape), 'every partition keeps its keys, indexes and security');

@@ -6,7 +6,9 @@
 -- inspection_default), 80_security.sql (row-level security of the default
 -- partitions, the tables' policies and grants), 54_partitions.sql
 -- (partition_month_make, partitions_ahead) and 92_schedule.sql (the daily
--- job runs partitions_ahead). The existing rows are copied in id order with
+-- job runs partitions_ahead); and operator_day partitioned by month of day
+-- (58_activity.sql, 82_regulator_security.sql, correction_count of
+-- 83_corrections.sql). The existing rows are copied in id order with
 -- their ids, and each identity sequence goes on where the old one stopped;
 -- they all go to the default partitions, which keep them (rows are never
 -- moved); the month partitions start with the first month that has no row in
@@ -135,6 +137,124 @@ BEGIN
 END
 $policies$;
 
+-- ---- operator_day (part 58, 82) -------------------------------------------------
+
+ALTER TABLE operator_day RENAME TO operator_day_unpartitioned;
+ALTER INDEX operator_day_pkey RENAME TO operator_day_unpartitioned_pkey;
+ALTER INDEX operator_day_day_idx RENAME TO operator_day_unpartitioned_day_idx;
+
+CREATE TABLE operator_day (
+	operator_id       bigint NOT NULL,
+	day               date NOT NULL,
+	records           integer NOT NULL DEFAULT 0,
+	batches           integer NOT NULL DEFAULT 0,
+	inspections       integer NOT NULL DEFAULT 0,
+	shipments         integer NOT NULL DEFAULT 0,
+	receipts          integer NOT NULL DEFAULT 0,
+	receipts_complete integer NOT NULL DEFAULT 0,
+	rejections        integer NOT NULL DEFAULT 0,
+	transforms        integer NOT NULL DEFAULT 0,
+	consumptions      integer NOT NULL DEFAULT 0,
+	via_client        integer NOT NULL DEFAULT 0
+)
+PARTITION BY RANGE (day);
+COMMENT ON TABLE operator_day IS
+	'Records per operator per event date, kept by the record functions at commit (docs/regulator.md): all records, by kind, complete receipts, those that came through a client, import or EPCIS; partitioned by month of day.';
+COMMENT ON COLUMN operator_day.records IS 'Every record: the sum of the kind columns (receipts_complete and via_client are subsets).';
+COMMENT ON COLUMN operator_day.batches IS 'batch_create: batches produced or harvested (dated produced_on).';
+COMMENT ON COLUMN operator_day.inspections IS 'inspect: release, sampling and stand-alone incoming inspections (dated inspected_at).';
+COMMENT ON COLUMN operator_day.shipments IS 'ship: sales (dated shipped_on), counted for the seller.';
+COMMENT ON COLUMN operator_day.receipts IS 'receive and receive_first_entry: receipts, with or without their incoming inspection (dated received_at), for the buyer.';
+COMMENT ON COLUMN operator_day.receipts_complete IS 'Of the receipts, those whose incoming record has every field record_completeness() requires.';
+COMMENT ON COLUMN operator_day.rejections IS 'reject: sales refused whole (dated rejected_at), for the buyer.';
+COMMENT ON COLUMN operator_day.transforms IS 'transform: processing steps (dated produced_on).';
+COMMENT ON COLUMN operator_day.consumptions IS 'consume: served, sold at retail, destroyed, kept as a sample (dated consumed_at).';
+COMMENT ON COLUMN operator_day.via_client IS 'Of the records, those whose ledger entry has a source: through a system client (X-API-Key), import or EPCIS.';
+CREATE TABLE operator_day_default PARTITION OF operator_day DEFAULT WITH (fillfactor = 70);
+ALTER TABLE operator_day_default ADD CONSTRAINT operator_day_default_pkey PRIMARY KEY (operator_id, day);
+CREATE INDEX operator_day_default_day_idx ON operator_day_default (day);
+COMMENT ON TABLE operator_day_default IS
+	'Default partition of shilian.operator_day: days of months that had no partition of their own when counted; the template of the month partitions.';
+
+INSERT INTO operator_day (operator_id, day, records, batches, inspections, shipments, receipts,
+		receipts_complete, rejections, transforms, consumptions, via_client)
+	SELECT operator_id, day, records, batches, inspections, shipments, receipts,
+		receipts_complete, rejections, transforms, consumptions, via_client
+	  FROM operator_day_unpartitioned ORDER BY operator_id, day;
+ALTER EXTENSION shilian DROP TABLE operator_day_unpartitioned;
+DROP TABLE operator_day_unpartitioned;
+
+SELECT pg_catalog.pg_extension_config_dump('operator_day', '');
+SELECT pg_catalog.pg_extension_config_dump('operator_day_default', '');
+GRANT SELECT ON operator_day TO shilian_regulator, shilian_admin;
+ALTER TABLE operator_day ENABLE ROW LEVEL SECURITY;
+ALTER TABLE operator_day_default ENABLE ROW LEVEL SECURITY;
+CREATE POLICY operator_day_admin ON operator_day FOR SELECT TO shilian_admin USING (true);
+CREATE POLICY operator_day_regulator ON operator_day FOR SELECT TO shilian_regulator
+	USING (operator_id IN (SELECT s FROM shilian.subtree_operators() AS s));
+
+-- corrections move a count by update or insert (no ON CONFLICT DO UPDATE
+-- on the partitioned operator_day); full body (part 83)
+CREATE OR REPLACE FUNCTION correction_count(op bigint, on_day date, col text, delta integer, via boolean)
+	RETURNS void
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	v integer := CASE WHEN via THEN delta ELSE 0 END;
+	-- receipts_complete is a subset of receipts, not a record of its own
+	n integer := CASE WHEN col = 'receipts_complete' THEN 0 ELSE delta END;
+BEGIN
+	IF on_day IS NULL OR delta = 0 THEN
+		RETURN;
+	END IF;
+	-- operator_day is partitioned, its key each partition's own (part 58):
+	-- update the row, or insert it; again when another transaction
+	-- inserted it first
+	LOOP
+		UPDATE shilian.operator_day d SET records = d.records + n,
+			batches = d.batches + CASE col WHEN 'batches' THEN delta ELSE 0 END,
+			shipments = d.shipments + CASE col WHEN 'shipments' THEN delta ELSE 0 END,
+			inspections = d.inspections + CASE col WHEN 'inspections' THEN delta ELSE 0 END,
+			receipts = d.receipts + CASE col WHEN 'receipts' THEN delta ELSE 0 END,
+			receipts_complete = d.receipts_complete + CASE col WHEN 'receipts_complete' THEN delta ELSE 0 END,
+			transforms = d.transforms + CASE col WHEN 'transforms' THEN delta ELSE 0 END,
+			consumptions = d.consumptions + CASE col WHEN 'consumptions' THEN delta ELSE 0 END,
+			via_client = d.via_client + v
+		 WHERE d.operator_id = op AND d.day = on_day;
+		EXIT WHEN FOUND;
+		INSERT INTO shilian.operator_day (operator_id, day, records, batches, shipments, inspections, receipts,
+			receipts_complete, transforms, consumptions, via_client)
+		VALUES (op, on_day, greatest(n, 0), greatest(CASE col WHEN 'batches' THEN delta ELSE 0 END, 0),
+			greatest(CASE col WHEN 'shipments' THEN delta ELSE 0 END, 0),
+			greatest(CASE col WHEN 'inspections' THEN delta ELSE 0 END, 0),
+			greatest(CASE col WHEN 'receipts' THEN delta ELSE 0 END, 0),
+			greatest(CASE col WHEN 'receipts_complete' THEN delta ELSE 0 END, 0),
+			greatest(CASE col WHEN 'transforms' THEN delta ELSE 0 END, 0),
+			greatest(CASE col WHEN 'consumptions' THEN delta ELSE 0 END, 0), greatest(v, 0))
+		ON CONFLICT DO NOTHING;
+		EXIT WHEN FOUND;
+	END LOOP;
+	DELETE FROM shilian.operator_day d
+	 WHERE d.operator_id = op AND d.day = on_day AND d.records <= 0;
+	INSERT INTO shilian.operator_month AS m (operator_id, month, records, receipts, receipts_complete, via_client)
+	VALUES (op, date_trunc('month', on_day::timestamp)::date, greatest(n, 0),
+		greatest(CASE col WHEN 'receipts' THEN delta ELSE 0 END, 0),
+		greatest(CASE col WHEN 'receipts_complete' THEN delta ELSE 0 END, 0), greatest(v, 0))
+	ON CONFLICT (operator_id, month) DO UPDATE SET records = m.records + n,
+		receipts = m.receipts + CASE col WHEN 'receipts' THEN delta ELSE 0 END,
+		receipts_complete = m.receipts_complete + CASE col WHEN 'receipts_complete' THEN delta ELSE 0 END,
+		via_client = m.via_client + v;
+	DELETE FROM shilian.operator_month m
+	 WHERE m.operator_id = op AND m.month = date_trunc('month', on_day::timestamp)::date
+	   AND m.records <= 0;
+	PERFORM shilian.rollup_recount(ARRAY(SELECT o.station FROM shilian.operator o WHERE o.id = op));
+END
+$$;
+COMMENT ON FUNCTION correction_count(bigint, date, text, integer, boolean) IS
+	'Move a corrected or retracted record''s count in operator_day and operator_month (delta -1 or +1) and recount its station''s rollups.';
+REVOKE ALL ON FUNCTION correction_count(bigint, date, text, integer, boolean) FROM PUBLIC;
+
 -- ---- month partitions ahead (part 54) -------------------------------------------
 
 -- Make the month partition of parent for the month starting on month (its
@@ -262,7 +382,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION partitions_ahead(integer) IS
-	'Admin (the daily job): make the month partitions (Asia/Shanghai months) of every partitioned table, the ledger''s (ledger_partitions_ahead) and inspection''s and consumption''s (<table>_pYYYYMM, copies of <table>_default), from the current month to months ahead, skipping a month with rows in a default partition; returns how many were made. SLL50 for months outside 0..24.';
+	'Admin (the daily job): make the month partitions (Asia/Shanghai months) of every partitioned table, the ledger''s (ledger_partitions_ahead) and those of inspection, consumption and operator_day (<table>_pYYYYMM, copies of <table>_default), from the current month to months ahead, skipping a month with rows in a default partition; returns how many were made. SLL50 for months outside 0..24.';
 REVOKE ALL ON FUNCTION partitions_ahead(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION partitions_ahead(integer) TO shilian_admin;
 
@@ -284,7 +404,7 @@ CREATE OR REPLACE FUNCTION job_plan(OUT jobname text, OUT schedule text, OUT com
 		 'daily at 02:30 Asia/Shanghai: raise the day''s alerts and NOTIFY shilian_alert'),
 		('shilian_ledger_partitions', '40 18 * * *',
 		 'SET ROLE shilian_admin; SELECT shilian.partitions_ahead()',
-		 'daily at 02:40 Asia/Shanghai: make the month partitions of the ledger, inspections and consumption for this month and the three ahead'),
+		 'daily at 02:40 Asia/Shanghai: make the month partitions of the ledger, inspections, consumption and daily counters for this month and the three ahead'),
 		('shilian_monthly_report', '30 0 5 * *',
 		 'SET ROLE shilian_admin; SELECT shilian.monthly_report_publish()',
 		 'on the 5th at 08:30 Asia/Shanghai: store last month''s report of every province, city and county and NOTIFY shilian_report'),
