@@ -611,11 +611,14 @@ SELECT c.relname AS ledger_partition, count(l.id) AS entries
  WHERE i.inhparent = 'shilian.ledger'::regclass
  GROUP BY c.relname ORDER BY c.relname;
 
--- Where the demo's inspections and consumption are (by Asia/Shanghai month
--- of inspected_at and consumed_at; earlier dates in the default partitions).
-SELECT c.relname AS record_partition, count(r.tableoid) AS records
+-- Where the demo's inspections, consumption and daily counters are (by
+-- Asia/Shanghai month of inspected_at, consumed_at and day; earlier dates in
+-- the default partitions).
+SELECT c.relname AS record_partition, count(r.tableoid) AS row_count
   FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
   LEFT JOIN (SELECT x.tableoid FROM shilian.inspection x
-			 UNION ALL SELECT y.tableoid FROM shilian.consumption y) r ON r.tableoid = c.oid
- WHERE i.inhparent IN ('shilian.inspection'::regclass, 'shilian.consumption'::regclass)
+			 UNION ALL SELECT y.tableoid FROM shilian.consumption y
+			 UNION ALL SELECT z.tableoid FROM shilian.operator_day z) r ON r.tableoid = c.oid
+ WHERE i.inhparent IN ('shilian.inspection'::regclass, 'shilian.consumption'::regclass,
+					   'shilian.operator_day'::regclass)
  GROUP BY c.relname ORDER BY c.relname;
