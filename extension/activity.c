@@ -38,12 +38,15 @@
 #include "executor/executor.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
+#include "partitioning/partbounds.h"
+#include "partitioning/partdesc.h"
 #include "utils/array.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/datetime.h"
 #include "utils/fmgroids.h"
 #include "utils/memutils.h"
+#include "utils/partcache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
@@ -115,22 +118,32 @@ ActivityKindOf(const char *kind)
  * from the same counts is one more CounterTable and statement, added in
  * ActivityFlush beside these two.
  *
- * The upserts: scalar parameters, a plan prepared once per backend (stmt.c).
+ * operator_day is partitioned by month (part 58): the in-place path works
+ * on the partition that holds the day (CounterLeaf, below); its statement
+ * is an update or else an insert (no key of the partitioned table for ON
+ * CONFLICT DO UPDATE), run again when another transaction inserted the row
+ * first.
+ *
+ * The statements: scalar parameters, a plan prepared once per backend (stmt.c).
  *   day:   $1 operator, $2 day, $3 records, $4..$10 the kinds (ActivityKind
- *          order), $11 via_client, $12 receipts_complete.
+ *          order), $11 via_client, $12 receipts_complete; returns 1 when a
+ *          row was updated or inserted, 0 when it must be run again.
  *   month: $1 operator, $2 month (its first day), $3 records, $4 receipts,
  *          $5 receipts_complete, $6 via_client; returns the row's new counts.
  */
 static SlStmt day_stmt = {
-	"INSERT INTO shilian.operator_day AS d (operator_id, day, records, batches, inspections, shipments,"
+	"WITH u AS (UPDATE shilian.operator_day d SET records = d.records + $3,"
+	"  batches = d.batches + $4, inspections = d.inspections + $5,"
+	"  shipments = d.shipments + $6, receipts = d.receipts + $7,"
+	"  rejections = d.rejections + $8, transforms = d.transforms + $9,"
+	"  consumptions = d.consumptions + $10, via_client = d.via_client + $11,"
+	"  receipts_complete = d.receipts_complete + $12"
+	"  WHERE d.operator_id = $1 AND d.day = $2 RETURNING 1),"
+	" i AS (INSERT INTO shilian.operator_day (operator_id, day, records, batches, inspections, shipments,"
 	"  receipts, rejections, transforms, consumptions, via_client, receipts_complete)"
-	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-	" ON CONFLICT (operator_id, day) DO UPDATE SET records = d.records + excluded.records,"
-	"  batches = d.batches + excluded.batches, inspections = d.inspections + excluded.inspections,"
-	"  shipments = d.shipments + excluded.shipments, receipts = d.receipts + excluded.receipts,"
-	"  rejections = d.rejections + excluded.rejections, transforms = d.transforms + excluded.transforms,"
-	"  consumptions = d.consumptions + excluded.consumptions, via_client = d.via_client + excluded.via_client,"
-	"  receipts_complete = d.receipts_complete + excluded.receipts_complete",
+	"  SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 WHERE NOT EXISTS (SELECT 1 FROM u)"
+	"  ON CONFLICT DO NOTHING RETURNING 1)"
+	" SELECT (SELECT count(*) FROM u) + (SELECT count(*) FROM i)",
 	12, {"bigint", "date", "integer", "integer", "integer", "integer", "integer", "integer", "integer",
 		"integer", "integer", "integer"}
 };
@@ -175,21 +188,30 @@ typedef struct CounterTable
 	IndexScanDesc scan;
 } CounterTable;
 
+static void CounterTableOpenRel(CounterTable *t, Oid relid, const char *const *columns, int ncols);
+
 static void
 CounterTableOpen(CounterTable *t, const char *name, const char *const *columns, int ncols)
 {
 	Oid			relid = get_relname_relid(name, get_namespace_oid("shilian", false));
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation shilian.%s does not exist", name),
+				 errhint("Is the shilian extension installed?")));
+	CounterTableOpenRel(t, relid, columns, ncols);
+}
+
+static void
+CounterTableOpenRel(CounterTable *t, Oid relid, const char *const *columns, int ncols)
+{
 	Oid			pkoid;
 	List	   *ixs;
 	ListCell   *lc;
 	int			i = 0;
 
 	memset(t, 0, sizeof(*t));
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation shilian.%s does not exist", name),
-				 errhint("Is the shilian extension installed?")));
 	t->rel = table_open(relid, RowExclusiveLock);
 	t->ncols = ncols;
 	t->fast = !IsolationUsesXactSnapshot() && t->rel->rd_rel->relkind == RELKIND_RELATION;
@@ -360,6 +382,78 @@ CounterAdd(CounterTable *t, Snapshot snap, int64 operator_id, DateADT key, const
 	pfree(nn);
 	pfree(repl);
 	return true;
+}
+
+/*
+ * operator_day is partitioned by RANGE of day (part 58): the in-place path
+ * works on the partition that holds a day, found as the executor's tuple
+ * routing does (the bound search of get_partition_for_tuple for one range
+ * key, else the default partition) and opened on first use in a flush.
+ */
+typedef struct CounterLeaves
+{
+	Relation	parent;			/* opened by CounterTableOpen, not fast */
+	int			n;
+	int			max;
+	Oid		   *oids;
+	CounterTable *tables;
+} CounterLeaves;
+
+static Oid
+CounterLeafFor(Relation parent, DateADT day)
+{
+	PartitionKey key;
+	PartitionDesc pd;
+	PartitionBoundInfo bi;
+	Datum		v = DateADTGetDatum(day);
+	bool		equal;
+	int			off;
+	int			idx;
+
+	if (parent->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
+		return InvalidOid;
+	key = RelationGetPartitionKey(parent);
+	if (key->strategy != PARTITION_STRATEGY_RANGE || key->partnatts != 1
+		|| key->parttypid[0] != DATEOID)
+		return InvalidOid;
+	pd = RelationGetPartitionDesc(parent, true);
+	bi = pd->boundinfo;
+	if (pd->nparts == 0 || bi == NULL)
+		return InvalidOid;
+	off = partition_range_datum_bsearch(key->partsupfunc, key->partcollation, bi, 1, &v, &equal);
+	idx = bi->indexes[off + 1];
+	if (idx < 0)
+		idx = bi->default_index;
+	if (idx < 0)
+		return InvalidOid;
+	/* a leaf: a sub-partitioned partition is left to the statement */
+	if (pd->is_leaf != NULL && !pd->is_leaf[idx])
+		return InvalidOid;
+	return pd->oids[idx];
+}
+
+/* The opened partition of leaves->parent holding day, or NULL (the statement path). */
+static CounterTable *
+CounterLeaf(CounterLeaves *leaves, DateADT day, const char *const *columns, int ncols)
+{
+	Oid			leaf = CounterLeafFor(leaves->parent, day);
+
+	if (!OidIsValid(leaf))
+		return NULL;
+	for (int i = 0; i < leaves->n; i++)
+		if (leaves->oids[i] == leaf)
+			return &leaves->tables[i];
+	if (leaves->n == leaves->max)
+	{
+		leaves->max = Max(4, leaves->max * 2);
+		leaves->oids = leaves->oids == NULL ? palloc_array(Oid, leaves->max)
+			: repalloc_array(leaves->oids, Oid, leaves->max);
+		leaves->tables = leaves->tables == NULL ? palloc_array(CounterTable, leaves->max)
+			: repalloc_array(leaves->tables, CounterTable, leaves->max);
+	}
+	CounterTableOpenRel(&leaves->tables[leaves->n], leaf, columns, ncols);
+	leaves->oids[leaves->n] = leaf;
+	return &leaves->tables[leaves->n++];
 }
 
 /* The first day of the month of day (date_trunc('month', day)::date). */
@@ -537,6 +631,7 @@ ActivityFlush(void)
 	int			save_sec;
 	bool		spi = false;
 	CounterTable day_t;
+	CounterLeaves leaves;
 	CounterTable month_t;
 	Snapshot	snap;
 	HTAB	   *months;
@@ -632,15 +727,20 @@ ActivityFlush(void)
 	 */
 	CounterTableOpen(&day_t, "operator_day", day_columns, lengthof(day_columns));
 	CounterTableOpen(&month_t, "operator_month", month_columns, lengthof(month_columns));
+	memset(&leaves, 0, sizeof(leaves));
+	leaves.parent = day_t.rel;
 	/* what this transaction wrote before is seen (and its rows are not touched twice at one command id) */
 	CommandCounterIncrement();
 	snap = RegisterSnapshot(GetLatestSnapshot());
 	for (int i = 0; i < ndays; i++)
 	{
 		int32		newv[ACT_NCOUNTS];
+		CounterTable *leaf = NULL;
 
 		s = &days[i];
-		if (DATE_NOT_FINITE(s->key.day) || !CounterAdd(&day_t, snap, s->key.operator_id, s->key.day, s->c, newv))
+		if (!DATE_NOT_FINITE(s->key.day))
+			leaf = day_t.fast ? &day_t : CounterLeaf(&leaves, s->key.day, day_columns, lengthof(day_columns));
+		if (leaf == NULL || !CounterAdd(leaf, snap, s->key.operator_id, s->key.day, s->c, newv))
 		{
 			Datum		v[12];
 
@@ -651,7 +751,26 @@ ActivityFlush(void)
 			if (!spi && SlSpiConnect() != SPI_OK_CONNECT)
 				elog(ERROR, "SPI_connect failed");
 			spi = true;
-			SlExec(&day_stmt, v, NULL, 0);
+			/*
+			 * operator_day is partitioned, its key each partition's own: no
+			 * ON CONFLICT DO UPDATE. The update finds the row, or the insert
+			 * makes it; neither when another transaction inserted it after
+			 * this statement's snapshot (the insert waited for it to commit):
+			 * then again, with a new snapshot that sees it. At repeatable
+			 * read the insert itself fails with a serialization failure.
+			 */
+			for (int attempt = 0;; attempt++)
+			{
+				bool		isnull;
+
+				SlExec(&day_stmt, v, NULL, 0);
+				if (SPI_processed == 1 && DatumGetInt64(SlGet(0, 1, &isnull)) == 1)
+					break;
+				if (attempt >= 3)
+					elog(ERROR, "operator_day: no row updated or inserted for operator " INT64_FORMAT " after %d attempts",
+						 s->key.operator_id, attempt + 1);
+				CommandCounterIncrement();
+			}
 		}
 	}
 	r_op = palloc_array(Datum, Max(nmons, 1));
@@ -692,6 +811,8 @@ ActivityFlush(void)
 		}
 	}
 	CounterTableClose(&month_t);
+	for (int i = 0; i < leaves.n; i++)
+		CounterTableClose(&leaves.tables[i]);
 	CounterTableClose(&day_t);
 	UnregisterSnapshot(snap);
 

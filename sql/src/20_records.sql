@@ -184,8 +184,19 @@ COMMENT ON TABLE link IS
 
 -- Inspections: release (出厂检验), incoming (进货查验, one per receipt) and
 -- sampling; the report document is checked for its required keys.
+-- Inspections and consumption grow without bound: both are partitioned by
+-- Asia/Shanghai month of their time (inspection_pYYYYMM holds
+-- [YYYY-MM-01, next month) in Beijing time), with a DEFAULT partition so
+-- that a record never fails for want of a partition; partitions_ahead()
+-- (part 54, the daily job) makes the months, each a copy of the default
+-- partition's keys, indexes, storage options and row-level security. Nothing
+-- references them by foreign key, so the primary key is each partition's own
+-- (id, time): a partitioned table's unique keys must contain its partition
+-- key, and keys of the partitioned table itself would be made again by a
+-- restore's ATTACH PARTITION before the dump's own (as for the ledger). The
+-- ids stay unique: they come from the one identity sequence.
 CREATE TABLE inspection (
-	id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	id           bigint GENERATED ALWAYS AS IDENTITY,
 	batch_id     bigint NOT NULL REFERENCES batch (id),
 	operator_id  bigint NOT NULL REFERENCES operator (id),
 	kind         text NOT NULL CHECK (kind IN ('release', 'incoming', 'sampling')),
@@ -193,25 +204,33 @@ CREATE TABLE inspection (
 	report       jsonb NOT NULL CHECK (jsonb_typeof(report) = 'object'),
 	link_id      bigint REFERENCES link (id),
 	inspected_at timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX inspection_batch_idx ON inspection (batch_id);
+) PARTITION BY RANGE (inspected_at);
 COMMENT ON TABLE inspection IS
-	'Inspection records: release (出厂检验), incoming (进货查验) and sampling, with a report document.';
+	'Inspection records: release (出厂检验), incoming (进货查验) and sampling, with a report document; partitioned by Asia/Shanghai month of inspected_at.';
+CREATE TABLE inspection_default PARTITION OF inspection DEFAULT;
+ALTER TABLE inspection_default ADD CONSTRAINT inspection_default_pkey PRIMARY KEY (id, inspected_at);
+CREATE INDEX inspection_default_batch_idx ON inspection_default (batch_id);
+COMMENT ON TABLE inspection_default IS
+	'Default partition of shilian.inspection: inspections of months that had no partition of their own when recorded; the template of the month partitions.';
 
 -- Consumption: what leaves the chain (served, sold at retail, destroyed,
--- kept as a sample).
+-- kept as a sample); partitioned as inspections are.
 CREATE TABLE consumption (
-	id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	id          bigint GENERATED ALWAYS AS IDENTITY,
 	batch_id    bigint NOT NULL REFERENCES batch (id),
 	operator_id bigint NOT NULL REFERENCES operator (id),
 	qty         qty NOT NULL,
 	kind        text NOT NULL CHECK (kind IN ('served', 'retail_sold', 'destroyed', 'sample_kept')),
 	consumed_at timestamptz NOT NULL DEFAULT now(),
 	note        text
-);
-CREATE INDEX consumption_batch_idx ON consumption (batch_id);
+) PARTITION BY RANGE (consumed_at);
 COMMENT ON TABLE consumption IS
-	'Quantities leaving the chain: served in a canteen, sold at retail, destroyed, kept as a sample.';
+	'Quantities leaving the chain: served in a canteen, sold at retail, destroyed, kept as a sample; partitioned by Asia/Shanghai month of consumed_at.';
+CREATE TABLE consumption_default PARTITION OF consumption DEFAULT;
+ALTER TABLE consumption_default ADD CONSTRAINT consumption_default_pkey PRIMARY KEY (id, consumed_at);
+CREATE INDEX consumption_default_batch_idx ON consumption_default (batch_id);
+COMMENT ON TABLE consumption_default IS
+	'Default partition of shilian.consumption: consumption of months that had no partition of their own when recorded; the template of the month partitions.';
 
 SELECT pg_catalog.pg_extension_config_dump('jurisdiction', '');
 SELECT pg_catalog.pg_extension_config_dump('operator', '');
@@ -221,6 +240,8 @@ SELECT pg_catalog.pg_extension_config_dump('batch', '');
 SELECT pg_catalog.pg_extension_config_dump('link', '');
 SELECT pg_catalog.pg_extension_config_dump('inspection', '');
 SELECT pg_catalog.pg_extension_config_dump('consumption', '');
+SELECT pg_catalog.pg_extension_config_dump('inspection_default', '');
+SELECT pg_catalog.pg_extension_config_dump('consumption_default', '');
 -- the identity sequences too, so that a restored database goes on numbering
 -- after the restored rows
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('shilian.operator', 'id')::regclass, '');

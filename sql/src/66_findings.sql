@@ -45,7 +45,9 @@ CREATE INDEX batch_produced_owner_idx ON batch (owner_id, product_id) WHERE orig
 -- receipt for the link and the inspection.
 CREATE INDEX link_received_buyer_idx ON link (buyer_id) INCLUDE (received_at, id, to_batch, from_batch)
 	WHERE status = 'received' AND kind = 'ship';
-CREATE INDEX inspection_incoming_idx ON inspection (batch_id, id) INCLUDE (link_id, inspected_at)
+-- (inspection is partitioned: the index is made on its default partition,
+-- the template that partitions_ahead() copies to every month partition)
+CREATE INDEX inspection_default_incoming_idx ON inspection_default (batch_id, id) INCLUDE (link_id, inspected_at)
 	WHERE kind = 'incoming';
 CREATE INDEX batch_first_entry_owner_idx ON batch (owner_id) INCLUDE (id, expires_on, created_at)
 	WHERE origin = 'first_entry';

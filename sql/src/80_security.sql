@@ -305,6 +305,12 @@ ALTER TABLE batch ENABLE ROW LEVEL SECURITY;
 ALTER TABLE link ENABLE ROW LEVEL SECURITY;
 ALTER TABLE inspection ENABLE ROW LEVEL SECURITY;
 ALTER TABLE consumption ENABLE ROW LEVEL SECURITY;
+-- their partitions are granted to no role: with row-level security on and
+-- no policy, not even a grant made by mistake shows a row (every role reads
+-- through the partitioned table and its policies); partitions_ahead()
+-- enables it on every month partition it makes, as on the default one
+ALTER TABLE inspection_default ENABLE ROW LEVEL SECURITY;
+ALTER TABLE consumption_default ENABLE ROW LEVEL SECURITY;
 -- ledger, ledger_leaf, ledger_maintenance: enabled in part 50, before its
 -- DDL guard (which refuses ALTER TABLE on ledger tables).
 ALTER TABLE api_client ENABLE ROW LEVEL SECURITY;

@@ -21,6 +21,8 @@ CREATE POLICY operator_roll_regulator ON operator_roll FOR SELECT TO shilian_reg
 -- operators at home in its subtree, the admin all of them and rebuilds them.
 GRANT SELECT ON operator_day TO shilian_regulator, shilian_admin;
 ALTER TABLE operator_day ENABLE ROW LEVEL SECURITY;
+-- its partitions: read through operator_day only (no grant, no policy)
+ALTER TABLE operator_day_default ENABLE ROW LEVEL SECURITY;
 CREATE POLICY operator_day_admin ON operator_day FOR SELECT TO shilian_admin USING (true);
 CREATE POLICY operator_day_regulator ON operator_day FOR SELECT TO shilian_regulator
 	USING (operator_id IN (SELECT s FROM shilian.subtree_operators() AS s));

@@ -102,24 +102,33 @@ BEGIN
 	IF on_day IS NULL OR delta = 0 THEN
 		RETURN;
 	END IF;
-	INSERT INTO shilian.operator_day AS d (operator_id, day, records, batches, shipments, inspections, receipts,
-		receipts_complete, transforms, consumptions, via_client)
-	VALUES (op, on_day, greatest(n, 0), greatest(CASE col WHEN 'batches' THEN delta ELSE 0 END, 0),
-		greatest(CASE col WHEN 'shipments' THEN delta ELSE 0 END, 0),
-		greatest(CASE col WHEN 'inspections' THEN delta ELSE 0 END, 0),
-		greatest(CASE col WHEN 'receipts' THEN delta ELSE 0 END, 0),
-		greatest(CASE col WHEN 'receipts_complete' THEN delta ELSE 0 END, 0),
-		greatest(CASE col WHEN 'transforms' THEN delta ELSE 0 END, 0),
-		greatest(CASE col WHEN 'consumptions' THEN delta ELSE 0 END, 0), greatest(v, 0))
-	ON CONFLICT (operator_id, day) DO UPDATE SET records = d.records + n,
-		batches = d.batches + CASE col WHEN 'batches' THEN delta ELSE 0 END,
-		shipments = d.shipments + CASE col WHEN 'shipments' THEN delta ELSE 0 END,
-		inspections = d.inspections + CASE col WHEN 'inspections' THEN delta ELSE 0 END,
-		receipts = d.receipts + CASE col WHEN 'receipts' THEN delta ELSE 0 END,
-		receipts_complete = d.receipts_complete + CASE col WHEN 'receipts_complete' THEN delta ELSE 0 END,
-		transforms = d.transforms + CASE col WHEN 'transforms' THEN delta ELSE 0 END,
-		consumptions = d.consumptions + CASE col WHEN 'consumptions' THEN delta ELSE 0 END,
-		via_client = d.via_client + v;
+	-- operator_day is partitioned, its key each partition's own (part 58):
+	-- update the row, or insert it; again when another transaction
+	-- inserted it first
+	LOOP
+		UPDATE shilian.operator_day d SET records = d.records + n,
+			batches = d.batches + CASE col WHEN 'batches' THEN delta ELSE 0 END,
+			shipments = d.shipments + CASE col WHEN 'shipments' THEN delta ELSE 0 END,
+			inspections = d.inspections + CASE col WHEN 'inspections' THEN delta ELSE 0 END,
+			receipts = d.receipts + CASE col WHEN 'receipts' THEN delta ELSE 0 END,
+			receipts_complete = d.receipts_complete + CASE col WHEN 'receipts_complete' THEN delta ELSE 0 END,
+			transforms = d.transforms + CASE col WHEN 'transforms' THEN delta ELSE 0 END,
+			consumptions = d.consumptions + CASE col WHEN 'consumptions' THEN delta ELSE 0 END,
+			via_client = d.via_client + v
+		 WHERE d.operator_id = op AND d.day = on_day;
+		EXIT WHEN FOUND;
+		INSERT INTO shilian.operator_day (operator_id, day, records, batches, shipments, inspections, receipts,
+			receipts_complete, transforms, consumptions, via_client)
+		VALUES (op, on_day, greatest(n, 0), greatest(CASE col WHEN 'batches' THEN delta ELSE 0 END, 0),
+			greatest(CASE col WHEN 'shipments' THEN delta ELSE 0 END, 0),
+			greatest(CASE col WHEN 'inspections' THEN delta ELSE 0 END, 0),
+			greatest(CASE col WHEN 'receipts' THEN delta ELSE 0 END, 0),
+			greatest(CASE col WHEN 'receipts_complete' THEN delta ELSE 0 END, 0),
+			greatest(CASE col WHEN 'transforms' THEN delta ELSE 0 END, 0),
+			greatest(CASE col WHEN 'consumptions' THEN delta ELSE 0 END, 0), greatest(v, 0))
+		ON CONFLICT DO NOTHING;
+		EXIT WHEN FOUND;
+	END LOOP;
 	DELETE FROM shilian.operator_day d
 	 WHERE d.operator_id = op AND d.day = on_day AND d.records <= 0;
 	INSERT INTO shilian.operator_month AS m (operator_id, month, records, receipts, receipts_complete, via_client)

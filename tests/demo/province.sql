@@ -2,10 +2,11 @@
 -- platform adds its part here so that a newcomer sees it working.
 SELECT 'demo: shilian ' || shilian.version() AS loaded;
 
--- The ledger's month partitions (docs/operations.md#partitioning-分区): this
--- month and three ahead, as the daily job makes them, before the demo's
--- entries; shown with the number of entries in each.
-SELECT shilian.ledger_partitions_ahead() >= 0 AS ledger_partitions_ready;
+-- The month partitions of the ledger, inspections and consumption
+-- (docs/operations.md#partitioning-分区): this month and three ahead, as the
+-- daily job makes them, before the demo's records; shown with the number of
+-- rows in each at the end.
+SELECT shilian.partitions_ahead() >= 0 AS partitions_ready;
 
 -- Identifier and quantity types (docs/types.md): checked literals.
 SELECT '91350100M000100Y43'::shilian.uscc AS uscc,
@@ -608,4 +609,16 @@ SELECT c.relname AS ledger_partition, count(l.id) AS entries
   FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
   LEFT JOIN shilian.ledger l ON l.tableoid = c.oid
  WHERE i.inhparent = 'shilian.ledger'::regclass
+ GROUP BY c.relname ORDER BY c.relname;
+
+-- Where the demo's inspections, consumption and daily counters are (by
+-- Asia/Shanghai month of inspected_at, consumed_at and day; earlier dates in
+-- the default partitions).
+SELECT c.relname AS record_partition, count(r.tableoid) AS row_count
+  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+  LEFT JOIN (SELECT x.tableoid FROM shilian.inspection x
+			 UNION ALL SELECT y.tableoid FROM shilian.consumption y
+			 UNION ALL SELECT z.tableoid FROM shilian.operator_day z) r ON r.tableoid = c.oid
+ WHERE i.inhparent IN ('shilian.inspection'::regclass, 'shilian.consumption'::regclass,
+					   'shilian.operator_day'::regclass)
  GROUP BY c.relname ORDER BY c.relname;

@@ -144,12 +144,13 @@ like($install_md, qr{/usr/bin/shilian-gateway --config /etc/shilian/gateway.conf
 
 # ---- backup and restore, as docs/install.md has them -----------------------------------
 $node->safe_psql('app', q{ALTER DATABASE app RESET session_preload_libraries});
-# the month partitions of the ledger, as the daily job makes them: they are
-# not members of the extension, so the dump has them (CREATE TABLE, ATTACH
-# PARTITION, owner, keys and TRUNCATE trigger), which the DDL guard lets the
-# restore run (docs/operations.md, partitioning)
-is($node->safe_psql('app', q{SELECT shilian.ledger_partitions_ahead() >= 3}), 't',
-	'ledger_partitions_ahead makes the months ahead');
+# the month partitions of the ledger, inspections and consumption, as the
+# daily job makes them: they are not members of the extension, so the dump
+# has them (CREATE TABLE, ATTACH PARTITION, owner, keys and TRUNCATE
+# trigger), which the DDL guard lets the restore run (docs/operations.md,
+# partitioning)
+is($node->safe_psql('app', q{SELECT shilian.partitions_ahead() >= 11}), 't',
+	'partitions_ahead makes the months ahead (ledger, inspection, consumption)');
 my $demo = "$top/tests/demo/province.sql";
 ($ret, $out, $err) = $node->psql('app', undef,
 	extra_params => [ '-v', 'ON_ERROR_STOP=1', '-c', 'SET client_min_messages = warning', '-f', $demo ]);
@@ -174,6 +175,13 @@ my $parts = q{SELECT string_agg(c.relname || ':' || coalesce(n.n, 0), ',' ORDER 
 	 WHERE i.inhparent = 'shilian.ledger'::regclass};
 is($node->safe_psql('restored', $parts), $node->safe_psql('app', $parts),
 	'the ledger has the same partitions with the same entries after the restore');
+my $records = q{SELECT string_agg(c.relname || ':' || coalesce(n.n, 0), ',' ORDER BY c.relname)
+	  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+	  LEFT JOIN (SELECT x.tableoid, count(*) AS n FROM shilian.inspection x GROUP BY x.tableoid
+				 UNION ALL SELECT y.tableoid, count(*) FROM shilian.consumption y GROUP BY y.tableoid) n ON n.tableoid = c.oid
+	 WHERE i.inhparent IN ('shilian.inspection'::regclass, 'shilian.consumption'::regclass)};
+is($node->safe_psql('restored', $records), $node->safe_psql('app', $records),
+	'inspections and consumption have the same partitions with the same rows after the restore');
 is($node->safe_psql('restored', q{SELECT (SELECT count(*) FROM shilian.ledger_chain) = (SELECT count(*) FROM shilian.ledger)}),
 	't', 'and ledger_chain was refilled from the restored entries');
 # receipt_exception is derived and not dumped: the triggers refill it as the

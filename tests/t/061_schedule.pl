@@ -42,7 +42,7 @@ is($plan, join("\n",
 	'shilian_checkpoint * * * * * SET ROLE shilian_admin; SELECT shilian.checkpoint()',
 	'shilian_federation * * * * * SET ROLE shilian_admin; SELECT count(*) FROM shilian.federation_deliver(); SELECT shilian.federation_recall_catch_up()',
 	'shilian_idempotency_prune 17 * * * * SET ROLE shilian_admin; SELECT shilian.idempotency_prune()',
-	'shilian_ledger_partitions 40 18 * * * SET ROLE shilian_admin; SELECT shilian.ledger_partitions_ahead()',
+	'shilian_ledger_partitions 40 18 * * * SET ROLE shilian_admin; SELECT shilian.partitions_ahead()',
 	'shilian_monthly_report 30 0 5 * * SET ROLE shilian_admin; SELECT shilian.monthly_report_publish()'),
 	'job_plan: the checkpoint, idempotency_prune, the daily alerts_scan and ledger partitions, the monthly report on the 5th and the federation every minute');
 

@@ -545,8 +545,9 @@ SELECT shilian.operator_day_rebuild() > 0 AS rebuilt;
 SELECT count(*) AS differing FROM ((TABLE live_days EXCEPT TABLE shilian.operator_day)
 	UNION ALL (TABLE shilian.operator_day EXCEPT TABLE live_days)) x;
 
--- The tables and their identity sequences are dumped with the extension's
--- data (pg_extension_config_dump).
+-- The tables, the default partitions of the partitioned ones (p) and their
+-- identity sequences are dumped with the extension's data
+-- (pg_extension_config_dump).
 SELECT c.relname, c.relkind FROM pg_extension e, unnest(e.extconfig) AS t(oid) JOIN pg_class c ON c.oid = t.oid
- WHERE e.extname = 'shilian' AND regexp_replace(c.relname, '_id_seq$', '') IN ('jurisdiction', 'operator',
+ WHERE e.extname = 'shilian' AND regexp_replace(c.relname, '_id_seq$|_default$', '') IN ('jurisdiction', 'operator',
 	'licence', 'product', 'batch', 'link', 'inspection', 'consumption') ORDER BY 1;
