@@ -482,9 +482,19 @@ BEGIN
 			HINT = 'Use kind "receipt" with the link id of the sale, or "first_entry" with the batch id.';
 		insp := id;
 	ELSIF kind = 'receipt' THEN
-		SELECT i.id INTO insp FROM shilian.inspection i
-		 WHERE i.link_id = record_completeness.id AND i.kind = 'incoming'
+		-- through the buyer's batch the receipt made (an index-only probe of
+		-- inspection_incoming_idx); a retracted receipt no longer names it,
+		-- and only then are the inspections searched by link
+		SELECT i.id INTO insp FROM shilian.link l
+		  JOIN shilian.inspection i ON i.batch_id = l.to_batch AND i.link_id = l.id
+		 WHERE l.id = record_completeness.id AND i.kind = 'incoming'
 		 ORDER BY i.id LIMIT 1;
+		IF insp IS NULL AND EXISTS (SELECT 1 FROM shilian.link l
+									 WHERE l.id = record_completeness.id AND l.to_batch IS NULL) THEN
+			SELECT i.id INTO insp FROM shilian.inspection i
+			 WHERE i.link_id = record_completeness.id AND i.kind = 'incoming'
+			 ORDER BY i.id LIMIT 1;
+		END IF;
 	ELSIF kind = 'first_entry' THEN
 		SELECT i.id INTO insp FROM shilian.inspection i
 		  JOIN shilian.batch b ON b.id = i.batch_id
