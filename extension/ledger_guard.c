@@ -12,7 +12,10 @@
  * A month partition leaves the ledger only by DETACH in ledger_archive()
  * (sql/src/54_ledger_archive.sql), which ledger_archive_allow() lets through
  * for its own transaction; any other DETACH of a month holding entries is
- * refused here, in maintenance mode too (SLL66).
+ * refused here, in maintenance mode too (SLL66). A month still in
+ * ledger_default (entries recorded before the month had a partition, every
+ * entry of a ledger upgraded from 0.2.0) gets a partition of its own only by
+ * ledger_month_split(), which ledger_split_allow() lets move its rows.
  */
 #include "shilian.h"
 
@@ -30,6 +33,7 @@
 #include "storage/proc.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_namespace.h"
 #include "commands/event_trigger.h"
@@ -258,6 +262,46 @@ ArchiveAllowed(Oid part)
 	return OidIsValid(part) && part == archive_relid && archive_lxid == MyProc->lxid;
 }
 
+/*
+ * The one month ledger_month_split() moves out of ledger_default, in the
+ * transaction that called ledger_split_allow(): the DELETE of that month's
+ * rows from ledger_default (ledger_refuse_change() asks
+ * ledger_split_allowed() for each row) and the ATTACH of the table they went
+ * to, which holds them (any other ATTACH must bring an empty table).
+ */
+static Oid	split_relid = InvalidOid;
+static TimestampTz split_lo;
+static TimestampTz split_hi;
+static LocalTransactionId split_lxid = InvalidLocalTransactionId;
+
+PG_FUNCTION_INFO_V1(shilian_ledger_split_allow);
+Datum
+shilian_ledger_split_allow(PG_FUNCTION_ARGS)
+{
+	split_relid = PG_GETARG_OID(0);
+	split_lo = PG_GETARG_TIMESTAMPTZ(1);
+	split_hi = PG_GETARG_TIMESTAMPTZ(2);
+	split_lxid = MyProc->lxid;
+	PG_RETURN_VOID();
+}
+
+static bool
+SplitAllowed(Oid part)
+{
+	return OidIsValid(part) && part == split_relid && split_lxid == MyProc->lxid;
+}
+
+/* Whether this transaction may remove from ledger_default an entry recorded at t. */
+PG_FUNCTION_INFO_V1(shilian_ledger_split_allowed);
+Datum
+shilian_ledger_split_allowed(PG_FUNCTION_ARGS)
+{
+	TimestampTz t = PG_GETARG_TIMESTAMPTZ(0);
+
+	PG_RETURN_BOOL(OidIsValid(split_relid) && split_lxid == MyProc->lxid &&
+				   t >= split_lo && t < split_hi);
+}
+
 static bool
 AlterHarmless(AlterTableStmt *stmt, Oid ledger, Oid owner)
 {
@@ -287,7 +331,7 @@ AlterHarmless(AlterTableStmt *stmt, Oid ledger, Oid owner)
 			r = table_open(part, AccessShareLock);
 			empty = RelationGetNumberOfBlocks(r) == 0;
 			table_close(r, AccessShareLock);
-			if (!empty)
+			if (!empty && !SplitAllowed(part))
 				return false;
 		}
 		else if (cmd->subtype == AT_DetachPartition && target == ledger)

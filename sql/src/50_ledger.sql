@@ -256,11 +256,25 @@ GRANT EXECUTE ON FUNCTION log_verify() TO shilian_admin;
 -- bypass it (session_replication_role = replica); chain_verify, log_verify
 -- and shilian-verify detect what such a change did.
 
+-- The one exception: ledger_month_split() (part 54) moves a past month out
+-- of ledger_default into a partition of its own; the C guard lets its own
+-- transaction delete that month's rows there, and nothing else.
+CREATE FUNCTION ledger_split_allowed(recorded_at timestamptz) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'shilian_ledger_split_allowed'
+	LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION ledger_split_allowed(timestamptz) IS
+	'For ledger_refuse_change(): whether this transaction is ledger_month_split() moving the month that holds this time out of ledger_default.';
+
 CREATE FUNCTION ledger_refuse_change() RETURNS trigger
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog
 	AS $$
 BEGIN
+	IF TG_OP = 'DELETE' AND TG_LEVEL = 'ROW' AND TG_RELID = 'shilian.ledger_default'::regclass THEN
+		IF shilian.ledger_split_allowed(OLD.recorded_at) THEN
+			RETURN OLD;
+		END IF;
+	END IF;
 	RAISE EXCEPTION USING
 		ERRCODE = 'SLL30',
 		MESSAGE = format('%s on shilian.%s is not allowed', lower(TG_OP), TG_TABLE_NAME),

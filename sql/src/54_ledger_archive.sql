@@ -50,6 +50,85 @@ COMMENT ON FUNCTION ledger_archive_allow(regclass) IS
 	'For ledger_archive() only: lets the current transaction DETACH this month partition of the ledger.';
 REVOKE ALL ON FUNCTION ledger_archive_allow(regclass) FROM PUBLIC;
 
+-- A past month still in ledger_default (recorded before its partition was
+-- made: every entry of a ledger upgraded from 0.2.0, or a month the daily job
+-- missed) gets a partition of its own, so that it can be archived like any
+-- other: its entries are moved, unchanged (same ids, hashes, chains, leaves),
+-- from ledger_default into a new ledger_pYYYYMM that is then attached. The
+-- C guard lets this transaction alone delete them there and attach the table
+-- holding them (ledger_split_allow); the move is a ledger entry of operator
+-- 0. Returns the entries moved: 0 when the month has a partition already or
+-- holds nothing. Only a month that is over (SLL61): a month still being
+-- written stays where its appends go.
+CREATE FUNCTION ledger_split_allow(partition regclass, lo timestamptz, hi timestamptz) RETURNS void
+	AS 'MODULE_PATHNAME', 'shilian_ledger_split_allow'
+	LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION ledger_split_allow(regclass, timestamptz, timestamptz) IS
+	'For ledger_month_split() only: lets the current transaction delete ledger_default''s entries in [lo, hi) and attach this table holding them.';
+REVOKE ALL ON FUNCTION ledger_split_allow(regclass, timestamptz, timestamptz) FROM PUBLIC;
+
+CREATE FUNCTION ledger_month_split(month date) RETURNS bigint
+	LANGUAGE plpgsql
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	m date;
+	part text;
+	lo timestamptz;
+	hi timestamptz;
+	moved bigint;
+BEGIN
+	IF $1 IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLL60', MESSAGE = 'no month given to split out of ledger_default';
+	END IF;
+	m := date_trunc('month', $1)::date;
+	IF m >= date_trunc('month', shilian.platform_today())::date THEN
+		RAISE EXCEPTION USING ERRCODE = 'SLL61',
+			MESSAGE = format('ledger month %s is not over', to_char(m, 'YYYY-MM')),
+			HINT = 'Only a past Asia/Shanghai month is moved out of ledger_default.';
+	END IF;
+	part := 'ledger_p' || to_char(m, 'YYYYMM');
+	lo := m::timestamp AT TIME ZONE 'Asia/Shanghai';
+	hi := (m + interval '1 month')::timestamp AT TIME ZONE 'Asia/Shanghai';
+	-- one change of the ledger's partitions at a time (ledger_partitions_ahead
+	-- takes the same lock)
+	PERFORM pg_advisory_xact_lock(21324, 50);
+	IF to_regclass(format('shilian.%I', part)) IS NOT NULL THEN
+		RETURN 0;
+	END IF;
+	-- no entry is written to ledger_default while it is read (appends to
+	-- months without a partition wait); reads go on until the ATTACH
+	LOCK TABLE shilian.ledger_default IN EXCLUSIVE MODE;
+	IF NOT EXISTS (SELECT 1 FROM shilian.ledger_default d WHERE d.recorded_at >= lo AND d.recorded_at < hi) THEN
+		RETURN 0;
+	END IF;
+	-- a plain table first, indexed after the rows are in (one build, not one
+	-- insertion per row), attached last
+	EXECUTE format('CREATE TABLE shilian.%I (LIKE shilian.ledger INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', part);
+	PERFORM shilian.ledger_split_allow(format('shilian.%I', part)::regclass, lo, hi);
+	EXECUTE format('WITH moved AS (DELETE FROM shilian.ledger_default d WHERE d.recorded_at >= $1 AND d.recorded_at < $2 RETURNING d.*)'
+				   ' INSERT INTO shilian.%I (id, operator_id, seq, kind, body, alg, prev_hash, hash, supersedes, recorded_at, source, on_date)'
+				   ' SELECT id, operator_id, seq, kind, body, alg, prev_hash, hash, supersedes, recorded_at, source, on_date'
+				   ' FROM moved ORDER BY id', part)
+	  USING lo, hi;
+	GET DIAGNOSTICS moved = ROW_COUNT;
+	EXECUTE format('ALTER TABLE shilian.%I ADD CONSTRAINT %I PRIMARY KEY (id, recorded_at)', part, part || '_pkey');
+	EXECUTE format('CREATE INDEX %I ON shilian.%I (operator_id, seq)', part || '_operator_seq', part);
+	EXECUTE format('ALTER TABLE shilian.%I ENABLE ROW LEVEL SECURITY', part);
+	EXECUTE format('CREATE TRIGGER ledger_insert_only BEFORE TRUNCATE ON shilian.%I'
+				   ' FOR EACH STATEMENT EXECUTE FUNCTION shilian.ledger_refuse_change()', part);
+	EXECUTE format('ALTER TABLE shilian.ledger ATTACH PARTITION shilian.%I FOR VALUES FROM (%L) TO (%L)', part, lo, hi);
+	PERFORM shilian.ledger_append(0, 'ledger_month_split', jsonb_build_object(
+		'month', to_char(m, 'YYYY-MM'), 'partition', part, 'entries', moved,
+		'role', session_user::text));
+	RETURN moved;
+END
+$$;
+COMMENT ON FUNCTION ledger_month_split(date) IS
+	'Admin: move a past ledger month''s entries, unchanged, out of ledger_default into a partition of its own (ledger_pYYYYMM), so that it can be archived; recorded in the ledger; returns the entries moved (0: the month has a partition or no entries). SLL60 no month, SLL61 not over.';
+REVOKE ALL ON FUNCTION ledger_month_split(date) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ledger_month_split(date) TO shilian_admin;
+
 -- Whether a month may leave the database, and what it holds: the checks of
 -- the export and of the archive, in one place. SLL60..SLL64.
 CREATE FUNCTION ledger_archive_check(month date, of_tree bigint DEFAULT NULL,
@@ -84,7 +163,10 @@ BEGIN
 			MESSAGE = format('the ledger has no partition for month %s', to_char(m, 'YYYY-MM')),
 			DETAIL = CASE WHEN EXISTS (SELECT 1 FROM shilian.ledger_archived a WHERE a.month = m)
 				THEN 'The month is archived already (shilian.ledger_archived).'
-				ELSE 'Entries of a month without a partition of its own are in ledger_default, which is never archived.' END;
+				ELSE 'Entries of a month without a partition of its own are in ledger_default, which is never archived.' END,
+			HINT = CASE WHEN EXISTS (SELECT 1 FROM shilian.ledger_archived a WHERE a.month = m)
+				THEN 'Its archive file proves its entries offline (shilian-verify archive).'
+				ELSE 'shilian.ledger_month_split(month) moves a past month out of ledger_default into a partition of its own.' END;
 	END IF;
 	-- every entry's retention (the rule above) and its place in the log
 	EXECUTE format('SELECT count(*), min(l.id), max(l.id), max(f.leaf_index) + 1, count(f.leaf_index),'
