@@ -17,14 +17,6 @@ my $verify = "$ENV{SHILIAN_TOP}/shilian-verify";
 my $dir = File::Temp::tempdir(DIR => $PostgreSQL::Test::Utils::tmp_check);
 my $origin = 'gw.test/ledger';
 
-sub run_cmd
-{
-	my ($cmd, $in) = @_;
-	my ($out, $err) = ('', '');
-	IPC::Run::run($cmd, '<', \($in // ''), '>', \$out, '2>', \$err);
-	return ($? >> 8, $out, $err);
-}
-
 my $node = shilian_node('gw_checkpoint');
 $node->append_conf('postgresql.conf', "shilian.log_origin = '$origin'\n");
 $node->reload;

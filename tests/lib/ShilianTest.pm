@@ -15,8 +15,11 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep);
+use Time::Local qw(timegm);
+use IPC::Run;
 
-our @EXPORT = qw(shilian_node start_gateway stop_gateway http_call json_body make_jwt raw_http $JWT_SECRET);
+our @EXPORT = qw(shilian_node start_gateway stop_gateway http_call json_body make_jwt raw_http $JWT_SECRET
+	faketime_lib restart_at sqlstate_of run_cmd);
 
 # The HS256 key the test gateways are started with.
 our $JWT_SECRET = 'test-secret-0123456789abcdef-0123456789';
@@ -150,6 +153,45 @@ sub json_body
 	my ($res) = @_;
 	my $j = eval { JSON::PP->new->utf8->decode($res->{content}) };
 	return $j;
+}
+
+
+# libfaketime's library, or undef (make deps installs faketime).
+sub faketime_lib
+{
+	my ($lib) = grep { -f } map { "$_/faketime/libfaketime.so.1" }
+		qw(/usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu /usr/lib);
+	return $lib;
+}
+
+# (Re)start a node with its clock at a day (UTC noon), or on the real clock
+# when no year is given: the server's clock alone moves (libfaketime).
+sub restart_at
+{
+	my ($node, $y, $m, $d) = @_;
+	$node->stop if $node->{_pid};
+	local $ENV{LD_PRELOAD} = $y ? faketime_lib() : '';
+	local $ENV{FAKETIME} = $y ? '-' . (time() - timegm(0, 0, 12, $d, $m - 1, $y)) . 's' : '';
+	local $ENV{FAKETIME_DONT_FAKE_MONOTONIC} = 1;
+	$node->start;
+	return;
+}
+
+# 'accepted', or the SQLSTATE an SQL script failed with (psql, VERBOSITY verbose).
+sub sqlstate_of
+{
+	my ($node, $q) = @_;
+	my ($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\n$q");
+	return $ret == 0 ? 'accepted' : ($err =~ /ERROR:\s+([0-9A-Z]{5}):/ ? $1 : $err);
+}
+
+# Run a command with stdin text: (exit status, stdout, stderr).
+sub run_cmd
+{
+	my ($cmd, $in) = @_;
+	my ($out, $err) = ('', '');
+	IPC::Run::run($cmd, '<', \($in // ''), '>', \$out, '2>', \$err);
+	return ($? >> 8, $out, $err);
 }
 
 1;

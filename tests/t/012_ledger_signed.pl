@@ -28,14 +28,6 @@ sub text_value
 	return $v eq '' ? '' : "$v\n";
 }
 
-sub run_cmd
-{
-	my ($cmd, $in) = @_;
-	my ($out, $err) = ('', '');
-	IPC::Run::run($cmd, '<', \($in // ''), '>', \$out, '2>', \$err);
-	return ($? >> 8, $out, $err);
-}
-
 sub write_file
 {
 	my ($name, $text) = @_;

@@ -180,15 +180,6 @@ sub ed25519_key_file
 	return ($pem, substr($pub, -32));
 }
 
-sub run_cmd
-{
-	my ($cmd, $in) = @_;
-	require IPC::Run;
-	my ($out, $err) = ('', '');
-	IPC::Run::run($cmd, '<', \($in // ''), '>', \$out, '2>', \$err);
-	return ($? >> 8, $out, $err);
-}
-
 # the checkpoint block: heads, heads root, text, key, note
 sub compute_checkpoint
 {

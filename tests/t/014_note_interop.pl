@@ -10,6 +10,7 @@ use warnings;
 use MIME::Base64 qw(decode_base64);
 use PostgreSQL::Test::Utils;
 use Test::More;
+use ShilianTest qw(run_cmd);
 
 my $top = $ENV{SHILIAN_TOP};
 my $verify = "$top/shilian-verify";
@@ -22,14 +23,6 @@ sub slurp
 	open my $fh, '<:raw', $_[0] or die "$_[0]: $!";
 	local $/;
 	return scalar <$fh>;
-}
-
-sub run_cmd
-{
-	my ($cmd, $in) = @_;
-	my ($out, $err) = ('', '');
-	IPC::Run::run($cmd, '<', \($in // ''), '>', \$out, '2>', \$err);
-	return ($? >> 8, $out, $err);
 }
 
 sub key { my $k = slurp("$data/$_[0]"); chomp $k; return $k }

@@ -11,27 +11,15 @@
 # at first (SLL63), then archived too: a stretch in the middle of a chain.
 use strict;
 use warnings;
-use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::Local qw(timegm);
 use ShilianTest;
 
 my $verify = "$ENV{SHILIAN_TOP}/shilian-verify";
 my $dir = File::Temp::tempdir(DIR => $PostgreSQL::Test::Utils::tmp_check);
 my $origin = 'shilian.test/ledger';
-my ($fake_lib) = grep { -f } map { "$_/faketime/libfaketime.so.1" }
-	qw(/usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu /usr/lib);
-plan skip_all => 'libfaketime not found (make deps installs faketime)' unless $fake_lib;
-
-sub run_cmd
-{
-	my ($cmd, $in) = @_;
-	my ($out, $err) = ('', '');
-	IPC::Run::run($cmd, '<', \($in // ''), '>', \$out, '2>', \$err);
-	return ($? >> 8, $out, $err);
-}
+plan skip_all => 'libfaketime not found (make deps installs faketime)' unless faketime_lib();
 
 sub write_file
 {
@@ -50,12 +38,7 @@ $node->append_conf('postgresql.conf', "fsync = off\nsynchronous_commit = off\nti
 # (re)start the server with its clock at a day of 2023 (UTC noon), or the real clock
 sub start_at
 {
-	my ($y, $m, $d) = @_;
-	$node->stop if $node->{_pid};
-	local $ENV{LD_PRELOAD} = $y ? $fake_lib : '';
-	local $ENV{FAKETIME} = $y ? '-' . (time() - timegm(0, 0, 12, $d, $m - 1, $y)) . 's' : '';
-	local $ENV{FAKETIME_DONT_FAKE_MONOTONIC} = 1;
-	$node->start;
+	restart_at($node, @_);
 	return $node->safe_psql('postgres', 'SELECT shilian.platform_today()') if $node->safe_psql('postgres',
 		"SELECT count(*) FROM pg_extension WHERE extname = 'shilian'");
 	return undef;
@@ -63,13 +46,7 @@ sub start_at
 
 sub sql { return $node->safe_psql('postgres', $_[0]); }
 
-# an error's SQLSTATE (psql with VERBOSITY verbose)
-sub refused
-{
-	my ($q) = @_;
-	my ($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\n$q");
-	return $ret == 0 ? 'accepted' : ($err =~ /ERROR:\s+([0-9A-Z]{5}):/ ? $1 : $err);
-}
+sub refused { return sqlstate_of($node, $_[0]) }
 
 start_at(2023, 3, 10);
 sql('CREATE EXTENSION shilian');
