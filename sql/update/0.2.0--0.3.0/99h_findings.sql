@@ -50,38 +50,50 @@ CREATE FUNCTION receipt_exceptions(links bigint[], batches bigint[])
 		expires_on date)
 	LANGUAGE sql STABLE
 	AS $$
-	-- Driven by the ids given, each looked up by its key (LATERAL ... LIMIT 1
-	-- is a probe per id whatever the statistics say): a trigger's sync runs
-	-- this with a generic plan kept for the session, which must not become a
-	-- scan of every received sale or first entry (the plan PostgreSQL chose
-	-- for "id = ANY (links)" on tables analyzed while nearly empty).
+	-- Driven by the ids given, each looked up by its primary key (LATERAL
+	-- ... LIMIT 1 is a probe per id; the record's other conditions are
+	-- tested after it, outside, so that no partial index can stand in for the
+	-- key): a trigger's sync runs this with a generic plan kept for the
+	-- session, made perhaps while the tables were nearly empty, and "id =
+	-- ANY (links)" or a condition a partial index implies got a scan of every
+	-- received sale per call (O(n) a receipt, O(n^2) a bulk upload's chunk).
+	-- The lots sold are read once each, not once per sale: a chunk sells from
+	-- one lot thousands of times, and every sale's update of its quantity
+	-- left is a version of the lot's row that a probe of it walks until the
+	-- chunk commits.
+	WITH l AS MATERIALIZED (
+		SELECT l.id, l.buyer_id, l.to_batch, l.from_batch, shilian.platform_date(l.received_at) AS on_date
+		  FROM (SELECT DISTINCT unnest(links) AS id) k
+		 CROSS JOIN LATERAL (SELECT l.id, l.buyer_id, l.to_batch, l.from_batch, l.received_at, l.status, l.kind
+							   FROM shilian.link l WHERE l.id = k.id LIMIT 1) l
+		 WHERE l.status = 'received' AND l.kind = 'ship'
+	), lot AS MATERIALIZED (
+		SELECT fb.id, fb.expires_on
+		  FROM (SELECT DISTINCT l.from_batch AS id FROM l) d
+		 CROSS JOIN LATERAL (SELECT fb.id, fb.expires_on FROM shilian.batch fb WHERE fb.id = d.id LIMIT 1) fb
+	)
 	SELECT r.buyer_id, r.to_batch, r.id, r.on_date, NOT r.inspected,
 		CASE WHEN r.on_date > r.expires_on THEN r.expires_on END
-	  FROM (SELECT DISTINCT unnest(links) AS id) k
-	 CROSS JOIN LATERAL (
-		SELECT l.id, l.buyer_id, l.to_batch, shilian.platform_date(l.received_at) AS on_date,
-			fb.expires_on, i.found IS NOT NULL AS inspected
-		  FROM shilian.link l
-		  JOIN shilian.batch fb ON fb.id = l.from_batch
-		  LEFT JOIN LATERAL (SELECT true AS found FROM shilian.inspection i
-							  WHERE i.batch_id = l.to_batch AND i.link_id = l.id AND i.kind = 'incoming'
-							  LIMIT 1) i ON true
-		 WHERE l.id = k.id AND l.status = 'received' AND l.kind = 'ship'
-		 LIMIT 1) r
+	  FROM (SELECT l.id, l.buyer_id, l.to_batch, l.on_date, lot.expires_on, i.found IS NOT NULL AS inspected
+			  FROM l
+			  JOIN lot ON lot.id = l.from_batch
+			  LEFT JOIN LATERAL (SELECT true AS found FROM shilian.inspection i
+								  WHERE i.batch_id = l.to_batch AND i.link_id = l.id AND i.kind = 'incoming'
+								  LIMIT 1) i ON true) r
 	 WHERE NOT r.inspected OR r.on_date > r.expires_on
 	UNION ALL
 	SELECT r.owner_id, r.id, NULL, r.on_date, r.insp IS NULL,
 		CASE WHEN r.on_date > r.expires_on THEN r.expires_on END
 	  FROM (SELECT DISTINCT unnest(batches) AS id) k
+	 CROSS JOIN LATERAL (SELECT b.id, b.owner_id, b.expires_on, b.received_at, b.created_at, b.origin
+						   FROM shilian.batch b WHERE b.id = k.id LIMIT 1) b
 	 CROSS JOIN LATERAL (
 		SELECT b.id, b.owner_id, b.expires_on, i.id AS insp,
 			shilian.platform_date(coalesce(b.received_at, i.inspected_at, b.created_at)) AS on_date
-		  FROM shilian.batch b
+		  FROM (SELECT 1) one
 		  LEFT JOIN LATERAL (SELECT i.id, i.inspected_at FROM shilian.inspection i
-							  WHERE i.batch_id = b.id AND i.kind = 'incoming' ORDER BY i.id LIMIT 1) i ON true
-		 WHERE b.id = k.id AND b.origin = 'first_entry'
-		 LIMIT 1) r
-	 WHERE r.insp IS NULL OR r.on_date > r.expires_on
+							  WHERE i.batch_id = b.id AND i.kind = 'incoming' ORDER BY i.id LIMIT 1) i ON true) r
+	 WHERE b.origin = 'first_entry' AND (r.insp IS NULL OR r.on_date > r.expires_on)
 	$$;
 COMMENT ON FUNCTION receipt_exceptions(bigint[], bigint[]) IS
 	'The rule behind receipt_exception: of these sales (links) and first entries (batches), the receipts without their incoming inspection or dated after the lot''s expiry.';
