@@ -635,8 +635,10 @@ ActSumsSorted(HTAB *h, int *n)
  * and complete receipts. The flush knows each row's counts before and after
  * its addition, so it adds the difference itself: per (month, station,
  * segment), in that order, under the rollup lock held shared (recounts hold
- * it exclusively). $1 operators, $2 months, $3..$6 the changes of the
- * records (0/1), uploading (0/1), receipts and complete receipts terms.
+ * it exclusively). rollup_stmt sums the changes per (month, station,
+ * segment), in that order, and station_stmt adds each row's: $1
+ * operators, $2 months, $3..$6 the changes of the records (0/1),
+ * uploading (0/1), receipts and complete receipts terms.
  */
 static SlStmt rollup_lock_stmt = {
 	"SELECT pg_catalog.pg_advisory_xact_lock_shared(shilian.rollup_lock())", 0, {NULL}
