@@ -38,6 +38,7 @@
 #include "executor/executor.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
+#include "optimizer/optimizer.h"
 #include "partitioning/partbounds.h"
 #include "partitioning/partdesc.h"
 #include "utils/array.h"
@@ -47,6 +48,7 @@
 #include "utils/fmgroids.h"
 #include "utils/memutils.h"
 #include "utils/partcache.h"
+#include "utils/inval.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
@@ -118,18 +120,19 @@ ActivityKindOf(const char *kind)
  * from the same counts is one more CounterTable and statement, added in
  * ActivityFlush beside these two.
  *
- * operator_day is partitioned by month (part 58): the in-place path works
- * on the partition that holds the day (CounterLeaf, below); its statement
- * is an update or else an insert (no key of the partitioned table for ON
- * CONFLICT DO UPDATE), run again when another transaction inserted the row
- * first.
+ * operator_day and operator_month are partitioned by month (part 58): the
+ * in-place path works on the partition that holds the day or month
+ * (CounterLeaf, below); their statements are an update or else an insert
+ * (no key of the partitioned table for ON CONFLICT DO UPDATE), run again
+ * when another transaction inserted the row first.
  *
  * The statements: scalar parameters, a plan prepared once per backend (stmt.c).
  *   day:   $1 operator, $2 day, $3 records, $4..$10 the kinds (ActivityKind
  *          order), $11 via_client, $12 receipts_complete; returns 1 when a
  *          row was updated or inserted, 0 when it must be run again.
  *   month: $1 operator, $2 month (its first day), $3 records, $4 receipts,
- *          $5 receipts_complete, $6 via_client; returns the row's new counts.
+ *          $5 receipts_complete, $6 via_client; returns the row's new counts,
+ *          no row when it must be run again.
  */
 static SlStmt day_stmt = {
 	"WITH u AS (UPDATE shilian.operator_day d SET records = d.records + $3,"
@@ -149,12 +152,15 @@ static SlStmt day_stmt = {
 };
 
 static SlStmt month_stmt = {
-	"INSERT INTO shilian.operator_month AS m (operator_id, month, records, receipts, receipts_complete, via_client)"
-	" VALUES ($1, $2, $3, $4, $5, $6)"
-	" ON CONFLICT (operator_id, month) DO UPDATE SET records = m.records + excluded.records,"
-	"  receipts = m.receipts + excluded.receipts, receipts_complete = m.receipts_complete + excluded.receipts_complete,"
-	"  via_client = m.via_client + excluded.via_client"
-	" RETURNING m.records, m.receipts, m.receipts_complete, m.via_client",
+	"WITH u AS (UPDATE shilian.operator_month m SET records = m.records + $3,"
+	"  receipts = m.receipts + $4, receipts_complete = m.receipts_complete + $5,"
+	"  via_client = m.via_client + $6"
+	"  WHERE m.operator_id = $1 AND m.month = $2"
+	"  RETURNING m.records, m.receipts, m.receipts_complete, m.via_client),"
+	" i AS (INSERT INTO shilian.operator_month (operator_id, month, records, receipts, receipts_complete, via_client)"
+	"  SELECT $1, $2, $3, $4, $5, $6 WHERE NOT EXISTS (SELECT 1 FROM u)"
+	"  ON CONFLICT DO NOTHING RETURNING records, receipts, receipts_complete, via_client)"
+	" SELECT * FROM u UNION ALL SELECT * FROM i",
 	6, {"bigint", "date", "integer", "integer", "integer", "integer"}
 };
 
@@ -189,6 +195,87 @@ typedef struct CounterTable
 } CounterTable;
 
 static void CounterTableOpenRel(CounterTable *t, Oid relid, const char *const *columns, int ncols);
+
+/*
+ * Whether a CHECK constraint of a counters table reads a column the flush
+ * adds to (or the whole row, or is not validated): only then does the
+ * in-place update run ExecConstraints, which prepares every CHECK
+ * expression of a new ResultRelInfo again (stringToNode and the planner's
+ * expression preprocessing, a sixth of a flush in a perf profile of
+ * batch_create, for operator_month's CHECK on month). An UPDATE would check
+ * a constraint on unchanged columns too, but such a constraint held for the
+ * row before and holds after. Kept per table until its relcache entry is
+ * invalidated (an ALTER TABLE … ADD CONSTRAINT is seen by the next flush).
+ */
+typedef struct CheckSeen
+{
+	Oid			relid;
+	bool		sees;
+} CheckSeen;
+
+static HTAB *check_seen = NULL;
+
+static void
+CheckSeenInval(Datum arg, Oid relid)
+{
+	if (check_seen == NULL)
+		return;
+	if (OidIsValid(relid))
+		hash_search(check_seen, &relid, HASH_REMOVE, NULL);
+	else
+	{
+		HASH_SEQ_STATUS it;
+		CheckSeen  *e;
+
+		hash_seq_init(&it, check_seen);
+		while ((e = hash_seq_search(&it)) != NULL)
+			hash_search(check_seen, &e->relid, HASH_REMOVE, NULL);
+	}
+}
+
+static bool
+CounterChecksSeeCounts(const CounterTable *t)
+{
+	Oid			relid = RelationGetRelid(t->rel);
+	TupleConstr *constr = RelationGetDescr(t->rel)->constr;
+	CheckSeen  *e;
+	bool		found;
+	bool		sees = false;
+
+	if (check_seen == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(CheckSeen);
+		ctl.hcxt = TopMemoryContext;
+		check_seen = hash_create("shilian counters CHECK", 16, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		CacheRegisterRelcacheCallback(CheckSeenInval, (Datum) 0);
+	}
+	e = hash_search(check_seen, &relid, HASH_FIND, NULL);
+	if (e != NULL)
+		return e->sees;
+	for (int i = 0; constr != NULL && i < constr->num_check && !sees; i++)
+	{
+		Bitmapset  *attrs = NULL;
+
+		if (!constr->check[i].ccvalid)
+		{
+			sees = true;
+			break;
+		}
+		pull_varattnos(stringToNode(constr->check[i].ccbin), 1, &attrs);
+		if (bms_is_member(0 - FirstLowInvalidHeapAttributeNumber, attrs))
+			sees = true;
+		for (int c = 0; c < t->ncols && !sees; c++)
+			if (bms_is_member(t->att[c] - FirstLowInvalidHeapAttributeNumber, attrs))
+				sees = true;
+		bms_free(attrs);
+	}
+	e = hash_search(check_seen, &relid, HASH_ENTER, &found);
+	e->sees = sees;
+	return sees;
+}
 
 static void
 CounterTableOpen(CounterTable *t, const char *name, const char *const *columns, int ncols)
@@ -253,8 +340,12 @@ CounterTableOpenRel(CounterTable *t, Oid relid, const char *const *columns, int 
 		|| TupleDescAttr(RelationGetDescr(t->rel), t->pk->rd_index->indkey.values[0] - 1)->atttypid != INT8OID
 		|| TupleDescAttr(RelationGetDescr(t->rel), t->pk->rd_index->indkey.values[1] - 1)->atttypid != DATEOID)
 		t->fast = false;
-	/* CHECK and NOT NULL: checked by the executor's routine, as an UPDATE does */
-	if (t->fast && RelationGetDescr(t->rel)->constr != NULL)
+	/*
+	 * CHECK and NOT NULL: checked by the executor's routine, as an UPDATE
+	 * does, when a CHECK constraint may see the counts change (NOT NULL:
+	 * the counts are never null and the other columns do not change).
+	 */
+	if (t->fast && RelationGetDescr(t->rel)->constr != NULL && CounterChecksSeeCounts(t))
 	{
 		t->estate = CreateExecutorState();
 		t->rri = makeNode(ResultRelInfo);
@@ -385,8 +476,9 @@ CounterAdd(CounterTable *t, Snapshot snap, int64 operator_id, DateADT key, const
 }
 
 /*
- * operator_day is partitioned by RANGE of day (part 58): the in-place path
- * works on the partition that holds a day, found as the executor's tuple
+ * operator_day and operator_month are partitioned by RANGE of their date
+ * column (part 58): the in-place path works on the partition that holds a
+ * day (or month), found as the executor's tuple
  * routing does (the bound search of get_partition_for_tuple for one range
  * key, else the default partition) and opened on first use in a flush.
  */
@@ -543,30 +635,45 @@ ActSumsSorted(HTAB *h, int *n)
  * and complete receipts. The flush knows each row's counts before and after
  * its addition, so it adds the difference itself: per (month, station,
  * segment), in that order, under the rollup lock held shared (recounts hold
- * it exclusively). $1 operators, $2 months, $3..$6 the changes of the
- * records (0/1), uploading (0/1), receipts and complete receipts terms.
+ * it exclusively). rollup_stmt sums the changes per (month, station,
+ * segment), in that order, and station_stmt adds each row's: $1
+ * operators, $2 months, $3..$6 the changes of the records (0/1),
+ * uploading (0/1), receipts and complete receipts terms.
  */
 static SlStmt rollup_lock_stmt = {
 	"SELECT pg_catalog.pg_advisory_xact_lock_shared(shilian.rollup_lock())", 0, {NULL}
 };
 static SlStmt rollup_stmt = {
-	"INSERT INTO shilian.station_month AS s (station, segment, month, active_operators, key_recorded,"
-	"  own_system_uploading, receipts, receipts_complete)"
-	" SELECT o.station, o.segment, d.month, sum(d.rec),"
-	"  sum(CASE WHEN o.status = 'active' AND shilian.operator_is_key(o.id, o.kinds) THEN d.rec ELSE 0 END),"
-	"  sum(CASE WHEN o.status = 'active' AND o.own_system THEN d.up ELSE 0 END), sum(d.rc), sum(d.rcc)"
+	"SELECT o.station, o.segment, d.month, sum(d.rec)::bigint,"
+	"  sum(CASE WHEN o.status = 'active' AND shilian.operator_is_key(o.id, o.kinds) THEN d.rec ELSE 0 END)::bigint,"
+	"  sum(CASE WHEN o.status = 'active' AND o.own_system THEN d.up ELSE 0 END)::bigint,"
+	"  sum(d.rc)::bigint, sum(d.rcc)::bigint"
 	" FROM unnest($1::bigint[], $2::date[], $3::integer[], $4::integer[], $5::integer[], $6::integer[])"
 	"   AS d (operator_id, month, rec, up, rc, rcc)"
 	" JOIN shilian.operator o ON o.id = d.operator_id"
 	" GROUP BY o.station, o.segment, d.month"
-	" ORDER BY d.month, o.station, o.segment"
-	" ON CONFLICT (month, station, segment) DO UPDATE SET"
-	"  active_operators = s.active_operators + excluded.active_operators,"
-	"  key_recorded = s.key_recorded + excluded.key_recorded,"
-	"  own_system_uploading = s.own_system_uploading + excluded.own_system_uploading,"
-	"  receipts = s.receipts + excluded.receipts,"
-	"  receipts_complete = s.receipts_complete + excluded.receipts_complete",
+	" ORDER BY d.month, o.station, o.segment",
 	6, {"bigint[]", "date[]", "integer[]", "integer[]", "integer[]", "integer[]"}
+};
+
+/*
+ * One (station, segment, month) row of the rollup's changes, added by an
+ * update or else an insert (station_month is partitioned by month, its key
+ * each partition's own): $1 station, $2 segment, $3 month, $4..$8 the
+ * changes; returns 1 when a row was updated or inserted, 0 when it must be
+ * run again (another transaction inserted the row first).
+ */
+static SlStmt station_stmt = {
+	"WITH u AS (UPDATE shilian.station_month s SET active_operators = s.active_operators + $4,"
+	"  key_recorded = s.key_recorded + $5, own_system_uploading = s.own_system_uploading + $6,"
+	"  receipts = s.receipts + $7, receipts_complete = s.receipts_complete + $8"
+	"  WHERE s.month = $3 AND s.station = $1 AND s.segment = $2 RETURNING 1),"
+	" i AS (INSERT INTO shilian.station_month (station, segment, month, active_operators, key_recorded,"
+	"  own_system_uploading, receipts, receipts_complete)"
+	"  SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE NOT EXISTS (SELECT 1 FROM u)"
+	"  ON CONFLICT DO NOTHING RETURNING 1)"
+	" SELECT (SELECT count(*) FROM u) + (SELECT count(*) FROM i)",
+	8, {"text", "text", "date", "bigint", "bigint", "bigint", "bigint", "bigint"}
 };
 
 /*
@@ -633,6 +740,7 @@ ActivityFlush(void)
 	CounterTable day_t;
 	CounterLeaves leaves;
 	CounterTable month_t;
+	CounterLeaves month_leaves;
 	Snapshot	snap;
 	HTAB	   *months;
 	Datum	   *r_op;
@@ -729,6 +837,8 @@ ActivityFlush(void)
 	CounterTableOpen(&month_t, "operator_month", month_columns, lengthof(month_columns));
 	memset(&leaves, 0, sizeof(leaves));
 	leaves.parent = day_t.rel;
+	memset(&month_leaves, 0, sizeof(month_leaves));
+	month_leaves.parent = month_t.rel;
 	/* what this transaction wrote before is seen (and its rows are not touched twice at one command id) */
 	CommandCounterIncrement();
 	snap = RegisterSnapshot(GetLatestSnapshot());
@@ -781,9 +891,13 @@ ActivityFlush(void)
 	{
 		int32		newv[ACT_NCOUNTS];
 		int32		d[4];
+		CounterTable *leaf = NULL;
 
 		s = &mons[i];
-		if (DATE_NOT_FINITE(s->key.day) || !CounterAdd(&month_t, snap, s->key.operator_id, s->key.day, s->c, newv))
+		if (!DATE_NOT_FINITE(s->key.day))
+			leaf = month_t.fast ? &month_t
+				: CounterLeaf(&month_leaves, s->key.day, month_columns, lengthof(month_columns));
+		if (leaf == NULL || !CounterAdd(leaf, snap, s->key.operator_id, s->key.day, s->c, newv))
 		{
 			Datum		v[6];
 
@@ -794,9 +908,17 @@ ActivityFlush(void)
 			if (!spi && SlSpiConnect() != SPI_OK_CONNECT)
 				elog(ERROR, "SPI_connect failed");
 			spi = true;
-			SlExec(&month_stmt, v, NULL, 0);
-			if (SPI_processed != 1)
-				elog(ERROR, "operator_month upsert returned " UINT64_FORMAT " rows", SPI_processed);
+			/* update or insert, again when another transaction inserted the row first (as for the day) */
+			for (int attempt = 0;; attempt++)
+			{
+				SlExec(&month_stmt, v, NULL, 0);
+				if (SPI_processed == 1)
+					break;
+				if (SPI_processed > 1 || attempt >= 3)
+					elog(ERROR, "operator_month: " UINT64_FORMAT " rows updated or inserted for operator " INT64_FORMAT " after %d attempts",
+						 SPI_processed, s->key.operator_id, attempt + 1);
+				CommandCounterIncrement();
+			}
 			for (int c = 0; c < 4; c++)
 				newv[c] = DatumGetInt32(SlGet(0, 1 + c, NULL));
 		}
@@ -810,6 +932,8 @@ ActivityFlush(void)
 			nroll++;
 		}
 	}
+	for (int i = 0; i < month_leaves.n; i++)
+		CounterTableClose(&month_leaves.tables[i]);
 	CounterTableClose(&month_t);
 	for (int i = 0; i < leaves.n; i++)
 		CounterTableClose(&leaves.tables[i]);
@@ -829,6 +953,36 @@ ActivityFlush(void)
 		spi = true;
 		SlExec(&rollup_lock_stmt, NULL, NULL, 0);
 		SlExec(&rollup_stmt, v, NULL, 0);
+		/* its rows, in (month, station, segment) order, one at a time (kept until SPI_finish) */
+		{
+			SPITupleTable *tt = SPI_tuptable;
+			uint64		nrows = SPI_processed;
+
+			for (uint64 r = 0; r < nrows; r++)
+			{
+				Datum		sv[8];
+
+				for (int c = 0; c < 8; c++)
+				{
+					bool		isnull;
+
+					sv[c] = SPI_getbinval(tt->vals[r], tt->tupdesc, 1 + c, &isnull);
+					if (isnull)
+						elog(ERROR, "station_month: a null in the rollup's change");
+				}
+				for (int attempt = 0;; attempt++)
+				{
+					bool		isnull;
+
+					SlExec(&station_stmt, sv, NULL, 0);
+					if (SPI_processed == 1 && DatumGetInt64(SlGet(0, 1, &isnull)) == 1)
+						break;
+					if (attempt >= 3)
+						elog(ERROR, "station_month: no row updated or inserted after %d attempts", attempt + 1);
+					CommandCounterIncrement();
+				}
+			}
+		}
 	}
 	/*
 	 * A further table kept from the same counts: a loop like these (its own

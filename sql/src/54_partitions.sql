@@ -2,7 +2,8 @@
 -- grow without bound (docs/operations.md, "Partitioning"). The ledger's are
 -- made by ledger_partitions_ahead() (part 50, with the ledger's own guard);
 -- every other partitioned table of schema shilian (inspection, consumption:
--- part 20; operator_day: part 58) is partitioned by RANGE of one column by Asia/Shanghai month and
+-- part 20; operator_day, operator_month: part 58; station_month: part 62;
+-- figures_frozen_month: part 64) is partitioned by RANGE of one column by Asia/Shanghai month and
 -- has a DEFAULT partition named <table>_default, which is the template of its
 -- month partitions <table>_pYYYYMM: each gets the default partition's primary
 -- and unique keys, indexes, storage options, row-level security and
@@ -96,11 +97,24 @@ BEGIN
 			  ORDER BY t.tgname LOOP
 		EXECUTE replace(r.def, ' ON shilian.' || quote_ident(deflt) || ' ', ' ON shilian.' || quote_ident(part) || ' ');
 	END LOOP;
+	-- dumped as the template is: a table whose rows pg_dump keeps (its
+	-- default partition is extension configuration) gets partitions that
+	-- pg_dump writes with their rows; one whose rows are derived and not
+	-- dumped (station_month: rollup_rebuild() after a restore) gets
+	-- partitions that are members of the extension, which pg_dump skips
+	IF EXISTS (SELECT 1 FROM pg_depend d
+				WHERE d.classid = 'pg_class'::regclass AND d.objid = format('shilian.%I', deflt)::regclass
+				  AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+				  AND NOT EXISTS (SELECT 1 FROM pg_extension x
+								   WHERE x.oid = d.refobjid
+									 AND format('shilian.%I', deflt)::regclass::oid = ANY (x.extconfig))) THEN
+		EXECUTE format('ALTER EXTENSION shilian ADD TABLE shilian.%I', part);
+	END IF;
 	RETURN true;
 END
 $$;
 COMMENT ON FUNCTION partition_month_make(regclass, date) IS
-	'Internal (partitions_ahead()): make the month partition <table>_pYYYYMM of a table partitioned by Asia/Shanghai month, as a copy of its default partition''s keys, indexes, options, row-level security and statement triggers; false when it exists or the default partition holds rows of that month.';
+	'Internal (partitions_ahead()): make the month partition <table>_pYYYYMM of a table partitioned by Asia/Shanghai month, as a copy of its default partition''s keys, indexes, options, row-level security and statement triggers, a member of the extension when the default partition is one whose rows are not dumped; false when it exists or the default partition holds rows of that month.';
 REVOKE ALL ON FUNCTION partition_month_make(regclass, date) FROM PUBLIC;
 
 CREATE FUNCTION partitions_ahead(months integer DEFAULT 3) RETURNS integer
@@ -134,6 +148,6 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION partitions_ahead(integer) IS
-	'Admin (the daily job): make the month partitions (Asia/Shanghai months) of every partitioned table, the ledger''s (ledger_partitions_ahead) and those of inspection, consumption and operator_day (<table>_pYYYYMM, copies of <table>_default), from the current month to months ahead, skipping a month with rows in a default partition; returns how many were made. SLL50 for months outside 0..24.';
+	'Admin (the daily job): make the month partitions (Asia/Shanghai months) of every partitioned table, the ledger''s (ledger_partitions_ahead) and those of inspection, consumption, operator_day, operator_month, station_month and figures_frozen_month (<table>_pYYYYMM, copies of <table>_default), from the current month to months ahead, skipping a month with rows in a default partition; returns how many were made. SLL50 for months outside 0..24.';
 REVOKE ALL ON FUNCTION partitions_ahead(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION partitions_ahead(integer) TO shilian_admin;

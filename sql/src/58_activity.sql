@@ -58,20 +58,29 @@ SELECT pg_catalog.pg_extension_config_dump('operator_day_default', '');
 -- The same per calendar month (month: its first day), kept by the same
 -- flush: what the figures of a whole month read (700,000 rows a month
 -- for a province rather than 2 million operator-days to group).
+-- Partitioned by month as operator_day is (operator_month_pYYYYMM holds
+-- one month, operator_month_default the months without a partition of their
+-- own), its key each partition's own: the flush and correction_count add to
+-- a row by UPDATE or insert it ON CONFLICT DO NOTHING, again when another
+-- transaction inserted it first.
 CREATE TABLE operator_month (
 	operator_id       bigint NOT NULL,
 	month             date NOT NULL CHECK (extract(day FROM month) = 1),
 	records           integer NOT NULL DEFAULT 0,
 	receipts          integer NOT NULL DEFAULT 0,
 	receipts_complete integer NOT NULL DEFAULT 0,
-	via_client        integer NOT NULL DEFAULT 0,
-	PRIMARY KEY (operator_id, month)
+	via_client        integer NOT NULL DEFAULT 0
 )
-WITH (fillfactor = 70);
-CREATE INDEX operator_month_month_idx ON operator_month (month);
+PARTITION BY RANGE (month);
 COMMENT ON TABLE operator_month IS
-	'operator_day summed per calendar month (month = its first day): records, receipts, complete receipts, records through a client, import or EPCIS.';
+	'operator_day summed per calendar month (month = its first day): records, receipts, complete receipts, records through a client, import or EPCIS; partitioned by month.';
+CREATE TABLE operator_month_default PARTITION OF operator_month DEFAULT WITH (fillfactor = 70);
+ALTER TABLE operator_month_default ADD CONSTRAINT operator_month_default_pkey PRIMARY KEY (operator_id, month);
+CREATE INDEX operator_month_default_month_idx ON operator_month_default (month);
+COMMENT ON TABLE operator_month_default IS
+	'Default partition of shilian.operator_month: months that had no partition of their own when counted; the template of the month partitions.';
 SELECT pg_catalog.pg_extension_config_dump('operator_month', '');
+SELECT pg_catalog.pg_extension_config_dump('operator_month_default', '');
 
 -- Whether an incoming record is complete by the rule of
 -- record_completeness('receipt' or 'first_entry', id) (part 20), from the fields that can be

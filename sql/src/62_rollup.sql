@@ -55,11 +55,18 @@ CREATE TABLE station_month (
 	key_recorded         bigint NOT NULL DEFAULT 0,
 	own_system_uploading bigint NOT NULL DEFAULT 0,
 	receipts             bigint NOT NULL DEFAULT 0,
-	receipts_complete    bigint NOT NULL DEFAULT 0,
-	PRIMARY KEY (month, station, segment)
-);
+	receipts_complete    bigint NOT NULL DEFAULT 0
+)
+-- partitioned by month as operator_month (part 58), the key (month,
+-- station, segment) each partition's own: the flush adds to a row by UPDATE
+-- or inserts it ON CONFLICT DO NOTHING (extension/activity.c)
+PARTITION BY RANGE (month);
 COMMENT ON TABLE station_month IS
-	'Rollup of operator_month per (station, segment, month) of the operators at home there: that recorded, of them active 10+3 ones, active own-system ones with a record through a client, import or EPCIS; receipts, complete receipts. Kept by the counter flush (docs/regulator.md).';
+	'Rollup of operator_month per (station, segment, month) of the operators at home there: that recorded, of them active 10+3 ones, active own-system ones with a record through a client, import or EPCIS; receipts, complete receipts. Kept by the counter flush (docs/regulator.md); partitioned by month.';
+CREATE TABLE station_month_default PARTITION OF station_month DEFAULT;
+ALTER TABLE station_month_default ADD CONSTRAINT station_month_default_pkey PRIMARY KEY (month, station, segment);
+COMMENT ON TABLE station_month_default IS
+	'Default partition of shilian.station_month: months that had no partition of their own when counted; the template of the month partitions.';
 
 -- The advisory lock key of the rollups (shared: the flush's additions;
 -- exclusive: recounts).

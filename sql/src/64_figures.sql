@@ -228,12 +228,20 @@ REVOKE ALL ON FUNCTION station_figures_detail(text, daterange, boolean) FROM PUB
 -- one before): from then on every figure of that calendar month sums these
 -- few rows per station instead of counting a province's operators again,
 -- and gives the same answer forever (docs/regulator.md, "Frozen months").
+-- figures_frozen_month is partitioned by month as the counters are (part
+-- 58), its key each partition's own (figures_freeze inserts ON CONFLICT DO
+-- NOTHING, which the month's partition checks).
 CREATE TABLE figures_frozen_month (
-	month     date PRIMARY KEY CHECK (extract(day FROM month) = 1),
+	month     date NOT NULL CHECK (extract(day FROM month) = 1),
 	frozen_at timestamptz NOT NULL DEFAULT now()
-);
+)
+PARTITION BY RANGE (month);
 COMMENT ON TABLE figures_frozen_month IS
-	'The calendar months whose figures are frozen (figures_freeze): every figure of such a month reads figures_frozen.';
+	'The calendar months whose figures are frozen (figures_freeze): every figure of such a month reads figures_frozen; partitioned by month.';
+CREATE TABLE figures_frozen_month_default PARTITION OF figures_frozen_month DEFAULT;
+ALTER TABLE figures_frozen_month_default ADD CONSTRAINT figures_frozen_month_default_pkey PRIMARY KEY (month);
+COMMENT ON TABLE figures_frozen_month_default IS
+	'Default partition of shilian.figures_frozen_month: months that had no partition of their own when frozen; the template of the month partitions.';
 CREATE TABLE figures_frozen (
 	month                date NOT NULL,
 	station              text NOT NULL,
@@ -256,11 +264,14 @@ CREATE INDEX figures_frozen_month_station_idx ON figures_frozen (month, station)
 COMMENT ON TABLE figures_frozen IS
 	'The per-station counts of a frozen month as station_figures_detail gave them when it was frozen (figures_freeze); the roll''s rows per holder station.';
 SELECT pg_catalog.pg_extension_config_dump('figures_frozen_month', '');
+SELECT pg_catalog.pg_extension_config_dump('figures_frozen_month_default', '');
 SELECT pg_catalog.pg_extension_config_dump('figures_frozen', '');
 REVOKE ALL ON figures_frozen_month, figures_frozen FROM PUBLIC;
 -- the admin may look; the figures read them through station_figures
 GRANT SELECT ON figures_frozen_month, figures_frozen TO shilian_admin;
 ALTER TABLE figures_frozen_month ENABLE ROW LEVEL SECURITY;
+-- its partitions: read through figures_frozen_month only (no grant, no policy)
+ALTER TABLE figures_frozen_month_default ENABLE ROW LEVEL SECURITY;
 ALTER TABLE figures_frozen ENABLE ROW LEVEL SECURITY;
 CREATE POLICY figures_frozen_month_admin ON figures_frozen_month FOR SELECT TO shilian_admin USING (true);
 CREATE POLICY figures_frozen_admin ON figures_frozen FOR SELECT TO shilian_admin USING (true);

@@ -28,6 +28,7 @@ CREATE POLICY operator_day_regulator ON operator_day FOR SELECT TO shilian_regul
 	USING (operator_id IN (SELECT s FROM shilian.subtree_operators() AS s));
 GRANT SELECT ON operator_month TO shilian_regulator, shilian_admin;
 ALTER TABLE operator_month ENABLE ROW LEVEL SECURITY;
+ALTER TABLE operator_month_default ENABLE ROW LEVEL SECURITY;
 CREATE POLICY operator_month_admin ON operator_month FOR SELECT TO shilian_admin USING (true);
 CREATE POLICY operator_month_regulator ON operator_month FOR SELECT TO shilian_regulator
 	USING (operator_id IN (SELECT s FROM shilian.subtree_operators() AS s));
@@ -40,6 +41,7 @@ GRANT SELECT ON roll_station, operator_station, station_month TO shilian_admin;
 ALTER TABLE roll_station ENABLE ROW LEVEL SECURITY;
 ALTER TABLE operator_station ENABLE ROW LEVEL SECURITY;
 ALTER TABLE station_month ENABLE ROW LEVEL SECURITY;
+ALTER TABLE station_month_default ENABLE ROW LEVEL SECURITY;
 CREATE POLICY roll_station_admin ON roll_station FOR SELECT TO shilian_admin USING (true);
 CREATE POLICY operator_station_admin ON operator_station FOR SELECT TO shilian_admin USING (true);
 CREATE POLICY station_month_admin ON station_month FOR SELECT TO shilian_admin USING (true);

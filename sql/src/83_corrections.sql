@@ -131,14 +131,21 @@ BEGIN
 	END LOOP;
 	DELETE FROM shilian.operator_day d
 	 WHERE d.operator_id = op AND d.day = on_day AND d.records <= 0;
-	INSERT INTO shilian.operator_month AS m (operator_id, month, records, receipts, receipts_complete, via_client)
-	VALUES (op, date_trunc('month', on_day::timestamp)::date, greatest(n, 0),
-		greatest(CASE col WHEN 'receipts' THEN delta ELSE 0 END, 0),
-		greatest(CASE col WHEN 'receipts_complete' THEN delta ELSE 0 END, 0), greatest(v, 0))
-	ON CONFLICT (operator_id, month) DO UPDATE SET records = m.records + n,
-		receipts = m.receipts + CASE col WHEN 'receipts' THEN delta ELSE 0 END,
-		receipts_complete = m.receipts_complete + CASE col WHEN 'receipts_complete' THEN delta ELSE 0 END,
-		via_client = m.via_client + v;
+	-- operator_month too (partitioned by month, part 58)
+	LOOP
+		UPDATE shilian.operator_month m SET records = m.records + n,
+			receipts = m.receipts + CASE col WHEN 'receipts' THEN delta ELSE 0 END,
+			receipts_complete = m.receipts_complete + CASE col WHEN 'receipts_complete' THEN delta ELSE 0 END,
+			via_client = m.via_client + v
+		 WHERE m.operator_id = op AND m.month = date_trunc('month', on_day::timestamp)::date;
+		EXIT WHEN FOUND;
+		INSERT INTO shilian.operator_month (operator_id, month, records, receipts, receipts_complete, via_client)
+		VALUES (op, date_trunc('month', on_day::timestamp)::date, greatest(n, 0),
+			greatest(CASE col WHEN 'receipts' THEN delta ELSE 0 END, 0),
+			greatest(CASE col WHEN 'receipts_complete' THEN delta ELSE 0 END, 0), greatest(v, 0))
+		ON CONFLICT DO NOTHING;
+		EXIT WHEN FOUND;
+	END LOOP;
 	DELETE FROM shilian.operator_month m
 	 WHERE m.operator_id = op AND m.month = date_trunc('month', on_day::timestamp)::date
 	   AND m.records <= 0;

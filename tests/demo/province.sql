@@ -2,8 +2,8 @@
 -- platform adds its part here so that a newcomer sees it working.
 SELECT 'demo: shilian ' || shilian.version() AS loaded;
 
--- The month partitions of the ledger, inspections and consumption
--- (docs/operations.md#partitioning-分区): this month and three ahead, as the
+-- The month partitions of the ledger, inspections, consumption and the
+-- counters (docs/operations.md#partitioning-分区): this month and three ahead, as the
 -- daily job makes them, before the demo's records; shown with the number of
 -- rows in each at the end.
 SELECT shilian.partitions_ahead() >= 0 AS partitions_ready;
@@ -611,14 +611,17 @@ SELECT c.relname AS ledger_partition, count(l.id) AS entries
  WHERE i.inhparent = 'shilian.ledger'::regclass
  GROUP BY c.relname ORDER BY c.relname;
 
--- Where the demo's inspections, consumption and daily counters are (by
--- Asia/Shanghai month of inspected_at, consumed_at and day; earlier dates in
--- the default partitions).
+-- Where the demo's inspections, consumption and counters are (by
+-- Asia/Shanghai month of inspected_at, consumed_at, day and month; earlier
+-- dates in the default partitions).
 SELECT c.relname AS record_partition, count(r.tableoid) AS row_count
   FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
   LEFT JOIN (SELECT x.tableoid FROM shilian.inspection x
 			 UNION ALL SELECT y.tableoid FROM shilian.consumption y
-			 UNION ALL SELECT z.tableoid FROM shilian.operator_day z) r ON r.tableoid = c.oid
+			 UNION ALL SELECT z.tableoid FROM shilian.operator_day z
+			 UNION ALL SELECT m.tableoid FROM shilian.operator_month m
+			 UNION ALL SELECT s.tableoid FROM shilian.station_month s) r ON r.tableoid = c.oid
  WHERE i.inhparent IN ('shilian.inspection'::regclass, 'shilian.consumption'::regclass,
-					   'shilian.operator_day'::regclass)
+					   'shilian.operator_day'::regclass, 'shilian.operator_month'::regclass,
+					   'shilian.station_month'::regclass)
  GROUP BY c.relname ORDER BY c.relname;

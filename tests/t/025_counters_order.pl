@@ -6,7 +6,10 @@
 # (station_month rows shared by all sessions); it must write them in one
 # global key order (activity.c), so that no two commits ever wait for each
 # other in a cycle: no session may fail, and the counts must be exact
-# afterwards (the records, and the rollup's recount).
+# afterwards (the records, and the rollup's recount). The counters are
+# partitioned by month (part 58): February 2020 has partitions of its own
+# (the in-place path and the statements on a month partition), January and
+# March are in the default partitions.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -29,6 +32,8 @@ $node->safe_psql('postgres', qq{
 	  FROM generate_series(0, $sessions - 1) s, generate_series(1, $stations) k ORDER BY s, k;
 	SELECT count(shilian.operator_activate(id)) FROM shilian.operator;
 	SELECT shilian.product_register('大白菜', 'vegetables', 10, '散装', edible_agricultural => true);
+	SELECT shilian.partition_month_make(t, '2020-02-01')
+	  FROM unnest('{shilian.operator_day,shilian.operator_month,shilian.station_month}'::regclass[]) t;
 });
 is($node->safe_psql('postgres', 'SELECT count(*) FROM shilian.operator'), $sessions * $stations,
 	'64 operators, 8 per station');
@@ -95,6 +100,13 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM shilian.station_month'), $
 	'one station_month row per station and month');
 is($node->safe_psql('postgres', 'SELECT min(active_operators) || \' \' || max(active_operators) FROM shilian.station_month'),
 	"$sessions $sessions", 'each counting the 8 operators that recorded there that month');
+
+is($node->safe_psql('postgres', q{SELECT string_agg(t, ' ' ORDER BY t) FROM (
+	SELECT DISTINCT to_char(month, 'MM') || ':' || tableoid::regclass AS t FROM shilian.operator_month
+	UNION SELECT DISTINCT to_char(month, 'MM') || ':' || tableoid::regclass FROM shilian.station_month) x}),
+	'01:shilian.operator_month_default 01:shilian.station_month_default 02:shilian.operator_month_p202002 '
+	. '02:shilian.station_month_p202002 03:shilian.operator_month_default 03:shilian.station_month_default',
+	'February counted in its month partitions, January and March in the default partitions');
 
 # the same as recounted from the record tables (every receipt is an incoming
 # inspection of the buyer), and as the rollup's recount from operator_month

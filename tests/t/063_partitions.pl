@@ -1,12 +1,13 @@
 # Inspections and consumption partitioned by Asia/Shanghai month, the
-# counters (operator_day) by month of their day (issue 22, parts 20, 54 and
-# 58): a record lands in the partition of its Beijing month
+# counters (operator_day) by month of their day, the per-month counters
+# (operator_month, station_month, figures_frozen_month) by their month
+# (issue 22, parts 20, 54, 58, 62 and 64): a record lands in the partition of its Beijing month
 # whatever the session's time zone (2026-01-31 23:30 +08 is January,
 # 2026-01-31 16:30 UTC is February), a month without a partition goes to the
 # default partition, and a month with rows in the default partition gets no
 # partition of its own; partitions_ahead() makes this month and the next
 # three of every partitioned table (ledger, inspection, consumption,
-# operator_day), each a
+# operator_day, operator_month, station_month, figures_frozen_month), each a
 # copy of its default partition's keys, indexes and row-level security, and
 # makes nothing the second time; lookups by id, corrections and the
 # operators' row-level security work across partitions; a pg_dump/pg_restore
@@ -61,6 +62,10 @@ is(q1(q{select shilian.partition_month_make('shilian.inspection', '2026-01-01'),
 		shilian.partition_month_make('shilian.operator_day', '2026-01-01'),
 		shilian.partition_month_make('shilian.operator_day', '2026-02-01')}),
 	't|t|t|t|f|t|t', 'month partitions made (the second time: nothing)');
+is(q1(q{select string_agg(shilian.partition_month_make(t, m)::text, '|' order by t, m)
+		  from unnest('{shilian.operator_month,shilian.station_month,shilian.figures_frozen_month}'::regclass[]) t,
+			   unnest('{2026-01-01,2026-02-01}'::date[]) m}),
+	'true|true|true|true|true|true', 'and of the per-month counters');
 is(q1(q{select string_agg(pg_get_expr(c.relpartbound, c.oid), ' ') from pg_class c
 		where c.relname = 'inspection_p202601'}),
 	q{FOR VALUES FROM ('2025-12-31 16:00:00+00') TO ('2026-01-31 16:00:00+00')},
@@ -122,30 +127,95 @@ q1('select shilian.operator_day_rebuild()');
 is(q1($days), '2025-12-20:1,0:shilian.operator_day_default 2025-12-21:0,1:shilian.operator_day_default '
 	. '2026-01-31:2,0:shilian.operator_day_p202601 2026-02-01:1,1:shilian.operator_day_p202602',
 	'and equal a recount from the partitioned records');
+# the per-month counters: the Beijing month of each record (2026-01-31
+# 16:30 UTC counts in February), December 2025 (no partition) in the
+# default partitions
+my $months = q{select string_agg(month || ':' || records || ':' || tableoid::regclass, ' ' order by month)
+	  from shilian.operator_month where operator_id = 1};
+my $stmonths = q{select string_agg(month || ':' || active_operators || ':' || tableoid::regclass, ' ' order by month)
+	  from shilian.station_month where station = '370112001'};
+my $months_kept = '2025-12-01:3:shilian.operator_month_default 2026-01-01:2:shilian.operator_month_p202601 '
+	. '2026-02-01:2:shilian.operator_month_p202602';
+is(q1("select shilian.operator_day_rebuild() > 0; $months"), "t\n$months_kept",
+	'operator_month: each month in its partition (the rebuild writes the same)');
+is(q1($stmonths), '2025-12-01:1:shilian.station_month_default 2026-01-01:1:shilian.station_month_p202601 '
+	. '2026-02-01:1:shilian.station_month_p202602', 'station_month: the station\'s months in their partitions');
+# the flush adds to the month partitions in place (one more record each)
+($out, $err) = as(1, qq{
+	select shilian.inspect('$code', 'release', 'pass', '{"certificate_no": "C-6", "inspector": "王"}', '2026-01-31 23:00+08');
+	select shilian.inspect('$code', 'release', 'pass', '{"certificate_no": "C-7", "inspector": "王"}', '2026-02-28 23:00+08');
+	select shilian.inspect('$code', 'release', 'pass', '{"certificate_no": "C-8", "inspector": "王"}', '2025-12-31 23:00+08');
+});
+is($err, '', 'three more inspections, one in each month') or diag $err;
+is(q1($months), '2025-12-01:4:shilian.operator_month_default 2026-01-01:3:shilian.operator_month_p202601 '
+	. '2026-02-01:3:shilian.operator_month_p202602', 'added to the rows of their months');
+my $live_m = q1('select string_agg(format(\'%s/%s/%s/%s/%s/%s/%s\', tableoid::regclass, operator_id, month, records,
+	receipts, receipts_complete, via_client), \' \' order by operator_id, month) from shilian.operator_month');
+my $live_s = q1('select string_agg(format(\'%s/%s/%s/%s/%s\', tableoid::regclass, station, segment, month,
+	active_operators), \' \' order by month, station, segment) from shilian.station_month');
+q1('select shilian.operator_day_rebuild()');
+is(q1('select string_agg(format(\'%s/%s/%s/%s/%s/%s/%s\', tableoid::regclass, operator_id, month, records,
+	receipts, receipts_complete, via_client), \' \' order by operator_id, month) from shilian.operator_month'),
+	$live_m, 'operator_month equals a recount');
+is(q1('select string_agg(format(\'%s/%s/%s/%s/%s\', tableoid::regclass, station, segment, month,
+	active_operators), \' \' order by month, station, segment) from shilian.station_month'),
+	$live_s, 'and station_month its rollup\'s recount');
+# a frozen month lands in its partition
+is(q1(q{select shilian.figures_freeze('2026-01-15') >= 0; select shilian.figures_freeze('2025-12-01') >= 0;
+		select string_agg(month || ':' || tableoid::regclass, ' ' order by month) from shilian.figures_frozen_month}),
+	"t\nt\n2025-12-01:shilian.figures_frozen_month_default 2026-01-01:shilian.figures_frozen_month_p202601",
+	'figures_frozen_month: January 2026 frozen in its partition, December 2025 in the default partition');
+is(q1(q{select shilian.figures_freeze('2026-01-01')}), '0', 'a month frozen once stays (ON CONFLICT DO NOTHING on the partition)');
 
 # ---- row-level security: through the partitioned tables only ---------------------
 ($out, $err) = as(2, q{select count(*) from shilian.inspection; select count(*) from shilian.consumption});
 is($out, "0\n0", "another operator sees none of operator 1's inspections and consumption");
 ($out, $err) = as(1, q{select count(*) from shilian.inspection; select count(*) from shilian.consumption});
-is($out, "4\n3", 'the operator sees its own in every partition');
+is($out, "7\n3", 'the operator sees its own in every partition');
 (undef, $err) = as(1, q{select count(*) from shilian.inspection_p202601});
 like($err, qr/permission denied for table inspection_p202601/, 'a partition read directly: permission denied');
 (undef, $err) = as(1, q{select count(*) from shilian.consumption_default});
 like($err, qr/permission denied for table consumption_default/, 'the default partition too');
+# the per-month counters: a regulator reads operator_month through the
+# partitioned table and its policy only; the partitions have row-level
+# security on and no grant
+$node->safe_psql('postgres', q{create role reg_login login in role shilian_regulator});
+sub as_reg
+{
+	my ($code, $sql) = @_;
+	my ($rc, $o, $e) = $node->psql('postgres', "set shilian.jurisdiction = '$code';\n$sql",
+		extra_params => [ '-U', 'reg_login' ]);
+	return ($o, $e);
+}
+my ($rout, $rerr) = as_reg('370112', 'select count(*) from shilian.operator_month');
+is($rout, '3', 'a regulator of the district reads the operator\'s three months through operator_month') or diag $rerr;
+($rout, $rerr) = as_reg('370000', q{select count(*) from shilian.operator_month where tableoid = 'shilian.operator_month_p202601'::regclass});
+is($rout, '1', 'the province\'s regulator too, in the month partition') or diag $rerr;
+for my $t (qw(operator_month_p202601 operator_month_default station_month_p202601 figures_frozen_month_p202601))
+{
+	($rout, $rerr) = as_reg('370112', "select count(*) from shilian.$t");
+	like($rerr, qr/permission denied for table $t/, "$t read directly: permission denied");
+}
+is(q1(q{select string_agg(c.relname || ':' || c.relrowsecurity || ':' || coalesce(c.relacl::text, '-'), ' ' order by c.relname)
+		  from pg_class c where c.relname ~ '^(operator_month|station_month|figures_frozen_month)_(default|p202601)$'}),
+	'figures_frozen_month_default:true:- figures_frozen_month_p202601:true:- operator_month_default:true:- '
+	. 'operator_month_p202601:true:- station_month_default:true:- station_month_p202601:true:-',
+	'every partition of the per-month counters: row-level security on, no grant');
 
 # ---- partitions_ahead: every partitioned table, this month and three ahead -------
 # (the ledger's month partitions from next month: this month's entries so far
 # are in ledger_default, which keeps them)
 my $missing = q{select coalesce(string_agg(n, ',' order by n), 'none') from (
 		select t || '_p' || to_char(date_trunc('month', shilian.platform_today()) + make_interval(months => i), 'YYYYMM') as n
-		  from unnest(array['consumption', 'inspection', 'ledger', 'operator_day']) t, generate_series(0, 3) i
+		  from unnest(array['consumption', 'inspection', 'ledger', 'operator_day', 'operator_month', 'station_month',
+			'figures_frozen_month']) t, generate_series(0, 3) i
 		 where t <> 'ledger' or i > 0) x
 	 where to_regclass('shilian.' || n) is null};
 isnt(q1($missing), 'none', 'before: the months ahead do not exist');
 my ($rc, $made, $e2) = $node->psql('postgres', 'select shilian.partitions_ahead()', extra_params => [ '-U', 'admin_login' ]);
 is($e2, '', 'partitions_ahead() as shilian_admin (the daily job)');
-cmp_ok($made, '>=', 15, 'it made the months of the ledger, inspection, consumption and operator_day');
-is(q1($missing), 'none', 'this month and the three ahead exist for inspection, consumption and operator_day, the three ahead for the ledger');
+cmp_ok($made, '>=', 27, 'it made the months of the ledger, inspection, consumption, operator_day and the per-month counters');
+is(q1($missing), 'none', 'this month and the three ahead exist for every partitioned table, the three ahead for the ledger');
 ($rc, $made, $e2) = $node->psql('postgres', 'select shilian.partitions_ahead()', extra_params => [ '-U', 'admin_login' ]);
 is($made, '0', 'the second time it makes nothing (idempotent)');
 ($rc, $out, $e2) = $node->psql('postgres', 'select shilian.partitions_ahead(25)', extra_params => [ '-U', 'admin_login' ]);
@@ -159,16 +229,33 @@ my $shape = q{select string_agg(format('%s:%s:%s:%s', c.relname, c.relrowsecurit
 		(select string_agg(substr(x.relname, length(c.relname) + 1) || '=' ||
 			regexp_replace(pg_get_indexdef(i.indexrelid), '^.* USING ', ''), ';' order by x.relname)
 		   from pg_index i join pg_class x on x.oid = i.indexrelid where i.indrelid = c.oid)), E'\n' order by c.relname)
-	  from pg_class c where c.relname ~ '^(inspection|consumption)_(default|p[0-9]{6})$'};
+	  from pg_class c where c.relname ~ '^(inspection|consumption|operator_month|station_month|figures_frozen_month)_(default|p[0-9]{6})$'};
 my @shape = split /\n/, q1($shape);
 my %by_table;
 for (@shape)
 {
-	my ($rel, $rest) = /^([a-z]+)_(?:default|p\d{6}):(.*)$/ or next;
+	my ($rel, $rest) = /^([a-z_]+?)_(?:default|p\d{6}):(.*)$/ or next;
 	$by_table{$rel}{$rest}++;
 }
 is(scalar(keys %{ $by_table{inspection} }) . ',' . scalar(keys %{ $by_table{consumption} }), '1,1',
 	'every partition of inspection and of consumption has the keys, indexes and security of its default partition');
+is(join(',', map { scalar(keys %{ $by_table{$_} }) } qw(operator_month station_month figures_frozen_month)), '1,1,1',
+	'and every partition of the per-month counters');
+ok((grep { /^operator_month_default:t:-:_month_idx=btree \(month\);_pkey=btree \(operator_id, month\)$/ } @shape),
+	'operator_month: primary key (operator_id, month) and the month index');
+ok((grep { /^station_month_default:t:-:_pkey=btree \(month, station, segment\)$/ } @shape),
+	'station_month: primary key (month, station, segment)');
+is(q1(q{select string_agg(c.relname || ':' || coalesce(array_to_string(c.reloptions, ','), '-'), ' ' order by c.relname)
+		  from pg_class c where c.relname in ('operator_month_default', 'operator_month_p202601')}),
+	'operator_month_default:fillfactor=70 operator_month_p202601:fillfactor=70', 'operator_month\'s fillfactor copied');
+# dumped as the template: operator_month's and figures_frozen_month's
+# partitions are plain tables (pg_dump writes them with their rows),
+# station_month's are members of the extension (its rows are not dumped)
+is(q1(q{select string_agg(c.relname, ' ' order by c.relname) from pg_depend d join pg_class c on c.oid = d.objid
+		 where d.classid = 'pg_class'::regclass and d.refclassid = 'pg_extension'::regclass and d.deptype = 'e'
+		   and c.relname ~ '_(default|p202601)$' and c.relname ~ '^(operator_month|station_month|figures_frozen_month)'}),
+	'figures_frozen_month_default operator_month_default station_month_default station_month_p202601',
+	'extension members: the default partitions and station_month\'s month partitions');
 like($shape[0], qr/^consumption_default:t:-:_batch_idx=btree \(batch_id\);_pkey=btree \(id, consumed_at\)$/,
 	'consumption: primary key (id, consumed_at) and the batch index, row-level security on, no grant');
 ok((grep { /^inspection_default:t:-:_batch_idx=btree \(batch_id\);_incoming_idx=btree \(batch_id, id\) INCLUDE \(link_id, inspected_at\) WHERE \(kind = 'incoming'::text\);_pkey=btree \(id, inspected_at\)$/ } @shape),
@@ -210,9 +297,21 @@ $node->command_ok([ 'pg_restore', '--exit-on-error', '-d', $node->connstr('resto
 is(q1($parts, 'restored'), q1($parts), 'the same partitions of inspection and consumption with the same rows');
 is(q1($rows, 'restored'), q1($rows), 'the same rows, ids and times');
 is(q1($day_parts, 'restored'), q1($day_parts), 'operator_day: the same rows in the same partitions');
+my $month_parts = q{select (select string_agg(format('%s/%s/%s/%s/%s/%s/%s', tableoid::regclass, operator_id, month, records,
+		receipts, receipts_complete, via_client), ' ' order by operator_id, month) from shilian.operator_month)
+	|| ' ' || (select string_agg(format('%s/%s/%s', tableoid::regclass, month, frozen_at), ' ' order by month)
+		  from shilian.figures_frozen_month)};
+is(q1($month_parts, 'restored'), q1($month_parts), 'operator_month and figures_frozen_month: the same rows in the same partitions');
+# station_month is not dumped (docs/regulator.md): rollup_rebuild() after the
+# restore gives the same rollup, in the default partition (the restore has
+# no month partition of station_month; partitions_ahead() makes them anew)
+my $st = q{select string_agg(format('%s/%s/%s/%s/%s/%s', station, segment, month, active_operators, receipts,
+	receipts_complete), ' ' order by month, station, segment) from shilian.station_month};
+is(q1("select shilian.rollup_rebuild() > 0; $st", 'restored'), "t\n" . q1($st), 'station_month: rollup_rebuild() gives the same rollup');
 is(q1(q{select count(*) from pg_policy where polrelid in ('shilian.inspection'::regclass, 'shilian.consumption'::regclass)}, 'restored'),
 	'8', 'the policies are there');
-is(q1($shape, 'restored'), q1($shape), 'every partition keeps its keys, indexes and security');
+is(q1($shape, 'restored'), join("\n", grep { !/^station_month_p/ } @shape),
+	'every partition keeps its keys, indexes and security (station_month\'s month partitions are not dumped)');
 my $max = q1('select max(id) from shilian.inspection');
 my ($rc2, $o2, $e3) = $node->psql('restored', qq{set shilian.operator_id = '1';
 	select shilian.inspect('$code', 'release', 'pass', '{"certificate_no": "C-5", "inspector": "王"}', '2026-02-10 10:00+08')},
