@@ -890,8 +890,13 @@ TraceNodeStatus(const TraceNode *n)
 	return QtyMilli(n->on_hand) > 0 ? "on_hand" : "depleted";
 }
 
+/*
+ * The walk's rows: trace_forward / trace_backward (code, max_depth, as_of),
+ * or with ids for trace_targets (code, direction): the batch id first, no
+ * status, no bound, as of now.
+ */
 static Datum
-TraceSrf(FunctionCallInfo fcinfo, bool forward)
+TraceSrf(FunctionCallInfo fcinfo, bool forward, bool ids)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	TraceCode	root;
@@ -902,7 +907,9 @@ TraceSrf(FunctionCallInfo fcinfo, bool forward)
 
 	RecordRequire(fcinfo, 0, "code");
 	root = PG_GETARG_TRACE_CODE(0);
-	if (!PG_ARGISNULL(1))
+	if (ids)
+		;
+	else if (!PG_ARGISNULL(1))
 	{
 		max_depth = PG_GETARG_INT32(1);
 		if (max_depth < 0)
@@ -911,7 +918,7 @@ TraceSrf(FunctionCallInfo fcinfo, bool forward)
 					 errmsg("max_depth must not be negative"),
 					 errhint("Pass NULL for a walk without a depth bound.")));
 	}
-	as_of = PG_ARGISNULL(2) ? GetCurrentTransactionStartTimestamp() : PG_GETARG_TIMESTAMPTZ(2);
+	as_of = ids || PG_ARGISNULL(2) ? GetCurrentTransactionStartTimestamp() : PG_GETARG_TIMESTAMPTZ(2);
 
 	InitMaterializedSRF(fcinfo, 0);
 	caller_cxt = CurrentMemoryContext;
@@ -923,9 +930,23 @@ TraceSrf(FunctionCallInfo fcinfo, bool forward)
 	for (int32 i = 0; i < w.n; i++)
 	{
 		TraceNode  *n = &w.nodes[i];
-		Datum		values[7];
-		bool		nulls[7] = {false};
+		Datum		values[8];
+		bool		nulls[8] = {false};
 
+		if (ids)
+		{
+			values[0] = Int64GetDatum(n->id);
+			values[1] = TraceCodeGetDatum(n->code);
+			values[2] = Int64GetDatum(n->owner);
+			values[3] = Int32GetDatum(n->depth);
+			values[4] = Int64GetDatum(n->via_link);
+			nulls[4] = n->depth == 0;
+			values[5] = QtyGetDatum(n->reached);
+			values[6] = QtyGetDatum(n->on_hand);
+			nulls[6] = n->hidden;
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+			continue;
+		}
 		values[0] = TraceCodeGetDatum(n->code);
 		values[1] = Int64GetDatum(n->owner);
 		values[2] = Int32GetDatum(n->depth);
@@ -946,7 +967,7 @@ PG_FUNCTION_INFO_V1(sl_trace_forward);
 Datum
 sl_trace_forward(PG_FUNCTION_ARGS)
 {
-	return TraceSrf(fcinfo, true);
+	return TraceSrf(fcinfo, true, false);
 }
 
 /* trace_backward(code, max_depth, as_of): every batch upstream of code. */
@@ -954,5 +975,27 @@ PG_FUNCTION_INFO_V1(sl_trace_backward);
 Datum
 sl_trace_backward(PG_FUNCTION_ARGS)
 {
-	return TraceSrf(fcinfo, false);
+	return TraceSrf(fcinfo, false, false);
+}
+
+/*
+ * trace_targets(code, direction): the walk with each batch's id, for
+ * recall_open (no join back to batch by trace code).
+ */
+PG_FUNCTION_INFO_V1(sl_trace_targets);
+Datum
+sl_trace_targets(PG_FUNCTION_ARGS)
+{
+	text	   *dir = PG_GETARG_TEXT_PP(1);
+	char	   *d = text_to_cstring(dir);
+
+	if (strcmp(d, "forward") == 0)
+		return TraceSrf(fcinfo, true, true);
+	if (strcmp(d, "backward") == 0)
+		return TraceSrf(fcinfo, false, true);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown trace direction \"%s\"", d),
+			 errhint("Use \"forward\" or \"backward\".")));
+	return (Datum) 0;
 }
