@@ -29,6 +29,9 @@
 #include "utils/rel.h"
 #include "utils/rls.h"
 #include "utils/snapmgr.h"
+#include "access/visibilitymap.h"
+#include "storage/bufmgr.h"
+#include "storage/predicate.h"
 #include "utils/timestamp.h"
 
 #include "trace.h"
@@ -182,6 +185,18 @@ typedef struct TraceRels
 				b_owner,
 				b_qty,
 				b_left;
+	/*
+	 * link_idx's columns (1-based; 0 when it lacks one): with all four, the
+	 * walk reads links index-only where the visibility map allows. Status is
+	 * not among them: a link is received exactly when to_batch is set (link's
+	 * CHECK), and the walk reads only links whose both ends are set.
+	 */
+	bool		ioscan;
+	AttrNumber	i_id,
+				i_to,
+				i_qty,
+				i_received;
+	Buffer		vmbuf;			/* visibility map page of link */
 } TraceRels;
 
 typedef struct TraceIdIdx
@@ -221,6 +236,16 @@ TraceAttnum(Relation rel, const char *name)
 	return a;
 }
 
+/* The position of a table column among an index's columns (key or INCLUDE), or 0. */
+static AttrNumber
+TraceIndexAttnum(Relation idx, AttrNumber attnum)
+{
+	for (int i = 0; i < idx->rd_index->indnatts; i++)
+		if (idx->rd_index->indkey.values[i] == attnum)
+			return i + 1;
+	return 0;
+}
+
 /*
  * Open the relations for direct scans, or return false when row-level
  * security applies to either table for the current user. SELECT privilege
@@ -258,12 +283,20 @@ TraceRelsOpen(TraceRels *r, bool forward)
 	r->b_owner = TraceAttnum(r->batch, "owner_id");
 	r->b_qty = TraceAttnum(r->batch, "qty");
 	r->b_left = TraceAttnum(r->batch, "qty_left");
+	r->i_id = TraceIndexAttnum(r->link_idx, r->l_id);
+	r->i_to = TraceIndexAttnum(r->link_idx, r->l_to);
+	r->i_qty = TraceIndexAttnum(r->link_idx, r->l_qty);
+	r->i_received = TraceIndexAttnum(r->link_idx, r->l_received);
+	r->ioscan = r->i_id && r->i_to && r->i_qty && r->i_received;
+	r->vmbuf = InvalidBuffer;
 	return true;
 }
 
 static void
 TraceRelsClose(TraceRels *r)
 {
+	if (BufferIsValid(r->vmbuf))
+		ReleaseBuffer(r->vmbuf);
 	index_close(r->batch_idx, AccessShareLock);
 	table_close(r->batch, AccessShareLock);
 	index_close(r->link_idx, AccessShareLock);
@@ -337,51 +370,65 @@ NodeFind(TraceHash_hash *hash, int64 id)
 
 /*
  * Probe an int8 btree for every key of keys[0 .. n) (sorted, distinct),
- * calling visit for each visible heap row. Keys close to the previous one
- * are reached by reading on along the leaf level instead of descending from
- * the root again: a reached set is often dense in id order (lots of one
- * line, one tier), and a descent costs more than a few leaf entries.
+ * calling visit for each row. The keys are taken in runs of close ids (each
+ * within TRACE_PROBE_GAP of the one before): one descent per run, bounded
+ * by the run's first and last key, reading on along the leaf level between
+ * them. A reached set is often dense in id order (lots of one line, one
+ * tier), and a descent costs more than a few leaf entries; the upper bound
+ * stops the scan at the run's end (a scan with only a lower bound reads and
+ * checks the rest of the leaf page at every descent).
+ *
+ * With ioscan (an index that holds every column visit reads), a row on a
+ * page the visibility map says all-visible is not fetched from the heap:
+ * visit reads it from scan->xs_itup (an index-only scan), slot is then
+ * empty. Otherwise the heap row is fetched (and visibility checked) into slot.
  */
 #define TRACE_PROBE_GAP		24	/* ids ahead worth reading on for */
 
-typedef void (*TraceVisit) (TupleTableSlot *slot, int32 idx, void *arg);
+typedef void (*TraceVisit) (IndexScanDesc scan, TupleTableSlot *slot, bool from_index,
+							int32 idx, void *arg);
 
 static void
-TraceProbeSorted(IndexScanDesc scan, TupleTableSlot *slot, const TraceIdIdx *keys, int32 n,
-				 TraceVisit visit, void *arg)
+TraceProbeSorted(IndexScanDesc scan, TupleTableSlot *slot, bool ioscan, Buffer *vmbuf,
+				 const TraceIdIdx *keys, int32 n, TraceVisit visit, void *arg)
 {
 	int32		i = 0;
-	bool		descend = true;
-	ScanKeyData key;
 
 	while (i < n)
 	{
-		ItemPointer tid;
-		int64		k;
-		bool		isnull;
+		int32		last = i;
+		ScanKeyData key[2];
 
-		if (descend)
+		while (last + 1 < n && keys[last + 1].id - keys[last].id <= TRACE_PROBE_GAP)
+			last++;
+		CHECK_FOR_INTERRUPTS();
+		ScanKeyInit(&key[0], 1, BTGreaterEqualStrategyNumber, F_INT8GE, Int64GetDatum(keys[i].id));
+		ScanKeyInit(&key[1], 1, BTLessEqualStrategyNumber, F_INT8LE, Int64GetDatum(keys[last].id));
+		index_rescan(scan, key, 2, NULL, 0);
+		for (;;)
 		{
-			CHECK_FOR_INTERRUPTS();
-			ScanKeyInit(&key, 1, BTGreaterEqualStrategyNumber, F_INT8GE, Int64GetDatum(keys[i].id));
-			index_rescan(scan, &key, 1, NULL, 0);
-			descend = false;
+			ItemPointer tid = index_getnext_tid(scan, ForwardScanDirection);
+			int64		k;
+			bool		isnull;
+
+			if (tid == NULL)
+				break;
+			k = DatumGetInt64(index_getattr(scan->xs_itup, 1, scan->xs_itupdesc, &isnull));
+			while (i < last && keys[i].id < k)
+				i++;			/* k <= keys[last].id (the upper bound) */
+			if (keys[i].id != k)
+				continue;
+			if (ioscan && VM_ALL_VISIBLE(scan->heapRelation, ItemPointerGetBlockNumber(tid), vmbuf))
+			{
+				/* as nodeIndexonlyscan.c: the page, not the tuple, is locked */
+				PredicateLockPage(scan->heapRelation, ItemPointerGetBlockNumber(tid),
+								  scan->xs_snapshot);
+				visit(scan, slot, true, keys[i].idx, arg);
+			}
+			else if (index_fetch_heap(scan, slot))
+				visit(scan, slot, false, keys[i].idx, arg);
 		}
-		tid = index_getnext_tid(scan, ForwardScanDirection);
-		if (tid == NULL)
-			break;				/* no entry at or past the remaining keys */
-		k = DatumGetInt64(index_getattr(scan->xs_itup, 1, scan->xs_itupdesc, &isnull));
-		while (i < n && keys[i].id < k)
-			i++;
-		if (i >= n)
-			break;
-		if (keys[i].id == k)
-		{
-			if (index_fetch_heap(scan, slot))
-				visit(slot, keys[i].idx, arg);
-		}
-		else if (keys[i].id - k > TRACE_PROBE_GAP)
-			descend = true;
+		i = last + 1;
 	}
 }
 
@@ -484,25 +531,51 @@ typedef struct TraceLinkArg
 	int32		depth;
 } TraceLinkArg;
 
-/* A link row of the frontier batch idx: walked if received by as_of. */
+/*
+ * A link of the frontier batch idx: walked if received by as_of, read from
+ * the index entry (index-only) or the heap row.
+ */
 static void
-TraceLinkVisit(TupleTableSlot *slot, int32 idx, void *arg)
+TraceLinkVisit(IndexScanDesc scan, TupleTableSlot *slot, bool from_index, int32 idx, void *arg)
 {
 	TraceLinkArg *la = arg;
 	TraceRels  *r = la->rels;
 	bool		isnull;
 	Datum		d;
+	int64		link,
+				to;
+	Qty			q;
 
-	d = slot_getattr(slot, r->l_status, &isnull);
-	if (isnull || !IsReceived(d))
-		return;
-	d = slot_getattr(slot, r->l_received, &isnull);
-	if (isnull || DatumGetTimestampTz(d) > la->as_of)
-		return;
+	if (from_index)
+	{
+		IndexTuple	itup = scan->xs_itup;
+		TupleDesc	desc = scan->xs_itupdesc;
+
+		/* to_batch set: received (both directions: the key is the other end) */
+		d = index_getattr(itup, r->i_to, desc, &isnull);
+		if (isnull)
+			return;
+		to = DatumGetInt64(d);
+		d = index_getattr(itup, r->i_received, desc, &isnull);
+		if (isnull || DatumGetTimestampTz(d) > la->as_of)
+			return;
+		link = DatumGetInt64(index_getattr(itup, r->i_id, desc, &isnull));
+		q = DatumGetQty(index_getattr(itup, r->i_qty, desc, &isnull));
+	}
+	else
+	{
+		d = slot_getattr(slot, r->l_status, &isnull);
+		if (isnull || !IsReceived(d))
+			return;
+		d = slot_getattr(slot, r->l_received, &isnull);
+		if (isnull || DatumGetTimestampTz(d) > la->as_of)
+			return;
+		link = DatumGetInt64(slot_getattr(slot, r->l_id, &isnull));
+		to = DatumGetInt64(slot_getattr(slot, r->l_to, &isnull));
+		q = DatumGetQty(slot_getattr(slot, r->l_qty, &isnull));
+	}
 	TraceAddEdge(la->w, la->hash, la->edges, la->nedges, la->edge_cap, la->max_edges, la->depth, idx,
-				 DatumGetInt64(slot_getattr(slot, r->l_id, &isnull)),
-				 DatumGetInt64(slot_getattr(slot, r->l_to, &isnull)),
-				 DatumGetQty(slot_getattr(slot, r->l_qty, &isnull)));
+				 link, to, q);
 }
 
 typedef struct TraceLoadArg
@@ -512,7 +585,7 @@ typedef struct TraceLoadArg
 } TraceLoadArg;
 
 static void
-TraceLoadVisit(TupleTableSlot *slot, int32 idx, void *arg)
+TraceLoadVisit(IndexScanDesc scan, TupleTableSlot *slot, bool from_index, int32 idx, void *arg)
 {
 	TraceLoadArg *la = arg;
 	TraceNode  *node = &la->w->nodes[idx];
@@ -545,12 +618,12 @@ NodesLoadDirect(TraceWalk *w, TraceRels *r, int32 from, int32 to)
 	}
 	TraceSortIds(order, n);
 	slot = table_slot_create(r->batch, NULL);
-	scan = index_beginscan(r->batch, r->batch_idx, GetActiveSnapshot(), 1, 0);
+	scan = index_beginscan(r->batch, r->batch_idx, GetActiveSnapshot(), 2, 0);
 	scan->xs_want_itup = true;
 	{
 		TraceLoadArg la = {w, r};
 
-		TraceProbeSorted(scan, slot, order, n, TraceLoadVisit, &la);
+		TraceProbeSorted(scan, slot, false, NULL, order, n, TraceLoadVisit, &la);
 	}
 	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
@@ -724,7 +797,7 @@ TraceWalkRun(TraceWalk *w, TraceCode root, bool forward, int max_depth, Timestam
 	if (direct)
 	{
 		slot = table_slot_create(rels.link, NULL);
-		scan = index_beginscan(rels.link, rels.link_idx, GetActiveSnapshot(), 1, 0);
+		scan = index_beginscan(rels.link, rels.link_idx, GetActiveSnapshot(), 2, 0);
 		scan->xs_want_itup = true;
 		order = palloc(sizeof(TraceIdIdx) * 1024);
 		order_cap = 1024;
@@ -749,7 +822,7 @@ TraceWalkRun(TraceWalk *w, TraceCode root, bool forward, int max_depth, Timestam
 			}
 			TraceSortIds(order, n);
 			la.depth = depth;
-			TraceProbeSorted(scan, slot, order, n, TraceLinkVisit, &la);
+			TraceProbeSorted(scan, slot, rels.ioscan, &rels.vmbuf, order, n, TraceLinkVisit, &la);
 		}
 		else
 		{
@@ -817,8 +890,13 @@ TraceNodeStatus(const TraceNode *n)
 	return QtyMilli(n->on_hand) > 0 ? "on_hand" : "depleted";
 }
 
+/*
+ * The walk's rows: trace_forward / trace_backward (code, max_depth, as_of),
+ * or with ids for trace_targets (code, direction): the batch id first, no
+ * status, no bound, as of now.
+ */
 static Datum
-TraceSrf(FunctionCallInfo fcinfo, bool forward)
+TraceSrf(FunctionCallInfo fcinfo, bool forward, bool ids)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	TraceCode	root;
@@ -829,7 +907,9 @@ TraceSrf(FunctionCallInfo fcinfo, bool forward)
 
 	RecordRequire(fcinfo, 0, "code");
 	root = PG_GETARG_TRACE_CODE(0);
-	if (!PG_ARGISNULL(1))
+	if (ids)
+		;
+	else if (!PG_ARGISNULL(1))
 	{
 		max_depth = PG_GETARG_INT32(1);
 		if (max_depth < 0)
@@ -838,7 +918,7 @@ TraceSrf(FunctionCallInfo fcinfo, bool forward)
 					 errmsg("max_depth must not be negative"),
 					 errhint("Pass NULL for a walk without a depth bound.")));
 	}
-	as_of = PG_ARGISNULL(2) ? GetCurrentTransactionStartTimestamp() : PG_GETARG_TIMESTAMPTZ(2);
+	as_of = ids || PG_ARGISNULL(2) ? GetCurrentTransactionStartTimestamp() : PG_GETARG_TIMESTAMPTZ(2);
 
 	InitMaterializedSRF(fcinfo, 0);
 	caller_cxt = CurrentMemoryContext;
@@ -850,9 +930,23 @@ TraceSrf(FunctionCallInfo fcinfo, bool forward)
 	for (int32 i = 0; i < w.n; i++)
 	{
 		TraceNode  *n = &w.nodes[i];
-		Datum		values[7];
-		bool		nulls[7] = {false};
+		Datum		values[8];
+		bool		nulls[8] = {false};
 
+		if (ids)
+		{
+			values[0] = Int64GetDatum(n->id);
+			values[1] = TraceCodeGetDatum(n->code);
+			values[2] = Int64GetDatum(n->owner);
+			values[3] = Int32GetDatum(n->depth);
+			values[4] = Int64GetDatum(n->via_link);
+			nulls[4] = n->depth == 0;
+			values[5] = QtyGetDatum(n->reached);
+			values[6] = QtyGetDatum(n->on_hand);
+			nulls[6] = n->hidden;
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+			continue;
+		}
 		values[0] = TraceCodeGetDatum(n->code);
 		values[1] = Int64GetDatum(n->owner);
 		values[2] = Int32GetDatum(n->depth);
@@ -873,7 +967,7 @@ PG_FUNCTION_INFO_V1(sl_trace_forward);
 Datum
 sl_trace_forward(PG_FUNCTION_ARGS)
 {
-	return TraceSrf(fcinfo, true);
+	return TraceSrf(fcinfo, true, false);
 }
 
 /* trace_backward(code, max_depth, as_of): every batch upstream of code. */
@@ -881,5 +975,27 @@ PG_FUNCTION_INFO_V1(sl_trace_backward);
 Datum
 sl_trace_backward(PG_FUNCTION_ARGS)
 {
-	return TraceSrf(fcinfo, false);
+	return TraceSrf(fcinfo, false, false);
+}
+
+/*
+ * trace_targets(code, direction): the walk with each batch's id, for
+ * recall_open (no join back to batch by trace code).
+ */
+PG_FUNCTION_INFO_V1(sl_trace_targets);
+Datum
+sl_trace_targets(PG_FUNCTION_ARGS)
+{
+	text	   *dir = PG_GETARG_TEXT_PP(1);
+	char	   *d = text_to_cstring(dir);
+
+	if (strcmp(d, "forward") == 0)
+		return TraceSrf(fcinfo, true, true);
+	if (strcmp(d, "backward") == 0)
+		return TraceSrf(fcinfo, false, true);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown trace direction \"%s\"", d),
+			 errhint("Use \"forward\" or \"backward\".")));
+	return (Datum) 0;
 }

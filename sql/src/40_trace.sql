@@ -27,6 +27,17 @@ COMMENT ON FUNCTION trace_backward(trace_code, integer, timestamptz) IS
 REVOKE ALL ON FUNCTION trace_backward(trace_code, integer, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION trace_backward(trace_code, integer, timestamptz) TO shilian_operator, shilian_system, shilian_regulator, shilian_admin;
 
+-- For recall_open: the walk as of now with each batch's id (no join back to
+-- batch by trace code: 35,000 index probes were a third of opening a recall).
+CREATE FUNCTION trace_targets(code trace_code, direction text)
+	RETURNS TABLE (batch_id bigint, batch trace_code, holder bigint, depth integer, via_link bigint,
+		qty_reached qty, qty_on_hand qty)
+	AS 'MODULE_PATHNAME', 'sl_trace_targets'
+	LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 100;
+COMMENT ON FUNCTION trace_targets(trace_code, text) IS
+	'For recall_open: trace_forward or trace_backward (direction) as of now, each row with the batch id and without status.';
+REVOKE ALL ON FUNCTION trace_targets(trace_code, text) FROM PUBLIC;
+
 -- direction 'forward' or 'backward'; anything else is refused (22023).
 CREATE FUNCTION trace_walk(code trace_code, direction text, max_depth integer DEFAULT NULL,
 		as_of timestamptz DEFAULT now())
@@ -395,12 +406,9 @@ BEGIN
 	RETURNING id INTO rid;
 	INSERT INTO shilian.recall_target (recall_id, batch_id, trace_code, operator_id, depth,
 		via_link, qty_exposed, qty_on_hand)
-	SELECT rid, b.id, w.batch, w.holder, w.depth, w.via_link, w.qty_reached, w.qty_on_hand
-	  -- the walk itself, not through trace_walk: one set of rows less to store
-	  FROM (SELECT * FROM shilian.trace_forward(code) WHERE direction = 'forward'
-			UNION ALL
-			SELECT * FROM shilian.trace_backward(code) WHERE direction = 'backward') w
-	  JOIN shilian.batch b ON b.trace_code OPERATOR(shilian.=) w.batch;
+	SELECT rid, w.batch_id, w.batch, w.holder, w.depth, w.via_link, w.qty_reached, w.qty_on_hand
+	  -- the walk itself with the batch ids, not through trace_walk
+	  FROM shilian.trace_targets(code, direction) w;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	SELECT count(DISTINCT operator_id) INTO holders FROM shilian.recall_target WHERE recall_id = rid;
 	PERFORM shilian.ledger_append(shilian.recall_actor(), 'recall_open', jsonb_build_object(
