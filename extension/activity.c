@@ -563,16 +563,23 @@ MonthOf(DateADT day)
 /*
  * The transaction's receipts that are complete, per (operator, day): the
  * rule of record_completeness('receipt', id) (incoming_fields_complete,
- * inlined), run only when the transaction made receipts.
+ * inlined), run only when the transaction made receipts. Each inspection is
+ * probed by its id alone (LATERAL ... LIMIT 1, leading each month
+ * partition's key) and its kind tested after: the saved generic plan of
+ * "i.id = ANY ($1) AND i.kind = 'incoming'" scanned the partial index of
+ * incoming inspections whole at every commit (a bulk upload's chunks slowed
+ * from 2 s to 16 s as the table grew).
  */
 static SlStmt complete_stmt = {
 	"SELECT i.operator_id, shilian.platform_date(i.inspected_at), count(*)::integer"
-	" FROM shilian.inspection i"
+	" FROM (SELECT DISTINCT unnest($1) AS id) k"
+	" CROSS JOIN LATERAL (SELECT i.id, i.operator_id, i.inspected_at, i.batch_id, i.link_id, i.kind, i.report"
+	"   FROM shilian.inspection i WHERE i.id = k.id LIMIT 1) i"
 	" JOIN shilian.batch b ON b.id = i.batch_id"
 	" JOIN shilian.product p ON p.id = b.product_id"
 	" LEFT JOIN shilian.link l ON l.id = i.link_id"
 	" LEFT JOIN shilian.operator o ON o.id = l.seller_id"
-	" WHERE i.id = ANY ($1) AND i.kind = 'incoming'"
+	" WHERE i.kind = 'incoming'"
 	"  AND shilian.incoming_fields_complete(p.edible_agricultural, p.spec,"
 	"   coalesce(o.name, b.supplier->>'name'), coalesce(o.address, b.supplier->>'address'),"
 	"   coalesce(o.contact, b.supplier->>'contact'),"
