@@ -1,10 +1,12 @@
 /*
  * trace.c — the forward and backward walk over the batch graph (links), in
  * C: breadth-first, one level at a time, the frontier probed in id order
- * through link_from_idx / link_to_idx (directly, or by one SPI query per
- * level where row-level security applies), each batch visited once (a hash
+ * through link_from_idx / link_to_idx, each batch visited once (a hash
  * table keyed by batch id), then the quantity shares propagated over the
- * reached sub-graph in topological order. docs/trace.md states the rules.
+ * reached sub-graph in topological order. Under row-level security the walk
+ * applies the caller's policies itself when it understands every one of
+ * them (TraceRls below), else it reads by one SPI query per level, so that
+ * the policies apply. docs/trace.md states the rules.
  */
 #include "records.h"
 
@@ -20,6 +22,10 @@
 #include "executor/tuptable.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/primnodes.h"
+#include "parser/parse_func.h"
+#include "rewrite/rowsecurity.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/acl.h"
@@ -161,13 +167,358 @@ TraceExec(SlStmt *stmt, Datum *values)
 }
 
 
+static int
+TraceCmpInt64(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a,
+				y = *(const int64 *) b;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/* ---- row-level security applied by the walk ------------------------------
+ *
+ * The policies on batch and link (part 80) test one thing: whether an
+ * operator id of the row (batch.owner_id, link.seller_id / buyer_id) lies in
+ * the set of operators the caller sees, that set named by one of the SQL
+ * functions of parts 15 and 80 (current_operator(), client_operators(),
+ * subtree_operators()), or they are "true" (the admin). The walk reads the
+ * policies that apply to the caller for SELECT from the relation's own
+ * row-security descriptor (as the rewriter does), recognises in each qual
+ * only these forms
+ *     col = shilian.current_operator()
+ *     col IN (SELECT x FROM shilian.client_operators() x)   (or subtree_operators())
+ *     true, false, and OR of these,
+ * with col a bigint column, evaluates each named set once per walk through
+ * SPI (the same functions, as the same user, in the same snapshot: the one
+ * definition of who sees what) and tests the rows it reads against them.
+ * Anything else (a restrictive policy, a policy a DBA added or altered, a
+ * row-security hook) and the walk falls back to one SPI query per level,
+ * where PostgreSQL applies the policies itself: never a different answer.
+ */
+#define TRACE_RLS_MAX_ATOMS		8
+
+typedef enum TraceRlsSetKind
+{
+	TRACE_SET_CURRENT_OPERATOR,
+	TRACE_SET_CLIENT_OPERATORS,
+	TRACE_SET_SUBTREE_OPERATORS,
+	TRACE_NSETS
+} TraceRlsSetKind;
+
+/* the functions that name the sets, and how the walk evaluates each */
+static const struct
+{
+	const char *name;
+	bool		retset;
+	const char *sql;
+}			trace_rls_sets[TRACE_NSETS] = {
+	{"current_operator", false, "SELECT o FROM shilian.current_operator() AS o WHERE o IS NOT NULL"},
+	{"client_operators", true, "SELECT c FROM shilian.client_operators() AS c WHERE c IS NOT NULL"},
+	{"subtree_operators", true, "SELECT s FROM shilian.subtree_operators() AS s WHERE s IS NOT NULL"},
+};
+
+/* A row is visible when all, or when some atom's column holds an id of its set. */
+typedef struct TraceRlsFilter
+{
+	bool		all;
+	int			natoms;
+	AttrNumber	attnum[TRACE_RLS_MAX_ATOMS];	/* table column */
+	AttrNumber	iattnum[TRACE_RLS_MAX_ATOMS];	/* its index column, or 0 */
+	TraceRlsSetKind set[TRACE_RLS_MAX_ATOMS];
+} TraceRlsFilter;
+
+typedef struct TraceRlsSets
+{
+	int64	   *ids[TRACE_NSETS];	/* sorted, distinct */
+	int32		n[TRACE_NSETS];
+} TraceRlsSets;
+
+static TraceRlsSetKind
+TraceRlsFunc(Oid funcid, bool retset)
+{
+	Oid			nsp = get_func_namespace(funcid);
+	char	   *name;
+
+	if (!OidIsValid(nsp) || strcmp(get_namespace_name(nsp), "shilian") != 0 ||
+		get_func_nargs(funcid) != 0 || get_func_rettype(funcid) != INT8OID ||
+		get_func_retset(funcid) != retset)
+		return TRACE_NSETS;
+	name = get_func_name(funcid);
+	for (int k = 0; k < TRACE_NSETS; k++)
+		if (trace_rls_sets[k].retset == retset && strcmp(name, trace_rls_sets[k].name) == 0)
+			return k;
+	return TRACE_NSETS;
+}
+
+/* a bigint column of the policy's table, or 0 */
+static AttrNumber
+TraceRlsVar(Node *n)
+{
+	Var		   *v;
+
+	if (n == NULL || !IsA(n, Var))
+		return 0;
+	v = (Var *) n;
+	if (v->varno != 1 || v->varlevelsup != 0 || v->vartype != INT8OID || v->varattno <= 0)
+		return 0;
+	return v->varattno;
+}
+
+/* SELECT x FROM shilian.f() AS x, nothing else: f's set, or TRACE_NSETS */
+static TraceRlsSetKind
+TraceRlsSubselect(Node *n)
+{
+	Query	   *q;
+	RangeTblEntry *rte;
+	RangeTblFunction *rtf;
+	TargetEntry *te;
+	Var		   *v;
+
+	if (n == NULL || !IsA(n, Query))
+		return TRACE_NSETS;
+	q = (Query *) n;
+	if (q->commandType != CMD_SELECT || q->utilityStmt != NULL || q->hasAggs ||
+		q->hasWindowFuncs || q->hasTargetSRFs || q->hasSubLinks || q->hasDistinctOn ||
+		q->hasRecursive || q->hasModifyingCTE || q->hasForUpdate || q->cteList != NIL ||
+		q->groupClause != NIL || q->groupingSets != NIL || q->havingQual != NULL ||
+		q->windowClause != NIL || q->distinctClause != NIL || q->limitOffset != NULL ||
+		q->limitCount != NULL || q->setOperations != NULL || q->rowMarks != NIL ||
+		list_length(q->rtable) != 1 || q->jointree == NULL || q->jointree->quals != NULL ||
+		list_length(q->jointree->fromlist) != 1 || list_length(q->targetList) != 1)
+		return TRACE_NSETS;
+	if (!IsA(linitial(q->jointree->fromlist), RangeTblRef) ||
+		((RangeTblRef *) linitial(q->jointree->fromlist))->rtindex != 1)
+		return TRACE_NSETS;
+	rte = linitial_node(RangeTblEntry, q->rtable);
+	if (rte->rtekind != RTE_FUNCTION || rte->funcordinality || list_length(rte->functions) != 1)
+		return TRACE_NSETS;
+	rtf = linitial_node(RangeTblFunction, rte->functions);
+	if (rtf->funcexpr == NULL || !IsA(rtf->funcexpr, FuncExpr) ||
+		((FuncExpr *) rtf->funcexpr)->args != NIL)
+		return TRACE_NSETS;
+	te = linitial_node(TargetEntry, q->targetList);
+	if (te->resjunk || te->expr == NULL || !IsA(te->expr, Var))
+		return TRACE_NSETS;
+	v = (Var *) te->expr;
+	if (v->varno != 1 || v->varattno != 1 || v->varlevelsup != 0 || v->vartype != INT8OID)
+		return TRACE_NSETS;
+	return TraceRlsFunc(((FuncExpr *) rtf->funcexpr)->funcid, true);
+}
+
+static bool
+TraceRlsAtom(TraceRlsFilter *f, AttrNumber col, TraceRlsSetKind set)
+{
+	if (col == 0 || set == TRACE_NSETS || f->natoms == TRACE_RLS_MAX_ATOMS)
+		return false;
+	f->attnum[f->natoms] = col;
+	f->set[f->natoms] = set;
+	f->natoms++;
+	return true;
+}
+
+/* Add a policy qual's disjuncts to f; false when it has another form. */
+static bool
+TraceRlsQual(Node *n, TraceRlsFilter *f)
+{
+	if (n == NULL)
+		return false;
+	if (IsA(n, Const))
+	{
+		Const	   *c = (Const *) n;
+
+		if (c->consttype != BOOLOID)
+			return false;
+		if (!c->constisnull && DatumGetBool(c->constvalue))
+			f->all = true;
+		return true;			/* false and NULL admit nothing */
+	}
+	if (IsA(n, BoolExpr))
+	{
+		BoolExpr   *b = (BoolExpr *) n;
+		ListCell   *lc;
+
+		if (b->boolop != OR_EXPR)
+			return false;
+		foreach(lc, b->args)
+			if (!TraceRlsQual(lfirst(lc), f))
+				return false;
+		return true;
+	}
+	if (IsA(n, OpExpr))
+	{
+		/* col = shilian.current_operator() (either side) */
+		OpExpr	   *op = (OpExpr *) n;
+		Node	   *a,
+				   *b;
+
+		if (get_opcode(op->opno) != F_INT8EQ || list_length(op->args) != 2)
+			return false;
+		a = linitial(op->args);
+		b = lsecond(op->args);
+		if (TraceRlsVar(a) == 0)
+		{
+			Node	   *t = a;
+
+			a = b;
+			b = t;
+		}
+		if (b == NULL || !IsA(b, FuncExpr) || ((FuncExpr *) b)->args != NIL)
+			return false;
+		return TraceRlsAtom(f, TraceRlsVar(a), TraceRlsFunc(((FuncExpr *) b)->funcid, false));
+	}
+	if (IsA(n, SubLink))
+	{
+		/* col IN (SELECT x FROM shilian.f() AS x) */
+		SubLink    *sl = (SubLink *) n;
+		OpExpr	   *op;
+		Param	   *p;
+
+		if (sl->subLinkType != ANY_SUBLINK || sl->testexpr == NULL || !IsA(sl->testexpr, OpExpr))
+			return false;
+		op = (OpExpr *) sl->testexpr;
+		if (get_opcode(op->opno) != F_INT8EQ || list_length(op->args) != 2 ||
+			!IsA(lsecond(op->args), Param))
+			return false;
+		p = lsecond_node(Param, op->args);
+		if (p->paramkind != PARAM_SUBLINK || p->paramid != 1)
+			return false;
+		return TraceRlsAtom(f, TraceRlsVar(linitial(op->args)), TraceRlsSubselect(sl->subselect));
+	}
+	return false;
+}
+
+/*
+ * The filter the caller's SELECT policies on rel amount to, as the rewriter
+ * picks them (rewrite/rowsecurity.c: command ALL or SELECT, role PUBLIC or
+ * one whose privileges the user has): false when one is not understood.
+ * Without row-level security for the caller, everything is visible.
+ */
+static bool
+TraceRlsFilterBuild(Relation rel, TraceRlsFilter *f, const char **why)
+{
+	Oid			user = GetUserId();
+	ListCell   *lc;
+
+	memset(f, 0, sizeof(*f));
+	if (check_enable_rls(RelationGetRelid(rel), InvalidOid, false) != RLS_ENABLED)
+	{
+		f->all = true;
+		return true;
+	}
+	if (row_security_policy_hook_permissive != NULL || row_security_policy_hook_restrictive != NULL)
+	{
+		*why = "a row-security hook is installed";
+		return false;
+	}
+	if (rel->rd_rsdesc == NULL)
+		return true;			/* no policy: no row */
+	foreach(lc, rel->rd_rsdesc->policies)
+	{
+		RowSecurityPolicy *p = lfirst(lc);
+		Datum	   *roles;
+		int			nroles;
+		bool		applies = false;
+
+		if (p->polcmd != '*' && p->polcmd != ACL_SELECT_CHR)
+			continue;
+		deconstruct_array(p->roles, OIDOID, sizeof(Oid), true, TYPALIGN_INT, &roles, NULL, &nroles);
+		for (int i = 0; !applies && i < nroles; i++)
+			applies = DatumGetObjectId(roles[i]) == ACL_ID_PUBLIC ||
+				has_privs_of_role(user, DatumGetObjectId(roles[i]));
+		pfree(roles);
+		if (!applies)
+			continue;
+		if (!p->permissive || !TraceRlsQual((Node *) p->qual, f))
+		{
+			*why = p->policy_name;
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Evaluate the sets the filters name, once per walk (the caller is in SPI). */
+static void
+TraceRlsSetsFetch(TraceRlsSets *s, const TraceRlsFilter *a, const TraceRlsFilter *b)
+{
+	bool		need[TRACE_NSETS] = {false};
+
+	memset(s, 0, sizeof(*s));
+	for (int i = 0; i < a->natoms; i++)
+		need[a->set[i]] = !a->all;
+	for (int i = 0; i < b->natoms; i++)
+		need[b->set[i]] = need[b->set[i]] || !b->all;
+	for (int k = 0; k < TRACE_NSETS; k++)
+	{
+		int			rc;
+		int32		n = 0;
+
+		if (!need[k])
+			continue;
+		rc = SPI_execute(trace_rls_sets[k].sql, true, 0);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "SPI_execute failed (%s) for: %s", SPI_result_code_string(rc),
+				 trace_rls_sets[k].sql);
+		s->ids[k] = palloc(sizeof(int64) * Max(SPI_processed, 1));
+		for (uint64 r = 0; r < SPI_processed; r++)
+			s->ids[k][r] = DatumGetInt64(SlGet(r, 1, NULL));
+		SPI_freetuptable(SPI_tuptable);
+		qsort(s->ids[k], SPI_processed, sizeof(int64), TraceCmpInt64);
+		for (uint64 r = 0; r < SPI_processed; r++)
+			if (n == 0 || s->ids[k][r] != s->ids[k][n - 1])
+				s->ids[k][n++] = s->ids[k][r];
+		s->n[k] = n;
+	}
+}
+
+static inline bool
+TraceRlsIn(const TraceRlsSets *s, TraceRlsSetKind k, int64 id)
+{
+	const int64 *a = s->ids[k];
+	int32		lo = 0,
+				hi = s->n[k];
+
+	while (lo < hi)
+	{
+		int32		mid = lo + (hi - lo) / 2;
+
+		if (a[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < s->n[k] && a[lo] == id;
+}
+
+/* Whether the row (index entry itup, or heap row in slot) passes f. */
+static bool
+TraceRlsVisible(const TraceRlsFilter *f, const TraceRlsSets *s, IndexTuple itup,
+				TupleDesc idesc, TupleTableSlot *slot)
+{
+	if (f->all)
+		return true;
+	for (int i = 0; i < f->natoms; i++)
+	{
+		bool		isnull;
+		Datum		d = itup ? index_getattr(itup, f->iattnum[i], idesc, &isnull)
+			: slot_getattr(slot, f->attnum[i], &isnull);
+
+		if (!isnull && TraceRlsIn(s, f->set[i], DatumGetInt64(d)))
+			return true;
+	}
+	return false;
+}
+
 /* ---- direct index scans ---------------------------------------------------
  *
- * Without row-level security on link and batch (the platform's own walks,
- * regulators with BYPASSRLS), the walk reads link_from_idx / link_to_idx and
- * batch_pkey directly: one index probe per batch, in id order, with no
- * executor, no SPI tuple copies and no per-level plan. Under row-level
- * security it uses the SPI queries above, so that policies apply.
+ * The walk reads link_from_idx / link_to_idx and batch_pkey directly: one
+ * index probe per batch, in id order, with no executor, no SPI tuple copies
+ * and no per-level plan. Under row-level security it filters the rows by
+ * the caller's policies as TraceRls above recognises them (a link the
+ * caller may not see is not walked; a batch it may not see is named through
+ * trace_link_end, as the SPI walk does); with a policy it does not
+ * recognise it uses the SPI queries above instead, so that policies apply.
  */
 typedef struct TraceRels
 {
@@ -197,6 +548,10 @@ typedef struct TraceRels
 				i_qty,
 				i_received;
 	Buffer		vmbuf;			/* visibility map page of link */
+	/* the caller's policies (all visible without row-level security) */
+	TraceRlsFilter link_rls;
+	TraceRlsFilter batch_rls;
+	TraceRlsSets sets;
 } TraceRels;
 
 typedef struct TraceIdIdx
@@ -247,9 +602,10 @@ TraceIndexAttnum(Relation idx, AttrNumber attnum)
 }
 
 /*
- * Open the relations for direct scans, or return false when row-level
- * security applies to either table for the current user. SELECT privilege
- * is checked as a query would.
+ * Open the relations for direct scans, with the filters of the caller's
+ * row-level security policies and their sets; or return false when a policy
+ * on either table is not one TraceRlsQual recognises. SELECT privilege is
+ * checked as a query would.
  */
 static bool
 TraceRelsOpen(TraceRels *r, bool forward)
@@ -258,10 +614,8 @@ TraceRelsOpen(TraceRels *r, bool forward)
 	Oid			link = TraceRelid(nsp, "link");
 	Oid			batch = TraceRelid(nsp, "batch");
 	AclResult	acl;
+	const char *why = NULL;
 
-	if (check_enable_rls(link, InvalidOid, false) == RLS_ENABLED ||
-		check_enable_rls(batch, InvalidOid, false) == RLS_ENABLED)
-		return false;
 	acl = pg_class_aclcheck(link, GetUserId(), ACL_SELECT);
 	if (acl != ACLCHECK_OK)
 		aclcheck_error(acl, OBJECT_TABLE, "link");
@@ -270,8 +624,21 @@ TraceRelsOpen(TraceRels *r, bool forward)
 		aclcheck_error(acl, OBJECT_TABLE, "batch");
 
 	r->link = table_open(link, AccessShareLock);
-	r->link_idx = index_open(TraceRelid(nsp, forward ? "link_from_idx" : "link_to_idx"), AccessShareLock);
 	r->batch = table_open(batch, AccessShareLock);
+	if (!TraceRlsFilterBuild(r->link, &r->link_rls, &why) ||
+		!TraceRlsFilterBuild(r->batch, &r->batch_rls, &why))
+	{
+		elog(DEBUG1, "trace walk: row-level security through SQL, one query per level (policy or setting not recognised: %s)",
+			 why);
+		table_close(r->batch, AccessShareLock);
+		table_close(r->link, AccessShareLock);
+		return false;
+	}
+	if (!r->link_rls.all || !r->batch_rls.all)
+		elog(DEBUG1, "trace walk: row-level security applied in the walk (%d link, %d batch conditions)",
+			 r->link_rls.all ? 0 : r->link_rls.natoms, r->batch_rls.all ? 0 : r->batch_rls.natoms);
+	TraceRlsSetsFetch(&r->sets, &r->link_rls, &r->batch_rls);
+	r->link_idx = index_open(TraceRelid(nsp, forward ? "link_from_idx" : "link_to_idx"), AccessShareLock);
 	r->batch_idx = index_open(TraceRelid(nsp, "batch_pkey"), AccessShareLock);
 	r->l_id = TraceAttnum(r->link, "id");
 	r->l_from = TraceAttnum(r->link, forward ? "from_batch" : "to_batch");
@@ -288,6 +655,13 @@ TraceRelsOpen(TraceRels *r, bool forward)
 	r->i_qty = TraceIndexAttnum(r->link_idx, r->l_qty);
 	r->i_received = TraceIndexAttnum(r->link_idx, r->l_received);
 	r->ioscan = r->i_id && r->i_to && r->i_qty && r->i_received;
+	/* the link's policy columns: index-only too when the index holds them */
+	for (int i = 0; i < r->link_rls.natoms; i++)
+	{
+		r->link_rls.iattnum[i] = TraceIndexAttnum(r->link_idx, r->link_rls.attnum[i]);
+		if (!r->link_rls.all && r->link_rls.iattnum[i] == 0)
+			r->ioscan = false;
+	}
 	r->vmbuf = InvalidBuffer;
 	return true;
 }
@@ -456,6 +830,8 @@ TraceAddEdge(TraceWalk *w, TraceHash_hash *hash, TraceEdge **edges, int64 *nedge
 	(*nedges)++;
 }
 
+static void NodesLoadHidden(TraceWalk *w, TraceHash_hash *hash, int32 from, int32 to);
+
 /* Fill code, owner, qty, qty_left of nodes [from, to) by one query. */
 static void
 NodesLoad(TraceWalk *w, TraceHash_hash *hash, int32 from, int32 to)
@@ -482,8 +858,24 @@ NodesLoad(TraceWalk *w, TraceHash_hash *hash, int32 from, int32 to)
 		n->loaded = true;
 	}
 	SPI_freetuptable(SPI_tuptable);
+	pfree(DatumGetPointer(arg));
+	pfree(ids);
+	NodesLoadHidden(w, hash, from, to);
+}
 
-	/* the rows row-level security hid: the lots at the far end of a visible link */
+/*
+ * The rows of nodes [from, to) that row-level security hid: the lots at the
+ * far end of a link the caller sees, named through trace_link_end.
+ */
+static void
+NodesLoadHidden(TraceWalk *w, TraceHash_hash *hash, int32 from, int32 to)
+{
+	int64	   *ids;
+	Datum		arg;
+
+	if (from >= to)
+		return;
+	ids = palloc(sizeof(int64) * (to - from));
 	{
 		int32		nhidden = 0;
 
@@ -492,7 +884,6 @@ NodesLoad(TraceWalk *w, TraceHash_hash *hash, int32 from, int32 to)
 				ids[nhidden++] = w->nodes[i].id;
 		if (nhidden > 0)
 		{
-			pfree(DatumGetPointer(arg));
 			arg = PointerGetDatum(IdArray(ids, nhidden));
 			TraceExec(&hidden_stmt, &arg);
 			for (uint64 r = 0; r < SPI_processed; r++)
@@ -559,6 +950,8 @@ TraceLinkVisit(IndexScanDesc scan, TupleTableSlot *slot, bool from_index, int32 
 		d = index_getattr(itup, r->i_received, desc, &isnull);
 		if (isnull || DatumGetTimestampTz(d) > la->as_of)
 			return;
+		if (!TraceRlsVisible(&r->link_rls, &r->sets, itup, desc, NULL))
+			return;
 		link = DatumGetInt64(index_getattr(itup, r->i_id, desc, &isnull));
 		q = DatumGetQty(index_getattr(itup, r->i_qty, desc, &isnull));
 	}
@@ -569,6 +962,8 @@ TraceLinkVisit(IndexScanDesc scan, TupleTableSlot *slot, bool from_index, int32 
 			return;
 		d = slot_getattr(slot, r->l_received, &isnull);
 		if (isnull || DatumGetTimestampTz(d) > la->as_of)
+			return;
+		if (!TraceRlsVisible(&r->link_rls, &r->sets, NULL, NULL, slot))
 			return;
 		link = DatumGetInt64(slot_getattr(slot, r->l_id, &isnull));
 		to = DatumGetInt64(slot_getattr(slot, r->l_to, &isnull));
@@ -591,6 +986,9 @@ TraceLoadVisit(IndexScanDesc scan, TupleTableSlot *slot, bool from_index, int32 
 	TraceNode  *node = &la->w->nodes[idx];
 	bool		isnull;
 
+	/* a row the caller may not see: named through trace_link_end after */
+	if (!TraceRlsVisible(&la->r->batch_rls, &la->r->sets, NULL, NULL, slot))
+		return;
 	node->code = DatumGetTraceCode(slot_getattr(slot, la->r->b_code, &isnull));
 	node->owner = DatumGetInt64(slot_getattr(slot, la->r->b_owner, &isnull));
 	node->qty = DatumGetQty(slot_getattr(slot, la->r->b_qty, &isnull));
@@ -599,9 +997,12 @@ TraceLoadVisit(IndexScanDesc scan, TupleTableSlot *slot, bool from_index, int32 
 	node->loaded = true;
 }
 
-/* Fill code, owner, qty, qty_left of nodes [from, to) by index probes in id order. */
+/*
+ * Fill code, owner, qty, qty_left of nodes [from, to) by index probes in id
+ * order; those the caller's policies hide, through trace_link_end.
+ */
 static void
-NodesLoadDirect(TraceWalk *w, TraceRels *r, int32 from, int32 to)
+NodesLoadDirect(TraceWalk *w, TraceHash_hash *hash, TraceRels *r, int32 from, int32 to)
 {
 	int32		n = to - from;
 	TraceIdIdx *order;
@@ -627,10 +1028,15 @@ NodesLoadDirect(TraceWalk *w, TraceRels *r, int32 from, int32 to)
 	}
 	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
-	for (int32 i = 0; i < n; i++)
-		if (!w->nodes[order[i].idx].loaded)
-			elog(ERROR, "trace walk lost batch %lld", (long long) order[i].id);
 	pfree(order);
+	if (r->batch_rls.all)
+	{
+		for (int32 i = from; i < to; i++)
+			if (!w->nodes[i].loaded)
+				elog(ERROR, "trace walk lost batch %lld", (long long) w->nodes[i].id);
+	}
+	else
+		NodesLoadHidden(w, hash, from, to);
 }
 
 /* a / b for two quantities of one dimension (0 when b is not positive). */
@@ -858,7 +1264,7 @@ TraceWalkRun(TraceWalk *w, TraceCode root, bool forward, int max_depth, Timestam
 		index_endscan(scan);
 		ExecDropSingleTupleTableSlot(slot);
 		pfree(order);
-		NodesLoadDirect(w, &rels, 1, w->n);
+		NodesLoadDirect(w, hash, &rels, 1, w->n);
 		TraceRelsClose(&rels);
 	}
 	else

@@ -251,6 +251,166 @@ $node->safe_psql('postgres', q{
 	ALTER TABLE shilian.link DISABLE ROW LEVEL SECURITY;
 });
 
+# Under the platform's own policies (part 80) the walk applies row-level
+# security itself (trace.c, TraceRls): on random graphs whose lots belong to
+# operators in several jurisdictions, every role (regulators of a province,
+# cities, counties and a station; operators; a system client; the admin)
+# gets from trace_forward /
+# trace_backward the batches and depths WITH RECURSIVE gets as that role,
+# and the same rows, to the last quantity and status, as the walk that lets
+# PostgreSQL apply the policies (one SQL query per level), which it falls
+# back to when a policy it does not recognise applies.
+{
+	$node->safe_psql('postgres', q{
+		ALTER TABLE shilian.link ENABLE ROW LEVEL SECURITY;
+		SELECT shilian.jurisdiction_add(c, 'j ' || c) FROM unnest(ARRAY['370100', '370200',
+			'370101', '370102', '370201', '370101001', '370101002', '370102001', '370201001']) c;
+		INSERT INTO shilian.operator (reg_card, name, address, contact, segment, kinds, station, status)
+		SELECT 'RLS-' || i, 'rls operator ' || i, 'x', 'x', 'circulation', '{wholesaler}',
+			(ARRAY['370101001', '370101002', '370102001', '370201001'])[1 + i % 4], 'active'
+		  FROM generate_series(2, 9) i;
+		SELECT shilian.api_client_add('sys-a', 'system a');
+		SELECT shilian.api_client_add('sys-b', 'system b (inactive)');
+		UPDATE shilian.api_client SET active = false WHERE client = 'sys-b';
+		INSERT INTO shilian.api_client_operator (client, operator_id)
+		VALUES ('sys-a', 2), ('sys-a', 3), ('sys-a', 7), ('sys-b', 4);
+	});
+	my $nops = 9;
+	# role, settings: regulators down the tree, operators, a client, the admin
+	my @roles = (
+		[ 'regulator 370000', 'shilian_regulator', jurisdiction => '370000' ],
+		[ 'regulator 370100', 'shilian_regulator', jurisdiction => '370100' ],
+		[ 'regulator 370102', 'shilian_regulator', jurisdiction => '370102' ],
+		[ 'regulator 370201001', 'shilian_regulator', jurisdiction => '370201001' ],
+		[ 'operator 2', 'shilian_operator', operator_id => 2 ],
+		[ 'operator 5', 'shilian_operator', operator_id => 5 ],
+		[ 'system sys-a', 'shilian_system', client => 'sys-a' ],
+		[ 'admin', 'shilian_admin' ],
+	);
+	my $as = sub {
+		my ($r, $sql) = @_;
+		my ($label, $role, %set) = @$r;
+		my $pre = join('', map { "SET shilian.$_ = '$set{$_}'; " } sort keys %set);
+		return "${pre}SET ROLE $role; $sql";
+	};
+	my $cmp = 0;
+	for my $shape ('tiers', 'random')
+	{
+		my ($n, $edges) = $shapes{$shape}->();
+		my @owner = map { 1 + int(rand($nops)) } 0 .. $n;
+		my @qty = (0) x ($n + 1);
+		$qty[ $_->[0] ] += $_->[2] for @$edges;
+		$qty[$_] += rnd(1, 30) for 1 .. $n;
+		# seller and buyer: the lots' holders, one link in ten other parties
+		my (@sel, @buy);
+		for my $e (@$edges)
+		{
+			my $odd = rand() < 0.1;
+			push @sel, $odd ? 1 + int(rand($nops)) : $owner[ $e->[0] ];
+			push @buy, $odd ? 1 + int(rand($nops)) : $owner[ $e->[1] ];
+		}
+		my $qtys = join(',', @qty[ 1 .. $n ]);
+		my $owners = join(',', @owner[ 1 .. $n ]);
+		my ($ef, $et, $eq, $es) = map { my $i = $_; join(',', map { $i == 3 ? "'$_->[$i]'" : $_->[$i] } @$edges) } 0 .. 3;
+		my ($es_, $eb) = (join(',', @sel), join(',', @buy));
+		$node->safe_psql('postgres', qq{
+			TRUNCATE shilian.link, shilian.batch, shilian.recall, shilian.recall_target RESTART IDENTITY CASCADE;
+			INSERT INTO shilian.batch (trace_code, owner_id, product_id, qty, qty_left, produced_on, origin)
+			SELECT shilian.trace_code_next('370000'), o, 1, shilian.qty(q, 'kg'), shilian.qty(q, 'kg'), '2026-01-01', 'produced'
+			  FROM unnest(ARRAY[$qtys]::numeric[], ARRAY[$owners]::bigint[]) WITH ORDINALITY AS t(q, o, i) ORDER BY i;
+			INSERT INTO shilian.link (kind, from_batch, to_batch, seller_id, buyer_id, qty_shipped, qty_accepted,
+				shipped_on, received_at, status)
+			SELECT 'ship', f, CASE WHEN s = 'received' THEN t END, se, bu, shilian.qty(q, 'kg'),
+				CASE WHEN s = 'received' THEN shilian.qty(q, 'kg') END, '2026-01-02',
+				CASE WHEN s <> 'pending' THEN timestamptz '2026-01-02 10:00+08' END, s
+			  FROM unnest(ARRAY[$ef]::bigint[], ARRAY[$et]::bigint[], ARRAY[$eq]::numeric[], ARRAY[$es]::text[],
+				ARRAY[$es_]::bigint[], ARRAY[$eb]::bigint[]) AS u(f, t, q, s, se, bu);
+			VACUUM ANALYZE shilian.batch; VACUUM ANALYZE shilian.link;
+		});
+		my %id_of = split /[|\n]/, $node->safe_psql('postgres', 'SELECT trace_code, id FROM shilian.batch');
+		# each role's walks: (label, C walk SQL, reference SQL) with roots it may see
+		my @walks;
+		for my $r (@roles)
+		{
+			my @mine = split /\n/, $node->safe_psql('postgres', $as->($r, 'SELECT id FROM shilian.batch ORDER BY id'));
+			next unless @mine;
+			for my $dir ('forward', 'backward')
+			{
+				my ($from, $to) = $dir eq 'forward' ? ('from_batch', 'to_batch') : ('to_batch', 'from_batch');
+				for my $root (map { $mine[ int(rand(@mine)) ] } 1 .. 3)
+				{
+					for my $maxd (undef, 2)
+					{
+						my $md = defined $maxd ? $maxd : 'NULL';
+						my $depth_cond = defined $maxd ? "WHERE r.d < $maxd" : '';
+						push @walks, [ "$shape, $r->[0], $dir from $root, max_depth $md", $r,
+							qq{SELECT t.batch || ':' || t.depth || ':' || coalesce(t.via_link::text, '-') || ':'
+									|| shilian.qty_in(t.qty_reached, 'kg') || ':'
+									|| coalesce(shilian.qty_in(t.qty_on_hand, 'kg')::text, '-') || ':' || t.status
+								 FROM shilian.trace_$dir((SELECT trace_code FROM shilian.batch WHERE id = $root), $md) t},
+							qq{WITH RECURSIVE r(id, d) AS (SELECT ${root}::bigint, 0
+									UNION SELECT l.$to, r.d + 1 FROM r JOIN shilian.link l ON l.$from = r.id
+									 AND l.status = 'received' $depth_cond)
+								SELECT id || ':' || min(d) FROM r GROUP BY id ORDER BY id} ];
+					}
+				}
+			}
+		}
+		# the walk applying the policies itself, then with a policy it does
+		# not recognise (admits nothing more: no link has a negative id)
+		my (%fast, %how);
+		for my $pass ('C', 'SQL')
+		{
+			$node->safe_psql('postgres', 'CREATE POLICY rls_unknown ON shilian.link FOR SELECT USING (id < 0)')
+				if $pass eq 'SQL';
+			for my $w (@walks)
+			{
+				my ($label, $r, $walk, $ref) = @$w;
+				my ($rc, $out, $err) = $node->psql('postgres',
+					$as->($r, "SET client_min_messages = debug1; $walk"), on_error_die => 1);
+				my @rows = sort split /\n/, $out;
+				my $how = $err =~ /row-level security applied in the walk/ ? 'C'
+					: $err =~ /row-level security through SQL/ ? 'SQL' : 'none';
+				if ($pass eq 'C')
+				{
+					$fast{$label} = \@rows;
+					# the admin's policy is "true": no filter to apply, no message
+					is($how, $r->[1] eq 'shilian_admin' ? 'none' : 'C', "$label: policies applied in the walk");
+					my @got = map { my @f = split /:/; "$id_of{$f[0]}:$f[1]" } @rows;
+					@got = sort { (split /:/, $a)[0] <=> (split /:/, $b)[0] } @got;
+					is(join("\n", @got), $node->safe_psql('postgres', $as->($r, $ref)),
+						"$label: batches and depths = WITH RECURSIVE as the role");
+					$cmp++;
+				}
+				else
+				{
+					is($how, 'SQL', "$label: an unrecognised policy: the walk falls back to SQL");
+					is(join("\n", @rows), join("\n", @{ $fast{$label} }), "$label: same rows as the walk applying the policies");
+				}
+			}
+			$node->safe_psql('postgres', 'DROP POLICY rls_unknown ON shilian.link') if $pass eq 'SQL';
+		}
+	}
+	note("$cmp walks under row-level security compared");
+	# a restrictive policy, even one that admits everything, is not applied
+	# in C either; nor is an altered platform policy
+	$node->safe_psql('postgres', q{CREATE POLICY rls_restrictive ON shilian.batch AS RESTRICTIVE FOR SELECT USING (true)});
+	my $probe = "SET shilian.jurisdiction = '370100'; SET ROLE shilian_regulator; SET client_min_messages = debug1;"
+		. " SELECT count(*) FROM shilian.trace_forward((SELECT trace_code FROM shilian.batch ORDER BY id LIMIT 1))";
+	my ($rc, $out, $err) = $node->psql('postgres', $probe);
+	like($err, qr/through SQL.*rls_restrictive/, 'a restrictive policy: the walk falls back to SQL');
+	$node->safe_psql('postgres', q{DROP POLICY rls_restrictive ON shilian.batch;
+		ALTER POLICY link_regulator ON shilian.link
+			USING (seller_id IN (SELECT s FROM shilian.subtree_operators() AS s) OR buyer_id > 0)});
+	($rc, $out, $err) = $node->psql('postgres', $probe);
+	like($err, qr/through SQL.*link_regulator/, 'an altered platform policy: the walk falls back to SQL');
+	$node->safe_psql('postgres', q{ALTER POLICY link_regulator ON shilian.link
+			USING (seller_id IN (SELECT s FROM shilian.subtree_operators() AS s)
+				OR buyer_id IN (SELECT s FROM shilian.subtree_operators() AS s))});
+	($rc, $out, $err) = $node->psql('postgres', $probe);
+	like($err, qr/applied in the walk/, 'the platform policy restored: applied in the walk again');
+}
+
 # recall_open notifies listeners on channel shilian_recall with the recall id.
 my ($rc, $stdout, $stderr) = $node->psql('postgres', q{
 	LISTEN shilian_recall;
