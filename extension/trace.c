@@ -228,10 +228,20 @@ typedef struct TraceRlsFilter
 	TraceRlsSetKind set[TRACE_RLS_MAX_ATOMS];
 } TraceRlsFilter;
 
+/*
+ * Each set as a bitmap over [lo, lo + nbits) when that is at most
+ * TRACE_RLS_MAX_BITS bits (operator ids are dense: a subtree's operators,
+ * 20,000 of a province, take 2.5 kB), else sorted ids, searched.
+ */
+#define TRACE_RLS_MAX_BITS	((int64) 1 << 27)
+
 typedef struct TraceRlsSets
 {
 	int64	   *ids[TRACE_NSETS];	/* sorted, distinct */
 	int32		n[TRACE_NSETS];
+	int64		lo[TRACE_NSETS];
+	int64		nbits[TRACE_NSETS];
+	uint8	   *bits[TRACE_NSETS];	/* or NULL */
 } TraceRlsSets;
 
 static TraceRlsSetKind
@@ -469,6 +479,18 @@ TraceRlsSetsFetch(TraceRlsSets *s, const TraceRlsFilter *a, const TraceRlsFilter
 			if (n == 0 || s->ids[k][r] != s->ids[k][n - 1])
 				s->ids[k][n++] = s->ids[k][r];
 		s->n[k] = n;
+		if (n > 0 && s->ids[k][n - 1] - s->ids[k][0] < TRACE_RLS_MAX_BITS)
+		{
+			s->lo[k] = s->ids[k][0];
+			s->nbits[k] = s->ids[k][n - 1] - s->lo[k] + 1;
+			s->bits[k] = palloc0((s->nbits[k] + 7) / 8);
+			for (int32 i = 0; i < n; i++)
+			{
+				int64		b = s->ids[k][i] - s->lo[k];
+
+				s->bits[k][b >> 3] |= (uint8) (1 << (b & 7));
+			}
+		}
 	}
 }
 
@@ -479,6 +501,12 @@ TraceRlsIn(const TraceRlsSets *s, TraceRlsSetKind k, int64 id)
 	int32		lo = 0,
 				hi = s->n[k];
 
+	if (s->bits[k] != NULL)
+	{
+		uint64		b = (uint64) id - (uint64) s->lo[k];	/* below lo: wraps, out of range */
+
+		return b < (uint64) s->nbits[k] && (s->bits[k][b >> 3] & (1 << (b & 7))) != 0;
+	}
 	while (lo < hi)
 	{
 		int32		mid = lo + (hi - lo) / 2;
@@ -532,7 +560,8 @@ typedef struct TraceRels
 				l_qty,
 				l_status,
 				l_received;
-	AttrNumber	b_code,
+	AttrNumber	b_id,
+				b_code,
 				b_owner,
 				b_qty,
 				b_left;
@@ -646,6 +675,7 @@ TraceRelsOpen(TraceRels *r, bool forward)
 	r->l_qty = TraceAttnum(r->link, "qty_accepted");
 	r->l_status = TraceAttnum(r->link, "status");
 	r->l_received = TraceAttnum(r->link, "received_at");
+	r->b_id = TraceAttnum(r->batch, "id");
 	r->b_code = TraceAttnum(r->batch, "trace_code");
 	r->b_owner = TraceAttnum(r->batch, "owner_id");
 	r->b_qty = TraceAttnum(r->batch, "qty");
@@ -1039,6 +1069,65 @@ NodesLoadDirect(TraceWalk *w, TraceHash_hash *hash, TraceRels *r, int32 from, in
 		NodesLoadHidden(w, hash, from, to);
 }
 
+/*
+ * The root by its code, as the caller may see it (node 0): through
+ * batch_trace_code_key and the caller's batch policies, or by a query.
+ */
+static bool
+TraceRootDirect(TraceWalk *w, TraceHash_hash *hash, TraceRels *r, Datum code)
+{
+	Relation	idx = index_open(TraceRelid(get_namespace_oid("shilian", false), "batch_trace_code_key"),
+								 AccessShareLock);
+	Oid			eqop = get_opfamily_member(idx->rd_opfamily[0], idx->rd_opcintype[0],
+										   idx->rd_opcintype[0], BTEqualStrategyNumber);
+	ScanKeyData key;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	bool		found = false;
+
+	if (!OidIsValid(eqop))
+		elog(ERROR, "no equality operator for batch_trace_code_key");
+	ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, idx->rd_opcintype[0],
+						   idx->rd_indcollation[0], get_opcode(eqop), code);
+	slot = table_slot_create(r->batch, NULL);
+	scan = index_beginscan(r->batch, idx, GetActiveSnapshot(), 1, 0);
+	index_rescan(scan, &key, 1, NULL, 0);
+	if (index_getnext_slot(scan, ForwardScanDirection, slot) &&
+		TraceRlsVisible(&r->batch_rls, &r->sets, NULL, NULL, slot))
+	{
+		TraceLoadArg la = {w, r};
+		bool		isnull;
+
+		NodeAdd(w, hash, DatumGetInt64(slot_getattr(slot, r->b_id, &isnull)), 0, 0);
+		TraceLoadVisit(scan, slot, false, 0, &la);
+		found = true;
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(idx, AccessShareLock);
+	return found;
+}
+
+static bool
+TraceRootSpi(TraceWalk *w, TraceHash_hash *hash, Datum code)
+{
+	TraceNode  *n;
+
+	TraceExec(&root_stmt, &code);
+	if (SPI_processed == 0)
+		return false;
+	NodeAdd(w, hash, DatumGetInt64(SlGet(0, 1, NULL)), 0, 0);
+	n = &w->nodes[0];
+	n->code = DatumGetTraceCode(SlGet(0, 2, NULL));
+	n->owner = DatumGetInt64(SlGet(0, 3, NULL));
+	n->qty = DatumGetQty(SlGet(0, 4, NULL));
+	n->qty_left = DatumGetQty(SlGet(0, 5, NULL));
+	n->on_hand = n->qty_left;
+	n->loaded = true;
+	SPI_freetuptable(SPI_tuptable);
+	return true;
+}
+
 /* a / b for two quantities of one dimension (0 when b is not positive). */
 static double
 QtyShare(Qty a, Qty b)
@@ -1187,19 +1276,15 @@ TraceWalkRun(TraceWalk *w, TraceCode root, bool forward, int max_depth, Timestam
 	la.hash = hash;
 
 	arg = TraceCodeGetDatum(root);
-	TraceExec(&root_stmt, &arg);
-	if (SPI_processed == 0)
+	direct = TraceRelsOpen(&rels, forward);
+	if (direct ? !TraceRootDirect(w, hash, &rels, arg) : !TraceRootSpi(w, hash, arg))
 		ereport(ERROR,
 				(errcode(SL_UNKNOWN_BATCH),
 				 errmsg("unknown batch %s", TraceCodeToCString(root)),
 				 errdetail("No batch has this trace code.")));
-	NodeAdd(w, hash, DatumGetInt64(SlGet(0, 1, NULL)), 0, 0);
-	SPI_freetuptable(SPI_tuptable);
-	NodesLoad(w, hash, 0, 1);
 
 	level_from = 0;
 	level_to = 1;
-	direct = TraceRelsOpen(&rels, forward);
 	if (direct)
 	{
 		slot = table_slot_create(rels.link, NULL);

@@ -177,9 +177,11 @@ CREATE TABLE link (
 );
 -- The trace walk (extension/trace.c) reads links index-only from these two:
 -- each carries the other end, the link id, qty_accepted and received_at (a
--- link is received exactly when to_batch is set, so status is not needed).
-CREATE INDEX link_from_idx ON link (from_batch) INCLUDE (to_batch, id, qty_accepted, received_at);
-CREATE INDEX link_to_idx ON link (to_batch) INCLUDE (from_batch, id, qty_accepted, received_at);
+-- link is received exactly when to_batch is set, so status is not needed),
+-- and seller_id and buyer_id, the columns of link's row-level security
+-- policies (part 80), which the walk applies itself.
+CREATE INDEX link_from_idx ON link (from_batch) INCLUDE (to_batch, id, qty_accepted, received_at, seller_id, buyer_id);
+CREATE INDEX link_to_idx ON link (to_batch) INCLUDE (from_batch, id, qty_accepted, received_at, seller_id, buyer_id);
 CREATE INDEX link_buyer_pending_idx ON link (buyer_id) WHERE status = 'pending';
 CREATE INDEX link_seller_idx ON link (seller_id, shipped_on);
 COMMENT ON TABLE link IS
