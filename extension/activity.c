@@ -25,6 +25,7 @@
 
 #include "access/genam.h"
 #include "access/heapam.h"
+#include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
@@ -39,6 +40,7 @@
 #include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "optimizer/optimizer.h"
+#include "storage/bufmgr.h"
 #include "partitioning/partbounds.h"
 #include "partitioning/partdesc.h"
 #include "utils/array.h"
@@ -187,94 +189,161 @@ typedef struct CounterTable
 	TupleTableSlot *newslot;
 	int			ncols;
 	AttrNumber	att[ACT_NCOUNTS];
-	Relation   *indexes;		/* every index of the table, for non-HOT updates */
+	/* every index of the table, opened only when an update is not HOT */
+	Relation   *indexes;
 	IndexInfo **infos;
 	int			nindexes;
-	TupleTableSlot *slot;
+	bool		indexes_open;
 	IndexScanDesc scan;
 } CounterTable;
 
+/*
+ * What the flush needs to know of a counters table (or partition), read
+ * from its catalog entries once and kept per backend until its relcache
+ * entry is invalidated (an ALTER TABLE, a new or dropped index or
+ * constraint: the next flush, which locks the table first and so takes
+ * the invalidation in, reads it again): the columns' numbers, whether the
+ * in-place path may be used at all (a heap table without triggers or
+ * stored generated columns, integer counts, a primary key on (bigint,
+ * date), only plain immediate indexes), its primary key, and whether a
+ * CHECK constraint reads a column the flush adds to (or the whole row, or
+ * is not validated): only then does the in-place update run
+ * ExecConstraints, which prepares every CHECK expression of a new
+ * ResultRelInfo again (stringToNode and the planner's expression
+ * preprocessing, a sixth of a flush in a perf profile of batch_create, for
+ * operator_month's CHECK on month). An UPDATE would check a constraint on
+ * unchanged columns too, but such a constraint held for the row before and
+ * holds after. Reading all this at every commit (attribute and index
+ * lookups, every index opened and its IndexInfo built) was a tenth of the
+ * flush of one batch_create.
+ */
+typedef struct CounterMeta
+{
+	Oid			relid;			/* the hash key */
+	bool		fast;			/* apart from the isolation level */
+	bool		checks_see;
+	int			ncols;
+	AttrNumber	att[ACT_NCOUNTS];
+	Oid			pk;
+} CounterMeta;
+
+static HTAB *counter_meta = NULL;
+
 static void CounterTableOpenRel(CounterTable *t, Oid relid, const char *const *columns, int ncols);
 
-/*
- * Whether a CHECK constraint of a counters table reads a column the flush
- * adds to (or the whole row, or is not validated): only then does the
- * in-place update run ExecConstraints, which prepares every CHECK
- * expression of a new ResultRelInfo again (stringToNode and the planner's
- * expression preprocessing, a sixth of a flush in a perf profile of
- * batch_create, for operator_month's CHECK on month). An UPDATE would check
- * a constraint on unchanged columns too, but such a constraint held for the
- * row before and holds after. Kept per table until its relcache entry is
- * invalidated (an ALTER TABLE … ADD CONSTRAINT is seen by the next flush).
- */
-typedef struct CheckSeen
-{
-	Oid			relid;
-	bool		sees;
-} CheckSeen;
-
-static HTAB *check_seen = NULL;
-
 static void
-CheckSeenInval(Datum arg, Oid relid)
+CounterMetaInval(Datum arg, Oid relid)
 {
-	if (check_seen == NULL)
+	if (counter_meta == NULL)
 		return;
 	if (OidIsValid(relid))
-		hash_search(check_seen, &relid, HASH_REMOVE, NULL);
+		hash_search(counter_meta, &relid, HASH_REMOVE, NULL);
 	else
 	{
 		HASH_SEQ_STATUS it;
-		CheckSeen  *e;
+		CounterMeta *e;
 
-		hash_seq_init(&it, check_seen);
+		hash_seq_init(&it, counter_meta);
 		while ((e = hash_seq_search(&it)) != NULL)
-			hash_search(check_seen, &e->relid, HASH_REMOVE, NULL);
+			hash_search(counter_meta, &e->relid, HASH_REMOVE, NULL);
 	}
 }
 
+/* Whether a CHECK constraint of rel reads one of the ncols columns att[] (see above). */
 static bool
-CounterChecksSeeCounts(const CounterTable *t)
+CounterChecksSeeCounts(Relation rel, const AttrNumber *att, int ncols)
 {
-	Oid			relid = RelationGetRelid(t->rel);
-	TupleConstr *constr = RelationGetDescr(t->rel)->constr;
-	CheckSeen  *e;
-	bool		found;
+	TupleConstr *constr = RelationGetDescr(rel)->constr;
 	bool		sees = false;
 
-	if (check_seen == NULL)
-	{
-		HASHCTL		ctl;
-
-		ctl.keysize = sizeof(Oid);
-		ctl.entrysize = sizeof(CheckSeen);
-		ctl.hcxt = TopMemoryContext;
-		check_seen = hash_create("shilian counters CHECK", 16, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-		CacheRegisterRelcacheCallback(CheckSeenInval, (Datum) 0);
-	}
-	e = hash_search(check_seen, &relid, HASH_FIND, NULL);
-	if (e != NULL)
-		return e->sees;
 	for (int i = 0; constr != NULL && i < constr->num_check && !sees; i++)
 	{
 		Bitmapset  *attrs = NULL;
 
 		if (!constr->check[i].ccvalid)
-		{
-			sees = true;
-			break;
-		}
+			return true;
 		pull_varattnos(stringToNode(constr->check[i].ccbin), 1, &attrs);
 		if (bms_is_member(0 - FirstLowInvalidHeapAttributeNumber, attrs))
 			sees = true;
-		for (int c = 0; c < t->ncols && !sees; c++)
-			if (bms_is_member(t->att[c] - FirstLowInvalidHeapAttributeNumber, attrs))
+		for (int c = 0; c < ncols && !sees; c++)
+			if (bms_is_member(att[c] - FirstLowInvalidHeapAttributeNumber, attrs))
 				sees = true;
 		bms_free(attrs);
 	}
-	e = hash_search(check_seen, &relid, HASH_ENTER, &found);
-	e->sees = sees;
 	return sees;
+}
+
+/* The facts of the opened (locked) rel, from the cache or read now. */
+static const CounterMeta *
+CounterMetaOf(Relation rel, const char *const *columns, int ncols)
+{
+	Oid			relid = RelationGetRelid(rel);
+	CounterMeta *e;
+	CounterMeta m;
+	bool		found;
+	List	   *ixs;
+	ListCell   *lc;
+
+	if (counter_meta == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(CounterMeta);
+		ctl.hcxt = TopMemoryContext;
+		counter_meta = hash_create("shilian counters tables", 16, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		CacheRegisterRelcacheCallback(CounterMetaInval, (Datum) 0);
+	}
+	e = hash_search(counter_meta, &relid, HASH_FIND, NULL);
+	if (e != NULL && e->ncols == ncols)
+		return e;
+
+	/* read (opening indexes below may take in invalidations: the entry is entered at the end) */
+	memset(&m, 0, sizeof(m));
+	m.relid = relid;
+	m.ncols = ncols;
+	m.fast = rel->rd_rel->relkind == RELKIND_RELATION;
+	/* a trigger would not run, nor a stored generated column be recomputed */
+	if (rel->trigdesc != NULL)
+		m.fast = false;
+	if (RelationGetDescr(rel)->constr != NULL && RelationGetDescr(rel)->constr->has_generated_stored)
+		m.fast = false;
+	for (int c = 0; c < ncols && m.fast; c++)
+	{
+		m.att[c] = get_attnum(relid, columns[c]);
+		if (m.att[c] == InvalidAttrNumber
+			|| TupleDescAttr(RelationGetDescr(rel), m.att[c] - 1)->atttypid != INT4OID)
+			m.fast = false;
+	}
+	m.pk = RelationGetPrimaryKeyIndex(rel);
+	if (!OidIsValid(m.pk))
+		m.fast = false;
+	if (m.fast)
+	{
+		ixs = RelationGetIndexList(rel);
+		foreach(lc, ixs)
+		{
+			Relation	ix = index_open(lfirst_oid(lc), RowExclusiveLock);
+			IndexInfo  *ii = BuildIndexInfo(ix);
+
+			if (ii->ii_Expressions != NIL || ii->ii_Predicate != NIL
+				|| ii->ii_ExclusionOps != NULL || !ix->rd_index->indimmediate)
+				m.fast = false;
+			if (lfirst_oid(lc) == m.pk
+				&& (IndexRelationGetNumberOfKeyAttributes(ix) != 2
+					|| ix->rd_index->indkey.values[0] <= 0 || ix->rd_index->indkey.values[1] <= 0
+					|| TupleDescAttr(RelationGetDescr(rel), ix->rd_index->indkey.values[0] - 1)->atttypid != INT8OID
+					|| TupleDescAttr(RelationGetDescr(rel), ix->rd_index->indkey.values[1] - 1)->atttypid != DATEOID))
+				m.fast = false;
+			index_close(ix, NoLock);
+		}
+		list_free(ixs);
+	}
+	if (m.fast && RelationGetDescr(rel)->constr != NULL)
+		m.checks_see = CounterChecksSeeCounts(rel, m.att, ncols);
+	e = hash_search(counter_meta, &relid, HASH_ENTER, &found);
+	*e = m;
+	return e;
 }
 
 static void
@@ -293,59 +362,23 @@ CounterTableOpen(CounterTable *t, const char *name, const char *const *columns, 
 static void
 CounterTableOpenRel(CounterTable *t, Oid relid, const char *const *columns, int ncols)
 {
-	Oid			pkoid;
-	List	   *ixs;
-	ListCell   *lc;
-	int			i = 0;
+	const CounterMeta *m;
 
 	memset(t, 0, sizeof(*t));
 	t->rel = table_open(relid, RowExclusiveLock);
 	t->ncols = ncols;
-	t->fast = !IsolationUsesXactSnapshot() && t->rel->rd_rel->relkind == RELKIND_RELATION;
-	/* a trigger would not run, nor a stored generated column be recomputed */
-	if (t->rel->trigdesc != NULL)
-		t->fast = false;
-	if (RelationGetDescr(t->rel)->constr != NULL && RelationGetDescr(t->rel)->constr->has_generated_stored)
-		t->fast = false;
-	for (int c = 0; c < ncols && t->fast; c++)
-	{
-		t->att[c] = get_attnum(relid, columns[c]);
-		if (t->att[c] == InvalidAttrNumber
-			|| TupleDescAttr(RelationGetDescr(t->rel), t->att[c] - 1)->atttypid != INT4OID)
-			t->fast = false;
-	}
-	pkoid = RelationGetPrimaryKeyIndex(t->rel);
-	if (!OidIsValid(pkoid))
-		t->fast = false;
+	m = CounterMetaOf(t->rel, columns, ncols);
+	t->fast = m->fast && !IsolationUsesXactSnapshot();
 	if (!t->fast)
 		return;
-	ixs = RelationGetIndexList(t->rel);
-	t->indexes = palloc_array(Relation, list_length(ixs));
-	t->infos = palloc_array(IndexInfo *, list_length(ixs));
-	foreach(lc, ixs)
-	{
-		Relation	ix = index_open(lfirst_oid(lc), RowExclusiveLock);
-
-		t->indexes[i] = ix;
-		t->infos[i] = BuildIndexInfo(ix);
-		t->nindexes = ++i;
-		if (t->infos[i - 1]->ii_Expressions != NIL || t->infos[i - 1]->ii_Predicate != NIL
-			|| t->infos[i - 1]->ii_ExclusionOps != NULL || !ix->rd_index->indimmediate)
-			t->fast = false;
-		if (lfirst_oid(lc) == pkoid)
-			t->pk = ix;
-	}
-	list_free(ixs);
-	if (t->pk == NULL || IndexRelationGetNumberOfKeyAttributes(t->pk) != 2
-		|| TupleDescAttr(RelationGetDescr(t->rel), t->pk->rd_index->indkey.values[0] - 1)->atttypid != INT8OID
-		|| TupleDescAttr(RelationGetDescr(t->rel), t->pk->rd_index->indkey.values[1] - 1)->atttypid != DATEOID)
-		t->fast = false;
+	memcpy(t->att, m->att, sizeof(t->att));
+	t->pk = index_open(m->pk, RowExclusiveLock);
 	/*
 	 * CHECK and NOT NULL: checked by the executor's routine, as an UPDATE
 	 * does, when a CHECK constraint may see the counts change (NOT NULL:
 	 * the counts are never null and the other columns do not change).
 	 */
-	if (t->fast && RelationGetDescr(t->rel)->constr != NULL && CounterChecksSeeCounts(t))
+	if (m->checks_see)
 	{
 		t->estate = CreateExecutorState();
 		t->rri = makeNode(ResultRelInfo);
@@ -355,19 +388,39 @@ CounterTableOpenRel(CounterTable *t, Oid relid, const char *const *columns, int 
 	}
 }
 
+/* Every index of t, for the entries of a new row version that is not heap-only. */
+static void
+CounterTableOpenIndexes(CounterTable *t)
+{
+	List	   *ixs = RelationGetIndexList(t->rel);
+	ListCell   *lc;
+	int			i = 0;
+
+	t->indexes = palloc_array(Relation, Max(list_length(ixs), 1));
+	t->infos = palloc_array(IndexInfo *, Max(list_length(ixs), 1));
+	foreach(lc, ixs)
+	{
+		t->indexes[i] = index_open(lfirst_oid(lc), RowExclusiveLock);
+		t->infos[i] = BuildIndexInfo(t->indexes[i]);
+		t->nindexes = ++i;
+	}
+	list_free(ixs);
+	t->indexes_open = true;
+}
+
 static void
 CounterTableClose(CounterTable *t)
 {
 	if (t->scan != NULL)
 		index_endscan(t->scan);
-	if (t->slot != NULL)
-		ExecDropSingleTupleTableSlot(t->slot);
 	if (t->newslot != NULL)
 		ExecDropSingleTupleTableSlot(t->newslot);
 	if (t->estate != NULL)
 		FreeExecutorState(t->estate);
 	for (int i = 0; i < t->nindexes; i++)
 		index_close(t->indexes[i], NoLock);
+	if (t->pk != NULL)
+		index_close(t->pk, NoLock);
 	table_close(t->rel, NoLock);
 }
 
@@ -376,48 +429,87 @@ CounterTableClose(CounterTable *t)
  * committed (or this transaction's) version seen by snap; newv[] receives
  * the row's new counts. False when there is no such row or it was updated
  * concurrently (nothing is written then: the caller runs the upsert).
+ *
+ * The row is found as an index scan does (the primary key's entries, then
+ * the visible member of each one's HOT chain), but without the index
+ * scan's opportunistic pruning of the heap page: that prunes whenever the
+ * page's free space is below the fillfactor's reserve, which on a page
+ * filled to its fillfactor by inserts is at every visit once a row of it
+ * was updated, so every commit pruned the whole page of each of its two
+ * rows (heap_page_prune over 70 to 95 tuples: a quarter of the flush in a
+ * perf profile of batch_create). Here the page is pruned (by the same
+ * heap_page_prune_opt) only when the new row version would not fit on it,
+ * which keeps the update HOT and prunes a page once per few dozen updates
+ * of it; the dead versions in between cost a step each of the HOT chain
+ * walk.
  */
 static bool
 CounterAdd(CounterTable *t, Snapshot snap, int64 operator_id, DateADT key, const int32 *adds, int32 *newv)
 {
 	ScanKeyData sk[2];
-	HeapTuple	old;
+	ItemPointer tidp;
+	ItemPointerData tid;
+	Buffer		buf = InvalidBuffer;
+	HeapTupleData old;
 	HeapTuple	tup;
-	bool		should_free;
+	TupleDesc	desc = RelationGetDescr(t->rel);
 	Datum		values[ACT_NCOUNTS];
-	bool		isnull[ACT_NCOUNTS];
 	Datum	   *nv;
 	bool	   *nn;
 	bool	   *repl;
-	int			natts = RelationGetDescr(t->rel)->natts;
+	int			natts = desc->natts;
 	TM_Result	res;
 	TM_FailureData tmfd;
 	LockTupleMode lockmode;
-	bool		found;
+	bool		found = false;
+	Page		page;
 
 	if (!t->fast)
 		return false;
 	ScanKeyInit(&sk[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(operator_id));
 	ScanKeyInit(&sk[1], 2, BTEqualStrategyNumber, F_DATE_EQ, DateADTGetDatum(key));
-	if (t->slot == NULL)
-	{
-		t->slot = table_slot_create(t->rel, NULL);
+	if (t->scan == NULL)
 		t->scan = index_beginscan(t->rel, t->pk, snap, 2, 0);
-	}
 	index_rescan(t->scan, sk, 2, NULL, 0);
-	found = index_getnext_slot(t->scan, ForwardScanDirection, t->slot);
+	while ((tidp = index_getnext_tid(t->scan, ForwardScanDirection)) != NULL)
+	{
+		bool		all_dead = false;
+
+		tid = *tidp;
+		buf = ReleaseAndReadBuffer(buf, t->rel, ItemPointerGetBlockNumber(&tid));
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		found = heap_hot_search_buffer(&tid, t->rel, buf, snap, &old, &all_dead, true);
+		/* as index_fetch_heap: a chain dead to everyone marks its index entry dead */
+		if (!t->scan->xactStartedInRecovery)
+			t->scan->kill_prior_tuple = all_dead;
+		if (found)
+			break;
+		LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+	}
 	if (!found)
+	{
+		if (BufferIsValid(buf))
+			ReleaseBuffer(buf);
 		return false;
+	}
+	/* the visible version, read under the buffer's share lock */
 	for (int c = 0; c < t->ncols; c++)
 	{
-		int32		v = DatumGetInt32(slot_getattr(t->slot, t->att[c], &isnull[c]));
+		bool		isnull;
+		int32		v = DatumGetInt32(heap_getattr(&old, t->att[c], desc, &isnull));
 
-		if (isnull[c])
+		if (isnull)
+		{
+			UnlockReleaseBuffer(buf);
 			return false;
+		}
 		if (pg_add_s32_overflow(v, adds[c], &v))
+		{
+			UnlockReleaseBuffer(buf);
 			ereport(ERROR,
 					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 					 errmsg("integer out of range")));
+		}
 		values[c] = Int32GetDatum(v);
 		newv[c] = v;
 	}
@@ -429,8 +521,13 @@ CounterAdd(CounterTable *t, Snapshot snap, int64 operator_id, DateADT key, const
 		nv[t->att[c] - 1] = values[c];
 		repl[t->att[c] - 1] = true;
 	}
-	old = ExecFetchSlotHeapTuple(t->slot, false, &should_free);
-	tup = heap_modify_tuple(old, RelationGetDescr(t->rel), nv, nn, repl);
+	tup = heap_modify_tuple(&old, desc, nv, nn, repl);
+	LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+	/* room for the new version on its page (HOT), by pruning only when there is none */
+	page = BufferGetPage(buf);
+	if (PageIsFull(page) || PageGetHeapFreeSpace(page) < MAXALIGN(tup->t_len))
+		heap_page_prune_opt(t->rel, buf);
+	ReleaseBuffer(buf);
 	if (t->rri != NULL)
 	{
 		ExecStoreHeapTuple(tup, t->newslot, false);
@@ -438,11 +535,8 @@ CounterAdd(CounterTable *t, Snapshot snap, int64 operator_id, DateADT key, const
 		ExecClearTuple(t->newslot);
 		ResetPerTupleExprContext(t->estate);
 	}
-	res = heap_update(t->rel, &t->slot->tts_tid, tup, GetCurrentCommandId(true), InvalidSnapshot, true,
+	res = heap_update(t->rel, &tid, tup, GetCurrentCommandId(true), InvalidSnapshot, true,
 					  &tmfd, &lockmode);
-	if (should_free)
-		heap_freetuple(old);
-	ExecClearTuple(t->slot);
 	if (res != TM_Ok)
 	{
 		heap_freetuple(tup);
@@ -450,8 +544,10 @@ CounterAdd(CounterTable *t, Snapshot snap, int64 operator_id, DateADT key, const
 	}
 	if (!HeapTupleIsHeapOnly(tup))
 	{
-		TupleTableSlot *ns = MakeSingleTupleTableSlot(RelationGetDescr(t->rel), &TTSOpsHeapTuple);
+		TupleTableSlot *ns = MakeSingleTupleTableSlot(desc, &TTSOpsHeapTuple);
 
+		if (!t->indexes_open)
+			CounterTableOpenIndexes(t);
 		ExecStoreHeapTuple(tup, ns, false);
 		for (int i = 0; i < t->nindexes; i++)
 		{
