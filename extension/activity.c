@@ -107,18 +107,20 @@ ActivityKindOf(const char *kind)
 /*
  * The writes of one (operator, day). Nearly always its rows exist (the
  * first record of an operator on a day inserts them, every later one adds
- * to them), and then each is updated in place of the executor: an index
- * probe on the primary key and heap_update (CounterAdd, below), a HOT
- * update when the page has room (the tables' fillfactor leaves it), so a
- * commit costs two probes and two tuple versions, not two planned
+ * to them), and then each is updated in place of the executor: a read
+ * of the row where this backend last found it (CounterAtPlace), else an
+ * index probe on the primary key, and heap_update (CounterAdd, below), a
+ * HOT update when the page has room (the tables' fillfactor leaves it), so
+ * a commit costs two page reads and two tuple versions, not two planned
  * statements. Whenever that path cannot be sure (no row yet, a concurrent
  * update, a trigger, a stored generated column, an expression, partial,
  * exclusion or deferrable index on the table, an isolation level above read
  * committed), the same counts go through the plain upserts below, which are
  * exact in every case. CHECK and NOT NULL constraints are checked on the
  * new row version with the executor's ExecConstraints, as an UPDATE would.
- * What a table has is read from its relcache entry each time a flush opens
- * it, so an ALTER TABLE (a relcache invalidation) is seen by the next flush. A further table kept
+ * What a table has is read once per backend and again after its relcache
+ * entry is invalidated (CounterMetaOf), so an ALTER TABLE is seen by the
+ * next flush. A further table kept
  * from the same counts is one more CounterTable and statement, added in
  * ActivityFlush beside these two.
  *
