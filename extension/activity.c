@@ -735,7 +735,7 @@ CounterAdd(CounterTable *t, Snapshot snap, int64 operator_id, DateADT key, const
  */
 typedef struct CounterLeaves
 {
-	Relation	parent;			/* opened by CounterTableOpen, not fast */
+	Relation	parent;			/* opened by CounterTableOpenRel, not fast */
 	int			n;
 	int			max;
 	Oid		   *oids;
