@@ -25,6 +25,7 @@
 
 #include "access/genam.h"
 #include "access/heapam.h"
+#include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
@@ -39,6 +40,7 @@
 #include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "optimizer/optimizer.h"
+#include "storage/bufmgr.h"
 #include "partitioning/partbounds.h"
 #include "partitioning/partdesc.h"
 #include "utils/array.h"
@@ -105,18 +107,20 @@ ActivityKindOf(const char *kind)
 /*
  * The writes of one (operator, day). Nearly always its rows exist (the
  * first record of an operator on a day inserts them, every later one adds
- * to them), and then each is updated in place of the executor: an index
- * probe on the primary key and heap_update (CounterAdd, below), a HOT
- * update when the page has room (the tables' fillfactor leaves it), so a
- * commit costs two probes and two tuple versions, not two planned
+ * to them), and then each is updated in place of the executor: a read
+ * of the row where this backend last found it (CounterAtPlace), else an
+ * index probe on the primary key, and heap_update (CounterAdd, below), a
+ * HOT update when the page has room (the tables' fillfactor leaves it), so
+ * a commit costs two page reads and two tuple versions, not two planned
  * statements. Whenever that path cannot be sure (no row yet, a concurrent
  * update, a trigger, a stored generated column, an expression, partial,
  * exclusion or deferrable index on the table, an isolation level above read
  * committed), the same counts go through the plain upserts below, which are
  * exact in every case. CHECK and NOT NULL constraints are checked on the
  * new row version with the executor's ExecConstraints, as an UPDATE would.
- * What a table has is read from its relcache entry each time a flush opens
- * it, so an ALTER TABLE (a relcache invalidation) is seen by the next flush. A further table kept
+ * What a table has is read once per backend and again after its relcache
+ * entry is invalidated (CounterMetaOf), so an ALTER TABLE is seen by the
+ * next flush. A further table kept
  * from the same counts is one more CounterTable and statement, added in
  * ActivityFlush beside these two.
  *
@@ -187,165 +191,194 @@ typedef struct CounterTable
 	TupleTableSlot *newslot;
 	int			ncols;
 	AttrNumber	att[ACT_NCOUNTS];
-	Relation   *indexes;		/* every index of the table, for non-HOT updates */
+	/* every index of the table, opened only when an update is not HOT */
+	Relation   *indexes;
 	IndexInfo **infos;
 	int			nindexes;
-	TupleTableSlot *slot;
+	bool		indexes_open;
 	IndexScanDesc scan;
+	AttrNumber	keyatt[2];		/* the primary key's columns */
+	BlockNumber nblocks;		/* at the first probe by a remembered place, else InvalidBlockNumber */
 } CounterTable;
+
+/*
+ * What the flush needs to know of a counters table (or partition), read
+ * from its catalog entries once and kept per backend until its relcache
+ * entry is invalidated (an ALTER TABLE, a new or dropped index or
+ * constraint: the next flush, which locks the table first and so takes
+ * the invalidation in, reads it again): the columns' numbers, whether the
+ * in-place path may be used at all (a heap table without triggers or
+ * stored generated columns, integer counts, a primary key on (bigint,
+ * date), only plain immediate indexes), its primary key, and whether a
+ * CHECK constraint reads a column the flush adds to (or the whole row, or
+ * is not validated): only then does the in-place update run
+ * ExecConstraints, which prepares every CHECK expression of a new
+ * ResultRelInfo again (stringToNode and the planner's expression
+ * preprocessing, a sixth of a flush in a perf profile of batch_create, for
+ * operator_month's CHECK on month). An UPDATE would check a constraint on
+ * unchanged columns too, but such a constraint held for the row before and
+ * holds after. Reading all this at every commit (attribute and index
+ * lookups, every index opened and its IndexInfo built) was a tenth of the
+ * flush of one batch_create.
+ */
+typedef struct CounterMeta
+{
+	Oid			relid;			/* the hash key */
+	bool		fast;			/* apart from the isolation level */
+	bool		checks_see;
+	int			ncols;
+	AttrNumber	att[ACT_NCOUNTS];
+	Oid			pk;
+	AttrNumber	keyatt[2];
+} CounterMeta;
+
+static HTAB *counter_meta = NULL;
 
 static void CounterTableOpenRel(CounterTable *t, Oid relid, const char *const *columns, int ncols);
 
-/*
- * Whether a CHECK constraint of a counters table reads a column the flush
- * adds to (or the whole row, or is not validated): only then does the
- * in-place update run ExecConstraints, which prepares every CHECK
- * expression of a new ResultRelInfo again (stringToNode and the planner's
- * expression preprocessing, a sixth of a flush in a perf profile of
- * batch_create, for operator_month's CHECK on month). An UPDATE would check
- * a constraint on unchanged columns too, but such a constraint held for the
- * row before and holds after. Kept per table until its relcache entry is
- * invalidated (an ALTER TABLE … ADD CONSTRAINT is seen by the next flush).
- */
-typedef struct CheckSeen
-{
-	Oid			relid;
-	bool		sees;
-} CheckSeen;
-
-static HTAB *check_seen = NULL;
-
 static void
-CheckSeenInval(Datum arg, Oid relid)
+CounterMetaInval(Datum arg, Oid relid)
 {
-	if (check_seen == NULL)
+	if (counter_meta == NULL)
 		return;
 	if (OidIsValid(relid))
-		hash_search(check_seen, &relid, HASH_REMOVE, NULL);
+		hash_search(counter_meta, &relid, HASH_REMOVE, NULL);
 	else
 	{
 		HASH_SEQ_STATUS it;
-		CheckSeen  *e;
+		CounterMeta *e;
 
-		hash_seq_init(&it, check_seen);
+		hash_seq_init(&it, counter_meta);
 		while ((e = hash_seq_search(&it)) != NULL)
-			hash_search(check_seen, &e->relid, HASH_REMOVE, NULL);
+			hash_search(counter_meta, &e->relid, HASH_REMOVE, NULL);
 	}
 }
 
+/* Whether a CHECK constraint of rel reads one of the ncols columns att[] (see above). */
 static bool
-CounterChecksSeeCounts(const CounterTable *t)
+CounterChecksSeeCounts(Relation rel, const AttrNumber *att, int ncols)
 {
-	Oid			relid = RelationGetRelid(t->rel);
-	TupleConstr *constr = RelationGetDescr(t->rel)->constr;
-	CheckSeen  *e;
-	bool		found;
+	TupleConstr *constr = RelationGetDescr(rel)->constr;
 	bool		sees = false;
 
-	if (check_seen == NULL)
-	{
-		HASHCTL		ctl;
-
-		ctl.keysize = sizeof(Oid);
-		ctl.entrysize = sizeof(CheckSeen);
-		ctl.hcxt = TopMemoryContext;
-		check_seen = hash_create("shilian counters CHECK", 16, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-		CacheRegisterRelcacheCallback(CheckSeenInval, (Datum) 0);
-	}
-	e = hash_search(check_seen, &relid, HASH_FIND, NULL);
-	if (e != NULL)
-		return e->sees;
 	for (int i = 0; constr != NULL && i < constr->num_check && !sees; i++)
 	{
 		Bitmapset  *attrs = NULL;
 
 		if (!constr->check[i].ccvalid)
-		{
-			sees = true;
-			break;
-		}
+			return true;
 		pull_varattnos(stringToNode(constr->check[i].ccbin), 1, &attrs);
 		if (bms_is_member(0 - FirstLowInvalidHeapAttributeNumber, attrs))
 			sees = true;
-		for (int c = 0; c < t->ncols && !sees; c++)
-			if (bms_is_member(t->att[c] - FirstLowInvalidHeapAttributeNumber, attrs))
+		for (int c = 0; c < ncols && !sees; c++)
+			if (bms_is_member(att[c] - FirstLowInvalidHeapAttributeNumber, attrs))
 				sees = true;
 		bms_free(attrs);
 	}
-	e = hash_search(check_seen, &relid, HASH_ENTER, &found);
-	e->sees = sees;
 	return sees;
 }
 
-static void
-CounterTableOpen(CounterTable *t, const char *name, const char *const *columns, int ncols)
+/* The facts of the opened (locked) rel, from the cache or read now. */
+static const CounterMeta *
+CounterMetaOf(Relation rel, const char *const *columns, int ncols)
 {
-	Oid			relid = get_relname_relid(name, get_namespace_oid("shilian", false));
+	Oid			relid = RelationGetRelid(rel);
+	CounterMeta *e;
+	CounterMeta m;
+	bool		found;
+	List	   *ixs;
+	ListCell   *lc;
 
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation shilian.%s does not exist", name),
-				 errhint("Is the shilian extension installed?")));
-	CounterTableOpenRel(t, relid, columns, ncols);
+	if (counter_meta == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(CounterMeta);
+		ctl.hcxt = TopMemoryContext;
+		counter_meta = hash_create("shilian counters tables", 16, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		CacheRegisterRelcacheCallback(CounterMetaInval, (Datum) 0);
+	}
+	e = hash_search(counter_meta, &relid, HASH_FIND, NULL);
+	if (e != NULL && e->ncols == ncols)
+		return e;
+
+	/* read (opening indexes below may take in invalidations: the entry is entered at the end) */
+	memset(&m, 0, sizeof(m));
+	m.relid = relid;
+	m.ncols = ncols;
+	m.fast = rel->rd_rel->relkind == RELKIND_RELATION;
+	/* a trigger would not run, nor a stored generated column be recomputed */
+	if (rel->trigdesc != NULL)
+		m.fast = false;
+	if (RelationGetDescr(rel)->constr != NULL && RelationGetDescr(rel)->constr->has_generated_stored)
+		m.fast = false;
+	for (int c = 0; c < ncols && m.fast; c++)
+	{
+		m.att[c] = get_attnum(relid, columns[c]);
+		if (m.att[c] == InvalidAttrNumber
+			|| TupleDescAttr(RelationGetDescr(rel), m.att[c] - 1)->atttypid != INT4OID)
+			m.fast = false;
+	}
+	m.pk = RelationGetPrimaryKeyIndex(rel);
+	if (!OidIsValid(m.pk))
+		m.fast = false;
+	if (m.fast)
+	{
+		ixs = RelationGetIndexList(rel);
+		foreach(lc, ixs)
+		{
+			Relation	ix = index_open(lfirst_oid(lc), RowExclusiveLock);
+			IndexInfo  *ii = BuildIndexInfo(ix);
+
+			if (ii->ii_Expressions != NIL || ii->ii_Predicate != NIL
+				|| ii->ii_ExclusionOps != NULL || !ix->rd_index->indimmediate)
+				m.fast = false;
+			if (lfirst_oid(lc) == m.pk)
+			{
+				m.keyatt[0] = ix->rd_index->indkey.values[0];
+				m.keyatt[1] = ix->rd_index->indkey.values[1];
+			}
+			if (lfirst_oid(lc) == m.pk
+				&& (IndexRelationGetNumberOfKeyAttributes(ix) != 2
+					|| ix->rd_index->indkey.values[0] <= 0 || ix->rd_index->indkey.values[1] <= 0
+					|| TupleDescAttr(RelationGetDescr(rel), ix->rd_index->indkey.values[0] - 1)->atttypid != INT8OID
+					|| TupleDescAttr(RelationGetDescr(rel), ix->rd_index->indkey.values[1] - 1)->atttypid != DATEOID))
+				m.fast = false;
+			index_close(ix, NoLock);
+		}
+		list_free(ixs);
+	}
+	if (m.fast && RelationGetDescr(rel)->constr != NULL)
+		m.checks_see = CounterChecksSeeCounts(rel, m.att, ncols);
+	e = hash_search(counter_meta, &relid, HASH_ENTER, &found);
+	*e = m;
+	return e;
 }
 
 static void
 CounterTableOpenRel(CounterTable *t, Oid relid, const char *const *columns, int ncols)
 {
-	Oid			pkoid;
-	List	   *ixs;
-	ListCell   *lc;
-	int			i = 0;
+	const CounterMeta *m;
 
 	memset(t, 0, sizeof(*t));
 	t->rel = table_open(relid, RowExclusiveLock);
 	t->ncols = ncols;
-	t->fast = !IsolationUsesXactSnapshot() && t->rel->rd_rel->relkind == RELKIND_RELATION;
-	/* a trigger would not run, nor a stored generated column be recomputed */
-	if (t->rel->trigdesc != NULL)
-		t->fast = false;
-	if (RelationGetDescr(t->rel)->constr != NULL && RelationGetDescr(t->rel)->constr->has_generated_stored)
-		t->fast = false;
-	for (int c = 0; c < ncols && t->fast; c++)
-	{
-		t->att[c] = get_attnum(relid, columns[c]);
-		if (t->att[c] == InvalidAttrNumber
-			|| TupleDescAttr(RelationGetDescr(t->rel), t->att[c] - 1)->atttypid != INT4OID)
-			t->fast = false;
-	}
-	pkoid = RelationGetPrimaryKeyIndex(t->rel);
-	if (!OidIsValid(pkoid))
-		t->fast = false;
+	m = CounterMetaOf(t->rel, columns, ncols);
+	t->fast = m->fast && !IsolationUsesXactSnapshot();
 	if (!t->fast)
 		return;
-	ixs = RelationGetIndexList(t->rel);
-	t->indexes = palloc_array(Relation, list_length(ixs));
-	t->infos = palloc_array(IndexInfo *, list_length(ixs));
-	foreach(lc, ixs)
-	{
-		Relation	ix = index_open(lfirst_oid(lc), RowExclusiveLock);
-
-		t->indexes[i] = ix;
-		t->infos[i] = BuildIndexInfo(ix);
-		t->nindexes = ++i;
-		if (t->infos[i - 1]->ii_Expressions != NIL || t->infos[i - 1]->ii_Predicate != NIL
-			|| t->infos[i - 1]->ii_ExclusionOps != NULL || !ix->rd_index->indimmediate)
-			t->fast = false;
-		if (lfirst_oid(lc) == pkoid)
-			t->pk = ix;
-	}
-	list_free(ixs);
-	if (t->pk == NULL || IndexRelationGetNumberOfKeyAttributes(t->pk) != 2
-		|| TupleDescAttr(RelationGetDescr(t->rel), t->pk->rd_index->indkey.values[0] - 1)->atttypid != INT8OID
-		|| TupleDescAttr(RelationGetDescr(t->rel), t->pk->rd_index->indkey.values[1] - 1)->atttypid != DATEOID)
-		t->fast = false;
+	memcpy(t->att, m->att, sizeof(t->att));
+	t->keyatt[0] = m->keyatt[0];
+	t->keyatt[1] = m->keyatt[1];
+	t->nblocks = InvalidBlockNumber;
+	t->pk = index_open(m->pk, RowExclusiveLock);
 	/*
 	 * CHECK and NOT NULL: checked by the executor's routine, as an UPDATE
 	 * does, when a CHECK constraint may see the counts change (NOT NULL:
 	 * the counts are never null and the other columns do not change).
 	 */
-	if (t->fast && RelationGetDescr(t->rel)->constr != NULL && CounterChecksSeeCounts(t))
+	if (m->checks_see)
 	{
 		t->estate = CreateExecutorState();
 		t->rri = makeNode(ResultRelInfo);
@@ -355,20 +388,175 @@ CounterTableOpenRel(CounterTable *t, Oid relid, const char *const *columns, int 
 	}
 }
 
+/* Every index of t, for the entries of a new row version that is not heap-only. */
+static void
+CounterTableOpenIndexes(CounterTable *t)
+{
+	List	   *ixs = RelationGetIndexList(t->rel);
+	ListCell   *lc;
+	int			i = 0;
+
+	t->indexes = palloc_array(Relation, Max(list_length(ixs), 1));
+	t->infos = palloc_array(IndexInfo *, Max(list_length(ixs), 1));
+	foreach(lc, ixs)
+	{
+		t->indexes[i] = index_open(lfirst_oid(lc), RowExclusiveLock);
+		t->infos[i] = BuildIndexInfo(t->indexes[i]);
+		t->nindexes = ++i;
+	}
+	list_free(ixs);
+	t->indexes_open = true;
+}
+
 static void
 CounterTableClose(CounterTable *t)
 {
 	if (t->scan != NULL)
 		index_endscan(t->scan);
-	if (t->slot != NULL)
-		ExecDropSingleTupleTableSlot(t->slot);
 	if (t->newslot != NULL)
 		ExecDropSingleTupleTableSlot(t->newslot);
 	if (t->estate != NULL)
 		FreeExecutorState(t->estate);
 	for (int i = 0; i < t->nindexes; i++)
 		index_close(t->indexes[i], NoLock);
+	if (t->pk != NULL)
+		index_close(t->pk, NoLock);
 	table_close(t->rel, NoLock);
+}
+
+/*
+ * Where each counter row was last found: the place its primary key's entry
+ * points to (the root of its HOT chain), per (table, operator, day or
+ * month), kept per backend. While the row's updates stay HOT (the rule
+ * here), that place does not change, whichever backend updates it, so the
+ * next flush of that row reads its heap page directly instead of
+ * descending the primary key (a third of the flush in a perf profile of
+ * batch_create once the pruning was gone). The place is only a hint: the
+ * row is taken from it when the block still exists, the HOT chain there
+ * has a version visible to the flush's snapshot (the same test an index
+ * scan makes) and that version's key is the row's; the primary key being
+ * unique, that version is then the one the index would give. Otherwise
+ * the index is probed. Bounded: emptied when it reaches
+ * COUNTER_PLACES_MAX rows.
+ */
+typedef struct CounterPlaceKey
+{
+	Oid			relid;
+	DateADT		key;
+	int64		operator_id;
+} CounterPlaceKey;
+
+typedef struct CounterPlace
+{
+	CounterPlaceKey k;
+	Oid			relfilenode;
+	ItemPointerData root;		/* the root of its HOT chain (where its index entry points) */
+	ItemPointerData latest;		/* its version written last here */
+	Buffer		buffer;			/* the shared buffer that held their page then */
+} CounterPlace;
+
+#define COUNTER_PLACES_MAX 16384
+
+static HTAB *counter_places = NULL;
+
+/* The entry of a row, new (no place yet: relfilenode invalid) or not. */
+static CounterPlace *
+CounterPlaceFind(Oid relid, int64 operator_id, DateADT key)
+{
+	CounterPlaceKey k;
+	CounterPlace *p;
+	bool		found;
+
+	if (counter_places == NULL || hash_get_num_entries(counter_places) >= COUNTER_PLACES_MAX)
+	{
+		HASHCTL		ctl;
+
+		if (counter_places != NULL)
+			hash_destroy(counter_places);
+		ctl.keysize = sizeof(CounterPlaceKey);
+		ctl.entrysize = sizeof(CounterPlace);
+		ctl.hcxt = TopMemoryContext;
+		counter_places = hash_create("shilian counter rows", 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	memset(&k, 0, sizeof(k));
+	k.relid = relid;
+	k.key = key;
+	k.operator_id = operator_id;
+	p = hash_search(counter_places, &k, HASH_ENTER, &found);
+	if (!found)
+		p->relfilenode = InvalidOid;
+	return p;
+}
+
+/*
+ * The visible version of the row (operator_id, key) of t at its
+ * remembered place, with *buf pinned and share-locked and *tid its
+ * place; false (nothing pinned) when the place is not (or no longer) it.
+ */
+static bool
+CounterKeyIs(const CounterTable *t, HeapTuple tup, int64 operator_id, DateADT key)
+{
+	TupleDesc	desc = RelationGetDescr(t->rel);
+	bool		null0;
+	bool		null1;
+	int64		o = DatumGetInt64(heap_getattr(tup, t->keyatt[0], desc, &null0));
+	DateADT		d = DatumGetDateADT(heap_getattr(tup, t->keyatt[1], desc, &null1));
+
+	return !null0 && !null1 && o == operator_id && d == key;
+}
+
+static bool
+CounterAtPlace(CounterTable *t, Snapshot snap, int64 operator_id, DateADT key, const CounterPlace *p,
+			   Buffer *buf, ItemPointer tid, HeapTuple old)
+{
+	/* the row's versions are all on its root's page (HOT) */
+	BlockNumber blk = ItemPointerGetBlockNumber(&p->root);
+	OffsetNumber off = ItemPointerGetOffsetNumber(&p->latest);
+	Page		page;
+	ItemId		lp;
+
+	if (p->relfilenode != t->rel->rd_node.relNode)
+		return false;
+	/*
+	 * The buffer that held the page, when it still does (a truncation
+	 * would have dropped it); else the page, when it still exists (a VACUUM
+	 * may have truncated the table since: not while it is locked here).
+	 */
+	if (BufferIsValid(p->buffer) && ReadRecentBuffer(t->rel->rd_node, MAIN_FORKNUM, blk, p->buffer))
+		*buf = p->buffer;
+	else
+	{
+		if (t->nblocks == InvalidBlockNumber)
+			t->nblocks = RelationGetNumberOfBlocks(t->rel);
+		if (blk >= t->nblocks)
+			return false;
+		*buf = ReadBuffer(t->rel, blk);
+	}
+	LockBuffer(*buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(*buf);
+	TestForOldSnapshot(snap, t->rel, page);
+	/* the version written last here, when no other transaction updated the row since (as heap_fetch) */
+	if (ItemPointerGetBlockNumber(&p->latest) == blk && off >= FirstOffsetNumber
+		&& off <= PageGetMaxOffsetNumber(page) && ItemIdIsNormal(lp = PageGetItemId(page, off)))
+	{
+		old->t_data = (HeapTupleHeader) PageGetItem(page, lp);
+		old->t_len = ItemIdGetLength(lp);
+		old->t_tableOid = RelationGetRelid(t->rel);
+		old->t_self = p->latest;
+		if (HeapTupleSatisfiesVisibility(old, snap, *buf) && CounterKeyIs(t, old, operator_id, key))
+		{
+			*tid = p->latest;
+			return true;
+		}
+	}
+	/* else the visible member of its HOT chain */
+	*tid = p->root;
+	if (heap_hot_search_buffer(tid, t->rel, *buf, snap, old, NULL, true)
+		&& CounterKeyIs(t, old, operator_id, key))
+		return true;
+	UnlockReleaseBuffer(*buf);
+	*buf = InvalidBuffer;
+	return false;
 }
 
 /*
@@ -376,48 +564,99 @@ CounterTableClose(CounterTable *t)
  * committed (or this transaction's) version seen by snap; newv[] receives
  * the row's new counts. False when there is no such row or it was updated
  * concurrently (nothing is written then: the caller runs the upsert).
+ *
+ * The row is found as an index scan does (the primary key's entries, then
+ * the visible member of each one's HOT chain), but without the index
+ * scan's opportunistic pruning of the heap page: that prunes whenever the
+ * page's free space is below the fillfactor's reserve, which on a page
+ * filled to its fillfactor by inserts is at every visit once a row of it
+ * was updated, so every commit pruned the whole page of each of its two
+ * rows (heap_page_prune over 70 to 95 tuples: a quarter of the flush in a
+ * perf profile of batch_create). Here the page is pruned (by the same
+ * heap_page_prune_opt) only when the new row version would not fit on it,
+ * which keeps the update HOT and prunes a page once per few dozen updates
+ * of it; the dead versions in between cost a step each of the HOT chain
+ * walk.
  */
 static bool
 CounterAdd(CounterTable *t, Snapshot snap, int64 operator_id, DateADT key, const int32 *adds, int32 *newv)
 {
 	ScanKeyData sk[2];
-	HeapTuple	old;
+	ItemPointer tidp;
+	ItemPointerData tid;
+	Buffer		buf = InvalidBuffer;
+	HeapTupleData old;
 	HeapTuple	tup;
-	bool		should_free;
+	TupleDesc	desc = RelationGetDescr(t->rel);
 	Datum		values[ACT_NCOUNTS];
-	bool		isnull[ACT_NCOUNTS];
 	Datum	   *nv;
 	bool	   *nn;
 	bool	   *repl;
-	int			natts = RelationGetDescr(t->rel)->natts;
+	int			natts = desc->natts;
 	TM_Result	res;
 	TM_FailureData tmfd;
 	LockTupleMode lockmode;
-	bool		found;
+	bool		found = false;
+	Page		page;
+	CounterPlace *place;
+	ItemPointerData root;
+	Buffer		fetched;
 
 	if (!t->fast)
 		return false;
-	ScanKeyInit(&sk[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(operator_id));
-	ScanKeyInit(&sk[1], 2, BTEqualStrategyNumber, F_DATE_EQ, DateADTGetDatum(key));
-	if (t->slot == NULL)
+	place = CounterPlaceFind(RelationGetRelid(t->rel), operator_id, key);
+	if (OidIsValid(place->relfilenode) && CounterAtPlace(t, snap, operator_id, key, place, &buf, &tid, &old))
 	{
-		t->slot = table_slot_create(t->rel, NULL);
-		t->scan = index_beginscan(t->rel, t->pk, snap, 2, 0);
+		found = true;
+		root = place->root;
 	}
-	index_rescan(t->scan, sk, 2, NULL, 0);
-	found = index_getnext_slot(t->scan, ForwardScanDirection, t->slot);
+	else
+	{
+		ScanKeyInit(&sk[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(operator_id));
+		ScanKeyInit(&sk[1], 2, BTEqualStrategyNumber, F_DATE_EQ, DateADTGetDatum(key));
+		if (t->scan == NULL)
+			t->scan = index_beginscan(t->rel, t->pk, snap, 2, 0);
+		index_rescan(t->scan, sk, 2, NULL, 0);
+	}
+	while (!found && (tidp = index_getnext_tid(t->scan, ForwardScanDirection)) != NULL)
+	{
+		bool		all_dead = false;
+
+		tid = root = *tidp;
+		buf = ReleaseAndReadBuffer(buf, t->rel, ItemPointerGetBlockNumber(&tid));
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		found = heap_hot_search_buffer(&tid, t->rel, buf, snap, &old, &all_dead, true);
+		/* as index_fetch_heap: a chain dead to everyone marks its index entry dead */
+		if (!t->scan->xactStartedInRecovery)
+			t->scan->kill_prior_tuple = all_dead;
+		if (found)
+			break;
+		LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+	}
 	if (!found)
+	{
+		if (BufferIsValid(buf))
+			ReleaseBuffer(buf);
 		return false;
+	}
+	/* the visible version, read under the buffer's share lock */
 	for (int c = 0; c < t->ncols; c++)
 	{
-		int32		v = DatumGetInt32(slot_getattr(t->slot, t->att[c], &isnull[c]));
+		bool		isnull;
+		int32		v = DatumGetInt32(heap_getattr(&old, t->att[c], desc, &isnull));
 
-		if (isnull[c])
+		if (isnull)
+		{
+			UnlockReleaseBuffer(buf);
 			return false;
+		}
 		if (pg_add_s32_overflow(v, adds[c], &v))
+		{
+			UnlockReleaseBuffer(buf);
 			ereport(ERROR,
 					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 					 errmsg("integer out of range")));
+		}
 		values[c] = Int32GetDatum(v);
 		newv[c] = v;
 	}
@@ -429,8 +668,14 @@ CounterAdd(CounterTable *t, Snapshot snap, int64 operator_id, DateADT key, const
 		nv[t->att[c] - 1] = values[c];
 		repl[t->att[c] - 1] = true;
 	}
-	old = ExecFetchSlotHeapTuple(t->slot, false, &should_free);
-	tup = heap_modify_tuple(old, RelationGetDescr(t->rel), nv, nn, repl);
+	tup = heap_modify_tuple(&old, desc, nv, nn, repl);
+	LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+	/* room for the new version on its page (HOT), by pruning only when there is none */
+	page = BufferGetPage(buf);
+	if (PageIsFull(page) || PageGetHeapFreeSpace(page) < MAXALIGN(tup->t_len))
+		heap_page_prune_opt(t->rel, buf);
+	fetched = buf;
+	ReleaseBuffer(buf);
 	if (t->rri != NULL)
 	{
 		ExecStoreHeapTuple(tup, t->newslot, false);
@@ -438,20 +683,26 @@ CounterAdd(CounterTable *t, Snapshot snap, int64 operator_id, DateADT key, const
 		ExecClearTuple(t->newslot);
 		ResetPerTupleExprContext(t->estate);
 	}
-	res = heap_update(t->rel, &t->slot->tts_tid, tup, GetCurrentCommandId(true), InvalidSnapshot, true,
+	res = heap_update(t->rel, &tid, tup, GetCurrentCommandId(true), InvalidSnapshot, true,
 					  &tmfd, &lockmode);
-	if (should_free)
-		heap_freetuple(old);
-	ExecClearTuple(t->slot);
 	if (res != TM_Ok)
 	{
 		heap_freetuple(tup);
 		return false;
 	}
+	/* the row's place for the next flush: its chain's root, or the new version when it starts a chain */
+	if (!HeapTupleIsHeapOnly(tup))
+		root = tup->t_self;
+	place->relfilenode = t->rel->rd_node.relNode;
+	place->root = root;
+	place->latest = tup->t_self;
+	place->buffer = HeapTupleIsHeapOnly(tup) ? fetched : InvalidBuffer;
 	if (!HeapTupleIsHeapOnly(tup))
 	{
-		TupleTableSlot *ns = MakeSingleTupleTableSlot(RelationGetDescr(t->rel), &TTSOpsHeapTuple);
+		TupleTableSlot *ns = MakeSingleTupleTableSlot(desc, &TTSOpsHeapTuple);
 
+		if (!t->indexes_open)
+			CounterTableOpenIndexes(t);
 		ExecStoreHeapTuple(tup, ns, false);
 		for (int i = 0; i < t->nindexes; i++)
 		{
@@ -484,7 +735,7 @@ CounterAdd(CounterTable *t, Snapshot snap, int64 operator_id, DateADT key, const
  */
 typedef struct CounterLeaves
 {
-	Relation	parent;			/* opened by CounterTableOpen, not fast */
+	Relation	parent;			/* opened by CounterTableOpenRel, not fast */
 	int			n;
 	int			max;
 	Oid		   *oids;
@@ -615,22 +866,30 @@ ActSumCmp(const void *a, const void *b)
 	return 0;
 }
 
-/* The entries of a hash table of ActSum, sorted (in CurrentMemoryContext). */
-static ActSum *
-ActSumsSorted(HTAB *h, int *n)
+/*
+ * Sort the n sums of arr by key and add up those of one key, in place;
+ * returns how many keys remain. (Sorting then merging rather than a hash
+ * table: two hash tables created per commit were a twentieth of the
+ * flush of one batch_create.)
+ */
+static int
+ActSumsMerge(ActSum *arr, int n)
 {
-	long		count = hash_get_num_entries(h);
-	ActSum	   *arr = palloc_array(ActSum, Max(count, 1));
-	HASH_SEQ_STATUS it;
-	ActSum	   *s;
-	int			i = 0;
+	int			m = 0;
 
-	hash_seq_init(&it, h);
-	while ((s = hash_seq_search(&it)) != NULL)
-		arr[i++] = *s;
-	qsort(arr, i, sizeof(ActSum), ActSumCmp);
-	*n = i;
-	return arr;
+	if (n > 1)
+		qsort(arr, n, sizeof(ActSum), ActSumCmp);
+	for (int i = 0; i < n; i++)
+	{
+		if (m > 0 && ActSumCmp(&arr[m - 1], &arr[i]) == 0)
+		{
+			for (int c = 0; c < ACT_NCOUNTS; c++)
+				arr[m - 1].c[c] += arr[i].c[c];
+		}
+		else if (m++ != i)
+			arr[m - 1] = arr[i];
+	}
+	return m;
 }
 
 /*
@@ -705,26 +964,63 @@ RollupDelta(const int32 *newv, const int32 *adds, int32 *d)
 	return d[0] != 0 || d[1] != 0 || d[2] != 0 || d[3] != 0;
 }
 
-/* The owner of shilian.operator_day: the flush writes as it (operators may not). */
-static Oid
-CountersOwner(void)
+/*
+ * The counters tables (shilian.operator_day, operator_month) and the owner
+ * of operator_day, as whom the flush writes (operators may not): looked up
+ * once per backend, again after any change to pg_class or pg_namespace.
+ */
+static Oid	counters_day = InvalidOid;
+static Oid	counters_month = InvalidOid;
+static Oid	counters_owner = InvalidOid;
+static bool counters_callback = false;
+
+static void
+CountersRelsInval(Datum arg, int cacheid, uint32 hashvalue)
 {
-	Oid			nsp = get_namespace_oid("shilian", false);
-	Oid			relid = get_relname_relid("operator_day", nsp);
-	HeapTuple	tup;
-	Oid			owner;
+	counters_day = counters_month = counters_owner = InvalidOid;
+}
+
+static Oid
+CounterRelid(Oid nsp, const char *name)
+{
+	Oid			relid = get_relname_relid(name, nsp);
 
 	if (!OidIsValid(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation shilian.operator_day does not exist"),
+				 errmsg("relation shilian.%s does not exist", name),
 				 errhint("Is the shilian extension installed?")));
-	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	return relid;
+}
+
+static void
+CountersRels(void)
+{
+	Oid			nsp;
+	Oid			day;
+	Oid			month;
+	HeapTuple	tup;
+	Oid			owner;
+
+	if (!counters_callback)
+	{
+		CacheRegisterSyscacheCallback(RELOID, CountersRelsInval, (Datum) 0);
+		CacheRegisterSyscacheCallback(NAMESPACEOID, CountersRelsInval, (Datum) 0);
+		counters_callback = true;
+	}
+	if (OidIsValid(counters_owner))
+		return;
+	nsp = get_namespace_oid("shilian", false);
+	day = CounterRelid(nsp, "operator_day");
+	month = CounterRelid(nsp, "operator_month");
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(day));
 	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
+		elog(ERROR, "cache lookup failed for relation %u", day);
 	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
 	ReleaseSysCache(tup);
-	return owner;
+	counters_day = day;
+	counters_month = month;
+	counters_owner = owner;
 }
 
 static void
@@ -732,8 +1028,6 @@ ActivityFlush(void)
 {
 	ActEntry   *log = act_log;
 	int			len = act_len;
-	HASHCTL		ctl;
-	HTAB	   *sums;
 	ActSum	   *s;
 	ActSum	   *days;
 	ActSum	   *mons;
@@ -749,7 +1043,8 @@ ActivityFlush(void)
 	CounterTable month_t;
 	CounterLeaves month_leaves;
 	Snapshot	snap;
-	HTAB	   *months;
+	Oid			day_relid;
+	Oid			month_relid;
 	Datum	   *r_op;
 	Datum	   *r_month;
 	Datum	   *r_d[4];
@@ -759,25 +1054,14 @@ ActivityFlush(void)
 	act_log = NULL;
 	act_len = act_cap = 0;
 
-	ctl.keysize = sizeof(ActKey);
-	ctl.entrysize = sizeof(ActSum);
-	ctl.hcxt = CurrentMemoryContext;
-	sums = hash_create("shilian operator_day flush", Max(len, 8), &ctl,
-					   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	months = hash_create("shilian operator_month flush", 8, &ctl,
-						 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	/* the (operator, day) rows in order, each summed */
+	days = palloc0_array(ActSum, Max(len, 1));
 	incoming = palloc_array(Datum, len);
 	for (int i = 0; i < len; i++)
 	{
-		ActKey		k;
-		bool		found;
-
-		memset(&k, 0, sizeof(k));
-		k.operator_id = log[i].operator_id;
-		k.day = log[i].day;
-		s = hash_search(sums, &k, HASH_ENTER, &found);
-		if (!found)
-			memset(s->c, 0, sizeof(s->c));
+		s = &days[i];
+		s->key.operator_id = log[i].operator_id;
+		s->key.day = log[i].day;
 		s->c[0] += log[i].n;
 		s->c[1 + log[i].kind] += log[i].n;
 		if (log[i].via_client)
@@ -785,10 +1069,15 @@ ActivityFlush(void)
 		if (log[i].incoming != 0)
 			incoming[nincoming++] = Int64GetDatum(log[i].incoming);
 	}
+	ndays = ActSumsMerge(days, len);
 
 	/* as the table's owner: operators and systems hold no privilege on it */
 	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(CountersOwner(),
+	CountersRels();
+	/* kept: a statement below may take in an invalidation that clears them */
+	day_relid = counters_day;
+	month_relid = counters_month;
+	SetUserIdAndSecContext(counters_owner,
 						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 	PushActiveSnapshot(GetTransactionSnapshot());
 
@@ -803,45 +1092,39 @@ ActivityFlush(void)
 		SlExec(&complete_stmt, &ids, NULL, 0);
 		for (uint64 r = 0; r < SPI_processed; r++)
 		{
-			ActKey		k;
+			ActSum		k;
 
 			memset(&k, 0, sizeof(k));
-			k.operator_id = DatumGetInt64(SlGet(r, 1, NULL));
-			k.day = DatumGetDateADT(SlGet(r, 2, NULL));
-			s = hash_search(sums, &k, HASH_FIND, NULL);
+			k.key.operator_id = DatumGetInt64(SlGet(r, 1, NULL));
+			k.key.day = DatumGetDateADT(SlGet(r, 2, NULL));
+			s = bsearch(&k, days, ndays, sizeof(ActSum), ActSumCmp);
 			if (s != NULL)
 				s->c[ACT_COMPLETE] += DatumGetInt32(SlGet(r, 3, NULL));
 		}
 	}
 
-	/* the (operator, day) rows in order, and their months summed, in order */
-	days = ActSumsSorted(sums, &ndays);
+	/* their months (the first day, or the day itself when not finite), summed, in order */
+	mons = palloc0_array(ActSum, Max(ndays, 1));
 	for (int i = 0; i < ndays; i++)
 	{
-		ActKey		mk;
-		ActSum	   *m;
-		bool		found;
+		ActSum	   *m = &mons[i];
 
 		s = &days[i];
-		memset(&mk, 0, sizeof(mk));
-		mk.operator_id = s->key.operator_id;
-		mk.day = DATE_NOT_FINITE(s->key.day) ? s->key.day : MonthOf(s->key.day);
-		m = hash_search(months, &mk, HASH_ENTER, &found);
-		if (!found)
-			memset(m->c, 0, sizeof(m->c));
-		m->c[0] += s->c[0];
-		m->c[1] += s->c[1 + ACT_RECEIPTS];
-		m->c[2] += s->c[ACT_COMPLETE];
-		m->c[3] += s->c[ACT_VIA];
+		m->key.operator_id = s->key.operator_id;
+		m->key.day = DATE_NOT_FINITE(s->key.day) ? s->key.day : MonthOf(s->key.day);
+		m->c[0] = s->c[0];
+		m->c[1] = s->c[1 + ACT_RECEIPTS];
+		m->c[2] = s->c[ACT_COMPLETE];
+		m->c[3] = s->c[ACT_VIA];
 	}
-	mons = ActSumsSorted(months, &nmons);
+	nmons = ActSumsMerge(mons, ndays);
 
 	/*
 	 * The tables are opened (and locked) before the snapshot is taken: a
 	 * rebuild that holds them is over, and seen, by then.
 	 */
-	CounterTableOpen(&day_t, "operator_day", day_columns, lengthof(day_columns));
-	CounterTableOpen(&month_t, "operator_month", month_columns, lengthof(month_columns));
+	CounterTableOpenRel(&day_t, day_relid, day_columns, lengthof(day_columns));
+	CounterTableOpenRel(&month_t, month_relid, month_columns, lengthof(month_columns));
 	memset(&leaves, 0, sizeof(leaves));
 	leaves.parent = day_t.rel;
 	memset(&month_leaves, 0, sizeof(month_leaves));
@@ -1002,8 +1285,6 @@ ActivityFlush(void)
 		SPI_finish();
 	PopActiveSnapshot();
 	SetUserIdAndSecContext(save_user, save_sec);
-	hash_destroy(months);
-	hash_destroy(sums);
 }
 
 /* ---- transaction events ------------------------------------------------- */

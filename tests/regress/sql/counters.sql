@@ -60,5 +60,31 @@ SELECT shilian.operator_day_rebuild() > 0 AS rebuilt;
 SELECT count(*) AS differing FROM ((TABLE live EXCEPT TABLE shilian.operator_day)
 	UNION ALL (TABLE shilian.operator_day EXCEPT TABLE live)) x;
 
+-- where the flush remembers a row to be (CounterAtPlace) is only a hint:
+-- after the rebuild (every row inserted anew), an update by a statement
+-- (the version the flush wrote last is no longer the row's), a change of
+-- key and back (the row's chain starts elsewhere), a VACUUM FULL (a new
+-- file), a rebuild then a VACUUM (the old versions' line pointers freed for
+-- other rows), each next record of this session still adds to its row
+SELECT shilian.batch_create(:op, :veg, '1 kg', '2026-01-05') IS NOT NULL AS made;
+UPDATE shilian.operator_day SET records = records WHERE operator_id = :op AND day = '2026-01-05';
+SELECT shilian.batch_create(:op, :veg, '1 kg', '2026-01-05') IS NOT NULL AS made;
+UPDATE shilian.operator_day SET day = '2026-01-20' WHERE operator_id = :op AND day = '2026-01-05';
+UPDATE shilian.operator_day SET day = '2026-01-05' WHERE operator_id = :op AND day = '2026-01-20';
+SELECT shilian.batch_create(:op, :veg, '1 kg', '2026-01-05') IS NOT NULL AS made;
+VACUUM FULL shilian.operator_day_default, shilian.operator_month_default;
+SELECT shilian.batch_create(:op, :veg, '1 kg', '2026-01-05') IS NOT NULL AS made;
+SELECT shilian.operator_day_rebuild() > 0 AS rebuilt;
+VACUUM shilian.operator_day_default, shilian.operator_month_default;
+SELECT shilian.batch_create(:op, :veg, '1 kg', '2026-01-05') IS NOT NULL AS made;
+SELECT shilian.batch_create(:op, :veg, '1 kg', '2026-02-01') IS NOT NULL AS made;
+SELECT day, records FROM shilian.operator_day WHERE operator_id = :op ORDER BY day;
+SELECT month, records FROM shilian.operator_month WHERE operator_id = :op ORDER BY month;
+DROP TABLE live;
+CREATE TEMP TABLE live AS SELECT * FROM shilian.operator_day;
+SELECT shilian.operator_day_rebuild() > 0 AS rebuilt;
+SELECT count(*) AS differing FROM ((TABLE live EXCEPT TABLE shilian.operator_day)
+	UNION ALL (TABLE shilian.operator_day EXCEPT TABLE live)) x;
+
 \c :regress_db
 DROP DATABASE shilian_counters_test;
