@@ -375,6 +375,19 @@ CREATE FUNCTION recall_actor() RETURNS bigint
 COMMENT ON FUNCTION recall_actor() IS
 	'The ledger chain for recall steps taken by the platform: shilian.operator_id when set, else 0 (the platform).';
 
+-- For recall_open: the targets of a recall as its walk finds them, written
+-- into recall_target a thousand rows at a time, its triggers fired as for
+-- an INSERT (recall.c; through INSERT ... SELECT FROM trace_targets when
+-- recall_target has rules, a BEFORE ROW trigger or row-level security for
+-- the writer), with how many rows and holders.
+CREATE FUNCTION recall_targets_write(recall bigint, code trace_code, direction text,
+		OUT targets bigint, OUT holders bigint)
+	AS 'MODULE_PATHNAME', 'sl_recall_targets_write'
+	LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION recall_targets_write(bigint, trace_code, text) IS
+	'For recall_open: write the targets of a recall (trace_targets(code, direction) as of now) into recall_target; returns the number of targets and of distinct holders.';
+REVOKE ALL ON FUNCTION recall_targets_write(bigint, trace_code, text) FROM PUBLIC;
+
 CREATE FUNCTION recall_open(code trace_code, reason text, direction text DEFAULT 'forward')
 	RETURNS bigint
 	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -404,13 +417,8 @@ BEGIN
 	INSERT INTO shilian.recall (batch_id, trace_code, direction, reason, opened_by)
 	VALUES (root, code, direction, reason, shilian.recall_actor())
 	RETURNING id INTO rid;
-	INSERT INTO shilian.recall_target (recall_id, batch_id, trace_code, operator_id, depth,
-		via_link, qty_exposed, qty_on_hand)
-	SELECT rid, w.batch_id, w.batch, w.holder, w.depth, w.via_link, w.qty_reached, w.qty_on_hand
-	  -- the walk itself with the batch ids, not through trace_walk
-	  FROM shilian.trace_targets(code, direction) w;
-	GET DIAGNOSTICS n = ROW_COUNT;
-	SELECT count(DISTINCT operator_id) INTO holders FROM shilian.recall_target WHERE recall_id = rid;
+	-- the walk, its rows written and its holders counted in C (recall.c)
+	SELECT t.targets, t.holders INTO n, holders FROM shilian.recall_targets_write(rid, code, direction) t;
 	PERFORM shilian.ledger_append(shilian.recall_actor(), 'recall_open', jsonb_build_object(
 		'recall', rid::text, 'batch', code, 'direction', direction, 'reason', reason,
 		'targets', n, 'holders', holders));

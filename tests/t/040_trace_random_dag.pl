@@ -422,6 +422,55 @@ my ($rc, $stdout, $stderr) = $node->psql('postgres', q{
 like($stdout, qr/Asynchronous notification "shilian_recall" with payload "1" received/,
 	'recall_open sends NOTIFY shilian_recall with the recall id');
 
+# recall_open writes its targets in C (recall.c): whichever path writes them
+# (the direct one, or INSERT ... SELECT when a BEFORE ROW trigger must see
+# each row), the rows are the walk's, the holders counted are the rows'
+# holders, and a statement trigger on recall_target sees every row in its
+# transition table, as for an INSERT.
+$node->safe_psql('postgres', q{
+	CREATE TABLE public.seen (recall_id bigint, n bigint);
+	CREATE FUNCTION public.count_new() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN
+		INSERT INTO public.seen SELECT recall_id, count(*) FROM new_rows GROUP BY recall_id;
+		RETURN NULL;
+	END $$;
+	CREATE TRIGGER count_new AFTER INSERT ON shilian.recall_target REFERENCING NEW TABLE AS new_rows
+		FOR EACH STATEMENT EXECUTE FUNCTION public.count_new();
+	CREATE FUNCTION public.keep_row() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+});
+for my $case (['forward', 'SELECT min(id) FROM shilian.batch'], ['backward', 'SELECT max(id) FROM shilian.batch']) {
+	my ($dir, $rootq) = @$case;
+	my $code = $node->safe_psql('postgres', "SELECT trace_code FROM shilian.batch WHERE id = ($rootq)");
+	my $rows = sub {
+		$node->safe_psql('postgres', qq{SELECT string_agg(concat_ws(':', batch_id, trace_code, operator_id, depth,
+			via_link, qty_exposed, qty_on_hand, disposition IS NULL), ',' ORDER BY batch_id)
+			FROM shilian.recall_target WHERE recall_id = $_[0]});
+	};
+	my $summary = sub {
+		$node->safe_psql('postgres', qq{SELECT (SELECT n FROM public.seen WHERE recall_id = $_[0])
+			|| ' ' || (SELECT count(*) FROM shilian.recall_target WHERE recall_id = $_[0])
+			|| ' ' || (SELECT shilian.ledger_body(body)->>'holders' FROM shilian.ledger
+				WHERE kind = 'recall_open' AND shilian.ledger_body(body)->>'recall' = '$_[0]')
+			|| ' ' || (SELECT count(DISTINCT operator_id) FROM shilian.recall_target WHERE recall_id = $_[0])});
+	};
+	my $walk = $node->safe_psql('postgres', qq{SELECT string_agg(concat_ws(':', batch_id, batch, holder, depth,
+		via_link, qty_reached, qty_on_hand, true), ',' ORDER BY batch_id) FROM shilian.trace_targets('$code', '$dir')});
+	my $fast = $node->safe_psql('postgres', "SELECT shilian.recall_open('$code', 'direct', '$dir')");
+	my $slow = $node->safe_psql('postgres', qq{
+		CREATE TRIGGER keep_row BEFORE INSERT ON shilian.recall_target FOR EACH ROW EXECUTE FUNCTION public.keep_row();
+		SELECT shilian.recall_open('$code', 'through INSERT', '$dir');
+		DROP TRIGGER keep_row ON shilian.recall_target;});
+	my $n = () = $walk =~ /,/g;
+	cmp_ok($n, '>', 0, "$dir recall: the walk reaches more than its root");
+	is($rows->($fast), $walk, "$dir recall, direct write: the targets are the walk's rows");
+	is($rows->($slow), $walk, "$dir recall through INSERT (a BEFORE ROW trigger): the same rows");
+	my ($seen, $count, $holders, $distinct) = split / /, $summary->($fast);
+	is("$seen $holders", "$count $distinct",
+		"$dir recall, direct write: the statement trigger saw every row, the ledger entry counts the holders");
+	is($summary->($slow), $summary->($fast), "$dir recall through INSERT: the same counts");
+}
+$node->safe_psql('postgres', q{DROP TRIGGER count_new ON shilian.recall_target; DROP TABLE public.seen});
+
 # Cancellation mid-walk: a 100,000-lot chain is 100,000 levels of the walk;
 # statement_timeout stops it long before the end.
 $node->safe_psql('postgres', q{
