@@ -1020,6 +1020,15 @@ synced:
 		}
 		if (first_err != NULL || stmt_res == NULL)
 		{
+			const char *state = first_err ? PQresultErrorField(first_err, PG_DIAG_SQLSTATE) : NULL;
+
+			/*
+			 * A statement this connection counts as prepared is not there
+			 * (26000: someone deallocated it): the connection is closed when
+			 * given back, and the next one prepares everything again.
+			 */
+			if (c != NULL && state != NULL && strcmp(state, "26000") == 0)
+				c->discard = true;
 			*status = gw_reply_pg_error(req->conn, first_err, db);
 			PQclear(first_err);
 			PQclear(stmt_res);
