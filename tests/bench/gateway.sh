@@ -109,6 +109,7 @@ bench_route() {
 	row "gateway $name, $CONNS conns" "$rps" "req/s" "$tps" "pgbench, same SQL"
 	row "gateway $name p99 latency" "$p99" "ms" "20" "target p99"
 	row "gateway $name p99, cores shared with wrk" "$p99_shared" "ms" "20" "target p99"
+	row "gateway $name, p99 run (server pinned)" "$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")" "req/s" "0" "cpu $SERVER_CPUS"
 	row "gateway peak resident memory ($name)" "$hwm" "MB" "64" "target"
 }
 
@@ -163,4 +164,5 @@ non2xx=$non2xx$(awk '/Non-2xx/ { print $NF }' <<<"$out")
 row "gateway POST /v1/shipments, $CONNS conns" "$rps" "req/s" "$tps" "pgbench, same SQL"
 row "gateway POST /v1/shipments p99 latency" "$p99" "ms" "20" "target p99"
 row "gateway POST /v1/shipments p99, cores shared with wrk" "$p99_shared" "ms" "20" "target p99"
+row "gateway POST /v1/shipments, p99 run (server pinned)" "$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")" "req/s" "0" "cpu $SERVER_CPUS"
 row "gateway peak resident memory (all routes)" "$(awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$GW/status")" "MB" "64" "target"
