@@ -21,19 +21,26 @@ operator_token() {
 }
 TOKEN=$(operator_token 1)
 
-# The gateway runs in a session of its own, as a daemon does (systemd, or
-# setsid): with the kernel's autogroup scheduling (on by default) a session
-# is one scheduling group, and each PostgreSQL backend is in one of its own
-# (backends call setsid), so a gateway sharing the load generator's session
-# would share one group's CPU share with wrk.
-rm -f "$T/gw.port"
-setsid "$GW_BIN" --listen 127.0.0.1:0 --port-file "$T/gw.port" \
+# Two gateways on the same database: GW as this script's child (in the load
+# generator's session, as the bench has always run it: the throughput rows),
+# and GWS in a session of its own (setsid), as a daemon runs. With the
+# kernel's autogroup scheduling (on by default) a session is one scheduling
+# group and each PostgreSQL backend is in one of its own (backends call
+# setsid): the two differ (docs/rest.md#throughput-and-latency-吞吐量与延迟),
+# so the bench prints the throughput of both, and takes the p99 of GWS.
+rm -f "$T/gw.port" "$T/gws.port"
+"$GW_BIN" --listen 127.0.0.1:0 --port-file "$T/gw.port" \
 	--threads "$CONNS" --jwt-secret "$SECRET" \
 	--dsn "host=$PGHOST port=$PGPORT dbname=$PGDATABASE user=shilian_gateway" 2>/dev/null &
 GW=$!
-trap 'kill $GW 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do [ -s "$T/gw.port" ] && break; sleep 0.05; done
+setsid "$GW_BIN" --listen 127.0.0.1:0 --port-file "$T/gws.port" \
+	--threads "$CONNS" --jwt-secret "$SECRET" \
+	--dsn "host=$PGHOST port=$PGPORT dbname=$PGDATABASE user=shilian_gateway" 2>/dev/null &
+GWS=$!
+trap 'kill $GW $GWS 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do [ -s "$T/gw.port" ] && [ -s "$T/gws.port" ] && break; sleep 0.05; done
 URL=http://127.0.0.1:$(cat "$T/gw.port")
+URLS=http://127.0.0.1:$(cat "$T/gws.port")
 
 # The p99 runs: the load generator on the last core, the server (the
 # gateway's threads, the postmaster and its backends) on the others, with
@@ -50,11 +57,11 @@ POSTMASTER=$(psql -qAtX -c "select split_part(pg_read_file('postmaster.pid'), E'
 # pin_server CPUS: the gateway and the server processes onto CPUS
 pin_server() {
 	local p
-	for p in "$POSTMASTER" $(pgrep -P "$POSTMASTER") "$GW"; do
+	for p in "$POSTMASTER" $(pgrep -P "$POSTMASTER") "$GW" "$GWS"; do
 		taskset -a -p -c "$1" "$p" >/dev/null 2>&1 || true
 	done
 }
-echo "gateway p99: wrk on cpu $LOAD_CPU, the gateway and PostgreSQL on cpu $SERVER_CPUS (taskset), $NCPU cores" >&2
+echo "gateway p99: wrk on cpu $LOAD_CPU, the gateway (in a session of its own) and PostgreSQL on cpu $SERVER_CPUS (taskset), $NCPU cores" >&2
 
 # p99_of WRK-OUTPUT: wrk's 99th percentile in ms
 p99_of() {
@@ -86,11 +93,13 @@ PGB_PRINCIPAL=(-D p_role=shilian_operator -D p_timeout=30000 -D p_addr=127.0.0.1
 # parsed with (set by the principal's statement before them) up front.
 # bench_route NAME PATH OPERATION-ID [pgbench -D VAR=VALUE...]: wrk on
 # the route vs pgbench on its transaction (the route's statement with :code
-# for its $1), then wrk again for the p99 with the cores split.
+# for its $1), then wrk on the gateway in its own session, and again with
+# the cores split for the p99.
 bench_route() {
-	local name=$1 path=$2 op=$3 out rps p99 p99_shared tps hwm
+	local name=$1 path=$2 op=$3 out rps rps_own p99 p99_shared tps hwm
 	shift 3
 	curl -fs -H "Authorization: Bearer $TOKEN" "$URL$path" >/dev/null
+	curl -fs -H "Authorization: Bearer $TOKEN" "$URLS$path" >/dev/null
 	out=$(wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -H "Authorization: Bearer $TOKEN" "$URL$path")
 	rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")
 	p99_shared=$(p99_of "$out")
@@ -104,9 +113,12 @@ bench_route() {
 	tps=$(PGOPTIONS="-c search_path=pg_catalog,shilian" pgbench -n -U shilian_gateway -c "$CONNS" -j 2 -T "$SECS" -M prepared -f "$T/pgb.sql" \
 		"${PGB_PRINCIPAL[@]}" -D p_operator="$FARM" "$@" "$PGDATABASE" 2>/dev/null |
 		awk '/^tps = / { printf "%.0f", $3 }')
-	out=$(wrk_pinned -H "Authorization: Bearer $TOKEN" "$URL$path")
+	out=$(wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -H "Authorization: Bearer $TOKEN" "$URLS$path")
+	rps_own=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")
+	out=$(wrk_pinned -H "Authorization: Bearer $TOKEN" "$URLS$path")
 	p99=$(p99_of "$out")
 	row "gateway $name, $CONNS conns" "$rps" "req/s" "$tps" "pgbench, same SQL"
+	row "gateway $name, $CONNS conns, own session" "$rps_own" "req/s" "$tps" "pgbench, same SQL"
 	row "gateway $name p99 latency" "$p99" "ms" "20" "target p99"
 	row "gateway $name p99, cores shared with wrk" "$p99_shared" "ms" "20" "target p99"
 	row "gateway $name, p99 run (server pinned)" "$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")" "req/s" "0" "cpu $SERVER_CPUS"
@@ -157,7 +169,7 @@ p99_shared=$(p99_of "$out")
 tps=$(PGOPTIONS="-c search_path=pg_catalog,shilian" pgbench -n -U shilian_gateway -c "$CONNS" -j 2 -T "$SECS" -M prepared -f "$T/pgb_ship.sql" \
 	"${PGB_PRINCIPAL[@]}" -D p_operator="$FARM" -D code="$CODE" -D buyer="$BUYER" -D qty="1 g" "$PGDATABASE" 2>/dev/null |
 	awk '/^tps = / { printf "%.0f", $3 }')
-out=$(wrk_pinned -s "$T/ship.lua" "$URL/v1/shipments")
+out=$(wrk_pinned -s "$T/ship.lua" "$URLS/v1/shipments")
 p99=$(p99_of "$out")
 non2xx=$non2xx$(awk '/Non-2xx/ { print $NF }' <<<"$out")
 [ -n "$non2xx" ] && echo "gateway POST /v1/shipments: $non2xx non-2xx replies" >&2
