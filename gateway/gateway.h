@@ -247,6 +247,10 @@ int			gw_ratelimit_public(const char *addr);
 
 /* token.c: `shilian-gateway token ...` prints a signed HS256 token; exit code. */
 int			gw_token_main(int argc, char **argv);
+/* routes.c: `shilian-gateway sql OP` prints a route's statement (the benchmark's pgbench side) */
+int			gw_sql_main(int argc, char **argv);
+/* db.c: the statement that makes each transaction the caller's ($1 role .. $7 identity) */
+extern const char gw_principal_sql[];
 
 /* request.c: body reading and schema checks; 0 or HTTP status after replying. */
 int			gw_read_json_body(GwRequest *req);
@@ -275,6 +279,7 @@ typedef struct GwPoolConn
 {
 	PGconn	   *db;
 	unsigned char *prepared;	/* per route: prepared on this connection */
+	unsigned	fixed_prepared;	/* BEGIN, COMMIT, the principal's statement... (db.c): bit set when prepared */
 	bool		busy;
 	bool		discard;		/* a standby's: closed when given back (GW5031) */
 	struct GwPool *pool;		/* the pool it belongs to (the primary's or the read pool) */

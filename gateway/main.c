@@ -56,6 +56,8 @@ main(int argc, char **argv)
 
 	if (argc > 1 && strcmp(argv[1], "token") == 0)
 		return gw_token_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "sql") == 0)
+		return gw_sql_main(argc - 1, argv + 1);
 	if (gw_config_load(argc, argv) != 0)
 		return 2;
 	if (gw_routes_check() != 0)

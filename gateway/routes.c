@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /*
  * GET /healthz: 200 when the database answers, 503 otherwise. It needs no
@@ -52,16 +53,18 @@ gw_version_route(GwRequest *req)
 	return gw_reply_json(req->conn, 200, body, NULL);
 }
 
+#define SESSION_SQL \
+	"select current_user, current_setting('shilian.operator_id'), " \
+	"current_setting('shilian.jurisdiction'), current_setting('shilian.client'), " \
+	"current_setting('transaction_read_only')"
+
 /* GET /v1/session: who the database thinks the caller is (role and settings). */
 int
 gw_session_route(GwRequest *req)
 {
 	int			status;
-	PGresult   *res = gw_call(req,
-							  "select current_user, current_setting('shilian.operator_id'), "
-							  "current_setting('shilian.jurisdiction'), current_setting('shilian.client'), "
-							  "current_setting('transaction_read_only')",
-							  0, NULL, &status);
+	/* the route's one statement: prepared once per connection, under the route's name */
+	PGresult   *res = gw_call_route(req, req->route_index, SESSION_SQL, 0, NULL, &status);
 	json_t	   *body;
 
 	if (res == NULL)
@@ -72,6 +75,40 @@ gw_session_route(GwRequest *req)
 					 "read_only", strcmp(PQgetvalue(res, 0, 4), "on") == 0);
 	PQclear(res);
 	return gw_reply_json(req->conn, 200, body, NULL);
+}
+
+/*
+ * `shilian-gateway sql NAME`: the statement the gateway sends for the route
+ * whose operationId is NAME, or for "principal" the one that makes each
+ * transaction the caller's ($1 role .. $7 identity, gateway/db.c). The
+ * gateway benchmark runs exactly these under pgbench (tests/bench/gateway.sh).
+ */
+int
+gw_sql_main(int argc, char **argv)
+{
+	if (argc != 2)
+	{
+		fprintf(stderr, "usage: shilian-gateway sql OPERATION-ID | principal\n");
+		return 2;
+	}
+	if (strcmp(argv[1], "principal") == 0)
+	{
+		printf("%s\n", gw_principal_sql);
+		return 0;
+	}
+	if (strcmp(argv[1], "getSession") == 0)
+	{
+		printf("%s\n", SESSION_SQL);
+		return 0;
+	}
+	for (size_t i = 0; i < gw_nroutes; i++)
+		if (gw_routes[i].op != NULL && strcmp(gw_routes[i].op, argv[1]) == 0 && gw_routes[i].sql != NULL)
+		{
+			printf("%s\n", gw_routes[i].sql);
+			return 0;
+		}
+	fprintf(stderr, "shilian-gateway: no SQL route with operationId \"%s\"\n", argv[1]);
+	return 1;
 }
 
 int
@@ -264,8 +301,25 @@ gw_dispatch(struct mg_connection *conn, void *cbdata)
 	{
 		double		ms = NowMs() - start;
 
+		char		line[512];
+		int			n;
+
 		gw_metrics_end(route_index, status, ms);
-		fprintf(stderr, "%s %s %d %.1fms\n", method, path, status, ms);
+		/*
+		 * One write(2) of the whole line: no stdio lock (stderr's, which the
+		 * workers queued on under load), and lines of concurrent requests
+		 * never interleave (one write to a pipe or file of at most PIPE_BUF).
+		 */
+		n = snprintf(line, sizeof(line), "%s %s %d %.1fms\n", method, path, status, ms);
+		if (n > 0 && (size_t) n < sizeof(line))
+		{
+			if (write(STDERR_FILENO, line, (size_t) n) < 0)
+			{
+				/* nowhere to say it */
+			}
+		}
+		else
+			fprintf(stderr, "%s %s %d %.1fms\n", method, path, status, ms);
 	}
 	return status;
 }
