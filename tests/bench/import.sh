@@ -129,9 +129,8 @@ copied=$(psql -qAtX -c "SELECT (SELECT count(*) FROM bench_copy.link) || ' ' || 
 
 import_rate=$(awk -v n="$N" -v s="$import_s" 'BEGIN { printf "%.0f", n / s }')
 copy_rate=$(awk -v n="$N" -v s="$copy_rows_s" 'BEGIN { printf "%.0f", n / s }')
-verdict=$(awk -v a="$import_rate" -v b="$copy_rate" 'BEGIN { print (a >= 0.5 * b ? "met" : "NOT met") }')
 row "import ship+receive lines (set-based, $N lines)" "$import_rate" "lines/s" \
-	"$copy_rate" "COPY of its rows, keyed (target 0.5): $verdict"
+	"$copy_rate" "COPY of its rows, keyed" ">=0.5"
 row "import ship+receive lines (set-based, $N lines)" "$import_rate" "lines/s" \
 	"$(awk -v n="$N" -v s="$copy_s" 'BEGIN { printf "%.0f", n / s }')" "raw COPY, unindexed table"
 

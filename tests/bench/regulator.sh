@@ -63,7 +63,7 @@ row "roll: \\copy + roll_import of 1M licences" "$load_s" "s" "$copy_s" "\\copy 
 for j in 360000 360101; do
 	s=$(best_of 3 "SELECT count(*) FROM shilian.jurisdiction_stats('$j', '[2026-03-01,2026-03-31]')")
 	ms=$(awk -v s="$s" 'BEGIN { printf "%.0f", s * 1000 }')
-	row "jurisdiction_stats $j, 1M roll, no records" "$ms" "ms" "1000" "issue 9 target (1 s)"
+	row "jurisdiction_stats $j, 1M roll, no records" "$ms" "ms" "1000" "issue 9 target (1 s)" "<=1"
 done
 
 # ---- the province of issue 9: 1M operators, 30 days of records ---------------
@@ -94,9 +94,9 @@ month='[2026-03-01,2026-03-31]'
 # (docs/regulator.md, "Frozen months"). First the counted figures, then
 # the issue, then every figure of the issued months.
 s=$(best_of 1 "SELECT count(*) FROM shilian.jurisdiction_stats('370000', '$month')")
-row "jurisdiction_stats 370000, March counted (not issued)" "$(awk -v s="$s" 'BEGIN { printf "%.0f", s * 1000 }')" "ms" "1000" "issue 25 target (1 s)"
+row "jurisdiction_stats 370000, March counted (not issued)" "$(awk -v s="$s" 'BEGIN { printf "%.0f", s * 1000 }')" "ms" "1000" "issue 25 target (1 s)" "<=1"
 s=$(best_of 1 "SELECT length(shilian.monthly_report('2026-03-01', '370100')::text)")
-row "monthly_report 2026-03, 370100 counted (not issued)" "$(awk -v s="$s" 'BEGIN { printf "%.0f", s * 1000 }')" "ms" "1000" "issue 25 target (1 s)"
+row "monthly_report 2026-03, 370100 counted (not issued)" "$(awk -v s="$s" 'BEGIN { printf "%.0f", s * 1000 }')" "ms" "1000" "issue 25 target (1 s)" "<=1"
 # February's job ran a month before (freezing January and February)
 psql -qAtX -c "SET ROLE shilian_admin; SELECT shilian.monthly_report_publish('2026-02-01')" >/dev/null
 s=$(best_of 1 "SET ROLE shilian_admin; SELECT shilian.monthly_report_publish('2026-03-01')")
@@ -105,13 +105,13 @@ row "monthly_report_publish 2026-03: freeze Mar, issue $nrep reports" "$(awk -v 
 	"$gen_s" "province_gen (s); once a month"
 for j in 370000 370102; do
 	s=$(best_of 3 "SELECT count(*) FROM shilian.jurisdiction_stats('$j', '$month')")
-	row "jurisdiction_stats $j, $nops operators (issued)" "$(awk -v s="$s" 'BEGIN { printf "%.0f", s * 1000 }')" "ms" "1000" "issue 9 target (1 s)"
+	row "jurisdiction_stats $j, $nops operators (issued)" "$(awk -v s="$s" 'BEGIN { printf "%.0f", s * 1000 }')" "ms" "1000" "issue 9 target (1 s)" "<=1"
 done
 s=$(best_of 3 "SELECT count(*) FROM shilian.segment_stats('370000', '$month')")
-row "segment_stats 370000 (issued)" "$(awk -v s="$s" 'BEGIN { printf "%.0f", s * 1000 }')" "ms" "1000" "issue 9 target (1 s)"
+row "segment_stats 370000 (issued)" "$(awk -v s="$s" 'BEGIN { printf "%.0f", s * 1000 }')" "ms" "1000" "issue 9 target (1 s)" "<=1"
 for j in 370000 370100; do
 	s=$(best_of 3 "SELECT length(shilian.monthly_report('2026-03-01', '$j')::text)")
-	row "monthly_report 2026-03, $j (issued)" "$(awk -v s="$s" 'BEGIN { printf "%.0f", s * 1000 }')" "ms" "1000" "issue 9 target (1 s)"
+	row "monthly_report 2026-03, $j (issued)" "$(awk -v s="$s" 'BEGIN { printf "%.0f", s * 1000 }')" "ms" "1000" "issue 9 target (1 s)" "<=1"
 	[ "$j" = 370000 ] && report_s=$s
 done
 # the province's report page (docs/pages.md): monthly_report drawn by the
@@ -181,21 +181,21 @@ rises=$(psql -qAtX -c "SELECT count(*) FILTER (WHERE r > lag) FROM (
 	 WHERE s.total) x")
 row "registration rate rises month on month (Oct-Feb)" "$rises" "rises" "4" "as registrations happen"
 s=$(best_of 3 "SELECT count(*) FROM shilian.jurisdiction_stats('370000', '[2026-02-01,2026-02-28]')")
-row "jurisdiction_stats 370000, February (issued)" "$(awk -v s="$s" 'BEGIN { printf "%.0f", s * 1000 }')" "ms" "1000" "issue 25 target (1 s)"
+row "jurisdiction_stats 370000, February (issued)" "$(awk -v s="$s" 'BEGIN { printf "%.0f", s * 1000 }')" "ms" "1000" "issue 25 target (1 s)" "<=1"
 s=$(best_of 3 "SELECT length(shilian.monthly_report('2026-02-01', '370000')::text)")
-row "monthly_report 2026-02, 370000 (issued)" "$(awk -v s="$s" 'BEGIN { printf "%.0f", s * 1000 }')" "ms" "1000" "issue 25 target (1 s)"
+row "monthly_report 2026-02, 370000 (issued)" "$(awk -v s="$s" 'BEGIN { printf "%.0f", s * 1000 }')" "ms" "1000" "issue 25 target (1 s)" "<=1"
 # findings for one city on the same province (tests/bench/findings.sh runs
 # them on a smaller one in its own database)
 psql -qAtX -c 'VACUUM ANALYZE shilian.link' -c 'VACUUM ANALYZE shilian.inspection' \
 	-c 'VACUUM ANALYZE shilian.batch' >/dev/null
 for f in broken_chain compliance_findings; do
 	s=$(best_of 3 "SELECT count(*) FROM shilian.$f('370100', '[2026-02-15,2026-03-16]')")
-	row "$f city 370100, $nops operators" "$(awk -v s="$s" 'BEGIN { printf "%.0f", s * 1000 }')" "ms" "1000" "issue 9 target (1 s)"
+	row "$f city 370100, $nops operators" "$(awk -v s="$s" 'BEGIN { printf "%.0f", s * 1000 }')" "ms" "1000" "issue 9 target (1 s)" "<=1"
 done
 # the province regulator, under row-level security
 s=$(best_of 3 "BEGIN; SET LOCAL ROLE shilian_regulator; SET LOCAL shilian.jurisdiction = '370000';
 	SELECT count(*) FROM shilian.jurisdiction_stats('370000', '$month'); COMMIT")
-row "jurisdiction_stats 370000 as its regulator (RLS, issued)" "$(awk -v s="$s" 'BEGIN { printf "%.0f", s * 1000 }')" "ms" "1000" "issue 9 target (1 s)"
+row "jurisdiction_stats 370000 as its regulator (RLS, issued)" "$(awk -v s="$s" 'BEGIN { printf "%.0f", s * 1000 }')" "ms" "1000" "issue 9 target (1 s)" "<=1"
 
 # what the rollups cost (sql/src/62_rollup.sql): a full recount (after a
 # bulk load or a restore), and one registry change (an operator suspended
@@ -231,4 +231,4 @@ for _ in 1 2 3; do
 done
 rm -f "$script"
 row "batch_create per record, counters on ($n tx, best of 3)" "$(awk -v t="$best_on" 'BEGIN { printf "%.3f", 1000 / t }')" "ms" \
-	"$(awk -v t="$best_off" 'BEGIN { printf "%.3f", 1000 / t }')" "counters off (target ratio < 1.10)"
+	"$(awk -v t="$best_off" 'BEGIN { printf "%.3f", 1000 / t }')" "counters off" "<=1.10"

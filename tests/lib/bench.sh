@@ -35,9 +35,21 @@ for b in "$TOP"/tests/bench/*.sh; do
 	fi
 done
 
-printf '\n%-52s %14s %-10s %14s %-28s %8s\n' name figure unit baseline "baseline is" ratio
-printf '%s\n' "$(printf '%.0s-' $(seq 1 132))"
-while IFS=$'\t' read -r name fig unit base bname; do
+# ratio = figure / baseline; a row with a target (an issue's bound on the
+# ratio, tests/bench/lib.sh) says whether this run met it
+printf '\n%-52s %14s %-10s %14s %-28s %8s %-8s %s\n' name figure unit baseline "baseline is" ratio target verdict
+printf '%s\n' "$(printf '%.0s-' $(seq 1 150))"
+met=0 missed=0
+while IFS=$'\t' read -r name fig unit base bname target; do
 	ratio=$(awk -v a="$fig" -v b="$base" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.3f", a / b }')
-	printf '%-52s %14s %-10s %14s %-28s %8s\n' "$name" "$fig" "$unit" "$base" "$bname" "$ratio"
+	verdict=
+	if [ -n "$target" ] && [ "$ratio" != - ]; then
+		verdict=$(awk -v r="$ratio" -v t="$target" 'BEGIN {
+			op = substr(t, 1, 2); v = substr(t, 3) + 0
+			ok = (op == "<=") ? (r <= v) : (op == ">=") ? (r >= v) : -1
+			print (ok < 0) ? "bad target" : ok ? "met" : "NOT met" }')
+		case $verdict in met) met=$((met + 1)) ;; "NOT met") missed=$((missed + 1)) ;; esac
+	fi
+	printf '%-52s %14s %-10s %14s %-28s %8s %-8s %s\n' "$name" "$fig" "$unit" "$base" "$bname" "$ratio" "$target" "$verdict"
 done < "$rows"
+printf '\nrows with a target: %d met, %d not met\n' "$met" "$missed"
