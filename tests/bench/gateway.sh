@@ -117,12 +117,12 @@ bench_route() {
 	rps_own=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")
 	out=$(wrk_pinned -H "Authorization: Bearer $TOKEN" "$URLS$path")
 	p99=$(p99_of "$out")
-	row "gateway $name, $CONNS conns" "$rps" "req/s" "$tps" "pgbench, same SQL"
-	row "gateway $name, $CONNS conns, own session" "$rps_own" "req/s" "$tps" "pgbench, same SQL"
-	row "gateway $name p99 latency" "$p99" "ms" "20" "target p99"
+	row "gateway $name, $CONNS conns" "$rps" "req/s" "$tps" "pgbench, same SQL" ">=0.8"
+	row "gateway $name, $CONNS conns, own session" "$rps_own" "req/s" "$tps" "pgbench, same SQL" ">=0.8"
+	row "gateway $name p99 latency" "$p99" "ms" "20" "target p99" "<=1"
 	row "gateway $name p99, cores shared with wrk" "$p99_shared" "ms" "20" "target p99"
 	row "gateway $name, p99 run (server pinned)" "$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")" "req/s" "0" "cpu $SERVER_CPUS"
-	row "gateway peak resident memory ($name)" "$hwm" "MB" "64" "target"
+	row "gateway peak resident memory ($name)" "$hwm" "MB" "64" "target" "<=1"
 }
 
 # A farm with one big batch, and a buyer, for the record routes.
@@ -173,8 +173,8 @@ out=$(wrk_pinned -s "$T/ship.lua" "$URLS/v1/shipments")
 p99=$(p99_of "$out")
 non2xx=$non2xx$(awk '/Non-2xx/ { print $NF }' <<<"$out")
 [ -n "$non2xx" ] && echo "gateway POST /v1/shipments: $non2xx non-2xx replies" >&2
-row "gateway POST /v1/shipments, $CONNS conns" "$rps" "req/s" "$tps" "pgbench, same SQL"
-row "gateway POST /v1/shipments p99 latency" "$p99" "ms" "20" "target p99"
+row "gateway POST /v1/shipments, $CONNS conns" "$rps" "req/s" "$tps" "pgbench, same SQL" ">=0.8"
+row "gateway POST /v1/shipments p99 latency" "$p99" "ms" "20" "target p99" "<=1"
 row "gateway POST /v1/shipments p99, cores shared with wrk" "$p99_shared" "ms" "20" "target p99"
 row "gateway POST /v1/shipments, p99 run (server pinned)" "$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")" "req/s" "0" "cpu $SERVER_CPUS"
-row "gateway peak resident memory (all routes)" "$(awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$GW/status")" "MB" "64" "target"
+row "gateway peak resident memory (all routes)" "$(awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$GW/status")" "MB" "64" "target" "<=1"
