@@ -15,7 +15,7 @@ say "== assert-enabled server: $("$ABIN/postgres" --version) in $ABIN"
 
 B=$(mktemp -d "${TMPDIR:-/tmp}/shilian-assert.XXXXXX")
 chmod 755 "$B"
-trap 'kill "${discard:-}" 2>/dev/null; wait 2>/dev/null; rm -rf "$B"' EXIT
+trap 'kill "${discard:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$B"' EXIT
 # SHILIAN_ASSERT_ONLY: suites (make test on the assert server) or discard
 # (the debug_discard_caches pass below) alone; .ci/run starts the pass first,
 # in the background, and the suites after make test (docs/development.md)
