@@ -32,7 +32,9 @@ psql -qAtX >/dev/null <<'SQL'
 SET client_min_messages = warning;
 DROP FUNCTION IF EXISTS bench_ms(text, integer);
 DROP FUNCTION IF EXISTS bench_pair(text, text, integer);
--- best of n runs of a query, in ms, measured in the server; NULL past the timeout
+-- best of n runs of a query, in ms, measured in the server; NULL past the
+-- timeout (statement_timeout may fire anywhere in the loop, not only inside
+-- the query: the whole loop is in the block that catches it)
 CREATE FUNCTION bench_ms(q text, n integer) RETURNS numeric LANGUAGE plpgsql AS $$
 DECLARE
 	best numeric;
@@ -40,17 +42,17 @@ DECLARE
 	ms numeric;
 	dummy bigint;
 BEGIN
-	FOR i IN 1 .. n LOOP
-		t := clock_timestamp();
-		BEGIN
+	BEGIN
+		FOR i IN 1 .. n LOOP
+			t := clock_timestamp();
 			EXECUTE q INTO dummy;
-		EXCEPTION WHEN query_canceled THEN
-			RETURN NULL;
-		END;
-		ms := extract(epoch FROM clock_timestamp() - t) * 1000;
-		best := least(best, ms);
-		IF best IS NULL THEN best := ms; END IF;
-	END LOOP;
+			ms := extract(epoch FROM clock_timestamp() - t) * 1000;
+			best := least(best, ms);
+			IF best IS NULL THEN best := ms; END IF;
+		END LOOP;
+	EXCEPTION WHEN query_canceled THEN
+		RETURN NULL;
+	END;
 	RETURN round(best, 1);
 END;
 $$;
