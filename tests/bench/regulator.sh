@@ -16,7 +16,7 @@ row() {
 	if [ "$3" = ms ] && [[ "$5" == *"target (1 s)"* ]]; then
 		if [[ "$2" =~ ^[0-9.]+$ ]] && awk -v a="$2" 'BEGIN { exit !(a < 1000) }'; then note="$note: met"; else note="$note: NOT met"; fi
 	fi
-	printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$note"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$note" "${6:-}"
 }
 
 N=1000000
