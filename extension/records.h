@@ -51,6 +51,14 @@ typedef struct SlStmt
 	const char *argtypes[16];
 	SPIPlanPtr	plan;
 	uint64		generation;		/* of the type catalog it was prepared against */
+	/*
+	 * Always the generic plan (CURSOR_OPT_GENERIC_PLAN): for a statement over
+	 * array parameters whose generic plan is the index probe meant, and whose
+	 * custom plan the plan cache would otherwise make again at every call
+	 * (a custom plan with the array's length known is always estimated
+	 * cheaper than the generic one, so the cache never switches).
+	 */
+	bool		generic;
 } SlStmt;
 
 /* Run a cached statement; nulls as for SPI_execute_plan (NULL: none null). */

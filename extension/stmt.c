@@ -61,7 +61,8 @@ SlExec(SlStmt *stmt, Datum *values, const char *nulls, long count)
 		Assert(stmt->nargs <= (int) lengthof(stmt->argtypes));
 		for (int i = 0; i < stmt->nargs; i++)
 			types[i] = SlTypeOid(stmt->argtypes[i]);
-		plan = SPI_prepare(stmt->sql, stmt->nargs, types);
+		plan = SPI_prepare_cursor(stmt->sql, stmt->nargs, types,
+								  stmt->generic ? CURSOR_OPT_GENERIC_PLAN : 0);
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed (%s) for: %s",
 				 SPI_result_code_string(SPI_result), stmt->sql);
