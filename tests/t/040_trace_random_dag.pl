@@ -495,6 +495,13 @@ cmp_ok($elapsed, '<', 5, "the walk stopped soon after the timeout (${elapsed}s)"
 is($node->safe_psql('postgres', q{SELECT count(*) || ' ' || max(depth)
 	FROM shilian.trace_forward((SELECT trace_code FROM shilian.batch WHERE id = 1))}),
 	'100000 99999', 'the chain walks to the end without a timeout');
+# a walk whose rows exceed work_mem keeps them in a store sized to them
+# (TraceSrf): the same rows as when they fit in work_mem
+my $rows_md5 = q{SELECT md5(string_agg(concat_ws(':', batch, holder, depth, via_link, qty_reached, qty_on_hand, status),
+	',' ORDER BY depth)) FROM shilian.trace_forward((SELECT trace_code FROM shilian.batch WHERE id = 1))};
+is($node->safe_psql('postgres', "SET work_mem = '64kB'; $rows_md5"),
+	$node->safe_psql('postgres', "SET work_mem = '256MB'; $rows_md5"),
+	'100,000 rows over work_mem: the same rows as within it');
 
 $node->stop;
 done_testing();
