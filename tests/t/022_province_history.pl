@@ -76,7 +76,7 @@ sub paths_agree
 		(my $q = $paths) =~ s/\$\$LEVEL\$\$/'$level'/;
 		my ($rows, $diff) = split / /, $node->safe_psql('prov', $q);
 		ok($rows > 100, "$when: the province has $rows station rows over the periods");
-		is($diff, '0', "$when: each $level's figures (index probes) are the province's (hashes) for its stations");
+		is($diff, '0', "$when: each ${level}'s figures (index probes) are the province's (hashes) for its stations");
 	}
 }
 paths_agree('as generated');
