@@ -54,7 +54,7 @@
 
 typedef enum LineKind
 {
-	LK_NONE, LK_SHIP, LK_RECEIVE, LK_OTHER
+	LK_NONE, LK_SHIP, LK_RECEIVE, LK_BATCH, LK_OTHER
 } LineKind;
 
 /* A batch as the chunk sees it: read once, balance kept in memory. */
@@ -110,10 +110,18 @@ typedef struct ILicence
 	LicenseNo	licence;
 } ILicence;
 
+typedef struct IProduct
+{
+	int64		id;
+	bool		found;
+	bool		has_shelf;
+	int32		shelf;
+} IProduct;
+
 typedef struct IActorKey
 {
 	int64		op;
-	int			action;			/* 0 ship, 1 receive */
+	char		action[24];		/* as the rule names it: "ship", "receive", "create a batch" */
 } IActorKey;
 
 /* One line of the chunk and what became of it. */
@@ -135,6 +143,9 @@ typedef struct ILine
 	int64		ref;			/* link_ref: the line number of a ship line */
 	Datum		reason;			/* text or 0 */
 	ILink	   *link;
+	/* batch */
+	SlBatchNew	batch;
+	Datum		lot;			/* text or 0 */
 	/* ledger */
 	int64		ledger_op;
 	Jsonb	   *ledger_body;
@@ -154,9 +165,11 @@ typedef struct IChunk
 	HTAB	   *operators;
 	HTAB	   *licences;
 	HTAB	   *actors;
+	HTAB	   *products;
 	List	   *pending;		/* ILine * queued for the flush, in line order */
 	int			nship;
 	int			nrecv;
+	int			nbatch;
 	List	   *dirty;			/* IBatch * with a changed balance */
 } IChunk;
 
@@ -222,6 +235,7 @@ CachesReset(IChunk *c)
 	c->operators = NewHash("import operators", sizeof(int64), sizeof(IOperator));
 	c->licences = NewHash("import licences", sizeof(ILicenceKey), sizeof(ILicence));
 	c->actors = NewHash("import actors", sizeof(IActorKey), sizeof(IActorKey));
+	c->products = NewHash("import products", sizeof(int64), sizeof(IProduct));
 }
 
 /* Batches by trace code or id, locked in id order (so concurrent imports cannot deadlock). */
@@ -414,11 +428,25 @@ LinkGet(IChunk *c, int64 id)
 
 /* ---- the rules' lookup over the chunk's caches ------------------------------ */
 
+static void Flush(IChunk *c);
+
+/*
+ * The batch by trace code. A code no batch has may be that of a batch line
+ * queued in the chunk: those are written first and the code read again, as
+ * one batch_create per line would have it.
+ */
 static SlBatch *
 ChunkBatch(SlLookup *self, TraceCode code)
 {
-	IBatch	   *b = BatchGet((IChunk *) self, code);
+	IChunk	   *c = (IChunk *) self;
+	IBatch	   *b = BatchGet(c, code);
 
+	if (!b->found && c->nbatch > 0)
+	{
+		Flush(c);
+		hash_search(c->batches, &code, HASH_REMOVE, NULL);
+		b = BatchGet(c, code);
+	}
 	return b->found ? &b->b : NULL;
 }
 
@@ -479,9 +507,12 @@ static bool
 ChunkMayAct(SlLookup *self, int64 op, const char *action, SlRefusal *r)
 {
 	IChunk	   *c = (IChunk *) self;
-	IActorKey	k = {op, strcmp(action, "ship") == 0 ? 0 : 1};
+	IActorKey	k;
 	bool		found;
 
+	memset(&k, 0, sizeof(k));
+	k.op = op;
+	strlcpy(k.action, action, sizeof(k.action));
 	hash_search(c->actors, &k, HASH_FIND, &found);
 	if (found)
 		return true;
@@ -531,9 +562,25 @@ ChunkSale(SlLookup *self, int64 key, SlSale *p)
 	return true;
 }
 
-static const SlLookup chunk_lookup = {ChunkBatch, ChunkOperator, ChunkLicence, ChunkMayAct, ChunkSale};
+/* The product's shelf life, read once per chunk. */
+static bool
+ChunkProduct(SlLookup *self, int64 id, bool *has_shelf, int32 *shelf)
+{
+	IChunk	   *c = (IChunk *) self;
+	bool		found;
+	IProduct   *p = hash_search(c->products, &id, HASH_ENTER, &found);
 
-static void Flush(IChunk *c);
+	if (!found)
+		p->found = RecordLookupProduct(id, &p->has_shelf, &p->shelf);
+	if (!p->found)
+		return false;
+	*has_shelf = p->has_shelf;
+	*shelf = p->shelf;
+	return true;
+}
+
+static const SlLookup chunk_lookup = {ChunkBatch, ChunkOperator, ChunkLicence, ChunkMayAct, ChunkSale,
+ChunkProduct};
 
 static SlStmt ship_ref_stmt = {
 	"SELECT result::bigint FROM shilian.import_line WHERE job_id = $1 AND line_no = $2"
@@ -566,6 +613,10 @@ static const int ship_required = 3;
 static const char *const receive_fields[] = {"link", "qty", "inspection", "received_at",
 "reject_reason", "into_batch", "link_ref", NULL};
 static const int receive_required = 2;	/* inspection is optional (RecordReceiveCheck) */
+
+static const char *const batch_fields[] = {"owner", "product", "qty", "produced_on", "lot",
+"expires_on", "certificate", NULL};
+static const int batch_required = 3;	/* produced_on defaults to the platform's today */
 
 /* The value of key field in the object rec: NULL for absent or JSON null. */
 static JsonbValue *
@@ -713,6 +764,28 @@ ParseReceive(ILine *ln)
 		ln->ref = DatumGetInt32(Cast(ref, INT4OID));
 }
 
+/* The arguments of batch_create, as import_line_call casts them, in their order. */
+static void
+ParseBatch(ILine *ln)
+{
+	Jsonb	   *rec = ln->rec;
+	SlBatchNew *b = &ln->batch;
+	char	   *s;
+
+	CheckFields(rec, "batch", batch_fields, batch_required);
+	b->owner = DatumGetInt64(Cast(FieldText(rec, "owner"), INT8OID));
+	b->product = DatumGetInt64(Cast(FieldText(rec, "product"), INT8OID));
+	b->q = DatumGetQty(Cast(FieldText(rec, "qty"), qty_typ));
+	s = FieldText(rec, "produced_on");
+	b->produced = s ? SlStrictDate(s, "produced_on") : PlatformToday();
+	s = FieldText(rec, "lot");
+	ln->lot = s ? CStringGetTextDatum(s) : (Datum) 0;
+	s = FieldText(rec, "expires_on");
+	b->has_expiry = s != NULL;
+	b->expires = s ? SlStrictDate(s, "expires_on") : 0;
+	b->certificate = FieldJsonb(rec, "certificate");
+}
+
 /* ---- h-history: line references to batches and to sales of earlier lines ---- */
 
 static SlStmt batch_ref_stmt = {
@@ -858,12 +931,16 @@ ParseLine(ILine *ln, const char *body)
 		ln->kind = LK_SHIP;
 	else if (strcmp(k, "receive") == 0 && FieldText(rec, "into_batch") == NULL)
 		ln->kind = LK_RECEIVE;
+	else if (strcmp(k, "batch") == 0)
+		ln->kind = LK_BATCH;
 	else
 		ln->kind = LK_OTHER;
 	if (ln->kind == LK_SHIP)
 		ParseShip(ln);
 	else if (ln->kind == LK_RECEIVE)
 		ParseReceive(ln);
+	else if (ln->kind == LK_BATCH)
+		ParseBatch(ln);
 }
 
 static void
@@ -1041,7 +1118,39 @@ ReceiveLine(IChunk *c, ILine *ln)
 	c->nrecv++;
 }
 
+static void
+BatchLine(IChunk *c, ILine *ln)
+{
+	SlRefusal	r;
+
+	if (!RecordBatchCheck(&c->lookup, &ln->batch, &r))
+	{
+		Refused(ln, &r);
+		return;
+	}
+	ln->ledger_op = ln->batch.owner;
+	c->nbatch++;
+}
+
 /* ---- writes ------------------------------------------------------------------- */
+
+/*
+ * The new batches of the chunk's batch lines, as batch_create writes one:
+ * ids drawn first and trace codes made in line order, returned in line order.
+ */
+static SlStmt batch_many_stmt = {
+	"WITH d AS MATERIALIZED (SELECT u.*, nextval('shilian.batch_id_seq'::regclass) AS nid"
+	"  FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::shilian.qty[], $5::date[], $6::date[],"
+	"   $7::text[], $8::jsonb[]) WITH ORDINALITY AS u(region, owner, product, q, produced, expires, lot,"
+	"   cert, o)),"
+	" nb AS (INSERT INTO shilian.batch (id, trace_code, owner_id, product_id, qty, qty_left,"
+	"   produced_on, expires_on, lot, origin, certificate) OVERRIDING SYSTEM VALUE"
+	"  SELECT d.nid, shilian.trace_code_next(d.region), d.owner, d.product, d.q, d.q, d.produced,"
+	"   d.expires, d.lot, 'produced', d.cert FROM d"
+	"  RETURNING id, trace_code, to_jsonb(batch.*) AS j)"
+	" SELECT nb.trace_code, nb.j FROM d JOIN nb ON nb.id = d.nid ORDER BY d.o",
+	8, {"text[]", "bigint[]", "bigint[]", "shilian.qty[]", "date[]", "date[]", "text[]", "jsonb[]"}
+};
 
 static SlStmt ship_many_stmt = {
 	"WITH l AS (INSERT INTO shilian.link (kind, from_batch, seller_id, buyer_id, qty_shipped,"
@@ -1103,16 +1212,66 @@ ArrayOf(Datum *d, bool *nulls, int n, Oid typ)
 	return PointerGetDatum(construct_md_array(d, nulls, 1, dims, lbs, typ, len, byval, align));
 }
 
-/* Write the queued lines: sales, balances, receipts, then the ledger in line order. */
+/* Write the queued lines: batches, sales, balances, receipts, then the ledger in line order. */
 static void
 Flush(IChunk *c)
 {
 	int			ns = c->nship,
-				nr = c->nrecv;
+				nr = c->nrecv,
+				nb = c->nbatch;
 	ListCell   *lc;
 
 	if (list_length(c->pending) == 0 && c->dirty == NIL)
 		return;
+	if (nb > 0)
+	{
+		Datum	   *a[8];
+		bool	   *n[8];
+		Datum		v[8];
+		Oid			typs[8] = {TEXTOID, INT8OID, INT8OID, qty_typ, DATEOID, DATEOID, TEXTOID, JSONBOID};
+		ILine	  **news = palloc_array(ILine *, nb);
+		int			i = 0;
+
+		for (int k = 0; k < 8; k++)
+		{
+			a[k] = palloc0_array(Datum, nb);
+			n[k] = palloc0_array(bool, nb);
+		}
+		foreach(lc, c->pending)
+		{
+			ILine	   *ln = lfirst(lc);
+			SlBatchNew *b = &ln->batch;
+
+			if (ln->kind != LK_BATCH)
+				continue;
+			news[i] = ln;
+			a[0][i] = PointerGetDatum(cstring_to_text_with_len(b->owner_info.station, 6));
+			a[1][i] = Int64GetDatum(b->owner);
+			a[2][i] = Int64GetDatum(b->product);
+			a[3][i] = QtyGetDatum(b->q);
+			a[4][i] = DateADTGetDatum(b->produced);
+			a[5][i] = DateADTGetDatum(b->expires);
+			n[5][i] = !b->has_expiry;
+			a[6][i] = ln->lot;
+			n[6][i] = ln->lot == (Datum) 0;
+			a[7][i] = b->certificate ? JsonbPGetDatum(b->certificate) : (Datum) 0;
+			n[7][i] = b->certificate == NULL;
+			i++;
+		}
+		for (int k = 0; k < 8; k++)
+			v[k] = ArrayOf(a[k], n[k], nb, typs[k]);
+		SlExec(&batch_many_stmt, v, NULL, 0);
+		if (SPI_processed != (uint64) nb)
+			elog(ERROR, "import wrote %llu batches of %d", (unsigned long long) SPI_processed, nb);
+		for (i = 0; i < nb; i++)
+		{
+			ILine	   *ln = news[i];
+
+			ln->result = TraceCodeToCString(DatumGetTraceCode(SlGet(i, 1, NULL)));
+			ln->ledger_body = DatumGetJsonbPCopy(SlGet(i, 2, NULL));
+		}
+		elog(DEBUG1, "import: %d batch lines written by one statement", nb);
+	}
 	if (ns > 0)
 	{
 		Datum	   *a[6];
@@ -1268,6 +1427,11 @@ Flush(IChunk *c)
 				e->kind = "ship";
 				e->on_date = ln->ship.shipped;
 			}
+			else if (ln->kind == LK_BATCH)
+			{
+				e->kind = "batch_create";
+				e->on_date = ln->batch.produced;
+			}
 			else
 			{
 				e->kind = "receive";
@@ -1277,7 +1441,7 @@ Flush(IChunk *c)
 		RecordsToLedger(es, i);
 	}
 	c->pending = NIL;
-	c->nship = c->nrecv = 0;
+	c->nship = c->nrecv = c->nbatch = 0;
 }
 
 /* ---- the other kinds: the record function, in a subtransaction --------------- */
@@ -1330,7 +1494,7 @@ OtherLine(IChunk *c, ILine *ln, MemoryContext linecxt)
 	CachesReset(c);
 }
 
-/* Check (ship, receive) or apply (the other kinds) one parsed line; refusals are recorded. */
+/* Check (ship, receive, batch) or apply (the other kinds) one parsed line; refusals are recorded. */
 static void
 Line(IChunk *c, ILine *ln, MemoryContext linecxt)
 {
@@ -1343,6 +1507,8 @@ Line(IChunk *c, ILine *ln, MemoryContext linecxt)
 	}
 	if (ln->kind == LK_SHIP)
 		ShipLine(c, ln);
+	else if (ln->kind == LK_BATCH)
+		BatchLine(c, ln);
 	else
 		ReceiveLine(c, ln);
 	if (!ln->refused)

@@ -205,8 +205,9 @@ SqlMayAct(SlLookup *self, int64 operator_id, const char *action, SlRefusal *r)
 }
 
 static bool SqlSale(SlLookup *self, int64 key, SlSale *p);
+static bool SqlProduct(SlLookup *self, int64 id, bool *has_shelf, int32 *shelf);
 
-static SlLookup sql_lookup = {SqlBatch, SqlOperator, SqlLicence, SqlMayAct, SqlSale};
+static SlLookup sql_lookup = {SqlBatch, SqlOperator, SqlLicence, SqlMayAct, SqlSale, SqlProduct};
 
 static void
 BatchLock(TraceCode code, SlBatch *b)
@@ -285,20 +286,77 @@ static SlStmt product_stmt = {
 	1, {"bigint"}
 };
 
-static void
-ProductLookup(int64 product, bool *has_shelf, int32 *shelf)
+bool
+RecordLookupProduct(int64 id, bool *has_shelf, int32 *shelf)
 {
-	Datum		v[1] = {Int64GetDatum(product)};
+	Datum		v[1] = {Int64GetDatum(id)};
 	bool		isnull;
 
 	SlExec(&product_stmt, v, NULL, 1);
 	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(SL_UNKNOWN_PRODUCT),
-				 errmsg("unknown product: product %lld is not registered", (long long) product),
-				 errhint("Register the product with product_register first.")));
+		return false;
 	*shelf = DatumGetInt32(SlGet(0, 1, &isnull));
 	*has_shelf = !isnull;
+	return true;
+}
+
+static bool
+SqlProduct(SlLookup *self, int64 id, bool *has_shelf, int32 *shelf)
+{
+	return RecordLookupProduct(id, has_shelf, shelf);
+}
+
+/* Registered (SL R18), through the lookup; *has_shelf and *shelf its shelf life. */
+static bool
+CheckProductKnown(SlLookup *lk, int64 product, bool *has_shelf, int32 *shelf, SlRefusal *r)
+{
+	if (lk->product(lk, product, has_shelf, shelf))
+		return true;
+	return Refuse(r, SL_UNKNOWN_PRODUCT, NULL, "Register the product with product_register first.",
+				  "unknown product: product %lld is not registered", (long long) product);
+}
+
+static void
+ProductLookup(int64 product, bool *has_shelf, int32 *shelf)
+{
+	SlRefusal	r;
+
+	if (!CheckProductKnown(&sql_lookup, product, has_shelf, shelf, &r))
+		RecordRaise(&r);
+}
+
+/*
+ * The rules of a new batch, in their order (the bulk import gives a refused
+ * line the very refusal batch_create() raises): the owner may record, is
+ * registered and active, the product is registered, the quantity positive,
+ * the production date not in the future and not after the expiry date
+ * (which defaults to the production date plus the product's shelf life),
+ * and the certificate, if any, a JSON object.
+ */
+bool
+RecordBatchCheck(SlLookup *lk, SlBatchNew *s, SlRefusal *r)
+{
+	bool		has_shelf;
+	int32		shelf;
+
+	if (!lk->may_act(lk, s->owner, "create a batch", r) ||
+		!CheckOperatorActive(lk, s->owner, "owner", &s->owner_info, r) ||
+		!CheckProductKnown(lk, s->product, &has_shelf, &shelf, r) ||
+		!CheckPositive(s->q, "the batch quantity", r) ||
+		!CheckNotFuture(s->produced, r))
+		return false;
+	if (s->has_expiry)
+	{
+		if (!CheckDateOrder("production date", s->produced, "expiry date", s->expires, r))
+			return false;
+	}
+	else if (has_shelf)
+	{
+		s->has_expiry = true;
+		s->expires = s->produced + shelf;
+	}
+	return s->certificate == NULL ||
+		CheckDocument(s->certificate, "certificate", (const char *const[]) {NULL}, r);
 }
 
 static SlStmt batch_insert_stmt = {
@@ -314,14 +372,8 @@ PG_FUNCTION_INFO_V1(sl_batch_create);
 Datum
 sl_batch_create(PG_FUNCTION_ARGS)
 {
-	int64		owner;
-	int64		product;
-	Qty			q;
-	DateADT		produced;
-	DateADT		expires = 0;
-	bool		has_expiry;
-	int32		shelf;
-	SlOperatorInfo op;
+	SlBatchNew	s;
+	SlRefusal	r;
 	Datum		v[10];
 	char		n[11] = "          ";
 	TraceCode	code;
@@ -330,35 +382,26 @@ sl_batch_create(PG_FUNCTION_ARGS)
 	RecordRequire(fcinfo, 1, "product");
 	RecordRequire(fcinfo, 2, "qty");
 	RecordRequire(fcinfo, 3, "produced_on");
-	owner = PG_GETARG_INT64(0);
-	product = PG_GETARG_INT64(1);
-	q = PG_GETARG_QTY(2);
-	produced = PG_GETARG_DATEADT(3);
-	RecordCheckActor(owner, "create a batch");
+	memset(&s, 0, sizeof(s));
+	s.owner = PG_GETARG_INT64(0);
+	s.product = PG_GETARG_INT64(1);
+	s.q = PG_GETARG_QTY(2);
+	s.produced = PG_GETARG_DATEADT(3);
+	s.has_expiry = !PG_ARGISNULL(5);
+	s.expires = s.has_expiry ? PG_GETARG_DATEADT(5) : 0;
+	s.certificate = PG_ARGISNULL(6) ? NULL : PG_GETARG_JSONB_P(6);
 
 	SlSpiConnect();
-	ValidateOperatorActive(owner, "owner", &op);
-	ProductLookup(product, &has_expiry, &shelf);
-	ValidatePositive(q, "the batch quantity");
-	ValidateNotFuture(produced);
-	if (!PG_ARGISNULL(5))
-	{
-		expires = PG_GETARG_DATEADT(5);
-		has_expiry = true;
-		ValidateDateOrder("production date", produced, "expiry date", expires);
-	}
-	else if (has_expiry)
-		expires = produced + shelf;
-	if (!PG_ARGISNULL(6))
-		ValidateDocument(PG_GETARG_JSONB_P(6), "certificate", (const char *const[]) {NULL});
+	if (!RecordBatchCheck(&sql_lookup, &s, &r))
+		RecordRaise(&r);
 
-	v[0] = PointerGetDatum(RegionOf(op.station));
-	v[1] = Int64GetDatum(owner);
-	v[2] = Int64GetDatum(product);
-	v[3] = QtyGetDatum(q);
-	v[4] = DateADTGetDatum(produced);
-	v[5] = DateADTGetDatum(expires);
-	n[5] = has_expiry ? ' ' : 'n';
+	v[0] = PointerGetDatum(RegionOf(s.owner_info.station));
+	v[1] = Int64GetDatum(s.owner);
+	v[2] = Int64GetDatum(s.product);
+	v[3] = QtyGetDatum(s.q);
+	v[4] = DateADTGetDatum(s.produced);
+	v[5] = DateADTGetDatum(s.expires);
+	n[5] = s.has_expiry ? ' ' : 'n';
 	v[6] = PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4);
 	n[6] = PG_ARGISNULL(4) ? 'n' : ' ';
 	v[7] = CStringGetTextDatum("produced");
@@ -368,7 +411,7 @@ sl_batch_create(PG_FUNCTION_ARGS)
 	n[9] = 'n';
 	SlExec(&batch_insert_stmt, v, n, 0);
 	code = DatumGetTraceCode(SlGet(0, 2, NULL));
-	RecordToLedger(owner, "batch_create", produced, JsonbResult(0, 3));
+	RecordToLedger(s.owner, "batch_create", s.produced, JsonbResult(0, 3));
 	SPI_finish();
 	PG_RETURN_TRACE_CODE(code);
 }
