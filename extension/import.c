@@ -9,18 +9,19 @@
  * A chunk's lines are parsed first (JSON, fields, literals) in one
  * subtransaction: a line that does not parse rolls it back (nothing is
  * written in it) and is refused, and the lines after it are parsed in the
- * next one. ship and receive lines are then checked by the very rule
- * functions ship() and receive() run (RecordShipCheck, RecordReceiveCheck in
- * records.c), which report a refusal without throwing, against the chunk's
- * caches: the batches and sales the chunk names, read and locked once (so no
- * per-line lock and no per-line subtransaction), and what earlier lines did
- * (balances, sales now received, sales made by earlier lines). Valid lines
- * are written with one statement per kind per chunk, then one ledger entry
- * per line, the chunk's entries appended at once in line order through
- * RecordsToLedger (exactly what one RecordToLedger call per line appends),
- * so each operator's chain follows the upload. Every other kind (and a
- * receipt into an existing batch) is applied by its record function in a
- * subtransaction of its own, after the queued writes.
+ * next one. batch, ship and receive lines are then checked by the very rule
+ * functions batch_create(), ship() and receive() run (RecordBatchCheck,
+ * RecordShipCheck, RecordReceiveCheck in records.c), which report a refusal
+ * without throwing, against the chunk's caches: the batches and sales the
+ * chunk names, read and locked once (so no per-line lock and no per-line
+ * subtransaction), the operators, licences and products read once, and what
+ * earlier lines did (balances, sales now received, sales made by earlier
+ * lines). Valid lines are written with one statement per kind per chunk,
+ * then one ledger entry per line, the chunk's entries appended at once in
+ * line order through RecordsToLedger (exactly what one RecordToLedger call
+ * per line appends), so each operator's chain follows the upload. Every
+ * other kind (and a receipt into an existing batch) is applied by its record
+ * function in a subtransaction of its own, after the queued writes.
  *
  * Only refusals (RecordIsRefusal: SLR*, SLI*, SLD*, 22*, 23*, 42501) refuse a line, and
  * only after the subtransaction they were raised in is rolled back;

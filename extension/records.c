@@ -3,10 +3,11 @@
  * reject, receive_first_entry, transform and consume. Each function checks
  * the acting operator, runs every rule of validate.c before it writes, writes
  * with one or two cached statements and appends exactly one ledger entry
- * through RecordToLedger, all in the caller's transaction. The rules of ship
- * and receive, in their order, are RecordShipCheck and RecordReceiveCheck,
- * which read rows through an SlLookup: here one locking statement per row
- * (sql_lookup), in the bulk import its chunk's caches (import.c).
+ * through RecordToLedger, all in the caller's transaction. The rules of
+ * batch_create, ship and receive, in their order, are RecordBatchCheck,
+ * RecordShipCheck and RecordReceiveCheck, which read rows through an
+ * SlLookup: here one locking statement per row (sql_lookup), in the bulk
+ * import its chunk's caches (import.c).
  */
 #include "records.h"
 
