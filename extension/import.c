@@ -147,6 +147,9 @@ typedef struct ILine
 	/* batch */
 	SlBatchNew	batch;
 	Datum		lot;			/* text or 0 */
+	/* the new batch of a batch or receive line: id and trace code, drawn in line order */
+	int64		new_id;
+	TraceCode	new_code;
 	/* ledger */
 	int64		ledger_op;
 	Jsonb	   *ledger_body;
@@ -1136,21 +1139,30 @@ BatchLine(IChunk *c, ILine *ln)
 /* ---- writes ------------------------------------------------------------------- */
 
 /*
- * The new batches of the chunk's batch lines, as batch_create writes one:
- * ids drawn first and trace codes made in line order, returned in line order.
+ * The ids and trace codes of the chunk's new batches (of batch and receive
+ * lines), drawn in line order as one record function call per line draws
+ * them, so each line's batch gets the id and code it would get alone.
  */
+static SlStmt batch_ids_stmt = {
+	"SELECT nextval('shilian.batch_id_seq'::regclass), shilian.trace_code_next(u.region)"
+	" FROM unnest($1::text[]) WITH ORDINALITY AS u(region, o) ORDER BY u.o",
+	1, {"text[]"}
+};
+
+/* The new batches of the chunk's batch lines, as batch_create writes one; in line order. */
 static SlStmt batch_many_stmt = {
-	"WITH d AS MATERIALIZED (SELECT u.*, nextval('shilian.batch_id_seq'::regclass) AS nid"
-	"  FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::shilian.qty[], $5::date[], $6::date[],"
-	"   $7::text[], $8::jsonb[]) WITH ORDINALITY AS u(region, owner, product, q, produced, expires, lot,"
-	"   cert, o)),"
+	"WITH d AS MATERIALIZED (SELECT u.*"
+	"  FROM unnest($1::bigint[], $2::shilian.trace_code[], $3::bigint[], $4::bigint[], $5::shilian.qty[],"
+	"   $6::date[], $7::date[], $8::text[], $9::jsonb[]) WITH ORDINALITY AS u(nid, code, owner, product,"
+	"   q, produced, expires, lot, cert, o)),"
 	" nb AS (INSERT INTO shilian.batch (id, trace_code, owner_id, product_id, qty, qty_left,"
 	"   produced_on, expires_on, lot, origin, certificate) OVERRIDING SYSTEM VALUE"
-	"  SELECT d.nid, shilian.trace_code_next(d.region), d.owner, d.product, d.q, d.q, d.produced,"
-	"   d.expires, d.lot, 'produced', d.cert FROM d"
-	"  RETURNING id, trace_code, to_jsonb(batch.*) AS j)"
-	" SELECT nb.trace_code, nb.j FROM d JOIN nb ON nb.id = d.nid ORDER BY d.o",
-	8, {"text[]", "bigint[]", "bigint[]", "shilian.qty[]", "date[]", "date[]", "text[]", "jsonb[]"}
+	"  SELECT d.nid, d.code, d.owner, d.product, d.q, d.q, d.produced, d.expires, d.lot, 'produced',"
+	"   d.cert FROM d"
+	"  RETURNING id, to_jsonb(batch.*) AS j)"
+	" SELECT nb.j FROM d JOIN nb ON nb.id = d.nid ORDER BY d.o",
+	9, {"bigint[]", "shilian.trace_code[]", "bigint[]", "bigint[]", "shilian.qty[]", "date[]", "date[]",
+		"text[]", "jsonb[]"}
 };
 
 static SlStmt ship_many_stmt = {
@@ -1172,19 +1184,20 @@ static SlStmt balance_stmt = {
 /*
  * The receipts of the chunk, as receive_stmt writes one: the buyer's new
  * batch pre-filled from the seller's, the link received, the incoming
- * inspection when the line has one. The new batches' ids are drawn first (in line order), so
- * every part is matched by id, with plain joins the planner estimates well.
+ * inspection when the line has one. The new batches' ids and trace codes are
+ * drawn first (batch_ids_stmt, in line order), so every part is matched by
+ * id, with plain joins the planner estimates well.
  */
 static SlStmt receive_many_stmt = {
-	"WITH d AS MATERIALIZED (SELECT u.*, nextval('shilian.batch_id_seq'::regclass) AS nid"
-	"  FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::shilian.qty[],"
+	"WITH d AS MATERIALIZED (SELECT u.*"
+	"  FROM unnest($1::shilian.trace_code[], $2::bigint[], $3::bigint[], $4::shilian.qty[],"
 	"   $5::date[], $6::date[], $7::text[], $8::shilian.licence_no[], $9::jsonb[], $10::bigint[],"
-	"   $11::timestamptz[], $12::text[], $13::text[], $14::jsonb[])"
-	"   WITH ORDINALITY AS u(region, buyer, product, q, produced, expires, lot, lic, cert, link, at,"
-	"   reason, res, insp, o)),"
+	"   $11::timestamptz[], $12::text[], $13::text[], $14::jsonb[], $15::bigint[])"
+	"   WITH ORDINALITY AS u(code, buyer, product, q, produced, expires, lot, lic, cert, link, at,"
+	"   reason, res, insp, nid, o)),"
 	" nb AS (INSERT INTO shilian.batch (id, trace_code, owner_id, product_id, qty, qty_left,"
 	"   produced_on, expires_on, lot, origin, supplier_licence, certificate) OVERRIDING SYSTEM VALUE"
-	"  SELECT d.nid, shilian.trace_code_next(d.region), d.buyer, d.product, d.q, d.q, d.produced, d.expires,"
+	"  SELECT d.nid, d.code, d.buyer, d.product, d.q, d.q, d.produced, d.expires,"
 	"   d.lot, 'received', d.lic, d.cert FROM d"
 	"  RETURNING id, trace_code, to_jsonb(batch.*) AS j),"
 	" ul AS (UPDATE shilian.link l SET to_batch = d.nid, qty_accepted = d.q, received_at = d.at,"
@@ -1196,8 +1209,9 @@ static SlStmt receive_many_stmt = {
 	"  RETURNING id, batch_id)"
 	" SELECT d.o, nb.trace_code, jsonb_build_object('link', ul.j, 'batch', nb.j, 'inspection_id', ins.id)"
 	" FROM d JOIN nb ON nb.id = d.nid JOIN ul ON ul.nid = d.nid LEFT JOIN ins ON ins.batch_id = d.nid ORDER BY d.o",
-	14, {"text[]", "bigint[]", "bigint[]", "shilian.qty[]", "date[]", "date[]", "text[]",
-		"shilian.licence_no[]", "jsonb[]", "bigint[]", "timestamptz[]", "text[]", "text[]", "jsonb[]"}
+	15, {"shilian.trace_code[]", "bigint[]", "bigint[]", "shilian.qty[]", "date[]", "date[]", "text[]",
+		"shilian.licence_no[]", "jsonb[]", "bigint[]", "timestamptz[]", "text[]", "text[]", "jsonb[]",
+		"bigint[]"}
 };
 
 static Datum
@@ -1224,16 +1238,49 @@ Flush(IChunk *c)
 
 	if (list_length(c->pending) == 0 && c->dirty == NIL)
 		return;
+	/* the new batches' ids and trace codes, in line order (the region: the holder's station) */
+	if (nb + nr > 0)
+	{
+		Datum	   *regions = palloc_array(Datum, nb + nr);
+		ILine	  **news = palloc_array(ILine *, nb + nr);
+		Datum		v[1];
+		int			i = 0;
+
+		foreach(lc, c->pending)
+		{
+			ILine	   *ln = lfirst(lc);
+			const char *station;
+
+			if (ln->kind == LK_BATCH)
+				station = ln->batch.owner_info.station;
+			else if (ln->kind == LK_RECEIVE)
+				station = ln->recv.sale.buyer_station;
+			else
+				continue;
+			news[i] = ln;
+			regions[i++] = PointerGetDatum(cstring_to_text_with_len(station, 6));
+		}
+		v[0] = ArrayOf(regions, NULL, i, TEXTOID);
+		SlExec(&batch_ids_stmt, v, NULL, 0);
+		if (SPI_processed != (uint64) i)
+			elog(ERROR, "import drew %llu batch ids of %d", (unsigned long long) SPI_processed, i);
+		for (int k = 0; k < i; k++)
+		{
+			news[k]->new_id = DatumGetInt64(SlGet(k, 1, NULL));
+			news[k]->new_code = DatumGetTraceCode(SlGet(k, 2, NULL));
+		}
+	}
 	if (nb > 0)
 	{
-		Datum	   *a[8];
-		bool	   *n[8];
-		Datum		v[8];
-		Oid			typs[8] = {TEXTOID, INT8OID, INT8OID, qty_typ, DATEOID, DATEOID, TEXTOID, JSONBOID};
+		Datum	   *a[9];
+		bool	   *n[9];
+		Datum		v[9];
+		Oid			typs[9] = {INT8OID, trace_code_typ, INT8OID, INT8OID, qty_typ, DATEOID, DATEOID, TEXTOID,
+		JSONBOID};
 		ILine	  **news = palloc_array(ILine *, nb);
 		int			i = 0;
 
-		for (int k = 0; k < 8; k++)
+		for (int k = 0; k < 9; k++)
 		{
 			a[k] = palloc0_array(Datum, nb);
 			n[k] = palloc0_array(bool, nb);
@@ -1246,20 +1293,21 @@ Flush(IChunk *c)
 			if (ln->kind != LK_BATCH)
 				continue;
 			news[i] = ln;
-			a[0][i] = PointerGetDatum(cstring_to_text_with_len(b->owner_info.station, 6));
-			a[1][i] = Int64GetDatum(b->owner);
-			a[2][i] = Int64GetDatum(b->product);
-			a[3][i] = QtyGetDatum(b->q);
-			a[4][i] = DateADTGetDatum(b->produced);
-			a[5][i] = DateADTGetDatum(b->expires);
-			n[5][i] = !b->has_expiry;
-			a[6][i] = ln->lot;
-			n[6][i] = ln->lot == (Datum) 0;
-			a[7][i] = b->certificate ? JsonbPGetDatum(b->certificate) : (Datum) 0;
-			n[7][i] = b->certificate == NULL;
+			a[0][i] = Int64GetDatum(ln->new_id);
+			a[1][i] = TraceCodeGetDatum(ln->new_code);
+			a[2][i] = Int64GetDatum(b->owner);
+			a[3][i] = Int64GetDatum(b->product);
+			a[4][i] = QtyGetDatum(b->q);
+			a[5][i] = DateADTGetDatum(b->produced);
+			a[6][i] = DateADTGetDatum(b->expires);
+			n[6][i] = !b->has_expiry;
+			a[7][i] = ln->lot;
+			n[7][i] = ln->lot == (Datum) 0;
+			a[8][i] = b->certificate ? JsonbPGetDatum(b->certificate) : (Datum) 0;
+			n[8][i] = b->certificate == NULL;
 			i++;
 		}
-		for (int k = 0; k < 8; k++)
+		for (int k = 0; k < 9; k++)
 			v[k] = ArrayOf(a[k], n[k], nb, typs[k]);
 		SlExec(&batch_many_stmt, v, NULL, 0);
 		if (SPI_processed != (uint64) nb)
@@ -1268,8 +1316,8 @@ Flush(IChunk *c)
 		{
 			ILine	   *ln = news[i];
 
-			ln->result = TraceCodeToCString(DatumGetTraceCode(SlGet(i, 1, NULL)));
-			ln->ledger_body = DatumGetJsonbPCopy(SlGet(i, 2, NULL));
+			ln->result = TraceCodeToCString(ln->new_code);
+			ln->ledger_body = DatumGetJsonbPCopy(SlGet(i, 1, NULL));
 		}
 		elog(DEBUG1, "import: %d batch lines written by one statement", nb);
 	}
@@ -1347,15 +1395,15 @@ Flush(IChunk *c)
 	}
 	if (nr > 0)
 	{
-		Datum	   *a[14];
-		bool	   *n[14];
-		Datum		v[14];
-		Oid			typs[14] = {TEXTOID, INT8OID, INT8OID, qty_typ, DATEOID, DATEOID, TEXTOID,
-		licence_typ, JSONBOID, INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, JSONBOID};
+		Datum	   *a[15];
+		bool	   *n[15];
+		Datum		v[15];
+		Oid			typs[15] = {trace_code_typ, INT8OID, INT8OID, qty_typ, DATEOID, DATEOID, TEXTOID,
+		licence_typ, JSONBOID, INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, JSONBOID, INT8OID};
 		ILine	  **recvs = palloc_array(ILine *, nr);
 		int			i = 0;
 
-		for (int k = 0; k < 14; k++)
+		for (int k = 0; k < 15; k++)
 		{
 			a[k] = palloc0_array(Datum, nr);
 			n[k] = palloc0_array(bool, nr);
@@ -1371,7 +1419,8 @@ Flush(IChunk *c)
 			l = ln->link;
 			s = &l->from->b;
 			recvs[i] = ln;
-			a[0][i] = PointerGetDatum(cstring_to_text_with_len(ln->recv.sale.buyer_station, 6));
+			a[0][i] = TraceCodeGetDatum(ln->new_code);
+			a[14][i] = Int64GetDatum(ln->new_id);
 			a[1][i] = Int64GetDatum(l->buyer);
 			a[2][i] = Int64GetDatum(s->product);
 			a[3][i] = QtyGetDatum(ln->recv.q);
@@ -1398,7 +1447,7 @@ Flush(IChunk *c)
 				n[12][i] = n[13][i] = true;
 			i++;
 		}
-		for (int k = 0; k < 14; k++)
+		for (int k = 0; k < 15; k++)
 			v[k] = ArrayOf(a[k], n[k], nr, typs[k]);
 		SlExec(&receive_many_stmt, v, NULL, 0);
 		if (SPI_processed != (uint64) nr)
