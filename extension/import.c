@@ -55,7 +55,7 @@
 
 typedef enum LineKind
 {
-	LK_NONE, LK_SHIP, LK_RECEIVE, LK_BATCH, LK_OTHER
+	LK_NONE, LK_SHIP, LK_RECEIVE, LK_BATCH, LK_INSPECT, LK_OTHER
 } LineKind;
 
 /* A batch as the chunk sees it: read once, balance kept in memory. */
@@ -64,6 +64,7 @@ typedef struct IBatch
 	TraceCode	code;			/* hash key */
 	bool		found;
 	bool		dirty;			/* b.left changed: written at flush */
+	bool		cert_pending;	/* a queued release inspection (pass) gives it its certificate */
 	SlBatch		b;
 } IBatch;
 
@@ -147,6 +148,10 @@ typedef struct ILine
 	/* batch */
 	SlBatchNew	batch;
 	Datum		lot;			/* text or 0 */
+	/* inspection */
+	SlInspect	insp;
+	bool		sets_cert;		/* the first release inspection (pass) of a batch without certificate */
+	int64		insp_id;		/* the inspection's id (inspect lines, receive lines with one) */
 	/* the new batch of a batch or receive line: id and trace code, drawn in line order */
 	int64		new_id;
 	TraceCode	new_code;
@@ -174,6 +179,7 @@ typedef struct IChunk
 	int			nship;
 	int			nrecv;
 	int			nbatch;
+	int			ninsp;
 	List	   *dirty;			/* IBatch * with a changed balance */
 } IChunk;
 
@@ -263,6 +269,7 @@ BatchCache(IChunk *c, int row)
 		return;
 	b->found = true;
 	b->dirty = false;
+	b->cert_pending = false;
 	RecordBatchFill(&b->b, code, row);
 	bi = hash_search(c->batch_ids, &b->b.id, HASH_ENTER, NULL);
 	bi->batch = b;
@@ -291,7 +298,11 @@ BatchesLoad(IChunk *c, Datum *codes, int ncodes, Datum *ids, int nids)
 		IBatch	   *b = hash_search(c->batches, &code, HASH_ENTER, &found);
 
 		if (!found)
+		{
 			b->found = false;
+			b->dirty = false;
+			b->cert_pending = false;
+		}
 	}
 }
 
@@ -435,9 +446,9 @@ LinkGet(IChunk *c, int64 id)
 static void Flush(IChunk *c);
 
 /*
- * The batch by trace code. A code no batch has may be that of a batch line
- * queued in the chunk: those are written first and the code read again, as
- * one batch_create per line would have it.
+ * The batch by trace code. A code no batch has may be that of the new batch
+ * of a batch or receive line queued in the chunk: those are written first
+ * and the code read again, as one record function call per line would have it.
  */
 static SlBatch *
 ChunkBatch(SlLookup *self, TraceCode code)
@@ -445,7 +456,7 @@ ChunkBatch(SlLookup *self, TraceCode code)
 	IChunk	   *c = (IChunk *) self;
 	IBatch	   *b = BatchGet(c, code);
 
-	if (!b->found && c->nbatch > 0)
+	if (!b->found && c->nbatch + c->nrecv > 0)
 	{
 		Flush(c);
 		hash_search(c->batches, &code, HASH_REMOVE, NULL);
@@ -622,6 +633,11 @@ static const char *const batch_fields[] = {"owner", "product", "qty", "produced_
 "expires_on", "certificate", NULL};
 static const int batch_required = 3;	/* produced_on defaults to the platform's today */
 
+/* inspect's parameters; kind is the field inspection_kind (import_line_call) */
+static const char *const inspection_fields[] = {"code", "inspection_kind", "result", "report",
+"inspected_at", "operator", NULL};
+static const int inspection_required = 4;	/* inspected_at defaults to now() */
+
 /* The value of key field in the object rec: NULL for absent or JSON null. */
 static JsonbValue *
 FieldValue(Jsonb *rec, const char *field)
@@ -790,6 +806,26 @@ ParseBatch(ILine *ln)
 	b->certificate = FieldJsonb(rec, "certificate");
 }
 
+/* The arguments of inspect, as import_line_call casts them, in their order. */
+static void
+ParseInspect(ILine *ln)
+{
+	Jsonb	   *rec = ln->rec;
+	SlInspect  *in = &ln->insp;
+	char	   *s;
+
+	CheckFields(rec, "inspection", inspection_fields, inspection_required);
+	in->code = DatumGetTraceCode(Cast(FieldText(rec, "code"), trace_code_typ));
+	in->kind = FieldText(rec, "inspection_kind");
+	in->result = FieldText(rec, "result");
+	in->report = FieldJsonb(rec, "report");
+	s = FieldText(rec, "inspected_at");
+	in->at = s ? SlStrictTimestamptz(s, "inspected_at") : GetCurrentTransactionStartTimestamp();
+	s = FieldText(rec, "operator");
+	in->has_operator = s != NULL;
+	in->operator_id = s ? DatumGetInt64(Cast(s, INT8OID)) : 0;
+}
+
 /* ---- h-history: line references to batches and to sales of earlier lines ---- */
 
 static SlStmt batch_ref_stmt = {
@@ -937,6 +973,8 @@ ParseLine(ILine *ln, const char *body)
 		ln->kind = LK_RECEIVE;
 	else if (strcmp(k, "batch") == 0)
 		ln->kind = LK_BATCH;
+	else if (strcmp(k, "inspection") == 0)
+		ln->kind = LK_INSPECT;
 	else
 		ln->kind = LK_OTHER;
 	if (ln->kind == LK_SHIP)
@@ -945,6 +983,8 @@ ParseLine(ILine *ln, const char *body)
 		ParseReceive(ln);
 	else if (ln->kind == LK_BATCH)
 		ParseBatch(ln);
+	else if (ln->kind == LK_INSPECT)
+		ParseInspect(ln);
 }
 
 static void
@@ -1108,7 +1148,12 @@ ReceiveLine(IChunk *c, ILine *ln)
 		return;
 	}
 
-	/* accepted */
+	/*
+	 * accepted; a receipt copies the seller's certificate: one a queued
+	 * inspection line gives the batch is written first
+	 */
+	if (l->from != NULL && l->from->cert_pending)
+		Flush(c);
 	l->status = "received";
 	if (rv->cmp < 0)
 	{
@@ -1136,6 +1181,28 @@ BatchLine(IChunk *c, ILine *ln)
 	c->nbatch++;
 }
 
+static void
+InspectLine(IChunk *c, ILine *ln)
+{
+	SlInspect  *in = &ln->insp;
+	SlRefusal	r;
+	IBatch	   *b;
+
+	if (!RecordInspectCheck(&c->lookup, in, &r))
+	{
+		Refused(ln, &r);
+		return;
+	}
+	/* inspect_stmt: the first release inspection passed gives a batch without one its certificate */
+	b = BatchGet(c, in->code);
+	ln->sets_cert = strcmp(in->kind, "release") == 0 && strcmp(in->result, "pass") == 0 &&
+		b->b.certificate == (Datum) 0 && !b->cert_pending;
+	if (ln->sets_cert)
+		b->cert_pending = true;
+	ln->ledger_op = in->operator_id;
+	c->ninsp++;
+}
+
 /* ---- writes ------------------------------------------------------------------- */
 
 /*
@@ -1147,6 +1214,34 @@ static SlStmt batch_ids_stmt = {
 	"SELECT nextval('shilian.batch_id_seq'::regclass), shilian.trace_code_next(u.region)"
 	" FROM unnest($1::text[]) WITH ORDINALITY AS u(region, o) ORDER BY u.o",
 	1, {"text[]"}
+};
+
+/* n inspection ids, in the order drawn (one record function call per line draws them in line order) */
+static SlStmt inspection_ids_stmt = {
+	"SELECT nextval(pg_get_serial_sequence('shilian.inspection', 'id')::regclass) AS id"
+	" FROM generate_series(1, $1) ORDER BY id",
+	1, {"integer"}
+};
+
+/*
+ * The inspections of the chunk's inspection lines, as inspect_stmt writes
+ * one: the first release inspection passed of a batch without certificate
+ * (cert, found by the lines' checks) gives it one. In line order.
+ */
+static SlStmt inspect_many_stmt = {
+	"WITH d AS MATERIALIZED (SELECT u.*"
+	"  FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::jsonb[],"
+	"   $7::timestamptz[], $8::boolean[]) WITH ORDINALITY AS u(id, batch, op, kind, result, report, at,"
+	"   cert, o)),"
+	" i AS (INSERT INTO shilian.inspection (id, batch_id, operator_id, kind, result, report, inspected_at)"
+	"  OVERRIDING SYSTEM VALUE SELECT d.id, d.batch, d.op, d.kind, d.result, d.report, d.at FROM d"
+	"  RETURNING id, to_jsonb(inspection.*) AS j),"
+	" c AS (UPDATE shilian.batch b SET certificate = jsonb_build_object("
+	"    'certificate_no', d.report->'certificate_no', 'inspection_id', d.id)"
+	"  FROM d WHERE b.id = d.batch AND d.cert AND b.certificate IS NULL RETURNING b.id, b.certificate)"
+	" SELECT i.j, c.certificate FROM d JOIN i ON i.id = d.id LEFT JOIN c ON d.cert AND c.id = d.batch"
+	" ORDER BY d.o",
+	8, {"bigint[]", "bigint[]", "bigint[]", "text[]", "text[]", "jsonb[]", "timestamptz[]", "boolean[]"}
 };
 
 /* The new batches of the chunk's batch lines, as batch_create writes one; in line order. */
@@ -1192,9 +1287,9 @@ static SlStmt receive_many_stmt = {
 	"WITH d AS MATERIALIZED (SELECT u.*"
 	"  FROM unnest($1::shilian.trace_code[], $2::bigint[], $3::bigint[], $4::shilian.qty[],"
 	"   $5::date[], $6::date[], $7::text[], $8::shilian.licence_no[], $9::jsonb[], $10::bigint[],"
-	"   $11::timestamptz[], $12::text[], $13::text[], $14::jsonb[], $15::bigint[])"
+	"   $11::timestamptz[], $12::text[], $13::text[], $14::jsonb[], $15::bigint[], $16::bigint[])"
 	"   WITH ORDINALITY AS u(code, buyer, product, q, produced, expires, lot, lic, cert, link, at,"
-	"   reason, res, insp, nid, o)),"
+	"   reason, res, insp, nid, iid, o)),"
 	" nb AS (INSERT INTO shilian.batch (id, trace_code, owner_id, product_id, qty, qty_left,"
 	"   produced_on, expires_on, lot, origin, supplier_licence, certificate) OVERRIDING SYSTEM VALUE"
 	"  SELECT d.nid, d.code, d.buyer, d.product, d.q, d.q, d.produced, d.expires,"
@@ -1203,15 +1298,15 @@ static SlStmt receive_many_stmt = {
 	" ul AS (UPDATE shilian.link l SET to_batch = d.nid, qty_accepted = d.q, received_at = d.at,"
 	"   status = 'received', reject_reason = d.reason FROM d WHERE l.id = d.link"
 	"  RETURNING d.nid, to_jsonb(l.*) AS j),"
-	" ins AS (INSERT INTO shilian.inspection (batch_id, operator_id, kind, result, report, link_id,"
-	"   inspected_at)"
-	"  SELECT d.nid, d.buyer, 'incoming', d.res, d.insp, d.link, d.at FROM d WHERE d.insp IS NOT NULL"
+	" ins AS (INSERT INTO shilian.inspection (id, batch_id, operator_id, kind, result, report, link_id,"
+	"   inspected_at) OVERRIDING SYSTEM VALUE"
+	"  SELECT d.iid, d.nid, d.buyer, 'incoming', d.res, d.insp, d.link, d.at FROM d WHERE d.insp IS NOT NULL"
 	"  RETURNING id, batch_id)"
 	" SELECT d.o, nb.trace_code, jsonb_build_object('link', ul.j, 'batch', nb.j, 'inspection_id', ins.id)"
 	" FROM d JOIN nb ON nb.id = d.nid JOIN ul ON ul.nid = d.nid LEFT JOIN ins ON ins.batch_id = d.nid ORDER BY d.o",
-	15, {"shilian.trace_code[]", "bigint[]", "bigint[]", "shilian.qty[]", "date[]", "date[]", "text[]",
+	16, {"shilian.trace_code[]", "bigint[]", "bigint[]", "shilian.qty[]", "date[]", "date[]", "text[]",
 		"shilian.licence_no[]", "jsonb[]", "bigint[]", "timestamptz[]", "text[]", "text[]", "jsonb[]",
-		"bigint[]"}
+		"bigint[]", "bigint[]"}
 };
 
 static Datum
@@ -1268,6 +1363,38 @@ Flush(IChunk *c)
 		{
 			news[k]->new_id = DatumGetInt64(SlGet(k, 1, NULL));
 			news[k]->new_code = DatumGetTraceCode(SlGet(k, 2, NULL));
+		}
+	}
+	/* the inspections' ids (inspection lines, receipts with their incoming inspection), in line order */
+	{
+		int			ni = 0;
+		Datum		v[1];
+
+		foreach(lc, c->pending)
+		{
+			ILine	   *ln = lfirst(lc);
+
+			if (ln->kind == LK_INSPECT || (ln->kind == LK_RECEIVE && ln->recv.inspection != NULL))
+				ni++;
+		}
+		if (ni > 0)
+		{
+			int			k = 0;
+
+			v[0] = Int32GetDatum(ni);
+			SlExec(&inspection_ids_stmt, v, NULL, 0);
+			if (SPI_processed != (uint64) ni)
+				elog(ERROR, "import drew %llu inspection ids of %d", (unsigned long long) SPI_processed, ni);
+			foreach(lc, c->pending)
+			{
+				ILine	   *ln = lfirst(lc);
+
+				if (ln->kind == LK_INSPECT || (ln->kind == LK_RECEIVE && ln->recv.inspection != NULL))
+				{
+					ln->insp_id = DatumGetInt64(SlGet(k, 1, NULL));
+					k++;
+				}
+			}
 		}
 	}
 	if (nb > 0)
@@ -1395,15 +1522,15 @@ Flush(IChunk *c)
 	}
 	if (nr > 0)
 	{
-		Datum	   *a[15];
-		bool	   *n[15];
-		Datum		v[15];
-		Oid			typs[15] = {trace_code_typ, INT8OID, INT8OID, qty_typ, DATEOID, DATEOID, TEXTOID,
-		licence_typ, JSONBOID, INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, JSONBOID, INT8OID};
+		Datum	   *a[16];
+		bool	   *n[16];
+		Datum		v[16];
+		Oid			typs[16] = {trace_code_typ, INT8OID, INT8OID, qty_typ, DATEOID, DATEOID, TEXTOID,
+		licence_typ, JSONBOID, INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, JSONBOID, INT8OID, INT8OID};
 		ILine	  **recvs = palloc_array(ILine *, nr);
 		int			i = 0;
 
-		for (int k = 0; k < 15; k++)
+		for (int k = 0; k < 16; k++)
 		{
 			a[k] = palloc0_array(Datum, nr);
 			n[k] = palloc0_array(bool, nr);
@@ -1442,12 +1569,13 @@ Flush(IChunk *c)
 			{
 				a[12][i] = PointerGetDatum(RecordInspectionResult(ln->recv.inspection));
 				a[13][i] = JsonbPGetDatum(ln->recv.inspection);
+				a[15][i] = Int64GetDatum(ln->insp_id);
 			}
 			else
-				n[12][i] = n[13][i] = true;
+				n[12][i] = n[13][i] = n[15][i] = true;
 			i++;
 		}
-		for (int k = 0; k < 15; k++)
+		for (int k = 0; k < 16; k++)
 			v[k] = ArrayOf(a[k], n[k], nr, typs[k]);
 		SlExec(&receive_many_stmt, v, NULL, 0);
 		if (SPI_processed != (uint64) nr)
@@ -1458,6 +1586,65 @@ Flush(IChunk *c)
 
 			ln->result = TraceCodeToCString(DatumGetTraceCode(SlGet(i, 2, NULL)));
 			ln->ledger_body = DatumGetJsonbPCopy(SlGet(i, 3, NULL));
+		}
+	}
+	/* inspections after the receipts: a receipt queued before an inspection copies the certificate before it */
+	if (c->ninsp > 0)
+	{
+		int			ni = c->ninsp;
+		Datum	   *a[8];
+		bool	   *n[8];
+		Datum		v[8];
+		Oid			typs[8] = {INT8OID, INT8OID, INT8OID, TEXTOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, BOOLOID};
+		ILine	  **ins = palloc_array(ILine *, ni);
+		int			i = 0;
+
+		for (int k = 0; k < 8; k++)
+		{
+			a[k] = palloc0_array(Datum, ni);
+			n[k] = palloc0_array(bool, ni);
+		}
+		foreach(lc, c->pending)
+		{
+			ILine	   *ln = lfirst(lc);
+			SlInspect  *in = &ln->insp;
+
+			if (ln->kind != LK_INSPECT)
+				continue;
+			ins[i] = ln;
+			a[0][i] = Int64GetDatum(ln->insp_id);
+			a[1][i] = Int64GetDatum(in->batch->id);
+			a[2][i] = Int64GetDatum(in->operator_id);
+			a[3][i] = CStringGetTextDatum(in->kind);
+			a[4][i] = CStringGetTextDatum(in->result);
+			a[5][i] = JsonbPGetDatum(in->report);
+			a[6][i] = TimestampTzGetDatum(in->at);
+			a[7][i] = BoolGetDatum(ln->sets_cert);
+			i++;
+		}
+		for (int k = 0; k < 8; k++)
+			v[k] = ArrayOf(a[k], n[k], ni, typs[k]);
+		SlExec(&inspect_many_stmt, v, NULL, 0);
+		if (SPI_processed != (uint64) ni)
+			elog(ERROR, "import wrote %llu inspections of %d", (unsigned long long) SPI_processed, ni);
+		for (i = 0; i < ni; i++)
+		{
+			ILine	   *ln = ins[i];
+			bool		isnull;
+			Datum		cert;
+
+			ln->result = psprintf(INT64_FORMAT, ln->insp_id);
+			ln->ledger_body = DatumGetJsonbPCopy(SlGet(i, 1, NULL));
+			cert = SlGet(i, 2, &isnull);
+			if (ln->sets_cert)
+			{
+				IBatch	   *b = BatchGet(c, ln->insp.code);
+
+				if (isnull)
+					elog(ERROR, "the certificate of batch %s was not written", TraceCodeToCString(ln->insp.code));
+				b->b.certificate = PointerGetDatum(DatumGetJsonbPCopy(cert));
+				b->cert_pending = false;
+			}
 		}
 	}
 	/* the ledger, in line order: each operator's chain follows the upload */
@@ -1482,6 +1669,11 @@ Flush(IChunk *c)
 				e->kind = "batch_create";
 				e->on_date = ln->batch.produced;
 			}
+			else if (ln->kind == LK_INSPECT)
+			{
+				e->kind = "inspect";
+				e->on_date = TimestampDate(ln->insp.at);
+			}
 			else
 			{
 				e->kind = "receive";
@@ -1491,7 +1683,7 @@ Flush(IChunk *c)
 		RecordsToLedger(es, i);
 	}
 	c->pending = NIL;
-	c->nship = c->nrecv = c->nbatch = 0;
+	c->nship = c->nrecv = c->nbatch = c->ninsp = 0;
 }
 
 /* ---- the other kinds: the record function, in a subtransaction --------------- */
@@ -1559,6 +1751,8 @@ Line(IChunk *c, ILine *ln, MemoryContext linecxt)
 		ShipLine(c, ln);
 	else if (ln->kind == LK_BATCH)
 		BatchLine(c, ln);
+	else if (ln->kind == LK_INSPECT)
+		InspectLine(c, ln);
 	else
 		ReceiveLine(c, ln);
 	if (!ln->refused)
@@ -1695,6 +1889,8 @@ Prefetch(IChunk *c, char **bodies, MemoryContext cxt)
 			continue;
 		if (ln->kind == LK_SHIP)
 			codes[ncodes++] = TraceCodeGetDatum(ln->ship.code);
+		else if (ln->kind == LK_INSPECT)
+			codes[ncodes++] = TraceCodeGetDatum(ln->insp.code);
 		else if (ln->kind == LK_RECEIVE && !ln->has_ref)
 			links[nlinks++] = Int64GetDatum(ln->recv.link);
 	}

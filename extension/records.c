@@ -432,68 +432,85 @@ static SlStmt inspect_stmt = {
 static const char *const release_keys[] = {"certificate_no", "inspector", NULL};
 static const char *const sampling_keys[] = {"agency", "report_no", NULL};
 
+/*
+ * The rules of an inspection, in their order (the bulk import gives a refused
+ * line the very refusal inspect() raises): the kind and result, the batch,
+ * the operator (the argument, else the acting operator, else the holder) may
+ * record, is active and holds the batch, the date, and the report's keys.
+ */
+bool
+RecordInspectCheck(SlLookup *lk, SlInspect *s, SlRefusal *r)
+{
+	const char *const *keys;
+	SlBatch    *b;
+
+	if (strcmp(s->kind, "release") == 0)
+		keys = release_keys;
+	else if (strcmp(s->kind, "incoming") == 0)
+		keys = record_incoming_keys;
+	else if (strcmp(s->kind, "sampling") == 0)
+		keys = sampling_keys;
+	else
+		return Refuse(r, ERRCODE_INVALID_PARAMETER_VALUE, NULL,
+					  "Use \"release\" (出厂检验), \"incoming\" (进货查验) or \"sampling\".",
+					  "unknown inspection kind \"%s\"", s->kind);
+	if (strcmp(s->result, "pass") != 0 && strcmp(s->result, "fail") != 0)
+		return Refuse(r, ERRCODE_INVALID_PARAMETER_VALUE, NULL, "Use \"pass\" or \"fail\".",
+					  "unknown inspection result \"%s\"", s->result);
+	b = lk->batch(lk, s->code);
+	if (!CheckBatchKnown(b, s->code, r))
+		return false;
+	s->batch = b;
+	if (!s->has_operator)
+	{
+		int64		acting = RecordActingOperator();
+
+		s->operator_id = acting != 0 ? acting : b->owner;
+	}
+	return lk->may_act(lk, s->operator_id, "inspect a batch", r) &&
+		CheckActorActive(lk, b, s->operator_id, "operator", NULL, r) &&
+		CheckOwner(s->code, b->owner, s->operator_id, "operator", r) &&
+		CheckDateOrder("production date", b->produced, "inspection date", TimestampDate(s->at), r) &&
+		CheckDocument(s->report, "inspection report", keys, r);
+}
+
 /* inspect(code, kind, result, report, inspected_at, operator) → inspection id */
 PG_FUNCTION_INFO_V1(sl_inspect);
 Datum
 sl_inspect(PG_FUNCTION_ARGS)
 {
-	TraceCode	code;
-	char	   *kind;
-	char	   *result;
-	Jsonb	   *report;
-	TimestampTz at;
-	SlBatch		b;
-	int64		actor;
+	SlInspect	s;
+	SlRefusal	r;
 	int64		id;
 	Datum		v[6];
-	const char *const *keys;
 
 	RecordRequire(fcinfo, 0, "code");
 	RecordRequire(fcinfo, 1, "kind");
 	RecordRequire(fcinfo, 2, "result");
 	RecordRequire(fcinfo, 3, "report");
 	RecordRequire(fcinfo, 4, "inspected_at");
-	code = PG_GETARG_TRACE_CODE(0);
-	kind = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	result = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	report = PG_GETARG_JSONB_P(3);
-	at = PG_GETARG_TIMESTAMPTZ(4);
-
-	if (strcmp(kind, "release") == 0)
-		keys = release_keys;
-	else if (strcmp(kind, "incoming") == 0)
-		keys = record_incoming_keys;
-	else if (strcmp(kind, "sampling") == 0)
-		keys = sampling_keys;
-	else
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown inspection kind \"%s\"", kind),
-				 errhint("Use \"release\" (出厂检验), \"incoming\" (进货查验) or \"sampling\".")));
-	if (strcmp(result, "pass") != 0 && strcmp(result, "fail") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown inspection result \"%s\"", result),
-				 errhint("Use \"pass\" or \"fail\".")));
+	memset(&s, 0, sizeof(s));
+	s.code = PG_GETARG_TRACE_CODE(0);
+	s.kind = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	s.result = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	s.report = PG_GETARG_JSONB_P(3);
+	s.at = PG_GETARG_TIMESTAMPTZ(4);
+	s.has_operator = !PG_ARGISNULL(5);
+	s.operator_id = s.has_operator ? PG_GETARG_INT64(5) : 0;
 
 	SlSpiConnect();
-	BatchLock(code, &b);
-	actor = ActorFor(fcinfo, 5, b.owner);
-	RecordCheckActor(actor, "inspect a batch");
-	ActorActive(&b, actor, "operator", NULL);
-	ValidateOwner(code, b.owner, actor, "operator");
-	ValidateDateOrder("production date", b.produced, "inspection date", TimestampDate(at));
-	ValidateDocument(report, "inspection report", keys);
+	if (!RecordInspectCheck(&sql_lookup, &s, &r))
+		RecordRaise(&r);
 
-	v[0] = Int64GetDatum(b.id);
-	v[1] = Int64GetDatum(actor);
-	v[2] = CStringGetTextDatum(kind);
-	v[3] = CStringGetTextDatum(result);
-	v[4] = JsonbPGetDatum(report);
-	v[5] = TimestampTzGetDatum(at);
+	v[0] = Int64GetDatum(s.batch->id);
+	v[1] = Int64GetDatum(s.operator_id);
+	v[2] = CStringGetTextDatum(s.kind);
+	v[3] = CStringGetTextDatum(s.result);
+	v[4] = JsonbPGetDatum(s.report);
+	v[5] = TimestampTzGetDatum(s.at);
 	SlExec(&inspect_stmt, v, NULL, 0);
 	id = DatumGetInt64(SlGet(0, 1, NULL));
-	RecordToLedger(actor, "inspect", TimestampDate(at), JsonbResult(0, 2));
+	RecordToLedger(s.operator_id, "inspect", TimestampDate(s.at), JsonbResult(0, 2));
 	SPI_finish();
 	PG_RETURN_INT64(id);
 }

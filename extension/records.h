@@ -309,6 +309,22 @@ typedef struct SlReceive
 
 /* The product's shelf life (has_shelf false: none); false when not registered. */
 extern bool RecordLookupProduct(int64 id, bool *has_shelf, int32 *shelf);
+/* inspect(): the line's values, and what the rules found. */
+typedef struct SlInspect
+{
+	TraceCode	code;
+	const char *kind;			/* release, incoming or sampling */
+	const char *result;			/* pass or fail */
+	Jsonb	   *report;
+	TimestampTz at;
+	bool		has_operator;	/* else the acting operator, else the batch's owner */
+	int64		operator_id;	/* set to the operator the rules found */
+	/* out, when accepted */
+	SlBatch    *batch;
+} SlInspect;
+
+/* Every rule of inspect() in its order; true when the inspection may be written. */
+extern bool RecordInspectCheck(SlLookup *lk, SlInspect *s, SlRefusal *r);
 /* Every rule of batch_create() in its order; true when the batch may be written. */
 extern bool RecordBatchCheck(SlLookup *lk, SlBatchNew *s, SlRefusal *r);
 /* Every rule of ship() in its order; true when the sale may be written. */

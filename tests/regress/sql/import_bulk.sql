@@ -363,5 +363,49 @@ SELECT kind, count(*) FROM shilian.ledger WHERE recorded_at >= (SELECT created_a
  GROUP BY kind ORDER BY kind;
 SELECT count(*) FILTER (WHERE NOT ok) AS bad_chains FROM shilian.chain_verify(NULL);
 
+-- ---- inspection lines through the set path ----------------------------------------
+-- checked by inspect's own rules (RecordInspectCheck) and written with one
+-- statement per chunk: every refusal of inspect, and of import_line_call,
+-- as the single-record path gives it; the first release inspection passed
+-- gives the batch its certificate, a second one none
+TRUNCATE upload;
+INSERT INTO upload VALUES
+ (1, format('{"kind": "inspection", "code": "%s", "inspection_kind": "release", "result": "pass", "report": {"certificate_no": "C-9", "inspector": "张三"}, "inspected_at": "2026-01-12T10:00:00+08:00"}', :'a')),
+ (2, format('{"kind": "inspection", "code": "%s", "inspection_kind": "sampling", "result": "fail", "report": {"agency": "lab", "report_no": "R-1"}}', :'a')),
+ (3, format('{"kind": "inspection", "code": "%s", "inspection_kind": "incoming", "result": "pass", "report": {"inspector": "李四"}}', :'whmilk')),
+ (4, format('{"kind": "inspection", "code": "%s", "inspection_kind": "final", "result": "pass", "report": {"inspector": "李四"}}', :'a')),      -- 22023 kind
+ (5, format('{"kind": "inspection", "code": "%s", "inspection_kind": "release", "result": "maybe", "report": {"inspector": "李四"}}', :'a')), -- 22023 result
+ (6, format('{"kind": "inspection", "code": "%s", "inspection_kind": "incoming", "result": "pass", "report": {"inspector": "李四"}}', :'nobatch')), -- SLR03
+ (7, format('{"kind": "inspection", "code": "%s", "inspection_kind": "incoming", "result": "pass", "report": {"inspector": "李四"}, "operator": %s}', :'a', :wh)), -- SLR04
+ (8, format('{"kind": "inspection", "code": "%s", "inspection_kind": "incoming", "result": "pass", "report": {"inspector": "李四"}, "operator": %s}', :'a', :dormant)), -- SLR02
+ (9, format('{"kind": "inspection", "code": "%s", "inspection_kind": "incoming", "result": "pass", "report": {"inspector": "李四"}, "operator": 999999}', :'a')), -- SLR01
+ (10, format('{"kind": "inspection", "code": "%s", "inspection_kind": "incoming", "result": "pass", "report": {"inspector": "李四"}, "inspected_at": "2000-01-01T00:00:00+08:00"}', :'a')), -- SLR07
+ (11, format('{"kind": "inspection", "code": "%s", "inspection_kind": "release", "result": "pass", "report": {"certificate_no": "C-10"}}', :'a')), -- SLR15
+ (12, '{"kind": "inspection", "code": "12345", "inspection_kind": "incoming", "result": "pass", "report": {"inspector": "李四"}}'), -- 22P02
+ (13, format('{"kind": "inspection", "code": "%s", "inspection_kind": "incoming", "result": "pass", "report": {"inspector": "李四"}, "inspected_at": "yesterday"}', :'a')), -- SLD03
+ (14, format('{"kind": "inspection", "code": "%s", "inspection_kind": "incoming", "report": {"inspector": "李四"}}', :'a')), -- 22023 missing
+ (15, format('{"kind": "inspection", "code": "%s", "inspection_kind": "incoming", "result": "pass", "report": {"inspector": "李四"}, "by": 1}', :'a')), -- 22023 unknown field
+ (16, format('{"kind": "inspection", "code": "%s", "inspection_kind": "release", "result": "pass", "report": {"certificate_no": "C-11", "inspector": "张三"}}', :'a'));
+SELECT certificate IS NULL AS no_certificate_yet FROM shilian.batch WHERE trace_code = :'a'::shilian.trace_code;
+SELECT pg_temp.single_path() AS single \gset
+SELECT shilian.import_ndjson(string_agg(line, E'\n' ORDER BY n)) AS job11 FROM upload \gset
+SELECT l.line_no, l.kind, coalesce(l.sqlstate, 'ok') AS sqlstate,
+       coalesce(l.sqlstate || ' ' || l.message, l.status) = (:'single'::jsonb ->> l.line_no::text) AS same
+  FROM shilian.import_line l WHERE l.job_id = :job11 ORDER BY l.line_no;
+SELECT l.line_no, l.sqlstate, regexp_replace(l.message, '\d{18}', '<code>') AS message FROM shilian.import_line l
+ WHERE l.job_id = :job11 AND l.status = 'refused' ORDER BY l.line_no;
+-- the first release inspection gave the certificate (line 1's), not line 16
+SELECT b.certificate ->> 'certificate_no' AS certificate_no,
+       (b.certificate ->> 'inspection_id') = (SELECT result FROM shilian.import_line WHERE job_id = :job11 AND line_no = 1) AS of_line_1
+  FROM shilian.batch b WHERE b.trace_code = :'a'::shilian.trace_code;
+SELECT i.line_no, n.kind, n.result, n.operator_id = :mill AS mill, n.report
+  FROM shilian.import_line i JOIN shilian.inspection n ON n.id = i.result::bigint
+ WHERE i.job_id = :job11 AND i.status = 'accepted' ORDER BY i.line_no;
+-- the set path wrote them, in one statement (one transaction id)
+SELECT count(*) AS inspections, count(DISTINCT n.xmin::text) AS writes
+  FROM shilian.import_line i JOIN shilian.inspection n ON n.id = i.result::bigint
+ WHERE i.job_id = :job11 AND i.status = 'accepted';
+SELECT count(*) FILTER (WHERE NOT ok) AS bad_chains FROM shilian.chain_verify(NULL);
+
 \c :regress_db
 DROP DATABASE shilian_import_bulk_test;
