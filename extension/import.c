@@ -9,9 +9,10 @@
  * A chunk's lines are parsed first (JSON, fields, literals) in one
  * subtransaction: a line that does not parse rolls it back (nothing is
  * written in it) and is refused, and the lines after it are parsed in the
- * next one. batch, ship and receive lines are then checked by the very rule
- * functions batch_create(), ship() and receive() run (RecordBatchCheck,
- * RecordShipCheck, RecordReceiveCheck in records.c), which report a refusal
+ * next one. batch, inspection, ship and receive lines are then checked by the
+ * very rule functions batch_create(), inspect(), ship() and receive() run
+ * (RecordBatchCheck, RecordInspectCheck, RecordShipCheck, RecordReceiveCheck
+ * in records.c), which report a refusal
  * without throwing, against the chunk's caches: the batches and sales the
  * chunk names, read and locked once (so no per-line lock and no per-line
  * subtransaction), the operators, licences and products read once, and what

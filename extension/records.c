@@ -4,8 +4,9 @@
  * the acting operator, runs every rule of validate.c before it writes, writes
  * with one or two cached statements and appends exactly one ledger entry
  * through RecordToLedger, all in the caller's transaction. The rules of
- * batch_create, ship and receive, in their order, are RecordBatchCheck,
- * RecordShipCheck and RecordReceiveCheck, which read rows through an
+ * batch_create, inspect, ship and receive, in their order, are
+ * RecordBatchCheck, RecordInspectCheck, RecordShipCheck and
+ * RecordReceiveCheck, which read rows through an
  * SlLookup: here one locking statement per row (sql_lookup), in the bulk
  * import its chunk's caches (import.c).
  */
