@@ -6,9 +6,9 @@
  * through RecordToLedger, all in the caller's transaction. The rules of
  * batch_create, inspect, ship and receive, in their order, are
  * RecordBatchCheck, RecordInspectCheck, RecordShipCheck and
- * RecordReceiveCheck, which read rows through an
- * SlLookup: here one locking statement per row (sql_lookup), in the bulk
- * import its chunk's caches (import.c).
+ * RecordReceiveCheck, which read rows through an SlLookup: here one locking
+ * statement per row (sql_lookup), in the bulk import its chunk's caches
+ * (import.c).
  */
 #include "records.h"
 
