@@ -9,18 +9,20 @@
  * A chunk's lines are parsed first (JSON, fields, literals) in one
  * subtransaction: a line that does not parse rolls it back (nothing is
  * written in it) and is refused, and the lines after it are parsed in the
- * next one. ship and receive lines are then checked by the very rule
- * functions ship() and receive() run (RecordShipCheck, RecordReceiveCheck in
- * records.c), which report a refusal without throwing, against the chunk's
- * caches: the batches and sales the chunk names, read and locked once (so no
- * per-line lock and no per-line subtransaction), and what earlier lines did
- * (balances, sales now received, sales made by earlier lines). Valid lines
- * are written with one statement per kind per chunk, then one ledger entry
- * per line, the chunk's entries appended at once in line order through
- * RecordsToLedger (exactly what one RecordToLedger call per line appends),
- * so each operator's chain follows the upload. Every other kind (and a
- * receipt into an existing batch) is applied by its record function in a
- * subtransaction of its own, after the queued writes.
+ * next one. batch, inspection, ship and receive lines are then checked by the
+ * very rule functions batch_create(), inspect(), ship() and receive() run
+ * (RecordBatchCheck, RecordInspectCheck, RecordShipCheck, RecordReceiveCheck
+ * in records.c), which report a refusal
+ * without throwing, against the chunk's caches: the batches and sales the
+ * chunk names, read and locked once (so no per-line lock and no per-line
+ * subtransaction), the operators, licences and products read once, and what
+ * earlier lines did (balances, sales now received, sales made by earlier
+ * lines). Valid lines are written with one statement per kind per chunk,
+ * then one ledger entry per line, the chunk's entries appended at once in
+ * line order through RecordsToLedger (exactly what one RecordToLedger call
+ * per line appends), so each operator's chain follows the upload. Every
+ * other kind (and a receipt into an existing batch) is applied by its record
+ * function in a subtransaction of its own, after the queued writes.
  *
  * Only refusals (RecordIsRefusal: SLR*, SLI*, SLD*, 22*, 23*, 42501) refuse a line, and
  * only after the subtransaction they were raised in is rolled back;
@@ -54,7 +56,7 @@
 
 typedef enum LineKind
 {
-	LK_NONE, LK_SHIP, LK_RECEIVE, LK_OTHER
+	LK_NONE, LK_SHIP, LK_RECEIVE, LK_BATCH, LK_INSPECT, LK_OTHER
 } LineKind;
 
 /* A batch as the chunk sees it: read once, balance kept in memory. */
@@ -63,6 +65,7 @@ typedef struct IBatch
 	TraceCode	code;			/* hash key */
 	bool		found;
 	bool		dirty;			/* b.left changed: written at flush */
+	bool		cert_pending;	/* a queued release inspection (pass) gives it its certificate */
 	SlBatch		b;
 } IBatch;
 
@@ -110,10 +113,18 @@ typedef struct ILicence
 	LicenseNo	licence;
 } ILicence;
 
+typedef struct IProduct
+{
+	int64		id;
+	bool		found;
+	bool		has_shelf;
+	int32		shelf;
+} IProduct;
+
 typedef struct IActorKey
 {
 	int64		op;
-	int			action;			/* 0 ship, 1 receive */
+	char		action[24];		/* as the rule names it: "ship", "receive", "create a batch" */
 } IActorKey;
 
 /* One line of the chunk and what became of it. */
@@ -135,6 +146,16 @@ typedef struct ILine
 	int64		ref;			/* link_ref: the line number of a ship line */
 	Datum		reason;			/* text or 0 */
 	ILink	   *link;
+	/* batch */
+	SlBatchNew	batch;
+	Datum		lot;			/* text or 0 */
+	/* inspection */
+	SlInspect	insp;
+	bool		sets_cert;		/* the first release inspection (pass) of a batch without certificate */
+	int64		insp_id;		/* the inspection's id (inspect lines, receive lines with one) */
+	/* the new batch of a batch or receive line: id and trace code, drawn in line order */
+	int64		new_id;
+	TraceCode	new_code;
 	/* ledger */
 	int64		ledger_op;
 	Jsonb	   *ledger_body;
@@ -154,9 +175,12 @@ typedef struct IChunk
 	HTAB	   *operators;
 	HTAB	   *licences;
 	HTAB	   *actors;
+	HTAB	   *products;
 	List	   *pending;		/* ILine * queued for the flush, in line order */
 	int			nship;
 	int			nrecv;
+	int			nbatch;
+	int			ninsp;
 	List	   *dirty;			/* IBatch * with a changed balance */
 } IChunk;
 
@@ -222,6 +246,7 @@ CachesReset(IChunk *c)
 	c->operators = NewHash("import operators", sizeof(int64), sizeof(IOperator));
 	c->licences = NewHash("import licences", sizeof(ILicenceKey), sizeof(ILicence));
 	c->actors = NewHash("import actors", sizeof(IActorKey), sizeof(IActorKey));
+	c->products = NewHash("import products", sizeof(int64), sizeof(IProduct));
 }
 
 /* Batches by trace code or id, locked in id order (so concurrent imports cannot deadlock). */
@@ -245,6 +270,7 @@ BatchCache(IChunk *c, int row)
 		return;
 	b->found = true;
 	b->dirty = false;
+	b->cert_pending = false;
 	RecordBatchFill(&b->b, code, row);
 	bi = hash_search(c->batch_ids, &b->b.id, HASH_ENTER, NULL);
 	bi->batch = b;
@@ -273,7 +299,11 @@ BatchesLoad(IChunk *c, Datum *codes, int ncodes, Datum *ids, int nids)
 		IBatch	   *b = hash_search(c->batches, &code, HASH_ENTER, &found);
 
 		if (!found)
+		{
 			b->found = false;
+			b->dirty = false;
+			b->cert_pending = false;
+		}
 	}
 }
 
@@ -414,11 +444,25 @@ LinkGet(IChunk *c, int64 id)
 
 /* ---- the rules' lookup over the chunk's caches ------------------------------ */
 
+static void Flush(IChunk *c);
+
+/*
+ * The batch by trace code. A code no batch has may be that of the new batch
+ * of a batch or receive line queued in the chunk: those are written first
+ * and the code read again, as one record function call per line would have it.
+ */
 static SlBatch *
 ChunkBatch(SlLookup *self, TraceCode code)
 {
-	IBatch	   *b = BatchGet((IChunk *) self, code);
+	IChunk	   *c = (IChunk *) self;
+	IBatch	   *b = BatchGet(c, code);
 
+	if (!b->found && c->nbatch + c->nrecv > 0)
+	{
+		Flush(c);
+		hash_search(c->batches, &code, HASH_REMOVE, NULL);
+		b = BatchGet(c, code);
+	}
 	return b->found ? &b->b : NULL;
 }
 
@@ -479,9 +523,12 @@ static bool
 ChunkMayAct(SlLookup *self, int64 op, const char *action, SlRefusal *r)
 {
 	IChunk	   *c = (IChunk *) self;
-	IActorKey	k = {op, strcmp(action, "ship") == 0 ? 0 : 1};
+	IActorKey	k;
 	bool		found;
 
+	memset(&k, 0, sizeof(k));
+	k.op = op;
+	strlcpy(k.action, action, sizeof(k.action));
 	hash_search(c->actors, &k, HASH_FIND, &found);
 	if (found)
 		return true;
@@ -531,9 +578,25 @@ ChunkSale(SlLookup *self, int64 key, SlSale *p)
 	return true;
 }
 
-static const SlLookup chunk_lookup = {ChunkBatch, ChunkOperator, ChunkLicence, ChunkMayAct, ChunkSale};
+/* The product's shelf life, read once per chunk. */
+static bool
+ChunkProduct(SlLookup *self, int64 id, bool *has_shelf, int32 *shelf)
+{
+	IChunk	   *c = (IChunk *) self;
+	bool		found;
+	IProduct   *p = hash_search(c->products, &id, HASH_ENTER, &found);
 
-static void Flush(IChunk *c);
+	if (!found)
+		p->found = RecordLookupProduct(id, &p->has_shelf, &p->shelf);
+	if (!p->found)
+		return false;
+	*has_shelf = p->has_shelf;
+	*shelf = p->shelf;
+	return true;
+}
+
+static const SlLookup chunk_lookup = {ChunkBatch, ChunkOperator, ChunkLicence, ChunkMayAct, ChunkSale,
+ChunkProduct};
 
 static SlStmt ship_ref_stmt = {
 	"SELECT result::bigint FROM shilian.import_line WHERE job_id = $1 AND line_no = $2"
@@ -566,6 +629,15 @@ static const int ship_required = 3;
 static const char *const receive_fields[] = {"link", "qty", "inspection", "received_at",
 "reject_reason", "into_batch", "link_ref", NULL};
 static const int receive_required = 2;	/* inspection is optional (RecordReceiveCheck) */
+
+static const char *const batch_fields[] = {"owner", "product", "qty", "produced_on", "lot",
+"expires_on", "certificate", NULL};
+static const int batch_required = 3;	/* produced_on defaults to the platform's today */
+
+/* inspect's parameters; kind is the field inspection_kind (import_line_call) */
+static const char *const inspection_fields[] = {"code", "inspection_kind", "result", "report",
+"inspected_at", "operator", NULL};
+static const int inspection_required = 4;	/* inspected_at defaults to now() */
 
 /* The value of key field in the object rec: NULL for absent or JSON null. */
 static JsonbValue *
@@ -713,6 +785,48 @@ ParseReceive(ILine *ln)
 		ln->ref = DatumGetInt32(Cast(ref, INT4OID));
 }
 
+/* The arguments of batch_create, as import_line_call casts them, in their order. */
+static void
+ParseBatch(ILine *ln)
+{
+	Jsonb	   *rec = ln->rec;
+	SlBatchNew *b = &ln->batch;
+	char	   *s;
+
+	CheckFields(rec, "batch", batch_fields, batch_required);
+	b->owner = DatumGetInt64(Cast(FieldText(rec, "owner"), INT8OID));
+	b->product = DatumGetInt64(Cast(FieldText(rec, "product"), INT8OID));
+	b->q = DatumGetQty(Cast(FieldText(rec, "qty"), qty_typ));
+	s = FieldText(rec, "produced_on");
+	b->produced = s ? SlStrictDate(s, "produced_on") : PlatformToday();
+	s = FieldText(rec, "lot");
+	ln->lot = s ? CStringGetTextDatum(s) : (Datum) 0;
+	s = FieldText(rec, "expires_on");
+	b->has_expiry = s != NULL;
+	b->expires = s ? SlStrictDate(s, "expires_on") : 0;
+	b->certificate = FieldJsonb(rec, "certificate");
+}
+
+/* The arguments of inspect, as import_line_call casts them, in their order. */
+static void
+ParseInspect(ILine *ln)
+{
+	Jsonb	   *rec = ln->rec;
+	SlInspect  *in = &ln->insp;
+	char	   *s;
+
+	CheckFields(rec, "inspection", inspection_fields, inspection_required);
+	in->code = DatumGetTraceCode(Cast(FieldText(rec, "code"), trace_code_typ));
+	in->kind = FieldText(rec, "inspection_kind");
+	in->result = FieldText(rec, "result");
+	in->report = FieldJsonb(rec, "report");
+	s = FieldText(rec, "inspected_at");
+	in->at = s ? SlStrictTimestamptz(s, "inspected_at") : GetCurrentTransactionStartTimestamp();
+	s = FieldText(rec, "operator");
+	in->has_operator = s != NULL;
+	in->operator_id = s ? DatumGetInt64(Cast(s, INT8OID)) : 0;
+}
+
 /* ---- h-history: line references to batches and to sales of earlier lines ---- */
 
 static SlStmt batch_ref_stmt = {
@@ -858,12 +972,20 @@ ParseLine(ILine *ln, const char *body)
 		ln->kind = LK_SHIP;
 	else if (strcmp(k, "receive") == 0 && FieldText(rec, "into_batch") == NULL)
 		ln->kind = LK_RECEIVE;
+	else if (strcmp(k, "batch") == 0)
+		ln->kind = LK_BATCH;
+	else if (strcmp(k, "inspection") == 0)
+		ln->kind = LK_INSPECT;
 	else
 		ln->kind = LK_OTHER;
 	if (ln->kind == LK_SHIP)
 		ParseShip(ln);
 	else if (ln->kind == LK_RECEIVE)
 		ParseReceive(ln);
+	else if (ln->kind == LK_BATCH)
+		ParseBatch(ln);
+	else if (ln->kind == LK_INSPECT)
+		ParseInspect(ln);
 }
 
 static void
@@ -1027,7 +1149,12 @@ ReceiveLine(IChunk *c, ILine *ln)
 		return;
 	}
 
-	/* accepted */
+	/*
+	 * accepted; a receipt copies the seller's certificate: one a queued
+	 * inspection line gives the batch is written first
+	 */
+	if (l->from != NULL && l->from->cert_pending)
+		Flush(c);
 	l->status = "received";
 	if (rv->cmp < 0)
 	{
@@ -1041,7 +1168,98 @@ ReceiveLine(IChunk *c, ILine *ln)
 	c->nrecv++;
 }
 
+static void
+BatchLine(IChunk *c, ILine *ln)
+{
+	SlRefusal	r;
+
+	if (!RecordBatchCheck(&c->lookup, &ln->batch, &r))
+	{
+		Refused(ln, &r);
+		return;
+	}
+	ln->ledger_op = ln->batch.owner;
+	c->nbatch++;
+}
+
+static void
+InspectLine(IChunk *c, ILine *ln)
+{
+	SlInspect  *in = &ln->insp;
+	SlRefusal	r;
+	IBatch	   *b;
+
+	if (!RecordInspectCheck(&c->lookup, in, &r))
+	{
+		Refused(ln, &r);
+		return;
+	}
+	/* inspect_stmt: the first release inspection passed gives a batch without one its certificate */
+	b = BatchGet(c, in->code);
+	ln->sets_cert = strcmp(in->kind, "release") == 0 && strcmp(in->result, "pass") == 0 &&
+		b->b.certificate == (Datum) 0 && !b->cert_pending;
+	if (ln->sets_cert)
+		b->cert_pending = true;
+	ln->ledger_op = in->operator_id;
+	c->ninsp++;
+}
+
 /* ---- writes ------------------------------------------------------------------- */
+
+/*
+ * The ids and trace codes of the chunk's new batches (of batch and receive
+ * lines), drawn in line order as one record function call per line draws
+ * them, so each line's batch gets the id and code it would get alone.
+ */
+static SlStmt batch_ids_stmt = {
+	"SELECT nextval('shilian.batch_id_seq'::regclass), shilian.trace_code_next(u.region)"
+	" FROM unnest($1::text[]) WITH ORDINALITY AS u(region, o) ORDER BY u.o",
+	1, {"text[]"}
+};
+
+/* n inspection ids, in the order drawn (one record function call per line draws them in line order) */
+static SlStmt inspection_ids_stmt = {
+	"SELECT nextval(pg_get_serial_sequence('shilian.inspection', 'id')::regclass) AS id"
+	" FROM generate_series(1, $1) ORDER BY id",
+	1, {"integer"}
+};
+
+/*
+ * The inspections of the chunk's inspection lines, as inspect_stmt writes
+ * one: the first release inspection passed of a batch without certificate
+ * (cert, found by the lines' checks) gives it one. In line order.
+ */
+static SlStmt inspect_many_stmt = {
+	"WITH d AS MATERIALIZED (SELECT u.*"
+	"  FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::jsonb[],"
+	"   $7::timestamptz[], $8::boolean[]) WITH ORDINALITY AS u(id, batch, op, kind, result, report, at,"
+	"   cert, o)),"
+	" i AS (INSERT INTO shilian.inspection (id, batch_id, operator_id, kind, result, report, inspected_at)"
+	"  OVERRIDING SYSTEM VALUE SELECT d.id, d.batch, d.op, d.kind, d.result, d.report, d.at FROM d"
+	"  RETURNING id, to_jsonb(inspection.*) AS j),"
+	" c AS (UPDATE shilian.batch b SET certificate = jsonb_build_object("
+	"    'certificate_no', d.report->'certificate_no', 'inspection_id', d.id)"
+	"  FROM d WHERE b.id = d.batch AND d.cert AND b.certificate IS NULL RETURNING b.id, b.certificate)"
+	" SELECT i.j, c.certificate FROM d JOIN i ON i.id = d.id LEFT JOIN c ON d.cert AND c.id = d.batch"
+	" ORDER BY d.o",
+	8, {"bigint[]", "bigint[]", "bigint[]", "text[]", "text[]", "jsonb[]", "timestamptz[]", "boolean[]"}
+};
+
+/* The new batches of the chunk's batch lines, as batch_create writes one; in line order. */
+static SlStmt batch_many_stmt = {
+	"WITH d AS MATERIALIZED (SELECT u.*"
+	"  FROM unnest($1::bigint[], $2::shilian.trace_code[], $3::bigint[], $4::bigint[], $5::shilian.qty[],"
+	"   $6::date[], $7::date[], $8::text[], $9::jsonb[]) WITH ORDINALITY AS u(nid, code, owner, product,"
+	"   q, produced, expires, lot, cert, o)),"
+	" nb AS (INSERT INTO shilian.batch (id, trace_code, owner_id, product_id, qty, qty_left,"
+	"   produced_on, expires_on, lot, origin, certificate) OVERRIDING SYSTEM VALUE"
+	"  SELECT d.nid, d.code, d.owner, d.product, d.q, d.q, d.produced, d.expires, d.lot, 'produced',"
+	"   d.cert FROM d"
+	"  RETURNING id, to_jsonb(batch.*) AS j)"
+	" SELECT nb.j FROM d JOIN nb ON nb.id = d.nid ORDER BY d.o",
+	9, {"bigint[]", "shilian.trace_code[]", "bigint[]", "bigint[]", "shilian.qty[]", "date[]", "date[]",
+		"text[]", "jsonb[]"}
+};
 
 static SlStmt ship_many_stmt = {
 	"WITH l AS (INSERT INTO shilian.link (kind, from_batch, seller_id, buyer_id, qty_shipped,"
@@ -1062,32 +1280,34 @@ static SlStmt balance_stmt = {
 /*
  * The receipts of the chunk, as receive_stmt writes one: the buyer's new
  * batch pre-filled from the seller's, the link received, the incoming
- * inspection when the line has one. The new batches' ids are drawn first (in line order), so
- * every part is matched by id, with plain joins the planner estimates well.
+ * inspection when the line has one. The new batches' ids and trace codes are
+ * drawn first (batch_ids_stmt, in line order), so every part is matched by
+ * id, with plain joins the planner estimates well.
  */
 static SlStmt receive_many_stmt = {
-	"WITH d AS MATERIALIZED (SELECT u.*, nextval('shilian.batch_id_seq'::regclass) AS nid"
-	"  FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::shilian.qty[],"
+	"WITH d AS MATERIALIZED (SELECT u.*"
+	"  FROM unnest($1::shilian.trace_code[], $2::bigint[], $3::bigint[], $4::shilian.qty[],"
 	"   $5::date[], $6::date[], $7::text[], $8::shilian.licence_no[], $9::jsonb[], $10::bigint[],"
-	"   $11::timestamptz[], $12::text[], $13::text[], $14::jsonb[])"
-	"   WITH ORDINALITY AS u(region, buyer, product, q, produced, expires, lot, lic, cert, link, at,"
-	"   reason, res, insp, o)),"
+	"   $11::timestamptz[], $12::text[], $13::text[], $14::jsonb[], $15::bigint[], $16::bigint[])"
+	"   WITH ORDINALITY AS u(code, buyer, product, q, produced, expires, lot, lic, cert, link, at,"
+	"   reason, res, insp, nid, iid, o)),"
 	" nb AS (INSERT INTO shilian.batch (id, trace_code, owner_id, product_id, qty, qty_left,"
 	"   produced_on, expires_on, lot, origin, supplier_licence, certificate) OVERRIDING SYSTEM VALUE"
-	"  SELECT d.nid, shilian.trace_code_next(d.region), d.buyer, d.product, d.q, d.q, d.produced, d.expires,"
+	"  SELECT d.nid, d.code, d.buyer, d.product, d.q, d.q, d.produced, d.expires,"
 	"   d.lot, 'received', d.lic, d.cert FROM d"
 	"  RETURNING id, trace_code, to_jsonb(batch.*) AS j),"
 	" ul AS (UPDATE shilian.link l SET to_batch = d.nid, qty_accepted = d.q, received_at = d.at,"
 	"   status = 'received', reject_reason = d.reason FROM d WHERE l.id = d.link"
 	"  RETURNING d.nid, to_jsonb(l.*) AS j),"
-	" ins AS (INSERT INTO shilian.inspection (batch_id, operator_id, kind, result, report, link_id,"
-	"   inspected_at)"
-	"  SELECT d.nid, d.buyer, 'incoming', d.res, d.insp, d.link, d.at FROM d WHERE d.insp IS NOT NULL"
+	" ins AS (INSERT INTO shilian.inspection (id, batch_id, operator_id, kind, result, report, link_id,"
+	"   inspected_at) OVERRIDING SYSTEM VALUE"
+	"  SELECT d.iid, d.nid, d.buyer, 'incoming', d.res, d.insp, d.link, d.at FROM d WHERE d.insp IS NOT NULL"
 	"  RETURNING id, batch_id)"
 	" SELECT d.o, nb.trace_code, jsonb_build_object('link', ul.j, 'batch', nb.j, 'inspection_id', ins.id)"
 	" FROM d JOIN nb ON nb.id = d.nid JOIN ul ON ul.nid = d.nid LEFT JOIN ins ON ins.batch_id = d.nid ORDER BY d.o",
-	14, {"text[]", "bigint[]", "bigint[]", "shilian.qty[]", "date[]", "date[]", "text[]",
-		"shilian.licence_no[]", "jsonb[]", "bigint[]", "timestamptz[]", "text[]", "text[]", "jsonb[]"}
+	16, {"shilian.trace_code[]", "bigint[]", "bigint[]", "shilian.qty[]", "date[]", "date[]", "text[]",
+		"shilian.licence_no[]", "jsonb[]", "bigint[]", "timestamptz[]", "text[]", "text[]", "jsonb[]",
+		"bigint[]", "bigint[]"}
 };
 
 static Datum
@@ -1103,16 +1323,132 @@ ArrayOf(Datum *d, bool *nulls, int n, Oid typ)
 	return PointerGetDatum(construct_md_array(d, nulls, 1, dims, lbs, typ, len, byval, align));
 }
 
-/* Write the queued lines: sales, balances, receipts, then the ledger in line order. */
+/* Write the queued lines: batches, sales, balances, receipts, then the ledger in line order. */
 static void
 Flush(IChunk *c)
 {
 	int			ns = c->nship,
-				nr = c->nrecv;
+				nr = c->nrecv,
+				nb = c->nbatch;
 	ListCell   *lc;
 
 	if (list_length(c->pending) == 0 && c->dirty == NIL)
 		return;
+	/* the new batches' ids and trace codes, in line order (the region: the holder's station) */
+	if (nb + nr > 0)
+	{
+		Datum	   *regions = palloc_array(Datum, nb + nr);
+		ILine	  **news = palloc_array(ILine *, nb + nr);
+		Datum		v[1];
+		int			i = 0;
+
+		foreach(lc, c->pending)
+		{
+			ILine	   *ln = lfirst(lc);
+			const char *station;
+
+			if (ln->kind == LK_BATCH)
+				station = ln->batch.owner_info.station;
+			else if (ln->kind == LK_RECEIVE)
+				station = ln->recv.sale.buyer_station;
+			else
+				continue;
+			news[i] = ln;
+			regions[i++] = PointerGetDatum(cstring_to_text_with_len(station, 6));
+		}
+		v[0] = ArrayOf(regions, NULL, i, TEXTOID);
+		SlExec(&batch_ids_stmt, v, NULL, 0);
+		if (SPI_processed != (uint64) i)
+			elog(ERROR, "import drew %llu batch ids of %d", (unsigned long long) SPI_processed, i);
+		for (int k = 0; k < i; k++)
+		{
+			news[k]->new_id = DatumGetInt64(SlGet(k, 1, NULL));
+			news[k]->new_code = DatumGetTraceCode(SlGet(k, 2, NULL));
+		}
+	}
+	/* the inspections' ids (inspection lines, receipts with their incoming inspection), in line order */
+	{
+		int			ni = 0;
+		Datum		v[1];
+
+		foreach(lc, c->pending)
+		{
+			ILine	   *ln = lfirst(lc);
+
+			if (ln->kind == LK_INSPECT || (ln->kind == LK_RECEIVE && ln->recv.inspection != NULL))
+				ni++;
+		}
+		if (ni > 0)
+		{
+			int			k = 0;
+
+			v[0] = Int32GetDatum(ni);
+			SlExec(&inspection_ids_stmt, v, NULL, 0);
+			if (SPI_processed != (uint64) ni)
+				elog(ERROR, "import drew %llu inspection ids of %d", (unsigned long long) SPI_processed, ni);
+			foreach(lc, c->pending)
+			{
+				ILine	   *ln = lfirst(lc);
+
+				if (ln->kind == LK_INSPECT || (ln->kind == LK_RECEIVE && ln->recv.inspection != NULL))
+				{
+					ln->insp_id = DatumGetInt64(SlGet(k, 1, NULL));
+					k++;
+				}
+			}
+		}
+	}
+	if (nb > 0)
+	{
+		Datum	   *a[9];
+		bool	   *n[9];
+		Datum		v[9];
+		Oid			typs[9] = {INT8OID, trace_code_typ, INT8OID, INT8OID, qty_typ, DATEOID, DATEOID, TEXTOID,
+		JSONBOID};
+		ILine	  **news = palloc_array(ILine *, nb);
+		int			i = 0;
+
+		for (int k = 0; k < 9; k++)
+		{
+			a[k] = palloc0_array(Datum, nb);
+			n[k] = palloc0_array(bool, nb);
+		}
+		foreach(lc, c->pending)
+		{
+			ILine	   *ln = lfirst(lc);
+			SlBatchNew *b = &ln->batch;
+
+			if (ln->kind != LK_BATCH)
+				continue;
+			news[i] = ln;
+			a[0][i] = Int64GetDatum(ln->new_id);
+			a[1][i] = TraceCodeGetDatum(ln->new_code);
+			a[2][i] = Int64GetDatum(b->owner);
+			a[3][i] = Int64GetDatum(b->product);
+			a[4][i] = QtyGetDatum(b->q);
+			a[5][i] = DateADTGetDatum(b->produced);
+			a[6][i] = DateADTGetDatum(b->expires);
+			n[6][i] = !b->has_expiry;
+			a[7][i] = ln->lot;
+			n[7][i] = ln->lot == (Datum) 0;
+			a[8][i] = b->certificate ? JsonbPGetDatum(b->certificate) : (Datum) 0;
+			n[8][i] = b->certificate == NULL;
+			i++;
+		}
+		for (int k = 0; k < 9; k++)
+			v[k] = ArrayOf(a[k], n[k], nb, typs[k]);
+		SlExec(&batch_many_stmt, v, NULL, 0);
+		if (SPI_processed != (uint64) nb)
+			elog(ERROR, "import wrote %llu batches of %d", (unsigned long long) SPI_processed, nb);
+		for (i = 0; i < nb; i++)
+		{
+			ILine	   *ln = news[i];
+
+			ln->result = TraceCodeToCString(ln->new_code);
+			ln->ledger_body = DatumGetJsonbPCopy(SlGet(i, 1, NULL));
+		}
+		elog(DEBUG1, "import: %d batch lines written by one statement", nb);
+	}
 	if (ns > 0)
 	{
 		Datum	   *a[6];
@@ -1187,15 +1523,15 @@ Flush(IChunk *c)
 	}
 	if (nr > 0)
 	{
-		Datum	   *a[14];
-		bool	   *n[14];
-		Datum		v[14];
-		Oid			typs[14] = {TEXTOID, INT8OID, INT8OID, qty_typ, DATEOID, DATEOID, TEXTOID,
-		licence_typ, JSONBOID, INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, JSONBOID};
+		Datum	   *a[16];
+		bool	   *n[16];
+		Datum		v[16];
+		Oid			typs[16] = {trace_code_typ, INT8OID, INT8OID, qty_typ, DATEOID, DATEOID, TEXTOID,
+		licence_typ, JSONBOID, INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, JSONBOID, INT8OID, INT8OID};
 		ILine	  **recvs = palloc_array(ILine *, nr);
 		int			i = 0;
 
-		for (int k = 0; k < 14; k++)
+		for (int k = 0; k < 16; k++)
 		{
 			a[k] = palloc0_array(Datum, nr);
 			n[k] = palloc0_array(bool, nr);
@@ -1211,7 +1547,8 @@ Flush(IChunk *c)
 			l = ln->link;
 			s = &l->from->b;
 			recvs[i] = ln;
-			a[0][i] = PointerGetDatum(cstring_to_text_with_len(ln->recv.sale.buyer_station, 6));
+			a[0][i] = TraceCodeGetDatum(ln->new_code);
+			a[14][i] = Int64GetDatum(ln->new_id);
 			a[1][i] = Int64GetDatum(l->buyer);
 			a[2][i] = Int64GetDatum(s->product);
 			a[3][i] = QtyGetDatum(ln->recv.q);
@@ -1233,12 +1570,13 @@ Flush(IChunk *c)
 			{
 				a[12][i] = PointerGetDatum(RecordInspectionResult(ln->recv.inspection));
 				a[13][i] = JsonbPGetDatum(ln->recv.inspection);
+				a[15][i] = Int64GetDatum(ln->insp_id);
 			}
 			else
-				n[12][i] = n[13][i] = true;
+				n[12][i] = n[13][i] = n[15][i] = true;
 			i++;
 		}
-		for (int k = 0; k < 14; k++)
+		for (int k = 0; k < 16; k++)
 			v[k] = ArrayOf(a[k], n[k], nr, typs[k]);
 		SlExec(&receive_many_stmt, v, NULL, 0);
 		if (SPI_processed != (uint64) nr)
@@ -1249,6 +1587,65 @@ Flush(IChunk *c)
 
 			ln->result = TraceCodeToCString(DatumGetTraceCode(SlGet(i, 2, NULL)));
 			ln->ledger_body = DatumGetJsonbPCopy(SlGet(i, 3, NULL));
+		}
+	}
+	/* inspections after the receipts: a receipt queued before an inspection copies the certificate before it */
+	if (c->ninsp > 0)
+	{
+		int			ni = c->ninsp;
+		Datum	   *a[8];
+		bool	   *n[8];
+		Datum		v[8];
+		Oid			typs[8] = {INT8OID, INT8OID, INT8OID, TEXTOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, BOOLOID};
+		ILine	  **ins = palloc_array(ILine *, ni);
+		int			i = 0;
+
+		for (int k = 0; k < 8; k++)
+		{
+			a[k] = palloc0_array(Datum, ni);
+			n[k] = palloc0_array(bool, ni);
+		}
+		foreach(lc, c->pending)
+		{
+			ILine	   *ln = lfirst(lc);
+			SlInspect  *in = &ln->insp;
+
+			if (ln->kind != LK_INSPECT)
+				continue;
+			ins[i] = ln;
+			a[0][i] = Int64GetDatum(ln->insp_id);
+			a[1][i] = Int64GetDatum(in->batch->id);
+			a[2][i] = Int64GetDatum(in->operator_id);
+			a[3][i] = CStringGetTextDatum(in->kind);
+			a[4][i] = CStringGetTextDatum(in->result);
+			a[5][i] = JsonbPGetDatum(in->report);
+			a[6][i] = TimestampTzGetDatum(in->at);
+			a[7][i] = BoolGetDatum(ln->sets_cert);
+			i++;
+		}
+		for (int k = 0; k < 8; k++)
+			v[k] = ArrayOf(a[k], n[k], ni, typs[k]);
+		SlExec(&inspect_many_stmt, v, NULL, 0);
+		if (SPI_processed != (uint64) ni)
+			elog(ERROR, "import wrote %llu inspections of %d", (unsigned long long) SPI_processed, ni);
+		for (i = 0; i < ni; i++)
+		{
+			ILine	   *ln = ins[i];
+			bool		isnull;
+			Datum		cert;
+
+			ln->result = psprintf(INT64_FORMAT, ln->insp_id);
+			ln->ledger_body = DatumGetJsonbPCopy(SlGet(i, 1, NULL));
+			cert = SlGet(i, 2, &isnull);
+			if (ln->sets_cert)
+			{
+				IBatch	   *b = BatchGet(c, ln->insp.code);
+
+				if (isnull)
+					elog(ERROR, "the certificate of batch %s was not written", TraceCodeToCString(ln->insp.code));
+				b->b.certificate = PointerGetDatum(DatumGetJsonbPCopy(cert));
+				b->cert_pending = false;
+			}
 		}
 	}
 	/* the ledger, in line order: each operator's chain follows the upload */
@@ -1268,6 +1665,16 @@ Flush(IChunk *c)
 				e->kind = "ship";
 				e->on_date = ln->ship.shipped;
 			}
+			else if (ln->kind == LK_BATCH)
+			{
+				e->kind = "batch_create";
+				e->on_date = ln->batch.produced;
+			}
+			else if (ln->kind == LK_INSPECT)
+			{
+				e->kind = "inspect";
+				e->on_date = TimestampDate(ln->insp.at);
+			}
 			else
 			{
 				e->kind = "receive";
@@ -1277,7 +1684,7 @@ Flush(IChunk *c)
 		RecordsToLedger(es, i);
 	}
 	c->pending = NIL;
-	c->nship = c->nrecv = 0;
+	c->nship = c->nrecv = c->nbatch = c->ninsp = 0;
 }
 
 /* ---- the other kinds: the record function, in a subtransaction --------------- */
@@ -1330,7 +1737,7 @@ OtherLine(IChunk *c, ILine *ln, MemoryContext linecxt)
 	CachesReset(c);
 }
 
-/* Check (ship, receive) or apply (the other kinds) one parsed line; refusals are recorded. */
+/* Check (ship, receive, batch) or apply (the other kinds) one parsed line; refusals are recorded. */
 static void
 Line(IChunk *c, ILine *ln, MemoryContext linecxt)
 {
@@ -1343,6 +1750,10 @@ Line(IChunk *c, ILine *ln, MemoryContext linecxt)
 	}
 	if (ln->kind == LK_SHIP)
 		ShipLine(c, ln);
+	else if (ln->kind == LK_BATCH)
+		BatchLine(c, ln);
+	else if (ln->kind == LK_INSPECT)
+		InspectLine(c, ln);
 	else
 		ReceiveLine(c, ln);
 	if (!ln->refused)
@@ -1479,6 +1890,8 @@ Prefetch(IChunk *c, char **bodies, MemoryContext cxt)
 			continue;
 		if (ln->kind == LK_SHIP)
 			codes[ncodes++] = TraceCodeGetDatum(ln->ship.code);
+		else if (ln->kind == LK_INSPECT)
+			codes[ncodes++] = TraceCodeGetDatum(ln->insp.code);
 		else if (ln->kind == LK_RECEIVE && !ln->has_ref)
 			links[nlinks++] = Int64GetDatum(ln->recv.link);
 	}

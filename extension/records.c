@@ -3,10 +3,12 @@
  * reject, receive_first_entry, transform and consume. Each function checks
  * the acting operator, runs every rule of validate.c before it writes, writes
  * with one or two cached statements and appends exactly one ledger entry
- * through RecordToLedger, all in the caller's transaction. The rules of ship
- * and receive, in their order, are RecordShipCheck and RecordReceiveCheck,
- * which read rows through an SlLookup: here one locking statement per row
- * (sql_lookup), in the bulk import its chunk's caches (import.c).
+ * through RecordToLedger, all in the caller's transaction. The rules of
+ * batch_create, inspect, ship and receive, in their order, are
+ * RecordBatchCheck, RecordInspectCheck, RecordShipCheck and
+ * RecordReceiveCheck, which read rows through an SlLookup: here one locking
+ * statement per row (sql_lookup), in the bulk import its chunk's caches
+ * (import.c).
  */
 #include "records.h"
 
@@ -205,8 +207,9 @@ SqlMayAct(SlLookup *self, int64 operator_id, const char *action, SlRefusal *r)
 }
 
 static bool SqlSale(SlLookup *self, int64 key, SlSale *p);
+static bool SqlProduct(SlLookup *self, int64 id, bool *has_shelf, int32 *shelf);
 
-static SlLookup sql_lookup = {SqlBatch, SqlOperator, SqlLicence, SqlMayAct, SqlSale};
+static SlLookup sql_lookup = {SqlBatch, SqlOperator, SqlLicence, SqlMayAct, SqlSale, SqlProduct};
 
 static void
 BatchLock(TraceCode code, SlBatch *b)
@@ -285,20 +288,77 @@ static SlStmt product_stmt = {
 	1, {"bigint"}
 };
 
-static void
-ProductLookup(int64 product, bool *has_shelf, int32 *shelf)
+bool
+RecordLookupProduct(int64 id, bool *has_shelf, int32 *shelf)
 {
-	Datum		v[1] = {Int64GetDatum(product)};
+	Datum		v[1] = {Int64GetDatum(id)};
 	bool		isnull;
 
 	SlExec(&product_stmt, v, NULL, 1);
 	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(SL_UNKNOWN_PRODUCT),
-				 errmsg("unknown product: product %lld is not registered", (long long) product),
-				 errhint("Register the product with product_register first.")));
+		return false;
 	*shelf = DatumGetInt32(SlGet(0, 1, &isnull));
 	*has_shelf = !isnull;
+	return true;
+}
+
+static bool
+SqlProduct(SlLookup *self, int64 id, bool *has_shelf, int32 *shelf)
+{
+	return RecordLookupProduct(id, has_shelf, shelf);
+}
+
+/* Registered (SL R18), through the lookup; *has_shelf and *shelf its shelf life. */
+static bool
+CheckProductKnown(SlLookup *lk, int64 product, bool *has_shelf, int32 *shelf, SlRefusal *r)
+{
+	if (lk->product(lk, product, has_shelf, shelf))
+		return true;
+	return Refuse(r, SL_UNKNOWN_PRODUCT, NULL, "Register the product with product_register first.",
+				  "unknown product: product %lld is not registered", (long long) product);
+}
+
+static void
+ProductLookup(int64 product, bool *has_shelf, int32 *shelf)
+{
+	SlRefusal	r;
+
+	if (!CheckProductKnown(&sql_lookup, product, has_shelf, shelf, &r))
+		RecordRaise(&r);
+}
+
+/*
+ * The rules of a new batch, in their order (the bulk import gives a refused
+ * line the very refusal batch_create() raises): the owner may record, is
+ * registered and active, the product is registered, the quantity positive,
+ * the production date not in the future and not after the expiry date
+ * (which defaults to the production date plus the product's shelf life),
+ * and the certificate, if any, a JSON object.
+ */
+bool
+RecordBatchCheck(SlLookup *lk, SlBatchNew *s, SlRefusal *r)
+{
+	bool		has_shelf;
+	int32		shelf;
+
+	if (!lk->may_act(lk, s->owner, "create a batch", r) ||
+		!CheckOperatorActive(lk, s->owner, "owner", &s->owner_info, r) ||
+		!CheckProductKnown(lk, s->product, &has_shelf, &shelf, r) ||
+		!CheckPositive(s->q, "the batch quantity", r) ||
+		!CheckNotFuture(s->produced, r))
+		return false;
+	if (s->has_expiry)
+	{
+		if (!CheckDateOrder("production date", s->produced, "expiry date", s->expires, r))
+			return false;
+	}
+	else if (has_shelf)
+	{
+		s->has_expiry = true;
+		s->expires = s->produced + shelf;
+	}
+	return s->certificate == NULL ||
+		CheckDocument(s->certificate, "certificate", (const char *const[]) {NULL}, r);
 }
 
 static SlStmt batch_insert_stmt = {
@@ -314,14 +374,8 @@ PG_FUNCTION_INFO_V1(sl_batch_create);
 Datum
 sl_batch_create(PG_FUNCTION_ARGS)
 {
-	int64		owner;
-	int64		product;
-	Qty			q;
-	DateADT		produced;
-	DateADT		expires = 0;
-	bool		has_expiry;
-	int32		shelf;
-	SlOperatorInfo op;
+	SlBatchNew	s;
+	SlRefusal	r;
 	Datum		v[10];
 	char		n[11] = "          ";
 	TraceCode	code;
@@ -330,35 +384,26 @@ sl_batch_create(PG_FUNCTION_ARGS)
 	RecordRequire(fcinfo, 1, "product");
 	RecordRequire(fcinfo, 2, "qty");
 	RecordRequire(fcinfo, 3, "produced_on");
-	owner = PG_GETARG_INT64(0);
-	product = PG_GETARG_INT64(1);
-	q = PG_GETARG_QTY(2);
-	produced = PG_GETARG_DATEADT(3);
-	RecordCheckActor(owner, "create a batch");
+	memset(&s, 0, sizeof(s));
+	s.owner = PG_GETARG_INT64(0);
+	s.product = PG_GETARG_INT64(1);
+	s.q = PG_GETARG_QTY(2);
+	s.produced = PG_GETARG_DATEADT(3);
+	s.has_expiry = !PG_ARGISNULL(5);
+	s.expires = s.has_expiry ? PG_GETARG_DATEADT(5) : 0;
+	s.certificate = PG_ARGISNULL(6) ? NULL : PG_GETARG_JSONB_P(6);
 
 	SlSpiConnect();
-	ValidateOperatorActive(owner, "owner", &op);
-	ProductLookup(product, &has_expiry, &shelf);
-	ValidatePositive(q, "the batch quantity");
-	ValidateNotFuture(produced);
-	if (!PG_ARGISNULL(5))
-	{
-		expires = PG_GETARG_DATEADT(5);
-		has_expiry = true;
-		ValidateDateOrder("production date", produced, "expiry date", expires);
-	}
-	else if (has_expiry)
-		expires = produced + shelf;
-	if (!PG_ARGISNULL(6))
-		ValidateDocument(PG_GETARG_JSONB_P(6), "certificate", (const char *const[]) {NULL});
+	if (!RecordBatchCheck(&sql_lookup, &s, &r))
+		RecordRaise(&r);
 
-	v[0] = PointerGetDatum(RegionOf(op.station));
-	v[1] = Int64GetDatum(owner);
-	v[2] = Int64GetDatum(product);
-	v[3] = QtyGetDatum(q);
-	v[4] = DateADTGetDatum(produced);
-	v[5] = DateADTGetDatum(expires);
-	n[5] = has_expiry ? ' ' : 'n';
+	v[0] = PointerGetDatum(RegionOf(s.owner_info.station));
+	v[1] = Int64GetDatum(s.owner);
+	v[2] = Int64GetDatum(s.product);
+	v[3] = QtyGetDatum(s.q);
+	v[4] = DateADTGetDatum(s.produced);
+	v[5] = DateADTGetDatum(s.expires);
+	n[5] = s.has_expiry ? ' ' : 'n';
 	v[6] = PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4);
 	n[6] = PG_ARGISNULL(4) ? 'n' : ' ';
 	v[7] = CStringGetTextDatum("produced");
@@ -368,7 +413,7 @@ sl_batch_create(PG_FUNCTION_ARGS)
 	n[9] = 'n';
 	SlExec(&batch_insert_stmt, v, n, 0);
 	code = DatumGetTraceCode(SlGet(0, 2, NULL));
-	RecordToLedger(owner, "batch_create", produced, JsonbResult(0, 3));
+	RecordToLedger(s.owner, "batch_create", s.produced, JsonbResult(0, 3));
 	SPI_finish();
 	PG_RETURN_TRACE_CODE(code);
 }
@@ -388,68 +433,85 @@ static SlStmt inspect_stmt = {
 static const char *const release_keys[] = {"certificate_no", "inspector", NULL};
 static const char *const sampling_keys[] = {"agency", "report_no", NULL};
 
+/*
+ * The rules of an inspection, in their order (the bulk import gives a refused
+ * line the very refusal inspect() raises): the kind and result, the batch,
+ * the operator (the argument, else the acting operator, else the holder) may
+ * record, is active and holds the batch, the date, and the report's keys.
+ */
+bool
+RecordInspectCheck(SlLookup *lk, SlInspect *s, SlRefusal *r)
+{
+	const char *const *keys;
+	SlBatch    *b;
+
+	if (strcmp(s->kind, "release") == 0)
+		keys = release_keys;
+	else if (strcmp(s->kind, "incoming") == 0)
+		keys = record_incoming_keys;
+	else if (strcmp(s->kind, "sampling") == 0)
+		keys = sampling_keys;
+	else
+		return Refuse(r, ERRCODE_INVALID_PARAMETER_VALUE, NULL,
+					  "Use \"release\" (出厂检验), \"incoming\" (进货查验) or \"sampling\".",
+					  "unknown inspection kind \"%s\"", s->kind);
+	if (strcmp(s->result, "pass") != 0 && strcmp(s->result, "fail") != 0)
+		return Refuse(r, ERRCODE_INVALID_PARAMETER_VALUE, NULL, "Use \"pass\" or \"fail\".",
+					  "unknown inspection result \"%s\"", s->result);
+	b = lk->batch(lk, s->code);
+	if (!CheckBatchKnown(b, s->code, r))
+		return false;
+	s->batch = b;
+	if (!s->has_operator)
+	{
+		int64		acting = RecordActingOperator();
+
+		s->operator_id = acting != 0 ? acting : b->owner;
+	}
+	return lk->may_act(lk, s->operator_id, "inspect a batch", r) &&
+		CheckActorActive(lk, b, s->operator_id, "operator", NULL, r) &&
+		CheckOwner(s->code, b->owner, s->operator_id, "operator", r) &&
+		CheckDateOrder("production date", b->produced, "inspection date", TimestampDate(s->at), r) &&
+		CheckDocument(s->report, "inspection report", keys, r);
+}
+
 /* inspect(code, kind, result, report, inspected_at, operator) → inspection id */
 PG_FUNCTION_INFO_V1(sl_inspect);
 Datum
 sl_inspect(PG_FUNCTION_ARGS)
 {
-	TraceCode	code;
-	char	   *kind;
-	char	   *result;
-	Jsonb	   *report;
-	TimestampTz at;
-	SlBatch		b;
-	int64		actor;
+	SlInspect	s;
+	SlRefusal	r;
 	int64		id;
 	Datum		v[6];
-	const char *const *keys;
 
 	RecordRequire(fcinfo, 0, "code");
 	RecordRequire(fcinfo, 1, "kind");
 	RecordRequire(fcinfo, 2, "result");
 	RecordRequire(fcinfo, 3, "report");
 	RecordRequire(fcinfo, 4, "inspected_at");
-	code = PG_GETARG_TRACE_CODE(0);
-	kind = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	result = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	report = PG_GETARG_JSONB_P(3);
-	at = PG_GETARG_TIMESTAMPTZ(4);
-
-	if (strcmp(kind, "release") == 0)
-		keys = release_keys;
-	else if (strcmp(kind, "incoming") == 0)
-		keys = record_incoming_keys;
-	else if (strcmp(kind, "sampling") == 0)
-		keys = sampling_keys;
-	else
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown inspection kind \"%s\"", kind),
-				 errhint("Use \"release\" (出厂检验), \"incoming\" (进货查验) or \"sampling\".")));
-	if (strcmp(result, "pass") != 0 && strcmp(result, "fail") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown inspection result \"%s\"", result),
-				 errhint("Use \"pass\" or \"fail\".")));
+	memset(&s, 0, sizeof(s));
+	s.code = PG_GETARG_TRACE_CODE(0);
+	s.kind = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	s.result = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	s.report = PG_GETARG_JSONB_P(3);
+	s.at = PG_GETARG_TIMESTAMPTZ(4);
+	s.has_operator = !PG_ARGISNULL(5);
+	s.operator_id = s.has_operator ? PG_GETARG_INT64(5) : 0;
 
 	SlSpiConnect();
-	BatchLock(code, &b);
-	actor = ActorFor(fcinfo, 5, b.owner);
-	RecordCheckActor(actor, "inspect a batch");
-	ActorActive(&b, actor, "operator", NULL);
-	ValidateOwner(code, b.owner, actor, "operator");
-	ValidateDateOrder("production date", b.produced, "inspection date", TimestampDate(at));
-	ValidateDocument(report, "inspection report", keys);
+	if (!RecordInspectCheck(&sql_lookup, &s, &r))
+		RecordRaise(&r);
 
-	v[0] = Int64GetDatum(b.id);
-	v[1] = Int64GetDatum(actor);
-	v[2] = CStringGetTextDatum(kind);
-	v[3] = CStringGetTextDatum(result);
-	v[4] = JsonbPGetDatum(report);
-	v[5] = TimestampTzGetDatum(at);
+	v[0] = Int64GetDatum(s.batch->id);
+	v[1] = Int64GetDatum(s.operator_id);
+	v[2] = CStringGetTextDatum(s.kind);
+	v[3] = CStringGetTextDatum(s.result);
+	v[4] = JsonbPGetDatum(s.report);
+	v[5] = TimestampTzGetDatum(s.at);
 	SlExec(&inspect_stmt, v, NULL, 0);
 	id = DatumGetInt64(SlGet(0, 1, NULL));
-	RecordToLedger(actor, "inspect", TimestampDate(at), JsonbResult(0, 2));
+	RecordToLedger(s.operator_id, "inspect", TimestampDate(s.at), JsonbResult(0, 2));
 	SPI_finish();
 	PG_RETURN_INT64(id);
 }

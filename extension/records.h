@@ -153,6 +153,7 @@ extern bool CheckDateOrder(const char *earlier_name, DateADT earlier,
 						   const char *later_name, DateADT later, SlRefusal *r);
 /* A batch is not produced after today (SL R07). */
 extern void ValidateNotFuture(DateADT produced);
+extern bool CheckNotFuture(DateADT produced, SlRefusal *r);
 extern void ValidateNotExpired(TraceCode code, bool has_expiry, DateADT expires_on,
 							   const char *when_name, DateADT when);
 extern bool CheckNotExpired(TraceCode code, bool has_expiry, DateADT expires_on,
@@ -267,7 +268,23 @@ struct SlLookup
 	bool		(*may_act) (SlLookup *self, int64 operator_id, const char *action, SlRefusal *r);
 	/* The sale (link of kind ship) named by key, locked; false when there is none. */
 	bool		(*sale) (SlLookup *self, int64 key, SlSale *sale);
+	/* The product's shelf life (has_shelf false: none); false when not registered. */
+	bool		(*product) (SlLookup *self, int64 id, bool *has_shelf, int32 *shelf);
 };
+
+/* batch_create(): the line's values, and what the rules found. */
+typedef struct SlBatchNew
+{
+	int64		owner;
+	int64		product;
+	Qty			q;
+	DateADT		produced;
+	bool		has_expiry;		/* in: expires_on given; out: the batch has an expiry date */
+	DateADT		expires;		/* in: as given; out: as given, or produced + shelf life */
+	Jsonb	   *certificate;	/* or NULL */
+	/* out, when accepted */
+	SlOperatorInfo owner_info;	/* its station gives the trace code's region */
+} SlBatchNew;
 
 /* ship(): the line's values, and what the rules found. */
 typedef struct SlShip
@@ -298,6 +315,26 @@ typedef struct SlReceive
 	int			cmp;			/* accepted against shipped: -1 or 0 */
 } SlReceive;
 
+/* The product's shelf life (has_shelf false: none); false when not registered. */
+extern bool RecordLookupProduct(int64 id, bool *has_shelf, int32 *shelf);
+/* inspect(): the line's values, and what the rules found. */
+typedef struct SlInspect
+{
+	TraceCode	code;
+	const char *kind;			/* release, incoming or sampling */
+	const char *result;			/* pass or fail */
+	Jsonb	   *report;
+	TimestampTz at;
+	bool		has_operator;	/* else the acting operator, else the batch's owner */
+	int64		operator_id;	/* set to the operator the rules found */
+	/* out, when accepted */
+	SlBatch    *batch;
+} SlInspect;
+
+/* Every rule of inspect() in its order; true when the inspection may be written. */
+extern bool RecordInspectCheck(SlLookup *lk, SlInspect *s, SlRefusal *r);
+/* Every rule of batch_create() in its order; true when the batch may be written. */
+extern bool RecordBatchCheck(SlLookup *lk, SlBatchNew *s, SlRefusal *r);
 /* Every rule of ship() in its order; true when the sale may be written. */
 extern bool RecordShipCheck(SlLookup *lk, SlShip *s, SlRefusal *r);
 /* Every rule of receive() (into a new batch) in its order. */

@@ -249,13 +249,22 @@ ValidateDateOrder(const char *earlier_name, DateADT earlier,
 		RecordRaise(&r);
 }
 
+bool
+CheckNotFuture(DateADT produced, SlRefusal *r)
+{
+	if (produced <= PlatformToday())
+		return true;
+	return Refuse(r, SL_DATES_OUT_OF_ORDER, NULL, NULL,
+				  "dates out of order: production date %s is in the future", DateText(produced));
+}
+
 void
 ValidateNotFuture(DateADT produced)
 {
-	if (produced > PlatformToday())
-		ereport(ERROR,
-				(errcode(SL_DATES_OUT_OF_ORDER),
-				 errmsg("dates out of order: production date %s is in the future", DateText(produced))));
+	SlRefusal	r;
+
+	if (!CheckNotFuture(produced, &r))
+		RecordRaise(&r);
 }
 
 bool

@@ -134,5 +134,46 @@ row "import ship+receive lines (set-based, $N lines)" "$import_rate" "lines/s" \
 row "import ship+receive lines (set-based, $N lines)" "$import_rate" "lines/s" \
 	"$(awk -v n="$N" -v s="$copy_s" 'BEGIN { printf "%.0f", n / s }')" "raw COPY, unindexed table"
 
-psql -qAtX -c "SET client_min_messages = warning" -c "DROP TABLE bench_batch, bench_ops, bench_rows, bench_lines, bench_raw" -c "DROP SCHEMA bench_copy CASCADE" >/dev/null
+# Batch lines (batch_create, the most common record of a producer): NB lines,
+# each a batch of one of the 20 producers, applied the same way, against COPY
+# of the batch rows they wrote into the keyed copy of the batch table.
+NB=${SHILIAN_BENCH_IMPORT_BATCH_LINES:-100000}
+first=$(psql -qAtX -c "SELECT coalesce(max(id), 0) FROM shilian.batch")
+job=$(psql -qAtX -c "SELECT (shilian.import_open('apply_valid', NULL, '\\x01', $NB)).job")
+psql -qAtX -v ON_ERROR_STOP=1 >/dev/null <<SQL
+CREATE TABLE bench_batch_lines AS
+SELECT g, json_build_object('kind', 'batch', 'owner', o.id,
+	'product', (SELECT id FROM shilian.product WHERE name = 'bench flour'), 'qty', '10 kg',
+	'produced_on', current_date - 1, 'lot', 'L' || g)::text AS line
+  FROM generate_series(1, $NB) g JOIN bench_ops o ON o.i = 1 + g % 20;
+SQL
+psql -qAtX -v ON_ERROR_STOP=1 -c "\\copy (SELECT $job, g, line FROM bench_batch_lines ORDER BY g) TO '$T/batch_lines.tsv'"
+chunks=$(( (NB + 19999) / 20000 ))
+t0=$(now_ns)
+{
+	echo "\\copy shilian.import_stage (job_id, line_no, body) FROM '$T/batch_lines.tsv'"
+	for _ in $(seq 1 "$chunks"); do echo "SELECT shilian.import_apply($job, 20000);"; done
+} | psql -qAtX -v ON_ERROR_STOP=1 >/dev/null
+t1=$(now_ns)
+batch_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", (b - a) / 1e9 }')
+accepted=$(psql -qAtX -c "SELECT accepted FROM shilian.import_job WHERE id = $job")
+[ "$accepted" = "$NB" ] || { echo "batch import accepted $accepted of $NB lines" >&2; exit 1; }
+bad=$(psql -qAtX -c "SELECT count(*) FROM shilian.chain_verify(NULL) WHERE NOT ok")
+[ "$bad" = 0 ] || { echo "$bad chains do not verify after the batch import" >&2; exit 1; }
+psql -qAtX -v ON_ERROR_STOP=1 -c "\\copy (SELECT * FROM shilian.batch WHERE id > $first ORDER BY id) TO '$T/batch_new.csv' CSV"
+copy_batch_s=""
+for _ in 1 2 3; do
+	psql -qAtX -c "TRUNCATE bench_copy.inspection, bench_copy.link, bench_copy.batch" >/dev/null
+	t0=$(now_ns)
+	psql -qAtX -v ON_ERROR_STOP=1 -c "\\copy bench_copy.batch FROM '$T/batch_new.csv' CSV" >/dev/null
+	t1=$(now_ns)
+	s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", (b - a) / 1e9 }')
+	if [ -z "$copy_batch_s" ] || awk -v a="$s" -v b="$copy_batch_s" 'BEGIN { exit !(a < b) }'; then copy_batch_s=$s; fi
+done
+copied=$(psql -qAtX -c "SELECT count(*) FROM bench_copy.batch")
+[ "$copied" = "$NB" ] || { echo "the copy holds $copied batches, not $NB" >&2; exit 1; }
+row "import batch lines (set-based, $NB lines)" "$(awk -v n="$NB" -v s="$batch_s" 'BEGIN { printf "%.0f", n / s }')" "lines/s" \
+	"$(awk -v n="$NB" -v s="$copy_batch_s" 'BEGIN { printf "%.0f", n / s }')" "COPY of its rows, keyed" ">=0.5"
+
+psql -qAtX -c "SET client_min_messages = warning" -c "DROP TABLE bench_batch_lines, bench_batch, bench_ops, bench_rows, bench_lines, bench_raw" -c "DROP SCHEMA bench_copy CASCADE" >/dev/null
 rm -rf "$T"

@@ -2,8 +2,10 @@
 # through RecordsToLedger). This proves the batch appends exactly what one
 # RecordToLedger call per record appends: two databases get the same setup
 # and the same lines, database a through import_apply in chunks of 7 lines
-# (sales received across chunk boundaries, a consume line applied by its
-# record function between them, refused lines), database b by calling the
+# (sales received across chunk boundaries, new batches (batch lines) between
+# them, so that batch and receive lines of one chunk both make batches, a
+# consume line applied by its record function between them, refused lines),
+# database b by calling the
 # single-record function of every line a accepted, one by one, in line
 # order. Every ledger entry then has the same id, operator, seq, kind,
 # algorithm, source, event date and body (the rows' created_at timestamps
@@ -52,12 +54,33 @@ my $setup = q{
 		SELECT 19, json_build_object('kind', 'consume', 'code', (SELECT code FROM b WHERE i = 2),
 			'qty', '3 kg', 'consumption_kind', 'sample_kept', 'at', (current_date - 1)::text || 'T18:00:00+08:00')::text
 		UNION ALL
+		-- batch lines (the set path too), between the receipts: the new batches of a chunk's
+		-- batch and receive lines get their ids and trace codes in line order; one refused
+		SELECT 4 * g + 0.5, json_build_object('kind', 'batch', 'owner', 1 + g % 3, 'product', 1,
+			'qty', CASE WHEN g = 4 THEN '0 kg' ELSE g || ' kg' END, 'produced_on', current_date - 2,
+			'lot', 'tap ' || g, 'certificate', CASE WHEN g = 2 THEN json_build_object('no', 'C-' || g) END)::text
+		  FROM generate_series(1, 7) g
+		UNION ALL
+		-- inspection lines (the set path too): release inspections passed give batches 1 and 4
+		-- their certificates (4's between the sale of line 6 and its receipt, in one chunk: the
+		-- receipt copies it), a second one gives none; a sampling, an incoming, an unknown kind
+		SELECT k, json_build_object('kind', 'inspection', 'code', (SELECT code FROM b WHERE i = bi),
+			'inspection_kind', ik, 'result', res, 'report', rep,
+			'inspected_at', (current_date - 1)::text || 'T09:00:00+08:00')::text
+		  FROM (VALUES (3.5, 1, 'release', 'pass', '{"certificate_no": "CERT-1", "inspector": "tap"}'::json),
+			(3.6, 1, 'release', 'pass', '{"certificate_no": "CERT-1b", "inspector": "tap"}'),
+			(7.5, 4, 'release', 'pass', '{"certificate_no": "CERT-4", "inspector": "tap"}'),
+			(10.5, 2, 'sampling', 'fail', '{"agency": "lab", "report_no": "R-2"}'),
+			(12.5, 3, 'incoming', 'pass', '{"inspector": "tap"}'),
+			(14.5, 3, 'final', 'pass', '{"inspector": "tap"}')) v(k, bi, ik, res, rep)
+		UNION ALL
 		SELECT 27, json_build_object('kind', 'ship', 'code', (SELECT code FROM b WHERE i = 3),
 			'buyer', 5, 'qty', '2 t')::text
 		UNION ALL
 		SELECT 28, json_build_object('kind', 'receive', 'link_ref', 'refused', 'qty', '1 kg',
 			'inspection', json_build_object('inspector', 'tap'))::text) l;
 	-- link_ref: the line number of the sale named (g, or the refused sale), nulls dropped
+	UPDATE lines l SET line = jsonb_strip_nulls(l.line::jsonb)::text WHERE l.line::jsonb ->> 'kind' IN ('batch', 'inspection');
 	UPDATE lines l SET line = (jsonb_strip_nulls(l.line::jsonb) - 'g' || jsonb_build_object('link_ref',
 		CASE WHEN l.line::jsonb ->> 'link_ref' = 'refused'
 			THEN (SELECT s.n FROM lines s WHERE s.line::jsonb ->> 'qty' = '2 t')
@@ -73,7 +96,7 @@ for my $db ('a', 'b')
 	$node->safe_psql($db, 'CREATE EXTENSION shilian');
 	$node->safe_psql($db, $setup);
 }
-is($node->safe_psql('a', 'SELECT count(*) FROM lines'), '51', '51 lines');
+is($node->safe_psql('a', 'SELECT count(*) FROM lines'), '64', '64 lines');
 
 # a: staged and applied 7 lines at a time, each call its own transaction
 my $job = $node->safe_psql('a', q{
@@ -88,7 +111,7 @@ is($node->safe_psql('a', qq{
 		(SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()
 			AND objsubid = 21324 AND mode = 'ExclusiveLock' AND granted) AS locks;
 	COMMIT;
-}), "t\n6|6", 'the first chunk appended for 6 operators and holds their 6 chain locks');
+}), "t\n4|4", 'the first chunk appended for 4 operators and holds their 4 chain locks');
 my $calls = 1;
 for (;;)
 {
@@ -96,11 +119,11 @@ for (;;)
 	last if $node->safe_psql('a', "SELECT shilian.import_apply($job, 7)") eq '0';
 	die 'import_apply does not finish' if $calls > 20;
 }
-is($calls, 8, 'applied in 8 calls of 7 lines');
+is($calls, 10, 'applied in 10 calls of 7 lines');
 is($node->safe_psql('a', qq{SELECT status, accepted, refused FROM shilian.import_job WHERE id = $job}),
-	'applied|49|2', '49 lines accepted, the over-balance sale and its receipt refused');
+	'applied|60|4', '60 lines accepted; the unknown inspection kind, the batch of 0 kg, the over-balance sale and its receipt refused');
 is($node->safe_psql('a', qq{SELECT string_agg(line_no || ' ' || sqlstate, ', ' ORDER BY line_no)
-	FROM shilian.import_line WHERE job_id = $job AND status = 'refused'}), '27 SLR05, 28 SLI03',
+	FROM shilian.import_line WHERE job_id = $job AND status = 'refused'}), '21 22023, 24 SLR16, 39 SLR05, 40 SLI03',
 	'the refusals');
 
 # b: the single-record function of every line a accepted, in line order, as the import channel
@@ -128,7 +151,7 @@ $node->safe_psql('b', qq{
 	\$\$;
 });
 is($node->safe_psql('b', q{SELECT count(*) FROM res JOIN acc USING (n) WHERE res.result IS NOT DISTINCT FROM acc.result}),
-	'49', 'every record got the same link id or trace code one by one as in the import');
+	'60', 'every record got the same id or trace code one by one as in the import');
 
 # the ledgers, entry by entry: everything but the times the rows were made
 # (created_at, registered_at, activated_at, added_at: the clock of each database)
@@ -141,9 +164,15 @@ my $la = $node->safe_psql('a', $ledger);
 my $lb = $node->safe_psql('b', $ledger);
 is($la, $lb, 'the same ledger entries: ids, operators, seqs, kinds, sources, dates and bodies');
 like($la, qr/^\d+\n/, 'ledger listed');
-is($node->safe_psql('a', q{SELECT count(*) FROM shilian.ledger WHERE source = 'import'}), '49',
+is($node->safe_psql('a', q{SELECT count(*) FROM shilian.ledger WHERE source = 'import'}), '60',
 	'one import entry per accepted line');
 like($la, qr/\|receive\|1\|import\|/, 'receipts are in the comparison');
+like($la, qr/\|batch_create\|1\|import\|[-0-9]+\|\{"id": \d+, "lot": "tap 2", .*"certificate": \{"no": "C-2"\}/,
+	'new batches of batch lines are in the comparison');
+like($la, qr/\|inspect\|1\|import\|[-0-9]+\|\{"id": \d+, "kind": "sampling", /, 'inspections are in the comparison');
+like($la, qr/\|receive\|1\|import\|.*"certificate": \{"inspection_id": \d+, "certificate_no": "CERT-4"\}/,
+	'a receipt after the release inspection of its batch in the same chunk copies the certificate it gave');
+unlike($la, qr/"certificate": \{[^}]*CERT-1b/, 'a second release inspection gives no certificate');
 for my $db ('a', 'b')
 {
 	is($node->safe_psql($db, q{SELECT count(*) || ' ' || count(*) FILTER (WHERE ok) FROM shilian.chain_verify(NULL)}),

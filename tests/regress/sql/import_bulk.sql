@@ -223,5 +223,189 @@ SELECT b.origin, b.qty, b.owner_id = :wh AS buyer_holds, b.received_at = '2026-0
  WHERE b.trace_code = (SELECT result FROM shilian.import_line WHERE job_id = :job6 AND line_no = 1)::shilian.trace_code;
 SELECT count(*) FILTER (WHERE NOT ok) AS bad_chains FROM shilian.chain_verify(NULL);
 
+-- ---- batch lines through the set path ---------------------------------------------
+-- checked by batch_create's own rules (RecordBatchCheck) against the chunk's
+-- caches and written with one statement per chunk: every refusal of
+-- batch_create, and the literals and fields import_line_call refuses, give
+-- the line the SQLSTATE and message the single-record path gives
+TRUNCATE upload;
+INSERT INTO upload VALUES
+ (1, format('{"kind": "batch", "owner": %s, "product": %s, "qty": "200 kg", "produced_on": "2026-01-10", "lot": "L-1", "expires_on": "2099-12-31"}', :mill, :flour)),
+ (2, format('{"kind": "batch", "owner": %s, "product": %s, "qty": "3 L", "produced_on": "2026-01-10", "certificate": {"certificate_no": "C-1"}, "lot": 42}', :mill, :milk)),
+ (3, format('{"kind": "batch", "owner": 999999, "product": %s, "qty": "1 kg", "produced_on": "2026-01-10"}', :flour)),       -- SLR01
+ (4, format('{"kind": "batch", "owner": %s, "product": %s, "qty": "1 kg", "produced_on": "2026-01-10"}', :dormant, :flour)), -- SLR02
+ (5, format('{"kind": "batch", "owner": %s, "product": 999999, "qty": "1 kg", "produced_on": "2026-01-10"}', :mill)),        -- SLR18
+ (6, format('{"kind": "batch", "owner": %s, "product": %s, "qty": "0 kg", "produced_on": "2026-01-10"}', :mill, :flour)),    -- SLR16
+ (7, format('{"kind": "batch", "owner": %s, "product": %s, "qty": "-2 kg", "produced_on": "2026-01-10"}', :mill, :flour)),   -- SLR16
+ (8, format('{"kind": "batch", "owner": %s, "product": %s, "qty": "1 kg", "produced_on": "2099-01-01"}', :mill, :flour)),    -- SLR07 (future)
+ (9, format('{"kind": "batch", "owner": %s, "product": %s, "qty": "1 kg", "produced_on": "2026-01-10", "expires_on": "2026-01-01"}', :mill, :flour)), -- SLR07 (order)
+ (10, format('{"kind": "batch", "owner": %s, "product": %s, "qty": "1 kg", "produced_on": "2026-01-10", "certificate": "C-2"}', :mill, :flour)), -- SLR15
+ (11, format('{"kind": "batch", "owner": %s, "product": %s, "qty": "1 kgs"}', :mill, :flour)),                                -- 22P02 qty
+ (12, format('{"kind": "batch", "owner": "mill", "product": %s, "qty": "1 kg"}', :flour)),                                    -- 22P02 owner
+ (13, format('{"kind": "batch", "owner": %s, "product": %s, "qty": "1 kg", "produced_on": "10/01/2026"}', :mill, :flour)),   -- SLD01
+ (14, format('{"kind": "batch", "owner": %s, "product": %s, "qty": "1 kg", "expires_on": "2026-02-30"}', :mill, :flour)),    -- SLD02
+ (15, format('{"kind": "batch", "owner": %s, "qty": "1 kg"}', :mill)),                                                        -- 22023 missing
+ (16, format('{"kind": "batch", "owner": %s, "product": %s, "qty": "1 kg", "colour": "red"}', :mill, :flour)),               -- 22023 unknown field
+ (17, format('{"kind": "batch", "owner": %s, "product": %s, "qty": "1 kg", "produced_on": null, "lot": null}', :mill, :flour)), -- null: as absent
+ (18, format('{"kind": "ship", "code": "%s", "buyer": %s, "qty": "1 kg"}', :'a', :wh)),
+ (19, format('{"kind": "batch", "owner": %s, "product": %s, "qty": "5 t", "produced_on": "2026-01-09"}', :wh, :flour)),
+ (20, format('{"kind": "receive", "link": %s, "qty": "100 kg", "inspection": {"inspector": "李四"}}', :l2));
+SELECT pg_temp.single_path() AS single \gset
+SELECT shilian.import_ndjson(string_agg(line, E'\n' ORDER BY n)) AS job7 FROM upload \gset
+SELECT l.line_no, l.kind, coalesce(l.sqlstate, 'ok') AS sqlstate,
+       coalesce(l.sqlstate || ' ' || l.message, l.status) = (:'single'::jsonb ->> l.line_no::text) AS same
+  FROM shilian.import_line l WHERE l.job_id = :job7 ORDER BY l.line_no;
+SELECT l.line_no, l.sqlstate, l.message FROM shilian.import_line l
+ WHERE l.job_id = :job7 AND l.status = 'refused' ORDER BY l.line_no;
+-- the batches as batch_create writes them: expiry from the shelf life when
+-- not given, the lot as text, origin produced, the whole quantity left
+SELECT i.line_no, b.owner_id = :mill AS mill, b.qty, b.qty_left, b.produced_on, b.expires_on, b.lot, b.origin,
+       b.certificate, trace_code_region(b.trace_code) AS region
+  FROM shilian.import_line i JOIN shilian.batch b ON b.trace_code = i.result::shilian.trace_code
+ WHERE i.job_id = :job7 AND i.kind = 'batch' AND i.status = 'accepted' AND i.line_no <> 17 ORDER BY i.line_no;
+-- the set path wrote them: all in one statement, so one transaction id
+-- (the record function runs each line in a subtransaction of its own)
+SELECT count(*) AS batches, count(DISTINCT b.xmin::text) AS writes
+  FROM shilian.import_line i JOIN shilian.batch b ON b.trace_code = i.result::shilian.trace_code
+ WHERE i.job_id = :job7 AND i.kind = 'batch' AND i.status = 'accepted';
+SELECT count(*) FILTER (WHERE NOT ok) AS bad_chains FROM shilian.chain_verify(NULL);
+
+-- an acting operator may not create a batch for another (42501), as batch_create says
+SET shilian.operator_id = :'wh';
+TRUNCATE upload;
+INSERT INTO upload VALUES
+ (1, format('{"kind": "batch", "owner": %s, "product": %s, "qty": "1 kg", "produced_on": "2026-01-10"}', :mill, :flour)),
+ (2, format('{"kind": "batch", "owner": %s, "product": %s, "qty": "1 kg", "produced_on": "2026-01-10"}', :wh, :flour));
+SELECT pg_temp.single_path() AS single \gset
+SELECT shilian.import_ndjson(string_agg(line, E'\n' ORDER BY n)) AS job8 FROM upload \gset
+SELECT l.line_no, l.status, l.sqlstate, l.message,
+       coalesce(l.sqlstate || ' ' || l.message, l.status) = (:'single'::jsonb ->> l.line_no::text) AS same
+  FROM shilian.import_line l WHERE l.job_id = :job8 ORDER BY l.line_no;
+RESET shilian.operator_id;
+
+-- The ledger entries of batch lines are those one batch_create per line
+-- appends: the same lines through the record function, kept this time, and
+-- through the import give the same bodies (but for the new id, trace code
+-- and creation time), kinds, operators and event dates, in line order.
+TRUNCATE upload;
+INSERT INTO upload VALUES
+ (1, format('{"kind": "batch", "owner": %s, "product": %s, "qty": "200 kg", "produced_on": "2026-01-10", "lot": "L-1", "expires_on": "2099-12-31"}', :mill, :flour)),
+ (2, format('{"kind": "batch", "owner": %s, "product": %s, "qty": "3 L", "produced_on": "2026-01-10", "certificate": {"certificate_no": "C-1"}, "lot": 42}', :mill, :milk)),
+ (3, format('{"kind": "batch", "owner": %s, "product": %s, "qty": "0 kg", "produced_on": "2026-01-10"}', :mill, :flour)),
+ (4, format('{"kind": "batch", "owner": %s, "product": %s, "qty": "5 t", "produced_on": "2026-01-09"}', :wh, :flour)),
+ (5, format('{"kind": "batch", "owner": %s, "product": %s, "qty": "12 pcs", "produced_on": "2025-12-31", "expires_on": "2026-01-05"}', :mill, :flour));
+CREATE FUNCTION pg_temp.each_line() RETURNS TABLE (n int, result text) LANGUAGE plpgsql AS $$
+DECLARE
+	r record;
+BEGIN
+	FOR r IN SELECT * FROM upload u ORDER BY u.n LOOP
+		BEGIN
+			n := r.n;
+			result := shilian.import_line_exec(r.line::jsonb);
+			RETURN NEXT;
+		EXCEPTION WHEN sqlstate 'SLR16' THEN
+			NULL;
+		END;
+	END LOOP;
+END
+$$;
+CREATE TEMP TABLE by_function AS SELECT * FROM pg_temp.each_line();
+SELECT shilian.import_ndjson(string_agg(line, E'\n' ORDER BY n)) AS job9 FROM upload \gset
+CREATE TEMP TABLE by_import AS
+SELECT line_no AS n, result FROM shilian.import_line WHERE job_id = :job9 AND status = 'accepted';
+CREATE FUNCTION pg_temp.entries(regclass) RETURNS TABLE (n int, operator_id bigint, seq bigint, kind text,
+	on_date date, body jsonb) LANGUAGE sql AS $$
+SELECT t.n, e.operator_id, e.seq, e.kind, e.on_date,
+       shilian.ledger_body(e.body) - 'id' - 'trace_code' - 'created_at'
+  FROM shilian.ledger e JOIN (SELECT * FROM by_function WHERE $1 = 'by_function'::regclass
+                              UNION ALL SELECT * FROM by_import WHERE $1 = 'by_import'::regclass) t
+    ON shilian.ledger_body(e.body) ->> 'trace_code' = t.result AND e.kind = 'batch_create'
+$$;
+SELECT (SELECT count(*) FROM by_function) AS by_function, (SELECT count(*) FROM by_import) AS by_import,
+       (SELECT count(*) FROM pg_temp.entries('by_function')) AS function_entries,
+       (SELECT count(*) FROM pg_temp.entries('by_import')) AS import_entries;
+SELECT f.n, f.kind, f.operator_id = i.operator_id AS same_operator, f.on_date = i.on_date AS same_date,
+       f.body = i.body AS same_body
+  FROM pg_temp.entries('by_function') f JOIN pg_temp.entries('by_import') i USING (n) ORDER BY f.n;
+SELECT i.body FROM pg_temp.entries('by_import') i WHERE i.n = 2;
+-- each operator's chain holds the import's entries in line order
+SELECT bool_and(ok) AS chains_in_line_order FROM (
+	SELECT n > lag(n) OVER w OR lag(n) OVER w IS NULL AS ok
+	  FROM pg_temp.entries('by_import') WINDOW w AS (PARTITION BY operator_id ORDER BY seq)) t;
+
+-- ---- batch, ship and receive lines in one upload ---------------------------------
+-- a ship line names the batch of an earlier batch line by code_ref, a receive
+-- line that sale by link_ref; refused batch lines make no batch to refer to
+TRUNCATE upload;
+INSERT INTO upload VALUES
+ (1, format('{"kind": "batch", "owner": %s, "product": %s, "qty": "200 kg", "produced_on": "2026-01-10", "expires_on": "2099-12-31"}', :mill, :flour)),
+ (2, format('{"kind": "ship", "code_ref": 1, "buyer": %s, "qty": "50 kg"}', :wh)),
+ (3, '{"kind": "receive", "link_ref": 2, "qty": "50 kg", "inspection": {"inspector": "李四"}}'),
+ (4, format('{"kind": "batch", "owner": %s, "product": %s, "qty": "0 kg", "produced_on": "2026-01-10"}', :mill, :flour)),
+ (5, format('{"kind": "ship", "code_ref": 4, "buyer": %s, "qty": "1 kg"}', :wh)),
+ (6, format('{"kind": "ship", "code": "%s", "buyer": %s, "qty": "1 kg"}', :'a', :wh)),
+ (7, format('{"kind": "batch", "owner": %s, "product": %s, "qty": "10 L", "produced_on": "2026-01-10", "expires_on": "2099-12-31"}', :wh, :milk)),
+ (8, '{"kind": "consume", "code_ref": 7, "qty": "1 L", "consumption_kind": "sample_kept"}'),
+ (9, format('{"kind": "ship", "code_ref": 1, "buyer": %s, "qty": "151 kg"}', :wh));
+SELECT shilian.import_ndjson(string_agg(line, E'\n' ORDER BY n)) AS job10 FROM upload \gset
+SELECT line_no, kind, status, sqlstate, regexp_replace(message, '\d{18}', '<code>') AS message
+  FROM shilian.import_line WHERE job_id = :job10 ORDER BY line_no;
+-- line 1's batch: 50 kg sold and received by the wholesaler; line 7's: 1 L consumed
+SELECT i.line_no, b.qty, b.qty_left FROM shilian.import_line i
+  JOIN shilian.batch b ON b.trace_code = i.result::shilian.trace_code
+ WHERE i.job_id = :job10 AND i.line_no IN (1, 7) ORDER BY i.line_no;
+SELECT l.status, l.qty_accepted, b.owner_id = :wh AS buyer_holds,
+       l.from_batch = (SELECT b1.id FROM shilian.batch b1 JOIN shilian.import_line i1 ON b1.trace_code = i1.result::shilian.trace_code
+                        WHERE i1.job_id = :job10 AND i1.line_no = 1) AS from_line_1
+  FROM shilian.link l JOIN shilian.batch b ON b.id = l.to_batch
+ WHERE l.id = (SELECT result::bigint FROM shilian.import_line WHERE job_id = :job10 AND line_no = 2);
+SELECT kind, count(*) FROM shilian.ledger WHERE recorded_at >= (SELECT created_at FROM shilian.import_job WHERE id = :job10)
+ GROUP BY kind ORDER BY kind;
+SELECT count(*) FILTER (WHERE NOT ok) AS bad_chains FROM shilian.chain_verify(NULL);
+
+-- ---- inspection lines through the set path ----------------------------------------
+-- checked by inspect's own rules (RecordInspectCheck) and written with one
+-- statement per chunk: every refusal of inspect, and of import_line_call,
+-- as the single-record path gives it; the first release inspection passed
+-- gives the batch its certificate, a second one none
+TRUNCATE upload;
+INSERT INTO upload VALUES
+ (1, format('{"kind": "inspection", "code": "%s", "inspection_kind": "release", "result": "pass", "report": {"certificate_no": "C-9", "inspector": "张三"}, "inspected_at": "2026-01-12T10:00:00+08:00"}', :'a')),
+ (2, format('{"kind": "inspection", "code": "%s", "inspection_kind": "sampling", "result": "fail", "report": {"agency": "lab", "report_no": "R-1"}}', :'a')),
+ (3, format('{"kind": "inspection", "code": "%s", "inspection_kind": "incoming", "result": "pass", "report": {"inspector": "李四"}}', :'whmilk')),
+ (4, format('{"kind": "inspection", "code": "%s", "inspection_kind": "final", "result": "pass", "report": {"inspector": "李四"}}', :'a')),      -- 22023 kind
+ (5, format('{"kind": "inspection", "code": "%s", "inspection_kind": "release", "result": "maybe", "report": {"inspector": "李四"}}', :'a')), -- 22023 result
+ (6, format('{"kind": "inspection", "code": "%s", "inspection_kind": "incoming", "result": "pass", "report": {"inspector": "李四"}}', :'nobatch')), -- SLR03
+ (7, format('{"kind": "inspection", "code": "%s", "inspection_kind": "incoming", "result": "pass", "report": {"inspector": "李四"}, "operator": %s}', :'a', :wh)), -- SLR04
+ (8, format('{"kind": "inspection", "code": "%s", "inspection_kind": "incoming", "result": "pass", "report": {"inspector": "李四"}, "operator": %s}', :'a', :dormant)), -- SLR02
+ (9, format('{"kind": "inspection", "code": "%s", "inspection_kind": "incoming", "result": "pass", "report": {"inspector": "李四"}, "operator": 999999}', :'a')), -- SLR01
+ (10, format('{"kind": "inspection", "code": "%s", "inspection_kind": "incoming", "result": "pass", "report": {"inspector": "李四"}, "inspected_at": "2000-01-01T00:00:00+08:00"}', :'a')), -- SLR07
+ (11, format('{"kind": "inspection", "code": "%s", "inspection_kind": "release", "result": "pass", "report": {"certificate_no": "C-10"}}', :'a')), -- SLR15
+ (12, '{"kind": "inspection", "code": "12345", "inspection_kind": "incoming", "result": "pass", "report": {"inspector": "李四"}}'), -- 22P02
+ (13, format('{"kind": "inspection", "code": "%s", "inspection_kind": "incoming", "result": "pass", "report": {"inspector": "李四"}, "inspected_at": "yesterday"}', :'a')), -- SLD03
+ (14, format('{"kind": "inspection", "code": "%s", "inspection_kind": "incoming", "report": {"inspector": "李四"}}', :'a')), -- 22023 missing
+ (15, format('{"kind": "inspection", "code": "%s", "inspection_kind": "incoming", "result": "pass", "report": {"inspector": "李四"}, "by": 1}', :'a')), -- 22023 unknown field
+ (16, format('{"kind": "inspection", "code": "%s", "inspection_kind": "release", "result": "pass", "report": {"certificate_no": "C-11", "inspector": "张三"}}', :'a'));
+SELECT certificate IS NULL AS no_certificate_yet FROM shilian.batch WHERE trace_code = :'a'::shilian.trace_code;
+SELECT pg_temp.single_path() AS single \gset
+SELECT shilian.import_ndjson(string_agg(line, E'\n' ORDER BY n)) AS job11 FROM upload \gset
+SELECT l.line_no, l.kind, coalesce(l.sqlstate, 'ok') AS sqlstate,
+       coalesce(l.sqlstate || ' ' || l.message, l.status) = (:'single'::jsonb ->> l.line_no::text) AS same
+  FROM shilian.import_line l WHERE l.job_id = :job11 ORDER BY l.line_no;
+SELECT l.line_no, l.sqlstate, regexp_replace(l.message, '\d{18}', '<code>') AS message FROM shilian.import_line l
+ WHERE l.job_id = :job11 AND l.status = 'refused' ORDER BY l.line_no;
+-- the first release inspection gave the certificate (line 1's), not line 16
+SELECT b.certificate ->> 'certificate_no' AS certificate_no,
+       (b.certificate ->> 'inspection_id') = (SELECT result FROM shilian.import_line WHERE job_id = :job11 AND line_no = 1) AS of_line_1
+  FROM shilian.batch b WHERE b.trace_code = :'a'::shilian.trace_code;
+SELECT i.line_no, n.kind, n.result, n.operator_id = :mill AS mill, n.report
+  FROM shilian.import_line i JOIN shilian.inspection n ON n.id = i.result::bigint
+ WHERE i.job_id = :job11 AND i.status = 'accepted' ORDER BY i.line_no;
+-- the set path wrote them, in one statement (one transaction id)
+SELECT count(*) AS inspections, count(DISTINCT n.xmin::text) AS writes
+  FROM shilian.import_line i JOIN shilian.inspection n ON n.id = i.result::bigint
+ WHERE i.job_id = :job11 AND i.status = 'accepted';
+SELECT count(*) FILTER (WHERE NOT ok) AS bad_chains FROM shilian.chain_verify(NULL);
+
 \c :regress_db
 DROP DATABASE shilian_import_bulk_test;
