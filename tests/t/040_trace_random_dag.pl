@@ -471,6 +471,53 @@ for my $case (['forward', 'SELECT min(id) FROM shilian.batch'], ['backward', 'SE
 }
 $node->safe_psql('postgres', q{DROP TRIGGER count_new ON shilian.recall_target; DROP TABLE public.seen});
 
+# The direct write inserts each index's entries in that index's key order
+# after the rows (recall.c, RecallIndexSorted): every row is in every index
+# (amcheck's heapallindexed), the entries are in order, and each index finds
+# the rows a sequential scan finds. A unique index is still checked there
+# (one target per holder is not true of this graph: 23505, nothing written),
+# and with an index that is not a plain btree (hash) every entry goes in row
+# by row, as before, with the same rows.
+$node->safe_psql('postgres', 'CREATE EXTENSION amcheck');
+my $root = $node->safe_psql('postgres', 'SELECT trace_code FROM shilian.batch WHERE id = (SELECT min(id) FROM shilian.batch)');
+my $by_index = sub {
+	my ($rid, $settings) = @_;
+	$node->safe_psql('postgres', qq{SET enable_seqscan = off; SET enable_bitmapscan = off; $settings
+		SELECT count(*) || ':' || count(DISTINCT operator_id) FROM shilian.recall_target WHERE recall_id = $rid});
+};
+for my $sorted (0, 1) {
+	my $label = $sorted ? 'btree indexes only (sorted entries)' : 'with a hash index (row by row)';
+	$node->safe_psql('postgres', 'CREATE INDEX recall_target_hash ON shilian.recall_target USING hash (trace_code)')
+		unless $sorted;
+	my $rid = $node->safe_psql('postgres', "SELECT shilian.recall_open('$root', 'indexes', 'forward')");
+	my $seq = $node->safe_psql('postgres', qq{SET enable_indexscan = off; SET enable_bitmapscan = off;
+		SELECT count(*) || ':' || count(DISTINCT operator_id) FROM shilian.recall_target WHERE recall_id = $rid});
+	like($seq, qr/^[1-9][0-9]*:[1-9]/, "$label: the recall has targets");
+	is($by_index->($rid, ''), $seq, "$label: the primary key finds every target");
+	my $holders = $node->safe_psql('postgres', qq{SET enable_seqscan = off; SET enable_bitmapscan = off;
+		SELECT count(*) FROM (SELECT DISTINCT operator_id FROM shilian.recall_target WHERE recall_id = $rid) h});
+	is($holders, (split /:/, $seq)[1], "$label: the holders' index finds every holder");
+	is($node->safe_psql('postgres', q{SELECT bt_index_check('shilian.recall_target_pkey', true)::text
+		|| bt_index_check('shilian.recall_target_operator_idx', true)::text}), '',
+		"$label: amcheck finds both btrees in order and every row in them");
+	unless ($sorted) {
+		is($node->safe_psql('postgres', qq{SET enable_seqscan = off; SET enable_bitmapscan = off;
+			SELECT count(*) FROM shilian.recall_target t JOIN shilian.batch b ON b.trace_code OPERATOR(shilian.=) t.trace_code
+			 WHERE t.recall_id = $rid}), (split /:/, $seq)[0], "$label: the hash index has every row");
+		$node->safe_psql('postgres', 'DROP INDEX shilian.recall_target_hash');
+	}
+}
+# (the earlier recalls' targets are gone first: they have holders twice too)
+$node->safe_psql('postgres', 'DELETE FROM shilian.recall_target;
+	CREATE UNIQUE INDEX recall_one_per_holder ON shilian.recall_target (recall_id, operator_id)');
+my $before = $node->safe_psql('postgres', q{SELECT count(*) || ' ' || (SELECT count(*) FROM shilian.recall) FROM shilian.recall_target});
+($rc, $stdout, $stderr) = $node->psql('postgres', "SELECT shilian.recall_open('$root', 'unique', 'forward')");
+like($stderr, qr/duplicate key value violates unique constraint "recall_one_per_holder"/,
+	'a unique index is checked on the sorted path (23505)');
+is($node->safe_psql('postgres', q{SELECT count(*) || ' ' || (SELECT count(*) FROM shilian.recall) FROM shilian.recall_target}),
+	$before, 'the refused recall left no row');
+$node->safe_psql('postgres', 'DROP INDEX shilian.recall_one_per_holder; DROP EXTENSION amcheck');
+
 # Cancellation mid-walk: a 100,000-lot chain is 100,000 levels of the walk;
 # statement_timeout stops it long before the end.
 $node->safe_psql('postgres', q{
