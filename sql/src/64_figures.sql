@@ -107,7 +107,7 @@ BEGIN
 	RETURN QUERY EXECUTE '
 	WITH op AS (
 		-- the operators at home in the subtree at the period''s end
-		SELECT h.operator_id AS id, h.station, h.segment, h.kinds, h.own_system
+		SELECT h.operator_id AS id, h.station, h.segment, h.kinds, h.own_system, h.status
 		  FROM shilian.operator_history h
 		 WHERE h.valid @> $7 AND ($5 OR h.station = ANY ($1))
 	), act AS (
@@ -128,8 +128,11 @@ BEGIN
 		-- are joined (below): the probes per operator are planned for the
 		-- subtree''s operators, not for a join estimate over the counters
 		SELECT o.id, o.station, o.segment, o.own_system,
-			-- active for at least part of the period
-			CASE WHEN $6
+			-- active for at least part of the period: at its end (the
+			-- version above, valid at $7, which is in the period), or else
+			-- in an earlier version (looked up only for the operators not
+			-- active at the end)
+			o.status = ''active'' OR CASE WHEN $6
 				THEN o.id IN (SELECT a.operator_id FROM shilian.operator_history a
 							   WHERE a.status = ''active'' AND a.valid && tstzrange($8, $7, ''[]''))
 				ELSE EXISTS (SELECT 1 FROM shilian.operator_history a
@@ -152,22 +155,17 @@ BEGIN
 					ELSE EXISTS (SELECT 1 FROM shilian.licence_history li
 								  WHERE li.operator_id = o.id AND li.recorded @> $7 AND li.scope && shilian.key_categories()
 									AND ($10 IS NULL OR li.valid_from <= $10) AND ($9 IS NULL OR li.valid_to >= $9) OFFSET 0) END
-				OR (CASE WHEN $6
-					THEN o.id NOT IN (SELECT li.operator_id FROM shilian.licence_history li
-									   WHERE li.recorded @> $7
-										 AND ($10 IS NULL OR li.valid_from <= $10) AND ($9 IS NULL OR li.valid_to >= $9))
-					ELSE NOT EXISTS (SELECT 1 FROM shilian.licence_history li
-									  WHERE li.operator_id = o.id AND li.recorded @> $7
-										AND ($10 IS NULL OR li.valid_from <= $10) AND ($9 IS NULL OR li.valid_to >= $9) OFFSET 0) END
-					AND CASE WHEN $6
-						THEN o.id IN (SELECT b.owner_id FROM shilian.batch b JOIN shilian.product p ON p.id = b.product_id
-									   WHERE b.origin = ''produced'' AND p.edible_agricultural
-										 AND p.category = ANY (shilian.key_categories())
-										 AND ($10 IS NULL OR b.produced_on <= $10))
-						ELSE EXISTS (SELECT 1 FROM shilian.batch b JOIN shilian.product p ON p.id = b.product_id
-									  WHERE b.owner_id = o.id AND b.origin = ''produced'' AND p.edible_agricultural
-										AND p.category = ANY (shilian.key_categories())
-										AND ($10 IS NULL OR b.produced_on <= $10) OFFSET 0) END)) AS key,
+				-- (asked only of the few operators neither of a key kind
+				-- nor holding a key licence: probed per operator even for a
+				-- province, where a hash would read every licence and every
+				-- lot of the province for them)
+				OR (NOT EXISTS (SELECT 1 FROM shilian.licence_history li
+								 WHERE li.operator_id = o.id AND li.recorded @> $7
+								   AND ($10 IS NULL OR li.valid_from <= $10) AND ($9 IS NULL OR li.valid_to >= $9) OFFSET 0)
+					AND EXISTS (SELECT 1 FROM shilian.batch b JOIN shilian.product p ON p.id = b.product_id
+								 WHERE b.owner_id = o.id AND b.origin = ''produced'' AND p.edible_agricultural
+								   AND p.category = ANY (shilian.key_categories())
+								   AND ($10 IS NULL OR b.produced_on <= $10) OFFSET 0))) AS key,
 			-- a sale to it shipped in the period still pending
 			CASE WHEN $6
 				THEN o.id IN (SELECT l.buyer_id FROM shilian.link l
