@@ -294,10 +294,6 @@ CheckTimes(GwRequest *req, json_t *claims)
 }
 
 /*
- * Verify the token and fill req->auth from its claims; 0 or the status
- * after replying.
- */
-/*
  * Whether this worker checked the signature of exactly this token, with
  * this key and algorithm, and found it good: jwt_decode's verdict on the
  * same bytes and the same key (keys are read once at start), without its
@@ -337,6 +333,10 @@ RememberGoodSignature(GwRequest *req, const char *token, const unsigned char *ke
 	t->jwt_good_alg = alg;
 }
 
+/*
+ * Verify the token and fill req->auth from its claims; 0 or the status
+ * after replying.
+ */
 static int
 AuthenticateBearer(GwRequest *req, const char *token)
 {
