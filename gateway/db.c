@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,10 +33,16 @@
  * took it again with its connection's next request before the woken waiter
  * ran, and under load some requests waited up to a second (GET /v1/session,
  * 16 clients on 8 connections: p99 280 ms, max 1.05 s; docs/performance.md).
+ * The waiter sleeps on a semaphore of its own, not a condition variable
+ * of the pool's mutex: woken, a condition wait takes the mutex again,
+ * which the thread that woke it still holds, so every hand-over cost the
+ * waiter a second sleep and the giver a second wake-up (futex calls per
+ * request, GET /v1/session under wrk, went from 7.4 to 4.8;
+ * docs/rest.md#throughput-and-latency-吞吐量与延迟).
  */
 typedef struct GwWaiter
 {
-	pthread_cond_t cv;
+	sem_t		handed;			/* posted once, when got is set */
 	GwPoolConn *got;			/* the connection handed over, NULL until then */
 	struct GwWaiter *next;
 } GwWaiter;
@@ -178,6 +185,10 @@ gw_thread_init(const struct mg_context *ctx, int thread_type)
 void
 gw_thread_exit(const struct mg_context *ctx, int thread_type, void *user)
 {
+	GwThread   *t = user;
+
+	if (t != NULL)
+		free(t->jwt_good);
 	free(user);
 }
 
@@ -199,9 +210,9 @@ static GwPoolConn *
 Acquire(GwPool *pool)
 {
 	struct timespec deadline;
-	pthread_condattr_t attr;
 	GwWaiter	w = {.got = NULL, .next = NULL};
 	GwPoolConn *c = NULL;
+	int			rc;
 
 	pthread_mutex_lock(&pool->lock);
 	/* a free connection, when nobody waits for one: the common case, no wait */
@@ -217,37 +228,43 @@ Acquire(GwPool *pool)
 	deadline.tv_nsec += (long) (pool->wait_ms % 1000) * 1000000L;
 	if (deadline.tv_nsec >= 1000000000L)
 		deadline.tv_sec++, deadline.tv_nsec -= 1000000000L;
-	/* waits are measured on the monotonic clock: a clock step cannot stretch them */
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&w.cv, &attr);
-	pthread_condattr_destroy(&attr);
+	sem_init(&w.handed, 0, 0);
 	if (pool->tail != NULL)
 		pool->tail->next = &w;
 	else
 		pool->head = &w;
 	pool->tail = &w;
 	pool->waiting++;
-	while (w.got == NULL)
-		if (pthread_cond_timedwait(&w.cv, &pool->lock, &deadline) == ETIMEDOUT)
-			break;
-	if (w.got == NULL)
-	{
-		/* timed out (a hand-over that came with the timeout is taken above): leave the queue */
-		GwWaiter  **pp = &pool->head,
-				   *prev = NULL;
-
-		while (*pp != &w)
-			prev = *pp, pp = &(*pp)->next;
-		*pp = w.next;
-		if (pool->tail == &w)
-			pool->tail = prev;
-	}
-	/* a connection handed over is busy and counted in in_use already */
-	c = w.got;
-	pool->waiting--;
 	pthread_mutex_unlock(&pool->lock);
-	pthread_cond_destroy(&w.cv);
+
+	/* waits are measured on the monotonic clock: a clock step cannot stretch them */
+	while ((rc = sem_clockwait(&w.handed, CLOCK_MONOTONIC, &deadline)) != 0 && errno == EINTR)
+		;
+	if (rc != 0)
+	{
+		pthread_mutex_lock(&pool->lock);
+		/* timed out, unless a hand-over came with the timeout: then it is taken */
+		if (w.got == NULL)
+		{
+			GwWaiter  **pp = &pool->head,
+					   *prev = NULL;
+
+			while (*pp != &w)
+				prev = *pp, pp = &(*pp)->next;
+			*pp = w.next;
+			if (pool->tail == &w)
+				pool->tail = prev;
+			pool->waiting--;
+		}
+		pthread_mutex_unlock(&pool->lock);
+	}
+	/*
+	 * A connection handed over is busy and counted in in_use already. The
+	 * giver posted under the pool's lock, and glibc lets a semaphore be
+	 * destroyed as soon as a wait on it has returned.
+	 */
+	c = w.got;
+	sem_destroy(&w.handed);
 	return c;
 }
 
@@ -264,8 +281,9 @@ Release(GwPoolConn *c)
 		pool->head = w->next;
 		if (pool->head == NULL)
 			pool->tail = NULL;
+		pool->waiting--;
 		w->got = c;
-		pthread_cond_signal(&w->cv);
+		sem_post(&w->handed);
 	}
 	else
 	{

@@ -293,6 +293,15 @@ typedef struct GwThread
 	bool		want_read;		/* the next acquire is from the read pool (gw_read_choose) */
 	/* headers every reply of this request carries (Shilian-Read-Source, Shilian-Commit-LSN) */
 	char		reply_headers[192];
+	/*
+	 * The last bearer token whose signature this worker checked and found
+	 * good, with the key and algorithm it was checked with (auth.c): a
+	 * keep-alive client sends the same token with every request.
+	 */
+	char	   *jwt_good;
+	size_t		jwt_good_len;
+	const void *jwt_good_key;
+	int			jwt_good_alg;
 } GwThread;
 
 int			gw_db_pool_init(void);
