@@ -9,20 +9,24 @@
  * A chunk's lines are parsed first (JSON, fields, literals) in one
  * subtransaction: a line that does not parse rolls it back (nothing is
  * written in it) and is refused, and the lines after it are parsed in the
- * next one. batch, inspection, ship and receive lines are then checked by the
- * very rule functions batch_create(), inspect(), ship() and receive() run
- * (RecordBatchCheck, RecordInspectCheck, RecordShipCheck, RecordReceiveCheck
- * in records.c), which report a refusal
- * without throwing, against the chunk's caches: the batches and sales the
- * chunk names, read and locked once (so no per-line lock and no per-line
- * subtransaction), the operators, licences and products read once, and what
- * earlier lines did (balances, sales now received, sales made by earlier
- * lines). Valid lines are written with one statement per kind per chunk,
- * then one ledger entry per line, the chunk's entries appended at once in
- * line order through RecordsToLedger (exactly what one RecordToLedger call
+ * next one. batch, inspection, ship, receive, consume and first_entry lines
+ * are then checked by the very rule functions batch_create(), inspect(),
+ * ship(), receive(), consume() and receive_first_entry() run
+ * (RecordBatchCheck, RecordInspectCheck, RecordShipCheck, RecordReceiveCheck,
+ * RecordConsumeCheck, RecordFirstEntryCheck in records.c), which report a
+ * refusal without throwing, against the chunk's caches: the batches and
+ * sales the chunk names, read and locked once (so no per-line lock and no
+ * per-line subtransaction), the operators, licences and products read once,
+ * and what earlier lines did (balances, sales now received, sales made by
+ * earlier lines). Valid lines are written with one statement per kind per
+ * chunk, then one ledger entry per line, the chunk's entries appended at once
+ * in line order through RecordsToLedger (exactly what one RecordToLedger call
  * per line appends), so each operator's chain follows the upload. Every
- * other kind (and a receipt into an existing batch) is applied by its record
- * function in a subtransaction of its own, after the queued writes.
+ * other kind (transform, reject, the registry kinds, a receipt into an
+ * existing batch) is applied by its record function in a subtransaction of
+ * its own, after the queued writes. A chunk whose set writes raise a refusal
+ * (a constraint or trigger on one line's row) is rolled back and applied
+ * again line by line that way (ChunkTry).
  *
  * Only refusals (RecordIsRefusal: SLR*, SLI*, SLD*, 22*, 23*, 42501) refuse a line, and
  * only after the subtransaction they were raised in is rolled back;
@@ -2239,7 +2243,11 @@ Chunk(int64 job, int limit, bool *any_refused, MemoryContext cxt, List **deferre
 	c.n = (int) rows;
 	c.lines = palloc0_array(ILine, Max(c.n, 1));
 	if (c.n > 0)
-		chunk_first = DatumGetInt32(SPI_getbinval(tt->vals[0], tt->tupdesc, 1, &(bool) {false}));
+	{
+		bool		isnull;
+
+		chunk_first = DatumGetInt32(SPI_getbinval(tt->vals[0], tt->tupdesc, 1, &isnull));
+	}
 	/* the staged text, and the batches and links named, read before any line runs */
 	{
 		char	  **bodies = palloc_array(char *, c.n);
