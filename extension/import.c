@@ -1800,7 +1800,7 @@ Flush(IChunk *c)
 			/* a receipt without its incoming inspection writes none */
 			if (ln->recv.inspection != NULL)
 			{
-				a[12][i] = PointerGetDatum(RecordInspectionResult(ln->recv.inspection));
+				a[12][i] = PointerGetDatum(ln->recv.result);
 				a[13][i] = JsonbPGetDatum(ln->recv.inspection);
 				a[15][i] = Int64GetDatum(ln->insp_id);
 			}

@@ -285,17 +285,6 @@ CheckInspectionResult(Jsonb *doc, text **res, SlRefusal *r)
 				  "document incomplete: inspection result must be \"pass\" or \"fail\"");
 }
 
-text *
-RecordInspectionResult(Jsonb *doc)
-{
-	text	   *res;
-	SlRefusal	r;
-
-	if (!CheckInspectionResult(doc, &res, &r))
-		RecordRaise(&r);
-	return res;
-}
-
 /* ---- batch_create ------------------------------------------------------- */
 
 static SlStmt product_stmt = {
@@ -697,7 +686,8 @@ CheckIncoming(Jsonb *inspection, SlRefusal *r)
 /*
  * The rules of a receipt, in their order: the sale, the buyer may record,
  * the sale still pending, both parties active, quantity, unit, accepted
- * against shipped, dates, expiry, the incoming inspection document if any.
+ * against shipped, dates, expiry, the incoming inspection document if any
+ * and its result.
  */
 bool
 RecordReceiveCheck(SlLookup *lk, SlReceive *s, SlRefusal *r)
@@ -716,7 +706,8 @@ RecordReceiveCheck(SlLookup *lk, SlReceive *s, SlRefusal *r)
 		CheckAccepted(p->id, p->shipped_qty, s->q, s->has_reason, &s->cmp, r) &&
 		CheckDateOrder("ship date", p->shipped, "receipt date", s->day, r) &&
 		CheckNotExpired(p->from_code, p->has_expiry, p->expires, "receipt date", s->day, r) &&
-		CheckIncoming(s->inspection, r);
+		CheckIncoming(s->inspection, r) &&
+		(s->inspection == NULL || CheckInspectionResult(s->inspection, &s->result, r));
 }
 
 /*
@@ -815,7 +806,7 @@ sl_receive(PG_FUNCTION_ARGS)
 	n[8] = cmp < 0 ? ' ' : 'n';
 	if (inspection != NULL)
 	{
-		v[9] = PointerGetDatum(RecordInspectionResult(inspection));
+		v[9] = PointerGetDatum(s.result);
 		v[10] = JsonbPGetDatum(inspection);
 	}
 	else

@@ -179,10 +179,9 @@ extern bool CheckNotSelfShip(TraceCode code, int64 seller, int64 buyer, SlRefusa
  */
 extern bool CheckAccepted(int64 link, Qty shipped, Qty accepted, bool has_reason, int *cmp,
 						  SlRefusal *r);
-/* The incoming inspection document's keys, and its result ("pass" unless "fail"). */
+/* The incoming inspection document's keys. */
 extern const char *const record_incoming_keys[];
-extern text *RecordInspectionResult(Jsonb *doc);
-/* The same without throwing: *res the result, false (SL R15) when it is neither. */
+/* Its result: *res "pass" unless it says "fail"; false (SL R15) when it says anything else. */
 extern bool CheckInspectionResult(Jsonb *doc, text **res, SlRefusal *r);
 
 /* A JSON object (SL R15) with every listed key present and not null. */
@@ -315,6 +314,7 @@ typedef struct SlReceive
 	SlSale		sale;
 	DateADT		day;
 	int			cmp;			/* accepted against shipped: -1 or 0 */
+	text	   *result;			/* the inspection's result (NULL without one) */
 } SlReceive;
 
 /* The product's shelf life (has_shelf false: none); false when not registered. */

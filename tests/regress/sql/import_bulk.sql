@@ -484,5 +484,20 @@ SELECT e.kind, count(*) FROM shilian.ledger e
  GROUP BY e.kind ORDER BY e.kind;
 SELECT count(*) FILTER (WHERE NOT ok) AS bad_chains FROM shilian.chain_verify(NULL);
 
+-- ---- an incoming inspection whose result is neither pass nor fail ----------------
+-- refuses that receipt alone (SLR15, as receive() refuses it: a rule of
+-- RecordReceiveCheck), not the chunk; the receipt after it is accepted
+SELECT shilian.ship(:'a', :wh, '1 kg', '2026-01-11') AS l9 \gset
+TRUNCATE upload;
+INSERT INTO upload VALUES
+ (1, format('{"kind": "receive", "link": %s, "qty": "1 kg", "inspection": {"inspector": "李四", "result": "maybe"}}', :l9)),
+ (2, format('{"kind": "receive", "link": %s, "qty": "1 kg", "inspection": {"inspector": "李四", "result": "fail"}, "received_at": "2026-01-12T08:00:00+08:00"}', :l9));
+SELECT pg_temp.single_path() AS single \gset
+SELECT shilian.import_ndjson(string_agg(line, E'\n' ORDER BY n)) AS job13 FROM upload \gset
+SELECT l.line_no, l.sqlstate, l.message,
+       coalesce(l.sqlstate || ' ' || l.message, l.status) = (:'single'::jsonb ->> l.line_no::text) AS same
+  FROM shilian.import_line l WHERE l.job_id = :job13 ORDER BY l.line_no;
+SELECT i.result FROM shilian.inspection i WHERE i.link_id = :l9;
+
 \c :regress_db
 DROP DATABASE shilian_import_bulk_test;
