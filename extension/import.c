@@ -9,20 +9,24 @@
  * A chunk's lines are parsed first (JSON, fields, literals) in one
  * subtransaction: a line that does not parse rolls it back (nothing is
  * written in it) and is refused, and the lines after it are parsed in the
- * next one. batch, inspection, ship and receive lines are then checked by the
- * very rule functions batch_create(), inspect(), ship() and receive() run
- * (RecordBatchCheck, RecordInspectCheck, RecordShipCheck, RecordReceiveCheck
- * in records.c), which report a refusal
- * without throwing, against the chunk's caches: the batches and sales the
- * chunk names, read and locked once (so no per-line lock and no per-line
- * subtransaction), the operators, licences and products read once, and what
- * earlier lines did (balances, sales now received, sales made by earlier
- * lines). Valid lines are written with one statement per kind per chunk,
- * then one ledger entry per line, the chunk's entries appended at once in
- * line order through RecordsToLedger (exactly what one RecordToLedger call
+ * next one. batch, inspection, ship, receive, consume and first_entry lines
+ * are then checked by the very rule functions batch_create(), inspect(),
+ * ship(), receive(), consume() and receive_first_entry() run
+ * (RecordBatchCheck, RecordInspectCheck, RecordShipCheck, RecordReceiveCheck,
+ * RecordConsumeCheck, RecordFirstEntryCheck in records.c), which report a
+ * refusal without throwing, against the chunk's caches: the batches and
+ * sales the chunk names, read and locked once (so no per-line lock and no
+ * per-line subtransaction), the operators, licences and products read once,
+ * and what earlier lines did (balances, sales now received, sales made by
+ * earlier lines). Valid lines are written with one statement per kind per
+ * chunk, then one ledger entry per line, the chunk's entries appended at once
+ * in line order through RecordsToLedger (exactly what one RecordToLedger call
  * per line appends), so each operator's chain follows the upload. Every
- * other kind (and a receipt into an existing batch) is applied by its record
- * function in a subtransaction of its own, after the queued writes.
+ * other kind (transform, reject, the registry kinds, a receipt into an
+ * existing batch) is applied by its record function in a subtransaction of
+ * its own, after the queued writes. A chunk whose set writes raise a refusal
+ * (a constraint or trigger on one line's row) is rolled back and applied
+ * again line by line that way (ChunkTry).
  *
  * Only refusals (RecordIsRefusal: SLR*, SLI*, SLD*, 22*, 23*, 42501) refuse a line, and
  * only after the subtransaction they were raised in is rolled back;
@@ -56,7 +60,7 @@
 
 typedef enum LineKind
 {
-	LK_NONE, LK_SHIP, LK_RECEIVE, LK_BATCH, LK_INSPECT, LK_OTHER
+	LK_NONE, LK_SHIP, LK_RECEIVE, LK_BATCH, LK_INSPECT, LK_CONSUME, LK_FIRST, LK_OTHER
 } LineKind;
 
 /* A batch as the chunk sees it: read once, balance kept in memory. */
@@ -152,7 +156,12 @@ typedef struct ILine
 	/* inspection */
 	SlInspect	insp;
 	bool		sets_cert;		/* the first release inspection (pass) of a batch without certificate */
-	int64		insp_id;		/* the inspection's id (inspect lines, receive lines with one) */
+	int64		insp_id;		/* the inspection's id (inspect lines, receive and first_entry lines with one) */
+	/* consume */
+	SlConsume	cons;
+	Datum		note;			/* text or 0 */
+	/* first_entry (its lot in lot) */
+	SlFirstEntry first;
 	/* the new batch of a batch or receive line: id and trace code, drawn in line order */
 	int64		new_id;
 	TraceCode	new_code;
@@ -181,6 +190,9 @@ typedef struct IChunk
 	int			nrecv;
 	int			nbatch;
 	int			ninsp;
+	int			ncons;
+	int			nfirst;
+	bool		single;			/* every line through its record function (ChunkTry) */
 	List	   *dirty;			/* IBatch * with a changed balance */
 } IChunk;
 
@@ -208,6 +220,8 @@ typedef struct IBatchRef
 static HTAB *batch_refs = NULL;
 /* the last chunk ended early, before a line with such a reference */
 static bool chunk_cut = false;
+/* the first line number of the chunk in hand */
+static int64 chunk_first = 0;
 
 static Oid	qty_typ,
 			trace_code_typ,
@@ -457,7 +471,7 @@ ChunkBatch(SlLookup *self, TraceCode code)
 	IChunk	   *c = (IChunk *) self;
 	IBatch	   *b = BatchGet(c, code);
 
-	if (!b->found && c->nbatch + c->nrecv > 0)
+	if (!b->found && c->nbatch + c->nrecv + c->nfirst > 0)
 	{
 		Flush(c);
 		hash_search(c->batches, &code, HASH_REMOVE, NULL);
@@ -638,6 +652,28 @@ static const int batch_required = 3;	/* produced_on defaults to the platform's t
 static const char *const inspection_fields[] = {"code", "inspection_kind", "result", "report",
 "inspected_at", "operator", NULL};
 static const int inspection_required = 4;	/* inspected_at defaults to now() */
+
+/* consume's parameters; kind is the field consumption_kind, consumed_at may come as "at" (0.2.0) */
+static const char *const consume_fields[] = {"code", "qty", "consumption_kind", "consumed_at", "note",
+"operator", "at", NULL};
+static const int consume_required = 3;	/* consumed_at defaults to now() */
+
+/* receive_first_entry's parameters */
+static const char *const first_entry_fields[] = {"buyer", "product", "qty", "supplier", "inspection",
+"produced_on", "received_at", "lot", "certificate", NULL};
+static const int first_entry_required = 4;	/* produced_on: today, received_at: now() */
+
+/* Whether the object rec has the key field (with any value, JSON null too). */
+static bool
+FieldPresent(Jsonb *rec, const char *field)
+{
+	JsonbValue	k;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) field;
+	k.val.string.len = strlen(field);
+	return findJsonbValueFromContainer(&rec->root, JB_FOBJECT, &k) != NULL;
+}
 
 /* The value of key field in the object rec: NULL for absent or JSON null. */
 static JsonbValue *
@@ -827,6 +863,54 @@ ParseInspect(ILine *ln)
 	in->operator_id = s ? DatumGetInt64(Cast(s, INT8OID)) : 0;
 }
 
+/*
+ * The arguments of consume, as import_line_call casts them, in their order:
+ * consumed_at is read from "at" when the line has no key consumed_at.
+ */
+static void
+ParseConsume(ILine *ln)
+{
+	Jsonb	   *rec = ln->rec;
+	SlConsume  *cn = &ln->cons;
+	const char *atf = FieldPresent(rec, "consumed_at") || !FieldPresent(rec, "at") ? "consumed_at" : "at";
+	char	   *s;
+
+	CheckFields(rec, "consume", consume_fields, consume_required);
+	cn->code = DatumGetTraceCode(Cast(FieldText(rec, "code"), trace_code_typ));
+	cn->q = DatumGetQty(Cast(FieldText(rec, "qty"), qty_typ));
+	cn->kind = FieldText(rec, "consumption_kind");
+	s = FieldText(rec, atf);
+	cn->at = s ? SlStrictTimestamptz(s, atf) : GetCurrentTransactionStartTimestamp();
+	s = FieldText(rec, "note");
+	ln->note = s ? CStringGetTextDatum(s) : (Datum) 0;
+	s = FieldText(rec, "operator");
+	cn->has_operator = s != NULL;
+	cn->operator_id = s ? DatumGetInt64(Cast(s, INT8OID)) : 0;
+}
+
+/* The arguments of receive_first_entry, as import_line_call casts them, in their order. */
+static void
+ParseFirstEntry(ILine *ln)
+{
+	Jsonb	   *rec = ln->rec;
+	SlFirstEntry *f = &ln->first;
+	char	   *s;
+
+	CheckFields(rec, "first_entry", first_entry_fields, first_entry_required);
+	f->buyer = DatumGetInt64(Cast(FieldText(rec, "buyer"), INT8OID));
+	f->product = DatumGetInt64(Cast(FieldText(rec, "product"), INT8OID));
+	f->q = DatumGetQty(Cast(FieldText(rec, "qty"), qty_typ));
+	f->supplier = FieldJsonb(rec, "supplier");
+	f->inspection = FieldJsonb(rec, "inspection");
+	s = FieldText(rec, "produced_on");
+	f->produced = s ? SlStrictDate(s, "produced_on") : PlatformToday();
+	s = FieldText(rec, "received_at");
+	f->at = s ? SlStrictTimestamptz(s, "received_at") : GetCurrentTransactionStartTimestamp();
+	s = FieldText(rec, "lot");
+	ln->lot = s ? CStringGetTextDatum(s) : (Datum) 0;
+	f->certificate = FieldJsonb(rec, "certificate");
+}
+
 /* ---- h-history: line references to batches and to sales of earlier lines ---- */
 
 static SlStmt batch_ref_stmt = {
@@ -976,6 +1060,10 @@ ParseLine(ILine *ln, const char *body)
 		ln->kind = LK_BATCH;
 	else if (strcmp(k, "inspection") == 0)
 		ln->kind = LK_INSPECT;
+	else if (strcmp(k, "consume") == 0)
+		ln->kind = LK_CONSUME;
+	else if (strcmp(k, "first_entry") == 0)
+		ln->kind = LK_FIRST;
 	else
 		ln->kind = LK_OTHER;
 	if (ln->kind == LK_SHIP)
@@ -986,6 +1074,10 @@ ParseLine(ILine *ln, const char *body)
 		ParseBatch(ln);
 	else if (ln->kind == LK_INSPECT)
 		ParseInspect(ln);
+	else if (ln->kind == LK_CONSUME)
+		ParseConsume(ln);
+	else if (ln->kind == LK_FIRST)
+		ParseFirstEntry(ln);
 }
 
 static void
@@ -1204,7 +1296,49 @@ InspectLine(IChunk *c, ILine *ln)
 	c->ninsp++;
 }
 
+static void
+ConsumeLine(IChunk *c, ILine *ln)
+{
+	SlConsume  *cn = &ln->cons;
+	SlRefusal	r;
+	IBatch	   *b;
+
+	if (!RecordConsumeCheck(&c->lookup, cn, &r))
+	{
+		Refused(ln, &r);
+		return;
+	}
+	/* accepted: the balance, for later lines */
+	b = BatchGet(c, cn->code);
+	b->b.left = QtySub(b->b.left, cn->q);
+	MarkDirty(c, b);
+	ln->ledger_op = cn->operator_id;
+	c->ncons++;
+}
+
+static void
+FirstEntryLine(IChunk *c, ILine *ln)
+{
+	SlRefusal	r;
+
+	if (!RecordFirstEntryCheck(&c->lookup, &ln->first, &r))
+	{
+		Refused(ln, &r);
+		return;
+	}
+	ln->ledger_op = ln->first.buyer;
+	c->nfirst++;
+}
+
 /* ---- writes ------------------------------------------------------------------- */
+
+/* Whether the line writes an inspection (its id drawn in line order). */
+static bool
+DrawsInspection(ILine *ln)
+{
+	return ln->kind == LK_INSPECT || (ln->kind == LK_RECEIVE && ln->recv.inspection != NULL) ||
+		(ln->kind == LK_FIRST && ln->first.inspection != NULL);
+}
 
 /*
  * The ids and trace codes of the chunk's new batches (of batch and receive
@@ -1259,6 +1393,41 @@ static SlStmt batch_many_stmt = {
 	" SELECT nb.j FROM d JOIN nb ON nb.id = d.nid ORDER BY d.o",
 	9, {"bigint[]", "shilian.trace_code[]", "bigint[]", "bigint[]", "shilian.qty[]", "date[]", "date[]",
 		"text[]", "jsonb[]"}
+};
+
+/*
+ * The new batches (and incoming inspections) of the chunk's first_entry
+ * lines, as first_entry_stmt writes one, ids and codes drawn before; in line order.
+ */
+static SlStmt first_entry_many_stmt = {
+	"WITH d AS MATERIALIZED (SELECT u.*"
+	"  FROM unnest($1::bigint[], $2::shilian.trace_code[], $3::bigint[], $4::bigint[], $5::shilian.qty[],"
+	"   $6::date[], $7::date[], $8::text[], $9::jsonb[], $10::jsonb[], $11::text[], $12::jsonb[],"
+	"   $13::bigint[], $14::timestamptz[]) WITH ORDINALITY AS u(nid, code, buyer, product, q, produced,"
+	"   expires, lot, supplier, cert, res, insp, iid, at, o)),"
+	" nb AS (INSERT INTO shilian.batch (id, trace_code, owner_id, product_id, qty, qty_left,"
+	"   produced_on, expires_on, lot, origin, supplier, certificate, received_at) OVERRIDING SYSTEM VALUE"
+	"  SELECT d.nid, d.code, d.buyer, d.product, d.q, d.q, d.produced, d.expires, d.lot, 'first_entry',"
+	"   d.supplier, d.cert, d.at FROM d"
+	"  RETURNING id, to_jsonb(batch.*) AS j),"
+	" ins AS (INSERT INTO shilian.inspection (id, batch_id, operator_id, kind, result, report, inspected_at)"
+	"  OVERRIDING SYSTEM VALUE"
+	"  SELECT d.iid, d.nid, d.buyer, 'incoming', d.res, d.insp, d.at FROM d WHERE d.insp IS NOT NULL"
+	"  RETURNING id, batch_id)"
+	" SELECT jsonb_build_object('batch', nb.j, 'inspection_id', ins.id)"
+	" FROM d JOIN nb ON nb.id = d.nid LEFT JOIN ins ON ins.batch_id = d.nid ORDER BY d.o",
+	14, {"bigint[]", "shilian.trace_code[]", "bigint[]", "bigint[]", "shilian.qty[]", "date[]", "date[]",
+		"text[]", "jsonb[]", "jsonb[]", "text[]", "jsonb[]", "bigint[]", "timestamptz[]"}
+};
+
+/* The consumptions of the chunk's consume lines, as consume_stmt writes one (balances apart); in line order. */
+static SlStmt consume_many_stmt = {
+	"WITH c AS (INSERT INTO shilian.consumption (batch_id, operator_id, qty, kind, consumed_at, note)"
+	"  SELECT d.b, d.op, d.q, d.k, d.at, d.note"
+	"  FROM unnest($1::bigint[], $2::bigint[], $3::shilian.qty[], $4::text[], $5::timestamptz[],"
+	"   $6::text[]) WITH ORDINALITY AS d(b, op, q, k, at, note, o) ORDER BY d.o RETURNING *)"
+	" SELECT id, to_jsonb(c.*) FROM c ORDER BY id",
+	6, {"bigint[]", "bigint[]", "shilian.qty[]", "text[]", "timestamptz[]", "text[]"}
 };
 
 static SlStmt ship_many_stmt = {
@@ -1329,16 +1498,17 @@ Flush(IChunk *c)
 {
 	int			ns = c->nship,
 				nr = c->nrecv,
-				nb = c->nbatch;
+				nb = c->nbatch,
+				nf = c->nfirst;
 	ListCell   *lc;
 
 	if (list_length(c->pending) == 0 && c->dirty == NIL)
 		return;
 	/* the new batches' ids and trace codes, in line order (the region: the holder's station) */
-	if (nb + nr > 0)
+	if (nb + nr + nf > 0)
 	{
-		Datum	   *regions = palloc_array(Datum, nb + nr);
-		ILine	  **news = palloc_array(ILine *, nb + nr);
+		Datum	   *regions = palloc_array(Datum, nb + nr + nf);
+		ILine	  **news = palloc_array(ILine *, nb + nr + nf);
 		Datum		v[1];
 		int			i = 0;
 
@@ -1351,6 +1521,8 @@ Flush(IChunk *c)
 				station = ln->batch.owner_info.station;
 			else if (ln->kind == LK_RECEIVE)
 				station = ln->recv.sale.buyer_station;
+			else if (ln->kind == LK_FIRST)
+				station = ln->first.buyer_info.station;
 			else
 				continue;
 			news[i] = ln;
@@ -1375,7 +1547,7 @@ Flush(IChunk *c)
 		{
 			ILine	   *ln = lfirst(lc);
 
-			if (ln->kind == LK_INSPECT || (ln->kind == LK_RECEIVE && ln->recv.inspection != NULL))
+			if (DrawsInspection(ln))
 				ni++;
 		}
 		if (ni > 0)
@@ -1390,7 +1562,7 @@ Flush(IChunk *c)
 			{
 				ILine	   *ln = lfirst(lc);
 
-				if (ln->kind == LK_INSPECT || (ln->kind == LK_RECEIVE && ln->recv.inspection != NULL))
+				if (DrawsInspection(ln))
 				{
 					ln->insp_id = DatumGetInt64(SlGet(k, 1, NULL));
 					k++;
@@ -1448,6 +1620,66 @@ Flush(IChunk *c)
 			ln->ledger_body = DatumGetJsonbPCopy(SlGet(i, 1, NULL));
 		}
 		elog(DEBUG1, "import: %d batch lines written by one statement", nb);
+	}
+	if (nf > 0)
+	{
+		Datum	   *a[14];
+		bool	   *n[14];
+		Datum		v[14];
+		Oid			typs[14] = {INT8OID, trace_code_typ, INT8OID, INT8OID, qty_typ, DATEOID, DATEOID, TEXTOID,
+		JSONBOID, JSONBOID, TEXTOID, JSONBOID, INT8OID, TIMESTAMPTZOID};
+		ILine	  **firsts = palloc_array(ILine *, nf);
+		int			i = 0;
+
+		for (int k = 0; k < 14; k++)
+		{
+			a[k] = palloc0_array(Datum, nf);
+			n[k] = palloc0_array(bool, nf);
+		}
+		foreach(lc, c->pending)
+		{
+			ILine	   *ln = lfirst(lc);
+			SlFirstEntry *f = &ln->first;
+
+			if (ln->kind != LK_FIRST)
+				continue;
+			firsts[i] = ln;
+			a[0][i] = Int64GetDatum(ln->new_id);
+			a[1][i] = TraceCodeGetDatum(ln->new_code);
+			a[2][i] = Int64GetDatum(f->buyer);
+			a[3][i] = Int64GetDatum(f->product);
+			a[4][i] = QtyGetDatum(f->q);
+			a[5][i] = DateADTGetDatum(f->produced);
+			a[6][i] = DateADTGetDatum(f->expires);
+			n[6][i] = !f->has_expiry;
+			a[7][i] = ln->lot;
+			n[7][i] = ln->lot == (Datum) 0;
+			a[8][i] = JsonbPGetDatum(f->supplier);
+			a[9][i] = f->certificate ? JsonbPGetDatum(f->certificate) : (Datum) 0;
+			n[9][i] = f->certificate == NULL;
+			if (f->inspection != NULL)
+			{
+				a[10][i] = PointerGetDatum(f->result);
+				a[11][i] = JsonbPGetDatum(f->inspection);
+				a[12][i] = Int64GetDatum(ln->insp_id);
+			}
+			else
+				n[10][i] = n[11][i] = n[12][i] = true;
+			a[13][i] = TimestampTzGetDatum(f->at);
+			i++;
+		}
+		for (int k = 0; k < 14; k++)
+			v[k] = ArrayOf(a[k], n[k], nf, typs[k]);
+		SlExec(&first_entry_many_stmt, v, NULL, 0);
+		if (SPI_processed != (uint64) nf)
+			elog(ERROR, "import wrote %llu first entries of %d", (unsigned long long) SPI_processed, nf);
+		for (i = 0; i < nf; i++)
+		{
+			ILine	   *ln = firsts[i];
+
+			ln->result = TraceCodeToCString(ln->new_code);
+			ln->ledger_body = DatumGetJsonbPCopy(SlGet(i, 1, NULL));
+		}
 	}
 	if (ns > 0)
 	{
@@ -1568,7 +1800,7 @@ Flush(IChunk *c)
 			/* a receipt without its incoming inspection writes none */
 			if (ln->recv.inspection != NULL)
 			{
-				a[12][i] = PointerGetDatum(RecordInspectionResult(ln->recv.inspection));
+				a[12][i] = PointerGetDatum(ln->recv.result);
 				a[13][i] = JsonbPGetDatum(ln->recv.inspection);
 				a[15][i] = Int64GetDatum(ln->insp_id);
 			}
@@ -1648,6 +1880,51 @@ Flush(IChunk *c)
 			}
 		}
 	}
+	if (c->ncons > 0)
+	{
+		int			nc = c->ncons;
+		Datum	   *a[6];
+		bool	   *n[6];
+		Datum		v[6];
+		Oid			typs[6] = {INT8OID, INT8OID, qty_typ, TEXTOID, TIMESTAMPTZOID, TEXTOID};
+		ILine	  **cons = palloc_array(ILine *, nc);
+		int			i = 0;
+
+		for (int k = 0; k < 6; k++)
+		{
+			a[k] = palloc0_array(Datum, nc);
+			n[k] = palloc0_array(bool, nc);
+		}
+		foreach(lc, c->pending)
+		{
+			ILine	   *ln = lfirst(lc);
+			SlConsume  *cn = &ln->cons;
+
+			if (ln->kind != LK_CONSUME)
+				continue;
+			cons[i] = ln;
+			a[0][i] = Int64GetDatum(cn->batch->id);
+			a[1][i] = Int64GetDatum(cn->operator_id);
+			a[2][i] = QtyGetDatum(cn->q);
+			a[3][i] = CStringGetTextDatum(cn->kind);
+			a[4][i] = TimestampTzGetDatum(cn->at);
+			a[5][i] = ln->note;
+			n[5][i] = ln->note == (Datum) 0;
+			i++;
+		}
+		for (int k = 0; k < 6; k++)
+			v[k] = ArrayOf(a[k], n[k], nc, typs[k]);
+		SlExec(&consume_many_stmt, v, NULL, 0);
+		if (SPI_processed != (uint64) nc)
+			elog(ERROR, "import wrote %llu consumptions of %d", (unsigned long long) SPI_processed, nc);
+		for (i = 0; i < nc; i++)
+		{
+			ILine	   *ln = cons[i];
+
+			ln->result = psprintf(INT64_FORMAT, DatumGetInt64(SlGet(i, 1, NULL)));
+			ln->ledger_body = DatumGetJsonbPCopy(SlGet(i, 2, NULL));
+		}
+	}
 	/* the ledger, in line order: each operator's chain follows the upload */
 	{
 		LedgerNewEntry *es = palloc_array(LedgerNewEntry, list_length(c->pending));
@@ -1675,6 +1952,16 @@ Flush(IChunk *c)
 				e->kind = "inspect";
 				e->on_date = TimestampDate(ln->insp.at);
 			}
+			else if (ln->kind == LK_CONSUME)
+			{
+				e->kind = "consume";
+				e->on_date = ln->cons.day;
+			}
+			else if (ln->kind == LK_FIRST)
+			{
+				e->kind = "receive_first_entry";
+				e->on_date = ln->first.day;
+			}
 			else
 			{
 				e->kind = "receive";
@@ -1684,7 +1971,7 @@ Flush(IChunk *c)
 		RecordsToLedger(es, i);
 	}
 	c->pending = NIL;
-	c->nship = c->nrecv = c->nbatch = c->ninsp = 0;
+	c->nship = c->nrecv = c->nbatch = c->ninsp = c->ncons = c->nfirst = 0;
 }
 
 /* ---- the other kinds: the record function, in a subtransaction --------------- */
@@ -1702,6 +1989,24 @@ OtherLine(IChunk *c, ILine *ln, MemoryContext linecxt)
 	ErrorData  *volatile e = NULL;
 
 	Flush(c);
+	/* a receipt's link_ref (a chunk applied line by line, ChunkTry): the sale's id, as ReceiveLine finds it */
+	if (ln->kind == LK_RECEIVE && ln->has_ref)
+	{
+		int64		id = ShipRefLink(ln->ref);
+
+		if (id == 0)
+		{
+			SlRefusal	r;
+
+			Refuse(&r, SL_BAD_LINE_REF,
+				   "link_ref names an earlier line of the same upload whose sale is received.", NULL,
+				   "bad line reference: line %lld of this upload is not an accepted ship line",
+				   (long long) ln->ref);
+			Refused(ln, &r);
+			return;
+		}
+		ln->rec = RefReplace(ln->rec, "link_ref", "link", psprintf(INT64_FORMAT, id));
+	}
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(linecxt);
 	PG_TRY();
@@ -1733,6 +2038,14 @@ OtherLine(IChunk *c, ILine *ln, MemoryContext linecxt)
 			ReThrowError(e);
 		RefuseLine(ln, e->sqlerrcode, e->message, e->detail);
 	}
+	else if (ln->kind == LK_SHIP && ln->result != NULL)
+	{
+		/* a ship line applied by ship() (ChunkTry): its sale, for link_ref */
+		int64		k = ln->line_no;
+		IShipRef   *r = hash_search(ship_refs, &k, HASH_ENTER, NULL);
+
+		r->link = pg_strtoint64(ln->result);
+	}
 	/* the record function may have changed any batch, link or operator */
 	CachesReset(c);
 }
@@ -1743,7 +2056,7 @@ Line(IChunk *c, ILine *ln, MemoryContext linecxt)
 {
 	if (ln->refused)
 		return;
-	if (ln->kind == LK_OTHER)
+	if (ln->kind == LK_OTHER || c->single)
 	{
 		OtherLine(c, ln, linecxt);
 		return;
@@ -1754,6 +2067,10 @@ Line(IChunk *c, ILine *ln, MemoryContext linecxt)
 		BatchLine(c, ln);
 	else if (ln->kind == LK_INSPECT)
 		InspectLine(c, ln);
+	else if (ln->kind == LK_CONSUME)
+		ConsumeLine(c, ln);
+	else if (ln->kind == LK_FIRST)
+		FirstEntryLine(c, ln);
 	else
 		ReceiveLine(c, ln);
 	if (!ln->refused)
@@ -1892,10 +2209,13 @@ Prefetch(IChunk *c, char **bodies, MemoryContext cxt)
 			codes[ncodes++] = TraceCodeGetDatum(ln->ship.code);
 		else if (ln->kind == LK_INSPECT)
 			codes[ncodes++] = TraceCodeGetDatum(ln->insp.code);
+		else if (ln->kind == LK_CONSUME)
+			codes[ncodes++] = TraceCodeGetDatum(ln->cons.code);
 		else if (ln->kind == LK_RECEIVE && !ln->has_ref)
 			links[nlinks++] = Int64GetDatum(ln->recv.link);
 	}
-	LinksLoad(c, links, nlinks, codes, ncodes);
+	if (!c->single)
+		LinksLoad(c, links, nlinks, codes, ncodes);
 }
 
 /*
@@ -1904,7 +2224,7 @@ Prefetch(IChunk *c, char **bodies, MemoryContext cxt)
  */
 static int
 Chunk(int64 job, int limit, bool *any_refused, MemoryContext cxt, List **deferred,
-	  MemoryContext keep)
+	  MemoryContext keep, bool single)
 {
 	Datum		v[2] = {Int64GetDatum(job), Int32GetDatum(limit)};
 	IChunk		c;
@@ -1915,12 +2235,19 @@ Chunk(int64 job, int limit, bool *any_refused, MemoryContext cxt, List **deferre
 
 	memset(&c, 0, sizeof(c));
 	c.lookup = chunk_lookup;
+	c.single = single;
 	CachesReset(&c);
 	SlExec(&stage_stmt, v, NULL, 0);
 	rows = SPI_processed;
 	tt = SPI_tuptable;
 	c.n = (int) rows;
 	c.lines = palloc0_array(ILine, Max(c.n, 1));
+	if (c.n > 0)
+	{
+		bool		isnull;
+
+		chunk_first = DatumGetInt32(SPI_getbinval(tt->vals[0], tt->tupdesc, 1, &isnull));
+	}
 	/* the staged text, and the batches and links named, read before any line runs */
 	{
 		char	  **bodies = palloc_array(char *, c.n);
@@ -2029,6 +2356,73 @@ Chunk(int64 job, int limit, bool *any_refused, MemoryContext cxt, List **deferre
 	return c.n;
 }
 
+/* Forget what the lines from chunk_first on left in a reference map. */
+static void
+RefsForget(HTAB *refs)
+{
+	HASH_SEQ_STATUS st;
+	int64	   *k;
+
+	if (refs == NULL)
+		return;
+	hash_seq_init(&st, refs);
+	while ((k = hash_seq_search(&st)) != NULL)
+		if (*k >= chunk_first)
+			hash_search(refs, k, HASH_REMOVE, NULL);
+}
+
+/*
+ * One chunk, in a subtransaction of its own. A refusal raised while the
+ * chunk's set writes run (a constraint or trigger that refuses a row of one
+ * line, after the rules passed it) cannot be put on that line alone: the
+ * chunk is rolled back and applied again line by line, each line through its
+ * record function in a subtransaction of its own (OtherLine), so the line is
+ * refused as the single-record path refuses it and the others are applied.
+ * Anything else fails the call.
+ */
+static int
+ChunkTry(int64 job, int limit, bool *any_refused, MemoryContext cxt, List **deferred,
+		 MemoryContext keep)
+{
+	MemoryContext old = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	bool		was_refused = *any_refused;
+	int			ndeferred = deferred ? list_length(*deferred) : 0;
+	ErrorData  *volatile e = NULL;
+	volatile int n = 0;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(old);
+	PG_TRY();
+	{
+		n = Chunk(job, limit, any_refused, cxt, deferred, keep, false);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(old);
+		e = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(old);
+	CurrentResourceOwner = owner;
+	if (e == NULL)
+		return n;
+	if (!RecordIsRefusal(e->sqlerrcode))
+		ReThrowError(e);
+	elog(DEBUG1, "import: chunk from line %lld applied again line by line: %s",
+		 (long long) chunk_first, e->message);
+	*any_refused = was_refused;
+	if (deferred)
+		*deferred = list_truncate(*deferred, ndeferred);
+	RefsForget(ship_refs);
+	RefsForget(batch_refs);
+	MemoryContextReset(cxt);
+	return Chunk(job, limit, any_refused, cxt, deferred, keep, true);
+}
+
 /* Chunks until max_lines (-1: all) are taken or none is left. */
 static void
 Chunks(int64 job, int max_lines, bool all, bool *refused, MemoryContext cxt, List **deferred,
@@ -2045,7 +2439,7 @@ Chunks(int64 job, int max_lines, bool all, bool *refused, MemoryContext cxt, Lis
 			want = Min(want, max_lines - taken);
 		if (want <= 0)
 			break;
-		n = Chunk(job, want, refused, cxt, deferred, keep);
+		n = ChunkTry(job, want, refused, cxt, deferred, keep);
 		MemoryContextReset(cxt);
 		taken += n;
 		if (n == 0 || (n < want && !chunk_cut))

@@ -258,9 +258,9 @@ JsonbResult(int row, int col)
 
 const char *const record_incoming_keys[] = {"inspector", NULL};
 
-/* result of an incoming inspection document: "pass" unless it says "fail". */
-text *
-RecordInspectionResult(Jsonb *doc)
+/* result of an incoming inspection document: "pass" unless it says "fail" (SL R15 otherwise). */
+bool
+CheckInspectionResult(Jsonb *doc, text **res, SlRefusal *r)
 {
 	JsonbValue	k;
 	JsonbValue *v;
@@ -270,15 +270,19 @@ RecordInspectionResult(Jsonb *doc)
 	k.val.string.len = 6;
 	v = findJsonbValueFromContainer(&doc->root, JB_FOBJECT, &k);
 	if (v == NULL)
-		return cstring_to_text("pass");
+	{
+		*res = cstring_to_text("pass");
+		return true;
+	}
 	if (v->type == jbvString &&
 		((v->val.string.len == 4 && memcmp(v->val.string.val, "pass", 4) == 0) ||
 		 (v->val.string.len == 4 && memcmp(v->val.string.val, "fail", 4) == 0)))
-		return cstring_to_text_with_len(v->val.string.val, 4);
-	ereport(ERROR,
-			(errcode(SL_DOCUMENT_INCOMPLETE),
-			 errmsg("document incomplete: inspection result must be \"pass\" or \"fail\"")));
-	pg_unreachable();
+	{
+		*res = cstring_to_text_with_len(v->val.string.val, 4);
+		return true;
+	}
+	return Refuse(r, SL_DOCUMENT_INCOMPLETE, NULL, NULL,
+				  "document incomplete: inspection result must be \"pass\" or \"fail\"");
 }
 
 /* ---- batch_create ------------------------------------------------------- */
@@ -682,7 +686,8 @@ CheckIncoming(Jsonb *inspection, SlRefusal *r)
 /*
  * The rules of a receipt, in their order: the sale, the buyer may record,
  * the sale still pending, both parties active, quantity, unit, accepted
- * against shipped, dates, expiry, the incoming inspection document if any.
+ * against shipped, dates, expiry, the incoming inspection document if any
+ * and its result.
  */
 bool
 RecordReceiveCheck(SlLookup *lk, SlReceive *s, SlRefusal *r)
@@ -701,7 +706,8 @@ RecordReceiveCheck(SlLookup *lk, SlReceive *s, SlRefusal *r)
 		CheckAccepted(p->id, p->shipped_qty, s->q, s->has_reason, &s->cmp, r) &&
 		CheckDateOrder("ship date", p->shipped, "receipt date", s->day, r) &&
 		CheckNotExpired(p->from_code, p->has_expiry, p->expires, "receipt date", s->day, r) &&
-		CheckIncoming(s->inspection, r);
+		CheckIncoming(s->inspection, r) &&
+		(s->inspection == NULL || CheckInspectionResult(s->inspection, &s->result, r));
 }
 
 /*
@@ -800,7 +806,7 @@ sl_receive(PG_FUNCTION_ARGS)
 	n[8] = cmp < 0 ? ' ' : 'n';
 	if (inspection != NULL)
 	{
-		v[9] = PointerGetDatum(RecordInspectionResult(inspection));
+		v[9] = PointerGetDatum(s.result);
 		v[10] = JsonbPGetDatum(inspection);
 	}
 	else
@@ -903,6 +909,45 @@ static SlStmt first_entry_stmt = {
 };
 
 /*
+ * The rules of a first entry, in their order (the bulk import gives a refused
+ * line the very refusal receive_first_entry() raises): the buyer may record,
+ * is registered and active, the product is registered, the quantity
+ * positive, the supplier's identity and the incoming inspection (if any)
+ * complete, the production date not after the receipt, the goods not
+ * expired on receipt (production date plus shelf life), the certificate (if
+ * any) a JSON object, and the inspection's result.
+ */
+bool
+RecordFirstEntryCheck(SlLookup *lk, SlFirstEntry *s, SlRefusal *r)
+{
+	int32		shelf;
+
+	s->day = TimestampDate(s->at);
+	s->expires = 0;
+	s->result = NULL;
+	if (!lk->may_act(lk, s->buyer, "receive", r) ||
+		!CheckOperatorActive(lk, s->buyer, "buyer", &s->buyer_info, r) ||
+		!CheckProductKnown(lk, s->product, &s->has_expiry, &shelf, r) ||
+		!CheckPositive(s->q, "the received quantity", r) ||
+		!CheckDocument(s->supplier, "supplier", supplier_keys, r) ||
+		!CheckIncoming(s->inspection, r) ||
+		!CheckDateOrder("production date", s->produced, "receipt date", s->day, r))
+		return false;
+	if (s->has_expiry)
+	{
+		s->expires = s->produced + shelf;
+		if (s->day > s->expires)
+			return Refuse(r, SL_BATCH_EXPIRED, NULL, NULL,
+						  "batch expired: goods produced on %s expired on %s, receipt date is %s",
+						  DateText(s->produced), DateText(s->expires), DateText(s->day));
+	}
+	if (s->certificate != NULL &&
+		!CheckDocument(s->certificate, "certificate", (const char *const[]) {NULL}, r))
+		return false;
+	return s->inspection == NULL || CheckInspectionResult(s->inspection, &s->result, r);
+}
+
+/*
  * receive_first_entry(buyer, product, qty, supplier, inspection, produced_on,
  * received_at, lot, certificate) → trace_code: goods from a supplier without
  * records of its own (a farmer at a market); the supplier's identity is kept
@@ -912,18 +957,7 @@ PG_FUNCTION_INFO_V1(sl_receive_first_entry);
 Datum
 sl_receive_first_entry(PG_FUNCTION_ARGS)
 {
-	int64		buyer;
-	int64		product;
-	Qty			q;
-	Jsonb	   *supplier;
-	Jsonb	   *inspection;
-	DateADT		produced;
-	TimestampTz at;
-	DateADT		day;
-	bool		has_expiry;
-	int32		shelf;
-	DateADT		expires = 0;
-	SlOperatorInfo binfo;
+	SlFirstEntry s;
 	SlRefusal	refusal;
 	Datum		v[12];
 	char		n[13] = "            ";
@@ -935,63 +969,47 @@ sl_receive_first_entry(PG_FUNCTION_ARGS)
 	RecordRequire(fcinfo, 3, "supplier");
 	RecordRequire(fcinfo, 5, "produced_on");
 	RecordRequire(fcinfo, 6, "received_at");
-	buyer = PG_GETARG_INT64(0);
-	product = PG_GETARG_INT64(1);
-	q = PG_GETARG_QTY(2);
-	supplier = PG_GETARG_JSONB_P(3);
+	memset(&s, 0, sizeof(s));
+	s.buyer = PG_GETARG_INT64(0);
+	s.product = PG_GETARG_INT64(1);
+	s.q = PG_GETARG_QTY(2);
+	s.supplier = PG_GETARG_JSONB_P(3);
 	/* optional (CheckIncoming): NULL records the first entry without one */
-	inspection = PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4);
-	produced = PG_GETARG_DATEADT(5);
-	at = PG_GETARG_TIMESTAMPTZ(6);
-	day = TimestampDate(at);
-	RecordCheckActor(buyer, "receive");
+	s.inspection = PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4);
+	s.produced = PG_GETARG_DATEADT(5);
+	s.at = PG_GETARG_TIMESTAMPTZ(6);
+	s.certificate = PG_ARGISNULL(8) ? NULL : PG_GETARG_JSONB_P(8);
 
 	SlSpiConnect();
-	ValidateOperatorActive(buyer, "buyer", &binfo);
-	ProductLookup(product, &has_expiry, &shelf);
-	ValidatePositive(q, "the received quantity");
-	ValidateDocument(supplier, "supplier", supplier_keys);
-	if (!CheckIncoming(inspection, &refusal))
+	if (!RecordFirstEntryCheck(&sql_lookup, &s, &refusal))
 		RecordRaise(&refusal);
-	ValidateDateOrder("production date", produced, "receipt date", day);
-	if (has_expiry)
-	{
-		expires = produced + shelf;
-		if (day > expires)
-			ereport(ERROR,
-					(errcode(SL_BATCH_EXPIRED),
-					 errmsg("batch expired: goods produced on %s expired on %s, receipt date is %s",
-							DateText(produced), DateText(expires), DateText(day))));
-	}
-	if (!PG_ARGISNULL(8))
-		ValidateDocument(PG_GETARG_JSONB_P(8), "certificate", (const char *const[]) {NULL});
 
-	v[0] = PointerGetDatum(RegionOf(binfo.station));
-	v[1] = Int64GetDatum(buyer);
-	v[2] = Int64GetDatum(product);
-	v[3] = QtyGetDatum(q);
-	v[4] = DateADTGetDatum(produced);
-	v[5] = DateADTGetDatum(expires);
-	n[5] = has_expiry ? ' ' : 'n';
+	v[0] = PointerGetDatum(RegionOf(s.buyer_info.station));
+	v[1] = Int64GetDatum(s.buyer);
+	v[2] = Int64GetDatum(s.product);
+	v[3] = QtyGetDatum(s.q);
+	v[4] = DateADTGetDatum(s.produced);
+	v[5] = DateADTGetDatum(s.expires);
+	n[5] = s.has_expiry ? ' ' : 'n';
 	v[6] = PG_ARGISNULL(7) ? (Datum) 0 : PG_GETARG_DATUM(7);
 	n[6] = PG_ARGISNULL(7) ? 'n' : ' ';
-	v[7] = JsonbPGetDatum(supplier);
-	v[8] = PG_ARGISNULL(8) ? (Datum) 0 : PG_GETARG_DATUM(8);
-	n[8] = PG_ARGISNULL(8) ? 'n' : ' ';
-	if (inspection != NULL)
+	v[7] = JsonbPGetDatum(s.supplier);
+	v[8] = s.certificate ? JsonbPGetDatum(s.certificate) : (Datum) 0;
+	n[8] = s.certificate ? ' ' : 'n';
+	if (s.inspection != NULL)
 	{
-		v[9] = PointerGetDatum(RecordInspectionResult(inspection));
-		v[10] = JsonbPGetDatum(inspection);
+		v[9] = PointerGetDatum(s.result);
+		v[10] = JsonbPGetDatum(s.inspection);
 	}
 	else
 	{
 		v[9] = v[10] = (Datum) 0;
 		n[9] = n[10] = 'n';
 	}
-	v[11] = TimestampTzGetDatum(at);
+	v[11] = TimestampTzGetDatum(s.at);
 	SlExec(&first_entry_stmt, v, n, 0);
 	code = DatumGetTraceCode(SlGet(0, 1, NULL));
-	RecordToLedger(buyer, "receive_first_entry", day, JsonbResult(0, 2));
+	RecordToLedger(s.buyer, "receive_first_entry", s.day, JsonbResult(0, 2));
 	SPI_finish();
 	PG_RETURN_TRACE_CODE(code);
 }
@@ -1185,18 +1203,53 @@ static SlStmt consume_stmt = {
 	7, {"bigint", "bigint", "shilian.qty", "text", "timestamptz", "text", "shilian.qty"}
 };
 
+/*
+ * The rules of a consumption, in their order (the bulk import gives a
+ * refused line the very refusal consume() raises): the kind, the batch, the
+ * operator (the argument, else the acting operator, else the holder) may
+ * record, is active and holds the batch, the quantity (positive, the
+ * batch's unit), the date, the expiry (expired food may still be destroyed
+ * or kept as a sample, never served or sold) and the balance.
+ */
+bool
+RecordConsumeCheck(SlLookup *lk, SlConsume *s, SlRefusal *r)
+{
+	SlBatch    *b;
+
+	s->day = TimestampDate(s->at);
+	if (strcmp(s->kind, "served") != 0 && strcmp(s->kind, "retail_sold") != 0 &&
+		strcmp(s->kind, "destroyed") != 0 && strcmp(s->kind, "sample_kept") != 0)
+		return Refuse(r, ERRCODE_INVALID_PARAMETER_VALUE, NULL,
+					  "Use \"served\", \"retail_sold\", \"destroyed\" or \"sample_kept\".",
+					  "unknown consumption kind \"%s\"", s->kind);
+	b = lk->batch(lk, s->code);
+	if (!CheckBatchKnown(b, s->code, r))
+		return false;
+	s->batch = b;
+	if (!s->has_operator)
+	{
+		int64		acting = RecordActingOperator();
+
+		s->operator_id = acting != 0 ? acting : b->owner;
+	}
+	return lk->may_act(lk, s->operator_id, "consume", r) &&
+		CheckActorActive(lk, b, s->operator_id, "operator", NULL, r) &&
+		CheckOwner(s->code, b->owner, s->operator_id, "operator", r) &&
+		CheckPositive(s->q, "the consumed quantity", r) &&
+		CheckDimension(s->code, b->qty, s->q, r) &&
+		CheckDateOrder("production date", b->produced, "consumption date", s->day, r) &&
+		((strcmp(s->kind, "served") != 0 && strcmp(s->kind, "retail_sold") != 0) ||
+		 CheckNotExpired(s->code, b->has_expiry, b->expires, "consumption date", s->day, r)) &&
+		CheckBalance(s->code, b->left, s->q, r);
+}
+
 /* consume(code, qty, kind, consumed_at, note, operator) → consumption id */
 PG_FUNCTION_INFO_V1(sl_consume);
 Datum
 sl_consume(PG_FUNCTION_ARGS)
 {
-	TraceCode	code;
-	Qty			q;
-	char	   *kind;
-	TimestampTz at;
-	DateADT		day;
-	SlBatch		b;
-	int64		actor;
+	SlConsume	s;
+	SlRefusal	r;
 	Datum		v[7];
 	char		n[8] = "       ";
 	int64		id;
@@ -1205,43 +1258,29 @@ sl_consume(PG_FUNCTION_ARGS)
 	RecordRequire(fcinfo, 1, "qty");
 	RecordRequire(fcinfo, 2, "kind");
 	RecordRequire(fcinfo, 3, "consumed_at");
-	code = PG_GETARG_TRACE_CODE(0);
-	q = PG_GETARG_QTY(1);
-	kind = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	at = PG_GETARG_TIMESTAMPTZ(3);
-	day = TimestampDate(at);
-	if (strcmp(kind, "served") != 0 && strcmp(kind, "retail_sold") != 0 &&
-		strcmp(kind, "destroyed") != 0 && strcmp(kind, "sample_kept") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown consumption kind \"%s\"", kind),
-				 errhint("Use \"served\", \"retail_sold\", \"destroyed\" or \"sample_kept\".")));
+	memset(&s, 0, sizeof(s));
+	s.code = PG_GETARG_TRACE_CODE(0);
+	s.q = PG_GETARG_QTY(1);
+	s.kind = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	s.at = PG_GETARG_TIMESTAMPTZ(3);
+	s.has_operator = !PG_ARGISNULL(5);
+	s.operator_id = s.has_operator ? PG_GETARG_INT64(5) : 0;
 
 	SlSpiConnect();
-	BatchLock(code, &b);
-	actor = ActorFor(fcinfo, 5, b.owner);
-	RecordCheckActor(actor, "consume");
-	ActorActive(&b, actor, "operator", NULL);
-	ValidateOwner(code, b.owner, actor, "operator");
-	ValidatePositive(q, "the consumed quantity");
-	ValidateDimension(code, b.qty, q);
-	ValidateDateOrder("production date", b.produced, "consumption date", day);
-	/* expired food may still be destroyed or kept as a sample, never served or sold */
-	if (strcmp(kind, "served") == 0 || strcmp(kind, "retail_sold") == 0)
-		ValidateNotExpired(code, b.has_expiry, b.expires, "consumption date", day);
-	ValidateBalance(code, b.left, q);
+	if (!RecordConsumeCheck(&sql_lookup, &s, &r))
+		RecordRaise(&r);
 
-	v[0] = Int64GetDatum(b.id);
-	v[1] = Int64GetDatum(actor);
-	v[2] = QtyGetDatum(q);
-	v[3] = CStringGetTextDatum(kind);
-	v[4] = TimestampTzGetDatum(at);
+	v[0] = Int64GetDatum(s.batch->id);
+	v[1] = Int64GetDatum(s.operator_id);
+	v[2] = QtyGetDatum(s.q);
+	v[3] = CStringGetTextDatum(s.kind);
+	v[4] = TimestampTzGetDatum(s.at);
 	v[5] = PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4);
 	n[5] = PG_ARGISNULL(4) ? 'n' : ' ';
-	v[6] = QtyGetDatum(QtySub(b.left, q));
+	v[6] = QtyGetDatum(QtySub(s.batch->left, s.q));
 	SlExec(&consume_stmt, v, n, 0);
 	id = DatumGetInt64(SlGet(0, 1, NULL));
-	RecordToLedger(actor, "consume", day, JsonbResult(0, 2));
+	RecordToLedger(s.operator_id, "consume", s.day, JsonbResult(0, 2));
 	SPI_finish();
 	PG_RETURN_INT64(id);
 }

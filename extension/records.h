@@ -179,9 +179,10 @@ extern bool CheckNotSelfShip(TraceCode code, int64 seller, int64 buyer, SlRefusa
  */
 extern bool CheckAccepted(int64 link, Qty shipped, Qty accepted, bool has_reason, int *cmp,
 						  SlRefusal *r);
-/* The incoming inspection document's keys, and its result ("pass" unless "fail"). */
+/* The incoming inspection document's keys. */
 extern const char *const record_incoming_keys[];
-extern text *RecordInspectionResult(Jsonb *doc);
+/* Its result: *res "pass" unless it says "fail"; false (SL R15) when it says anything else. */
+extern bool CheckInspectionResult(Jsonb *doc, text **res, SlRefusal *r);
 
 /* A JSON object (SL R15) with every listed key present and not null. */
 extern void ValidateDocument(Jsonb *doc, const char *docname, const char *const *keys);
@@ -313,6 +314,7 @@ typedef struct SlReceive
 	SlSale		sale;
 	DateADT		day;
 	int			cmp;			/* accepted against shipped: -1 or 0 */
+	text	   *result;			/* the inspection's result (NULL without one) */
 } SlReceive;
 
 /* The product's shelf life (has_shelf false: none); false when not registered. */
@@ -331,6 +333,43 @@ typedef struct SlInspect
 	SlBatch    *batch;
 } SlInspect;
 
+/* consume(): the line's values, and what the rules found. */
+typedef struct SlConsume
+{
+	TraceCode	code;
+	Qty			q;
+	const char *kind;			/* served, retail_sold, destroyed or sample_kept */
+	TimestampTz at;
+	bool		has_operator;	/* else the acting operator, else the batch's owner */
+	int64		operator_id;	/* set to the operator the rules found */
+	/* out */
+	DateADT		day;
+	SlBatch    *batch;			/* when accepted */
+} SlConsume;
+
+/* receive_first_entry(): the line's values, and what the rules found. */
+typedef struct SlFirstEntry
+{
+	int64		buyer;
+	int64		product;
+	Qty			q;
+	Jsonb	   *supplier;
+	Jsonb	   *inspection;		/* NULL: received without one */
+	DateADT		produced;
+	TimestampTz at;
+	Jsonb	   *certificate;	/* or NULL */
+	/* out, when accepted */
+	DateADT		day;
+	SlOperatorInfo buyer_info;	/* its station gives the trace code's region */
+	bool		has_expiry;
+	DateADT		expires;		/* produced + the product's shelf life */
+	text	   *result;			/* the inspection's result (NULL without one) */
+} SlFirstEntry;
+
+/* Every rule of consume() in its order; true when the consumption may be written. */
+extern bool RecordConsumeCheck(SlLookup *lk, SlConsume *s, SlRefusal *r);
+/* Every rule of receive_first_entry() in its order; true when the batch may be written. */
+extern bool RecordFirstEntryCheck(SlLookup *lk, SlFirstEntry *s, SlRefusal *r);
 /* Every rule of inspect() in its order; true when the inspection may be written. */
 extern bool RecordInspectCheck(SlLookup *lk, SlInspect *s, SlRefusal *r);
 /* Every rule of batch_create() in its order; true when the batch may be written. */

@@ -2,9 +2,10 @@
 # through RecordsToLedger). This proves the batch appends exactly what one
 # RecordToLedger call per record appends: two databases get the same setup
 # and the same lines, database a through import_apply in chunks of 7 lines
-# (sales received across chunk boundaries, new batches (batch lines) between
-# them, so that batch and receive lines of one chunk both make batches, a
-# consume line applied by its record function between them, refused lines),
+# (sales received across chunk boundaries, new batches (batch, first_entry
+# lines) between them, so that batch, first_entry and receive lines of one
+# chunk all make batches, inspection and consume lines between them, refused
+# lines),
 # database b by calling the
 # single-record function of every line a accepted, one by one, in line
 # order. Every ledger entry then has the same id, operator, seq, kind,
@@ -74,13 +75,31 @@ my $setup = q{
 			(12.5, 3, 'incoming', 'pass', '{"inspector": "tap"}'),
 			(14.5, 3, 'final', 'pass', '{"inspector": "tap"}')) v(k, bi, ik, res, rep)
 		UNION ALL
+		-- first_entry and consume lines (the set path too): a first entry's new batch gets its id
+		-- and trace code in line order with the batch and receive lines', its incoming inspection
+		-- its id in line order with the inspection and receive lines'; consumptions move the
+		-- balances the sales around them check; one of each refused (unknown product, over balance)
+		SELECT k, json_build_object('kind', 'first_entry', 'buyer', buyer, 'product', product, 'qty', q,
+			'supplier', json_build_object('name', '农户 ' || k, 'contact', 'tel ' || k),
+			'inspection', CASE WHEN k = 8.5 THEN json_build_object('inspector', 'tap', 'result', 'fail') END,
+			'lot', CASE WHEN k = 13.5 THEN 'market ' || k END,
+			'certificate', CASE WHEN k = 13.5 THEN json_build_object('no', 'M-1') END,
+			'produced_on', current_date - 3, 'received_at', (current_date - 1)::text || 'T08:00:00+08:00')::text
+		  FROM (VALUES (8.5, 4, 1, '20 kg'), (13.5, 5, 1, '30 kg'), (17.5, 6, 999, '1 kg')) v(k, buyer, product, q)
+		UNION ALL
+		SELECT k, json_build_object('kind', 'consume', 'code', (SELECT code FROM b WHERE i = bi), 'qty', q,
+			'consumption_kind', ck, 'consumed_at', (current_date - 1)::text || 'T19:00:00+08:00',
+			'note', CASE WHEN k = 15.5 THEN 'spoilt' END, 'operator', op)::text
+		  FROM (VALUES (9.5, 1, '2 kg', 'served', NULL), (15.5, 3, '1 kg', 'destroyed', 3),
+			(21.5, 5, '3 t', 'retail_sold', NULL)) v(k, bi, q, ck, op)
+		UNION ALL
 		SELECT 27, json_build_object('kind', 'ship', 'code', (SELECT code FROM b WHERE i = 3),
 			'buyer', 5, 'qty', '2 t')::text
 		UNION ALL
 		SELECT 28, json_build_object('kind', 'receive', 'link_ref', 'refused', 'qty', '1 kg',
 			'inspection', json_build_object('inspector', 'tap'))::text) l;
 	-- link_ref: the line number of the sale named (g, or the refused sale), nulls dropped
-	UPDATE lines l SET line = jsonb_strip_nulls(l.line::jsonb)::text WHERE l.line::jsonb ->> 'kind' IN ('batch', 'inspection');
+	UPDATE lines l SET line = jsonb_strip_nulls(l.line::jsonb)::text WHERE l.line::jsonb ->> 'kind' IN ('batch', 'inspection', 'first_entry', 'consume');
 	UPDATE lines l SET line = (jsonb_strip_nulls(l.line::jsonb) - 'g' || jsonb_build_object('link_ref',
 		CASE WHEN l.line::jsonb ->> 'link_ref' = 'refused'
 			THEN (SELECT s.n FROM lines s WHERE s.line::jsonb ->> 'qty' = '2 t')
@@ -96,7 +115,7 @@ for my $db ('a', 'b')
 	$node->safe_psql($db, 'CREATE EXTENSION shilian');
 	$node->safe_psql($db, $setup);
 }
-is($node->safe_psql('a', 'SELECT count(*) FROM lines'), '64', '64 lines');
+is($node->safe_psql('a', 'SELECT count(*) FROM lines'), '70', '70 lines');
 
 # a: staged and applied 7 lines at a time, each call its own transaction
 my $job = $node->safe_psql('a', q{
@@ -121,9 +140,9 @@ for (;;)
 }
 is($calls, 10, 'applied in 10 calls of 7 lines');
 is($node->safe_psql('a', qq{SELECT status, accepted, refused FROM shilian.import_job WHERE id = $job}),
-	'applied|60|4', '60 lines accepted; the unknown inspection kind, the batch of 0 kg, the over-balance sale and its receipt refused');
+	'applied|64|6', '64 lines accepted; the unknown inspection kind, the batch of 0 kg, the first entry of an unknown product, the over-balance consumption, the over-balance sale and its receipt refused');
 is($node->safe_psql('a', qq{SELECT string_agg(line_no || ' ' || sqlstate, ', ' ORDER BY line_no)
-	FROM shilian.import_line WHERE job_id = $job AND status = 'refused'}), '21 22023, 24 SLR16, 39 SLR05, 40 SLI03',
+	FROM shilian.import_line WHERE job_id = $job AND status = 'refused'}), '24 22023, 28 SLR16, 30 SLR18, 37 SLR05, 45 SLR05, 47 SLI03',
 	'the refusals');
 
 # b: the single-record function of every line a accepted, in line order, as the import channel
@@ -151,7 +170,7 @@ $node->safe_psql('b', qq{
 	\$\$;
 });
 is($node->safe_psql('b', q{SELECT count(*) FROM res JOIN acc USING (n) WHERE res.result IS NOT DISTINCT FROM acc.result}),
-	'60', 'every record got the same id or trace code one by one as in the import');
+	'64', 'every record got the same id or trace code one by one as in the import');
 
 # the ledgers, entry by entry: everything but the times the rows were made
 # (created_at, registered_at, activated_at, added_at: the clock of each database)
@@ -164,7 +183,7 @@ my $la = $node->safe_psql('a', $ledger);
 my $lb = $node->safe_psql('b', $ledger);
 is($la, $lb, 'the same ledger entries: ids, operators, seqs, kinds, sources, dates and bodies');
 like($la, qr/^\d+\n/, 'ledger listed');
-is($node->safe_psql('a', q{SELECT count(*) FROM shilian.ledger WHERE source = 'import'}), '60',
+is($node->safe_psql('a', q{SELECT count(*) FROM shilian.ledger WHERE source = 'import'}), '64',
 	'one import entry per accepted line');
 like($la, qr/\|receive\|1\|import\|/, 'receipts are in the comparison');
 like($la, qr/\|batch_create\|1\|import\|[-0-9]+\|\{"id": \d+, "lot": "tap 2", .*"certificate": \{"no": "C-2"\}/,
@@ -173,6 +192,12 @@ like($la, qr/\|inspect\|1\|import\|[-0-9]+\|\{"id": \d+, "kind": "sampling", /, 
 like($la, qr/\|receive\|1\|import\|.*"certificate": \{"inspection_id": \d+, "certificate_no": "CERT-4"\}/,
 	'a receipt after the release inspection of its batch in the same chunk copies the certificate it gave');
 unlike($la, qr/"certificate": \{[^}]*CERT-1b/, 'a second release inspection gives no certificate');
+like($la, qr/\|receive_first_entry\|1\|import\|[-0-9]+\|\{"batch": \{.*"origin": "first_entry", .*\}, "inspection_id": \d+\}/,
+	'first entries with their incoming inspection are in the comparison');
+like($la, qr/\|receive_first_entry\|1\|import\|.*"lot": "market 13.5", .*"inspection_id": null\}/,
+	'first entries without one are in the comparison');
+like($la, qr/\|consume\|1\|import\|[-0-9]+\|\{"id": \d+, .*"kind": "destroyed", "note": "spoilt", /,
+	'consumptions are in the comparison');
 for my $db ('a', 'b')
 {
 	is($node->safe_psql($db, q{SELECT count(*) || ' ' || count(*) FILTER (WHERE ok) FROM shilian.chain_verify(NULL)}),
@@ -181,7 +206,7 @@ for my $db ('a', 'b')
 my $counters = q{SELECT string_agg(d::text, E'\n' ORDER BY operator_id, day) FROM shilian.operator_day d};
 is($node->safe_psql('a', $counters), $node->safe_psql('b', $counters),
 	'the same per-operator, per-day counters (records, shipments, receipts, complete receipts, via_client)');
-like($node->safe_psql('a', $counters), qr/^\(4,[-0-9]+,8,0,0,0,8,/m, 'counters listed: buyer 4 received 8 sales');
+like($node->safe_psql('a', $counters), qr/^\(4,[-0-9]+,9,0,0,0,9,/m, 'counters listed: buyer 4 received 8 sales and a first entry');
 
 $node->stop;
 done_testing();

@@ -407,5 +407,97 @@ SELECT count(*) AS inspections, count(DISTINCT n.xmin::text) AS writes
  WHERE i.job_id = :job11 AND i.status = 'accepted';
 SELECT count(*) FILTER (WHERE NOT ok) AS bad_chains FROM shilian.chain_verify(NULL);
 
+-- ---- consume and first_entry lines through the set path -------------------------
+-- checked by consume's and receive_first_entry's own rules (RecordConsumeCheck,
+-- RecordFirstEntryCheck) and written with one statement per kind per chunk:
+-- every refusal of consume and receive_first_entry, and of import_line_call,
+-- as the single-record path gives it; balances move line by line
+SELECT shilian.batch_create(:mill, :flour, '100 kg', '2026-01-10', expires_on => '2099-12-31')::text AS c1 \gset
+TRUNCATE upload;
+INSERT INTO upload VALUES
+ (1, format('{"kind": "consume", "code": "%s", "qty": "10 kg", "consumption_kind": "served", "consumed_at": "2026-01-12T12:00:00+08:00"}', :'c1')),
+ (2, format('{"kind": "consume", "code": "%s", "qty": "1 kg", "consumption_kind": "eaten", "consumed_at": "2026-01-12T12:00:00+08:00"}', :'c1')), -- 22023 kind
+ (3, format('{"kind": "consume", "code": "%s", "qty": "1 kg", "consumption_kind": "served"}', :'nobatch')),                  -- SLR03
+ (4, format('{"kind": "consume", "code": "%s", "qty": "1 kg", "consumption_kind": "served", "operator": %s}', :'c1', :wh)),  -- SLR04
+ (5, format('{"kind": "consume", "code": "%s", "qty": "1 kg", "consumption_kind": "served", "operator": %s}', :'c1', :dormant)), -- SLR02
+ (6, format('{"kind": "consume", "code": "%s", "qty": "1 kg", "consumption_kind": "served", "operator": 999999}', :'c1')),   -- SLR01
+ (7, format('{"kind": "consume", "code": "%s", "qty": "0 kg", "consumption_kind": "served"}', :'c1')),                       -- SLR16
+ (8, format('{"kind": "consume", "code": "%s", "qty": "1 L", "consumption_kind": "served"}', :'c1')),                        -- SLR06
+ (9, format('{"kind": "consume", "code": "%s", "qty": "1 kg", "consumption_kind": "served", "consumed_at": "2000-01-01T00:00:00+08:00"}', :'c1')), -- SLR07
+ (10, format('{"kind": "consume", "code": "%s", "qty": "1 L", "consumption_kind": "served", "consumed_at": "2020-02-01T10:00:00+08:00"}', :'old')), -- SLR08
+ (11, format('{"kind": "consume", "code": "%s", "qty": "1 L", "consumption_kind": "destroyed", "consumed_at": "2020-02-01T10:00:00+08:00", "note": "spoilt"}', :'old')),
+ (12, format('{"kind": "consume", "code": "%s", "qty": "91 kg", "consumption_kind": "retail_sold", "consumed_at": "2026-01-12T12:00:00+08:00"}', :'c1')), -- SLR05 (90 kg left)
+ (13, format('{"kind": "consume", "code": "%s", "qty": "5 kg", "consumption_kind": "retail_sold", "at": "2026-01-13T09:00:00+08:00"}', :'c1')), -- the 0.2.0 field "at"
+ (14, format('{"kind": "consume", "code": "%s", "qty": "5 kgs", "consumption_kind": "served"}', :'c1')),                     -- 22P02
+ (15, format('{"kind": "consume", "code": "%s", "qty": "1 kg"}', :'c1')),                                                   -- 22023 missing
+ (16, format('{"kind": "consume", "code": "%s", "qty": "1 kg", "consumption_kind": "served", "by": 1}', :'c1')),             -- 22023 unknown field
+ (17, format('{"kind": "consume", "code": "%s", "qty": "1 kg", "consumption_kind": "served", "consumed_at": "yesterday"}', :'c1')), -- SLD03
+ (18, format('{"kind": "consume", "code": "%s", "qty": "1 kg", "consumption_kind": "served", "at": "yesterday"}', :'c1')),   -- SLD03 (field at)
+ (19, format('{"kind": "ship", "code": "%s", "buyer": %s, "qty": "80 kg", "shipped_on": "2026-01-13"}', :'c1', :wh)),
+ (20, format('{"kind": "consume", "code": "%s", "qty": "1 kg", "consumption_kind": "sample_kept", "consumed_at": "2026-01-13T10:00:00+08:00", "note": "留样", "operator": %s}', :'c1', :mill)),
+ (21, format('{"kind": "consume", "code": "%s", "qty": "5 kg", "consumption_kind": "served", "consumed_at": "2026-01-13T12:00:00+08:00"}', :'c1')), -- SLR05 (4 kg left)
+ (22, format('{"kind": "first_entry", "buyer": %s, "product": %s, "qty": "5 kg", "supplier": {"name": "农户", "contact": "1"}, "inspection": {"inspector": "李四"}, "produced_on": "2026-01-10", "received_at": "2026-01-12T08:00:00+08:00"}', :wh, :flour)),
+ (23, format('{"kind": "first_entry", "buyer": 999999, "product": %s, "qty": "5 kg", "supplier": {"name": "农户", "contact": "1"}, "produced_on": "2026-01-10", "received_at": "2026-01-12T08:00:00+08:00"}', :flour)), -- SLR01
+ (24, format('{"kind": "first_entry", "buyer": %s, "product": %s, "qty": "5 kg", "supplier": {"name": "农户", "contact": "1"}, "produced_on": "2026-01-10", "received_at": "2026-01-12T08:00:00+08:00"}', :dormant, :flour)), -- SLR02
+ (25, format('{"kind": "first_entry", "buyer": %s, "product": 999999, "qty": "5 kg", "supplier": {"name": "农户", "contact": "1"}, "produced_on": "2026-01-10", "received_at": "2026-01-12T08:00:00+08:00"}', :wh)), -- SLR18
+ (26, format('{"kind": "first_entry", "buyer": %s, "product": %s, "qty": "0 kg", "supplier": {"name": "农户", "contact": "1"}, "produced_on": "2026-01-10", "received_at": "2026-01-12T08:00:00+08:00"}', :wh, :flour)), -- SLR16
+ (27, format('{"kind": "first_entry", "buyer": %s, "product": %s, "qty": "5 kg", "supplier": {"name": "农户"}, "produced_on": "2026-01-10", "received_at": "2026-01-12T08:00:00+08:00"}', :wh, :flour)), -- SLR15 supplier
+ (28, format('{"kind": "first_entry", "buyer": %s, "product": %s, "qty": "5 kg", "supplier": {"name": "农户", "contact": "1"}, "inspection": {"by": "李四"}, "produced_on": "2026-01-10", "received_at": "2026-01-12T08:00:00+08:00"}', :wh, :flour)), -- SLR15 inspection
+ (29, format('{"kind": "first_entry", "buyer": %s, "product": %s, "qty": "5 kg", "supplier": {"name": "农户", "contact": "1"}, "produced_on": "2026-01-13", "received_at": "2026-01-12T08:00:00+08:00"}', :wh, :flour)), -- SLR07
+ (30, format('{"kind": "first_entry", "buyer": %s, "product": %s, "qty": "5 L", "supplier": {"name": "农户", "contact": "1"}, "produced_on": "2020-01-01", "received_at": "2026-01-12T08:00:00+08:00"}', :wh, :milk)), -- SLR08
+ (31, format('{"kind": "first_entry", "buyer": %s, "product": %s, "qty": "5 kg", "supplier": {"name": "农户", "contact": "1"}, "certificate": "C-1", "produced_on": "2026-01-10", "received_at": "2026-01-12T08:00:00+08:00"}', :wh, :flour)), -- SLR15 certificate
+ (32, format('{"kind": "first_entry", "buyer": %s, "product": %s, "qty": "5 kg", "supplier": {"name": "农户", "contact": "1"}, "inspection": {"inspector": "李四", "result": "maybe"}, "produced_on": "2026-01-10", "received_at": "2026-01-12T08:00:00+08:00"}', :wh, :flour)), -- SLR15 result
+ (33, format('{"kind": "first_entry", "buyer": %s, "product": %s, "qty": "5 kg", "produced_on": "2026-01-10"}', :wh, :flour)), -- 22023 missing
+ (34, format('{"kind": "first_entry", "buyer": %s, "product": %s, "qty": "5 kg", "supplier": {"name": "农户", "contact": "1"}, "produced_on": "2026-1-10"}', :wh, :flour)), -- SLD
+ (35, format('{"kind": "first_entry", "buyer": %s, "product": %s, "qty": "7 kg", "supplier": {"name": "农户", "contact": "2"}, "lot": "L-7", "certificate": {"no": "C-7"}, "produced_on": "2026-01-11", "received_at": "2026-01-12T09:00:00+08:00"}', :wh, :flour)),
+ (36, format('{"kind": "consume", "code_ref": 35, "qty": "2 kg", "consumption_kind": "served", "consumed_at": "2026-01-13T12:00:00+08:00"}'));
+SELECT pg_temp.single_path() AS single \gset
+SELECT shilian.import_ndjson(string_agg(line, E'\n' ORDER BY n)) AS job12 FROM upload \gset
+SELECT l.line_no, l.kind, coalesce(l.sqlstate, 'ok') AS sqlstate,
+       coalesce(l.sqlstate || ' ' || l.message, l.status) = (:'single'::jsonb ->> l.line_no::text) AS same
+  FROM shilian.import_line l WHERE l.job_id = :job12 AND l.line_no < 36 ORDER BY l.line_no;
+SELECT l.line_no, l.sqlstate, regexp_replace(l.message, '\d{18}', '<code>') AS message FROM shilian.import_line l
+ WHERE l.job_id = :job12 AND l.status = 'refused' ORDER BY l.line_no;
+-- line 36 names line 35's batch (code_ref): a chunk of its own, after it
+SELECT status, (SELECT qty_left FROM shilian.batch b WHERE b.trace_code = (SELECT result FROM shilian.import_line
+	WHERE job_id = :job12 AND line_no = 35)::shilian.trace_code) AS left_35
+  FROM shilian.import_line WHERE job_id = :job12 AND line_no = 36;
+SELECT qty_left FROM shilian.batch WHERE trace_code = :'c1'::shilian.trace_code;
+SELECT i.line_no, c.kind, c.qty, c.consumed_at, c.note, c.operator_id = :mill AS mill
+  FROM shilian.import_line i JOIN shilian.consumption c ON c.id = i.result::bigint
+ WHERE i.job_id = :job12 AND i.kind = 'consume' AND i.status = 'accepted' ORDER BY i.line_no;
+SELECT i.line_no, b.origin, b.qty, b.lot, b.supplier, b.certificate, b.received_at, b.owner_id = :wh AS wh,
+	(SELECT n.result FROM shilian.inspection n WHERE n.batch_id = b.id) AS inspection
+  FROM shilian.import_line i JOIN shilian.batch b ON b.trace_code = i.result::shilian.trace_code
+ WHERE i.job_id = :job12 AND i.kind = 'first_entry' AND i.status = 'accepted' ORDER BY i.line_no;
+-- the set path wrote lines 1-35 in one transaction id (line by line, each
+-- record function's own subtransaction would give one per line; line 35's
+-- batch is left out: line 36's consumption, in the next chunk, updated it)
+SELECT count(*) AS rows, count(DISTINCT x) AS writes FROM (
+	SELECT c.xmin::text AS x FROM shilian.import_line i JOIN shilian.consumption c ON c.id = i.result::bigint
+	 WHERE i.job_id = :job12 AND i.kind = 'consume' AND i.status = 'accepted' AND i.line_no < 36
+	UNION ALL
+	SELECT b.xmin::text FROM shilian.import_line i JOIN shilian.batch b ON b.trace_code = i.result::shilian.trace_code
+	 WHERE i.job_id = :job12 AND i.kind = 'first_entry' AND i.status = 'accepted' AND i.line_no < 35) w;
+SELECT e.kind, count(*) FROM shilian.ledger e
+ WHERE e.recorded_at >= (SELECT created_at FROM shilian.import_job WHERE id = :job12)
+ GROUP BY e.kind ORDER BY e.kind;
+SELECT count(*) FILTER (WHERE NOT ok) AS bad_chains FROM shilian.chain_verify(NULL);
+
+-- ---- an incoming inspection whose result is neither pass nor fail ----------------
+-- refuses that receipt alone (SLR15, as receive() refuses it: a rule of
+-- RecordReceiveCheck), not the chunk; the receipt after it is accepted
+SELECT shilian.ship(:'a', :wh, '1 kg', '2026-01-11') AS l9 \gset
+TRUNCATE upload;
+INSERT INTO upload VALUES
+ (1, format('{"kind": "receive", "link": %s, "qty": "1 kg", "inspection": {"inspector": "李四", "result": "maybe"}}', :l9)),
+ (2, format('{"kind": "receive", "link": %s, "qty": "1 kg", "inspection": {"inspector": "李四", "result": "fail"}, "received_at": "2026-01-12T08:00:00+08:00"}', :l9));
+SELECT pg_temp.single_path() AS single \gset
+SELECT shilian.import_ndjson(string_agg(line, E'\n' ORDER BY n)) AS job13 FROM upload \gset
+SELECT l.line_no, l.sqlstate, l.message,
+       coalesce(l.sqlstate || ' ' || l.message, l.status) = (:'single'::jsonb ->> l.line_no::text) AS same
+  FROM shilian.import_line l WHERE l.job_id = :job13 ORDER BY l.line_no;
+SELECT i.result FROM shilian.inspection i WHERE i.link_id = :l9;
+
 \c :regress_db
 DROP DATABASE shilian_import_bulk_test;
