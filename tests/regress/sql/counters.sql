@@ -74,6 +74,12 @@ UPDATE shilian.operator_day SET day = '2026-01-05' WHERE operator_id = :op AND d
 SELECT shilian.batch_create(:op, :veg, '1 kg', '2026-01-05') IS NOT NULL AS made;
 VACUUM FULL shilian.operator_day_default, shilian.operator_month_default;
 SELECT shilian.batch_create(:op, :veg, '1 kg', '2026-01-05') IS NOT NULL AS made;
+-- a TRUNCATE under a remembered place (a new, empty file): the next record
+-- starts its row again, at one, instead of adding to a row that is gone
+TRUNCATE shilian.operator_day_default, shilian.operator_month_default;
+SELECT shilian.batch_create(:op, :veg, '1 kg', '2026-01-05') IS NOT NULL AS made;
+SELECT day, records FROM shilian.operator_day WHERE operator_id = :op ORDER BY day;
+SELECT month, records FROM shilian.operator_month WHERE operator_id = :op ORDER BY month;
 SELECT shilian.operator_day_rebuild() > 0 AS rebuilt;
 VACUUM shilian.operator_day_default, shilian.operator_month_default;
 SELECT shilian.batch_create(:op, :veg, '1 kg', '2026-01-05') IS NOT NULL AS made;
