@@ -133,3 +133,36 @@ done
 read -r rec_ms walk_ms < <(psql -qAtX -c "select bench_pair(\$q\$select shilian.recall_open('$widest_code', 'bench', '$widest_dir')\$q\$,
 	\$q\$select count(*) from shilian.trace_$widest_dir('$widest_code')\$q\$, 3)")
 row "recall_open $widest_dir ($widest_n targets) vs its walk alone" "$rec_ms" ms "$walk_ms" "trace_$widest_dir alone" "<=2"
+
+# What writing those rows costs by itself: the same rows (the last recall's)
+# by a plain INSERT ... SELECT into a logged table of recall_target's shape,
+# constraints and indexes, without walk or triggers, the best of 3 (each
+# into the emptied table, so that the entries go to the right edge as a new
+# recall's do). recall_open's time against the walk's plus this is the part
+# of the ratio above that is not the writing of the targets themselves.
+ins_ms=$(psql -qAtX <<'SQL'
+SET client_min_messages = warning;
+DROP TABLE IF EXISTS bench_recall_rows;
+CREATE TABLE bench_recall_rows (LIKE shilian.recall_target INCLUDING ALL);
+DO $$
+DECLARE
+	rid bigint := (SELECT max(recall_id) FROM shilian.recall_target);
+	best numeric;
+	t timestamptz;
+BEGIN
+	FOR i IN 1 .. 3 LOOP
+		TRUNCATE bench_recall_rows;
+		t := clock_timestamp();
+		INSERT INTO bench_recall_rows SELECT * FROM shilian.recall_target WHERE recall_id = rid;
+		best := least(best, extract(epoch FROM clock_timestamp() - t) * 1000);
+		IF best IS NULL THEN best := extract(epoch FROM clock_timestamp() - t) * 1000; END IF;
+	END LOOP;
+	PERFORM set_config('bench.ins_ms', round(best, 1)::text, false);
+END
+$$;
+SELECT current_setting('bench.ins_ms');
+DROP TABLE bench_recall_rows;
+SQL
+)
+row "recall_open $widest_dir ($widest_n targets) vs its walk + a plain INSERT of its rows" "$rec_ms" ms \
+	"$(awk -v a="$walk_ms" -v b="$ins_ms" 'BEGIN { printf "%.1f", a + b }')" "walk ($walk_ms ms) + INSERT ... SELECT ($ins_ms ms)"
