@@ -56,6 +56,7 @@
 #include "utils/syscache.h"
 
 #include "activity.h"
+#include "platform_date.h"
 #include "records.h"
 
 typedef struct ActEntry
@@ -934,6 +935,12 @@ static SlStmt rollup_stmt = {
  * changes; returns 1 when a row was updated or inserted, 0 when it must be
  * run again (another transaction inserted the row first).
  */
+/* The month cache's dirty marks for counter rows of ended months (part 65). */
+static SlStmt cache_mark_stmt = {
+	"SELECT shilian.figures_cache_mark_counts($1, $2)",
+	2, {"bigint[]", "date[]"}
+};
+
 static SlStmt station_stmt = {
 	"WITH u AS (UPDATE shilian.station_month s SET active_operators = s.active_operators + $4,"
 	"  key_recorded = s.key_recorded + $5, own_system_uploading = s.own_system_uploading + $6,"
@@ -1277,6 +1284,34 @@ ActivityFlush(void)
 					CommandCounterIncrement();
 				}
 			}
+		}
+	}
+	/*
+	 * Rows of ended months (a late record): the month cache (part 65) of
+	 * those operators' stations is no longer theirs. The current month's
+	 * rows, nearly all of them, cost this comparison only.
+	 */
+	{
+		DateADT		horizon = MonthOf(PlatformToday());
+		int			nlate = 0;
+
+		for (int i = 0; i < nmons; i++)
+			if (!DATE_NOT_FINITE(mons[i].key.day) && mons[i].key.day < horizon)
+			{
+				r_op[nlate] = Int64GetDatum(mons[i].key.operator_id);
+				r_month[nlate] = DateADTGetDatum(mons[i].key.day);
+				nlate++;
+			}
+		if (nlate > 0)
+		{
+			Datum		v[2];
+
+			v[0] = PointerGetDatum(construct_array(r_op, nlate, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+			v[1] = PointerGetDatum(construct_array(r_month, nlate, DATEOID, 4, true, TYPALIGN_INT));
+			if (!spi && SlSpiConnect() != SPI_OK_CONNECT)
+				elog(ERROR, "SPI_connect failed");
+			spi = true;
+			SlExec(&cache_mark_stmt, v, NULL, 0);
 		}
 	}
 	/*

@@ -275,13 +275,16 @@ CREATE POLICY figures_frozen_month_admin ON figures_frozen_month FOR SELECT TO s
 CREATE POLICY figures_frozen_admin ON figures_frozen FOR SELECT TO shilian_admin USING (true);
 
 -- The counts per (station, segment) of code's subtree for period, summed
--- from station_figures_detail (frozen false: counted now) or from the frozen
--- rows of the month that period is (frozen true). A regulator's registered
+-- from station_figures_detail (frozen and cached false: counted now), from
+-- the frozen rows of the month that period is (frozen true) or from the
+-- month cache of that ended month (cached true: figures_cache_detail, part
+-- 65, the same rows, counted live for the stations not cached). A regulator's registered
 -- and activated keep to the holders at home in its own subtree (what
 -- row-level security lets it see of licence and operator), the admin's
 -- count every holder. Internal (no grants): station_figures_scan and
 -- station_figures call it.
-CREATE FUNCTION station_figures_sum(code text, period daterange, with_roll boolean, frozen boolean)
+CREATE FUNCTION station_figures_sum(code text, period daterange, with_roll boolean, frozen boolean,
+		cached boolean DEFAULT false)
 	RETURNS TABLE (station text, segment text,
 		licensed bigint, registered bigint, activated bigint,
 		operators bigint, active_operators bigint,
@@ -317,7 +320,13 @@ BEGIN
 				d.operators, d.active_operators, d.key_operators, d.key_covered,
 				d.own_system_operators, d.own_system_uploading, d.receipts, d.receipts_complete
 			  FROM shilian.station_figures_detail(station_figures_sum.code, period, with_roll) d
-			 WHERE NOT frozen
+			 WHERE NOT frozen AND NOT cached
+			UNION ALL
+			SELECT c.station, c.segment, c.holder_station, c.roll, c.licensed, c.registered, c.activated,
+				c.operators, c.active_operators, c.key_operators, c.key_covered,
+				c.own_system_operators, c.own_system_uploading, c.receipts, c.receipts_complete
+			  FROM shilian.figures_cache_detail(station_figures_sum.code, lower(period), with_roll) c
+			 WHERE cached AND NOT frozen
 			UNION ALL
 			SELECT f.station, f.segment, f.holder_station, f.roll, f.licensed, f.registered, f.activated,
 				f.operators, f.active_operators, f.key_operators, f.key_covered,
@@ -328,9 +337,9 @@ BEGIN
 	 GROUP BY d.station, d.segment;
 END
 $$;
-COMMENT ON FUNCTION station_figures_sum(text, daterange, boolean, boolean) IS
-	'Internal (no grants): the per-station counts of station_figures_scan (frozen false: counted now) or of the frozen month that period is (frozen true), with a regulator''s registered and activated kept to the holders at home in its subtree.';
-REVOKE ALL ON FUNCTION station_figures_sum(text, daterange, boolean, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION station_figures_sum(text, daterange, boolean, boolean, boolean) IS
+	'Internal (no grants): the per-station counts of station_figures_scan (frozen and cached false: counted now), of the frozen month that period is (frozen true) or of that ended month through the month cache (cached true), with a regulator''s registered and activated kept to the holders at home in its subtree.';
+REVOKE ALL ON FUNCTION station_figures_sum(text, daterange, boolean, boolean, boolean) FROM PUBLIC;
 
 -- The raw counts per (station, segment) of code's subtree for period, as of
 -- the period's end, counted now from the history, even for a frozen month
@@ -483,8 +492,10 @@ GRANT EXECUTE ON FUNCTION station_figures_month(text, date, boolean) TO shilian_
 -- The raw counts per (station, segment) of code's subtree for period, as of
 -- the period's end: what jurisdiction_stats, segment_stats and
 -- monthly_report sum up. A frozen calendar month (figures_freeze: its report
--- was issued) reads its stored rows; any other period is counted from the
--- registry's history (station_figures_scan). The per-station rollups
+-- was issued) reads its stored rows; another ended calendar month reads the
+-- month cache (part 65) for its clean stations and counts the others; any
+-- other period is counted from the registry's history (station_figures_scan),
+-- with the same rows each way. The per-station rollups
 -- (station_figures_month) hold the registry as it is now, and the figures
 -- of a period read it as it was at the period's end.
 CREATE FUNCTION station_figures(code text, period daterange, with_roll boolean DEFAULT true)
@@ -501,20 +512,22 @@ CREATE FUNCTION station_figures(code text, period daterange, with_roll boolean D
 	AS $$
 #variable_conflict use_column
 DECLARE
+	whole_month boolean;
 	frozen boolean;
 BEGIN
 	-- first, whatever the rows would tell: 42501 or SLR19, never zeros
 	PERFORM shilian.regulator_require_subtree(station_figures.code);
-	-- a whole calendar month that has been frozen
-	frozen := NOT isempty(period) AND NOT lower_inf(period) AND NOT upper_inf(period)
+	-- a whole calendar month: frozen, or else ended (the month cache)
+	whole_month := NOT isempty(period) AND NOT lower_inf(period) AND NOT upper_inf(period)
 		AND lower(period) = date_trunc('month', lower(period)::timestamp)::date
-		AND upper(period) = (lower(period) + interval '1 month')::date
-		AND EXISTS (SELECT 1 FROM shilian.figures_frozen_month m WHERE m.month = lower(period));
-	RETURN QUERY SELECT * FROM shilian.station_figures_sum(station_figures.code, period, with_roll, frozen);
+		AND upper(period) = (lower(period) + interval '1 month')::date;
+	frozen := whole_month AND EXISTS (SELECT 1 FROM shilian.figures_frozen_month m WHERE m.month = lower(period));
+	RETURN QUERY SELECT * FROM shilian.station_figures_sum(station_figures.code, period, with_roll, frozen,
+		whole_month AND NOT frozen AND upper(period) <= shilian.figures_cache_horizon());
 END
 $$;
 COMMENT ON FUNCTION station_figures(text, daterange, boolean) IS
-	'Raw counts per (station, segment) of the jurisdiction''s subtree for the period, as of the period''s end (now for a period not ended): a frozen month''s stored counts (figures_freeze), any other period''s from the registry''s history (unless with_roll is false: no roll) and the counters; what jurisdiction_stats, segment_stats and monthly_report sum up. Regulators: own subtree only (42501).';
+	'Raw counts per (station, segment) of the jurisdiction''s subtree for the period, as of the period''s end (now for a period not ended): a frozen month''s stored counts (figures_freeze), an ended month''s cached counts for its clean stations (figures_cache_refresh), any other period''s from the registry''s history (unless with_roll is false: no roll) and the counters; what jurisdiction_stats, segment_stats and monthly_report sum up. Regulators: own subtree only (42501).';
 REVOKE ALL ON FUNCTION station_figures(text, daterange, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION station_figures(text, daterange, boolean) TO shilian_regulator, shilian_admin;
 

@@ -41,10 +41,11 @@ is($plan, join("\n",
 	'shilian_alerts_scan 30 18 * * * SET ROLE shilian_admin; SELECT shilian.alerts_scan()',
 	'shilian_checkpoint * * * * * SET ROLE shilian_admin; SELECT shilian.checkpoint()',
 	'shilian_federation * * * * * SET ROLE shilian_admin; SELECT count(*) FROM shilian.federation_deliver(); SELECT shilian.federation_recall_catch_up()',
+	'shilian_figures_cache 47 * * * * SET ROLE shilian_admin; SELECT shilian.figures_cache_refresh()',
 	'shilian_idempotency_prune 17 * * * * SET ROLE shilian_admin; SELECT shilian.idempotency_prune()',
 	'shilian_ledger_partitions 40 18 * * * SET ROLE shilian_admin; SELECT shilian.partitions_ahead()',
 	'shilian_monthly_report 30 0 5 * * SET ROLE shilian_admin; SELECT shilian.monthly_report_publish()'),
-	'job_plan: the checkpoint, idempotency_prune, the daily alerts_scan and ledger partitions, the monthly report on the 5th and the federation every minute');
+	'job_plan: the checkpoint, idempotency_prune, the daily alerts_scan and ledger partitions, the monthly report on the 5th, the federation every minute and the month cache hourly');
 
 # ---- with pg_cron -----------------------------------------------------------------
 $node->safe_psql('postgres', 'CREATE EXTENSION pg_cron');
