@@ -139,25 +139,6 @@ COMMENT ON FUNCTION figures_cache_mark(bigint[], text[], date, date, boolean) IS
 	'Internal (no grants): mark the month cache dirty for the home stations of these operators (with_roll: and the roll stations of their licences) and the given stations, for the months month_from .. month_to (NULL: on) that have ended.';
 REVOKE ALL ON FUNCTION figures_cache_mark(bigint[], text[], date, date, boolean) FROM PUBLIC;
 
--- The counters' flush (extension/activity.c) of rows of ended months: each
--- operator's stations for that month.
-CREATE FUNCTION figures_cache_mark_counts(ops bigint[], months date[]) RETURNS void
-	LANGUAGE plpgsql VOLATILE
-	SECURITY DEFINER SET search_path = pg_catalog, shilian, pg_temp
-	AS $$
-DECLARE
-	month_of date;
-BEGIN
-	FOR month_of IN SELECT DISTINCT u.mon FROM unnest(months) AS u(mon) LOOP
-		PERFORM shilian.figures_cache_mark(ARRAY(SELECT u.op FROM unnest(ops, months) AS u(op, mon)
-												  WHERE u.mon = month_of), NULL, month_of, month_of, false);
-	END LOOP;
-END
-$$;
-COMMENT ON FUNCTION figures_cache_mark_counts(bigint[], date[]) IS
-	'Internal (no grants): the counters'' flush wrote operator_month rows of ended months (ops[i], months[i]): mark those operators'' stations dirty for those months.';
-REVOKE ALL ON FUNCTION figures_cache_mark_counts(bigint[], date[]) FROM PUBLIC;
-
 -- The registry's history (statement triggers on the three history tables,
 -- which every registry change, dated or not, and a restore write). A version
 -- inserted or deleted moves the months from its start; a version changed in

@@ -1,8 +1,8 @@
 -- 0.2.0 -> 0.3.0, part 99v: the month cache (issue 19, "counted months").
 -- Part 65 of the install script: figures_cache, figures_cache_station,
 -- figures_cache_dirty, the writers' marks (triggers on the history tables,
--- link, batch, product, operator_month; the counters' flush calls
--- figures_cache_mark_counts), figures_cache_detail and
+-- link, batch, product, operator_month; the counters' flush inserts its
+-- own), figures_cache_detail and
 -- figures_cache_refresh; station_figures_sum gains its cached argument (a
 -- new signature: dropped and made again) and station_figures reads the
 -- cache for an ended, unfrozen month; job_plan gains the hourly refresh.
@@ -135,25 +135,6 @@ $$;
 COMMENT ON FUNCTION figures_cache_mark(bigint[], text[], date, date, boolean) IS
 	'Internal (no grants): mark the month cache dirty for the home stations of these operators (with_roll: and the roll stations of their licences) and the given stations, for the months month_from .. month_to (NULL: on) that have ended.';
 REVOKE ALL ON FUNCTION figures_cache_mark(bigint[], text[], date, date, boolean) FROM PUBLIC;
-
--- The counters' flush (extension/activity.c) of rows of ended months: each
--- operator's stations for that month.
-CREATE FUNCTION figures_cache_mark_counts(ops bigint[], months date[]) RETURNS void
-	LANGUAGE plpgsql VOLATILE
-	SECURITY DEFINER SET search_path = pg_catalog, shilian, pg_temp
-	AS $$
-DECLARE
-	month_of date;
-BEGIN
-	FOR month_of IN SELECT DISTINCT u.mon FROM unnest(months) AS u(mon) LOOP
-		PERFORM shilian.figures_cache_mark(ARRAY(SELECT u.op FROM unnest(ops, months) AS u(op, mon)
-												  WHERE u.mon = month_of), NULL, month_of, month_of, false);
-	END LOOP;
-END
-$$;
-COMMENT ON FUNCTION figures_cache_mark_counts(bigint[], date[]) IS
-	'Internal (no grants): the counters'' flush wrote operator_month rows of ended months (ops[i], months[i]): mark those operators'' stations dirty for those months.';
-REVOKE ALL ON FUNCTION figures_cache_mark_counts(bigint[], date[]) FROM PUBLIC;
 
 -- The registry's history (statement triggers on the three history tables,
 -- which every registry change, dated or not, and a restore write). A version
