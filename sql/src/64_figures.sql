@@ -47,15 +47,18 @@ COMMENT ON FUNCTION key_catering_kinds() IS
 -- period. The operator figures count the operators that were active for at
 -- least part of the period, at the home station, segment, kinds and
 -- own-system flag they had at its end; a licence counts when it was on the
--- platform by then and valid on a day of the period.
-CREATE FUNCTION station_figures_detail(code text, period daterange, with_roll boolean DEFAULT true)
+-- platform by then and valid on a day of the period. among (not NULL): just
+-- those jurisdiction codes of the subtree (the stations the month cache,
+-- part 65, lacks), counted in one go.
+CREATE FUNCTION station_figures_detail(code text, period daterange, with_roll boolean DEFAULT true,
+		among text[] DEFAULT NULL)
 	RETURNS TABLE (station text, segment text, holder_station text, roll boolean,
 		licensed bigint, registered bigint, activated bigint,
 		operators bigint, active_operators bigint,
 		key_operators bigint, key_covered bigint,
 		own_system_operators bigint, own_system_uploading bigint,
 		receipts bigint, receipts_complete bigint)
-	LANGUAGE plpgsql STABLE STRICT
+	LANGUAGE plpgsql STABLE
 	-- definer rights after the subtree check: the history is read for the
 	-- asked subtree's stations only; granted to nobody, since its
 	-- holder_station rows tell about holders outside a regulator's subtree
@@ -78,14 +81,20 @@ DECLARE
 	t0 timestamptz;
 	t1 timestamptz;
 BEGIN
+	-- (as STRICT would, among aside)
+	IF station_figures_detail.code IS NULL OR period IS NULL OR with_roll IS NULL THEN
+		RETURN;
+	END IF;
 	-- first, whatever the plan below would read: 42501 or SLR19, never zeros
 	PERFORM shilian.regulator_require_subtree(station_figures_detail.code);
 	-- the subtree's stations as a value, so that the plan is made for its size
 	-- (index probes for a county, hash joins for a province); the only
 	-- province of the database is every station: no filter at all
-	stations := ARRAY(SELECT j.code FROM shilian.jurisdiction j WHERE station_figures_detail.code = ANY (j.ancestors));
+	stations := ARRAY(SELECT j.code FROM shilian.jurisdiction j WHERE station_figures_detail.code = ANY (j.ancestors)
+						AND (among IS NULL OR j.code = ANY (among)));
 	everything := (SELECT j.level = 'province' FROM shilian.jurisdiction j WHERE j.code = station_figures_detail.code)
-		AND NOT EXISTS (SELECT 1 FROM shilian.jurisdiction j WHERE j.level = 'province' AND j.code <> station_figures_detail.code);
+		AND NOT EXISTS (SELECT 1 FROM shilian.jurisdiction j WHERE j.level = 'province' AND j.code <> station_figures_detail.code)
+		AND among IS NULL;
 	big := everything OR cardinality(stations) > 200;
 	-- a whole calendar month reads operator_month, any other period operator_day
 	whole_month := NOT isempty(period) AND NOT lower_inf(period) AND NOT upper_inf(period)
@@ -115,8 +124,16 @@ BEGIN
 		SELECT m.operator_id, m.via_client::bigint AS via_client, m.receipts::bigint AS receipts,
 			m.receipts_complete::bigint AS receipts_complete
 		  FROM shilian.operator_month m
-		 WHERE $4 AND m.month = lower($2) AND m.records > 0
-		   AND ($6 OR m.operator_id IN (SELECT o.id FROM op o))
+		 WHERE $4 AND $6 AND m.month = lower($2) AND m.records > 0
+		UNION ALL
+		-- (a small subtree probes each operator''s row by its key: the
+		-- month''s hundreds of thousands of rows, filtered, cost more)
+		SELECT m.operator_id, m.via_client::bigint, m.receipts::bigint, m.receipts_complete::bigint
+		  FROM op o CROSS JOIN LATERAL (
+			SELECT m.operator_id, m.via_client, m.receipts, m.receipts_complete
+			  FROM shilian.operator_month m
+			 WHERE m.operator_id = o.id AND m.month = lower($2) AND m.records > 0 OFFSET 0) m
+		 WHERE $4 AND NOT $6
 		UNION ALL
 		SELECT d.operator_id, sum(d.via_client), sum(d.receipts), sum(d.receipts_complete)
 		  FROM shilian.operator_day d
@@ -216,9 +233,9 @@ BEGIN
 	USING stations, period, with_roll, whole_month, everything, big, t1, t0, first_day, last_day;
 END
 $$;
-COMMENT ON FUNCTION station_figures_detail(text, daterange, boolean) IS
-	'Internal (no grants): the raw counts of station_figures_scan with the roll''s registered and activated split by the home station of each licence''s holder (holder_station, NULL for none); roll marks the roll''s rows (the operator counts are on the others). Read by station_figures_sum and figures_freeze.';
-REVOKE ALL ON FUNCTION station_figures_detail(text, daterange, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION station_figures_detail(text, daterange, boolean, text[]) IS
+	'Internal (no grants): the raw counts of station_figures_scan with the roll''s registered and activated split by the home station of each licence''s holder (holder_station, NULL for none); roll marks the roll''s rows (the operator counts are on the others); among: just those codes of the subtree. Read by station_figures_sum, figures_freeze and the month cache.';
+REVOKE ALL ON FUNCTION station_figures_detail(text, daterange, boolean, text[]) FROM PUBLIC;
 
 -- ---- frozen months ---------------------------------------------------------------
 -- The counts of a month whose report has been issued, stored once by

@@ -319,9 +319,10 @@ CREATE TRIGGER figures_cache_truncate AFTER TRUNCATE ON operator_month
 
 -- ---- reading -------------------------------------------------------------------------
 -- station_figures_detail(code, month) for an ended, unfrozen calendar month:
--- the clean stations' stored rows, the others counted live (each missing
--- station by itself when few are missing, else the whole subtree once,
--- keeping the rows of the missing ones). Reads only. Internal (no grants):
+-- the clean stations' stored rows, the others counted live in one call of
+-- station_figures_detail for just those stations (its plan for a few
+-- hundred stations probes the indexes per operator, for more it hashes;
+-- none cached: the whole subtree). Reads only. Internal (no grants):
 -- station_figures_sum calls it.
 CREATE FUNCTION figures_cache_detail(code text, month date, with_roll boolean)
 	RETURNS TABLE (station text, segment text, holder_station text, roll boolean,
@@ -350,14 +351,9 @@ BEGIN
 									   WHERE d.station = c.station AND d.month_from <= first
 										 AND (d.month_to IS NULL OR d.month_to >= first)));
 	missing := ARRAY(SELECT s FROM unnest(stations) AS s EXCEPT SELECT c FROM unnest(clean) AS c);
-	IF cardinality(missing) > greatest(8, cardinality(stations) / 20) THEN
-		RETURN QUERY SELECT d.* FROM shilian.station_figures_detail(figures_cache_detail.code, period, with_roll) d
-		 WHERE NOT (d.station = ANY (clean));
-	ELSIF cardinality(missing) > 0 THEN
-		-- (a code's own rows: a county's call counts its stations too)
-		RETURN QUERY SELECT d.* FROM unnest(missing) AS s(code),
-			LATERAL shilian.station_figures_detail(s.code, period, with_roll) d
-		 WHERE d.station = s.code;
+	IF cardinality(missing) > 0 THEN
+		RETURN QUERY SELECT d.* FROM shilian.station_figures_detail(figures_cache_detail.code, period, with_roll,
+			CASE WHEN cardinality(clean) > 0 THEN missing END) d;
 	END IF;
 	RETURN QUERY SELECT f.station, f.segment, f.holder_station, f.roll, f.licensed, f.registered, f.activated,
 		f.operators, f.active_operators, f.key_operators, f.key_covered,
@@ -426,19 +422,12 @@ BEGIN
 		missing := ARRAY(SELECT s FROM unnest(everything) AS s
 						 EXCEPT SELECT c.station FROM shilian.figures_cache_station c WHERE c.month = m);
 		CONTINUE WHEN cardinality(missing) = 0;
-		IF cardinality(missing) > greatest(8, cardinality(everything) / 20) THEN
-			INSERT INTO shilian.figures_cache
-			SELECT m, d.*
-			  FROM shilian.jurisdiction p,
-				LATERAL shilian.station_figures_detail(p.code, daterange(m, (m + interval '1 month')::date), true) d
-			 WHERE p.level = 'province' AND d.station = ANY (missing);
-		ELSE
-			INSERT INTO shilian.figures_cache
-			SELECT m, d.*
-			  FROM unnest(missing) AS s(code),
-				LATERAL shilian.station_figures_detail(s.code, daterange(m, (m + interval '1 month')::date), true) d
-			 WHERE d.station = s.code;
-		END IF;
+		INSERT INTO shilian.figures_cache
+		SELECT m, d.*
+		  FROM shilian.jurisdiction p,
+			LATERAL shilian.station_figures_detail(p.code, daterange(m, (m + interval '1 month')::date), true,
+				CASE WHEN cardinality(missing) < cardinality(everything) THEN missing END) d
+		 WHERE p.level = 'province';
 		GET DIAGNOSTICS k = ROW_COUNT;
 		n := n + k;
 		INSERT INTO shilian.figures_cache_station (month, station) SELECT m, s FROM unnest(missing) AS s;
@@ -447,6 +436,6 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION figures_cache_refresh(date) IS
-	'Admin (the hourly job): drop the cached stations that writes marked dirty, then count and store (figures_cache) every station not cached of the month (NULL: the months cached already and the two before the current one) that ended at least a day ago and is not frozen. Returns the rows stored. SLX04 for a month not ended a day ago.';
+	'Admin (the hourly job): drop the cached stations that writes marked dirty, then count (one station_figures_detail call for the missing stations) and store (figures_cache) every station not cached of the month (NULL: the months cached already and the two before the current one) that ended at least a day ago and is not frozen. Returns the rows stored. SLX04 for a month not ended a day ago.';
 REVOKE ALL ON FUNCTION figures_cache_refresh(date) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION figures_cache_refresh(date) TO shilian_admin;

@@ -59,10 +59,10 @@ my $jobs = q{SELECT string_agg(jobid || ' ' || jobname || ' ' || schedule || ' '
 		|| ' ' || database || ' ' || active, E'\n' ORDER BY jobname) FROM cron.job};
 my $first = $node->safe_psql('postgres', $jobs);
 is($node->safe_psql('postgres', q{
-	SELECT count(*) = 6 AND bool_and(j.username = current_user AND j.database = 'postgres' AND j.active)
+	SELECT count(*) = 7 AND bool_and(j.username = current_user AND j.database = 'postgres' AND j.active)
 	  FROM cron.job j JOIN shilian.job_plan() p USING (jobname, schedule, command)}) . '|'
-	  . $node->safe_psql('postgres', 'SELECT count(*) FROM cron.job'), 't|6',
-	'cron.job holds exactly the six jobs, active, owned by the caller, in this database');
+	  . $node->safe_psql('postgres', 'SELECT count(*) FROM cron.job'), 't|7',
+	'cron.job holds exactly the seven jobs, active, owned by the caller, in this database');
 $node->safe_psql('postgres', 'SELECT * FROM shilian.schedule_jobs()');
 is($node->safe_psql('postgres', $jobs), $first, 'run again, schedule_jobs leaves the same jobs (same ids)');
 
@@ -143,7 +143,7 @@ is($done, 'succeeded', 'pg_cron ran the federation job and it succeeded (no peer
   or diag($node->safe_psql('postgres', 'SELECT status, return_message FROM cron.job_run_details'));
 
 # ---- unschedule ----------------------------------------------------------------------
-is($node->safe_psql('postgres', 'SELECT shilian.unschedule_jobs()'), '6', 'unschedule_jobs removes the six jobs');
+is($node->safe_psql('postgres', 'SELECT shilian.unschedule_jobs()'), '7', 'unschedule_jobs removes the seven jobs');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM cron.job'), '0', 'and none is left');
 
 done_testing();

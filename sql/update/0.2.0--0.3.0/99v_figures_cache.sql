@@ -2,11 +2,213 @@
 -- Part 65 of the install script: figures_cache, figures_cache_station,
 -- figures_cache_dirty, the writers' marks (triggers on the history tables,
 -- link, batch, product, operator_month; the counters' flush inserts its
--- own), figures_cache_detail and
--- figures_cache_refresh; station_figures_sum gains its cached argument (a
--- new signature: dropped and made again) and station_figures reads the
--- cache for an ended, unfrozen month; job_plan gains the hourly refresh.
+-- own), figures_cache_detail and figures_cache_refresh. Of part 64:
+-- station_figures_detail gains among (the stations to count; a new
+-- signature, dropped and made again: its body is 99p's with that, and a
+-- small subtree probes operator_month per operator), station_figures_sum
+-- its cached argument (likewise), and station_figures reads the cache for
+-- an ended, unfrozen month; job_plan gains the hourly refresh.
+DROP FUNCTION station_figures_detail(text, daterange, boolean);
 DROP FUNCTION station_figures_sum(text, daterange, boolean, boolean);
+
+-- ---- station_figures ----------------------------------------------------------
+-- The raw counts per (station, segment) of code's subtree for period, as of
+-- the period's end (docs/regulator.md, "Figures as of the period's end"):
+-- the roll, the licences and the operators as the registry's history
+-- (part 63) has them at the period's last instant (now, for a period not
+-- yet ended); activity from the counters of the records dated in the
+-- period. The operator figures count the operators that were active for at
+-- least part of the period, at the home station, segment, kinds and
+-- own-system flag they had at its end; a licence counts when it was on the
+-- platform by then and valid on a day of the period. among (not NULL): just
+-- those jurisdiction codes of the subtree (the stations the month cache,
+-- part 65, lacks), counted in one go.
+CREATE FUNCTION station_figures_detail(code text, period daterange, with_roll boolean DEFAULT true,
+		among text[] DEFAULT NULL)
+	RETURNS TABLE (station text, segment text, holder_station text, roll boolean,
+		licensed bigint, registered bigint, activated bigint,
+		operators bigint, active_operators bigint,
+		key_operators bigint, key_covered bigint,
+		own_system_operators bigint, own_system_uploading bigint,
+		receipts bigint, receipts_complete bigint)
+	LANGUAGE plpgsql STABLE
+	-- definer rights after the subtree check: the history is read for the
+	-- asked subtree's stations only; granted to nobody, since its
+	-- holder_station rows tell about holders outside a regulator's subtree
+	-- (its callers, station_figures_sum and figures_freeze, are the
+	-- owner's and sum them as the caller may see);
+	-- room to hash a province's million operators in memory; no JIT: the
+	-- plan's many expressions cost seconds to compile for a count that
+	-- takes a fraction of that
+	SECURITY DEFINER SET search_path = pg_catalog, shilian, pg_temp
+	SET work_mem = '256MB' SET jit = off
+	AS $$
+#variable_conflict use_column
+DECLARE
+	stations text[];
+	everything boolean;
+	big boolean;
+	whole_month boolean;
+	first_day date;
+	last_day date;
+	t0 timestamptz;
+	t1 timestamptz;
+BEGIN
+	-- (as STRICT would, among aside)
+	IF station_figures_detail.code IS NULL OR period IS NULL OR with_roll IS NULL THEN
+		RETURN;
+	END IF;
+	-- first, whatever the plan below would read: 42501 or SLR19, never zeros
+	PERFORM shilian.regulator_require_subtree(station_figures_detail.code);
+	-- the subtree's stations as a value, so that the plan is made for its size
+	-- (index probes for a county, hash joins for a province); the only
+	-- province of the database is every station: no filter at all
+	stations := ARRAY(SELECT j.code FROM shilian.jurisdiction j WHERE station_figures_detail.code = ANY (j.ancestors)
+						AND (among IS NULL OR j.code = ANY (among)));
+	everything := (SELECT j.level = 'province' FROM shilian.jurisdiction j WHERE j.code = station_figures_detail.code)
+		AND NOT EXISTS (SELECT 1 FROM shilian.jurisdiction j WHERE j.level = 'province' AND j.code <> station_figures_detail.code)
+		AND among IS NULL;
+	big := everything OR cardinality(stations) > 200;
+	-- a whole calendar month reads operator_month, any other period operator_day
+	whole_month := NOT isempty(period) AND NOT lower_inf(period) AND NOT upper_inf(period)
+		AND lower(period) = date_trunc('month', lower(period)::timestamp)::date
+		AND upper(period) = (lower(period) + interval '1 month')::date;
+	-- the period's days and instants: t0 its first instant, t1 its last one
+	-- or now, whichever is earlier (the registry as of the period's end)
+	IF NOT isempty(period) THEN
+		first_day := CASE WHEN lower_inf(period) THEN NULL ELSE lower(period) END;
+		last_day := CASE WHEN upper_inf(period) THEN NULL ELSE upper(period) - 1 END;
+	END IF;
+	t1 := least(now(), coalesce(shilian.platform_start(last_day + 1) - interval '1 microsecond', 'infinity'));
+	t0 := least(t1, coalesce(shilian.platform_start(first_day), '-infinity'));
+	IF isempty(period) THEN
+		t0 := t1;
+	END IF;
+	-- planned on every call with the values above (EXECUTE), so that the
+	-- branches for the other size of subtree and period fold away
+	RETURN QUERY EXECUTE '
+	WITH op AS (
+		-- the operators at home in the subtree at the period''s end
+		SELECT h.operator_id AS id, h.station, h.segment, h.kinds, h.own_system, h.status
+		  FROM shilian.operator_history h
+		 WHERE h.valid @> $7 AND ($5 OR h.station = ANY ($1))
+	), act AS (
+		-- the period''s counters, per operator
+		SELECT m.operator_id, m.via_client::bigint AS via_client, m.receipts::bigint AS receipts,
+			m.receipts_complete::bigint AS receipts_complete
+		  FROM shilian.operator_month m
+		 WHERE $4 AND $6 AND m.month = lower($2) AND m.records > 0
+		UNION ALL
+		-- (a small subtree probes each operator''s row by its key: the
+		-- month''s hundreds of thousands of rows, filtered, cost more)
+		SELECT m.operator_id, m.via_client::bigint, m.receipts::bigint, m.receipts_complete::bigint
+		  FROM op o CROSS JOIN LATERAL (
+			SELECT m.operator_id, m.via_client, m.receipts, m.receipts_complete
+			  FROM shilian.operator_month m
+			 WHERE m.operator_id = o.id AND m.month = lower($2) AND m.records > 0 OFFSET 0) m
+		 WHERE $4 AND NOT $6
+		UNION ALL
+		SELECT d.operator_id, sum(d.via_client), sum(d.receipts), sum(d.receipts_complete)
+		  FROM shilian.operator_day d
+		 WHERE NOT $4 AND d.day <@ $2 AND d.records > 0
+		   AND ($6 OR d.operator_id IN (SELECT o.id FROM op o))
+		 GROUP BY d.operator_id
+	), per_op AS (
+		-- each operator''s flags from the registry alone, before its counters
+		-- are joined (below): the probes per operator are planned for the
+		-- subtree''s operators, not for a join estimate over the counters
+		SELECT o.id, o.station, o.segment, o.own_system,
+			-- active for at least part of the period: at its end (the
+			-- version above, valid at $7, which is in the period), or else
+			-- in an earlier version (looked up only for the operators not
+			-- active at the end)
+			o.status = ''active'' OR CASE WHEN $6
+				THEN o.id IN (SELECT a.operator_id FROM shilian.operator_history a
+							   WHERE a.status = ''active'' AND a.valid && tstzrange($8, $7, ''[]''))
+				ELSE EXISTS (SELECT 1 FROM shilian.operator_history a
+							  WHERE a.operator_id = o.id AND a.status = ''active''
+								AND a.valid && tstzrange($8, $7, ''[]'') OFFSET 0) END AS active_part,
+			-- 10+3: of a key catering kind; or holding a licence valid in
+			-- the period whose scope has a key category; or, holding no
+			-- licence valid in the period, producing edible agricultural
+			-- products of a key category (a lot made with batch_create by
+			-- the period''s end). A big subtree hashes the holders once
+			-- (IN), a small one probes the indexes per operator (EXISTS;
+			-- OFFSET 0 keeps the planner from turning it into a hash of the
+			-- whole table, which it costs as cheaper for a few thousand
+			-- operators and which is not at a million rows)
+			(o.kinds && shilian.key_catering_kinds()
+				OR CASE WHEN $6
+					THEN o.id IN (SELECT li.operator_id FROM shilian.licence_history li
+								   WHERE li.recorded @> $7 AND li.scope && shilian.key_categories()
+									 AND ($10 IS NULL OR li.valid_from <= $10) AND ($9 IS NULL OR li.valid_to >= $9))
+					ELSE EXISTS (SELECT 1 FROM shilian.licence_history li
+								  WHERE li.operator_id = o.id AND li.recorded @> $7 AND li.scope && shilian.key_categories()
+									AND ($10 IS NULL OR li.valid_from <= $10) AND ($9 IS NULL OR li.valid_to >= $9) OFFSET 0) END
+				-- (asked only of the few operators neither of a key kind
+				-- nor holding a key licence: probed per operator even for a
+				-- province, where a hash would read every licence and every
+				-- lot of the province for them)
+				OR (NOT EXISTS (SELECT 1 FROM shilian.licence_history li
+								 WHERE li.operator_id = o.id AND li.recorded @> $7
+								   AND ($10 IS NULL OR li.valid_from <= $10) AND ($9 IS NULL OR li.valid_to >= $9) OFFSET 0)
+					AND EXISTS (SELECT 1 FROM shilian.batch b JOIN shilian.product p ON p.id = b.product_id
+								 WHERE b.owner_id = o.id AND b.origin = ''produced'' AND p.edible_agricultural
+								   AND p.category = ANY (shilian.key_categories())
+								   AND ($10 IS NULL OR b.produced_on <= $10) OFFSET 0))) AS key,
+			-- a sale to it shipped in the period still pending
+			CASE WHEN $6
+				THEN o.id IN (SELECT l.buyer_id FROM shilian.link l
+							   WHERE l.status = ''pending'' AND l.kind = ''ship'' AND l.shipped_on <@ $2)
+				ELSE EXISTS (SELECT 1 FROM shilian.link l
+							  WHERE l.buyer_id = o.id AND l.status = ''pending'' AND l.kind = ''ship''
+								AND l.shipped_on <@ $2 OFFSET 0) END AS unreceived
+		  FROM op o
+		-- not pulled up: each row''s expressions above are computed once
+		OFFSET 0
+	), per_op_act AS (
+		SELECT p.*, a.operator_id IS NOT NULL AS recorded, coalesce(a.via_client, 0) AS via_client,
+			coalesce(a.receipts, 0) AS receipts, coalesce(a.receipts_complete, 0) AS receipts_complete
+		  FROM per_op p
+		  LEFT JOIN act a ON a.operator_id = p.id
+	), opsum AS (
+		SELECT p.station, p.segment, count(*) FILTER (WHERE p.active_part) AS operators,
+			count(*) FILTER (WHERE p.active_part AND p.recorded) AS active_operators,
+			count(*) FILTER (WHERE p.active_part AND p.key) AS key_operators,
+			count(*) FILTER (WHERE p.active_part AND p.key AND p.recorded AND NOT p.unreceived) AS key_covered,
+			count(*) FILTER (WHERE p.active_part AND p.own_system) AS own_system_operators,
+			count(*) FILTER (WHERE p.active_part AND p.own_system AND p.via_client > 0) AS own_system_uploading,
+			sum(p.receipts) AS receipts, sum(p.receipts_complete) AS receipts_complete
+		  FROM per_op_act p GROUP BY p.station, p.segment
+	), roll AS (
+		-- the roll as of the period''s end; a licence counts as registered
+		-- when the platform had recorded it by then, valid in the period,
+		-- for an operator registered then (activated: active then); per
+		-- home station of that operator (the holder''s; NULL for none)
+		SELECT r.station, r.segment, o.station AS holder_station, count(*) AS licensed,
+			count(o.status) AS registered, count(*) FILTER (WHERE o.status = ''active'') AS activated
+		  FROM shilian.operator_roll_history r
+		  LEFT JOIN shilian.licence_history li ON li.licence_no = r.licence_no AND li.recorded @> $7
+			AND ($10 IS NULL OR li.valid_from <= $10) AND ($9 IS NULL OR li.valid_to >= $9)
+		  LEFT JOIN shilian.operator_history o ON o.operator_id = li.operator_id AND o.valid @> $7
+		 WHERE $3 AND r.recorded @> $7 AND ($5 OR r.station = ANY ($1))
+		 GROUP BY r.station, r.segment, o.station
+	)
+	-- the roll''s rows (per holder station), then the operators''
+	SELECT r.station, r.segment, r.holder_station, true, r.licensed, r.registered, r.activated,
+		0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint
+	  FROM roll r
+	UNION ALL
+	SELECT o.station, o.segment, NULL, false, 0, 0, 0, o.operators, o.active_operators,
+		o.key_operators, o.key_covered, o.own_system_operators, o.own_system_uploading,
+		coalesce(o.receipts, 0)::bigint, coalesce(o.receipts_complete, 0)::bigint
+	  FROM opsum o'
+	USING stations, period, with_roll, whole_month, everything, big, t1, t0, first_day, last_day;
+END
+$$;
+COMMENT ON FUNCTION station_figures_detail(text, daterange, boolean, text[]) IS
+	'Internal (no grants): the raw counts of station_figures_scan with the roll''s registered and activated split by the home station of each licence''s holder (holder_station, NULL for none); roll marks the roll''s rows (the operator counts are on the others); among: just those codes of the subtree. Read by station_figures_sum, figures_freeze and the month cache.';
+REVOKE ALL ON FUNCTION station_figures_detail(text, daterange, boolean, text[]) FROM PUBLIC;
 
 -- ---- the tables --------------------------------------------------------------------
 -- A (month, station) row: station's rows of month in figures_cache are
@@ -316,9 +518,10 @@ CREATE TRIGGER figures_cache_truncate AFTER TRUNCATE ON operator_month
 
 -- ---- reading -------------------------------------------------------------------------
 -- station_figures_detail(code, month) for an ended, unfrozen calendar month:
--- the clean stations' stored rows, the others counted live (each missing
--- station by itself when few are missing, else the whole subtree once,
--- keeping the rows of the missing ones). Reads only. Internal (no grants):
+-- the clean stations' stored rows, the others counted live in one call of
+-- station_figures_detail for just those stations (its plan for a few
+-- hundred stations probes the indexes per operator, for more it hashes;
+-- none cached: the whole subtree). Reads only. Internal (no grants):
 -- station_figures_sum calls it.
 CREATE FUNCTION figures_cache_detail(code text, month date, with_roll boolean)
 	RETURNS TABLE (station text, segment text, holder_station text, roll boolean,
@@ -347,14 +550,9 @@ BEGIN
 									   WHERE d.station = c.station AND d.month_from <= first
 										 AND (d.month_to IS NULL OR d.month_to >= first)));
 	missing := ARRAY(SELECT s FROM unnest(stations) AS s EXCEPT SELECT c FROM unnest(clean) AS c);
-	IF cardinality(missing) > greatest(8, cardinality(stations) / 20) THEN
-		RETURN QUERY SELECT d.* FROM shilian.station_figures_detail(figures_cache_detail.code, period, with_roll) d
-		 WHERE NOT (d.station = ANY (clean));
-	ELSIF cardinality(missing) > 0 THEN
-		-- (a code's own rows: a county's call counts its stations too)
-		RETURN QUERY SELECT d.* FROM unnest(missing) AS s(code),
-			LATERAL shilian.station_figures_detail(s.code, period, with_roll) d
-		 WHERE d.station = s.code;
+	IF cardinality(missing) > 0 THEN
+		RETURN QUERY SELECT d.* FROM shilian.station_figures_detail(figures_cache_detail.code, period, with_roll,
+			CASE WHEN cardinality(clean) > 0 THEN missing END) d;
 	END IF;
 	RETURN QUERY SELECT f.station, f.segment, f.holder_station, f.roll, f.licensed, f.registered, f.activated,
 		f.operators, f.active_operators, f.key_operators, f.key_covered,
@@ -423,19 +621,12 @@ BEGIN
 		missing := ARRAY(SELECT s FROM unnest(everything) AS s
 						 EXCEPT SELECT c.station FROM shilian.figures_cache_station c WHERE c.month = m);
 		CONTINUE WHEN cardinality(missing) = 0;
-		IF cardinality(missing) > greatest(8, cardinality(everything) / 20) THEN
-			INSERT INTO shilian.figures_cache
-			SELECT m, d.*
-			  FROM shilian.jurisdiction p,
-				LATERAL shilian.station_figures_detail(p.code, daterange(m, (m + interval '1 month')::date), true) d
-			 WHERE p.level = 'province' AND d.station = ANY (missing);
-		ELSE
-			INSERT INTO shilian.figures_cache
-			SELECT m, d.*
-			  FROM unnest(missing) AS s(code),
-				LATERAL shilian.station_figures_detail(s.code, daterange(m, (m + interval '1 month')::date), true) d
-			 WHERE d.station = s.code;
-		END IF;
+		INSERT INTO shilian.figures_cache
+		SELECT m, d.*
+		  FROM shilian.jurisdiction p,
+			LATERAL shilian.station_figures_detail(p.code, daterange(m, (m + interval '1 month')::date), true,
+				CASE WHEN cardinality(missing) < cardinality(everything) THEN missing END) d
+		 WHERE p.level = 'province';
 		GET DIAGNOSTICS k = ROW_COUNT;
 		n := n + k;
 		INSERT INTO shilian.figures_cache_station (month, station) SELECT m, s FROM unnest(missing) AS s;
@@ -444,7 +635,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION figures_cache_refresh(date) IS
-	'Admin (the hourly job): drop the cached stations that writes marked dirty, then count and store (figures_cache) every station not cached of the month (NULL: the months cached already and the two before the current one) that ended at least a day ago and is not frozen. Returns the rows stored. SLX04 for a month not ended a day ago.';
+	'Admin (the hourly job): drop the cached stations that writes marked dirty, then count (one station_figures_detail call for the missing stations) and store (figures_cache) every station not cached of the month (NULL: the months cached already and the two before the current one) that ended at least a day ago and is not frozen. Returns the rows stored. SLX04 for a month not ended a day ago.';
 REVOKE ALL ON FUNCTION figures_cache_refresh(date) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION figures_cache_refresh(date) TO shilian_admin;
 
@@ -584,3 +775,14 @@ CREATE OR REPLACE FUNCTION job_plan(OUT jobname text, OUT schedule text, OUT com
 	$$;
 COMMENT ON FUNCTION job_plan() IS
 	'The periodic jobs: name, cron schedule (UTC), SQL command and purpose. schedule_jobs() registers them with pg_cron; without pg_cron, run the commands from another scheduler.';
+
+-- ---- ledger_chain last of the dumped tables again (part 99) ----------------------
+-- The month cache's tables dumped above came after ledger_chain's entry,
+-- which a fresh install has last (sql/src/99_ledger_chain_dump.sql): it
+-- leaves the extension's list of dumped tables and comes back at its end,
+-- as in part 99l, so that the list is the same after an upgrade.
+ALTER EXTENSION shilian DROP TABLE ledger_chain;
+ALTER EXTENSION shilian ADD TABLE ledger_chain;
+SELECT pg_catalog.pg_extension_config_dump('ledger_chain',
+	'WHERE EXISTS (SELECT 1 FROM shilian.ledger_archived_range r WHERE r.operator_id = ledger_chain.operator_id'
+	' AND ledger_chain.seq BETWEEN r.first_seq AND r.last_seq)');
