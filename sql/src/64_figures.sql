@@ -47,15 +47,18 @@ COMMENT ON FUNCTION key_catering_kinds() IS
 -- period. The operator figures count the operators that were active for at
 -- least part of the period, at the home station, segment, kinds and
 -- own-system flag they had at its end; a licence counts when it was on the
--- platform by then and valid on a day of the period.
-CREATE FUNCTION station_figures_detail(code text, period daterange, with_roll boolean DEFAULT true)
+-- platform by then and valid on a day of the period. among (not NULL): just
+-- those jurisdiction codes of the subtree (the stations the month cache,
+-- part 65, lacks), counted in one go.
+CREATE FUNCTION station_figures_detail(code text, period daterange, with_roll boolean DEFAULT true,
+		among text[] DEFAULT NULL)
 	RETURNS TABLE (station text, segment text, holder_station text, roll boolean,
 		licensed bigint, registered bigint, activated bigint,
 		operators bigint, active_operators bigint,
 		key_operators bigint, key_covered bigint,
 		own_system_operators bigint, own_system_uploading bigint,
 		receipts bigint, receipts_complete bigint)
-	LANGUAGE plpgsql STABLE STRICT
+	LANGUAGE plpgsql STABLE
 	-- definer rights after the subtree check: the history is read for the
 	-- asked subtree's stations only; granted to nobody, since its
 	-- holder_station rows tell about holders outside a regulator's subtree
@@ -78,14 +81,20 @@ DECLARE
 	t0 timestamptz;
 	t1 timestamptz;
 BEGIN
+	-- (as STRICT would, among aside)
+	IF station_figures_detail.code IS NULL OR period IS NULL OR with_roll IS NULL THEN
+		RETURN;
+	END IF;
 	-- first, whatever the plan below would read: 42501 or SLR19, never zeros
 	PERFORM shilian.regulator_require_subtree(station_figures_detail.code);
 	-- the subtree's stations as a value, so that the plan is made for its size
 	-- (index probes for a county, hash joins for a province); the only
 	-- province of the database is every station: no filter at all
-	stations := ARRAY(SELECT j.code FROM shilian.jurisdiction j WHERE station_figures_detail.code = ANY (j.ancestors));
+	stations := ARRAY(SELECT j.code FROM shilian.jurisdiction j WHERE station_figures_detail.code = ANY (j.ancestors)
+						AND (among IS NULL OR j.code = ANY (among)));
 	everything := (SELECT j.level = 'province' FROM shilian.jurisdiction j WHERE j.code = station_figures_detail.code)
-		AND NOT EXISTS (SELECT 1 FROM shilian.jurisdiction j WHERE j.level = 'province' AND j.code <> station_figures_detail.code);
+		AND NOT EXISTS (SELECT 1 FROM shilian.jurisdiction j WHERE j.level = 'province' AND j.code <> station_figures_detail.code)
+		AND among IS NULL;
 	big := everything OR cardinality(stations) > 200;
 	-- a whole calendar month reads operator_month, any other period operator_day
 	whole_month := NOT isempty(period) AND NOT lower_inf(period) AND NOT upper_inf(period)
@@ -115,8 +124,16 @@ BEGIN
 		SELECT m.operator_id, m.via_client::bigint AS via_client, m.receipts::bigint AS receipts,
 			m.receipts_complete::bigint AS receipts_complete
 		  FROM shilian.operator_month m
-		 WHERE $4 AND m.month = lower($2) AND m.records > 0
-		   AND ($6 OR m.operator_id IN (SELECT o.id FROM op o))
+		 WHERE $4 AND $6 AND m.month = lower($2) AND m.records > 0
+		UNION ALL
+		-- (a small subtree probes each operator''s row by its key: the
+		-- month''s hundreds of thousands of rows, filtered, cost more)
+		SELECT m.operator_id, m.via_client::bigint, m.receipts::bigint, m.receipts_complete::bigint
+		  FROM op o CROSS JOIN LATERAL (
+			SELECT m.operator_id, m.via_client, m.receipts, m.receipts_complete
+			  FROM shilian.operator_month m
+			 WHERE m.operator_id = o.id AND m.month = lower($2) AND m.records > 0 OFFSET 0) m
+		 WHERE $4 AND NOT $6
 		UNION ALL
 		SELECT d.operator_id, sum(d.via_client), sum(d.receipts), sum(d.receipts_complete)
 		  FROM shilian.operator_day d
@@ -216,9 +233,9 @@ BEGIN
 	USING stations, period, with_roll, whole_month, everything, big, t1, t0, first_day, last_day;
 END
 $$;
-COMMENT ON FUNCTION station_figures_detail(text, daterange, boolean) IS
-	'Internal (no grants): the raw counts of station_figures_scan with the roll''s registered and activated split by the home station of each licence''s holder (holder_station, NULL for none); roll marks the roll''s rows (the operator counts are on the others). Read by station_figures_sum and figures_freeze.';
-REVOKE ALL ON FUNCTION station_figures_detail(text, daterange, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION station_figures_detail(text, daterange, boolean, text[]) IS
+	'Internal (no grants): the raw counts of station_figures_scan with the roll''s registered and activated split by the home station of each licence''s holder (holder_station, NULL for none); roll marks the roll''s rows (the operator counts are on the others); among: just those codes of the subtree. Read by station_figures_sum, figures_freeze and the month cache.';
+REVOKE ALL ON FUNCTION station_figures_detail(text, daterange, boolean, text[]) FROM PUBLIC;
 
 -- ---- frozen months ---------------------------------------------------------------
 -- The counts of a month whose report has been issued, stored once by
@@ -275,13 +292,16 @@ CREATE POLICY figures_frozen_month_admin ON figures_frozen_month FOR SELECT TO s
 CREATE POLICY figures_frozen_admin ON figures_frozen FOR SELECT TO shilian_admin USING (true);
 
 -- The counts per (station, segment) of code's subtree for period, summed
--- from station_figures_detail (frozen false: counted now) or from the frozen
--- rows of the month that period is (frozen true). A regulator's registered
+-- from station_figures_detail (frozen and cached false: counted now), from
+-- the frozen rows of the month that period is (frozen true) or from the
+-- month cache of that ended month (cached true: figures_cache_detail, part
+-- 65, the same rows, counted live for the stations not cached). A regulator's registered
 -- and activated keep to the holders at home in its own subtree (what
 -- row-level security lets it see of licence and operator), the admin's
 -- count every holder. Internal (no grants): station_figures_scan and
 -- station_figures call it.
-CREATE FUNCTION station_figures_sum(code text, period daterange, with_roll boolean, frozen boolean)
+CREATE FUNCTION station_figures_sum(code text, period daterange, with_roll boolean, frozen boolean,
+		cached boolean DEFAULT false)
 	RETURNS TABLE (station text, segment text,
 		licensed bigint, registered bigint, activated bigint,
 		operators bigint, active_operators bigint,
@@ -317,7 +337,13 @@ BEGIN
 				d.operators, d.active_operators, d.key_operators, d.key_covered,
 				d.own_system_operators, d.own_system_uploading, d.receipts, d.receipts_complete
 			  FROM shilian.station_figures_detail(station_figures_sum.code, period, with_roll) d
-			 WHERE NOT frozen
+			 WHERE NOT frozen AND NOT cached
+			UNION ALL
+			SELECT c.station, c.segment, c.holder_station, c.roll, c.licensed, c.registered, c.activated,
+				c.operators, c.active_operators, c.key_operators, c.key_covered,
+				c.own_system_operators, c.own_system_uploading, c.receipts, c.receipts_complete
+			  FROM shilian.figures_cache_detail(station_figures_sum.code, lower(period), with_roll) c
+			 WHERE cached AND NOT frozen
 			UNION ALL
 			SELECT f.station, f.segment, f.holder_station, f.roll, f.licensed, f.registered, f.activated,
 				f.operators, f.active_operators, f.key_operators, f.key_covered,
@@ -328,9 +354,9 @@ BEGIN
 	 GROUP BY d.station, d.segment;
 END
 $$;
-COMMENT ON FUNCTION station_figures_sum(text, daterange, boolean, boolean) IS
-	'Internal (no grants): the per-station counts of station_figures_scan (frozen false: counted now) or of the frozen month that period is (frozen true), with a regulator''s registered and activated kept to the holders at home in its subtree.';
-REVOKE ALL ON FUNCTION station_figures_sum(text, daterange, boolean, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION station_figures_sum(text, daterange, boolean, boolean, boolean) IS
+	'Internal (no grants): the per-station counts of station_figures_scan (frozen and cached false: counted now), of the frozen month that period is (frozen true) or of that ended month through the month cache (cached true), with a regulator''s registered and activated kept to the holders at home in its subtree.';
+REVOKE ALL ON FUNCTION station_figures_sum(text, daterange, boolean, boolean, boolean) FROM PUBLIC;
 
 -- The raw counts per (station, segment) of code's subtree for period, as of
 -- the period's end, counted now from the history, even for a frozen month
@@ -483,8 +509,10 @@ GRANT EXECUTE ON FUNCTION station_figures_month(text, date, boolean) TO shilian_
 -- The raw counts per (station, segment) of code's subtree for period, as of
 -- the period's end: what jurisdiction_stats, segment_stats and
 -- monthly_report sum up. A frozen calendar month (figures_freeze: its report
--- was issued) reads its stored rows; any other period is counted from the
--- registry's history (station_figures_scan). The per-station rollups
+-- was issued) reads its stored rows; another ended calendar month reads the
+-- month cache (part 65) for its clean stations and counts the others; any
+-- other period is counted from the registry's history (station_figures_scan),
+-- with the same rows each way. The per-station rollups
 -- (station_figures_month) hold the registry as it is now, and the figures
 -- of a period read it as it was at the period's end.
 CREATE FUNCTION station_figures(code text, period daterange, with_roll boolean DEFAULT true)
@@ -501,20 +529,22 @@ CREATE FUNCTION station_figures(code text, period daterange, with_roll boolean D
 	AS $$
 #variable_conflict use_column
 DECLARE
+	whole_month boolean;
 	frozen boolean;
 BEGIN
 	-- first, whatever the rows would tell: 42501 or SLR19, never zeros
 	PERFORM shilian.regulator_require_subtree(station_figures.code);
-	-- a whole calendar month that has been frozen
-	frozen := NOT isempty(period) AND NOT lower_inf(period) AND NOT upper_inf(period)
+	-- a whole calendar month: frozen, or else ended (the month cache)
+	whole_month := NOT isempty(period) AND NOT lower_inf(period) AND NOT upper_inf(period)
 		AND lower(period) = date_trunc('month', lower(period)::timestamp)::date
-		AND upper(period) = (lower(period) + interval '1 month')::date
-		AND EXISTS (SELECT 1 FROM shilian.figures_frozen_month m WHERE m.month = lower(period));
-	RETURN QUERY SELECT * FROM shilian.station_figures_sum(station_figures.code, period, with_roll, frozen);
+		AND upper(period) = (lower(period) + interval '1 month')::date;
+	frozen := whole_month AND EXISTS (SELECT 1 FROM shilian.figures_frozen_month m WHERE m.month = lower(period));
+	RETURN QUERY SELECT * FROM shilian.station_figures_sum(station_figures.code, period, with_roll, frozen,
+		whole_month AND NOT frozen AND upper(period) <= shilian.figures_cache_horizon());
 END
 $$;
 COMMENT ON FUNCTION station_figures(text, daterange, boolean) IS
-	'Raw counts per (station, segment) of the jurisdiction''s subtree for the period, as of the period''s end (now for a period not ended): a frozen month''s stored counts (figures_freeze), any other period''s from the registry''s history (unless with_roll is false: no roll) and the counters; what jurisdiction_stats, segment_stats and monthly_report sum up. Regulators: own subtree only (42501).';
+	'Raw counts per (station, segment) of the jurisdiction''s subtree for the period, as of the period''s end (now for a period not ended): a frozen month''s stored counts (figures_freeze), an ended month''s cached counts for its clean stations (figures_cache_refresh), any other period''s from the registry''s history (unless with_roll is false: no roll) and the counters; what jurisdiction_stats, segment_stats and monthly_report sum up. Regulators: own subtree only (42501).';
 REVOKE ALL ON FUNCTION station_figures(text, daterange, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION station_figures(text, daterange, boolean) TO shilian_regulator, shilian_admin;
 

@@ -30,3 +30,13 @@ psql -qAtX -v ON_ERROR_STOP=1 -F ' ' -c "
 		+ (SELECT count(*) FROM shilian.inspection)
 		+ (SELECT count(*) FROM shilian.consumption) || ' records,',
 		round(($t1 - $t0) / 1e9, 1) || ' s'" >&2
+# The month cache (docs/regulator.md, "The month cache"): the records' months
+# that have ended, stored once as the hourly job would (a build without it:
+# nothing to do).
+if [ "$(psql -qAtX -c "SELECT to_regprocedure('shilian.figures_cache_refresh(date)') IS NOT NULL")" = t ]; then
+	psql -qAtX -v ON_ERROR_STOP=1 -c "
+		SET ROLE shilian_admin;
+		SELECT sum(shilian.figures_cache_refresh(m::date))
+		  FROM generate_series(date_trunc('month', '$start'::date), '$start'::date + $days, interval '1 month') m
+		 WHERE m + interval '1 month' < shilian.platform_today()" >/dev/null
+fi

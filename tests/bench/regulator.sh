@@ -92,11 +92,23 @@ month='[2026-03-01,2026-03-31]'
 # (monthly_report_publish, the job on the 5th) freezes it and the month
 # before, and from then on its figures sum a few stored rows per station
 # (docs/regulator.md, "Frozen months"). First the counted figures, then
-# the issue, then every figure of the issued months.
+# the issue, then every figure of the issued months. Before the issue an
+# ended month reads the month cache (docs/regulator.md, "The month cache"):
+# counted cold (the cache emptied), then with the cache the refresh stores,
+# which is the row against the target.
+psql -qAtX -c "TRUNCATE shilian.figures_cache, shilian.figures_cache_station, shilian.figures_cache_dirty" >/dev/null
 s=$(best_of 1 "SELECT count(*) FROM shilian.jurisdiction_stats('370000', '$month')")
-row "jurisdiction_stats 370000, March counted (not issued)" "$(awk -v s="$s" 'BEGIN { printf "%.0f", s * 1000 }')" "ms" "1000" "issue 25 target (1 s)" "<=1"
+cold_js=$(awk -v s="$s" 'BEGIN { printf "%.0f", s * 1000 }')
+row "jurisdiction_stats 370000, March counted (not issued), cold: no cache" "$cold_js" "ms" "1000" "beside the cached row below"
 s=$(best_of 1 "SELECT length(shilian.monthly_report('2026-03-01', '370100')::text)")
-row "monthly_report 2026-03, 370100 counted (not issued)" "$(awk -v s="$s" 'BEGIN { printf "%.0f", s * 1000 }')" "ms" "1000" "issue 25 target (1 s)" "<=1"
+cold_mr=$(awk -v s="$s" 'BEGIN { printf "%.0f", s * 1000 }')
+row "monthly_report 2026-03, 370100 counted (not issued), cold: no cache" "$cold_mr" "ms" "1000" "beside the cached row below"
+s=$(best_of 1 "SET ROLE shilian_admin; SELECT shilian.figures_cache_refresh('2026-02-01') + shilian.figures_cache_refresh('2026-03-01')")
+row "figures_cache_refresh Feb + Mar (the hourly job, first run)" "$(awk -v s="$s" 'BEGIN { printf "%.1f", s }')" "s" "60" "two counts of the province"
+s=$(best_of 3 "SELECT count(*) FROM shilian.jurisdiction_stats('370000', '$month')")
+row "jurisdiction_stats 370000, March (not issued), month cache" "$(awk -v s="$s" 'BEGIN { printf "%.0f", s * 1000 }')" "ms" "1000" "issue 19 target (1 s); cold $cold_js ms" "<=1"
+s=$(best_of 3 "SELECT length(shilian.monthly_report('2026-03-01', '370100')::text)")
+row "monthly_report 2026-03, 370100 (not issued), month cache" "$(awk -v s="$s" 'BEGIN { printf "%.0f", s * 1000 }')" "ms" "1000" "issue 19 target (1 s); cold $cold_mr ms" "<=1"
 # February's job ran a month before (freezing January and February)
 psql -qAtX -c "SET ROLE shilian_admin; SELECT shilian.monthly_report_publish('2026-02-01')" >/dev/null
 s=$(best_of 1 "SET ROLE shilian_admin; SELECT shilian.monthly_report_publish('2026-03-01')")

@@ -625,3 +625,10 @@ SELECT c.relname AS record_partition, count(r.tableoid) AS row_count
 					   'shilian.operator_day'::regclass, 'shilian.operator_month'::regclass,
 					   'shilian.station_month'::regclass)
  GROUP BY c.relname ORDER BY c.relname;
+
+-- The month cache (docs/regulator.md#the-month-cache-月度缓存): last month
+-- and the month before, stored as the hourly job would (the figures of an
+-- ended month read them; a late record marks its station dirty again).
+SET ROLE shilian_admin;
+SELECT shilian.figures_cache_refresh() >= 0 AS month_cache;
+RESET ROLE;

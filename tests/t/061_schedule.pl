@@ -41,10 +41,11 @@ is($plan, join("\n",
 	'shilian_alerts_scan 30 18 * * * SET ROLE shilian_admin; SELECT shilian.alerts_scan()',
 	'shilian_checkpoint * * * * * SET ROLE shilian_admin; SELECT shilian.checkpoint()',
 	'shilian_federation * * * * * SET ROLE shilian_admin; SELECT count(*) FROM shilian.federation_deliver(); SELECT shilian.federation_recall_catch_up()',
+	'shilian_figures_cache 47 * * * * SET ROLE shilian_admin; SELECT shilian.figures_cache_refresh()',
 	'shilian_idempotency_prune 17 * * * * SET ROLE shilian_admin; SELECT shilian.idempotency_prune()',
 	'shilian_ledger_partitions 40 18 * * * SET ROLE shilian_admin; SELECT shilian.partitions_ahead()',
 	'shilian_monthly_report 30 0 5 * * SET ROLE shilian_admin; SELECT shilian.monthly_report_publish()'),
-	'job_plan: the checkpoint, idempotency_prune, the daily alerts_scan and ledger partitions, the monthly report on the 5th and the federation every minute');
+	'job_plan: the checkpoint, idempotency_prune, the daily alerts_scan and ledger partitions, the monthly report on the 5th, the federation every minute and the month cache hourly');
 
 # ---- with pg_cron -----------------------------------------------------------------
 $node->safe_psql('postgres', 'CREATE EXTENSION pg_cron');
@@ -58,10 +59,10 @@ my $jobs = q{SELECT string_agg(jobid || ' ' || jobname || ' ' || schedule || ' '
 		|| ' ' || database || ' ' || active, E'\n' ORDER BY jobname) FROM cron.job};
 my $first = $node->safe_psql('postgres', $jobs);
 is($node->safe_psql('postgres', q{
-	SELECT count(*) = 6 AND bool_and(j.username = current_user AND j.database = 'postgres' AND j.active)
+	SELECT count(*) = 7 AND bool_and(j.username = current_user AND j.database = 'postgres' AND j.active)
 	  FROM cron.job j JOIN shilian.job_plan() p USING (jobname, schedule, command)}) . '|'
-	  . $node->safe_psql('postgres', 'SELECT count(*) FROM cron.job'), 't|6',
-	'cron.job holds exactly the six jobs, active, owned by the caller, in this database');
+	  . $node->safe_psql('postgres', 'SELECT count(*) FROM cron.job'), 't|7',
+	'cron.job holds exactly the seven jobs, active, owned by the caller, in this database');
 $node->safe_psql('postgres', 'SELECT * FROM shilian.schedule_jobs()');
 is($node->safe_psql('postgres', $jobs), $first, 'run again, schedule_jobs leaves the same jobs (same ids)');
 
@@ -142,7 +143,7 @@ is($done, 'succeeded', 'pg_cron ran the federation job and it succeeded (no peer
   or diag($node->safe_psql('postgres', 'SELECT status, return_message FROM cron.job_run_details'));
 
 # ---- unschedule ----------------------------------------------------------------------
-is($node->safe_psql('postgres', 'SELECT shilian.unschedule_jobs()'), '6', 'unschedule_jobs removes the six jobs');
+is($node->safe_psql('postgres', 'SELECT shilian.unschedule_jobs()'), '7', 'unschedule_jobs removes the seven jobs');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM cron.job'), '0', 'and none is left');
 
 done_testing();

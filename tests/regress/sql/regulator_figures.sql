@@ -362,5 +362,60 @@ SELECT shilian.monthly_report('2026-03-01', '450102');
 \echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 
+-- ---- the month cache (part 65) -------------------------------------------------------
+-- March has ended: the refresh stores every station's counts, and the
+-- figures read them (station_figures) as the live count has them (scan).
+SELECT shilian.figures_cache_refresh('2026-03-01') > 0 AS stored;
+SELECT count(*) AS cached FROM shilian.figures_cache_station WHERE month = '2026-03-01' AND station LIKE '45%';
+CREATE TEMP VIEW cache_vs_scan AS
+	(SELECT 'cache' AS side, * FROM shilian.station_figures('450000', '[2026-03-01,2026-03-31]')
+	 EXCEPT ALL SELECT 'cache', * FROM shilian.station_figures_scan('450000', '[2026-03-01,2026-03-31]'))
+	UNION ALL
+	(SELECT 'scan', * FROM shilian.station_figures_scan('450000', '[2026-03-01,2026-03-31]')
+	 EXCEPT ALL SELECT 'scan', * FROM shilian.station_figures('450000', '[2026-03-01,2026-03-31]'));
+SELECT * FROM cache_vs_scan;
+-- Reads never write: in a read-only transaction (a hot standby's) the
+-- figures read the cache as it is.
+BEGIN TRANSACTION READ ONLY;
+SELECT jurisdiction, key_operators, key_covered, active_operators
+  FROM shilian.jurisdiction_stats('450000', '[2026-03-01,2026-03-31]') ORDER BY total, jurisdiction;
+COMMIT;
+-- A registry change at now (after March's end) cannot move March: no mark.
+RESET shilian.registry_time;
+SELECT shilian.licence_add(:x, 'JY14502020000039', '{fruit}', '2025-01-01', '2029-12-31') IS NOT NULL AS added;
+SELECT count(*) AS marks FROM shilian.figures_cache_dirty;
+SET shilian.registry_time = '2026-01-01 00:00+08';
+-- A late record dated in March: M (no licence) harvests greens (a key
+-- category, edible agricultural) on 03-10. M's station is marked for March
+-- (the counters) and from March on (the key lot); the figures count it
+-- live: M is now a 10+3 operator that recorded in March.
+SELECT shilian.batch_create(:m, :greens, '20 kg', '2026-03-10') IS NOT NULL AS made;
+SELECT DISTINCT station, month_from, month_to FROM shilian.figures_cache_dirty ORDER BY 1, 2, 3 NULLS LAST;
+SELECT jurisdiction, key_operators, key_covered, active_operators
+  FROM shilian.jurisdiction_stats('450100', '[2026-03-01,2026-03-31]') ORDER BY total, jurisdiction;
+SELECT * FROM cache_vs_scan;
+-- A back-dated suspension (registry time 2026-01-01, before March): W's
+-- station is marked from January on, and March loses W (兴宁区 450102).
+SELECT shilian.operator_suspend(:w, 'late') IS NOT NULL AS suspended;
+SELECT DISTINCT station, month_from, month_to FROM shilian.figures_cache_dirty
+ WHERE month_to IS NULL ORDER BY 1, 2;
+SELECT jurisdiction, operators, key_operators, key_covered, active_operators
+  FROM shilian.jurisdiction_stats('450100', '[2026-03-01,2026-03-31]') ORDER BY total, jurisdiction;
+SELECT * FROM cache_vs_scan;
+-- The refresh consumes the marks and counts the marked stations again.
+SELECT shilian.figures_cache_refresh('2026-03-01') > 0 AS stored;
+SELECT count(*) AS marks FROM shilian.figures_cache_dirty;
+SELECT * FROM cache_vs_scan;
+SELECT shilian.operator_activate(:w) IS NOT NULL AS active_again;
+-- A month not ended a day ago is refused (SLX04).
+DO $$
+BEGIN
+	PERFORM shilian.figures_cache_refresh(shilian.platform_today());
+EXCEPTION WHEN SQLSTATE 'SLX04' THEN
+	RAISE WARNING 'refused: %', SQLSTATE;
+END
+$$;
+TRUNCATE shilian.figures_cache, shilian.figures_cache_station, shilian.figures_cache_dirty;
+
 -- The roll is counted whole by regulator.sql: leave none of ours behind.
 DELETE FROM shilian.operator_roll WHERE station LIKE '45%';
