@@ -60,7 +60,7 @@
 
 typedef enum LineKind
 {
-	LK_NONE, LK_SHIP, LK_RECEIVE, LK_BATCH, LK_INSPECT, LK_CONSUME, LK_FIRST, LK_OTHER
+	LK_NONE, LK_SHIP, LK_RECEIVE, LK_BATCH, LK_INSPECT, LK_CONSUME, LK_FIRST, LK_REJECT, LK_OTHER
 } LineKind;
 
 /* A batch as the chunk sees it: read once, balance kept in memory. */
@@ -162,6 +162,8 @@ typedef struct ILine
 	Datum		note;			/* text or 0 */
 	/* first_entry (its lot in lot) */
 	SlFirstEntry first;
+	/* reject (its reason in reason, its sale in link) */
+	SlReject	rej;
 	/* the new batch of a batch or receive line: id and trace code, drawn in line order */
 	int64		new_id;
 	TraceCode	new_code;
@@ -192,6 +194,7 @@ typedef struct IChunk
 	int			ninsp;
 	int			ncons;
 	int			nfirst;
+	int			nrej;
 	bool		single;			/* every line through its record function (ChunkTry) */
 	List	   *dirty;			/* IBatch * with a changed balance */
 } IChunk;
@@ -663,6 +666,10 @@ static const char *const first_entry_fields[] = {"buyer", "product", "qty", "sup
 "produced_on", "received_at", "lot", "certificate", NULL};
 static const int first_entry_required = 4;	/* produced_on: today, received_at: now() */
 
+/* reject's parameters */
+static const char *const reject_fields[] = {"link", "reject_reason", "rejected_at", NULL};
+static const int reject_required = 2;	/* rejected_at defaults to now() */
+
 /* Whether the object rec has the key field (with any value, JSON null too). */
 static bool
 FieldPresent(Jsonb *rec, const char *field)
@@ -911,6 +918,21 @@ ParseFirstEntry(ILine *ln)
 	f->certificate = FieldJsonb(rec, "certificate");
 }
 
+/* The arguments of reject, as import_line_call casts them, in their order (link_ref resolved before). */
+static void
+ParseReject(ILine *ln)
+{
+	Jsonb	   *rec = ln->rec;
+	SlReject   *rj = &ln->rej;
+	char	   *s;
+
+	CheckFields(rec, "reject", reject_fields, reject_required);
+	rj->link = DatumGetInt64(Cast(FieldText(rec, "link"), INT8OID));
+	ln->reason = CStringGetTextDatum(FieldText(rec, "reject_reason"));
+	s = FieldText(rec, "rejected_at");
+	rj->at = s ? SlStrictTimestamptz(s, "rejected_at") : GetCurrentTransactionStartTimestamp();
+}
+
 /* ---- h-history: line references to batches and to sales of earlier lines ---- */
 
 static SlStmt batch_ref_stmt = {
@@ -1064,6 +1086,8 @@ ParseLine(ILine *ln, const char *body)
 		ln->kind = LK_CONSUME;
 	else if (strcmp(k, "first_entry") == 0)
 		ln->kind = LK_FIRST;
+	else if (strcmp(k, "reject") == 0)
+		ln->kind = LK_REJECT;
 	else
 		ln->kind = LK_OTHER;
 	if (ln->kind == LK_SHIP)
@@ -1078,6 +1102,8 @@ ParseLine(ILine *ln, const char *body)
 		ParseConsume(ln);
 	else if (ln->kind == LK_FIRST)
 		ParseFirstEntry(ln);
+	else if (ln->kind == LK_REJECT)
+		ParseReject(ln);
 }
 
 static void
@@ -1330,6 +1356,33 @@ FirstEntryLine(IChunk *c, ILine *ln)
 	c->nfirst++;
 }
 
+/*
+ * A rejection: the sale (by link id; a link_ref was resolved when the line
+ * was parsed, to a sale of an earlier chunk) goes back whole to the seller's
+ * batch, for later lines.
+ */
+static void
+RejectLine(IChunk *c, ILine *ln)
+{
+	SlRefusal	r;
+	ILink	   *l = LinkGet(c, ln->rej.link);
+	IBatch	   *b;
+
+	c->named = l;
+	if (!RecordRejectCheck(&c->lookup, &ln->rej, &r))
+	{
+		Refused(ln, &r);
+		return;
+	}
+	l->status = "rejected";
+	b = l->from;
+	b->b.left = QtyAdd(b->b.left, l->shipped_qty);
+	MarkDirty(c, b);
+	ln->link = l;
+	ln->ledger_op = l->buyer;
+	c->nrej++;
+}
+
 /* ---- writes ------------------------------------------------------------------- */
 
 /* Whether the line writes an inspection (its id drawn in line order). */
@@ -1438,6 +1491,16 @@ static SlStmt ship_many_stmt = {
 	"   $6::shilian.licence_no[]) WITH ORDINALITY AS d(b, s, u, q, d, l, o) ORDER BY d.o RETURNING *)"
 	" SELECT id, to_jsonb(l.*) FROM l ORDER BY id",
 	6, {"bigint[]", "bigint[]", "bigint[]", "shilian.qty[]", "date[]", "shilian.licence_no[]"}
+};
+
+/* The rejections of the chunk's reject lines, as reject_stmt writes one (balances apart); in line order. */
+static SlStmt reject_many_stmt = {
+	"WITH d AS MATERIALIZED (SELECT u.*"
+	"  FROM unnest($1::bigint[], $2::timestamptz[], $3::text[]) WITH ORDINALITY AS u(link, at, reason, o)),"
+	" ul AS (UPDATE shilian.link l SET received_at = d.at, status = 'rejected', reject_reason = d.reason"
+	"  FROM d WHERE l.id = d.link RETURNING l.id, to_jsonb(l.*) AS j)"
+	" SELECT ul.j FROM d JOIN ul ON ul.id = d.link ORDER BY d.o",
+	3, {"bigint[]", "timestamptz[]", "text[]"}
 };
 
 static SlStmt balance_stmt = {
@@ -1925,6 +1988,43 @@ Flush(IChunk *c)
 			ln->ledger_body = DatumGetJsonbPCopy(SlGet(i, 2, NULL));
 		}
 	}
+	if (c->nrej > 0)
+	{
+		int			nj = c->nrej;
+		Datum	   *a[3];
+		Datum		v[3];
+		Oid			typs[3] = {INT8OID, TIMESTAMPTZOID, TEXTOID};
+		ILine	  **rejs = palloc_array(ILine *, nj);
+		int			i = 0;
+
+		for (int k = 0; k < 3; k++)
+			a[k] = palloc0_array(Datum, nj);
+		foreach(lc, c->pending)
+		{
+			ILine	   *ln = lfirst(lc);
+
+			if (ln->kind != LK_REJECT)
+				continue;
+			rejs[i] = ln;
+			a[0][i] = Int64GetDatum(ln->link->id);
+			a[1][i] = TimestampTzGetDatum(ln->rej.at);
+			a[2][i] = ln->reason;
+			i++;
+		}
+		for (int k = 0; k < 3; k++)
+			v[k] = ArrayOf(a[k], NULL, nj, typs[k]);
+		SlExec(&reject_many_stmt, v, NULL, 0);
+		if (SPI_processed != (uint64) nj)
+			elog(ERROR, "import wrote %llu rejections of %d", (unsigned long long) SPI_processed, nj);
+		for (i = 0; i < nj; i++)
+		{
+			ILine	   *ln = rejs[i];
+
+			/* reject() returns void: its text is empty */
+			ln->result = pstrdup("");
+			ln->ledger_body = DatumGetJsonbPCopy(SlGet(i, 1, NULL));
+		}
+	}
 	/* the ledger, in line order: each operator's chain follows the upload */
 	{
 		LedgerNewEntry *es = palloc_array(LedgerNewEntry, list_length(c->pending));
@@ -1962,6 +2062,11 @@ Flush(IChunk *c)
 				e->kind = "receive_first_entry";
 				e->on_date = ln->first.day;
 			}
+			else if (ln->kind == LK_REJECT)
+			{
+				e->kind = "reject";
+				e->on_date = ln->rej.day;
+			}
 			else
 			{
 				e->kind = "receive";
@@ -1971,7 +2076,7 @@ Flush(IChunk *c)
 		RecordsToLedger(es, i);
 	}
 	c->pending = NIL;
-	c->nship = c->nrecv = c->nbatch = c->ninsp = c->ncons = c->nfirst = 0;
+	c->nship = c->nrecv = c->nbatch = c->ninsp = c->ncons = c->nfirst = c->nrej = 0;
 }
 
 /* ---- the other kinds: the record function, in a subtransaction --------------- */
@@ -2071,6 +2176,8 @@ Line(IChunk *c, ILine *ln, MemoryContext linecxt)
 		ConsumeLine(c, ln);
 	else if (ln->kind == LK_FIRST)
 		FirstEntryLine(c, ln);
+	else if (ln->kind == LK_REJECT)
+		RejectLine(c, ln);
 	else
 		ReceiveLine(c, ln);
 	if (!ln->refused)
@@ -2213,6 +2320,8 @@ Prefetch(IChunk *c, char **bodies, MemoryContext cxt)
 			codes[ncodes++] = TraceCodeGetDatum(ln->cons.code);
 		else if (ln->kind == LK_RECEIVE && !ln->has_ref)
 			links[nlinks++] = Int64GetDatum(ln->recv.link);
+		else if (ln->kind == LK_REJECT)
+			links[nlinks++] = Int64GetDatum(ln->rej.link);
 	}
 	if (!c->single)
 		LinksLoad(c, links, nlinks, codes, ncodes);

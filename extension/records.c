@@ -661,15 +661,6 @@ CheckSale(bool found, int64 id, SlRefusal *r)
 	return Refuse(r, SL_UNKNOWN_LINK, NULL, NULL, "unknown link: no sale has link id %lld", (long long) id);
 }
 
-static void
-LinkLock(int64 id, SlSale *p)
-{
-	SlRefusal	r;
-
-	if (!CheckSale(SqlSale(&sql_lookup, id, p), id, &r))
-		RecordRaise(&r);
-}
-
 /*
  * A receipt's incoming inspection (进货查验) is optional: without one the
  * receipt is recorded, record_completeness() reports it incomplete and the
@@ -857,6 +848,26 @@ static SlStmt reject_stmt = {
 	5, {"bigint", "timestamptz", "text", "bigint", "shilian.qty"}
 };
 
+/*
+ * The rules of a rejection, in their order (the bulk import gives a refused
+ * line the very refusal reject() raises): the sale, the buyer may record,
+ * the sale still pending, the buyer active, the rejection not before the
+ * ship date.
+ */
+bool
+RecordRejectCheck(SlLookup *lk, SlReject *s, SlRefusal *r)
+{
+	SlSale	   *p = &s->sale;
+
+	s->day = TimestampDate(s->at);
+	if (!CheckSale(lk->sale(lk, s->link, p), s->link, r))
+		return false;
+	return lk->may_act(lk, p->buyer, "reject", r) &&
+		CheckLinkPending(p->id, p->status, r) &&
+		CheckStatusActive(p->buyer, "buyer", p->buyer_status, r) &&
+		CheckDateOrder("ship date", p->shipped, "rejection date", s->day, r);
+}
+
 /* reject(link, reject_reason, rejected_at): the buyer refuses a whole sale; the quantity returns to the seller's batch. */
 PG_FUNCTION_INFO_V1(sl_reject);
 Datum
@@ -864,7 +875,9 @@ sl_reject(PG_FUNCTION_ARGS)
 {
 	int64		link;
 	TimestampTz at;
-	SlSale		p;
+	SlReject	s;
+	SlSale	   *pp = &s.sale;
+	SlRefusal	r;
 	Datum		v[5];
 
 	RecordRequire(fcinfo, 0, "link");
@@ -874,19 +887,19 @@ sl_reject(PG_FUNCTION_ARGS)
 	at = PG_GETARG_TIMESTAMPTZ(2);
 
 	SlSpiConnect();
-	LinkLock(link, &p);
-	RecordCheckActor(p.buyer, "reject");
-	ValidateLinkPending(p.id, p.status);
-	ValidateStatusActive(p.buyer, "buyer", p.buyer_status);
-	ValidateDateOrder("ship date", p.shipped, "rejection date", TimestampDate(at));
+	memset(&s, 0, sizeof(s));
+	s.link = link;
+	s.at = at;
+	if (!RecordRejectCheck(&sql_lookup, &s, &r))
+		RecordRaise(&r);
 
 	v[0] = Int64GetDatum(link);
 	v[1] = TimestampTzGetDatum(at);
 	v[2] = PG_GETARG_DATUM(1);
-	v[3] = Int64GetDatum(p.from_batch);
-	v[4] = QtyGetDatum(p.shipped_qty);
+	v[3] = Int64GetDatum(pp->from_batch);
+	v[4] = QtyGetDatum(pp->shipped_qty);
 	SlExec(&reject_stmt, v, NULL, 0);
-	RecordToLedger(p.buyer, "reject", TimestampDate(at), JsonbResult(0, 1));
+	RecordToLedger(pp->buyer, "reject", s.day, JsonbResult(0, 1));
 	SPI_finish();
 	PG_RETURN_VOID();
 }

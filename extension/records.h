@@ -317,6 +317,16 @@ typedef struct SlReceive
 	text	   *result;			/* the inspection's result (NULL without one) */
 } SlReceive;
 
+/* reject(): the line's values, and what the rules found. */
+typedef struct SlReject
+{
+	int64		link;			/* the key the lookup's sale() takes */
+	TimestampTz at;
+	/* out */
+	SlSale		sale;			/* when found */
+	DateADT		day;
+} SlReject;
+
 /* The product's shelf life (has_shelf false: none); false when not registered. */
 extern bool RecordLookupProduct(int64 id, bool *has_shelf, int32 *shelf);
 /* inspect(): the line's values, and what the rules found. */
@@ -378,5 +388,7 @@ extern bool RecordBatchCheck(SlLookup *lk, SlBatchNew *s, SlRefusal *r);
 extern bool RecordShipCheck(SlLookup *lk, SlShip *s, SlRefusal *r);
 /* Every rule of receive() (into a new batch) in its order. */
 extern bool RecordReceiveCheck(SlLookup *lk, SlReceive *s, SlRefusal *r);
+/* Every rule of reject() in its order; true when the sale may be rejected. */
+extern bool RecordRejectCheck(SlLookup *lk, SlReject *s, SlRefusal *r);
 
 #endif
