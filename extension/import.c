@@ -60,7 +60,7 @@
 
 typedef enum LineKind
 {
-	LK_NONE, LK_SHIP, LK_RECEIVE, LK_BATCH, LK_INSPECT, LK_CONSUME, LK_FIRST, LK_REJECT, LK_OTHER
+	LK_NONE, LK_SHIP, LK_RECEIVE, LK_BATCH, LK_INSPECT, LK_CONSUME, LK_FIRST, LK_REJECT, LK_TRANSFORM, LK_OTHER
 } LineKind;
 
 /* A batch as the chunk sees it: read once, balance kept in memory. */
@@ -164,6 +164,9 @@ typedef struct ILine
 	SlFirstEntry first;
 	/* reject (its reason in reason, its sale in link) */
 	SlReject	rej;
+	/* transform (its lot in lot); its links' ids, one per input, drawn in line order with the sales' */
+	SlTransform tr;
+	int64	   *link_ids;
 	/* the new batch of a batch or receive line: id and trace code, drawn in line order */
 	int64		new_id;
 	TraceCode	new_code;
@@ -195,6 +198,8 @@ typedef struct IChunk
 	int			ncons;
 	int			nfirst;
 	int			nrej;
+	int			ntrans;
+	int			ntrans_in;		/* the inputs of the transform lines queued */
 	bool		single;			/* every line through its record function (ChunkTry) */
 	List	   *dirty;			/* IBatch * with a changed balance */
 } IChunk;
@@ -474,7 +479,7 @@ ChunkBatch(SlLookup *self, TraceCode code)
 	IChunk	   *c = (IChunk *) self;
 	IBatch	   *b = BatchGet(c, code);
 
-	if (!b->found && c->nbatch + c->nrecv + c->nfirst > 0)
+	if (!b->found && c->nbatch + c->nrecv + c->nfirst + c->ntrans > 0)
 	{
 		Flush(c);
 		hash_search(c->batches, &code, HASH_REMOVE, NULL);
@@ -666,6 +671,11 @@ static const char *const first_entry_fields[] = {"buyer", "product", "qty", "sup
 "produced_on", "received_at", "lot", "certificate", NULL};
 static const int first_entry_required = 4;	/* produced_on: today, received_at: now() */
 
+/* transform's parameters */
+static const char *const transform_fields[] = {"inputs", "qtys", "product", "qty", "produced_on", "lot",
+"expires_on", "operator", NULL};
+static const int transform_required = 4;	/* produced_on defaults to the platform's today */
+
 /* reject's parameters */
 static const char *const reject_fields[] = {"link", "reject_reason", "rejected_at", NULL};
 static const int reject_required = 2;	/* rejected_at defaults to now() */
@@ -696,13 +706,11 @@ FieldValue(Jsonb *rec, const char *field)
 	return (v == NULL || v->type == jbvNull) ? NULL : v;
 }
 
-/* $1 ->> field: NULL for absent or JSON null. */
+/* A JSON value as ->> and jsonb_array_elements_text give it: NULL for JSON null. */
 static char *
-FieldText(Jsonb *rec, const char *field)
+ValueText(JsonbValue *v)
 {
-	JsonbValue *v = FieldValue(rec, field);
-
-	if (v == NULL)
+	if (v == NULL || v->type == jbvNull)
 		return NULL;
 	if (v->type == jbvString)
 		return pnstrdup(v->val.string.val, v->val.string.len);
@@ -711,6 +719,46 @@ FieldText(Jsonb *rec, const char *field)
 	if (v->type == jbvBool)
 		return pstrdup(v->val.boolean ? "true" : "false");
 	return JsonbToCString(NULL, v->val.binary.data, v->val.binary.len);
+}
+
+/* $1 ->> field: NULL for absent or JSON null. */
+static char *
+FieldText(Jsonb *rec, const char *field)
+{
+	return ValueText(FieldValue(rec, field));
+}
+
+/*
+ * ARRAY(SELECT jsonb_array_elements_text($1 -> field)), as import_line_call
+ * reads an array parameter (the field is there): its elements' texts (NULL
+ * for JSON null), *n of them; raises what jsonb_array_elements_text raises
+ * for a field that is no array.
+ */
+static char **
+FieldArray(Jsonb *rec, const char *field, int *n)
+{
+	JsonbValue *v = FieldValue(rec, field);
+	JsonbIterator *it;
+	JsonbValue	e;
+	JsonbIteratorToken t;
+	char	  **out;
+	int			k = 0;
+
+	if (v->type != jbvBinary || JsonContainerIsScalar(v->val.binary.data))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot extract elements from a scalar")));
+	if (!JsonContainerIsArray(v->val.binary.data))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot extract elements from an object")));
+	out = palloc_array(char *, Max(JsonContainerSize(v->val.binary.data), 1));
+	it = JsonbIteratorInit(v->val.binary.data);
+	while ((t = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
+		if (t == WJB_ELEM)
+			out[k++] = ValueText(&e);
+	*n = k;
+	return out;
 }
 
 /* $1 -> field as jsonb: NULL for absent or JSON null. */
@@ -918,6 +966,48 @@ ParseFirstEntry(ILine *ln)
 	f->certificate = FieldJsonb(rec, "certificate");
 }
 
+/* The arguments of transform, as import_line_call casts them, in their order. */
+static void
+ParseTransform(ILine *ln)
+{
+	Jsonb	   *rec = ln->rec;
+	SlTransform *t = &ln->tr;
+	char	  **texts;
+	char	   *s;
+
+	CheckFields(rec, "transform", transform_fields, transform_required);
+	texts = FieldArray(rec, "inputs", &t->ncodes);
+	t->codes = palloc0_array(TraceCode, Max(t->ncodes, 1));
+	t->code_null = palloc0_array(bool, Max(t->ncodes, 1));
+	for (int i = 0; i < t->ncodes; i++)
+	{
+		t->code_null[i] = texts[i] == NULL;
+		if (texts[i])
+			t->codes[i] = DatumGetTraceCode(Cast(texts[i], trace_code_typ));
+	}
+	texts = FieldArray(rec, "qtys", &t->nqtys);
+	t->qtys = palloc0_array(Qty, Max(t->nqtys, 1));
+	t->qty_null = palloc0_array(bool, Max(t->nqtys, 1));
+	for (int i = 0; i < t->nqtys; i++)
+	{
+		t->qty_null[i] = texts[i] == NULL;
+		if (texts[i])
+			t->qtys[i] = DatumGetQty(Cast(texts[i], qty_typ));
+	}
+	t->product = DatumGetInt64(Cast(FieldText(rec, "product"), INT8OID));
+	t->q = DatumGetQty(Cast(FieldText(rec, "qty"), qty_typ));
+	s = FieldText(rec, "produced_on");
+	t->produced = s ? SlStrictDate(s, "produced_on") : PlatformToday();
+	s = FieldText(rec, "lot");
+	ln->lot = s ? CStringGetTextDatum(s) : (Datum) 0;
+	s = FieldText(rec, "expires_on");
+	t->has_expiry = s != NULL;
+	t->expires = s ? SlStrictDate(s, "expires_on") : 0;
+	s = FieldText(rec, "operator");
+	t->has_operator = s != NULL;
+	t->operator_id = s ? DatumGetInt64(Cast(s, INT8OID)) : 0;
+}
+
 /* The arguments of reject, as import_line_call casts them, in their order (link_ref resolved before). */
 static void
 ParseReject(ILine *ln)
@@ -1088,6 +1178,8 @@ ParseLine(ILine *ln, const char *body)
 		ln->kind = LK_FIRST;
 	else if (strcmp(k, "reject") == 0)
 		ln->kind = LK_REJECT;
+	else if (strcmp(k, "transform") == 0)
+		ln->kind = LK_TRANSFORM;
 	else
 		ln->kind = LK_OTHER;
 	if (ln->kind == LK_SHIP)
@@ -1104,6 +1196,8 @@ ParseLine(ILine *ln, const char *body)
 		ParseFirstEntry(ln);
 	else if (ln->kind == LK_REJECT)
 		ParseReject(ln);
+	else if (ln->kind == LK_TRANSFORM)
+		ParseTransform(ln);
 }
 
 static void
@@ -1383,6 +1477,30 @@ RejectLine(IChunk *c, ILine *ln)
 	c->nrej++;
 }
 
+/* A transformation: each input's quantity leaves its balance, for later lines. */
+static void
+TransformLine(IChunk *c, ILine *ln)
+{
+	SlTransform *t = &ln->tr;
+	SlRefusal	r;
+
+	if (!RecordTransformCheck(&c->lookup, t, &r))
+	{
+		Refused(ln, &r);
+		return;
+	}
+	for (int i = 0; i < t->ncodes; i++)
+	{
+		IBatch	   *b = BatchGet(c, t->codes[i]);
+
+		b->b.left = QtySub(b->b.left, t->qtys[i]);
+		MarkDirty(c, b);
+	}
+	ln->ledger_op = t->operator_id;
+	c->ntrans++;
+	c->ntrans_in += t->ncodes;
+}
+
 /* ---- writes ------------------------------------------------------------------- */
 
 /* Whether the line writes an inspection (its id drawn in line order). */
@@ -1483,14 +1601,58 @@ static SlStmt consume_many_stmt = {
 	6, {"bigint[]", "bigint[]", "shilian.qty[]", "text[]", "timestamptz[]", "text[]"}
 };
 
+/*
+ * n link ids, in the order drawn: the sales of ship lines and the links of
+ * transform lines (one per input), in line order as one record function
+ * call per line draws them.
+ */
+static SlStmt link_ids_stmt = {
+	"SELECT nextval(pg_get_serial_sequence('shilian.link', 'id')::regclass) AS id"
+	" FROM generate_series(1, $1) ORDER BY id",
+	1, {"integer"}
+};
+
+/* The sales of the chunk's ship lines, as ship_stmt writes one (balances apart), ids drawn before. */
 static SlStmt ship_many_stmt = {
-	"WITH l AS (INSERT INTO shilian.link (kind, from_batch, seller_id, buyer_id, qty_shipped,"
-	"   shipped_on, seller_licence)"
-	"  SELECT 'ship', d.b, d.s, d.u, d.q, d.d, d.l"
+	"WITH l AS (INSERT INTO shilian.link (id, kind, from_batch, seller_id, buyer_id, qty_shipped,"
+	"   shipped_on, seller_licence) OVERRIDING SYSTEM VALUE"
+	"  SELECT d.id, 'ship', d.b, d.s, d.u, d.q, d.d, d.l"
 	"  FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::shilian.qty[], $5::date[],"
-	"   $6::shilian.licence_no[]) WITH ORDINALITY AS d(b, s, u, q, d, l, o) ORDER BY d.o RETURNING *)"
+	"   $6::shilian.licence_no[], $7::bigint[]) WITH ORDINALITY AS d(b, s, u, q, d, l, id, o)"
+	"  ORDER BY d.o RETURNING *)"
 	" SELECT id, to_jsonb(l.*) FROM l ORDER BY id",
-	6, {"bigint[]", "bigint[]", "bigint[]", "shilian.qty[]", "date[]", "shilian.licence_no[]"}
+	7, {"bigint[]", "bigint[]", "bigint[]", "shilian.qty[]", "date[]", "shilian.licence_no[]", "bigint[]"}
+};
+
+/*
+ * The new batches and links of the chunk's transform lines, as
+ * transform_stmt writes one (balances apart): batch ids and codes, link ids
+ * drawn before; the links' time by SL_TRANSFORM_AT, over the receipts
+ * written before (the chunk's too: an earlier statement). In line order.
+ */
+static SlStmt transform_many_stmt = {
+	"WITH d AS MATERIALIZED (SELECT u.*"
+	"  FROM unnest($1::bigint[], $2::shilian.trace_code[], $3::bigint[], $4::bigint[], $5::shilian.qty[],"
+	"   $6::date[], $7::date[], $8::text[]) WITH ORDINALITY AS u(nid, code, op, product, q, produced,"
+	"   expires, lot, o)),"
+	" x AS MATERIALIZED (SELECT u.* FROM unnest($9::bigint[], $10::bigint[], $11::bigint[], $12::shilian.qty[])"
+	"   AS u(lid, nid, f, q)),"
+	" t AS MATERIALIZED (SELECT d.nid, (" SL_TRANSFORM_AT("d.produced", "i.ins", "$13") ") AS at"
+	"  FROM d JOIN (SELECT x.nid, array_agg(x.f) AS ins FROM x GROUP BY x.nid) i ON i.nid = d.nid),"
+	" nb AS (INSERT INTO shilian.batch (id, trace_code, owner_id, product_id, qty, qty_left,"
+	"   produced_on, expires_on, lot, origin) OVERRIDING SYSTEM VALUE"
+	"  SELECT d.nid, d.code, d.op, d.product, d.q, d.q, d.produced, d.expires, d.lot, 'transformed'"
+	"  FROM d ORDER BY d.o RETURNING id, to_jsonb(batch.*) AS j),"
+	" li AS (INSERT INTO shilian.link (id, kind, from_batch, to_batch, seller_id, buyer_id, qty_shipped,"
+	"   qty_accepted, shipped_on, received_at, status) OVERRIDING SYSTEM VALUE"
+	"  SELECT x.lid, 'transform', x.f, x.nid, d.op, d.op, x.q, x.q, d.produced, t.at, 'received'"
+	"  FROM x JOIN d ON d.nid = x.nid JOIN t ON t.nid = x.nid ORDER BY x.lid RETURNING *),"
+	" lg AS (SELECT li.to_batch, jsonb_agg(to_jsonb(li.*) ORDER BY li.from_batch) AS j FROM li"
+	"  GROUP BY li.to_batch)"
+	" SELECT jsonb_build_object('batch', nb.j, 'inputs', lg.j)"
+	" FROM d JOIN nb ON nb.id = d.nid JOIN lg ON lg.to_batch = d.nid ORDER BY d.o",
+	13, {"bigint[]", "shilian.trace_code[]", "bigint[]", "bigint[]", "shilian.qty[]", "date[]", "date[]",
+		"text[]", "bigint[]", "bigint[]", "bigint[]", "shilian.qty[]", "timestamptz"}
 };
 
 /* The rejections of the chunk's reject lines, as reject_stmt writes one (balances apart); in line order. */
@@ -1562,16 +1724,17 @@ Flush(IChunk *c)
 	int			ns = c->nship,
 				nr = c->nrecv,
 				nb = c->nbatch,
-				nf = c->nfirst;
+				nf = c->nfirst,
+				nt = c->ntrans;
 	ListCell   *lc;
 
 	if (list_length(c->pending) == 0 && c->dirty == NIL)
 		return;
 	/* the new batches' ids and trace codes, in line order (the region: the holder's station) */
-	if (nb + nr + nf > 0)
+	if (nb + nr + nf + nt > 0)
 	{
-		Datum	   *regions = palloc_array(Datum, nb + nr + nf);
-		ILine	  **news = palloc_array(ILine *, nb + nr + nf);
+		Datum	   *regions = palloc_array(Datum, nb + nr + nf + nt);
+		ILine	  **news = palloc_array(ILine *, nb + nr + nf + nt);
 		Datum		v[1];
 		int			i = 0;
 
@@ -1586,6 +1749,8 @@ Flush(IChunk *c)
 				station = ln->recv.sale.buyer_station;
 			else if (ln->kind == LK_FIRST)
 				station = ln->first.buyer_info.station;
+			else if (ln->kind == LK_TRANSFORM)
+				station = ln->tr.op_info.station;
 			else
 				continue;
 			news[i] = ln;
@@ -1599,6 +1764,30 @@ Flush(IChunk *c)
 		{
 			news[k]->new_id = DatumGetInt64(SlGet(k, 1, NULL));
 			news[k]->new_code = DatumGetTraceCode(SlGet(k, 2, NULL));
+		}
+	}
+	/* the links' ids (sales, a transformation's inputs), in line order */
+	if (ns + c->ntrans_in > 0)
+	{
+		Datum		v[1] = {Int32GetDatum(ns + c->ntrans_in)};
+		int			k = 0;
+
+		SlExec(&link_ids_stmt, v, NULL, 0);
+		if (SPI_processed != (uint64) (ns + c->ntrans_in))
+			elog(ERROR, "import drew %llu link ids of %d", (unsigned long long) SPI_processed,
+				 ns + c->ntrans_in);
+		foreach(lc, c->pending)
+		{
+			ILine	   *ln = lfirst(lc);
+
+			if (ln->kind == LK_SHIP)
+				ln->new_id = DatumGetInt64(SlGet(k++, 1, NULL));
+			else if (ln->kind == LK_TRANSFORM)
+			{
+				ln->link_ids = palloc_array(int64, ln->tr.ncodes);
+				for (int j = 0; j < ln->tr.ncodes; j++)
+					ln->link_ids[j] = DatumGetInt64(SlGet(k++, 1, NULL));
+			}
 		}
 	}
 	/* the inspections' ids (inspection lines, receipts with their incoming inspection), in line order */
@@ -1746,13 +1935,13 @@ Flush(IChunk *c)
 	}
 	if (ns > 0)
 	{
-		Datum	   *a[6];
+		Datum	   *a[7];
 		bool	   *lnull = palloc0_array(bool, ns);
-		Datum		v[6];
+		Datum		v[7];
 		int			i = 0;
 		ILine	  **ships = palloc_array(ILine *, ns);
 
-		for (int k = 0; k < 6; k++)
+		for (int k = 0; k < 7; k++)
 			a[k] = palloc_array(Datum, ns);
 		foreach(lc, c->pending)
 		{
@@ -1768,6 +1957,7 @@ Flush(IChunk *c)
 			a[4][i] = DateADTGetDatum(ln->ship.shipped);
 			a[5][i] = LicenseNoGetDatum(ln->ship.licence);
 			lnull[i] = !ln->ship.has_licence;
+			a[6][i] = Int64GetDatum(ln->new_id);
 			i++;
 		}
 		v[0] = ArrayOf(a[0], NULL, ns, INT8OID);
@@ -1776,6 +1966,7 @@ Flush(IChunk *c)
 		v[3] = ArrayOf(a[3], NULL, ns, qty_typ);
 		v[4] = ArrayOf(a[4], NULL, ns, DATEOID);
 		v[5] = ArrayOf(a[5], lnull, ns, licence_typ);
+		v[6] = ArrayOf(a[6], NULL, ns, INT8OID);
 		SlExec(&ship_many_stmt, v, NULL, 0);
 		if (SPI_processed != (uint64) ns)
 			elog(ERROR, "import wrote %llu sales of %d", (unsigned long long) SPI_processed, ns);
@@ -2025,6 +2216,66 @@ Flush(IChunk *c)
 			ln->ledger_body = DatumGetJsonbPCopy(SlGet(i, 1, NULL));
 		}
 	}
+	if (nt > 0)
+	{
+		int			nx = c->ntrans_in;
+		Datum	   *a[12];
+		bool	   *n[12];
+		Datum		v[13];
+		Oid			typs[12] = {INT8OID, trace_code_typ, INT8OID, INT8OID, qty_typ, DATEOID, DATEOID, TEXTOID,
+		INT8OID, INT8OID, INT8OID, qty_typ};
+		ILine	  **trs = palloc_array(ILine *, nt);
+		int			i = 0,
+					x = 0;
+
+		for (int k = 0; k < 12; k++)
+		{
+			a[k] = palloc0_array(Datum, k < 8 ? nt : nx);
+			n[k] = palloc0_array(bool, k < 8 ? nt : nx);
+		}
+		foreach(lc, c->pending)
+		{
+			ILine	   *ln = lfirst(lc);
+			SlTransform *t = &ln->tr;
+
+			if (ln->kind != LK_TRANSFORM)
+				continue;
+			trs[i] = ln;
+			a[0][i] = Int64GetDatum(ln->new_id);
+			a[1][i] = TraceCodeGetDatum(ln->new_code);
+			a[2][i] = Int64GetDatum(t->operator_id);
+			a[3][i] = Int64GetDatum(t->product);
+			a[4][i] = QtyGetDatum(t->q);
+			a[5][i] = DateADTGetDatum(t->produced);
+			a[6][i] = DateADTGetDatum(t->expires);
+			n[6][i] = !t->has_expiry;
+			a[7][i] = ln->lot;
+			n[7][i] = ln->lot == (Datum) 0;
+			for (int j = 0; j < t->ncodes; j++)
+			{
+				a[8][x] = Int64GetDatum(ln->link_ids[j]);
+				a[9][x] = Int64GetDatum(ln->new_id);
+				a[10][x] = Int64GetDatum(t->in[j]->id);
+				a[11][x] = QtyGetDatum(t->qtys[j]);
+				x++;
+			}
+			i++;
+		}
+		for (int k = 0; k < 12; k++)
+			v[k] = ArrayOf(a[k], n[k], k < 8 ? nt : nx, typs[k]);
+		v[12] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+		SlExec(&transform_many_stmt, v, NULL, 0);
+		if (SPI_processed != (uint64) nt)
+			elog(ERROR, "import wrote %llu transformations of %d", (unsigned long long) SPI_processed, nt);
+		for (i = 0; i < nt; i++)
+		{
+			ILine	   *ln = trs[i];
+
+			ln->result = TraceCodeToCString(ln->new_code);
+			ln->ledger_body = DatumGetJsonbPCopy(SlGet(i, 1, NULL));
+		}
+		elog(DEBUG1, "import: %d transform lines written by one statement", nt);
+	}
 	/* the ledger, in line order: each operator's chain follows the upload */
 	{
 		LedgerNewEntry *es = palloc_array(LedgerNewEntry, list_length(c->pending));
@@ -2067,6 +2318,11 @@ Flush(IChunk *c)
 				e->kind = "reject";
 				e->on_date = ln->rej.day;
 			}
+			else if (ln->kind == LK_TRANSFORM)
+			{
+				e->kind = "transform";
+				e->on_date = ln->tr.produced;
+			}
 			else
 			{
 				e->kind = "receive";
@@ -2076,7 +2332,8 @@ Flush(IChunk *c)
 		RecordsToLedger(es, i);
 	}
 	c->pending = NIL;
-	c->nship = c->nrecv = c->nbatch = c->ninsp = c->ncons = c->nfirst = c->nrej = 0;
+	c->nship = c->nrecv = c->nbatch = c->ninsp = c->ncons = c->nfirst = c->nrej = c->ntrans = 0;
+	c->ntrans_in = 0;
 }
 
 /* ---- the other kinds: the record function, in a subtransaction --------------- */
@@ -2178,6 +2435,8 @@ Line(IChunk *c, ILine *ln, MemoryContext linecxt)
 		FirstEntryLine(c, ln);
 	else if (ln->kind == LK_REJECT)
 		RejectLine(c, ln);
+	else if (ln->kind == LK_TRANSFORM)
+		TransformLine(c, ln);
 	else
 		ReceiveLine(c, ln);
 	if (!ln->refused)
@@ -2299,13 +2558,19 @@ Report(int64 job, IReport *rs, int n)
 static void
 Prefetch(IChunk *c, char **bodies, MemoryContext cxt)
 {
-	Datum	   *codes = palloc_array(Datum, Max(c->n, 1));
+	Datum	   *codes;
 	Datum	   *links = palloc_array(Datum, Max(c->n, 1));
 	int			ncodes = 0,
-				nlinks = 0;
+				nlinks = 0,
+				room = Max(c->n, 1);
 
 	for (int from = 0; from < c->n;)
 		from = ParseFrom(c, from, bodies, cxt);
+	/* a code per line, every input of a transform line */
+	for (int i = 0; i < c->n; i++)
+		if (!c->lines[i].refused && c->lines[i].kind == LK_TRANSFORM)
+			room += c->lines[i].tr.ncodes;
+	codes = palloc_array(Datum, room);
 	for (int i = 0; i < c->n; i++)
 	{
 		ILine	   *ln = &c->lines[i];
@@ -2322,6 +2587,13 @@ Prefetch(IChunk *c, char **bodies, MemoryContext cxt)
 			links[nlinks++] = Int64GetDatum(ln->recv.link);
 		else if (ln->kind == LK_REJECT)
 			links[nlinks++] = Int64GetDatum(ln->rej.link);
+		else if (ln->kind == LK_TRANSFORM)
+		{
+			/* every input (the chunk reads them at once, locked in id order) */
+			for (int k = 0; k < ln->tr.ncodes; k++)
+				if (!ln->tr.code_null[k])
+					codes[ncodes++] = TraceCodeGetDatum(ln->tr.codes[k]);
+		}
 	}
 	if (!c->single)
 		LinksLoad(c, links, nlinks, codes, ncodes);
