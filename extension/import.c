@@ -2468,18 +2468,21 @@ static SlStmt left_stmt = {
 	1, {"bigint"}
 };
 
+/* The report rows of some lines; their counts are added to the job by report_count_stmt. */
 static SlStmt report_stmt = {
-	"WITH r AS (INSERT INTO shilian.import_line (job_id, line_no, kind, status, result, sqlstate,"
-	"   message, detail)"
-	"  SELECT $1, u.n, u.k, CASE WHEN u.st IS NULL THEN 'accepted' ELSE 'refused' END, u.r, u.st, u.m,"
-	"   nullif(u.d, '')"
-	"  FROM unnest($2::integer[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])"
-	"   AS u(n, k, r, st, m, d) RETURNING status)"
-	" UPDATE shilian.import_job j SET done = done + (SELECT count(*) FROM r),"
-	"  accepted = accepted + (SELECT count(*) FROM r WHERE status = 'accepted'),"
-	"  refused = refused + (SELECT count(*) FROM r WHERE status = 'refused')"
-	" WHERE j.id = $1",
+	"INSERT INTO shilian.import_line (job_id, line_no, kind, status, result, sqlstate, message, detail)"
+	" SELECT $1, u.n, u.k, CASE WHEN u.st IS NULL THEN 'accepted' ELSE 'refused' END, u.r, u.st, u.m,"
+	"  nullif(u.d, '')"
+	" FROM unnest($2::integer[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])"
+	"  AS u(n, k, r, st, m, d)",
 	7, {"bigint", "integer[]", "text[]", "text[]", "text[]", "text[]", "text[]"}
+};
+
+/* The lines just reported, counted in C (accepted: no SQLSTATE), added to the job. */
+static SlStmt report_count_stmt = {
+	"UPDATE shilian.import_job SET done = done + $2, accepted = accepted + $3, refused = refused + $4"
+	" WHERE id = $1",
+	4, {"bigint", "integer", "integer", "integer"}
 };
 
 static SlStmt finish_stmt = {
@@ -2547,6 +2550,21 @@ Report(int64 job, IReport *rs, int n)
 	for (int k = 0; k < 6; k++)
 		v[k + 1] = ArrayOf(a[k], nl[k], n, typs[k]);
 	SlExec(&report_stmt, v, NULL, 0);
+	if (SPI_processed != (uint64) n)
+		elog(ERROR, "import reported %llu lines of %d", (unsigned long long) SPI_processed, n);
+	{
+		int			refused = 0;
+		Datum		c[4];
+
+		for (int i = 0; i < n; i++)
+			if (rs[i].sqlstate != NULL)
+				refused++;
+		c[0] = Int64GetDatum(job);
+		c[1] = Int32GetDatum(n);
+		c[2] = Int32GetDatum(n - refused);
+		c[3] = Int32GetDatum(refused);
+		SlExec(&report_count_stmt, c, NULL, 0);
+	}
 }
 
 /*
