@@ -9,11 +9,13 @@
  * A chunk's lines are parsed first (JSON, fields, literals) in one
  * subtransaction: a line that does not parse rolls it back (nothing is
  * written in it) and is refused, and the lines after it are parsed in the
- * next one. batch, inspection, ship, receive, consume and first_entry lines
- * are then checked by the very rule functions batch_create(), inspect(),
- * ship(), receive(), consume() and receive_first_entry() run
- * (RecordBatchCheck, RecordInspectCheck, RecordShipCheck, RecordReceiveCheck,
- * RecordConsumeCheck, RecordFirstEntryCheck in records.c), which report a
+ * next one. batch, inspection, ship, receive, consume, first_entry,
+ * transform and reject lines are then checked by the very rule functions
+ * batch_create(), inspect(), ship(), receive(), consume(),
+ * receive_first_entry(), transform() and reject() run (RecordBatchCheck,
+ * RecordInspectCheck, RecordShipCheck, RecordReceiveCheck,
+ * RecordConsumeCheck, RecordFirstEntryCheck, RecordTransformCheck,
+ * RecordRejectCheck in records.c), which report a
  * refusal without throwing, against the chunk's caches: the batches and
  * sales the chunk names, read and locked once (so no per-line lock and no
  * per-line subtransaction), the operators, licences and products read once,
@@ -21,10 +23,12 @@
  * earlier lines). Valid lines are written with one statement per kind per
  * chunk, then one ledger entry per line, the chunk's entries appended at once
  * in line order through RecordsToLedger (exactly what one RecordToLedger call
- * per line appends), so each operator's chain follows the upload. Every
- * other kind (transform, reject, the registry kinds, a receipt into an
- * existing batch) is applied by its record function in a subtransaction of
- * its own, after the queued writes. A chunk whose set writes raise a refusal
+ * per line appends), so each operator's chain follows the upload. New
+ * batches' ids and codes, link ids (sales, transform inputs) and inspection
+ * ids are drawn in line order first. Every other kind (the registry kinds,
+ * a receipt into an existing batch: it may close a cycle, which receive()
+ * checks on the graph under an advisory lock) is applied by its record
+ * function in a subtransaction of its own, after the queued writes. A chunk whose set writes raise a refusal
  * (a constraint or trigger on one line's row) is rolled back and applied
  * again line by line that way (ChunkTry).
  *
