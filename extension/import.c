@@ -9,11 +9,13 @@
  * A chunk's lines are parsed first (JSON, fields, literals) in one
  * subtransaction: a line that does not parse rolls it back (nothing is
  * written in it) and is refused, and the lines after it are parsed in the
- * next one. batch, inspection, ship, receive, consume and first_entry lines
- * are then checked by the very rule functions batch_create(), inspect(),
- * ship(), receive(), consume() and receive_first_entry() run
- * (RecordBatchCheck, RecordInspectCheck, RecordShipCheck, RecordReceiveCheck,
- * RecordConsumeCheck, RecordFirstEntryCheck in records.c), which report a
+ * next one. batch, inspection, ship, receive, consume, first_entry,
+ * transform and reject lines are then checked by the very rule functions
+ * batch_create(), inspect(), ship(), receive(), consume(),
+ * receive_first_entry(), transform() and reject() run (RecordBatchCheck,
+ * RecordInspectCheck, RecordShipCheck, RecordReceiveCheck,
+ * RecordConsumeCheck, RecordFirstEntryCheck, RecordTransformCheck,
+ * RecordRejectCheck in records.c), which report a
  * refusal without throwing, against the chunk's caches: the batches and
  * sales the chunk names, read and locked once (so no per-line lock and no
  * per-line subtransaction), the operators, licences and products read once,
@@ -21,10 +23,12 @@
  * earlier lines). Valid lines are written with one statement per kind per
  * chunk, then one ledger entry per line, the chunk's entries appended at once
  * in line order through RecordsToLedger (exactly what one RecordToLedger call
- * per line appends), so each operator's chain follows the upload. Every
- * other kind (transform, reject, the registry kinds, a receipt into an
- * existing batch) is applied by its record function in a subtransaction of
- * its own, after the queued writes. A chunk whose set writes raise a refusal
+ * per line appends), so each operator's chain follows the upload. New
+ * batches' ids and codes, link ids (sales, transform inputs) and inspection
+ * ids are drawn in line order first. Every other kind (the registry kinds,
+ * a receipt into an existing batch: it may close a cycle, which receive()
+ * checks on the graph under an advisory lock) is applied by its record
+ * function in a subtransaction of its own, after the queued writes. A chunk whose set writes raise a refusal
  * (a constraint or trigger on one line's row) is rolled back and applied
  * again line by line that way (ChunkTry).
  *
@@ -60,7 +64,7 @@
 
 typedef enum LineKind
 {
-	LK_NONE, LK_SHIP, LK_RECEIVE, LK_BATCH, LK_INSPECT, LK_CONSUME, LK_FIRST, LK_OTHER
+	LK_NONE, LK_SHIP, LK_RECEIVE, LK_BATCH, LK_INSPECT, LK_CONSUME, LK_FIRST, LK_REJECT, LK_TRANSFORM, LK_OTHER
 } LineKind;
 
 /* A batch as the chunk sees it: read once, balance kept in memory. */
@@ -162,6 +166,11 @@ typedef struct ILine
 	Datum		note;			/* text or 0 */
 	/* first_entry (its lot in lot) */
 	SlFirstEntry first;
+	/* reject (its reason in reason, its sale in link) */
+	SlReject	rej;
+	/* transform (its lot in lot); its links' ids, one per input, drawn in line order with the sales' */
+	SlTransform tr;
+	int64	   *link_ids;
 	/* the new batch of a batch or receive line: id and trace code, drawn in line order */
 	int64		new_id;
 	TraceCode	new_code;
@@ -192,6 +201,9 @@ typedef struct IChunk
 	int			ninsp;
 	int			ncons;
 	int			nfirst;
+	int			nrej;
+	int			ntrans;
+	int			ntrans_in;		/* the inputs of the transform lines queued */
 	bool		single;			/* every line through its record function (ChunkTry) */
 	List	   *dirty;			/* IBatch * with a changed balance */
 } IChunk;
@@ -471,7 +483,7 @@ ChunkBatch(SlLookup *self, TraceCode code)
 	IChunk	   *c = (IChunk *) self;
 	IBatch	   *b = BatchGet(c, code);
 
-	if (!b->found && c->nbatch + c->nrecv + c->nfirst > 0)
+	if (!b->found && c->nbatch + c->nrecv + c->nfirst + c->ntrans > 0)
 	{
 		Flush(c);
 		hash_search(c->batches, &code, HASH_REMOVE, NULL);
@@ -663,6 +675,15 @@ static const char *const first_entry_fields[] = {"buyer", "product", "qty", "sup
 "produced_on", "received_at", "lot", "certificate", NULL};
 static const int first_entry_required = 4;	/* produced_on: today, received_at: now() */
 
+/* transform's parameters */
+static const char *const transform_fields[] = {"inputs", "qtys", "product", "qty", "produced_on", "lot",
+"expires_on", "operator", NULL};
+static const int transform_required = 4;	/* produced_on defaults to the platform's today */
+
+/* reject's parameters */
+static const char *const reject_fields[] = {"link", "reject_reason", "rejected_at", NULL};
+static const int reject_required = 2;	/* rejected_at defaults to now() */
+
 /* Whether the object rec has the key field (with any value, JSON null too). */
 static bool
 FieldPresent(Jsonb *rec, const char *field)
@@ -689,13 +710,11 @@ FieldValue(Jsonb *rec, const char *field)
 	return (v == NULL || v->type == jbvNull) ? NULL : v;
 }
 
-/* $1 ->> field: NULL for absent or JSON null. */
+/* A JSON value as ->> and jsonb_array_elements_text give it: NULL for JSON null. */
 static char *
-FieldText(Jsonb *rec, const char *field)
+ValueText(JsonbValue *v)
 {
-	JsonbValue *v = FieldValue(rec, field);
-
-	if (v == NULL)
+	if (v == NULL || v->type == jbvNull)
 		return NULL;
 	if (v->type == jbvString)
 		return pnstrdup(v->val.string.val, v->val.string.len);
@@ -704,6 +723,46 @@ FieldText(Jsonb *rec, const char *field)
 	if (v->type == jbvBool)
 		return pstrdup(v->val.boolean ? "true" : "false");
 	return JsonbToCString(NULL, v->val.binary.data, v->val.binary.len);
+}
+
+/* $1 ->> field: NULL for absent or JSON null. */
+static char *
+FieldText(Jsonb *rec, const char *field)
+{
+	return ValueText(FieldValue(rec, field));
+}
+
+/*
+ * ARRAY(SELECT jsonb_array_elements_text($1 -> field)), as import_line_call
+ * reads an array parameter (the field is there): its elements' texts (NULL
+ * for JSON null), *n of them; raises what jsonb_array_elements_text raises
+ * for a field that is no array.
+ */
+static char **
+FieldArray(Jsonb *rec, const char *field, int *n)
+{
+	JsonbValue *v = FieldValue(rec, field);
+	JsonbIterator *it;
+	JsonbValue	e;
+	JsonbIteratorToken t;
+	char	  **out;
+	int			k = 0;
+
+	if (v->type != jbvBinary || JsonContainerIsScalar(v->val.binary.data))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot extract elements from a scalar")));
+	if (!JsonContainerIsArray(v->val.binary.data))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot extract elements from an object")));
+	out = palloc_array(char *, Max(JsonContainerSize(v->val.binary.data), 1));
+	it = JsonbIteratorInit(v->val.binary.data);
+	while ((t = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
+		if (t == WJB_ELEM)
+			out[k++] = ValueText(&e);
+	*n = k;
+	return out;
 }
 
 /* $1 -> field as jsonb: NULL for absent or JSON null. */
@@ -911,6 +970,63 @@ ParseFirstEntry(ILine *ln)
 	f->certificate = FieldJsonb(rec, "certificate");
 }
 
+/* The arguments of transform, as import_line_call casts them, in their order. */
+static void
+ParseTransform(ILine *ln)
+{
+	Jsonb	   *rec = ln->rec;
+	SlTransform *t = &ln->tr;
+	char	  **texts;
+	char	   *s;
+
+	CheckFields(rec, "transform", transform_fields, transform_required);
+	texts = FieldArray(rec, "inputs", &t->ncodes);
+	t->codes = palloc0_array(TraceCode, Max(t->ncodes, 1));
+	t->code_null = palloc0_array(bool, Max(t->ncodes, 1));
+	for (int i = 0; i < t->ncodes; i++)
+	{
+		t->code_null[i] = texts[i] == NULL;
+		if (texts[i])
+			t->codes[i] = DatumGetTraceCode(Cast(texts[i], trace_code_typ));
+	}
+	texts = FieldArray(rec, "qtys", &t->nqtys);
+	t->qtys = palloc0_array(Qty, Max(t->nqtys, 1));
+	t->qty_null = palloc0_array(bool, Max(t->nqtys, 1));
+	for (int i = 0; i < t->nqtys; i++)
+	{
+		t->qty_null[i] = texts[i] == NULL;
+		if (texts[i])
+			t->qtys[i] = DatumGetQty(Cast(texts[i], qty_typ));
+	}
+	t->product = DatumGetInt64(Cast(FieldText(rec, "product"), INT8OID));
+	t->q = DatumGetQty(Cast(FieldText(rec, "qty"), qty_typ));
+	s = FieldText(rec, "produced_on");
+	t->produced = s ? SlStrictDate(s, "produced_on") : PlatformToday();
+	s = FieldText(rec, "lot");
+	ln->lot = s ? CStringGetTextDatum(s) : (Datum) 0;
+	s = FieldText(rec, "expires_on");
+	t->has_expiry = s != NULL;
+	t->expires = s ? SlStrictDate(s, "expires_on") : 0;
+	s = FieldText(rec, "operator");
+	t->has_operator = s != NULL;
+	t->operator_id = s ? DatumGetInt64(Cast(s, INT8OID)) : 0;
+}
+
+/* The arguments of reject, as import_line_call casts them, in their order (link_ref resolved before). */
+static void
+ParseReject(ILine *ln)
+{
+	Jsonb	   *rec = ln->rec;
+	SlReject   *rj = &ln->rej;
+	char	   *s;
+
+	CheckFields(rec, "reject", reject_fields, reject_required);
+	rj->link = DatumGetInt64(Cast(FieldText(rec, "link"), INT8OID));
+	ln->reason = CStringGetTextDatum(FieldText(rec, "reject_reason"));
+	s = FieldText(rec, "rejected_at");
+	rj->at = s ? SlStrictTimestamptz(s, "rejected_at") : GetCurrentTransactionStartTimestamp();
+}
+
 /* ---- h-history: line references to batches and to sales of earlier lines ---- */
 
 static SlStmt batch_ref_stmt = {
@@ -1064,6 +1180,10 @@ ParseLine(ILine *ln, const char *body)
 		ln->kind = LK_CONSUME;
 	else if (strcmp(k, "first_entry") == 0)
 		ln->kind = LK_FIRST;
+	else if (strcmp(k, "reject") == 0)
+		ln->kind = LK_REJECT;
+	else if (strcmp(k, "transform") == 0)
+		ln->kind = LK_TRANSFORM;
 	else
 		ln->kind = LK_OTHER;
 	if (ln->kind == LK_SHIP)
@@ -1078,6 +1198,10 @@ ParseLine(ILine *ln, const char *body)
 		ParseConsume(ln);
 	else if (ln->kind == LK_FIRST)
 		ParseFirstEntry(ln);
+	else if (ln->kind == LK_REJECT)
+		ParseReject(ln);
+	else if (ln->kind == LK_TRANSFORM)
+		ParseTransform(ln);
 }
 
 static void
@@ -1330,6 +1454,57 @@ FirstEntryLine(IChunk *c, ILine *ln)
 	c->nfirst++;
 }
 
+/*
+ * A rejection: the sale (by link id; a link_ref was resolved when the line
+ * was parsed, to a sale of an earlier chunk) goes back whole to the seller's
+ * batch, for later lines.
+ */
+static void
+RejectLine(IChunk *c, ILine *ln)
+{
+	SlRefusal	r;
+	ILink	   *l = LinkGet(c, ln->rej.link);
+	IBatch	   *b;
+
+	c->named = l;
+	if (!RecordRejectCheck(&c->lookup, &ln->rej, &r))
+	{
+		Refused(ln, &r);
+		return;
+	}
+	l->status = "rejected";
+	b = l->from;
+	b->b.left = QtyAdd(b->b.left, l->shipped_qty);
+	MarkDirty(c, b);
+	ln->link = l;
+	ln->ledger_op = l->buyer;
+	c->nrej++;
+}
+
+/* A transformation: each input's quantity leaves its balance, for later lines. */
+static void
+TransformLine(IChunk *c, ILine *ln)
+{
+	SlTransform *t = &ln->tr;
+	SlRefusal	r;
+
+	if (!RecordTransformCheck(&c->lookup, t, &r))
+	{
+		Refused(ln, &r);
+		return;
+	}
+	for (int i = 0; i < t->ncodes; i++)
+	{
+		IBatch	   *b = BatchGet(c, t->codes[i]);
+
+		b->b.left = QtySub(b->b.left, t->qtys[i]);
+		MarkDirty(c, b);
+	}
+	ln->ledger_op = t->operator_id;
+	c->ntrans++;
+	c->ntrans_in += t->ncodes;
+}
+
 /* ---- writes ------------------------------------------------------------------- */
 
 /* Whether the line writes an inspection (its id drawn in line order). */
@@ -1430,14 +1605,68 @@ static SlStmt consume_many_stmt = {
 	6, {"bigint[]", "bigint[]", "shilian.qty[]", "text[]", "timestamptz[]", "text[]"}
 };
 
+/*
+ * n link ids, in the order drawn: the sales of ship lines and the links of
+ * transform lines (one per input), in line order as one record function
+ * call per line draws them.
+ */
+static SlStmt link_ids_stmt = {
+	"SELECT nextval(pg_get_serial_sequence('shilian.link', 'id')::regclass) AS id"
+	" FROM generate_series(1, $1) ORDER BY id",
+	1, {"integer"}
+};
+
+/* The sales of the chunk's ship lines, as ship_stmt writes one (balances apart), ids drawn before. */
 static SlStmt ship_many_stmt = {
-	"WITH l AS (INSERT INTO shilian.link (kind, from_batch, seller_id, buyer_id, qty_shipped,"
-	"   shipped_on, seller_licence)"
-	"  SELECT 'ship', d.b, d.s, d.u, d.q, d.d, d.l"
+	"WITH l AS (INSERT INTO shilian.link (id, kind, from_batch, seller_id, buyer_id, qty_shipped,"
+	"   shipped_on, seller_licence) OVERRIDING SYSTEM VALUE"
+	"  SELECT d.id, 'ship', d.b, d.s, d.u, d.q, d.d, d.l"
 	"  FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::shilian.qty[], $5::date[],"
-	"   $6::shilian.licence_no[]) WITH ORDINALITY AS d(b, s, u, q, d, l, o) ORDER BY d.o RETURNING *)"
+	"   $6::shilian.licence_no[], $7::bigint[]) WITH ORDINALITY AS d(b, s, u, q, d, l, id, o)"
+	"  ORDER BY d.o RETURNING *)"
 	" SELECT id, to_jsonb(l.*) FROM l ORDER BY id",
-	6, {"bigint[]", "bigint[]", "bigint[]", "shilian.qty[]", "date[]", "shilian.licence_no[]"}
+	7, {"bigint[]", "bigint[]", "bigint[]", "shilian.qty[]", "date[]", "shilian.licence_no[]", "bigint[]"}
+};
+
+/*
+ * The new batches and links of the chunk's transform lines, as
+ * transform_stmt writes one (balances apart): batch ids and codes, link ids
+ * drawn before; the links' time by SL_TRANSFORM_AT, over the receipts
+ * written before (the chunk's too: an earlier statement). In line order.
+ */
+static SlStmt transform_many_stmt = {
+	"WITH d AS MATERIALIZED (SELECT u.*"
+	"  FROM unnest($1::bigint[], $2::shilian.trace_code[], $3::bigint[], $4::bigint[], $5::shilian.qty[],"
+	"   $6::date[], $7::date[], $8::text[]) WITH ORDINALITY AS u(nid, code, op, product, q, produced,"
+	"   expires, lot, o)),"
+	" x AS MATERIALIZED (SELECT u.* FROM unnest($9::bigint[], $10::bigint[], $11::bigint[], $12::shilian.qty[])"
+	"   AS u(lid, nid, f, q)),"
+	" t AS MATERIALIZED (SELECT d.nid, (" SL_TRANSFORM_AT("d.produced", "i.ins", "$13") ") AS at"
+	"  FROM d JOIN (SELECT x.nid, array_agg(x.f) AS ins FROM x GROUP BY x.nid) i ON i.nid = d.nid),"
+	" nb AS (INSERT INTO shilian.batch (id, trace_code, owner_id, product_id, qty, qty_left,"
+	"   produced_on, expires_on, lot, origin) OVERRIDING SYSTEM VALUE"
+	"  SELECT d.nid, d.code, d.op, d.product, d.q, d.q, d.produced, d.expires, d.lot, 'transformed'"
+	"  FROM d ORDER BY d.o RETURNING id, to_jsonb(batch.*) AS j),"
+	" li AS (INSERT INTO shilian.link (id, kind, from_batch, to_batch, seller_id, buyer_id, qty_shipped,"
+	"   qty_accepted, shipped_on, received_at, status) OVERRIDING SYSTEM VALUE"
+	"  SELECT x.lid, 'transform', x.f, x.nid, d.op, d.op, x.q, x.q, d.produced, t.at, 'received'"
+	"  FROM x JOIN d ON d.nid = x.nid JOIN t ON t.nid = x.nid ORDER BY x.lid RETURNING *),"
+	" lg AS (SELECT li.to_batch, jsonb_agg(to_jsonb(li.*) ORDER BY li.from_batch) AS j FROM li"
+	"  GROUP BY li.to_batch)"
+	" SELECT jsonb_build_object('batch', nb.j, 'inputs', lg.j)"
+	" FROM d JOIN nb ON nb.id = d.nid JOIN lg ON lg.to_batch = d.nid ORDER BY d.o",
+	13, {"bigint[]", "shilian.trace_code[]", "bigint[]", "bigint[]", "shilian.qty[]", "date[]", "date[]",
+		"text[]", "bigint[]", "bigint[]", "bigint[]", "shilian.qty[]", "timestamptz"}
+};
+
+/* The rejections of the chunk's reject lines, as reject_stmt writes one (balances apart); in line order. */
+static SlStmt reject_many_stmt = {
+	"WITH d AS MATERIALIZED (SELECT u.*"
+	"  FROM unnest($1::bigint[], $2::timestamptz[], $3::text[]) WITH ORDINALITY AS u(link, at, reason, o)),"
+	" ul AS (UPDATE shilian.link l SET received_at = d.at, status = 'rejected', reject_reason = d.reason"
+	"  FROM d WHERE l.id = d.link RETURNING l.id, to_jsonb(l.*) AS j)"
+	" SELECT ul.j FROM d JOIN ul ON ul.id = d.link ORDER BY d.o",
+	3, {"bigint[]", "timestamptz[]", "text[]"}
 };
 
 static SlStmt balance_stmt = {
@@ -1499,16 +1728,17 @@ Flush(IChunk *c)
 	int			ns = c->nship,
 				nr = c->nrecv,
 				nb = c->nbatch,
-				nf = c->nfirst;
+				nf = c->nfirst,
+				nt = c->ntrans;
 	ListCell   *lc;
 
 	if (list_length(c->pending) == 0 && c->dirty == NIL)
 		return;
 	/* the new batches' ids and trace codes, in line order (the region: the holder's station) */
-	if (nb + nr + nf > 0)
+	if (nb + nr + nf + nt > 0)
 	{
-		Datum	   *regions = palloc_array(Datum, nb + nr + nf);
-		ILine	  **news = palloc_array(ILine *, nb + nr + nf);
+		Datum	   *regions = palloc_array(Datum, nb + nr + nf + nt);
+		ILine	  **news = palloc_array(ILine *, nb + nr + nf + nt);
 		Datum		v[1];
 		int			i = 0;
 
@@ -1523,6 +1753,8 @@ Flush(IChunk *c)
 				station = ln->recv.sale.buyer_station;
 			else if (ln->kind == LK_FIRST)
 				station = ln->first.buyer_info.station;
+			else if (ln->kind == LK_TRANSFORM)
+				station = ln->tr.op_info.station;
 			else
 				continue;
 			news[i] = ln;
@@ -1536,6 +1768,30 @@ Flush(IChunk *c)
 		{
 			news[k]->new_id = DatumGetInt64(SlGet(k, 1, NULL));
 			news[k]->new_code = DatumGetTraceCode(SlGet(k, 2, NULL));
+		}
+	}
+	/* the links' ids (sales, a transformation's inputs), in line order */
+	if (ns + c->ntrans_in > 0)
+	{
+		Datum		v[1] = {Int32GetDatum(ns + c->ntrans_in)};
+		int			k = 0;
+
+		SlExec(&link_ids_stmt, v, NULL, 0);
+		if (SPI_processed != (uint64) (ns + c->ntrans_in))
+			elog(ERROR, "import drew %llu link ids of %d", (unsigned long long) SPI_processed,
+				 ns + c->ntrans_in);
+		foreach(lc, c->pending)
+		{
+			ILine	   *ln = lfirst(lc);
+
+			if (ln->kind == LK_SHIP)
+				ln->new_id = DatumGetInt64(SlGet(k++, 1, NULL));
+			else if (ln->kind == LK_TRANSFORM)
+			{
+				ln->link_ids = palloc_array(int64, ln->tr.ncodes);
+				for (int j = 0; j < ln->tr.ncodes; j++)
+					ln->link_ids[j] = DatumGetInt64(SlGet(k++, 1, NULL));
+			}
 		}
 	}
 	/* the inspections' ids (inspection lines, receipts with their incoming inspection), in line order */
@@ -1683,13 +1939,13 @@ Flush(IChunk *c)
 	}
 	if (ns > 0)
 	{
-		Datum	   *a[6];
+		Datum	   *a[7];
 		bool	   *lnull = palloc0_array(bool, ns);
-		Datum		v[6];
+		Datum		v[7];
 		int			i = 0;
 		ILine	  **ships = palloc_array(ILine *, ns);
 
-		for (int k = 0; k < 6; k++)
+		for (int k = 0; k < 7; k++)
 			a[k] = palloc_array(Datum, ns);
 		foreach(lc, c->pending)
 		{
@@ -1705,6 +1961,7 @@ Flush(IChunk *c)
 			a[4][i] = DateADTGetDatum(ln->ship.shipped);
 			a[5][i] = LicenseNoGetDatum(ln->ship.licence);
 			lnull[i] = !ln->ship.has_licence;
+			a[6][i] = Int64GetDatum(ln->new_id);
 			i++;
 		}
 		v[0] = ArrayOf(a[0], NULL, ns, INT8OID);
@@ -1713,6 +1970,7 @@ Flush(IChunk *c)
 		v[3] = ArrayOf(a[3], NULL, ns, qty_typ);
 		v[4] = ArrayOf(a[4], NULL, ns, DATEOID);
 		v[5] = ArrayOf(a[5], lnull, ns, licence_typ);
+		v[6] = ArrayOf(a[6], NULL, ns, INT8OID);
 		SlExec(&ship_many_stmt, v, NULL, 0);
 		if (SPI_processed != (uint64) ns)
 			elog(ERROR, "import wrote %llu sales of %d", (unsigned long long) SPI_processed, ns);
@@ -1925,6 +2183,103 @@ Flush(IChunk *c)
 			ln->ledger_body = DatumGetJsonbPCopy(SlGet(i, 2, NULL));
 		}
 	}
+	if (c->nrej > 0)
+	{
+		int			nj = c->nrej;
+		Datum	   *a[3];
+		Datum		v[3];
+		Oid			typs[3] = {INT8OID, TIMESTAMPTZOID, TEXTOID};
+		ILine	  **rejs = palloc_array(ILine *, nj);
+		int			i = 0;
+
+		for (int k = 0; k < 3; k++)
+			a[k] = palloc0_array(Datum, nj);
+		foreach(lc, c->pending)
+		{
+			ILine	   *ln = lfirst(lc);
+
+			if (ln->kind != LK_REJECT)
+				continue;
+			rejs[i] = ln;
+			a[0][i] = Int64GetDatum(ln->link->id);
+			a[1][i] = TimestampTzGetDatum(ln->rej.at);
+			a[2][i] = ln->reason;
+			i++;
+		}
+		for (int k = 0; k < 3; k++)
+			v[k] = ArrayOf(a[k], NULL, nj, typs[k]);
+		SlExec(&reject_many_stmt, v, NULL, 0);
+		if (SPI_processed != (uint64) nj)
+			elog(ERROR, "import wrote %llu rejections of %d", (unsigned long long) SPI_processed, nj);
+		for (i = 0; i < nj; i++)
+		{
+			ILine	   *ln = rejs[i];
+
+			/* reject() returns void: its text is empty */
+			ln->result = pstrdup("");
+			ln->ledger_body = DatumGetJsonbPCopy(SlGet(i, 1, NULL));
+		}
+	}
+	if (nt > 0)
+	{
+		int			nx = c->ntrans_in;
+		Datum	   *a[12];
+		bool	   *n[12];
+		Datum		v[13];
+		Oid			typs[12] = {INT8OID, trace_code_typ, INT8OID, INT8OID, qty_typ, DATEOID, DATEOID, TEXTOID,
+		INT8OID, INT8OID, INT8OID, qty_typ};
+		ILine	  **trs = palloc_array(ILine *, nt);
+		int			i = 0,
+					x = 0;
+
+		for (int k = 0; k < 12; k++)
+		{
+			a[k] = palloc0_array(Datum, k < 8 ? nt : nx);
+			n[k] = palloc0_array(bool, k < 8 ? nt : nx);
+		}
+		foreach(lc, c->pending)
+		{
+			ILine	   *ln = lfirst(lc);
+			SlTransform *t = &ln->tr;
+
+			if (ln->kind != LK_TRANSFORM)
+				continue;
+			trs[i] = ln;
+			a[0][i] = Int64GetDatum(ln->new_id);
+			a[1][i] = TraceCodeGetDatum(ln->new_code);
+			a[2][i] = Int64GetDatum(t->operator_id);
+			a[3][i] = Int64GetDatum(t->product);
+			a[4][i] = QtyGetDatum(t->q);
+			a[5][i] = DateADTGetDatum(t->produced);
+			a[6][i] = DateADTGetDatum(t->expires);
+			n[6][i] = !t->has_expiry;
+			a[7][i] = ln->lot;
+			n[7][i] = ln->lot == (Datum) 0;
+			for (int j = 0; j < t->ncodes; j++)
+			{
+				a[8][x] = Int64GetDatum(ln->link_ids[j]);
+				a[9][x] = Int64GetDatum(ln->new_id);
+				a[10][x] = Int64GetDatum(t->in[j]->id);
+				a[11][x] = QtyGetDatum(t->qtys[j]);
+				x++;
+			}
+			i++;
+		}
+		for (int k = 0; k < 12; k++)
+			v[k] = ArrayOf(a[k], n[k], k < 8 ? nt : nx, typs[k]);
+		v[12] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+		SlExec(&transform_many_stmt, v, NULL, 0);
+		if (SPI_processed != (uint64) nt)
+			elog(ERROR, "import wrote %llu transformations of %d", (unsigned long long) SPI_processed, nt);
+		for (i = 0; i < nt; i++)
+		{
+			ILine	   *ln = trs[i];
+
+			ln->result = TraceCodeToCString(ln->new_code);
+			ln->ledger_body = DatumGetJsonbPCopy(SlGet(i, 1, NULL));
+		}
+		elog(DEBUG1, "import: %d transform lines written by one statement", nt);
+	}
 	/* the ledger, in line order: each operator's chain follows the upload */
 	{
 		LedgerNewEntry *es = palloc_array(LedgerNewEntry, list_length(c->pending));
@@ -1962,6 +2317,16 @@ Flush(IChunk *c)
 				e->kind = "receive_first_entry";
 				e->on_date = ln->first.day;
 			}
+			else if (ln->kind == LK_REJECT)
+			{
+				e->kind = "reject";
+				e->on_date = ln->rej.day;
+			}
+			else if (ln->kind == LK_TRANSFORM)
+			{
+				e->kind = "transform";
+				e->on_date = ln->tr.produced;
+			}
 			else
 			{
 				e->kind = "receive";
@@ -1971,7 +2336,8 @@ Flush(IChunk *c)
 		RecordsToLedger(es, i);
 	}
 	c->pending = NIL;
-	c->nship = c->nrecv = c->nbatch = c->ninsp = c->ncons = c->nfirst = 0;
+	c->nship = c->nrecv = c->nbatch = c->ninsp = c->ncons = c->nfirst = c->nrej = c->ntrans = 0;
+	c->ntrans_in = 0;
 }
 
 /* ---- the other kinds: the record function, in a subtransaction --------------- */
@@ -2071,6 +2437,10 @@ Line(IChunk *c, ILine *ln, MemoryContext linecxt)
 		ConsumeLine(c, ln);
 	else if (ln->kind == LK_FIRST)
 		FirstEntryLine(c, ln);
+	else if (ln->kind == LK_REJECT)
+		RejectLine(c, ln);
+	else if (ln->kind == LK_TRANSFORM)
+		TransformLine(c, ln);
 	else
 		ReceiveLine(c, ln);
 	if (!ln->refused)
@@ -2102,18 +2472,21 @@ static SlStmt left_stmt = {
 	1, {"bigint"}
 };
 
+/* The report rows of some lines; their counts are added to the job by report_count_stmt. */
 static SlStmt report_stmt = {
-	"WITH r AS (INSERT INTO shilian.import_line (job_id, line_no, kind, status, result, sqlstate,"
-	"   message, detail)"
-	"  SELECT $1, u.n, u.k, CASE WHEN u.st IS NULL THEN 'accepted' ELSE 'refused' END, u.r, u.st, u.m,"
-	"   nullif(u.d, '')"
-	"  FROM unnest($2::integer[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])"
-	"   AS u(n, k, r, st, m, d) RETURNING status)"
-	" UPDATE shilian.import_job j SET done = done + (SELECT count(*) FROM r),"
-	"  accepted = accepted + (SELECT count(*) FROM r WHERE status = 'accepted'),"
-	"  refused = refused + (SELECT count(*) FROM r WHERE status = 'refused')"
-	" WHERE j.id = $1",
+	"INSERT INTO shilian.import_line (job_id, line_no, kind, status, result, sqlstate, message, detail)"
+	" SELECT $1, u.n, u.k, CASE WHEN u.st IS NULL THEN 'accepted' ELSE 'refused' END, u.r, u.st, u.m,"
+	"  nullif(u.d, '')"
+	" FROM unnest($2::integer[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])"
+	"  AS u(n, k, r, st, m, d)",
 	7, {"bigint", "integer[]", "text[]", "text[]", "text[]", "text[]", "text[]"}
+};
+
+/* The lines just reported, counted in C (accepted: no SQLSTATE), added to the job. */
+static SlStmt report_count_stmt = {
+	"UPDATE shilian.import_job SET done = done + $2, accepted = accepted + $3, refused = refused + $4"
+	" WHERE id = $1",
+	4, {"bigint", "integer", "integer", "integer"}
 };
 
 static SlStmt finish_stmt = {
@@ -2181,6 +2554,21 @@ Report(int64 job, IReport *rs, int n)
 	for (int k = 0; k < 6; k++)
 		v[k + 1] = ArrayOf(a[k], nl[k], n, typs[k]);
 	SlExec(&report_stmt, v, NULL, 0);
+	if (SPI_processed != (uint64) n)
+		elog(ERROR, "import reported %llu lines of %d", (unsigned long long) SPI_processed, n);
+	{
+		int			refused = 0;
+		Datum		c[4];
+
+		for (int i = 0; i < n; i++)
+			if (rs[i].sqlstate != NULL)
+				refused++;
+		c[0] = Int64GetDatum(job);
+		c[1] = Int32GetDatum(n);
+		c[2] = Int32GetDatum(n - refused);
+		c[3] = Int32GetDatum(refused);
+		SlExec(&report_count_stmt, c, NULL, 0);
+	}
 }
 
 /*
@@ -2192,13 +2580,19 @@ Report(int64 job, IReport *rs, int n)
 static void
 Prefetch(IChunk *c, char **bodies, MemoryContext cxt)
 {
-	Datum	   *codes = palloc_array(Datum, Max(c->n, 1));
+	Datum	   *codes;
 	Datum	   *links = palloc_array(Datum, Max(c->n, 1));
 	int			ncodes = 0,
-				nlinks = 0;
+				nlinks = 0,
+				room = Max(c->n, 1);
 
 	for (int from = 0; from < c->n;)
 		from = ParseFrom(c, from, bodies, cxt);
+	/* a code per line, every input of a transform line */
+	for (int i = 0; i < c->n; i++)
+		if (!c->lines[i].refused && c->lines[i].kind == LK_TRANSFORM)
+			room += c->lines[i].tr.ncodes;
+	codes = palloc_array(Datum, room);
 	for (int i = 0; i < c->n; i++)
 	{
 		ILine	   *ln = &c->lines[i];
@@ -2213,6 +2607,15 @@ Prefetch(IChunk *c, char **bodies, MemoryContext cxt)
 			codes[ncodes++] = TraceCodeGetDatum(ln->cons.code);
 		else if (ln->kind == LK_RECEIVE && !ln->has_ref)
 			links[nlinks++] = Int64GetDatum(ln->recv.link);
+		else if (ln->kind == LK_REJECT)
+			links[nlinks++] = Int64GetDatum(ln->rej.link);
+		else if (ln->kind == LK_TRANSFORM)
+		{
+			/* every input (the chunk reads them at once, locked in id order) */
+			for (int k = 0; k < ln->tr.ncodes; k++)
+				if (!ln->tr.code_null[k])
+					codes[ncodes++] = TraceCodeGetDatum(ln->tr.codes[k]);
+		}
 	}
 	if (!c->single)
 		LinksLoad(c, links, nlinks, codes, ncodes);

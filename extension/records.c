@@ -222,27 +222,6 @@ BatchLock(TraceCode code, SlBatch *b)
 	*b = *found;
 }
 
-static void
-ActorActive(SlBatch *b, int64 actor, const char *role, SlOperatorInfo *info)
-{
-	SlRefusal	r;
-
-	if (!CheckActorActive(&sql_lookup, b, actor, role, info, &r))
-		RecordRaise(&r);
-}
-
-/* The operator a record is for: the argument, else the acting operator, else the default. */
-static int64
-ActorFor(FunctionCallInfo fcinfo, int argno, int64 otherwise)
-{
-	int64		acting;
-
-	if (!PG_ARGISNULL(argno))
-		return PG_GETARG_INT64(argno);
-	acting = RecordActingOperator();
-	return acting != 0 ? acting : otherwise;
-}
-
 /* The 6-digit GB/T 2260 region of a station (county code + 3 digits). */
 static text *
 RegionOf(const char *station)
@@ -320,15 +299,6 @@ CheckProductKnown(SlLookup *lk, int64 product, bool *has_shelf, int32 *shelf, Sl
 		return true;
 	return Refuse(r, SL_UNKNOWN_PRODUCT, NULL, "Register the product with product_register first.",
 				  "unknown product: product %lld is not registered", (long long) product);
-}
-
-static void
-ProductLookup(int64 product, bool *has_shelf, int32 *shelf)
-{
-	SlRefusal	r;
-
-	if (!CheckProductKnown(&sql_lookup, product, has_shelf, shelf, &r))
-		RecordRaise(&r);
 }
 
 /*
@@ -661,15 +631,6 @@ CheckSale(bool found, int64 id, SlRefusal *r)
 	return Refuse(r, SL_UNKNOWN_LINK, NULL, NULL, "unknown link: no sale has link id %lld", (long long) id);
 }
 
-static void
-LinkLock(int64 id, SlSale *p)
-{
-	SlRefusal	r;
-
-	if (!CheckSale(SqlSale(&sql_lookup, id, p), id, &r))
-		RecordRaise(&r);
-}
-
 /*
  * A receipt's incoming inspection (进货查验) is optional: without one the
  * receipt is recorded, record_completeness() reports it incomplete and the
@@ -857,6 +818,26 @@ static SlStmt reject_stmt = {
 	5, {"bigint", "timestamptz", "text", "bigint", "shilian.qty"}
 };
 
+/*
+ * The rules of a rejection, in their order (the bulk import gives a refused
+ * line the very refusal reject() raises): the sale, the buyer may record,
+ * the sale still pending, the buyer active, the rejection not before the
+ * ship date.
+ */
+bool
+RecordRejectCheck(SlLookup *lk, SlReject *s, SlRefusal *r)
+{
+	SlSale	   *p = &s->sale;
+
+	s->day = TimestampDate(s->at);
+	if (!CheckSale(lk->sale(lk, s->link, p), s->link, r))
+		return false;
+	return lk->may_act(lk, p->buyer, "reject", r) &&
+		CheckLinkPending(p->id, p->status, r) &&
+		CheckStatusActive(p->buyer, "buyer", p->buyer_status, r) &&
+		CheckDateOrder("ship date", p->shipped, "rejection date", s->day, r);
+}
+
 /* reject(link, reject_reason, rejected_at): the buyer refuses a whole sale; the quantity returns to the seller's batch. */
 PG_FUNCTION_INFO_V1(sl_reject);
 Datum
@@ -864,7 +845,9 @@ sl_reject(PG_FUNCTION_ARGS)
 {
 	int64		link;
 	TimestampTz at;
-	SlSale		p;
+	SlReject	s;
+	SlSale	   *pp = &s.sale;
+	SlRefusal	r;
 	Datum		v[5];
 
 	RecordRequire(fcinfo, 0, "link");
@@ -874,19 +857,19 @@ sl_reject(PG_FUNCTION_ARGS)
 	at = PG_GETARG_TIMESTAMPTZ(2);
 
 	SlSpiConnect();
-	LinkLock(link, &p);
-	RecordCheckActor(p.buyer, "reject");
-	ValidateLinkPending(p.id, p.status);
-	ValidateStatusActive(p.buyer, "buyer", p.buyer_status);
-	ValidateDateOrder("ship date", p.shipped, "rejection date", TimestampDate(at));
+	memset(&s, 0, sizeof(s));
+	s.link = link;
+	s.at = at;
+	if (!RecordRejectCheck(&sql_lookup, &s, &r))
+		RecordRaise(&r);
 
 	v[0] = Int64GetDatum(link);
 	v[1] = TimestampTzGetDatum(at);
 	v[2] = PG_GETARG_DATUM(1);
-	v[3] = Int64GetDatum(p.from_batch);
-	v[4] = QtyGetDatum(p.shipped_qty);
+	v[3] = Int64GetDatum(pp->from_batch);
+	v[4] = QtyGetDatum(pp->shipped_qty);
 	SlExec(&reject_stmt, v, NULL, 0);
-	RecordToLedger(p.buyer, "reject", TimestampDate(at), JsonbResult(0, 1));
+	RecordToLedger(pp->buyer, "reject", s.day, JsonbResult(0, 1));
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -1023,18 +1006,6 @@ static SlStmt inputs_lock_stmt = {
 	1, {"shilian.trace_code[]"}
 };
 
-/*
- * The time a transform's links carry, the event's own (docs/trace.md): the
- * start of its production day in the platform time zone, or when the last
- * of its inputs arrived (received) if later, never after now. So a
- * back-dated transform is in trace_forward(..., as_of) from its day on.
- * sql/update/0.2.0--0.3.0/30_sqlnames.sql backfills 0.2.0 links by this rule.
- */
-#define SL_TRANSFORM_AT(produced_on, input_ids, now) \
-	"SELECT LEAST(" now ", GREATEST((" produced_on "::date::timestamp AT TIME ZONE" \
-	" pg_catalog.current_setting('shilian.timezone')), (SELECT max(il.received_at)" \
-	" FROM shilian.link il WHERE il.to_batch = ANY (" input_ids "::bigint[]) AND il.status = 'received')))"
-
 static SlStmt transform_stmt = {
 	"WITH nb AS (INSERT INTO shilian.batch (trace_code, owner_id, product_id, qty, qty_left,"
 	"   produced_on, expires_on, lot, origin)"
@@ -1054,6 +1025,104 @@ static SlStmt transform_stmt = {
 };
 
 /*
+ * The rules of a transformation, in their order (the bulk import gives a
+ * refused line the very refusal transform() raises): the inputs and
+ * quantities (non-empty, as many of each, no nulls, no input twice), every
+ * input known, the operator (the argument, else the acting operator, else
+ * the first input's holder) may record and is active, the product known, the
+ * output quantity positive, the production date not in the future and not
+ * after the expiry date given, then each input in turn: held by the
+ * operator, its quantity positive and in its unit, produced no later than
+ * the output, not expired on the production date, its balance.
+ */
+bool
+RecordTransformCheck(SlLookup *lk, SlTransform *s, SlRefusal *r)
+{
+	bool		has_shelf;
+	int32		shelf;
+
+	if (s->ncodes == 0 || s->ncodes != s->nqtys)
+	{
+		Refuse(r, ERRCODE_INVALID_PARAMETER_VALUE, NULL, NULL,
+			   "inputs and qtys must be non-empty arrays of the same length");
+		r->detail = psprintf("There are %d inputs and %d quantities.", s->ncodes, s->nqtys);
+		return false;
+	}
+	for (int i = 0; i < s->ncodes; i++)
+	{
+		if (s->code_null[i] || s->qty_null[i])
+			return Refuse(r, ERRCODE_NULL_VALUE_NOT_ALLOWED, NULL, NULL,
+						  "argument %s must not contain nulls", s->code_null[i] ? "inputs" : "qtys");
+		for (int j = 0; j < i; j++)
+			if (s->codes[j] == s->codes[i])
+				return Refuse(r, ERRCODE_INVALID_PARAMETER_VALUE, NULL, NULL,
+							  "input batch %s is listed twice", TraceCodeToCString(s->codes[i]));
+	}
+	s->in = palloc0_array(SlBatch *, s->ncodes);
+	for (int i = 0; i < s->ncodes; i++)
+	{
+		s->in[i] = lk->batch(lk, s->codes[i]);
+		if (!CheckBatchKnown(s->in[i], s->codes[i], r))
+			return false;
+	}
+	if (!s->has_operator)
+	{
+		int64		acting = RecordActingOperator();
+
+		s->operator_id = acting != 0 ? acting : s->in[0]->owner;
+	}
+	if (!lk->may_act(lk, s->operator_id, "transform", r) ||
+		!CheckActorActive(lk, s->in[0], s->operator_id, "operator", &s->op_info, r) ||
+		!CheckProductKnown(lk, s->product, &has_shelf, &shelf, r) ||
+		!CheckPositive(s->q, "the output quantity", r) ||
+		!CheckNotFuture(s->produced, r))
+		return false;
+	if (s->has_expiry)
+	{
+		if (!CheckDateOrder("production date", s->produced, "expiry date", s->expires, r))
+			return false;
+	}
+	else if (has_shelf)
+	{
+		s->has_expiry = true;
+		s->expires = s->produced + shelf;
+	}
+	for (int i = 0; i < s->ncodes; i++)
+	{
+		SlBatch    *b = s->in[i];
+		Qty			q = s->qtys[i];
+
+		if (!CheckOwner(b->code, b->owner, s->operator_id, "operator", r) ||
+			!CheckPositive(q, "an input quantity", r) ||
+			!CheckDimension(b->code, b->qty, q, r) ||
+			!CheckDateOrder("input production date", b->produced, "production date", s->produced, r) ||
+			!CheckNotExpired(b->code, b->has_expiry, b->expires, "production date", s->produced, r) ||
+			!CheckBalance(b->code, b->left, q, r))
+			return false;
+	}
+	return true;
+}
+
+/* transform()'s lookup: the inputs locked by inputs_lock_stmt; the rest as the record functions read it. */
+typedef struct TransformLookup
+{
+	SlLookup	base;
+	SlBatch    *in;
+	int			n;
+} TransformLookup;
+
+static SlBatch *
+TransformBatch(SlLookup *self, TraceCode code)
+{
+	TransformLookup *t = (TransformLookup *) self;
+
+	for (int i = 0; i < t->n; i++)
+		if (t->in[i].id != 0 && t->in[i].code == code)
+			return &t->in[i];
+	return NULL;
+}
+
+/*
  * transform(inputs, qtys, product, qty, produced_on, lot, expires_on,
  * operator) → trace_code: processing or mixing several input batches into
  * one new batch; each input quantity leaves that input's balance.
@@ -1066,23 +1135,12 @@ sl_transform(PG_FUNCTION_ARGS)
 	ArrayType  *qtys_a;
 	Datum	   *codes;
 	Datum	   *qtys;
-	bool	   *cnulls;
-	bool	   *qnulls;
-	int			ncodes;
-	int			nqtys;
-	int64		product;
-	Qty			out;
-	DateADT		produced;
-	int64		actor;
-	SlOperatorInfo op;
-	bool		has_expiry;
-	int32		shelf;
-	DateADT		expires = 0;
-	SlBatch    *in;
-	Datum	   *ids;
-	Datum	   *used;
-	Datum	   *lefts;
 	Oid			qtyoid;
+	SlTransform s;
+	SlRefusal	refusal;
+	TransformLookup lk;
+	Datum	   *ids;
+	Datum	   *lefts;
 	Datum		v[11];
 	char		n[12] = "           ";
 	TraceCode	code;
@@ -1094,101 +1152,72 @@ sl_transform(PG_FUNCTION_ARGS)
 	RecordRequire(fcinfo, 4, "produced_on");
 	codes_a = PG_GETARG_ARRAYTYPE_P(0);
 	qtys_a = PG_GETARG_ARRAYTYPE_P(1);
-	product = PG_GETARG_INT64(2);
-	out = PG_GETARG_QTY(3);
-	produced = PG_GETARG_DATEADT(4);
 	qtyoid = ARR_ELEMTYPE(qtys_a);
-
-	deconstruct_array(codes_a, ARR_ELEMTYPE(codes_a), 8, true, TYPALIGN_DOUBLE, &codes, &cnulls, &ncodes);
-	deconstruct_array(qtys_a, qtyoid, 8, true, TYPALIGN_DOUBLE, &qtys, &qnulls, &nqtys);
-	if (ncodes == 0 || ncodes != nqtys)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("inputs and qtys must be non-empty arrays of the same length"),
-				 errdetail("There are %d inputs and %d quantities.", ncodes, nqtys)));
-	for (int i = 0; i < ncodes; i++)
-	{
-		if (cnulls[i] || qnulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("argument %s must not contain nulls", cnulls[i] ? "inputs" : "qtys")));
-		for (int j = 0; j < i; j++)
-			if (codes[j] == codes[i])
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("input batch %s is listed twice",
-								TraceCodeToCString(DatumGetTraceCode(codes[i])))));
-	}
+	memset(&s, 0, sizeof(s));
+	deconstruct_array(codes_a, ARR_ELEMTYPE(codes_a), 8, true, TYPALIGN_DOUBLE, &codes, &s.code_null, &s.ncodes);
+	deconstruct_array(qtys_a, qtyoid, 8, true, TYPALIGN_DOUBLE, &qtys, &s.qty_null, &s.nqtys);
+	s.codes = palloc_array(TraceCode, Max(s.ncodes, 1));
+	for (int i = 0; i < s.ncodes; i++)
+		s.codes[i] = s.code_null[i] ? 0 : DatumGetTraceCode(codes[i]);
+	s.qtys = palloc_array(Qty, Max(s.nqtys, 1));
+	for (int i = 0; i < s.nqtys; i++)
+		s.qtys[i] = s.qty_null[i] ? 0 : DatumGetQty(qtys[i]);
+	s.product = PG_GETARG_INT64(2);
+	s.q = PG_GETARG_QTY(3);
+	s.produced = PG_GETARG_DATEADT(4);
+	s.has_expiry = !PG_ARGISNULL(6);
+	s.expires = s.has_expiry ? PG_GETARG_DATEADT(6) : 0;
+	s.has_operator = !PG_ARGISNULL(7);
+	s.operator_id = s.has_operator ? PG_GETARG_INT64(7) : 0;
 
 	SlSpiConnect();
-	v[0] = PG_GETARG_DATUM(0);
-	SlExec(&inputs_lock_stmt, v, NULL, 0);
-	in = palloc0_array(SlBatch, ncodes);
-	for (uint64 r = 0; r < SPI_processed; r++)
+	lk.base = sql_lookup;
+	lk.base.batch = TransformBatch;
+	lk.in = NULL;
+	lk.n = 0;
+	/* the inputs, locked at once in id order, once the arrays are known good */
+	if (s.ncodes > 0 && s.ncodes == s.nqtys &&
+		!array_contains_nulls(codes_a) && !array_contains_nulls(qtys_a))
 	{
-		TraceCode	c = DatumGetTraceCode(SlGet(r, 15, NULL));
+		v[0] = PG_GETARG_DATUM(0);
+		SlExec(&inputs_lock_stmt, v, NULL, 0);
+		lk.in = palloc0_array(SlBatch, s.ncodes);
+		lk.n = s.ncodes;
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			TraceCode	c = DatumGetTraceCode(SlGet(r, 15, NULL));
 
-		for (int i = 0; i < ncodes; i++)
-			if (DatumGetTraceCode(codes[i]) == c)
-				RecordBatchFill(&in[i], c, r);
+			for (int i = 0; i < s.ncodes; i++)
+				if (s.codes[i] == c)
+					RecordBatchFill(&lk.in[i], c, r);
+		}
 	}
-	for (int i = 0; i < ncodes; i++)
-		if (in[i].id == 0)
-			ereport(ERROR,
-					(errcode(SL_UNKNOWN_BATCH),
-					 errmsg("unknown batch: no batch has trace code %s",
-							TraceCodeToCString(DatumGetTraceCode(codes[i])))));
+	if (!RecordTransformCheck(&lk.base, &s, &refusal))
+		RecordRaise(&refusal);
 
-	actor = ActorFor(fcinfo, 7, in[0].owner);
-	RecordCheckActor(actor, "transform");
-	ActorActive(&in[0], actor, "operator", &op);
-	ProductLookup(product, &has_expiry, &shelf);
-	ValidatePositive(out, "the output quantity");
-	ValidateNotFuture(produced);
-	if (!PG_ARGISNULL(6))
+	ids = palloc_array(Datum, s.ncodes);
+	lefts = palloc_array(Datum, s.ncodes);
+	for (int i = 0; i < s.ncodes; i++)
 	{
-		expires = PG_GETARG_DATEADT(6);
-		has_expiry = true;
-		ValidateDateOrder("production date", produced, "expiry date", expires);
+		ids[i] = Int64GetDatum(s.in[i]->id);
+		lefts[i] = QtyGetDatum(QtySub(s.in[i]->left, s.qtys[i]));
 	}
-	else if (has_expiry)
-		expires = produced + shelf;
-
-	ids = palloc_array(Datum, ncodes);
-	used = palloc_array(Datum, ncodes);
-	lefts = palloc_array(Datum, ncodes);
-	for (int i = 0; i < ncodes; i++)
-	{
-		SlBatch    *b = &in[i];
-		Qty			q = DatumGetQty(qtys[i]);
-
-		ValidateOwner(b->code, b->owner, actor, "operator");
-		ValidatePositive(q, "an input quantity");
-		ValidateDimension(b->code, b->qty, q);
-		ValidateDateOrder("input production date", b->produced, "production date", produced);
-		ValidateNotExpired(b->code, b->has_expiry, b->expires, "production date", produced);
-		ValidateBalance(b->code, b->left, q);
-		ids[i] = Int64GetDatum(b->id);
-		used[i] = QtyGetDatum(q);
-		lefts[i] = QtyGetDatum(QtySub(b->left, q));
-	}
-
-	v[0] = PointerGetDatum(RegionOf(op.station));
-	v[1] = Int64GetDatum(actor);
-	v[2] = Int64GetDatum(product);
-	v[3] = QtyGetDatum(out);
-	v[4] = DateADTGetDatum(produced);
-	v[5] = DateADTGetDatum(expires);
-	n[5] = has_expiry ? ' ' : 'n';
+	v[0] = PointerGetDatum(RegionOf(s.op_info.station));
+	v[1] = Int64GetDatum(s.operator_id);
+	v[2] = Int64GetDatum(s.product);
+	v[3] = QtyGetDatum(s.q);
+	v[4] = DateADTGetDatum(s.produced);
+	v[5] = DateADTGetDatum(s.expires);
+	n[5] = s.has_expiry ? ' ' : 'n';
 	v[6] = PG_ARGISNULL(5) ? (Datum) 0 : PG_GETARG_DATUM(5);
 	n[6] = PG_ARGISNULL(5) ? 'n' : ' ';
-	v[7] = PointerGetDatum(construct_array(ids, ncodes, INT8OID, 8, true, TYPALIGN_DOUBLE));
-	v[8] = PointerGetDatum(construct_array(used, ncodes, qtyoid, 8, true, TYPALIGN_DOUBLE));
+	v[7] = PointerGetDatum(construct_array(ids, s.ncodes, INT8OID, 8, true, TYPALIGN_DOUBLE));
+	v[8] = PointerGetDatum(construct_array(qtys, s.ncodes, qtyoid, 8, true, TYPALIGN_DOUBLE));
 	v[9] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
-	v[10] = PointerGetDatum(construct_array(lefts, ncodes, qtyoid, 8, true, TYPALIGN_DOUBLE));
+	v[10] = PointerGetDatum(construct_array(lefts, s.ncodes, qtyoid, 8, true, TYPALIGN_DOUBLE));
 	SlExec(&transform_stmt, v, n, 0);
 	code = DatumGetTraceCode(SlGet(0, 1, NULL));
-	RecordToLedger(actor, "transform", produced, JsonbResult(0, 2));
+	RecordToLedger(s.operator_id, "transform", s.produced, JsonbResult(0, 2));
 	SPI_finish();
 	PG_RETURN_TRACE_CODE(code);
 }

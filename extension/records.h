@@ -317,6 +317,16 @@ typedef struct SlReceive
 	text	   *result;			/* the inspection's result (NULL without one) */
 } SlReceive;
 
+/* reject(): the line's values, and what the rules found. */
+typedef struct SlReject
+{
+	int64		link;			/* the key the lookup's sale() takes */
+	TimestampTz at;
+	/* out */
+	SlSale		sale;			/* when found */
+	DateADT		day;
+} SlReject;
+
 /* The product's shelf life (has_shelf false: none); false when not registered. */
 extern bool RecordLookupProduct(int64 id, bool *has_shelf, int32 *shelf);
 /* inspect(): the line's values, and what the rules found. */
@@ -366,6 +376,42 @@ typedef struct SlFirstEntry
 	text	   *result;			/* the inspection's result (NULL without one) */
 } SlFirstEntry;
 
+/* transform(): the line's values, and what the rules found. */
+typedef struct SlTransform
+{
+	int			ncodes;			/* the inputs (trace codes; code_null[i]: a null element) */
+	TraceCode  *codes;
+	bool	   *code_null;
+	int			nqtys;			/* the quantity taken of each input */
+	Qty		   *qtys;
+	bool	   *qty_null;
+	int64		product;
+	Qty			q;
+	DateADT		produced;
+	bool		has_expiry;		/* in: expires_on given; out: the batch has an expiry date */
+	DateADT		expires;		/* in: as given; out: as given, or produced + shelf life */
+	bool		has_operator;	/* else the acting operator, else the first input's holder */
+	int64		operator_id;	/* set to the operator the rules found */
+	/* out, when accepted */
+	SlBatch   **in;				/* the input batches, in input order */
+	SlOperatorInfo op_info;		/* its station gives the trace code's region */
+} SlTransform;
+
+/*
+ * The time a transform's links carry, the event's own (docs/trace.md): the
+ * start of its production day in the platform time zone, or when the last
+ * of its inputs arrived (received) if later, never after now. So a
+ * back-dated transform is in trace_forward(..., as_of) from its day on.
+ * sql/update/0.2.0--0.3.0/30_sqlnames.sql backfills 0.2.0 links by this rule;
+ * transform() and the bulk import's transform lines write them by it.
+ */
+#define SL_TRANSFORM_AT(produced_on, input_ids, now) \
+	"SELECT LEAST(" now ", GREATEST((" produced_on "::date::timestamp AT TIME ZONE" \
+	" pg_catalog.current_setting('shilian.timezone')), (SELECT max(il.received_at)" \
+	" FROM shilian.link il WHERE il.to_batch = ANY (" input_ids "::bigint[]) AND il.status = 'received')))"
+
+/* Every rule of transform() in its order; true when the batch may be written. */
+extern bool RecordTransformCheck(SlLookup *lk, SlTransform *s, SlRefusal *r);
 /* Every rule of consume() in its order; true when the consumption may be written. */
 extern bool RecordConsumeCheck(SlLookup *lk, SlConsume *s, SlRefusal *r);
 /* Every rule of receive_first_entry() in its order; true when the batch may be written. */
@@ -378,5 +424,7 @@ extern bool RecordBatchCheck(SlLookup *lk, SlBatchNew *s, SlRefusal *r);
 extern bool RecordShipCheck(SlLookup *lk, SlShip *s, SlRefusal *r);
 /* Every rule of receive() (into a new batch) in its order. */
 extern bool RecordReceiveCheck(SlLookup *lk, SlReceive *s, SlRefusal *r);
+/* Every rule of reject() in its order; true when the sale may be rejected. */
+extern bool RecordRejectCheck(SlLookup *lk, SlReject *s, SlRefusal *r);
 
 #endif

@@ -206,5 +206,68 @@ copied=$(psql -qAtX -c "SELECT count(*) FROM bench_copy.batch")
 row "import batch lines (set-based, $NB lines)" "$(awk -v n="$NB" -v s="$batch_s" 'BEGIN { printf "%.0f", n / s }')" "lines/s" \
 	"$(awk -v n="$NB" -v s="$copy_batch_s" 'BEGIN { printf "%.0f", n / s }')" "COPY of its rows, keyed" ">=0.5"
 
+# Transform and reject lines (issue 19: every record kind on the set path):
+# NT lines alternating a transformation (1 kg of a producer's batch into a
+# new batch) and the rejection of a pending sale by its link id (the sales
+# made by an import of ship lines first, not timed), applied the same way,
+# against COPY of the rows they wrote (the new batches, their links, the
+# rejected sales, with the 20 producers' batches they reference) into the
+# keyed copies of the batch and link tables.
+NT=${SHILIAN_BENCH_IMPORT_TRANSFORM_LINES:-40000}
+first=$(psql -qAtX -c "SELECT coalesce(max(id), 0) FROM shilian.batch")
+firstlink=$(psql -qAtX -c "SELECT coalesce(max(id), 0) FROM shilian.link")
+job=$(psql -qAtX -c "SELECT (shilian.import_open('apply_valid', NULL, '\\x02', $(( NT / 2 )))).job")
+psql -qAtX -v ON_ERROR_STOP=1 >/dev/null <<SQL
+INSERT INTO shilian.import_stage (job_id, line_no, body)
+SELECT $job, g, json_build_object('kind', 'ship', 'code', b.code, 'buyer', o.id, 'qty', '1 kg')::text
+  FROM generate_series(1, $(( NT / 2 ))) g JOIN bench_batch b ON b.i = 1 + g % 20 JOIN bench_ops o ON o.i = 21 + g % 20;
+SELECT shilian.import_apply($job, NULL);
+CREATE TABLE bench_sales AS
+SELECT row_number() OVER (ORDER BY id) AS k, id FROM shilian.link WHERE id > $firstlink AND status = 'pending';
+CREATE TABLE bench_tr_lines AS
+SELECT g, CASE WHEN g % 2 = 1
+	THEN json_build_object('kind', 'transform', 'inputs', ARRAY[b.code], 'qtys', ARRAY['1 kg'],
+		'product', (SELECT id FROM shilian.product WHERE name = 'bench flour'), 'qty', '1 kg',
+		'produced_on', current_date - 1, 'lot', 'T' || g)::text
+	ELSE json_build_object('kind', 'reject', 'link', s.id, 'reject_reason', 'bench')::text END AS line
+  FROM generate_series(1, $NT) g JOIN bench_batch b ON b.i = 1 + g % 20
+  LEFT JOIN bench_sales s ON s.k = g / 2;
+SQL
+sales=$(psql -qAtX -c "SELECT count(*) FROM bench_sales")
+[ "$sales" = "$(( NT / 2 ))" ] || { echo "the ship lines made $sales sales, not $(( NT / 2 ))" >&2; exit 1; }
+firstlink=$(psql -qAtX -c "SELECT coalesce(max(id), 0) FROM shilian.link")
+job=$(psql -qAtX -c "SELECT (shilian.import_open('apply_valid', NULL, '\\x03', $NT)).job")
+psql -qAtX -v ON_ERROR_STOP=1 -c "\\copy (SELECT $job, g, line FROM bench_tr_lines ORDER BY g) TO '$T/tr_lines.tsv'"
+chunks=$(( (NT + 19999) / 20000 ))
+t0=$(now_ns)
+{
+	echo "\\copy shilian.import_stage (job_id, line_no, body) FROM '$T/tr_lines.tsv'"
+	for _ in $(seq 1 "$chunks"); do echo "SELECT shilian.import_apply($job, 20000);"; done
+} | psql -qAtX -v ON_ERROR_STOP=1 >/dev/null
+t1=$(now_ns)
+tr_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", (b - a) / 1e9 }')
+accepted=$(psql -qAtX -c "SELECT accepted FROM shilian.import_job WHERE id = $job")
+[ "$accepted" = "$NT" ] || { echo "transform/reject import accepted $accepted of $NT lines" >&2; exit 1; }
+bad=$(psql -qAtX -c "SELECT count(*) FROM shilian.chain_verify(NULL) WHERE NOT ok")
+[ "$bad" = 0 ] || { echo "$bad chains do not verify after the transform/reject import" >&2; exit 1; }
+psql -qAtX -v ON_ERROR_STOP=1 \
+	-c "\\copy (SELECT b.* FROM shilian.batch b WHERE b.id > $first OR b.trace_code::text IN (SELECT code FROM bench_batch) ORDER BY b.id) TO '$T/tr_batch.csv' CSV" \
+	-c "\\copy (SELECT l.* FROM shilian.link l WHERE l.id > $firstlink OR l.id IN (SELECT id FROM bench_sales) ORDER BY l.id) TO '$T/tr_link.csv' CSV"
+copy_tr_s=""
+for _ in 1 2 3; do
+	psql -qAtX -c "TRUNCATE bench_copy.inspection, bench_copy.link, bench_copy.batch" >/dev/null
+	t0=$(now_ns)
+	psql -qAtX -v ON_ERROR_STOP=1 -c "\\copy bench_copy.batch FROM '$T/tr_batch.csv' CSV" \
+		-c "\\copy bench_copy.link FROM '$T/tr_link.csv' CSV" >/dev/null
+	t1=$(now_ns)
+	s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", (b - a) / 1e9 }')
+	if [ -z "$copy_tr_s" ] || awk -v a="$s" -v b="$copy_tr_s" 'BEGIN { exit !(a < b) }'; then copy_tr_s=$s; fi
+done
+copied=$(psql -qAtX -c "SELECT (SELECT count(*) FROM bench_copy.link WHERE status = 'rejected') || ' ' || (SELECT count(*) FROM bench_copy.link WHERE kind = 'transform')")
+[ "$copied" = "$(( NT / 2 )) $(( NT / 2 ))" ] || { echo "the copy holds $copied rejected sales and transform links, not $(( NT / 2 )) each" >&2; exit 1; }
+row "import transform+reject lines (set-based, $NT lines)" "$(awk -v n="$NT" -v s="$tr_s" 'BEGIN { printf "%.0f", n / s }')" "lines/s" \
+	"$(awk -v n="$NT" -v s="$copy_tr_s" 'BEGIN { printf "%.0f", n / s }')" "COPY of its rows, keyed" ">=0.5"
+
+psql -qAtX -c "SET client_min_messages = warning" -c "DROP TABLE bench_tr_lines, bench_sales" >/dev/null
 psql -qAtX -c "SET client_min_messages = warning" -c "DROP TABLE bench_batch_lines, bench_batch, bench_ops, bench_rows, bench_lines, bench_raw" -c "DROP SCHEMA bench_copy CASCADE" >/dev/null
 rm -rf "$T"

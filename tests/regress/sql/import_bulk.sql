@@ -499,5 +499,118 @@ SELECT l.line_no, l.sqlstate, l.message,
   FROM shilian.import_line l WHERE l.job_id = :job13 ORDER BY l.line_no;
 SELECT i.result FROM shilian.inspection i WHERE i.link_id = :l9;
 
+-- ---- reject and transform lines through the set path ------------------------------
+-- checked by reject's and transform's own rules (RecordRejectCheck,
+-- RecordTransformCheck) and written with one statement per kind per chunk:
+-- every refusal of reject and transform, and of import_line_call, as the
+-- single-record path gives it; balances move line by line; a transform's
+-- links take their ids in line order with the sales'
+SELECT shilian.product_register('馒头', 'grain', shelf_life_days => 3) AS bun \gset
+SELECT shilian.operator_register('退货方', 'circulation', '{retailer}', '370112001', 'f', '6', reg_card => 'B-6') AS gone \gset
+SELECT shilian.operator_activate(:gone);
+SELECT shilian.batch_create(:mill, :flour, '100 kg', '2026-01-10', expires_on => '2099-12-31')::text AS t1 \gset
+SELECT shilian.batch_create(:mill, :flour, '50 kg', '2026-01-10', expires_on => '2099-12-31')::text AS t2 \gset
+SELECT shilian.batch_create(:mill, :flour, '10 kg', '2026-01-12', expires_on => '2099-12-31')::text AS t3 \gset
+SELECT shilian.ship(:'t1', :wh, '10 kg', '2026-01-11') AS r1 \gset
+SELECT shilian.ship(:'t1', :wh, '5 kg', '2026-01-11') AS r2 \gset
+SELECT shilian.ship(:'t1', :gone, '1 kg', '2026-01-11') AS r3 \gset
+SELECT shilian.ship(:'t1', :scope, '1 kg', '2026-01-11') AS r4 \gset
+SELECT shilian.operator_suspend(:gone, 'closed');
+TRUNCATE upload;
+INSERT INTO upload VALUES
+ (1, format('{"kind": "reject", "link": %s, "reject_reason": "发霉", "rejected_at": "2026-01-12T08:00:00+08:00"}', :r1)),
+ (2, format('{"kind": "reject", "link": %s, "reject_reason": "again", "rejected_at": "2026-01-12T08:00:00+08:00"}', :r1)), -- SLR13 (line 1)
+ (3, format('{"kind": "reject", "link": %s, "reject_reason": "x"}', :l3)),                                  -- SLR13 (received)
+ (4, '{"kind": "reject", "link": 999999, "reject_reason": "x"}'),                                           -- SLR14
+ (5, format('{"kind": "reject", "link": %s, "reject_reason": "x"}', :r3)),                                  -- SLR02
+ (6, format('{"kind": "reject", "link": %s, "reject_reason": "x", "rejected_at": "2000-01-01T00:00:00+08:00"}', :r2)), -- SLR07
+ (7, format('{"kind": "reject", "link": %s}', :r2)),                                                        -- 22023 missing
+ (8, format('{"kind": "reject", "link": %s, "reject_reason": "x", "by": 1}', :r2)),                         -- 22023 unknown field
+ (9, '{"kind": "reject", "link": "abc", "reject_reason": "x"}'),                                            -- 22P02
+ (10, format('{"kind": "reject", "link": %s, "reject_reason": "x", "rejected_at": "yesterday"}', :r2)),     -- SLD03
+ (11, format('{"kind": "transform", "inputs": ["%s", "%s"], "qtys": ["20 kg", "10 kg"], "product": %s, "qty": "25 kg", "produced_on": "2026-01-12", "lot": "M-1"}', :'t1', :'t2', :bun)),
+ (12, format('{"kind": "ship", "code": "%s", "buyer": %s, "qty": "5 kg", "shipped_on": "2026-01-12"}', :'t1', :wh)),
+ (13, format('{"kind": "transform", "inputs": ["%s"], "qtys": ["5 kg"], "product": %s, "qty": "5 kg", "produced_on": "2026-01-12", "expires_on": "2026-02-01", "operator": %s}', :'t2', :bun, :mill)),
+ (14, format('{"kind": "transform", "inputs": [], "qtys": [], "product": %s, "qty": "1 kg", "produced_on": "2026-01-12"}', :bun)),  -- 22023 empty
+ (15, format('{"kind": "transform", "inputs": ["%s"], "qtys": ["1 kg", "1 kg"], "product": %s, "qty": "1 kg", "produced_on": "2026-01-12"}', :'t1', :bun)), -- 22023 lengths
+ (16, format('{"kind": "transform", "inputs": ["%s", null], "qtys": ["1 kg", "1 kg"], "product": %s, "qty": "1 kg", "produced_on": "2026-01-12"}', :'t1', :bun)), -- 22004 inputs
+ (17, format('{"kind": "transform", "inputs": ["%s", "%s"], "qtys": ["1 kg", null], "product": %s, "qty": "1 kg", "produced_on": "2026-01-12"}', :'t1', :'t2', :bun)), -- 22004 qtys
+ (18, format('{"kind": "transform", "inputs": ["%s", "%s"], "qtys": ["1 kg", "1 kg"], "product": %s, "qty": "1 kg", "produced_on": "2026-01-12"}', :'t1', :'t1', :bun)), -- 22023 twice
+ (19, format('{"kind": "transform", "inputs": ["%s", "%s"], "qtys": ["1 kg", "1 kg"], "product": %s, "qty": "1 kg", "produced_on": "2026-01-12"}', :'t1', :'nobatch', :bun)), -- SLR03
+ (20, format('{"kind": "transform", "inputs": ["%s"], "qtys": ["1 kg"], "product": %s, "qty": "1 kg", "produced_on": "2026-01-12", "operator": 999999}', :'t1', :bun)), -- SLR01
+ (21, format('{"kind": "transform", "inputs": ["%s"], "qtys": ["1 kg"], "product": %s, "qty": "1 kg", "produced_on": "2026-01-12", "operator": %s}', :'t1', :bun, :dormant)), -- SLR02
+ (22, format('{"kind": "transform", "inputs": ["%s"], "qtys": ["1 kg"], "product": 999999, "qty": "1 kg", "produced_on": "2026-01-12"}', :'t1')), -- SLR18
+ (23, format('{"kind": "transform", "inputs": ["%s"], "qtys": ["1 kg"], "product": %s, "qty": "0 kg", "produced_on": "2026-01-12"}', :'t1', :bun)), -- SLR16 output
+ (24, format('{"kind": "transform", "inputs": ["%s"], "qtys": ["1 kg"], "product": %s, "qty": "1 kg", "produced_on": "2999-01-01"}', :'t1', :bun)), -- SLR07 future
+ (25, format('{"kind": "transform", "inputs": ["%s"], "qtys": ["1 kg"], "product": %s, "qty": "1 kg", "produced_on": "2026-01-12", "expires_on": "2026-01-01"}', :'t1', :bun)), -- SLR07 expiry
+ (26, format('{"kind": "transform", "inputs": ["%s", "%s"], "qtys": ["1 kg", "1 L"], "product": %s, "qty": "1 kg", "produced_on": "2026-01-12"}', :'t1', :'whmilk', :bun)), -- SLR04
+ (27, format('{"kind": "transform", "inputs": ["%s"], "qtys": ["0 kg"], "product": %s, "qty": "1 kg", "produced_on": "2026-01-12"}', :'t1', :bun)), -- SLR16 input
+ (28, format('{"kind": "transform", "inputs": ["%s"], "qtys": ["1 L"], "product": %s, "qty": "1 kg", "produced_on": "2026-01-12"}', :'t1', :bun)), -- SLR06
+ (29, format('{"kind": "transform", "inputs": ["%s"], "qtys": ["1 kg"], "product": %s, "qty": "1 kg", "produced_on": "2026-01-11"}', :'t3', :bun)), -- SLR07 input
+ (30, format('{"kind": "transform", "inputs": ["%s"], "qtys": ["1 L"], "product": %s, "qty": "1 kg", "produced_on": "2026-01-12"}', :'old', :bun)), -- SLR08
+ (31, format('{"kind": "transform", "inputs": ["%s"], "qtys": ["36 kg"], "product": %s, "qty": "1 kg", "produced_on": "2026-01-12"}', :'t2', :bun)), -- SLR05 (35 kg left)
+ (32, format('{"kind": "transform", "inputs": "%s", "qtys": ["1 kg"], "product": %s, "qty": "1 kg", "produced_on": "2026-01-12"}', :'t1', :bun)), -- 22023 scalar
+ (33, format('{"kind": "transform", "inputs": {"a": 1}, "qtys": ["1 kg"], "product": %s, "qty": "1 kg", "produced_on": "2026-01-12"}', :bun)), -- 22023 object
+ (34, format('{"kind": "transform", "inputs": ["12345"], "qtys": ["1 kg"], "product": %s, "qty": "1 kg", "produced_on": "2026-01-12"}', :bun)), -- 22P02 code
+ (35, format('{"kind": "transform", "inputs": ["%s"], "qtys": ["1 kgs"], "product": %s, "qty": "1 kg", "produced_on": "2026-01-12"}', :'t1', :bun)), -- 22P02 qty
+ (36, format('{"kind": "transform", "inputs": ["%s"], "qtys": ["1 kg"], "qty": "1 kg"}', :'t1')),          -- 22023 missing
+ (37, format('{"kind": "transform", "inputs": ["%s"], "qtys": ["1 kg"], "product": %s, "qty": "1 kg", "colour": 1}', :'t1', :bun)), -- 22023 unknown field
+ (38, format('{"kind": "transform", "inputs": ["%s"], "qtys": ["1 kg"], "product": %s, "qty": "1 kg", "produced_on": "2026-1-12"}', :'t1', :bun)), -- SLD
+ (39, format('{"kind": "reject", "link": %s, "reject_reason": "晚到", "rejected_at": "2026-01-13T08:00:00+08:00"}', :r2)),
+ (40, format('{"kind": "transform", "inputs": ["%s", "%s"], "qtys": ["2 kg", "4 kg"], "product": %s, "qty": "6 kg", "produced_on": "2026-01-12"}', :'t2', :'t1', :bun));
+SELECT pg_temp.single_path() AS single \gset
+SELECT shilian.import_ndjson(string_agg(line, E'\n' ORDER BY n)) AS job14 FROM upload \gset
+SELECT l.line_no, l.kind, coalesce(l.sqlstate, 'ok') AS sqlstate,
+       coalesce(l.sqlstate || ' ' || l.message, l.status) = (:'single'::jsonb ->> l.line_no::text) AS same
+  FROM shilian.import_line l WHERE l.job_id = :job14 ORDER BY l.line_no;
+SELECT l.line_no, l.sqlstate, regexp_replace(l.message, '\d{18}', '<code>', 'g') AS message, l.detail
+  FROM shilian.import_line l WHERE l.job_id = :job14 AND l.status = 'refused' ORDER BY l.line_no;
+-- balances: t1 100 less 10, 5, 1, 1 shipped before, 20 + 5 + 4 here, 5 shipped,
+-- 10 and 5 back (lines 1, 39); t2 50 less 10, 5, 2
+SELECT (SELECT qty_left FROM shilian.batch WHERE trace_code = :'t1'::shilian.trace_code) AS t1_left,
+       (SELECT qty_left FROM shilian.batch WHERE trace_code = :'t2'::shilian.trace_code) AS t2_left;
+SELECT l.id, l.status, l.reject_reason, l.received_at FROM shilian.link l WHERE l.id IN (:r1, :r2) ORDER BY l.id;
+SELECT i.line_no, b.origin, b.qty, b.qty_left, b.produced_on, b.expires_on, b.lot, b.owner_id = :mill AS mill,
+	(SELECT jsonb_agg(jsonb_build_object('input', ib.trace_code = ANY (ARRAY[:'t1', :'t2']::shilian.trace_code[]),
+		'qty', il.qty_accepted, 'at', il.received_at) ORDER BY il.id)
+	   FROM shilian.link il JOIN shilian.batch ib ON ib.id = il.from_batch WHERE il.to_batch = b.id) AS inputs
+  FROM shilian.import_line i JOIN shilian.batch b ON b.trace_code = i.result::shilian.trace_code
+ WHERE i.job_id = :job14 AND i.kind = 'transform' AND i.status = 'accepted' ORDER BY i.line_no;
+-- link ids in line order: line 11's two inputs, line 12's sale, line 13's input, line 40's two
+SELECT array_agg(x.line_no ORDER BY x.id) AS lines_by_link_id FROM (
+	SELECT i.line_no, il.id FROM shilian.import_line i JOIN shilian.batch b ON b.trace_code = i.result::shilian.trace_code
+	  JOIN shilian.link il ON il.to_batch = b.id WHERE i.job_id = :job14 AND i.kind = 'transform'
+	UNION ALL
+	SELECT i.line_no, i.result::bigint FROM shilian.import_line i WHERE i.job_id = :job14 AND i.kind = 'ship') x;
+-- the set path wrote the rejections and the transformations (batches and
+-- links) in one transaction id (line by line, each record function's own
+-- subtransaction would give one per line)
+SELECT count(*) AS rows, count(DISTINCT x) AS writes FROM (
+	SELECT l.xmin::text AS x FROM shilian.link l WHERE l.id IN (:r1, :r2)
+	UNION ALL
+	SELECT b.xmin::text FROM shilian.import_line i JOIN shilian.batch b ON b.trace_code = i.result::shilian.trace_code
+	 WHERE i.job_id = :job14 AND i.kind = 'transform' AND i.status = 'accepted'
+	UNION ALL
+	SELECT il.xmin::text FROM shilian.import_line i JOIN shilian.batch b ON b.trace_code = i.result::shilian.trace_code
+	  JOIN shilian.link il ON il.to_batch = b.id WHERE i.job_id = :job14 AND i.kind = 'transform') w;
+SELECT e.kind, count(*) FROM shilian.ledger e
+ WHERE e.recorded_at >= (SELECT created_at FROM shilian.import_job WHERE id = :job14)
+ GROUP BY e.kind ORDER BY e.kind;
+SELECT count(*) FILTER (WHERE NOT ok) AS bad_chains FROM shilian.chain_verify(NULL);
+
+-- an acting operator may not transform for another, nor reject another's sale (42501)
+SET shilian.operator_id = :'wh';
+TRUNCATE upload;
+INSERT INTO upload VALUES
+ (1, format('{"kind": "transform", "inputs": ["%s"], "qtys": ["1 kg"], "product": %s, "qty": "1 kg", "produced_on": "2026-01-12", "operator": %s}', :'t1', :bun, :mill)),
+ (2, format('{"kind": "transform", "inputs": ["%s"], "qtys": ["1 kg"], "product": %s, "qty": "1 kg", "produced_on": "2026-01-12"}', :'t1', :bun)), -- SLR04 (the acting operator)
+ (3, format('{"kind": "reject", "link": %s, "reject_reason": "x"}', :r4));
+SELECT pg_temp.single_path() AS single \gset
+SELECT shilian.import_ndjson(string_agg(line, E'\n' ORDER BY n)) AS job15 FROM upload \gset
+SELECT l.line_no, l.status, l.sqlstate, regexp_replace(l.message, '\d{18}', '<code>', 'g') AS message,
+       coalesce(l.sqlstate || ' ' || l.message, l.status) = (:'single'::jsonb ->> l.line_no::text) AS same
+  FROM shilian.import_line l WHERE l.job_id = :job15 ORDER BY l.line_no;
+RESET shilian.operator_id;
+
 \c :regress_db
 DROP DATABASE shilian_import_bulk_test;
