@@ -906,16 +906,18 @@ ActSumsMerge(ActSum *arr, int n)
  * it exclusively). rollup_stmt sums the changes per (month, station,
  * segment), in that order (each operator probed by its key, LATERAL ...
  * LIMIT 1: its generic plan, always used, would otherwise hash-join the
- * whole operator table), and station_stmt adds each row's: $1
- * operators, $2 months, $3..$6 the changes of the records (0/1),
- * uploading (0/1), receipts and complete receipts terms.
+ * whole operator table; operator_is_key, PL/pgSQL, asked only of a row
+ * whose records term changes, as a receipt's flush rarely does), and
+ * station_upd_stmt (else station_ins_stmt) adds each row's: $1 operators,
+ * $2 months, $3..$6 the changes of the records (0/1), uploading (0/1),
+ * receipts and complete receipts terms.
  */
 static SlStmt rollup_lock_stmt = {
 	"SELECT pg_catalog.pg_advisory_xact_lock_shared(shilian.rollup_lock())", 0, {NULL}
 };
 static SlStmt rollup_stmt = {
 	"SELECT o.station, o.segment, d.month, sum(d.rec)::bigint,"
-	"  sum(CASE WHEN o.status = 'active' AND shilian.operator_is_key(o.id, o.kinds) THEN d.rec ELSE 0 END)::bigint,"
+	"  sum(CASE WHEN d.rec <> 0 AND o.status = 'active' AND shilian.operator_is_key(o.id, o.kinds) THEN d.rec ELSE 0 END)::bigint,"
 	"  sum(CASE WHEN o.status = 'active' AND o.own_system THEN d.up ELSE 0 END)::bigint,"
 	"  sum(d.rc)::bigint, sum(d.rcc)::bigint"
 	" FROM unnest($1::bigint[], $2::date[], $3::integer[], $4::integer[], $5::integer[], $6::integer[])"
@@ -931,19 +933,24 @@ static SlStmt rollup_stmt = {
  * One (station, segment, month) row of the rollup's changes, added by an
  * update or else an insert (station_month is partitioned by month, its key
  * each partition's own): $1 station, $2 segment, $3 month, $4..$8 the
- * changes; returns 1 when a row was updated or inserted, 0 when it must be
- * run again (another transaction inserted the row first).
+ * changes. Two statements, the insert run only when the update found no
+ * row, and both run again when the insert found the row another
+ * transaction inserted first. Nearly every flush finds its row: one
+ * statement of one table to start, not the update and the insert with its
+ * conflict arbiter of one WITH statement (3.5 % of a ship + receive pair,
+ * perf).
  */
-static SlStmt station_stmt = {
-	"WITH u AS (UPDATE shilian.station_month s SET active_operators = s.active_operators + $4,"
+static SlStmt station_upd_stmt = {
+	"UPDATE shilian.station_month s SET active_operators = s.active_operators + $4,"
 	"  key_recorded = s.key_recorded + $5, own_system_uploading = s.own_system_uploading + $6,"
 	"  receipts = s.receipts + $7, receipts_complete = s.receipts_complete + $8"
-	"  WHERE s.month = $3 AND s.station = $1 AND s.segment = $2 RETURNING 1),"
-	" i AS (INSERT INTO shilian.station_month (station, segment, month, active_operators, key_recorded,"
+	"  WHERE s.month = $3 AND s.station = $1 AND s.segment = $2",
+	8, {"text", "text", "date", "bigint", "bigint", "bigint", "bigint", "bigint"}
+};
+static SlStmt station_ins_stmt = {
+	"INSERT INTO shilian.station_month (station, segment, month, active_operators, key_recorded,"
 	"  own_system_uploading, receipts, receipts_complete)"
-	"  SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE NOT EXISTS (SELECT 1 FROM u)"
-	"  ON CONFLICT DO NOTHING RETURNING 1)"
-	" SELECT (SELECT count(*) FROM u) + (SELECT count(*) FROM i)",
+	"  VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
 	8, {"text", "text", "date", "bigint", "bigint", "bigint", "bigint", "bigint"}
 };
 
@@ -1267,10 +1274,11 @@ ActivityFlush(void)
 				}
 				for (int attempt = 0;; attempt++)
 				{
-					bool		isnull;
-
-					SlExec(&station_stmt, sv, NULL, 0);
-					if (SPI_processed == 1 && DatumGetInt64(SlGet(0, 1, &isnull)) == 1)
+					SlExec(&station_upd_stmt, sv, NULL, 0);
+					if (SPI_processed == 1)
+						break;
+					SlExec(&station_ins_stmt, sv, NULL, 0);
+					if (SPI_processed == 1)
 						break;
 					if (attempt >= 3)
 						elog(ERROR, "station_month: no row updated or inserted after %d attempts", attempt + 1);
