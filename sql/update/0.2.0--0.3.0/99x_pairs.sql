@@ -55,7 +55,7 @@ CREATE FUNCTION receipt_exceptions_of_first_entries(batches bigint[])
 	AS $$
 	-- each first entry looked up by its primary key alone (LATERAL ...
 	-- LIMIT 1), its other conditions tested after it, as in the sales' half
-	SELECT r.owner_id, r.id, NULL, r.on_date, r.insp IS NULL,
+	SELECT r.owner_id, r.id, NULL::bigint, r.on_date, r.insp IS NULL,
 		CASE WHEN r.on_date > r.expires_on THEN r.expires_on END
 	  FROM (SELECT DISTINCT unnest(batches) AS id) k
 	 CROSS JOIN LATERAL (SELECT b.id, b.owner_id, b.expires_on, b.received_at, b.created_at, b.origin
