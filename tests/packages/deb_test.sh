@@ -153,8 +153,8 @@ if [ "$CRON" = 1 ]; then
 	out=$(psql_pg -d "$DB" -At -c "SET client_min_messages = warning" -c "CREATE EXTENSION pg_cron" \
 		-c "SELECT count(*) FROM shilian.schedule_jobs()" \
 		-c "SELECT string_agg(jobname, ',' ORDER BY jobname) FROM cron.job" 2>&1)
-	check "schedule_jobs registers the six jobs with pg_cron" \
-		test "$out" = $'6\nshilian_alerts_scan,shilian_checkpoint,shilian_federation,shilian_idempotency_prune,shilian_ledger_partitions,shilian_monthly_report'
+	check "schedule_jobs registers the seven jobs with pg_cron" \
+		test "$out" = $'7\nshilian_alerts_scan,shilian_checkpoint,shilian_federation,shilian_figures_cache,shilian_idempotency_prune,shilian_ledger_partitions,shilian_monthly_report'
 else
 	echo "# pg_cron (postgresql-$PGV-cron) is not installed: scheduled jobs not checked here"
 fi
