@@ -13,10 +13,12 @@
 #include <math.h>
 
 #include "access/genam.h"
+#include "access/nbtree.h"
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_am_d.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/tuptable.h"
@@ -834,6 +836,251 @@ TraceProbeSorted(IndexScanDesc scan, TupleTableSlot *slot, bool ioscan, Buffer *
 	}
 }
 
+/* ---- the forward sweep ------------------------------------------------------
+ *
+ * Forward, with no depth limit, the walk does not go level by level: it
+ * takes the reached lots in id order, smallest first (a heap), whatever
+ * their depth, so that the whole walk reads link_from_idx as one pass from
+ * left to right. A link leads to a lot recorded later (a sale's receipt,
+ * a processing's output), so to a larger id, and the lots a walk reaches
+ * are dense in id order while each level's are not: on the bench's hub lot,
+ * 35,288 lots in 77 levels made 25,000 index descents level by level
+ * (runs of close ids), and the whole set is 421 such runs. Each lot's links
+ * are found in the leaf page the previous lot's were read from, or one or
+ * two pages to its right, by a binary search in the page (TraceLeafRead);
+ * the tree is descended only when the next lot's id is further on, or
+ * smaller (a receipt into an older lot). The depths, first links, node
+ * order and edge order are then those of the level walk, computed over the
+ * links in memory (TraceSweepLevels), so the results are the same rows in
+ * the same order.
+ *
+ * The reader reads the leaf pages of a btree on one int8 key (ascending,
+ * nulls last, no posting lists: link_from_idx has INCLUDE columns, which
+ * btree never deduplicates) under the rules nbtsearch.c follows: a share
+ * lock while the page is read, the matching tuples copied out, the lock
+ * released before any heap access; right-links followed for the key's
+ * entries that go on in the right sibling (deleted and half-dead pages
+ * skipped); every page read predicate-locked; killed entries skipped as a
+ * scan skips them. Anything unexpected about the index and the walk goes
+ * level by level instead.
+ */
+#if PG_VERSION_NUM < 170000
+#define TRACE_SWEEP 1
+#endif
+
+#define TRACE_LEAF_STEPS	2	/* right siblings tried before a descent */
+
+typedef struct TraceLeafReader
+{
+	Relation	idx;
+	TupleDesc	desc;
+	BTScanInsert key;			/* for descents: the first entry >= a key */
+	bool		ignore_killed;
+	Buffer		buf;			/* the leaf page last read: pinned, unlocked */
+	int64		last;			/* the key last read (with buf valid) */
+	/* the entries of the key last read, copied out of the page */
+	char	   *space;
+	Size		used,
+				space_cap;
+	Size	   *off;
+	int			n,
+				cap;
+} TraceLeafReader;
+
+/* sign of (the key of itup) - k; a null key is last */
+static inline int
+TraceLeafCmp(TraceLeafReader *r, IndexTuple itup, int64 k)
+{
+	bool		isnull;
+	int64		v = DatumGetInt64(index_getattr(itup, 1, r->desc, &isnull));
+
+	if (isnull)
+		return 1;
+	return v < k ? -1 : v > k ? 1 : 0;
+}
+
+#ifdef TRACE_SWEEP
+/* Whether the walk can read idx with TraceLeafRead (see above). */
+static bool
+TraceLeafUsable(Relation idx)
+{
+	return idx->rd_rel->relam == BTREE_AM_OID &&
+		IndexRelationGetNumberOfKeyAttributes(idx) == 1 &&
+		IndexRelationGetNumberOfAttributes(idx) > 1 &&	/* INCLUDE: no posting lists */
+		TupleDescAttr(RelationGetDescr(idx), 0)->atttypid == INT8OID &&
+		idx->rd_indoption[0] == 0;	/* ASC NULLS LAST */
+}
+
+static void
+TraceLeafBegin(TraceLeafReader *r, Relation idx, IndexScanDesc scan)
+{
+	TupleDesc	desc = RelationGetDescr(idx);
+	Datum	   *values = palloc0(sizeof(Datum) * desc->natts);
+	bool	   *nulls = palloc(sizeof(bool) * desc->natts);
+	IndexTuple	itup;
+
+	memset(r, 0, sizeof(*r));
+	r->idx = idx;
+	r->desc = desc;
+	r->ignore_killed = scan->ignore_killed_tuples;
+	r->buf = InvalidBuffer;
+	/* an insertion key on the first column, any heap TID (scantid NULL) */
+	for (int i = 0; i < desc->natts; i++)
+		nulls[i] = i > 0;
+	itup = index_form_tuple(desc, values, nulls);
+	r->key = _bt_mkscankey(idx, itup);
+	r->key->scantid = NULL;
+	pfree(itup);
+	pfree(values);
+	pfree(nulls);
+	r->space_cap = BLCKSZ;
+	r->space = palloc(r->space_cap);
+	r->cap = 64;
+	r->off = palloc(sizeof(Size) * r->cap);
+}
+
+static void
+TraceLeafEnd(TraceLeafReader *r)
+{
+	if (BufferIsValid(r->buf))
+		ReleaseBuffer(r->buf);
+	r->buf = InvalidBuffer;
+}
+
+/* the high key of a leaf page compared with k: >= 0 when k is not past the page */
+static inline int
+TraceLeafHikeyCmp(TraceLeafReader *r, Page page, int64 k)
+{
+	IndexTuple	hikey = (IndexTuple) PageGetItem(page, PageGetItemId(page, P_HIKEY));
+
+	if (BTreeTupleGetNAtts(hikey, r->idx) < 1)
+		return -1;				/* not expected: descend */
+	return TraceLeafCmp(r, hikey, k);
+}
+
+/* The leaf page where k's entries begin, locked: from the tree's root. */
+static Buffer
+TraceLeafDescend(TraceLeafReader *r, int64 k, Snapshot snapshot)
+{
+	Buffer		buf;
+	BTStack		stack;
+
+	if (BufferIsValid(r->buf))
+		ReleaseBuffer(r->buf);
+	r->buf = InvalidBuffer;
+	r->key->scankeys[0].sk_argument = Int64GetDatum(k);
+#if PG_VERSION_NUM >= 160000
+	stack = _bt_search(r->idx, NULL, r->key, &buf, BT_READ);
+#else
+	stack = _bt_search(r->idx, r->key, &buf, BT_READ, snapshot);
+#endif
+	_bt_freestack(stack);
+	return buf;					/* InvalidBuffer: an empty index */
+}
+
+/* Copy k's entries, from the first at or after lo on the locked page and on. */
+static void
+TraceLeafRead(TraceLeafReader *r, int64 k, Snapshot snapshot)
+{
+	Buffer		buf = InvalidBuffer;
+	Page		page;
+	BTPageOpaque opaque;
+
+	r->n = 0;
+	r->used = 0;
+	/* the page last read, or one of its right siblings, if k is not past it */
+	if (BufferIsValid(r->buf) && k > r->last)
+	{
+		int			steps = 0;
+
+		buf = r->buf;
+		_bt_lockbuf(r->idx, buf, BT_READ);
+		for (;;)
+		{
+			page = BufferGetPage(buf);
+			opaque = BTPageGetOpaque(page);
+			if (P_IGNORE(opaque) || !P_ISLEAF(opaque))
+				break;
+			if (P_RIGHTMOST(opaque) || TraceLeafHikeyCmp(r, page, k) >= 0)
+				goto found;
+			if (++steps > TRACE_LEAF_STEPS)
+				break;
+			buf = _bt_relandgetbuf(r->idx, buf, opaque->btpo_next, BT_READ);
+		}
+		_bt_relbuf(r->idx, buf);
+		r->buf = InvalidBuffer;
+	}
+	buf = TraceLeafDescend(r, k, snapshot);
+	if (!BufferIsValid(buf))
+		return;
+found:
+	for (;;)
+	{
+		OffsetNumber lo,
+					hi,
+					maxoff;
+
+		page = BufferGetPage(buf);
+		opaque = BTPageGetOpaque(page);
+		maxoff = PageGetMaxOffsetNumber(page);
+		if (!P_IGNORE(opaque))
+		{
+			PredicateLockPage(r->idx, BufferGetBlockNumber(buf), snapshot);
+			/* the first entry >= k */
+			lo = P_FIRSTDATAKEY(opaque);
+			hi = maxoff + 1;
+			while (lo < hi)
+			{
+				OffsetNumber mid = lo + (hi - lo) / 2;
+
+				if (TraceLeafCmp(r, (IndexTuple) PageGetItem(page, PageGetItemId(page, mid)), k) < 0)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			for (; lo <= maxoff; lo++)
+			{
+				ItemId		iid = PageGetItemId(page, lo);
+				IndexTuple	itup = (IndexTuple) PageGetItem(page, iid);
+				Size		sz;
+
+				if (TraceLeafCmp(r, itup, k) != 0)
+					goto done;
+				if (r->ignore_killed && ItemIdIsDead(iid))
+					continue;
+				if (BTreeTupleIsPosting(itup) || BTreeTupleIsPivot(itup))
+					elog(ERROR, "trace walk: unexpected tuple in index \"%s\"",
+						 RelationGetRelationName(r->idx));
+				sz = MAXALIGN(IndexTupleSize(itup));
+				if (r->used + sz > r->space_cap)
+				{
+					r->space_cap = Max(r->space_cap * 2, r->used + sz);
+					r->space = repalloc_huge(r->space, r->space_cap);
+				}
+				if (r->n == r->cap)
+				{
+					r->cap *= 2;
+					r->off = repalloc_huge(r->off, sizeof(Size) * r->cap);
+				}
+				memcpy(r->space + r->used, itup, IndexTupleSize(itup));
+				r->off[r->n++] = r->used;
+				r->used += sz;
+			}
+			/* the page's end: k's entries may go on in the right sibling */
+			if (P_RIGHTMOST(opaque) || TraceLeafHikeyCmp(r, page, k) > 0)
+				goto done;
+		}
+		else if (P_RIGHTMOST(opaque))
+			goto done;
+		buf = _bt_relandgetbuf(r->idx, buf, opaque->btpo_next, BT_READ);
+	}
+done:
+	_bt_unlockbuf(r->idx, buf);
+	r->buf = buf;
+	r->last = k;
+}
+#endif							/* TRACE_SWEEP */
+
 /* One walked link u -> v (v's id): v added at depth + 1 if new, the edge kept. */
 static inline void
 TraceAddEdge(TraceWalk *w, TraceHash_hash *hash, TraceEdge **edges, int64 *nedges, int64 *edge_cap,
@@ -1024,6 +1271,207 @@ TraceLoadVisit(IndexScanDesc scan, TupleTableSlot *slot, bool from_index, int32 
 	node->on_hand = node->qty_left;
 	node->loaded = true;
 }
+
+#ifdef TRACE_SWEEP
+/* a min-heap of reached lots by id: the sweep's order */
+static void
+TraceHeapPush(TraceIdIdx **h, int32 *n, int32 *cap, int64 id, int32 idx)
+{
+	int32		i;
+
+	if (*n == *cap)
+	{
+		*cap *= 2;
+		*h = repalloc_huge(*h, sizeof(TraceIdIdx) * *cap);
+	}
+	for (i = (*n)++; i > 0; i = (i - 1) / 2)
+	{
+		if ((*h)[(i - 1) / 2].id <= id)
+			break;
+		(*h)[i] = (*h)[(i - 1) / 2];
+	}
+	(*h)[i].id = id;
+	(*h)[i].idx = idx;
+}
+
+static TraceIdIdx
+TraceHeapPop(TraceIdIdx *h, int32 *n)
+{
+	TraceIdIdx	top = h[0],
+				x = h[--(*n)];
+	int32		i = 0;
+
+	for (;;)
+	{
+		int32		c = 2 * i + 1;
+
+		if (c >= *n)
+			break;
+		if (c + 1 < *n && h[c + 1].id < h[c].id)
+			c++;
+		if (x.id <= h[c].id)
+			break;
+		h[i] = h[c];
+		i = c;
+	}
+	h[i] = x;
+	return top;
+}
+
+/*
+ * The forward walk as one sweep in id order (see "the forward sweep"):
+ * every reached lot probed once, its links (edges) appended together, so
+ * that lot u's are edges [start[u], start[u] + count[u]).
+ */
+static void
+TraceSweep(TraceWalk *w, TraceRels *rels, IndexScanDesc scan, TupleTableSlot *slot,
+		   TraceLinkArg *la, int64 **start_p, int32 **count_p)
+{
+	TraceLeafReader r;
+	Snapshot	snapshot = scan->xs_snapshot;
+	int32		nheap = 0,
+				heap_cap = 1024,
+				span_cap = w->cap;
+	TraceIdIdx *heap = palloc(sizeof(TraceIdIdx) * heap_cap);
+	int64	   *start = palloc(sizeof(int64) * span_cap);
+	int32	   *count = palloc(sizeof(int32) * span_cap);
+
+	TraceLeafBegin(&r, rels->link_idx, scan);
+	la->depth = 0;				/* depths are the levels', set after */
+	TraceHeapPush(&heap, &nheap, &heap_cap, w->nodes[0].id, 0);
+	while (nheap > 0)
+	{
+		TraceIdIdx	u = TraceHeapPop(heap, &nheap);
+		int32		before = w->n;
+
+		CHECK_FOR_INTERRUPTS();
+		if (u.idx >= span_cap)
+		{
+			span_cap = w->cap;
+			start = repalloc_huge(start, sizeof(int64) * span_cap);
+			count = repalloc_huge(count, sizeof(int32) * span_cap);
+		}
+		start[u.idx] = *la->nedges;
+		TraceLeafRead(&r, u.id, snapshot);
+		for (int i = 0; i < r.n; i++)
+		{
+			IndexTuple	itup = (IndexTuple) (r.space + r.off[i]);
+			BlockNumber blk = ItemPointerGetBlockNumber(&itup->t_tid);
+
+			if (rels->ioscan && VM_ALL_VISIBLE(rels->link, blk, &rels->vmbuf))
+			{
+				/* as nodeIndexonlyscan.c: the page, not the tuple, is locked */
+				PredicateLockPage(rels->link, blk, snapshot);
+				scan->xs_itup = itup;
+				TraceLinkVisit(scan, slot, true, u.idx, la);
+			}
+			else
+			{
+				scan->xs_heaptid = itup->t_tid;
+				if (index_fetch_heap(scan, slot))
+					TraceLinkVisit(scan, slot, false, u.idx, la);
+			}
+		}
+		count[u.idx] = (int32) (*la->nedges - start[u.idx]);
+		for (int32 v = before; v < w->n; v++)
+			TraceHeapPush(&heap, &nheap, &heap_cap, w->nodes[v].id, v);
+	}
+	scan->xs_itup = NULL;
+	scan->kill_prior_tuple = false;
+	TraceLeafEnd(&r);
+	pfree(r.space);
+	pfree(r.off);
+	pfree(heap);
+	*start_p = start;
+	*count_p = count;
+}
+
+/*
+ * After the sweep, what the level walk would have made: breadth first from
+ * the root, each level's lots in id order and each lot's links in index
+ * order, so the same depth and first link (the lowest depth, then the lowest
+ * link id) for every lot, the nodes in the same order (renumbered, the hash
+ * table with them) and the edges in the same order (the shares are summed
+ * in it).
+ */
+static void
+TraceSweepLevels(TraceWalk *w, TraceHash_hash *hash, TraceEdge **edges_p, int64 nedges,
+				 const int64 *start, const int32 *count, MemoryContext result_cxt)
+{
+	TraceEdge  *edges = *edges_p;
+	int32		n = w->n;
+	int32	   *newidx = palloc(sizeof(int32) * n);
+	int32	   *order = palloc(sizeof(int32) * n);	/* order[new] = old */
+	TraceIdIdx *level = palloc(sizeof(TraceIdIdx) * n);
+	TraceEdge  *out = palloc_extended(sizeof(TraceEdge) * Max(nedges, 1), MCXT_ALLOC_HUGE);
+	TraceNode  *nodes;
+	int64		ne = 0;
+	int32		numbered = 1,
+				from = 0,
+				to = 1,
+				depth = 0;
+
+	for (int32 i = 0; i < n; i++)
+		newidx[i] = -1;
+	newidx[0] = 0;
+	order[0] = 0;
+	w->nodes[0].depth = 0;
+	w->nodes[0].via_link = 0;
+	while (from < to)
+	{
+		int32		m = to - from;
+
+		for (int32 i = 0; i < m; i++)
+		{
+			level[i].id = w->nodes[order[from + i]].id;
+			level[i].idx = order[from + i];
+		}
+		TraceSortIds(level, m);
+		for (int32 i = 0; i < m; i++)
+		{
+			int32		u = level[i].idx;
+
+			for (int64 e = start[u]; e < start[u] + count[u]; e++)
+			{
+				int32		v = edges[e].v;
+				TraceNode  *nv = &w->nodes[v];
+
+				if (newidx[v] < 0)
+				{
+					newidx[v] = numbered;
+					order[numbered++] = v;
+					nv->depth = depth + 1;
+					nv->via_link = edges[e].link;
+				}
+				else if (nv->depth == depth + 1 && edges[e].link < nv->via_link)
+					nv->via_link = edges[e].link;
+				out[ne] = edges[e];
+				out[ne].u = newidx[u];
+				out[ne].v = newidx[v];
+				ne++;
+			}
+		}
+		from = to;
+		to = numbered;
+		depth++;
+	}
+	if (numbered != n || ne != nedges)
+		elog(ERROR, "trace walk: the sweep's levels lost batches");
+	nodes = MemoryContextAllocExtended(result_cxt, sizeof(TraceNode) * w->cap, MCXT_ALLOC_HUGE);
+	for (int32 i = 0; i < n; i++)
+	{
+		nodes[i] = w->nodes[order[i]];
+		TraceHash_lookup(hash, nodes[i].id)->idx = i;
+	}
+	pfree(w->nodes);
+	w->nodes = nodes;
+	pfree(edges);
+	*edges_p = out;
+	pfree(newidx);
+	pfree(order);
+	pfree(level);
+}
+#endif							/* TRACE_SWEEP */
 
 /*
  * Fill code, owner, qty, qty_left of nodes [from, to) by index probes in id
@@ -1291,6 +1739,19 @@ TraceWalkRun(TraceWalk *w, TraceCode root, bool forward, int max_depth, Timestam
 		order = palloc(sizeof(TraceIdIdx) * 1024);
 		order_cap = 1024;
 	}
+#ifdef TRACE_SWEEP
+	if (direct && forward && max_depth < 0 && TraceLeafUsable(rels.link_idx))
+	{
+		int64	   *start;
+		int32	   *count;
+
+		TraceSweep(w, &rels, scan, slot, &la, &start, &count);
+		TraceSweepLevels(w, hash, &edges, nedges, start, count, result_cxt);
+		pfree(start);
+		pfree(count);
+		level_from = level_to = w->n;	/* no level left to walk */
+	}
+#endif
 	while (level_from < level_to && (max_depth < 0 || depth < max_depth))
 	{
 		CHECK_FOR_INTERRUPTS();

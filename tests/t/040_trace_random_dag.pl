@@ -28,8 +28,14 @@ $node->safe_psql('postgres', q{
 	INSERT INTO shilian.product (name, category) VALUES ('dag product', 'other');
 });
 
-# Shapes: each returns (n, [[from, to, qty_kg, status], ...]) with from < to
-# (node numbers 1..n are batch ids), so id order is a topological order.
+# Shapes: each returns (n, [[from, to, qty_kg, status], ...]) (node numbers
+# 1..n are batch ids) and optionally each id's rank in a topological order;
+# without ranks every link goes from a smaller to a larger id, so id order is
+# a topological order (as on a real province: a link leads to a lot recorded
+# later). The shapes 'shuffled' (links to smaller ids too, as a receipt into
+# an older lot) and 'hub' (one lot's links over several leaf pages of
+# link_from_idx, 1,500 lots over many) test the forward walk's sweep in id
+# order (trace.c, "the forward sweep") where it leaves its usual path.
 sub rnd { my ($a, $b) = @_; return $a + int(rand($b - $a + 1)); }
 
 sub status_mix { my $r = rand(); return $r < 0.05 ? 'pending' : $r < 0.08 ? 'rejected' : 'received'; }
@@ -76,6 +82,28 @@ my %shapes = (
 		}
 		return ($w * $h, \@e);
 	},
+	# a random DAG whose ids are shuffled: links lead to smaller ids as often
+	# as to larger ones
+	shuffled => sub {
+		my $n = 300;
+		my @perm = (1 .. $n);
+		for my $i (reverse 1 .. $#perm) { my $j = int(rand($i + 1)); @perm[ $i, $j ] = @perm[ $j, $i ]; }
+		my (@e, @rank);
+		$rank[ $perm[$_] ] = $_ for 0 .. $#perm;
+		for my $v (1 .. $n - 1)
+		{
+			for (1 .. rnd(0, 4)) { push @e, [ $perm[ int(rand($v)) ], $perm[$v], rnd(1, 50), status_mix() ]; }
+		}
+		return ($n, \@e, \@rank);
+	},
+	# a hub lot with 700 sales (its index entries span several leaf pages),
+	# each buyer's lot sold on to a few of 800 more
+	hub => sub {
+		my @e;
+		push @e, [ 1, $_, rnd(1, 5), $_ % 50 ? 'received' : 'pending' ] for 2 .. 701;
+		for my $u (2 .. 701) { for (1 .. rnd(0, 2)) { push @e, [ $u, 702 + int(rand(800)), rnd(1, 5), status_mix() ]; } }
+		return (1501, \@e);
+	},
 	# production lines where each lot carries residue of the previous one,
 	# each lot shipped on to a few customers' lots
 	carryover => sub {
@@ -107,7 +135,8 @@ my $checks = 0;
 my $vacuum = 0;
 for my $shape (sort keys %shapes)
 {
-	my ($n, $edges) = $shapes{$shape}->();
+	my ($n, $edges, $rank) = $shapes{$shape}->();
+	$rank //= [ 0 .. $n ];
 	# a lot's quantity: what it ships plus some left over
 	my @qty = (0) x ($n + 1);
 	$qty[ $_->[0] ] += $_->[2] for @$edges;
@@ -166,7 +195,7 @@ for my $shape (sort keys %shapes)
 					}
 				}
 				my %val = ($root => $qty[$root]);
-				my @order = sort { $fwd ? $a <=> $b : $b <=> $a } keys %dist;
+				my @order = sort { $fwd ? $rank->[$a] <=> $rank->[$b] : $rank->[$b] <=> $rank->[$a] } keys %dist;
 				for my $u (@order)
 				{
 					next if defined $maxd && $dist{$u} >= $maxd;
@@ -210,6 +239,15 @@ for my $shape (sort keys %shapes)
 				is(join("\n", @gdepth), $ref, "$label: batches and depths = WITH RECURSIVE");
 				is(join(',', @gid), $set, "$label: same set as the set-form WITH RECURSIVE") unless defined $maxd;
 				ok($qty_ok, "$label: qty_reached by the apportioning rule");
+				# forward without a depth limit the walk sweeps in id order;
+				# with one it goes level by level: the same rows in the same
+				# order, first links included
+				if ($fwd && !defined $maxd)
+				{
+					my $rows = "SELECT * FROM shilian.trace_forward((SELECT trace_code FROM shilian.batch WHERE id = $root)";
+					is($node->safe_psql('postgres', "$rows)"), $node->safe_psql('postgres', "$rows, 2147483647)"),
+						"$label: the sweep's rows = the level walk's, in order");
+				}
 				$checks++;
 			}
 		}
@@ -294,7 +332,7 @@ $node->safe_psql('postgres', q{
 		return "${pre}SET ROLE $role; $sql";
 	};
 	my $cmp = 0;
-	for my $shape ('tiers', 'random')
+	for my $shape ('shuffled', 'tiers', 'random')
 	{
 		my ($n, $edges) = $shapes{$shape}->();
 		my @owner = map { 1 + int(rand($nops)) } 0 .. $n;
