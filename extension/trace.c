@@ -1390,21 +1390,18 @@ TraceSweep(TraceWalk *w, TraceRels *rels, IndexScanDesc scan, TupleTableSlot *sl
  * After the sweep, what the level walk would have made: breadth first from
  * the root, each level's lots in id order and each lot's links in index
  * order, so the same depth and first link (the lowest depth, then the lowest
- * link id) for every lot, the nodes in the same order (renumbered, the hash
- * table with them) and the edges in the same order (the shares are summed
- * in it).
+ * link id) for every lot, and the nodes in the same order (renumbered in
+ * place, the edges and the hash table with them). Each lot's edges are in
+ * index order already, which is all TracePropagate's order depends on.
  */
 static void
-TraceSweepLevels(TraceWalk *w, TraceHash_hash *hash, TraceEdge **edges_p, int64 nedges,
-				 const int64 *start, const int32 *count, MemoryContext result_cxt)
+TraceSweepLevels(TraceWalk *w, TraceHash_hash *hash, TraceEdge *edges, int64 nedges,
+				 const int64 *start, const int32 *count)
 {
-	TraceEdge  *edges = *edges_p;
 	int32		n = w->n;
 	int32	   *newidx = palloc(sizeof(int32) * n);
 	int32	   *order = palloc(sizeof(int32) * n);	/* order[new] = old */
 	TraceIdIdx *level = palloc(sizeof(TraceIdIdx) * n);
-	TraceEdge  *out = palloc_extended(sizeof(TraceEdge) * Max(nedges, 1), MCXT_ALLOC_HUGE);
-	TraceNode  *nodes;
 	int64		ne = 0;
 	int32		numbered = 1,
 				from = 0,
@@ -1445,9 +1442,6 @@ TraceSweepLevels(TraceWalk *w, TraceHash_hash *hash, TraceEdge **edges_p, int64 
 				}
 				else if (nv->depth == depth + 1 && edges[e].link < nv->via_link)
 					nv->via_link = edges[e].link;
-				out[ne] = edges[e];
-				out[ne].u = newidx[u];
-				out[ne].v = newidx[v];
 				ne++;
 			}
 		}
@@ -1457,16 +1451,33 @@ TraceSweepLevels(TraceWalk *w, TraceHash_hash *hash, TraceEdge **edges_p, int64 
 	}
 	if (numbered != n || ne != nedges)
 		elog(ERROR, "trace walk: the sweep's levels lost batches");
-	nodes = MemoryContextAllocExtended(result_cxt, sizeof(TraceNode) * w->cap, MCXT_ALLOC_HUGE);
+	for (int64 e = 0; e < nedges; e++)
+	{
+		edges[e].u = newidx[edges[e].u];
+		edges[e].v = newidx[edges[e].v];
+	}
+	/* position j takes node order[j]: cycle by cycle, -1 marking the done */
 	for (int32 i = 0; i < n; i++)
 	{
-		nodes[i] = w->nodes[order[i]];
-		TraceHash_lookup(hash, nodes[i].id)->idx = i;
+		TraceNode	carry;
+		int32		at = i;
+
+		if (order[i] < 0)
+			continue;
+		carry = w->nodes[i];
+		while (order[at] != i)
+		{
+			int32		from = order[at];
+
+			w->nodes[at] = w->nodes[from];
+			order[at] = -1;
+			at = from;
+		}
+		w->nodes[at] = carry;
+		order[at] = -1;
 	}
-	pfree(w->nodes);
-	w->nodes = nodes;
-	pfree(edges);
-	*edges_p = out;
+	for (int32 i = 0; i < n; i++)
+		TraceHash_lookup(hash, w->nodes[i].id)->idx = i;
 	pfree(newidx);
 	pfree(order);
 	pfree(level);
@@ -1746,7 +1757,7 @@ TraceWalkRun(TraceWalk *w, TraceCode root, bool forward, int max_depth, Timestam
 		int32	   *count;
 
 		TraceSweep(w, &rels, scan, slot, &la, &start, &count);
-		TraceSweepLevels(w, hash, &edges, nedges, start, count, result_cxt);
+		TraceSweepLevels(w, hash, edges, nedges, start, count);
 		pfree(start);
 		pfree(count);
 		level_from = level_to = w->n;	/* no level left to walk */
