@@ -885,6 +885,8 @@ typedef struct TraceLeafReader
 	Size	   *off;
 	int			n,
 				cap;
+	int64		descents,		/* for the DEBUG1 line */
+				steps;
 } TraceLeafReader;
 
 /* sign of (the key of itup) - k; a null key is last */
@@ -968,6 +970,7 @@ TraceLeafDescend(TraceLeafReader *r, int64 k, Snapshot snapshot)
 	if (BufferIsValid(r->buf))
 		ReleaseBuffer(r->buf);
 	r->buf = InvalidBuffer;
+	r->descents++;
 	r->key->scankeys[0].sk_argument = Int64GetDatum(k);
 #if PG_VERSION_NUM >= 160000
 	stack = _bt_search(r->idx, NULL, r->key, &buf, BT_READ);
@@ -1005,6 +1008,7 @@ TraceLeafRead(TraceLeafReader *r, int64 k, Snapshot snapshot)
 				goto found;
 			if (++steps > TRACE_LEAF_STEPS)
 				break;
+			r->steps++;
 			buf = _bt_relandgetbuf(r->idx, buf, opaque->btpo_next, BT_READ);
 		}
 		_bt_relbuf(r->idx, buf);
@@ -1378,6 +1382,8 @@ TraceSweep(TraceWalk *w, TraceRels *rels, IndexScanDesc scan, TupleTableSlot *sl
 	}
 	scan->xs_itup = NULL;
 	scan->kill_prior_tuple = false;
+	elog(DEBUG1, "trace walk: one sweep in id order over %d lots: %lld descents of %s, %lld steps right",
+		 w->n, (long long) r.descents, RelationGetRelationName(r.idx), (long long) r.steps);
 	TraceLeafEnd(&r);
 	pfree(r.space);
 	pfree(r.off);

@@ -244,9 +244,12 @@ for my $shape (sort keys %shapes)
 				# order, first links included
 				if ($fwd && !defined $maxd)
 				{
-					my $rows = "SELECT * FROM shilian.trace_forward((SELECT trace_code FROM shilian.batch WHERE id = $root)";
-					is($node->safe_psql('postgres', "$rows)"), $node->safe_psql('postgres', "$rows, 2147483647)"),
-						"$label: the sweep's rows = the level walk's, in order");
+					my $rows = "SET client_min_messages = debug1; SELECT * FROM shilian.trace_forward((SELECT trace_code FROM shilian.batch WHERE id = $root)";
+					my (undef, $sweep, $sweep_err) = $node->psql('postgres', "$rows)", on_error_die => 1);
+					my (undef, $levels, $levels_err) = $node->psql('postgres', "$rows, 2147483647)", on_error_die => 1);
+					is($sweep, $levels, "$label: the sweep's rows = the level walk's, in order");
+					like($sweep_err, qr/one sweep in id order over \d+ lots/, "$label: the walk swept");
+					unlike($levels_err, qr/one sweep in id order/, "$label: with a depth limit it went level by level");
 				}
 				$checks++;
 			}
