@@ -59,6 +59,9 @@ $node->safe_psql('postgres', q{
 	CREATE ROLE shilian_test_dual NOLOGIN;
 	GRANT shilian_operator, shilian_regulator TO shilian_test_dual;
 	GRANT shilian_test_dual TO shilian_gateway;
+	CREATE ROLE shilian_test_dual_sys NOLOGIN;
+	GRANT shilian_system, shilian_regulator TO shilian_test_dual_sys;
+	GRANT shilian_test_dual_sys TO shilian_gateway;
 });
 my %fx = map { split /\|/ } split /\n/, $node->safe_psql('postgres', 'SELECT name || \'|\' || v FROM fx');
 my ($F, $A, $B, $C, $D) = (1, 2, 3, 4, 5);
@@ -80,8 +83,8 @@ sub request
 	my ($who, $sql) = @_;
 	my $pre = sprintf("BEGIN;\nSELECT set_config('role', %s, true), "
 		  . "set_config('shilian.operator_id', %s, true), set_config('shilian.jurisdiction', %s, true), "
-		  . "set_config('shilian.client', '', true) \\g /dev/null\n",
-		q_lit($who->{role}), q_lit($who->{op}), q_lit($who->{jur}));
+		  . "set_config('shilian.client', %s, true) \\g /dev/null\n",
+		q_lit($who->{role}), q_lit($who->{op}), q_lit($who->{jur}), q_lit($who->{client}));
 	my ($rc, $out, $err) = $node->psql('postgres', "$pre$sql;\nCOMMIT;\n",
 		extra_params => [ '-U', 'shilian_gateway', '-v', 'ON_ERROR_STOP=1' ]);
 	return (undef, $err) if $rc != 0 || $err ne '';
@@ -156,7 +159,7 @@ my %codes_of;
 sub batch_codes
 {
 	my $who = shift;
-	my $key = "$who->{role}|$who->{op}|$who->{jur}";
+	my $key = join '|', map { $who->{$_} // '' } qw(role op jur client);
 	return $codes_of{$key} //= { map { $_ => 1 } @{ (request($who, 'SELECT trace_code FROM shilian.batch'))[0] } };
 }
 
@@ -164,11 +167,16 @@ sub batch_codes
 # own regulator) and two whose views are apart (operator C with the
 # regulator of 370102; operator A with the regulator of 370112, whose
 # operator F supplies A).
-for my $pair ([$A, '370102'], [$C, '370102'], [$A, '370112'], [$D, '370000'])
+# A system client that is also a regulator (a second role, granted
+# shilian_system and shilian_regulator): erp-b (bound to B) with the
+# regulator of 370102, whose operator A buys from B's supplier F.
+for my $pair ([$A, '370102'], [$C, '370102'], [$A, '370112'], [$D, '370000'], ['erp-b', '370102'])
 {
 	my ($op, $jur) = @$pair;
-	my $dual = { role => 'shilian_test_dual', op => $op, jur => $jur };
-	my $pure_op = { role => 'shilian_operator', op => $op };
+	my $sys = $op !~ /^\d+$/;
+	my $dual = $sys ? { role => 'shilian_test_dual_sys', client => $op, jur => $jur }
+		: { role => 'shilian_test_dual', op => $op, jur => $jur };
+	my $pure_op = $sys ? { role => 'shilian_system', client => $op } : { role => 'shilian_operator', op => $op };
 	my $pure_reg = { role => 'shilian_regulator', jur => $jur };
 	for my $r (@reads)
 	{
@@ -176,7 +184,7 @@ for my $pair ([$A, '370102'], [$C, '370102'], [$A, '370112'], [$D, '370000'])
 		my ($o, $oerr) = request($pure_op, $sql);
 		my ($g, $gerr) = request($pure_reg, $sql);
 		my ($d, $derr) = request($dual, $sql);
-		my $label = "operator $op + regulator $jur: $name";
+		my $label = ($sys ? "client $op" : "operator $op") . " + regulator $jur: $name";
 		if (!defined $o && !defined $g)
 		{
 			ok(!defined $d, "$label: refused as both are")
@@ -214,6 +222,13 @@ is_deeply($rows, [ sort $A, $B, $C, $D ], 'operator C + regulator 370102: operat
 is_deeply($rows, [ sort "$fx{f1} $F 0 origin", "$fx{a1} $A 1 on_hand", "$fx{b1} $B 1 on_hand",
 	"$fx{c1} $C 2 on_hand", "$fx{d1} $D 2 other_holder" ],
 	'operator A + regulator 370112: trace_forward of F\'s lot goes on through A\'s own sale');
+
+# The system client's counterparties come through client_counterparties:
+# erp-b (B) with the regulator of 370102 sees B, B's counterparties F and C
+# (its binding), and A, D (the subtree).
+($rows) = request({ role => 'shilian_test_dual_sys', client => 'erp-b', jur => '370102' },
+	'SELECT id FROM shilian.operator');
+is_deeply($rows, [ sort $F, $A, $B, $C, $D ], 'client erp-b + regulator 370102: B and its counterparties F, C; A, D');
 
 # Both settings empty: nothing (O5, R4 hold for the dual role too).
 for my $t (qw(operator batch link))
