@@ -1528,8 +1528,8 @@ static SlStmt batch_ids_stmt = {
 
 /* n inspection ids, in the order drawn (one record function call per line draws them in line order) */
 static SlStmt inspection_ids_stmt = {
-	"SELECT nextval(pg_get_serial_sequence('shilian.inspection', 'id')::regclass) AS id"
-	" FROM generate_series(1, $1) ORDER BY id",
+	"WITH s AS MATERIALIZED (SELECT pg_get_serial_sequence('shilian.inspection', 'id')::regclass AS seq)"
+	" SELECT nextval(s.seq) AS id FROM s CROSS JOIN generate_series(1, $1) ORDER BY id",
 	1, {"integer"}
 };
 
@@ -1611,8 +1611,8 @@ static SlStmt consume_many_stmt = {
  * call per line draws them.
  */
 static SlStmt link_ids_stmt = {
-	"SELECT nextval(pg_get_serial_sequence('shilian.link', 'id')::regclass) AS id"
-	" FROM generate_series(1, $1) ORDER BY id",
+	"WITH s AS MATERIALIZED (SELECT pg_get_serial_sequence('shilian.link', 'id')::regclass AS seq)"
+	" SELECT nextval(s.seq) AS id FROM s CROSS JOIN generate_series(1, $1) ORDER BY id",
 	1, {"integer"}
 };
 
@@ -1664,7 +1664,7 @@ static SlStmt reject_many_stmt = {
 	"WITH d AS MATERIALIZED (SELECT u.*"
 	"  FROM unnest($1::bigint[], $2::timestamptz[], $3::text[]) WITH ORDINALITY AS u(link, at, reason, o)),"
 	" ul AS (UPDATE shilian.link l SET received_at = d.at, status = 'rejected', reject_reason = d.reason"
-	"  FROM d WHERE l.id = d.link RETURNING l.id, to_jsonb(l.*) AS j)"
+	"  FROM d WHERE l.id = d.link AND l.id = ANY ($1) RETURNING l.id, to_jsonb(l.*) AS j)"
 	" SELECT ul.j FROM d JOIN ul ON ul.id = d.link ORDER BY d.o",
 	3, {"bigint[]", "timestamptz[]", "text[]"}
 };
@@ -1695,7 +1695,7 @@ static SlStmt receive_many_stmt = {
 	"   d.lot, 'received', d.lic, d.cert FROM d"
 	"  RETURNING id, trace_code, to_jsonb(batch.*) AS j),"
 	" ul AS (UPDATE shilian.link l SET to_batch = d.nid, qty_accepted = d.q, received_at = d.at,"
-	"   status = 'received', reject_reason = d.reason FROM d WHERE l.id = d.link"
+	"   status = 'received', reject_reason = d.reason FROM d WHERE l.id = d.link AND l.id = ANY ($10)"
 	"  RETURNING d.nid, to_jsonb(l.*) AS j),"
 	" ins AS (INSERT INTO shilian.inspection (id, batch_id, operator_id, kind, result, report, link_id,"
 	"   inspected_at) OVERRIDING SYSTEM VALUE"
