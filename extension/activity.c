@@ -970,6 +970,31 @@ CacheMonthFrozenAdd(DateADT month)
 		cache_frozen[cache_nfrozen++] = month;
 }
 
+/*
+ * The first day of the current platform month: the months before it have
+ * ended, and only a write dated in one of them can move the month cache
+ * (part 65). figures_cache_horizon() in SQL, the flush's own test below.
+ */
+static DateADT
+FiguresCacheHorizon(void)
+{
+	return MonthOf(PlatformToday());
+}
+
+/*
+ * figures_cache_horizon() → date. In C, not a SQL function: the figures
+ * cache triggers' WHEN conditions call it, and each statement that writes
+ * link or batch prepares those conditions again; a SQL function was inlined
+ * each time (its body read from the catalog and parsed: 1 % of a ship +
+ * receive pair, perf).
+ */
+PG_FUNCTION_INFO_V1(figures_cache_horizon);
+Datum
+figures_cache_horizon(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_DATEADT(FiguresCacheHorizon());
+}
+
 static SlStmt frozen_months_stmt = {
 	"SELECT f.month FROM shilian.figures_frozen_month f"
 	" WHERE f.month = ANY ($1) AND f.frozen_at <> pg_catalog.now()",
@@ -1366,7 +1391,7 @@ ActivityFlush(void)
 	 * rows, nearly all of them, cost this comparison only.
 	 */
 	{
-		DateADT		horizon = MonthOf(PlatformToday());
+		DateADT		horizon = FiguresCacheHorizon();
 		int			nlate = 0;
 		bool		unknown = false;
 

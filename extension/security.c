@@ -211,24 +211,27 @@ SecurityCheckStation(const char *station, const char *action)
 	}
 }
 
+/*
+ * Reading is the union of the caller's groups, as the permissive policies of
+ * each group give it on the tables (docs/security.md, "A role in several
+ * groups"): a role that is an operator and a regulator sees its own records
+ * and its subtree's. Only writing takes the first group (SecurityCaller).
+ */
 bool
 SecurityMaySee(int64 operator_id)
 {
+	Oid			user = GetOuterUserId();
 	int64		acting = RecordActingOperator();
 
-	switch (SecurityCaller())
-	{
-		case SL_CALLER_ADMIN:
-			return true;
-		case SL_CALLER_OPERATOR:
-			return acting != 0 && acting == operator_id;
-		case SL_CALLER_SYSTEM:
-			return (acting == 0 || acting == operator_id) && Bound(operator_id);
-		case SL_CALLER_REGULATOR:
-			return Oversees(operator_id);
-		case SL_CALLER_NONE:
-			break;
-	}
+	if (superuser_arg(user) || MemberOf(user, "shilian_admin"))
+		return true;
+	if (MemberOf(user, "shilian_operator") && acting != 0 && acting == operator_id)
+		return true;
+	if (MemberOf(user, "shilian_system") && (acting == 0 || acting == operator_id) &&
+		Bound(operator_id))
+		return true;
+	if (MemberOf(user, "shilian_regulator") && Oversees(operator_id))
+		return true;
 	return false;
 }
 

@@ -887,13 +887,20 @@ const GwRoute gw_routes[] = {
 		"product => $2::bigint, qty => $3::shilian.qty, produced_on => coalesce(shilian.strict_date($4, 'produced_on'), shilian.platform_today()), "
 		"lot => $5, expires_on => shilian.strict_date($6, 'expires_on'), certificate => $7::jsonb)::text)", batch_args,
 		.op = "createBatch", .response = "CreatedBatch", .location = "/v1/batches/{trace_code}"},
+	/*
+	 * The lot's token once per request (an HMAC under the platform secret,
+	 * behind may_see): public_path carries it as its t= parameter, so the
+	 * token is read back from the path rather than computed a second time
+	 * (OFFSET 0 keeps the planner from copying the call into both fields).
+	 */
 	{"GET", "/v1/batches/{code}", gw_sql_route, 0, "One batch by trace code",
 		NULL, NULL,
 		"select to_jsonb(b) || jsonb_build_object('id', b.id::text, 'trace_code', b.trace_code::text, "
 		"'owner_id', b.owner_id::text, 'product_id', b.product_id::text, "
 		"'product_name', p.name, 'category', p.category, "
-		"'public_token', shilian.public_token(b.trace_code), 'public_path', shilian.public_path(b.trace_code)) "
+		"'public_token', split_part(t.path, '?t=', 2), 'public_path', t.path) "
 		"from shilian.batch b join shilian.product p on p.id = b.product_id "
+		"cross join lateral (select shilian.public_path(b.trace_code) as path offset 0) t "
 		"where b.trace_code = $1::shilian.trace_code", path0,
 		.op = "getBatch", .params = p_code, .response = "Batch"},
 	/*

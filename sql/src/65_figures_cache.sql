@@ -74,10 +74,14 @@ CREATE POLICY figures_cache_admin ON figures_cache FOR SELECT TO shilian_admin U
 CREATE POLICY figures_cache_dirty_admin ON figures_cache_dirty FOR SELECT TO shilian_admin USING (true);
 
 -- The first day of the current platform month: every month before it has
--- ended, and only a write into one of those can move a cached month.
+-- ended, and only a write into one of those can move a cached month. In C
+-- (extension/activity.c, the counters' flush uses the same): the triggers'
+-- WHEN conditions below call it, prepared again by every statement that
+-- writes link or batch, and a SQL function was inlined (its body read and
+-- parsed) each time.
 CREATE FUNCTION figures_cache_horizon() RETURNS date
-	LANGUAGE sql STABLE PARALLEL SAFE
-	RETURN date_trunc('month', shilian.platform_today()::timestamp)::date;
+	AS 'MODULE_PATHNAME', 'figures_cache_horizon'
+	LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION figures_cache_horizon() IS
 	'The first day of the current platform month: the writes dated before it (ended months) mark the month cache dirty.';
 
@@ -247,7 +251,11 @@ REVOKE ALL ON FUNCTION figures_cache_link_changed() FROM PUBLIC;
 CREATE TRIGGER figures_cache_ins AFTER INSERT ON link FOR EACH ROW
 	WHEN (NEW.kind = 'ship' AND NEW.shipped_on < shilian.figures_cache_horizon())
 	EXECUTE FUNCTION figures_cache_link_changed();
-CREATE TRIGGER figures_cache_upd AFTER UPDATE ON link FOR EACH ROW
+-- The UPDATE triggers name the columns their WHEN compares (here and on
+-- batch, below): an UPDATE that sets none of them (a lot's quantity left at
+-- every sale) queues nothing without preparing the WHEN condition. No
+-- BEFORE trigger changes them behind the statement's back.
+CREATE TRIGGER figures_cache_upd AFTER UPDATE OF status, shipped_on, buyer_id, kind ON link FOR EACH ROW
 	WHEN ((OLD.kind = 'ship' OR NEW.kind = 'ship')
 		AND least(OLD.shipped_on, NEW.shipped_on) < shilian.figures_cache_horizon()
 		AND (OLD.status, OLD.shipped_on, OLD.buyer_id, OLD.kind)
@@ -285,7 +293,7 @@ REVOKE ALL ON FUNCTION figures_cache_batch_changed() FROM PUBLIC;
 CREATE TRIGGER figures_cache_ins AFTER INSERT ON batch FOR EACH ROW
 	WHEN (NEW.origin = 'produced' AND NEW.produced_on < shilian.figures_cache_horizon())
 	EXECUTE FUNCTION figures_cache_batch_changed();
-CREATE TRIGGER figures_cache_upd AFTER UPDATE ON batch FOR EACH ROW
+CREATE TRIGGER figures_cache_upd AFTER UPDATE OF produced_on, product_id, owner_id, origin ON batch FOR EACH ROW
 	WHEN ((OLD.origin = 'produced' OR NEW.origin = 'produced')
 		AND least(OLD.produced_on, NEW.produced_on) < shilian.figures_cache_horizon()
 		AND (OLD.produced_on, OLD.product_id, OLD.owner_id, OLD.origin)

@@ -266,7 +266,7 @@ CREATE TRIGGER receipt_exception_ins AFTER INSERT ON link
 	FOR EACH ROW WHEN (NEW.kind = 'ship' AND NEW.status = 'received') EXECUTE FUNCTION receipt_exception_changed();
 CREATE TRIGGER receipt_exception_ins AFTER INSERT ON batch
 	FOR EACH ROW WHEN (NEW.origin = 'first_entry') EXECUTE FUNCTION receipt_exception_changed();
-CREATE TRIGGER receipt_exception_upd AFTER UPDATE ON batch
+CREATE TRIGGER receipt_exception_upd AFTER UPDATE OF expires_on, received_at ON batch
 	FOR EACH ROW WHEN (OLD.expires_on IS DISTINCT FROM NEW.expires_on OR OLD.received_at IS DISTINCT FROM NEW.received_at)
 	EXECUTE FUNCTION receipt_exception_changed();
 CREATE TRIGGER receipt_exception_ins AFTER INSERT ON inspection

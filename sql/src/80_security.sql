@@ -239,11 +239,14 @@ COMMENT ON FUNCTION set_acting_operator(text) IS
 	'Set shilian.operator_id for this transaction (the gateway, after the role and shilian.client); a system client only for an operator bound to it (SLA02 otherwise).';
 
 -- ---- the sets the policies test membership in -----------------------------
--- Plain STABLE SQL, inlined into the policies (no SECURITY DEFINER, no SET),
--- so the planner sees through them. A policy's sub-select stays a subplan
--- (it is not pulled up into a join), so the small side is built once per
--- query: the stations of the subtree as an array (an index probe on
--- operator_station_idx), then the operator ids hashed for the big tables.
+-- subtree_stations and client_operators are plain STABLE SQL, inlined into
+-- the policies, so the planner sees through them; subtree_operators and the
+-- counterparties below read with definer rights (they name operator and
+-- link, whose own policies name them back: see "A role in several groups").
+-- A policy's sub-select stays a subplan (it is not pulled up into a join),
+-- so the small side is built once per query: the stations of the subtree as
+-- an array (an index probe on operator_station_idx), then the operator ids
+-- hashed for the big tables.
 
 -- The regulator's subtree: every jurisdiction whose ancestors (province ...
 -- itself, kept by jurisdiction_add) include shilian.jurisdiction. GIN index
@@ -258,14 +261,27 @@ CREATE FUNCTION subtree_stations() RETURNS SETOF text
 COMMENT ON FUNCTION subtree_stations() IS
 	'Codes of the jurisdictions at or below shilian.jurisdiction (empty when unset).';
 
+-- Definer rights: the policies of link, batch and the other tables owned
+-- through an operator column name this set, and the policy of operator
+-- names link (an operator's counterparties). Read with the caller's rights,
+-- a role that is both an operator and a regulator planned operator -> link
+-- -> subtree_operators -> operator -> ... until "stack depth limit
+-- exceeded". As the owner it reads operator without row-level security:
+-- the same rows, since the regulator's policy on operator is this very
+-- test (station in subtree_stations()). Executed by the regulator role only
+-- (its policies), never by PUBLIC: it must not tell anyone else who is at
+-- home where.
 CREATE FUNCTION subtree_operators() RETURNS SETOF bigint
-	LANGUAGE sql STABLE PARALLEL SAFE
+	LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
 	AS $$
 	SELECT o.id FROM shilian.operator o
 	 WHERE o.station = ANY (ARRAY(SELECT s FROM shilian.subtree_stations() AS s))
 	$$;
 COMMENT ON FUNCTION subtree_operators() IS
-	'Ids of the operators whose home station lies at or below shilian.jurisdiction.';
+	'Ids of the operators whose home station lies at or below shilian.jurisdiction (definer rights, for the regulator''s policies).';
+REVOKE ALL ON FUNCTION subtree_operators() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION subtree_operators() TO shilian_regulator;
 
 CREATE FUNCTION client_operators() RETURNS SETOF bigint
 	LANGUAGE sql STABLE PARALLEL SAFE
@@ -276,6 +292,49 @@ CREATE FUNCTION client_operators() RETURNS SETOF bigint
 	$$;
 COMMENT ON FUNCTION client_operators() IS
 	'Ids of the operators bound to the active system client named by shilian.client.';
+
+-- The counterparties of a set of operators: the other party of each link
+-- one of them is party to as seller or buyer (the rule of the link
+-- policies link_operator and link_system below). The operator's and the
+-- system client's policies on operator name them through the two
+-- definer-rights sets after it, so that what each binding shows does not
+-- depend on the other policies of link that apply to the caller: read with
+-- the caller's rights, a role that is also a regulator would see the
+-- counterparties of every link of its subtree (more than the union of its
+-- bindings), and the regulator's policy on link leads back to operator.
+-- Internal (no EXECUTE): only those two call it, as the owner.
+CREATE FUNCTION link_counterparties(operators bigint[]) RETURNS SETOF bigint
+	LANGUAGE sql STABLE PARALLEL SAFE
+	AS $$
+	SELECT l.buyer_id FROM shilian.link l WHERE l.seller_id = ANY (operators)
+	UNION
+	SELECT l.seller_id FROM shilian.link l WHERE l.buyer_id = ANY (operators)
+	$$;
+COMMENT ON FUNCTION link_counterparties(bigint[]) IS
+	'Internal: the other parties of the links a set of operators is party to (seller or buyer).';
+REVOKE ALL ON FUNCTION link_counterparties(bigint[]) FROM PUBLIC;
+
+CREATE FUNCTION operator_counterparties() RETURNS SETOF bigint
+	LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT c FROM shilian.link_counterparties(ARRAY[shilian.current_operator()]) AS c
+	$$;
+COMMENT ON FUNCTION operator_counterparties() IS
+	'Ids of the counterparties of shilian.operator_id: the other party of each of its links (definer rights, for the operator''s policy on operator).';
+REVOKE ALL ON FUNCTION operator_counterparties() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION operator_counterparties() TO shilian_operator;
+
+CREATE FUNCTION client_counterparties() RETURNS SETOF bigint
+	LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT c FROM shilian.link_counterparties(ARRAY(SELECT o FROM shilian.client_operators() AS o)) AS c
+	$$;
+COMMENT ON FUNCTION client_counterparties() IS
+	'Ids of the counterparties of the operators bound to the active system client: the other party of each of their links (definer rights, for the system client''s policy on operator).';
+REVOKE ALL ON FUNCTION client_counterparties() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION client_counterparties() TO shilian_system;
 
 -- The buyer side of links is searched by every operator's policy (the
 -- existing index covers only pending sales).
@@ -364,16 +423,16 @@ CREATE POLICY link_regulator ON link FOR SELECT TO shilian_regulator
 	USING (seller_id IN (SELECT s FROM shilian.subtree_operators() AS s)
 		OR buyer_id IN (SELECT s FROM shilian.subtree_operators() AS s));
 
--- Operators: its own row, and the rows of its counterparties (the parties
--- of the links it sees: the link policy above does the filtering), whose
--- name, address, contact and licence its records must carry. A regulator:
--- the operators at home in its subtree.
+-- Operators: its own row, and the rows of its counterparties (the other
+-- parties of its links: operator_counterparties), whose name, address,
+-- contact and licence its records must carry. A regulator: the operators
+-- at home in its subtree.
 CREATE POLICY operator_operator ON operator FOR SELECT TO shilian_operator
 	USING (id = shilian.current_operator()
-		OR id IN (SELECT l.seller_id FROM shilian.link l UNION ALL SELECT l.buyer_id FROM shilian.link l));
+		OR id IN (SELECT c FROM shilian.operator_counterparties() AS c));
 CREATE POLICY operator_system ON operator FOR SELECT TO shilian_system
 	USING (id IN (SELECT c FROM shilian.client_operators() AS c)
-		OR id IN (SELECT l.seller_id FROM shilian.link l UNION ALL SELECT l.buyer_id FROM shilian.link l));
+		OR id IN (SELECT c FROM shilian.client_counterparties() AS c));
 CREATE POLICY operator_regulator ON operator FOR SELECT TO shilian_regulator
 	USING (station = ANY (ARRAY(SELECT s FROM shilian.subtree_stations() AS s)));
 

@@ -9,6 +9,7 @@ use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes qw(usleep);
 use Encode ();
 use JSON::PP;
 use ShilianTest;
@@ -113,6 +114,27 @@ $r = call('retailer', 'GET', "/v1/batches/$c3");
 my $t3 = $r->{json}{public_token};
 like($t3, qr/^[0-9a-hjkmnp-tv-z]{10}$/, 'the holder\'s batch read carries the public token');
 is($r->{json}{public_path}, "/v1/public/trace/$c3?t=$t3", 'and the public page\'s path with it');
+is($t3, $node->safe_psql('postgres', "SELECT shilian.public_token('$c3')"), 'the token is public_token\'s');
+# The token is computed once per read (an HMAC and a may_see), not once for
+# each of the two fields: counted by the statistics of the PL/pgSQL
+# function, which the gateway's session reports when it goes idle.
+$node->safe_psql('postgres', "ALTER SYSTEM SET track_functions = 'pl'");
+$node->safe_psql('postgres', 'SELECT pg_reload_conf()');
+my $token_calls = sub {
+	$node->safe_psql('postgres', "SELECT coalesce((SELECT calls FROM pg_stat_user_functions"
+		. " WHERE schemaname = 'shilian' AND funcname = 'public_token'), 0)");
+};
+sleep 1;	# the gateway's sessions take the reload at their next command
+call('retailer', 'GET', "/v1/batches/$c3");	# (and report any earlier calls)
+my $calls0 = $token_calls->();
+for (1 .. 40) { last if $token_calls->() != $calls0; usleep(250_000); }
+$calls0 = $token_calls->();
+is(call('retailer', 'GET', "/v1/batches/$c3")->{json}{public_token}, $t3, 'the same token read again');
+my $calls1 = $calls0;
+for (1 .. 60) { $calls1 = $token_calls->(); last if $calls1 != $calls0; usleep(250_000); }
+is($calls1 - $calls0, 1, 'GET /v1/batches/{code} computes the token once');
+$node->safe_psql('postgres', 'ALTER SYSTEM RESET track_functions');
+$node->safe_psql('postgres', 'SELECT pg_reload_conf()');
 $r = call(undef, 'GET', "/v1/public/trace/$c3?t=$t3");
 is($r->{status}, 200, 'public trace with the lot\'s token, no login');
 like($r->{content}, qr/大白菜/, 'names the product');

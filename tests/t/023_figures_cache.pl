@@ -204,6 +204,32 @@ batch('key lots of licence-less producers', q{
 							   AND p.category = ANY (key_categories()) ORDER BY random() LIMIT 1) p));
 });
 
+# key lots given to other owners (a direct UPDATE, as a DBA's fix writes
+# it): operators active at March's end, of no key kind, holding no licence
+# valid in March and no key lot, each become the owner of a key lot of
+# February or March, and so a 10+3 operator in March. The batch's UPDATE
+# trigger, which fires only when a column it compares is set, marks the old
+# and the new owner's stations from the lot's month on.
+batch('key lots given to licence-less operators', q{
+	SELECT public.try_all(ARRAY(
+		SELECT format('UPDATE shilian.batch SET owner_id = %s WHERE id = %s', n.id, k.id)
+		  FROM (SELECT o.id, row_number() OVER (ORDER BY o.id) AS r
+				  FROM operator o
+				 WHERE EXISTS (SELECT 1 FROM operator_history h WHERE h.operator_id = o.id
+								AND h.valid @> '2026-03-31 12:00+08'::timestamptz AND h.status = 'active'
+								AND NOT (h.kinds && key_catering_kinds()))
+				   AND NOT EXISTS (SELECT 1 FROM licence_history li
+									WHERE li.operator_id = o.id AND li.valid_to >= '2026-03-01')
+				   AND NOT EXISTS (SELECT 1 FROM batch b JOIN product p ON p.id = b.product_id
+									WHERE b.owner_id = o.id AND b.origin = 'produced' AND p.edible_agricultural
+									  AND p.category = ANY (key_categories()))) n
+		  JOIN (SELECT b.id, row_number() OVER (ORDER BY b.id) AS r
+				  FROM batch b JOIN product p ON p.id = b.product_id
+				 WHERE b.origin = 'produced' AND p.edible_agricultural AND p.category = ANY (key_categories())
+				   AND b.produced_on < '2026-04-01') k ON k.r = n.r
+		 ORDER BY n.r LIMIT 3));
+});
+
 # a change recorded now cannot move an ended month: no mark
 my $marks = $node->safe_psql('prov', 'SELECT count(*) FROM shilian.figures_cache_dirty');
 $node->safe_psql('prov', q{
