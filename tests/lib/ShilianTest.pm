@@ -19,7 +19,7 @@ use Time::Local qw(timegm);
 use IPC::Run;
 
 our @EXPORT = qw(shilian_node start_gateway stop_gateway http_call json_body make_jwt raw_http $JWT_SECRET
-	faketime_lib restart_at sqlstate_of run_cmd);
+	faketime_lib restart_at sqlstate_of run_cmd security_fixture);
 
 # The HS256 key the test gateways are started with.
 our $JWT_SECRET = 'test-secret-0123456789abcdef-0123456789';
@@ -192,6 +192,58 @@ sub run_cmd
 	my ($out, $err) = ('', '');
 	IPC::Run::run($cmd, '<', \($in // ''), '>', \$out, '2>', \$err);
 	return ($? >> 8, $out, $err);
+}
+
+# The security fixture of t/028 and t/030, written as the superuser that ran
+# CREATE EXTENSION: counties 370102 (A, D) and 370112 (F, B, C); operators
+# 1..5 = F, A, B, C, D. F sells to A and to B; B sells to C; A sells to D.
+# So A and B share a supplier, and F's sale to B is "a counterparty's other
+# customer" for A. System clients erp-a (bound to A) and erp-b (to B).
+# Returns the fixture's names (lots, links, inspections) => values.
+sub security_fixture
+{
+	my ($node) = @_;
+	$node->safe_psql('postgres', q{
+	SELECT shilian.jurisdiction_add('370000', '山东省');
+	SELECT shilian.jurisdiction_add('370100', '济南市');
+	SELECT shilian.jurisdiction_add('370102', '历下区');
+	SELECT shilian.jurisdiction_add('370112', '历城区');
+	SELECT shilian.jurisdiction_add('370102001', '泉城路所');
+	SELECT shilian.jurisdiction_add('370112001', '洪家楼所');
+	SELECT shilian.operator_register('F farm', 'production', '{farm}', '370112001', 'addr F', 'tel F', reg_card => 'CARD-F');
+	SELECT shilian.operator_register('A wholesaler', 'circulation', '{wholesaler}', '370102001', 'addr A', 'tel A', reg_card => 'CARD-A');
+	SELECT shilian.operator_register('B wholesaler', 'circulation', '{wholesaler}', '370112001', 'addr B', 'tel B', reg_card => 'CARD-B');
+	SELECT shilian.operator_register('C retailer', 'circulation', '{retailer}', '370112001', 'addr C', 'tel C', reg_card => 'CARD-C');
+	SELECT shilian.operator_register('D retailer', 'circulation', '{retailer}', '370102001', 'addr D', 'tel D', reg_card => 'CARD-D');
+	SELECT shilian.operator_activate(id) FROM shilian.operator ORDER BY id;
+	SELECT shilian.licence_add(2, 'JY13701020000018', '{vegetables,other}', '2020-01-01', '2099-12-31');
+	SELECT shilian.licence_add(3, 'JY23701020000049', '{vegetables,other}', '2020-01-01', '2099-12-31');
+	SELECT shilian.licence_add(5, 'JY33701020000056', '{vegetables}', '2020-01-01', '2099-12-31');
+	SELECT shilian.product_register('cabbage', 'vegetables', shelf_life_days => 30, edible_agricultural => true);
+	SELECT shilian.product_register('B pickles', 'other', shelf_life_days => 300, owner => 3);
+	CREATE TABLE fx (name text PRIMARY KEY, v text);
+	INSERT INTO fx SELECT 'f1', shilian.batch_create(1, 1, '1 t', current_date - 2);
+	INSERT INTO fx SELECT 'l_fa', shilian.ship((SELECT v FROM fx WHERE name = 'f1')::shilian.trace_code, 2, '300 kg');
+	INSERT INTO fx SELECT 'a1', shilian.receive((SELECT v FROM fx WHERE name = 'l_fa')::bigint, '300 kg', '{"inspector": "a"}');
+	INSERT INTO fx SELECT 'l_fb', shilian.ship((SELECT v FROM fx WHERE name = 'f1')::shilian.trace_code, 3, '300 kg');
+	INSERT INTO fx SELECT 'b1', shilian.receive((SELECT v FROM fx WHERE name = 'l_fb')::bigint, '300 kg', '{"inspector": "b"}');
+	INSERT INTO fx SELECT 'l_bc', shilian.ship((SELECT v FROM fx WHERE name = 'b1')::shilian.trace_code, 4, '100 kg');
+	INSERT INTO fx SELECT 'c1', shilian.receive((SELECT v FROM fx WHERE name = 'l_bc')::bigint, '100 kg', '{"inspector": "c"}');
+	INSERT INTO fx SELECT 'l_ad', shilian.ship((SELECT v FROM fx WHERE name = 'a1')::shilian.trace_code, 5, '50 kg');
+	INSERT INTO fx SELECT 'd1', shilian.receive((SELECT v FROM fx WHERE name = 'l_ad')::bigint, '50 kg', '{"inspector": "d"}');
+	-- pending sales: B -> C (C's draft), F -> A (A's draft)
+	INSERT INTO fx SELECT 'l_bc2', shilian.ship((SELECT v FROM fx WHERE name = 'b1')::shilian.trace_code, 4, '20 kg');
+	INSERT INTO fx SELECT 'l_fa2', shilian.ship((SELECT v FROM fx WHERE name = 'f1')::shilian.trace_code, 2, '10 kg');
+	INSERT INTO fx SELECT 'b2', shilian.batch_create(3, 2, '10 kg', current_date - 1);
+	INSERT INTO fx SELECT 'cons_c', shilian.consume((SELECT v FROM fx WHERE name = 'c1')::shilian.trace_code, '10 kg', 'retail_sold');
+	INSERT INTO fx SELECT 'insp_c', (SELECT max(id) FROM shilian.inspection WHERE operator_id = 4);
+	INSERT INTO fx SELECT 'insp_a', (SELECT max(id) FROM shilian.inspection WHERE operator_id = 2);
+	SELECT shilian.api_client_add('erp-a', 'A''s ERP');
+	SELECT shilian.api_client_bind('erp-a', 2);
+	SELECT shilian.api_client_add('erp-b', 'B''s ERP');
+	SELECT shilian.api_client_bind('erp-b', 3);
+});
+	return map { split /\|/ } split /\n/, $node->safe_psql('postgres', q{SELECT name || '|' || v FROM fx});
 }
 
 1;
