@@ -19,7 +19,7 @@ use Time::Local qw(timegm);
 use IPC::Run;
 
 our @EXPORT = qw(shilian_node start_gateway stop_gateway http_call json_body make_jwt raw_http $JWT_SECRET
-	faketime_lib restart_at sqlstate_of run_cmd security_fixture);
+	faketime_lib restart_at sqlstate_of run_cmd security_fixture import_replay import_apply_all $LEDGER_ENTRIES);
 
 # The HS256 key the test gateways are started with.
 our $JWT_SECRET = 'test-secret-0123456789abcdef-0123456789';
@@ -245,5 +245,67 @@ sub security_fixture
 });
 	return map { split /\|/ } split /\n/, $node->safe_psql('postgres', q{SELECT name || '|' || v FROM fx});
 }
+
+# The import tests' comparison (t/051, t/053): database a applied the lines of
+# table `lines` (n, line) through the bulk import, job $job; database b gets
+# every line a accepted, in line order, through the single-record function of
+# the import channel (import_line_exec), a sale named by link_ref taking the
+# link b's own line made; with $subtransactions each line in a
+# subtransaction of its own, as the import's line-by-line path runs it.
+# Leaves b's results in table res (n, result), a's in acc; returns how many
+# results were the same id or trace code in both.
+sub import_replay
+{
+	my ($node, $job, %opt) = @_;
+	my $exec = 'INSERT INTO res VALUES (r.n, shilian.import_line_exec(j));';
+	$exec = "BEGIN $exec EXCEPTION WHEN division_by_zero THEN RAISE; END;" if $opt{subtransactions};
+	my $accepted = $node->safe_psql('a', qq{SELECT string_agg(format('(%s, %L)', line_no, result), ', '
+		ORDER BY line_no) FROM shilian.import_line WHERE job_id = $job AND status = 'accepted'});
+	$node->safe_psql('b', qq{
+		CREATE TABLE acc (n int, result text);
+		INSERT INTO acc VALUES $accepted;
+		CREATE TABLE res (n int, result text);
+		SET shilian.channel = 'import';
+		DO \$\$
+		DECLARE
+			r record;
+			j jsonb;
+		BEGIN
+			FOR r IN SELECT l.n, l.line::jsonb AS j FROM lines l JOIN acc USING (n) ORDER BY l.n LOOP
+				j := r.j;
+				IF j ? 'link_ref' THEN
+					j := j - 'link_ref' || jsonb_build_object('link',
+						(SELECT result::bigint FROM res WHERE n = (r.j ->> 'link_ref')::int));
+				END IF;
+				$exec
+			END LOOP;
+		END
+		\$\$;
+	});
+	return $node->safe_psql('b', q{SELECT count(*) FROM res JOIN acc USING (n) WHERE res.result IS NOT DISTINCT FROM acc.result});
+}
+
+# import_apply($job, $chunk) called until it reports nothing left: how many calls.
+sub import_apply_all
+{
+	my ($node, $db, $job, $chunk) = @_;
+	my $calls = 0;
+	for (;;)
+	{
+		$calls++;
+		last if $node->safe_psql($db, "SELECT shilian.import_apply($job, $chunk)") eq '0';
+		die 'import_apply does not finish' if $calls > 100;
+	}
+	return $calls;
+}
+
+# Every ledger entry: count, then one line each with everything but the times
+# the rows were made (created_at, registered_at, activated_at, added_at: the
+# clock of each database), to compare two databases entry by entry.
+our $LEDGER_ENTRIES = q{
+	SELECT count(*) || E'\n' || string_agg(concat_ws('|', id, operator_id, seq, kind, alg, supersedes, source, on_date,
+		regexp_replace(shilian.ledger_body(body)::text, '"(created|registered|activated|added)_at": "[^"]*"', '"\1_at": "T"', 'g')),
+		E'\n' ORDER BY id)
+	FROM shilian.ledger};
 
 1;

@@ -131,13 +131,7 @@ is($node->safe_psql('a', qq{
 			AND objsubid = 21324 AND mode = 'ExclusiveLock' AND granted) AS locks;
 	COMMIT;
 }), "t\n4|4", 'the first chunk appended for 4 operators and holds their 4 chain locks');
-my $calls = 1;
-for (;;)
-{
-	$calls++;
-	last if $node->safe_psql('a', "SELECT shilian.import_apply($job, 7)") eq '0';
-	die 'import_apply does not finish' if $calls > 20;
-}
+my $calls = 1 + import_apply_all($node, 'a', $job, 7);
 is($calls, 10, 'applied in 10 calls of 7 lines');
 is($node->safe_psql('a', qq{SELECT status, accepted, refused FROM shilian.import_job WHERE id = $job}),
 	'applied|64|6', '64 lines accepted; the unknown inspection kind, the batch of 0 kg, the first entry of an unknown product, the over-balance consumption, the over-balance sale and its receipt refused');
@@ -146,41 +140,11 @@ is($node->safe_psql('a', qq{SELECT string_agg(line_no || ' ' || sqlstate, ', ' O
 	'the refusals');
 
 # b: the single-record function of every line a accepted, in line order, as the import channel
-my $accepted = $node->safe_psql('a', qq{SELECT string_agg(format('(%s, %L)', line_no, result), ', '
-	ORDER BY line_no) FROM shilian.import_line WHERE job_id = $job AND status = 'accepted'});
-$node->safe_psql('b', qq{
-	CREATE TABLE acc (n int, result text);
-	INSERT INTO acc VALUES $accepted;
-	CREATE TABLE res (n int, result text);
-	SET shilian.channel = 'import';
-	DO \$\$
-	DECLARE
-		r record;
-		j jsonb;
-	BEGIN
-		FOR r IN SELECT l.n, l.line::jsonb AS j FROM lines l JOIN acc USING (n) ORDER BY l.n LOOP
-			j := r.j;
-			IF j ? 'link_ref' THEN
-				j := j - 'link_ref' || jsonb_build_object('link',
-					(SELECT result::bigint FROM res WHERE n = (r.j ->> 'link_ref')::int));
-			END IF;
-			INSERT INTO res VALUES (r.n, shilian.import_line_exec(j));
-		END LOOP;
-	END
-	\$\$;
-});
-is($node->safe_psql('b', q{SELECT count(*) FROM res JOIN acc USING (n) WHERE res.result IS NOT DISTINCT FROM acc.result}),
-	'64', 'every record got the same id or trace code one by one as in the import');
+is(import_replay($node, $job), '64', 'every record got the same id or trace code one by one as in the import');
 
-# the ledgers, entry by entry: everything but the times the rows were made
-# (created_at, registered_at, activated_at, added_at: the clock of each database)
-my $ledger = q{
-	SELECT count(*) || E'\n' || string_agg(concat_ws('|', id, operator_id, seq, kind, alg, supersedes, source, on_date,
-		regexp_replace(shilian.ledger_body(body)::text, '"(created|registered|activated|added)_at": "[^"]*"', '"\1_at": "T"', 'g')),
-		E'\n' ORDER BY id)
-	FROM shilian.ledger};
-my $la = $node->safe_psql('a', $ledger);
-my $lb = $node->safe_psql('b', $ledger);
+# the ledgers, entry by entry (ShilianTest's $LEDGER_ENTRIES)
+my $la = $node->safe_psql('a', $LEDGER_ENTRIES);
+my $lb = $node->safe_psql('b', $LEDGER_ENTRIES);
 is($la, $lb, 'the same ledger entries: ids, operators, seqs, kinds, sources, dates and bodies');
 like($la, qr/^\d+\n/, 'ledger listed');
 is($node->safe_psql('a', q{SELECT count(*) FROM shilian.ledger WHERE source = 'import'}), '64',

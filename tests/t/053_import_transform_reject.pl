@@ -98,13 +98,7 @@ is($node->safe_psql('a', 'SELECT count(*) FROM lines'), '23', '23 lines');
 my $job = $node->safe_psql('a', q{
 	SELECT (shilian.import_open('apply_valid', NULL, '\x00', (SELECT count(*)::int FROM lines))).job});
 $node->safe_psql('a', "INSERT INTO shilian.import_stage (job_id, line_no, body) SELECT $job, n, line FROM lines");
-my $calls = 0;
-for (;;)
-{
-	$calls++;
-	last if $node->safe_psql('a', "SELECT shilian.import_apply($job, 7)") eq '0';
-	die 'import_apply does not finish' if $calls > 20;
-}
+my $calls = import_apply_all($node, 'a', $job, 7);
 is($calls, 4, 'applied in 4 calls of 7 lines');
 is($node->safe_psql('a', qq{SELECT status, accepted, refused FROM shilian.import_job WHERE id = $job}),
 	'applied|18|5', '18 lines accepted, 5 refused');
@@ -112,45 +106,12 @@ is($node->safe_psql('a', qq{SELECT string_agg(line_no || ' ' || sqlstate, ', ' O
 	FROM shilian.import_line WHERE job_id = $job AND status = 'refused'}), '7 SLR13, 9 SLR05, 15 SLR14, 20 SLR06, 21 SLR07',
 	'the refusals: a sale rejected twice, a transform over balance, an unknown sale, an input in the wrong unit, a rejection before the sale');
 
-# b: the single-record function of every line a accepted, in line order, as the import channel
-my $accepted = $node->safe_psql('a', qq{SELECT string_agg(format('(%s, %L)', line_no, result), ', '
-	ORDER BY line_no) FROM shilian.import_line WHERE job_id = $job AND status = 'accepted'});
-$node->safe_psql('b', qq{
-	CREATE TABLE acc (n int, result text);
-	INSERT INTO acc VALUES $accepted;
-	CREATE TABLE res (n int, result text);
-	SET shilian.channel = 'import';
-	DO \$\$
-	DECLARE
-		r record;
-		j jsonb;
-	BEGIN
-		FOR r IN SELECT l.n, l.line::jsonb AS j FROM lines l JOIN acc USING (n) ORDER BY l.n LOOP
-			j := r.j;
-			IF j ? 'link_ref' THEN
-				j := j - 'link_ref' || jsonb_build_object('link',
-					(SELECT result::bigint FROM res WHERE n = (r.j ->> 'link_ref')::int));
-			END IF;
-			-- each line in a subtransaction of its own, as the import's line-by-line path runs it
-			BEGIN
-				INSERT INTO res VALUES (r.n, shilian.import_line_exec(j));
-			EXCEPTION WHEN division_by_zero THEN
-				RAISE;
-			END;
-		END LOOP;
-	END
-	\$\$;
-});
-is($node->safe_psql('b', q{SELECT count(*) FROM res JOIN acc USING (n) WHERE res.result IS NOT DISTINCT FROM acc.result}),
-	'18', 'every record got the same id or trace code one by one as in the import');
+# b: the single-record function of every line a accepted, in line order, as
+# the import channel, each line in a subtransaction of its own
+is(import_replay($node, $job, subtransactions => 1), '18', 'every record got the same id or trace code one by one as in the import');
 
-my $ledger = q{
-	SELECT count(*) || E'\n' || string_agg(concat_ws('|', id, operator_id, seq, kind, alg, supersedes, source, on_date,
-		regexp_replace(shilian.ledger_body(body)::text, '"(created|registered|activated|added)_at": "[^"]*"', '"\1_at": "T"', 'g')),
-		E'\n' ORDER BY id)
-	FROM shilian.ledger};
-my $la = $node->safe_psql('a', $ledger);
-is($la, $node->safe_psql('b', $ledger), 'the same ledger entries: ids, operators, seqs, kinds, sources, dates and bodies');
+my $la = $node->safe_psql('a', $LEDGER_ENTRIES);
+is($la, $node->safe_psql('b', $LEDGER_ENTRIES), 'the same ledger entries: ids, operators, seqs, kinds, sources, dates and bodies');
 is($node->safe_psql('a', q{SELECT string_agg(kind || ' ' || n, ', ' ORDER BY kind) FROM (SELECT kind, count(*) AS n
 	FROM shilian.ledger WHERE source = 'import' GROUP BY kind) k}),
 	'batch_create 1, consume 1, inspect 1, receive 2, receive_first_entry 1, reject 4, ship 3, transform 5',
