@@ -1371,7 +1371,14 @@ TraceSweep(TraceWalk *w, TraceRels *rels, IndexScanDesc scan, TupleTableSlot *sl
 			}
 			else
 			{
+				/*
+				 * what index_getnext_tid leaves for index_fetch_heap: the TID,
+				 * and no HOT chain being followed (an MVCC snapshot sees one
+				 * member of a chain; the scan was never rescanned, which is
+				 * where the flag is otherwise cleared)
+				 */
 				scan->xs_heaptid = itup->t_tid;
+				scan->xs_heap_continue = false;
 				if (index_fetch_heap(scan, slot))
 					TraceLinkVisit(scan, slot, false, u.idx, la);
 			}
