@@ -876,8 +876,10 @@ typedef struct TraceLeafReader
 	TupleDesc	desc;
 	BTScanInsert key;			/* for descents: the first entry >= a key */
 	bool		ignore_killed;
+	bool		postings;		/* posting lists expected (batch_pkey) */
 	Buffer		buf;			/* the leaf page last read: pinned, unlocked */
 	int64		last;			/* the key last read (with buf valid) */
+	OffsetNumber next;			/* where last's entries ended on buf: a hint */
 	/* the entries of the key last read, copied out of the page */
 	char	   *space;
 	Size		used,
@@ -902,19 +904,25 @@ TraceLeafCmp(TraceLeafReader *r, IndexTuple itup, int64 k)
 }
 
 #ifdef TRACE_SWEEP
-/* Whether the walk can read idx with TraceLeafRead (see above). */
+/*
+ * Whether the walk can read idx with TraceLeafRead (see above): a btree on
+ * one int8 key, ascending, nulls last; with INCLUDE columns (no posting
+ * lists), or, with postings, a unique index on that key alone, whose
+ * posting lists (versions of one row, deduplicated) the caller reads.
+ */
 static bool
-TraceLeafUsable(Relation idx)
+TraceLeafUsable(Relation idx, bool postings)
 {
 	return idx->rd_rel->relam == BTREE_AM_OID &&
 		IndexRelationGetNumberOfKeyAttributes(idx) == 1 &&
-		IndexRelationGetNumberOfAttributes(idx) > 1 &&	/* INCLUDE: no posting lists */
+		(postings ? IndexRelationGetNumberOfAttributes(idx) == 1 && idx->rd_index->indisunique
+		 : IndexRelationGetNumberOfAttributes(idx) > 1) &&
 		TupleDescAttr(RelationGetDescr(idx), 0)->atttypid == INT8OID &&
 		idx->rd_indoption[0] == 0;	/* ASC NULLS LAST */
 }
 
 static void
-TraceLeafBegin(TraceLeafReader *r, Relation idx, IndexScanDesc scan)
+TraceLeafBegin(TraceLeafReader *r, Relation idx, IndexScanDesc scan, bool postings)
 {
 	TupleDesc	desc = RelationGetDescr(idx);
 	Datum	   *values = palloc0(sizeof(Datum) * desc->natts);
@@ -925,6 +933,7 @@ TraceLeafBegin(TraceLeafReader *r, Relation idx, IndexScanDesc scan)
 	r->idx = idx;
 	r->desc = desc;
 	r->ignore_killed = scan->ignore_killed_tuples;
+	r->postings = postings;
 	r->buf = InvalidBuffer;
 	/* an insertion key on the first column, any heap TID (scantid NULL) */
 	for (int i = 0; i < desc->natts; i++)
@@ -988,6 +997,8 @@ TraceLeafRead(TraceLeafReader *r, int64 k, Snapshot snapshot)
 	Buffer		buf = InvalidBuffer;
 	Page		page;
 	BTPageOpaque opaque;
+	OffsetNumber hint = InvalidOffsetNumber,
+				next = InvalidOffsetNumber;
 
 	r->n = 0;
 	r->used = 0;
@@ -997,6 +1008,7 @@ TraceLeafRead(TraceLeafReader *r, int64 k, Snapshot snapshot)
 		int			steps = 0;
 
 		buf = r->buf;
+		hint = r->next;
 		_bt_lockbuf(r->idx, buf, BT_READ);
 		for (;;)
 		{
@@ -1009,11 +1021,13 @@ TraceLeafRead(TraceLeafReader *r, int64 k, Snapshot snapshot)
 			if (++steps > TRACE_LEAF_STEPS)
 				break;
 			r->steps++;
+			hint = InvalidOffsetNumber;
 			buf = _bt_relandgetbuf(r->idx, buf, opaque->btpo_next, BT_READ);
 		}
 		_bt_relbuf(r->idx, buf);
 		r->buf = InvalidBuffer;
 	}
+	hint = InvalidOffsetNumber;
 	buf = TraceLeafDescend(r, k, snapshot);
 	if (!BufferIsValid(buf))
 		return;
@@ -1030,9 +1044,39 @@ found:
 		if (!P_IGNORE(opaque))
 		{
 			PredicateLockPage(r->idx, BufferGetBlockNumber(buf), snapshot);
-			/* the first entry >= k */
+			/*
+			 * The first entry >= k: by a binary search between lo, every
+			 * entry before which is < k, and hi, which is >= k or past the
+			 * page's end. On the page last read, the keys come in ascending
+			 * order, so k's entries are usually a few entries after where
+			 * the last key's ended: from there, steps doubling bound them
+			 * (the hint only narrows the search; the page may have changed).
+			 */
 			lo = P_FIRSTDATAKEY(opaque);
 			hi = maxoff + 1;
+			if (hint >= lo && hint <= maxoff)
+			{
+				if (TraceLeafCmp(r, (IndexTuple) PageGetItem(page, PageGetItemId(page, hint)), k) >= 0)
+				{
+					hi = hint;
+					if (hint > lo &&
+						TraceLeafCmp(r, (IndexTuple) PageGetItem(page, PageGetItemId(page, hint - 1)), k) < 0)
+						lo = hint;
+				}
+				else
+				{
+					OffsetNumber step = 1;
+
+					lo = hint + 1;
+					while (lo + step - 1 <= maxoff &&
+						   TraceLeafCmp(r, (IndexTuple) PageGetItem(page, PageGetItemId(page, lo + step - 1)), k) < 0)
+					{
+						lo += step;
+						step *= 2;
+					}
+					hi = Min(lo + step - 1, maxoff + 1);
+				}
+			}
 			while (lo < hi)
 			{
 				OffsetNumber mid = lo + (hi - lo) / 2;
@@ -1049,10 +1093,13 @@ found:
 				Size		sz;
 
 				if (TraceLeafCmp(r, itup, k) != 0)
+				{
+					next = lo;
 					goto done;
+				}
 				if (r->ignore_killed && ItemIdIsDead(iid))
 					continue;
-				if (BTreeTupleIsPosting(itup) || BTreeTupleIsPivot(itup))
+				if ((BTreeTupleIsPosting(itup) && !r->postings) || BTreeTupleIsPivot(itup))
 					elog(ERROR, "trace walk: unexpected tuple in index \"%s\"",
 						 RelationGetRelationName(r->idx));
 				sz = MAXALIGN(IndexTupleSize(itup));
@@ -1076,12 +1123,14 @@ found:
 		}
 		else if (P_RIGHTMOST(opaque))
 			goto done;
+		hint = InvalidOffsetNumber;
 		buf = _bt_relandgetbuf(r->idx, buf, opaque->btpo_next, BT_READ);
 	}
 done:
 	_bt_unlockbuf(r->idx, buf);
 	r->buf = buf;
 	r->last = k;
+	r->next = next;
 }
 #endif							/* TRACE_SWEEP */
 
@@ -1323,15 +1372,50 @@ TraceHeapPop(TraceIdIdx *h, int32 *n)
 }
 
 /*
+ * Lot u's row, read as the sweep reaches it: its entries in batch_pkey by
+ * the leaf reader (the lots come in id order, so the same leaf page or the
+ * next), each heap TID (a posting list holds the versions of one row)
+ * fetched as index_fetch_heap fetches an index scan's, the visible version
+ * loaded as NodesLoadDirect loads it.
+ */
+static void
+TraceSweepLoad(TraceLeafReader *br, IndexScanDesc bscan, TupleTableSlot *bslot,
+			   TraceIdIdx u, TraceLoadArg *ba)
+{
+	TraceLeafRead(br, u.id, bscan->xs_snapshot);
+	for (int i = 0; i < br->n; i++)
+	{
+		IndexTuple	itup = (IndexTuple) (br->space + br->off[i]);
+		bool		posting = BTreeTupleIsPosting(itup);
+		int			ntids = posting ? BTreeTupleGetNPosting(itup) : 1;
+
+		for (int t = 0; t < ntids; t++)
+		{
+			bscan->xs_heaptid = posting ? *BTreeTupleGetPostingN(itup, t) : itup->t_tid;
+			bscan->xs_heap_continue = false;
+			if (index_fetch_heap(bscan, bslot))
+				TraceLoadVisit(bscan, bslot, false, u.idx, ba);
+		}
+	}
+}
+
+/*
  * The forward walk as one sweep in id order (see "the forward sweep"):
  * every reached lot probed once, its links (edges) appended together, so
- * that lot u's are edges [start[u], start[u] + count[u]).
+ * that lot u's are edges [start[u], start[u] + count[u]). Where batch_pkey
+ * can be read the same way, each lot's row is loaded as it is reached
+ * (*loaded_p true); else NodesLoadDirect loads them after.
  */
 static void
 TraceSweep(TraceWalk *w, TraceRels *rels, IndexScanDesc scan, TupleTableSlot *slot,
-		   TraceLinkArg *la, int64 **start_p, int32 **count_p)
+		   TraceLinkArg *la, int64 **start_p, int32 **count_p, bool *loaded_p)
 {
-	TraceLeafReader r;
+	TraceLeafReader r,
+				br;
+	bool		load = TraceLeafUsable(rels->batch_idx, true);
+	IndexScanDesc bscan = NULL;
+	TupleTableSlot *bslot = NULL;
+	TraceLoadArg ba = {w, rels};
 	Snapshot	snapshot = scan->xs_snapshot;
 	int32		nheap = 0,
 				heap_cap = 1024,
@@ -1340,7 +1424,13 @@ TraceSweep(TraceWalk *w, TraceRels *rels, IndexScanDesc scan, TupleTableSlot *sl
 	int64	   *start = palloc(sizeof(int64) * span_cap);
 	int32	   *count = palloc(sizeof(int32) * span_cap);
 
-	TraceLeafBegin(&r, rels->link_idx, scan);
+	TraceLeafBegin(&r, rels->link_idx, scan, false);
+	if (load)
+	{
+		bslot = table_slot_create(rels->batch, NULL);
+		bscan = index_beginscan(rels->batch, rels->batch_idx, snapshot, 0, 0);
+		TraceLeafBegin(&br, rels->batch_idx, bscan, true);
+	}
 	la->depth = 0;				/* depths are the levels', set after */
 	TraceHeapPush(&heap, &nheap, &heap_cap, w->nodes[0].id, 0);
 	while (nheap > 0)
@@ -1355,6 +1445,8 @@ TraceSweep(TraceWalk *w, TraceRels *rels, IndexScanDesc scan, TupleTableSlot *sl
 			start = repalloc_huge(start, sizeof(int64) * span_cap);
 			count = repalloc_huge(count, sizeof(int32) * span_cap);
 		}
+		if (load && u.idx > 0)	/* the root's row is loaded */
+			TraceSweepLoad(&br, bscan, bslot, u, &ba);
 		start[u.idx] = *la->nedges;
 		TraceLeafRead(&r, u.id, snapshot);
 		for (int i = 0; i < r.n; i++)
@@ -1389,14 +1481,28 @@ TraceSweep(TraceWalk *w, TraceRels *rels, IndexScanDesc scan, TupleTableSlot *sl
 	}
 	scan->xs_itup = NULL;
 	scan->kill_prior_tuple = false;
-	elog(DEBUG1, "trace walk: one sweep in id order over %d lots: %lld descents of %s, %lld steps right",
-		 w->n, (long long) r.descents, RelationGetRelationName(r.idx), (long long) r.steps);
+	if (load)
+	{
+		elog(DEBUG1, "trace walk: one sweep in id order over %d lots: %lld descents of %s, %lld steps right; their rows: %lld descents of %s, %lld steps right",
+			 w->n, (long long) r.descents, RelationGetRelationName(r.idx), (long long) r.steps,
+			 (long long) br.descents, RelationGetRelationName(br.idx), (long long) br.steps);
+		bscan->kill_prior_tuple = false;
+		TraceLeafEnd(&br);
+		pfree(br.space);
+		pfree(br.off);
+		index_endscan(bscan);
+		ExecDropSingleTupleTableSlot(bslot);
+	}
+	else
+		elog(DEBUG1, "trace walk: one sweep in id order over %d lots: %lld descents of %s, %lld steps right",
+			 w->n, (long long) r.descents, RelationGetRelationName(r.idx), (long long) r.steps);
 	TraceLeafEnd(&r);
 	pfree(r.space);
 	pfree(r.off);
 	pfree(heap);
 	*start_p = start;
 	*count_p = count;
+	*loaded_p = load;
 }
 
 /*
@@ -1489,8 +1595,15 @@ TraceSweepLevels(TraceWalk *w, TraceHash_hash *hash, TraceEdge *edges, int64 ned
 		w->nodes[at] = carry;
 		order[at] = -1;
 	}
-	for (int32 i = 0; i < n; i++)
-		TraceHash_lookup(hash, w->nodes[i].id)->idx = i;
+	/* the table's entries in their own order: no probe per node */
+	{
+		TraceHash_iterator it;
+		TraceHashEntry *e;
+
+		TraceHash_start_iterate(hash, &it);
+		while ((e = TraceHash_iterate(hash, &it)) != NULL)
+			e->idx = newidx[e->idx];
+	}
 	pfree(newidx);
 	pfree(order);
 	pfree(level);
@@ -1501,6 +1614,8 @@ TraceSweepLevels(TraceWalk *w, TraceHash_hash *hash, TraceEdge *edges, int64 ned
  * Fill code, owner, qty, qty_left of nodes [from, to) by index probes in id
  * order; those the caller's policies hide, through trace_link_end.
  */
+static void NodesLoadRest(TraceWalk *w, TraceHash_hash *hash, TraceRels *r, int32 from, int32 to);
+
 static void
 NodesLoadDirect(TraceWalk *w, TraceHash_hash *hash, TraceRels *r, int32 from, int32 to)
 {
@@ -1529,6 +1644,16 @@ NodesLoadDirect(TraceWalk *w, TraceHash_hash *hash, TraceRels *r, int32 from, in
 	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
 	pfree(order);
+	NodesLoadRest(w, hash, r, from, to);
+}
+
+/*
+ * After the rows of nodes [from, to) were read: with no policy every one was
+ * there; else those the caller's policies hid, through trace_link_end.
+ */
+static void
+NodesLoadRest(TraceWalk *w, TraceHash_hash *hash, TraceRels *r, int32 from, int32 to)
+{
 	if (r->batch_rls.all)
 	{
 		for (int32 i = from; i < to; i++)
@@ -1727,6 +1852,7 @@ TraceWalkRun(TraceWalk *w, TraceCode root, bool forward, int max_depth, Timestam
 	TraceIdIdx *order = NULL;
 	int32		order_cap = 0;
 	TraceLinkArg la;
+	bool		swept_rows = false;	/* the sweep loaded the lots' rows */
 
 	memset(w, 0, sizeof(*w));
 	la.w = w;
@@ -1764,12 +1890,12 @@ TraceWalkRun(TraceWalk *w, TraceCode root, bool forward, int max_depth, Timestam
 		order_cap = 1024;
 	}
 #ifdef TRACE_SWEEP
-	if (direct && forward && max_depth < 0 && TraceLeafUsable(rels.link_idx))
+	if (direct && forward && max_depth < 0 && TraceLeafUsable(rels.link_idx, false))
 	{
 		int64	   *start;
 		int32	   *count;
 
-		TraceSweep(w, &rels, scan, slot, &la, &start, &count);
+		TraceSweep(w, &rels, scan, slot, &la, &start, &count, &swept_rows);
 		TraceSweepLevels(w, hash, edges, nedges, start, count);
 		pfree(start);
 		pfree(count);
@@ -1832,7 +1958,10 @@ TraceWalkRun(TraceWalk *w, TraceCode root, bool forward, int max_depth, Timestam
 		index_endscan(scan);
 		ExecDropSingleTupleTableSlot(slot);
 		pfree(order);
-		NodesLoadDirect(w, hash, &rels, 1, w->n);
+		if (swept_rows)
+			NodesLoadRest(w, hash, &rels, 1, w->n);
+		else
+			NodesLoadDirect(w, hash, &rels, 1, w->n);
 		TraceRelsClose(&rels);
 	}
 	else
@@ -1878,6 +2007,9 @@ TraceSrf(FunctionCallInfo fcinfo, bool forward, bool ids)
 	TimestampTz as_of;
 	TraceWalk	w;
 	MemoryContext caller_cxt;
+	const char *status_word[4];
+	Datum		status_text[4];
+	int			nstatus = 0;
 
 	RecordRequire(fcinfo, 0, "code");
 	root = PG_GETARG_TRACE_CODE(0);
@@ -1950,7 +2082,22 @@ TraceSrf(FunctionCallInfo fcinfo, bool forward, bool ids)
 		values[4] = QtyGetDatum(n->reached);
 		values[5] = QtyGetDatum(n->on_hand);
 		nulls[5] = n->hidden;	/* another holder's stock is not the caller's to see */
-		values[6] = CStringGetTextDatum(TraceNodeStatus(n));
+		{
+			/* a text per status word, not per row (TraceNodeStatus's literals) */
+			const char *st = TraceNodeStatus(n);
+			int			k = 0;
+
+			while (k < nstatus && status_word[k] != st)
+				k++;
+			if (k == nstatus)
+			{
+				Assert(nstatus < (int) lengthof(status_word));
+				status_word[k] = st;
+				status_text[k] = CStringGetTextDatum(st);
+				nstatus++;
+			}
+			values[6] = status_text[k];
+		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	pfree(w.nodes);

@@ -258,6 +258,59 @@ for my $shape (sort keys %shapes)
 }
 note("$checks walks compared");
 
+# batch_pkey with posting lists. A snapshot held open keeps every version of
+# the lots' rows: updated again and again, they fill their heap pages, the
+# later versions go to other pages with entries of their own in batch_pkey,
+# and btree deduplicates one key's entries into a posting list rather than
+# split the page. The sweep reads each reached lot's row through batch_pkey
+# as it goes: through a posting list it must find the one version its
+# snapshot sees, and return the rows the level walk returns (which reads
+# batch_pkey by an ordinary index scan).
+{
+	$node->safe_psql('postgres', q{
+		TRUNCATE shilian.link, shilian.batch, shilian.recall, shilian.recall_target RESTART IDENTITY CASCADE;
+		INSERT INTO shilian.batch (trace_code, owner_id, product_id, qty, qty_left, produced_on, origin)
+		SELECT shilian.trace_code_next('370000'), 1, 1, shilian.qty(100, 'kg'), shilian.qty(100 - i % 7, 'kg'), '2026-01-01', 'produced'
+		  FROM generate_series(1, 600) i;
+		-- a fan (1 to 2 .. 40), then each lot to the next two
+		INSERT INTO shilian.link (kind, from_batch, to_batch, seller_id, buyer_id, qty_shipped, qty_accepted,
+			shipped_on, received_at, status)
+		SELECT 'ship', f, t, 1, 1, shilian.qty(1, 'kg'), shilian.qty(1, 'kg'), '2026-01-02', timestamptz '2026-01-02 10:00+08', 'received'
+		  FROM (SELECT 1 AS f, t FROM generate_series(2, 40) t
+				UNION ALL SELECT f, f + d FROM generate_series(40, 597) f, generate_series(1, 2) d) x;
+		CREATE EXTENSION IF NOT EXISTS pageinspect;
+	});
+	my $holder = $node->background_psql('postgres');
+	$holder->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM shilian.batch;');
+	# qty_left changes, and stays what the last update wrote: 100 - i % 7 - 12
+	$node->safe_psql('postgres', q{SET session_replication_role = replica;
+		UPDATE shilian.batch SET qty_left = shilian.qty(shilian.qty_in(qty_left, 'kg') - 1, 'kg');})
+		for 1 .. 12;
+	my $postings = $node->safe_psql('postgres', q{
+		SELECT count(*) FROM generate_series(1, (pg_relation_size('shilian.batch_pkey') / 8192)::int - 1) b,
+			LATERAL bt_page_items('shilian.batch_pkey', b) i
+		 WHERE cardinality(i.tids) > 1});
+	cmp_ok($postings, '>', 100, "batch_pkey holds posting lists ($postings keys): versions an open snapshot keeps");
+	for my $root (1, 40, 300)
+	{
+		my $rows = "SET client_min_messages = debug1; SELECT batch, holder, depth, via_link, qty_reached, qty_on_hand, status"
+			. " FROM shilian.trace_forward((SELECT trace_code FROM shilian.batch WHERE id = $root)";
+		my (undef, $sweep, $sweep_err) = $node->psql('postgres', "$rows)", on_error_die => 1);
+		my (undef, $levels) = $node->psql('postgres', "$rows, 2147483647)", on_error_die => 1);
+		is($sweep, $levels, "posting lists, forward from $root: the sweep's rows = the level walk's, in order");
+		like($sweep_err, qr/one sweep in id order over \d+ lots: .*; their rows: \d+ descents of batch_pkey/,
+			"posting lists, forward from $root: the sweep read the lots' rows through batch_pkey");
+		my $left = $node->safe_psql('postgres', qq{
+			SELECT count(*) FILTER (WHERE shilian.qty_in(t.qty_on_hand, 'kg') = 100 - b.id % 7 - 12) || '/' || count(*)
+			  FROM shilian.trace_forward((SELECT trace_code FROM shilian.batch WHERE id = $root)) t
+			  JOIN shilian.batch b ON b.trace_code OPERATOR(shilian.=) t.batch});
+		my ($ok, $all) = split m{/}, $left;
+		ok($all > 1 && $ok == $all, "posting lists, forward from $root: every lot's on-hand is its newest version's ($left)");
+	}
+	$holder->query_safe('COMMIT;');
+	$holder->quit;
+}
+
 # Under row-level security the walk reads through SQL, so policies apply: a
 # role that sees only even-numbered links gets what WITH RECURSIVE gets as
 # that role, which differs from the full walk.
