@@ -194,6 +194,8 @@ LinkRows(Tuplestorestate *ts, TupleDesc desc, int *n)
 		r->from_batch = DatumGetInt64(slot_getattr(slot, a_from, &isnull));
 	}
 	ExecDropSingleTupleTableSlot(slot);
+	/* each reader selects its own pointer: pointer 0 made the active one again */
+	tuplestore_select_read_pointer(ts, 0);
 	*n = len;
 	return rows;
 }
