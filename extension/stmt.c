@@ -5,6 +5,8 @@
  */
 #include "records.h"
 
+#include "jit/jit.h"
+#include "optimizer/cost.h"
 #include "parser/parse_type.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -40,7 +42,8 @@ int
 SlExec(SlStmt *stmt, Datum *values, const char *nulls, long count)
 {
 	int			rc;
-	int			nest;
+	int			nest = 0;
+	bool		set;
 
 	SlCheckSchemaVersion();
 	if (!inval_registered)
@@ -83,19 +86,28 @@ SlExec(SlStmt *stmt, Datum *values, const char *nulls, long count)
 	 * probe. Measured: 4,000 import lines after VACUUM ANALYZE, 17.8 s with
 	 * seq scans, 2.4 s without. The setting is undone when the statement
 	 * returns (or by the (sub)transaction abort on error).
-	 */
-	nest = NewGUCNestLevel();
-	(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	/*
+	 *
 	 * Nor are they worth compiling: the set-based import's statements over
 	 * arrays of thousands of rows have costs past jit_above_cost, and JIT
 	 * with inlining and optimisation took longer than running them.
+	 *
+	 * A statement run from inside another's (a trigger of a record
+	 * function's write, such as receipt_exception_changed) finds both off
+	 * already, and sets nothing: the outer statement's level undoes them
+	 * (each setting and undoing was 1.3 % of a ship + receive pair, perf).
 	 */
-	(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
+	set = enable_seqscan || jit_enabled;
+	if (set)
+	{
+		nest = NewGUCNestLevel();
+		(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+		(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	}
 	rc = SPI_execute_plan(stmt->plan, values, nulls, false, count);
-	AtEOXact_GUC(true, nest);
+	if (set)
+		AtEOXact_GUC(true, nest);
 	if (rc < 0)
 		elog(ERROR, "SPI_execute_plan failed (%s) for: %s",
 			 SPI_result_code_string(rc), stmt->sql);

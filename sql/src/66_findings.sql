@@ -174,41 +174,23 @@ COMMENT ON FUNCTION receipt_exceptions(bigint[], bigint[]) IS
 REVOKE ALL ON FUNCTION receipt_exceptions(bigint[], bigint[]) FROM PUBLIC;
 
 -- Make receipt_exception agree with receipt_exceptions() for these receipts,
--- each half of the rule run only for the receipts of its kind given.
--- PL/pgSQL, for its plans kept per session, and generic ones (a SQL
--- function's statements, or a custom plan of the rule, are planned again at
--- every call: half a millisecond a receipt's trigger would pay). Sequential
--- scans off while its statements are planned: a generic plan of the DELETEs
--- made when VACUUM ANALYZE had seen receipt_exception empty (relpages 0)
--- was a scan of the whole table, for every receipt of a bulk statement
--- (200,000 sales inserted received: hours); with them off it is the unique
--- partial index's probe whatever the statistics say (EXPLAIN of the
--- generic plans after VACUUM ANALYZE of the empty table, docs/regulator.md).
--- The setting holds while the function runs, so it is in force whenever the
--- plan cache plans these statements again. Before, the DELETEs were
--- EXECUTE'd and so parsed and planned at every receipt (4 % of a ship +
--- receive pair).
+-- each half of the rule run only for the receipts of its kind given: a
+-- DELETE of their rows and an INSERT of what the half gives, the half
+-- inlined into it. In C (extension/receipt_exception.c), as the trigger
+-- below that calls it: the statements are kept once per backend with their
+-- generic plans, planned with sequential scans off (the record functions'
+-- statements, extension/stmt.c). A generic plan of the DELETEs made when
+-- VACUUM ANALYZE had seen receipt_exception empty (relpages 0) was
+-- otherwise a scan of the whole table, for every receipt of a bulk
+-- statement (200,000 sales inserted received: hours); with them off it is
+-- the unique partial index's probe whatever the statistics say (t/027,
+-- docs/regulator.md). Before, the PL/pgSQL sync with SET plan_cache_mode and
+-- enable_seqscan, called from the PL/pgSQL trigger, cost 4.5 % of a ship +
+-- receive pair around its statements.
 CREATE FUNCTION receipt_exception_sync(links bigint[], batches bigint[]) RETURNS void
-	LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
-	SET search_path = pg_catalog, pg_temp
-	SET plan_cache_mode = force_generic_plan
-	SET enable_seqscan = off
-	AS $$
-BEGIN
-	IF cardinality(links) > 0 THEN
-		DELETE FROM shilian.receipt_exception e WHERE e.link_id = ANY (links);
-		INSERT INTO shilian.receipt_exception (operator_id, batch_id, link_id, received_on, uninspected, expires_on)
-		SELECT x.operator_id, x.batch_id, x.link_id, x.received_on, x.uninspected, x.expires_on
-		  FROM shilian.receipt_exceptions_of_sales(links) x;
-	END IF;
-	IF cardinality(batches) > 0 THEN
-		DELETE FROM shilian.receipt_exception e WHERE e.link_id IS NULL AND e.batch_id = ANY (batches);
-		INSERT INTO shilian.receipt_exception (operator_id, batch_id, link_id, received_on, uninspected, expires_on)
-		SELECT x.operator_id, x.batch_id, x.link_id, x.received_on, x.uninspected, x.expires_on
-		  FROM shilian.receipt_exceptions_of_first_entries(batches) x;
-	END IF;
-END
-$$;
+	AS 'MODULE_PATHNAME', 'receipt_exception_sync'
+	LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION receipt_exception_sync(bigint[], bigint[]) IS
 	'Recompute the receipt_exception rows of these sales and first entries from the records (receipt_exceptions).';
 REVOKE ALL ON FUNCTION receipt_exception_sync(bigint[], bigint[]) FROM PUBLIC;
@@ -224,38 +206,12 @@ REVOKE ALL ON FUNCTION receipt_exception_sync(bigint[], bigint[]) FROM PUBLIC;
 --     receipt's exception, so only a receipt that has one is recomputed (a
 --     receive writes its inspection in the same statement as the receipt,
 --     and the link trigger, firing at the end of that statement, sees it).
+-- In C (extension/receipt_exception.c), which reads the link statement's
+-- transition tables itself and runs the sync's statements directly.
 CREATE FUNCTION receipt_exception_changed() RETURNS trigger
-	LANGUAGE plpgsql SECURITY DEFINER
-	SET search_path = pg_catalog, pg_temp
-	AS $$
-DECLARE
-	links bigint[];
-BEGIN
-	IF TG_TABLE_NAME = 'link' AND TG_LEVEL = 'STATEMENT' THEN
-		links := ARRAY(SELECT n.id FROM new_rows n JOIN old_rows o ON o.id = n.id
-						WHERE n.kind = 'ship' AND (n.status = 'received' OR o.status = 'received')
-						  AND (n.status IS DISTINCT FROM o.status OR n.received_at IS DISTINCT FROM o.received_at
-							   OR n.to_batch IS DISTINCT FROM o.to_batch OR n.from_batch <> o.from_batch));
-		IF cardinality(links) > 0 THEN
-			PERFORM shilian.receipt_exception_sync(links, '{}');
-		END IF;
-	ELSIF TG_TABLE_NAME = 'link' THEN
-		PERFORM shilian.receipt_exception_sync(ARRAY[NEW.id], '{}');
-	ELSIF TG_TABLE_NAME = 'batch' THEN
-		PERFORM shilian.receipt_exception_sync(
-			ARRAY(SELECT l.id FROM shilian.link l
-				   WHERE TG_OP = 'UPDATE' AND l.from_batch = NEW.id AND l.status = 'received' AND l.kind = 'ship'),
-			CASE WHEN NEW.origin = 'first_entry' THEN ARRAY[NEW.id] ELSE '{}' END);
-	ELSIF NEW.link_id IS NOT NULL THEN
-		IF EXISTS (SELECT 1 FROM shilian.receipt_exception e WHERE e.link_id = NEW.link_id) THEN
-			PERFORM shilian.receipt_exception_sync(ARRAY[NEW.link_id], '{}');
-		END IF;
-	ELSIF EXISTS (SELECT 1 FROM shilian.receipt_exception e WHERE e.link_id IS NULL AND e.batch_id = NEW.batch_id) THEN
-		PERFORM shilian.receipt_exception_sync('{}', ARRAY[NEW.batch_id]);
-	END IF;
-	RETURN NULL;
-END
-$$;
+	AS 'MODULE_PATHNAME', 'receipt_exception_changed'
+	LANGUAGE C SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION receipt_exception_changed() IS
 	'Trigger of link, batch and inspection: keeps receipt_exception for the receipts a statement received, retracted, re-dated, corrected or inspected.';
 REVOKE ALL ON FUNCTION receipt_exception_changed() FROM PUBLIC;
