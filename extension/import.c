@@ -1705,7 +1705,10 @@ static SlStmt balance_stmt = {
  * id, with plain joins the planner estimates well. The links are found by
  * their keys (l.id = ANY): joined to d alone, they were read by a merge join
  * over the whole primary key of link, every flush (22,500 index entries for
- * 2,500 receipts, growing with the table).
+ * 2,500 receipts, growing with the table). A sale made by a ship line of
+ * the same flush (new) is inserted here already received, not updated: its
+ * row is written once, and its ship line's ledger entry is that row as
+ * ship_many_stmt would have written it, pending.
  */
 static SlStmt receive_many_stmt = {
 	"WITH d AS MATERIALIZED (SELECT u.*"
