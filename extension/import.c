@@ -92,6 +92,14 @@ typedef struct ILink
 	char	   *status;
 	bool		has_licence;
 	LicenseNo	licence;
+	/*
+	 * The receive line of the same flush that receives this sale before it
+	 * is written: the sale is then inserted already received, with the
+	 * receipt (an insert then an update of a row of the same transaction
+	 * re-runs every foreign key check of link, RI_FKey_fk_upd_check_required).
+	 */
+	struct ILine *settled;
+	struct ILine *ship;			/* the ship line that made it (a sale of this upload) */
 } ILink;
 
 typedef struct IBatchId
@@ -410,6 +418,8 @@ LinksLoad(IChunk *c, Datum *ids, int n, Datum *codes, int ncodes)
 		l->has_licence = !isnull;
 		l->from_id = from;
 		l->from = NULL;			/* read below */
+		l->settled = NULL;
+		l->ship = NULL;
 	}
 	/* ids no sale has: remembered as such */
 	for (int i = 0; i < n; i++)
@@ -1309,6 +1319,8 @@ ShipLine(IChunk *c, ILine *ln)
 	made->status = "pending";
 	made->has_licence = sh->has_licence;
 	made->licence = sh->licence;
+	made->settled = NULL;
+	made->ship = ln;
 	ln->made = made;
 	ln->ledger_op = sh->seller;
 	c->nship++;
@@ -1372,6 +1384,8 @@ ReceiveLine(IChunk *c, ILine *ln)
 	if (l->from != NULL && l->from->cert_pending)
 		Flush(c);
 	l->status = "received";
+	if (l->id == 0)
+		l->settled = ln;
 	if (rv->cmp < 0)
 	{
 		IBatch	   *b = l->from;
@@ -1691,32 +1705,59 @@ static SlStmt balance_stmt = {
  * id, with plain joins the planner estimates well. The links are found by
  * their keys (l.id = ANY): joined to d alone, they were read by a merge join
  * over the whole primary key of link, every flush (22,500 index entries for
- * 2,500 receipts, growing with the table).
+ * 2,500 receipts, growing with the table). A sale made by a ship line of
+ * the same flush (new) is inserted here already received, not updated: its
+ * row is written once, and its ship line's ledger entry is that row as
+ * ship_many_stmt would have written it, pending.
  */
 static SlStmt receive_many_stmt = {
 	"WITH d AS MATERIALIZED (SELECT u.*"
 	"  FROM unnest($1::shilian.trace_code[], $2::bigint[], $3::bigint[], $4::shilian.qty[],"
 	"   $5::date[], $6::date[], $7::text[], $8::shilian.licence_no[], $9::jsonb[], $10::bigint[],"
-	"   $11::timestamptz[], $12::text[], $13::text[], $14::jsonb[], $15::bigint[], $16::bigint[])"
+	"   $11::timestamptz[], $12::text[], $13::text[], $14::jsonb[], $15::bigint[], $16::bigint[],"
+	"   $17::boolean[], $18::bigint[], $19::bigint[], $20::shilian.qty[], $21::date[])"
 	"   WITH ORDINALITY AS u(code, buyer, product, q, produced, expires, lot, lic, cert, link, at,"
-	"   reason, res, insp, nid, iid, o)),"
+	"   reason, res, insp, nid, iid, new, f, seller, shipped, shipped_on, o)),"
 	" nb AS (INSERT INTO shilian.batch (id, trace_code, owner_id, product_id, qty, qty_left,"
 	"   produced_on, expires_on, lot, origin, supplier_licence, certificate) OVERRIDING SYSTEM VALUE"
 	"  SELECT d.nid, d.code, d.buyer, d.product, d.q, d.q, d.produced, d.expires,"
 	"   d.lot, 'received', d.lic, d.cert FROM d"
 	"  RETURNING id, trace_code, to_jsonb(batch.*) AS j),"
 	" ul AS (UPDATE shilian.link l SET to_batch = d.nid, qty_accepted = d.q, received_at = d.at,"
-	"   status = 'received', reject_reason = d.reason FROM d WHERE l.id = d.link AND l.id = ANY ($10)"
+	"   status = 'received', reject_reason = d.reason FROM d"
+	"  WHERE l.id = d.link AND NOT d.new AND l.id = ANY ($10)"
 	"  RETURNING d.nid, to_jsonb(l.*) AS j),"
+	/* a sale of this flush, written as ship_many_stmt writes it with this receipt's columns */
+	" li AS (INSERT INTO shilian.link (id, kind, from_batch, to_batch, seller_id, buyer_id, qty_shipped,"
+	"   qty_accepted, shipped_on, received_at, status, reject_reason, seller_licence) OVERRIDING SYSTEM VALUE"
+	"  SELECT d.link, 'ship', d.f, d.nid, d.seller, d.buyer, d.shipped, d.q, d.shipped_on, d.at,"
+	"   'received', d.reason, d.lic FROM d WHERE d.new ORDER BY d.link"
+	"  RETURNING to_batch AS nid, to_jsonb(link.*) AS j),"
+	" lk AS (SELECT ul.nid, ul.j FROM ul UNION ALL SELECT li.nid, li.j FROM li),"
 	" ins AS (INSERT INTO shilian.inspection (id, batch_id, operator_id, kind, result, report, link_id,"
 	"   inspected_at) OVERRIDING SYSTEM VALUE"
 	"  SELECT d.iid, d.nid, d.buyer, 'incoming', d.res, d.insp, d.link, d.at FROM d WHERE d.insp IS NOT NULL"
 	"  RETURNING id, batch_id)"
-	" SELECT d.o, nb.trace_code, jsonb_build_object('link', ul.j, 'batch', nb.j, 'inspection_id', ins.id)"
-	" FROM d JOIN nb ON nb.id = d.nid JOIN ul ON ul.nid = d.nid LEFT JOIN ins ON ins.batch_id = d.nid ORDER BY d.o",
-	16, {"shilian.trace_code[]", "bigint[]", "bigint[]", "shilian.qty[]", "date[]", "date[]", "text[]",
+	" SELECT d.o, nb.trace_code, jsonb_build_object('link', lk.j, 'batch', nb.j, 'inspection_id', ins.id),"
+	/* the sale's row as its ship line wrote it, pending: its ledger entry */
+	"  CASE WHEN d.new THEN lk.j || jsonb_build_object('to_batch', NULL, 'qty_accepted', NULL,"
+	"   'received_at', NULL, 'status', 'pending', 'reject_reason', NULL) END"
+	" FROM d JOIN nb ON nb.id = d.nid JOIN lk ON lk.nid = d.nid LEFT JOIN ins ON ins.batch_id = d.nid ORDER BY d.o",
+	21, {"shilian.trace_code[]", "bigint[]", "bigint[]", "shilian.qty[]", "date[]", "date[]", "text[]",
 		"shilian.licence_no[]", "jsonb[]", "bigint[]", "timestamptz[]", "text[]", "text[]", "jsonb[]",
-		"bigint[]", "bigint[]"}
+		"bigint[]", "bigint[]", "boolean[]", "bigint[]", "bigint[]", "shilian.qty[]", "date[]"}
+};
+
+/*
+ * The buyers (of these) with a subscription to receipt drafts: each pending
+ * sale is an event for them (webhook_on_link, which names the same
+ * subscriptions), so their sales are written pending even when received in
+ * the same flush.
+ */
+static SlStmt draft_buyers_stmt = {
+	"SELECT DISTINCT s.operator_id FROM shilian.webhook_subscription s"
+	" WHERE s.operator_id = ANY ($1) AND s.active AND 'receipt_draft' = ANY (s.kinds)",
+	1, {"bigint[]"}
 };
 
 static Datum
@@ -1730,6 +1771,17 @@ ArrayOf(Datum *d, bool *nulls, int n, Oid typ)
 
 	get_typlenbyvalalign(typ, &len, &byval, &align);
 	return PointerGetDatum(construct_md_array(d, nulls, 1, dims, lbs, typ, len, byval, align));
+}
+
+/* A ship line's sale has its id: link_ref of later lines and chunks finds it; the line's result. */
+static void
+ShipRefSet(ILine *ln)
+{
+	int64		k = ln->line_no;
+	IShipRef   *r = hash_search(ship_refs, &k, HASH_ENTER, NULL);
+
+	r->link = ln->made->id;
+	ln->result = psprintf("%lld", (long long) ln->made->id);
 }
 
 /* Write the queued lines: batches, sales, balances, receipts, then the ledger in line order. */
@@ -1948,6 +2000,54 @@ Flush(IChunk *c)
 			ln->ledger_body = DatumGetJsonbPCopy(SlGet(i, 1, NULL));
 		}
 	}
+	/*
+	 * The sales a receive line of this flush receives are written with their
+	 * receipt (receive_many_stmt), already received, unless the buyer
+	 * subscribes to receipt drafts: the pending sale is its event
+	 * (webhook_on_link), so that sale is written pending and then received.
+	 */
+	if (ns > 0)
+	{
+		Datum	   *buyers = palloc_array(Datum, ns);
+		int			nbuy = 0;
+		Datum		v[1];
+
+		foreach(lc, c->pending)
+		{
+			ILine	   *ln = lfirst(lc);
+
+			if (ln->kind == LK_SHIP && ln->made->settled != NULL)
+				buyers[nbuy++] = Int64GetDatum(ln->made->buyer);
+		}
+		if (nbuy > 0)
+		{
+			v[0] = ArrayOf(buyers, NULL, nbuy, INT8OID);
+			SlExec(&draft_buyers_stmt, v, NULL, 0);
+			for (uint64 r = 0; r < SPI_processed; r++)
+			{
+				int64		drafts = DatumGetInt64(SlGet(r, 1, NULL));
+
+				foreach(lc, c->pending)
+				{
+					ILine	   *ln = lfirst(lc);
+
+					if (ln->kind == LK_SHIP && ln->made->buyer == drafts)
+						ln->made->settled = NULL;
+				}
+			}
+			foreach(lc, c->pending)
+			{
+				ILine	   *ln = lfirst(lc);
+
+				if (ln->kind == LK_SHIP && ln->made->settled != NULL)
+				{
+					ln->made->id = ln->new_id;
+					ShipRefSet(ln);
+					ns--;
+				}
+			}
+		}
+	}
 	if (ns > 0)
 	{
 		Datum	   *a[7];
@@ -1962,7 +2062,7 @@ Flush(IChunk *c)
 		{
 			ILine	   *ln = lfirst(lc);
 
-			if (ln->kind != LK_SHIP)
+			if (ln->kind != LK_SHIP || ln->made->settled != NULL)
 				continue;
 			ships[i] = ln;
 			a[0][i] = Int64GetDatum(ln->ship.batch->id);
@@ -1990,13 +2090,7 @@ Flush(IChunk *c)
 			ILine	   *ln = ships[i];
 
 			ln->made->id = DatumGetInt64(SlGet(i, 1, NULL));
-			{
-				int64		k = ln->line_no;
-				IShipRef   *r = hash_search(ship_refs, &k, HASH_ENTER, NULL);
-
-				r->link = ln->made->id;
-			}
-			ln->result = psprintf("%lld", (long long) ln->made->id);
+			ShipRefSet(ln);
 			ln->ledger_body = DatumGetJsonbPCopy(SlGet(i, 2, NULL));
 		}
 	}
@@ -2024,15 +2118,16 @@ Flush(IChunk *c)
 	}
 	if (nr > 0)
 	{
-		Datum	   *a[16];
-		bool	   *n[16];
-		Datum		v[16];
-		Oid			typs[16] = {trace_code_typ, INT8OID, INT8OID, qty_typ, DATEOID, DATEOID, TEXTOID,
-		licence_typ, JSONBOID, INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, JSONBOID, INT8OID, INT8OID};
+		Datum	   *a[21];
+		bool	   *n[21];
+		Datum		v[21];
+		Oid			typs[21] = {trace_code_typ, INT8OID, INT8OID, qty_typ, DATEOID, DATEOID, TEXTOID,
+			licence_typ, JSONBOID, INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, JSONBOID, INT8OID, INT8OID,
+		BOOLOID, INT8OID, INT8OID, qty_typ, DATEOID};
 		ILine	  **recvs = palloc_array(ILine *, nr);
 		int			i = 0;
 
-		for (int k = 0; k < 16; k++)
+		for (int k = 0; k < 21; k++)
 		{
 			a[k] = palloc0_array(Datum, nr);
 			n[k] = palloc0_array(bool, nr);
@@ -2075,9 +2170,20 @@ Flush(IChunk *c)
 			}
 			else
 				n[12][i] = n[13][i] = n[15][i] = true;
+			/* the sale, when it is written with this receipt */
+			a[16][i] = BoolGetDatum(l->settled == ln);
+			if (l->settled == ln)
+			{
+				a[17][i] = Int64GetDatum(l->from_id);
+				a[18][i] = Int64GetDatum(l->seller);
+				a[19][i] = QtyGetDatum(l->shipped_qty);
+				a[20][i] = DateADTGetDatum(l->shipped);
+			}
+			else
+				n[17][i] = n[18][i] = n[19][i] = n[20][i] = true;
 			i++;
 		}
-		for (int k = 0; k < 16; k++)
+		for (int k = 0; k < 21; k++)
 			v[k] = ArrayOf(a[k], n[k], nr, typs[k]);
 		SlExec(&receive_many_stmt, v, NULL, 0);
 		if (SPI_processed != (uint64) nr)
@@ -2085,9 +2191,16 @@ Flush(IChunk *c)
 		for (i = 0; i < nr; i++)
 		{
 			ILine	   *ln = recvs[i];
+			ILink	   *l = ln->link;
 
 			ln->result = TraceCodeToCString(DatumGetTraceCode(SlGet(i, 2, NULL)));
 			ln->ledger_body = DatumGetJsonbPCopy(SlGet(i, 3, NULL));
+			if (l->settled == ln)
+			{
+				/* the ship line's entry: its sale as that line wrote it */
+				l->ship->ledger_body = DatumGetJsonbPCopy(SlGet(i, 4, NULL));
+				l->settled = NULL;
+			}
 		}
 	}
 	/* inspections after the receipts: a receipt queued before an inspection copies the certificate before it */

@@ -48,7 +48,7 @@ typedef struct SlStmt
 {
 	const char *sql;
 	int			nargs;
-	const char *argtypes[16];
+	const char *argtypes[24];	/* receive_many_stmt has 21 */
 	SPIPlanPtr	plan;
 	uint64		generation;		/* of the type catalog it was prepared against */
 	/*
