@@ -46,8 +46,8 @@ fi
 # default (2 per core of the machine; nothing is pinned in their rows). The
 # p99 runs give the server SERVER_NCPU cores: they go to GWP, a third
 # gateway in a session of its own like GWS, started with 2 per core of
-# those (on the 2-core development machine 2; with 8, the old default,
-# the sales row's p99 measured 29 to 52 ms against 19 to 20 ms with 2). Each
+# those (on the 2-core development machine 2; the sales row's p99 with 1
+# to 16 connections is measured in docs/rest.md#sizing-the-pool-连接池大小). Each
 # of its routes is requested once before its p99 run (warm-up: its
 # connections and prepared statements exist before wrk starts).
 rm -f "$T/gw.port" "$T/gws.port" "$T/gwp.port"
