@@ -35,7 +35,7 @@ my $cabbage = $node->safe_psql('postgres',
 my $code = $node->safe_psql('postgres', "select shilian.batch_create($farm, $cabbage, '50 kg', '2026-11-01')");
 my $token = make_jwt({ role => 'operator', operator_id => $farm });
 
-# the defaults (threads 128, db_pool_size 8, header_timeout_ms 10000,
+# the defaults (threads 128, db_pool_size 2 per core, header_timeout_ms 10000,
 # client_connections 32), not the harness's 4 threads
 my $gw = start_gateway($node, no_valgrind => 1, threads => 128);
 my ($port) = $gw->{url} =~ /:(\d+)$/;
