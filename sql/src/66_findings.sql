@@ -204,8 +204,7 @@ REVOKE ALL ON FUNCTION receipt_exception_sync(bigint[], bigint[]) FROM PUBLIC;
 --   batch UPDATE of the expiry or the receipt time (row, a correction):
 --     the sales received of that lot, and the batch if a first entry;
 --   inspection INSERT of an incoming inspection (receipt_exception_inserted,
---     per statement; the branches below for a link or inspection row are
---     what it does per row): it can only clear a
+--     per statement): it can only clear a
 --     receipt's exception, so only a receipt that has one is recomputed (a
 --     receive writes its inspection in the same statement as the receipt,
 --     and the link trigger, firing at the end of that statement, sees it).
@@ -216,7 +215,7 @@ CREATE FUNCTION receipt_exception_changed() RETURNS trigger
 	LANGUAGE C SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION receipt_exception_changed() IS
-	'Trigger of link, batch and inspection: keeps receipt_exception for the receipts a statement received, retracted, re-dated, corrected or inspected.';
+	'Trigger of link UPDATE and batch: keeps receipt_exception for the receipts a statement received, retracted, re-dated or corrected.';
 REVOKE ALL ON FUNCTION receipt_exception_changed() FROM PUBLIC;
 
 -- The INSERTs of link and inspection, once per statement from its
@@ -225,32 +224,12 @@ REVOKE ALL ON FUNCTION receipt_exception_changed() FROM PUBLIC;
 -- (a restore, or an import that writes a sale together with its receipt),
 -- and the incoming inspections, which can only clear an exception, so only
 -- a receipt that has one is recomputed. The same receipts, recomputed the
--- same way, as the row triggers did.
+-- same way, as the row triggers did. In C, as receipt_exception_changed: a
+-- statement with none of them (a ship() of a pending sale) returns at once.
 CREATE FUNCTION receipt_exception_inserted() RETURNS trigger
-	LANGUAGE plpgsql SECURITY DEFINER
-	SET search_path = pg_catalog, pg_temp
-	AS $$
-DECLARE
-	links bigint[];
-	batches bigint[] := '{}';
-BEGIN
-	IF TG_TABLE_NAME = 'link' THEN
-		links := ARRAY(SELECT n.id FROM new_rows n WHERE n.kind = 'ship' AND n.status = 'received');
-	ELSE
-		links := ARRAY(SELECT DISTINCT n.link_id FROM new_rows n
-						WHERE n.kind = 'incoming' AND n.link_id IS NOT NULL
-						  AND EXISTS (SELECT 1 FROM shilian.receipt_exception e WHERE e.link_id = n.link_id));
-		batches := ARRAY(SELECT DISTINCT n.batch_id FROM new_rows n
-						  WHERE n.kind = 'incoming' AND n.link_id IS NULL
-							AND EXISTS (SELECT 1 FROM shilian.receipt_exception e
-										 WHERE e.link_id IS NULL AND e.batch_id = n.batch_id));
-	END IF;
-	IF cardinality(links) > 0 OR cardinality(batches) > 0 THEN
-		PERFORM shilian.receipt_exception_sync(links, batches);
-	END IF;
-	RETURN NULL;
-END
-$$;
+	AS 'MODULE_PATHNAME', 'receipt_exception_inserted'
+	LANGUAGE C SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION receipt_exception_inserted() IS
 	'Statement trigger of link and inspection INSERT: keeps receipt_exception for the sales inserted received and the receipts an incoming inspection clears.';
 REVOKE ALL ON FUNCTION receipt_exception_inserted() FROM PUBLIC;
