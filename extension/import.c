@@ -1755,8 +1755,8 @@ static SlStmt receive_many_stmt = {
  * the same flush.
  */
 static SlStmt draft_buyers_stmt = {
-	"SELECT DISTINCT s.operator_id FROM shilian.webhook_subscription s"
-	" WHERE s.operator_id = ANY ($1) AND s.active AND 'receipt_draft' = ANY (s.kinds)",
+	"SELECT DISTINCT s.operator_id FROM shilian.receipt_draft_subscriptions() s"
+	" WHERE s.operator_id = ANY ($1)",
 	1, {"bigint[]"}
 };
 

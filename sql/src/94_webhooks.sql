@@ -573,6 +573,18 @@ REVOKE ALL ON FUNCTION webhook_on_recall() FROM PUBLIC;
 CREATE TRIGGER webhook_outbox_upd AFTER UPDATE ON recall REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
 	FOR EACH STATEMENT EXECUTE FUNCTION webhook_on_recall();
 
+-- The active subscriptions to receipt drafts, with their operators: a
+-- pending sale to one of them is an event for it (webhook_on_link), and the
+-- bulk import writes such a buyer's sales pending first rather than already
+-- received (extension/import.c). The one definition of a subscriber, which
+-- both read; an inlined SQL function, read with the caller's rights.
+CREATE FUNCTION receipt_draft_subscriptions() RETURNS TABLE (id bigint, operator_id bigint)
+	LANGUAGE sql STABLE
+	AS $$ SELECT s.id, s.operator_id FROM shilian.webhook_subscription s
+		   WHERE s.active AND 'receipt_draft' = ANY (s.kinds) $$;
+COMMENT ON FUNCTION receipt_draft_subscriptions() IS
+	'The active webhook subscriptions to receipt_draft events and their operators (the buyers a pending sale notifies).';
+
 -- A sale (ship, a bulk upload's ship lines): the buyer's receipt draft.
 CREATE FUNCTION webhook_on_link() RETURNS trigger
 	LANGUAGE plpgsql
@@ -581,7 +593,7 @@ CREATE FUNCTION webhook_on_link() RETURNS trigger
 DECLARE
 	n bigint;
 BEGIN
-	IF NOT EXISTS (SELECT 1 FROM shilian.webhook_subscription s WHERE s.active AND 'receipt_draft' = ANY (s.kinds)) THEN
+	IF NOT EXISTS (SELECT 1 FROM shilian.receipt_draft_subscriptions()) THEN
 		RETURN NULL;
 	END IF;
 	INSERT INTO shilian.webhook_delivery (subscription_id, kind, data)
@@ -592,7 +604,7 @@ BEGIN
 	  FROM new_rows l
 	  JOIN shilian.batch b ON b.id = l.from_batch
 	  JOIN shilian.operator o ON o.id = l.seller_id
-	  JOIN shilian.webhook_subscription s ON s.operator_id = l.buyer_id AND s.active AND 'receipt_draft' = ANY (s.kinds)
+	  JOIN shilian.receipt_draft_subscriptions() s ON s.operator_id = l.buyer_id
 	 WHERE l.kind = 'ship' AND l.status = 'pending'
 	 ORDER BY s.id, l.id;
 	GET DIAGNOSTICS n = ROW_COUNT;
