@@ -54,14 +54,14 @@ static SlStmt firsts_ins_stmt = {
 	1, {"bigint[]"}, NULL, 0, true
 };
 
-/* of these sales, these first entries: those with an exception row */
-static SlStmt sales_with_stmt = {
-	"SELECT DISTINCT e.link_id FROM shilian.receipt_exception e WHERE e.link_id = ANY ($1)",
-	1, {"bigint[]"}, NULL, 0, true
+/* has this sale, this first entry, an exception row (an inspection can only clear one) */
+static SlStmt sale_has_stmt = {
+	"SELECT 1 FROM shilian.receipt_exception e WHERE e.link_id = $1",
+	1, {"bigint"}, NULL, 0, true
 };
-static SlStmt firsts_with_stmt = {
-	"SELECT DISTINCT e.batch_id FROM shilian.receipt_exception e WHERE e.link_id IS NULL AND e.batch_id = ANY ($1)",
-	1, {"bigint[]"}, NULL, 0, true
+static SlStmt first_has_stmt = {
+	"SELECT 1 FROM shilian.receipt_exception e WHERE e.link_id IS NULL AND e.batch_id = $1",
+	1, {"bigint"}, NULL, 0, true
 };
 
 /* the received sales of a lot (its expiry corrected) */
@@ -287,9 +287,13 @@ Column(Relation rel, HeapTuple tup, const char *name, bool *isnull)
  *     receipt changed;
  *   batch, per row (INSERT of a first entry, UPDATE of the expiry or the
  *     receipt time): on UPDATE the sales received of that lot, and the
- *     batch if a first entry.
- * The INSERTs of link and inspection are receipt_exception_inserted's, per
- * statement (below).
+ *     batch if a first entry;
+ *   inspection (any partition), per row (INSERT of an incoming inspection):
+ *     it can only clear an exception, so only a receipt that has one.
+ * Per row on inspection, not per statement: a statement trigger of the
+ * partitioned table does not fire for rows written into a partition
+ * directly, as pg_restore writes them (t/060). link's INSERT is
+ * receipt_exception_inserted's, per statement (below).
  */
 PG_FUNCTION_INFO_V1(receipt_exception_changed);
 Datum
@@ -333,140 +337,67 @@ receipt_exception_changed(PG_FUNCTION_ARGS)
 		ExceptionSync(nlinks > 0 ? IdArray(links, nlinks) : (Datum) 0, nlinks,
 					  first ? IdArray(&id, 1) : (Datum) 0, first ? 1 : 0);
 	}
+	else if (strcmp(table, "link") == 0)
+		elog(ERROR, "receipt_exception_changed: link's INSERT is receipt_exception_inserted's");
 	else
-		elog(ERROR, "receipt_exception_changed: not a trigger of link's UPDATE or of batch (receipt_exception_inserted is INSERT's on link and inspection)");
+	{
+		Datum		link = Column(td->tg_relation, row, "link_id", &isnull);
+
+		if (!isnull)
+		{
+			SlExec(&sale_has_stmt, &link, NULL, 1);
+			if (SPI_processed > 0)
+				ExceptionSync(IdArray(&link, 1), 1, (Datum) 0, 0);
+		}
+		else
+		{
+			Datum		batch = Column(td->tg_relation, row, "batch_id", &isnull);
+
+			/* batch_id is NOT NULL; a null would match no row, as "batch_id = NULL" */
+			if (!isnull)
+			{
+				SlExec(&first_has_stmt, &batch, NULL, 1);
+				if (SPI_processed > 0)
+					ExceptionSync((Datum) 0, 0, IdArray(&batch, 1), 1);
+			}
+		}
+	}
 	SPI_finish();
 	return PointerGetDatum(NULL);
 }
 
 /*
- * The incoming inspections of an INSERT's transition table: the sales
- * (links) and first entries (batches) they inspected, each once.
- */
-static void
-InspectionRows(Tuplestorestate *ts, TupleDesc desc, Datum **links, int *nlinks,
-			   Datum **batches, int *nbatches)
-{
-	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
-	int			a_kind = SPI_fnumber(desc, "kind");
-	int			a_link = SPI_fnumber(desc, "link_id");
-	int			a_batch = SPI_fnumber(desc, "batch_id");
-	int			lcap = 16,
-				bcap = 16;
-	int			ptr;
-
-	if (a_kind <= 0 || a_link <= 0 || a_batch <= 0)
-		elog(ERROR, "receipt_exception_inserted: inspection lacks a column it reads");
-	*links = palloc_array(Datum, lcap);
-	*batches = palloc_array(Datum, bcap);
-	*nlinks = *nbatches = 0;
-	ptr = tuplestore_alloc_read_pointer(ts, EXEC_FLAG_REWIND);
-	tuplestore_select_read_pointer(ts, ptr);
-	tuplestore_rescan(ts);
-	while (tuplestore_gettupleslot(ts, true, false, slot))
-	{
-		bool		isnull;
-		Datum		d = slot_getattr(slot, a_kind, &isnull);
-
-		if (isnull || !TextIs(d, "incoming"))
-			continue;
-		d = slot_getattr(slot, a_link, &isnull);
-		if (!isnull)
-		{
-			if (*nlinks == lcap)
-				*links = repalloc_array(*links, Datum, lcap *= 2);
-			(*links)[(*nlinks)++] = d;
-			continue;
-		}
-		/* batch_id is NOT NULL; a null would match no row, as "batch_id = NULL" */
-		d = slot_getattr(slot, a_batch, &isnull);
-		if (isnull)
-			continue;
-		if (*nbatches == bcap)
-			*batches = repalloc_array(*batches, Datum, bcap *= 2);
-		(*batches)[(*nbatches)++] = d;
-	}
-	ExecDropSingleTupleTableSlot(slot);
-	tuplestore_select_read_pointer(ts, 0);	/* as LinkRows */
-}
-
-/* Of ids[0 .. n), those stmt (over a bigint[]) returns, distinct; SPI connected. */
-static Datum
-IdsWith(SlStmt *stmt, Datum *ids, int n, int *nout)
-{
-	Datum		arg = IdArray(ids, n);
-	Datum	   *out;
-
-	SlExec(stmt, &arg, NULL, 0);
-	out = palloc_array(Datum, Max(SPI_processed, 1));
-	*nout = 0;
-	for (uint64 r = 0; r < SPI_processed; r++)
-		out[(*nout)++] = SlGet(r, 1, NULL);
-	return *nout > 0 ? IdArray(out, *nout) : (Datum) 0;
-}
-
-/*
  * receipt_exception_inserted() → trigger, AFTER INSERT FOR EACH STATEMENT of
- * link and inspection, with the statement's new rows (66_findings.sql):
- *   link: the sales inserted received (a restore, or an import writing a sale
- *     with its receipt), all at once;
- *   inspection: the incoming inspections, which can only clear an exception,
- *     so only the receipts that have one.
- * The same receipts, recomputed the same way (ExceptionSync), as a row
- * trigger did one by one. A statement with none of them (a ship() of a
- * pending sale, any other inspection) returns without connecting to SPI.
+ * link, with the statement's new rows (66_findings.sql): the sales inserted
+ * received (a restore, or an import writing a sale with its receipt), all at
+ * once, recomputed as the row trigger did one by one (ExceptionSync). A
+ * statement with none (a ship() of a pending sale) returns without
+ * connecting to SPI.
  */
 PG_FUNCTION_INFO_V1(receipt_exception_inserted);
 Datum
 receipt_exception_inserted(PG_FUNCTION_ARGS)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
-	TupleDesc	desc;
+	int			n;
+	LinkRow    *rows;
+	Datum	   *links;
+	int			nlinks = 0;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(td->tg_event) ||
 		!TRIGGER_FIRED_FOR_STATEMENT(td->tg_event) || !TRIGGER_FIRED_BY_INSERT(td->tg_event) ||
-		td->tg_newtable == NULL)
-		elog(ERROR, "receipt_exception_inserted: not called as an AFTER INSERT statement trigger with a new table");
-	desc = RelationGetDescr(td->tg_relation);
-	if (strcmp(RelationGetRelationName(td->tg_relation), "link") == 0)
-	{
-		int			n;
-		LinkRow    *rows = LinkRows(td->tg_newtable, desc, &n);
-		Datum	   *links = palloc_array(Datum, Max(n, 1));
-		int			nlinks = 0;
-
-		for (int i = 0; i < n; i++)
-			if (rows[i].ship && rows[i].received)
-				links[nlinks++] = Int64GetDatum(rows[i].id);
-		if (nlinks == 0)
-			return PointerGetDatum(NULL);
-		if (SlSpiConnect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		ExceptionSync(IdArray(links, nlinks), nlinks, (Datum) 0, 0);
-		SPI_finish();
-	}
-	else
-	{
-		Datum	   *links,
-				   *batches;
-		int			nlinks,
-					nbatches;
-		Datum		with_links = (Datum) 0,
-					with_batches = (Datum) 0;
-		int			nwl = 0,
-					nwb = 0;
-
-		InspectionRows(td->tg_newtable, desc, &links, &nlinks, &batches, &nbatches);
-		if (nlinks == 0 && nbatches == 0)
-			return PointerGetDatum(NULL);
-		if (SlSpiConnect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		if (nlinks > 0)
-			with_links = IdsWith(&sales_with_stmt, links, nlinks, &nwl);
-		if (nbatches > 0)
-			with_batches = IdsWith(&firsts_with_stmt, batches, nbatches, &nwb);
-		ExceptionSync(with_links, nwl, with_batches, nwb);
-		SPI_finish();
-	}
+		td->tg_newtable == NULL || strcmp(RelationGetRelationName(td->tg_relation), "link") != 0)
+		elog(ERROR, "receipt_exception_inserted: not called as an AFTER INSERT statement trigger of link with its new table");
+	rows = LinkRows(td->tg_newtable, RelationGetDescr(td->tg_relation), &n);
+	links = palloc_array(Datum, Max(n, 1));
+	for (int i = 0; i < n; i++)
+		if (rows[i].ship && rows[i].received)
+			links[nlinks++] = Int64GetDatum(rows[i].id);
+	if (nlinks == 0)
+		return PointerGetDatum(NULL);
+	if (SlSpiConnect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ExceptionSync(IdArray(links, nlinks), nlinks, (Datum) 0, 0);
+	SPI_finish();
 	return PointerGetDatum(NULL);
 }

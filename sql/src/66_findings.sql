@@ -203,8 +203,9 @@ REVOKE ALL ON FUNCTION receipt_exception_sync(bigint[], bigint[]) FROM PUBLIC;
 --   batch INSERT of a first entry (row);
 --   batch UPDATE of the expiry or the receipt time (row, a correction):
 --     the sales received of that lot, and the batch if a first entry;
---   inspection INSERT of an incoming inspection (receipt_exception_inserted,
---     per statement): it can only clear a
+--   inspection INSERT of an incoming inspection (row: a statement trigger
+--     of the partitioned table would not fire for rows written into a
+--     partition directly, as pg_restore writes them): it can only clear a
 --     receipt's exception, so only a receipt that has one is recomputed (a
 --     receive writes its inspection in the same statement as the receipt,
 --     and the link trigger, firing at the end of that statement, sees it).
@@ -215,23 +216,21 @@ CREATE FUNCTION receipt_exception_changed() RETURNS trigger
 	LANGUAGE C SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION receipt_exception_changed() IS
-	'Trigger of link UPDATE and batch: keeps receipt_exception for the receipts a statement received, retracted, re-dated or corrected.';
+	'Trigger of link, batch and inspection: keeps receipt_exception for the receipts a statement received, retracted, re-dated, corrected or inspected.';
 REVOKE ALL ON FUNCTION receipt_exception_changed() FROM PUBLIC;
 
--- The INSERTs of link and inspection, once per statement from its
--- transition table (a bulk import writes thousands of rows a statement; a
--- PL/pgSQL call per row was 8 % of its time): the sales inserted received
--- (a restore, or an import that writes a sale together with its receipt),
--- and the incoming inspections, which can only clear an exception, so only
--- a receipt that has one is recomputed. The same receipts, recomputed the
--- same way, as the row triggers did. In C, as receipt_exception_changed: a
--- statement with none of them (a ship() of a pending sale) returns at once.
+-- The INSERTs of link, once per statement from its transition table (a bulk
+-- import writes thousands of sales a statement, received with their
+-- receipts): the sales inserted received (a restore, or an import that
+-- writes a sale together with its receipt), recomputed together, as the row
+-- trigger did one by one. In C, as receipt_exception_changed: a statement
+-- with none of them (a ship() of a pending sale) returns at once.
 CREATE FUNCTION receipt_exception_inserted() RETURNS trigger
 	AS 'MODULE_PATHNAME', 'receipt_exception_inserted'
 	LANGUAGE C SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION receipt_exception_inserted() IS
-	'Statement trigger of link and inspection INSERT: keeps receipt_exception for the sales inserted received and the receipts an incoming inspection clears.';
+	'Statement trigger of link INSERT: keeps receipt_exception for the sales inserted received.';
 REVOKE ALL ON FUNCTION receipt_exception_inserted() FROM PUBLIC;
 
 CREATE TRIGGER receipt_exception_upd AFTER UPDATE ON link REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
@@ -243,8 +242,8 @@ CREATE TRIGGER receipt_exception_ins AFTER INSERT ON batch
 CREATE TRIGGER receipt_exception_upd AFTER UPDATE OF expires_on, received_at ON batch
 	FOR EACH ROW WHEN (OLD.expires_on IS DISTINCT FROM NEW.expires_on OR OLD.received_at IS DISTINCT FROM NEW.received_at)
 	EXECUTE FUNCTION receipt_exception_changed();
-CREATE TRIGGER receipt_exception_ins AFTER INSERT ON inspection REFERENCING NEW TABLE AS new_rows
-	FOR EACH STATEMENT EXECUTE FUNCTION receipt_exception_inserted();
+CREATE TRIGGER receipt_exception_ins AFTER INSERT ON inspection
+	FOR EACH ROW WHEN (NEW.kind = 'incoming') EXECUTE FUNCTION receipt_exception_changed();
 
 -- A supplier document is free text: a malformed licence or USCC in it is no
 -- match rather than an error. STABLE: the input rules follow settings
