@@ -174,6 +174,9 @@ $r = upload($lines[0] . "\n", 'Idempotency-Key' => 'busy');
 is_deeply([ $r->{status}, $r->{json}{code}, $r->{headers}{'retry-after'} ], [ 409, 'SLI05', 5 ],
 	'a retry while the job of the key is being applied: 409 SLI05 with Retry-After');
 waitpid($holder, 0);
+# the client has exited; its backend ends (and drops the lock) a moment
+# later, later still on a slow server (the assert-enabled one): wait for it
+is(wait_for_unlocked($busy), 1, 'the holding session is gone (its lock with it)');
 $r = http_call($gw, 'GET', "/v1/import/$busy", headers => { 'X-API-Key' => $key });
 is(json_body($r)->{status}, 'interrupted', 'once that session is gone: interrupted, not running');
 
@@ -184,6 +187,18 @@ sub wait_for_locked
 	{
 		return 1 if $node->safe_psql('postgres', qq{select count(*) from pg_locks
 			where locktype = 'advisory' and classid = 21321 and objid = $id and granted}) eq '1';
+		usleep(50_000);
+	}
+	return 0;
+}
+
+sub wait_for_unlocked
+{
+	my ($id) = @_;
+	for (1 .. 200)
+	{
+		return 1 if $node->safe_psql('postgres', qq{select count(*) from pg_locks
+			where locktype = 'advisory' and classid = 21321 and objid = $id}) eq '0';
 		usleep(50_000);
 	}
 	return 0;
