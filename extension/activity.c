@@ -1187,6 +1187,7 @@ ActivityFlush(void)
 	Datum	   *r_month;
 	Datum	   *r_d[4];
 	int			nroll = 0;
+	int			nest;
 
 	/* taken first: nothing below may count twice */
 	act_log = NULL;
@@ -1218,6 +1219,8 @@ ActivityFlush(void)
 	SetUserIdAndSecContext(counters_owner,
 						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 	PushActiveSnapshot(GetTransactionSnapshot());
+	/* one level for all the statements below (stmt.c) */
+	nest = SlPlanSettingsBegin();
 
 	if (nincoming > 0)
 	{
@@ -1495,6 +1498,7 @@ ActivityFlush(void)
 	 * CounterAdd or its statement.
 	 */
 
+	SlPlanSettingsEnd(nest);
 	if (spi)
 		SPI_finish();
 	PopActiveSnapshot();
