@@ -981,29 +981,6 @@ static SlStmt rollup_one_stmt = {
 };
 
 /*
- * rollup_one_stmt's row added to its station_month row in one statement,
- * nearly every receipt's commit (the row exists): the update of
- * station_upd_stmt below, joined to rollup_one_stmt's row (the same terms,
- * the same probe), with its parameters; no row updated (no station row
- * yet, or no operator) and the flush runs the two statements as for many
- * rows. One statement to start and end, not two (the station rollup was
- * 3 % of a ship + receive pair, perf, a third of it starting and ending
- * statements). The terms are written once, in the macros above.
- */
-static SlStmt rollup_one_upd_stmt = {
-	"UPDATE shilian.station_month s SET active_operators = s.active_operators + r.rec,"
-	"  key_recorded = s.key_recorded + r.key, own_system_uploading = s.own_system_uploading + r.up,"
-	"  receipts = s.receipts + r.rc, receipts_complete = s.receipts_complete + r.rcc"
-	" FROM (SELECT o.station, o.segment, $3::bigint AS rec,"
-	"   (" ROLLUP_KEY("$3") ")::bigint AS key,"
-	"   (" ROLLUP_UP("$4") ")::bigint AS up,"
-	"   $5::bigint AS rc, $6::bigint AS rcc"
-	"  FROM (" ROLLUP_OPERATOR "$1 LIMIT 1) o) r"
-	" WHERE s.month = $2 AND s.station = r.station AND s.segment = r.segment",
-	6, {"bigint", "date", "integer", "integer", "integer", "integer"}, NULL, 0, true
-};
-
-/*
  * The frozen months this backend has seen (figures_frozen_month): a month
  * frozen stays frozen, so its late records need no mark and no statement
  * (a pgbench of late batch_creates paid a tenth of its time for the
@@ -1411,7 +1388,6 @@ ActivityFlush(void)
 	if (nroll > 0)
 	{
 		Datum		v[6];
-		bool		added = false;
 
 		if (!spi && SlSpiConnect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
@@ -1423,13 +1399,7 @@ ActivityFlush(void)
 			v[1] = r_month[0];
 			for (int c = 0; c < 4; c++)
 				v[2 + c] = r_d[c][0];
-			/* added to its existing row: done (one row at most: the operator's LIMIT 1, the key) */
-			SlExec(&rollup_one_upd_stmt, v, NULL, 0);
-			if (SPI_processed > 1)
-				elog(ERROR, "station_month: " UINT64_FORMAT " rows updated for one operator-month", SPI_processed);
-			added = SPI_processed == 1;
-			if (!added)
-				SlExec(&rollup_one_stmt, v, NULL, 0);
+			SlExec(&rollup_one_stmt, v, NULL, 0);
 		}
 		else
 		{
@@ -1440,7 +1410,6 @@ ActivityFlush(void)
 			SlExec(&rollup_stmt, v, NULL, 0);
 		}
 		/* its rows, in (month, station, segment) order, one at a time (kept until SPI_finish) */
-		if (!added)
 		{
 			SPITupleTable *tt = SPI_tuptable;
 			uint64		nrows = SPI_processed;
