@@ -1161,6 +1161,22 @@ CountersRels(void)
 	counters_owner = owner;
 }
 
+/*
+ * The flush's SPI connection, made when its first statement needs it (a
+ * commit whose counter rows are all updated in place runs none), with
+ * enable_seqscan and jit off once for all its statements (stmt.c).
+ */
+static void
+FlushConnect(bool *spi, int *nest)
+{
+	if (*spi)
+		return;
+	if (SlSpiConnect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	*spi = true;
+	*nest = SlPlanSettingsBegin();
+}
+
 static void
 ActivityFlush(void)
 {
@@ -1187,6 +1203,7 @@ ActivityFlush(void)
 	Datum	   *r_month;
 	Datum	   *r_d[4];
 	int			nroll = 0;
+	int			nest = 0;
 
 	/* taken first: nothing below may count twice */
 	act_log = NULL;
@@ -1231,9 +1248,7 @@ ActivityFlush(void)
 				incoming[n++] = incoming[i];
 		nincoming = n;
 
-		if (SlSpiConnect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		spi = true;
+		FlushConnect(&spi, &nest);
 		if (nincoming == 1)
 			SlExec(&complete_one_stmt, incoming, NULL, 0);
 		else
@@ -1300,9 +1315,7 @@ ActivityFlush(void)
 			v[1] = DateADTGetDatum(s->key.day);
 			for (int c = 0; c < ACT_NCOUNTS; c++)
 				v[2 + c] = Int32GetDatum(s->c[c]);
-			if (!spi && SlSpiConnect() != SPI_OK_CONNECT)
-				elog(ERROR, "SPI_connect failed");
-			spi = true;
+			FlushConnect(&spi, &nest);
 			/*
 			 * operator_day is partitioned, its key each partition's own: no
 			 * ON CONFLICT DO UPDATE. The update finds the row, or the insert
@@ -1347,9 +1360,7 @@ ActivityFlush(void)
 			v[1] = DateADTGetDatum(s->key.day);
 			for (int c = 0; c < 4; c++)
 				v[2 + c] = Int32GetDatum(s->c[c]);
-			if (!spi && SlSpiConnect() != SPI_OK_CONNECT)
-				elog(ERROR, "SPI_connect failed");
-			spi = true;
+			FlushConnect(&spi, &nest);
 			/* update or insert, again when another transaction inserted the row first (as for the day) */
 			for (int attempt = 0;; attempt++)
 			{
@@ -1386,9 +1397,7 @@ ActivityFlush(void)
 	{
 		Datum		v[6];
 
-		if (!spi && SlSpiConnect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		spi = true;
+		FlushConnect(&spi, &nest);
 		SlExec(&rollup_lock_stmt, NULL, NULL, 0);
 		if (nroll == 1)
 		{
@@ -1460,9 +1469,7 @@ ActivityFlush(void)
 		{
 			Datum		v = PointerGetDatum(construct_array(r_month, nlate, DATEOID, 4, true, TYPALIGN_INT));
 
-			if (!spi && SlSpiConnect() != SPI_OK_CONNECT)
-				elog(ERROR, "SPI_connect failed");
-			spi = true;
+			FlushConnect(&spi, &nest);
 			SlExec(&frozen_months_stmt, &v, NULL, 0);
 			for (uint64 r = 0; r < SPI_processed; r++)
 				CacheMonthFrozenAdd(DatumGetDateADT(SlGet(r, 1, NULL)));
@@ -1482,9 +1489,7 @@ ActivityFlush(void)
 
 			v[0] = PointerGetDatum(construct_array(r_op, nlate, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 			v[1] = PointerGetDatum(construct_array(r_month, nlate, DATEOID, 4, true, TYPALIGN_INT));
-			if (!spi && SlSpiConnect() != SPI_OK_CONNECT)
-				elog(ERROR, "SPI_connect failed");
-			spi = true;
+			FlushConnect(&spi, &nest);
 			SlExec(&cache_mark_stmt, v, NULL, 0);
 		}
 	}
@@ -1496,7 +1501,10 @@ ActivityFlush(void)
 	 */
 
 	if (spi)
+	{
+		SlPlanSettingsEnd(nest);
 		SPI_finish();
+	}
 	PopActiveSnapshot();
 	SetUserIdAndSecContext(save_user, save_sec);
 }

@@ -551,6 +551,7 @@ sl_ship(PG_FUNCTION_ARGS)
 	Datum		v[7];
 	char		n[8] = "       ";
 	int64		id;
+	int			nest;
 
 	RecordRequire(fcinfo, 0, "code");
 	RecordRequire(fcinfo, 1, "buyer");
@@ -565,6 +566,8 @@ sl_ship(PG_FUNCTION_ARGS)
 	s.seller = s.has_seller ? PG_GETARG_INT64(4) : 0;
 
 	SlSpiConnect();
+	/* one level for all its statements (stmt.c) */
+	nest = SlPlanSettingsBegin();
 	if (!RecordShipCheck(&sql_lookup, &s, &r))
 		RecordRaise(&r);
 
@@ -579,6 +582,7 @@ sl_ship(PG_FUNCTION_ARGS)
 	SlExec(&ship_stmt, v, n, 0);
 	id = DatumGetInt64(SlGet(0, 1, NULL));
 	RecordToLedger(s.seller, "ship", s.shipped, JsonbResult(0, 2));
+	SlPlanSettingsEnd(nest);
 	SPI_finish();
 	PG_RETURN_INT64(id);
 }
@@ -732,6 +736,7 @@ sl_receive(PG_FUNCTION_ARGS)
 	Datum		v[11];
 	char		n[12] = "           ";
 	TraceCode	code;
+	int			nest;
 
 	RecordRequire(fcinfo, 0, "link");
 	RecordRequire(fcinfo, 1, "qty");
@@ -743,6 +748,8 @@ sl_receive(PG_FUNCTION_ARGS)
 	at = PG_GETARG_TIMESTAMPTZ(3);
 
 	SlSpiConnect();
+	/* one level for all its statements (stmt.c) */
+	nest = SlPlanSettingsBegin();
 	memset(&s, 0, sizeof(s));
 	s.link = link;
 	s.q = q;
@@ -806,6 +813,7 @@ sl_receive(PG_FUNCTION_ARGS)
 	}
 	code = DatumGetTraceCode(SlGet(0, 1, NULL));
 	RecordToLedger(pp->buyer, "receive", day, JsonbResult(0, 2));
+	SlPlanSettingsEnd(nest);
 	SPI_finish();
 	PG_RETURN_TRACE_CODE(code);
 }

@@ -63,6 +63,8 @@ typedef struct SlStmt
 
 /* Run a cached statement; nulls as for SPI_execute_plan (NULL: none null). */
 extern int	SlExec(SlStmt *stmt, Datum *values, const char *nulls, long count);
+extern int	SlPlanSettingsBegin(void);
+extern void SlPlanSettingsEnd(int nest);
 /* Column col (1-based) of row row of the last result; isnull may be NULL. */
 extern Datum SlGet(int row, int col, bool *isnull);
 extern Oid	SlTypeOid(const char *name);

@@ -38,12 +38,69 @@ SlTypeOid(const char *name)
 	return oid;
 }
 
+/*
+ * enable_seqscan and jit off until SlPlanSettingsEnd (or the (sub)transaction's
+ * abort on error), for the statements SlExec plans and runs.
+ */
+int
+SlPlanSettingsBegin(void)
+{
+	int			nest;
+
+	/*
+	 * Every statement here is meant to be an index probe, and is planned
+	 * (again, by the plan cache, after any ANALYZE) with sequential scans
+	 * off. On tables the planner sees as tiny it would otherwise scan every
+	 * row, and in a transaction of many subtransactions (an import of many
+	 * lines, each under its own savepoint) every row of operator and batch
+	 * carries a MultiXact that grows with each subtransaction that
+	 * key-share-locked it (the foreign keys of link, batch, inspection):
+	 * a scan of 40 operators then resolves 40 ever longer member lists per
+	 * probe. Measured: 4,000 import lines after VACUUM ANALYZE, 17.8 s with
+	 * seq scans, 2.4 s without. The setting is undone when the statement
+	 * returns (or by the (sub)transaction abort on error).
+	 *
+	 * Nor are they worth compiling: the set-based import's statements over
+	 * arrays of thousands of rows have costs past jit_above_cost, and JIT
+	 * with inlining and optimisation took longer than running them.
+	 *
+	 * A statement run from inside another's (a trigger of a record
+	 * function's write, such as receipt_exception_changed) finds both off
+	 * already, and sets nothing: the outer statement's level undoes them
+	 * (each setting and undoing was 1.3 % of a ship + receive pair, perf).
+	 * For the same reason a record function (ship, receive) and the
+	 * counters' flush take one level around all their statements
+	 * (SlPlanSettingsBegin ... End) instead of one per statement: ship ran
+	 * four, the flush of a receipt four, each setting both and undoing them
+	 * (1.1 % of a pair, perf). Their own C code between the statements
+	 * plans nothing.
+	 *
+	 * Returns the level to give SlPlanSettingsEnd, 0 when both were off
+	 * already (nothing set, nothing to undo).
+	 */
+	if (!enable_seqscan && !jit_enabled)
+		return 0;
+	nest = NewGUCNestLevel();
+	(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	return nest;
+}
+
+/* Undoes SlPlanSettingsBegin's settings (nest its result; 0: nothing was set). */
+void
+SlPlanSettingsEnd(int nest)
+{
+	if (nest > 0)
+		AtEOXact_GUC(true, nest);
+}
+
 int
 SlExec(SlStmt *stmt, Datum *values, const char *nulls, long count)
 {
 	int			rc;
-	int			nest = 0;
-	bool		set;
+	int			nest;
 
 	SlCheckSchemaVersion();
 	if (!inval_registered)
@@ -74,40 +131,9 @@ SlExec(SlStmt *stmt, Datum *values, const char *nulls, long count)
 		stmt->plan = plan;
 		stmt->generation = plan_generation;
 	}
-	/*
-	 * Every statement here is meant to be an index probe, and is planned
-	 * (again, by the plan cache, after any ANALYZE) with sequential scans
-	 * off. On tables the planner sees as tiny it would otherwise scan every
-	 * row, and in a transaction of many subtransactions (an import of many
-	 * lines, each under its own savepoint) every row of operator and batch
-	 * carries a MultiXact that grows with each subtransaction that
-	 * key-share-locked it (the foreign keys of link, batch, inspection):
-	 * a scan of 40 operators then resolves 40 ever longer member lists per
-	 * probe. Measured: 4,000 import lines after VACUUM ANALYZE, 17.8 s with
-	 * seq scans, 2.4 s without. The setting is undone when the statement
-	 * returns (or by the (sub)transaction abort on error).
-	 *
-	 * Nor are they worth compiling: the set-based import's statements over
-	 * arrays of thousands of rows have costs past jit_above_cost, and JIT
-	 * with inlining and optimisation took longer than running them.
-	 *
-	 * A statement run from inside another's (a trigger of a record
-	 * function's write, such as receipt_exception_changed) finds both off
-	 * already, and sets nothing: the outer statement's level undoes them
-	 * (each setting and undoing was 1.3 % of a ship + receive pair, perf).
-	 */
-	set = enable_seqscan || jit_enabled;
-	if (set)
-	{
-		nest = NewGUCNestLevel();
-		(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
-		(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
-	}
+	nest = SlPlanSettingsBegin();
 	rc = SPI_execute_plan(stmt->plan, values, nulls, false, count);
-	if (set)
-		AtEOXact_GUC(true, nest);
+	SlPlanSettingsEnd(nest);
 	if (rc < 0)
 		elog(ERROR, "SPI_execute_plan failed (%s) for: %s",
 			 SPI_result_code_string(rc), stmt->sql);
