@@ -1722,27 +1722,30 @@ static SlStmt receive_many_stmt = {
 	"   produced_on, expires_on, lot, origin, supplier_licence, certificate) OVERRIDING SYSTEM VALUE"
 	"  SELECT d.nid, d.code, d.buyer, d.product, d.q, d.q, d.produced, d.expires,"
 	"   d.lot, 'received', d.lic, d.cert FROM d"
-	"  RETURNING id, trace_code, to_jsonb(batch.*) AS j),"
+	"  RETURNING id, trace_code, batch AS r),"
 	" ul AS (UPDATE shilian.link l SET to_batch = d.nid, qty_accepted = d.q, received_at = d.at,"
 	"   status = 'received', reject_reason = d.reason FROM d"
 	"  WHERE l.id = d.link AND NOT d.new AND l.id = ANY ($10)"
-	"  RETURNING d.nid, to_jsonb(l.*) AS j),"
+	"  RETURNING d.nid, l AS r),"
 	/* a sale of this flush, written as ship_many_stmt writes it with this receipt's columns */
 	" li AS (INSERT INTO shilian.link (id, kind, from_batch, to_batch, seller_id, buyer_id, qty_shipped,"
 	"   qty_accepted, shipped_on, received_at, status, reject_reason, seller_licence) OVERRIDING SYSTEM VALUE"
 	"  SELECT d.link, 'ship', d.f, d.nid, d.seller, d.buyer, d.shipped, d.q, d.shipped_on, d.at,"
 	"   'received', d.reason, d.lic FROM d WHERE d.new ORDER BY d.link"
-	"  RETURNING to_batch AS nid, to_jsonb(link.*) AS j),"
-	" lk AS (SELECT ul.nid, ul.j FROM ul UNION ALL SELECT li.nid, li.j FROM li),"
+	"  RETURNING to_batch AS nid, link AS r),"
+	" lk AS (SELECT ul.nid, ul.r FROM ul UNION ALL SELECT li.nid, li.r FROM li),"
 	" ins AS (INSERT INTO shilian.inspection (id, batch_id, operator_id, kind, result, report, link_id,"
 	"   inspected_at) OVERRIDING SYSTEM VALUE"
 	"  SELECT d.iid, d.nid, d.buyer, 'incoming', d.res, d.insp, d.link, d.at FROM d WHERE d.insp IS NOT NULL"
 	"  RETURNING id, batch_id)"
-	" SELECT d.o, nb.trace_code, jsonb_build_object('link', lk.j, 'batch', nb.j, 'inspection_id', ins.id),"
-	/* the sale's row as its ship line wrote it, pending: its ledger entry */
-	"  CASE WHEN d.new THEN lk.j || jsonb_build_object('to_batch', NULL, 'qty_accepted', NULL,"
-	"   'received_at', NULL, 'status', 'pending', 'reject_reason', NULL) END"
-	" FROM d JOIN nb ON nb.id = d.nid JOIN lk ON lk.nid = d.nid LEFT JOIN ins ON ins.batch_id = d.nid ORDER BY d.o",
+	/*
+	 * the receipt's entry {link, batch, inspection_id} by one to_jsonb of
+	 * the rows: built once, not each row's to_jsonb nested again by
+	 * jsonb_build_object (the same value, key for key)
+	 */
+	" SELECT d.o, nb.trace_code, to_jsonb(e)"
+	" FROM d JOIN nb ON nb.id = d.nid JOIN lk ON lk.nid = d.nid LEFT JOIN ins ON ins.batch_id = d.nid,"
+	"  LATERAL (SELECT lk.r AS link, nb.r AS batch, ins.id AS inspection_id) e ORDER BY d.o",
 	21, {"shilian.trace_code[]", "bigint[]", "bigint[]", "shilian.qty[]", "date[]", "date[]", "text[]",
 		"shilian.licence_no[]", "jsonb[]", "bigint[]", "timestamptz[]", "text[]", "text[]", "jsonb[]",
 		"bigint[]", "bigint[]", "boolean[]", "bigint[]", "bigint[]", "shilian.qty[]", "date[]"}
@@ -1782,6 +1785,60 @@ ShipRefSet(ILine *ln)
 
 	r->link = ln->made->id;
 	ln->result = psprintf("%lld", (long long) ln->made->id);
+}
+
+/*
+ * The row of a sale written with its receipt (receive_many_stmt), as its
+ * ship line wrote it, pending: the receipt's entry's "link" with the
+ * columns a receipt sets back to a pending sale's (what the JSON
+ * concatenation link || {to_batch: null, qty_accepted: null, received_at:
+ * null, status: "pending", reject_reason: null} gave, in one pass).
+ */
+static Jsonb *
+SalePending(Jsonb *receipt)
+{
+	static const char *const unset[] = {"to_batch", "qty_accepted", "received_at", "reject_reason"};
+	JsonbValue	link;
+	JsonbIterator *it;
+	JsonbParseState *st = NULL;
+	JsonbValue	v,
+				key = {0},
+			   *res = NULL;
+	JsonbIteratorToken r;
+	int			set = 0;
+
+	if (getKeyJsonValueFromContainer(&receipt->root, "link", strlen("link"), &link) == NULL ||
+		link.type != jbvBinary)
+		elog(ERROR, "the receipt's ledger entry has no link");
+	it = JsonbIteratorInit(link.val.binary.data);
+	while ((r = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (r == WJB_KEY)
+			key = v;
+		else if (r == WJB_VALUE)
+		{
+			bool		is_status = key.val.string.len == 6 && memcmp(key.val.string.val, "status", 6) == 0;
+
+			for (int k = 0; k < (int) lengthof(unset) && !is_status; k++)
+				if (key.val.string.len == (int) strlen(unset[k]) &&
+					memcmp(key.val.string.val, unset[k], key.val.string.len) == 0)
+				{
+					v.type = jbvNull;
+					set++;
+				}
+			if (is_status)
+			{
+				v.type = jbvString;
+				v.val.string.val = "pending";
+				v.val.string.len = 7;
+				set++;
+			}
+		}
+		res = pushJsonbValue(&st, r, r < WJB_BEGIN_ARRAY ? &v : NULL);
+	}
+	if (set != (int) lengthof(unset) + 1)
+		elog(ERROR, "the receipt's link lacks a column a receipt sets");
+	return JsonbValueToJsonb(res);
 }
 
 /* Write the queued lines: batches, sales, balances, receipts, then the ledger in line order. */
@@ -2023,17 +2080,26 @@ Flush(IChunk *c)
 		{
 			v[0] = ArrayOf(buyers, NULL, nbuy, INT8OID);
 			SlExec(&draft_buyers_stmt, v, NULL, 0);
-			for (uint64 r = 0; r < SPI_processed; r++)
+			/* the subscribers by id: one probe per sale, not a pass over the lines per subscriber */
+			if (SPI_processed > 0)
 			{
-				int64		drafts = DatumGetInt64(SlGet(r, 1, NULL));
+				HTAB	   *drafts = NewHash("import draft buyers", sizeof(int64), sizeof(int64));
 
+				for (uint64 r = 0; r < SPI_processed; r++)
+				{
+					int64		id = DatumGetInt64(SlGet(r, 1, NULL));
+
+					(void) hash_search(drafts, &id, HASH_ENTER, NULL);
+				}
 				foreach(lc, c->pending)
 				{
 					ILine	   *ln = lfirst(lc);
 
-					if (ln->kind == LK_SHIP && ln->made->buyer == drafts)
+					if (ln->kind == LK_SHIP && ln->made->settled != NULL &&
+						hash_search(drafts, &ln->made->buyer, HASH_FIND, NULL) != NULL)
 						ln->made->settled = NULL;
 				}
+				hash_destroy(drafts);
 			}
 			foreach(lc, c->pending)
 			{
@@ -2198,7 +2264,7 @@ Flush(IChunk *c)
 			if (l->settled == ln)
 			{
 				/* the ship line's entry: its sale as that line wrote it */
-				l->ship->ledger_body = DatumGetJsonbPCopy(SlGet(i, 4, NULL));
+				l->ship->ledger_body = SalePending(ln->ledger_body);
 				l->settled = NULL;
 			}
 		}
