@@ -1613,13 +1613,15 @@ static SlStmt first_entry_many_stmt = {
 	"   produced_on, expires_on, lot, origin, supplier, certificate, received_at) OVERRIDING SYSTEM VALUE"
 	"  SELECT d.nid, d.code, d.buyer, d.product, d.q, d.q, d.produced, d.expires, d.lot, 'first_entry',"
 	"   d.supplier, d.cert, d.at FROM d"
-	"  RETURNING id, to_jsonb(batch.*) AS j),"
+	"  RETURNING id, batch AS r),"
 	" ins AS (INSERT INTO shilian.inspection (id, batch_id, operator_id, kind, result, report, inspected_at)"
 	"  OVERRIDING SYSTEM VALUE"
 	"  SELECT d.iid, d.nid, d.buyer, 'incoming', d.res, d.insp, d.at FROM d WHERE d.insp IS NOT NULL"
 	"  RETURNING id, batch_id)"
-	" SELECT jsonb_build_object('batch', nb.j, 'inspection_id', ins.id)"
-	" FROM d JOIN nb ON nb.id = d.nid LEFT JOIN ins ON ins.batch_id = d.nid ORDER BY d.o",
+	/* the entry {batch, inspection_id} by one to_jsonb of the rows, as for receipts */
+	" SELECT to_jsonb(e)"
+	" FROM d JOIN nb ON nb.id = d.nid LEFT JOIN ins ON ins.batch_id = d.nid,"
+	"  LATERAL (SELECT nb.r AS batch, ins.id AS inspection_id) e ORDER BY d.o",
 	14, {"bigint[]", "shilian.trace_code[]", "bigint[]", "bigint[]", "shilian.qty[]", "date[]", "date[]",
 		"text[]", "jsonb[]", "jsonb[]", "text[]", "jsonb[]", "bigint[]", "timestamptz[]"}
 };
@@ -1675,15 +1677,17 @@ static SlStmt transform_many_stmt = {
 	" nb AS (INSERT INTO shilian.batch (id, trace_code, owner_id, product_id, qty, qty_left,"
 	"   produced_on, expires_on, lot, origin) OVERRIDING SYSTEM VALUE"
 	"  SELECT d.nid, d.code, d.op, d.product, d.q, d.q, d.produced, d.expires, d.lot, 'transformed'"
-	"  FROM d ORDER BY d.o RETURNING id, to_jsonb(batch.*) AS j),"
+	"  FROM d ORDER BY d.o RETURNING id, batch AS r),"
 	" li AS (INSERT INTO shilian.link (id, kind, from_batch, to_batch, seller_id, buyer_id, qty_shipped,"
 	"   qty_accepted, shipped_on, received_at, status) OVERRIDING SYSTEM VALUE"
 	"  SELECT x.lid, 'transform', x.f, x.nid, d.op, d.op, x.q, x.q, d.produced, t.at, 'received'"
-	"  FROM x JOIN d ON d.nid = x.nid JOIN t ON t.nid = x.nid ORDER BY x.lid RETURNING *),"
-	" lg AS (SELECT li.to_batch, jsonb_agg(to_jsonb(li.*) ORDER BY li.from_batch) AS j FROM li"
-	"  GROUP BY li.to_batch)"
-	" SELECT jsonb_build_object('batch', nb.j, 'inputs', lg.j)"
-	" FROM d JOIN nb ON nb.id = d.nid JOIN lg ON lg.to_batch = d.nid ORDER BY d.o",
+	"  FROM x JOIN d ON d.nid = x.nid JOIN t ON t.nid = x.nid ORDER BY x.lid RETURNING link AS r),"
+	" lg AS (SELECT (li.r).to_batch AS nid, array_agg(li.r ORDER BY (li.r).from_batch) AS inputs FROM li"
+	"  GROUP BY 1)"
+	/* the entry {batch, inputs} by one to_jsonb of the rows, as for receipts */
+	" SELECT to_jsonb(e)"
+	" FROM d JOIN nb ON nb.id = d.nid JOIN lg ON lg.nid = d.nid,"
+	"  LATERAL (SELECT nb.r AS batch, lg.inputs AS inputs) e ORDER BY d.o",
 	13, {"bigint[]", "shilian.trace_code[]", "bigint[]", "bigint[]", "shilian.qty[]", "date[]", "date[]",
 		"text[]", "bigint[]", "bigint[]", "bigint[]", "shilian.qty[]", "timestamptz"}
 };
