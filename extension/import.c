@@ -44,6 +44,10 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "access/htup_details.h"
+#include "parser/parse_coerce.h"
+#include "utils/numeric.h"
+#include "utils/typcache.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "nodes/makefuncs.h"
@@ -1724,39 +1728,56 @@ static SlStmt balance_stmt = {
  * row is written once, and its ship line's ledger entry is that row as
  * ship_many_stmt would have written it, pending.
  */
-static SlStmt receive_many_stmt = {
-	"WITH d AS MATERIALIZED (SELECT u.*"
-	"  FROM unnest($1::shilian.trace_code[], $2::bigint[], $3::bigint[], $4::shilian.qty[],"
-	"   $5::date[], $6::date[], $7::text[], $8::shilian.licence_no[], $9::jsonb[], $10::bigint[],"
-	"   $11::timestamptz[], $12::text[], $13::text[], $14::jsonb[], $15::bigint[], $16::bigint[],"
-	"   $17::boolean[], $18::bigint[], $19::bigint[], $20::shilian.qty[], $21::date[])"
-	"   WITH ORDINALITY AS u(code, buyer, product, q, produced, expires, lot, lic, cert, link, at,"
-	"   reason, res, insp, nid, iid, new, f, seller, shipped, shipped_on, o)),"
-	" nb AS (INSERT INTO shilian.batch (id, trace_code, owner_id, product_id, qty, qty_left,"
-	"   produced_on, expires_on, lot, origin, supplier_licence, certificate) OVERRIDING SYSTEM VALUE"
-	"  SELECT d.nid, d.code, d.buyer, d.product, d.q, d.q, d.produced, d.expires,"
-	"   d.lot, 'received', d.lic, d.cert FROM d"
-	"  RETURNING id, trace_code, batch AS r),"
-	" ul AS (UPDATE shilian.link l SET to_batch = d.nid, qty_accepted = d.q, received_at = d.at,"
-	"   status = 'received', reject_reason = d.reason FROM d"
-	"  WHERE l.id = d.link AND NOT d.new AND l.id = ANY ($10)"
-	"  RETURNING d.nid, l AS r),"
-	/* a sale of this flush, written as ship_many_stmt writes it with this receipt's columns */
-	" li AS (INSERT INTO shilian.link (id, kind, from_batch, to_batch, seller_id, buyer_id, qty_shipped,"
-	"   qty_accepted, shipped_on, received_at, status, reject_reason, seller_licence) OVERRIDING SYSTEM VALUE"
-	"  SELECT d.link, 'ship', d.f, d.nid, d.seller, d.buyer, d.shipped, d.q, d.shipped_on, d.at,"
-	"   'received', d.reason, d.lic FROM d WHERE d.new ORDER BY d.link"
-	"  RETURNING to_batch AS nid, link AS r),"
-	" lk AS (SELECT ul.nid, ul.r FROM ul UNION ALL SELECT li.nid, li.r FROM li),"
-	" ins AS (INSERT INTO shilian.inspection (id, batch_id, operator_id, kind, result, report, link_id,"
-	"   inspected_at) OVERRIDING SYSTEM VALUE"
-	"  SELECT d.iid, d.nid, d.buyer, 'incoming', d.res, d.insp, d.link, d.at FROM d WHERE d.insp IS NOT NULL"
+/* a sale of this flush (d.new) is written as ship_many_stmt writes it, with this receipt's columns */
+#define RECEIVE_MANY_WRITE \
+	"WITH d AS MATERIALIZED (SELECT u.*" \
+	"  FROM unnest($1::shilian.trace_code[], $2::bigint[], $3::bigint[], $4::shilian.qty[]," \
+	"   $5::date[], $6::date[], $7::text[], $8::shilian.licence_no[], $9::jsonb[], $10::bigint[]," \
+	"   $11::timestamptz[], $12::text[], $13::text[], $14::jsonb[], $15::bigint[], $16::bigint[]," \
+	"   $17::boolean[], $18::bigint[], $19::bigint[], $20::shilian.qty[], $21::date[])" \
+	"   WITH ORDINALITY AS u(code, buyer, product, q, produced, expires, lot, lic, cert, link, at," \
+	"   reason, res, insp, nid, iid, new, f, seller, shipped, shipped_on, o))," \
+	" nb AS (INSERT INTO shilian.batch (id, trace_code, owner_id, product_id, qty, qty_left," \
+	"   produced_on, expires_on, lot, origin, supplier_licence, certificate) OVERRIDING SYSTEM VALUE" \
+	"  SELECT d.nid, d.code, d.buyer, d.product, d.q, d.q, d.produced, d.expires," \
+	"   d.lot, 'received', d.lic, d.cert FROM d" \
+	"  RETURNING id, trace_code, batch AS r)," \
+	" ul AS (UPDATE shilian.link l SET to_batch = d.nid, qty_accepted = d.q, received_at = d.at," \
+	"   status = 'received', reject_reason = d.reason FROM d" \
+	"  WHERE l.id = d.link AND NOT d.new AND l.id = ANY ($10)" \
+	"  RETURNING d.nid, l AS r)," \
+	" li AS (INSERT INTO shilian.link (id, kind, from_batch, to_batch, seller_id, buyer_id, qty_shipped," \
+	"   qty_accepted, shipped_on, received_at, status, reject_reason, seller_licence) OVERRIDING SYSTEM VALUE" \
+	"  SELECT d.link, 'ship', d.f, d.nid, d.seller, d.buyer, d.shipped, d.q, d.shipped_on, d.at," \
+	"   'received', d.reason, d.lic FROM d WHERE d.new ORDER BY d.link" \
+	"  RETURNING to_batch AS nid, link AS r)," \
+	" lk AS (SELECT ul.nid, ul.r FROM ul UNION ALL SELECT li.nid, li.r FROM li)," \
+	" ins AS (INSERT INTO shilian.inspection (id, batch_id, operator_id, kind, result, report, link_id," \
+	"   inspected_at) OVERRIDING SYSTEM VALUE" \
+	"  SELECT d.iid, d.nid, d.buyer, 'incoming', d.res, d.insp, d.link, d.at FROM d WHERE d.insp IS NOT NULL" \
 	"  RETURNING id, batch_id)"
-	/*
-	 * the receipt's entry {link, batch, inspection_id} by one to_jsonb of
-	 * the rows: built once, not each row's to_jsonb nested again by
-	 * jsonb_build_object (the same value, key for key)
-	 */
+
+/*
+ * The receipts' rows, for their entries {link, batch, inspection_id} built
+ * from them in C (ReceiptBody): the link's and the new batch's rows whole.
+ */
+static SlStmt receive_many_stmt = {
+	RECEIVE_MANY_WRITE
+	" SELECT d.o, nb.trace_code, lk.r, nb.r, ins.id"
+	" FROM d JOIN nb ON nb.id = d.nid JOIN lk ON lk.nid = d.nid LEFT JOIN ins ON ins.batch_id = d.nid"
+	" ORDER BY d.o",
+	21, {"shilian.trace_code[]", "bigint[]", "bigint[]", "shilian.qty[]", "date[]", "date[]", "text[]",
+		"shilian.licence_no[]", "jsonb[]", "bigint[]", "timestamptz[]", "text[]", "text[]", "jsonb[]",
+		"bigint[]", "bigint[]", "boolean[]", "bigint[]", "bigint[]", "shilian.qty[]", "date[]"}
+};
+
+/*
+ * The same, with the entries by one to_jsonb of the rows, when link or
+ * batch has a column ReceiptBody does not convert (RowShape): to_jsonb
+ * decides then.
+ */
+static SlStmt receive_many_json_stmt = {
+	RECEIVE_MANY_WRITE
 	" SELECT d.o, nb.trace_code, to_jsonb(e)"
 	" FROM d JOIN nb ON nb.id = d.nid JOIN lk ON lk.nid = d.nid LEFT JOIN ins ON ins.batch_id = d.nid,"
 	"  LATERAL (SELECT lk.r AS link, nb.r AS batch, ins.id AS inspection_id) e ORDER BY d.o",
@@ -1799,6 +1820,274 @@ ShipRefSet(ILine *ln)
 
 	r->link = ln->made->id;
 	ln->result = psprintf("%lld", (long long) ln->made->id);
+}
+
+/*
+ * ---- a receipt's ledger entry built from its rows --------------------------
+ *
+ * {link, batch, inspection_id}: the value to_jsonb gives for those rows
+ * (receive_many_json_stmt), built here from the rows receive_many_stmt
+ * returns, for the column types these tables have, each converted as
+ * to_jsonb's datum_to_jsonb converts it: integers to numbers, booleans,
+ * text and the extension's own types by their output function to strings,
+ * dates and times as JSON encodes them, jsonb nested. to_jsonb looked up
+ * each column's category in the catalogue (casts, base and element types)
+ * per row and sorted every object's keys again: 7 % of a ship + receive
+ * import. Here the columns' conversions and their key order are found once
+ * per flush; a table with any other column type (a domain, an array, a type
+ * with a cast to json) is left to to_jsonb.
+ */
+typedef enum RowConv
+{
+	RC_INT2, RC_INT4, RC_INT8, RC_BOOL, RC_TEXT, RC_DATE, RC_TIMESTAMPTZ, RC_JSONB, RC_OUTPUT
+} RowConv;
+
+typedef struct RowCol
+{
+	int			att;			/* index into the row's values */
+	char	   *key;
+	int			keylen;
+	RowConv		conv;
+	FmgrInfo	out;			/* RC_OUTPUT: the type's output function */
+} RowCol;
+
+typedef struct RowShape
+{
+	Oid			typid;
+	int			natts;
+	int			ncols;
+	RowCol	   *cols;			/* in jsonb's key order (length, then bytes) */
+} RowShape;
+
+static int
+RowColOrder(const void *a, const void *b)
+{
+	const RowCol *x = a,
+			   *y = b;
+
+	if (x->keylen != y->keylen)
+		return x->keylen < y->keylen ? -1 : 1;
+	return memcmp(x->key, y->key, x->keylen);
+}
+
+/* The conversions of table rel's columns, or false when one is not of a type converted here. */
+static bool
+RowShapeOf(const char *rel, RowShape *sh)
+{
+	Oid			relid = get_relname_relid(rel, get_namespace_oid("shilian", false));
+	TupleDesc	desc;
+	bool		ok = true;
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "relation shilian.%s is missing", rel);
+	sh->typid = get_rel_type_id(relid);
+	desc = lookup_rowtype_tupdesc(sh->typid, -1);
+	sh->natts = desc->natts;
+	sh->ncols = 0;
+	sh->cols = palloc0_array(RowCol, Max(desc->natts, 1));
+	for (int i = 0; i < desc->natts && ok; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		RowCol	   *c = &sh->cols[sh->ncols];
+		Oid			typ = att->atttypid;
+
+		if (att->attisdropped)
+			continue;
+		c->att = i;
+		c->key = pstrdup(NameStr(att->attname));
+		c->keylen = strlen(c->key);
+		switch (typ)
+		{
+			case INT2OID:
+				c->conv = RC_INT2;
+				break;
+			case INT4OID:
+				c->conv = RC_INT4;
+				break;
+			case INT8OID:
+				c->conv = RC_INT8;
+				break;
+			case BOOLOID:
+				c->conv = RC_BOOL;
+				break;
+			case TEXTOID:
+				c->conv = RC_TEXT;
+				break;
+			case DATEOID:
+				c->conv = RC_DATE;
+				break;
+			case TIMESTAMPTZOID:
+				c->conv = RC_TIMESTAMPTZ;
+				break;
+			case JSONBOID:
+				c->conv = RC_JSONB;
+				break;
+			default:
+				/* to_jsonb's "other" category: a base type of our own without a cast to json */
+				if (typ >= FirstNormalObjectId && get_typtype(typ) == TYPTYPE_BASE &&
+					!OidIsValid(get_element_type(typ)))
+				{
+					Oid			castfunc = InvalidOid;
+					Oid			outfn;
+					bool		varlena;
+
+					if (find_coercion_pathway(JSONOID, typ, COERCION_EXPLICIT, &castfunc) == COERCION_PATH_FUNC &&
+						OidIsValid(castfunc))
+						ok = false;
+					else
+					{
+						getTypeOutputInfo(typ, &outfn, &varlena);
+						fmgr_info(outfn, &c->out);
+						c->conv = RC_OUTPUT;
+					}
+				}
+				else
+					ok = false;
+		}
+		sh->ncols++;
+	}
+	ReleaseTupleDesc(desc);
+	if (ok)
+		qsort(sh->cols, sh->ncols, sizeof(RowCol), RowColOrder);
+	return ok;
+}
+
+/* A jsonb value as a JsonbValue tree to nest (a scalar as itself), as to_jsonb nests a jsonb column. */
+static void
+JsonbNested(Jsonb *j, JsonbValue *out)
+{
+	JsonbIterator *it = JsonbIteratorInit(&j->root);
+	JsonbParseState *st = NULL;
+	JsonbIteratorToken r;
+	JsonbValue	v,
+			   *res = NULL;
+
+	if (JB_ROOT_IS_SCALAR(j))
+	{
+		(void) JsonbIteratorNext(&it, &v, true);
+		(void) JsonbIteratorNext(&it, out, true);
+		return;
+	}
+	while ((r = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+		res = pushJsonbValue(&st, r, r < WJB_BEGIN_ARRAY ? &v : NULL);
+	*out = *res;
+}
+
+/* Row (a composite of sh's type) as the object to_jsonb makes of it, into out. */
+static void
+RowValue(RowShape *sh, Datum row, JsonbValue *out)
+{
+	HeapTupleHeader th = DatumGetHeapTupleHeader(row);
+	HeapTupleData tup;
+	TupleDesc	desc;
+	Datum	   *values = palloc_array(Datum, sh->natts);
+	bool	   *nulls = palloc_array(bool, sh->natts);
+	JsonbPair  *pairs = palloc_array(JsonbPair, Max(sh->ncols, 1));
+
+	if (HeapTupleHeaderGetTypeId(th) != sh->typid)
+		elog(ERROR, "a receipt's row is of type %u, not %u", HeapTupleHeaderGetTypeId(th), sh->typid);
+	tup.t_len = HeapTupleHeaderGetDatumLength(th);
+	ItemPointerSetInvalid(&tup.t_self);
+	tup.t_tableOid = InvalidOid;
+	tup.t_data = th;
+	desc = lookup_rowtype_tupdesc(sh->typid, -1);
+	if (desc->natts != sh->natts)
+		elog(ERROR, "the row type %u changed during the import", sh->typid);
+	heap_deform_tuple(&tup, desc, values, nulls);
+	ReleaseTupleDesc(desc);
+	for (int k = 0; k < sh->ncols; k++)
+	{
+		RowCol	   *c = &sh->cols[k];
+		JsonbValue *v = &pairs[k].value;
+		Datum		d = values[c->att];
+
+		pairs[k].key.type = jbvString;
+		pairs[k].key.val.string.val = c->key;
+		pairs[k].key.val.string.len = c->keylen;
+		pairs[k].order = k;
+		if (nulls[c->att])
+		{
+			v->type = jbvNull;
+			continue;
+		}
+		switch (c->conv)
+		{
+			case RC_INT2:
+			case RC_INT4:
+			case RC_INT8:
+				v->type = jbvNumeric;
+				v->val.numeric = int64_to_numeric(c->conv == RC_INT2 ? DatumGetInt16(d) :
+												  c->conv == RC_INT4 ? DatumGetInt32(d) : DatumGetInt64(d));
+				break;
+			case RC_BOOL:
+				v->type = jbvBool;
+				v->val.boolean = DatumGetBool(d);
+				break;
+			case RC_TEXT:
+				v->type = jbvString;
+				v->val.string.val = TextDatumGetCString(d);
+				v->val.string.len = strlen(v->val.string.val);
+				break;
+			case RC_DATE:
+			case RC_TIMESTAMPTZ:
+				v->type = jbvString;
+				v->val.string.val = JsonEncodeDateTime(NULL, d, c->conv == RC_DATE ? DATEOID : TIMESTAMPTZOID, NULL);
+				v->val.string.len = strlen(v->val.string.val);
+				break;
+			case RC_JSONB:
+				JsonbNested(DatumGetJsonbP(d), v);
+				break;
+			case RC_OUTPUT:
+				v->type = jbvString;
+				v->val.string.val = OutputFunctionCall(&c->out, d);
+				v->val.string.len = strlen(v->val.string.val);
+				break;
+		}
+	}
+	out->type = jbvObject;
+	out->val.object.nPairs = sh->ncols;
+	out->val.object.pairs = pairs;
+}
+
+/*
+ * A receipt's entry {link, batch, inspection_id} from its rows (keys in
+ * jsonb's order), in the caller's context; what it is built from, in tmp
+ * (reset here).
+ */
+static Jsonb *
+ReceiptBody(RowShape *link_sh, RowShape *batch_sh, Datum link, Datum batch, Datum insp_id, bool insp_null,
+			MemoryContext tmp)
+{
+	JsonbPair	p[3];
+	JsonbValue	o;
+	MemoryContext caller = MemoryContextSwitchTo(tmp);
+	Jsonb	   *body;
+
+	p[0].key.type = p[1].key.type = p[2].key.type = jbvString;
+	p[0].key.val.string.val = "link";
+	p[0].key.val.string.len = 4;
+	RowValue(link_sh, link, &p[0].value);
+	p[1].key.val.string.val = "batch";
+	p[1].key.val.string.len = 5;
+	RowValue(batch_sh, batch, &p[1].value);
+	p[2].key.val.string.val = "inspection_id";
+	p[2].key.val.string.len = 13;
+	if (insp_null)
+		p[2].value.type = jbvNull;
+	else
+	{
+		p[2].value.type = jbvNumeric;
+		p[2].value.val.numeric = int64_to_numeric(DatumGetInt64(insp_id));
+	}
+	for (int k = 0; k < 3; k++)
+		p[k].order = k;
+	o.type = jbvObject;
+	o.val.object.nPairs = 3;
+	o.val.object.pairs = p;
+	MemoryContextSwitchTo(caller);
+	body = JsonbValueToJsonb(&o);
+	MemoryContextReset(tmp);
+	return body;
 }
 
 /*
@@ -2206,6 +2495,10 @@ Flush(IChunk *c)
 		BOOLOID, INT8OID, INT8OID, qty_typ, DATEOID};
 		ILine	  **recvs = palloc_array(ILine *, nr);
 		int			i = 0;
+		RowShape	link_sh,
+					batch_sh;
+		bool		built;
+		MemoryContext tmp;
 
 		for (int k = 0; k < 21; k++)
 		{
@@ -2265,7 +2558,9 @@ Flush(IChunk *c)
 		}
 		for (int k = 0; k < 21; k++)
 			v[k] = ArrayOf(a[k], n[k], nr, typs[k]);
-		SlExec(&receive_many_stmt, v, NULL, 0);
+		built = RowShapeOf("link", &link_sh) && RowShapeOf("batch", &batch_sh);
+		tmp = AllocSetContextCreate(CurrentMemoryContext, "import receipt body", ALLOCSET_DEFAULT_SIZES);
+		SlExec(built ? &receive_many_stmt : &receive_many_json_stmt, v, NULL, 0);
 		if (SPI_processed != (uint64) nr)
 			elog(ERROR, "import wrote %llu receipts of %d", (unsigned long long) SPI_processed, nr);
 		for (i = 0; i < nr; i++)
@@ -2274,7 +2569,16 @@ Flush(IChunk *c)
 			ILink	   *l = ln->link;
 
 			ln->result = TraceCodeToCString(DatumGetTraceCode(SlGet(i, 2, NULL)));
-			ln->ledger_body = DatumGetJsonbPCopy(SlGet(i, 3, NULL));
+			if (built)
+			{
+				bool		insp_null;
+				Datum		insp = SlGet(i, 5, &insp_null);
+
+				ln->ledger_body = ReceiptBody(&link_sh, &batch_sh, SlGet(i, 3, NULL), SlGet(i, 4, NULL),
+											  insp, insp_null, tmp);
+			}
+			else
+				ln->ledger_body = DatumGetJsonbPCopy(SlGet(i, 3, NULL));
 			if (l->settled == ln)
 			{
 				/* the ship line's entry: its sale as that line wrote it */
@@ -2282,6 +2586,7 @@ Flush(IChunk *c)
 				l->settled = NULL;
 			}
 		}
+		MemoryContextDelete(tmp);
 	}
 	/* inspections after the receipts: a receipt queued before an inspection copies the certificate before it */
 	if (c->ninsp > 0)
