@@ -429,6 +429,8 @@ sl_recall_targets_write(PG_FUNCTION_ARGS)
 			ExecDropSingleTupleTableSlot(slots[k]);
 		ExecASInsertTriggers(estate, rri, tcs);
 		AfterTriggerEndQuery(estate);
+		/* the slots AFTER ROW triggers (a DBA's) were given the rows in, as COPY FROM releases them */
+		ExecResetTupleTable(estate->es_tupleTable, false);
 		ExecCloseResultRelations(estate);
 		ExecCloseRangeTableRelations(estate);
 		FreeExecutorState(estate);

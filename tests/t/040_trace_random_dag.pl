@@ -565,6 +565,31 @@ for my $case (['forward', 'SELECT min(id) FROM shilian.batch'], ['backward', 'SE
 }
 $node->safe_psql('postgres', q{DROP TRIGGER count_new ON shilian.recall_target; DROP TABLE public.seen});
 
+# A DBA's AFTER ROW trigger on recall_target keeps the direct write (only a
+# BEFORE ROW one sends the rows through INSERT): it fires once per target,
+# and the write releases the slots it gave the trigger the rows in, as COPY
+# FROM does (without that, each recall warned of a TupleDesc reference leak).
+{
+	my $code = $node->safe_psql('postgres', 'SELECT trace_code FROM shilian.batch WHERE id = 1');
+	$node->safe_psql('postgres', q{
+		CREATE TABLE public.seen_rows (recall_id bigint);
+		CREATE FUNCTION public.seen_row() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			INSERT INTO public.seen_rows VALUES (NEW.recall_id);
+			RETURN NULL;
+		END $$;
+		CREATE TRIGGER seen_row AFTER INSERT ON shilian.recall_target FOR EACH ROW EXECUTE FUNCTION public.seen_row();});
+	my ($rc, $out, $err) = $node->psql('postgres', "SELECT shilian.recall_open('$code', 'after row', 'forward')");
+	is($rc, 0, 'recall_open with an AFTER ROW trigger on recall_target');
+	unlike($err, qr/WARNING|leak/, 'recall_open with an AFTER ROW trigger: no warning (the slots released)');
+	is($node->safe_psql('postgres', qq{SELECT (SELECT count(*) FROM public.seen_rows WHERE recall_id = $out)
+		= (SELECT count(*) FROM shilian.recall_target WHERE recall_id = $out)
+		AND (SELECT count(*) FROM public.seen_rows WHERE recall_id = $out) > 0}), 't',
+		'the AFTER ROW trigger fired once for every target row');
+	$node->safe_psql('postgres', q{DROP TRIGGER seen_row ON shilian.recall_target;
+		DROP FUNCTION public.seen_row(); DROP TABLE public.seen_rows});
+}
+
 # The direct write inserts each index's entries in that index's key order
 # after the rows (recall.c, RecallIndexSorted): every row is in every index
 # (amcheck's heapallindexed), the entries are in order, and each index finds
