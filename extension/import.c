@@ -66,6 +66,7 @@
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
 
+#include "direct_write.h"
 #include "jsonlimit.h"
 #include "ledger.h"
 #include "strict_input.h"
@@ -3061,13 +3062,7 @@ ReportShape(Relation rel, AttrNumber *attnum)
 	TupleDesc	desc = RelationGetDescr(rel);
 	int			live = 0;
 
-	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rules != NULL)
-		return false;
-	if (rel->trigdesc != NULL && (rel->trigdesc->trig_insert_before_row || rel->trigdesc->trig_insert_instead_row))
-		return false;
-	if (check_enable_rls(RelationGetRelid(rel), InvalidOid, false) == RLS_ENABLED)
-		return false;
-	if (desc->constr != NULL && desc->constr->has_generated_stored)
+	if (!SlDirectWriteShape(rel))
 		return false;
 	/* every column one of the eight: no default of another column to evaluate */
 	for (int i = 0; i < desc->natts; i++)
@@ -3092,35 +3087,6 @@ ReportShape(Relation rel, AttrNumber *attnum)
 	return true;
 }
 
-/* The waiting rows written, then each one's index entries and AFTER ROW trigger events. */
-static void
-ReportFlush(Relation rel, ResultRelInfo *rri, EState *estate, CommandId cid,
-			TransitionCaptureState *tcs, TupleTableSlot **slots, int *nslots)
-{
-	if (*nslots == 0)
-		return;
-	table_multi_insert(rel, slots, *nslots, cid, 0, NULL);
-	for (int k = 0; k < *nslots; k++)
-	{
-		List	   *recheck = NIL;
-
-		GetPerTupleExprContext(estate)->ecxt_scantuple = slots[k];
-		if (rri->ri_NumIndices > 0)
-#if PG_VERSION_NUM >= 160000
-			recheck = ExecInsertIndexTuples(rri, slots[k], estate, false, false, NULL, NIL, false);
-#else
-			recheck = ExecInsertIndexTuples(rri, slots[k], estate, false, false, NULL, NIL);
-#endif
-		/* a deferred unique check needs its trigger event, which only the INSERT queues */
-		if (recheck != NIL)
-			elog(ERROR, "shilian.import_line has a deferred index constraint");
-		ExecARInsertTriggers(estate, rri, slots[k], NIL, tcs);
-		ResetPerTupleExprContext(estate);
-		ExecClearTuple(slots[k]);
-	}
-	*nslots = 0;
-}
-
 /*
  * The report rows of some lines written directly (see above), with the
  * columns report_stmt gives them; false, writing nothing, when import_line
@@ -3133,11 +3099,9 @@ ReportWrite(int64 job, IReport *rs, int n)
 	Relation	rel;
 	AttrNumber	attnum[RP_NCOLS];
 	TupleDesc	desc;
+	SlDirectWrite dw;
 	EState	   *estate;
 	ResultRelInfo *rri;
-	RangeTblEntry *rte;
-	TransitionCaptureState *tcs;
-	CommandId	cid;
 	TupleTableSlot **slots;
 	int			nslot = Min(n, REPORT_MULTI_INSERT);
 	int			nslots = 0;
@@ -3159,30 +3123,9 @@ ReportWrite(int64 job, IReport *rs, int n)
 		return false;
 	}
 	desc = RelationGetDescr(rel);
-	estate = CreateExecutorState();
-	cid = GetCurrentCommandId(true);
-	estate->es_output_cid = cid;
-	old = MemoryContextSwitchTo(estate->es_query_cxt);
-	/* as COPY FROM: a range table of the one relation, whose result relation fires the triggers */
-	rte = makeNode(RangeTblEntry);
-	rte->rtekind = RTE_RELATION;
-	rte->relid = relid;
-	rte->relkind = RELKIND_RELATION;
-	rte->rellockmode = RowExclusiveLock;
-#if PG_VERSION_NUM >= 160000
-	ExecInitRangeTable(estate, list_make1(rte), NIL);
-#else
-	ExecInitRangeTable(estate, list_make1(rte));
-#endif
-	rri = makeNode(ResultRelInfo);
-	ExecInitResultRelation(estate, rri, 1);
-	CheckValidResultRel(rri, CMD_INSERT);
-	ExecOpenIndices(rri, false);
-	MemoryContextSwitchTo(old);
-
-	AfterTriggerBeginQuery();
-	tcs = MakeTransitionCaptureState(rel->trigdesc, relid, CMD_INSERT);
-	ExecBSInsertTriggers(estate, rri);
+	SlDirectWriteBegin(&dw, rel);
+	estate = dw.estate;
+	rri = dw.rri;
 	slots = palloc(sizeof(TupleTableSlot *) * Max(nslot, 1));
 	for (int k = 0; k < nslot; k++)
 		slots[k] = MakeSingleTupleTableSlot(desc, table_slot_callbacks(rel));
@@ -3222,19 +3165,13 @@ ReportWrite(int64 job, IReport *rs, int n)
 		ExecMaterializeSlot(slot);
 		ResetPerTupleExprContext(estate);
 		if (++nslots == REPORT_MULTI_INSERT)
-			ReportFlush(rel, rri, estate, cid, tcs, slots, &nslots);
+			SlDirectWriteFlush(&dw, NULL, slots, &nslots);
 	}
-	ReportFlush(rel, rri, estate, cid, tcs, slots, &nslots);
+	SlDirectWriteFlush(&dw, NULL, slots, &nslots);
 	for (int k = 0; k < nslot; k++)
 		ExecDropSingleTupleTableSlot(slots[k]);
 	pfree(slots);
-	ExecASInsertTriggers(estate, rri, tcs);
-	AfterTriggerEndQuery(estate);
-	/* the slots the AFTER ROW triggers were given the rows in (as COPY FROM releases them) */
-	ExecResetTupleTable(estate->es_tupleTable, false);
-	ExecCloseResultRelations(estate);
-	ExecCloseRangeTableRelations(estate);
-	FreeExecutorState(estate);
+	SlDirectWriteEnd(&dw);
 	table_close(rel, NoLock);
 	/* the statements after it (the counts, an all_or_nothing's rollback of the report) see the rows */
 	CommandCounterIncrement();

@@ -16,12 +16,13 @@
  *
  * Its statement and AFTER triggers fire as for that INSERT (the webhook
  * outbox's statement trigger reads the rows from its transition table), by
- * the executor's own calls, as COPY FROM makes them. That is only the same
- * as the INSERT while recall_target has its installed shape: a plain table
- * without rules or BEFORE ROW INSERT triggers, whose columns written here
- * are of the walk's types (no domain), with row-level security not applying
- * to the writer. Otherwise (a DBA's trigger that edits rows, say) the rows go
- * through the INSERT as before.
+ * the executor's own calls, as COPY FROM makes them (direct_write.c, which
+ * the import's report shares). That is only the same as the INSERT while
+ * recall_target has its installed shape: a plain table without rules or
+ * BEFORE ROW INSERT triggers, whose columns written here are of the walk's
+ * types (no domain), with row-level security not applying to the writer.
+ * Otherwise (a DBA's trigger that edits rows, say) the rows go through the
+ * INSERT as before.
  */
 #include "records.h"
 
@@ -52,6 +53,7 @@
 #include "utils/tuplesort.h"
 #endif
 
+#include "direct_write.h"
 #include "trace.h"
 
 /* Rows per table_multi_insert call. */
@@ -92,14 +94,7 @@ RecallTargetShape(Relation rel, AttrNumber *attnum)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 
-	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rules != NULL)
-		return false;
-	/* a BEFORE ROW trigger could change or skip a row: the INSERT runs it */
-	if (rel->trigdesc != NULL && (rel->trigdesc->trig_insert_before_row || rel->trigdesc->trig_insert_instead_row))
-		return false;
-	if (check_enable_rls(RelationGetRelid(rel), InvalidOid, false) == RLS_ENABLED)
-		return false;
-	if (desc->constr != NULL && desc->constr->has_generated_stored)
+	if (!SlDirectWriteShape(rel))
 		return false;
 	for (int c = 0; c < RC_NCOLS; c++)
 	{
@@ -184,49 +179,6 @@ RecallIndexSorted(ResultRelInfo *rri, Relation rel, Tuplesortstate **sorts)
 }
 
 /*
- * Write the waiting slots, then each one's index entries (into the indexes'
- * sorts when there are, else at once) and AFTER ROW trigger events.
- */
-static void
-RecallFlush(Relation rel, ResultRelInfo *rri, EState *estate, CommandId cid,
-			TransitionCaptureState *tcs, Tuplesortstate **sorts,
-			TupleTableSlot **slots, int *nslots)
-{
-	if (*nslots == 0)
-		return;
-	table_multi_insert(rel, slots, *nslots, cid, 0, NULL);
-	for (int k = 0; k < *nslots; k++)
-	{
-		List	   *recheck = NIL;
-		ExprContext *econtext = GetPerTupleExprContext(estate);
-
-		econtext->ecxt_scantuple = slots[k];
-		for (int i = 0; sorts != NULL && i < rri->ri_NumIndices; i++)
-		{
-			Datum		values[INDEX_MAX_KEYS];
-			bool		isnull[INDEX_MAX_KEYS];
-
-			FormIndexDatum(rri->ri_IndexRelationInfo[i], slots[k], estate, values, isnull);
-			tuplesort_putindextuplevalues(sorts[i], rri->ri_IndexRelationDescs[i], &slots[k]->tts_tid,
-										  values, isnull);
-		}
-		if (sorts == NULL)
-#if PG_VERSION_NUM >= 160000
-			recheck = ExecInsertIndexTuples(rri, slots[k], estate, false, false, NULL, NIL, false);
-#else
-			recheck = ExecInsertIndexTuples(rri, slots[k], estate, false, false, NULL, NIL);
-#endif
-		/* a deferred unique check needs its trigger, and a table with one is not written here */
-		if (recheck != NIL)
-			elog(ERROR, "shilian.recall_target has a deferred index constraint");
-		ExecARInsertTriggers(estate, rri, slots[k], NIL, tcs);
-		ResetPerTupleExprContext(estate);
-		ExecClearTuple(slots[k]);
-	}
-	*nslots = 0;
-}
-
-/*
  * recall_targets_write(recall, code, direction) -> (targets, holders): the
  * targets of recall as its walk (trace_targets(code, direction)) finds
  * them, written into recall_target; how many rows, and how many distinct
@@ -297,11 +249,9 @@ sl_recall_targets_write(PG_FUNCTION_ARGS)
 	else
 	{
 		TupleDesc	desc = RelationGetDescr(rel);
+		SlDirectWrite dw;
 		EState	   *estate;
 		ResultRelInfo *rri;
-		RangeTblEntry *rte;
-		TransitionCaptureState *tcs;
-		CommandId	cid;
 		TupleTableSlot **slots;
 		Tuplesortstate **sorts;
 		int			nslots = 0;
@@ -316,25 +266,10 @@ sl_recall_targets_write(PG_FUNCTION_ARGS)
 		SPI_finish();
 
 		/* in the caller's context: SPI's went with SPI_finish */
-		estate = CreateExecutorState();
-		cid = GetCurrentCommandId(true);
-		estate->es_output_cid = cid;
+		SlDirectWriteBegin(&dw, rel);
+		estate = dw.estate;
+		rri = dw.rri;
 		old = MemoryContextSwitchTo(estate->es_query_cxt);
-		/* as COPY FROM: a range table of the one relation, whose result relation fires the triggers */
-		rte = makeNode(RangeTblEntry);
-		rte->rtekind = RTE_RELATION;
-		rte->relid = relid;
-		rte->relkind = RELKIND_RELATION;
-		rte->rellockmode = RowExclusiveLock;
-#if PG_VERSION_NUM >= 160000
-		ExecInitRangeTable(estate, list_make1(rte), NIL);
-#else
-		ExecInitRangeTable(estate, list_make1(rte));
-#endif
-		rri = makeNode(ResultRelInfo);
-		ExecInitResultRelation(estate, rri, 1);
-		CheckValidResultRel(rri, CMD_INSERT);
-		ExecOpenIndices(rri, false);
 		/* each index's entries sorted, when every index allows it (RecallIndexSorted) */
 		sorts = palloc0(sizeof(Tuplesortstate *) * Max(rri->ri_NumIndices, 1));
 		for (int i = 0; i < rri->ri_NumIndices; i++)
@@ -382,9 +317,6 @@ sl_recall_targets_write(PG_FUNCTION_ARGS)
 			if (i == 0 || owners[i] != owners[i - 1])
 				holders++;
 
-		AfterTriggerBeginQuery();
-		tcs = MakeTransitionCaptureState(rel->trigdesc, relid, CMD_INSERT);
-		ExecBSInsertTriggers(estate, rri);
 		slots = palloc(sizeof(TupleTableSlot *) * RECALL_MULTI_INSERT);
 		for (int k = 0; k < RECALL_MULTI_INSERT && k < w.n; k++)
 			slots[k] = MakeSingleTupleTableSlot(desc, table_slot_callbacks(rel));
@@ -420,20 +352,14 @@ sl_recall_targets_write(PG_FUNCTION_ARGS)
 			ExecMaterializeSlot(slot);
 			ResetPerTupleExprContext(estate);
 			if (++nslots == RECALL_MULTI_INSERT)
-				RecallFlush(rel, rri, estate, cid, tcs, sorts, slots, &nslots);
+				SlDirectWriteFlush(&dw, sorts, slots, &nslots);
 		}
-		RecallFlush(rel, rri, estate, cid, tcs, sorts, slots, &nslots);
+		SlDirectWriteFlush(&dw, sorts, slots, &nslots);
 		if (sorts != NULL)
 			RecallIndexSorted(rri, rel, sorts);
 		for (int k = 0; k < RECALL_MULTI_INSERT && k < w.n; k++)
 			ExecDropSingleTupleTableSlot(slots[k]);
-		ExecASInsertTriggers(estate, rri, tcs);
-		AfterTriggerEndQuery(estate);
-		/* the slots AFTER ROW triggers (a DBA's) were given the rows in, as COPY FROM releases them */
-		ExecResetTupleTable(estate->es_tupleTable, false);
-		ExecCloseResultRelations(estate);
-		ExecCloseRangeTableRelations(estate);
-		FreeExecutorState(estate);
+		SlDirectWriteEnd(&dw);
 		table_close(rel, NoLock);
 		targets = w.n;
 		/* the recall's later statements (its ledger entry, a count) see the rows */
