@@ -110,20 +110,31 @@ BEGIN
 END
 \$\$;
 SQL
+# copy_best TABLE:FILE ...: the fastest of 3 runs, in seconds, of COPY of
+# each $T/FILE into bench_copy.TABLE in turn over one session, the copies
+# (and the ones the keys tie them to) emptied before each run
+copy_best() {
+	local best="" s t0 t1 tf trunc="bench_copy.inspection, bench_copy.link, bench_copy.batch"
+	local -a args=()
+	for tf in "$@"; do
+		args+=(-c "\\copy bench_copy.${tf%%:*} FROM '$T/${tf#*:}' CSV")
+		case ${tf%%:*} in inspection|link|batch) ;; *) trunc="$trunc, bench_copy.${tf%%:*}" ;; esac
+	done
+	for _ in 1 2 3; do
+		psql -qAtX -c "TRUNCATE $trunc" >/dev/null
+		t0=$(now_ns)
+		psql -qAtX -v ON_ERROR_STOP=1 "${args[@]}" >/dev/null
+		t1=$(now_ns)
+		s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", (b - a) / 1e9 }')
+		if [ -z "$best" ] || awk -v a="$s" -v b="$best" 'BEGIN { exit !(a < b) }'; then best=$s; fi
+	done
+	echo "$best"
+}
+
 psql -qAtX -v ON_ERROR_STOP=1 -c "\\copy (SELECT * FROM shilian.batch ORDER BY id) TO '$T/batch.csv' CSV" \
 	-c "\\copy (SELECT * FROM shilian.link ORDER BY id) TO '$T/link.csv' CSV" \
 	-c "\\copy (SELECT * FROM shilian.inspection ORDER BY id) TO '$T/inspection.csv' CSV"
-copy_rows_s=""
-for _ in 1 2 3; do
-	psql -qAtX -c "TRUNCATE bench_copy.inspection, bench_copy.link, bench_copy.batch" >/dev/null
-	t0=$(now_ns)
-	psql -qAtX -v ON_ERROR_STOP=1 -c "\\copy bench_copy.batch FROM '$T/batch.csv' CSV" \
-		-c "\\copy bench_copy.link FROM '$T/link.csv' CSV" \
-		-c "\\copy bench_copy.inspection FROM '$T/inspection.csv' CSV" >/dev/null
-	t1=$(now_ns)
-	s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", (b - a) / 1e9 }')
-	if [ -z "$copy_rows_s" ] || awk -v a="$s" -v b="$copy_rows_s" 'BEGIN { exit !(a < b) }'; then copy_rows_s=$s; fi
-done
+copy_rows_s=$(copy_best batch:batch.csv link:link.csv inspection:inspection.csv)
 copied=$(psql -qAtX -c "SELECT (SELECT count(*) FROM bench_copy.link) || ' ' || (SELECT count(*) FROM bench_copy.inspection)")
 [ "$copied" = "$(( N / 2 )) $(( N / 2 ))" ] || { echo "the copy holds $copied sales and inspections, not $(( N / 2 )) each" >&2; exit 1; }
 
@@ -149,19 +160,7 @@ psql -qAtX -v ON_ERROR_STOP=1 \
 	-c "\\copy (SELECT * FROM $lpart l WHERE l.source LIKE 'import%' ORDER BY l.id) TO '$T/ledger.csv' CSV" \
 	-c "\\copy (SELECT c.* FROM shilian.ledger_chain c JOIN $lpart l ON l.id = c.entry_id WHERE l.source LIKE 'import%' ORDER BY c.entry_id) TO '$T/chain.csv' CSV"
 entries=$(wc -l < "$T/ledger.csv")
-copy_all_s=""
-for _ in 1 2 3; do
-	psql -qAtX -c "TRUNCATE bench_copy.inspection, bench_copy.link, bench_copy.batch, bench_copy.ledger_entry, bench_copy.ledger_chain" >/dev/null
-	t0=$(now_ns)
-	psql -qAtX -v ON_ERROR_STOP=1 -c "\\copy bench_copy.batch FROM '$T/batch.csv' CSV" \
-		-c "\\copy bench_copy.link FROM '$T/link.csv' CSV" \
-		-c "\\copy bench_copy.inspection FROM '$T/inspection.csv' CSV" \
-		-c "\\copy bench_copy.ledger_entry FROM '$T/ledger.csv' CSV" \
-		-c "\\copy bench_copy.ledger_chain FROM '$T/chain.csv' CSV" >/dev/null
-	t1=$(now_ns)
-	s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", (b - a) / 1e9 }')
-	if [ -z "$copy_all_s" ] || awk -v a="$s" -v b="$copy_all_s" 'BEGIN { exit !(a < b) }'; then copy_all_s=$s; fi
-done
+copy_all_s=$(copy_best batch:batch.csv link:link.csv inspection:inspection.csv ledger_entry:ledger.csv ledger_chain:chain.csv)
 row "import ship+receive lines (set-based, $N lines)" "$import_rate" "lines/s" \
 	"$(awk -v n="$N" -v s="$copy_all_s" 'BEGIN { printf "%.0f", n / s }')" "COPY of its rows + $entries ledger entries"
 
@@ -180,20 +179,7 @@ psql -qAtX -v ON_ERROR_STOP=1 \
 	-c "\\copy (SELECT * FROM shilian.import_line WHERE job_id = $job ORDER BY line_no) TO '$T/import_line.csv' CSV"
 reported=$(wc -l < "$T/import_line.csv")
 [ "$reported" = "$N" ] || { echo "the import reported $reported lines, not $N" >&2; exit 1; }
-copy_floor_s=""
-for _ in 1 2 3; do
-	psql -qAtX -c "TRUNCATE bench_copy.inspection, bench_copy.link, bench_copy.batch, bench_copy.ledger_entry, bench_copy.ledger_chain, bench_copy.import_line" >/dev/null
-	t0=$(now_ns)
-	psql -qAtX -v ON_ERROR_STOP=1 -c "\\copy bench_copy.batch FROM '$T/batch.csv' CSV" \
-		-c "\\copy bench_copy.link FROM '$T/link.csv' CSV" \
-		-c "\\copy bench_copy.inspection FROM '$T/inspection.csv' CSV" \
-		-c "\\copy bench_copy.ledger_entry FROM '$T/ledger.csv' CSV" \
-		-c "\\copy bench_copy.ledger_chain FROM '$T/chain.csv' CSV" \
-		-c "\\copy bench_copy.import_line FROM '$T/import_line.csv' CSV" >/dev/null
-	t1=$(now_ns)
-	s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", (b - a) / 1e9 }')
-	if [ -z "$copy_floor_s" ] || awk -v a="$s" -v b="$copy_floor_s" 'BEGIN { exit !(a < b) }'; then copy_floor_s=$s; fi
-done
+copy_floor_s=$(copy_best batch:batch.csv link:link.csv inspection:inspection.csv ledger_entry:ledger.csv ledger_chain:chain.csv import_line:import_line.csv)
 copied=$(psql -qAtX -c "SELECT (SELECT count(*) FROM bench_copy.ledger_entry) || ' ' || (SELECT count(*) FROM bench_copy.import_line)")
 [ "$copied" = "$entries $N" ] || { echo "the copy holds $copied entries and report rows, not $entries $N" >&2; exit 1; }
 psql -qAtX -c "TRUNCATE bench_copy.import_line" >/dev/null
@@ -227,15 +213,7 @@ accepted=$(psql -qAtX -c "SELECT accepted FROM shilian.import_job WHERE id = $jo
 bad=$(psql -qAtX -c "SELECT count(*) FROM shilian.chain_verify(NULL) WHERE NOT ok")
 [ "$bad" = 0 ] || { echo "$bad chains do not verify after the batch import" >&2; exit 1; }
 psql -qAtX -v ON_ERROR_STOP=1 -c "\\copy (SELECT * FROM shilian.batch WHERE id > $first ORDER BY id) TO '$T/batch_new.csv' CSV"
-copy_batch_s=""
-for _ in 1 2 3; do
-	psql -qAtX -c "TRUNCATE bench_copy.inspection, bench_copy.link, bench_copy.batch" >/dev/null
-	t0=$(now_ns)
-	psql -qAtX -v ON_ERROR_STOP=1 -c "\\copy bench_copy.batch FROM '$T/batch_new.csv' CSV" >/dev/null
-	t1=$(now_ns)
-	s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", (b - a) / 1e9 }')
-	if [ -z "$copy_batch_s" ] || awk -v a="$s" -v b="$copy_batch_s" 'BEGIN { exit !(a < b) }'; then copy_batch_s=$s; fi
-done
+copy_batch_s=$(copy_best batch:batch_new.csv)
 copied=$(psql -qAtX -c "SELECT count(*) FROM bench_copy.batch")
 [ "$copied" = "$NB" ] || { echo "the copy holds $copied batches, not $NB" >&2; exit 1; }
 row "import batch lines (set-based, $NB lines)" "$(awk -v n="$NB" -v s="$batch_s" 'BEGIN { printf "%.0f", n / s }')" "lines/s" \
@@ -288,16 +266,7 @@ bad=$(psql -qAtX -c "SELECT count(*) FROM shilian.chain_verify(NULL) WHERE NOT o
 psql -qAtX -v ON_ERROR_STOP=1 \
 	-c "\\copy (SELECT b.* FROM shilian.batch b WHERE b.id > $first OR b.trace_code::text IN (SELECT code FROM bench_batch) ORDER BY b.id) TO '$T/tr_batch.csv' CSV" \
 	-c "\\copy (SELECT l.* FROM shilian.link l WHERE l.id > $firstlink OR l.id IN (SELECT id FROM bench_sales) ORDER BY l.id) TO '$T/tr_link.csv' CSV"
-copy_tr_s=""
-for _ in 1 2 3; do
-	psql -qAtX -c "TRUNCATE bench_copy.inspection, bench_copy.link, bench_copy.batch" >/dev/null
-	t0=$(now_ns)
-	psql -qAtX -v ON_ERROR_STOP=1 -c "\\copy bench_copy.batch FROM '$T/tr_batch.csv' CSV" \
-		-c "\\copy bench_copy.link FROM '$T/tr_link.csv' CSV" >/dev/null
-	t1=$(now_ns)
-	s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", (b - a) / 1e9 }')
-	if [ -z "$copy_tr_s" ] || awk -v a="$s" -v b="$copy_tr_s" 'BEGIN { exit !(a < b) }'; then copy_tr_s=$s; fi
-done
+copy_tr_s=$(copy_best batch:tr_batch.csv link:tr_link.csv)
 copied=$(psql -qAtX -c "SELECT (SELECT count(*) FROM bench_copy.link WHERE status = 'rejected') || ' ' || (SELECT count(*) FROM bench_copy.link WHERE kind = 'transform')")
 [ "$copied" = "$(( NT / 2 )) $(( NT / 2 ))" ] || { echo "the copy holds $copied rejected sales and transform links, not $(( NT / 2 )) each" >&2; exit 1; }
 row "import transform+reject lines (set-based, $NT lines)" "$(awk -v n="$NT" -v s="$tr_s" 'BEGIN { printf "%.0f", n / s }')" "lines/s" \
