@@ -131,6 +131,16 @@ copy_best() {
 	echo "$best"
 }
 
+# job_rows PREFIX JOB LEDGER_ID: what import job JOB wrote besides its
+# records, to $T/PREFIX_*.csv: its ledger entries (the import's, past entry
+# LEDGER_ID), their chain rows and its report, for a floor row (below)
+job_rows() {
+	psql -qAtX -v ON_ERROR_STOP=1 \
+		-c "\\copy (SELECT l.* FROM shilian.ledger l WHERE l.id > $3 AND l.source = 'import' ORDER BY l.id) TO '$T/$1_ledger.csv' CSV" \
+		-c "\\copy (SELECT c.* FROM shilian.ledger_chain c JOIN shilian.ledger l ON l.id = c.entry_id WHERE l.id > $3 AND l.source = 'import' ORDER BY c.entry_id) TO '$T/$1_chain.csv' CSV" \
+		-c "\\copy (SELECT * FROM shilian.import_line WHERE job_id = $2 ORDER BY line_no) TO '$T/$1_report.csv' CSV"
+}
+
 psql -qAtX -v ON_ERROR_STOP=1 -c "\\copy (SELECT * FROM shilian.batch ORDER BY id) TO '$T/batch.csv' CSV" \
 	-c "\\copy (SELECT * FROM shilian.link ORDER BY id) TO '$T/link.csv' CSV" \
 	-c "\\copy (SELECT * FROM shilian.inspection ORDER BY id) TO '$T/inspection.csv' CSV"
@@ -191,6 +201,7 @@ row "import ship+receive lines (set-based, $N lines)" "$import_rate" "lines/s" \
 # of the batch rows they wrote into the keyed copy of the batch table.
 NB=${SHILIAN_BENCH_IMPORT_BATCH_LINES:-100000}
 first=$(psql -qAtX -c "SELECT coalesce(max(id), 0) FROM shilian.batch")
+lfirst=$(psql -qAtX -c "SELECT coalesce(max(id), 0) FROM shilian.ledger")
 job=$(psql -qAtX -c "SELECT (shilian.import_open('apply_valid', NULL, '\\x01', $NB)).job")
 psql -qAtX -v ON_ERROR_STOP=1 >/dev/null <<SQL
 CREATE TABLE bench_batch_lines AS
@@ -218,6 +229,13 @@ copied=$(psql -qAtX -c "SELECT count(*) FROM bench_copy.batch")
 [ "$copied" = "$NB" ] || { echo "the copy holds $copied batches, not $NB" >&2; exit 1; }
 row "import batch lines (set-based, $NB lines)" "$(awk -v n="$NB" -v s="$batch_s" 'BEGIN { printf "%.0f", n / s }')" "lines/s" \
 	"$(awk -v n="$NB" -v s="$copy_batch_s" 'BEGIN { printf "%.0f", n / s }')" "COPY of its rows, keyed" ">=0.5"
+# its floor, as for ship + receive lines: COPY of every row it wrote
+job_rows nb "$job" "$lfirst"
+[ "$(wc -l < "$T/nb_report.csv") $(wc -l < "$T/nb_ledger.csv")" = "$NB $NB" ] ||
+	{ echo "the batch import's report or entries are not one per line" >&2; exit 1; }
+copy_s=$(copy_best batch:batch_new.csv ledger_entry:nb_ledger.csv ledger_chain:nb_chain.csv import_line:nb_report.csv)
+row "import batch lines (set-based, $NB lines)" "$(awk -v n="$NB" -v s="$batch_s" 'BEGIN { printf "%.0f", n / s }')" "lines/s" \
+	"$(awk -v n="$NB" -v s="$copy_s" 'BEGIN { printf "%.0f", n / s }')" "COPY of every row it writes"
 
 # Transform and reject lines (issue 19: every record kind on the set path):
 # NT lines alternating a transformation (1 kg of a producer's batch into a
@@ -249,6 +267,7 @@ SQL
 sales=$(psql -qAtX -c "SELECT count(*) FROM bench_sales")
 [ "$sales" = "$(( NT / 2 ))" ] || { echo "the ship lines made $sales sales, not $(( NT / 2 ))" >&2; exit 1; }
 firstlink=$(psql -qAtX -c "SELECT coalesce(max(id), 0) FROM shilian.link")
+lfirst=$(psql -qAtX -c "SELECT coalesce(max(id), 0) FROM shilian.ledger")
 job=$(psql -qAtX -c "SELECT (shilian.import_open('apply_valid', NULL, '\\x03', $NT)).job")
 psql -qAtX -v ON_ERROR_STOP=1 -c "\\copy (SELECT $job, g, line FROM bench_tr_lines ORDER BY g) TO '$T/tr_lines.tsv'"
 chunks=$(( (NT + 19999) / 20000 ))
@@ -271,6 +290,13 @@ copied=$(psql -qAtX -c "SELECT (SELECT count(*) FROM bench_copy.link WHERE statu
 [ "$copied" = "$(( NT / 2 )) $(( NT / 2 ))" ] || { echo "the copy holds $copied rejected sales and transform links, not $(( NT / 2 )) each" >&2; exit 1; }
 row "import transform+reject lines (set-based, $NT lines)" "$(awk -v n="$NT" -v s="$tr_s" 'BEGIN { printf "%.0f", n / s }')" "lines/s" \
 	"$(awk -v n="$NT" -v s="$copy_tr_s" 'BEGIN { printf "%.0f", n / s }')" "COPY of its rows, keyed" ">=0.5"
+job_rows tr "$job" "$lfirst"
+[ "$(wc -l < "$T/tr_report.csv") $(wc -l < "$T/tr_ledger.csv")" = "$NT $NT" ] ||
+	{ echo "the transform/reject import's report or entries are not one per line" >&2; exit 1; }
+copy_s=$(copy_best batch:tr_batch.csv link:tr_link.csv ledger_entry:tr_ledger.csv ledger_chain:tr_chain.csv import_line:tr_report.csv)
+psql -qAtX -c "TRUNCATE bench_copy.import_line" >/dev/null
+row "import transform+reject lines (set-based, $NT lines)" "$(awk -v n="$NT" -v s="$tr_s" 'BEGIN { printf "%.0f", n / s }')" "lines/s" \
+	"$(awk -v n="$NT" -v s="$copy_s" 'BEGIN { printf "%.0f", n / s }')" "COPY of every row it writes"
 
 psql -qAtX -c "SET client_min_messages = warning" -c "DROP TABLE bench_tr_lines, bench_sales" >/dev/null
 psql -qAtX -c "SET client_min_messages = warning" -c "DROP TABLE bench_batch_lines, bench_batch, bench_ops, bench_rows, bench_lines, bench_raw" -c "DROP SCHEMA bench_copy CASCADE" >/dev/null
