@@ -53,7 +53,6 @@
 #include "nodes/makefuncs.h"
 #include "utils/acl.h"
 #include "utils/rel.h"
-#include "utils/rls.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"

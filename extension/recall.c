@@ -45,7 +45,6 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
-#include "utils/rls.h"
 #include "utils/timestamp.h"
 #if PG_VERSION_NUM >= 160000
 #include "utils/tuplesortvariants.h"
