@@ -302,6 +302,17 @@ typedef struct GwThread
 	size_t		jwt_good_len;
 	const void *jwt_good_key;
 	int			jwt_good_alg;
+	/*
+	 * When that token's claims passed too (jwt_claims_ok): what they made of
+	 * the request's principal (role, operator, jurisdiction, client,
+	 * identity), the role claim, and its times, which are checked against
+	 * the clock again at every request (auth.c).
+	 */
+	bool		jwt_claims_ok;
+	bool		jwt_has_exp, jwt_has_nbf, jwt_has_iat;
+	double		jwt_exp, jwt_nbf, jwt_iat;
+	char		jwt_role[32];
+	GwAuth		jwt_auth;
 } GwThread;
 
 int			gw_db_pool_init(void);
