@@ -58,21 +58,67 @@ gw_version_route(GwRequest *req)
 	"current_setting('shilian.jurisdiction'), current_setting('shilian.client'), " \
 	"current_setting('transaction_read_only')"
 
+/* Whether jansson would write s as it is between quotes: printable ASCII, no quote, no backslash. */
+static bool
+PlainJsonText(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char) *s < 0x20 || (unsigned char) *s >= 0x7f || *s == '"' || *s == '\\')
+			return false;
+	return true;
+}
+
 /* GET /v1/session: who the database thinks the caller is (role and settings). */
 int
 gw_session_route(GwRequest *req)
 {
+	static const char *const keys[] = {"{\"role\":\"", "\",\"operator_id\":\"", "\",\"jurisdiction\":\"",
+	"\",\"client\":\""};
 	int			status;
 	/* the route's one statement: prepared once per connection, under the route's name */
 	PGresult   *res = gw_call_route(req, req->route_index, SESSION_SQL, 0, NULL, &status);
 	json_t	   *body;
+	bool		read_only;
+	char		text[512];
+	size_t		n = 0;
 
 	if (res == NULL)
 		return status;
+	read_only = strcmp(PQgetvalue(res, 0, 4), "on") == 0;
+
+	/*
+	 * The body is what json_pack and the serialisation below make of the
+	 * same values, written directly when they need no escaping (role names,
+	 * ids and codes always): building and serialising a jansson object was
+	 * a fifth of the gateway's own instructions for this route.
+	 */
+	for (int i = 0; i < 4 && n < sizeof(text); i++)
+	{
+		const char *v = PQgetvalue(res, 0, i);
+		size_t		klen = strlen(keys[i]), vlen = strlen(v);
+
+		if (!PlainJsonText(v) || n + klen + vlen >= sizeof(text))
+		{
+			n = sizeof(text);	/* the general way below */
+			break;
+		}
+		memcpy(text + n, keys[i], klen);
+		memcpy(text + n + klen, v, vlen);
+		n += klen + vlen;
+	}
+	if (n + 32 < sizeof(text))
+	{
+		const char *last = read_only ? "\",\"read_only\":true}" : "\",\"read_only\":false}";
+
+		memcpy(text + n, last, strlen(last));
+		n += strlen(last);
+		PQclear(res);
+		return gw_reply_text(req->conn, 200, "application/json; charset=utf-8", text, n, NULL);
+	}
 	body = json_pack("{s:s, s:s, s:s, s:s, s:b}", "role", PQgetvalue(res, 0, 0),
 					 "operator_id", PQgetvalue(res, 0, 1), "jurisdiction", PQgetvalue(res, 0, 2),
 					 "client", PQgetvalue(res, 0, 3),
-					 "read_only", strcmp(PQgetvalue(res, 0, 4), "on") == 0);
+					 "read_only", read_only);
 	PQclear(res);
 	return gw_reply_json(req->conn, 200, body, NULL);
 }
