@@ -652,9 +652,13 @@ gw_authenticate(GwRequest *req)
 	const char *apikey = mg_get_header(req->conn, "X-API-Key");
 	const char *token;
 	int			status;
+	size_t		addrlen;
 
 	memset(&req->auth, 0, sizeof(req->auth));
-	snprintf(req->auth.client_addr, sizeof(req->auth.client_addr), "%s", req->ri->remote_addr);
+	/* the peer's address (req->auth is all zeros: it stays NUL-terminated) */
+	addrlen = strnlen(req->ri->remote_addr, sizeof(req->ri->remote_addr));
+	memcpy(req->auth.client_addr, req->ri->remote_addr,
+		   addrlen < sizeof(req->auth.client_addr) ? addrlen : sizeof(req->auth.client_addr) - 1);
 	/* the Digital Link resolver (/01/..., /t/...) is the same lookup (pages.c) */
 	if (strncmp(req->route->pattern, PUBLIC_LOOKUP_PREFIX, strlen(PUBLIC_LOOKUP_PREFIX)) == 0 ||
 		strncmp(req->route->pattern, "/01/", 4) == 0 || strncmp(req->route->pattern, "/t/", 3) == 0)

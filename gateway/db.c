@@ -919,14 +919,25 @@ gw_call_route(GwRequest *req, int route_index, const char *sql, int nparams,
 	const char *method = req->ri->request_method;
 	bool		readonly = (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) &&
 		!(req->route != NULL && (req->route->flags & GW_READ_WRITE));
-	char		timeout[24], name[16], lsn[32] = "";
+	char		timeout[24], digits[24], name[32], lsn[32] = "";
 	const char *ctx[PRINCIPAL_NPARAMS];
 	bool		want_lsn = !readonly && HasReadPool();
 	GwThread   *t = mg_get_thread_pointer(req->conn);
 
-	snprintf(timeout, sizeof(timeout), "%d", gw_config.request_timeout_ms);
-	snprintf(name, sizeof(name), "gw%d", route_index);
-	PrincipalParams(&req->auth, timeout, ctx);
+	/* the timeout as text and the statement's name "gw<route>", without a formatted print */
+	if (gw_config.request_timeout_ms >= 0)
+		PrincipalParams(&req->auth, gw_decimal((unsigned long long) gw_config.request_timeout_ms, timeout), ctx);
+	else
+	{
+		snprintf(timeout, sizeof(timeout), "%d", gw_config.request_timeout_ms);
+		PrincipalParams(&req->auth, timeout, ctx);
+	}
+	name[0] = '\0';
+	if (route_index >= 0)
+	{
+		memcpy(name, "gw", 2);
+		strcpy(name + 2, gw_decimal((unsigned long long) route_index, digits));
+	}
 
 	for (int attempt = 0; attempt < 2; attempt++)
 	{

@@ -450,6 +450,8 @@ int			gw_reply_error(struct mg_connection *conn, int status, const char *code,
 						   const char *extra_headers);
 int			gw_reply_pg_error(struct mg_connection *conn, const PGresult *res, PGconn *db);
 int			gw_http_status_for_sqlstate(const char *sqlstate);
+/* The decimal digits of v, written at the end of buf (24 bytes): where they begin. */
+const char *gw_decimal(unsigned long long v, char *buf);
 const char *gw_status_text(int status);
 
 /* metrics.c */

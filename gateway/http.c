@@ -306,8 +306,8 @@ gw_reply_pg_error(struct mg_connection *conn, const PGresult *res, PGconn *db)
 }
 
 /* The decimal digits of v, written backwards from the end of buf[24]: the first one. */
-static const char *
-Decimal(size_t v, char *buf)
+const char *
+gw_decimal(unsigned long long v, char *buf)
 {
 	char	   *p = buf + 23;
 
@@ -352,13 +352,13 @@ gw_reply_text(struct mg_connection *conn, int status, const char *content_type, 
 	if (strstr(extra_headers, "Connection: close") != NULL)
 		mg_disable_connection_keep_alive(conn);
 	if (status >= 0)
-		code = Decimal((size_t) status, codebuf);
+		code = gw_decimal((unsigned long long) status, codebuf);
 	else
 	{
 		snprintf(codebuf, sizeof(codebuf), "%d", status);
 		code = codebuf;
 	}
-	clen = Decimal(len, lenbuf);
+	clen = gw_decimal(len, lenbuf);
 	/* HTTP/1.1 STATUS TEXT, Content-Type, Content-Length, the other headers, an empty line */
 	parts[nparts++] = "HTTP/1.1 ";
 	parts[nparts++] = code;

@@ -228,13 +228,14 @@ RawRestParam(const GwRoute *route, const char *raw, GwRequest *req)
 	mg_url_decode(raw + prefix, (int) len, req->params[req->nparams - 1], GW_PARAM_LEN, 0);
 }
 
-static double
-NowMs(void)
+/* Nanoseconds on the monotonic clock. */
+static long long
+NowNs(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 int
@@ -242,7 +243,7 @@ gw_dispatch(struct mg_connection *conn, void *cbdata)
 {
 	GwRequest	req;
 	const char *method, *path;
-	double		start = NowMs();
+	long long	start = NowNs();
 	char		allow[128] = "";
 	int			status = 0, route_index = -1;
 
@@ -345,27 +346,47 @@ gw_dispatch(struct mg_connection *conn, void *cbdata)
 	for (int i = 0; i < GW_MAX_QUERY; i++)
 		free(req.query[i]);
 	{
-		double		ms = NowMs() - start;
+		long long	ns = NowNs() - start;
+		/* the duration in tenths of a millisecond, rounded */
+		long long	tenths = (ns + 50000) / 100000;
+		char		line[512], sbuf[24], tbuf[24];
+		const char *parts[] = {method, " ", path, " ", gw_decimal((unsigned long long) status, sbuf), " ",
+		gw_decimal((unsigned long long) (tenths / 10), tbuf), "."};
+		size_t		n = 0, len;
+		bool		fits = status >= 0;
 
-		char		line[512];
-		int			n;
-
-		gw_metrics_end(route_index, status, ms);
+		gw_metrics_end(route_index, status, ns / 1e6);
 		/*
 		 * One write(2) of the whole line: no stdio lock (stderr's, which the
 		 * workers queued on under load), and lines of concurrent requests
 		 * never interleave (one write to a pipe or file of at most PIPE_BUF).
+		 * "METHOD PATH STATUS 1.2ms", put together without a formatted print
+		 * (which was a twentieth of the gateway's own instructions per GET
+		 * /v1/session).
 		 */
-		n = snprintf(line, sizeof(line), "%s %s %d %.1fms\n", method, path, status, ms);
-		if (n > 0 && (size_t) n < sizeof(line))
+		for (size_t i = 0; fits && i < sizeof(parts) / sizeof(parts[0]); i++)
 		{
-			if (write(STDERR_FILENO, line, (size_t) n) < 0)
+			len = strlen(parts[i]);
+			if (n + len + 8 > sizeof(line))
+				fits = false;
+			else
+			{
+				memcpy(line + n, parts[i], len);
+				n += len;
+			}
+		}
+		if (fits)
+		{
+			line[n++] = (char) ('0' + tenths % 10);
+			memcpy(line + n, "ms\n", 3);
+			n += 3;
+			if (write(STDERR_FILENO, line, n) < 0)
 			{
 				/* nowhere to say it */
 			}
 		}
 		else
-			fprintf(stderr, "%s %s %d %.1fms\n", method, path, status, ms);
+			fprintf(stderr, "%s %s %d %lld.%lldms\n", method, path, status, tenths / 10, tenths % 10);
 	}
 	return status;
 }
