@@ -1,6 +1,6 @@
 # The per-request shortcuts of issue 19 keep every check they shortcut:
-# a worker remembers the last bearer token whose signature it found good
-# (auth.c), and a token that differs in any byte, is signed with another
+# a worker remembers the last bearer token whose signature it found good,
+# and the principal its claims made (auth.c), and a token that differs in any byte, is signed with another
 # secret, or has expired since, is still refused; and the pool hands a
 # connection to its waiters through a semaphore each (db.c): many more
 # requests than connections are all served, nobody is left counted as
@@ -66,8 +66,16 @@ is($status, 401, 'the same claims signed with another secret: 401');
 ($status, $body) = session($good);
 is($status, 200, 'the good token after the refusals: 200');
 
+# its claims are remembered with it: the route's roles still apply to them
+my $r = http_call($gw, 'GET', '/v1/admin/clients', headers => { Authorization => "Bearer $good" });
+is($r->{status}, 403, 'the remembered token on a route not open to its role: 403');
+is(json_body($r)->{code}, 'GW403', 'refused as GW403');
+($status, $body) = session($good);
+is($status, 200, 'and on its own route again: 200');
+is($body->{operator_id}, '42', 'with its operator');
+
 # A token that expires while remembered: the times are checked at every
-# request, not only with the signature.
+# request, not only with the signature and the claims.
 my $short = make_jwt({ role => 'operator', operator_id => 42, exp => int(time()) + 2 });
 ($status) = session($short);
 is($status, 200, 'a token good for two more seconds: 200');
