@@ -8,6 +8,8 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 
+#include "expr_cache.h"
+
 PG_MODULE_MAGIC;
 
 void _PG_init(void);
@@ -16,6 +18,7 @@ void
 _PG_init(void)
 {
 	ShilianDefineGucs();
+	ExprCacheInit();
 }
 
 /* The version of the loaded shared library (the SQL script has its own). */

@@ -13,6 +13,8 @@
 #include "utils/inval.h"
 #include "utils/syscache.h"
 
+#include "expr_cache.h"
+
 /*
  * Kept plans name the extension's types by OID. When types change (DROP and
  * CREATE EXTENSION in one session, say) the plans are prepared again: the
@@ -132,7 +134,16 @@ SlExec(SlStmt *stmt, Datum *values, const char *nulls, long count)
 		stmt->generation = plan_generation;
 	}
 	nest = SlPlanSettingsBegin();
-	rc = SPI_execute_plan(stmt->plan, values, nulls, false, count);
+	ExprCacheEnter();
+	PG_TRY();
+	{
+		rc = SPI_execute_plan(stmt->plan, values, nulls, false, count);
+	}
+	PG_FINALLY();
+	{
+		ExprCacheLeave();
+	}
+	PG_END_TRY();
 	SlPlanSettingsEnd(nest);
 	if (rc < 0)
 		elog(ERROR, "SPI_execute_plan failed (%s) for: %s",
