@@ -3113,10 +3113,17 @@ static SlStmt job_stmt = {
 	1, {"bigint"}
 };
 
+/*
+ * The generic plan: the index scan in line order, which stops at the
+ * chunk's last line. Custom plans, made for the first five chunks of a
+ * backend, saw the staged job (COPY just loaded, not analysed yet) as a few
+ * rows and read and sorted every staged line of it for each chunk
+ * (100,000 lines staged: 20-34 ms a chunk against 4-12 ms).
+ */
 static SlStmt stage_stmt = {
 	"SELECT line_no, body, sqlstate, message FROM shilian.import_stage WHERE job_id = $1"
 	" ORDER BY line_no LIMIT $2",
-	2, {"bigint", "integer"}
+	2, {"bigint", "integer"}, NULL, 0, true
 };
 
 static SlStmt unstage_stmt = {
