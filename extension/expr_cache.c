@@ -87,10 +87,11 @@ typedef struct WhenEntry
 static HTAB *checks = NULL;
 static HTAB *whens = NULL;
 static uint64 generation = 1;
-/* memory of stale entries, freed when the outermost SlExec returns */
-static MemoryContext retired[64];
-static int	nretired = 0;
-static MemoryContext retired_all = NULL;
+/*
+ * Parent of the memory of stale entries: deleted, with them, when the
+ * outermost SlExec returns (a statement further up may still use them)
+ */
+static MemoryContext retired = NULL;
 
 static ExecutorStart_hook_type prev_start = NULL;
 static ExecutorEnd_hook_type prev_end = NULL;
@@ -106,16 +107,10 @@ Retire(MemoryContext cxt)
 {
 	if (cxt == NULL)
 		return;
-	if (nretired < (int) lengthof(retired))
-		retired[nretired++] = cxt;
-	else
-	{
-		/* kept together until the outermost SlExec returns */
-		if (retired_all == NULL)
-			retired_all = AllocSetContextCreate(TopMemoryContext, "shilian expr cache (retired)",
-												ALLOCSET_SMALL_SIZES);
-		MemoryContextSetParent(cxt, retired_all);
-	}
+	if (retired == NULL)
+		retired = AllocSetContextCreate(TopMemoryContext, "shilian expr cache (retired)",
+										ALLOCSET_SMALL_SIZES);
+	MemoryContextSetParent(cxt, retired);
 }
 
 static MemoryContext
@@ -333,12 +328,10 @@ ExprCacheLeave(void)
 	if (--exec_depth > 0)
 		return;
 #ifdef EXPR_CACHE_ACTIVE
-	while (nretired > 0)
-		MemoryContextDelete(retired[--nretired]);
-	if (retired_all != NULL)
+	if (retired != NULL)
 	{
-		MemoryContextDelete(retired_all);
-		retired_all = NULL;
+		MemoryContextDelete(retired);
+		retired = NULL;
 	}
 #endif
 }
