@@ -882,10 +882,25 @@ typedef struct TraceLeafReader
 	BTScanInsert key;			/* for descents: the first entry >= a key */
 	bool		ignore_killed;
 	bool		postings;		/* posting lists expected (batch_pkey) */
-	Buffer		buf;			/* the leaf page last read: pinned, unlocked */
+	/*
+	 * The leaf page last read, copied out whole while share-locked, as a
+	 * btree scan copies a page's entries (_bt_readpage), so that the lots
+	 * whose entries are on it (most of a sweep's run of close ids) are read
+	 * from the copy with no lock each; its buffer stays pinned, so that
+	 * VACUUM cannot remove the entries (and let their heap TIDs be reused)
+	 * while the walk reads them index-only. An entry a concurrent insert
+	 * adds after the copy is of a transaction the walk's MVCC snapshot does
+	 * not see; a split after it moves entries the copy holds.
+	 */
+	Buffer		buf;			/* pinned, unlocked (InvalidBuffer: no copy) */
+	char	   *page;			/* its copy, BLCKSZ */
 	int64		last;			/* the key last read (with buf valid) */
-	OffsetNumber next;			/* where last's entries ended on buf: a hint */
-	/* the entries of the key last read, copied out of the page */
+	OffsetNumber next;			/* where last's entries ended on the copy: a hint */
+	/*
+	 * the entries of the key last read: in the copy, or, when they go on
+	 * over more than one page, copied into space
+	 */
+	IndexTuple *tup;
 	char	   *space;
 	Size		used,
 				space_cap;
@@ -955,10 +970,12 @@ TraceLeafBegin(TraceLeafReader *r, Relation idx, IndexScanDesc scan, bool postin
 	pfree(itup);
 	pfree(values);
 	pfree(nulls);
+	r->page = palloc(BLCKSZ);
 	r->space_cap = BLCKSZ;
 	r->space = palloc(r->space_cap);
 	r->cap = 64;
 	r->off = palloc(sizeof(Size) * r->cap);
+	r->tup = palloc(sizeof(IndexTuple) * r->cap);
 }
 
 static void
@@ -967,6 +984,10 @@ TraceLeafEnd(TraceLeafReader *r)
 	if (BufferIsValid(r->buf))
 		ReleaseBuffer(r->buf);
 	r->buf = InvalidBuffer;
+	pfree(r->page);
+	pfree(r->space);
+	pfree(r->off);
+	pfree(r->tup);
 }
 
 /* the high key of a leaf page compared with k: >= 0 when k is not past the page */
@@ -980,8 +1001,31 @@ TraceLeafHikeyCmp(TraceLeafReader *r, Page page, int64 k)
 	return TraceLeafCmp(r, hikey, k);
 }
 
-/* The leaf page where k's entries begin, locked: from the tree's root. */
-static Buffer
+/* Copy the share-locked leaf page buf, predicate-lock it, unlock it (kept pinned). */
+static void
+TraceLeafCopy(TraceLeafReader *r, Buffer buf, Snapshot snapshot)
+{
+	memcpy(r->page, BufferGetPage(buf), BLCKSZ);
+	if (!P_IGNORE(BTPageGetOpaque((Page) r->page)))
+		PredicateLockPage(r->idx, BufferGetBlockNumber(buf), snapshot);
+	_bt_unlockbuf(r->idx, buf);
+	r->buf = buf;
+}
+
+/* The copy's right sibling blkno (the copy's link, as a scan follows it), copied. */
+static void
+TraceLeafNext(TraceLeafReader *r, BlockNumber blkno, Snapshot snapshot)
+{
+	Buffer		buf = ReleaseAndReadBuffer(r->buf, r->idx, blkno);
+
+	r->buf = InvalidBuffer;
+	_bt_lockbuf(r->idx, buf, BT_READ);
+	_bt_checkpage(r->idx, buf);
+	TraceLeafCopy(r, buf, snapshot);
+}
+
+/* The leaf page where k's entries begin, from the tree's root, copied; false: an empty index. */
+static bool
 TraceLeafDescend(TraceLeafReader *r, int64 k, Snapshot snapshot)
 {
 	Buffer		buf;
@@ -998,18 +1042,49 @@ TraceLeafDescend(TraceLeafReader *r, int64 k, Snapshot snapshot)
 	stack = _bt_search(r->idx, r->key, &buf, BT_READ, snapshot);
 #endif
 	_bt_freestack(stack);
-	return buf;					/* InvalidBuffer: an empty index */
+	if (!BufferIsValid(buf))
+		return false;
+	TraceLeafCopy(r, buf, snapshot);
+	return true;
 }
 
-/* Copy k's entries, from the first at or after lo on the locked page and on. */
+/* one of k's entries, in the copy: kept in place, or in space once they span pages */
+static inline void
+TraceLeafKeep(TraceLeafReader *r, IndexTuple itup, bool spanned)
+{
+	if (r->n == r->cap)
+	{
+		r->cap *= 2;
+		r->off = repalloc_huge(r->off, sizeof(Size) * r->cap);
+		r->tup = repalloc_huge(r->tup, sizeof(IndexTuple) * r->cap);
+	}
+	if (spanned)
+	{
+		Size		sz = MAXALIGN(IndexTupleSize(itup));
+
+		if (r->used + sz > r->space_cap)
+		{
+			r->space_cap = Max(r->space_cap * 2, r->used + sz);
+			r->space = repalloc_huge(r->space, r->space_cap);
+		}
+		memcpy(r->space + r->used, itup, IndexTupleSize(itup));
+		r->off[r->n] = r->used;
+		r->used += sz;
+	}
+	else
+		r->tup[r->n] = itup;
+	r->n++;
+}
+
+/* k's entries (r->tup[0 .. r->n)), from the first at or after k on the copy and on. */
 static void
 TraceLeafRead(TraceLeafReader *r, int64 k, Snapshot snapshot)
 {
-	Buffer		buf = InvalidBuffer;
 	Page		page;
 	BTPageOpaque opaque;
 	OffsetNumber hint = InvalidOffsetNumber,
 				next = InvalidOffsetNumber;
+	bool		spanned = false;
 
 	r->n = 0;
 	r->used = 0;
@@ -1018,12 +1093,10 @@ TraceLeafRead(TraceLeafReader *r, int64 k, Snapshot snapshot)
 	{
 		int			steps = 0;
 
-		buf = r->buf;
 		hint = r->next;
-		_bt_lockbuf(r->idx, buf, BT_READ);
 		for (;;)
 		{
-			page = BufferGetPage(buf);
+			page = (Page) r->page;
 			opaque = BTPageGetOpaque(page);
 			if (P_IGNORE(opaque) || !P_ISLEAF(opaque))
 				break;
@@ -1033,14 +1106,11 @@ TraceLeafRead(TraceLeafReader *r, int64 k, Snapshot snapshot)
 				break;
 			r->steps++;
 			hint = InvalidOffsetNumber;
-			buf = _bt_relandgetbuf(r->idx, buf, opaque->btpo_next, BT_READ);
+			TraceLeafNext(r, opaque->btpo_next, snapshot);
 		}
-		_bt_relbuf(r->idx, buf);
-		r->buf = InvalidBuffer;
 	}
 	hint = InvalidOffsetNumber;
-	buf = TraceLeafDescend(r, k, snapshot);
-	if (!BufferIsValid(buf))
+	if (!TraceLeafDescend(r, k, snapshot))
 		return;
 found:
 	for (;;)
@@ -1049,19 +1119,18 @@ found:
 					hi,
 					maxoff;
 
-		page = BufferGetPage(buf);
+		page = (Page) r->page;
 		opaque = BTPageGetOpaque(page);
 		maxoff = PageGetMaxOffsetNumber(page);
 		if (!P_IGNORE(opaque))
 		{
-			PredicateLockPage(r->idx, BufferGetBlockNumber(buf), snapshot);
 			/*
 			 * The first entry >= k: by a binary search between lo, every
 			 * entry before which is < k, and hi, which is >= k or past the
 			 * page's end. On the page last read, the keys come in ascending
 			 * order, so k's entries are usually a few entries after where
 			 * the last key's ended: from there, steps doubling bound them
-			 * (the hint only narrows the search; the page may have changed).
+			 * (the hint only narrows the search).
 			 */
 			lo = P_FIRSTDATAKEY(opaque);
 			hi = maxoff + 1;
@@ -1101,7 +1170,6 @@ found:
 			{
 				ItemId		iid = PageGetItemId(page, lo);
 				IndexTuple	itup = (IndexTuple) PageGetItem(page, iid);
-				Size		sz;
 
 				if (TraceLeafCmp(r, itup, k) != 0)
 				{
@@ -1113,20 +1181,7 @@ found:
 				if ((BTreeTupleIsPosting(itup) && !r->postings) || BTreeTupleIsPivot(itup))
 					elog(ERROR, "trace walk: unexpected tuple in index \"%s\"",
 						 RelationGetRelationName(r->idx));
-				sz = MAXALIGN(IndexTupleSize(itup));
-				if (r->used + sz > r->space_cap)
-				{
-					r->space_cap = Max(r->space_cap * 2, r->used + sz);
-					r->space = repalloc_huge(r->space, r->space_cap);
-				}
-				if (r->n == r->cap)
-				{
-					r->cap *= 2;
-					r->off = repalloc_huge(r->off, sizeof(Size) * r->cap);
-				}
-				memcpy(r->space + r->used, itup, IndexTupleSize(itup));
-				r->off[r->n++] = r->used;
-				r->used += sz;
+				TraceLeafKeep(r, itup, spanned);
 			}
 			/* the page's end: k's entries may go on in the right sibling */
 			if (P_RIGHTMOST(opaque) || TraceLeafHikeyCmp(r, page, k) > 0)
@@ -1134,12 +1189,23 @@ found:
 		}
 		else if (P_RIGHTMOST(opaque))
 			goto done;
+		/* the copy is about to be replaced: what it holds of k's entries into space */
+		if (!spanned)
+		{
+			int			n = r->n;
+
+			spanned = true;
+			r->n = 0;
+			for (int i = 0; i < n; i++)
+				TraceLeafKeep(r, r->tup[i], true);
+		}
 		hint = InvalidOffsetNumber;
-		buf = _bt_relandgetbuf(r->idx, buf, opaque->btpo_next, BT_READ);
+		TraceLeafNext(r, opaque->btpo_next, snapshot);
 	}
 done:
-	_bt_unlockbuf(r->idx, buf);
-	r->buf = buf;
+	if (spanned)
+		for (int i = 0; i < r->n; i++)
+			r->tup[i] = (IndexTuple) (r->space + r->off[i]);
 	r->last = k;
 	r->next = next;
 }
@@ -1396,7 +1462,7 @@ TraceSweepLoad(TraceLeafReader *br, IndexScanDesc bscan, TupleTableSlot *bslot,
 	TraceLeafRead(br, u.id, bscan->xs_snapshot);
 	for (int i = 0; i < br->n; i++)
 	{
-		IndexTuple	itup = (IndexTuple) (br->space + br->off[i]);
+		IndexTuple	itup = br->tup[i];
 		bool		posting = BTreeTupleIsPosting(itup);
 		int			ntids = posting ? BTreeTupleGetNPosting(itup) : 1;
 
@@ -1462,7 +1528,7 @@ TraceSweep(TraceWalk *w, TraceRels *rels, IndexScanDesc scan, TupleTableSlot *sl
 		TraceLeafRead(&r, u.id, snapshot);
 		for (int i = 0; i < r.n; i++)
 		{
-			IndexTuple	itup = (IndexTuple) (r.space + r.off[i]);
+			IndexTuple	itup = r.tup[i];
 			BlockNumber blk = ItemPointerGetBlockNumber(&itup->t_tid);
 
 			if (rels->ioscan && VM_ALL_VISIBLE(rels->link, blk, &rels->vmbuf))
@@ -1499,8 +1565,6 @@ TraceSweep(TraceWalk *w, TraceRels *rels, IndexScanDesc scan, TupleTableSlot *sl
 			 (long long) br.descents, RelationGetRelationName(br.idx), (long long) br.steps);
 		bscan->kill_prior_tuple = false;
 		TraceLeafEnd(&br);
-		pfree(br.space);
-		pfree(br.off);
 		index_endscan(bscan);
 		ExecDropSingleTupleTableSlot(bslot);
 	}
@@ -1508,8 +1572,6 @@ TraceSweep(TraceWalk *w, TraceRels *rels, IndexScanDesc scan, TupleTableSlot *sl
 		elog(DEBUG1, "trace walk: one sweep in id order over %d lots: %lld descents of %s, %lld steps right",
 			 w->n, (long long) r.descents, RelationGetRelationName(r.idx), (long long) r.steps);
 	TraceLeafEnd(&r);
-	pfree(r.space);
-	pfree(r.off);
 	pfree(heap);
 	*start_p = start;
 	*count_p = count;
