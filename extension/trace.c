@@ -13,6 +13,7 @@
 #include <math.h>
 
 #include "access/genam.h"
+#include "access/heapam.h"
 #include "access/nbtree.h"
 #include "access/stratnum.h"
 #include "access/table.h"
@@ -25,6 +26,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/primnodes.h"
+#include "pgstat.h"
 #include "rewrite/rowsecurity.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -1449,17 +1451,69 @@ TraceHeapPop(TraceIdIdx *h, int32 *n)
 }
 
 /*
+ * The heap TIDs of the lots' rows, queued while they are on one heap page
+ * (the lots come in id order, and so mostly do their rows): the page is
+ * share-locked once for all of them, each TID's HOT chain searched as
+ * heapam_index_fetch_tuple searches an index scan's (heap_page_prune_opt
+ * when it moves to the page, heap_hot_search_buffer, which applies the
+ * snapshot and the predicate locks), the visible version loaded by
+ * TraceLoadVisit, rather than a lock and a fetch per row.
+ */
+#define TRACE_ROW_QUEUE		256
+
+typedef struct TraceRowQueue
+{
+	Relation	rel;
+	Snapshot	snapshot;
+	IndexScanDesc scan;			/* batch_pkey's: its statistics */
+	Buffer		buf;			/* the heap page last read: pinned */
+	BlockNumber blk;			/* the queued TIDs' page */
+	int			n;
+	ItemPointerData tid[TRACE_ROW_QUEUE];
+	int32		idx[TRACE_ROW_QUEUE];
+} TraceRowQueue;
+
+static void
+TraceRowFlush(TraceRowQueue *q, TupleTableSlot *slot, TraceLoadArg *ba)
+{
+	if (q->n == 0)
+		return;
+	if (!BufferIsValid(q->buf) || BufferGetBlockNumber(q->buf) != q->blk)
+	{
+		q->buf = ReleaseAndReadBuffer(q->buf, q->rel, q->blk);
+		heap_page_prune_opt(q->rel, q->buf);
+	}
+	LockBuffer(q->buf, BUFFER_LOCK_SHARE);
+	for (int i = 0; i < q->n; i++)
+	{
+		HeapTupleData tuple;
+		bool		all_dead = false;
+
+		if (heap_hot_search_buffer(&q->tid[i], q->rel, q->buf, q->snapshot, &tuple, &all_dead, true))
+		{
+			tuple.t_tableOid = RelationGetRelid(q->rel);
+			ExecStoreBufferHeapTuple(&tuple, slot, q->buf);
+			pgstat_count_heap_fetch(q->scan->indexRelation);
+			TraceLoadVisit(NULL, slot, false, q->idx[i], ba);
+		}
+	}
+	LockBuffer(q->buf, BUFFER_LOCK_UNLOCK);
+	ExecClearTuple(slot);
+	q->n = 0;
+}
+
+/*
  * Lot u's row, read as the sweep reaches it: its entries in batch_pkey by
  * the leaf reader (the lots come in id order, so the same leaf page or the
  * next), each heap TID (a posting list holds the versions of one row)
- * fetched as index_fetch_heap fetches an index scan's, the visible version
- * loaded as NodesLoadDirect loads it.
+ * queued for its page (TraceRowFlush), the visible version loaded as
+ * NodesLoadDirect loads it.
  */
 static void
-TraceSweepLoad(TraceLeafReader *br, IndexScanDesc bscan, TupleTableSlot *bslot,
+TraceSweepLoad(TraceLeafReader *br, TraceRowQueue *q, TupleTableSlot *bslot,
 			   TraceIdIdx u, TraceLoadArg *ba)
 {
-	TraceLeafRead(br, u.id, bscan->xs_snapshot);
+	TraceLeafRead(br, u.id, q->snapshot);
 	for (int i = 0; i < br->n; i++)
 	{
 		IndexTuple	itup = br->tup[i];
@@ -1468,10 +1522,14 @@ TraceSweepLoad(TraceLeafReader *br, IndexScanDesc bscan, TupleTableSlot *bslot,
 
 		for (int t = 0; t < ntids; t++)
 		{
-			bscan->xs_heaptid = posting ? *BTreeTupleGetPostingN(itup, t) : itup->t_tid;
-			bscan->xs_heap_continue = false;
-			if (index_fetch_heap(bscan, bslot))
-				TraceLoadVisit(bscan, bslot, false, u.idx, ba);
+			ItemPointer tid = posting ? BTreeTupleGetPostingN(itup, t) : &itup->t_tid;
+
+			if (q->n == TRACE_ROW_QUEUE || (q->n > 0 && ItemPointerGetBlockNumber(tid) != q->blk))
+				TraceRowFlush(q, bslot, ba);
+			q->blk = ItemPointerGetBlockNumber(tid);
+			q->tid[q->n] = *tid;
+			q->idx[q->n] = u.idx;
+			q->n++;
 		}
 	}
 }
@@ -1492,6 +1550,7 @@ TraceSweep(TraceWalk *w, TraceRels *rels, IndexScanDesc scan, TupleTableSlot *sl
 	bool		load = TraceLeafUsable(rels->batch_idx, true);
 	IndexScanDesc bscan = NULL;
 	TupleTableSlot *bslot = NULL;
+	TraceRowQueue *rows = NULL;
 	TraceLoadArg ba = {w, rels};
 	Snapshot	snapshot = scan->xs_snapshot;
 	int32		nheap = 0,
@@ -1507,6 +1566,12 @@ TraceSweep(TraceWalk *w, TraceRels *rels, IndexScanDesc scan, TupleTableSlot *sl
 		bslot = table_slot_create(rels->batch, NULL);
 		bscan = index_beginscan(rels->batch, rels->batch_idx, snapshot, 0, 0);
 		TraceLeafBegin(&br, rels->batch_idx, bscan, true);
+		rows = palloc(sizeof(TraceRowQueue));
+		rows->rel = rels->batch;
+		rows->snapshot = snapshot;
+		rows->scan = bscan;
+		rows->buf = InvalidBuffer;
+		rows->n = 0;
 	}
 	la->depth = 0;				/* depths are the levels', set after */
 	TraceHeapPush(&heap, &nheap, &heap_cap, w->nodes[0].id, 0);
@@ -1523,7 +1588,7 @@ TraceSweep(TraceWalk *w, TraceRels *rels, IndexScanDesc scan, TupleTableSlot *sl
 			count = repalloc_huge(count, sizeof(int32) * span_cap);
 		}
 		if (load && u.idx > 0)	/* the root's row is loaded */
-			TraceSweepLoad(&br, bscan, bslot, u, &ba);
+			TraceSweepLoad(&br, rows, bslot, u, &ba);
 		start[u.idx] = *la->nedges;
 		TraceLeafRead(&r, u.id, snapshot);
 		for (int i = 0; i < r.n; i++)
@@ -1563,6 +1628,10 @@ TraceSweep(TraceWalk *w, TraceRels *rels, IndexScanDesc scan, TupleTableSlot *sl
 		elog(DEBUG1, "trace walk: one sweep in id order over %d lots: %lld descents of %s, %lld steps right; their rows: %lld descents of %s, %lld steps right",
 			 w->n, (long long) r.descents, RelationGetRelationName(r.idx), (long long) r.steps,
 			 (long long) br.descents, RelationGetRelationName(br.idx), (long long) br.steps);
+		TraceRowFlush(rows, bslot, &ba);
+		if (BufferIsValid(rows->buf))
+			ReleaseBuffer(rows->buf);
+		pfree(rows);
 		bscan->kill_prior_tuple = false;
 		TraceLeafEnd(&br);
 		index_endscan(bscan);
