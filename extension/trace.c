@@ -566,7 +566,8 @@ typedef struct TraceRels
 				b_code,
 				b_owner,
 				b_qty,
-				b_left;
+				b_left,
+				b_last;			/* the last of these */
 	/*
 	 * link_idx's columns (1-based; 0 when it lacks one): with all four, the
 	 * walk reads links index-only where the visibility map allows. Status is
@@ -682,6 +683,7 @@ TraceRelsOpen(TraceRels *r, bool forward)
 	r->b_owner = TraceAttnum(r->batch, "owner_id");
 	r->b_qty = TraceAttnum(r->batch, "qty");
 	r->b_left = TraceAttnum(r->batch, "qty_left");
+	r->b_last = Max(Max(r->b_code, r->b_owner), Max(r->b_qty, r->b_left));
 	r->i_id = TraceIndexAttnum(r->link_idx, r->l_id);
 	r->i_to = TraceIndexAttnum(r->link_idx, r->l_to);
 	r->i_qty = TraceIndexAttnum(r->link_idx, r->l_qty);
@@ -1393,6 +1395,11 @@ TraceLoadVisit(IndexScanDesc scan, TupleTableSlot *slot, bool from_index, int32 
 	TraceNode  *node = &la->w->nodes[idx];
 	bool		isnull;
 
+	/*
+	 * the row's columns up to the last read, deformed at once (a
+	 * slot_getattr per column deformed the row four times over)
+	 */
+	slot_getsomeattrs(slot, la->r->b_last);
 	/* a row the caller may not see: named through trace_link_end after */
 	if (!TraceRlsVisible(&la->r->batch_rls, &la->r->sets, NULL, NULL, slot))
 		return;
