@@ -569,6 +569,12 @@ typedef struct TraceRels
 				b_left,
 				b_last;			/* the last of these */
 	/*
+	 * With batch's columns 1 .. b_last all 8-byte, by value and NOT NULL,
+	 * their offsets in a row are fixed: b_off, 0-based by column
+	 */
+	bool		b_fixed;
+	int32		b_off[8];
+	/*
 	 * link_idx's columns (1-based; 0 when it lacks one): with all four, the
 	 * walk reads links index-only where the visibility map allows. Status is
 	 * not among them: a link is received exactly when to_batch is set (link's
@@ -684,6 +690,16 @@ TraceRelsOpen(TraceRels *r, bool forward)
 	r->b_qty = TraceAttnum(r->batch, "qty");
 	r->b_left = TraceAttnum(r->batch, "qty_left");
 	r->b_last = Max(Max(r->b_code, r->b_owner), Max(r->b_qty, r->b_left));
+	r->b_fixed = r->b_last <= (AttrNumber) lengthof(r->b_off);
+	for (int i = 0, off = 0; r->b_fixed && i < r->b_last; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(r->batch), i);
+
+		r->b_fixed = !att->attisdropped && att->attnotnull && att->attbyval && att->attlen == 8;
+		off = att_align_nominal(off, att->attalign);
+		r->b_off[i] = off;
+		off += att->attlen;
+	}
 	r->i_id = TraceIndexAttnum(r->link_idx, r->l_id);
 	r->i_to = TraceIndexAttnum(r->link_idx, r->l_to);
 	r->i_qty = TraceIndexAttnum(r->link_idx, r->l_qty);
@@ -1480,6 +1496,33 @@ typedef struct TraceRowQueue
 	int32		idx[TRACE_ROW_QUEUE];
 } TraceRowQueue;
 
+/*
+ * A visible row's columns read in place, as fastgetattr reads a column at
+ * its cached offset, when they are at fixed offsets (b_fixed: the row has
+ * all of them, none null) and no policy is to be applied: else false.
+ */
+static inline bool
+TraceRowRead(TraceRels *r, HeapTuple tuple, TraceNode *node)
+{
+	HeapTupleHeader h = tuple->t_data;
+	char	   *data;
+
+	if (!r->b_fixed || !r->batch_rls.all || HeapTupleHeaderGetNatts(h) < r->b_last)
+		return false;
+	if (HeapTupleHasNulls(tuple))
+		for (int i = 0; i < r->b_last; i++)
+			if (att_isnull(i, h->t_bits))
+				return false;
+	data = (char *) h + h->t_hoff;
+	node->code = DatumGetTraceCode(fetch_att(data + r->b_off[r->b_code - 1], true, 8));
+	node->owner = DatumGetInt64(fetch_att(data + r->b_off[r->b_owner - 1], true, 8));
+	node->qty = DatumGetQty(fetch_att(data + r->b_off[r->b_qty - 1], true, 8));
+	node->qty_left = DatumGetQty(fetch_att(data + r->b_off[r->b_left - 1], true, 8));
+	node->on_hand = node->qty_left;
+	node->loaded = true;
+	return true;
+}
+
 static void
 TraceRowFlush(TraceRowQueue *q, TupleTableSlot *slot, TraceLoadArg *ba)
 {
@@ -1498,9 +1541,11 @@ TraceRowFlush(TraceRowQueue *q, TupleTableSlot *slot, TraceLoadArg *ba)
 
 		if (heap_hot_search_buffer(&q->tid[i], q->rel, q->buf, q->snapshot, &tuple, &all_dead, true))
 		{
+			pgstat_count_heap_fetch(q->scan->indexRelation);
+			if (TraceRowRead(ba->r, &tuple, &ba->w->nodes[q->idx[i]]))
+				continue;
 			tuple.t_tableOid = RelationGetRelid(q->rel);
 			ExecStoreBufferHeapTuple(&tuple, slot, q->buf);
-			pgstat_count_heap_fetch(q->scan->indexRelation);
 			TraceLoadVisit(NULL, slot, false, q->idx[i], ba);
 		}
 	}
