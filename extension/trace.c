@@ -882,12 +882,13 @@ TraceProbeSorted(IndexScanDesc scan, TupleTableSlot *slot, bool ioscan, Buffer *
  * The reader reads the leaf pages of a btree on one int8 key (ascending,
  * nulls last, no posting lists: link_from_idx has INCLUDE columns, which
  * btree never deduplicates) under the rules nbtsearch.c follows: a share
- * lock while the page is read, the matching tuples copied out, the lock
- * released before any heap access; right-links followed for the key's
- * entries that go on in the right sibling (deleted and half-dead pages
- * skipped); every page read predicate-locked; killed entries skipped as a
- * scan skips them. Anything unexpected about the index and the walk goes
- * level by level instead.
+ * lock while the page is read, the page copied out (as _bt_readpage copies
+ * its entries; the lots found on it are then read from the copy) and the
+ * buffer kept pinned, the lock released before any heap access; the copy's
+ * right-link followed for the key's entries that go on in the right sibling
+ * and to the pages on (deleted and half-dead pages skipped); every page read
+ * predicate-locked; killed entries skipped as a scan skips them. Anything
+ * unexpected about the index and the walk goes level by level instead.
  */
 #if PG_VERSION_NUM < 170000
 #define TRACE_SWEEP 1
