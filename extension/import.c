@@ -43,6 +43,7 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_constraint.h"
 #include "catalog/pg_type.h"
 #include "access/htup_details.h"
 #include "parser/parse_coerce.h"
@@ -52,6 +53,9 @@
 #include "executor/executor.h"
 #include "nodes/makefuncs.h"
 #include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/fmgroids.h"
+#include "utils/syscache.h"
 #include "utils/rel.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -3242,6 +3246,66 @@ ReportShape(Relation rel, AttrNumber *attnum)
 }
 
 /*
+ * The report rows' triggers with the check of their foreign key to
+ * import_job (job_id alone) disabled, for the rows after the first: NULL
+ * when the table has no such check. Every row of a report write names the
+ * same job, whose row import_apply holds locked FOR UPDATE from job_stmt to
+ * the end of the transaction (no other can delete it or change its key), so
+ * the first row's check, RI_FKey_check_ins as queued by the INSERT, decides
+ * for all: the 9,999 others of a 10,000-line chunk ran the same query on the
+ * same key (5 % of a ship + receive import's instructions). Not for a
+ * deferrable constraint (its checks wait for the commit; kept as they are).
+ * The triggers keep their places (tgenabled set in a copy), as TriggerEnabled
+ * finds a trigger's WHEN condition by its place.
+ */
+static TriggerDesc *
+ReportTriggersAfterFirst(ResultRelInfo *rri, AttrNumber job_att)
+{
+	TriggerDesc *td = rri->ri_TrigDesc;
+	TriggerDesc *copy = NULL;
+	Oid			job_rel = get_relname_relid("import_job", RelationGetNamespace(rri->ri_RelationDesc));
+
+	if (td == NULL || !OidIsValid(job_rel))
+		return NULL;
+	for (int i = 0; i < td->numtriggers; i++)
+	{
+		Trigger    *t = &td->triggers[i];
+		HeapTuple	tup;
+		Form_pg_constraint con;
+		bool		isnull;
+		Datum		conkey;
+		ArrayType  *keys;
+		bool		job_only;
+
+		if (t->tgfoid != F_RI_FKEY_CHECK_INS || !t->tgisinternal || !OidIsValid(t->tgconstraint) ||
+			t->tgdeferrable || t->tgenabled == TRIGGER_DISABLED)
+			continue;
+		tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(t->tgconstraint));
+		if (!HeapTupleIsValid(tup))
+			continue;
+		con = (Form_pg_constraint) GETSTRUCT(tup);
+		conkey = SysCacheGetAttr(CONSTROID, tup, Anum_pg_constraint_conkey, &isnull);
+		job_only = false;
+		if (!isnull && con->contype == CONSTRAINT_FOREIGN && !con->condeferrable && con->confrelid == job_rel)
+		{
+			Datum	   *elems;
+			int			nelems;
+
+			keys = DatumGetArrayTypeP(conkey);
+			deconstruct_array(keys, INT2OID, 2, true, TYPALIGN_SHORT, &elems, NULL, &nelems);
+			job_only = nelems == 1 && DatumGetInt16(elems[0]) == job_att;
+		}
+		ReleaseSysCache(tup);
+		if (!job_only)
+			continue;
+		if (copy == NULL)
+			copy = CopyTriggerDesc(td);
+		copy->triggers[i].tgenabled = TRIGGER_DISABLED;
+	}
+	return copy;
+}
+
+/*
  * The report rows of some lines written directly (see above), with the
  * columns report_stmt gives them; false, writing nothing, when import_line
  * is not in the shape that assumes.
@@ -3263,6 +3327,8 @@ ReportWrite(int64 job, IReport *rs, int n)
 	Datum		refused = CStringGetTextDatum("refused");
 	MemoryContext old;
 	AclResult	acl;
+	TriggerDesc *full;
+	TriggerDesc *after_first;
 
 	relid = get_relname_relid("import_line", get_namespace_oid("shilian", false));
 	if (!OidIsValid(relid))
@@ -3283,6 +3349,8 @@ ReportWrite(int64 job, IReport *rs, int n)
 	slots = palloc(sizeof(TupleTableSlot *) * Max(nslot, 1));
 	for (int k = 0; k < nslot; k++)
 		slots[k] = MakeSingleTupleTableSlot(desc, table_slot_callbacks(rel));
+	full = rri->ri_TrigDesc;
+	after_first = n > 1 ? ReportTriggersAfterFirst(rri, attnum[RP_JOB]) : NULL;
 	for (int i = 0; i < n; i++)
 	{
 		IReport    *r = &rs[i];
@@ -3318,10 +3386,15 @@ ReportWrite(int64 job, IReport *rs, int n)
 			ExecConstraints(rri, slot, estate);
 		ExecMaterializeSlot(slot);
 		ResetPerTupleExprContext(estate);
-		if (++nslots == REPORT_MULTI_INSERT)
+		if (++nslots == REPORT_MULTI_INSERT || (i == 0 && after_first != NULL))
 			SlDirectWriteFlush(&dw, NULL, slots, &nslots);
+		/* the first row's events queued with every trigger: the job's check once (above) */
+		if (i == 0 && after_first != NULL)
+			rri->ri_TrigDesc = after_first;
 	}
 	SlDirectWriteFlush(&dw, NULL, slots, &nslots);
+	/* the queued events fire by the triggers' places in the relation's own set */
+	rri->ri_TrigDesc = full;
 	for (int k = 0; k < nslot; k++)
 		ExecDropSingleTupleTableSlot(slots[k]);
 	pfree(slots);
