@@ -116,6 +116,21 @@ for my $db ('a', 'b')
 	$node->safe_psql($db, $setup);
 }
 is($node->safe_psql('a', 'SELECT count(*) FROM lines'), '70', '70 lines');
+# a DBA's row triggers on the report rows, one named before the report's
+# foreign-key trigger (RI_ConstraintTrigger_...) and one after it, one with a
+# WHEN condition: the report write checks that key once per write, with the
+# other triggers as they are (issue 19, seventh pass)
+$node->safe_psql('a', q{
+	CREATE TABLE fired (trigger text, line_no int);
+	CREATE FUNCTION fired() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN
+		INSERT INTO public.fired VALUES (TG_NAME, NEW.line_no);
+		RETURN NULL;
+	END $$;
+	CREATE TRIGGER "A_refused" AFTER INSERT ON shilian.import_line FOR EACH ROW
+		WHEN (NEW.status = 'refused') EXECUTE FUNCTION fired();
+	CREATE TRIGGER z_every AFTER INSERT ON shilian.import_line FOR EACH ROW EXECUTE FUNCTION fired();
+});
 
 # a: staged and applied 7 lines at a time, each call its own transaction
 my $job = $node->safe_psql('a', q{
@@ -138,6 +153,11 @@ is($node->safe_psql('a', qq{SELECT status, accepted, refused FROM shilian.import
 is($node->safe_psql('a', qq{SELECT string_agg(line_no || ' ' || sqlstate, ', ' ORDER BY line_no)
 	FROM shilian.import_line WHERE job_id = $job AND status = 'refused'}), '24 22023, 28 SLR16, 30 SLR18, 37 SLR05, 45 SLR05, 47 SLI03',
 	'the refusals');
+is($node->safe_psql('a', qq{SELECT string_agg(trigger || ' ' || n, ', ' ORDER BY trigger)
+	FROM (SELECT trigger, count(*) AS n FROM fired GROUP BY trigger) f}), 'A_refused 6, z_every 70',
+	'the DBA\'s triggers fired for every report row (with its WHEN condition for 6), chunk by chunk');
+is($node->safe_psql('a', qq{SELECT string_agg(line_no::text, ', ' ORDER BY line_no) FROM fired WHERE trigger = 'A_refused'}),
+	'24, 28, 30, 37, 45, 47', 'the WHEN condition selected the refused lines');
 
 # b: the single-record function of every line a accepted, in line order, as the import channel
 is(import_replay($node, $job), '64', 'every record got the same id or trace code one by one as in the import');
