@@ -1958,6 +1958,11 @@ typedef struct RowCol
 	int			keylen;
 	RowConv		conv;
 	FmgrInfo	out;			/* RC_OUTPUT: the type's output function */
+	/* RC_DATE, RC_TIMESTAMPTZ: the last value converted, and its text (in the shape's context) */
+	bool		has_last;
+	Datum		last;
+	char	   *last_text;
+	int			last_len;
 } RowCol;
 
 typedef struct RowShape
@@ -1966,6 +1971,7 @@ typedef struct RowShape
 	int			natts;
 	int			ncols;
 	RowCol	   *cols;			/* in jsonb's key order (length, then bytes) */
+	MemoryContext cxt;			/* where the shape lives (the dates' texts too) */
 } RowShape;
 
 static int
@@ -1994,6 +2000,7 @@ RowShapeOf(const char *rel, RowShape *sh)
 	sh->natts = desc->natts;
 	sh->ncols = 0;
 	sh->cols = palloc0_array(RowCol, Max(desc->natts, 1));
+	sh->cxt = CurrentMemoryContext;
 	for (int i = 0; i < desc->natts && ok; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
@@ -2139,9 +2146,26 @@ RowValue(RowShape *sh, Datum row, JsonbValue *out)
 				break;
 			case RC_DATE:
 			case RC_TIMESTAMPTZ:
+
+				/*
+				 * A chunk's rows mostly share their dates and times (the
+				 * transaction's, the day's): the text of the column's last
+				 * value is used again for the same value. It stays in the
+				 * shape's context, as long as the bodies built from it.
+				 */
+				if (!c->has_last || c->last != d)
+				{
+					MemoryContext old = MemoryContextSwitchTo(sh->cxt);
+
+					c->last_text = JsonEncodeDateTime(NULL, d, c->conv == RC_DATE ? DATEOID : TIMESTAMPTZOID, NULL);
+					MemoryContextSwitchTo(old);
+					c->last_len = strlen(c->last_text);
+					c->last = d;
+					c->has_last = true;
+				}
 				v->type = jbvString;
-				v->val.string.val = JsonEncodeDateTime(NULL, d, c->conv == RC_DATE ? DATEOID : TIMESTAMPTZOID, NULL);
-				v->val.string.len = strlen(v->val.string.val);
+				v->val.string.val = c->last_text;
+				v->val.string.len = c->last_len;
 				break;
 			case RC_JSONB:
 				JsonbNested(DatumGetJsonbP(d), v);
