@@ -38,6 +38,7 @@
  * call. Nothing is caught and continued past otherwise.
  */
 #include "records.h"
+#include "fk_cover.h"
 
 #include "access/table.h"
 #include "access/tableam.h"
@@ -1815,6 +1816,25 @@ static SlStmt reject_many_json_stmt = {
 	3, {"bigint[]", "timestamptz[]", "text[]"}
 };
 
+/*
+ * The foreign keys of the set writes' rows that each write checks once per
+ * distinct key (SlFkKeysLock, fk_cover.c) before it runs, instead of once
+ * per row: a new batch's owner and product; a sale's lot and parties; a
+ * receipt's or a transformation's new batch, inserted by the same statement
+ * as the link that names it.
+ */
+static const SlFkCol batch_fks[] = {
+	{"batch", "owner_id", "operator"}, {"batch", "product_id", "product"}
+};
+static const SlFkCol sale_fks[] = {
+	{"link", "from_batch", "batch"}, {"link", "seller_id", "operator"}, {"link", "buyer_id", "operator"}
+};
+static const SlFkCol made_fks[] = {
+	{"batch", "owner_id", "operator"}, {"batch", "product_id", "product"},
+	{"link", "from_batch", "batch"}, {"link", "seller_id", "operator"}, {"link", "buyer_id", "operator"},
+	{"link", "to_batch", "batch"}
+};
+
 static SlStmt balance_stmt = {
 	"UPDATE shilian.batch b SET qty_left = u.l FROM unnest($1::bigint[], $2::shilian.qty[]) AS u(id, l)"
 	" WHERE b.id = u.id",
@@ -2497,7 +2517,17 @@ Flush(IChunk *c)
 		for (int k = 0; k < 9; k++)
 			v[k] = ArrayOf(a[k], n[k], nb, typs[k]);
 		built = RowShapeOf("batch", &batch_sh);
-		SlExec(built ? &batch_many_stmt : &batch_many_json_stmt, v, NULL, 0);
+		{
+			SlFkKeys	keys = {0};
+
+			for (int k = 0; k < nb; k++)
+			{
+				SlFkKeysAdd(&keys, SL_FK_OPERATOR, DatumGetInt64(a[2][k]));
+				SlFkKeysAdd(&keys, SL_FK_PRODUCT, DatumGetInt64(a[3][k]));
+			}
+			SlExecCovered(built ? &batch_many_stmt : &batch_many_json_stmt, v, NULL, 0,
+						  batch_fks, SlFkKeysLock(&keys) ? lengthof(batch_fks) : 0);
+		}
 		if (SPI_processed != (uint64) nb)
 			elog(ERROR, "import wrote %llu batches of %d", (unsigned long long) SPI_processed, nb);
 		tmp = AllocSetContextCreate(CurrentMemoryContext, "import batch body", ALLOCSET_DEFAULT_SIZES);
@@ -2561,7 +2591,17 @@ Flush(IChunk *c)
 		}
 		for (int k = 0; k < 14; k++)
 			v[k] = ArrayOf(a[k], n[k], nf, typs[k]);
-		SlExec(&first_entry_many_stmt, v, NULL, 0);
+		{
+			SlFkKeys	keys = {0};
+
+			for (int k = 0; k < nf; k++)
+			{
+				SlFkKeysAdd(&keys, SL_FK_OPERATOR, DatumGetInt64(a[2][k]));
+				SlFkKeysAdd(&keys, SL_FK_PRODUCT, DatumGetInt64(a[3][k]));
+			}
+			SlExecCovered(&first_entry_many_stmt, v, NULL, 0, batch_fks,
+						  SlFkKeysLock(&keys) ? lengthof(batch_fks) : 0);
+		}
 		if (SPI_processed != (uint64) nf)
 			elog(ERROR, "import wrote %llu first entries of %d", (unsigned long long) SPI_processed, nf);
 		for (i = 0; i < nf; i++)
@@ -2667,7 +2707,18 @@ Flush(IChunk *c)
 		v[5] = ArrayOf(a[5], lnull, ns, licence_typ);
 		v[6] = ArrayOf(a[6], NULL, ns, INT8OID);
 		built = RowShapeOf("link", &link_sh);
-		SlExec(built ? &ship_many_stmt : &ship_many_json_stmt, v, NULL, 0);
+		{
+			SlFkKeys	keys = {0};
+
+			for (int k = 0; k < ns; k++)
+			{
+				SlFkKeysAdd(&keys, SL_FK_BATCH, DatumGetInt64(a[0][k]));
+				SlFkKeysAdd(&keys, SL_FK_OPERATOR, DatumGetInt64(a[1][k]));
+				SlFkKeysAdd(&keys, SL_FK_OPERATOR, DatumGetInt64(a[2][k]));
+			}
+			SlExecCovered(built ? &ship_many_stmt : &ship_many_json_stmt, v, NULL, 0,
+						  sale_fks, SlFkKeysLock(&keys) ? lengthof(sale_fks) : 0);
+		}
 		if (SPI_processed != (uint64) ns)
 			elog(ERROR, "import wrote %llu sales of %d", (unsigned long long) SPI_processed, ns);
 		tmp = AllocSetContextCreate(CurrentMemoryContext, "import sale body", ALLOCSET_DEFAULT_SIZES);
@@ -2718,6 +2769,7 @@ Flush(IChunk *c)
 					batch_sh;
 		bool		built;
 		MemoryContext tmp;
+		SlFkKeys	keys = {0};
 
 		for (int k = 0; k < 21; k++)
 		{
@@ -2773,13 +2825,22 @@ Flush(IChunk *c)
 			}
 			else
 				n[17][i] = n[18][i] = n[19][i] = n[20][i] = true;
+			/*
+			 * the keys the receipt's rows name (a sale's own keys too when it
+			 * was written by this transaction: its UPDATE is checked whole)
+			 */
+			SlFkKeysAdd(&keys, SL_FK_OPERATOR, l->buyer);
+			SlFkKeysAdd(&keys, SL_FK_OPERATOR, l->seller);
+			SlFkKeysAdd(&keys, SL_FK_PRODUCT, s->product);
+			SlFkKeysAdd(&keys, SL_FK_BATCH, l->from_id);
 			i++;
 		}
 		for (int k = 0; k < 21; k++)
 			v[k] = ArrayOf(a[k], n[k], nr, typs[k]);
 		built = RowShapeOf("link", &link_sh) && RowShapeOf("batch", &batch_sh);
 		tmp = AllocSetContextCreate(CurrentMemoryContext, "import receipt body", ALLOCSET_DEFAULT_SIZES);
-		SlExec(built ? &receive_many_stmt : &receive_many_json_stmt, v, NULL, 0);
+		SlExecCovered(built ? &receive_many_stmt : &receive_many_json_stmt, v, NULL, 0,
+					  made_fks, SlFkKeysLock(&keys) ? lengthof(made_fks) : 0);
 		if (SPI_processed != (uint64) nr)
 			elog(ERROR, "import wrote %llu receipts of %d", (unsigned long long) SPI_processed, nr);
 		for (i = 0; i < nr; i++)
@@ -2970,6 +3031,7 @@ Flush(IChunk *c)
 					link_sh;
 		bool		built;
 		MemoryContext tmp;
+		SlFkKeys	keys = {0};
 
 		for (int k = 0; k < 12; k++)
 		{
@@ -2994,8 +3056,11 @@ Flush(IChunk *c)
 			n[6][i] = !t->has_expiry;
 			a[7][i] = ln->lot;
 			n[7][i] = ln->lot == (Datum) 0;
+			SlFkKeysAdd(&keys, SL_FK_OPERATOR, t->operator_id);
+			SlFkKeysAdd(&keys, SL_FK_PRODUCT, t->product);
 			for (int j = 0; j < t->ncodes; j++)
 			{
+				SlFkKeysAdd(&keys, SL_FK_BATCH, t->in[j]->id);
 				a[8][x] = Int64GetDatum(ln->link_ids[j]);
 				a[9][x] = Int64GetDatum(ln->new_id);
 				a[10][x] = Int64GetDatum(t->in[j]->id);
@@ -3008,7 +3073,8 @@ Flush(IChunk *c)
 			v[k] = ArrayOf(a[k], n[k], k < 8 ? nt : nx, typs[k]);
 		v[12] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
 		built = RowShapeOf("batch", &batch_sh) && RowShapeOf("link", &link_sh);
-		SlExec(built ? &transform_many_stmt : &transform_many_json_stmt, v, NULL, 0);
+		SlExecCovered(built ? &transform_many_stmt : &transform_many_json_stmt, v, NULL, 0,
+					  made_fks, SlFkKeysLock(&keys) ? lengthof(made_fks) : 0);
 		if (SPI_processed != (uint64) nt)
 			elog(ERROR, "import wrote %llu transformations of %d", (unsigned long long) SPI_processed, nt);
 		tmp = AllocSetContextCreate(CurrentMemoryContext, "import transformation body", ALLOCSET_DEFAULT_SIZES);
@@ -3341,51 +3407,12 @@ ReportShape(Relation rel, AttrNumber *attnum)
  * The triggers keep their places (tgenabled set in a copy), as TriggerEnabled
  * finds a trigger's WHEN condition by its place.
  */
+static const SlFkCol report_job_fk[] = {{"import_line", "job_id", "import_job"}};
+
 static TriggerDesc *
-ReportTriggersAfterFirst(ResultRelInfo *rri, AttrNumber job_att)
+ReportTriggersAfterFirst(ResultRelInfo *rri)
 {
-	TriggerDesc *td = rri->ri_TrigDesc;
-	TriggerDesc *copy = NULL;
-	Oid			job_rel = get_relname_relid("import_job", RelationGetNamespace(rri->ri_RelationDesc));
-
-	if (td == NULL || !OidIsValid(job_rel))
-		return NULL;
-	for (int i = 0; i < td->numtriggers; i++)
-	{
-		Trigger    *t = &td->triggers[i];
-		HeapTuple	tup;
-		Form_pg_constraint con;
-		bool		isnull;
-		Datum		conkey;
-		ArrayType  *keys;
-		bool		job_only;
-
-		if (t->tgfoid != F_RI_FKEY_CHECK_INS || !t->tgisinternal || !OidIsValid(t->tgconstraint) ||
-			t->tgdeferrable || t->tgenabled == TRIGGER_DISABLED)
-			continue;
-		tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(t->tgconstraint));
-		if (!HeapTupleIsValid(tup))
-			continue;
-		con = (Form_pg_constraint) GETSTRUCT(tup);
-		conkey = SysCacheGetAttr(CONSTROID, tup, Anum_pg_constraint_conkey, &isnull);
-		job_only = false;
-		if (!isnull && con->contype == CONSTRAINT_FOREIGN && !con->condeferrable && con->confrelid == job_rel)
-		{
-			Datum	   *elems;
-			int			nelems;
-
-			keys = DatumGetArrayTypeP(conkey);
-			deconstruct_array(keys, INT2OID, 2, true, TYPALIGN_SHORT, &elems, NULL, &nelems);
-			job_only = nelems == 1 && DatumGetInt16(elems[0]) == job_att;
-		}
-		ReleaseSysCache(tup);
-		if (!job_only)
-			continue;
-		if (copy == NULL)
-			copy = CopyTriggerDesc(td);
-		copy->triggers[i].tgenabled = TRIGGER_DISABLED;
-	}
-	return copy;
+	return SlFkTriggersWithout(rri->ri_RelationDesc, rri->ri_TrigDesc, report_job_fk, lengthof(report_job_fk));
 }
 
 /*
@@ -3433,7 +3460,7 @@ ReportWrite(int64 job, IReport *rs, int n)
 	for (int k = 0; k < nslot; k++)
 		slots[k] = MakeSingleTupleTableSlot(desc, table_slot_callbacks(rel));
 	full = rri->ri_TrigDesc;
-	after_first = n > 1 ? ReportTriggersAfterFirst(rri, attnum[RP_JOB]) : NULL;
+	after_first = n > 1 ? ReportTriggersAfterFirst(rri) : NULL;
 	for (int i = 0; i < n; i++)
 	{
 		IReport    *r = &rs[i];

@@ -9,6 +9,7 @@
 #include "utils/builtins.h"
 
 #include "expr_cache.h"
+#include "fk_cover.h"
 
 PG_MODULE_MAGIC;
 
@@ -19,6 +20,7 @@ _PG_init(void)
 {
 	ShilianDefineGucs();
 	ExprCacheInit();
+	FkCoverInit();
 }
 
 /* The version of the loaded shared library (the SQL script has its own). */
