@@ -22,6 +22,11 @@
  * row checks' locks guarantee. A key the statement names that is not locked
  * and found leaves every check to PostgreSQL (SlFkKeysLock false: the caller
  * passes no columns), so a violation fails with PostgreSQL's own error.
+ * A caller may also cover a key it holds otherwise: a lot it has locked FOR
+ * UPDATE (ship(): its lot, from batch_lock_stmt), or a row the statement
+ * itself inserts (the new batch a receipt's link names). The record
+ * functions ship() and receive() (records.c) cover their sale so, where
+ * that costs less than the checks.
  *
  * Only the checks of non-deferrable single-column foreign keys onto a key
  * column id of the extension's tables, named by the caller, are skipped;
@@ -36,7 +41,10 @@
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "utils/array.h"
+#include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -49,7 +57,33 @@ static const char *armed_sql = NULL;
 
 static ExecutorStart_hook_type prev_start = NULL;
 
-/* the lock a foreign key's row check takes, on the distinct keys, in id order */
+/*
+ * The foreign keys covered, each named here once: a new batch's owner and
+ * product (of inserted rows only: a statement that also updates a lot
+ * leaves that row's checks alone); a sale's lot and parties; a link to a
+ * new batch inserted by the same statement (to_batch: receive() covers
+ * that alone, its other keys' locks would cost it more than their checks).
+ */
+const SlFkCol sl_fk_new_batch[2] = {
+	{"batch", "owner_id", "operator", true}, {"batch", "product_id", "product", true}
+};
+const SlFkCol sl_fk_sale[3] = {
+	{"link", "from_batch", "batch", false}, {"link", "seller_id", "operator", false},
+	{"link", "buyer_id", "operator", false}
+};
+const SlFkCol sl_fk_made[6] = {
+	{"batch", "owner_id", "operator", true}, {"batch", "product_id", "product", true},
+	{"link", "from_batch", "batch", false}, {"link", "seller_id", "operator", false},
+	{"link", "buyer_id", "operator", false}, {"link", "to_batch", "batch", false}
+};
+const SlFkCol sl_fk_receipt[1] = {
+	{"link", "to_batch", "batch", false}
+};
+
+/*
+ * The lock a foreign key's row check takes, on the distinct keys of one
+ * table, in id order (a table with no key to lock runs none)
+ */
 static SlStmt lock_stmts[SL_FK_NTABLES] = {
 	{"SELECT t.id FROM ONLY shilian.operator t WHERE t.id = ANY ($1) ORDER BY t.id FOR KEY SHARE OF t",
 	1, {"bigint[]"}, NULL, 0, true},
@@ -92,7 +126,8 @@ SlFkKeysLock(SlFkKeys *k)
 
 		if (k->n[t] == 0)
 			continue;
-		qsort(ids, k->n[t], sizeof(int64), Int64Cmp);
+		if (k->n[t] > 1)
+			qsort(ids, k->n[t], sizeof(int64), Int64Cmp);
 		d = palloc_array(Datum, k->n[t]);
 		for (int i = 0; i < k->n[t]; i++)
 			if (i == 0 || ids[i] != ids[i - 1])
@@ -105,56 +140,110 @@ SlFkKeysLock(SlFkKeys *k)
 	return true;
 }
 
-/* Whether constraint conid of rel is one of cols: rel.column REFERENCES references (id), alone, not deferrable. */
-static bool
-Covered(Relation rel, Oid conid, Oid nsp, const SlFkCol *cols, int ncols)
+/*
+ * What Covered needs of a foreign key constraint, read once per backend
+ * (every armed statement asks again for each check trigger of its result
+ * tables: some 17 for a sale, reading them from the catalog cost ship()
+ * more than the checks it saves). Any change to pg_constraint, pg_class or
+ * pg_attribute makes every entry stale.
+ */
+typedef struct ConFacts
 {
-	HeapTuple	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conid));
+	Oid			conid;			/* hash key */
+	uint64		generation;
+	bool		single;			/* a non-deferrable foreign key of one column onto a column id */
+	Oid			conrelid;
+	Oid			confrelid;
+	NameData	column;
+} ConFacts;
+
+static HTAB *con_facts = NULL;
+static uint64 con_generation = 1;
+
+static void
+ConstraintsChanged(Datum arg, int cacheid, uint32 hashvalue)
+{
+	con_generation++;
+}
+
+static void
+ConFactsRead(ConFacts *f)
+{
+	HeapTuple	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(f->conid));
 	Form_pg_constraint con;
-	bool		isnull;
-	Datum		d;
+	bool		isnull,
+				isnull2;
+	Datum		d,
+				d2;
 	Datum	   *elems;
 	int			nelems;
-	AttrNumber	att,
-				refatt;
-	bool		covered = false;
+	AttrNumber	att = InvalidAttrNumber,
+				refatt = InvalidAttrNumber;
 
+	f->single = false;
 	if (!HeapTupleIsValid(tup))
-		return false;
+		return;
 	con = (Form_pg_constraint) GETSTRUCT(tup);
-	if (con->contype != CONSTRAINT_FOREIGN || con->condeferrable || con->conrelid != RelationGetRelid(rel))
-	{
-		ReleaseSysCache(tup);
-		return false;
-	}
+	f->conrelid = con->conrelid;
+	f->confrelid = con->confrelid;
 	d = SysCacheGetAttr(CONSTROID, tup, Anum_pg_constraint_conkey, &isnull);
-	if (isnull)
+	d2 = SysCacheGetAttr(CONSTROID, tup, Anum_pg_constraint_confkey, &isnull2);
+	if (con->contype == CONSTRAINT_FOREIGN && !con->condeferrable && !isnull && !isnull2)
 	{
-		ReleaseSysCache(tup);
-		return false;
-	}
-	deconstruct_array(DatumGetArrayTypeP(d), INT2OID, 2, true, TYPALIGN_SHORT, &elems, NULL, &nelems);
-	att = nelems == 1 ? DatumGetInt16(elems[0]) : InvalidAttrNumber;
-	d = SysCacheGetAttr(CONSTROID, tup, Anum_pg_constraint_confkey, &isnull);
-	if (isnull)
-	{
-		ReleaseSysCache(tup);
-		return false;
-	}
-	deconstruct_array(DatumGetArrayTypeP(d), INT2OID, 2, true, TYPALIGN_SHORT, &elems, NULL, &nelems);
-	refatt = nelems == 1 ? DatumGetInt16(elems[0]) : InvalidAttrNumber;
-	if (att != InvalidAttrNumber && refatt != InvalidAttrNumber)
-	{
-		const char *colname = get_attname(con->conrelid, att, false);
-		const char *refname = get_attname(con->confrelid, refatt, false);
-
-		for (int i = 0; i < ncols && !covered; i++)
-			covered = strcmp(RelationGetRelationName(rel), cols[i].table) == 0 &&
-				strcmp(colname, cols[i].column) == 0 && strcmp(refname, "id") == 0 &&
-				con->confrelid == get_relname_relid(cols[i].references, nsp);
+		deconstruct_array(DatumGetArrayTypeP(d), INT2OID, 2, true, TYPALIGN_SHORT, &elems, NULL, &nelems);
+		if (nelems == 1)
+			att = DatumGetInt16(elems[0]);
+		deconstruct_array(DatumGetArrayTypeP(d2), INT2OID, 2, true, TYPALIGN_SHORT, &elems, NULL, &nelems);
+		if (nelems == 1)
+			refatt = DatumGetInt16(elems[0]);
 	}
 	ReleaseSysCache(tup);
-	return covered;
+	if (att == InvalidAttrNumber || refatt == InvalidAttrNumber)
+		return;
+	namestrcpy(&f->column, get_attname(f->conrelid, att, false));
+	f->single = strcmp(get_attname(f->confrelid, refatt, false), "id") == 0;
+}
+
+/*
+ * Whether constraint conid of rel is one of cols: rel.column REFERENCES
+ * references (id), alone, not deferrable; for an update's check
+ * (insert_check false), one not covered for inserts only.
+ */
+static bool
+Covered(Relation rel, Oid conid, Oid nsp, const SlFkCol *cols, int ncols, bool insert_check)
+{
+	bool		found;
+	ConFacts   *f;
+
+	if (con_facts == NULL)
+	{
+		HASHCTL		ctl;
+
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(ConFacts);
+		con_facts = hash_create("shilian foreign keys covered", 64, &ctl, HASH_ELEM | HASH_BLOBS);
+		CacheRegisterSyscacheCallback(CONSTROID, ConstraintsChanged, (Datum) 0);
+		CacheRegisterSyscacheCallback(RELOID, ConstraintsChanged, (Datum) 0);
+		CacheRegisterSyscacheCallback(ATTNUM, ConstraintsChanged, (Datum) 0);
+	}
+	f = hash_search(con_facts, &conid, HASH_ENTER, &found);
+	if (!found || f->generation != con_generation)
+	{
+		/* stale until read whole (a read that fails is tried again) */
+		f->generation = 0;
+		ConFactsRead(f);
+		f->generation = con_generation;
+	}
+	if (!f->single || f->conrelid != RelationGetRelid(rel))
+		return false;
+	for (int i = 0; i < ncols; i++)
+		if ((insert_check || !cols[i].inserts_only) &&
+			strcmp(RelationGetRelationName(rel), cols[i].table) == 0 &&
+			strcmp(NameStr(f->column), cols[i].column) == 0 &&
+			f->confrelid == get_relname_relid(cols[i].references, nsp))
+			return true;
+	return false;
 }
 
 TriggerDesc *
@@ -172,7 +261,7 @@ SlFkTriggersWithout(Relation rel, TriggerDesc *td, const SlFkCol *cols, int ncol
 		if ((t->tgfoid != F_RI_FKEY_CHECK_INS && t->tgfoid != F_RI_FKEY_CHECK_UPD) || !t->tgisinternal ||
 			!OidIsValid(t->tgconstraint) || t->tgdeferrable || t->tgenabled == TRIGGER_DISABLED)
 			continue;
-		if (!Covered(rel, t->tgconstraint, nsp, cols, ncols))
+		if (!Covered(rel, t->tgconstraint, nsp, cols, ncols, t->tgfoid == F_RI_FKEY_CHECK_INS))
 			continue;
 		if (copy == NULL)
 			copy = CopyTriggerDesc(td);

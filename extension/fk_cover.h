@@ -27,13 +27,24 @@ typedef struct SlFkKeys
 	int			cap[SL_FK_NTABLES];
 } SlFkKeys;
 
-/* One foreign key of a written table: table.column REFERENCES references (id). */
+/*
+ * One foreign key of a written table: table.column REFERENCES references
+ * (id); inserts_only: the check of inserted rows only (a statement that
+ * also updates other rows of the table leaves their checks alone).
+ */
 typedef struct SlFkCol
 {
 	const char *table;
 	const char *column;
 	const char *references;
+	bool		inserts_only;
 } SlFkCol;
+
+/* The foreign keys the set writes and record functions cover (fk_cover.c lists them). */
+extern const SlFkCol sl_fk_new_batch[2];	/* a new batch's owner and product */
+extern const SlFkCol sl_fk_sale[3];	/* a sale's lot and parties */
+extern const SlFkCol sl_fk_made[6];	/* new batches with the links that name them */
+extern const SlFkCol sl_fk_receipt[1];	/* receive(): the sale's new batch */
 
 extern void SlFkKeysAdd(SlFkKeys *k, SlFkTable table, int64 id);
 

@@ -1816,25 +1816,6 @@ static SlStmt reject_many_json_stmt = {
 	3, {"bigint[]", "timestamptz[]", "text[]"}
 };
 
-/*
- * The foreign keys of the set writes' rows that each write checks once per
- * distinct key (SlFkKeysLock, fk_cover.c) before it runs, instead of once
- * per row: a new batch's owner and product; a sale's lot and parties; a
- * receipt's or a transformation's new batch, inserted by the same statement
- * as the link that names it.
- */
-static const SlFkCol batch_fks[] = {
-	{"batch", "owner_id", "operator"}, {"batch", "product_id", "product"}
-};
-static const SlFkCol sale_fks[] = {
-	{"link", "from_batch", "batch"}, {"link", "seller_id", "operator"}, {"link", "buyer_id", "operator"}
-};
-static const SlFkCol made_fks[] = {
-	{"batch", "owner_id", "operator"}, {"batch", "product_id", "product"},
-	{"link", "from_batch", "batch"}, {"link", "seller_id", "operator"}, {"link", "buyer_id", "operator"},
-	{"link", "to_batch", "batch"}
-};
-
 static SlStmt balance_stmt = {
 	"UPDATE shilian.batch b SET qty_left = u.l FROM unnest($1::bigint[], $2::shilian.qty[]) AS u(id, l)"
 	" WHERE b.id = u.id",
@@ -2526,7 +2507,7 @@ Flush(IChunk *c)
 				SlFkKeysAdd(&keys, SL_FK_PRODUCT, DatumGetInt64(a[3][k]));
 			}
 			SlExecCovered(built ? &batch_many_stmt : &batch_many_json_stmt, v, NULL, 0,
-						  batch_fks, SlFkKeysLock(&keys) ? lengthof(batch_fks) : 0);
+						  sl_fk_new_batch, SlFkKeysLock(&keys) ? lengthof(sl_fk_new_batch) : 0);
 		}
 		if (SPI_processed != (uint64) nb)
 			elog(ERROR, "import wrote %llu batches of %d", (unsigned long long) SPI_processed, nb);
@@ -2599,8 +2580,8 @@ Flush(IChunk *c)
 				SlFkKeysAdd(&keys, SL_FK_OPERATOR, DatumGetInt64(a[2][k]));
 				SlFkKeysAdd(&keys, SL_FK_PRODUCT, DatumGetInt64(a[3][k]));
 			}
-			SlExecCovered(&first_entry_many_stmt, v, NULL, 0, batch_fks,
-						  SlFkKeysLock(&keys) ? lengthof(batch_fks) : 0);
+			SlExecCovered(&first_entry_many_stmt, v, NULL, 0, sl_fk_new_batch,
+						  SlFkKeysLock(&keys) ? lengthof(sl_fk_new_batch) : 0);
 		}
 		if (SPI_processed != (uint64) nf)
 			elog(ERROR, "import wrote %llu first entries of %d", (unsigned long long) SPI_processed, nf);
@@ -2717,7 +2698,7 @@ Flush(IChunk *c)
 				SlFkKeysAdd(&keys, SL_FK_OPERATOR, DatumGetInt64(a[2][k]));
 			}
 			SlExecCovered(built ? &ship_many_stmt : &ship_many_json_stmt, v, NULL, 0,
-						  sale_fks, SlFkKeysLock(&keys) ? lengthof(sale_fks) : 0);
+						  sl_fk_sale, SlFkKeysLock(&keys) ? lengthof(sl_fk_sale) : 0);
 		}
 		if (SPI_processed != (uint64) ns)
 			elog(ERROR, "import wrote %llu sales of %d", (unsigned long long) SPI_processed, ns);
@@ -2840,7 +2821,7 @@ Flush(IChunk *c)
 		built = RowShapeOf("link", &link_sh) && RowShapeOf("batch", &batch_sh);
 		tmp = AllocSetContextCreate(CurrentMemoryContext, "import receipt body", ALLOCSET_DEFAULT_SIZES);
 		SlExecCovered(built ? &receive_many_stmt : &receive_many_json_stmt, v, NULL, 0,
-					  made_fks, SlFkKeysLock(&keys) ? lengthof(made_fks) : 0);
+					  sl_fk_made, SlFkKeysLock(&keys) ? lengthof(sl_fk_made) : 0);
 		if (SPI_processed != (uint64) nr)
 			elog(ERROR, "import wrote %llu receipts of %d", (unsigned long long) SPI_processed, nr);
 		for (i = 0; i < nr; i++)
@@ -3074,7 +3055,7 @@ Flush(IChunk *c)
 		v[12] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
 		built = RowShapeOf("batch", &batch_sh) && RowShapeOf("link", &link_sh);
 		SlExecCovered(built ? &transform_many_stmt : &transform_many_json_stmt, v, NULL, 0,
-					  made_fks, SlFkKeysLock(&keys) ? lengthof(made_fks) : 0);
+					  sl_fk_made, SlFkKeysLock(&keys) ? lengthof(sl_fk_made) : 0);
 		if (SPI_processed != (uint64) nt)
 			elog(ERROR, "import wrote %llu transformations of %d", (unsigned long long) SPI_processed, nt);
 		tmp = AllocSetContextCreate(CurrentMemoryContext, "import transformation body", ALLOCSET_DEFAULT_SIZES);
@@ -3407,7 +3388,7 @@ ReportShape(Relation rel, AttrNumber *attnum)
  * The triggers keep their places (tgenabled set in a copy), as TriggerEnabled
  * finds a trigger's WHEN condition by its place.
  */
-static const SlFkCol report_job_fk[] = {{"import_line", "job_id", "import_job"}};
+static const SlFkCol report_job_fk[] = {{"import_line", "job_id", "import_job", true}};
 
 static TriggerDesc *
 ReportTriggersAfterFirst(ResultRelInfo *rri)

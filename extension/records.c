@@ -19,6 +19,7 @@
 #include "utils/timestamp.h"
 
 #include "activity.h"
+#include "fk_cover.h"
 #include "ledger.h"
 
 /* ---- the one call point into the ledger -------------------------------- */
@@ -579,7 +580,18 @@ sl_ship(PG_FUNCTION_ARGS)
 	v[5] = LicenseNoGetDatum(s.licence);
 	n[5] = s.has_licence ? ' ' : 'n';
 	v[6] = QtyGetDatum(QtySub(s.batch->left, s.q));
-	SlExec(&ship_stmt, v, n, 0);
+	/*
+	 * the sale's parties locked as its foreign keys' checks lock them, in
+	 * one statement instead of two (fk_cover.c); its lot is held FOR UPDATE
+	 * since batch_lock_stmt, as strong a hold as its check's
+	 */
+	{
+		SlFkKeys	keys = {0};
+
+		SlFkKeysAdd(&keys, SL_FK_OPERATOR, s.seller);
+		SlFkKeysAdd(&keys, SL_FK_OPERATOR, s.buyer);
+		SlExecCovered(&ship_stmt, v, n, 0, sl_fk_sale, SlFkKeysLock(&keys) ? lengthof(sl_fk_sale) : 0);
+	}
 	id = DatumGetInt64(SlGet(0, 1, NULL));
 	RecordToLedger(s.seller, "ship", s.shipped, JsonbResult(0, 2));
 	SlPlanSettingsEnd(nest);
@@ -786,7 +798,8 @@ sl_receive(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(5))
 	{
 		v[1] = PointerGetDatum(RegionOf(pp->buyer_station));
-		SlExec(&receive_stmt, v, n, 0);
+		/* the sale's new batch is inserted by the same statement: no check to run for it (fk_cover.c) */
+		SlExecCovered(&receive_stmt, v, n, 0, sl_fk_receipt, lengthof(sl_fk_receipt));
 	}
 	else
 	{

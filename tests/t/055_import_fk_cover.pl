@@ -2,7 +2,8 @@
 # distinct key (extension/fk_cover.c) instead of once per row: before each
 # write it locks every operator, product and lot its rows name FOR KEY SHARE,
 # the lock PostgreSQL's row check takes, and only then skips those row
-# checks. This proves, for ship, receive, batch and transform lines:
+# checks; ship() and receive() do the same for their one sale. This proves,
+# for ship, receive, batch and transform lines and for ship() and receive():
 #   - while the import's transaction is open, every operator, product and
 #     lot its rows name is locked FOR KEY SHARE (pgrowlocks), so another
 #     session cannot delete one or change its key (FOR UPDATE NOWAIT fails),
@@ -151,6 +152,33 @@ is($node->safe_psql('postgres', q{
 is($node->safe_psql('postgres', q{SELECT count(*) FROM shilian.link l
 	WHERE NOT EXISTS (SELECT 1 FROM public.approved_buyer a WHERE a.id = l.buyer_id) AND l.id > 6}), '0',
 	'no sale to a buyer the DBA does not approve was written');
+
+# The record functions take the same locks, once per statement: ship() the
+# sale's lot and parties, receive() the buyer, the seller and the lot (the
+# sale written in the same transaction, its keys are checked again).
+$node->safe_psql('postgres', q{ALTER TABLE shilian.link DROP CONSTRAINT dba_approved_buyer});
+my $r = $node->background_psql('postgres');
+$r->query_safe('BEGIN');
+my $link = $r->query_safe(q{SELECT shilian.ship((SELECT code FROM spare)::shilian.trace_code, 5, '1 kg')});
+is($locks->('shilian.operator'), '1:For Key Share 5:For Key Share',
+	'ship() holds the seller and the buyer FOR KEY SHARE');
+is($try->('SELECT 1 FROM shilian.operator WHERE id = 5 FOR UPDATE NOWAIT'), 'locked',
+	'the buyer of an open sale cannot be deleted or rekeyed');
+like($r->query_safe(qq{SELECT shilian.receive($link, '1 kg', '{"inspector": "tap"}')}), qr/^\d{18}$/,
+	'receive() of the sale in the same transaction');
+is($locks->('shilian.operator'), '1:For Key Share 5:For Key Share', 'the parties still held, no other operator');
+is($try->('SELECT 1 FROM shilian.operator WHERE id = 1 FOR UPDATE NOWAIT'), 'locked',
+	'the seller of an open receipt cannot be deleted or rekeyed');
+is($try->('SELECT 1 FROM shilian.operator WHERE id = 5 FOR NO KEY UPDATE NOWAIT'), 'ok',
+	'but the buyer can be updated otherwise');
+$r->query_safe('COMMIT');
+$r->quit;
+is($node->safe_psql('postgres', qq{
+	SELECT l.status || ' ' || b.owner_id || ' ' || (SELECT count(*) FROM shilian.inspection i WHERE i.link_id = l.id)
+	  FROM shilian.link l JOIN shilian.batch b ON b.id = l.to_batch WHERE l.id = $link}),
+	'received 5 1', 'the sale received into a batch of the buyer, with its inspection');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM shilian.chain_verify(NULL) WHERE NOT ok}), '0',
+	'every chain still verifies');
 
 $node->stop;
 done_testing();
