@@ -152,9 +152,14 @@ REVOKE ALL ON FUNCTION import_line_call(text, jsonb) FROM PUBLIC;
 -- message instead of a body. Unlogged: a crash of the database server
 -- empties it; the job whose lines were lost is then failed by the gateway
 -- (import_claim), and a retry with the same idempotency key stages again the
--- lines not applied yet.
+-- lines not applied yet. No foreign key on job_id: the lines are written by
+-- import_ndjson and import_stage_lines alone (no role may write them), for
+-- the job import_open has just made or taken up in the same transaction, so
+-- checking the key row by row proved nothing (it was a ninth of a 100,000-
+-- line upload, issue 19); a job's deletion takes its staged lines with it
+-- (import_job_unstage below), as the cascade did.
 CREATE UNLOGGED TABLE import_stage (
-	job_id   bigint NOT NULL REFERENCES import_job (id) ON DELETE CASCADE,
+	job_id   bigint NOT NULL,
 	line_no  integer NOT NULL,
 	body     text,
 	sqlstate text CHECK (sqlstate ~ '^[0-9A-Z]{5}$'),
@@ -164,6 +169,30 @@ CREATE UNLOGGED TABLE import_stage (
 );
 COMMENT ON TABLE import_stage IS
 	'Lines of running bulk uploads not applied yet (import_apply takes them in line order); a line refused while loading carries its SQLSTATE and message instead of a body.';
+
+-- Deleted or truncated jobs (a DBA's purge of old uploads): their staged
+-- lines go too. Definer rights: import_stage has row-level security and no
+-- policy.
+CREATE FUNCTION import_job_unstage() RETURNS trigger
+	LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF TG_OP = 'TRUNCATE' THEN
+		DELETE FROM shilian.import_stage;
+	ELSE
+		DELETE FROM shilian.import_stage s USING gone g WHERE s.job_id = g.id;
+	END IF;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION import_job_unstage() IS
+	'Trigger of import_job: the staged lines of deleted or truncated jobs are removed with them.';
+REVOKE ALL ON FUNCTION import_job_unstage() FROM PUBLIC;
+CREATE TRIGGER import_job_unstage AFTER DELETE ON import_job
+	REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION import_job_unstage();
+CREATE TRIGGER import_job_unstage_all AFTER TRUNCATE ON import_job
+	FOR EACH STATEMENT EXECUTE FUNCTION import_job_unstage();
 
 -- ---- who runs a job ------------------------------------------------------------
 -- A job the gateway runs has a lease: the row names the gateway
