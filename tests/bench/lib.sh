@@ -24,3 +24,23 @@ best_of() {
 # table. TARGET, when the issue that asked for the figure set one, bounds the
 # ratio FIGURE / BASELINE: "<=0.7" or ">=0.8"; the table prints met or NOT met.
 row() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "${6:-}"; }
+
+# vacuum_settled TABLE...: VACUUM ANALYZE each table until its visibility map
+# covers every page (relallvisible = relpages), so that index-only scans are
+# index-only as on a table autovacuum has reached. A VACUUM right after a
+# bulk load can leave the map unset: a snapshot taken meanwhile (autovacuum's
+# ANALYZE of the table loaded just before, say) holds the horizon back, and
+# the new rows are not yet visible to all. At most 30 tries, a second apart;
+# prints each table's share of all-visible pages on stderr.
+vacuum_settled() {
+	local t v i
+	for t in "$@"; do
+		for i in $(seq 1 30); do
+			psql -qAtX -v ON_ERROR_STOP=1 -c "VACUUM ANALYZE $t" >/dev/null
+			v=$(psql -qAtX -c "SELECT relpages = 0 OR relallvisible >= relpages, relallvisible || '/' || relpages FROM pg_class WHERE oid = '$t'::regclass")
+			[ "${v%%|*}" = t ] && break
+			sleep 1
+		done
+		echo "$t: ${v#*|} pages all-visible after $i VACUUM" >&2
+	done
+}

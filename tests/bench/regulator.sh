@@ -236,11 +236,14 @@ SQL
 n=${SHILIAN_BENCH_RECORDS:-3000}
 tps() { PGOPTIONS="-c shilian.activity_counters=$1" pgbench -n -f "$script" -t "$n" -c 1 2>/dev/null \
 	| awk '/^tps/ { printf "%.1f", $3 }'; }
+# five rounds, alternating: on this shared machine a round of either side
+# can lose a tenth to a neighbour (three rounds gave 1.009 to 1.133 for the
+# same build), and the best of each is what the code costs
 best_on=0; best_off=0
-for _ in 1 2 3; do
+for _ in 1 2 3 4 5; do
 	t=$(tps off); best_off=$(awk -v a="$t" -v b="$best_off" 'BEGIN { print (a > b) ? a : b }')
 	t=$(tps on); best_on=$(awk -v a="$t" -v b="$best_on" 'BEGIN { print (a > b) ? a : b }')
 done
 rm -f "$script"
-row "batch_create per record, counters on ($n tx, best of 3)" "$(awk -v t="$best_on" 'BEGIN { printf "%.3f", 1000 / t }')" "ms" \
+row "batch_create per record, counters on ($n tx, best of 5)" "$(awk -v t="$best_on" 'BEGIN { printf "%.3f", 1000 / t }')" "ms" \
 	"$(awk -v t="$best_off" 'BEGIN { printf "%.3f", 1000 / t }')" "counters off" "<=1.10"
