@@ -1655,28 +1655,28 @@ static SlStmt inspect_many_stmt = {
  * The new batches of the chunk's batch lines, as batch_create writes one; in
  * line order: their rows, for their entries built from them in C (RowBody),
  * or (batch_many_json_stmt) by to_jsonb when batch has a column RowValue
- * does not convert.
+ * does not convert. The rows are inserted in the arrays' order and RETURNING
+ * gives them back in that order, with the ids drawn for the lines in line
+ * order: Flush checks each returned id against its line's (a join of the
+ * returned rows back to the lines by id, then a sort, was a sixth of the
+ * statement).
  */
 #define BATCH_MANY_WRITE \
-	"WITH d AS MATERIALIZED (SELECT u.*" \
-	"  FROM unnest($1::bigint[], $2::shilian.trace_code[], $3::bigint[], $4::bigint[], $5::shilian.qty[]," \
-	"   $6::date[], $7::date[], $8::text[], $9::jsonb[]) WITH ORDINALITY AS u(nid, code, owner, product," \
-	"   q, produced, expires, lot, cert, o))," \
-	" nb AS (INSERT INTO shilian.batch (id, trace_code, owner_id, product_id, qty, qty_left," \
+	"INSERT INTO shilian.batch (id, trace_code, owner_id, product_id, qty, qty_left," \
 	"   produced_on, expires_on, lot, origin, certificate) OVERRIDING SYSTEM VALUE" \
-	"  SELECT d.nid, d.code, d.owner, d.product, d.q, d.q, d.produced, d.expires, d.lot, 'produced'," \
-	"   d.cert FROM d"
+	" SELECT u.nid, u.code, u.owner, u.product, u.q, u.q, u.produced, u.expires, u.lot, 'produced', u.cert" \
+	"  FROM unnest($1::bigint[], $2::shilian.trace_code[], $3::bigint[], $4::bigint[], $5::shilian.qty[]," \
+	"   $6::date[], $7::date[], $8::text[], $9::jsonb[]) AS u(nid, code, owner, product," \
+	"   q, produced, expires, lot, cert)"
 static SlStmt batch_many_stmt = {
 	BATCH_MANY_WRITE
-	"  RETURNING id, batch AS r)"
-	" SELECT nb.r FROM d JOIN nb ON nb.id = d.nid ORDER BY d.o",
+	" RETURNING batch AS r, id",
 	9, {"bigint[]", "shilian.trace_code[]", "bigint[]", "bigint[]", "shilian.qty[]", "date[]", "date[]",
 		"text[]", "jsonb[]"}
 };
 static SlStmt batch_many_json_stmt = {
 	BATCH_MANY_WRITE
-	"  RETURNING id, to_jsonb(batch.*) AS j)"
-	" SELECT nb.j FROM d JOIN nb ON nb.id = d.nid ORDER BY d.o",
+	" RETURNING to_jsonb(batch.*) AS j, id",
 	9, {"bigint[]", "shilian.trace_code[]", "bigint[]", "bigint[]", "shilian.qty[]", "date[]", "date[]",
 		"text[]", "jsonb[]"}
 };
@@ -2516,6 +2516,9 @@ Flush(IChunk *c)
 		{
 			ILine	   *ln = news[i];
 
+			if (DatumGetInt64(SlGet(i, 2, NULL)) != ln->new_id)
+				elog(ERROR, "import: batch %lld came back in place of batch %lld",
+					 (long long) DatumGetInt64(SlGet(i, 2, NULL)), (long long) ln->new_id);
 			ln->result = TraceCodeToCString(ln->new_code);
 			ln->ledger_body = built ? RowBody(&batch_sh, SlGet(i, 1, NULL), tmp) :
 				DatumGetJsonbPCopy(SlGet(i, 1, NULL));
