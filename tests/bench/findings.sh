@@ -17,8 +17,7 @@ SHILIAN_GEN_SCALE=$scale SHILIAN_GEN_START=2026-02-15 SHILIAN_GEN_DAYS=30 \
 	bash "$(dirname "$0")/province_gen.sh" 2>/dev/null
 # the visibility map autovacuum would have set by now on a live database
 # (the index-only scans of the findings rely on it)
-psql -qAtX -c 'VACUUM ANALYZE shilian.operator' -c 'VACUUM ANALYZE shilian.link' \
-	-c 'VACUUM ANALYZE shilian.inspection' -c 'VACUUM ANALYZE shilian.batch' >/dev/null
+vacuum_settled shilian.operator shilian.link shilian.inspection shilian.batch
 city_ops=$(psql -qAtX -c "SELECT count(*) FROM shilian.operator WHERE station = ANY (shilian.findings_subtree('370100'))")
 psql -qAtX -c "SELECT 'findings bench: scale $scale, ' || (SELECT count(*) FROM shilian.operator) || ' operators, '
 	|| $city_ops || ' in 370100'" >&2

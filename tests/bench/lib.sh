@@ -26,7 +26,8 @@ best_of() {
 row() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "${6:-}"; }
 
 # vacuum_settled TABLE...: VACUUM ANALYZE each table until its visibility map
-# covers every page (relallvisible = relpages), so that index-only scans are
+# covers every page (relallvisible = relpages; of every partition of a
+# partitioned table), so that index-only scans are
 # index-only as on a table autovacuum has reached. A VACUUM right after a
 # bulk load can leave the map unset: a snapshot taken meanwhile (autovacuum's
 # ANALYZE of the table loaded just before, say) holds the horizon back, and
@@ -37,7 +38,10 @@ vacuum_settled() {
 	for t in "$@"; do
 		for i in $(seq 1 30); do
 			psql -qAtX -v ON_ERROR_STOP=1 -c "VACUUM ANALYZE $t" >/dev/null
-			v=$(psql -qAtX -c "SELECT relpages = 0 OR relallvisible >= relpages, relallvisible || '/' || relpages FROM pg_class WHERE oid = '$t'::regclass")
+			v=$(psql -qAtX -c "SELECT bool_and(c.relpages <= 0 OR c.relallvisible >= c.relpages),
+				sum(greatest(c.relallvisible, 0)) || '/' || sum(greatest(c.relpages, 0))
+				FROM pg_class c WHERE (c.oid = '$t'::regclass AND c.relkind = 'r')
+				 OR c.oid IN (SELECT p.relid FROM pg_partition_tree('$t') p WHERE p.isleaf)")
 			[ "${v%%|*}" = t ] && break
 			sleep 1
 		done

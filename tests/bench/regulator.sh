@@ -198,8 +198,7 @@ s=$(best_of 3 "SELECT length(shilian.monthly_report('2026-02-01', '370000')::tex
 row "monthly_report 2026-02, 370000 (issued)" "$(awk -v s="$s" 'BEGIN { printf "%.0f", s * 1000 }')" "ms" "1000" "issue 25 target (1 s)" "<=1"
 # findings for one city on the same province (tests/bench/findings.sh runs
 # them on a smaller one in its own database)
-psql -qAtX -c 'VACUUM ANALYZE shilian.link' -c 'VACUUM ANALYZE shilian.inspection' \
-	-c 'VACUUM ANALYZE shilian.batch' >/dev/null
+vacuum_settled shilian.link shilian.inspection shilian.batch
 for f in broken_chain compliance_findings; do
 	s=$(best_of 3 "SELECT count(*) FROM shilian.$f('370100', '[2026-02-15,2026-03-16]')")
 	row "$f city 370100, $nops operators" "$(awk -v s="$s" 'BEGIN { printf "%.0f", s * 1000 }')" "ms" "1000" "issue 9 target (1 s)" "<=1"
