@@ -137,7 +137,7 @@ for (1 .. 100)
 		q{select count(*) from pg_locks where relation = 'shilian.batch'::regclass and not granted}) > 0;
 	usleep(100_000);
 }
-my $r = http_call($gw, 'GET', '/v1/session', headers => { Authorization => "Bearer $token" });
+$r = http_call($gw, 'GET', '/v1/session', headers => { Authorization => "Bearer $token" });
 is($r->{status}, 503, 'the only connection is held: a waiter times out with 503');
 $metrics = http_call($gw, 'GET', '/metrics')->{content};
 like($metrics, qr/^shilian_db_pool_waiting 0$/m, 'the waiter that timed out left the queue');

@@ -115,11 +115,24 @@ prove_in() {
 prove_logs() {
 	for l in "$T/$1"/tmp_check/log/*; do [ -f "$l" ] && { echo "--- $l"; tail -n 40 "$l"; }; done
 }
+# What failed, printed last so that the tail of a CI log names it: prove's
+# summary report of output file $1 and the failed checks of run $2's files
+# with the lines each test printed after them (got / expected).
+prove_failures() {
+	say "== what failed in $2"
+	sed -n '/^Test Summary Report/,/^Result:/p' "$1"
+	for l in "$T/$2"/tmp_check/log/regress_log_*; do
+		[ -f "$l" ] && grep -q -E '^(\[[^]]*\]\([^)]*\) )?not ok|Bail out|[Dd]ied|Looks like' "$l" || continue
+		echo "--- $l"
+		grep -E -A 6 '^(\[[^]]*\]\([^)]*\) )?not ok|Bail out|[Dd]ied|Looks like' "$l" | head -n 60
+	done
+}
 if [ -n "$ONLY" ]; then
 	suites=$(for f in $ONLY; do readlink -f "$f"; done)
 	if [ -n "$suites" ]; then
 		# shellcheck disable=SC2086
-		if prove_in tap $suites; then record prove ok; else record prove FAILED; prove_logs tap; fi
+		if prove_in tap $suites | tee "$T/prove.out"; then record prove ok
+		else record prove FAILED; prove_logs tap; prove_failures "$T/prove.out" tap; fi
 	fi
 else
 	# The TAP files and the gateway files run as two prove runs at once, each
@@ -148,6 +161,8 @@ else
 		record prove FAILED
 		[ $tok = 0 ] || prove_logs tap-t
 		[ $gok = 0 ] || prove_logs tap-gateway
+		[ $tok = 0 ] || prove_failures "$T/prove-t.out" tap-t
+		[ $gok = 0 ] || prove_failures "$T/prove-gateway.out" tap-gateway
 	fi
 fi
 
