@@ -136,6 +136,22 @@ gw_edge_connection_close(const struct mg_connection *conn)
 	free(ec);
 }
 
+/*
+ * Connections counted against their client address now (/metrics): each
+ * from its first request to its close, refused ones included until closed.
+ */
+int
+gw_edge_client_connections(void)
+{
+	int			n = 0;
+
+	pthread_mutex_lock(&clients_lock);
+	for (int i = 0; clients != NULL && i < nclients; i++)
+		n += clients[i].count;
+	pthread_mutex_unlock(&clients_lock);
+	return n;
+}
+
 void
 gw_edge_free(void)
 {

@@ -385,6 +385,7 @@ int			gw_edge_init_connection(const struct mg_connection *conn, void **conn_data
 void		gw_edge_connection_close(const struct mg_connection *conn);
 void		gw_edge_request_done(void);
 void		gw_edge_defer_accept(int port, int seconds);
+int			gw_edge_client_connections(void);
 void		gw_edge_free(void);
 /* civetweb's keep_alive_timeout_ms: the next request on a connection must arrive within it */
 #define GW_KEEP_ALIVE_TIMEOUT_MS 500

@@ -221,6 +221,10 @@ gw_metrics_reply(struct mg_connection *conn)
 		Put(&b, "# HELP shilian_http_requests_in_flight Requests being handled.\n"
 			"# TYPE shilian_http_requests_in_flight gauge\nshilian_http_requests_in_flight %ld\n",
 			atomic_load(&in_flight));
+		Put(&b, "# HELP shilian_http_client_connections Connections counted against their client address "
+			"(client_connections each), from the first request to the close.\n"
+			"# TYPE shilian_http_client_connections gauge\nshilian_http_client_connections %d\n",
+			gw_edge_client_connections());
 		Put(&b, "# HELP shilian_http_threads Worker threads (connections served at once).\n"
 			"# TYPE shilian_http_threads gauge\nshilian_http_threads %d\n", gw_config.threads);
 	}

@@ -120,6 +120,7 @@ like($m, qr/^shilian_db_connections_in_use 0$/m, 'metrics: pool connections in u
 like($m, qr/^shilian_db_connections_max 3$/m, 'metrics: pool size (db_pool_size)');
 like($m, qr/^shilian_db_pool_waiting 0$/m, 'metrics: nobody waits for the pool');
 like($m, qr/^shilian_http_threads 4$/m, 'metrics: worker threads');
+like($m, qr/^shilian_http_client_connections [1-9]\d*$/m, 'metrics: connections counted against client addresses, this one included');
 like($m, qr/^shilian_http_server_errors_total 0$/m, 'metrics: no server errors');
 # the webhook outbox's figures (docs/webhooks.md), nothing sent here
 like($m, qr/^shilian_webhook_delivered_total 0$/m, 'metrics: webhook events delivered');

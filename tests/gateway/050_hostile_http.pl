@@ -13,6 +13,7 @@
 use strict;
 use warnings;
 use IO::Socket::INET;
+use HTTP::Tiny;
 use JSON::PP;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -282,14 +283,21 @@ my @slow = map {
 	$s->flush;
 	$s
 } 1 .. 2;
-# both are counted once the gateway has accepted them (valgrind is slow):
-# until then a third is still served, so ask until it is refused
-for (1 .. 100)
+# Both count once a worker has read their headers (valgrind is slow). A
+# request from 127.0.0.1 before then would count first and take a place:
+# wait, asking from 127.0.0.2, until /metrics counts both and the asking
+# connection itself.
+my $ua2 = HTTP::Tiny->new(timeout => 60, keep_alive => 0, local_address => '127.0.0.2');
+my $counted = 0;
+for (1 .. 200)
 {
-	$r = http_call($gw, 'GET', '/healthz');
-	last if $r->{status} == 503;
-	usleep(100_000);
+	my $m = $ua2->get("$gw->{url}/metrics");
+	($counted) = ($m->{content} // '') =~ /^shilian_http_client_connections (\d+)$/m;
+	last if ($counted // 0) >= 3;
+	usleep(50_000);
 }
+is($counted, 3, 'metrics: the two held connections of 127.0.0.1 and the asking one of 127.0.0.2 are counted');
+$r = http_call($gw, 'GET', '/healthz');
 is($r->{status}, 503, 'a third connection from 127.0.0.1: 503');
 like(json_body($r)->{message}, qr/too many connections from this address/, 'says why');
 ok(exists json_body($r)->{hint}, 'with the standard error body');
