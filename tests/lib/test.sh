@@ -119,12 +119,13 @@ prove_logs() {
 # summary report of output file $1 and the failed checks of run $2's files
 # with the lines each test printed after them (got / expected).
 prove_failures() {
+	local failed='^(\[[^]]*\]\([^)]*\) )?not ok|Bail out|[Dd]ied|Looks like'
 	say "== what failed in $2"
 	sed -n '/^Test Summary Report/,/^Result:/p' "$1"
 	for l in "$T/$2"/tmp_check/log/regress_log_*; do
-		[ -f "$l" ] && grep -q -E '^(\[[^]]*\]\([^)]*\) )?not ok|Bail out|[Dd]ied|Looks like' "$l" || continue
+		[ -f "$l" ] && grep -q -E "$failed" "$l" || continue
 		echo "--- $l"
-		grep -E -A 6 '^(\[[^]]*\]\([^)]*\) )?not ok|Bail out|[Dd]ied|Looks like' "$l" | head -n 60
+		grep -E -A 6 "$failed" "$l" | head -n 60
 	done
 }
 if [ -n "$ONLY" ]; then
